@@ -1,0 +1,40 @@
+# libshadow — see README.md. `make` builds release artifacts into target/release/.
+PREFIX ?= /usr/local
+CARGO ?= cargo
+REL := target/release
+
+.PHONY: all build test unit c-tests integration demo bench bench-quick install clean
+
+all: build
+
+build:
+	$(CARGO) build --release --workspace
+	install -m 755 ctl/shadow-run $(REL)/shadow-run
+
+test: build
+	$(CARGO) test --release --workspace --exclude shadow-tests
+	$(MAKE) -C c-tests
+	c-tests/run.sh --lib $(CURDIR)/$(REL)/libshadow.so --ctl $(CURDIR)/$(REL)/shadowctl
+	LIBSHADOW=$(CURDIR)/$(REL)/libshadow.so $(CARGO) test --release -p shadow-tests -- --test-threads=2
+	$(MAKE) bench-quick
+
+demo: build
+	sh ctl/demo.sh $(REL)
+
+bench: build
+	$(MAKE) -C bench run
+
+bench-quick: build
+	$(MAKE) -C bench quick
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(REL)/libshadow.so $(DESTDIR)$(PREFIX)/lib/libshadow.so
+	install -m 755 $(REL)/shadowctl $(DESTDIR)$(PREFIX)/bin/shadowctl
+	sed 's|^LIBSHADOW_DEFAULT=.*|LIBSHADOW_DEFAULT=$(PREFIX)/lib/libshadow.so|' ctl/shadow-run > $(DESTDIR)$(PREFIX)/bin/shadow-run
+	chmod 755 $(DESTDIR)$(PREFIX)/bin/shadow-run
+
+clean:
+	$(CARGO) clean
+	-$(MAKE) -C c-tests clean
+	-$(MAKE) -C bench clean

@@ -1,0 +1,60 @@
+// aio_write: POSIX AIO writes to a shadowed fd, aio_suspend, aio_error, aio_return.
+#include "check.h"
+
+#include <aio.h>
+
+static void submit(struct aiocb *cb, int fd, const char *data, off_t off)
+{
+	memset(cb, 0, sizeof *cb);
+	cb->aio_fildes = fd;
+	cb->aio_buf = (void *)data;
+	cb->aio_nbytes = strlen(data);
+	cb->aio_offset = off;
+	CHECK_SYS(aio_write(cb));
+}
+
+static void complete(struct aiocb *cb)
+{
+	const struct aiocb *list[1] = { cb };
+
+	while (aio_error(cb) == EINPROGRESS)
+		CHECK(aio_suspend(list, 1, NULL) == 0 || errno == EINTR);
+	CHECK_EQ(aio_error(cb), 0);
+	CHECK_EQ(aio_return(cb), (ssize_t)cb->aio_nbytes);
+}
+
+int main(void)
+{
+	const char *path = SHADOW "/aio";
+	int fd = CHECK_SYS(open(path, O_RDWR | O_CREAT | O_TRUNC, 0644));
+	struct aiocb a, b, c;
+
+	submit(&a, fd, "first-", 0);
+	submit(&b, fd, "second-", 6);
+	submit(&c, fd, "third\n", 13);
+	complete(&a);
+	complete(&b);
+	complete(&c);
+	CHECK_SYS(aio_fsync(O_SYNC, &c));
+	const struct aiocb *list[1] = { &c };
+	while (aio_error(&c) == EINPROGRESS)
+		aio_suspend(list, 1, NULL);
+	CHECK_EQ(aio_error(&c), 0);
+
+	/* lio_listio with LIO_WAIT. */
+	struct aiocb d, e;
+	memset(&d, 0, sizeof d);
+	memset(&e, 0, sizeof e);
+	d = (struct aiocb){ .aio_fildes = fd, .aio_buf = "lio-1\n", .aio_nbytes = 6,
+			    .aio_offset = 19, .aio_lio_opcode = LIO_WRITE };
+	e = (struct aiocb){ .aio_fildes = fd, .aio_buf = "lio-2\n", .aio_nbytes = 6,
+			    .aio_offset = 25, .aio_lio_opcode = LIO_WRITE };
+	struct aiocb *lio[2] = { &d, &e };
+	CHECK_SYS(lio_listio(LIO_WAIT, lio, 2, NULL));
+	CHECK_EQ(aio_return(&d), 6);
+	CHECK_EQ(aio_return(&e), 6);
+
+	CHECK_SYS(close(fd));
+	EXPECT_FILE(path, "first-second-third\nlio-1\nlio-2\n");
+	return 0;
+}

@@ -1,0 +1,307 @@
+/* check.h - assertions and small I/O helpers shared by the libshadow C tests.
+ *
+ * Every check prints "file:line: FAILED: what (errno NAME: text)" on stderr and
+ * exits 1, so a failing test names the exact call that went wrong.  Helpers that
+ * take a location are wrapped in macros so the message points at the caller.
+ */
+#ifndef LIBSHADOW_CHECK_H
+#define LIBSHADOW_CHECK_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* The virtual prefix run.sh writes into every test's config.  Overridable only so
+ * the tests' own logic can be tried against a plain directory. */
+#ifndef SHADOW
+#define SHADOW "/shadow"
+#endif
+
+#define HERE __FILE__, __LINE__
+
+__attribute__((noreturn, format(printf, 4, 5)))
+static inline void check_fail(const char *file, int line, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "%s:%d: FAILED: ", file, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (err)
+		fprintf(stderr, " (errno %s: %s)", strerrorname_np(err), strerror(err));
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* A boolean condition.  errno is shown because it is usually what explains it. */
+#define CHECK(expr) do { \
+	if (!(expr)) \
+		check_fail(HERE, errno, "%s", #expr); \
+} while (0)
+
+/* A call returning -1 on error; yields its result. */
+#define CHECK_SYS(expr) ({ \
+	long check_r_ = (long)(expr); \
+	if (check_r_ == -1) \
+		check_fail(HERE, errno, "%s returned -1", #expr); \
+	check_r_; \
+})
+
+/* A call returning NULL on error; yields the pointer. */
+#define CHECK_PTR(expr) ({ \
+	__typeof__(expr) check_p_ = (expr); \
+	if (check_p_ == NULL) \
+		check_fail(HERE, errno, "%s returned NULL", #expr); \
+	check_p_; \
+})
+
+/* A call that must fail with -1 and exactly this errno. */
+#define CHECK_ERR(expr, want) do { \
+	errno = 0; \
+	long check_r_ = (long)(expr); \
+	int check_e_ = errno; \
+	if (check_r_ != -1 || check_e_ != (want)) \
+		check_fail(HERE, 0, "%s: want -1/%s, got %ld/%s", #expr, \
+			   strerrorname_np(want), check_r_, \
+			   check_e_ ? strerrorname_np(check_e_) : "0"); \
+} while (0)
+
+#define CHECK_EQ(a, b) do { \
+	long long check_a_ = (long long)(a), check_b_ = (long long)(b); \
+	if (check_a_ != check_b_) \
+		check_fail(HERE, 0, "%s == %s: %lld != %lld", #a, #b, check_a_, check_b_); \
+} while (0)
+
+#define CHECK_STREQ(a, b) do { \
+	const char *check_a_ = (a), *check_b_ = (b); \
+	if (check_a_ == NULL || check_b_ == NULL || strcmp(check_a_, check_b_) != 0) \
+		check_fail(HERE, 0, "%s == %s: \"%s\" != \"%s\"", #a, #b, \
+			   check_a_ ? check_a_ : "(null)", check_b_ ? check_b_ : "(null)"); \
+} while (0)
+
+/* ---- scratch space outside the shadow ---------------------------------- */
+
+/* run.sh's per-test temp dir (not shadowed): holds primary/, secondary/, state/. */
+static inline const char *test_tmp(void)
+{
+	const char *t = getenv("SHADOW_TEST_TMP");
+
+	if (t == NULL || *t != '/')
+		check_fail(HERE, 0, "SHADOW_TEST_TMP is not set to an absolute path");
+	return t;
+}
+
+/* asprintf that cannot fail quietly; the tests never free these. */
+__attribute__((format(printf, 1, 2)))
+static inline char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		check_fail(HERE, errno, "vasprintf");
+	return s;
+}
+
+/* ---- whole-buffer I/O -------------------------------------------------- */
+
+static inline void write_all_at(const char *file, int line, int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			check_fail(file, line, n < 0 ? errno : 0,
+				   "write(fd %d, %zu bytes) returned %zd", fd, len, n);
+		p += n;
+		len -= (size_t)n;
+	}
+}
+#define write_all(fd, buf, len) write_all_at(HERE, (fd), (buf), (len))
+#define write_str(fd, s) write_all_at(HERE, (fd), (s), strlen(s))
+
+/* Reads from fd's current offset to EOF.  Result is NUL-terminated. */
+static inline char *read_fd_at(const char *file, int line, int fd, size_t *lenp)
+{
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap + 1);
+
+	if (buf == NULL)
+		check_fail(file, line, errno, "malloc");
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			cap *= 2;
+			buf = realloc(buf, cap + 1);
+			if (buf == NULL)
+				check_fail(file, line, errno, "realloc");
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			check_fail(file, line, errno, "read(fd %d)", fd);
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	if (lenp)
+		*lenp = len;
+	return buf;
+}
+#define read_fd(fd, lenp) read_fd_at(HERE, (fd), (lenp))
+
+static inline char *read_whole_file_at(const char *file, int line, const char *path, size_t *lenp)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char *buf;
+
+	if (fd < 0)
+		check_fail(file, line, errno, "open(\"%s\", O_RDONLY)", path);
+	buf = read_fd_at(file, line, fd, lenp);
+	close(fd);
+	return buf;
+}
+#define read_whole_file(path, lenp) read_whole_file_at(HERE, (path), (lenp))
+
+/* Creates or truncates path and writes s to it. */
+static inline void write_file_at(const char *file, int line, const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		check_fail(file, line, errno, "open(\"%s\", O_WRONLY|O_CREAT|O_TRUNC)", path);
+	write_all_at(file, line, fd, s, strlen(s));
+	if (close(fd) != 0)
+		check_fail(file, line, errno, "close(\"%s\")", path);
+}
+#define write_file(path, s) write_file_at(HERE, (path), (s))
+
+/* Prints a byte string with non-printables escaped, at most 200 bytes. */
+static inline void print_escaped(FILE *f, const char *buf, size_t len)
+{
+	size_t i;
+
+	fputc('"', f);
+	for (i = 0; i < len && i < 200; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		if (c == '\n')
+			fputs("\\n", f);
+		else if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 32 || c >= 127)
+			fprintf(f, "\\x%02x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+	if (len > 200)
+		fprintf(f, "...(%zu bytes)", len);
+}
+
+/* Compares two byte strings; on mismatch prints both and the first difference. */
+static inline void check_bytes_at(const char *file, int line, const char *what,
+				  const char *got, size_t got_len, const char *want, size_t want_len)
+{
+	size_t i = 0;
+
+	if (got_len == want_len && memcmp(got, want, want_len) == 0)
+		return;
+	while (i < got_len && i < want_len && got[i] == want[i])
+		i++;
+	fflush(stdout);
+	fprintf(stderr, "%s:%d: %s: content differs at byte %zu (got %zu bytes, want %zu)\n  got:  ",
+		file, line, what, i, got_len, want_len);
+	print_escaped(stderr, got, got_len);
+	fputs("\n  want: ", stderr);
+	print_escaped(stderr, want, want_len);
+	fputc('\n', stderr);
+	check_fail(file, line, 0, "%s has wrong content", what);
+}
+
+static inline void expect_file_at(const char *file, int line, const char *path,
+				  const void *want, size_t want_len)
+{
+	size_t len;
+	char *got = read_whole_file_at(file, line, path, &len);
+
+	check_bytes_at(file, line, path, got, len, want, want_len);
+	free(got);
+}
+/* The file at path must hold exactly the string s (no trailing NUL). */
+#define EXPECT_FILE(path, s) expect_file_at(HERE, (path), (s), strlen(s))
+#define EXPECT_FILE_BYTES(path, buf, len) expect_file_at(HERE, (path), (buf), (len))
+
+/* ---- metadata ------------------------------------------------------------ */
+
+static inline struct stat stat_at(const char *file, int line, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		check_fail(file, line, errno, "stat(\"%s\")", path);
+	return st;
+}
+#define xstat(path) stat_at(HERE, (path))
+#define file_size(path) ((long long)stat_at(HERE, (path)).st_size)
+
+/* path must not exist (stat gives ENOENT). */
+#define EXPECT_MISSING(path) do { \
+	struct stat check_st_; \
+	CHECK_ERR(stat((path), &check_st_), ENOENT); \
+} while (0)
+
+/* fd must be closed in this process. */
+#define EXPECT_EBADF(fd) CHECK_ERR(fcntl((fd), F_GETFD), EBADF)
+
+/* ---- children -------------------------------------------------------------- */
+
+static inline void wait_ok_at(const char *file, int line, pid_t pid)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR)
+			check_fail(file, line, errno, "waitpid(%d)", (int)pid);
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		check_fail(file, line, 0, "child %d: %s %d", (int)pid,
+			   WIFEXITED(st) ? "exit status" : "killed by signal",
+			   WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+}
+/* Waits for pid and requires exit status 0. */
+#define wait_ok(pid) wait_ok_at(HERE, (pid))
+
+/* system() that must run the command and get exit status 0. */
+#define system_ok(cmd) do { \
+	const char *check_c_ = (cmd); \
+	int check_s_ = system(check_c_); \
+	if (check_s_ == -1 || !WIFEXITED(check_s_) || WEXITSTATUS(check_s_) != 0) \
+		check_fail(HERE, errno, "system(\"%s\") returned status %#x", check_c_, check_s_); \
+} while (0)
+
+#endif /* LIBSHADOW_CHECK_H */

@@ -1,0 +1,251 @@
+//! The per-application configuration (`SHADOW_CONFIG=/path/app.toml`).
+//!
+//! `parse` is pure (syntax, keys, types, lexical checks) and unit-tested; `load` adds what
+//! needs the file system (members exist, are directories, do not overlap once symlinks are
+//! resolved, state_dir is created). Every error is one line naming the file and the key.
+
+use crate::vpath;
+use crate::Member;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Keys a config file may hold, in the order README documents them.
+pub const KEYS: &[&str] = &["prefix", "primary", "secondary", "state_dir"];
+
+/// The environment variable that names the config file.
+pub const ENV_CONFIG: &str = "SHADOW_CONFIG";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub key: Option<&'static str>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.key {
+            Some(key) => write!(f, "{}: key `{}`: {}", self.file.display(), key, self.message),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// One member directory: as configured, and with symlinks resolved (what `/proc/self/fd`
+/// shows for files opened inside it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberDir {
+    pub member: Member,
+    pub dir: String,
+    pub canonical: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub file: PathBuf,
+    /// Folded, absolute, no trailing slash.
+    pub prefix: String,
+    /// Primary first.
+    pub members: Vec<MemberDir>,
+    pub state_dir: PathBuf,
+}
+
+impl Config {
+    pub fn member(&self, m: Member) -> &MemberDir {
+        &self.members[m.index()]
+    }
+
+    pub fn history_path(&self) -> PathBuf {
+        self.state_dir.join("history.log")
+    }
+}
+
+fn err(file: &Path, key: Option<&'static str>, message: impl Into<String>) -> ConfigError {
+    ConfigError { file: file.to_path_buf(), key, message: message.into() }
+}
+
+fn fold(path: &str) -> String {
+    String::from_utf8(vpath::absolute(b"/", path.as_bytes())).expect("folding keeps UTF-8")
+}
+
+fn overlaps(a: &str, b: &str) -> bool {
+    vpath::under_prefix(a.as_bytes(), b.as_bytes()).is_some()
+        || vpath::under_prefix(b.as_bytes(), a.as_bytes()).is_some()
+}
+
+/// Parses and checks a config text without touching the file system.
+/// Member `canonical` fields are set to the folded configured paths.
+pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        let msg = e.message().replace('\n', " ");
+        let at = e
+            .span()
+            .map(|s| format!(" (line {})", text[..s.start].matches('\n').count() + 1))
+            .unwrap_or_default();
+        err(file, None, format!("invalid TOML{at}: {msg}"))
+    })?;
+    if let Some(unknown) = table.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(err(
+            file,
+            None,
+            format!("unknown key `{unknown}` (known keys: {})", KEYS.join(", ")),
+        ));
+    }
+    let get = |key: &'static str| -> Result<String, ConfigError> {
+        match table.get(key) {
+            None => Err(err(file, Some(key), "missing (required)")),
+            Some(toml::Value::String(s)) if s.is_empty() => Err(err(file, Some(key), "is empty")),
+            Some(toml::Value::String(s)) if !s.starts_with('/') => {
+                Err(err(file, Some(key), format!("must be an absolute path, got \"{s}\"")))
+            }
+            Some(toml::Value::String(s)) => Ok(fold(s)),
+            Some(other) => Err(err(
+                file,
+                Some(key),
+                format!("must be a string, got {}", other.type_str()),
+            )),
+        }
+    };
+    let prefix = get("prefix")?;
+    let primary = get("primary")?;
+    let secondary = get("secondary")?;
+    let state_dir = get("state_dir")?;
+    if prefix == "/" {
+        return Err(err(file, Some("prefix"), "must not be `/`"));
+    }
+    if primary == secondary {
+        return Err(err(file, Some("secondary"), format!("is the same directory as primary ({primary})")));
+    }
+    for (key, dir) in [("primary", &primary), ("secondary", &secondary)] {
+        if overlaps(&prefix, dir) {
+            return Err(err(file, Some(key), format!("{dir} overlaps the prefix {prefix}")));
+        }
+    }
+    if overlaps(&primary, &secondary) {
+        return Err(err(file, Some("secondary"), format!("{secondary} overlaps primary {primary}")));
+    }
+    if overlaps(&prefix, &state_dir) {
+        return Err(err(file, Some("state_dir"), format!("{state_dir} overlaps the prefix {prefix}")));
+    }
+    let member = |member: Member, dir: String| MemberDir { member, canonical: dir.clone(), dir };
+    Ok(Config {
+        file: file.to_path_buf(),
+        prefix,
+        members: vec![member(Member::Primary, primary), member(Member::Secondary, secondary)],
+        state_dir: PathBuf::from(state_dir),
+    })
+}
+
+/// Reads, parses and checks the config against the file system; creates `state_dir`.
+pub fn load(file: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(file).map_err(|e| err(file, None, format!("cannot read: {e}")))?;
+    let mut config = parse(&text, file)?;
+    for m in &mut config.members {
+        let key = if m.member == Member::Primary { "primary" } else { "secondary" };
+        let meta = std::fs::metadata(&m.dir).map_err(|e| err(file, Some(key), format!("{}: {e}", m.dir)))?;
+        if !meta.is_dir() {
+            return Err(err(file, Some(key), format!("{} is not a directory", m.dir)));
+        }
+        let canonical = std::fs::canonicalize(&m.dir).map_err(|e| err(file, Some(key), format!("{}: {e}", m.dir)))?;
+        m.canonical = canonical
+            .into_os_string()
+            .into_string()
+            .map_err(|_| err(file, Some(key), "resolves to a path that is not UTF-8"))?;
+        if overlaps(&config.prefix, &m.canonical) {
+            return Err(err(file, Some(key), format!("{} (really {}) overlaps the prefix {}", m.dir, m.canonical, config.prefix)));
+        }
+    }
+    let (p, s) = (&config.members[0].canonical, &config.members[1].canonical);
+    if p == s {
+        return Err(err(file, Some("secondary"), format!("resolves to the same directory as primary ({p})")));
+    }
+    if overlaps(p, s) {
+        return Err(err(file, Some("secondary"), format!("{s} overlaps primary {p} once symlinks are resolved")));
+    }
+    std::fs::create_dir_all(&config.state_dir)
+        .map_err(|e| err(file, Some("state_dir"), format!("cannot create {}: {e}", config.state_dir.display())))?;
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "prefix = \"/shadow/\"\nprimary = \"/a/p\"\nsecondary = \"/b/s\"\nstate_dir = \"/var/x\"\n";
+
+    fn parse_str(text: &str) -> Result<Config, String> {
+        parse(text, Path::new("/etc/app.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn parses_a_good_config_and_folds_paths() {
+        let c = parse_str(GOOD).unwrap();
+        assert_eq!(c.prefix, "/shadow");
+        assert_eq!(c.member(Member::Primary).dir, "/a/p");
+        assert_eq!(c.member(Member::Secondary).dir, "/b/s");
+        assert_eq!(c.history_path(), PathBuf::from("/var/x/history.log"));
+    }
+
+    #[test]
+    fn errors_name_file_and_key() {
+        let e = parse_str(&GOOD.replace("secondary = \"/b/s\"\n", "")).unwrap_err();
+        assert_eq!(e, "/etc/app.toml: key `secondary`: missing (required)");
+        let e = parse_str(&GOOD.replace("\"/a/p\"", "\"rel/p\"")).unwrap_err();
+        assert!(e.starts_with("/etc/app.toml: key `primary`: must be an absolute path"), "{e}");
+        let e = parse_str(&GOOD.replace("\"/a/p\"", "3")).unwrap_err();
+        assert!(e.contains("key `primary`: must be a string, got integer"), "{e}");
+        let e = parse_str(&format!("{GOOD}colour = \"red\"\n")).unwrap_err();
+        assert!(e.contains("unknown key `colour`"), "{e}");
+        let e = parse_str("prefix = ").unwrap_err();
+        assert!(e.starts_with("/etc/app.toml: invalid TOML (line 1)"), "{e}");
+        assert!(!e.contains('\n'));
+    }
+
+    #[test]
+    fn refuses_overlaps_and_identical_members() {
+        let e = parse_str(&GOOD.replace("\"/b/s\"", "\"/a/p/\"")).unwrap_err();
+        assert!(e.contains("key `secondary`: is the same directory as primary"), "{e}");
+        let e = parse_str(&GOOD.replace("\"/b/s\"", "\"/a/p/inner\"")).unwrap_err();
+        assert!(e.contains("key `secondary`") && e.contains("overlaps primary"), "{e}");
+        let e = parse_str(&GOOD.replace("\"/a/p\"", "\"/shadow/p\"")).unwrap_err();
+        assert!(e.contains("key `primary`") && e.contains("overlaps the prefix"), "{e}");
+        let e = parse_str(&GOOD.replace("\"/a/p\"", "\"/\"")).unwrap_err();
+        assert!(e.contains("key `primary`") && e.contains("overlaps the prefix"), "{e}");
+        let e = parse_str(&GOOD.replace("\"/shadow/\"", "\"/\"")).unwrap_err();
+        assert!(e.contains("key `prefix`: must not be `/`"), "{e}");
+        let e = parse_str(&GOOD.replace("\"/var/x\"", "\"/shadow/state\"")).unwrap_err();
+        assert!(e.contains("key `state_dir`"), "{e}");
+    }
+
+    #[test]
+    fn load_checks_the_file_system() {
+        let tmp = std::env::temp_dir().join(format!("shadow-cfg-{}", std::process::id()));
+        let p = tmp.join("p");
+        std::fs::create_dir_all(&p).unwrap();
+        std::fs::create_dir_all(tmp.join("s")).unwrap();
+        std::os::unix::fs::symlink(&p, tmp.join("p-link")).unwrap();
+        let file = tmp.join("app.toml");
+        let write = |secondary: &str| {
+            let text = format!(
+                "prefix = \"/shadow\"\nprimary = \"{}\"\nsecondary = \"{}\"\nstate_dir = \"{}\"\n",
+                p.display(),
+                secondary,
+                tmp.join("state").display()
+            );
+            std::fs::write(&file, text).unwrap();
+        };
+        write(&tmp.join("s").display().to_string());
+        let c = load(&file).unwrap();
+        assert!(tmp.join("state").is_dir());
+        assert!(c.member(Member::Primary).canonical.ends_with("/p"));
+        write(&tmp.join("missing").display().to_string());
+        let e = load(&file).unwrap_err().to_string();
+        assert!(e.contains("key `secondary`") && e.contains("No such file"), "{e}");
+        write(&tmp.join("p-link").display().to_string());
+        let e = load(&file).unwrap_err().to_string();
+        assert!(e.contains("resolves to the same directory as primary"), "{e}");
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+}

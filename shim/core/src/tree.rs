@@ -1,0 +1,261 @@
+//! Member tree comparison: directory entries, type, size, mode, owner, symlink targets and
+//! contents (with the first differing byte). Used by `shadowctl verify` and by every test,
+//! so a test failure prints exactly what an operator would see.
+
+use std::fmt;
+use std::fs::{self, File, Metadata};
+use std::io::{self, Read};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Fifo,
+    Socket,
+    Device,
+}
+
+impl Kind {
+    fn of(meta: &Metadata) -> Kind {
+        let t = meta.file_type();
+        if t.is_symlink() {
+            Kind::Symlink
+        } else if t.is_dir() {
+            Kind::Dir
+        } else if t.is_fifo() {
+            Kind::Fifo
+        } else if t.is_socket() {
+            Kind::Socket
+        } else if t.is_block_device() || t.is_char_device() {
+            Kind::Device
+        } else {
+            Kind::File
+        }
+    }
+}
+
+/// What differs at one path (relative to the member roots; "" is the root itself).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Difference {
+    /// Present in one member only; `in_first` says which.
+    Missing { in_first: bool, kind: Kind },
+    Type(Kind, Kind),
+    Size(u64, u64),
+    Mode(u32, u32),
+    Owner((u32, u32), (u32, u32)),
+    SymlinkTarget(PathBuf, PathBuf),
+    /// Same size, different bytes; offset of the first difference.
+    Content(u64),
+    /// A member could not be read at this path.
+    Unreadable(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diff {
+    pub path: PathBuf,
+    pub what: Difference,
+}
+
+impl fmt::Display for Diff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = if self.path.as_os_str().is_empty() { Path::new(".") } else { &self.path };
+        let p = p.display();
+        match &self.what {
+            Difference::Missing { in_first, kind } => {
+                let (has, lacks) = if *in_first { ("first", "second") } else { ("second", "first") };
+                write!(f, "{p}: {kind:?} only in {has} member (missing in {lacks})")
+            }
+            Difference::Type(a, b) => write!(f, "{p}: type {a:?} != {b:?}"),
+            Difference::Size(a, b) => write!(f, "{p}: size {a} != {b}"),
+            Difference::Mode(a, b) => write!(f, "{p}: mode {a:o} != {b:o}"),
+            Difference::Owner(a, b) => write!(f, "{p}: owner {}:{} != {}:{}", a.0, a.1, b.0, b.1),
+            Difference::SymlinkTarget(a, b) => {
+                write!(f, "{p}: symlink target {} != {}", a.display(), b.display())
+            }
+            Difference::Content(off) => write!(f, "{p}: contents differ from byte {off}"),
+            Difference::Unreadable(e) => write!(f, "{p}: unreadable: {e}"),
+        }
+    }
+}
+
+/// Compares two member trees; an empty result means identical.
+pub fn compare(first: &Path, second: &Path) -> io::Result<Vec<Diff>> {
+    let mut diffs = Vec::new();
+    compare_at(first, second, Path::new(""), &mut diffs)?;
+    Ok(diffs)
+}
+
+fn compare_at(first: &Path, second: &Path, rel: &Path, out: &mut Vec<Diff>) -> io::Result<()> {
+    let (a, b) = (first.join(rel), second.join(rel));
+    let (ma, mb) = (fs::symlink_metadata(&a)?, fs::symlink_metadata(&b)?);
+    let mut push = |what| out.push(Diff { path: rel.to_path_buf(), what });
+    let (ka, kb) = (Kind::of(&ma), Kind::of(&mb));
+    if ka != kb {
+        push(Difference::Type(ka, kb));
+        return Ok(());
+    }
+    if ka != Kind::Symlink && ma.mode() & 0o7777 != mb.mode() & 0o7777 {
+        push(Difference::Mode(ma.mode() & 0o7777, mb.mode() & 0o7777));
+    }
+    if (ma.uid(), ma.gid()) != (mb.uid(), mb.gid()) {
+        push(Difference::Owner((ma.uid(), ma.gid()), (mb.uid(), mb.gid())));
+    }
+    match ka {
+        Kind::Symlink => {
+            let (ta, tb) = (fs::read_link(&a)?, fs::read_link(&b)?);
+            if ta != tb {
+                push(Difference::SymlinkTarget(ta, tb));
+            }
+        }
+        Kind::File if ma.len() != mb.len() => push(Difference::Size(ma.len(), mb.len())),
+        Kind::File => match first_difference(&a, &b) {
+            Ok(Some(off)) => push(Difference::Content(off)),
+            Ok(None) => {}
+            Err(e) => push(Difference::Unreadable(e.to_string())),
+        },
+        Kind::Dir => {
+            let (ea, eb) = (entries(&a)?, entries(&b)?);
+            let (mut i, mut j) = (0, 0);
+            while i < ea.len() || j < eb.len() {
+                let order = match (ea.get(i), eb.get(j)) {
+                    (Some(x), Some(y)) => x.cmp(y),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    _ => std::cmp::Ordering::Greater,
+                };
+                match order {
+                    std::cmp::Ordering::Equal => {
+                        compare_at(first, second, &rel.join(&ea[i]), out)?;
+                        i += 1;
+                        j += 1;
+                    }
+                    std::cmp::Ordering::Less => {
+                        missing(first, rel.join(&ea[i]), true, out);
+                        i += 1;
+                    }
+                    std::cmp::Ordering::Greater => {
+                        missing(second, rel.join(&eb[j]), false, out);
+                        j += 1;
+                    }
+                }
+            }
+        }
+        Kind::Fifo | Kind::Socket | Kind::Device => {}
+    }
+    Ok(())
+}
+
+fn missing(root: &Path, rel: PathBuf, in_first: bool, out: &mut Vec<Diff>) {
+    let kind = fs::symlink_metadata(root.join(&rel)).map(|m| Kind::of(&m)).unwrap_or(Kind::File);
+    out.push(Diff { path: rel, what: Difference::Missing { in_first, kind } });
+}
+
+fn entries(dir: &Path) -> io::Result<Vec<std::ffi::OsString>> {
+    let mut names = fs::read_dir(dir)?.map(|e| e.map(|e| e.file_name())).collect::<io::Result<Vec<_>>>()?;
+    names.sort();
+    Ok(names)
+}
+
+/// Offset of the first differing byte of two equally long files, if any.
+pub fn first_difference(a: &Path, b: &Path) -> io::Result<Option<u64>> {
+    let (mut fa, mut fb) = (File::open(a)?, File::open(b)?);
+    let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    let mut offset = 0u64;
+    loop {
+        let na = read_full(&mut fa, &mut ba)?;
+        let nb = read_full(&mut fb, &mut bb)?;
+        if let Some(i) = ba[..na.min(nb)].iter().zip(&bb[..na.min(nb)]).position(|(x, y)| x != y) {
+            return Ok(Some(offset + i as u64));
+        }
+        if na != nb {
+            return Ok(Some(offset + na.min(nb) as u64));
+        }
+        if na == 0 {
+            return Ok(None);
+        }
+        offset += na as u64;
+    }
+}
+
+fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    struct Pair(PathBuf);
+    impl Pair {
+        fn new(tag: &str) -> Pair {
+            let root = std::env::temp_dir().join(format!("shadow-tree-{tag}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&root);
+            fs::create_dir_all(root.join("a")).unwrap();
+            fs::create_dir_all(root.join("b")).unwrap();
+            Pair(root)
+        }
+        fn both(&self, f: impl Fn(&Path)) {
+            f(&self.0.join("a"));
+            f(&self.0.join("b"));
+        }
+        fn diffs(&self) -> Vec<String> {
+            compare(&self.0.join("a"), &self.0.join("b")).unwrap().iter().map(|d| d.to_string()).collect()
+        }
+    }
+    impl Drop for Pair {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn identical_trees_have_no_differences() {
+        let p = Pair::new("same");
+        p.both(|r| {
+            fs::create_dir_all(r.join("d/e")).unwrap();
+            fs::write(r.join("d/f"), b"hello").unwrap();
+            symlink("d/f", r.join("l")).unwrap();
+        });
+        assert_eq!(p.diffs(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn reports_each_kind_of_difference() {
+        let p = Pair::new("diff");
+        p.both(|r| fs::create_dir_all(r.join("d")).unwrap());
+        fs::write(p.0.join("a/only"), b"x").unwrap();
+        fs::write(p.0.join("a/d/c"), b"abcdef").unwrap();
+        fs::write(p.0.join("b/d/c"), b"abXdef").unwrap();
+        fs::write(p.0.join("a/size"), b"abc").unwrap();
+        fs::write(p.0.join("b/size"), b"ab").unwrap();
+        symlink("x", p.0.join("a/l")).unwrap();
+        symlink("y", p.0.join("b/l")).unwrap();
+        fs::write(p.0.join("a/t"), b"").unwrap();
+        fs::create_dir(p.0.join("b/t")).unwrap();
+        p.both(|r| fs::write(r.join("m"), b"").unwrap());
+        fs::set_permissions(p.0.join("b/m"), fs::Permissions::from_mode(0o600)).unwrap();
+        fs::set_permissions(p.0.join("a/m"), fs::Permissions::from_mode(0o644)).unwrap();
+        let d = p.diffs();
+        assert_eq!(
+            d,
+            vec![
+                "d/c: contents differ from byte 2",
+                "l: symlink target x != y",
+                "m: mode 644 != 600",
+                "only: File only in first member (missing in second)",
+                "size: size 3 != 2",
+                "t: type File != Dir",
+            ]
+        );
+    }
+}

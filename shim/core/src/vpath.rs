@@ -1,0 +1,134 @@
+//! Virtual path resolution: make a path absolute against a base, fold `.` and `..`
+//! lexically, and decide whether it lies under the prefix. Pure byte logic, no I/O, no libc:
+//! the hooks call it on every path, so the common "not ours" answer allocates nothing.
+
+/// Folds `path` lexically and appends the result to `out`, which must already hold an
+/// absolute, folded base directory (for an absolute `path` the base is discarded).
+/// `..` never climbs above `/`, exactly as the kernel treats it at the root.
+pub fn fold_into(out: &mut Vec<u8>, path: &[u8]) {
+    if path.first() == Some(&b'/') {
+        out.clear();
+        out.push(b'/');
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    for comp in path.split(|&b| b == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." => {
+                let keep = out.iter().rposition(|&b| b == b'/').unwrap_or(0);
+                out.truncate(keep.max(1));
+            }
+            name => {
+                if out.last() != Some(&b'/') {
+                    out.push(b'/');
+                }
+                out.extend_from_slice(name);
+            }
+        }
+    }
+}
+
+/// Absolute, folded form of `path` relative to the absolute directory `base`.
+pub fn absolute(base: &[u8], path: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(base.len() + path.len() + 1);
+    if path.first() != Some(&b'/') {
+        fold_into(&mut out, base);
+    }
+    fold_into(&mut out, path);
+    out
+}
+
+/// The part of the folded absolute path `abs` below `prefix` (itself folded, no trailing
+/// slash): `Some(b"")` for the prefix itself, `Some(b"a/b")` below it, `None` outside.
+pub fn under_prefix<'a>(abs: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    let rest = abs.strip_prefix(prefix)?;
+    match rest.first() {
+        None => Some(b""),
+        Some(b'/') => Some(&rest[1..]),
+        Some(_) => None,
+    }
+}
+
+/// Whether folding could change `path`: it has an empty, `.` or `..` component.
+/// Used to skip work for plain absolute paths that do not start with the prefix.
+pub fn has_dot_components(path: &[u8]) -> bool {
+    path.split(|&b| b == b'/')
+        .enumerate()
+        .any(|(i, c)| (c.is_empty() && i > 0) || c == b"." || c == b"..")
+}
+
+/// Whether a relative path can leave its base directory (a `..` component).
+pub fn climbs(path: &[u8]) -> bool {
+    path.split(|&b| b == b'/').any(|c| c == b"..")
+}
+
+/// `root` joined with a relative path below it (`rel` may be empty).
+pub fn join(root: &[u8], rel: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(root.len() + rel.len() + 1);
+    out.extend_from_slice(root);
+    if !rel.is_empty() {
+        if out.last() != Some(&b'/') {
+            out.push(b'/');
+        }
+        out.extend_from_slice(rel);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn abs(base: &str, p: &str) -> String {
+        String::from_utf8(absolute(base.as_bytes(), p.as_bytes())).unwrap()
+    }
+
+    #[test]
+    fn folds_dots_and_slashes() {
+        assert_eq!(abs("/", "/shadow/./a//b/"), "/shadow/a/b");
+        assert_eq!(abs("/", "/shadow/a/../b"), "/shadow/b");
+        assert_eq!(abs("/", "/shadow/../etc/passwd"), "/etc/passwd");
+        assert_eq!(abs("/", "/../../x"), "/x");
+        assert_eq!(abs("/", "/"), "/");
+        assert_eq!(abs("/", "/.."), "/");
+    }
+
+    #[test]
+    fn relative_paths_join_the_base() {
+        assert_eq!(abs("/shadow/sub", "f"), "/shadow/sub/f");
+        assert_eq!(abs("/shadow/sub", "../f"), "/shadow/f");
+        assert_eq!(abs("/shadow/sub", "../../tmp/f"), "/tmp/f");
+        assert_eq!(abs("/", "shadow/x"), "/shadow/x");
+        assert_eq!(abs("/shadow", "."), "/shadow");
+        assert_eq!(abs("/shadow", ""), "/shadow");
+    }
+
+    #[test]
+    fn prefix_matching_respects_component_boundaries() {
+        assert_eq!(under_prefix(b"/shadow", b"/shadow"), Some(&b""[..]));
+        assert_eq!(under_prefix(b"/shadow/a/b", b"/shadow"), Some(&b"a/b"[..]));
+        assert_eq!(under_prefix(b"/shadowed/a", b"/shadow"), None);
+        assert_eq!(under_prefix(b"/shado", b"/shadow"), None);
+        assert_eq!(under_prefix(b"/data/shadow", b"/data/shadow"), Some(&b""[..]));
+    }
+
+    #[test]
+    fn detects_components_that_fold() {
+        assert!(!has_dot_components(b"/shadow/a/b"));
+        assert!(!has_dot_components(b"/shadow/.hidden/..x"));
+        assert!(has_dot_components(b"/shadow/./a"));
+        assert!(has_dot_components(b"/x/../shadow"));
+        assert!(has_dot_components(b"/x//shadow"));
+        assert!(climbs(b"../shadow"));
+        assert!(!climbs(b"a/..b"));
+    }
+
+    #[test]
+    fn join_handles_empty_rel() {
+        assert_eq!(join(b"/p", b""), b"/p");
+        assert_eq!(join(b"/p", b"a/b"), b"/p/a/b");
+        assert_eq!(join(b"/", b"a"), b"/a");
+    }
+}

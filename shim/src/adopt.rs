@@ -1,0 +1,54 @@
+//! Adoption at start-up: a new program image (after exec, system, popen, posix_spawn)
+//! inherits fds that point into the primary. Since the secondary is always written at the
+//! primary's offset, reopening the secondary file is all the hand-over there is.
+
+use crate::hooks::open::adopt_new_fd;
+use crate::real;
+use crate::resolve::Rel;
+use crate::set;
+use libc::c_int;
+use shadow_core::vpath;
+use std::ffi::CString;
+
+/// The `flags:` line of /proc/self/fdinfo/N (octal).
+pub fn parse_fdinfo_flags(fdinfo: &str) -> Option<c_int> {
+    let line = fdinfo.lines().find_map(|l| l.strip_prefix("flags:"))?;
+    c_int::from_str_radix(line.trim(), 8).ok()
+}
+
+pub fn adopt_inherited_fds() {
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else { return };
+    let fds: Vec<c_int> = entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
+    let s = set::get();
+    for fd in fds {
+        let Ok(link) = CString::new(format!("/proc/self/fd/{fd}")) else { continue };
+        let Ok(target) = real::readlink(&link) else { continue };
+        let Some(rel) = [&s.canonical_roots[0], &s.roots[0]].iter().find_map(|root| vpath::under_prefix(&target, root)) else { continue };
+        let Some(flags) = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok().and_then(|t| parse_fdinfo_flags(&t)) else { continue };
+        let Ok(st) = real::fstat(fd) else { continue };
+        if target.ends_with(b" (deleted)") {
+            // The secondary's twin was unlinked too and cannot be reopened by name.
+            if let Some(ocb) = adopt_new_fd(fd, Rel(rel.to_vec()), flags & !(libc::O_ACCMODE) | libc::O_RDONLY, 0) {
+                ocb.mark_insecure("inherited after unlink", real::Errno(libc::ENOENT));
+            }
+            continue;
+        }
+        // Create the secondary if the spawner's open never reached it; never truncate.
+        let open_flags = (flags & !(libc::O_TRUNC | libc::O_EXCL)) | if flags & libc::O_ACCMODE != libc::O_RDONLY { libc::O_CREAT } else { 0 };
+        if let Some(ocb) = adopt_new_fd(fd, Rel(rel.to_vec()), open_flags, st.st_mode & 0o7777) {
+            ocb.mark_shared();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_octal_flags() {
+        let info = "pos:\t0\nflags:\t0102001\nmnt_id:\t29\nino:\t1234\n";
+        assert_eq!(parse_fdinfo_flags(info), Some(0o102001));
+        assert_eq!(parse_fdinfo_flags("pos:\t0\n"), None);
+    }
+}

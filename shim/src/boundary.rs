@@ -1,0 +1,144 @@
+//! The FFI boundary every hook passes through: a per-thread "inside the shim" flag so the
+//! shim's own I/O (std, formatting, config loading) never re-enters its hooks, a fork lock
+//! so `fork` never copies a table lock held by another thread, `catch_unwind` so no panic
+//! crosses into C, and errno handling: set on failure, left as the caller had it on success.
+
+use crate::real::{Errno, Res};
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+thread_local! {
+    // Const-initialised and without a destructor: safe to touch before main and while a
+    // thread is being torn down (no lazy registration, no allocation).
+    static INSIDE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the current thread as inside the shim until dropped.
+pub struct Inside(bool);
+
+impl Inside {
+    /// `None` when the thread is already inside: the caller must pass straight through.
+    pub fn enter() -> Option<Inside> {
+        INSIDE.with(|f| if f.replace(true) { None } else { Some(Inside(true)) })
+    }
+    /// Enters whether or not the thread is already inside (used by stdio cookie callbacks,
+    /// which glibc calls from inside a hooked `fclose`).
+    pub fn force() -> Inside {
+        Inside(!INSIDE.with(|f| f.replace(true)))
+    }
+}
+
+impl Drop for Inside {
+    fn drop(&mut self) {
+        if self.0 {
+            INSIDE.with(|f| f.set(false));
+        }
+    }
+}
+
+/// What an exported function returns for "failed, see errno".
+pub trait FfiReturn: Copy + PartialEq {
+    const FAILED: Self;
+    /// A raw libc result as `Res`, reading errno on failure.
+    fn into_res(self) -> Res<Self> {
+        if self == Self::FAILED { Err(Errno::last()) } else { Ok(self) }
+    }
+}
+impl FfiReturn for libc::c_int {
+    const FAILED: Self = -1;
+}
+impl FfiReturn for libc::ssize_t {
+    const FAILED: Self = -1;
+}
+impl<T> FfiReturn for *mut T {
+    const FAILED: Self = std::ptr::null_mut();
+}
+
+/// A pthread rwlock that every active hook holds for reading and `fork` takes for writing
+/// (pthread_atfork), so the child never inherits a half-updated table or a held mutex.
+/// Writer-preferring so that a steady stream of hooks cannot starve a fork.
+struct ForkLock(std::cell::UnsafeCell<libc::pthread_rwlock_t>);
+unsafe impl Sync for ForkLock {}
+static FORK_LOCK: ForkLock = ForkLock(std::cell::UnsafeCell::new(libc::PTHREAD_RWLOCK_INITIALIZER));
+
+fn fresh_fork_lock() {
+    unsafe {
+        let mut attr: libc::pthread_rwlockattr_t = std::mem::zeroed();
+        libc::pthread_rwlockattr_init(&mut attr);
+        // PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP
+        libc::pthread_rwlockattr_setkind_np(&mut attr, 2);
+        libc::pthread_rwlock_init(FORK_LOCK.0.get(), &attr);
+    }
+}
+
+pub fn init_fork_lock() {
+    fresh_fork_lock();
+    unsafe { libc::pthread_atfork(Some(before_fork), Some(after_fork_parent), Some(after_fork_child)) };
+}
+
+extern "C" fn before_fork() {
+    unsafe { libc::pthread_rwlock_wrlock(FORK_LOCK.0.get()) };
+}
+extern "C" fn after_fork_parent() {
+    crate::fdtable::mark_all_shared();
+    unsafe { libc::pthread_rwlock_unlock(FORK_LOCK.0.get()) };
+}
+extern "C" fn after_fork_child() {
+    crate::fdtable::mark_all_shared();
+    // The child's only thread has a new TID, which the rwlock would not recognise as the
+    // writer: start from a fresh lock instead of unlocking the copied one.
+    fresh_fork_lock();
+}
+
+struct ForkReadGuard;
+impl ForkReadGuard {
+    fn take() -> ForkReadGuard {
+        unsafe { libc::pthread_rwlock_rdlock(FORK_LOCK.0.get()) };
+        ForkReadGuard
+    }
+}
+impl Drop for ForkReadGuard {
+    fn drop(&mut self) {
+        unsafe { libc::pthread_rwlock_unlock(FORK_LOCK.0.get()) };
+    }
+}
+
+/// Runs a hook body at the FFI boundary. `passthrough` is the plain libc call, used when the
+/// thread is already inside the shim or no shadow set is active.
+#[inline]
+pub fn hook<T: FfiReturn>(body: impl FnOnce() -> Res<T>, passthrough: impl FnOnce() -> T) -> T {
+    if !crate::set::is_active() {
+        return passthrough();
+    }
+    let Some(_inside) = Inside::enter() else { return passthrough() };
+    let saved = Errno::last();
+    let _fork = ForkReadGuard::take();
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(v)) => {
+            saved.set();
+            v
+        }
+        Ok(Err(e)) => {
+            e.set();
+            T::FAILED
+        }
+        Err(_) => {
+            // A bug in the shim. Never re-run the real call (it may already have written);
+            // report an I/O error so the program sees a failure rather than a silent loss.
+            crate::report::shim_bug();
+            Errno(libc::EIO).set();
+            T::FAILED
+        }
+    }
+}
+
+/// Like `hook`, for code that runs with no passthrough alternative (stdio cookies).
+pub fn inside<T>(body: impl FnOnce() -> Res<T>) -> Res<T> {
+    let inside = Inside::force();
+    // Only a fresh entry takes the fork lock: the rwlock is not recursive.
+    let _fork = inside.0.then(ForkReadGuard::take);
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
+        crate::report::shim_bug();
+        Err(Errno(libc::EIO))
+    })
+}

@@ -1,0 +1,142 @@
+//! The link-block table: which program fds refer to which OCB.
+//!
+//! The hot question "is this fd ours?" is answered by a two-level bitmap of atomics: no
+//! lock, no hashing, a load or two. Only fds whose bit is set look up their OCB in the
+//! table proper. A second bitmap marks the shim's own (secondary) fds so that a program
+//! closing or dup2-ing over "unused" fd numbers cannot take them away.
+
+use crate::ocb::Ocb;
+use crate::resolve::Rel;
+use libc::c_int;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+const CHUNK_BITS: usize = 1 << 16;
+const CHUNK_WORDS: usize = CHUNK_BITS / 64;
+const CHUNKS: usize = 1 << 10;
+
+pub struct FdBitmap {
+    chunks: [AtomicPtr<[AtomicU64; CHUNK_WORDS]>; CHUNKS],
+}
+
+impl FdBitmap {
+    pub const fn new() -> FdBitmap {
+        #[allow(clippy::declare_interior_mutable_const)]
+        const NULL: AtomicPtr<[AtomicU64; CHUNK_WORDS]> = AtomicPtr::new(std::ptr::null_mut());
+        FdBitmap { chunks: [NULL; CHUNKS] }
+    }
+
+    #[inline]
+    pub fn test(&self, fd: c_int) -> bool {
+        let Ok(fd) = usize::try_from(fd) else { return false };
+        let Some(chunk) = self.chunks.get(fd / CHUNK_BITS) else { return false };
+        let chunk = chunk.load(Ordering::Acquire);
+        if chunk.is_null() {
+            return false;
+        }
+        let bit = fd % CHUNK_BITS;
+        unsafe { (*chunk)[bit / 64].load(Ordering::Acquire) & (1 << (bit % 64)) != 0 }
+    }
+
+    /// Callers serialise set/clear with the table's write lock.
+    pub fn set(&self, fd: c_int, on: bool) {
+        let Ok(fd) = usize::try_from(fd) else { return };
+        let Some(slot) = self.chunks.get(fd / CHUNK_BITS) else { return };
+        let mut chunk = slot.load(Ordering::Acquire);
+        if chunk.is_null() {
+            if !on {
+                return;
+            }
+            // Chunks are never freed: a table that outlives every thread needs no reclamation.
+            let fresh: Box<[AtomicU64; CHUNK_WORDS]> = Box::new([const { AtomicU64::new(0) }; CHUNK_WORDS]);
+            chunk = Box::into_raw(fresh);
+            slot.store(chunk, Ordering::Release);
+        }
+        let bit = fd % CHUNK_BITS;
+        let word = unsafe { &(*chunk)[bit / 64] };
+        if on {
+            word.fetch_or(1 << (bit % 64), Ordering::Release);
+        } else {
+            word.fetch_and(!(1 << (bit % 64)), Ordering::Release);
+        }
+    }
+}
+
+static SHADOWED: FdBitmap = FdBitmap::new();
+static INTERNAL: FdBitmap = FdBitmap::new();
+static TABLE: RwLock<Option<HashMap<c_int, Arc<Ocb>>>> = RwLock::new(None);
+
+/// The hot-path check.
+#[inline]
+pub fn is_shadowed(fd: c_int) -> bool {
+    SHADOWED.test(fd)
+}
+
+#[inline]
+pub fn is_internal(fd: c_int) -> bool {
+    INTERNAL.test(fd)
+}
+
+pub fn set_internal(fd: c_int, on: bool) {
+    let _t = TABLE.write().unwrap_or_else(|e| e.into_inner());
+    INTERNAL.set(fd, on);
+}
+
+pub fn get(fd: c_int) -> Option<Arc<Ocb>> {
+    if !is_shadowed(fd) {
+        return None;
+    }
+    TABLE.read().unwrap_or_else(|e| e.into_inner()).as_ref()?.get(&fd).cloned()
+}
+
+/// Links `fd` to `ocb`, returning what the fd was linked to before (to be dropped by the
+/// caller outside the lock: dropping the last link closes the secondary and may report).
+#[must_use]
+pub fn link(fd: c_int, ocb: Arc<Ocb>) -> Option<Arc<Ocb>> {
+    let mut t = TABLE.write().unwrap_or_else(|e| e.into_inner());
+    SHADOWED.set(fd, true);
+    t.get_or_insert_with(HashMap::new).insert(fd, ocb)
+}
+
+/// Removes the link of `fd`; returns the OCB so the caller drops it outside the lock.
+#[must_use]
+pub fn unlink(fd: c_int) -> Option<Arc<Ocb>> {
+    if !is_shadowed(fd) {
+        return None;
+    }
+    let mut t = TABLE.write().unwrap_or_else(|e| e.into_inner());
+    SHADOWED.set(fd, false);
+    t.as_mut()?.remove(&fd)
+}
+
+/// The directory an fd refers to, when it is a shadowed directory (for `*at` calls).
+pub fn dir_rel(fd: c_int) -> Option<Rel> {
+    let ocb = get(fd)?;
+    ocb.is_dir().then(|| ocb.rel())
+}
+
+/// Shadowed fds in `[first, last]`.
+pub fn shadowed_in(first: c_int, last: c_int) -> Vec<c_int> {
+    let t = TABLE.read().unwrap_or_else(|e| e.into_inner());
+    let mut fds: Vec<c_int> = t.iter().flat_map(|m| m.keys()).copied().filter(|fd| (first..=last).contains(fd)).collect();
+    fds.sort_unstable();
+    fds
+}
+
+/// Every OCB with each fd linked to it (for exit-time reconciliation).
+pub fn all() -> Vec<(c_int, Arc<Ocb>)> {
+    let t = TABLE.read().unwrap_or_else(|e| e.into_inner());
+    t.iter().flat_map(|m| m.iter()).map(|(fd, o)| (*fd, o.clone())).collect()
+}
+
+/// After fork, parent and child share every open file description: writes must also be
+/// ordered across processes. Runs in the atfork handlers, while the fork lock excludes
+/// every hook, so it neither allocates nor blocks.
+pub fn mark_all_shared() {
+    if let Ok(t) = TABLE.try_read() {
+        for ocb in t.iter().flat_map(|m| m.values()) {
+            ocb.mark_shared();
+        }
+    }
+}

@@ -1,0 +1,407 @@
+//! Data I/O on shadowed fds: the write family, truncation, allocation, syncing, in-kernel
+//! copies, clone ioctls, shared writable mappings and POSIX AIO. Reads are not hooked at
+//! all: the program's fd is the primary's, so they cost nothing.
+
+use crate::boundary::{self, FfiReturn};
+use crate::fdtable;
+use crate::ocb::{self, pwrite_all, Ocb};
+use crate::real::{self, raw, Errno, Res};
+use libc::{c_int, c_uint, c_void, iovec, off64_t, size_t, ssize_t};
+use once_cell::sync::Lazy;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+unsafe fn bytes<'a>(buf: *const c_void, n: usize) -> &'a [u8] {
+    if n == 0 || buf.is_null() { &[] } else { std::slice::from_raw_parts(buf.cast(), n) }
+}
+
+/// The first `n` bytes an iovec array describes, gathered.
+unsafe fn gather(iov: *const iovec, cnt: c_int, mut n: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..cnt.max(0) as usize {
+        if n == 0 {
+            break;
+        }
+        let v = &*iov.add(i);
+        let take = v.iov_len.min(n);
+        out.extend_from_slice(bytes(v.iov_base, take));
+        n -= take;
+    }
+    out
+}
+
+/// Where the `n` bytes a positional-less write just wrote landed: they end at the position.
+fn ended_at_position(fd: c_int, n: usize) -> Res<i64> {
+    Ok(real::lseek(fd, 0, libc::SEEK_CUR)? - n as i64)
+}
+
+/// Writes all of `buf` through the mirroring path (report lines, stdio cookies, dprintf).
+pub fn write_all(fd: c_int, mut buf: &[u8]) -> Res<usize> {
+    let total = buf.len();
+    while !buf.is_empty() {
+        match write_core(fd, buf) {
+            Ok(0) => return Err(Errno(libc::EIO)),
+            Ok(n) => buf = &buf[n..],
+            Err(Errno(libc::EINTR)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(total)
+}
+
+/// write(2) on any fd: mirrored when shadowed.
+pub fn write_core(fd: c_int, buf: &[u8]) -> Res<usize> {
+    let Some(ocb) = fdtable::get(fd) else { return real::write(fd, buf) };
+    ocb.mirrored("write", || real::write(fd, buf), |sfd, &n| pwrite_all(sfd, &buf[..n], ended_at_position(fd, n)?))
+}
+
+/// Declares hooks on fd-first functions: untouched fds go straight to libc after one bitmap
+/// test; shadowed ones run `$core` with their OCB.
+macro_rules! fd_hooks {
+    ($( $(#[$doc:meta])* fn $name:ident($fd:ident: c_int $(, $arg:ident: $ty:ty)*) -> $ret:ty => |$ocb:ident| $core:expr; )*) => {$(
+        $(#[$doc])*
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($fd: c_int $(, $arg: $ty)*) -> $ret {
+            if !fdtable::is_shadowed($fd) {
+                return raw::$name($fd $(, $arg)*);
+            }
+            boundary::hook(
+                || match fdtable::get($fd) {
+                    None => raw::$name($fd $(, $arg)*).into_res(),
+                    Some($ocb) => $core,
+                },
+                || raw::$name($fd $(, $arg)*),
+            )
+        }
+    )*};
+}
+
+fd_hooks! {
+    /// write(2)
+    fn write(fd: c_int, buf: *const c_void, n: size_t) -> ssize_t => |ocb| {
+        let data = bytes(buf, n);
+        ocb.mirrored("write", || raw::write(fd, buf, n).into_res(), |sfd, &r| pwrite_all(sfd, &data[..r as usize], ended_at_position(fd, r as usize)?))
+    };
+    /// pwrite(2)
+    fn pwrite(fd: c_int, buf: *const c_void, n: size_t, off: off64_t) -> ssize_t => |ocb| pwrite_core(&ocb, fd, bytes(buf, n), off);
+    /// pwrite64(2)
+    fn pwrite64(fd: c_int, buf: *const c_void, n: size_t, off: off64_t) -> ssize_t => |ocb| pwrite_core(&ocb, fd, bytes(buf, n), off);
+    /// writev(2)
+    fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t => |ocb| {
+        ocb.mirrored("writev", || raw::writev(fd, iov, cnt).into_res(), |sfd, &r| pwrite_all(sfd, &gather(iov, cnt, r as usize), ended_at_position(fd, r as usize)?))
+    };
+    /// pwritev(2)
+    fn pwritev(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, 0, |_| raw::pwritev(fd, iov, cnt, off));
+    /// pwritev64(2)
+    fn pwritev64(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, 0, |_| raw::pwritev64(fd, iov, cnt, off));
+    /// pwritev2(2), RWF_APPEND and offset -1 included
+    fn pwritev2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, flags, |_| raw::pwritev2(fd, iov, cnt, off, flags));
+    /// pwritev64v2(2)
+    fn pwritev64v2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, flags, |_| raw::pwritev64v2(fd, iov, cnt, off, flags));
+    /// ftruncate(2)
+    fn ftruncate(fd: c_int, len: off64_t) -> c_int => |ocb| ocb.mirrored("ftruncate", || raw::ftruncate(fd, len).into_res(), |sfd, _| real::ftruncate(sfd, len).map(drop));
+    /// ftruncate64(2)
+    fn ftruncate64(fd: c_int, len: off64_t) -> c_int => |ocb| ocb.mirrored("ftruncate", || raw::ftruncate64(fd, len).into_res(), |sfd, _| real::ftruncate(sfd, len).map(drop));
+    /// fallocate(2)
+    fn fallocate(fd: c_int, mode: c_int, off: off64_t, len: off64_t) -> c_int => |ocb| ocb.mirrored("fallocate", || raw::fallocate(fd, mode, off, len).into_res(), |sfd, _| raw::fallocate(sfd, mode, off, len).into_res().map(drop));
+    /// fallocate64(2)
+    fn fallocate64(fd: c_int, mode: c_int, off: off64_t, len: off64_t) -> c_int => |ocb| ocb.mirrored("fallocate", || raw::fallocate64(fd, mode, off, len).into_res(), |sfd, _| raw::fallocate64(sfd, mode, off, len).into_res().map(drop));
+    /// posix_fallocate(3): returns an error number instead of setting errno.
+    fn posix_fallocate(fd: c_int, off: off64_t, len: off64_t) -> c_int => |ocb| ocb.mirrored("posix_fallocate", || Ok(raw::posix_fallocate(fd, off, len)), |sfd, &r| errno_result(if r == 0 { raw::posix_fallocate(sfd, off, len) } else { 0 }));
+    /// posix_fallocate64(3)
+    fn posix_fallocate64(fd: c_int, off: off64_t, len: off64_t) -> c_int => |ocb| ocb.mirrored("posix_fallocate", || Ok(raw::posix_fallocate64(fd, off, len)), |sfd, &r| errno_result(if r == 0 { raw::posix_fallocate64(sfd, off, len) } else { 0 }));
+    /// fsync(2)
+    fn fsync(fd: c_int) -> c_int => |ocb| ocb.mirrored("fsync", || raw::fsync(fd).into_res(), |sfd, _| raw::fsync(sfd).into_res().map(drop));
+    /// fdatasync(2)
+    fn fdatasync(fd: c_int) -> c_int => |ocb| ocb.mirrored("fdatasync", || raw::fdatasync(fd).into_res(), |sfd, _| raw::fdatasync(sfd).into_res().map(drop));
+    /// sync_file_range(2)
+    fn sync_file_range(fd: c_int, off: off64_t, n: off64_t, flags: c_uint) -> c_int => |ocb| ocb.mirrored("sync_file_range", || raw::sync_file_range(fd, off, n, flags).into_res(), |sfd, _| raw::sync_file_range(sfd, off, n, flags).into_res().map(drop));
+    /// ioctl(2): FICLONE and FICLONERANGE change the destination's contents in the kernel;
+    /// the secondary gets the same bytes copied from the primary.
+    fn ioctl(fd: c_int, req: libc::c_ulong, arg: *mut c_void) -> c_int => |ocb| ioctl_core(&ocb, fd, req, arg);
+}
+
+fn errno_result(r: c_int) -> Res<()> {
+    if r == 0 { Ok(()) } else { Err(Errno(r)) }
+}
+
+fn pwrite_core(ocb: &Ocb, fd: c_int, data: &[u8], off: off64_t) -> Res<ssize_t> {
+    ocb.mirrored(
+        "pwrite",
+        || unsafe { raw::pwrite64(fd, data.as_ptr().cast(), data.len(), off) }.into_res(),
+        |sfd, &r| pwrite_all(sfd, &data[..r as usize], ocb.landed_at(fd, off, r as usize)?),
+    )
+}
+
+unsafe fn pwritev_core(ocb: &Ocb, fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int, call: impl FnOnce(()) -> ssize_t) -> Res<ssize_t> {
+    ocb.mirrored(
+        "pwritev",
+        || call(()).into_res(),
+        |sfd, &r| {
+            let n = r as usize;
+            let at = if off == -1 {
+                ended_at_position(fd, n)?
+            } else if flags & libc::RWF_APPEND != 0 {
+                real::fstat(fd)?.st_size - n as i64
+            } else {
+                ocb.landed_at(fd, off, n)?
+            };
+            pwrite_all(sfd, &gather(iov, cnt, n), at)
+        },
+    )
+}
+
+const FICLONE: libc::c_ulong = 0x4004_9409;
+const FICLONERANGE: libc::c_ulong = 0x4020_940d;
+
+#[repr(C)]
+struct FileCloneRange {
+    src_fd: i64,
+    src_offset: u64,
+    src_length: u64,
+    dest_offset: u64,
+}
+
+unsafe fn ioctl_core(ocb: &Ocb, fd: c_int, req: libc::c_ulong, arg: *mut c_void) -> Res<c_int> {
+    let range = match req {
+        FICLONE => (0, -1),
+        FICLONERANGE if !arg.is_null() => {
+            let r = &*(arg as *const FileCloneRange);
+            let len = if r.src_length == 0 { i64::MAX - r.dest_offset as i64 } else { r.src_length as i64 };
+            (r.dest_offset as i64, len)
+        }
+        _ => return raw::ioctl(fd, req, arg).into_res(),
+    };
+    ocb.mirrored("clone", || raw::ioctl(fd, req, arg).into_res(), |sfd, _| ocb::copy_range(fd, ocb.flags(), sfd, range.0, range.1))
+}
+
+/// Runs an in-kernel copy into a shadowed `out` fd, then gives the secondary the bytes that
+/// landed in the primary. `explicit` is the caller's output offset pointer, if any.
+fn copy_into(out: c_int, explicit: *mut off64_t, copy: impl FnOnce() -> ssize_t) -> Res<ssize_t> {
+    let Some(ocb) = fdtable::get(out) else { return copy().into_res() };
+    ocb.mirrored(
+        "copy",
+        || {
+            let start = if explicit.is_null() { real::lseek(out, 0, libc::SEEK_CUR).unwrap_or(0) } else { unsafe { *explicit } };
+            let n = copy().into_res()?;
+            Ok((n, start))
+        },
+        |sfd, &(n, start)| {
+            let at = ocb.landed_at(out, start, n as usize)?;
+            ocb::copy_range(out, ocb.flags(), sfd, at, n as i64)
+        },
+    )
+    .map(|(n, _)| n)
+}
+
+/// copy_file_range(2)
+#[no_mangle]
+pub unsafe extern "C" fn copy_file_range(fin: c_int, offin: *mut off64_t, fout: c_int, offout: *mut off64_t, n: size_t, flags: c_uint) -> ssize_t {
+    let call = || raw::copy_file_range(fin, offin, fout, offout, n, flags);
+    if !fdtable::is_shadowed(fout) {
+        return call();
+    }
+    boundary::hook(|| copy_into(fout, offout, call), call)
+}
+
+macro_rules! sendfile_hooks {
+    ($($name:ident),*) => {$(
+        /// sendfile(2) into a shadowed fd.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(out: c_int, fin: c_int, off: *mut off64_t, n: size_t) -> ssize_t {
+            let call = || raw::$name(out, fin, off, n);
+            if !fdtable::is_shadowed(out) {
+                return call();
+            }
+            boundary::hook(|| copy_into(out, std::ptr::null_mut(), call), call)
+        }
+    )*};
+}
+sendfile_hooks!(sendfile, sendfile64);
+
+/// splice(2) into a shadowed fd.
+#[no_mangle]
+pub unsafe extern "C" fn splice(fin: c_int, offin: *mut off64_t, fout: c_int, offout: *mut off64_t, n: size_t, flags: c_uint) -> ssize_t {
+    let call = || raw::splice(fin, offin, fout, offout, n, flags);
+    if !fdtable::is_shadowed(fout) {
+        return call();
+    }
+    boundary::hook(|| copy_into(fout, offout, call), call)
+}
+
+/// A writable shared mapping of a shadowed file: the kernel writes the primary's pages
+/// directly, so the range is copied to the secondary at msync, munmap and exit.
+struct Mapping {
+    addr: usize,
+    len: usize,
+    offset: i64,
+    ocb: Arc<Ocb>,
+    /// A read-only fd on the primary file that outlives the program's fd.
+    reader: c_int,
+}
+
+static MAPPINGS: Lazy<Mutex<Vec<Mapping>>> = Lazy::new(|| Mutex::new(Vec::new()));
+static ANY_MAPPING: AtomicBool = AtomicBool::new(false);
+
+fn overlap(m: &Mapping, addr: usize, len: usize) -> Option<(i64, i64)> {
+    let (lo, hi) = (addr.max(m.addr), (addr + len).min(m.addr + m.len));
+    (lo < hi).then(|| (m.offset + (lo - m.addr) as i64, (hi - lo) as i64))
+}
+
+/// Copies every mapped range overlapping `[addr, addr+len)`; `forget` drops mappings that
+/// the range covers entirely (munmap).
+fn sync_mappings(addr: usize, len: usize, forget: bool) {
+    let mut maps = MAPPINGS.lock().unwrap_or_else(|e| e.into_inner());
+    maps.retain(|m| {
+        let Some((off, n)) = overlap(m, addr, len) else { return true };
+        m.ocb.copy_range_from_primary(m.reader, libc::O_RDONLY, off, n);
+        let covered = forget && addr <= m.addr && addr + len >= m.addr + m.len;
+        if covered {
+            ocb::close_internal(m.reader);
+        }
+        !covered
+    });
+    ANY_MAPPING.store(!maps.is_empty(), Ordering::Relaxed);
+}
+
+/// At exit: mappings still in place, and AIO writes whose results were never collected.
+pub fn sync_all_deferred() {
+    if ANY_MAPPING.load(Ordering::Relaxed) {
+        sync_mappings(0, usize::MAX, false);
+    }
+    let pending = std::mem::take(&mut *PENDING_AIO.lock().unwrap_or_else(|e| e.into_inner()));
+    for p in pending {
+        p.ocb.copy_range_from_primary(p.fd, p.ocb.flags(), p.offset, p.len);
+    }
+}
+
+macro_rules! mmap_hooks {
+    ($($name:ident),*) => {$(
+        /// mmap(2): writable shared mappings of shadowed files are remembered.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(addr: *mut c_void, len: size_t, prot: c_int, flags: c_int, fd: c_int, off: off64_t) -> *mut c_void {
+            let call = || raw::$name(addr, len, prot, flags, fd, off);
+            if !fdtable::is_shadowed(fd) || flags & libc::MAP_SHARED == 0 || prot & libc::PROT_WRITE == 0 {
+                return call();
+            }
+            boundary::hook(
+                || {
+                    let p = call();
+                    if p == libc::MAP_FAILED {
+                        return Err(Errno::last());
+                    }
+                    if let Some(ocb) = fdtable::get(fd).filter(|o| o.secondary_fd().is_some()) {
+                        let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).unwrap_or_default();
+                        match real::open(&path, libc::O_RDONLY | libc::O_CLOEXEC, 0) {
+                            Ok(r) => {
+                                let reader = ocb::make_internal(r);
+                                MAPPINGS.lock().unwrap_or_else(|e| e.into_inner()).push(Mapping { addr: p as usize, len, offset: off, ocb, reader });
+                                ANY_MAPPING.store(true, Ordering::Relaxed);
+                            }
+                            Err(e) => ocb.mark_insecure("mmap", e),
+                        }
+                    }
+                    Ok(MappedPtr(p))
+                },
+                || MappedPtr(call()),
+            )
+            .0
+        }
+    )*};
+}
+mmap_hooks!(mmap, mmap64);
+
+/// mmap returns MAP_FAILED, not NULL, on failure.
+#[derive(Clone, Copy, PartialEq)]
+struct MappedPtr(*mut c_void);
+impl FfiReturn for MappedPtr {
+    const FAILED: Self = MappedPtr(libc::MAP_FAILED);
+}
+
+/// munmap(2)
+#[no_mangle]
+pub unsafe extern "C" fn munmap(addr: *mut c_void, len: size_t) -> c_int {
+    if !ANY_MAPPING.load(Ordering::Relaxed) {
+        return raw::munmap(addr, len);
+    }
+    boundary::hook(
+        || {
+            sync_mappings(addr as usize, len, true);
+            raw::munmap(addr, len).into_res()
+        },
+        || raw::munmap(addr, len),
+    )
+}
+
+/// msync(2)
+#[no_mangle]
+pub unsafe extern "C" fn msync(addr: *mut c_void, len: size_t, flags: c_int) -> c_int {
+    if !ANY_MAPPING.load(Ordering::Relaxed) {
+        return raw::msync(addr, len, flags);
+    }
+    boundary::hook(
+        || {
+            let r = raw::msync(addr, len, flags).into_res()?;
+            sync_mappings(addr as usize, len, false);
+            Ok(r)
+        },
+        || raw::msync(addr, len, flags),
+    )
+}
+
+/// A POSIX AIO write to a shadowed fd, in flight: glibc performs it on a thread of its own
+/// with internal calls, so its bytes are copied from the primary once its result is known.
+struct PendingAio {
+    cb: usize,
+    fd: c_int,
+    offset: i64,
+    len: i64,
+    ocb: Arc<Ocb>,
+}
+static PENDING_AIO: Lazy<Mutex<Vec<PendingAio>>> = Lazy::new(|| Mutex::new(Vec::new()));
+
+macro_rules! aio_hooks {
+    ($($write:ident / $ret:ident),*) => {$(
+        /// aio_write(3)
+        #[no_mangle]
+        pub unsafe extern "C" fn $write(cb: *mut libc::aiocb) -> c_int {
+            if cb.is_null() || !fdtable::is_shadowed((*cb).aio_fildes) {
+                return raw::$write(cb);
+            }
+            boundary::hook(
+                || {
+                    let fd = (*cb).aio_fildes;
+                    let r = raw::$write(cb).into_res()?;
+                    if let Some(ocb) = fdtable::get(fd) {
+                        let pending = PendingAio { cb: cb as usize, fd, offset: (*cb).aio_offset, len: (*cb).aio_nbytes as i64, ocb };
+                        PENDING_AIO.lock().unwrap_or_else(|e| e.into_inner()).push(pending);
+                    }
+                    Ok(r)
+                },
+                || raw::$write(cb),
+            )
+        }
+
+        /// aio_return(3): the write's result is final; mirror what it wrote.
+        #[no_mangle]
+        pub unsafe extern "C" fn $ret(cb: *mut libc::aiocb) -> ssize_t {
+            boundary::hook(
+                || {
+                    let r = raw::$ret(cb).into_res()?;
+                    let done = {
+                        let mut p = PENDING_AIO.lock().unwrap_or_else(|e| e.into_inner());
+                        p.iter().position(|x| x.cb == cb as usize).map(|i| p.swap_remove(i))
+                    };
+                    if let Some(p) = done {
+                        if r > 0 {
+                            p.ocb.copy_range_from_primary(p.fd, p.ocb.flags(), p.offset, (r as i64).min(p.len));
+                        }
+                    }
+                    Ok(r)
+                },
+                || raw::$ret(cb),
+            )
+        }
+    )*};
+}
+aio_hooks!(aio_write / aio_return, aio_write64 / aio_return64);

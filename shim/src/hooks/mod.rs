@@ -1,0 +1,90 @@
+//! The exported hooks, one module per family. A hook is a thin adapter: it answers "not
+//! ours" as cheaply as it can, and otherwise hands a typed call to the core (`ocb`,
+//! `namespace` helpers) through `boundary::hook`.
+
+pub mod data;
+pub mod dir;
+pub mod meta;
+pub mod namespace;
+pub mod open;
+pub mod process;
+pub mod stdio;
+
+use crate::boundary::{self, FfiReturn};
+use crate::real::Res;
+use crate::resolve::{self, Rel, Target};
+use crate::set;
+use libc::{c_char, c_int};
+use shadow_core::vpath;
+use shadow_core::Member;
+use std::ffi::{CStr, CString};
+
+/// An absolute path that neither starts with the prefix nor folds: certainly not ours,
+/// decided without a lock or an allocation.
+#[inline]
+fn plainly_outside(p: &CStr) -> bool {
+    let b = p.to_bytes();
+    b.first() == Some(&b'/') && !b.starts_with(&set::get().prefix) && !vpath::has_dot_components(b)
+}
+
+/// Runs a hook taking one path (relative to `dirfd`). `shadowed` gets the path under the
+/// prefix; `real` is the libc call, given the caller's path or a rewritten one.
+#[inline]
+pub(crate) fn path_hook<T: FfiReturn>(
+    dirfd: c_int,
+    path: *const c_char,
+    shadowed: impl FnOnce(Rel) -> Res<T>,
+    real: impl Fn(*const c_char) -> T,
+) -> T {
+    if path.is_null() || !set::is_active() {
+        return real(path);
+    }
+    let p = unsafe { CStr::from_ptr(path) };
+    if plainly_outside(p) {
+        return real(path);
+    }
+    boundary::hook(
+        || match resolve::resolve(dirfd, p) {
+            Target::Outside => real(path).into_res(),
+            Target::Rewritten(abs) => real(abs.as_ptr()).into_res(),
+            Target::Shadowed(rel) => shadowed(rel),
+        },
+        || real(path),
+    )
+}
+
+/// A path argument after resolution, for hooks with two paths (rename, link).
+pub(crate) enum Arg {
+    Keep,
+    Path(CString),
+    Shadowed(Rel),
+}
+
+pub(crate) fn resolve_arg(dirfd: c_int, path: *const c_char) -> Arg {
+    if path.is_null() {
+        return Arg::Keep;
+    }
+    match resolve::resolve(dirfd, unsafe { CStr::from_ptr(path) }) {
+        Target::Outside => Arg::Keep,
+        Target::Rewritten(p) => Arg::Path(p),
+        Target::Shadowed(rel) => Arg::Shadowed(rel),
+    }
+}
+
+impl Arg {
+    pub(crate) fn ptr(&self, original: *const c_char) -> *const c_char {
+        match self {
+            Arg::Path(p) => p.as_ptr(),
+            _ => original,
+        }
+    }
+}
+
+/// The real path of `rel` in a member.
+pub(crate) fn member_path(m: Member, rel: &Rel) -> CString {
+    set::get().member_path(m, &rel.0)
+}
+
+pub(crate) unsafe fn cstr<'a>(p: *const c_char) -> &'a [u8] {
+    if p.is_null() { b"" } else { CStr::from_ptr(p).to_bytes() }
+}

@@ -1,0 +1,245 @@
+//! open/creat (and the fortified `__open_2` family), close, close_range, dup, dup2, dup3,
+//! fcntl: creating OCBs and link blocks.
+
+use super::{member_path, path_hook};
+use crate::boundary::{self, FfiReturn};
+use crate::fdtable;
+use crate::ocb::{self, Ocb, OcbKind};
+use crate::real::{self, raw, Errno, Res};
+use crate::resolve::Rel;
+use libc::{c_char, c_int, c_long, c_uint, mode_t};
+use shadow_core::Member;
+use std::sync::Arc;
+
+/// Opens a shadowed path: the primary's answer is the program's; the secondary is opened
+/// alongside when the open can change the file.
+pub fn open_shadowed(rel: Rel, flags: c_int, mode: mode_t) -> Res<c_int> {
+    let fd = real::open(&member_path(Member::Primary, &rel), flags, mode)?;
+    adopt_new_fd(fd, rel, flags, mode);
+    Ok(fd)
+}
+
+/// Links a primary fd the program now holds to a new OCB.
+pub fn adopt_new_fd(fd: c_int, rel: Rel, flags: c_int, mode: mode_t) -> Option<Arc<Ocb>> {
+    let st = real::fstat(fd).ok()?;
+    let kind = match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG if flags & libc::O_PATH == 0 => OcbKind::File,
+        libc::S_IFDIR => OcbKind::Dir,
+        libc::S_IFREG => OcbKind::Handle,
+        // FIFOs, sockets and devices carry no file data to mirror: primary only.
+        _ => {
+            drop(fdtable::unlink(fd));
+            return None;
+        }
+    };
+    let ocb = Ocb::new(rel, kind, flags, &st);
+    let changes = flags & libc::O_ACCMODE != libc::O_RDONLY || flags & (libc::O_CREAT | libc::O_TRUNC) != 0;
+    if kind == OcbKind::File && changes {
+        let fresh = flags & libc::O_EXCL != 0 && flags & libc::O_CREAT != 0;
+        let tmpfile = flags & libc::O_TMPFILE == libc::O_TMPFILE;
+        let rel = ocb.rel();
+        match ocb::open_secondary(&rel, flags, mode, fresh && !tmpfile) {
+            Ok(sfd) => ocb.set_secondary(sfd),
+            Err(e) => ocb.mark_insecure("open", e),
+        }
+    }
+    let ocb = Arc::new(ocb);
+    drop(fdtable::link(fd, ocb.clone()));
+    Some(ocb)
+}
+
+/// close(2) of a program fd.
+pub fn close_fd(fd: c_int) -> Res<c_int> {
+    if fdtable::is_internal(fd) {
+        // Not the program's: to the program that number is not open.
+        return Err(Errno(libc::EBADF));
+    }
+    let ocb = fdtable::unlink(fd);
+    if let Some(o) = &ocb {
+        if Arc::strong_count(o) == 1 {
+            o.settle(fd);
+        }
+    }
+    let r = real::close(fd);
+    drop(ocb);
+    r
+}
+
+/// Links `newfd` to the OCB of `fd` after a successful dup.
+fn link_dup(fd: c_int, newfd: c_int) {
+    let old = match fdtable::get(fd) {
+        Some(ocb) => fdtable::link(newfd, ocb),
+        None => fdtable::unlink(newfd),
+    };
+    drop(old);
+    crate::hooks::stdio::std_fd_changed(newfd);
+}
+
+/// dup2/dup3 onto `newfd`: if that number is one of the shim's own fds, the shim's fd moves
+/// elsewhere first, so the program gets exactly the number it asked for.
+fn dup_onto(fd: c_int, newfd: c_int, dup: impl Fn() -> c_int) -> Res<c_int> {
+    if fdtable::is_internal(newfd) {
+        relocate_internal(newfd)?;
+    }
+    crate::hooks::stdio::before_std_fd_change(newfd);
+    let previous = fdtable::get(newfd);
+    if let Some(o) = &previous {
+        if fd != newfd && Arc::strong_count(o) == 2 {
+            o.settle(newfd);
+        }
+    }
+    drop(previous);
+    let r = dup().into_res()?;
+    if fd != newfd {
+        link_dup(fd, newfd);
+    }
+    Ok(r)
+}
+
+fn relocate_internal(fd: c_int) -> Res<()> {
+    let moved = ocb::make_internal(real::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0)?);
+    for (_, o) in fdtable::all() {
+        if o.secondary_fd() == Some(fd) {
+            o.set_secondary(moved);
+        }
+    }
+    ocb::close_internal(fd);
+    Ok(())
+}
+
+macro_rules! open_hooks {
+    ($( fn $name:ident($($arg:ident: $ty:ty),*) => at($dirfd:expr, $path:ident, $flags:expr, $mode:expr); )*) => {$(
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
+            let call = |$path: *const c_char| {
+                let fd = raw::$name($($arg),*);
+                // The number was closed behind the shim's back (glibc-internal close): not ours now.
+                if fdtable::is_shadowed(fd) {
+                    drop(fdtable::unlink(fd));
+                }
+                fd
+            };
+            path_hook($dirfd, $path, |rel| open_shadowed(rel, $flags, $mode), call)
+        }
+    )*};
+}
+
+open_hooks! {
+    fn open(path: *const c_char, flags: c_int, mode: mode_t) => at(libc::AT_FDCWD, path, flags, mode);
+    fn open64(path: *const c_char, flags: c_int, mode: mode_t) => at(libc::AT_FDCWD, path, flags, mode);
+    fn openat(dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t) => at(dirfd, path, flags, mode);
+    fn openat64(dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t) => at(dirfd, path, flags, mode);
+    fn creat(path: *const c_char, mode: mode_t) => at(libc::AT_FDCWD, path, libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC, mode);
+    fn creat64(path: *const c_char, mode: mode_t) => at(libc::AT_FDCWD, path, libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC, mode);
+    fn __open_2(path: *const c_char, flags: c_int) => at(libc::AT_FDCWD, path, flags, 0);
+    fn __open64_2(path: *const c_char, flags: c_int) => at(libc::AT_FDCWD, path, flags, 0);
+    fn __openat_2(dirfd: c_int, path: *const c_char, flags: c_int) => at(dirfd, path, flags, 0);
+    fn __openat64_2(dirfd: c_int, path: *const c_char, flags: c_int) => at(dirfd, path, flags, 0);
+}
+
+/// close(2)
+#[no_mangle]
+pub unsafe extern "C" fn close(fd: c_int) -> c_int {
+    if !fdtable::is_shadowed(fd) && !fdtable::is_internal(fd) {
+        return raw::close(fd);
+    }
+    boundary::hook(|| close_fd(fd), || raw::close(fd))
+}
+
+/// close_range(2): the shim's own fds inside the range stay open.
+#[no_mangle]
+pub unsafe extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
+    boundary::hook(
+        || {
+            let lo = first.min(i32::MAX as c_uint) as c_int;
+            let hi = last.min(i32::MAX as c_uint) as c_int;
+            if flags & libc::CLOSE_RANGE_CLOEXEC as c_int == 0 {
+                for fd in fdtable::shadowed_in(lo, hi) {
+                    let _ = close_fd(fd);
+                }
+            }
+            let mut start = lo;
+            let internal: Vec<c_int> = internal_fds_in(lo, hi);
+            for fd in internal {
+                if fd > start {
+                    raw::close_range(start as c_uint, (fd - 1) as c_uint, flags).into_res()?;
+                }
+                start = fd + 1;
+            }
+            if start <= hi {
+                raw::close_range(start as c_uint, hi as c_uint, flags).into_res()?;
+            }
+            Ok(0)
+        },
+        || raw::close_range(first, last, flags),
+    )
+}
+
+fn internal_fds_in(lo: c_int, hi: c_int) -> Vec<c_int> {
+    let mut v: Vec<c_int> = fdtable::all().iter().filter_map(|(_, o)| o.secondary_fd()).filter(|fd| (lo..=hi).contains(fd)).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// dup(2)
+#[no_mangle]
+pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
+    if !fdtable::is_shadowed(fd) {
+        return raw::dup(fd);
+    }
+    boundary::hook(
+        || {
+            let newfd = raw::dup(fd).into_res()?;
+            link_dup(fd, newfd);
+            Ok(newfd)
+        },
+        || raw::dup(fd),
+    )
+}
+
+/// dup2(2)
+#[no_mangle]
+pub unsafe extern "C" fn dup2(fd: c_int, newfd: c_int) -> c_int {
+    if !fdtable::is_shadowed(fd) && !fdtable::is_shadowed(newfd) && !fdtable::is_internal(newfd) && !crate::hooks::stdio::is_std_swapped(newfd) {
+        return raw::dup2(fd, newfd);
+    }
+    boundary::hook(|| dup_onto(fd, newfd, || raw::dup2(fd, newfd)), || raw::dup2(fd, newfd))
+}
+
+/// dup3(2)
+#[no_mangle]
+pub unsafe extern "C" fn dup3(fd: c_int, newfd: c_int, flags: c_int) -> c_int {
+    if !fdtable::is_shadowed(fd) && !fdtable::is_shadowed(newfd) && !fdtable::is_internal(newfd) && !crate::hooks::stdio::is_std_swapped(newfd) {
+        return raw::dup3(fd, newfd, flags);
+    }
+    boundary::hook(|| dup_onto(fd, newfd, || raw::dup3(fd, newfd, flags)), || raw::dup3(fd, newfd, flags))
+}
+
+fn fcntl_core(fd: c_int, cmd: c_int, arg: c_long, real_fcntl: unsafe fn(c_int, c_int, c_long) -> c_int) -> Res<c_int> {
+    let r = unsafe { real_fcntl(fd, cmd, arg) }.into_res()?;
+    match cmd {
+        libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => link_dup(fd, r),
+        libc::F_SETFL => {
+            if let Some(o) = fdtable::get(fd) {
+                o.set_append(arg as c_int & libc::O_APPEND != 0);
+            }
+        }
+        _ => {}
+    }
+    Ok(r)
+}
+
+macro_rules! fcntl_hooks {
+    ($($name:ident),*) => {$(
+        /// fcntl(2): F_DUPFD* add a link; F_SETFL tracks O_APPEND.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(fd: c_int, cmd: c_int, arg: c_long) -> c_int {
+            if !fdtable::is_shadowed(fd) {
+                return raw::$name(fd, cmd, arg);
+            }
+            boundary::hook(|| fcntl_core(fd, cmd, arg, raw::$name), || raw::$name(fd, cmd, arg))
+        }
+    )*};
+}
+fcntl_hooks!(fcntl, fcntl64);

@@ -1,0 +1,276 @@
+//! stdio. glibc's FILE writes with internal calls that no hook sees, so a stream on a
+//! shadowed file is a `fopencookie` stream whose write goes through the mirroring core and
+//! whose `_fileno` is the real fd (fileno, fstat(fileno(f)) and fsync work as usual).
+//! stdout/stderr are swapped for such a stream while fd 1/2 is shadowed (shell redirection
+//! adopted at exec, dup2 onto 1, freopen), and swapped back when it no longer is.
+
+use super::path_hook;
+use crate::boundary::{self, FfiReturn};
+use crate::fdtable;
+use crate::real::{self, raw, FileP, Res};
+use crate::resolve::Rel;
+use crate::set;
+use libc::{c_char, c_int, c_void, size_t, ssize_t};
+use once_cell::sync::Lazy;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::Mutex;
+
+extern "C" {
+    static mut stdout: FileP;
+    static mut stderr: FileP;
+}
+
+/// Offset of `_fileno` in glibc's `struct _IO_FILE` on LP64 targets (checked by the C
+/// tests through fileno()).
+const FILENO_OFFSET: usize = 112;
+
+fn cookie_fd(cookie: *mut c_void) -> c_int {
+    cookie as usize as c_int
+}
+
+unsafe extern "C" fn cookie_read(cookie: *mut c_void, buf: *mut c_char, n: size_t) -> ssize_t {
+    raw::read(cookie_fd(cookie), buf.cast(), n)
+}
+
+unsafe extern "C" fn cookie_write(cookie: *mut c_void, buf: *const c_char, n: size_t) -> ssize_t {
+    let data = std::slice::from_raw_parts(buf as *const u8, n);
+    match boundary::inside(|| super::data::write_all(cookie_fd(cookie), data)) {
+        Ok(n) => n as ssize_t,
+        Err(e) => {
+            e.set();
+            -1
+        }
+    }
+}
+
+unsafe extern "C" fn cookie_seek(cookie: *mut c_void, off: *mut i64, whence: c_int) -> c_int {
+    match real::lseek(cookie_fd(cookie), *off, whence) {
+        Ok(pos) => {
+            *off = pos;
+            0
+        }
+        Err(e) => {
+            e.set();
+            -1
+        }
+    }
+}
+
+unsafe extern "C" fn cookie_close(cookie: *mut c_void) -> c_int {
+    match boundary::inside(|| super::open::close_fd(cookie_fd(cookie))) {
+        Ok(r) => r,
+        Err(e) => {
+            e.set();
+            -1
+        }
+    }
+}
+
+/// A stream over a shadowed fd whose writes are mirrored.
+unsafe fn mirrored_stream(fd: c_int, mode: *const c_char) -> Res<FileP> {
+    let funcs = real::CookieFunctions {
+        read: Some(cookie_read),
+        write: Some(cookie_write),
+        seek: Some(cookie_seek),
+        close: Some(cookie_close),
+    };
+    let f = raw::fopencookie(fd as usize as *mut c_void, mode, funcs).into_res()?;
+    *((f as *mut u8).add(FILENO_OFFSET) as *mut c_int) = fd;
+    COOKIE_STREAMS.lock().unwrap_or_else(|e| e.into_inner()).insert(f as usize);
+    Ok(f)
+}
+
+/// open(2) flags for an fopen mode string.
+fn mode_flags(mode: &[u8]) -> c_int {
+    let (mut flags, rest) = match mode.first() {
+        Some(b'w') => (libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, &mode[1..]),
+        Some(b'a') => (libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND, &mode[1..]),
+        _ => (libc::O_RDONLY, mode.get(1..).unwrap_or(b"")),
+    };
+    for &c in rest.iter().take_while(|&&c| c != b',') {
+        match c {
+            b'+' => flags = (flags & !libc::O_ACCMODE) | libc::O_RDWR,
+            b'x' => flags |= libc::O_EXCL,
+            b'e' => flags |= libc::O_CLOEXEC,
+            _ => {}
+        }
+    }
+    flags
+}
+
+unsafe fn fopen_shadowed(rel: Rel, mode: *const c_char) -> Res<FileP> {
+    let flags = mode_flags(super::cstr(mode));
+    let fd = super::open::open_shadowed(rel, flags, 0o666)?;
+    if flags & libc::O_ACCMODE == libc::O_RDONLY {
+        // Nothing to mirror: a plain stream reads at native speed; fclose unlinks it.
+        return raw::fdopen(fd, mode).into_res().inspect_err(|_| {
+        let _ = super::open::close_fd(fd);
+    });
+    }
+    mirrored_stream(fd, mode).inspect_err(|_| {
+        let _ = super::open::close_fd(fd);
+    })
+}
+
+macro_rules! fopen_hooks {
+    ($($name:ident),*) => {$(
+        /// fopen(3) on a shadowed path.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(path: *const c_char, mode: *const c_char) -> FileP {
+            path_hook(libc::AT_FDCWD, path, |rel| fopen_shadowed(rel, mode), |p| raw::$name(p, mode))
+        }
+    )*};
+}
+fopen_hooks!(fopen, fopen64);
+
+/// fdopen(3) on a shadowed fd.
+#[no_mangle]
+pub unsafe extern "C" fn fdopen(fd: c_int, mode: *const c_char) -> FileP {
+    if !fdtable::is_shadowed(fd) {
+        return raw::fdopen(fd, mode);
+    }
+    boundary::hook(
+        || {
+            let writable = fdtable::get(fd).is_some_and(|o| o.secondary_fd().is_some());
+            if writable { mirrored_stream(fd, mode) } else { raw::fdopen(fd, mode).into_res() }
+        },
+        || raw::fdopen(fd, mode),
+    )
+}
+
+/// fclose(3): a plain stream on a shadowed fd closes its fd internally; unlink it first.
+#[no_mangle]
+pub unsafe extern "C" fn fclose(f: FileP) -> c_int {
+    if f.is_null() {
+        return raw::fclose(f);
+    }
+    let fd = raw::fileno(f);
+    forget_std_swap(f);
+    if !fdtable::is_shadowed(fd) || !set::is_active() {
+        return raw::fclose(f);
+    }
+    boundary::hook(
+        || {
+            if !take_cookie(f) {
+                drop(fdtable::unlink(fd));
+            }
+            raw::fclose(f).into_res()
+        },
+        || raw::fclose(f),
+    )
+}
+
+/// freopen(3) onto a shadowed path: the old stream is closed and a mirrored one returned,
+/// on the same fd number glibc would have used; stdout/stderr are redirected to it.
+unsafe fn freopen_shadowed(rel: Rel, mode: *const c_char, old: FileP) -> Res<FileP> {
+    let old_fd = raw::fileno(old);
+    let was = [(std::ptr::addr_of_mut!(stdout), 1), (std::ptr::addr_of_mut!(stderr), 2)]
+        .into_iter()
+        .find(|(g, _)| **g == old)
+        .map(|(g, _)| g);
+    raw::fflush(old);
+    let fd = super::open::open_shadowed(rel, mode_flags(super::cstr(mode)), 0o666)?;
+    if old_fd >= 0 && old_fd != fd {
+        // Keep the stream's fd number: children inherit stdout as fd 1.
+        drop(fdtable::unlink(old_fd));
+        real::dup2(fd, old_fd)?;
+        if let Some(o) = fdtable::get(fd) {
+            drop(fdtable::link(old_fd, o));
+        }
+        super::open::close_fd(fd)?;
+    }
+    let target = if old_fd >= 0 { old_fd } else { fd };
+    let f = mirrored_stream(target, mode)?;
+    if let Some(global) = was {
+        *global = f;
+    } else {
+        // The old FILE's fd is now the mirrored one; release only the FILE itself.
+        raw::fclose(old);
+    }
+    Ok(f)
+}
+
+macro_rules! freopen_hooks {
+    ($($name:ident),*) => {$(
+        /// freopen(3)
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(path: *const c_char, mode: *const c_char, f: FileP) -> FileP {
+            path_hook(libc::AT_FDCWD, path, |rel| freopen_shadowed(rel, mode, f), |p| raw::$name(p, mode, f))
+        }
+    )*};
+}
+freopen_hooks!(freopen, freopen64);
+
+/// Streams created by `mirrored_stream`: their close function unlinks the fd itself.
+static COOKIE_STREAMS: Lazy<Mutex<HashSet<usize>>> = Lazy::new(|| Mutex::new(HashSet::new()));
+
+fn take_cookie(f: FileP) -> bool {
+    COOKIE_STREAMS.lock().unwrap_or_else(|e| e.into_inner()).remove(&(f as usize))
+}
+
+/// stdout/stderr while their fd is shadowed.
+struct StdSwap {
+    fd: c_int,
+    original: AtomicPtr<libc::FILE>,
+    cookie: AtomicPtr<libc::FILE>,
+}
+static STD_SWAPS: [StdSwap; 2] = [
+    StdSwap { fd: 1, original: AtomicPtr::new(std::ptr::null_mut()), cookie: AtomicPtr::new(std::ptr::null_mut()) },
+    StdSwap { fd: 2, original: AtomicPtr::new(std::ptr::null_mut()), cookie: AtomicPtr::new(std::ptr::null_mut()) },
+];
+
+unsafe fn global_of(fd: c_int) -> *mut FileP {
+    if fd == 1 { std::ptr::addr_of_mut!(stdout) } else { std::ptr::addr_of_mut!(stderr) }
+}
+
+pub fn is_std_swapped(fd: c_int) -> bool {
+    STD_SWAPS.iter().any(|s| s.fd == fd && !s.cookie.load(Ordering::Relaxed).is_null())
+}
+
+fn forget_std_swap(f: FileP) {
+    for s in &STD_SWAPS {
+        if s.cookie.load(Ordering::Relaxed) == f {
+            s.cookie.store(std::ptr::null_mut(), Ordering::Relaxed);
+        }
+    }
+}
+
+/// Before fd 1 or 2 changes: pending output belongs to what the fd was until now.
+pub fn before_std_fd_change(fd: c_int) {
+    if fd == 1 || fd == 2 {
+        unsafe { raw::fflush(*global_of(fd)) };
+    }
+}
+
+/// After fd 1 or 2 changed: swap the stream in or out.
+pub fn std_fd_changed(fd: c_int) {
+    let Some(swap) = STD_SWAPS.iter().find(|s| s.fd == fd) else { return };
+    let shadowed = fdtable::get(fd).is_some_and(|o| o.secondary_fd().is_some());
+    let current = swap.cookie.load(Ordering::Relaxed);
+    unsafe {
+        let global = global_of(fd);
+        if shadowed && current.is_null() {
+            let mode = c"w";
+            if let Ok(cookie) = mirrored_stream(fd, mode.as_ptr()) {
+                if fd == 2 {
+                    raw::setvbuf(cookie, std::ptr::null_mut(), libc::_IONBF, 0);
+                }
+                swap.original.store(*global, Ordering::Relaxed);
+                swap.cookie.store(cookie, Ordering::Relaxed);
+                *global = cookie;
+            }
+        } else if !shadowed && !current.is_null() && *global == current {
+            raw::fflush(current);
+            *global = swap.original.load(Ordering::Relaxed);
+            swap.cookie.store(std::ptr::null_mut(), Ordering::Relaxed);
+            // The cookie stays allocated: closing it would close fd 1/2.
+        }
+    }
+}
+
+/// At start-up: stdout/stderr inherited onto shadowed files (`prog > /shadow/out`).
+pub fn adopt_std_streams() {
+    std_fd_changed(1);
+    std_fd_changed(2);
+}

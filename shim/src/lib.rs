@@ -1,0 +1,42 @@
+//! libshadow.so: file-level mirroring for unmodified programs. Everything a program writes
+//! under the configured prefix lands in the primary and the secondary member directories.
+//!
+//! Layout: `real` is the only caller of libc by pointer; `boundary` is the FFI boundary
+//! every hook crosses; `set`, `resolve`, `fdtable` and `ocb` are the core; `hooks::*` are the
+//! exported functions, one module per family.
+
+mod adopt;
+mod boundary;
+mod fdtable;
+mod hooks;
+mod ocb;
+mod real;
+mod report;
+mod resolve;
+mod set;
+mod variadic;
+
+#[ctor::ctor]
+fn shim_init() {
+    set::init();
+}
+
+/// At exit (before glibc flushes stdio): flush streams through the mirroring path, copy
+/// what mappings and AIO wrote, give written files the primary's times and report files
+/// that are insecure. The table stays in place for anything written after this.
+#[ctor::dtor]
+fn shim_fini() {
+    if !set::is_active() {
+        return;
+    }
+    let _inside = boundary::Inside::force();
+    unsafe { real::raw::fflush(std::ptr::null_mut()) };
+    hooks::data::sync_all_deferred();
+    let mut seen = std::collections::HashSet::new();
+    for (fd, ocb) in fdtable::all() {
+        if seen.insert(std::sync::Arc::as_ptr(&ocb) as usize) {
+            ocb.settle(fd);
+            ocb.report_if_insecure();
+        }
+    }
+}

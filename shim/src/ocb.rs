@@ -1,0 +1,318 @@
+//! The Open Control Block: one per successful open of a shadowed path, shared by every fd
+//! (link block) that dup, fork or exec derive from it. It owns the secondary's fd and knows
+//! how to apply a mutation to both members in the same order as every other writer of the
+//! same file, writing the secondary at the offset the primary chose.
+
+use crate::fdtable;
+use crate::real::{self, Errno, Res};
+use crate::report;
+use crate::resolve::Rel;
+use crate::set;
+use libc::{c_int, mode_t};
+use once_cell::sync::Lazy;
+use shadow_core::history::Code;
+use shadow_core::Member;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OcbKind {
+    File,
+    Dir,
+    /// O_PATH handles and the like: no data, no secondary.
+    Handle,
+}
+
+/// Orders mutations of one file (inode) across every OCB of this process: two threads
+/// writing the same region through different opens must hit both members in one order.
+type FileOrder = Mutex<()>;
+static FILE_ORDERS: Lazy<Mutex<HashMap<(u64, u64), Weak<FileOrder>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+
+fn file_order(st: &libc::stat64) -> Arc<FileOrder> {
+    let mut map = FILE_ORDERS.lock().unwrap_or_else(|e| e.into_inner());
+    let key = (st.st_dev, st.st_ino);
+    if let Some(existing) = map.get(&key).and_then(Weak::upgrade) {
+        return existing;
+    }
+    map.retain(|_, w| w.strong_count() > 0);
+    let fresh = Arc::new(Mutex::new(()));
+    map.insert(key, Arc::downgrade(&fresh));
+    fresh
+}
+
+pub struct Ocb {
+    rel: Mutex<Rel>,
+    kind: OcbKind,
+    flags: c_int,
+    /// The secondary's fd (an internal fd), or -1.
+    secondary: AtomicI32,
+    order: Arc<FileOrder>,
+    append: AtomicBool,
+    /// Another process may write through the same file description (fork, exec adoption):
+    /// order pairs with a POSIX lock on the secondary, which excludes other processes.
+    shared: AtomicBool,
+    written: AtomicBool,
+    insecure: Mutex<Option<String>>,
+}
+
+/// Held while a mutation is applied to both members.
+pub struct OrderGuard<'a> {
+    _local: MutexGuard<'a, ()>,
+    posix_locked: Option<c_int>,
+}
+
+impl Drop for OrderGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(sfd) = self.posix_locked {
+            let _ = posix_lock(sfd, libc::F_UNLCK);
+        }
+    }
+}
+
+fn posix_lock(fd: c_int, kind: c_int) -> Res<()> {
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = kind as i16;
+    fl.l_whence = libc::SEEK_SET as i16;
+    loop {
+        match real::fcntl(fd, libc::F_SETLKW, &mut fl as *mut _ as libc::c_long) {
+            Err(Errno(libc::EINTR)) => continue,
+            r => return r.map(|_| ()),
+        }
+    }
+}
+
+/// Lowest fd number for the shim's own fds, far from the numbers programs expect
+/// (0/1/2 after a close, bash's 10 and 255).
+fn internal_fd_base() -> c_int {
+    let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) };
+    (rl.rlim_cur.min(2048) / 2).max(16) as c_int
+}
+
+/// Moves a freshly opened fd of the shim's into the internal range, close-on-exec.
+pub fn make_internal(fd: c_int) -> c_int {
+    let moved = real::fcntl(fd, libc::F_DUPFD_CLOEXEC, internal_fd_base() as libc::c_long).unwrap_or(fd);
+    if moved != fd {
+        let _ = real::close(fd);
+    }
+    fdtable::set_internal(moved, true);
+    moved
+}
+
+pub fn close_internal(fd: c_int) {
+    fdtable::set_internal(fd, false);
+    let _ = real::close(fd);
+}
+
+impl Ocb {
+    pub fn new(rel: Rel, kind: OcbKind, flags: c_int, st: &libc::stat64) -> Ocb {
+        Ocb {
+            rel: Mutex::new(rel),
+            kind,
+            flags,
+            secondary: AtomicI32::new(-1),
+            order: file_order(st),
+            append: AtomicBool::new(flags & libc::O_APPEND != 0),
+            shared: AtomicBool::new(false),
+            written: AtomicBool::new(false),
+            insecure: Mutex::new(None),
+        }
+    }
+
+    pub fn rel(&self) -> Rel {
+        self.rel.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    pub fn is_dir(&self) -> bool {
+        self.kind == OcbKind::Dir
+    }
+    pub fn flags(&self) -> c_int {
+        self.flags
+    }
+    pub fn secondary_fd(&self) -> Option<c_int> {
+        Some(self.secondary.load(Ordering::Acquire)).filter(|&fd| fd >= 0)
+    }
+    pub fn set_secondary(&self, fd: c_int) {
+        self.secondary.store(fd, Ordering::Release);
+    }
+    pub fn set_append(&self, on: bool) {
+        self.append.store(on, Ordering::Relaxed);
+    }
+    pub fn mark_shared(&self) {
+        self.shared.store(true, Ordering::Relaxed);
+    }
+    pub fn is_written(&self) -> bool {
+        self.written.load(Ordering::Relaxed)
+    }
+
+    /// Records the first difference between members; reported on the last close.
+    pub fn mark_insecure(&self, what: &str, e: Errno) {
+        let mut slot = self.insecure.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(format!("{what}: {}", e.describe()));
+        }
+    }
+
+    fn lock_order(&self, sfd: c_int) -> OrderGuard<'_> {
+        let local = self.order.lock().unwrap_or_else(|e| e.into_inner());
+        let posix_locked = (self.shared.load(Ordering::Relaxed) && posix_lock(sfd, libc::F_WRLCK).is_ok()).then_some(sfd);
+        OrderGuard { _local: local, posix_locked }
+    }
+
+    /// Applies a mutation: `primary` runs on the program's fd and its result is what the
+    /// program sees; `secondary` then repeats it on the secondary fd, given that result.
+    /// A secondary failure marks the file insecure but never changes the program's result.
+    pub fn mirrored<T>(
+        &self,
+        what: &str,
+        primary: impl FnOnce() -> Res<T>,
+        secondary: impl FnOnce(c_int, &T) -> Res<()>,
+    ) -> Res<T> {
+        let Some(sfd) = self.secondary_fd() else { return primary() };
+        let _order = self.lock_order(sfd);
+        let value = primary()?;
+        self.written.store(true, Ordering::Relaxed);
+        if let Err(e) = secondary(sfd, &value) {
+            self.mark_insecure(what, e);
+        }
+        Ok(value)
+    }
+
+    /// Offset at which a positional write of `n` bytes through an O_APPEND fd landed
+    /// (Linux appends pwrite on such fds whatever the offset).
+    pub fn landed_at(&self, fd: c_int, requested: i64, n: usize) -> Res<i64> {
+        if self.append.load(Ordering::Relaxed) {
+            Ok(real::fstat(fd)?.st_size - n as i64)
+        } else {
+            Ok(requested)
+        }
+    }
+
+    /// Copies `[off, off+len)` of the primary file to the secondary: for writes that reached
+    /// the primary by a way the shim cannot repeat (copy_file_range, splice, mmap, aio).
+    /// `fd` is any fd on the primary file, opened with `flags`.
+    pub fn copy_range_from_primary(&self, fd: c_int, flags: c_int, off: i64, len: i64) {
+        let Some(sfd) = self.secondary_fd() else { return };
+        let _order = self.lock_order(sfd);
+        self.written.store(true, Ordering::Relaxed);
+        if let Err(e) = copy_range(fd, flags, sfd, off, len) {
+            self.mark_insecure("copy", e);
+        }
+    }
+
+    /// Before the last link closes: give the secondary the primary's times, so that
+    /// members stay identical even in what the kernel stamped at each write.
+    pub fn settle(&self, fd: c_int) {
+        let Some(sfd) = self.secondary_fd() else { return };
+        if !self.is_written() {
+            return;
+        }
+        if let Err(e) = real::fstat(fd).and_then(|st| real::futimens(sfd, &times_of(&st))) {
+            self.mark_insecure("futimens", e);
+        }
+    }
+}
+
+impl Ocb {
+    /// Reports the file once if its members may differ.
+    pub fn report_if_insecure(&self) {
+        let err = self.insecure.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(err) = err {
+            report::record(Code::InsecureFile, &self.rel(), &err);
+        }
+    }
+}
+
+impl Drop for Ocb {
+    fn drop(&mut self) {
+        if let Some(sfd) = self.secondary_fd() {
+            close_internal(sfd);
+        }
+        self.report_if_insecure();
+    }
+}
+
+pub fn times_of(st: &libc::stat64) -> [libc::timespec; 2] {
+    [
+        libc::timespec { tv_sec: st.st_atime, tv_nsec: st.st_atime_nsec },
+        libc::timespec { tv_sec: st.st_mtime, tv_nsec: st.st_mtime_nsec },
+    ]
+}
+
+pub fn pwrite_all(fd: c_int, mut buf: &[u8], mut off: i64) -> Res<()> {
+    while !buf.is_empty() {
+        match real::pwrite(fd, buf, off) {
+            Ok(0) => return Err(Errno(libc::EIO)),
+            Ok(n) => {
+                buf = &buf[n..];
+                off += n as i64;
+            }
+            Err(Errno(libc::EINTR)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// A readable fd on the primary file behind `fd` (the program's fd may be write-only).
+struct PrimaryReader(c_int, bool);
+impl PrimaryReader {
+    fn new(fd: c_int, flags: c_int) -> Res<PrimaryReader> {
+        if flags & libc::O_ACCMODE == libc::O_RDWR || flags & libc::O_ACCMODE == libc::O_RDONLY {
+            return Ok(PrimaryReader(fd, false));
+        }
+        let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).unwrap_or_default();
+        Ok(PrimaryReader(real::open(&path, libc::O_RDONLY | libc::O_CLOEXEC, 0)?, true))
+    }
+}
+impl Drop for PrimaryReader {
+    fn drop(&mut self) {
+        if self.1 {
+            let _ = real::close(self.0);
+        }
+    }
+}
+
+/// Copies a byte range of the primary to the secondary, clipped to the primary's size.
+pub fn copy_range(fd: c_int, flags: c_int, sfd: c_int, off: i64, len: i64) -> Res<()> {
+    let reader = PrimaryReader::new(fd, flags)?;
+    let size = real::fstat(reader.0)?.st_size;
+    let end = if len < 0 { size } else { (off + len).min(size) };
+    let (mut ro, mut wo) = (off, off);
+    while ro < end {
+        let want = (end - ro) as usize;
+        match real::copy_file_range(reader.0, &mut ro, sfd, &mut wo, want) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(Errno(libc::EXDEV | libc::EINVAL | libc::EOPNOTSUPP | libc::ENOSYS)) => {
+                let mut buf = vec![0u8; 1 << 16];
+                while ro < end {
+                    let want = ((end - ro) as usize).min(buf.len());
+                    let n = real::pread(reader.0, &mut buf[..want], ro)?;
+                    if n == 0 {
+                        break;
+                    }
+                    pwrite_all(sfd, &buf[..n], ro)?;
+                    ro += n as i64;
+                }
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if len < 0 {
+        real::ftruncate(sfd, size)?;
+    }
+    Ok(())
+}
+
+/// Opens the secondary counterpart of a file the primary just opened.
+pub fn open_secondary(rel: &Rel, flags: c_int, mode: mode_t, created_fresh: bool) -> Res<c_int> {
+    let path = set::get().member_path(Member::Secondary, &rel.0);
+    let mut sflags = (flags & !(libc::O_APPEND | libc::O_EXCL | libc::O_NOCTTY)) | libc::O_CLOEXEC;
+    if created_fresh {
+        // The primary had no such file: whatever the secondary holds there is stale.
+        sflags |= libc::O_CREAT | libc::O_TRUNC;
+    }
+    real::open(&path, sflags, mode).map(make_internal)
+}

@@ -1,0 +1,310 @@
+//! The only module that calls libc through function pointers. Each real function is
+//! resolved once with `dlsym(RTLD_NEXT)` (or `dlvsym` where glibc keeps several versions),
+//! so calls made from the shim never land in its own hooks. Everything else in the shim
+//! uses the typed wrappers at the bottom, which turn `-1`/errno into `Res`.
+
+use libc::{c_char, c_int, c_long, c_uint, c_void, mode_t, off64_t, size_t, ssize_t};
+use std::ffi::CStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// An errno value. `Res` is how every core function reports failure; the exported hook
+/// turns it back into `-1` + errno exactly once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Errno(pub c_int);
+pub type Res<T> = Result<T, Errno>;
+
+impl Errno {
+    pub fn last() -> Errno {
+        Errno(unsafe { *libc::__errno_location() })
+    }
+    pub fn set(self) {
+        unsafe { *libc::__errno_location() = self.0 }
+    }
+    pub fn describe(self) -> String {
+        // strerror_r is not hooked and does not touch files.
+        let mut buf = [0 as c_char; 128];
+        unsafe { libc::strerror_r(self.0, buf.as_mut_ptr(), buf.len()) };
+        unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
+    }
+}
+
+fn cvt<T: PartialEq + From<i8>>(r: T) -> Res<T> {
+    if r == T::from(-1) { Err(Errno::last()) } else { Ok(r) }
+}
+
+/// Resolves a libc symbol or dies loudly: running on without it would mean running
+/// un-mirrored, which the user must never be led to believe is mirroring.
+fn resolve(name: &'static [u8], version: Option<&'static [u8]>) -> usize {
+    let p = unsafe {
+        match version {
+            Some(v) => libc::dlvsym(libc::RTLD_NEXT, name.as_ptr().cast(), v.as_ptr().cast()),
+            None => libc::dlsym(libc::RTLD_NEXT, name.as_ptr().cast()),
+        }
+    };
+    if p.is_null() {
+        let msg = b"libshadow: cannot resolve a libc function: ";
+        unsafe {
+            libc::syscall(libc::SYS_write, 2, msg.as_ptr(), msg.len());
+            libc::syscall(libc::SYS_write, 2, name.as_ptr(), name.len() - 1);
+            libc::syscall(libc::SYS_write, 2, b"\n".as_ptr(), 1);
+            libc::abort();
+        }
+    }
+    p as usize
+}
+
+macro_rules! real_functions {
+    ($( $(#[version = $ver:literal])? fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty; )*) => {
+        /// Raw pointers to the next definition of each hooked function.
+        pub mod raw {
+            use super::*;
+            $(
+            #[allow(clippy::missing_safety_doc)]
+            #[inline]
+            pub unsafe fn $name($($arg: $ty),*) -> $ret {
+                static PTR: AtomicUsize = AtomicUsize::new(0);
+                let mut p = PTR.load(Ordering::Relaxed);
+                if p == 0 {
+                    let version: Option<&'static [u8]> = None $(.or(Some(concat!($ver, "\0").as_bytes())))?;
+                    p = resolve(concat!(stringify!($name), "\0").as_bytes(), version);
+                    PTR.store(p, Ordering::Relaxed);
+                }
+                let f: unsafe extern "C" fn($($ty),*) -> $ret = std::mem::transmute(p);
+                f($($arg),*)
+            }
+            )*
+        }
+    };
+}
+
+pub type FileP = *mut libc::FILE;
+
+/// glibc's `cookie_io_functions_t` (not in the libc crate).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct CookieFunctions {
+    pub read: Option<unsafe extern "C" fn(*mut c_void, *mut c_char, size_t) -> ssize_t>,
+    pub write: Option<unsafe extern "C" fn(*mut c_void, *const c_char, size_t) -> ssize_t>,
+    pub seek: Option<unsafe extern "C" fn(*mut c_void, *mut off64_t, c_int) -> c_int>,
+    pub close: Option<unsafe extern "C" fn(*mut c_void) -> c_int>,
+}
+
+real_functions! {
+    fn open(path: *const c_char, flags: c_int, mode: mode_t) -> c_int;
+    fn open64(path: *const c_char, flags: c_int, mode: mode_t) -> c_int;
+    fn openat(dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> c_int;
+    fn openat64(dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> c_int;
+    fn creat(path: *const c_char, mode: mode_t) -> c_int;
+    fn creat64(path: *const c_char, mode: mode_t) -> c_int;
+    fn __open_2(path: *const c_char, flags: c_int) -> c_int;
+    fn __open64_2(path: *const c_char, flags: c_int) -> c_int;
+    fn __openat_2(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int;
+    fn __openat64_2(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int;
+    fn close(fd: c_int) -> c_int;
+    fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int;
+    fn dup(fd: c_int) -> c_int;
+    fn dup2(fd: c_int, newfd: c_int) -> c_int;
+    fn dup3(fd: c_int, newfd: c_int, flags: c_int) -> c_int;
+    fn fcntl(fd: c_int, cmd: c_int, arg: c_long) -> c_int;
+    fn fcntl64(fd: c_int, cmd: c_int, arg: c_long) -> c_int;
+    fn write(fd: c_int, buf: *const c_void, n: size_t) -> ssize_t;
+    fn pwrite(fd: c_int, buf: *const c_void, n: size_t, off: off64_t) -> ssize_t;
+    fn pwrite64(fd: c_int, buf: *const c_void, n: size_t, off: off64_t) -> ssize_t;
+    fn writev(fd: c_int, iov: *const libc::iovec, cnt: c_int) -> ssize_t;
+    fn pwritev(fd: c_int, iov: *const libc::iovec, cnt: c_int, off: off64_t) -> ssize_t;
+    fn pwritev64(fd: c_int, iov: *const libc::iovec, cnt: c_int, off: off64_t) -> ssize_t;
+    fn pwritev2(fd: c_int, iov: *const libc::iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t;
+    fn pwritev64v2(fd: c_int, iov: *const libc::iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t;
+    fn pread64(fd: c_int, buf: *mut c_void, n: size_t, off: off64_t) -> ssize_t;
+    fn lseek64(fd: c_int, off: off64_t, whence: c_int) -> off64_t;
+    fn ftruncate(fd: c_int, len: off64_t) -> c_int;
+    fn ftruncate64(fd: c_int, len: off64_t) -> c_int;
+    fn truncate(path: *const c_char, len: off64_t) -> c_int;
+    fn truncate64(path: *const c_char, len: off64_t) -> c_int;
+    fn fallocate(fd: c_int, mode: c_int, off: off64_t, len: off64_t) -> c_int;
+    fn fallocate64(fd: c_int, mode: c_int, off: off64_t, len: off64_t) -> c_int;
+    fn posix_fallocate(fd: c_int, off: off64_t, len: off64_t) -> c_int;
+    fn posix_fallocate64(fd: c_int, off: off64_t, len: off64_t) -> c_int;
+    fn fsync(fd: c_int) -> c_int;
+    fn fdatasync(fd: c_int) -> c_int;
+    fn sync_file_range(fd: c_int, off: off64_t, n: off64_t, flags: c_uint) -> c_int;
+    fn copy_file_range(fin: c_int, offin: *mut off64_t, fout: c_int, offout: *mut off64_t, n: size_t, flags: c_uint) -> ssize_t;
+    fn sendfile(out: c_int, fin: c_int, off: *mut off64_t, n: size_t) -> ssize_t;
+    fn sendfile64(out: c_int, fin: c_int, off: *mut off64_t, n: size_t) -> ssize_t;
+    fn splice(fin: c_int, offin: *mut off64_t, fout: c_int, offout: *mut off64_t, n: size_t, flags: c_uint) -> ssize_t;
+    fn ioctl(fd: c_int, req: libc::c_ulong, arg: *mut c_void) -> c_int;
+    fn mmap(addr: *mut c_void, len: size_t, prot: c_int, flags: c_int, fd: c_int, off: off64_t) -> *mut c_void;
+    fn mmap64(addr: *mut c_void, len: size_t, prot: c_int, flags: c_int, fd: c_int, off: off64_t) -> *mut c_void;
+    fn munmap(addr: *mut c_void, len: size_t) -> c_int;
+    fn msync(addr: *mut c_void, len: size_t, flags: c_int) -> c_int;
+    fn aio_write(cb: *mut libc::aiocb) -> c_int;
+    fn aio_write64(cb: *mut libc::aiocb) -> c_int;
+    fn aio_return(cb: *mut libc::aiocb) -> ssize_t;
+    fn aio_return64(cb: *mut libc::aiocb) -> ssize_t;
+    fn mkdir(path: *const c_char, mode: mode_t) -> c_int;
+    fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int;
+    fn rmdir(path: *const c_char) -> c_int;
+    fn unlink(path: *const c_char) -> c_int;
+    fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int;
+    fn rename(a: *const c_char, b: *const c_char) -> c_int;
+    fn renameat(da: c_int, a: *const c_char, db: c_int, b: *const c_char) -> c_int;
+    fn renameat2(da: c_int, a: *const c_char, db: c_int, b: *const c_char, flags: c_uint) -> c_int;
+    fn link(a: *const c_char, b: *const c_char) -> c_int;
+    fn linkat(da: c_int, a: *const c_char, db: c_int, b: *const c_char, flags: c_int) -> c_int;
+    fn symlink(target: *const c_char, path: *const c_char) -> c_int;
+    fn symlinkat(target: *const c_char, dirfd: c_int, path: *const c_char) -> c_int;
+    fn mknod(path: *const c_char, mode: mode_t, dev: libc::dev_t) -> c_int;
+    fn mknodat(dirfd: c_int, path: *const c_char, mode: mode_t, dev: libc::dev_t) -> c_int;
+    fn mkfifo(path: *const c_char, mode: mode_t) -> c_int;
+    fn mkfifoat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int;
+    fn remove(path: *const c_char) -> c_int;
+    fn chmod(path: *const c_char, mode: mode_t) -> c_int;
+    fn fchmod(fd: c_int, mode: mode_t) -> c_int;
+    fn fchmodat(dirfd: c_int, path: *const c_char, mode: mode_t, flags: c_int) -> c_int;
+    fn chown(path: *const c_char, uid: libc::uid_t, gid: libc::gid_t) -> c_int;
+    fn lchown(path: *const c_char, uid: libc::uid_t, gid: libc::gid_t) -> c_int;
+    fn fchown(fd: c_int, uid: libc::uid_t, gid: libc::gid_t) -> c_int;
+    fn fchownat(dirfd: c_int, path: *const c_char, uid: libc::uid_t, gid: libc::gid_t, flags: c_int) -> c_int;
+    fn utime(path: *const c_char, times: *const libc::utimbuf) -> c_int;
+    fn utimes(path: *const c_char, times: *const libc::timeval) -> c_int;
+    fn lutimes(path: *const c_char, times: *const libc::timeval) -> c_int;
+    fn futimes(fd: c_int, times: *const libc::timeval) -> c_int;
+    fn utimensat(dirfd: c_int, path: *const c_char, times: *const libc::timespec, flags: c_int) -> c_int;
+    fn futimens(fd: c_int, times: *const libc::timespec) -> c_int;
+    fn setxattr(path: *const c_char, name: *const c_char, v: *const c_void, n: size_t, flags: c_int) -> c_int;
+    fn lsetxattr(path: *const c_char, name: *const c_char, v: *const c_void, n: size_t, flags: c_int) -> c_int;
+    fn fsetxattr(fd: c_int, name: *const c_char, v: *const c_void, n: size_t, flags: c_int) -> c_int;
+    fn removexattr(path: *const c_char, name: *const c_char) -> c_int;
+    fn lremovexattr(path: *const c_char, name: *const c_char) -> c_int;
+    fn fremovexattr(fd: c_int, name: *const c_char) -> c_int;
+    fn stat(path: *const c_char, buf: *mut libc::stat) -> c_int;
+    fn stat64(path: *const c_char, buf: *mut libc::stat64) -> c_int;
+    fn lstat(path: *const c_char, buf: *mut libc::stat) -> c_int;
+    fn lstat64(path: *const c_char, buf: *mut libc::stat64) -> c_int;
+    fn fstat64(fd: c_int, buf: *mut libc::stat64) -> c_int;
+    fn fstatat(dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) -> c_int;
+    fn fstatat64(dirfd: c_int, path: *const c_char, buf: *mut libc::stat64, flags: c_int) -> c_int;
+    fn __xstat(ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int;
+    fn __xstat64(ver: c_int, path: *const c_char, buf: *mut libc::stat64) -> c_int;
+    fn __lxstat(ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int;
+    fn __lxstat64(ver: c_int, path: *const c_char, buf: *mut libc::stat64) -> c_int;
+    fn __fxstatat(ver: c_int, dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) -> c_int;
+    fn __fxstatat64(ver: c_int, dirfd: c_int, path: *const c_char, buf: *mut libc::stat64, flags: c_int) -> c_int;
+    fn statx(dirfd: c_int, path: *const c_char, flags: c_int, mask: c_uint, buf: *mut libc::statx) -> c_int;
+    fn statfs(path: *const c_char, buf: *mut libc::statfs) -> c_int;
+    fn statfs64(path: *const c_char, buf: *mut libc::statfs64) -> c_int;
+    fn statvfs(path: *const c_char, buf: *mut libc::statvfs) -> c_int;
+    fn statvfs64(path: *const c_char, buf: *mut libc::statvfs64) -> c_int;
+    fn access(path: *const c_char, mode: c_int) -> c_int;
+    fn faccessat(dirfd: c_int, path: *const c_char, mode: c_int, flags: c_int) -> c_int;
+    fn euidaccess(path: *const c_char, mode: c_int) -> c_int;
+    fn eaccess(path: *const c_char, mode: c_int) -> c_int;
+    fn readlink(path: *const c_char, buf: *mut c_char, n: size_t) -> ssize_t;
+    fn readlinkat(dirfd: c_int, path: *const c_char, buf: *mut c_char, n: size_t) -> ssize_t;
+    fn getxattr(path: *const c_char, name: *const c_char, v: *mut c_void, n: size_t) -> ssize_t;
+    fn lgetxattr(path: *const c_char, name: *const c_char, v: *mut c_void, n: size_t) -> ssize_t;
+    fn listxattr(path: *const c_char, list: *mut c_char, n: size_t) -> ssize_t;
+    fn llistxattr(path: *const c_char, list: *mut c_char, n: size_t) -> ssize_t;
+    fn opendir(path: *const c_char) -> *mut libc::DIR;
+    fn closedir(dir: *mut libc::DIR) -> c_int;
+    fn scandir(path: *const c_char, list: *mut c_void, filter: *mut c_void, cmp: *mut c_void) -> c_int;
+    fn scandir64(path: *const c_char, list: *mut c_void, filter: *mut c_void, cmp: *mut c_void) -> c_int;
+    fn chdir(path: *const c_char) -> c_int;
+    fn fchdir(fd: c_int) -> c_int;
+    fn getcwd(buf: *mut c_char, n: size_t) -> *mut c_char;
+    #[version = "GLIBC_2.3"]
+    fn realpath(path: *const c_char, out: *mut c_char) -> *mut c_char;
+    fn canonicalize_file_name(path: *const c_char) -> *mut c_char;
+    fn fopen(path: *const c_char, mode: *const c_char) -> FileP;
+    fn fopen64(path: *const c_char, mode: *const c_char) -> FileP;
+    fn fdopen(fd: c_int, mode: *const c_char) -> FileP;
+    fn freopen(path: *const c_char, mode: *const c_char, f: FileP) -> FileP;
+    fn freopen64(path: *const c_char, mode: *const c_char, f: FileP) -> FileP;
+    fn fclose(f: FileP) -> c_int;
+    fn fflush(f: FileP) -> c_int;
+    fn fileno(f: FileP) -> c_int;
+    fn fopencookie(cookie: *mut c_void, mode: *const c_char, funcs: CookieFunctions) -> FileP;
+    fn setvbuf(f: FileP, buf: *mut c_char, mode: c_int, size: size_t) -> c_int;
+    fn read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t;
+    fn fork() -> libc::pid_t;
+    fn execve(path: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int;
+    fn execvpe(file: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int;
+    fn fexecve(fd: c_int, argv: *const *const c_char, envp: *const *const c_char) -> c_int;
+    #[version = "GLIBC_2.15"]
+    fn posix_spawn(pid: *mut libc::pid_t, path: *const c_char, fa: *const libc::posix_spawn_file_actions_t, attr: *const libc::posix_spawnattr_t, argv: *const *mut c_char, envp: *const *mut c_char) -> c_int;
+    #[version = "GLIBC_2.15"]
+    fn posix_spawnp(pid: *mut libc::pid_t, file: *const c_char, fa: *const libc::posix_spawn_file_actions_t, attr: *const libc::posix_spawnattr_t, argv: *const *mut c_char, envp: *const *mut c_char) -> c_int;
+    fn posix_spawn_file_actions_addopen(fa: *mut libc::posix_spawn_file_actions_t, fd: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> c_int;
+    fn mkstemp(t: *mut c_char) -> c_int;
+    fn mkstemp64(t: *mut c_char) -> c_int;
+    fn mkostemp(t: *mut c_char, flags: c_int) -> c_int;
+    fn mkostemp64(t: *mut c_char, flags: c_int) -> c_int;
+    fn mkstemps(t: *mut c_char, suffix: c_int) -> c_int;
+    fn mkstemps64(t: *mut c_char, suffix: c_int) -> c_int;
+    fn mkostemps(t: *mut c_char, suffix: c_int, flags: c_int) -> c_int;
+    fn mkostemps64(t: *mut c_char, suffix: c_int, flags: c_int) -> c_int;
+    fn mkdtemp(t: *mut c_char) -> *mut c_char;
+}
+
+// Typed wrappers for the calls the core makes itself.
+
+pub fn open(path: &CStr, flags: c_int, mode: mode_t) -> Res<c_int> {
+    cvt(unsafe { raw::open64(path.as_ptr(), flags, mode) })
+}
+pub fn close(fd: c_int) -> Res<c_int> {
+    cvt(unsafe { raw::close(fd) })
+}
+pub fn write(fd: c_int, buf: &[u8]) -> Res<usize> {
+    cvt(unsafe { raw::write(fd, buf.as_ptr().cast(), buf.len()) }).map(|n| n as usize)
+}
+pub fn pwrite(fd: c_int, buf: &[u8], off: i64) -> Res<usize> {
+    cvt(unsafe { raw::pwrite64(fd, buf.as_ptr().cast(), buf.len(), off) }).map(|n| n as usize)
+}
+pub fn pread(fd: c_int, buf: &mut [u8], off: i64) -> Res<usize> {
+    cvt(unsafe { raw::pread64(fd, buf.as_mut_ptr().cast(), buf.len(), off) }).map(|n| n as usize)
+}
+pub fn lseek(fd: c_int, off: i64, whence: c_int) -> Res<i64> {
+    cvt(unsafe { raw::lseek64(fd, off, whence) })
+}
+pub fn fstat(fd: c_int) -> Res<libc::stat64> {
+    let mut st = unsafe { std::mem::zeroed() };
+    cvt(unsafe { raw::fstat64(fd, &mut st) }).map(|_| st)
+}
+pub fn lstat(path: &CStr) -> Res<libc::stat64> {
+    let mut st = unsafe { std::mem::zeroed() };
+    cvt(unsafe { raw::lstat64(path.as_ptr(), &mut st) }).map(|_| st)
+}
+pub fn ftruncate(fd: c_int, len: i64) -> Res<c_int> {
+    cvt(unsafe { raw::ftruncate64(fd, len) })
+}
+pub fn fcntl(fd: c_int, cmd: c_int, arg: c_long) -> Res<c_int> {
+    cvt(unsafe { raw::fcntl(fd, cmd, arg) })
+}
+pub fn dup2(fd: c_int, newfd: c_int) -> Res<c_int> {
+    cvt(unsafe { raw::dup2(fd, newfd) })
+}
+pub fn futimens(fd: c_int, times: &[libc::timespec; 2]) -> Res<c_int> {
+    cvt(unsafe { raw::futimens(fd, times.as_ptr()) })
+}
+pub fn utimensat(path: &CStr, times: &[libc::timespec; 2], flags: c_int) -> Res<c_int> {
+    cvt(unsafe { raw::utimensat(libc::AT_FDCWD, path.as_ptr(), times.as_ptr(), flags) })
+}
+pub fn readlink(path: &CStr) -> Res<Vec<u8>> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    let n = cvt(unsafe { raw::readlink(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) })?;
+    buf.truncate(n as usize);
+    Ok(buf)
+}
+pub fn getcwd() -> Res<Vec<u8>> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    let p = unsafe { raw::getcwd(buf.as_mut_ptr().cast(), buf.len()) };
+    if p.is_null() {
+        return Err(Errno::last());
+    }
+    let n = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    buf.truncate(n);
+    Ok(buf)
+}
+pub fn copy_file_range(fin: c_int, offin: &mut i64, fout: c_int, offout: &mut i64, n: usize) -> Res<usize> {
+    cvt(unsafe { raw::copy_file_range(fin, offin, fout, offout, n, 0) }).map(|n| n as usize)
+}

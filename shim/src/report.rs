@@ -1,0 +1,52 @@
+//! Telling the user: history log records (`state_dir/history.log`) and stderr lines.
+
+use crate::real;
+use crate::resolve::Rel;
+use crate::set;
+use shadow_core::history::{Code, Record};
+use shadow_core::Member;
+use std::ffi::CString;
+
+/// Exit status of a program that the shim refused to run (broken config): like env(1),
+/// 125 says "the wrapper failed", never the program.
+pub const EXIT_REFUSED: i32 = 125;
+
+fn stderr_line(line: &str) {
+    let msg = format!("libshadow: {line}\n");
+    // stderr may itself be a shadowed file: then the message is mirrored like any write.
+    let _ = crate::hooks::data::write_all(2, msg.as_bytes());
+}
+
+/// Appends a record to the history log and prints it on stderr.
+pub fn record(code: Code, rel: &Rel, error: &str) {
+    let s = set::get();
+    let p = s.member_path(Member::Primary, &rel.0);
+    let q = s.member_path(Member::Secondary, &rel.0);
+    let line = Record { code, primary: &p.to_string_lossy(), secondary: &q.to_string_lossy(), error }.to_string();
+    stderr_line(&line);
+    append_history(&line);
+}
+
+fn append_history(line: &str) {
+    let s = set::get();
+    let Ok(path) = CString::new(s.config.history_path().into_os_string().into_encoded_bytes()) else { return };
+    let flags = libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC;
+    if let Ok(fd) = real::open(&path, flags, 0o644) {
+        // One write call per record: concurrent appenders never interleave within a line.
+        let _ = real::write(fd, format!("{line}\n").as_bytes());
+        let _ = real::close(fd);
+    }
+}
+
+/// Ends the program before it runs un-mirrored.
+pub fn fatal(msg: &str) -> ! {
+    let line = format!("libshadow: {msg}\n");
+    let _ = real::write(2, line.as_bytes());
+    unsafe { libc::_exit(EXIT_REFUSED) }
+}
+
+/// A panic inside the shim was caught at the FFI boundary.
+pub fn shim_bug() {
+    let line = "libshadow: internal error in a hook; the call failed with EIO\n";
+    let _ = real::write(2, line.as_bytes());
+}

@@ -1,0 +1,107 @@
+//! The active shadow set of this process: configuration, member roots, and the switch that
+//! tells every hook whether to do anything at all. Initialised once, in the constructor or
+//! by the first hook that runs before it (another library's constructor).
+
+use crate::real::Errno;
+use once_cell::sync::OnceCell;
+use shadow_core::config::{self, Config};
+use shadow_core::Member;
+use std::ffi::CString;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
+pub struct ShadowSet {
+    pub config: Config,
+    /// Folded prefix as bytes (no trailing slash).
+    pub prefix: Vec<u8>,
+    /// Member roots as configured, primary first.
+    pub roots: Vec<Vec<u8>>,
+    /// Member roots with symlinks resolved, as /proc/self/fd shows them.
+    pub canonical_roots: Vec<Vec<u8>>,
+    /// Value to put in LD_PRELOAD of children that lost it.
+    pub lib_path: Option<CString>,
+    pub config_path: CString,
+}
+
+impl ShadowSet {
+    /// Real path of `rel` (relative to the prefix) in a member.
+    pub fn member_path(&self, m: Member, rel: &[u8]) -> CString {
+        let p = shadow_core::vpath::join(&self.roots[m.index()], rel);
+        CString::new(p).unwrap_or_default()
+    }
+}
+
+static SET: OnceCell<ShadowSet> = OnceCell::new();
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+const UNINIT: u8 = 0;
+const RUNNING: u8 = 1;
+const DONE: u8 = 2;
+static STATE: AtomicU8 = AtomicU8::new(UNINIT);
+
+/// The set; only call once `is_active()` returned true.
+pub fn get() -> &'static ShadowSet {
+    SET.get().expect("shadow set used before activation")
+}
+
+/// Cheap check for every hook: one relaxed load once initialised.
+#[inline]
+pub fn is_active() -> bool {
+    if ACTIVE.load(Ordering::Relaxed) {
+        return true;
+    }
+    if STATE.load(Ordering::Acquire) == UNINIT {
+        init();
+        return ACTIVE.load(Ordering::Relaxed);
+    }
+    false
+}
+
+/// Loads the configuration named by SHADOW_CONFIG. A broken config ends the program before
+/// it does anything: running un-mirrored while the user believes it mirrored is the one
+/// outcome that must never happen.
+pub fn init() {
+    if STATE.compare_exchange(UNINIT, RUNNING, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        return;
+    }
+    let _inside = crate::boundary::Inside::force();
+    let saved = Errno::last();
+    init_from_env();
+    saved.set();
+}
+
+fn init_from_env() {
+    let Some(path) = std::env::var_os(config::ENV_CONFIG) else {
+        STATE.store(DONE, Ordering::Release);
+        return;
+    };
+    let path = std::path::PathBuf::from(path);
+    let config = match config::load(&path) {
+        Ok(c) => c,
+        Err(e) => crate::report::fatal(&format!("{e}")),
+    };
+    use std::os::unix::ffi::OsStrExt;
+    let set = ShadowSet {
+        prefix: config.prefix.as_bytes().to_vec(),
+        roots: config.members.iter().map(|m| m.dir.as_bytes().to_vec()).collect(),
+        canonical_roots: config.members.iter().map(|m| m.canonical.as_bytes().to_vec()).collect(),
+        lib_path: own_library_path(),
+        config_path: CString::new(path.as_os_str().as_bytes()).unwrap_or_default(),
+        config,
+    };
+    let _ = SET.set(set);
+    crate::boundary::init_fork_lock();
+    crate::resolve::init_cwd();
+    crate::adopt::adopt_inherited_fds();
+    ACTIVE.store(true, Ordering::Release);
+    STATE.store(DONE, Ordering::Release);
+    crate::hooks::stdio::adopt_std_streams();
+}
+
+/// Path of libshadow.so itself, for children whose environment lost LD_PRELOAD.
+fn own_library_path() -> Option<CString> {
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    let anchor = own_library_path as *const libc::c_void;
+    if unsafe { libc::dladdr(anchor, &mut info) } == 0 || info.dli_fname.is_null() {
+        return None;
+    }
+    Some(unsafe { std::ffi::CStr::from_ptr(info.dli_fname) }.to_owned())
+}

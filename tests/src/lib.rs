@@ -1,0 +1,139 @@
+//! Test harness: one temporary shadow set per test, programs run under libshadow.so, and
+//! member trees compared with the same code `shadowctl verify` uses. On failure it prints
+//! the command, its output, and both member trees.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Where the Makefile put libshadow.so (LIBSHADOW overrides).
+pub fn lib_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("LIBSHADOW") {
+        return PathBuf::from(p);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let p = root.join("target/release/libshadow.so");
+    assert!(p.exists(), "{} is missing: run `make` first (or set LIBSHADOW)", p.display());
+    p
+}
+
+pub fn bin_dir() -> PathBuf {
+    lib_path().parent().unwrap().to_path_buf()
+}
+
+pub struct ShadowSet {
+    pub dir: tempfile::TempDir,
+    pub prefix: String,
+}
+
+impl ShadowSet {
+    pub fn new() -> ShadowSet {
+        let dir = tempfile::Builder::new().prefix("shadow-test-").tempdir().unwrap();
+        for d in ["primary", "secondary"] {
+            fs::create_dir(dir.path().join(d)).unwrap();
+        }
+        let set = ShadowSet { dir, prefix: "/shadow".into() };
+        fs::write(set.config(), set.config_text()).unwrap();
+        set
+    }
+
+    pub fn config_text(&self) -> String {
+        format!(
+            "prefix = \"{}\"\nprimary = \"{}\"\nsecondary = \"{}\"\nstate_dir = \"{}\"\n",
+            self.prefix,
+            self.primary().display(),
+            self.secondary().display(),
+            self.state().display()
+        )
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("app.toml")
+    }
+    pub fn primary(&self) -> PathBuf {
+        self.dir.path().join("primary")
+    }
+    pub fn secondary(&self) -> PathBuf {
+        self.dir.path().join("secondary")
+    }
+    pub fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+    /// A scratch directory outside the set.
+    pub fn scratch(&self) -> PathBuf {
+        let p = self.dir.path().join("scratch");
+        fs::create_dir_all(&p).unwrap();
+        p
+    }
+
+    /// A command that runs under the shim with this set's config.
+    pub fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("SHADOW_CONFIG", self.config()).env("LD_PRELOAD", lib_path());
+        c
+    }
+
+    /// Runs `sh -c script` under the shim and requires success.
+    pub fn sh(&self, script: &str) -> Output {
+        let out = self.command("/bin/sh").arg("-c").arg(script).output().unwrap();
+        if !out.status.success() {
+            panic!("{}", self.explain(&format!("sh -c {script:?} failed: {}", out.status), Some(&out)));
+        }
+        out
+    }
+
+    /// Runs bash with a script under the shim and requires success.
+    pub fn bash(&self, script: &str) -> Output {
+        let out = self.command("/bin/bash").arg("-c").arg(script).output().unwrap();
+        if !out.status.success() {
+            panic!("{}", self.explain(&format!("bash -c {script:?} failed: {}", out.status), Some(&out)));
+        }
+        out
+    }
+
+    pub fn history(&self) -> String {
+        fs::read_to_string(self.state().join("history.log")).unwrap_or_default()
+    }
+
+    /// Both members identical, and nothing reported in the history log.
+    pub fn assert_mirrored(&self) {
+        let diffs = shadow_core::tree::compare(&self.primary(), &self.secondary()).unwrap();
+        if !diffs.is_empty() {
+            let list: Vec<String> = diffs.iter().map(|d| d.to_string()).collect();
+            panic!("{}", self.explain(&format!("members differ:\n  {}", list.join("\n  ")), None));
+        }
+        let history = self.history();
+        assert!(history.is_empty(), "{}", self.explain(&format!("unexpected history:\n{history}"), None));
+    }
+
+    /// Reads a file through the primary member (what the program saw).
+    pub fn read(&self, rel: &str) -> Vec<u8> {
+        fs::read(self.primary().join(rel)).unwrap_or_else(|e| panic!("{}", self.explain(&format!("read {rel}: {e}"), None)))
+    }
+
+    fn explain(&self, what: &str, out: Option<&Output>) -> String {
+        let mut s = format!("{what}\n");
+        if let Some(o) = out {
+            s += &format!("--- stdout\n{}\n--- stderr\n{}\n", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        }
+        for (name, root) in [("primary", self.primary()), ("secondary", self.secondary())] {
+            s += &format!("--- {name} ({})\n{}", root.display(), listing(&root));
+        }
+        s
+    }
+}
+
+impl Default for ShadowSet {
+    fn default() -> Self {
+        ShadowSet::new()
+    }
+}
+
+/// `ls -lR`-like listing for failure messages.
+pub fn listing(root: &Path) -> String {
+    let out = Command::new("ls").arg("-lAR").arg("--time-style=+").arg(root).output();
+    match out {
+        Ok(o) => String::from_utf8_lossy(&o.stdout).into_owned(),
+        Err(e) => format!("(ls failed: {e})\n"),
+    }
+}
