@@ -1,0 +1,149 @@
+//! Real programs under the shim; after each, the members must be identical (byte for byte
+//! and metadata for metadata) and the program must have seen what it would without the shim.
+
+use shadow_tests::ShadowSet;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+
+#[test]
+fn bash_redirections() {
+    let s = ShadowSet::new();
+    s.bash("echo one > /shadow/out; echo two >> /shadow/out; exec 3>/shadow/fd3; echo via3 >&3; (echo child >&3); /bin/echo exec-child >&3; exec 3>&-; printf 'a\\nb\\n' > /shadow/p && cat /shadow/p >> /shadow/out");
+    assert_eq!(s.read("out"), b"one\ntwo\na\nb\n");
+    assert_eq!(s.read("fd3"), b"via3\nchild\nexec-child\n");
+    s.assert_mirrored();
+}
+
+#[test]
+fn sh_redirect_then_exec() {
+    let s = ShadowSet::new();
+    s.sh("ls / > /shadow/ls.out; ls /shadow >> /shadow/ls.out 2>&1");
+    assert!(String::from_utf8_lossy(&s.read("ls.out")).contains("ls.out"));
+    s.assert_mirrored();
+}
+
+#[test]
+fn cp_a_of_a_tree_mv_and_rm_r() {
+    let s = ShadowSet::new();
+    let src = s.scratch().join("tree");
+    fs::create_dir_all(src.join("a/b/c")).unwrap();
+    for (i, p) in ["a/f1", "a/b/f2", "a/b/c/f3", "top"].iter().enumerate() {
+        fs::write(src.join(p), vec![b'x' + i as u8; 1000 * (i + 1)]).unwrap();
+    }
+    std::os::unix::fs::symlink("b/f2", src.join("a/link")).unwrap();
+    s.sh(&format!("cp -a {} /shadow/tree && cp -a /shadow/tree /shadow/copy2", src.display()));
+    s.assert_mirrored();
+    let orig = fs::metadata(src.join("a/b/f2")).unwrap();
+    let copy = fs::metadata(s.primary().join("tree/a/b/f2")).unwrap();
+    assert_eq!(orig.mtime(), copy.mtime(), "cp -a keeps mtime");
+    let sec = fs::metadata(s.secondary().join("tree/a/b/f2")).unwrap();
+    assert_eq!((copy.mtime(), copy.mtime_nsec()), (sec.mtime(), sec.mtime_nsec()), "members' mtimes");
+    s.sh("mv /shadow/tree/a /shadow/moved && mv /shadow/moved/f1 /shadow/f1-renamed && rm -r /shadow/copy2");
+    assert!(s.primary().join("moved/b/c/f3").exists());
+    assert!(!s.primary().join("copy2").exists());
+    s.assert_mirrored();
+}
+
+#[test]
+fn mv_into_the_prefix_from_outside_copies() {
+    let s = ShadowSet::new();
+    let f = s.scratch().join("outside");
+    fs::write(&f, b"moved in").unwrap();
+    s.sh(&format!("mv {} /shadow/inside", f.display()));
+    assert!(!f.exists());
+    assert_eq!(s.read("inside"), b"moved in");
+    s.assert_mirrored();
+}
+
+#[test]
+fn ln_s_touch_d_chmod_dd() {
+    let s = ShadowSet::new();
+    s.sh("echo data > /shadow/target && ln -s target /shadow/link && ln /shadow/target /shadow/hard \
+          && touch -d '2001-02-03 04:05:06' /shadow/target && chmod 640 /shadow/target \
+          && dd if=/dev/urandom of=/shadow/dd.bin bs=4096 count=64 status=none \
+          && dd if=/dev/zero of=/shadow/dd.bin bs=512 seek=3 count=2 conv=notrunc status=none \
+          && test \"$(readlink /shadow/link)\" = target && cat /shadow/link > /shadow/via-link");
+    let p = fs::metadata(s.primary().join("target")).unwrap();
+    let q = fs::metadata(s.secondary().join("target")).unwrap();
+    assert_eq!(p.mtime(), 981173106, "touch -d sets the time the program asked for");
+    assert_eq!((p.mtime(), p.mtime_nsec()), (q.mtime(), q.mtime_nsec()));
+    assert_eq!(p.mode() & 0o777, 0o640);
+    assert_eq!(q.nlink(), 2, "hard link mirrored");
+    assert_eq!(s.read("via-link"), b"data\n");
+    assert_eq!(fs::metadata(s.primary().join("dd.bin")).unwrap().len(), 64 * 4096);
+    s.assert_mirrored();
+}
+
+#[test]
+fn tar_extract() {
+    let s = ShadowSet::new();
+    let scratch = s.scratch();
+    let src = scratch.join("src");
+    fs::create_dir_all(src.join("d/e")).unwrap();
+    fs::write(src.join("d/e/file"), b"in a tarball").unwrap();
+    fs::write(src.join("d/big"), vec![7u8; 300_000]).unwrap();
+    std::os::unix::fs::symlink("e/file", src.join("d/sl")).unwrap();
+    let tarball = scratch.join("t.tar");
+    let st = std::process::Command::new("tar").arg("-C").arg(&src).arg("-cf").arg(&tarball).arg("d").status().unwrap();
+    assert!(st.success());
+    s.sh(&format!("mkdir /shadow/x && tar -C /shadow/x -xpf {}", tarball.display()));
+    assert_eq!(s.read("x/d/e/file"), b"in a tarball");
+    s.assert_mirrored();
+}
+
+#[test]
+fn python_open_and_os_replace() {
+    let s = ShadowSet::new();
+    let out = s
+        .command("python3")
+        .arg("-c")
+        .arg(
+            "import os\n\
+             os.makedirs('/shadow/py/sub', exist_ok=True)\n\
+             with open('/shadow/py/sub/data.tmp', 'w') as f:\n    f.write('x' * 100000)\n    f.flush(); os.fsync(f.fileno())\n\
+             os.replace('/shadow/py/sub/data.tmp', '/shadow/py/data')\n\
+             with open('/shadow/py/data', 'a') as f:\n    f.write('tail')\n\
+             with open('/shadow/py/data', 'r+b') as f:\n    f.seek(10); f.write(b'HOLE')\n\
+             print(len(open('/shadow/py/data').read()), sorted(os.listdir('/shadow/py')))\n",
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "100004 ['data', 'sub']");
+    s.assert_mirrored();
+}
+
+#[test]
+fn nothing_happens_without_shadow_config() {
+    let s = ShadowSet::new();
+    let out = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg("echo x > /shadow/nope")
+        .env("LD_PRELOAD", shadow_tests::lib_path())
+        .env_remove("SHADOW_CONFIG")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "without a config /shadow is just a missing directory");
+    assert!(fs::read_dir(s.primary()).unwrap().next().is_none());
+}
+
+#[test]
+fn broken_config_stops_the_program_before_it_runs() {
+    let s = ShadowSet::new();
+    let cases = [
+        (s.config_text().replace("secondary", "secundary"), "unknown key `secundary`"),
+        (s.config_text().replace(&s.secondary().display().to_string(), "relative/dir"), "key `secondary`: must be an absolute path"),
+        (s.config_text().replace(&s.secondary().display().to_string(), &s.primary().display().to_string()), "key `secondary`: is the same directory as primary"),
+        (s.config_text().replace(&s.secondary().display().to_string(), "/nonexistent/dir"), "key `secondary`: /nonexistent/dir"),
+        (s.config_text().replace("prefix = \"/shadow\"", ""), "key `prefix`: missing"),
+    ];
+    for (text, expect) in cases {
+        fs::write(s.config(), &text).unwrap();
+        let out = s.command("/bin/sh").arg("-c").arg("echo ran > /tmp/should-not-run-$$; echo ran").output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "config {text:?}: {err}");
+        assert!(out.stdout.is_empty(), "the program must not run");
+        assert!(err.contains(expect) && err.contains(&s.config().display().to_string()), "{err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+    }
+}
