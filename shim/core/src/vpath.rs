@@ -43,6 +43,9 @@ pub fn absolute(base: &[u8], path: &[u8]) -> Vec<u8> {
 /// The part of the folded absolute path `abs` below `prefix` (itself folded, no trailing
 /// slash): `Some(b"")` for the prefix itself, `Some(b"a/b")` below it, `None` outside.
 pub fn under_prefix<'a>(abs: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    if prefix == b"/" {
+        return abs.strip_prefix(b"/");
+    }
     let rest = abs.strip_prefix(prefix)?;
     match rest.first() {
         None => Some(b""),
@@ -112,6 +115,8 @@ mod tests {
         assert_eq!(under_prefix(b"/shadowed/a", b"/shadow"), None);
         assert_eq!(under_prefix(b"/shado", b"/shadow"), None);
         assert_eq!(under_prefix(b"/data/shadow", b"/data/shadow"), Some(&b""[..]));
+        assert_eq!(under_prefix(b"/shadow", b"/"), Some(&b"shadow"[..]));
+        assert_eq!(under_prefix(b"/", b"/"), Some(&b""[..]));
     }
 
     #[test]
