@@ -120,6 +120,18 @@ static inline char *xasprintf(const char *fmt, ...)
 	return s;
 }
 
+/* The real path of a virtual path's counterpart in a member, e.g.
+ * member_path("secondary", SHADOW "/a") -> "$SHADOW_TEST_TMP/secondary/a".  For
+ * checks shadowctl verify does not make (it ignores times, for one). */
+static inline char *member_path(const char *member, const char *vpath)
+{
+	size_t n = strlen(SHADOW);
+
+	if (strncmp(vpath, SHADOW, n) != 0 || (vpath[n] != '/' && vpath[n] != '\0'))
+		check_fail(HERE, 0, "member_path: %s is not under " SHADOW, vpath);
+	return xasprintf("%s/%s%s", test_tmp(), member, vpath + n);
+}
+
 /* ---- whole-buffer I/O -------------------------------------------------- */
 
 static inline void write_all_at(const char *file, int line, int fd, const void *buf, size_t len)

@@ -4,6 +4,18 @@
 #include <sys/time.h>
 #include <utime.h>
 
+/* Both members must carry the same mtime for vpath (shadowctl verify ignores times).
+ * atime is not compared: reads through the shim touch the primary only. */
+#define EXPECT_SAME_MTIME(vpath) do { \
+	struct stat p_, s_; \
+	CHECK_SYS(lstat(member_path("primary", (vpath)), &p_)); \
+	CHECK_SYS(lstat(member_path("secondary", (vpath)), &s_)); \
+	if (p_.st_mtim.tv_sec != s_.st_mtim.tv_sec || p_.st_mtim.tv_nsec != s_.st_mtim.tv_nsec) \
+		check_fail(HERE, 0, "%s: mtime %ld.%09ld on primary, %ld.%09ld on secondary", \
+			   (vpath), (long)p_.st_mtim.tv_sec, p_.st_mtim.tv_nsec, \
+			   (long)s_.st_mtim.tv_sec, s_.st_mtim.tv_nsec); \
+} while (0)
+
 int main(void)
 {
 	umask(022);
@@ -107,6 +119,12 @@ int main(void)
 	struct timeval tv[2] = { { 1500000000, 0 }, { 1500000003, 0 } };
 	CHECK_SYS(utimes(SHADOW "/hard", tv));
 	CHECK_EQ(xstat(SHADOW "/hard").st_mtim.tv_sec, 1500000003);
+
+	/* The explicit times reached the secondary too. */
+	EXPECT_SAME_MTIME(SHADOW "/abs-link");
+	EXPECT_SAME_MTIME(SHADOW "/d/a2");
+	EXPECT_SAME_MTIME(SHADOW "/u");
+	EXPECT_SAME_MTIME(SHADOW "/y");	/* = /hard, set last by utimes */
 
 	return 0;
 }

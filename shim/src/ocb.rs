@@ -84,10 +84,15 @@ fn posix_lock(fd: c_int, kind: c_int) -> Res<()> {
 
 /// Lowest fd number for the shim's own fds, far from the numbers programs expect
 /// (0/1/2 after a close, bash's 10 and 255).
+/// Read once: the limit seen at the first open is good enough to stay clear of the numbers
+/// a program uses, and a syscall per open is not.
 fn internal_fd_base() -> c_int {
-    let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) };
-    (rl.rlim_cur.min(2048) / 2).max(16) as c_int
+    static BASE: Lazy<c_int> = Lazy::new(|| {
+        let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) };
+        (rl.rlim_cur.min(2048) / 2).max(16) as c_int
+    });
+    *BASE
 }
 
 /// Moves a freshly opened fd of the shim's into the internal range, close-on-exec.
