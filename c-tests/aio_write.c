@@ -13,14 +13,15 @@ static void submit(struct aiocb *cb, int fd, const char *data, off_t off)
 	CHECK_SYS(aio_write(cb));
 }
 
-static void complete(struct aiocb *cb)
+/* Waits for cb's request to finish without error and returns aio_return(). */
+static ssize_t complete(struct aiocb *cb)
 {
 	const struct aiocb *list[1] = { cb };
 
 	while (aio_error(cb) == EINPROGRESS)
 		CHECK(aio_suspend(list, 1, NULL) == 0 || errno == EINTR);
 	CHECK_EQ(aio_error(cb), 0);
-	CHECK_EQ(aio_return(cb), (ssize_t)cb->aio_nbytes);
+	return aio_return(cb);
 }
 
 int main(void)
@@ -32,19 +33,14 @@ int main(void)
 	submit(&a, fd, "first-", 0);
 	submit(&b, fd, "second-", 6);
 	submit(&c, fd, "third\n", 13);
-	complete(&a);
-	complete(&b);
-	complete(&c);
+	CHECK_EQ(complete(&a), 6);
+	CHECK_EQ(complete(&b), 7);
+	CHECK_EQ(complete(&c), 6);
 	CHECK_SYS(aio_fsync(O_SYNC, &c));
-	const struct aiocb *list[1] = { &c };
-	while (aio_error(&c) == EINPROGRESS)
-		aio_suspend(list, 1, NULL);
-	CHECK_EQ(aio_error(&c), 0);
+	CHECK_EQ(complete(&c), 0);
 
 	/* lio_listio with LIO_WAIT. */
 	struct aiocb d, e;
-	memset(&d, 0, sizeof d);
-	memset(&e, 0, sizeof e);
 	d = (struct aiocb){ .aio_fildes = fd, .aio_buf = "lio-1\n", .aio_nbytes = 6,
 			    .aio_offset = 19, .aio_lio_opcode = LIO_WRITE };
 	e = (struct aiocb){ .aio_fildes = fd, .aio_buf = "lio-2\n", .aio_nbytes = 6,

@@ -28,14 +28,14 @@ pub fn adopt_inherited_fds() {
         let Ok(st) = real::fstat(fd) else { continue };
         if target.ends_with(b" (deleted)") {
             // The secondary's twin was unlinked too and cannot be reopened by name.
-            if let Some(ocb) = adopt_new_fd(fd, Rel(rel.to_vec()), flags & !(libc::O_ACCMODE) | libc::O_RDONLY, 0) {
+            if let Some(ocb) = adopt_new_fd(fd, Rel(rel.to_vec()), flags & !(libc::O_ACCMODE) | libc::O_RDONLY, 0, None) {
                 ocb.mark_insecure("inherited after unlink", real::Errno(libc::ENOENT));
             }
             continue;
         }
         // Create the secondary if the spawner's open never reached it; never truncate.
         let open_flags = (flags & !(libc::O_TRUNC | libc::O_EXCL)) | if flags & libc::O_ACCMODE != libc::O_RDONLY { libc::O_CREAT } else { 0 };
-        if let Some(ocb) = adopt_new_fd(fd, Rel(rel.to_vec()), open_flags, st.st_mode & 0o7777) {
+        if let Some(ocb) = adopt_new_fd(fd, Rel(rel.to_vec()), open_flags, st.st_mode & 0o7777, None) {
             ocb.mark_shared();
         }
     }

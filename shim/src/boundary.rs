@@ -142,3 +142,18 @@ pub fn inside<T>(body: impl FnOnce() -> Res<T>) -> Res<T> {
         Err(Errno(libc::EIO))
     })
 }
+
+/// Runs a short piece of shim logic at the boundary and returns its result, so that the
+/// caller can then call libc *outside* it: for calls that run user callbacks (nftw, glob),
+/// which must see the hooks and may fork.
+pub fn prepare<T>(body: impl FnOnce() -> Option<T>) -> Option<T> {
+    if !crate::set::is_active() {
+        return None;
+    }
+    let _inside = Inside::enter()?;
+    let saved = Errno::last();
+    let _fork = ForkReadGuard::take();
+    let r = catch_unwind(AssertUnwindSafe(body)).unwrap_or(None);
+    saved.set();
+    r
+}

@@ -7,11 +7,9 @@ use crate::fdtable;
 use crate::real::{self, Errno, Res};
 use crate::report;
 use crate::resolve::Rel;
-use crate::set;
 use libc::{c_int, mode_t};
 use once_cell::sync::Lazy;
 use shadow_core::history::Code;
-use shadow_core::Member;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -311,13 +309,12 @@ pub fn copy_range(fd: c_int, flags: c_int, sfd: c_int, off: i64, len: i64) -> Re
     Ok(())
 }
 
-/// Opens the secondary counterpart of a file the primary just opened.
-pub fn open_secondary(rel: &Rel, flags: c_int, mode: mode_t, created_fresh: bool) -> Res<c_int> {
-    let path = set::get().member_path(Member::Secondary, &rel.0);
+/// Opens the secondary counterpart (at `path`) of a file the primary just opened.
+pub fn open_secondary(path: &std::ffi::CStr, flags: c_int, mode: mode_t, created_fresh: bool) -> Res<c_int> {
     let mut sflags = (flags & !(libc::O_APPEND | libc::O_EXCL | libc::O_NOCTTY)) | libc::O_CLOEXEC;
     if created_fresh {
         // The primary had no such file: whatever the secondary holds there is stale.
         sflags |= libc::O_CREAT | libc::O_TRUNC;
     }
-    real::open(&path, sflags, mode).map(make_internal)
+    real::open(path, sflags, mode).map(make_internal)
 }

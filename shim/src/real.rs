@@ -235,6 +235,15 @@ real_functions! {
     #[version = "GLIBC_2.15"]
     fn posix_spawnp(pid: *mut libc::pid_t, file: *const c_char, fa: *const libc::posix_spawn_file_actions_t, attr: *const libc::posix_spawnattr_t, argv: *const *mut c_char, envp: *const *mut c_char) -> c_int;
     fn posix_spawn_file_actions_addopen(fa: *mut libc::posix_spawn_file_actions_t, fd: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> c_int;
+    fn posix_spawn_file_actions_addchdir_np(fa: *mut libc::posix_spawn_file_actions_t, path: *const c_char) -> c_int;
+    fn lio_listio(mode: c_int, list: *const *mut libc::aiocb, n: c_int, sig: *mut libc::sigevent) -> c_int;
+    fn lio_listio64(mode: c_int, list: *const *mut libc::aiocb, n: c_int, sig: *mut libc::sigevent) -> c_int;
+    fn glob(pattern: *const c_char, flags: c_int, errfunc: *mut c_void, g: *mut libc::glob_t) -> c_int;
+    fn glob64(pattern: *const c_char, flags: c_int, errfunc: *mut c_void, g: *mut libc::glob_t) -> c_int;
+    fn nftw(dir: *const c_char, f: *mut c_void, nopenfd: c_int, flags: c_int) -> c_int;
+    fn nftw64(dir: *const c_char, f: *mut c_void, nopenfd: c_int, flags: c_int) -> c_int;
+    fn ftw(dir: *const c_char, f: *mut c_void, nopenfd: c_int) -> c_int;
+    fn ftw64(dir: *const c_char, f: *mut c_void, nopenfd: c_int) -> c_int;
     fn mkstemp(t: *mut c_char) -> c_int;
     fn mkstemp64(t: *mut c_char) -> c_int;
     fn mkostemp(t: *mut c_char, flags: c_int) -> c_int;

@@ -405,3 +405,41 @@ macro_rules! aio_hooks {
     )*};
 }
 aio_hooks!(aio_write / aio_return, aio_write64 / aio_return64);
+
+macro_rules! lio_hooks {
+    ($($name:ident),*) => {$(
+        /// lio_listio(3): LIO_WRITE entries on shadowed fds are tracked like aio_write; with
+        /// LIO_WAIT they are complete on return and copied at once.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(mode: c_int, list: *const *mut libc::aiocb, n: c_int, sig: *mut libc::sigevent) -> c_int {
+            let call = || raw::$name(mode, list, n, sig);
+            if list.is_null() || !crate::set::is_active() {
+                return call();
+            }
+            boundary::hook(
+                || {
+                    let mut writes = Vec::new();
+                    for i in 0..n.max(0) as usize {
+                        let cb = *list.add(i);
+                        if !cb.is_null() && (*cb).aio_lio_opcode == libc::LIO_WRITE {
+                            if let Some(ocb) = fdtable::get((*cb).aio_fildes) {
+                                writes.push(PendingAio { cb: cb as usize, fd: (*cb).aio_fildes, offset: (*cb).aio_offset, len: (*cb).aio_nbytes as i64, ocb });
+                            }
+                        }
+                    }
+                    let r = call();
+                    if mode == libc::LIO_WAIT {
+                        for p in &writes {
+                            p.ocb.copy_range_from_primary(p.fd, p.ocb.flags(), p.offset, p.len);
+                        }
+                    } else {
+                        PENDING_AIO.lock().unwrap_or_else(|e| e.into_inner()).extend(writes);
+                    }
+                    r.into_res()
+                },
+                call,
+            )
+        }
+    )*};
+}
+lio_hooks!(lio_listio, lio_listio64);

@@ -8,7 +8,6 @@ use crate::real::{raw, Errno, Res};
 use crate::resolve::{self, Rel};
 use crate::set;
 use libc::{c_char, c_int, c_void, size_t};
-use shadow_core::vpath;
 use shadow_core::Member;
 
 /// opendir(3): the primary's directory; its fd is linked so `*at` calls on dirfd(dir)
@@ -20,7 +19,7 @@ pub unsafe extern "C" fn opendir(path: *const c_char) -> *mut libc::DIR {
         path,
         |rel| {
             let dir = raw::opendir(member_path(Member::Primary, &rel).as_ptr()).into_res()?;
-            super::open::adopt_new_fd(libc::dirfd(dir), rel, libc::O_RDONLY | libc::O_DIRECTORY, 0);
+            super::open::adopt_new_fd(libc::dirfd(dir), rel, libc::O_RDONLY | libc::O_DIRECTORY, 0, None);
             Ok(dir)
         },
         |p| raw::opendir(p),
@@ -133,20 +132,9 @@ pub unsafe extern "C" fn get_current_dir_name() -> *mut c_char {
     getcwd(std::ptr::null_mut(), 0)
 }
 
-/// A real path the primary resolved, back in virtual terms when it lies in the primary.
-fn to_virtual(real: &[u8]) -> Vec<u8> {
-    let s = set::get();
-    for root in [&s.canonical_roots[0], &s.roots[0]] {
-        if let Some(rest) = vpath::under_prefix(real, root) {
-            return vpath::join(&s.prefix, rest);
-        }
-    }
-    real.to_vec()
-}
-
 unsafe fn realpath_core(rel: Rel, out: *mut c_char) -> Res<*mut c_char> {
     let p = raw::realpath(member_path(Member::Primary, &rel).as_ptr(), std::ptr::null_mut()).into_res()?;
-    let resolved = to_virtual(std::ffi::CStr::from_ptr(p).to_bytes());
+    let resolved = super::to_virtual(std::ffi::CStr::from_ptr(p).to_bytes());
     libc::free(p.cast());
     return_path(&resolved, out, (!out.is_null()).then_some(libc::PATH_MAX as size_t))
 }

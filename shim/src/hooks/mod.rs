@@ -9,6 +9,7 @@ pub mod namespace;
 pub mod open;
 pub mod process;
 pub mod stdio;
+pub mod walk;
 
 use crate::boundary::{self, FfiReturn};
 use crate::real::Res;
@@ -87,4 +88,41 @@ pub(crate) fn member_path(m: Member, rel: &Rel) -> CString {
 
 pub(crate) unsafe fn cstr<'a>(p: *const c_char) -> &'a [u8] {
     if p.is_null() { b"" } else { CStr::from_ptr(p).to_bytes() }
+}
+
+/// The shadowed fd a `/proc/self/fd/N`, `/proc/<pid>/fd/N`, `/dev/fd/N` or `/dev/std*`
+/// path names, if any. Cheap for every other path: one byte compare.
+pub(crate) fn proc_fd(path: *const c_char) -> Option<c_int> {
+    if path.is_null() {
+        return None;
+    }
+    let p = unsafe { CStr::from_ptr(path) }.to_bytes();
+    if !p.starts_with(b"/proc/") && !p.starts_with(b"/dev/") {
+        return None;
+    }
+    let fd = match p {
+        b"/dev/stdin" => 0,
+        b"/dev/stdout" => 1,
+        b"/dev/stderr" => 2,
+        _ => {
+            let own = format!("/proc/{}/fd/", std::process::id());
+            let n = p
+                .strip_prefix(b"/proc/self/fd/")
+                .or_else(|| p.strip_prefix(b"/dev/fd/"))
+                .or_else(|| p.strip_prefix(own.as_bytes()))?;
+            std::str::from_utf8(n).ok()?.parse().ok()?
+        }
+    };
+    (crate::fdtable::is_shadowed(fd) && set::is_active()).then_some(fd)
+}
+
+/// A real path in the primary, back in virtual terms (other paths unchanged).
+pub(crate) fn to_virtual(real: &[u8]) -> Vec<u8> {
+    let s = set::get();
+    for root in [&s.canonical_roots[0], &s.roots[0]] {
+        if let Some(rest) = vpath::under_prefix(real, root) {
+            return vpath::join(&s.prefix, rest);
+        }
+    }
+    real.to_vec()
 }

@@ -144,20 +144,12 @@ pub unsafe extern "C" fn link(a: *const c_char, b: *const c_char) -> c_int {
     two_paths("link", libc::AT_FDCWD, a, libc::AT_FDCWD, b, |a, b| raw::link(a, b))
 }
 
-/// The shadowed fd behind `/proc/self/fd/N` or `/dev/fd/N`, the name an O_TMPFILE file
-/// is given a link through.
-fn proc_fd(path: &[u8]) -> Option<c_int> {
-    let n = path.strip_prefix(b"/proc/self/fd/").or_else(|| path.strip_prefix(b"/dev/fd/"))?;
-    let fd: c_int = std::str::from_utf8(n).ok()?.parse().ok()?;
-    fdtable::is_shadowed(fd).then_some(fd)
-}
-
 /// linkat(2), including giving an O_TMPFILE file its name.
 #[no_mangle]
 pub unsafe extern "C" fn linkat(da: c_int, a: *const c_char, db: c_int, b: *const c_char, flags: c_int) -> c_int {
     let call = |a: *const c_char, b: *const c_char| raw::linkat(da, a, db, b, flags);
     let src = super::cstr(a);
-    let source_fd = if src.is_empty() && flags & libc::AT_EMPTY_PATH != 0 { Some(da).filter(|&fd| fdtable::is_shadowed(fd)) } else { proc_fd(src) };
+    let source_fd = if src.is_empty() && flags & libc::AT_EMPTY_PATH != 0 { Some(da).filter(|&fd| fdtable::is_shadowed(fd)) } else { super::proc_fd(a) };
     let Some(sfd_of) = source_fd else {
         return two_paths("linkat", da, a, db, b, call);
     };

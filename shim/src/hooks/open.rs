@@ -15,12 +15,24 @@ use std::sync::Arc;
 /// alongside when the open can change the file.
 pub fn open_shadowed(rel: Rel, flags: c_int, mode: mode_t) -> Res<c_int> {
     let fd = real::open(&member_path(Member::Primary, &rel), flags, mode)?;
-    adopt_new_fd(fd, rel, flags, mode);
+    adopt_new_fd(fd, rel, flags, mode, None);
     Ok(fd)
 }
 
-/// Links a primary fd the program now holds to a new OCB.
-pub fn adopt_new_fd(fd: c_int, rel: Rel, flags: c_int, mode: mode_t) -> Option<Arc<Ocb>> {
+/// open of `/proc/self/fd/N`, `/dev/fd/N`, `/dev/stdout`… naming a shadowed fd: the kernel
+/// reopens the primary's file (even if unlinked); the secondary's is reopened the same way
+/// through the shim's own fd.
+pub fn reopen_shadowed(n: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> Res<c_int> {
+    let Some(src) = fdtable::get(n) else { return unsafe { raw::open64(path, flags, mode) }.into_res() };
+    let fd = unsafe { raw::open64(path, flags, mode) }.into_res()?;
+    let secondary = src.secondary_fd().map(|sfd| std::ffi::CString::new(format!("/proc/self/fd/{sfd}")).unwrap_or_default());
+    adopt_new_fd(fd, src.rel(), flags & !libc::O_EXCL, mode, secondary);
+    Ok(fd)
+}
+
+/// Links a primary fd the program now holds to a new OCB; the secondary is opened at its
+/// member path unless `secondary_path` names another way to it.
+pub fn adopt_new_fd(fd: c_int, rel: Rel, flags: c_int, mode: mode_t, secondary_path: Option<std::ffi::CString>) -> Option<Arc<Ocb>> {
     let st = real::fstat(fd).ok()?;
     let kind = match st.st_mode & libc::S_IFMT {
         libc::S_IFREG if flags & libc::O_PATH == 0 => OcbKind::File,
@@ -37,8 +49,8 @@ pub fn adopt_new_fd(fd: c_int, rel: Rel, flags: c_int, mode: mode_t) -> Option<A
     if kind == OcbKind::File && changes {
         let fresh = flags & libc::O_EXCL != 0 && flags & libc::O_CREAT != 0;
         let tmpfile = flags & libc::O_TMPFILE == libc::O_TMPFILE;
-        let rel = ocb.rel();
-        match ocb::open_secondary(&rel, flags, mode, fresh && !tmpfile) {
+        let path = secondary_path.unwrap_or_else(|| member_path(Member::Secondary, &ocb.rel()));
+        match ocb::open_secondary(&path, flags, mode, fresh && !tmpfile) {
             Ok(sfd) => ocb.set_secondary(sfd),
             Err(e) => ocb.mark_insecure("open", e),
         }
@@ -119,6 +131,9 @@ macro_rules! open_hooks {
                 }
                 fd
             };
+            if let Some(n) = super::proc_fd($path) {
+                return boundary::hook(|| reopen_shadowed(n, $path, $flags, $mode), || call($path));
+            }
             path_hook($dirfd, $path, |rel| open_shadowed(rel, $flags, $mode), call)
         }
     )*};

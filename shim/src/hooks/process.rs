@@ -82,7 +82,13 @@ unsafe fn exec_with(path: *const c_char, envp: *const *const c_char, by_path: bo
             let env = env_with_shim(envp);
             let envp = env.as_ref().map_or(envp, |e| e.ptrs.as_ptr());
             let has_slash = !path.is_null() && CStr::from_ptr(path).to_bytes().contains(&b'/');
-            let arg = if by_path || has_slash { resolve_arg(libc::AT_FDCWD, path) } else { Arg::Keep };
+            let arg = if path.is_null() {
+                Arg::Keep
+            } else if by_path || has_slash {
+                resolve_arg(libc::AT_FDCWD, path)
+            } else {
+                search_shadowed_path(CStr::from_ptr(path)).map_or(Arg::Keep, Arg::Path)
+            };
             match arg {
                 Arg::Shadowed(rel) => call(member_path(Member::Primary, &rel).as_ptr(), envp).into_res(),
                 other => call(other.ptr(path), envp).into_res(),
@@ -90,6 +96,34 @@ unsafe fn exec_with(path: *const c_char, envp: *const *const c_char, by_path: bo
         },
         || call(path, envp),
     )
+}
+
+/// execvp's PATH search when PATH has a directory inside the prefix: libc would look for
+/// `/shadow/bin/prog` literally. Returns the real path of the first executable match, or
+/// None to let libc search (no shadowed directory in PATH, or nothing found).
+fn search_shadowed_path(file: &CStr) -> Option<CString> {
+    let path = std::env::var_os("PATH")?;
+    use std::os::unix::ffi::OsStrExt;
+    let dirs: Vec<&[u8]> = path.as_bytes().split(|&b| b == b':').collect();
+    let mut any_shadowed = false;
+    let mut candidates = Vec::new();
+    for dir in dirs {
+        let dir = if dir.is_empty() { b".".as_slice() } else { dir };
+        let full = CString::new([dir, b"/", file.to_bytes()].concat()).ok()?;
+        let real = match resolve_arg(libc::AT_FDCWD, full.as_ptr()) {
+            Arg::Shadowed(rel) => {
+                any_shadowed = true;
+                member_path(Member::Primary, &rel)
+            }
+            Arg::Path(p) => p,
+            Arg::Keep => full,
+        };
+        candidates.push(real);
+    }
+    if !any_shadowed {
+        return None;
+    }
+    candidates.into_iter().find(|c| unsafe { raw::access(c.as_ptr(), libc::X_OK) } == 0)
 }
 
 /// execve(2)
@@ -150,6 +184,22 @@ pub unsafe extern "C" fn posix_spawn_file_actions_addopen(fa: *mut libc::posix_s
                 }
                 Ok(r)
             }
+            other => Ok(call(other.ptr(path))),
+        },
+        || call(path),
+    )
+}
+
+/// posix_spawn_file_actions_addchdir_np(3): the child's chdir happens with internal calls.
+#[no_mangle]
+pub unsafe extern "C" fn posix_spawn_file_actions_addchdir_np(fa: *mut libc::posix_spawn_file_actions_t, path: *const c_char) -> c_int {
+    let call = |p: *const c_char| raw::posix_spawn_file_actions_addchdir_np(fa, p);
+    if !set::is_active() {
+        return call(path);
+    }
+    boundary::hook(
+        || match resolve_arg(libc::AT_FDCWD, path) {
+            Arg::Shadowed(rel) => Ok(call(member_path(Member::Primary, &rel).as_ptr())),
             other => Ok(call(other.ptr(path))),
         },
         || call(path),

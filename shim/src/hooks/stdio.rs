@@ -101,7 +101,11 @@ fn mode_flags(mode: &[u8]) -> c_int {
 
 unsafe fn fopen_shadowed(rel: Rel, mode: *const c_char) -> Res<FileP> {
     let flags = mode_flags(super::cstr(mode));
-    let fd = super::open::open_shadowed(rel, flags, 0o666)?;
+    stream_for(super::open::open_shadowed(rel, flags, 0o666)?, mode, flags)
+}
+
+/// The stream fopen returns for a freshly opened shadowed fd.
+unsafe fn stream_for(fd: c_int, mode: *const c_char, flags: c_int) -> Res<FileP> {
     if flags & libc::O_ACCMODE == libc::O_RDONLY {
         // Nothing to mirror: a plain stream reads at native speed; fclose unlinks it.
         return raw::fdopen(fd, mode).into_res().inspect_err(|_| {
@@ -118,6 +122,15 @@ macro_rules! fopen_hooks {
         /// fopen(3) on a shadowed path.
         #[no_mangle]
         pub unsafe extern "C" fn $name(path: *const c_char, mode: *const c_char) -> FileP {
+            if let Some(n) = super::proc_fd(path) {
+                return boundary::hook(
+                    || {
+                        let flags = mode_flags(super::cstr(mode));
+                        stream_for(super::open::reopen_shadowed(n, path, flags, 0o666)?, mode, flags)
+                    },
+                    || raw::$name(path, mode),
+                );
+            }
             path_hook(libc::AT_FDCWD, path, |rel| fopen_shadowed(rel, mode), |p| raw::$name(p, mode))
         }
     )*};

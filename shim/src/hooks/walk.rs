@@ -1,0 +1,156 @@
+//! Tree walkers that glibc runs with internal calls: glob, nftw, ftw. The walk is done in
+//! the primary; every path handed back to the program is rewritten to the virtual path the
+//! program asked about. The walk itself runs outside the boundary so the program's
+//! callbacks see the hooks as usual.
+
+use super::member_path;
+use crate::boundary;
+use crate::real::raw;
+use crate::resolve::{self, Target};
+use libc::{c_char, c_int, c_void};
+use shadow_core::Member;
+use std::cell::RefCell;
+use std::ffi::{CStr, CString};
+
+/// The real path to walk instead of an absolute path under the prefix.
+fn real_root(path: *const c_char) -> Option<CString> {
+    if path.is_null() || unsafe { *path } != b'/' as c_char {
+        // Relative paths: with a virtual cwd the kernel's cwd is already the primary's.
+        return None;
+    }
+    boundary::prepare(|| match resolve::resolve(libc::AT_FDCWD, unsafe { CStr::from_ptr(path) }) {
+        Target::Shadowed(rel) => Some(member_path(Member::Primary, &rel)),
+        _ => None,
+    })
+}
+
+macro_rules! glob_hooks {
+    ($($name:ident),*) => {$(
+        /// glob(3) on an absolute pattern under the prefix.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(pattern: *const c_char, flags: c_int, errfunc: *mut c_void, g: *mut libc::glob_t) -> c_int {
+            let Some(real) = real_root(pattern) else { return raw::$name(pattern, flags, errfunc, g) };
+            let r = raw::$name(real.as_ptr(), flags, errfunc, g);
+            if !g.is_null() {
+                boundary::prepare(|| Some(virtualize_glob(&mut *g)));
+            }
+            r
+        }
+    )*};
+}
+glob_hooks!(glob, glob64);
+
+unsafe fn virtualize_glob(g: &mut libc::glob_t) {
+    for i in 0..g.gl_offs + g.gl_pathc {
+        let slot = g.gl_pathv.add(i);
+        if (*slot).is_null() {
+            continue;
+        }
+        let old = CStr::from_ptr(*slot).to_bytes();
+        let new = super::to_virtual(old);
+        if new != old {
+            let p = libc::malloc(new.len() + 1) as *mut u8;
+            if p.is_null() {
+                continue;
+            }
+            std::ptr::copy_nonoverlapping(new.as_ptr(), p, new.len());
+            *p.add(new.len()) = 0;
+            libc::free(*slot as *mut c_void);
+            *slot = p as *mut c_char;
+        }
+    }
+}
+
+/// <ftw.h>: nftw changes directory as it walks.
+const FTW_CHDIR: c_int = 4;
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Ftw {
+    base: c_int,
+    level: c_int,
+}
+
+type NftwFn = unsafe extern "C" fn(*const c_char, *const libc::stat, c_int, *mut Ftw) -> c_int;
+type FtwFn = unsafe extern "C" fn(*const c_char, *const libc::stat, c_int) -> c_int;
+
+/// One walk in progress on this thread (walks may nest from callbacks).
+struct Walk {
+    user: *mut c_void,
+    real_len: usize,
+    /// The caller's own spelling of the root: native nftw prefixes every path with it.
+    shown_root: Vec<u8>,
+    follows_cwd: bool,
+}
+
+thread_local! {
+    static WALKS: RefCell<Vec<Walk>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The path to show the program, the user callback, and the shift of basename offsets.
+fn translate(fpath: *const c_char) -> Option<(CString, *mut c_void, c_int, bool)> {
+    WALKS.with(|w| {
+        let w = w.borrow();
+        let walk = w.last()?;
+        let real = unsafe { CStr::from_ptr(fpath) }.to_bytes();
+        let tail = real.get(walk.real_len..)?;
+        let shown = CString::new([walk.shown_root.as_slice(), tail].concat()).ok()?;
+        let shift = walk.shown_root.len() as c_int - walk.real_len as c_int;
+        Some((shown, walk.user, shift, walk.follows_cwd))
+    })
+}
+
+unsafe extern "C" fn nftw_trampoline(fpath: *const c_char, sb: *const libc::stat, kind: c_int, ftw: *mut Ftw) -> c_int {
+    let Some((shown, user, shift, follows_cwd)) = translate(fpath) else { return 0 };
+    if follows_cwd {
+        // FTW_CHDIR: nftw changed directory with an internal call.
+        boundary::prepare(|| Some(resolve::set_cwd_real()));
+    }
+    let mut f = *ftw;
+    f.base += shift;
+    let user: NftwFn = std::mem::transmute(user);
+    user(shown.as_ptr(), sb, kind, &mut f)
+}
+
+unsafe extern "C" fn ftw_trampoline(fpath: *const c_char, sb: *const libc::stat, kind: c_int) -> c_int {
+    let Some((shown, user, _, _)) = translate(fpath) else { return 0 };
+    let user: FtwFn = std::mem::transmute(user);
+    user(shown.as_ptr(), sb, kind)
+}
+
+unsafe fn walk(dir: *const c_char, user: *mut c_void, follows_cwd: bool, run: impl FnOnce(*const c_char) -> c_int) -> Option<c_int> {
+    let real = real_root(dir)?;
+    let shown_root = CStr::from_ptr(dir).to_bytes().to_vec();
+    WALKS.with(|w| w.borrow_mut().push(Walk { user, real_len: real.as_bytes().len(), shown_root, follows_cwd }));
+    let r = run(real.as_ptr());
+    WALKS.with(|w| w.borrow_mut().pop());
+    if follows_cwd {
+        boundary::prepare(|| Some(resolve::set_cwd_real()));
+    }
+    Some(r)
+}
+
+macro_rules! nftw_hooks {
+    ($($name:ident),*) => {$(
+        /// nftw(3) under the prefix.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(dir: *const c_char, f: *mut c_void, nopenfd: c_int, flags: c_int) -> c_int {
+            let tramp = nftw_trampoline as NftwFn as *mut c_void;
+            walk(dir, f, flags & FTW_CHDIR != 0, |real| raw::$name(real, tramp, nopenfd, flags))
+                .unwrap_or_else(|| raw::$name(dir, f, nopenfd, flags))
+        }
+    )*};
+}
+nftw_hooks!(nftw, nftw64);
+
+macro_rules! ftw_hooks {
+    ($($name:ident),*) => {$(
+        /// ftw(3) under the prefix.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(dir: *const c_char, f: *mut c_void, nopenfd: c_int) -> c_int {
+            let tramp = ftw_trampoline as FtwFn as *mut c_void;
+            walk(dir, f, false, |real| raw::$name(real, tramp, nopenfd)).unwrap_or_else(|| raw::$name(dir, f, nopenfd))
+        }
+    )*};
+}
+ftw_hooks!(ftw, ftw64);
