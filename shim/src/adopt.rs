@@ -5,9 +5,7 @@
 use crate::hooks::open::adopt_new_fd;
 use crate::real;
 use crate::resolve::Rel;
-use crate::set;
 use libc::c_int;
-use shadow_core::vpath;
 use std::ffi::CString;
 
 /// The `flags:` line of /proc/self/fdinfo/N (octal).
@@ -19,11 +17,11 @@ pub fn parse_fdinfo_flags(fdinfo: &str) -> Option<c_int> {
 pub fn adopt_inherited_fds() {
     let Ok(entries) = std::fs::read_dir("/proc/self/fd") else { return };
     let fds: Vec<c_int> = entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
-    let s = set::get();
+    let view = crate::members::view();
     for fd in fds {
         let Ok(link) = CString::new(format!("/proc/self/fd/{fd}")) else { continue };
         let Ok(target) = real::readlink(&link) else { continue };
-        let Some(rel) = [&s.canonical_roots[0], &s.roots[0]].iter().find_map(|root| vpath::under_prefix(&target, root)) else { continue };
+        let Some(rel) = view.rel_in_lead(&target) else { continue };
         let Some(flags) = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok().and_then(|t| parse_fdinfo_flags(&t)) else { continue };
         let Ok(st) = real::fstat(fd) else { continue };
         if target.ends_with(b" (deleted)") {

@@ -85,6 +85,7 @@ extern "C" fn after_fork_parent() {
 }
 extern "C" fn after_fork_child() {
     crate::fdtable::mark_all_shared();
+    crate::members::claim_slot();
     // The child's only thread has a new TID, which the rwlock would not recognise as the
     // writer: start from a fresh lock instead of unlocking the copied one.
     fresh_fork_lock();
@@ -113,6 +114,7 @@ pub fn hook<T: FfiReturn>(body: impl FnOnce() -> Res<T>, passthrough: impl FnOnc
     let Some(_inside) = Inside::enter() else { return passthrough() };
     let saved = Errno::last();
     let _fork = ForkReadGuard::take();
+    let _in_flight = crate::members::enter();
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(v)) => {
             saved.set();
@@ -137,6 +139,7 @@ pub fn inside<T>(body: impl FnOnce() -> Res<T>) -> Res<T> {
     let inside = Inside::force();
     // Only a fresh entry takes the fork lock: the rwlock is not recursive.
     let _fork = inside.0.then(ForkReadGuard::take);
+    let _in_flight = inside.0.then(crate::members::enter);
     catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
         crate::report::shim_bug();
         Err(Errno(libc::EIO))
@@ -153,6 +156,7 @@ pub fn prepare<T>(body: impl FnOnce() -> Option<T>) -> Option<T> {
     let _inside = Inside::enter()?;
     let saved = Errno::last();
     let _fork = ForkReadGuard::take();
+    let _in_flight = crate::members::enter();
     let r = catch_unwind(AssertUnwindSafe(body)).unwrap_or(None);
     saved.set();
     r

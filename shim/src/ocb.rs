@@ -51,6 +51,8 @@ pub struct Ocb {
     /// order pairs with a POSIX lock on the secondary, which excludes other processes.
     shared: AtomicBool,
     written: AtomicBool,
+    /// The first change was recorded in the change list (a member is not being written).
+    recorded: AtomicBool,
     insecure: Mutex<Option<String>>,
 }
 
@@ -119,6 +121,7 @@ impl Ocb {
             append: AtomicBool::new(flags & libc::O_APPEND != 0),
             shared: AtomicBool::new(false),
             written: AtomicBool::new(false),
+            recorded: AtomicBool::new(false),
             insecure: Mutex::new(None),
         }
     }
@@ -137,6 +140,35 @@ impl Ocb {
     }
     pub fn set_secondary(&self, fd: c_int) {
         self.secondary.store(fd, Ordering::Release);
+    }
+
+    /// Whether this open needs the follower's file (it can change the file).
+    pub fn wants_secondary(&self) -> bool {
+        self.kind == OcbKind::File && (self.flags & libc::O_ACCMODE != libc::O_RDONLY || self.flags & (libc::O_CREAT | libc::O_TRUNC) != 0)
+    }
+
+    /// Replaces the follower fd (closing the old one) between two mutations, never during one.
+    pub fn replace_secondary(&self, fd: Option<c_int>) {
+        let _order = self.order.lock().unwrap_or_else(|e| e.into_inner());
+        let old = self.secondary.swap(fd.unwrap_or(-1), Ordering::AcqRel);
+        if old >= 0 {
+            close_internal(old);
+        }
+    }
+
+    /// Takes the follower fd out of the OCB (it is becoming the program's own file).
+    pub fn take_secondary(&self) -> Option<c_int> {
+        let _order = self.order.lock().unwrap_or_else(|e| e.into_inner());
+        let old = self.secondary.swap(-1, Ordering::AcqRel);
+        (old >= 0).then(|| {
+            fdtable::set_internal(old, false);
+            old
+        })
+    }
+
+    /// True once: the first call after open records the file in the change list.
+    pub fn recorded_once(&self) -> bool {
+        self.recorded.swap(true, Ordering::Relaxed)
     }
     pub fn set_append(&self, on: bool) {
         self.append.store(on, Ordering::Relaxed);
@@ -158,6 +190,10 @@ impl Ocb {
 
     fn lock_order(&self, sfd: c_int) -> OrderGuard<'_> {
         let local = self.order.lock().unwrap_or_else(|e| e.into_inner());
+        self.lock_order_held(local, sfd)
+    }
+
+    fn lock_order_held<'a>(&'a self, local: MutexGuard<'a, ()>, sfd: c_int) -> OrderGuard<'a> {
         let posix_locked = (self.shared.load(Ordering::Relaxed) && posix_lock(sfd, libc::F_WRLCK).is_ok()).then_some(sfd);
         OrderGuard { _local: local, posix_locked }
     }
@@ -171,8 +207,20 @@ impl Ocb {
         primary: impl FnOnce() -> Res<T>,
         secondary: impl FnOnce(c_int, &T) -> Res<()>,
     ) -> Res<T> {
-        let Some(sfd) = self.secondary_fd() else { return primary() };
-        let _order = self.lock_order(sfd);
+        if self.secondary_fd().is_none() {
+            let value = primary()?;
+            if crate::members::tracking() {
+                crate::members::record_change(&self.rel(), Some(self));
+            }
+            return Ok(value);
+        }
+        let local = self.order.lock().unwrap_or_else(|e| e.into_inner());
+        // Read under the lock: a member change swaps it only between two mutations.
+        let Some(sfd) = self.secondary_fd() else {
+            drop(local);
+            return self.mirrored(what, primary, secondary);
+        };
+        let _order = self.lock_order_held(local, sfd);
         let value = primary()?;
         self.written.store(true, Ordering::Relaxed);
         if let Err(e) = secondary(sfd, &value) {

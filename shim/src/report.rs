@@ -38,6 +38,11 @@ fn append_history(line: &str) {
     }
 }
 
+/// The change list could not be appended: bringing the member back must scan everything.
+pub fn change_list_failed(rel: &Rel, e: crate::real::Errno) {
+    record(Code::ChangeListFailed, rel, &format!("change list: {}", e.describe()));
+}
+
 /// Ends the program before it runs un-mirrored.
 pub fn fatal(msg: &str) -> ! {
     let line = format!("libshadow: {msg}\n");

@@ -44,13 +44,10 @@ pub fn init_cwd() {
 }
 
 fn from_real_dir(dir: &[u8]) -> Cwd {
-    let s = set::get();
-    for root in [&s.canonical_roots[0], &s.roots[0]] {
-        if let Some(rel) = vpath::under_prefix(dir, root) {
-            return Cwd::Virtual(rel.to_vec());
-        }
+    match crate::members::view().rel_in_lead(dir) {
+        Some(rel) => Cwd::Virtual(rel),
+        None => Cwd::Real(dir.to_vec()),
     }
-    Cwd::Real(dir.to_vec())
 }
 
 /// Records a successful chdir/fchdir.

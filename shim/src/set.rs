@@ -13,10 +13,8 @@ pub struct ShadowSet {
     pub config: Config,
     /// Folded prefix as bytes (no trailing slash).
     pub prefix: Vec<u8>,
-    /// Member roots as configured, primary first.
-    pub roots: Vec<Vec<u8>>,
-    /// Member roots with symlinks resolved, as /proc/self/fd shows them.
-    pub canonical_roots: Vec<Vec<u8>>,
+    /// The state file, registry, lock and change list shared with every other process.
+    pub shared: crate::members::Shared,
     /// Value to put in LD_PRELOAD of children that lost it.
     pub lib_path: Option<CString>,
     pub config_path: CString,
@@ -25,8 +23,7 @@ pub struct ShadowSet {
 impl ShadowSet {
     /// Real path of `rel` (relative to the prefix) in a member.
     pub fn member_path(&self, m: Member, rel: &[u8]) -> CString {
-        let p = shadow_core::vpath::join(&self.roots[m.index()], rel);
-        CString::new(p).unwrap_or_default()
+        crate::members::view().path(m, rel)
     }
 }
 
@@ -79,15 +76,18 @@ fn init_from_env() {
         Err(e) => crate::report::fatal(&format!("{e}")),
     };
     use std::os::unix::ffi::OsStrExt;
+    let shared = crate::members::open(&config).unwrap_or_else(|e| crate::report::fatal(&e));
     let set = ShadowSet {
         prefix: config.prefix.as_bytes().to_vec(),
-        roots: config.members.iter().map(|m| m.dir.as_bytes().to_vec()).collect(),
-        canonical_roots: config.members.iter().map(|m| m.canonical.as_bytes().to_vec()).collect(),
+        shared,
         lib_path: own_library_path(),
         config_path: CString::new(path.as_os_str().as_bytes()).unwrap_or_default(),
         config,
     };
     let _ = SET.set(set);
+    if let Err(e) = crate::members::init() {
+        crate::report::fatal(&e);
+    }
     crate::boundary::init_fork_lock();
     crate::resolve::init_cwd();
     crate::adopt::adopt_inherited_fds();

@@ -12,8 +12,10 @@ pub enum Code {
     NamespaceMismatch = 30,
     /// The secondary counterpart of an open file could not be opened.
     SecondaryOpen = 40,
-    /// A write reached the primary outside the hooks and was copied to the secondary afterwards.
-    CopiedAfterUnhookedWrite = 50,
+    /// A change could not be recorded in the change list; the next enable must not rely on it.
+    ChangeListFailed = 60,
+    /// shadowctl changed a member's state (disable, enable, replace, sync).
+    MemberStateChanged = 70,
 }
 
 impl Code {

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod history;
+pub mod shared;
 pub mod state;
 pub mod tree;
 pub mod vpath;

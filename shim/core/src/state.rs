@@ -12,6 +12,8 @@ pub const MAGIC: &[u8; 8] = b"SHDWSTAT";
 pub const VERSION: u32 = 1;
 pub const SIZE: usize = 4096;
 pub const EPOCH_OFFSET: usize = 16;
+/// Non-zero while `shadowctl` holds writers back for the last step of a resync.
+pub const FROZEN_OFFSET: usize = 40;
 const SET_ID_OFFSET: usize = 24;
 const CHECKSUM_OFFSET: usize = 32;
 const COUNT_OFFSET: usize = 36;
@@ -24,17 +26,21 @@ pub enum MemberState {
     Enabled = 1,
     Disabled = 2,
     Failed = 3,
+    /// Being brought up to date by `shadowctl enable`: not written by programs (their
+    /// changes are recorded in the change list and copied), enabled at the end.
+    Resyncing = 4,
 }
 
 impl MemberState {
     fn from_u32(v: u32) -> Option<MemberState> {
-        [MemberState::Enabled, MemberState::Disabled, MemberState::Failed].into_iter().find(|s| *s as u32 == v)
+        [MemberState::Enabled, MemberState::Disabled, MemberState::Failed, MemberState::Resyncing].into_iter().find(|s| *s as u32 == v)
     }
     pub fn name(self) -> &'static str {
         match self {
             MemberState::Enabled => "enabled",
             MemberState::Disabled => "disabled",
             MemberState::Failed => "failed",
+            MemberState::Resyncing => "resyncing",
         }
     }
 }
@@ -196,8 +202,47 @@ impl State {
     }
 }
 
+/// The process registry (`state_dir/registry`): one slot per process using the set, so that
+/// `shadowctl` can wait until no process is between reading the state and finishing the
+/// operation it decided on (a member change is in force before the command returns).
+pub mod registry {
+    pub const SLOTS: usize = 1024;
+    pub const SLOT_SIZE: usize = 64;
+    pub const SIZE: usize = SLOTS * SLOT_SIZE;
+    pub const PID: usize = 0;
+    pub const IN_FLIGHT: usize = 4;
+    pub const SEEN_EPOCH: usize = 8;
+}
+
+/// The change list (`state_dir/changes`): paths (relative to the prefix) changed while a
+/// member was not being written, each ended by a NUL. Appended by every process with one
+/// write per record; a torn last record (crash mid-append) is ignored.
+pub fn parse_changes(data: &[u8]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let complete = match data.iter().rposition(|&b| b == 0) {
+        Some(i) => &data[..=i],
+        None => return out,
+    };
+    for rec in complete.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+        if let Ok(s) = std::str::from_utf8(rec) {
+            if seen.insert(s.to_string()) {
+                out.push(s.to_string());
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn change_list_dedupes_and_drops_a_torn_tail() {
+        assert_eq!(parse_changes(b"a/b\0c\0a/b\0d/e"), vec!["a/b", "c"]);
+        assert_eq!(parse_changes(b""), Vec::<String>::new());
+        assert_eq!(parse_changes(b"x"), Vec::<String>::new());
+    }
+
     use super::*;
 
     fn sample() -> State {

@@ -1,14 +1,13 @@
 //! Directories and the cwd: opendir/closedir/scandir, chdir/fchdir/getcwd, realpath.
 //! The program sees virtual paths; the kernel works in the primary.
 
-use super::{member_path, path_hook};
+use super::path_hook;
 use crate::boundary::{self, FfiReturn};
 use crate::fdtable;
 use crate::real::{raw, Errno, Res};
 use crate::resolve::{self, Rel};
 use crate::set;
 use libc::{c_char, c_int, c_void, size_t};
-use shadow_core::Member;
 
 /// opendir(3): the primary's directory; its fd is linked so `*at` calls on dirfd(dir)
 /// resolve inside the prefix.
@@ -18,7 +17,7 @@ pub unsafe extern "C" fn opendir(path: *const c_char) -> *mut libc::DIR {
         libc::AT_FDCWD,
         path,
         |rel| {
-            let dir = raw::opendir(member_path(Member::Primary, &rel).as_ptr()).into_res()?;
+            let dir = raw::opendir(super::lead_path(&rel).as_ptr()).into_res()?;
             super::open::adopt_new_fd(libc::dirfd(dir), rel, libc::O_RDONLY | libc::O_DIRECTORY, 0, None);
             Ok(dir)
         },
@@ -47,7 +46,7 @@ macro_rules! scandir_hooks {
         #[no_mangle]
         pub unsafe extern "C" fn $name(path: *const c_char, list: *mut c_void, filter: *mut c_void, cmp: *mut c_void) -> c_int {
             let call = |path: *const c_char| raw::$name(path, list, filter, cmp);
-            path_hook(libc::AT_FDCWD, path, |rel| call(member_path(Member::Primary, &rel).as_ptr()).into_res(), call)
+            path_hook(libc::AT_FDCWD, path, |rel| call(super::lead_path(&rel).as_ptr()).into_res(), call)
         }
     )*};
 }
@@ -68,7 +67,7 @@ pub unsafe extern "C" fn chdir(path: *const c_char) -> c_int {
         libc::AT_FDCWD,
         path,
         |rel| {
-            raw::chdir(member_path(Member::Primary, &rel).as_ptr()).into_res()?;
+            raw::chdir(super::lead_path(&rel).as_ptr()).into_res()?;
             resolve::set_cwd_virtual(&rel);
             Ok(0)
         },
@@ -133,7 +132,7 @@ pub unsafe extern "C" fn get_current_dir_name() -> *mut c_char {
 }
 
 unsafe fn realpath_core(rel: Rel, out: *mut c_char) -> Res<*mut c_char> {
-    let p = raw::realpath(member_path(Member::Primary, &rel).as_ptr(), std::ptr::null_mut()).into_res()?;
+    let p = raw::realpath(super::lead_path(&rel).as_ptr(), std::ptr::null_mut()).into_res()?;
     let resolved = super::to_virtual(std::ffi::CStr::from_ptr(p).to_bytes());
     libc::free(p.cast());
     return_path(&resolved, out, (!out.is_null()).then_some(libc::PATH_MAX as size_t))

@@ -2,13 +2,12 @@
 //! read side (stat family, access, readlink, statfs, getxattr), answered by the primary.
 
 use super::namespace::{mirror_hooks, on_members};
-use super::{member_path, path_hook};
+use super::path_hook;
 use crate::boundary::{self, FfiReturn};
 use crate::fdtable;
 use crate::ocb::times_of;
 use crate::real::{self, raw, Errno, Res};
 use libc::{c_char, c_int, c_uint, c_void, gid_t, mode_t, off64_t, size_t, ssize_t, uid_t};
-use shadow_core::Member;
 use std::ffi::CStr;
 
 mirror_hooks! {
@@ -41,7 +40,10 @@ fn on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T, by_path: 
     let r = op(fd).into_res()?;
     let s = match ocb.secondary_fd() {
         Some(sfd) => op(sfd).into_res(),
-        None => by_path(&member_path(Member::Secondary, &ocb.rel())).into_res(),
+        None => match super::follower_path(&ocb.rel()) {
+            Some(p) => by_path(&p).into_res(),
+            None => Ok(r),
+        },
     };
     if let Err(e) = s {
         ocb.mark_insecure(what, e);
@@ -79,8 +81,8 @@ fd_meta_hooks! {
 /// After a time change reached the primary, the secondary is given the primary's exact
 /// times: "now" (NULL, UTIME_NOW) must not become two different nows.
 fn copy_times_by_path(rel: &crate::resolve::Rel) -> c_int {
-    let p = member_path(Member::Primary, rel);
-    let s = member_path(Member::Secondary, rel);
+    let p = super::lead_path(rel);
+    let Some(s) = super::follower_path(rel) else { return 0 };
     match real::lstat(&p).and_then(|st| real::utimensat(&s, &times_of(&st), libc::AT_SYMLINK_NOFOLLOW)) {
         Ok(_) => 0,
         Err(e) => {
@@ -91,7 +93,8 @@ fn copy_times_by_path(rel: &crate::resolve::Rel) -> c_int {
 }
 
 fn times_by_path(rel: crate::resolve::Rel, set_primary: impl Fn(&CStr) -> c_int) -> Res<c_int> {
-    let r = set_primary(&member_path(Member::Primary, &rel)).into_res()?;
+    let r = set_primary(&super::lead_path(&rel)).into_res()?;
+    crate::members::record_change(&rel, None);
     if copy_times_by_path(&rel) != 0 {
         crate::report::record(shadow_core::history::Code::NamespaceMismatch, &rel, &format!("utimes: {}", Errno::last().describe()));
     }
@@ -184,7 +187,7 @@ macro_rules! primary_hooks {
         #[no_mangle]
         pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
             let call = |$path: *const c_char| raw::$name($($arg),*);
-            path_hook($dirfd, $path, |rel| call(member_path(Member::Primary, &rel).as_ptr()).into_res(), call)
+            path_hook($dirfd, $path, |rel| call(super::lead_path(&rel).as_ptr()).into_res(), call)
         }
     )*};
 }

@@ -17,7 +17,6 @@ use crate::resolve::{self, Rel, Target};
 use crate::set;
 use libc::{c_char, c_int};
 use shadow_core::vpath;
-use shadow_core::Member;
 use std::ffi::{CStr, CString};
 
 /// An absolute path that neither starts with the prefix nor folds: certainly not ours,
@@ -81,9 +80,16 @@ impl Arg {
     }
 }
 
-/// The real path of `rel` in a member.
-pub(crate) fn member_path(m: Member, rel: &Rel) -> CString {
-    set::get().member_path(m, &rel.0)
+/// The real path of `rel` in the lead member (reads, stat, the program's own fds).
+pub(crate) fn lead_path(rel: &Rel) -> CString {
+    let v = crate::members::view();
+    v.path(v.lead, &rel.0)
+}
+
+/// The real path of `rel` in the follower, when one is being written.
+pub(crate) fn follower_path(rel: &Rel) -> Option<CString> {
+    let v = crate::members::view();
+    v.follower.map(|m| v.path(m, &rel.0))
 }
 
 pub(crate) unsafe fn cstr<'a>(p: *const c_char) -> &'a [u8] {
@@ -118,11 +124,8 @@ pub(crate) fn proc_fd(path: *const c_char) -> Option<c_int> {
 
 /// A real path in the primary, back in virtual terms (other paths unchanged).
 pub(crate) fn to_virtual(real: &[u8]) -> Vec<u8> {
-    let s = set::get();
-    for root in [&s.canonical_roots[0], &s.roots[0]] {
-        if let Some(rest) = vpath::under_prefix(real, root) {
-            return vpath::join(&s.prefix, rest);
-        }
+    match crate::members::view().rel_in_any(real) {
+        Some(rest) => vpath::join(&set::get().prefix, &rest),
+        None => real.to_vec(),
     }
-    real.to_vec()
 }

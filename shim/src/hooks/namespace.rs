@@ -1,7 +1,7 @@
 //! Namespace changes: mkdir, rmdir, unlink, rename, link, symlink, mknod/mkfifo, remove,
 //! and the mkstemp/mkdtemp family (whose glibc versions open with internal calls).
 
-use super::{member_path, path_hook, resolve_arg, Arg};
+use super::{follower_path, lead_path, path_hook, resolve_arg, Arg};
 use crate::boundary::{self, FfiReturn};
 use crate::fdtable;
 use crate::real::{raw, Errno, Res};
@@ -10,23 +10,29 @@ use crate::resolve::{self, Rel, Target};
 use crate::set;
 use libc::{c_char, c_int, c_uint, mode_t};
 use shadow_core::history::Code;
-use shadow_core::Member;
 use std::ffi::{CStr, CString};
 
 /// Applies a change to both members by path. The program sees the primary's result; a
 /// secondary that fails where the primary succeeded is reported at once.
 pub fn on_members<T: FfiReturn>(what: &str, rel: &Rel, op: impl Fn(&CStr) -> T) -> Res<T> {
-    let r = op(&member_path(Member::Primary, rel)).into_res()?;
-    if let Err(e) = op(&member_path(Member::Secondary, rel)).into_res() {
-        report::record(Code::NamespaceMismatch, rel, &format!("{what}: {}", e.describe()));
+    let r = op(&lead_path(rel)).into_res()?;
+    crate::members::record_change(rel, None);
+    if let Some(f) = follower_path(rel) {
+        if let Err(e) = op(&f).into_res() {
+            report::record(Code::NamespaceMismatch, rel, &format!("{what}: {}", e.describe()));
+        }
     }
     Ok(r)
 }
 
 fn on_members2<T: FfiReturn>(what: &str, a: &Rel, b: &Rel, op: impl Fn(&CStr, &CStr) -> T) -> Res<T> {
-    let r = op(&member_path(Member::Primary, a), &member_path(Member::Primary, b)).into_res()?;
-    if let Err(e) = op(&member_path(Member::Secondary, a), &member_path(Member::Secondary, b)).into_res() {
-        report::record(Code::NamespaceMismatch, b, &format!("{what}: {}", e.describe()));
+    let r = op(&lead_path(a), &lead_path(b)).into_res()?;
+    crate::members::record_change(a, None);
+    crate::members::record_change(b, None);
+    if let (Some(fa), Some(fb)) = (follower_path(a), follower_path(b)) {
+        if let Err(e) = op(&fa, &fb).into_res() {
+            report::record(Code::NamespaceMismatch, b, &format!("{what}: {}", e.describe()));
+        }
     }
     Ok(r)
 }
@@ -86,7 +92,7 @@ pub unsafe extern "C" fn remove(path: *const c_char) -> c_int {
         libc::AT_FDCWD,
         path,
         |rel| {
-            let is_dir = crate::real::lstat(&member_path(Member::Primary, &rel)).map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR);
+            let is_dir = crate::real::lstat(&lead_path(&rel)).map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR);
             if is_dir? {
                 on_members("remove", &rel, |p| raw::rmdir(p.as_ptr()))
             } else {
@@ -157,12 +163,14 @@ pub unsafe extern "C" fn linkat(da: c_int, a: *const c_char, db: c_int, b: *cons
         || {
             let Target::Shadowed(rb) = resolve::resolve(db, CStr::from_ptr(b)) else { return Err(Errno(libc::EXDEV)) };
             let ocb = fdtable::get(sfd_of).ok_or(Errno(libc::EBADF))?;
-            let r = call(a, member_path(Member::Primary, &rb).as_ptr()).into_res()?;
+            let r = call(a, lead_path(&rb).as_ptr()).into_res()?;
+            crate::members::record_change(&rb, None);
+            let Some(dest) = follower_path(&rb) else { return Ok(r) };
             let secondary = match ocb.secondary_fd() {
-                Some(sfd) if src.is_empty() => raw::linkat(sfd, a, libc::AT_FDCWD, member_path(Member::Secondary, &rb).as_ptr(), flags).into_res(),
+                Some(sfd) if src.is_empty() => raw::linkat(sfd, a, libc::AT_FDCWD, dest.as_ptr(), flags).into_res(),
                 Some(sfd) => {
                     let proc = CString::new(format!("/proc/self/fd/{sfd}")).unwrap_or_default();
-                    raw::linkat(libc::AT_FDCWD, proc.as_ptr(), libc::AT_FDCWD, member_path(Member::Secondary, &rb).as_ptr(), flags).into_res()
+                    raw::linkat(libc::AT_FDCWD, proc.as_ptr(), libc::AT_FDCWD, dest.as_ptr(), flags).into_res()
                 }
                 None => Err(Errno(libc::EBADF)),
             };

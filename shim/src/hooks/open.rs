@@ -1,20 +1,19 @@
 //! open/creat (and the fortified `__open_2` family), close, close_range, dup, dup2, dup3,
 //! fcntl: creating OCBs and link blocks.
 
-use super::{member_path, path_hook};
+use super::path_hook;
 use crate::boundary::{self, FfiReturn};
 use crate::fdtable;
 use crate::ocb::{self, Ocb, OcbKind};
 use crate::real::{self, raw, Errno, Res};
 use crate::resolve::Rel;
 use libc::{c_char, c_int, c_long, c_uint, mode_t};
-use shadow_core::Member;
 use std::sync::Arc;
 
 /// Opens a shadowed path: the primary's answer is the program's; the secondary is opened
 /// alongside when the open can change the file.
 pub fn open_shadowed(rel: Rel, flags: c_int, mode: mode_t) -> Res<c_int> {
-    let fd = real::open(&member_path(Member::Primary, &rel), flags, mode)?;
+    let fd = real::open(&super::lead_path(&rel), flags, mode)?;
     adopt_new_fd(fd, rel, flags, mode, None);
     Ok(fd)
 }
@@ -45,14 +44,17 @@ pub fn adopt_new_fd(fd: c_int, rel: Rel, flags: c_int, mode: mode_t, secondary_p
         }
     };
     let ocb = Ocb::new(rel, kind, flags, &st);
-    let changes = flags & libc::O_ACCMODE != libc::O_RDONLY || flags & (libc::O_CREAT | libc::O_TRUNC) != 0;
-    if kind == OcbKind::File && changes {
+    if ocb.wants_secondary() {
         let fresh = flags & libc::O_EXCL != 0 && flags & libc::O_CREAT != 0;
         let tmpfile = flags & libc::O_TMPFILE == libc::O_TMPFILE;
-        let path = secondary_path.unwrap_or_else(|| member_path(Member::Secondary, &ocb.rel()));
-        match ocb::open_secondary(&path, flags, mode, fresh && !tmpfile) {
-            Ok(sfd) => ocb.set_secondary(sfd),
-            Err(e) => ocb.mark_insecure("open", e),
+        if flags & (libc::O_CREAT | libc::O_TRUNC) != 0 {
+            crate::members::record_change(&ocb.rel(), Some(&ocb));
+        }
+        if let Some(path) = secondary_path.or_else(|| super::follower_path(&ocb.rel())) {
+            match ocb::open_secondary(&path, flags, mode, fresh && !tmpfile) {
+                Ok(sfd) => ocb.set_secondary(sfd),
+                Err(e) => ocb.mark_insecure("open", e),
+            }
         }
     }
     let ocb = Arc::new(ocb);
@@ -197,10 +199,19 @@ fn internal_fds_in(lo: c_int, hi: c_int) -> Vec<c_int> {
     v
 }
 
+/// The shim's own fds are not open as far as the program is concerned.
+fn not_the_programs() -> c_int {
+    Errno(libc::EBADF).set();
+    -1
+}
+
 /// dup(2)
 #[no_mangle]
 pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
     if !fdtable::is_shadowed(fd) {
+        if fdtable::is_internal(fd) {
+            return not_the_programs();
+        }
         return raw::dup(fd);
     }
     boundary::hook(
@@ -216,6 +227,9 @@ pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
 /// dup2(2)
 #[no_mangle]
 pub unsafe extern "C" fn dup2(fd: c_int, newfd: c_int) -> c_int {
+    if fdtable::is_internal(fd) {
+        return not_the_programs();
+    }
     if !fdtable::is_shadowed(fd) && !fdtable::is_shadowed(newfd) && !fdtable::is_internal(newfd) && !crate::hooks::stdio::is_std_swapped(newfd) {
         return raw::dup2(fd, newfd);
     }
@@ -225,6 +239,9 @@ pub unsafe extern "C" fn dup2(fd: c_int, newfd: c_int) -> c_int {
 /// dup3(2)
 #[no_mangle]
 pub unsafe extern "C" fn dup3(fd: c_int, newfd: c_int, flags: c_int) -> c_int {
+    if fdtable::is_internal(fd) {
+        return not_the_programs();
+    }
     if !fdtable::is_shadowed(fd) && !fdtable::is_shadowed(newfd) && !fdtable::is_internal(newfd) && !crate::hooks::stdio::is_std_swapped(newfd) {
         return raw::dup3(fd, newfd, flags);
     }
@@ -251,6 +268,9 @@ macro_rules! fcntl_hooks {
         #[no_mangle]
         pub unsafe extern "C" fn $name(fd: c_int, cmd: c_int, arg: c_long) -> c_int {
             if !fdtable::is_shadowed(fd) {
+                if fdtable::is_internal(fd) && matches!(cmd, libc::F_DUPFD | libc::F_DUPFD_CLOEXEC) {
+                    return not_the_programs();
+                }
                 return raw::$name(fd, cmd, arg);
             }
             boundary::hook(|| fcntl_core(fd, cmd, arg, raw::$name), || raw::$name(fd, cmd, arg))

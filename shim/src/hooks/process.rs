@@ -3,14 +3,13 @@
 //! otherwise rewrite its parent's table. exec and posix_spawn keep the shim in the child's
 //! environment; the new image adopts inherited fds that point into the primary (adopt.rs).
 
-use super::{member_path, resolve_arg, Arg};
+use super::{resolve_arg, Arg};
 use crate::boundary::{self, FfiReturn};
 use crate::real::{raw, Errno};
 use crate::resolve::Rel;
 use crate::set;
 use libc::{c_char, c_int, mode_t, pid_t};
 use once_cell::sync::Lazy;
-use shadow_core::Member;
 use std::ffi::{CStr, CString};
 use std::sync::Mutex;
 
@@ -90,7 +89,7 @@ unsafe fn exec_with(path: *const c_char, envp: *const *const c_char, by_path: bo
                 search_shadowed_path(CStr::from_ptr(path)).map_or(Arg::Keep, Arg::Path)
             };
             match arg {
-                Arg::Shadowed(rel) => call(member_path(Member::Primary, &rel).as_ptr(), envp).into_res(),
+                Arg::Shadowed(rel) => call(super::lead_path(&rel).as_ptr(), envp).into_res(),
                 other => call(other.ptr(path), envp).into_res(),
             }
         },
@@ -113,7 +112,7 @@ fn search_shadowed_path(file: &CStr) -> Option<CString> {
         let real = match resolve_arg(libc::AT_FDCWD, full.as_ptr()) {
             Arg::Shadowed(rel) => {
                 any_shadowed = true;
-                member_path(Member::Primary, &rel)
+                super::lead_path(&rel)
             }
             Arg::Path(p) => p,
             Arg::Keep => full,
@@ -178,7 +177,7 @@ pub unsafe extern "C" fn posix_spawn_file_actions_addopen(fa: *mut libc::posix_s
     boundary::hook(
         || match resolve_arg(libc::AT_FDCWD, path) {
             Arg::Shadowed(rel) => {
-                let r = call(member_path(Member::Primary, &rel).as_ptr());
+                let r = call(super::lead_path(&rel).as_ptr());
                 if r == 0 {
                     SPAWN_OPENS.lock().unwrap_or_else(|e| e.into_inner()).push(SpawnOpen { actions: fa as usize, rel, flags, mode });
                 }
@@ -199,7 +198,7 @@ pub unsafe extern "C" fn posix_spawn_file_actions_addchdir_np(fa: *mut libc::pos
     }
     boundary::hook(
         || match resolve_arg(libc::AT_FDCWD, path) {
-            Arg::Shadowed(rel) => Ok(call(member_path(Member::Primary, &rel).as_ptr())),
+            Arg::Shadowed(rel) => Ok(call(super::lead_path(&rel).as_ptr())),
             other => Ok(call(other.ptr(path))),
         },
         || call(path),
@@ -214,8 +213,10 @@ fn prepare_spawn_opens(fa: *const libc::posix_spawn_file_actions_t) {
         }
         if o.flags & (libc::O_CREAT | libc::O_TRUNC) != 0 && o.flags & libc::O_ACCMODE != libc::O_RDONLY {
             let flags = (o.flags & (libc::O_CREAT | libc::O_TRUNC)) | libc::O_WRONLY | libc::O_CLOEXEC;
-            if let Ok(fd) = crate::real::open(&member_path(Member::Secondary, &o.rel), flags, o.mode) {
-                let _ = crate::real::close(fd);
+            if let Some(path) = super::follower_path(&o.rel) {
+                if let Ok(fd) = crate::real::open(&path, flags, o.mode) {
+                    let _ = crate::real::close(fd);
+                }
             }
         }
         false

@@ -3,12 +3,10 @@
 //! program asked about. The walk itself runs outside the boundary so the program's
 //! callbacks see the hooks as usual.
 
-use super::member_path;
 use crate::boundary;
 use crate::real::raw;
 use crate::resolve::{self, Target};
 use libc::{c_char, c_int, c_void};
-use shadow_core::Member;
 use std::cell::RefCell;
 use std::ffi::{CStr, CString};
 
@@ -19,7 +17,7 @@ fn real_root(path: *const c_char) -> Option<CString> {
         return None;
     }
     boundary::prepare(|| match resolve::resolve(libc::AT_FDCWD, unsafe { CStr::from_ptr(path) }) {
-        Target::Shadowed(rel) => Some(member_path(Member::Primary, &rel)),
+        Target::Shadowed(rel) => Some(super::lead_path(&rel)),
         _ => None,
     })
 }

@@ -1,0 +1,308 @@
+//! The state file and process registry as shared memory, for the shim (readers) and
+//! shadowctl (the writer). Every process maps the same files; `epoch` is a seqlock.
+
+use crate::config::Config;
+use crate::state::{self, registry, State, StateError};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::io::AsRawFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+pub fn state_path(c: &Config) -> PathBuf {
+    c.state_dir.join("state")
+}
+pub fn registry_path(c: &Config) -> PathBuf {
+    c.state_dir.join("registry")
+}
+pub fn lock_path(c: &Config) -> PathBuf {
+    c.state_dir.join("lock")
+}
+pub fn changes_path(c: &Config) -> PathBuf {
+    c.state_dir.join("changes")
+}
+
+/// The id a config's state file must carry.
+pub fn expected_set_id(c: &Config) -> u64 {
+    let dirs: Vec<&str> = c.members.iter().map(|m| m.dir.as_str()).collect();
+    state::set_id(&c.prefix, &dirs)
+}
+
+fn map(file: &File, len: usize) -> Result<*mut u8, String> {
+    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, file.as_raw_fd(), 0) };
+    if p == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error().to_string());
+    }
+    Ok(p as *mut u8)
+}
+
+/// A mapped state file.
+pub struct SharedState {
+    map: *mut u8,
+    pub path: PathBuf,
+    pub set_id: u64,
+}
+
+unsafe impl Send for SharedState {}
+unsafe impl Sync for SharedState {}
+
+impl SharedState {
+    /// Opens the set's state file, creating it (all members enabled, generation 1) when it
+    /// does not exist. A damaged or foreign file is an error naming it.
+    pub fn open(c: &Config) -> Result<SharedState, String> {
+        let path = state_path(c);
+        let expected = expected_set_id(c);
+        let shown = path.display().to_string();
+        if !path.exists() {
+            let dirs: Vec<&str> = c.members.iter().map(|m| m.dir.as_str()).collect();
+            let tmp = c.state_dir.join(format!("state.new.{}", std::process::id()));
+            let mut f = OpenOptions::new().write(true).create_new(true).mode(0o644).open(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+            f.write_all(&State::new(expected, &dirs).encode()).map_err(|e| format!("{}: {e}", tmp.display()))?;
+            f.sync_all().map_err(|e| format!("{}: {e}", tmp.display()))?;
+            // link(2) never replaces: if another process created the file first, use theirs.
+            let linked = std::fs::hard_link(&tmp, &path);
+            let _ = std::fs::remove_file(&tmp);
+            if let Err(e) = linked {
+                if e.kind() != std::io::ErrorKind::AlreadyExists {
+                    return Err(format!("{shown}: {e}"));
+                }
+            }
+        }
+        let file = OpenOptions::new().read(true).write(true).open(&path).map_err(|e| format!("{shown}: {e}"))?;
+        let len = file.metadata().map_err(|e| format!("{shown}: {e}"))?.len() as usize;
+        if len < state::SIZE {
+            return Err(format!("{shown}: {}", StateError::Truncated(len)));
+        }
+        let map = map(&file, state::SIZE).map_err(|e| format!("{shown}: {e}"))?;
+        // The mapping outlives the fd: no fd of the shim's stays open for a program to trip on.
+        drop(file);
+        let shared = SharedState { map, path, set_id: expected };
+        shared.read().map_err(|e| format!("{shown}: {e}"))?;
+        Ok(shared)
+    }
+
+    fn word64(&self, off: usize) -> &AtomicU64 {
+        unsafe { &*(self.map.add(off) as *const AtomicU64) }
+    }
+    fn word32(&self, off: usize) -> &AtomicU32 {
+        unsafe { &*(self.map.add(off) as *const AtomicU32) }
+    }
+
+    /// The change counter: one load, for the shim's hot path.
+    #[inline]
+    pub fn epoch(&self) -> u64 {
+        self.word64(state::EPOCH_OFFSET).load(Ordering::SeqCst)
+    }
+
+    #[inline]
+    pub fn frozen(&self) -> bool {
+        self.word32(state::FROZEN_OFFSET).load(Ordering::SeqCst) != 0
+    }
+
+    pub fn set_frozen(&self, on: bool) {
+        self.word32(state::FROZEN_OFFSET).store(on as u32, Ordering::SeqCst);
+    }
+
+    /// A consistent snapshot (retries while a writer is mid-change).
+    pub fn read(&self) -> Result<State, StateError> {
+        let mut spins = 0u32;
+        loop {
+            let before = self.epoch();
+            if before % 2 == 0 {
+                let mut copy = vec![0u8; state::SIZE];
+                unsafe { std::ptr::copy_nonoverlapping(self.map, copy.as_mut_ptr(), state::SIZE) };
+                if self.epoch() == before {
+                    let mut s = State::decode(&copy, Some(self.set_id))?;
+                    s.epoch = before;
+                    return Ok(s);
+                }
+            }
+            spins += 1;
+            if spins > 1000 {
+                std::thread::sleep(std::time::Duration::from_micros(100));
+            }
+            if spins > 200_000 {
+                return Err(StateError::Truncated(0));
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    /// Changes the state in place (callers hold the set's command lock). Returns the new
+    /// epoch. The file is synced so the change survives a crash.
+    pub fn update(&self, f: impl FnOnce(&mut State)) -> Result<u64, String> {
+        let mut s = self.read().map_err(|e| format!("{}: {e}", self.path.display()))?;
+        f(&mut s);
+        let epoch = self.word64(state::EPOCH_OFFSET);
+        let odd = epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        let image = s.encode();
+        // Everything but the epoch and the frozen flag, which live in the mapping only.
+        unsafe {
+            std::ptr::copy_nonoverlapping(image.as_ptr(), self.map, state::EPOCH_OFFSET);
+            std::ptr::copy_nonoverlapping(image.as_ptr().add(24), self.map.add(24), state::FROZEN_OFFSET - 24);
+            std::ptr::copy_nonoverlapping(image.as_ptr().add(48), self.map.add(48), state::SIZE - 48);
+        }
+        epoch.store(odd + 1, Ordering::SeqCst);
+        unsafe { libc::msync(self.map as *mut libc::c_void, state::SIZE, libc::MS_SYNC) };
+        Ok(odd + 1)
+    }
+}
+
+/// The mapped process registry.
+pub struct Registry {
+    map: *mut u8,
+}
+unsafe impl Send for Registry {}
+unsafe impl Sync for Registry {}
+
+/// One process's view of its registry slot.
+pub struct Slot<'a> {
+    pub pid: &'a AtomicU32,
+    pub in_flight: &'a AtomicU32,
+    pub seen_epoch: &'a AtomicU64,
+}
+
+impl Registry {
+    pub fn open(c: &Config) -> Result<Registry, String> {
+        let path = registry_path(c);
+        let shown = path.display().to_string();
+        let file = OpenOptions::new().read(true).write(true).create(true).mode(0o644).open(&path).map_err(|e| format!("{shown}: {e}"))?;
+        if file.metadata().map_err(|e| format!("{shown}: {e}"))?.len() < registry::SIZE as u64 {
+            file.set_len(registry::SIZE as u64).map_err(|e| format!("{shown}: {e}"))?;
+        }
+        let map = map(&file, registry::SIZE).map_err(|e| format!("{shown}: {e}"))?;
+        Ok(Registry { map })
+    }
+
+    pub fn slot(&self, i: usize) -> Slot<'_> {
+        let base = i * registry::SLOT_SIZE;
+        unsafe {
+            Slot {
+                pid: &*(self.map.add(base + registry::PID) as *const AtomicU32),
+                in_flight: &*(self.map.add(base + registry::IN_FLIGHT) as *const AtomicU32),
+                seen_epoch: &*(self.map.add(base + registry::SEEN_EPOCH) as *const AtomicU64),
+            }
+        }
+    }
+
+    /// Claims a free slot (or one whose process is gone) for `pid`. Allocation-free, so it
+    /// can run in a fork child.
+    pub fn claim(&self, pid: u32) -> Option<usize> {
+        for i in 0..registry::SLOTS {
+            let s = self.slot(i);
+            let cur = s.pid.load(Ordering::SeqCst);
+            let free = cur == 0 || (cur != pid && !process_alive(cur));
+            if free && s.pid.compare_exchange(cur, pid, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                s.in_flight.store(0, Ordering::SeqCst);
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    /// Live processes registered, with their slot.
+    pub fn live(&self) -> Vec<(usize, u32)> {
+        (0..registry::SLOTS)
+            .filter_map(|i| {
+                let pid = self.slot(i).pid.load(Ordering::SeqCst);
+                (pid != 0 && process_alive(pid)).then_some((i, pid))
+            })
+            .collect()
+    }
+
+    /// Frees the slots of processes that are gone.
+    pub fn reap(&self) {
+        for i in 0..registry::SLOTS {
+            let s = self.slot(i);
+            let pid = s.pid.load(Ordering::SeqCst);
+            if pid != 0 && !process_alive(pid) {
+                let _ = s.pid.compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Waits until every live process has either seen `epoch` or has no operation in
+    /// flight: from then on none acts on an older state.
+    pub fn wait_for(&self, epoch: u64, timeout: std::time::Duration) -> Result<(), Vec<u32>> {
+        let start = std::time::Instant::now();
+        loop {
+            let lagging: Vec<u32> = self
+                .live()
+                .into_iter()
+                .filter(|&(i, _)| {
+                    let s = self.slot(i);
+                    s.in_flight.load(Ordering::SeqCst) != 0 && s.seen_epoch.load(Ordering::SeqCst) < epoch
+                })
+                .map(|(_, pid)| pid)
+                .collect();
+            if lagging.is_empty() {
+                return Ok(());
+            }
+            if start.elapsed() > timeout {
+                return Err(lagging);
+            }
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+    }
+}
+
+pub fn process_alive(pid: u32) -> bool {
+    let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// The set's lock file: byte 0 serialises shadowctl commands, byte 1 is what writers wait
+/// on while the set is frozen. OFD locks, so they belong to the open file, not the process.
+pub struct LockFile(File);
+
+impl LockFile {
+    pub fn open(c: &Config) -> Result<LockFile, String> {
+        let path = lock_path(c);
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .mode(0o644)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&path)
+            .map(LockFile)
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn from_fd(fd: libc::c_int) -> LockFile {
+        use std::os::unix::io::FromRawFd;
+        LockFile(unsafe { File::from_raw_fd(fd) })
+    }
+
+    pub fn fd(&self) -> libc::c_int {
+        self.0.as_raw_fd()
+    }
+
+    pub fn into_fd(self) -> libc::c_int {
+        use std::os::unix::io::IntoRawFd;
+        self.0.into_raw_fd()
+    }
+
+    /// `kind`: F_RDLCK, F_WRLCK or F_UNLCK on one byte; waits.
+    pub fn lock(&self, byte: i64, kind: libc::c_int) -> std::io::Result<()> {
+        ofd_lock(self.fd(), byte, kind)
+    }
+}
+
+pub fn ofd_lock(fd: libc::c_int, byte: i64, kind: libc::c_int) -> std::io::Result<()> {
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = kind as i16;
+    fl.l_whence = libc::SEEK_SET as i16;
+    fl.l_start = byte;
+    fl.l_len = 1;
+    loop {
+        if unsafe { libc::fcntl(fd, libc::F_OFD_SETLKW, &fl) } == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! The members as this process sees them, kept in step with the shared state file.
+//!
+//! Every hook that acts on a shadowed path or fd enters through `enter()`: it marks the
+//! process as having an operation in flight (in its registry slot), and compares the
+//! mapped epoch with the one it last applied — one atomic load when nothing changed. On a
+//! change the new view is applied to every open file: the follower's fds are closed
+//! (member disabled) or reopened (member enabled again), or, when the lead member changes,
+//! the program's own fds are switched to the new lead's files at the same position.
+
+use crate::fdtable;
+use crate::ocb::{self, Ocb};
+use crate::real::{self};
+use crate::resolve::Rel;
+use crate::set;
+use libc::c_int;
+use shadow_core::shared::{ofd_lock, LockFile, Registry, SharedState};
+use shadow_core::state::{MemberState, State};
+use shadow_core::vpath;
+use shadow_core::Member;
+use std::ffi::CString;
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// One consistent picture of the members.
+pub struct View {
+    /// Member directories (from the state file: `replace` can change them), primary first.
+    pub dirs: Vec<Vec<u8>>,
+    /// The same with symlinks resolved, as /proc/self/fd shows files inside them.
+    pub canonical: Vec<Vec<u8>>,
+    /// Answers reads and stat; the program's fds are its files.
+    pub lead: Member,
+    /// Also written, when enabled.
+    pub follower: Option<Member>,
+}
+
+impl View {
+    fn from_state(s: &State) -> Option<View> {
+        let lead = s.lead()?;
+        let follower = Member::ALL.into_iter().find(|m| *m != lead && s.member(*m).state == MemberState::Enabled);
+        let dirs: Vec<Vec<u8>> = s.members.iter().map(|m| vpath::absolute(b"/", m.dir.as_bytes())).collect();
+        let canonical = s.members.iter().zip(&dirs).map(|(m, d)| std::fs::canonicalize(&m.dir).map(|p| p.into_os_string().into_encoded_bytes()).unwrap_or_else(|_| d.clone())).collect();
+        Some(View { dirs, canonical, lead, follower })
+    }
+
+    pub fn path(&self, m: Member, rel: &[u8]) -> CString {
+        CString::new(vpath::join(&self.dirs[m.index()], rel)).unwrap_or_default()
+    }
+
+    /// `rel` of a real path inside the lead member, if it is inside.
+    pub fn rel_in_lead(&self, real: &[u8]) -> Option<Vec<u8>> {
+        let i = self.lead.index();
+        [&self.canonical[i], &self.dirs[i]].into_iter().find_map(|root| vpath::under_prefix(real, root)).map(|r| r.to_vec())
+    }
+
+    /// `rel` of a real path inside any member.
+    pub fn rel_in_any(&self, real: &[u8]) -> Option<Vec<u8>> {
+        self.canonical.iter().chain(&self.dirs).find_map(|root| vpath::under_prefix(real, root)).map(|r| r.to_vec())
+    }
+}
+
+/// The process-wide shared-state handles.
+pub struct Shared {
+    pub state: SharedState,
+    pub registry: Registry,
+    pub lock: LockFile,
+    pub changes_fd: c_int,
+}
+
+static VIEW: RwLock<Option<Arc<View>>> = RwLock::new(None);
+static APPLIED: AtomicU64 = AtomicU64::new(u64::MAX);
+static SLOT: AtomicUsize = AtomicUsize::new(usize::MAX);
+static APPLY: Mutex<()> = Mutex::new(());
+
+/// Whether changes must be recorded for a member that is not being written:
+/// 0 no, 1 the first change of each open file, 2 every change (a resync is catching up).
+static TRACKING: AtomicU8 = AtomicU8::new(0);
+
+pub fn view() -> Arc<View> {
+    VIEW.read().unwrap_or_else(|e| e.into_inner()).clone().expect("member view used before init")
+}
+
+fn shared() -> &'static Shared {
+    &set::get().shared
+}
+
+/// Opens the shared files and builds the first view. Errors name the file.
+pub fn open(config: &shadow_core::config::Config) -> Result<Shared, String> {
+    let state = SharedState::open(config)?;
+    let registry = Registry::open(config)?;
+    let opened = LockFile::open(config)?;
+    // Into the shim's own fd range, where the program cannot close or dup2 over it.
+    let lock = LockFile::from_fd(ocb::make_internal(opened.into_fd()));
+    let path = shadow_core::shared::changes_path(config);
+    let cpath = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| format!("{}: bad path", path.display()))?;
+    let changes_fd = real::open(&cpath, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC, 0o644)
+        .map(ocb::make_internal)
+        .map_err(|e| format!("{}: {}", path.display(), e.describe()))?;
+    Ok(Shared { state, registry, lock, changes_fd })
+}
+
+/// First view and registry slot, at start-up.
+pub fn init() -> Result<(), String> {
+    let s = shared();
+    let st = s.state.read().map_err(|e| format!("{}: {e}", s.state.path.display()))?;
+    let v = View::from_state(&st).ok_or_else(|| format!("{}: no member is enabled; run `shadowctl enable`", s.state.path.display()))?;
+    set_tracking(&st);
+    APPLIED.store(st.epoch, Ordering::SeqCst);
+    *VIEW.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(v));
+    claim_slot();
+    Ok(())
+}
+
+fn set_tracking(st: &State) {
+    let t = if st.members.iter().any(|m| m.state == MemberState::Resyncing) {
+        2
+    } else if st.members.iter().any(|m| m.state != MemberState::Enabled) {
+        1
+    } else {
+        0
+    };
+    TRACKING.store(t, Ordering::SeqCst);
+}
+
+/// Also in a fork child (new pid): allocation-free.
+pub fn claim_slot() {
+    let s = shared();
+    let slot = s.registry.claim(std::process::id()).unwrap_or(usize::MAX);
+    SLOT.store(slot, Ordering::SeqCst);
+}
+
+/// An operation in flight: shadowctl waits for these before a change is in force.
+pub struct InFlight(usize);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.0 != usize::MAX {
+            let slot = shared().registry.slot(self.0);
+            slot.seen_epoch.store(APPLIED.load(Ordering::SeqCst), Ordering::SeqCst);
+            slot.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Called by every active hook before it decides anything.
+pub fn enter() -> InFlight {
+    let s = shared();
+    let i = SLOT.load(Ordering::Relaxed);
+    if i != usize::MAX {
+        s.registry.slot(i).in_flight.fetch_add(1, Ordering::SeqCst);
+    }
+    loop {
+        let epoch = s.state.epoch();
+        if s.state.frozen() {
+            // shadowctl is finishing a resync: wait on the lock it holds, then look again.
+            if i != usize::MAX {
+                let slot = s.registry.slot(i);
+                slot.seen_epoch.store(APPLIED.load(Ordering::SeqCst), Ordering::SeqCst);
+                slot.in_flight.fetch_sub(1, Ordering::SeqCst);
+            }
+            let _ = ofd_lock(s.lock.fd(), 1, libc::F_RDLCK);
+            let _ = ofd_lock(s.lock.fd(), 1, libc::F_UNLCK);
+            if i != usize::MAX {
+                s.registry.slot(i).in_flight.fetch_add(1, Ordering::SeqCst);
+            }
+            continue;
+        }
+        if epoch != APPLIED.load(Ordering::SeqCst) && epoch % 2 == 0 {
+            refresh();
+            continue;
+        }
+        if epoch % 2 == 1 {
+            std::hint::spin_loop();
+            continue;
+        }
+        return InFlight(i);
+    }
+}
+
+fn refresh() {
+    let _one = APPLY.lock().unwrap_or_else(|e| e.into_inner());
+    let s = shared();
+    let Ok(st) = s.state.read() else { return };
+    if st.epoch == APPLIED.load(Ordering::SeqCst) {
+        return;
+    }
+    let old = view();
+    let Some(new) = View::from_state(&st) else {
+        // Every member disabled: shadowctl refuses that; keep the old view.
+        APPLIED.store(st.epoch, Ordering::SeqCst);
+        return;
+    };
+    let new = Arc::new(new);
+    apply(&old, &new);
+    set_tracking(&st);
+    *VIEW.write().unwrap_or_else(|e| e.into_inner()) = Some(new);
+    APPLIED.store(st.epoch, Ordering::SeqCst);
+}
+
+/// Brings every open file of this process in line with a new view.
+fn apply(old: &View, new: &View) {
+    let mut by_ocb: Vec<(Arc<Ocb>, Vec<c_int>)> = Vec::new();
+    for (fd, o) in fdtable::all() {
+        match by_ocb.iter_mut().find(|(x, _)| Arc::ptr_eq(x, &o)) {
+            Some((_, fds)) => fds.push(fd),
+            None => by_ocb.push((o, vec![fd])),
+        }
+    }
+    for (ocb, fds) in &by_ocb {
+        if new.lead != old.lead {
+            switch_lead(ocb, fds, new);
+        } else if new.follower.is_none() {
+            ocb.replace_secondary(None);
+        } else if old.follower.is_none() {
+            let rel = ocb.rel();
+            if ocb.wants_secondary() {
+                let path = new.path(new.follower.expect("checked"), &rel.0);
+                match ocb::open_secondary(&path, ocb.flags() & !(libc::O_CREAT | libc::O_TRUNC | libc::O_EXCL), 0, false) {
+                    Ok(sfd) => ocb.replace_secondary(Some(sfd)),
+                    Err(e) => ocb.mark_insecure("reopen", e),
+                }
+            }
+        }
+    }
+    if new.lead != old.lead {
+        if let Some(rel) = crate::resolve::virtual_cwd() {
+            let _ = unsafe { real::raw::chdir(new.path(new.lead, &rel.0).as_ptr()) };
+        }
+    }
+}
+
+/// The lead member changed: the program's fds must now be the new lead's files, at the
+/// same position, with the same status flags.
+fn switch_lead(ocb: &Ocb, fds: &[c_int], new: &View) {
+    let Some(&first) = fds.first() else { return };
+    let pos = real::lseek(first, 0, libc::SEEK_CUR).unwrap_or(0);
+    let status = real::fcntl(first, libc::F_GETFL, 0).unwrap_or(0);
+    let replacement = match ocb.take_secondary() {
+        Some(sfd) => Ok(sfd),
+        None => {
+            let path = new.path(new.lead, &ocb.rel().0);
+            let flags = (ocb.flags() & !(libc::O_CREAT | libc::O_TRUNC | libc::O_EXCL)) | libc::O_CLOEXEC;
+            real::open(&path, flags, 0)
+        }
+    };
+    let desc = match replacement {
+        Ok(d) => d,
+        Err(e) => {
+            ocb.mark_insecure("switch to the new lead member", e);
+            return;
+        }
+    };
+    let _ = real::lseek(desc, pos, libc::SEEK_SET);
+    let _ = real::fcntl(desc, libc::F_SETFL, (status & (libc::O_APPEND | libc::O_NONBLOCK)) as libc::c_long);
+    for &fd in fds {
+        let cloexec = real::fcntl(fd, libc::F_GETFD, 0).map(|f| f & libc::FD_CLOEXEC != 0).unwrap_or(false);
+        let flags = if cloexec { libc::O_CLOEXEC } else { 0 };
+        if let Err(e) = unsafe { crate::boundary::FfiReturn::into_res(real::raw::dup3(desc, fd, flags)) } {
+            ocb.mark_insecure("switch to the new lead member", e);
+        }
+    }
+    ocb::close_internal(desc);
+}
+
+/// Records that `rel` changed while a member was not being written, so that bringing it
+/// back copies it. `ocb` limits the record to the first change of an open file, unless a
+/// resync is catching up (then every change counts).
+pub fn record_change(rel: &Rel, ocb: Option<&Ocb>) {
+    match TRACKING.load(Ordering::Relaxed) {
+        0 => return,
+        1 if ocb.is_some_and(|o| o.recorded_once()) => return,
+        _ => {}
+    }
+    let mut rec = rel.0.clone();
+    rec.push(0);
+    if let Err(e) = real::write(shared().changes_fd, &rec) {
+        crate::report::change_list_failed(rel, e);
+    }
+}
+
+pub fn tracking() -> bool {
+    TRACKING.load(Ordering::Relaxed) != 0
+}
+
