@@ -1,18 +1,30 @@
-//! shadowctl: inspect and manage a libshadow shadow set.
+//! shadowctl: inspect and manage a libshadow shadow set while programs use it.
 //!
 //! Exit codes: 0 success (verify: members identical); 1 verify found differences;
-//! 2 error (bad arguments, unreadable config, I/O error, program refused by check-exec).
+//! 2 error (bad arguments, unreadable config or state, refused operation, I/O error).
 
 mod execcheck;
+mod live;
+mod report;
 
 use clap::{Parser, Subcommand};
+use live::LiveSet;
 use shadow_core::config::{self, Config};
+use shadow_core::history::Code;
+use shadow_core::state::MemberState;
+use shadow_core::sync::{Stats, UpdateMode};
 use shadow_core::Member;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "shadowctl", version, about = "Manage libshadow shadow sets", after_help = "Exit codes: 0 success, 1 differences found (verify), 2 error.")]
+#[command(
+    name = "shadowctl",
+    version,
+    about = "Manage libshadow shadow sets while programs use them",
+    after_help = "Every command takes -c CONFIG or $SHADOW_CONFIG.\nExit codes: 0 success, 1 differences found (verify), 2 error or refused."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -21,7 +33,7 @@ struct Cli {
 #[derive(clap::Args)]
 struct ConfigArg {
     /// Config file of the shadow set (default: $SHADOW_CONFIG)
-    #[arg(short = 'c', long = "config", value_name = "CONFIG")]
+    #[arg(short = 'c', long = "config", value_name = "CONFIG", global = true)]
     config: Option<PathBuf>,
 }
 
@@ -37,8 +49,83 @@ impl ConfigArg {
     }
 }
 
+fn parse_member(s: &str) -> Result<Member, String> {
+    Member::parse(s).ok_or_else(|| format!("`{s}` is not a member (primary or secondary)"))
+}
+
+fn parse_mode(s: &str) -> Result<UpdateMode, String> {
+    UpdateMode::parse(s).ok_or_else(|| format!("`{s}` is not an update mode (newer, all, replace)"))
+}
+
 #[derive(Subcommand)]
 enum Cmd {
+    /// Members with state and generation, attached processes and their open files.
+    Status {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        json: bool,
+        /// Also write DiskShadow's status-file form to STATE_DIR/status (atomically)
+        #[arg(long)]
+        write: bool,
+    },
+    /// Stop writing a member; the other keeps serving (reads move to it if needed).
+    /// Refused for the last enabled member. Bumps the survivor's generation.
+    Disable {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(value_parser = parse_member)]
+        member: Member,
+    },
+    /// Bring a disabled member up to date from the other one while programs keep writing,
+    /// then enable it. Files programs hold open are reopened in them.
+    Enable {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(value_parser = parse_member)]
+        member: Member,
+        /// newer (copy missing or newer files), all (copy everything), replace (wipe, copy)
+        #[arg(long, value_parser = parse_mode, default_value = "newer")]
+        update: UpdateMode,
+        /// Copy even when the target's generation says it is newer than the source
+        #[arg(long)]
+        force: bool,
+        /// Progress and result as JSON lines
+        #[arg(long)]
+        json: bool,
+    },
+    /// Nominate a new directory for a disabled member, fill it and enable it.
+    Replace {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(value_parser = parse_member)]
+        member: Member,
+        dir: PathBuf,
+        #[arg(long, value_parser = parse_mode, default_value = "all")]
+        update: UpdateMode,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bring the lagging member level again, on demand, while programs keep writing.
+    Sync {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long, value_parser = parse_mode, default_value = "newer")]
+        update: UpdateMode,
+        /// The member to bring level (default: the one with the lower generation, else secondary)
+        #[arg(long, value_parser = parse_member)]
+        member: Option<Member>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The numbered history log.
+    History {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Keep printing records as they are appended
+        #[arg(long)]
+        follow: bool,
+    },
     /// Compare the members: entries, type, size, mode, owner, symlink targets, contents.
     /// Exit 0 when identical, 1 when they differ, 2 on error.
     Verify {
@@ -61,37 +148,129 @@ enum Cmd {
     },
 }
 
-fn json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+/// Progress on a terminal (one rewritten line), JSON lines with --json, silence in pipes.
+fn progress_printer(json: bool) -> impl FnMut(&str, &Stats, bool) {
+    let start = std::time::Instant::now();
+    let tty = std::io::stderr().is_terminal();
+    move |phase, st, done| {
+        let secs = start.elapsed().as_secs_f64().max(0.001);
+        if json {
+            println!("{{\"progress\":\"{phase}\",\"files\":{},\"bytes\":{},\"scanned\":{},\"seconds\":{secs:.3},\"done\":{done}}}", st.files, st.bytes, st.scanned);
+        } else if tty {
+            eprint!("\r{phase}: {} scanned, {} copied, {} ({}/s)   ", st.scanned, st.files, report::bytes(st.bytes), report::bytes((st.bytes as f64 / secs) as u64));
+            if done {
+                eprintln!();
+            }
         }
     }
-    out.push('"');
-    out
 }
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
+        Cmd::Status { config, json, write } => {
+            let set = LiveSet::open(config.load()?)?;
+            let status = report::Status::gather(&set)?;
+            if write {
+                status.write_diskshadow_form(&set.config)?;
+            }
+            if json { println!("{}", status.json()) } else { print!("{}", status.text()) }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Disable { config, member } => {
+            let set = LiveSet::open(config.load()?)?;
+            let _lock = set.command_lock()?;
+            let s = set.read()?;
+            let other = Member::ALL.into_iter().find(|m| *m != member).expect("two members");
+            if s.member(member).state != MemberState::Enabled {
+                return Err(format!("{} is already {}", member.name(), s.member(member).state.name()));
+            }
+            if s.member(other).state != MemberState::Enabled {
+                return Err(format!("refusing to disable {}: it is the last enabled member ({} is {})", member.name(), other.name(), s.member(other).state.name()));
+            }
+            set.change(|st| {
+                st.member_mut(member).state = MemberState::Disabled;
+                st.member_mut(other).generation += 1;
+            })?;
+            let s = set.read()?;
+            set.history(Code::MemberStateChanged, &s.member(Member::Primary).dir, &s.member(Member::Secondary).dir, &format!("disabled {}", member.name()));
+            eprintln!("{} disabled; {} carries on at generation {}", member.name(), other.name(), s.member(other).generation);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Enable { config, member, update, force, json } => {
+            let set = LiveSet::open(config.load()?)?;
+            let _lock = set.command_lock()?;
+            let s = set.read()?;
+            let other = Member::ALL.into_iter().find(|m| *m != member).expect("two members");
+            if s.member(member).state == MemberState::Enabled {
+                return Err(format!("{} is already enabled", member.name()));
+            }
+            let (tg, sg) = (s.member(member).generation, s.member(other).generation);
+            if tg > sg && !force {
+                return Err(format!(
+                    "refusing to copy {} (generation {sg}) over {} (generation {tg}): {} was written after {} stopped being written, so it is the newer one. Use --force to overwrite it anyway",
+                    other.name(), member.name(), member.name(), other.name()
+                ));
+            }
+            resync(&set, member, update, json, "enabled")
+        }
+        Cmd::Replace { config, member, dir, update, json } => {
+            let set = LiveSet::open(config.load()?)?;
+            let _lock = set.command_lock()?;
+            let s = set.read()?;
+            if s.member(member).state == MemberState::Enabled {
+                return Err(format!("{} is enabled: disable it before replacing it", member.name()));
+            }
+            let dir = std::fs::canonicalize(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            if !dir.is_dir() {
+                return Err(format!("{}: not a directory", dir.display()));
+            }
+            let d = dir.to_string_lossy().to_string();
+            let other = Member::ALL.into_iter().find(|m| *m != member).expect("two members");
+            let clash = [&set.config.prefix, &s.member(other).dir].into_iter().find(|x| {
+                shadow_core::vpath::under_prefix(d.as_bytes(), x.as_bytes()).is_some() || shadow_core::vpath::under_prefix(x.as_bytes(), d.as_bytes()).is_some()
+            });
+            if let Some(x) = clash {
+                return Err(format!("{d} overlaps {x}"));
+            }
+            set.change(|st| {
+                let m = st.member_mut(member);
+                m.dir = d.clone();
+                m.generation = 0;
+            })?;
+            resync(&set, member, update, json, "replaced")
+        }
+        Cmd::Sync { config, update, member, json } => {
+            let set = LiveSet::open(config.load()?)?;
+            let _lock = set.command_lock()?;
+            let s = set.read()?;
+            let target = member.unwrap_or_else(|| {
+                let (p, q) = (s.member(Member::Primary), s.member(Member::Secondary));
+                if p.generation < q.generation || p.state != MemberState::Enabled && q.state == MemberState::Enabled { Member::Primary } else { Member::Secondary }
+            });
+            resync(&set, target, update, json, "synced")
+        }
+        Cmd::History { config, follow } => {
+            let c = config.load()?;
+            report::history(&c.history_path(), follow)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Verify { config, json } => {
             let c = config.load()?;
-            let (p, s) = (&c.member(Member::Primary).dir, &c.member(Member::Secondary).dir);
-            let diffs = shadow_core::tree::compare(p.as_ref(), s.as_ref()).map_err(|e| format!("verify: {e}"))?;
+            let set = LiveSet::open(c)?;
+            let s = set.read()?;
+            let (p, q) = (&s.member(Member::Primary).dir, &s.member(Member::Secondary).dir);
+            let diffs = shadow_core::tree::compare(p.as_ref(), q.as_ref()).map_err(|e| format!("verify: {e}"))?;
             if json {
                 let items: Vec<String> = diffs
                     .iter()
-                    .map(|d| format!("{{\"path\":{},\"difference\":{}}}", json_string(&d.path.to_string_lossy()), json_string(&d.to_string())))
+                    .map(|d| format!("{{\"path\":{},\"difference\":{}}}", report::json_string(&d.path.to_string_lossy()), report::json_string(&d.to_string())))
                     .collect();
-                println!("{{\"primary\":{},\"secondary\":{},\"identical\":{},\"differences\":[{}]}}", json_string(p), json_string(s), diffs.is_empty(), items.join(","));
+                println!("{{\"primary\":{},\"secondary\":{},\"identical\":{},\"differences\":[{}]}}", report::json_string(p), report::json_string(q), diffs.is_empty(), items.join(","));
             } else {
                 for d in &diffs {
                     println!("{d}");
                 }
-                eprintln!("verify: {} difference(s) between {p} and {s}", diffs.len());
+                eprintln!("verify: {} difference(s) between {p} and {q}", diffs.len());
             }
             Ok(if diffs.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
@@ -101,14 +280,38 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Cmd::CheckConfig { config } => {
             let c = config.load()?;
-            println!("prefix = {}", json_string(&c.prefix));
+            println!("prefix = {}", report::json_string(&c.prefix));
             for m in &c.members {
-                println!("{} = {}", m.member.name(), json_string(&m.dir));
+                println!("{} = {}", m.member.name(), report::json_string(&m.dir));
             }
-            println!("state_dir = {}", json_string(&c.state_dir.to_string_lossy()));
+            println!("state_dir = {}", report::json_string(&c.state_dir.to_string_lossy()));
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn resync(set: &LiveSet, member: Member, update: UpdateMode, json: bool, verb: &str) -> Result<ExitCode, String> {
+    let mut progress = progress_printer(json);
+    let r = set.resync(member, update, &mut progress)?;
+    let s = set.read()?;
+    let what = format!("{verb} {} (update {}: {} files, {} bytes copied, {} removed; writers held {} ms while the last {} changed paths were copied)", member.name(), update.name(), r.stats.files, r.stats.bytes, r.stats.removed, r.freeze.as_millis(), r.last_paths);
+    set.history(Code::MemberStateChanged, &s.member(Member::Primary).dir, &s.member(Member::Secondary).dir, &what);
+    if json {
+        println!(
+            "{{\"member\":\"{}\",\"update\":\"{}\",\"files\":{},\"bytes\":{},\"removed\":{},\"seconds\":{:.3},\"freeze_ms\":{:.3},\"generation\":{}}}",
+            member.name(),
+            update.name(),
+            r.stats.files,
+            r.stats.bytes,
+            r.stats.removed,
+            r.elapsed.as_secs_f64(),
+            r.freeze.as_secs_f64() * 1000.0,
+            s.member(member).generation
+        );
+    } else {
+        eprintln!("{what} in {:.2}s", r.elapsed.as_secs_f64());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {

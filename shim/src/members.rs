@@ -206,19 +206,25 @@ fn apply(old: &View, new: &View) {
         }
     }
     for (ocb, fds) in &by_ocb {
-        if new.lead != old.lead {
+        let lead_moved = new.lead != old.lead;
+        if lead_moved {
             switch_lead(ocb, fds, new);
-        } else if new.follower.is_none() {
-            ocb.replace_secondary(None);
-        } else if old.follower.is_none() {
-            let rel = ocb.rel();
-            if ocb.wants_secondary() {
-                let path = new.path(new.follower.expect("checked"), &rel.0);
+        }
+        match new.follower.filter(|_| ocb.wants_secondary()) {
+            None => ocb.replace_secondary(None),
+            Some(m) if lead_moved || old.follower != new.follower || ocb.secondary_fd().is_none() => {
+                // The member has just been brought up to date: reopen its file (never create
+                // or truncate it: the resync made it what the lead's is).
+                let path = new.path(m, &ocb.rel().0);
                 match ocb::open_secondary(&path, ocb.flags() & !(libc::O_CREAT | libc::O_TRUNC | libc::O_EXCL), 0, false) {
                     Ok(sfd) => ocb.replace_secondary(Some(sfd)),
-                    Err(e) => ocb.mark_insecure("reopen", e),
+                    Err(e) => {
+                        ocb.replace_secondary(None);
+                        ocb.mark_insecure("reopen", e);
+                    }
                 }
             }
+            Some(_) => {}
         }
     }
     if new.lead != old.lead {

@@ -5,6 +5,7 @@ pub mod config;
 pub mod history;
 pub mod shared;
 pub mod state;
+pub mod sync;
 pub mod tree;
 pub mod vpath;
 

@@ -189,6 +189,14 @@ impl Registry {
     /// Claims a free slot (or one whose process is gone) for `pid`. Allocation-free, so it
     /// can run in a fork child.
     pub fn claim(&self, pid: u32) -> Option<usize> {
+        // The same pid after exec: its old slot is ours (and nothing is in flight any more).
+        for i in 0..registry::SLOTS {
+            let s = self.slot(i);
+            if s.pid.load(Ordering::SeqCst) == pid {
+                s.in_flight.store(0, Ordering::SeqCst);
+                return Some(i);
+            }
+        }
         for i in 0..registry::SLOTS {
             let s = self.slot(i);
             let cur = s.pid.load(Ordering::SeqCst);
@@ -241,6 +249,23 @@ impl Registry {
             }
             if start.elapsed() > timeout {
                 return Err(lagging);
+            }
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+    }
+}
+
+impl Registry {
+    /// Waits until no live process has an operation in flight.
+    pub fn wait_idle(&self, timeout: std::time::Duration) -> Result<(), Vec<u32>> {
+        let start = std::time::Instant::now();
+        loop {
+            let busy: Vec<u32> = self.live().into_iter().filter(|&(i, _)| self.slot(i).in_flight.load(Ordering::SeqCst) != 0).map(|(_, p)| p).collect();
+            if busy.is_empty() {
+                return Ok(());
+            }
+            if start.elapsed() > timeout {
+                return Err(busy);
             }
             std::thread::sleep(std::time::Duration::from_micros(200));
         }

@@ -1,0 +1,163 @@
+//! Operations on a live shadow set: every process using the config sees a change before
+//! the command returns (epoch bump, then wait until no process is acting on the old state).
+
+use shadow_core::config::Config;
+use shadow_core::history::{Code, Record};
+use shadow_core::shared::{self, LockFile, Registry, SharedState};
+use shadow_core::state::{MemberState, State};
+use shadow_core::sync::{self, Stats, UpdateMode};
+use shadow_core::Member;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+pub struct LiveSet {
+    pub config: Config,
+    pub state: SharedState,
+    pub registry: Registry,
+    lock: LockFile,
+}
+
+/// Holds byte 0 of the lock file: one shadowctl command at a time per set.
+pub struct CommandLock<'a>(&'a LockFile);
+impl Drop for CommandLock<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.lock(0, libc::F_UNLCK);
+    }
+}
+
+impl LiveSet {
+    pub fn open(config: Config) -> Result<LiveSet, String> {
+        let state = SharedState::open(&config)?;
+        let registry = Registry::open(&config)?;
+        let lock = LockFile::open(&config)?;
+        Ok(LiveSet { config, state, registry, lock })
+    }
+
+    pub fn command_lock(&self) -> Result<CommandLock<'_>, String> {
+        self.lock.lock(0, libc::F_WRLCK).map_err(|e| format!("{}: lock: {e}", shared::lock_path(&self.config).display()))?;
+        Ok(CommandLock(&self.lock))
+    }
+
+    pub fn read(&self) -> Result<State, String> {
+        self.state.read().map_err(|e| format!("{}: {e}", self.state.path.display()))
+    }
+
+    /// Applies a change and waits until it is in force in every process.
+    pub fn change(&self, f: impl FnOnce(&mut State)) -> Result<(), String> {
+        let epoch = self.state.update(f)?;
+        self.registry.reap();
+        self.registry.wait_for(epoch, WAIT).map_err(|pids| format!("processes {pids:?} did not take the change within {}s", WAIT.as_secs()))
+    }
+
+    pub fn dir(&self, s: &State, m: Member) -> PathBuf {
+        PathBuf::from(&s.member(m).dir)
+    }
+
+    pub fn history(&self, code: Code, primary: &str, secondary: &str, what: &str) {
+        let line = Record { code, primary, secondary, error: what }.to_string();
+        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(self.config.history_path()) {
+            let _ = f.write_all(format!("{line}\n").as_bytes());
+        }
+    }
+
+    fn changes(&self) -> Vec<u8> {
+        std::fs::read(shared::changes_path(&self.config)).unwrap_or_default()
+    }
+
+    /// Brings `target` up to date from the other member and enables it, while programs keep
+    /// writing: a full pass by `mode`, then passes over the paths changed meanwhile (the
+    /// change list), then a short freeze to copy what is left and switch.
+    pub fn resync(&self, target: Member, mode: UpdateMode, progress: &mut dyn FnMut(&str, &Stats, bool)) -> Result<ResyncReport, String> {
+        let s = self.read()?;
+        let source = Member::ALL.into_iter().find(|m| *m != target).expect("two members");
+        if s.member(source).state != MemberState::Enabled {
+            return Err(format!("{} is {}: there is no up-to-date member to copy from", source.name(), s.member(source).state.name()));
+        }
+        let (src, dst) = (self.dir(&s, source), self.dir(&s, target));
+        if !dst.is_dir() {
+            return Err(format!("{}: not a directory (is the {} member reachable?)", dst.display(), target.name()));
+        }
+        self.change(|st| st.member_mut(target).state = MemberState::Resyncing)?;
+        let started = Instant::now();
+        let mut total = Stats::default();
+        let result = (|| -> Result<(Duration, usize), String> {
+            let mut on = |st: &Stats, done: bool| progress("copy", st, done);
+            let st = sync::copy_tree(&src, &dst, mode, &mut on).map_err(|e| format!("copying {} to {}: {e}", src.display(), dst.display()))?;
+            add(&mut total, &st);
+            // Catch up with what changed meanwhile, until little is left.
+            let mut consumed = 0;
+            for _ in 0..8 {
+                let data = self.changes();
+                let fresh = shadow_core::state::parse_changes(&data[consumed.min(data.len())..]);
+                consumed = data.len();
+                self.sync_paths(&src, &dst, &fresh, &mut total)?;
+                if fresh.len() < 16 {
+                    break;
+                }
+            }
+            // Freeze: writers wait on byte 1 of the lock file; copy the rest and switch.
+            self.lock.lock(1, libc::F_WRLCK).map_err(|e| format!("freeze: {e}"))?;
+            let frozen_at = Instant::now();
+            self.state.set_frozen(true);
+            let idle = self.registry.wait_idle(WAIT);
+            let data = self.changes();
+            let rest = shadow_core::state::parse_changes(&data[consumed.min(data.len())..]);
+            let synced = self.sync_paths(&src, &dst, &rest, &mut total);
+            let switched = synced.and_then(|_| idle.map_err(|p| format!("processes {p:?} stayed busy"))).and_then(|_| {
+                let epoch = self.state.update(|st| {
+                    let g = st.member(source).generation;
+                    let t = st.member_mut(target);
+                    t.state = MemberState::Enabled;
+                    t.generation = g;
+                })?;
+                if st_all_enabled(&self.read()?) {
+                    let _ = std::fs::File::create(shared::changes_path(&self.config));
+                }
+                Ok(epoch)
+            });
+            self.state.set_frozen(false);
+            let _ = self.lock.lock(1, libc::F_UNLCK);
+            let epoch = switched?;
+            self.registry.wait_for(epoch, WAIT).map_err(|pids| format!("processes {pids:?} did not take the change"))?;
+            Ok((frozen_at.elapsed(), rest.len()))
+        })();
+        match result {
+            Ok((freeze, last)) => Ok(ResyncReport { stats: total, elapsed: started.elapsed(), freeze, last_paths: last }),
+            Err(e) => {
+                let _ = self.change(|st| st.member_mut(target).state = MemberState::Disabled);
+                Err(e)
+            }
+        }
+    }
+
+    fn sync_paths(&self, src: &Path, dst: &Path, paths: &[String], total: &mut Stats) -> Result<(), String> {
+        for rel in paths {
+            let mut quiet = |_: &Stats, _: bool| {};
+            let st = sync::sync_path(src, dst, rel, &mut quiet).map_err(|e| format!("{rel}: {e}"))?;
+            add(total, &st);
+        }
+        Ok(())
+    }
+}
+
+fn st_all_enabled(s: &State) -> bool {
+    s.members.iter().all(|m| m.state == MemberState::Enabled)
+}
+
+fn add(t: &mut Stats, s: &Stats) {
+    t.files += s.files;
+    t.bytes += s.bytes;
+    t.removed += s.removed;
+    t.scanned += s.scanned;
+}
+
+pub struct ResyncReport {
+    pub stats: Stats,
+    pub elapsed: Duration,
+    /// How long writers were held back at the end.
+    pub freeze: Duration,
+    pub last_paths: usize,
+}

@@ -1,0 +1,196 @@
+//! What shadowctl prints: status (text, JSON, DiskShadow's status file), history.
+
+use crate::live::LiveSet;
+use shadow_core::config::Config;
+use shadow_core::state::State;
+use shadow_core::Member;
+use std::io::{BufRead, Seek, Write};
+use std::path::Path;
+
+pub fn json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
+pub struct OpenFile {
+    pub fd: u32,
+    pub path: String,
+    pub pos: u64,
+    pub flags: u32,
+}
+
+pub struct Process {
+    pub pid: u32,
+    pub program: String,
+    pub files: Vec<OpenFile>,
+    pub rss_kib: u64,
+}
+
+pub struct Status {
+    pub prefix: String,
+    pub config: String,
+    pub state: State,
+    pub processes: Vec<Process>,
+    pub insecure: usize,
+}
+
+/// Open files of `pid` that lie in a member, shown as virtual paths.
+fn open_files(pid: u32, prefix: &str, state: &State) -> Vec<OpenFile> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return out };
+    for e in dir.flatten() {
+        let Some(fd) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        let Ok(target) = std::fs::read_link(e.path()) else { continue };
+        let t = target.to_string_lossy().to_string();
+        // The program's fds are the lead member's files; the shim's own are the follower's.
+        let lead = state.lead().map(|m| state.member(m));
+        let inside = lead.into_iter().find_map(|m| {
+            let canon = std::fs::canonicalize(&m.dir).map(|p| p.to_string_lossy().to_string()).unwrap_or_else(|_| m.dir.clone());
+            [canon, m.dir.clone()].into_iter().find_map(|root| shadow_core::vpath::under_prefix(t.as_bytes(), root.as_bytes()).map(|r| String::from_utf8_lossy(r).to_string()))
+        });
+        let Some(rel) = inside else { continue };
+        let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).unwrap_or_default();
+        let field = |name: &str, radix: u32| info.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| u64::from_str_radix(v.trim(), radix).ok()).unwrap_or(0);
+        out.push(OpenFile { fd, path: format!("{prefix}/{rel}").trim_end_matches('/').to_string(), pos: field("pos:", 10), flags: field("flags:", 8) as u32 });
+    }
+    out.sort_by_key(|f| f.fd);
+    out
+}
+
+impl Status {
+    pub fn gather(set: &LiveSet) -> Result<Status, String> {
+        let state = set.read()?;
+        set.registry.reap();
+        let processes = set
+            .registry
+            .live()
+            .into_iter()
+            .map(|(_, pid)| {
+                let program = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_string();
+                let rss_kib = std::fs::read_to_string(format!("/proc/{pid}/status"))
+                    .unwrap_or_default()
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()))
+                    .unwrap_or(0);
+                Process { pid, program, files: open_files(pid, &set.config.prefix, &state), rss_kib }
+            })
+            .collect();
+        let insecure = std::fs::read_to_string(set.config.history_path()).unwrap_or_default().lines().filter(|l| l.starts_with("00020 ")).count();
+        Ok(Status { prefix: set.config.prefix.clone(), config: set.config.file.display().to_string(), state, processes, insecure })
+    }
+
+    pub fn text(&self) -> String {
+        let mut s = format!("set {} (config {})\n", self.prefix, self.config);
+        for m in Member::ALL {
+            let r = self.state.member(m);
+            s += &format!("  {:<10} {:<10} generation {:<4} {}\n", m.name(), r.state.name(), r.generation, r.dir);
+        }
+        s += &format!("processes: {}\n", self.processes.len());
+        for p in &self.processes {
+            s += &format!("  {} {} (rss {} KiB)\n", p.pid, p.program, p.rss_kib);
+            for f in &p.files {
+                s += &format!("      fd {:<4} {} at {}\n", f.fd, f.path, f.pos);
+            }
+        }
+        s += &format!("insecure file reports in history: {}\n", self.insecure);
+        s
+    }
+
+    pub fn json(&self) -> String {
+        let members: Vec<String> = Member::ALL
+            .iter()
+            .map(|&m| {
+                let r = self.state.member(m);
+                format!("{{\"member\":\"{}\",\"state\":\"{}\",\"generation\":{},\"dir\":{}}}", m.name(), r.state.name(), r.generation, json_string(&r.dir))
+            })
+            .collect();
+        let procs: Vec<String> = self
+            .processes
+            .iter()
+            .map(|p| {
+                let files: Vec<String> = p.files.iter().map(|f| format!("{{\"fd\":{},\"path\":{},\"pos\":{},\"flags\":{}}}", f.fd, json_string(&f.path), f.pos, f.flags)).collect();
+                format!("{{\"pid\":{},\"program\":{},\"rss_kib\":{},\"files\":[{}]}}", p.pid, json_string(&p.program), p.rss_kib, files.join(","))
+            })
+            .collect();
+        format!(
+            "{{\"prefix\":{},\"config\":{},\"epoch\":{},\"members\":[{}],\"processes\":[{}],\"insecure_reports\":{}}}",
+            json_string(&self.prefix),
+            json_string(&self.config),
+            self.state.epoch,
+            members.join(","),
+            procs.join(","),
+            self.insecure
+        )
+    }
+
+    /// DiskShadow's status file, rewritten atomically (temporary file, then rename).
+    pub fn write_diskshadow_form(&self, c: &Config) -> Result<(), String> {
+        let yn = |b: bool| if b { "Y" } else { "N" };
+        let enabled = |m: Member| self.state.member(m).state == shadow_core::state::MemberState::Enabled;
+        let text = format!(
+            "Status- libshadow {}\nEnabled\tY\nPri Enabled\t{}\nSec Enabled\t{}\nPri Generation\t{}\nSec Generation\t{}\nProcesses\t{}\n",
+            env!("CARGO_PKG_VERSION"),
+            yn(enabled(Member::Primary)),
+            yn(enabled(Member::Secondary)),
+            self.state.member(Member::Primary).generation,
+            self.state.member(Member::Secondary).generation,
+            self.processes.len()
+        );
+        let path = c.state_dir.join("status");
+        let tmp = c.state_dir.join(format!("status.tmp.{}", std::process::id()));
+        std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, &path)).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// Prints the history log with record numbers; `follow` waits for more.
+pub fn history(path: &Path, follow: bool) -> Result<(), String> {
+    let mut n = 0u64;
+    let mut pos = 0u64;
+    let out = std::io::stdout();
+    loop {
+        match std::fs::File::open(path) {
+            Ok(mut f) => {
+                f.seek(std::io::SeekFrom::Start(pos)).map_err(|e| format!("{}: {e}", path.display()))?;
+                let mut r = std::io::BufReader::new(f);
+                let mut line = String::new();
+                while r.read_line(&mut line).map_err(|e| format!("{}: {e}", path.display()))? > 0 {
+                    if !line.ends_with('\n') {
+                        break; // a record being appended: read it whole next time
+                    }
+                    pos += line.len() as u64;
+                    n += 1;
+                    if writeln!(out.lock(), "{n:6}  {}", line.trim_end()).is_err() {
+                        return Ok(()); // broken pipe: a clean exit
+                    }
+                    line.clear();
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        }
+        if !follow {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

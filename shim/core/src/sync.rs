@@ -1,0 +1,269 @@
+//! Bringing one member level with another: DiskShadow's update modes over a whole tree,
+//! and exact repair of single paths (from the change list). Used by shadowctl.
+
+use std::fs::{self, Metadata};
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// DiskShadow's update modes 0/1/2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpdateMode {
+    /// Copy files missing from the target or older there (`cp -Rpn` with a newer test).
+    Newer,
+    /// Copy every file.
+    All,
+    /// Empty the target, then copy every file.
+    Replace,
+}
+
+impl UpdateMode {
+    pub fn parse(s: &str) -> Option<UpdateMode> {
+        match s {
+            "newer" | "0" => Some(UpdateMode::Newer),
+            "all" | "1" => Some(UpdateMode::All),
+            "replace" | "2" => Some(UpdateMode::Replace),
+            _ => None,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            UpdateMode::Newer => "newer",
+            UpdateMode::All => "all",
+            UpdateMode::Replace => "replace",
+        }
+    }
+}
+
+/// What a file's metadata says about copying it (pure; unit-tested).
+pub fn needs_copy(mode: UpdateMode, src: (i64, i64, u64), dst: Option<(i64, i64, u64)>) -> bool {
+    match (mode, dst) {
+        (_, None) => true,
+        (UpdateMode::All | UpdateMode::Replace, _) => true,
+        (UpdateMode::Newer, Some(d)) => (src.0, src.1) > (d.0, d.1) || ((src.0, src.1) == (d.0, d.1) && src.2 != d.2),
+    }
+}
+
+fn stamp(m: &Metadata) -> (i64, i64, u64) {
+    (m.mtime(), m.mtime_nsec(), m.len())
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub files: u64,
+    pub bytes: u64,
+    pub removed: u64,
+    pub scanned: u64,
+}
+
+/// Called with running totals, at most every 200 ms, and once at the end.
+pub type Progress<'a> = &'a mut dyn FnMut(&Stats, bool);
+
+struct Copier<'a> {
+    stats: Stats,
+    progress: Progress<'a>,
+    last: Instant,
+}
+
+impl Copier<'_> {
+    fn tick(&mut self) {
+        if self.last.elapsed() >= Duration::from_millis(200) {
+            self.last = Instant::now();
+            (self.progress)(&self.stats, false);
+        }
+    }
+}
+
+fn set_times(path: &Path, m: &Metadata) -> io::Result<()> {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let times = [
+        libc::timespec { tv_sec: m.atime(), tv_nsec: m.atime_nsec() },
+        libc::timespec { tv_sec: m.mtime(), tv_nsec: m.mtime_nsec() },
+    ];
+    if unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Gives `dst` the owner, mode and times of `src` (not following symlinks).
+fn copy_metadata(dst: &Path, m: &Metadata) -> io::Result<()> {
+    let _ = std::os::unix::fs::lchown(dst, Some(m.uid()), Some(m.gid()));
+    if !m.file_type().is_symlink() {
+        fs::set_permissions(dst, fs::Permissions::from_mode(m.mode() & 0o7777))?;
+    }
+    set_times(dst, m)
+}
+
+fn remove_any(p: &Path) -> io::Result<u64> {
+    match fs::symlink_metadata(p) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(e),
+        Ok(m) if m.is_dir() => {
+            let mut n = 0;
+            for e in fs::read_dir(p)? {
+                n += remove_any(&e?.path())?;
+            }
+            fs::remove_dir(p)?;
+            Ok(n + 1)
+        }
+        Ok(_) => fs::remove_file(p).map(|_| 1),
+    }
+}
+
+/// Copies one non-directory entry, replacing whatever is at `dst`.
+fn copy_entry(src: &Path, dst: &Path, m: &Metadata, c: &mut Copier) -> io::Result<()> {
+    let ft = m.file_type();
+    if let Ok(existing) = fs::symlink_metadata(dst) {
+        if existing.is_dir() || ft.is_symlink() || existing.file_type().is_symlink() || !ft.is_file() {
+            c.stats.removed += remove_any(dst)?;
+        }
+    }
+    if ft.is_symlink() {
+        std::os::unix::fs::symlink(fs::read_link(src)?, dst)?;
+    } else if ft.is_file() {
+        // Write in place (keeps the inode a program may hold open), then trim.
+        let mut from = fs::File::open(src)?;
+        let mut to = fs::OpenOptions::new().write(true).create(true).truncate(false).open(dst)?;
+        let n = io::copy(&mut from, &mut to)?;
+        to.set_len(n)?;
+        c.stats.bytes += n;
+    } else {
+        // FIFOs, sockets, devices: recreated empty (their I/O is never mirrored).
+        let cpath = std::ffi::CString::new(dst.as_os_str().as_encoded_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        if unsafe { libc::mknod(cpath.as_ptr(), m.mode(), m.rdev()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    copy_metadata(dst, m)?;
+    c.stats.files += 1;
+    Ok(())
+}
+
+fn copy_dir(src: &Path, dst: &Path, mode: UpdateMode, c: &mut Copier) -> io::Result<()> {
+    let m = fs::symlink_metadata(src)?;
+    match fs::symlink_metadata(dst) {
+        Ok(d) if d.is_dir() => {}
+        Ok(_) => {
+            c.stats.removed += remove_any(dst)?;
+            fs::create_dir(dst)?;
+        }
+        Err(_) => fs::create_dir(dst)?,
+    }
+    let mut names: Vec<_> = fs::read_dir(src)?.map(|e| e.map(|e| e.file_name())).collect::<io::Result<_>>()?;
+    names.sort();
+    for name in names {
+        let (s, d) = (src.join(&name), dst.join(&name));
+        let sm = match fs::symlink_metadata(&s) {
+            Ok(sm) => sm,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue, // removed meanwhile: the change list has it
+            Err(e) => return Err(e),
+        };
+        c.stats.scanned += 1;
+        if sm.is_dir() {
+            copy_dir(&s, &d, mode, c)?;
+        } else {
+            let dm = fs::symlink_metadata(&d).ok();
+            let same_kind = dm.as_ref().is_some_and(|dm| dm.file_type() == sm.file_type());
+            if !same_kind || needs_copy(mode, stamp(&sm), dm.as_ref().map(stamp)) {
+                copy_entry(&s, &d, &sm, c)?;
+            }
+        }
+        c.tick();
+    }
+    copy_metadata(dst, &m)
+}
+
+/// Brings the tree `dst` up to date from `src` by `mode`.
+pub fn copy_tree(src: &Path, dst: &Path, mode: UpdateMode, progress: Progress) -> io::Result<Stats> {
+    let mut c = Copier { stats: Stats::default(), progress, last: Instant::now() };
+    if mode == UpdateMode::Replace {
+        for e in fs::read_dir(dst)? {
+            c.stats.removed += remove_any(&e?.path())?;
+        }
+    }
+    copy_dir(src, dst, mode, &mut c)?;
+    (c.progress)(&c.stats, true);
+    Ok(c.stats)
+}
+
+/// Makes `dst_root/rel` exactly what `src_root/rel` is now: copied (a directory with its
+/// whole subtree), or removed when the source has nothing there.
+pub fn sync_path(src_root: &Path, dst_root: &Path, rel: &str, progress: Progress) -> io::Result<Stats> {
+    let mut c = Copier { stats: Stats::default(), progress, last: Instant::now() };
+    let (s, d) = (src_root.join(rel), dst_root.join(rel));
+    match fs::symlink_metadata(&s) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => c.stats.removed += remove_any(&d)?,
+        Err(e) => return Err(e),
+        Ok(m) => {
+            if let Some(parent) = d.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            if m.is_dir() {
+                copy_dir(&s, &d, UpdateMode::Newer, &mut c)?;
+                // Entries removed from the source directory go from the target too.
+                for e in fs::read_dir(&d)? {
+                    let e = e?;
+                    if fs::symlink_metadata(s.join(e.file_name())).is_err() {
+                        c.stats.removed += remove_any(&e.path())?;
+                    }
+                }
+            } else {
+                copy_entry(&s, &d, &m, &mut c)?;
+            }
+        }
+    }
+    Ok(c.stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn update_mode_decisions() {
+        let old = (100, 0, 10);
+        let new = (200, 0, 10);
+        assert!(needs_copy(UpdateMode::Newer, new, None));
+        assert!(needs_copy(UpdateMode::Newer, new, Some(old)));
+        assert!(!needs_copy(UpdateMode::Newer, old, Some(new)), "never copy older over newer");
+        assert!(!needs_copy(UpdateMode::Newer, old, Some(old)));
+        assert!(needs_copy(UpdateMode::Newer, (100, 0, 11), Some(old)), "same time, other size");
+        assert!(needs_copy(UpdateMode::Newer, (100, 5, 10), Some(old)), "nanoseconds count");
+        assert!(needs_copy(UpdateMode::All, old, Some(new)));
+        assert_eq!(UpdateMode::parse("2"), Some(UpdateMode::Replace));
+        assert_eq!(UpdateMode::parse("sometimes"), None);
+    }
+
+    fn tmp(tag: &str) -> std::path::PathBuf {
+        let p = std::env::temp_dir().join(format!("shadow-sync-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&p);
+        fs::create_dir_all(p.join("src/d/e")).unwrap();
+        fs::create_dir_all(p.join("dst")).unwrap();
+        fs::write(p.join("src/d/e/f"), b"contents").unwrap();
+        fs::write(p.join("src/top"), b"top").unwrap();
+        std::os::unix::fs::symlink("d/e/f", p.join("src/link")).unwrap();
+        p
+    }
+
+    #[test]
+    fn copies_trees_then_repairs_paths() {
+        let p = tmp("tree");
+        let mut quiet = |_: &Stats, _: bool| {};
+        let st = copy_tree(&p.join("src"), &p.join("dst"), UpdateMode::Newer, &mut quiet).unwrap();
+        assert_eq!(st.files, 3);
+        assert!(crate::tree::compare(&p.join("src"), &p.join("dst")).unwrap().is_empty());
+        let again = copy_tree(&p.join("src"), &p.join("dst"), UpdateMode::Newer, &mut quiet).unwrap();
+        assert_eq!(again.files, 0, "nothing newer the second time");
+        fs::remove_file(p.join("src/top")).unwrap();
+        fs::write(p.join("src/d/new"), b"n").unwrap();
+        sync_path(&p.join("src"), &p.join("dst"), "top", &mut quiet).unwrap();
+        sync_path(&p.join("src"), &p.join("dst"), "d", &mut quiet).unwrap();
+        assert!(crate::tree::compare(&p.join("src"), &p.join("dst")).unwrap().is_empty());
+        fs::write(p.join("dst/extra"), b"x").unwrap();
+        copy_tree(&p.join("src"), &p.join("dst"), UpdateMode::Replace, &mut quiet).unwrap();
+        assert!(crate::tree::compare(&p.join("src"), &p.join("dst")).unwrap().is_empty());
+        fs::remove_dir_all(&p).unwrap();
+    }
+}
