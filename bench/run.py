@@ -14,12 +14,14 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime
+import fcntl
 import hashlib
 import json
 import os
 import platform
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -28,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MODES = ("native", "shadowed", "ideal")
-BIG_FILE = 1 << 20  # reset() deletes files this big at once, moves smaller ones aside
+BIG_FILE = 1 << 20  # Dirs.next_run() deletes files this big at once, smaller ones at the end
+FS_IOC_GETFLAGS, FS_IOC_SETFLAGS, FS_TOPDIR_FL = 0x80086601, 0x40086602, 0x00020000
 
 
 @dataclass
@@ -39,6 +42,7 @@ class Workload:
     quick_scale: float  # ... and in a quick run
     scalable: bool = True  # False: fixed size (the DiskShadow tests)
     max_reps: int | None = None  # cap on repetitions (slow and steady workloads)
+    spread: bool = False  # each run's directories in a fresh block group (see Dirs)
 
 
 WORKLOADS = [
@@ -51,8 +55,8 @@ WORKLOADS = [
     Workload("stream", "1 GiB in 1 MiB writes + fsync", 1, 1 / 16),
     Workload("fsync", "append 200 B + fdatasync, 5,000 times", 1, 0.1),
     Workload("concurrency", "8 threads: own files; one O_APPEND file", 1, 1 / 8),
-    Workload("memory", "RSS with 10,000 shadowed files open", 1, 0.1, max_reps=3),
-    Workload("metadata", "create/write/rename/stat/unlink 10,000 files", 1, 0.05),
+    Workload("memory", "RSS with 10,000 shadowed files open", 1, 0.1, max_reps=3, spread=True),
+    Workload("metadata", "create/write/rename/stat/unlink 10,000 files", 1, 0.05, spread=True),
 ]
 BY_NAME = {w.name: w for w in WORKLOADS}
 
@@ -113,6 +117,9 @@ def parse_args() -> argparse.Namespace:
                     help="comma-separated modes (default: native,shadowed,ideal)")
     ap.add_argument("--timeout", type=float, default=None,
                     help="seconds allowed per run (default 900, quick 120)")
+    ap.add_argument("--rotate", action="store_true",
+                    help="rotate the mode order each repetition (N,S,I / S,I,N / I,N,S) to "
+                         "cancel position effects such as the previous run's writeback")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directories")
     a = ap.parse_args()
     a.reps = a.reps or (3 if a.quick else 5)
@@ -145,45 +152,81 @@ def workload_scale(w: Workload, a: argparse.Namespace) -> float:
 # ---------------------------------------------------------- run directories
 
 
+def set_topdir(d: Path) -> bool:
+    """Best effort `chattr +T d` (ext2/3/4): new subdirectories of d are spread over the
+    block groups instead of packed near d.  False where the file system has no such flag."""
+    try:
+        fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return False
+    try:
+        flags = struct.unpack("i", fcntl.ioctl(fd, FS_IOC_GETFLAGS, bytes(8))[:4])[0]
+        fcntl.ioctl(fd, FS_IOC_SETFLAGS, struct.pack("i", flags | FS_TOPDIR_FL) + bytes(4))
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 class Dirs:
-    """The primary/secondary pair (also used by native and ideal), the shim's state dir,
-    a plain scratch dir and the config file, all under one temporary directory."""
+    """Per run, a fresh directory base/WORKLOAD-T/run-NNN-T (T random) holding the primary/secondary
+    pair (native uses the primary, ideal both), the shim's state dir, a plain scratch
+    dir and the config file.
+
+    Where the directories land matters on ext4 (seen on the development VM, ext4 without
+    a journal):
+    - creating files within about a minute of deleting many near them is slow (ext4
+      skips recently deleted inodes; `recently_deleted` in perf).  Reusing one directory
+      charged each metadata run for the previous run's 10,000-20,000 unlinks (0.5 s
+      native alone, 4 s after an ideal run);
+    - the first writes in a block group nobody used lately are slow too (the Disk
+      Tester's create phase: 100 ms in a fresh group, 27 ms in a warm one).
+    So base and each WORKLOAD dir get `chattr +T` where the workload creates and deletes
+    many files (`spread`): each of its runs lands in its own block group.  The other
+    workloads' runs stay together in one warm group.  Small files are left in place until
+    the end; big ones are deleted before the next run."""
 
     def __init__(self, base: Path, prefix: str):
         self.base = base
-        self.primary = base / "primary"
-        self.secondary = base / "secondary"
-        self.state = base / "state"
-        self.aux = base / "plain"
-        self.config = base / "shadow.toml"
         self.prefix = prefix
-        self.graveyard = base / "used"
+        self.topdir = set_topdir(base)
+        # ext4 picks the block group of a +T child from a hash of its name: names new to
+        # each invocation keep it away from the groups the previous invocation emptied.
+        self.token = os.urandom(4).hex()
         self.runs = 0
-        for d in (self.primary, self.secondary, self.state, self.aux, self.graveyard):
-            d.mkdir()
-        q = json.dumps  # a JSON string is a valid TOML basic string for these paths
-        self.config.write_text(
-            f"prefix = {q(prefix)}\n"
-            f"primary = {q(str(self.primary))}\n"
-            f"secondary = {q(str(self.secondary))}\n"
-            f"state_dir = {q(str(self.state))}\n")
+        self.root: Path | None = None
 
-    def reset(self) -> None:
-        """Give the next run empty members and state dir.  Small files are not deleted
-        but moved aside (removed at the end): on ext4 without a journal, creating files
-        within a minute of deleting many is slow (ext4 skips recently deleted inodes,
-        `recently_deleted` in perf), which would charge one run for the previous run's
-        cleanup.  Big files are deleted now (few inodes, much space).  Then sync, so the
+    def next_run(self, w: Workload) -> None:
+        """Make the next run's directories.  The previous run's big files are deleted
+        now (few inodes, much space), the rest with base at the end.  Then sync, so the
         previous run's dirty pages are not written back during the next run."""
-        self.runs += 1
-        for d in (self.primary, self.secondary, self.state, self.aux):
-            for dirpath, _, filenames in os.walk(d):
+        if self.root is not None:
+            for dirpath, _, filenames in os.walk(self.root):
                 for n in filenames:
                     p = Path(dirpath) / n
                     if p.lstat().st_size >= BIG_FILE:
                         p.unlink()
-            d.rename(self.graveyard / f"{self.runs}-{d.name}")
+        self.runs += 1
+        wdir = self.base / f"{w.name}-{self.token}"
+        if not wdir.exists():
+            wdir.mkdir()
+            if w.spread:
+                set_topdir(wdir)
+        self.root = wdir / f"run-{self.runs:03d}-{self.token}"
+        self.primary = self.root / "primary"
+        self.secondary = self.root / "secondary"
+        self.state = self.root / "state"
+        self.aux = self.root / "plain"
+        self.config = self.root / "shadow.toml"
+        for d in (self.root, self.primary, self.secondary, self.state, self.aux):
             d.mkdir()
+        q = json.dumps  # a JSON string is a valid TOML basic string for these paths
+        self.config.write_text(
+            f"prefix = {q(self.prefix)}\n"
+            f"primary = {q(str(self.primary))}\n"
+            f"secondary = {q(str(self.secondary))}\n"
+            f"state_dir = {q(str(self.state))}\n")
         os.sync()
 
 
@@ -242,7 +285,7 @@ def clean_env() -> dict[str, str]:
 def run_one(a, dirs: Dirs, w: Workload, mode: str, rep: int, order: int,
             native_manifest: dict | None) -> dict:
     """One invocation of the program; returns the run record (phases or an error)."""
-    dirs.reset()
+    dirs.next_run(w)
     argv = [str(a.bench_abs), w.name, mode]
     env = clean_env()
     if mode == "native":
@@ -634,9 +677,10 @@ def main() -> int:
     try:
         for w in a.workloads:
             t_w = time.monotonic()
+            native_manifest = None  # the native tree, the same every repetition
             for rep in range(workload_reps(w, a)):
-                native_manifest = None
-                for mode in a.modes:  # interleaved: native, shadowed, ideal, native, ...
+                k = rep % len(a.modes) if a.rotate else 0
+                for mode in a.modes[k:] + a.modes[:k]:  # native, shadowed, ideal, native, ...
                     rec = run_one(a, dirs, w, mode, rep, order, native_manifest)
                     order += 1
                     if mode == "native" and not rec["error"]:
@@ -667,13 +711,14 @@ def main() -> int:
         "meta": {
             "started": started.isoformat(timespec="seconds"),
             "elapsed_seconds": round(time.monotonic() - t_start, 1),
-            "quick": a.quick, "reps": a.reps, "modes": a.modes,
+            "quick": a.quick, "reps": a.reps, "modes": a.modes, "rotate": a.rotate,
             "workloads": {w.name: {"about": w.about, "scale": workload_scale(w, a),
                                    "reps": workload_reps(w, a)}
                           for w in a.workloads},
             "host": platform.node(), "kernel": platform.release(),
             "machine": platform.machine(), "cpus": os.cpu_count(),
             "tmpdir": str(tmproot), "fs_type": fs_type(tmproot), "prefix": a.prefix,
+            "topdir_flag": dirs.topdir,
             "lib": str(a.lib_built), "lib_sha256": lib_sha,
             "bench_sha256": sha256(a.bench_abs), "repo_commit": git_commit(repo),
             "python": platform.python_version(),

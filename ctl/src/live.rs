@@ -92,7 +92,8 @@ impl LiveSet {
             for _ in 0..8 {
                 let data = self.changes();
                 let fresh = shadow_core::state::parse_changes(&data[consumed.min(data.len())..]);
-                consumed = data.len();
+                // Up to the last complete record: a record being appended is read next time.
+                consumed = data.iter().rposition(|&b| b == 0).map_or(consumed, |i| i + 1);
                 self.sync_paths(&src, &dst, &fresh, &mut total)?;
                 if fresh.len() < 16 {
                     break;

@@ -243,7 +243,10 @@ impl Ocb {
     /// the primary by a way the shim cannot repeat (copy_file_range, splice, mmap, aio).
     /// `fd` is any fd on the primary file, opened with `flags`.
     pub fn copy_range_from_primary(&self, fd: c_int, flags: c_int, off: i64, len: i64) {
-        let Some(sfd) = self.secondary_fd() else { return };
+        let Some(sfd) = self.secondary_fd() else {
+            crate::members::record_change(&self.rel(), Some(self));
+            return;
+        };
         let _order = self.lock_order(sfd);
         self.written.store(true, Ordering::Relaxed);
         if let Err(e) = copy_range(fd, flags, sfd, off, len) {

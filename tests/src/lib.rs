@@ -137,3 +137,40 @@ pub fn listing(root: &Path) -> String {
         Err(e) => format!("(ls failed: {e})\n"),
     }
 }
+
+impl ShadowSet {
+    /// Runs shadowctl with this set's config; returns (exit code, stdout, stderr).
+    pub fn ctl(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(bin_dir().join("shadowctl"))
+            .args(args)
+            .arg("-c")
+            .arg(self.config())
+            .env_remove("LD_PRELOAD")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// shadowctl that must succeed.
+    pub fn ctl_ok(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.ctl(args);
+        assert_eq!(code, 0, "shadowctl {args:?} failed:\n{out}\n{err}");
+        out
+    }
+
+    /// Members identical (history may hold member-state records).
+    pub fn assert_identical(&self) {
+        let diffs = shadow_core::tree::compare(&self.primary(), &self.secondary()).unwrap();
+        if !diffs.is_empty() {
+            let list: Vec<String> = diffs.iter().map(|d| d.to_string()).collect();
+            panic!("{}", self.explain(&format!("members differ:\n  {}", list.join("\n  ")), None));
+        }
+        let history = self.history();
+        let insecure: Vec<&str> = history.lines().filter(|l| !l.starts_with("00070 ")).collect();
+        assert!(insecure.is_empty(), "unexpected history: {insecure:?}");
+    }
+}

@@ -290,7 +290,7 @@ macro_rules! mmap_hooks {
                     if p == libc::MAP_FAILED {
                         return Err(Errno::last());
                     }
-                    if let Some(ocb) = fdtable::get(fd).filter(|o| o.secondary_fd().is_some()) {
+                    if let Some(ocb) = fdtable::get(fd).filter(|o| o.wants_secondary()) {
                         let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).unwrap_or_default();
                         match real::open(&path, libc::O_RDONLY | libc::O_CLOEXEC, 0) {
                             Ok(r) => {

@@ -145,7 +145,7 @@ pub unsafe extern "C" fn fdopen(fd: c_int, mode: *const c_char) -> FileP {
     }
     boundary::hook(
         || {
-            let writable = fdtable::get(fd).is_some_and(|o| o.secondary_fd().is_some());
+            let writable = fdtable::get(fd).is_some_and(|o| o.wants_secondary());
             if writable { mirrored_stream(fd, mode) } else { raw::fdopen(fd, mode).into_res() }
         },
         || raw::fdopen(fd, mode),
@@ -259,7 +259,8 @@ pub fn before_std_fd_change(fd: c_int) {
 /// After fd 1 or 2 changed: swap the stream in or out.
 pub fn std_fd_changed(fd: c_int) {
     let Some(swap) = STD_SWAPS.iter().find(|s| s.fd == fd) else { return };
-    let shadowed = fdtable::get(fd).is_some_and(|o| o.secondary_fd().is_some());
+    // Whether or not a follower is being written now: changes must be seen (and recorded).
+    let shadowed = fdtable::get(fd).is_some_and(|o| o.wants_secondary());
     let current = swap.cookie.load(Ordering::Relaxed);
     unsafe {
         let global = global_of(fd);
