@@ -33,7 +33,13 @@ fn file_order(st: &libc::stat64) -> Arc<FileOrder> {
     if let Some(existing) = map.get(&key).and_then(Weak::upgrade) {
         return existing;
     }
-    map.retain(|_, w| w.strong_count() > 0);
+    // Forget closed files now and then, not on every open: a full scan per open would make
+    // opening cost grow with the number of files already open.
+    static PRUNE_AT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(64);
+    if map.len() >= PRUNE_AT.load(Ordering::Relaxed) {
+        map.retain(|_, w| w.strong_count() > 0);
+        PRUNE_AT.store((map.len() * 2).max(64), Ordering::Relaxed);
+    }
     let fresh = Arc::new(Mutex::new(()));
     map.insert(key, Arc::downgrade(&fresh));
     fresh
