@@ -227,11 +227,15 @@ struct StdSwap {
     fd: c_int,
     original: AtomicPtr<libc::FILE>,
     cookie: AtomicPtr<libc::FILE>,
+    /// The cookie of an earlier swap, flushed and kept for the next one (a shell swaps at
+    /// every `cmd >file` of a builtin).
+    spare: AtomicPtr<libc::FILE>,
 }
-static STD_SWAPS: [StdSwap; 2] = [
-    StdSwap { fd: 1, original: AtomicPtr::new(std::ptr::null_mut()), cookie: AtomicPtr::new(std::ptr::null_mut()) },
-    StdSwap { fd: 2, original: AtomicPtr::new(std::ptr::null_mut()), cookie: AtomicPtr::new(std::ptr::null_mut()) },
-];
+const fn std_swap(fd: c_int) -> StdSwap {
+    let null = std::ptr::null_mut();
+    StdSwap { fd, original: AtomicPtr::new(null), cookie: AtomicPtr::new(null), spare: AtomicPtr::new(null) }
+}
+static STD_SWAPS: [StdSwap; 2] = [std_swap(1), std_swap(2)];
 
 unsafe fn global_of(fd: c_int) -> *mut FileP {
     if fd == 1 { std::ptr::addr_of_mut!(stdout) } else { std::ptr::addr_of_mut!(stderr) }
@@ -265,8 +269,9 @@ pub fn std_fd_changed(fd: c_int) {
     unsafe {
         let global = global_of(fd);
         if shadowed && current.is_null() {
-            let mode = c"w";
-            if let Ok(cookie) = mirrored_stream(fd, mode.as_ptr()) {
+            let spare = swap.spare.swap(std::ptr::null_mut(), Ordering::Relaxed);
+            let cookie = if spare.is_null() { mirrored_stream(fd, c"w".as_ptr()) } else { Ok(spare) };
+            if let Ok(cookie) = cookie {
                 if fd == 2 {
                     raw::setvbuf(cookie, std::ptr::null_mut(), libc::_IONBF, 0);
                 }
@@ -278,7 +283,8 @@ pub fn std_fd_changed(fd: c_int) {
             raw::fflush(current);
             *global = swap.original.load(Ordering::Relaxed);
             swap.cookie.store(std::ptr::null_mut(), Ordering::Relaxed);
-            // The cookie stays allocated: closing it would close fd 1/2.
+            // Not closed (that would close fd 1/2): kept for the next swap.
+            swap.spare.store(current, Ordering::Relaxed);
         }
     }
 }
