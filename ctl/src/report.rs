@@ -44,6 +44,8 @@ pub struct Process {
     pub program: String,
     pub files: Vec<OpenFile>,
     pub rss_kib: u64,
+    pub table_bytes: u64,
+    pub insecure_open: u64,
 }
 
 pub struct Status {
@@ -85,14 +87,17 @@ impl Status {
             .registry
             .live()
             .into_iter()
-            .map(|(_, pid)| {
+            .map(|(slot, pid)| {
+                let s = set.registry.slot(slot);
+                let table_bytes = s.table_bytes.load(std::sync::atomic::Ordering::Relaxed);
+                let insecure_open = s.insecure_open.load(std::sync::atomic::Ordering::Relaxed);
                 let program = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_string();
                 let rss_kib = std::fs::read_to_string(format!("/proc/{pid}/status"))
                     .unwrap_or_default()
                     .lines()
                     .find_map(|l| l.strip_prefix("VmRSS:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()))
                     .unwrap_or(0);
-                Process { pid, program, files: open_files(pid, &set.config.prefix, &state), rss_kib }
+                Process { pid, program, files: open_files(pid, &set.config.prefix, &state), rss_kib, table_bytes, insecure_open }
             })
             .collect();
         let insecure = std::fs::read_to_string(set.config.history_path()).unwrap_or_default().lines().filter(|l| l.starts_with("00020 ")).count();
@@ -107,12 +112,13 @@ impl Status {
         }
         s += &format!("processes: {}\n", self.processes.len());
         for p in &self.processes {
-            s += &format!("  {} {} (rss {} KiB)\n", p.pid, p.program, p.rss_kib);
+            s += &format!("  {} {} (rss {} KiB, shim tables {} bytes, {} insecure open file(s))\n", p.pid, p.program, p.rss_kib, p.table_bytes, p.insecure_open);
             for f in &p.files {
                 s += &format!("      fd {:<4} {} at {}\n", f.fd, f.path, f.pos);
             }
         }
-        s += &format!("insecure file reports in history: {}\n", self.insecure);
+        let pending: u64 = self.processes.iter().map(|p| p.insecure_open).sum();
+        s += &format!("insecure files: {pending} open (reported at their last close), {} reported in history\n", self.insecure);
         s
     }
 
@@ -129,7 +135,15 @@ impl Status {
             .iter()
             .map(|p| {
                 let files: Vec<String> = p.files.iter().map(|f| format!("{{\"fd\":{},\"path\":{},\"pos\":{},\"flags\":{}}}", f.fd, json_string(&f.path), f.pos, f.flags)).collect();
-                format!("{{\"pid\":{},\"program\":{},\"rss_kib\":{},\"files\":[{}]}}", p.pid, json_string(&p.program), p.rss_kib, files.join(","))
+                format!(
+                    "{{\"pid\":{},\"program\":{},\"rss_kib\":{},\"table_bytes\":{},\"insecure_open\":{},\"files\":[{}]}}",
+                    p.pid,
+                    json_string(&p.program),
+                    p.rss_kib,
+                    p.table_bytes,
+                    p.insecure_open,
+                    files.join(",")
+                )
             })
             .collect();
         format!(

@@ -126,6 +126,34 @@ pub fn claim_slot() {
     let s = shared();
     let slot = s.registry.claim(std::process::id()).unwrap_or(usize::MAX);
     SLOT.store(slot, Ordering::SeqCst);
+    publish_usage();
+}
+
+static TABLE_BYTES: AtomicU64 = AtomicU64::new(0);
+static INSECURE_OPEN: AtomicU64 = AtomicU64::new(0);
+
+/// What an OCB costs in the tables: the OCB, its Arc, one link and its map entry.
+const OCB_COST: u64 = (std::mem::size_of::<Ocb>() + 16 + 32) as u64;
+
+/// Accounts for an OCB created (+1) or dropped (-1), and a pending insecure report.
+pub fn account(ocbs: i64, insecure: i64) {
+    let add = |c: &AtomicU64, d: i64| {
+        if d >= 0 { c.fetch_add(d as u64, Ordering::Relaxed) } else { c.fetch_sub((-d) as u64, Ordering::Relaxed) }
+    };
+    add(&TABLE_BYTES, ocbs * OCB_COST as i64);
+    add(&INSECURE_OPEN, insecure);
+    publish_usage();
+}
+
+fn publish_usage() {
+    let i = SLOT.load(Ordering::Relaxed);
+    if i != usize::MAX {
+        if let Some(set) = set::try_get() {
+            let slot = set.shared.registry.slot(i);
+            slot.table_bytes.store(TABLE_BYTES.load(Ordering::Relaxed), Ordering::Relaxed);
+            slot.insecure_open.store(INSECURE_OPEN.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
 }
 
 /// An operation in flight: shadowctl waits for these before a change is in force.

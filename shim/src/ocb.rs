@@ -118,6 +118,7 @@ pub fn close_internal(fd: c_int) {
 
 impl Ocb {
     pub fn new(rel: Rel, kind: OcbKind, flags: c_int, st: &libc::stat64) -> Ocb {
+        crate::members::account(1, 0);
         Ocb {
             rel: Mutex::new(rel),
             kind,
@@ -191,6 +192,7 @@ impl Ocb {
         let mut slot = self.insecure.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_none() {
             *slot = Some(format!("{what}: {}", e.describe()));
+            crate::members::account(0, 1);
         }
     }
 
@@ -278,6 +280,7 @@ impl Ocb {
     pub fn report_if_insecure(&self) {
         let err = self.insecure.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(err) = err {
+            crate::members::account(0, -1);
             report::record(Code::InsecureFile, &self.rel(), &err);
         }
     }
@@ -285,6 +288,7 @@ impl Ocb {
 
 impl Drop for Ocb {
     fn drop(&mut self) {
+        crate::members::account(-1, 0);
         if let Some(sfd) = self.secondary_fd() {
             close_internal(sfd);
         }

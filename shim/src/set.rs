@@ -39,6 +39,11 @@ pub fn get() -> &'static ShadowSet {
     SET.get().expect("shadow set used before activation")
 }
 
+/// The set, if it is active.
+pub fn try_get() -> Option<&'static ShadowSet> {
+    SET.get()
+}
+
 /// Cheap check for every hook: one relaxed load once initialised.
 #[inline]
 pub fn is_active() -> bool {

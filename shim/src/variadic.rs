@@ -74,7 +74,7 @@ pub unsafe extern "C" fn shadow_syscall(n: c_long, a: c_long, b: c_long, c: c_lo
     let fd = a as c_int;
     let p = |x: c_long| x as *const c_char;
     let r: Res<c_long> = Ok(match n {
-        libc::SYS_io_uring_setup if crate::set::is_active() => return failed(Errno(libc::ENOSYS)),
+        libc::SYS_io_uring_setup | libc::SYS_io_setup if crate::set::is_active() => return failed(Errno(libc::ENOSYS)),
         libc::SYS_write => data::write(fd, b as _, c as _) as c_long,
         libc::SYS_pwrite64 => data::pwrite64(fd, b as _, c as _, d) as c_long,
         libc::SYS_writev => data::writev(fd, b as _, c as _) as c_long,

@@ -140,7 +140,7 @@ fn status_lists_processes_and_open_files() {
     for _ in 0..50 {
         let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
         found = st["processes"].as_array().unwrap().iter().find_map(|p| {
-            p["files"].as_array().unwrap().iter().find(|f| f["path"] == "/shadow/held").map(|f| (p["pid"].as_u64().unwrap(), f["pos"].as_u64().unwrap()))
+            p["files"].as_array().unwrap().iter().find(|f| f["path"] == "/shadow/held").map(|f| (p["pid"].as_u64().unwrap(), f["pos"].as_u64().unwrap(), p["table_bytes"].as_u64().unwrap()))
         });
         if found.is_some() {
             break;
@@ -149,8 +149,9 @@ fn status_lists_processes_and_open_files() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let (pid, pos) = found.expect("status shows the held file");
+    let (pid, pos, table_bytes) = found.expect("status shows the held file");
     assert!(pid > 0);
+    assert!(table_bytes > 0 && table_bytes < 4096, "tables of a process holding one file: {table_bytes} bytes");
     assert_eq!(pos, 6);
     s.ctl_ok(&["status", "--write"]);
     let form = fs::read_to_string(s.state().join("status")).unwrap();

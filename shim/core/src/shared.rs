@@ -161,6 +161,8 @@ pub struct Slot<'a> {
     pub pid: &'a AtomicU32,
     pub in_flight: &'a AtomicU32,
     pub seen_epoch: &'a AtomicU64,
+    pub table_bytes: &'a AtomicU64,
+    pub insecure_open: &'a AtomicU64,
 }
 
 impl Registry {
@@ -182,6 +184,8 @@ impl Registry {
                 pid: &*(self.map.add(base + registry::PID) as *const AtomicU32),
                 in_flight: &*(self.map.add(base + registry::IN_FLIGHT) as *const AtomicU32),
                 seen_epoch: &*(self.map.add(base + registry::SEEN_EPOCH) as *const AtomicU64),
+                table_bytes: &*(self.map.add(base + registry::TABLE_BYTES) as *const AtomicU64),
+                insecure_open: &*(self.map.add(base + registry::INSECURE_OPEN) as *const AtomicU64),
             }
         }
     }

@@ -212,6 +212,10 @@ pub mod registry {
     pub const PID: usize = 0;
     pub const IN_FLIGHT: usize = 4;
     pub const SEEN_EPOCH: usize = 8;
+    /// Bytes the process's OCB and link tables use (published for `status`).
+    pub const TABLE_BYTES: usize = 16;
+    /// Open files marked insecure and not yet reported (reported at their last close).
+    pub const INSECURE_OPEN: usize = 24;
 }
 
 /// The change list (`state_dir/changes`): paths (relative to the prefix) changed while a
