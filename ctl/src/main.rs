@@ -115,6 +115,10 @@ enum Cmd {
         /// The member to bring level (default: the one with the lower generation, else secondary)
         #[arg(long, value_parser = parse_member)]
         member: Option<Member>,
+        /// Do nothing (exit 0) when a member is not enabled, instead of failing: for start-up
+        /// syncs, which must not re-enable a member an operator disabled (a backup)
+        #[arg(long)]
+        if_enabled: bool,
         #[arg(long)]
         json: bool,
     },
@@ -154,10 +158,24 @@ fn progress_printer(json: bool) -> impl FnMut(&str, &Stats, bool) {
     let tty = std::io::stderr().is_terminal();
     move |phase, st, done| {
         let secs = start.elapsed().as_secs_f64().max(0.001);
+        // Time left, from the share of entries scanned so far.
+        let eta = (st.total > 0 && st.scanned > 0).then(|| secs * (st.total.saturating_sub(st.scanned)) as f64 / st.scanned as f64);
         if json {
-            println!("{{\"progress\":\"{phase}\",\"files\":{},\"bytes\":{},\"scanned\":{},\"seconds\":{secs:.3},\"done\":{done}}}", st.files, st.bytes, st.scanned);
+            let eta = eta.map_or("null".to_string(), |e| format!("{e:.1}"));
+            println!(
+                "{{\"progress\":\"{phase}\",\"files\":{},\"bytes\":{},\"scanned\":{},\"total\":{},\"seconds\":{secs:.3},\"eta_seconds\":{eta},\"done\":{done}}}",
+                st.files, st.bytes, st.scanned, st.total
+            );
         } else if tty {
-            eprint!("\r{phase}: {} scanned, {} copied, {} ({}/s)   ", st.scanned, st.files, report::bytes(st.bytes), report::bytes((st.bytes as f64 / secs) as u64));
+            let eta = eta.map_or(String::new(), |e| format!(", ETA {e:.0}s"));
+            eprint!(
+                "\r{phase}: {}/{} scanned, {} copied, {} ({}/s){eta}   ",
+                st.scanned,
+                st.total,
+                st.files,
+                report::bytes(st.bytes),
+                report::bytes((st.bytes as f64 / secs) as u64)
+            );
             if done {
                 eprintln!();
             }
@@ -239,10 +257,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             })?;
             resync(&set, member, update, json, "replaced")
         }
-        Cmd::Sync { config, update, member, json } => {
+        Cmd::Sync { config, update, member, if_enabled, json } => {
             let set = LiveSet::open(config.load()?)?;
             let _lock = set.command_lock()?;
             let s = set.read()?;
+            if let Some(m) = Member::ALL.into_iter().find(|m| s.member(*m).state != MemberState::Enabled) {
+                let why = format!("{} is {}: bring it back with `shadowctl enable {}`", m.name(), s.member(m).state.name(), m.name());
+                if if_enabled {
+                    eprintln!("shadowctl: sync skipped: {why}");
+                    return Ok(ExitCode::SUCCESS);
+                }
+                return Err(why);
+            }
             let target = member.unwrap_or_else(|| {
                 let (p, q) = (s.member(Member::Primary), s.member(Member::Secondary));
                 if p.generation < q.generation || p.state != MemberState::Enabled && q.state == MemberState::Enabled { Member::Primary } else { Member::Secondary }
@@ -285,6 +311,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 println!("{} = {}", m.member.name(), report::json_string(&m.dir));
             }
             println!("state_dir = {}", report::json_string(&c.state_dir.to_string_lossy()));
+            if let Some(mode) = &c.update_at_start {
+                println!("update_at_start = {}", report::json_string(mode));
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

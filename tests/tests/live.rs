@@ -159,3 +159,38 @@ fn status_lists_processes_and_open_files() {
     let history = s.ctl_ok(&["history"]);
     assert!(history.is_empty(), "{history}");
 }
+
+#[test]
+fn shadow_run_syncs_at_start_when_configured_and_json_progress_parses() {
+    let s = ShadowSet::new();
+    // The secondary falls behind (written outside the shim), then the config asks for a
+    // start-up update.
+    s.sh("mkdir /shadow/d && echo one > /shadow/d/f");
+    fs::write(s.primary().join("d/f"), b"changed behind the shim's back\n").unwrap();
+    let text = format!("{}update_at_start = \"all\"\n", s.config_text());
+    fs::write(s.config(), text).unwrap();
+    let out = std::process::Command::new(shadow_tests::bin_dir().join("shadow-run"))
+        .arg("-c")
+        .arg(s.config())
+        .args(["--", "sh", "-c", "cat /shadow/d/f > /shadow/copy"])
+        .env_remove("LD_PRELOAD")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(s.read("copy"), b"changed behind the shim's back\n");
+    s.assert_identical();
+    // With a member disabled (a backup in progress) the start-up sync stays out of the way.
+    s.ctl_ok(&["disable", "secondary"]);
+    let (code, _, err) = s.ctl(&["sync"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("secondary is disabled"), "{err}");
+    let out = s.ctl_ok(&["sync", "--if-enabled"]);
+    assert!(out.is_empty());
+    let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
+    assert_eq!(st["members"][1]["state"], "disabled");
+    let out = s.ctl_ok(&["enable", "secondary", "--json"]);
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let last = lines.last().unwrap();
+    assert_eq!(last["member"], "secondary");
+    assert!(lines.iter().any(|l| l["progress"] == "copy" && l["done"] == true && l["total"].as_u64().unwrap() >= 2), "{out}");
+}

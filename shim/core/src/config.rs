@@ -10,7 +10,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Keys a config file may hold, in the order README documents them.
-pub const KEYS: &[&str] = &["prefix", "primary", "secondary", "state_dir"];
+pub const KEYS: &[&str] = &["prefix", "primary", "secondary", "state_dir", "update_at_start"];
 
 /// The environment variable that names the config file.
 pub const ENV_CONFIG: &str = "SHADOW_CONFIG";
@@ -50,6 +50,9 @@ pub struct Config {
     /// Primary first.
     pub members: Vec<MemberDir>,
     pub state_dir: PathBuf,
+    /// `shadow-run` brings the lagging member level before starting the program (DiskShadow's
+    /// -L): "newer", "all" or "replace".
+    pub update_at_start: Option<String>,
 }
 
 impl Config {
@@ -129,12 +132,21 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
     if overlaps(&prefix, &state_dir) {
         return Err(err(file, Some("state_dir"), format!("{state_dir} overlaps the prefix {prefix}")));
     }
+    let update_at_start = match table.get("update_at_start") {
+        None => None,
+        Some(toml::Value::String(s)) if ["newer", "all", "replace"].contains(&s.as_str()) => Some(s.clone()),
+        Some(toml::Value::String(s)) => {
+            return Err(err(file, Some("update_at_start"), format!("must be \"newer\", \"all\" or \"replace\", got \"{s}\"")))
+        }
+        Some(other) => return Err(err(file, Some("update_at_start"), format!("must be a string, got {}", other.type_str()))),
+    };
     let member = |member: Member, dir: String| MemberDir { member, canonical: dir.clone(), dir };
     Ok(Config {
         file: file.to_path_buf(),
         prefix,
         members: vec![member(Member::Primary, primary), member(Member::Secondary, secondary)],
         state_dir: PathBuf::from(state_dir),
+        update_at_start,
     })
 }
 
@@ -217,6 +229,9 @@ mod tests {
         assert!(e.contains("key `prefix`: must not be `/`"), "{e}");
         let e = parse_str(&GOOD.replace("\"/var/x\"", "\"/shadow/state\"")).unwrap_err();
         assert!(e.contains("key `state_dir`"), "{e}");
+        let e = parse_str(&format!("{GOOD}update_at_start = \"sometimes\"\n")).unwrap_err();
+        assert!(e.contains("key `update_at_start`: must be"), "{e}");
+        assert_eq!(parse_str(&format!("{GOOD}update_at_start = \"all\"\n")).unwrap().update_at_start.as_deref(), Some("all"));
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub struct Stats {
     pub bytes: u64,
     pub removed: u64,
     pub scanned: u64,
+    /// Entries the source had when the copy started (for an ETA); 0 when not counted.
+    pub total: u64,
 }
 
 /// Called with running totals, at most every 200 ms, and once at the end.
@@ -175,9 +177,16 @@ fn copy_dir(src: &Path, dst: &Path, mode: UpdateMode, c: &mut Copier) -> io::Res
     copy_metadata(dst, &m)
 }
 
+/// Entries below `dir` (a cheap walk: directory entries only, no stat).
+fn count_entries(dir: &Path) -> u64 {
+    let Ok(rd) = fs::read_dir(dir) else { return 0 };
+    rd.flatten().map(|e| 1 + if e.file_type().is_ok_and(|t| t.is_dir()) { count_entries(&e.path()) } else { 0 }).sum()
+}
+
 /// Brings the tree `dst` up to date from `src` by `mode`.
 pub fn copy_tree(src: &Path, dst: &Path, mode: UpdateMode, progress: Progress) -> io::Result<Stats> {
-    let mut c = Copier { stats: Stats::default(), progress, last: Instant::now() };
+    let total = count_entries(src);
+    let mut c = Copier { stats: Stats { total, ..Stats::default() }, progress, last: Instant::now() };
     if mode == UpdateMode::Replace {
         for e in fs::read_dir(dst)? {
             c.stats.removed += remove_any(&e?.path())?;
