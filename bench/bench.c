@@ -17,6 +17,15 @@
  *   {"workload":"...","mode":"...","phase":"...","seconds":S,"ops":N,"bytes":B}
  * Memory phases print "rss_bytes" instead of "seconds".
  *
+ * Two helpers for the resync rows (run.py's resync.py drives them, shadowed):
+ *   bench tree MODE DIR          reads operations from stdin, one a line:
+ *                                "m REL" mkdir, "w INDEX GEN REL" (re)write a
+ *                                4 KiB file, "u REL" unlink; prints one phase.
+ *   bench stallwriter MODE DIR --file REL [--seconds S] [--sleep-us N]
+ *                                appends 64-byte records to REL until SIGTERM,
+ *                                SIGINT or S seconds, timing the gap between
+ *                                the starts of consecutive write() calls.
+ *
  * Exit status: 0 ok, 2 usage or a failed syscall, 3 a content check failed.
  */
 #define _GNU_SOURCE
@@ -24,6 +33,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,6 +55,9 @@ static const char *g_aux = "/tmp";
 static double g_scale = 1.0;
 static int g_sync;
 static uint64_t g_seed = 0x5eed5eedULL;
+static const char *g_file = "stall.dat"; /* stallwriter: the file to append to */
+static double g_seconds = 60;            /* stallwriter: stop after this long */
+static long g_sleep_us = 100;            /* stallwriter: pause between writes */
 
 /* ------------------------------------------------------------------ utils */
 
@@ -1042,6 +1055,188 @@ static void wl_memory(void)
 	free(files);
 }
 
+/* ------------------------------------------------------ resync helpers */
+
+/*
+ * tree: build or change a tree of 4 KiB files from a list of operations on
+ * stdin (run.py's resync.py computes the list and checks the result).  A
+ * file's first 24 bytes are "TREEFILE", its index and its generation (both
+ * little-endian u64); the rest is pattern(900, index ^ gen << 32).
+ */
+#define TREE_FILE 4096
+
+static void wl_tree(void)
+{
+	char line[4352], rel[4096];
+	unsigned char buf[TREE_FILE];
+	uint64_t files = 0, dirs = 0, unlinks = 0, idx, gen;
+	double t = now();
+
+	while (fgets(line, sizeof line, stdin)) {
+		size_t n = strlen(line);
+		if (n && line[n - 1] == '\n')
+			line[--n] = 0;
+		if (!n)
+			continue;
+		if (line[0] == 'm' && sscanf(line, "m %4095s", rel) == 1) {
+			m_mkdir(rel);
+			dirs++;
+		} else if (line[0] == 'u' && sscanf(line, "u %4095s", rel) == 1) {
+			m_unlink(rel);
+			unlinks++;
+		} else if (line[0] == 'w' &&
+			   sscanf(line, "w %" SCNu64 " %" SCNu64 " %4095s", &idx, &gen, rel) == 3) {
+			struct mfile f;
+			fill_pattern(buf, sizeof buf, 900, idx ^ (gen << 32));
+			memcpy(buf, "TREEFILE", 8);
+			memcpy(buf + 8, &idx, 8);
+			memcpy(buf + 16, &gen, 8);
+			m_open(&f, rel, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+			m_write(&f, buf, sizeof buf);
+			m_close(&f);
+			files++;
+		} else {
+			errno = EINVAL;
+			die("tree: bad operation line %.80s", line);
+		}
+	}
+	printf("{\"workload\":\"%s\",\"mode\":\"%s\",\"phase\":\"tree\",\"seconds\":%.9f,"
+	       "\"files\":%" PRIu64 ",\"dirs\":%" PRIu64 ",\"unlinks\":%" PRIu64
+	       ",\"bytes\":%" PRIu64 "}\n",
+	       g_workload, g_mode_name, now() - t, files, dirs, unlinks, files * TREE_FILE);
+	fflush(stdout);
+}
+
+/*
+ * stallwriter: a writer that must not be stalled.  Appends 64-byte records
+ * ("STALLREC", sequence number, CLOCK_MONOTONIC ns, pattern, FNV checksum of
+ * the first 56 bytes) to --file with O_APPEND, pausing --sleep-us between
+ * writes, and times the gap between the starts of consecutive write() calls
+ * (so a gap is one write plus one pause, or a stall).  Prints a "ready" line
+ * after the first write, and on SIGTERM/SIGINT or after --seconds one line
+ * with the count and the gap statistics (median, p99, p99.9, max; the longest
+ * single write(); the 5 longest gaps with their start, CLOCK_MONOTONIC s).
+ */
+#define STALL_REC 64
+#define STALL_TOP 5
+
+static volatile sig_atomic_t g_stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	g_stop = 1;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t fnv64(const unsigned char *p, size_t n)
+{
+	uint64_t s = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++)
+		s = (s ^ p[i]) * 1099511628211ULL;
+	return s;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double pct_s(const uint64_t *sorted, uint64_t n, double q)
+{
+	if (!n)
+		return 0;
+	uint64_t i = (uint64_t)(q * (double)(n - 1) + 0.5);
+	return (double)sorted[i] * 1e-9;
+}
+
+static void wl_stallwriter(void)
+{
+	struct sigaction sa;
+	struct mfile f;
+	unsigned char rec[STALL_REC];
+	uint64_t cap = 1 << 16, n = 0, seq = 0, prev = 0, max_write = 0;
+	uint64_t *gaps = xmalloc(cap * sizeof *gaps);
+	uint64_t top_gap[STALL_TOP] = { 0 }, top_at[STALL_TOP] = { 0 };
+	uint64_t t0, deadline, sum;
+	struct timespec pause = { g_sleep_us / 1000000, (g_sleep_us % 1000000) * 1000 };
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	fill_pattern(rec, sizeof rec, 950, 0);
+	memcpy(rec, "STALLREC", 8);
+	m_open(&f, g_file, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+	t0 = now_ns();
+	deadline = t0 + (uint64_t)(g_seconds * 1e9);
+	while (!g_stop) {
+		uint64_t t = now_ns();
+		if (t >= deadline)
+			break;
+		if (seq) {
+			uint64_t g = t - prev;
+			if (n == cap) {
+				cap *= 2;
+				gaps = realloc(gaps, cap * sizeof *gaps);
+				if (!gaps)
+					die("realloc");
+			}
+			gaps[n++] = g;
+			if (g > top_gap[STALL_TOP - 1]) {
+				int k = STALL_TOP - 1;
+				for (; k > 0 && top_gap[k - 1] < g; k--) {
+					top_gap[k] = top_gap[k - 1];
+					top_at[k] = top_at[k - 1];
+				}
+				top_gap[k] = g;
+				top_at[k] = prev;
+			}
+		}
+		prev = t;
+		memcpy(rec + 8, &seq, 8);
+		memcpy(rec + 16, &t, 8);
+		sum = fnv64(rec, STALL_REC - 8);
+		memcpy(rec + STALL_REC - 8, &sum, 8);
+		m_write(&f, rec, sizeof rec);
+		t = now_ns() - t;
+		if (t > max_write)
+			max_write = t;
+		if (seq++ == 0) {
+			printf("{\"workload\":\"%s\",\"mode\":\"%s\",\"phase\":\"ready\"}\n",
+			       g_workload, g_mode_name);
+			fflush(stdout);
+		}
+		if (g_sleep_us > 0)
+			nanosleep(&pause, NULL); /* EINTR on SIGTERM: fine */
+	}
+	m_close(&f);
+	uint64_t elapsed = now_ns() - t0;
+	qsort(gaps, n, sizeof *gaps, cmp_u64);
+	printf("{\"workload\":\"%s\",\"mode\":\"%s\",\"phase\":\"gaps\",\"file\":\"%s\","
+	       "\"seconds\":%.6f,\"records\":%" PRIu64 ",\"record_bytes\":%d,\"gaps\":%" PRIu64
+	       ",\"sleep_us\":%ld,\"median_gap_s\":%.9f,\"p99_gap_s\":%.9f,\"p999_gap_s\":%.9f,"
+	       "\"max_gap_s\":%.9f,\"max_write_s\":%.9f,\"top\":[",
+	       g_workload, g_mode_name, g_file, (double)elapsed * 1e-9, seq, STALL_REC, n,
+	       g_sleep_us, pct_s(gaps, n, 0.5), pct_s(gaps, n, 0.99), pct_s(gaps, n, 0.999),
+	       n ? (double)gaps[n - 1] * 1e-9 : 0.0, (double)max_write * 1e-9);
+	for (int k = 0; k < STALL_TOP && top_gap[k]; k++)
+		printf("%s[%.9f,%.9f]", k ? "," : "", (double)top_at[k] * 1e-9,
+		       (double)top_gap[k] * 1e-9);
+	printf("]}\n");
+	fflush(stdout);
+	free(gaps);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static const struct {
@@ -1059,12 +1254,15 @@ static const struct {
 	{ "fsync", wl_fsync },
 	{ "concurrency", wl_concurrency },
 	{ "memory", wl_memory },
+	{ "tree", wl_tree },
+	{ "stallwriter", wl_stallwriter },
 };
 
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: bench WORKLOAD MODE DIR [DIR2] [--scale F] [--aux DIR] [--seed N]\n"
+		"             [--file REL] [--seconds S] [--sleep-us N]  (stallwriter)\n"
 		"  MODE: native | shadowed | ideal (ideal needs DIR2, the secondary)\n"
 		"  WORKLOAD:");
 	for (size_t i = 0; i < sizeof workloads / sizeof workloads[0]; i++)
@@ -1090,6 +1288,16 @@ int main(int argc, char **argv)
 			g_aux = argv[++i];
 		} else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
 			g_seed = strtoull(argv[++i], NULL, 0);
+		} else if (strcmp(argv[i], "--file") == 0 && i + 1 < argc) {
+			g_file = argv[++i];
+		} else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
+			g_seconds = strtod(argv[++i], NULL);
+			if (!(g_seconds > 0))
+				usage();
+		} else if (strcmp(argv[i], "--sleep-us") == 0 && i + 1 < argc) {
+			g_sleep_us = strtol(argv[++i], NULL, 10);
+			if (g_sleep_us < 0)
+				usage();
 		} else if (argv[i][0] == '-' || npos == 4) {
 			usage();
 		} else {

@@ -169,6 +169,21 @@ impl Drop for InFlight {
     }
 }
 
+/// Runs `f` (an exec) as if no operation were in flight: if it succeeds this image is gone,
+/// and shadowctl must not wait for it to finish (the new image claims the slot again).
+pub fn not_in_flight<T>(f: impl FnOnce() -> T) -> T {
+    let i = SLOT.load(Ordering::Relaxed);
+    if i == usize::MAX {
+        return f();
+    }
+    let slot = shared().registry.slot(i);
+    slot.seen_epoch.store(APPLIED.load(Ordering::SeqCst), Ordering::SeqCst);
+    slot.in_flight.fetch_sub(1, Ordering::SeqCst);
+    let r = f();
+    slot.in_flight.fetch_add(1, Ordering::SeqCst);
+    r
+}
+
 /// Called by every active hook before it decides anything.
 pub fn enter() -> InFlight {
     let s = shared();

@@ -88,10 +88,13 @@ unsafe fn exec_with(path: *const c_char, envp: *const *const c_char, by_path: bo
             } else {
                 search_shadowed_path(CStr::from_ptr(path)).map_or(Arg::Keep, Arg::Path)
             };
-            match arg {
-                Arg::Shadowed(rel) => call(super::lead_path(&rel).as_ptr(), envp).into_res(),
-                other => call(other.ptr(path), envp).into_res(),
-            }
+            let target = match arg {
+                Arg::Shadowed(rel) => super::lead_path(&rel),
+                Arg::Path(p) => p,
+                Arg::Keep => CString::default(),
+            };
+            let p = if target.as_bytes().is_empty() { path } else { target.as_ptr() };
+            crate::members::not_in_flight(|| call(p, envp)).into_res()
         },
         || call(path, envp),
     )
