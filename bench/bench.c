@@ -22,7 +22,7 @@
  *                                "m REL" mkdir, "w INDEX GEN REL" (re)write a
  *                                4 KiB file, "u REL" unlink; prints one phase.
  *   bench stallwriter MODE DIR --file REL [--seconds S] [--sleep-us N]
- *                                appends 64-byte records to REL until SIGTERM,
+ *         [--gaps-out PATH]      appends 64-byte records to REL until SIGTERM,
  *                                SIGINT or S seconds, timing the gap between
  *                                the starts of consecutive write() calls.
  *
@@ -1116,11 +1116,14 @@ static void wl_tree(void)
  * after the first write, and on SIGTERM/SIGINT or after --seconds one line
  * with the count and the gap statistics (median, p99, p99.9, max; the longest
  * single write(); the 5 longest gaps with their start, CLOCK_MONOTONIC s).
+ * With --gaps-out PATH (a plain path) every gap is also written there as a
+ * pair of little-endian u64 (start ns, gap ns), for statistics over a window.
  */
 #define STALL_REC 64
 #define STALL_TOP 5
 
 static volatile sig_atomic_t g_stop;
+static const char *g_gaps_out;
 
 static void on_stop(int sig)
 {
@@ -1153,8 +1156,7 @@ static double pct_s(const uint64_t *sorted, uint64_t n, double q)
 {
 	if (!n)
 		return 0;
-	uint64_t i = (uint64_t)(q * (double)(n - 1) + 0.5);
-	return (double)sorted[i] * 1e-9;
+	return (double)sorted[(uint64_t)(q * (double)(n - 1) + 0.5)] * 1e-9;
 }
 
 static void wl_stallwriter(void)
@@ -1162,12 +1164,16 @@ static void wl_stallwriter(void)
 	struct sigaction sa;
 	struct mfile f;
 	unsigned char rec[STALL_REC];
-	uint64_t cap = 1 << 16, n = 0, seq = 0, prev = 0, max_write = 0;
-	uint64_t *gaps = xmalloc(cap * sizeof *gaps);
-	uint64_t top_gap[STALL_TOP] = { 0 }, top_at[STALL_TOP] = { 0 };
-	uint64_t t0, deadline, sum;
+	/* (start, gap) pairs, allocated and touched up front so the loop does not fault */
+	uint64_t cap = (uint64_t)(g_seconds * 1e6 / (double)(g_sleep_us + 20)) + 1024;
+	uint64_t n = 0, seq = 0, prev = 0, max_write = 0, t0, deadline, sum, *sorted;
+	uint64_t *gaps;
 	struct timespec pause = { g_sleep_us / 1000000, (g_sleep_us % 1000000) * 1000 };
 
+	if (cap > (1u << 24))
+		cap = 1u << 24;
+	gaps = xmalloc(cap * 2 * sizeof *gaps);
+	memset(gaps, 0, cap * 2 * sizeof *gaps);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_stop;
 	sigemptyset(&sa.sa_mask);
@@ -1184,23 +1190,15 @@ static void wl_stallwriter(void)
 		if (t >= deadline)
 			break;
 		if (seq) {
-			uint64_t g = t - prev;
 			if (n == cap) {
 				cap *= 2;
-				gaps = realloc(gaps, cap * sizeof *gaps);
+				gaps = realloc(gaps, cap * 2 * sizeof *gaps);
 				if (!gaps)
 					die("realloc");
 			}
-			gaps[n++] = g;
-			if (g > top_gap[STALL_TOP - 1]) {
-				int k = STALL_TOP - 1;
-				for (; k > 0 && top_gap[k - 1] < g; k--) {
-					top_gap[k] = top_gap[k - 1];
-					top_at[k] = top_at[k - 1];
-				}
-				top_gap[k] = g;
-				top_at[k] = prev;
-			}
+			gaps[2 * n] = prev;
+			gaps[2 * n + 1] = t - prev;
+			n++;
 		}
 		prev = t;
 		memcpy(rec + 8, &seq, 8);
@@ -1221,19 +1219,43 @@ static void wl_stallwriter(void)
 	}
 	m_close(&f);
 	uint64_t elapsed = now_ns() - t0;
-	qsort(gaps, n, sizeof *gaps, cmp_u64);
+
+	if (g_gaps_out) {
+		FILE *o = fopen(g_gaps_out, "wb");
+		if (!o || fwrite(gaps, 2 * sizeof *gaps, n, o) != n || fclose(o) != 0)
+			die("writing %s", g_gaps_out);
+	}
+	/* the 5 longest gaps, then the percentiles */
+	uint64_t top[STALL_TOP] = { 0 }, top_at[STALL_TOP] = { 0 };
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t g = gaps[2 * i + 1];
+		if (g <= top[STALL_TOP - 1])
+			continue;
+		int k = STALL_TOP - 1;
+		for (; k > 0 && top[k - 1] < g; k--) {
+			top[k] = top[k - 1];
+			top_at[k] = top_at[k - 1];
+		}
+		top[k] = g;
+		top_at[k] = gaps[2 * i];
+	}
+	sorted = xmalloc((n + 1) * sizeof *sorted);
+	for (uint64_t i = 0; i < n; i++)
+		sorted[i] = gaps[2 * i + 1];
+	qsort(sorted, n, sizeof *sorted, cmp_u64);
 	printf("{\"workload\":\"%s\",\"mode\":\"%s\",\"phase\":\"gaps\",\"file\":\"%s\","
 	       "\"seconds\":%.6f,\"records\":%" PRIu64 ",\"record_bytes\":%d,\"gaps\":%" PRIu64
 	       ",\"sleep_us\":%ld,\"median_gap_s\":%.9f,\"p99_gap_s\":%.9f,\"p999_gap_s\":%.9f,"
 	       "\"max_gap_s\":%.9f,\"max_write_s\":%.9f,\"top\":[",
 	       g_workload, g_mode_name, g_file, (double)elapsed * 1e-9, seq, STALL_REC, n,
-	       g_sleep_us, pct_s(gaps, n, 0.5), pct_s(gaps, n, 0.99), pct_s(gaps, n, 0.999),
-	       n ? (double)gaps[n - 1] * 1e-9 : 0.0, (double)max_write * 1e-9);
-	for (int k = 0; k < STALL_TOP && top_gap[k]; k++)
+	       g_sleep_us, pct_s(sorted, n, 0.5), pct_s(sorted, n, 0.99), pct_s(sorted, n, 0.999),
+	       n ? (double)sorted[n - 1] * 1e-9 : 0.0, (double)max_write * 1e-9);
+	for (int k = 0; k < STALL_TOP && top[k]; k++)
 		printf("%s[%.9f,%.9f]", k ? "," : "", (double)top_at[k] * 1e-9,
-		       (double)top_gap[k] * 1e-9);
+		       (double)top[k] * 1e-9);
 	printf("]}\n");
 	fflush(stdout);
+	free(sorted);
 	free(gaps);
 }
 
@@ -1262,7 +1284,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: bench WORKLOAD MODE DIR [DIR2] [--scale F] [--aux DIR] [--seed N]\n"
-		"             [--file REL] [--seconds S] [--sleep-us N]  (stallwriter)\n"
+		"             [--file REL] [--seconds S] [--sleep-us N] [--gaps-out PATH]  (stallwriter)\n"
 		"  MODE: native | shadowed | ideal (ideal needs DIR2, the secondary)\n"
 		"  WORKLOAD:");
 	for (size_t i = 0; i < sizeof workloads / sizeof workloads[0]; i++)
@@ -1290,6 +1312,8 @@ int main(int argc, char **argv)
 			g_seed = strtoull(argv[++i], NULL, 0);
 		} else if (strcmp(argv[i], "--file") == 0 && i + 1 < argc) {
 			g_file = argv[++i];
+		} else if (strcmp(argv[i], "--gaps-out") == 0 && i + 1 < argc) {
+			g_gaps_out = argv[++i];
 		} else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
 			g_seconds = strtod(argv[++i], NULL);
 			if (!(g_seconds > 0))

@@ -3,6 +3,9 @@
 
     python3 run.py --bench build/bench --lib ../target/release/libshadow.so [--quick]
 
+Then (workload `resync`, resync.py) rebuilds a member with `shadowctl enable` while a
+program writes, and reports the rebuild time and the writer's longest stall.
+
 Writes <out>/results.json, results.csv and ratios.svg and prints a table.  Exit status:
 0 when every run finished and every content check passed (whatever the numbers say),
 1 when a run crashed, timed out, failed a content check or left the two members
@@ -28,6 +31,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import resync  # noqa: E402  (bench/resync.py)
 
 MODES = ("native", "shadowed", "ideal")
 BIG_FILE = 1 << 20  # Dirs.next_run() deletes files this big at once, smaller ones at the end
@@ -97,6 +103,10 @@ def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bench", default="build/bench", help="the benchmark program")
     ap.add_argument("--lib", default="../target/release/libshadow.so", help="libshadow.so")
+    ap.add_argument("--shadowctl", default=None,
+                    help="shadowctl for the resync rows (default: next to --lib)")
+    ap.add_argument("--resync-files", type=int, default=None,
+                    help="files in the resync tree (default 20000, quick 2000, x --scale)")
     ap.add_argument("--out", default="../target/bench", help="directory for results")
     ap.add_argument("--tmpdir", default=None,
                     help="where to make the members (default: $TMPDIR or /tmp); "
@@ -112,7 +122,7 @@ def parse_args() -> argparse.Namespace:
                     help="streaming size in MiB (default 1024, quick 64)")
     ap.add_argument("--only", default=None,
                     help="comma-separated workloads to run (default: all): "
-                         + ",".join(w.name for w in WORKLOADS))
+                         + ",".join(w.name for w in WORKLOADS) + ",resync")
     ap.add_argument("--modes", default=",".join(MODES),
                     help="comma-separated modes (default: native,shadowed,ideal)")
     ap.add_argument("--timeout", type=float, default=None,
@@ -127,11 +137,15 @@ def parse_args() -> argparse.Namespace:
     a.modes = [m for m in a.modes.split(",") if m]
     if any(m not in MODES for m in a.modes) or not a.modes:
         ap.error(f"--modes takes some of {','.join(MODES)}")
-    names = a.only.split(",") if a.only else [w.name for w in WORKLOADS]
-    unknown = [n for n in names if n not in BY_NAME]
+    names = a.only.split(",") if a.only else [w.name for w in WORKLOADS] + ["resync"]
+    unknown = [n for n in names if n not in BY_NAME and n != "resync"]
     if unknown:
         ap.error(f"unknown workload(s): {', '.join(unknown)}")
-    a.workloads = [BY_NAME[n] for n in names]
+    a.workloads = [BY_NAME[n] for n in names if n != "resync"]
+    # the resync rows need the shim: they run when asked for (or by default) with shadowed
+    a.resync = "resync" in names and "shadowed" in a.modes
+    if a.resync_files is not None and a.resync_files < 200:
+        ap.error("--resync-files must be at least 200")
     if a.reps < 1:
         ap.error("--reps must be at least 1")
     return a
@@ -479,7 +493,18 @@ def fmt_ratio(r: float | None) -> str:
     return "-" if r is None else f"{r:.3f}"
 
 
-def print_table(res: list[dict], mem: list[dict], runs: list[dict], a) -> None:
+def print_table(res: list[dict], mem: list[dict], runs: list[dict], a,
+                rs: dict | None = None) -> None:
+    print()
+    if res:
+        print_main_rows(res, mem, a)
+    resync.print_section(rs)
+    if res:
+        print_published(res)
+    print_problems(runs, rs)
+
+
+def print_main_rows(res: list[dict], mem: list[dict], a) -> None:
     head = ["workload/phase", "native", "shadowed", "ideal", "S/N", "S/I", "target", ""]
     rows = []
     for r in res:
@@ -493,7 +518,6 @@ def print_table(res: list[dict], mem: list[dict], runs: list[dict], a) -> None:
                      fmt_ratio(r["ratio_shadowed_ideal"]), tgt, verdict])
     widths = [max(len(x[i]) for x in rows + [head]) for i in range(len(head))]
     line = "  ".join(h.ljust(wd) for h, wd in zip(head, widths))
-    print()
     print(f"libshadow benchmarks: median [min-max] over {a.reps} repetitions "
           f"(memory: {workload_reps(BY_NAME['memory'], a)}); S/N = shadowed/native, S/I = shadowed/ideal (ratios of medians)")
     print(line)
@@ -511,6 +535,9 @@ def print_table(res: list[dict], mem: list[dict], runs: list[dict], a) -> None:
             verdict = "" if m["pass"] is None else ("pass" if m["pass"] else "MISS")
             print(f"  {m['name']:<62} {fmt_cell(m['summary'], 'bytes'):<30} "
                   f"{m['target']:<24} {verdict}")
+
+
+def print_published(res: list[dict]) -> None:
     print()
     print("DiskShadow's published totals (QNX, both members local) beside ours (total phase):")
     for dt, pub in PUBLISHED.items():
@@ -522,7 +549,10 @@ def print_table(res: list[dict], mem: list[dict], runs: list[dict], a) -> None:
                     f"{ours['ratio_shadowed_native']:.2f}")
         print(f"  {dt:<16} DiskShadow {pub['shadowed_s']:.2f}s / {pub['native_s']:.2f}s = "
               f"{pub['ratio']:.2f} ({pub['what']});  libshadow {mine}")
-    bad = [r for r in runs if r["error"]]
+
+
+def print_problems(runs: list[dict], rs: dict | None) -> None:
+    bad = [r for r in runs if r["error"]] + (rs or {}).get("failures", [])
     noisy = [r for r in runs if not r["error"] and r["stderr"].strip()]
     if noisy:
         seen: dict[str, list[str]] = {}
@@ -540,7 +570,7 @@ def print_table(res: list[dict], mem: list[dict], runs: list[dict], a) -> None:
             print(f"  {r['workload']} {r['mode']} rep {r['rep']}: {r['error'][:400]}")
 
 
-def write_csv(path: Path, res: list[dict], mem: list[dict]) -> None:
+def write_csv(path: Path, res: list[dict], mem: list[dict], rs: dict | None = None) -> None:
     stats = ("median", "min", "max", "q1", "q3", "n")
     with open(path, "w", newline="") as f:
         wr = csv.writer(f)
@@ -562,6 +592,8 @@ def write_csv(path: Path, res: list[dict], mem: list[dict]) -> None:
                          s["q1"], s["q3"], s["n"], *([""] * 12), "", "",
                          "native", m["limit"] if m["limit"] is not None else "",
                          "" if m["pass"] is None else ("pass" if m["pass"] else "miss")])
+        for row in resync.csv_rows(rs, 3 + 6 * len(MODES) + 5):
+            wr.writerow(row)
 
 
 def esc(s: str) -> str:
@@ -653,6 +685,12 @@ def main() -> int:
         print(f"run.py: {a.lib} not found; build the shim first (make at the repo root), "
               f"or pass --modes native,ideal", file=sys.stderr)
         return 2
+    a.shadowctl_abs = Path(a.shadowctl or a.lib_abs.parent / "shadowctl").resolve()
+    if a.resync and not a.shadowctl_abs.is_file():
+        print(f"run.py: {a.shadowctl_abs} not found (the resync rows need it); build it "
+              f"(make at the repo root), pass --shadowctl, or leave resync out of --only",
+              file=sys.stderr)
+        return 2
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     tmproot = Path(a.tmpdir or tempfile.gettempdir()).resolve()
@@ -666,13 +704,22 @@ def main() -> int:
         lib_sha = sha256(a.lib_abs)
     else:
         a.lib_built, lib_sha = a.lib_abs, None
+    ctl_sha = None
+    if a.resync:  # a copy too, taken with the shim's: the two must be of one build
+        a.shadowctl_built = a.shadowctl_abs
+        a.shadowctl_abs = base / "shadowctl"
+        shutil.copy2(a.shadowctl_built, a.shadowctl_abs)
+        ctl_sha = sha256(a.shadowctl_abs)
 
     started = datetime.datetime.now(datetime.timezone.utc)
     t_start = time.monotonic()
     total = sum(workload_reps(w, a) for w in a.workloads) * len(a.modes)
     print(f"bench: {len(a.workloads)} workloads x {a.reps} reps x {len(a.modes)} modes "
-          f"(memory: at most 3 reps) = {total} runs in {base} ({fs_type(base)}); lib {a.lib_built}", flush=True)
+          f"(memory: at most 3 reps) = {total} runs"
+          f"{f' + resync ({a.reps} x all/newer)' if a.resync else ''} in {base} "
+          f"({fs_type(base)}); lib {a.lib_built}", flush=True)
     runs: list[dict] = []
+    rs = None
     order = 0
     try:
         for w in a.workloads:
@@ -692,6 +739,11 @@ def main() -> int:
                               flush=True)
             print(f"  {w.name:<16} done in {time.monotonic() - t_w:6.1f}s "
                   f"(scale {workload_scale(w, a):g})", flush=True)
+        if a.resync:
+            t_w = time.monotonic()
+            rs = resync.run(a, base, clean_env, lambda msg: print(msg, flush=True))
+            print(f"  {'resync':<16} done in {time.monotonic() - t_w:6.1f}s "
+                  f"({rs['setup']['files']} files)", flush=True)
     except KeyboardInterrupt:
         print("bench: interrupted; writing what was measured", file=sys.stderr)
         runs.append({"workload": "-", "mode": "-", "rep": -1, "order": order,
@@ -705,7 +757,7 @@ def main() -> int:
     table = collect(runs)
     res = results(table, a.workloads)
     mem = memory_rows(table)
-    failures = [r for r in runs if r["error"]]
+    failures = [r for r in runs if r["error"]] + (rs["failures"] if rs else [])
     repo = Path(__file__).resolve().parent.parent
     doc = {
         "meta": {
@@ -720,20 +772,23 @@ def main() -> int:
             "tmpdir": str(tmproot), "fs_type": fs_type(tmproot), "prefix": a.prefix,
             "topdir_flag": dirs.topdir,
             "lib": str(a.lib_built), "lib_sha256": lib_sha,
+            "shadowctl": str(a.shadowctl_built) if a.resync else None,
+            "shadowctl_sha256": ctl_sha,
             "bench_sha256": sha256(a.bench_abs), "repo_commit": git_commit(repo),
             "python": platform.python_version(),
         },
         "results": res,
         "memory": mem,
         "published": PUBLISHED,
+        "resync": rs,
         "failures": [{k: r.get(k) for k in ("workload", "mode", "rep", "error", "stderr")}
                      for r in failures],
         "runs": runs,
     }
     (out / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
-    write_csv(out / "results.csv", res, mem)
+    write_csv(out / "results.csv", res, mem, rs)
     write_svg(out / "ratios.svg", res)
-    print_table(res, mem, runs, a)
+    print_table(res, mem, runs, a, rs)
     print(f"\nwrote {out / 'results.json'}, {out / 'results.csv'}, {out / 'ratios.svg'} "
           f"({time.monotonic() - t_start:.0f}s)")
     if failures:

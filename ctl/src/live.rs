@@ -84,9 +84,11 @@ impl LiveSet {
         let started = Instant::now();
         let mut total = Stats::default();
         let result = (|| -> Result<(Duration, usize), String> {
-            let mut on = |st: &Stats, done: bool| progress("copy", st, done);
-            let st = sync::copy_tree(&src, &dst, mode, &mut on).map_err(|e| format!("copying {} to {}: {e}", src.display(), dst.display()))?;
-            add(&mut total, &st);
+            if mode != UpdateMode::Dirty {
+                let mut on = |st: &Stats, done: bool| progress("copy", st, done);
+                let st = sync::copy_tree(&src, &dst, mode, &mut on).map_err(|e| format!("copying {} to {}: {e}", src.display(), dst.display()))?;
+                add(&mut total, &st);
+            }
             // Catch up with what changed meanwhile, until little is left.
             let mut consumed = 0;
             for _ in 0..8 {
@@ -116,6 +118,7 @@ impl LiveSet {
                 })?;
                 if st_all_enabled(&self.read()?) {
                     let _ = std::fs::File::create(shared::changes_path(&self.config));
+                    self.state.reset_changes_lost();
                 }
                 Ok(epoch)
             });

@@ -54,7 +54,7 @@ fn parse_member(s: &str) -> Result<Member, String> {
 }
 
 fn parse_mode(s: &str) -> Result<UpdateMode, String> {
-    UpdateMode::parse(s).ok_or_else(|| format!("`{s}` is not an update mode (newer, all, replace)"))
+    UpdateMode::parse(s).ok_or_else(|| format!("`{s}` is not an update mode (dirty, newer, all, replace)"))
 }
 
 #[derive(Subcommand)]
@@ -84,9 +84,10 @@ enum Cmd {
         config: ConfigArg,
         #[arg(value_parser = parse_member)]
         member: Member,
-        /// newer (copy missing or newer files), all (copy everything), replace (wipe, copy)
-        #[arg(long, value_parser = parse_mode, default_value = "newer")]
-        update: UpdateMode,
+        /// dirty (only what changed while it was away; the default while the change list is
+        /// intact), newer (missing or newer files), all (everything), replace (wipe, copy)
+        #[arg(long, value_parser = parse_mode)]
+        update: Option<UpdateMode>,
         /// Copy even when the target's generation says it is newer than the source
         #[arg(long)]
         force: bool,
@@ -229,6 +230,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     other.name(), member.name(), member.name(), other.name()
                 ));
             }
+            let update = match update {
+                Some(UpdateMode::Dirty) | None if set.state.changes_lost() => {
+                    eprintln!("shadowctl: the change list is incomplete (a change could not be recorded): falling back to a full `newer` scan");
+                    UpdateMode::Newer
+                }
+                Some(mode) => mode,
+                None => UpdateMode::Dirty,
+            };
             resync(&set, member, update, json, "enabled")
         }
         Cmd::Replace { config, member, dir, update, json } => {

@@ -9,10 +9,12 @@
 
 use crate::fdtable;
 use crate::ocb::{self, Ocb};
-use crate::real::{self};
+use crate::real::{self, Errno};
 use crate::resolve::Rel;
 use crate::set;
 use libc::c_int;
+use shadow_core::config::OnMemberError;
+use shadow_core::history::Code;
 use shadow_core::shared::{ofd_lock, LockFile, Registry, SharedState};
 use shadow_core::state::{MemberState, State};
 use shadow_core::vpath;
@@ -310,6 +312,39 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], new: &View) {
     ocb::close_internal(desc);
 }
 
+/// A change reached the lead but not the follower. If the error says the follower member
+/// is gone (config `failure_errors`) and the policy is `degrade`, the member is marked failed
+/// for every process and the path recorded for its return; the program's result stands.
+/// Any other error means this one file (or name) differs: insecure, reported. With policy
+/// `fail` the error is returned to the program.
+pub fn follower_failed(rel: &Rel, what: &str, e: Errno, ocb: Option<&Ocb>) -> Result<(), Errno> {
+    let set = set::get();
+    let member_gone = set.config.failure_errors.contains(&e.0);
+    if member_gone && set.config.on_member_error == OnMemberError::Degrade {
+        if let Some(m) = view().follower {
+            if shared().state.mark_failed(m.index()) {
+                crate::report::record(Code::MemberFailed, rel, &format!("{} failed, no longer written: {what}: {}", m.name(), e.describe()));
+            }
+            append_change(rel);
+        }
+        return Ok(());
+    }
+    match ocb {
+        Some(o) => o.mark_insecure(what, e),
+        None => crate::report::record(Code::NamespaceMismatch, rel, &format!("{what}: {}", e.describe())),
+    }
+    if member_gone { Err(e) } else { Ok(()) }
+}
+
+fn append_change(rel: &Rel) {
+    let mut rec = rel.0.clone();
+    rec.push(0);
+    if let Err(e) = real::write(shared().changes_fd, &rec) {
+        shared().state.mark_changes_lost();
+        crate::report::change_list_failed(rel, e);
+    }
+}
+
 /// Records that `rel` changed while a member was not being written, so that bringing it
 /// back copies it. `ocb` limits the record to the first change of an open file, unless a
 /// resync is catching up (then every change counts).
@@ -319,11 +354,7 @@ pub fn record_change(rel: &Rel, ocb: Option<&Ocb>) {
         1 if ocb.is_some_and(|o| o.recorded_once()) => return,
         _ => {}
     }
-    let mut rec = rel.0.clone();
-    rec.push(0);
-    if let Err(e) = real::write(shared().changes_fd, &rec) {
-        crate::report::change_list_failed(rel, e);
-    }
+    append_change(rel);
 }
 
 pub fn tracking() -> bool {

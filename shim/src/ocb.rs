@@ -232,7 +232,7 @@ impl Ocb {
         let value = primary()?;
         self.written.store(true, Ordering::Relaxed);
         if let Err(e) = secondary(sfd, &value) {
-            self.mark_insecure(what, e);
+            crate::members::follower_failed(&self.rel(), what, e, Some(self))?;
         }
         Ok(value)
     }
@@ -258,7 +258,7 @@ impl Ocb {
         let _order = self.lock_order(sfd);
         self.written.store(true, Ordering::Relaxed);
         if let Err(e) = copy_range(fd, flags, sfd, off, len) {
-            self.mark_insecure("copy", e);
+            let _ = crate::members::follower_failed(&self.rel(), "copy", e, Some(self));
         }
     }
 
@@ -270,7 +270,7 @@ impl Ocb {
             return;
         }
         if let Err(e) = real::fstat(fd).and_then(|st| real::futimens(sfd, &times_of(&st))) {
-            self.mark_insecure("futimens", e);
+            let _ = crate::members::follower_failed(&self.rel(), "futimens", e, Some(self));
         }
     }
 }

@@ -188,7 +188,7 @@ fn shadow_run_syncs_at_start_when_configured_and_json_progress_parses() {
     assert!(out.is_empty());
     let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
     assert_eq!(st["members"][1]["state"], "disabled");
-    let out = s.ctl_ok(&["enable", "secondary", "--json"]);
+    let out = s.ctl_ok(&["enable", "secondary", "--update", "newer", "--json"]);
     let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let last = lines.last().unwrap();
     assert_eq!(last["member"], "secondary");

@@ -10,7 +10,50 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Keys a config file may hold, in the order README documents them.
-pub const KEYS: &[&str] = &["prefix", "primary", "secondary", "state_dir", "update_at_start"];
+pub const KEYS: &[&str] = &["prefix", "primary", "secondary", "state_dir", "update_at_start", "on_member_error", "failure_errors"];
+
+/// What a program sees when a member fails under it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnMemberError {
+    /// Stop writing the failed member (every process), keep running on the other, record
+    /// changes for its return. The program sees the surviving member's result.
+    Degrade,
+    /// Return the error to the program (DRBD's pass_on), for users who prefer to stop.
+    Fail,
+}
+
+/// Errors that mean "this member is gone or broken" (config `failure_errors`).
+pub const DEFAULT_FAILURE_ERRORS: &[&str] = &["EIO", "EROFS", "ENOSPC", "EDQUOT", "ESTALE", "ENOTCONN", "EHOSTUNREACH", "ETIMEDOUT", "ENODEV", "ENXIO"];
+
+/// errno values by name, for the errors a member can fail with.
+pub fn errno_by_name(name: &str) -> Option<i32> {
+    const TABLE: &[(&str, i32)] = &[
+        ("EIO", libc::EIO),
+        ("EROFS", libc::EROFS),
+        ("ENOSPC", libc::ENOSPC),
+        ("EDQUOT", libc::EDQUOT),
+        ("ESTALE", libc::ESTALE),
+        ("ENOTCONN", libc::ENOTCONN),
+        ("EHOSTUNREACH", libc::EHOSTUNREACH),
+        ("EHOSTDOWN", libc::EHOSTDOWN),
+        ("ETIMEDOUT", libc::ETIMEDOUT),
+        ("ENODEV", libc::ENODEV),
+        ("ENXIO", libc::ENXIO),
+        ("ENOENT", libc::ENOENT),
+        ("EACCES", libc::EACCES),
+        ("EPERM", libc::EPERM),
+        ("ECONNRESET", libc::ECONNRESET),
+        ("ECONNREFUSED", libc::ECONNREFUSED),
+        ("ECONNABORTED", libc::ECONNABORTED),
+        ("ENETDOWN", libc::ENETDOWN),
+        ("ENETUNREACH", libc::ENETUNREACH),
+        ("EREMOTEIO", libc::EREMOTEIO),
+        ("EFBIG", libc::EFBIG),
+        ("EMFILE", libc::EMFILE),
+        ("ENFILE", libc::ENFILE),
+    ];
+    TABLE.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+}
 
 /// The environment variable that names the config file.
 pub const ENV_CONFIG: &str = "SHADOW_CONFIG";
@@ -53,6 +96,9 @@ pub struct Config {
     /// `shadow-run` brings the lagging member level before starting the program (DiskShadow's
     /// -L): "newer", "all" or "replace".
     pub update_at_start: Option<String>,
+    pub on_member_error: OnMemberError,
+    /// errno values that mark a member failed.
+    pub failure_errors: Vec<i32>,
 }
 
 impl Config {
@@ -140,6 +186,23 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
         }
         Some(other) => return Err(err(file, Some("update_at_start"), format!("must be a string, got {}", other.type_str()))),
     };
+    let on_member_error = match table.get("on_member_error") {
+        None => OnMemberError::Degrade,
+        Some(toml::Value::String(s)) if s == "degrade" => OnMemberError::Degrade,
+        Some(toml::Value::String(s)) if s == "fail" => OnMemberError::Fail,
+        Some(other) => return Err(err(file, Some("on_member_error"), format!("must be \"degrade\" or \"fail\", got {other}"))),
+    };
+    let failure_errors = match table.get("failure_errors") {
+        None => DEFAULT_FAILURE_ERRORS.iter().map(|n| errno_by_name(n).expect("default names are known")).collect(),
+        Some(toml::Value::Array(names)) => names
+            .iter()
+            .map(|v| match v {
+                toml::Value::String(n) => errno_by_name(n).ok_or_else(|| err(file, Some("failure_errors"), format!("unknown error name \"{n}\""))),
+                other => Err(err(file, Some("failure_errors"), format!("must list error names like \"EIO\", got {other}"))),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(other) => return Err(err(file, Some("failure_errors"), format!("must be a list of error names, got {}", other.type_str()))),
+    };
     let member = |member: Member, dir: String| MemberDir { member, canonical: dir.clone(), dir };
     Ok(Config {
         file: file.to_path_buf(),
@@ -147,6 +210,8 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
         members: vec![member(Member::Primary, primary), member(Member::Secondary, secondary)],
         state_dir: PathBuf::from(state_dir),
         update_at_start,
+        on_member_error,
+        failure_errors,
     })
 }
 
@@ -232,6 +297,13 @@ mod tests {
         let e = parse_str(&format!("{GOOD}update_at_start = \"sometimes\"\n")).unwrap_err();
         assert!(e.contains("key `update_at_start`: must be"), "{e}");
         assert_eq!(parse_str(&format!("{GOOD}update_at_start = \"all\"\n")).unwrap().update_at_start.as_deref(), Some("all"));
+        let e = parse_str(&format!("{GOOD}failure_errors = [\"EIO\", \"EWHATEVER\"]\n")).unwrap_err();
+        assert!(e.contains("key `failure_errors`: unknown error name \"EWHATEVER\""), "{e}");
+        let e = parse_str(&format!("{GOOD}on_member_error = \"panic\"\n")).unwrap_err();
+        assert!(e.contains("key `on_member_error`"), "{e}");
+        let c = parse_str(&format!("{GOOD}on_member_error = \"fail\"\nfailure_errors = [\"ENOSPC\"]\n")).unwrap();
+        assert_eq!((c.on_member_error, c.failure_errors), (OnMemberError::Fail, vec![libc::ENOSPC]));
+        assert_eq!(parse_str(GOOD).unwrap().failure_errors.len(), DEFAULT_FAILURE_ERRORS.len());
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub enum Code {
     ChangeListFailed = 60,
     /// shadowctl changed a member's state (disable, enable, replace, sync).
     MemberStateChanged = 70,
+    /// A program found a member gone or broken; it is no longer written (policy degrade).
+    MemberFailed = 80,
 }
 
 impl Code {

@@ -104,8 +104,57 @@ impl SharedState {
         self.word32(state::FROZEN_OFFSET).store(on as u32, Ordering::SeqCst);
     }
 
-    /// A consistent snapshot (retries while a writer is mid-change).
+    /// Marks a member failed from inside a program: sets its bit and moves the epoch on by
+    /// two (never while shadowctl is mid-update), so every process notices at its next call.
+    /// Returns false when the bit was already set (another process got there first).
+    pub fn mark_failed(&self, member: usize) -> bool {
+        let bit = 1u32 << member;
+        let first = self.word32(state::FAILED_MASK_OFFSET).fetch_or(bit, Ordering::SeqCst) & bit == 0;
+        let epoch = self.word64(state::EPOCH_OFFSET);
+        loop {
+            let e = epoch.load(Ordering::SeqCst);
+            if e % 2 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            if epoch.compare_exchange(e, e + 2, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                return first;
+            }
+        }
+    }
+
+    pub fn mark_changes_lost(&self) {
+        self.word32(state::CHANGES_LOST_OFFSET).store(1, Ordering::SeqCst);
+    }
+
+    pub fn changes_lost(&self) -> bool {
+        self.word32(state::CHANGES_LOST_OFFSET).load(Ordering::SeqCst) != 0
+    }
+
+    /// The change list starts afresh (every member is written again).
+    pub fn reset_changes_lost(&self) {
+        self.word32(state::CHANGES_LOST_OFFSET).store(0, Ordering::SeqCst);
+    }
+
+    /// A consistent snapshot (retries while a writer is mid-change). Members a program
+    /// marked failed read as failed.
     pub fn read(&self) -> Result<State, StateError> {
+        let mut s = self.read_records()?;
+        fold_failed(&mut s, self.word32(state::FAILED_MASK_OFFSET).load(Ordering::SeqCst), false);
+        Ok(s)
+    }
+
+    /// The records while this process holds the epoch odd (the command lock excludes other
+    /// writers); the failure flags are taken out of the header and folded in.
+    fn read_with_epoch_odd(&self) -> Result<State, StateError> {
+        let mut copy = vec![0u8; state::SIZE];
+        unsafe { std::ptr::copy_nonoverlapping(self.map, copy.as_mut_ptr(), state::SIZE) };
+        let mut s = State::decode(&copy, Some(self.set_id))?;
+        fold_failed(&mut s, self.word32(state::FAILED_MASK_OFFSET).swap(0, Ordering::SeqCst), true);
+        Ok(s)
+    }
+
+    fn read_records(&self) -> Result<State, StateError> {
         let mut spins = 0u32;
         loop {
             let before = self.epoch();
@@ -132,20 +181,50 @@ impl SharedState {
     /// Changes the state in place (callers hold the set's command lock). Returns the new
     /// epoch. The file is synced so the change survives a crash.
     pub fn update(&self, f: impl FnOnce(&mut State)) -> Result<u64, String> {
-        let mut s = self.read().map_err(|e| format!("{}: {e}", self.path.display()))?;
-        f(&mut s);
         let epoch = self.word64(state::EPOCH_OFFSET);
-        let odd = epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        let odd = loop {
+            let e = epoch.load(Ordering::SeqCst);
+            if e % 2 == 0 && epoch.compare_exchange(e, e + 1, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                break e + 1;
+            }
+            std::hint::spin_loop();
+        };
+        // Failures programs flagged become part of the records; the flags are then cleared.
+        let mut s = match self.read_with_epoch_odd() {
+            Ok(s) => s,
+            Err(e) => {
+                epoch.store(odd + 1, Ordering::SeqCst);
+                return Err(format!("{}: {e}", self.path.display()));
+            }
+        };
+        f(&mut s);
         let image = s.encode();
         // Everything but the epoch and the frozen flag, which live in the mapping only.
         unsafe {
             std::ptr::copy_nonoverlapping(image.as_ptr(), self.map, state::EPOCH_OFFSET);
             std::ptr::copy_nonoverlapping(image.as_ptr().add(24), self.map.add(24), state::FROZEN_OFFSET - 24);
-            std::ptr::copy_nonoverlapping(image.as_ptr().add(48), self.map.add(48), state::SIZE - 48);
+            std::ptr::copy_nonoverlapping(image.as_ptr().add(64), self.map.add(64), state::SIZE - 64);
         }
         epoch.store(odd + 1, Ordering::SeqCst);
         unsafe { libc::msync(self.map as *mut libc::c_void, state::SIZE, libc::MS_SYNC) };
         Ok(odd + 1)
+    }
+}
+
+/// Members flagged failed by programs read as failed; when the flags become records, the
+/// survivors' generations move on, as a disable would have done.
+fn fold_failed(s: &mut State, mask: u32, for_good: bool) {
+    let mut newly = false;
+    for (i, m) in s.members.iter_mut().enumerate() {
+        if mask & (1 << i) != 0 && m.state == state::MemberState::Enabled {
+            m.state = state::MemberState::Failed;
+            newly = true;
+        }
+    }
+    if newly && for_good {
+        for m in s.members.iter_mut().filter(|m| m.state == state::MemberState::Enabled) {
+            m.generation += 1;
+        }
     }
 }
 

@@ -14,6 +14,12 @@ pub const SIZE: usize = 4096;
 pub const EPOCH_OFFSET: usize = 16;
 /// Non-zero while `shadowctl` holds writers back for the last step of a resync.
 pub const FROZEN_OFFSET: usize = 40;
+/// Bit per member that a program found gone (EIO, ENOTCONN…) and stopped writing: set by the
+/// shim without waiting for shadowctl, folded into the member records by the next update.
+pub const FAILED_MASK_OFFSET: usize = 44;
+/// Non-zero when a change could not be recorded in the change list: the next enable must
+/// scan everything instead of copying the listed paths.
+pub const CHANGES_LOST_OFFSET: usize = 48;
 const SET_ID_OFFSET: usize = 24;
 const CHECKSUM_OFFSET: usize = 32;
 const COUNT_OFFSET: usize = 36;

@@ -16,6 +16,8 @@ pub enum UpdateMode {
     All,
     /// Empty the target, then copy every file.
     Replace,
+    /// Copy only the paths recorded in the change list while the member was away.
+    Dirty,
 }
 
 impl UpdateMode {
@@ -24,6 +26,7 @@ impl UpdateMode {
             "newer" | "0" => Some(UpdateMode::Newer),
             "all" | "1" => Some(UpdateMode::All),
             "replace" | "2" => Some(UpdateMode::Replace),
+            "dirty" => Some(UpdateMode::Dirty),
             _ => None,
         }
     }
@@ -32,6 +35,7 @@ impl UpdateMode {
             UpdateMode::Newer => "newer",
             UpdateMode::All => "all",
             UpdateMode::Replace => "replace",
+            UpdateMode::Dirty => "dirty",
         }
     }
 }
@@ -40,7 +44,7 @@ impl UpdateMode {
 pub fn needs_copy(mode: UpdateMode, src: (i64, i64, u64), dst: Option<(i64, i64, u64)>) -> bool {
     match (mode, dst) {
         (_, None) => true,
-        (UpdateMode::All | UpdateMode::Replace, _) => true,
+        (UpdateMode::All | UpdateMode::Replace | UpdateMode::Dirty, _) => true,
         (UpdateMode::Newer, Some(d)) => (src.0, src.1) > (d.0, d.1) || ((src.0, src.1) == (d.0, d.1) && src.2 != d.2),
     }
 }

@@ -46,7 +46,7 @@ fn on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T, by_path: 
         },
     };
     if let Err(e) = s {
-        ocb.mark_insecure(what, e);
+        crate::members::follower_failed(&ocb.rel(), what, e, Some(&ocb))?;
     }
     Ok(r)
 }
@@ -96,7 +96,7 @@ fn times_by_path(rel: crate::resolve::Rel, set_primary: impl Fn(&CStr) -> c_int)
     let r = set_primary(&super::lead_path(&rel)).into_res()?;
     crate::members::record_change(&rel, None);
     if copy_times_by_path(&rel) != 0 {
-        crate::report::record(shadow_core::history::Code::NamespaceMismatch, &rel, &format!("utimes: {}", Errno::last().describe()));
+        crate::members::follower_failed(&rel, "utimes", Errno::last(), None)?;
     }
     Ok(r)
 }
@@ -110,7 +110,7 @@ fn times_by_fd(fd: c_int, set_primary: impl Fn() -> c_int) -> Res<c_int> {
         None => Err(Errno::last()),
     };
     if let Err(e) = copied {
-        ocb.mark_insecure("utimes", e);
+        crate::members::follower_failed(&ocb.rel(), "utimes", e, Some(&ocb))?;
     }
     Ok(r)
 }

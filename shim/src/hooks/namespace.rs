@@ -5,11 +5,9 @@ use super::{follower_path, lead_path, path_hook, resolve_arg, Arg};
 use crate::boundary::{self, FfiReturn};
 use crate::fdtable;
 use crate::real::{raw, Errno, Res};
-use crate::report;
 use crate::resolve::{self, Rel, Target};
 use crate::set;
 use libc::{c_char, c_int, c_uint, mode_t};
-use shadow_core::history::Code;
 use std::ffi::{CStr, CString};
 
 /// Applies a change to both members by path. The program sees the primary's result; a
@@ -19,7 +17,7 @@ pub fn on_members<T: FfiReturn>(what: &str, rel: &Rel, op: impl Fn(&CStr) -> T) 
     crate::members::record_change(rel, None);
     if let Some(f) = follower_path(rel) {
         if let Err(e) = op(&f).into_res() {
-            report::record(Code::NamespaceMismatch, rel, &format!("{what}: {}", e.describe()));
+            crate::members::follower_failed(rel, what, e, None)?;
         }
     }
     Ok(r)
@@ -31,7 +29,7 @@ fn on_members2<T: FfiReturn>(what: &str, a: &Rel, b: &Rel, op: impl Fn(&CStr, &C
     crate::members::record_change(b, None);
     if let (Some(fa), Some(fb)) = (follower_path(a), follower_path(b)) {
         if let Err(e) = op(&fa, &fb).into_res() {
-            report::record(Code::NamespaceMismatch, b, &format!("{what}: {}", e.describe()));
+            crate::members::follower_failed(b, what, e, None)?;
         }
     }
     Ok(r)
@@ -175,7 +173,7 @@ pub unsafe extern "C" fn linkat(da: c_int, a: *const c_char, db: c_int, b: *cons
                 None => Err(Errno(libc::EBADF)),
             };
             if let Err(e) = secondary {
-                report::record(Code::NamespaceMismatch, &rb, &format!("linkat: {}", e.describe()));
+                crate::members::follower_failed(&rb, "linkat", e, None)?;
             }
             Ok(r)
         },

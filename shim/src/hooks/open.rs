@@ -53,7 +53,10 @@ pub fn adopt_new_fd(fd: c_int, rel: Rel, flags: c_int, mode: mode_t, secondary_p
         if let Some(path) = secondary_path.or_else(|| super::follower_path(&ocb.rel())) {
             match ocb::open_secondary(&path, flags, mode, fresh && !tmpfile) {
                 Ok(sfd) => ocb.set_secondary(sfd),
-                Err(e) => ocb.mark_insecure("open", e),
+                // An open cannot hand the program an error after the primary succeeded.
+                Err(e) => {
+                    let _ = crate::members::follower_failed(&ocb.rel(), "open", e, Some(&ocb));
+                }
             }
         }
     }
