@@ -55,6 +55,7 @@ ROWS = [
     ("enable_seconds", "enable seconds", "s"),
     ("freeze_ms", "freeze_ms (writers held, shadowctl's figure)", "ms"),
     ("writer_max_gap_ms", "writer longest stall (ms)", "ms"),
+    ("writer_freeze_gap_ms", "writer longest gap at the freeze", "ms"),
     ("writer_p99_gap_ms", "writer p99 gap", "ms"),
     ("writer_median_gap_ms", "writer median gap", "ms"),
     ("baseline_max_gap_ms", "baseline longest gap (no resync, same duration)", "ms"),
@@ -63,7 +64,9 @@ ROWS = [
     ("copied_mib", "data copied", "MiB"),
     ("changed_mib", "data changed while disabled", "MiB"),
     ("rebuild_mib_s", "rebuild rate (data copied / enable seconds)", "MiB/s"),
+    ("changed_mib_s", "changed data / enable seconds", "MiB/s"),
 ]
+FREEZE_MARGIN_MS = 5  # "at the freeze": the enable's last freeze_ms + this
 
 
 def tree_path(i: int) -> str:
@@ -314,6 +317,10 @@ class Resync:
         c["enable_wall_seconds"] = round(t1 - t0, 4)
         c["writer"] = {k: v for k, v in res.items() if k != "pairs"}
         c["writer_window"] = self.window(res, t0, t1)
+        # shadowctl returns right after the freeze (a history line, the JSON): the gaps
+        # overlapping its last freeze_ms + 5 ms are the ones the freeze can have caused
+        c["freeze_window"] = self.window(
+            res, t1 - (final["freeze_ms"] + FREEZE_MARGIN_MS) / 1e3, t1)
         self.verify()
         self.check_writer_file(name, res["records"])
         self.check_tree()
@@ -373,6 +380,7 @@ class Resync:
                 per["enable_seconds"].append(e["seconds"])
                 per["freeze_ms"].append(e["freeze_ms"])
                 per["writer_max_gap_ms"].append(ww.get("max_ms", 0))
+                per["writer_freeze_gap_ms"].append(c["freeze_window"].get("max_ms", 0))
                 per["writer_p99_gap_ms"].append(ww.get("p99_ms", 0))
                 per["writer_median_gap_ms"].append(ww.get("median_ms", 0))
                 per["baseline_max_gap_ms"].append(bw.get("max_ms", 0))
@@ -381,6 +389,8 @@ class Resync:
                 per["copied_mib"].append(e["bytes"] / (1 << 20))
                 per["changed_mib"].append(c["changed_bytes"] / (1 << 20))
                 per["rebuild_mib_s"].append(e["bytes"] / (1 << 20) / max(e["seconds"], 1e-6))
+                per["changed_mib_s"].append(c["changed_bytes"] / (1 << 20)
+                                            / max(e["seconds"], 1e-6))
             for key, label, unit in ROWS:
                 v = sorted(per[key])
                 q1, q3 = (statistics.quantiles(v, n=4, method="inclusive")[::2]
@@ -390,15 +400,16 @@ class Resync:
                                          "median": statistics.median(v), "min": v[0],
                                          "max": v[-1], "q1": q1, "q3": q3}})
         # Expected: the longest stall is about the freeze plus one ordinary gap.  Longer
-        # than the freeze plus twice the baseline's longest gap points at the shim (or at
-        # the machine): list them.
+        # than the freeze plus twice the baseline's longest gap points at the shim (at the
+        # freeze) or at the machine (during the copy, where writers are not held): list them.
         odd = []
         for c in ok:
             ww, bw, f = c["writer_window"], c["baseline_window"], c["enable"]["freeze_ms"]
             if ww.get("max_ms", 0) > f + 2 * bw.get("max_ms", 0):
                 odd.append({"update": c["update"], "rep": c["rep"], "stall_ms": ww["max_ms"],
                             "freeze_ms": f, "baseline_max_ms": bw.get("max_ms", 0),
-                            "stall_end_from_enable_end_ms": ww["max_end_from_end_ms"]})
+                            "stall_end_from_enable_end_ms": ww["max_end_from_end_ms"],
+                            "at_freeze": ww["max_ms"] <= c["freeze_window"].get("max_ms", 0)})
         files_mib = self.files * TREE_FILE / (1 << 20)
         return {
             "about": "absolute times of `shadowctl enable` rebuilding the secondary while a "
@@ -463,9 +474,12 @@ def print_section(doc: dict | None) -> None:
             cell += f" [{fmt(sm['min'], r['unit'])}-{fmt(sm['max'], r['unit'])}]"
         print(f"  {('resync/' + r['update'] + ': ' + r['label']).ljust(w)}  {cell}")
     for o in doc["stalls_beyond_freeze"]:
-        print(f"  NOTE: {o['update']} rep {o['rep']}: longest writer gap {o['stall_ms']:.2f} ms "
-              f"> freeze {o['freeze_ms']:.2f} ms + 2 x baseline longest {o['baseline_max_ms']:.2f} ms "
-              f"(it ended {o['stall_end_from_enable_end_ms']:+.1f} ms from the enable's return)")
+        where = ("AT THE FREEZE: points at the shim" if o["at_freeze"] else
+                 "during the copy, when writers are not held: the machine (CPU, writeback)?")
+        print(f"  note: {o['update']} rep {o['rep']}: longest writer gap {o['stall_ms']:.2f} ms "
+              f"> freeze {o['freeze_ms']:.2f} ms + 2 x baseline longest "
+              f"{o['baseline_max_ms']:.2f} ms; it ended "
+              f"{-o['stall_end_from_enable_end_ms']:.1f} ms before the enable returned, {where}")
 
 
 def csv_rows(doc: dict | None, width: int) -> list[list]:

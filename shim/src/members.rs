@@ -336,6 +336,30 @@ pub fn follower_failed(rel: &Rel, what: &str, e: Errno, ocb: Option<&Ocb>) -> Re
     if member_gone { Err(e) } else { Ok(()) }
 }
 
+/// The lead failed an operation. When the error says the lead member is gone, the policy is
+/// `degrade` and the follower is being written, the lead is marked failed for every process
+/// and this process switches to the follower at once; the caller then retries (true).
+pub fn lead_failed(rel: &Rel, what: &str, e: Errno) -> bool {
+    let set = set::get();
+    if !set.config.failure_errors.contains(&e.0) || set.config.on_member_error != OnMemberError::Degrade {
+        return false;
+    }
+    let v = view();
+    if v.follower.is_none() {
+        return false;
+    }
+    if shared().state.mark_failed(v.lead.index()) {
+        crate::report::record(Code::MemberFailed, rel, &format!("{} failed, the other member takes over: {what}: {}", v.lead.name(), e.describe()));
+    }
+    refresh();
+    let now = view();
+    if now.lead == v.lead {
+        return false;
+    }
+    append_change(rel);
+    true
+}
+
 fn append_change(rel: &Rel) {
     let mut rec = rel.0.clone();
     rec.push(0);

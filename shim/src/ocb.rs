@@ -209,24 +209,27 @@ impl Ocb {
     /// Applies a mutation: `primary` runs on the program's fd and its result is what the
     /// program sees; `secondary` then repeats it on the secondary fd, given that result.
     /// A secondary failure marks the file insecure but never changes the program's result.
-    pub fn mirrored<T>(
-        &self,
-        what: &str,
-        primary: impl FnOnce() -> Res<T>,
-        secondary: impl FnOnce(c_int, &T) -> Res<()>,
-    ) -> Res<T> {
-        if self.secondary_fd().is_none() {
+    ///
+    /// If the lead itself fails with an error that means it is gone (and the policy is
+    /// `degrade`), it is marked failed, the program's fds move to the follower's files, and the
+    /// mutation is made there: the program sees the survivor's result.
+    pub fn mirrored<T>(&self, what: &str, primary: impl Fn() -> Res<T>, secondary: impl Fn(c_int, &T) -> Res<()>) -> Res<T> {
+        match self.mirror_once(what, &primary, &secondary) {
+            Err(e) if crate::members::lead_failed(&self.rel(), what, e) => self.mirror_once(what, &primary, &secondary),
+            r => r,
+        }
+    }
+
+    fn mirror_once<T>(&self, what: &str, primary: &impl Fn() -> Res<T>, secondary: &impl Fn(c_int, &T) -> Res<()>) -> Res<T> {
+        let local = self.order.lock().unwrap_or_else(|e| e.into_inner());
+        // Read under the lock: a member change swaps it only between two mutations.
+        let Some(sfd) = self.secondary_fd() else {
+            drop(local);
             let value = primary()?;
             if crate::members::tracking() {
                 crate::members::record_change(&self.rel(), Some(self));
             }
             return Ok(value);
-        }
-        let local = self.order.lock().unwrap_or_else(|e| e.into_inner());
-        // Read under the lock: a member change swaps it only between two mutations.
-        let Some(sfd) = self.secondary_fd() else {
-            drop(local);
-            return self.mirrored(what, primary, secondary);
         };
         let _order = self.lock_order_held(local, sfd);
         let value = primary()?;

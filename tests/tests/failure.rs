@@ -14,15 +14,11 @@ fn can_mount() -> bool {
     ok
 }
 
-#[test]
-fn secondary_full_then_read_only_degrades_and_rebuilds() {
-    if !can_mount() {
-        return;
-    }
+fn run_script(name: &str) {
     let s = ShadowSet::new();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/member_failure.sh");
+    let script = format!("{}/scripts/{name}", env!("CARGO_MANIFEST_DIR"));
     let out = Command::new("unshare")
-        .args(["-m", "--propagation", "private", "bash", script])
+        .args(["-m", "--propagation", "private", "bash", &script])
         .env("P", s.primary())
         .env("S", s.secondary())
         .env("CFG", s.config())
@@ -33,8 +29,22 @@ fn secondary_full_then_read_only_degrades_and_rebuilds() {
         .unwrap();
     assert!(
         out.status.success(),
-        "member failure script failed:\n--- stdout\n{}\n--- stderr\n{}",
+        "{name} failed:\n--- stdout\n{}\n--- stderr\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn secondary_full_then_read_only_degrades_and_rebuilds() {
+    if can_mount() {
+        run_script("member_failure.sh");
+    }
+}
+
+#[test]
+fn primary_full_fails_over_to_the_secondary_and_comes_back() {
+    if can_mount() {
+        run_script("primary_failure.sh");
+    }
 }

@@ -133,7 +133,7 @@ fn pwrite_core(ocb: &Ocb, fd: c_int, data: &[u8], off: off64_t) -> Res<ssize_t> 
     )
 }
 
-unsafe fn pwritev_core(ocb: &Ocb, fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int, call: impl FnOnce(()) -> ssize_t) -> Res<ssize_t> {
+unsafe fn pwritev_core(ocb: &Ocb, fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int, call: impl Fn(()) -> ssize_t) -> Res<ssize_t> {
     ocb.mirrored(
         "pwritev",
         || call(()).into_res(),
@@ -177,7 +177,7 @@ unsafe fn ioctl_core(ocb: &Ocb, fd: c_int, req: libc::c_ulong, arg: *mut c_void)
 
 /// Runs an in-kernel copy into a shadowed `out` fd, then gives the secondary the bytes that
 /// landed in the primary. `explicit` is the caller's output offset pointer, if any.
-fn copy_into(out: c_int, explicit: *mut off64_t, copy: impl FnOnce() -> ssize_t) -> Res<ssize_t> {
+fn copy_into(out: c_int, explicit: *mut off64_t, copy: impl Fn() -> ssize_t) -> Res<ssize_t> {
     let Some(ocb) = fdtable::get(out) else { return copy().into_res() };
     ocb.mirrored(
         "copy",

@@ -187,7 +187,7 @@ macro_rules! primary_hooks {
         #[no_mangle]
         pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
             let call = |$path: *const c_char| raw::$name($($arg),*);
-            path_hook($dirfd, $path, |rel| call(super::lead_path(&rel).as_ptr()).into_res(), call)
+            path_hook($dirfd, $path, |rel| super::on_lead(&rel, stringify!($name), |p| call(p.as_ptr())), call)
         }
     )*};
 }

@@ -86,6 +86,15 @@ pub(crate) fn lead_path(rel: &Rel) -> CString {
     v.path(v.lead, &rel.0)
 }
 
+/// Runs `op` on `rel` in the lead member; if the lead is found gone (and the policy allows),
+/// the follower takes over and `op` runs there instead.
+pub(crate) fn on_lead<T: FfiReturn>(rel: &Rel, what: &str, op: impl Fn(&CStr) -> T) -> Res<T> {
+    match op(&lead_path(rel)).into_res() {
+        Err(e) if crate::members::lead_failed(rel, what, e) => op(&lead_path(rel)).into_res(),
+        r => r,
+    }
+}
+
 /// The real path of `rel` in the follower, when one is being written.
 pub(crate) fn follower_path(rel: &Rel) -> Option<CString> {
     let v = crate::members::view();

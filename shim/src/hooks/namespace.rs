@@ -13,7 +13,7 @@ use std::ffi::{CStr, CString};
 /// Applies a change to both members by path. The program sees the primary's result; a
 /// secondary that fails where the primary succeeded is reported at once.
 pub fn on_members<T: FfiReturn>(what: &str, rel: &Rel, op: impl Fn(&CStr) -> T) -> Res<T> {
-    let r = op(&lead_path(rel)).into_res()?;
+    let r = super::on_lead(rel, what, &op)?;
     crate::members::record_change(rel, None);
     if let Some(f) = follower_path(rel) {
         if let Err(e) = op(&f).into_res() {
@@ -24,7 +24,10 @@ pub fn on_members<T: FfiReturn>(what: &str, rel: &Rel, op: impl Fn(&CStr) -> T) 
 }
 
 fn on_members2<T: FfiReturn>(what: &str, a: &Rel, b: &Rel, op: impl Fn(&CStr, &CStr) -> T) -> Res<T> {
-    let r = op(&lead_path(a), &lead_path(b)).into_res()?;
+    let r = match op(&lead_path(a), &lead_path(b)).into_res() {
+        Err(e) if crate::members::lead_failed(b, what, e) => op(&lead_path(a), &lead_path(b)).into_res(),
+        r => r,
+    }?;
     crate::members::record_change(a, None);
     crate::members::record_change(b, None);
     if let (Some(fa), Some(fb)) = (follower_path(a), follower_path(b)) {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 /// Opens a shadowed path: the primary's answer is the program's; the secondary is opened
 /// alongside when the open can change the file.
 pub fn open_shadowed(rel: Rel, flags: c_int, mode: mode_t) -> Res<c_int> {
-    let fd = real::open(&super::lead_path(&rel), flags, mode)?;
+    let fd = super::on_lead(&rel, "open", |p| unsafe { raw::open64(p.as_ptr(), flags, mode) })?;
     adopt_new_fd(fd, rel, flags, mode, None);
     Ok(fd)
 }

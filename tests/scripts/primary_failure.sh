@@ -1,0 +1,30 @@
+#!/bin/bash
+# Run inside unshare -m by tests/failure.rs: the PRIMARY is a small tmpfs that fills up under
+# a running writer. The secondary must take over (every byte there, reads and stat from it),
+# the writer must not notice, and `shadowctl enable primary` must bring the primary back.
+# Env: P S CFG LIB CTL T.
+set -u
+fail() { echo "FAILED: $*" >&2; "$CTL" status -c "$CFG" >&2; cat "$(dirname "$CFG")/state/history.log" >&2; exit 1; }
+shim() { SHADOW_CONFIG=$CFG LD_PRELOAD=$LIB "$@"; }
+
+mount -t tmpfs -o size=256k tmpfs "$P" || fail "cannot mount a tmpfs on $P"
+chmod --reference="$S" "$P" && chown --reference="$S" "$P"
+shim sh -c 'mkdir /shadow/d && echo small > /shadow/d/small' || fail "small write"
+
+head -c 1048576 /dev/urandom > "$T/big"
+shim sh -c "exec 3>>/shadow/log; echo before >&3; cp $T/big /shadow/d/big && echo after >&3 && cat /shadow/d/big > $T/readback && stat -c %s /shadow/d/big > $T/size" \
+    || fail "the writer saw an error when the primary filled up"
+cmp "$T/big" "$S/d/big" || fail "the secondary does not hold every byte"
+cmp "$T/big" "$T/readback" || fail "reads after the takeover do not come from the survivor"
+[ "$(cat "$T/size")" = 1048576 ] || fail "stat after the takeover: $(cat "$T/size")"
+[ "$(cat "$S/log")" = "$(printf 'before\nafter')" ] || fail "log on the survivor: $(cat "$S/log")"
+grep -q '^00080 .*primary failed, the other member takes over' "$(dirname "$CFG")/state/history.log" || fail "no takeover record"
+"$CTL" status -c "$CFG" --json | grep -q '"member":"primary","state":"failed"' || fail "status does not show the primary failed"
+
+mount -o remount,size=8m "$P" || fail "remount bigger"
+out=$("$CTL" enable -c "$CFG" primary 2>&1) || fail "enable primary: $out"
+"$CTL" verify -c "$CFG" || fail "members differ after the primary came back"
+shim sh -c 'echo again >> /shadow/log' || fail "write after the primary came back"
+[ "$(tail -n 1 "$P/log")" = again ] || fail "the primary is not written again"
+"$CTL" verify -c "$CFG" || fail "members differ after writing again"
+echo "primary failure scenario passed"
