@@ -19,9 +19,12 @@ One shadow set per bench run, under the bench's temporary directory:
      files (names, sizes, index and generation in each header) and the writer's file must
      hold its records (count x 64 bytes, sequence 0..n-1, intact) in both members;
    - baseline: `sync`, the same writer with no resync running, over a window as long as
-     the enable took; its file is checked the same way.
+     the enable took, with a `shadowctl status` started where the enable was (starting
+     any process costs the writer a few ms now and then on a 2-core machine); its file
+     is checked the same way.
    Window statistics are over the gaps that overlap the window (the enable's run, or the
-   baseline's), from the writer's raw gap dump; CLOCK_MONOTONIC is time.monotonic().
+   baseline's), from the writer's raw gap dump; CLOCK_MONOTONIC is time.monotonic().  "At
+   the freeze" is the enable's last freeze_ms + 5 ms (shadowctl returns right after it).
 
 Any failed command or check is a failure (run.py exits 1); the numbers never are.
 """
@@ -82,6 +85,10 @@ def fnv64(b: bytes) -> int:
 
 class Failed(Exception):
     pass
+
+
+# what ends the resync rows as a failure (the run then exits 1), not as a crash of run.py
+ERRORS = (Failed, OSError, subprocess.SubprocessError, ValueError, KeyError, IndexError)
 
 
 class Resync:
@@ -325,18 +332,25 @@ class Resync:
         self.check_writer_file(name, res["records"])
         self.check_tree()
 
-        # baseline: the same writer, nothing else, for as long as the enable took
+        # baseline: the same writer for as long as the enable took, with no resync; a
+        # `shadowctl status` is started at the same point as the enable was, since
+        # starting any process costs this 2-core machine's writer a few ms now and then
         os.sync()
         name = f"stall-base-{update}-{rep}.dat"
         w, gaps = self.start_writer(name)
         try:
             time.sleep(LEAD)
             b0 = time.monotonic()
-            time.sleep(t1 - t0)
+            st = subprocess.run([str(self.a.shadowctl_abs), "status", "-c", str(self.config)],
+                                env=self.env, capture_output=True, text=True,
+                                timeout=self.a.timeout)
+            time.sleep(max(0.0, b0 + (t1 - t0) - time.monotonic()))
             b1 = time.monotonic()
             time.sleep(LEAD)
         finally:
             res = self.stop_writer(w, gaps, name)
+        if st.returncode != 0:
+            raise Failed(f"shadowctl status exited {st.returncode}: {st.stderr.strip()[-300:]}")
         c["baseline_writer"] = {k: v for k, v in res.items() if k != "pairs"}
         c["baseline_window"] = self.window(res, b0, b1)
         self.check_writer_file(name, res["records"])
@@ -345,6 +359,7 @@ class Resync:
     def run(self, progress_line) -> dict:
         t_start = time.monotonic()
         build = None
+        why = lambda ex: str(ex) if isinstance(ex, Failed) else f"{type(ex).__name__}: {ex}"  # noqa: E731
         try:
             build = self.build()
             k = 0
@@ -352,17 +367,17 @@ class Resync:
                 for update in UPDATES:
                     try:
                         self.cycle(rep, update, k)
-                    except Failed as ex:
-                        self.cycles[-1]["error"] = str(ex)
+                    except ERRORS as ex:
+                        self.cycles[-1]["error"] = why(ex)
                         self.failures.append({"workload": "resync", "mode": update, "rep": rep,
-                                              "error": str(ex), "stderr": ""})
-                        progress_line(f"  resync {update} rep {rep}: FAILED: {str(ex)[:300]}")
+                                              "error": why(ex), "stderr": ""})
+                        progress_line(f"  resync {update} rep {rep}: FAILED: {why(ex)[:300]}")
                         return self.doc(build, t_start)  # the set's state is unknown now
                     k += 1
-        except Failed as ex:
+        except ERRORS as ex:
             self.failures.append({"workload": "resync", "mode": "build", "rep": -1,
-                                  "error": str(ex), "stderr": ""})
-            progress_line(f"  resync build: FAILED: {str(ex)[:300]}")
+                                  "error": why(ex), "stderr": ""})
+            progress_line(f"  resync build: FAILED: {why(ex)[:300]}")
         return self.doc(build, t_start)
 
     # ------------------------------------------------------------- results
@@ -461,7 +476,9 @@ def print_section(doc: dict | None) -> None:
           f"{s['churn_fraction']:.1%} deleted + created while the secondary was disabled;")
     print(f"  writer: {s['writer_record_bytes']} B O_APPEND writes, {s['writer_sleep_us']} us "
           f"apart, gaps between write() starts during the enable; baseline: same writer, no "
-          f"resync, same duration.  median [min-max] over {s['reps']} cycles per mode")
+          f"resync (a shadowctl status), same duration.")
+    print(f"  median [min-max] over {s['reps']} cycles per mode; absolute times, compare a "
+          f"stall with freeze_ms and the baseline")
     w = max(len(f"resync/{r['update']}: {r['label']}") for r in doc["rows"])
     last = None
     for r in doc["rows"]:

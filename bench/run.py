@@ -144,6 +144,8 @@ def parse_args() -> argparse.Namespace:
     a.workloads = [BY_NAME[n] for n in names if n != "resync"]
     # the resync rows need the shim: they run when asked for (or by default) with shadowed
     a.resync = "resync" in names and "shadowed" in a.modes
+    if a.only and "resync" in names and not a.resync:
+        print("run.py: resync needs the shadowed mode; left out", file=sys.stderr)
     if a.resync_files is not None and a.resync_files < 200:
         ap.error("--resync-files must be at least 200")
     if a.reps < 1:

@@ -6,6 +6,7 @@
 mod execcheck;
 mod live;
 mod report;
+mod watch;
 
 use clap::{Parser, Subcommand};
 use live::LiveSet;
@@ -51,6 +52,10 @@ impl ConfigArg {
 
 fn parse_member(s: &str) -> Result<Member, String> {
     Member::parse(s).ok_or_else(|| format!("`{s}` is not a member (primary or secondary)"))
+}
+
+fn parse_event(s: &str) -> Result<String, String> {
+    if watch::EVENTS.contains(&s) { Ok(s.to_string()) } else { Err(format!("`{s}` is not an event ({})", watch::EVENTS.join(", "))) }
 }
 
 fn parse_mode(s: &str) -> Result<UpdateMode, String> {
@@ -122,6 +127,35 @@ enum Cmd {
         if_enabled: bool,
         #[arg(long)]
         json: bool,
+    },
+    /// The monitor: rewrite the status file, probe failed members, rebuild them when they
+    /// are usable again (programs keep running), run the notify program for every event.
+    /// Runs in the foreground, logs to stderr, exits 0 on SIGTERM/SIGINT.
+    Watch {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Seconds between status-file rewrites (default: config `status_interval`, 30)
+        #[arg(long)]
+        interval: Option<u64>,
+        /// Seconds between probes of a failed member (default: config `retry`, 10)
+        #[arg(long)]
+        retry: Option<u64>,
+        /// Update mode of rebuilds (default: config `rebuild_update`, dirty)
+        #[arg(long, value_parser = parse_mode)]
+        update: Option<UpdateMode>,
+    },
+    /// Block until the next event and print it as `EVENT MEMBER PATH`. Events: MemberFailed,
+    /// Degraded, RebuildStarted, RebuildProgress, RebuildFinished, MemberRecovered,
+    /// InsecureFile. Exit 0 when one came, 1 on timeout.
+    Wait {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Only this event
+        #[arg(long, value_parser = parse_event)]
+        event: Option<String>,
+        /// Give up after this many seconds (exit 1)
+        #[arg(long)]
+        timeout: Option<u64>,
     },
     /// The numbered history log.
     History {
@@ -283,6 +317,20 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 if p.generation < q.generation || p.state != MemberState::Enabled && q.state == MemberState::Enabled { Member::Primary } else { Member::Secondary }
             });
             resync(&set, target, update, json, "synced")
+        }
+        Cmd::Watch { config, interval, retry, update } => {
+            let c = config.load()?;
+            let interval = interval.unwrap_or(c.status_interval);
+            let retry = retry.unwrap_or(c.retry);
+            let mode = update.unwrap_or_else(|| UpdateMode::parse(&c.rebuild_update).unwrap_or(UpdateMode::Dirty));
+            let set = LiveSet::open(c)?;
+            watch::watch(&set, interval, retry, mode)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Wait { config, event, timeout } => {
+            let c = config.load()?;
+            let came = watch::wait(&c.history_path(), event.as_deref(), timeout)?;
+            Ok(if came { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Cmd::History { config, follow } => {
             let c = config.load()?;

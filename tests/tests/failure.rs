@@ -48,3 +48,10 @@ fn primary_full_fails_over_to_the_secondary_and_comes_back() {
         run_script("primary_failure.sh");
     }
 }
+
+#[test]
+fn watch_rebuilds_a_member_that_comes_back_and_notifies() {
+    if can_mount() {
+        run_script("watch_rebuild.sh");
+    }
+}

@@ -10,7 +10,19 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Keys a config file may hold, in the order README documents them.
-pub const KEYS: &[&str] = &["prefix", "primary", "secondary", "state_dir", "update_at_start", "on_member_error", "failure_errors"];
+pub const KEYS: &[&str] = &[
+    "prefix",
+    "primary",
+    "secondary",
+    "state_dir",
+    "update_at_start",
+    "on_member_error",
+    "failure_errors",
+    "notify",
+    "retry",
+    "status_interval",
+    "rebuild_update",
+];
 
 /// What a program sees when a member fails under it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +111,14 @@ pub struct Config {
     pub on_member_error: OnMemberError,
     /// errno values that mark a member failed.
     pub failure_errors: Vec<i32>,
+    /// Program `shadowctl watch` runs for every event (event, set, member, path).
+    pub notify: Option<String>,
+    /// Seconds between probes of a failed member (`shadowctl watch`).
+    pub retry: u64,
+    /// Seconds between rewrites of the status file (`shadowctl watch`).
+    pub status_interval: u64,
+    /// Update mode of automatic rebuilds.
+    pub rebuild_update: String,
 }
 
 impl Config {
@@ -203,6 +223,25 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
             .collect::<Result<Vec<_>, _>>()?,
         Some(other) => return Err(err(file, Some("failure_errors"), format!("must be a list of error names, got {}", other.type_str()))),
     };
+    let seconds = |key: &'static str, default: u64| -> Result<u64, ConfigError> {
+        match table.get(key) {
+            None => Ok(default),
+            Some(toml::Value::Integer(n)) if *n >= 1 => Ok(*n as u64),
+            Some(other) => Err(err(file, Some(key), format!("must be a whole number of seconds >= 1, got {other}"))),
+        }
+    };
+    let retry = seconds("retry", 10)?;
+    let status_interval = seconds("status_interval", 30)?;
+    let notify = match table.get("notify") {
+        None => None,
+        Some(toml::Value::String(s)) if s.starts_with('/') => Some(s.clone()),
+        Some(other) => return Err(err(file, Some("notify"), format!("must be an absolute path to a program, got {other}"))),
+    };
+    let rebuild_update = match table.get("rebuild_update") {
+        None => "dirty".to_string(),
+        Some(toml::Value::String(s)) if ["dirty", "newer", "all", "replace"].contains(&s.as_str()) => s.clone(),
+        Some(other) => return Err(err(file, Some("rebuild_update"), format!("must be \"dirty\", \"newer\", \"all\" or \"replace\", got {other}"))),
+    };
     let member = |member: Member, dir: String| MemberDir { member, canonical: dir.clone(), dir };
     Ok(Config {
         file: file.to_path_buf(),
@@ -212,6 +251,10 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
         update_at_start,
         on_member_error,
         failure_errors,
+        notify,
+        retry,
+        status_interval,
+        rebuild_update,
     })
 }
 
@@ -304,6 +347,12 @@ mod tests {
         let c = parse_str(&format!("{GOOD}on_member_error = \"fail\"\nfailure_errors = [\"ENOSPC\"]\n")).unwrap();
         assert_eq!((c.on_member_error, c.failure_errors), (OnMemberError::Fail, vec![libc::ENOSPC]));
         assert_eq!(parse_str(GOOD).unwrap().failure_errors.len(), DEFAULT_FAILURE_ERRORS.len());
+        let e = parse_str(&format!("{GOOD}retry = 0\n")).unwrap_err();
+        assert!(e.contains("key `retry`: must be a whole number of seconds"), "{e}");
+        let e = parse_str(&format!("{GOOD}notify = \"relative\"\n")).unwrap_err();
+        assert!(e.contains("key `notify`: must be an absolute path"), "{e}");
+        let c = parse_str(&format!("{GOOD}notify = \"/bin/true\"\nretry = 2\n")).unwrap();
+        assert_eq!((c.notify.as_deref(), c.retry, c.status_interval, c.rebuild_update.as_str()), (Some("/bin/true"), 2, 30, "dirty"));
     }
 
     #[test]

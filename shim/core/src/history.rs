@@ -18,12 +18,60 @@ pub enum Code {
     MemberStateChanged = 70,
     /// A program found a member gone or broken; it is no longer written (policy degrade).
     MemberFailed = 80,
+    /// `shadowctl watch` saw the set running on one member.
+    Degraded = 81,
+    /// `shadowctl watch` found a failed member usable again and started rebuilding it.
+    RebuildStarted = 90,
+    RebuildProgress = 91,
+    RebuildFinished = 92,
+    /// The member is written again.
+    MemberRecovered = 93,
 }
 
 impl Code {
     pub fn number(self) -> u32 {
         self as u32
     }
+
+    /// The event name `shadowctl wait` and notify programs use, for codes that are events.
+    pub fn event(self) -> Option<&'static str> {
+        Some(match self {
+            Code::InsecureFile => "InsecureFile",
+            Code::MemberFailed => "MemberFailed",
+            Code::Degraded => "Degraded",
+            Code::RebuildStarted => "RebuildStarted",
+            Code::RebuildProgress => "RebuildProgress",
+            Code::RebuildFinished => "RebuildFinished",
+            Code::MemberRecovered => "MemberRecovered",
+            _ => return None,
+        })
+    }
+
+    pub const ALL: [Code; 11] = [
+        Code::InsecureFile,
+        Code::NamespaceMismatch,
+        Code::SecondaryOpen,
+        Code::ChangeListFailed,
+        Code::MemberStateChanged,
+        Code::MemberFailed,
+        Code::Degraded,
+        Code::RebuildStarted,
+        Code::RebuildProgress,
+        Code::RebuildFinished,
+        Code::MemberRecovered,
+    ];
+
+    pub fn from_number(n: u32) -> Option<Code> {
+        Code::ALL.into_iter().find(|c| c.number() == n)
+    }
+}
+
+/// A history line taken apart: code and the three bracketed fields.
+pub fn parse_line(line: &str) -> Option<(Code, String, String, String)> {
+    let (num, rest) = line.split_once(' ')?;
+    let code = Code::from_number(num.parse().ok()?)?;
+    let mut fields = rest.strip_prefix('[')?.strip_suffix(']')?.splitn(3, "][");
+    Some((code, fields.next()?.to_string(), fields.next()?.to_string(), fields.next()?.to_string()))
 }
 
 /// One history record.
@@ -58,6 +106,16 @@ mod tests {
     fn formats_like_diskshadow() {
         let r = Record { code: Code::InsecureFile, primary: "/p/a", secondary: "/s/a", error: "No space left on device" };
         assert_eq!(r.to_string(), "00020 [/p/a][/s/a][No space left on device]");
+    }
+
+    #[test]
+    fn lines_parse_back() {
+        let r = Record { code: Code::MemberFailed, primary: "/p/a", secondary: "/s/a", error: "secondary failed" };
+        let (c, p, s, e) = parse_line(&r.to_string()).unwrap();
+        assert_eq!((c, p.as_str(), s.as_str(), e.as_str()), (Code::MemberFailed, "/p/a", "/s/a", "secondary failed"));
+        assert_eq!(c.event(), Some("MemberFailed"));
+        assert!(parse_line("garbage").is_none());
+        assert!(parse_line("99999 [a][b][c]").is_none());
     }
 
     #[test]

@@ -1,0 +1,202 @@
+//! `shadowctl watch`: the monitor (DiskShadow's -a/-T/-L, mdadm --monitor). Rewrites the
+//! status file, probes failed members, rebuilds them when they are usable again while
+//! programs keep running, and turns history records into events for the notify program.
+//! `shadowctl wait` blocks until the next event.
+
+use crate::live::LiveSet;
+use crate::report;
+use shadow_core::history::{self, Code};
+use shadow_core::state::MemberState;
+use shadow_core::sync::{Stats, UpdateMode};
+use shadow_core::Member;
+use std::io::{BufRead, Seek};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Reads history records appended after a position.
+pub struct HistoryTail {
+    path: PathBuf,
+    pos: u64,
+}
+
+impl HistoryTail {
+    /// Starts at the current end: only new records are events.
+    pub fn at_end(path: &Path) -> HistoryTail {
+        let pos = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        HistoryTail { path: path.to_path_buf(), pos }
+    }
+
+    pub fn next_lines(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        let Ok(mut f) = std::fs::File::open(&self.path) else { return out };
+        if f.seek(std::io::SeekFrom::Start(self.pos)).is_err() {
+            return out;
+        }
+        let mut r = std::io::BufReader::new(f);
+        let mut line = String::new();
+        while r.read_line(&mut line).unwrap_or(0) > 0 {
+            if !line.ends_with('\n') {
+                break;
+            }
+            self.pos += line.len() as u64;
+            out.push(line.trim_end().to_string());
+            line.clear();
+        }
+        out
+    }
+}
+
+/// One event: name, the member it concerns, a path, the record.
+pub struct Event {
+    pub name: &'static str,
+    pub member: String,
+    pub path: String,
+    pub line: String,
+}
+
+pub fn event_of(line: &str) -> Option<Event> {
+    let (code, p, s, what) = history::parse_line(line)?;
+    let name = code.event()?;
+    let member = if what.starts_with("primary") || what.contains(" primary") { "primary" } else { "secondary" };
+    let path = if member == "primary" { p } else { s };
+    Some(Event { name, member: member.to_string(), path, line: line.to_string() })
+}
+
+fn notify(program: &Option<String>, set: &str, e: &Event) {
+    let Some(program) = program else { return };
+    let status = std::process::Command::new(program)
+        .args([e.name, set, &e.member, &e.path])
+        .env("SHADOW_EVENT", e.name)
+        .env("SHADOW_SET", set)
+        .env("SHADOW_MEMBER", &e.member)
+        .env("SHADOW_PATH", &e.path)
+        .env("SHADOW_RECORD", &e.line)
+        .env_remove("LD_PRELOAD")
+        .status();
+    if let Err(err) = status {
+        eprintln!("shadowctl watch: notify program {program}: {err}");
+    }
+}
+
+/// Whether a member directory can be written again: create, write, sync and remove a probe.
+fn usable(dir: &str) -> bool {
+    let probe = Path::new(dir).join(format!(".shadow-probe.{}", std::process::id()));
+    let ok = std::fs::write(&probe, b"probe").and_then(|_| std::fs::File::open(&probe)?.sync_all()).is_ok();
+    let _ = std::fs::remove_file(&probe);
+    ok && Path::new(dir).is_dir()
+}
+
+fn sleep_until(deadline: Instant) {
+    while !STOP.load(Ordering::SeqCst) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn watch(set: &LiveSet, interval: u64, retry: u64, mode: UpdateMode) -> Result<(), String> {
+    unsafe {
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+    }
+    let c = &set.config;
+    let mut tail = HistoryTail::at_end(&c.history_path());
+    let mut next_status = Instant::now();
+    let mut next_probe = Instant::now();
+    let mut degraded_said: [bool; 2] = [false; 2];
+    eprintln!("shadowctl watch: {} (status every {interval}s, probe every {retry}s, rebuild with {})", c.prefix, mode.name());
+    while !STOP.load(Ordering::SeqCst) {
+        let now = Instant::now();
+        if now >= next_status {
+            if let Ok(status) = report::Status::gather(set) {
+                if let Err(e) = status.write_diskshadow_form(c) {
+                    eprintln!("shadowctl watch: {e}");
+                }
+            }
+            next_status = now + Duration::from_secs(interval);
+        }
+        let state = set.read()?;
+        for m in Member::ALL {
+            let r = state.member(m);
+            if r.state != MemberState::Failed {
+                degraded_said[m.index()] = false;
+                continue;
+            }
+            if !degraded_said[m.index()] {
+                degraded_said[m.index()] = true;
+                set.history(Code::Degraded, &state.member(Member::Primary).dir, &state.member(Member::Secondary).dir, &format!("{} failed: running on one member", m.name()));
+            }
+            if now >= next_probe && usable(&r.dir) {
+                rebuild(set, m, mode);
+            }
+        }
+        if now >= next_probe {
+            next_probe = now + Duration::from_secs(retry);
+        }
+        for line in tail.next_lines() {
+            if let Some(e) = event_of(&line) {
+                eprintln!("shadowctl watch: {} {} {}", e.name, e.member, e.path);
+                notify(&c.notify, &c.prefix, &e);
+            }
+        }
+        sleep_until((Instant::now() + Duration::from_millis(500)).min(next_status));
+    }
+    eprintln!("shadowctl watch: stopping");
+    Ok(())
+}
+
+fn rebuild(set: &LiveSet, m: Member, mode: UpdateMode) {
+    let Ok(_lock) = set.command_lock() else { return };
+    let Ok(s) = set.read() else { return };
+    if s.member(m).state != MemberState::Failed {
+        return;
+    }
+    let (p, q) = (s.member(Member::Primary).dir.clone(), s.member(Member::Secondary).dir.clone());
+    let mode = if mode == UpdateMode::Dirty && set.state.changes_lost() { UpdateMode::Newer } else { mode };
+    set.history(Code::RebuildStarted, &p, &q, &format!("{} usable again: rebuilding (update {})", m.name(), mode.name()));
+    let mut last = Instant::now();
+    let mut progress = |phase: &str, st: &Stats, done: bool| {
+        if done || last.elapsed() >= Duration::from_secs(1) {
+            last = Instant::now();
+            set.history(Code::RebuildProgress, &p, &q, &format!("{} {phase}: {}/{} scanned, {} files, {} bytes", m.name(), st.scanned, st.total, st.files, st.bytes));
+        }
+    };
+    match set.resync(m, mode, &mut progress) {
+        Ok(r) => {
+            set.history(Code::RebuildFinished, &p, &q, &format!("{} rebuilt: {} files, {} bytes in {:.2}s, writers held {} ms", m.name(), r.stats.files, r.stats.bytes, r.elapsed.as_secs_f64(), r.freeze.as_millis()));
+            set.history(Code::MemberRecovered, &p, &q, &format!("{} is written again", m.name()));
+        }
+        Err(e) => {
+            eprintln!("shadowctl watch: rebuilding {}: {e}", m.name());
+            // Still unusable: mark it failed again so the next probe retries.
+            let _ = set.change(|st| st.member_mut(m).state = MemberState::Failed);
+        }
+    }
+}
+
+/// `shadowctl wait`: the next event (of one kind), printed as `EVENT MEMBER PATH`.
+pub fn wait(history: &Path, event: Option<&str>, timeout: Option<u64>) -> Result<bool, String> {
+    let mut tail = HistoryTail::at_end(history);
+    let deadline = timeout.map(|t| Instant::now() + Duration::from_secs(t));
+    loop {
+        for line in tail.next_lines() {
+            if let Some(e) = event_of(&line) {
+                if event.is_none_or(|want| want == e.name) {
+                    println!("{} {} {}", e.name, e.member, e.path);
+                    return Ok(true);
+                }
+            }
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(false);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub const EVENTS: &[&str] = &["MemberFailed", "Degraded", "RebuildStarted", "RebuildProgress", "RebuildFinished", "MemberRecovered", "InsecureFile", "SplitBrain"];
