@@ -443,3 +443,29 @@ macro_rules! lio_hooks {
     )*};
 }
 lio_hooks!(lio_listio, lio_listio64);
+
+/// liburing's set-up functions, when the program links liburing dynamically: while a set is
+/// active they fail with -ENOSYS (liburing's convention), so the program uses plain I/O the
+/// shim can mirror. Raw `io_uring_setup` syscalls from a static liburing cannot be seen.
+macro_rules! refuse_io_uring {
+    ($($name:ident($($arg:ident: $ty:ty),*)),*) => {$(
+        /// liburing set-up, refused while a shadow set is active.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
+            if crate::set::is_active() {
+                return -libc::ENOSYS;
+            }
+            type Real = unsafe extern "C" fn($($ty),*) -> c_int;
+            let p = libc::dlsym(libc::RTLD_NEXT, concat!(stringify!($name), "\0").as_ptr().cast());
+            if p.is_null() {
+                return -libc::ENOSYS;
+            }
+            std::mem::transmute::<*mut c_void, Real>(p)($($arg),*)
+        }
+    )*};
+}
+refuse_io_uring!(
+    io_uring_queue_init(entries: libc::c_uint, ring: *mut c_void, flags: libc::c_uint),
+    io_uring_queue_init_params(entries: libc::c_uint, ring: *mut c_void, params: *mut c_void),
+    io_uring_setup(entries: libc::c_uint, params: *mut c_void)
+);
