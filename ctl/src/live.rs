@@ -6,6 +6,7 @@ use shadow_core::history::{Code, Record};
 use shadow_core::shared::{self, LockFile, Registry, SharedState};
 use shadow_core::state::{MemberState, State};
 use shadow_core::sync::{self, Stats, UpdateMode};
+use shadow_core::tree;
 use shadow_core::Member;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -135,6 +136,48 @@ impl LiveSet {
                 Err(e)
             }
         }
+    }
+
+    /// Compares the members (whole, or the given paths). Differences are checked again with
+    /// writers held back for a moment, so a write in flight between the two members is not
+    /// reported; with `repair` the remaining ones are copied from the newer member (higher
+    /// generation; the primary when equal) while writers are still held.
+    pub fn verify(&self, paths: &[PathBuf], repair: bool) -> Result<(Vec<tree::Diff>, usize), String> {
+        let s = self.read()?;
+        let (p, q) = (self.dir(&s, Member::Primary), self.dir(&s, Member::Secondary));
+        let roots: Vec<PathBuf> = if paths.is_empty() { vec![PathBuf::new()] } else { paths.to_vec() };
+        let compare = |rels: &[PathBuf]| -> Result<Vec<tree::Diff>, String> {
+            let mut all = Vec::new();
+            for rel in rels {
+                all.extend(tree::compare_path(&p, &q, rel).map_err(|e| format!("verify {}: {e}", rel.display()))?);
+            }
+            Ok(all)
+        };
+        let first = compare(&roots)?;
+        if first.is_empty() {
+            return Ok((first, 0));
+        }
+        let _lock = self.command_lock()?;
+        self.lock.lock(1, libc::F_WRLCK).map_err(|e| format!("freeze: {e}"))?;
+        self.state.set_frozen(true);
+        let result = (|| {
+            self.registry.wait_idle(WAIT).map_err(|pids| format!("processes {pids:?} stayed busy"))?;
+            let suspects: Vec<PathBuf> = first.iter().map(|d| d.path.clone()).collect();
+            let real = compare(&suspects)?;
+            let mut repaired = 0;
+            if repair && !real.is_empty() {
+                let (from, to) = if s.member(Member::Secondary).generation > s.member(Member::Primary).generation { (&q, &p) } else { (&p, &q) };
+                for d in &real {
+                    let mut quiet = |_: &Stats, _: bool| {};
+                    sync::sync_path(from, to, &d.path.to_string_lossy(), &mut quiet).map_err(|e| format!("repair {}: {e}", d.path.display()))?;
+                    repaired += 1;
+                }
+            }
+            Ok((real, repaired))
+        })();
+        self.state.set_frozen(false);
+        let _ = self.lock.lock(1, libc::F_UNLCK);
+        result
     }
 
     fn sync_paths(&self, src: &Path, dst: &Path, paths: &[String], total: &mut Stats) -> Result<(), String> {

@@ -165,11 +165,18 @@ enum Cmd {
         #[arg(long)]
         follow: bool,
     },
-    /// Compare the members: entries, type, size, mode, owner, symlink targets, contents.
-    /// Exit 0 when identical, 1 when they differ, 2 on error.
+    /// Compare the members: entries, type, size, mode, owner, symlink targets, contents
+    /// (first differing byte). Differences are re-checked with writers held back for a moment,
+    /// so writes in flight are not reported. Exit 0 when identical, 1 when they differ (after
+    /// --repair: when some could not be repaired), 2 on error.
     Verify {
         #[command(flatten)]
         config: ConfigArg,
+        /// Only these paths (virtual, e.g. /shadow/db, or relative to the prefix)
+        paths: Vec<String>,
+        /// Copy each difference from the newer member (higher generation; primary if equal)
+        #[arg(long)]
+        repair: bool,
         /// One JSON object on stdout instead of lines
         #[arg(long)]
         json: bool,
@@ -337,12 +344,26 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             report::history(&c.history_path(), follow)?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Verify { config, json } => {
+        Cmd::Verify { config, paths, repair, json } => {
             let c = config.load()?;
+            let rels = paths
+                .iter()
+                .map(|p| {
+                    let abs = shadow_core::vpath::absolute(c.prefix.as_bytes(), p.as_bytes());
+                    shadow_core::vpath::under_prefix(&abs, c.prefix.as_bytes())
+                        .map(|r| PathBuf::from(String::from_utf8_lossy(r).to_string()))
+                        .ok_or_else(|| format!("{p}: not under the prefix {}", c.prefix))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             let set = LiveSet::open(c)?;
             let s = set.read()?;
             let (p, q) = (&s.member(Member::Primary).dir, &s.member(Member::Secondary).dir);
-            let diffs = shadow_core::tree::compare(p.as_ref(), q.as_ref()).map_err(|e| format!("verify: {e}"))?;
+            let (mut diffs, repaired) = set.verify(&rels, repair)?;
+            if repaired > 0 {
+                set.history(Code::MemberStateChanged, p, q, &format!("verify --repair copied {repaired} path(s) from the newer member"));
+                eprintln!("verify: repaired {repaired} difference(s)");
+                diffs = set.verify(&rels, false)?.0;
+            }
             if json {
                 let items: Vec<String> = diffs
                     .iter()

@@ -194,3 +194,34 @@ fn shadow_run_syncs_at_start_when_configured_and_json_progress_parses() {
     assert_eq!(last["member"], "secondary");
     assert!(lines.iter().any(|l| l["progress"] == "copy" && l["done"] == true && l["total"].as_u64().unwrap() >= 2), "{out}");
 }
+
+#[test]
+fn verify_ignores_writes_in_flight_and_repairs_real_differences() {
+    let s = ShadowSet::new();
+    let w = start_writer(&s, 250);
+    // While the writer runs, every verify must find the members identical: a write caught
+    // between the two members is re-checked with writers held back.
+    for _ in 0..15 {
+        let (code, out, err) = s.ctl(&["verify"]);
+        assert_eq!(code, 0, "verify during writes reported:\n{out}\n{err}");
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    finish(w, &s, 250);
+    // A real difference, made behind the shim's back.
+    fs::write(s.secondary().join("f1"), b"damaged").unwrap();
+    fs::write(s.secondary().join("stray"), b"only here").unwrap();
+    let (code, out, _) = s.ctl(&["verify"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("f1: ") && out.contains("stray: File only in second member"), "{out}");
+    let (code, out, _) = s.ctl(&["verify", "/shadow/f1"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("f1") && !out.contains("stray"), "only the path asked about: {out}");
+    let (code, _, err) = s.ctl(&["verify", "--repair"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("repaired 2 difference(s)"), "{err}");
+    let (code, _, _) = s.ctl(&["verify"]);
+    assert_eq!(code, 0);
+    let (code, _, err) = s.ctl(&["verify", "/elsewhere"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not under the prefix"), "{err}");
+}

@@ -83,8 +83,20 @@ impl fmt::Display for Diff {
 
 /// Compares two member trees; an empty result means identical.
 pub fn compare(first: &Path, second: &Path) -> io::Result<Vec<Diff>> {
+    compare_path(first, second, Path::new(""))
+}
+
+/// Compares one path (and what is below it) of two member trees.
+pub fn compare_path(first: &Path, second: &Path, rel: &Path) -> io::Result<Vec<Diff>> {
     let mut diffs = Vec::new();
-    compare_at(first, second, Path::new(""), &mut diffs)?;
+    let (a, b) = (fs::symlink_metadata(first.join(rel)), fs::symlink_metadata(second.join(rel)));
+    match (a, b) {
+        (Ok(_), Ok(_)) => compare_at(first, second, rel, &mut diffs)?,
+        (Ok(m), Err(_)) => diffs.push(Diff { path: rel.to_path_buf(), what: Difference::Missing { in_first: true, kind: Kind::of(&m) } }),
+        (Err(_), Ok(m)) => diffs.push(Diff { path: rel.to_path_buf(), what: Difference::Missing { in_first: false, kind: Kind::of(&m) } }),
+        (Err(e), Err(_)) if e.kind() == io::ErrorKind::NotFound => {}
+        (Err(e), Err(_)) => return Err(e),
+    }
     Ok(diffs)
 }
 
