@@ -3,7 +3,7 @@ PREFIX ?= /usr/local
 CARGO ?= cargo
 REL := target/release
 
-.PHONY: all build test unit c-tests integration demo bench bench-quick install clean
+.PHONY: all build test test-deps demo bench bench-quick install clean
 
 all: build
 
@@ -11,7 +11,12 @@ build:
 	$(CARGO) build --release --workspace
 	install -m 755 ctl/shadow-run $(REL)/shadow-run
 
-test: build
+# Tools the tests run under the shim that a fresh machine may lack.
+test-deps:
+	@command -v sqlite3 >/dev/null 2>&1 || { echo "installing sqlite3 (needed by the crash test)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sqlite3 >/dev/null; }
+
+test: build test-deps
 	$(CARGO) test --release --workspace --exclude shadow-tests
 	$(MAKE) -C c-tests
 	c-tests/run.sh --lib $(CURDIR)/$(REL)/libshadow.so --ctl $(CURDIR)/$(REL)/shadowctl

@@ -6,7 +6,11 @@ use shadow_core::history::{Code, Record};
 use shadow_core::shared::{self, LockFile, Registry, SharedState};
 use shadow_core::state::{MemberState, State};
 use shadow_core::sync::{self, Stats, UpdateMode};
+use shadow_core::journal;
 use shadow_core::tree;
+
+/// Journal size from which `recover` rewrites it even with nothing to repair.
+const JOURNAL_COMPACT_AT: usize = 1 << 20;
 use shadow_core::Member;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -180,6 +184,64 @@ impl LiveSet {
         result
     }
 
+    /// After a crash: the journal's intents of processes that are gone name every path that
+    /// may differ between the members. Each is copied from the newer member (higher
+    /// generation; the primary when equal) with writers held back, then the journal is
+    /// compacted to the intents of live processes. A damaged journal is reported and the
+    /// whole tree verified and repaired instead.
+    pub fn recover(&self) -> Result<RecoverReport, String> {
+        let jpath = shared::journal_path(&self.config);
+        let data = std::fs::read(&jpath).unwrap_or_default();
+        let (records, damage) = journal::decode(&data);
+        let live: std::collections::HashSet<u32> = self.registry.live().into_iter().map(|(_, pid)| pid).collect();
+        let open = journal::open_intents(&records);
+        let mut suspects: Vec<String> = open.iter().filter(|(id, _)| !live.contains(&journal::pid_of(**id))).map(|(_, p)| p.clone()).collect();
+        suspects.sort();
+        suspects.dedup();
+        let mut report = RecoverReport { repaired: Vec::new(), damage: damage.as_ref().map(|d| format!("{}: {d}", jpath.display())), full_verify: None };
+        if damage.is_some() {
+            let (left, repaired) = self.verify(&[], true)?;
+            report.full_verify = Some((repaired, left.len()));
+        }
+        if suspects.is_empty() && damage.is_none() && data.len() < JOURNAL_COMPACT_AT {
+            return Ok(report);
+        }
+        let _lock = self.command_lock()?;
+        self.lock.lock(1, libc::F_WRLCK).map_err(|e| format!("freeze: {e}"))?;
+        self.state.set_frozen(true);
+        let result = (|| -> Result<(), String> {
+            self.registry.wait_idle(WAIT).map_err(|pids| format!("processes {pids:?} stayed busy"))?;
+            let s = self.read()?;
+            let both = st_all_enabled(&s);
+            let (p, q) = (self.dir(&s, Member::Primary), self.dir(&s, Member::Secondary));
+            let (from, to) = if s.member(Member::Secondary).generation > s.member(Member::Primary).generation { (&q, &p) } else { (&p, &q) };
+            for rel in &suspects {
+                if both {
+                    let mut quiet = |_: &Stats, _: bool| {};
+                    sync::sync_path(from, to, rel, &mut quiet).map_err(|e| format!("recover {rel}: {e}"))?;
+                } else {
+                    // A member is away: its enable will copy what the change list names.
+                    let mut f = std::fs::OpenOptions::new().append(true).create(true).open(shared::changes_path(&self.config)).map_err(|e| e.to_string())?;
+                    f.write_all(format!("{rel}\0").as_bytes()).map_err(|e| e.to_string())?;
+                }
+                report.repaired.push(rel.clone());
+            }
+            // Compact in place (programs hold the journal open for appending): keep only the
+            // intents of processes still running.
+            let keep: Vec<u8> = open
+                .iter()
+                .filter(|(id, _)| live.contains(&journal::pid_of(**id)))
+                .flat_map(|(id, path)| journal::Record::Begin { id: *id, path: path.clone() }.encode())
+                .collect();
+            let mut f = std::fs::OpenOptions::new().write(true).open(&jpath).map_err(|e| format!("{}: {e}", jpath.display()))?;
+            f.set_len(0).and_then(|_| f.write_all(&keep)).map_err(|e| format!("{}: {e}", jpath.display()))?;
+            Ok(())
+        })();
+        self.state.set_frozen(false);
+        let _ = self.lock.lock(1, libc::F_UNLCK);
+        result.map(|_| report)
+    }
+
     fn sync_paths(&self, src: &Path, dst: &Path, paths: &[String], total: &mut Stats) -> Result<(), String> {
         for rel in paths {
             let mut quiet = |_: &Stats, _: bool| {};
@@ -199,6 +261,15 @@ fn add(t: &mut Stats, s: &Stats) {
     t.bytes += s.bytes;
     t.removed += s.removed;
     t.scanned += s.scanned;
+}
+
+pub struct RecoverReport {
+    /// Paths copied from the newer member (or handed to the change list).
+    pub repaired: Vec<String>,
+    /// The journal could not be read whole.
+    pub damage: Option<String>,
+    /// (repaired, still different) of the full verify a damaged journal calls for.
+    pub full_verify: Option<(usize, usize)>,
 }
 
 pub struct ResyncReport {

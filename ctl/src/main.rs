@@ -157,6 +157,18 @@ enum Cmd {
         #[arg(long)]
         timeout: Option<u64>,
     },
+    /// After a crash: repair exactly the paths the write-intent journal says were in flight
+    /// (copied from the newer member), then compact the journal. Exit 0 when the members
+    /// are consistent again, 1 when differences remain, 2 on error.
+    Recover {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Print nothing when there is nothing to recover (for shadow-run)
+        #[arg(long)]
+        quiet: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// The numbered history log.
     History {
         #[command(flatten)]
@@ -338,6 +350,36 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let c = config.load()?;
             let came = watch::wait(&c.history_path(), event.as_deref(), timeout)?;
             Ok(if came { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Cmd::Recover { config, quiet, json } => {
+            let set = LiveSet::open(config.load()?)?;
+            let r = set.recover()?;
+            let s = set.read()?;
+            let (p, q) = (s.member(Member::Primary).dir.clone(), s.member(Member::Secondary).dir.clone());
+            for rel in &r.repaired {
+                set.history(Code::Recovered, &format!("{p}/{rel}"), &format!("{q}/{rel}"), "recovered after a crash: in flight in the journal");
+            }
+            if let Some(d) = &r.damage {
+                eprintln!("shadowctl: {d}; fell back to a full verify");
+            }
+            let left = r.full_verify.map_or(0, |(_, left)| left);
+            if json {
+                let paths: Vec<String> = r.repaired.iter().map(|p| report::json_string(p)).collect();
+                println!(
+                    "{{\"repaired\":[{}],\"journal_damaged\":{},\"full_verify_repaired\":{},\"differences_left\":{left}}}",
+                    paths.join(","),
+                    r.damage.is_some(),
+                    r.full_verify.map_or(0, |(n, _)| n)
+                );
+            } else {
+                for rel in &r.repaired {
+                    println!("repaired {}/{rel}", set.config.prefix);
+                }
+                if !quiet || !r.repaired.is_empty() {
+                    eprintln!("recover: {} path(s) repaired", r.repaired.len());
+                }
+            }
+            Ok(if left == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Cmd::History { config, follow } => {
             let c = config.load()?;

@@ -66,6 +66,7 @@ pub struct Shared {
     pub registry: Registry,
     pub lock: LockFile,
     pub changes_fd: c_int,
+    pub journal_fd: c_int,
 }
 
 static VIEW: RwLock<Option<Arc<View>>> = RwLock::new(None);
@@ -92,12 +93,15 @@ pub fn open(config: &shadow_core::config::Config) -> Result<Shared, String> {
     let opened = LockFile::open(config)?;
     // Into the shim's own fd range, where the program cannot close or dup2 over it.
     let lock = LockFile::from_fd(ocb::make_internal(opened.into_fd()));
-    let path = shadow_core::shared::changes_path(config);
-    let cpath = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| format!("{}: bad path", path.display()))?;
-    let changes_fd = real::open(&cpath, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC, 0o644)
-        .map(ocb::make_internal)
-        .map_err(|e| format!("{}: {}", path.display(), e.describe()))?;
-    Ok(Shared { state, registry, lock, changes_fd })
+    let append_only = |path: std::path::PathBuf| -> Result<c_int, String> {
+        let cpath = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| format!("{}: bad path", path.display()))?;
+        real::open(&cpath, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC, 0o644)
+            .map(ocb::make_internal)
+            .map_err(|e| format!("{}: {}", path.display(), e.describe()))
+    };
+    let changes_fd = append_only(shadow_core::shared::changes_path(config))?;
+    let journal_fd = append_only(shadow_core::shared::journal_path(config))?;
+    Ok(Shared { state, registry, lock, changes_fd, journal_fd })
 }
 
 /// First view and registry slot, at start-up.
@@ -125,10 +129,34 @@ fn set_tracking(st: &State) {
 
 /// Also in a fork child (new pid): allocation-free.
 pub fn claim_slot() {
+    PID.store(std::process::id(), Ordering::SeqCst);
     let s = shared();
     let slot = s.registry.claim(std::process::id()).unwrap_or(usize::MAX);
     SLOT.store(slot, Ordering::SeqCst);
     publish_usage();
+}
+
+static PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+static INTENTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+
+/// Writes a `Begin` record before `rel` changes on members that must stay identical;
+/// returns its id (0 when no follower is written: then nothing can diverge).
+pub fn intent_begin(rel: &Rel) -> u64 {
+    if view().follower.is_none() {
+        return 0;
+    }
+    let id = shadow_core::journal::intent_id(PID.load(Ordering::Relaxed), INTENTS.fetch_add(1, Ordering::Relaxed));
+    let rec = shadow_core::journal::Record::Begin { id, path: String::from_utf8_lossy(&rel.0).into_owned() }.encode();
+    // One append, before the change: after a crash this path is known to be in doubt.
+    let _ = real::write(shared().journal_fd, &rec);
+    id
+}
+
+/// Both members hold the same result for intent `id`.
+pub fn intent_end(id: u64) {
+    if id != 0 {
+        let _ = real::write(shared().journal_fd, &shadow_core::journal::Record::End { id }.encode());
+    }
 }
 
 static TABLE_BYTES: AtomicU64 = AtomicU64::new(0);

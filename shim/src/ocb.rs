@@ -59,6 +59,8 @@ pub struct Ocb {
     written: AtomicBool,
     /// The first change was recorded in the change list (a member is not being written).
     recorded: AtomicBool,
+    /// Open write-intent (journal) id, ended at the last close if both members agree.
+    intent: std::sync::atomic::AtomicU64,
     insecure: Mutex<Option<String>>,
 }
 
@@ -129,6 +131,7 @@ impl Ocb {
             shared: AtomicBool::new(false),
             written: AtomicBool::new(false),
             recorded: AtomicBool::new(false),
+            intent: std::sync::atomic::AtomicU64::new(0),
             insecure: Mutex::new(None),
         }
     }
@@ -232,6 +235,7 @@ impl Ocb {
             return Ok(value);
         };
         let _order = self.lock_order_held(local, sfd);
+        self.begin_intent();
         let value = primary()?;
         self.written.store(true, Ordering::Relaxed);
         if let Err(e) = secondary(sfd, &value) {
@@ -259,21 +263,37 @@ impl Ocb {
             return;
         };
         let _order = self.lock_order(sfd);
+        self.begin_intent();
         self.written.store(true, Ordering::Relaxed);
         if let Err(e) = copy_range(fd, flags, sfd, off, len) {
             let _ = crate::members::follower_failed(&self.rel(), "copy", e, Some(self));
         }
     }
 
-    /// Before the last link closes: give the secondary the primary's times, so that
-    /// members stay identical even in what the kernel stamped at each write.
-    pub fn settle(&self, fd: c_int) {
-        let Some(sfd) = self.secondary_fd() else { return };
-        if !self.is_written() {
-            return;
+    /// The first mutation through this open: journal it (once).
+    pub fn begin_intent(&self) {
+        if self.intent.load(Ordering::Relaxed) == 0 {
+            self.intent.store(crate::members::intent_begin(&self.rel()), Ordering::Relaxed);
         }
-        if let Err(e) = real::fstat(fd).and_then(|st| real::futimens(sfd, &times_of(&st))) {
-            let _ = crate::members::follower_failed(&self.rel(), "futimens", e, Some(self));
+    }
+
+    /// An intent begun by the open itself (creation, truncation).
+    pub fn set_intent(&self, id: u64) {
+        self.intent.store(id, Ordering::Relaxed);
+    }
+
+    /// Before the last link closes: give the secondary the primary's times, so that
+    /// members stay identical even in what the kernel stamped at each write; then the
+    /// write intent is over, unless the members may differ (recover will see to it).
+    pub fn settle(&self, fd: c_int) {
+        if let Some(sfd) = self.secondary_fd().filter(|_| self.is_written()) {
+            if let Err(e) = real::fstat(fd).and_then(|st| real::futimens(sfd, &times_of(&st))) {
+                let _ = crate::members::follower_failed(&self.rel(), "futimens", e, Some(self));
+            }
+        }
+        let id = self.intent.swap(0, Ordering::Relaxed);
+        if id != 0 && self.secondary_fd().is_some() && self.insecure.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
+            crate::members::intent_end(id);
         }
     }
 }

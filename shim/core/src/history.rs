@@ -26,6 +26,8 @@ pub enum Code {
     RebuildFinished = 92,
     /// The member is written again.
     MemberRecovered = 93,
+    /// `shadowctl recover` repaired a path left in flight by a crash.
+    Recovered = 100,
 }
 
 impl Code {
@@ -47,7 +49,7 @@ impl Code {
         })
     }
 
-    pub const ALL: [Code; 11] = [
+    pub const ALL: [Code; 12] = [
         Code::InsecureFile,
         Code::NamespaceMismatch,
         Code::SecondaryOpen,
@@ -59,6 +61,7 @@ impl Code {
         Code::RebuildProgress,
         Code::RebuildFinished,
         Code::MemberRecovered,
+        Code::Recovered,
     ];
 
     pub fn from_number(n: u32) -> Option<Code> {

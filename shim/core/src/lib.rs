@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod history;
+pub mod journal;
 pub mod shared;
 pub mod state;
 pub mod sync;

@@ -19,6 +19,9 @@ pub fn registry_path(c: &Config) -> PathBuf {
 pub fn lock_path(c: &Config) -> PathBuf {
     c.state_dir.join("lock")
 }
+pub fn journal_path(c: &Config) -> PathBuf {
+    c.state_dir.join("journal")
+}
 pub fn changes_path(c: &Config) -> PathBuf {
     c.state_dir.join("changes")
 }
@@ -292,12 +295,13 @@ impl Registry {
         None
     }
 
-    /// Live processes registered, with their slot.
+    /// Live processes registered, with their slot (zombies are not alive: they will never
+    /// finish an operation).
     pub fn live(&self) -> Vec<(usize, u32)> {
         (0..registry::SLOTS)
             .filter_map(|i| {
                 let pid = self.slot(i).pid.load(Ordering::SeqCst);
-                (pid != 0 && process_alive(pid)).then_some((i, pid))
+                (pid != 0 && process_alive(pid) && !is_zombie(pid)).then_some((i, pid))
             })
             .collect()
     }
@@ -355,6 +359,14 @@ impl Registry {
     }
 }
 
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])))
+        .unwrap_or(false)
+}
+
+/// Allocation-free (also used in fork children).
 pub fn process_alive(pid: u32) -> bool {
     let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
     r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)

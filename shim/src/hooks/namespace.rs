@@ -13,17 +13,21 @@ use std::ffi::{CStr, CString};
 /// Applies a change to both members by path. The program sees the primary's result; a
 /// secondary that fails where the primary succeeded is reported at once.
 pub fn on_members<T: FfiReturn>(what: &str, rel: &Rel, op: impl Fn(&CStr) -> T) -> Res<T> {
-    let r = super::on_lead(rel, what, &op)?;
+    let intent = crate::members::intent_begin(rel);
+    let r = super::on_lead(rel, what, &op).inspect_err(|_| crate::members::intent_end(intent))?;
     crate::members::record_change(rel, None);
     if let Some(f) = follower_path(rel) {
         if let Err(e) = op(&f).into_res() {
             crate::members::follower_failed(rel, what, e, None)?;
+            return Ok(r);
         }
     }
+    crate::members::intent_end(intent);
     Ok(r)
 }
 
 fn on_members2<T: FfiReturn>(what: &str, a: &Rel, b: &Rel, op: impl Fn(&CStr, &CStr) -> T) -> Res<T> {
+    let (ia, ib) = (crate::members::intent_begin(a), crate::members::intent_begin(b));
     let r = match op(&lead_path(a), &lead_path(b)).into_res() {
         Err(e) if crate::members::lead_failed(b, what, e) => op(&lead_path(a), &lead_path(b)).into_res(),
         r => r,
@@ -33,8 +37,11 @@ fn on_members2<T: FfiReturn>(what: &str, a: &Rel, b: &Rel, op: impl Fn(&CStr, &C
     if let (Some(fa), Some(fb)) = (follower_path(a), follower_path(b)) {
         if let Err(e) = op(&fa, &fb).into_res() {
             crate::members::follower_failed(b, what, e, None)?;
+            return Ok(r);
         }
     }
+    crate::members::intent_end(ia);
+    crate::members::intent_end(ib);
     Ok(r)
 }
 

@@ -13,8 +13,19 @@ use std::sync::Arc;
 /// Opens a shadowed path: the primary's answer is the program's; the secondary is opened
 /// alongside when the open can change the file.
 pub fn open_shadowed(rel: Rel, flags: c_int, mode: mode_t) -> Res<c_int> {
-    let fd = super::on_lead(&rel, "open", |p| unsafe { raw::open64(p.as_ptr(), flags, mode) })?;
-    adopt_new_fd(fd, rel, flags, mode, None);
+    let changes = flags & (libc::O_CREAT | libc::O_TRUNC) != 0;
+    let intent = if changes { crate::members::intent_begin(&rel) } else { 0 };
+    let fd = match super::on_lead(&rel, "open", |p| unsafe { raw::open64(p.as_ptr(), flags, mode) }) {
+        Ok(fd) => fd,
+        Err(e) => {
+            crate::members::intent_end(intent);
+            return Err(e);
+        }
+    };
+    match adopt_new_fd(fd, rel, flags, mode, None) {
+        Some(ocb) => ocb.set_intent(intent),
+        None => crate::members::intent_end(intent),
+    }
     Ok(fd)
 }
 
