@@ -10,8 +10,6 @@ pub enum Code {
     InsecureFile = 20,
     /// A namespace or metadata change (mkdir, rename, chmod, …) succeeded on the primary only.
     NamespaceMismatch = 30,
-    /// The secondary counterpart of an open file could not be opened.
-    SecondaryOpen = 40,
     /// A change could not be recorded in the change list; the next enable must not rely on it.
     ChangeListFailed = 60,
     /// shadowctl changed a member's state (disable, enable, replace, sync).
@@ -49,10 +47,9 @@ impl Code {
         })
     }
 
-    pub const ALL: [Code; 12] = [
+    pub const ALL: [Code; 11] = [
         Code::InsecureFile,
         Code::NamespaceMismatch,
-        Code::SecondaryOpen,
         Code::ChangeListFailed,
         Code::MemberStateChanged,
         Code::MemberFailed,
