@@ -6,11 +6,9 @@
 # the change list until verify reports no difference.
 # Env: P S CFG LIB CTL T (scratch dir).
 set -u
-fail() { echo "FAILED: $*" >&2; "$CTL" status -c "$CFG" >&2; cat "$(dirname "$CFG")/state/history.log" >&2; exit 1; }
-shim() { SHADOW_CONFIG=$CFG LD_PRELOAD=$LIB "$@"; }
+. "$(dirname "$0")/common.sh"
 
-mount -t tmpfs -o size=256k tmpfs "$S" || fail "cannot mount a tmpfs on $S"
-chmod --reference="$P" "$S" && chown --reference="$P" "$S"
+small_tmpfs "$S" "$P"
 
 # Files that fit, written while both members are fine.
 shim sh -c 'mkdir /shadow/d && echo small > /shadow/d/small' || fail "small write"

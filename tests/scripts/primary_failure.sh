@@ -4,11 +4,9 @@
 # the writer must not notice, and `shadowctl enable primary` must bring the primary back.
 # Env: P S CFG LIB CTL T.
 set -u
-fail() { echo "FAILED: $*" >&2; "$CTL" status -c "$CFG" >&2; cat "$(dirname "$CFG")/state/history.log" >&2; exit 1; }
-shim() { SHADOW_CONFIG=$CFG LD_PRELOAD=$LIB "$@"; }
+. "$(dirname "$0")/common.sh"
 
-mount -t tmpfs -o size=256k tmpfs "$P" || fail "cannot mount a tmpfs on $P"
-chmod --reference="$S" "$P" && chown --reference="$S" "$P"
+small_tmpfs "$P" "$S"
 shim sh -c 'mkdir /shadow/d && echo small > /shadow/d/small' || fail "small write"
 
 head -c 1048576 /dev/urandom > "$T/big"

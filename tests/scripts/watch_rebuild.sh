@@ -4,8 +4,7 @@
 # to the notify program and to `shadowctl wait`. SIGTERM stops it cleanly.
 # Env: P S CFG LIB CTL T.
 set -u
-fail() { echo "FAILED: $*" >&2; "$CTL" status -c "$CFG" >&2; cat "$(dirname "$CFG")/state/history.log" >&2; cat "$T/watch.err" >&2; exit 1; }
-shim() { SHADOW_CONFIG=$CFG LD_PRELOAD=$LIB "$@"; }
+. "$(dirname "$0")/common.sh"
 
 cat > "$T/notify.sh" <<'NOTIFY'
 #!/bin/sh
@@ -14,8 +13,7 @@ NOTIFY
 chmod +x "$T/notify.sh"
 printf 'notify = "%s"\nretry = 1\nstatus_interval = 1\n' "$T/notify.sh" >> "$CFG"
 
-mount -t tmpfs -o size=256k tmpfs "$S" || fail "cannot mount a tmpfs on $S"
-chmod --reference="$P" "$S" && chown --reference="$P" "$S"
+small_tmpfs "$S" "$P"
 shim sh -c 'echo start > /shadow/a' || fail "first write"
 
 "$CTL" watch -c "$CFG" 2> "$T/watch.err" &
