@@ -157,7 +157,12 @@ fn copy_dir(src: &Path, dst: &Path, mode: UpdateMode, c: &mut Copier) -> io::Res
         }
         Err(_) => fs::create_dir(dst)?,
     }
-    let mut names: Vec<_> = fs::read_dir(src)?.map(|e| e.map(|e| e.file_name())).collect::<io::Result<_>>()?;
+    // Removed while being copied: the change list names it, the catch-up settles it.
+    let listing = match fs::read_dir(src) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        r => r?,
+    };
+    let mut names: Vec<_> = listing.map(|e| e.map(|e| e.file_name())).collect::<io::Result<_>>()?;
     names.sort();
     for name in names {
         let (s, d) = (src.join(&name), dst.join(&name));
@@ -173,7 +178,10 @@ fn copy_dir(src: &Path, dst: &Path, mode: UpdateMode, c: &mut Copier) -> io::Res
             let dm = fs::symlink_metadata(&d).ok();
             let same_kind = dm.as_ref().is_some_and(|dm| dm.file_type() == sm.file_type());
             if !same_kind || needs_copy(mode, stamp(&sm), dm.as_ref().map(stamp)) {
-                copy_entry(&s, &d, &sm, c)?;
+                match copy_entry(&s, &d, &sm, c) {
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {} // removed meanwhile, as above
+                    r => r?,
+                }
             }
         }
         c.tick();

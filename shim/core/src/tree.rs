@@ -102,7 +102,18 @@ pub fn compare_path(first: &Path, second: &Path, rel: &Path) -> io::Result<Vec<D
 
 fn compare_at(first: &Path, second: &Path, rel: &Path, out: &mut Vec<Diff>) -> io::Result<()> {
     let (a, b) = (first.join(rel), second.join(rel));
-    let (ma, mb) = (fs::symlink_metadata(&a)?, fs::symlink_metadata(&b)?);
+    // A tree that is being written can lose an entry between readdir and stat: that is a
+    // difference of the moment (verify re-checks differences with writers held back).
+    let (ma, mb) = match (fs::symlink_metadata(&a), fs::symlink_metadata(&b)) {
+        (Ok(x), Ok(y)) => (x, y),
+        (Ok(x), Err(e)) | (Err(e), Ok(x)) if e.kind() == io::ErrorKind::NotFound => {
+            let in_first = fs::symlink_metadata(&a).is_ok();
+            out.push(Diff { path: rel.to_path_buf(), what: Difference::Missing { in_first, kind: Kind::of(&x) } });
+            return Ok(());
+        }
+        (Err(e), Err(_)) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    };
     let mut push = |what| out.push(Diff { path: rel.to_path_buf(), what });
     let (ka, kb) = (Kind::of(&ma), Kind::of(&mb));
     if ka != kb {
@@ -129,7 +140,11 @@ fn compare_at(first: &Path, second: &Path, rel: &Path, out: &mut Vec<Diff>) -> i
             Err(e) => push(Difference::Unreadable(e.to_string())),
         },
         Kind::Dir => {
-            let (ea, eb) = (entries(&a)?, entries(&b)?);
+            let gone = |r: io::Result<Vec<std::ffi::OsString>>| match r {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+                r => r,
+            };
+            let (ea, eb) = (gone(entries(&a))?, gone(entries(&b))?);
             let (mut i, mut j) = (0, 0);
             while i < ea.len() || j < eb.len() {
                 let order = match (ea.get(i), eb.get(j)) {
