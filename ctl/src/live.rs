@@ -9,6 +9,14 @@ use shadow_core::sync::{self, Stats, UpdateMode};
 use shadow_core::journal;
 use shadow_core::tree;
 
+fn reason_of(e: journal::JournalError) -> &'static str {
+    match e {
+        journal::JournalError::NotAJournal => "not a libshadow journal (bad header)",
+        journal::JournalError::Version(_) => "unsupported journal version",
+        journal::JournalError::ForeignSet { .. } => "journal of another shadow set",
+    }
+}
+
 /// Journal size from which `recover` rewrites it even with nothing to repair.
 const JOURNAL_COMPACT_AT: usize = 1 << 20;
 use shadow_core::Member;
@@ -192,7 +200,11 @@ impl LiveSet {
     pub fn recover(&self) -> Result<RecoverReport, String> {
         let jpath = shared::journal_path(&self.config);
         let data = std::fs::read(&jpath).unwrap_or_default();
-        let (records, damage) = journal::decode(&data);
+        let (records, damage) = match journal::decode_file(&data, self.state.set_id) {
+            Ok(r) => r,
+            // Unreadable as a whole: nothing in it can be trusted; verify everything.
+            Err(e) => (Vec::new(), Some(journal::Damage { offset: 0, reason: reason_of(e) })),
+        };
         let live: std::collections::HashSet<u32> = self.registry.live().into_iter().map(|(_, pid)| pid).collect();
         let open = journal::open_intents(&records);
         let mut suspects: Vec<String> = open.iter().filter(|(id, _)| !live.contains(&journal::pid_of(**id))).map(|(_, p)| p.clone()).collect();
@@ -200,7 +212,8 @@ impl LiveSet {
         suspects.dedup();
         let mut report = RecoverReport { repaired: Vec::new(), damage: damage.as_ref().map(|d| format!("{}: {d}", jpath.display())), full_verify: None };
         if damage.is_some() {
-            let (left, repaired) = self.verify(&[], true)?;
+            let (_, repaired) = self.verify(&[], true)?;
+            let (left, _) = self.verify(&[], false)?;
             report.full_verify = Some((repaired, left.len()));
         }
         if suspects.is_empty() && damage.is_none() && data.len() < JOURNAL_COMPACT_AT {
@@ -228,11 +241,12 @@ impl LiveSet {
             }
             // Compact in place (programs hold the journal open for appending): keep only the
             // intents of processes still running.
-            let keep: Vec<u8> = open
-                .iter()
-                .filter(|(id, _)| live.contains(&journal::pid_of(**id)))
-                .flat_map(|(id, path)| journal::Record::Begin { id: *id, path: path.clone() }.encode())
-                .collect();
+            let mut keep = journal::file_header(self.state.set_id);
+            keep.extend(
+                open.iter()
+                    .filter(|(id, _)| live.contains(&journal::pid_of(**id)))
+                    .flat_map(|(id, path)| journal::Record::Begin { id: *id, path: path.clone() }.encode()),
+            );
             let mut f = std::fs::OpenOptions::new().write(true).open(&jpath).map_err(|e| format!("{}: {e}", jpath.display()))?;
             f.set_len(0).and_then(|_| f.write_all(&keep)).map_err(|e| format!("{}: {e}", jpath.display()))?;
             Ok(())

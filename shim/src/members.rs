@@ -101,6 +101,10 @@ pub fn open(config: &shadow_core::config::Config) -> Result<Shared, String> {
     };
     let changes_fd = append_only(shadow_core::shared::changes_path(config))?;
     let journal_fd = append_only(shadow_core::shared::journal_path(config))?;
+    if real::fstat(journal_fd).map(|st| st.st_size).unwrap_or(1) == 0 {
+        let header = shadow_core::journal::file_header(state.set_id);
+        real::write(journal_fd, &header).map_err(|e| format!("{}: {}", shadow_core::shared::journal_path(config).display(), e.describe()))?;
+    }
     Ok(Shared { state, registry, lock, changes_fd, journal_fd })
 }
 

@@ -225,3 +225,31 @@ fn verify_ignores_writes_in_flight_and_repairs_real_differences() {
     assert_eq!(code, 2);
     assert!(err.contains("not under the prefix"), "{err}");
 }
+
+#[test]
+fn damaged_or_foreign_journal_is_reported_and_everything_verified() {
+    let s = ShadowSet::new();
+    s.sh("echo a > /shadow/a; mkdir /shadow/d; echo b > /shadow/d/b");
+    let journal = s.state().join("journal");
+    let good = fs::read(&journal).unwrap();
+    assert!(good.starts_with(b"SHDWJRNL"), "the shim wrote the journal header");
+    // A difference the journal knows nothing about, then three kinds of damage.
+    for (what, bytes) in [
+        ("garbage", [good.clone(), b"this is certainly not a journal record".to_vec(), good[24..].to_vec()].concat()),
+        ("foreign", shadow_core::journal::file_header(0xdead_beef)),
+        ("not a journal", b"hello, I am a text file that someone put here".to_vec()),
+    ] {
+        fs::write(s.secondary().join("d/b"), format!("damaged by {what}\n")).unwrap();
+        fs::write(&journal, &bytes).unwrap();
+        let (code, out, err) = s.ctl(&["recover", "--json"]);
+        assert_eq!(code, 0, "{what}: {out}\n{err}");
+        assert!(err.contains("fell back to a full verify"), "{what}: {err}");
+        let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(r["journal_damaged"], true, "{what}");
+        assert_eq!(r["full_verify_repaired"], 1, "{what}: the damaged file was found by the full verify");
+        s.assert_identical();
+        let (code, out, err) = s.ctl(&["recover", "--json"]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("\"journal_damaged\":false"), "{what}: the journal was rewritten: {out}");
+    }
+}

@@ -13,6 +13,79 @@ use std::fmt;
 const MAGIC: [u8; 2] = *b"SJ";
 const HEADER: usize = 2 + 1 + 8 + 2;
 
+/// Every journal starts with this: magic, version, the id of the set it belongs to.
+const FILE_MAGIC: &[u8; 8] = b"SHDWJRNL";
+pub const VERSION: u32 = 1;
+pub const FILE_HEADER: usize = 8 + 4 + 8 + 4;
+
+pub fn file_header(set_id: u64) -> Vec<u8> {
+    let mut b = Vec::with_capacity(FILE_HEADER);
+    b.extend_from_slice(FILE_MAGIC);
+    b.extend_from_slice(&VERSION.to_le_bytes());
+    b.extend_from_slice(&set_id.to_le_bytes());
+    let check = fnv1a(&b) as u32;
+    b.extend_from_slice(&check.to_le_bytes());
+    b
+}
+
+/// Why a journal cannot be read at all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JournalError {
+    NotAJournal,
+    Version(u32),
+    ForeignSet { stored: u64, expected: u64 },
+}
+
+impl fmt::Display for JournalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JournalError::NotAJournal => write!(f, "not a libshadow journal (bad header)"),
+            JournalError::Version(v) => write!(f, "unsupported journal version {v} (this build reads {VERSION})"),
+            JournalError::ForeignSet { stored, expected } => {
+                write!(f, "journal of another shadow set (set id {stored:016x}, this config is {expected:016x})")
+            }
+        }
+    }
+}
+
+/// Checks the file header and decodes the records after it. Several processes may each have
+/// written the header of a fresh journal: identical headers are skipped wherever they stand.
+pub fn decode_file(data: &[u8], expected_set: u64) -> Result<(Vec<Record>, Option<Damage>), JournalError> {
+    if data.is_empty() {
+        return Ok((Vec::new(), None));
+    }
+    if data.len() < FILE_HEADER {
+        return Err(JournalError::NotAJournal);
+    }
+    let head = &data[..FILE_HEADER];
+    if &head[..8] != FILE_MAGIC || fnv1a(&head[..FILE_HEADER - 4]) as u32 != u32::from_le_bytes(head[FILE_HEADER - 4..].try_into().expect("4 bytes")) {
+        return Err(JournalError::NotAJournal);
+    }
+    let version = u32::from_le_bytes(head[8..12].try_into().expect("4 bytes"));
+    if version != VERSION {
+        return Err(JournalError::Version(version));
+    }
+    let stored = u64::from_le_bytes(head[12..20].try_into().expect("8 bytes"));
+    if stored != expected_set {
+        return Err(JournalError::ForeignSet { stored, expected: expected_set });
+    }
+    let mut rest = &data[FILE_HEADER..];
+    let mut records = Vec::new();
+    let mut base = FILE_HEADER;
+    loop {
+        let (mut recs, damage) = decode(rest);
+        records.append(&mut recs);
+        match damage {
+            Some(d) if rest[d.offset..].starts_with(head) => {
+                base += d.offset + FILE_HEADER;
+                rest = &rest[d.offset + FILE_HEADER..];
+            }
+            Some(d) => return Ok((records, Some(Damage { offset: base + d.offset, reason: d.reason }))),
+            None => return Ok((records, None)),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Record {
     /// `path` (relative to the prefix) is about to change; `id` is unique per process.
@@ -164,6 +237,29 @@ mod tests {
         let mut g = b"this is not a journal at all, not even close".to_vec();
         g.extend(sample());
         assert_eq!(decode(&g).1, Some(Damage { offset: 0, reason: "bad magic" }));
+    }
+
+    #[test]
+    fn file_header_names_version_and_set() {
+        let mut f = file_header(42);
+        f.extend(sample());
+        // A second process wrote the header of the fresh journal too.
+        f.extend(file_header(42));
+        f.extend(Record::End { id: intent_id(9, 1) }.encode());
+        let (recs, damage) = decode_file(&f, 42).unwrap();
+        assert_eq!((recs.len(), damage), (5, None));
+        assert_eq!(open_intents(&recs).len(), 1);
+        assert_eq!(decode_file(&f, 7), Err(JournalError::ForeignSet { stored: 42, expected: 7 }));
+        let mut v2 = f.clone();
+        v2[8] = 2;
+        let check = fnv1a(&v2[..FILE_HEADER - 4]) as u32;
+        v2[FILE_HEADER - 4..FILE_HEADER].copy_from_slice(&check.to_le_bytes());
+        assert_eq!(decode_file(&v2, 42), Err(JournalError::Version(2)));
+        assert_eq!(decode_file(b"garbage garbage garbage garbage", 42), Err(JournalError::NotAJournal));
+        assert_eq!(decode_file(b"", 42), Ok((Vec::new(), None)));
+        let mut torn = f.clone();
+        torn[FILE_HEADER + 30] ^= 0x55;
+        assert!(decode_file(&torn, 42).unwrap().1.is_some());
     }
 
     #[test]
