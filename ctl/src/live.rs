@@ -124,7 +124,10 @@ impl LiveSet {
             let synced = self.sync_paths(&src, &dst, &rest, &mut total);
             let switched = synced.and_then(|_| idle.map_err(|p| format!("processes {p:?} stayed busy"))).and_then(|_| {
                 let epoch = self.state.update(|st| {
-                    let g = st.member(source).generation;
+                    // Both move on: every process must see that the target's files are new,
+                    // even one that slept through the whole resync.
+                    let g = st.member(source).generation + 1;
+                    st.member_mut(source).generation = g;
                     let t = st.member_mut(target);
                     t.state = MemberState::Enabled;
                     t.generation = g;

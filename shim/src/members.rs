@@ -33,6 +33,10 @@ pub struct View {
     pub lead: Member,
     /// Also written, when enabled.
     pub follower: Option<Member>,
+    /// Each member's generation: it changes whenever the member was brought back or
+    /// rewritten, so a process that slept through a disable/enable (or replace) cycle still
+    /// notices that its files on that member must be reopened.
+    pub generations: Vec<u64>,
 }
 
 impl View {
@@ -41,7 +45,7 @@ impl View {
         let follower = Member::ALL.into_iter().find(|m| *m != lead && s.member(*m).state == MemberState::Enabled);
         let dirs: Vec<Vec<u8>> = s.members.iter().map(|m| vpath::absolute(b"/", m.dir.as_bytes())).collect();
         let canonical = s.members.iter().zip(&dirs).map(|(m, d)| std::fs::canonicalize(&m.dir).map(|p| p.into_os_string().into_encoded_bytes()).unwrap_or_else(|_| d.clone())).collect();
-        Some(View { dirs, canonical, lead, follower })
+        Some(View { dirs, canonical, lead, follower, generations: s.members.iter().map(|m| m.generation).collect() })
     }
 
     pub fn path(&self, m: Member, rel: &[u8]) -> CString {
@@ -282,14 +286,17 @@ fn apply(old: &View, new: &View) {
             None => by_ocb.push((o, vec![fd])),
         }
     }
+    // A member's files are not the ones this process holds if it moved, was rewritten or was
+    // brought back since (possibly while this process slept through every step).
+    let renewed = |m: Member| old.dirs[m.index()] != new.dirs[m.index()] || old.generations[m.index()] != new.generations[m.index()];
     for (ocb, fds) in &by_ocb {
-        let lead_moved = new.lead != old.lead;
+        let lead_moved = new.lead != old.lead || renewed(new.lead);
         if lead_moved {
-            switch_lead(ocb, fds, new);
+            switch_lead(ocb, fds, old, new);
         }
         match new.follower.filter(|_| ocb.wants_secondary()) {
             None => ocb.replace_secondary(None),
-            Some(m) if lead_moved || old.follower != new.follower || ocb.secondary_fd().is_none() => {
+            Some(m) if lead_moved || old.follower != new.follower || renewed(m) || ocb.secondary_fd().is_none() => {
                 // The member has just been brought up to date: reopen its file (never create
                 // or truncate it: the resync made it what the lead's is).
                 let path = new.path(m, &ocb.rel().0);
@@ -304,7 +311,7 @@ fn apply(old: &View, new: &View) {
             Some(_) => {}
         }
     }
-    if new.lead != old.lead {
+    if new.lead != old.lead || renewed(new.lead) {
         if let Some(rel) = crate::resolve::virtual_cwd() {
             let _ = unsafe { real::raw::chdir(new.path(new.lead, &rel.0).as_ptr()) };
         }
@@ -313,13 +320,20 @@ fn apply(old: &View, new: &View) {
 
 /// The lead member changed: the program's fds must now be the new lead's files, at the
 /// same position, with the same status flags.
-fn switch_lead(ocb: &Ocb, fds: &[c_int], new: &View) {
+fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View) {
     let Some(&first) = fds.first() else { return };
     let pos = real::lseek(first, 0, libc::SEEK_CUR).unwrap_or(0);
     let status = real::fcntl(first, libc::F_GETFL, 0).unwrap_or(0);
-    let replacement = match ocb.take_secondary() {
+    // The follower's fd is the new lead's file only if the follower is the new lead and
+    // was not rewritten meanwhile; otherwise open the new lead's file by name.
+    let follower_fits = old.follower == Some(new.lead) && old.dirs[new.lead.index()] == new.dirs[new.lead.index()] && old.generations[new.lead.index()] == new.generations[new.lead.index()];
+    let taken = ocb.take_secondary();
+    let replacement = match taken.filter(|_| follower_fits) {
         Some(sfd) => Ok(sfd),
         None => {
+            if let Some(stale) = taken.filter(|_| !follower_fits) {
+                let _ = real::close(stale);
+            }
             let path = new.path(new.lead, &ocb.rel().0);
             let flags = (ocb.flags() & !(libc::O_CREAT | libc::O_TRUNC | libc::O_EXCL)) | libc::O_CLOEXEC;
             real::open(&path, flags, 0)

@@ -253,3 +253,20 @@ fn damaged_or_foreign_journal_is_reported_and_everything_verified() {
         assert!(out.contains("\"journal_damaged\":false"), "{what}: the journal was rewritten: {out}");
     }
 }
+
+#[test]
+fn a_process_that_sleeps_through_a_whole_cycle_reopens_its_files() {
+    let s = ShadowSet::new();
+    // The process holds the file open and makes no call while the secondary is disabled,
+    // wiped and refilled (replace) and enabled again; its next write must reach the new file.
+    let mut child = s.command("/bin/bash").arg("-c").arg("exec 3>>/shadow/held; echo before >&3; read -r _; echo after >&3").stdin(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    s.ctl_ok(&["disable", "secondary"]);
+    s.ctl_ok(&["enable", "secondary", "--update", "replace"]);
+    s.ctl_ok(&["disable", "primary"]);
+    s.ctl_ok(&["enable", "primary", "--update", "replace"]);
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    assert_eq!(s.read("held"), b"before\nafter\n");
+    s.assert_identical();
+}
