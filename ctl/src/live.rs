@@ -114,15 +114,12 @@ impl LiveSet {
                     break;
                 }
             }
-            // Freeze: writers wait on byte 1 of the lock file; copy the rest and switch.
-            self.lock.lock(1, libc::F_WRLCK).map_err(|e| format!("freeze: {e}"))?;
+            // Copy the rest and switch with writers held back.
             let frozen_at = Instant::now();
-            self.state.set_frozen(true);
-            let idle = self.registry.wait_idle(WAIT);
-            let data = self.changes();
-            let rest = shadow_core::state::parse_changes(&data[consumed.min(data.len())..]);
-            let synced = self.sync_paths(&src, &dst, &rest, &mut total);
-            let switched = synced.and_then(|_| idle.map_err(|p| format!("processes {p:?} stayed busy"))).and_then(|_| {
+            let (epoch, rest) = self.with_writers_held(|| {
+                let data = self.changes();
+                let rest = shadow_core::state::parse_changes(&data[consumed.min(data.len())..]);
+                self.sync_paths(&src, &dst, &rest, &mut total)?;
                 let epoch = self.state.update(|st| {
                     // Both move on: every process must see that the target's files are new,
                     // even one that slept through the whole resync.
@@ -136,11 +133,8 @@ impl LiveSet {
                     let _ = std::fs::File::create(shared::changes_path(&self.config));
                     self.state.reset_changes_lost();
                 }
-                Ok(epoch)
-            });
-            self.state.set_frozen(false);
-            let _ = self.lock.lock(1, libc::F_UNLCK);
-            let epoch = switched?;
+                Ok((epoch, rest))
+            })?;
             self.registry.wait_for(epoch, WAIT).map_err(|pids| format!("processes {pids:?} did not take the change"))?;
             Ok((frozen_at.elapsed(), rest.len()))
         })();
@@ -173,23 +167,35 @@ impl LiveSet {
             return Ok((first, 0));
         }
         let _lock = self.command_lock()?;
-        self.lock.lock(1, libc::F_WRLCK).map_err(|e| format!("freeze: {e}"))?;
-        self.state.set_frozen(true);
-        let result = (|| {
-            self.registry.wait_idle(WAIT).map_err(|pids| format!("processes {pids:?} stayed busy"))?;
+        self.with_writers_held(|| {
             let suspects: Vec<PathBuf> = first.iter().map(|d| d.path.clone()).collect();
             let real = compare(&suspects)?;
             let mut repaired = 0;
             if repair && !real.is_empty() {
-                let (from, to) = if s.member(Member::Secondary).generation > s.member(Member::Primary).generation { (&q, &p) } else { (&p, &q) };
+                let (from, to) = self.newer_first(&s);
                 for d in &real {
                     let mut quiet = |_: &Stats, _: bool| {};
-                    sync::sync_path(from, to, &d.path.to_string_lossy(), &mut quiet).map_err(|e| format!("repair {}: {e}", d.path.display()))?;
+                    sync::sync_path(&from, &to, &d.path.to_string_lossy(), &mut quiet).map_err(|e| format!("repair {}: {e}", d.path.display()))?;
                     repaired += 1;
                 }
             }
             Ok((real, repaired))
-        })();
+        })
+    }
+
+    /// Member directories, the newer member's first (higher generation; the primary when
+    /// equal): the direction of every repair.
+    fn newer_first(&self, s: &State) -> (PathBuf, PathBuf) {
+        let (p, q) = (self.dir(s, Member::Primary), self.dir(s, Member::Secondary));
+        if s.member(Member::Secondary).generation > s.member(Member::Primary).generation { (q, p) } else { (p, q) }
+    }
+
+    /// Runs `f` with writers held back: they wait on byte 1 of the lock file while the set is
+    /// frozen, and `f` starts once no process has an operation in flight.
+    fn with_writers_held<T>(&self, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+        self.lock.lock(1, libc::F_WRLCK).map_err(|e| format!("freeze: {e}"))?;
+        self.state.set_frozen(true);
+        let result = self.registry.wait_idle(WAIT).map_err(|pids| format!("processes {pids:?} stayed busy")).and_then(|_| f());
         self.state.set_frozen(false);
         let _ = self.lock.lock(1, libc::F_UNLCK);
         result
@@ -223,18 +229,14 @@ impl LiveSet {
             return Ok(report);
         }
         let _lock = self.command_lock()?;
-        self.lock.lock(1, libc::F_WRLCK).map_err(|e| format!("freeze: {e}"))?;
-        self.state.set_frozen(true);
-        let result = (|| -> Result<(), String> {
-            self.registry.wait_idle(WAIT).map_err(|pids| format!("processes {pids:?} stayed busy"))?;
+        self.with_writers_held(|| {
             let s = self.read()?;
             let both = st_all_enabled(&s);
-            let (p, q) = (self.dir(&s, Member::Primary), self.dir(&s, Member::Secondary));
-            let (from, to) = if s.member(Member::Secondary).generation > s.member(Member::Primary).generation { (&q, &p) } else { (&p, &q) };
+            let (from, to) = self.newer_first(&s);
             for rel in &suspects {
                 if both {
                     let mut quiet = |_: &Stats, _: bool| {};
-                    sync::sync_path(from, to, rel, &mut quiet).map_err(|e| format!("recover {rel}: {e}"))?;
+                    sync::sync_path(&from, &to, rel, &mut quiet).map_err(|e| format!("recover {rel}: {e}"))?;
                 } else {
                     // A member is away: its enable will copy what the change list names.
                     let mut f = std::fs::OpenOptions::new().append(true).create(true).open(shared::changes_path(&self.config)).map_err(|e| e.to_string())?;
@@ -253,10 +255,8 @@ impl LiveSet {
             let mut f = std::fs::OpenOptions::new().write(true).open(&jpath).map_err(|e| format!("{}: {e}", jpath.display()))?;
             f.set_len(0).and_then(|_| f.write_all(&keep)).map_err(|e| format!("{}: {e}", jpath.display()))?;
             Ok(())
-        })();
-        self.state.set_frozen(false);
-        let _ = self.lock.lock(1, libc::F_UNLCK);
-        result.map(|_| report)
+        })?;
+        Ok(report)
     }
 
     fn sync_paths(&self, src: &Path, dst: &Path, paths: &[String], total: &mut Stats) -> Result<(), String> {
