@@ -199,11 +199,23 @@ pub struct InFlight(usize);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        if self.0 != usize::MAX {
-            let slot = shared().registry.slot(self.0);
-            slot.seen_epoch.store(APPLIED.load(Ordering::SeqCst), Ordering::SeqCst);
-            slot.in_flight.fetch_sub(1, Ordering::SeqCst);
-        }
+        leave(self.0);
+    }
+}
+
+/// The operation of slot `i` is over: it acted on the epoch last applied.
+fn leave(i: usize) {
+    if i != usize::MAX {
+        let slot = shared().registry.slot(i);
+        slot.seen_epoch.store(APPLIED.load(Ordering::SeqCst), Ordering::SeqCst);
+        slot.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// An operation of slot `i` begins.
+fn arrive(i: usize) {
+    if i != usize::MAX {
+        shared().registry.slot(i).in_flight.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -211,14 +223,9 @@ impl Drop for InFlight {
 /// and shadowctl must not wait for it to finish (the new image claims the slot again).
 pub fn not_in_flight<T>(f: impl FnOnce() -> T) -> T {
     let i = SLOT.load(Ordering::Relaxed);
-    if i == usize::MAX {
-        return f();
-    }
-    let slot = shared().registry.slot(i);
-    slot.seen_epoch.store(APPLIED.load(Ordering::SeqCst), Ordering::SeqCst);
-    slot.in_flight.fetch_sub(1, Ordering::SeqCst);
+    leave(i);
     let r = f();
-    slot.in_flight.fetch_add(1, Ordering::SeqCst);
+    arrive(i);
     r
 }
 
@@ -226,23 +233,15 @@ pub fn not_in_flight<T>(f: impl FnOnce() -> T) -> T {
 pub fn enter() -> InFlight {
     let s = shared();
     let i = SLOT.load(Ordering::Relaxed);
-    if i != usize::MAX {
-        s.registry.slot(i).in_flight.fetch_add(1, Ordering::SeqCst);
-    }
+    arrive(i);
     loop {
         let epoch = s.state.epoch();
         if s.state.frozen() {
             // shadowctl is finishing a resync: wait on the lock it holds, then look again.
-            if i != usize::MAX {
-                let slot = s.registry.slot(i);
-                slot.seen_epoch.store(APPLIED.load(Ordering::SeqCst), Ordering::SeqCst);
-                slot.in_flight.fetch_sub(1, Ordering::SeqCst);
-            }
+            leave(i);
             let _ = ofd_lock(s.lock.fd(), 1, libc::F_RDLCK);
             let _ = ofd_lock(s.lock.fd(), 1, libc::F_UNLCK);
-            if i != usize::MAX {
-                s.registry.slot(i).in_flight.fetch_add(1, Ordering::SeqCst);
-            }
+            arrive(i);
             continue;
         }
         if epoch != APPLIED.load(Ordering::SeqCst) && epoch % 2 == 0 {
