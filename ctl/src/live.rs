@@ -7,6 +7,8 @@ use shadow_core::shared::{self, LockFile, Registry, SharedState};
 use shadow_core::state::{MemberState, State};
 use shadow_core::sync::{self, Stats, UpdateMode};
 use shadow_core::journal;
+use shadow_core::stamp::{self, Relation};
+use shadow_core::sync::Prefer;
 use shadow_core::tree;
 
 fn reason_of(e: journal::JournalError) -> &'static str {
@@ -120,6 +122,7 @@ impl LiveSet {
                 let data = self.changes();
                 let rest = shadow_core::state::parse_changes(&data[consumed.min(data.len())..]);
                 self.sync_paths(&src, &dst, &rest, &mut total)?;
+                stamp::both_in_step(&[&s.member(source).dir, &s.member(target).dir], self.state.set_id)?;
                 let epoch = self.state.update(|st| {
                     // Both move on: every process must see that the target's files are new,
                     // even one that slept through the whole resync.
@@ -181,6 +184,119 @@ impl LiveSet {
             }
             Ok((real, repaired))
         })
+    }
+
+    /// What the members' stamps say about them.
+    pub fn relation(&self, s: &State) -> Result<Relation, String> {
+        stamp::relation_of(&s.member(Member::Primary).dir, &s.member(Member::Secondary).dir)
+    }
+
+    /// Refuses to copy over `target` when its stamp says it holds changes the other member
+    /// lacks: after a split brain always (`recover --prefer` decides), and when only the
+    /// target moved on unless forced. A refusal for split brain goes to the history once.
+    pub fn may_copy_over(&self, s: &State, target: Member, force: bool) -> Result<(), String> {
+        let source = Member::ALL.into_iter().find(|m| *m != target).expect("two members");
+        match self.relation(s)? {
+            Relation::SplitBrain => {
+                self.split_brain_seen(s);
+                Err(format!(
+                    "split brain: {} and {} were both written while apart; nothing is copied over either. List the conflicts with `shadowctl status`, settle them with `shadowctl recover --prefer primary|secondary|newer|bigger`",
+                    s.member(Member::Primary).dir,
+                    s.member(Member::Secondary).dir
+                ))
+            }
+            Relation::Ahead(m) if m == target && !force => Err(format!(
+                "refusing to copy {} over {}: its stamp says {} was written while {} was away. Use --force to overwrite it anyway",
+                source.name(),
+                target.name(),
+                target.name(),
+                source.name()
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records a split brain in the history (an event for `watch` and `wait`), once per pair
+    /// of stamps.
+    pub fn split_brain_seen(&self, s: &State) {
+        let (p, q) = (&s.member(Member::Primary).dir, &s.member(Member::Secondary).dir);
+        let key = format!("{:?}{:?}", stamp::read(p).ok().flatten().map(|x| x.current), stamp::read(q).ok().flatten().map(|x| x.current));
+        let marker = self.config.state_dir.join("split-brain");
+        if std::fs::read_to_string(&marker).is_ok_and(|k| k == key) {
+            return;
+        }
+        let _ = std::fs::write(&marker, &key);
+        self.history(Code::SplitBrain, p, q, "split brain: both members were written while apart (their stamps say so); nothing is copied until `shadowctl recover --prefer` settles the conflicts");
+    }
+
+    /// The paths that differ between the members (whole, or below the given paths): after a
+    /// split brain, the conflicts.
+    pub fn conflicts(&self, paths: &[PathBuf]) -> Result<Vec<tree::Diff>, String> {
+        let s = self.read()?;
+        let (p, q) = (self.dir(&s, Member::Primary), self.dir(&s, Member::Secondary));
+        let roots: Vec<PathBuf> = if paths.is_empty() { vec![PathBuf::new()] } else { paths.to_vec() };
+        let mut all = Vec::new();
+        for rel in &roots {
+            all.extend(tree::compare_path(&p, &q, rel).map_err(|e| format!("compare {}: {e}", rel.display()))?);
+        }
+        Ok(all)
+    }
+
+    /// Settles differing paths by policy, with writers held back: each gets the winning
+    /// member's version (metadata only where only metadata differs). With no paths given,
+    /// every difference is settled and the set is whole again: the stamps are put in step
+    /// and a member that was away is brought back (a dirty resync of what changed meanwhile).
+    pub fn resolve(&self, prefer: Prefer, paths: &[PathBuf]) -> Result<Vec<(String, Member)>, String> {
+        let _lock = self.command_lock()?;
+        let s = self.read()?;
+        let all = paths.is_empty();
+        let away = Member::ALL.into_iter().find(|m| s.member(*m).state != MemberState::Enabled).filter(|_| all);
+        if let Some(m) = away {
+            // From here on every change to the survivor is listed for the resync below.
+            self.change(|st| st.member_mut(m).state = MemberState::Resyncing)?;
+        }
+        let settled = self.with_writers_held(|| {
+            let (p, q) = (self.dir(&s, Member::Primary), self.dir(&s, Member::Secondary));
+            let diffs = self.conflicts(paths)?;
+            let mut done: Vec<(String, Member)> = Vec::new();
+            for d in &diffs {
+                let rel = d.path.to_string_lossy().to_string();
+                if done.iter().any(|(r, _)| *r == rel) {
+                    continue;
+                }
+                let metadata_only = diffs.iter().filter(|x| x.path == d.path).all(|x| matches!(x.what, tree::Difference::Mode(..) | tree::Difference::Owner(..)));
+                let winner = prefer.winner(sync::version(&p, &rel), sync::version(&q, &rel));
+                let (from, to) = if winner == Member::Primary { (&p, &q) } else { (&q, &p) };
+                let mut quiet = |_: &Stats, _: bool| {};
+                let r = if metadata_only { sync::sync_metadata(from, to, &rel) } else { sync::sync_path(from, to, &rel, &mut quiet).map(|_| ()) };
+                r.map_err(|e| format!("settle {rel}: {e}"))?;
+                done.push((rel, winner));
+            }
+            if all {
+                // Identical now: only what programs change from here on is left to copy.
+                std::fs::File::create(shared::changes_path(&self.config)).map_err(|e| e.to_string())?;
+                self.state.reset_changes_lost();
+            }
+            Ok(done)
+        });
+        let settled = match settled {
+            Ok(d) => d,
+            Err(e) => {
+                if let Some(m) = away {
+                    let was = s.member(m).state;
+                    let _ = self.change(|st| st.member_mut(m).state = was);
+                }
+                return Err(e);
+            }
+        };
+        match away {
+            Some(m) => {
+                self.resync(m, UpdateMode::Dirty, &mut |_, _, _| {})?;
+            }
+            None if all => stamp::both_in_step(&[&s.member(Member::Primary).dir, &s.member(Member::Secondary).dir], self.state.set_id)?,
+            None => {}
+        }
+        Ok(settled)
     }
 
     /// Member directories, the newer member's first (higher generation; the primary when

@@ -12,8 +12,9 @@ use clap::{Parser, Subcommand};
 use live::LiveSet;
 use shadow_core::config::{self, Config};
 use shadow_core::history::Code;
+use shadow_core::stamp::Relation;
 use shadow_core::state::MemberState;
-use shadow_core::sync::{Stats, UpdateMode};
+use shadow_core::sync::{Prefer, Stats, UpdateMode};
 use shadow_core::Member;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -56,6 +57,24 @@ fn parse_member(s: &str) -> Result<Member, String> {
 
 fn parse_event(s: &str) -> Result<String, String> {
     if watch::EVENTS.contains(&s) { Ok(s.to_string()) } else { Err(format!("`{s}` is not an event ({})", watch::EVENTS.join(", "))) }
+}
+
+fn parse_prefer(s: &str) -> Result<Prefer, String> {
+    Prefer::parse(s).ok_or_else(|| format!("`{s}` is not a policy (primary, secondary, newer, bigger)"))
+}
+
+/// Paths given on the command line (virtual, or relative to the prefix) as paths relative to
+/// the member roots.
+fn member_rels(c: &Config, paths: &[String]) -> Result<Vec<PathBuf>, String> {
+    paths
+        .iter()
+        .map(|p| {
+            let abs = shadow_core::vpath::absolute(c.prefix.as_bytes(), p.as_bytes());
+            shadow_core::vpath::under_prefix(&abs, c.prefix.as_bytes())
+                .map(|r| PathBuf::from(String::from_utf8_lossy(r).to_string()))
+                .ok_or_else(|| format!("{p}: not under the prefix {}", c.prefix))
+        })
+        .collect()
 }
 
 fn parse_mode(s: &str) -> Result<UpdateMode, String> {
@@ -166,6 +185,15 @@ enum Cmd {
         /// Print nothing when there is nothing to recover (for shadow-run)
         #[arg(long)]
         quiet: bool,
+        /// After a split brain: settle each conflicting path by policy — primary or secondary
+        /// (that member's version, even its absence), newer (later mtime), bigger (larger
+        /// size; by time or size an existing version beats an absent one). Without PATHs, every
+        /// conflict, and the set is whole again
+        #[arg(long, value_parser = parse_prefer)]
+        prefer: Option<Prefer>,
+        /// Only these conflicting paths (virtual, or relative to the prefix); needs --prefer
+        #[arg(requires = "prefer")]
+        paths: Vec<String>,
         #[arg(long)]
         json: bool,
     },
@@ -264,6 +292,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 st.member_mut(other).generation += 1;
             })?;
             let s = set.read()?;
+            if let Err(e) = shadow_core::stamp::survivor_moves_on(&s.member(other).dir, set.state.set_id) {
+                eprintln!("shadowctl: warning: {e} (split brain involving this member cannot be detected)");
+            }
             set.history(Code::MemberStateChanged, &s.member(Member::Primary).dir, &s.member(Member::Secondary).dir, &format!("disabled {}", member.name()));
             eprintln!("{} disabled; {} carries on at generation {}", member.name(), other.name(), s.member(other).generation);
             Ok(ExitCode::SUCCESS)
@@ -283,6 +314,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     other.name(), member.name(), member.name(), other.name()
                 ));
             }
+            set.may_copy_over(&s, member, force)?;
             let update = match update {
                 Some(UpdateMode::Dirty) | None if set.state.changes_lost() => {
                     eprintln!("shadowctl: the change list is incomplete (a change could not be recorded): falling back to a full `newer` scan");
@@ -335,6 +367,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 let (p, q) = (s.member(Member::Primary), s.member(Member::Secondary));
                 if p.generation < q.generation || p.state != MemberState::Enabled && q.state == MemberState::Enabled { Member::Primary } else { Member::Secondary }
             });
+            set.may_copy_over(&s, target, false)?;
             resync(&set, target, update, json, "synced")
         }
         Cmd::Watch { config, interval, retry, update } => {
@@ -351,8 +384,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let came = watch::wait(&c.history_path(), event.as_deref(), timeout)?;
             Ok(if came { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Cmd::Recover { config, quiet, json } => {
-            let set = LiveSet::open(config.load()?)?;
+        Cmd::Recover { config, quiet, prefer, paths, json } => {
+            let c = config.load()?;
+            let rels = member_rels(&c, &paths)?;
+            let set = LiveSet::open(c)?;
             let r = set.recover()?;
             let s = set.read()?;
             let (p, q) = (s.member(Member::Primary).dir.clone(), s.member(Member::Secondary).dir.clone());
@@ -362,24 +397,67 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             if let Some(d) = &r.damage {
                 eprintln!("shadowctl: {d}; fell back to a full verify");
             }
+            // The stamps: a split brain waits for a policy; a member written alone through
+            // another state directory, while this one thinks both are written, is followed.
+            let relation = set.relation(&s)?;
+            let both = s.members.iter().all(|m| m.state == MemberState::Enabled);
+            let settle = match (prefer, relation) {
+                (Some(policy), _) => Some(policy),
+                (None, Relation::Ahead(m)) if both => {
+                    eprintln!("recover: the {} member was written alone (by another state directory?): bringing the other level from it", m.name());
+                    Some(if m == Member::Primary { Prefer::Primary } else { Prefer::Secondary })
+                }
+                _ => None,
+            };
+            let settled = match settle {
+                Some(policy) => set.resolve(policy, &rels)?,
+                None => Vec::new(),
+            };
+            for (rel, m) in &settled {
+                let how = settle.map_or("", |x| x.name());
+                set.history(Code::Recovered, &format!("{p}/{rel}"), &format!("{q}/{rel}"), &format!("settled by policy {how}: the {} version kept", m.name()));
+            }
+            let conflicts: Vec<String> = if set.relation(&set.read()?)? == Relation::SplitBrain {
+                set.split_brain_seen(&s);
+                set.conflicts(&[])?.iter().map(|d| d.to_string()).collect()
+            } else {
+                Vec::new()
+            };
             let left = r.full_verify.map_or(0, |(_, left)| left);
             if json {
                 let paths: Vec<String> = r.repaired.iter().map(|p| report::json_string(p)).collect();
+                let settled_json: Vec<String> = settled.iter().map(|(p, m)| format!("{{\"path\":{},\"kept\":\"{}\"}}", report::json_string(p), m.name())).collect();
+                let conflicts_json: Vec<String> = conflicts.iter().map(|c| report::json_string(c)).collect();
                 println!(
-                    "{{\"repaired\":[{}],\"journal_damaged\":{},\"full_verify_repaired\":{},\"differences_left\":{left}}}",
+                    "{{\"repaired\":[{}],\"journal_damaged\":{},\"full_verify_repaired\":{},\"differences_left\":{left},\"settled\":[{}],\"split_brain\":{},\"conflicts\":[{}]}}",
                     paths.join(","),
                     r.damage.is_some(),
-                    r.full_verify.map_or(0, |(n, _)| n)
+                    r.full_verify.map_or(0, |(n, _)| n),
+                    settled_json.join(","),
+                    !conflicts.is_empty(),
+                    conflicts_json.join(",")
                 );
             } else {
                 for rel in &r.repaired {
                     println!("repaired {}/{rel}", set.config.prefix);
                 }
-                if !quiet || !r.repaired.is_empty() {
-                    eprintln!("recover: {} path(s) repaired", r.repaired.len());
+                for (rel, m) in &settled {
+                    println!("settled {}/{rel}: kept the {} version", set.config.prefix, m.name());
+                }
+                for c in &conflicts {
+                    println!("conflict {c}");
+                }
+                if !quiet || !r.repaired.is_empty() || !settled.is_empty() {
+                    eprintln!("recover: {} path(s) repaired, {} settled", r.repaired.len(), settled.len());
+                }
+                if !conflicts.is_empty() {
+                    eprintln!(
+                        "recover: split brain: {p} and {q} were both written while apart; {} conflicting path(s) left untouched (first member: primary). Settle them with `shadowctl recover --prefer primary|secondary|newer|bigger [PATH…]`",
+                        conflicts.len()
+                    );
                 }
             }
-            Ok(if left == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if left == 0 && conflicts.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Cmd::History { config, follow } => {
             let c = config.load()?;
@@ -388,15 +466,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Cmd::Verify { config, paths, repair, json } => {
             let c = config.load()?;
-            let rels = paths
-                .iter()
-                .map(|p| {
-                    let abs = shadow_core::vpath::absolute(c.prefix.as_bytes(), p.as_bytes());
-                    shadow_core::vpath::under_prefix(&abs, c.prefix.as_bytes())
-                        .map(|r| PathBuf::from(String::from_utf8_lossy(r).to_string()))
-                        .ok_or_else(|| format!("{p}: not under the prefix {}", c.prefix))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let rels = member_rels(&c, &paths)?;
             let set = LiveSet::open(c)?;
             let s = set.read()?;
             let (p, q) = (&s.member(Member::Primary).dir, &s.member(Member::Secondary).dir);

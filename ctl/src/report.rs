@@ -2,6 +2,7 @@
 
 use crate::live::LiveSet;
 use shadow_core::config::Config;
+use shadow_core::stamp::Relation;
 use shadow_core::state::State;
 use shadow_core::Member;
 use std::io::{BufRead, Seek, Write};
@@ -54,6 +55,19 @@ pub struct Status {
     pub state: State,
     pub processes: Vec<Process>,
     pub insecure: usize,
+    /// What the members' stamps say: "in step", "primary ahead", "split brain", "unknown".
+    pub stamps: String,
+    /// After a split brain: the paths that differ (conflicts to settle with recover --prefer).
+    pub conflicts: Vec<String>,
+}
+
+fn stamps_word(r: &Relation) -> String {
+    match r {
+        Relation::InStep => "in step".to_string(),
+        Relation::Ahead(m) => format!("{} ahead", m.name()),
+        Relation::SplitBrain => "split brain".to_string(),
+        Relation::Unknown => "unknown (a member has no stamp: no split-brain detection)".to_string(),
+    }
 }
 
 /// Open files of `pid` that lie in a member, shown as virtual paths.
@@ -101,7 +115,14 @@ impl Status {
             })
             .collect();
         let insecure = std::fs::read_to_string(set.config.history_path()).unwrap_or_default().lines().filter(|l| l.starts_with("00020 ")).count();
-        Ok(Status { prefix: set.config.prefix.clone(), config: set.config.file.display().to_string(), state, processes, insecure })
+        let relation = set.relation(&state);
+        let conflicts = if relation == Ok(Relation::SplitBrain) {
+            set.conflicts(&[])?.iter().map(|d| d.to_string()).collect()
+        } else {
+            Vec::new()
+        };
+        let stamps = relation.map_or_else(|e| format!("unreadable: {e}"), |r| stamps_word(&r));
+        Ok(Status { prefix: set.config.prefix.clone(), config: set.config.file.display().to_string(), state, processes, insecure, stamps, conflicts })
     }
 
     pub fn text(&self) -> String {
@@ -109,6 +130,13 @@ impl Status {
         for m in Member::ALL {
             let r = self.state.member(m);
             s += &format!("  {:<10} {:<10} generation {:<4} {}\n", m.name(), r.state.name(), r.generation, r.dir);
+        }
+        s += &format!("stamps: {}\n", self.stamps);
+        if !self.conflicts.is_empty() {
+            s += &format!("split brain: both members were written while apart; {} conflicting path(s) (first member: primary), settle with `shadowctl recover --prefer primary|secondary|newer|bigger [PATH…]`:\n", self.conflicts.len());
+            for c in &self.conflicts {
+                s += &format!("  {c}\n");
+            }
         }
         s += &format!("processes: {}\n", self.processes.len());
         for p in &self.processes {
@@ -147,11 +175,13 @@ impl Status {
             })
             .collect();
         format!(
-            "{{\"prefix\":{},\"config\":{},\"epoch\":{},\"members\":[{}],\"processes\":[{}],\"insecure_reports\":{}}}",
+            "{{\"prefix\":{},\"config\":{},\"epoch\":{},\"members\":[{}],\"stamps\":{},\"conflicts\":[{}],\"processes\":[{}],\"insecure_reports\":{}}}",
             json_string(&self.prefix),
             json_string(&self.config),
             self.state.epoch,
             members.join(","),
+            json_string(&self.stamps),
+            self.conflicts.iter().map(|c| json_string(c)).collect::<Vec<_>>().join(","),
             procs.join(","),
             self.insecure
         )

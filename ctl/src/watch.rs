@@ -156,6 +156,16 @@ fn rebuild(set: &LiveSet, m: Member, mode: UpdateMode) {
     if s.member(m).state != MemberState::Failed {
         return;
     }
+    if let Err(e) = set.may_copy_over(&s, m, false) {
+        // Said once: the member stays failed until an operator decides.
+        static SAID: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+        let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+        if *said != e {
+            eprintln!("shadowctl watch: not rebuilding {}: {e}", m.name());
+            *said = e;
+        }
+        return;
+    }
     let (p, q) = (s.member(Member::Primary).dir.clone(), s.member(Member::Secondary).dir.clone());
     let mode = if mode == UpdateMode::Dirty && set.state.changes_lost() { UpdateMode::Newer } else { mode };
     set.history(Code::RebuildStarted, &p, &q, &format!("{} usable again: rebuilding (update {})", m.name(), mode.name()));

@@ -117,11 +117,36 @@ pub fn init() -> Result<(), String> {
     let s = shared();
     let st = s.state.read().map_err(|e| format!("{}: {e}", s.state.path.display()))?;
     let v = View::from_state(&st).ok_or_else(|| format!("{}: no member is enabled; run `shadowctl enable`", s.state.path.display()))?;
+    if v.follower.is_some() {
+        refuse_diverged(&st)?;
+    }
     set_tracking(&st);
     APPLIED.store(st.epoch, Ordering::SeqCst);
     *VIEW.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(v));
     claim_slot();
     Ok(())
+}
+
+/// Both members are to be written, but their stamps say they no longer hold the same
+/// contents: another state directory (another host) wrote one of them alone. Writing both
+/// now would overwrite its changes, so the program does not start.
+fn refuse_diverged(st: &State) -> Result<(), String> {
+    use shadow_core::stamp::{relation_of, Relation};
+    let (p, q) = (&st.member(Member::Primary).dir, &st.member(Member::Secondary).dir);
+    match relation_of(p, q)? {
+        Relation::InStep | Relation::Unknown => Ok(()),
+        Relation::Ahead(m) => Err(format!("the {} member ({}) was written without the other since they were last in step (by another state directory?): run `shadowctl recover` to bring the other level", m.name(), st.member(m).dir)),
+        Relation::SplitBrain => Err(format!("split brain: {p} and {q} were both written while apart: run `shadowctl status` to list the conflicts and `shadowctl recover --prefer …` to resolve them")),
+    }
+}
+
+/// The member left standing goes on alone: its stamp moves on first (see shadow_core::stamp).
+fn survivor_moves_on(survivor: Member) {
+    let v = view();
+    let dir = String::from_utf8_lossy(&v.dirs[survivor.index()]).into_owned();
+    if let Err(e) = shadow_core::stamp::survivor_moves_on(&dir, shared().state.set_id) {
+        crate::report::record(Code::MemberFailed, &Rel(Vec::new()), &format!("{} carries on, but its stamp could not be updated: {e}", survivor.name()));
+    }
 }
 
 fn set_tracking(st: &State) {
@@ -368,6 +393,7 @@ pub fn follower_failed(rel: &Rel, what: &str, e: Errno, ocb: Option<&Ocb>) -> Re
     if member_gone && set.config.on_member_error == OnMemberError::Degrade {
         if let Some(m) = view().follower {
             if shared().state.mark_failed(m.index()) {
+                survivor_moves_on(view().lead);
                 crate::report::record(Code::MemberFailed, rel, &format!("{} failed, no longer written: {what}: {}", m.name(), e.describe()));
             }
             append_change(rel);
@@ -394,6 +420,7 @@ pub fn lead_failed(rel: &Rel, what: &str, e: Errno) -> bool {
         return false;
     }
     if shared().state.mark_failed(v.lead.index()) {
+        survivor_moves_on(v.follower.expect("checked above"));
         crate::report::record(Code::MemberFailed, rel, &format!("{} failed, the other member takes over: {what}: {}", v.lead.name(), e.describe()));
     }
     refresh();

@@ -26,6 +26,9 @@ pub enum Code {
     MemberRecovered = 93,
     /// `shadowctl recover` repaired a path left in flight by a crash.
     Recovered = 100,
+    /// Both members were written while apart (their stamps say so): nothing is copied over
+    /// either until `shadowctl recover --prefer` decides.
+    SplitBrain = 110,
 }
 
 impl Code {
@@ -43,11 +46,12 @@ impl Code {
             Code::RebuildProgress => "RebuildProgress",
             Code::RebuildFinished => "RebuildFinished",
             Code::MemberRecovered => "MemberRecovered",
+            Code::SplitBrain => "SplitBrain",
             _ => return None,
         })
     }
 
-    pub const ALL: [Code; 11] = [
+    pub const ALL: [Code; 12] = [
         Code::InsecureFile,
         Code::NamespaceMismatch,
         Code::ChangeListFailed,
@@ -59,6 +63,7 @@ impl Code {
         Code::RebuildFinished,
         Code::MemberRecovered,
         Code::Recovered,
+        Code::SplitBrain,
     ];
 
     pub fn from_number(n: u32) -> Option<Code> {

@@ -5,6 +5,7 @@ pub mod config;
 pub mod history;
 pub mod journal;
 pub mod shared;
+pub mod stamp;
 pub mod state;
 pub mod sync;
 pub mod tree;

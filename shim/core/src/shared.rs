@@ -66,10 +66,16 @@ impl SharedState {
             // link(2) never replaces: if another process created the file first, use theirs.
             let linked = std::fs::hard_link(&tmp, &path);
             let _ = std::fs::remove_file(&tmp);
-            if let Err(e) = linked {
-                if e.kind() != std::io::ErrorKind::AlreadyExists {
-                    return Err(format!("{shown}: {e}"));
+            match linked {
+                // A new set: members that carry no stamp yet start in step. Stamped members
+                // keep theirs (they were used before, by this or another state directory).
+                Ok(()) => {
+                    if dirs.iter().all(|d| matches!(crate::stamp::read(d), Ok(None))) {
+                        let _ = crate::stamp::both_in_step(&dirs, expected);
+                    }
                 }
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(format!("{shown}: {e}")),
+                Err(_) => {}
             }
         }
         let file = OpenOptions::new().read(true).write(true).open(&path).map_err(|e| format!("{shown}: {e}"))?;

@@ -40,6 +40,57 @@ impl UpdateMode {
     }
 }
 
+/// How `shadowctl recover --prefer` settles a path that differs after a split brain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prefer {
+    Primary,
+    Secondary,
+    /// The later modification time (the primary when equal).
+    Newer,
+    /// The larger size (the primary when equal).
+    Bigger,
+}
+
+impl Prefer {
+    pub fn parse(s: &str) -> Option<Prefer> {
+        [Prefer::Primary, Prefer::Secondary, Prefer::Newer, Prefer::Bigger].into_iter().find(|p| p.name() == s)
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Prefer::Primary => "primary",
+            Prefer::Secondary => "secondary",
+            Prefer::Newer => "newer",
+            Prefer::Bigger => "bigger",
+        }
+    }
+
+    /// The member whose version of a path wins, from each member's (mtime, mtime_nsec,
+    /// size) there (None: absent). By time or size, a path present on one member only wins
+    /// over its absence: a policy that compares versions never deletes one.
+    pub fn winner(self, primary: Option<(i64, i64, u64)>, secondary: Option<(i64, i64, u64)>) -> crate::Member {
+        use crate::Member::{Primary, Secondary};
+        match (self, primary, secondary) {
+            (Prefer::Primary, ..) => Primary,
+            (Prefer::Secondary, ..) => Secondary,
+            (_, None, Some(_)) => Secondary,
+            (_, _, None) => Primary,
+            (Prefer::Newer, Some(p), Some(s)) => if (s.0, s.1) > (p.0, p.1) { Secondary } else { Primary },
+            (Prefer::Bigger, Some(p), Some(s)) => if s.2 > p.2 { Secondary } else { Primary },
+        }
+    }
+}
+
+/// (mtime, mtime_nsec, size) of the entry at `root/rel`, not following symlinks.
+pub fn version(root: &Path, rel: &str) -> Option<(i64, i64, u64)> {
+    fs::symlink_metadata(root.join(rel)).ok().map(|m| stamp(&m))
+}
+
+/// Gives `dst_root/rel` the owner, mode and times of `src_root/rel`, leaving its contents
+/// (and a directory's entries) alone.
+pub fn sync_metadata(src_root: &Path, dst_root: &Path, rel: &str) -> io::Result<()> {
+    copy_metadata(&dst_root.join(rel), &fs::symlink_metadata(src_root.join(rel))?)
+}
+
 /// What a file's metadata says about copying it (pure; unit-tested).
 pub fn needs_copy(mode: UpdateMode, src: (i64, i64, u64), dst: Option<(i64, i64, u64)>) -> bool {
     match (mode, dst) {
@@ -255,6 +306,22 @@ mod tests {
         assert!(needs_copy(UpdateMode::All, old, Some(new)));
         assert_eq!(UpdateMode::parse("2"), Some(UpdateMode::Replace));
         assert_eq!(UpdateMode::parse("sometimes"), None);
+    }
+
+    #[test]
+    fn split_brain_policies() {
+        use crate::Member::{Primary, Secondary};
+        let (old, new_small, big) = (Some((100, 0, 50)), Some((200, 0, 10)), Some((100, 0, 90)));
+        assert_eq!(Prefer::Secondary.winner(new_small, None), Secondary, "a fixed side wins even by deleting");
+        assert_eq!(Prefer::Primary.winner(None, old), Primary);
+        assert_eq!(Prefer::Newer.winner(old, new_small), Secondary);
+        assert_eq!(Prefer::Newer.winner(new_small, old), Primary);
+        assert_eq!(Prefer::Newer.winner(None, old), Secondary, "existence beats absence");
+        assert_eq!(Prefer::Bigger.winner(new_small, big), Secondary);
+        assert_eq!(Prefer::Bigger.winner(old, None), Primary);
+        assert_eq!(Prefer::Bigger.winner(old, old), Primary, "ties go to the primary");
+        assert_eq!(Prefer::parse("bigger"), Some(Prefer::Bigger));
+        assert_eq!(Prefer::parse("largest"), None);
     }
 
     fn tmp(tag: &str) -> std::path::PathBuf {
