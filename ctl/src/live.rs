@@ -19,8 +19,6 @@ fn reason_of(e: journal::JournalError) -> &'static str {
     }
 }
 
-/// Journal size from which `recover` rewrites it even with nothing to repair.
-const JOURNAL_COMPACT_AT: usize = 1 << 20;
 use shadow_core::Member;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -341,7 +339,7 @@ impl LiveSet {
             let (left, _) = self.verify(&[], false)?;
             report.full_verify = Some((repaired, left.len()));
         }
-        if suspects.is_empty() && damage.is_none() && data.len() < JOURNAL_COMPACT_AT {
+        if suspects.is_empty() && damage.is_none() && (data.len() as u64) < self.config.journal_max {
             return Ok(report);
         }
         let _lock = self.command_lock()?;
@@ -369,9 +367,14 @@ impl LiveSet {
                     .flat_map(|(id, path)| journal::Record::Begin { id: *id, path: path.clone() }.encode()),
             );
             let mut f = std::fs::OpenOptions::new().write(true).open(&jpath).map_err(|e| format!("{}: {e}", jpath.display()))?;
-            f.set_len(0).and_then(|_| f.write_all(&keep)).map_err(|e| format!("{}: {e}", jpath.display()))?;
+            f.set_len(0).and_then(|_| f.write_all(&keep)).and_then(|_| f.sync_data()).map_err(|e| format!("{}: {e}", jpath.display()))?;
             Ok(())
         })?;
+        let s = self.read()?;
+        let (p, q) = (&s.member(Member::Primary).dir, &s.member(Member::Secondary).dir);
+        for rel in &report.repaired {
+            self.history(Code::Recovered, &format!("{p}/{rel}"), &format!("{q}/{rel}"), "recovered after a crash: in flight in the journal");
+        }
         Ok(report)
     }
 

@@ -391,9 +391,6 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let r = set.recover()?;
             let s = set.read()?;
             let (p, q) = (s.member(Member::Primary).dir.clone(), s.member(Member::Secondary).dir.clone());
-            for rel in &r.repaired {
-                set.history(Code::Recovered, &format!("{p}/{rel}"), &format!("{q}/{rel}"), "recovered after a crash: in flight in the journal");
-            }
             if let Some(d) = &r.damage {
                 eprintln!("shadowctl: {d}; fell back to a full verify");
             }

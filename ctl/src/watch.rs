@@ -138,6 +138,7 @@ pub fn watch(set: &LiveSet, interval: u64, retry: u64, mode: UpdateMode) -> Resu
         if now >= next_probe {
             next_probe = now + Duration::from_secs(retry);
         }
+        compact_journal(set);
         for line in tail.next_lines() {
             if let Some(e) = event_of(&line) {
                 eprintln!("shadowctl watch: {} {} {}", e.name, e.member, e.path);
@@ -148,6 +149,23 @@ pub fn watch(set: &LiveSet, interval: u64, retry: u64, mode: UpdateMode) -> Resu
     }
     eprintln!("shadowctl watch: stopping");
     Ok(())
+}
+
+/// Keeps the write-intent journal bounded while programs run: past `journal_max` bytes it
+/// is compacted (the `recover` pass: intents of dead processes repaired, live ones kept).
+fn compact_journal(set: &LiveSet) {
+    let path = shadow_core::shared::journal_path(&set.config);
+    let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+    if size < set.config.journal_max {
+        return;
+    }
+    match set.recover() {
+        Ok(r) => {
+            let after = std::fs::metadata(&path).map_or(0, |m| m.len());
+            eprintln!("shadowctl watch: journal compacted from {size} to {after} bytes; {} path(s) repaired", r.repaired.len());
+        }
+        Err(e) => eprintln!("shadowctl watch: compacting the journal: {e}"),
+    }
 }
 
 fn rebuild(set: &LiveSet, m: Member, mode: UpdateMode) {

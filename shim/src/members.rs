@@ -180,8 +180,13 @@ pub fn intent_begin(rel: &Rel) -> u64 {
     }
     let id = shadow_core::journal::intent_id(PID.load(Ordering::Relaxed), INTENTS.fetch_add(1, Ordering::Relaxed));
     let rec = shadow_core::journal::Record::Begin { id, path: String::from_utf8_lossy(&rel.0).into_owned() }.encode();
-    // One append, before the change: after a crash this path is known to be in doubt.
-    let _ = real::write(shared().journal_fd, &rec);
+    // One append, before the change: after a crash this path is known to be in doubt. With
+    // journal_sync (the default) the record is on stable storage first, so this holds after a
+    // power failure too.
+    let fd = shared().journal_fd;
+    if real::write(fd, &rec).is_ok() && set::get().config.journal_sync {
+        let _ = real::fdatasync(fd);
+    }
     id
 }
 

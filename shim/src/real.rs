@@ -266,6 +266,9 @@ pub fn close(fd: c_int) -> Res<c_int> {
 pub fn write(fd: c_int, buf: &[u8]) -> Res<usize> {
     cvt(unsafe { raw::write(fd, buf.as_ptr().cast(), buf.len()) }).map(|n| n as usize)
 }
+pub fn fdatasync(fd: c_int) -> Res<()> {
+    cvt(unsafe { raw::fdatasync(fd) }).map(|_| ())
+}
 pub fn pwrite(fd: c_int, buf: &[u8], off: i64) -> Res<usize> {
     cvt(unsafe { raw::pwrite64(fd, buf.as_ptr().cast(), buf.len(), off) }).map(|n| n as usize)
 }

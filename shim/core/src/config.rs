@@ -22,6 +22,8 @@ pub const KEYS: &[&str] = &[
     "retry",
     "status_interval",
     "rebuild_update",
+    "journal_sync",
+    "journal_max",
 ];
 
 /// What a program sees when a member fails under it.
@@ -119,6 +121,11 @@ pub struct Config {
     pub status_interval: u64,
     /// Update mode of automatic rebuilds.
     pub rebuild_update: String,
+    /// Whether each write-intent record reaches stable storage before the change it
+    /// announces (power-loss safe), or only the page cache (kill -9 safe; faster).
+    pub journal_sync: bool,
+    /// Journal size (bytes) from which `shadowctl watch` and `recover` compact it.
+    pub journal_max: u64,
 }
 
 impl Config {
@@ -242,6 +249,17 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
         Some(toml::Value::String(s)) if ["dirty", "newer", "all", "replace"].contains(&s.as_str()) => s.clone(),
         Some(other) => return Err(err(file, Some("rebuild_update"), format!("must be \"dirty\", \"newer\", \"all\" or \"replace\", got {other}"))),
     };
+    let journal_sync = match table.get("journal_sync") {
+        None => true,
+        Some(toml::Value::String(s)) if s == "always" => true,
+        Some(toml::Value::String(s)) if s == "none" => false,
+        Some(other) => return Err(err(file, Some("journal_sync"), format!("must be \"always\" or \"none\", got {other}"))),
+    };
+    let journal_max = match table.get("journal_max") {
+        None => 1 << 20,
+        Some(toml::Value::Integer(n)) if *n >= 4096 => *n as u64,
+        Some(other) => return Err(err(file, Some("journal_max"), format!("must be a size in bytes >= 4096, got {other}"))),
+    };
     let member = |member: Member, dir: String| MemberDir { member, canonical: dir.clone(), dir };
     Ok(Config {
         file: file.to_path_buf(),
@@ -255,6 +273,8 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
         retry,
         status_interval,
         rebuild_update,
+        journal_sync,
+        journal_max,
     })
 }
 
@@ -353,6 +373,14 @@ mod tests {
         assert!(e.contains("key `notify`: must be an absolute path"), "{e}");
         let c = parse_str(&format!("{GOOD}notify = \"/bin/true\"\nretry = 2\n")).unwrap();
         assert_eq!((c.notify.as_deref(), c.retry, c.status_interval, c.rebuild_update.as_str()), (Some("/bin/true"), 2, 30, "dirty"));
+        let c = parse_str(GOOD).unwrap();
+        assert_eq!((c.journal_sync, c.journal_max), (true, 1 << 20), "power-loss safe by default");
+        let c = parse_str(&format!("{GOOD}journal_sync = \"none\"\njournal_max = 65536\n")).unwrap();
+        assert_eq!((c.journal_sync, c.journal_max), (false, 65536));
+        let e = parse_str(&format!("{GOOD}journal_sync = \"sometimes\"\n")).unwrap_err();
+        assert!(e.contains("key `journal_sync`: must be \"always\" or \"none\""), "{e}");
+        let e = parse_str(&format!("{GOOD}journal_max = 10\n")).unwrap_err();
+        assert!(e.contains("key `journal_max`: must be a size in bytes >= 4096"), "{e}");
     }
 
     #[test]

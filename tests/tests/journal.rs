@@ -1,0 +1,87 @@
+//! The write-intent journal's promises that a crash test cannot show: each intent is on
+//! stable storage before the change it announces (journal_sync, the default), and the
+//! journal stays bounded while programs run (`shadowctl watch` compacts it).
+
+use shadow_tests::{bin_dir, lib_path, ShadowSet};
+use std::fs;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// System calls of `sh -c script` under the shim, fds shown with their paths (strace -y).
+fn trace(s: &ShadowSet, script: &str) -> Vec<String> {
+    let out = Command::new("strace")
+        .args(["-f", "-y", "-qq", "-e", "trace=write,fdatasync", "-E"])
+        .arg(format!("LD_PRELOAD={}", lib_path().display()))
+        .arg("-E")
+        .arg(format!("SHADOW_CONFIG={}", s.config().display()))
+        .args(["/bin/sh", "-c", script])
+        .output()
+        .expect("strace is needed (make test installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stderr).lines().map(str::to_string).collect()
+}
+
+fn position(lines: &[String], what: &str, inside: &str) -> Option<usize> {
+    lines.iter().position(|l| l.contains(what) && l.contains(inside))
+}
+
+#[test]
+fn each_intent_is_on_stable_storage_before_the_change() {
+    let s = ShadowSet::new();
+    let journal = s.state().join("journal").display().to_string();
+    let lines = trace(&s, "echo data > /shadow/f");
+    let synced = position(&lines, "fdatasync(", &format!("<{journal}>")).unwrap_or_else(|| panic!("no fdatasync of the journal:\n{}", lines.join("\n")));
+    let member_write = position(&lines, "write(", &format!("<{}/f>", s.primary().display())).unwrap_or_else(|| panic!("no write to the member:\n{}", lines.join("\n")));
+    let intent = position(&lines, "write(", &format!("<{journal}>")).unwrap();
+    assert!(intent < synced && synced < member_write, "intent, sync, then the change:\n{}", lines.join("\n"));
+    s.assert_mirrored();
+
+    // journal_sync = "none": kill -9 safe only, and no sync.
+    fs::write(s.config(), format!("{}journal_sync = \"none\"\n", s.config_text())).unwrap();
+    let lines = trace(&s, "echo more > /shadow/g");
+    assert!(position(&lines, "write(", &format!("<{journal}>")).is_some(), "the intent is still written");
+    assert!(position(&lines, "fdatasync(", &format!("<{journal}>")).is_none(), "but not synced:\n{}", lines.join("\n"));
+    s.assert_mirrored();
+}
+
+#[test]
+fn watch_keeps_the_journal_bounded_while_programs_run() {
+    let s = ShadowSet::new();
+    let max = 16384u64;
+    fs::write(s.config(), format!("{}journal_max = {max}\njournal_sync = \"none\"\n", s.config_text())).unwrap();
+    let journal = s.state().join("journal");
+    let watch = Command::new(bin_dir().join("shadowctl"))
+        .args(["watch", "--interval", "1", "--retry", "1", "-c"])
+        .arg(s.config())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A long-running program holding the journal open the whole time, rewriting files: one
+    // intent each time, so without compaction the journal would grow past 20 × journal_max.
+    let writer = s.command("/bin/bash").arg("-c").arg("mkdir /shadow/d; for i in $(seq 1 8000); do echo $i > /shadow/d/f$((i % 50)); done").spawn().unwrap();
+    let mut peak = 0;
+    let mut writer = writer;
+    loop {
+        peak = peak.max(fs::metadata(&journal).map_or(0, |m| m.len()));
+        if writer.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let written = s.history();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fs::metadata(&journal).map_or(0, |m| m.len()) >= max && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let end = fs::metadata(&journal).unwrap().len();
+    unsafe { libc::kill(watch.id() as i32, libc::SIGTERM) };
+    let out = watch.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("journal compacted"), "watch compacted the journal: {err}");
+    assert!(end < max, "journal {end} bytes after the writer, journal_max {max}: {err}");
+    assert!(peak < 20 * max, "journal peaked at {peak} bytes: {err}");
+    println!("journal: peaked at {peak} bytes, {end} at the end (journal_max {max})");
+    assert!(!written.contains("00100 "), "nothing was in doubt, nothing repaired: {written}");
+    assert_eq!(s.ctl(&["verify"]).0, 0);
+}
