@@ -152,25 +152,26 @@ impl LiveSet {
     /// writers held back for a moment, so a write in flight between the two members is not
     /// reported; with `repair` the remaining ones are copied from the newer member (higher
     /// generation; the primary when equal) while writers are still held.
-    pub fn verify(&self, paths: &[PathBuf], repair: bool) -> Result<(Vec<tree::Diff>, usize), String> {
+    /// `obs` sees the first, whole pass (progress, digests).
+    pub fn verify(&self, paths: &[PathBuf], repair: bool, obs: &mut dyn tree::Observer) -> Result<(Vec<tree::Diff>, usize), String> {
         let s = self.read()?;
         let (p, q) = (self.dir(&s, Member::Primary), self.dir(&s, Member::Secondary));
         let roots: Vec<PathBuf> = if paths.is_empty() { vec![PathBuf::new()] } else { paths.to_vec() };
-        let compare = |rels: &[PathBuf]| -> Result<Vec<tree::Diff>, String> {
+        let compare = |rels: &[PathBuf], obs: &mut dyn tree::Observer| -> Result<Vec<tree::Diff>, String> {
             let mut all = Vec::new();
             for rel in rels {
-                all.extend(tree::compare_path(&p, &q, rel).map_err(|e| format!("verify {}: {e}", rel.display()))?);
+                all.extend(tree::compare_observed(&p, &q, rel, obs).map_err(|e| format!("verify {}: {e}", rel.display()))?);
             }
             Ok(all)
         };
-        let first = compare(&roots)?;
+        let first = compare(&roots, obs)?;
         if first.is_empty() {
             return Ok((first, 0));
         }
         let _lock = self.command_lock()?;
         self.with_writers_held(|| {
             let suspects: Vec<PathBuf> = first.iter().map(|d| d.path.clone()).collect();
-            let real = compare(&suspects)?;
+            let real = compare(&suspects, &mut tree::Unobserved)?;
             let mut repaired = 0;
             if repair && !real.is_empty() {
                 let (from, to) = self.newer_first(&s);
@@ -335,8 +336,8 @@ impl LiveSet {
         suspects.dedup();
         let mut report = RecoverReport { repaired: Vec::new(), damage: damage.as_ref().map(|d| format!("{}: {d}", jpath.display())), full_verify: None };
         if damage.is_some() {
-            let (_, repaired) = self.verify(&[], true)?;
-            let (left, _) = self.verify(&[], false)?;
+            let (_, repaired) = self.verify(&[], true, &mut tree::Unobserved)?;
+            let (left, _) = self.verify(&[], false, &mut tree::Unobserved)?;
             report.full_verify = Some((repaired, left.len()));
         }
         if suspects.is_empty() && damage.is_none() && (data.len() as u64) < self.config.journal_max {

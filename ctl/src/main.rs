@@ -16,6 +16,7 @@ use shadow_core::stamp::Relation;
 use shadow_core::state::MemberState;
 use shadow_core::sync::{Prefer, Stats, UpdateMode};
 use shadow_core::Member;
+use sha2::{Digest, Sha256};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -217,6 +218,11 @@ enum Cmd {
         /// Copy each difference from the newer member (higher generation; primary if equal)
         #[arg(long)]
         repair: bool,
+        /// Also print the SHA-256 of every file found identical, in sha256sum's format with
+        /// virtual paths: a manifest of what was verified, to check a member or a backup
+        /// against later (`sha256sum -c`)
+        #[arg(long)]
+        checksum: bool,
         /// One JSON object on stdout instead of lines
         #[arg(long)]
         json: bool,
@@ -261,6 +267,64 @@ fn progress_printer(json: bool) -> impl FnMut(&str, &Stats, bool) {
             if done {
                 eprintln!();
             }
+        }
+    }
+}
+
+/// verify's first pass as it goes: progress on a terminal, counts for the summary, and with
+/// --checksum the digest of each file found identical.
+struct VerifyProgress {
+    start: std::time::Instant,
+    last: std::time::Instant,
+    tty: bool,
+    entries: u64,
+    files: u64,
+    bytes: u64,
+    digest: Option<Sha256>,
+    manifest: Vec<(PathBuf, String)>,
+}
+
+impl VerifyProgress {
+    fn new(checksum: bool) -> VerifyProgress {
+        let now = std::time::Instant::now();
+        VerifyProgress { start: now, last: now, tty: std::io::stderr().is_terminal(), entries: 0, files: 0, bytes: 0, digest: checksum.then(Sha256::new), manifest: Vec::new() }
+    }
+
+    fn show(&mut self, done: bool) {
+        if self.tty && (done || self.last.elapsed().as_millis() >= 250) {
+            self.last = std::time::Instant::now();
+            eprint!("\rverify: {} entries, {} compared   ", self.entries, report::bytes(self.bytes));
+            if done {
+                eprintln!();
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        self.show(true);
+    }
+}
+
+impl shadow_core::tree::Observer for VerifyProgress {
+    fn entry(&mut self, _: &std::path::Path) {
+        self.entries += 1;
+        if let Some(d) = &mut self.digest {
+            d.reset();
+        }
+        self.show(false);
+    }
+    fn contents(&mut self, _: &std::path::Path, first: &[u8], _: &[u8]) {
+        self.bytes += first.len() as u64;
+        if let Some(d) = &mut self.digest {
+            d.update(first);
+        }
+    }
+    fn identical_file(&mut self, rel: &std::path::Path) {
+        self.files += 1;
+        if let Some(d) = &mut self.digest {
+            // Identical bytes: the digest of one member's copy is the other's.
+            let sum: String = d.finalize_reset().iter().map(|b| format!("{b:02x}")).collect();
+            self.manifest.push((rel.to_path_buf(), sum));
         }
     }
 }
@@ -461,29 +525,54 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             report::history(&c.history_path(), follow)?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Verify { config, paths, repair, json } => {
+        Cmd::Verify { config, paths, repair, checksum, json } => {
             let c = config.load()?;
             let rels = member_rels(&c, &paths)?;
             let set = LiveSet::open(c)?;
             let s = set.read()?;
             let (p, q) = (&s.member(Member::Primary).dir, &s.member(Member::Secondary).dir);
-            let (mut diffs, repaired) = set.verify(&rels, repair)?;
+            let mut seen = VerifyProgress::new(checksum);
+            let (mut diffs, repaired) = set.verify(&rels, repair, &mut seen)?;
             if repaired > 0 {
                 set.history(Code::MemberStateChanged, p, q, &format!("verify --repair copied {repaired} path(s) from the newer member"));
                 eprintln!("verify: repaired {repaired} difference(s)");
-                diffs = set.verify(&rels, false)?.0;
+                diffs = set.verify(&rels, false, &mut shadow_core::tree::Unobserved)?.0;
             }
+            seen.finish();
+            let virtual_path = |rel: &std::path::Path| format!("{}/{}", set.config.prefix, rel.display()).trim_end_matches('/').to_string();
             if json {
                 let items: Vec<String> = diffs
                     .iter()
                     .map(|d| format!("{{\"path\":{},\"difference\":{}}}", report::json_string(&d.path.to_string_lossy()), report::json_string(&d.to_string())))
                     .collect();
-                println!("{{\"primary\":{},\"secondary\":{},\"identical\":{},\"differences\":[{}]}}", report::json_string(p), report::json_string(q), diffs.is_empty(), items.join(","));
+                let sums: Vec<String> = seen.manifest.iter().map(|(rel, sum)| format!("{{\"path\":{},\"sha256\":\"{sum}\"}}", report::json_string(&virtual_path(rel)))).collect();
+                println!(
+                    "{{\"primary\":{},\"secondary\":{},\"identical\":{},\"entries\":{},\"files\":{},\"bytes\":{},\"seconds\":{:.3},\"differences\":[{}],\"checksums\":[{}]}}",
+                    report::json_string(p),
+                    report::json_string(q),
+                    diffs.is_empty(),
+                    seen.entries,
+                    seen.files,
+                    seen.bytes,
+                    seen.start.elapsed().as_secs_f64(),
+                    items.join(","),
+                    sums.join(",")
+                );
             } else {
+                for (rel, sum) in &seen.manifest {
+                    println!("{sum}  {}", virtual_path(rel));
+                }
                 for d in &diffs {
                     println!("{d}");
                 }
-                eprintln!("verify: {} difference(s) between {p} and {q}", diffs.len());
+                eprintln!(
+                    "verify: {} entries compared ({} identical files, {} read) in {:.2}s: {} difference(s) between {p} and {q}",
+                    seen.entries,
+                    seen.files,
+                    report::bytes(seen.bytes),
+                    seen.start.elapsed().as_secs_f64(),
+                    diffs.len()
+                );
             }
             Ok(if diffs.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }

@@ -270,3 +270,29 @@ fn a_process_that_sleeps_through_a_whole_cycle_reopens_its_files() {
     assert_eq!(s.read("held"), b"before\nafter\n");
     s.assert_identical();
 }
+
+#[test]
+fn verify_checksum_prints_a_manifest_sha256sum_agrees_with() {
+    let s = ShadowSet::new();
+    s.sh("mkdir -p /shadow/d/e; echo one > /shadow/a; head -c 300000 /dev/urandom > /shadow/d/big; printf '' > /shadow/d/e/empty; ln -s a /shadow/link");
+    let (code, out, err) = s.ctl(&["verify", "--checksum"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("3 identical files") && err.contains("0 difference(s)"), "summary: {err}");
+    // sha256sum over the primary, with the virtual names, must agree line for line.
+    let sums = std::process::Command::new("sha256sum").args(["a", "d/big", "d/e/empty"]).current_dir(s.primary()).output().unwrap();
+    let mut expected: Vec<String> = String::from_utf8_lossy(&sums.stdout).lines().map(|l| l.replacen("  ", "  /shadow/", 1)).collect();
+    let mut got: Vec<String> = out.lines().map(str::to_string).collect();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected);
+    // A file that differs is reported at its first differing byte, and is not in the manifest.
+    let mut bytes = fs::read(s.secondary().join("d/big")).unwrap();
+    bytes[123_456] ^= 1;
+    fs::write(s.secondary().join("d/big"), bytes).unwrap();
+    let (code, out, _) = s.ctl(&["verify", "--checksum", "--json"]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["differences"][0]["difference"], "d/big: contents differ from byte 123456");
+    let listed: Vec<&str> = v["checksums"].as_array().unwrap().iter().map(|c| c["path"].as_str().unwrap()).collect();
+    assert_eq!(listed, ["/shadow/a", "/shadow/d/e/empty"]);
+}

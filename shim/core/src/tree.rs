@@ -81,6 +81,20 @@ impl fmt::Display for Diff {
     }
 }
 
+/// Sees a comparison as it goes: for progress, and for digests of what was read.
+pub trait Observer {
+    /// An entry present in both members was compared.
+    fn entry(&mut self, _rel: &Path) {}
+    /// The next chunk of a regular file's contents, as read from each member.
+    fn contents(&mut self, _rel: &Path, _first: &[u8], _second: &[u8]) {}
+    /// A regular file's contents were read to the end and are identical.
+    fn identical_file(&mut self, _rel: &Path) {}
+}
+
+/// An observer that looks away.
+pub struct Unobserved;
+impl Observer for Unobserved {}
+
 /// Compares two member trees; an empty result means identical.
 pub fn compare(first: &Path, second: &Path) -> io::Result<Vec<Diff>> {
     compare_path(first, second, Path::new(""))
@@ -88,10 +102,15 @@ pub fn compare(first: &Path, second: &Path) -> io::Result<Vec<Diff>> {
 
 /// Compares one path (and what is below it) of two member trees.
 pub fn compare_path(first: &Path, second: &Path, rel: &Path) -> io::Result<Vec<Diff>> {
+    compare_observed(first, second, rel, &mut Unobserved)
+}
+
+/// `compare_path`, telling `obs` about each entry and the contents read.
+pub fn compare_observed(first: &Path, second: &Path, rel: &Path, obs: &mut dyn Observer) -> io::Result<Vec<Diff>> {
     let mut diffs = Vec::new();
     let (a, b) = (fs::symlink_metadata(first.join(rel)), fs::symlink_metadata(second.join(rel)));
     match (a, b) {
-        (Ok(_), Ok(_)) => compare_at(first, second, rel, &mut diffs)?,
+        (Ok(_), Ok(_)) => compare_at(first, second, rel, &mut diffs, obs)?,
         (Ok(m), Err(_)) => diffs.push(Diff { path: rel.to_path_buf(), what: Difference::Missing { in_first: true, kind: Kind::of(&m) } }),
         (Err(_), Ok(m)) => diffs.push(Diff { path: rel.to_path_buf(), what: Difference::Missing { in_first: false, kind: Kind::of(&m) } }),
         (Err(e), Err(_)) if e.kind() == io::ErrorKind::NotFound => {}
@@ -100,7 +119,7 @@ pub fn compare_path(first: &Path, second: &Path, rel: &Path) -> io::Result<Vec<D
     Ok(diffs)
 }
 
-fn compare_at(first: &Path, second: &Path, rel: &Path, out: &mut Vec<Diff>) -> io::Result<()> {
+fn compare_at(first: &Path, second: &Path, rel: &Path, out: &mut Vec<Diff>, obs: &mut dyn Observer) -> io::Result<()> {
     let (a, b) = (first.join(rel), second.join(rel));
     // A tree that is being written can lose an entry between readdir and stat: that is a
     // difference of the moment (verify re-checks differences with writers held back).
@@ -114,6 +133,7 @@ fn compare_at(first: &Path, second: &Path, rel: &Path, out: &mut Vec<Diff>) -> i
         (Err(e), Err(_)) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
+    obs.entry(rel);
     let mut push = |what| out.push(Diff { path: rel.to_path_buf(), what });
     let (ka, kb) = (Kind::of(&ma), Kind::of(&mb));
     if ka != kb {
@@ -134,9 +154,9 @@ fn compare_at(first: &Path, second: &Path, rel: &Path, out: &mut Vec<Diff>) -> i
             }
         }
         Kind::File if ma.len() != mb.len() => push(Difference::Size(ma.len(), mb.len())),
-        Kind::File => match first_difference(&a, &b) {
+        Kind::File => match first_difference_observed(&a, &b, &mut |x: &[u8], y: &[u8]| obs.contents(rel, x, y)) {
             Ok(Some(off)) => push(Difference::Content(off)),
-            Ok(None) => {}
+            Ok(None) => obs.identical_file(rel),
             Err(e) => push(Difference::Unreadable(e.to_string())),
         },
         Kind::Dir => {
@@ -154,7 +174,7 @@ fn compare_at(first: &Path, second: &Path, rel: &Path, out: &mut Vec<Diff>) -> i
                 };
                 match order {
                     std::cmp::Ordering::Equal => {
-                        compare_at(first, second, &rel.join(&ea[i]), out)?;
+                        compare_at(first, second, &rel.join(&ea[i]), out, obs)?;
                         i += 1;
                         j += 1;
                     }
@@ -187,12 +207,18 @@ fn entries(dir: &Path) -> io::Result<Vec<std::ffi::OsString>> {
 
 /// Offset of the first differing byte of two equally long files, if any.
 pub fn first_difference(a: &Path, b: &Path) -> io::Result<Option<u64>> {
+    first_difference_observed(a, b, &mut |_: &[u8], _: &[u8]| {})
+}
+
+/// `first_difference`, handing each pair of chunks read to `seen`.
+fn first_difference_observed(a: &Path, b: &Path, seen: &mut dyn FnMut(&[u8], &[u8])) -> io::Result<Option<u64>> {
     let (mut fa, mut fb) = (File::open(a)?, File::open(b)?);
     let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
     let mut offset = 0u64;
     loop {
         let na = read_full(&mut fa, &mut ba)?;
         let nb = read_full(&mut fb, &mut bb)?;
+        seen(&ba[..na], &bb[..nb]);
         if let Some(i) = ba[..na.min(nb)].iter().zip(&bb[..na.min(nb)]).position(|(x, y)| x != y) {
             return Ok(Some(offset + i as u64));
         }
