@@ -166,7 +166,7 @@ enum Cmd {
     },
     /// Block until the next event and print it as `EVENT MEMBER PATH`. Events: MemberFailed,
     /// Degraded, RebuildStarted, RebuildProgress, RebuildFinished, MemberRecovered,
-    /// InsecureFile. Exit 0 when one came, 1 on timeout.
+    /// InsecureFile, SplitBrain. Exit 0 when one came, 1 on timeout.
     Wait {
         #[command(flatten)]
         config: ConfigArg,
