@@ -460,8 +460,17 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             // The stamps: a split brain waits for a policy; a member written alone through
             // another state directory, while this one thinks both are written, is followed.
-            let relation = set.relation(&s)?;
             let both = s.members.iter().all(|m| m.state == MemberState::Enabled);
+            // A member that is away may be unreachable (a network mount that is down): its
+            // stamp then does not matter until it is brought back, which checks again.
+            let stamps = |s: &shadow_core::state::State| match set.relation(s) {
+                Err(e) if s.members.iter().any(|m| m.state != MemberState::Enabled) => {
+                    eprintln!("recover: {e} (a member is away: checked again when it is brought back)");
+                    Ok(Relation::Unknown)
+                }
+                r => r,
+            };
+            let relation = stamps(&s)?;
             let settle = match (prefer, relation) {
                 (Some(policy), _) => Some(policy),
                 (None, Relation::Ahead(m)) if both => {
@@ -478,7 +487,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 let how = settle.map_or("", |x| x.name());
                 set.history(Code::Recovered, &format!("{p}/{rel}"), &format!("{q}/{rel}"), &format!("settled by policy {how}: the {} version kept", m.name()));
             }
-            let conflicts: Vec<String> = if set.relation(&set.read()?)? == Relation::SplitBrain {
+            let conflicts: Vec<String> = if stamps(&set.read()?)? == Relation::SplitBrain {
                 set.split_brain_seen(&s);
                 set.conflicts(&[])?.iter().map(|d| d.to_string()).collect()
             } else {

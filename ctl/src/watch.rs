@@ -120,6 +120,7 @@ pub fn watch(set: &LiveSet, interval: u64, retry: u64, mode: UpdateMode) -> Resu
             }
             next_status = now + Duration::from_secs(interval);
         }
+        check_identity(set);
         let state = set.read()?;
         for m in Member::ALL {
             let r = state.member(m);
@@ -149,6 +150,28 @@ pub fn watch(set: &LiveSet, interval: u64, retry: u64, mode: UpdateMode) -> Resu
     }
     eprintln!("shadowctl watch: stopping");
     Ok(())
+}
+
+/// Both members written, but one root lost its stamp while the other kept its own: that
+/// member was unmounted (lazily, say) or something else mounted there, and programs may be
+/// creating files on the bare mount point. It is marked failed, and its rebuild scans the
+/// whole tree (what went to the mount point is not in the member).
+fn check_identity(set: &LiveSet) {
+    use shadow_core::stamp::{impostor, read};
+    let Ok(s) = set.read() else { return };
+    if !s.members.iter().all(|m| m.state == MemberState::Enabled) {
+        return;
+    }
+    let stamps: Vec<_> = s.members.iter().map(|m| read(&m.dir).ok().flatten()).collect();
+    let Some(m) = impostor(stamps[0].as_ref(), stamps[1].as_ref()) else { return };
+    let Ok(_lock) = set.command_lock() else { return };
+    let other = Member::ALL.into_iter().find(|x| *x != m).expect("two members");
+    set.state.mark_changes_lost();
+    if set.change(|st| st.member_mut(m).state = MemberState::Failed).is_ok() {
+        let _ = shadow_core::stamp::survivor_moves_on(&s.member(other).dir, set.state.set_id);
+        let (p, q) = (&s.member(Member::Primary).dir, &s.member(Member::Secondary).dir);
+        set.history(Code::MemberFailed, p, q, &format!("{} failed: its root no longer carries the member stamp (unmounted?); the rebuild will scan everything", m.name()));
+    }
 }
 
 /// Keeps the write-intent journal bounded while programs run: past `journal_max` bytes it

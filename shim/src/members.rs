@@ -58,6 +58,11 @@ impl View {
         [&self.canonical[i], &self.dirs[i]].into_iter().find_map(|root| vpath::under_prefix(real, root)).map(|r| r.to_vec())
     }
 
+    /// Whether a real path lies inside the follower member.
+    pub fn in_follower(&self, real: &[u8]) -> bool {
+        self.follower.is_some_and(|f| [&self.canonical[f.index()], &self.dirs[f.index()]].into_iter().any(|root| vpath::under_prefix(real, root).is_some()))
+    }
+
     /// `rel` of a real path inside any member.
     pub fn rel_in_any(&self, real: &[u8]) -> Option<Vec<u8>> {
         self.canonical.iter().chain(&self.dirs).find_map(|root| vpath::under_prefix(real, root)).map(|r| r.to_vec())
@@ -84,6 +89,11 @@ static TRACKING: AtomicU8 = AtomicU8::new(0);
 
 pub fn view() -> Arc<View> {
     VIEW.read().unwrap_or_else(|e| e.into_inner()).clone().expect("member view used before init")
+}
+
+/// Whether a real path lies inside the follower member (false before the first view).
+pub fn in_follower(real: &[u8]) -> bool {
+    VIEW.read().unwrap_or_else(|e| e.into_inner()).as_ref().is_some_and(|v| v.in_follower(real))
 }
 
 fn shared() -> &'static Shared {
@@ -115,7 +125,10 @@ pub fn open(config: &shadow_core::config::Config) -> Result<Shared, String> {
 /// First view and registry slot, at start-up.
 pub fn init() -> Result<(), String> {
     let s = shared();
-    let st = s.state.read().map_err(|e| format!("{}: {e}", s.state.path.display()))?;
+    let mut st = s.state.read().map_err(|e| format!("{}: {e}", s.state.path.display()))?;
+    if fail_unreachable(&st) {
+        st = s.state.read().map_err(|e| format!("{}: {e}", s.state.path.display()))?;
+    }
     let v = View::from_state(&st).ok_or_else(|| format!("{}: no member is enabled; run `shadowctl enable`", s.state.path.display()))?;
     if v.follower.is_some() {
         refuse_diverged(&st)?;
@@ -140,11 +153,31 @@ fn refuse_diverged(st: &State) -> Result<(), String> {
     }
 }
 
+/// At start-up: an enabled member whose root answers with one of `failure_errors` (a
+/// network mount whose server is gone) is marked failed while the other is written, as the
+/// first operation on it would have done; returns whether one was.
+fn fail_unreachable(st: &State) -> bool {
+    let set = set::get();
+    if set.config.on_member_error != OnMemberError::Degrade || st.members.iter().any(|m| m.state != MemberState::Enabled) {
+        return false;
+    }
+    for m in Member::ALL {
+        let other = Member::ALL.into_iter().find(|x| *x != m).expect("two members");
+        let Err(e) = std::fs::metadata(&st.member(m).dir) else { continue };
+        if e.raw_os_error().is_some_and(|n| set.config.failure_errors.contains(&n)) {
+            if shared().state.mark_failed(m.index()) {
+                survivor_moves_on(&st.member(other).dir, other);
+                crate::report::record(Code::MemberFailed, &Rel(Vec::new()), &format!("{} failed, no longer written: unreachable at start-up: {e}", m.name()));
+            }
+            return true;
+        }
+    }
+    false
+}
+
 /// The member left standing goes on alone: its stamp moves on first (see shadow_core::stamp).
-fn survivor_moves_on(survivor: Member) {
-    let v = view();
-    let dir = String::from_utf8_lossy(&v.dirs[survivor.index()]).into_owned();
-    if let Err(e) = shadow_core::stamp::survivor_moves_on(&dir, shared().state.set_id) {
+fn survivor_moves_on(dir: &str, survivor: Member) {
+    if let Err(e) = shadow_core::stamp::survivor_moves_on(dir, shared().state.set_id) {
         crate::report::record(Code::MemberFailed, &Rel(Vec::new()), &format!("{} carries on, but its stamp could not be updated: {e}", survivor.name()));
     }
 }
@@ -394,11 +427,12 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View) {
 /// `fail` the error is returned to the program.
 pub fn follower_failed(rel: &Rel, what: &str, e: Errno, ocb: Option<&Ocb>) -> Result<(), Errno> {
     let set = set::get();
-    let member_gone = set.config.failure_errors.contains(&e.0);
+    let member_gone = set.config.failure_errors.contains(&e.0) || (e.0 == libc::ENOENT && follower_swapped());
     if member_gone && set.config.on_member_error == OnMemberError::Degrade {
         if let Some(m) = view().follower {
             if shared().state.mark_failed(m.index()) {
-                survivor_moves_on(view().lead);
+                let v = view();
+                survivor_moves_on(&String::from_utf8_lossy(&v.dirs[v.lead.index()]), v.lead);
                 crate::report::record(Code::MemberFailed, rel, &format!("{} failed, no longer written: {what}: {}", m.name(), e.describe()));
             }
             append_change(rel);
@@ -410,6 +444,22 @@ pub fn follower_failed(rel: &Rel, what: &str, e: Errno, ocb: Option<&Ocb>) -> Re
         None => crate::report::record(Code::NamespaceMismatch, rel, &format!("{what}: {}", e.describe())),
     }
     if member_gone { Err(e) } else { Ok(()) }
+}
+
+/// The follower said "no such file" where the lead had one: if its root no longer carries
+/// the member stamp the lead still has, it is not the member any more (unmounted under the
+/// program: the bare mount point shows). What was written there since is not the member's
+/// either, so the change list cannot be trusted for its rebuild.
+fn follower_swapped() -> bool {
+    use shadow_core::stamp::{impostor, read};
+    let v = view();
+    let Some(f) = v.follower else { return false };
+    let stamps: Vec<_> = v.dirs.iter().map(|d| read(&String::from_utf8_lossy(d)).ok().flatten()).collect();
+    let swapped = impostor(stamps[0].as_ref(), stamps[1].as_ref()) == Some(f);
+    if swapped {
+        shared().state.mark_changes_lost();
+    }
+    swapped
 }
 
 /// The lead failed an operation. When the error says the lead member is gone, the policy is
@@ -425,7 +475,8 @@ pub fn lead_failed(rel: &Rel, what: &str, e: Errno) -> bool {
         return false;
     }
     if shared().state.mark_failed(v.lead.index()) {
-        survivor_moves_on(v.follower.expect("checked above"));
+        let f = v.follower.expect("checked above");
+        survivor_moves_on(&String::from_utf8_lossy(&v.dirs[f.index()]), f);
         crate::report::record(Code::MemberFailed, rel, &format!("{} failed, the other member takes over: {what}: {}", v.lead.name(), e.describe()));
     }
     refresh();

@@ -284,7 +284,13 @@ pub fn load(file: &Path) -> Result<Config, ConfigError> {
     let mut config = parse(&text, file)?;
     for m in &mut config.members {
         let key = if m.member == Member::Primary { "primary" } else { "secondary" };
-        let meta = std::fs::metadata(&m.dir).map_err(|e| err(file, Some(key), format!("{}: {e}", m.dir)))?;
+        let meta = match std::fs::metadata(&m.dir) {
+            Ok(meta) => meta,
+            // A member that is down (a network mount whose server went away, a dead disk)
+            // is the state's business, not a config error: programs run on the other one.
+            Err(e) if e.raw_os_error().is_some_and(|n| config.failure_errors.contains(&n)) => continue,
+            Err(e) => return Err(err(file, Some(key), format!("{}: {e}", m.dir))),
+        };
         if !meta.is_dir() {
             return Err(err(file, Some(key), format!("{} is not a directory", m.dir)));
         }

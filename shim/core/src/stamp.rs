@@ -92,6 +92,17 @@ pub fn relation(primary: Option<&Stamp>, secondary: Option<&Stamp>) -> Relation 
     }
 }
 
+/// Both members are written, so both must carry their stamp: a member whose root lost it
+/// while the other kept its own is no longer the member (unmounted, lazily or not, and the
+/// bare mount point showing; or another file system mounted there).
+pub fn impostor(primary: Option<&Stamp>, secondary: Option<&Stamp>) -> Option<Member> {
+    match (primary, secondary) {
+        (None, Some(_)) => Some(Member::Primary),
+        (Some(_), None) => Some(Member::Secondary),
+        _ => None,
+    }
+}
+
 fn random_id() -> u64 {
     let mut b = [0u8; 8];
     // getrandom(2) never blocks once the pool is ready, which it is long before users log in.
@@ -187,6 +198,15 @@ mod tests {
         // Members of different sets never belong together.
         assert_eq!(relation(Some(&both), Some(&Stamp { set_id: 8, ..both })), Relation::SplitBrain);
         assert_eq!(relation(None, Some(&both)), Relation::Unknown);
+    }
+
+    #[test]
+    fn a_member_without_its_stamp_is_not_the_member() {
+        let both = st(1, 1);
+        assert_eq!(impostor(Some(&both), None), Some(Member::Secondary));
+        assert_eq!(impostor(None, Some(&both)), Some(Member::Primary));
+        assert_eq!(impostor(None, None), None, "a set on file systems without xattrs");
+        assert_eq!(impostor(Some(&both), Some(&both.moved_on())), None, "that is split brain, not a swap");
     }
 
     #[test]

@@ -147,9 +147,18 @@ pub unsafe extern "C" fn renameat(da: c_int, a: *const c_char, db: c_int, b: *co
 }
 
 /// renameat2(2), RENAME_NOREPLACE / RENAME_EXCHANGE / RENAME_WHITEOUT passed to both members.
+/// A follower on a file system without rename flags (FUSE: sshfs) answers RENAME_NOREPLACE
+/// with EINVAL; the lead has just done it without replacing, and the follower holds what the
+/// lead holds, so a plain rename there does the same.
 #[no_mangle]
 pub unsafe extern "C" fn renameat2(da: c_int, a: *const c_char, db: c_int, b: *const c_char, flags: c_uint) -> c_int {
-    two_paths("renameat2", da, a, db, b, |a, b| raw::renameat2(da, a, db, b, flags))
+    two_paths("renameat2", da, a, db, b, |a, b| {
+        let r = raw::renameat2(da, a, db, b, flags);
+        if r == -1 && flags == libc::RENAME_NOREPLACE && Errno::last().0 == libc::EINVAL && crate::members::in_follower(CStr::from_ptr(a).to_bytes()) {
+            return raw::renameat(da, a, db, b);
+        }
+        r
+    })
 }
 
 /// link(2)
