@@ -4,7 +4,9 @@
     python3 run.py --bench build/bench --lib ../target/release/libshadow.so [--quick]
 
 Then (workload `resync`, resync.py) rebuilds a member with `shadowctl enable` while a
-program writes, and reports the rebuild time and the writer's longest stall.
+program writes, and reports the rebuild time and the writer's longest stall; then
+(workloads `failover` and `rebuild`, failover.py) the latency of the write in which a member
+fails, and the time of `shadowctl enable --update dirty` per amount of changed data.
 
 Writes <out>/results.json, results.csv and ratios.svg and prints a table.  Exit status:
 0 when every run finished and every content check passed (whatever the numbers say),
@@ -34,6 +36,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import resync  # noqa: E402  (bench/resync.py)
+import failover  # noqa: E402  (bench/failover.py)
+
+EXTRA = ("resync", "failover", "rebuild")  # rows of absolute times, after the workloads
 
 MODES = ("native", "shadowed", "ideal")
 BIG_FILE = 1 << 20  # Dirs.next_run() deletes files this big at once, smaller ones at the end
@@ -104,9 +109,13 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--bench", default="build/bench", help="the benchmark program")
     ap.add_argument("--lib", default="../target/release/libshadow.so", help="libshadow.so")
     ap.add_argument("--shadowctl", default=None,
-                    help="shadowctl for the resync rows (default: next to --lib)")
+                    help="shadowctl for the resync, failover and rebuild rows "
+                         "(default: next to --lib)")
+    ap.add_argument("--failwriter", default="build/failwriter",
+                    help="the failover rows' writer program")
     ap.add_argument("--resync-files", type=int, default=None,
-                    help="files in the resync tree (default 20000, quick 2000, x --scale)")
+                    help="files in the resync and rebuild trees (default 20000, quick 2000, "
+                         "x --scale)")
     ap.add_argument("--out", default="../target/bench", help="directory for results")
     ap.add_argument("--tmpdir", default=None,
                     help="where to make the members (default: $TMPDIR or /tmp); "
@@ -122,7 +131,7 @@ def parse_args() -> argparse.Namespace:
                     help="streaming size in MiB (default 1024, quick 64)")
     ap.add_argument("--only", default=None,
                     help="comma-separated workloads to run (default: all): "
-                         + ",".join(w.name for w in WORKLOADS) + ",resync")
+                         + ",".join([w.name for w in WORKLOADS] + list(EXTRA)))
     ap.add_argument("--modes", default=",".join(MODES),
                     help="comma-separated modes (default: native,shadowed,ideal)")
     ap.add_argument("--timeout", type=float, default=None,
@@ -137,15 +146,17 @@ def parse_args() -> argparse.Namespace:
     a.modes = [m for m in a.modes.split(",") if m]
     if any(m not in MODES for m in a.modes) or not a.modes:
         ap.error(f"--modes takes some of {','.join(MODES)}")
-    names = a.only.split(",") if a.only else [w.name for w in WORKLOADS] + ["resync"]
-    unknown = [n for n in names if n not in BY_NAME and n != "resync"]
+    names = a.only.split(",") if a.only else [w.name for w in WORKLOADS] + list(EXTRA)
+    unknown = [n for n in names if n not in BY_NAME and n not in EXTRA]
     if unknown:
         ap.error(f"unknown workload(s): {', '.join(unknown)}")
-    a.workloads = [BY_NAME[n] for n in names if n != "resync"]
-    # the resync rows need the shim: they run when asked for (or by default) with shadowed
-    a.resync = "resync" in names and "shadowed" in a.modes
-    if a.only and "resync" in names and not a.resync:
-        print("run.py: resync needs the shadowed mode; left out", file=sys.stderr)
+    a.workloads = [BY_NAME[n] for n in names if n not in EXTRA]
+    # these rows need the shim: they run when asked for (or by default) with shadowed
+    for x in EXTRA:
+        setattr(a, x, x in names and "shadowed" in a.modes)
+        if a.only and x in names and not getattr(a, x):
+            print(f"run.py: {x} needs the shadowed mode; left out", file=sys.stderr)
+    a.needs_ctl = a.resync or a.failover or a.rebuild
     if a.resync_files is not None and a.resync_files < 200:
         ap.error("--resync-files must be at least 200")
     if a.reps < 1:
@@ -496,14 +507,16 @@ def fmt_ratio(r: float | None) -> str:
 
 
 def print_table(res: list[dict], mem: list[dict], runs: list[dict], a,
-                rs: dict | None = None) -> None:
+                rs: dict | None = None, fo: dict | None = None,
+                rb: dict | None = None) -> None:
     print()
     if res:
         print_main_rows(res, mem, a)
     resync.print_section(rs)
+    failover.print_sections(fo, rb)
     if res:
         print_published(res)
-    print_problems(runs, rs)
+    print_problems(runs, rs, fo, rb)
 
 
 def print_main_rows(res: list[dict], mem: list[dict], a) -> None:
@@ -553,8 +566,8 @@ def print_published(res: list[dict]) -> None:
               f"{pub['ratio']:.2f} ({pub['what']});  libshadow {mine}")
 
 
-def print_problems(runs: list[dict], rs: dict | None) -> None:
-    bad = [r for r in runs if r["error"]] + (rs or {}).get("failures", [])
+def print_problems(runs: list[dict], *extra: dict | None) -> None:
+    bad = [r for r in runs if r["error"]] + [f for d in extra if d for f in d["failures"]]
     noisy = [r for r in runs if not r["error"] and r["stderr"].strip()]
     if noisy:
         seen: dict[str, list[str]] = {}
@@ -572,7 +585,8 @@ def print_problems(runs: list[dict], rs: dict | None) -> None:
             print(f"  {r['workload']} {r['mode']} rep {r['rep']}: {r['error'][:400]}")
 
 
-def write_csv(path: Path, res: list[dict], mem: list[dict], rs: dict | None = None) -> None:
+def write_csv(path: Path, res: list[dict], mem: list[dict], rs: dict | None = None,
+              fo: dict | None = None, rb: dict | None = None) -> None:
     stats = ("median", "min", "max", "q1", "q3", "n")
     with open(path, "w", newline="") as f:
         wr = csv.writer(f)
@@ -595,6 +609,8 @@ def write_csv(path: Path, res: list[dict], mem: list[dict], rs: dict | None = No
                          "native", m["limit"] if m["limit"] is not None else "",
                          "" if m["pass"] is None else ("pass" if m["pass"] else "miss")])
         for row in resync.csv_rows(rs, 3 + 6 * len(MODES) + 5):
+            wr.writerow(row)
+        for row in failover.csv_rows([("failover", fo), ("rebuild", rb)], 3 + 6 * len(MODES) + 5):
             wr.writerow(row)
 
 
@@ -688,9 +704,14 @@ def main() -> int:
               f"or pass --modes native,ideal", file=sys.stderr)
         return 2
     a.shadowctl_abs = Path(a.shadowctl or a.lib_abs.parent / "shadowctl").resolve()
-    if a.resync and not a.shadowctl_abs.is_file():
-        print(f"run.py: {a.shadowctl_abs} not found (the resync rows need it); build it "
-              f"(make at the repo root), pass --shadowctl, or leave resync out of --only",
+    if a.needs_ctl and not a.shadowctl_abs.is_file():
+        print(f"run.py: {a.shadowctl_abs} not found (the resync, failover and rebuild rows "
+              f"need it); build it (make at the repo root), pass --shadowctl, or leave them "
+              f"out of --only", file=sys.stderr)
+        return 2
+    a.failwriter_abs = Path(a.failwriter).resolve()
+    if a.failover and not a.failwriter_abs.is_file():
+        print(f"run.py: failover writer {a.failwriter} not found (make -C bench)",
               file=sys.stderr)
         return 2
     out = Path(a.out)
@@ -707,7 +728,7 @@ def main() -> int:
     else:
         a.lib_built, lib_sha = a.lib_abs, None
     ctl_sha = None
-    if a.resync:  # a copy too, taken with the shim's: the two must be of one build
+    if a.needs_ctl:  # a copy too, taken with the shim's: the two must be of one build
         a.shadowctl_built = a.shadowctl_abs
         a.shadowctl_abs = base / "shadowctl"
         shutil.copy2(a.shadowctl_built, a.shadowctl_abs)
@@ -718,10 +739,11 @@ def main() -> int:
     total = sum(workload_reps(w, a) for w in a.workloads) * len(a.modes)
     print(f"bench: {len(a.workloads)} workloads x {a.reps} reps x {len(a.modes)} modes "
           f"(memory: at most 3 reps) = {total} runs"
-          f"{f' + resync ({a.reps} x all/newer)' if a.resync else ''} in {base} "
+          f"{f' + resync ({a.reps} x all/newer)' if a.resync else ''}"
+          f"{' + failover' if a.failover else ''}{' + rebuild' if a.rebuild else ''} in {base} "
           f"({fs_type(base)}); lib {a.lib_built}", flush=True)
     runs: list[dict] = []
-    rs = None
+    rs = fo = rb = None
     order = 0
     try:
         for w in a.workloads:
@@ -746,6 +768,15 @@ def main() -> int:
             rs = resync.run(a, base, clean_env, lambda msg: print(msg, flush=True))
             print(f"  {'resync':<16} done in {time.monotonic() - t_w:6.1f}s "
                   f"({rs['setup']['files']} files)", flush=True)
+        if a.failover:
+            t_w = time.monotonic()
+            fo = failover.run_failover(a, base, clean_env, lambda msg: print(msg, flush=True))
+            print(f"  {'failover':<16} done in {time.monotonic() - t_w:6.1f}s", flush=True)
+        if a.rebuild:
+            t_w = time.monotonic()
+            rb = failover.run_rebuild(a, base, clean_env, lambda msg: print(msg, flush=True))
+            print(f"  {'rebuild':<16} done in {time.monotonic() - t_w:6.1f}s "
+                  f"({rb['setup']['files']} files)", flush=True)
     except KeyboardInterrupt:
         print("bench: interrupted; writing what was measured", file=sys.stderr)
         runs.append({"workload": "-", "mode": "-", "rep": -1, "order": order,
@@ -759,7 +790,8 @@ def main() -> int:
     table = collect(runs)
     res = results(table, a.workloads)
     mem = memory_rows(table)
-    failures = [r for r in runs if r["error"]] + (rs["failures"] if rs else [])
+    failures = [r for r in runs if r["error"]] + [f for d in (rs, fo, rb) if d
+                                                  for f in d["failures"]]
     repo = Path(__file__).resolve().parent.parent
     doc = {
         "meta": {
@@ -774,8 +806,9 @@ def main() -> int:
             "tmpdir": str(tmproot), "fs_type": fs_type(tmproot), "prefix": a.prefix,
             "topdir_flag": dirs.topdir,
             "lib": str(a.lib_built), "lib_sha256": lib_sha,
-            "shadowctl": str(a.shadowctl_built) if a.resync else None,
+            "shadowctl": str(a.shadowctl_built) if a.needs_ctl else None,
             "shadowctl_sha256": ctl_sha,
+            "failwriter_sha256": sha256(a.failwriter_abs) if a.failover else None,
             "bench_sha256": sha256(a.bench_abs), "repo_commit": git_commit(repo),
             "python": platform.python_version(),
         },
@@ -783,14 +816,16 @@ def main() -> int:
         "memory": mem,
         "published": PUBLISHED,
         "resync": rs,
+        "failover": fo,
+        "rebuild": rb,
         "failures": [{k: r.get(k) for k in ("workload", "mode", "rep", "error", "stderr")}
                      for r in failures],
         "runs": runs,
     }
     (out / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
-    write_csv(out / "results.csv", res, mem, rs)
+    write_csv(out / "results.csv", res, mem, rs, fo, rb)
     write_svg(out / "ratios.svg", res)
-    print_table(res, mem, runs, a, rs)
+    print_table(res, mem, runs, a, rs, fo, rb)
     print(f"\nwrote {out / 'results.json'}, {out / 'results.csv'}, {out / 'ratios.svg'} "
           f"({time.monotonic() - t_start:.0f}s)")
     if failures:

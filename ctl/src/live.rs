@@ -380,7 +380,16 @@ impl LiveSet {
     }
 
     fn sync_paths(&self, src: &Path, dst: &Path, paths: &[String], total: &mut Stats) -> Result<(), String> {
+        // Directories this pass made whole on the target (copied with everything below, or
+        // removed): what the list names below them is done already.
+        let mut whole: Vec<&str> = Vec::new();
         for rel in paths {
+            if whole.iter().any(|d| rel.strip_prefix(d).is_some_and(|r| r.starts_with('/'))) {
+                continue;
+            }
+            if !dst.join(rel).exists() || !src.join(rel).exists() {
+                whole.push(rel);
+            }
             let mut quiet = |_: &Stats, _: bool| {};
             let st = sync::sync_path(src, dst, rel, &mut quiet).map_err(|e| format!("{rel}: {e}"))?;
             add(total, &st);

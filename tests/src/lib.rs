@@ -28,7 +28,13 @@ pub struct ShadowSet {
 
 impl ShadowSet {
     pub fn new() -> ShadowSet {
-        let dir = tempfile::Builder::new().prefix("shadow-test-").tempdir().unwrap();
+        ShadowSet::new_in(&std::env::temp_dir())
+    }
+
+    /// Like `new`, with the set's directories made under `parent` (e.g. a tmpfs) instead of
+    /// the default temporary directory.
+    pub fn new_in(parent: &Path) -> ShadowSet {
+        let dir = tempfile::Builder::new().prefix("shadow-test-").tempdir_in(parent).unwrap();
         for d in ["primary", "secondary"] {
             fs::create_dir(dir.path().join(d)).unwrap();
         }
