@@ -263,12 +263,10 @@ impl LiveSet {
                 if done.iter().any(|(r, _)| *r == rel) {
                     continue;
                 }
-                let metadata_only = diffs.iter().filter(|x| x.path == d.path).all(|x| matches!(x.what, tree::Difference::Mode(..) | tree::Difference::Owner(..)));
                 let winner = prefer.winner(sync::version(&p, &rel), sync::version(&q, &rel));
                 let (from, to) = if winner == Member::Primary { (&p, &q) } else { (&q, &p) };
-                let mut quiet = |_: &Stats, _: bool| {};
-                let r = if metadata_only { sync::sync_metadata(from, to, &rel) } else { sync::sync_path(from, to, &rel, &mut quiet).map(|_| ()) };
-                r.map_err(|e| format!("settle {rel}: {e}"))?;
+                let of_path: Vec<tree::Diff> = diffs.iter().filter(|x| x.path == d.path).cloned().collect();
+                repair_each(from, to, &of_path)?;
                 done.push((rel, winner));
             }
             if all {
@@ -334,7 +332,7 @@ impl LiveSet {
         let mut suspects: Vec<String> = open.iter().filter(|(id, _)| !live.contains(&journal::pid_of(**id))).map(|(_, p)| p.clone()).collect();
         suspects.sort();
         suspects.dedup();
-        let mut report = RecoverReport { repaired: Vec::new(), damage: damage.as_ref().map(|d| format!("{}: {d}", jpath.display())), full_verify: None };
+        let mut report = RecoverReport { repaired: Vec::new(), examined: 0, damage: damage.as_ref().map(|d| format!("{}: {d}", jpath.display())), full_verify: None };
         if damage.is_some() {
             let (_, repaired) = self.verify(&[], true, &mut tree::Unobserved)?;
             let (left, _) = self.verify(&[], false, &mut tree::Unobserved)?;
@@ -349,15 +347,20 @@ impl LiveSet {
             let both = st_all_enabled(&s);
             let (from, to) = self.newer_first(&s);
             for rel in &suspects {
+                report.examined += 1;
                 if both {
-                    let mut quiet = |_: &Stats, _: bool| {};
-                    sync::sync_path(&from, &to, rel, &mut quiet).map_err(|e| format!("recover {rel}: {e}"))?;
+                    // An intent names a directory whose entries may differ (older journals:
+                    // a file): compare it, its entries and their contents, repair what differs.
+                    let diffs = tree::compare_shallow(&from, &to, Path::new(rel)).map_err(|e| format!("recover {rel}: {e}"))?;
+                    for path in repair_each(&from, &to, &diffs)? {
+                        report.repaired.push(path);
+                    }
                 } else {
                     // A member is away: its enable will copy what the change list names.
                     let mut f = std::fs::OpenOptions::new().append(true).create(true).open(shared::changes_path(&self.config)).map_err(|e| e.to_string())?;
                     f.write_all(format!("{rel}\0").as_bytes()).map_err(|e| e.to_string())?;
+                    report.repaired.push(rel.clone());
                 }
-                report.repaired.push(rel.clone());
             }
             // Compact in place (programs hold the journal open for appending): keep only the
             // intents of processes still running.
@@ -398,6 +401,24 @@ impl LiveSet {
     }
 }
 
+/// Makes each differing path of `to` what it is in `from` (metadata only where only
+/// metadata differs); returns the paths, each once.
+fn repair_each(from: &Path, to: &Path, diffs: &[tree::Diff]) -> Result<Vec<String>, String> {
+    let mut done: Vec<String> = Vec::new();
+    for d in diffs {
+        let rel = d.path.to_string_lossy().to_string();
+        if done.contains(&rel) {
+            continue;
+        }
+        let metadata_only = diffs.iter().filter(|x| x.path == d.path).all(|x| matches!(x.what, tree::Difference::Mode(..) | tree::Difference::Owner(..)));
+        let mut quiet = |_: &Stats, _: bool| {};
+        let r = if metadata_only { sync::sync_metadata(from, to, &rel) } else { sync::sync_path(from, to, &rel, &mut quiet).map(|_| ()) };
+        r.map_err(|e| format!("repair {rel}: {e}"))?;
+        done.push(rel);
+    }
+    Ok(done)
+}
+
 fn st_all_enabled(s: &State) -> bool {
     s.members.iter().all(|m| m.state == MemberState::Enabled)
 }
@@ -410,6 +431,8 @@ fn add(t: &mut Stats, s: &Stats) {
 }
 
 pub struct RecoverReport {
+    /// Directories (or files) the journal had in flight.
+    pub examined: usize,
     /// Paths copied from the newer member (or handed to the change list).
     pub repaired: Vec<String>,
     /// The journal could not be read whole.

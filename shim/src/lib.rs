@@ -40,4 +40,5 @@ fn shim_fini() {
             ocb.report_if_insecure();
         }
     }
+    members::retire_unused_intents();
 }

@@ -134,6 +134,9 @@ pub fn init() -> Result<(), String> {
         refuse_diverged(&st)?;
     }
     set_tracking(&st);
+    // A new image keeps its pid across exec: its intent ids must not repeat those the old
+    // image left open.
+    INTENTS.store((coarse_ms() as u32).wrapping_mul(2_654_435_761) | 1, Ordering::Relaxed);
     APPLIED.store(st.epoch, Ordering::SeqCst);
     *VIEW.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(v));
     claim_slot();
@@ -205,29 +208,98 @@ pub fn claim_slot() {
 static PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 static INTENTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
 
-/// Writes a `Begin` record before `rel` changes on members that must stay identical;
-/// returns its id (0 when no follower is written: then nothing can diverge).
+/// A directory whose entries may differ between the members until its intent is ended:
+/// md's write-intent bitmap at file-system scale, the directory being the chunk. Marked
+/// before the first change below it, it stays marked while a file in it is open for
+/// writing and for LINGER_MS after the last use, so a stream of changes in one directory
+/// costs one journal record (and one flush), not one per file.
+struct Hot {
+    dir: Vec<u8>,
+    id: u64,
+    users: u32,
+    /// Coarse monotonic milliseconds when the last user left (0: in use).
+    idle_since: u64,
+}
+
+static HOT: Mutex<Vec<Hot>> = Mutex::new(Vec::new());
+const LINGER_MS: u64 = 2000;
+
+fn coarse_ms() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    (ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000).max(1)
+}
+
+fn hot() -> std::sync::MutexGuard<'static, Vec<Hot>> {
+    HOT.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Ends the intents nobody has used for LINGER_MS (all unused ones when `all`).
+fn retire(hot: &mut Vec<Hot>, now: u64, all: bool) {
+    hot.retain(|h| {
+        let done = h.users == 0 && (all || now.saturating_sub(h.idle_since) >= LINGER_MS);
+        if done {
+            let _ = real::write(shared().journal_fd, &shadow_core::journal::Record::End { id: h.id }.encode());
+        }
+        !done
+    });
+}
+
+/// Marks the directory holding `rel` in flight before `rel` changes on members that must
+/// stay identical; returns the intent to end (0 when no follower is written: then nothing
+/// can diverge). After a crash, `recover` compares and repairs each marked directory's
+/// entries.
 pub fn intent_begin(rel: &Rel) -> u64 {
     if view().follower.is_none() {
         return 0;
     }
+    let dir = vpath::parent(&rel.0).to_vec();
+    let now = coarse_ms();
+    let mut hot = hot();
+    retire(&mut hot, now, false);
+    if let Some(h) = hot.iter_mut().find(|h| h.dir == dir) {
+        h.users += 1;
+        h.idle_since = 0;
+        return h.id;
+    }
     let id = shadow_core::journal::intent_id(PID.load(Ordering::Relaxed), INTENTS.fetch_add(1, Ordering::Relaxed));
-    let rec = shadow_core::journal::Record::Begin { id, path: String::from_utf8_lossy(&rel.0).into_owned() }.encode();
-    // One append, before the change: after a crash this path is known to be in doubt. With
-    // journal_sync (the default) the record is on stable storage first, so this holds after a
-    // power failure too.
+    let rec = shadow_core::journal::Record::Begin { id, path: String::from_utf8_lossy(&dir).into_owned() }.encode();
+    // Before the change: after a crash this directory is known to be in doubt. With
+    // journal_sync (the default) the record is on stable storage first, so this holds after
+    // a power failure too.
     let fd = shared().journal_fd;
     if real::write(fd, &rec).is_ok() && set::get().config.journal_sync {
         let _ = real::fdatasync(fd);
     }
+    hot.push(Hot { dir, id, users: 1, idle_since: 0 });
     id
 }
 
-/// Both members hold the same result for intent `id`.
+/// One user of intent `id` is done, both members holding the same result.
 pub fn intent_end(id: u64) {
-    if id != 0 {
-        let _ = real::write(shared().journal_fd, &shadow_core::journal::Record::End { id }.encode());
+    if id == 0 {
+        return;
     }
+    let now = coarse_ms();
+    let mut hot = hot();
+    if let Some(h) = hot.iter_mut().find(|h| h.id == id && h.users > 0) {
+        h.users -= 1;
+        if h.users == 0 {
+            h.idle_since = now;
+        }
+    }
+    retire(&mut hot, now, false);
+}
+
+/// At exit and before exec: end every intent no file holds any more.
+pub fn retire_unused_intents() {
+    retire(&mut hot(), coarse_ms(), true);
+}
+
+/// In a fork child: the parent's intents are the parent's to end; the child starts afresh
+/// (without freeing what it inherited: nothing may allocate or free here).
+pub fn forget_inherited_intents() {
+    std::mem::forget(std::mem::take(&mut *hot()));
 }
 
 static TABLE_BYTES: AtomicU64 = AtomicU64::new(0);

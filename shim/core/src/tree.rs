@@ -107,10 +107,20 @@ pub fn compare_path(first: &Path, second: &Path, rel: &Path) -> io::Result<Vec<D
 
 /// `compare_path`, telling `obs` about each entry and the contents read.
 pub fn compare_observed(first: &Path, second: &Path, rel: &Path, obs: &mut dyn Observer) -> io::Result<Vec<Diff>> {
+    compare_to_depth(first, second, rel, u32::MAX, obs)
+}
+
+/// One path and, for a directory, its entries but nothing below them (a subdirectory's
+/// own metadata, not its entries): what a write-intent on that directory covers.
+pub fn compare_shallow(first: &Path, second: &Path, rel: &Path) -> io::Result<Vec<Diff>> {
+    compare_to_depth(first, second, rel, 1, &mut Unobserved)
+}
+
+fn compare_to_depth(first: &Path, second: &Path, rel: &Path, depth: u32, obs: &mut dyn Observer) -> io::Result<Vec<Diff>> {
     let mut diffs = Vec::new();
     let (a, b) = (fs::symlink_metadata(first.join(rel)), fs::symlink_metadata(second.join(rel)));
     match (a, b) {
-        (Ok(_), Ok(_)) => compare_at(first, second, rel, &mut diffs, obs)?,
+        (Ok(_), Ok(_)) => compare_at(first, second, rel, depth, &mut diffs, obs)?,
         (Ok(m), Err(_)) => diffs.push(Diff { path: rel.to_path_buf(), what: Difference::Missing { in_first: true, kind: Kind::of(&m) } }),
         (Err(_), Ok(m)) => diffs.push(Diff { path: rel.to_path_buf(), what: Difference::Missing { in_first: false, kind: Kind::of(&m) } }),
         (Err(e), Err(_)) if e.kind() == io::ErrorKind::NotFound => {}
@@ -119,7 +129,7 @@ pub fn compare_observed(first: &Path, second: &Path, rel: &Path, obs: &mut dyn O
     Ok(diffs)
 }
 
-fn compare_at(first: &Path, second: &Path, rel: &Path, out: &mut Vec<Diff>, obs: &mut dyn Observer) -> io::Result<()> {
+fn compare_at(first: &Path, second: &Path, rel: &Path, depth: u32, out: &mut Vec<Diff>, obs: &mut dyn Observer) -> io::Result<()> {
     let (a, b) = (first.join(rel), second.join(rel));
     // A tree that is being written can lose an entry between readdir and stat: that is a
     // difference of the moment (verify re-checks differences with writers held back).
@@ -159,6 +169,7 @@ fn compare_at(first: &Path, second: &Path, rel: &Path, out: &mut Vec<Diff>, obs:
             Ok(None) => obs.identical_file(rel),
             Err(e) => push(Difference::Unreadable(e.to_string())),
         },
+        Kind::Dir if depth == 0 => {}
         Kind::Dir => {
             let gone = |r: io::Result<Vec<std::ffi::OsString>>| match r {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
@@ -174,7 +185,7 @@ fn compare_at(first: &Path, second: &Path, rel: &Path, out: &mut Vec<Diff>, obs:
                 };
                 match order {
                     std::cmp::Ordering::Equal => {
-                        compare_at(first, second, &rel.join(&ea[i]), out, obs)?;
+                        compare_at(first, second, &rel.join(&ea[i]), depth - 1, out, obs)?;
                         i += 1;
                         j += 1;
                     }
@@ -310,5 +321,12 @@ mod tests {
                 "t: type File != Dir",
             ]
         );
+        // Shallow: the directory's own entries, a subdirectory's metadata, nothing below.
+        let shallow = |rel: &str| -> Vec<String> { compare_shallow(&p.0.join("a"), &p.0.join("b"), Path::new(rel)).unwrap().iter().map(|d| d.to_string()).collect() };
+        assert_eq!(shallow("").len(), 5, "{:?}", shallow(""));
+        assert!(!shallow("").iter().any(|d| d.starts_with("d/")));
+        fs::set_permissions(p.0.join("b/d"), fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(shallow("").iter().any(|d| d.starts_with("d: mode")));
+        assert_eq!(shallow("d"), vec!["d: mode 755 != 700", "d/c: contents differ from byte 2"]);
     }
 }

@@ -67,6 +67,12 @@ pub fn climbs(path: &[u8]) -> bool {
     path.split(|&b| b == b'/').any(|c| c == b"..")
 }
 
+/// The directory holding a path relative to the prefix (`b""`: the prefix itself, which
+/// is also its own parent).
+pub fn parent(rel: &[u8]) -> &[u8] {
+    rel.iter().rposition(|&b| b == b'/').map_or(&rel[..0], |i| &rel[..i])
+}
+
 /// `root` joined with a relative path below it (`rel` may be empty).
 pub fn join(root: &[u8], rel: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(root.len() + rel.len() + 1);
@@ -83,6 +89,13 @@ pub fn join(root: &[u8], rel: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parents() {
+        assert_eq!(parent(b"a/b/c"), b"a/b");
+        assert_eq!(parent(b"c"), b"");
+        assert_eq!(parent(b""), b"");
+    }
 
     fn abs(base: &str, p: &str) -> String {
         String::from_utf8(absolute(base.as_bytes(), p.as_bytes())).unwrap()

@@ -94,6 +94,7 @@ unsafe fn exec_with(path: *const c_char, envp: *const *const c_char, by_path: bo
                 Arg::Keep => CString::default(),
             };
             let p = if target.as_bytes().is_empty() { path } else { target.as_ptr() };
+            crate::members::retire_unused_intents();
             crate::members::not_in_flight(|| call(p, envp)).into_res()
         },
         || call(path, envp),
