@@ -339,6 +339,7 @@ impl LiveSet {
             report.full_verify = Some((repaired, left.len()));
         }
         if suspects.is_empty() && damage.is_none() && (data.len() as u64) < self.config.journal_max {
+            self.registry.forget_crashed();
             return Ok(report);
         }
         let _lock = self.command_lock()?;
@@ -379,6 +380,7 @@ impl LiveSet {
         for rel in &report.repaired {
             self.history(Code::Recovered, &format!("{p}/{rel}"), &format!("{q}/{rel}"), "recovered after a crash: in flight in the journal");
         }
+        self.registry.forget_crashed();
         Ok(report)
     }
 

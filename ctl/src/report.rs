@@ -59,6 +59,8 @@ pub struct Status {
     pub stamps: String,
     /// After a split brain: the paths that differ (conflicts to settle with recover --prefer).
     pub conflicts: Vec<String>,
+    /// Processes that died with changes in flight: `recover` is due.
+    pub crashed: Vec<u32>,
 }
 
 fn stamps_word(r: &Relation) -> String {
@@ -122,7 +124,8 @@ impl Status {
             Vec::new()
         };
         let stamps = relation.map_or_else(|e| format!("unreadable: {e}"), |r| stamps_word(&r));
-        Ok(Status { prefix: set.config.prefix.clone(), config: set.config.file.display().to_string(), state, processes, insecure, stamps, conflicts })
+        let crashed = set.registry.crashed().into_iter().map(|(_, pid)| pid).collect();
+        Ok(Status { prefix: set.config.prefix.clone(), config: set.config.file.display().to_string(), state, processes, insecure, stamps, conflicts, crashed })
     }
 
     pub fn text(&self) -> String {
@@ -137,6 +140,9 @@ impl Status {
             for c in &self.conflicts {
                 s += &format!("  {c}\n");
             }
+        }
+        if !self.crashed.is_empty() {
+            s += &format!("recover needed: process(es) {:?} ended with changes in flight; run `shadowctl recover` (watch does it by itself)\n", self.crashed);
         }
         s += &format!("processes: {}\n", self.processes.len());
         for p in &self.processes {
@@ -175,13 +181,14 @@ impl Status {
             })
             .collect();
         format!(
-            "{{\"prefix\":{},\"config\":{},\"epoch\":{},\"members\":[{}],\"stamps\":{},\"conflicts\":[{}],\"processes\":[{}],\"insecure_reports\":{}}}",
+            "{{\"prefix\":{},\"config\":{},\"epoch\":{},\"members\":[{}],\"stamps\":{},\"conflicts\":[{}],\"recover_needed\":[{}],\"processes\":[{}],\"insecure_reports\":{}}}",
             json_string(&self.prefix),
             json_string(&self.config),
             self.state.epoch,
             members.join(","),
             json_string(&self.stamps),
             self.conflicts.iter().map(|c| json_string(c)).collect::<Vec<_>>().join(","),
+            self.crashed.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","),
             procs.join(","),
             self.insecure
         )

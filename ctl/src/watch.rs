@@ -176,18 +176,23 @@ fn check_identity(set: &LiveSet) {
 
 /// Keeps the write-intent journal bounded while programs run: past `journal_max` bytes it
 /// is compacted (the `recover` pass: intents of dead processes repaired, live ones kept).
+/// Also runs that pass at once when a process died holding write intents, so a crash is
+/// repaired within a moment, not at the next start.
 fn compact_journal(set: &LiveSet) {
     let path = shadow_core::shared::journal_path(&set.config);
     let size = std::fs::metadata(&path).map_or(0, |m| m.len());
-    if size < set.config.journal_max {
+    let crashed = set.registry.crashed();
+    if size < set.config.journal_max && crashed.is_empty() {
         return;
     }
     match set.recover() {
         Ok(r) => {
             let after = std::fs::metadata(&path).map_or(0, |m| m.len());
-            eprintln!("shadowctl watch: journal compacted from {size} to {after} bytes; {} path(s) repaired", r.repaired.len());
+            let pids: Vec<String> = crashed.iter().map(|(_, p)| p.to_string()).collect();
+            let why = if crashed.is_empty() { String::new() } else { format!(" after process(es) {} crashed", pids.join(", ")) };
+            eprintln!("shadowctl watch: recovered{why}: journal compacted from {size} to {after} bytes; {} path(s) repaired", r.repaired.len());
         }
-        Err(e) => eprintln!("shadowctl watch: compacting the journal: {e}"),
+        Err(e) => eprintln!("shadowctl watch: recovering: {e}"),
     }
 }
 

@@ -140,6 +140,7 @@ pub fn init() -> Result<(), String> {
     APPLIED.store(st.epoch, Ordering::SeqCst);
     *VIEW.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(v));
     claim_slot();
+    tell_about_crashes();
     Ok(())
 }
 
@@ -243,6 +244,34 @@ fn retire(hot: &mut Vec<Hot>, now: u64, all: bool) {
         }
         !done
     });
+    publish_intents(hot);
+}
+
+/// How many intents this process is using (a lingering one is done: both members agree),
+/// in its registry slot: should it die using some, `shadowctl` (status, watch) and the next
+/// program know that `recover` is due.
+fn publish_intents(hot: &[Hot]) {
+    let i = SLOT.load(Ordering::Relaxed);
+    if i != usize::MAX {
+        let n = hot.iter().filter(|h| h.users > 0).count() as u32;
+        shared().registry.slot(i).open_intents.store(n, Ordering::Relaxed);
+    }
+}
+
+/// Processes that died holding write intents: the user must know that `shadowctl recover`
+/// is due (shadow-run and `shadowctl watch` run it themselves). Told once per process, in
+/// the history and on stderr.
+fn tell_about_crashes() {
+    let reg = &shared().registry;
+    for (i, pid) in reg.crashed() {
+        if reg.slot(i).told.swap(1, Ordering::SeqCst) == 0 {
+            crate::report::record(
+                Code::RecoverNeeded,
+                &Rel(Vec::new()),
+                &format!("process {pid} ended with changes in flight: the members may differ until `shadowctl -c {} recover` runs", set::get().config_path.to_string_lossy()),
+            );
+        }
+    }
 }
 
 /// Marks the directory holding `rel` in flight before `rel` changes on members that must
@@ -260,7 +289,9 @@ pub fn intent_begin(rel: &Rel) -> u64 {
     if let Some(h) = hot.iter_mut().find(|h| h.dir == dir) {
         h.users += 1;
         h.idle_since = 0;
-        return h.id;
+        let id = h.id;
+        publish_intents(&hot);
+        return id;
     }
     let id = shadow_core::journal::intent_id(PID.load(Ordering::Relaxed), INTENTS.fetch_add(1, Ordering::Relaxed));
     let rec = shadow_core::journal::Record::Begin { id, path: String::from_utf8_lossy(&dir).into_owned() }.encode();
@@ -272,6 +303,7 @@ pub fn intent_begin(rel: &Rel) -> u64 {
         let _ = real::fdatasync(fd);
     }
     hot.push(Hot { dir, id, users: 1, idle_since: 0 });
+    publish_intents(&hot);
     id
 }
 
@@ -294,6 +326,17 @@ pub fn intent_end(id: u64) {
 /// At exit and before exec: end every intent no file holds any more.
 pub fn retire_unused_intents() {
     retire(&mut hot(), coarse_ms(), true);
+}
+
+/// The same from `_exit`, which a signal handler may call while its thread holds the table:
+/// then the intents stay open, and `recover` merely finds their directories identical.
+pub fn retire_unused_intents_now() {
+    if VIEW.try_read().map(|v| v.is_none()).unwrap_or(true) {
+        return;
+    }
+    if let Ok(mut hot) = HOT.try_lock() {
+        retire(&mut hot, coarse_ms(), true);
+    }
 }
 
 /// In a fork child: the parent's intents are the parent's to end; the child starts afresh

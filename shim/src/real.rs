@@ -266,6 +266,13 @@ pub fn close(fd: c_int) -> Res<c_int> {
 pub fn write(fd: c_int, buf: &[u8]) -> Res<usize> {
     cvt(unsafe { raw::write(fd, buf.as_ptr().cast(), buf.len()) }).map(|n| n as usize)
 }
+/// What glibc's `_exit` does (the shim's `_exit` hook cannot call itself through libc).
+pub fn exit_group(status: c_int) -> ! {
+    loop {
+        unsafe { libc::syscall(libc::SYS_exit_group, status) };
+    }
+}
+
 pub fn fdatasync(fd: c_int) -> Res<()> {
     cvt(unsafe { raw::fdatasync(fd) }).map(|_| ())
 }

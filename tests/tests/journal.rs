@@ -95,3 +95,42 @@ fn watch_keeps_the_journal_bounded_while_programs_run() {
     assert!(!written.contains("00100 "), "nothing was in doubt, nothing repaired: {written}");
     assert_eq!(s.ctl(&["verify"]).0, 0);
 }
+
+#[test]
+fn a_crash_is_told_to_the_next_program_and_repaired_by_watch() {
+    let s = ShadowSet::new();
+    let mut victim = s.command("/bin/bash").arg("-c").arg("mkdir /shadow/d; exec 3>/shadow/d/held; echo first >&3; echo ready > /shadow/ready; sleep 60").spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !s.secondary().join("ready").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unsafe { libc::kill(victim.id() as i32, libc::SIGKILL) };
+    victim.wait().unwrap();
+    // What a crash between the two writes leaves: the primary has a line the secondary lacks.
+    fs::write(s.primary().join("d/held"), "first\nsecond\n").unwrap();
+    let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
+    assert_eq!(st["recover_needed"], serde_json::json!([victim.id()]), "{st}");
+
+    // The next program is told, once.
+    let out = s.command("/bin/true").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.contains(&format!("process {} ended with changes in flight", victim.id())) && err.contains("recover"), "{err}");
+    assert!(s.history().lines().any(|l| l.starts_with("00101 ")), "{}", s.history());
+    assert!(s.command("/bin/true").output().unwrap().stderr.is_empty(), "told once only");
+
+    // watch recovers by itself.
+    let watch = Command::new(bin_dir().join("shadowctl")).args(["watch", "--interval", "1", "-c"]).arg(s.config()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.ctl(&["verify"]).0 != 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    unsafe { libc::kill(watch.id() as i32, libc::SIGTERM) };
+    let out = watch.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(s.ctl(&["verify"]).0, 0, "watch repaired the crash: {err}");
+    assert!(err.contains(&format!("after process(es) {} crashed", victim.id())), "{err}");
+    assert!(s.history().lines().any(|l| l.starts_with("00100 ") && l.contains("d/held")), "{}", s.history());
+    assert_eq!(fs::read_to_string(s.secondary().join("d/held")).unwrap(), "first\nsecond\n");
+    let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
+    assert_eq!(st["recover_needed"], serde_json::json!([]), "{st}");
+}

@@ -26,6 +26,8 @@ pub enum Code {
     MemberRecovered = 93,
     /// `shadowctl recover` repaired a path left in flight by a crash.
     Recovered = 100,
+    /// A process ended (kill -9, a crash) with changes in flight: `recover` is due.
+    RecoverNeeded = 101,
     /// Both members were written while apart (their stamps say so): nothing is copied over
     /// either until `shadowctl recover --prefer` decides.
     SplitBrain = 110,
@@ -51,7 +53,7 @@ impl Code {
         })
     }
 
-    pub const ALL: [Code; 12] = [
+    pub const ALL: [Code; 13] = [
         Code::InsecureFile,
         Code::NamespaceMismatch,
         Code::ChangeListFailed,
@@ -63,6 +65,7 @@ impl Code {
         Code::RebuildFinished,
         Code::MemberRecovered,
         Code::Recovered,
+        Code::RecoverNeeded,
         Code::SplitBrain,
     ];
 

@@ -251,6 +251,8 @@ pub struct Slot<'a> {
     pub seen_epoch: &'a AtomicU64,
     pub table_bytes: &'a AtomicU64,
     pub insecure_open: &'a AtomicU64,
+    pub open_intents: &'a AtomicU32,
+    pub told: &'a AtomicU32,
 }
 
 impl Registry {
@@ -274,6 +276,8 @@ impl Registry {
                 seen_epoch: &*(self.map.add(base + registry::SEEN_EPOCH) as *const AtomicU64),
                 table_bytes: &*(self.map.add(base + registry::TABLE_BYTES) as *const AtomicU64),
                 insecure_open: &*(self.map.add(base + registry::INSECURE_OPEN) as *const AtomicU64),
+                open_intents: &*(self.map.add(base + registry::OPEN_INTENTS) as *const AtomicU32),
+                told: &*(self.map.add(base + registry::TOLD) as *const AtomicU32),
             }
         }
     }
@@ -289,16 +293,45 @@ impl Registry {
                 return Some(i);
             }
         }
-        for i in 0..registry::SLOTS {
-            let s = self.slot(i);
-            let cur = s.pid.load(Ordering::SeqCst);
-            let free = cur == 0 || (cur != pid && !process_alive(cur));
-            if free && s.pid.compare_exchange(cur, pid, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
-                s.in_flight.store(0, Ordering::SeqCst);
-                return Some(i);
+        // A crashed process's slot is kept for `recover` to see, unless nothing else is free.
+        for keep_crashed in [true, false] {
+            for i in 0..registry::SLOTS {
+                let s = self.slot(i);
+                let cur = s.pid.load(Ordering::SeqCst);
+                let crashed = s.open_intents.load(Ordering::SeqCst) != 0;
+                let free = cur == 0 || (cur != pid && !(keep_crashed && crashed) && !process_alive(cur));
+                if free && s.pid.compare_exchange(cur, pid, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                    s.in_flight.store(0, Ordering::SeqCst);
+                    s.open_intents.store(0, Ordering::SeqCst);
+                    s.told.store(0, Ordering::SeqCst);
+                    return Some(i);
+                }
             }
         }
         None
+    }
+
+    /// Processes gone while holding write intents (kill -9, a crash): `recover` is due.
+    /// Allocation-free when there are none, for the shim's start-up.
+    pub fn crashed(&self) -> Vec<(usize, u32)> {
+        let mut out = Vec::new();
+        for i in 0..registry::SLOTS {
+            let s = self.slot(i);
+            let pid = s.pid.load(Ordering::SeqCst);
+            if pid != 0 && s.open_intents.load(Ordering::SeqCst) != 0 && !process_alive(pid) {
+                out.push((i, pid));
+            }
+        }
+        out
+    }
+
+    /// `recover` has dealt with the crashed processes' intents: their slots are free.
+    pub fn forget_crashed(&self) {
+        for (i, pid) in self.crashed() {
+            let s = self.slot(i);
+            s.open_intents.store(0, Ordering::SeqCst);
+            let _ = s.pid.compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst);
+        }
     }
 
     /// Live processes registered, with their slot (zombies are not alive: they will never
@@ -312,12 +345,12 @@ impl Registry {
             .collect()
     }
 
-    /// Frees the slots of processes that are gone.
+    /// Frees the slots of processes that are gone (but not of crashed ones: see `crashed`).
     pub fn reap(&self) {
         for i in 0..registry::SLOTS {
             let s = self.slot(i);
             let pid = s.pid.load(Ordering::SeqCst);
-            if pid != 0 && !process_alive(pid) {
+            if pid != 0 && s.open_intents.load(Ordering::SeqCst) == 0 && !process_alive(pid) {
                 let _ = s.pid.compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst);
             }
         }

@@ -222,6 +222,10 @@ pub mod registry {
     pub const TABLE_BYTES: usize = 16;
     /// Open files marked insecure and not yet reported (reported at their last close).
     pub const INSECURE_OPEN: usize = 24;
+    /// Write intents the process holds: a process gone with some left crashed mid-change.
+    pub const OPEN_INTENTS: usize = 32;
+    /// Non-zero once a program was told that this crashed process needs `recover`.
+    pub const TOLD: usize = 36;
 }
 
 /// The change list (`state_dir/changes`): paths (relative to the prefix) changed while a

@@ -17,6 +17,19 @@ extern "C" {
     static environ: *const *const c_char;
 }
 
+/// _exit(2) and _Exit(3) run no atexit handlers, so not the shim's either: the write intents
+/// no file uses any more are ended here (dash, for one, always leaves by `_exit`).
+#[no_mangle]
+pub unsafe extern "C" fn _exit(status: c_int) -> ! {
+    crate::members::retire_unused_intents_now();
+    crate::real::exit_group(status)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn _Exit(status: c_int) -> ! {
+    _exit(status)
+}
+
 /// vfork(2) as fork(2).
 #[no_mangle]
 pub unsafe extern "C" fn vfork() -> pid_t {
