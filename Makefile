@@ -15,6 +15,12 @@ build:
 test-deps:
 	@command -v sqlite3 >/dev/null 2>&1 || { echo "installing sqlite3 (needed by the crash test)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sqlite3 >/dev/null; }
+	@{ command -v sshfs >/dev/null 2>&1 && test -x /usr/sbin/sshd; } || { \
+	  echo "installing openssh-server sshfs (needed by the network member test)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    openssh-server sshfs >/dev/null; }
+	@command -v strace >/dev/null 2>&1 || { echo "installing strace (the journal test traces system calls)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null; }
 
 test: build test-deps
 	$(CARGO) test --release --workspace --exclude shadow-tests

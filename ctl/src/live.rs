@@ -129,6 +129,7 @@ impl LiveSet {
                     let t = st.member_mut(target);
                     t.state = MemberState::Enabled;
                     t.generation = g;
+                    t.mount_root = shared::is_mount_root(&t.dir);
                 })?;
                 if st_all_enabled(&self.read()?) {
                     let _ = std::fs::File::create(shared::changes_path(&self.config));

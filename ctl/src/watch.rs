@@ -86,7 +86,12 @@ fn notify(program: &Option<String>, set: &str, e: &Event) {
 }
 
 /// Whether a member directory can be written again: create, write, sync and remove a probe.
-fn usable(dir: &str) -> bool {
+/// A member that was a mounted file system is usable only once it is mounted again: the
+/// bare mount point underneath is no member to rebuild.
+fn usable(dir: &str, mount_root: bool) -> bool {
+    if mount_root && !shadow_core::shared::is_mount_root(dir) {
+        return false;
+    }
     let probe = Path::new(dir).join(format!(".shadow-probe.{}", std::process::id()));
     let ok = std::fs::write(&probe, b"probe").and_then(|_| std::fs::File::open(&probe)?.sync_all()).is_ok();
     let _ = std::fs::remove_file(&probe);
@@ -132,7 +137,7 @@ pub fn watch(set: &LiveSet, interval: u64, retry: u64, mode: UpdateMode) -> Resu
                 degraded_said[m.index()] = true;
                 set.history(Code::Degraded, &state.member(Member::Primary).dir, &state.member(Member::Secondary).dir, &format!("{} failed: running on one member", m.name()));
             }
-            if now >= next_probe && usable(&r.dir) {
+            if now >= next_probe && usable(&r.dir, r.mount_root) {
                 rebuild(set, m, mode);
             }
         }
@@ -157,13 +162,14 @@ pub fn watch(set: &LiveSet, interval: u64, retry: u64, mode: UpdateMode) -> Resu
 /// creating files on the bare mount point. It is marked failed, and its rebuild scans the
 /// whole tree (what went to the mount point is not in the member).
 fn check_identity(set: &LiveSet) {
-    use shadow_core::stamp::{impostor, read};
+    use shadow_core::stamp::{identity, impostor};
     let Ok(s) = set.read() else { return };
     if !s.members.iter().all(|m| m.state == MemberState::Enabled) {
         return;
     }
-    let stamps: Vec<_> = s.members.iter().map(|m| read(&m.dir).ok().flatten()).collect();
-    let Some(m) = impostor(stamps[0].as_ref(), stamps[1].as_ref()) else { return };
+    // Only where both file systems hold stamps can a missing one mean anything.
+    let [Some(p), Some(q)] = [identity(&s.members[0].dir), identity(&s.members[1].dir)] else { return };
+    let Some(m) = impostor(p.as_ref(), q.as_ref()) else { return };
     let Ok(_lock) = set.command_lock() else { return };
     let other = Member::ALL.into_iter().find(|x| *x != m).expect("two members");
     set.state.mark_changes_lost();

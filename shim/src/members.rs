@@ -328,17 +328,6 @@ pub fn retire_unused_intents() {
     retire(&mut hot(), coarse_ms(), true);
 }
 
-/// The same from `_exit`, which a signal handler may call while its thread holds the table:
-/// then the intents stay open, and `recover` merely finds their directories identical.
-pub fn retire_unused_intents_now() {
-    if VIEW.try_read().map(|v| v.is_none()).unwrap_or(true) {
-        return;
-    }
-    if let Ok(mut hot) = HOT.try_lock() {
-        retire(&mut hot, coarse_ms(), true);
-    }
-}
-
 /// In a fork child: the parent's intents are the parent's to end; the child starts afresh
 /// (without freeing what it inherited: nothing may allocate or free here).
 pub fn forget_inherited_intents() {
@@ -566,11 +555,12 @@ pub fn follower_failed(rel: &Rel, what: &str, e: Errno, ocb: Option<&Ocb>) -> Re
 /// program: the bare mount point shows). What was written there since is not the member's
 /// either, so the change list cannot be trusted for its rebuild.
 fn follower_swapped() -> bool {
-    use shadow_core::stamp::{impostor, read};
+    use shadow_core::stamp::{identity, impostor};
     let v = view();
     let Some(f) = v.follower else { return false };
-    let stamps: Vec<_> = v.dirs.iter().map(|d| read(&String::from_utf8_lossy(d)).ok().flatten()).collect();
-    let swapped = impostor(stamps[0].as_ref(), stamps[1].as_ref()) == Some(f);
+    let stamps: Vec<_> = v.dirs.iter().map(|d| identity(&String::from_utf8_lossy(d))).collect();
+    let [Some(p), Some(q)] = [&stamps[0], &stamps[1]] else { return false };
+    let swapped = impostor(p.as_ref(), q.as_ref()) == Some(f);
     if swapped {
         shared().state.mark_changes_lost();
     }

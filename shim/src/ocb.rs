@@ -287,8 +287,12 @@ impl Ocb {
     /// write intent is over, unless the members may differ (recover will see to it).
     pub fn settle(&self, fd: c_int) {
         if let Some(sfd) = self.secondary_fd().filter(|_| self.is_written()) {
-            if let Err(e) = real::fstat(fd).and_then(|st| real::futimens(sfd, &times_of(&st))) {
-                let _ = crate::members::follower_failed(&self.rel(), "futimens", e, Some(self));
+            // A lead that cannot say its times is the lead's trouble (its next operation
+            // finds out), never the follower's.
+            if let Ok(st) = real::fstat(fd) {
+                if let Err(e) = real::futimens(sfd, &times_of(&st)) {
+                    let _ = crate::members::follower_failed(&self.rel(), "futimens", e, Some(self));
+                }
             }
         }
         let id = self.intent.swap(0, Ordering::Relaxed);

@@ -1,6 +1,8 @@
 //! Members failing under a running program, on real file systems: a tmpfs secondary that
-//! fills up and one that goes read-only. Needs root and a private mount namespace; CI runs as
-//! root. Where that is impossible the test says so loudly, and fails under CI.
+//! fills up and one that goes read-only, a tmpfs lazily unmounted, a network member (sshfs
+//! over a private sshd on loopback) whose sshfs or sshd dies. Needs root and a private mount
+//! namespace (and sshfs, openssh-server, /dev/fuse for the network member: `make test-deps`);
+//! CI runs as root. Where that is impossible the test says so loudly, and fails under CI.
 
 use shadow_tests::{bin_dir, lib_path, ShadowSet};
 use std::process::Command;
@@ -15,10 +17,25 @@ fn can_mount() -> bool {
 }
 
 fn run_script(name: &str) {
+    run_script_with(name, &[], None);
+}
+
+/// Runs a script with extra environment; `limit` (seconds) bounds the whole run with
+/// `timeout`, for scripts whose file systems could hang.
+fn run_script_with(name: &str, env: &[(&str, &str)], limit: Option<u32>) {
     let s = ShadowSet::new();
     let script = format!("{}/scripts/{name}", env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new("unshare")
+    let mut cmd = match limit {
+        Some(secs) => {
+            let mut c = Command::new("timeout");
+            c.args(["-k", "30", &secs.to_string(), "unshare"]);
+            c
+        }
+        None => Command::new("unshare"),
+    };
+    let out = cmd
         .args(["-m", "--propagation", "private", "bash", &script])
+        .envs(env.iter().copied())
         .env("P", s.primary())
         .env("S", s.secondary())
         .env("CFG", s.config())
@@ -53,5 +70,68 @@ fn primary_full_fails_over_to_the_secondary_and_comes_back() {
 fn watch_rebuilds_a_member_that_comes_back_and_notifies() {
     if can_mount() {
         run_script("watch_rebuild.sh");
+    }
+}
+
+/// sshfs, sshd and /dev/fuse for the network member (`make test-deps` installs the tools).
+fn can_mount_sshfs() -> bool {
+    if !can_mount() {
+        return false;
+    }
+    let sshfs = Command::new("sh").args(["-c", "command -v sshfs"]).output().is_ok_and(|o| o.status.success());
+    let sshd = std::path::Path::new("/usr/sbin/sshd").exists();
+    let fuse = std::path::Path::new("/dev/fuse").exists();
+    let ok = sshfs && sshd && fuse;
+    if !ok {
+        let missing: Vec<&str> = [(sshfs, "sshfs"), (sshd, "/usr/sbin/sshd"), (fuse, "/dev/fuse")].iter().filter(|m| !m.0).map(|m| m.1).collect();
+        assert!(std::env::var_os("CI").is_none(), "CI must run the network member test: missing {missing:?} (make test-deps)");
+        eprintln!("\n*** NOT RUN: network member test needs {missing:?} (make test-deps installs openssh-server sshfs) ***\n");
+    }
+    ok
+}
+
+fn network_member(env: &[(&str, &str)]) {
+    if can_mount_sshfs() {
+        let mut all = vec![("NEW_PROGRAMS_WHILE_DOWN", "0"), ("GAP", "")];
+        all.extend_from_slice(env);
+        run_script_with("network_member.sh", &all, Some(240));
+    }
+}
+
+#[test]
+fn network_member_dies_under_running_writers_and_is_rebuilt() {
+    network_member(&[]);
+}
+
+#[test]
+fn network_primary_dies_under_running_writers_and_the_secondary_takes_over() {
+    network_member(&[("GAP", "primary")]);
+}
+
+#[test]
+#[ignore = "fails where network_member_dies_under_running_writers_and_is_rebuilt does (watch marks the sshfs secondary failed: no user xattrs, so no member stamp); case 1 passes since 21f4fff (new programs and shadowctl run while the member is down); un-ignore once that test passes"]
+fn network_member_down_new_programs_and_shadowctl_still_run() {
+    network_member(&[("NEW_PROGRAMS_WHILE_DOWN", "1")]);
+}
+
+#[test]
+fn network_primary_dies_under_a_write_in_flight() {
+    network_member(&[("GAP", "inflight_abort")]);
+}
+
+#[test]
+fn network_primary_dies_before_the_last_close() {
+    network_member(&[("GAP", "primary_dies_before_close")]);
+}
+
+#[test]
+fn mv_onto_an_sshfs_member() {
+    network_member(&[("GAP", "mv")]);
+}
+
+#[test]
+fn secondary_lazily_unmounted_degrades_and_rebuilds() {
+    if can_mount() {
+        run_script("lazy_umount.sh");
     }
 }

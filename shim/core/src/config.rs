@@ -37,7 +37,8 @@ pub enum OnMemberError {
 }
 
 /// Errors that mean "this member is gone or broken" (config `failure_errors`).
-pub const DEFAULT_FAILURE_ERRORS: &[&str] = &["EIO", "EROFS", "ENOSPC", "EDQUOT", "ESTALE", "ENOTCONN", "EHOSTUNREACH", "ETIMEDOUT", "ENODEV", "ENXIO"];
+/// ECONNABORTED is what FUSE (sshfs) answers to a request in flight when its daemon dies.
+pub const DEFAULT_FAILURE_ERRORS: &[&str] = &["EIO", "EROFS", "ENOSPC", "EDQUOT", "ESTALE", "ENOTCONN", "EHOSTUNREACH", "ETIMEDOUT", "ENODEV", "ENXIO", "ECONNABORTED"];
 
 /// errno values by name, for the errors a member can fail with.
 pub fn errno_by_name(name: &str) -> Option<i32> {

@@ -61,7 +61,11 @@ impl SharedState {
             let dirs: Vec<&str> = c.members.iter().map(|m| m.dir.as_str()).collect();
             let tmp = c.state_dir.join(format!("state.new.{}", std::process::id()));
             let mut f = OpenOptions::new().write(true).create_new(true).mode(0o644).open(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-            f.write_all(&State::new(expected, &dirs).encode()).map_err(|e| format!("{}: {e}", tmp.display()))?;
+            let mut fresh = State::new(expected, &dirs);
+            for m in &mut fresh.members {
+                m.mount_root = is_mount_root(&m.dir);
+            }
+            f.write_all(&fresh.encode()).map_err(|e| format!("{}: {e}", tmp.display()))?;
             f.sync_all().map_err(|e| format!("{}: {e}", tmp.display()))?;
             // link(2) never replaces: if another process created the file first, use theirs.
             let linked = std::fs::hard_link(&tmp, &path);
@@ -285,11 +289,13 @@ impl Registry {
     /// Claims a free slot (or one whose process is gone) for `pid`. Allocation-free, so it
     /// can run in a fork child.
     pub fn claim(&self, pid: u32) -> Option<usize> {
-        // The same pid after exec: its old slot is ours (and nothing is in flight any more).
+        // The same pid after exec: its old slot is ours (and nothing is in flight any more;
+        // the new image counts the intents it uses itself).
         for i in 0..registry::SLOTS {
             let s = self.slot(i);
             if s.pid.load(Ordering::SeqCst) == pid {
                 s.in_flight.store(0, Ordering::SeqCst);
+                s.open_intents.store(0, Ordering::SeqCst);
                 return Some(i);
             }
         }
@@ -406,6 +412,18 @@ fn is_zombie(pid: u32) -> bool {
 }
 
 /// Allocation-free (also used in fork children).
+/// Whether `dir` is the root of a mount (statx's STATX_ATTR_MOUNT_ROOT; false where the
+/// kernel cannot tell).
+pub fn is_mount_root(dir: &str) -> bool {
+    let Ok(path) = std::ffi::CString::new(dir) else { return false };
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statx(libc::AT_FDCWD, path.as_ptr(), 0, libc::STATX_BASIC_STATS, &mut stx) } != 0 {
+        return false;
+    }
+    let bit = libc::STATX_ATTR_MOUNT_ROOT as u64;
+    stx.stx_attributes_mask & bit != 0 && stx.stx_attributes & bit != 0
+}
+
 pub fn process_alive(pid: u32) -> bool {
     let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
     r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)

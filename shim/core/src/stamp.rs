@@ -130,6 +130,19 @@ pub fn read(dir: &str) -> Result<Option<Stamp>, String> {
     Stamp::decode(&buf[..n as usize]).map(Some).map_err(|e| format!("{dir}: member stamp ({XATTR}): {e}"))
 }
 
+/// For telling whether a member root is still the member: `Some(None)` only when the file
+/// system holds user xattrs and this root has no stamp; `None` when it cannot be told (no
+/// xattrs there, an I/O error, a damaged stamp).
+pub fn identity(dir: &str) -> Option<Option<Stamp>> {
+    let (path, name) = names(dir).ok()?;
+    let mut buf = [0u8; 256];
+    let n = unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return (std::io::Error::last_os_error().raw_os_error() == Some(libc::ENODATA)).then_some(None);
+    }
+    Stamp::decode(&buf[..n as usize]).ok().map(Some)
+}
+
 /// Writes a member's stamp. A file system without user xattrs is not an error: the member
 /// simply goes without split-brain detection (`status` says so).
 pub fn write(dir: &str, s: &Stamp) -> Result<(), String> {

@@ -17,11 +17,12 @@ extern "C" {
     static environ: *const *const c_char;
 }
 
-/// _exit(2) and _Exit(3) run no atexit handlers, so not the shim's either: the write intents
-/// no file uses any more are ended here (dash, for one, always leaves by `_exit`).
+/// _exit(2) and _Exit(3) run no atexit handlers, so not the shim's either: its end-of-process
+/// work (files settled, write intents ended) is done here, without flushing stdio (dash, for
+/// one, always leaves by `_exit`).
 #[no_mangle]
 pub unsafe extern "C" fn _exit(status: c_int) -> ! {
-    crate::members::retire_unused_intents_now();
+    crate::finish_process(false);
     crate::real::exit_group(status)
 }
 
