@@ -109,7 +109,6 @@ fn network_primary_dies_under_running_writers_and_the_secondary_takes_over() {
 }
 
 #[test]
-#[ignore = "fails where network_member_dies_under_running_writers_and_is_rebuilt does (watch marks the sshfs secondary failed: no user xattrs, so no member stamp); case 1 passes since 21f4fff (new programs and shadowctl run while the member is down); un-ignore once that test passes"]
 fn network_member_down_new_programs_and_shadowctl_still_run() {
     network_member(&[("NEW_PROGRAMS_WHILE_DOWN", "1")]);
 }
