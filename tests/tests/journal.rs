@@ -4,6 +4,7 @@
 
 use shadow_tests::{bin_dir, lib_path, ShadowSet};
 use std::fs;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -99,12 +100,13 @@ fn watch_keeps_the_journal_bounded_while_programs_run() {
 #[test]
 fn a_crash_is_told_to_the_next_program_and_repaired_by_watch() {
     let s = ShadowSet::new();
-    let mut victim = s.command("/bin/bash").arg("-c").arg("mkdir /shadow/d; exec 3>/shadow/d/held; echo first >&3; echo ready > /shadow/ready; sleep 60").spawn().unwrap();
+    // (`; true`: bash must not exec its last command, the victim is bash itself.)
+    let mut victim = s.command("/bin/bash").arg("-c").arg("mkdir /shadow/d; exec 3>/shadow/d/held; echo first >&3; echo ready > /shadow/ready; sleep 60; true").process_group(0).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while !s.secondary().join("ready").exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    unsafe { libc::kill(victim.id() as i32, libc::SIGKILL) };
+    unsafe { libc::kill(-(victim.id() as i32), libc::SIGKILL) };
     victim.wait().unwrap();
     // What a crash between the two writes leaves: the primary has a line the secondary lacks.
     fs::write(s.primary().join("d/held"), "first\nsecond\n").unwrap();
