@@ -87,6 +87,7 @@ extern "C" fn after_fork_child() {
     crate::fdtable::mark_all_shared();
     crate::members::claim_slot();
     crate::members::forget_inherited_intents();
+    crate::fdtable::forget_inherited_intents();
     // The child's only thread has a new TID, which the rwlock would not recognise as the
     // writer: start from a fresh lock instead of unlocking the copied one.
     fresh_fork_lock();

@@ -133,6 +133,26 @@ pub fn all() -> Vec<(c_int, Arc<Ocb>)> {
 /// After fork, parent and child share every open file description: writes must also be
 /// ordered across processes. Runs in the atfork handlers, while the fork lock excludes
 /// every hook, so it neither allocates nor blocks.
+/// Every OCB (an OCB linked to several fds more than once), if the table can be had at
+/// once; allocation-free.
+pub fn for_each_ocb_now(mut f: impl FnMut(&Ocb)) {
+    if let Ok(t) = TABLE.try_read() {
+        for ocb in t.iter().flat_map(|m| m.values()) {
+            f(ocb);
+        }
+    }
+}
+
+/// In a fork child: the parent's write intents are the parent's to end (the child begins
+/// its own at its first change). Allocation-free.
+pub fn forget_inherited_intents() {
+    if let Ok(t) = TABLE.try_read() {
+        for ocb in t.iter().flat_map(|m| m.values()) {
+            ocb.set_intent(0);
+        }
+    }
+}
+
 pub fn mark_all_shared() {
     if let Ok(t) = TABLE.try_read() {
         for ocb in t.iter().flat_map(|m| m.values()) {

@@ -25,22 +25,15 @@ fn shim_init() {
 /// At exit (before glibc flushes stdio): flush streams through the mirroring path, copy
 /// what mappings and AIO wrote, give written files the primary's times and report files
 /// that are insecure. The table stays in place for anything written after this.
+/// Skipped when this thread is already inside the shim (`exit` from a signal handler that
+/// interrupted a hook): its locks may be held.
 #[ctor::dtor]
 fn shim_fini() {
-    finish_process(true);
-}
-
-/// The work of the last moments of a process: from the destructor after `exit`, and from
-/// `_exit` (which must not flush stdio buffers). Skipped when this thread is already inside
-/// the shim (`_exit` from a signal handler that interrupted a hook): its locks may be held.
-pub fn finish_process(flush_stdio: bool) {
     if !set::is_active() {
         return;
     }
     let Some(_inside) = boundary::Inside::enter() else { return };
-    if flush_stdio {
-        unsafe { real::raw::fflush(std::ptr::null_mut()) };
-    }
+    unsafe { real::raw::fflush(std::ptr::null_mut()) };
     hooks::data::sync_all_deferred();
     let mut seen = std::collections::HashSet::new();
     for (fd, ocb) in fdtable::all() {

@@ -126,7 +126,8 @@ pub fn open(config: &shadow_core::config::Config) -> Result<Shared, String> {
 pub fn init() -> Result<(), String> {
     let s = shared();
     let mut st = s.state.read().map_err(|e| format!("{}: {e}", s.state.path.display()))?;
-    if fail_unreachable(&st) {
+    let unreachable = fail_unreachable(&st);
+    if let Unreachable::Marked(_) = unreachable {
         st = s.state.read().map_err(|e| format!("{}: {e}", s.state.path.display()))?;
     }
     let v = View::from_state(&st).ok_or_else(|| format!("{}: no member is enabled; run `shadowctl enable`", s.state.path.display()))?;
@@ -136,10 +137,17 @@ pub fn init() -> Result<(), String> {
     set_tracking(&st);
     // A new image keeps its pid across exec: its intent ids must not repeat those the old
     // image left open.
-    INTENTS.store((coarse_ms() as u32).wrapping_mul(2_654_435_761) | 1, Ordering::Relaxed);
+    let mut seed = [0u8; 4];
+    unsafe { libc::getrandom(seed.as_mut_ptr().cast(), 4, libc::GRND_NONBLOCK) };
+    INTENTS.store(u32::from_ne_bytes(seed) ^ (coarse_ms() as u32).wrapping_mul(2_654_435_761) | 1, Ordering::Relaxed);
     APPLIED.store(st.epoch, Ordering::SeqCst);
     *VIEW.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(v));
     claim_slot();
+    // Reported once the view exists (a report names the member paths).
+    if let Unreachable::Marked(Some((survivor, dir, what))) = unreachable {
+        survivor_moves_on(&dir, survivor);
+        crate::report::record(Code::MemberFailed, &Rel(Vec::new()), &what);
+    }
     tell_about_crashes();
     Ok(())
 }
@@ -159,24 +167,28 @@ fn refuse_diverged(st: &State) -> Result<(), String> {
 
 /// At start-up: an enabled member whose root answers with one of `failure_errors` (a
 /// network mount whose server is gone) is marked failed while the other is written, as the
-/// first operation on it would have done; returns whether one was.
-fn fail_unreachable(st: &State) -> bool {
+/// first operation on it would have done. Returns what is left to do once the view exists
+/// when this process was the one to mark it: the survivor, its directory, the report.
+fn fail_unreachable(st: &State) -> Unreachable {
     let set = set::get();
     if set.config.on_member_error != OnMemberError::Degrade || st.members.iter().any(|m| m.state != MemberState::Enabled) {
-        return false;
+        return Unreachable::None;
     }
     for m in Member::ALL {
         let other = Member::ALL.into_iter().find(|x| *x != m).expect("two members");
         let Err(e) = std::fs::metadata(&st.member(m).dir) else { continue };
         if e.raw_os_error().is_some_and(|n| set.config.failure_errors.contains(&n)) {
-            if shared().state.mark_failed(m.index()) {
-                survivor_moves_on(&st.member(other).dir, other);
-                crate::report::record(Code::MemberFailed, &Rel(Vec::new()), &format!("{} failed, no longer written: unreachable at start-up: {e}", m.name()));
-            }
-            return true;
+            let report = shared().state.mark_failed(m.index()).then(|| (other, st.member(other).dir.clone(), format!("{} failed, no longer written: unreachable at start-up: {e}", m.name())));
+            return Unreachable::Marked(report);
         }
     }
-    false
+    Unreachable::None
+}
+
+enum Unreachable {
+    None,
+    /// A member was marked failed; `Some` when this process did it and must report it.
+    Marked(Option<(Member, String, String)>),
 }
 
 /// The member left standing goes on alone: its stamp moves on first (see shadow_core::stamp).
@@ -326,6 +338,31 @@ pub fn intent_end(id: u64) {
 /// At exit and before exec: end every intent no file holds any more.
 pub fn retire_unused_intents() {
     retire(&mut hot(), coarse_ms(), true);
+}
+
+/// From `_exit` (possibly in a signal handler that interrupted anything, malloc included):
+/// allocation-free and never blocking. The intents of files still open and not insecure
+/// are done (their writes reached both members), as a last close would have found; every
+/// intent left unused is ended. Whatever cannot be had at once stays open for recover.
+pub fn end_intents_on_exit() {
+    let Ok(view) = VIEW.try_read() else { return };
+    if view.is_none() {
+        return;
+    }
+    let Ok(mut hot) = HOT.try_lock() else { return };
+    fdtable::for_each_ocb_now(|ocb| {
+        if let Some(id) = ocb.take_clean_intent() {
+            if let Some(h) = hot.iter_mut().find(|h| h.id == id && h.users > 0) {
+                h.users -= 1;
+            }
+        }
+    });
+    let fd = shared().journal_fd;
+    for h in hot.iter_mut().filter(|h| h.users == 0 && h.idle_since != u64::MAX) {
+        let _ = real::write(fd, &shadow_core::journal::end_record(h.id));
+        h.idle_since = u64::MAX;
+    }
+    publish_intents(&hot);
 }
 
 /// In a fork child: the parent's intents are the parent's to end; the child starts afresh

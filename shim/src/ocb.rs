@@ -277,6 +277,14 @@ impl Ocb {
         }
     }
 
+    /// The intent to end at the process's end, unless the file is insecure (or its state
+    /// cannot be had without waiting): taken, so that it is ended once.
+    pub fn take_clean_intent(&self) -> Option<u64> {
+        let clean = self.insecure.try_lock().is_ok_and(|i| i.is_none());
+        let id = if clean { self.intent.swap(0, Ordering::Relaxed) } else { 0 };
+        (id != 0).then_some(id)
+    }
+
     /// An intent begun by the open itself (creation, truncation).
     pub fn set_intent(&self, id: u64) {
         self.intent.store(id, Ordering::Relaxed);
@@ -295,8 +303,10 @@ impl Ocb {
                 }
             }
         }
+        // Without a follower fd (the member left: the change list has the path) there is
+        // nothing in doubt either; an insecure file keeps its intent for recover.
         let id = self.intent.swap(0, Ordering::Relaxed);
-        if id != 0 && self.secondary_fd().is_some() && self.insecure.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
+        if id != 0 && self.insecure.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
             crate::members::intent_end(id);
         }
     }

@@ -44,6 +44,11 @@ pub fn try_get() -> Option<&'static ShadowSet> {
     SET.get()
 }
 
+/// Whether the shim is up, without bringing it up (for `_exit`).
+pub fn is_initialised() -> bool {
+    ACTIVE.load(Ordering::Acquire)
+}
+
 /// Cheap check for every hook: one relaxed load once initialised.
 #[inline]
 pub fn is_active() -> bool {

@@ -103,6 +103,17 @@ pub fn pid_of(id: u64) -> u32 {
     (id >> 32) as u32
 }
 
+/// An `End` record without allocating (for a process on its way out through `_exit`).
+pub fn end_record(id: u64) -> [u8; HEADER + 4] {
+    let mut b = [0u8; HEADER + 4];
+    b[..2].copy_from_slice(&MAGIC);
+    b[2] = 2;
+    b[3..11].copy_from_slice(&id.to_le_bytes());
+    let check = fnv1a(&b[..HEADER]) as u32;
+    b[HEADER..].copy_from_slice(&check.to_le_bytes());
+    b
+}
+
 impl Record {
     pub fn encode(&self) -> Vec<u8> {
         let (kind, id, path) = match self {
@@ -194,6 +205,11 @@ pub fn open_intents(records: &[Record]) -> BTreeMap<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn end_record_without_allocation_is_the_same_bytes() {
+        assert_eq!(end_record(0x1234_5678_9abc).to_vec(), Record::End { id: 0x1234_5678_9abc }.encode());
+    }
 
     fn sample() -> Vec<u8> {
         let mut b = Vec::new();

@@ -31,7 +31,11 @@ fn on_members2<T: FfiReturn>(what: &str, a: &Rel, b: &Rel, op: impl Fn(&CStr, &C
     let r = match op(&lead_path(a), &lead_path(b)).into_res() {
         Err(e) if crate::members::lead_failed(b, what, e) => op(&lead_path(a), &lead_path(b)).into_res(),
         r => r,
-    }?;
+    }
+    .inspect_err(|_| {
+        crate::members::intent_end(ia);
+        crate::members::intent_end(ib);
+    })?;
     crate::members::record_change(a, None);
     crate::members::record_change(b, None);
     if let (Some(fa), Some(fb)) = (follower_path(a), follower_path(b)) {

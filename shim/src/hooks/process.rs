@@ -17,12 +17,14 @@ extern "C" {
     static environ: *const *const c_char;
 }
 
-/// _exit(2) and _Exit(3) run no atexit handlers, so not the shim's either: its end-of-process
-/// work (files settled, write intents ended) is done here, without flushing stdio (dash, for
-/// one, always leaves by `_exit`).
+/// _exit(2) and _Exit(3) run no atexit handlers, so not the shim's either: the write intents
+/// it holds are ended here (dash, for one, always leaves by `_exit`), as `_exit` itself must
+/// be: async-signal-safe, no allocation, no waiting, no panic escaping.
 #[no_mangle]
 pub unsafe extern "C" fn _exit(status: c_int) -> ! {
-    crate::finish_process(false);
+    if set::is_initialised() {
+        let _ = std::panic::catch_unwind(crate::members::end_intents_on_exit);
+    }
     crate::real::exit_group(status)
 }
 
