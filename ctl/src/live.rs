@@ -120,7 +120,9 @@ impl LiveSet {
                 let data = self.changes();
                 let rest = shadow_core::state::parse_changes(&data[consumed.min(data.len())..]);
                 self.sync_paths(&src, &dst, &rest, &mut total)?;
-                stamp::both_in_step(&[&s.member(source).dir, &s.member(target).dir], self.state.set_id)?;
+                stamp::both_in_step(&s.member(source).dir, &s.member(target).dir, self.state.set_id)?;
+                let stamped = |m: Member| matches!(stamp::identity(&s.member(m).dir), Some(Some(_)));
+                let (source_stamped, target_stamped) = (stamped(source), stamped(target));
                 let epoch = self.state.update(|st| {
                     // Both move on: every process must see that the target's files are new,
                     // even one that slept through the whole resync.
@@ -130,6 +132,8 @@ impl LiveSet {
                     t.state = MemberState::Enabled;
                     t.generation = g;
                     t.mount_root = shared::is_mount_root(&t.dir);
+                    t.stamped = target_stamped;
+                    st.member_mut(source).stamped = source_stamped;
                 })?;
                 if st_all_enabled(&self.read()?) {
                     let _ = std::fs::File::create(shared::changes_path(&self.config));
@@ -187,7 +191,7 @@ impl LiveSet {
     }
 
     /// What the members' stamps say about them.
-    pub fn relation(&self, s: &State) -> Result<Relation, String> {
+    pub fn relation(&self, s: &State) -> Result<Relation, stamp::StampError> {
         stamp::relation_of(&s.member(Member::Primary).dir, &s.member(Member::Secondary).dir)
     }
 
@@ -291,7 +295,7 @@ impl LiveSet {
             Some(m) => {
                 self.resync(m, UpdateMode::Dirty, &mut |_, _, _| {})?;
             }
-            None if all => stamp::both_in_step(&[&s.member(Member::Primary).dir, &s.member(Member::Secondary).dir], self.state.set_id)?,
+            None if all => stamp::both_in_step(&s.member(Member::Primary).dir, &s.member(Member::Secondary).dir, self.state.set_id)?,
             None => {}
         }
         Ok(settled)
@@ -315,63 +319,125 @@ impl LiveSet {
         result
     }
 
-    /// After a crash: the journal's intents of processes that are gone name every path that
-    /// may differ between the members. Each is copied from the newer member (higher
-    /// generation; the primary when equal) with writers held back, then the journal is
-    /// compacted to the intents of live processes. A damaged journal is reported and the
-    /// whole tree verified and repaired instead.
+    /// After a crash: the journal's intents of processes that are gone name every directory
+    /// whose entries may differ between the members. Each is compared (its metadata, entries
+    /// and their contents) and what differs is copied from the member ahead (its stamp says
+    /// so; else the higher generation; the primary when equal), then the journal is compacted
+    /// to the intents of live processes. Compared first with writers running, then the
+    /// differences again, and the journal read and rewritten, with writers held back, so no
+    /// intent appended meanwhile is lost. After a split brain nothing is touched (`resolve`
+    /// decides). A member that cannot be read (down) leaves its intents for the next time.
+    /// A damaged journal is reported and the whole tree verified and repaired instead.
     pub fn recover(&self) -> Result<RecoverReport, String> {
         let jpath = shared::journal_path(&self.config);
-        let data = std::fs::read(&jpath).unwrap_or_default();
-        let (records, damage) = match journal::decode_file(&data, self.state.set_id) {
+        let s = self.read()?;
+        let relation = match self.relation(&s) {
             Ok(r) => r,
-            // Unreadable as a whole: nothing in it can be trusted; verify everything.
-            Err(e) => (Vec::new(), Some(journal::Damage { offset: 0, reason: reason_of(e) })),
+            Err(e @ stamp::StampError::Damaged(_)) => return Err(e.into()),
+            Err(e) => {
+                eprintln!("shadowctl: {e}: split-brain check skipped");
+                Relation::Unknown
+            }
         };
-        let live: std::collections::HashSet<u32> = self.registry.live().into_iter().map(|(_, pid)| pid).collect();
-        let open = journal::open_intents(&records);
-        let mut suspects: Vec<String> = open.iter().filter(|(id, _)| !live.contains(&journal::pid_of(**id))).map(|(_, p)| p.clone()).collect();
-        suspects.sort();
-        suspects.dedup();
-        let mut report = RecoverReport { repaired: Vec::new(), examined: 0, damage: damage.as_ref().map(|d| format!("{}: {d}", jpath.display())), full_verify: None };
-        if damage.is_some() {
+        let mut report = RecoverReport { repaired: Vec::new(), examined: 0, damage: None, full_verify: None, left_for_later: Vec::new(), split_brain: relation == Relation::SplitBrain };
+        if report.split_brain {
+            return Ok(report);
+        }
+        let (from, to) = match relation {
+            Relation::Ahead(m) => {
+                let other = Member::ALL.into_iter().find(|x| *x != m).expect("two members");
+                (self.dir(&s, m), self.dir(&s, other))
+            }
+            _ => self.newer_first(&s),
+        };
+        let both = st_all_enabled(&s);
+        // The intents in doubt: of processes gone (the crashed ones as seen now).
+        let snapshot = || -> (Vec<u8>, Vec<journal::Record>, Option<journal::Damage>, std::collections::HashSet<u32>) {
+            let data = std::fs::read(&jpath).unwrap_or_default();
+            let (records, damage) = match journal::decode_file(&data, self.state.set_id) {
+                Ok(r) => r,
+                // Unreadable as a whole: nothing in it can be trusted; verify everything.
+                Err(e) => (Vec::new(), Some(journal::Damage { offset: 0, reason: reason_of(e) })),
+            };
+            let live = self.registry.live().into_iter().map(|(_, pid)| pid).collect();
+            (data, records, damage, live)
+        };
+        let suspects_of = |records: &[journal::Record], live: &std::collections::HashSet<u32>| -> Vec<(u64, String)> {
+            let mut v: Vec<(u64, String)> = journal::open_intents(records).into_iter().filter(|(id, _)| !live.contains(&journal::pid_of(*id))).collect();
+            v.sort_by(|a, b| a.1.cmp(&b.1));
+            v
+        };
+        let (data, records, damage, live) = snapshot();
+        let crashed = self.registry.crashed();
+        if let Some(d) = &damage {
+            report.damage = Some(format!("{}: {d}", jpath.display()));
             let (_, repaired) = self.verify(&[], true, &mut tree::Unobserved)?;
             let (left, _) = self.verify(&[], false, &mut tree::Unobserved)?;
             report.full_verify = Some((repaired, left.len()));
         }
+        let suspects = suspects_of(&records, &live);
         if suspects.is_empty() && damage.is_none() && (data.len() as u64) < self.config.journal_max {
-            self.registry.forget_crashed();
+            self.registry.forget(&crashed);
             return Ok(report);
+        }
+        // First look with writers running: only what differs now needs a second look.
+        let mut first: std::collections::BTreeMap<String, Vec<tree::Diff>> = std::collections::BTreeMap::new();
+        if both {
+            for (_, rel) in &suspects {
+                match tree::compare_shallow(&from, &to, Path::new(rel)) {
+                    Ok(d) => {
+                        first.insert(rel.clone(), d);
+                    }
+                    Err(e) => {
+                        eprintln!("shadowctl: recover {rel}: {e}: left in the journal for the next recover");
+                        report.left_for_later.push(rel.clone());
+                    }
+                }
+            }
         }
         let _lock = self.command_lock()?;
         self.with_writers_held(|| {
-            let s = self.read()?;
-            let both = st_all_enabled(&s);
-            let (from, to) = self.newer_first(&s);
-            for rel in &suspects {
+            // The journal as it is now: intents appended since the first look are kept (or,
+            // for a process that died meanwhile, examined here).
+            let (_, records, _, live) = snapshot();
+            for (_, rel) in suspects_of(&records, &live) {
+                if report.left_for_later.contains(&rel) {
+                    continue;
+                }
                 report.examined += 1;
-                if both {
-                    // An intent names a directory whose entries may differ (older journals:
-                    // a file): compare it, its entries and their contents, repair what differs.
-                    let diffs = tree::compare_shallow(&from, &to, Path::new(rel)).map_err(|e| format!("recover {rel}: {e}"))?;
-                    for path in repair_each(&from, &to, &diffs)? {
-                        report.repaired.push(path);
-                    }
-                } else {
+                if !both {
                     // A member is away: its enable will copy what the change list names.
                     let mut f = std::fs::OpenOptions::new().append(true).create(true).open(shared::changes_path(&self.config)).map_err(|e| e.to_string())?;
                     f.write_all(format!("{rel}\0").as_bytes()).map_err(|e| e.to_string())?;
                     report.repaired.push(rel.clone());
+                    continue;
                 }
+                let again = match first.get(&rel) {
+                    Some(d) if d.is_empty() => continue,
+                    Some(d) => d.iter().map(|x| x.path.clone()).collect::<Vec<_>>(),
+                    None => vec![PathBuf::from(&rel)],
+                };
+                let mut diffs = Vec::new();
+                for path in &again {
+                    let shallow = if first.contains_key(&rel) { tree::compare_path(&from, &to, path) } else { tree::compare_shallow(&from, &to, path) };
+                    match shallow {
+                        Ok(d) => diffs.extend(d),
+                        Err(e) => {
+                            eprintln!("shadowctl: recover {rel}: {e}: left in the journal for the next recover");
+                            report.left_for_later.push(rel.clone());
+                        }
+                    }
+                }
+                report.repaired.extend(repair_each(&from, &to, &diffs)?);
             }
-            // Compact in place (programs hold the journal open for appending): keep only the
-            // intents of processes still running.
+            // Compact in place (programs hold the journal open for appending): keep the
+            // intents of processes still running and those left for later. After damage,
+            // what followed it cannot be read: the whole tree was verified instead.
+            let kept = journal::open_intents(&records)
+                .into_iter()
+                .filter(|(id, path)| live.contains(&journal::pid_of(*id)) || report.left_for_later.contains(path));
             let mut keep = journal::file_header(self.state.set_id);
-            keep.extend(
-                open.iter()
-                    .filter(|(id, _)| live.contains(&journal::pid_of(**id)))
-                    .flat_map(|(id, path)| journal::Record::Begin { id: *id, path: path.clone() }.encode()),
-            );
+            keep.extend(kept.flat_map(|(id, path)| journal::Record::Begin { id, path }.encode()));
             let mut f = std::fs::OpenOptions::new().write(true).open(&jpath).map_err(|e| format!("{}: {e}", jpath.display()))?;
             f.set_len(0).and_then(|_| f.write_all(&keep)).and_then(|_| f.sync_data()).map_err(|e| format!("{}: {e}", jpath.display()))?;
             Ok(())
@@ -381,7 +447,9 @@ impl LiveSet {
         for rel in &report.repaired {
             self.history(Code::Recovered, &format!("{p}/{rel}"), &format!("{q}/{rel}"), "recovered after a crash: in flight in the journal");
         }
-        self.registry.forget_crashed();
+        if report.left_for_later.is_empty() {
+            self.registry.forget(&crashed);
+        }
         Ok(report)
     }
 
@@ -434,6 +502,10 @@ fn add(t: &mut Stats, s: &Stats) {
 }
 
 pub struct RecoverReport {
+    /// Directories that could not be compared (a member down): still in the journal.
+    pub left_for_later: Vec<String>,
+    /// The stamps say split brain: nothing was touched.
+    pub split_brain: bool,
     /// Directories (or files) the journal had in flight.
     pub examined: usize,
     /// Paths copied from the newer member (or handed to the change list).

@@ -333,7 +333,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Cmd::Status { config, json, write } => {
             let set = LiveSet::open(config.load()?)?;
-            let status = report::Status::gather(&set)?;
+            let status = report::Status::gather(&set, true)?;
             if write {
                 status.write_diskshadow_form(&set.config)?;
             }
@@ -461,16 +461,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             // The stamps: a split brain waits for a policy; a member written alone through
             // another state directory, while this one thinks both are written, is followed.
             let both = s.members.iter().all(|m| m.state == MemberState::Enabled);
-            // A member that is away may be unreachable (a network mount that is down): its
-            // stamp then does not matter until it is brought back, which checks again.
+            // A member that cannot be asked (down) has an unknown stamp: checked again when it
+            // is brought back. A damaged stamp stops here.
             let stamps = |s: &shadow_core::state::State| match set.relation(s) {
-                Err(e) if s.members.iter().any(|m| m.state != MemberState::Enabled) => {
-                    eprintln!("recover: {e} (a member is away: checked again when it is brought back)");
-                    Ok(Relation::Unknown)
-                }
-                r => r,
+                Err(e @ shadow_core::stamp::StampError::Damaged(_)) => Err(String::from(e)),
+                r => Ok(r.unwrap_or(Relation::Unknown)),
             };
             let relation = stamps(&s)?;
+            for rel in &r.left_for_later {
+                eprintln!("recover: {}/{rel} could not be compared (a member down?): kept in the journal", set.config.prefix);
+            }
             let settle = match (prefer, relation) {
                 (Some(policy), _) => Some(policy),
                 (None, Relation::Ahead(m)) if both => {

@@ -96,7 +96,9 @@ fn open_files(pid: u32, prefix: &str, state: &State) -> Vec<OpenFile> {
 }
 
 impl Status {
-    pub fn gather(set: &LiveSet) -> Result<Status, String> {
+    /// `conflicts`: after a split brain, compare the members to list them (the whole tree:
+    /// for `shadowctl status`, not for `watch`'s periodic status file).
+    pub fn gather(set: &LiveSet, conflicts: bool) -> Result<Status, String> {
         let state = set.read()?;
         set.registry.reap();
         let processes = set
@@ -118,7 +120,7 @@ impl Status {
             .collect();
         let insecure = std::fs::read_to_string(set.config.history_path()).unwrap_or_default().lines().filter(|l| l.starts_with("00020 ")).count();
         let relation = set.relation(&state);
-        let conflicts = if relation == Ok(Relation::SplitBrain) {
+        let conflicts = if conflicts && relation == Ok(Relation::SplitBrain) {
             set.conflicts(&[])?.iter().map(|d| d.to_string()).collect()
         } else {
             Vec::new()

@@ -118,7 +118,7 @@ pub fn watch(set: &LiveSet, interval: u64, retry: u64, mode: UpdateMode) -> Resu
     while !STOP.load(Ordering::SeqCst) {
         let now = Instant::now();
         if now >= next_status {
-            if let Ok(status) = report::Status::gather(set) {
+            if let Ok(status) = report::Status::gather(set, false) {
                 if let Err(e) = status.write_diskshadow_form(c) {
                     eprintln!("shadowctl watch: {e}");
                 }
@@ -169,7 +169,8 @@ fn check_identity(set: &LiveSet) {
     }
     // Only where both file systems hold stamps can a missing one mean anything.
     let [Some(p), Some(q)] = [identity(&s.members[0].dir), identity(&s.members[1].dir)] else { return };
-    let Some(m) = impostor(p.as_ref(), q.as_ref()) else { return };
+    // And only for a member seen stamped before (its stamp may never have been written).
+    let Some(m) = impostor(p.as_ref(), q.as_ref()).filter(|m| s.member(*m).stamped) else { return };
     let Ok(_lock) = set.command_lock() else { return };
     let other = Member::ALL.into_iter().find(|x| *x != m).expect("two members");
     set.state.mark_changes_lost();
@@ -185,6 +186,12 @@ fn check_identity(set: &LiveSet) {
 /// Also runs that pass at once when a process died holding write intents, so a crash is
 /// repaired within a moment, not at the next start.
 fn compact_journal(set: &LiveSet) {
+    // After a pass that could not finish (a member down, a split brain), wait `retry` seconds.
+    static NOT_BEFORE: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
+    let mut not_before = NOT_BEFORE.lock().unwrap_or_else(|e| e.into_inner());
+    if not_before.is_some_and(|t| Instant::now() < t) {
+        return;
+    }
     let path = shadow_core::shared::journal_path(&set.config);
     let size = std::fs::metadata(&path).map_or(0, |m| m.len());
     let crashed = set.registry.crashed();
@@ -192,13 +199,19 @@ fn compact_journal(set: &LiveSet) {
         return;
     }
     match set.recover() {
+        Ok(r) if r.split_brain || !r.left_for_later.is_empty() => {
+            *not_before = Some(Instant::now() + Duration::from_secs(set.config.retry));
+        }
         Ok(r) => {
             let after = std::fs::metadata(&path).map_or(0, |m| m.len());
             let pids: Vec<String> = crashed.iter().map(|(_, p)| p.to_string()).collect();
             let why = if crashed.is_empty() { String::new() } else { format!(" after process(es) {} crashed", pids.join(", ")) };
             eprintln!("shadowctl watch: recovered{why}: journal compacted from {size} to {after} bytes; {} path(s) repaired", r.repaired.len());
         }
-        Err(e) => eprintln!("shadowctl watch: recovering: {e}"),
+        Err(e) => {
+            eprintln!("shadowctl watch: recovering: {e}");
+            *not_before = Some(Instant::now() + Duration::from_secs(set.config.retry));
+        }
     }
 }
 

@@ -37,6 +37,8 @@ pub struct View {
     /// rewritten, so a process that slept through a disable/enable (or replace) cycle still
     /// notices that its files on that member must be reopened.
     pub generations: Vec<u64>,
+    /// Each member's root was seen carrying the member stamp (state file).
+    pub stamped: Vec<bool>,
 }
 
 impl View {
@@ -45,7 +47,7 @@ impl View {
         let follower = Member::ALL.into_iter().find(|m| *m != lead && s.member(*m).state == MemberState::Enabled);
         let dirs: Vec<Vec<u8>> = s.members.iter().map(|m| vpath::absolute(b"/", m.dir.as_bytes())).collect();
         let canonical = s.members.iter().zip(&dirs).map(|(m, d)| std::fs::canonicalize(&m.dir).map(|p| p.into_os_string().into_encoded_bytes()).unwrap_or_else(|_| d.clone())).collect();
-        Some(View { dirs, canonical, lead, follower, generations: s.members.iter().map(|m| m.generation).collect() })
+        Some(View { dirs, canonical, lead, follower, generations: s.members.iter().map(|m| m.generation).collect(), stamped: s.members.iter().map(|m| m.stamped).collect() })
     }
 
     pub fn path(&self, m: Member, rel: &[u8]) -> CString {
@@ -594,7 +596,7 @@ pub fn follower_failed(rel: &Rel, what: &str, e: Errno, ocb: Option<&Ocb>) -> Re
 fn follower_swapped() -> bool {
     use shadow_core::stamp::{identity, impostor};
     let v = view();
-    let Some(f) = v.follower else { return false };
+    let Some(f) = v.follower.filter(|f| v.stamped[f.index()]) else { return false };
     let stamps: Vec<_> = v.dirs.iter().map(|d| identity(&String::from_utf8_lossy(d))).collect();
     let [Some(p), Some(q)] = [&stamps[0], &stamps[1]] else { return false };
     let swapped = impostor(p.as_ref(), q.as_ref()) == Some(f);

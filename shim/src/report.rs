@@ -12,9 +12,14 @@ use std::ffi::CString;
 pub const EXIT_REFUSED: i32 = 125;
 
 fn stderr_line(line: &str) {
+    // stderr may itself be a shadowed file, possibly the very file whose lock the caller
+    // holds (`prog >> /shadow/log 2>&1`): writing it from here could wait on ourselves.
+    // The record is in the history log either way.
+    if crate::fdtable::get(2).is_some() {
+        return;
+    }
     let msg = format!("libshadow: {line}\n");
-    // stderr may itself be a shadowed file: then the message is mirrored like any write.
-    let _ = crate::hooks::data::write_all(2, msg.as_bytes());
+    let _ = crate::real::write(2, msg.as_bytes());
 }
 
 /// Appends a record to the history log and prints it on stderr.

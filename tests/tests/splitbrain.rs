@@ -146,3 +146,36 @@ fn a_damaged_stamp_is_reported_not_trusted() {
     assert_eq!(refused.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("member stamp"), "{refused:?}");
 }
+
+#[test]
+fn recover_with_a_crash_in_the_journal_follows_the_member_written_elsewhere() {
+    use std::os::unix::process::CommandExt;
+    let s = ShadowSet::new();
+    let a = s.config();
+    let b = other_host(&s);
+    ok(under(&a, "mkdir /shadow/d; echo base > /shadow/d/f"));
+    // A program of host A dies holding d/ in flight (both members written then).
+    let mut victim = Command::new("/bin/bash")
+        .arg("-c")
+        .arg("exec 3>>/shadow/d/f; echo more >&3; : > /shadow/ready; sleep 60; true")
+        .env("SHADOW_CONFIG", &a)
+        .env("LD_PRELOAD", lib_path())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    while !s.secondary().join("ready").exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    unsafe { libc::kill(-(victim.id() as i32), libc::SIGKILL) };
+    victim.wait().unwrap();
+    // Host B, which lost the primary, rewrites d/f on the secondary alone.
+    assert_eq!(ctl(&b, &["disable", "primary"]).0, 0);
+    ok(under(&b, "echo from-b > /shadow/d/f; echo b > /shadow/d/g"));
+    // Host A's recover must repair d/ from the secondary (its stamp moved on), not from the
+    // primary its own generations would pick: B's work is the newer.
+    let (code, out, err) = s.ctl(&["recover"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(fs::read_to_string(s.primary().join("d/f")).unwrap(), "from-b\n", "{out}{err}");
+    assert_eq!(fs::read_to_string(s.primary().join("d/g")).unwrap(), "b\n");
+    assert_eq!(s.ctl(&["verify"]).0, 0);
+}

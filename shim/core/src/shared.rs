@@ -61,25 +61,25 @@ impl SharedState {
             let dirs: Vec<&str> = c.members.iter().map(|m| m.dir.as_str()).collect();
             let tmp = c.state_dir.join(format!("state.new.{}", std::process::id()));
             let mut f = OpenOptions::new().write(true).create_new(true).mode(0o644).open(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+            // A new set: members that carry no stamp yet start in step. Stamped members
+            // keep theirs (they were used before, by this or another state directory).
+            if dirs.iter().all(|d| matches!(crate::stamp::read(d), Ok(None))) {
+                let _ = crate::stamp::both_in_step(dirs[0], dirs[1], expected);
+            }
             let mut fresh = State::new(expected, &dirs);
             for m in &mut fresh.members {
                 m.mount_root = is_mount_root(&m.dir);
+                m.stamped = matches!(crate::stamp::identity(&m.dir), Some(Some(_)));
             }
             f.write_all(&fresh.encode()).map_err(|e| format!("{}: {e}", tmp.display()))?;
             f.sync_all().map_err(|e| format!("{}: {e}", tmp.display()))?;
             // link(2) never replaces: if another process created the file first, use theirs.
             let linked = std::fs::hard_link(&tmp, &path);
             let _ = std::fs::remove_file(&tmp);
-            match linked {
-                // A new set: members that carry no stamp yet start in step. Stamped members
-                // keep theirs (they were used before, by this or another state directory).
-                Ok(()) => {
-                    if dirs.iter().all(|d| matches!(crate::stamp::read(d), Ok(None))) {
-                        let _ = crate::stamp::both_in_step(&dirs, expected);
-                    }
+            if let Err(e) = linked {
+                if e.kind() != std::io::ErrorKind::AlreadyExists {
+                    return Err(format!("{shown}: {e}"));
                 }
-                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(format!("{shown}: {e}")),
-                Err(_) => {}
             }
         }
         let file = OpenOptions::new().read(true).write(true).open(&path).map_err(|e| format!("{shown}: {e}"))?;
@@ -331,12 +331,14 @@ impl Registry {
         out
     }
 
-    /// `recover` has dealt with the crashed processes' intents: their slots are free.
-    pub fn forget_crashed(&self) {
-        for (i, pid) in self.crashed() {
+    /// `recover` has dealt with these crashed processes' intents: their slots are free.
+    pub fn forget(&self, crashed: &[(usize, u32)]) {
+        for &(i, pid) in crashed {
             let s = self.slot(i);
-            s.open_intents.store(0, Ordering::SeqCst);
-            let _ = s.pid.compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst);
+            // Only while the slot is still that process's (it may have been claimed since).
+            if s.pid.compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                s.open_intents.store(0, Ordering::SeqCst);
+            }
         }
     }
 

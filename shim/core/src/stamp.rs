@@ -115,19 +115,42 @@ fn random_id() -> u64 {
     t ^ ((std::process::id() as u64) << 32) | 1
 }
 
+/// Why a member's stamp could not be had.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StampError {
+    /// The member could not be asked (it is down, say): its stamp is simply unknown.
+    Unreadable(String),
+    /// It answered with something that is not a stamp: to be looked into, never trusted.
+    Damaged(String),
+}
+
+impl std::fmt::Display for StampError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StampError::Unreadable(m) | StampError::Damaged(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<StampError> for String {
+    fn from(e: StampError) -> String {
+        e.to_string()
+    }
+}
+
 /// Reads a member's stamp. `Ok(None)`: no stamp, or a file system without user xattrs.
-pub fn read(dir: &str) -> Result<Option<Stamp>, String> {
-    let (path, name) = names(dir)?;
+pub fn read(dir: &str) -> Result<Option<Stamp>, StampError> {
+    let (path, name) = names(dir).map_err(StampError::Damaged)?;
     let mut buf = [0u8; 256];
     let n = unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     if n < 0 {
         let e = std::io::Error::last_os_error();
         return match e.raw_os_error() {
             Some(libc::ENODATA) | Some(libc::ENOTSUP) => Ok(None),
-            _ => Err(format!("{dir}: reading the member stamp ({XATTR}): {e}")),
+            _ => Err(StampError::Unreadable(format!("{dir}: reading the member stamp ({XATTR}): {e}"))),
         };
     }
-    Stamp::decode(&buf[..n as usize]).map(Some).map_err(|e| format!("{dir}: member stamp ({XATTR}): {e}"))
+    Stamp::decode(&buf[..n as usize]).map(Some).map_err(|e| StampError::Damaged(format!("{dir}: member stamp ({XATTR}): {e}")))
 }
 
 /// For telling whether a member root is still the member: `Some(None)` only when the file
@@ -150,7 +173,9 @@ pub fn write(dir: &str, s: &Stamp) -> Result<(), String> {
     let v = s.encode();
     if unsafe { libc::setxattr(path.as_ptr(), name.as_ptr(), v.as_ptr().cast(), v.len(), 0) } != 0 {
         let e = std::io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::ENOTSUP) {
+        // No xattrs there, or not for this user (a root-squashed NFS export): the member goes
+        // without split-brain detection rather than without a rebuild.
+        if !matches!(e.raw_os_error(), Some(libc::ENOTSUP) | Some(libc::EACCES) | Some(libc::EPERM)) {
             return Err(format!("{dir}: writing the member stamp ({XATTR}): {e}"));
         }
     }
@@ -164,19 +189,27 @@ fn names(dir: &str) -> Result<(CString, CString), String> {
 
 /// The survivor moves on before it is written alone (see the module comment).
 pub fn survivor_moves_on(dir: &str, set_id: u64) -> Result<(), String> {
-    let now = read(dir)?.unwrap_or_else(|| Stamp::fresh(set_id));
+    let now = read(dir).map_err(String::from)?.unwrap_or_else(|| Stamp::fresh(set_id));
     let next = now.moved_on();
     if next != now { write(dir, &next) } else { Ok(()) }
 }
 
-/// Both members hold the same contents again.
-pub fn both_in_step(dirs: &[&str], set_id: u64) -> Result<(), String> {
-    let s = Stamp::fresh(set_id);
-    dirs.iter().try_for_each(|d| write(d, &s))
+/// `target` holds what `source` holds again. The target takes the source's current id
+/// first and the source's base follows, so a failure between the two writes leaves them in
+/// step (equal currents), never looking like a split brain. Members never stamped (a new
+/// set) get a fresh id.
+pub fn both_in_step(source: &str, target: &str, set_id: u64) -> Result<(), String> {
+    let id = match read(source) {
+        Ok(Some(s)) if s.set_id == set_id => s.current,
+        _ => Stamp::fresh(set_id).current,
+    };
+    let s = Stamp { set_id, current: id, base: id };
+    write(target, &s)?;
+    write(source, &s)
 }
 
-/// The relation of the members' stamps as they are on disk (unreadable counts as unknown).
-pub fn relation_of(primary: &str, secondary: &str) -> Result<Relation, String> {
+/// The relation of the members' stamps as they are on disk.
+pub fn relation_of(primary: &str, secondary: &str) -> Result<Relation, StampError> {
     Ok(relation(read(primary)?.as_ref(), read(secondary)?.as_ref()))
 }
 

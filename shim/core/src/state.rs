@@ -59,6 +59,9 @@ pub struct MemberRecord {
     /// The directory was the root of a mount when the member was last brought up to date:
     /// until it is one again, its file system is away (a bare mount point is no member).
     pub mount_root: bool,
+    /// Its root was seen carrying the member stamp: from then on a root without one is not
+    /// the member (see shadow_core::stamp::impostor).
+    pub stamped: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,7 +137,7 @@ impl State {
         State {
             set_id,
             epoch: 0,
-            members: dirs.iter().map(|d| MemberRecord { dir: d.to_string(), state: MemberState::Enabled, generation: 1, mount_root: false }).collect(),
+            members: dirs.iter().map(|d| MemberRecord { dir: d.to_string(), state: MemberState::Enabled, generation: 1, mount_root: false, stamped: false }).collect(),
         }
     }
 
@@ -157,7 +160,7 @@ impl State {
             let path = m.dir.as_bytes();
             let n = path.len().min(PATH_MAX_BYTES);
             b[o..o + 4].copy_from_slice(&(m.state as u32).to_le_bytes());
-            b[o + 4..o + 8].copy_from_slice(&(m.mount_root as u32).to_le_bytes());
+            b[o + 4..o + 8].copy_from_slice(&(m.mount_root as u32 | (m.stamped as u32) << 1).to_le_bytes());
             b[o + 8..o + 16].copy_from_slice(&m.generation.to_le_bytes());
             b[o + 16..o + 20].copy_from_slice(&(n as u32).to_le_bytes());
             b[o + 20..o + 20 + n].copy_from_slice(&path[..n]);
@@ -201,7 +204,7 @@ impl State {
                 return Err(StateError::Path { member: i });
             }
             let dir = String::from_utf8(b[o + 20..o + 20 + n].to_vec()).map_err(|_| StateError::Path { member: i })?;
-            members.push(MemberRecord { dir, state, generation: u64_at(b, o + 8), mount_root: u32_at(b, o + 4) & 1 != 0 });
+            members.push(MemberRecord { dir, state, generation: u64_at(b, o + 8), mount_root: u32_at(b, o + 4) & 1 != 0, stamped: u32_at(b, o + 4) & 2 != 0 });
         }
         Ok(State { set_id, epoch: u64_at(b, EPOCH_OFFSET), members })
     }
