@@ -367,8 +367,11 @@ impl LiveSet {
             v.sort_by(|a, b| a.1.cmp(&b.1));
             v
         };
-        let (data, records, damage, live) = snapshot();
+        let (data, records, mut damage, live) = snapshot();
         let crashed = self.registry.crashed();
+        if damage.is_none() && self.state.take_journal_lost() {
+            damage = Some(journal::Damage { offset: data.len(), reason: "a write intent could not be written (see the history)" });
+        }
         if let Some(d) = &damage {
             report.damage = Some(format!("{}: {d}", jpath.display()));
             let (_, repaired) = self.verify(&[], true, &mut tree::Unobserved)?;

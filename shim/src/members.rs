@@ -313,8 +313,17 @@ pub fn intent_begin(rel: &Rel) -> u64 {
     // journal_sync (the default) the record is on stable storage first, so this holds after
     // a power failure too.
     let fd = shared().journal_fd;
-    if real::write(fd, &rec).is_ok() && set::get().config.journal_sync {
-        let _ = real::fdatasync(fd);
+    match real::write(fd, &rec) {
+        Ok(_) if set::get().config.journal_sync => {
+            let _ = real::fdatasync(fd);
+        }
+        Ok(_) => {}
+        // The change goes ahead (the program must not notice), but recover must now look
+        // at everything.
+        Err(e) if !shared().state.mark_journal_lost() => {
+            crate::report::record(Code::ChangeListFailed, rel, &format!("write-intent journal: {}: the next `shadowctl recover` verifies everything", e.describe()));
+        }
+        Err(_) => {}
     }
     hot.push(Hot { dir, id, users: 1, idle_since: 0 });
     publish_intents(&hot);

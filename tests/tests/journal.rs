@@ -136,3 +136,40 @@ fn a_crash_is_told_to_the_next_program_and_repaired_by_watch() {
     let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
     assert_eq!(st["recover_needed"], serde_json::json!([]), "{st}");
 }
+
+#[test]
+fn an_intent_that_cannot_be_written_makes_recover_verify_everything() {
+    if unsafe { libc::geteuid() } != 0 || !Command::new("unshare").args(["-m", "true"]).status().is_ok_and(|s| s.success()) {
+        assert!(std::env::var_os("CI").is_none(), "CI must run this as root with unshare -m");
+        eprintln!("\n*** NOT RUN: needs root and `unshare -m` to fill a tmpfs under state_dir (CI runs it) ***\n");
+        return;
+    }
+    let s = ShadowSet::new();
+    s.sh("echo before > /shadow/f");
+    // A journal of exactly one page (valid records), so that the next append needs a new one.
+    use shadow_core::journal::{file_header, Record};
+    let mut j = file_header(shadow_core::shared::expected_set_id(&shadow_core::config::load(&s.config()).unwrap()));
+    j.extend(Record::Begin { id: 1 << 32 | 1, path: "p".repeat(4096 - 58) }.encode());
+    j.extend(Record::End { id: 1 << 32 | 1 }.encode());
+    assert_eq!(j.len(), 4096);
+    fs::write(s.state().join("journal"), &j).unwrap();
+    // state_dir's journal on a full file system: the next intent cannot be written.
+    let script = format!(
+        "set -e; st={st}; cp -a $st /tmp/keep.$$; mount -t tmpfs -o size=256k tmpfs $st; cp -a --sparse=never /tmp/keep.$$/. $st/; rm -rf /tmp/keep.$$; \
+         : > $st/journal.fill; head -c 1M /dev/zero >> $st/journal.fill 2>/dev/null || true; \
+         SHADOW_CONFIG={cfg} LD_PRELOAD={lib} sh -c 'mkdir /shadow/d && echo x > /shadow/d/g'; \
+         rm $st/journal.fill; {ctl} recover -c {cfg} --json",
+        st = s.state().display(),
+        cfg = s.config().display(),
+        lib = lib_path().display(),
+        ctl = bin_dir().join("shadowctl").display()
+    );
+    let out = Command::new("unshare").args(["-m", "--propagation", "private", "bash", "-c", &script]).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("write-intent journal") && stderr.contains("verifies everything"), "the program's stderr says so: {stderr}");
+    let r: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(r["journal_damaged"], true, "recover fell back to a full verify: {r}");
+    assert!(s.history().contains("00060 ") || stderr.contains("00060 "), "{}", s.history());
+    assert_eq!(s.ctl(&["verify"]).0, 0);
+}

@@ -144,6 +144,16 @@ impl SharedState {
         self.word32(state::CHANGES_LOST_OFFSET).load(Ordering::SeqCst) != 0
     }
 
+    /// Returns whether the flag was already set.
+    pub fn mark_journal_lost(&self) -> bool {
+        self.word32(state::JOURNAL_LOST_OFFSET).swap(1, Ordering::SeqCst) != 0
+    }
+
+    /// Takes the flag: true when an intent went unrecorded since the last look.
+    pub fn take_journal_lost(&self) -> bool {
+        self.word32(state::JOURNAL_LOST_OFFSET).swap(0, Ordering::SeqCst) != 0
+    }
+
     /// The change list starts afresh (every member is written again).
     pub fn reset_changes_lost(&self) {
         self.word32(state::CHANGES_LOST_OFFSET).store(0, Ordering::SeqCst);
@@ -266,6 +276,12 @@ impl Registry {
         let file = OpenOptions::new().read(true).write(true).create(true).mode(0o644).open(&path).map_err(|e| format!("{shown}: {e}"))?;
         if file.metadata().map_err(|e| format!("{shown}: {e}"))?.len() < registry::SIZE as u64 {
             file.set_len(registry::SIZE as u64).map_err(|e| format!("{shown}: {e}"))?;
+        }
+        // Every block allocated now: a store into a hole of the mapping on a full file
+        // system would be SIGBUS in the middle of the program.
+        let r = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, registry::SIZE as libc::off_t) };
+        if r != 0 && r != libc::EOPNOTSUPP {
+            return Err(format!("{shown}: cannot allocate: {}", std::io::Error::from_raw_os_error(r)));
         }
         let map = map(&file, registry::SIZE).map_err(|e| format!("{shown}: {e}"))?;
         Ok(Registry { map })

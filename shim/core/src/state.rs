@@ -20,6 +20,9 @@ pub const FAILED_MASK_OFFSET: usize = 44;
 /// Non-zero when a change could not be recorded in the change list: the next enable must
 /// scan everything instead of copying the listed paths.
 pub const CHANGES_LOST_OFFSET: usize = 48;
+/// Non-zero when a write intent could not be written to the journal: the next `recover`
+/// must verify everything instead of trusting the journal.
+pub const JOURNAL_LOST_OFFSET: usize = 52;
 const SET_ID_OFFSET: usize = 24;
 const CHECKSUM_OFFSET: usize = 32;
 const COUNT_OFFSET: usize = 36;
