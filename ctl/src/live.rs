@@ -362,11 +362,23 @@ impl LiveSet {
             let live = self.registry.live().into_iter().map(|(_, pid)| pid).collect();
             (data, records, damage, live)
         };
-        let suspects_of = |records: &[journal::Record], live: &std::collections::HashSet<u32>| -> Vec<(u64, String)> {
-            let mut v: Vec<(u64, String)> = journal::open_intents(records).into_iter().filter(|(id, _)| !live.contains(&journal::pid_of(*id))).collect();
-            v.sort_by(|a, b| a.1.cmp(&b.1));
-            v
+        // What each intent of a process gone puts in doubt: the entries it listed, when the
+        // process died in this boot (a kill -9 loses nothing written), else its whole
+        // directory (a power failure may have lost the unflushed entry list).
+        let boot = shared::boot_hash();
+        let suspects_of = |records: &[journal::Record], live: &std::collections::HashSet<u32>| -> Vec<(u64, journal::Intent, Vec<(String, bool)>)> {
+            journal::open_intents(records)
+                .into_iter()
+                .filter(|(id, _)| !live.contains(&journal::pid_of(*id)))
+                .map(|(id, intent)| {
+                    let exact = !intent.whole && !intent.entries.is_empty() && boot != 0 && self.registry.boot_of(journal::pid_of(id)) == Some(boot);
+                    let items = if exact { intent.entries.iter().map(|e| (e.clone(), false)).collect() } else { vec![(intent.dir.clone(), true)] };
+                    (id, intent, items)
+                })
+                .collect()
         };
+        // (path, whole directory?) → compare
+        let compare = |path: &str, whole: bool| if whole { tree::compare_shallow(&from, &to, Path::new(path)) } else { tree::compare_entry(&from, &to, Path::new(path)) };
         let (data, records, mut damage, live) = snapshot();
         let crashed = self.registry.crashed();
         if damage.is_none() && self.state.take_journal_lost() {
@@ -384,16 +396,16 @@ impl LiveSet {
             return Ok(report);
         }
         // First look with writers running: only what differs now needs a second look.
-        let mut first: std::collections::BTreeMap<String, Vec<tree::Diff>> = std::collections::BTreeMap::new();
+        let mut first: std::collections::BTreeMap<(String, bool), Vec<tree::Diff>> = std::collections::BTreeMap::new();
         if both {
-            for (_, rel) in &suspects {
-                match tree::compare_shallow(&from, &to, Path::new(rel)) {
+            for (path, whole) in suspects.iter().flat_map(|(_, _, items)| items.iter().cloned()) {
+                match compare(&path, whole) {
                     Ok(d) => {
-                        first.insert(rel.clone(), d);
+                        first.insert((path, whole), d);
                     }
                     Err(e) => {
-                        eprintln!("shadowctl: recover {rel}: {e}: left in the journal for the next recover");
-                        report.left_for_later.push(rel.clone());
+                        eprintln!("shadowctl: recover {path}: {e}: left in the journal for the next recover");
+                        report.left_for_later.push(path);
                     }
                 }
             }
@@ -403,44 +415,47 @@ impl LiveSet {
             // The journal as it is now: intents appended since the first look are kept (or,
             // for a process that died meanwhile, examined here).
             let (_, records, _, live) = snapshot();
-            for (_, rel) in suspects_of(&records, &live) {
-                if report.left_for_later.contains(&rel) {
+            let suspects = suspects_of(&records, &live);
+            let mut items: Vec<(String, bool)> = suspects.iter().flat_map(|(_, _, items)| items.iter().cloned()).collect();
+            items.sort();
+            items.dedup();
+            for (path, whole) in items {
+                if report.left_for_later.contains(&path) {
                     continue;
                 }
                 report.examined += 1;
                 if !both {
                     // A member is away: its enable will copy what the change list names.
                     let mut f = std::fs::OpenOptions::new().append(true).create(true).open(shared::changes_path(&self.config)).map_err(|e| e.to_string())?;
-                    f.write_all(format!("{rel}\0").as_bytes()).map_err(|e| e.to_string())?;
-                    report.repaired.push(rel.clone());
+                    f.write_all(format!("{path}\0").as_bytes()).map_err(|e| e.to_string())?;
+                    report.repaired.push(path.clone());
                     continue;
                 }
-                let again = match first.get(&rel) {
+                let diffs = match first.get(&(path.clone(), whole)) {
                     Some(d) if d.is_empty() => continue,
-                    Some(d) => d.iter().map(|x| x.path.clone()).collect::<Vec<_>>(),
-                    None => vec![PathBuf::from(&rel)],
+                    // Each difference again, alone (an entry: its own type, metadata, contents).
+                    Some(d) => d.iter().map(|x| tree::compare_entry(&from, &to, &x.path)).collect::<Result<Vec<_>, _>>().map(|v| v.concat()),
+                    None => compare(&path, whole),
                 };
-                let mut diffs = Vec::new();
-                for path in &again {
-                    let shallow = if first.contains_key(&rel) { tree::compare_path(&from, &to, path) } else { tree::compare_shallow(&from, &to, path) };
-                    match shallow {
-                        Ok(d) => diffs.extend(d),
-                        Err(e) => {
-                            eprintln!("shadowctl: recover {rel}: {e}: left in the journal for the next recover");
-                            report.left_for_later.push(rel.clone());
-                        }
+                match diffs {
+                    Ok(d) => report.repaired.extend(repair_each(&from, &to, &d)?),
+                    Err(e) => {
+                        eprintln!("shadowctl: recover {path}: {e}: left in the journal for the next recover");
+                        report.left_for_later.push(path);
                     }
                 }
-                report.repaired.extend(repair_each(&from, &to, &diffs)?);
             }
             // Compact in place (programs hold the journal open for appending): keep the
             // intents of processes still running and those left for later. After damage,
             // what followed it cannot be read: the whole tree was verified instead.
-            let kept = journal::open_intents(&records)
-                .into_iter()
-                .filter(|(id, path)| live.contains(&journal::pid_of(*id)) || report.left_for_later.contains(path));
+            let left = &report.left_for_later;
             let mut keep = journal::file_header(self.state.set_id);
-            keep.extend(kept.flat_map(|(id, path)| journal::Record::Begin { id, path }.encode()));
+            for (id, intent) in journal::open_intents(&records) {
+                let pending = left.contains(&intent.dir) || intent.entries.iter().any(|e| left.contains(e));
+                if live.contains(&journal::pid_of(id)) || pending {
+                    keep.extend(intent.encode(id));
+                }
+            }
             let mut f = std::fs::OpenOptions::new().write(true).open(&jpath).map_err(|e| format!("{}: {e}", jpath.display()))?;
             f.set_len(0).and_then(|_| f.write_all(&keep)).and_then(|_| f.sync_data()).map_err(|e| format!("{}: {e}", jpath.display()))?;
             Ok(())

@@ -144,6 +144,7 @@ pub fn init() -> Result<(), String> {
     INTENTS.store(u32::from_ne_bytes(seed) ^ (coarse_ms() as u32).wrapping_mul(2_654_435_761) | 1, Ordering::Relaxed);
     APPLIED.store(st.epoch, Ordering::SeqCst);
     *VIEW.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(v));
+    BOOT.store(shadow_core::shared::boot_hash(), Ordering::Relaxed);
     claim_slot();
     // Reported once the view exists (a report names the member paths).
     if let Unreachable::Marked(Some((survivor, dir, what))) = unreachable {
@@ -217,10 +218,15 @@ pub fn claim_slot() {
     let s = shared();
     let slot = s.registry.claim(std::process::id()).unwrap_or(usize::MAX);
     SLOT.store(slot, Ordering::SeqCst);
+    if slot != usize::MAX {
+        s.registry.slot(slot).boot.store(BOOT.load(Ordering::Relaxed), Ordering::SeqCst);
+    }
     publish_usage();
 }
 
 static PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+/// This boot of the machine, for the registry slot (see shadow_core::state::registry::BOOT).
+static BOOT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 static INTENTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
 
 /// A directory whose entries may differ between the members until its intent is ended:
@@ -234,7 +240,15 @@ struct Hot {
     users: u32,
     /// Coarse monotonic milliseconds when the last user left (0: in use).
     idle_since: u64,
+    /// Entries recorded (Touch) as changing under this intent, up to MAX_TOUCHED; past
+    /// that, `whole`: the directory is compared whole.
+    touched: Vec<Vec<u8>>,
+    whole: bool,
 }
+
+/// Entries listed per directory intent before it stands for the whole directory: enough for
+/// a program's own files, few enough that a storm of creates costs next to nothing.
+const MAX_TOUCHED: usize = 32;
 
 static HOT: Mutex<Vec<Hot>> = Mutex::new(Vec::new());
 const LINGER_MS: u64 = 2000;
@@ -303,6 +317,7 @@ pub fn intent_begin(rel: &Rel) -> u64 {
     if let Some(h) = hot.iter_mut().find(|h| h.dir == dir) {
         h.users += 1;
         h.idle_since = 0;
+        touch(h, &rel.0);
         let id = h.id;
         publish_intents(&hot);
         return id;
@@ -325,9 +340,27 @@ pub fn intent_begin(rel: &Rel) -> u64 {
         }
         Err(_) => {}
     }
-    hot.push(Hot { dir, id, users: 1, idle_since: 0 });
+    let mut h = Hot { dir, id, users: 1, idle_since: 0, touched: Vec::new(), whole: false };
+    touch(&mut h, &rel.0);
+    hot.push(h);
     publish_intents(&hot);
     id
+}
+
+/// Records which entry of the directory changes, so that recover after a kill -9 compares
+/// that entry alone. Not flushed: after a power failure the directory is compared whole.
+fn touch(h: &mut Hot, rel: &[u8]) {
+    if h.whole || h.touched.iter().any(|t| t == rel) {
+        return;
+    }
+    let path = if h.touched.len() >= MAX_TOUCHED {
+        h.whole = true;
+        String::new()
+    } else {
+        h.touched.push(rel.to_vec());
+        String::from_utf8_lossy(rel).into_owned()
+    };
+    let _ = real::write(shared().journal_fd, &shadow_core::journal::Record::Touch { id: h.id, path }.encode());
 }
 
 /// One user of intent `id` is done, both members holding the same result.

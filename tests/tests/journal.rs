@@ -55,7 +55,9 @@ fn each_intent_is_on_stable_storage_before_the_change() {
 
 #[test]
 fn watch_keeps_the_journal_bounded_while_programs_run() {
-    let s = ShadowSet::new();
+    // On tmpfs where there is one: this disk makes directories of thousands slowly.
+    let shm = std::path::Path::new("/dev/shm");
+    let s = if shm.is_dir() { ShadowSet::new_in(shm) } else { ShadowSet::new() };
     let max = 16384u64;
     fs::write(s.config(), format!("{}journal_max = {max}\njournal_sync = \"none\"\n", s.config_text())).unwrap();
     let journal = s.state().join("journal");
@@ -66,9 +68,10 @@ fn watch_keeps_the_journal_bounded_while_programs_run() {
         .spawn()
         .unwrap();
     // A long-running program holding the journal open the whole time, writing into a new
-    // directory each time: one intent per directory, so without compaction the journal would
-    // grow past 20 × journal_max.
-    let script = "import os\nos.mkdir('/shadow/d')\nfor i in range(6000):\n    os.mkdir(f'/shadow/d/{i}')\n    with open(f'/shadow/d/{i}/f', 'w') as f: f.write(str(i))\n";
+    // directory each time: one intent per directory (about 85 bytes of records each), so
+    // without compaction the journal would grow to about 45 × journal_max.
+    // About 3 s in all, so that watch (a look every half second) sees it run.
+    let script = "import os, time\nos.mkdir('/shadow/d')\nfor i in range(9000):\n    os.mkdir(f'/shadow/d/{i}')\n    with open(f'/shadow/d/{i}/f', 'w') as f: f.write(str(i))\n    time.sleep(0.0003)\n";
     let writer = s.command("python3").arg("-c").arg(script).spawn().unwrap();
     let mut peak = 0;
     let mut writer = writer;
@@ -91,7 +94,7 @@ fn watch_keeps_the_journal_bounded_while_programs_run() {
     assert!(out.status.success(), "{err}");
     assert!(err.contains("journal compacted"), "watch compacted the journal: {err}");
     assert!(end < max, "journal {end} bytes after the writer, journal_max {max}: {err}");
-    assert!(peak < 20 * max, "journal peaked at {peak} bytes: {err}");
+    assert!(peak < 28 * max, "journal peaked at {peak} bytes: {err}");
     println!("journal: peaked at {peak} bytes, {end} at the end (journal_max {max})");
     assert!(!written.contains("00100 "), "nothing was in doubt, nothing repaired: {written}");
     assert_eq!(s.ctl(&["verify"]).0, 0);
@@ -171,5 +174,58 @@ fn an_intent_that_cannot_be_written_makes_recover_verify_everything() {
     let r: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     assert_eq!(r["journal_damaged"], true, "recover fell back to a full verify: {r}");
     assert!(s.history().contains("00060 ") || stderr.contains("00060 "), "{}", s.history());
+    assert_eq!(s.ctl(&["verify"]).0, 0);
+}
+
+/// Kills a writer holding `d/held` open for writing, then makes `d/held` and `d/other` differ
+/// between the members the way a crash between two writes would.
+fn crash_with_two_differences(s: &ShadowSet) -> u32 {
+    s.sh("mkdir /shadow/d; echo same > /shadow/d/other");
+    let mut victim = s
+        .command("/bin/bash")
+        .arg("-c")
+        .arg("exec 3>/shadow/d/held; echo first >&3; : > /shadow/ready; sleep 60; true")
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    while !s.secondary().join("ready").exists() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unsafe { libc::kill(-(victim.id() as i32), libc::SIGKILL) };
+    victim.wait().unwrap();
+    fs::write(s.primary().join("d/held"), "first\nsecond\n").unwrap();
+    fs::write(s.primary().join("d/other"), "changed behind the shim's back\n").unwrap();
+    victim.id()
+}
+
+#[test]
+fn after_kill_9_recover_compares_only_the_entries_in_flight() {
+    let s = ShadowSet::new();
+    crash_with_two_differences(&s);
+    let (code, out, err) = s.ctl(&["recover", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(r["repaired"], serde_json::json!(["d/held"]), "only the file in flight: {r}");
+    assert_eq!(fs::read_to_string(s.secondary().join("d/held")).unwrap(), "first\nsecond\n");
+    // d/other was never in flight: recover leaves it alone (verify finds it).
+    assert_eq!(fs::read_to_string(s.secondary().join("d/other")).unwrap(), "same\n");
+    assert_eq!(s.ctl(&["verify"]).0, 1);
+}
+
+#[test]
+fn after_a_power_failure_recover_compares_the_whole_directory() {
+    let s = ShadowSet::new();
+    let pid = crash_with_two_differences(&s);
+    // The victim's registry slot says it ran in another boot: as after a power failure, the
+    // unflushed entry list cannot be trusted.
+    let reg = s.state().join("registry");
+    let mut bytes = fs::read(&reg).unwrap();
+    let slot = (0..bytes.len() / 64).find(|i| u32::from_le_bytes(bytes[i * 64..i * 64 + 4].try_into().unwrap()) == pid).expect("the victim's slot is kept");
+    bytes[slot * 64 + 40..slot * 64 + 44].copy_from_slice(&0x5eed_u32.to_le_bytes());
+    fs::write(&reg, &bytes).unwrap();
+    let (code, out, err) = s.ctl(&["recover", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(r["repaired"], serde_json::json!(["d/held", "d/other"]), "the whole directory: {r}");
     assert_eq!(s.ctl(&["verify"]).0, 0);
 }

@@ -88,10 +88,24 @@ pub fn decode_file(data: &[u8], expected_set: u64) -> Result<(Vec<Record>, Optio
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Record {
-    /// `path` (relative to the prefix) is about to change; `id` is unique per process.
+    /// Entries of the directory `path` (relative to the prefix) are about to change; `id` is
+    /// unique per process. Flushed before the change (journal_sync).
     Begin { id: u64, path: String },
+    /// Under intent `id`, the entry `path` changes (not flushed: exact after kill -9, while a
+    /// power failure may lose it, and then the whole directory is compared). An empty path:
+    /// too many entries to list, compare the whole directory.
+    Touch { id: u64, path: String },
     /// The change with this id is on both members.
     End { id: u64 },
+}
+
+/// An intent not ended: the directory, and the entries recorded as changing in it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Intent {
+    pub dir: String,
+    pub entries: Vec<String>,
+    /// The entry list is incomplete (too many to list): the whole directory is in doubt.
+    pub whole: bool,
 }
 
 /// The id of the `n`th intent of process `pid`.
@@ -119,6 +133,7 @@ impl Record {
         let (kind, id, path) = match self {
             Record::Begin { id, path } => (1u8, *id, path.as_bytes()),
             Record::End { id } => (2u8, *id, &b""[..]),
+            Record::Touch { id, path } => (3u8, *id, path.as_bytes()),
         };
         let len = path.len().min(u16::MAX as usize);
         let mut b = Vec::with_capacity(HEADER + len + 4);
@@ -178,6 +193,10 @@ pub fn decode(data: &[u8]) -> (Vec<Record>, Option<Damage>) {
                 Err(_) => return (out, Some(Damage { offset: i, reason: "path is not UTF-8" })),
             },
             2 if len == 0 => Record::End { id },
+            3 => match std::str::from_utf8(&rest[HEADER..HEADER + len]) {
+                Ok(p) => Record::Touch { id, path: p.to_string() },
+                Err(_) => return (out, Some(Damage { offset: i, reason: "path is not UTF-8" })),
+            },
             _ => return (out, Some(Damage { offset: i, reason: "unknown record kind" })),
         };
         out.push(rec);
@@ -186,13 +205,22 @@ pub fn decode(data: &[u8]) -> (Vec<Record>, Option<Damage>) {
     (out, None)
 }
 
-/// Intents begun and not ended: id → path, in id order.
-pub fn open_intents(records: &[Record]) -> BTreeMap<u64, String> {
-    let mut open = BTreeMap::new();
+/// Intents begun and not ended, in id order, with the entries touched under each.
+pub fn open_intents(records: &[Record]) -> BTreeMap<u64, Intent> {
+    let mut open: BTreeMap<u64, Intent> = BTreeMap::new();
     for r in records {
         match r {
             Record::Begin { id, path } => {
-                open.insert(*id, path.clone());
+                open.insert(*id, Intent { dir: path.clone(), ..Intent::default() });
+            }
+            Record::Touch { id, path } => {
+                if let Some(i) = open.get_mut(id) {
+                    if path.is_empty() {
+                        i.whole = true;
+                    } else if !i.entries.contains(path) {
+                        i.entries.push(path.clone());
+                    }
+                }
             }
             Record::End { id } => {
                 open.remove(id);
@@ -200,6 +228,20 @@ pub fn open_intents(records: &[Record]) -> BTreeMap<u64, String> {
         }
     }
     open
+}
+
+impl Intent {
+    /// The records that carry this intent over a compaction.
+    pub fn encode(&self, id: u64) -> Vec<u8> {
+        let mut b = Record::Begin { id, path: self.dir.clone() }.encode();
+        for e in &self.entries {
+            b.extend(Record::Touch { id, path: e.clone() }.encode());
+        }
+        if self.whole {
+            b.extend(Record::Touch { id, path: String::new() }.encode());
+        }
+        b
+    }
 }
 
 #[cfg(test)]
@@ -229,9 +271,27 @@ mod tests {
         let (recs, damage) = decode(&sample());
         assert_eq!(damage, None);
         assert_eq!(recs.len(), 4);
-        let open: Vec<String> = open_intents(&recs).into_values().collect();
+        let open: Vec<String> = open_intents(&recs).into_values().map(|i| i.dir).collect();
         assert_eq!(open, vec!["c", "d/ü"]);
         assert_eq!(pid_of(intent_id(9, 1)), 9);
+    }
+
+    #[test]
+    fn touched_entries_belong_to_their_intent_and_survive_compaction() {
+        let id = intent_id(5, 1);
+        let mut b = Record::Begin { id, path: "d".into() }.encode();
+        for p in ["d/a", "d/b", "d/a"] {
+            b.extend(Record::Touch { id, path: p.into() }.encode());
+        }
+        b.extend(Record::Touch { id: intent_id(5, 2), path: "x/orphan".into() }.encode());
+        let open = open_intents(&decode(&b).0);
+        let i = &open[&id];
+        assert_eq!((i.dir.as_str(), i.entries.clone(), i.whole), ("d", vec!["d/a".to_string(), "d/b".to_string()], false));
+        assert_eq!(open.len(), 1, "a touch without its begin is ignored");
+        let again = open_intents(&decode(&i.encode(id)).0);
+        assert_eq!(&again[&id], i);
+        b.extend(Record::Touch { id, path: String::new() }.encode());
+        assert!(open_intents(&decode(&b).0)[&id].whole);
     }
 
     #[test]

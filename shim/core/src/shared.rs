@@ -267,6 +267,7 @@ pub struct Slot<'a> {
     pub insecure_open: &'a AtomicU64,
     pub open_intents: &'a AtomicU32,
     pub told: &'a AtomicU32,
+    pub boot: &'a AtomicU32,
 }
 
 impl Registry {
@@ -298,6 +299,7 @@ impl Registry {
                 insecure_open: &*(self.map.add(base + registry::INSECURE_OPEN) as *const AtomicU64),
                 open_intents: &*(self.map.add(base + registry::OPEN_INTENTS) as *const AtomicU32),
                 told: &*(self.map.add(base + registry::TOLD) as *const AtomicU32),
+                boot: &*(self.map.add(base + registry::BOOT) as *const AtomicU32),
             }
         }
     }
@@ -345,6 +347,11 @@ impl Registry {
             }
         }
         out
+    }
+
+    /// The boot a process (alive or dead, as long as its slot is kept) ran in.
+    pub fn boot_of(&self, pid: u32) -> Option<u32> {
+        (0..registry::SLOTS).map(|i| self.slot(i)).find(|s| s.pid.load(Ordering::SeqCst) == pid).map(|s| s.boot.load(Ordering::SeqCst))
     }
 
     /// `recover` has dealt with these crashed processes' intents: their slots are free.
@@ -430,6 +437,11 @@ fn is_zombie(pid: u32) -> bool {
 }
 
 /// Allocation-free (also used in fork children).
+/// This boot of the machine: a hash of the kernel's boot id (0 where it cannot be read).
+pub fn boot_hash() -> u32 {
+    std::fs::read("/proc/sys/kernel/random/boot_id").map_or(0, |b| (crate::state::fnv1a(&b) as u32) | 1)
+}
+
 /// Whether `dir` is the root of a mount (statx's STATX_ATTR_MOUNT_ROOT; false where the
 /// kernel cannot tell).
 pub fn is_mount_root(dir: &str) -> bool {

@@ -236,6 +236,9 @@ pub mod registry {
     pub const OPEN_INTENTS: usize = 32;
     /// Non-zero once a program was told that this crashed process needs `recover`.
     pub const TOLD: usize = 36;
+    /// The boot the process ran in (hash of the kernel's boot id): a process of an earlier
+    /// boot went down with the machine, and what it had not flushed may be lost.
+    pub const BOOT: usize = 40;
 }
 
 /// The change list (`state_dir/changes`): paths (relative to the prefix) changed while a

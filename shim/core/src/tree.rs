@@ -116,6 +116,11 @@ pub fn compare_shallow(first: &Path, second: &Path, rel: &Path) -> io::Result<Ve
     compare_to_depth(first, second, rel, 1, &mut Unobserved)
 }
 
+/// One path alone: its type, metadata and (a file's) contents, not a directory's entries.
+pub fn compare_entry(first: &Path, second: &Path, rel: &Path) -> io::Result<Vec<Diff>> {
+    compare_to_depth(first, second, rel, 0, &mut Unobserved)
+}
+
 fn compare_to_depth(first: &Path, second: &Path, rel: &Path, depth: u32, obs: &mut dyn Observer) -> io::Result<Vec<Diff>> {
     let mut diffs = Vec::new();
     let (a, b) = (fs::symlink_metadata(first.join(rel)), fs::symlink_metadata(second.join(rel)));
