@@ -14,15 +14,15 @@ use std::sync::Arc;
 /// alongside when the open can change the file.
 pub fn open_shadowed(rel: Rel, flags: c_int, mode: mode_t) -> Res<c_int> {
     let changes = flags & (libc::O_CREAT | libc::O_TRUNC) != 0;
-    let intent = if changes { crate::members::intent_begin(&rel) } else { 0 };
-    let fd = match super::on_lead(&rel, "open", |p| unsafe { raw::open64(p.as_ptr(), flags, mode) }) {
-        Ok(fd) => fd,
-        Err(e) => {
-            crate::members::intent_end(intent);
-            return Err(e);
-        }
-    };
-    match adopt_new_fd(fd, rel, flags, mode, None) {
+    open_in_flight(&rel.clone(), changes, || super::on_lead(&rel, "open", |p| unsafe { raw::open64(p.as_ptr(), flags, mode) }), |fd| adopt_new_fd(fd, rel.clone(), flags, mode, None))
+}
+
+/// An open under a write intent when it changes the file (creation, truncation): the intent
+/// passes to the new OCB, or ends when the open failed or made none.
+fn open_in_flight(rel: &Rel, changes: bool, open: impl FnOnce() -> Res<c_int>, adopt: impl FnOnce(c_int) -> Option<Arc<Ocb>>) -> Res<c_int> {
+    let intent = if changes { crate::members::intent_begin(rel) } else { 0 };
+    let fd = open().inspect_err(|_| crate::members::intent_end(intent))?;
+    match adopt(fd) {
         Some(ocb) => ocb.set_intent(intent),
         None => crate::members::intent_end(intent),
     }
@@ -34,10 +34,9 @@ pub fn open_shadowed(rel: Rel, flags: c_int, mode: mode_t) -> Res<c_int> {
 /// through the shim's own fd.
 pub fn reopen_shadowed(n: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> Res<c_int> {
     let Some(src) = fdtable::get(n) else { return unsafe { raw::open64(path, flags, mode) }.into_res() };
-    let fd = unsafe { raw::open64(path, flags, mode) }.into_res()?;
     let secondary = src.secondary_fd().map(|sfd| std::ffi::CString::new(format!("/proc/self/fd/{sfd}")).unwrap_or_default());
-    adopt_new_fd(fd, src.rel(), flags & !libc::O_EXCL, mode, secondary);
-    Ok(fd)
+    let rel = src.rel();
+    open_in_flight(&rel.clone(), flags & libc::O_TRUNC != 0, || unsafe { raw::open64(path, flags, mode) }.into_res(), |fd| adopt_new_fd(fd, rel, flags & !libc::O_EXCL, mode, secondary))
 }
 
 /// Links a primary fd the program now holds to a new OCB; the secondary is opened at its
