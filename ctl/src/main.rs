@@ -177,9 +177,10 @@ enum Cmd {
         #[arg(long)]
         timeout: Option<u64>,
     },
-    /// After a crash: repair exactly the paths the write-intent journal says were in flight
-    /// (copied from the newer member), then compact the journal. Exit 0 when the members
-    /// are consistent again, 1 when differences remain, 2 on error.
+    /// After a crash: compare what the write-intent journal says was in flight and copy what
+    /// differs from the member ahead, then compact the journal. After a split brain: list the
+    /// conflicts, or settle them with --prefer. Exit 0 when the members are consistent again,
+    /// 1 when differences or conflicts remain, 2 on error.
     Recover {
         #[command(flatten)]
         config: ConfigArg,
