@@ -259,27 +259,39 @@ impl LiveSet {
             // From here on every change to the survivor is listed for the resync below.
             self.change(|st| st.member_mut(m).state = MemberState::Resyncing)?;
         }
-        let settled = self.with_writers_held(|| {
+        // The whole comparison with writers running; each difference again, alone, with them
+        // held back, so the hold-up lasts as long as the settling, not the search.
+        let changes = shared::changes_path(&self.config);
+        let listed_before = std::fs::metadata(&changes).map_or(0, |m| m.len() as usize);
+        let found = self.conflicts(paths);
+        let settled = found.and_then(|found| {
+            self.with_writers_held(|| {
             let (p, q) = (self.dir(&s, Member::Primary), self.dir(&s, Member::Secondary));
-            let diffs = self.conflicts(paths)?;
             let mut done: Vec<(String, Member)> = Vec::new();
-            for d in &diffs {
+            for d in &found {
                 let rel = d.path.to_string_lossy().to_string();
                 if done.iter().any(|(r, _)| *r == rel) {
                     continue;
                 }
+                let now = tree::compare_entry(&p, &q, &d.path).map_err(|e| format!("settle {rel}: {e}"))?;
+                if now.is_empty() {
+                    continue;
+                }
                 let winner = prefer.winner(sync::version(&p, &rel), sync::version(&q, &rel));
                 let (from, to) = if winner == Member::Primary { (&p, &q) } else { (&q, &p) };
-                let of_path: Vec<tree::Diff> = diffs.iter().filter(|x| x.path == d.path).cloned().collect();
-                repair_each(from, to, &of_path)?;
+                repair_each(from, to, &now)?;
                 done.push((rel, winner));
             }
             if all {
-                // Identical now: only what programs change from here on is left to copy.
-                std::fs::File::create(shared::changes_path(&self.config)).map_err(|e| e.to_string())?;
+                // Settled: what the change list named before the search is done; what programs
+                // changed since is left for the resync below.
+                let since = std::fs::read(&changes).map(|d| d.get(listed_before..).unwrap_or_default().to_vec()).unwrap_or_default();
+                let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(&changes).map_err(|e| format!("{}: {e}", changes.display()))?;
+                f.set_len(0).and_then(|_| f.write_all(&since)).map_err(|e| format!("{}: {e}", changes.display()))?;
                 self.state.reset_changes_lost();
             }
             Ok(done)
+            })
         });
         let settled = match settled {
             Ok(d) => d,
