@@ -262,7 +262,9 @@ impl LiveSet {
         // The whole comparison with writers running; each difference again, alone, with them
         // held back, so the hold-up lasts as long as the settling, not the search.
         let changes = shared::changes_path(&self.config);
-        let listed_before = std::fs::metadata(&changes).map_or(0, |m| m.len() as usize);
+        // Up to the last complete record (one may be being appended).
+        let listed_before = std::fs::read(&changes).map_or(0, |d| d.iter().rposition(|&b| b == 0).map_or(0, |i| i + 1));
+        let lost_before = self.state.changes_lost();
         let found = self.conflicts(paths);
         let settled = found.and_then(|found| {
             self.with_writers_held(|| {
@@ -286,6 +288,10 @@ impl LiveSet {
                 // Settled: what the change list named before the search is done; what programs
                 // changed since is left for the resync below.
                 let since = std::fs::read(&changes).map(|d| d.get(listed_before..).unwrap_or_default().to_vec()).unwrap_or_default();
+                if self.state.changes_lost() && !lost_before {
+                    // A change made during the search went unrecorded: nothing says which.
+                    return Err("a change could not be recorded in the change list while the conflicts were being settled: run `shadowctl recover --prefer …` again".to_string());
+                }
                 let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(&changes).map_err(|e| format!("{}: {e}", changes.display()))?;
                 f.set_len(0).and_then(|_| f.write_all(&since)).map_err(|e| format!("{}: {e}", changes.display()))?;
                 self.state.reset_changes_lost();
@@ -383,7 +389,9 @@ impl LiveSet {
                 .into_iter()
                 .filter(|(id, _)| !live.contains(&journal::pid_of(*id)))
                 .map(|(id, intent)| {
-                    let exact = !intent.whole && !intent.entries.is_empty() && boot != 0 && self.registry.boot_of(journal::pid_of(id)) == Some(boot);
+                    // A listed symlink may have stood for its target: the whole directory then.
+                    let links = intent.entries.iter().any(|e| [&from, &to].iter().any(|m| std::fs::symlink_metadata(m.join(e)).is_ok_and(|x| x.file_type().is_symlink())));
+                    let exact = !intent.whole && !links && !intent.entries.is_empty() && boot != 0 && self.registry.boot_of(journal::pid_of(id)) == Some(boot);
                     let items = if exact { intent.entries.iter().map(|e| (e.clone(), false)).collect() } else { vec![(intent.dir.clone(), true)] };
                     (id, intent, items)
                 })
@@ -403,6 +411,7 @@ impl LiveSet {
             report.full_verify = Some((repaired, left.len()));
         }
         let suspects = suspects_of(&records, &live);
+        let seen_first: std::collections::HashSet<u64> = suspects.iter().map(|(id, _, _)| *id).collect();
         if suspects.is_empty() && damage.is_none() && (data.len() as u64) < self.config.journal_max {
             self.registry.forget(&crashed);
             return Ok(report);
@@ -426,8 +435,11 @@ impl LiveSet {
         self.with_writers_held(|| {
             // The journal as it is now: intents appended since the first look are kept (or,
             // for a process that died meanwhile, examined here).
-            let (_, records, _, live) = snapshot();
+            let (_, records, damage, live) = snapshot();
             let suspects = suspects_of(&records, &live);
+            // An item of an intent the first look did not see (its process died since) is
+            // compared afresh: the first look's verdict predates that process's last change.
+            let fresh: std::collections::HashSet<(String, bool)> = suspects.iter().filter(|(id, _, _)| !seen_first.contains(id)).flat_map(|(_, _, items)| items.iter().cloned()).collect();
             let mut items: Vec<(String, bool)> = suspects.iter().flat_map(|(_, _, items)| items.iter().cloned()).collect();
             items.sort();
             items.dedup();
@@ -443,7 +455,8 @@ impl LiveSet {
                     report.repaired.push(path.clone());
                     continue;
                 }
-                let diffs = match first.get(&(path.clone(), whole)) {
+                let cached = if fresh.contains(&(path.clone(), whole)) { None } else { first.get(&(path.clone(), whole)) };
+                let diffs = match cached {
                     Some(d) if d.is_empty() => continue,
                     // Each difference again, alone (an entry: its own type, metadata, contents).
                     Some(d) => d.iter().map(|x| tree::compare_entry(&from, &to, &x.path)).collect::<Result<Vec<_>, _>>().map(|v| v.concat()),
@@ -462,9 +475,11 @@ impl LiveSet {
             // what followed it cannot be read: the whole tree was verified instead.
             let left = &report.left_for_later;
             let mut keep = journal::file_header(self.state.set_id);
-            for (id, intent) in journal::open_intents(&records) {
+            for (id, mut intent) in journal::open_intents(&records) {
                 let pending = left.contains(&intent.dir) || intent.entries.iter().any(|e| left.contains(e));
                 if live.contains(&journal::pid_of(id)) || pending {
+                    // After damage its later entries may be missing: the whole directory then.
+                    intent.whole |= damage.is_some();
                     keep.extend(intent.encode(id));
                 }
             }

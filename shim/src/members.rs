@@ -145,6 +145,7 @@ pub fn init() -> Result<(), String> {
     APPLIED.store(st.epoch, Ordering::SeqCst);
     *VIEW.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(v));
     BOOT.store(shadow_core::shared::boot_hash(), Ordering::Relaxed);
+    shadow_core::shared::set_boot_hash(BOOT.load(Ordering::Relaxed));
     claim_slot();
     // Reported once the view exists (a report names the member paths).
     if let Unreachable::Marked(Some((survivor, dir, what))) = unreachable {
@@ -216,11 +217,8 @@ fn set_tracking(st: &State) {
 pub fn claim_slot() {
     PID.store(std::process::id(), Ordering::SeqCst);
     let s = shared();
-    let slot = s.registry.claim(std::process::id()).unwrap_or(usize::MAX);
+    let slot = s.registry.claim(std::process::id(), BOOT.load(Ordering::Relaxed)).unwrap_or(usize::MAX);
     SLOT.store(slot, Ordering::SeqCst);
-    if slot != usize::MAX {
-        s.registry.slot(slot).boot.store(BOOT.load(Ordering::Relaxed), Ordering::SeqCst);
-    }
     publish_usage();
 }
 
@@ -353,14 +351,22 @@ fn touch(h: &mut Hot, rel: &[u8]) {
     if h.whole || h.touched.iter().any(|t| t == rel) {
         return;
     }
-    let path = if h.touched.len() >= MAX_TOUCHED {
+    // Past MAX_TOUCHED, or a name the journal cannot hold as it is (not UTF-8): the whole
+    // directory.
+    let path = match std::str::from_utf8(rel) {
+        Ok(p) if h.touched.len() < MAX_TOUCHED => p.to_string(),
+        _ => String::new(),
+    };
+    if path.is_empty() {
         h.whole = true;
-        String::new()
     } else {
         h.touched.push(rel.to_vec());
-        String::from_utf8_lossy(rel).into_owned()
-    };
-    let _ = real::write(shared().journal_fd, &shadow_core::journal::Record::Touch { id: h.id, path }.encode());
+    }
+    if real::write(shared().journal_fd, &shadow_core::journal::Record::Touch { id: h.id, path }.encode()).is_err() {
+        // The list is incomplete now; the flag makes recover look at everything.
+        h.whole = true;
+        shared().state.mark_journal_lost();
+    }
 }
 
 /// One user of intent `id` is done, both members holding the same result.

@@ -306,12 +306,13 @@ impl Registry {
 
     /// Claims a free slot (or one whose process is gone) for `pid`. Allocation-free, so it
     /// can run in a fork child.
-    pub fn claim(&self, pid: u32) -> Option<usize> {
+    pub fn claim(&self, pid: u32, boot: u32) -> Option<usize> {
         // The same pid after exec: its old slot is ours (and nothing is in flight any more;
-        // the new image counts the intents it uses itself).
+        // the new image counts the intents it uses itself). Only in the same boot: a slot of
+        // an earlier boot with this pid was another process, gone with the machine.
         for i in 0..registry::SLOTS {
             let s = self.slot(i);
-            if s.pid.load(Ordering::SeqCst) == pid {
+            if s.pid.load(Ordering::SeqCst) == pid && s.boot.load(Ordering::SeqCst) == boot {
                 s.in_flight.store(0, Ordering::SeqCst);
                 s.open_intents.store(0, Ordering::SeqCst);
                 return Some(i);
@@ -323,11 +324,13 @@ impl Registry {
                 let s = self.slot(i);
                 let cur = s.pid.load(Ordering::SeqCst);
                 let crashed = s.open_intents.load(Ordering::SeqCst) != 0;
-                let free = cur == 0 || (cur != pid && !(keep_crashed && crashed) && !process_alive(cur));
+                let other_boot = s.boot.load(Ordering::SeqCst) != boot;
+                let free = cur == 0 || (!(keep_crashed && crashed) && (other_boot || (cur != pid && !process_alive(cur))));
                 if free && s.pid.compare_exchange(cur, pid, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
                     s.in_flight.store(0, Ordering::SeqCst);
                     s.open_intents.store(0, Ordering::SeqCst);
                     s.told.store(0, Ordering::SeqCst);
+                    s.boot.store(boot, Ordering::SeqCst);
                     return Some(i);
                 }
             }
@@ -342,7 +345,8 @@ impl Registry {
         for i in 0..registry::SLOTS {
             let s = self.slot(i);
             let pid = s.pid.load(Ordering::SeqCst);
-            if pid != 0 && s.open_intents.load(Ordering::SeqCst) != 0 && !process_alive(pid) {
+            let gone = s.boot.load(Ordering::SeqCst) != boot_hash_cached() || !process_alive(pid);
+            if pid != 0 && s.open_intents.load(Ordering::SeqCst) != 0 && gone {
                 out.push((i, pid));
             }
         }
@@ -370,8 +374,13 @@ impl Registry {
     pub fn live(&self) -> Vec<(usize, u32)> {
         (0..registry::SLOTS)
             .filter_map(|i| {
-                let pid = self.slot(i).pid.load(Ordering::SeqCst);
-                (pid != 0 && process_alive(pid) && !is_zombie(pid)).then_some((i, pid))
+                let s = self.slot(i);
+                let pid = s.pid.load(Ordering::SeqCst);
+                // A slot of an earlier boot names a process gone with the machine, whatever
+                // now runs under its pid (0: written before slots recorded the boot).
+                let boot = s.boot.load(Ordering::SeqCst);
+                let this_boot = boot == 0 || boot == boot_hash_cached();
+                (pid != 0 && this_boot && process_alive(pid) && !is_zombie(pid)).then_some((i, pid))
             })
             .collect()
     }
@@ -440,6 +449,24 @@ fn is_zombie(pid: u32) -> bool {
 /// This boot of the machine: a hash of the kernel's boot id (0 where it cannot be read).
 pub fn boot_hash() -> u32 {
     std::fs::read("/proc/sys/kernel/random/boot_id").map_or(0, |b| (crate::state::fnv1a(&b) as u32) | 1)
+}
+
+/// `boot_hash`, read once per process (it cannot change while the process runs). Set by
+/// `set_boot_hash` where reading a file is not allowed later (a fork child).
+static BOOT_HASH: AtomicU32 = AtomicU32::new(0);
+
+pub fn set_boot_hash(h: u32) {
+    BOOT_HASH.store(h, Ordering::Relaxed);
+}
+
+fn boot_hash_cached() -> u32 {
+    let h = BOOT_HASH.load(Ordering::Relaxed);
+    if h != 0 {
+        return h;
+    }
+    let h = boot_hash();
+    BOOT_HASH.store(h, Ordering::Relaxed);
+    h
 }
 
 /// Whether `dir` is the root of a mount (statx's STATX_ATTR_MOUNT_ROOT; false where the
