@@ -389,10 +389,15 @@ impl LiveSet {
                 .into_iter()
                 .filter(|(id, _)| !live.contains(&journal::pid_of(*id)))
                 .map(|(id, intent)| {
-                    // A listed symlink may have stood for its target: the whole directory then.
-                    let links = intent.entries.iter().any(|e| [&from, &to].iter().any(|m| std::fs::symlink_metadata(m.join(e)).is_ok_and(|x| x.file_type().is_symlink())));
-                    let exact = !intent.whole && !links && !intent.entries.is_empty() && boot != 0 && self.registry.boot_of(journal::pid_of(id)) == Some(boot);
-                    let items = if exact { intent.entries.iter().map(|e| (e.clone(), false)).collect() } else { vec![(intent.dir.clone(), true)] };
+                    // The whole directory instead of the listed entries when one is a symlink
+                    // (it may have stood for its target), or a file open at the time that
+                    // neither member holds at that name any more (renamed or replaced while
+                    // open: its writes went on under another name).
+                    let member_meta = |m: &PathBuf, e: &str| std::fs::symlink_metadata(m.join(e)).ok();
+                    let links = intent.entries.iter().any(|(e, _)| [&from, &to].iter().any(|m| member_meta(m, e).is_some_and(|x| x.file_type().is_symlink())));
+                    let moved = intent.entries.iter().any(|(e, ino)| *ino != 0 && ![&from, &to].iter().any(|m| member_meta(m, e).is_some_and(|x| std::os::unix::fs::MetadataExt::ino(&x) == *ino)));
+                    let exact = !intent.whole && !links && !moved && !intent.entries.is_empty() && boot != 0 && self.registry.boot_of(journal::pid_of(id)) == Some(boot);
+                    let items = if exact { intent.entries.iter().map(|(e, _)| (e.clone(), false)).collect() } else { vec![(intent.dir.clone(), true)] };
                     (id, intent, items)
                 })
                 .collect()
@@ -476,7 +481,7 @@ impl LiveSet {
             let left = &report.left_for_later;
             let mut keep = journal::file_header(self.state.set_id);
             for (id, mut intent) in journal::open_intents(&records) {
-                let pending = left.contains(&intent.dir) || intent.entries.iter().any(|e| left.contains(e));
+                let pending = left.contains(&intent.dir) || intent.entries.iter().any(|(e, _)| left.contains(e));
                 if live.contains(&journal::pid_of(id)) || pending {
                     // After damage its later entries may be missing: the whole directory then.
                     intent.whole |= damage.is_some();

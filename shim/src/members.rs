@@ -238,9 +238,9 @@ struct Hot {
     users: u32,
     /// Coarse monotonic milliseconds when the last user left (0: in use).
     idle_since: u64,
-    /// Entries recorded (Touch) as changing under this intent, up to MAX_TOUCHED; past
-    /// that, `whole`: the directory is compared whole.
-    touched: Vec<Vec<u8>>,
+    /// Entries recorded (Touch) as changing under this intent, with the follower's inode
+    /// once known, up to MAX_TOUCHED; past that, `whole`: the directory is compared whole.
+    touched: Vec<(Vec<u8>, u64)>,
     whole: bool,
 }
 
@@ -348,7 +348,7 @@ pub fn intent_begin(rel: &Rel) -> u64 {
 /// Records which entry of the directory changes, so that recover after a kill -9 compares
 /// that entry alone. Not flushed: after a power failure the directory is compared whole.
 fn touch(h: &mut Hot, rel: &[u8]) {
-    if h.whole || h.touched.iter().any(|t| t == rel) {
+    if h.whole || h.touched.iter().any(|t| t.0 == rel) {
         return;
     }
     // Past MAX_TOUCHED, or a name the journal cannot hold as it is (not UTF-8): the whole
@@ -360,13 +360,33 @@ fn touch(h: &mut Hot, rel: &[u8]) {
     if path.is_empty() {
         h.whole = true;
     } else {
-        h.touched.push(rel.to_vec());
+        h.touched.push((rel.to_vec(), 0));
     }
-    if real::write(shared().journal_fd, &shadow_core::journal::Record::Touch { id: h.id, path }.encode()).is_err() {
+    write_touch(h, path, 0);
+}
+
+fn write_touch(h: &mut Hot, path: String, ino: u64) {
+    if real::write(shared().journal_fd, &shadow_core::journal::Record::Touch { id: h.id, path, ino }.encode()).is_err() {
         // The list is incomplete now; the flag makes recover look at everything.
         h.whole = true;
         shared().state.mark_journal_lost();
     }
+}
+
+/// An open file's entry under intent `id`: its inode on the follower, so that recover can
+/// tell when the file was renamed or replaced while open (then it compares the directory).
+/// Asked for (one fstat) only while the entry is listed without it.
+pub fn note_inode(id: u64, rel: &Rel, ino: impl FnOnce() -> Option<u64>) {
+    if id == 0 {
+        return;
+    }
+    let mut hot = hot();
+    let Some(h) = hot.iter_mut().find(|h| h.id == id && !h.whole) else { return };
+    let Some(entry) = h.touched.iter_mut().find(|t| t.0 == rel.0 && t.1 == 0) else { return };
+    let Some(ino) = ino() else { return };
+    entry.1 = ino;
+    let path = String::from_utf8_lossy(&rel.0).into_owned();
+    write_touch(h, path, ino);
 }
 
 /// One user of intent `id` is done, both members holding the same result.

@@ -235,7 +235,7 @@ impl Ocb {
             return Ok(value);
         };
         let _order = self.lock_order_held(local, sfd);
-        self.begin_intent();
+        self.begin_intent(Some(sfd));
         let value = primary()?;
         self.written.store(true, Ordering::Relaxed);
         if let Err(e) = secondary(sfd, &value) {
@@ -263,17 +263,23 @@ impl Ocb {
             return;
         };
         let _order = self.lock_order(sfd);
-        self.begin_intent();
+        self.begin_intent(Some(sfd));
         self.written.store(true, Ordering::Relaxed);
         if let Err(e) = copy_range(fd, flags, sfd, off, len) {
             let _ = crate::members::follower_failed(&self.rel(), "copy", e, Some(self));
         }
     }
 
-    /// The first mutation through this open: journal it (once).
-    pub fn begin_intent(&self) {
+    /// The first mutation through this open: journal it (once), with the file's inode on
+    /// the follower (`sfd`) when there is one.
+    pub fn begin_intent(&self, sfd: Option<c_int>) {
         if self.intent.load(Ordering::Relaxed) == 0 {
-            self.intent.store(crate::members::intent_begin(&self.rel()), Ordering::Relaxed);
+            let rel = self.rel();
+            let id = crate::members::intent_begin(&rel);
+            self.intent.store(id, Ordering::Relaxed);
+            if let Some(sfd) = sfd {
+                crate::members::note_inode(id, &rel, || real::fstat(sfd).ok().map(|st| st.st_ino));
+            }
         }
     }
 
@@ -288,6 +294,9 @@ impl Ocb {
     /// An intent begun by the open itself (creation, truncation).
     pub fn set_intent(&self, id: u64) {
         self.intent.store(id, Ordering::Relaxed);
+        if let Some(sfd) = self.secondary_fd() {
+            crate::members::note_inode(id, &self.rel(), || real::fstat(sfd).ok().map(|st| st.st_ino));
+        }
     }
 
     /// Before the last link closes: give the secondary the primary's times, so that

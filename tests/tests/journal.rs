@@ -229,3 +229,28 @@ fn after_a_power_failure_recover_compares_the_whole_directory() {
     assert_eq!(r["repaired"], serde_json::json!(["d/held", "d/other"]), "the whole directory: {r}");
     assert_eq!(s.ctl(&["verify"]).0, 0);
 }
+
+#[test]
+fn a_file_renamed_while_open_is_still_recovered() {
+    let s = ShadowSet::new();
+    s.sh("mkdir /shadow/d; echo same > /shadow/d/other");
+    // A logger whose file is rotated under it: it goes on writing app.log.1.
+    let mut victim = s
+        .command("/bin/bash")
+        .arg("-c")
+        .arg("exec 3>>/shadow/d/app.log; echo one >&3; mv /shadow/d/app.log /shadow/d/app.log.1; echo two >&3; : > /shadow/ready; sleep 60; true")
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    while !s.secondary().join("ready").exists() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unsafe { libc::kill(-(victim.id() as i32), libc::SIGKILL) };
+    victim.wait().unwrap();
+    // The crash came between the two writes of a third line.
+    fs::write(s.primary().join("d/app.log.1"), "one\ntwo\nthree\n").unwrap();
+    let (code, out, err) = s.ctl(&["recover", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(fs::read_to_string(s.secondary().join("d/app.log.1")).unwrap(), "one\ntwo\nthree\n", "{out}");
+    assert_eq!(s.ctl(&["verify"]).0, 0);
+}

@@ -93,8 +93,10 @@ pub enum Record {
     Begin { id: u64, path: String },
     /// Under intent `id`, the entry `path` changes (not flushed: exact after kill -9, while a
     /// power failure may lose it, and then the whole directory is compared). An empty path:
-    /// too many entries to list, compare the whole directory.
-    Touch { id: u64, path: String },
+    /// too many entries to list, compare the whole directory. `ino`: the file's inode on the
+    /// follower when it was open (0: not known); if neither member has that inode at `path`
+    /// any more, the file was renamed or replaced while open and the directory is compared.
+    Touch { id: u64, path: String, ino: u64 },
     /// The change with this id is on both members.
     End { id: u64 },
 }
@@ -103,7 +105,8 @@ pub enum Record {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Intent {
     pub dir: String,
-    pub entries: Vec<String>,
+    /// (path, inode on the follower when known, else 0).
+    pub entries: Vec<(String, u64)>,
     /// The entry list is incomplete (too many to list): the whole directory is in doubt.
     pub whole: bool,
 }
@@ -133,15 +136,21 @@ impl Record {
         let (kind, id, path) = match self {
             Record::Begin { id, path } => (1u8, *id, path.as_bytes()),
             Record::End { id } => (2u8, *id, &b""[..]),
-            Record::Touch { id, path } => (3u8, *id, path.as_bytes()),
+            Record::Touch { id, path, .. } => (3u8, *id, path.as_bytes()),
         };
-        let len = path.len().min(u16::MAX as usize);
+        let ino = match self {
+            Record::Touch { ino, .. } => Some(ino.to_le_bytes()),
+            _ => None,
+        };
+        let prefix = ino.as_ref().map_or(&[][..], |b| &b[..]);
+        let len = (prefix.len() + path.len()).min(u16::MAX as usize);
         let mut b = Vec::with_capacity(HEADER + len + 4);
         b.extend_from_slice(&MAGIC);
         b.push(kind);
         b.extend_from_slice(&id.to_le_bytes());
         b.extend_from_slice(&(len as u16).to_le_bytes());
-        b.extend_from_slice(&path[..len]);
+        b.extend_from_slice(prefix);
+        b.extend_from_slice(&path[..len - prefix.len()]);
         let check = fnv1a(&b) as u32;
         b.extend_from_slice(&check.to_le_bytes());
         b
@@ -193,8 +202,8 @@ pub fn decode(data: &[u8]) -> (Vec<Record>, Option<Damage>) {
                 Err(_) => return (out, Some(Damage { offset: i, reason: "path is not UTF-8" })),
             },
             2 if len == 0 => Record::End { id },
-            3 => match std::str::from_utf8(&rest[HEADER..HEADER + len]) {
-                Ok(p) => Record::Touch { id, path: p.to_string() },
+            3 if len >= 8 => match std::str::from_utf8(&rest[HEADER + 8..HEADER + len]) {
+                Ok(p) => Record::Touch { id, path: p.to_string(), ino: u64::from_le_bytes(rest[HEADER..HEADER + 8].try_into().expect("8 bytes")) },
                 Err(_) => return (out, Some(Damage { offset: i, reason: "path is not UTF-8" })),
             },
             _ => return (out, Some(Damage { offset: i, reason: "unknown record kind" })),
@@ -213,12 +222,16 @@ pub fn open_intents(records: &[Record]) -> BTreeMap<u64, Intent> {
             Record::Begin { id, path } => {
                 open.insert(*id, Intent { dir: path.clone(), ..Intent::default() });
             }
-            Record::Touch { id, path } => {
+            Record::Touch { id, path, ino } => {
                 if let Some(i) = open.get_mut(id) {
                     if path.is_empty() {
                         i.whole = true;
-                    } else if !i.entries.contains(path) {
-                        i.entries.push(path.clone());
+                    } else if let Some(e) = i.entries.iter_mut().find(|e| e.0 == *path) {
+                        if *ino != 0 {
+                            e.1 = *ino;
+                        }
+                    } else {
+                        i.entries.push((path.clone(), *ino));
                     }
                 }
             }
@@ -234,11 +247,11 @@ impl Intent {
     /// The records that carry this intent over a compaction.
     pub fn encode(&self, id: u64) -> Vec<u8> {
         let mut b = Record::Begin { id, path: self.dir.clone() }.encode();
-        for e in &self.entries {
-            b.extend(Record::Touch { id, path: e.clone() }.encode());
+        for (path, ino) in &self.entries {
+            b.extend(Record::Touch { id, path: path.clone(), ino: *ino }.encode());
         }
         if self.whole {
-            b.extend(Record::Touch { id, path: String::new() }.encode());
+            b.extend(Record::Touch { id, path: String::new(), ino: 0 }.encode());
         }
         b
     }
@@ -280,17 +293,17 @@ mod tests {
     fn touched_entries_belong_to_their_intent_and_survive_compaction() {
         let id = intent_id(5, 1);
         let mut b = Record::Begin { id, path: "d".into() }.encode();
-        for p in ["d/a", "d/b", "d/a"] {
-            b.extend(Record::Touch { id, path: p.into() }.encode());
+        for (p, ino) in [("d/a", 0), ("d/b", 0), ("d/a", 77)] {
+            b.extend(Record::Touch { id, path: p.into(), ino }.encode());
         }
-        b.extend(Record::Touch { id: intent_id(5, 2), path: "x/orphan".into() }.encode());
+        b.extend(Record::Touch { id: intent_id(5, 2), path: "x/orphan".into(), ino: 0 }.encode());
         let open = open_intents(&decode(&b).0);
         let i = &open[&id];
-        assert_eq!((i.dir.as_str(), i.entries.clone(), i.whole), ("d", vec!["d/a".to_string(), "d/b".to_string()], false));
+        assert_eq!((i.dir.as_str(), i.entries.clone(), i.whole), ("d", vec![("d/a".to_string(), 77), ("d/b".to_string(), 0)], false), "the inode learnt later sticks");
         assert_eq!(open.len(), 1, "a touch without its begin is ignored");
         let again = open_intents(&decode(&i.encode(id)).0);
         assert_eq!(&again[&id], i);
-        b.extend(Record::Touch { id, path: String::new() }.encode());
+        b.extend(Record::Touch { id, path: String::new(), ino: 0 }.encode());
         assert!(open_intents(&decode(&b).0)[&id].whole);
     }
 

@@ -295,7 +295,7 @@ macro_rules! mmap_hooks {
                         match real::open(&path, libc::O_RDONLY | libc::O_CLOEXEC, 0) {
                             Ok(r) => {
                                 // The kernel writes the primary's pages from now on: in doubt until synced.
-                                ocb.begin_intent();
+                                ocb.begin_intent(ocb.secondary_fd());
                                 let reader = ocb::make_internal(r);
                                 MAPPINGS.lock().unwrap_or_else(|e| e.into_inner()).push(Mapping { addr: p as usize, len, offset: off, ocb, reader });
                                 ANY_MAPPING.store(true, Ordering::Relaxed);
