@@ -103,23 +103,16 @@ fn watch_keeps_the_journal_bounded_while_programs_run() {
 #[test]
 fn a_crash_is_told_to_the_next_program_and_repaired_by_watch() {
     let s = ShadowSet::new();
-    // (`; true`: bash must not exec its last command, the victim is bash itself.)
-    let mut victim = s.command("/bin/bash").arg("-c").arg("mkdir /shadow/d; exec 3>/shadow/d/held; echo first >&3; echo ready > /shadow/ready; sleep 60; true").process_group(0).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !s.secondary().join("ready").exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    unsafe { libc::kill(-(victim.id() as i32), libc::SIGKILL) };
-    victim.wait().unwrap();
+    let victim = kill_9_when_ready(&s, "mkdir /shadow/d; exec 3>/shadow/d/held; echo first >&3; echo ready > /shadow/ready; sleep 60; true");
     // What a crash between the two writes leaves: the primary has a line the secondary lacks.
     fs::write(s.primary().join("d/held"), "first\nsecond\n").unwrap();
     let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
-    assert_eq!(st["recover_needed"], serde_json::json!([victim.id()]), "{st}");
+    assert_eq!(st["recover_needed"], serde_json::json!([victim]), "{st}");
 
     // The next program is told, once.
     let out = s.command("/bin/true").output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && err.contains(&format!("process {} ended with changes in flight", victim.id())) && err.contains("recover"), "{err}");
+    assert!(out.status.success() && err.contains(&format!("process {} ended with changes in flight", victim)) && err.contains("recover"), "{err}");
     assert!(s.history().lines().any(|l| l.starts_with("00101 ")), "{}", s.history());
     assert!(s.command("/bin/true").output().unwrap().stderr.is_empty(), "told once only");
 
@@ -133,7 +126,7 @@ fn a_crash_is_told_to_the_next_program_and_repaired_by_watch() {
     let out = watch.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(s.ctl(&["verify"]).0, 0, "watch repaired the crash: {err}");
-    assert!(err.contains(&format!("after process(es) {} crashed", victim.id())), "{err}");
+    assert!(err.contains(&format!("after process(es) {} crashed", victim)), "{err}");
     assert!(s.history().lines().any(|l| l.starts_with("00100 ") && l.contains("d/held")), "{}", s.history());
     assert_eq!(fs::read_to_string(s.secondary().join("d/held")).unwrap(), "first\nsecond\n");
     let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
@@ -181,21 +174,10 @@ fn an_intent_that_cannot_be_written_makes_recover_verify_everything() {
 /// between the members the way a crash between two writes would.
 fn crash_with_two_differences(s: &ShadowSet) -> u32 {
     s.sh("mkdir /shadow/d; echo same > /shadow/d/other");
-    let mut victim = s
-        .command("/bin/bash")
-        .arg("-c")
-        .arg("exec 3>/shadow/d/held; echo first >&3; : > /shadow/ready; sleep 60; true")
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    while !s.secondary().join("ready").exists() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    unsafe { libc::kill(-(victim.id() as i32), libc::SIGKILL) };
-    victim.wait().unwrap();
+    let pid = kill_9_when_ready(s, "exec 3>/shadow/d/held; echo first >&3; : > /shadow/ready; sleep 60; true");
     fs::write(s.primary().join("d/held"), "first\nsecond\n").unwrap();
     fs::write(s.primary().join("d/other"), "changed behind the shim's back\n").unwrap();
-    victim.id()
+    pid
 }
 
 #[test]
@@ -235,22 +217,25 @@ fn a_file_renamed_while_open_is_still_recovered() {
     let s = ShadowSet::new();
     s.sh("mkdir /shadow/d; echo same > /shadow/d/other");
     // A logger whose file is rotated under it: it goes on writing app.log.1.
-    let mut victim = s
-        .command("/bin/bash")
-        .arg("-c")
-        .arg("exec 3>>/shadow/d/app.log; echo one >&3; mv /shadow/d/app.log /shadow/d/app.log.1; echo two >&3; : > /shadow/ready; sleep 60; true")
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    while !s.secondary().join("ready").exists() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    unsafe { libc::kill(-(victim.id() as i32), libc::SIGKILL) };
-    victim.wait().unwrap();
+    kill_9_when_ready(&s, "exec 3>>/shadow/d/app.log; echo one >&3; mv /shadow/d/app.log /shadow/d/app.log.1; echo two >&3; : > /shadow/ready; sleep 60; true");
     // The crash came between the two writes of a third line.
     fs::write(s.primary().join("d/app.log.1"), "one\ntwo\nthree\n").unwrap();
     let (code, out, err) = s.ctl(&["recover", "--json"]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(fs::read_to_string(s.secondary().join("d/app.log.1")).unwrap(), "one\ntwo\nthree\n", "{out}");
     assert_eq!(s.ctl(&["verify"]).0, 0);
+}
+
+/// Runs `script` under the shim in its own process group (bash itself stays the writer: the
+/// script ends in `; true`, so bash does not exec its last command), waits until it created
+/// /shadow/ready, and kill -9s the group. Returns the writer's pid.
+fn kill_9_when_ready(s: &ShadowSet, script: &str) -> u32 {
+    let mut victim = s.command("/bin/bash").arg("-c").arg(script).process_group(0).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !s.secondary().join("ready").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unsafe { libc::kill(-(victim.id() as i32), libc::SIGKILL) };
+    victim.wait().unwrap();
+    victim.id()
 }
