@@ -296,3 +296,18 @@ fn verify_checksum_prints_a_manifest_sha256sum_agrees_with() {
     let listed: Vec<&str> = v["checksums"].as_array().unwrap().iter().map(|c| c["path"].as_str().unwrap()).collect();
     assert_eq!(listed, ["/shadow/a", "/shadow/d/e/empty"]);
 }
+
+#[test]
+fn metadata_changed_through_an_fd_while_degraded_is_rebuilt_by_dirty() {
+    let s = ShadowSet::new();
+    s.sh("echo x > /shadow/x; echo y > /shadow/y");
+    s.ctl_ok(&["disable", "secondary"]);
+    let py = "import os\nfd = os.open('/shadow/x', os.O_RDONLY)\nos.fchmod(fd, 0o600)\nos.close(fd)\nfd = os.open('/shadow/y', os.O_RDONLY)\nos.setxattr(fd, 'user.note', b'v')\nos.close(fd)\n";
+    let out = s.command("python3").arg("-c").arg(py).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_str(s.ctl_ok(&["enable", "secondary", "--update", "dirty", "--json"]).lines().last().unwrap()).unwrap();
+    assert_eq!(r["update"], "dirty");
+    s.assert_identical();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(fs::metadata(s.secondary().join("x")).unwrap().permissions().mode() & 0o777, 0o600);
+}

@@ -35,19 +35,26 @@ mirror_hooks! {
 
 /// A metadata change through an fd: the program's fd (the primary's), then the secondary's
 /// fd, or the secondary's path for OCBs without one (read-only opens, directories).
+/// Journalled like any change (the intent stays open when the follower failed), and recorded
+/// for a member that is away.
 fn on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T, by_path: impl Fn(&CStr) -> T) -> Res<T> {
     let Some(ocb) = fdtable::get(fd) else { return op(fd).into_res() };
-    let r = op(fd).into_res()?;
+    let rel = ocb.rel();
+    let intent = crate::members::intent_begin(&rel);
+    let r = op(fd).into_res().inspect_err(|_| crate::members::intent_end(intent))?;
+    crate::members::record_change(&rel, None);
     let s = match ocb.secondary_fd() {
         Some(sfd) => op(sfd).into_res(),
-        None => match super::follower_path(&ocb.rel()) {
+        None => match super::follower_path(&rel) {
             Some(p) => by_path(&p).into_res(),
             None => Ok(r),
         },
     };
     if let Err(e) = s {
-        crate::members::follower_failed(&ocb.rel(), what, e, Some(&ocb))?;
+        crate::members::follower_failed(&rel, what, e, Some(&ocb))?;
+        return Ok(r);
     }
+    crate::members::intent_end(intent);
     Ok(r)
 }
 
