@@ -184,9 +184,13 @@ pub unsafe extern "C" fn linkat(da: c_int, a: *const c_char, db: c_int, b: *cons
         || {
             let Target::Shadowed(rb) = resolve::resolve(db, CStr::from_ptr(b)) else { return Err(Errno(libc::EXDEV)) };
             let ocb = fdtable::get(sfd_of).ok_or(Errno(libc::EBADF))?;
-            let r = call(a, lead_path(&rb).as_ptr()).into_res()?;
+            let intent = crate::members::intent_begin(&rb);
+            let r = call(a, lead_path(&rb).as_ptr()).into_res().inspect_err(|_| crate::members::intent_end(intent))?;
             crate::members::record_change(&rb, None);
-            let Some(dest) = follower_path(&rb) else { return Ok(r) };
+            let Some(dest) = follower_path(&rb) else {
+                crate::members::intent_end(intent);
+                return Ok(r);
+            };
             let secondary = match ocb.secondary_fd() {
                 Some(sfd) if src.is_empty() => raw::linkat(sfd, a, libc::AT_FDCWD, dest.as_ptr(), flags).into_res(),
                 Some(sfd) => {
@@ -197,7 +201,9 @@ pub unsafe extern "C" fn linkat(da: c_int, a: *const c_char, db: c_int, b: *cons
             };
             if let Err(e) = secondary {
                 crate::members::follower_failed(&rb, "linkat", e, None)?;
+                return Ok(r);
             }
+            crate::members::intent_end(intent);
             Ok(r)
         },
         || call(a, b),
