@@ -373,6 +373,10 @@ macro_rules! aio_hooks {
             boundary::hook(
                 || {
                     let fd = (*cb).aio_fildes;
+                    // In doubt from the moment the write is queued, not once it is copied.
+                    if let Some(ocb) = fdtable::get(fd) {
+                        ocb.begin_intent(ocb.secondary_fd());
+                    }
                     let r = raw::$write(cb).into_res()?;
                     if let Some(ocb) = fdtable::get(fd) {
                         let pending = PendingAio { cb: cb as usize, fd, offset: (*cb).aio_offset, len: (*cb).aio_nbytes as i64, ocb };
