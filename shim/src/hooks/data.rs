@@ -429,6 +429,7 @@ macro_rules! lio_hooks {
                         let cb = *list.add(i);
                         if !cb.is_null() && (*cb).aio_lio_opcode == libc::LIO_WRITE {
                             if let Some(ocb) = fdtable::get((*cb).aio_fildes) {
+                                ocb.begin_intent(ocb.secondary_fd());
                                 writes.push(PendingAio { cb: cb as usize, fd: (*cb).aio_fildes, offset: (*cb).aio_offset, len: (*cb).aio_nbytes as i64, ocb });
                             }
                         }
