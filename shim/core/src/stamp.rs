@@ -140,30 +140,32 @@ impl From<StampError> for String {
 
 /// Reads a member's stamp. `Ok(None)`: no stamp, or a file system without user xattrs.
 pub fn read(dir: &str) -> Result<Option<Stamp>, StampError> {
-    let (path, name) = names(dir).map_err(StampError::Damaged)?;
+    match fetch(dir) {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENODATA) | Some(libc::ENOTSUP)) => Ok(None),
+        Err(e) => Err(StampError::Unreadable(format!("{dir}: reading the member stamp ({XATTR}): {e}"))),
+        Ok(bytes) => Stamp::decode(&bytes).map(Some).map_err(|e| StampError::Damaged(format!("{dir}: member stamp ({XATTR}): {e}"))),
+    }
+}
+
+/// The raw attribute value.
+fn fetch(dir: &str) -> std::io::Result<Vec<u8>> {
+    let (path, name) = names(dir).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
     let mut buf = [0u8; 256];
     let n = unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     if n < 0 {
-        let e = std::io::Error::last_os_error();
-        return match e.raw_os_error() {
-            Some(libc::ENODATA) | Some(libc::ENOTSUP) => Ok(None),
-            _ => Err(StampError::Unreadable(format!("{dir}: reading the member stamp ({XATTR}): {e}"))),
-        };
+        return Err(std::io::Error::last_os_error());
     }
-    Stamp::decode(&buf[..n as usize]).map(Some).map_err(|e| StampError::Damaged(format!("{dir}: member stamp ({XATTR}): {e}")))
+    Ok(buf[..n as usize].to_vec())
 }
 
 /// For telling whether a member root is still the member: `Some(None)` only when the file
 /// system holds user xattrs and this root has no stamp; `None` when it cannot be told (no
 /// xattrs there, an I/O error, a damaged stamp).
 pub fn identity(dir: &str) -> Option<Option<Stamp>> {
-    let (path, name) = names(dir).ok()?;
-    let mut buf = [0u8; 256];
-    let n = unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    if n < 0 {
-        return (std::io::Error::last_os_error().raw_os_error() == Some(libc::ENODATA)).then_some(None);
+    match fetch(dir) {
+        Err(e) => (e.raw_os_error() == Some(libc::ENODATA)).then_some(None),
+        Ok(bytes) => Stamp::decode(&bytes).ok().map(Some),
     }
-    Stamp::decode(&buf[..n as usize]).ok().map(Some)
 }
 
 /// Writes a member's stamp. A file system without user xattrs is not an error: the member
