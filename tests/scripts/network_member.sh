@@ -258,6 +258,29 @@ tshim sh -c "mkdir /shadow/d && echo small > /shadow/d/small && chmod 640 /shado
 t "$CTL" verify -c "$CFG" || fail "members differ before the failure"
 grep -E '^000(20|30|60|80) ' "$H" && fail "sshfs is not a faithful member: records above in the history"
 
+# The primary on sshfs, and a writer under the shim that holds /shadow/d/f open, gets going,
+# then waits for $T/go before running the rest of its script ($1).
+primary_on_sshfs_with_gated_writer() {
+    mkdir "$T/export-p" && cp -a "$P/." "$T/export-p/" || fail "copy the primary to its export"
+    mount_sshfs "$T/export-p" "$P"
+    timeout -k 5 60 env SHADOW_CONFIG="$CFG" LD_PRELOAD="$LIB" sh -c "exec 3>>/shadow/d/f; echo one >&3; : > '$T/ready'
+        n=0; while [ ! -e '$T/go' ]; do n=\$((n+1)); [ \$n -lt 10000000 ] || exit 7; done
+        $1" &
+    WRITER=$!
+    for _ in $(seq 1 100); do [ -e "$T/ready" ] && break; sleep 0.1; done
+    [ -e "$T/ready" ] || fail "the writer did not get going"
+}
+
+# After the takeover: the record is there, the primary comes back, is rebuilt, and the members
+# are identical. $1 names the case.
+primary_comes_back() {
+    grep -q '^00080 .*primary failed, the other member takes over' "$H" || fail "$1: no takeover record"
+    remount_sshfs "$T/export-p" "$P"
+    out=$(t "$CTL" enable -c "$CFG" primary 2>&1) || fail "$1: enable primary: $out"
+    t "$CTL" verify -c "$CFG" || fail "$1: members differ after the primary came back"
+    echo "$1 passed"
+}
+
 case "${GAP:-}" in
 "" | primary) ;;
 mv)
@@ -271,56 +294,32 @@ primary_dies_before_close)
     # The primary (on sshfs) dies while a program holds a file it wrote; the program's next
     # operation is closing it, then it appends again. The primary must be the member marked
     # failed, the secondary must take over and get every byte, the program see no error.
-    mkdir "$T/export-p" && cp -a "$P/." "$T/export-p/" || fail "copy the primary to its export"
-    mount_sshfs "$T/export-p" "$P"
-    timeout -k 5 60 env SHADOW_CONFIG="$CFG" LD_PRELOAD="$LIB" sh -c "exec 3>>/shadow/d/f; echo one >&3; : > '$T/ready'
-        n=0; while [ ! -e '$T/go' ]; do n=\$((n+1)); [ \$n -lt 10000000 ] || exit 7; done
-        exec 3>&- || exit 2
-        echo two >> /shadow/d/f || exit 3" &
-    w=$!
-    WRITER=$w
-    for _ in $(seq 1 100); do [ -e "$T/ready" ] && break; sleep 0.1; done
-    [ -e "$T/ready" ] || fail "the writer did not get going"
+    primary_on_sshfs_with_gated_writer "exec 3>&- || exit 2
+        echo two >> /shadow/d/f || exit 3"
     kill -9 "${SSHFS[$P]}"
     # Until the kernel's cached attributes of the dead primary are gone.
     for _ in $(seq 1 100); do timeout 5 stat "$P/d/f" > /dev/null 2>&1 || break; sleep 0.1; done
     : > "$T/go"
-    wait "$w" || fail "the writer saw an error (exit $?) after the primary died"
+    wait "$WRITER" || fail "the writer saw an error (exit $?) after the primary died"
     [ "$(cat "$S/d/f")" = "$(printf 'one\ntwo')" ] || fail "the secondary does not hold every line: $(cat "$S/d/f")"
-    grep -q '^00080 .*primary failed, the other member takes over' "$H" || fail "no takeover record"
     grep -q '^00080 .*secondary failed' "$H" && fail "the secondary (the survivor) was marked failed"
-    remount_sshfs "$T/export-p" "$P"
     t "$CTL" status -c "$CFG" --json | grep -q '"member":"primary","state":"failed"' || fail "status does not show the primary failed"
-    out=$(t "$CTL" enable -c "$CFG" primary 2>&1) || fail "enable primary: $out"
-    t "$CTL" verify -c "$CFG" || fail "members differ after the primary came back"
-    echo "primary dies before close passed"
+    primary_comes_back "primary dies before close"
     exit 0 ;;
 inflight_abort)
     # A write is in flight on the primary (its sshfs stopped) when sshfs dies: the kernel
     # aborts the request with ECONNABORTED. With the default failure_errors the secondary
     # must still take over and the program see no error.
-    mkdir "$T/export-p" && cp -a "$P/." "$T/export-p/" || fail "copy the primary to its export"
-    mount_sshfs "$T/export-p" "$P"
-    timeout -k 5 60 env SHADOW_CONFIG="$CFG" LD_PRELOAD="$LIB" sh -c "exec 3>>/shadow/d/f; echo one >&3; : > '$T/ready'
-        n=0; while [ ! -e '$T/go' ]; do n=\$((n+1)); [ \$n -lt 10000000 ] || exit 7; done
-        echo two >&3 || exit 2
+    primary_on_sshfs_with_gated_writer "echo two >&3 || exit 2
         exec 3>&- || exit 3
-        echo three >> /shadow/d/f || exit 4" &
-    w=$!
-    WRITER=$w
-    for _ in $(seq 1 100); do [ -e "$T/ready" ] && break; sleep 0.1; done
-    [ -e "$T/ready" ] || fail "the writer did not get going"
+        echo three >> /shadow/d/f || exit 4"
     kill -STOP "${SSHFS[$P]}"
     : > "$T/go"
     sleep 1 # the write is now waiting for the stopped sshfs
     kill -9 "${SSHFS[$P]}"
-    wait "$w" || fail "the writer saw an error (exit $?) when the primary's sshfs died under its write"
+    wait "$WRITER" || fail "the writer saw an error (exit $?) when the primary's sshfs died under its write"
     [ "$(cat "$S/d/f")" = "$(printf 'one\ntwo\nthree')" ] || fail "the secondary does not hold every line: $(cat "$S/d/f")"
-    grep -q '^00080 .*primary failed, the other member takes over' "$H" || fail "no takeover record"
-    remount_sshfs "$T/export-p" "$P"
-    out=$(t "$CTL" enable -c "$CFG" primary 2>&1) || fail "enable primary: $out"
-    t "$CTL" verify -c "$CFG" || fail "members differ after the primary came back"
-    echo "in-flight abort passed"
+    primary_comes_back "in-flight abort"
     exit 0 ;;
 *) fail "unknown GAP=$GAP" ;;
 esac

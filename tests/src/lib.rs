@@ -174,6 +174,21 @@ impl ShadowSet {
         out
     }
 
+    /// Runs `script` under the shim in its own process group (bash itself stays the writer:
+    /// the script ends in `; true`, so bash does not exec its last command), waits until it
+    /// created /shadow/ready, and kill -9s the group. Returns the writer's pid.
+    pub fn kill_9_when_ready(&self, script: &str) -> u32 {
+        use std::os::unix::process::CommandExt;
+        let mut victim = self.command("/bin/bash").arg("-c").arg(script).process_group(0).spawn().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !self.secondary().join("ready").exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        unsafe { libc::kill(-(victim.id() as i32), libc::SIGKILL) };
+        victim.wait().unwrap();
+        victim.id()
+    }
+
     /// Members identical (history may hold member-state records).
     pub fn assert_identical(&self) {
         self.assert_members_and_history(|l| l.starts_with("00070 "));

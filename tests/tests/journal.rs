@@ -4,7 +4,6 @@
 
 use shadow_tests::{bin_dir, lib_path, ShadowSet};
 use std::fs;
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -103,7 +102,7 @@ fn watch_keeps_the_journal_bounded_while_programs_run() {
 #[test]
 fn a_crash_is_told_to_the_next_program_and_repaired_by_watch() {
     let s = ShadowSet::new();
-    let victim = kill_9_when_ready(&s, "mkdir /shadow/d; exec 3>/shadow/d/held; echo first >&3; echo ready > /shadow/ready; sleep 60; true");
+    let victim = s.kill_9_when_ready("mkdir /shadow/d; exec 3>/shadow/d/held; echo first >&3; echo ready > /shadow/ready; sleep 60; true");
     // What a crash between the two writes leaves: the primary has a line the secondary lacks.
     fs::write(s.primary().join("d/held"), "first\nsecond\n").unwrap();
     let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
@@ -174,7 +173,7 @@ fn an_intent_that_cannot_be_written_makes_recover_verify_everything() {
 /// between the members the way a crash between two writes would.
 fn crash_with_two_differences(s: &ShadowSet) -> u32 {
     s.sh("mkdir /shadow/d; echo same > /shadow/d/other");
-    let pid = kill_9_when_ready(s, "exec 3>/shadow/d/held; echo first >&3; : > /shadow/ready; sleep 60; true");
+    let pid = s.kill_9_when_ready("exec 3>/shadow/d/held; echo first >&3; : > /shadow/ready; sleep 60; true");
     fs::write(s.primary().join("d/held"), "first\nsecond\n").unwrap();
     fs::write(s.primary().join("d/other"), "changed behind the shim's back\n").unwrap();
     pid
@@ -217,25 +216,11 @@ fn a_file_renamed_while_open_is_still_recovered() {
     let s = ShadowSet::new();
     s.sh("mkdir /shadow/d; echo same > /shadow/d/other");
     // A logger whose file is rotated under it: it goes on writing app.log.1.
-    kill_9_when_ready(&s, "exec 3>>/shadow/d/app.log; echo one >&3; mv /shadow/d/app.log /shadow/d/app.log.1; echo two >&3; : > /shadow/ready; sleep 60; true");
+    s.kill_9_when_ready("exec 3>>/shadow/d/app.log; echo one >&3; mv /shadow/d/app.log /shadow/d/app.log.1; echo two >&3; : > /shadow/ready; sleep 60; true");
     // The crash came between the two writes of a third line.
     fs::write(s.primary().join("d/app.log.1"), "one\ntwo\nthree\n").unwrap();
     let (code, out, err) = s.ctl(&["recover", "--json"]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(fs::read_to_string(s.secondary().join("d/app.log.1")).unwrap(), "one\ntwo\nthree\n", "{out}");
     assert_eq!(s.ctl(&["verify"]).0, 0);
-}
-
-/// Runs `script` under the shim in its own process group (bash itself stays the writer: the
-/// script ends in `; true`, so bash does not exec its last command), waits until it created
-/// /shadow/ready, and kill -9s the group. Returns the writer's pid.
-fn kill_9_when_ready(s: &ShadowSet, script: &str) -> u32 {
-    let mut victim = s.command("/bin/bash").arg("-c").arg(script).process_group(0).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !s.secondary().join("ready").exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    unsafe { libc::kill(-(victim.id() as i32), libc::SIGKILL) };
-    victim.wait().unwrap();
-    victim.id()
 }

@@ -8,10 +8,10 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// The other host: the same prefix and members, its own state directory.
-fn other_host(s: &ShadowSet) -> PathBuf {
-    let cfg = s.dir.path().join("host-b.toml");
-    let text = s.config_text().replace(&format!("\"{}\"", s.state().display()), &format!("\"{}\"", s.dir.path().join("state-b").display()));
+/// Another host: the same prefix and members, its own state directory (`state-NAME`).
+fn other_host(s: &ShadowSet, name: &str) -> PathBuf {
+    let cfg = s.dir.path().join(format!("host-{name}.toml"));
+    let text = s.config_text().replace(&format!("\"{}\"", s.state().display()), &format!("\"{}\"", s.dir.path().join(format!("state-{name}")).display()));
     assert_ne!(text, s.config_text());
     fs::write(&cfg, text).unwrap();
     cfg
@@ -34,7 +34,7 @@ fn ok(out: Output) {
 fn both_members_written_apart_is_detected_and_settled_by_policy() {
     let s = ShadowSet::new();
     let a = s.config();
-    let b = other_host(&s);
+    let b = other_host(&s, "b");
     ok(under(&a, "echo base > /shadow/a; echo base > /shadow/b; echo base > /shadow/c; mkdir /shadow/d; echo keep > /shadow/d/k"));
     s.assert_identical();
     assert!(ctl(&b, &["status", "--json"]).1.contains("\"stamps\":\"in step\""), "host b sees the members in step");
@@ -72,8 +72,7 @@ fn both_members_written_apart_is_detected_and_settled_by_policy() {
     assert_eq!(fs::read_to_string(s.primary().join("a")).unwrap(), "from-a\n");
 
     // A new program of a host that believes both members are written must not start.
-    let c = s.dir.path().join("host-c.toml");
-    fs::write(&c, s.config_text().replace(&format!("\"{}\"", s.state().display()), &format!("\"{}\"", s.dir.path().join("state-c").display()))).unwrap();
+    let c = other_host(&s, "c");
     let refused = under(&c, "echo should-not-run > /shadow/x");
     assert_eq!(refused.status.code(), Some(125), "{refused:?}");
     assert!(String::from_utf8_lossy(&refused.stderr).contains("split brain"), "{refused:?}");
@@ -107,7 +106,7 @@ fn both_members_written_apart_is_detected_and_settled_by_policy() {
 fn a_member_written_alone_elsewhere_is_followed_not_overwritten() {
     let s = ShadowSet::new();
     let a = s.config();
-    let b = other_host(&s);
+    let b = other_host(&s, "b");
     ok(under(&a, "echo base > /shadow/f"));
     assert_eq!(ctl(&b, &["disable", "primary"]).0, 0);
     ok(under(&b, "echo newer > /shadow/f; echo b > /shadow/g"));
@@ -149,25 +148,12 @@ fn a_damaged_stamp_is_reported_not_trusted() {
 
 #[test]
 fn recover_with_a_crash_in_the_journal_follows_the_member_written_elsewhere() {
-    use std::os::unix::process::CommandExt;
     let s = ShadowSet::new();
     let a = s.config();
-    let b = other_host(&s);
+    let b = other_host(&s, "b");
     ok(under(&a, "mkdir /shadow/d; echo base > /shadow/d/f"));
     // A program of host A dies holding d/ in flight (both members written then).
-    let mut victim = Command::new("/bin/bash")
-        .arg("-c")
-        .arg("exec 3>>/shadow/d/f; echo more >&3; : > /shadow/ready; sleep 60; true")
-        .env("SHADOW_CONFIG", &a)
-        .env("LD_PRELOAD", lib_path())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    while !s.secondary().join("ready").exists() {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    unsafe { libc::kill(-(victim.id() as i32), libc::SIGKILL) };
-    victim.wait().unwrap();
+    s.kill_9_when_ready("exec 3>>/shadow/d/f; echo more >&3; : > /shadow/ready; sleep 60; true");
     // Host B, which lost the primary, rewrites d/f on the secondary alone.
     assert_eq!(ctl(&b, &["disable", "primary"]).0, 0);
     ok(under(&b, "echo from-b > /shadow/d/f; echo b > /shadow/d/g"));
