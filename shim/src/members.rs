@@ -261,16 +261,26 @@ fn hot() -> std::sync::MutexGuard<'static, Vec<Hot>> {
     HOT.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// When the next unused intent is due to end (coarse ms; u64::MAX: none): the table is
+/// looked through only then, not at every change.
+static NEXT_RETIRE: AtomicU64 = AtomicU64::new(u64::MAX);
+
 /// Ends the intents nobody has used for LINGER_MS (all unused ones when `all`).
 fn retire(hot: &mut Vec<Hot>, now: u64, all: bool) {
+    if !all && now < NEXT_RETIRE.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut next = u64::MAX;
     hot.retain(|h| {
         let done = h.users == 0 && (all || now.saturating_sub(h.idle_since) >= LINGER_MS);
         if done {
             let _ = real::write(shared().journal_fd, &shadow_core::journal::Record::End { id: h.id }.encode());
+        } else if h.users == 0 {
+            next = next.min(h.idle_since + LINGER_MS);
         }
         !done
     });
-    publish_intents(hot);
+    NEXT_RETIRE.store(next, Ordering::Relaxed);
 }
 
 /// How many intents this process is using (a lingering one is done: both members agree),
@@ -400,6 +410,8 @@ pub fn intent_end(id: u64) {
         h.users -= 1;
         if h.users == 0 {
             h.idle_since = now;
+            NEXT_RETIRE.fetch_min(now + LINGER_MS, Ordering::Relaxed);
+            publish_intents(&hot);
         }
     }
     retire(&mut hot, now, false);
