@@ -88,7 +88,13 @@ fn open_files(pid: u32, prefix: &str, state: &State) -> Vec<OpenFile> {
         });
         let Some(rel) = inside else { continue };
         let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).unwrap_or_default();
+        // The process may have closed that fd and opened another file under the same number
+        // meanwhile: only a position read while the fd still names the same file counts.
         let field = |name: &str, radix: u32| info.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| u64::from_str_radix(v.trim(), radix).ok()).unwrap_or(0);
+        let same_inode = std::fs::metadata(e.path()).is_ok_and(|m| std::os::unix::fs::MetadataExt::ino(&m) == field("ino:", 10) || !info.contains("ino:"));
+        if !same_inode || std::fs::read_link(e.path()).ok().as_ref() != Some(&target) {
+            continue;
+        }
         out.push(OpenFile { fd, path: format!("{prefix}/{rel}").trim_end_matches('/').to_string(), pos: field("pos:", 10), flags: field("flags:", 8) as u32 });
     }
     out.sort_by_key(|f| f.fd);
