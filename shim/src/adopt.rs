@@ -2,9 +2,9 @@
 //! inherits fds that point into the primary. Since the secondary is always written at the
 //! primary's offset, reopening the secondary file is all the hand-over there is.
 
-use crate::hooks::open::adopt_new_fd;
+use crate::hooks::open::{adopt_new_fd, Twin};
 use crate::real;
-use crate::resolve::Rel;
+use crate::resolve::{Rel, Spath};
 use libc::c_int;
 use std::ffi::CString;
 
@@ -26,14 +26,15 @@ pub fn adopt_inherited_fds() {
         let Ok(st) = real::fstat(fd) else { continue };
         if target.ends_with(b" (deleted)") {
             // The secondary's twin was unlinked too and cannot be reopened by name.
-            if let Some(ocb) = adopt_new_fd(fd, Rel(rel.to_vec()), flags & !(libc::O_ACCMODE) | libc::O_RDONLY, 0, None) {
+            if let Some(ocb) = adopt_new_fd(fd, Rel(rel.to_vec()), flags & !(libc::O_ACCMODE) | libc::O_RDONLY, 0, Twin::None) {
                 ocb.mark_insecure("inherited after unlink", real::Errno(libc::ENOENT));
             }
             continue;
         }
         // Create the secondary if the spawner's open never reached it; never truncate.
         let open_flags = (flags & !(libc::O_TRUNC | libc::O_EXCL)) | if flags & libc::O_ACCMODE != libc::O_RDONLY { libc::O_CREAT } else { 0 };
-        if let Some(ocb) = adopt_new_fd(fd, Rel(rel.to_vec()), open_flags, st.st_mode & 0o7777, None) {
+        let twin = Spath::from_rel(Rel(rel.to_vec()));
+        if let Some(ocb) = adopt_new_fd(fd, twin.rel.clone(), open_flags, st.st_mode & 0o7777, Twin::Path(&twin)) {
             ocb.mark_shared();
         }
     }

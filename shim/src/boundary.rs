@@ -50,6 +50,9 @@ impl FfiReturn for libc::c_int {
 impl FfiReturn for libc::ssize_t {
     const FAILED: Self = -1;
 }
+impl FfiReturn for libc::c_long {
+    const FAILED: Self = -1;
+}
 impl<T> FfiReturn for *mut T {
     const FAILED: Self = std::ptr::null_mut();
 }
@@ -84,6 +87,7 @@ extern "C" fn after_fork_parent() {
     unsafe { libc::pthread_rwlock_unlock(FORK_LOCK.0.get()) };
 }
 extern "C" fn after_fork_child() {
+    crate::mem::set_pid();
     crate::fdtable::mark_all_shared();
     crate::members::claim_slot();
     crate::members::forget_inherited_intents();

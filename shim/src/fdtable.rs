@@ -6,7 +6,6 @@
 //! closing or dup2-ing over "unused" fd numbers cannot take them away.
 
 use crate::ocb::Ocb;
-use crate::resolve::Rel;
 use libc::c_int;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
@@ -37,6 +36,33 @@ impl FdBitmap {
         }
         let bit = fd % CHUNK_BITS;
         unsafe { (*chunk)[bit / 64].load(Ordering::Acquire) & (1 << (bit % 64)) != 0 }
+    }
+
+    /// The set bits in `[lo, hi]`, without visiting the empty parts of the space.
+    pub fn set_in(&self, lo: c_int, hi: c_int) -> Vec<c_int> {
+        let mut out = Vec::new();
+        let (lo, hi) = (lo.max(0) as usize, hi.max(-1) as i64);
+        for (ci, chunk) in self.chunks.iter().enumerate() {
+            let base = ci * CHUNK_BITS;
+            if (base as i64) > hi {
+                break;
+            }
+            let chunk = chunk.load(Ordering::Acquire);
+            if chunk.is_null() || base + CHUNK_BITS <= lo {
+                continue;
+            }
+            for (wi, word) in unsafe { &*chunk }.iter().enumerate() {
+                let mut bits = word.load(Ordering::Acquire);
+                while bits != 0 {
+                    let fd = base + wi * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    if fd >= lo && fd as i64 <= hi {
+                        out.push(fd as c_int);
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Callers serialise set/clear with the table's write lock.
@@ -78,6 +104,11 @@ pub fn is_internal(fd: c_int) -> bool {
     INTERNAL.test(fd)
 }
 
+/// The shim's own fds in `[first, last]`, in order.
+pub fn internal_in(first: c_int, last: c_int) -> Vec<c_int> {
+    INTERNAL.set_in(first, last)
+}
+
 pub fn set_internal(fd: c_int, on: bool) {
     let _t = TABLE.write().unwrap_or_else(|e| e.into_inner());
     INTERNAL.set(fd, on);
@@ -108,12 +139,6 @@ pub fn unlink(fd: c_int) -> Option<Arc<Ocb>> {
     let mut t = TABLE.write().unwrap_or_else(|e| e.into_inner());
     SHADOWED.set(fd, false);
     t.as_mut()?.remove(&fd)
-}
-
-/// The directory an fd refers to, when it is a shadowed directory (for `*at` calls).
-pub fn dir_rel(fd: c_int) -> Option<Rel> {
-    let ocb = get(fd)?;
-    ocb.is_dir().then(|| ocb.rel())
 }
 
 /// Shadowed fds in `[first, last]`.

@@ -9,6 +9,7 @@ mod adopt;
 mod boundary;
 mod fdtable;
 mod hooks;
+mod mem;
 mod members;
 mod ocb;
 mod real;

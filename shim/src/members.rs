@@ -39,6 +39,19 @@ pub struct View {
     pub generations: Vec<u64>,
     /// Each member's root was seen carrying the member stamp (state file).
     pub stamped: Vec<bool>,
+    /// The root of each member being written, held open (O_PATH): every shadowed path is
+    /// walked by the kernel from here, the cwd in it, or a directory fd in it.
+    /// (An fd, or the error opening it; atomic so that the fd can move when the program
+    /// dup2s onto its number.)
+    roots: Vec<Result<std::sync::atomic::AtomicI32, Errno>>,
+}
+
+impl Drop for View {
+    fn drop(&mut self) {
+        for fd in self.roots.iter().filter_map(|r| r.as_ref().ok()) {
+            ocb::close_internal(fd.load(Ordering::Relaxed));
+        }
+    }
 }
 
 impl View {
@@ -47,7 +60,35 @@ impl View {
         let follower = Member::ALL.into_iter().find(|m| *m != lead && s.member(*m).state == MemberState::Enabled);
         let dirs: Vec<Vec<u8>> = s.members.iter().map(|m| vpath::absolute(b"/", m.dir.as_bytes())).collect();
         let canonical = s.members.iter().zip(&dirs).map(|(m, d)| std::fs::canonicalize(&m.dir).map(|p| p.into_os_string().into_encoded_bytes()).unwrap_or_else(|_| d.clone())).collect();
-        Some(View { dirs, canonical, lead, follower, generations: s.members.iter().map(|m| m.generation).collect(), stamped: s.members.iter().map(|m| m.stamped).collect() })
+        let written = |m: Member| m == lead || Some(m) == follower;
+        let roots = Member::ALL
+            .into_iter()
+            .map(|m| {
+                if !written(m) {
+                    return Err(Errno(libc::ENODEV));
+                }
+                let dir = CString::new(dirs[m.index()].clone()).map_err(|_| Errno(libc::EINVAL))?;
+                real::open(&dir, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map(|fd| std::sync::atomic::AtomicI32::new(ocb::make_internal(fd)))
+            })
+            .collect();
+        Some(View { dirs, canonical, lead, follower, generations: s.members.iter().map(|m| m.generation).collect(), stamped: s.members.iter().map(|m| m.stamped).collect(), roots })
+    }
+
+    /// The held root of a member being written (its error if it could not be opened).
+    pub fn root(&self, m: Member) -> Result<c_int, Errno> {
+        self.roots[m.index()].as_ref().map(|fd| fd.load(Ordering::Relaxed)).map_err(|e| *e)
+    }
+
+    /// One of the shim's fds moved from `old` to `new` (see hooks::open::relocate_internal).
+    pub fn relocate(&self, old: c_int, new: c_int) {
+        for fd in self.roots.iter().filter_map(|r| r.as_ref().ok()) {
+            let _ = fd.compare_exchange(old, new, Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
+
+    /// The members being written: the lead, then the follower if any.
+    pub fn written(&self) -> impl Iterator<Item = Member> {
+        std::iter::once(self.lead).chain(self.follower)
     }
 
     pub fn path(&self, m: Member, rel: &[u8]) -> CString {
@@ -58,11 +99,6 @@ impl View {
     pub fn rel_in_lead(&self, real: &[u8]) -> Option<Vec<u8>> {
         let i = self.lead.index();
         [&self.canonical[i], &self.dirs[i]].into_iter().find_map(|root| vpath::under_prefix(real, root)).map(|r| r.to_vec())
-    }
-
-    /// Whether a real path lies inside the follower member.
-    pub fn in_follower(&self, real: &[u8]) -> bool {
-        self.follower.is_some_and(|f| [&self.canonical[f.index()], &self.dirs[f.index()]].into_iter().any(|root| vpath::under_prefix(real, root).is_some()))
     }
 
     /// `rel` of a real path inside any member.
@@ -91,11 +127,6 @@ static TRACKING: AtomicU8 = AtomicU8::new(0);
 
 pub fn view() -> Arc<View> {
     VIEW.read().unwrap_or_else(|e| e.into_inner()).clone().expect("member view used before init")
-}
-
-/// Whether a real path lies inside the follower member (false before the first view).
-pub fn in_follower(real: &[u8]) -> bool {
-    VIEW.read().unwrap_or_else(|e| e.into_inner()).as_ref().is_some_and(|v| v.in_follower(real))
 }
 
 fn shared() -> &'static Shared {
@@ -579,13 +610,14 @@ fn apply(old: &View, new: &View) {
         if lead_moved {
             switch_lead(ocb, fds, old, new);
         }
-        match new.follower.filter(|_| ocb.wants_secondary()) {
+        match new.follower.filter(|_| ocb.follower_flags().is_some()) {
             None => ocb.replace_secondary(None),
             Some(m) if lead_moved || old.follower != new.follower || renewed(m) || ocb.secondary_fd().is_none() => {
                 // The member has just been brought up to date: reopen its file (never create
                 // or truncate it: the resync made it what the lead's is).
-                let path = new.path(m, &ocb.rel().0);
-                match ocb::open_secondary(&path, ocb.flags() & !(libc::O_CREAT | libc::O_TRUNC | libc::O_EXCL), 0, false) {
+                let sp = crate::resolve::Spath::from_rel(ocb.rel());
+                let flags = ocb.follower_flags().unwrap_or(0) & !(libc::O_CREAT | libc::O_TRUNC | libc::O_EXCL);
+                match sp.at(new, m).and_then(|at| ocb::open_secondary(&at, flags, 0, false)) {
                     Ok(sfd) => ocb.replace_secondary(Some(sfd)),
                     Err(e) => {
                         ocb.replace_secondary(None);
@@ -596,10 +628,8 @@ fn apply(old: &View, new: &View) {
             Some(_) => {}
         }
     }
-    if new.lead != old.lead || renewed(new.lead) {
-        if let Some(rel) = crate::resolve::virtual_cwd() {
-            let _ = unsafe { real::raw::chdir(new.path(new.lead, &rel.0).as_ptr()) };
-        }
+    if new.lead != old.lead || renewed(new.lead) || old.follower != new.follower {
+        crate::resolve::cwd_follows(new);
     }
 }
 
@@ -610,8 +640,9 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View) {
     let pos = real::lseek(first, 0, libc::SEEK_CUR).unwrap_or(0);
     let status = real::fcntl(first, libc::F_GETFL, 0).unwrap_or(0);
     // The follower's fd is the new lead's file only if the follower is the new lead and
-    // was not rewritten meanwhile; otherwise open the new lead's file by name.
-    let follower_fits = old.follower == Some(new.lead) && old.dirs[new.lead.index()] == new.dirs[new.lead.index()] && old.generations[new.lead.index()] == new.generations[new.lead.index()];
+    // was not rewritten meanwhile (and, for a directory, the follower's is only a handle);
+    // otherwise open the new lead's file by name.
+    let follower_fits = !ocb.is_dir() && old.follower == Some(new.lead) && old.dirs[new.lead.index()] == new.dirs[new.lead.index()] && old.generations[new.lead.index()] == new.generations[new.lead.index()];
     let taken = ocb.take_secondary();
     let replacement = match taken.filter(|_| follower_fits) {
         Some(sfd) => Ok(sfd),
@@ -619,9 +650,9 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View) {
             if let Some(stale) = taken.filter(|_| !follower_fits) {
                 let _ = real::close(stale);
             }
-            let path = new.path(new.lead, &ocb.rel().0);
+            let sp = crate::resolve::Spath::from_rel(ocb.rel());
             let flags = (ocb.flags() & !(libc::O_CREAT | libc::O_TRUNC | libc::O_EXCL)) | libc::O_CLOEXEC;
-            real::open(&path, flags, 0)
+            sp.at(new, new.lead).and_then(|at| real::openat(at.fd, &at.path, flags, 0))
         }
     };
     let desc = match replacement {

@@ -113,6 +113,14 @@ pub fn make_internal(fd: c_int) -> c_int {
     moved
 }
 
+/// A second fd of the shim's own on the file behind `fd`, which stays open: closing a
+/// temporary copy of a program's fd would drop the program's POSIX locks on the file.
+pub fn dup_internal(fd: c_int) -> Res<c_int> {
+    let copy = real::fcntl(fd, libc::F_DUPFD_CLOEXEC, internal_fd_base() as libc::c_long)?;
+    fdtable::set_internal(copy, true);
+    Ok(copy)
+}
+
 pub fn close_internal(fd: c_int) {
     fdtable::set_internal(fd, false);
     let _ = real::close(fd);
@@ -155,6 +163,18 @@ impl Ocb {
     /// Whether this open needs the follower's file (it can change the file).
     pub fn wants_secondary(&self) -> bool {
         self.kind == OcbKind::File && (self.flags & libc::O_ACCMODE != libc::O_RDONLY || self.flags & (libc::O_CREAT | libc::O_TRUNC) != 0)
+    }
+
+    /// How the follower's twin is opened, if this open has one: a file that can be changed
+    /// as the program opened it; a directory as the program opened it (a handle stays a
+    /// handle), so that `*at` calls relative to it walk the same directory on the follower
+    /// and fsync, fchmod, fchown reach it too.
+    pub fn follower_flags(&self) -> Option<c_int> {
+        match self.kind {
+            OcbKind::Dir => Some(self.flags & libc::O_PATH | libc::O_RDONLY | libc::O_DIRECTORY),
+            _ if self.wants_secondary() => Some(self.flags),
+            _ => None,
+        }
     }
 
     /// Replaces the follower fd (closing the old one) between two mutations, never during one.
@@ -416,12 +436,12 @@ pub fn copy_range(fd: c_int, flags: c_int, sfd: c_int, off: i64, len: i64) -> Re
     Ok(())
 }
 
-/// Opens the secondary counterpart (at `path`) of a file the primary just opened.
-pub fn open_secondary(path: &std::ffi::CStr, flags: c_int, mode: mode_t, created_fresh: bool) -> Res<c_int> {
+/// Opens the follower's counterpart (at `at`) of a file the lead just opened.
+pub fn open_secondary(at: &crate::resolve::At, flags: c_int, mode: mode_t, created_fresh: bool) -> Res<c_int> {
     let mut sflags = (flags & !(libc::O_APPEND | libc::O_EXCL | libc::O_NOCTTY)) | libc::O_CLOEXEC;
     if created_fresh {
         // The primary had no such file: whatever the secondary holds there is stale.
         sflags |= libc::O_CREAT | libc::O_TRUNC;
     }
-    real::open(path, sflags, mode).map(make_internal)
+    real::openat(at.fd, &at.path, sflags, mode).map(make_internal)
 }

@@ -32,6 +32,12 @@ fn cvt<T: PartialEq + From<i8>>(r: T) -> Res<T> {
     if r == T::from(-1) { Err(Errno::last()) } else { Ok(r) }
 }
 
+/// The address of the next definition of `name` (NUL-terminated), for hooks that jump to it
+/// instead of calling it (see hooks::loader).
+pub fn next_address(name: &'static [u8]) -> usize {
+    resolve(name, None)
+}
+
 /// Resolves a libc symbol or dies loudly: running on without it would mean running
 /// un-mirrored, which the user must never be led to believe is mirroring.
 fn resolve(name: &'static [u8], version: Option<&'static [u8]>) -> usize {
@@ -136,6 +142,8 @@ real_functions! {
     fn mmap(addr: *mut c_void, len: size_t, prot: c_int, flags: c_int, fd: c_int, off: off64_t) -> *mut c_void;
     fn mmap64(addr: *mut c_void, len: size_t, prot: c_int, flags: c_int, fd: c_int, off: off64_t) -> *mut c_void;
     fn munmap(addr: *mut c_void, len: size_t) -> c_int;
+    fn mprotect(addr: *mut c_void, len: size_t, prot: c_int) -> c_int;
+    fn mremap(old: *mut c_void, old_len: size_t, new_len: size_t, flags: c_int, new: *mut c_void) -> *mut c_void;
     fn msync(addr: *mut c_void, len: size_t, flags: c_int) -> c_int;
     fn aio_write(cb: *mut libc::aiocb) -> c_int;
     fn aio_write64(cb: *mut libc::aiocb) -> c_int;
@@ -161,6 +169,7 @@ real_functions! {
     fn chmod(path: *const c_char, mode: mode_t) -> c_int;
     fn fchmod(fd: c_int, mode: mode_t) -> c_int;
     fn fchmodat(dirfd: c_int, path: *const c_char, mode: mode_t, flags: c_int) -> c_int;
+    fn lchmod(path: *const c_char, mode: mode_t) -> c_int;
     fn chown(path: *const c_char, uid: libc::uid_t, gid: libc::gid_t) -> c_int;
     fn lchown(path: *const c_char, uid: libc::uid_t, gid: libc::gid_t) -> c_int;
     fn fchown(fd: c_int, uid: libc::uid_t, gid: libc::gid_t) -> c_int;
@@ -170,6 +179,7 @@ real_functions! {
     fn lutimes(path: *const c_char, times: *const libc::timeval) -> c_int;
     fn futimes(fd: c_int, times: *const libc::timeval) -> c_int;
     fn utimensat(dirfd: c_int, path: *const c_char, times: *const libc::timespec, flags: c_int) -> c_int;
+    fn futimesat(dirfd: c_int, path: *const c_char, times: *const libc::timeval) -> c_int;
     fn futimens(fd: c_int, times: *const libc::timespec) -> c_int;
     fn setxattr(path: *const c_char, name: *const c_char, v: *const c_void, n: size_t, flags: c_int) -> c_int;
     fn lsetxattr(path: *const c_char, name: *const c_char, v: *const c_void, n: size_t, flags: c_int) -> c_int;
@@ -195,18 +205,24 @@ real_functions! {
     fn statfs64(path: *const c_char, buf: *mut libc::statfs64) -> c_int;
     fn statvfs(path: *const c_char, buf: *mut libc::statvfs) -> c_int;
     fn statvfs64(path: *const c_char, buf: *mut libc::statvfs64) -> c_int;
+    fn pathconf(path: *const c_char, name: c_int) -> c_long;
     fn access(path: *const c_char, mode: c_int) -> c_int;
     fn faccessat(dirfd: c_int, path: *const c_char, mode: c_int, flags: c_int) -> c_int;
     fn euidaccess(path: *const c_char, mode: c_int) -> c_int;
     fn eaccess(path: *const c_char, mode: c_int) -> c_int;
     fn readlink(path: *const c_char, buf: *mut c_char, n: size_t) -> ssize_t;
     fn readlinkat(dirfd: c_int, path: *const c_char, buf: *mut c_char, n: size_t) -> ssize_t;
+    fn __readlink_chk(path: *const c_char, buf: *mut c_char, n: size_t, buflen: size_t) -> ssize_t;
+    fn __readlinkat_chk(dirfd: c_int, path: *const c_char, buf: *mut c_char, n: size_t, buflen: size_t) -> ssize_t;
+    fn __realpath_chk(path: *const c_char, out: *mut c_char, outlen: size_t) -> *mut c_char;
+    fn __getcwd_chk(buf: *mut c_char, size: size_t, buflen: size_t) -> *mut c_char;
     fn getxattr(path: *const c_char, name: *const c_char, v: *mut c_void, n: size_t) -> ssize_t;
     fn lgetxattr(path: *const c_char, name: *const c_char, v: *mut c_void, n: size_t) -> ssize_t;
     fn listxattr(path: *const c_char, list: *mut c_char, n: size_t) -> ssize_t;
     fn llistxattr(path: *const c_char, list: *mut c_char, n: size_t) -> ssize_t;
     fn opendir(path: *const c_char) -> *mut libc::DIR;
     fn closedir(dir: *mut libc::DIR) -> c_int;
+    fn fdopendir(fd: c_int) -> *mut libc::DIR;
     fn scandir(path: *const c_char, list: *mut c_void, filter: *mut c_void, cmp: *mut c_void) -> c_int;
     fn scandir64(path: *const c_char, list: *mut c_void, filter: *mut c_void, cmp: *mut c_void) -> c_int;
     fn chdir(path: *const c_char) -> c_int;
@@ -226,6 +242,21 @@ real_functions! {
     fn fopencookie(cookie: *mut c_void, mode: *const c_char, funcs: CookieFunctions) -> FileP;
     fn setvbuf(f: FileP, buf: *mut c_char, mode: c_int, size: size_t) -> c_int;
     fn read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t;
+    fn syscall(n: c_long, a: c_long, b: c_long, c: c_long, d: c_long, e: c_long, f: c_long) -> c_long;
+    fn execveat(dirfd: c_int, path: *const c_char, argv: *const *const c_char, envp: *const *const c_char, flags: c_int) -> c_int;
+    fn inotify_add_watch(fd: c_int, path: *const c_char, mask: u32) -> c_int;
+    fn name_to_handle_at(dirfd: c_int, path: *const c_char, handle: *mut c_void, mount_id: *mut c_int, flags: c_int) -> c_int;
+    fn fanotify_mark(fd: c_int, flags: c_uint, mask: u64, dirfd: c_int, path: *const c_char) -> c_int;
+    fn chroot(path: *const c_char) -> c_int;
+    fn scandirat(dirfd: c_int, path: *const c_char, list: *mut c_void, filter: *mut c_void, cmp: *mut c_void) -> c_int;
+    fn scandirat64(dirfd: c_int, path: *const c_char, list: *mut c_void, filter: *mut c_void, cmp: *mut c_void) -> c_int;
+    fn __xmknod(ver: c_int, path: *const c_char, mode: mode_t, dev: *mut libc::dev_t) -> c_int;
+    fn __xmknodat(ver: c_int, dirfd: c_int, path: *const c_char, mode: mode_t, dev: *mut libc::dev_t) -> c_int;
+    fn bind(fd: c_int, addr: *const libc::sockaddr, len: libc::socklen_t) -> c_int;
+    fn connect(fd: c_int, addr: *const libc::sockaddr, len: libc::socklen_t) -> c_int;
+    fn sendto(fd: c_int, buf: *const c_void, n: size_t, flags: c_int, addr: *const libc::sockaddr, len: libc::socklen_t) -> ssize_t;
+    fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_int) -> ssize_t;
+
     fn fork() -> libc::pid_t;
     fn execve(path: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int;
     fn execvpe(file: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int;
@@ -260,6 +291,12 @@ real_functions! {
 pub fn open(path: &CStr, flags: c_int, mode: mode_t) -> Res<c_int> {
     cvt(unsafe { raw::open64(path.as_ptr(), flags, mode) })
 }
+pub fn openat(dirfd: c_int, path: &CStr, flags: c_int, mode: mode_t) -> Res<c_int> {
+    cvt(unsafe { raw::openat64(dirfd, path.as_ptr(), flags, mode) })
+}
+pub fn fchdir(fd: c_int) -> Res<c_int> {
+    cvt(unsafe { raw::fchdir(fd) })
+}
 pub fn close(fd: c_int) -> Res<c_int> {
     cvt(unsafe { raw::close(fd) })
 }
@@ -269,7 +306,7 @@ pub fn write(fd: c_int, buf: &[u8]) -> Res<usize> {
 /// What glibc's `_exit` does (the shim's `_exit` hook cannot call itself through libc).
 pub fn exit_group(status: c_int) -> ! {
     loop {
-        unsafe { libc::syscall(libc::SYS_exit_group, status) };
+        unsafe { raw::syscall(libc::SYS_exit_group, status as c_long, 0, 0, 0, 0, 0) };
     }
 }
 
@@ -289,9 +326,9 @@ pub fn fstat(fd: c_int) -> Res<libc::stat64> {
     let mut st = unsafe { std::mem::zeroed() };
     cvt(unsafe { raw::fstat64(fd, &mut st) }).map(|_| st)
 }
-pub fn lstat(path: &CStr) -> Res<libc::stat64> {
+pub fn fstatat(dirfd: c_int, path: &CStr, flags: c_int) -> Res<libc::stat64> {
     let mut st = unsafe { std::mem::zeroed() };
-    cvt(unsafe { raw::lstat64(path.as_ptr(), &mut st) }).map(|_| st)
+    cvt(unsafe { raw::fstatat64(dirfd, path.as_ptr(), &mut st, flags) }).map(|_| st)
 }
 pub fn ftruncate(fd: c_int, len: i64) -> Res<c_int> {
     cvt(unsafe { raw::ftruncate64(fd, len) })
@@ -305,8 +342,8 @@ pub fn dup2(fd: c_int, newfd: c_int) -> Res<c_int> {
 pub fn futimens(fd: c_int, times: &[libc::timespec; 2]) -> Res<c_int> {
     cvt(unsafe { raw::futimens(fd, times.as_ptr()) })
 }
-pub fn utimensat(path: &CStr, times: &[libc::timespec; 2], flags: c_int) -> Res<c_int> {
-    cvt(unsafe { raw::utimensat(libc::AT_FDCWD, path.as_ptr(), times.as_ptr(), flags) })
+pub fn utimensat_at(dirfd: c_int, path: &CStr, times: &[libc::timespec; 2], flags: c_int) -> Res<c_int> {
+    cvt(unsafe { raw::utimensat(dirfd, path.as_ptr(), times.as_ptr(), flags) })
 }
 pub fn readlink(path: &CStr) -> Res<Vec<u8>> {
     let mut buf = vec![0u8; libc::PATH_MAX as usize];

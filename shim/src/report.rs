@@ -43,6 +43,13 @@ fn append_history(line: &str) {
     }
 }
 
+/// A call the shim has no mirrored form for named a path under the prefix: refused.
+pub fn refused(what: &str, path: *const libc::c_char) {
+    let shown = crate::mem::path(path).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    let rel = crate::resolve::Rel(shown.strip_prefix(&*String::from_utf8_lossy(&set::get().prefix)).unwrap_or(&shown).trim_start_matches('/').as_bytes().to_vec());
+    record(Code::Refused, &rel, &format!("{what} on {shown}: not mirrored, refused with ENOSYS"));
+}
+
 /// The change list could not be appended: bringing the member back must scan everything.
 pub fn change_list_failed(rel: &Rel, e: crate::real::Errno) {
     record(Code::ChangeListFailed, rel, &format!("change list: {}", e.describe()));

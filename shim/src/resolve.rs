@@ -1,69 +1,331 @@
-//! Which paths are ours. A path is shadowed when, made absolute against the cwd or the
-//! dirfd of an `*at` call and folded lexically, it lies under the prefix. The answer for a
-//! plain absolute path elsewhere costs a byte comparison and no allocation.
+//! Which paths are ours, and where each member's kernel walks them.
+//!
+//! A path is shadowed when it names something under the prefix. The kernel, not the shim,
+//! then resolves it on each member, against a directory the shim holds open there: the
+//! member root for an absolute path, the cwd in that member for a relative one, the
+//! program's directory fd (and its twin on the other member) for an `*at` call. The path
+//! handed over is the program's own, unfolded, so symlinks, `.` and `..` resolve exactly as
+//! they would under a real directory, and no string grows beyond the program's: a path that
+//! works natively near PATH_MAX works under the shim. A path whose `..` components would
+//! climb above the prefix root is folded lexically instead and leaves the prefix, so `..`
+//! never climbs out of a member. The answer for a plain absolute path elsewhere costs a
+//! byte comparison and no allocation.
 
 use crate::fdtable;
-use crate::real;
+use crate::members::View;
+use crate::ocb::{self, Ocb};
+use crate::real::{self, Errno, Res};
 use crate::set;
 use libc::c_int;
 use shadow_core::vpath;
+use shadow_core::Member;
+use std::borrow::Cow;
 use std::ffi::{CStr, CString};
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, RwLock};
 
-/// A path below the prefix, relative to it ("" is the prefix itself).
+/// A path below the prefix, relative to it and folded ("" is the prefix itself): what the
+/// journal, the change list and the reports name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rel(pub Vec<u8>);
+
+/// Where the kernel starts walking a shadowed path on each member.
+#[derive(Clone)]
+pub enum Base {
+    /// The member root.
+    Root,
+    /// The process's cwd: the kernel's cwd is the lead's directory, and the shim holds the
+    /// same directory open on every member.
+    Cwd(Arc<CwdDirs>),
+    /// A directory the program holds open (`*at` calls): its fd is the lead's directory,
+    /// its OCB holds the follower's.
+    Dir(c_int, Arc<Ocb>),
+}
+
+/// A path under the prefix, ready to be handed to each member's kernel.
+#[derive(Clone)]
+pub struct Spath {
+    pub rel: Rel,
+    base: Base,
+    /// What the kernel walks from the base: the program's own path (its part below the
+    /// prefix for an absolute one), never folded.
+    walk: CString,
+}
 
 pub enum Target {
     /// Not ours: call libc with the caller's path.
     Outside,
-    /// Not ours, but the caller's relative path would be resolved by the kernel against a
-    /// member directory (cwd inside the prefix): use this absolute path instead.
+    /// Not ours, but the caller's path would be resolved wrongly by the kernel (it passes
+    /// through the virtual prefix, or is relative to a cwd inside a member): use this
+    /// absolute path instead.
     Rewritten(CString),
-    Shadowed(Rel),
+    Shadowed(Spath),
+}
+
+/// One member's place for a path: a directory fd and the path to walk from it.
+pub struct At<'a> {
+    pub fd: c_int,
+    pub path: Cow<'a, CStr>,
+}
+
+impl At<'_> {
+    /// An absolute path to the same place, for calls that have no `*at` form: the path itself
+    /// when relative to the kernel's cwd, else through the directory's `/proc/self/fd` link.
+    /// Kept within PATH_MAX by opening the path's directory first when it would not fit (the
+    /// returned guard keeps that fd open).
+    pub fn abs(&self) -> Res<AbsPath> {
+        self.abs_within(libc::PATH_MAX as usize)
+    }
+
+    /// `abs()` within `limit` bytes with its NUL (AF_UNIX socket names are short).
+    pub fn abs_within(&self, limit: usize) -> Res<AbsPath> {
+        let p = self.path.to_bytes();
+        if self.fd == libc::AT_FDCWD && p.len() < limit {
+            return Ok(AbsPath { path: self.path.clone().into_owned(), _dir: None });
+        }
+        let through = |fd: c_int, rest: &[u8]| CString::new([format!("/proc/self/fd/{fd}/").as_bytes(), if rest.is_empty() { b"." } else { rest }].concat()).map_err(|_| Errno(libc::EINVAL));
+        let direct = through(self.fd, p)?;
+        if direct.as_bytes().len() < limit {
+            return Ok(AbsPath { path: direct, _dir: None });
+        }
+        // Too long through the member's directory: walk to the path's own directory first.
+        let cut = p.iter().rposition(|&b| b == b'/').ok_or(Errno(libc::ENAMETOOLONG))?;
+        let dir = open_beneath(self.fd, &p[..cut.max(1)], libc::O_PATH | libc::O_DIRECTORY)?;
+        let path = through(dir.0, &p[cut + 1..])?;
+        if path.as_bytes().len() >= limit {
+            return Err(Errno(libc::ENAMETOOLONG));
+        }
+        Ok(AbsPath { path, _dir: Some(dir) })
+    }
+}
+
+/// An absolute path for a call without an `*at` form, with whatever fd it goes through.
+pub struct AbsPath {
+    pub path: CString,
+    _dir: Option<Internal>,
+}
+
+impl AbsPath {
+    pub fn as_ptr(&self) -> *const libc::c_char {
+        self.path.as_ptr()
+    }
+}
+
+/// An fd of the shim's own (in its fd range, close-on-exec), closed when dropped.
+pub struct Internal(pub c_int);
+impl Drop for Internal {
+    fn drop(&mut self) {
+        ocb::close_internal(self.0);
+    }
+}
+
+/// Opens `path` relative to `dirfd` in steps short enough for the kernel, however long the
+/// path is (a cwd or a directory can lie deeper than PATH_MAX).
+pub fn open_beneath(dirfd: c_int, path: &[u8], flags: c_int) -> Res<Internal> {
+    let flags = flags | libc::O_CLOEXEC;
+    let step = libc::PATH_MAX as usize - 1;
+    let mut from: Option<Internal> = None;
+    let mut rest = path;
+    loop {
+        let at = from.as_ref().map_or(dirfd, |d| d.0);
+        let (part, more) = if rest.len() <= step {
+            (rest, &rest[rest.len()..])
+        } else {
+            let cut = rest[..step].iter().rposition(|&b| b == b'/').ok_or(Errno(libc::ENAMETOOLONG))?;
+            (&rest[..cut.max(1)], &rest[cut + 1..])
+        };
+        let part = CString::new(if part.is_empty() { b"." } else { part }).map_err(|_| Errno(libc::EINVAL))?;
+        let this_flags = if more.is_empty() { flags } else { libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC };
+        let fd = real::openat(at, &part, this_flags, 0)?;
+        from = Some(Internal(ocb::make_internal(fd)));
+        if more.is_empty() {
+            return Ok(from.expect("just set"));
+        }
+        rest = more;
+    }
+}
+
+impl Spath {
+    fn new(base: Base, base_rel: &[u8], walk: &[u8]) -> Spath {
+        let abs = vpath::absolute(&vpath::join(b"/", base_rel), walk);
+        let rel = Rel(abs[1..].to_vec());
+        let walk = CString::new(if walk.is_empty() { b"." } else { walk }).unwrap_or_default();
+        Spath { rel, base, walk }
+    }
+
+    /// A path named by its folded form, walked from the member root.
+    pub fn from_rel(rel: Rel) -> Spath {
+        let walk = CString::new(if rel.0.is_empty() { b".".as_slice() } else { &rel.0 }).unwrap_or_default();
+        Spath { rel, base: Base::Root, walk }
+    }
+
+    /// The same path on member `m` of view `v`.
+    pub fn at<'a>(&'a self, v: &View, m: Member) -> Res<At<'a>> {
+        let from_root = |rel: &'a [u8]| -> Res<At<'a>> {
+            let path = if rel.is_empty() { Cow::Borrowed(c".") } else { Cow::Owned(CString::new(rel).map_err(|_| Errno(libc::EINVAL))?) };
+            Ok(At { fd: v.root(m)?, path })
+        };
+        let here = |fd: c_int| At { fd, path: Cow::Borrowed(self.walk.as_c_str()) };
+        match &self.base {
+            Base::Root => Ok(At { fd: v.root(m)?, path: Cow::Borrowed(self.walk.as_c_str()) }),
+            Base::Cwd(dirs) if m == v.lead && dirs.lead == m => Ok(here(libc::AT_FDCWD)),
+            Base::Cwd(dirs) => match dirs.fd(m) {
+                Some(fd) => Ok(here(fd)),
+                None => from_root(&self.rel.0),
+            },
+            Base::Dir(fd, _) if m == v.lead => Ok(here(*fd)),
+            Base::Dir(_, ocb) => match ocb.secondary_fd() {
+                Some(fd) => Ok(here(fd)),
+                None => from_root(&self.rel.0),
+            },
+        }
+    }
+
+    /// The lead member's place for this path.
+    pub fn at_lead(&self, v: &View) -> Res<At<'_>> {
+        self.at(v, v.lead)
+    }
+
+}
+
+/// The process's cwd inside the prefix: its virtual path and the same directory held open
+/// on each member (-1 where it could not be opened; paths there are walked from the root).
+pub struct CwdDirs {
+    pub rel: Vec<u8>,
+    /// The member whose directory is the kernel's cwd.
+    lead: Member,
+    fds: [AtomicI32; 2],
+}
+
+impl Drop for CwdDirs {
+    fn drop(&mut self) {
+        for fd in self.fds.iter().map(|fd| fd.load(Ordering::Relaxed)).filter(|&fd| fd >= 0) {
+            ocb::close_internal(fd);
+        }
+    }
+}
+
+impl CwdDirs {
+    /// Opens the directory `rel` on every member being written, walking from their roots.
+    fn open(v: &View, rel: &[u8]) -> CwdDirs {
+        let mut fds = [-1; 2];
+        for m in v.written() {
+            if let Ok(root) = v.root(m) {
+                if let Ok(d) = open_beneath(root, rel, libc::O_PATH | libc::O_DIRECTORY) {
+                    fds[m.index()] = d.0;
+                    std::mem::forget(d);
+                }
+            }
+        }
+        CwdDirs::new(rel.to_vec(), v.lead, fds)
+    }
+
+    fn new(rel: Vec<u8>, lead: Member, fds: [c_int; 2]) -> CwdDirs {
+        CwdDirs { rel, lead, fds: fds.map(AtomicI32::new) }
+    }
+
+    pub fn fd(&self, m: Member) -> Option<c_int> {
+        Some(self.fds[m.index()].load(Ordering::Relaxed)).filter(|&fd| fd >= 0)
+    }
 }
 
 /// The process's cwd as the program believes it to be.
 enum Cwd {
-    /// Inside the prefix (the kernel's cwd is the same directory in the primary).
-    Virtual(Vec<u8>),
+    /// Inside the prefix.
+    Virtual(Arc<CwdDirs>),
     /// A real directory (absolute, folded).
     Real(Vec<u8>),
 }
 
 static CWD: RwLock<Option<Cwd>> = RwLock::new(None);
 
-/// Learns the inherited cwd; an exec'd child of a program that had chdir'ed into the
-/// prefix starts in a primary directory and must go on seeing the virtual path.
-pub fn init_cwd() {
-    let cwd = match real::getcwd() {
-        Ok(real_cwd) => from_real_dir(&real_cwd),
-        Err(_) => Cwd::Real(b"/".to_vec()),
-    };
-    *CWD.write().unwrap_or_else(|e| e.into_inner()) = Some(cwd);
+fn set_cwd(c: Cwd) {
+    let old = CWD.write().unwrap_or_else(|e| e.into_inner()).replace(c);
+    drop(old);
 }
 
-fn from_real_dir(dir: &[u8]) -> Cwd {
-    match crate::members::view().rel_in_lead(dir) {
-        Some(rel) => Cwd::Virtual(rel),
-        None => Cwd::Real(dir.to_vec()),
+/// Learns the inherited cwd: an exec'd child of a program that had chdir'ed into the prefix
+/// starts in a lead member directory and must go on seeing the virtual path.
+pub fn init_cwd() {
+    match real::getcwd() {
+        Ok(real_cwd) => set_cwd_from_real(&real_cwd),
+        Err(_) => set_cwd(Cwd::Real(b"/".to_vec())),
     }
 }
 
-/// Records a successful chdir/fchdir.
-pub fn set_cwd_virtual(rel: &Rel) {
-    *CWD.write().unwrap_or_else(|e| e.into_inner()) = Some(Cwd::Virtual(rel.0.clone()));
+fn set_cwd_from_real(dir: &[u8]) {
+    let v = crate::members::view();
+    match v.rel_in_lead(dir) {
+        Some(rel) => set_cwd(Cwd::Virtual(Arc::new(CwdDirs::open(&v, &rel)))),
+        None => set_cwd(Cwd::Real(dir.to_vec())),
+    }
 }
 
+/// chdir into the prefix: the directory is opened on every member being written (the
+/// kernel's walk decides what it is), and the kernel's cwd becomes the lead's.
+pub fn chdir_virtual(sp: &Spath) -> Res<()> {
+    let v = crate::members::view();
+    let lead = open_at(&sp.at_lead(&v)?, libc::O_PATH | libc::O_DIRECTORY)?;
+    real::fchdir(lead.0)?;
+    let mut fds = [-1; 2];
+    fds[v.lead.index()] = lead.0;
+    std::mem::forget(lead);
+    if let Some(f) = v.follower {
+        if let Ok(d) = sp.at(&v, f).and_then(|at| open_at(&at, libc::O_PATH | libc::O_DIRECTORY)) {
+            fds[f.index()] = d.0;
+            std::mem::forget(d);
+        }
+    }
+    set_cwd(Cwd::Virtual(Arc::new(CwdDirs::new(sp.rel.0.clone(), v.lead, fds))));
+    Ok(())
+}
+
+/// fchdir onto a shadowed directory fd: its twin on the follower becomes the follower's cwd.
+pub fn fchdir_virtual(fd: c_int, dir: &Ocb) {
+    let v = crate::members::view();
+    let mut fds = [-1; 2];
+    let dup = |fd: c_int| ocb::dup_internal(fd).unwrap_or(-1);
+    fds[v.lead.index()] = dup(fd);
+    if let (Some(f), Some(sfd)) = (v.follower, dir.secondary_fd()) {
+        fds[f.index()] = dup(sfd);
+    }
+    set_cwd(Cwd::Virtual(Arc::new(CwdDirs::new(dir.rel().0, v.lead, fds))));
+}
+
+/// One of the shim's fds moved from `old` to `new` (see hooks::open::relocate_internal).
+pub fn relocate_cwd(old: c_int, new: c_int) {
+    if let Some(Cwd::Virtual(d)) = CWD.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        for fd in &d.fds {
+            let _ = fd.compare_exchange(old, new, Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A chdir outside the prefix.
 pub fn set_cwd_real() {
     let cwd = real::getcwd().unwrap_or_else(|_| b"/".to_vec());
-    *CWD.write().unwrap_or_else(|e| e.into_inner()) = Some(from_real_dir(&cwd));
+    set_cwd_from_real(&cwd);
+}
+
+/// A new view of the members: the cwd is opened again on each (a member may have been
+/// replaced or rebuilt), and the kernel's cwd moves to the new lead's directory.
+pub fn cwd_follows(new: &View) {
+    let Some(rel) = virtual_cwd() else { return };
+    let dirs = CwdDirs::open(new, &rel.0);
+    if let Some(fd) = dirs.fd(new.lead) {
+        let _ = real::fchdir(fd);
+    }
+    set_cwd(Cwd::Virtual(Arc::new(dirs)));
+}
+
+fn open_at(at: &At, flags: c_int) -> Res<Internal> {
+    real::openat(at.fd, &at.path, flags | libc::O_CLOEXEC, 0).map(|fd| Internal(ocb::make_internal(fd)))
 }
 
 /// The virtual cwd (under the prefix), if the cwd is inside it.
 pub fn virtual_cwd() -> Option<Rel> {
     match CWD.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
-        Some(Cwd::Virtual(rel)) => Some(Rel(rel.clone())),
+        Some(Cwd::Virtual(d)) => Some(Rel(d.rel.clone())),
         _ => None,
     }
 }
@@ -73,10 +335,11 @@ pub fn virtual_path(rel: &Rel) -> Vec<u8> {
     vpath::join(&set::get().prefix, &rel.0)
 }
 
+/// An absolute, folded path: under the prefix it is walked from the member root.
 fn classify(abs: Vec<u8>, kernel_would_misresolve: bool) -> Target {
     let prefix = &set::get().prefix;
     match vpath::under_prefix(&abs, prefix) {
-        Some(rel) => Target::Shadowed(Rel(rel.to_vec())),
+        Some(rel) => Target::Shadowed(Spath::from_rel(Rel(rel.to_vec()))),
         None if kernel_would_misresolve => match CString::new(abs) {
             Ok(c) => Target::Rewritten(c),
             Err(_) => Target::Outside,
@@ -85,16 +348,32 @@ fn classify(abs: Vec<u8>, kernel_would_misresolve: bool) -> Target {
     }
 }
 
+/// A path relative to a directory `base_rel` under the prefix: walked from that directory
+/// unless it climbs out of the prefix on the way.
+fn beneath(base: Base, base_rel: &[u8], p: &[u8]) -> Target {
+    if vpath::escapes(p, vpath::depth(base_rel)) {
+        let prefix = &set::get().prefix;
+        return classify(vpath::absolute(&vpath::join(prefix, base_rel), p), true);
+    }
+    Target::Shadowed(Spath::new(base, base_rel, p))
+}
+
 /// Resolves `path` as an `*at` call with `dirfd` would (AT_FDCWD for plain calls).
 pub fn resolve(dirfd: c_int, path: &CStr) -> Target {
     let p = path.to_bytes();
-    let prefix = &set::get().prefix;
+    let s = set::get();
+    let prefix = &s.prefix;
     if p.is_empty() {
         // AT_EMPTY_PATH or an error either way: the call acts on dirfd itself.
         return Target::Outside;
     }
     if p.first() == Some(&b'/') {
-        if !p.starts_with(prefix) && !vpath::has_dot_components(p) {
+        if let Some(below) = p.strip_prefix(prefix.as_slice()).filter(|r| r.is_empty() || r[0] == b'/') {
+            let walk = &below[below.iter().position(|&b| b != b'/').unwrap_or(below.len())..];
+            if !vpath::escapes(walk, 0) {
+                return Target::Shadowed(Spath::new(Base::Root, b"", walk));
+            }
+        } else if !vpath::has_dot_components(p) {
             return Target::Outside;
         }
         // A path that passes through the virtual prefix and folds out of it (`/shadow/..`)
@@ -102,21 +381,29 @@ pub fn resolve(dirfd: c_int, path: &CStr) -> Target {
         return classify(vpath::absolute(b"/", p), p.starts_with(prefix));
     }
     if dirfd != libc::AT_FDCWD {
-        if let Some(rel) = fdtable::dir_rel(dirfd) {
-            return classify(vpath::absolute(&vpath::join(prefix, &rel.0), p), true);
+        if let Some(ocb) = fdtable::get(dirfd).filter(|o| o.is_dir()) {
+            let rel = ocb.rel();
+            return beneath(Base::Dir(dirfd, ocb), &rel.0, p);
         }
-        if !vpath::climbs(p) {
+        // A directory above the prefix (`openat(open("/"), "shadow/x")`): only a path that
+        // starts with a name leading towards the prefix, or climbs, can reach it.
+        if !vpath::climbs(p) && !s.towards.iter().any(|n| n.as_slice() == vpath::first_name(p)) {
             return Target::Outside;
         }
         let link = CString::new(format!("/proc/self/fd/{dirfd}")).unwrap_or_default();
         return match real::readlink(&link) {
-            Ok(dir) => classify(vpath::absolute(&dir, p), false),
-            Err(_) => Target::Outside,
+            Ok(dir) if dir.first() == Some(&b'/') => classify(vpath::absolute(&dir, p), false),
+            _ => Target::Outside,
         };
     }
     let guard = CWD.read().unwrap_or_else(|e| e.into_inner());
     match guard.as_ref() {
-        Some(Cwd::Virtual(rel)) => classify(vpath::absolute(&vpath::join(prefix, rel), p), true),
+        Some(Cwd::Virtual(dirs)) => {
+            let dirs = dirs.clone();
+            drop(guard);
+            let rel = dirs.rel.clone();
+            beneath(Base::Cwd(dirs), &rel, p)
+        }
         Some(Cwd::Real(dir)) => {
             // Only a cwd that is an ancestor of the prefix, or a path that climbs, can reach it.
             let ancestor = vpath::under_prefix(prefix, dir).is_some() || dir.as_slice() == b"/";

@@ -13,6 +13,8 @@ pub struct ShadowSet {
     pub config: Config,
     /// Folded prefix as bytes (no trailing slash).
     pub prefix: Vec<u8>,
+    /// The names that lead from each directory above the prefix towards it.
+    pub towards: Vec<Vec<u8>>,
     /// The state file, registry, lock and change list shared with every other process.
     pub shared: crate::members::Shared,
     /// Value to put in LD_PRELOAD of children that lost it.
@@ -80,6 +82,7 @@ fn init_from_env() {
         STATE.store(DONE, Ordering::Release);
         return;
     };
+    crate::mem::set_pid();
     let path = std::path::PathBuf::from(path);
     let config = match config::load(&path) {
         Ok(c) => c,
@@ -89,6 +92,7 @@ fn init_from_env() {
     let shared = crate::members::open(&config).unwrap_or_else(|e| crate::report::fatal(&e));
     let set = ShadowSet {
         prefix: config.prefix.as_bytes().to_vec(),
+        towards: shadow_core::vpath::names_towards(config.prefix.as_bytes()),
         shared,
         lib_path: own_library_path(),
         config_path: CString::new(path.as_os_str().as_bytes()).unwrap_or_default(),
@@ -98,6 +102,7 @@ fn init_from_env() {
     if let Err(e) = crate::members::init() {
         crate::report::fatal(&e);
     }
+    crate::hooks::process::restore_library_path();
     crate::boundary::init_fork_lock();
     crate::resolve::init_cwd();
     crate::adopt::adopt_inherited_fds();

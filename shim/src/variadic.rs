@@ -4,7 +4,7 @@
 
 use crate::boundary;
 use crate::fdtable;
-use crate::real::{Errno, Res};
+use crate::real::Errno;
 use libc::{c_char, c_int, c_long, size_t};
 
 extern "C" {
@@ -64,41 +64,158 @@ fn failed(e: Errno) -> c_long {
     -1
 }
 
-/// syscall(2) with a number whose libc wrapper is hooked: the same hook runs. io_uring is
-/// refused while a set is active, so programs take their ordinary fallback instead of
-/// submitting writes the shim cannot see.
+/// syscall(2) with a number whose libc wrapper is hooked: the same hook runs, so a raw
+/// system call on a path under the prefix is translated exactly like its wrapper. Numbers
+/// that take a path and have no mirrored form are refused (ENOSYS, reported) when the path is
+/// under the prefix, never passed on with a virtual path. io_uring is refused while a set is
+/// active, so programs take their ordinary fallback instead of submitting writes the shim
+/// cannot see.
 #[no_mangle]
-pub unsafe extern "C" fn shadow_syscall(n: c_long, a: c_long, b: c_long, c: c_long, d: c_long, e: c_long, _f: c_long, handled: *mut c_int) -> c_long {
-    use crate::hooks::{data, meta, namespace, open};
+pub unsafe extern "C" fn shadow_syscall(n: c_long, a: c_long, b: c_long, c: c_long, d: c_long, e: c_long, f: c_long, handled: *mut c_int) -> c_long {
+    use crate::hooks::{data, dir, meta, namespace, open, process, socket};
     *handled = 1;
     let fd = a as c_int;
     let p = |x: c_long| x as *const c_char;
-    let r: Res<c_long> = Ok(match n {
+    let int = |r: c_int| r as c_long;
+    let r: c_long = match n {
         libc::SYS_io_uring_setup | libc::SYS_io_setup if crate::set::is_active() => return failed(Errno(libc::ENOSYS)),
+        // Data and descriptors.
         libc::SYS_write => data::write(fd, b as _, c as _) as c_long,
         libc::SYS_pwrite64 => data::pwrite64(fd, b as _, c as _, d) as c_long,
         libc::SYS_writev => data::writev(fd, b as _, c as _) as c_long,
         libc::SYS_pwritev => data::pwritev(fd, b as _, c as _, d) as c_long,
-        libc::SYS_ftruncate => data::ftruncate(fd, b) as c_long,
-        libc::SYS_fallocate => data::fallocate(fd, b as _, c, d) as c_long,
-        libc::SYS_fsync => data::fsync(fd) as c_long,
-        libc::SYS_fdatasync => data::fdatasync(fd) as c_long,
-        libc::SYS_close => open::close(fd) as c_long,
-        libc::SYS_open => open::open(p(a), b as _, c as _) as c_long,
-        libc::SYS_openat => open::openat(fd, p(b), c as _, d as _) as c_long,
-        libc::SYS_unlink => namespace::unlink(p(a)) as c_long,
-        libc::SYS_unlinkat => namespace::unlinkat(fd, p(b), c as _) as c_long,
-        libc::SYS_mkdir => namespace::mkdir(p(a), b as _) as c_long,
-        libc::SYS_mkdirat => namespace::mkdirat(fd, p(b), c as _) as c_long,
-        libc::SYS_rename => namespace::rename(p(a), p(b)) as c_long,
-        libc::SYS_renameat2 => namespace::renameat2(fd, p(b), c as _, p(d), e as _) as c_long,
-        libc::SYS_copy_file_range => data::copy_file_range(fd, b as _, c as _, d as _, e as _, _f as _) as c_long,
-        libc::SYS_chmod => meta::chmod(p(a), b as _) as c_long,
-        libc::SYS_fchmod => meta::fchmod(fd, b as _) as c_long,
-        _ => {
+        libc::SYS_pwritev2 => data::pwritev2(fd, b as _, c as _, d, f as _) as c_long,
+        libc::SYS_ftruncate => int(data::ftruncate(fd, b)),
+        libc::SYS_fallocate => int(data::fallocate(fd, b as _, c, d)),
+        libc::SYS_fsync => int(data::fsync(fd)),
+        libc::SYS_fdatasync => int(data::fdatasync(fd)),
+        libc::SYS_sync_file_range => int(data::sync_file_range(fd, b, c, d as _)),
+        libc::SYS_copy_file_range => data::copy_file_range(fd, b as _, c as _, d as _, e as _, f as _) as c_long,
+        libc::SYS_sendfile => data::sendfile(fd, b as _, c as _, d as _) as c_long,
+        libc::SYS_splice => data::splice(fd, b as _, c as _, d as _, e as _, f as _) as c_long,
+        libc::SYS_ioctl => int(data::ioctl(fd, b as _, c as _)),
+        libc::SYS_close => int(open::close(fd)),
+        libc::SYS_dup => int(open::dup(fd)),
+        libc::SYS_dup3 => int(open::dup3(fd, b as _, c as _)),
+        libc::SYS_fcntl => int(open::fcntl(fd, b as _, c)),
+        libc::SYS_fchmod => int(meta::fchmod(fd, b as _)),
+        libc::SYS_fchown => int(meta::fchown(fd, b as _, c as _)),
+        libc::SYS_fsetxattr => int(meta::fsetxattr(fd, p(b), c as _, d as _, e as _)),
+        libc::SYS_fremovexattr => int(meta::fremovexattr(fd, p(b))),
+        libc::SYS_fchdir => int(dir::fchdir(fd)),
+        // Paths, relative to a directory fd.
+        libc::SYS_openat => int(open::openat(fd, p(b), c as _, d as _)),
+        libc::SYS_openat2 => int(open::openat2(fd, p(b), c as _, d as _)),
+        libc::SYS_mkdirat => int(namespace::mkdirat(fd, p(b), c as _)),
+        libc::SYS_unlinkat => int(namespace::unlinkat(fd, p(b), c as _)),
+        libc::SYS_renameat => int(namespace::renameat(fd, p(b), c as _, p(d))),
+        libc::SYS_renameat2 => int(namespace::renameat2(fd, p(b), c as _, p(d), e as _)),
+        libc::SYS_linkat => int(namespace::linkat(fd, p(b), c as _, p(d), e as _)),
+        libc::SYS_symlinkat => int(namespace::symlinkat(p(a), b as _, p(c))),
+        libc::SYS_mknodat => int(namespace::mknodat(fd, p(b), c as _, d as _)),
+        libc::SYS_fchmodat => int(meta::fchmodat(fd, p(b), c as _, 0)),
+        SYS_FCHMODAT2 => int(meta::fchmodat(fd, p(b), c as _, d as _)),
+        libc::SYS_fchownat => int(meta::fchownat(fd, p(b), c as _, d as _, e as _)),
+        libc::SYS_utimensat => int(meta::utimensat(fd, p(b), c as _, d as _)),
+        libc::SYS_newfstatat => int(meta::fstatat64(fd, p(b), c as _, d as _)),
+        libc::SYS_statx => int(meta::statx(fd, p(b), c as _, d as _, e as _)),
+        libc::SYS_faccessat => int(meta::faccessat(fd, p(b), c as _, 0)),
+        libc::SYS_faccessat2 => int(meta::faccessat(fd, p(b), c as _, d as _)),
+        libc::SYS_readlinkat => dir::readlinkat(fd, p(b), c as _, d as _) as c_long,
+        libc::SYS_execveat => int(process::execveat(fd, p(b), c as _, d as _, e as _)),
+        libc::SYS_inotify_add_watch => int(dir::inotify_add_watch(fd, p(b), c as _)),
+        libc::SYS_name_to_handle_at => int(dir::name_to_handle_at(fd, p(b), c as _, d as _, e as _)),
+        libc::SYS_fanotify_mark => int(dir::fanotify_mark(fd, b as _, c as _, d as _, p(e))),
+        // Paths.
+        libc::SYS_truncate => int(meta::truncate(p(a), b)),
+        libc::SYS_chdir => int(dir::chdir(p(a))),
+        libc::SYS_chroot => int(dir::chroot(p(a))),
+        libc::SYS_getcwd => {
+            let r = dir::getcwd(p(a) as *mut c_char, b as _);
+            if r.is_null() { -1 } else { libc::strlen(r) as c_long + 1 }
+        }
+        libc::SYS_statfs => int(meta::statfs(p(a), b as _)),
+        libc::SYS_setxattr => int(meta::setxattr(p(a), p(b), c as _, d as _, e as _)),
+        libc::SYS_lsetxattr => int(meta::lsetxattr(p(a), p(b), c as _, d as _, e as _)),
+        libc::SYS_removexattr => int(meta::removexattr(p(a), p(b))),
+        libc::SYS_lremovexattr => int(meta::lremovexattr(p(a), p(b))),
+        libc::SYS_getxattr => meta::getxattr(p(a), p(b), c as _, d as _) as c_long,
+        libc::SYS_lgetxattr => meta::lgetxattr(p(a), p(b), c as _, d as _) as c_long,
+        libc::SYS_listxattr => meta::listxattr(p(a), c as _, d as _) as c_long,
+        libc::SYS_llistxattr => meta::llistxattr(p(a), c as _, d as _) as c_long,
+        libc::SYS_execve => int(process::execve(p(a), b as _, c as _)),
+        libc::SYS_bind => int(socket::bind(fd, b as _, c as _)),
+        libc::SYS_connect => int(socket::connect(fd, b as _, c as _)),
+        // Paths the shim has no mirrored form for: refused under the prefix.
+        libc::SYS_mount | libc::SYS_umount2 | libc::SYS_swapon | libc::SYS_swapoff | libc::SYS_acct | libc::SYS_quotactl | libc::SYS_pivot_root | SYS_OPEN_TREE | SYS_MOVE_MOUNT | SYS_MOUNT_SETATTR => {
+            let paths: &[c_long] = match n {
+                libc::SYS_mount => &[a, b],
+                libc::SYS_pivot_root => &[a, b],
+                libc::SYS_quotactl => &[b],
+                SYS_OPEN_TREE | SYS_MOUNT_SETATTR => &[b],
+                SYS_MOVE_MOUNT => &[b, d],
+                _ => &[a],
+            };
+            if let Some(path) = paths.iter().copied().find(|&x| crate::hooks::is_shadowed_path(libc::AT_FDCWD, p(x))) {
+                crate::report::refused(&format!("system call {n}"), p(path));
+                return failed(Errno(libc::ENOSYS));
+            }
             *handled = 0;
             0
         }
-    });
-    r.unwrap_or_else(failed)
+        _ => match legacy(n, a, b, c, d) {
+            Some(r) => r,
+            None => {
+                *handled = 0;
+                0
+            }
+        },
+    };
+    r
+}
+
+const SYS_FCHMODAT2: c_long = 452;
+const SYS_OPEN_TREE: c_long = 428;
+const SYS_MOVE_MOUNT: c_long = 429;
+const SYS_MOUNT_SETATTR: c_long = 442;
+
+/// The path system calls x86_64 keeps from before the `*at` forms.
+#[cfg(target_arch = "x86_64")]
+unsafe fn legacy(n: c_long, a: c_long, b: c_long, c: c_long, d: c_long) -> Option<c_long> {
+    use crate::hooks::{dir, meta, namespace, open};
+    let _ = d;
+    let p = |x: c_long| x as *const c_char;
+    let int = |r: c_int| Some(r as c_long);
+    match n {
+        libc::SYS_open => int(open::open(p(a), b as _, c as _)),
+        libc::SYS_creat => int(open::creat(p(a), b as _)),
+        libc::SYS_dup2 => int(open::dup2(a as _, b as _)),
+        libc::SYS_stat => int(meta::stat64(p(a), b as _)),
+        libc::SYS_lstat => int(meta::lstat64(p(a), b as _)),
+        libc::SYS_access => int(meta::access(p(a), b as _)),
+        libc::SYS_readlink => Some(dir::readlink(p(a), b as _, c as _) as c_long),
+        libc::SYS_mkdir => int(namespace::mkdir(p(a), b as _)),
+        libc::SYS_rmdir => int(namespace::rmdir(p(a))),
+        libc::SYS_unlink => int(namespace::unlink(p(a))),
+        libc::SYS_rename => int(namespace::rename(p(a), p(b))),
+        libc::SYS_link => int(namespace::link(p(a), p(b))),
+        libc::SYS_symlink => int(namespace::symlink(p(a), p(b))),
+        libc::SYS_mknod => int(namespace::mknod(p(a), b as _, c as _)),
+        libc::SYS_chmod => int(meta::chmod(p(a), b as _)),
+        libc::SYS_chown => int(meta::chown(p(a), b as _, c as _)),
+        libc::SYS_lchown => int(meta::lchown(p(a), b as _, c as _)),
+        libc::SYS_utime => int(meta::utime(p(a), b as _)),
+        libc::SYS_utimes => int(meta::utimes(p(a), b as _)),
+        libc::SYS_futimesat => int(meta::futimesat(a as _, p(b), c as _)),
+        libc::SYS_uselib if crate::hooks::is_shadowed_path(libc::AT_FDCWD, p(a)) => {
+            crate::report::refused("uselib", p(a));
+            Some(failed(Errno(libc::ENOSYS)))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn legacy(_: c_long, _: c_long, _: c_long, _: c_long, _: c_long) -> Option<c_long> {
+    None
 }

@@ -31,6 +31,9 @@ pub enum Code {
     /// Both members were written while apart (their stamps say so): nothing is copied over
     /// either until `shadowctl recover --prefer` decides.
     SplitBrain = 110,
+    /// A call the shim cannot mirror named a path under the prefix (a raw system call with
+    /// no mirrored form, such as mount): it was refused with ENOSYS, never run on one member.
+    Refused = 120,
 }
 
 impl Code {
@@ -53,7 +56,7 @@ impl Code {
         })
     }
 
-    pub const ALL: [Code; 13] = [
+    pub const ALL: [Code; 14] = [
         Code::InsecureFile,
         Code::NamespaceMismatch,
         Code::ChangeListFailed,
@@ -67,6 +70,7 @@ impl Code {
         Code::Recovered,
         Code::RecoverNeeded,
         Code::SplitBrain,
+        Code::Refused,
     ];
 
     pub fn from_number(n: u32) -> Option<Code> {

@@ -67,6 +67,45 @@ pub fn climbs(path: &[u8]) -> bool {
     path.split(|&b| b == b'/').any(|c| c == b"..")
 }
 
+/// Whether walking the relative `path` from a directory `depth` components below the prefix
+/// root climbs above the prefix root at some point, as its `..` components say. A path that
+/// never does can be handed to the kernel as it is, relative to that directory in a member:
+/// the kernel then resolves symlinks, `.` and `..` itself, and `..` never leaves the member.
+pub fn escapes(path: &[u8], depth: usize) -> bool {
+    let mut d = depth as isize;
+    for comp in path.split(|&b| b == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." => {
+                d -= 1;
+                if d < 0 {
+                    return true;
+                }
+            }
+            _ => d += 1,
+        }
+    }
+    false
+}
+
+/// Number of components of a folded relative path (`b""` has none).
+pub fn depth(rel: &[u8]) -> usize {
+    if rel.is_empty() { 0 } else { rel.iter().filter(|&&b| b == b'/').count() + 1 }
+}
+
+/// The first component of a relative path that names something (not empty, not `.`).
+pub fn first_name(path: &[u8]) -> &[u8] {
+    path.split(|&b| b == b'/').find(|c| !c.is_empty() && *c != b".").unwrap_or(b"")
+}
+
+/// For each proper ancestor directory of `prefix`, the name of the component that leads from
+/// it towards the prefix: `/data/shadow` gives `data` (from `/`) and `shadow` (from `/data`).
+/// A relative path from a directory that is not inside the prefix can only reach the prefix
+/// if its first name is one of these (or it climbs).
+pub fn names_towards(prefix: &[u8]) -> Vec<Vec<u8>> {
+    prefix.split(|&b| b == b'/').filter(|c| !c.is_empty()).map(<[u8]>::to_vec).collect()
+}
+
 /// The directory holding a path relative to the prefix (`b""`: the prefix itself, which
 /// is also its own parent).
 pub fn parent(rel: &[u8]) -> &[u8] {
@@ -141,6 +180,24 @@ mod tests {
         assert!(has_dot_components(b"/x//shadow"));
         assert!(climbs(b"../shadow"));
         assert!(!climbs(b"a/..b"));
+    }
+
+    #[test]
+    fn escaping_is_decided_at_every_step() {
+        assert!(!escapes(b"a/b", 0));
+        assert!(!escapes(b"a/../b", 0));
+        assert!(escapes(b"..", 0));
+        assert!(escapes(b"a/../../shadow/x", 0));
+        assert!(!escapes(b"../x", 1));
+        assert!(escapes(b"../../x", 1));
+        assert!(!escapes(b"././/.", 0));
+        assert!(!escapes(b"a/b/..", 0));
+        assert_eq!(depth(b""), 0);
+        assert_eq!(depth(b"a"), 1);
+        assert_eq!(depth(b"a/b/c"), 3);
+        assert_eq!(first_name(b"./shadow/x"), b"shadow");
+        assert_eq!(first_name(b".//"), b"");
+        assert_eq!(names_towards(b"/data/shadow"), vec![b"data".to_vec(), b"shadow".to_vec()]);
     }
 
     #[test]

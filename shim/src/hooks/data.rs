@@ -323,6 +323,7 @@ impl FfiReturn for MappedPtr {
 /// munmap(2)
 #[no_mangle]
 pub unsafe extern "C" fn munmap(addr: *mut c_void, len: size_t) -> c_int {
+    crate::mem::forget_pages();
     if !ANY_MAPPING.load(Ordering::Relaxed) {
         return raw::munmap(addr, len);
     }
@@ -333,6 +334,20 @@ pub unsafe extern "C" fn munmap(addr: *mut c_void, len: size_t) -> c_int {
         },
         || raw::munmap(addr, len),
     )
+}
+
+/// mprotect(2) and mremap(2) change which pages can be read: the shim's record of pages it
+/// has seen readable (for the program's path pointers) starts afresh.
+#[no_mangle]
+pub unsafe extern "C" fn mprotect(addr: *mut c_void, len: size_t, prot: c_int) -> c_int {
+    crate::mem::forget_pages();
+    raw::mprotect(addr, len, prot)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn mremap(old: *mut c_void, old_len: size_t, new_len: size_t, flags: c_int, new: *mut c_void) -> *mut c_void {
+    crate::mem::forget_pages();
+    raw::mremap(old, old_len, new_len, flags, new)
 }
 
 /// msync(2)

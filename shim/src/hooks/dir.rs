@@ -1,24 +1,33 @@
 //! Directories and the cwd: opendir/closedir/scandir, chdir/fchdir/getcwd, realpath.
 //! The program sees virtual paths; the kernel works in the primary.
 
+use super::namespace::via_abs;
+use super::open::{adopt_new_fd, Twin};
 use super::path_hook;
 use crate::boundary::{self, FfiReturn};
 use crate::fdtable;
 use crate::real::{raw, Errno, Res};
-use crate::resolve::{self, Rel};
+use crate::resolve::{self, Spath, Target};
 use crate::set;
-use libc::{c_char, c_int, c_void, size_t};
+use libc::{c_char, c_int, c_void, size_t, ssize_t};
 
-/// opendir(3): the primary's directory; its fd is linked so `*at` calls on dirfd(dir)
-/// resolve inside the prefix.
+/// opendir(3): the lead's directory; its fd is linked (with a handle on the follower's
+/// twin) so `*at` calls on dirfd(dir) resolve inside the prefix.
 #[no_mangle]
 pub unsafe extern "C" fn opendir(path: *const c_char) -> *mut libc::DIR {
     path_hook(
         libc::AT_FDCWD,
         path,
-        |rel| {
-            let dir = raw::opendir(super::lead_path(&rel).as_ptr()).into_res()?;
-            super::open::adopt_new_fd(libc::dirfd(dir), rel, libc::O_RDONLY | libc::O_DIRECTORY, 0, None);
+        |sp| {
+            let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_DIRECTORY | libc::O_CLOEXEC;
+            let fd = super::on_lead(&sp, "opendir", |a| raw::openat64(a.fd, a.path.as_ptr(), flags, 0))?;
+            let dir = raw::fdopendir(fd);
+            if dir.is_null() {
+                let e = Errno::last();
+                raw::close(fd);
+                return Err(e);
+            }
+            adopt_new_fd(fd, sp.rel.clone(), libc::O_RDONLY | libc::O_DIRECTORY, 0, Twin::Path(&sp));
             Ok(dir)
         },
         |p| raw::opendir(p),
@@ -42,18 +51,27 @@ pub unsafe extern "C" fn closedir(dir: *mut libc::DIR) -> c_int {
 
 macro_rules! scandir_hooks {
     ($($name:ident),*) => {$(
-        /// scandir(3): the primary's directory.
+        /// scandir(3): the lead's directory. The walk runs outside the shim's boundary, so
+        /// the program's filter and compare functions see the hooks as usual.
         #[no_mangle]
         pub unsafe extern "C" fn $name(path: *const c_char, list: *mut c_void, filter: *mut c_void, cmp: *mut c_void) -> c_int {
-            let call = |path: *const c_char| raw::$name(path, list, filter, cmp);
-            path_hook(libc::AT_FDCWD, path, |rel| call(super::lead_path(&rel).as_ptr()).into_res(), call)
+            let real = boundary::prepare(|| {
+                let p = crate::mem::path(path)?;
+                let Target::Shadowed(sp) = resolve::resolve(libc::AT_FDCWD, p) else { return None };
+                let v = crate::members::view();
+                sp.at_lead(&v).ok()?.abs().ok()
+            });
+            match real {
+                Some(abs) => raw::$name(abs.as_ptr(), list, filter, cmp),
+                None => raw::$name(path, list, filter, cmp),
+            }
         }
     )*};
 }
 scandir_hooks!(scandir, scandir64);
 
-/// chdir(2): into the prefix, the kernel's cwd is the primary's directory and the shim
-/// remembers the virtual one.
+/// chdir(2): into the prefix, the kernel's cwd is the lead's directory and the shim
+/// remembers the virtual one, with the follower's twin.
 #[no_mangle]
 pub unsafe extern "C" fn chdir(path: *const c_char) -> c_int {
     let call = |p: *const c_char| {
@@ -66,9 +84,8 @@ pub unsafe extern "C" fn chdir(path: *const c_char) -> c_int {
     path_hook(
         libc::AT_FDCWD,
         path,
-        |rel| {
-            raw::chdir(super::lead_path(&rel).as_ptr()).into_res()?;
-            resolve::set_cwd_virtual(&rel);
+        |sp| {
+            resolve::chdir_virtual(&sp)?;
             Ok(0)
         },
         call,
@@ -81,8 +98,8 @@ pub unsafe extern "C" fn fchdir(fd: c_int) -> c_int {
     boundary::hook(
         || {
             raw::fchdir(fd).into_res()?;
-            match fdtable::dir_rel(fd) {
-                Some(rel) => resolve::set_cwd_virtual(&rel),
+            match fdtable::get(fd).filter(|o| o.is_dir()) {
+                Some(dir) => resolve::fchdir_virtual(fd, &dir),
                 None => resolve::set_cwd_real(),
             }
             Ok(0)
@@ -131,21 +148,164 @@ pub unsafe extern "C" fn get_current_dir_name() -> *mut c_char {
     getcwd(std::ptr::null_mut(), 0)
 }
 
-unsafe fn realpath_core(rel: Rel, out: *mut c_char) -> Res<*mut c_char> {
-    let p = raw::realpath(super::lead_path(&rel).as_ptr(), std::ptr::null_mut()).into_res()?;
+unsafe fn realpath_core(sp: Spath, out: *mut c_char) -> Res<*mut c_char> {
+    let p = super::on_lead(&sp, "realpath", |a| via_abs(a, |p| raw::realpath(p, std::ptr::null_mut())))?;
     let resolved = super::to_virtual(std::ffi::CStr::from_ptr(p).to_bytes());
     libc::free(p.cast());
     return_path(&resolved, out, (!out.is_null()).then_some(libc::PATH_MAX as size_t))
 }
 
-/// realpath(3): symlinks resolved by the primary, the answer a virtual path.
+/// realpath(3): symlinks resolved by the lead, the answer a virtual path; so is the answer
+/// for a /proc link to a file in a member (`/proc/self/exe` of a program started from the
+/// prefix, `/proc/self/cwd`, `/proc/self/fd/N`).
 #[no_mangle]
 pub unsafe extern "C" fn realpath(path: *const c_char, out: *mut c_char) -> *mut c_char {
-    path_hook(libc::AT_FDCWD, path, |rel| realpath_core(rel, out), |p| raw::realpath(p, out))
+    if names_proc(path) {
+        return boundary::hook(
+            || {
+                let p = raw::realpath(path, std::ptr::null_mut()).into_res()?;
+                let resolved = super::to_virtual(std::ffi::CStr::from_ptr(p).to_bytes());
+                libc::free(p.cast());
+                return_path(&resolved, out, (!out.is_null()).then_some(libc::PATH_MAX as size_t))
+            },
+            || raw::realpath(path, out),
+        );
+    }
+    path_hook(libc::AT_FDCWD, path, |sp| realpath_core(sp, out), |p| raw::realpath(p, out))
+}
+
+/// A path under /proc (only while a set is active).
+fn names_proc(path: *const c_char) -> bool {
+    set::is_active() && crate::mem::path(path).is_some_and(|p| p.to_bytes().starts_with(b"/proc/"))
+}
+
+/// readlink(2) and readlinkat(2): under the prefix, the lead's link; a /proc link into a
+/// member is answered with the virtual path (truncated to the buffer as readlink does).
+unsafe fn readlink_core(dirfd: c_int, path: *const c_char, buf: *mut c_char, n: size_t) -> ssize_t {
+    let call = |p: *const c_char| raw::readlinkat(dirfd, p, buf, n);
+    if names_proc(path) {
+        return boundary::hook(
+            || {
+                let mut real = vec![0u8; libc::PATH_MAX as usize];
+                let len = raw::readlinkat(dirfd, path, real.as_mut_ptr().cast(), real.len()).into_res()?;
+                let answer = super::to_virtual(&real[..len as usize]);
+                let k = answer.len().min(n);
+                std::ptr::copy_nonoverlapping(answer.as_ptr(), buf as *mut u8, k);
+                Ok(k as ssize_t)
+            },
+            || call(path),
+        );
+    }
+    path_hook(dirfd, path, |sp| super::on_lead(&sp, "readlink", |a| raw::readlinkat(a.fd, a.path.as_ptr(), buf, n)), call)
+}
+
+/// readlink(2)
+#[no_mangle]
+pub unsafe extern "C" fn readlink(path: *const c_char, buf: *mut c_char, n: size_t) -> ssize_t {
+    readlink_core(libc::AT_FDCWD, path, buf, n)
+}
+
+/// readlinkat(2)
+#[no_mangle]
+pub unsafe extern "C" fn readlinkat(dirfd: c_int, path: *const c_char, buf: *mut c_char, n: size_t) -> ssize_t {
+    readlink_core(dirfd, path, buf, n)
+}
+
+/// The fortified forms (`-D_FORTIFY_SOURCE`) call libc's readlink, realpath and getcwd
+/// internally, out of the hooks' sight: they check the buffer, then take the hooked path.
+#[no_mangle]
+pub unsafe extern "C" fn __readlink_chk(path: *const c_char, buf: *mut c_char, n: size_t, buflen: size_t) -> ssize_t {
+    if n > buflen {
+        return raw::__readlink_chk(path, buf, n, buflen);
+    }
+    readlink_core(libc::AT_FDCWD, path, buf, n)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __readlinkat_chk(dirfd: c_int, path: *const c_char, buf: *mut c_char, n: size_t, buflen: size_t) -> ssize_t {
+    if n > buflen {
+        return raw::__readlinkat_chk(dirfd, path, buf, n, buflen);
+    }
+    readlink_core(dirfd, path, buf, n)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __realpath_chk(path: *const c_char, out: *mut c_char, outlen: size_t) -> *mut c_char {
+    if outlen < libc::PATH_MAX as size_t {
+        return raw::__realpath_chk(path, out, outlen);
+    }
+    realpath(path, out)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __getcwd_chk(buf: *mut c_char, size: size_t, buflen: size_t) -> *mut c_char {
+    if size > buflen {
+        return raw::__getcwd_chk(buf, size, buflen);
+    }
+    getcwd(buf, size)
+}
+
+/// getwd(3), obsolete: a PATH_MAX buffer.
+#[no_mangle]
+pub unsafe extern "C" fn getwd(buf: *mut c_char) -> *mut c_char {
+    getcwd(buf, libc::PATH_MAX as size_t)
 }
 
 /// canonicalize_file_name(3)
 #[no_mangle]
 pub unsafe extern "C" fn canonicalize_file_name(path: *const c_char) -> *mut c_char {
-    path_hook(libc::AT_FDCWD, path, |rel| realpath_core(rel, std::ptr::null_mut()), |p| raw::canonicalize_file_name(p))
+    if path.is_null() {
+        return raw::canonicalize_file_name(path);
+    }
+    realpath(path, std::ptr::null_mut())
+}
+
+/// scandirat(3): the lead's directory, walked outside the boundary (see scandir).
+macro_rules! scandirat_hooks {
+    ($($name:ident),*) => {$(
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(dirfd: c_int, path: *const c_char, list: *mut c_void, filter: *mut c_void, cmp: *mut c_void) -> c_int {
+            let real = boundary::prepare(|| {
+                let Target::Shadowed(sp) = resolve::resolve(dirfd, crate::mem::path(path)?) else { return None };
+                let v = crate::members::view();
+                sp.at_lead(&v).ok()?.abs().ok()
+            });
+            match real {
+                Some(abs) => raw::$name(libc::AT_FDCWD, abs.as_ptr(), list, filter, cmp),
+                None => raw::$name(dirfd, path, list, filter, cmp),
+            }
+        }
+    )*};
+}
+scandirat_hooks!(scandirat, scandirat64);
+
+/// inotify_add_watch(2): watches the lead's file.
+#[no_mangle]
+pub unsafe extern "C" fn inotify_add_watch(fd: c_int, path: *const c_char, mask: u32) -> c_int {
+    let call = |p: *const c_char| raw::inotify_add_watch(fd, p, mask);
+    path_hook(libc::AT_FDCWD, path, |sp| super::on_lead(&sp, "inotify_add_watch", |a| via_abs(a, |p| call(p))), call)
+}
+
+/// name_to_handle_at(2): the lead's file.
+#[no_mangle]
+pub unsafe extern "C" fn name_to_handle_at(dirfd: c_int, path: *const c_char, handle: *mut c_void, mount_id: *mut c_int, flags: c_int) -> c_int {
+    let call = |p: *const c_char| raw::name_to_handle_at(dirfd, p, handle, mount_id, flags);
+    path_hook(dirfd, path, |sp| super::on_lead(&sp, "name_to_handle_at", |a| raw::name_to_handle_at(a.fd, a.path.as_ptr(), handle, mount_id, flags)), call)
+}
+
+/// fanotify_mark(2): marks the lead's file (a NULL path means the directory fd itself).
+#[no_mangle]
+pub unsafe extern "C" fn fanotify_mark(fd: c_int, flags: libc::c_uint, mask: u64, dirfd: c_int, path: *const c_char) -> c_int {
+    let call = |p: *const c_char| raw::fanotify_mark(fd, flags, mask, dirfd, p);
+    if path.is_null() {
+        return call(path);
+    }
+    path_hook(dirfd, path, |sp| super::on_lead(&sp, "fanotify_mark", |a| raw::fanotify_mark(fd, flags, mask, a.fd, a.path.as_ptr())), call)
+}
+
+/// chroot(2) into a directory under the prefix: the lead's.
+#[no_mangle]
+pub unsafe extern "C" fn chroot(path: *const c_char) -> c_int {
+    let call = |p: *const c_char| raw::chroot(p);
+    path_hook(libc::AT_FDCWD, path, |sp| super::on_lead(&sp, "chroot", |a| via_abs(a, |p| call(p))), call)
 }

@@ -1,56 +1,55 @@
 //! Metadata: chmod/chown/utimes/truncate/xattrs by path and by fd (mirrored), and the
 //! read side (stat family, access, readlink, statfs, getxattr), answered by the primary.
 
-use super::namespace::{mirror_hooks, on_members};
+use super::namespace::{mirror_hooks, on_members, via_abs};
 use super::path_hook;
 use crate::boundary::{self, FfiReturn};
 use crate::fdtable;
 use crate::ocb::times_of;
 use crate::real::{self, raw, Errno, Res};
+use crate::resolve::{At, Spath};
 use libc::{c_char, c_int, c_uint, c_void, gid_t, mode_t, off64_t, size_t, ssize_t, uid_t};
-use std::ffi::CStr;
 
 mirror_hooks! {
     /// chmod(2)
-    fn chmod(path: *const c_char, mode: mode_t) -> c_int = at(libc::AT_FDCWD, path);
+    fn chmod(path: *const c_char, mode: mode_t) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::fchmodat(a.fd, a.path.as_ptr(), mode, 0);
     /// fchmodat(2)
-    fn fchmodat(dirfd: c_int, path: *const c_char, mode: mode_t, flags: c_int) -> c_int = at(dirfd, path);
+    fn fchmodat(dirfd: c_int, path: *const c_char, mode: mode_t, flags: c_int) -> c_int = at(dirfd, path) => |a| raw::fchmodat(a.fd, a.path.as_ptr(), mode, flags);
+    /// lchmod(3): glibc changes the link itself through an O_PATH fd with internal calls.
+    fn lchmod(path: *const c_char, mode: mode_t) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::fchmodat(a.fd, a.path.as_ptr(), mode, libc::AT_SYMLINK_NOFOLLOW);
     /// chown(2)
-    fn chown(path: *const c_char, uid: uid_t, gid: gid_t) -> c_int = at(libc::AT_FDCWD, path);
+    fn chown(path: *const c_char, uid: uid_t, gid: gid_t) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::fchownat(a.fd, a.path.as_ptr(), uid, gid, 0);
     /// lchown(2)
-    fn lchown(path: *const c_char, uid: uid_t, gid: gid_t) -> c_int = at(libc::AT_FDCWD, path);
+    fn lchown(path: *const c_char, uid: uid_t, gid: gid_t) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::fchownat(a.fd, a.path.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW);
     /// truncate(2)
-    fn truncate(path: *const c_char, len: off64_t) -> c_int = at(libc::AT_FDCWD, path);
+    fn truncate(path: *const c_char, len: off64_t) -> c_int = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::truncate(p, len));
     /// truncate64(2)
-    fn truncate64(path: *const c_char, len: off64_t) -> c_int = at(libc::AT_FDCWD, path);
+    fn truncate64(path: *const c_char, len: off64_t) -> c_int = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::truncate64(p, len));
     /// setxattr(2): extended attributes are mirrored.
-    fn setxattr(path: *const c_char, name: *const c_char, v: *const c_void, n: size_t, flags: c_int) -> c_int = at(libc::AT_FDCWD, path);
+    fn setxattr(path: *const c_char, name: *const c_char, v: *const c_void, n: size_t, flags: c_int) -> c_int = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::setxattr(p, name, v, n, flags));
     /// lsetxattr(2)
-    fn lsetxattr(path: *const c_char, name: *const c_char, v: *const c_void, n: size_t, flags: c_int) -> c_int = at(libc::AT_FDCWD, path);
+    fn lsetxattr(path: *const c_char, name: *const c_char, v: *const c_void, n: size_t, flags: c_int) -> c_int = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::lsetxattr(p, name, v, n, flags));
     /// removexattr(2)
-    fn removexattr(path: *const c_char, name: *const c_char) -> c_int = at(libc::AT_FDCWD, path);
+    fn removexattr(path: *const c_char, name: *const c_char) -> c_int = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::removexattr(p, name));
     /// lremovexattr(2)
-    fn lremovexattr(path: *const c_char, name: *const c_char) -> c_int = at(libc::AT_FDCWD, path);
+    fn lremovexattr(path: *const c_char, name: *const c_char) -> c_int = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::lremovexattr(p, name));
 }
 
 /// A metadata change through an fd: the program's fd (the primary's), then the secondary's
-/// fd, or the secondary's path for OCBs without one (read-only opens, directories).
-/// Journalled like any change (the intent stays open when the follower failed), and recorded
-/// for a member that is away.
-fn on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T, by_path: impl Fn(&CStr) -> T) -> Res<T> {
+/// fd, or the secondary's path for OCBs without one (read-only opens). Journalled like any
+/// change (the intent stays open when the follower failed), and recorded for a member that
+/// is away.
+fn on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T, by_path: impl Fn(*const c_char) -> T) -> Res<T> {
     let Some(ocb) = fdtable::get(fd) else { return op(fd).into_res() };
     let rel = ocb.rel();
     let intent = crate::members::intent_begin(&rel);
     let r = op(fd).into_res().inspect_err(|_| crate::members::intent_end(intent))?;
     crate::members::record_change(&rel, None);
     let s = match ocb.secondary_fd() {
-        Some(sfd) => op(sfd).into_res(),
-        None => match super::follower_path(&rel) {
-            Some(p) => by_path(&p).into_res(),
-            None => Ok(r),
-        },
+        Some(sfd) => Some(op(sfd).into_res()),
+        None => super::on_follower(&Spath::from_rel(rel.clone()), |a| via_abs(a, &by_path)),
     };
-    if let Err(e) = s {
+    if let Some(Err(e)) = s {
         crate::members::follower_failed(&rel, what, e, Some(&ocb))?;
         return Ok(r);
     }
@@ -67,7 +66,7 @@ macro_rules! fd_meta_hooks {
                 return raw::$name(fd $(, $arg)*);
             }
             boundary::hook(
-                || on_fd(fd, stringify!($name), |f| raw::$name(f $(, $arg)*), |p| raw::$path_fn(p.as_ptr() $($(, $parg)*)? $(, $arg)*)),
+                || on_fd(fd, stringify!($name), |f| raw::$name(f $(, $arg)*), |p| raw::$path_fn(p $($(, $parg)*)? $(, $arg)*)),
                 || raw::$name(fd $(, $arg)*),
             )
         }
@@ -85,38 +84,46 @@ fd_meta_hooks! {
     fn fremovexattr(fd: c_int, name: *const c_char) by_path removexattr;
 }
 
-/// After a time change reached the primary, the secondary is given the primary's exact
-/// times: "now" (NULL, UTIME_NOW) must not become two different nows.
-fn copy_times_by_path(rel: &crate::resolve::Rel) -> c_int {
-    let p = super::lead_path(rel);
-    let Some(s) = super::follower_path(rel) else { return 0 };
-    match real::lstat(&p).and_then(|st| real::utimensat(&s, &times_of(&st), libc::AT_SYMLINK_NOFOLLOW)) {
-        Ok(_) => 0,
-        Err(e) => {
-            e.set();
-            -1
-        }
-    }
+/// After a time change reached the lead, the follower is given the lead's exact times:
+/// "now" (NULL, UTIME_NOW) must not become two different nows. Where the kernel refuses
+/// exact times (a caller with write permission but not the owner may only set "now"), the
+/// follower gets the caller's own request instead.
+fn copy_times(sp: &Spath, replay: impl Fn(&At) -> c_int) -> Option<Res<c_int>> {
+    let v = crate::members::view();
+    let f = v.follower?;
+    let times = sp.at_lead(&v).and_then(|a| real::fstatat(a.fd, &a.path, libc::AT_SYMLINK_NOFOLLOW)).map(|st| times_of(&st));
+    Some(sp.at(&v, f).and_then(|a| match times {
+        Ok(t) => match real::utimensat_at(a.fd, &a.path, &t, libc::AT_SYMLINK_NOFOLLOW) {
+            Err(Errno(libc::EPERM | libc::EACCES)) => replay(&a).into_res(),
+            r => r,
+        },
+        Err(e) => Err(e),
+    }))
 }
 
-fn times_by_path(rel: crate::resolve::Rel, set_primary: impl Fn(&CStr) -> c_int) -> Res<c_int> {
-    let r = set_primary(&super::lead_path(&rel)).into_res()?;
-    crate::members::record_change(&rel, None);
-    if copy_times_by_path(&rel) != 0 {
-        crate::members::follower_failed(&rel, "utimes", Errno::last(), None)?;
+fn times_by_path(sp: Spath, set: impl Fn(&At) -> c_int) -> Res<c_int> {
+    let intent = crate::members::intent_begin(&sp.rel);
+    let r = super::on_lead(&sp, "utimes", &set).inspect_err(|_| crate::members::intent_end(intent))?;
+    crate::members::record_change(&sp.rel, None);
+    if let Some(Err(e)) = copy_times(&sp, &set) {
+        crate::members::follower_failed(&sp.rel, "utimes", e, None)?;
+        return Ok(r);
     }
+    crate::members::intent_end(intent);
     Ok(r)
 }
 
-fn times_by_fd(fd: c_int, set_primary: impl Fn() -> c_int) -> Res<c_int> {
-    let Some(ocb) = fdtable::get(fd) else { return set_primary().into_res() };
-    let r = set_primary().into_res()?;
+fn times_by_fd(fd: c_int, set: impl Fn(c_int) -> c_int) -> Res<c_int> {
+    let Some(ocb) = fdtable::get(fd) else { return set(fd).into_res() };
+    let r = set(fd).into_res()?;
     let copied = match ocb.secondary_fd() {
-        Some(sfd) => real::fstat(fd).and_then(|st| real::futimens(sfd, &times_of(&st))).map(drop),
-        None if copy_times_by_path(&ocb.rel()) == 0 => Ok(()),
-        None => Err(Errno::last()),
+        Some(sfd) => Some(real::fstat(fd).and_then(|st| match real::futimens(sfd, &times_of(&st)) {
+            Err(Errno(libc::EPERM | libc::EACCES)) => set(sfd).into_res(),
+            r => r,
+        })),
+        None => copy_times(&Spath::from_rel(ocb.rel()), |a| via_abs(a, |p| unsafe { raw::utimensat(libc::AT_FDCWD, p, std::ptr::null(), 0) })),
     };
-    if let Err(e) = copied {
+    if let Some(Err(e)) = copied {
         crate::members::follower_failed(&ocb.rel(), "utimes", e, Some(&ocb))?;
     }
     Ok(r)
@@ -128,7 +135,7 @@ macro_rules! path_times_hooks {
         #[no_mangle]
         pub unsafe extern "C" fn $name(path: *const c_char, $targ: $tty) -> c_int {
             let call = |path: *const c_char| raw::$name(path, $targ);
-            path_hook(libc::AT_FDCWD, path, |rel| times_by_path(rel, |p| call(p.as_ptr())), call)
+            path_hook(libc::AT_FDCWD, path, |sp| times_by_path(sp, |a| via_abs(a, |p| call(p))), call)
         }
     )*};
 }
@@ -146,14 +153,27 @@ path_times_hooks! {
 #[no_mangle]
 pub unsafe extern "C" fn utimensat(dirfd: c_int, path: *const c_char, times: *const libc::timespec, flags: c_int) -> c_int {
     let call = |path: *const c_char| raw::utimensat(dirfd, path, times, flags);
-    let on_fd_itself = path.is_null() || (flags & libc::AT_EMPTY_PATH != 0 && *path == 0);
+    let on_fd_itself = path.is_null() || (flags & libc::AT_EMPTY_PATH != 0 && crate::mem::path(path).is_some_and(|p| p.is_empty()));
     if on_fd_itself {
         if !fdtable::is_shadowed(dirfd) {
             return call(path);
         }
-        return boundary::hook(|| times_by_fd(dirfd, || call(path)), || call(path));
+        return boundary::hook(|| times_by_fd(dirfd, |fd| raw::utimensat(fd, path, times, flags)), || call(path));
     }
-    path_hook(dirfd, path, |rel| times_by_path(rel, |p| call(p.as_ptr())), call)
+    path_hook(dirfd, path, |sp| times_by_path(sp, |a| raw::utimensat(a.fd, a.path.as_ptr(), times, flags)), call)
+}
+
+/// futimesat(2), obsolete but exported.
+#[no_mangle]
+pub unsafe extern "C" fn futimesat(dirfd: c_int, path: *const c_char, times: *const libc::timeval) -> c_int {
+    let call = |path: *const c_char| raw::futimesat(dirfd, path, times);
+    if path.is_null() {
+        if !fdtable::is_shadowed(dirfd) {
+            return call(path);
+        }
+        return boundary::hook(|| times_by_fd(dirfd, |fd| raw::futimesat(fd, path, times)), || call(path));
+    }
+    path_hook(dirfd, path, |sp| times_by_path(sp, |a| raw::futimesat(a.fd, a.path.as_ptr(), times)), call)
 }
 
 /// futimens(3)
@@ -162,7 +182,7 @@ pub unsafe extern "C" fn futimens(fd: c_int, times: *const libc::timespec) -> c_
     if !fdtable::is_shadowed(fd) {
         return raw::futimens(fd, times);
     }
-    boundary::hook(|| times_by_fd(fd, || raw::futimens(fd, times)), || raw::futimens(fd, times))
+    boundary::hook(|| times_by_fd(fd, |f| raw::futimens(f, times)), || raw::futimens(fd, times))
 }
 
 /// futimes(3)
@@ -171,60 +191,82 @@ pub unsafe extern "C" fn futimes(fd: c_int, times: *const libc::timeval) -> c_in
     if !fdtable::is_shadowed(fd) {
         return raw::futimes(fd, times);
     }
-    boundary::hook(|| times_by_fd(fd, || raw::futimes(fd, times)), || raw::futimes(fd, times))
+    boundary::hook(|| times_by_fd(fd, |f| raw::futimes(f, times)), || raw::futimes(fd, times))
 }
 
 /// fchownat(2); AT_EMPTY_PATH with an empty path means the fd itself.
 #[no_mangle]
 pub unsafe extern "C" fn fchownat(dirfd: c_int, path: *const c_char, uid: uid_t, gid: gid_t, flags: c_int) -> c_int {
     let call = |path: *const c_char| raw::fchownat(dirfd, path, uid, gid, flags);
-    if flags & libc::AT_EMPTY_PATH != 0 && !path.is_null() && *path == 0 {
+    if flags & libc::AT_EMPTY_PATH != 0 && crate::mem::path(path).is_some_and(|p| p.is_empty()) {
         if !fdtable::is_shadowed(dirfd) {
             return call(path);
         }
-        return boundary::hook(|| on_fd(dirfd, "fchownat", |f| raw::fchown(f, uid, gid), |p| raw::chown(p.as_ptr(), uid, gid)), || call(path));
+        return boundary::hook(|| on_fd(dirfd, "fchownat", |f| raw::fchown(f, uid, gid), |p| raw::chown(p, uid, gid)), || call(path));
     }
-    path_hook(dirfd, path, |rel| on_members("fchownat", &rel, |p| call(p.as_ptr())), call)
+    path_hook(dirfd, path, |sp| on_members("fchownat", &sp, |a| raw::fchownat(a.fd, a.path.as_ptr(), uid, gid, flags)), call)
 }
 
-/// Declares read-side hooks: a shadowed path is answered by the primary's file.
-macro_rules! primary_hooks {
-    ($( fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = at($dirfd:expr, $path:ident); )*) => {$(
-        /// Read-side call answered by the primary member.
+/// Declares read-side hooks: a shadowed path is answered by the lead member, where `$on`
+/// makes the call at the lead's place `$a`.
+macro_rules! lead_hooks {
+    ($( fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = at($dirfd:expr, $path:ident) => |$a:ident| $on:expr; )*) => {$(
+        /// Read-side call answered by the lead member.
         #[no_mangle]
         pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
             let call = |$path: *const c_char| raw::$name($($arg),*);
-            path_hook($dirfd, $path, |rel| super::on_lead(&rel, stringify!($name), |p| call(p.as_ptr())), call)
+            path_hook($dirfd, $path, |sp| super::on_lead(&sp, stringify!($name), |$a: &At| $on), call)
         }
     )*};
 }
 
-primary_hooks! {
-    fn stat(path: *const c_char, buf: *mut libc::stat) -> c_int = at(libc::AT_FDCWD, path);
-    fn stat64(path: *const c_char, buf: *mut libc::stat64) -> c_int = at(libc::AT_FDCWD, path);
-    fn lstat(path: *const c_char, buf: *mut libc::stat) -> c_int = at(libc::AT_FDCWD, path);
-    fn lstat64(path: *const c_char, buf: *mut libc::stat64) -> c_int = at(libc::AT_FDCWD, path);
-    fn fstatat(dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) -> c_int = at(dirfd, path);
-    fn fstatat64(dirfd: c_int, path: *const c_char, buf: *mut libc::stat64, flags: c_int) -> c_int = at(dirfd, path);
-    fn __xstat(ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int = at(libc::AT_FDCWD, path);
-    fn __xstat64(ver: c_int, path: *const c_char, buf: *mut libc::stat64) -> c_int = at(libc::AT_FDCWD, path);
-    fn __lxstat(ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int = at(libc::AT_FDCWD, path);
-    fn __lxstat64(ver: c_int, path: *const c_char, buf: *mut libc::stat64) -> c_int = at(libc::AT_FDCWD, path);
-    fn __fxstatat(ver: c_int, dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) -> c_int = at(dirfd, path);
-    fn __fxstatat64(ver: c_int, dirfd: c_int, path: *const c_char, buf: *mut libc::stat64, flags: c_int) -> c_int = at(dirfd, path);
-    fn statx(dirfd: c_int, path: *const c_char, flags: c_int, mask: c_uint, buf: *mut libc::statx) -> c_int = at(dirfd, path);
-    fn statfs(path: *const c_char, buf: *mut libc::statfs) -> c_int = at(libc::AT_FDCWD, path);
-    fn statfs64(path: *const c_char, buf: *mut libc::statfs64) -> c_int = at(libc::AT_FDCWD, path);
-    fn statvfs(path: *const c_char, buf: *mut libc::statvfs) -> c_int = at(libc::AT_FDCWD, path);
-    fn statvfs64(path: *const c_char, buf: *mut libc::statvfs64) -> c_int = at(libc::AT_FDCWD, path);
-    fn access(path: *const c_char, mode: c_int) -> c_int = at(libc::AT_FDCWD, path);
-    fn faccessat(dirfd: c_int, path: *const c_char, mode: c_int, flags: c_int) -> c_int = at(dirfd, path);
-    fn euidaccess(path: *const c_char, mode: c_int) -> c_int = at(libc::AT_FDCWD, path);
-    fn eaccess(path: *const c_char, mode: c_int) -> c_int = at(libc::AT_FDCWD, path);
-    fn readlink(path: *const c_char, buf: *mut c_char, n: size_t) -> ssize_t = at(libc::AT_FDCWD, path);
-    fn readlinkat(dirfd: c_int, path: *const c_char, buf: *mut c_char, n: size_t) -> ssize_t = at(dirfd, path);
-    fn getxattr(path: *const c_char, name: *const c_char, v: *mut c_void, n: size_t) -> ssize_t = at(libc::AT_FDCWD, path);
-    fn lgetxattr(path: *const c_char, name: *const c_char, v: *mut c_void, n: size_t) -> ssize_t = at(libc::AT_FDCWD, path);
-    fn listxattr(path: *const c_char, list: *mut c_char, n: size_t) -> ssize_t = at(libc::AT_FDCWD, path);
-    fn llistxattr(path: *const c_char, list: *mut c_char, n: size_t) -> ssize_t = at(libc::AT_FDCWD, path);
+const NOFOLLOW: c_int = libc::AT_SYMLINK_NOFOLLOW;
+
+lead_hooks! {
+    fn stat(path: *const c_char, buf: *mut libc::stat) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::fstatat(a.fd, a.path.as_ptr(), buf, 0);
+    fn stat64(path: *const c_char, buf: *mut libc::stat64) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::fstatat64(a.fd, a.path.as_ptr(), buf, 0);
+    fn lstat(path: *const c_char, buf: *mut libc::stat) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::fstatat(a.fd, a.path.as_ptr(), buf, NOFOLLOW);
+    fn lstat64(path: *const c_char, buf: *mut libc::stat64) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::fstatat64(a.fd, a.path.as_ptr(), buf, NOFOLLOW);
+    fn fstatat(dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) -> c_int = at(dirfd, path) => |a| raw::fstatat(a.fd, a.path.as_ptr(), buf, flags);
+    fn fstatat64(dirfd: c_int, path: *const c_char, buf: *mut libc::stat64, flags: c_int) -> c_int = at(dirfd, path) => |a| raw::fstatat64(a.fd, a.path.as_ptr(), buf, flags);
+    fn __xstat(ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::__fxstatat(ver, a.fd, a.path.as_ptr(), buf, 0);
+    fn __xstat64(ver: c_int, path: *const c_char, buf: *mut libc::stat64) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::__fxstatat64(ver, a.fd, a.path.as_ptr(), buf, 0);
+    fn __lxstat(ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::__fxstatat(ver, a.fd, a.path.as_ptr(), buf, NOFOLLOW);
+    fn __lxstat64(ver: c_int, path: *const c_char, buf: *mut libc::stat64) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::__fxstatat64(ver, a.fd, a.path.as_ptr(), buf, NOFOLLOW);
+    fn __fxstatat(ver: c_int, dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) -> c_int = at(dirfd, path) => |a| raw::__fxstatat(ver, a.fd, a.path.as_ptr(), buf, flags);
+    fn __fxstatat64(ver: c_int, dirfd: c_int, path: *const c_char, buf: *mut libc::stat64, flags: c_int) -> c_int = at(dirfd, path) => |a| raw::__fxstatat64(ver, a.fd, a.path.as_ptr(), buf, flags);
+    fn statx(dirfd: c_int, path: *const c_char, flags: c_int, mask: c_uint, buf: *mut libc::statx) -> c_int = at(dirfd, path) => |a| raw::statx(a.fd, a.path.as_ptr(), flags, mask, buf);
+    fn statfs(path: *const c_char, buf: *mut libc::statfs) -> c_int = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::statfs(p, buf));
+    fn statfs64(path: *const c_char, buf: *mut libc::statfs64) -> c_int = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::statfs64(p, buf));
+    fn statvfs(path: *const c_char, buf: *mut libc::statvfs) -> c_int = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::statvfs(p, buf));
+    fn statvfs64(path: *const c_char, buf: *mut libc::statvfs64) -> c_int = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::statvfs64(p, buf));
+    fn access(path: *const c_char, mode: c_int) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::faccessat(a.fd, a.path.as_ptr(), mode, 0);
+    fn faccessat(dirfd: c_int, path: *const c_char, mode: c_int, flags: c_int) -> c_int = at(dirfd, path) => |a| raw::faccessat(a.fd, a.path.as_ptr(), mode, flags);
+    fn euidaccess(path: *const c_char, mode: c_int) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::faccessat(a.fd, a.path.as_ptr(), mode, libc::AT_EACCESS);
+    fn eaccess(path: *const c_char, mode: c_int) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::faccessat(a.fd, a.path.as_ptr(), mode, libc::AT_EACCESS);
+    fn getxattr(path: *const c_char, name: *const c_char, v: *mut c_void, n: size_t) -> ssize_t = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::getxattr(p, name, v, n));
+    fn lgetxattr(path: *const c_char, name: *const c_char, v: *mut c_void, n: size_t) -> ssize_t = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::lgetxattr(p, name, v, n));
+    fn listxattr(path: *const c_char, list: *mut c_char, n: size_t) -> ssize_t = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::listxattr(p, list, n));
+    fn llistxattr(path: *const c_char, list: *mut c_char, n: size_t) -> ssize_t = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::llistxattr(p, list, n));
+}
+
+/// pathconf(3): -1 with errno untouched means "no limit", not a failure.
+#[no_mangle]
+pub unsafe extern "C" fn pathconf(path: *const c_char, name: c_int) -> libc::c_long {
+    let call = |p: *const c_char| raw::pathconf(p, name);
+    path_hook(
+        libc::AT_FDCWD,
+        path,
+        |sp| {
+            super::on_lead_res(&sp, "pathconf", |a| {
+                let p = a.abs()?;
+                Errno(0).set();
+                match raw::pathconf(p.as_ptr(), name) {
+                    -1 if Errno::last().0 != 0 => Err(Errno::last()),
+                    r => Ok(r),
+                }
+            })
+        },
+        call,
+    )
 }

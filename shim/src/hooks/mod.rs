@@ -4,16 +4,18 @@
 
 pub mod data;
 pub mod dir;
+pub mod loader;
 pub mod meta;
 pub mod namespace;
 pub mod open;
+pub mod socket;
 pub mod process;
 pub mod stdio;
 pub mod walk;
 
 use crate::boundary::{self, FfiReturn};
 use crate::real::Res;
-use crate::resolve::{self, Rel, Target};
+use crate::resolve::{self, At, Spath, Target};
 use crate::set;
 use libc::{c_char, c_int};
 use shadow_core::vpath;
@@ -28,18 +30,20 @@ fn plainly_outside(p: &CStr) -> bool {
 }
 
 /// Runs a hook taking one path (relative to `dirfd`). `shadowed` gets the path under the
-/// prefix; `real` is the libc call, given the caller's path or a rewritten one.
+/// prefix; `real` is the libc call, given the caller's path or a rewritten one. A pointer
+/// the kernel would refuse (NULL, unreadable, no NUL within PATH_MAX) goes to libc as it
+/// is, so the program gets the kernel's EFAULT or ENAMETOOLONG.
 #[inline]
 pub(crate) fn path_hook<T: FfiReturn>(
     dirfd: c_int,
     path: *const c_char,
-    shadowed: impl FnOnce(Rel) -> Res<T>,
+    shadowed: impl FnOnce(Spath) -> Res<T>,
     real: impl Fn(*const c_char) -> T,
 ) -> T {
-    if path.is_null() || !set::is_active() {
+    if !set::is_active() {
         return real(path);
     }
-    let p = unsafe { CStr::from_ptr(path) };
+    let Some(p) = crate::mem::path(path) else { return real(path) };
     if plainly_outside(p) {
         return real(path);
     }
@@ -47,28 +51,32 @@ pub(crate) fn path_hook<T: FfiReturn>(
         || match resolve::resolve(dirfd, p) {
             Target::Outside => real(path).into_res(),
             Target::Rewritten(abs) => real(abs.as_ptr()).into_res(),
-            Target::Shadowed(rel) => shadowed(rel),
+            Target::Shadowed(sp) => shadowed(sp),
         },
         || real(path),
     )
 }
 
-/// A path argument after resolution, for hooks with two paths (rename, link).
+/// A path argument after resolution, for hooks with two paths (rename, link) and for exec.
 pub(crate) enum Arg {
     Keep,
     Path(CString),
-    Shadowed(Rel),
+    Shadowed(Spath),
 }
 
-pub(crate) fn resolve_arg(dirfd: c_int, path: *const c_char) -> Arg {
-    if path.is_null() {
-        return Arg::Keep;
-    }
-    match resolve::resolve(dirfd, unsafe { CStr::from_ptr(path) }) {
+/// `None` when the kernel would refuse the pointer itself (see `path_hook`).
+pub(crate) fn resolve_arg(dirfd: c_int, path: *const c_char) -> Option<Arg> {
+    let p = crate::mem::path(path)?;
+    Some(match resolve::resolve(dirfd, p) {
         Target::Outside => Arg::Keep,
         Target::Rewritten(p) => Arg::Path(p),
-        Target::Shadowed(rel) => Arg::Shadowed(rel),
-    }
+        Target::Shadowed(sp) => Arg::Shadowed(sp),
+    })
+}
+
+/// Whether a path names something under the prefix (for calls the shim refuses there).
+pub(crate) fn is_shadowed_path(dirfd: c_int, path: *const c_char) -> bool {
+    set::is_active() && boundary::prepare(|| Some(matches!(resolve_arg(dirfd, path)?, Arg::Shadowed(_)))).unwrap_or(false)
 }
 
 impl Arg {
@@ -80,25 +88,37 @@ impl Arg {
     }
 }
 
-/// The real path of `rel` in the lead member (reads, stat, the program's own fds).
-pub(crate) fn lead_path(rel: &Rel) -> CString {
-    let v = crate::members::view();
-    v.path(v.lead, &rel.0)
+/// Runs `op` on the path in the lead member; if the lead is found gone (and the policy
+/// allows), the follower takes over and `op` runs there instead.
+pub(crate) fn on_lead<T: FfiReturn>(sp: &Spath, what: &str, op: impl Fn(&At) -> T) -> Res<T> {
+    on_lead_res(sp, what, |at| op(at).into_res())
 }
 
-/// Runs `op` on `rel` in the lead member; if the lead is found gone (and the policy allows),
-/// the follower takes over and `op` runs there instead.
-pub(crate) fn on_lead<T: FfiReturn>(rel: &Rel, what: &str, op: impl Fn(&CStr) -> T) -> Res<T> {
-    match op(&lead_path(rel)).into_res() {
-        Err(e) if crate::members::lead_failed(rel, what, e) => op(&lead_path(rel)).into_res(),
+/// Runs `op` on the path in the follower, when one is being written.
+pub(crate) fn on_follower<T: FfiReturn>(sp: &Spath, op: impl Fn(&At) -> T) -> Option<Res<T>> {
+    let v = crate::members::view();
+    let f = v.follower?;
+    Some(sp.at(&v, f).and_then(|at| op(&at).into_res()))
+}
+
+/// `on_lead` for an operation that reports its own failure.
+pub(crate) fn on_lead_res<T>(sp: &Spath, what: &str, op: impl Fn(&At) -> Res<T>) -> Res<T> {
+    let once = || {
+        let v = crate::members::view();
+        sp.at_lead(&v).and_then(|at| op(&at))
+    };
+    match once() {
+        Err(e) if crate::members::lead_failed(&sp.rel, what, e) => once(),
         r => r,
     }
 }
 
-/// The real path of `rel` in the follower, when one is being written.
-pub(crate) fn follower_path(rel: &Rel) -> Option<CString> {
+/// The lead member's file by its full path, for a call that hands the path on to another
+/// program or to a later moment (exec, a spawn's file actions, glibc's tree walkers), when
+/// the shim's fds may be gone or the path is shown back to the program.
+pub(crate) fn lead_file(rel: &crate::resolve::Rel) -> CString {
     let v = crate::members::view();
-    v.follower.map(|m| v.path(m, &rel.0))
+    v.path(v.lead, &rel.0)
 }
 
 pub(crate) unsafe fn cstr<'a>(p: *const c_char) -> &'a [u8] {
@@ -108,10 +128,10 @@ pub(crate) unsafe fn cstr<'a>(p: *const c_char) -> &'a [u8] {
 /// The shadowed fd a `/proc/self/fd/N`, `/proc/<pid>/fd/N`, `/dev/fd/N` or `/dev/std*`
 /// path names, if any. Cheap for every other path: one byte compare.
 pub(crate) fn proc_fd(path: *const c_char) -> Option<c_int> {
-    if path.is_null() {
+    if !set::is_active() {
         return None;
     }
-    let p = unsafe { CStr::from_ptr(path) }.to_bytes();
+    let p = crate::mem::path(path)?.to_bytes();
     if !p.starts_with(b"/proc/") && !p.starts_with(b"/dev/") {
         return None;
     }
@@ -128,7 +148,7 @@ pub(crate) fn proc_fd(path: *const c_char) -> Option<c_int> {
             std::str::from_utf8(n).ok()?.parse().ok()?
         }
     };
-    (crate::fdtable::is_shadowed(fd) && set::is_active()).then_some(fd)
+    crate::fdtable::is_shadowed(fd).then_some(fd)
 }
 
 /// A real path in the primary, back in virtual terms (other paths unchanged).

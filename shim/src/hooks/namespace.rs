@@ -1,62 +1,76 @@
 //! Namespace changes: mkdir, rmdir, unlink, rename, link, symlink, mknod/mkfifo, remove,
 //! and the mkstemp/mkdtemp family (whose glibc versions open with internal calls).
 
-use super::{follower_path, lead_path, path_hook, resolve_arg, Arg};
+use super::{on_follower, path_hook, resolve_arg, Arg};
 use crate::boundary::{self, FfiReturn};
 use crate::fdtable;
 use crate::real::{raw, Errno, Res};
-use crate::resolve::{self, Rel, Target};
+use crate::resolve::{self, At, Spath, Target};
 use crate::set;
 use libc::{c_char, c_int, c_uint, mode_t};
 use std::ffi::{CStr, CString};
 
-/// Applies a change to both members by path. The program sees the primary's result; a
-/// secondary that fails where the primary succeeded is reported at once.
-pub fn on_members<T: FfiReturn>(what: &str, rel: &Rel, op: impl Fn(&CStr) -> T) -> Res<T> {
+/// Applies a change to both members. The program sees the lead's result; a follower that
+/// fails where the lead succeeded is reported at once.
+pub fn on_members<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&At) -> T) -> Res<T> {
+    let rel = &sp.rel;
     let intent = crate::members::intent_begin(rel);
-    let r = super::on_lead(rel, what, &op).inspect_err(|_| crate::members::intent_end(intent))?;
+    let r = super::on_lead(sp, what, &op).inspect_err(|_| crate::members::intent_end(intent))?;
     crate::members::record_change(rel, None);
-    if let Some(f) = follower_path(rel) {
-        if let Err(e) = op(&f).into_res() {
-            crate::members::follower_failed(rel, what, e, None)?;
-            return Ok(r);
-        }
+    if let Some(Err(e)) = on_follower(sp, &op) {
+        crate::members::follower_failed(rel, what, e, None)?;
+        return Ok(r);
     }
     crate::members::intent_end(intent);
     Ok(r)
 }
 
-fn on_members2<T: FfiReturn>(what: &str, a: &Rel, b: &Rel, op: impl Fn(&CStr, &CStr) -> T) -> Res<T> {
-    let (ia, ib) = (crate::members::intent_begin(a), crate::members::intent_begin(b));
-    let r = match op(&lead_path(a), &lead_path(b)).into_res() {
-        Err(e) if crate::members::lead_failed(b, what, e) => op(&lead_path(a), &lead_path(b)).into_res(),
-        r => r,
+/// A call without an `*at` form, made on an absolute path to the same place (see `At::abs`).
+pub fn via_abs<T: FfiReturn>(at: &At, call: impl FnOnce(*const c_char) -> T) -> T {
+    match at.abs() {
+        Ok(p) => call(p.as_ptr()),
+        Err(e) => {
+            e.set();
+            T::FAILED
+        }
     }
-    .inspect_err(|_| {
+}
+
+/// Two paths on both members; `op` is told whether it runs on the follower.
+fn on_members2<T: FfiReturn>(what: &str, a: &Spath, b: &Spath, op: impl Fn(&At, &At, bool) -> T) -> Res<T> {
+    let (ia, ib) = (crate::members::intent_begin(&a.rel), crate::members::intent_begin(&b.rel));
+    let end = || {
         crate::members::intent_end(ia);
         crate::members::intent_end(ib);
-    })?;
-    crate::members::record_change(a, None);
-    crate::members::record_change(b, None);
-    if let (Some(fa), Some(fb)) = (follower_path(a), follower_path(b)) {
-        if let Err(e) = op(&fa, &fb).into_res() {
-            crate::members::follower_failed(b, what, e, None)?;
+    };
+    let r = super::on_lead_res(b, what, |bt| {
+        let v = crate::members::view();
+        let at = a.at_lead(&v)?;
+        op(&at, bt, false).into_res()
+    })
+    .inspect_err(|_| end())?;
+    crate::members::record_change(&a.rel, None);
+    crate::members::record_change(&b.rel, None);
+    let v = crate::members::view();
+    if let Some(f) = v.follower {
+        if let Err(e) = a.at(&v, f).and_then(|fa| b.at(&v, f).and_then(|fb| op(&fa, &fb, true).into_res())) {
+            crate::members::follower_failed(&b.rel, what, e, None)?;
             return Ok(r);
         }
     }
-    crate::members::intent_end(ia);
-    crate::members::intent_end(ib);
+    end();
     Ok(r)
 }
 
-/// Declares hooks that change one path on both members.
+/// Declares hooks that change one path on both members: `$on` makes the change at one
+/// member's place `$a` (an `At`).
 macro_rules! mirror_hooks {
-    ($( $(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = at($dirfd:expr, $path:ident); )*) => {$(
+    ($( $(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = at($dirfd:expr, $path:ident) => |$a:ident| $on:expr; )*) => {$(
         $(#[$doc])*
         #[no_mangle]
         pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
             let call = |$path: *const c_char| raw::$name($($arg),*);
-            path_hook($dirfd, $path, |rel| on_members(stringify!($name), &rel, |p| call(p.as_ptr())), call)
+            path_hook($dirfd, $path, |sp| $crate::hooks::namespace::on_members(stringify!($name), &sp, |$a: &$crate::resolve::At| $on), call)
         }
     )*};
 }
@@ -64,37 +78,42 @@ pub(crate) use mirror_hooks;
 
 mirror_hooks! {
     /// mkdir(2)
-    fn mkdir(path: *const c_char, mode: mode_t) -> c_int = at(libc::AT_FDCWD, path);
+    fn mkdir(path: *const c_char, mode: mode_t) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::mkdirat(a.fd, a.path.as_ptr(), mode);
     /// mkdirat(2)
-    fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int = at(dirfd, path);
+    fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int = at(dirfd, path) => |a| raw::mkdirat(a.fd, a.path.as_ptr(), mode);
     /// rmdir(2)
-    fn rmdir(path: *const c_char) -> c_int = at(libc::AT_FDCWD, path);
+    fn rmdir(path: *const c_char) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::unlinkat(a.fd, a.path.as_ptr(), libc::AT_REMOVEDIR);
     /// unlink(2)
-    fn unlink(path: *const c_char) -> c_int = at(libc::AT_FDCWD, path);
+    fn unlink(path: *const c_char) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::unlinkat(a.fd, a.path.as_ptr(), 0);
     /// unlinkat(2)
-    fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int = at(dirfd, path);
+    fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int = at(dirfd, path) => |a| raw::unlinkat(a.fd, a.path.as_ptr(), flags);
     /// mknod(2): FIFOs and device nodes exist in both members; their I/O is the primary's.
-    fn mknod(path: *const c_char, mode: mode_t, dev: libc::dev_t) -> c_int = at(libc::AT_FDCWD, path);
+    fn mknod(path: *const c_char, mode: mode_t, dev: libc::dev_t) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::mknodat(a.fd, a.path.as_ptr(), mode, dev);
     /// mknodat(2)
-    fn mknodat(dirfd: c_int, path: *const c_char, mode: mode_t, dev: libc::dev_t) -> c_int = at(dirfd, path);
+    fn mknodat(dirfd: c_int, path: *const c_char, mode: mode_t, dev: libc::dev_t) -> c_int = at(dirfd, path) => |a| raw::mknodat(a.fd, a.path.as_ptr(), mode, dev);
     /// mkfifo(3)
-    fn mkfifo(path: *const c_char, mode: mode_t) -> c_int = at(libc::AT_FDCWD, path);
+    fn mkfifo(path: *const c_char, mode: mode_t) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::mkfifoat(a.fd, a.path.as_ptr(), mode);
     /// mkfifoat(3)
-    fn mkfifoat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int = at(dirfd, path);
+    fn mkfifoat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int = at(dirfd, path) => |a| raw::mkfifoat(a.fd, a.path.as_ptr(), mode);
+    /// symlink(2): the target is stored verbatim in both members.
+    fn symlink(target: *const c_char, path: *const c_char) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::symlinkat(target, a.fd, a.path.as_ptr());
+    /// symlinkat(2)
+    fn symlinkat(target: *const c_char, dirfd: c_int, path: *const c_char) -> c_int = at(dirfd, path) => |a| raw::symlinkat(target, a.fd, a.path.as_ptr());
 }
 
-/// symlink(2): the target is stored verbatim in both members.
+/// __xmknod and __xmknodat: what programs built against glibc before 2.33 call for mknod.
 #[no_mangle]
-pub unsafe extern "C" fn symlink(target: *const c_char, path: *const c_char) -> c_int {
-    let call = |path: *const c_char| raw::symlink(target, path);
-    path_hook(libc::AT_FDCWD, path, |rel| on_members("symlink", &rel, |p| call(p.as_ptr())), call)
+pub unsafe extern "C" fn __xmknod(ver: c_int, path: *const c_char, mode: mode_t, dev: *mut libc::dev_t) -> c_int {
+    __xmknodat(ver, libc::AT_FDCWD, path, mode, dev)
 }
 
-/// symlinkat(2)
 #[no_mangle]
-pub unsafe extern "C" fn symlinkat(target: *const c_char, dirfd: c_int, path: *const c_char) -> c_int {
-    let call = |path: *const c_char| raw::symlinkat(target, dirfd, path);
-    path_hook(dirfd, path, |rel| on_members("symlinkat", &rel, |p| call(p.as_ptr())), call)
+pub unsafe extern "C" fn __xmknodat(ver: c_int, dirfd: c_int, path: *const c_char, mode: mode_t, dev: *mut libc::dev_t) -> c_int {
+    let call = |p: *const c_char| raw::__xmknodat(ver, dirfd, p, mode, dev);
+    if !crate::mem::readable(dev.cast(), std::mem::size_of::<libc::dev_t>()) {
+        return call(path);
+    }
+    path_hook(dirfd, path, |sp| on_members("mknod", &sp, |a| raw::mknodat(a.fd, a.path.as_ptr(), mode, *dev)), call)
 }
 
 /// remove(3): glibc's calls unlink and rmdir internally, out of the hooks' sight.
@@ -103,51 +122,52 @@ pub unsafe extern "C" fn remove(path: *const c_char) -> c_int {
     path_hook(
         libc::AT_FDCWD,
         path,
-        |rel| {
-            let is_dir = crate::real::lstat(&lead_path(&rel)).map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR);
-            if is_dir? {
-                on_members("remove", &rel, |p| raw::rmdir(p.as_ptr()))
-            } else {
-                on_members("remove", &rel, |p| raw::unlink(p.as_ptr()))
-            }
+        |sp| {
+            let st = super::on_lead_res(&sp, "remove", |a| crate::real::fstatat(a.fd, &a.path, libc::AT_SYMLINK_NOFOLLOW))?;
+            let flags = if st.st_mode & libc::S_IFMT == libc::S_IFDIR { libc::AT_REMOVEDIR } else { 0 };
+            on_members("remove", &sp, |a| raw::unlinkat(a.fd, a.path.as_ptr(), flags))
         },
         |p| raw::remove(p),
     )
 }
 
 /// Hooks with two paths: both ours → both members; one ours → EXDEV, as between two file
-/// systems (mv then copies, through the hooks); neither → libc.
+/// systems (mv then copies, through the hooks); neither → libc. `call` is the `*at` form;
+/// `plain` the libc function the program called, for paths that are not ours.
 unsafe fn two_paths(
     what: &str,
     da: c_int,
     a: *const c_char,
     db: c_int,
     b: *const c_char,
-    call: impl Fn(*const c_char, *const c_char) -> c_int,
+    call: impl Fn(c_int, *const c_char, c_int, *const c_char, bool) -> c_int,
+    plain: impl Fn(*const c_char, *const c_char) -> c_int,
 ) -> c_int {
     if !set::is_active() {
-        return call(a, b);
+        return plain(a, b);
     }
     boundary::hook(
         || match (resolve_arg(da, a), resolve_arg(db, b)) {
-            (Arg::Shadowed(ra), Arg::Shadowed(rb)) => on_members2(what, &ra, &rb, |pa, pb| call(pa.as_ptr(), pb.as_ptr())),
-            (Arg::Shadowed(_), _) | (_, Arg::Shadowed(_)) => Err(Errno(libc::EXDEV)),
-            (x, y) => call(x.ptr(a), y.ptr(b)).into_res(),
+            // A pointer the kernel refuses: its EFAULT (or ENAMETOOLONG), as natively.
+            (None, _) | (_, None) => plain(a, b).into_res(),
+            (Some(Arg::Shadowed(ra)), Some(Arg::Shadowed(rb))) => on_members2(what, &ra, &rb, |x, y, on_follower| call(x.fd, x.path.as_ptr(), y.fd, y.path.as_ptr(), on_follower)),
+            (Some(Arg::Shadowed(_)), _) | (_, Some(Arg::Shadowed(_))) => Err(Errno(libc::EXDEV)),
+            (Some(x), Some(y)) => plain(x.ptr(a), y.ptr(b)).into_res(),
         },
-        || call(a, b),
+        || plain(a, b),
     )
 }
 
 /// rename(2)
 #[no_mangle]
 pub unsafe extern "C" fn rename(a: *const c_char, b: *const c_char) -> c_int {
-    two_paths("rename", libc::AT_FDCWD, a, libc::AT_FDCWD, b, |a, b| raw::rename(a, b))
+    two_paths("rename", libc::AT_FDCWD, a, libc::AT_FDCWD, b, |da, a, db, b, _| raw::renameat(da, a, db, b), |a, b| raw::rename(a, b))
 }
 
 /// renameat(2)
 #[no_mangle]
 pub unsafe extern "C" fn renameat(da: c_int, a: *const c_char, db: c_int, b: *const c_char) -> c_int {
-    two_paths("renameat", da, a, db, b, |a, b| raw::renameat(da, a, db, b))
+    two_paths("renameat", da, a, db, b, |da, a, db, b, _| raw::renameat(da, a, db, b), |a, b| raw::renameat(da, a, db, b))
 }
 
 /// renameat2(2), RENAME_NOREPLACE / RENAME_EXCHANGE / RENAME_WHITEOUT passed to both members.
@@ -156,57 +176,62 @@ pub unsafe extern "C" fn renameat(da: c_int, a: *const c_char, db: c_int, b: *co
 /// lead holds, so a plain rename there does the same.
 #[no_mangle]
 pub unsafe extern "C" fn renameat2(da: c_int, a: *const c_char, db: c_int, b: *const c_char, flags: c_uint) -> c_int {
-    two_paths("renameat2", da, a, db, b, |a, b| {
+    let at_form = |da, a, db, b, on_follower: bool| {
         let r = raw::renameat2(da, a, db, b, flags);
-        if r == -1 && flags == libc::RENAME_NOREPLACE && Errno::last().0 == libc::EINVAL && crate::members::in_follower(CStr::from_ptr(a).to_bytes()) {
+        if r == -1 && on_follower && flags == libc::RENAME_NOREPLACE && Errno::last().0 == libc::EINVAL {
             return raw::renameat(da, a, db, b);
         }
         r
-    })
+    };
+    two_paths("renameat2", da, a, db, b, at_form, |a, b| raw::renameat2(da, a, db, b, flags))
 }
 
 /// link(2)
 #[no_mangle]
 pub unsafe extern "C" fn link(a: *const c_char, b: *const c_char) -> c_int {
-    two_paths("link", libc::AT_FDCWD, a, libc::AT_FDCWD, b, |a, b| raw::link(a, b))
+    two_paths("link", libc::AT_FDCWD, a, libc::AT_FDCWD, b, |da, a, db, b, _| raw::linkat(da, a, db, b, 0), |a, b| raw::link(a, b))
 }
 
 /// linkat(2), including giving an O_TMPFILE file its name.
 #[no_mangle]
 pub unsafe extern "C" fn linkat(da: c_int, a: *const c_char, db: c_int, b: *const c_char, flags: c_int) -> c_int {
-    let call = |a: *const c_char, b: *const c_char| raw::linkat(da, a, db, b, flags);
-    let src = super::cstr(a);
-    let source_fd = if src.is_empty() && flags & libc::AT_EMPTY_PATH != 0 { Some(da).filter(|&fd| fdtable::is_shadowed(fd)) } else { super::proc_fd(a) };
-    let Some(sfd_of) = source_fd else {
-        return two_paths("linkat", da, a, db, b, call);
+    let plain = |a: *const c_char, b: *const c_char| raw::linkat(da, a, db, b, flags);
+    let source_fd = if !a.is_null() && crate::mem::path(a).is_some_and(|s| s.is_empty()) && flags & libc::AT_EMPTY_PATH != 0 {
+        Some(da).filter(|&fd| fdtable::is_shadowed(fd))
+    } else {
+        super::proc_fd(a)
     };
+    let Some(sfd_of) = source_fd else {
+        return two_paths("linkat", da, a, db, b, |da, a, db, b, _| raw::linkat(da, a, db, b, flags), plain);
+    };
+    let by_fd = flags & libc::AT_EMPTY_PATH != 0;
     boundary::hook(
         || {
-            let Target::Shadowed(rb) = resolve::resolve(db, CStr::from_ptr(b)) else { return Err(Errno(libc::EXDEV)) };
+            let Some(dest) = crate::mem::path(b) else { return plain(a, b).into_res() };
+            let Target::Shadowed(sb) = resolve::resolve(db, dest) else { return Err(Errno(libc::EXDEV)) };
             let ocb = fdtable::get(sfd_of).ok_or(Errno(libc::EBADF))?;
-            let intent = crate::members::intent_begin(&rb);
-            let r = call(a, lead_path(&rb).as_ptr()).into_res().inspect_err(|_| crate::members::intent_end(intent))?;
-            crate::members::record_change(&rb, None);
-            let Some(dest) = follower_path(&rb) else {
-                crate::members::intent_end(intent);
-                return Ok(r);
-            };
-            let secondary = match ocb.secondary_fd() {
-                Some(sfd) if src.is_empty() => raw::linkat(sfd, a, libc::AT_FDCWD, dest.as_ptr(), flags).into_res(),
+            let intent = crate::members::intent_begin(&sb.rel);
+            let r = super::on_lead(&sb, "linkat", |at| raw::linkat(da, a, at.fd, at.path.as_ptr(), flags)).inspect_err(|_| crate::members::intent_end(intent))?;
+            crate::members::record_change(&sb.rel, None);
+            let secondary = on_follower(&sb, |at| match ocb.secondary_fd() {
+                Some(sfd) if by_fd => raw::linkat(sfd, c"".as_ptr(), at.fd, at.path.as_ptr(), flags),
                 Some(sfd) => {
                     let proc = CString::new(format!("/proc/self/fd/{sfd}")).unwrap_or_default();
-                    raw::linkat(libc::AT_FDCWD, proc.as_ptr(), libc::AT_FDCWD, dest.as_ptr(), flags).into_res()
+                    raw::linkat(libc::AT_FDCWD, proc.as_ptr(), at.fd, at.path.as_ptr(), flags)
                 }
-                None => Err(Errno(libc::EBADF)),
-            };
-            if let Err(e) = secondary {
-                crate::members::follower_failed(&rb, "linkat", e, None)?;
+                None => {
+                    Errno(libc::EBADF).set();
+                    -1
+                }
+            });
+            if let Some(Err(e)) = secondary {
+                crate::members::follower_failed(&sb.rel, "linkat", e, None)?;
                 return Ok(r);
             }
             crate::members::intent_end(intent);
             Ok(r)
         },
-        || call(a, b),
+        || plain(a, b),
     )
 }
 
@@ -227,14 +252,14 @@ fn fill_template(t: &mut [u8], suffix: usize) -> Res<()> {
 }
 
 /// mkstemp and friends on a shadowed template: try names until one is free on the primary.
-unsafe fn make_temp(template: *mut c_char, suffix: c_int, create: impl Fn(Rel) -> Res<c_int>) -> Res<c_int> {
+unsafe fn make_temp(template: *mut c_char, suffix: c_int, create: impl Fn(Spath) -> Res<c_int>) -> Res<c_int> {
     let len = libc::strlen(template);
     let t = std::slice::from_raw_parts_mut(template as *mut u8, len);
     let original = t.to_vec();
     for _ in 0..100 {
         fill_template(t, suffix.max(0) as usize)?;
-        let Target::Shadowed(rel) = resolve::resolve(libc::AT_FDCWD, CStr::from_ptr(template)) else { return Err(Errno(libc::EINVAL)) };
-        match create(rel) {
+        let Target::Shadowed(sp) = resolve::resolve(libc::AT_FDCWD, CStr::from_ptr(template)) else { return Err(Errno(libc::EINVAL)) };
+        match create(sp) {
             Err(Errno(libc::EEXIST)) => t.copy_from_slice(&original),
             other => return other,
         }
@@ -248,9 +273,9 @@ macro_rules! mkstemp_hooks {
         #[no_mangle]
         pub unsafe extern "C" fn $name(template: *mut c_char $(, $arg: $ty)*) -> c_int {
             let call = |_: *const c_char| raw::$name(template $(, $arg)*);
-            path_hook(libc::AT_FDCWD, template, |_| make_temp(template, $suffix, |rel| {
+            path_hook(libc::AT_FDCWD, template, |_| make_temp(template, $suffix, |sp| {
                 let flags = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | ($flags & !libc::O_ACCMODE);
-                super::open::open_shadowed(rel, flags, 0o600)
+                super::open::open_shadowed(sp, flags, 0o600)
             }), call)
         }
     )*};
@@ -275,7 +300,7 @@ pub unsafe extern "C" fn mkdtemp(template: *mut c_char) -> *mut c_char {
         libc::AT_FDCWD,
         template,
         |_| {
-            make_temp(template, 0, |rel| on_members("mkdtemp", &rel, |p| raw::mkdir(p.as_ptr(), 0o700)))?;
+            make_temp(template, 0, |sp| on_members("mkdtemp", &sp, |a| raw::mkdirat(a.fd, a.path.as_ptr(), 0o700)))?;
             Ok(template)
         },
         call,

@@ -6,15 +6,30 @@ use crate::boundary::{self, FfiReturn};
 use crate::fdtable;
 use crate::ocb::{self, Ocb, OcbKind};
 use crate::real::{self, raw, Errno, Res};
-use crate::resolve::Rel;
+use crate::resolve::{At, Rel, Spath};
 use libc::{c_char, c_int, c_long, c_uint, mode_t};
 use std::sync::Arc;
 
 /// Opens a shadowed path: the primary's answer is the program's; the secondary is opened
 /// alongside when the open can change the file.
-pub fn open_shadowed(rel: Rel, flags: c_int, mode: mode_t) -> Res<c_int> {
+pub fn open_shadowed(sp: Spath, flags: c_int, mode: mode_t) -> Res<c_int> {
+    open_shadowed_by(sp, flags, mode, |at| unsafe { raw::openat64(at.fd, at.path.as_ptr(), flags, mode) })
+}
+
+/// `open_shadowed` with the lead's open made by `lead` (openat2 keeps its resolve flags).
+fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, lead: impl Fn(&At) -> c_int) -> Res<c_int> {
     let changes = flags & (libc::O_CREAT | libc::O_TRUNC) != 0;
-    open_in_flight(&rel.clone(), changes, || super::on_lead(&rel, "open", |p| unsafe { raw::open64(p.as_ptr(), flags, mode) }), |fd| adopt_new_fd(fd, rel.clone(), flags, mode, None))
+    open_in_flight(&sp.rel, changes, || super::on_lead(&sp, "open", lead), |fd| adopt_new_fd(fd, sp.rel.clone(), flags, mode, Twin::Path(&sp)))
+}
+
+/// openat2(2), which glibc has no wrapper for: reached through syscall(2).
+pub unsafe fn openat2(dirfd: c_int, path: *const c_char, how: *const u64, size: libc::size_t) -> c_int {
+    let via = |fd: c_int, p: *const c_char| raw::syscall(libc::SYS_openat2, fd as libc::c_long, p as libc::c_long, how as libc::c_long, size as libc::c_long, 0, 0) as c_int;
+    if how.is_null() || size < 24 || !crate::mem::readable(how.cast(), 24) {
+        return via(dirfd, path);
+    }
+    let (flags, mode) = (*how as c_int, *how.add(1) as mode_t);
+    path_hook(dirfd, path, |sp| open_shadowed_by(sp, flags, mode, |at| via(at.fd, at.path.as_ptr())), |p| via(dirfd, p))
 }
 
 /// An open under a write intent when it changes the file (creation, truncation): the intent
@@ -34,14 +49,25 @@ fn open_in_flight(rel: &Rel, changes: bool, open: impl FnOnce() -> Res<c_int>, a
 /// through the shim's own fd.
 pub fn reopen_shadowed(n: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> Res<c_int> {
     let Some(src) = fdtable::get(n) else { return unsafe { raw::open64(path, flags, mode) }.into_res() };
-    let secondary = src.secondary_fd().map(|sfd| std::ffi::CString::new(format!("/proc/self/fd/{sfd}")).unwrap_or_default());
+    let twin = match src.secondary_fd() {
+        Some(sfd) => Twin::Proc(std::ffi::CString::new(format!("/proc/self/fd/{sfd}")).unwrap_or_default()),
+        None => Twin::None,
+    };
     let rel = src.rel();
-    open_in_flight(&rel.clone(), flags & libc::O_TRUNC != 0, || unsafe { raw::open64(path, flags, mode) }.into_res(), |fd| adopt_new_fd(fd, rel, flags & !libc::O_EXCL, mode, secondary))
+    open_in_flight(&rel.clone(), flags & libc::O_TRUNC != 0, || unsafe { raw::open64(path, flags, mode) }.into_res(), |fd| adopt_new_fd(fd, rel, flags & !libc::O_EXCL, mode, twin))
 }
 
-/// Links a primary fd the program now holds to a new OCB; the secondary is opened at its
-/// member path unless `secondary_path` names another way to it.
-pub fn adopt_new_fd(fd: c_int, rel: Rel, flags: c_int, mode: mode_t, secondary_path: Option<std::ffi::CString>) -> Option<Arc<Ocb>> {
+/// Where the follower's counterpart of a file the lead just opened is.
+pub enum Twin<'a> {
+    /// The same path, walked on the follower.
+    Path(&'a Spath),
+    /// Through a `/proc/self/fd` link of the shim's (a reopen of an open file).
+    Proc(std::ffi::CString),
+    None,
+}
+
+/// Links a primary fd the program now holds to a new OCB, and opens the follower's twin.
+pub fn adopt_new_fd(fd: c_int, rel: Rel, flags: c_int, mode: mode_t, twin: Twin) -> Option<Arc<Ocb>> {
     let st = real::fstat(fd).ok()?;
     let kind = match st.st_mode & libc::S_IFMT {
         libc::S_IFREG if flags & libc::O_PATH == 0 => OcbKind::File,
@@ -54,20 +80,25 @@ pub fn adopt_new_fd(fd: c_int, rel: Rel, flags: c_int, mode: mode_t, secondary_p
         }
     };
     let ocb = Ocb::new(rel, kind, flags, &st);
-    if ocb.wants_secondary() {
+    if let Some(follower_flags) = ocb.follower_flags() {
         let fresh = flags & libc::O_EXCL != 0 && flags & libc::O_CREAT != 0;
         let tmpfile = flags & libc::O_TMPFILE == libc::O_TMPFILE;
-        if flags & (libc::O_CREAT | libc::O_TRUNC) != 0 {
+        if kind == OcbKind::File && flags & (libc::O_CREAT | libc::O_TRUNC) != 0 {
             crate::members::record_change(&ocb.rel(), Some(&ocb));
         }
-        if let Some(path) = secondary_path.or_else(|| super::follower_path(&ocb.rel())) {
-            match ocb::open_secondary(&path, flags, mode, fresh && !tmpfile) {
-                Ok(sfd) => ocb.set_secondary(sfd),
-                // An open cannot hand the program an error after the primary succeeded.
-                Err(e) => {
-                    let _ = crate::members::follower_failed(&ocb.rel(), "open", e, Some(&ocb));
-                }
+        let v = crate::members::view();
+        let at = match (&twin, v.follower) {
+            (_, None) | (Twin::None, _) => None,
+            (Twin::Path(sp), Some(f)) => Some(sp.at(&v, f)),
+            (Twin::Proc(p), Some(_)) => Some(Ok(At { fd: libc::AT_FDCWD, path: std::borrow::Cow::Borrowed(p.as_c_str()) })),
+        };
+        match at.map(|at| at.and_then(|at| ocb::open_secondary(&at, follower_flags, mode, fresh && !tmpfile))) {
+            Some(Ok(sfd)) => ocb.set_secondary(sfd),
+            // An open cannot hand the program an error after the primary succeeded.
+            Some(Err(e)) => {
+                let _ = crate::members::follower_failed(&ocb.rel(), "open", e, Some(&ocb));
             }
+            None => {}
         }
     }
     let ocb = Arc::new(ocb);
@@ -130,6 +161,8 @@ fn relocate_internal(fd: c_int) -> Res<()> {
             o.set_secondary(moved);
         }
     }
+    crate::members::view().relocate(fd, moved);
+    crate::resolve::relocate_cwd(fd, moved);
     ocb::close_internal(fd);
     Ok(())
 }
@@ -149,7 +182,7 @@ macro_rules! open_hooks {
             if let Some(n) = super::proc_fd($path) {
                 return boundary::hook(|| reopen_shadowed(n, $path, $flags, $mode), || call($path));
             }
-            path_hook($dirfd, $path, |rel| open_shadowed(rel, $flags, $mode), call)
+            path_hook($dirfd, $path, |sp| open_shadowed(sp, $flags, $mode), call)
         }
     )*};
 }
@@ -189,7 +222,7 @@ pub unsafe extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) 
                 }
             }
             let mut start = lo;
-            let internal: Vec<c_int> = internal_fds_in(lo, hi);
+            let internal = fdtable::internal_in(lo, hi);
             for fd in internal {
                 if fd > start {
                     raw::close_range(start as c_uint, (fd - 1) as c_uint, flags).into_res()?;
@@ -203,13 +236,6 @@ pub unsafe extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) 
         },
         || raw::close_range(first, last, flags),
     )
-}
-
-fn internal_fds_in(lo: c_int, hi: c_int) -> Vec<c_int> {
-    let mut v: Vec<c_int> = fdtable::all().iter().filter_map(|(_, o)| o.secondary_fd()).filter(|fd| (lo..=hi).contains(fd)).collect();
-    v.sort_unstable();
-    v.dedup();
-    v
 }
 
 /// The shim's own fds are not open as far as the program is concerned.

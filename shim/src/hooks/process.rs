@@ -3,10 +3,10 @@
 //! otherwise rewrite its parent's table. exec and posix_spawn keep the shim in the child's
 //! environment; the new image adopts inherited fds that point into the primary (adopt.rs).
 
-use super::{resolve_arg, Arg};
+use super::{lead_file, resolve_arg, Arg};
 use crate::boundary::{self, FfiReturn};
 use crate::real::{raw, Errno};
-use crate::resolve::Rel;
+use crate::resolve::Spath;
 use crate::set;
 use libc::{c_char, c_int, mode_t, pid_t};
 use once_cell::sync::Lazy;
@@ -39,11 +39,16 @@ pub unsafe extern "C" fn vfork() -> pid_t {
     raw::fork()
 }
 
-/// An environment with LD_PRELOAD and SHADOW_CONFIG as this process has them.
+/// An environment with LD_PRELOAD and SHADOW_CONFIG as this process has them, and with
+/// LD_LIBRARY_PATH entries under the prefix turned into the lead member's directories (the
+/// loader cannot see the prefix); the child's shim puts the program's own value back.
 struct Env {
     _owned: Vec<CString>,
     ptrs: Vec<*const c_char>,
 }
+
+/// Where the child's shim finds the program's own LD_LIBRARY_PATH.
+pub const SAVED_LIBRARY_PATH: &str = "SHADOW_LD_LIBRARY_PATH";
 
 unsafe fn env_with_shim(envp: *const *const c_char) -> Option<Env> {
     let s = set::get();
@@ -70,6 +75,14 @@ unsafe fn env_with_shim(envp: *const *const c_char) -> Option<Env> {
             if !has_config {
                 continue;
             }
+        } else if bytes.starts_with(SAVED_LIBRARY_PATH.as_bytes()) && bytes.get(SAVED_LIBRARY_PATH.len()) == Some(&b'=') {
+            continue;
+        } else if let Some(v) = bytes.strip_prefix(b"LD_LIBRARY_PATH=") {
+            if let Some(real) = library_path_in_members(v) {
+                owned.push(CString::new([b"LD_LIBRARY_PATH=", real.as_slice()].concat()).ok()?);
+                owned.push(CString::new([SAVED_LIBRARY_PATH.as_bytes(), b"=", v].concat()).ok()?);
+                continue;
+            }
         }
         ptrs.push(e);
     }
@@ -87,92 +100,227 @@ unsafe fn env_with_shim(envp: *const *const c_char) -> Option<Env> {
     Some(Env { _owned: owned, ptrs })
 }
 
-/// Runs an exec-like call with a program path resolved and the environment completed.
-unsafe fn exec_with(path: *const c_char, envp: *const *const c_char, by_path: bool, call: impl Fn(*const c_char, *const *const c_char) -> c_int) -> c_int {
+/// A library search path with its directories under the prefix replaced by the lead
+/// member's, or `None` when it names none.
+fn library_path_in_members(v: &[u8]) -> Option<Vec<u8>> {
+    let mut any = false;
+    let dirs: Vec<Vec<u8>> = v
+        .split(|&b| b == b':' || b == b';')
+        .map(|d| {
+            let c = CString::new(if d.is_empty() { b".".as_slice() } else { d }).ok();
+            match c.and_then(|c| resolve_arg(libc::AT_FDCWD, c.as_ptr())) {
+                Some(Arg::Shadowed(sp)) => {
+                    any = true;
+                    lead_file(&sp.rel).into_bytes()
+                }
+                _ => d.to_vec(),
+            }
+        })
+        .collect();
+    any.then(|| dirs.join(&b':'))
+}
+
+/// In a new image: the program's own LD_LIBRARY_PATH again, once the loader has used the
+/// members' (see `env_with_shim`).
+pub fn restore_library_path() {
+    if let Some(v) = std::env::var_os(SAVED_LIBRARY_PATH) {
+        std::env::set_var("LD_LIBRARY_PATH", v);
+        std::env::remove_var(SAVED_LIBRARY_PATH);
+    }
+}
+
+/// The program list of an exec that the shim starts itself: a `#!` script under the prefix,
+/// or one whose interpreter is there. The kernel would hand the interpreter the member's
+/// path of the script (or fail to find an interpreter under the prefix); the shim reads the
+/// `#!` line as binfmt_script does and runs the interpreter with the script's virtual path.
+struct Launch {
+    file: CString,
+    argv: Vec<CString>,
+}
+
+impl Launch {
+    fn argv_ptrs(&self) -> Vec<*const c_char> {
+        self.argv.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect()
+    }
+}
+
+/// The first bytes of a file the kernel would exec, if it is executable and readable.
+fn script_head(file: &CStr) -> Option<Vec<u8>> {
+    if unsafe { raw::access(file.as_ptr(), libc::X_OK) } != 0 {
+        return None;
+    }
+    let fd = crate::real::open(file, libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK, 0).ok()?;
+    let mut head = vec![0u8; shadow_core::exec::HEAD];
+    let n = unsafe { raw::read(fd, head.as_mut_ptr().cast(), head.len()) };
+    let _ = crate::real::close(fd);
+    head.truncate(usize::try_from(n).ok()?);
+    Some(head)
+}
+
+/// Plans an exec of `shown` (the path as the program named it), found at `file` (the lead
+/// member's file when `shadowed`). `None`: the kernel does it as asked.
+unsafe fn plan_launch(shown: &[u8], mut file: CString, mut shadowed: bool, argv: *const *const c_char) -> Option<Launch> {
+    let mut rest: Vec<Vec<u8>> = Vec::new();
+    let mut i = 1;
+    while !argv.is_null() && !(*argv.add(i - 1)).is_null() && !(*argv.add(i)).is_null() {
+        rest.push(CStr::from_ptr(*argv.add(i)).to_bytes().to_vec());
+        i += 1;
+    }
+    let mut shown = shown.to_vec();
+    let mut args: Option<Vec<Vec<u8>>> = None;
+    // Linux follows up to four interpreters that are scripts themselves.
+    for _ in 0..4 {
+        let Some(head) = script_head(&file) else { break };
+        let Some((interp, arg)) = shadow_core::exec::shebang(&head) else { break };
+        let interp_c = CString::new(interp).ok()?;
+        let (interp_file, interp_shadowed) = match resolve_arg(libc::AT_FDCWD, interp_c.as_ptr()) {
+            Some(Arg::Shadowed(sp)) => (lead_file(&sp.rel), true),
+            Some(Arg::Path(p)) => (p, false),
+            _ => (interp_c.clone(), false),
+        };
+        if !shadowed && !interp_shadowed && args.is_none() {
+            return None;
+        }
+        let all = shadow_core::exec::interpreter_args(interp, arg, &shown, &rest);
+        rest = all[1..].to_vec();
+        args = Some(all);
+        shown = interp.to_vec();
+        file = interp_file;
+        shadowed = interp_shadowed;
+    }
+    let argv = args?.into_iter().map(|a| CString::new(a).ok()).collect::<Option<Vec<_>>>()?;
+    Some(Launch { file, argv })
+}
+
+/// Runs an exec-like call with the program resolved and the environment completed. `call`
+/// gets the file, the argument list and the environment.
+unsafe fn exec_with(
+    path: *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+    how: Find,
+    call: impl Fn(*const c_char, *const *const c_char, *const *const c_char) -> c_int,
+) -> c_int {
     if !set::is_active() {
-        return call(path, envp);
+        return call(path, argv, envp);
     }
     boundary::hook(
         || {
             let env = env_with_shim(envp);
             let envp = env.as_ref().map_or(envp, |e| e.ptrs.as_ptr());
-            let has_slash = !path.is_null() && CStr::from_ptr(path).to_bytes().contains(&b'/');
-            let arg = if path.is_null() {
-                Arg::Keep
-            } else if by_path || has_slash {
-                resolve_arg(libc::AT_FDCWD, path)
-            } else {
-                search_shadowed_path(CStr::from_ptr(path)).map_or(Arg::Keep, Arg::Path)
+            let name = crate::mem::path(path);
+            let found = match (name, how) {
+                (None, _) => None,
+                (Some(n), Find::Search) if !n.to_bytes().contains(&b'/') => search_shadowed_path(n),
+                (Some(n), Find::At(dirfd)) => match resolve_arg(dirfd, n.as_ptr()) {
+                    Some(Arg::Shadowed(sp)) => Some((n.to_bytes().to_vec(), lead_file(&sp.rel), true)),
+                    Some(Arg::Path(p)) => Some((n.to_bytes().to_vec(), p, false)),
+                    _ => Some((n.to_bytes().to_vec(), n.to_owned(), false)),
+                },
+                (Some(n), _) => match resolve_arg(libc::AT_FDCWD, n.as_ptr()) {
+                    Some(Arg::Shadowed(sp)) => Some((n.to_bytes().to_vec(), lead_file(&sp.rel), true)),
+                    Some(Arg::Path(p)) => Some((n.to_bytes().to_vec(), p, false)),
+                    _ => Some((n.to_bytes().to_vec(), n.to_owned(), false)),
+                },
             };
-            let target = match arg {
-                Arg::Shadowed(rel) => super::lead_path(&rel),
-                Arg::Path(p) => p,
-                Arg::Keep => CString::default(),
-            };
-            let p = if target.as_bytes().is_empty() { path } else { target.as_ptr() };
+            let launch = found.as_ref().and_then(|(shown, file, shadowed)| plan_launch(shown, file.clone(), *shadowed, argv));
             crate::members::retire_unused_intents();
-            crate::members::not_in_flight(|| call(p, envp)).into_res()
+            match (&launch, &found) {
+                (Some(l), _) => {
+                    let ptrs = l.argv_ptrs();
+                    crate::members::not_in_flight(|| call(l.file.as_ptr(), ptrs.as_ptr(), envp)).into_res()
+                }
+                (None, Some((_, file, _))) => crate::members::not_in_flight(|| call(file.as_ptr(), argv, envp)).into_res(),
+                (None, None) => crate::members::not_in_flight(|| call(path, argv, envp)).into_res(),
+            }
         },
-        || call(path, envp),
+        || call(path, argv, envp),
     )
 }
 
+/// How an exec finds its program.
+#[derive(Clone, Copy)]
+enum Find {
+    /// By the path given.
+    Path,
+    /// In PATH when the name has no slash (execvp).
+    Search,
+    /// Relative to a directory fd (execveat).
+    At(c_int),
+}
+
 /// execvp's PATH search when PATH has a directory inside the prefix: libc would look for
-/// `/shadow/bin/prog` literally. Returns the real path of the first executable match, or
-/// None to let libc search (no shadowed directory in PATH, or nothing found).
-fn search_shadowed_path(file: &CStr) -> Option<CString> {
+/// `/shadow/bin/prog` literally. Returns the path as found (`dir/file`, which a script's
+/// interpreter is given) and the file to run, or None to let libc search (no shadowed
+/// directory in PATH, or nothing found).
+fn search_shadowed_path(file: &CStr) -> Option<(Vec<u8>, CString, bool)> {
     let path = std::env::var_os("PATH")?;
     use std::os::unix::ffi::OsStrExt;
-    let dirs: Vec<&[u8]> = path.as_bytes().split(|&b| b == b':').collect();
     let mut any_shadowed = false;
     let mut candidates = Vec::new();
-    for dir in dirs {
+    for dir in path.as_bytes().split(|&b| b == b':') {
         let dir = if dir.is_empty() { b".".as_slice() } else { dir };
         let full = CString::new([dir, b"/", file.to_bytes()].concat()).ok()?;
-        let real = match resolve_arg(libc::AT_FDCWD, full.as_ptr()) {
-            Arg::Shadowed(rel) => {
+        let (real, shadowed) = match resolve_arg(libc::AT_FDCWD, full.as_ptr()) {
+            Some(Arg::Shadowed(sp)) => {
                 any_shadowed = true;
-                super::lead_path(&rel)
+                (lead_file(&sp.rel), true)
             }
-            Arg::Path(p) => p,
-            Arg::Keep => full,
+            Some(Arg::Path(p)) => (p, false),
+            _ => (full.clone(), false),
         };
-        candidates.push(real);
+        candidates.push((full.into_bytes(), real, shadowed));
     }
     if !any_shadowed {
         return None;
     }
-    candidates.into_iter().find(|c| unsafe { raw::access(c.as_ptr(), libc::X_OK) } == 0)
+    candidates.into_iter().find(|c| unsafe { raw::access(c.1.as_ptr(), libc::X_OK) } == 0)
 }
 
 /// execve(2)
 #[no_mangle]
 pub unsafe extern "C" fn execve(path: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
-    exec_with(path, envp, true, |p, e| raw::execve(p, argv, e))
+    exec_with(path, argv, envp, Find::Path, |p, a, e| raw::execve(p, a, e))
 }
 
 /// execv(3)
 #[no_mangle]
 pub unsafe extern "C" fn execv(path: *const c_char, argv: *const *const c_char) -> c_int {
-    exec_with(path, environ, true, |p, e| raw::execve(p, argv, e))
+    exec_with(path, argv, environ, Find::Path, |p, a, e| raw::execve(p, a, e))
 }
 
 /// execvpe(3)
 #[no_mangle]
 pub unsafe extern "C" fn execvpe(file: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
-    exec_with(file, envp, false, |p, e| raw::execvpe(p, argv, e))
+    exec_with(file, argv, envp, Find::Search, |p, a, e| raw::execvpe(p, a, e))
 }
 
 /// execvp(3)
 #[no_mangle]
 pub unsafe extern "C" fn execvp(file: *const c_char, argv: *const *const c_char) -> c_int {
-    exec_with(file, environ, false, |p, e| raw::execvpe(p, argv, e))
+    exec_with(file, argv, environ, Find::Search, |p, a, e| raw::execvpe(p, a, e))
 }
 
 /// fexecve(3)
 #[no_mangle]
 pub unsafe extern "C" fn fexecve(fd: c_int, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
-    exec_with(std::ptr::null(), envp, false, |_, e| raw::fexecve(fd, argv, e))
+    exec_with(std::ptr::null(), argv, envp, Find::Path, |_, a, e| raw::fexecve(fd, a, e))
+}
+
+/// execveat(2): an empty path with AT_EMPTY_PATH is fexecve.
+#[no_mangle]
+pub unsafe extern "C" fn execveat(dirfd: c_int, path: *const c_char, argv: *const *const c_char, envp: *const *const c_char, flags: c_int) -> c_int {
+    let on_fd = flags & libc::AT_EMPTY_PATH != 0 && crate::mem::path(path).is_some_and(|p| p.is_empty());
+    if on_fd {
+        return exec_with(std::ptr::null(), argv, envp, Find::Path, |_, a, e| raw::execveat(dirfd, path, a, e, flags));
+    }
+    exec_with(path, argv, envp, Find::At(dirfd), |p, a, e| {
+        if p == path {
+            raw::execveat(dirfd, p, a, e, flags)
+        } else {
+            raw::execve(p, a, e)
+        }
+    })
 }
 
 /// An open that a posix_spawn file action will make in the child with glibc-internal
@@ -180,7 +328,7 @@ pub unsafe extern "C" fn fexecve(fd: c_int, argv: *const *const c_char, envp: *c
 /// secondary by the parent just before the spawn, and the child's shim adopts the fd.
 struct SpawnOpen {
     actions: usize,
-    rel: Rel,
+    sp: Spath,
     flags: c_int,
     mode: mode_t,
 }
@@ -196,14 +344,15 @@ pub unsafe extern "C" fn posix_spawn_file_actions_addopen(fa: *mut libc::posix_s
     // Returns an error number, not -1/errno.
     boundary::hook(
         || match resolve_arg(libc::AT_FDCWD, path) {
-            Arg::Shadowed(rel) => {
-                let r = call(super::lead_path(&rel).as_ptr());
+            Some(Arg::Shadowed(sp)) => {
+                let r = call(lead_file(&sp.rel).as_ptr());
                 if r == 0 {
-                    SPAWN_OPENS.lock().unwrap_or_else(|e| e.into_inner()).push(SpawnOpen { actions: fa as usize, rel, flags, mode });
+                    SPAWN_OPENS.lock().unwrap_or_else(|e| e.into_inner()).push(SpawnOpen { actions: fa as usize, sp, flags, mode });
                 }
                 Ok(r)
             }
-            other => Ok(call(other.ptr(path))),
+            Some(other) => Ok(call(other.ptr(path))),
+            None => Ok(call(path)),
         },
         || call(path),
     )
@@ -218,8 +367,9 @@ pub unsafe extern "C" fn posix_spawn_file_actions_addchdir_np(fa: *mut libc::pos
     }
     boundary::hook(
         || match resolve_arg(libc::AT_FDCWD, path) {
-            Arg::Shadowed(rel) => Ok(call(super::lead_path(&rel).as_ptr())),
-            other => Ok(call(other.ptr(path))),
+            Some(Arg::Shadowed(sp)) => Ok(call(lead_file(&sp.rel).as_ptr())),
+            Some(other) => Ok(call(other.ptr(path))),
+            None => Ok(call(path)),
         },
         || call(path),
     )
@@ -233,10 +383,8 @@ fn prepare_spawn_opens(fa: *const libc::posix_spawn_file_actions_t) {
         }
         if o.flags & (libc::O_CREAT | libc::O_TRUNC) != 0 && o.flags & libc::O_ACCMODE != libc::O_RDONLY {
             let flags = (o.flags & (libc::O_CREAT | libc::O_TRUNC)) | libc::O_WRONLY | libc::O_CLOEXEC;
-            if let Some(path) = super::follower_path(&o.rel) {
-                if let Ok(fd) = crate::real::open(&path, flags, o.mode) {
-                    let _ = crate::real::close(fd);
-                }
+            if let Some(Ok(fd)) = super::on_follower(&o.sp, |a| unsafe { raw::openat64(a.fd, a.path.as_ptr(), flags, o.mode) }) {
+                let _ = crate::real::close(fd);
             }
         }
         false
@@ -244,25 +392,25 @@ fn prepare_spawn_opens(fa: *const libc::posix_spawn_file_actions_t) {
 }
 
 macro_rules! spawn_hooks {
-    ($($name:ident by_path $by_path:expr),*) => {$(
+    ($($name:ident finds $how:expr),*) => {$(
         /// posix_spawn(3) / posix_spawnp(3); returns an error number.
         #[no_mangle]
         pub unsafe extern "C" fn $name(pid: *mut pid_t, path: *const c_char, fa: *const libc::posix_spawn_file_actions_t, attr: *const libc::posix_spawnattr_t, argv: *const *mut c_char, envp: *const *mut c_char) -> c_int {
-            let call = |p: *const c_char, e: *const *const c_char| raw::$name(pid, p, fa, attr, argv, e as *const *mut c_char);
+            let call = |p: *const c_char, a: *const *const c_char, e: *const *const c_char| raw::$name(pid, p, fa, attr, a as *const *mut c_char, e as *const *mut c_char);
             if !set::is_active() {
-                return call(path, envp as _);
+                return call(path, argv as _, envp as _);
             }
             let result = std::cell::Cell::new(0);
-            let r = exec_with(path, envp as _, $by_path, |p, e| {
+            let r = exec_with(path, argv as _, envp as _, $how, |p, a, e| {
                 if !fa.is_null() {
                     prepare_spawn_opens(fa);
                 }
-                result.set(call(p, e));
+                result.set(call(p, a, e));
                 0
             });
             if r != 0 { Errno::last().0 } else { result.get() }
         }
     )*};
 }
-spawn_hooks!(posix_spawn by_path true, posix_spawnp by_path false);
+spawn_hooks!(posix_spawn finds Find::Path, posix_spawnp finds Find::Search);
 

@@ -8,7 +8,7 @@ use super::path_hook;
 use crate::boundary::{self, FfiReturn};
 use crate::fdtable;
 use crate::real::{self, raw, FileP, Res};
-use crate::resolve::Rel;
+use crate::resolve::Spath;
 use crate::set;
 use libc::{c_char, c_int, c_void, size_t, ssize_t};
 use once_cell::sync::Lazy;
@@ -99,9 +99,9 @@ fn mode_flags(mode: &[u8]) -> c_int {
     flags
 }
 
-unsafe fn fopen_shadowed(rel: Rel, mode: *const c_char) -> Res<FileP> {
+unsafe fn fopen_shadowed(sp: Spath, mode: *const c_char) -> Res<FileP> {
     let flags = mode_flags(super::cstr(mode));
-    stream_for(super::open::open_shadowed(rel, flags, 0o666)?, mode, flags)
+    stream_for(super::open::open_shadowed(sp, flags, 0o666)?, mode, flags)
 }
 
 /// The stream fopen returns for a freshly opened shadowed fd.
@@ -131,7 +131,7 @@ macro_rules! fopen_hooks {
                     || raw::$name(path, mode),
                 );
             }
-            path_hook(libc::AT_FDCWD, path, |rel| fopen_shadowed(rel, mode), |p| raw::$name(p, mode))
+            path_hook(libc::AT_FDCWD, path, |sp| fopen_shadowed(sp, mode), |p| raw::$name(p, mode))
         }
     )*};
 }
@@ -176,14 +176,14 @@ pub unsafe extern "C" fn fclose(f: FileP) -> c_int {
 
 /// freopen(3) onto a shadowed path: the old stream is closed and a mirrored one returned,
 /// on the same fd number glibc would have used; stdout/stderr are redirected to it.
-unsafe fn freopen_shadowed(rel: Rel, mode: *const c_char, old: FileP) -> Res<FileP> {
+unsafe fn freopen_shadowed(sp: Spath, mode: *const c_char, old: FileP) -> Res<FileP> {
     let old_fd = raw::fileno(old);
     let was = [(std::ptr::addr_of_mut!(stdout), 1), (std::ptr::addr_of_mut!(stderr), 2)]
         .into_iter()
         .find(|(g, _)| **g == old)
         .map(|(g, _)| g);
     raw::fflush(old);
-    let fd = super::open::open_shadowed(rel, mode_flags(super::cstr(mode)), 0o666)?;
+    let fd = super::open::open_shadowed(sp, mode_flags(super::cstr(mode)), 0o666)?;
     if old_fd >= 0 && old_fd != fd {
         // Keep the stream's fd number: children inherit stdout as fd 1.
         drop(fdtable::unlink(old_fd));
@@ -209,7 +209,7 @@ macro_rules! freopen_hooks {
         /// freopen(3)
         #[no_mangle]
         pub unsafe extern "C" fn $name(path: *const c_char, mode: *const c_char, f: FileP) -> FileP {
-            path_hook(libc::AT_FDCWD, path, |rel| freopen_shadowed(rel, mode, f), |p| raw::$name(p, mode, f))
+            path_hook(libc::AT_FDCWD, path, |sp| freopen_shadowed(sp, mode, f), |p| raw::$name(p, mode, f))
         }
     )*};
 }

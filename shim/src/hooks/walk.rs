@@ -16,8 +16,8 @@ fn real_root(path: *const c_char) -> Option<CString> {
         // Relative paths: with a virtual cwd the kernel's cwd is already the primary's.
         return None;
     }
-    boundary::prepare(|| match resolve::resolve(libc::AT_FDCWD, unsafe { CStr::from_ptr(path) }) {
-        Target::Shadowed(rel) => Some(super::lead_path(&rel)),
+    boundary::prepare(|| match resolve::resolve(libc::AT_FDCWD, crate::mem::path(path)?) {
+        Target::Shadowed(sp) => Some(super::lead_file(&sp.rel)),
         _ => None,
     })
 }

@@ -1,0 +1,135 @@
+//! AF_UNIX sockets named by paths under the prefix. The kernel resolves `sun_path` itself,
+//! so the shim hands it the lead member's place for the name (through the directory fd it
+//! holds, kept within the 108 bytes a socket name has); a socket bound there gets a socket
+//! node on the follower too, so that the namespace stays identical and later chmod, rename
+//! and unlink of it reach both members.
+
+use super::path_hook;
+use crate::boundary::FfiReturn;
+use crate::ocb::times_of;
+use crate::real::{self, raw, Errno, Res};
+use crate::resolve::At;
+use crate::set;
+use libc::{c_char, c_int, c_void, size_t, sockaddr, sockaddr_un, socklen_t, ssize_t};
+
+const PATH_AT: usize = std::mem::offset_of!(sockaddr_un, sun_path);
+const NAME_MAX: usize = std::mem::size_of::<[c_char; 108]>();
+
+/// The file name of an AF_UNIX address (not an abstract one), NUL-terminated.
+fn unix_name(addr: *const sockaddr, len: socklen_t) -> Option<[u8; NAME_MAX + 1]> {
+    let len = len as usize;
+    if addr.is_null() || len <= PATH_AT || !set::is_active() || !crate::mem::readable(addr.cast(), len.min(std::mem::size_of::<sockaddr_un>())) {
+        return None;
+    }
+    let un = unsafe { &*(addr as *const sockaddr_un) };
+    if un.sun_family != libc::AF_UNIX as libc::sa_family_t || un.sun_path[0] == 0 {
+        return None;
+    }
+    let mut name = [0u8; NAME_MAX + 1];
+    let n = (len - PATH_AT).min(NAME_MAX);
+    for (i, c) in un.sun_path[..n].iter().take_while(|&&c| c != 0).enumerate() {
+        name[i] = *c as u8;
+    }
+    Some(name)
+}
+
+/// An AF_UNIX address naming `path`, or ENAMETOOLONG when it does not fit.
+fn address(path: &[u8]) -> Res<(sockaddr_un, socklen_t)> {
+    let mut un: sockaddr_un = unsafe { std::mem::zeroed() };
+    un.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    if path.len() >= NAME_MAX {
+        return Err(Errno(libc::ENAMETOOLONG));
+    }
+    for (slot, b) in un.sun_path.iter_mut().zip(path) {
+        *slot = *b as c_char;
+    }
+    Ok((un, (PATH_AT + path.len() + 1) as socklen_t))
+}
+
+/// Runs `op` with the address of the member place `at`.
+fn at_address<T: FfiReturn>(at: &At, op: impl FnOnce(*const sockaddr, socklen_t) -> T) -> Res<T> {
+    let abs = at.abs_within(NAME_MAX)?;
+    let (un, len) = address(abs.path.as_bytes())?;
+    op(&un as *const sockaddr_un as *const sockaddr, len).into_res()
+}
+
+/// A hook whose address names a socket file: `shadowed` runs for a name under the prefix,
+/// `plain` with the program's address (or one rewritten to the folded path).
+unsafe fn named<T: FfiReturn>(addr: *const sockaddr, len: socklen_t, shadowed: impl FnOnce(crate::resolve::Spath) -> Res<T>, plain: impl Fn(*const sockaddr, socklen_t) -> T) -> T {
+    let Some(name) = unix_name(addr, len) else { return plain(addr, len) };
+    let name_ptr = name.as_ptr() as *const c_char;
+    path_hook(libc::AT_FDCWD, name_ptr, shadowed, |p| {
+        if p == name_ptr {
+            return plain(addr, len);
+        }
+        match address(std::ffi::CStr::from_ptr(p).to_bytes()) {
+            Ok((un, l)) => plain(&un as *const sockaddr_un as *const sockaddr, l),
+            Err(e) => {
+                e.set();
+                T::FAILED
+            }
+        }
+    })
+}
+
+/// bind(2)
+#[no_mangle]
+pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    named(
+        addr,
+        len,
+        |sp| {
+            let intent = crate::members::intent_begin(&sp.rel);
+            let r = super::on_lead_res(&sp, "bind", |at| at_address(at, |a, l| raw::bind(fd, a, l))).inspect_err(|_| crate::members::intent_end(intent))?;
+            crate::members::record_change(&sp.rel, None);
+            let node = super::on_lead_res(&sp, "bind", |at| real::fstatat(at.fd, &at.path, libc::AT_SYMLINK_NOFOLLOW));
+            let follower = super::on_follower(&sp, |at| match &node {
+                Ok(st) => {
+                    let made = raw::mknodat(at.fd, at.path.as_ptr(), libc::S_IFSOCK | (st.st_mode & 0o7777), 0);
+                    if made == 0 { real::utimensat_at(at.fd, &at.path, &times_of(st), libc::AT_SYMLINK_NOFOLLOW).map_or(-1, |_| 0) } else { made }
+                }
+                Err(e) => {
+                    e.set();
+                    -1
+                }
+            });
+            if let Some(Err(e)) = follower {
+                crate::members::follower_failed(&sp.rel, "bind", e, None)?;
+                return Ok(r);
+            }
+            crate::members::intent_end(intent);
+            Ok(r)
+        },
+        |a, l| raw::bind(fd, a, l),
+    )
+}
+
+/// connect(2): to the socket on the lead member.
+#[no_mangle]
+pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    named(addr, len, |sp| super::on_lead_res(&sp, "connect", |at| at_address(at, |a, l| raw::connect(fd, a, l))), |a, l| raw::connect(fd, a, l))
+}
+
+/// sendto(2) on an unconnected AF_UNIX datagram socket, to a name under the prefix.
+#[no_mangle]
+pub unsafe extern "C" fn sendto(fd: c_int, buf: *const c_void, n: size_t, flags: c_int, addr: *const sockaddr, len: socklen_t) -> ssize_t {
+    if addr.is_null() {
+        return raw::sendto(fd, buf, n, flags, addr, len);
+    }
+    named(addr, len, |sp| super::on_lead_res(&sp, "sendto", |at| at_address(at, |a, l| raw::sendto(fd, buf, n, flags, a, l))), |a, l| raw::sendto(fd, buf, n, flags, a, l))
+}
+
+/// sendmsg(2), likewise for `msg_name`.
+#[no_mangle]
+pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_int) -> ssize_t {
+    if msg.is_null() || !set::is_active() || !crate::mem::readable(msg.cast(), std::mem::size_of::<libc::msghdr>()) || (*msg).msg_name.is_null() {
+        return raw::sendmsg(fd, msg, flags);
+    }
+    let with_name = |a: *const sockaddr, l: socklen_t| {
+        let mut m = *msg;
+        m.msg_name = a as *mut c_void;
+        m.msg_namelen = l;
+        raw::sendmsg(fd, &m, flags)
+    };
+    named((*msg).msg_name as *const sockaddr, (*msg).msg_namelen, |sp| super::on_lead_res(&sp, "sendmsg", |at| at_address(at, with_name)), with_name)
+}

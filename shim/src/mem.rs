@@ -1,0 +1,113 @@
+//! Reading the program's strings without crashing where the kernel would have answered.
+//! A path pointer may be NULL, point at unmapped or unreadable memory, or name a string
+//! longer than PATH_MAX: the kernel answers EFAULT or ENAMETOOLONG, so the shim must never
+//! touch such memory itself. Pages are checked once (process_vm_readv on this process, which
+//! fails with EFAULT instead of faulting) and remembered in a small cache that every change
+//! of the address space (munmap, mprotect, mremap) empties.
+
+use libc::c_char;
+use std::ffi::CStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const PAGE: usize = 4096;
+const SLOTS: usize = 64;
+
+/// Page numbers known to be readable (direct-mapped by page number; 0 = empty).
+static READABLE: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+/// This process's pid, for process_vm_readv (set at start-up and in every fork child).
+static PID: AtomicUsize = AtomicUsize::new(0);
+
+pub fn set_pid() {
+    PID.store(unsafe { libc::getpid() } as usize, Ordering::Relaxed);
+}
+
+/// The address space changed: forget every page seen.
+pub fn forget_pages() {
+    for s in &READABLE {
+        s.store(0, Ordering::Relaxed);
+    }
+}
+
+fn page_readable(page: usize) -> bool {
+    let slot = &READABLE[page % SLOTS];
+    if slot.load(Ordering::Relaxed) == page {
+        return true;
+    }
+    let mut byte = 0u8;
+    let local = libc::iovec { iov_base: (&mut byte as *mut u8).cast(), iov_len: 1 };
+    let remote = libc::iovec { iov_base: (page * PAGE) as *mut libc::c_void, iov_len: 1 };
+    let pid = PID.load(Ordering::Relaxed) as libc::pid_t;
+    let r = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+    let ok = match r {
+        1 => true,
+        // Not permitted here (seccomp, an old kernel): nothing can be checked, read as before.
+        _ => matches!(crate::real::Errno::last().0, libc::ENOSYS | libc::EPERM),
+    };
+    if ok && page != 0 {
+        slot.store(page, Ordering::Relaxed);
+    }
+    ok
+}
+
+/// Whether `len` bytes at `p` can be read (a structure the program passes by pointer).
+pub fn readable(p: *const u8, len: usize) -> bool {
+    let start = p as usize;
+    start != 0 && len > 0 && (start / PAGE..=(start + len - 1) / PAGE).all(page_readable)
+}
+
+/// The program's NUL-terminated string at `p`, if every byte of it up to the NUL is readable
+/// and it is shorter than `PATH_MAX`; `None` when the kernel would refuse it (EFAULT,
+/// ENAMETOOLONG): the caller then hands the pointer to libc untouched, which gives the
+/// program exactly the kernel's answer.
+pub fn path<'a>(p: *const c_char) -> Option<&'a CStr> {
+    let start = p as usize;
+    if start == 0 {
+        return None;
+    }
+    let limit = libc::PATH_MAX as usize;
+    let mut i = 0;
+    while i < limit {
+        let addr = start + i;
+        if i == 0 || addr % PAGE == 0 {
+            if !page_readable(addr / PAGE) {
+                return None;
+            }
+        }
+        if unsafe { *(addr as *const u8) } == 0 {
+            return Some(unsafe { CStr::from_ptr(p) });
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_pointers_are_refused_without_a_fault() {
+        set_pid();
+        assert!(path(std::ptr::null()).is_none());
+        assert!(path(0xDEAD_C0DEusize as *const c_char).is_none());
+        let good = c"/shadow/x";
+        assert_eq!(path(good.as_ptr()).map(|c| c.to_bytes()), Some(&b"/shadow/x"[..]));
+        let long = vec![b'a'; libc::PATH_MAX as usize + 10].into_iter().chain([0]).collect::<Vec<u8>>();
+        assert!(path(long.as_ptr().cast()).is_none());
+    }
+
+    #[test]
+    fn a_string_running_into_an_unmapped_page_is_refused() {
+        set_pid();
+        unsafe {
+            let m = libc::mmap(std::ptr::null_mut(), 2 * PAGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) as *mut u8;
+            std::ptr::write_bytes(m, b'x', 2 * PAGE);
+            libc::munmap(m.add(PAGE).cast(), PAGE);
+            forget_pages();
+            assert!(path(m.add(PAGE - 3).cast()).is_none());
+            *m.add(PAGE - 1) = 0;
+            assert_eq!(path(m.add(PAGE - 3).cast()).map(|c| c.to_bytes().len()), Some(2));
+            libc::munmap(m.cast(), PAGE);
+        }
+    }
+}

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# conformance.sh: the file-system world's own suites, run with their files under the prefix.
+#
+#   tests/scripts/conformance.sh [--suite DIR] [--out DIR] [--keep] [pjdfstest|fsx|fsstress]... [-- PATTERN...]
+#
+#   pjdfstest  every tests/*/*.t file twice: natively (in a scratch directory on the same file
+#              system) and under the shim (working directory /shadow/w, a fresh set per file).
+#              A file fails when an assertion that passes natively fails under the shim, when a
+#              `libshadow:` line is printed, or when the members differ afterwards.
+#   fsx        xfstests' exerciser on one file under the prefix (buffered, and O_DIRECT -Z).
+#   fsstress   4 processes x 3,000 operations in one tree, 3 seeds.
+# After every run: `shadowctl verify` and compare_members.py (an independent comparison with
+# mtimes). PATTERN limits pjdfstest to files whose path (e.g. chmod/00.t) matches.
+# Exit 0 when everything passed, 1 when something failed, 2 when the suites cannot be built.
+set -u
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+suite=$root/../shared/third-party
+out=$root/target/third-party
+keep=0
+suites=()
+patterns=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--suite) suite=$2; shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	--keep) keep=1; shift ;;
+	-h | --help) sed -n '2,16s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	--) shift; patterns=("$@"); break ;;
+	pjdfstest | fsx | fsstress) suites+=("$1"); shift ;;
+	*) echo "conformance.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+	esac
+done
+[ ${#suites[@]} -gt 0 ] || suites=(pjdfstest fsx fsstress)
+lib=$root/target/release/libshadow.so
+ctl=$root/target/release/shadowctl
+[ -x "$ctl" ] && [ -f "$lib" ] || { echo "conformance.sh: build first (make)" >&2; exit 2; }
+[ -x "$suite/build.sh" ] || { echo "conformance.sh: no third-party suites at $suite (set THIRD_PARTY)" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || { echo "conformance.sh: pjdfstest and fsstress need root; run as root" >&2; exit 2; }
+bash "$suite/build.sh" "$out" >/dev/null || { echo "conformance.sh: building the suites failed" >&2; exit 2; }
+
+work=$(mktemp -d /var/tmp/conformance.XXXXXX)
+# Members are usually reachable by everyone up to their roots; pjdfstest switches to uid 65534.
+chmod 755 "$work"
+failures=0
+failed_names=()
+
+# A fresh set in $1 (primary, secondary, state, app.toml).
+new_set() {
+	mkdir -p "$1/primary" "$1/secondary" "$1/state"
+	printf 'prefix = "/shadow"\nprimary = "%s"\nsecondary = "%s"\nstate_dir = "%s"\n' \
+		"$1/primary" "$1/secondary" "$1/state" >"$1/app.toml"
+}
+shim() { local cfg=$1; shift; SHADOW_CONFIG=$cfg LD_PRELOAD=$lib "$@"; }
+
+# Members of the set in $1 identical? Prints the differences.
+members_identical() {
+	local ok=0
+	"$ctl" verify -c "$1/app.toml" >"$1/verify.log" 2>&1 || { ok=1; sed 's/^/    verify: /' "$1/verify.log" | head -20; }
+	python3 "$here/compare_members.py" "$1/primary" "$1/secondary" >"$1/compare.log" 2>&1 || { ok=1; sed 's/^/    compare: /' "$1/compare.log" | head -20; }
+	return $ok
+}
+
+fail() {
+	failures=$((failures + 1))
+	failed_names+=("$1")
+}
+
+# The "not ok" assertion numbers of a TAP stream, TODO ones left out.
+not_ok() { grep -E '^not ok' "$1" | grep -v '# TODO' | awk '{print $3}' | sort; }
+
+run_pjdfstest() {
+	local total=0 passed=0 t name d native shimmed
+	local files=()
+	while IFS= read -r t; do
+		name=${t#"$out/tests/"}
+		if [ ${#patterns[@]} -gt 0 ]; then
+			local hit=0 p
+			for p in "${patterns[@]}"; do [[ $name == *$p* ]] && hit=1; done
+			[ $hit = 1 ] || continue
+		fi
+		files+=("$t")
+	done < <(find "$out/tests" -name '*.t' | sort)
+	echo "pjdfstest: ${#files[@]} files"
+	for t in "${files[@]}"; do
+		name=${t#"$out/tests/"}
+		d=$work/pjd/${name//\//_}
+		mkdir -p "$d/native"
+		new_set "$d"
+		(cd "$d/native" && timeout 300 sh "$t" >"$d/native.tap" 2>&1)
+		shim "$d/app.toml" timeout 300 sh -c 'mkdir -p /shadow/w && cd /shadow/w && exec sh "$1"' sh "$t" >"$d/shim.tap" 2>&1
+		total=$((total + 1))
+		native=$(not_ok "$d/native.tap")
+		shimmed=$(not_ok "$d/shim.tap")
+		local worse
+		worse=$(comm -13 <(echo "$native") <(echo "$shimmed") | grep . || true)
+		local bad=0
+		if [ -n "$worse" ] || ! grep -q '^ok\|^not ok' "$d/shim.tap"; then
+			bad=1
+			echo "  $name: assertions failing under the shim only: $(echo $worse)"
+			for n in $worse; do grep -E "^not ok $n( |$)" "$d/shim.tap" | head -1 | sed 's/^/    /'; done
+		fi
+		if grep -q 'libshadow:' "$d/shim.tap"; then
+			bad=1
+			echo "  $name: the shim reported:"
+			grep 'libshadow:' "$d/shim.tap" | head -5 | sed 's/^/    /'
+		fi
+		if ! members_identical "$d" >"$d/members.log"; then
+			bad=1
+			echo "  $name: members differ:"
+			cat "$d/members.log"
+		fi
+		if [ $bad = 0 ]; then
+			passed=$((passed + 1))
+			[ $keep = 1 ] || rm -rf "$d"
+		else
+			fail "pjdfstest/$name"
+		fi
+	done
+	echo "pjdfstest: $passed of $total files pass under the shim as they do natively, members identical"
+}
+
+run_fsx() {
+	local seed mode d args
+	for mode in buffered direct; do
+		for seed in 1 2 3; do
+			d=$work/fsx-$mode-$seed
+			new_set "$d"
+			args=(-q -N 20000 -S "$seed")
+			# O_DIRECT needs a file system that has it (tmpfs does not): the set is on ext4 here.
+			[ $mode = direct ] && args+=(-Z -R -W)
+			if ! shim "$d/app.toml" sh -c 'mkdir -p /shadow/f && exec "$@"' sh "$out/fsx" "${args[@]}" /shadow/f/file >"$d/fsx.log" 2>&1; then
+				echo "  fsx $mode seed $seed failed:"; tail -20 "$d/fsx.log" | sed 's/^/    /'
+				fail "fsx-$mode-$seed"; continue
+			fi
+			if grep -q 'libshadow:' "$d/fsx.log"; then
+				echo "  fsx $mode seed $seed: the shim reported:"; grep 'libshadow:' "$d/fsx.log" | head -5 | sed 's/^/    /'
+				fail "fsx-$mode-$seed"; continue
+			fi
+			if ! members_identical "$d"; then
+				echo "  fsx $mode seed $seed: members differ"; fail "fsx-$mode-$seed"; continue
+			fi
+			echo "  fsx $mode seed $seed: ok"
+			[ $keep = 1 ] || rm -rf "$d"
+		done
+	done
+}
+
+run_fsstress() {
+	local seed d
+	for seed in 1 2 3; do
+		d=$work/fsstress-$seed
+		new_set "$d"
+		if ! shim "$d/app.toml" "$out/fsstress" -d /shadow/fss -n 3000 -p 4 -s "$seed" >"$d/fsstress.log" 2>&1; then
+			echo "  fsstress seed $seed failed:"; tail -20 "$d/fsstress.log" | sed 's/^/    /'
+			fail "fsstress-$seed"; continue
+		fi
+		if grep -q 'libshadow:' "$d/fsstress.log"; then
+			echo "  fsstress seed $seed: the shim reported:"; grep 'libshadow:' "$d/fsstress.log" | head -5 | sed 's/^/    /'
+			fail "fsstress-$seed"; continue
+		fi
+		if ! members_identical "$d"; then
+			echo "  fsstress seed $seed: members differ"; fail "fsstress-$seed"; continue
+		fi
+		echo "  fsstress seed $seed: ok"
+		[ $keep = 1 ] || rm -rf "$d"
+	done
+}
+
+for s in "${suites[@]}"; do
+	echo "== $s"
+	"run_$s"
+done
+if [ $failures -gt 0 ]; then
+	echo "conformance: $failures failed: ${failed_names[*]}"
+	echo "conformance: kept in $work"
+	exit 1
+fi
+[ $keep = 1 ] && echo "conformance: kept in $work" || rm -rf "$work"
+echo "conformance: everything passed"
