@@ -3,7 +3,7 @@ PREFIX ?= /usr/local
 CARGO ?= cargo
 REL := target/release
 
-.PHONY: all build test test-deps demo bench bench-quick install clean
+.PHONY: all build test test-deps demo bench bench-quick install clean conformance
 
 all: build
 
@@ -21,6 +21,9 @@ test-deps:
 	    openssh-server sshfs >/dev/null; }
 	@command -v strace >/dev/null 2>&1 || { echo "installing strace (the journal test traces system calls)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null; }
+	@{ command -v rsync && command -v autoreconf && command -v libtoolize; } >/dev/null 2>&1 || { \
+	  echo "installing rsync autoconf automake libtool (real programs the path tests run under the prefix)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync autoconf automake libtool >/dev/null; }
 
 test: build test-deps
 	$(CARGO) test --release --workspace --exclude shadow-tests
@@ -28,6 +31,12 @@ test: build test-deps
 	c-tests/run.sh --lib $(CURDIR)/$(REL)/libshadow.so --ctl $(CURDIR)/$(REL)/shadowctl
 	LIBSHADOW=$(CURDIR)/$(REL)/libshadow.so $(CARGO) test --release -p shadow-tests -- --test-threads=2
 	$(MAKE) bench-quick
+
+# The file-system world's own suites (pjdfstest, fsx, fsstress) under the prefix, each run
+# compared with a native run and followed by a comparison of the members. Needs root.
+THIRD_PARTY ?= ../shared/third-party
+conformance: build
+	tests/scripts/conformance.sh --suite $(THIRD_PARTY)
 
 demo: build
 	sh ctl/demo.sh $(REL)

@@ -81,6 +81,26 @@ pub fn path<'a>(p: *const c_char) -> Option<&'a CStr> {
     None
 }
 
+/// Reads `len` bytes of this process's memory at `addr` in chunks, handing each to `f` with
+/// its offset: memory that faults (a mapping past the end of its file, a page made
+/// unreadable) ends the copy with EFAULT instead of a signal.
+pub fn copy_out(addr: usize, len: usize, mut f: impl FnMut(&[u8], usize) -> crate::real::Res<()>) -> crate::real::Res<()> {
+    let mut buf = vec![0u8; (1 << 16).min(len.max(1))];
+    let mut done = 0;
+    while done < len {
+        let want = (len - done).min(buf.len());
+        let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: want };
+        let remote = libc::iovec { iov_base: (addr + done) as *mut libc::c_void, iov_len: want };
+        let n = unsafe { libc::process_vm_readv(PID.load(Ordering::Relaxed) as libc::pid_t, &local, 1, &remote, 1, 0) };
+        if n <= 0 {
+            return Err(crate::real::Errno(libc::EFAULT));
+        }
+        f(&buf[..n as usize], done)?;
+        done += n as usize;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,6 +114,9 @@ pub struct Shared {
     pub lock: LockFile,
     pub changes_fd: c_int,
     pub journal_fd: c_int,
+    /// The history log, held open from the start: a program that changes its uid or root
+    /// (setuid, chroot) still has its reports recorded.
+    pub history_fd: c_int,
 }
 
 static VIEW: RwLock<Option<Arc<View>>> = RwLock::new(None);
@@ -148,11 +151,12 @@ pub fn open(config: &shadow_core::config::Config) -> Result<Shared, String> {
     };
     let changes_fd = append_only(shadow_core::shared::changes_path(config))?;
     let journal_fd = append_only(shadow_core::shared::journal_path(config))?;
+    let history_fd = append_only(config.history_path())?;
     if real::fstat(journal_fd).map(|st| st.st_size).unwrap_or(1) == 0 {
         let header = shadow_core::journal::file_header(state.set_id);
         real::write(journal_fd, &header).map_err(|e| format!("{}: {}", shadow_core::shared::journal_path(config).display(), e.describe()))?;
     }
-    Ok(Shared { state, registry, lock, changes_fd, journal_fd })
+    Ok(Shared { state, registry, lock, changes_fd, journal_fd, history_fd })
 }
 
 /// First view and registry slot, at start-up.
@@ -681,7 +685,7 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View) {
 /// `fail` the error is returned to the program.
 pub fn follower_failed(rel: &Rel, what: &str, e: Errno, ocb: Option<&Ocb>) -> Result<(), Errno> {
     let set = set::get();
-    let member_gone = set.config.failure_errors.contains(&e.0) || (e.0 == libc::ENOENT && follower_swapped());
+    let member_gone = view().follower.is_some_and(|f| confirmed_gone(f, e)) || (e.0 == libc::ENOENT && follower_swapped());
     if member_gone && set.config.on_member_error == OnMemberError::Degrade {
         if let Some(m) = view().follower {
             if shared().state.mark_failed(m.index()) {
@@ -698,6 +702,24 @@ pub fn follower_failed(rel: &Rel, what: &str, e: Errno, ocb: Option<&Ocb>) -> Re
         None => crate::report::record(Code::NamespaceMismatch, rel, &format!("{what}: {}", e.describe())),
     }
     if member_gone { Err(e) } else { Ok(()) }
+}
+
+/// Whether error `e` from member `m` means the member is gone, not that the object answered
+/// so (opening a FIFO without a reader, a device without a driver: ENXIO, ENODEV; one bad
+/// file: EIO). An error of `failure_errors` about the file system as a whole (full, quota,
+/// read-only) is taken at its word; any other is confirmed by a look at the member's root,
+/// both through the fd the shim holds and by its path: a member whose root answers is there.
+fn confirmed_gone(m: Member, e: Errno) -> bool {
+    if !set::get().config.failure_errors.contains(&e.0) {
+        return false;
+    }
+    if matches!(e.0, libc::ENOSPC | libc::EDQUOT | libc::EROFS) {
+        return true;
+    }
+    let v = view();
+    let by_fd = v.root(m).and_then(|fd| real::fstat(fd)).is_ok();
+    let by_path = CString::new(v.dirs[m.index()].clone()).map_or(false, |p| real::fstatat(libc::AT_FDCWD, &p, 0).is_ok());
+    !(by_fd && by_path)
 }
 
 /// The follower said "no such file" where the lead had one: if its root no longer carries
@@ -722,11 +744,11 @@ fn follower_swapped() -> bool {
 /// and this process switches to the follower at once; the caller then retries (true).
 pub fn lead_failed(rel: &Rel, what: &str, e: Errno) -> bool {
     let set = set::get();
-    if !set.config.failure_errors.contains(&e.0) || set.config.on_member_error != OnMemberError::Degrade {
+    if set.config.on_member_error != OnMemberError::Degrade {
         return false;
     }
     let v = view();
-    if v.follower.is_none() {
+    if v.follower.is_none() || !confirmed_gone(v.lead, e) {
         return false;
     }
     if shared().state.mark_failed(v.lead.index()) {

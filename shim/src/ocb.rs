@@ -51,6 +51,11 @@ pub struct Ocb {
     flags: c_int,
     /// The secondary's fd (an internal fd), or -1.
     secondary: AtomicI32,
+    /// A readable, buffered fd on the lead's file when the program's own is not one
+    /// (write-only, O_DIRECT), opened at the first copy that needs it and kept until the
+    /// program's last close: closing a second fd on a file drops every POSIX lock the
+    /// program holds on it. -1 until then.
+    reader: AtomicI32,
     order: Arc<FileOrder>,
     append: AtomicBool,
     /// Another process may write through the same file description (fork, exec adoption):
@@ -134,6 +139,7 @@ impl Ocb {
             kind,
             flags,
             secondary: AtomicI32::new(-1),
+            reader: AtomicI32::new(-1),
             order: file_order(st),
             append: AtomicBool::new(flags & libc::O_APPEND != 0),
             shared: AtomicBool::new(false),
@@ -275,9 +281,27 @@ impl Ocb {
     }
 
     /// Copies `[off, off+len)` of the primary file to the secondary: for writes that reached
-    /// the primary by a way the shim cannot repeat (copy_file_range, splice, mmap, aio).
-    /// `fd` is any fd on the primary file, opened with `flags`.
-    pub fn copy_range_from_primary(&self, fd: c_int, flags: c_int, off: i64, len: i64) {
+    /// the primary by a way the shim cannot repeat (copy_file_range, splice, aio). `fd` is
+    /// the program's fd on the primary file.
+    pub fn copy_range_from_primary(&self, fd: c_int, off: i64, len: i64) {
+        self.to_follower("copy", |sfd| self.copy_range(fd, sfd, off, len));
+    }
+
+    /// Copies `len` bytes of the program's memory at `addr` (a writable shared mapping of
+    /// the file, an AIO buffer) to the secondary at `off`; `size_of`, an fd of any kind on
+    /// the lead's file, clips the copy to the file's size (a mapping reaches past its end).
+    pub fn copy_memory_to_follower(&self, addr: usize, off: i64, len: i64, size_of: Option<c_int>) {
+        self.to_follower("copy", |sfd| {
+            let len = match size_of {
+                Some(fd) => len.min(real::fstat(fd)?.st_size - off).max(0),
+                None => len,
+            };
+            without_direct(sfd, || crate::mem::copy_out(addr, len as usize, |chunk, at| pwrite_all(sfd, chunk, off + at as i64)))
+        });
+    }
+
+    /// Applies `copy` to the follower's file under the file's order, as a mutation.
+    fn to_follower(&self, what: &str, copy: impl FnOnce(c_int) -> Res<()>) {
         let Some(sfd) = self.secondary_fd() else {
             crate::members::record_change(&self.rel(), Some(self));
             return;
@@ -285,9 +309,38 @@ impl Ocb {
         let _order = self.lock_order(sfd);
         self.begin_intent(Some(sfd));
         self.written.store(true, Ordering::Relaxed);
-        if let Err(e) = copy_range(fd, flags, sfd, off, len) {
-            let _ = crate::members::follower_failed(&self.rel(), "copy", e, Some(self));
+        if let Err(e) = copy(sfd) {
+            let _ = crate::members::follower_failed(&self.rel(), what, e, Some(self));
         }
+    }
+
+    /// A readable, buffered fd on the lead's file behind the program's `fd`.
+    fn readable(&self, fd: c_int) -> Res<c_int> {
+        let mode = self.flags & libc::O_ACCMODE;
+        if (mode == libc::O_RDWR || mode == libc::O_RDONLY) && self.flags & libc::O_DIRECT == 0 {
+            return Ok(fd);
+        }
+        let have = self.reader.load(Ordering::Acquire);
+        if have >= 0 {
+            return Ok(have);
+        }
+        let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).unwrap_or_default();
+        let opened = make_internal(real::open(&path, libc::O_RDONLY | libc::O_CLOEXEC, 0)?);
+        match self.reader.compare_exchange(-1, opened, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => Ok(opened),
+            Err(other) => {
+                // Another thread opened one first; ours was never used.
+                close_internal(opened);
+                Ok(other)
+            }
+        }
+    }
+
+    /// Copies a byte range of the primary (through the program's `fd`) to the secondary's
+    /// `sfd`, clipped to the primary's size; `len < 0`: to the end, and the size too.
+    pub fn copy_range(&self, fd: c_int, sfd: c_int, off: i64, len: i64) -> Res<()> {
+        let reader = self.readable(fd)?;
+        without_direct(sfd, || copy_file_range_or_read(reader, sfd, off, len))
     }
 
     /// The first mutation through this open: journal it (once), with the file's inode on
@@ -327,8 +380,13 @@ impl Ocb {
             // A lead that cannot say its times is the lead's trouble (its next operation
             // finds out), never the follower's.
             if let Ok(st) = real::fstat(fd) {
-                if let Err(e) = real::futimens(sfd, &times_of(&st)) {
-                    let _ = crate::members::follower_failed(&self.rel(), "futimens", e, Some(self));
+                match real::futimens(sfd, &times_of(&st)) {
+                    // A writer that does not own the file may not set exact times (the kernel
+                    // stamped "now" on each member at its write).
+                    Ok(_) | Err(Errno(libc::EPERM | libc::EACCES)) => {}
+                    Err(e) => {
+                        let _ = crate::members::follower_failed(&self.rel(), "futimens", e, Some(self));
+                    }
                 }
             }
         }
@@ -358,6 +416,10 @@ impl Drop for Ocb {
         if let Some(sfd) = self.secondary_fd() {
             close_internal(sfd);
         }
+        let reader = self.reader.load(Ordering::Relaxed);
+        if reader >= 0 {
+            close_internal(reader);
+        }
         self.report_if_insecure();
     }
 }
@@ -384,41 +446,33 @@ pub fn pwrite_all(fd: c_int, mut buf: &[u8], mut off: i64) -> Res<()> {
     Ok(())
 }
 
-/// A readable fd on the primary file behind `fd` (the program's fd may be write-only).
-struct PrimaryReader(c_int, bool);
-impl PrimaryReader {
-    fn new(fd: c_int, flags: c_int) -> Res<PrimaryReader> {
-        if flags & libc::O_ACCMODE == libc::O_RDWR || flags & libc::O_ACCMODE == libc::O_RDONLY {
-            return Ok(PrimaryReader(fd, false));
-        }
-        let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).unwrap_or_default();
-        Ok(PrimaryReader(real::open(&path, libc::O_RDONLY | libc::O_CLOEXEC, 0)?, true))
+/// Runs `f` with O_DIRECT lifted from the follower's fd (the shim's own, used under the
+/// file's order lock): the shim's copies need not be aligned.
+fn without_direct<T>(sfd: c_int, f: impl FnOnce() -> Res<T>) -> Res<T> {
+    let status = real::fcntl(sfd, libc::F_GETFL, 0)?;
+    if status & libc::O_DIRECT == 0 {
+        return f();
     }
-}
-impl Drop for PrimaryReader {
-    fn drop(&mut self) {
-        if self.1 {
-            let _ = real::close(self.0);
-        }
-    }
+    real::fcntl(sfd, libc::F_SETFL, (status & !libc::O_DIRECT) as libc::c_long)?;
+    let r = f();
+    let _ = real::fcntl(sfd, libc::F_SETFL, status as libc::c_long);
+    r
 }
 
-/// Copies a byte range of the primary to the secondary, clipped to the primary's size.
-pub fn copy_range(fd: c_int, flags: c_int, sfd: c_int, off: i64, len: i64) -> Res<()> {
-    let reader = PrimaryReader::new(fd, flags)?;
-    let size = real::fstat(reader.0)?.st_size;
+fn copy_file_range_or_read(reader: c_int, sfd: c_int, off: i64, len: i64) -> Res<()> {
+    let size = real::fstat(reader)?.st_size;
     let end = if len < 0 { size } else { (off + len).min(size) };
     let (mut ro, mut wo) = (off, off);
     while ro < end {
         let want = (end - ro) as usize;
-        match real::copy_file_range(reader.0, &mut ro, sfd, &mut wo, want) {
+        match real::copy_file_range(reader, &mut ro, sfd, &mut wo, want) {
             Ok(0) => break,
             Ok(_) => {}
             Err(Errno(libc::EXDEV | libc::EINVAL | libc::EOPNOTSUPP | libc::ENOSYS)) => {
                 let mut buf = vec![0u8; 1 << 16];
                 while ro < end {
                     let want = ((end - ro) as usize).min(buf.len());
-                    let n = real::pread(reader.0, &mut buf[..want], ro)?;
+                    let n = real::pread(reader, &mut buf[..want], ro)?;
                     if n == 0 {
                         break;
                     }

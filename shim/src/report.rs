@@ -5,7 +5,6 @@ use crate::resolve::Rel;
 use crate::set;
 use shadow_core::history::{Code, Record};
 use shadow_core::Member;
-use std::ffi::CString;
 
 /// Exit status of a program that the shim refused to run (broken config): like env(1),
 /// 125 says "the wrapper failed", never the program.
@@ -33,14 +32,8 @@ pub fn record(code: Code, rel: &Rel, error: &str) {
 }
 
 fn append_history(line: &str) {
-    let s = set::get();
-    let Ok(path) = CString::new(s.config.history_path().into_os_string().into_encoded_bytes()) else { return };
-    let flags = libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC;
-    if let Ok(fd) = real::open(&path, flags, 0o644) {
-        // One write call per record: concurrent appenders never interleave within a line.
-        let _ = real::write(fd, format!("{line}\n").as_bytes());
-        let _ = real::close(fd);
-    }
+    // One write call per record: concurrent appenders never interleave within a line.
+    let _ = real::write(set::get().shared.history_fd, format!("{line}\n").as_bytes());
 }
 
 /// A call the shim has no mirrored form for named a path under the prefix: refused.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # conformance.sh: the file-system world's own suites, run with their files under the prefix.
 #
-#   tests/scripts/conformance.sh [--suite DIR] [--out DIR] [--keep] [pjdfstest|fsx|fsstress]... [-- PATTERN...]
+#   tests/scripts/conformance.sh [--suite DIR] [--out DIR] [--keep] [--jobs N] [pjdfstest|fsx|fsstress]... [-- PATTERN...]
 #
 #   pjdfstest  every tests/*/*.t file twice: natively (in a scratch directory on the same file
 #              system) and under the shim (working directory /shadow/w, a fresh set per file).
@@ -17,7 +17,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 suite=$root/../shared/third-party
 out=$root/target/third-party
-keep=0
+keep=${CONFORMANCE_KEEP:-0}
+jobs=4
+one=
 suites=()
 patterns=()
 while [ $# -gt 0 ]; do
@@ -25,6 +27,8 @@ while [ $# -gt 0 ]; do
 	--suite) suite=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
+	--jobs) jobs=$2; shift 2 ;;
+	--pjd-one) one=$2; shift 2 ;;
 	-h | --help) sed -n '2,16s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	--) shift; patterns=("$@"); break ;;
 	pjdfstest | fsx | fsstress) suites+=("$1"); shift ;;
@@ -37,11 +41,15 @@ ctl=$root/target/release/shadowctl
 [ -x "$ctl" ] && [ -f "$lib" ] || { echo "conformance.sh: build first (make)" >&2; exit 2; }
 [ -x "$suite/build.sh" ] || { echo "conformance.sh: no third-party suites at $suite (set THIRD_PARTY)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "conformance.sh: pjdfstest and fsstress need root; run as root" >&2; exit 2; }
-bash "$suite/build.sh" "$out" >/dev/null || { echo "conformance.sh: building the suites failed" >&2; exit 2; }
-
-work=$(mktemp -d /var/tmp/conformance.XXXXXX)
-# Members are usually reachable by everyone up to their roots; pjdfstest switches to uid 65534.
-chmod 755 "$work"
+if [ -z "$one" ]; then
+	bash "$suite/build.sh" "$out" >/dev/null || { echo "conformance.sh: building the suites failed" >&2; exit 2; }
+	work=$(mktemp -d /var/tmp/conformance.XXXXXX)
+	# Members are usually reachable by everyone up to their roots; pjdfstest switches to uid 65534.
+	chmod 755 "$work"
+	export CONFORMANCE_WORK=$work CONFORMANCE_KEEP=$keep
+else
+	work=$CONFORMANCE_WORK
+fi
 failures=0
 failed_names=()
 
@@ -69,8 +77,40 @@ fail() {
 # The "not ok" assertion numbers of a TAP stream, TODO ones left out.
 not_ok() { grep -E '^not ok' "$1" | grep -v '# TODO' | awk '{print $3}' | sort; }
 
+# One pjdfstest file: natively, then under the shim on a fresh set, then the members.
+# Prints what went wrong (nothing when it passed); exit status 1 when it failed.
+pjd_one() {
+	local t=$1 name d native shimmed worse bad=0
+	name=${t#"$out/tests/"}
+	d=$work/pjd/${name//\//_}
+	mkdir -p "$d/native"
+	new_set "$d"
+	(cd "$d/native" && timeout 300 sh "$t" >"$d/native.tap" 2>&1)
+	shim "$d/app.toml" timeout 300 sh -c 'mkdir -p /shadow/w && cd /shadow/w && exec sh "$1"' sh "$t" >"$d/shim.tap" 2>&1
+	native=$(not_ok "$d/native.tap")
+	shimmed=$(not_ok "$d/shim.tap")
+	worse=$(comm -13 <(echo "$native") <(echo "$shimmed") | grep . || true)
+	if [ -n "$worse" ] || ! grep -q '^ok\|^not ok' "$d/shim.tap"; then
+		bad=1
+		echo "  $name: assertions failing under the shim only: $(echo $worse)"
+		for n in $worse; do grep -E "^not ok $n( |$)" "$d/shim.tap" | head -1 | cut -c1-300 | sed 's/^/    /'; done
+	fi
+	if grep -q 'libshadow:' "$d/shim.tap"; then
+		bad=1
+		echo "  $name: the shim reported:"
+		grep 'libshadow:' "$d/shim.tap" | head -5 | sed 's/^/    /'
+	fi
+	if ! members_identical "$d" >"$d/members.log"; then
+		bad=1
+		echo "  $name: members differ:"
+		cat "$d/members.log"
+	fi
+	[ $bad = 0 ] && [ $keep = 0 ] && rm -rf "$d"
+	return $bad
+}
+
 run_pjdfstest() {
-	local total=0 passed=0 t name d native shimmed
+	local t name total passed
 	local files=()
 	while IFS= read -r t; do
 		name=${t#"$out/tests/"}
@@ -81,42 +121,14 @@ run_pjdfstest() {
 		fi
 		files+=("$t")
 	done < <(find "$out/tests" -name '*.t' | sort)
-	echo "pjdfstest: ${#files[@]} files"
-	for t in "${files[@]}"; do
-		name=${t#"$out/tests/"}
-		d=$work/pjd/${name//\//_}
-		mkdir -p "$d/native"
-		new_set "$d"
-		(cd "$d/native" && timeout 300 sh "$t" >"$d/native.tap" 2>&1)
-		shim "$d/app.toml" timeout 300 sh -c 'mkdir -p /shadow/w && cd /shadow/w && exec sh "$1"' sh "$t" >"$d/shim.tap" 2>&1
-		total=$((total + 1))
-		native=$(not_ok "$d/native.tap")
-		shimmed=$(not_ok "$d/shim.tap")
-		local worse
-		worse=$(comm -13 <(echo "$native") <(echo "$shimmed") | grep . || true)
-		local bad=0
-		if [ -n "$worse" ] || ! grep -q '^ok\|^not ok' "$d/shim.tap"; then
-			bad=1
-			echo "  $name: assertions failing under the shim only: $(echo $worse)"
-			for n in $worse; do grep -E "^not ok $n( |$)" "$d/shim.tap" | head -1 | sed 's/^/    /'; done
-		fi
-		if grep -q 'libshadow:' "$d/shim.tap"; then
-			bad=1
-			echo "  $name: the shim reported:"
-			grep 'libshadow:' "$d/shim.tap" | head -5 | sed 's/^/    /'
-		fi
-		if ! members_identical "$d" >"$d/members.log"; then
-			bad=1
-			echo "  $name: members differ:"
-			cat "$d/members.log"
-		fi
-		if [ $bad = 0 ]; then
-			passed=$((passed + 1))
-			[ $keep = 1 ] || rm -rf "$d"
-		else
-			fail "pjdfstest/$name"
-		fi
-	done
+	total=${#files[@]}
+	echo "pjdfstest: $total files, $jobs at a time"
+	mkdir -p "$work/pjd"
+	# The files mostly sleep (ctime checks): several at once, each on its own set.
+	printf '%s\0' "${files[@]}" | xargs -0 -P "$jobs" -I{} "$0" --suite "$suite" --out "$out" --pjd-one {} >"$work/pjd.log" 2>&1
+	cat "$work/pjd.log"
+	passed=$((total - $(grep -c '^FAILED ' "$work/pjd.log")))
+	while read -r _ name; do fail "pjdfstest/$name"; done < <(grep '^FAILED ' "$work/pjd.log")
 	echo "pjdfstest: $passed of $total files pass under the shim as they do natively, members identical"
 }
 
@@ -128,7 +140,7 @@ run_fsx() {
 			new_set "$d"
 			args=(-q -N 20000 -S "$seed")
 			# O_DIRECT needs a file system that has it (tmpfs does not): the set is on ext4 here.
-			[ $mode = direct ] && args+=(-Z -R -W)
+			[ $mode = direct ] && args+=(-Z -r 4096 -t 4096 -w 4096)
 			if ! shim "$d/app.toml" sh -c 'mkdir -p /shadow/f && exec "$@"' sh "$out/fsx" "${args[@]}" /shadow/f/file >"$d/fsx.log" 2>&1; then
 				echo "  fsx $mode seed $seed failed:"; tail -20 "$d/fsx.log" | sed 's/^/    /'
 				fail "fsx-$mode-$seed"; continue
@@ -167,6 +179,11 @@ run_fsstress() {
 	done
 }
 
+if [ -n "$one" ]; then
+	pjd_one "$one" && exit 0
+	echo "FAILED ${one#"$out/tests/"}"
+	exit 1
+fi
 for s in "${suites[@]}"; do
 	echo "== $s"
 	"run_$s"

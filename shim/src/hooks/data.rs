@@ -15,19 +15,43 @@ unsafe fn bytes<'a>(buf: *const c_void, n: usize) -> &'a [u8] {
     if n == 0 || buf.is_null() { &[] } else { std::slice::from_raw_parts(buf.cast(), n) }
 }
 
-/// The first `n` bytes an iovec array describes, gathered.
-unsafe fn gather(iov: *const iovec, cnt: c_int, mut n: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(n);
+/// Writes the first `n` bytes an iovec array describes at `at`, from the program's own
+/// buffers: no copy, and an O_DIRECT follower gets the alignment the lead accepted.
+unsafe fn pwritev_all(fd: c_int, iov: *const iovec, cnt: c_int, n: usize, mut at: i64) -> Res<()> {
+    let mut parts: Vec<iovec> = Vec::new();
+    let mut left = n;
     for i in 0..cnt.max(0) as usize {
-        if n == 0 {
+        if left == 0 {
             break;
         }
-        let v = &*iov.add(i);
-        let take = v.iov_len.min(n);
-        out.extend_from_slice(bytes(v.iov_base, take));
-        n -= take;
+        let v = *iov.add(i);
+        let take = v.iov_len.min(left);
+        if take > 0 {
+            parts.push(iovec { iov_base: v.iov_base, iov_len: take });
+        }
+        left -= take;
     }
-    out
+    let mut rest = &mut parts[..];
+    while !rest.is_empty() {
+        let batch = rest.len().min(libc::UIO_MAXIOV as usize) as c_int;
+        let mut done = match raw::pwritev64(fd, rest.as_ptr(), batch, at).into_res() {
+            Ok(0) => return Err(Errno(libc::EIO)),
+            Ok(w) => w as usize,
+            Err(Errno(libc::EINTR)) => continue,
+            Err(e) => return Err(e),
+        };
+        at += done as i64;
+        while let Some(first) = rest.first_mut() {
+            if done < first.iov_len {
+                first.iov_base = (first.iov_base as *mut u8).add(done).cast();
+                first.iov_len -= done;
+                break;
+            }
+            done -= first.iov_len;
+            rest = &mut rest[1..];
+        }
+    }
+    Ok(())
 }
 
 /// Where the `n` bytes a positional-less write just wrote landed: they end at the position.
@@ -88,7 +112,7 @@ fd_hooks! {
     fn pwrite64(fd: c_int, buf: *const c_void, n: size_t, off: off64_t) -> ssize_t => |ocb| pwrite_core(&ocb, fd, bytes(buf, n), off);
     /// writev(2)
     fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t => |ocb| {
-        ocb.mirrored("writev", || raw::writev(fd, iov, cnt).into_res(), |sfd, &r| pwrite_all(sfd, &gather(iov, cnt, r as usize), ended_at_position(fd, r as usize)?))
+        ocb.mirrored("writev", || raw::writev(fd, iov, cnt).into_res(), |sfd, &r| pwritev_all(sfd, iov, cnt, r as usize, ended_at_position(fd, r as usize)?))
     };
     /// pwritev(2)
     fn pwritev(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, 0, |_| raw::pwritev(fd, iov, cnt, off));
@@ -146,7 +170,7 @@ unsafe fn pwritev_core(ocb: &Ocb, fd: c_int, iov: *const iovec, cnt: c_int, off:
             } else {
                 ocb.landed_at(fd, off, n)?
             };
-            pwrite_all(sfd, &gather(iov, cnt, n), at)
+            pwritev_all(sfd, iov, cnt, n, at)
         },
     )
 }
@@ -172,7 +196,7 @@ unsafe fn ioctl_core(ocb: &Ocb, fd: c_int, req: libc::c_ulong, arg: *mut c_void)
         }
         _ => return raw::ioctl(fd, req, arg).into_res(),
     };
-    ocb.mirrored("clone", || raw::ioctl(fd, req, arg).into_res(), |sfd, _| ocb::copy_range(fd, ocb.flags(), sfd, range.0, range.1))
+    ocb.mirrored("clone", || raw::ioctl(fd, req, arg).into_res(), |sfd, _| ocb.copy_range(fd, sfd, range.0, range.1))
 }
 
 /// Runs an in-kernel copy into a shadowed `out` fd, then gives the secondary the bytes that
@@ -188,7 +212,7 @@ fn copy_into(out: c_int, explicit: *mut off64_t, copy: impl Fn() -> ssize_t) -> 
         },
         |sfd, &(n, start)| {
             let at = ocb.landed_at(out, start, n as usize)?;
-            ocb::copy_range(out, ocb.flags(), sfd, at, n as i64)
+            ocb.copy_range(out, sfd, at, n as i64)
         },
     )
     .map(|(n, _)| n)
@@ -230,14 +254,16 @@ pub unsafe extern "C" fn splice(fin: c_int, offin: *mut off64_t, fout: c_int, of
 }
 
 /// A writable shared mapping of a shadowed file: the kernel writes the primary's pages
-/// directly, so the range is copied to the secondary at msync, munmap and exit.
+/// directly, so the mapped bytes are copied to the secondary at msync, munmap and exit,
+/// from the mapping itself.
 struct Mapping {
     addr: usize,
     len: usize,
     offset: i64,
     ocb: Arc<Ocb>,
-    /// A read-only fd on the primary file that outlives the program's fd.
-    reader: c_int,
+    /// An O_PATH fd on the primary file that outlives the program's fd, for the file's size
+    /// (closing it never touches the program's POSIX locks, as closing a readable one would).
+    handle: c_int,
 }
 
 static MAPPINGS: Lazy<Mutex<Vec<Mapping>>> = Lazy::new(|| Mutex::new(Vec::new()));
@@ -254,10 +280,11 @@ fn sync_mappings(addr: usize, len: usize, forget: bool) {
     let mut maps = MAPPINGS.lock().unwrap_or_else(|e| e.into_inner());
     maps.retain(|m| {
         let Some((off, n)) = overlap(m, addr, len) else { return true };
-        m.ocb.copy_range_from_primary(m.reader, libc::O_RDONLY, off, n);
+        let from = m.addr + (off - m.offset) as usize;
+        m.ocb.copy_memory_to_follower(from, off, n, Some(m.handle));
         let covered = forget && addr <= m.addr && addr + len >= m.addr + m.len;
         if covered {
-            ocb::close_internal(m.reader);
+            ocb::close_internal(m.handle);
         }
         !covered
     });
@@ -271,7 +298,7 @@ pub fn sync_all_deferred() {
     }
     let pending = std::mem::take(&mut *PENDING_AIO.lock().unwrap_or_else(|e| e.into_inner()));
     for p in pending {
-        p.ocb.copy_range_from_primary(p.fd, p.ocb.flags(), p.offset, p.len);
+        p.ocb.copy_range_from_primary(p.fd, p.offset, p.len);
     }
 }
 
@@ -292,12 +319,12 @@ macro_rules! mmap_hooks {
                     }
                     if let Some(ocb) = fdtable::get(fd).filter(|o| o.wants_secondary()) {
                         let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).unwrap_or_default();
-                        match real::open(&path, libc::O_RDONLY | libc::O_CLOEXEC, 0) {
-                            Ok(r) => {
+                        match real::open(&path, libc::O_PATH | libc::O_CLOEXEC, 0) {
+                            Ok(h) => {
                                 // The kernel writes the primary's pages from now on: in doubt until synced.
                                 ocb.begin_intent(ocb.secondary_fd());
-                                let reader = ocb::make_internal(r);
-                                MAPPINGS.lock().unwrap_or_else(|e| e.into_inner()).push(Mapping { addr: p as usize, len, offset: off, ocb, reader });
+                                let handle = ocb::make_internal(h);
+                                MAPPINGS.lock().unwrap_or_else(|e| e.into_inner()).push(Mapping { addr: p as usize, len, offset: off, ocb, handle });
                                 ANY_MAPPING.store(true, Ordering::Relaxed);
                             }
                             Err(e) => ocb.mark_insecure("mmap", e),
@@ -371,6 +398,8 @@ pub unsafe extern "C" fn msync(addr: *mut c_void, len: size_t, flags: c_int) -> 
 struct PendingAio {
     cb: usize,
     fd: c_int,
+    /// The program's buffer: what the write took, copied from there once it is done.
+    buf: usize,
     offset: i64,
     len: i64,
     ocb: Arc<Ocb>,
@@ -394,7 +423,7 @@ macro_rules! aio_hooks {
                     }
                     let r = raw::$write(cb).into_res()?;
                     if let Some(ocb) = fdtable::get(fd) {
-                        let pending = PendingAio { cb: cb as usize, fd, offset: (*cb).aio_offset, len: (*cb).aio_nbytes as i64, ocb };
+                        let pending = PendingAio { cb: cb as usize, fd, buf: (*cb).aio_buf as usize, offset: (*cb).aio_offset, len: (*cb).aio_nbytes as i64, ocb };
                         PENDING_AIO.lock().unwrap_or_else(|e| e.into_inner()).push(pending);
                     }
                     Ok(r)
@@ -415,7 +444,7 @@ macro_rules! aio_hooks {
                     };
                     if let Some(p) = done {
                         if r > 0 {
-                            p.ocb.copy_range_from_primary(p.fd, p.ocb.flags(), p.offset, (r as i64).min(p.len));
+                            p.ocb.copy_memory_to_follower(p.buf, p.offset, (r as i64).min(p.len), None);
                         }
                     }
                     Ok(r)
@@ -445,14 +474,14 @@ macro_rules! lio_hooks {
                         if !cb.is_null() && (*cb).aio_lio_opcode == libc::LIO_WRITE {
                             if let Some(ocb) = fdtable::get((*cb).aio_fildes) {
                                 ocb.begin_intent(ocb.secondary_fd());
-                                writes.push(PendingAio { cb: cb as usize, fd: (*cb).aio_fildes, offset: (*cb).aio_offset, len: (*cb).aio_nbytes as i64, ocb });
+                                writes.push(PendingAio { cb: cb as usize, fd: (*cb).aio_fildes, buf: (*cb).aio_buf as usize, offset: (*cb).aio_offset, len: (*cb).aio_nbytes as i64, ocb });
                             }
                         }
                     }
                     let r = call();
                     if mode == libc::LIO_WAIT {
                         for p in &writes {
-                            p.ocb.copy_range_from_primary(p.fd, p.ocb.flags(), p.offset, p.len);
+                            p.ocb.copy_range_from_primary(p.fd, p.offset, p.len);
                         }
                     } else {
                         PENDING_AIO.lock().unwrap_or_else(|e| e.into_inner()).extend(writes);

@@ -148,11 +148,13 @@ unsafe fn two_paths(
     }
     boundary::hook(
         || match (resolve_arg(da, a), resolve_arg(db, b)) {
-            // A pointer the kernel refuses: its EFAULT (or ENAMETOOLONG), as natively.
-            (None, _) | (_, None) => plain(a, b).into_res(),
+            // A pointer the kernel refuses: its EFAULT (or ENAMETOOLONG), once the kernel has
+            // looked at the other path as it would natively.
+            (None, Some(Arg::Shadowed(sb))) => super::on_lead(&sb, what, |y| call(da, a, y.fd, y.path.as_ptr(), false)),
+            (Some(Arg::Shadowed(sa)), None) => super::on_lead(&sa, what, |x| call(x.fd, x.path.as_ptr(), db, b, false)),
             (Some(Arg::Shadowed(ra)), Some(Arg::Shadowed(rb))) => on_members2(what, &ra, &rb, |x, y, on_follower| call(x.fd, x.path.as_ptr(), y.fd, y.path.as_ptr(), on_follower)),
             (Some(Arg::Shadowed(_)), _) | (_, Some(Arg::Shadowed(_))) => Err(Errno(libc::EXDEV)),
-            (Some(x), Some(y)) => plain(x.ptr(a), y.ptr(b)).into_res(),
+            (x, y) => plain(x.map_or(a, |x| x.ptr(a)), y.map_or(b, |y| y.ptr(b))).into_res(),
         },
         || plain(a, b),
     )

@@ -1,0 +1,67 @@
+// unix_socket: an AF_UNIX socket bound to a name under the prefix is created on the lead,
+// with a socket node on the follower (so chmod, rename and unlink of it reach both);
+// connect and sendto reach it; a name that does not fit is ENAMETOOLONG.
+#include "check.h"
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+static socklen_t addr(struct sockaddr_un *un, const char *path)
+{
+	memset(un, 0, sizeof *un);
+	un->sun_family = AF_UNIX;
+	strcpy(un->sun_path, path);
+	return offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1;
+}
+
+int main(void)
+{
+	struct sockaddr_un un;
+	socklen_t len;
+	CHECK_SYS(mkdir(SHADOW "/run", 0755));
+
+	/* Absolute name, stream socket. */
+	int srv = CHECK_SYS(socket(AF_UNIX, SOCK_STREAM, 0));
+	len = addr(&un, SHADOW "/run/srv.sock");
+	CHECK_SYS(bind(srv, (struct sockaddr *)&un, len));
+	CHECK_SYS(listen(srv, 1));
+	CHECK(S_ISSOCK(xstat(SHADOW "/run/srv.sock").st_mode));
+	CHECK(S_ISSOCK(xstat(member_path("secondary", SHADOW "/run/srv.sock")).st_mode));
+	int cli = CHECK_SYS(socket(AF_UNIX, SOCK_STREAM, 0));
+	CHECK_SYS(connect(cli, (struct sockaddr *)&un, len));
+	int acc = CHECK_SYS(accept(srv, NULL, NULL));
+	CHECK_EQ(write(cli, "hi", 2), 2);
+	char buf[4] = { 0 };
+	CHECK_EQ(read(acc, buf, 2), 2);
+	CHECK_STREQ(buf, "hi");
+
+	/* Relative name from a cwd inside the prefix, datagram socket, sendto. */
+	CHECK_SYS(chdir(SHADOW "/run"));
+	int dg = CHECK_SYS(socket(AF_UNIX, SOCK_DGRAM, 0));
+	len = addr(&un, "dg.sock");
+	CHECK_SYS(bind(dg, (struct sockaddr *)&un, len));
+	CHECK(S_ISSOCK(xstat(member_path("secondary", SHADOW "/run/dg.sock")).st_mode));
+	int snd = CHECK_SYS(socket(AF_UNIX, SOCK_DGRAM, 0));
+	len = addr(&un, SHADOW "/run/dg.sock");
+	CHECK_EQ(sendto(snd, "dg", 2, 0, (struct sockaddr *)&un, len), 2);
+	CHECK_EQ(recv(dg, buf, sizeof buf, 0), 2);
+
+	/* The namespace stays identical. */
+	CHECK_SYS(chmod("dg.sock", 0600));
+	CHECK_SYS(rename("dg.sock", "renamed.sock"));
+	CHECK_EQ(xstat(member_path("secondary", SHADOW "/run/renamed.sock")).st_mode & 07777, 0600);
+	CHECK_SYS(unlink(SHADOW "/run/srv.sock"));
+
+	/* A name that does not fit once it names the member. */
+	char longname[100];
+	memset(longname, 'n', sizeof longname - 1);
+	longname[sizeof longname - 1] = '\0';
+	CHECK_SYS(chdir("/"));
+	char full[108];
+	snprintf(full, sizeof full, "%s/%s", SHADOW, longname);
+	int s2 = CHECK_SYS(socket(AF_UNIX, SOCK_STREAM, 0));
+	len = addr(&un, full);
+	CHECK_ERR(bind(s2, (struct sockaddr *)&un, len), ENAMETOOLONG);
+	return 0;
+}
