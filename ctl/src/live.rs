@@ -176,18 +176,35 @@ impl LiveSet {
         let _lock = self.command_lock()?;
         self.with_writers_held(|| {
             let suspects: Vec<PathBuf> = first.iter().map(|d| d.path.clone()).collect();
-            let real = compare(&suspects, &mut tree::Unobserved)?;
+            // A file open for writing has each member's own mtime until its last close.
+            let writing = self.open_for_writing(&s);
+            let mut real = compare(&suspects, &mut tree::Unobserved)?;
+            real.retain(|d| !(matches!(d.what, tree::Difference::Mtime(..)) && writing.contains(&d.path)));
             let mut repaired = 0;
             if repair && !real.is_empty() {
                 let (from, to) = self.newer_first(&s);
-                for d in &real {
+                let mut paths: Vec<&PathBuf> = real.iter().map(|d| &d.path).collect();
+                paths.dedup();
+                for path in paths {
                     let mut quiet = |_: &Stats, _: bool| {};
-                    sync::sync_path(&from, &to, &d.path.to_string_lossy(), &mut quiet).map_err(|e| format!("repair {}: {e}", d.path.display()))?;
+                    sync::sync_path(&from, &to, &path.to_string_lossy(), &mut quiet).map_err(|e| format!("repair {}: {e}", path.display()))?;
                     repaired += 1;
                 }
             }
             Ok((real, repaired))
         })
+    }
+
+    /// The files running programs hold open for writing, relative to the prefix.
+    fn open_for_writing(&self, s: &State) -> std::collections::HashSet<PathBuf> {
+        let prefix = self.config.prefix.trim_end_matches('/');
+        self.registry
+            .live()
+            .into_iter()
+            .flat_map(|(_, pid)| crate::report::open_files(pid, prefix, s))
+            .filter(|f| f.flags as i32 & libc::O_ACCMODE != libc::O_RDONLY)
+            .filter_map(|f| f.path.strip_prefix(prefix).map(|r| PathBuf::from(r.trim_start_matches('/'))))
+            .collect()
     }
 
     /// What the members' stamps say about them.

@@ -545,7 +545,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let (mut diffs, repaired) = set.verify(&rels, repair, &mut seen)?;
             if repaired > 0 {
                 set.history(Code::MemberStateChanged, p, q, &format!("verify --repair copied {repaired} path(s) from the newer member"));
-                eprintln!("verify: repaired {repaired} difference(s)");
+                eprintln!("verify: repaired {repaired} path(s)");
                 diffs = set.verify(&rels, false, &mut shadow_core::tree::Unobserved)?.0;
             }
             seen.finish();

@@ -73,7 +73,7 @@ fn stamps_word(r: &Relation) -> String {
 }
 
 /// Open files of `pid` that lie in a member, shown as virtual paths.
-fn open_files(pid: u32, prefix: &str, state: &State) -> Vec<OpenFile> {
+pub fn open_files(pid: u32, prefix: &str, state: &State) -> Vec<OpenFile> {
     let mut out = Vec::new();
     let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return out };
     for e in dir.flatten() {

@@ -21,6 +21,15 @@ pub fn set_pid() {
     PID.store(unsafe { libc::getpid() } as usize, Ordering::Relaxed);
 }
 
+/// This process's pid (asked afresh until the shim has started: no fork handler keeps a
+/// remembered one right before that).
+fn pid() -> libc::pid_t {
+    match PID.load(Ordering::Relaxed) {
+        0 => unsafe { libc::getpid() },
+        p => p as libc::pid_t,
+    }
+}
+
 /// The address space changed: forget every page seen.
 pub fn forget_pages() {
     for s in &READABLE {
@@ -36,8 +45,7 @@ fn page_readable(page: usize) -> bool {
     let mut byte = 0u8;
     let local = libc::iovec { iov_base: (&mut byte as *mut u8).cast(), iov_len: 1 };
     let remote = libc::iovec { iov_base: (page * PAGE) as *mut libc::c_void, iov_len: 1 };
-    let pid = PID.load(Ordering::Relaxed) as libc::pid_t;
-    let r = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+    let r = unsafe { libc::process_vm_readv(pid(), &local, 1, &remote, 1, 0) };
     let ok = match r {
         1 => true,
         // Not permitted here (seccomp, an old kernel): nothing can be checked, read as before.
@@ -91,7 +99,7 @@ pub fn copy_out(addr: usize, len: usize, mut f: impl FnMut(&[u8], usize) -> crat
         let want = (len - done).min(buf.len());
         let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: want };
         let remote = libc::iovec { iov_base: (addr + done) as *mut libc::c_void, iov_len: want };
-        let n = unsafe { libc::process_vm_readv(PID.load(Ordering::Relaxed) as libc::pid_t, &local, 1, &remote, 1, 0) };
+        let n = unsafe { libc::process_vm_readv(pid(), &local, 1, &remote, 1, 0) };
         if n <= 0 {
             return Err(crate::real::Errno(libc::EFAULT));
         }

@@ -309,6 +309,9 @@ fn retire(hot: &mut Vec<Hot>, now: u64, all: bool) {
     hot.retain(|h| {
         let done = h.users == 0 && (all || now.saturating_sub(h.idle_since) >= LINGER_MS);
         if done {
+            // The directory's changes have settled: its times on the follower become the
+            // lead's (each kernel moved its own at every change).
+            crate::hooks::namespace::copy_entry_times(&crate::resolve::Spath::from_rel(Rel(h.dir.clone())));
             let _ = real::write(shared().journal_fd, &shadow_core::journal::Record::End { id: h.id }.encode());
         } else if h.users == 0 {
             next = next.min(h.idle_since + LINGER_MS);

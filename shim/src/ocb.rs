@@ -215,6 +215,11 @@ impl Ocb {
     pub fn is_written(&self) -> bool {
         self.written.load(Ordering::Relaxed)
     }
+    /// The open itself changed the file (created or truncated it): its times are settled at
+    /// the last close like a written file's.
+    pub fn mark_written(&self) {
+        self.written.store(true, Ordering::Relaxed);
+    }
 
     /// Records the first difference between members; reported on the last close.
     pub fn mark_insecure(&self, what: &str, e: Errno) {
@@ -296,7 +301,17 @@ impl Ocb {
                 Some(fd) => len.min(real::fstat(fd)?.st_size - off).max(0),
                 None => len,
             };
-            without_direct(sfd, || crate::mem::copy_out(addr, len as usize, |chunk, at| pwrite_all(sfd, chunk, off + at as i64)))
+            match without_direct(sfd, || crate::mem::copy_out(addr, len as usize, |chunk, at| pwrite_all(sfd, chunk, off + at as i64))) {
+                // A mapping the process cannot read (PROT_WRITE alone): from the file instead.
+                Err(Errno(libc::EFAULT)) if size_of.is_some() => self.copy_range(size_of.unwrap_or(-1), sfd, off, len)?,
+                r => r?,
+            }
+            // The kernel stamped the lead when the program wrote the pages, the follower
+            // now: the follower gets the lead's times (the program may have closed its fds).
+            if let Some(fd) = size_of {
+                let _ = real::futimens(sfd, &times_of(&real::fstat(fd)?));
+            }
+            Ok(())
         });
     }
 
@@ -314,10 +329,12 @@ impl Ocb {
         }
     }
 
-    /// A readable, buffered fd on the lead's file behind the program's `fd`.
+    /// A readable, buffered fd on the lead's file behind `fd` (the program's, or one of
+    /// the shim's handles on it).
     fn readable(&self, fd: c_int) -> Res<c_int> {
         let mode = self.flags & libc::O_ACCMODE;
-        if (mode == libc::O_RDWR || mode == libc::O_RDONLY) && self.flags & libc::O_DIRECT == 0 {
+        let status = real::fcntl(fd, libc::F_GETFL, 0)?;
+        if (mode == libc::O_RDWR || mode == libc::O_RDONLY) && status & (libc::O_DIRECT | libc::O_PATH) == 0 {
             return Ok(fd);
         }
         let have = self.reader.load(Ordering::Acquire);

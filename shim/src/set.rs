@@ -64,6 +64,62 @@ pub fn is_active() -> bool {
     false
 }
 
+/// Whether a hook on `path` must do anything: `is_active`, except that before the shim has
+/// started, a path that plainly lies outside the prefix is passed on without starting it.
+/// A memory allocator starting up (jemalloc reads /etc/malloc.conf under its init lock)
+/// calls hooks before the shim's constructor; the shim's start-up allocates, which would
+/// wait on that lock forever. So until the start, SHADOW_CONFIG is looked up and the
+/// prefix read from the config file without allocating (`config::plain_prefix`).
+pub fn is_active_for(path: *const libc::c_char) -> bool {
+    if ACTIVE.load(Ordering::Relaxed) {
+        return true;
+    }
+    if STATE.load(Ordering::Acquire) != UNINIT {
+        return false;
+    }
+    if let Some(p) = crate::mem::path(path) {
+        if !config_named() || plainly_outside_before_start(p.to_bytes()) {
+            return false;
+        }
+    }
+    is_active()
+}
+
+/// SHADOW_CONFIG is set (allocation-free); without it the shim is done for good.
+fn config_named() -> bool {
+    let named = !unsafe { libc::getenv(c"SHADOW_CONFIG".as_ptr()) }.is_null();
+    if !named {
+        let _ = STATE.compare_exchange(UNINIT, DONE, Ordering::AcqRel, Ordering::Acquire);
+    }
+    named
+}
+
+/// An absolute path outside the prefix the config file plainly names (see is_active_for).
+fn plainly_outside_before_start(p: &[u8]) -> bool {
+    if p.first() != Some(&b'/') || shadow_core::vpath::has_dot_components(p) {
+        return false;
+    }
+    let env = unsafe { libc::getenv(c"SHADOW_CONFIG".as_ptr()) };
+    if env.is_null() {
+        return true;
+    }
+    let mut text = [0u8; 8192];
+    let n = unsafe {
+        let fd = crate::real::raw::syscall(libc::SYS_openat, libc::AT_FDCWD as libc::c_long, env as libc::c_long, (libc::O_RDONLY | libc::O_CLOEXEC) as libc::c_long, 0, 0, 0);
+        if fd < 0 {
+            return false;
+        }
+        let n = crate::real::raw::syscall(libc::SYS_read, fd, text.as_mut_ptr() as libc::c_long, text.len() as libc::c_long, 0, 0, 0);
+        crate::real::raw::syscall(libc::SYS_close, fd, 0, 0, 0, 0, 0);
+        n
+    };
+    let Ok(n) = usize::try_from(n) else { return false };
+    match config::plain_prefix(&text[..n]) {
+        Some(prefix) => shadow_core::vpath::under_prefix(p, prefix).is_none(),
+        None => false,
+    }
+}
+
 /// Loads the configuration named by SHADOW_CONFIG. A broken config ends the program before
 /// it does anything: running un-mirrored while the user believes it mirrored is the one
 /// outcome that must never happen.
@@ -78,6 +134,11 @@ pub fn init() {
 }
 
 fn init_from_env() {
+    // Allocation-free until SHADOW_CONFIG is known to be set (see is_active_for).
+    if unsafe { libc::getenv(c"SHADOW_CONFIG".as_ptr()) }.is_null() {
+        STATE.store(DONE, Ordering::Release);
+        return;
+    }
     let Some(path) = std::env::var_os(config::ENV_CONFIG) else {
         STATE.store(DONE, Ordering::Release);
         return;

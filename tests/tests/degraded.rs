@@ -14,19 +14,19 @@ use std::process::Command;
 /// each of the 10,000 creates would also fdatasync the journal, for nothing this test
 /// looks at.
 fn build_tree(s: &ShadowSet) {
-    for member in [s.primary(), s.secondary()] {
-        let t = member.join("t");
-        fs::create_dir(&t).unwrap();
-        for d in 0..100 {
-            let dir = t.join(format!("d{d:02}"));
-            fs::create_dir(&dir).unwrap();
-            for i in 0..100 {
-                fs::write(dir.join(format!("f{i:03}")), format!("file {d} {i}\n")).unwrap();
-            }
+    let t = s.primary().join("t");
+    fs::create_dir(&t).unwrap();
+    for d in 0..100 {
+        let dir = t.join(format!("d{d:02}"));
+        fs::create_dir(&dir).unwrap();
+        for i in 0..100 {
+            fs::write(dir.join(format!("f{i:03}")), format!("file {d} {i}\n")).unwrap();
         }
-        fs::create_dir(t.join("empty0")).unwrap();
-        fs::create_dir(t.join("empty1")).unwrap();
     }
+    fs::create_dir(t.join("empty0")).unwrap();
+    fs::create_dir(t.join("empty1")).unwrap();
+    // The same tree on the secondary, times and all.
+    run_ok("cp -a", Command::new("cp").arg("-a").arg(&t).arg(s.secondary()));
 }
 
 /// Runs a command (under the shim or not) that must succeed; a short message on failure

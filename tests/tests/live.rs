@@ -218,7 +218,7 @@ fn verify_ignores_writes_in_flight_and_repairs_real_differences() {
     assert!(out.contains("f1") && !out.contains("stray"), "only the path asked about: {out}");
     let (code, _, err) = s.ctl(&["verify", "--repair"]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("repaired 2 difference(s)"), "{err}");
+    assert!(err.contains("repaired 2 path(s)"), "{err}");
     let (code, _, _) = s.ctl(&["verify"]);
     assert_eq!(code, 0);
     let (code, _, err) = s.ctl(&["verify", "/elsewhere"]);

@@ -73,6 +73,36 @@ pub fn errno_by_name(name: &str) -> Option<i32> {
 /// The environment variable that names the config file.
 pub const ENV_CONFIG: &str = "SHADOW_CONFIG";
 
+/// The `prefix` of a config file's text when it is written plainly (`prefix = "/x"` or
+/// `prefix = '/x'` before any table, absolute, folded, no escapes), found without
+/// allocating: the shim consults it before it has started, when a memory allocator that is
+/// itself starting up reads its own files. `None` means "ask the full parser".
+pub fn plain_prefix(text: &[u8]) -> Option<&[u8]> {
+    for line in text.split(|&b| b == b'\n') {
+        let line = trim(line);
+        if line.first() == Some(&b'[') {
+            return None;
+        }
+        let Some(rest) = line.strip_prefix(b"prefix").and_then(|r| trim(r).strip_prefix(b"=")) else { continue };
+        let rest = trim(rest);
+        let quote = *rest.first().filter(|q| **q == b'"' || **q == b'\'')?;
+        let body = &rest[1..];
+        let end = body.iter().position(|&b| b == quote)?;
+        let value = &body[..end];
+        let after = trim(&body[end + 1..]);
+        let value = value.strip_suffix(b"/").unwrap_or(value);
+        let plain = value.first() == Some(&b'/') && !value.contains(&b'\\') && !vpath::has_dot_components(value) && (after.is_empty() || after[0] == b'#');
+        return (plain && !value.is_empty()).then_some(value);
+    }
+    None
+}
+
+fn trim(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
+    let end = s.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    &s[start..end.max(start)]
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     pub file: PathBuf,
@@ -318,6 +348,21 @@ pub fn load(file: &Path) -> Result<Config, ConfigError> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_prefix_is_found_without_the_parser() {
+        assert_eq!(plain_prefix(b"# app\nprefix = \"/shadow\"\nprimary = \"/p\"\n"), Some(&b"/shadow"[..]));
+        assert_eq!(plain_prefix(b"primary='/p'\n  prefix='/data/sh' # mirrored\n"), Some(&b"/data/sh"[..]));
+        assert_eq!(plain_prefix(b"prefix = \"/shadow/\""), Some(&b"/shadow"[..]));
+        assert_eq!(plain_prefix(b"prefix = \"/sh\\u0061dow\""), None, "escapes: the parser decides");
+        assert_eq!(plain_prefix(b"prefix = \"/a/../b\""), None);
+        assert_eq!(plain_prefix(b"prefix = \"relative\""), None);
+        assert_eq!(plain_prefix(b"[table]\nprefix = \"/x\""), None);
+        assert_eq!(plain_prefix(b"prefixes = 3\nprefix = \"/x\" trailing"), None);
+        assert_eq!(plain_prefix(b"primary = \"/p\""), None);
+    }
+
     use super::*;
 
     const GOOD: &str = "prefix = \"/shadow/\"\nprimary = \"/a/p\"\nsecondary = \"/b/s\"\nstate_dir = \"/var/x\"\n";

@@ -1,5 +1,7 @@
-//! Member tree comparison: directory entries, type, size, mode, owner, symlink targets and
-//! contents (with the first differing byte). Used by `shadowctl verify` and by every test,
+//! Member tree comparison: directory entries, type, size, mode, owner, symlink targets,
+//! device numbers, contents (with the first differing byte) and the modification time of
+//! everything but directories (a directory's moves with each change of its entries, on each
+//! member at its own moment; the shim gives the follower the lead's once they settle). Used by `shadowctl verify` and by every test,
 //! so a test failure prints exactly what an operator would see.
 
 use std::fmt;
@@ -49,6 +51,10 @@ pub enum Difference {
     SymlinkTarget(PathBuf, PathBuf),
     /// Same size, different bytes; offset of the first difference.
     Content(u64),
+    /// Modification times (seconds, nanoseconds).
+    Mtime((i64, i64), (i64, i64)),
+    /// Device nodes for different devices.
+    Device(u64, u64),
     /// A member could not be read at this path.
     Unreadable(String),
 }
@@ -76,6 +82,8 @@ impl fmt::Display for Diff {
                 write!(f, "{p}: symlink target {} != {}", a.display(), b.display())
             }
             Difference::Content(off) => write!(f, "{p}: contents differ from byte {off}"),
+            Difference::Mtime(a, b) => write!(f, "{p}: mtime {}.{:09} != {}.{:09}", a.0, a.1, b.0, b.1),
+            Difference::Device(a, b) => write!(f, "{p}: device {a:#x} != {b:#x}"),
             Difference::Unreadable(e) => write!(f, "{p}: unreadable: {e}"),
         }
     }
@@ -161,6 +169,7 @@ fn compare_at(first: &Path, second: &Path, rel: &Path, depth: u32, out: &mut Vec
     if (ma.uid(), ma.gid()) != (mb.uid(), mb.gid()) {
         push(Difference::Owner((ma.uid(), ma.gid()), (mb.uid(), mb.gid())));
     }
+
     match ka {
         Kind::Symlink => {
             let (ta, tb) = (fs::read_link(&a)?, fs::read_link(&b)?);
@@ -205,7 +214,13 @@ fn compare_at(first: &Path, second: &Path, rel: &Path, depth: u32, out: &mut Vec
                 }
             }
         }
-        Kind::Fifo | Kind::Socket | Kind::Device => {}
+        Kind::Fifo | Kind::Socket => {}
+        Kind::Device if ma.rdev() != mb.rdev() => push(Difference::Device(ma.rdev(), mb.rdev())),
+        Kind::Device => {}
+    }
+    let (ta, tb) = ((ma.mtime(), ma.mtime_nsec()), (mb.mtime(), mb.mtime_nsec()));
+    if ka != Kind::Dir && ta != tb {
+        out.push(Diff { path: rel.to_path_buf(), what: Difference::Mtime(ta, tb) });
     }
     Ok(())
 }
@@ -294,8 +309,26 @@ mod tests {
             fs::create_dir_all(r.join("d/e")).unwrap();
             fs::write(r.join("d/f"), b"hello").unwrap();
             symlink("d/f", r.join("l")).unwrap();
+            same_times(r, 1_000_000_000);
         });
         assert_eq!(p.diffs(), Vec::<String>::new());
+    }
+
+    fn set_mtime(path: &Path, secs: i64) {
+        let t = [libc::timespec { tv_sec: secs, tv_nsec: 0 }; 2];
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), t.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) }, 0);
+    }
+
+    /// Every entry below `root` gets the same times (files written a moment apart differ).
+    fn same_times(root: &Path, secs: i64) {
+        for e in fs::read_dir(root).unwrap() {
+            let path = e.unwrap().path();
+            if fs::symlink_metadata(&path).unwrap().is_dir() {
+                same_times(&path, secs);
+            }
+            set_mtime(&path, secs);
+        }
     }
 
     #[test]
@@ -314,6 +347,11 @@ mod tests {
         p.both(|r| fs::write(r.join("m"), b"").unwrap());
         fs::set_permissions(p.0.join("b/m"), fs::Permissions::from_mode(0o600)).unwrap();
         fs::set_permissions(p.0.join("a/m"), fs::Permissions::from_mode(0o644)).unwrap();
+        p.both(|r| fs::write(r.join("when"), b"same").unwrap());
+        for side in ["a", "b"] {
+            same_times(&p.0.join(side), 1_000_000_000);
+        }
+        set_mtime(&p.0.join("b/when"), 1_000_000_001);
         let d = p.diffs();
         assert_eq!(
             d,
@@ -324,11 +362,12 @@ mod tests {
                 "only: File only in first member (missing in second)",
                 "size: size 3 != 2",
                 "t: type File != Dir",
+                "when: mtime 1000000000.000000000 != 1000000001.000000000",
             ]
         );
         // Shallow: the directory's own entries, a subdirectory's metadata, nothing below.
         let shallow = |rel: &str| -> Vec<String> { compare_shallow(&p.0.join("a"), &p.0.join("b"), Path::new(rel)).unwrap().iter().map(|d| d.to_string()).collect() };
-        assert_eq!(shallow("").len(), 5, "{:?}", shallow(""));
+        assert_eq!(shallow("").len(), 6, "{:?}", shallow(""));
         assert!(!shallow("").iter().any(|d| d.starts_with("d/")));
         fs::set_permissions(p.0.join("b/d"), fs::Permissions::from_mode(0o700)).unwrap();
         assert!(shallow("").iter().any(|d| d.starts_with("d: mode")));

@@ -127,9 +127,9 @@ fd_hooks! {
     /// ftruncate64(2)
     fn ftruncate64(fd: c_int, len: off64_t) -> c_int => |ocb| ocb.mirrored("ftruncate", || raw::ftruncate64(fd, len).into_res(), |sfd, _| real::ftruncate(sfd, len).map(drop));
     /// fallocate(2)
-    fn fallocate(fd: c_int, mode: c_int, off: off64_t, len: off64_t) -> c_int => |ocb| ocb.mirrored("fallocate", || raw::fallocate(fd, mode, off, len).into_res(), |sfd, _| raw::fallocate(sfd, mode, off, len).into_res().map(drop));
+    fn fallocate(fd: c_int, mode: c_int, off: off64_t, len: off64_t) -> c_int => |ocb| fallocate_core(&ocb, fd, mode, off, len);
     /// fallocate64(2)
-    fn fallocate64(fd: c_int, mode: c_int, off: off64_t, len: off64_t) -> c_int => |ocb| ocb.mirrored("fallocate", || raw::fallocate64(fd, mode, off, len).into_res(), |sfd, _| raw::fallocate64(sfd, mode, off, len).into_res().map(drop));
+    fn fallocate64(fd: c_int, mode: c_int, off: off64_t, len: off64_t) -> c_int => |ocb| fallocate_core(&ocb, fd, mode, off, len);
     /// posix_fallocate(3): returns an error number instead of setting errno.
     fn posix_fallocate(fd: c_int, off: off64_t, len: off64_t) -> c_int => |ocb| ocb.mirrored("posix_fallocate", || Ok(raw::posix_fallocate(fd, off, len)), |sfd, &r| errno_result(if r == 0 { raw::posix_fallocate(sfd, off, len) } else { 0 }));
     /// posix_fallocate64(3)
@@ -143,6 +143,18 @@ fd_hooks! {
     /// ioctl(2): FICLONE and FICLONERANGE change the destination's contents in the kernel;
     /// the secondary gets the same bytes copied from the primary.
     fn ioctl(fd: c_int, req: libc::c_ulong, arg: *mut c_void) -> c_int => |ocb| ioctl_core(&ocb, fd, req, arg);
+}
+
+/// fallocate on both members. A call the lead refuses may still have moved its times
+/// (ext4 stamps mtime before finding a collapse range invalid): the follower is given them.
+fn fallocate_core(ocb: &Ocb, fd: c_int, mode: c_int, off: off64_t, len: off64_t) -> Res<c_int> {
+    let r = ocb.mirrored("fallocate", || unsafe { raw::fallocate(fd, mode, off, len) }.into_res(), |sfd, _| unsafe { raw::fallocate(sfd, mode, off, len) }.into_res().map(drop));
+    if r.is_err() {
+        if let (Some(sfd), Ok(st)) = (ocb.secondary_fd(), real::fstat(fd)) {
+            let _ = real::futimens(sfd, &ocb::times_of(&st));
+        }
+    }
+    r
 }
 
 fn errno_result(r: c_int) -> Res<()> {
@@ -177,6 +189,17 @@ unsafe fn pwritev_core(ocb: &Ocb, fd: c_int, iov: *const iovec, cnt: c_int, off:
 
 const FICLONE: libc::c_ulong = 0x4004_9409;
 const FICLONERANGE: libc::c_ulong = 0x4020_940d;
+const FIDEDUPERANGE: libc::c_ulong = 0xc018_9436;
+/// The XFS-born space ioctls every Linux file system takes (fs/ioctl.c): each is an
+/// fallocate with FALLOC_FL_KEEP_SIZE on a range given relative to SEEK_SET/CUR/END.
+const FS_IOC_RESVSP: libc::c_ulong = 0x4030_5828;
+const FS_IOC_UNRESVSP: libc::c_ulong = 0x4030_5829;
+const FS_IOC_RESVSP64: libc::c_ulong = 0x4030_582a;
+const FS_IOC_UNRESVSP64: libc::c_ulong = 0x4030_582b;
+const FS_IOC_ZERO_RANGE: libc::c_ulong = 0x4030_5839;
+/// Inode flags and extended attributes (chattr): the same call on the follower.
+const FS_IOC_SETFLAGS: libc::c_ulong = 0x4008_6602;
+const FS_IOC_FSSETXATTR: libc::c_ulong = 0x401c_5820;
 
 #[repr(C)]
 struct FileCloneRange {
@@ -186,17 +209,67 @@ struct FileCloneRange {
     dest_offset: u64,
 }
 
+/// `struct space_resv`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct SpaceResv {
+    l_type: i16,
+    l_whence: i16,
+    l_start: i64,
+    l_len: i64,
+    l_sysid: i32,
+    l_pid: u32,
+    l_pad: [i32; 4],
+}
+
+/// ioctl(2) on a shadowed fd. Calls that change a file's data, size or attributes are made
+/// on the follower too (clones copied, space calls as the fallocate they are, attribute
+/// calls repeated); any other call that turns out to have changed the file (its size or
+/// times moved) marks it insecure: never a change on one member without a report.
 unsafe fn ioctl_core(ocb: &Ocb, fd: c_int, req: libc::c_ulong, arg: *mut c_void) -> Res<c_int> {
-    let range = match req {
-        FICLONE => (0, -1),
-        FICLONERANGE if !arg.is_null() => {
+    let call = || raw::ioctl(fd, req, arg).into_res();
+    match req {
+        FICLONE => ocb.mirrored("clone", call, |sfd, _| ocb.copy_range(fd, sfd, 0, -1)),
+        FICLONERANGE if crate::mem::readable(arg.cast(), std::mem::size_of::<FileCloneRange>()) => {
             let r = &*(arg as *const FileCloneRange);
-            let len = if r.src_length == 0 { i64::MAX - r.dest_offset as i64 } else { r.src_length as i64 };
-            (r.dest_offset as i64, len)
+            let len = if r.src_length == 0 { -1 } else { r.src_length as i64 };
+            let at = r.dest_offset as i64;
+            ocb.mirrored("clone", call, |sfd, _| ocb.copy_range(fd, sfd, at, if len < 0 { i64::MAX - at } else { len }))
         }
-        _ => return raw::ioctl(fd, req, arg).into_res(),
-    };
-    ocb.mirrored("clone", || raw::ioctl(fd, req, arg).into_res(), |sfd, _| ocb.copy_range(fd, sfd, range.0, range.1))
+        FS_IOC_RESVSP | FS_IOC_UNRESVSP | FS_IOC_RESVSP64 | FS_IOC_UNRESVSP64 | FS_IOC_ZERO_RANGE if crate::mem::readable(arg.cast(), std::mem::size_of::<SpaceResv>()) => {
+            let sr = *(arg as *const SpaceResv);
+            let start = match sr.l_whence as c_int {
+                libc::SEEK_SET => 0,
+                libc::SEEK_CUR => real::lseek(fd, 0, libc::SEEK_CUR)?,
+                libc::SEEK_END => real::fstat(fd)?.st_size,
+                _ => return call(),
+            } + sr.l_start;
+            let mode = libc::FALLOC_FL_KEEP_SIZE
+                | match req {
+                    FS_IOC_UNRESVSP | FS_IOC_UNRESVSP64 => libc::FALLOC_FL_PUNCH_HOLE,
+                    FS_IOC_ZERO_RANGE => libc::FALLOC_FL_ZERO_RANGE,
+                    _ => 0,
+                };
+            ocb.mirrored("space ioctl", call, |sfd, _| raw::fallocate(sfd, mode, start, sr.l_len).into_res().map(drop))
+        }
+        FS_IOC_SETFLAGS | FS_IOC_FSSETXATTR => ocb.mirrored("attribute ioctl", call, |sfd, _| raw::ioctl(sfd, req, arg).into_res().map(drop)),
+        // Same bytes, shared extents: nothing the follower's contents need.
+        FIDEDUPERANGE => call(),
+        _ if ocb.secondary_fd().is_some() => {
+            let before = real::fstat(fd).ok();
+            let r = call()?;
+            let after = real::fstat(fd).ok();
+            let moved = |a: &libc::stat64, b: &libc::stat64| (a.st_size, a.st_mtime, a.st_mtime_nsec, a.st_ctime, a.st_ctime_nsec) != (b.st_size, b.st_mtime, b.st_mtime_nsec, b.st_ctime, b.st_ctime_nsec);
+            if let (Some(b), Some(a)) = (before, after) {
+                if moved(&b, &a) {
+                    ocb.begin_intent(ocb.secondary_fd());
+                    ocb.mark_insecure(&format!("ioctl {req:#x} changed the file on the lead only"), Errno(libc::EOPNOTSUPP));
+                }
+            }
+            Ok(r)
+        }
+        _ => call(),
+    }
 }
 
 /// Runs an in-kernel copy into a shadowed `out` fd, then gives the secondary the bytes that

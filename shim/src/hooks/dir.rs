@@ -176,7 +176,7 @@ pub unsafe extern "C" fn realpath(path: *const c_char, out: *mut c_char) -> *mut
 
 /// A path under /proc (only while a set is active).
 fn names_proc(path: *const c_char) -> bool {
-    set::is_active() && crate::mem::path(path).is_some_and(|p| p.to_bytes().starts_with(b"/proc/"))
+    set::is_active_for(path) && crate::mem::path(path).is_some_and(|p| p.to_bytes().starts_with(b"/proc/"))
 }
 
 /// readlink(2) and readlinkat(2): under the prefix, the lead's link; a /proc link into a

@@ -12,27 +12,27 @@ use libc::{c_char, c_int, c_uint, c_void, gid_t, mode_t, off64_t, size_t, ssize_
 
 mirror_hooks! {
     /// chmod(2)
-    fn chmod(path: *const c_char, mode: mode_t) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::fchmodat(a.fd, a.path.as_ptr(), mode, 0);
+    fn chmod(path: *const c_char, mode: mode_t) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| raw::fchmodat(a.fd, a.path.as_ptr(), mode, 0);
     /// fchmodat(2)
-    fn fchmodat(dirfd: c_int, path: *const c_char, mode: mode_t, flags: c_int) -> c_int = at(dirfd, path) => |a| raw::fchmodat(a.fd, a.path.as_ptr(), mode, flags);
+    fn fchmodat(dirfd: c_int, path: *const c_char, mode: mode_t, flags: c_int) -> c_int = on_members at(dirfd, path) => |a| raw::fchmodat(a.fd, a.path.as_ptr(), mode, flags);
     /// lchmod(3): glibc changes the link itself through an O_PATH fd with internal calls.
-    fn lchmod(path: *const c_char, mode: mode_t) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::fchmodat(a.fd, a.path.as_ptr(), mode, libc::AT_SYMLINK_NOFOLLOW);
+    fn lchmod(path: *const c_char, mode: mode_t) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| raw::fchmodat(a.fd, a.path.as_ptr(), mode, libc::AT_SYMLINK_NOFOLLOW);
     /// chown(2)
-    fn chown(path: *const c_char, uid: uid_t, gid: gid_t) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::fchownat(a.fd, a.path.as_ptr(), uid, gid, 0);
+    fn chown(path: *const c_char, uid: uid_t, gid: gid_t) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| raw::fchownat(a.fd, a.path.as_ptr(), uid, gid, 0);
     /// lchown(2)
-    fn lchown(path: *const c_char, uid: uid_t, gid: gid_t) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::fchownat(a.fd, a.path.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW);
+    fn lchown(path: *const c_char, uid: uid_t, gid: gid_t) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| raw::fchownat(a.fd, a.path.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW);
     /// truncate(2)
-    fn truncate(path: *const c_char, len: off64_t) -> c_int = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::truncate(p, len));
+    fn truncate(path: *const c_char, len: off64_t) -> c_int = on_members_with_times at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::truncate(p, len));
     /// truncate64(2)
-    fn truncate64(path: *const c_char, len: off64_t) -> c_int = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::truncate64(p, len));
+    fn truncate64(path: *const c_char, len: off64_t) -> c_int = on_members_with_times at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::truncate64(p, len));
     /// setxattr(2): extended attributes are mirrored.
-    fn setxattr(path: *const c_char, name: *const c_char, v: *const c_void, n: size_t, flags: c_int) -> c_int = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::setxattr(p, name, v, n, flags));
+    fn setxattr(path: *const c_char, name: *const c_char, v: *const c_void, n: size_t, flags: c_int) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::setxattr(p, name, v, n, flags));
     /// lsetxattr(2)
-    fn lsetxattr(path: *const c_char, name: *const c_char, v: *const c_void, n: size_t, flags: c_int) -> c_int = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::lsetxattr(p, name, v, n, flags));
+    fn lsetxattr(path: *const c_char, name: *const c_char, v: *const c_void, n: size_t, flags: c_int) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::lsetxattr(p, name, v, n, flags));
     /// removexattr(2)
-    fn removexattr(path: *const c_char, name: *const c_char) -> c_int = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::removexattr(p, name));
+    fn removexattr(path: *const c_char, name: *const c_char) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::removexattr(p, name));
     /// lremovexattr(2)
-    fn lremovexattr(path: *const c_char, name: *const c_char) -> c_int = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::lremovexattr(p, name));
+    fn lremovexattr(path: *const c_char, name: *const c_char) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::lremovexattr(p, name));
 }
 
 /// A metadata change through an fd: the program's fd (the primary's), then the secondary's

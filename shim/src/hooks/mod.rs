@@ -40,7 +40,7 @@ pub(crate) fn path_hook<T: FfiReturn>(
     shadowed: impl FnOnce(Spath) -> Res<T>,
     real: impl Fn(*const c_char) -> T,
 ) -> T {
-    if !set::is_active() {
+    if !set::is_active_for(path) {
         return real(path);
     }
     let Some(p) = crate::mem::path(path) else { return real(path) };
@@ -128,7 +128,7 @@ pub(crate) unsafe fn cstr<'a>(p: *const c_char) -> &'a [u8] {
 /// The shadowed fd a `/proc/self/fd/N`, `/proc/<pid>/fd/N`, `/dev/fd/N` or `/dev/std*`
 /// path names, if any. Cheap for every other path: one byte compare.
 pub(crate) fn proc_fd(path: *const c_char) -> Option<c_int> {
-    if !set::is_active() {
+    if !set::is_active_for(path) {
         return None;
     }
     let p = crate::mem::path(path)?.to_bytes();

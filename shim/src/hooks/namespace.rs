@@ -25,6 +25,24 @@ pub fn on_members<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&At) -> T) -
     Ok(r)
 }
 
+/// A change that stamps the entry's times (creating it: mkdir, mknod, mkfifo, symlink;
+/// truncating it), on both members; then the follower's entry gets the lead's times: each
+/// kernel stamped its own "now".
+pub fn on_members_with_times<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&At) -> T) -> Res<T> {
+    let r = on_members(what, sp, op)?;
+    copy_entry_times(sp);
+    Ok(r)
+}
+
+/// The lead's times of an entry onto the follower's (where the kernel lets the caller set
+/// exact times; otherwise the members keep each their own).
+pub fn copy_entry_times(sp: &Spath) {
+    let v = crate::members::view();
+    let Some(f) = v.follower else { return };
+    let Ok(st) = sp.at_lead(&v).and_then(|a| crate::real::fstatat(a.fd, &a.path, libc::AT_SYMLINK_NOFOLLOW)) else { return };
+    let _ = sp.at(&v, f).and_then(|a| crate::real::utimensat_at(a.fd, &a.path, &crate::ocb::times_of(&st), libc::AT_SYMLINK_NOFOLLOW));
+}
+
 /// A call without an `*at` form, made on an absolute path to the same place (see `At::abs`).
 pub fn via_abs<T: FfiReturn>(at: &At, call: impl FnOnce(*const c_char) -> T) -> T {
     match at.abs() {
@@ -63,14 +81,15 @@ fn on_members2<T: FfiReturn>(what: &str, a: &Spath, b: &Spath, op: impl Fn(&At, 
 }
 
 /// Declares hooks that change one path on both members: `$on` makes the change at one
-/// member's place `$a` (an `At`).
+/// member's place `$a` (an `At`); `$apply` is `on_members`, or `on_members_with_times` for a
+/// call that makes a new entry.
 macro_rules! mirror_hooks {
-    ($( $(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = at($dirfd:expr, $path:ident) => |$a:ident| $on:expr; )*) => {$(
+    ($( $(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $apply:ident at($dirfd:expr, $path:ident) => |$a:ident| $on:expr; )*) => {$(
         $(#[$doc])*
         #[no_mangle]
         pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
             let call = |$path: *const c_char| raw::$name($($arg),*);
-            path_hook($dirfd, $path, |sp| $crate::hooks::namespace::on_members(stringify!($name), &sp, |$a: &$crate::resolve::At| $on), call)
+            path_hook($dirfd, $path, |sp| $crate::hooks::namespace::$apply(stringify!($name), &sp, |$a: &$crate::resolve::At| $on), call)
         }
     )*};
 }
@@ -78,27 +97,27 @@ pub(crate) use mirror_hooks;
 
 mirror_hooks! {
     /// mkdir(2)
-    fn mkdir(path: *const c_char, mode: mode_t) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::mkdirat(a.fd, a.path.as_ptr(), mode);
+    fn mkdir(path: *const c_char, mode: mode_t) -> c_int = on_members_with_times at(libc::AT_FDCWD, path) => |a| raw::mkdirat(a.fd, a.path.as_ptr(), mode);
     /// mkdirat(2)
-    fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int = at(dirfd, path) => |a| raw::mkdirat(a.fd, a.path.as_ptr(), mode);
+    fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int = on_members_with_times at(dirfd, path) => |a| raw::mkdirat(a.fd, a.path.as_ptr(), mode);
     /// rmdir(2)
-    fn rmdir(path: *const c_char) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::unlinkat(a.fd, a.path.as_ptr(), libc::AT_REMOVEDIR);
+    fn rmdir(path: *const c_char) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| raw::unlinkat(a.fd, a.path.as_ptr(), libc::AT_REMOVEDIR);
     /// unlink(2)
-    fn unlink(path: *const c_char) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::unlinkat(a.fd, a.path.as_ptr(), 0);
+    fn unlink(path: *const c_char) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| raw::unlinkat(a.fd, a.path.as_ptr(), 0);
     /// unlinkat(2)
-    fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int = at(dirfd, path) => |a| raw::unlinkat(a.fd, a.path.as_ptr(), flags);
+    fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int = on_members at(dirfd, path) => |a| raw::unlinkat(a.fd, a.path.as_ptr(), flags);
     /// mknod(2): FIFOs and device nodes exist in both members; their I/O is the primary's.
-    fn mknod(path: *const c_char, mode: mode_t, dev: libc::dev_t) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::mknodat(a.fd, a.path.as_ptr(), mode, dev);
+    fn mknod(path: *const c_char, mode: mode_t, dev: libc::dev_t) -> c_int = on_members_with_times at(libc::AT_FDCWD, path) => |a| raw::mknodat(a.fd, a.path.as_ptr(), mode, dev);
     /// mknodat(2)
-    fn mknodat(dirfd: c_int, path: *const c_char, mode: mode_t, dev: libc::dev_t) -> c_int = at(dirfd, path) => |a| raw::mknodat(a.fd, a.path.as_ptr(), mode, dev);
+    fn mknodat(dirfd: c_int, path: *const c_char, mode: mode_t, dev: libc::dev_t) -> c_int = on_members_with_times at(dirfd, path) => |a| raw::mknodat(a.fd, a.path.as_ptr(), mode, dev);
     /// mkfifo(3)
-    fn mkfifo(path: *const c_char, mode: mode_t) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::mkfifoat(a.fd, a.path.as_ptr(), mode);
+    fn mkfifo(path: *const c_char, mode: mode_t) -> c_int = on_members_with_times at(libc::AT_FDCWD, path) => |a| raw::mkfifoat(a.fd, a.path.as_ptr(), mode);
     /// mkfifoat(3)
-    fn mkfifoat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int = at(dirfd, path) => |a| raw::mkfifoat(a.fd, a.path.as_ptr(), mode);
+    fn mkfifoat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int = on_members_with_times at(dirfd, path) => |a| raw::mkfifoat(a.fd, a.path.as_ptr(), mode);
     /// symlink(2): the target is stored verbatim in both members.
-    fn symlink(target: *const c_char, path: *const c_char) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::symlinkat(target, a.fd, a.path.as_ptr());
+    fn symlink(target: *const c_char, path: *const c_char) -> c_int = on_members_with_times at(libc::AT_FDCWD, path) => |a| raw::symlinkat(target, a.fd, a.path.as_ptr());
     /// symlinkat(2)
-    fn symlinkat(target: *const c_char, dirfd: c_int, path: *const c_char) -> c_int = at(dirfd, path) => |a| raw::symlinkat(target, a.fd, a.path.as_ptr());
+    fn symlinkat(target: *const c_char, dirfd: c_int, path: *const c_char) -> c_int = on_members_with_times at(dirfd, path) => |a| raw::symlinkat(target, a.fd, a.path.as_ptr());
 }
 
 /// __xmknod and __xmknodat: what programs built against glibc before 2.33 call for mknod.
@@ -113,7 +132,7 @@ pub unsafe extern "C" fn __xmknodat(ver: c_int, dirfd: c_int, path: *const c_cha
     if !crate::mem::readable(dev.cast(), std::mem::size_of::<libc::dev_t>()) {
         return call(path);
     }
-    path_hook(dirfd, path, |sp| on_members("mknod", &sp, |a| raw::mknodat(a.fd, a.path.as_ptr(), mode, *dev)), call)
+    path_hook(dirfd, path, |sp| on_members_with_times("mknod", &sp, |a| raw::mknodat(a.fd, a.path.as_ptr(), mode, *dev)), call)
 }
 
 /// remove(3): glibc's calls unlink and rmdir internally, out of the hooks' sight.
@@ -143,7 +162,7 @@ unsafe fn two_paths(
     call: impl Fn(c_int, *const c_char, c_int, *const c_char, bool) -> c_int,
     plain: impl Fn(*const c_char, *const c_char) -> c_int,
 ) -> c_int {
-    if !set::is_active() {
+    if !set::is_active_for(a) && !set::is_active_for(b) {
         return plain(a, b);
     }
     boundary::hook(
@@ -185,7 +204,15 @@ pub unsafe extern "C" fn renameat2(da: c_int, a: *const c_char, db: c_int, b: *c
         }
         r
     };
-    two_paths("renameat2", da, a, db, b, at_form, |a, b| raw::renameat2(da, a, db, b, flags))
+    let r = two_paths("renameat2", da, a, db, b, at_form, |a, b| raw::renameat2(da, a, db, b, flags));
+    if r == 0 && flags & libc::RENAME_WHITEOUT != 0 {
+        // The source name is now a whiteout each member's kernel made with its own times.
+        boundary::prepare(|| match resolve::resolve(da, crate::mem::path(a)?) {
+            Target::Shadowed(sp) => Some(copy_entry_times(&sp)),
+            _ => None,
+        });
+    }
+    r
 }
 
 /// link(2)
@@ -302,7 +329,7 @@ pub unsafe extern "C" fn mkdtemp(template: *mut c_char) -> *mut c_char {
         libc::AT_FDCWD,
         template,
         |_| {
-            make_temp(template, 0, |sp| on_members("mkdtemp", &sp, |a| raw::mkdirat(a.fd, a.path.as_ptr(), 0o700)))?;
+            make_temp(template, 0, |sp| on_members_with_times("mkdtemp", &sp, |a| raw::mkdirat(a.fd, a.path.as_ptr(), 0o700)))?;
             Ok(template)
         },
         call,

@@ -85,6 +85,7 @@ pub fn adopt_new_fd(fd: c_int, rel: Rel, flags: c_int, mode: mode_t, twin: Twin)
         let tmpfile = flags & libc::O_TMPFILE == libc::O_TMPFILE;
         if kind == OcbKind::File && flags & (libc::O_CREAT | libc::O_TRUNC) != 0 {
             crate::members::record_change(&ocb.rel(), Some(&ocb));
+            ocb.mark_written();
         }
         let v = crate::members::view();
         let at = match (&twin, v.follower) {
