@@ -9,7 +9,7 @@
 
 use crate::fdtable;
 use crate::ocb::{self, Ocb};
-use crate::real::{self, Errno};
+use crate::real::{self, Errno, Res};
 use crate::resolve::Rel;
 use crate::set;
 use libc::c_int;
@@ -252,9 +252,52 @@ fn set_tracking(st: &State) {
 pub fn claim_slot() {
     PID.store(std::process::id(), Ordering::SeqCst);
     let s = shared();
-    let slot = s.registry.claim(std::process::id(), BOOT.load(Ordering::Relaxed)).unwrap_or(usize::MAX);
-    SLOT.store(slot, Ordering::SeqCst);
+    match s.registry.claim(std::process::id(), BOOT.load(Ordering::Relaxed)) {
+        Some(slot) => SLOT.store(slot, Ordering::SeqCst),
+        // A process no `shadowctl disable` could wait for must not write the members.
+        None => refuse_without_slot(),
+    }
     publish_usage();
+}
+
+/// Every registry slot is taken by a live process: this one does not run (exit 125, one
+/// line on stderr), whether it is a new program or a fork child. Allocation-free.
+fn refuse_without_slot() -> ! {
+    let msg = b"libshadow: every registry slot of this shadow set is taken by a running process (state_dir/registry); refusing to run un-waited-for\n";
+    let _ = real::write(2, msg);
+    real::exit_group(crate::report::EXIT_REFUSED)
+}
+
+/// The follower answered "no such entry" (or "exists", "not empty", "not a directory")
+/// where the lead did the change: another process's change may be between the two members
+/// (it created the directory on the lead, not yet on the follower). `again` is tried while
+/// some other process is in the middle of an operation (and not itself waiting like this),
+/// with growing pauses, for up to 2 s. The single-process path gains one atomic increment
+/// per operation (the registry's operation count) and nothing else.
+pub fn retry_racing<T>(first: Option<Res<T>>, again: impl Fn() -> Option<Res<T>>) -> Option<Res<T>> {
+    let racy = |r: &Option<Res<T>>| matches!(r, Some(Err(Errno(libc::ENOENT | libc::EEXIST | libc::ENOTEMPTY | libc::ENOTDIR))));
+    if !racy(&first) {
+        return first;
+    }
+    let me = SLOT.load(Ordering::Relaxed);
+    let reg = &shared().registry;
+    let waiting = (me != usize::MAX).then(|| reg.slot(me).waiting);
+    waiting.inspect(|w| w.store(1, Ordering::SeqCst));
+    let start = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_micros(20);
+    let mut r = first;
+    while racy(&r) && start.elapsed() < std::time::Duration::from_secs(2) {
+        let busy = reg.others_busy(me);
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(std::time::Duration::from_millis(2));
+        r = again();
+        if !busy {
+            // Nobody was on the way: that answer stands.
+            break;
+        }
+    }
+    waiting.inspect(|w| w.store(0, Ordering::SeqCst));
+    r
 }
 
 static PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -532,6 +575,7 @@ fn leave(i: usize) {
     if i != usize::MAX {
         let slot = shared().registry.slot(i);
         slot.seen_epoch.store(APPLIED.load(Ordering::SeqCst), Ordering::SeqCst);
+        slot.ops.fetch_add(1, Ordering::Release);
         slot.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }

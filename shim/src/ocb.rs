@@ -67,6 +67,8 @@ pub struct Ocb {
     /// Open write-intent (journal) id, ended at the last close if both members agree.
     intent: std::sync::atomic::AtomicU64,
     insecure: Mutex<Option<String>>,
+    /// Set with `insecure` (cheap to test on every write).
+    diverged: AtomicBool,
 }
 
 /// Held while a mutation is applied to both members.
@@ -147,6 +149,7 @@ impl Ocb {
             recorded: AtomicBool::new(false),
             intent: std::sync::atomic::AtomicU64::new(0),
             insecure: Mutex::new(None),
+            diverged: AtomicBool::new(false),
         }
     }
 
@@ -222,11 +225,21 @@ impl Ocb {
     }
 
     /// Records the first difference between members; reported on the last close.
+    /// The file's members may differ from now on: its write intent is begun (and kept past
+    /// the last close), so that `recover` compares it even after a clean exit.
     pub fn mark_insecure(&self, what: &str, e: Errno) {
-        let mut slot = self.insecure.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.is_none() {
-            *slot = Some(format!("{what}: {}", e.describe()));
-            crate::members::account(0, 1);
+        let first = {
+            let mut slot = self.insecure.lock().unwrap_or_else(|e| e.into_inner());
+            let first = slot.is_none();
+            if first {
+                *slot = Some(format!("{what}: {}", e.describe()));
+                crate::members::account(0, 1);
+            }
+            first
+        };
+        if first {
+            self.diverged.store(true, Ordering::Relaxed);
+            self.begin_intent(self.secondary_fd());
         }
     }
 
@@ -259,6 +272,10 @@ impl Ocb {
         // Read under the lock: a member change swaps it only between two mutations.
         let Some(sfd) = self.secondary_fd() else {
             drop(local);
+            if self.diverged.load(Ordering::Relaxed) {
+                // The follower is written, but not this file (its open there failed).
+                self.begin_intent(None);
+            }
             let value = primary()?;
             if crate::members::tracking() {
                 crate::members::record_change(&self.rel(), Some(self));
@@ -396,15 +413,27 @@ impl Ocb {
         if let Some(sfd) = self.secondary_fd().filter(|_| self.is_written()) {
             // A lead that cannot say its times is the lead's trouble (its next operation
             // finds out), never the follower's.
-            if let Ok(st) = real::fstat(fd) {
+            // Another process writing the same file settles it too: whichever sets the times
+            // last must set the lead's latest, so the lead is read again until it holds still.
+            let mut lead = real::fstat(fd).ok();
+            for _ in 0..3 {
+                let Some(st) = lead else { break };
                 match real::futimens(sfd, &times_of(&st)) {
+                    Ok(_) => {}
                     // A writer that does not own the file may not set exact times (the kernel
                     // stamped "now" on each member at its write).
-                    Ok(_) | Err(Errno(libc::EPERM | libc::EACCES)) => {}
+                    Err(Errno(libc::EPERM | libc::EACCES)) => break,
                     Err(e) => {
                         let _ = crate::members::follower_failed(&self.rel(), "futimens", e, Some(self));
+                        break;
                     }
                 }
+                let again = real::fstat(fd).ok();
+                let mtime = |s: &libc::stat64| (s.st_mtime, s.st_mtime_nsec, s.st_atime, s.st_atime_nsec);
+                if again.as_ref().map(mtime) == Some(mtime(&st)) {
+                    break;
+                }
+                lead = again;
             }
         }
         // Without a follower fd (the member left: the change list has the path) there is

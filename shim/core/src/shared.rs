@@ -268,13 +268,18 @@ pub struct Slot<'a> {
     pub open_intents: &'a AtomicU32,
     pub told: &'a AtomicU32,
     pub boot: &'a AtomicU32,
+    pub ops: &'a AtomicU64,
+    pub waiting: &'a AtomicU32,
 }
 
 impl Registry {
     pub fn open(c: &Config) -> Result<Registry, String> {
-        let path = registry_path(c);
+        Registry::open_path(&registry_path(c))
+    }
+
+    pub fn open_path(path: &std::path::Path) -> Result<Registry, String> {
         let shown = path.display().to_string();
-        let file = OpenOptions::new().read(true).write(true).create(true).mode(0o644).open(&path).map_err(|e| format!("{shown}: {e}"))?;
+        let file = OpenOptions::new().read(true).write(true).create(true).mode(0o644).open(path).map_err(|e| format!("{shown}: {e}"))?;
         if file.metadata().map_err(|e| format!("{shown}: {e}"))?.len() < registry::SIZE as u64 {
             file.set_len(registry::SIZE as u64).map_err(|e| format!("{shown}: {e}"))?;
         }
@@ -300,6 +305,8 @@ impl Registry {
                 open_intents: &*(self.map.add(base + registry::OPEN_INTENTS) as *const AtomicU32),
                 told: &*(self.map.add(base + registry::TOLD) as *const AtomicU32),
                 boot: &*(self.map.add(base + registry::BOOT) as *const AtomicU32),
+                ops: &*(self.map.add(base + registry::OPS) as *const AtomicU64),
+                waiting: &*(self.map.add(base + registry::WAITING) as *const AtomicU32),
             }
         }
     }
@@ -422,6 +429,17 @@ impl Registry {
 }
 
 impl Registry {
+    /// Whether a live process other than slot `me` is in the middle of an operation and not
+    /// itself waiting on another's: a change it makes may still be on its way to the
+    /// follower. Reads the mapped slots only (plus a liveness check of busy ones).
+    pub fn others_busy(&self, me: usize) -> bool {
+        (0..registry::SLOTS).filter(|&i| i != me).any(|i| {
+            let s = self.slot(i);
+            let pid = s.pid.load(Ordering::SeqCst);
+            pid != 0 && s.in_flight.load(Ordering::SeqCst) != 0 && s.waiting.load(Ordering::SeqCst) == 0 && process_alive(pid)
+        })
+    }
+
     /// Waits until no live process has an operation in flight.
     pub fn wait_idle(&self, timeout: std::time::Duration) -> Result<(), Vec<u32>> {
         let start = std::time::Instant::now();
@@ -538,5 +556,49 @@ pub fn ofd_lock(fd: libc::c_int, byte: i64, kind: libc::c_int) -> std::io::Resul
         if e.raw_os_error() != Some(libc::EINTR) {
             return Err(e);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(tag: &str) -> Registry {
+        let dir = std::env::temp_dir().join(format!("shadow-registry-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Registry::open_path(&dir.join("registry")).unwrap()
+    }
+
+    #[test]
+    fn a_full_registry_refuses_a_new_process() {
+        let r = scratch("full");
+        let me = std::process::id();
+        // Every slot taken by a live process (pid 1 stands for them all).
+        for i in 0..registry::SLOTS {
+            r.slot(i).pid.store(1, Ordering::SeqCst);
+            r.slot(i).boot.store(7, Ordering::SeqCst);
+        }
+        assert_eq!(r.claim(me, 7), None);
+        r.slot(123).pid.store(0, Ordering::SeqCst);
+        assert_eq!(r.claim(me, 7), Some(123));
+    }
+
+    #[test]
+    fn busy_others_are_those_in_an_operation_and_not_waiting() {
+        let r = scratch("busy");
+        let me = r.claim(std::process::id(), 7).unwrap();
+        let other = (me + 1) % registry::SLOTS;
+        r.slot(me).in_flight.store(1, Ordering::SeqCst);
+        assert!(!r.others_busy(me), "its own operation does not count");
+        let s = r.slot(other);
+        s.pid.store(1, Ordering::SeqCst);
+        s.in_flight.store(1, Ordering::SeqCst);
+        assert!(r.others_busy(me));
+        s.waiting.store(1, Ordering::SeqCst);
+        assert!(!r.others_busy(me), "a process that waits itself is not waited on");
+        s.waiting.store(0, Ordering::SeqCst);
+        s.in_flight.store(0, Ordering::SeqCst);
+        assert!(!r.others_busy(me));
     }
 }

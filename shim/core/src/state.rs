@@ -222,7 +222,9 @@ impl State {
 /// `shadowctl` can wait until no process is between reading the state and finishing the
 /// operation it decided on (a member change is in force before the command returns).
 pub mod registry {
-    pub const SLOTS: usize = 1024;
+    /// Processes using a set at once. A process that finds every slot taken by a live
+    /// process is refused (it could not be waited for by `disable`).
+    pub const SLOTS: usize = 16384;
     pub const SLOT_SIZE: usize = 64;
     pub const SIZE: usize = SLOTS * SLOT_SIZE;
     pub const PID: usize = 0;
@@ -239,6 +241,12 @@ pub mod registry {
     /// The boot the process ran in (hash of the kernel's boot id): a process of an earlier
     /// boot went down with the machine, and what it had not flushed may be lost.
     pub const BOOT: usize = 40;
+    /// Operations the process has finished (moves at every hook's end): another process
+    /// that must wait for the operations in flight now waits until this moves.
+    pub const OPS: usize = 48;
+    /// Non-zero while the process retries a follower change that waits on another
+    /// process's (others do not wait on it in turn).
+    pub const WAITING: usize = 56;
 }
 
 /// The change list (`state_dir/changes`): paths (relative to the prefix) changed while a

@@ -94,11 +94,21 @@ pub(crate) fn on_lead<T: FfiReturn>(sp: &Spath, what: &str, op: impl Fn(&At) -> 
     on_lead_res(sp, what, |at| op(at).into_res())
 }
 
-/// Runs `op` on the path in the follower, when one is being written.
+/// Runs `op` on the path in the follower, when one is being written. An answer that says
+/// another process's change has reached the lead but not yet the follower (no such entry,
+/// exists…) is given a second try once every operation in flight has finished.
 pub(crate) fn on_follower<T: FfiReturn>(sp: &Spath, op: impl Fn(&At) -> T) -> Option<Res<T>> {
-    let v = crate::members::view();
-    let f = v.follower?;
-    Some(sp.at(&v, f).and_then(|at| op(&at).into_res()))
+    on_follower_res(sp, |at| op(at).into_res())
+}
+
+/// `on_follower` for an operation that reports its own failure.
+pub(crate) fn on_follower_res<T>(sp: &Spath, op: impl Fn(&At) -> Res<T>) -> Option<Res<T>> {
+    let once = || {
+        let v = crate::members::view();
+        let f = v.follower?;
+        Some(sp.at(&v, f).and_then(|at| op(&at)))
+    };
+    crate::members::retry_racing(once(), once)
 }
 
 /// `on_lead` for an operation that reports its own failure.

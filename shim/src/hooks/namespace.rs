@@ -69,12 +69,15 @@ fn on_members2<T: FfiReturn>(what: &str, a: &Spath, b: &Spath, op: impl Fn(&At, 
     .inspect_err(|_| end())?;
     crate::members::record_change(&a.rel, None);
     crate::members::record_change(&b.rel, None);
-    let v = crate::members::view();
-    if let Some(f) = v.follower {
-        if let Err(e) = a.at(&v, f).and_then(|fa| b.at(&v, f).and_then(|fb| op(&fa, &fb, true).into_res())) {
-            crate::members::follower_failed(&b.rel, what, e, None)?;
-            return Ok(r);
-        }
+    let on_follower = || {
+        let v = crate::members::view();
+        let f = v.follower?;
+        Some(a.at(&v, f).and_then(|fa| b.at(&v, f).and_then(|fb| op(&fa, &fb, true).into_res())))
+    };
+    let follower = crate::members::retry_racing(on_follower(), on_follower);
+    if let Some(Err(e)) = follower {
+        crate::members::follower_failed(&b.rel, what, e, None)?;
+        return Ok(r);
     }
     end();
     Ok(r)

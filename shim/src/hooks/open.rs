@@ -87,13 +87,13 @@ pub fn adopt_new_fd(fd: c_int, rel: Rel, flags: c_int, mode: mode_t, twin: Twin)
             crate::members::record_change(&ocb.rel(), Some(&ocb));
             ocb.mark_written();
         }
-        let v = crate::members::view();
-        let at = match (&twin, v.follower) {
-            (_, None) | (Twin::None, _) => None,
-            (Twin::Path(sp), Some(f)) => Some(sp.at(&v, f)),
-            (Twin::Proc(p), Some(_)) => Some(Ok(At { fd: libc::AT_FDCWD, path: std::borrow::Cow::Borrowed(p.as_c_str()) })),
+        let open = |at: &At| ocb::open_secondary(at, follower_flags, mode, fresh && !tmpfile);
+        let opened = match &twin {
+            Twin::Path(sp) => super::on_follower_res(sp, open),
+            Twin::Proc(p) => crate::members::view().follower.map(|_| open(&At { fd: libc::AT_FDCWD, path: std::borrow::Cow::Borrowed(p.as_c_str()) })),
+            Twin::None => None,
         };
-        match at.map(|at| at.and_then(|at| ocb::open_secondary(&at, follower_flags, mode, fresh && !tmpfile))) {
+        match opened {
             Some(Ok(sfd)) => ocb.set_secondary(sfd),
             // An open cannot hand the program an error after the primary succeeded.
             Some(Err(e)) => {
