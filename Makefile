@@ -24,6 +24,10 @@ test-deps:
 	@{ command -v rsync && command -v autoreconf && command -v libtoolize; } >/dev/null 2>&1 || { \
 	  echo "installing rsync autoconf automake libtool (real programs the path tests run under the prefix)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync autoconf automake libtool >/dev/null; }
+	@{ ls /usr/lib/postgresql/*/bin/pg_amcheck && ls /usr/lib/*/libjemalloc.so.2 /usr/lib/*/libtcmalloc_minimal.so.4 /usr/lib/*/libmimalloc.so.2; } >/dev/null 2>&1 || { \
+	  echo "installing postgresql, jemalloc, tcmalloc, mimalloc (many processes on one set; other mallocs)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-contrib \
+	    libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 >/dev/null; }
 
 test: build test-deps
 	$(CARGO) test --release --workspace --exclude shadow-tests

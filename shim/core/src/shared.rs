@@ -312,7 +312,9 @@ impl Registry {
     }
 
     /// Claims a free slot (or one whose process is gone) for `pid`. Allocation-free, so it
-    /// can run in a fork child.
+    /// can run in a fork child; it starts looking at a place the pid picks, and looks at
+    /// empty slots before asking the kernel whether a slot's process still lives, so that
+    /// thousands of processes starting together do not each scan the others.
     pub fn claim(&self, pid: u32, boot: u32) -> Option<usize> {
         // The same pid after exec: its old slot is ours (and nothing is in flight any more;
         // the new image counts the intents it uses itself). Only in the same boot: a slot of
@@ -322,22 +324,36 @@ impl Registry {
             if s.pid.load(Ordering::SeqCst) == pid && s.boot.load(Ordering::SeqCst) == boot {
                 s.in_flight.store(0, Ordering::SeqCst);
                 s.open_intents.store(0, Ordering::SeqCst);
+                s.waiting.store(0, Ordering::SeqCst);
                 return Some(i);
             }
         }
+        let start = (pid as usize).wrapping_mul(2_654_435_761) % registry::SLOTS;
+        let order = || (0..registry::SLOTS).map(move |k| (start + k) % registry::SLOTS);
+        let take = |i: usize, cur: u32| {
+            let s = self.slot(i);
+            if s.pid.compare_exchange(cur, pid, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+                return false;
+            }
+            s.in_flight.store(0, Ordering::SeqCst);
+            s.open_intents.store(0, Ordering::SeqCst);
+            s.told.store(0, Ordering::SeqCst);
+            s.waiting.store(0, Ordering::SeqCst);
+            s.boot.store(boot, Ordering::SeqCst);
+            true
+        };
+        if let Some(i) = order().find(|&i| self.slot(i).pid.load(Ordering::SeqCst) == 0 && take(i, 0)) {
+            return Some(i);
+        }
         // A crashed process's slot is kept for `recover` to see, unless nothing else is free.
         for keep_crashed in [true, false] {
-            for i in 0..registry::SLOTS {
+            for i in order() {
                 let s = self.slot(i);
                 let cur = s.pid.load(Ordering::SeqCst);
                 let crashed = s.open_intents.load(Ordering::SeqCst) != 0;
                 let other_boot = s.boot.load(Ordering::SeqCst) != boot;
                 let free = cur == 0 || (!(keep_crashed && crashed) && (other_boot || (cur != pid && !process_alive(cur))));
-                if free && s.pid.compare_exchange(cur, pid, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
-                    s.in_flight.store(0, Ordering::SeqCst);
-                    s.open_intents.store(0, Ordering::SeqCst);
-                    s.told.store(0, Ordering::SeqCst);
-                    s.boot.store(boot, Ordering::SeqCst);
+                if free && take(i, cur) {
                     return Some(i);
                 }
             }
@@ -352,8 +368,10 @@ impl Registry {
         for i in 0..registry::SLOTS {
             let s = self.slot(i);
             let pid = s.pid.load(Ordering::SeqCst);
-            let gone = s.boot.load(Ordering::SeqCst) != boot_hash_cached() || !process_alive(pid);
-            if pid != 0 && s.open_intents.load(Ordering::SeqCst) != 0 && gone {
+            if pid == 0 || s.open_intents.load(Ordering::SeqCst) == 0 {
+                continue;
+            }
+            if s.boot.load(Ordering::SeqCst) != boot_hash_cached() || !process_alive(pid) {
                 out.push((i, pid));
             }
         }

@@ -1,0 +1,167 @@
+//! Many processes on one set: SQLite in WAL mode with several writers and readers,
+//! thousands of processes that `disable` must all wait for, programs whose malloc is
+//! jemalloc, tcmalloc or mimalloc (rustc among them). After each, the members are compared.
+
+use shadow_tests::ShadowSet;
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn stdout_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Writers insert, readers count, all at once for `secs`, each in its own process.
+const SQLITE_WORKER: &str = r#"
+import os, sqlite3, sys, time
+db, role, secs = sys.argv[1], sys.argv[2], float(sys.argv[3])
+end = time.time() + secs
+c = sqlite3.connect(db, timeout=60)
+n = 0
+while time.time() < end:
+    try:
+        if role == "w":
+            c.execute("INSERT INTO t(v) VALUES (?)", (os.urandom(64).hex(),))
+            c.commit()
+        else:
+            c.execute("SELECT count(*), max(id) FROM t").fetchone()
+        n += 1
+    except sqlite3.OperationalError as e:
+        if "locked" not in str(e) and "busy" not in str(e):
+            raise
+print(role, n)
+"#;
+
+#[test]
+fn sqlite_wal_four_writers_two_readers() {
+    let s = ShadowSet::new();
+    let worker = s.scratch().join("worker.py");
+    fs::write(&worker, SQLITE_WORKER).unwrap();
+    let secs = std::env::var("SHADOW_SQLITE_SECONDS").unwrap_or_else(|_| "30".into());
+    let script = format!(
+        "set -e
+python3 -c 'import sqlite3; c = sqlite3.connect(\"/shadow/db\"); c.execute(\"PRAGMA journal_mode=WAL\"); c.execute(\"CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)\"); c.commit()'
+pids=
+for role in w w w w r r; do python3 {w} /shadow/db $role {secs} & pids=\"$pids $!\"; done
+for p in $pids; do wait $p; done",
+        w = worker.display()
+    );
+    let out = s.bash(&script);
+    let text = stdout_of(&out) + &String::from_utf8_lossy(&out.stderr);
+    assert!(!text.contains("libshadow:"), "the shim reported: {text}");
+    assert_eq!(text.lines().filter(|l| l.starts_with("w ")).count(), 4, "every writer finished (no SIGBUS): {text}");
+    for member in [s.primary(), s.secondary()] {
+        let check = Command::new("sqlite3").arg(member.join("db")).arg("PRAGMA integrity_check;").output().unwrap();
+        assert_eq!(stdout_of(&check), "ok\n", "{}", member.display());
+    }
+    s.assert_mirrored();
+}
+
+/// Forks N processes that each append a line to their own file, report ready, and append
+/// another line once told to.
+const MANY: &str = r#"
+import os, sys
+n = int(sys.argv[1])
+go_r, go_w = os.pipe()
+ready_r, ready_w = os.pipe()
+os.makedirs("/shadow/procs", exist_ok=True)
+kids = []
+for i in range(n):
+    pid = os.fork()
+    if pid == 0:
+        os.close(go_w)
+        f = open(f"/shadow/procs/p{i}", "a", buffering=1)
+        f.write("before\n")
+        os.write(ready_w, b"x")
+        os.read(go_r, 1)
+        f.write("after\n")
+        f.close()
+        os._exit(0)
+    kids.append(pid)
+got = 0
+while got < n:
+    got += len(os.read(ready_r, 4096))
+print("ready", flush=True)
+sys.stdin.readline()
+os.close(go_w)
+failed = sum(1 for k in kids if os.waitpid(k, 0)[1] != 0)
+print("failed", failed, flush=True)
+"#;
+
+#[test]
+fn thousands_of_processes_are_all_waited_for_by_disable() {
+    let n = 2000;
+    let s = ShadowSet::new();
+    let script = s.scratch().join("many.py");
+    fs::write(&script, MANY).unwrap();
+    let mut child = s.command("python3").arg(&script).arg(n.to_string()).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
+    let registered = st["processes"].as_array().unwrap().len();
+    assert!(registered > n, "every process has a registry slot: {registered} registered");
+    // After disable returns, no process may write the secondary any more.
+    s.ctl_ok(&["disable", "secondary"]);
+    writeln!(child.stdin.take().unwrap()).unwrap();
+    assert_eq!(lines.next().unwrap().unwrap(), "failed 0");
+    assert!(child.wait().unwrap().success());
+    for i in 0..n {
+        let rel = format!("procs/p{i}");
+        assert_eq!(fs::read(s.primary().join(&rel)).unwrap(), b"before\nafter\n", "{rel} on the primary");
+        assert_eq!(fs::read(s.secondary().join(&rel)).unwrap(), b"before\n", "{rel} on the secondary, frozen at disable");
+    }
+    s.ctl_ok(&["enable", "secondary"]);
+    s.assert_identical();
+}
+
+/// Malloc implementations the Debian packages install (`make test-deps`).
+const ALLOCATORS: [&str; 3] = ["/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4", "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2"];
+
+#[test]
+fn programs_with_another_malloc_start_with_and_without_a_config() {
+    let s = ShadowSet::new();
+    let shim = shadow_tests::lib_path();
+    for alloc in ALLOCATORS {
+        assert!(Path::new(alloc).exists(), "{alloc} is missing: run `make test-deps`");
+        for preload in [format!("{}:{alloc}", shim.display()), format!("{alloc}:{}", shim.display())] {
+            let name = Path::new(alloc).file_name().unwrap().to_string_lossy().replace('.', "_");
+            let run = |config: bool| {
+                let mut c = Command::new("timeout");
+                c.args(["20", "sh", "-c"]).env("LD_PRELOAD", &preload);
+                if config {
+                    c.env("SHADOW_CONFIG", s.config()).arg(format!("echo {name} >> /shadow/allocators && python3 -c 'import json; print(json.dumps([1]))'"));
+                } else {
+                    c.env_remove("SHADOW_CONFIG").arg("echo plain | cat");
+                }
+                let out = c.output().unwrap();
+                assert!(out.status.success(), "{preload} (config: {config}): {} {}", out.status, String::from_utf8_lossy(&out.stderr));
+            };
+            run(false);
+            run(true);
+        }
+    }
+    assert_eq!(fs::read_to_string(s.primary().join("allocators")).unwrap().lines().count(), 6);
+    s.assert_mirrored();
+}
+
+#[test]
+fn cargo_builds_a_crate_with_its_target_directory_under_the_prefix() {
+    let s = ShadowSet::new();
+    let krate = s.scratch().join("hello");
+    fs::create_dir_all(krate.join("src")).unwrap();
+    fs::write(krate.join("Cargo.toml"), "[package]\nname = \"hello\"\nversion = \"0.1.0\"\nedition = \"2021\"\n").unwrap();
+    fs::write(krate.join("src/main.rs"), "fn main() { println!(\"built under the shim\"); }\n").unwrap();
+    // rustc's own malloc is jemalloc: it hung at start-up under the shim.
+    let out = s
+        .command("timeout")
+        .args(["300", "cargo", "build", "-q", "--offline"])
+        .current_dir(&krate)
+        .env("CARGO_TARGET_DIR", "/shadow/target")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cargo build: {}", String::from_utf8_lossy(&out.stderr));
+    let run = s.sh("/shadow/target/debug/hello");
+    assert_eq!(stdout_of(&run), "built under the shim\n");
+    s.assert_mirrored();
+}
