@@ -36,6 +36,18 @@ pub fn adopt_inherited_fds() {
         let twin = Spath::from_rel(Rel(rel.to_vec()));
         if let Some(ocb) = adopt_new_fd(fd, twin.rel.clone(), open_flags, st.st_mode & 0o7777, Twin::Path(&twin)) {
             ocb.mark_shared();
+            level_tail(fd, &ocb);
+        }
+    }
+}
+
+/// Bytes the lead got past the follower's end before this image's shim started — the
+/// loader writes its own messages to an inherited stderr — are copied over.
+fn level_tail(fd: c_int, ocb: &crate::ocb::Ocb) {
+    let Some(sfd) = ocb.secondary_fd() else { return };
+    if let (Ok(lead), Ok(follower)) = (real::fstat(fd), real::fstat(sfd)) {
+        if lead.st_size > follower.st_size {
+            ocb.copy_range_from_primary(fd, follower.st_size, lead.st_size - follower.st_size);
         }
     }
 }

@@ -498,6 +498,43 @@ pub fn intent_end(id: u64) {
     retire(&mut hot, now, false);
 }
 
+/// Before an exec. Files only this image holds (all their fds close on exec) are settled
+/// as at a last close. Files the new image inherits open for writing may be written by the
+/// loader before the new image's shim starts (ld.so's messages to a shadowed stderr), on
+/// the lead only: their directories stay marked in flight and published, so that a new
+/// image that dies before its start leaves `recover` due. Returns those intents' ids, which
+/// the new image ends once it has brought the files level (`end_carried_intents`).
+pub fn prepare_exec() -> Vec<u64> {
+    let mut by_ocb: Vec<(Arc<Ocb>, Vec<c_int>)> = Vec::new();
+    for (fd, o) in fdtable::all() {
+        match by_ocb.iter_mut().find(|(x, _)| Arc::ptr_eq(x, &o)) {
+            Some((_, fds)) => fds.push(fd),
+            None => by_ocb.push((o, vec![fd])),
+        }
+    }
+    let mut carried = Vec::new();
+    for (ocb, fds) in by_ocb {
+        let closes = fds.iter().all(|&fd| real::fcntl(fd, libc::F_GETFD, 0).is_ok_and(|f| f & libc::FD_CLOEXEC != 0));
+        if closes {
+            ocb.settle(fds[0]);
+        } else if let Some(sfd) = ocb.secondary_fd() {
+            ocb.begin_intent(Some(sfd));
+            carried.extend(ocb.intent_id());
+        }
+    }
+    carried.sort_unstable();
+    carried.dedup();
+    carried
+}
+
+/// In a new image, once the inherited files are level: the intents the old image carried
+/// across exec are over.
+pub fn end_carried_intents(ids: &[u64]) {
+    for &id in ids {
+        let _ = real::write(shared().journal_fd, &shadow_core::journal::Record::End { id }.encode());
+    }
+}
+
 /// At exit and before exec: end every intent no file holds any more.
 pub fn retire_unused_intents() {
     retire(&mut hot(), coarse_ms(), true);
@@ -754,19 +791,28 @@ pub fn follower_failed(rel: &Rel, what: &str, e: Errno, ocb: Option<&Ocb>) -> Re
 /// Whether error `e` from member `m` means the member is gone, not that the object answered
 /// so (opening a FIFO without a reader, a device without a driver: ENXIO, ENODEV; one bad
 /// file: EIO). An error of `failure_errors` about the file system as a whole (full, quota,
-/// read-only) is taken at its word; any other is confirmed by a look at the member's root,
-/// both through the fd the shim holds and by its path: a member whose root answers is there.
+/// read-only) is taken at its word; any other is confirmed by a probe of the member: a file
+/// created and removed in its root, by its path (a network file system answers that only
+/// if its server does; cached attributes would answer a stat). A member whose file system
+/// answers, even with a refusal (EACCES), is there.
 fn confirmed_gone(m: Member, e: Errno) -> bool {
-    if !set::get().config.failure_errors.contains(&e.0) {
+    let set = set::get();
+    if !set.config.failure_errors.contains(&e.0) {
         return false;
     }
     if matches!(e.0, libc::ENOSPC | libc::EDQUOT | libc::EROFS) {
         return true;
     }
     let v = view();
-    let by_fd = v.root(m).and_then(|fd| real::fstat(fd)).is_ok();
-    let by_path = CString::new(v.dirs[m.index()].clone()).map_or(false, |p| real::fstatat(libc::AT_FDCWD, &p, 0).is_ok());
-    !(by_fd && by_path)
+    let probe = CString::new(format!("{}/.libshadow-probe-{}", String::from_utf8_lossy(&v.dirs[m.index()]), std::process::id())).unwrap_or_default();
+    let answer = match real::open(&probe, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC, 0o600) {
+        Ok(fd) => {
+            let _ = real::close(fd);
+            crate::boundary::FfiReturn::into_res(unsafe { real::raw::unlink(probe.as_ptr()) }).err()
+        }
+        Err(e) => Some(e),
+    };
+    answer.is_some_and(|e| set.config.failure_errors.contains(&e.0))
 }
 
 /// The follower said "no such file" where the lead had one: if its root no longer carries

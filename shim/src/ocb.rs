@@ -390,6 +390,11 @@ impl Ocb {
         }
     }
 
+    /// The write intent this open is under, if any.
+    pub fn intent_id(&self) -> Option<u64> {
+        Some(self.intent.load(Ordering::Relaxed)).filter(|&id| id != 0)
+    }
+
     /// The intent to end at the process's end, unless the file is insecure (or its state
     /// cannot be had without waiting): taken, so that it is ended once.
     pub fn take_clean_intent(&self) -> Option<u64> {

@@ -167,6 +167,7 @@ fn init_from_env() {
     crate::boundary::init_fork_lock();
     crate::resolve::init_cwd();
     crate::adopt::adopt_inherited_fds();
+    crate::members::end_carried_intents(&crate::hooks::process::take_carried_intents());
     ACTIVE.store(true, Ordering::Release);
     STATE.store(DONE, Ordering::Release);
     crate::hooks::stdio::adopt_std_streams();

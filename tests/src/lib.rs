@@ -107,7 +107,7 @@ impl ShadowSet {
     }
 
     /// Both members identical; history records other than `allowed` ones fail the test.
-    fn assert_members_and_history(&self, allowed: impl Fn(&str) -> bool) {
+    pub fn assert_members_and_history(&self, allowed: impl Fn(&str) -> bool) {
         let diffs = shadow_core::tree::compare(&self.primary(), &self.secondary()).unwrap();
         if !diffs.is_empty() {
             let list: Vec<String> = diffs.iter().map(|d| d.to_string()).collect();

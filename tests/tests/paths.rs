@@ -174,3 +174,27 @@ fn scripts_under_the_prefix_write_next_to_themselves() {
     assert_eq!(s.read("tools/made-by-python"), b"/shadow/tools/p.py");
     s.assert_mirrored();
 }
+
+#[test]
+fn the_loaders_own_messages_to_a_shadowed_stderr_reach_both_members() {
+    let s = ShadowSet::new();
+    // A program whose library is gone: the loader fails before the program (and its shim)
+    // starts, writing its message into the inherited stderr.
+    let dir = s.scratch();
+    write(&dir.join("lib.c"), "int lib_answer(void) { return 42; }\n");
+    write(&dir.join("prog.c"), "int lib_answer(void);\nint main(void) { return lib_answer() == 42 ? 0 : 1; }\n");
+    let gcc = |args: &[&str]| assert!(Command::new("gcc").args(args).current_dir(&dir).status().unwrap().success());
+    gcc(&["-shared", "-fPIC", "-o", "libgone.so", "lib.c"]);
+    gcc(&["-o", "prog", "prog.c", "-L.", "-lgone"]);
+    fs::remove_file(dir.join("libgone.so")).unwrap();
+    // A warning the loader prints before the shim starts, then a fatal error.
+    let script = format!("exec 2>>/shadow/err; echo start >&2; LD_PRELOAD=/nonexistent-libshadow-test.so:$LD_PRELOAD /bin/true; {}/prog; echo end >&2; true", dir.display());
+    s.bash(&script);
+    let err = String::from_utf8_lossy(&s.read("err")).into_owned();
+    assert!(err.contains("cannot be preloaded") && err.contains("error while loading shared libraries"), "{err}");
+    // The fatal case died before its shim started: recover is due and brings the members level.
+    let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
+    assert!(!st["recover_needed"].as_array().unwrap().is_empty(), "{st}");
+    s.ctl_ok(&["recover"]);
+    s.assert_members_and_history(|l| l.starts_with("00100 ") && l.contains("/err]"));
+}

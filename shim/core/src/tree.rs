@@ -219,10 +219,16 @@ fn compare_at(first: &Path, second: &Path, rel: &Path, depth: u32, out: &mut Vec
         Kind::Device => {}
     }
     let (ta, tb) = ((ma.mtime(), ma.mtime_nsec()), (mb.mtime(), mb.mtime_nsec()));
-    if ka != Kind::Dir && ta != tb {
+    if ka != Kind::Dir && !same_time(ta, tb) {
         out.push(Diff { path: rel.to_path_buf(), what: Difference::Mtime(ta, tb) });
     }
     Ok(())
+}
+
+/// Times equal as far as both members' file systems can tell: one that keeps whole seconds
+/// only (sshfs: SFTP carries no nanoseconds) holds the other's time with no fraction.
+fn same_time(a: (i64, i64), b: (i64, i64)) -> bool {
+    a == b || (a.0 == b.0 && (a.1 == 0 || b.1 == 0))
 }
 
 fn missing(root: &Path, rel: PathBuf, in_first: bool, out: &mut Vec<Diff>) {
@@ -300,6 +306,14 @@ mod tests {
         fn drop(&mut self) {
             let _ = fs::remove_dir_all(&self.0);
         }
+    }
+
+    #[test]
+    fn a_member_keeping_whole_seconds_holds_the_same_time() {
+        assert!(same_time((5, 123), (5, 123)));
+        assert!(same_time((5, 123), (5, 0)));
+        assert!(!same_time((5, 123), (5, 124)));
+        assert!(!same_time((5, 0), (6, 0)));
     }
 
     #[test]

@@ -50,7 +50,11 @@ struct Env {
 /// Where the child's shim finds the program's own LD_LIBRARY_PATH.
 pub const SAVED_LIBRARY_PATH: &str = "SHADOW_LD_LIBRARY_PATH";
 
-unsafe fn env_with_shim(envp: *const *const c_char) -> Option<Env> {
+/// Where a new image finds the write intents its old image carried across exec.
+pub const CARRIED_INTENTS: &str = "SHADOW_CARRIED_INTENTS";
+
+/// `extra`: variables to add (replacing any of the same name).
+unsafe fn env_with_shim(envp: *const *const c_char, extra: Vec<CString>) -> Option<Env> {
     let s = set::get();
     let lib = s.lib_path.as_ref()?;
     let config = [b"SHADOW_CONFIG=".as_slice(), s.config_path.to_bytes()].concat();
@@ -75,7 +79,7 @@ unsafe fn env_with_shim(envp: *const *const c_char) -> Option<Env> {
             if !has_config {
                 continue;
             }
-        } else if bytes.starts_with(SAVED_LIBRARY_PATH.as_bytes()) && bytes.get(SAVED_LIBRARY_PATH.len()) == Some(&b'=') {
+        } else if [SAVED_LIBRARY_PATH, CARRIED_INTENTS].iter().any(|v| bytes.starts_with(v.as_bytes()) && bytes.get(v.len()) == Some(&b'=')) {
             continue;
         } else if let Some(v) = bytes.strip_prefix(b"LD_LIBRARY_PATH=") {
             if let Some(real) = library_path_in_members(v) {
@@ -86,6 +90,7 @@ unsafe fn env_with_shim(envp: *const *const c_char) -> Option<Env> {
         }
         ptrs.push(e);
     }
+    owned.extend(extra);
     if has_config && has_lib && owned.is_empty() {
         return None;
     }
@@ -127,6 +132,14 @@ pub fn restore_library_path() {
         std::env::set_var("LD_LIBRARY_PATH", v);
         std::env::remove_var(SAVED_LIBRARY_PATH);
     }
+}
+
+/// In a new image: the ids of the write intents the old image carried across exec (see
+/// `members::prepare_exec`), taken out of the environment.
+pub fn take_carried_intents() -> Vec<u64> {
+    let ids = std::env::var(CARRIED_INTENTS).unwrap_or_default().split(',').filter_map(|s| s.parse().ok()).collect();
+    std::env::remove_var(CARRIED_INTENTS);
+    ids
 }
 
 /// The program list of an exec that the shim starts itself: a `#!` script under the prefix,
@@ -193,12 +206,14 @@ unsafe fn plan_launch(shown: &[u8], mut file: CString, mut shadowed: bool, argv:
 }
 
 /// Runs an exec-like call with the program resolved and the environment completed. `call`
-/// gets the file, the argument list and the environment.
+/// gets the file, the argument list and the environment. `replaces` says whether this
+/// image ends with it (exec) or goes on (posix_spawn).
 unsafe fn exec_with(
     path: *const c_char,
     argv: *const *const c_char,
     envp: *const *const c_char,
     how: Find,
+    replaces: bool,
     call: impl Fn(*const c_char, *const *const c_char, *const *const c_char) -> c_int,
 ) -> c_int {
     if !set::is_active() {
@@ -206,7 +221,9 @@ unsafe fn exec_with(
     }
     boundary::hook(
         || {
-            let env = env_with_shim(envp);
+            let carried = if replaces { crate::members::prepare_exec() } else { Vec::new() };
+            let carried = (!carried.is_empty()).then(|| CString::new(format!("{CARRIED_INTENTS}={}", carried.iter().map(u64::to_string).collect::<Vec<_>>().join(","))).unwrap_or_default());
+            let env = env_with_shim(envp, carried.into_iter().collect());
             let envp = env.as_ref().map_or(envp, |e| e.ptrs.as_ptr());
             let name = crate::mem::path(path);
             let found = match (name, how) {
@@ -280,31 +297,31 @@ fn search_shadowed_path(file: &CStr) -> Option<(Vec<u8>, CString, bool)> {
 /// execve(2)
 #[no_mangle]
 pub unsafe extern "C" fn execve(path: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
-    exec_with(path, argv, envp, Find::Path, |p, a, e| raw::execve(p, a, e))
+    exec_with(path, argv, envp, Find::Path, true, |p, a, e| raw::execve(p, a, e))
 }
 
 /// execv(3)
 #[no_mangle]
 pub unsafe extern "C" fn execv(path: *const c_char, argv: *const *const c_char) -> c_int {
-    exec_with(path, argv, environ, Find::Path, |p, a, e| raw::execve(p, a, e))
+    exec_with(path, argv, environ, Find::Path, true, |p, a, e| raw::execve(p, a, e))
 }
 
 /// execvpe(3)
 #[no_mangle]
 pub unsafe extern "C" fn execvpe(file: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
-    exec_with(file, argv, envp, Find::Search, |p, a, e| raw::execvpe(p, a, e))
+    exec_with(file, argv, envp, Find::Search, true, |p, a, e| raw::execvpe(p, a, e))
 }
 
 /// execvp(3)
 #[no_mangle]
 pub unsafe extern "C" fn execvp(file: *const c_char, argv: *const *const c_char) -> c_int {
-    exec_with(file, argv, environ, Find::Search, |p, a, e| raw::execvpe(p, a, e))
+    exec_with(file, argv, environ, Find::Search, true, |p, a, e| raw::execvpe(p, a, e))
 }
 
 /// fexecve(3)
 #[no_mangle]
 pub unsafe extern "C" fn fexecve(fd: c_int, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
-    exec_with(std::ptr::null(), argv, envp, Find::Path, |_, a, e| raw::fexecve(fd, a, e))
+    exec_with(std::ptr::null(), argv, envp, Find::Path, true, |_, a, e| raw::fexecve(fd, a, e))
 }
 
 /// execveat(2): an empty path with AT_EMPTY_PATH is fexecve.
@@ -312,9 +329,9 @@ pub unsafe extern "C" fn fexecve(fd: c_int, argv: *const *const c_char, envp: *c
 pub unsafe extern "C" fn execveat(dirfd: c_int, path: *const c_char, argv: *const *const c_char, envp: *const *const c_char, flags: c_int) -> c_int {
     let on_fd = flags & libc::AT_EMPTY_PATH != 0 && crate::mem::path(path).is_some_and(|p| p.is_empty());
     if on_fd {
-        return exec_with(std::ptr::null(), argv, envp, Find::Path, |_, a, e| raw::execveat(dirfd, path, a, e, flags));
+        return exec_with(std::ptr::null(), argv, envp, Find::Path, true, |_, a, e| raw::execveat(dirfd, path, a, e, flags));
     }
-    exec_with(path, argv, envp, Find::At(dirfd), |p, a, e| {
+    exec_with(path, argv, envp, Find::At(dirfd), true, |p, a, e| {
         if p == path {
             raw::execveat(dirfd, p, a, e, flags)
         } else {
@@ -401,7 +418,7 @@ macro_rules! spawn_hooks {
                 return call(path, argv as _, envp as _);
             }
             let result = std::cell::Cell::new(0);
-            let r = exec_with(path, argv as _, envp as _, $how, |p, a, e| {
+            let r = exec_with(path, argv as _, envp as _, $how, false, |p, a, e| {
                 if !fa.is_null() {
                     prepare_spawn_opens(fa);
                 }
