@@ -150,8 +150,8 @@ fn an_intent_that_cannot_be_written_makes_recover_verify_everything() {
     fs::write(s.state().join("journal"), &j).unwrap();
     // state_dir's journal on a full file system: the next intent cannot be written.
     let script = format!(
-        "set -e; st={st}; cp -a $st /tmp/keep.$$; mount -t tmpfs -o size=256k tmpfs $st; cp -a --sparse=never /tmp/keep.$$/. $st/; rm -rf /tmp/keep.$$; \
-         : > $st/journal.fill; head -c 1M /dev/zero >> $st/journal.fill 2>/dev/null || true; \
+        "set -e; st={st}; cp -a $st /tmp/keep.$$; mount -t tmpfs -o size=2m tmpfs $st; cp -a --sparse=never /tmp/keep.$$/. $st/; rm -rf /tmp/keep.$$; \
+         : > $st/journal.fill; head -c 4M /dev/zero >> $st/journal.fill 2>/dev/null || true; \
          SHADOW_CONFIG={cfg} LD_PRELOAD={lib} sh -c 'mkdir /shadow/d && echo x > /shadow/d/g'; \
          rm $st/journal.fill; {ctl} recover -c {cfg} --json",
         st = s.state().display(),

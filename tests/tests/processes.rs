@@ -165,3 +165,23 @@ fn cargo_builds_a_crate_with_its_target_directory_under_the_prefix() {
     assert_eq!(stdout_of(&run), "built under the shim\n");
     s.assert_mirrored();
 }
+
+#[test]
+fn an_insecure_file_leaves_recover_due_and_recover_levels_it() {
+    let s = ShadowSet::new();
+    s.sh("echo original > /shadow/f");
+    // The secondary's file cannot be opened (a directory in its place): the program's
+    // writes reach the primary only, the file is insecure.
+    fs::remove_file(s.secondary().join("f")).unwrap();
+    fs::create_dir(s.secondary().join("f")).unwrap();
+    let out = s.command("/bin/sh").arg("-c").arg("echo changed > /shadow/f").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("00020"), "reported insecure: {}", String::from_utf8_lossy(&out.stderr));
+    // A clean exit, yet recover is due: the file's write intent was kept.
+    let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
+    assert!(!st["recover_needed"].as_array().unwrap().is_empty(), "{st}");
+    fs::remove_dir(s.secondary().join("f")).unwrap();
+    let out = s.ctl_ok(&["recover"]);
+    assert!(out.contains("repaired /shadow/f"), "{out}");
+    s.assert_members_and_history(|l| l.starts_with("00020 ") || l.starts_with("00100 ") || l.starts_with("00101 "));
+}
