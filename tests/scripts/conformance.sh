@@ -137,50 +137,43 @@ run_pjdfstest() {
 	echo "pjdfstest: $passed of $total files pass under the shim as they do natively, members identical"
 }
 
+# One run of an exerciser on a fresh set in $1 (named $2): `shim` runs the rest of the
+# arguments; it must succeed without a report from the shim and leave identical members.
+exercise() {
+	local d=$1 name=$2
+	shift 2
+	new_set "$d"
+	if ! shim "$d/app.toml" "$@" >"$d/run.log" 2>&1; then
+		echo "  $name failed:"; tail -20 "$d/run.log" | sed 's/^/    /'
+		fail "$name"; return
+	fi
+	if grep -q 'libshadow:' "$d/run.log"; then
+		echo "  $name: the shim reported:"; grep 'libshadow:' "$d/run.log" | head -5 | sed 's/^/    /'
+		fail "$name"; return
+	fi
+	if ! members_identical "$d"; then
+		echo "  $name: members differ"; fail "$name"; return
+	fi
+	echo "  $name: ok"
+	[ $keep = 1 ] || rm -rf "$d"
+}
+
 run_fsx() {
-	local seed mode d args
+	local seed mode args
 	for mode in buffered direct; do
 		for seed in 1 2 3; do
-			d=$work/fsx-$mode-$seed
-			new_set "$d"
 			args=(-q -N 20000 -S "$seed")
 			# O_DIRECT needs a file system that has it (tmpfs does not): the set is on ext4 here.
 			[ $mode = direct ] && args+=(-Z -r 4096 -t 4096 -w 4096)
-			if ! shim "$d/app.toml" sh -c 'mkdir -p /shadow/f && exec "$@"' sh "$out/fsx" "${args[@]}" /shadow/f/file >"$d/fsx.log" 2>&1; then
-				echo "  fsx $mode seed $seed failed:"; tail -20 "$d/fsx.log" | sed 's/^/    /'
-				fail "fsx-$mode-$seed"; continue
-			fi
-			if grep -q 'libshadow:' "$d/fsx.log"; then
-				echo "  fsx $mode seed $seed: the shim reported:"; grep 'libshadow:' "$d/fsx.log" | head -5 | sed 's/^/    /'
-				fail "fsx-$mode-$seed"; continue
-			fi
-			if ! members_identical "$d"; then
-				echo "  fsx $mode seed $seed: members differ"; fail "fsx-$mode-$seed"; continue
-			fi
-			echo "  fsx $mode seed $seed: ok"
-			[ $keep = 1 ] || rm -rf "$d"
+			exercise "$work/fsx-$mode-$seed" "fsx-$mode-$seed" sh -c 'mkdir -p /shadow/f && exec "$@"' sh "$out/fsx" "${args[@]}" /shadow/f/file
 		done
 	done
 }
 
 run_fsstress() {
-	local seed d
+	local seed
 	for seed in 1 2 3; do
-		d=$work/fsstress-$seed
-		new_set "$d"
-		if ! shim "$d/app.toml" "$out/fsstress" -d /shadow/fss -n 3000 -p 4 -s "$seed" >"$d/fsstress.log" 2>&1; then
-			echo "  fsstress seed $seed failed:"; tail -20 "$d/fsstress.log" | sed 's/^/    /'
-			fail "fsstress-$seed"; continue
-		fi
-		if grep -q 'libshadow:' "$d/fsstress.log"; then
-			echo "  fsstress seed $seed: the shim reported:"; grep 'libshadow:' "$d/fsstress.log" | head -5 | sed 's/^/    /'
-			fail "fsstress-$seed"; continue
-		fi
-		if ! members_identical "$d"; then
-			echo "  fsstress seed $seed: members differ"; fail "fsstress-$seed"; continue
-		fi
-		echo "  fsstress seed $seed: ok"
-		[ $keep = 1 ] || rm -rf "$d"
+		exercise "$work/fsstress-$seed" "fsstress-$seed" "$out/fsstress" -d /shadow/fss -n 3000 -p 4 -s "$seed"
 	done
 }
 

@@ -189,6 +189,28 @@ impl ShadowSet {
         victim.id()
     }
 
+    /// A script (in tests/scripts), run by bash under `runner` (a command prefix such as
+    /// `unshare -m`, or none), with this set in its environment: P and S (the members), CFG,
+    /// LIB (the shim), CTL (shadowctl) and T (a scratch directory).
+    pub fn script(&self, name: &str, runner: &[&str]) -> Command {
+        let mut c = match runner.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg("bash");
+                c
+            }
+            None => Command::new("bash"),
+        };
+        c.arg(format!("{}/scripts/{name}", env!("CARGO_MANIFEST_DIR")))
+            .env("P", self.primary())
+            .env("S", self.secondary())
+            .env("CFG", self.config())
+            .env("LIB", lib_path())
+            .env("CTL", bin_dir().join("shadowctl"))
+            .env("T", self.scratch());
+        c
+    }
+
     /// Members identical (history may hold member-state records).
     pub fn assert_identical(&self) {
         self.assert_members_and_history(|l| l.starts_with("00070 "));

@@ -4,7 +4,7 @@
 //! namespace (and sshfs, openssh-server, /dev/fuse for the network member: `make test-deps`);
 //! CI runs as root. Where that is impossible the test says so loudly, and fails under CI.
 
-use shadow_tests::{bin_dir, lib_path, ShadowSet};
+use shadow_tests::ShadowSet;
 use std::process::Command;
 
 fn can_mount() -> bool {
@@ -24,26 +24,13 @@ fn run_script(name: &str) {
 /// `timeout`, for scripts whose file systems could hang.
 fn run_script_with(name: &str, env: &[(&str, &str)], limit: Option<u32>) {
     let s = ShadowSet::new();
-    let script = format!("{}/scripts/{name}", env!("CARGO_MANIFEST_DIR"));
-    let mut cmd = match limit {
-        Some(secs) => {
-            let mut c = Command::new("timeout");
-            c.args(["-k", "30", &secs.to_string(), "unshare"]);
-            c
-        }
-        None => Command::new("unshare"),
+    let limit = limit.map(|secs| secs.to_string());
+    let mut runner = match &limit {
+        Some(secs) => vec!["timeout", "-k", "30", secs.as_str()],
+        None => Vec::new(),
     };
-    let out = cmd
-        .args(["-m", "--propagation", "private", "bash", &script])
-        .envs(env.iter().copied())
-        .env("P", s.primary())
-        .env("S", s.secondary())
-        .env("CFG", s.config())
-        .env("LIB", lib_path())
-        .env("CTL", bin_dir().join("shadowctl"))
-        .env("T", s.scratch())
-        .output()
-        .unwrap();
+    runner.extend(["unshare", "-m", "--propagation", "private"]);
+    let out = s.script(name, &runner).envs(env.iter().copied()).output().unwrap();
     assert!(
         out.status.success(),
         "{name} failed:\n--- stdout\n{}\n--- stderr\n{}",

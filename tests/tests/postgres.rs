@@ -3,24 +3,13 @@
 //! started on a copy of each member reads the same data. The work is in
 //! `scripts/postgres.sh`; the server runs as user postgres (`make test-deps` installs it).
 
-use shadow_tests::{bin_dir, lib_path, ShadowSet};
-use std::process::Command;
+use shadow_tests::ShadowSet;
 
 #[test]
 fn postgres_pgbench_clean_stop_then_kill_9_and_recover() {
     assert_eq!(unsafe { libc::geteuid() }, 0, "the PostgreSQL test runs the server as user postgres: run it as root (CI does)");
     let s = ShadowSet::new();
-    let script = format!("{}/scripts/postgres.sh", env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new("bash")
-        .arg(&script)
-        .env("P", s.primary())
-        .env("S", s.secondary())
-        .env("CFG", s.config())
-        .env("LIB", lib_path())
-        .env("CTL", bin_dir().join("shadowctl"))
-        .env("T", s.scratch())
-        .output()
-        .unwrap();
+    let out = s.script("postgres.sh", &[]).output().unwrap();
     let text = format!("--- stdout\n{}\n--- stderr\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "postgres.sh failed:\n{text}");
     eprintln!("{text}");
