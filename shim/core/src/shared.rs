@@ -290,11 +290,27 @@ impl Registry {
             return Err(format!("{shown}: cannot allocate: {}", std::io::Error::from_raw_os_error(r)));
         }
         let map = map(&file, registry::SIZE).map_err(|e| format!("{shown}: {e}"))?;
-        Ok(Registry { map })
+        let r = Registry { map };
+        let magic = unsafe { &*(map as *const AtomicU64) };
+        let found = magic.load(Ordering::SeqCst);
+        if found != registry::MAGIC && magic.compare_exchange(found, registry::MAGIC, Ordering::SeqCst, Ordering::SeqCst).is_ok() && found != 0 {
+            // Another layout (an older version's): its slots mean nothing here.
+            unsafe { std::ptr::write_bytes(map.add(8), 0, registry::SIZE - 8) };
+        }
+        Ok(r)
+    }
+
+    fn high_mark(&self) -> &AtomicU32 {
+        unsafe { &*(self.map.add(registry::HIGH) as *const AtomicU32) }
+    }
+
+    /// Slots below this have been used; none above.
+    fn high(&self) -> usize {
+        (self.high_mark().load(Ordering::SeqCst) as usize).min(registry::SLOTS)
     }
 
     pub fn slot(&self, i: usize) -> Slot<'_> {
-        let base = i * registry::SLOT_SIZE;
+        let base = registry::HEADER + i * registry::SLOT_SIZE;
         unsafe {
             Slot {
                 pid: &*(self.map.add(base + registry::PID) as *const AtomicU32),
@@ -319,7 +335,7 @@ impl Registry {
         // The same pid after exec: its old slot is ours (and nothing is in flight any more;
         // the new image counts the intents it uses itself). Only in the same boot: a slot of
         // an earlier boot with this pid was another process, gone with the machine.
-        for i in 0..registry::SLOTS {
+        for i in 0..self.high() {
             let s = self.slot(i);
             if s.pid.load(Ordering::SeqCst) == pid && s.boot.load(Ordering::SeqCst) == boot {
                 s.in_flight.store(0, Ordering::SeqCst);
@@ -328,8 +344,9 @@ impl Registry {
                 return Some(i);
             }
         }
-        let start = (pid as usize).wrapping_mul(2_654_435_761) % registry::SLOTS;
-        let order = || (0..registry::SLOTS).map(move |k| (start + k) % registry::SLOTS);
+        let high = self.high();
+        let start = (pid as usize).wrapping_mul(2_654_435_761) % high.max(1);
+        let order = || (0..high).map(move |k| (start + k) % high);
         let take = |i: usize, cur: u32| {
             let s = self.slot(i);
             if s.pid.compare_exchange(cur, pid, Ordering::SeqCst, Ordering::SeqCst).is_err() {
@@ -344,6 +361,16 @@ impl Registry {
         };
         if let Some(i) = order().find(|&i| self.slot(i).pid.load(Ordering::SeqCst) == 0 && take(i, 0)) {
             return Some(i);
+        }
+        // A slot never used yet, past the mark.
+        loop {
+            let n = self.high_mark().load(Ordering::SeqCst);
+            if n as usize >= registry::SLOTS {
+                break;
+            }
+            if self.high_mark().compare_exchange(n, n + 1, Ordering::SeqCst, Ordering::SeqCst).is_ok() && take(n as usize, 0) {
+                return Some(n as usize);
+            }
         }
         // A crashed process's slot is kept for `recover` to see, unless nothing else is free.
         for keep_crashed in [true, false] {
@@ -365,7 +392,7 @@ impl Registry {
     /// Allocation-free when there are none, for the shim's start-up.
     pub fn crashed(&self) -> Vec<(usize, u32)> {
         let mut out = Vec::new();
-        for i in 0..registry::SLOTS {
+        for i in 0..self.high() {
             let s = self.slot(i);
             let pid = s.pid.load(Ordering::SeqCst);
             if pid == 0 || s.open_intents.load(Ordering::SeqCst) == 0 {
@@ -380,7 +407,7 @@ impl Registry {
 
     /// The boot a process (alive or dead, as long as its slot is kept) ran in.
     pub fn boot_of(&self, pid: u32) -> Option<u32> {
-        (0..registry::SLOTS).map(|i| self.slot(i)).find(|s| s.pid.load(Ordering::SeqCst) == pid).map(|s| s.boot.load(Ordering::SeqCst))
+        (0..self.high()).map(|i| self.slot(i)).find(|s| s.pid.load(Ordering::SeqCst) == pid).map(|s| s.boot.load(Ordering::SeqCst))
     }
 
     /// `recover` has dealt with these crashed processes' intents: their slots are free.
@@ -397,7 +424,7 @@ impl Registry {
     /// Live processes registered, with their slot (zombies are not alive: they will never
     /// finish an operation).
     pub fn live(&self) -> Vec<(usize, u32)> {
-        (0..registry::SLOTS)
+        (0..self.high())
             .filter_map(|i| {
                 let s = self.slot(i);
                 let pid = s.pid.load(Ordering::SeqCst);
@@ -412,7 +439,7 @@ impl Registry {
 
     /// Frees the slots of processes that are gone (but not of crashed ones: see `crashed`).
     pub fn reap(&self) {
-        for i in 0..registry::SLOTS {
+        for i in 0..self.high() {
             let s = self.slot(i);
             let pid = s.pid.load(Ordering::SeqCst);
             if pid != 0 && s.open_intents.load(Ordering::SeqCst) == 0 && !process_alive(pid) {
@@ -451,7 +478,7 @@ impl Registry {
     /// itself waiting on another's: a change it makes may still be on its way to the
     /// follower. Reads the mapped slots only (plus a liveness check of busy ones).
     pub fn others_busy(&self, me: usize) -> bool {
-        (0..registry::SLOTS).filter(|&i| i != me).any(|i| {
+        (0..self.high()).filter(|&i| i != me).any(|i| {
             let s = self.slot(i);
             let pid = s.pid.load(Ordering::SeqCst);
             pid != 0 && s.in_flight.load(Ordering::SeqCst) != 0 && s.waiting.load(Ordering::SeqCst) == 0 && process_alive(pid)
@@ -597,6 +624,7 @@ mod tests {
             r.slot(i).pid.store(1, Ordering::SeqCst);
             r.slot(i).boot.store(7, Ordering::SeqCst);
         }
+        r.high_mark().store(registry::SLOTS as u32, Ordering::SeqCst);
         assert_eq!(r.claim(me, 7), None);
         r.slot(123).pid.store(0, Ordering::SeqCst);
         assert_eq!(r.claim(me, 7), Some(123));
@@ -606,7 +634,7 @@ mod tests {
     fn busy_others_are_those_in_an_operation_and_not_waiting() {
         let r = scratch("busy");
         let me = r.claim(std::process::id(), 7).unwrap();
-        let other = (me + 1) % registry::SLOTS;
+        let other = r.claim(1, 7).unwrap();
         r.slot(me).in_flight.store(1, Ordering::SeqCst);
         assert!(!r.others_busy(me), "its own operation does not count");
         let s = r.slot(other);

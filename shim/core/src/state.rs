@@ -226,7 +226,14 @@ pub mod registry {
     /// process is refused (it could not be waited for by `disable`).
     pub const SLOTS: usize = 16384;
     pub const SLOT_SIZE: usize = 64;
-    pub const SIZE: usize = SLOTS * SLOT_SIZE;
+    /// The header before the slots: MAGIC, then HIGH.
+    pub const HEADER: usize = 64;
+    pub const SIZE: usize = HEADER + SLOTS * SLOT_SIZE;
+    /// "SHDWREG2": this layout (an older registry is started afresh).
+    pub const MAGIC: u64 = 0x3247_4552_5744_4853;
+    /// How many slots have ever been taken (u32): every scan stops there, so that a set
+    /// used by a few processes touches a few pages of the file, not all 1 MiB.
+    pub const HIGH: usize = 8;
     pub const PID: usize = 0;
     pub const IN_FLIGHT: usize = 4;
     pub const SEEN_EPOCH: usize = 8;
