@@ -136,11 +136,11 @@ pub fn open_beneath(dirfd: c_int, path: &[u8], flags: c_int) -> Res<Internal> {
         };
         let part = CString::new(if part.is_empty() { b"." } else { part }).map_err(|_| Errno(libc::EINVAL))?;
         let this_flags = if more.is_empty() { flags } else { libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC };
-        let fd = real::openat(at, &part, this_flags, 0)?;
-        from = Some(Internal(ocb::make_internal(fd)));
+        let opened = Internal(ocb::make_internal(real::openat(at, &part, this_flags, 0)?));
         if more.is_empty() {
-            return Ok(from.expect("just set"));
+            return Ok(opened);
         }
+        from = Some(opened);
         rest = more;
     }
 }
@@ -149,8 +149,36 @@ impl Spath {
     fn new(base: Base, base_rel: &[u8], walk: &[u8]) -> Spath {
         let abs = vpath::absolute(&vpath::join(b"/", base_rel), walk);
         let rel = Rel(abs[1..].to_vec());
+        let climbs = vpath::climbs(walk);
         let walk = CString::new(if walk.is_empty() { b"." } else { walk }).unwrap_or_default();
-        Spath { rel, base, walk }
+        let mut sp = Spath { rel, base, walk };
+        if climbs {
+            // `lnk/../f` is where the kernel takes it, not where the letters say: the journal,
+            // the change list and the reports must name that entry.
+            if let Some(rel) = sp.kernel_rel() {
+                sp.rel = rel;
+            }
+        }
+        sp
+    }
+
+    /// The entry's name under the prefix as the lead's kernel reaches it: its directory
+    /// walked (symlinks followed), then named back from the real path. One open, for paths
+    /// with `..` only.
+    fn kernel_rel(&self) -> Option<Rel> {
+        let w = self.walk.to_bytes();
+        let w = w.strip_suffix(b"/").unwrap_or(w);
+        let cut = w.iter().rposition(|&b| b == b'/')?;
+        let (dir, name) = (&w[..cut.max(1)], &w[cut + 1..]);
+        if name.is_empty() || name == b"." || name == b".." {
+            return None;
+        }
+        let v = crate::members::view();
+        let at = self.at_lead(&v).ok()?;
+        let opened = open_beneath(at.fd, dir, libc::O_PATH | libc::O_DIRECTORY).ok()?;
+        let real_dir = real::readlink(&CString::new(format!("/proc/self/fd/{}", opened.0)).ok()?).ok()?;
+        let dir_rel = v.rel_in_lead(&real_dir)?;
+        Some(Rel(if dir_rel.is_empty() { name.to_vec() } else { vpath::join(&dir_rel, name) }))
     }
 
     /// A path named by its folded form, walked from the member root.

@@ -224,3 +224,27 @@ fn a_file_renamed_while_open_is_still_recovered() {
     assert_eq!(fs::read_to_string(s.secondary().join("d/app.log.1")).unwrap(), "one\ntwo\nthree\n", "{out}");
     assert_eq!(s.ctl(&["verify"]).0, 0);
 }
+
+#[test]
+fn an_entry_reached_through_a_symlink_and_dotdot_is_journalled_where_the_kernel_put_it() {
+    let s = ShadowSet::new();
+    s.sh("mkdir -p /shadow/sub/deeper && ln -s sub/deeper /shadow/lnk");
+    let before = fs::read(s.state().join("journal")).unwrap().len();
+    // lnk/../f is sub/f: the write intent and the entry it lists must say so.
+    s.sh("echo x > /shadow/lnk/../f");
+    assert_eq!(s.read("sub/f"), b"x\n");
+    let data = fs::read(s.state().join("journal")).unwrap();
+    let (records, damage) = shadow_core::journal::decode(&data[before..]);
+    assert!(damage.is_none());
+    let named: Vec<String> = records
+        .iter()
+        .filter_map(|r| match r {
+            shadow_core::journal::Record::Begin { path, .. } => Some(format!("dir {path}")),
+            shadow_core::journal::Record::Touch { path, .. } => Some(format!("entry {path}")),
+            shadow_core::journal::Record::End { .. } => None,
+        })
+        .collect();
+    assert!(named.contains(&"dir sub".to_string()) && named.contains(&"entry sub/f".to_string()), "{named:?}");
+    assert!(!named.iter().any(|n| n == "entry f"), "{named:?}");
+    s.assert_mirrored();
+}
