@@ -396,6 +396,16 @@ fn tell_about_crashes() {
 /// can diverge). After a crash, `recover` compares and repairs each marked directory's
 /// entries.
 pub fn intent_begin(rel: &Rel) -> u64 {
+    begin(rel, set::get().config.journal_sync)
+}
+
+/// An intent for what only a crash (not a power failure) can leave in doubt: written, not
+/// flushed (the loader's messages in the moment of an exec; see `prepare_exec`).
+fn intent_begin_unflushed(rel: &Rel) -> u64 {
+    begin(rel, false)
+}
+
+fn begin(rel: &Rel, flush: bool) -> u64 {
     if view().follower.is_none() {
         return 0;
     }
@@ -418,7 +428,7 @@ pub fn intent_begin(rel: &Rel) -> u64 {
     // a power failure too.
     let fd = shared().journal_fd;
     match real::write(fd, &rec) {
-        Ok(_) if set::get().config.journal_sync => {
+        Ok(_) if flush => {
             let _ = real::fdatasync(fd);
         }
         Ok(_) => {}
@@ -503,8 +513,9 @@ pub fn intent_end(id: u64) {
 /// loader before the new image's shim starts (ld.so's messages to a shadowed stderr), on
 /// the lead only: their directories stay marked in flight and published, so that a new
 /// image that dies before its start leaves `recover` due. Returns those intents' ids, which
-/// the new image ends once it has brought the files level (`end_carried_intents`).
-pub fn prepare_exec() -> Vec<u64> {
+/// the new image ends once it has brought the files level (`end_carried_intents`), and the
+/// ones begun here for it (to end if the exec fails: this image goes on).
+pub fn prepare_exec() -> (Vec<u64>, Vec<u64>) {
     let mut by_ocb: Vec<(Arc<Ocb>, Vec<c_int>)> = Vec::new();
     for (fd, o) in fdtable::all() {
         match by_ocb.iter_mut().find(|(x, _)| Arc::ptr_eq(x, &o)) {
@@ -512,19 +523,23 @@ pub fn prepare_exec() -> Vec<u64> {
             None => by_ocb.push((o, vec![fd])),
         }
     }
-    let mut carried = Vec::new();
+    let (mut carried, mut begun) = (Vec::new(), Vec::new());
     for (ocb, fds) in by_ocb {
         let closes = fds.iter().all(|&fd| real::fcntl(fd, libc::F_GETFD, 0).is_ok_and(|f| f & libc::FD_CLOEXEC != 0));
         if closes {
             ocb.settle(fds[0]);
-        } else if let Some(sfd) = ocb.secondary_fd() {
-            ocb.begin_intent(Some(sfd));
-            carried.extend(ocb.intent_id());
+        } else if ocb.secondary_fd().is_some() {
+            match ocb.intent_id() {
+                Some(id) => carried.push(id),
+                None => begun.push(intent_begin_unflushed(&ocb.rel())),
+            }
         }
     }
+    begun.retain(|&id| id != 0);
+    carried.extend(&begun);
     carried.sort_unstable();
     carried.dedup();
-    carried
+    (carried, begun)
 }
 
 /// In a new image, once the inherited files are level: the intents the old image carried

@@ -416,6 +416,13 @@ impl Ocb {
     /// write intent is over, unless the members may differ (recover will see to it).
     pub fn settle(&self, fd: c_int) {
         if let Some(sfd) = self.secondary_fd().filter(|_| self.is_written()) {
+            // Bytes the lead got past the follower's end behind the shim's back (the loader
+            // of a child writing an inherited stderr before its shim started) are copied.
+            if let (Ok(lead), Ok(follower)) = (real::fstat(fd), real::fstat(sfd)) {
+                if lead.st_size > follower.st_size {
+                    self.copy_range_from_primary(fd, follower.st_size, lead.st_size - follower.st_size);
+                }
+            }
             // A lead that cannot say its times is the lead's trouble (its next operation
             // finds out), never the follower's.
             // Another process writing the same file settles it too: whichever sets the times

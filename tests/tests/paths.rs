@@ -198,3 +198,15 @@ fn the_loaders_own_messages_to_a_shadowed_stderr_reach_both_members() {
     s.ctl_ok(&["recover"]);
     s.assert_members_and_history(|l| l.starts_with("00100 ") && l.contains("/err]"));
 }
+
+#[test]
+fn a_command_that_is_not_found_leaves_nothing_in_flight() {
+    let s = ShadowSet::new();
+    // bash forks, the child inherits the shadowed stderr and its exec fails: the intents the
+    // child began for a new image end with it.
+    s.bash("exec 2>>/shadow/err; for i in 1 2 3; do /no-such-dir/command-$i; done; echo done >&2");
+    let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
+    assert!(st["recover_needed"].as_array().unwrap().is_empty(), "{st}");
+    assert!(String::from_utf8_lossy(&s.read("err")).contains("command-3"));
+    s.assert_mirrored();
+}

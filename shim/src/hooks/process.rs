@@ -221,7 +221,9 @@ unsafe fn exec_with(
     }
     boundary::hook(
         || {
-            let carried = if replaces { crate::members::prepare_exec() } else { Vec::new() };
+            let (carried, begun) = if replaces { crate::members::prepare_exec() } else { Default::default() };
+            // If the exec fails this image goes on: what it began for the new one is over.
+            let _undo = ExecFailed(begun);
             let carried = (!carried.is_empty()).then(|| CString::new(format!("{CARRIED_INTENTS}={}", carried.iter().map(u64::to_string).collect::<Vec<_>>().join(","))).unwrap_or_default());
             let env = env_with_shim(envp, carried.into_iter().collect());
             let envp = env.as_ref().map_or(envp, |e| e.ptrs.as_ptr());
@@ -253,6 +255,16 @@ unsafe fn exec_with(
         },
         || call(path, argv, envp),
     )
+}
+
+/// Ends, when dropped (the exec returned: it failed), the intents begun for a new image.
+struct ExecFailed(Vec<u64>);
+impl Drop for ExecFailed {
+    fn drop(&mut self) {
+        for &id in &self.0 {
+            crate::members::intent_end(id);
+        }
+    }
 }
 
 /// How an exec finds its program.
