@@ -3,7 +3,7 @@ PREFIX ?= /usr/local
 CARGO ?= cargo
 REL := target/release
 
-.PHONY: all build test test-deps demo bench bench-quick install clean conformance
+.PHONY: all build test test-deps demo bench bench-quick install install-files package package-files clean conformance
 
 all: build
 
@@ -24,6 +24,8 @@ test-deps:
 	@{ command -v rsync && command -v autoreconf && command -v libtoolize; } >/dev/null 2>&1 || { \
 	  echo "installing rsync autoconf automake libtool (real programs the path tests run under the prefix)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync autoconf automake libtool >/dev/null; }
+	@python3 -c 'import prometheus_client' 2>/dev/null || { echo "installing prometheus_client (the metrics test parses with it)"; \
+	  python3 -m pip install -q prometheus_client; }
 	@{ ls /usr/lib/postgresql/*/bin/pg_amcheck && ls /usr/lib/*/libjemalloc.so.2 /usr/lib/*/libtcmalloc_minimal.so.4 /usr/lib/*/libmimalloc.so.2; } >/dev/null 2>&1 || { \
 	  echo "installing postgresql, jemalloc, tcmalloc, mimalloc (many processes on one set; other mallocs)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-contrib \
@@ -51,12 +53,34 @@ bench: build
 bench-quick: build
 	$(MAKE) -C bench quick
 
-install: build
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin
+# The library, both programs, their man pages (shadowctl(8), shadow-run(1), shadow.toml(5))
+# and shell completions (made by shadowctl from the definitions --help prints), and the
+# systemd unit for `shadowctl watch`.
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+install: build install-files
+install-files:
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_UNIT_DIR)
 	install -m 755 $(REL)/libshadow.so $(DESTDIR)$(PREFIX)/lib/libshadow.so
 	install -m 755 $(REL)/shadowctl $(DESTDIR)$(PREFIX)/bin/shadowctl
 	sed 's|^LIBSHADOW_DEFAULT=.*|LIBSHADOW_DEFAULT=$(PREFIX)/lib/libshadow.so|' ctl/shadow-run > $(DESTDIR)$(PREFIX)/bin/shadow-run
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/shadow-run
+	$(REL)/shadowctl generate $(DESTDIR)$(PREFIX)/share
+	sed 's|/usr/local/bin/shadowctl|$(PREFIX)/bin/shadowctl|' ctl/shadowctl-watch@.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/shadowctl-watch@.service
+
+# A Debian package of what `make install PREFIX=/usr` installs, built with dpkg-deb (man
+# pages compressed as Debian does): target/libshadow_VERSION_ARCH.deb.
+PKG_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+PKG_ROOT := $(CURDIR)/target/deb
+package: build package-files
+package-files:
+	rm -rf $(PKG_ROOT)
+	$(MAKE) --no-print-directory install-files DESTDIR=$(PKG_ROOT) PREFIX=/usr
+	strip --strip-debug $(PKG_ROOT)/usr/bin/shadowctl $(PKG_ROOT)/usr/lib/libshadow.so
+	find $(PKG_ROOT)/usr/share/man -type f -exec gzip -9n {} +
+	install -d $(PKG_ROOT)/DEBIAN
+	printf 'Package: libshadow\nVersion: %s\nArchitecture: %s\nMaintainer: libshadow developers <libshadow@localhost>\nDepends: libc6\nSection: admin\nPriority: optional\nDescription: file-level mirroring for unmodified programs\n LD_PRELOAD library, shadowctl and shadow-run: everything a program writes under\n a virtual prefix lands in two member directories.\n' \
+	  $(PKG_VERSION) $$(dpkg --print-architecture) > $(PKG_ROOT)/DEBIAN/control
+	dpkg-deb --root-owner-group --build $(PKG_ROOT) target/libshadow_$(PKG_VERSION)_$$(dpkg --print-architecture).deb
 
 clean:
 	$(CARGO) clean

@@ -3,12 +3,13 @@
 //! Exit codes: 0 success (verify: members identical); 1 verify found differences;
 //! 2 error (bad arguments, unreadable config or state, refused operation, I/O error).
 
+mod docs;
 mod execcheck;
 mod live;
 mod report;
 mod watch;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use live::LiveSet;
 use shadow_core::config::{self, Config};
 use shadow_core::history::Code;
@@ -26,21 +27,41 @@ use std::process::ExitCode;
     name = "shadowctl",
     version,
     about = "Manage libshadow shadow sets while programs use them",
-    after_help = "Every command takes -c CONFIG or $SHADOW_CONFIG.\nExit codes: 0 success, 1 differences found (verify), 2 error or refused."
+    after_help = "Every command takes -c CONFIG (before or after its name) or $SHADOW_CONFIG.\nExit codes: 0 success, 1 differences found (verify) or left (recover) or a timeout (wait), 2 error or refused."
 )]
 struct Cli {
+    #[command(flatten)]
+    global: Global,
     #[command(subcommand)]
     command: Cmd,
 }
 
+/// Options every command takes, before or after its name (`shadowctl -c app.toml status`,
+/// `shadowctl status -c app.toml`).
 #[derive(clap::Args)]
-struct ConfigArg {
+struct Global {
     /// Config file of the shadow set (default: $SHADOW_CONFIG)
     #[arg(short = 'c', long = "config", value_name = "CONFIG", global = true)]
     config: Option<PathBuf>,
+    /// Output for scripts: one JSON object (status, verify, recover), JSON lines with
+    /// progress (enable, replace, sync)
+    #[arg(long, global = true)]
+    json: bool,
+    /// Print nothing when there is nothing to report (recover, for shadow-run)
+    #[arg(long, global = true)]
+    quiet: bool,
 }
 
-impl ConfigArg {
+impl Global {
+    /// Refuses --json or --quiet on a command they do not apply to.
+    fn only(&self, command: &str, json: bool, quiet: bool) -> Result<(), String> {
+        match (self.json && !json, self.quiet && !quiet) {
+            (true, _) => Err(format!("--json does not apply to `{command}`")),
+            (_, true) => Err(format!("--quiet does not apply to `{command}`")),
+            _ => Ok(()),
+        }
+    }
+
     fn load(&self) -> Result<Config, String> {
         let path = match &self.config {
             Some(p) => p.clone(),
@@ -86,27 +107,22 @@ fn parse_mode(s: &str) -> Result<UpdateMode, String> {
 enum Cmd {
     /// Members with state and generation, attached processes and their open files.
     Status {
-        #[command(flatten)]
-        config: ConfigArg,
-        #[arg(long)]
-        json: bool,
         /// Also write DiskShadow's status-file form to STATE_DIR/status (atomically)
         #[arg(long)]
         write: bool,
+        /// The Prometheus text form (the same as `watch` writes to STATE_DIR/metrics.prom)
+        #[arg(long, conflicts_with = "json")]
+        prometheus: bool,
     },
     /// Stop writing a member; the other keeps serving (reads move to it if needed).
     /// Refused for the last enabled member. Bumps the survivor's generation.
     Disable {
-        #[command(flatten)]
-        config: ConfigArg,
         #[arg(value_parser = parse_member)]
         member: Member,
     },
     /// Bring a disabled member up to date from the other one while programs keep writing,
     /// then enable it. Files programs hold open are reopened in them.
     Enable {
-        #[command(flatten)]
-        config: ConfigArg,
         #[arg(value_parser = parse_member)]
         member: Member,
         /// dirty (only what changed while it was away; the default while the change list is
@@ -116,26 +132,17 @@ enum Cmd {
         /// Copy even when the target's generation says it is newer than the source
         #[arg(long)]
         force: bool,
-        /// Progress and result as JSON lines
-        #[arg(long)]
-        json: bool,
     },
     /// Nominate a new directory for a disabled member, fill it and enable it.
     Replace {
-        #[command(flatten)]
-        config: ConfigArg,
         #[arg(value_parser = parse_member)]
         member: Member,
         dir: PathBuf,
         #[arg(long, value_parser = parse_mode, default_value = "all")]
         update: UpdateMode,
-        #[arg(long)]
-        json: bool,
     },
     /// Bring the lagging member level again, on demand, while programs keep writing.
     Sync {
-        #[command(flatten)]
-        config: ConfigArg,
         #[arg(long, value_parser = parse_mode, default_value = "newer")]
         update: UpdateMode,
         /// The member to bring level (default: the one with the lower generation, else secondary)
@@ -145,15 +152,11 @@ enum Cmd {
         /// syncs, which must not re-enable a member an operator disabled (a backup)
         #[arg(long)]
         if_enabled: bool,
-        #[arg(long)]
-        json: bool,
     },
     /// The monitor: rewrite the status file, probe failed members, rebuild them when they
     /// are usable again (programs keep running), run the notify program for every event.
     /// Runs in the foreground, logs to stderr, exits 0 on SIGTERM/SIGINT.
     Watch {
-        #[command(flatten)]
-        config: ConfigArg,
         /// Seconds between status-file rewrites (default: config `status_interval`, 30)
         #[arg(long)]
         interval: Option<u64>,
@@ -168,8 +171,6 @@ enum Cmd {
     /// Degraded, RebuildStarted, RebuildProgress, RebuildFinished, MemberRecovered,
     /// InsecureFile, SplitBrain. Exit 0 when one came, 1 on timeout.
     Wait {
-        #[command(flatten)]
-        config: ConfigArg,
         /// Only this event
         #[arg(long, value_parser = parse_event)]
         event: Option<String>,
@@ -182,11 +183,6 @@ enum Cmd {
     /// conflicts, or settle them with --prefer. Exit 0 when the members are consistent again,
     /// 1 when differences or conflicts remain, 2 on error.
     Recover {
-        #[command(flatten)]
-        config: ConfigArg,
-        /// Print nothing when there is nothing to recover (for shadow-run)
-        #[arg(long)]
-        quiet: bool,
         /// After a split brain: settle each conflicting path by policy — primary or secondary
         /// (that member's version, even its absence), newer (later mtime), bigger (larger
         /// size; by time or size an existing version beats an absent one). Without PATHs, every
@@ -196,13 +192,9 @@ enum Cmd {
         /// Only these conflicting paths (virtual, or relative to the prefix); needs --prefer
         #[arg(requires = "prefer")]
         paths: Vec<String>,
-        #[arg(long)]
-        json: bool,
     },
     /// The numbered history log.
     History {
-        #[command(flatten)]
-        config: ConfigArg,
         /// Keep printing records as they are appended
         #[arg(long)]
         follow: bool,
@@ -212,8 +204,6 @@ enum Cmd {
     /// so writes in flight are not reported. Exit 0 when identical, 1 when they differ (after
     /// --repair: when some could not be repaired), 2 on error.
     Verify {
-        #[command(flatten)]
-        config: ConfigArg,
         /// Only these paths (virtual, e.g. /shadow/db, or relative to the prefix)
         paths: Vec<String>,
         /// Copy each difference from the newer member (higher generation; primary if equal)
@@ -224,9 +214,6 @@ enum Cmd {
         /// against later (`sha256sum -c`)
         #[arg(long)]
         checksum: bool,
-        /// One JSON object on stdout instead of lines
-        #[arg(long)]
-        json: bool,
     },
     /// Check that a program can run under the shim (dynamically linked, not setuid/setgid
     /// or file-capability, script interpreters likewise). Exit 0 if it can, 2 if not.
@@ -235,10 +222,14 @@ enum Cmd {
         program: String,
     },
     /// Load and check a config file; print it normalised.
-    CheckConfig {
-        #[command(flatten)]
-        config: ConfigArg,
-    },
+    CheckConfig {},
+    /// Write the man pages and shell completions below DIR (PREFIX/share), as `make install`
+    /// does.
+    #[command(hide = true)]
+    Generate { dir: PathBuf },
+    /// shadow-run's --help (the script asks for it: one definition of its options).
+    #[command(hide = true)]
+    HelpShadowRun {},
 }
 
 /// Progress on a terminal (one rewritten line), JSON lines with --json, silence in pipes.
@@ -331,18 +322,28 @@ impl shadow_core::tree::Observer for VerifyProgress {
 }
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
+    let g = cli.global;
+    let json = g.json;
     match cli.command {
-        Cmd::Status { config, json, write } => {
-            let set = LiveSet::open(config.load()?)?;
-            let status = report::Status::gather(&set, true)?;
+        Cmd::Status { write, prometheus } => {
+            g.only("status", true, false)?;
+            let set = LiveSet::open(g.load()?)?;
+            let status = report::Status::gather(&set, !prometheus)?;
             if write {
                 status.write_diskshadow_form(&set.config)?;
             }
-            if json { println!("{}", status.json()) } else { print!("{}", status.text()) }
+            if prometheus {
+                print!("{}", status.prometheus(&set, None));
+            } else if json {
+                println!("{}", status.json())
+            } else {
+                print!("{}", status.text())
+            }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Disable { config, member } => {
-            let set = LiveSet::open(config.load()?)?;
+        Cmd::Disable { member } => {
+            g.only("disable", false, false)?;
+            let set = LiveSet::open(g.load()?)?;
             let _lock = set.command_lock()?;
             let s = set.read()?;
             let other = Member::ALL.into_iter().find(|m| *m != member).expect("two members");
@@ -364,8 +365,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             eprintln!("{} disabled; {} carries on at generation {}", member.name(), other.name(), s.member(other).generation);
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Enable { config, member, update, force, json } => {
-            let set = LiveSet::open(config.load()?)?;
+        Cmd::Enable { member, update, force } => {
+            g.only("enable", true, false)?;
+            let set = LiveSet::open(g.load()?)?;
             let _lock = set.command_lock()?;
             let s = set.read()?;
             let other = Member::ALL.into_iter().find(|m| *m != member).expect("two members");
@@ -390,8 +392,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             };
             resync(&set, member, update, json, "enabled")
         }
-        Cmd::Replace { config, member, dir, update, json } => {
-            let set = LiveSet::open(config.load()?)?;
+        Cmd::Replace { member, dir, update } => {
+            g.only("replace", true, false)?;
+            let set = LiveSet::open(g.load()?)?;
             let _lock = set.command_lock()?;
             let s = set.read()?;
             if s.member(member).state == MemberState::Enabled {
@@ -416,8 +419,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             })?;
             resync(&set, member, update, json, "replaced")
         }
-        Cmd::Sync { config, update, member, if_enabled, json } => {
-            let set = LiveSet::open(config.load()?)?;
+        Cmd::Sync { update, member, if_enabled } => {
+            g.only("sync", true, false)?;
+            let set = LiveSet::open(g.load()?)?;
             let _lock = set.command_lock()?;
             let s = set.read()?;
             if let Some(m) = Member::ALL.into_iter().find(|m| s.member(*m).state != MemberState::Enabled) {
@@ -435,8 +439,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             set.may_copy_over(&s, target, false)?;
             resync(&set, target, update, json, "synced")
         }
-        Cmd::Watch { config, interval, retry, update } => {
-            let c = config.load()?;
+        Cmd::Watch { interval, retry, update } => {
+            g.only("watch", false, false)?;
+            let c = g.load()?;
             let interval = interval.unwrap_or(c.status_interval);
             let retry = retry.unwrap_or(c.retry);
             let mode = update.unwrap_or_else(|| UpdateMode::parse(&c.rebuild_update).unwrap_or(UpdateMode::Dirty));
@@ -444,13 +449,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             watch::watch(&set, interval, retry, mode)?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Wait { config, event, timeout } => {
-            let c = config.load()?;
+        Cmd::Wait { event, timeout } => {
+            g.only("wait", false, false)?;
+            let c = g.load()?;
             let came = watch::wait(&c.history_path(), event.as_deref(), timeout)?;
             Ok(if came { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Cmd::Recover { config, quiet, prefer, paths, json } => {
-            let c = config.load()?;
+        Cmd::Recover { prefer, paths } => {
+            let quiet = g.quiet;
+            let c = g.load()?;
             let rels = member_rels(&c, &paths)?;
             let set = LiveSet::open(c)?;
             let r = set.recover()?;
@@ -530,13 +537,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             Ok(if left == 0 && conflicts.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Cmd::History { config, follow } => {
-            let c = config.load()?;
+        Cmd::History { follow } => {
+            g.only("history", false, false)?;
+            let c = g.load()?;
             report::history(&c.history_path(), follow)?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Verify { config, paths, repair, checksum, json } => {
-            let c = config.load()?;
+        Cmd::Verify { paths, repair, checksum } => {
+            g.only("verify", true, false)?;
+            let c = g.load()?;
             let rels = member_rels(&c, &paths)?;
             let set = LiveSet::open(c)?;
             let s = set.read()?;
@@ -587,11 +596,21 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(if diffs.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Cmd::CheckExec { program } => {
+            g.only("check-exec", false, false)?;
             execcheck::check(&program)?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::CheckConfig { config } => {
-            let c = config.load()?;
+        Cmd::Generate { dir } => {
+            docs::generate(&dir, Cli::command()).map_err(|e| format!("{}: {e}", dir.display()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::HelpShadowRun {} => {
+            docs::shadow_run_command().print_long_help().map_err(|e| e.to_string())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::CheckConfig {} => {
+            g.only("check-config", false, false)?;
+            let c = g.load()?;
             println!("prefix = {}", report::json_string(&c.prefix));
             for m in &c.members {
                 println!("{} = {}", m.member.name(), report::json_string(&m.dir));

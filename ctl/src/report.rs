@@ -49,6 +49,14 @@ pub struct Process {
     pub insecure_open: u64,
 }
 
+/// A rebuild in progress (shadowctl watch).
+#[derive(Clone, Copy)]
+pub struct Rebuild {
+    pub member: Member,
+    pub ratio: f64,
+    pub eta: Option<f64>,
+}
+
 pub struct Status {
     pub prefix: String,
     pub config: String,
@@ -200,6 +208,46 @@ impl Status {
             procs.join(","),
             self.insecure
         )
+    }
+
+    /// The Prometheus text form (node_exporter's textfile collector, `status --prometheus`):
+    /// per member its state, generation and seconds since it failed; the rebuild watch is
+    /// running (progress and ETA); insecure files, split brain, recover due, journal size,
+    /// processes attached. Every series carries `set` (the prefix).
+    pub fn prometheus(&self, set: &LiveSet, rebuild: Option<Rebuild>) -> String {
+        use shadow_core::state::MemberState;
+        let label = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+        let set_label = format!("set=\"{}\"", label(&self.prefix));
+        let mut out = String::new();
+        let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, f64)>| {
+            out += &format!("# HELP {name} {help}\n# TYPE {name} {kind}\n");
+            for (labels, v) in samples {
+                out += &format!("{name}{{{set_label}{labels}}} {v}\n");
+            }
+        };
+        let per_member = |f: &dyn Fn(Member) -> f64| Member::ALL.iter().map(|&m| (format!(",member=\"{}\"", m.name()), f(m))).collect::<Vec<_>>();
+        let states = [MemberState::Enabled, MemberState::Disabled, MemberState::Failed, MemberState::Resyncing];
+        let state_samples = Member::ALL.iter().flat_map(|&m| states.iter().map(move |&st| (format!(",member=\"{}\",state=\"{}\"", m.name(), st.name()), (self.state.member(m).state == st) as u8 as f64))).collect();
+        family("libshadow_member_state", "gauge", "1 for the state each member is in (enabled, disabled, failed, resyncing).", state_samples);
+        family("libshadow_member_generation", "gauge", "Each member's generation: it moves on whenever the member is brought back or written alone.", per_member(&|m| self.state.member(m).generation as f64));
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        family(
+            "libshadow_member_failed_seconds",
+            "gauge",
+            "Seconds since the member was marked failed; 0 while it is not failed.",
+            per_member(&|m| if self.state.member(m).state == MemberState::Failed { set.state.failed_at(m.index()).map_or(0, |t| now.saturating_sub(t)) as f64 } else { 0.0 }),
+        );
+        family("libshadow_rebuild_progress_ratio", "gauge", "Share of the member's rebuild done (shadowctl watch); 0 while none runs.", per_member(&|m| rebuild.filter(|r| r.member == m).map_or(0.0, |r| r.ratio)));
+        family("libshadow_rebuild_eta_seconds", "gauge", "Estimated seconds left in the member's rebuild (shadowctl watch); 0 while none runs.", per_member(&|m| rebuild.filter(|r| r.member == m).and_then(|r| r.eta).unwrap_or(0.0)));
+        let open_insecure: u64 = self.processes.iter().map(|p| p.insecure_open).sum();
+        family("libshadow_insecure_files_open", "gauge", "Open files whose members may differ, reported at their last close.", vec![(String::new(), open_insecure as f64)]);
+        family("libshadow_insecure_files_reported_total", "counter", "Insecure-file reports (00020) in the history log.", vec![(String::new(), self.insecure as f64)]);
+        family("libshadow_split_brain", "gauge", "1 when both members were written while apart (shadowctl recover --prefer settles it).", vec![(String::new(), (self.stamps == "split brain") as u8 as f64)]);
+        family("libshadow_recover_needed", "gauge", "Processes that ended with changes in flight: shadowctl recover is due.", vec![(String::new(), self.crashed.len() as f64)]);
+        let journal = std::fs::metadata(shadow_core::shared::journal_path(&set.config)).map_or(0, |m| m.len());
+        family("libshadow_journal_bytes", "gauge", "Size of the write-intent journal.", vec![(String::new(), journal as f64)]);
+        family("libshadow_processes", "gauge", "Processes attached to the set.", vec![(String::new(), self.processes.len() as f64)]);
+        out
     }
 
     /// DiskShadow's status file, rewritten atomically (temporary file, then rename).

@@ -123,6 +123,7 @@ pub fn watch(set: &LiveSet, interval: u64, retry: u64, mode: UpdateMode) -> Resu
                     eprintln!("shadowctl watch: {e}");
                 }
             }
+            write_metrics(set);
             next_status = now + Duration::from_secs(interval);
         }
         check_identity(set);
@@ -157,6 +158,22 @@ pub fn watch(set: &LiveSet, interval: u64, retry: u64, mode: UpdateMode) -> Resu
     Ok(())
 }
 
+/// The rebuild watch is running, for the metrics.
+static REBUILD: std::sync::Mutex<Option<report::Rebuild>> = std::sync::Mutex::new(None);
+
+/// STATE_DIR/metrics.prom for node_exporter's textfile collector, rewritten atomically.
+fn write_metrics(set: &LiveSet) {
+    let rebuild = *REBUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let written = report::Status::gather(set, false).and_then(|status| {
+        let path = set.config.state_dir.join("metrics.prom");
+        let tmp = set.config.state_dir.join(format!("metrics.prom.tmp.{}", std::process::id()));
+        std::fs::write(&tmp, status.prometheus(set, rebuild)).and_then(|_| std::fs::rename(&tmp, &path)).map_err(|e| format!("{}: {e}", path.display()))
+    });
+    if let Err(e) = written {
+        eprintln!("shadowctl watch: {e}");
+    }
+}
+
 /// Both members written, but one root lost its stamp while the other kept its own: that
 /// member was unmounted (lazily, say) or something else mounted there, and programs may be
 /// creating files on the bare mount point. It is marked failed, and its rebuild scans the
@@ -175,6 +192,7 @@ fn check_identity(set: &LiveSet) {
     let other = Member::ALL.into_iter().find(|x| *x != m).expect("two members");
     set.state.mark_changes_lost();
     if set.change(|st| st.member_mut(m).state = MemberState::Failed).is_ok() {
+        set.state.note_failed_at(m.index());
         let _ = shadow_core::stamp::survivor_moves_on(&s.member(other).dir, set.state.set_id);
         let (p, q) = (&s.member(Member::Primary).dir, &s.member(Member::Secondary).dir);
         set.history(Code::MemberFailed, p, q, &format!("{} failed: its root no longer carries the member stamp (unmounted?); the rebuild will scan everything", m.name()));
@@ -235,13 +253,20 @@ fn rebuild(set: &LiveSet, m: Member, mode: UpdateMode) {
     let mode = if mode == UpdateMode::Dirty && set.state.changes_lost() { UpdateMode::Newer } else { mode };
     set.history(Code::RebuildStarted, &p, &q, &format!("{} usable again: rebuilding (update {})", m.name(), mode.name()));
     let mut last = Instant::now();
+    let start = Instant::now();
     let mut progress = |phase: &str, st: &Stats, done: bool| {
         if done || last.elapsed() >= Duration::from_secs(1) {
             last = Instant::now();
             set.history(Code::RebuildProgress, &p, &q, &format!("{} {phase}: {}/{} scanned, {} files, {} bytes", m.name(), st.scanned, st.total, st.files, st.bytes));
+            let ratio = if st.total > 0 { st.scanned as f64 / st.total as f64 } else { 0.0 };
+            let eta = (ratio > 0.0).then(|| start.elapsed().as_secs_f64() * (1.0 - ratio) / ratio);
+            *REBUILD.lock().unwrap_or_else(|e| e.into_inner()) = Some(report::Rebuild { member: m, ratio, eta });
+            write_metrics(set);
         }
     };
-    match set.resync(m, mode, &mut progress) {
+    let result = set.resync(m, mode, &mut progress);
+    *REBUILD.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    match result {
         Ok(r) => {
             set.history(Code::RebuildFinished, &p, &q, &format!("{} rebuilt: {} files, {} bytes in {:.2}s, writers held {} ms", m.name(), r.stats.files, r.stats.bytes, r.elapsed.as_secs_f64(), r.freeze.as_millis()));
             set.history(Code::MemberRecovered, &p, &q, &format!("{} is written again", m.name()));

@@ -167,7 +167,7 @@ pub fn init() -> Result<(), String> {
     if let Unreachable::Marked(_) = unreachable {
         st = s.state.read().map_err(|e| format!("{}: {e}", s.state.path.display()))?;
     }
-    let v = View::from_state(&st).ok_or_else(|| format!("{}: no member is enabled; run `shadowctl enable`", s.state.path.display()))?;
+    let v = View::from_state(&st).ok_or_else(|| format!("{}: no member is enabled; run `shadowctl -c {} enable primary` (or secondary: the one that holds the data)", s.state.path.display(), set::get().config_path.to_string_lossy()))?;
     if v.follower.is_some() {
         refuse_diverged(&st)?;
     }

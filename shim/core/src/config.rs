@@ -9,21 +9,22 @@ use crate::Member;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// Keys a config file may hold, in the order README documents them.
-pub const KEYS: &[&str] = &[
-    "prefix",
-    "primary",
-    "secondary",
-    "state_dir",
-    "update_at_start",
-    "on_member_error",
-    "failure_errors",
-    "notify",
-    "retry",
-    "status_interval",
-    "rebuild_update",
-    "journal_sync",
-    "journal_max",
+/// Keys a config file may hold, with what each means: the one list the parser checks
+/// against and `shadow.toml(5)` is made from.
+pub const KEYS: &[(&str, &str)] = &[
+    ("prefix", "Absolute virtual directory the program writes under, e.g. \"/shadow\". It need not (and normally does not) exist. Must not be / and must not overlap a member or state_dir."),
+    ("primary", "Existing real directory, absolute. Answers reads and stat; its result is what the program sees."),
+    ("secondary", "Existing real directory, absolute, different from the primary and not nested in it (also after resolving symlinks)."),
+    ("state_dir", "Absolute directory for the shared state (state, registry, lock, journal, changes), history.log and status. Created if missing. One per set: every process using the config shares it."),
+    ("update_at_start", "Optional: \"newer\", \"all\" or \"replace\". shadow-run then brings the lagging member level before starting the program (shadowctl sync --if-enabled): a member an operator disabled is left alone."),
+    ("on_member_error", "\"degrade\" (default): a member that fails under a program is no longer written and the program runs on; \"fail\": the error is returned to the program."),
+    ("failure_errors", "List of error names that mean \"this member is gone or broken\" (confirmed by a probe of the member before it is declared failed). Default: EIO, EROFS, ENOSPC, EDQUOT, ESTALE, ENOTCONN, EHOSTUNREACH, ETIMEDOUT, ENODEV, ENXIO, ECONNABORTED."),
+    ("notify", "Optional absolute path of a program shadowctl watch runs for every event, with arguments EVENT SET MEMBER PATH."),
+    ("retry", "Seconds between shadowctl watch's probes of a failed member (default 10)."),
+    ("status_interval", "Seconds between shadowctl watch's rewrites of STATE_DIR/status and STATE_DIR/metrics.prom (default 30)."),
+    ("rebuild_update", "Update mode of shadowctl watch's automatic rebuilds (default dirty)."),
+    ("journal_sync", "\"always\" (default): each write-intent record is flushed before the change it announces (exact after a power failure); \"none\": exact after kill -9 and crashes only."),
+    ("journal_max", "Bytes (default 1048576, at least 4096) from which shadowctl watch and recover compact the journal."),
 ];
 
 /// What a program sees when a member fails under it.
@@ -193,11 +194,11 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
             .unwrap_or_default();
         err(file, None, format!("invalid TOML{at}: {msg}"))
     })?;
-    if let Some(unknown) = table.keys().find(|k| !KEYS.contains(&k.as_str())) {
+    if let Some(unknown) = table.keys().find(|k| !KEYS.iter().any(|(key, _)| key == k)) {
         return Err(err(
             file,
             None,
-            format!("unknown key `{unknown}` (known keys: {})", KEYS.join(", ")),
+            format!("unknown key `{unknown}` (known keys: {})", KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")),
         ));
     }
     let get = |key: &'static str| -> Result<String, ConfigError> {

@@ -73,6 +73,26 @@ impl Code {
         Code::Refused,
     ];
 
+    /// What a record with this code says, for shadow.toml(5) and README's table.
+    pub fn about(self) -> &'static str {
+        match self {
+            Code::InsecureFile => "insecure file: a data operation failed or differed on the secondary",
+            Code::NamespaceMismatch => "a namespace or metadata change succeeded on the primary only (reported at once)",
+            Code::ChangeListFailed => "a change could not be recorded in the change list (the next enable does a full pass), or a write intent in the journal (the next recover verifies everything)",
+            Code::MemberStateChanged => "shadowctl changed a member (disable, enable, replace, sync, verify --repair)",
+            Code::MemberFailed => "a program found a member gone; it is no longer written",
+            Code::Degraded => "watch: the set runs on one member",
+            Code::RebuildStarted => "watch: a failed member is usable again and is being rebuilt",
+            Code::RebuildProgress => "watch: rebuild progress",
+            Code::RebuildFinished => "watch: the rebuild finished",
+            Code::MemberRecovered => "watch: the member is written again",
+            Code::Recovered => "recover repaired a path in flight at a crash, or settled a conflict by policy",
+            Code::RecoverNeeded => "a process ended with changes in flight: recover is due",
+            Code::SplitBrain => "split brain: both members were written while apart",
+            Code::Refused => "a call with no mirrored form named a path under the prefix: refused with ENOSYS",
+        }
+    }
+
     pub fn from_number(n: u32) -> Option<Code> {
         Code::ALL.into_iter().find(|c| c.number() == n)
     }

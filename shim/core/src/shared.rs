@@ -123,6 +123,9 @@ impl SharedState {
     pub fn mark_failed(&self, member: usize) -> bool {
         let bit = 1u32 << member;
         let first = self.word32(state::FAILED_MASK_OFFSET).fetch_or(bit, Ordering::SeqCst) & bit == 0;
+        if first {
+            self.note_failed_at(member);
+        }
         let epoch = self.word64(state::EPOCH_OFFSET);
         loop {
             let e = epoch.load(Ordering::SeqCst);
@@ -134,6 +137,17 @@ impl SharedState {
                 return first;
             }
         }
+    }
+
+    /// Records that `member` was marked failed now (see state::FAILED_AT_OFFSET).
+    pub fn note_failed_at(&self, member: usize) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as u32);
+        self.word32(state::FAILED_AT_OFFSET + 4 * member).store(now, Ordering::SeqCst);
+    }
+
+    /// When `member` was last marked failed (seconds since the Unix epoch), if known.
+    pub fn failed_at(&self, member: usize) -> Option<u64> {
+        Some(self.word32(state::FAILED_AT_OFFSET + 4 * member).load(Ordering::SeqCst) as u64).filter(|&t| t != 0)
     }
 
     pub fn mark_changes_lost(&self) {

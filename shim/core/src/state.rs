@@ -23,6 +23,9 @@ pub const CHANGES_LOST_OFFSET: usize = 48;
 /// Non-zero when a write intent could not be written to the journal: the next `recover`
 /// must verify everything instead of trusting the journal.
 pub const JOURNAL_LOST_OFFSET: usize = 52;
+/// Per member (u32 each, primary first): when it was last marked failed, in seconds since
+/// the Unix epoch (0: not known), for monitoring.
+pub const FAILED_AT_OFFSET: usize = 56;
 const SET_ID_OFFSET: usize = 24;
 const CHECKSUM_OFFSET: usize = 32;
 const COUNT_OFFSET: usize = 36;
