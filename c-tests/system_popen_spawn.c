@@ -33,8 +33,24 @@ int main(void)
 	pid_t pid;
 	CHECK_EQ(posix_spawn(&pid, "/bin/echo", &fa, NULL, argv1, environ), 0);
 	wait_ok(pid);
+	EXPECT_FILE(SHADOW "/x", "spawned\n");
+	/* The same actions again: the open truncates on every member again. */
+	write_file(SHADOW "/x", "a line longer than the next child's\n");
+	CHECK_EQ(posix_spawn(&pid, "/bin/echo", &fa, NULL, argv1, environ), 0);
+	wait_ok(pid);
 	CHECK_EQ(posix_spawn_file_actions_destroy(&fa), 0);
 	EXPECT_FILE(SHADOW "/x", "spawned\n");
+
+	/* execveat relative to a directory fd outside the prefix, from a cwd inside it. */
+	pid = CHECK_SYS(fork());
+	if (pid == 0) {
+		CHECK_SYS(chdir(SHADOW));
+		int bin = CHECK_SYS(open("/bin", O_PATH | O_DIRECTORY));
+		char *argv0[] = { "true", NULL };
+		execveat(bin, "true", argv0, environ, 0);
+		check_fail(HERE, errno, "execveat(/bin, true)");
+	}
+	wait_ok(pid);
 
 	/* posix_spawnp with a shadowed fd dup2'ed onto fd 1 by a file action. */
 	int fd = CHECK_SYS(open(SHADOW "/y", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));

@@ -1,6 +1,8 @@
 // unix_socket: an AF_UNIX socket bound to a name under the prefix is created on the lead,
 // with a socket node on the follower (so chmod, rename and unlink of it reach both);
-// connect and sendto reach it; a name that does not fit is ENAMETOOLONG.
+// connect and sendto reach it; a name that does not fit is ENAMETOOLONG. The names the
+// kernel gives back (getsockname, getpeername, accept, recvfrom, recvmsg) are the program's
+// own, never a member's path.
 #include "check.h"
 
 #include <stddef.h>
@@ -36,6 +38,29 @@ int main(void)
 	CHECK_EQ(read(acc, buf, 2), 2);
 	CHECK_STREQ(buf, "hi");
 
+	struct sockaddr_un got;
+	socklen_t glen = sizeof got;
+	CHECK_SYS(getsockname(srv, (struct sockaddr *)&got, &glen));
+	CHECK_STREQ(got.sun_path, SHADOW "/run/srv.sock");
+	CHECK_EQ(glen, offsetof(struct sockaddr_un, sun_path) + strlen(SHADOW "/run/srv.sock") + 1);
+	glen = sizeof got;
+	CHECK_SYS(getpeername(cli, (struct sockaddr *)&got, &glen));
+	CHECK_STREQ(got.sun_path, SHADOW "/run/srv.sock");
+	/* A peer bound to a name of its own, seen by accept. */
+	int named = CHECK_SYS(socket(AF_UNIX, SOCK_STREAM, 0));
+	len = addr(&un, SHADOW "/run/cli.sock");
+	CHECK_SYS(bind(named, (struct sockaddr *)&un, len));
+	len = addr(&un, SHADOW "/run/srv.sock");
+	CHECK_SYS(connect(named, (struct sockaddr *)&un, len));
+	glen = sizeof got;
+	int acc2 = CHECK_SYS(accept4(srv, (struct sockaddr *)&got, &glen, SOCK_CLOEXEC));
+	CHECK_STREQ(got.sun_path, SHADOW "/run/cli.sock");
+	/* A buffer too small for the name: truncated by the kernel, length the whole name's. */
+	char small[offsetof(struct sockaddr_un, sun_path) + 4];
+	glen = sizeof small;
+	CHECK_SYS(getpeername(acc2, (struct sockaddr *)small, &glen));
+	CHECK(glen > sizeof small);
+
 	/* Relative name from a cwd inside the prefix, datagram socket, sendto. */
 	CHECK_SYS(chdir(SHADOW "/run"));
 	int dg = CHECK_SYS(socket(AF_UNIX, SOCK_DGRAM, 0));
@@ -46,6 +71,25 @@ int main(void)
 	len = addr(&un, SHADOW "/run/dg.sock");
 	CHECK_EQ(sendto(snd, "dg", 2, 0, (struct sockaddr *)&un, len), 2);
 	CHECK_EQ(recv(dg, buf, sizeof buf, 0), 2);
+	/* A relative name comes back as it was bound. */
+	glen = sizeof got;
+	CHECK_SYS(getsockname(dg, (struct sockaddr *)&got, &glen));
+	CHECK_STREQ(got.sun_path, "dg.sock");
+	/* The sender's name, by recvfrom and recvmsg. */
+	len = addr(&un, SHADOW "/run/snd.sock");
+	CHECK_SYS(bind(snd, (struct sockaddr *)&un, len));
+	len = addr(&un, SHADOW "/run/dg.sock");
+	CHECK_EQ(sendto(snd, "d2", 2, 0, (struct sockaddr *)&un, len), 2);
+	glen = sizeof got;
+	CHECK_EQ(recvfrom(dg, buf, sizeof buf, 0, (struct sockaddr *)&got, &glen), 2);
+	CHECK_STREQ(got.sun_path, SHADOW "/run/snd.sock");
+	CHECK_EQ(sendto(snd, "d3", 2, 0, (struct sockaddr *)&un, len), 2);
+	memset(&got, 0, sizeof got);
+	struct iovec iov = { buf, sizeof buf };
+	struct msghdr msg = { .msg_name = &got, .msg_namelen = sizeof got, .msg_iov = &iov, .msg_iovlen = 1 };
+	CHECK_EQ(recvmsg(dg, &msg, 0), 2);
+	CHECK_STREQ(got.sun_path, SHADOW "/run/snd.sock");
+	CHECK_EQ(msg.msg_namelen, offsetof(struct sockaddr_un, sun_path) + strlen(SHADOW "/run/snd.sock") + 1);
 
 	/* The namespace stays identical. */
 	CHECK_SYS(chmod("dg.sock", 0600));

@@ -2,6 +2,7 @@
 //! inherits fds that point into the primary. Since the secondary is always written at the
 //! primary's offset, reopening the secondary file is all the hand-over there is.
 
+use crate::fdtable;
 use crate::hooks::open::{adopt_new_fd, Twin};
 use crate::real;
 use crate::resolve::{Rel, Spath};
@@ -19,6 +20,10 @@ pub fn adopt_inherited_fds() {
     let fds: Vec<c_int> = entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
     let view = crate::members::view();
     for fd in fds {
+        // The shim's own member roots and cwd handles point into the lead too.
+        if fdtable::is_internal(fd) {
+            continue;
+        }
         let Ok(link) = CString::new(format!("/proc/self/fd/{fd}")) else { continue };
         let Ok(target) = real::readlink(&link) else { continue };
         let Some(rel) = view.rel_in_lead(&target) else { continue };
@@ -34,7 +39,7 @@ pub fn adopt_inherited_fds() {
         // Create the secondary if the spawner's open never reached it; never truncate.
         let open_flags = (flags & !(libc::O_TRUNC | libc::O_EXCL)) | if flags & libc::O_ACCMODE != libc::O_RDONLY { libc::O_CREAT } else { 0 };
         let twin = Spath::from_rel(Rel(rel.to_vec()));
-        if let Some(ocb) = adopt_new_fd(fd, twin.rel.clone(), open_flags, st.st_mode & 0o7777, Twin::Path(&twin)) {
+        if let Some(ocb) = adopt_new_fd(fd, twin.rel().clone(), open_flags, st.st_mode & 0o7777, Twin::Path(&twin)) {
             ocb.mark_shared();
             level_tail(fd, &ocb);
         }

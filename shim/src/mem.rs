@@ -10,10 +10,16 @@ use std::ffi::CStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 const PAGE: usize = 4096;
-const SLOTS: usize = 64;
+const SLOTS: usize = 1024;
+/// Page numbers of a 48-bit address space fit below this bit; the generation sits above.
+const GEN_SHIFT: u32 = 36;
 
-/// Page numbers known to be readable (direct-mapped by page number; 0 = empty).
+/// Page numbers known to be readable, each tagged with the generation it was seen in
+/// (direct-mapped by page number; 0 = empty).
 static READABLE: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+/// Moves at every change of the address space: every remembered page is forgotten at once,
+/// however many slots there are.
+static GENERATION: AtomicUsize = AtomicUsize::new(1);
 /// This process's pid, for process_vm_readv (set at start-up and in every fork child).
 static PID: AtomicUsize = AtomicUsize::new(0);
 
@@ -32,14 +38,13 @@ fn pid() -> libc::pid_t {
 
 /// The address space changed: forget every page seen.
 pub fn forget_pages() {
-    for s in &READABLE {
-        s.store(0, Ordering::Relaxed);
-    }
+    GENERATION.fetch_add(1, Ordering::AcqRel);
 }
 
 fn page_readable(page: usize) -> bool {
     let slot = &READABLE[page % SLOTS];
-    if slot.load(Ordering::Relaxed) == page {
+    let tagged = page | GENERATION.load(Ordering::Acquire) << GEN_SHIFT;
+    if slot.load(Ordering::Relaxed) == tagged {
         return true;
     }
     let mut byte = 0u8;
@@ -51,8 +56,8 @@ fn page_readable(page: usize) -> bool {
         // Not permitted here (seccomp, an old kernel): nothing can be checked, read as before.
         _ => matches!(crate::real::Errno::last().0, libc::ENOSYS | libc::EPERM),
     };
-    if ok && page != 0 {
-        slot.store(page, Ordering::Relaxed);
+    if ok && page != 0 && page < 1 << GEN_SHIFT {
+        slot.store(tagged, Ordering::Relaxed);
     }
     ok
 }

@@ -8,7 +8,7 @@
 //! the program's own fds are switched to the new lead's files at the same position.
 
 use crate::fdtable;
-use crate::ocb::{self, Ocb};
+use crate::ocb::{self, HeldFd, Ocb};
 use crate::real::{self, Errno, Res};
 use crate::resolve::Rel;
 use crate::set;
@@ -87,6 +87,12 @@ impl View {
     }
 
     /// The members being written: the lead, then the follower if any.
+    /// Member `m`'s files are not the ones a process held under `old` if it moved, was
+    /// rewritten or was brought back since (possibly while the process slept through every step).
+    pub fn renewed(&self, old: &View, m: Member) -> bool {
+        old.dirs[m.index()] != self.dirs[m.index()] || old.generations[m.index()] != self.generations[m.index()]
+    }
+
     pub fn written(&self) -> impl Iterator<Item = Member> {
         std::iter::once(self.lead).chain(self.follower)
     }
@@ -111,12 +117,22 @@ impl View {
 pub struct Shared {
     pub state: SharedState,
     pub registry: Registry,
-    pub lock: LockFile,
-    pub changes_fd: c_int,
-    pub journal_fd: c_int,
+    /// The set's lock file (OFD locks: `shadowctl` waits for operations in flight).
+    pub lock: HeldFd,
+    pub changes: HeldFd,
+    pub journal: HeldFd,
     /// The history log, held open from the start: a program that changes its uid or root
     /// (setuid, chroot) still has its reports recorded.
-    pub history_fd: c_int,
+    pub history: HeldFd,
+}
+
+/// One of the shim's fds moved from `old` to `new` (see hooks::open::relocate_internal).
+pub fn relocate(old: c_int, new: c_int) {
+    let s = shared();
+    for held in [&s.lock, &s.changes, &s.journal, &s.history] {
+        held.relocate(old, new);
+    }
+    view().relocate(old, new);
 }
 
 static VIEW: RwLock<Option<Arc<View>>> = RwLock::new(None);
@@ -142,21 +158,21 @@ pub fn open(config: &shadow_core::config::Config) -> Result<Shared, String> {
     let registry = Registry::open(config)?;
     let opened = LockFile::open(config)?;
     // Into the shim's own fd range, where the program cannot close or dup2 over it.
-    let lock = LockFile::from_fd(ocb::make_internal(opened.into_fd()));
+    let lock = HeldFd::new(ocb::make_internal(opened.into_fd()));
     let append_only = |path: std::path::PathBuf| -> Result<c_int, String> {
         let cpath = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| format!("{}: bad path", path.display()))?;
         real::open(&cpath, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC, 0o644)
             .map(ocb::make_internal)
             .map_err(|e| format!("{}: {}", path.display(), e.describe()))
     };
-    let changes_fd = append_only(shadow_core::shared::changes_path(config))?;
-    let journal_fd = append_only(shadow_core::shared::journal_path(config))?;
-    let history_fd = append_only(config.history_path())?;
-    if real::fstat(journal_fd).map(|st| st.st_size).unwrap_or(1) == 0 {
+    let changes = append_only(shadow_core::shared::changes_path(config))?;
+    let journal = append_only(shadow_core::shared::journal_path(config))?;
+    let history = append_only(config.history_path())?;
+    if real::fstat(journal).map(|st| st.st_size).unwrap_or(1) == 0 {
         let header = shadow_core::journal::file_header(state.set_id);
-        real::write(journal_fd, &header).map_err(|e| format!("{}: {}", shadow_core::shared::journal_path(config).display(), e.describe()))?;
+        real::write(journal, &header).map_err(|e| format!("{}: {}", shadow_core::shared::journal_path(config).display(), e.describe()))?;
     }
-    Ok(Shared { state, registry, lock, changes_fd, journal_fd, history_fd })
+    Ok(Shared { state, registry, lock, changes: HeldFd::new(changes), journal: HeldFd::new(journal), history: HeldFd::new(history) })
 }
 
 /// First view and registry slot, at start-up.
@@ -271,7 +287,7 @@ fn refuse_without_slot() -> ! {
 /// The follower answered "no such entry" (or "exists", "not empty", "not a directory")
 /// where the lead did the change: another process's change may be between the two members
 /// (it created the directory on the lead, not yet on the follower). `again` is tried while
-/// some other process is in the middle of an operation (and not itself waiting like this),
+/// some other process or thread is in the middle of an operation (and not itself waiting like this),
 /// with growing pauses, for up to 2 s. The single-process path gains one atomic increment
 /// per operation (the registry's operation count) and nothing else.
 pub fn retry_racing<T>(first: Option<Res<T>>, again: impl Fn() -> Option<Res<T>>) -> Option<Res<T>> {
@@ -282,12 +298,14 @@ pub fn retry_racing<T>(first: Option<Res<T>>, again: impl Fn() -> Option<Res<T>>
     let me = SLOT.load(Ordering::Relaxed);
     let reg = &shared().registry;
     let waiting = (me != usize::MAX).then(|| reg.slot(me).waiting);
-    waiting.inspect(|w| w.store(1, Ordering::SeqCst));
+    if let Some(w) = waiting {
+        w.fetch_add(1, Ordering::SeqCst);
+    }
     let start = std::time::Instant::now();
     let mut pause = std::time::Duration::from_micros(20);
     let mut r = first;
     while racy(&r) && start.elapsed() < std::time::Duration::from_secs(2) {
-        let busy = reg.others_busy(me);
+        let busy = reg.busy();
         std::thread::sleep(pause);
         pause = (pause * 2).min(std::time::Duration::from_millis(2));
         r = again();
@@ -296,7 +314,9 @@ pub fn retry_racing<T>(first: Option<Res<T>>, again: impl Fn() -> Option<Res<T>>
             break;
         }
     }
-    waiting.inspect(|w| w.store(0, Ordering::SeqCst));
+    if let Some(w) = waiting {
+        w.fetch_sub(1, Ordering::SeqCst);
+    }
     r
 }
 
@@ -355,7 +375,7 @@ fn retire(hot: &mut Vec<Hot>, now: u64, all: bool) {
             // The directory's changes have settled: its times on the follower become the
             // lead's (each kernel moved its own at every change).
             crate::hooks::namespace::copy_entry_times(&crate::resolve::Spath::from_rel(Rel(h.dir.clone())));
-            let _ = real::write(shared().journal_fd, &shadow_core::journal::Record::End { id: h.id }.encode());
+            let _ = real::write(shared().journal.get(), &shadow_core::journal::Record::End { id: h.id }.encode());
         } else if h.users == 0 {
             next = next.min(h.idle_since + LINGER_MS);
         }
@@ -426,7 +446,7 @@ fn begin(rel: &Rel, flush: bool) -> u64 {
     // Before the change: after a crash this directory is known to be in doubt. With
     // journal_sync (the default) the record is on stable storage first, so this holds after
     // a power failure too.
-    let fd = shared().journal_fd;
+    let fd = shared().journal.get();
     match real::write(fd, &rec) {
         Ok(_) if flush => {
             let _ = real::fdatasync(fd);
@@ -467,7 +487,7 @@ fn touch(h: &mut Hot, rel: &[u8]) {
 }
 
 fn write_touch(h: &mut Hot, path: String, ino: u64) {
-    if real::write(shared().journal_fd, &shadow_core::journal::Record::Touch { id: h.id, path, ino }.encode()).is_err() {
+    if real::write(shared().journal.get(), &shadow_core::journal::Record::Touch { id: h.id, path, ino }.encode()).is_err() {
         // The list is incomplete now; the flag makes recover look at everything.
         h.whole = true;
         shared().state.mark_journal_lost();
@@ -546,7 +566,7 @@ pub fn prepare_exec() -> (Vec<u64>, Vec<u64>) {
 /// across exec are over.
 pub fn end_carried_intents(ids: &[u64]) {
     for &id in ids {
-        let _ = real::write(shared().journal_fd, &shadow_core::journal::Record::End { id }.encode());
+        let _ = real::write(shared().journal.get(), &shadow_core::journal::Record::End { id }.encode());
     }
 }
 
@@ -572,7 +592,7 @@ pub fn end_intents_on_exit() {
             }
         }
     });
-    let fd = shared().journal_fd;
+    let fd = shared().journal.get();
     for h in hot.iter_mut().filter(|h| h.users == 0 && h.idle_since != u64::MAX) {
         let _ = real::write(fd, &shadow_core::journal::end_record(h.id));
         h.idle_since = u64::MAX;
@@ -659,8 +679,8 @@ pub fn enter() -> InFlight {
         if s.state.frozen() {
             // shadowctl is finishing a resync: wait on the lock it holds, then look again.
             leave(i);
-            let _ = ofd_lock(s.lock.fd(), 1, libc::F_RDLCK);
-            let _ = ofd_lock(s.lock.fd(), 1, libc::F_UNLCK);
+            let _ = ofd_lock(s.lock.get(), 1, libc::F_RDLCK);
+            let _ = ofd_lock(s.lock.get(), 1, libc::F_UNLCK);
             arrive(i);
             continue;
         }
@@ -705,9 +725,7 @@ fn apply(old: &View, new: &View) {
             None => by_ocb.push((o, vec![fd])),
         }
     }
-    // A member's files are not the ones this process holds if it moved, was rewritten or was
-    // brought back since (possibly while this process slept through every step).
-    let renewed = |m: Member| old.dirs[m.index()] != new.dirs[m.index()] || old.generations[m.index()] != new.generations[m.index()];
+    let renewed = |m: Member| new.renewed(old, m);
     for (ocb, fds) in &by_ocb {
         let lead_moved = new.lead != old.lead || renewed(new.lead);
         if lead_moved {
@@ -732,7 +750,7 @@ fn apply(old: &View, new: &View) {
         }
     }
     if new.lead != old.lead || renewed(new.lead) || old.follower != new.follower {
-        crate::resolve::cwd_follows(new);
+        crate::resolve::cwd_follows(old, new);
     }
 }
 
@@ -876,7 +894,7 @@ pub fn lead_failed(rel: &Rel, what: &str, e: Errno) -> bool {
 fn append_change(rel: &Rel) {
     let mut rec = rel.0.clone();
     rec.push(0);
-    if let Err(e) = real::write(shared().changes_fd, &rec) {
+    if let Err(e) = real::write(shared().changes.get(), &rec) {
         shared().state.mark_changes_lost();
         crate::report::change_list_failed(rel, e);
     }

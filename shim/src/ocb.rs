@@ -128,6 +128,22 @@ pub fn dup_internal(fd: c_int) -> Res<c_int> {
     Ok(copy)
 }
 
+/// One of the shim's long-held fds, which moves when the program dup2s onto its number
+/// (see hooks::open::relocate_internal).
+pub struct HeldFd(AtomicI32);
+
+impl HeldFd {
+    pub fn new(fd: c_int) -> HeldFd {
+        HeldFd(AtomicI32::new(fd))
+    }
+    pub fn get(&self) -> c_int {
+        self.0.load(Ordering::Acquire)
+    }
+    pub fn relocate(&self, old: c_int, new: c_int) {
+        let _ = self.0.compare_exchange(old, new, Ordering::AcqRel, Ordering::Acquire);
+    }
+}
+
 pub fn close_internal(fd: c_int) {
     fdtable::set_internal(fd, false);
     let _ = real::close(fd);
@@ -167,6 +183,13 @@ impl Ocb {
     }
     pub fn set_secondary(&self, fd: c_int) {
         self.secondary.store(fd, Ordering::Release);
+    }
+
+    /// One of the shim's fds moved from `old` to `new`.
+    pub fn relocate(&self, old: c_int, new: c_int) {
+        for held in [&self.secondary, &self.reader] {
+            let _ = held.compare_exchange(old, new, Ordering::AcqRel, Ordering::Acquire);
+        }
     }
 
     /// Whether this open needs the follower's file (it can change the file).

@@ -33,7 +33,7 @@ pub fn record(code: Code, rel: &Rel, error: &str) {
 
 fn append_history(line: &str) {
     // One write call per record: concurrent appenders never interleave within a line.
-    let _ = real::write(set::get().shared.history_fd, format!("{line}\n").as_bytes());
+    let _ = real::write(set::get().shared.history.get(), format!("{line}\n").as_bytes());
 }
 
 /// A call the shim has no mirrored form for named a path under the prefix: refused.

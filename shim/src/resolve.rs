@@ -22,7 +22,7 @@ use shadow_core::Member;
 use std::borrow::Cow;
 use std::ffi::{CStr, CString};
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// A path below the prefix, relative to it and folded ("" is the prefix itself): what the
 /// journal, the change list and the reports name.
@@ -45,7 +45,11 @@ pub enum Base {
 /// A path under the prefix, ready to be handed to each member's kernel.
 #[derive(Clone)]
 pub struct Spath {
-    pub rel: Rel,
+    /// Named as the letters say (folded); for a path with `..`, named as the kernel reaches
+    /// it on first use (see `rel`).
+    rel: std::sync::OnceLock<Rel>,
+    lexical: Rel,
+    climbs: bool,
     base: Base,
     /// What the kernel walks from the base: the program's own path (its part below the
     /// prefix for an absolute one), never folded.
@@ -148,18 +152,17 @@ pub fn open_beneath(dirfd: c_int, path: &[u8], flags: c_int) -> Res<Internal> {
 impl Spath {
     fn new(base: Base, base_rel: &[u8], walk: &[u8]) -> Spath {
         let abs = vpath::absolute(&vpath::join(b"/", base_rel), walk);
-        let rel = Rel(abs[1..].to_vec());
         let climbs = vpath::climbs(walk);
         let walk = CString::new(if walk.is_empty() { b"." } else { walk }).unwrap_or_default();
-        let mut sp = Spath { rel, base, walk };
-        if climbs {
-            // `lnk/../f` is where the kernel takes it, not where the letters say: the journal,
-            // the change list and the reports must name that entry.
-            if let Some(rel) = sp.kernel_rel() {
-                sp.rel = rel;
-            }
-        }
-        sp
+        Spath { rel: std::sync::OnceLock::new(), lexical: Rel(abs[1..].to_vec()), climbs, base, walk }
+    }
+
+    /// The name of the entry under the prefix: what the journal, the change list and the
+    /// reports say. `lnk/../f` is where the kernel takes it, not where the letters say, so a
+    /// path with `..` is looked up on the lead (once, when a change first needs its name:
+    /// a stat or a read-only open never pays for it).
+    pub fn rel(&self) -> &Rel {
+        self.rel.get_or_init(|| if self.climbs { self.kernel_rel() } else { None }.unwrap_or_else(|| self.lexical.clone()))
     }
 
     /// The entry's name under the prefix as the lead's kernel reaches it: its directory
@@ -184,7 +187,7 @@ impl Spath {
     /// A path named by its folded form, walked from the member root.
     pub fn from_rel(rel: Rel) -> Spath {
         let walk = CString::new(if rel.0.is_empty() { b".".as_slice() } else { &rel.0 }).unwrap_or_default();
-        Spath { rel, base: Base::Root, walk }
+        Spath { rel: std::sync::OnceLock::new(), lexical: rel, climbs: false, base: Base::Root, walk }
     }
 
     /// The same path on member `m` of view `v`.
@@ -196,16 +199,27 @@ impl Spath {
         let here = |fd: c_int| At { fd, path: Cow::Borrowed(self.walk.as_c_str()) };
         match &self.base {
             Base::Root => Ok(At { fd: v.root(m)?, path: Cow::Borrowed(self.walk.as_c_str()) }),
-            Base::Cwd(dirs) if m == v.lead && dirs.lead == m => Ok(here(libc::AT_FDCWD)),
+            // The directory held, not the kernel's cwd: another thread's chdir between the
+            // resolution and the call must not send the members' walks to different places.
             Base::Cwd(dirs) => match dirs.fd(m) {
                 Some(fd) => Ok(here(fd)),
-                None => from_root(&self.rel.0),
+                None if dirs.lead == m => Ok(here(libc::AT_FDCWD)),
+                None => from_root(&self.rel().0),
             },
             Base::Dir(fd, _) if m == v.lead => Ok(here(*fd)),
             Base::Dir(_, ocb) => match ocb.secondary_fd() {
                 Some(fd) => Ok(here(fd)),
-                None => from_root(&self.rel.0),
+                None => from_root(&self.rel().0),
             },
+        }
+    }
+
+    /// The program's own relative path, when the kernel's cwd (the lead's directory) is
+    /// where it is walked from on the lead of `v`.
+    pub fn relative_to_kernel_cwd(&self, v: &View) -> Option<&CStr> {
+        match &self.base {
+            Base::Cwd(dirs) if dirs.lead == v.lead => Some(&self.walk),
+            _ => None,
         }
     }
 
@@ -267,6 +281,17 @@ enum Cwd {
 
 static CWD: RwLock<Option<Cwd>> = RwLock::new(None);
 
+/// Serialises changes of the cwd, so that the kernel's cwd and the one recorded here are
+/// changed together: two threads' chdirs must not leave the kernel in one directory and the
+/// shim believing the other.
+static CWD_CHANGE: Mutex<()> = Mutex::new(());
+
+/// Runs `f`, a change of the kernel's cwd and of the record, alone.
+pub fn changing_cwd<T>(f: impl FnOnce() -> T) -> T {
+    let _alone = CWD_CHANGE.lock().unwrap_or_else(|e| e.into_inner());
+    f()
+}
+
 fn set_cwd(c: Cwd) {
     let old = CWD.write().unwrap_or_else(|e| e.into_inner()).replace(c);
     drop(old);
@@ -292,6 +317,10 @@ fn set_cwd_from_real(dir: &[u8]) {
 /// chdir into the prefix: the directory is opened on every member being written (the
 /// kernel's walk decides what it is), and the kernel's cwd becomes the lead's.
 pub fn chdir_virtual(sp: &Spath) -> Res<()> {
+    changing_cwd(|| chdir_virtual_alone(sp))
+}
+
+fn chdir_virtual_alone(sp: &Spath) -> Res<()> {
     let v = crate::members::view();
     let lead = open_at(&sp.at_lead(&v)?, libc::O_PATH | libc::O_DIRECTORY)?;
     real::fchdir(lead.0)?;
@@ -304,7 +333,7 @@ pub fn chdir_virtual(sp: &Spath) -> Res<()> {
             std::mem::forget(d);
         }
     }
-    set_cwd(Cwd::Virtual(Arc::new(CwdDirs::new(sp.rel.0.clone(), v.lead, fds))));
+    set_cwd(Cwd::Virtual(Arc::new(CwdDirs::new(sp.rel().0.clone(), v.lead, fds))));
     Ok(())
 }
 
@@ -335,15 +364,32 @@ pub fn set_cwd_real() {
     set_cwd_from_real(&cwd);
 }
 
-/// A new view of the members: the cwd is opened again on each (a member may have been
-/// replaced or rebuilt), and the kernel's cwd moves to the new lead's directory.
-pub fn cwd_follows(new: &View) {
-    let Some(rel) = virtual_cwd() else { return };
-    let dirs = CwdDirs::open(new, &rel.0);
-    if let Some(fd) = dirs.fd(new.lead) {
-        let _ = real::fchdir(fd);
-    }
-    set_cwd(Cwd::Virtual(Arc::new(dirs)));
+/// A new view of the members: the cwd is held on each member being written (the directory
+/// already held where that member is unchanged, so a renamed or removed cwd stays the one
+/// the program is in; opened again by name on a member replaced or rebuilt), and the
+/// kernel's cwd moves to the new lead's directory.
+pub fn cwd_follows(old: &View, new: &View) {
+    changing_cwd(|| {
+        let dirs = match CWD.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            Some(Cwd::Virtual(d)) => d.clone(),
+            _ => return,
+        };
+        let mut fds = [-1; 2];
+        for m in new.written() {
+            let kept = old.written().any(|o| o == m) && !new.renewed(old, m);
+            let held = dirs.fd(m).filter(|_| kept).and_then(|fd| ocb::dup_internal(fd).ok());
+            let opened = || new.root(m).ok().and_then(|root| open_beneath(root, &dirs.rel, libc::O_PATH | libc::O_DIRECTORY).ok()).map(|d| {
+                let fd = d.0;
+                std::mem::forget(d);
+                fd
+            });
+            fds[m.index()] = held.or_else(opened).unwrap_or(-1);
+        }
+        if fds[new.lead.index()] >= 0 {
+            let _ = real::fchdir(fds[new.lead.index()]);
+        }
+        set_cwd(Cwd::Virtual(Arc::new(CwdDirs::new(dirs.rel.clone(), new.lead, fds))));
+    })
 }
 
 fn open_at(at: &At, flags: c_int) -> Res<Internal> {

@@ -95,6 +95,7 @@ pub unsafe extern "C" fn shadow_syscall(n: c_long, a: c_long, b: c_long, c: c_lo
         libc::SYS_splice => data::splice(fd, b as _, c as _, d as _, e as _, f as _) as c_long,
         libc::SYS_ioctl => int(data::ioctl(fd, b as _, c as _)),
         libc::SYS_close => int(open::close(fd)),
+        libc::SYS_close_range => int(open::close_range(a as _, b as _, c as _)),
         libc::SYS_dup => int(open::dup(fd)),
         libc::SYS_dup3 => int(open::dup3(fd, b as _, c as _)),
         libc::SYS_fcntl => int(open::fcntl(fd, b as _, c)),

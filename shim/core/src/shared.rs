@@ -488,14 +488,15 @@ impl Registry {
 }
 
 impl Registry {
-    /// Whether a live process other than slot `me` is in the middle of an operation and not
-    /// itself waiting on another's: a change it makes may still be on its way to the
-    /// follower. Reads the mapped slots only (plus a liveness check of busy ones).
-    pub fn others_busy(&self, me: usize) -> bool {
-        (0..self.high()).filter(|&i| i != me).any(|i| {
+    /// Whether some thread of a live process (this one included) is in the middle of an
+    /// operation and not itself waiting on another's: a change it makes may still be on its
+    /// way to the follower. A slot's `waiting` counts its threads waiting like this. Reads the
+    /// mapped slots only (plus a liveness check of busy ones).
+    pub fn busy(&self) -> bool {
+        (0..self.high()).any(|i| {
             let s = self.slot(i);
             let pid = s.pid.load(Ordering::SeqCst);
-            pid != 0 && s.in_flight.load(Ordering::SeqCst) != 0 && s.waiting.load(Ordering::SeqCst) == 0 && process_alive(pid)
+            pid != 0 && s.in_flight.load(Ordering::SeqCst) > s.waiting.load(Ordering::SeqCst) && process_alive(pid)
         })
     }
 
@@ -581,11 +582,6 @@ impl LockFile {
             .map_err(|e| format!("{}: {e}", path.display()))
     }
 
-    pub fn from_fd(fd: libc::c_int) -> LockFile {
-        use std::os::unix::io::FromRawFd;
-        LockFile(unsafe { File::from_raw_fd(fd) })
-    }
-
     pub fn fd(&self) -> libc::c_int {
         self.0.as_raw_fd()
     }
@@ -645,20 +641,25 @@ mod tests {
     }
 
     #[test]
-    fn busy_others_are_those_in_an_operation_and_not_waiting() {
+    fn busy_are_threads_in_an_operation_and_not_waiting() {
         let r = scratch("busy");
         let me = r.claim(std::process::id(), 7).unwrap();
         let other = r.claim(1, 7).unwrap();
-        r.slot(me).in_flight.store(1, Ordering::SeqCst);
-        assert!(!r.others_busy(me), "its own operation does not count");
+        let mine = r.slot(me);
+        mine.in_flight.store(1, Ordering::SeqCst);
+        mine.waiting.store(1, Ordering::SeqCst);
+        assert!(!r.busy(), "the waiting thread's own operation does not count");
+        mine.in_flight.store(2, Ordering::SeqCst);
+        assert!(r.busy(), "another thread of the same process in an operation does");
+        mine.in_flight.store(1, Ordering::SeqCst);
         let s = r.slot(other);
         s.pid.store(1, Ordering::SeqCst);
         s.in_flight.store(1, Ordering::SeqCst);
-        assert!(r.others_busy(me));
+        assert!(r.busy());
         s.waiting.store(1, Ordering::SeqCst);
-        assert!(!r.others_busy(me), "a process that waits itself is not waited on");
+        assert!(!r.busy(), "a process that waits itself is not waited on");
         s.waiting.store(0, Ordering::SeqCst);
         s.in_flight.store(0, Ordering::SeqCst);
-        assert!(!r.others_busy(me));
+        assert!(!r.busy());
     }
 }

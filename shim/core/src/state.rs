@@ -254,8 +254,8 @@ pub mod registry {
     /// Operations the process has finished (moves at every hook's end): another process
     /// that must wait for the operations in flight now waits until this moves.
     pub const OPS: usize = 48;
-    /// Non-zero while the process retries a follower change that waits on another
-    /// process's (others do not wait on it in turn).
+    /// The process's threads that retry a follower change waiting on another operation
+    /// (nobody waits on them in turn): the process is busy while it has more in flight.
     pub const WAITING: usize = 56;
 }
 

@@ -364,6 +364,20 @@ fn sync_mappings(addr: usize, len: usize, forget: bool) {
     ANY_MAPPING.store(!maps.is_empty(), Ordering::Relaxed);
 }
 
+/// One of the shim's fds moved from `old` to `new`: the mappings' handles and the files of
+/// mappings and AIO writes the program no longer holds an fd on.
+pub fn relocate_deferred(old: c_int, new: c_int) {
+    for m in MAPPINGS.lock().unwrap_or_else(|e| e.into_inner()).iter_mut() {
+        if m.handle == old {
+            m.handle = new;
+        }
+        m.ocb.relocate(old, new);
+    }
+    for p in PENDING_AIO.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        p.ocb.relocate(old, new);
+    }
+}
+
 /// At exit: mappings still in place, and AIO writes whose results were never collected.
 pub fn sync_all_deferred() {
     if ANY_MAPPING.load(Ordering::Relaxed) {
@@ -371,7 +385,7 @@ pub fn sync_all_deferred() {
     }
     let pending = std::mem::take(&mut *PENDING_AIO.lock().unwrap_or_else(|e| e.into_inner()));
     for p in pending {
-        p.ocb.copy_range_from_primary(p.fd, p.offset, p.len);
+        p.copy_written(p.len);
     }
 }
 
@@ -471,11 +485,21 @@ pub unsafe extern "C" fn msync(addr: *mut c_void, len: size_t, flags: c_int) -> 
 struct PendingAio {
     cb: usize,
     fd: c_int,
-    /// The program's buffer: what the write took, copied from there once it is done.
-    buf: usize,
     offset: i64,
     len: i64,
     ocb: Arc<Ocb>,
+}
+
+impl PendingAio {
+    /// Copies the `len` bytes written from the primary's file (the program may already
+    /// have reused its buffer), through the program's fd while it is still this open file;
+    /// once the program closed or reused the number, the file is in doubt instead.
+    fn copy_written(&self, len: i64) {
+        match fdtable::get(self.fd) {
+            Some(now) if Arc::ptr_eq(&now, &self.ocb) => self.ocb.copy_range_from_primary(self.fd, self.offset, len),
+            _ => self.ocb.mark_insecure("aio write after close", Errno(libc::EBADF)),
+        }
+    }
 }
 static PENDING_AIO: Lazy<Mutex<Vec<PendingAio>>> = Lazy::new(|| Mutex::new(Vec::new()));
 
@@ -496,7 +520,7 @@ macro_rules! aio_hooks {
                     }
                     let r = raw::$write(cb).into_res()?;
                     if let Some(ocb) = fdtable::get(fd) {
-                        let pending = PendingAio { cb: cb as usize, fd, buf: (*cb).aio_buf as usize, offset: (*cb).aio_offset, len: (*cb).aio_nbytes as i64, ocb };
+                        let pending = PendingAio { cb: cb as usize, fd, offset: (*cb).aio_offset, len: (*cb).aio_nbytes as i64, ocb };
                         PENDING_AIO.lock().unwrap_or_else(|e| e.into_inner()).push(pending);
                     }
                     Ok(r)
@@ -517,7 +541,7 @@ macro_rules! aio_hooks {
                     };
                     if let Some(p) = done {
                         if r > 0 {
-                            p.ocb.copy_memory_to_follower(p.buf, p.offset, (r as i64).min(p.len), None);
+                            p.copy_written((r as i64).min(p.len));
                         }
                     }
                     Ok(r)
@@ -547,14 +571,14 @@ macro_rules! lio_hooks {
                         if !cb.is_null() && (*cb).aio_lio_opcode == libc::LIO_WRITE {
                             if let Some(ocb) = fdtable::get((*cb).aio_fildes) {
                                 ocb.begin_intent(ocb.secondary_fd());
-                                writes.push(PendingAio { cb: cb as usize, fd: (*cb).aio_fildes, buf: (*cb).aio_buf as usize, offset: (*cb).aio_offset, len: (*cb).aio_nbytes as i64, ocb });
+                                writes.push(PendingAio { cb: cb as usize, fd: (*cb).aio_fildes, offset: (*cb).aio_offset, len: (*cb).aio_nbytes as i64, ocb });
                             }
                         }
                     }
                     let r = call();
                     if mode == libc::LIO_WAIT {
                         for p in &writes {
-                            p.ocb.copy_range_from_primary(p.fd, p.offset, p.len);
+                            p.copy_written(p.len);
                         }
                     } else {
                         PENDING_AIO.lock().unwrap_or_else(|e| e.into_inner()).extend(writes);

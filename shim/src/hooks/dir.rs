@@ -27,7 +27,7 @@ pub unsafe extern "C" fn opendir(path: *const c_char) -> *mut libc::DIR {
                 raw::close(fd);
                 return Err(e);
             }
-            adopt_new_fd(fd, sp.rel.clone(), libc::O_RDONLY | libc::O_DIRECTORY, 0, Twin::Path(&sp));
+            adopt_new_fd(fd, sp.rel().clone(), libc::O_RDONLY | libc::O_DIRECTORY, 0, Twin::Path(&sp));
             Ok(dir)
         },
         |p| raw::opendir(p),
@@ -49,22 +49,45 @@ pub unsafe extern "C" fn closedir(dir: *mut libc::DIR) -> c_int {
     )
 }
 
+/// The lead's place for a shadowed path, as an absolute path for a libc call that walks it
+/// outside the boundary: the directory it goes through (a member root of this view, the cwd
+/// held on the lead, a directory fd's OCB) is kept open until the call is over.
+struct LeadPath {
+    abs: resolve::AbsPath,
+    _through: (Spath, std::sync::Arc<crate::members::View>),
+}
+
+unsafe fn lead_path(dirfd: c_int, path: *const c_char) -> Option<LeadPath> {
+    boundary::prepare(|| {
+        let Target::Shadowed(sp) = resolve::resolve(dirfd, crate::mem::path(path)?) else { return None };
+        let v = crate::members::view();
+        let abs = sp.at_lead(&v).ok()?.abs().ok()?;
+        Some(LeadPath { abs, _through: (sp, v) })
+    })
+}
+
+/// Runs `call` on the lead's place for a shadowed path (`translated` true), or on the
+/// program's path, outside the boundary; the place is let go of inside it afterwards (the last
+/// reference to an OCB may go with it).
+unsafe fn outside<T>(dirfd: c_int, path: *const c_char, call: impl FnOnce(*const c_char, bool) -> T) -> T {
+    let Some(held) = lead_path(dirfd, path) else { return call(path, false) };
+    let r = call(held.abs.as_ptr(), true);
+    let e = Errno::last();
+    boundary::prepare(move || {
+        drop(held);
+        None::<()>
+    });
+    e.set();
+    r
+}
+
 macro_rules! scandir_hooks {
     ($($name:ident),*) => {$(
         /// scandir(3): the lead's directory. The walk runs outside the shim's boundary, so
         /// the program's filter and compare functions see the hooks as usual.
         #[no_mangle]
         pub unsafe extern "C" fn $name(path: *const c_char, list: *mut c_void, filter: *mut c_void, cmp: *mut c_void) -> c_int {
-            let real = boundary::prepare(|| {
-                let p = crate::mem::path(path)?;
-                let Target::Shadowed(sp) = resolve::resolve(libc::AT_FDCWD, p) else { return None };
-                let v = crate::members::view();
-                sp.at_lead(&v).ok()?.abs().ok()
-            });
-            match real {
-                Some(abs) => raw::$name(abs.as_ptr(), list, filter, cmp),
-                None => raw::$name(path, list, filter, cmp),
-            }
+            outside(libc::AT_FDCWD, path, |p, _| raw::$name(p, list, filter, cmp))
         }
     )*};
 }
@@ -75,11 +98,16 @@ scandir_hooks!(scandir, scandir64);
 #[no_mangle]
 pub unsafe extern "C" fn chdir(path: *const c_char) -> c_int {
     let call = |p: *const c_char| {
-        let r = raw::chdir(p);
-        if r == 0 && set::is_active() {
-            resolve::set_cwd_real();
+        if !set::is_active() {
+            return raw::chdir(p);
         }
-        r
+        resolve::changing_cwd(|| {
+            let r = raw::chdir(p);
+            if r == 0 {
+                resolve::set_cwd_real();
+            }
+            r
+        })
     };
     path_hook(
         libc::AT_FDCWD,
@@ -97,12 +125,14 @@ pub unsafe extern "C" fn chdir(path: *const c_char) -> c_int {
 pub unsafe extern "C" fn fchdir(fd: c_int) -> c_int {
     boundary::hook(
         || {
-            raw::fchdir(fd).into_res()?;
-            match fdtable::get(fd).filter(|o| o.is_dir()) {
-                Some(dir) => resolve::fchdir_virtual(fd, &dir),
-                None => resolve::set_cwd_real(),
-            }
-            Ok(0)
+            resolve::changing_cwd(|| {
+                raw::fchdir(fd).into_res()?;
+                match fdtable::get(fd).filter(|o| o.is_dir()) {
+                    Some(dir) => resolve::fchdir_virtual(fd, &dir),
+                    None => resolve::set_cwd_real(),
+                }
+                Ok(0)
+            })
         },
         || raw::fchdir(fd),
     )
@@ -265,15 +295,7 @@ macro_rules! scandirat_hooks {
     ($($name:ident),*) => {$(
         #[no_mangle]
         pub unsafe extern "C" fn $name(dirfd: c_int, path: *const c_char, list: *mut c_void, filter: *mut c_void, cmp: *mut c_void) -> c_int {
-            let real = boundary::prepare(|| {
-                let Target::Shadowed(sp) = resolve::resolve(dirfd, crate::mem::path(path)?) else { return None };
-                let v = crate::members::view();
-                sp.at_lead(&v).ok()?.abs().ok()
-            });
-            match real {
-                Some(abs) => raw::$name(libc::AT_FDCWD, abs.as_ptr(), list, filter, cmp),
-                None => raw::$name(dirfd, path, list, filter, cmp),
-            }
+            outside(dirfd, path, |p, translated| raw::$name(if translated { libc::AT_FDCWD } else { dirfd }, p, list, filter, cmp))
         }
     )*};
 }

@@ -21,9 +21,11 @@ thread_local! {
 /// The path to hand the loader: the lead member's file for a path under the prefix (with a
 /// slash: a bare name is searched for by the loader, never under the prefix), else `path`.
 extern "C" fn loader_path(path: *const c_char) -> *const c_char {
-    if REAL_DLOPEN.load(Ordering::Relaxed) == 0 {
-        REAL_DLOPEN.store(crate::real::next_address(b"dlopen\0"), Ordering::Relaxed);
-        REAL_DLMOPEN.store(crate::real::next_address(b"dlmopen\0"), Ordering::Relaxed);
+    // Each checked on its own: another thread may be between the two stores.
+    for (real, name) in [(&REAL_DLOPEN, b"dlopen\0".as_slice()), (&REAL_DLMOPEN, b"dlmopen\0")] {
+        if real.load(Ordering::Acquire) == 0 {
+            real.store(crate::real::next_address(name), Ordering::Release);
+        }
     }
     let translated = crate::boundary::prepare(|| {
         let p = crate::mem::path(path)?;
@@ -31,7 +33,7 @@ extern "C" fn loader_path(path: *const c_char) -> *const c_char {
             return None;
         }
         let Target::Shadowed(sp) = crate::resolve::resolve(libc::AT_FDCWD, p) else { return None };
-        let file = super::lead_file(&sp.rel);
+        let file = super::lead_file(sp.rel());
         let bytes = file.as_bytes_with_nul();
         PATH.with(|buf| {
             let buf = unsafe { &mut *buf.get() };

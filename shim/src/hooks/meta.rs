@@ -102,11 +102,11 @@ fn copy_times(sp: &Spath, replay: impl Fn(&At) -> c_int) -> Option<Res<c_int>> {
 }
 
 fn times_by_path(sp: Spath, set: impl Fn(&At) -> c_int) -> Res<c_int> {
-    let intent = crate::members::intent_begin(&sp.rel);
+    let intent = crate::members::intent_begin(sp.rel());
     let r = super::on_lead(&sp, "utimes", &set).inspect_err(|_| crate::members::intent_end(intent))?;
-    crate::members::record_change(&sp.rel, None);
+    crate::members::record_change(sp.rel(), None);
     if let Some(Err(e)) = copy_times(&sp, &set) {
-        crate::members::follower_failed(&sp.rel, "utimes", e, None)?;
+        crate::members::follower_failed(sp.rel(), "utimes", e, None)?;
         return Ok(r);
     }
     crate::members::intent_end(intent);

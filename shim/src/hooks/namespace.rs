@@ -13,7 +13,7 @@ use std::ffi::{CStr, CString};
 /// Applies a change to both members. The program sees the lead's result; a follower that
 /// fails where the lead succeeded is reported at once.
 pub fn on_members<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&At) -> T) -> Res<T> {
-    let rel = &sp.rel;
+    let rel = sp.rel();
     let intent = crate::members::intent_begin(rel);
     let r = super::on_lead(sp, what, &op).inspect_err(|_| crate::members::intent_end(intent))?;
     crate::members::record_change(rel, None);
@@ -56,7 +56,7 @@ pub fn via_abs<T: FfiReturn>(at: &At, call: impl FnOnce(*const c_char) -> T) -> 
 
 /// Two paths on both members; `op` is told whether it runs on the follower.
 fn on_members2<T: FfiReturn>(what: &str, a: &Spath, b: &Spath, op: impl Fn(&At, &At, bool) -> T) -> Res<T> {
-    let (ia, ib) = (crate::members::intent_begin(&a.rel), crate::members::intent_begin(&b.rel));
+    let (ia, ib) = (crate::members::intent_begin(a.rel()), crate::members::intent_begin(b.rel()));
     let end = || {
         crate::members::intent_end(ia);
         crate::members::intent_end(ib);
@@ -67,8 +67,8 @@ fn on_members2<T: FfiReturn>(what: &str, a: &Spath, b: &Spath, op: impl Fn(&At, 
         op(&at, bt, false).into_res()
     })
     .inspect_err(|_| end())?;
-    crate::members::record_change(&a.rel, None);
-    crate::members::record_change(&b.rel, None);
+    crate::members::record_change(a.rel(), None);
+    crate::members::record_change(b.rel(), None);
     let on_follower = || {
         let v = crate::members::view();
         let f = v.follower?;
@@ -76,7 +76,7 @@ fn on_members2<T: FfiReturn>(what: &str, a: &Spath, b: &Spath, op: impl Fn(&At, 
     };
     let follower = crate::members::retry_racing(on_follower(), on_follower);
     if let Some(Err(e)) = follower {
-        crate::members::follower_failed(&b.rel, what, e, None)?;
+        crate::members::follower_failed(b.rel(), what, e, None)?;
         return Ok(r);
     }
     end();
@@ -242,9 +242,9 @@ pub unsafe extern "C" fn linkat(da: c_int, a: *const c_char, db: c_int, b: *cons
             let Some(dest) = crate::mem::path(b) else { return plain(a, b).into_res() };
             let Target::Shadowed(sb) = resolve::resolve(db, dest) else { return Err(Errno(libc::EXDEV)) };
             let ocb = fdtable::get(sfd_of).ok_or(Errno(libc::EBADF))?;
-            let intent = crate::members::intent_begin(&sb.rel);
+            let intent = crate::members::intent_begin(sb.rel());
             let r = super::on_lead(&sb, "linkat", |at| raw::linkat(da, a, at.fd, at.path.as_ptr(), flags)).inspect_err(|_| crate::members::intent_end(intent))?;
-            crate::members::record_change(&sb.rel, None);
+            crate::members::record_change(sb.rel(), None);
             let secondary = on_follower(&sb, |at| match ocb.secondary_fd() {
                 Some(sfd) if by_fd => raw::linkat(sfd, c"".as_ptr(), at.fd, at.path.as_ptr(), flags),
                 Some(sfd) => {
@@ -257,7 +257,7 @@ pub unsafe extern "C" fn linkat(da: c_int, a: *const c_char, db: c_int, b: *cons
                 }
             });
             if let Some(Err(e)) = secondary {
-                crate::members::follower_failed(&sb.rel, "linkat", e, None)?;
+                crate::members::follower_failed(sb.rel(), "linkat", e, None)?;
                 return Ok(r);
             }
             crate::members::intent_end(intent);

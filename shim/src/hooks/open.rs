@@ -1,4 +1,4 @@
-//! open/creat (and the fortified `__open_2` family), close, close_range, dup, dup2, dup3,
+//! open/creat (and the fortified `__open_2` family), close, close_range, closefrom, dup, dup2, dup3,
 //! fcntl: creating OCBs and link blocks.
 
 use super::path_hook;
@@ -19,7 +19,7 @@ pub fn open_shadowed(sp: Spath, flags: c_int, mode: mode_t) -> Res<c_int> {
 /// `open_shadowed` with the lead's open made by `lead` (openat2 keeps its resolve flags).
 fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, lead: impl Fn(&At) -> c_int) -> Res<c_int> {
     let changes = flags & (libc::O_CREAT | libc::O_TRUNC) != 0;
-    open_in_flight(&sp.rel, changes, || super::on_lead(&sp, "open", lead), |fd| adopt_new_fd(fd, sp.rel.clone(), flags, mode, Twin::Path(&sp)))
+    open_in_flight(sp.rel(), changes, || super::on_lead(&sp, "open", lead), |fd| adopt_new_fd(fd, sp.rel().clone(), flags, mode, Twin::Path(&sp)))
 }
 
 /// openat2(2), which glibc has no wrapper for: reached through syscall(2).
@@ -158,11 +158,10 @@ fn dup_onto(fd: c_int, newfd: c_int, dup: impl Fn() -> c_int) -> Res<c_int> {
 fn relocate_internal(fd: c_int) -> Res<()> {
     let moved = ocb::make_internal(real::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0)?);
     for (_, o) in fdtable::all() {
-        if o.secondary_fd() == Some(fd) {
-            o.set_secondary(moved);
-        }
+        o.relocate(fd, moved);
     }
-    crate::members::view().relocate(fd, moved);
+    super::data::relocate_deferred(fd, moved);
+    crate::members::relocate(fd, moved);
     crate::resolve::relocate_cwd(fd, moved);
     ocb::close_internal(fd);
     Ok(())
@@ -237,6 +236,19 @@ pub unsafe extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) 
         },
         || raw::close_range(first, last, flags),
     )
+}
+
+/// closefrom(3): glibc's closes with internal calls; this one closes through the hook above.
+#[no_mangle]
+pub unsafe extern "C" fn closefrom(low: c_int) {
+    if close_range(low.max(0) as c_uint, c_uint::MAX, 0) == 0 {
+        return;
+    }
+    // A kernel without close_range: each open fd, as glibc's own fallback does.
+    let fds: Vec<c_int> = std::fs::read_dir("/proc/self/fd").into_iter().flatten().filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).filter(|&fd| fd >= low).collect();
+    for fd in fds {
+        close(fd);
+    }
 }
 
 /// The shim's own fds are not open as far as the program is concerned.

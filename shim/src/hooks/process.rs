@@ -116,7 +116,7 @@ fn library_path_in_members(v: &[u8]) -> Option<Vec<u8>> {
             match c.and_then(|c| resolve_arg(libc::AT_FDCWD, c.as_ptr())) {
                 Some(Arg::Shadowed(sp)) => {
                     any = true;
-                    lead_file(&sp.rel).into_bytes()
+                    lead_file(sp.rel()).into_bytes()
                 }
                 _ => d.to_vec(),
             }
@@ -187,7 +187,7 @@ unsafe fn plan_launch(shown: &[u8], mut file: CString, mut shadowed: bool, argv:
         let Some((interp, arg)) = shadow_core::exec::shebang(&head) else { break };
         let interp_c = CString::new(interp).ok()?;
         let (interp_file, interp_shadowed) = match resolve_arg(libc::AT_FDCWD, interp_c.as_ptr()) {
-            Some(Arg::Shadowed(sp)) => (lead_file(&sp.rel), true),
+            Some(Arg::Shadowed(sp)) => (lead_file(sp.rel()), true),
             Some(Arg::Path(p)) => (p, false),
             _ => (interp_c.clone(), false),
         };
@@ -232,12 +232,12 @@ unsafe fn exec_with(
                 (None, _) => None,
                 (Some(n), Find::Search) if !n.to_bytes().contains(&b'/') => search_shadowed_path(n),
                 (Some(n), Find::At(dirfd)) => match resolve_arg(dirfd, n.as_ptr()) {
-                    Some(Arg::Shadowed(sp)) => Some((n.to_bytes().to_vec(), lead_file(&sp.rel), true)),
+                    Some(Arg::Shadowed(sp)) => Some((n.to_bytes().to_vec(), lead_file(sp.rel()), true)),
                     Some(Arg::Path(p)) => Some((n.to_bytes().to_vec(), p, false)),
                     _ => Some((n.to_bytes().to_vec(), n.to_owned(), false)),
                 },
                 (Some(n), _) => match resolve_arg(libc::AT_FDCWD, n.as_ptr()) {
-                    Some(Arg::Shadowed(sp)) => Some((n.to_bytes().to_vec(), lead_file(&sp.rel), true)),
+                    Some(Arg::Shadowed(sp)) => Some((n.to_bytes().to_vec(), lead_file(sp.rel()), true)),
                     Some(Arg::Path(p)) => Some((n.to_bytes().to_vec(), p, false)),
                     _ => Some((n.to_bytes().to_vec(), n.to_owned(), false)),
                 },
@@ -249,7 +249,12 @@ unsafe fn exec_with(
                     let ptrs = l.argv_ptrs();
                     crate::members::not_in_flight(|| call(l.file.as_ptr(), ptrs.as_ptr(), envp)).into_res()
                 }
-                (None, Some((_, file, _))) => crate::members::not_in_flight(|| call(file.as_ptr(), argv, envp)).into_res(),
+                (None, Some((shown, file, shadowed))) => {
+                    // The program's own pointer when nothing changed: execveat tells its
+                    // dirfd-relative path from one the shim rewrote by it.
+                    let file = if !shadowed && file.as_bytes() == shown.as_slice() { path } else { file.as_ptr() };
+                    crate::members::not_in_flight(|| call(file, argv, envp)).into_res()
+                }
                 (None, None) => crate::members::not_in_flight(|| call(path, argv, envp)).into_res(),
             }
         },
@@ -293,7 +298,7 @@ fn search_shadowed_path(file: &CStr) -> Option<(Vec<u8>, CString, bool)> {
         let (real, shadowed) = match resolve_arg(libc::AT_FDCWD, full.as_ptr()) {
             Some(Arg::Shadowed(sp)) => {
                 any_shadowed = true;
-                (lead_file(&sp.rel), true)
+                (lead_file(sp.rel()), true)
             }
             Some(Arg::Path(p)) => (p, false),
             _ => (full.clone(), false),
@@ -374,7 +379,7 @@ pub unsafe extern "C" fn posix_spawn_file_actions_addopen(fa: *mut libc::posix_s
     boundary::hook(
         || match resolve_arg(libc::AT_FDCWD, path) {
             Some(Arg::Shadowed(sp)) => {
-                let r = call(lead_file(&sp.rel).as_ptr());
+                let r = call(lead_file(sp.rel()).as_ptr());
                 if r == 0 {
                     SPAWN_OPENS.lock().unwrap_or_else(|e| e.into_inner()).push(SpawnOpen { actions: fa as usize, sp, flags, mode });
                 }
@@ -396,7 +401,7 @@ pub unsafe extern "C" fn posix_spawn_file_actions_addchdir_np(fa: *mut libc::pos
     }
     boundary::hook(
         || match resolve_arg(libc::AT_FDCWD, path) {
-            Some(Arg::Shadowed(sp)) => Ok(call(lead_file(&sp.rel).as_ptr())),
+            Some(Arg::Shadowed(sp)) => Ok(call(lead_file(sp.rel()).as_ptr())),
             Some(other) => Ok(call(other.ptr(path))),
             None => Ok(call(path)),
         },
@@ -404,20 +409,38 @@ pub unsafe extern "C" fn posix_spawn_file_actions_addchdir_np(fa: *mut libc::pos
     )
 }
 
+/// The actions list is used for every spawn made with it until it is destroyed (or
+/// initialised again at the same address).
+fn forget_spawn_opens(fa: *const libc::posix_spawn_file_actions_t) {
+    if set::is_active() {
+        boundary::prepare(|| Some(SPAWN_OPENS.lock().unwrap_or_else(|e| e.into_inner()).retain(|o| o.actions != fa as usize)));
+    }
+}
+
+/// posix_spawn_file_actions_init(3)
+#[no_mangle]
+pub unsafe extern "C" fn posix_spawn_file_actions_init(fa: *mut libc::posix_spawn_file_actions_t) -> c_int {
+    forget_spawn_opens(fa);
+    raw::posix_spawn_file_actions_init(fa)
+}
+
+/// posix_spawn_file_actions_destroy(3)
+#[no_mangle]
+pub unsafe extern "C" fn posix_spawn_file_actions_destroy(fa: *mut libc::posix_spawn_file_actions_t) -> c_int {
+    forget_spawn_opens(fa);
+    raw::posix_spawn_file_actions_destroy(fa)
+}
+
 fn prepare_spawn_opens(fa: *const libc::posix_spawn_file_actions_t) {
-    let mut opens = SPAWN_OPENS.lock().unwrap_or_else(|e| e.into_inner());
-    opens.retain(|o| {
-        if o.actions != fa as usize {
-            return true;
-        }
+    let opens = SPAWN_OPENS.lock().unwrap_or_else(|e| e.into_inner());
+    for o in opens.iter().filter(|o| o.actions == fa as usize) {
         if o.flags & (libc::O_CREAT | libc::O_TRUNC) != 0 && o.flags & libc::O_ACCMODE != libc::O_RDONLY {
             let flags = (o.flags & (libc::O_CREAT | libc::O_TRUNC)) | libc::O_WRONLY | libc::O_CLOEXEC;
             if let Some(Ok(fd)) = super::on_follower(&o.sp, |a| unsafe { raw::openat64(a.fd, a.path.as_ptr(), flags, o.mode) }) {
                 let _ = crate::real::close(fd);
             }
         }
-        false
-    });
+    }
 }
 
 macro_rules! spawn_hooks {

@@ -8,7 +8,7 @@ use super::path_hook;
 use crate::boundary::FfiReturn;
 use crate::ocb::times_of;
 use crate::real::{self, raw, Errno, Res};
-use crate::resolve::At;
+use crate::resolve::{At, Spath};
 use crate::set;
 use libc::{c_char, c_int, c_void, size_t, sockaddr, sockaddr_un, socklen_t, ssize_t};
 
@@ -46,16 +46,70 @@ fn address(path: &[u8]) -> Res<(sockaddr_un, socklen_t)> {
     Ok((un, (PATH_AT + path.len() + 1) as socklen_t))
 }
 
-/// Runs `op` with the address of the member place `at`.
-fn at_address<T: FfiReturn>(at: &At, op: impl FnOnce(*const sockaddr, socklen_t) -> T) -> Res<T> {
-    let abs = at.abs_within(NAME_MAX)?;
-    let (un, len) = address(abs.path.as_bytes())?;
+/// Runs `op` with the address of `sp` on the lead, whose place is `at`: the program's own
+/// name when it is relative to the cwd (the kernel's cwd is the lead's directory, and
+/// getsockname gives back what was bound, as natively); the member file's full path when it
+/// fits (getsockname, /proc/net/unix and peers see a real name, which the receiving hooks
+/// below turn back into the virtual one); else a path through the directory the shim holds.
+fn at_address<T: FfiReturn>(sp: &Spath, at: &At, op: impl FnOnce(*const sockaddr, socklen_t) -> T) -> Res<T> {
+    let v = crate::members::view();
+    let name = match sp.relative_to_kernel_cwd(&v) {
+        Some(own) => own.to_owned(),
+        None => super::lead_file(sp.rel()),
+    };
+    let (un, len) = match address(name.as_bytes()) {
+        Ok(a) => a,
+        Err(_) => address(at.abs_within(NAME_MAX)?.path.as_bytes())?,
+    };
     op(&un as *const sockaddr_un as *const sockaddr, len).into_res()
+}
+
+/// Turns an AF_UNIX address the kernel returned into `cap` bytes at `addr` back into the
+/// virtual name, when it names a member file. A name the kernel had to truncate is left.
+unsafe fn name_back(addr: *mut sockaddr, len: *mut socklen_t, cap: socklen_t) {
+    if addr.is_null() || len.is_null() || !set::is_active() {
+        return;
+    }
+    let (got, cap) = (*len as usize, cap as usize);
+    if got <= PATH_AT + 1 || got > cap {
+        return;
+    }
+    let un = &mut *(addr as *mut sockaddr_un);
+    if un.sun_family != libc::AF_UNIX as libc::sa_family_t || un.sun_path[0] == 0 {
+        return;
+    }
+    let name: Vec<u8> = un.sun_path[..(got - PATH_AT).min(NAME_MAX)].iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    let Some(virt) = crate::boundary::prepare(|| Some(super::to_virtual(&name))) else { return };
+    if virt == name {
+        return;
+    }
+    let room = (cap - PATH_AT).min(NAME_MAX);
+    for (i, slot) in un.sun_path[..room].iter_mut().enumerate() {
+        *slot = virt.get(i).copied().unwrap_or(0) as c_char;
+    }
+    *len = (PATH_AT + virt.len() + 1) as socklen_t;
+}
+
+/// The capacity the caller gave for an address, before the kernel overwrites it.
+unsafe fn capacity(len: *const socklen_t) -> socklen_t {
+    if len.is_null() { 0 } else { *len }
+}
+
+/// A call that returns an address in (`addr`, `len`): the name is turned back after it.
+unsafe fn returning_name<T: FfiReturn>(addr: *mut sockaddr, len: *mut socklen_t, call: impl FnOnce() -> T) -> T {
+    let cap = capacity(len);
+    let r = call();
+    if r != T::FAILED {
+        let saved = Errno::last();
+        name_back(addr, len, cap);
+        saved.set();
+    }
+    r
 }
 
 /// A hook whose address names a socket file: `shadowed` runs for a name under the prefix,
 /// `plain` with the program's address (or one rewritten to the folded path).
-unsafe fn named<T: FfiReturn>(addr: *const sockaddr, len: socklen_t, shadowed: impl FnOnce(crate::resolve::Spath) -> Res<T>, plain: impl Fn(*const sockaddr, socklen_t) -> T) -> T {
+unsafe fn named<T: FfiReturn>(addr: *const sockaddr, len: socklen_t, shadowed: impl FnOnce(Spath) -> Res<T>, plain: impl Fn(*const sockaddr, socklen_t) -> T) -> T {
     let Some(name) = unix_name(addr, len) else { return plain(addr, len) };
     let name_ptr = name.as_ptr() as *const c_char;
     path_hook(libc::AT_FDCWD, name_ptr, shadowed, |p| {
@@ -79,9 +133,9 @@ pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) 
         addr,
         len,
         |sp| {
-            let intent = crate::members::intent_begin(&sp.rel);
-            let r = super::on_lead_res(&sp, "bind", |at| at_address(at, |a, l| raw::bind(fd, a, l))).inspect_err(|_| crate::members::intent_end(intent))?;
-            crate::members::record_change(&sp.rel, None);
+            let intent = crate::members::intent_begin(sp.rel());
+            let r = super::on_lead_res(&sp, "bind", |at| at_address(&sp, at, |a, l| raw::bind(fd, a, l))).inspect_err(|_| crate::members::intent_end(intent))?;
+            crate::members::record_change(sp.rel(), None);
             let node = super::on_lead_res(&sp, "bind", |at| real::fstatat(at.fd, &at.path, libc::AT_SYMLINK_NOFOLLOW));
             let follower = super::on_follower(&sp, |at| match &node {
                 Ok(st) => {
@@ -94,7 +148,7 @@ pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) 
                 }
             });
             if let Some(Err(e)) = follower {
-                crate::members::follower_failed(&sp.rel, "bind", e, None)?;
+                crate::members::follower_failed(sp.rel(), "bind", e, None)?;
                 return Ok(r);
             }
             crate::members::intent_end(intent);
@@ -107,7 +161,7 @@ pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) 
 /// connect(2): to the socket on the lead member.
 #[no_mangle]
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
-    named(addr, len, |sp| super::on_lead_res(&sp, "connect", |at| at_address(at, |a, l| raw::connect(fd, a, l))), |a, l| raw::connect(fd, a, l))
+    named(addr, len, |sp| super::on_lead_res(&sp, "connect", |at| at_address(&sp, at, |a, l| raw::connect(fd, a, l))), |a, l| raw::connect(fd, a, l))
 }
 
 /// sendto(2) on an unconnected AF_UNIX datagram socket, to a name under the prefix.
@@ -116,7 +170,7 @@ pub unsafe extern "C" fn sendto(fd: c_int, buf: *const c_void, n: size_t, flags:
     if addr.is_null() {
         return raw::sendto(fd, buf, n, flags, addr, len);
     }
-    named(addr, len, |sp| super::on_lead_res(&sp, "sendto", |at| at_address(at, |a, l| raw::sendto(fd, buf, n, flags, a, l))), |a, l| raw::sendto(fd, buf, n, flags, a, l))
+    named(addr, len, |sp| super::on_lead_res(&sp, "sendto", |at| at_address(&sp, at, |a, l| raw::sendto(fd, buf, n, flags, a, l))), |a, l| raw::sendto(fd, buf, n, flags, a, l))
 }
 
 /// sendmsg(2), likewise for `msg_name`.
@@ -131,5 +185,44 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_i
         m.msg_namelen = l;
         raw::sendmsg(fd, &m, flags)
     };
-    named((*msg).msg_name as *const sockaddr, (*msg).msg_namelen, |sp| super::on_lead_res(&sp, "sendmsg", |at| at_address(at, with_name)), with_name)
+    named((*msg).msg_name as *const sockaddr, (*msg).msg_namelen, |sp| super::on_lead_res(&sp, "sendmsg", |at| at_address(&sp, at, with_name)), with_name)
+}
+
+/// getsockname(2)
+#[no_mangle]
+pub unsafe extern "C" fn getsockname(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+    returning_name(addr, len, || raw::getsockname(fd, addr, len))
+}
+
+/// getpeername(2)
+#[no_mangle]
+pub unsafe extern "C" fn getpeername(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+    returning_name(addr, len, || raw::getpeername(fd, addr, len))
+}
+
+/// accept(2): the peer's name (the blocking call runs outside the shim, as it may wait long).
+#[no_mangle]
+pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+    returning_name(addr, len, || raw::accept(fd, addr, len))
+}
+
+/// accept4(2)
+#[no_mangle]
+pub unsafe extern "C" fn accept4(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: c_int) -> c_int {
+    returning_name(addr, len, || raw::accept4(fd, addr, len, flags))
+}
+
+/// recvfrom(2): the sender's name.
+#[no_mangle]
+pub unsafe extern "C" fn recvfrom(fd: c_int, buf: *mut c_void, n: size_t, flags: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> ssize_t {
+    returning_name(addr, len, || raw::recvfrom(fd, buf, n, flags, addr, len))
+}
+
+/// recvmsg(2): `msg_name`.
+#[no_mangle]
+pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int) -> ssize_t {
+    if msg.is_null() || (*msg).msg_name.is_null() {
+        return raw::recvmsg(fd, msg, flags);
+    }
+    returning_name((*msg).msg_name.cast(), std::ptr::addr_of_mut!((*msg).msg_namelen), || raw::recvmsg(fd, msg, flags))
 }

@@ -17,7 +17,7 @@ fn real_root(path: *const c_char) -> Option<CString> {
         return None;
     }
     boundary::prepare(|| match resolve::resolve(libc::AT_FDCWD, crate::mem::path(path)?) {
-        Target::Shadowed(sp) => Some(super::lead_file(&sp.rel)),
+        Target::Shadowed(sp) => Some(super::lead_file(sp.rel())),
         _ => None,
     })
 }
