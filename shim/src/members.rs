@@ -287,9 +287,11 @@ fn refuse_without_slot() -> ! {
 /// The follower answered "no such entry" (or "exists", "not empty", "not a directory")
 /// where the lead did the change: another process's change may be between the two members
 /// (it created the directory on the lead, not yet on the follower). `again` is tried while
-/// some other process or thread is in the middle of an operation (and not itself waiting like this),
-/// with growing pauses, for up to 2 s. The single-process path gains one atomic increment
-/// per operation (the registry's operation count) and nothing else.
+/// some other process or thread is in the middle of an operation, with growing pauses, for
+/// up to 2 s. One that is itself retrying is waited for too: `mkdir -p` by several processes
+/// makes chains (this one's `a/b/c` waits on one's `a/b`, which waits on another's `a`).
+/// The single-process path gains one atomic increment per operation (the registry's
+/// operation count) and nothing else.
 pub fn retry_racing<T>(first: Option<Res<T>>, again: impl Fn() -> Option<Res<T>>) -> Option<Res<T>> {
     let racy = |r: &Option<Res<T>>| matches!(r, Some(Err(Errno(libc::ENOENT | libc::EEXIST | libc::ENOTEMPTY | libc::ENOTDIR))));
     if !racy(&first) {
@@ -297,15 +299,11 @@ pub fn retry_racing<T>(first: Option<Res<T>>, again: impl Fn() -> Option<Res<T>>
     }
     let me = SLOT.load(Ordering::Relaxed);
     let reg = &shared().registry;
-    let waiting = (me != usize::MAX).then(|| reg.slot(me).waiting);
-    if let Some(w) = waiting {
-        w.fetch_add(1, Ordering::SeqCst);
-    }
     let start = std::time::Instant::now();
     let mut pause = std::time::Duration::from_micros(20);
     let mut r = first;
     while racy(&r) && start.elapsed() < std::time::Duration::from_secs(2) {
-        let busy = reg.busy();
+        let busy = reg.busy_besides(me);
         std::thread::sleep(pause);
         pause = (pause * 2).min(std::time::Duration::from_millis(2));
         r = again();
@@ -313,9 +311,6 @@ pub fn retry_racing<T>(first: Option<Res<T>>, again: impl Fn() -> Option<Res<T>>
             // Nobody was on the way: that answer stands.
             break;
         }
-    }
-    if let Some(w) = waiting {
-        w.fetch_sub(1, Ordering::SeqCst);
     }
     r
 }

@@ -451,7 +451,7 @@ impl Ocb {
             // Another process writing the same file settles it too: whichever sets the times
             // last must set the lead's latest, so the lead is read again until it holds still.
             let mut lead = real::fstat(fd).ok();
-            for _ in 0..3 {
+            for _ in 0..16 {
                 let Some(st) = lead else { break };
                 match real::futimens(sfd, &times_of(&st)) {
                     Ok(_) => {}

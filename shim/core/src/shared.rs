@@ -283,7 +283,6 @@ pub struct Slot<'a> {
     pub told: &'a AtomicU32,
     pub boot: &'a AtomicU32,
     pub ops: &'a AtomicU64,
-    pub waiting: &'a AtomicU32,
 }
 
 impl Registry {
@@ -336,7 +335,6 @@ impl Registry {
                 told: &*(self.map.add(base + registry::TOLD) as *const AtomicU32),
                 boot: &*(self.map.add(base + registry::BOOT) as *const AtomicU32),
                 ops: &*(self.map.add(base + registry::OPS) as *const AtomicU64),
-                waiting: &*(self.map.add(base + registry::WAITING) as *const AtomicU32),
             }
         }
     }
@@ -354,7 +352,6 @@ impl Registry {
             if s.pid.load(Ordering::SeqCst) == pid && s.boot.load(Ordering::SeqCst) == boot {
                 s.in_flight.store(0, Ordering::SeqCst);
                 s.open_intents.store(0, Ordering::SeqCst);
-                s.waiting.store(0, Ordering::SeqCst);
                 return Some(i);
             }
         }
@@ -369,7 +366,6 @@ impl Registry {
             s.in_flight.store(0, Ordering::SeqCst);
             s.open_intents.store(0, Ordering::SeqCst);
             s.told.store(0, Ordering::SeqCst);
-            s.waiting.store(0, Ordering::SeqCst);
             s.boot.store(boot, Ordering::SeqCst);
             true
         };
@@ -488,15 +484,18 @@ impl Registry {
 }
 
 impl Registry {
-    /// Whether some thread of a live process (this one included) is in the middle of an
-    /// operation and not itself waiting on another's: a change it makes may still be on its
-    /// way to the follower. A slot's `waiting` counts its threads waiting like this. Reads the
-    /// mapped slots only (plus a liveness check of busy ones).
-    pub fn busy(&self) -> bool {
+    /// Whether some thread of a live process, other than the caller (which is in an
+    /// operation, in slot `me`), is in the middle of an operation: a change it makes may
+    /// still be on its way to the follower. A thread that is itself retrying on another's
+    /// change counts too: its own change is half done (the lead has it), and a third
+    /// process's may wait on it. Reads the mapped slots only (plus a liveness check of busy
+    /// ones).
+    pub fn busy_besides(&self, me: usize) -> bool {
         (0..self.high()).any(|i| {
             let s = self.slot(i);
             let pid = s.pid.load(Ordering::SeqCst);
-            pid != 0 && s.in_flight.load(Ordering::SeqCst) > s.waiting.load(Ordering::SeqCst) && process_alive(pid)
+            let mine = u32::from(i == me);
+            pid != 0 && s.in_flight.load(Ordering::SeqCst) > mine && process_alive(pid)
         })
     }
 
@@ -641,25 +640,22 @@ mod tests {
     }
 
     #[test]
-    fn busy_are_threads_in_an_operation_and_not_waiting() {
+    fn busy_are_other_threads_in_an_operation_waiting_or_not() {
         let r = scratch("busy");
         let me = r.claim(std::process::id(), 7).unwrap();
         let other = r.claim(1, 7).unwrap();
         let mine = r.slot(me);
         mine.in_flight.store(1, Ordering::SeqCst);
-        mine.waiting.store(1, Ordering::SeqCst);
-        assert!(!r.busy(), "the waiting thread's own operation does not count");
+        assert!(!r.busy_besides(me), "the caller's own operation does not count");
         mine.in_flight.store(2, Ordering::SeqCst);
-        assert!(r.busy(), "another thread of the same process in an operation does");
+        assert!(r.busy_besides(me), "another thread of the same process in an operation does");
         mine.in_flight.store(1, Ordering::SeqCst);
         let s = r.slot(other);
         s.pid.store(1, Ordering::SeqCst);
         s.in_flight.store(1, Ordering::SeqCst);
-        assert!(r.busy());
-        s.waiting.store(1, Ordering::SeqCst);
-        assert!(!r.busy(), "a process that waits itself is not waited on");
-        s.waiting.store(0, Ordering::SeqCst);
+        assert!(r.busy_besides(me), "another process in an operation (retrying or not) does");
+        assert!(r.busy_besides(other), "seen from that process, this one does");
         s.in_flight.store(0, Ordering::SeqCst);
-        assert!(!r.busy());
+        assert!(!r.busy_besides(me));
     }
 }

@@ -254,9 +254,6 @@ pub mod registry {
     /// Operations the process has finished (moves at every hook's end): another process
     /// that must wait for the operations in flight now waits until this moves.
     pub const OPS: usize = 48;
-    /// The process's threads that retry a follower change waiting on another operation
-    /// (nobody waits on them in turn): the process is busy while it has more in flight.
-    pub const WAITING: usize = 56;
 }
 
 /// The change list (`state_dir/changes`): paths (relative to the prefix) changed while a
