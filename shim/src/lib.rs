@@ -8,6 +8,7 @@
 mod adopt;
 mod boundary;
 mod fdtable;
+mod follower;
 mod hooks;
 mod mem;
 mod members;

@@ -106,6 +106,11 @@ fn network_primary_dies_under_a_write_in_flight() {
 }
 
 #[test]
+fn network_follower_stops_under_an_fsync_and_dies() {
+    network_member(&[("GAP", "follower_sync")]);
+}
+
+#[test]
 fn network_primary_dies_before_the_last_close() {
     network_member(&[("GAP", "primary_dies_before_close")]);
 }
