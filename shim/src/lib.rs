@@ -8,7 +8,6 @@
 mod adopt;
 mod boundary;
 mod fdtable;
-mod follower;
 mod hooks;
 mod mem;
 mod members;

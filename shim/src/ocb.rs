@@ -290,26 +290,6 @@ impl Ocb {
         }
     }
 
-    /// `mirrored` for an operation that waits on the device or the network: the follower's
-    /// half runs on the helper thread while the lead's runs here (see `follower`).
-    pub fn mirrored_alongside<T>(&self, what: &str, primary: impl Fn() -> Res<T>, job: crate::follower::Job) -> Res<T> {
-        // Carried from the lead's half, which starts the follower's, to the follower's.
-        let follower = std::cell::Cell::new(None);
-        self.mirrored(
-            what,
-            // Read under the file's order lock, which `mirror_once` holds while the lead runs.
-            || match self.secondary_fd() {
-                Some(sfd) => {
-                    let (lead, f) = crate::follower::alongside(sfd, job, &primary);
-                    follower.set(Some(f));
-                    lead
-                }
-                None => primary(),
-            },
-            |sfd, _| follower.take().unwrap_or_else(|| job.run(sfd)),
-        )
-    }
-
     fn mirror_once<T>(&self, what: &str, primary: &impl Fn() -> Res<T>, secondary: &impl Fn(c_int, &T) -> Res<()>) -> Res<T> {
         let local = self.order.lock().unwrap_or_else(|e| e.into_inner());
         // Read under the lock: a member change swaps it only between two mutations.

@@ -24,9 +24,6 @@
 #   mv_onto_an_sshfs_member).
 # GAP=inflight_abort: instead of the cases, the primary's sshfs dies under a write in
 #   flight, with the default failure_errors.
-# GAP=follower_sync: instead of the cases, the secondary's sshfs stops under a program's
-#   fsync: the follower's half waits on the shim's helper thread while the lead's has
-#   returned; then sshfs dies, the program's fsync returns 0 and the secondary is failed.
 # GAP=primary_dies_before_close: instead of the cases, the primary dies while a program
 #   holds a file it wrote, and the program's next operation is the close.
 #
@@ -308,42 +305,6 @@ primary_dies_before_close)
     grep -q '^00080 .*secondary failed' "$H" && fail "the secondary (the survivor) was marked failed"
     t "$CTL" status -c "$CFG" --json | grep -q '"member":"primary","state":"failed"' || fail "status does not show the primary failed"
     primary_comes_back "primary dies before close"
-    exit 0 ;;
-follower_sync)
-    # A program under the shim holds /shadow/d/f, writes, and fsyncs once $T/go exists, with
-    # the secondary's sshfs stopped: the follower's fsync waits there, on the helper thread,
-    # while the calling thread (the lead's fsync done) waits for it.
-    timeout -k 5 60 env SHADOW_CONFIG="$CFG" LD_PRELOAD="$LIB" python3 -c "
-import os, time
-fd = os.open('/shadow/d/f', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-os.write(fd, b'one\\n')
-open('$T/ready', 'w').write(str(os.getpid()))
-while not os.path.exists('$T/go'): time.sleep(0.01)
-os.fsync(fd)
-os.write(fd, b'two\\n')
-os.fdatasync(fd)
-os.close(fd)" &
-    WRITER=$!
-    for _ in $(seq 1 100); do [ -s "$T/ready" ] && break; sleep 0.1; done
-    [ -s "$T/ready" ] || fail "the writer did not get going"
-    pid=$(cat "$T/ready")
-    kill -STOP "${SSHFS[$S]}"
-    : > "$T/go"
-    # Each thread's name and system call (number first: 74 fsync, 202 futex).
-    threads() { for d in /proc/$pid/task/*; do echo "$(cat $d/comm 2>/dev/null) $(cut -d' ' -f1 $d/syscall 2>/dev/null)"; done; }
-    for _ in $(seq 1 100); do threads | grep -qx 'libshadow-sync 74' && break; sleep 0.05; done
-    threads | grep -qx 'libshadow-sync 74' || fail "no helper thread in fsync on the stopped follower: $(threads | tr '\n' ';')"
-    threads | grep -qx 'python3 74' && fail "the program's thread is in fsync itself: $(threads | tr '\n' ';')"
-    [ "$(cat "$P/d/f")" = one ] || fail "the lead has: $(cat "$P/d/f")"
-    kill -9 "${SSHFS[$S]}"
-    wait "$WRITER" || fail "the writer saw an error (exit $?) when the follower died under its fsync"
-    WRITER=""
-    [ "$(cat "$P/d/f")" = "$(printf 'one\ntwo')" ] || fail "the primary does not hold every line: $(cat "$P/d/f")"
-    grep -q '^00080 .*secondary failed' "$H" || fail "no 00080 secondary failed record"
-    remount_sshfs "$T/export-s" "$S"
-    out=$(t "$CTL" enable -c "$CFG" secondary 2>&1) || fail "enable secondary: $out"
-    t "$CTL" verify -c "$CFG" || fail "members differ after the rebuild"
-    echo "follower sync passed"
     exit 0 ;;
 inflight_abort)
     # A write is in flight on the primary (its sshfs stopped) when sshfs dies: the kernel

@@ -106,11 +106,6 @@ fn network_primary_dies_under_a_write_in_flight() {
 }
 
 #[test]
-fn network_follower_stops_under_an_fsync_and_dies() {
-    network_member(&[("GAP", "follower_sync")]);
-}
-
-#[test]
 fn network_primary_dies_before_the_last_close() {
     network_member(&[("GAP", "primary_dies_before_close")]);
 }

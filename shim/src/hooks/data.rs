@@ -4,7 +4,6 @@
 
 use crate::boundary::{self, FfiReturn};
 use crate::fdtable;
-use crate::follower::Job;
 use crate::ocb::{self, pwrite_all, Ocb};
 use crate::real::{self, raw, Errno, Res};
 use libc::{c_int, c_uint, c_void, iovec, off64_t, size_t, ssize_t};
@@ -136,11 +135,11 @@ fd_hooks! {
     /// posix_fallocate64(3)
     fn posix_fallocate64(fd: c_int, off: off64_t, len: off64_t) -> c_int => |ocb| ocb.mirrored("posix_fallocate", || Ok(raw::posix_fallocate64(fd, off, len)), |sfd, &r| errno_result(if r == 0 { raw::posix_fallocate64(sfd, off, len) } else { 0 }));
     /// fsync(2)
-    fn fsync(fd: c_int) -> c_int => |ocb| ocb.mirrored_alongside("fsync", || raw::fsync(fd).into_res(), Job::Fsync);
+    fn fsync(fd: c_int) -> c_int => |ocb| ocb.mirrored("fsync", || raw::fsync(fd).into_res(), |sfd, _| raw::fsync(sfd).into_res().map(drop));
     /// fdatasync(2)
-    fn fdatasync(fd: c_int) -> c_int => |ocb| ocb.mirrored_alongside("fdatasync", || raw::fdatasync(fd).into_res(), Job::Fdatasync);
+    fn fdatasync(fd: c_int) -> c_int => |ocb| ocb.mirrored("fdatasync", || raw::fdatasync(fd).into_res(), |sfd, _| raw::fdatasync(sfd).into_res().map(drop));
     /// sync_file_range(2)
-    fn sync_file_range(fd: c_int, off: off64_t, n: off64_t, flags: c_uint) -> c_int => |ocb| ocb.mirrored_alongside("sync_file_range", || raw::sync_file_range(fd, off, n, flags).into_res(), Job::SyncRange { off, len: n, flags });
+    fn sync_file_range(fd: c_int, off: off64_t, n: off64_t, flags: c_uint) -> c_int => |ocb| ocb.mirrored("sync_file_range", || raw::sync_file_range(fd, off, n, flags).into_res(), |sfd, _| raw::sync_file_range(sfd, off, n, flags).into_res().map(drop));
     /// ioctl(2): FICLONE and FICLONERANGE change the destination's contents in the kernel;
     /// the secondary gets the same bytes copied from the primary.
     fn ioctl(fd: c_int, req: libc::c_ulong, arg: *mut c_void) -> c_int => |ocb| ioctl_core(&ocb, fd, req, arg);
