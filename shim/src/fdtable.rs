@@ -155,6 +155,20 @@ pub fn all() -> Vec<(c_int, Arc<Ocb>)> {
     t.iter().flat_map(|m| m.iter()).map(|(fd, o)| (*fd, o.clone())).collect()
 }
 
+/// A child started without fork (posix_spawn, system, popen: glibc clones with CLONE_VFORK
+/// and runs no atfork handler) shares every file description it inherits, so those are
+/// shared from now on in this process too, as after fork. `with_cloexec`: also those that
+/// only close-on-exec fds refer to (a spawn's file actions may dup2 one onto a number the
+/// child keeps).
+pub fn mark_inherited_shared(with_cloexec: bool) {
+    for (fd, ocb) in all() {
+        let inherited = with_cloexec || crate::real::fcntl(fd, libc::F_GETFD, 0).map_or(true, |f| f & libc::FD_CLOEXEC == 0);
+        if inherited {
+            ocb.mark_shared();
+        }
+    }
+}
+
 /// After fork, parent and child share every open file description: writes must also be
 /// ordered across processes. Runs in the atfork handlers, while the fork lock excludes
 /// every hook, so it neither allocates nor blocks.

@@ -453,6 +453,7 @@ macro_rules! spawn_hooks {
                 return call(path, argv as _, envp as _);
             }
             let result = std::cell::Cell::new(0);
+            mark_inherited_shared(!fa.is_null());
             let r = exec_with(path, argv as _, envp as _, $how, false, |p, a, e| {
                 if !fa.is_null() {
                     prepare_spawn_opens(fa);
@@ -465,4 +466,26 @@ macro_rules! spawn_hooks {
     )*};
 }
 spawn_hooks!(posix_spawn finds Find::Path, posix_spawnp finds Find::Search);
+
+fn mark_inherited_shared(with_cloexec: bool) {
+    boundary::prepare(|| {
+        crate::fdtable::mark_inherited_shared(with_cloexec);
+        Some(())
+    });
+}
+
+/// system(3): glibc spawns the shell with an internal posix_spawn no hook sees; the
+/// shell inherits the program's fds (see `fdtable::mark_inherited_shared`).
+#[no_mangle]
+pub unsafe extern "C" fn system(command: *const c_char) -> c_int {
+    mark_inherited_shared(false);
+    raw::system(command)
+}
+
+/// popen(3): as system(3).
+#[no_mangle]
+pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> crate::real::FileP {
+    mark_inherited_shared(false);
+    raw::popen(command, mode)
+}
 

@@ -1,0 +1,88 @@
+// spawn_shared_offset: a child started by posix_spawn, system() or popen() inherits a
+// shadowed fd and writes through it while the parent writes through its own copy: one
+// file position, two processes. Each write must land at the same offset on both members
+// (the parent's writes are ordered against the child's, as after fork).
+// timeout: 120
+#include "check.h"
+
+#include <spawn.h>
+#include <sys/wait.h>
+
+extern char **environ;
+
+#define LINES 3000
+
+static const char *child_script = "i=0; while [ $i -lt 3000 ]; do echo child-line-$i >&3; i=$((i+1)); done";
+
+static void parent_writes(int fd)
+{
+	for (int i = 0; i < LINES; i++) {
+		char line[64];
+		int n = snprintf(line, sizeof line, "parent-line-%d\n", i);
+		CHECK_EQ(write(fd, line, n), n);
+	}
+}
+
+/* Every line of both writers is in the file, whole (interleaved as the kernel had it). */
+static void check_lines(const char *path)
+{
+	size_t len;
+	char *text = read_whole_file(path, &len);
+	int parent = 0, child = 0;
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		if (strncmp(line, "parent-line-", 12) == 0)
+			parent++;
+		else if (strncmp(line, "child-line-", 11) == 0)
+			child++;
+		else
+			check_fail(HERE, 0, "torn line in %s: %s", path, line);
+	}
+	CHECK_EQ(parent, LINES);
+	CHECK_EQ(child, LINES);
+	free(text);
+}
+
+static int open_as_3(const char *path)
+{
+	int fd = CHECK_SYS(open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644));
+	if (fd != 3) {
+		CHECK_SYS(dup2(fd, 3));
+		CHECK_SYS(close(fd));
+	}
+	return 3;
+}
+
+int main(void)
+{
+	/* posix_spawn: the child runs while the parent writes. */
+	int fd = open_as_3(SHADOW "/spawn.log");
+	char *argv[] = { "sh", "-c", (char *)child_script, NULL };
+	pid_t pid;
+	CHECK_EQ(posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ), 0);
+	parent_writes(fd);
+	wait_ok(pid);
+	CHECK_SYS(close(fd));
+	check_lines(SHADOW "/spawn.log");
+
+	/* popen: the same, the parent writing while the shell runs. */
+	fd = open_as_3(SHADOW "/popen.log");
+	FILE *p = CHECK_PTR(popen(child_script, "r"));
+	parent_writes(fd);
+	CHECK_EQ(pclose(p), 0);
+	CHECK_SYS(close(fd));
+	check_lines(SHADOW "/popen.log");
+
+	/* system() from a second thread of ours would be the same; from the main thread the
+	 * parent waits, so only a forked writer of ours can run beside it. */
+	fd = open_as_3(SHADOW "/system.log");
+	pid_t writer = CHECK_SYS(fork());
+	if (writer == 0) {
+		parent_writes(fd);
+		_exit(0);
+	}
+	CHECK_EQ(system(child_script), 0);
+	wait_ok(writer);
+	CHECK_SYS(close(fd));
+	check_lines(SHADOW "/system.log");
+	return 0;
+}
