@@ -441,16 +441,18 @@ impl Ocb {
         if let Some(sfd) = self.secondary_fd().filter(|_| self.is_written()) {
             // Bytes the lead got past the follower's end behind the shim's back (the loader
             // of a child writing an inherited stderr before its shim started) are copied.
-            if let (Ok(lead), Ok(follower)) = (real::fstat(fd), real::fstat(sfd)) {
-                if lead.st_size > follower.st_size {
-                    self.copy_range_from_primary(fd, follower.st_size, lead.st_size - follower.st_size);
+            let mut lead = real::fstat(fd).ok();
+            if let (Some(l), Ok(follower)) = (lead, real::fstat(sfd)) {
+                if l.st_size > follower.st_size {
+                    self.copy_range_from_primary(fd, follower.st_size, l.st_size - follower.st_size);
+                    // Reading the lead may have moved its atime.
+                    lead = real::fstat(fd).ok();
                 }
             }
             // A lead that cannot say its times is the lead's trouble (its next operation
             // finds out), never the follower's.
             // Another process writing the same file settles it too: whichever sets the times
             // last must set the lead's latest, so the lead is read again until it holds still.
-            let mut lead = real::fstat(fd).ok();
             for _ in 0..16 {
                 let Some(st) = lead else { break };
                 match real::futimens(sfd, &times_of(&st)) {
