@@ -1,7 +1,8 @@
-// spawn_shared_offset: a child started by posix_spawn, system() or popen() inherits a
-// shadowed fd and writes through it while the parent writes through its own copy: one
-// file position, two processes. Each write must land at the same offset on both members
-// (the parent's writes are ordered against the child's, as after fork).
+// spawn_shared_offset: a child started by posix_spawn, system(), popen() or _Fork() (no
+// atfork handlers) inherits a shadowed fd and writes through it while the parent writes
+// through its own copy: one file position, two processes. Each write must land at the
+// same offset on both members (the parent's writes are ordered against the child's, as
+// after fork).
 // timeout: 120
 #include "check.h"
 
@@ -84,5 +85,22 @@ int main(void)
 	wait_ok(writer);
 	CHECK_SYS(close(fd));
 	check_lines(SHADOW "/system.log");
+
+	/* _Fork: the child writes its lines while the parent writes its own. */
+	fd = open_as_3(SHADOW "/fork.log");
+	pid = CHECK_SYS(_Fork());
+	if (pid == 0) {
+		for (int i = 0; i < LINES; i++) {
+			char line[64];
+			int n = snprintf(line, sizeof line, "child-line-%d\n", i);
+			if (write(fd, line, n) != n)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	parent_writes(fd);
+	wait_ok(pid);
+	CHECK_SYS(close(fd));
+	check_lines(SHADOW "/fork.log");
 	return 0;
 }

@@ -97,6 +97,28 @@ extern "C" fn after_fork_child() {
     fresh_fork_lock();
 }
 
+/// `_Fork` (glibc 2.34) runs no atfork handler, so the shim runs its own around it: the
+/// fork lock is taken unless this thread is inside a hook already (a signal handler that
+/// interrupted one would wait on itself), then the parent's or the child's part.
+pub fn fork_without_atfork(fork: impl FnOnce() -> libc::pid_t) -> libc::pid_t {
+    if !crate::set::is_active() {
+        return fork();
+    }
+    let locked = !INSIDE.with(|f| f.get());
+    if locked {
+        before_fork();
+    }
+    let pid = fork();
+    if pid == 0 {
+        after_fork_child();
+    } else if locked {
+        after_fork_parent();
+    } else {
+        crate::fdtable::mark_all_shared();
+    }
+    pid
+}
+
 struct ForkReadGuard;
 impl ForkReadGuard {
     fn take() -> ForkReadGuard {

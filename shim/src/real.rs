@@ -65,7 +65,7 @@ macro_rules! real_functions {
         pub mod raw {
             use super::*;
             $(
-            #[allow(clippy::missing_safety_doc)]
+            #[allow(clippy::missing_safety_doc, non_snake_case)]
             #[inline]
             pub unsafe fn $name($($arg: $ty),*) -> $ret {
                 static PTR: AtomicUsize = AtomicUsize::new(0);
@@ -264,6 +264,8 @@ real_functions! {
     fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int) -> ssize_t;
 
     fn fork() -> libc::pid_t;
+    #[version = "GLIBC_2.34"]
+    fn _Fork() -> libc::pid_t;
     fn system(command: *const c_char) -> c_int;
     fn popen(command: *const c_char, mode: *const c_char) -> FileP;
     fn execve(path: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int;

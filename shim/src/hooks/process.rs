@@ -33,6 +33,13 @@ pub unsafe extern "C" fn _Exit(status: c_int) -> ! {
     _exit(status)
 }
 
+/// _Fork(3): a fork that runs no atfork handler; the shim's own still run (a child the
+/// shim did not see would share its parent's registry slot and write through unordered fds).
+#[no_mangle]
+pub unsafe extern "C" fn _Fork() -> pid_t {
+    boundary::fork_without_atfork(|| raw::_Fork())
+}
+
 /// vfork(2) as fork(2).
 #[no_mangle]
 pub unsafe extern "C" fn vfork() -> pid_t {
