@@ -1,12 +1,14 @@
-// spawn_shared_offset: a child started by posix_spawn, system(), popen() or _Fork() (no
-// atfork handlers) inherits a shadowed fd and writes through it while the parent writes
-// through its own copy: one file position, two processes. Each write must land at the
-// same offset on both members (the parent's writes are ordered against the child's, as
-// after fork).
+// spawn_shared_offset: a child started by posix_spawn, system(), popen(), _Fork() (no
+// atfork handlers) or a raw fork or clone system call inherits a shadowed fd and writes
+// through it while the parent writes through its own copy: one file position, two
+// processes. Each write must land at the same offset on both members (the parent's writes
+// are ordered against the child's, as after fork).
 // timeout: 120
 #include "check.h"
 
+#include <signal.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 extern char **environ;
@@ -53,6 +55,29 @@ static int open_as_3(const char *path)
 	return 3;
 }
 
+/* The child (by _Fork, raw fork, raw clone: `how` 0, 1, 2) writes its lines while the
+ * parent writes its own. */
+static void child_writes_beside_parent(int how)
+{
+	char *path = xasprintf(SHADOW "/fork-%d.log", how);
+	int fd = open_as_3(path);
+	pid_t pid = CHECK_SYS(how == 0 ? _Fork() : how == 1 ? syscall(SYS_fork) : syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
+	if (pid == 0) {
+		for (int i = 0; i < LINES; i++) {
+			char line[64];
+			int n = snprintf(line, sizeof line, "child-line-%d\n", i);
+			if (write(fd, line, n) != n)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	parent_writes(fd);
+	wait_ok(pid);
+	CHECK_SYS(close(fd));
+	check_lines(path);
+	free(path);
+}
+
 int main(void)
 {
 	/* posix_spawn: the child runs while the parent writes. */
@@ -86,21 +111,8 @@ int main(void)
 	CHECK_SYS(close(fd));
 	check_lines(SHADOW "/system.log");
 
-	/* _Fork: the child writes its lines while the parent writes its own. */
-	fd = open_as_3(SHADOW "/fork.log");
-	pid = CHECK_SYS(_Fork());
-	if (pid == 0) {
-		for (int i = 0; i < LINES; i++) {
-			char line[64];
-			int n = snprintf(line, sizeof line, "child-line-%d\n", i);
-			if (write(fd, line, n) != n)
-				_exit(1);
-		}
-		_exit(0);
-	}
-	parent_writes(fd);
-	wait_ok(pid);
-	CHECK_SYS(close(fd));
-	check_lines(SHADOW "/fork.log");
+	/* _Fork, and fork and clone as raw system calls. */
+	for (int how = 0; how < 3; how++)
+		child_writes_beside_parent(how);
 	return 0;
 }

@@ -145,6 +145,12 @@ pub unsafe extern "C" fn shadow_syscall(n: c_long, a: c_long, b: c_long, c: c_lo
         libc::SYS_listxattr => meta::listxattr(p(a), c as _, d as _) as c_long,
         libc::SYS_llistxattr => meta::llistxattr(p(a), c as _, d as _) as c_long,
         libc::SYS_execve => int(process::execve(p(a), b as _, c as _)),
+        // New processes: the shim's fork handling around them (a vfork child would share the
+        // parent's memory, and is made a fork child, as by vfork()). Threads and other
+        // children that share the address space go through as they are.
+        libc::SYS_fork | libc::SYS_vfork => fork_raw(|| crate::real::raw::syscall(libc::SYS_fork, 0, 0, 0, 0, 0, 0)),
+        libc::SYS_clone if a & CLONE_SHARES_VM == 0 && b == 0 => fork_raw(|| crate::real::raw::syscall(n, a, b, c, d, e, f)),
+        libc::SYS_clone3 if clone3_is_fork(a as *const u64, b as usize) => fork_raw(|| crate::real::raw::syscall(n, a, b, c, d, e, f)),
         libc::SYS_bind => int(socket::bind(fd, b as _, c as _)),
         libc::SYS_connect => int(socket::connect(fd, b as _, c as _)),
         // Paths the shim has no mirrored form for: refused under the prefix.
@@ -173,6 +179,18 @@ pub unsafe extern "C" fn shadow_syscall(n: c_long, a: c_long, b: c_long, c: c_lo
         },
     };
     r
+}
+
+const CLONE_SHARES_VM: c_long = (libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_VFORK) as c_long;
+
+fn fork_raw(fork: impl FnOnce() -> c_long) -> c_long {
+    crate::boundary::fork_without_atfork(|| fork() as libc::pid_t) as c_long
+}
+
+/// Whether clone3's arguments (`struct clone_args`: flags first, the stack at byte 40) make
+/// a process of its own, as fork does (unreadable ones go to the kernel, which says EFAULT).
+unsafe fn clone3_is_fork(args: *const u64, size: usize) -> bool {
+    size >= 48 && crate::mem::readable(args.cast(), 48) && *args as c_long & CLONE_SHARES_VM == 0 && *args.add(5) == 0
 }
 
 const SYS_FCHMODAT2: c_long = 452;
