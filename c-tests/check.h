@@ -316,4 +316,24 @@ static inline void wait_ok_at(const char *file, int line, pid_t pid)
 		check_fail(HERE, errno, "system(\"%s\") returned status %#x", check_c_, check_s_); \
 } while (0)
 
+/* Two processes wrote `each` lines "parent-line-N" and "child-line-N" through one file
+ * description: every line is there, whole (interleaved as the kernel had it). */
+static inline void expect_two_writers_at(const char *file, int line, const char *path, int each)
+{
+	char *text = read_whole_file_at(file, line, path, NULL);
+	int parent = 0, child = 0;
+	for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
+		if (strncmp(l, "parent-line-", 12) == 0)
+			parent++;
+		else if (strncmp(l, "child-line-", 11) == 0)
+			child++;
+		else
+			check_fail(file, line, 0, "torn line in %s: %s", path, l);
+	}
+	if (parent != each || child != each)
+		check_fail(file, line, 0, "%s: %d parent and %d child lines, not %d of each", path, parent, child, each);
+	free(text);
+}
+#define expect_two_writers(path, each) expect_two_writers_at(HERE, (path), (each))
+
 #endif /* LIBSHADOW_CHECK_H */

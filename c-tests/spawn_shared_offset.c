@@ -26,25 +26,6 @@ static void parent_writes(int fd)
 	}
 }
 
-/* Every line of both writers is in the file, whole (interleaved as the kernel had it). */
-static void check_lines(const char *path)
-{
-	size_t len;
-	char *text = read_whole_file(path, &len);
-	int parent = 0, child = 0;
-	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-		if (strncmp(line, "parent-line-", 12) == 0)
-			parent++;
-		else if (strncmp(line, "child-line-", 11) == 0)
-			child++;
-		else
-			check_fail(HERE, 0, "torn line in %s: %s", path, line);
-	}
-	CHECK_EQ(parent, LINES);
-	CHECK_EQ(child, LINES);
-	free(text);
-}
-
 static int open_as_3(const char *path)
 {
 	int fd = CHECK_SYS(open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644));
@@ -74,7 +55,7 @@ static void child_writes_beside_parent(int how)
 	parent_writes(fd);
 	wait_ok(pid);
 	CHECK_SYS(close(fd));
-	check_lines(path);
+	expect_two_writers(path, LINES);
 	free(path);
 }
 
@@ -88,7 +69,7 @@ int main(void)
 	parent_writes(fd);
 	wait_ok(pid);
 	CHECK_SYS(close(fd));
-	check_lines(SHADOW "/spawn.log");
+	expect_two_writers(SHADOW "/spawn.log", LINES);
 
 	/* popen: the same, the parent writing while the shell runs. */
 	fd = open_as_3(SHADOW "/popen.log");
@@ -96,7 +77,7 @@ int main(void)
 	parent_writes(fd);
 	CHECK_EQ(pclose(p), 0);
 	CHECK_SYS(close(fd));
-	check_lines(SHADOW "/popen.log");
+	expect_two_writers(SHADOW "/popen.log", LINES);
 
 	/* system() from a second thread of ours would be the same; from the main thread the
 	 * parent waits, so only a forked writer of ours can run beside it. */
@@ -109,7 +90,7 @@ int main(void)
 	CHECK_EQ(system(child_script), 0);
 	wait_ok(writer);
 	CHECK_SYS(close(fd));
-	check_lines(SHADOW "/system.log");
+	expect_two_writers(SHADOW "/system.log", LINES);
 
 	/* _Fork, and fork and clone as raw system calls. */
 	for (int how = 0; how < 3; how++)

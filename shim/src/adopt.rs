@@ -1,5 +1,5 @@
 //! Adoption at start-up: a new program image (after exec, system, popen, posix_spawn)
-//! inherits fds that point into the primary. Since the secondary is always written at the
+//! inherits fds that point into the primary; and of fds received from another process. Since the secondary is always written at the
 //! primary's offset, reopening the secondary file is all the hand-over there is.
 
 use crate::fdtable;
@@ -21,28 +21,41 @@ pub fn adopt_inherited_fds() {
     let view = crate::members::view();
     for fd in fds {
         // The shim's own member roots and cwd handles point into the lead too.
-        if fdtable::is_internal(fd) {
-            continue;
+        if !fdtable::is_internal(fd) {
+            adopt_fd(&view, fd);
         }
-        let Ok(link) = CString::new(format!("/proc/self/fd/{fd}")) else { continue };
-        let Ok(target) = real::readlink(&link) else { continue };
-        let Some(rel) = view.rel_in_lead(&target) else { continue };
-        let Some(flags) = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok().and_then(|t| parse_fdinfo_flags(&t)) else { continue };
-        let Ok(st) = real::fstat(fd) else { continue };
-        if target.ends_with(b" (deleted)") {
-            // The secondary's twin was unlinked too and cannot be reopened by name.
-            if let Some(ocb) = adopt_new_fd(fd, Rel(rel.to_vec()), flags & !(libc::O_ACCMODE) | libc::O_RDONLY, 0, Twin::None) {
-                ocb.mark_insecure("inherited after unlink", real::Errno(libc::ENOENT));
-            }
-            continue;
+    }
+}
+
+/// Fds another process passed over a socket (SCM_RIGHTS) are adopted as inherited ones: the
+/// file description is shared with the sender.
+pub fn adopt_received_fds(fds: &[c_int]) {
+    let view = crate::members::view();
+    for &fd in fds {
+        adopt_fd(&view, fd);
+    }
+}
+
+/// Adopts `fd` if it points into the lead member.
+fn adopt_fd(view: &crate::members::View, fd: c_int) {
+    let Ok(link) = CString::new(format!("/proc/self/fd/{fd}")) else { return };
+    let Ok(target) = real::readlink(&link) else { return };
+    let Some(rel) = view.rel_in_lead(&target) else { return };
+    let Some(flags) = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok().and_then(|t| parse_fdinfo_flags(&t)) else { return };
+    let Ok(st) = real::fstat(fd) else { return };
+    if target.ends_with(b" (deleted)") {
+        // The secondary's twin was unlinked too and cannot be reopened by name.
+        if let Some(ocb) = adopt_new_fd(fd, Rel(rel.to_vec()), flags & !(libc::O_ACCMODE) | libc::O_RDONLY, 0, Twin::None) {
+            ocb.mark_insecure("inherited after unlink", real::Errno(libc::ENOENT));
         }
-        // Create the secondary if the spawner's open never reached it; never truncate.
-        let open_flags = (flags & !(libc::O_TRUNC | libc::O_EXCL)) | if flags & libc::O_ACCMODE != libc::O_RDONLY { libc::O_CREAT } else { 0 };
-        let twin = Spath::from_rel(Rel(rel.to_vec()));
-        if let Some(ocb) = adopt_new_fd(fd, twin.rel().clone(), open_flags, st.st_mode & 0o7777, Twin::Path(&twin)) {
-            ocb.mark_shared();
-            level_tail(fd, &ocb);
-        }
+        return;
+    }
+    // Create the secondary if the spawner's open never reached it; never truncate.
+    let open_flags = (flags & !(libc::O_TRUNC | libc::O_EXCL)) | if flags & libc::O_ACCMODE != libc::O_RDONLY { libc::O_CREAT } else { 0 };
+    let twin = Spath::from_rel(Rel(rel.to_vec()));
+    if let Some(ocb) = adopt_new_fd(fd, twin.rel().clone(), open_flags, st.st_mode & 0o7777, Twin::Path(&twin)) {
+        ocb.mark_shared();
+        level_tail(fd, &ocb);
     }
 }
 

@@ -153,6 +153,10 @@ pub unsafe extern "C" fn shadow_syscall(n: c_long, a: c_long, b: c_long, c: c_lo
         libc::SYS_clone3 if clone3_is_fork(a as *const u64, b as usize) => fork_raw(|| crate::real::raw::syscall(n, a, b, c, d, e, f)),
         libc::SYS_bind => int(socket::bind(fd, b as _, c as _)),
         libc::SYS_connect => int(socket::connect(fd, b as _, c as _)),
+        libc::SYS_sendmsg => socket::sendmsg(fd, b as _, c as _) as c_long,
+        libc::SYS_recvmsg => socket::recvmsg(fd, b as _, c as _) as c_long,
+        libc::SYS_sendmmsg => int(socket::sendmmsg(fd, b as _, c as _, d as _)),
+        libc::SYS_recvmmsg => int(socket::recvmmsg(fd, b as _, c as _, d as _, e as _)),
         // Paths the shim has no mirrored form for: refused under the prefix.
         libc::SYS_mount | libc::SYS_umount2 | libc::SYS_swapon | libc::SYS_swapoff | libc::SYS_acct | libc::SYS_quotactl | libc::SYS_pivot_root | SYS_OPEN_TREE | SYS_MOVE_MOUNT | SYS_MOUNT_SETATTR => {
             let paths: &[c_long] = match n {

@@ -5,7 +5,7 @@
 //! and unlink of it reach both members.
 
 use super::path_hook;
-use crate::boundary::FfiReturn;
+use crate::boundary::{self, FfiReturn};
 use crate::ocb::times_of;
 use crate::real::{self, raw, Errno, Res};
 use crate::resolve::{At, Spath};
@@ -173,10 +173,15 @@ pub unsafe extern "C" fn sendto(fd: c_int, buf: *const c_void, n: size_t, flags:
     named(addr, len, |sp| super::on_lead_res(&sp, "sendto", |at| at_address(&sp, at, |a, l| raw::sendto(fd, buf, n, flags, a, l))), |a, l| raw::sendto(fd, buf, n, flags, a, l))
 }
 
-/// sendmsg(2), likewise for `msg_name`.
+/// sendmsg(2), likewise for `msg_name`; shadowed fds passed with SCM_RIGHTS are shared with
+/// the receiver from then on (their writes ordered across processes, as after fork).
 #[no_mangle]
 pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_int) -> ssize_t {
-    if msg.is_null() || !set::is_active() || !crate::mem::readable(msg.cast(), std::mem::size_of::<libc::msghdr>()) || (*msg).msg_name.is_null() {
+    if msg.is_null() || !set::is_active() || !crate::mem::readable(msg.cast(), std::mem::size_of::<libc::msghdr>()) {
+        return raw::sendmsg(fd, msg, flags);
+    }
+    share_passed(msg);
+    if (*msg).msg_name.is_null() {
         return raw::sendmsg(fd, msg, flags);
     }
     let with_name = |a: *const sockaddr, l: socklen_t| {
@@ -186,6 +191,75 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_i
         raw::sendmsg(fd, &m, flags)
     };
     named((*msg).msg_name as *const sockaddr, (*msg).msg_namelen, |sp| super::on_lead_res(&sp, "sendmsg", |at| at_address(&sp, at, with_name)), with_name)
+}
+
+/// Shadowed fds a message passes (SCM_RIGHTS) are shared with the receiver from now on.
+unsafe fn share_passed(msg: *const libc::msghdr) {
+    let passed = passed_fds(msg);
+    if passed.iter().any(|&f| crate::fdtable::is_shadowed(f)) {
+        boundary::prepare(|| {
+            passed.iter().filter_map(|&f| crate::fdtable::get(f)).for_each(|ocb| ocb.mark_shared());
+            Some(())
+        });
+    }
+}
+
+/// Adopts the shadowed files a received message passes (SCM_RIGHTS).
+unsafe fn adopt_passed(msg: *const libc::msghdr) {
+    if set::is_active() && !(*msg).msg_control.is_null() && (*msg).msg_controllen > 0 {
+        let saved = Errno::last();
+        boundary::prepare(|| {
+            crate::adopt::adopt_received_fds(&passed_fds(msg));
+            Some(())
+        });
+        saved.set();
+    }
+}
+
+/// The messages of a sendmmsg/recvmmsg vector, if it can be read.
+unsafe fn messages<'a>(msgs: *mut libc::mmsghdr, n: usize) -> &'a [libc::mmsghdr] {
+    if msgs.is_null() || n == 0 || !crate::mem::readable(msgs as *const u8, n * std::mem::size_of::<libc::mmsghdr>()) {
+        return &[];
+    }
+    std::slice::from_raw_parts(msgs, n)
+}
+
+/// sendmmsg(2): as sendmsg for the fds each message passes.
+#[no_mangle]
+pub unsafe extern "C" fn sendmmsg(fd: c_int, msgs: *mut libc::mmsghdr, n: libc::c_uint, flags: c_int) -> c_int {
+    if set::is_active() {
+        messages(msgs, n as usize).iter().for_each(|m| share_passed(&m.msg_hdr));
+    }
+    raw::sendmmsg(fd, msgs, n, flags)
+}
+
+/// recvmmsg(2): as recvmsg for the fds each message received passes.
+#[no_mangle]
+pub unsafe extern "C" fn recvmmsg(fd: c_int, msgs: *mut libc::mmsghdr, n: libc::c_uint, flags: c_int, timeout: *mut libc::timespec) -> c_int {
+    let r = raw::recvmmsg(fd, msgs, n, flags, timeout);
+    if r > 0 {
+        messages(msgs, r as usize).iter().for_each(|m| adopt_passed(&m.msg_hdr));
+    }
+    r
+}
+
+/// The fds a message carries (SCM_RIGHTS), if its control buffer can be read.
+unsafe fn passed_fds(msg: *const libc::msghdr) -> Vec<c_int> {
+    let m = &*msg;
+    let mut fds = Vec::new();
+    if m.msg_control.is_null() || m.msg_controllen == 0 || !crate::mem::readable(m.msg_control as *const u8, m.msg_controllen) {
+        return fds;
+    }
+    let mut c = libc::CMSG_FIRSTHDR(msg);
+    while !c.is_null() {
+        if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+            let data = libc::CMSG_DATA(c) as *const c_int;
+            let n = ((*c).cmsg_len as usize).saturating_sub(libc::CMSG_LEN(0) as usize) / std::mem::size_of::<c_int>();
+            fds.extend((0..n).map(|i| data.add(i).read_unaligned()));
+        }
+        c = libc::CMSG_NXTHDR(msg, c);
+    }
+    fds
 }
 
 /// getsockname(2)
@@ -218,11 +292,20 @@ pub unsafe extern "C" fn recvfrom(fd: c_int, buf: *mut c_void, n: size_t, flags:
     returning_name(addr, len, || raw::recvfrom(fd, buf, n, flags, addr, len))
 }
 
-/// recvmsg(2): `msg_name`.
+/// recvmsg(2): `msg_name`; shadowed files another process passed (SCM_RIGHTS) are adopted,
+/// so that writes through them reach both members.
 #[no_mangle]
 pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int) -> ssize_t {
-    if msg.is_null() || (*msg).msg_name.is_null() {
+    if msg.is_null() || !crate::mem::readable(msg as *const u8, std::mem::size_of::<libc::msghdr>()) {
         return raw::recvmsg(fd, msg, flags);
     }
-    returning_name((*msg).msg_name.cast(), std::ptr::addr_of_mut!((*msg).msg_namelen), || raw::recvmsg(fd, msg, flags))
+    let r = if (*msg).msg_name.is_null() {
+        raw::recvmsg(fd, msg, flags)
+    } else {
+        returning_name((*msg).msg_name.cast(), std::ptr::addr_of_mut!((*msg).msg_namelen), || raw::recvmsg(fd, msg, flags))
+    };
+    if r >= 0 {
+        adopt_passed(msg);
+    }
+    r
 }
