@@ -1,6 +1,7 @@
 // scm_rights: a shadowed fd passed to another process over a socket (SCM_RIGHTS, by
-// sendmsg/recvmsg, sendmmsg/recvmmsg and the raw system calls) is mirrored there too, and both processes' writes through the one file description land at
-// the same offsets on both members.
+// sendmsg/recvmsg, sendmmsg/recvmmsg and the raw system calls) is mirrored there too, and
+// both processes' writes through the one file description land at the same offsets on
+// both members.
 // timeout: 120
 #include "check.h"
 
