@@ -206,7 +206,7 @@ unsafe fn share_passed(msg: *const libc::msghdr) {
 
 /// Adopts the shadowed files a received message passes (SCM_RIGHTS).
 unsafe fn adopt_passed(msg: *const libc::msghdr) {
-    if set::is_active() && !(*msg).msg_control.is_null() && (*msg).msg_controllen > 0 {
+    if !(*msg).msg_control.is_null() && (*msg).msg_controllen > 0 {
         let saved = Errno::last();
         boundary::prepare(|| {
             crate::adopt::adopt_received_fds(&passed_fds(msg));
@@ -237,7 +237,7 @@ pub unsafe extern "C" fn sendmmsg(fd: c_int, msgs: *mut libc::mmsghdr, n: libc::
 #[no_mangle]
 pub unsafe extern "C" fn recvmmsg(fd: c_int, msgs: *mut libc::mmsghdr, n: libc::c_uint, flags: c_int, timeout: *mut libc::timespec) -> c_int {
     let r = raw::recvmmsg(fd, msgs, n, flags, timeout);
-    if r > 0 {
+    if r > 0 && set::is_active() {
         messages(msgs, r as usize).iter().for_each(|m| adopt_passed(&m.msg_hdr));
     }
     r
@@ -296,7 +296,7 @@ pub unsafe extern "C" fn recvfrom(fd: c_int, buf: *mut c_void, n: size_t, flags:
 /// so that writes through them reach both members.
 #[no_mangle]
 pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int) -> ssize_t {
-    if msg.is_null() || !crate::mem::readable(msg as *const u8, std::mem::size_of::<libc::msghdr>()) {
+    if msg.is_null() || !set::is_active() || !crate::mem::readable(msg as *const u8, std::mem::size_of::<libc::msghdr>()) {
         return raw::recvmsg(fd, msg, flags);
     }
     let r = if (*msg).msg_name.is_null() {
