@@ -1,6 +1,7 @@
-//! Adoption at start-up: a new program image (after exec, system, popen, posix_spawn)
-//! inherits fds that point into the primary; and of fds received from another process. Since the secondary is always written at the
-//! primary's offset, reopening the secondary file is all the hand-over there is.
+//! Adoption of fds that point into the primary and that the shim did not open: inherited by
+//! a new program image (after exec, system, popen, posix_spawn) or received from another
+//! process. Since the secondary is always written at the primary's offset, reopening the
+//! secondary file is all the hand-over there is.
 
 use crate::fdtable;
 use crate::hooks::open::{adopt_new_fd, Twin};

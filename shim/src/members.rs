@@ -86,13 +86,14 @@ impl View {
         }
     }
 
-    /// The members being written: the lead, then the follower if any.
     /// Member `m`'s files are not the ones a process held under `old` if it moved, was
-    /// rewritten or was brought back since (possibly while the process slept through every step).
+    /// rewritten or was brought back since (possibly while the process slept through every
+    /// step).
     pub fn renewed(&self, old: &View, m: Member) -> bool {
         old.dirs[m.index()] != self.dirs[m.index()] || old.generations[m.index()] != self.generations[m.index()]
     }
 
+    /// The members being written: the lead, then the follower if any.
     pub fn written(&self) -> impl Iterator<Item = Member> {
         std::iter::once(self.lead).chain(self.follower)
     }

@@ -117,6 +117,15 @@ impl AbsPath {
 
 /// An fd of the shim's own (in its fd range, close-on-exec), closed when dropped.
 pub struct Internal(pub c_int);
+impl Internal {
+    /// The fd, kept open: its holder closes it.
+    fn into_raw(self) -> c_int {
+        let fd = self.0;
+        std::mem::forget(self);
+        fd
+    }
+}
+
 impl Drop for Internal {
     fn drop(&mut self) {
         ocb::close_internal(self.0);
@@ -252,14 +261,15 @@ impl CwdDirs {
     fn open(v: &View, rel: &[u8]) -> CwdDirs {
         let mut fds = [-1; 2];
         for m in v.written() {
-            if let Ok(root) = v.root(m) {
-                if let Ok(d) = open_beneath(root, rel, libc::O_PATH | libc::O_DIRECTORY) {
-                    fds[m.index()] = d.0;
-                    std::mem::forget(d);
-                }
-            }
+            fds[m.index()] = CwdDirs::open_on(v, m, rel).unwrap_or(-1);
         }
         CwdDirs::new(rel.to_vec(), v.lead, fds)
+    }
+
+    /// The directory `rel` on member `m`, walked from its root.
+    fn open_on(v: &View, m: Member, rel: &[u8]) -> Option<c_int> {
+        let root = v.root(m).ok()?;
+        open_beneath(root, rel, libc::O_PATH | libc::O_DIRECTORY).ok().map(Internal::into_raw)
     }
 
     fn new(rel: Vec<u8>, lead: Member, fds: [c_int; 2]) -> CwdDirs {
@@ -325,12 +335,10 @@ fn chdir_virtual_alone(sp: &Spath) -> Res<()> {
     let lead = open_at(&sp.at_lead(&v)?, libc::O_PATH | libc::O_DIRECTORY)?;
     real::fchdir(lead.0)?;
     let mut fds = [-1; 2];
-    fds[v.lead.index()] = lead.0;
-    std::mem::forget(lead);
+    fds[v.lead.index()] = lead.into_raw();
     if let Some(f) = v.follower {
         if let Ok(d) = sp.at(&v, f).and_then(|at| open_at(&at, libc::O_PATH | libc::O_DIRECTORY)) {
-            fds[f.index()] = d.0;
-            std::mem::forget(d);
+            fds[f.index()] = d.into_raw();
         }
     }
     set_cwd(Cwd::Virtual(Arc::new(CwdDirs::new(sp.rel().0.clone(), v.lead, fds))));
@@ -378,12 +386,7 @@ pub fn cwd_follows(old: &View, new: &View) {
         for m in new.written() {
             let kept = old.written().any(|o| o == m) && !new.renewed(old, m);
             let held = dirs.fd(m).filter(|_| kept).and_then(|fd| ocb::dup_internal(fd).ok());
-            let opened = || new.root(m).ok().and_then(|root| open_beneath(root, &dirs.rel, libc::O_PATH | libc::O_DIRECTORY).ok()).map(|d| {
-                let fd = d.0;
-                std::mem::forget(d);
-                fd
-            });
-            fds[m.index()] = held.or_else(opened).unwrap_or(-1);
+            fds[m.index()] = held.or_else(|| CwdDirs::open_on(new, m, &dirs.rel)).unwrap_or(-1);
         }
         if fds[new.lead.index()] >= 0 {
             let _ = real::fchdir(fds[new.lead.index()]);

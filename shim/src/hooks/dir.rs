@@ -72,12 +72,11 @@ unsafe fn lead_path(dirfd: c_int, path: *const c_char) -> Option<LeadPath> {
 unsafe fn outside<T>(dirfd: c_int, path: *const c_char, call: impl FnOnce(*const c_char, bool) -> T) -> T {
     let Some(held) = lead_path(dirfd, path) else { return call(path, false) };
     let r = call(held.abs.as_ptr(), true);
-    let e = Errno::last();
+    // errno stays the call's: the boundary keeps it.
     boundary::prepare(move || {
         drop(held);
         None::<()>
     });
-    e.set();
     r
 }
 

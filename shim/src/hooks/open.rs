@@ -1,5 +1,5 @@
-//! open/creat (and the fortified `__open_2` family), close, close_range, closefrom, dup, dup2, dup3,
-//! fcntl: creating OCBs and link blocks.
+//! open/creat (and the fortified `__open_2` family), close, close_range, closefrom, dup,
+//! dup2, dup3, fcntl: creating OCBs and link blocks.
 
 use super::path_hook;
 use crate::boundary::{self, FfiReturn};

@@ -207,12 +207,10 @@ unsafe fn share_passed(msg: *const libc::msghdr) {
 /// Adopts the shadowed files a received message passes (SCM_RIGHTS).
 unsafe fn adopt_passed(msg: *const libc::msghdr) {
     if !(*msg).msg_control.is_null() && (*msg).msg_controllen > 0 {
-        let saved = Errno::last();
         boundary::prepare(|| {
             crate::adopt::adopt_received_fds(&passed_fds(msg));
             Some(())
         });
-        saved.set();
     }
 }
 
