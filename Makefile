@@ -36,6 +36,10 @@ test: build test-deps
 	$(MAKE) -C c-tests
 	c-tests/run.sh --lib $(CURDIR)/$(REL)/libshadow.so --ctl $(CURDIR)/$(REL)/shadowctl
 	LIBSHADOW=$(CURDIR)/$(REL)/libshadow.so $(CARGO) test --release -p shadow-tests -- --test-threads=2
+	# Again with write-behind on (config write_behind): every C test, the crash test and the
+	# member-failure tests.
+	c-tests/run.sh --write-behind --lib $(CURDIR)/$(REL)/libshadow.so --ctl $(CURDIR)/$(REL)/shadowctl
+	SHADOW_TEST_WRITE_BEHIND=1 LIBSHADOW=$(CURDIR)/$(REL)/libshadow.so $(CARGO) test --release -p shadow-tests --test crash --test failure -- --test-threads=2
 	$(MAKE) bench-quick
 
 # The file-system world's own suites (pjdfstest, fsx, fsstress) under the prefix, each run

@@ -40,7 +40,7 @@ import failover  # noqa: E402  (bench/failover.py)
 
 EXTRA = ("resync", "failover", "rebuild")  # rows of absolute times, after the workloads
 
-MODES = ("native", "shadowed", "ideal")
+MODES = ("native", "shadowed", "ideal", "behind")
 BIG_FILE = 1 << 20  # Dirs.next_run() deletes files this big at once, smaller ones at the end
 FS_IOC_GETFLAGS, FS_IOC_SETFLAGS, FS_TOPDIR_FL = 0x80086601, 0x40086602, 0x00020000
 
@@ -133,7 +133,8 @@ def parse_args() -> argparse.Namespace:
                     help="comma-separated workloads to run (default: all): "
                          + ",".join([w.name for w in WORKLOADS] + list(EXTRA)))
     ap.add_argument("--modes", default=",".join(MODES),
-                    help="comma-separated modes (default: native,shadowed,ideal)")
+                    help="comma-separated modes (default: native,shadowed,ideal,behind; behind "
+                         "is shadowed with write_behind = true)")
     ap.add_argument("--timeout", type=float, default=None,
                     help="seconds allowed per run (default 900, quick 120)")
     ap.add_argument("--rotate", action="store_true",
@@ -246,6 +247,7 @@ class Dirs:
         self.state = self.root / "state"
         self.aux = self.root / "plain"
         self.config = self.root / "shadow.toml"
+        self.config_behind = self.root / "behind.toml"
         for d in (self.root, self.primary, self.secondary, self.state, self.aux):
             d.mkdir()
         q = json.dumps  # a JSON string is a valid TOML basic string for these paths
@@ -254,6 +256,7 @@ class Dirs:
             f"primary = {q(str(self.primary))}\n"
             f"secondary = {q(str(self.secondary))}\n"
             f"state_dir = {q(str(self.state))}\n")
+        self.config_behind.write_text(self.config.read_text() + "write_behind = true\n")
         os.sync()
 
 
@@ -317,10 +320,11 @@ def run_one(a, dirs: Dirs, w: Workload, mode: str, rep: int, order: int,
     env = clean_env()
     if mode == "native":
         argv += [str(dirs.primary)]
-    elif mode == "shadowed":
+    elif mode in ("shadowed", "behind"):
+        argv[2] = "shadowed"
         argv += [dirs.prefix]
         env["LD_PRELOAD"] = str(a.lib_abs)
-        env["SHADOW_CONFIG"] = str(dirs.config)
+        env["SHADOW_CONFIG"] = str(dirs.config if mode == "shadowed" else dirs.config_behind)
     else:
         argv += [str(dirs.primary), str(dirs.secondary)]
     argv += ["--scale", repr(workload_scale(w, a)), "--aux", str(dirs.aux)]
@@ -354,7 +358,7 @@ def run_one(a, dirs: Dirs, w: Workload, mode: str, rep: int, order: int,
         rec["error"] = rec["error"] or "no phases reported"
         return rec
     # Both members must hold the same tree, and the same names as the native run.
-    if mode in ("shadowed", "ideal"):
+    if mode in ("shadowed", "ideal", "behind"):
         diffs = member_differences(dirs.primary, dirs.secondary)
         if diffs:
             rec["error"] = "members differ after the run: " + "; ".join(diffs)
@@ -459,6 +463,7 @@ def results(table: dict, workloads: list[Workload]) -> list[dict]:
                **{m: s[m] for m in MODES},
                "ratio_shadowed_native": ratio(s["shadowed"], s["native"]),
                "ratio_shadowed_ideal": ratio(s["shadowed"], s["ideal"]),
+               "ratio_behind_native": ratio(s["behind"], s["native"]),
                "paired_shadowed_native": paired_ratios(row["by_mode"].get("shadowed", {}),
                                                        row["by_mode"].get("native", {})),
                "paired_shadowed_ideal": paired_ratios(row["by_mode"].get("shadowed", {}),
@@ -520,7 +525,7 @@ def print_table(res: list[dict], mem: list[dict], runs: list[dict], a,
 
 
 def print_main_rows(res: list[dict], mem: list[dict], a) -> None:
-    head = ["workload/phase", "native", "shadowed", "ideal", "S/N", "S/I", "target", ""]
+    head = ["workload/phase", "native", "shadowed", "ideal", "behind", "S/N", "S/I", "B/N", "target", ""]
     rows = []
     for r in res:
         t = r["target"]
@@ -530,11 +535,12 @@ def print_main_rows(res: list[dict], mem: list[dict], a) -> None:
         rows.append([f"{r['workload']}/{r['phase']}",
                      *(fmt_cell(r[m], r["metric"]) for m in MODES),
                      fmt_ratio(r["ratio_shadowed_native"]),
-                     fmt_ratio(r["ratio_shadowed_ideal"]), tgt, verdict])
+                     fmt_ratio(r["ratio_shadowed_ideal"]),
+                     fmt_ratio(r["ratio_behind_native"]), tgt, verdict])
     widths = [max(len(x[i]) for x in rows + [head]) for i in range(len(head))]
     line = "  ".join(h.ljust(wd) for h, wd in zip(head, widths))
     print(f"libshadow benchmarks: median [min-max] over {a.reps} repetitions "
-          f"(memory: {workload_reps(BY_NAME['memory'], a)}); S/N = shadowed/native, S/I = shadowed/ideal (ratios of medians)")
+          f"(memory: {workload_reps(BY_NAME['memory'], a)}); S/N = shadowed/native, S/I = shadowed/ideal, B/N = behind (write-behind)/native (ratios of medians)")
     print(line)
     print("-" * len(line))
     last_wl = None
@@ -699,7 +705,8 @@ def main() -> int:
     if not a.bench_abs.is_file():
         print(f"run.py: benchmark program {a.bench} not found (make -C bench)", file=sys.stderr)
         return 2
-    if "shadowed" in a.modes and not a.lib_abs.is_file():
+    a.shimmed = any(m in a.modes for m in ("shadowed", "behind"))
+    if a.shimmed and not a.lib_abs.is_file():
         print(f"run.py: {a.lib} not found; build the shim first (make at the repo root), "
               f"or pass --modes native,ideal", file=sys.stderr)
         return 2
@@ -719,7 +726,7 @@ def main() -> int:
     tmproot = Path(a.tmpdir or tempfile.gettempdir()).resolve()
     base = Path(tempfile.mkdtemp(prefix="libshadow-bench-", dir=tmproot))
     dirs = Dirs(base, a.prefix)
-    if "shadowed" in a.modes:
+    if a.shimmed:
         # preload a copy: a rebuild of the shim during the run must not mix versions
         a.lib_built = a.lib_abs
         a.lib_abs = base / a.lib_built.name

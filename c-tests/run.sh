@@ -8,13 +8,15 @@ root=$(dirname "$here")
 lib=$root/target/release/libshadow.so
 ctl=$root/target/release/shadowctl
 keep=0
+extra=
 
 usage() {
 	cat <<EOF
-usage: c-tests/run.sh [--lib PATH] [--ctl PATH] [--keep] [TEST...]
+usage: c-tests/run.sh [--lib PATH] [--ctl PATH] [--keep] [--write-behind] [TEST...]
   --lib PATH   shim to preload (default: target/release/libshadow.so)
   --ctl PATH   shadowctl used to compare members (default: target/release/shadowctl)
   --keep       keep every test's temp dir, not only failing ones
+  --write-behind  run every test with write_behind = true in its config
   TEST         test names (c-tests/NAME.c); default: all of them
 EOF
 }
@@ -24,6 +26,7 @@ while [ $# -gt 0 ]; do
 	--lib) [ $# -ge 2 ] || { usage >&2; exit 2; }; lib=$2; shift 2 ;;
 	--ctl) [ $# -ge 2 ] || { usage >&2; exit 2; }; ctl=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
+	--write-behind) extra='write_behind = true'; shift ;;
 	-h | --help) usage; exit 0 ;;
 	--) shift; break ;;
 	-*) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -117,11 +120,15 @@ run_one() {
 	S=$t/secondary
 	cfg=$t/app.toml
 	mkdir "$P" "$S"
+	# A test's own config lines (// config: KEY = VALUE) stand instead of --write-behind's.
+	local own
+	own=$(sed -n 's|^// config: ||p' "$src")
 	cat >"$cfg" <<EOF
 prefix = "/shadow"
 primary = "$P"
 secondary = "$S"
 state_dir = "$t/state"
+${own:-$extra}
 EOF
 
 	mapfile -t hist_re < <(sed -n 's|^// expect-history: ||p' "$src")

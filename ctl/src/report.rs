@@ -47,6 +47,8 @@ pub struct Process {
     pub rss_kib: u64,
     pub table_bytes: u64,
     pub insecure_open: u64,
+    /// Bytes waiting in the process's write-behind queue for the secondary.
+    pub queued: u64,
 }
 
 /// A rebuild in progress (shadowctl watch).
@@ -123,13 +125,14 @@ impl Status {
                 let s = set.registry.slot(slot);
                 let table_bytes = s.table_bytes.load(std::sync::atomic::Ordering::Relaxed);
                 let insecure_open = s.insecure_open.load(std::sync::atomic::Ordering::Relaxed);
+                let queued = s.queued.load(std::sync::atomic::Ordering::Relaxed);
                 let program = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_string();
                 let rss_kib = std::fs::read_to_string(format!("/proc/{pid}/status"))
                     .unwrap_or_default()
                     .lines()
                     .find_map(|l| l.strip_prefix("VmRSS:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()))
                     .unwrap_or(0);
-                Process { pid, program, files: open_files(pid, &set.config.prefix, &state), rss_kib, table_bytes, insecure_open }
+                Process { pid, program, files: open_files(pid, &set.config.prefix, &state), rss_kib, table_bytes, insecure_open, queued }
             })
             .collect();
         let insecure = std::fs::read_to_string(set.config.history_path()).unwrap_or_default().lines().filter(|l| l.starts_with("00020 ")).count();
@@ -162,7 +165,7 @@ impl Status {
         }
         s += &format!("processes: {}\n", self.processes.len());
         for p in &self.processes {
-            s += &format!("  {} {} (rss {} KiB, shim tables {} bytes, {} insecure open file(s))\n", p.pid, p.program, p.rss_kib, p.table_bytes, p.insecure_open);
+            s += &format!("  {} {} (rss {} KiB, shim tables {} bytes, {} insecure open file(s), write-behind queue {} bytes)\n", p.pid, p.program, p.rss_kib, p.table_bytes, p.insecure_open, p.queued);
             for f in &p.files {
                 s += &format!("      fd {:<4} {} at {}\n", f.fd, f.path, f.pos);
             }
@@ -186,12 +189,13 @@ impl Status {
             .map(|p| {
                 let files: Vec<String> = p.files.iter().map(|f| format!("{{\"fd\":{},\"path\":{},\"pos\":{},\"flags\":{}}}", f.fd, json_string(&f.path), f.pos, f.flags)).collect();
                 format!(
-                    "{{\"pid\":{},\"program\":{},\"rss_kib\":{},\"table_bytes\":{},\"insecure_open\":{},\"files\":[{}]}}",
+                    "{{\"pid\":{},\"program\":{},\"rss_kib\":{},\"table_bytes\":{},\"insecure_open\":{},\"queued_bytes\":{},\"files\":[{}]}}",
                     p.pid,
                     json_string(&p.program),
                     p.rss_kib,
                     p.table_bytes,
                     p.insecure_open,
+                    p.queued,
                     files.join(",")
                 )
             })

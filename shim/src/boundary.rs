@@ -81,12 +81,15 @@ pub fn init_fork_lock() {
 
 extern "C" fn before_fork() {
     unsafe { libc::pthread_rwlock_wrlock(FORK_LOCK.0.get()) };
+    crate::behind::before_fork();
 }
 extern "C" fn after_fork_parent() {
+    crate::behind::after_fork_parent();
     crate::fdtable::mark_all_shared();
     unsafe { libc::pthread_rwlock_unlock(FORK_LOCK.0.get()) };
 }
 extern "C" fn after_fork_child() {
+    crate::behind::after_fork_child();
     crate::mem::set_pid();
     crate::fdtable::mark_all_shared();
     crate::members::claim_slot();
@@ -133,9 +136,23 @@ impl Drop for ForkReadGuard {
 }
 
 /// Runs a hook body at the FFI boundary. `passthrough` is the plain libc call, used when the
-/// thread is already inside the shim or no shadow set is active.
+/// thread is already inside the shim or no shadow set is active. The follower's queued
+/// writes (write-behind) are written out first: whatever the hook does then, the follower
+/// sees it after them.
 #[inline]
 pub fn hook<T: FfiReturn>(body: impl FnOnce() -> Res<T>, passthrough: impl FnOnce() -> T) -> T {
+    run(true, body, passthrough)
+}
+
+/// `hook` for the data writes, which may add to the write-behind queue without waiting
+/// for it.
+#[inline]
+pub fn hook_write<T: FfiReturn>(body: impl FnOnce() -> Res<T>, passthrough: impl FnOnce() -> T) -> T {
+    run(false, body, passthrough)
+}
+
+#[inline]
+fn run<T: FfiReturn>(drain: bool, body: impl FnOnce() -> Res<T>, passthrough: impl FnOnce() -> T) -> T {
     if !crate::set::is_active() {
         return passthrough();
     }
@@ -143,6 +160,9 @@ pub fn hook<T: FfiReturn>(body: impl FnOnce() -> Res<T>, passthrough: impl FnOnc
     let saved = Errno::last();
     let _fork = ForkReadGuard::take();
     let _in_flight = crate::members::enter();
+    if drain {
+        crate::behind::drain();
+    }
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(v)) => {
             saved.set();
@@ -162,7 +182,8 @@ pub fn hook<T: FfiReturn>(body: impl FnOnce() -> Res<T>, passthrough: impl FnOnc
     }
 }
 
-/// Like `hook`, for code that runs with no passthrough alternative (stdio cookies).
+/// Like `hook_write`, for code that runs with no passthrough alternative (stdio cookies:
+/// their writes may be queued; a cookie's close drains, as every close does).
 pub fn inside<T>(body: impl FnOnce() -> Res<T>) -> Res<T> {
     let inside = Inside::force();
     // Only a fresh entry takes the fork lock: the rwlock is not recursive.
@@ -185,6 +206,7 @@ pub fn prepare<T>(body: impl FnOnce() -> Option<T>) -> Option<T> {
     let saved = Errno::last();
     let _fork = ForkReadGuard::take();
     let _in_flight = crate::members::enter();
+    crate::behind::drain();
     let r = catch_unwind(AssertUnwindSafe(body)).unwrap_or(None);
     saved.set();
     r

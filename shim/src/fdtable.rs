@@ -175,9 +175,14 @@ pub fn mark_inherited_shared(with_cloexec: bool) {
 /// Every OCB (an OCB linked to several fds more than once), if the table can be had at
 /// once; allocation-free.
 pub fn for_each_ocb_now(mut f: impl FnMut(&Ocb)) {
+    for_each_link_now(|_, ocb| f(ocb));
+}
+
+/// Every fd with its OCB, if the table can be had at once; allocation-free.
+pub fn for_each_link_now(mut f: impl FnMut(c_int, &Ocb)) {
     if let Ok(t) = TABLE.try_read() {
-        for ocb in t.iter().flat_map(|m| m.values()) {
-            f(ocb);
+        for (&fd, ocb) in t.iter().flat_map(|m| m.iter()) {
+            f(fd, ocb);
         }
     }
 }

@@ -6,6 +6,7 @@
 //! exported functions, one module per family.
 
 mod adopt;
+mod behind;
 mod boundary;
 mod fdtable;
 mod hooks;
@@ -35,6 +36,7 @@ fn shim_fini() {
     }
     let Some(_inside) = boundary::Inside::enter() else { return };
     unsafe { real::raw::fflush(std::ptr::null_mut()) };
+    behind::drain();
     hooks::data::sync_all_deferred();
     let mut seen = std::collections::HashSet::new();
     for (fd, ocb) in fdtable::all() {

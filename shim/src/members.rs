@@ -629,6 +629,22 @@ fn publish_usage() {
     }
 }
 
+/// The write-behind queue holds work (`on`) or has emptied: while it holds some, it counts
+/// as an operation in flight, so that a `shadowctl` change waits until the follower has
+/// every byte written under the old state.
+pub fn queue_in_flight(on: bool) {
+    let i = SLOT.load(Ordering::Relaxed);
+    if on { arrive(i) } else { leave(i) }
+}
+
+/// The write-behind queue's size, for `shadowctl status`.
+pub fn publish_queued(bytes: u64) {
+    let i = SLOT.load(Ordering::Relaxed);
+    if i != usize::MAX {
+        shared().registry.slot(i).queued.store(bytes, Ordering::Relaxed);
+    }
+}
+
 /// An operation in flight: shadowctl waits for these before a change is in force.
 pub struct InFlight(usize);
 

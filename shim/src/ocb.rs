@@ -69,6 +69,10 @@ pub struct Ocb {
     insecure: Mutex<Option<String>>,
     /// Set with `insecure` (cheap to test on every write).
     diverged: AtomicBool,
+    /// Under write-behind with `on_member_error = "fail"`: the error the follower gave a
+    /// queued write, returned by this file's next mutation (as the kernel returns a failed
+    /// writeback at the next fsync). 0: none.
+    deferred_error: AtomicI32,
 }
 
 /// Held while a mutation is applied to both members.
@@ -166,6 +170,7 @@ impl Ocb {
             intent: std::sync::atomic::AtomicU64::new(0),
             insecure: Mutex::new(None),
             diverged: AtomicBool::new(false),
+            deferred_error: AtomicI32::new(0),
         }
     }
 
@@ -212,6 +217,7 @@ impl Ocb {
     /// Replaces the follower fd (closing the old one) between two mutations, never during one.
     pub fn replace_secondary(&self, fd: Option<c_int>) {
         let _order = self.order.lock().unwrap_or_else(|e| e.into_inner());
+        crate::behind::drain();
         let old = self.secondary.swap(fd.unwrap_or(-1), Ordering::AcqRel);
         if old >= 0 {
             close_internal(old);
@@ -221,6 +227,7 @@ impl Ocb {
     /// Takes the follower fd out of the OCB (it is becoming the program's own file).
     pub fn take_secondary(&self) -> Option<c_int> {
         let _order = self.order.lock().unwrap_or_else(|e| e.into_inner());
+        crate::behind::drain();
         let old = self.secondary.swap(-1, Ordering::AcqRel);
         (old >= 0).then(|| {
             fdtable::set_internal(old, false);
@@ -284,14 +291,54 @@ impl Ocb {
     /// `degrade`), it is marked failed, the program's fds move to the follower's files, and the
     /// mutation is made there: the program sees the survivor's result.
     pub fn mirrored<T>(&self, what: &str, primary: impl Fn() -> Res<T>, secondary: impl Fn(c_int, &T) -> Res<()>) -> Res<T> {
-        match self.mirror_once(what, &primary, &secondary) {
-            Err(e) if crate::members::lead_failed(&self.rel(), what, e) => self.mirror_once(what, &primary, &secondary),
+        self.mirrored_as(what, &primary, &|sfd, v| {
+            // The follower's earlier writes of this file, still queued, come first.
+            crate::behind::drain();
+            secondary(sfd, v)
+        })
+    }
+
+    /// A data write: as `mirrored`, but under write-behind (when the file may be written
+    /// behind) the follower's part is queued: `queued` gives where the lead put the bytes
+    /// and a copy of them.
+    pub fn mirrored_write<T>(self: &Arc<Self>, what: &'static str, primary: impl Fn() -> Res<T>, secondary: impl Fn(c_int, &T) -> Res<()>, queued: impl Fn(&T) -> Res<(i64, Vec<u8>)>) -> Res<T> {
+        if !self.written_behind() {
+            return self.mirrored(what, primary, secondary);
+        }
+        self.mirrored_as(what, &primary, &|sfd, v| {
+            let (at, data) = queued(v)?;
+            crate::behind::push(self, sfd, at, data, what)
+        })
+    }
+
+    /// Whether this file's follower writes may wait in the write-behind queue: not when
+    /// another process writes through the same file description (its writes are ordered
+    /// with ours by a lock held only while both members are written), nor when the program
+    /// asked for each write to be on the device or to bypass the cache.
+    fn written_behind(&self) -> bool {
+        crate::behind::on() && !self.shared.load(Ordering::Relaxed) && self.flags & (libc::O_SYNC | libc::O_DSYNC | libc::O_DIRECT) == 0
+    }
+
+    /// A queued write failed on the follower (on the queue's thread): as a synchronous one
+    /// would have, except that an error for the program waits for the file's next mutation.
+    pub fn follower_failed_behind(&self, what: &str, e: Errno) {
+        if let Err(e) = crate::members::follower_failed(&self.rel(), what, e, Some(self)) {
+            let _ = self.deferred_error.compare_exchange(0, e.0, Ordering::AcqRel, Ordering::Acquire);
+        }
+    }
+
+    fn mirrored_as<T>(&self, what: &str, primary: &impl Fn() -> Res<T>, secondary: &impl Fn(c_int, &T) -> Res<()>) -> Res<T> {
+        match self.mirror_once(what, primary, secondary) {
+            Err(e) if crate::members::lead_failed(&self.rel(), what, e) => self.mirror_once(what, primary, secondary),
             r => r,
         }
     }
 
     fn mirror_once<T>(&self, what: &str, primary: &impl Fn() -> Res<T>, secondary: &impl Fn(c_int, &T) -> Res<()>) -> Res<T> {
         let local = self.order.lock().unwrap_or_else(|e| e.into_inner());
+        if self.deferred_error.load(Ordering::Relaxed) != 0 {
+            return Err(Errno(self.deferred_error.swap(0, Ordering::AcqRel)));
+        }
         // Read under the lock: a member change swaps it only between two mutations.
         let Some(sfd) = self.secondary_fd() else {
             drop(local);
@@ -362,6 +409,7 @@ impl Ocb {
             return;
         };
         let _order = self.lock_order(sfd);
+        crate::behind::drain();
         self.begin_intent(Some(sfd));
         self.written.store(true, Ordering::Relaxed);
         if let Err(e) = copy(sfd) {
@@ -438,6 +486,7 @@ impl Ocb {
     /// members stay identical even in what the kernel stamped at each write; then the
     /// write intent is over, unless the members may differ (recover will see to it).
     pub fn settle(&self, fd: c_int) {
+        crate::behind::drain();
         if let Some(sfd) = self.secondary_fd().filter(|_| self.is_written()) {
             // Bytes the lead got past the follower's end behind the shim's back (the loader
             // of a child writing an inherited stderr before its shim started) are copied.
@@ -483,6 +532,16 @@ impl Ocb {
 }
 
 impl Ocb {
+    /// From `_exit` (which settles nothing else): the follower's file gets the lead's times,
+    /// as at a last close. Async-signal-safe: two syscalls, no lock, no allocation.
+    pub fn settle_times_now(&self, fd: c_int) {
+        if let Some(sfd) = self.secondary_fd().filter(|_| self.is_written()) {
+            if let Ok(st) = real::fstat(fd) {
+                let _ = real::futimens(sfd, &times_of(&st));
+            }
+        }
+    }
+
     /// Reports the file once if its members may differ.
     pub fn report_if_insecure(&self) {
         let err = self.insecure.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -531,7 +590,7 @@ pub fn pwrite_all(fd: c_int, mut buf: &[u8], mut off: i64) -> Res<()> {
 
 /// Runs `f` with O_DIRECT lifted from the follower's fd (the shim's own, used under the
 /// file's order lock): the shim's copies need not be aligned.
-fn without_direct<T>(sfd: c_int, f: impl FnOnce() -> Res<T>) -> Res<T> {
+pub fn without_direct<T>(sfd: c_int, f: impl FnOnce() -> Res<T>) -> Res<T> {
     let status = real::fcntl(sfd, libc::F_GETFL, 0)?;
     if status & libc::O_DIRECT == 0 {
         return f();

@@ -165,6 +165,7 @@ fn init_from_env() {
     }
     crate::hooks::process::restore_library_path();
     crate::boundary::init_fork_lock();
+    crate::behind::configure(get().config.write_behind);
     crate::resolve::init_cwd();
     crate::adopt::adopt_inherited_fds();
     crate::members::end_carried_intents(&crate::hooks::process::take_carried_intents());

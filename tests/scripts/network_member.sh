@@ -26,6 +26,7 @@
 #   flight, with the default failure_errors.
 # GAP=primary_dies_before_close: instead of the cases, the primary dies while a program
 #   holds a file it wrote, and the program's next operation is the close.
+# GAP=stall: instead of the cases, write-behind while the secondary's sshfs is stopped.
 #
 # The sshfs setup, and why:
 # - Everything runs as root: sshd allows root login by key only (a key generated in $T,
@@ -320,6 +321,41 @@ inflight_abort)
     wait "$WRITER" || fail "the writer saw an error (exit $?) when the primary's sshfs died under its write"
     [ "$(cat "$S/d/f")" = "$(printf 'one\ntwo\nthree')" ] || fail "the secondary does not hold every line: $(cat "$S/d/f")"
     primary_comes_back "in-flight abort"
+    exit 0 ;;
+stall)
+    # Write-behind (a 1 MiB queue): the secondary's sshfs stops answering (SIGSTOP) under a
+    # writer that holds its file open. Its writes must still return (the queue has room),
+    # the primary hold them, `status` show the queued bytes; once sshfs answers again the
+    # close empties the queue and the members are identical, with nothing reported.
+    sed -i '/^write_behind/d' "$CFG" && echo 'write_behind = 1048576' >> "$CFG" || fail "config"
+    tshim perl -e 'open(my $f, ">", "/shadow/d/stall") or die "open: $!"; open(my $m, ">", "$ARGV[0]/opened") and close $m;
+        for (1..600) { last if -e "$ARGV[0]/stopped"; select(undef, undef, undef, 0.05) }
+        -e "$ARGV[0]/stopped" or exit 3;
+        my $block = "b" x 65536; for (1..8) { syswrite($f, $block) == 65536 or exit 4 }
+        open($m, ">", "$ARGV[0]/written") and close $m;
+        for (1..1200) { last if -e "$ARGV[0]/go"; select(undef, undef, undef, 0.05) }
+        close $f or exit 5' "$T" &
+    WRITER=$!
+    for _ in $(seq 1 100); do [ -e "$T/opened" ] && break; sleep 0.1; done
+    [ -e "$T/opened" ] || fail "the writer did not open its file"
+    kill -STOP "${SSHFS[$S]}"
+    : > "$T/stopped"
+    for _ in $(seq 1 100); do [ -e "$T/written" ] && break; sleep 0.1; done
+    [ -e "$T/written" ] || { kill -CONT "${SSHFS[$S]}"; fail "the writes did not return while the secondary was stopped"; }
+    [ "$(stat -c %s "$P/d/stall")" = 524288 ] || { kill -CONT "${SSHFS[$S]}"; fail "the primary does not hold the writes"; }
+    # status reads the registry first, then the members' stamps (which wait for sshfs).
+    timeout -k 5 60 "$CTL" status -c "$CFG" --json > "$T/status.json" 2>&1 &
+    st=$!
+    sleep 1
+    kill -CONT "${SSHFS[$S]}"
+    wait "$st" || fail "status failed: $(cat "$T/status.json")"
+    grep -q '"queued_bytes":[1-9]' "$T/status.json" || fail "status does not show the queued bytes: $(cat "$T/status.json")"
+    : > "$T/go"
+    wait "$WRITER" || fail "the writer saw an error (exit $?)"
+    WRITER=""
+    t "$CTL" verify -c "$CFG" || fail "members differ after the queue emptied"
+    grep -E '^000(20|30|60|80) ' "$H" && fail "stall: records above in the history"
+    echo "secondary stalled under write-behind passed"
     exit 0 ;;
 *) fail "unknown GAP=$GAP" ;;
 esac

@@ -21,6 +21,11 @@ pub fn bin_dir() -> PathBuf {
     lib_path().parent().unwrap().to_path_buf()
 }
 
+/// Whether the tests run with write-behind on (SHADOW_TEST_WRITE_BEHIND=1).
+pub fn write_behind() -> bool {
+    std::env::var_os("SHADOW_TEST_WRITE_BEHIND").is_some_and(|v| v == "1")
+}
+
 pub struct ShadowSet {
     pub dir: tempfile::TempDir,
     pub prefix: String,
@@ -43,9 +48,12 @@ impl ShadowSet {
         set
     }
 
+    /// The set's config; with SHADOW_TEST_WRITE_BEHIND=1 in the environment (the Makefile
+    /// runs the crash and failure tests so, a second time) write-behind is on.
     pub fn config_text(&self) -> String {
+        let write_behind = if write_behind() { "write_behind = true\n" } else { "" };
         format!(
-            "prefix = \"{}\"\nprimary = \"{}\"\nsecondary = \"{}\"\nstate_dir = \"{}\"\n",
+            "prefix = \"{}\"\nprimary = \"{}\"\nsecondary = \"{}\"\nstate_dir = \"{}\"\n{write_behind}",
             self.prefix,
             self.primary().display(),
             self.secondary().display(),

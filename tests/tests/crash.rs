@@ -1,7 +1,10 @@
 //! kill -9 at random moments: writers of several kinds (an appending logger, random
-//! in-place rewrites, rename-into-place, create/unlink churn, a sqlite3 database) run under
-//! the shim and are killed mid-flight; `shadowctl recover` must then leave the members
-//! identical, every time. SHADOW_FAULT_ITERATIONS sets the count (default 200).
+//! in-place rewrites, a stream of small writes to one held file, rename-into-place,
+//! create/unlink churn, a sqlite3 database) run under the shim and are killed mid-flight;
+//! `shadowctl recover` must then leave the members identical, every time.
+//! SHADOW_FAULT_ITERATIONS sets the count (default 200); `make test` runs it a second time
+//! with SHADOW_TEST_WRITE_BEHIND=1, where the stream's writes are often still queued for the
+//! secondary when the kill comes.
 
 use shadow_tests::ShadowSet;
 use std::os::unix::process::CommandExt;
@@ -12,6 +15,7 @@ mkdir -p /shadow/churn
 sqlite3 /shadow/db.sqlite 'create table if not exists t (i integer, v text)' || exit 1
 (i=0; while :; do echo "log $i $$" >> /shadow/log; i=$((i+1)); done) &
 (while :; do dd if=/dev/urandom of=/shadow/rand bs=4096 count=1 seek=$((RANDOM % 64)) conv=notrunc status=none; done) &
+(while :; do dd if=/dev/urandom of=/shadow/stream bs=512 count=4000 status=none; done) &
 (i=0; while :; do echo "v$i" > /shadow/cur.tmp && mv /shadow/cur.tmp /shadow/current; i=$((i+1)); done) &
 (i=0; while :; do echo x > /shadow/churn/f$i; rm -f /shadow/churn/f$((i-3)); i=$((i+1)); done) &
 (i=0; while :; do sqlite3 /shadow/db.sqlite "insert into t values ($i, hex(randomblob(64)))"; i=$((i+1)); done) &

@@ -111,6 +111,11 @@ fn network_primary_dies_before_the_last_close() {
 }
 
 #[test]
+fn network_secondary_stalls_under_write_behind() {
+    network_member(&[("GAP", "stall")]);
+}
+
+#[test]
 fn mv_onto_an_sshfs_member() {
     network_member(&[("GAP", "mv")]);
 }

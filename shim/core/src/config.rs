@@ -25,7 +25,13 @@ pub const KEYS: &[(&str, &str)] = &[
     ("rebuild_update", "Update mode of shadowctl watch's automatic rebuilds (default dirty)."),
     ("journal_sync", "\"always\" (default): each write-intent record is flushed before the change it announces (exact after a power failure); \"none\": exact after kill -9 and crashes only."),
     ("journal_max", "Bytes (default 1048576, at least 4096) from which shadowctl watch and recover compact the journal."),
+    ("write_behind", "Off by default (false or 0): every write returns once both members have it. true (a 16 MiB queue) or a queue size in bytes (65536 to 1073741824): a write returns once the primary has it; the secondary's copy waits in the process's queue, which is emptied before fsync, fdatasync, sync_file_range, msync, close, any other call on the prefix, fork, exec and exit. See README, \"Write-behind\", for what a crash can lose in this mode."),
 ];
+
+/// Write-behind queue sizes (bytes): `write_behind = true`, and the range a size may take.
+pub const WRITE_BEHIND_DEFAULT: u64 = 16 << 20;
+pub const WRITE_BEHIND_MIN: u64 = 64 << 10;
+pub const WRITE_BEHIND_MAX: u64 = 1 << 30;
 
 /// What a program sees when a member fails under it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,6 +164,8 @@ pub struct Config {
     pub journal_sync: bool,
     /// Journal size (bytes) from which `shadowctl watch` and `recover` compact it.
     pub journal_max: u64,
+    /// Bytes each process may hold in its write-behind queue; 0: write-behind is off.
+    pub write_behind: u64,
 }
 
 impl Config {
@@ -292,6 +300,13 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
         Some(toml::Value::Integer(n)) if *n >= 4096 => *n as u64,
         Some(other) => return Err(err(file, Some("journal_max"), format!("must be a size in bytes >= 4096, got {other}"))),
     };
+    let write_behind = match table.get("write_behind") {
+        None | Some(toml::Value::Boolean(false)) => 0,
+        Some(toml::Value::Boolean(true)) => WRITE_BEHIND_DEFAULT,
+        Some(toml::Value::Integer(0)) => 0,
+        Some(toml::Value::Integer(n)) if (WRITE_BEHIND_MIN..=WRITE_BEHIND_MAX).contains(&(*n as u64)) && *n > 0 => *n as u64,
+        Some(other) => return Err(err(file, Some("write_behind"), format!("must be true, false or a queue size in bytes from {WRITE_BEHIND_MIN} to {WRITE_BEHIND_MAX}, got {other}"))),
+    };
     let member = |member: Member, dir: String| MemberDir { member, canonical: dir.clone(), dir };
     Ok(Config {
         file: file.to_path_buf(),
@@ -307,6 +322,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
         rebuild_update,
         journal_sync,
         journal_max,
+        write_behind,
     })
 }
 
@@ -434,6 +450,18 @@ mod tests {
         assert!(e.contains("key `journal_sync`: must be \"always\" or \"none\""), "{e}");
         let e = parse_str(&format!("{GOOD}journal_max = 10\n")).unwrap_err();
         assert!(e.contains("key `journal_max`: must be a size in bytes >= 4096"), "{e}");
+    }
+
+    #[test]
+    fn write_behind_is_off_unless_asked_for() {
+        assert_eq!(parse_str(GOOD).unwrap().write_behind, 0);
+        for (value, queue) in [("false", 0), ("0", 0), ("true", 16 << 20), ("65536", 65536), ("1073741824", 1 << 30)] {
+            assert_eq!(parse_str(&format!("{GOOD}write_behind = {value}\n")).unwrap().write_behind, queue, "{value}");
+        }
+        for bad in ["1", "65535", "1073741825", "-5", "\"16MiB\""] {
+            let e = parse_str(&format!("{GOOD}write_behind = {bad}\n")).unwrap_err();
+            assert!(e.contains("key `write_behind`: must be true, false or a queue size in bytes from 65536 to 1073741824"), "{bad}: {e}");
+        }
     }
 
     #[test]

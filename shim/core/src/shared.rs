@@ -283,6 +283,7 @@ pub struct Slot<'a> {
     pub told: &'a AtomicU32,
     pub boot: &'a AtomicU32,
     pub ops: &'a AtomicU64,
+    pub queued: &'a AtomicU64,
 }
 
 impl Registry {
@@ -335,6 +336,7 @@ impl Registry {
                 told: &*(self.map.add(base + registry::TOLD) as *const AtomicU32),
                 boot: &*(self.map.add(base + registry::BOOT) as *const AtomicU32),
                 ops: &*(self.map.add(base + registry::OPS) as *const AtomicU64),
+                queued: &*(self.map.add(base + registry::QUEUED) as *const AtomicU64),
             }
         }
     }
@@ -352,6 +354,7 @@ impl Registry {
             if s.pid.load(Ordering::SeqCst) == pid && s.boot.load(Ordering::SeqCst) == boot {
                 s.in_flight.store(0, Ordering::SeqCst);
                 s.open_intents.store(0, Ordering::SeqCst);
+                s.queued.store(0, Ordering::SeqCst);
                 return Some(i);
             }
         }
@@ -365,6 +368,7 @@ impl Registry {
             }
             s.in_flight.store(0, Ordering::SeqCst);
             s.open_intents.store(0, Ordering::SeqCst);
+            s.queued.store(0, Ordering::SeqCst);
             s.told.store(0, Ordering::SeqCst);
             s.boot.store(boot, Ordering::SeqCst);
             true

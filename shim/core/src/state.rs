@@ -254,6 +254,8 @@ pub mod registry {
     /// Operations the process has finished (moves at every hook's end): another process
     /// that must wait for the operations in flight now waits until this moves.
     pub const OPS: usize = 48;
+    /// Bytes of follower writes the process holds in its write-behind queue (u64).
+    pub const QUEUED: usize = 56;
 }
 
 /// The change list (`state_dir/changes`): paths (relative to the prefix) changed while a

@@ -17,7 +17,7 @@ unsafe fn bytes<'a>(buf: *const c_void, n: usize) -> &'a [u8] {
 
 /// Writes the first `n` bytes an iovec array describes at `at`, from the program's own
 /// buffers: no copy, and an O_DIRECT follower gets the alignment the lead accepted.
-unsafe fn pwritev_all(fd: c_int, iov: *const iovec, cnt: c_int, n: usize, mut at: i64) -> Res<()> {
+pub unsafe fn pwritev_all(fd: c_int, iov: *const iovec, cnt: c_int, n: usize, mut at: i64) -> Res<()> {
     let mut parts: Vec<iovec> = Vec::new();
     let mut left = n;
     for i in 0..cnt.max(0) as usize {
@@ -76,20 +76,26 @@ pub fn write_all(fd: c_int, mut buf: &[u8]) -> Res<usize> {
 /// write(2) on any fd: mirrored when shadowed.
 pub fn write_core(fd: c_int, buf: &[u8]) -> Res<usize> {
     let Some(ocb) = fdtable::get(fd) else { return real::write(fd, buf) };
-    ocb.mirrored("write", || real::write(fd, buf), |sfd, &n| pwrite_all(sfd, &buf[..n], ended_at_position(fd, n)?))
+    ocb.mirrored_write(
+        "write",
+        || real::write(fd, buf),
+        |sfd, &n| pwrite_all(sfd, &buf[..n], ended_at_position(fd, n)?),
+        |&n| Ok((ended_at_position(fd, n)?, buf[..n].to_vec())),
+    )
 }
 
 /// Declares hooks on fd-first functions: untouched fds go straight to libc after one bitmap
-/// test; shadowed ones run `$core` with their OCB.
+/// test; shadowed ones run `$core` with their OCB, through `$boundary` (`hook`, or
+/// `hook_write` for the data writes, which need not wait for the write-behind queue).
 macro_rules! fd_hooks {
-    ($( $(#[$doc:meta])* fn $name:ident($fd:ident: c_int $(, $arg:ident: $ty:ty)*) -> $ret:ty => |$ocb:ident| $core:expr; )*) => {$(
+    (via $boundary:ident; $( $(#[$doc:meta])* fn $name:ident($fd:ident: c_int $(, $arg:ident: $ty:ty)*) -> $ret:ty => |$ocb:ident| $core:expr; )*) => {$(
         $(#[$doc])*
         #[no_mangle]
         pub unsafe extern "C" fn $name($fd: c_int $(, $arg: $ty)*) -> $ret {
             if !fdtable::is_shadowed($fd) {
                 return raw::$name($fd $(, $arg)*);
             }
-            boundary::hook(
+            boundary::$boundary(
                 || match fdtable::get($fd) {
                     None => raw::$name($fd $(, $arg)*).into_res(),
                     Some($ocb) => $core,
@@ -101,10 +107,16 @@ macro_rules! fd_hooks {
 }
 
 fd_hooks! {
+    via hook_write;
     /// write(2)
     fn write(fd: c_int, buf: *const c_void, n: size_t) -> ssize_t => |ocb| {
         let data = bytes(buf, n);
-        ocb.mirrored("write", || raw::write(fd, buf, n).into_res(), |sfd, &r| pwrite_all(sfd, &data[..r as usize], ended_at_position(fd, r as usize)?))
+        ocb.mirrored_write(
+            "write",
+            || raw::write(fd, buf, n).into_res(),
+            |sfd, &r| pwrite_all(sfd, &data[..r as usize], ended_at_position(fd, r as usize)?),
+            |&r| Ok((ended_at_position(fd, r as usize)?, data[..r as usize].to_vec())),
+        )
     };
     /// pwrite(2)
     fn pwrite(fd: c_int, buf: *const c_void, n: size_t, off: off64_t) -> ssize_t => |ocb| pwrite_core(&ocb, fd, bytes(buf, n), off);
@@ -112,7 +124,12 @@ fd_hooks! {
     fn pwrite64(fd: c_int, buf: *const c_void, n: size_t, off: off64_t) -> ssize_t => |ocb| pwrite_core(&ocb, fd, bytes(buf, n), off);
     /// writev(2)
     fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t => |ocb| {
-        ocb.mirrored("writev", || raw::writev(fd, iov, cnt).into_res(), |sfd, &r| pwritev_all(sfd, iov, cnt, r as usize, ended_at_position(fd, r as usize)?))
+        ocb.mirrored_write(
+            "writev",
+            || raw::writev(fd, iov, cnt).into_res(),
+            |sfd, &r| pwritev_all(sfd, iov, cnt, r as usize, ended_at_position(fd, r as usize)?),
+            |&r| Ok((ended_at_position(fd, r as usize)?, gathered(iov, cnt, r as usize))),
+        )
     };
     /// pwritev(2)
     fn pwritev(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, 0, |_| raw::pwritev(fd, iov, cnt, off));
@@ -122,6 +139,10 @@ fd_hooks! {
     fn pwritev2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, flags, |_| raw::pwritev2(fd, iov, cnt, off, flags));
     /// pwritev64v2(2)
     fn pwritev64v2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, flags, |_| raw::pwritev64v2(fd, iov, cnt, off, flags));
+}
+
+fd_hooks! {
+    via hook;
     /// ftruncate(2)
     fn ftruncate(fd: c_int, len: off64_t) -> c_int => |ocb| ocb.mirrored("ftruncate", || raw::ftruncate(fd, len).into_res(), |sfd, _| real::ftruncate(sfd, len).map(drop));
     /// ftruncate64(2)
@@ -161,30 +182,47 @@ fn errno_result(r: c_int) -> Res<()> {
     if r == 0 { Ok(()) } else { Err(Errno(r)) }
 }
 
-fn pwrite_core(ocb: &Ocb, fd: c_int, data: &[u8], off: off64_t) -> Res<ssize_t> {
-    ocb.mirrored(
+fn pwrite_core(ocb: &Arc<Ocb>, fd: c_int, data: &[u8], off: off64_t) -> Res<ssize_t> {
+    ocb.mirrored_write(
         "pwrite",
         || unsafe { raw::pwrite64(fd, data.as_ptr().cast(), data.len(), off) }.into_res(),
         |sfd, &r| pwrite_all(sfd, &data[..r as usize], ocb.landed_at(fd, off, r as usize)?),
+        |&r| Ok((ocb.landed_at(fd, off, r as usize)?, data[..r as usize].to_vec())),
     )
 }
 
-unsafe fn pwritev_core(ocb: &Ocb, fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int, call: impl Fn(()) -> ssize_t) -> Res<ssize_t> {
-    ocb.mirrored(
+unsafe fn pwritev_core(ocb: &Arc<Ocb>, fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int, call: impl Fn(()) -> ssize_t) -> Res<ssize_t> {
+    // Where the lead put the bytes: at its position (offset -1), at its end (RWF_APPEND),
+    // or where asked (unless the fd appends).
+    let landed = |n: usize| {
+        if off == -1 {
+            ended_at_position(fd, n)
+        } else if flags & libc::RWF_APPEND != 0 {
+            Ok(real::fstat(fd)?.st_size - n as i64)
+        } else {
+            ocb.landed_at(fd, off, n)
+        }
+    };
+    ocb.mirrored_write(
         "pwritev",
         || call(()).into_res(),
-        |sfd, &r| {
-            let n = r as usize;
-            let at = if off == -1 {
-                ended_at_position(fd, n)?
-            } else if flags & libc::RWF_APPEND != 0 {
-                real::fstat(fd)?.st_size - n as i64
-            } else {
-                ocb.landed_at(fd, off, n)?
-            };
-            pwritev_all(sfd, iov, cnt, n, at)
-        },
+        |sfd, &r| pwritev_all(sfd, iov, cnt, r as usize, landed(r as usize)?),
+        |&r| Ok((landed(r as usize)?, gathered(iov, cnt, r as usize))),
     )
+}
+
+/// A copy of the first `n` bytes an iovec array describes (for the write-behind queue).
+unsafe fn gathered(iov: *const iovec, cnt: c_int, n: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..cnt.max(0) as usize {
+        let v = *iov.add(i);
+        let take = v.iov_len.min(n - out.len());
+        out.extend_from_slice(bytes(v.iov_base, take));
+        if out.len() == n {
+            break;
+        }
+    }
+    out
 }
 
 const FICLONE: libc::c_ulong = 0x4004_9409;

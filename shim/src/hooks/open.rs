@@ -115,6 +115,8 @@ pub fn close_fd(fd: c_int) -> Res<c_int> {
     }
     let ocb = fdtable::unlink(fd);
     if let Some(o) = &ocb {
+        // Queued writes hold the file too (and must reach the follower before it settles).
+        crate::behind::drain();
         if Arc::strong_count(o) == 1 {
             o.settle(fd);
         }
@@ -161,6 +163,7 @@ fn relocate_internal(fd: c_int) -> Res<()> {
         o.relocate(fd, moved);
     }
     super::data::relocate_deferred(fd, moved);
+    crate::behind::relocate(fd, moved);
     crate::members::relocate(fd, moved);
     crate::resolve::relocate_cwd(fd, moved);
     ocb::close_internal(fd);

@@ -22,8 +22,15 @@ extern "C" {
 /// be: async-signal-safe, no allocation, no waiting, no panic escaping.
 #[no_mangle]
 pub unsafe extern "C" fn _exit(status: c_int) -> ! {
-    if set::is_initialised() {
-        let _ = std::panic::catch_unwind(crate::members::end_intents_on_exit);
+    // Intents of files whose queued writes did not reach the follower stay open: recover
+    // brings them level.
+    if set::is_initialised() && crate::behind::drain_on_exit() {
+        let _ = std::panic::catch_unwind(|| {
+            // The kernel stamped each member at its own write (the follower's may have come
+            // from the write-behind queue much later): the follower takes the lead's times.
+            crate::fdtable::for_each_link_now(|fd, ocb| ocb.settle_times_now(fd));
+            crate::members::end_intents_on_exit();
+        });
     }
     crate::real::exit_group(status)
 }

@@ -1,0 +1,382 @@
+//! Write-behind (config `write_behind`, off by default): md's write-behind and DRBD's
+//! protocol A at file level. A data write returns once the lead holds it; the follower's
+//! copy of the bytes waits in a bounded per-process queue that one shim thread writes out
+//! in order. Everything else that reaches the follower waits for the queue to empty first
+//! (`drain`): every hook but the data writes, every follower operation made under a file's
+//! order lock, a member change, fork, exec and exit. The file's write intent is begun before
+//! the lead's write and ended at the last close, after the drain: a process killed with a
+//! full queue leaves `recover` due for exactly the directories of those files.
+//!
+//! The queue is a pthread mutex and condition variable rather than std's: `fork` must hold
+//! it across the fork and the child must start from a fresh one (see `before_fork`).
+
+use crate::ocb::Ocb;
+use crate::real::{Errno, Res};
+use libc::c_int;
+use std::cell::{Cell, UnsafeCell};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// The follower's part of one data write, owned until the follower has it.
+struct Item {
+    ocb: Arc<Ocb>,
+    sfd: c_int,
+    at: i64,
+    data: Vec<u8>,
+    what: &'static str,
+    /// Monotonic milliseconds when it was queued.
+    queued_at: u64,
+}
+
+struct Queue {
+    lock: UnsafeCell<libc::pthread_mutex_t>,
+    /// Broadcast when the queue's thread is wanted (work while it idles, a waiter) and when
+    /// it finished work someone waits for.
+    changed: UnsafeCell<libc::pthread_cond_t>,
+    items: UnsafeCell<VecDeque<Item>>,
+    bytes: UnsafeCell<usize>,
+    /// Threads waiting for the queue to empty or to make room: the queue's thread then
+    /// writes at once instead of gathering.
+    waiters: UnsafeCell<usize>,
+    /// The queue's thread waits for work (no timeout).
+    idle: UnsafeCell<bool>,
+}
+unsafe impl Sync for Queue {}
+
+static QUEUE: Queue = Queue {
+    lock: UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER),
+    changed: UnsafeCell::new(libc::PTHREAD_COND_INITIALIZER),
+    items: UnsafeCell::new(VecDeque::new()),
+    bytes: UnsafeCell::new(0),
+    waiters: UnsafeCell::new(0),
+    idle: UnsafeCell::new(false),
+};
+
+/// The longest a queued write waits for others to be written with it: the follower lags
+/// the lead by at most this (plus its own write time) while nothing asks for the queue.
+const GATHER_MS: u64 = 10;
+/// Queued bytes from which the queue's thread writes without waiting to gather more.
+const GATHER_BYTES: usize = 256 << 10;
+
+/// Bytes the queue may hold (0: write-behind is off).
+static CAPACITY: AtomicUsize = AtomicUsize::new(0);
+/// Items ever queued and ever done: the queue is empty when they are equal (read without
+/// the lock, so that `drain` costs two loads when there is nothing to wait for).
+static PUSHED: AtomicU64 = AtomicU64::new(0);
+static DONE: AtomicU64 = AtomicU64::new(0);
+static WORKER: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    static IS_WORKER: Cell<bool> = const { Cell::new(false) };
+}
+
+struct Locked;
+
+impl Locked {
+    fn take() -> Locked {
+        unsafe { libc::pthread_mutex_lock(QUEUE.lock.get()) };
+        Locked
+    }
+    fn wait(&self) {
+        unsafe { libc::pthread_cond_wait(QUEUE.changed.get(), QUEUE.lock.get()) };
+    }
+    /// Waits until woken or until monotonic `until_ms`.
+    fn wait_until(&self, until_ms: u64) {
+        let ts = libc::timespec { tv_sec: (until_ms / 1000) as libc::time_t, tv_nsec: ((until_ms % 1000) * 1_000_000) as libc::c_long };
+        unsafe { libc::pthread_cond_timedwait(QUEUE.changed.get(), QUEUE.lock.get(), &ts) };
+    }
+    /// Waits (as a waiter the queue's thread hurries for) until `done`.
+    fn wait_for(&self, done: impl Fn(&Locked) -> bool) {
+        if done(self) {
+            return;
+        }
+        *self.waiters() += 1;
+        self.wake();
+        while !done(self) {
+            self.wait();
+        }
+        *self.waiters() -= 1;
+    }
+    fn items(&self) -> &mut VecDeque<Item> {
+        unsafe { &mut *QUEUE.items.get() }
+    }
+    fn bytes(&self) -> &mut usize {
+        unsafe { &mut *QUEUE.bytes.get() }
+    }
+    fn waiters(&self) -> &mut usize {
+        unsafe { &mut *QUEUE.waiters.get() }
+    }
+    fn idle(&self) -> &mut bool {
+        unsafe { &mut *QUEUE.idle.get() }
+    }
+    fn wake(&self) {
+        unsafe { libc::pthread_cond_broadcast(QUEUE.changed.get()) };
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        unsafe { libc::pthread_mutex_unlock(QUEUE.lock.get()) };
+    }
+}
+
+/// The queue's condition variable times its waits by the monotonic clock (a wall clock set
+/// back would stretch the follower's lag). Allocation-free: also run in a fork child.
+fn init_condvar() {
+    unsafe {
+        let mut attr: libc::pthread_condattr_t = std::mem::zeroed();
+        libc::pthread_condattr_init(&mut attr);
+        libc::pthread_condattr_setclock(&mut attr, libc::CLOCK_MONOTONIC);
+        libc::pthread_cond_init(QUEUE.changed.get(), &attr);
+        libc::pthread_condattr_destroy(&mut attr);
+    }
+}
+
+fn now_ms() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+}
+
+/// Turns write-behind on with a queue of `bytes` (0: off), from the config at start-up.
+pub fn configure(bytes: u64) {
+    init_condvar();
+    CAPACITY.store(bytes as usize, Ordering::Relaxed);
+}
+
+/// Whether a data write may be queued now: write-behind is on, and this is not the queue's
+/// own thread (whose writes must never wait on itself).
+pub fn on() -> bool {
+    CAPACITY.load(Ordering::Relaxed) != 0 && !IS_WORKER.with(Cell::get)
+}
+
+/// Queues the follower's part of a write (called under the file's order lock, so the
+/// file's items are queued in the order its writes reached the lead). Waits while the
+/// queue is full; a write larger than the whole queue waits for an empty one.
+pub fn push(ocb: &Arc<Ocb>, sfd: c_int, at: i64, data: Vec<u8>, what: &'static str) -> Res<()> {
+    if !start_worker() {
+        // No thread to write it out: written now, as without write-behind.
+        return write_out(sfd, &data, at);
+    }
+    let cap = CAPACITY.load(Ordering::Relaxed);
+    let len = data.len();
+    let q = Locked::take();
+    q.wait_for(|q| *q.bytes() == 0 || *q.bytes() + len <= cap);
+    if PUSHED.load(Ordering::SeqCst) == DONE.load(Ordering::SeqCst) {
+        // The queue is work in flight until it is empty: `shadowctl` waits for it.
+        crate::members::queue_in_flight(true);
+    }
+    let before = *q.bytes();
+    *q.bytes() += len;
+    q.items().push_back(Item { ocb: ocb.clone(), sfd, at, data, what, queued_at: now_ms() });
+    PUSHED.fetch_add(1, Ordering::SeqCst);
+    crate::members::publish_queued(*q.bytes() as u64);
+    // One wake-up per burst of writes, and one when enough has gathered.
+    if *q.idle() || (before < GATHER_BYTES && *q.bytes() >= GATHER_BYTES) {
+        q.wake();
+    }
+    Ok(())
+}
+
+/// Waits until the follower holds every write queued so far. Two atomic loads when the
+/// queue is empty; nothing on the queue's own thread.
+pub fn drain() {
+    let target = PUSHED.load(Ordering::SeqCst);
+    if DONE.load(Ordering::SeqCst) >= target || IS_WORKER.with(Cell::get) {
+        return;
+    }
+    Locked::take().wait_for(|_| DONE.load(Ordering::SeqCst) >= target);
+}
+
+/// Waits for the queue to empty, from `_exit` (maybe in a signal handler that interrupted
+/// a thread holding the queue's lock): no lock, no allocation; gives up once the follower
+/// has made no progress for 2 s. Returns whether the queue is empty.
+pub fn drain_on_exit() -> bool {
+    let mut last = DONE.load(Ordering::SeqCst);
+    let mut idle_ms = 0;
+    while PUSHED.load(Ordering::SeqCst) != DONE.load(Ordering::SeqCst) {
+        if IS_WORKER.with(Cell::get) || idle_ms >= 2000 {
+            return false;
+        }
+        // The queue's thread gathers for GATHER_MS at most before it writes.
+        let pause = libc::timespec { tv_sec: 0, tv_nsec: 1_000_000 };
+        unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
+        let now = DONE.load(Ordering::SeqCst);
+        idle_ms = if now == last { idle_ms + 1 } else { 0 };
+        last = now;
+    }
+    true
+}
+
+/// Before fork (the fork lock held for writing): empty, and held until the fork is done,
+/// so that the child never copies a queue in the middle of a change.
+pub fn before_fork() {
+    drain();
+    std::mem::forget(Locked::take());
+}
+
+pub fn after_fork_parent() {
+    drop(Locked);
+}
+
+/// In the child: the parent's thread and items stay the parent's. Nothing is freed or
+/// allocated here (the queue was empty, or was copied mid-change by a fork from a signal
+/// handler: then its items are the parent's to write and are forgotten).
+pub fn after_fork_child() {
+    unsafe {
+        std::ptr::write(QUEUE.lock.get(), libc::PTHREAD_MUTEX_INITIALIZER);
+        std::mem::forget(std::mem::take(&mut *QUEUE.items.get()));
+        *QUEUE.bytes.get() = 0;
+        *QUEUE.waiters.get() = 0;
+        *QUEUE.idle.get() = false;
+    }
+    init_condvar();
+    PUSHED.store(0, Ordering::SeqCst);
+    DONE.store(0, Ordering::SeqCst);
+    WORKER.store(false, Ordering::SeqCst);
+}
+
+/// A shim fd moved (the program dup2'd onto its number): queued items follow it.
+pub fn relocate(old: c_int, new: c_int) {
+    if PUSHED.load(Ordering::SeqCst) == DONE.load(Ordering::SeqCst) {
+        return;
+    }
+    let q = Locked::take();
+    for item in q.items().iter_mut().filter(|i| i.sfd == old) {
+        item.sfd = new;
+    }
+}
+
+/// Starts the queue's thread unless it runs; false if it could not be started (then
+/// write-behind is off for this process).
+fn start_worker() -> bool {
+    if WORKER.load(Ordering::Relaxed) || WORKER.swap(true, Ordering::SeqCst) {
+        return true;
+    }
+    if std::thread::Builder::new().name("libshadow-wb".into()).spawn(worker).is_err() {
+        CAPACITY.store(0, Ordering::SeqCst);
+        return false;
+    }
+    true
+}
+
+/// One queued write as the queue's thread writes it, taken out of the queue under its lock.
+/// The bytes stay in the queue (and count against it) until the follower has them.
+struct Taken {
+    ocb: Arc<Ocb>,
+    sfd: c_int,
+    at: i64,
+    iov: libc::iovec,
+    what: &'static str,
+}
+
+fn worker() {
+    IS_WORKER.with(|w| w.set(true));
+    // Everything this thread calls reaches libc directly, and the program's signal
+    // handlers never run on it.
+    std::mem::forget(crate::boundary::Inside::force());
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+    }
+    let mut batch: Vec<Taken> = Vec::new();
+    loop {
+        {
+            let q = Locked::take();
+            gather(&q);
+            batch.extend(q.items().iter().take(libc::UIO_MAXIOV as usize).map(|i| Taken {
+                ocb: i.ocb.clone(),
+                sfd: i.sfd,
+                at: i.at,
+                iov: libc::iovec { iov_base: i.data.as_ptr() as *mut libc::c_void, iov_len: i.data.len() },
+                what: i.what,
+            }));
+        }
+        write_batch(&batch);
+        let n = batch.len();
+        batch.clear();
+        let done: Vec<Item> = {
+            let q = Locked::take();
+            let done: Vec<Item> = q.items().drain(..n).collect();
+            *q.bytes() -= done.iter().map(|i| i.data.len()).sum::<usize>();
+            crate::members::publish_queued(*q.bytes() as u64);
+            done
+        };
+        // Let go of before they count as done: a close that waited for them then finds
+        // its file's last reference its own and settles it. Outside the lock: an OCB's
+        // drop closes fds and reports.
+        drop(done);
+        let q = Locked::take();
+        if DONE.fetch_add(n as u64, Ordering::SeqCst) + n as u64 == PUSHED.load(Ordering::SeqCst) {
+            crate::members::queue_in_flight(false);
+        }
+        if *q.waiters() > 0 {
+            q.wake();
+        }
+    }
+}
+
+/// Waits until the queue has work and either someone waits for it, enough has gathered,
+/// or its oldest write has waited GATHER_MS.
+fn gather(q: &Locked) {
+    loop {
+        if q.items().is_empty() {
+            *q.idle() = true;
+            q.wait();
+            *q.idle() = false;
+            continue;
+        }
+        let due = q.items().front().map_or(0, |i| i.queued_at + GATHER_MS);
+        if *q.waiters() > 0 || *q.bytes() >= GATHER_BYTES || now_ms() >= due {
+            return;
+        }
+        q.wait_until(due);
+    }
+}
+
+/// Writes a batch in order, each run of writes that continue one another in one file with
+/// one pwritev.
+fn write_batch(batch: &[Taken]) {
+    let mut start = 0;
+    while start < batch.len() {
+        let mut end = start + 1;
+        while end < batch.len() && batch[end].sfd == batch[start].sfd && batch[end].at == batch[end - 1].at + batch[end - 1].iov.iov_len as i64 {
+            end += 1;
+        }
+        let run = &batch[start..end];
+        if let Err(e) = write_run(run) {
+            // Each file of the run (usually one) learns of it.
+            for (i, t) in run.iter().enumerate() {
+                if !run[..i].iter().any(|o| Arc::ptr_eq(&o.ocb, &t.ocb)) {
+                    t.ocb.follower_failed_behind(t.what, e);
+                }
+            }
+        }
+        start = end;
+    }
+}
+
+/// One run: a single write, or consecutive ones gathered into one pwritev.
+fn write_run(run: &[Taken]) -> Res<()> {
+    let total: usize = run.iter().map(|t| t.iov.iov_len).sum();
+    let iovs: Vec<libc::iovec> = run.iter().map(|t| t.iov).collect();
+    let at = run[0].at;
+    let sfd = run[0].sfd;
+    let write = || unsafe { crate::hooks::data::pwritev_all(sfd, iovs.as_ptr(), iovs.len() as c_int, total, at) };
+    match write() {
+        // Made O_DIRECT since it was queued (fcntl F_SETFL): the queue's buffers are not
+        // aligned for it.
+        Err(Errno(libc::EINVAL)) => crate::ocb::without_direct(sfd, write),
+        r => r,
+    }
+}
+
+/// The follower's write when there is no queue thread.
+fn write_out(sfd: c_int, bytes: &[u8], at: i64) -> Res<()> {
+    match crate::ocb::pwrite_all(sfd, bytes, at) {
+        Err(Errno(libc::EINVAL)) => crate::ocb::without_direct(sfd, || crate::ocb::pwrite_all(sfd, bytes, at)),
+        r => r,
+    }
+}
