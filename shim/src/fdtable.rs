@@ -91,12 +91,19 @@ impl FdBitmap {
 
 static SHADOWED: FdBitmap = FdBitmap::new();
 static INTERNAL: FdBitmap = FdBitmap::new();
+/// Fds whose OCB follows the file position (`Ocb::follows_position`): their lseek is hooked.
+static POSITION_FOLLOWED: FdBitmap = FdBitmap::new();
 static TABLE: RwLock<Option<HashMap<c_int, Arc<Ocb>>>> = RwLock::new(None);
 
 /// The hot-path check.
 #[inline]
 pub fn is_shadowed(fd: c_int) -> bool {
     SHADOWED.test(fd)
+}
+
+#[inline]
+pub fn position_followed(fd: c_int) -> bool {
+    POSITION_FOLLOWED.test(fd)
 }
 
 #[inline]
@@ -127,6 +134,7 @@ pub fn get(fd: c_int) -> Option<Arc<Ocb>> {
 pub fn link(fd: c_int, ocb: Arc<Ocb>) -> Option<Arc<Ocb>> {
     let mut t = TABLE.write().unwrap_or_else(|e| e.into_inner());
     SHADOWED.set(fd, true);
+    POSITION_FOLLOWED.set(fd, ocb.follows_position());
     t.get_or_insert_with(HashMap::new).insert(fd, ocb)
 }
 
@@ -138,6 +146,7 @@ pub fn unlink(fd: c_int) -> Option<Arc<Ocb>> {
     }
     let mut t = TABLE.write().unwrap_or_else(|e| e.into_inner());
     SHADOWED.set(fd, false);
+    POSITION_FOLLOWED.set(fd, false);
     t.as_mut()?.remove(&fd)
 }
 

@@ -11,7 +11,7 @@ use libc::{c_int, mode_t};
 use once_cell::sync::Lazy;
 use shadow_core::history::Code;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +73,21 @@ pub struct Ocb {
     /// queued write, returned by this file's next mutation (as the kernel returns a failed
     /// writeback at the next fsync). 0: none.
     deferred_error: AtomicI32,
+    /// The program's file position, for an open whose position only the shim's hooks move
+    /// (`position_followed`): a write at the position then needs no lseek to learn where it
+    /// landed. -1: unknown. Read and written under the file's order lock.
+    position: AtomicI64,
+    /// `POSITION_EPOCH` when `position` was learnt.
+    position_epoch: AtomicU64,
+}
+
+/// Bumped whenever a hook on a shadowed fd had to pass a call straight to libc (a signal
+/// handler interrupting the shim): the position that call moved is unknown to its OCB, so
+/// every position learnt before is forgotten. Signal-safe.
+static POSITION_EPOCH: AtomicU64 = AtomicU64::new(0);
+
+pub fn positions_unknown() {
+    POSITION_EPOCH.fetch_add(1, Ordering::AcqRel);
 }
 
 /// Held while a mutation is applied to both members.
@@ -171,6 +186,8 @@ impl Ocb {
             insecure: Mutex::new(None),
             diverged: AtomicBool::new(false),
             deferred_error: AtomicI32::new(0),
+            position: AtomicI64::new(-1),
+            position_epoch: AtomicU64::new(0),
         }
     }
 
@@ -218,6 +235,7 @@ impl Ocb {
     pub fn replace_secondary(&self, fd: Option<c_int>) {
         let _order = self.order.lock().unwrap_or_else(|e| e.into_inner());
         crate::behind::drain();
+        self.forget_position();
         let old = self.secondary.swap(fd.unwrap_or(-1), Ordering::AcqRel);
         if old >= 0 {
             close_internal(old);
@@ -228,6 +246,7 @@ impl Ocb {
     pub fn take_secondary(&self) -> Option<c_int> {
         let _order = self.order.lock().unwrap_or_else(|e| e.into_inner());
         crate::behind::drain();
+        self.forget_position();
         let old = self.secondary.swap(-1, Ordering::AcqRel);
         (old >= 0).then(|| {
             fdtable::set_internal(old, false);
@@ -241,9 +260,65 @@ impl Ocb {
     }
     pub fn set_append(&self, on: bool) {
         self.append.store(on, Ordering::Relaxed);
+        self.forget_position();
     }
     pub fn mark_shared(&self) {
         self.shared.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the program's file position can be followed without asking the kernel, as
+    /// far as the open's kind fixes it: a write-only file (a read, never hooked, moves the
+    /// position of a readable one). The fds of such opens have their lseek hooked.
+    pub fn follows_position(&self) -> bool {
+        self.kind == OcbKind::File && self.flags & libc::O_ACCMODE == libc::O_WRONLY
+    }
+
+    /// ... and now: not appending (the end moves with every other writer), and no other
+    /// process moves it (a shared file description).
+    fn position_followed(&self) -> bool {
+        self.follows_position() && !self.append.load(Ordering::Relaxed) && !self.shared.load(Ordering::Relaxed)
+    }
+
+    pub fn forget_position(&self) {
+        self.position.store(-1, Ordering::Relaxed);
+    }
+
+    fn learn_position(&self, at: i64, epoch: u64) {
+        if self.follows_position() {
+            self.position_epoch.store(epoch, Ordering::Relaxed);
+            self.position.store(at, Ordering::Relaxed);
+        }
+    }
+
+    /// Where the `n` bytes a write at the file position just put landed; called after the
+    /// lead's write, under the file's order lock. `advanced`: the write moved the position
+    /// by exactly `n` (not so for RWF_APPEND). Asks the kernel (lseek) only when the
+    /// position is not followed or not known yet.
+    pub fn landed_at_position(&self, fd: c_int, n: usize, advanced: bool) -> Res<i64> {
+        let epoch = POSITION_EPOCH.load(Ordering::Acquire);
+        if advanced && self.position_followed() {
+            let known = self.position.load(Ordering::Relaxed);
+            if known >= 0 && self.position_epoch.load(Ordering::Relaxed) == epoch {
+                self.position.store(known + n as i64, Ordering::Relaxed);
+                return Ok(known);
+            }
+        }
+        let now = real::lseek(fd, 0, libc::SEEK_CUR)?;
+        self.learn_position(now, epoch);
+        Ok(now - n as i64)
+    }
+
+    /// An lseek on the program's fd, under the file's order lock where the position is
+    /// followed: the position learnt is the one the next write starts from.
+    pub fn seek(&self, call: impl FnOnce() -> Res<i64>) -> Res<i64> {
+        if !self.position_followed() {
+            return call();
+        }
+        let _order = self.order.lock().unwrap_or_else(|e| e.into_inner());
+        let epoch = POSITION_EPOCH.load(Ordering::Acquire);
+        let at = call()?;
+        self.learn_position(at, epoch);
+        Ok(at)
     }
     pub fn is_written(&self) -> bool {
         self.written.load(Ordering::Relaxed)
@@ -347,6 +422,8 @@ impl Ocb {
                 self.begin_intent(None);
             }
             let value = primary()?;
+            // Not followed while the follower is not written: learnt again when it is.
+            self.forget_position();
             if crate::members::tracking() {
                 crate::members::record_change(&self.rel(), Some(self));
             }

@@ -85,6 +85,7 @@ pub unsafe extern "C" fn shadow_syscall(n: c_long, a: c_long, b: c_long, c: c_lo
         libc::SYS_writev => data::writev(fd, b as _, c as _) as c_long,
         libc::SYS_pwritev => data::pwritev(fd, b as _, c as _, d) as c_long,
         libc::SYS_pwritev2 => data::pwritev2(fd, b as _, c as _, d, f as _) as c_long,
+        libc::SYS_lseek => data::lseek64(fd, b, c as _),
         libc::SYS_ftruncate => int(data::ftruncate(fd, b)),
         libc::SYS_fallocate => int(data::fallocate(fd, b as _, c, d)),
         libc::SYS_fsync => int(data::fsync(fd)),

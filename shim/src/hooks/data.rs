@@ -54,11 +54,6 @@ pub unsafe fn pwritev_all(fd: c_int, iov: *const iovec, cnt: c_int, n: usize, mu
     Ok(())
 }
 
-/// Where the `n` bytes a positional-less write just wrote landed: they end at the position.
-fn ended_at_position(fd: c_int, n: usize) -> Res<i64> {
-    Ok(real::lseek(fd, 0, libc::SEEK_CUR)? - n as i64)
-}
-
 /// Writes all of `buf` through the mirroring path (report lines, stdio cookies, dprintf).
 pub fn write_all(fd: c_int, mut buf: &[u8]) -> Res<usize> {
     let total = buf.len();
@@ -79,8 +74,8 @@ pub fn write_core(fd: c_int, buf: &[u8]) -> Res<usize> {
     ocb.mirrored_write(
         "write",
         || real::write(fd, buf),
-        |sfd, &n| pwrite_all(sfd, &buf[..n], ended_at_position(fd, n)?),
-        |&n| Ok((ended_at_position(fd, n)?, buf[..n].to_vec())),
+        |sfd, &n| pwrite_all(sfd, &buf[..n], ocb.landed_at_position(fd, n, true)?),
+        |&n| Ok((ocb.landed_at_position(fd, n, true)?, buf[..n].to_vec())),
     )
 }
 
@@ -100,7 +95,12 @@ macro_rules! fd_hooks {
                     None => raw::$name($fd $(, $arg)*).into_res(),
                     Some($ocb) => $core,
                 },
-                || raw::$name($fd $(, $arg)*),
+                || {
+                    // Straight to libc (a signal handler inside the shim): the position this
+                    // may move is no longer known.
+                    ocb::positions_unknown();
+                    raw::$name($fd $(, $arg)*)
+                },
             )
         }
     )*};
@@ -114,8 +114,8 @@ fd_hooks! {
         ocb.mirrored_write(
             "write",
             || raw::write(fd, buf, n).into_res(),
-            |sfd, &r| pwrite_all(sfd, &data[..r as usize], ended_at_position(fd, r as usize)?),
-            |&r| Ok((ended_at_position(fd, r as usize)?, data[..r as usize].to_vec())),
+            |sfd, &r| pwrite_all(sfd, &data[..r as usize], ocb.landed_at_position(fd, r as usize, true)?),
+            |&r| Ok((ocb.landed_at_position(fd, r as usize, true)?, data[..r as usize].to_vec())),
         )
     };
     /// pwrite(2)
@@ -127,8 +127,8 @@ fd_hooks! {
         ocb.mirrored_write(
             "writev",
             || raw::writev(fd, iov, cnt).into_res(),
-            |sfd, &r| pwritev_all(sfd, iov, cnt, r as usize, ended_at_position(fd, r as usize)?),
-            |&r| Ok((ended_at_position(fd, r as usize)?, gathered(iov, cnt, r as usize))),
+            |sfd, &r| pwritev_all(sfd, iov, cnt, r as usize, ocb.landed_at_position(fd, r as usize, true)?),
+            |&r| Ok((ocb.landed_at_position(fd, r as usize, true)?, gathered(iov, cnt, r as usize))),
         )
     };
     /// pwritev(2)
@@ -140,6 +140,32 @@ fd_hooks! {
     /// pwritev64v2(2)
     fn pwritev64v2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, flags, |_| raw::pwritev64v2(fd, iov, cnt, off, flags));
 }
+
+/// lseek on any fd: only the position of write-only shadowed files is followed (see
+/// `Ocb::landed_at_position`); every other fd pays one bitmap test.
+pub fn seek(fd: c_int, off: off64_t, whence: c_int) -> Res<off64_t> {
+    match fdtable::get(fd) {
+        Some(ocb) => ocb.seek(|| real::lseek(fd, off, whence)),
+        None => real::lseek(fd, off, whence),
+    }
+}
+
+macro_rules! lseek_hooks {
+    ($($name:ident),*) => {$(
+        /// lseek(2) (glibc's four names for it).
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(fd: c_int, off: off64_t, whence: c_int) -> off64_t {
+            if !fdtable::position_followed(fd) {
+                return raw::lseek64(fd, off, whence);
+            }
+            boundary::hook_write(|| seek(fd, off, whence), || {
+                ocb::positions_unknown();
+                raw::lseek64(fd, off, whence)
+            })
+        }
+    )*};
+}
+lseek_hooks!(lseek, lseek64, __lseek, llseek);
 
 fd_hooks! {
     via hook;
@@ -192,11 +218,11 @@ fn pwrite_core(ocb: &Arc<Ocb>, fd: c_int, data: &[u8], off: off64_t) -> Res<ssiz
 }
 
 unsafe fn pwritev_core(ocb: &Arc<Ocb>, fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int, call: impl Fn(()) -> ssize_t) -> Res<ssize_t> {
-    // Where the lead put the bytes: at its position (offset -1), at its end (RWF_APPEND),
-    // or where asked (unless the fd appends).
+    // Where the lead put the bytes: at its position (offset -1; RWF_APPEND moves the
+    // position to the end), at its end (RWF_APPEND), or where asked (unless the fd appends).
     let landed = |n: usize| {
         if off == -1 {
-            ended_at_position(fd, n)
+            ocb.landed_at_position(fd, n, flags & libc::RWF_APPEND == 0)
         } else if flags & libc::RWF_APPEND != 0 {
             Ok(real::fstat(fd)?.st_size - n as i64)
         } else {
@@ -319,6 +345,7 @@ fn copy_into(out: c_int, explicit: *mut off64_t, copy: impl Fn() -> ssize_t) -> 
         || {
             let start = if explicit.is_null() { real::lseek(out, 0, libc::SEEK_CUR).unwrap_or(0) } else { unsafe { *explicit } };
             let n = copy().into_res()?;
+            ocb.forget_position();
             Ok((n, start))
         },
         |sfd, &(n, start)| {
