@@ -42,6 +42,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1055,6 +1056,150 @@ static void wl_memory(void)
 	free(files);
 }
 
+/*
+ * Scale: the same number of 512 B writes (64 Ki in a full run) made by 1 and by
+ * 64 threads (each on its own file), through 1 and 10,000 open files (round
+ * robin), and by 1 and 100 processes (each on its own file, started before the
+ * clock and released together).  Each phase reports the whole time, so per
+ * write cost = seconds / ops; run.py sets each N-phase against its 1-phase.
+ */
+#define SCALE_BS 512
+
+struct scale_thr {
+	int id;
+	uint64_t n;
+	pthread_barrier_t *bar;
+};
+
+static void scale_writes(const char *rel, int id, uint64_t n)
+{
+	unsigned char buf[SCALE_BS];
+	struct mfile f;
+	m_open(&f, rel, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	fill_pattern(buf, sizeof buf, 1000, (uint64_t)id);
+	for (uint64_t i = 0; i < n; i++)
+		m_write(&f, buf, sizeof buf);
+	m_close(&f);
+}
+
+static void *scale_thread(void *arg)
+{
+	struct scale_thr *th = arg;
+	char rel[64];
+	snprintf(rel, sizeof rel, "scale/t%02d", th->id);
+	pthread_barrier_wait(th->bar);
+	scale_writes(rel, th->id, th->n);
+	return NULL;
+}
+
+static double scale_threads(int nthreads, uint64_t total)
+{
+	pthread_t *tid = xmalloc(sizeof *tid * (size_t)nthreads);
+	struct scale_thr *th = xmalloc(sizeof *th * (size_t)nthreads);
+	pthread_barrier_t bar;
+	double t;
+	pthread_barrier_init(&bar, NULL, (unsigned)nthreads + 1);
+	for (int i = 0; i < nthreads; i++) {
+		th[i] = (struct scale_thr){ .id = i, .n = total / (uint64_t)nthreads, .bar = &bar };
+		if (pthread_create(&tid[i], NULL, scale_thread, &th[i]) != 0)
+			die("pthread_create");
+	}
+	t = now();
+	pthread_barrier_wait(&bar);
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(tid[i], NULL);
+	t = now() - t;
+	pthread_barrier_destroy(&bar);
+	free(tid);
+	free(th);
+	return t;
+}
+
+static double scale_files(uint64_t nfiles, uint64_t total)
+{
+	struct mfile *files = xmalloc(nfiles * sizeof *files);
+	unsigned char buf[SCALE_BS];
+	char rel[64];
+	double t;
+	fill_pattern(buf, sizeof buf, 1001, nfiles);
+	for (uint64_t i = 0; i < nfiles; i++) {
+		snprintf(rel, sizeof rel, "scale/d%02u/f%05" PRIu64, (unsigned)(i % 100), i);
+		m_open(&files[i], rel, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	}
+	t = now();
+	for (uint64_t i = 0; i < total; i++)
+		m_write(&files[i % nfiles], buf, sizeof buf);
+	t = now() - t;
+	for (uint64_t i = 0; i < nfiles; i++)
+		m_close(&files[i]);
+	free(files);
+	return t;
+}
+
+static double scale_procs(int nprocs, uint64_t total)
+{
+	int ready[2], go[2], status;
+	double t;
+	char c;
+	if (pipe(ready) != 0 || pipe(go) != 0)
+		die("pipe");
+	fflush(stdout);
+	for (int i = 0; i < nprocs; i++) {
+		pid_t pid = fork();
+		if (pid < 0)
+			die("fork");
+		if (pid == 0) {
+			char rel[64];
+			close(go[1]);
+			snprintf(rel, sizeof rel, "scale/p%03d", i);
+			if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 0)
+				_exit(2);
+			scale_writes(rel, 100 + i, total / (uint64_t)nprocs);
+			exit(0);
+		}
+	}
+	close(ready[1]);
+	for (int i = 0; i < nprocs; i++)
+		if (read(ready[0], &c, 1) != 1)
+			die("a scale process did not start");
+	t = now();
+	close(go[1]);
+	for (int i = 0; i < nprocs; i++) {
+		if (wait(&status) < 0)
+			die("wait");
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			die("a scale process failed (status %d)", status);
+	}
+	t = now() - t;
+	close(ready[0]);
+	close(go[0]);
+	return t;
+}
+
+static void wl_scale(void)
+{
+	uint64_t total = scaled(65536, 6400), nfiles = 10000;
+	char rel[64];
+	uint64_t limit = raise_nofile(2 * nfiles + 64);
+	if (2 * nfiles + 64 > limit) {
+		nfiles = (limit - 64) / 2;
+		fprintf(stderr, "bench scale: open-file limit %" PRIu64 ", so %" PRIu64 " files\n",
+			limit, nfiles);
+	}
+	m_mkdir("scale");
+	for (unsigned d = 0; d < 100; d++) {
+		snprintf(rel, sizeof rel, "scale/d%02u", d);
+		m_mkdir(rel);
+	}
+	emit("threads_1", scale_threads(1, total), total, total * SCALE_BS);
+	emit("threads_64", scale_threads(64, total), total, total * SCALE_BS);
+	emit("files_1", scale_files(1, total), total, total * SCALE_BS);
+	snprintf(rel, sizeof rel, "files_%" PRIu64, nfiles);
+	emit(rel, scale_files(nfiles, total), total, total * SCALE_BS);
+	emit("procs_1", scale_procs(1, total), total, total * SCALE_BS);
+	emit("procs_100", scale_procs(100, total), total, total * SCALE_BS);
+}
+
 /* ------------------------------------------------------ resync helpers */
 
 /*
@@ -1276,6 +1421,7 @@ static const struct {
 	{ "fsync", wl_fsync },
 	{ "concurrency", wl_concurrency },
 	{ "memory", wl_memory },
+	{ "scale", wl_scale },
 	{ "tree", wl_tree },
 	{ "stallwriter", wl_stallwriter },
 };

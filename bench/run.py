@@ -68,6 +68,8 @@ WORKLOADS = [
     Workload("concurrency", "8 threads: own files; one O_APPEND file", 1, 1 / 8),
     Workload("memory", "RSS with 10,000 shadowed files open", 1, 0.1, max_reps=3, spread=True),
     Workload("metadata", "create/write/rename/stat/unlink 10,000 files", 1, 0.05, spread=True),
+    Workload("scale", "64 Ki x 512 B writes: 1 vs 64 threads, 1 vs 10,000 open files, "
+             "1 vs 100 processes", 1, 1 / 8, spread=True),
 ]
 BY_NAME = {w.name: w for w in WORKLOADS}
 
@@ -89,6 +91,9 @@ for _dt in ("disktester", "disktester_sync"):
     for _p in DT_WRITES:
         TARGETS[(_dt, _p)] = ("ideal", 1.10, "Disk Tester writes")
     TARGETS[(_dt, "writes_512b_sum")] = ("ideal", 1.10, "512-byte writes")
+
+SCALE_LIMIT = 1.2  # a write's cost at scale over its cost with 1 thread/file/process
+SCALE_PAIRS = (("threads_1", "threads_64"), ("files_1", "files_"), ("procs_1", "procs_100"))
 
 SHIM_FIXED_LIMIT = 2 * 1024 * 1024  # bytes
 SHIM_PER_FILE_LIMIT = 256  # bytes per open shadowed file
@@ -453,6 +458,23 @@ def memory_rows(table: dict) -> list[dict]:
     ]
 
 
+def scale_rows(table: dict) -> list[dict]:
+    """The scale workload: each mode's cost of a write at scale over its cost at 1, paired
+    by repetition (the same number of writes in both phases)."""
+    out = []
+    for one, many_prefix in SCALE_PAIRS:
+        many = next((ph for (wl, ph) in table if wl == "scale" and ph.startswith(many_prefix)
+                     and ph != one), None)
+        if ("scale", one) not in table or many is None:
+            continue
+        a, b = table[("scale", one)]["by_mode"], table[("scale", many)]["by_mode"]
+        factors = {m: paired_ratios(b.get(m, {}), a.get(m, {})) for m in MODES}
+        sh = factors["shadowed"]
+        out.append({"name": f"{many} / {one}", "factors": factors, "limit": SCALE_LIMIT,
+                    "pass": None if sh is None else sh["median"] <= SCALE_LIMIT})
+    return out
+
+
 def results(table: dict, workloads: list[Workload]) -> list[dict]:
     order = {w.name: i for i, w in enumerate(workloads)}
     out = []
@@ -513,10 +535,19 @@ def fmt_ratio(r: float | None) -> str:
 
 def print_table(res: list[dict], mem: list[dict], runs: list[dict], a,
                 rs: dict | None = None, fo: dict | None = None,
-                rb: dict | None = None) -> None:
+                rb: dict | None = None, sc: list[dict] | None = None) -> None:
     print()
     if res:
         print_main_rows(res, mem, a)
+    if sc:
+        print()
+        print(f"scale (a write's cost at scale / at 1, paired by repetition; "
+              f"target: shadowed <= {SCALE_LIMIT}):")
+        for r in sc:
+            verdict = "" if r["pass"] is None else ("pass" if r["pass"] else "MISS")
+            cells = "  ".join(f"{m} {fmt_ratio(r['factors'][m] and r['factors'][m]['median'])}"
+                              for m in MODES if r["factors"][m])
+            print(f"  {r['name']:<24} {cells}  {verdict}")
     resync.print_section(rs)
     failover.print_sections(fo, rb)
     if res:
@@ -797,6 +828,7 @@ def main() -> int:
     table = collect(runs)
     res = results(table, a.workloads)
     mem = memory_rows(table)
+    sc = scale_rows(table)
     failures = [r for r in runs if r["error"]] + [f for d in (rs, fo, rb) if d
                                                   for f in d["failures"]]
     repo = Path(__file__).resolve().parent.parent
@@ -821,6 +853,7 @@ def main() -> int:
         },
         "results": res,
         "memory": mem,
+        "scale": sc,
         "published": PUBLISHED,
         "resync": rs,
         "failover": fo,
@@ -832,7 +865,7 @@ def main() -> int:
     (out / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
     write_csv(out / "results.csv", res, mem, rs, fo, rb)
     write_svg(out / "ratios.svg", res)
-    print_table(res, mem, runs, a, rs, fo, rb)
+    print_table(res, mem, runs, a, rs, fo, rb, sc)
     print(f"\nwrote {out / 'results.json'}, {out / 'results.csv'}, {out / 'ratios.svg'} "
           f"({time.monotonic() - t_start:.0f}s)")
     if failures:

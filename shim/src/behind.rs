@@ -41,6 +41,9 @@ struct Queue {
     waiters: UnsafeCell<usize>,
     /// The queue's thread waits for work (no timeout).
     idle: UnsafeCell<bool>,
+    /// A thread is writing the front of the queue out (the queue's own, or one that waits
+    /// for the queue: it writes rather than hand over to the queue's thread and wait).
+    busy: UnsafeCell<bool>,
 }
 unsafe impl Sync for Queue {}
 
@@ -51,6 +54,7 @@ static QUEUE: Queue = Queue {
     bytes: UnsafeCell::new(0),
     waiters: UnsafeCell::new(0),
     idle: UnsafeCell::new(false),
+    busy: UnsafeCell::new(false),
 };
 
 /// The longest a queued write waits for others to be written with it: the follower lags
@@ -58,6 +62,9 @@ static QUEUE: Queue = Queue {
 const GATHER_MS: u64 = 10;
 /// Queued bytes from which the queue's thread writes without waiting to gather more.
 const GATHER_BYTES: usize = 256 << 10;
+/// A write takes the queue time of the write queued before it (older: due no later) except
+/// every STAMP_EVERY-th: a clock read per write costs more than the queueing itself.
+const STAMP_EVERY: u64 = 64;
 
 /// Bytes the queue may hold (0: write-behind is off).
 static CAPACITY: AtomicUsize = AtomicUsize::new(0);
@@ -86,16 +93,22 @@ impl Locked {
         let ts = libc::timespec { tv_sec: (until_ms / 1000) as libc::time_t, tv_nsec: ((until_ms % 1000) * 1_000_000) as libc::c_long };
         unsafe { libc::pthread_cond_timedwait(QUEUE.changed.get(), QUEUE.lock.get(), &ts) };
     }
-    /// Waits (as a waiter the queue's thread hurries for) until `done`.
-    fn wait_for(&self, done: impl Fn(&Locked) -> bool) {
-        if done(self) {
-            return;
+    /// Until `done`: writes the front of the queue out while no other thread does, and
+    /// waits (as a waiter the queue's thread hurries for) while one does.
+    fn wait_for(mut self, done: impl Fn(&Locked) -> bool) -> Locked {
+        while !done(&self) {
+            if *self.busy() {
+                self.wait_as_waiter();
+            } else {
+                *self.busy() = true;
+                self = write_front(self);
+            }
         }
+        self
+    }
+    fn wait_as_waiter(&self) {
         *self.waiters() += 1;
-        self.wake();
-        while !done(self) {
-            self.wait();
-        }
+        self.wait();
         *self.waiters() -= 1;
     }
     fn items(&self) -> &mut VecDeque<Item> {
@@ -109,6 +122,9 @@ impl Locked {
     }
     fn idle(&self) -> &mut bool {
         unsafe { &mut *QUEUE.idle.get() }
+    }
+    fn busy(&self) -> &mut bool {
+        unsafe { &mut *QUEUE.busy.get() }
     }
     fn wake(&self) {
         unsafe { libc::pthread_cond_broadcast(QUEUE.changed.get()) };
@@ -161,15 +177,19 @@ pub fn push(ocb: &Arc<Ocb>, sfd: c_int, at: i64, data: Vec<u8>, what: &'static s
     }
     let cap = CAPACITY.load(Ordering::Relaxed);
     let len = data.len();
-    let q = Locked::take();
-    q.wait_for(|q| *q.bytes() == 0 || *q.bytes() + len <= cap);
+    let q = Locked::take().wait_for(|q| *q.bytes() == 0 || *q.bytes() + len <= cap);
     if PUSHED.load(Ordering::SeqCst) == DONE.load(Ordering::SeqCst) {
         // The queue is work in flight until it is empty: `shadowctl` waits for it.
         crate::members::queue_in_flight(true);
     }
     let before = *q.bytes();
     *q.bytes() += len;
-    q.items().push_back(Item { ocb: ocb.clone(), sfd, at, data, what, queued_at: now_ms() });
+    let pushed = PUSHED.load(Ordering::Relaxed);
+    let queued_at = match q.items().back() {
+        Some(last) if pushed % STAMP_EVERY != 0 => last.queued_at,
+        _ => now_ms(),
+    };
+    q.items().push_back(Item { ocb: ocb.clone(), sfd, at, data, what, queued_at });
     PUSHED.fetch_add(1, Ordering::SeqCst);
     crate::members::publish_queued(*q.bytes() as u64);
     // One wake-up per burst of writes, and one when enough has gathered.
@@ -179,14 +199,16 @@ pub fn push(ocb: &Arc<Ocb>, sfd: c_int, at: i64, data: Vec<u8>, what: &'static s
     Ok(())
 }
 
-/// Waits until the follower holds every write queued so far. Two atomic loads when the
-/// queue is empty; nothing on the queue's own thread.
+/// Waits until the follower holds every write queued so far, writing them itself unless
+/// another thread is at it (a close right after a write pays one write, not a hand-over to
+/// the queue's thread). Two atomic loads when the queue is empty; nothing on the queue's
+/// own thread.
 pub fn drain() {
     let target = PUSHED.load(Ordering::SeqCst);
     if DONE.load(Ordering::SeqCst) >= target || IS_WORKER.with(Cell::get) {
         return;
     }
-    Locked::take().wait_for(|_| DONE.load(Ordering::SeqCst) >= target);
+    drop(Locked::take().wait_for(|_| DONE.load(Ordering::SeqCst) >= target));
 }
 
 /// Waits for the queue to empty, from `_exit` (maybe in a signal handler that interrupted
@@ -230,6 +252,7 @@ pub fn after_fork_child() {
         *QUEUE.bytes.get() = 0;
         *QUEUE.waiters.get() = 0;
         *QUEUE.idle.get() = false;
+        *QUEUE.busy.get() = false;
     }
     init_condvar();
     PUSHED.store(0, Ordering::SeqCst);
@@ -261,14 +284,13 @@ fn start_worker() -> bool {
     true
 }
 
-/// One queued write as the queue's thread writes it, taken out of the queue under its lock.
-/// The bytes stay in the queue (and count against it) until the follower has them.
+/// One queued write as it is written out, read from the queue under its lock. The item
+/// (its bytes, its OCB) stays in the queue, and counts against it, until the follower has
+/// the bytes: only the busy thread takes items off the front.
 struct Taken {
-    ocb: Arc<Ocb>,
     sfd: c_int,
     at: i64,
     iov: libc::iovec,
-    what: &'static str,
 }
 
 fn worker() {
@@ -281,47 +303,64 @@ fn worker() {
         libc::sigfillset(&mut all);
         libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
     }
-    let mut batch: Vec<Taken> = Vec::new();
     loop {
-        {
-            let q = Locked::take();
-            gather(&q);
-            batch.extend(q.items().iter().take(libc::UIO_MAXIOV as usize).map(|i| Taken {
-                ocb: i.ocb.clone(),
-                sfd: i.sfd,
-                at: i.at,
-                iov: libc::iovec { iov_base: i.data.as_ptr() as *mut libc::c_void, iov_len: i.data.len() },
-                what: i.what,
-            }));
-        }
-        write_batch(&batch);
-        let n = batch.len();
-        batch.clear();
-        let done: Vec<Item> = {
-            let q = Locked::take();
-            let done: Vec<Item> = q.items().drain(..n).collect();
-            *q.bytes() -= done.iter().map(|i| i.data.len()).sum::<usize>();
-            crate::members::publish_queued(*q.bytes() as u64);
-            done
-        };
-        // Let go of before they count as done: a close that waited for them then finds
-        // its file's last reference its own and settles it. Outside the lock: an OCB's
-        // drop closes fds and reports.
-        drop(done);
         let q = Locked::take();
-        if DONE.fetch_add(n as u64, Ordering::SeqCst) + n as u64 == PUSHED.load(Ordering::SeqCst) {
-            crate::members::queue_in_flight(false);
-        }
-        if *q.waiters() > 0 {
-            q.wake();
+        gather(&q);
+        *q.busy() = true;
+        drop(write_front(q));
+    }
+}
+
+/// Writes the front of the queue out with the lock let go, as the busy thread (claimed by
+/// the caller), and gives up `busy`. A failure is reported for each file it hit once the
+/// items are off the queue, before they count as done.
+fn write_front(q: Locked) -> Locked {
+    let batch: Vec<Taken> = q.items().iter().take(libc::UIO_MAXIOV as usize).map(|i| Taken {
+        sfd: i.sfd,
+        at: i.at,
+        iov: libc::iovec { iov_base: i.data.as_ptr() as *mut libc::c_void, iov_len: i.data.len() },
+    }).collect();
+    drop(q);
+    let failed = write_batch(&batch);
+    let n = batch.len();
+    let done: Vec<Item> = {
+        let q = Locked::take();
+        let done: Vec<Item> = q.items().drain(..n).collect();
+        *q.bytes() -= done.iter().map(|i| i.data.len()).sum::<usize>();
+        crate::members::publish_queued(*q.bytes() as u64);
+        done
+    };
+    // Outside the lock: reporting and an OCB's drop (closing fds) take other locks.
+    for (run, e) in failed {
+        let run = &done[run];
+        for (i, item) in run.iter().enumerate() {
+            if !run[..i].iter().any(|o| Arc::ptr_eq(&o.ocb, &item.ocb)) {
+                item.ocb.follower_failed_behind(item.what, e);
+            }
         }
     }
+    // Let go of before they count as done: a close that waited for them then finds its
+    // file's last reference its own and settles it.
+    drop(done);
+    let q = Locked::take();
+    if DONE.fetch_add(n as u64, Ordering::SeqCst) + n as u64 == PUSHED.load(Ordering::SeqCst) {
+        crate::members::queue_in_flight(false);
+    }
+    *q.busy() = false;
+    if *q.waiters() > 0 {
+        q.wake();
+    }
+    q
 }
 
 /// Waits until the queue has work and either someone waits for it, enough has gathered,
 /// or its oldest write has waited GATHER_MS.
 fn gather(q: &Locked) {
     loop {
+        if *q.busy() {
+            q.wait_as_waiter();
+            continue;
+        }
         if q.items().is_empty() {
             *q.idle() = true;
             q.wait();
@@ -337,25 +376,21 @@ fn gather(q: &Locked) {
 }
 
 /// Writes a batch in order, each run of writes that continue one another in one file with
-/// one pwritev.
-fn write_batch(batch: &[Taken]) {
+/// one pwritev. Returns the runs the follower refused, with its error.
+fn write_batch(batch: &[Taken]) -> Vec<(std::ops::Range<usize>, Errno)> {
+    let mut failed = Vec::new();
     let mut start = 0;
     while start < batch.len() {
         let mut end = start + 1;
         while end < batch.len() && batch[end].sfd == batch[start].sfd && batch[end].at == batch[end - 1].at + batch[end - 1].iov.iov_len as i64 {
             end += 1;
         }
-        let run = &batch[start..end];
-        if let Err(e) = write_run(run) {
-            // Each file of the run (usually one) learns of it.
-            for (i, t) in run.iter().enumerate() {
-                if !run[..i].iter().any(|o| Arc::ptr_eq(&o.ocb, &t.ocb)) {
-                    t.ocb.follower_failed_behind(t.what, e);
-                }
-            }
+        if let Err(e) = write_run(&batch[start..end]) {
+            failed.push((start..end, e));
         }
         start = end;
     }
+    failed
 }
 
 /// One run: a single write, or consecutive ones gathered into one pwritev.
