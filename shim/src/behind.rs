@@ -8,14 +8,17 @@
 //! full queue leaves `recover` due for exactly the directories of those files.
 //!
 //! The queue is a pthread mutex and condition variable rather than std's: `fork` must hold
-//! it across the fork and the child must start from a fresh one (see `before_fork`).
+//! it across the fork and the child must start from a fresh one (see `before_fork`). The
+//! bytes wait in one ring mapped at the first write, not in a heap allocation each: a write
+//! then costs a copy, no malloc, and the heap is not left strewn with freed buffers that
+//! every fork child's first mallocs would walk (and copy, page by page).
 
-use crate::ocb::Ocb;
-use crate::real::{Errno, Res};
+use crate::ocb::{Ocb, Payload};
+use crate::real::Errno;
 use libc::c_int;
 use std::cell::{Cell, UnsafeCell};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// The follower's part of one data write, owned until the follower has it.
@@ -23,7 +26,9 @@ struct Item {
     ocb: Arc<Ocb>,
     sfd: c_int,
     at: i64,
-    data: Vec<u8>,
+    /// Its bytes: `len` at `start` in the ring.
+    start: usize,
+    len: usize,
     what: &'static str,
     /// Monotonic milliseconds when it was queued.
     queued_at: u64,
@@ -36,6 +41,9 @@ struct Queue {
     changed: UnsafeCell<libc::pthread_cond_t>,
     items: UnsafeCell<VecDeque<Item>>,
     bytes: UnsafeCell<usize>,
+    /// Where the ring's next bytes go; back to 0 whenever the queue empties, so that only as
+    /// much of the ring as the queue ever held at once is touched.
+    tail: UnsafeCell<usize>,
     /// Threads waiting for the queue to empty or to make room: the queue's thread then
     /// writes at once instead of gathering.
     waiters: UnsafeCell<usize>,
@@ -52,6 +60,7 @@ static QUEUE: Queue = Queue {
     changed: UnsafeCell::new(libc::PTHREAD_COND_INITIALIZER),
     items: UnsafeCell::new(VecDeque::new()),
     bytes: UnsafeCell::new(0),
+    tail: UnsafeCell::new(0),
     waiters: UnsafeCell::new(0),
     idle: UnsafeCell::new(false),
     busy: UnsafeCell::new(false),
@@ -66,8 +75,10 @@ const GATHER_BYTES: usize = 256 << 10;
 /// every STAMP_EVERY-th: a clock read per write costs more than the queueing itself.
 const STAMP_EVERY: u64 = 64;
 
-/// Bytes the queue may hold (0: write-behind is off).
+/// Bytes the queue may hold (0: write-behind is off): the ring's size.
 static CAPACITY: AtomicUsize = AtomicUsize::new(0);
+/// The ring (mapped at start-up; a fork child writes its own copy of it).
+static RING: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
 /// Items ever queued and ever done: the queue is empty when they are equal (read without
 /// the lock, so that `drain` costs two loads when there is nothing to wait for).
 static PUSHED: AtomicU64 = AtomicU64::new(0);
@@ -117,6 +128,25 @@ impl Locked {
     fn bytes(&self) -> &mut usize {
         unsafe { &mut *QUEUE.bytes.get() }
     }
+    fn tail(&self) -> &mut usize {
+        unsafe { &mut *QUEUE.tail.get() }
+    }
+    /// Where `len` more bytes fit in the ring in one piece: after the newest item, or at
+    /// the ring's start when the oldest item begins far enough from it.
+    fn room(&self, len: usize, cap: usize) -> Option<usize> {
+        let Some(oldest) = self.items().front() else { return (len <= cap).then_some(0) };
+        let (head, tail) = (oldest.start, *self.tail());
+        if tail > head {
+            if cap - tail >= len {
+                Some(tail)
+            } else {
+                (head >= len).then_some(0)
+            }
+        } else {
+            // Wrapped (equal: full).
+            (head - tail >= len).then_some(tail)
+        }
+    }
     fn waiters(&self) -> &mut usize {
         unsafe { &mut *QUEUE.waiters.get() }
     }
@@ -155,10 +185,19 @@ fn now_ms() -> u64 {
     ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
 }
 
-/// Turns write-behind on with a queue of `bytes` (0: off), from the config at start-up.
+/// Turns write-behind on with a queue of `bytes` (0: off), from the config at start-up. The
+/// ring is mapped now, before any thread can write: untouched pages cost nothing, so the
+/// ring's memory is what the queue holds at most. Without it write-behind stays off.
 pub fn configure(bytes: u64) {
     init_condvar();
-    CAPACITY.store(bytes as usize, Ordering::Relaxed);
+    if bytes == 0 {
+        return;
+    }
+    let ring = unsafe { crate::real::raw::mmap(std::ptr::null_mut(), bytes as usize, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE, -1, 0) };
+    if ring != libc::MAP_FAILED {
+        RING.store(ring.cast(), Ordering::Release);
+        CAPACITY.store(bytes as usize, Ordering::Release);
+    }
 }
 
 /// Whether a data write may be queued now: write-behind is on, and this is not the queue's
@@ -168,16 +207,23 @@ pub fn on() -> bool {
 }
 
 /// Queues the follower's part of a write (called under the file's order lock, so the
-/// file's items are queued in the order its writes reached the lead). Waits while the
-/// queue is full; a write larger than the whole queue waits for an empty one.
-pub fn push(ocb: &Arc<Ocb>, sfd: c_int, at: i64, data: Vec<u8>, what: &'static str) -> Res<()> {
-    if !start_worker() {
-        // No thread to write it out: written now, as without write-behind.
-        return write_out(sfd, &data, at);
-    }
+/// file's items are queued in the order its writes reached the lead), waiting while the
+/// ring has no room for it. False when it cannot be queued (larger than the whole ring, or
+/// no thread or ring to be had): the caller writes it now, as without write-behind.
+pub fn push(ocb: &Arc<Ocb>, sfd: c_int, at: i64, bytes: &Payload, what: &'static str) -> bool {
     let cap = CAPACITY.load(Ordering::Relaxed);
-    let len = data.len();
-    let q = Locked::take().wait_for(|q| *q.bytes() == 0 || *q.bytes() + len <= cap);
+    let len = bytes.len();
+    if len == 0 {
+        return true;
+    }
+    if len > cap || !start_worker() {
+        return false;
+    }
+    let ring = RING.load(Ordering::Acquire);
+    let q = Locked::take().wait_for(|q| q.room(len, cap).is_some());
+    let Some(start) = q.room(len, cap) else { return false };
+    unsafe { bytes.copy_to(ring.add(start)) };
+    *q.tail() = start + len;
     if PUSHED.load(Ordering::SeqCst) == DONE.load(Ordering::SeqCst) {
         // The queue is work in flight until it is empty: `shadowctl` waits for it.
         crate::members::queue_in_flight(true);
@@ -189,14 +235,14 @@ pub fn push(ocb: &Arc<Ocb>, sfd: c_int, at: i64, data: Vec<u8>, what: &'static s
         Some(last) if pushed % STAMP_EVERY != 0 => last.queued_at,
         _ => now_ms(),
     };
-    q.items().push_back(Item { ocb: ocb.clone(), sfd, at, data, what, queued_at });
+    q.items().push_back(Item { ocb: ocb.clone(), sfd, at, start, len, what, queued_at });
     PUSHED.fetch_add(1, Ordering::SeqCst);
     crate::members::publish_queued(*q.bytes() as u64);
     // One wake-up per burst of writes, and one when enough has gathered.
     if *q.idle() || (before < GATHER_BYTES && *q.bytes() >= GATHER_BYTES) {
         q.wake();
     }
-    Ok(())
+    true
 }
 
 /// Waits until the follower holds every write queued so far, writing them itself unless
@@ -244,12 +290,16 @@ pub fn after_fork_parent() {
 
 /// In the child: the parent's thread and items stay the parent's. Nothing is freed or
 /// allocated here (the queue was empty, or was copied mid-change by a fork from a signal
-/// handler: then its items are the parent's to write and are forgotten).
+/// handler: then its items are the parent's to write and are forgotten). An empty queue
+/// keeps its buffer: growing a new one would be the child's first large malloc (see BATCH).
 pub fn after_fork_child() {
     unsafe {
         std::ptr::write(QUEUE.lock.get(), libc::PTHREAD_MUTEX_INITIALIZER);
-        std::mem::forget(std::mem::take(&mut *QUEUE.items.get()));
+        if !(*QUEUE.items.get()).is_empty() {
+            std::mem::forget(std::mem::take(&mut *QUEUE.items.get()));
+        }
         *QUEUE.bytes.get() = 0;
+        *QUEUE.tail.get() = 0;
         *QUEUE.waiters.get() = 0;
         *QUEUE.idle.get() = false;
         *QUEUE.busy.get() = false;
@@ -272,37 +322,34 @@ pub fn relocate(old: c_int, new: c_int) {
 }
 
 /// Starts the queue's thread unless it runs; false if it could not be started (then
-/// write-behind is off for this process).
+/// write-behind is off for this process; what another thread queued meanwhile is written
+/// by whoever drains the queue next).
 fn start_worker() -> bool {
     if WORKER.load(Ordering::Relaxed) || WORKER.swap(true, Ordering::SeqCst) {
         return true;
     }
-    if std::thread::Builder::new().name("libshadow-wb".into()).spawn(worker).is_err() {
+    extern "C" fn start(_: *mut libc::c_void) -> *mut libc::c_void {
+        if std::panic::catch_unwind(worker).is_err() {
+            crate::report::shim_bug();
+        }
+        std::ptr::null_mut()
+    }
+    if !crate::real::spawn_quiet_thread(c"libshadow-wb", start) {
         CAPACITY.store(0, Ordering::SeqCst);
         return false;
     }
     true
 }
 
-/// One queued write as it is written out, read from the queue under its lock. The item
-/// (its bytes, its OCB) stays in the queue, and counts against it, until the follower has
-/// the bytes: only the busy thread takes items off the front.
-struct Taken {
-    sfd: c_int,
-    at: i64,
-    iov: libc::iovec,
-}
+/// Items written out in one go. Everything `write_front` needs for them lives on the
+/// stack: the thread that writes may be the program's, and a malloc there is not free (a
+/// fork child's first large malloc consolidates, and so copies, the parent's whole heap).
+const BATCH: usize = 64;
 
 fn worker() {
     IS_WORKER.with(|w| w.set(true));
-    // Everything this thread calls reaches libc directly, and the program's signal
-    // handlers never run on it.
+    // Everything this thread calls reaches libc directly.
     std::mem::forget(crate::boundary::Inside::force());
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
-    }
     loop {
         let q = Locked::take();
         gather(&q);
@@ -315,26 +362,36 @@ fn worker() {
 /// the caller), and gives up `busy`. A failure is reported for each file it hit once the
 /// items are off the queue, before they count as done.
 fn write_front(q: Locked) -> Locked {
-    let batch: Vec<Taken> = q.items().iter().take(libc::UIO_MAXIOV as usize).map(|i| Taken {
-        sfd: i.sfd,
-        at: i.at,
-        iov: libc::iovec { iov_base: i.data.as_ptr() as *mut libc::c_void, iov_len: i.data.len() },
-    }).collect();
+    // The items stay in the queue (and count against it) until the follower has their
+    // bytes: only the busy thread takes items off the front, so these stay put.
+    let ring = RING.load(Ordering::Acquire);
+    let mut iovs = [libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; BATCH];
+    let mut whom = [(0, 0); BATCH];
+    let mut n = 0;
+    for item in q.items().iter().take(BATCH) {
+        iovs[n] = libc::iovec { iov_base: unsafe { ring.add(item.start) }.cast(), iov_len: item.len };
+        whom[n] = (item.sfd, item.at);
+        n += 1;
+    }
     drop(q);
-    let failed = write_batch(&batch);
-    let n = batch.len();
-    let done: Vec<Item> = {
+    let failed = write_batch(&iovs[..n], &whom[..n]);
+    let mut done: [Option<Item>; BATCH] = [const { None }; BATCH];
+    {
         let q = Locked::take();
-        let done: Vec<Item> = q.items().drain(..n).collect();
-        *q.bytes() -= done.iter().map(|i| i.data.len()).sum::<usize>();
+        for slot in &mut done[..n] {
+            *slot = q.items().pop_front();
+        }
+        *q.bytes() -= iovs[..n].iter().map(|v| v.iov_len).sum::<usize>();
+        if q.items().is_empty() {
+            *q.tail() = 0;
+        }
         crate::members::publish_queued(*q.bytes() as u64);
-        done
-    };
+    }
     // Outside the lock: reporting and an OCB's drop (closing fds) take other locks.
     for (run, e) in failed {
         let run = &done[run];
-        for (i, item) in run.iter().enumerate() {
-            if !run[..i].iter().any(|o| Arc::ptr_eq(&o.ocb, &item.ocb)) {
+        for (i, item) in run.iter().enumerate().filter_map(|(i, o)| Some((i, o.as_ref()?))) {
+            if !run[..i].iter().flatten().any(|o| Arc::ptr_eq(&o.ocb, &item.ocb)) {
                 item.ocb.follower_failed_behind(item.what, e);
             }
         }
@@ -375,43 +432,31 @@ fn gather(q: &Locked) {
     }
 }
 
-/// Writes a batch in order, each run of writes that continue one another in one file with
-/// one pwritev. Returns the runs the follower refused, with its error.
-fn write_batch(batch: &[Taken]) -> Vec<(std::ops::Range<usize>, Errno)> {
+/// Writes a batch in order (`whom`: each write's follower fd and offset), each run of
+/// writes that continue one another in one file with one pwritev. Returns the runs the
+/// follower refused, with its error.
+fn write_batch(iovs: &[libc::iovec], whom: &[(c_int, i64)]) -> Vec<(std::ops::Range<usize>, Errno)> {
     let mut failed = Vec::new();
     let mut start = 0;
-    while start < batch.len() {
+    while start < iovs.len() {
+        let (sfd, at) = whom[start];
         let mut end = start + 1;
-        while end < batch.len() && batch[end].sfd == batch[start].sfd && batch[end].at == batch[end - 1].at + batch[end - 1].iov.iov_len as i64 {
+        while end < iovs.len() && whom[end].0 == sfd && whom[end].1 == whom[end - 1].1 + iovs[end - 1].iov_len as i64 {
             end += 1;
         }
-        if let Err(e) = write_run(&batch[start..end]) {
+        let run = &iovs[start..end];
+        let total = run.iter().map(|v| v.iov_len).sum();
+        let write = || unsafe { crate::hooks::data::pwritev_all(sfd, run.as_ptr(), run.len() as c_int, total, at) };
+        let written = match write() {
+            // Made O_DIRECT since it was queued (fcntl F_SETFL): the ring is not aligned
+            // for it.
+            Err(Errno(libc::EINVAL)) => crate::ocb::without_direct(sfd, write),
+            r => r,
+        };
+        if let Err(e) = written {
             failed.push((start..end, e));
         }
         start = end;
     }
     failed
-}
-
-/// One run: a single write, or consecutive ones gathered into one pwritev.
-fn write_run(run: &[Taken]) -> Res<()> {
-    let total: usize = run.iter().map(|t| t.iov.iov_len).sum();
-    let iovs: Vec<libc::iovec> = run.iter().map(|t| t.iov).collect();
-    let at = run[0].at;
-    let sfd = run[0].sfd;
-    let write = || unsafe { crate::hooks::data::pwritev_all(sfd, iovs.as_ptr(), iovs.len() as c_int, total, at) };
-    match write() {
-        // Made O_DIRECT since it was queued (fcntl F_SETFL): the queue's buffers are not
-        // aligned for it.
-        Err(Errno(libc::EINVAL)) => crate::ocb::without_direct(sfd, write),
-        r => r,
-    }
-}
-
-/// The follower's write when there is no queue thread.
-fn write_out(sfd: c_int, bytes: &[u8], at: i64) -> Res<()> {
-    match crate::ocb::pwrite_all(sfd, bytes, at) {
-        Err(Errno(libc::EINVAL)) => crate::ocb::without_direct(sfd, || crate::ocb::pwrite_all(sfd, bytes, at)),
-        r => r,
-    }
 }

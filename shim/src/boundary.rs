@@ -90,6 +90,7 @@ extern "C" fn after_fork_parent() {
 }
 extern "C" fn after_fork_child() {
     crate::behind::after_fork_child();
+    crate::beside::after_fork_child();
     crate::mem::set_pid();
     crate::fdtable::mark_all_shared();
     crate::members::claim_slot();

@@ -7,6 +7,7 @@
 
 mod adopt;
 mod behind;
+mod beside;
 mod boundary;
 mod fdtable;
 mod hooks;

@@ -90,6 +90,21 @@ pub fn positions_unknown() {
     POSITION_EPOCH.fetch_add(1, Ordering::AcqRel);
 }
 
+/// The follower's part of a mutation: `After` the lead's, given its result, or `Beside` it
+/// (a flush, on the shim's flushing thread).
+enum Follower<'a, T> {
+    After(&'a dyn Fn(c_int, &T) -> Res<()>),
+    Beside(crate::beside::Flush),
+}
+
+// Not derived: that would ask T to be Copy.
+impl<T> Clone for Follower<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Follower<'_, T> {}
+
 /// Held while a mutation is applied to both members.
 pub struct OrderGuard<'a> {
     _local: MutexGuard<'a, ()>,
@@ -366,24 +381,27 @@ impl Ocb {
     /// `degrade`), it is marked failed, the program's fds move to the follower's files, and the
     /// mutation is made there: the program sees the survivor's result.
     pub fn mirrored<T>(&self, what: &str, primary: impl Fn() -> Res<T>, secondary: impl Fn(c_int, &T) -> Res<()>) -> Res<T> {
-        self.mirrored_as(what, &primary, &|sfd, v| {
+        self.mirrored_as(what, &primary, Follower::After(&|sfd, v| {
             // The follower's earlier writes of this file, still queued, come first.
             crate::behind::drain();
             secondary(sfd, v)
-        })
+        }))
     }
 
-    /// A data write: as `mirrored`, but under write-behind (when the file may be written
-    /// behind) the follower's part is queued: `queued` gives where the lead put the bytes
-    /// and a copy of them.
-    pub fn mirrored_write<T>(self: &Arc<Self>, what: &'static str, primary: impl Fn() -> Res<T>, secondary: impl Fn(c_int, &T) -> Res<()>, queued: impl Fn(&T) -> Res<(i64, Vec<u8>)>) -> Res<T> {
-        if !self.written_behind() {
-            return self.mirrored(what, primary, secondary);
-        }
-        self.mirrored_as(what, &primary, &|sfd, v| {
-            let (at, data) = queued(v)?;
-            crate::behind::push(self, sfd, at, data, what)
-        })
+    /// A data write: as `mirrored`, the follower's part being the bytes `written` names,
+    /// at the offset it gives (where the lead put them). Under write-behind (when the file
+    /// may be written behind) they are queued instead of written.
+    pub fn mirrored_write<'p, T>(self: &Arc<Self>, what: &'static str, primary: impl Fn() -> Res<T>, written: impl Fn(&T) -> Res<(i64, Payload<'p>)>) -> Res<T> {
+        let behind = self.written_behind();
+        self.mirrored_as(what, &primary, Follower::After(&|sfd, v| {
+            let (at, bytes) = written(v)?;
+            if behind && crate::behind::push(self, sfd, at, &bytes, what) {
+                return Ok(());
+            }
+            // The follower's earlier writes of this file, still queued, come first.
+            crate::behind::drain();
+            bytes.write_at(sfd, at)
+        }))
     }
 
     /// Whether this file's follower writes may wait in the write-behind queue: not when
@@ -402,14 +420,20 @@ impl Ocb {
         }
     }
 
-    fn mirrored_as<T>(&self, what: &str, primary: &impl Fn() -> Res<T>, secondary: &impl Fn(c_int, &T) -> Res<()>) -> Res<T> {
-        match self.mirror_once(what, primary, secondary) {
-            Err(e) if crate::members::lead_failed(&self.rel(), what, e) => self.mirror_once(what, primary, secondary),
+    /// A flush (fsync, fdatasync, sync_file_range): as `mirrored`, but the follower's flush runs beside the
+    /// lead's (see beside.rs), after the follower's queued writes.
+    pub fn flushed(&self, what: &str, flush: crate::beside::Flush, primary: impl Fn() -> Res<c_int>) -> Res<c_int> {
+        self.mirrored_as(what, &primary, Follower::Beside(flush))
+    }
+
+    fn mirrored_as<T>(&self, what: &str, primary: &impl Fn() -> Res<T>, follower: Follower<'_, T>) -> Res<T> {
+        match self.mirror_once(what, primary, follower) {
+            Err(e) if crate::members::lead_failed(&self.rel(), what, e) => self.mirror_once(what, primary, follower),
             r => r,
         }
     }
 
-    fn mirror_once<T>(&self, what: &str, primary: &impl Fn() -> Res<T>, secondary: &impl Fn(c_int, &T) -> Res<()>) -> Res<T> {
+    fn mirror_once<T>(&self, what: &str, primary: &impl Fn() -> Res<T>, follower: Follower<'_, T>) -> Res<T> {
         let local = self.order.lock().unwrap_or_else(|e| e.into_inner());
         if self.deferred_error.load(Ordering::Relaxed) != 0 {
             return Err(Errno(self.deferred_error.swap(0, Ordering::AcqRel)));
@@ -431,9 +455,22 @@ impl Ocb {
         };
         let _order = self.lock_order_held(local, sfd);
         self.begin_intent(Some(sfd));
-        let value = primary()?;
-        self.written.store(true, Ordering::Relaxed);
-        if let Err(e) = secondary(sfd, &value) {
+        let (value, followed) = match follower {
+            Follower::After(secondary) => {
+                let value = primary()?;
+                self.written.store(true, Ordering::Relaxed);
+                let followed = secondary(sfd, &value);
+                (value, followed)
+            }
+            Follower::Beside(flush) => {
+                crate::behind::drain();
+                let (value, followed) = crate::beside::flush(sfd, flush, primary);
+                let value = value?;
+                self.written.store(true, Ordering::Relaxed);
+                (value, followed)
+            }
+        };
+        if let Err(e) = followed {
             crate::members::follower_failed(&self.rel(), what, e, Some(self))?;
         }
         Ok(value)
@@ -648,6 +685,52 @@ pub fn times_of(st: &libc::stat64) -> [libc::timespec; 2] {
         libc::timespec { tv_sec: st.st_atime, tv_nsec: st.st_atime_nsec },
         libc::timespec { tv_sec: st.st_mtime, tv_nsec: st.st_mtime_nsec },
     ]
+}
+
+/// The bytes of a data write, where the program has them.
+pub enum Payload<'a> {
+    Bytes(&'a [u8]),
+    /// The first `n` bytes an iovec array describes (valid for the call).
+    Iov(*const libc::iovec, c_int, usize),
+}
+
+impl Payload<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Payload::Bytes(b) => b.len(),
+            Payload::Iov(_, _, n) => *n,
+        }
+    }
+
+    /// Writes them at `at`, from the program's own buffers: no copy, and an O_DIRECT
+    /// follower gets the alignment the lead accepted.
+    pub fn write_at(&self, fd: c_int, at: i64) -> Res<()> {
+        match *self {
+            Payload::Bytes(b) => pwrite_all(fd, b, at),
+            Payload::Iov(iov, cnt, n) => unsafe { crate::hooks::data::pwritev_all(fd, iov, cnt, n, at) },
+        }
+    }
+
+    /// Copies them to `dst`, which has room for `len()` bytes.
+    pub unsafe fn copy_to(&self, dst: *mut u8) {
+        match *self {
+            Payload::Bytes(b) => std::ptr::copy_nonoverlapping(b.as_ptr(), dst, b.len()),
+            Payload::Iov(iov, cnt, n) => {
+                let mut done = 0;
+                for i in 0..cnt.max(0) as usize {
+                    let v = *iov.add(i);
+                    let take = v.iov_len.min(n - done);
+                    if take > 0 {
+                        std::ptr::copy_nonoverlapping(v.iov_base as *const u8, dst.add(done), take);
+                    }
+                    done += take;
+                    if done == n {
+                        break;
+                    }
+                }
+            }
+        }
+    }
 }
 
 pub fn pwrite_all(fd: c_int, mut buf: &[u8], mut off: i64) -> Res<()> {

@@ -302,6 +302,30 @@ real_functions! {
 
 // Typed wrappers for the calls the core makes itself.
 
+/// Starts a detached shim thread running `start`: a plain pthread rather than std's thread,
+/// which allocates its handle, name and result slot (in a fork child, the first malloc that
+/// misses the small bins sorts, and so copies page by page, every chunk the parent freed).
+/// Started with every signal blocked, which it keeps: the program's handlers never run on it.
+pub fn spawn_quiet_thread(name: &CStr, start: extern "C" fn(*mut c_void) -> *mut c_void) -> bool {
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        libc::pthread_attr_init(&mut attr);
+        libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
+        let mut tid: libc::pthread_t = 0;
+        let started = libc::pthread_create(&mut tid, &attr, start, std::ptr::null_mut()) == 0;
+        libc::pthread_attr_destroy(&mut attr);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        if started {
+            libc::pthread_setname_np(tid, name.as_ptr());
+        }
+        started
+    }
+}
+
 pub fn open(path: &CStr, flags: c_int, mode: mode_t) -> Res<c_int> {
     cvt(unsafe { raw::open64(path.as_ptr(), flags, mode) })
 }

@@ -2,9 +2,10 @@
 //! copies, clone ioctls, shared writable mappings and POSIX AIO. Reads are not hooked at
 //! all: the program's fd is the primary's, so they cost nothing.
 
+use crate::beside::Flush;
 use crate::boundary::{self, FfiReturn};
 use crate::fdtable;
-use crate::ocb::{self, pwrite_all, Ocb};
+use crate::ocb::{self, Ocb, Payload};
 use crate::real::{self, raw, Errno, Res};
 use libc::{c_int, c_uint, c_void, iovec, off64_t, size_t, ssize_t};
 use once_cell::sync::Lazy;
@@ -16,39 +17,50 @@ unsafe fn bytes<'a>(buf: *const c_void, n: usize) -> &'a [u8] {
 }
 
 /// Writes the first `n` bytes an iovec array describes at `at`, from the program's own
-/// buffers: no copy, and an O_DIRECT follower gets the alignment the lead accepted.
+/// buffers: no copy, and an O_DIRECT follower gets the alignment the lead accepted. No
+/// allocation either (the write-behind queue calls it on whichever thread drains it): up to
+/// 64 pieces a call, from a copy on the stack trimmed to what is left.
 pub unsafe fn pwritev_all(fd: c_int, iov: *const iovec, cnt: c_int, n: usize, mut at: i64) -> Res<()> {
-    let mut parts: Vec<iovec> = Vec::new();
-    let mut left = n;
-    for i in 0..cnt.max(0) as usize {
-        if left == 0 {
-            break;
+    const PIECES: usize = 64;
+    let all = if cnt <= 0 || iov.is_null() { &[][..] } else { std::slice::from_raw_parts(iov, cnt as usize) };
+    let mut pieces = [iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; PIECES];
+    // Written so far: `left` bytes to go, from byte `skip` of entry `next`.
+    let (mut next, mut skip, mut left) = (0, 0, n);
+    while left > 0 {
+        let (mut k, mut want) = (0, 0);
+        let (mut j, mut from) = (next, skip);
+        while k < PIECES && j < all.len() && want < left {
+            let take = (all[j].iov_len - from).min(left - want);
+            if take > 0 {
+                pieces[k] = iovec { iov_base: (all[j].iov_base as *mut u8).add(from).cast(), iov_len: take };
+                k += 1;
+                want += take;
+            }
+            j += 1;
+            from = 0;
         }
-        let v = *iov.add(i);
-        let take = v.iov_len.min(left);
-        if take > 0 {
-            parts.push(iovec { iov_base: v.iov_base, iov_len: take });
+        if k == 0 {
+            // The vector describes fewer than `n` bytes.
+            return Err(Errno(libc::EIO));
         }
-        left -= take;
-    }
-    let mut rest = &mut parts[..];
-    while !rest.is_empty() {
-        let batch = rest.len().min(libc::UIO_MAXIOV as usize) as c_int;
-        let mut done = match raw::pwritev64(fd, rest.as_ptr(), batch, at).into_res() {
+        let mut done = match raw::pwritev64(fd, pieces.as_ptr(), k as c_int, at).into_res() {
             Ok(0) => return Err(Errno(libc::EIO)),
             Ok(w) => w as usize,
             Err(Errno(libc::EINTR)) => continue,
             Err(e) => return Err(e),
         };
         at += done as i64;
-        while let Some(first) = rest.first_mut() {
-            if done < first.iov_len {
-                first.iov_base = (first.iov_base as *mut u8).add(done).cast();
-                first.iov_len -= done;
-                break;
+        left -= done;
+        while done > 0 {
+            let rest = all[next].iov_len - skip;
+            if done < rest {
+                skip += done;
+                done = 0;
+            } else {
+                done -= rest;
+                next += 1;
+                skip = 0;
             }
-            done -= first.iov_len;
-            rest = &mut rest[1..];
         }
     }
     Ok(())
@@ -71,12 +83,7 @@ pub fn write_all(fd: c_int, mut buf: &[u8]) -> Res<usize> {
 /// write(2) on any fd: mirrored when shadowed.
 pub fn write_core(fd: c_int, buf: &[u8]) -> Res<usize> {
     let Some(ocb) = fdtable::get(fd) else { return real::write(fd, buf) };
-    ocb.mirrored_write(
-        "write",
-        || real::write(fd, buf),
-        |sfd, &n| pwrite_all(sfd, &buf[..n], ocb.landed_at_position(fd, n, true)?),
-        |&n| Ok((ocb.landed_at_position(fd, n, true)?, buf[..n].to_vec())),
-    )
+    ocb.mirrored_write("write", || real::write(fd, buf), |&n| Ok((ocb.landed_at_position(fd, n, true)?, Payload::Bytes(&buf[..n]))))
 }
 
 /// Declares hooks on fd-first functions: untouched fds go straight to libc after one bitmap
@@ -111,12 +118,7 @@ fd_hooks! {
     /// write(2)
     fn write(fd: c_int, buf: *const c_void, n: size_t) -> ssize_t => |ocb| {
         let data = bytes(buf, n);
-        ocb.mirrored_write(
-            "write",
-            || raw::write(fd, buf, n).into_res(),
-            |sfd, &r| pwrite_all(sfd, &data[..r as usize], ocb.landed_at_position(fd, r as usize, true)?),
-            |&r| Ok((ocb.landed_at_position(fd, r as usize, true)?, data[..r as usize].to_vec())),
-        )
+        ocb.mirrored_write("write", || raw::write(fd, buf, n).into_res(), |&r| Ok((ocb.landed_at_position(fd, r as usize, true)?, Payload::Bytes(&data[..r as usize]))))
     };
     /// pwrite(2)
     fn pwrite(fd: c_int, buf: *const c_void, n: size_t, off: off64_t) -> ssize_t => |ocb| pwrite_core(&ocb, fd, bytes(buf, n), off);
@@ -124,12 +126,7 @@ fd_hooks! {
     fn pwrite64(fd: c_int, buf: *const c_void, n: size_t, off: off64_t) -> ssize_t => |ocb| pwrite_core(&ocb, fd, bytes(buf, n), off);
     /// writev(2)
     fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t => |ocb| {
-        ocb.mirrored_write(
-            "writev",
-            || raw::writev(fd, iov, cnt).into_res(),
-            |sfd, &r| pwritev_all(sfd, iov, cnt, r as usize, ocb.landed_at_position(fd, r as usize, true)?),
-            |&r| Ok((ocb.landed_at_position(fd, r as usize, true)?, gathered(iov, cnt, r as usize))),
-        )
+        ocb.mirrored_write("writev", || raw::writev(fd, iov, cnt).into_res(), |&r| Ok((ocb.landed_at_position(fd, r as usize, true)?, Payload::Iov(iov, cnt, r as usize))))
     };
     /// pwritev(2)
     fn pwritev(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, 0, |_| raw::pwritev(fd, iov, cnt, off));
@@ -182,11 +179,11 @@ fd_hooks! {
     /// posix_fallocate64(3)
     fn posix_fallocate64(fd: c_int, off: off64_t, len: off64_t) -> c_int => |ocb| ocb.mirrored("posix_fallocate", || Ok(raw::posix_fallocate64(fd, off, len)), |sfd, &r| errno_result(if r == 0 { raw::posix_fallocate64(sfd, off, len) } else { 0 }));
     /// fsync(2)
-    fn fsync(fd: c_int) -> c_int => |ocb| ocb.mirrored("fsync", || raw::fsync(fd).into_res(), |sfd, _| raw::fsync(sfd).into_res().map(drop));
+    fn fsync(fd: c_int) -> c_int => |ocb| ocb.flushed("fsync", Flush::All, || raw::fsync(fd).into_res());
     /// fdatasync(2)
-    fn fdatasync(fd: c_int) -> c_int => |ocb| ocb.mirrored("fdatasync", || raw::fdatasync(fd).into_res(), |sfd, _| raw::fdatasync(sfd).into_res().map(drop));
+    fn fdatasync(fd: c_int) -> c_int => |ocb| ocb.flushed("fdatasync", Flush::Data, || raw::fdatasync(fd).into_res());
     /// sync_file_range(2)
-    fn sync_file_range(fd: c_int, off: off64_t, n: off64_t, flags: c_uint) -> c_int => |ocb| ocb.mirrored("sync_file_range", || raw::sync_file_range(fd, off, n, flags).into_res(), |sfd, _| raw::sync_file_range(sfd, off, n, flags).into_res().map(drop));
+    fn sync_file_range(fd: c_int, off: off64_t, n: off64_t, flags: c_uint) -> c_int => |ocb| ocb.flushed("sync_file_range", Flush::Range(off, n, flags), || raw::sync_file_range(fd, off, n, flags).into_res());
     /// ioctl(2): FICLONE and FICLONERANGE change the destination's contents in the kernel;
     /// the secondary gets the same bytes copied from the primary.
     fn ioctl(fd: c_int, req: libc::c_ulong, arg: *mut c_void) -> c_int => |ocb| ioctl_core(&ocb, fd, req, arg);
@@ -209,12 +206,7 @@ fn errno_result(r: c_int) -> Res<()> {
 }
 
 fn pwrite_core(ocb: &Arc<Ocb>, fd: c_int, data: &[u8], off: off64_t) -> Res<ssize_t> {
-    ocb.mirrored_write(
-        "pwrite",
-        || unsafe { raw::pwrite64(fd, data.as_ptr().cast(), data.len(), off) }.into_res(),
-        |sfd, &r| pwrite_all(sfd, &data[..r as usize], ocb.landed_at(fd, off, r as usize)?),
-        |&r| Ok((ocb.landed_at(fd, off, r as usize)?, data[..r as usize].to_vec())),
-    )
+    ocb.mirrored_write("pwrite", || unsafe { raw::pwrite64(fd, data.as_ptr().cast(), data.len(), off) }.into_res(), |&r| Ok((ocb.landed_at(fd, off, r as usize)?, Payload::Bytes(&data[..r as usize]))))
 }
 
 unsafe fn pwritev_core(ocb: &Arc<Ocb>, fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int, call: impl Fn(()) -> ssize_t) -> Res<ssize_t> {
@@ -229,26 +221,7 @@ unsafe fn pwritev_core(ocb: &Arc<Ocb>, fd: c_int, iov: *const iovec, cnt: c_int,
             ocb.landed_at(fd, off, n)
         }
     };
-    ocb.mirrored_write(
-        "pwritev",
-        || call(()).into_res(),
-        |sfd, &r| pwritev_all(sfd, iov, cnt, r as usize, landed(r as usize)?),
-        |&r| Ok((landed(r as usize)?, gathered(iov, cnt, r as usize))),
-    )
-}
-
-/// A copy of the first `n` bytes an iovec array describes (for the write-behind queue).
-unsafe fn gathered(iov: *const iovec, cnt: c_int, n: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(n);
-    for i in 0..cnt.max(0) as usize {
-        let v = *iov.add(i);
-        let take = v.iov_len.min(n - out.len());
-        out.extend_from_slice(bytes(v.iov_base, take));
-        if out.len() == n {
-            break;
-        }
-    }
-    out
+    ocb.mirrored_write("pwritev", || call(()).into_res(), |&r| Ok((landed(r as usize)?, Payload::Iov(iov, cnt, r as usize))))
 }
 
 const FICLONE: libc::c_ulong = 0x4004_9409;

@@ -1,0 +1,182 @@
+//! The follower's half of a flush (fsync, fdatasync, sync_file_range) made on a shim thread while the
+//! calling thread makes the lead's, as md and DRBD submit to every member at once: a flush
+//! costs the slower member's time, not the two added up, which is what a member on another
+//! disk or across a network pays for every commit. The program still gets the lead's result
+//! only once both have answered, under the file's order lock, and the follower's error is
+//! handled as before.
+//!
+//! One thread per process takes the jobs; a job lives on its caller's stack, which waits for
+//! it. A pthread mutex and condition variables, as in `behind`: the child of a fork starts
+//! from fresh ones (no job is in flight at a fork: a job's caller holds the fork lock for
+//! reading until it is done).
+
+use crate::boundary::FfiReturn;
+use crate::real::{raw, Errno, Res};
+use libc::c_int;
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+#[derive(Clone, Copy)]
+pub enum Flush {
+    /// fsync
+    All,
+    /// fdatasync
+    Data,
+    /// sync_file_range(offset, bytes, flags)
+    Range(i64, i64, libc::c_uint),
+}
+
+impl Flush {
+    fn run(self, fd: c_int) -> Res<()> {
+        let r = match self {
+            Flush::All => unsafe { raw::fsync(fd) },
+            Flush::Data => unsafe { raw::fdatasync(fd) },
+            Flush::Range(off, n, flags) => unsafe { raw::sync_file_range(fd, off, n, flags) },
+        };
+        r.into_res().map(drop)
+    }
+}
+
+struct Job {
+    fd: c_int,
+    flush: Flush,
+    errno: c_int,
+    done: bool,
+    next: *mut Job,
+}
+
+struct Jobs {
+    lock: UnsafeCell<libc::pthread_mutex_t>,
+    work: UnsafeCell<libc::pthread_cond_t>,
+    finished: UnsafeCell<libc::pthread_cond_t>,
+    head: UnsafeCell<*mut Job>,
+}
+unsafe impl Sync for Jobs {}
+
+static JOBS: Jobs = Jobs {
+    lock: UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER),
+    work: UnsafeCell::new(libc::PTHREAD_COND_INITIALIZER),
+    finished: UnsafeCell::new(libc::PTHREAD_COND_INITIALIZER),
+    head: UnsafeCell::new(std::ptr::null_mut()),
+};
+
+const NOT_STARTED: u8 = 0;
+const RUNNING: u8 = 1;
+const UNAVAILABLE: u8 = 2;
+static THREAD: AtomicU8 = AtomicU8::new(NOT_STARTED);
+
+struct Locked;
+
+impl Locked {
+    fn take() -> Locked {
+        unsafe { libc::pthread_mutex_lock(JOBS.lock.get()) };
+        Locked
+    }
+    fn head(&self) -> &mut *mut Job {
+        unsafe { &mut *JOBS.head.get() }
+    }
+    fn wait(&self, cond: &UnsafeCell<libc::pthread_cond_t>) {
+        unsafe { libc::pthread_cond_wait(cond.get(), JOBS.lock.get()) };
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        unsafe { libc::pthread_mutex_unlock(JOBS.lock.get()) };
+    }
+}
+
+/// Runs `lead` here while the follower's fd `fd` is flushed on the shim's thread; returns
+/// both results. Without that thread, the follower is flushed after `lead`.
+pub fn flush<T>(fd: c_int, flush: Flush, lead: impl FnOnce() -> T) -> (T, Res<()>) {
+    if !started() {
+        let value = lead();
+        return (value, flush.run(fd));
+    }
+    let mut job = Job { fd, flush, errno: 0, done: false, next: std::ptr::null_mut() };
+    {
+        let q = Locked::take();
+        job.next = *q.head();
+        *q.head() = &mut job;
+        unsafe { libc::pthread_cond_signal(JOBS.work.get()) };
+    }
+    // Waits for the job even if `lead` unwinds: the thread writes to it.
+    let pending = Pending(&mut job);
+    let value = lead();
+    (value, pending.wait())
+}
+
+struct Pending(*mut Job);
+
+impl Pending {
+    fn wait(self) -> Res<()> {
+        let errno = self.finish();
+        std::mem::forget(self);
+        if errno == 0 { Ok(()) } else { Err(Errno(errno)) }
+    }
+    fn finish(&self) -> c_int {
+        let q = Locked::take();
+        // SAFETY: the job is the caller's, alive until this returns; the thread writes to
+        // it only under the lock.
+        while !unsafe { (*self.0).done } {
+            q.wait(&JOBS.finished);
+        }
+        unsafe { (*self.0).errno }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+fn started() -> bool {
+    match THREAD.load(Ordering::Acquire) {
+        RUNNING => true,
+        UNAVAILABLE => false,
+        _ => {
+            if THREAD.compare_exchange(NOT_STARTED, RUNNING, Ordering::AcqRel, Ordering::Acquire).is_ok() && !crate::real::spawn_quiet_thread(c"libshadow-sync", worker) {
+                THREAD.store(UNAVAILABLE, Ordering::Release);
+            }
+            THREAD.load(Ordering::Acquire) == RUNNING
+        }
+    }
+}
+
+extern "C" fn worker(_: *mut libc::c_void) -> *mut libc::c_void {
+    // Everything this thread calls reaches libc directly.
+    std::mem::forget(crate::boundary::Inside::force());
+    loop {
+        let job = {
+            let q = Locked::take();
+            while q.head().is_null() {
+                q.wait(&JOBS.work);
+            }
+            let job = *q.head();
+            *q.head() = unsafe { (*job).next };
+            job
+        };
+        // SAFETY: the job's caller waits for `done`, so the job outlives this.
+        let (fd, flush) = unsafe { ((*job).fd, (*job).flush) };
+        let errno = flush.run(fd).err().map_or(0, |e| e.0);
+        let _q = Locked::take();
+        unsafe {
+            (*job).errno = errno;
+            (*job).done = true;
+            libc::pthread_cond_broadcast(JOBS.finished.get());
+        }
+    }
+}
+
+/// In a fork child: the parent's thread is not there; fresh primitives, no jobs.
+/// Allocation-free.
+pub fn after_fork_child() {
+    unsafe {
+        std::ptr::write(JOBS.lock.get(), libc::PTHREAD_MUTEX_INITIALIZER);
+        std::ptr::write(JOBS.work.get(), libc::PTHREAD_COND_INITIALIZER);
+        std::ptr::write(JOBS.finished.get(), libc::PTHREAD_COND_INITIALIZER);
+        *JOBS.head.get() = std::ptr::null_mut();
+    }
+    THREAD.store(NOT_STARTED, Ordering::Release);
+}
