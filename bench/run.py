@@ -37,8 +37,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import resync  # noqa: E402  (bench/resync.py)
 import failover  # noqa: E402  (bench/failover.py)
+from members import manifest, member_differences  # noqa: E402  (bench/members.py)
+import pgbench  # noqa: E402  (bench/pgbench.py)
+import sshfs  # noqa: E402  (bench/sshfs.py)
 
-EXTRA = ("resync", "failover", "rebuild")  # rows of absolute times, after the workloads
+EXTRA = ("resync", "failover", "rebuild", "pgbench", "sshfs")  # rows after the workloads
+# The extra rows run by a module of their own: run(a, base, clean_env, progress) -> doc
+# with "skipped" (why not, or None) and "failures"; print_section(doc); csv_rows(doc, width).
+MODULES = {"pgbench": pgbench, "sshfs": sshfs}
 
 MODES = ("native", "shadowed", "ideal", "behind")
 BIG_FILE = 1 << 20  # Dirs.next_run() deletes files this big at once, smaller ones at the end
@@ -263,48 +269,6 @@ class Dirs:
             f"state_dir = {q(str(self.state))}\n")
         self.config_behind.write_text(self.config.read_text() + "write_behind = true\n")
         os.sync()
-
-
-def manifest(root: Path) -> dict[str, tuple[str, int]]:
-    """relative path -> (kind, size) for everything under root."""
-    out: dict[str, tuple[str, int]] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for n in dirnames + filenames:
-            p = Path(dirpath) / n
-            st = p.lstat()
-            kind = "dir" if p.is_dir() and not p.is_symlink() else (
-                "link" if p.is_symlink() else "file")
-            out[str(p.relative_to(root))] = (kind, 0 if kind == "dir" else st.st_size)
-    return out
-
-
-def same_bytes(a: Path, b: Path) -> bool:
-    with open(a, "rb") as fa, open(b, "rb") as fb:
-        while True:
-            x, y = fa.read(1 << 20), fb.read(1 << 20)
-            if x != y:
-                return False
-            if not x:
-                return True
-
-
-def member_differences(primary: Path, secondary: Path, limit: int = 8) -> list[str]:
-    """What differs between the two member trees (names, kinds, sizes, bytes)."""
-    mp, ms = manifest(primary), manifest(secondary)
-    diffs = []
-    for rel in sorted(set(mp) | set(ms)):
-        if rel not in ms:
-            diffs.append(f"{rel}: only in primary")
-        elif rel not in mp:
-            diffs.append(f"{rel}: only in secondary")
-        elif mp[rel] != ms[rel]:
-            diffs.append(f"{rel}: primary {mp[rel]}, secondary {ms[rel]}")
-        elif mp[rel][0] == "file" and not same_bytes(primary / rel, secondary / rel):
-            diffs.append(f"{rel}: contents differ")
-        if len(diffs) >= limit:
-            diffs.append("...")
-            break
-    return diffs
 
 
 # -------------------------------------------------------------------- runs
@@ -535,7 +499,8 @@ def fmt_ratio(r: float | None) -> str:
 
 def print_table(res: list[dict], mem: list[dict], runs: list[dict], a,
                 rs: dict | None = None, fo: dict | None = None,
-                rb: dict | None = None, sc: list[dict] | None = None) -> None:
+                rb: dict | None = None, sc: list[dict] | None = None,
+                extra: dict[str, dict] | None = None) -> None:
     print()
     if res:
         print_main_rows(res, mem, a)
@@ -550,9 +515,11 @@ def print_table(res: list[dict], mem: list[dict], runs: list[dict], a,
             print(f"  {r['name']:<24} {cells}  {verdict}")
     resync.print_section(rs)
     failover.print_sections(fo, rb)
+    for name, doc in (extra or {}).items():
+        MODULES[name].print_section(doc)
     if res:
         print_published(res)
-    print_problems(runs, rs, fo, rb)
+    print_problems(runs, rs, fo, rb, *(extra or {}).values())
 
 
 def print_main_rows(res: list[dict], mem: list[dict], a) -> None:
@@ -623,7 +590,8 @@ def print_problems(runs: list[dict], *extra: dict | None) -> None:
 
 
 def write_csv(path: Path, res: list[dict], mem: list[dict], rs: dict | None = None,
-              fo: dict | None = None, rb: dict | None = None) -> None:
+              fo: dict | None = None, rb: dict | None = None,
+              extra: dict[str, dict] | None = None) -> None:
     stats = ("median", "min", "max", "q1", "q3", "n")
     with open(path, "w", newline="") as f:
         wr = csv.writer(f)
@@ -642,13 +610,16 @@ def write_csv(path: Path, res: list[dict], mem: list[dict], rs: dict | None = No
         for m in mem:
             s = m["summary"]
             wr.writerow(["memory", m["name"], "bytes", s["median"], s["min"], s["max"],
-                         s["q1"], s["q3"], s["n"], *([""] * 12), "", "",
+                         s["q1"], s["q3"], s["n"], *([""] * (6 * (len(MODES) - 1))), "", "",
                          "native", m["limit"] if m["limit"] is not None else "",
                          "" if m["pass"] is None else ("pass" if m["pass"] else "miss")])
         for row in resync.csv_rows(rs, 3 + 6 * len(MODES) + 5):
             wr.writerow(row)
         for row in failover.csv_rows([("failover", fo), ("rebuild", rb)], 3 + 6 * len(MODES) + 5):
             wr.writerow(row)
+        for name, doc in (extra or {}).items():
+            for row in MODULES[name].csv_rows(doc, 3 + 6 * len(MODES) + 5):
+                wr.writerow(row)
 
 
 def esc(s: str) -> str:
@@ -782,6 +753,7 @@ def main() -> int:
           f"({fs_type(base)}); lib {a.lib_built}", flush=True)
     runs: list[dict] = []
     rs = fo = rb = None
+    extra: dict[str, dict] = {}
     order = 0
     try:
         for w in a.workloads:
@@ -815,6 +787,13 @@ def main() -> int:
             rb = failover.run_rebuild(a, base, clean_env, lambda msg: print(msg, flush=True))
             print(f"  {'rebuild':<16} done in {time.monotonic() - t_w:6.1f}s "
                   f"({rb['setup']['files']} files)", flush=True)
+        for name, module in MODULES.items():
+            if getattr(a, name):
+                t_w = time.monotonic()
+                extra[name] = module.run(a, base, clean_env, lambda msg: print(msg, flush=True))
+                why = extra[name]["skipped"]
+                print(f"  {name:<16} {'NOT RUN: ' + why if why else 'done'} in "
+                      f"{time.monotonic() - t_w:6.1f}s", flush=True)
     except KeyboardInterrupt:
         print("bench: interrupted; writing what was measured", file=sys.stderr)
         runs.append({"workload": "-", "mode": "-", "rep": -1, "order": order,
@@ -829,7 +808,7 @@ def main() -> int:
     res = results(table, a.workloads)
     mem = memory_rows(table)
     sc = scale_rows(table)
-    failures = [r for r in runs if r["error"]] + [f for d in (rs, fo, rb) if d
+    failures = [r for r in runs if r["error"]] + [f for d in (rs, fo, rb, *extra.values()) if d
                                                   for f in d["failures"]]
     repo = Path(__file__).resolve().parent.parent
     doc = {
@@ -858,14 +837,15 @@ def main() -> int:
         "resync": rs,
         "failover": fo,
         "rebuild": rb,
+        **extra,
         "failures": [{k: r.get(k) for k in ("workload", "mode", "rep", "error", "stderr")}
                      for r in failures],
         "runs": runs,
     }
     (out / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
-    write_csv(out / "results.csv", res, mem, rs, fo, rb)
+    write_csv(out / "results.csv", res, mem, rs, fo, rb, extra)
     write_svg(out / "ratios.svg", res)
-    print_table(res, mem, runs, a, rs, fo, rb, sc)
+    print_table(res, mem, runs, a, rs, fo, rb, sc, extra)
     print(f"\nwrote {out / 'results.json'}, {out / 'results.csv'}, {out / 'ratios.svg'} "
           f"({time.monotonic() - t_start:.0f}s)")
     if failures:
