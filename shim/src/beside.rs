@@ -5,8 +5,9 @@
 //! only once both have answered, under the file's order lock, and the follower's error is
 //! handled as before.
 //!
-//! One thread per process takes the jobs; a job lives on its caller's stack, which waits for
-//! it. A pthread mutex and condition variables, as in `behind`: the child of a fork starts
+//! One thread per process takes one job at a time (a flush that finds it busy flushes the
+//! follower itself, after the lead, as before: several threads' flushes are never queued
+//! behind one another); a job lives on its caller's stack, which waits for it. A pthread mutex and condition variables, as in `behind`: the child of a fork starts
 //! from fresh ones (no job is in flight at a fork: a job's caller holds the fork lock for
 //! reading until it is done).
 
@@ -42,13 +43,13 @@ struct Job {
     flush: Flush,
     errno: c_int,
     done: bool,
-    next: *mut Job,
 }
 
 struct Jobs {
     lock: UnsafeCell<libc::pthread_mutex_t>,
     work: UnsafeCell<libc::pthread_cond_t>,
     finished: UnsafeCell<libc::pthread_cond_t>,
+    /// The job in hand (queued or running), or null.
     head: UnsafeCell<*mut Job>,
 }
 unsafe impl Sync for Jobs {}
@@ -61,8 +62,9 @@ static JOBS: Jobs = Jobs {
 };
 
 const NOT_STARTED: u8 = 0;
-const RUNNING: u8 = 1;
-const UNAVAILABLE: u8 = 2;
+const STARTING: u8 = 1;
+const RUNNING: u8 = 2;
+const UNAVAILABLE: u8 = 3;
 static THREAD: AtomicU8 = AtomicU8::new(NOT_STARTED);
 
 struct Locked;
@@ -93,15 +95,21 @@ pub fn flush<T>(fd: c_int, flush: Flush, lead: impl FnOnce() -> T) -> (T, Res<()
         let value = lead();
         return (value, flush.run(fd));
     }
-    let mut job = Job { fd, flush, errno: 0, done: false, next: std::ptr::null_mut() };
+    let mut job = Job { fd, flush, errno: 0, done: false };
+    // One pointer for the slot and the wait: the thread writes to the job through it.
+    let job: *mut Job = &mut job;
     {
         let q = Locked::take();
-        job.next = *q.head();
-        *q.head() = &mut job;
+        if !q.head().is_null() {
+            drop(q);
+            let value = lead();
+            return (value, flush.run(fd));
+        }
+        *q.head() = job;
         unsafe { libc::pthread_cond_signal(JOBS.work.get()) };
     }
-    // Waits for the job even if `lead` unwinds: the thread writes to it.
-    let pending = Pending(&mut job);
+    // Waits for the job even if `lead` unwinds.
+    let pending = Pending(job);
     let value = lead();
     (value, pending.wait())
 }
@@ -135,11 +143,15 @@ fn started() -> bool {
     match THREAD.load(Ordering::Acquire) {
         RUNNING => true,
         UNAVAILABLE => false,
+        // Another thread is starting it: this flush does not wait for that.
+        STARTING => false,
         _ => {
-            if THREAD.compare_exchange(NOT_STARTED, RUNNING, Ordering::AcqRel, Ordering::Acquire).is_ok() && !crate::real::spawn_quiet_thread(c"libshadow-sync", worker) {
-                THREAD.store(UNAVAILABLE, Ordering::Release);
+            if THREAD.compare_exchange(NOT_STARTED, STARTING, Ordering::AcqRel, Ordering::Acquire).is_err() {
+                return false;
             }
-            THREAD.load(Ordering::Acquire) == RUNNING
+            let up = crate::real::spawn_quiet_thread(c"libshadow-sync", worker);
+            THREAD.store(if up { RUNNING } else { UNAVAILABLE }, Ordering::Release);
+            up
         }
     }
 }
@@ -148,19 +160,19 @@ extern "C" fn worker(_: *mut libc::c_void) -> *mut libc::c_void {
     // Everything this thread calls reaches libc directly.
     std::mem::forget(crate::boundary::Inside::force());
     loop {
+        // The job stays in the slot while it runs: the slot is busy until it is done.
         let job = {
             let q = Locked::take();
             while q.head().is_null() {
                 q.wait(&JOBS.work);
             }
-            let job = *q.head();
-            *q.head() = unsafe { (*job).next };
-            job
+            *q.head()
         };
         // SAFETY: the job's caller waits for `done`, so the job outlives this.
         let (fd, flush) = unsafe { ((*job).fd, (*job).flush) };
         let errno = flush.run(fd).err().map_or(0, |e| e.0);
-        let _q = Locked::take();
+        let q = Locked::take();
+        *q.head() = std::ptr::null_mut();
         unsafe {
             (*job).errno = errno;
             (*job).done = true;

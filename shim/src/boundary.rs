@@ -81,7 +81,12 @@ pub fn init_fork_lock() {
 
 extern "C" fn before_fork() {
     unsafe { libc::pthread_rwlock_wrlock(FORK_LOCK.0.get()) };
+    // Draining may write the queue out and report from this thread: as the shim.
+    let saved = Errno::last();
+    let inside = Inside::force();
     crate::behind::before_fork();
+    drop(inside);
+    saved.set();
 }
 extern "C" fn after_fork_parent() {
     crate::behind::after_fork_parent();
@@ -145,6 +150,14 @@ pub fn hook<T: FfiReturn>(body: impl FnOnce() -> Res<T>, passthrough: impl FnOnc
     run(true, body, passthrough)
 }
 
+/// A hooked call passed straight to libc (a signal handler inside the shim, a set not
+/// active): whatever file position it moves is no longer known to its OCB.
+#[inline]
+fn unseen<T>(passthrough: impl FnOnce() -> T) -> T {
+    crate::ocb::positions_unknown();
+    passthrough()
+}
+
 /// `hook` for the data writes, which may add to the write-behind queue without waiting
 /// for it.
 #[inline]
@@ -155,9 +168,9 @@ pub fn hook_write<T: FfiReturn>(body: impl FnOnce() -> Res<T>, passthrough: impl
 #[inline]
 fn run<T: FfiReturn>(drain: bool, body: impl FnOnce() -> Res<T>, passthrough: impl FnOnce() -> T) -> T {
     if !crate::set::is_active() {
-        return passthrough();
+        return unseen(passthrough);
     }
-    let Some(_inside) = Inside::enter() else { return passthrough() };
+    let Some(_inside) = Inside::enter() else { return unseen(passthrough) };
     let saved = Errno::last();
     let _fork = ForkReadGuard::take();
     let _in_flight = crate::members::enter();

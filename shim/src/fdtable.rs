@@ -134,6 +134,9 @@ pub fn get(fd: c_int) -> Option<Arc<Ocb>> {
 pub fn link(fd: c_int, ocb: Arc<Ocb>) -> Option<Arc<Ocb>> {
     let mut t = TABLE.write().unwrap_or_else(|e| e.into_inner());
     SHADOWED.set(fd, true);
+    if (0..=2).contains(&fd) {
+        ocb.mark_std_stream();
+    }
     POSITION_FOLLOWED.set(fd, ocb.follows_position());
     t.get_or_insert_with(HashMap::new).insert(fd, ocb)
 }

@@ -79,6 +79,8 @@ pub struct Ocb {
     position: AtomicI64,
     /// `POSITION_EPOCH` when `position` was learnt.
     position_epoch: AtomicU64,
+    /// Linked to fd 0, 1 or 2 (see `mark_std_stream`).
+    std_stream: AtomicBool,
 }
 
 /// Bumped whenever a hook on a shadowed fd had to pass a call straight to libc (a signal
@@ -203,6 +205,7 @@ impl Ocb {
             deferred_error: AtomicI32::new(0),
             position: AtomicI64::new(-1),
             position_epoch: AtomicU64::new(0),
+            std_stream: AtomicBool::new(false),
         }
     }
 
@@ -273,9 +276,14 @@ impl Ocb {
     pub fn recorded_once(&self) -> bool {
         self.recorded.swap(true, Ordering::Relaxed)
     }
-    pub fn set_append(&self, on: bool) {
-        self.append.store(on, Ordering::Relaxed);
+    /// F_SETFL on the program's fd: `call` makes it. Under the file's order lock where the
+    /// position is followed, so that no write lands between the kernel's change and ours.
+    pub fn set_status_flags(&self, append: bool, call: impl FnOnce() -> Res<c_int>) -> Res<c_int> {
+        let _order = self.follows_position().then(|| self.order.lock().unwrap_or_else(|e| e.into_inner()));
+        let r = call()?;
+        self.append.store(append, Ordering::Relaxed);
         self.forget_position();
+        Ok(r)
     }
     pub fn mark_shared(&self) {
         self.shared.store(true, Ordering::Relaxed);
@@ -285,7 +293,28 @@ impl Ocb {
     /// far as the open's kind fixes it: a write-only file (a read, never hooked, moves the
     /// position of a readable one). The fds of such opens have their lseek hooked.
     pub fn follows_position(&self) -> bool {
-        self.kind == OcbKind::File && self.flags & libc::O_ACCMODE == libc::O_WRONLY
+        self.kind == OcbKind::File && self.flags & libc::O_ACCMODE == libc::O_WRONLY && !self.std_stream.load(Ordering::Relaxed)
+    }
+
+    /// Linked to fd 0, 1 or 2, which glibc writes with internal calls no hook sees (a
+    /// plain stdout after close(1) and open, perror, syslog's LOG_PERROR): its position is
+    /// never followed.
+    pub fn mark_std_stream(&self) {
+        self.std_stream.store(true, Ordering::Relaxed);
+        self.forget_position();
+    }
+
+    /// At the last close: a followed position the kernel disagrees with means writes the
+    /// shim did not see (the follower then lacks them, or has them elsewhere): reported,
+    /// and the file left to `recover`.
+    fn check_position(&self, fd: c_int) {
+        if !self.position_followed() || self.position_epoch.load(Ordering::Relaxed) != POSITION_EPOCH.load(Ordering::Acquire) {
+            return;
+        }
+        let known = self.position.load(Ordering::Relaxed);
+        if known >= 0 && real::lseek(fd, 0, libc::SEEK_CUR).is_ok_and(|at| at != known) {
+            self.mark_insecure("writes the shim did not see moved the file position", Errno(libc::EIO));
+        }
     }
 
     /// ... and now: not appending (the end moves with every other writer), and no other
@@ -601,6 +630,7 @@ impl Ocb {
     /// write intent is over, unless the members may differ (recover will see to it).
     pub fn settle(&self, fd: c_int) {
         crate::behind::drain();
+        self.check_position(fd);
         if let Some(sfd) = self.secondary_fd().filter(|_| self.is_written()) {
             // Bytes the lead got past the follower's end behind the shim's back (the loader
             // of a child writing an inherited stderr before its shim started) are copied.

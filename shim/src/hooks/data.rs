@@ -102,12 +102,7 @@ macro_rules! fd_hooks {
                     None => raw::$name($fd $(, $arg)*).into_res(),
                     Some($ocb) => $core,
                 },
-                || {
-                    // Straight to libc (a signal handler inside the shim): the position this
-                    // may move is no longer known.
-                    ocb::positions_unknown();
-                    raw::$name($fd $(, $arg)*)
-                },
+                || raw::$name($fd $(, $arg)*),
             )
         }
     )*};
@@ -155,10 +150,7 @@ macro_rules! lseek_hooks {
             if !fdtable::position_followed(fd) {
                 return raw::lseek64(fd, off, whence);
             }
-            boundary::hook_write(|| seek(fd, off, whence), || {
-                ocb::positions_unknown();
-                raw::lseek64(fd, off, whence)
-            })
+            boundary::hook_write(|| seek(fd, off, whence), || raw::lseek64(fd, off, whence))
         }
     )*};
 }

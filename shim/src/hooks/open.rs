@@ -304,15 +304,15 @@ pub unsafe extern "C" fn dup3(fd: c_int, newfd: c_int, flags: c_int) -> c_int {
 }
 
 fn fcntl_core(fd: c_int, cmd: c_int, arg: c_long, real_fcntl: unsafe fn(c_int, c_int, c_long) -> c_int) -> Res<c_int> {
-    let r = unsafe { real_fcntl(fd, cmd, arg) }.into_res()?;
-    match cmd {
-        libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => link_dup(fd, r),
-        libc::F_SETFL => {
-            if let Some(o) = fdtable::get(fd) {
-                o.set_append(arg as c_int & libc::O_APPEND != 0);
-            }
+    let call = || unsafe { real_fcntl(fd, cmd, arg) }.into_res();
+    if cmd == libc::F_SETFL {
+        if let Some(o) = fdtable::get(fd) {
+            return o.set_status_flags(arg as c_int & libc::O_APPEND != 0, call);
         }
-        _ => {}
+    }
+    let r = call()?;
+    if matches!(cmd, libc::F_DUPFD | libc::F_DUPFD_CLOEXEC) {
+        link_dup(fd, r);
     }
     Ok(r)
 }
