@@ -158,8 +158,8 @@ fn unseen<T>(passthrough: impl FnOnce() -> T) -> T {
     passthrough()
 }
 
-/// `hook` for the data writes, which may add to the write-behind queue without waiting
-/// for it.
+/// `hook` for calls that need not wait for the write-behind queue: the data writes, which
+/// may add to it, and lseek.
 #[inline]
 pub fn hook_write<T: FfiReturn>(body: impl FnOnce() -> Res<T>, passthrough: impl FnOnce() -> T) -> T {
     run(false, body, passthrough)
@@ -197,16 +197,22 @@ fn run<T: FfiReturn>(drain: bool, body: impl FnOnce() -> Res<T>, passthrough: im
 }
 
 /// Like `hook_write`, for code that runs with no passthrough alternative (stdio cookies:
-/// their writes may be queued; a cookie's close drains, as every close does).
+/// their writes may be queued; a cookie's close drains, as every close does). errno is the
+/// program's again on success, as after a hook.
 pub fn inside<T>(body: impl FnOnce() -> Res<T>) -> Res<T> {
+    let saved = Errno::last();
     let inside = Inside::force();
     // Only a fresh entry takes the fork lock: the rwlock is not recursive.
     let _fork = inside.0.then(ForkReadGuard::take);
     let _in_flight = inside.0.then(crate::members::enter);
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
+    let r = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
         crate::report::shim_bug();
         Err(Errno(libc::EIO))
-    })
+    });
+    if r.is_ok() {
+        saved.set();
+    }
+    r
 }
 
 /// Runs a short piece of shim logic at the boundary and returns its result, so that the

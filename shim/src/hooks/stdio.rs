@@ -45,11 +45,9 @@ unsafe extern "C" fn cookie_write(cookie: *mut c_void, buf: *const c_char, n: si
 }
 
 unsafe extern "C" fn cookie_seek(cookie: *mut c_void, off: *mut i64, whence: c_int) -> c_int {
-    let saved = real::Errno::last();
     match boundary::inside(|| super::data::seek(cookie_fd(cookie), *off, whence)) {
         Ok(pos) => {
             *off = pos;
-            saved.set();
             0
         }
         Err(e) => {
