@@ -46,7 +46,7 @@ fn adopt_fd(view: &crate::members::View, fd: c_int) {
     let Ok(st) = real::fstat(fd) else { return };
     if target.ends_with(b" (deleted)") {
         // The secondary's twin was unlinked too and cannot be reopened by name.
-        if let Some(ocb) = adopt_new_fd(fd, Rel(rel.to_vec()), flags & !(libc::O_ACCMODE) | libc::O_RDONLY, 0, Twin::None) {
+        if let Some(ocb) = adopt_new_fd(fd, Rel(rel.to_vec()), flags & !(libc::O_ACCMODE) | libc::O_RDONLY, 0, Twin::None, None) {
             ocb.mark_insecure("inherited after unlink", real::Errno(libc::ENOENT));
         }
         return;
@@ -54,7 +54,7 @@ fn adopt_fd(view: &crate::members::View, fd: c_int) {
     // Create the secondary if the spawner's open never reached it; never truncate.
     let open_flags = (flags & !(libc::O_TRUNC | libc::O_EXCL)) | if flags & libc::O_ACCMODE != libc::O_RDONLY { libc::O_CREAT } else { 0 };
     let twin = Spath::from_rel(Rel(rel.to_vec()));
-    if let Some(ocb) = adopt_new_fd(fd, twin.rel().clone(), open_flags, st.st_mode & 0o7777, Twin::Path(&twin)) {
+    if let Some(ocb) = adopt_new_fd(fd, twin.rel().clone(), open_flags, st.st_mode & 0o7777, Twin::Path(&twin), None) {
         ocb.mark_shared();
         level_tail(fd, &ocb);
     }

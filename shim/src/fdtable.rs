@@ -204,7 +204,7 @@ pub fn for_each_link_now(mut f: impl FnMut(c_int, &Ocb)) {
 pub fn forget_inherited_intents() {
     if let Ok(t) = TABLE.try_read() {
         for ocb in t.iter().flat_map(|m| m.values()) {
-            ocb.set_intent(0);
+            ocb.forget_intent();
         }
     }
 }

@@ -490,7 +490,7 @@ fn write_touch(h: &mut Hot, path: String, ino: u64) {
     }
 }
 
-/// An open file's entry under intent `id`: its inode on the follower, so that recover can
+/// An open file's entry under intent `id`: its inode on a member, so that recover can
 /// tell when the file was renamed or replaced while open (then it compares the directory).
 /// Asked for (one fstat) only while the entry is listed without it.
 pub fn note_inode(id: u64, rel: &Rel, ino: impl FnOnce() -> Option<u64>) {

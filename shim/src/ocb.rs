@@ -306,13 +306,15 @@ impl Ocb {
 
     /// At the last close: a followed position the kernel disagrees with means writes the
     /// shim did not see (the follower then lacks them, or has them elsewhere): reported,
-    /// and the file left to `recover`.
-    fn check_position(&self, fd: c_int) {
+    /// and the file left to `recover`. `size`: the lead's, when known; a position at the
+    /// end needs no lseek, since a write there the shim did not see would have moved the
+    /// end past it.
+    fn check_position(&self, fd: c_int, size: Option<i64>) {
         if !self.position_followed() || self.position_epoch.load(Ordering::Relaxed) != POSITION_EPOCH.load(Ordering::Acquire) {
             return;
         }
         let known = self.position.load(Ordering::Relaxed);
-        if known >= 0 && real::lseek(fd, 0, libc::SEEK_CUR).is_ok_and(|at| at != known) {
+        if known >= 0 && size != Some(known) && real::lseek(fd, 0, libc::SEEK_CUR).is_ok_and(|at| at != known) {
             self.mark_insecure("writes the shim did not see moved the file position", Errno(libc::EIO));
         }
     }
@@ -617,12 +619,20 @@ impl Ocb {
         (id != 0).then_some(id)
     }
 
-    /// An intent begun by the open itself (creation, truncation).
-    pub fn set_intent(&self, id: u64) {
-        self.intent.store(id, Ordering::Relaxed);
-        if let Some(sfd) = self.secondary_fd() {
-            crate::members::note_inode(id, &self.rel(), || real::fstat(sfd).ok().map(|st| st.st_ino));
+    /// Just made by the program's open: the file position is 0, and `intent` is the one the
+    /// open itself began (creation, truncation; 0: none). `ino`: the lead's inode, noted
+    /// with the intent (recover looks for it on both members).
+    pub fn opened(&self, intent: u64, ino: u64) {
+        self.learn_position(0, POSITION_EPOCH.load(Ordering::Acquire));
+        if intent != 0 {
+            self.intent.store(intent, Ordering::Relaxed);
+            crate::members::note_inode(intent, &self.rel(), || Some(ino));
         }
+    }
+
+    /// In a fork child (allocation-free, no lock): the parent's intent is the parent's.
+    pub fn forget_intent(&self) {
+        self.intent.store(0, Ordering::Relaxed);
     }
 
     /// Before the last link closes: give the secondary the primary's times, so that
@@ -630,11 +640,12 @@ impl Ocb {
     /// write intent is over, unless the members may differ (recover will see to it).
     pub fn settle(&self, fd: c_int) {
         crate::behind::drain();
-        self.check_position(fd);
-        if let Some(sfd) = self.secondary_fd().filter(|_| self.is_written()) {
+        let follower = self.secondary_fd().filter(|_| self.is_written());
+        let mut lead = follower.and_then(|_| real::fstat(fd).ok());
+        self.check_position(fd, lead.map(|l| l.st_size));
+        if let Some(sfd) = follower {
             // Bytes the lead got past the follower's end behind the shim's back (the loader
             // of a child writing an inherited stderr before its shim started) are copied.
-            let mut lead = real::fstat(fd).ok();
             if let (Some(l), Ok(follower)) = (lead, real::fstat(sfd)) {
                 if l.st_size > follower.st_size {
                     self.copy_range_from_primary(fd, follower.st_size, l.st_size - follower.st_size);

@@ -93,9 +93,10 @@ pub enum Record {
     Begin { id: u64, path: String },
     /// Under intent `id`, the entry `path` changes (not flushed: exact after kill -9, while a
     /// power failure may lose it, and then the whole directory is compared). An empty path:
-    /// too many entries to list, compare the whole directory. `ino`: the file's inode on the
-    /// follower when it was open (0: not known); if neither member has that inode at `path`
-    /// any more, the file was renamed or replaced while open and the directory is compared.
+    /// too many entries to list, compare the whole directory. `ino`: the file's inode on a
+    /// member (the lead's at an open, else the follower's) when it was open (0: not known);
+    /// if neither member has that inode at `path` any more, the file was renamed or replaced
+    /// while open and the directory is compared.
     Touch { id: u64, path: String, ino: u64 },
     /// The change with this id is on both members.
     End { id: u64 },
@@ -105,7 +106,7 @@ pub enum Record {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Intent {
     pub dir: String,
-    /// (path, inode on the follower when known, else 0).
+    /// (path, inode on a member when known, else 0).
     pub entries: Vec<(String, u64)>,
     /// The entry list is incomplete (too many to list): the whole directory is in doubt.
     pub whole: bool,

@@ -27,7 +27,7 @@ pub unsafe extern "C" fn opendir(path: *const c_char) -> *mut libc::DIR {
                 raw::close(fd);
                 return Err(e);
             }
-            adopt_new_fd(fd, sp.rel().clone(), libc::O_RDONLY | libc::O_DIRECTORY, 0, Twin::Path(&sp));
+            adopt_new_fd(fd, sp.rel().clone(), libc::O_RDONLY | libc::O_DIRECTORY, 0, Twin::Path(&sp), Some(0));
             Ok(dir)
         },
         |p| raw::opendir(p),

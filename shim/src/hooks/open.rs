@@ -19,7 +19,7 @@ pub fn open_shadowed(sp: Spath, flags: c_int, mode: mode_t) -> Res<c_int> {
 /// `open_shadowed` with the lead's open made by `lead` (openat2 keeps its resolve flags).
 fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, lead: impl Fn(&At) -> c_int) -> Res<c_int> {
     let changes = flags & (libc::O_CREAT | libc::O_TRUNC) != 0;
-    open_in_flight(sp.rel(), changes, || super::on_lead(&sp, "open", lead), |fd| adopt_new_fd(fd, sp.rel().clone(), flags, mode, Twin::Path(&sp)))
+    open_in_flight(sp.rel(), changes, || super::on_lead(&sp, "open", lead), |fd, intent| adopt_new_fd(fd, sp.rel().clone(), flags, mode, Twin::Path(&sp), Some(intent)))
 }
 
 /// openat2(2), which glibc has no wrapper for: reached through syscall(2).
@@ -34,12 +34,11 @@ pub unsafe fn openat2(dirfd: c_int, path: *const c_char, how: *const u64, size: 
 
 /// An open under a write intent when it changes the file (creation, truncation): the intent
 /// passes to the new OCB, or ends when the open failed or made none.
-fn open_in_flight(rel: &Rel, changes: bool, open: impl FnOnce() -> Res<c_int>, adopt: impl FnOnce(c_int) -> Option<Arc<Ocb>>) -> Res<c_int> {
+fn open_in_flight(rel: &Rel, changes: bool, open: impl FnOnce() -> Res<c_int>, adopt: impl FnOnce(c_int, u64) -> Option<Arc<Ocb>>) -> Res<c_int> {
     let intent = if changes { crate::members::intent_begin(rel) } else { 0 };
     let fd = open().inspect_err(|_| crate::members::intent_end(intent))?;
-    match adopt(fd) {
-        Some(ocb) => ocb.set_intent(intent),
-        None => crate::members::intent_end(intent),
+    if adopt(fd, intent).is_none() {
+        crate::members::intent_end(intent);
     }
     Ok(fd)
 }
@@ -54,7 +53,7 @@ pub fn reopen_shadowed(n: c_int, path: *const c_char, flags: c_int, mode: mode_t
         None => Twin::None,
     };
     let rel = src.rel();
-    open_in_flight(&rel.clone(), flags & libc::O_TRUNC != 0, || unsafe { raw::open64(path, flags, mode) }.into_res(), |fd| adopt_new_fd(fd, rel, flags & !libc::O_EXCL, mode, twin))
+    open_in_flight(&rel.clone(), flags & libc::O_TRUNC != 0, || unsafe { raw::open64(path, flags, mode) }.into_res(), |fd, intent| adopt_new_fd(fd, rel, flags & !libc::O_EXCL, mode, twin, Some(intent)))
 }
 
 /// Where the follower's counterpart of a file the lead just opened is.
@@ -67,7 +66,10 @@ pub enum Twin<'a> {
 }
 
 /// Links a primary fd the program now holds to a new OCB, and opens the follower's twin.
-pub fn adopt_new_fd(fd: c_int, rel: Rel, flags: c_int, mode: mode_t, twin: Twin) -> Option<Arc<Ocb>> {
+/// `opened`: `Some(intent)` when the program's open just made `fd` (its file position is 0,
+/// and the open's write intent, if any, passes to the OCB); `None` for an fd adopted as it
+/// is (inherited over exec).
+pub fn adopt_new_fd(fd: c_int, rel: Rel, flags: c_int, mode: mode_t, twin: Twin, opened: Option<u64>) -> Option<Arc<Ocb>> {
     let st = real::fstat(fd).ok()?;
     let kind = match st.st_mode & libc::S_IFMT {
         libc::S_IFREG if flags & libc::O_PATH == 0 => OcbKind::File,
@@ -101,6 +103,9 @@ pub fn adopt_new_fd(fd: c_int, rel: Rel, flags: c_int, mode: mode_t, twin: Twin)
             }
             None => {}
         }
+    }
+    if let Some(intent) = opened {
+        ocb.opened(intent, st.st_ino);
     }
     let ocb = Arc::new(ocb);
     drop(fdtable::link(fd, ocb.clone()));
