@@ -1,9 +1,13 @@
 // flush_beside: fsync, fdatasync and sync_file_range flush the secondary on the shim's
-// flushing thread while the calling thread flushes the primary. The thread must exist after
-// a flush, start again in a fork child (whose first flush must not wait for the parent's
-// thread), and leave both members with every byte (run.sh compares them).
+// flushing thread while the calling thread flushes the primary. A single-threaded process
+// that flushes now and then gets no thread (it would tax every later syscall); one that
+// flushes often does, and loses it after a second without flushes; a process that has
+// threads of its own gets it at its first flush. The thread starts again in a fork child
+// (whose first flush must not wait for the parent's thread), and both members get every
+// byte (run.sh compares them).
 #include "check.h"
 #include <dirent.h>
+#include <pthread.h>
 
 /* Whether this process has a thread named `name`. */
 static int has_thread(const char *name)
@@ -42,9 +46,22 @@ static void write_and_flush(const char *path, const char *text)
 	CHECK_SYS(close(fd));
 }
 
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	pause();
+	return NULL;
+}
+
 int main(void)
 {
+	int fd = CHECK_SYS(open(SHADOW "/once", O_WRONLY | O_CREAT | O_TRUNC, 0644));
+	write_str(fd, "once");
+	CHECK_SYS(fsync(fd));
+	CHECK_SYS(close(fd));
 	CHECK(!has_thread("libshadow-sync"));
+	EXPECT_FILE(member_path("secondary", SHADOW "/once"), "once");
+
 	write_and_flush(SHADOW "/parent", "p");
 	CHECK(has_thread("libshadow-sync"));
 	EXPECT_FILE(member_path("secondary", SHADOW "/parent"), "ppp");
@@ -63,5 +80,19 @@ int main(void)
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	write_and_flush(SHADOW "/parent", "q");
 	EXPECT_FILE(member_path("secondary", SHADOW "/parent"), "pppqqq");
+
+	/* Idle for over a second: the thread is gone. */
+	usleep(1500 * 1000);
+	CHECK(!has_thread("libshadow-sync"));
+
+	/* With a thread of the program's own, the first flush starts it. */
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, sleeper, NULL) == 0);
+	fd = CHECK_SYS(open(SHADOW "/once", O_WRONLY | O_APPEND));
+	write_str(fd, " more");
+	CHECK_SYS(fdatasync(fd));
+	CHECK_SYS(close(fd));
+	CHECK(has_thread("libshadow-sync"));
+	EXPECT_FILE(member_path("secondary", SHADOW "/once"), "once more");
 	return 0;
 }

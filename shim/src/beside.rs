@@ -7,15 +7,24 @@
 //!
 //! One thread per process takes one job at a time (a flush that finds it busy flushes the
 //! follower itself, after the lead, as before: several threads' flushes are never queued
-//! behind one another); a job lives on its caller's stack, which waits for it. A pthread mutex and condition variables, as in `behind`: the child of a fork starts
-//! from fresh ones (no job is in flight at a fork: a job's caller holds the fork lock for
-//! reading until it is done).
+//! behind one another); a job lives on its caller's stack, which waits for it. A pthread
+//! mutex and condition variables, as in `behind`: the child of a fork starts from fresh
+//! ones (no job is in flight at a fork: a job's caller holds the fork lock for reading
+//! until it is done).
+//!
+//! A thread is not free for a single-threaded program: from its start glibc wraps each
+//! cancellable call and, while it runs, the kernel takes a file reference on every fd call
+//! (about 40 + 40 ns per syscall here, on every fd, shadowed or not). So the thread starts
+//! only for a process that already has threads, or that flushes often (a flush within
+//! OFTEN_MS of the last one); and it ends after IDLE_MS without a job, which gives the
+//! kernel's share back. A process that flushes now and then flushes its members one after
+//! the other, as before.
 
 use crate::boundary::FfiReturn;
 use crate::real::{raw, Errno, Res};
 use libc::c_int;
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 #[derive(Clone, Copy)]
 pub enum Flush {
@@ -61,6 +70,13 @@ static JOBS: Jobs = Jobs {
     head: UnsafeCell::new(std::ptr::null_mut()),
 };
 
+/// Two flushes this close together make a process one that flushes often.
+const OFTEN_MS: u64 = 100;
+/// The thread ends after this long without a job.
+const IDLE_MS: u64 = 1000;
+/// When the last flush began (coarse ms).
+static LAST_FLUSH: AtomicU64 = AtomicU64::new(0);
+
 const NOT_STARTED: u8 = 0;
 const STARTING: u8 = 1;
 const RUNNING: u8 = 2;
@@ -79,6 +95,11 @@ impl Locked {
     }
     fn wait(&self, cond: &UnsafeCell<libc::pthread_cond_t>) {
         unsafe { libc::pthread_cond_wait(cond.get(), JOBS.lock.get()) };
+    }
+    /// Waits for work, at most until the realtime clock reads `until` (the condition
+    /// variable's clock); false once that time has passed.
+    fn wait_for_work_until(&self, until: &libc::timespec) -> bool {
+        unsafe { libc::pthread_cond_timedwait(JOBS.work.get(), JOBS.lock.get(), until) != libc::ETIMEDOUT }
     }
 }
 
@@ -100,7 +121,8 @@ pub fn flush<T>(fd: c_int, flush: Flush, lead: impl FnOnce() -> T) -> (T, Res<()
     let job: *mut Job = &mut job;
     {
         let q = Locked::take();
-        if !q.head().is_null() {
+        // Looked at again under the lock, under which an idle thread decides to end.
+        if !q.head().is_null() || THREAD.load(Ordering::Acquire) != RUNNING {
             drop(q);
             let value = lead();
             return (value, flush.run(fd));
@@ -140,12 +162,17 @@ impl Drop for Pending {
 }
 
 fn started() -> bool {
+    let now = crate::members::coarse_ms();
+    let often = now.saturating_sub(LAST_FLUSH.swap(now, Ordering::Relaxed)) < OFTEN_MS;
     match THREAD.load(Ordering::Acquire) {
         RUNNING => true,
         UNAVAILABLE => false,
         // Another thread is starting it: this flush does not wait for that.
         STARTING => false,
         _ => {
+            if !often && crate::real::single_threaded() {
+                return false;
+            }
             if THREAD.compare_exchange(NOT_STARTED, STARTING, Ordering::AcqRel, Ordering::Acquire).is_err() {
                 return false;
             }
@@ -163,8 +190,15 @@ extern "C" fn worker(_: *mut libc::c_void) -> *mut libc::c_void {
         // The job stays in the slot while it runs: the slot is busy until it is done.
         let job = {
             let q = Locked::take();
+            let mut until = realtime_in_ms(IDLE_MS);
             while q.head().is_null() {
-                q.wait(&JOBS.work);
+                if !q.wait_for_work_until(&until) && q.head().is_null() {
+                    // Idle: ends, unless it is still being started (then it waits on).
+                    if THREAD.compare_exchange(RUNNING, NOT_STARTED, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                        return std::ptr::null_mut();
+                    }
+                    until = realtime_in_ms(IDLE_MS);
+                }
             }
             *q.head()
         };
@@ -181,6 +215,13 @@ extern "C" fn worker(_: *mut libc::c_void) -> *mut libc::c_void {
     }
 }
 
+fn realtime_in_ms(ms: u64) -> libc::timespec {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    let nsec = ts.tv_nsec as u64 + (ms % 1000) * 1_000_000;
+    libc::timespec { tv_sec: ts.tv_sec + (ms / 1000 + nsec / 1_000_000_000) as libc::time_t, tv_nsec: (nsec % 1_000_000_000) as libc::c_long }
+}
+
 /// In a fork child: the parent's thread is not there; fresh primitives, no jobs.
 /// Allocation-free.
 pub fn after_fork_child() {
@@ -191,4 +232,6 @@ pub fn after_fork_child() {
         *JOBS.head.get() = std::ptr::null_mut();
     }
     THREAD.store(NOT_STARTED, Ordering::Release);
+    // The child's own flushes say whether it flushes often.
+    LAST_FLUSH.store(0, Ordering::Relaxed);
 }

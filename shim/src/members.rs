@@ -345,7 +345,7 @@ const MAX_TOUCHED: usize = 32;
 static HOT: Mutex<Vec<Hot>> = Mutex::new(Vec::new());
 const LINGER_MS: u64 = 2000;
 
-fn coarse_ms() -> u64 {
+pub fn coarse_ms() -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
     (ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000).max(1)

@@ -326,6 +326,23 @@ pub fn spawn_quiet_thread(name: &CStr, start: extern "C" fn(*mut c_void) -> *mut
     }
 }
 
+/// Whether the process has never had a second thread, as glibc knows it
+/// (`__libc_single_threaded`, glibc 2.32 on; before that, taken as no). Once a thread has
+/// been started glibc wraps every cancellable call for good, and while one runs the kernel
+/// takes a file reference on every fd call: a shim thread costs a single-threaded program
+/// on each of its syscalls, a multi-threaded one nothing new.
+pub fn single_threaded() -> bool {
+    // 0: not looked up yet; 1: glibc has no such flag.
+    static FLAG: AtomicUsize = AtomicUsize::new(0);
+    let mut p = FLAG.load(Ordering::Relaxed);
+    if p == 0 {
+        p = (unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__libc_single_threaded".as_ptr()) } as usize).max(1);
+        FLAG.store(p, Ordering::Relaxed);
+    }
+    // SAFETY: a `char` glibc keeps for the process's life.
+    p != 1 && unsafe { std::ptr::read_volatile(p as *const c_char) } != 0
+}
+
 pub fn open(path: &CStr, flags: c_int, mode: mode_t) -> Res<c_int> {
     cvt(unsafe { raw::open64(path.as_ptr(), flags, mode) })
 }
