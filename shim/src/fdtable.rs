@@ -7,7 +7,6 @@
 
 use crate::ocb::Ocb;
 use libc::c_int;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -93,7 +92,42 @@ static SHADOWED: FdBitmap = FdBitmap::new();
 static INTERNAL: FdBitmap = FdBitmap::new();
 /// Fds whose OCB follows the file position (`Ocb::follows_position`): their lseek is hooked.
 static POSITION_FOLLOWED: FdBitmap = FdBitmap::new();
-static TABLE: RwLock<Option<HashMap<c_int, Arc<Ocb>>>> = RwLock::new(None);
+static TABLE: RwLock<Links> = RwLock::new(Links(Vec::new()));
+
+/// Fds linked per block of the table.
+const BLOCK: usize = 256;
+
+/// fd -> OCB, in blocks of BLOCK slots made as fds are used: fds are dense (the kernel
+/// hands out the lowest free number), so a slot costs 8 bytes per open fd where a hash
+/// map's entry costs 20-40.
+struct Links(Vec<Option<Box<[Option<Arc<Ocb>>; BLOCK]>>>);
+
+impl Links {
+    fn get(&self, fd: c_int) -> Option<&Arc<Ocb>> {
+        let fd = usize::try_from(fd).ok()?;
+        self.0.get(fd / BLOCK)?.as_ref()?[fd % BLOCK].as_ref()
+    }
+    fn slot(&mut self, fd: usize) -> &mut Option<Arc<Ocb>> {
+        if self.0.len() <= fd / BLOCK {
+            self.0.resize_with(fd / BLOCK + 1, || None);
+        }
+        &mut self.0[fd / BLOCK].get_or_insert_with(|| Box::new([const { None }; BLOCK]))[fd % BLOCK]
+    }
+    fn insert(&mut self, fd: c_int, ocb: Arc<Ocb>) -> Option<Arc<Ocb>> {
+        let fd = usize::try_from(fd).ok()?;
+        self.slot(fd).replace(ocb)
+    }
+    fn remove(&mut self, fd: c_int) -> Option<Arc<Ocb>> {
+        let fd = usize::try_from(fd).ok()?;
+        self.0.get_mut(fd / BLOCK)?.as_mut()?[fd % BLOCK].take()
+    }
+    /// Every link, in fd order; allocation-free.
+    fn iter(&self) -> impl Iterator<Item = (c_int, &Arc<Ocb>)> {
+        self.0.iter().enumerate().filter_map(|(b, block)| Some((b, block.as_ref()?))).flat_map(|(b, block)| {
+            block.iter().enumerate().filter_map(move |(i, o)| Some(((b * BLOCK + i) as c_int, o.as_ref()?)))
+        })
+    }
+}
 
 /// The hot-path check.
 #[inline]
@@ -125,7 +159,7 @@ pub fn get(fd: c_int) -> Option<Arc<Ocb>> {
     if !is_shadowed(fd) {
         return None;
     }
-    TABLE.read().unwrap_or_else(|e| e.into_inner()).as_ref()?.get(&fd).cloned()
+    TABLE.read().unwrap_or_else(|e| e.into_inner()).get(fd).cloned()
 }
 
 /// Links `fd` to `ocb`, returning what the fd was linked to before (to be dropped by the
@@ -138,7 +172,7 @@ pub fn link(fd: c_int, ocb: Arc<Ocb>) -> Option<Arc<Ocb>> {
         ocb.mark_std_stream();
     }
     POSITION_FOLLOWED.set(fd, ocb.follows_position());
-    t.get_or_insert_with(HashMap::new).insert(fd, ocb)
+    t.insert(fd, ocb)
 }
 
 /// Removes the link of `fd`; returns the OCB so the caller drops it outside the lock.
@@ -150,21 +184,19 @@ pub fn unlink(fd: c_int) -> Option<Arc<Ocb>> {
     let mut t = TABLE.write().unwrap_or_else(|e| e.into_inner());
     SHADOWED.set(fd, false);
     POSITION_FOLLOWED.set(fd, false);
-    t.as_mut()?.remove(&fd)
+    t.remove(fd)
 }
 
 /// Shadowed fds in `[first, last]`.
 pub fn shadowed_in(first: c_int, last: c_int) -> Vec<c_int> {
     let t = TABLE.read().unwrap_or_else(|e| e.into_inner());
-    let mut fds: Vec<c_int> = t.iter().flat_map(|m| m.keys()).copied().filter(|fd| (first..=last).contains(fd)).collect();
-    fds.sort_unstable();
-    fds
+    t.iter().map(|(fd, _)| fd).filter(|fd| (first..=last).contains(fd)).collect()
 }
 
 /// Every OCB with each fd linked to it (for exit-time reconciliation).
 pub fn all() -> Vec<(c_int, Arc<Ocb>)> {
     let t = TABLE.read().unwrap_or_else(|e| e.into_inner());
-    t.iter().flat_map(|m| m.iter()).map(|(fd, o)| (*fd, o.clone())).collect()
+    t.iter().map(|(fd, o)| (fd, o.clone())).collect()
 }
 
 /// A child started without fork (posix_spawn, system, popen: glibc clones with CLONE_VFORK
@@ -193,7 +225,7 @@ pub fn for_each_ocb_now(mut f: impl FnMut(&Ocb)) {
 /// Every fd with its OCB, if the table can be had at once; allocation-free.
 pub fn for_each_link_now(mut f: impl FnMut(c_int, &Ocb)) {
     if let Ok(t) = TABLE.try_read() {
-        for (&fd, ocb) in t.iter().flat_map(|m| m.iter()) {
+        for (fd, ocb) in t.iter() {
             f(fd, ocb);
         }
     }
@@ -203,7 +235,7 @@ pub fn for_each_link_now(mut f: impl FnMut(c_int, &Ocb)) {
 /// its own at its first change). Allocation-free.
 pub fn forget_inherited_intents() {
     if let Ok(t) = TABLE.try_read() {
-        for ocb in t.iter().flat_map(|m| m.values()) {
+        for (_, ocb) in t.iter() {
             ocb.forget_intent();
         }
     }
@@ -211,7 +243,7 @@ pub fn forget_inherited_intents() {
 
 pub fn mark_all_shared() {
     if let Ok(t) = TABLE.try_read() {
-        for ocb in t.iter().flat_map(|m| m.values()) {
+        for (_, ocb) in t.iter() {
             ocb.mark_shared();
         }
     }

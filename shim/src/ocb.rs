@@ -11,7 +11,7 @@ use libc::{c_int, mode_t};
 use once_cell::sync::Lazy;
 use shadow_core::history::Code;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,7 +46,8 @@ fn file_order(st: &libc::stat64) -> Arc<FileOrder> {
 }
 
 pub struct Ocb {
-    rel: Mutex<Rel>,
+    /// The path the file was opened by (what reports and the change list name).
+    rel: Box<[u8]>,
     kind: OcbKind,
     flags: c_int,
     /// The secondary's fd (an internal fd), or -1.
@@ -57,18 +58,14 @@ pub struct Ocb {
     /// program holds on it. -1 until then.
     reader: AtomicI32,
     order: Arc<FileOrder>,
-    append: AtomicBool,
-    /// Another process may write through the same file description (fork, exec adoption):
-    /// order pairs with a POSIX lock on the secondary, which excludes other processes.
-    shared: AtomicBool,
-    written: AtomicBool,
-    /// The first change was recorded in the change list (a member is not being written).
-    recorded: AtomicBool,
+    /// What has become true of this open (`Mark`): one byte, not one per flag, for an
+    /// OCB small enough to cost under 256 bytes per open file.
+    marks: AtomicU8,
     /// Open write-intent (journal) id, ended at the last close if both members agree.
-    intent: std::sync::atomic::AtomicU64,
-    insecure: Mutex<Option<String>>,
-    /// Set with `insecure` (cheap to test on every write).
-    diverged: AtomicBool,
+    intent: AtomicU64,
+    /// Why the members may differ, until reported: a `Box<String>` let go of, or null.
+    /// A pointer, not a `Mutex<Option<String>>`: 24 bytes less for every open file.
+    insecure: AtomicPtr<String>,
     /// Under write-behind with `on_member_error = "fail"`: the error the follower gave a
     /// queued write, returned by this file's next mutation (as the kernel returns a failed
     /// writeback at the next fsync). 0: none.
@@ -78,15 +75,30 @@ pub struct Ocb {
     /// landed. -1: unknown. Read and written under the file's order lock.
     position: AtomicI64,
     /// `POSITION_EPOCH` when `position` was learnt.
-    position_epoch: AtomicU64,
+    position_epoch: AtomicU32,
+}
+
+/// The bits of `Ocb::marks`.
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum Mark {
+    Append = 1,
+    /// Another process may write through the same file description (fork, exec adoption):
+    /// order pairs with a POSIX lock on the secondary, which excludes other processes.
+    Shared = 2,
+    Written = 4,
+    /// The first change was recorded in the change list (a member is not being written).
+    Recorded = 8,
+    /// Set with `insecure`, and kept after the report (cheap to test on every write).
+    Diverged = 16,
     /// Linked to fd 0, 1 or 2 (see `mark_std_stream`).
-    std_stream: AtomicBool,
+    StdStream = 32,
 }
 
 /// Bumped whenever a hook on a shadowed fd had to pass a call straight to libc (a signal
 /// handler interrupting the shim): the position that call moved is unknown to its OCB, so
 /// every position learnt before is forgotten. Signal-safe.
-static POSITION_EPOCH: AtomicU64 = AtomicU64::new(0);
+static POSITION_EPOCH: AtomicU32 = AtomicU32::new(0);
 
 pub fn positions_unknown() {
     POSITION_EPOCH.fetch_add(1, Ordering::AcqRel);
@@ -189,28 +201,38 @@ impl Ocb {
     pub fn new(rel: Rel, kind: OcbKind, flags: c_int, st: &libc::stat64) -> Ocb {
         crate::members::account(1, 0);
         Ocb {
-            rel: Mutex::new(rel),
+            rel: rel.0.into_boxed_slice(),
             kind,
             flags,
             secondary: AtomicI32::new(-1),
             reader: AtomicI32::new(-1),
             order: file_order(st),
-            append: AtomicBool::new(flags & libc::O_APPEND != 0),
-            shared: AtomicBool::new(false),
-            written: AtomicBool::new(false),
-            recorded: AtomicBool::new(false),
-            intent: std::sync::atomic::AtomicU64::new(0),
-            insecure: Mutex::new(None),
-            diverged: AtomicBool::new(false),
+            marks: AtomicU8::new(if flags & libc::O_APPEND != 0 { Mark::Append as u8 } else { 0 }),
+            intent: AtomicU64::new(0),
+            insecure: AtomicPtr::new(std::ptr::null_mut()),
             deferred_error: AtomicI32::new(0),
             position: AtomicI64::new(-1),
-            position_epoch: AtomicU64::new(0),
-            std_stream: AtomicBool::new(false),
+            position_epoch: AtomicU32::new(0),
+        }
+    }
+
+    fn has(&self, m: Mark) -> bool {
+        self.marks.load(Ordering::Relaxed) & m as u8 != 0
+    }
+    /// Sets `m`; whether it was set before.
+    fn set(&self, m: Mark) -> bool {
+        self.marks.fetch_or(m as u8, Ordering::Relaxed) & m as u8 != 0
+    }
+    fn put(&self, m: Mark, on: bool) {
+        if on {
+            self.set(m);
+        } else {
+            self.marks.fetch_and(!(m as u8), Ordering::Relaxed);
         }
     }
 
     pub fn rel(&self) -> Rel {
-        self.rel.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        Rel(self.rel.to_vec())
     }
     pub fn is_dir(&self) -> bool {
         self.kind == OcbKind::Dir
@@ -274,33 +296,33 @@ impl Ocb {
 
     /// True once: the first call after open records the file in the change list.
     pub fn recorded_once(&self) -> bool {
-        self.recorded.swap(true, Ordering::Relaxed)
+        self.set(Mark::Recorded)
     }
     /// F_SETFL on the program's fd: `call` makes it. Under the file's order lock where the
     /// position is followed, so that no write lands between the kernel's change and ours.
     pub fn set_status_flags(&self, append: bool, call: impl FnOnce() -> Res<c_int>) -> Res<c_int> {
         let _order = self.follows_position().then(|| self.order.lock().unwrap_or_else(|e| e.into_inner()));
         let r = call()?;
-        self.append.store(append, Ordering::Relaxed);
+        self.put(Mark::Append, append);
         self.forget_position();
         Ok(r)
     }
     pub fn mark_shared(&self) {
-        self.shared.store(true, Ordering::Relaxed);
+        self.set(Mark::Shared);
     }
 
     /// Whether the program's file position can be followed without asking the kernel, as
     /// far as the open's kind fixes it: a write-only file (a read, never hooked, moves the
     /// position of a readable one). The fds of such opens have their lseek hooked.
     pub fn follows_position(&self) -> bool {
-        self.kind == OcbKind::File && self.flags & libc::O_ACCMODE == libc::O_WRONLY && !self.std_stream.load(Ordering::Relaxed)
+        self.kind == OcbKind::File && self.flags & libc::O_ACCMODE == libc::O_WRONLY && !self.has(Mark::StdStream)
     }
 
     /// Linked to fd 0, 1 or 2, which glibc writes with internal calls no hook sees (a
     /// plain stdout after close(1) and open, perror, syslog's LOG_PERROR): its position is
     /// never followed.
     pub fn mark_std_stream(&self) {
-        self.std_stream.store(true, Ordering::Relaxed);
+        self.set(Mark::StdStream);
         self.forget_position();
     }
 
@@ -322,14 +344,14 @@ impl Ocb {
     /// ... and now: not appending (the end moves with every other writer), and no other
     /// process moves it (a shared file description).
     fn position_followed(&self) -> bool {
-        self.follows_position() && !self.append.load(Ordering::Relaxed) && !self.shared.load(Ordering::Relaxed)
+        self.follows_position() && !self.has(Mark::Append) && !self.has(Mark::Shared)
     }
 
     pub fn forget_position(&self) {
         self.position.store(-1, Ordering::Relaxed);
     }
 
-    fn learn_position(&self, at: i64, epoch: u64) {
+    fn learn_position(&self, at: i64, epoch: u32) {
         if self.follows_position() {
             self.position_epoch.store(epoch, Ordering::Relaxed);
             self.position.store(at, Ordering::Relaxed);
@@ -367,29 +389,25 @@ impl Ocb {
         Ok(at)
     }
     pub fn is_written(&self) -> bool {
-        self.written.load(Ordering::Relaxed)
+        self.has(Mark::Written)
     }
     /// The open itself changed the file (created or truncated it): its times are settled at
     /// the last close like a written file's.
     pub fn mark_written(&self) {
-        self.written.store(true, Ordering::Relaxed);
+        self.set(Mark::Written);
     }
 
     /// Records the first difference between members; reported on the last close.
     /// The file's members may differ from now on: its write intent is begun (and kept past
     /// the last close), so that `recover` compares it even after a clean exit.
     pub fn mark_insecure(&self, what: &str, e: Errno) {
-        let first = {
-            let mut slot = self.insecure.lock().unwrap_or_else(|e| e.into_inner());
-            let first = slot.is_none();
-            if first {
-                *slot = Some(format!("{what}: {}", e.describe()));
-                crate::members::account(0, 1);
-            }
-            first
-        };
-        if first {
-            self.diverged.store(true, Ordering::Relaxed);
+        let why = Box::into_raw(Box::new(format!("{what}: {}", e.describe())));
+        if self.insecure.compare_exchange(std::ptr::null_mut(), why, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            // SAFETY: never shared: the slot held an earlier reason.
+            drop(unsafe { Box::from_raw(why) });
+        } else {
+            crate::members::account(0, 1);
+            self.set(Mark::Diverged);
             self.begin_intent(self.secondary_fd());
         }
     }
@@ -400,7 +418,7 @@ impl Ocb {
     }
 
     fn lock_order_held<'a>(&'a self, local: MutexGuard<'a, ()>, sfd: c_int) -> OrderGuard<'a> {
-        let posix_locked = (self.shared.load(Ordering::Relaxed) && posix_lock(sfd, libc::F_WRLCK).is_ok()).then_some(sfd);
+        let posix_locked = (self.has(Mark::Shared) && posix_lock(sfd, libc::F_WRLCK).is_ok()).then_some(sfd);
         OrderGuard { _local: local, posix_locked }
     }
 
@@ -440,7 +458,7 @@ impl Ocb {
     /// with ours by a lock held only while both members are written), nor when the program
     /// asked for each write to be on the device or to bypass the cache.
     fn written_behind(&self) -> bool {
-        crate::behind::on() && !self.shared.load(Ordering::Relaxed) && self.flags & (libc::O_SYNC | libc::O_DSYNC | libc::O_DIRECT) == 0
+        crate::behind::on() && !self.has(Mark::Shared) && self.flags & (libc::O_SYNC | libc::O_DSYNC | libc::O_DIRECT) == 0
     }
 
     /// A queued write failed on the follower (on the queue's thread): as a synchronous one
@@ -472,7 +490,7 @@ impl Ocb {
         // Read under the lock: a member change swaps it only between two mutations.
         let Some(sfd) = self.secondary_fd() else {
             drop(local);
-            if self.diverged.load(Ordering::Relaxed) {
+            if self.has(Mark::Diverged) {
                 // The follower is written, but not this file (its open there failed).
                 self.begin_intent(None);
             }
@@ -489,7 +507,7 @@ impl Ocb {
         let (value, followed) = match follower {
             Follower::After(secondary) => {
                 let value = primary()?;
-                self.written.store(true, Ordering::Relaxed);
+                self.set(Mark::Written);
                 let followed = secondary(sfd, &value);
                 (value, followed)
             }
@@ -497,7 +515,7 @@ impl Ocb {
                 crate::behind::drain();
                 let (value, followed) = crate::beside::flush(sfd, flush, primary);
                 let value = value?;
-                self.written.store(true, Ordering::Relaxed);
+                self.set(Mark::Written);
                 (value, followed)
             }
         };
@@ -510,7 +528,7 @@ impl Ocb {
     /// Offset at which a positional write of `n` bytes through an O_APPEND fd landed
     /// (Linux appends pwrite on such fds whatever the offset).
     pub fn landed_at(&self, fd: c_int, requested: i64, n: usize) -> Res<i64> {
-        if self.append.load(Ordering::Relaxed) {
+        if self.has(Mark::Append) {
             Ok(real::fstat(fd)?.st_size - n as i64)
         } else {
             Ok(requested)
@@ -556,7 +574,7 @@ impl Ocb {
         let _order = self.lock_order(sfd);
         crate::behind::drain();
         self.begin_intent(Some(sfd));
-        self.written.store(true, Ordering::Relaxed);
+        self.set(Mark::Written);
         if let Err(e) = copy(sfd) {
             let _ = crate::members::follower_failed(&self.rel(), what, e, Some(self));
         }
@@ -611,10 +629,10 @@ impl Ocb {
         Some(self.intent.load(Ordering::Relaxed)).filter(|&id| id != 0)
     }
 
-    /// The intent to end at the process's end, unless the file is insecure (or its state
-    /// cannot be had without waiting): taken, so that it is ended once.
+    /// The intent to end at the process's end, unless the file is insecure: taken, so that
+    /// it is ended once. Lock-free (it runs at exit).
     pub fn take_clean_intent(&self) -> Option<u64> {
-        let clean = self.insecure.try_lock().is_ok_and(|i| i.is_none());
+        let clean = !self.is_insecure();
         let id = if clean { self.intent.swap(0, Ordering::Relaxed) } else { 0 };
         (id != 0).then_some(id)
     }
@@ -680,7 +698,7 @@ impl Ocb {
         // Without a follower fd (the member left: the change list has the path) there is
         // nothing in doubt either; an insecure file keeps its intent for recover.
         let id = self.intent.swap(0, Ordering::Relaxed);
-        if id != 0 && self.insecure.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
+        if id != 0 && !self.is_insecure() {
             crate::members::intent_end(id);
         }
     }
@@ -697,12 +715,19 @@ impl Ocb {
         }
     }
 
+    /// Its members may differ, not yet reported.
+    fn is_insecure(&self) -> bool {
+        !self.insecure.load(Ordering::Acquire).is_null()
+    }
+
     /// Reports the file once if its members may differ.
     pub fn report_if_insecure(&self) {
-        let err = self.insecure.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(err) = err {
+        let why = self.insecure.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        if !why.is_null() {
+            // SAFETY: made by `Box::into_raw` in mark_insecure; the swap made it this call's alone.
+            let why = unsafe { Box::from_raw(why) };
             crate::members::account(0, -1);
-            report::record(Code::InsecureFile, &self.rel(), &err);
+            report::record(Code::InsecureFile, &self.rel(), &why);
         }
     }
 }
@@ -841,4 +866,16 @@ pub fn open_secondary(at: &crate::resolve::At, flags: c_int, mode: mode_t, creat
         sflags |= libc::O_CREAT | libc::O_TRUNC;
     }
     real::openat(at.fd, &at.path, sflags, mode).map(make_internal)
+}
+
+#[cfg(test)]
+mod tests {
+    /// An open file costs its OCB (in an `Arc`: two counts more) in one malloc chunk, of
+    /// 16-byte steps with 8 bytes of header: 72 bytes keep it in a 96-byte chunk, and the
+    /// shim under 256 bytes per open file (`make bench`, memory row).
+    #[test]
+    fn an_ocb_fits_a_96_byte_malloc_chunk() {
+        let in_arc = std::mem::size_of::<super::Ocb>() + 2 * std::mem::size_of::<usize>();
+        assert!((in_arc + 8).next_multiple_of(16) <= 96, "Arc<Ocb> takes {in_arc} bytes");
+    }
 }
