@@ -374,6 +374,9 @@ fn write_front(q: Locked) -> Locked {
         n += 1;
     }
     drop(q);
+    // Should anything below panic (the hook's boundary catches it), `busy` is given up on
+    // the way out: left set, every later wait for the queue would wait forever.
+    let mut unwinding = BusyOnUnwind { popped: 0 };
     let failed = write_batch(&iovs[..n], &whom[..n]);
     let mut done: [Option<Item>; BATCH] = [const { None }; BATCH];
     {
@@ -386,6 +389,7 @@ fn write_front(q: Locked) -> Locked {
             *q.tail() = 0;
         }
         crate::members::publish_queued(*q.bytes() as u64);
+        unwinding.popped = n;
     }
     // Outside the lock: reporting and an OCB's drop (closing fds) take other locks.
     for (run, e) in failed {
@@ -399,15 +403,37 @@ fn write_front(q: Locked) -> Locked {
     // Let go of before they count as done: a close that waited for them then finds its
     // file's last reference its own and settles it.
     drop(done);
+    std::mem::forget(unwinding);
     let q = Locked::take();
-    if DONE.fetch_add(n as u64, Ordering::SeqCst) + n as u64 == PUSHED.load(Ordering::SeqCst) {
-        crate::members::queue_in_flight(false);
-    }
+    count_done(n);
     *q.busy() = false;
     if *q.waiters() > 0 {
         q.wake();
     }
     q
+}
+
+/// `n` items are off the queue, the follower holding their bytes (or their failure told).
+fn count_done(n: usize) {
+    if DONE.fetch_add(n as u64, Ordering::SeqCst) + n as u64 == PUSHED.load(Ordering::SeqCst) {
+        crate::members::queue_in_flight(false);
+    }
+}
+
+/// Gives up `busy` if dropped (only on a panic: `write_front` forgets it otherwise). Items
+/// still queued are written again by whoever writes the queue next, at the same offsets;
+/// those already taken off it count as done, or every drain would wait for them forever.
+struct BusyOnUnwind {
+    popped: usize,
+}
+
+impl Drop for BusyOnUnwind {
+    fn drop(&mut self) {
+        let q = Locked::take();
+        count_done(self.popped);
+        *q.busy() = false;
+        q.wake();
+    }
 }
 
 /// Waits until the queue has work and either someone waits for it, enough has gathered,
