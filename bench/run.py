@@ -85,6 +85,7 @@ TARGETS: dict[tuple[str, str], tuple[str, float, str]] = {
     ("interpose", "devnull_write_1b"): ("native", 1.02, "untouched fds"),
     ("interpose", "fstat_plain"): ("native", 1.02, "untouched fds"),
     ("interpose", "lseek_plain"): ("native", 1.02, "untouched fds"),
+    ("interpose", "devnull_write_1b_after_fsync"): ("native", 1.02, "untouched fds"),
     ("stream", "total"): ("ideal", 1.10, "streaming"),
     ("metadata", "total"): ("native", 2.30, "metadata storm"),
     ("fsync", "append_200b_fdatasync"): ("ideal", 1.10, "fsync-heavy"),
