@@ -7,10 +7,11 @@
 //!
 //! One thread per process takes one job at a time (a flush that finds it busy flushes the
 //! follower itself, after the lead, as before: several threads' flushes are never queued
-//! behind one another); a job lives on its caller's stack, which waits for it. A pthread
-//! mutex and condition variables, as in `behind`: the child of a fork starts from fresh
-//! ones (no job is in flight at a fork: a job's caller holds the fork lock for reading
-//! until it is done).
+//! behind one another); a job lives on its caller's stack, which sleeps on the job's
+//! `done` word. A pthread mutex and condition variable hand jobs over, as in `behind`: the
+//! child of a fork starts from fresh ones. A job's caller holds the fork lock for reading
+//! until its job is done, so a fork finds a job in flight only when it comes from a signal
+//! handler that interrupted the caller: the child runs that job itself.
 //!
 //! A thread is not free for a single-threaded program: from its start glibc wraps each
 //! cancellable call and, while it runs, the kernel takes a file reference on every fd call
@@ -24,7 +25,7 @@ use crate::boundary::FfiReturn;
 use crate::real::{raw, Errno, Res};
 use libc::c_int;
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 #[derive(Clone, Copy)]
 pub enum Flush {
@@ -51,13 +52,16 @@ struct Job {
     fd: c_int,
     flush: Flush,
     errno: c_int,
-    done: bool,
+    /// 1 once `errno` holds the follower's answer. Its caller sleeps on it as a futex, not
+    /// on a condition variable: a fork from a signal handler that interrupted the wait
+    /// resets the shim's condition variables in the child, where a sleeper in one would
+    /// sleep for ever; a futex sleeper looks at the word again.
+    done: AtomicU32,
 }
 
 struct Jobs {
     lock: UnsafeCell<libc::pthread_mutex_t>,
     work: UnsafeCell<libc::pthread_cond_t>,
-    finished: UnsafeCell<libc::pthread_cond_t>,
     /// The job in hand (queued or running), or null.
     head: UnsafeCell<*mut Job>,
 }
@@ -66,7 +70,6 @@ unsafe impl Sync for Jobs {}
 static JOBS: Jobs = Jobs {
     lock: UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER),
     work: UnsafeCell::new(libc::PTHREAD_COND_INITIALIZER),
-    finished: UnsafeCell::new(libc::PTHREAD_COND_INITIALIZER),
     head: UnsafeCell::new(std::ptr::null_mut()),
 };
 
@@ -93,9 +96,6 @@ impl Locked {
     fn head(&self) -> &mut *mut Job {
         unsafe { &mut *JOBS.head.get() }
     }
-    fn wait(&self, cond: &UnsafeCell<libc::pthread_cond_t>) {
-        unsafe { libc::pthread_cond_wait(cond.get(), JOBS.lock.get()) };
-    }
     /// Waits for work, at most until the realtime clock reads `until` (the condition
     /// variable's clock); false once that time has passed.
     fn wait_for_work_until(&self, until: &libc::timespec) -> bool {
@@ -116,7 +116,7 @@ pub fn flush<T>(fd: c_int, flush: Flush, lead: impl FnOnce() -> T) -> (T, Res<()
         let value = lead();
         return (value, flush.run(fd));
     }
-    let mut job = Job { fd, flush, errno: 0, done: false };
+    let mut job = Job { fd, flush, errno: 0, done: AtomicU32::new(0) };
     // One pointer for the slot and the wait: the thread writes to the job through it.
     let job: *mut Job = &mut job;
     {
@@ -145,11 +145,11 @@ impl Pending {
         if errno == 0 { Ok(()) } else { Err(Errno(errno)) }
     }
     fn finish(&self) -> c_int {
-        let q = Locked::take();
-        // SAFETY: the job is the caller's, alive until this returns; the thread writes to
-        // it only under the lock.
-        while !unsafe { (*self.0).done } {
-            q.wait(&JOBS.finished);
+        // SAFETY: the job is the caller's, alive until this returns; the thread writes
+        // `errno` before it sets `done`, and neither after.
+        let done = unsafe { &(*self.0).done };
+        while done.load(Ordering::Acquire) == 0 {
+            crate::real::futex_wait(done, 0);
         }
         unsafe { (*self.0).errno }
     }
@@ -205,12 +205,14 @@ extern "C" fn worker(_: *mut libc::c_void) -> *mut libc::c_void {
         // SAFETY: the job's caller waits for `done`, so the job outlives this.
         let (fd, flush) = unsafe { ((*job).fd, (*job).flush) };
         let errno = flush.run(fd).err().map_or(0, |e| e.0);
-        let q = Locked::take();
-        *q.head() = std::ptr::null_mut();
+        // The slot is free before the job is done: its caller may flush again at once.
+        *Locked::take().head() = std::ptr::null_mut();
         unsafe {
             (*job).errno = errno;
-            (*job).done = true;
-            libc::pthread_cond_broadcast(JOBS.finished.get());
+            let done = std::ptr::addr_of!((*job).done);
+            (*done).store(1, Ordering::Release);
+            // From here the job may be gone (its caller saw `done` and returned).
+            crate::real::futex_wake_all(done);
         }
     }
 }
@@ -223,13 +225,19 @@ fn realtime_in_ms(ms: u64) -> libc::timespec {
 }
 
 /// In a fork child: the parent's thread is not there; fresh primitives, no jobs.
-/// Allocation-free.
+/// Allocation-free and async-signal-safe.
 pub fn after_fork_child() {
     unsafe {
         std::ptr::write(JOBS.lock.get(), libc::PTHREAD_MUTEX_INITIALIZER);
         std::ptr::write(JOBS.work.get(), libc::PTHREAD_COND_INITIALIZER);
-        std::ptr::write(JOBS.finished.get(), libc::PTHREAD_COND_INITIALIZER);
-        *JOBS.head.get() = std::ptr::null_mut();
+        // A job in hand can only be this thread's (a fork from a signal handler that
+        // interrupted a flush: any other caller holds the fork lock until its job is done).
+        // Nobody here would run it, and its caller will wait for it: it is run now.
+        let job = std::mem::replace(&mut *JOBS.head.get(), std::ptr::null_mut());
+        if !job.is_null() && (*job).done.load(Ordering::Acquire) == 0 {
+            (*job).errno = (*job).flush.run((*job).fd).err().map_or(0, |e| e.0);
+            (*job).done.store(1, Ordering::Release);
+        }
     }
     THREAD.store(NOT_STARTED, Ordering::Release);
     // The child's own flushes say whether it flushes often.

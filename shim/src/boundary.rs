@@ -11,7 +11,15 @@ thread_local! {
     // Const-initialised and without a destructor: safe to touch before main and while a
     // thread is being torn down (no lazy registration, no allocation).
     static INSIDE: Cell<bool> = const { Cell::new(false) };
+    /// The fork lock's generation this thread holds it for reading in (0: not held).
+    static READ_HELD: Cell<u32> = const { Cell::new(0) };
+    /// This thread's fork left the fork lock alone (see `before_fork`).
+    static FORK_UNLOCKED: Cell<bool> = const { Cell::new(false) };
 }
+
+/// Bumped when a fork child replaces the fork lock: a read hold taken on the parent's lock
+/// (by the hook a signal handler forked from) is not given back to the child's new one.
+static FORK_LOCK_GEN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
 
 /// Marks the current thread as inside the shim until dropped.
 pub struct Inside(bool);
@@ -79,7 +87,15 @@ pub fn init_fork_lock() {
     unsafe { libc::pthread_atfork(Some(before_fork), Some(after_fork_parent), Some(after_fork_child)) };
 }
 
+/// A fork from a signal handler that interrupted a hook on this thread: the thread holds
+/// the fork lock for reading (and maybe the queue's lock), so taking either would wait on
+/// itself for ever. That fork goes ahead without them; each `after_fork_child` part copes
+/// with state copied in the middle of a change.
 extern "C" fn before_fork() {
+    if READ_HELD.with(|h| h.get()) != 0 {
+        FORK_UNLOCKED.with(|f| f.set(true));
+        return;
+    }
     unsafe { libc::pthread_rwlock_wrlock(FORK_LOCK.0.get()) };
     // Draining may write the queue out and report from this thread: as the shim.
     let saved = Errno::last();
@@ -89,11 +105,16 @@ extern "C" fn before_fork() {
     saved.set();
 }
 extern "C" fn after_fork_parent() {
+    if FORK_UNLOCKED.with(|f| f.replace(false)) {
+        crate::fdtable::mark_all_shared();
+        return;
+    }
     crate::behind::after_fork_parent();
     crate::fdtable::mark_all_shared();
     unsafe { libc::pthread_rwlock_unlock(FORK_LOCK.0.get()) };
 }
 extern "C" fn after_fork_child() {
+    FORK_UNLOCKED.with(|f| f.set(false));
     crate::behind::after_fork_child();
     crate::beside::after_fork_child();
     crate::mem::set_pid();
@@ -104,26 +125,21 @@ extern "C" fn after_fork_child() {
     // The child's only thread has a new TID, which the rwlock would not recognise as the
     // writer: start from a fresh lock instead of unlocking the copied one.
     fresh_fork_lock();
+    FORK_LOCK_GEN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
 }
 
-/// `_Fork` (glibc 2.34) runs no atfork handler, so the shim runs its own around it: the
-/// fork lock is taken unless this thread is inside a hook already (a signal handler that
-/// interrupted one would wait on itself), then the parent's or the child's part.
+/// `_Fork` (glibc 2.34) runs no atfork handler, so the shim runs its own around it (which
+/// leave the fork lock alone when this thread holds it: see `before_fork`).
 pub fn fork_without_atfork(fork: impl FnOnce() -> libc::pid_t) -> libc::pid_t {
     if !crate::set::is_active() {
         return fork();
     }
-    let locked = !INSIDE.with(|f| f.get());
-    if locked {
-        before_fork();
-    }
+    before_fork();
     let pid = fork();
     if pid == 0 {
         after_fork_child();
-    } else if locked {
-        after_fork_parent();
     } else {
-        crate::fdtable::mark_all_shared();
+        after_fork_parent();
     }
     pid
 }
@@ -131,13 +147,23 @@ pub fn fork_without_atfork(fork: impl FnOnce() -> libc::pid_t) -> libc::pid_t {
 struct ForkReadGuard;
 impl ForkReadGuard {
     fn take() -> ForkReadGuard {
+        let gen = || FORK_LOCK_GEN.load(std::sync::atomic::Ordering::SeqCst);
+        // Marked before and after: a fork from a signal handler in between finds it marked
+        // (and does not wait on this thread), and the hold names the lock actually taken.
+        READ_HELD.with(|h| h.set(gen()));
         unsafe { libc::pthread_rwlock_rdlock(FORK_LOCK.0.get()) };
+        READ_HELD.with(|h| h.set(gen()));
         ForkReadGuard
     }
 }
 impl Drop for ForkReadGuard {
     fn drop(&mut self) {
-        unsafe { libc::pthread_rwlock_unlock(FORK_LOCK.0.get()) };
+        // In a fork child made from a signal handler inside this hook, the lock this hold
+        // was on has been replaced: nothing to give back.
+        if READ_HELD.with(|h| h.get()) == FORK_LOCK_GEN.load(std::sync::atomic::Ordering::SeqCst) {
+            unsafe { libc::pthread_rwlock_unlock(FORK_LOCK.0.get()) };
+        }
+        READ_HELD.with(|h| h.set(0));
     }
 }
 

@@ -343,6 +343,18 @@ pub fn single_threaded() -> bool {
     p != 1 && unsafe { std::ptr::read_volatile(p as *const c_char) } != 0
 }
 
+/// Sleeps while `word` holds `val` (FUTEX_WAIT, process-private). Returns on a wake, a
+/// signal, or a value already changed: the caller looks again.
+pub fn futex_wait(word: &std::sync::atomic::AtomicU32, val: u32) {
+    unsafe { raw::syscall(libc::SYS_futex, word.as_ptr() as c_long, (libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG) as c_long, val as c_long, 0, 0, 0) };
+}
+
+/// Wakes every sleeper on `word`. An address, not a reference: the word may be gone by
+/// now (its owner saw the change and returned), and then the wake finds nobody.
+pub fn futex_wake_all(word: *const std::sync::atomic::AtomicU32) {
+    unsafe { raw::syscall(libc::SYS_futex, word as c_long, (libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG) as c_long, c_int::MAX as c_long, 0, 0, 0) };
+}
+
 pub fn open(path: &CStr, flags: c_int, mode: mode_t) -> Res<c_int> {
     cvt(unsafe { raw::open64(path.as_ptr(), flags, mode) })
 }
