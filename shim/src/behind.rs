@@ -18,7 +18,7 @@ use crate::real::Errno;
 use libc::c_int;
 use std::cell::{Cell, UnsafeCell};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// The follower's part of one data write, owned until the follower has it.
@@ -36,9 +36,6 @@ struct Item {
 
 struct Queue {
     lock: UnsafeCell<libc::pthread_mutex_t>,
-    /// Broadcast when the queue's thread is wanted (work while it idles, a waiter) and when
-    /// it finished work someone waits for.
-    changed: UnsafeCell<libc::pthread_cond_t>,
     items: UnsafeCell<VecDeque<Item>>,
     bytes: UnsafeCell<usize>,
     /// Where the ring's next bytes go; back to 0 whenever the queue empties, so that only as
@@ -57,7 +54,6 @@ unsafe impl Sync for Queue {}
 
 static QUEUE: Queue = Queue {
     lock: UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER),
-    changed: UnsafeCell::new(libc::PTHREAD_COND_INITIALIZER),
     items: UnsafeCell::new(VecDeque::new()),
     bytes: UnsafeCell::new(0),
     tail: UnsafeCell::new(0),
@@ -97,12 +93,20 @@ impl Locked {
         Locked
     }
     fn wait(&self) {
-        unsafe { libc::pthread_cond_wait(QUEUE.changed.get(), QUEUE.lock.get()) };
+        self.sleep(None);
     }
     /// Waits until woken or until monotonic `until_ms`.
     fn wait_until(&self, until_ms: u64) {
-        let ts = libc::timespec { tv_sec: (until_ms / 1000) as libc::time_t, tv_nsec: ((until_ms % 1000) * 1_000_000) as libc::c_long };
-        unsafe { libc::pthread_cond_timedwait(QUEUE.changed.get(), QUEUE.lock.get(), &ts) };
+        let ms = until_ms.saturating_sub(now_ms());
+        self.sleep(Some(&libc::timespec { tv_sec: (ms / 1000) as libc::time_t, tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long }));
+    }
+    /// A condition variable's wait, made of the lock and the CHANGED futex word (read under
+    /// the lock, so a wake after that read changes it and is never missed).
+    fn sleep(&self, timeout: Option<&libc::timespec>) {
+        let seen = CHANGED.load(Ordering::SeqCst);
+        unsafe { libc::pthread_mutex_unlock(QUEUE.lock.get()) };
+        crate::real::futex_wait(&CHANGED, seen, timeout);
+        unsafe { libc::pthread_mutex_lock(QUEUE.lock.get()) };
     }
     /// Until `done`: writes the front of the queue out while no other thread does, and
     /// waits (as a waiter the queue's thread hurries for) while one does.
@@ -120,7 +124,8 @@ impl Locked {
     fn wait_as_waiter(&self) {
         *self.waiters() += 1;
         self.wait();
-        *self.waiters() -= 1;
+        // Saturating: a fork child made from a signal handler during the wait counts from 0.
+        *self.waiters() = self.waiters().saturating_sub(1);
     }
     fn items(&self) -> &mut VecDeque<Item> {
         unsafe { &mut *QUEUE.items.get() }
@@ -157,7 +162,8 @@ impl Locked {
         unsafe { &mut *QUEUE.busy.get() }
     }
     fn wake(&self) {
-        unsafe { libc::pthread_cond_broadcast(QUEUE.changed.get()) };
+        CHANGED.fetch_add(1, Ordering::SeqCst);
+        crate::real::futex_wake_all(&CHANGED);
     }
 }
 
@@ -167,17 +173,17 @@ impl Drop for Locked {
     }
 }
 
-/// The queue's condition variable times its waits by the monotonic clock (a wall clock set
-/// back would stretch the follower's lag). Allocation-free: also run in a fork child.
-fn init_condvar() {
-    unsafe {
-        let mut attr: libc::pthread_condattr_t = std::mem::zeroed();
-        libc::pthread_condattr_init(&mut attr);
-        libc::pthread_condattr_setclock(&mut attr, libc::CLOCK_MONOTONIC);
-        libc::pthread_cond_init(QUEUE.changed.get(), &attr);
-        libc::pthread_condattr_destroy(&mut attr);
-    }
-}
+/// Changed (and its sleepers woken) whenever the queue's thread is wanted (work while it
+/// idles, a waiter) and when it finished work someone waits for: the queue's condition
+/// variable, as a futex word. Not a pthread condition variable: a fork child made from a
+/// signal handler that interrupted a wait must start from fresh waiting state, and a
+/// sleeper inside a reset pthread condition variable would sleep for ever; a futex sleeper
+/// wakes when the child changes the word, and looks again. Timed by the monotonic clock (a
+/// wall clock set back would stretch the follower's lag).
+static CHANGED: AtomicU32 = AtomicU32::new(0);
+/// Bumped in a fork child: what a thread interrupted by the fork was waiting for or writing
+/// (the parent's queue) is the parent's.
+static FORK_GEN: AtomicU32 = AtomicU32::new(0);
 
 fn now_ms() -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -189,7 +195,6 @@ fn now_ms() -> u64 {
 /// ring is mapped now, before any thread can write: untouched pages cost nothing, so the
 /// ring's memory is what the queue holds at most. Without it write-behind stays off.
 pub fn configure(bytes: u64) {
-    init_condvar();
     if bytes == 0 {
         return;
     }
@@ -254,7 +259,8 @@ pub fn drain() {
     if DONE.load(Ordering::SeqCst) >= target || IS_WORKER.with(Cell::get) {
         return;
     }
-    drop(Locked::take().wait_for(|_| DONE.load(Ordering::SeqCst) >= target));
+    let gen = FORK_GEN.load(Ordering::SeqCst);
+    drop(Locked::take().wait_for(|_| DONE.load(Ordering::SeqCst) >= target || FORK_GEN.load(Ordering::SeqCst) != gen));
 }
 
 /// Waits for the queue to empty, from `_exit` (maybe in a signal handler that interrupted
@@ -304,7 +310,8 @@ pub fn after_fork_child() {
         *QUEUE.idle.get() = false;
         *QUEUE.busy.get() = false;
     }
-    init_condvar();
+    FORK_GEN.fetch_add(1, Ordering::SeqCst);
+    CHANGED.fetch_add(1, Ordering::SeqCst);
     PUSHED.store(0, Ordering::SeqCst);
     DONE.store(0, Ordering::SeqCst);
     WORKER.store(false, Ordering::SeqCst);
@@ -368,6 +375,7 @@ fn write_front(q: Locked) -> Locked {
     let mut iovs = [libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; BATCH];
     let mut whom = [(0, 0); BATCH];
     let mut n = 0;
+    let gen = FORK_GEN.load(Ordering::SeqCst);
     for item in q.items().iter().take(BATCH) {
         iovs[n] = libc::iovec { iov_base: unsafe { ring.add(item.start) }.cast(), iov_len: item.len };
         whom[n] = (item.sfd, item.at);
@@ -381,6 +389,12 @@ fn write_front(q: Locked) -> Locked {
     let mut done: [Option<Item>; BATCH] = [const { None }; BATCH];
     {
         let q = Locked::take();
+        if FORK_GEN.load(Ordering::SeqCst) != gen {
+            // A fork child made from a signal handler during the write: these items were
+            // the parent's, and the child's queue starts empty.
+            std::mem::forget(unwinding);
+            return q;
+        }
         for slot in &mut done[..n] {
             *slot = q.items().pop_front();
         }

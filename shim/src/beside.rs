@@ -149,7 +149,7 @@ impl Pending {
         // `errno` before it sets `done`, and neither after.
         let done = unsafe { &(*self.0).done };
         while done.load(Ordering::Acquire) == 0 {
-            crate::real::futex_wait(done, 0);
+            crate::real::futex_wait(done, 0, None);
         }
         unsafe { (*self.0).errno }
     }

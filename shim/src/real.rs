@@ -343,10 +343,12 @@ pub fn single_threaded() -> bool {
     p != 1 && unsafe { std::ptr::read_volatile(p as *const c_char) } != 0
 }
 
-/// Sleeps while `word` holds `val` (FUTEX_WAIT, process-private). Returns on a wake, a
-/// signal, or a value already changed: the caller looks again.
-pub fn futex_wait(word: &std::sync::atomic::AtomicU32, val: u32) {
-    unsafe { raw::syscall(libc::SYS_futex, word.as_ptr() as c_long, (libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG) as c_long, val as c_long, 0, 0, 0) };
+/// Sleeps while `word` holds `val` (FUTEX_WAIT, process-private), for at most `timeout`
+/// (monotonic, relative). Returns on a wake, a signal, a timeout or a value already
+/// changed: the caller looks again.
+pub fn futex_wait(word: &std::sync::atomic::AtomicU32, val: u32, timeout: Option<&libc::timespec>) {
+    let timeout = timeout.map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    unsafe { raw::syscall(libc::SYS_futex, word.as_ptr() as c_long, (libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG) as c_long, val as c_long, timeout as c_long, 0, 0) };
 }
 
 /// Wakes every sleeper on `word`. An address, not a reference: the word may be gone by
