@@ -1,8 +1,9 @@
 // flush_beside: fsync, fdatasync and sync_file_range flush the secondary on the shim's
 // flushing thread while the calling thread flushes the primary. A single-threaded process
-// that flushes now and then gets no thread (it would tax every later syscall); one that
-// flushes often does, and loses it after a second without flushes; a process that has
-// threads of its own gets it at its first flush. The thread starts again in a fork child
+// that flushes now and then gets no thread (it would tax every later syscall), also after
+// the shim's own threads made glibc count it as threaded; one that flushes often does,
+// and loses it after a second without flushes; a process that has threads of its own gets
+// it at its first flush. The thread starts again in a fork child
 // (whose first flush must not wait for the parent's thread), and both members get every
 // byte (run.sh compares them).
 #include "check.h"
@@ -34,19 +35,6 @@ static int has_thread(const char *name)
 	return found;
 }
 
-static int count_threads(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	int n = 0;
-
-	CHECK(d != NULL);
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 static void write_and_flush(const char *path, const char *text)
 {
 	int fd = CHECK_SYS(open(path, O_WRONLY | O_CREAT | O_APPEND, 0644));
@@ -66,22 +54,42 @@ static void *sleeper(void *arg)
 	return NULL;
 }
 
+/* One write and one fdatasync of `path`. */
+static void flush_once(const char *path, const char *text)
+{
+	int fd = CHECK_SYS(open(path, O_WRONLY | O_CREAT | O_APPEND, 0644));
+	write_str(fd, text);
+	CHECK_SYS(fdatasync(fd));
+	CHECK_SYS(close(fd));
+}
+
 int main(void)
 {
-	int fd = CHECK_SYS(open(SHADOW "/once", O_WRONLY | O_CREAT | O_TRUNC, 0644));
-	write_str(fd, "once");
-	/* Under write-behind the write started the queue's thread: no longer single-threaded. */
-	int threaded = count_threads() > 1;
-	CHECK_SYS(fsync(fd));
-	CHECK_SYS(close(fd));
-	CHECK(has_thread("libshadow-sync") == threaded);
+	int status;
+	pid_t pid = CHECK_SYS(fork());
+	if (pid == 0) {
+		/* With a thread of the program's own, the first flush starts it. */
+		pthread_t t;
+		CHECK(pthread_create(&t, NULL, sleeper, NULL) == 0);
+		flush_once(SHADOW "/threaded", "t");
+		CHECK(has_thread("libshadow-sync"));
+		EXPECT_FILE(member_path("secondary", SHADOW "/threaded"), "t");
+		_exit(0);
+	}
+	CHECK_SYS(waitpid(pid, &status, 0));
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	/* Single-threaded (under write-behind, but for the shim's own queue thread), one
+	 * flush now and then: no thread. */
+	flush_once(SHADOW "/once", "once");
+	CHECK(!has_thread("libshadow-sync"));
 	EXPECT_FILE(member_path("secondary", SHADOW "/once"), "once");
 
 	write_and_flush(SHADOW "/parent", "p");
 	CHECK(has_thread("libshadow-sync"));
 	EXPECT_FILE(member_path("secondary", SHADOW "/parent"), "ppp");
 
-	pid_t pid = CHECK_SYS(fork());
+	pid = CHECK_SYS(fork());
 	if (pid == 0) {
 		/* The parent's thread is not in the child: a flush starts the child's own. */
 		CHECK(!has_thread("libshadow-sync"));
@@ -90,7 +98,6 @@ int main(void)
 		EXPECT_FILE(member_path("secondary", SHADOW "/child"), "ccc");
 		_exit(0);
 	}
-	int status;
 	CHECK_SYS(waitpid(pid, &status, 0));
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	write_and_flush(SHADOW "/parent", "q");
@@ -100,14 +107,10 @@ int main(void)
 	usleep(1500 * 1000);
 	CHECK(!has_thread("libshadow-sync"));
 
-	/* With a thread of the program's own, the first flush starts it. */
-	pthread_t t;
-	CHECK(pthread_create(&t, NULL, sleeper, NULL) == 0);
-	fd = CHECK_SYS(open(SHADOW "/once", O_WRONLY | O_APPEND));
-	write_str(fd, " more");
-	CHECK_SYS(fdatasync(fd));
-	CHECK_SYS(close(fd));
-	CHECK(has_thread("libshadow-sync"));
+	/* The shim's own thread made the process multi-threaded for glibc: a flush now and
+	 * then still starts no thread. */
+	flush_once(SHADOW "/once", " more");
+	CHECK(!has_thread("libshadow-sync"));
 	EXPECT_FILE(member_path("secondary", SHADOW "/once"), "once more");
 	return 0;
 }

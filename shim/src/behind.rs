@@ -7,11 +7,12 @@
 //! the lead's write and ended at the last close, after the drain: a process killed with a
 //! full queue leaves `recover` due for exactly the directories of those files.
 //!
-//! The queue is a pthread mutex and condition variable rather than std's: `fork` must hold
-//! it across the fork and the child must start from a fresh one (see `before_fork`). The
-//! bytes wait in one ring mapped at the first write, not in a heap allocation each: a write
-//! then costs a copy, no malloc, and the heap is not left strewn with freed buffers that
-//! every fork child's first mallocs would walk (and copy, page by page).
+//! The queue is a pthread mutex, rather than std's, and a futex word for its waits (see
+//! CHANGED): `fork` must hold the mutex across the fork and the child must start from
+//! fresh ones (see `before_fork`). The bytes wait in one ring mapped at start-up, not in
+//! a heap allocation each: a write then costs a copy, no malloc, and the heap is not left
+//! strewn with freed buffers that every fork child's first mallocs would walk (and copy,
+//! page by page).
 
 use crate::ocb::{Ocb, Payload};
 use crate::real::Errno;
@@ -419,6 +420,10 @@ fn write_front(q: Locked) -> Locked {
     drop(done);
     std::mem::forget(unwinding);
     let q = Locked::take();
+    if FORK_GEN.load(Ordering::SeqCst) != gen {
+        // As above, a fork child made since: the child's counts never held these items.
+        return q;
+    }
     count_done(n);
     *q.busy() = false;
     if *q.waiters() > 0 {

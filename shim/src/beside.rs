@@ -8,8 +8,8 @@
 //! One thread per process takes one job at a time (a flush that finds it busy flushes the
 //! follower itself, after the lead, as before: several threads' flushes are never queued
 //! behind one another); a job lives on its caller's stack, which sleeps on the job's
-//! `done` word. A pthread mutex and condition variable hand jobs over, as in `behind`: the
-//! child of a fork starts from fresh ones. A job's caller holds the fork lock for reading
+//! `done` word (a futex). A pthread mutex and condition variable hand jobs over to the
+//! thread: the child of a fork starts from fresh ones. A job's caller holds the fork lock for reading
 //! until its job is done, so a fork finds a job in flight only when it comes from a signal
 //! handler that interrupted the caller: the child runs that job itself.
 //!
@@ -127,6 +127,8 @@ pub fn flush<T>(fd: c_int, flush: Flush, lead: impl FnOnce() -> T) -> (T, Res<()
             let value = lead();
             return (value, flush.run(fd));
         }
+        // Known as this thread's before it is in the slot: see after_fork_child.
+        MINE.with(|m| m.set(job));
         *q.head() = job;
         unsafe { libc::pthread_cond_signal(JOBS.work.get()) };
     }
@@ -137,6 +139,11 @@ pub fn flush<T>(fd: c_int, flush: Flush, lead: impl FnOnce() -> T) -> (T, Res<()
 }
 
 struct Pending(*mut Job);
+
+thread_local! {
+    /// The job this thread waits for, if any (const, no destructor: read in a fork child).
+    static MINE: std::cell::Cell<*mut Job> = const { std::cell::Cell::new(std::ptr::null_mut()) };
+}
 
 impl Pending {
     fn wait(self) -> Res<()> {
@@ -151,6 +158,7 @@ impl Pending {
         while done.load(Ordering::Acquire) == 0 {
             crate::real::futex_wait(done, 0, None);
         }
+        MINE.with(|m| m.set(std::ptr::null_mut()));
         unsafe { (*self.0).errno }
     }
 }
@@ -170,7 +178,7 @@ fn started() -> bool {
         // Another thread is starting it: this flush does not wait for that.
         STARTING => false,
         _ => {
-            if !often && crate::real::single_threaded() {
+            if !often && !crate::real::program_threaded() {
                 return false;
             }
             if THREAD.compare_exchange(NOT_STARTED, STARTING, Ordering::AcqRel, Ordering::Acquire).is_err() {
@@ -230,10 +238,12 @@ pub fn after_fork_child() {
     unsafe {
         std::ptr::write(JOBS.lock.get(), libc::PTHREAD_MUTEX_INITIALIZER);
         std::ptr::write(JOBS.work.get(), libc::PTHREAD_COND_INITIALIZER);
-        // A job in hand can only be this thread's (a fork from a signal handler that
-        // interrupted a flush: any other caller holds the fork lock until its job is done).
-        // Nobody here would run it, and its caller will wait for it: it is run now.
-        let job = std::mem::replace(&mut *JOBS.head.get(), std::ptr::null_mut());
+        *JOBS.head.get() = std::ptr::null_mut();
+        // A fork from a signal handler that interrupted this thread's flush: the job (on
+        // this thread's stack, whether still in the slot or already taken from it) has
+        // nobody here to run it, and its caller will wait for it: it is run now. Another
+        // thread's job is no concern of the child's (that thread is not in it).
+        let job = MINE.with(|m| m.get());
         if !job.is_null() && (*job).done.load(Ordering::Acquire) == 0 {
             (*job).errno = (*job).flush.run((*job).fd).err().map_or(0, |e| e.0);
             (*job).done.store(1, Ordering::Release);

@@ -87,12 +87,14 @@ pub fn init_fork_lock() {
     unsafe { libc::pthread_atfork(Some(before_fork), Some(after_fork_parent), Some(after_fork_child)) };
 }
 
-/// A fork from a signal handler that interrupted a hook on this thread: the thread holds
-/// the fork lock for reading (and maybe the queue's lock), so taking either would wait on
-/// itself for ever. That fork goes ahead without them; each `after_fork_child` part copes
-/// with state copied in the middle of a change.
+/// A fork from a signal handler that interrupted the shim on this thread (a hook, or the
+/// exit-time settling): the thread may hold the fork lock for reading, the queue's lock or
+/// the intent table's, so taking them would wait on itself for ever. That fork goes ahead
+/// without them; the `after_fork_child` parts start the shim's helpers afresh and leave
+/// what the interrupted code holds to it (it goes on in the child). Another thread's hook
+/// may be copied mid-change, as with any fork from a signal handler in a threaded program.
 extern "C" fn before_fork() {
-    if READ_HELD.with(|h| h.get()) != 0 {
+    if READ_HELD.with(|h| h.get()) != 0 || INSIDE.with(|f| f.get()) {
         FORK_UNLOCKED.with(|f| f.set(true));
         return;
     }

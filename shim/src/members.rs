@@ -20,7 +20,7 @@ use shadow_core::state::{MemberState, State};
 use shadow_core::vpath;
 use shadow_core::Member;
 use std::ffi::CString;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// One consistent picture of the members.
@@ -352,8 +352,16 @@ pub fn coarse_ms() -> u64 {
 }
 
 fn hot() -> std::sync::MutexGuard<'static, Vec<Hot>> {
-    HOT.lock().unwrap_or_else(|e| e.into_inner())
+    let mut hot = HOT.lock().unwrap_or_else(|e| e.into_inner());
+    if FORGET_HOT.swap(false, Ordering::Relaxed) {
+        std::mem::forget(std::mem::take(&mut *hot));
+    }
+    hot
 }
+
+/// Set in a fork child that found the table locked (a fork from a signal handler that
+/// interrupted this thread while it held it): the table is forgotten once it is free.
+static FORGET_HOT: AtomicBool = AtomicBool::new(false);
 
 /// When the next unused intent is due to end (coarse ms; u64::MAX: none): the table is
 /// looked through only then, not at every change.
@@ -599,14 +607,19 @@ pub fn end_intents_on_exit() {
 /// In a fork child: the parent's intents are the parent's to end; the child starts afresh
 /// (without freeing what it inherited: nothing may allocate or free here).
 pub fn forget_inherited_intents() {
-    std::mem::forget(std::mem::take(&mut *hot()));
+    match HOT.try_lock() {
+        Ok(mut hot) => std::mem::forget(std::mem::take(&mut *hot)),
+        Err(std::sync::TryLockError::Poisoned(p)) => std::mem::forget(std::mem::take(&mut *p.into_inner())),
+        Err(std::sync::TryLockError::WouldBlock) => FORGET_HOT.store(true, Ordering::Relaxed),
+    }
 }
 
 static TABLE_BYTES: AtomicU64 = AtomicU64::new(0);
 static INSECURE_OPEN: AtomicU64 = AtomicU64::new(0);
 
-/// What an OCB costs in the tables: the OCB, its Arc, one link and its map entry.
-const OCB_COST: u64 = (std::mem::size_of::<Ocb>() + 16 + 32) as u64;
+/// What an OCB costs in the tables: the OCB, its Arc's counts, one link (a slot of the fd
+/// table) and its per-inode order lock with that lock's map entry.
+const OCB_COST: u64 = (std::mem::size_of::<Ocb>() + 16 + 8 + 64) as u64;
 
 /// Accounts for an OCB created (+1) or dropped (-1), and a pending insecure report.
 pub fn account(ocbs: i64, insecure: i64) {

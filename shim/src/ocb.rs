@@ -330,7 +330,9 @@ impl Ocb {
     /// shim did not see (the follower then lacks them, or has them elsewhere): reported,
     /// and the file left to `recover`. `size`: the lead's, when known; a position at the
     /// end needs no lseek, since a write there the shim did not see would have moved the
-    /// end past it.
+    /// end past it. (Missed either way: unseen writes that leave the position where the shim
+    /// expects it; missed now, not before: an unseen seek and overwrite inside the file
+    /// when the followed position is at its end.)
     fn check_position(&self, fd: c_int, size: Option<i64>) {
         if !self.position_followed() || self.position_epoch.load(Ordering::Relaxed) != POSITION_EPOCH.load(Ordering::Acquire) {
             return;
@@ -401,6 +403,9 @@ impl Ocb {
     /// The file's members may differ from now on: its write intent is begun (and kept past
     /// the last close), so that `recover` compares it even after a clean exit.
     pub fn mark_insecure(&self, what: &str, e: Errno) {
+        if self.is_insecure() {
+            return;
+        }
         let why = Box::into_raw(Box::new(format!("{what}: {}", e.describe())));
         if self.insecure.compare_exchange(std::ptr::null_mut(), why, Ordering::AcqRel, Ordering::Acquire).is_err() {
             // SAFETY: never shared: the slot held an earlier reason.

@@ -315,6 +315,9 @@ pub fn spawn_quiet_thread(name: &CStr, start: extern "C" fn(*mut c_void) -> *mut
         let mut attr: libc::pthread_attr_t = std::mem::zeroed();
         libc::pthread_attr_init(&mut attr);
         libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
+        if single_threaded() {
+            SHIM_MADE_THREADED.store(true, Ordering::Relaxed);
+        }
         let mut tid: libc::pthread_t = 0;
         let started = libc::pthread_create(&mut tid, &attr, start, std::ptr::null_mut()) == 0;
         libc::pthread_attr_destroy(&mut attr);
@@ -326,12 +329,22 @@ pub fn spawn_quiet_thread(name: &CStr, start: extern "C" fn(*mut c_void) -> *mut
     }
 }
 
+/// Whether the program has started threads of its own: then a shim thread costs it nothing
+/// new. Once a thread has been started glibc wraps every cancellable call for good, and
+/// while one runs the kernel takes a file reference on every fd call, so a shim thread
+/// costs a single-threaded program on each of its syscalls. Known only until the shim
+/// starts a thread in a single-threaded process (glibc's flag then says "threaded" for
+/// good): from then on, taken as no.
+pub fn program_threaded() -> bool {
+    !single_threaded() && !SHIM_MADE_THREADED.load(Ordering::Relaxed)
+}
+
+/// The shim's own thread made the process multi-threaded.
+static SHIM_MADE_THREADED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Whether the process has never had a second thread, as glibc knows it
-/// (`__libc_single_threaded`, glibc 2.32 on; before that, taken as no). Once a thread has
-/// been started glibc wraps every cancellable call for good, and while one runs the kernel
-/// takes a file reference on every fd call: a shim thread costs a single-threaded program
-/// on each of its syscalls, a multi-threaded one nothing new.
-pub fn single_threaded() -> bool {
+/// (`__libc_single_threaded`, glibc 2.32 on; before that, taken as no).
+fn single_threaded() -> bool {
     // 0: not looked up yet; 1: glibc has no such flag.
     static FLAG: AtomicUsize = AtomicUsize::new(0);
     let mut p = FLAG.load(Ordering::Relaxed);

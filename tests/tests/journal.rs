@@ -106,7 +106,10 @@ fn a_crash_is_told_to_the_next_program_and_repaired_by_watch() {
     // What a crash between the two writes leaves: the primary has a line the secondary lacks.
     fs::write(s.primary().join("d/held"), "first\nsecond\n").unwrap();
     let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
-    assert_eq!(st["recover_needed"], serde_json::json!([victim]), "{st}");
+    // The kill may also catch bash's child between its fork and the end of its exec, when it
+    // carries the inherited file's intent (the loader may write the file): listed too, rightly.
+    let listed = st["recover_needed"].as_array().cloned().unwrap_or_default();
+    assert!(listed.contains(&serde_json::json!(victim)) && listed.len() <= 2, "{st}");
 
     // The next program is told, once.
     let out = s.command("/bin/true").output().unwrap();
