@@ -1,13 +1,15 @@
-//! The follower's half of a flush (fsync, fdatasync, sync_file_range) made on a shim thread while the
-//! calling thread makes the lead's, as md and DRBD submit to every member at once: a flush
-//! costs the slower member's time, not the two added up, which is what a member on another
-//! disk or across a network pays for every commit. The program still gets the lead's result
-//! only once both have answered, under the file's order lock, and the follower's error is
-//! handled as before.
+//! The follower's half of an operation that waits on a device or the network — a flush
+//! (fsync, fdatasync, sync_file_range), a write on an O_SYNC/O_DSYNC/O_DIRECT fd or with
+//! RWF_SYNC/RWF_DSYNC, a large write — made on a shim thread while the calling thread
+//! makes the lead's, as md and DRBD submit to every member at once: it costs the slower
+//! member's time, not the two added up, which is what a member on another disk or across a
+//! network pays for every commit. The program still gets the lead's result only once both
+//! have answered, under the file's order lock, and the follower's error is handled as
+//! before.
 //!
-//! One thread per process takes one job at a time (a flush that finds it busy flushes the
-//! follower itself, after the lead, as before: several threads' flushes are never queued
-//! behind one another); a job lives on its caller's stack, which sleeps on the job's
+//! One thread per process takes one job at a time (a job that finds it busy is made by its
+//! caller, after the lead's, as before: several threads' jobs are never queued behind one
+//! another); a job lives on its caller's stack, which sleeps on the job's
 //! `done` word (a futex). A pthread mutex and condition variable hand jobs over to the
 //! thread: the child of a fork starts from fresh ones. A job's caller holds the fork lock for reading
 //! until its job is done, so a fork finds a job in flight only when it comes from a signal
@@ -16,8 +18,8 @@
 //! A thread is not free for a single-threaded program: from its start glibc wraps each
 //! cancellable call and, while it runs, the kernel takes a file reference on every fd call
 //! (about 40 + 40 ns per syscall here, on every fd, shadowed or not). So the thread starts
-//! only for a process that already has threads, or that flushes often (a flush within
-//! OFTEN_MS of the last one); and it ends after IDLE_MS without a job, which gives the
+//! only for a process that already has threads, or that makes such operations often (one
+//! within OFTEN_MS of the last); and it ends after IDLE_MS without a job, which gives the
 //! kernel's share back. A process that flushes now and then flushes its members one after
 //! the other, as before.
 
@@ -48,9 +50,12 @@ impl Flush {
     }
 }
 
+/// The follower's part, as the caller gave it: `run` borrows from the caller's stack, which
+/// outlives the job (the caller waits for `done`), so its lifetime is erased.
+type Work = dyn Fn() -> Res<()>;
+
 struct Job {
-    fd: c_int,
-    flush: Flush,
+    run: *const Work,
     errno: c_int,
     /// 1 once `errno` holds the follower's answer. Its caller sleeps on it as a futex, not
     /// on a condition variable: a fork from a signal handler that interrupted the wait
@@ -73,12 +78,12 @@ static JOBS: Jobs = Jobs {
     head: UnsafeCell::new(std::ptr::null_mut()),
 };
 
-/// Two flushes this close together make a process one that flushes often.
+/// Two such operations this close together make a process one that makes them often.
 const OFTEN_MS: u64 = 100;
 /// The thread ends after this long without a job.
 const IDLE_MS: u64 = 1000;
-/// When the last flush began (coarse ms).
-static LAST_FLUSH: AtomicU64 = AtomicU64::new(0);
+/// When the last such operation began (coarse ms).
+static LAST_JOB: AtomicU64 = AtomicU64::new(0);
 
 const NOT_STARTED: u8 = 0;
 const STARTING: u8 = 1;
@@ -112,11 +117,21 @@ impl Drop for Locked {
 /// Runs `lead` here while the follower's fd `fd` is flushed on the shim's thread; returns
 /// both results. Without that thread, the follower is flushed after `lead`.
 pub fn flush<T>(fd: c_int, flush: Flush, lead: impl FnOnce() -> T) -> (T, Res<()>) {
-    if !started() {
+    if !ready() {
         let value = lead();
         return (value, flush.run(fd));
     }
-    let mut job = Job { fd, flush, errno: 0, done: AtomicU32::new(0) };
+    beside(&|| flush.run(fd), lead)
+}
+
+/// Runs `lead` here while `follower` runs on the shim's thread (which `ready` said is
+/// there); returns both results. When the thread is busy with another caller's job or has
+/// just ended, `follower` runs after `lead`, here.
+pub fn beside<T>(follower: &dyn Fn() -> Res<()>, lead: impl FnOnce() -> T) -> (T, Res<()>) {
+    // SAFETY (the lifetime's erasure): the job is waited for before this returns, even if
+    // `lead` unwinds (`Pending`'s drop).
+    let run = unsafe { std::mem::transmute::<*const (dyn Fn() -> Res<()> + '_), *const Work>(follower) };
+    let mut job = Job { run, errno: 0, done: AtomicU32::new(0) };
     // One pointer for the slot and the wait: the thread writes to the job through it.
     let job: *mut Job = &mut job;
     {
@@ -125,7 +140,7 @@ pub fn flush<T>(fd: c_int, flush: Flush, lead: impl FnOnce() -> T) -> (T, Res<()
         if !q.head().is_null() || THREAD.load(Ordering::Acquire) != RUNNING {
             drop(q);
             let value = lead();
-            return (value, flush.run(fd));
+            return (value, follower());
         }
         // Known as this thread's before it is in the slot: see after_fork_child.
         MINE.with(|m| m.set(job));
@@ -169,13 +184,16 @@ impl Drop for Pending {
     }
 }
 
-fn started() -> bool {
+/// Whether the shim's thread is there to take a job (started here if the process has
+/// threads of its own or makes such operations often). Called once per operation that
+/// could use it: each call counts towards "often".
+pub fn ready() -> bool {
     let now = crate::members::coarse_ms();
-    let often = now.saturating_sub(LAST_FLUSH.swap(now, Ordering::Relaxed)) < OFTEN_MS;
+    let often = now.saturating_sub(LAST_JOB.swap(now, Ordering::Relaxed)) < OFTEN_MS;
     match THREAD.load(Ordering::Acquire) {
         RUNNING => true,
         UNAVAILABLE => false,
-        // Another thread is starting it: this flush does not wait for that.
+        // Another thread is starting it: this operation does not wait for that.
         STARTING => false,
         _ => {
             if !often && !crate::real::program_threaded() {
@@ -211,9 +229,8 @@ extern "C" fn worker(_: *mut libc::c_void) -> *mut libc::c_void {
             *q.head()
         };
         // SAFETY: the job's caller waits for `done`, so the job outlives this.
-        let (fd, flush) = unsafe { ((*job).fd, (*job).flush) };
-        let errno = flush.run(fd).err().map_or(0, |e| e.0);
-        // The slot is free before the job is done: its caller may flush again at once.
+        let errno = unsafe { (*(*job).run)() }.err().map_or(0, |e| e.0);
+        // The slot is free before the job is done: its caller may hand over another at once.
         *Locked::take().head() = std::ptr::null_mut();
         unsafe {
             (*job).errno = errno;
@@ -239,17 +256,17 @@ pub fn after_fork_child() {
         std::ptr::write(JOBS.lock.get(), libc::PTHREAD_MUTEX_INITIALIZER);
         std::ptr::write(JOBS.work.get(), libc::PTHREAD_COND_INITIALIZER);
         *JOBS.head.get() = std::ptr::null_mut();
-        // A fork from a signal handler that interrupted this thread's flush: the job (on
+        // A fork from a signal handler that interrupted this thread's job: the job (on
         // this thread's stack, whether still in the slot or already taken from it) has
         // nobody here to run it, and its caller will wait for it: it is run now. Another
         // thread's job is no concern of the child's (that thread is not in it).
         let job = MINE.with(|m| m.get());
         if !job.is_null() && (*job).done.load(Ordering::Acquire) == 0 {
-            (*job).errno = (*job).flush.run((*job).fd).err().map_or(0, |e| e.0);
+            (*job).errno = (*(*job).run)().err().map_or(0, |e| e.0);
             (*job).done.store(1, Ordering::Release);
         }
     }
     THREAD.store(NOT_STARTED, Ordering::Release);
-    // The child's own flushes say whether it flushes often.
-    LAST_FLUSH.store(0, Ordering::Relaxed);
+    // The child's own operations say whether it makes them often.
+    LAST_JOB.store(0, Ordering::Relaxed);
 }

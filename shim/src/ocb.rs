@@ -104,12 +104,34 @@ pub fn positions_unknown() {
     POSITION_EPOCH.fetch_add(1, Ordering::AcqRel);
 }
 
-/// The follower's part of a mutation: `After` the lead's, given its result, or `Beside` it
-/// (a flush, on the shim's flushing thread).
+/// The follower's part of a mutation: `After` the lead's, given its result, or beside it
+/// on the shim's thread (beside.rs): a flush, or a data write whose place is known before
+/// the lead's (`fd`: the program's; `at`: an offset, or None for the file position;
+/// `count`: how many bytes the lead's result says it took).
 enum Follower<'a, T> {
     After(&'a dyn Fn(c_int, &T) -> Res<()>),
     Beside(crate::beside::Flush),
+    Alongside { fd: c_int, at: Option<i64>, bytes: Payload<'a>, count: &'a dyn Fn(&T) -> usize },
 }
+
+/// Where a data write puts its bytes on the lead.
+#[derive(Clone, Copy)]
+pub enum Landing {
+    /// At the file position, which it advances by as much (write, writev, pwritev at -1).
+    Position,
+    /// At this offset (pwrite; at the end if the fd appends).
+    Offset(i64),
+    /// At the end (RWF_APPEND); `moves_position`: at offset -1, which moves the position
+    /// there too.
+    End { moves_position: bool },
+}
+
+/// From this size on, a page-cache write's follower part runs beside the lead's (when the
+/// shim's thread is there). Measured here (µs per write, overwriting cached pages, the
+/// follower after the lead / beside it): 64 KiB 22–26 / 126–155, 256 KiB 79–94 / 142–229,
+/// 1 MiB 358–443 / 250–388, 4 MiB 1233–1810 / 690–886: waking the shim's thread costs
+/// about 100 µs on this machine, which only a write of a MiB or more wins back.
+const WRITE_BESIDE_BYTES: usize = 1 << 20;
 
 // Not derived: that would ask T to be Copy.
 impl<T> Clone for Follower<'_, T> {
@@ -442,13 +464,30 @@ impl Ocb {
         }))
     }
 
-    /// A data write: as `mirrored`, the follower's part being the bytes `written` names,
-    /// at the offset it gives (where the lead put them). Under write-behind (when the file
-    /// may be written behind) they are queued instead of written.
-    pub fn mirrored_write<'p, T>(self: &Arc<Self>, what: &'static str, primary: impl Fn() -> Res<T>, written: impl Fn(&T) -> Res<(i64, Payload<'p>)>) -> Res<T> {
+    /// A data write of `bytes` through the program's `fd` (`primary` makes it and says how
+    /// many bytes the lead took): as `mirrored`, the follower getting the bytes the lead
+    /// took where the lead put them. Under write-behind (when the file may be written
+    /// behind) they are queued instead of written. A write that waits on the device (a
+    /// synchronous or direct file, RWF_SYNC/RWF_DSYNC in `rwf`) or a large one is made on
+    /// both members at once where its place is known beforehand.
+    pub fn mirrored_write(self: &Arc<Self>, what: &'static str, fd: c_int, landing: Landing, bytes: Payload<'_>, rwf: c_int, primary: impl Fn() -> Res<isize>) -> Res<isize> {
+        let count = |&r: &isize| r as usize;
+        // Known beforehand: not on an appending fd (the end moves with every writer), nor
+        // on a description another process writes through (it may make it append).
+        let at = match landing {
+            _ if self.has(Mark::Append) || self.has(Mark::Shared) => None,
+            Landing::Position => Some(None),
+            Landing::Offset(off) => Some(Some(off)),
+            Landing::End { .. } => None,
+        };
+        if let Some(at) = at.filter(|_| bytes.sized() && self.written_beside(bytes.len(), rwf)) {
+            return self.mirrored_as(what, &primary, Follower::Alongside { fd, at, bytes, count: &count });
+        }
         let behind = self.written_behind();
-        self.mirrored_as(what, &primary, Follower::After(&|sfd, v| {
-            let (at, bytes) = written(v)?;
+        self.mirrored_as(what, &primary, Follower::After(&|sfd, &r| {
+            let n = r as usize;
+            let at = self.landed(fd, landing, n)?;
+            let bytes = bytes.first(n);
             if behind && crate::behind::push(self, sfd, at, &bytes, what) {
                 return Ok(());
             }
@@ -456,6 +495,55 @@ impl Ocb {
             crate::behind::drain();
             bytes.write_at(sfd, at)
         }))
+    }
+
+    /// Where the `n` bytes a write just put on the lead landed; called after the lead's
+    /// write, under the file's order lock.
+    fn landed(&self, fd: c_int, landing: Landing, n: usize) -> Res<i64> {
+        match landing {
+            Landing::Position => self.landed_at_position(fd, n, true),
+            Landing::Offset(off) => self.landed_at(fd, off, n),
+            Landing::End { moves_position: true } => self.landed_at_position(fd, n, false),
+            Landing::End { moves_position: false } => Ok(real::fstat(fd)?.st_size - n as i64),
+        }
+    }
+
+    /// Whether a write of `n` bytes (with pwritev2's `rwf`) waits on the device long enough,
+    /// and its follower part can go to the shim's thread: not through the write-behind
+    /// queue, nor with RWF_NOWAIT (the follower's write would wait).
+    fn written_beside(&self, n: usize, rwf: c_int) -> bool {
+        let waits = self.flags & (libc::O_SYNC | libc::O_DSYNC | libc::O_DIRECT) != 0 || rwf & (libc::RWF_SYNC | libc::RWF_DSYNC) != 0 || n >= WRITE_BESIDE_BYTES;
+        waits && rwf & libc::RWF_NOWAIT == 0 && self.secondary_fd().is_some() && !self.written_behind() && crate::beside::ready()
+    }
+
+    /// Where a write at the file position will land, asked before the lead's write (see
+    /// `landed_at_position`, its counterpart after).
+    fn position_now(&self, fd: c_int) -> Res<i64> {
+        if self.position_followed() {
+            let known = self.position.load(Ordering::Relaxed);
+            if known >= 0 && self.position_epoch.load(Ordering::Relaxed) == POSITION_EPOCH.load(Ordering::Acquire) {
+                return Ok(known);
+            }
+        }
+        real::lseek(fd, 0, libc::SEEK_CUR)
+    }
+
+    /// A write made on both members at once that the lead took short of `n` bytes at `at`
+    /// (or refused), while the follower may have taken them all: the follower's range past
+    /// what the lead took gets the lead's bytes, and its size the lead's. Failing that, the
+    /// file is insecure.
+    fn take_back(&self, fd: c_int, sfd: c_int, at: i64, n: i64) {
+        let undone = (|| {
+            let size = real::fstat(fd)?.st_size;
+            self.copy_range(fd, sfd, at, n)?;
+            if real::fstat(sfd)?.st_size > size {
+                real::ftruncate(sfd, size)?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = undone {
+            self.mark_insecure("a write the lead took short, undone on the follower", e);
+        }
     }
 
     /// Whether this file's follower writes may wait in the write-behind queue: not when
@@ -522,6 +610,25 @@ impl Ocb {
                 let value = value?;
                 self.set(Mark::Written);
                 (value, followed)
+            }
+            Follower::Alongside { fd, at, bytes, count } => {
+                crate::behind::drain();
+                let epoch = POSITION_EPOCH.load(Ordering::Acquire);
+                let start = match at {
+                    Some(off) => off,
+                    None => self.position_now(fd)?,
+                };
+                let (value, followed) = crate::beside::beside(&|| bytes.write_at(sfd, start), primary);
+                self.set(Mark::Written);
+                let took = value.as_ref().map_or(0, count);
+                if at.is_none() {
+                    self.learn_position(start + took as i64, epoch);
+                }
+                if took < bytes.len() {
+                    self.take_back(fd, sfd, start + took as i64, (bytes.len() - took) as i64);
+                }
+                // The lead's refusal is the program's answer; the follower was made to match it.
+                (value?, followed)
             }
         };
         if let Err(e) = followed {
@@ -759,9 +866,11 @@ pub fn times_of(st: &libc::stat64) -> [libc::timespec; 2] {
 }
 
 /// The bytes of a data write, where the program has them.
+#[derive(Clone, Copy)]
 pub enum Payload<'a> {
     Bytes(&'a [u8]),
-    /// The first `n` bytes an iovec array describes (valid for the call).
+    /// The first `n` bytes an iovec array describes (valid for the call); `usize::MAX`:
+    /// all of them, not counted yet (see `sized`).
     Iov(*const libc::iovec, c_int, usize),
 }
 
@@ -770,6 +879,20 @@ impl Payload<'_> {
         match self {
             Payload::Bytes(b) => b.len(),
             Payload::Iov(_, _, n) => *n,
+        }
+    }
+
+    /// Whether `len()` is their count, known before the write (an iovec array the shim
+    /// could not read is counted by the lead's write).
+    pub fn sized(&self) -> bool {
+        self.len() != usize::MAX
+    }
+
+    /// Their first `n` (at most `len()`).
+    pub fn first(self, n: usize) -> Self {
+        match self {
+            Payload::Bytes(b) => Payload::Bytes(&b[..n.min(b.len())]),
+            Payload::Iov(iov, cnt, all) => Payload::Iov(iov, cnt, n.min(all)),
         }
     }
 

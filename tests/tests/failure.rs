@@ -54,6 +54,13 @@ fn primary_full_fails_over_to_the_secondary_and_comes_back() {
 }
 
 #[test]
+fn a_large_write_the_full_primary_takes_short_is_taken_back_on_the_secondary() {
+    if can_mount() {
+        run_script("short_lead_write.sh");
+    }
+}
+
+#[test]
 fn watch_rebuilds_a_member_that_comes_back_and_notifies() {
     if can_mount() {
         run_script("watch_rebuild.sh");

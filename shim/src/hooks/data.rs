@@ -5,7 +5,7 @@
 use crate::beside::Flush;
 use crate::boundary::{self, FfiReturn};
 use crate::fdtable;
-use crate::ocb::{self, Ocb, Payload};
+use crate::ocb::{self, Landing, Ocb, Payload};
 use crate::real::{self, raw, Errno, Res};
 use libc::{c_int, c_uint, c_void, iovec, off64_t, size_t, ssize_t};
 use once_cell::sync::Lazy;
@@ -83,7 +83,16 @@ pub fn write_all(fd: c_int, mut buf: &[u8]) -> Res<usize> {
 /// write(2) on any fd: mirrored when shadowed.
 pub fn write_core(fd: c_int, buf: &[u8]) -> Res<usize> {
     let Some(ocb) = fdtable::get(fd) else { return real::write(fd, buf) };
-    ocb.mirrored_write("write", || real::write(fd, buf), |&n| Ok((ocb.landed_at_position(fd, n, true)?, Payload::Bytes(&buf[..n]))))
+    ocb.mirrored_write("write", fd, Landing::Position, Payload::Bytes(buf), 0, || real::write(fd, buf).map(|n| n as isize)).map(|n| n as usize)
+}
+
+/// The bytes an iovec array describes, when the shim may read the array (the kernel
+/// answers EFAULT or EINVAL otherwise; then the bytes are named after the lead's write,
+/// which has checked it).
+unsafe fn iov_payload<'a>(iov: *const iovec, cnt: c_int) -> Payload<'a> {
+    let whole = (0..=libc::UIO_MAXIOV).contains(&cnt) && (cnt == 0 || crate::mem::readable(iov.cast(), cnt as usize * std::mem::size_of::<iovec>()));
+    let n = if whole { (0..cnt as usize).try_fold(0usize, |n, i| n.checked_add((*iov.add(i)).iov_len)).filter(|&n| n <= isize::MAX as usize) } else { None };
+    Payload::Iov(iov, cnt, n.unwrap_or(usize::MAX))
 }
 
 /// Declares hooks on fd-first functions: untouched fds go straight to libc after one bitmap
@@ -111,18 +120,13 @@ macro_rules! fd_hooks {
 fd_hooks! {
     via hook_write;
     /// write(2)
-    fn write(fd: c_int, buf: *const c_void, n: size_t) -> ssize_t => |ocb| {
-        let data = bytes(buf, n);
-        ocb.mirrored_write("write", || raw::write(fd, buf, n).into_res(), |&r| Ok((ocb.landed_at_position(fd, r as usize, true)?, Payload::Bytes(&data[..r as usize]))))
-    };
+    fn write(fd: c_int, buf: *const c_void, n: size_t) -> ssize_t => |ocb| ocb.mirrored_write("write", fd, Landing::Position, Payload::Bytes(bytes(buf, n)), 0, || raw::write(fd, buf, n).into_res());
     /// pwrite(2)
     fn pwrite(fd: c_int, buf: *const c_void, n: size_t, off: off64_t) -> ssize_t => |ocb| pwrite_core(&ocb, fd, bytes(buf, n), off);
     /// pwrite64(2)
     fn pwrite64(fd: c_int, buf: *const c_void, n: size_t, off: off64_t) -> ssize_t => |ocb| pwrite_core(&ocb, fd, bytes(buf, n), off);
     /// writev(2)
-    fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t => |ocb| {
-        ocb.mirrored_write("writev", || raw::writev(fd, iov, cnt).into_res(), |&r| Ok((ocb.landed_at_position(fd, r as usize, true)?, Payload::Iov(iov, cnt, r as usize))))
-    };
+    fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t => |ocb| ocb.mirrored_write("writev", fd, Landing::Position, iov_payload(iov, cnt), 0, || raw::writev(fd, iov, cnt).into_res());
     /// pwritev(2)
     fn pwritev(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, 0, |_| raw::pwritev(fd, iov, cnt, off));
     /// pwritev64(2)
@@ -198,22 +202,18 @@ fn errno_result(r: c_int) -> Res<()> {
 }
 
 fn pwrite_core(ocb: &Arc<Ocb>, fd: c_int, data: &[u8], off: off64_t) -> Res<ssize_t> {
-    ocb.mirrored_write("pwrite", || unsafe { raw::pwrite64(fd, data.as_ptr().cast(), data.len(), off) }.into_res(), |&r| Ok((ocb.landed_at(fd, off, r as usize)?, Payload::Bytes(&data[..r as usize]))))
+    ocb.mirrored_write("pwrite", fd, Landing::Offset(off), Payload::Bytes(data), 0, || unsafe { raw::pwrite64(fd, data.as_ptr().cast(), data.len(), off) }.into_res())
 }
 
 unsafe fn pwritev_core(ocb: &Arc<Ocb>, fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int, call: impl Fn(()) -> ssize_t) -> Res<ssize_t> {
-    // Where the lead put the bytes: at its position (offset -1; RWF_APPEND moves the
-    // position to the end), at its end (RWF_APPEND), or where asked (unless the fd appends).
-    let landed = |n: usize| {
-        if off == -1 {
-            ocb.landed_at_position(fd, n, flags & libc::RWF_APPEND == 0)
-        } else if flags & libc::RWF_APPEND != 0 {
-            Ok(real::fstat(fd)?.st_size - n as i64)
-        } else {
-            ocb.landed_at(fd, off, n)
-        }
+    // At the position (offset -1), at the end (RWF_APPEND, which at -1 moves the position
+    // there), or where asked.
+    let landing = match (off, flags & libc::RWF_APPEND != 0) {
+        (_, true) => Landing::End { moves_position: off == -1 },
+        (-1, false) => Landing::Position,
+        (_, false) => Landing::Offset(off),
     };
-    ocb.mirrored_write("pwritev", || call(()).into_res(), |&r| Ok((landed(r as usize)?, Payload::Iov(iov, cnt, r as usize))))
+    ocb.mirrored_write("pwritev", fd, landing, iov_payload(iov, cnt), flags, || call(()).into_res())
 }
 
 const FICLONE: libc::c_ulong = 0x4004_9409;
