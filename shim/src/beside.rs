@@ -57,10 +57,11 @@ type Work = dyn Fn() -> Res<()>;
 struct Job {
     run: *const Work,
     errno: c_int,
-    /// 1 once `errno` holds the follower's answer. Its caller sleeps on it as a futex, not
-    /// on a condition variable: a fork from a signal handler that interrupted the wait
-    /// resets the shim's condition variables in the child, where a sleeper in one would
-    /// sleep for ever; a futex sleeper looks at the word again.
+    /// DONE once `errno` holds the follower's answer (NOT_RUN: see after_fork_child). Its
+    /// caller sleeps on it as a futex, not on a condition variable: a fork from a signal
+    /// handler that interrupted the wait resets the shim's condition variables in the
+    /// child, where a sleeper in one would sleep for ever; a futex sleeper looks at the
+    /// word again.
     done: AtomicU32,
 }
 
@@ -117,17 +118,16 @@ impl Drop for Locked {
 /// Runs `lead` here while the follower's fd `fd` is flushed on the shim's thread; returns
 /// both results. Without that thread, the follower is flushed after `lead`.
 pub fn flush<T>(fd: c_int, flush: Flush, lead: impl FnOnce() -> T) -> (T, Res<()>) {
-    if !ready() {
-        let value = lead();
-        return (value, flush.run(fd));
-    }
-    beside(&|| flush.run(fd), lead)
+    let (value, followed) = if ready() { beside(&|| flush.run(fd), lead) } else { (lead(), None) };
+    (value, followed.unwrap_or_else(|| flush.run(fd)))
 }
 
 /// Runs `lead` here while `follower` runs on the shim's thread (which `ready` said is
-/// there); returns both results. When the thread is busy with another caller's job or has
-/// just ended, `follower` runs after `lead`, here.
-pub fn beside<T>(follower: &dyn Fn() -> Res<()>, lead: impl FnOnce() -> T) -> (T, Res<()>) {
+/// there); returns both results. None: `follower` was not run, and the caller makes its
+/// part itself, knowing the lead's result (as without the thread): the thread was busy
+/// with another caller's job or had just ended, or this is the child of a fork made from a
+/// signal handler while the parent's thread had the job.
+pub fn beside<T>(follower: &dyn Fn() -> Res<()>, lead: impl FnOnce() -> T) -> (T, Option<Res<()>>) {
     // SAFETY (the lifetime's erasure): the job is waited for before this returns, even if
     // `lead` unwinds (`Pending`'s drop).
     let run = unsafe { std::mem::transmute::<*const (dyn Fn() -> Res<()> + '_), *const Work>(follower) };
@@ -139,8 +139,7 @@ pub fn beside<T>(follower: &dyn Fn() -> Res<()>, lead: impl FnOnce() -> T) -> (T
         // Looked at again under the lock, under which an idle thread decides to end.
         if !q.head().is_null() || THREAD.load(Ordering::Acquire) != RUNNING {
             drop(q);
-            let value = lead();
-            return (value, follower());
+            return (lead(), None);
         }
         // Known as this thread's before it is in the slot: see after_fork_child.
         MINE.with(|m| m.set(job));
@@ -160,21 +159,29 @@ thread_local! {
     static MINE: std::cell::Cell<*mut Job> = const { std::cell::Cell::new(std::ptr::null_mut()) };
 }
 
+/// `Job::done`: the follower's answer is in `errno`.
+const DONE: u32 = 1;
+/// `Job::done`, in a fork child: the parent's thread had the job; the caller makes it.
+const NOT_RUN: u32 = 2;
+
 impl Pending {
-    fn wait(self) -> Res<()> {
-        let errno = self.finish();
+    fn wait(self) -> Option<Res<()>> {
+        let answer = self.finish();
         std::mem::forget(self);
-        if errno == 0 { Ok(()) } else { Err(Errno(errno)) }
+        answer
     }
-    fn finish(&self) -> c_int {
+    fn finish(&self) -> Option<Res<()>> {
         // SAFETY: the job is the caller's, alive until this returns; the thread writes
         // `errno` before it sets `done`, and neither after.
         let done = unsafe { &(*self.0).done };
-        while done.load(Ordering::Acquire) == 0 {
+        let mut state = done.load(Ordering::Acquire);
+        while state == 0 {
             crate::real::futex_wait(done, 0, None);
+            state = done.load(Ordering::Acquire);
         }
         MINE.with(|m| m.set(std::ptr::null_mut()));
-        unsafe { (*self.0).errno }
+        let errno = unsafe { (*self.0).errno };
+        (state == DONE).then_some(if errno == 0 { Ok(()) } else { Err(Errno(errno)) })
     }
 }
 
@@ -235,7 +242,7 @@ extern "C" fn worker(_: *mut libc::c_void) -> *mut libc::c_void {
         unsafe {
             (*job).errno = errno;
             let done = std::ptr::addr_of!((*job).done);
-            (*done).store(1, Ordering::Release);
+            (*done).store(DONE, Ordering::Release);
             // From here the job may be gone (its caller saw `done` and returned).
             crate::real::futex_wake_all(done);
         }
@@ -258,12 +265,14 @@ pub fn after_fork_child() {
         *JOBS.head.get() = std::ptr::null_mut();
         // A fork from a signal handler that interrupted this thread's job: the job (on
         // this thread's stack, whether still in the slot or already taken from it) has
-        // nobody here to run it, and its caller will wait for it: it is run now. Another
-        // thread's job is no concern of the child's (that thread is not in it).
+        // nobody here to run it, and its caller will wait for it: the caller is told to
+        // make it itself, after the lead's part, as both processes go on to finish the
+        // interrupted call (a write's follower part then takes what the child's lead took,
+        // as before the thread). Another thread's job is no concern of the child's (that
+        // thread is not in it).
         let job = MINE.with(|m| m.get());
         if !job.is_null() && (*job).done.load(Ordering::Acquire) == 0 {
-            (*job).errno = (*(*job).run)().err().map_or(0, |e| e.0);
-            (*job).done.store(1, Ordering::Release);
+            (*job).done.store(NOT_RUN, Ordering::Release);
         }
     }
     THREAD.store(NOT_STARTED, Ordering::Release);

@@ -11,7 +11,7 @@ use libc::{c_int, mode_t};
 use once_cell::sync::Lazy;
 use shadow_core::history::Code;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI32, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,13 +105,14 @@ pub fn positions_unknown() {
 }
 
 /// The follower's part of a mutation: `After` the lead's, given its result, or beside it
-/// on the shim's thread (beside.rs): a flush, or a data write whose place is known before
-/// the lead's (`fd`: the program's; `at`: an offset, or None for the file position;
-/// `count`: how many bytes the lead's result says it took).
+/// on the shim's thread (beside.rs): a flush, or a data write at the position or at an
+/// offset (`landing`), whose place is known before the lead's (`fd`: the program's;
+/// `count`: how many bytes the lead's result says it took; `after`: the same write made
+/// `After` the lead's, where it cannot be made beside it).
 enum Follower<'a, T> {
     After(&'a dyn Fn(c_int, &T) -> Res<()>),
     Beside(crate::beside::Flush),
-    Alongside { fd: c_int, at: Option<i64>, bytes: Payload<'a>, count: &'a dyn Fn(&T) -> usize },
+    Alongside { fd: c_int, landing: Landing, bytes: Payload<'a>, count: &'a dyn Fn(&T) -> usize, after: &'a dyn Fn(c_int, &T) -> Res<()> },
 }
 
 /// Where a data write puts its bytes on the lead.
@@ -320,10 +321,11 @@ impl Ocb {
     pub fn recorded_once(&self) -> bool {
         self.set(Mark::Recorded)
     }
-    /// F_SETFL on the program's fd: `call` makes it. Under the file's order lock where the
-    /// position is followed, so that no write lands between the kernel's change and ours.
+    /// F_SETFL on the program's fd: `call` makes it. Under the file's order lock, so that no
+    /// write lands between the kernel's change and ours (a write made beside the lead's
+    /// reckons where it lands before it is made).
     pub fn set_status_flags(&self, append: bool, call: impl FnOnce() -> Res<c_int>) -> Res<c_int> {
-        let _order = self.follows_position().then(|| self.order.lock().unwrap_or_else(|e| e.into_inner()));
+        let _order = self.order.lock().unwrap_or_else(|e| e.into_inner());
         let r = call()?;
         self.put(Mark::Append, append);
         self.forget_position();
@@ -471,20 +473,8 @@ impl Ocb {
     /// synchronous or direct file, RWF_SYNC/RWF_DSYNC in `rwf`) or a large one is made on
     /// both members at once where its place is known beforehand.
     pub fn mirrored_write(self: &Arc<Self>, what: &'static str, fd: c_int, landing: Landing, bytes: Payload<'_>, rwf: c_int, primary: impl Fn() -> Res<isize>) -> Res<isize> {
-        let count = |&r: &isize| r as usize;
-        // Known beforehand: not on an appending fd (the end moves with every writer), nor
-        // on a description another process writes through (it may make it append).
-        let at = match landing {
-            _ if self.has(Mark::Append) || self.has(Mark::Shared) => None,
-            Landing::Position => Some(None),
-            Landing::Offset(off) => Some(Some(off)),
-            Landing::End { .. } => None,
-        };
-        if let Some(at) = at.filter(|_| bytes.sized() && self.written_beside(bytes.len(), rwf)) {
-            return self.mirrored_as(what, &primary, Follower::Alongside { fd, at, bytes, count: &count });
-        }
         let behind = self.written_behind();
-        self.mirrored_as(what, &primary, Follower::After(&|sfd, &r| {
+        let after = |sfd, &r: &isize| {
             let n = r as usize;
             let at = self.landed(fd, landing, n)?;
             let bytes = bytes.first(n);
@@ -494,7 +484,12 @@ impl Ocb {
             // The follower's earlier writes of this file, still queued, come first.
             crate::behind::drain();
             bytes.write_at(sfd, at)
-        }))
+        };
+        let known = matches!(landing, Landing::Position | Landing::Offset(_)) && bytes.sized();
+        if known && !behind && self.written_beside(bytes.len(), rwf) {
+            return self.mirrored_as(what, &primary, Follower::Alongside { fd, landing, bytes, count: &|&r| r as usize, after: &after });
+        }
+        self.mirrored_as(what, &primary, Follower::After(&after))
     }
 
     /// Where the `n` bytes a write just put on the lead landed; called after the lead's
@@ -509,11 +504,31 @@ impl Ocb {
     }
 
     /// Whether a write of `n` bytes (with pwritev2's `rwf`) waits on the device long enough,
-    /// and its follower part can go to the shim's thread: not through the write-behind
-    /// queue, nor with RWF_NOWAIT (the follower's write would wait).
+    /// and its follower part can go to the shim's thread: not with RWF_NOWAIT (the
+    /// follower's write would wait), nor on a file that appends or is shared, as far as
+    /// can be told before the order lock (see `beside_now`).
     fn written_beside(&self, n: usize, rwf: c_int) -> bool {
         let waits = self.flags & (libc::O_SYNC | libc::O_DSYNC | libc::O_DIRECT) != 0 || rwf & (libc::RWF_SYNC | libc::RWF_DSYNC) != 0 || n >= WRITE_BESIDE_BYTES;
-        waits && rwf & libc::RWF_NOWAIT == 0 && self.secondary_fd().is_some() && !self.written_behind() && crate::beside::ready()
+        waits && rwf & libc::RWF_NOWAIT == 0 && self.beside_now() && self.secondary_fd().is_some() && crate::beside::ready()
+    }
+
+    /// Whether a write's place is known before it is made, under the file's order lock: not
+    /// on an appending fd (the end moves with every writer; F_SETFL changes it under the
+    /// lock), nor on a description another process writes through (it may make it append).
+    fn beside_now(&self) -> bool {
+        !self.has(Mark::Append) && !self.has(Mark::Shared)
+    }
+
+    /// After a write at the position made beside the lead's, from `start` (learnt under
+    /// `epoch`): the position is now `end`, unless a call passed straight through meanwhile
+    /// (from a signal handler): then the kernel is asked, and a position elsewhere means
+    /// the lead may have written elsewhere than the follower: reported.
+    fn wrote_at_position(&self, fd: c_int, end: i64, epoch: u32) {
+        if POSITION_EPOCH.load(Ordering::Acquire) == epoch {
+            self.learn_position(end, epoch);
+        } else if real::lseek(fd, 0, libc::SEEK_CUR).map_or(true, |now| now != end) {
+            self.mark_insecure("a call from a signal handler moved the file position during a write", Errno(libc::EIO));
+        }
     }
 
     /// Where a write at the file position will land, asked before the lead's write (see
@@ -528,10 +543,10 @@ impl Ocb {
         real::lseek(fd, 0, libc::SEEK_CUR)
     }
 
-    /// A write made on both members at once that the lead took short of `n` bytes at `at`
-    /// (or refused), while the follower may have taken them all: the follower's range past
-    /// what the lead took gets the lead's bytes, and its size the lead's. Failing that, the
-    /// file is insecure.
+    /// A write made on both members at once that the follower took further than the lead
+    /// (a full disk, a file size limit, a refusal): its `n` bytes at `at` past what the lead
+    /// took get the lead's bytes, and its size the lead's. Failing that, the file is
+    /// insecure.
     fn take_back(&self, fd: c_int, sfd: c_int, at: i64, n: i64) {
         let undone = (|| {
             let size = real::fstat(fd)?.st_size;
@@ -575,7 +590,7 @@ impl Ocb {
         }
     }
 
-    fn mirror_once<T>(&self, what: &str, primary: &impl Fn() -> Res<T>, follower: Follower<'_, T>) -> Res<T> {
+    fn mirror_once<T>(&self, what: &str, primary: &impl Fn() -> Res<T>, mut follower: Follower<'_, T>) -> Res<T> {
         let local = self.order.lock().unwrap_or_else(|e| e.into_inner());
         if self.deferred_error.load(Ordering::Relaxed) != 0 {
             return Err(Errno(self.deferred_error.swap(0, Ordering::AcqRel)));
@@ -596,6 +611,11 @@ impl Ocb {
             return Ok(value);
         };
         let _order = self.lock_order_held(local, sfd);
+        if let Follower::Alongside { after, .. } = follower {
+            if !self.beside_now() {
+                follower = Follower::After(after);
+            }
+        }
         self.begin_intent(Some(sfd));
         let (value, followed) = match follower {
             Follower::After(secondary) => {
@@ -611,24 +631,46 @@ impl Ocb {
                 self.set(Mark::Written);
                 (value, followed)
             }
-            Follower::Alongside { fd, at, bytes, count } => {
+            Follower::Alongside { fd, landing, bytes, count, after } => {
                 crate::behind::drain();
                 let epoch = POSITION_EPOCH.load(Ordering::Acquire);
-                let start = match at {
-                    Some(off) => off,
-                    None => self.position_now(fd)?,
+                let start = match landing {
+                    Landing::Offset(off) => off,
+                    _ => self.position_now(fd)?,
                 };
-                let (value, followed) = crate::beside::beside(&|| bytes.write_at(sfd, start), primary);
-                self.set(Mark::Written);
-                let took = value.as_ref().map_or(0, count);
-                if at.is_none() {
-                    self.learn_position(start + took as i64, epoch);
+                let wrote = AtomicUsize::new(0);
+                let (value, beside) = crate::beside::beside(
+                    &|| {
+                        let (n, r) = bytes.write_counted(sfd, start);
+                        wrote.store(n, Ordering::Relaxed);
+                        r
+                    },
+                    primary,
+                );
+                match beside {
+                    // Not made: made now, as `After` the lead's.
+                    None => {
+                        let value = value?;
+                        self.set(Mark::Written);
+                        let followed = after(sfd, &value);
+                        (value, followed)
+                    }
+                    Some(beside) => {
+                        self.set(Mark::Written);
+                        let took = value.as_ref().map_or(0, count);
+                        let wrote = wrote.load(Ordering::Relaxed);
+                        if matches!(landing, Landing::Position) {
+                            self.wrote_at_position(fd, start + took as i64, epoch);
+                        }
+                        if wrote > took {
+                            self.take_back(fd, sfd, start + took as i64, (wrote - took) as i64);
+                        }
+                        // The follower's part is what the lead took: its failure past that
+                        // (the same full disk or size limit) is not the follower's.
+                        let followed = if wrote >= took { Ok(()) } else { beside };
+                        (value?, followed)
+                    }
                 }
-                if took < bytes.len() {
-                    self.take_back(fd, sfd, start + took as i64, (bytes.len() - took) as i64);
-                }
-                // The lead's refusal is the program's answer; the follower was made to match it.
-                (value?, followed)
             }
         };
         if let Err(e) = followed {
@@ -899,9 +941,14 @@ impl Payload<'_> {
     /// Writes them at `at`, from the program's own buffers: no copy, and an O_DIRECT
     /// follower gets the alignment the lead accepted.
     pub fn write_at(&self, fd: c_int, at: i64) -> Res<()> {
+        self.write_counted(fd, at).1
+    }
+
+    /// As `write_at`, saying how many bytes were written, all or up to an error.
+    pub fn write_counted(&self, fd: c_int, at: i64) -> (usize, Res<()>) {
         match *self {
-            Payload::Bytes(b) => pwrite_all(fd, b, at),
-            Payload::Iov(iov, cnt, n) => unsafe { crate::hooks::data::pwritev_all(fd, iov, cnt, n, at) },
+            Payload::Bytes(b) => pwrite_counted(fd, b, at),
+            Payload::Iov(iov, cnt, n) => unsafe { crate::hooks::data::pwritev_counted(fd, iov, cnt, n, at) },
         }
     }
 
@@ -927,19 +974,22 @@ impl Payload<'_> {
     }
 }
 
-pub fn pwrite_all(fd: c_int, mut buf: &[u8], mut off: i64) -> Res<()> {
-    while !buf.is_empty() {
-        match real::pwrite(fd, buf, off) {
-            Ok(0) => return Err(Errno(libc::EIO)),
-            Ok(n) => {
-                buf = &buf[n..];
-                off += n as i64;
-            }
+pub fn pwrite_all(fd: c_int, buf: &[u8], off: i64) -> Res<()> {
+    pwrite_counted(fd, buf, off).1
+}
+
+/// `pwrite_all`, saying how many bytes were written, all or up to an error.
+fn pwrite_counted(fd: c_int, buf: &[u8], off: i64) -> (usize, Res<()>) {
+    let mut done = 0;
+    while done < buf.len() {
+        match real::pwrite(fd, &buf[done..], off + done as i64) {
+            Ok(0) => return (done, Err(Errno(libc::EIO))),
+            Ok(n) => done += n,
             Err(Errno(libc::EINTR)) => {}
-            Err(e) => return Err(e),
+            Err(e) => return (done, Err(e)),
         }
     }
-    Ok(())
+    (done, Ok(()))
 }
 
 /// Runs `f` with O_DIRECT lifted from the follower's fd (the shim's own, used under the

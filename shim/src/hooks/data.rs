@@ -20,7 +20,12 @@ unsafe fn bytes<'a>(buf: *const c_void, n: usize) -> &'a [u8] {
 /// buffers: no copy, and an O_DIRECT follower gets the alignment the lead accepted. No
 /// allocation either (the write-behind queue calls it on whichever thread drains it): up to
 /// 64 pieces a call, from a copy on the stack trimmed to what is left.
-pub unsafe fn pwritev_all(fd: c_int, iov: *const iovec, cnt: c_int, n: usize, mut at: i64) -> Res<()> {
+pub unsafe fn pwritev_all(fd: c_int, iov: *const iovec, cnt: c_int, n: usize, at: i64) -> Res<()> {
+    pwritev_counted(fd, iov, cnt, n, at).1
+}
+
+/// `pwritev_all`, saying how many bytes were written, all or up to an error.
+pub unsafe fn pwritev_counted(fd: c_int, iov: *const iovec, cnt: c_int, n: usize, mut at: i64) -> (usize, Res<()>) {
     const PIECES: usize = 64;
     let all = if cnt <= 0 || iov.is_null() { &[][..] } else { std::slice::from_raw_parts(iov, cnt as usize) };
     let mut pieces = [iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; PIECES];
@@ -41,13 +46,13 @@ pub unsafe fn pwritev_all(fd: c_int, iov: *const iovec, cnt: c_int, n: usize, mu
         }
         if k == 0 {
             // The vector describes fewer than `n` bytes.
-            return Err(Errno(libc::EIO));
+            return (n - left, Err(Errno(libc::EIO)));
         }
         let mut done = match raw::pwritev64(fd, pieces.as_ptr(), k as c_int, at).into_res() {
-            Ok(0) => return Err(Errno(libc::EIO)),
+            Ok(0) => return (n - left, Err(Errno(libc::EIO))),
             Ok(w) => w as usize,
             Err(Errno(libc::EINTR)) => continue,
-            Err(e) => return Err(e),
+            Err(e) => return (n - left, Err(e)),
         };
         at += done as i64;
         left -= done;
@@ -63,7 +68,7 @@ pub unsafe fn pwritev_all(fd: c_int, iov: *const iovec, cnt: c_int, n: usize, mu
             }
         }
     }
-    Ok(())
+    (n, Ok(()))
 }
 
 /// Writes all of `buf` through the mirroring path (report lines, stdio cookies, dprintf).
@@ -128,13 +133,13 @@ fd_hooks! {
     /// writev(2)
     fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t => |ocb| ocb.mirrored_write("writev", fd, Landing::Position, iov_payload(iov, cnt), 0, || raw::writev(fd, iov, cnt).into_res());
     /// pwritev(2)
-    fn pwritev(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, 0, |_| raw::pwritev(fd, iov, cnt, off));
+    fn pwritev(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, None, |_| raw::pwritev(fd, iov, cnt, off));
     /// pwritev64(2)
-    fn pwritev64(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, 0, |_| raw::pwritev64(fd, iov, cnt, off));
+    fn pwritev64(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, None, |_| raw::pwritev64(fd, iov, cnt, off));
     /// pwritev2(2), RWF_APPEND and offset -1 included
-    fn pwritev2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, flags, |_| raw::pwritev2(fd, iov, cnt, off, flags));
+    fn pwritev2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, Some(flags), |_| raw::pwritev2(fd, iov, cnt, off, flags));
     /// pwritev64v2(2)
-    fn pwritev64v2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, flags, |_| raw::pwritev64v2(fd, iov, cnt, off, flags));
+    fn pwritev64v2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, Some(flags), |_| raw::pwritev64v2(fd, iov, cnt, off, flags));
 }
 
 /// lseek on any fd: only the position of write-only shadowed files is followed (see
@@ -205,12 +210,15 @@ fn pwrite_core(ocb: &Arc<Ocb>, fd: c_int, data: &[u8], off: off64_t) -> Res<ssiz
     ocb.mirrored_write("pwrite", fd, Landing::Offset(off), Payload::Bytes(data), 0, || unsafe { raw::pwrite64(fd, data.as_ptr().cast(), data.len(), off) }.into_res())
 }
 
-unsafe fn pwritev_core(ocb: &Arc<Ocb>, fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int, call: impl Fn(()) -> ssize_t) -> Res<ssize_t> {
-    // At the position (offset -1), at the end (RWF_APPEND, which at -1 moves the position
-    // there), or where asked.
+/// `flags`: pwritev2's, None for pwritev (which takes no offset -1).
+unsafe fn pwritev_core(ocb: &Arc<Ocb>, fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: Option<c_int>, call: impl Fn(()) -> ssize_t) -> Res<ssize_t> {
+    // At the position (pwritev2 at offset -1), at the end (RWF_APPEND, which at -1 moves
+    // the position there), or where asked.
+    let v2 = flags.is_some();
+    let flags = flags.unwrap_or(0);
     let landing = match (off, flags & libc::RWF_APPEND != 0) {
         (_, true) => Landing::End { moves_position: off == -1 },
-        (-1, false) => Landing::Position,
+        (-1, false) if v2 => Landing::Position,
         (_, false) => Landing::Offset(off),
     };
     ocb.mirrored_write("pwritev", fd, landing, iov_payload(iov, cnt), flags, || call(()).into_res())
