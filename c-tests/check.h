@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #endif
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -335,5 +336,30 @@ static inline void expect_two_writers_at(const char *file, int line, const char 
 	free(text);
 }
 #define expect_two_writers(path, each) expect_two_writers_at(HERE, (path), (each))
+
+/* Whether a thread of this process is named `name` (the shim's: libshadow-sync,
+ * libshadow-wb).  Looked at here, not by a child (system() would share every fd with it,
+ * which changes how the shim writes them). */
+static inline int thread_named(const char *name)
+{
+	DIR *tasks = opendir("/proc/self/task");
+	struct dirent *e;
+	int found = 0;
+	if (!tasks)
+		check_fail(HERE, errno, "opendir /proc/self/task");
+	while (!found && (e = readdir(tasks)) != NULL) {
+		char path[300], comm[32] = "";
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (f && fgets(comm, sizeof comm, f))
+			found = strncmp(comm, name, strlen(name)) == 0 && comm[strlen(name)] == '\n';
+		if (f)
+			fclose(f);
+	}
+	closedir(tasks);
+	return found;
+}
 
 #endif /* LIBSHADOW_CHECK_H */

@@ -5,7 +5,6 @@
 // writes, appends and a second thread's large writes. Each file is checked against a
 // model of what was written; run.sh compares the members.
 #include "check.h"
-#include <dirent.h>
 #include <pthread.h>
 #include <sys/uio.h>
 
@@ -58,27 +57,10 @@ static void expect_model(const char *file, int line, const char *path)
 	free(got);
 }
 
-/* The shim's thread is running: the writes above were made beside the lead's.  Read
- * here, not by a child (system() would share every fd with it, and the shim makes no
- * write beside the lead's on a description another process writes through). */
+/* The shim's thread is running: the writes above were made beside the lead's. */
 static int beside_thread_runs(void)
 {
-	DIR *tasks = CHECK_PTR(opendir("/proc/self/task"));
-	struct dirent *e;
-	int found = 0;
-	while (!found && (e = readdir(tasks)) != NULL) {
-		char path[300], comm[32] = "";
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-		FILE *f = fopen(path, "r");
-		if (f && fgets(comm, sizeof comm, f))
-			found = strcmp(comm, "libshadow-sync\n") == 0;
-		if (f)
-			fclose(f);
-	}
-	closedir(tasks);
-	return found;
+	return thread_named("libshadow-sync");
 }
 
 /* Under write-behind, large writes go to its queue instead (run.sh --write-behind). */

@@ -68,6 +68,10 @@ static QUEUE: Queue = Queue {
 const GATHER_MS: u64 = 10;
 /// Queued bytes from which the queue's thread writes without waiting to gather more.
 const GATHER_BYTES: usize = 256 << 10;
+/// The queue's thread ends after this long without work: a thread costs every syscall of
+/// the process while it runs (see beside.rs); a steady writer keeps it, a program that has
+/// stopped writing gets its speed back soon.
+const IDLE_MS: u64 = 100;
 /// A write takes the queue time of the write queued before it (older: due no later) except
 /// every STAMP_EVERY-th: a clock read per write costs more than the queueing itself.
 const STAMP_EVERY: u64 = 64;
@@ -222,11 +226,15 @@ pub fn push(ocb: &Arc<Ocb>, sfd: c_int, at: i64, bytes: &Payload, what: &'static
     if len == 0 {
         return true;
     }
-    if len > cap || !start_worker() {
+    if len > cap {
         return false;
     }
     let ring = RING.load(Ordering::Acquire);
     let q = Locked::take().wait_for(|q| q.room(len, cap).is_some());
+    // Under the lock under which an idle thread ends: one that ended is started again.
+    if !start_worker() {
+        return false;
+    }
     let Some(start) = q.room(len, cap) else { return false };
     unsafe { bytes.copy_to(ring.add(start)) };
     *q.tail() = start + len;
@@ -329,9 +337,9 @@ pub fn relocate(old: c_int, new: c_int) {
     }
 }
 
-/// Starts the queue's thread unless it runs; false if it could not be started (then
-/// write-behind is off for this process; what another thread queued meanwhile is written
-/// by whoever drains the queue next).
+/// Starts the queue's thread unless it runs (called under the queue's lock); false if it
+/// could not be started (then write-behind is off for this process; what another thread
+/// queued meanwhile is written by whoever drains the queue next).
 fn start_worker() -> bool {
     if WORKER.load(Ordering::Relaxed) || WORKER.swap(true, Ordering::SeqCst) {
         return true;
@@ -360,7 +368,9 @@ fn worker() {
     std::mem::forget(crate::boundary::Inside::force());
     loop {
         let q = Locked::take();
-        gather(&q);
+        if !gather(&q) {
+            return;
+        }
         *q.busy() = true;
         drop(write_front(q));
     }
@@ -456,22 +466,32 @@ impl Drop for BusyOnUnwind {
 }
 
 /// Waits until the queue has work and either someone waits for it, enough has gathered,
-/// or its oldest write has waited GATHER_MS.
-fn gather(q: &Locked) {
+/// or its oldest write has waited GATHER_MS. False once the queue has been empty for
+/// IDLE_MS: the thread ends (`WORKER` cleared under the lock, so the next `push` starts
+/// another), which gives a program that has stopped writing its syscalls' speed back (see
+/// beside.rs on what a thread costs).
+fn gather(q: &Locked) -> bool {
     loop {
         if *q.busy() {
             q.wait_as_waiter();
             continue;
         }
         if q.items().is_empty() {
+            let until = now_ms() + IDLE_MS;
             *q.idle() = true;
-            q.wait();
+            while q.items().is_empty() && now_ms() < until {
+                q.wait_until(until);
+            }
             *q.idle() = false;
+            if q.items().is_empty() && !*q.busy() {
+                WORKER.store(false, Ordering::SeqCst);
+                return false;
+            }
             continue;
         }
         let due = q.items().front().map_or(0, |i| i.queued_at + GATHER_MS);
         if *q.waiters() > 0 || *q.bytes() >= GATHER_BYTES || now_ms() >= due {
-            return;
+            return true;
         }
         q.wait_until(due);
     }
