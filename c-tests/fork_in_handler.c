@@ -2,8 +2,8 @@
 // waiting for the secondary's flush on the shim's flushing thread). Neither the parent nor
 // the child may hang: the parent's fork must not wait for the lock its own thread holds,
 // and the child, whose copy of the interrupted flush goes on waiting for its job, must get
-// that job done although the flushing thread is not in the child. Both members end with
-// every record (run.sh compares them).
+// that job done although the flushing thread is not in the child, and then fork a child of
+// its own. Both members end with every record (run.sh compares them).
 #include "check.h"
 #include <signal.h>
 #include <sys/time.h>
@@ -54,8 +54,16 @@ int main(void)
 	for (int i = 0; i < 4000 && forks < FORKS; i++, rounds++) {
 		CHECK(write(fd, record, sizeof record) == (ssize_t)sizeof record);
 		CHECK_SYS(fdatasync(fd));
-		if (in_child)
-			_exit(0); /* its interrupted fdatasync came back */
+		if (in_child) {
+			/* Its interrupted fdatasync came back. The child's fork lock is whole: a
+			 * fork of its own neither hangs nor leaves its child unable to write. */
+			int status;
+			pid_t grandchild = fork();
+			if (grandchild == 0)
+				_exit(write(fd, record, sizeof record) == (ssize_t)sizeof record ? 0 : 4);
+			_exit(grandchild > 0 && waitpid(grandchild, &status, 0) == grandchild &&
+			      WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 3);
+		}
 	}
 	struct itimerval off = { { 0, 0 }, { 0, 0 } };
 	CHECK_SYS(setitimer(ITIMER_REAL, &off, NULL));
@@ -66,7 +74,7 @@ int main(void)
 		while (waitpid(children[i], &status, WNOHANG) == 0) {
 			if (++waited > 1000) {
 				kill(children[i], SIGKILL);
-				check_fail(HERE, 0, "child %d of %d hung in its interrupted fdatasync", i + 1, (int)forks);
+				check_fail(HERE, 0, "child %d of %d hung (in its interrupted fdatasync or its own fork)", i + 1, (int)forks);
 			}
 			usleep(10000);
 		}

@@ -11,15 +11,10 @@ thread_local! {
     // Const-initialised and without a destructor: safe to touch before main and while a
     // thread is being torn down (no lazy registration, no allocation).
     static INSIDE: Cell<bool> = const { Cell::new(false) };
-    /// The fork lock's generation this thread holds it for reading in (0: not held).
-    static READ_HELD: Cell<u32> = const { Cell::new(0) };
     /// This thread's fork left the fork lock alone (see `before_fork`).
     static FORK_UNLOCKED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Bumped when a fork child replaces the fork lock: a read hold taken on the parent's lock
-/// (by the hook a signal handler forked from) is not given back to the child's new one.
-static FORK_LOCK_GEN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
 
 /// Marks the current thread as inside the shim until dropped.
 pub struct Inside(bool);
@@ -65,40 +60,24 @@ impl<T> FfiReturn for *mut T {
     const FAILED: Self = std::ptr::null_mut();
 }
 
-/// A pthread rwlock that every active hook holds for reading and `fork` takes for writing
-/// (pthread_atfork), so the child never inherits a half-updated table or a held mutex.
-/// Writer-preferring so that a steady stream of hooks cannot starve a fork.
-struct ForkLock(std::cell::UnsafeCell<libc::pthread_rwlock_t>);
-unsafe impl Sync for ForkLock {}
-static FORK_LOCK: ForkLock = ForkLock(std::cell::UnsafeCell::new(libc::PTHREAD_RWLOCK_INITIALIZER));
-
-fn fresh_fork_lock() {
-    unsafe {
-        let mut attr: libc::pthread_rwlockattr_t = std::mem::zeroed();
-        libc::pthread_rwlockattr_init(&mut attr);
-        // PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP
-        libc::pthread_rwlockattr_setkind_np(&mut attr, 2);
-        libc::pthread_rwlock_init(FORK_LOCK.0.get(), &attr);
-    }
-}
-
-pub fn init_fork_lock() {
-    fresh_fork_lock();
+/// The fork handlers, once the set is active.
+pub fn install_fork_handlers() {
     unsafe { libc::pthread_atfork(Some(before_fork), Some(after_fork_parent), Some(after_fork_child)) };
 }
 
 /// A fork from a signal handler that interrupted the shim on this thread (a hook, or the
-/// exit-time settling): the thread may hold the fork lock for reading, the queue's lock or
-/// the intent table's, so taking them would wait on itself for ever. That fork goes ahead
+/// exit-time settling): the thread may hold the fork lock for reading (every hold is taken
+/// inside), the queue's lock or the intent table's, so taking them would wait on itself
+/// for ever. That fork goes ahead
 /// without them; the `after_fork_child` parts start the shim's helpers afresh and leave
 /// what the interrupted code holds to it (it goes on in the child). Another thread's hook
 /// may be copied mid-change, as with any fork from a signal handler in a threaded program.
 extern "C" fn before_fork() {
-    if READ_HELD.with(|h| h.get()) != 0 || INSIDE.with(|f| f.get()) {
+    if INSIDE.with(|f| f.get()) {
         FORK_UNLOCKED.with(|f| f.set(true));
         return;
     }
-    unsafe { libc::pthread_rwlock_wrlock(FORK_LOCK.0.get()) };
+    crate::forklock::write();
     // Draining may write the queue out and report from this thread: as the shim.
     let saved = Errno::last();
     let inside = Inside::force();
@@ -113,7 +92,7 @@ extern "C" fn after_fork_parent() {
     }
     crate::behind::after_fork_parent();
     crate::fdtable::mark_all_shared();
-    unsafe { libc::pthread_rwlock_unlock(FORK_LOCK.0.get()) };
+    crate::forklock::unwrite();
 }
 extern "C" fn after_fork_child() {
     FORK_UNLOCKED.with(|f| f.set(false));
@@ -124,10 +103,7 @@ extern "C" fn after_fork_child() {
     crate::members::claim_slot();
     crate::members::forget_inherited_intents();
     crate::fdtable::forget_inherited_intents();
-    // The child's only thread has a new TID, which the rwlock would not recognise as the
-    // writer: start from a fresh lock instead of unlocking the copied one.
-    fresh_fork_lock();
-    FORK_LOCK_GEN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    crate::forklock::child();
 }
 
 /// `_Fork` (glibc 2.34) runs no atfork handler, so the shim runs its own around it (which
@@ -146,26 +122,18 @@ pub fn fork_without_atfork(fork: impl FnOnce() -> libc::pid_t) -> libc::pid_t {
     pid
 }
 
-struct ForkReadGuard;
+/// A hook's hold on the fork lock (taken inside: see `before_fork`).
+struct ForkReadGuard(crate::forklock::ReadHold);
 impl ForkReadGuard {
     fn take() -> ForkReadGuard {
-        let gen = || FORK_LOCK_GEN.load(std::sync::atomic::Ordering::SeqCst);
-        // Marked before and after: a fork from a signal handler in between finds it marked
-        // (and does not wait on this thread), and the hold names the lock actually taken.
-        READ_HELD.with(|h| h.set(gen()));
-        unsafe { libc::pthread_rwlock_rdlock(FORK_LOCK.0.get()) };
-        READ_HELD.with(|h| h.set(gen()));
-        ForkReadGuard
+        ForkReadGuard(crate::forklock::read())
     }
 }
 impl Drop for ForkReadGuard {
     fn drop(&mut self) {
-        // In a fork child made from a signal handler inside this hook, the lock this hold
-        // was on has been replaced: nothing to give back.
-        if READ_HELD.with(|h| h.get()) == FORK_LOCK_GEN.load(std::sync::atomic::Ordering::SeqCst) {
-            unsafe { libc::pthread_rwlock_unlock(FORK_LOCK.0.get()) };
-        }
-        READ_HELD.with(|h| h.set(0));
+        // In a fork child made from a signal handler inside this hook, a hold on the
+        // parent's lock gives nothing back to the child's.
+        crate::forklock::unread(self.0);
     }
 }
 

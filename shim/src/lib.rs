@@ -10,6 +10,7 @@ mod behind;
 mod beside;
 mod boundary;
 mod fdtable;
+mod forklock;
 mod hooks;
 mod mem;
 mod members;

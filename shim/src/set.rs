@@ -164,7 +164,7 @@ fn init_from_env() {
         crate::report::fatal(&e);
     }
     crate::hooks::process::restore_library_path();
-    crate::boundary::init_fork_lock();
+    crate::boundary::install_fork_handlers();
     crate::behind::configure(get().config.write_behind);
     crate::resolve::init_cwd();
     crate::adopt::adopt_inherited_fds();
