@@ -211,9 +211,10 @@ pub fn configure(bytes: u64) {
 }
 
 /// Whether a data write may be queued now: write-behind is on, and this is not the queue's
-/// own thread (whose writes must never wait on itself).
+/// own thread (whose writes must never wait on itself) nor a thread that is forking (which
+/// holds the queue's lock: see boundary::before_fork).
 pub fn on() -> bool {
-    CAPACITY.load(Ordering::Relaxed) != 0 && !IS_WORKER.with(Cell::get)
+    CAPACITY.load(Ordering::Relaxed) != 0 && !IS_WORKER.with(Cell::get) && !crate::boundary::forking()
 }
 
 /// Queues the follower's part of a write (called under the file's order lock, so the
@@ -351,7 +352,10 @@ fn start_worker() -> bool {
         std::ptr::null_mut()
     }
     if !crate::real::spawn_quiet_thread(c"libshadow-wb", start) {
+        // Off, and no thread: a pusher that saw write-behind on before this tries again
+        // (and writes its bytes itself if that fails too) rather than queue them for nobody.
         CAPACITY.store(0, Ordering::SeqCst);
+        WORKER.store(false, Ordering::SeqCst);
         return false;
     }
     true

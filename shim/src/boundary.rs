@@ -13,6 +13,14 @@ thread_local! {
     static INSIDE: Cell<bool> = const { Cell::new(false) };
     /// This thread's fork left the fork lock alone (see `before_fork`).
     static FORK_UNLOCKED: Cell<bool> = const { Cell::new(false) };
+    /// This thread holds the fork lock for writing, between the fork's handlers.
+    static FORKING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread is forking (holding the fork lock for writing): a hook that runs
+/// meanwhile (a signal handler's) neither takes the fork lock nor queues behind.
+pub fn forking() -> bool {
+    FORKING.with(Cell::get)
 }
 
 
@@ -72,30 +80,41 @@ pub fn install_fork_handlers() {
 /// without them; the `after_fork_child` parts start the shim's helpers afresh and leave
 /// what the interrupted code holds to it (it goes on in the child). Another thread's hook
 /// may be copied mid-change, as with any fork from a signal handler in a threaded program.
+///
+/// Any other fork holds the fork lock for writing, and the queue's lock, from here until
+/// the fork is done (`FORKING`). glibc runs the fork handlers with signals open: a signal
+/// handler's hook meanwhile runs mirrored as usual but without the fork lock (no other
+/// thread is in a hook) and without queueing behind; one that forks leaves the lock alone
+/// instead of waiting on itself. Inside the fork's own handlers it passes straight through.
 extern "C" fn before_fork() {
-    if INSIDE.with(|f| f.get()) {
+    if INSIDE.with(|f| f.get()) || FORKING.with(|f| f.get()) {
         FORK_UNLOCKED.with(|f| f.set(true));
         return;
     }
-    crate::forklock::write();
-    // Draining may write the queue out and report from this thread: as the shim.
-    let saved = Errno::last();
     let inside = Inside::force();
+    crate::forklock::write();
+    // Draining may write the queue out and report from this thread.
+    let saved = Errno::last();
     crate::behind::before_fork();
-    drop(inside);
     saved.set();
+    FORKING.with(|f| f.set(true));
+    drop(inside);
 }
 extern "C" fn after_fork_parent() {
     if FORK_UNLOCKED.with(|f| f.replace(false)) {
         crate::fdtable::mark_all_shared();
         return;
     }
+    let _inside = Inside::force();
+    FORKING.with(|f| f.set(false));
     crate::behind::after_fork_parent();
     crate::fdtable::mark_all_shared();
     crate::forklock::unwrite();
 }
 extern "C" fn after_fork_child() {
-    FORK_UNLOCKED.with(|f| f.set(false));
+    let unlocked = FORK_UNLOCKED.with(|f| f.replace(false));
+    let inside = (!unlocked).then(Inside::force);
+    FORKING.with(|f| f.set(false));
     crate::behind::after_fork_child();
     crate::beside::after_fork_child();
     crate::mem::set_pid();
@@ -104,6 +123,7 @@ extern "C" fn after_fork_child() {
     crate::members::forget_inherited_intents();
     crate::fdtable::forget_inherited_intents();
     crate::forklock::child();
+    drop(inside);
 }
 
 /// `_Fork` (glibc 2.34) runs no atfork handler, so the shim runs its own around it (which
@@ -122,18 +142,21 @@ pub fn fork_without_atfork(fork: impl FnOnce() -> libc::pid_t) -> libc::pid_t {
     pid
 }
 
-/// A hook's hold on the fork lock (taken inside: see `before_fork`).
-struct ForkReadGuard(crate::forklock::ReadHold);
+/// A hook's hold on the fork lock (taken inside: see `before_fork`); none on the thread
+/// that is forking, which holds it for writing.
+struct ForkReadGuard(Option<crate::forklock::ReadHold>);
 impl ForkReadGuard {
     fn take() -> ForkReadGuard {
-        ForkReadGuard(crate::forklock::read())
+        ForkReadGuard((!forking()).then(crate::forklock::read))
     }
 }
 impl Drop for ForkReadGuard {
     fn drop(&mut self) {
         // In a fork child made from a signal handler inside this hook, a hold on the
         // parent's lock gives nothing back to the child's.
-        crate::forklock::unread(self.0);
+        if let Some(hold) = self.0 {
+            crate::forklock::unread(hold);
+        }
     }
 }
 

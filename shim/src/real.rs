@@ -342,18 +342,24 @@ pub fn program_threaded() -> bool {
 /// The shim's own thread made the process multi-threaded.
 static SHIM_MADE_THREADED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Whether the process has never had a second thread, as glibc knows it
-/// (`__libc_single_threaded`, glibc 2.32 on; before that, taken as no).
+/// glibc's `__libc_single_threaded` (glibc 2.32 on), or 1 where glibc has no such flag;
+/// 0 until `find_thread_flag`.
+static THREAD_FLAG: AtomicUsize = AtomicUsize::new(0);
+
+/// Looks the flag up, at start-up: `dlsym` takes the loader's lock, which the shim must not
+/// wait for while it holds one of its own (a thread is started under the write-behind
+/// queue's lock, and another thread may be in `dlopen`, in a constructor that writes).
+pub fn find_thread_flag() {
+    let p = (unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__libc_single_threaded".as_ptr()) } as usize).max(1);
+    THREAD_FLAG.store(p, Ordering::Relaxed);
+}
+
+/// Whether the process has never had a second thread, as glibc knows it (without the flag,
+/// or before start-up looked for it: taken as no).
 fn single_threaded() -> bool {
-    // 0: not looked up yet; 1: glibc has no such flag.
-    static FLAG: AtomicUsize = AtomicUsize::new(0);
-    let mut p = FLAG.load(Ordering::Relaxed);
-    if p == 0 {
-        p = (unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__libc_single_threaded".as_ptr()) } as usize).max(1);
-        FLAG.store(p, Ordering::Relaxed);
-    }
+    let p = THREAD_FLAG.load(Ordering::Relaxed);
     // SAFETY: a `char` glibc keeps for the process's life.
-    p != 1 && unsafe { std::ptr::read_volatile(p as *const c_char) } != 0
+    p > 1 && unsafe { std::ptr::read_volatile(p as *const c_char) } != 0
 }
 
 /// Sleeps while `word` holds `val` (FUTEX_WAIT, process-private), for at most `timeout`

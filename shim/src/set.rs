@@ -164,6 +164,7 @@ fn init_from_env() {
         crate::report::fatal(&e);
     }
     crate::hooks::process::restore_library_path();
+    crate::real::find_thread_flag();
     crate::boundary::install_fork_handlers();
     crate::behind::configure(get().config.write_behind);
     crate::resolve::init_cwd();
