@@ -295,6 +295,7 @@ def warm_cache(dirs: Dirs, mib: int) -> None:
         for _ in range(mib):
             f.write(chunk)
     scratch.unlink()
+    os.sync()  # the scratch file's writeback and freed blocks settle before the timed run
 
 
 def run_one(a, dirs: Dirs, w: Workload, mode: str, rep: int, order: int,
