@@ -390,12 +390,9 @@ impl Ocb {
     /// position is not followed or not known yet.
     pub fn landed_at_position(&self, fd: c_int, n: usize, advanced: bool) -> Res<i64> {
         let epoch = POSITION_EPOCH.load(Ordering::Acquire);
-        if advanced && self.position_followed() {
-            let known = self.position.load(Ordering::Relaxed);
-            if known >= 0 && self.position_epoch.load(Ordering::Relaxed) == epoch {
-                self.position.store(known + n as i64, Ordering::Relaxed);
-                return Ok(known);
-            }
+        if let Some(known) = self.known_position(epoch).filter(|_| advanced) {
+            self.position.store(known + n as i64, Ordering::Relaxed);
+            return Ok(known);
         }
         let now = real::lseek(fd, 0, libc::SEEK_CUR)?;
         self.learn_position(now, epoch);
@@ -534,13 +531,16 @@ impl Ocb {
     /// Where a write at the file position will land, asked before the lead's write (see
     /// `landed_at_position`, its counterpart after).
     fn position_now(&self, fd: c_int) -> Res<i64> {
-        if self.position_followed() {
-            let known = self.position.load(Ordering::Relaxed);
-            if known >= 0 && self.position_epoch.load(Ordering::Relaxed) == POSITION_EPOCH.load(Ordering::Acquire) {
-                return Ok(known);
-            }
+        match self.known_position(POSITION_EPOCH.load(Ordering::Acquire)) {
+            Some(known) => Ok(known),
+            None => real::lseek(fd, 0, libc::SEEK_CUR),
         }
-        real::lseek(fd, 0, libc::SEEK_CUR)
+    }
+
+    /// The program's file position, where the shim follows it and learnt it in `epoch`.
+    fn known_position(&self, epoch: u32) -> Option<i64> {
+        let known = self.position.load(Ordering::Relaxed);
+        (self.position_followed() && known >= 0 && self.position_epoch.load(Ordering::Relaxed) == epoch).then_some(known)
     }
 
     /// A write made on both members at once that the follower took further than the lead
