@@ -43,8 +43,15 @@ impl Drop for Inside {
     fn drop(&mut self) {
         if self.0 {
             INSIDE.with(|f| f.set(false));
+            // The program's handlers of signals that came meanwhile run now, outside.
+            crate::signals::release_deferred();
         }
     }
+}
+
+/// Whether this thread is inside the shim (async-signal-safe).
+pub fn is_inside() -> bool {
+    INSIDE.with(Cell::get)
 }
 
 /// What an exported function returns for "failed, see errno".

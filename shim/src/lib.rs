@@ -19,6 +19,7 @@ mod real;
 mod report;
 mod resolve;
 mod set;
+mod signals;
 mod variadic;
 
 #[ctor::ctor]

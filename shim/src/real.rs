@@ -112,6 +112,15 @@ real_functions! {
     fn dup2(fd: c_int, newfd: c_int) -> c_int;
     fn dup3(fd: c_int, newfd: c_int, flags: c_int) -> c_int;
     fn fcntl(fd: c_int, cmd: c_int, arg: c_long) -> c_int;
+    fn sigaction(sig: c_int, act: *const libc::sigaction, old: *mut libc::sigaction) -> c_int;
+    fn __sigaction(sig: c_int, act: *const libc::sigaction, old: *mut libc::sigaction) -> c_int;
+    fn signal(sig: c_int, handler: libc::sighandler_t) -> libc::sighandler_t;
+    fn bsd_signal(sig: c_int, handler: libc::sighandler_t) -> libc::sighandler_t;
+    fn ssignal(sig: c_int, handler: libc::sighandler_t) -> libc::sighandler_t;
+    fn sysv_signal(sig: c_int, handler: libc::sighandler_t) -> libc::sighandler_t;
+    fn __sysv_signal(sig: c_int, handler: libc::sighandler_t) -> libc::sighandler_t;
+    fn sigset(sig: c_int, disposition: libc::sighandler_t) -> libc::sighandler_t;
+    fn siginterrupt(sig: c_int, interrupt: c_int) -> c_int;
     fn fcntl64(fd: c_int, cmd: c_int, arg: c_long) -> c_int;
     fn write(fd: c_int, buf: *const c_void, n: size_t) -> ssize_t;
     fn pwrite(fd: c_int, buf: *const c_void, n: size_t, off: off64_t) -> ssize_t;
@@ -387,6 +396,11 @@ pub fn fchdir(fd: c_int) -> Res<c_int> {
 }
 pub fn close(fd: c_int) -> Res<c_int> {
     cvt(unsafe { raw::close(fd) })
+}
+pub fn sigaction(sig: c_int, act: Option<&libc::sigaction>, old: Option<&mut libc::sigaction>) -> Res<c_int> {
+    let act = act.map_or(std::ptr::null(), |a| a as *const libc::sigaction);
+    let old = old.map_or(std::ptr::null_mut(), |o| o as *mut libc::sigaction);
+    cvt(unsafe { raw::sigaction(sig, act, old) })
 }
 pub fn write(fd: c_int, buf: &[u8]) -> Res<usize> {
     cvt(unsafe { raw::write(fd, buf.as_ptr().cast(), buf.len()) }).map(|n| n as usize)

@@ -10,6 +10,7 @@ pub mod namespace;
 pub mod open;
 pub mod socket;
 pub mod process;
+pub mod signal;
 pub mod stdio;
 pub mod walk;
 

@@ -324,13 +324,21 @@ fn fcntl_core(fd: c_int, cmd: c_int, arg: c_long, real_fcntl: unsafe fn(c_int, c
 
 macro_rules! fcntl_hooks {
     ($($name:ident),*) => {$(
-        /// fcntl(2): F_DUPFD* add a link; F_SETFL tracks O_APPEND.
+        /// fcntl(2): F_DUPFD* add a link; F_SETFL tracks O_APPEND; lock waits run outside.
         #[no_mangle]
         pub unsafe extern "C" fn $name(fd: c_int, cmd: c_int, arg: c_long) -> c_int {
             if !fdtable::is_shadowed(fd) {
                 if fdtable::is_internal(fd) && matches!(cmd, libc::F_DUPFD | libc::F_DUPFD_CLOEXEC) {
                     return not_the_programs();
                 }
+                return raw::$name(fd, cmd, arg);
+            }
+            if matches!(cmd, libc::F_SETLKW | libc::F_OFD_SETLKW) {
+                // A lock wait may last for ever: made outside the shim, so that it holds
+                // none of the shim's locks (a fork would wait for it) and the program's
+                // handlers run at once. The follower's queued writes go first (another
+                // process may write the range once the lock is let go).
+                boundary::prepare(|| None::<()>);
                 return raw::$name(fd, cmd, arg);
             }
             boundary::hook(|| fcntl_core(fd, cmd, arg, raw::$name), || raw::$name(fd, cmd, arg))

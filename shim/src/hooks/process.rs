@@ -233,6 +233,8 @@ unsafe fn exec_with(
     if !set::is_active() {
         return call(path, argv, envp);
     }
+    // A signal deferred and still blocked would be carried, blocked, into the new image.
+    let call = |file, argv, envp| crate::signals::launching(|| call(file, argv, envp));
     boundary::hook(
         || {
             let (carried, begun) = if replaces { crate::members::prepare_exec() } else { Default::default() };

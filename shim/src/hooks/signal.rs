@@ -1,0 +1,74 @@
+//! Signal actions: the program's handlers are kept by the shim and run outside it (see
+//! signals.rs). glibc's `signal`, `sysv_signal`, `sigset` and `siginterrupt` set actions with
+//! internal calls no hook sees, so each is hooked as well. Until the set is active they are
+//! plain libc (the set's start takes over the handlers installed so far).
+
+use crate::boundary::FfiReturn;
+use crate::real::{raw, Res};
+use crate::signals::{self, Semantics};
+use crate::set;
+use libc::{c_int, sighandler_t};
+
+/// errno as the hook found it on success; -1 or SIG_ERR and the error otherwise. No
+/// boundary: these run in signal handlers and before the shim's start, take no lock and
+/// call no hook.
+fn answer<T: FfiReturn>(r: Res<T>) -> T {
+    r.unwrap_or_else(|e| {
+        e.set();
+        T::FAILED
+    })
+}
+
+macro_rules! sigaction_hooks {
+    ($($name:ident),*) => {$(
+        /// sigaction(2)
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(sig: c_int, act: *const libc::sigaction, old: *mut libc::sigaction) -> c_int {
+            if !set::is_active() {
+                return raw::sigaction(sig, act, old);
+            }
+            // Copied first: `act` and `old` may be the same struct.
+            let act = act.as_ref().copied();
+            answer(signals::sigaction(sig, act.as_ref(), old.as_mut()).map(|()| 0))
+        }
+    )*};
+}
+sigaction_hooks!(sigaction, __sigaction);
+
+macro_rules! signal_hooks {
+    ($($name:ident: $how:expr),*) => {$(
+        /// signal(2) and its aliases.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(sig: c_int, handler: sighandler_t) -> sighandler_t {
+            if !set::is_active() {
+                return raw::$name(sig, handler);
+            }
+            signals::signal(sig, handler, $how).unwrap_or_else(|e| {
+                e.set();
+                libc::SIG_ERR
+            })
+        }
+    )*};
+}
+signal_hooks!(signal: Semantics::Bsd, bsd_signal: Semantics::Bsd, ssignal: Semantics::Bsd, sysv_signal: Semantics::SysV, __sysv_signal: Semantics::SysV);
+
+/// sigset(3)
+#[no_mangle]
+pub unsafe extern "C" fn sigset(sig: c_int, disposition: sighandler_t) -> sighandler_t {
+    if !set::is_active() {
+        return raw::sigset(sig, disposition);
+    }
+    signals::sigset(sig, disposition).unwrap_or_else(|e| {
+        e.set();
+        libc::SIG_ERR
+    })
+}
+
+/// siginterrupt(3)
+#[no_mangle]
+pub unsafe extern "C" fn siginterrupt(sig: c_int, interrupt: c_int) -> c_int {
+    if !set::is_active() {
+        return raw::siginterrupt(sig, interrupt);
+    }
+    answer(signals::siginterrupt(sig, interrupt != 0).map(|()| 0))
+}

@@ -1,0 +1,390 @@
+//! The program's signal handlers run outside the shim.
+//!
+//! A handler that interrupts a hook finds its thread half-way through a mirrored change,
+//! holding the shim's locks: a hooked call it made could only pass straight to libc, and its
+//! writes, creations and removals would reach the primary alone. So for every signal the
+//! program catches, the kernel holds one handler of the shim's (`trampoline`), and the
+//! program's action is kept here. Outside the shim the trampoline calls the program's
+//! handler at once, with the kernel's siginfo and context. Inside, it queues the signal
+//! again to its own thread, blocked, and the thread's way out of the shim (the outermost
+//! `Inside`'s drop) unblocks it: the kernel delivers it afresh and the handler runs with
+//! every hook mirrored, as if the signal had come the moment the hook returned.
+//!
+//! Not deferred: a fault (SIGSEGV and its kind, raised by the instruction that ran), which
+//! would only come back; and a signal that cannot be queued again (the queue of real-time
+//! signals full). Those run the handler at once, as before, and its hooks pass through.
+//!
+//! The program sees its own actions: `sigaction`'s old action, `signal`'s return value,
+//! SA_RESETHAND (done here, since the kernel's reset would also drop a deferred signal's
+//! second delivery). Everything here is async-signal-safe: atomics, thread-locals without
+//! a destructor, and syscalls.
+
+use crate::real::{self, Errno, Res};
+use libc::{c_int, c_void, siginfo_t};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
+
+/// Signals 1..=64 (the kernel's _NSIG).
+const SIGNALS: usize = 64;
+/// The kernel's flag for a restorer (glibc adds its own to every action it installs).
+const SA_RESTORER: c_int = 0x0400_0000;
+const MASK_WORDS: usize = std::mem::size_of::<libc::sigset_t>() / 8;
+
+/// The program's action for one signal, while the kernel holds the trampoline for it.
+struct Action {
+    /// The program's handler; 0 (SIG_DFL) when the kernel holds the program's own action.
+    handler: AtomicUsize,
+    flags: AtomicI32,
+    mask: [AtomicU64; MASK_WORDS],
+}
+
+static ACTIONS: [Action; SIGNALS + 1] =
+    [const { Action { handler: AtomicUsize::new(0), flags: AtomicI32::new(0), mask: [const { AtomicU64::new(0) }; MASK_WORDS] } }; SIGNALS + 1];
+
+/// Signals for which `siginterrupt` asked that `signal` not restart calls (glibc keeps this
+/// set privately, and its `signal` reads it).
+static INTERRUPTING: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Signals deferred on this thread, blocked until it leaves the shim.
+    static DEFERRED: Cell<u64> = const { Cell::new(0) };
+    /// Handlers run at once even inside the shim (during an exec, which would carry a
+    /// deferred signal, blocked, into the new image).
+    static AT_ONCE: Cell<bool> = const { Cell::new(false) };
+}
+
+fn bit(sig: c_int) -> u64 {
+    1 << (sig - 1)
+}
+
+fn action(sig: c_int) -> Option<&'static Action> {
+    let i = usize::try_from(sig).ok().filter(|&i| (1..=SIGNALS).contains(&i))?;
+    (sig != libc::SIGKILL && sig != libc::SIGSTOP).then(|| &ACTIONS[i])
+}
+
+/// A handler the program installs is a function, not SIG_DFL, SIG_IGN or SIG_HOLD...
+fn catches(handler: usize) -> bool {
+    handler != libc::SIG_DFL && handler != libc::SIG_IGN && handler != libc::SIG_ERR && handler != 2
+}
+
+/// The action the kernel gets for the program's `act`: the trampoline, always with siginfo;
+/// the reset to SIG_DFL is done here (see `run_handler`), the rest is the program's.
+fn installed(act: &libc::sigaction) -> libc::sigaction {
+    let mut k = *act;
+    k.sa_sigaction = trampoline_address();
+    k.sa_flags = (act.sa_flags | libc::SA_SIGINFO) & !libc::SA_RESETHAND;
+    k
+}
+
+/// The program's view of an action the kernel holds as `kernel` (the trampoline): the
+/// program's handler, flags and mask; SA_RESTART as the kernel has it (glibc's
+/// `siginterrupt` changes it in place) and the restorer glibc added.
+fn as_program(kernel: &libc::sigaction, handler: usize, flags: c_int, mask: libc::sigset_t) -> libc::sigaction {
+    const KERNELS: c_int = libc::SA_RESTART | SA_RESTORER;
+    let mut p = *kernel;
+    p.sa_sigaction = handler;
+    p.sa_flags = (flags & !KERNELS) | (kernel.sa_flags & KERNELS);
+    p.sa_mask = mask;
+    p
+}
+
+/// Whether `sig` is a fault the running instruction raised: deferring it would only raise
+/// it again, blocked (which the kernel answers by killing the process).
+fn is_fault(sig: c_int, code: c_int) -> bool {
+    matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP | libc::SIGSYS) && code > 0
+}
+
+impl Action {
+    fn load(&self) -> (usize, c_int, libc::sigset_t) {
+        let mut mask: libc::sigset_t = unsafe { std::mem::zeroed() };
+        let words = unsafe { &mut *(&mut mask as *mut libc::sigset_t as *mut [u64; MASK_WORDS]) };
+        for (w, a) in words.iter_mut().zip(&self.mask) {
+            *w = a.load(Ordering::Relaxed);
+        }
+        (self.handler.load(Ordering::Acquire), self.flags.load(Ordering::Relaxed), mask)
+    }
+    fn store(&self, handler: usize, flags: c_int, mask: &libc::sigset_t) {
+        let words = unsafe { &*(mask as *const libc::sigset_t as *const [u64; MASK_WORDS]) };
+        for (a, w) in self.mask.iter().zip(words) {
+            a.store(*w, Ordering::Relaxed);
+        }
+        self.flags.store(flags, Ordering::Relaxed);
+        self.handler.store(handler, Ordering::Release);
+    }
+}
+
+/// sigaction(2) as the program sees it.
+pub fn sigaction(sig: c_int, act: Option<&libc::sigaction>, old: Option<&mut libc::sigaction>) -> Res<()> {
+    let Some(slot) = action(sig) else { return real::sigaction(sig, act, old).map(drop) };
+    let before = slot.load();
+    let catching = act.filter(|a| catches(a.sa_sigaction));
+    // The program's action is in place before the kernel can call the trampoline for it.
+    if let Some(a) = catching {
+        slot.store(a.sa_sigaction, a.sa_flags, &a.sa_mask);
+    }
+    let mut kernel: libc::sigaction = unsafe { std::mem::zeroed() };
+    let given = act.map(|a| if catching.is_some() { installed(a) } else { *a });
+    if let Err(e) = real::sigaction(sig, given.as_ref(), Some(&mut kernel)) {
+        if catching.is_some() {
+            slot.store(before.0, before.1, &before.2);
+        }
+        return Err(e);
+    }
+    if act.is_some() && catching.is_none() {
+        slot.handler.store(0, Ordering::Release);
+    }
+    if let Some(old) = old {
+        *old = if kernel.sa_sigaction == trampoline_address() { as_program(&kernel, before.0, before.1, before.2) } else { kernel };
+    }
+    Ok(())
+}
+
+/// The program's current action for `sig`.
+fn current(sig: c_int) -> Res<libc::sigaction> {
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    sigaction(sig, None, Some(&mut old))?;
+    Ok(old)
+}
+
+/// `signal`'s kinds: BSD (restarts calls unless `siginterrupt` said otherwise; the signal is
+/// blocked in its handler) and System V (reset to SIG_DFL at delivery, not blocked).
+#[derive(Clone, Copy)]
+pub enum Semantics {
+    Bsd,
+    SysV,
+}
+
+/// signal(2) and its System V form. Returns the program's previous handler.
+pub fn signal(sig: c_int, handler: usize, how: Semantics) -> Res<usize> {
+    if handler == libc::SIG_ERR || !(1..=SIGNALS as c_int).contains(&sig) {
+        return Err(Errno(libc::EINVAL));
+    }
+    let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+    act.sa_sigaction = handler;
+    unsafe { libc::sigemptyset(&mut act.sa_mask) };
+    act.sa_flags = match how {
+        Semantics::Bsd => {
+            unsafe { libc::sigaddset(&mut act.sa_mask, sig) };
+            if INTERRUPTING.load(Ordering::Relaxed) & bit(sig) != 0 { 0 } else { libc::SA_RESTART }
+        }
+        Semantics::SysV => libc::SA_RESETHAND | libc::SA_NODEFER,
+    };
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    sigaction(sig, Some(&act), Some(&mut old))?;
+    Ok(old.sa_sigaction)
+}
+
+/// siginterrupt(3): the action's SA_RESTART, and what later `signal` calls give it.
+pub fn siginterrupt(sig: c_int, interrupt: bool) -> Res<()> {
+    let mut act = current(sig)?;
+    if interrupt {
+        INTERRUPTING.fetch_or(bit(sig), Ordering::Relaxed);
+        act.sa_flags &= !libc::SA_RESTART;
+    } else {
+        INTERRUPTING.fetch_and(!bit(sig), Ordering::Relaxed);
+        act.sa_flags |= libc::SA_RESTART;
+    }
+    sigaction(sig, Some(&act), None)
+}
+
+/// sigset(3) (System V): SIG_HOLD blocks the signal; a disposition unblocks it. Returns
+/// SIG_HOLD if the signal was blocked, else the previous disposition.
+pub fn sigset(sig: c_int, disposition: usize) -> Res<usize> {
+    const SIG_HOLD: usize = 2;
+    let mut one: libc::sigset_t = unsafe { std::mem::zeroed() };
+    let mut was: libc::sigset_t = unsafe { std::mem::zeroed() };
+    if unsafe { libc::sigemptyset(&mut one) } < 0 || unsafe { libc::sigaddset(&mut one, sig) } < 0 {
+        return Err(Errno(libc::EINVAL));
+    }
+    let previous = if disposition == SIG_HOLD {
+        let previous = current(sig)?.sa_sigaction;
+        mask(libc::SIG_BLOCK, &one, Some(&mut was))?;
+        previous
+    } else {
+        let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+        act.sa_sigaction = disposition;
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        sigaction(sig, Some(&act), Some(&mut old))?;
+        mask(libc::SIG_UNBLOCK, &one, Some(&mut was))?;
+        old.sa_sigaction
+    };
+    Ok(if unsafe { libc::sigismember(&was, sig) } == 1 { SIG_HOLD } else { previous })
+}
+
+fn mask(how: c_int, set: &libc::sigset_t, old: Option<&mut libc::sigset_t>) -> Res<()> {
+    let old = old.map_or(std::ptr::null_mut(), |o| o as *mut libc::sigset_t);
+    match unsafe { libc::pthread_sigmask(how, set, old) } {
+        0 => Ok(()),
+        e => Err(Errno(e)),
+    }
+}
+
+/// At start-up: handlers installed before the shim was (by the loader's other constructors,
+/// or inherited nowhere: exec resets them) move behind the trampoline too.
+pub fn take_over_installed() {
+    for sig in 1..=SIGNALS as c_int {
+        if action(sig).is_none() {
+            continue;
+        }
+        let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+        // glibc refuses its own internal signals: they stay as they are.
+        if real::sigaction(sig, None, Some(&mut act)).is_ok() && catches(act.sa_sigaction) && act.sa_sigaction != trampoline_address() {
+            let _ = sigaction(sig, Some(&act), None);
+        }
+    }
+}
+
+fn trampoline_address() -> usize {
+    trampoline as *const () as usize
+}
+
+extern "C" fn trampoline(sig: c_int, info: *mut siginfo_t, context: *mut c_void) {
+    let code = unsafe { info.as_ref() }.map_or(0, |i| i.si_code);
+    if crate::boundary::is_inside() && !AT_ONCE.with(Cell::get) && !is_fault(sig, code) && defer(sig, info, context) {
+        return;
+    }
+    run_handler(sig, info, context);
+}
+
+/// Queues `sig` again to this thread, blocked until it leaves the shim. False if it could
+/// not be queued (it then runs at once).
+fn defer(sig: c_int, info: *mut siginfo_t, context: *mut c_void) -> bool {
+    let saved = Errno::last();
+    let mut one: libc::sigset_t = unsafe { std::mem::zeroed() };
+    unsafe {
+        libc::sigemptyset(&mut one);
+        libc::sigaddset(&mut one, sig);
+    }
+    // Blocked now as well, for an SA_NODEFER action (the kernel left it open).
+    let _ = mask(libc::SIG_BLOCK, &one, None);
+    let queued = unsafe {
+        let tid = real::raw::syscall(libc::SYS_gettid, 0, 0, 0, 0, 0, 0);
+        real::raw::syscall(libc::SYS_rt_tgsigqueueinfo, libc::getpid() as libc::c_long, tid, sig as libc::c_long, info as libc::c_long, 0, 0)
+    } == 0;
+    if queued {
+        // Blocked still once this handler returns: the kernel restores the mask from here.
+        if let Some(uc) = unsafe { (context as *mut libc::ucontext_t).as_mut() } {
+            unsafe { libc::sigaddset(&mut uc.uc_sigmask, sig) };
+        }
+        DEFERRED.with(|d| d.set(d.get() | bit(sig)));
+    } else {
+        let _ = mask(libc::SIG_UNBLOCK, &one, None);
+    }
+    saved.set();
+    queued
+}
+
+fn run_handler(sig: c_int, info: *mut siginfo_t, context: *mut c_void) {
+    let Some(slot) = action(sig) else { return };
+    let (handler, flags, _) = slot.load();
+    if !catches(handler) {
+        // The program has just set SIG_DFL or SIG_IGN, and the kernel still called here.
+        return;
+    }
+    if flags & libc::SA_RESETHAND != 0 {
+        slot.handler.store(0, Ordering::Release);
+        let mut dfl: libc::sigaction = unsafe { std::mem::zeroed() };
+        dfl.sa_sigaction = libc::SIG_DFL;
+        let _ = real::sigaction(sig, Some(&dfl), None);
+    }
+    unsafe {
+        if flags & libc::SA_SIGINFO != 0 {
+            let f: extern "C" fn(c_int, *mut siginfo_t, *mut c_void) = std::mem::transmute(handler);
+            f(sig, info, context);
+        } else {
+            let f: extern "C" fn(c_int) = std::mem::transmute(handler);
+            f(sig);
+        }
+    }
+}
+
+/// The thread has left the shim (`INSIDE` is already clear): the signals deferred meanwhile
+/// are unblocked, and the kernel delivers them on the way back from that call.
+pub fn release_deferred() {
+    let deferred = DEFERRED.with(|d| d.replace(0));
+    if deferred != 0 {
+        unblock(deferred);
+    }
+}
+
+fn unblock(bits: u64) {
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    unsafe { libc::sigemptyset(&mut set) };
+    for sig in 1..=SIGNALS as c_int {
+        if bits & bit(sig) != 0 {
+            unsafe { libc::sigaddset(&mut set, sig) };
+        }
+    }
+    let saved = Errno::last();
+    let _ = mask(libc::SIG_UNBLOCK, &set, None);
+    saved.set();
+}
+
+/// Runs `launch` (an exec or a spawn, made inside the shim) with the signals deferred so
+/// far delivered first, and handlers run at once meanwhile: a signal still blocked would be
+/// carried, blocked, into the new image or the child.
+pub fn launching<T>(launch: impl FnOnce() -> T) -> T {
+    AT_ONCE.with(|a| a.set(true));
+    release_deferred();
+    let r = launch();
+    AT_ONCE.with(|a| a.set(false));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn act(handler: usize, flags: c_int) -> libc::sigaction {
+        let mut a: libc::sigaction = unsafe { std::mem::zeroed() };
+        a.sa_sigaction = handler;
+        a.sa_flags = flags;
+        unsafe { libc::sigaddset(&mut a.sa_mask, libc::SIGUSR2) };
+        a
+    }
+
+    #[test]
+    fn the_kernel_gets_the_trampoline_with_siginfo_and_without_the_reset() {
+        let k = installed(&act(0x1000, libc::SA_RESETHAND | libc::SA_NODEFER | libc::SA_ONSTACK));
+        assert_eq!(k.sa_sigaction, trampoline_address());
+        assert_eq!(k.sa_flags, libc::SA_SIGINFO | libc::SA_NODEFER | libc::SA_ONSTACK);
+        assert_eq!(unsafe { libc::sigismember(&k.sa_mask, libc::SIGUSR2) }, 1);
+    }
+
+    #[test]
+    fn the_program_sees_its_handler_and_flags_with_the_kernels_restart_and_restorer() {
+        let program = act(0x1000, libc::SA_RESETHAND | libc::SA_RESTART);
+        let mut kernel = installed(&program);
+        kernel.sa_flags = (kernel.sa_flags & !libc::SA_RESTART) | SA_RESTORER;
+        let seen = as_program(&kernel, program.sa_sigaction, program.sa_flags, program.sa_mask);
+        assert_eq!(seen.sa_sigaction, 0x1000);
+        assert_eq!(seen.sa_flags, libc::SA_RESETHAND | SA_RESTORER);
+        assert_eq!(unsafe { libc::sigismember(&seen.sa_mask, libc::SIGUSR2) }, 1);
+    }
+
+    #[test]
+    fn only_functions_are_caught() {
+        for d in [libc::SIG_DFL, libc::SIG_IGN, libc::SIG_ERR, 2] {
+            assert!(!catches(d), "{d}");
+        }
+        assert!(catches(0x1000));
+    }
+
+    #[test]
+    fn faults_run_at_once_and_sent_signals_wait() {
+        assert!(is_fault(libc::SIGSEGV, 1));
+        assert!(is_fault(libc::SIGBUS, 0x80));
+        assert!(!is_fault(libc::SIGSEGV, libc::SI_USER));
+        assert!(!is_fault(libc::SIGSEGV, -6));
+        assert!(!is_fault(libc::SIGALRM, 0x80));
+    }
+
+    #[test]
+    fn kill_and_stop_and_out_of_range_are_left_to_the_kernel() {
+        assert!(action(libc::SIGKILL).is_none());
+        assert!(action(libc::SIGSTOP).is_none());
+        assert!(action(0).is_none());
+        assert!(action(65).is_none());
+        assert!(action(64).is_some());
+    }
+}
