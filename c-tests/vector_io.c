@@ -1,4 +1,5 @@
-// vector_io: writev, pwrite, pwritev, pwritev2 (incl. RWF_APPEND) on a shadowed fd.
+// vector_io: writev, pwrite, pwritev, pwritev2 (incl. RWF_APPEND, and RWF_NOAPPEND on an
+// appending fd) on a shadowed fd.
 #include "check.h"
 
 #include <sys/uio.h>
@@ -42,5 +43,27 @@ int main(void)
 	CHECK(memcmp(b, "TWO three\nfour\nfive\n", 20) == 0);
 	CHECK_SYS(close(fd));
 	EXPECT_FILE(path, "ONE TWO three\nfour\nfive\n");
+
+	/* RWF_NOAPPEND (Linux 6.9) writes an appending fd at the offset given, or at the
+	 * position at -1; with RWF_APPEND as well it is refused. */
+	fd = CHECK_SYS(open(path, O_WRONLY | O_APPEND));
+	struct iovec at = { .iov_base = "1", .iov_len = 1 };
+	errno = 0;
+	ssize_t r = pwritev2(fd, &at, 1, 1, RWF_NOAPPEND);
+	if (r < 0 && errno == EOPNOTSUPP) {
+		printf("kernel without RWF_NOAPPEND: that part not run\n");
+	} else {
+		CHECK_EQ(r, 1);
+		CHECK_ERR(pwritev2(fd, &at, 1, 2, RWF_NOAPPEND | RWF_APPEND), EINVAL);
+		struct iovec dsync = { .iov_base = "2", .iov_len = 1 };
+		CHECK_EQ(pwritev2(fd, &dsync, 1, 2, RWF_NOAPPEND | RWF_DSYNC), 1);
+		CHECK_EQ(lseek(fd, 0, SEEK_CUR), 0);
+		struct iovec pos = { .iov_base = "3", .iov_len = 1 };
+		CHECK_EQ(pwritev2(fd, &pos, 1, -1, RWF_NOAPPEND), 1);
+		CHECK_EQ(lseek(fd, 0, SEEK_CUR), 1);
+		CHECK_EQ(write(fd, "6\n", 2), 2);
+		CHECK_SYS(close(fd));
+		EXPECT_FILE(path, "312 TWO three\nfour\nfive\n6\n");
+	}
 	return 0;
 }

@@ -107,12 +107,13 @@ pub fn positions_unknown() {
 /// The follower's part of a mutation: `After` the lead's, given its result, or beside it
 /// on the shim's thread (beside.rs): a flush, or a data write at the position or at an
 /// offset (`landing`), whose place is known before the lead's (`fd`: the program's;
+/// `durable`: the RWF_SYNC/RWF_DSYNC the program gave the lead's write;
 /// `count`: how many bytes the lead's result says it took; `after`: the same write made
 /// `After` the lead's, where it cannot be made beside it).
 enum Follower<'a, T> {
     After(&'a dyn Fn(c_int, &T) -> Res<()>),
     Beside(crate::beside::Flush),
-    Alongside { fd: c_int, landing: Landing, bytes: Payload<'a>, count: &'a dyn Fn(&T) -> usize, after: &'a dyn Fn(c_int, &T) -> Res<()> },
+    Alongside { fd: c_int, landing: Landing, bytes: Payload<'a>, durable: c_int, count: &'a dyn Fn(&T) -> usize, after: &'a dyn Fn(c_int, &T) -> Res<()> },
 }
 
 /// Where a data write puts its bytes on the lead.
@@ -122,6 +123,8 @@ pub enum Landing {
     Position,
     /// At this offset (pwrite; at the end if the fd appends).
     Offset(i64),
+    /// At this offset even if the fd appends (pwritev2 with RWF_NOAPPEND).
+    Exactly(i64),
     /// At the end (RWF_APPEND); `moves_position`: at offset -1, which moves the position
     /// there too.
     End { moves_position: bool },
@@ -470,7 +473,10 @@ impl Ocb {
     /// synchronous or direct file, RWF_SYNC/RWF_DSYNC in `rwf`) or a large one is made on
     /// both members at once where its place is known beforehand.
     pub fn mirrored_write(self: &Arc<Self>, what: &'static str, fd: c_int, landing: Landing, bytes: Payload<'_>, rwf: c_int, primary: impl Fn() -> Res<isize>) -> Res<isize> {
-        let behind = self.written_behind();
+        // A write the program asked to be on the device is, on the follower too, and never
+        // waits in the queue.
+        let durable = rwf & (libc::RWF_SYNC | libc::RWF_DSYNC);
+        let behind = self.written_behind() && durable == 0;
         let after = |sfd, &r: &isize| {
             let n = r as usize;
             let at = self.landed(fd, landing, n)?;
@@ -480,11 +486,11 @@ impl Ocb {
             }
             // The follower's earlier writes of this file, still queued, come first.
             crate::behind::drain();
-            bytes.write_at(sfd, at)
+            bytes.write_at(sfd, at, durable)
         };
-        let known = matches!(landing, Landing::Position | Landing::Offset(_)) && bytes.sized();
+        let known = matches!(landing, Landing::Position | Landing::Offset(_) | Landing::Exactly(_)) && bytes.sized();
         if known && !behind && self.written_beside(bytes.len(), rwf) {
-            return self.mirrored_as(what, &primary, Follower::Alongside { fd, landing, bytes, count: &|&r| r as usize, after: &after });
+            return self.mirrored_as(what, &primary, Follower::Alongside { fd, landing, bytes, durable, count: &|&r| r as usize, after: &after });
         }
         self.mirrored_as(what, &primary, Follower::After(&after))
     }
@@ -495,6 +501,7 @@ impl Ocb {
         match landing {
             Landing::Position => self.landed_at_position(fd, n, true),
             Landing::Offset(off) => self.landed_at(fd, off, n),
+            Landing::Exactly(off) => Ok(off),
             Landing::End { moves_position: true } => self.landed_at_position(fd, n, false),
             Landing::End { moves_position: false } => Ok(real::fstat(fd)?.st_size - n as i64),
         }
@@ -631,17 +638,17 @@ impl Ocb {
                 self.set(Mark::Written);
                 (value, followed)
             }
-            Follower::Alongside { fd, landing, bytes, count, after } => {
+            Follower::Alongside { fd, landing, bytes, durable, count, after } => {
                 crate::behind::drain();
                 let epoch = POSITION_EPOCH.load(Ordering::Acquire);
                 let start = match landing {
-                    Landing::Offset(off) => off,
+                    Landing::Offset(off) | Landing::Exactly(off) => off,
                     _ => self.position_now(fd)?,
                 };
                 let wrote = AtomicUsize::new(0);
                 let (value, beside) = crate::beside::beside(
                     &|| {
-                        let (n, r) = bytes.write_counted(sfd, start);
+                        let (n, r) = bytes.write_counted(sfd, start, durable);
                         wrote.store(n, Ordering::Relaxed);
                         r
                     },
@@ -939,16 +946,20 @@ impl Payload<'_> {
     }
 
     /// Writes them at `at`, from the program's own buffers: no copy, and an O_DIRECT
-    /// follower gets the alignment the lead accepted.
-    pub fn write_at(&self, fd: c_int, at: i64) -> Res<()> {
-        self.write_counted(fd, at).1
+    /// follower gets the alignment the lead accepted. `rwf`: pwritev2 flags for each write.
+    pub fn write_at(&self, fd: c_int, at: i64, rwf: c_int) -> Res<()> {
+        self.write_counted(fd, at, rwf).1
     }
 
     /// As `write_at`, saying how many bytes were written, all or up to an error.
-    pub fn write_counted(&self, fd: c_int, at: i64) -> (usize, Res<()>) {
+    pub fn write_counted(&self, fd: c_int, at: i64, rwf: c_int) -> (usize, Res<()>) {
         match *self {
-            Payload::Bytes(b) => pwrite_counted(fd, b, at),
-            Payload::Iov(iov, cnt, n) => unsafe { crate::hooks::data::pwritev_counted(fd, iov, cnt, n, at) },
+            Payload::Bytes(b) if rwf == 0 => pwrite_counted(fd, b, at),
+            Payload::Bytes(b) => {
+                let one = libc::iovec { iov_base: b.as_ptr() as *mut libc::c_void, iov_len: b.len() };
+                unsafe { crate::hooks::data::pwritev_counted(fd, &one, 1, b.len(), at, rwf) }
+            }
+            Payload::Iov(iov, cnt, n) => unsafe { crate::hooks::data::pwritev_counted(fd, iov, cnt, n, at, rwf) },
         }
     }
 

@@ -21,11 +21,12 @@ unsafe fn bytes<'a>(buf: *const c_void, n: usize) -> &'a [u8] {
 /// allocation either (the write-behind queue calls it on whichever thread drains it): up to
 /// 64 pieces a call, from a copy on the stack trimmed to what is left.
 pub unsafe fn pwritev_all(fd: c_int, iov: *const iovec, cnt: c_int, n: usize, at: i64) -> Res<()> {
-    pwritev_counted(fd, iov, cnt, n, at).1
+    pwritev_counted(fd, iov, cnt, n, at, 0).1
 }
 
-/// `pwritev_all`, saying how many bytes were written, all or up to an error.
-pub unsafe fn pwritev_counted(fd: c_int, iov: *const iovec, cnt: c_int, n: usize, mut at: i64) -> (usize, Res<()>) {
+/// `pwritev_all`, saying how many bytes were written, all or up to an error; `rwf`:
+/// pwritev2 flags for each write.
+pub unsafe fn pwritev_counted(fd: c_int, iov: *const iovec, cnt: c_int, n: usize, mut at: i64, rwf: c_int) -> (usize, Res<()>) {
     const PIECES: usize = 64;
     let all = if cnt <= 0 || iov.is_null() { &[][..] } else { std::slice::from_raw_parts(iov, cnt as usize) };
     let mut pieces = [iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; PIECES];
@@ -48,7 +49,8 @@ pub unsafe fn pwritev_counted(fd: c_int, iov: *const iovec, cnt: c_int, n: usize
             // The vector describes fewer than `n` bytes.
             return (n - left, Err(Errno(libc::EIO)));
         }
-        let mut done = match raw::pwritev64(fd, pieces.as_ptr(), k as c_int, at).into_res() {
+        let written = if rwf == 0 { raw::pwritev64(fd, pieces.as_ptr(), k as c_int, at) } else { raw::pwritev2(fd, pieces.as_ptr(), k as c_int, at, rwf) };
+        let mut done = match written.into_res() {
             Ok(0) => return (n - left, Err(Errno(libc::EIO))),
             Ok(w) => w as usize,
             Err(Errno(libc::EINTR)) => continue,
@@ -213,12 +215,13 @@ fn pwrite_core(ocb: &Arc<Ocb>, fd: c_int, data: &[u8], off: off64_t) -> Res<ssiz
 /// `flags`: pwritev2's, None for pwritev (which takes no offset -1).
 unsafe fn pwritev_core(ocb: &Arc<Ocb>, fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: Option<c_int>, call: impl Fn(()) -> ssize_t) -> Res<ssize_t> {
     // At the position (pwritev2 at offset -1), at the end (RWF_APPEND, which at -1 moves
-    // the position there), or where asked.
+    // the position there), or where asked (even on an appending fd with RWF_NOAPPEND).
     let v2 = flags.is_some();
     let flags = flags.unwrap_or(0);
     let landing = match (off, flags & libc::RWF_APPEND != 0) {
         (_, true) => Landing::End { moves_position: off == -1 },
         (-1, false) if v2 => Landing::Position,
+        (_, false) if flags & libc::RWF_NOAPPEND != 0 => Landing::Exactly(off),
         (_, false) => Landing::Offset(off),
     };
     ocb.mirrored_write("pwritev", fd, landing, iov_payload(iov, cnt), flags, || call(()).into_res())
