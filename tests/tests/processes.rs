@@ -1,6 +1,8 @@
 //! Many processes on one set: SQLite in WAL mode with several writers and readers,
 //! thousands of processes that `disable` must all wait for, programs whose malloc is
-//! jemalloc, tcmalloc or mimalloc (rustc among them). After each, the members are compared.
+//! jemalloc, tcmalloc or mimalloc (rustc among them), a cargo build, git's whole life cycle
+//! (lock files renamed into place, packs, gc, clone, a repack with a worker per core).
+//! After each, the members are compared.
 
 use shadow_tests::ShadowSet;
 use std::fs;
@@ -163,6 +165,44 @@ fn cargo_builds_a_crate_with_its_target_directory_under_the_prefix() {
     assert!(out.status.success(), "cargo build: {}", String::from_utf8_lossy(&out.stderr));
     let run = s.sh("/shadow/target/debug/hello");
     assert_eq!(stdout_of(&run), "built under the shim\n");
+    s.assert_mirrored();
+}
+
+#[test]
+fn git_commits_branches_merges_packs_and_clones_under_the_prefix() {
+    let s = ShadowSet::new();
+    let script = r#"set -e
+export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@e GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@e
+export GIT_CONFIG_NOSYSTEM=1 HOME=/shadow/home
+mkdir -p /shadow/home
+git config --global init.defaultBranch main
+git config --global core.fsync all
+git init -q /shadow/repo
+cd /shadow/repo
+for i in $(seq 1 40); do seq 1 $((i * 50)) > f$i; done
+mkdir -p sub/deep && echo deep > sub/deep/file && ln -s ../f1 sub/link && chmod +x f2
+git add -A && git commit -qm first
+git checkout -qb side
+for i in $(seq 1 40 3); do echo side >> f$i; done
+git rm -q f40 && git mv f39 sub/f39 && git commit -qam side
+git checkout -q main
+echo main >> f2 && git commit -qam main
+git merge -q --no-edit side
+git tag -a v1 -m v1
+git gc -q --aggressive
+git repack -q -a -d --threads=2
+git clone -q /shadow/repo /shadow/clone
+cd /shadow/clone && git fsck --strict --no-progress && git log --oneline | wc -l
+git -C /shadow/repo fsck --strict --no-progress
+git -C /shadow/repo status --porcelain | wc -l"#;
+    let out = s.bash(script);
+    let text = stdout_of(&out);
+    assert_eq!(text.lines().collect::<Vec<_>>(), ["4", "0"], "commits in the clone, then changes left in the work tree: {text}");
+    // Each member on its own is a sound repository with the same history.
+    for member in [s.primary(), s.secondary()] {
+        let fsck = Command::new("git").args(["-C", &member.join("repo").display().to_string(), "fsck", "--strict", "--no-progress"]).env("GIT_CONFIG_NOSYSTEM", "1").env("HOME", member.join("home")).output().unwrap();
+        assert!(fsck.status.success(), "git fsck in {}: {}", member.display(), String::from_utf8_lossy(&fsck.stderr));
+    }
     s.assert_mirrored();
 }
 
