@@ -176,6 +176,30 @@ pub fn hook<T: FfiReturn>(body: impl FnOnce() -> Res<T>, passthrough: impl FnOnc
     run(true, body, passthrough)
 }
 
+/// `hook` for a body that may hand the call back (`Err(o)`), to be made by `outside(o)`
+/// once the thread has left the shim: a call on a path the shim has nothing to do with,
+/// which may block for ever (a FIFO, a full socket backlog), while the program's signal
+/// handlers must run (see signals.rs) and a fork must not wait for it.
+pub fn hook_or_outside<T: FfiReturn, O>(body: impl FnOnce() -> Res<Result<T, O>>, outside: impl FnOnce(O) -> T, passthrough: impl FnOnce() -> T) -> T {
+    let mut handed = None;
+    let r = run(
+        true,
+        || {
+            body().map(|v| {
+                v.unwrap_or_else(|o| {
+                    handed = Some(o);
+                    T::FAILED
+                })
+            })
+        },
+        passthrough,
+    );
+    match handed {
+        Some(o) => outside(o),
+        None => r,
+    }
+}
+
 /// A hooked call passed straight to libc (a signal handler inside the shim, a set not
 /// active): whatever file position it moves is no longer known to its OCB.
 #[inline]

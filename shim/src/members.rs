@@ -303,17 +303,38 @@ pub fn retry_racing<T>(first: Option<Res<T>>, again: impl Fn() -> Option<Res<T>>
     let start = std::time::Instant::now();
     let mut pause = std::time::Duration::from_micros(20);
     let mut r = first;
-    while racy(&r) && start.elapsed() < std::time::Duration::from_secs(2) {
+    while racy(&r) {
         let busy = reg.busy_besides(me);
         std::thread::sleep(pause);
         pause = (pause * 2).min(std::time::Duration::from_millis(2));
+        // Nobody was on the way, or time is up: this answer stands.
+        let last = !busy || start.elapsed() >= std::time::Duration::from_secs(2);
+        LAST_TRY.with(|l| l.set(last));
         r = again();
-        if !busy {
-            // Nobody was on the way: that answer stands.
+        LAST_TRY.with(|l| l.set(false));
+        if last {
             break;
         }
     }
     r
+}
+
+thread_local! {
+    /// `retry_racing` is making its last try.
+    static LAST_TRY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The follower's names differ from what the lead's change found: an entry where the lead
+/// had none (an exclusive create, or a rename that replaced nothing, answered EEXIST there),
+/// or none where the lead had one (an O_CREAT open found the file on the lead). While
+/// another process or thread is in the middle of an operation, it may be that one's change
+/// on its way to the follower (process A unlinked `x` on the lead, B created `x` there; A's
+/// unlink on the follower is still to come): the caller answers the error and
+/// `retry_racing` tries again. On its last try (nobody on the way any more, or 2 s gone) the
+/// difference is stale (an earlier failure left it), and the caller makes its change
+/// regardless, as the lead's did.
+pub fn follower_entry_is_stale() -> bool {
+    LAST_TRY.with(std::cell::Cell::get)
 }
 
 static PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);

@@ -1047,14 +1047,29 @@ fn copy_file_range_or_read(reader: c_int, sfd: c_int, off: i64, len: i64) -> Res
     Ok(())
 }
 
-/// Opens the follower's counterpart (at `at`) of a file the lead just opened.
-pub fn open_secondary(at: &crate::resolve::At, flags: c_int, mode: mode_t, created_fresh: bool) -> Res<c_int> {
+/// Opens the follower's counterpart (at `at`) of a file the lead just opened, matching what
+/// the lead's open did to the name (another process may change it between the two: see
+/// members::retry_racing). `created`: the lead's open created the file, so the follower's
+/// must too; an entry already there is another's removal still on its way, or stale (see
+/// members::follower_entry_is_stale), then replaced by an empty file. An O_CREAT open that
+/// found the file on the lead finds it on the follower too (another's creation may be on its
+/// way), or creates it when it is missing there.
+pub fn open_secondary(at: &crate::resolve::At, flags: c_int, mode: mode_t, created: bool) -> Res<c_int> {
     let mut sflags = (flags & !(libc::O_APPEND | libc::O_EXCL | libc::O_NOCTTY)) | libc::O_CLOEXEC;
-    if created_fresh {
-        // The primary had no such file: whatever the secondary holds there is stale.
-        sflags |= libc::O_CREAT | libc::O_TRUNC;
+    let open = |f| real::openat(at.fd, &at.path, f, mode).map(make_internal);
+    let stale = crate::members::follower_entry_is_stale;
+    if created {
+        match open(sflags | libc::O_CREAT | libc::O_EXCL) {
+            Err(Errno(libc::EEXIST)) if stale() => sflags |= libc::O_CREAT | libc::O_TRUNC,
+            r => return r,
+        }
+    } else if sflags & libc::O_CREAT != 0 {
+        match open(sflags & !libc::O_CREAT) {
+            Err(Errno(libc::ENOENT)) if stale() => {}
+            r => return r,
+        }
     }
-    real::openat(at.fd, &at.path, sflags, mode).map(make_internal)
+    open(sflags)
 }
 
 #[cfg(test)]

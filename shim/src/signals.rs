@@ -10,9 +10,14 @@
 //! `Inside`'s drop) unblocks it: the kernel delivers it afresh and the handler runs with
 //! every hook mirrored, as if the signal had come the moment the hook returned.
 //!
-//! Not deferred: a fault (SIGSEGV and its kind, raised by the instruction that ran), which
-//! would only come back; and a signal that cannot be queued again (the queue of real-time
-//! signals full). Those run the handler at once, as before, and its hooks pass through.
+//! Not deferred, but run at once as before (the handler's hooks then pass through): a fault
+//! (SIGSEGV and its kind, raised by the instruction that ran), which would only come back;
+//! SIGABRT and any signal the thread sends itself (`raise`, `abort`: program code the shim
+//! calls, such as a stdio cookie, or a failed check in the allocator, expects its handler
+//! to have run when the call returns); a signal that cannot be queued again (the queue of
+//! real-time signals full); and one that comes while the thread waits in a call that may
+//! wait for ever (`at_once`: connecting to a socket), whose handler may be what ends the
+//! wait.
 //!
 //! The program sees its own actions: `sigaction`'s old action, `signal`'s return value,
 //! SA_RESETHAND (done here, since the kernel's reset would also drop a deferred signal's
@@ -26,8 +31,6 @@ use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
 /// Signals 1..=64 (the kernel's _NSIG).
 const SIGNALS: usize = 64;
-/// The kernel's flag for a restorer (glibc adds its own to every action it installs).
-const SA_RESTORER: c_int = 0x0400_0000;
 const MASK_WORDS: usize = std::mem::size_of::<libc::sigset_t>() / 8;
 
 /// The program's action for one signal, while the kernel holds the trampoline for it.
@@ -77,21 +80,23 @@ fn installed(act: &libc::sigaction) -> libc::sigaction {
 }
 
 /// The program's view of an action the kernel holds as `kernel` (the trampoline): the
-/// program's handler, flags and mask; SA_RESTART as the kernel has it (glibc's
-/// `siginterrupt` changes it in place) and the restorer glibc added.
-fn as_program(kernel: &libc::sigaction, handler: usize, flags: c_int, mask: libc::sigset_t) -> libc::sigaction {
-    const KERNELS: c_int = libc::SA_RESTART | SA_RESTORER;
+/// program's handler, SA_SIGINFO and SA_RESETHAND; the rest as the kernel kept it (it
+/// drops flags it does not know, and SIGKILL and SIGSTOP from the mask; glibc's
+/// `siginterrupt` changes SA_RESTART in place).
+fn as_program(kernel: &libc::sigaction, handler: usize, flags: c_int) -> libc::sigaction {
+    const PROGRAMS: c_int = libc::SA_SIGINFO | libc::SA_RESETHAND;
     let mut p = *kernel;
     p.sa_sigaction = handler;
-    p.sa_flags = (flags & !KERNELS) | (kernel.sa_flags & KERNELS);
-    p.sa_mask = mask;
+    p.sa_flags = (kernel.sa_flags & !PROGRAMS) | (flags & PROGRAMS);
     p
 }
 
-/// Whether `sig` is a fault the running instruction raised: deferring it would only raise
-/// it again, blocked (which the kernel answers by killing the process).
-fn is_fault(sig: c_int, code: c_int) -> bool {
-    matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP | libc::SIGSYS) && code > 0
+/// Whether `sig` must run at once (see the module's comment): a fault the running
+/// instruction raised (deferring it would only raise it again, blocked, which the kernel
+/// answers by killing the process), SIGABRT, or a signal from this thread (`by_self`).
+fn at_once_always(sig: c_int, code: c_int, by_self: bool) -> bool {
+    let fault = matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP | libc::SIGSYS) && code > 0;
+    fault || sig == libc::SIGABRT || (code == libc::SI_TKILL && by_self)
 }
 
 impl Action {
@@ -134,7 +139,7 @@ pub fn sigaction(sig: c_int, act: Option<&libc::sigaction>, old: Option<&mut lib
         slot.handler.store(0, Ordering::Release);
     }
     if let Some(old) = old {
-        *old = if kernel.sa_sigaction == trampoline_address() { as_program(&kernel, before.0, before.1, before.2) } else { kernel };
+        *old = if kernel.sa_sigaction == trampoline_address() { as_program(&kernel, before.0, before.1) } else { kernel };
     }
     Ok(())
 }
@@ -232,6 +237,12 @@ pub fn take_over_installed() {
             let _ = sigaction(sig, Some(&act), None);
         }
     }
+    // Resolved now, not first in a handler (dlsym is not async-signal-safe).
+    let _ = this_thread();
+}
+
+fn this_thread() -> libc::c_long {
+    unsafe { real::raw::syscall(libc::SYS_gettid, 0, 0, 0, 0, 0, 0) }
 }
 
 fn trampoline_address() -> usize {
@@ -239,8 +250,9 @@ fn trampoline_address() -> usize {
 }
 
 extern "C" fn trampoline(sig: c_int, info: *mut siginfo_t, context: *mut c_void) {
-    let code = unsafe { info.as_ref() }.map_or(0, |i| i.si_code);
-    if crate::boundary::is_inside() && !AT_ONCE.with(Cell::get) && !is_fault(sig, code) && defer(sig, info, context) {
+    let (code, sender) = unsafe { info.as_ref() }.map_or((0, 0), |i| (i.si_code, unsafe { i.si_pid() }));
+    let deferrable = || !AT_ONCE.with(Cell::get) && !at_once_always(sig, code, sender == unsafe { libc::getpid() });
+    if crate::boundary::is_inside() && deferrable() && defer(sig, info, context) {
         return;
     }
     run_handler(sig, info, context);
@@ -258,7 +270,7 @@ fn defer(sig: c_int, info: *mut siginfo_t, context: *mut c_void) -> bool {
     // Blocked now as well, for an SA_NODEFER action (the kernel left it open).
     let _ = mask(libc::SIG_BLOCK, &one, None);
     let queued = unsafe {
-        let tid = real::raw::syscall(libc::SYS_gettid, 0, 0, 0, 0, 0, 0);
+        let tid = this_thread();
         real::raw::syscall(libc::SYS_rt_tgsigqueueinfo, libc::getpid() as libc::c_long, tid, sig as libc::c_long, info as libc::c_long, 0, 0)
     } == 0;
     if queued {
@@ -282,20 +294,24 @@ fn run_handler(sig: c_int, info: *mut siginfo_t, context: *mut c_void) {
         return;
     }
     if flags & libc::SA_RESETHAND != 0 {
+        // As the kernel resets it: the handler only.
         slot.handler.store(0, Ordering::Release);
-        let mut dfl: libc::sigaction = unsafe { std::mem::zeroed() };
+        let mut dfl = installed_now(sig);
         dfl.sa_sigaction = libc::SIG_DFL;
+        dfl.sa_flags = (dfl.sa_flags & !libc::SA_SIGINFO) | (flags & (libc::SA_SIGINFO | libc::SA_RESETHAND));
         let _ = real::sigaction(sig, Some(&dfl), None);
     }
-    unsafe {
-        if flags & libc::SA_SIGINFO != 0 {
-            let f: extern "C" fn(c_int, *mut siginfo_t, *mut c_void) = std::mem::transmute(handler);
-            f(sig, info, context);
-        } else {
-            let f: extern "C" fn(c_int) = std::mem::transmute(handler);
-            f(sig);
-        }
-    }
+    // With the kernel's three arguments whatever the flags: a handler declared with three
+    // and installed without SA_SIGINFO reads them natively (x86-64 and aarch64 pass them in
+    // registers either way), and one declared with one ignores them.
+    let f: extern "C" fn(c_int, *mut siginfo_t, *mut c_void) = unsafe { std::mem::transmute(handler) };
+    f(sig, info, context);
+}
+
+fn installed_now(sig: c_int) -> libc::sigaction {
+    let mut k: libc::sigaction = unsafe { std::mem::zeroed() };
+    let _ = real::sigaction(sig, None, Some(&mut k));
+    k
 }
 
 /// The thread has left the shim (`INSIDE` is already clear): the signals deferred meanwhile
@@ -324,16 +340,28 @@ fn unblock(bits: u64) {
 /// far delivered first, and handlers run at once meanwhile: a signal still blocked would be
 /// carried, blocked, into the new image or the child.
 pub fn launching<T>(launch: impl FnOnce() -> T) -> T {
-    AT_ONCE.with(|a| a.set(true));
-    release_deferred();
-    let r = launch();
-    AT_ONCE.with(|a| a.set(false));
+    at_once(|| {
+        release_deferred();
+        launch()
+    })
+}
+
+/// Runs `call` (a call inside the shim that may wait for ever: connecting to a socket) with the program's handlers run at once meanwhile: one may be what ends
+/// the wait (an alarm). Their hooks then pass straight through, as before the shim deferred
+/// them.
+pub fn at_once<T>(call: impl FnOnce() -> T) -> T {
+    let was = AT_ONCE.with(|a| a.replace(true));
+    let r = call();
+    AT_ONCE.with(|a| a.set(was));
     r
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The kernel's flag for a restorer (glibc adds its own to every action it installs).
+    const SA_RESTORER: c_int = 0x0400_0000;
 
     fn act(handler: usize, flags: c_int) -> libc::sigaction {
         let mut a: libc::sigaction = unsafe { std::mem::zeroed() };
@@ -352,14 +380,15 @@ mod tests {
     }
 
     #[test]
-    fn the_program_sees_its_handler_and_flags_with_the_kernels_restart_and_restorer() {
+    fn the_program_sees_its_handler_and_reset_with_what_the_kernel_kept() {
         let program = act(0x1000, libc::SA_RESETHAND | libc::SA_RESTART);
         let mut kernel = installed(&program);
         kernel.sa_flags = (kernel.sa_flags & !libc::SA_RESTART) | SA_RESTORER;
-        let seen = as_program(&kernel, program.sa_sigaction, program.sa_flags, program.sa_mask);
+        unsafe { libc::sigdelset(&mut kernel.sa_mask, libc::SIGUSR2) };
+        let seen = as_program(&kernel, program.sa_sigaction, program.sa_flags);
         assert_eq!(seen.sa_sigaction, 0x1000);
         assert_eq!(seen.sa_flags, libc::SA_RESETHAND | SA_RESTORER);
-        assert_eq!(unsafe { libc::sigismember(&seen.sa_mask, libc::SIGUSR2) }, 1);
+        assert_eq!(unsafe { libc::sigismember(&seen.sa_mask, libc::SIGUSR2) }, 0);
     }
 
     #[test]
@@ -371,12 +400,15 @@ mod tests {
     }
 
     #[test]
-    fn faults_run_at_once_and_sent_signals_wait() {
-        assert!(is_fault(libc::SIGSEGV, 1));
-        assert!(is_fault(libc::SIGBUS, 0x80));
-        assert!(!is_fault(libc::SIGSEGV, libc::SI_USER));
-        assert!(!is_fault(libc::SIGSEGV, -6));
-        assert!(!is_fault(libc::SIGALRM, 0x80));
+    fn faults_aborts_and_raises_run_at_once_and_other_signals_wait() {
+        assert!(at_once_always(libc::SIGSEGV, 1, false));
+        assert!(at_once_always(libc::SIGBUS, 0x80, false));
+        assert!(at_once_always(libc::SIGABRT, libc::SI_USER, false));
+        assert!(at_once_always(libc::SIGUSR1, libc::SI_TKILL, true));
+        assert!(!at_once_always(libc::SIGUSR1, libc::SI_TKILL, false));
+        assert!(!at_once_always(libc::SIGSEGV, libc::SI_USER, true));
+        assert!(!at_once_always(libc::SIGSEGV, -6, false));
+        assert!(!at_once_always(libc::SIGALRM, 0x80, false));
     }
 
     #[test]

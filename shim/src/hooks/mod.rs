@@ -48,12 +48,14 @@ pub(crate) fn path_hook<T: FfiReturn>(
     if plainly_outside(p) {
         return real(path);
     }
-    boundary::hook(
+    // Paths that are not ours are left to libc outside the shim: the call may block.
+    boundary::hook_or_outside(
         || match resolve::resolve(dirfd, p) {
-            Target::Outside => real(path).into_res(),
-            Target::Rewritten(abs) => real(abs.as_ptr()).into_res(),
-            Target::Shadowed(sp) => shadowed(sp),
+            Target::Outside => Ok(Err(None)),
+            Target::Rewritten(abs) => Ok(Err(Some(abs))),
+            Target::Shadowed(sp) => shadowed(sp).map(Ok),
         },
+        |abs: Option<CString>| real(abs.as_ref().map_or(path, |a| a.as_ptr())),
         || real(path),
     )
 }

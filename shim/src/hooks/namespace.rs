@@ -182,16 +182,50 @@ unsafe fn two_paths(
     )
 }
 
+/// A rename on each member (`at`: renameat's arguments; `on_follower`: which member). On
+/// the lead it is first made with RENAME_NOREPLACE, so the shim knows whether it replaced
+/// an entry; where it replaced nothing, neither may the follower's (an entry there is
+/// another process's removal on its way, or stale: see members::follower_entry_is_stale).
+/// A file system without rename flags (FUSE: sshfs, older NFS) answers EINVAL: a plain
+/// rename then.
+struct NotingRename {
+    replaced_nothing: std::cell::Cell<bool>,
+}
+
+impl NotingRename {
+    fn new() -> NotingRename {
+        NotingRename { replaced_nothing: std::cell::Cell::new(false) }
+    }
+
+    unsafe fn rename(&self, da: c_int, a: *const c_char, db: c_int, b: *const c_char, on_follower: bool) -> c_int {
+        let plain = || raw::renameat(da, a, db, b);
+        if on_follower && !self.replaced_nothing.get() {
+            return plain();
+        }
+        if raw::renameat2(da, a, db, b, libc::RENAME_NOREPLACE) == 0 {
+            self.replaced_nothing.set(!on_follower);
+            return 0;
+        }
+        match Errno::last() {
+            Errno(libc::EINVAL) => plain(),
+            Errno(libc::EEXIST) if !on_follower || crate::members::follower_entry_is_stale() => plain(),
+            _ => -1,
+        }
+    }
+}
+
 /// rename(2)
 #[no_mangle]
 pub unsafe extern "C" fn rename(a: *const c_char, b: *const c_char) -> c_int {
-    two_paths("rename", libc::AT_FDCWD, a, libc::AT_FDCWD, b, |da, a, db, b, _| raw::renameat(da, a, db, b), |a, b| raw::rename(a, b))
+    let noting = NotingRename::new();
+    two_paths("rename", libc::AT_FDCWD, a, libc::AT_FDCWD, b, |da, a, db, b, f| noting.rename(da, a, db, b, f), |a, b| raw::rename(a, b))
 }
 
 /// renameat(2)
 #[no_mangle]
 pub unsafe extern "C" fn renameat(da: c_int, a: *const c_char, db: c_int, b: *const c_char) -> c_int {
-    two_paths("renameat", da, a, db, b, |da, a, db, b, _| raw::renameat(da, a, db, b), |a, b| raw::renameat(da, a, db, b))
+    let noting = NotingRename::new();
+    two_paths("renameat", da, a, db, b, |da, a, db, b, f| noting.rename(da, a, db, b, f), |a, b| raw::renameat(da, a, db, b))
 }
 
 /// renameat2(2), RENAME_NOREPLACE / RENAME_EXCHANGE / RENAME_WHITEOUT passed to both members.
@@ -200,7 +234,11 @@ pub unsafe extern "C" fn renameat(da: c_int, a: *const c_char, db: c_int, b: *co
 /// lead holds, so a plain rename there does the same.
 #[no_mangle]
 pub unsafe extern "C" fn renameat2(da: c_int, a: *const c_char, db: c_int, b: *const c_char, flags: c_uint) -> c_int {
+    let noting = NotingRename::new();
     let at_form = |da, a, db, b, on_follower: bool| {
+        if flags == 0 {
+            return noting.rename(da, a, db, b, on_follower);
+        }
         let r = raw::renameat2(da, a, db, b, flags);
         if r == -1 && on_follower && flags == libc::RENAME_NOREPLACE && Errno::last().0 == libc::EINVAL {
             return raw::renameat(da, a, db, b);

@@ -13,23 +13,60 @@ use std::sync::Arc;
 /// Opens a shadowed path: the primary's answer is the program's; the secondary is opened
 /// alongside when the open can change the file.
 pub fn open_shadowed(sp: Spath, flags: c_int, mode: mode_t) -> Res<c_int> {
-    open_shadowed_by(sp, flags, mode, |at| unsafe { raw::openat64(at.fd, at.path.as_ptr(), flags, mode) })
+    open_shadowed_by(sp, flags, mode, |at, flags| unsafe { raw::openat64(at.fd, at.path.as_ptr(), flags, mode) })
 }
 
-/// `open_shadowed` with the lead's open made by `lead` (openat2 keeps its resolve flags).
-fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, lead: impl Fn(&At) -> c_int) -> Res<c_int> {
+/// `open_shadowed` with the lead's open made by `lead`, given the flags (openat2 keeps its
+/// resolve flags).
+fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, lead: impl Fn(&At, c_int) -> c_int) -> Res<c_int> {
     let changes = flags & (libc::O_CREAT | libc::O_TRUNC) != 0;
-    open_in_flight(sp.rel(), changes, || super::on_lead(&sp, "open", lead), |fd, intent| adopt_new_fd(fd, sp.rel().clone(), flags, mode, Twin::Path(&sp), Some(intent)))
+    let made = std::cell::Cell::new(flags);
+    let open = || {
+        super::on_lead_res(&sp, "open", |at| {
+            let (fd, how) = open_noting_creation(flags, |f| lead(at, f).into_res())?;
+            made.set(how);
+            Ok(fd)
+        })
+    };
+    open_in_flight(sp.rel(), changes, open, |fd, intent| adopt_new_fd(fd, sp.rel().clone(), made.get(), mode, Twin::Path(&sp), Some(intent)))
+}
+
+/// Makes an open (`open`, given the flags), saying with O_EXCL in the flags returned whether
+/// it created the file: then the follower's open must create it too (another process may
+/// have removed the name on the lead, its removal not yet on the follower: see
+/// ocb::open_secondary). An O_CREAT open without O_EXCL is first made with it, then, if the
+/// file exists, as asked: one failed open more for an existing file.
+fn open_noting_creation(flags: c_int, open: impl Fn(c_int) -> Res<c_int>) -> Res<(c_int, c_int)> {
+    let creates = flags & libc::O_CREAT != 0 && flags & libc::O_TMPFILE != libc::O_TMPFILE;
+    if !creates || flags & libc::O_EXCL != 0 {
+        return open(flags).map(|fd| (fd, flags));
+    }
+    match open(flags | libc::O_EXCL) {
+        Ok(fd) => Ok((fd, flags | libc::O_EXCL)),
+        // A symlink (O_EXCL never follows one) or an existing file: the open as asked.
+        Err(Errno(libc::EEXIST)) => open(flags).map(|fd| (fd, flags)),
+        Err(e) => Err(e),
+    }
 }
 
 /// openat2(2), which glibc has no wrapper for: reached through syscall(2).
 pub unsafe fn openat2(dirfd: c_int, path: *const c_char, how: *const u64, size: libc::size_t) -> c_int {
-    let via = |fd: c_int, p: *const c_char| raw::syscall(libc::SYS_openat2, fd as libc::c_long, p as libc::c_long, how as libc::c_long, size as libc::c_long, 0, 0) as c_int;
-    if how.is_null() || size < 24 || !crate::mem::readable(how.cast(), 24) {
-        return via(dirfd, path);
+    let via = |fd: c_int, p: *const c_char, how: *const u64| raw::syscall(libc::SYS_openat2, fd as libc::c_long, p as libc::c_long, how as libc::c_long, size as libc::c_long, 0, 0) as c_int;
+    if how.is_null() || !(24..=4096).contains(&size) || !crate::mem::readable(how.cast(), size) {
+        return via(dirfd, path, how);
     }
     let (flags, mode) = (*how as c_int, *how.add(1) as mode_t);
-    path_hook(dirfd, path, |sp| open_shadowed_by(sp, flags, mode, |at| via(at.fd, at.path.as_ptr())), |p| via(dirfd, p))
+    let lead = |at: &At, f: c_int| {
+        if f == flags {
+            return via(at.fd, at.path.as_ptr(), how);
+        }
+        // The program's struct, with other open flags (see open_noting_creation).
+        let mut copy = vec![0u64; size.div_ceil(8)];
+        std::ptr::copy_nonoverlapping(how.cast::<u8>(), copy.as_mut_ptr().cast::<u8>(), size);
+        copy[0] = (*how & !0xffff_ffff) | f as u32 as u64;
+        via(at.fd, at.path.as_ptr(), copy.as_ptr())
+    };
+    path_hook(dirfd, path, |sp| open_shadowed_by(sp, flags, mode, lead), |p| via(dirfd, p, how))
 }
 
 /// An open under a write intent when it changes the file (creation, truncation): the intent
@@ -66,6 +103,7 @@ pub enum Twin<'a> {
 }
 
 /// Links a primary fd the program now holds to a new OCB, and opens the follower's twin.
+/// `flags`: the open's, with O_CREAT and O_EXCL if it created the file.
 /// `opened`: `Some(intent)` when the program's open just made `fd` (its file position is 0,
 /// and the open's write intent, if any, passes to the OCB); `None` for an fd adopted as it
 /// is (inherited over exec).
@@ -346,3 +384,44 @@ macro_rules! fcntl_hooks {
     )*};
 }
 fcntl_hooks!(fcntl, fcntl64);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// The flags each open was made with, answering from `answers` in turn.
+    fn opens(flags: c_int, answers: &[Res<c_int>]) -> (Res<(c_int, c_int)>, Vec<c_int>) {
+        let made = RefCell::new(Vec::new());
+        let r = open_noting_creation(flags, |f| {
+            made.borrow_mut().push(f);
+            answers[made.borrow().len() - 1]
+        });
+        (r, made.into_inner())
+    }
+
+    #[test]
+    fn a_create_is_tried_exclusive_first_and_says_it_created() {
+        let f = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC;
+        assert_eq!(opens(f, &[Ok(5)]), (Ok((5, f | libc::O_EXCL)), vec![f | libc::O_EXCL]));
+    }
+
+    #[test]
+    fn an_existing_file_is_then_opened_as_asked() {
+        let f = libc::O_WRONLY | libc::O_CREAT;
+        assert_eq!(opens(f, &[Err(Errno(libc::EEXIST)), Ok(6)]), (Ok((6, f)), vec![f | libc::O_EXCL, f]));
+    }
+
+    #[test]
+    fn other_failures_are_the_opens_own() {
+        let f = libc::O_WRONLY | libc::O_CREAT;
+        assert_eq!(opens(f, &[Err(Errno(libc::EACCES))]), (Err(Errno(libc::EACCES)), vec![f | libc::O_EXCL]));
+    }
+
+    #[test]
+    fn exclusive_plain_and_tmpfile_opens_are_made_once_as_asked() {
+        for f in [libc::O_RDONLY, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, libc::O_WRONLY | libc::O_TMPFILE] {
+            assert_eq!(opens(f, &[Ok(3)]), (Ok((3, f)), vec![f]), "{f:#x}");
+        }
+    }
+}

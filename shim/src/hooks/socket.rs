@@ -161,7 +161,7 @@ pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) 
 /// connect(2): to the socket on the lead member.
 #[no_mangle]
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
-    named(addr, len, |sp| super::on_lead_res(&sp, "connect", |at| at_address(&sp, at, |a, l| raw::connect(fd, a, l))), |a, l| raw::connect(fd, a, l))
+    named(addr, len, |sp| super::on_lead_res(&sp, "connect", |at| at_address(&sp, at, |a, l| crate::signals::at_once(|| raw::connect(fd, a, l)))), |a, l| raw::connect(fd, a, l))
 }
 
 /// sendto(2) on an unconnected AF_UNIX datagram socket, to a name under the prefix.
@@ -170,7 +170,7 @@ pub unsafe extern "C" fn sendto(fd: c_int, buf: *const c_void, n: size_t, flags:
     if addr.is_null() {
         return raw::sendto(fd, buf, n, flags, addr, len);
     }
-    named(addr, len, |sp| super::on_lead_res(&sp, "sendto", |at| at_address(&sp, at, |a, l| raw::sendto(fd, buf, n, flags, a, l))), |a, l| raw::sendto(fd, buf, n, flags, a, l))
+    named(addr, len, |sp| super::on_lead_res(&sp, "sendto", |at| at_address(&sp, at, |a, l| crate::signals::at_once(|| raw::sendto(fd, buf, n, flags, a, l)))), |a, l| raw::sendto(fd, buf, n, flags, a, l))
 }
 
 /// sendmsg(2), likewise for `msg_name`; shadowed fds passed with SCM_RIGHTS are shared with
@@ -190,7 +190,7 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_i
         m.msg_namelen = l;
         raw::sendmsg(fd, &m, flags)
     };
-    named((*msg).msg_name as *const sockaddr, (*msg).msg_namelen, |sp| super::on_lead_res(&sp, "sendmsg", |at| at_address(&sp, at, with_name)), with_name)
+    named((*msg).msg_name as *const sockaddr, (*msg).msg_namelen, |sp| super::on_lead_res(&sp, "sendmsg", |at| at_address(&sp, at, |a, l| crate::signals::at_once(|| with_name(a, l)))), with_name)
 }
 
 /// Shadowed fds a message passes (SCM_RIGHTS) are shared with the receiver from now on.

@@ -1,0 +1,94 @@
+// name_races: a process removing names while another creates them again, by open(O_CREAT),
+// open(O_CREAT|O_EXCL) and rename onto them, with no locking of their own. Natively each
+// name ends with the creator's file; both members must (before, a removal that reached the
+// follower after the creation there took the new file away, on the follower only).
+// Members compared by run.sh.
+// timeout: 180
+#include "check.h"
+#include <pthread.h>
+#include <sched.h>
+#include <sys/mman.h>
+
+#define WORKERS 3
+#define ROUNDS 1000
+
+static pthread_barrier_t *together;
+
+static void make(const char *name, const char *tag)
+{
+	int fd = CHECK_SYS(open(name, O_WRONLY | O_CREAT | O_TRUNC, 0644));
+	write_all(fd, tag, strlen(tag));
+	CHECK_SYS(close(fd));
+}
+
+static void gone(const char *name)
+{
+	while (access(name, F_OK) == 0)
+		sched_yield();
+	CHECK(errno == ENOENT);
+}
+
+/* Round i: one worker removes names the round's creator made before it began, while the
+ * creator makes them again as soon as they are gone (from the lead: the remover's removal
+ * may still be on its way to the follower), by O_CREAT, by an O_EXCL loop, and by a rename
+ * onto the name. Each round has names of its own, so a divergence in any round stays to be
+ * seen. (What is left to chance between processes that do not lock — an open finding the
+ * old file just before its removal, two writers of the same bytes, two renames onto one
+ * name — is not ordered across processes: README.) */
+static void worker(int id)
+{
+	char tag[32], tmp[32], x[32], y[32], z[32];
+	snprintf(tag, sizeof tag, "worker %d\n", id);
+	snprintf(tmp, sizeof tmp, "tmp-%d", id);
+	for (int i = 0; i < ROUNDS; i++) {
+		snprintf(x, sizeof x, "x-%d", i);
+		snprintf(y, sizeof y, "y-%d", i);
+		snprintf(z, sizeof z, "z-%d", i);
+		int creator = i % WORKERS == id, remover = (i + 1) % WORKERS == id;
+		if (creator) {
+			make(x, "old\n");
+			make(y, "old\n");
+			make(z, "old\n");
+			make(tmp, tag);
+		}
+		pthread_barrier_wait(together);
+		if (remover) {
+			CHECK_SYS(unlink(x));
+			CHECK_SYS(unlink(y));
+			CHECK_SYS(unlink(z));
+		} else if (creator) {
+			gone(x);
+			make(x, tag);
+			gone(y);
+			CHECK_SYS(rename(tmp, y));
+			int fd;
+			while ((fd = open(z, O_WRONLY | O_CREAT | O_EXCL, 0644)) < 0)
+				CHECK(errno == EEXIST);
+			write_all(fd, tag, strlen(tag));
+			CHECK_SYS(close(fd));
+		}
+	}
+}
+
+int main(void)
+{
+	CHECK_SYS(mkdir(SHADOW "/d", 0755));
+	CHECK_SYS(chdir(SHADOW "/d"));
+	together = mmap(NULL, sizeof *together, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(together != MAP_FAILED);
+	pthread_barrierattr_t shared;
+	pthread_barrierattr_init(&shared);
+	pthread_barrierattr_setpshared(&shared, PTHREAD_PROCESS_SHARED);
+	CHECK(pthread_barrier_init(together, &shared, WORKERS) == 0);
+	pid_t pids[WORKERS];
+	for (int w = 0; w < WORKERS; w++) {
+		pids[w] = CHECK_SYS(fork());
+		if (pids[w] == 0) {
+			worker(w);
+			_exit(0);
+		}
+	}
+	for (int w = 0; w < WORKERS; w++)
+		wait_ok(pids[w]);
+	return 0;
+}
