@@ -1,8 +1,9 @@
-// name_races: a process removing names while another creates them again, by open(O_CREAT),
-// open(O_CREAT|O_EXCL) and rename onto them, with no locking of their own. Natively each
-// name ends with the creator's file; both members must (before, a removal that reached the
-// follower after the creation there took the new file away, on the follower only).
-// Members compared by run.sh.
+// name_races: processes removing names while others create them again, by open(O_CREAT),
+// open(O_CREAT|O_EXCL) and rename onto them, opening files others are replacing, with no
+// locking of their own. Natively each name ends as one of them left it; both members must
+// end the same way (before, a removal that reached the follower after another's creation
+// there took the new file away on the follower only, and an open could find the old file
+// on the lead and the new one on the follower). Members compared by run.sh.
 // timeout: 180
 #include "check.h"
 #include <pthread.h>
@@ -32,10 +33,8 @@ static void gone(const char *name)
  * creator makes them again as soon as they are gone (from the lead: the remover's removal
  * may still be on its way to the follower), by O_CREAT, by an O_EXCL loop, and by a rename
  * onto the name. Each round has names of its own, so a divergence in any round stays to be
- * seen. (What is left to chance between processes that do not lock — an open finding the
- * old file just before its removal, two writers of the same bytes, two renames onto one
- * name — is not ordered across processes: README.) */
-static void worker(int id)
+ * seen. */
+static void remover_and_creator(int id)
 {
 	char tag[32], tmp[32], x[32], y[32], z[32];
 	snprintf(tag, sizeof tag, "worker %d\n", id);
@@ -68,6 +67,38 @@ static void worker(int id)
 			CHECK_SYS(close(fd));
 		}
 	}
+}
+
+/* Round i: every worker removes and creates the same name, opens it (finding another's
+ * file, or one about to be removed) and writes its own bytes of it, and renames its own
+ * file onto a second name the others also rename onto. Natively each name ends with one
+ * worker's file; the members must end with the same one. (Two writers of the same bytes of
+ * one file are not ordered across processes: README.) */
+static void all_at_one_name(int id)
+{
+	char tag[16], tmp[32], x[32], y[32];
+	memset(tag, ' ', sizeof tag);
+	snprintf(tag, sizeof tag - 1, "worker %d", id);
+	tag[sizeof tag - 1] = '\n';
+	snprintf(tmp, sizeof tmp, "tmp-%d", id);
+	for (int i = 0; i < ROUNDS; i++) {
+		snprintf(x, sizeof x, "all-x-%d", i);
+		snprintf(y, sizeof y, "all-y-%d", i);
+		make(tmp, tag);
+		pthread_barrier_wait(together);
+		if (unlink(x) < 0)
+			CHECK(errno == ENOENT);
+		int fd = CHECK_SYS(open(x, O_WRONLY | O_CREAT, 0644));
+		CHECK_EQ(pwrite(fd, tag, sizeof tag, id * (off_t)sizeof tag), (ssize_t)sizeof tag);
+		CHECK_SYS(close(fd));
+		CHECK_SYS(rename(tmp, y));
+	}
+}
+
+static void worker(int id)
+{
+	remover_and_creator(id);
+	all_at_one_name(id);
 }
 
 int main(void)

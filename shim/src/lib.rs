@@ -14,6 +14,7 @@ mod forklock;
 mod hooks;
 mod mem;
 mod members;
+mod names;
 mod ocb;
 mod real;
 mod report;

@@ -149,7 +149,7 @@ pub fn view() -> Arc<View> {
     VIEW.read().unwrap_or_else(|e| e.into_inner()).clone().expect("member view used before init")
 }
 
-fn shared() -> &'static Shared {
+pub fn shared() -> &'static Shared {
     &set::get().shared
 }
 

@@ -379,6 +379,21 @@ pub fn futex_wait(word: &std::sync::atomic::AtomicU32, val: u32, timeout: Option
     unsafe { raw::syscall(libc::SYS_futex, word.as_ptr() as c_long, (libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG) as c_long, val as c_long, timeout as c_long, 0, 0) };
 }
 
+/// The calling thread's id.
+pub fn gettid() -> u32 {
+    unsafe { raw::syscall(libc::SYS_gettid, 0, 0, 0, 0, 0, 0) as u32 }
+}
+
+/// `futex_wait` on a word in memory shared with other processes.
+pub fn futex_wait_shared(word: &std::sync::atomic::AtomicU32, val: u32, timeout: &libc::timespec) {
+    unsafe { raw::syscall(libc::SYS_futex, word.as_ptr() as c_long, libc::FUTEX_WAIT as c_long, val as c_long, timeout as *const libc::timespec as c_long, 0, 0) };
+}
+
+/// Wakes one sleeper on a word in memory shared with other processes.
+pub fn futex_wake_one_shared(word: &std::sync::atomic::AtomicU32) {
+    unsafe { raw::syscall(libc::SYS_futex, word.as_ptr() as c_long, libc::FUTEX_WAKE as c_long, 1, 0, 0, 0) };
+}
+
 /// Wakes every sleeper on `word`. An address, not a reference: the word may be gone by
 /// now (its owner saw the change and returned), and then the wake finds nobody.
 pub fn futex_wake_all(word: *const std::sync::atomic::AtomicU32) {

@@ -238,11 +238,7 @@ pub fn take_over_installed() {
         }
     }
     // Resolved now, not first in a handler (dlsym is not async-signal-safe).
-    let _ = this_thread();
-}
-
-fn this_thread() -> libc::c_long {
-    unsafe { real::raw::syscall(libc::SYS_gettid, 0, 0, 0, 0, 0, 0) }
+    let _ = real::gettid();
 }
 
 fn trampoline_address() -> usize {
@@ -270,7 +266,7 @@ fn defer(sig: c_int, info: *mut siginfo_t, context: *mut c_void) -> bool {
     // Blocked now as well, for an SA_NODEFER action (the kernel left it open).
     let _ = mask(libc::SIG_BLOCK, &one, None);
     let queued = unsafe {
-        let tid = this_thread();
+        let tid = real::gettid() as libc::c_long;
         real::raw::syscall(libc::SYS_rt_tgsigqueueinfo, libc::getpid() as libc::c_long, tid, sig as libc::c_long, info as libc::c_long, 0, 0)
     } == 0;
     if queued {

@@ -314,6 +314,12 @@ impl Registry {
         Ok(r)
     }
 
+    /// The lock word of stripe `i` of names (`i` below registry::NAME_STRIPES).
+    pub fn name_lock(&self, i: usize) -> &AtomicU32 {
+        let i = i % registry::NAME_STRIPES;
+        unsafe { &*(self.map.add(registry::NAME_LOCKS + i * 4) as *const AtomicU32) }
+    }
+
     fn high_mark(&self) -> &AtomicU32 {
         unsafe { &*(self.map.add(registry::HIGH) as *const AtomicU32) }
     }

@@ -10,9 +10,14 @@ use crate::set;
 use libc::{c_char, c_int, c_uint, mode_t};
 use std::ffi::{CStr, CString};
 
-/// Applies a change to both members. The program sees the lead's result; a follower that
-/// fails where the lead succeeded is reported at once.
+/// Applies a change to both members, holding the name (see names.rs). The program sees the
+/// lead's result; a follower that fails where the lead succeeded is reported at once.
 pub fn on_members<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&At) -> T) -> Res<T> {
+    let _name = crate::names::hold(&[sp.rel()]);
+    on_members_held(what, sp, op)
+}
+
+fn on_members_held<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&At) -> T) -> Res<T> {
     let rel = sp.rel();
     let intent = crate::members::intent_begin(rel);
     let r = super::on_lead(sp, what, &op).inspect_err(|_| crate::members::intent_end(intent))?;
@@ -29,7 +34,8 @@ pub fn on_members<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&At) -> T) -
 /// truncating it), on both members; then the follower's entry gets the lead's times: each
 /// kernel stamped its own "now".
 pub fn on_members_with_times<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&At) -> T) -> Res<T> {
-    let r = on_members(what, sp, op)?;
+    let _name = crate::names::hold(&[sp.rel()]);
+    let r = on_members_held(what, sp, op)?;
     copy_entry_times(sp);
     Ok(r)
 }
@@ -56,6 +62,7 @@ pub fn via_abs<T: FfiReturn>(at: &At, call: impl FnOnce(*const c_char) -> T) -> 
 
 /// Two paths on both members; `op` is told whether it runs on the follower.
 fn on_members2<T: FfiReturn>(what: &str, a: &Spath, b: &Spath, op: impl Fn(&At, &At, bool) -> T) -> Res<T> {
+    let _names = crate::names::hold(&[a.rel(), b.rel()]);
     let (ia, ib) = (crate::members::intent_begin(a.rel()), crate::members::intent_begin(b.rel()));
     let end = || {
         crate::members::intent_end(ia);
@@ -280,6 +287,7 @@ pub unsafe extern "C" fn linkat(da: c_int, a: *const c_char, db: c_int, b: *cons
             let Some(dest) = crate::mem::path(b) else { return plain(a, b).into_res() };
             let Target::Shadowed(sb) = resolve::resolve(db, dest) else { return Err(Errno(libc::EXDEV)) };
             let ocb = fdtable::get(sfd_of).ok_or(Errno(libc::EBADF))?;
+            let _name = crate::names::hold(&[sb.rel()]);
             let intent = crate::members::intent_begin(sb.rel());
             let r = super::on_lead(&sb, "linkat", |at| raw::linkat(da, a, at.fd, at.path.as_ptr(), flags)).inspect_err(|_| crate::members::intent_end(intent))?;
             crate::members::record_change(sb.rel(), None);

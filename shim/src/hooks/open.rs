@@ -20,6 +20,9 @@ pub fn open_shadowed(sp: Spath, flags: c_int, mode: mode_t) -> Res<c_int> {
 /// resolve flags).
 fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, lead: impl Fn(&At, c_int) -> c_int) -> Res<c_int> {
     let changes = flags & (libc::O_CREAT | libc::O_TRUNC) != 0;
+    // An open that opens the follower's file too holds the name: the two must find the
+    // same file (see names.rs).
+    let _name = (changes || flags & libc::O_ACCMODE != libc::O_RDONLY).then(|| crate::names::hold(&[sp.rel()]));
     let made = std::cell::Cell::new(flags);
     let open = || {
         super::on_lead_res(&sp, "open", |at| {
