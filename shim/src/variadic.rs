@@ -156,6 +156,7 @@ pub unsafe extern "C" fn shadow_syscall(n: c_long, a: c_long, b: c_long, c: c_lo
         libc::SYS_connect => int(socket::connect(fd, b as _, c as _)),
         libc::SYS_sendmsg => socket::sendmsg(fd, b as _, c as _) as c_long,
         libc::SYS_recvmsg => socket::recvmsg(fd, b as _, c as _) as c_long,
+        libc::SYS_pidfd_getfd => int(socket::pidfd_getfd(fd, b as _, c as _)),
         libc::SYS_sendmmsg => int(socket::sendmmsg(fd, b as _, c as _, d as _)),
         libc::SYS_recvmmsg => int(socket::recvmmsg(fd, b as _, c as _, d as _, e as _)),
         // Paths the shim has no mirrored form for: refused under the prefix.

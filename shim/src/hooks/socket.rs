@@ -10,7 +10,7 @@ use crate::ocb::times_of;
 use crate::real::{self, raw, Errno, Res};
 use crate::resolve::{At, Spath};
 use crate::set;
-use libc::{c_char, c_int, c_void, size_t, sockaddr, sockaddr_un, socklen_t, ssize_t};
+use libc::{c_char, c_int, c_uint, c_void, size_t, sockaddr, sockaddr_un, socklen_t, ssize_t};
 
 const PATH_AT: usize = std::mem::offset_of!(sockaddr_un, sun_path);
 const NAME_MAX: usize = std::mem::size_of::<[c_char; 108]>();
@@ -213,6 +213,27 @@ unsafe fn adopt_passed(msg: *const libc::msghdr) {
             Some(())
         });
     }
+}
+
+/// pidfd_getfd(2): a copy of another process's fd, adopted as one passed over a socket.
+#[no_mangle]
+pub unsafe extern "C" fn pidfd_getfd(pidfd: c_int, target: c_int, flags: c_uint) -> c_int {
+    let fd = raw::syscall(libc::SYS_pidfd_getfd, pidfd as libc::c_long, target as libc::c_long, flags as libc::c_long, 0, 0, 0) as c_int;
+    if fd >= 0 && crate::set::is_active() {
+        let saved = Errno::last();
+        boundary::prepare(|| {
+            crate::adopt::adopt_received_fds(&[fd]);
+            // The process it was taken from does not know its file is shared now: under
+            // write-behind, writes it queued, or queues from now on, may reach the follower
+            // after this one's.
+            if let Some(ocb) = crate::fdtable::get(fd).filter(|_| crate::behind::on()) {
+                ocb.mark_insecure("an fd taken from another process (pidfd_getfd), which may write behind", Errno(libc::EIO));
+            }
+            Some(())
+        });
+        saved.set();
+    }
+    fd
 }
 
 /// The messages of a sendmmsg/recvmmsg vector, if it can be read.
