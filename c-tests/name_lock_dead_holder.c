@@ -1,8 +1,10 @@
 // name_lock_dead_holder: a process killed while it held a name's lock (see the shim's
-// names.rs) must not hold up the others for ever. The test writes the id of a thread that
-// has exited into the lock word of a name's stripe in the set's registry (as a kill -9
-// mid-change would leave it), then creates, renames and removes that name: each must go
-// ahead once the waiter finds the holder gone.
+// names.rs) must not hold up the others for ever. The test writes into the lock word of a
+// name's stripe in the set's registry the id of a thread that has exited and been waited
+// for, of one that is a zombie (killed, its parent not yet waiting: the parent may want
+// the name first), and its own (an exec from another thread gives the new image the id of
+// the main thread it killed), then creates, renames and removes that name: each must go
+// ahead.
 // timeout: 60
 #include "check.h"
 #include <stdint.h>
@@ -36,6 +38,24 @@ static void held_by_the_dead(const char *rel, uint32_t flags)
 	words[stripe(rel)] = (uint32_t)dead | flags;
 }
 
+/* A zombie until the caller waits for it. */
+static pid_t held_by_a_zombie(const char *rel)
+{
+	pid_t zombie = CHECK_SYS(fork());
+	if (zombie == 0)
+		_exit(0);
+	char *stat = xasprintf("/proc/%d/stat", (int)zombie);
+	for (;;) {
+		size_t n;
+		char *text = read_whole_file(stat, &n);
+		if (strstr(strrchr(text, ')'), " Z "))
+			break;
+		usleep(1000);
+	}
+	words[stripe(rel)] = (uint32_t)zombie;
+	return zombie;
+}
+
 int main(void)
 {
 	/* The shim made the registry when it started. */
@@ -58,6 +78,13 @@ int main(void)
 	CHECK_SYS(unlink(SHADOW "/y"));
 	held_by_the_dead("d", 0);
 	CHECK_SYS(mkdir(SHADOW "/d", 0755));
+
+	pid_t zombie = held_by_a_zombie("z");
+	f = CHECK_SYS(open(SHADOW "/z", O_WRONLY | O_CREAT, 0644));
+	CHECK_SYS(close(f));
+	wait_ok(zombie);
+	words[stripe("z")] = (uint32_t)getpid() | WAITING;
+	CHECK_SYS(unlink(SHADOW "/z"));
 	EXPECT_MISSING(SHADOW "/y");
 	return 0;
 }

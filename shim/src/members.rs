@@ -715,11 +715,30 @@ pub fn not_in_flight<T>(f: impl FnOnce() -> T) -> T {
     r
 }
 
+/// Runs `f` (a wait for another process: see names.rs) as if no operation of this thread
+/// were in flight, then arrives again as `enter` does: a change shadowctl made meanwhile
+/// (a member disabled, a resync finishing) is waited for and applied before going on.
+pub fn waiting<T>(f: impl FnOnce() -> T) -> T {
+    let i = SLOT.load(Ordering::Relaxed);
+    leave(i);
+    let r = f();
+    arrive(i);
+    settle(i);
+    r
+}
+
 /// Called by every active hook before it decides anything.
 pub fn enter() -> InFlight {
-    let s = shared();
     let i = SLOT.load(Ordering::Relaxed);
     arrive(i);
+    settle(i);
+    InFlight(i)
+}
+
+/// An operation of slot `i` that has arrived goes on once the set is not frozen and this
+/// process has the latest view.
+fn settle(i: usize) {
+    let s = shared();
     loop {
         let epoch = s.state.epoch();
         if s.state.frozen() {
@@ -738,7 +757,7 @@ pub fn enter() -> InFlight {
             std::hint::spin_loop();
             continue;
         }
-        return InFlight(i);
+        return;
     }
 }
 

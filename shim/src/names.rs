@@ -12,7 +12,8 @@
 //! The word holds the holder's thread id (and WAITING once another waits): a thread that
 //! dies holding it (kill -9) is found gone by its waiters, which then take the word. A
 //! waiter does not count as an operation in flight (see members::retry_racing): the
-//! holder may be waiting for operations in flight to end.
+//! holder may be waiting for operations in flight to end; it arrives again as a hook does
+//! (members::waiting), so a change shadowctl made meanwhile is applied first.
 
 use crate::real;
 use crate::resolve::Rel;
@@ -69,13 +70,25 @@ pub fn after_fork_child() {
 /// Held names, let go when dropped.
 pub struct NamesHeld {
     words: [Option<&'static AtomicU32>; 2],
+    me: u32,
 }
 
 impl Drop for NamesHeld {
     fn drop(&mut self) {
         for w in self.words.iter().rev().flatten() {
-            if w.swap(0, Ordering::Release) & WAITING != 0 {
-                real::futex_wake_one_shared(w);
+            // Still this thread's: a waiter that took it as a dead thread's (see `lock`)
+            // keeps it.
+            let mut now = w.load(Ordering::Relaxed);
+            while now & !WAITING == self.me {
+                match w.compare_exchange(now, 0, Ordering::Release, Ordering::Relaxed) {
+                    Ok(_) => {
+                        if now & WAITING != 0 {
+                            real::futex_wake_one_shared(w);
+                        }
+                        break;
+                    }
+                    Err(seen) => now = seen,
+                }
             }
         }
     }
@@ -86,7 +99,7 @@ pub fn hold(rels: &[&Rel]) -> NamesHeld {
     let registry = &crate::members::shared().registry;
     let (s, n) = stripes(rels);
     let me = this_thread();
-    let mut held = NamesHeld { words: [None, None] };
+    let mut held = NamesHeld { words: [None, None], me };
     for (slot, &i) in held.words.iter_mut().zip(&s[..n]) {
         let word = registry.name_lock(i);
         lock(word, me);
@@ -99,13 +112,16 @@ fn lock(word: &AtomicU32, me: u32) {
     if word.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok() {
         return;
     }
-    crate::members::not_in_flight(|| {
+    crate::members::waiting(|| {
         // Once this thread has waited, it takes the word marked WAITING: others may still
         // wait, and its release must wake one.
         loop {
             let now = word.load(Ordering::Relaxed);
-            if now == 0 {
-                if word.compare_exchange(0, me | WAITING, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+            // This thread holds no name while it asks for one: a word with its id was left
+            // by a thread that had it before (an exec from another thread gives the new
+            // image's thread the id of the main thread it killed).
+            if now == 0 || now & !WAITING == me {
+                if word.compare_exchange(now, me | WAITING, Ordering::Acquire, Ordering::Relaxed).is_ok() {
                     return;
                 }
                 continue;
@@ -123,10 +139,22 @@ fn lock(word: &AtomicU32, me: u32) {
     })
 }
 
-/// Whether a thread (of any process) with this id exists.
+/// Whether a thread (of any process) with this id runs: it exists and is not a zombie (a
+/// process killed holding a name stays one until its parent waits for it, and the parent
+/// may be waiting for the name first). Not told apart: a new thread that got a dead one's
+/// id, and holders in another pid namespace (README).
 fn thread_alive(tid: u32) -> bool {
-    let path = std::ffi::CString::new(format!("/proc/{tid}")).unwrap_or_default();
-    !matches!(real::fstatat(libc::AT_FDCWD, &path, 0), Err(real::Errno(libc::ENOENT)))
+    match std::fs::read(format!("/proc/{tid}/stat")) {
+        Ok(stat) => runs(&stat),
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    }
+}
+
+/// The state in a /proc/<tid>/stat line (after the command's closing parenthesis) is not
+/// zombie or dead.
+fn runs(stat: &[u8]) -> bool {
+    let after = stat.iter().rposition(|&b| b == b')').map_or(stat, |i| &stat[i + 1..]);
+    !matches!(after.iter().find(|b| !b.is_ascii_whitespace()), Some(b'Z' | b'X' | b'x'))
 }
 
 #[cfg(test)]
@@ -148,5 +176,13 @@ mod tests {
     fn a_dead_thread_is_seen_gone_and_this_one_alive() {
         assert!(thread_alive(real::gettid()));
         assert!(!thread_alive(u32::MAX >> 2));
+    }
+
+    #[test]
+    fn a_zombie_is_not_running() {
+        assert!(!runs(b"1234 (a (weird) name) Z 1 1234"));
+        assert!(runs(b"1234 (a (weird) name) S 1 1234"));
+        assert!(runs(b"1234 (sh) R 1"));
+        assert!(!runs(b"1234 (sh) X 1"));
     }
 }

@@ -1051,16 +1051,21 @@ fn copy_file_range_or_read(reader: c_int, sfd: c_int, off: i64, len: i64) -> Res
 /// the lead's open did to the name (another process may change it between the two: see
 /// members::retry_racing). `created`: the lead's open created the file, so the follower's
 /// must too; an entry already there is another's removal still on its way, or stale (see
-/// members::follower_entry_is_stale), then replaced by an empty file. An O_CREAT open that
+/// members::follower_entry_is_stale), then removed and created afresh. An O_CREAT open that
 /// found the file on the lead finds it on the follower too (another's creation may be on its
 /// way), or creates it when it is missing there.
 pub fn open_secondary(at: &crate::resolve::At, flags: c_int, mode: mode_t, created: bool) -> Res<c_int> {
-    let mut sflags = (flags & !(libc::O_APPEND | libc::O_EXCL | libc::O_NOCTTY)) | libc::O_CLOEXEC;
+    let sflags = (flags & !(libc::O_APPEND | libc::O_EXCL | libc::O_NOCTTY)) | libc::O_CLOEXEC;
     let open = |f| real::openat(at.fd, &at.path, f, mode).map(make_internal);
     let stale = crate::members::follower_entry_is_stale;
     if created {
         match open(sflags | libc::O_CREAT | libc::O_EXCL) {
-            Err(Errno(libc::EEXIST)) if stale() => sflags |= libc::O_CREAT | libc::O_TRUNC,
+            // Removed first, whatever it is (a symlink must not be followed, a FIFO must
+            // not be waited on); a directory stays, and the create fails on it.
+            Err(Errno(libc::EEXIST)) if stale() => {
+                let _ = real::unlinkat(at.fd, &at.path, 0);
+                return open(sflags | libc::O_CREAT | libc::O_EXCL);
+            }
             r => return r,
         }
     } else if sflags & libc::O_CREAT != 0 {

@@ -409,6 +409,9 @@ pub fn openat(dirfd: c_int, path: &CStr, flags: c_int, mode: mode_t) -> Res<c_in
 pub fn fchdir(fd: c_int) -> Res<c_int> {
     cvt(unsafe { raw::fchdir(fd) })
 }
+pub fn unlinkat(dirfd: c_int, path: &CStr, flags: c_int) -> Res<c_int> {
+    cvt(unsafe { raw::unlinkat(dirfd, path.as_ptr(), flags) })
+}
 pub fn close(fd: c_int) -> Res<c_int> {
     cvt(unsafe { raw::close(fd) })
 }

@@ -331,6 +331,8 @@ pub fn chdir_virtual(sp: &Spath) -> Res<()> {
 }
 
 fn chdir_virtual_alone(sp: &Spath) -> Res<()> {
+    // The follower's cwd must be the same directory (see names.rs).
+    let _name = crate::names::hold(&[sp.rel()]);
     let v = crate::members::view();
     let lead = open_at(&sp.at_lead(&v)?, libc::O_PATH | libc::O_DIRECTORY)?;
     real::fchdir(lead.0)?;

@@ -193,8 +193,7 @@ unsafe fn two_paths(
 /// the lead it is first made with RENAME_NOREPLACE, so the shim knows whether it replaced
 /// an entry; where it replaced nothing, neither may the follower's (an entry there is
 /// another process's removal on its way, or stale: see members::follower_entry_is_stale).
-/// A file system without rename flags (FUSE: sshfs, older NFS) answers EINVAL: a plain
-/// rename then.
+/// Where the flag is refused, a plain rename.
 struct NotingRename {
     replaced_nothing: std::cell::Cell<bool>,
 }
@@ -213,10 +212,12 @@ impl NotingRename {
             self.replaced_nothing.set(!on_follower);
             return 0;
         }
+        // A plain rename answers every other failure as the flagged one did, or where the
+        // flag itself is refused (EINVAL from FUSE or NFS, EPERM from a seccomp filter)
+        // does the rename.
         match Errno::last() {
-            Errno(libc::EINVAL) => plain(),
-            Errno(libc::EEXIST) if !on_follower || crate::members::follower_entry_is_stale() => plain(),
-            _ => -1,
+            Errno(libc::EEXIST) if on_follower && !crate::members::follower_entry_is_stale() => -1,
+            _ => plain(),
         }
     }
 }

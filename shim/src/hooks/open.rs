@@ -20,9 +20,11 @@ pub fn open_shadowed(sp: Spath, flags: c_int, mode: mode_t) -> Res<c_int> {
 /// resolve flags).
 fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, lead: impl Fn(&At, c_int) -> c_int) -> Res<c_int> {
     let changes = flags & (libc::O_CREAT | libc::O_TRUNC) != 0;
-    // An open that opens the follower's file too holds the name: the two must find the
-    // same file (see names.rs).
-    let _name = (changes || flags & libc::O_ACCMODE != libc::O_RDONLY).then(|| crate::names::hold(&[sp.rel()]));
+    // An open that opens the follower's file too (writable, creating, a directory) holds
+    // the name: the two must find the same file (see names.rs). A read-only open of a
+    // directory without O_DIRECTORY does not.
+    let twinned = changes || flags & (libc::O_ACCMODE | libc::O_DIRECTORY) != libc::O_RDONLY;
+    let _name = (twinned && !may_wait(&sp, flags)).then(|| crate::names::hold(&[sp.rel()]));
     let made = std::cell::Cell::new(flags);
     let open = || {
         super::on_lead_res(&sp, "open", |at| {
@@ -32,6 +34,20 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, lead: impl Fn(&At, c_
         })
     };
     open_in_flight(sp.rel(), changes, open, |fd, intent| adopt_new_fd(fd, sp.rel().clone(), made.get(), mode, Twin::Path(&sp), Some(intent)))
+}
+
+/// Whether an open may wait for another process (a FIFO waits for its other end; a device
+/// may): never made holding a name, which another process may need first (a reader of the
+/// FIFO opening it O_RDWR). Such files are the primary's alone anyway. One fstatat, for an
+/// open that could block.
+fn may_wait(sp: &Spath, flags: c_int) -> bool {
+    if flags & libc::O_NONBLOCK != 0 || flags & (libc::O_CREAT | libc::O_EXCL) == libc::O_CREAT | libc::O_EXCL {
+        return false;
+    }
+    let follow = if flags & libc::O_NOFOLLOW != 0 { libc::AT_SYMLINK_NOFOLLOW } else { 0 };
+    let v = crate::members::view();
+    let kind = sp.at_lead(&v).and_then(|at| real::fstatat(at.fd, &at.path, follow)).map(|st| st.st_mode & libc::S_IFMT);
+    matches!(kind, Ok(k) if k != libc::S_IFREG && k != libc::S_IFDIR)
 }
 
 /// Makes an open (`open`, given the flags), saying with O_EXCL in the flags returned whether
