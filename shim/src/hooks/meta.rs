@@ -47,7 +47,7 @@ fn on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T, by_path: 
     crate::members::record_change(&rel, None);
     let s = match ocb.secondary_fd() {
         Some(sfd) => Some(op(sfd).into_res()),
-        None => super::on_follower(&Spath::from_rel(rel.clone()), |a| via_abs(a, &by_path)),
+        None => by_name(fd, &ocb, |sp| super::on_follower(sp, |a| via_abs(a, &by_path))),
     };
     if let Some(Err(e)) = s {
         crate::members::follower_failed(&rel, what, e, Some(&ocb))?;
@@ -55,6 +55,26 @@ fn on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T, by_path: 
     }
     crate::members::intent_end(intent);
     Ok(r)
+}
+
+/// The follower's part of a change made through `fd` whose OCB has no follower fd (a
+/// read-only open): made by the name the file was opened by (`follower`), holding that
+/// name, while it still is the lead's file. A file renamed or replaced since has no known
+/// counterpart on the follower: it is reported (the wrong file is never changed). One with
+/// no name left (unlinked) needs nothing.
+fn by_name<T>(fd: c_int, ocb: &crate::ocb::Ocb, follower: impl FnOnce(&Spath) -> Option<Res<T>>) -> Option<Res<T>> {
+    let sp = Spath::from_rel(ocb.rel());
+    let _name = crate::names::hold(&[sp.rel()]);
+    let v = crate::members::view();
+    let here = real::fstat(fd).ok()?;
+    let named = sp.at_lead(&v).and_then(|a| real::fstatat(a.fd, &a.path, 0));
+    if named.is_ok_and(|st| st.st_dev == here.st_dev && st.st_ino == here.st_ino) {
+        return follower(&sp);
+    }
+    if here.st_nlink > 0 {
+        ocb.mark_insecure("a change through an fd whose file is no longer at the name it was opened by", Errno(libc::ESTALE));
+    }
+    None
 }
 
 macro_rules! fd_meta_hooks {
@@ -121,7 +141,7 @@ fn times_by_fd(fd: c_int, set: impl Fn(c_int) -> c_int) -> Res<c_int> {
             Err(Errno(libc::EPERM | libc::EACCES)) => set(sfd).into_res(),
             r => r,
         })),
-        None => copy_times(&Spath::from_rel(ocb.rel()), |a| via_abs(a, |p| unsafe { raw::utimensat(libc::AT_FDCWD, p, std::ptr::null(), 0) })),
+        None => by_name(fd, &ocb, |sp| copy_times(sp, |a| via_abs(a, |p| unsafe { raw::utimensat(libc::AT_FDCWD, p, std::ptr::null(), 0) }))),
     };
     if let Some(Err(e)) = copied {
         crate::members::follower_failed(&ocb.rel(), "utimes", e, Some(&ocb))?;

@@ -1,0 +1,47 @@
+// fd_meta_renamed: fchmod, fchown and futimens on a read-only fd (no follower fd: the
+// follower's file is changed by the name the fd was opened by). After that name was given
+// to another file (rename over it), the change must not reach the follower's new file:
+// the members stay identical where they share names, and the old file, renamed away with
+// a name of its own, is reported. On an unlinked old file nothing is left to mirror.
+// expect-history: no longer at the name it was opened by
+#include "check.h"
+
+static mode_t mode_in(const char *member, const char *vpath)
+{
+	struct stat st;
+	CHECK_SYS(stat(member_path(member, vpath), &st));
+	return st.st_mode & 07777;
+}
+
+int main(void)
+{
+	/* Replaced, the old file unlinked: nothing to mirror, nothing reported. */
+	write_file(SHADOW "/x", "old\n");
+	write_file(SHADOW "/y", "new\n");
+	CHECK_SYS(chmod(SHADOW "/y", 0644));
+	int fd = CHECK_SYS(open(SHADOW "/x", O_RDONLY));
+	CHECK_SYS(rename(SHADOW "/y", SHADOW "/x"));
+	CHECK_SYS(fchmod(fd, 0600));
+	CHECK_SYS(futimens(fd, NULL));
+	CHECK_SYS(close(fd));
+	CHECK_EQ(mode_in("primary", SHADOW "/x"), 0644);
+	CHECK_EQ(mode_in("secondary", SHADOW "/x"), 0644);
+
+	/* Renamed away: its follower counterpart is not known, the file is reported. */
+	write_file(SHADOW "/a", "a\n");
+	write_file(SHADOW "/b", "b\n");
+	CHECK_SYS(chmod(SHADOW "/b", 0644));
+	fd = CHECK_SYS(open(SHADOW "/a", O_RDONLY));
+	CHECK_SYS(rename(SHADOW "/a", SHADOW "/kept"));
+	CHECK_SYS(rename(SHADOW "/b", SHADOW "/a"));
+	CHECK_SYS(fchown(fd, 0, 0));
+	CHECK_SYS(close(fd));
+	CHECK_EQ(mode_in("secondary", SHADOW "/a"), 0644);
+
+	/* Still at its name: mirrored. */
+	fd = CHECK_SYS(open(SHADOW "/a", O_RDONLY));
+	CHECK_SYS(fchmod(fd, 0640));
+	CHECK_SYS(close(fd));
+	CHECK_EQ(mode_in("secondary", SHADOW "/a"), 0640);
+	return 0;
+}
