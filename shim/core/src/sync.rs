@@ -282,7 +282,12 @@ pub fn sync_path(src_root: &Path, dst_root: &Path, rel: &str, progress: Progress
                     }
                 }
             } else {
-                copy_entry(&s, &d, &m, &mut c)?;
+                match copy_entry(&s, &d, &m, &mut c) {
+                    // Removed while being copied (a program goes on writing during a
+                    // catch-up): as if found removed.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound && fs::symlink_metadata(&s).is_err() => c.stats.removed += remove_any(&d)?,
+                    r => r?,
+                }
             }
         }
     }
