@@ -128,9 +128,9 @@ int main(void)
 	log_fd = CHECK_SYS(open("log", O_WRONLY | O_CREAT | O_APPEND, 0644));
 	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
 	CHECK_SYS(sigaction(SIGALRM, &sa, NULL));
-	struct itimerval every = { { 0, 200 }, { 0, 200 } };
+	struct itimerval every = { { 0, 500 }, { 0, 500 } };
 	CHECK_SYS(setitimer(ITIMER_REAL, &every, NULL));
-	busy_in_hooks(3000);
+	busy_in_hooks(1500);
 	struct itimerval off = { { 0, 0 }, { 0, 0 } };
 	CHECK_SYS(setitimer(ITIMER_REAL, &off, NULL));
 	CHECK(written > 0);
