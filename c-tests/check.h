@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -360,6 +362,36 @@ static inline int thread_named(const char *name)
 	}
 	closedir(tasks);
 	return found;
+}
+
+/* Runs worker(0) .. worker(n - 1), each in a forked process, and waits for every one to
+ * exit 0. `together`, when not NULL, is set to a barrier for the n workers in memory they
+ * share (for rounds they begin at once). */
+#define run_workers(n, worker, together) run_workers_at(HERE, (n), (worker), (together))
+static inline void run_workers_at(const char *file, int line, int n, void (*worker)(int), pthread_barrier_t **together)
+{
+	if (together) {
+		*together = mmap(NULL, sizeof **together, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (*together == MAP_FAILED)
+			check_fail(file, line, errno, "mmap of a shared barrier");
+		pthread_barrierattr_t shared;
+		pthread_barrierattr_init(&shared);
+		pthread_barrierattr_setpshared(&shared, PTHREAD_PROCESS_SHARED);
+		if (pthread_barrier_init(*together, &shared, n) != 0)
+			check_fail(file, line, errno, "pthread_barrier_init");
+	}
+	pid_t pids[n];
+	for (int w = 0; w < n; w++) {
+		pids[w] = fork();
+		if (pids[w] < 0)
+			check_fail(file, line, errno, "fork");
+		if (pids[w] == 0) {
+			worker(w);
+			_exit(0);
+		}
+	}
+	for (int w = 0; w < n; w++)
+		wait_ok_at(file, line, pids[w]);
 }
 
 #endif /* LIBSHADOW_CHECK_H */

@@ -3,12 +3,13 @@
 // locking of their own. Natively each name ends as one of them left it; both members must
 // end the same way (before, a removal that reached the follower after another's creation
 // there took the new file away on the follower only, and an open could find the old file
-// on the lead and the new one on the follower). Members compared by run.sh.
+// on the lead and the new one on the follower). Each round also sets a name's times and
+// removes one by remove(3), which looks at the entry before it removes it. Members
+// compared by run.sh.
 // timeout: 180
 #include "check.h"
-#include <pthread.h>
 #include <sched.h>
-#include <sys/mman.h>
+#include <utime.h>
 
 #define WORKERS 3
 #define ROUNDS 1000
@@ -91,7 +92,13 @@ static void all_at_one_name(int id)
 		int fd = CHECK_SYS(open(x, O_WRONLY | O_CREAT, 0644));
 		CHECK_EQ(pwrite(fd, tag, sizeof tag, id * (off_t)sizeof tag), (ssize_t)sizeof tag);
 		CHECK_SYS(close(fd));
+		/* The lead's times of whichever file x is, copied to the follower's x. */
+		if (utime(x, NULL) < 0)
+			CHECK(errno == ENOENT);
 		CHECK_SYS(rename(tmp, y));
+		/* remove(3) looks whether y is a directory first. */
+		if (id == 0 && remove(y) < 0)
+			CHECK(errno == ENOENT);
 	}
 }
 
@@ -105,21 +112,6 @@ int main(void)
 {
 	CHECK_SYS(mkdir(SHADOW "/d", 0755));
 	CHECK_SYS(chdir(SHADOW "/d"));
-	together = mmap(NULL, sizeof *together, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	CHECK(together != MAP_FAILED);
-	pthread_barrierattr_t shared;
-	pthread_barrierattr_init(&shared);
-	pthread_barrierattr_setpshared(&shared, PTHREAD_PROCESS_SHARED);
-	CHECK(pthread_barrier_init(together, &shared, WORKERS) == 0);
-	pid_t pids[WORKERS];
-	for (int w = 0; w < WORKERS; w++) {
-		pids[w] = CHECK_SYS(fork());
-		if (pids[w] == 0) {
-			worker(w);
-			_exit(0);
-		}
-	}
-	for (int w = 0; w < WORKERS; w++)
-		wait_ok(pids[w]);
+	run_workers(WORKERS, worker, &together);
 	return 0;
 }

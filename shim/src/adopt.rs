@@ -44,16 +44,25 @@ fn adopt_fd(view: &crate::members::View, fd: c_int) {
     let Some(rel) = view.rel_in_lead(&target) else { return };
     let Some(flags) = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok().and_then(|t| parse_fdinfo_flags(&t)) else { return };
     let Ok(st) = real::fstat(fd) else { return };
-    if target.ends_with(b" (deleted)") {
-        // The secondary's twin was unlinked too and cannot be reopened by name.
-        if let Some(ocb) = adopt_new_fd(fd, Rel(rel.to_vec()), flags & !(libc::O_ACCMODE) | libc::O_RDONLY, 0, Twin::None, None) {
-            ocb.mark_insecure("inherited after unlink", real::Errno(libc::ENOENT));
+    let twin = Spath::from_rel(Rel(rel.to_vec()));
+    // The follower's file is found by the name /proc shows, held, while that name still is
+    // this file on the lead: another process may have renamed or replaced it since, and
+    // the follower's file by that name would be another file.
+    let _name = crate::names::hold(&[twin.rel()]);
+    let named = twin.at_lead(view).and_then(|a| real::fstatat(a.fd, &a.path, libc::AT_SYMLINK_NOFOLLOW));
+    if !named.is_ok_and(|n| n.st_dev == st.st_dev && n.st_ino == st.st_ino) {
+        if let Some(ocb) = adopt_new_fd(fd, twin.rel().clone(), flags & !(libc::O_ACCMODE) | libc::O_RDONLY, 0, Twin::None, None) {
+            if st.st_nlink > 0 {
+                ocb.mark_insecure("inherited, its name now another file's", real::Errno(libc::ESTALE));
+            } else {
+                // The follower's twin was unlinked too and cannot be reopened by name.
+                ocb.mark_insecure("inherited after unlink", real::Errno(libc::ENOENT));
+            }
         }
         return;
     }
     // Create the secondary if the spawner's open never reached it; never truncate.
     let open_flags = (flags & !(libc::O_TRUNC | libc::O_EXCL)) | if flags & libc::O_ACCMODE != libc::O_RDONLY { libc::O_CREAT } else { 0 };
-    let twin = Spath::from_rel(Rel(rel.to_vec()));
     if let Some(ocb) = adopt_new_fd(fd, twin.rel().clone(), open_flags, st.st_mode & 0o7777, Twin::Path(&twin), None) {
         ocb.mark_shared();
         level_tail(fd, &ocb);

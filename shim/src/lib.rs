@@ -21,6 +21,7 @@ mod report;
 mod resolve;
 mod set;
 mod signals;
+mod stripes;
 mod variadic;
 
 #[ctor::ctor]

@@ -22,9 +22,15 @@ pub enum OcbKind {
     Handle,
 }
 
-/// Orders mutations of one file (inode) across every OCB of this process: two threads
-/// writing the same region through different opens must hit both members in one order.
-type FileOrder = Mutex<()>;
+/// Orders mutations of one file (inode): across every OCB of this process (`local`: two
+/// threads writing the same bytes through different opens must reach both members in one
+/// order), and across the processes of the set (`stripe`: its word in the registry, see
+/// stripes.rs; natively the last writer of a byte wins, and the members must agree on
+/// which one that was).
+struct FileOrder {
+    local: Mutex<()>,
+    stripe: u16,
+}
 static FILE_ORDERS: Lazy<Mutex<HashMap<(u64, u64), Weak<FileOrder>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
 
 fn file_order(st: &libc::stat64) -> Arc<FileOrder> {
@@ -40,9 +46,25 @@ fn file_order(st: &libc::stat64) -> Arc<FileOrder> {
         map.retain(|_, w| w.strong_count() > 0);
         PRUNE_AT.store((map.len() * 2).max(64), Ordering::Relaxed);
     }
-    let fresh = Arc::new(Mutex::new(()));
+    let fresh = Arc::new(FileOrder { local: Mutex::new(()), stripe: file_stripe(st) as u16 });
     map.insert(key, Arc::downgrade(&fresh));
     fresh
+}
+
+/// The stripe of a file (its inode on the lead) among the registry's file lock words.
+fn file_stripe(st: &libc::stat64) -> usize {
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&st.st_dev.to_le_bytes());
+    key[8..].copy_from_slice(&st.st_ino.to_le_bytes());
+    crate::stripes::stripe_of(&key, shadow_core::state::registry::FILE_STRIPES)
+}
+
+/// Holds files' bytes against every other process of the set (see `FileOrder`), for a
+/// change made by name (truncate, an O_TRUNC open) while the name is held: `sts` are the
+/// lead's files.
+pub fn hold_files(sts: &[libc::stat64]) -> Vec<crate::stripes::Held> {
+    let registry = &crate::members::shared().registry;
+    crate::stripes::hold_each(sts.iter().map(file_stripe).map(|i| (i, registry.file_lock(i))).collect())
 }
 
 pub struct Ocb {
@@ -84,7 +106,8 @@ pub struct Ocb {
 enum Mark {
     Append = 1,
     /// Another process may write through the same file description (fork, exec adoption):
-    /// order pairs with a POSIX lock on the secondary, which excludes other processes.
+    /// its writes move the position and may make it append (ordered with ours by the
+    /// file's stripe, like any other process's).
     Shared = 2,
     Written = 4,
     /// The first change was recorded in the change list (a member is not being written).
@@ -145,30 +168,10 @@ impl<T> Clone for Follower<'_, T> {
 }
 impl<T> Copy for Follower<'_, T> {}
 
-/// Held while a mutation is applied to both members.
+/// Held while a mutation is applied to both members (the process's lock let go first).
 pub struct OrderGuard<'a> {
     _local: MutexGuard<'a, ()>,
-    posix_locked: Option<c_int>,
-}
-
-impl Drop for OrderGuard<'_> {
-    fn drop(&mut self) {
-        if let Some(sfd) = self.posix_locked {
-            let _ = posix_lock(sfd, libc::F_UNLCK);
-        }
-    }
-}
-
-fn posix_lock(fd: c_int, kind: c_int) -> Res<()> {
-    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = kind as i16;
-    fl.l_whence = libc::SEEK_SET as i16;
-    loop {
-        match real::fcntl(fd, libc::F_SETLKW, &mut fl as *mut _ as libc::c_long) {
-            Err(Errno(libc::EINTR)) => continue,
-            r => return r.map(|_| ()),
-        }
-    }
+    _file: Option<crate::stripes::Held>,
 }
 
 /// Lowest fd number for the shim's own fds, far from the numbers programs expect
@@ -299,7 +302,7 @@ impl Ocb {
 
     /// Replaces the follower fd (closing the old one) between two mutations, never during one.
     pub fn replace_secondary(&self, fd: Option<c_int>) {
-        let _order = self.order.lock().unwrap_or_else(|e| e.into_inner());
+        let _order = self.order.local.lock().unwrap_or_else(|e| e.into_inner());
         crate::behind::drain();
         self.forget_position();
         let old = self.secondary.swap(fd.unwrap_or(-1), Ordering::AcqRel);
@@ -310,7 +313,7 @@ impl Ocb {
 
     /// Takes the follower fd out of the OCB (it is becoming the program's own file).
     pub fn take_secondary(&self) -> Option<c_int> {
-        let _order = self.order.lock().unwrap_or_else(|e| e.into_inner());
+        let _order = self.order.local.lock().unwrap_or_else(|e| e.into_inner());
         crate::behind::drain();
         self.forget_position();
         let old = self.secondary.swap(-1, Ordering::AcqRel);
@@ -328,7 +331,7 @@ impl Ocb {
     /// write lands between the kernel's change and ours (a write made beside the lead's
     /// reckons where it lands before it is made).
     pub fn set_status_flags(&self, append: bool, call: impl FnOnce() -> Res<c_int>) -> Res<c_int> {
-        let _order = self.order.lock().unwrap_or_else(|e| e.into_inner());
+        let _order = self.order.local.lock().unwrap_or_else(|e| e.into_inner());
         let r = call()?;
         self.put(Mark::Append, append);
         self.forget_position();
@@ -408,7 +411,7 @@ impl Ocb {
         if !self.position_followed() {
             return call();
         }
-        let _order = self.order.lock().unwrap_or_else(|e| e.into_inner());
+        let _order = self.order.local.lock().unwrap_or_else(|e| e.into_inner());
         let epoch = POSITION_EPOCH.load(Ordering::Acquire);
         let at = call()?;
         self.learn_position(at, epoch);
@@ -441,14 +444,13 @@ impl Ocb {
         }
     }
 
-    fn lock_order(&self, sfd: c_int) -> OrderGuard<'_> {
-        let local = self.order.lock().unwrap_or_else(|e| e.into_inner());
-        self.lock_order_held(local, sfd)
-    }
-
-    fn lock_order_held<'a>(&'a self, local: MutexGuard<'a, ()>, sfd: c_int) -> OrderGuard<'a> {
-        let posix_locked = (self.has(Mark::Shared) && posix_lock(sfd, libc::F_WRLCK).is_ok()).then_some(sfd);
-        OrderGuard { _local: local, posix_locked }
+    /// The file's order: this process's, and every process's where the mutation changes
+    /// bytes (`bytes`; a flush changes none, and must not hold up other processes' writes
+    /// while the device works). The shared word first: waiting for it, this thread may
+    /// apply a member change, which takes the process's lock of every open file.
+    fn lock_order(&self, bytes: bool) -> OrderGuard<'_> {
+        let file = bytes.then(|| crate::stripes::hold(&[crate::members::shared().registry.file_lock(self.order.stripe.into())]));
+        OrderGuard { _local: self.order.local.lock().unwrap_or_else(|e| e.into_inner()), _file: file }
     }
 
     /// Applies a mutation: `primary` runs on the program's fd and its result is what the
@@ -598,13 +600,13 @@ impl Ocb {
     }
 
     fn mirror_once<T>(&self, what: &str, primary: &impl Fn() -> Res<T>, mut follower: Follower<'_, T>) -> Res<T> {
-        let local = self.order.lock().unwrap_or_else(|e| e.into_inner());
+        let order = self.lock_order(!matches!(follower, Follower::Beside(_)));
         if self.deferred_error.load(Ordering::Relaxed) != 0 {
             return Err(Errno(self.deferred_error.swap(0, Ordering::AcqRel)));
         }
         // Read under the lock: a member change swaps it only between two mutations.
         let Some(sfd) = self.secondary_fd() else {
-            drop(local);
+            drop(order);
             if self.has(Mark::Diverged) {
                 // The follower is written, but not this file (its open there failed).
                 self.begin_intent(None);
@@ -617,7 +619,6 @@ impl Ocb {
             }
             return Ok(value);
         };
-        let _order = self.lock_order_held(local, sfd);
         if let Follower::Alongside { after, .. } = follower {
             if !self.beside_now() {
                 follower = Follower::After(after);
@@ -732,7 +733,7 @@ impl Ocb {
             crate::members::record_change(&self.rel(), Some(self));
             return;
         };
-        let _order = self.lock_order(sfd);
+        let _order = self.lock_order(true);
         crate::behind::drain();
         self.begin_intent(Some(sfd));
         self.set(Mark::Written);

@@ -316,8 +316,18 @@ impl Registry {
 
     /// The lock word of stripe `i` of names (`i` below registry::NAME_STRIPES).
     pub fn name_lock(&self, i: usize) -> &AtomicU32 {
-        let i = i % registry::NAME_STRIPES;
-        unsafe { &*(self.map.add(registry::NAME_LOCKS + i * 4) as *const AtomicU32) }
+        self.lock_word(registry::NAME_LOCKS, i % registry::NAME_STRIPES)
+    }
+
+    /// The lock word of stripe `i` of files (`i` below registry::FILE_STRIPES).
+    pub fn file_lock(&self, i: usize) -> &AtomicU32 {
+        self.lock_word(registry::FILE_LOCKS, i % registry::FILE_STRIPES)
+    }
+
+    fn lock_word(&self, table: usize, i: usize) -> &AtomicU32 {
+        // SAFETY: inside the mapping (SIZE covers both tables), aligned (the tables start at
+        // multiples of 4), and only ever used atomically.
+        unsafe { &*(self.map.add(table + i * 4) as *const AtomicU32) }
     }
 
     fn high_mark(&self) -> &AtomicU32 {

@@ -231,11 +231,14 @@ pub mod registry {
     pub const SLOT_SIZE: usize = 64;
     /// The header before the slots: MAGIC, then HIGH.
     pub const HEADER: usize = 64;
-    /// After the slots: one lock word (u32) per stripe of names (see the shim's names.rs).
-    /// A registry made before them is only lengthened: the words start free.
+    /// After the slots: one lock word (u32) per stripe of names (see the shim's names.rs),
+    /// then one per stripe of files (by inode: ocb.rs). A registry made before them is only
+    /// lengthened: the words start free.
     pub const NAME_LOCKS: usize = HEADER + SLOTS * SLOT_SIZE;
     pub const NAME_STRIPES: usize = 4096;
-    pub const SIZE: usize = NAME_LOCKS + NAME_STRIPES * 4;
+    pub const FILE_LOCKS: usize = NAME_LOCKS + NAME_STRIPES * 4;
+    pub const FILE_STRIPES: usize = 4096;
+    pub const SIZE: usize = FILE_LOCKS + FILE_STRIPES * 4;
     /// "SHDWREG2": this layout (an older registry is started afresh).
     pub const MAGIC: u64 = 0x3247_4552_5744_4853;
     /// How many slots have ever been taken (u32): every scan stops there, so that a set

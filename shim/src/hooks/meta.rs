@@ -22,9 +22,9 @@ mirror_hooks! {
     /// lchown(2)
     fn lchown(path: *const c_char, uid: uid_t, gid: gid_t) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| raw::fchownat(a.fd, a.path.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW);
     /// truncate(2)
-    fn truncate(path: *const c_char, len: off64_t) -> c_int = on_members_with_times at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::truncate(p, len));
+    fn truncate(path: *const c_char, len: off64_t) -> c_int = on_members_truncating at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::truncate(p, len));
     /// truncate64(2)
-    fn truncate64(path: *const c_char, len: off64_t) -> c_int = on_members_with_times at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::truncate64(p, len));
+    fn truncate64(path: *const c_char, len: off64_t) -> c_int = on_members_truncating at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::truncate64(p, len));
     /// setxattr(2): extended attributes are mirrored.
     fn setxattr(path: *const c_char, name: *const c_char, v: *const c_void, n: size_t, flags: c_int) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::setxattr(p, name, v, n, flags));
     /// lsetxattr(2)
@@ -122,6 +122,9 @@ fn copy_times(sp: &Spath, replay: impl Fn(&At) -> c_int) -> Option<Res<c_int>> {
 }
 
 fn times_by_path(sp: Spath, set: impl Fn(&At) -> c_int) -> Res<c_int> {
+    // The lead's times are copied: held, so that they are the times of the file the
+    // follower's name holds too.
+    let _name = crate::names::hold(&[sp.rel()]);
     let intent = crate::members::intent_begin(sp.rel());
     let r = super::on_lead(&sp, "utimes", &set).inspect_err(|_| crate::members::intent_end(intent))?;
     crate::members::record_change(sp.rel(), None);

@@ -40,6 +40,17 @@ pub fn on_members_with_times<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&
     Ok(r)
 }
 
+/// truncate(2) by name: as `on_members_with_times`, ordered with other processes' writes
+/// to the file (see ocb::hold_file).
+pub fn on_members_truncating<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&At) -> T) -> Res<T> {
+    let _name = crate::names::hold(&[sp.rel()]);
+    let v = crate::members::view();
+    let _bytes = sp.at_lead(&v).and_then(|a| crate::real::fstatat(a.fd, &a.path, 0)).ok().map(|st| crate::ocb::hold_files(&[st]));
+    let r = on_members_held(what, sp, op)?;
+    copy_entry_times(sp);
+    Ok(r)
+}
+
 /// The lead's times of an entry onto the follower's (where the kernel lets the caller set
 /// exact times; otherwise the members keep each their own).
 pub fn copy_entry_times(sp: &Spath) {
@@ -152,9 +163,11 @@ pub unsafe extern "C" fn remove(path: *const c_char) -> c_int {
         libc::AT_FDCWD,
         path,
         |sp| {
+            // Held from the look: another process may replace a directory by a file meanwhile.
+            let _name = crate::names::hold(&[sp.rel()]);
             let st = super::on_lead_res(&sp, "remove", |a| crate::real::fstatat(a.fd, &a.path, libc::AT_SYMLINK_NOFOLLOW))?;
             let flags = if st.st_mode & libc::S_IFMT == libc::S_IFDIR { libc::AT_REMOVEDIR } else { 0 };
-            on_members("remove", &sp, |a| raw::unlinkat(a.fd, a.path.as_ptr(), flags))
+            on_members_held("remove", &sp, |a| raw::unlinkat(a.fd, a.path.as_ptr(), flags))
         },
         |p| raw::remove(p),
     )

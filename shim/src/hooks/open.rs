@@ -24,7 +24,10 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, lead: impl Fn(&At, c_
     // the name: the two must find the same file (see names.rs). A read-only open of a
     // directory without O_DIRECTORY does not.
     let twinned = changes || flags & (libc::O_ACCMODE | libc::O_DIRECTORY) != libc::O_RDONLY;
-    let _name = (twinned && !may_wait(&sp, flags)).then(|| crate::names::hold(&[sp.rel()]));
+    let found = lead_entry(&sp, flags, twinned);
+    let _name = (twinned && !may_wait(found.as_ref(), flags)).then(|| crate::names::hold(&[sp.rel()]));
+    // Emptying a file is a change to its bytes: ordered with other processes' writes to it.
+    let _bytes = found.filter(|st| flags & libc::O_TRUNC != 0 && st.st_mode & libc::S_IFMT == libc::S_IFREG).map(|st| crate::ocb::hold_files(&[st]));
     let made = std::cell::Cell::new(flags);
     let open = || {
         super::on_lead_res(&sp, "open", |at| {
@@ -36,18 +39,26 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, lead: impl Fn(&At, c_
     open_in_flight(sp.rel(), changes, open, |fd, intent| adopt_new_fd(fd, sp.rel().clone(), made.get(), mode, Twin::Path(&sp), Some(intent)))
 }
 
-/// Whether an open may wait for another process (a FIFO waits for its other end; a device
-/// may): never made holding a name, which another process may need first (a reader of the
-/// FIFO opening it O_RDWR). Such files are the primary's alone anyway. One fstatat, for an
-/// open that could block.
-fn may_wait(sp: &Spath, flags: c_int) -> bool {
-    if flags & libc::O_NONBLOCK != 0 || flags & (libc::O_CREAT | libc::O_EXCL) == libc::O_CREAT | libc::O_EXCL {
-        return false;
+/// The lead's entry an open finds, where the open must know it (one fstatat): whether a
+/// twinned open may wait (see `may_wait`), which file an O_TRUNC open empties.
+fn lead_entry(sp: &Spath, flags: c_int, twinned: bool) -> Option<libc::stat64> {
+    if !(twinned && could_block(flags)) && flags & libc::O_TRUNC == 0 {
+        return None;
     }
     let follow = if flags & libc::O_NOFOLLOW != 0 { libc::AT_SYMLINK_NOFOLLOW } else { 0 };
     let v = crate::members::view();
-    let kind = sp.at_lead(&v).and_then(|at| real::fstatat(at.fd, &at.path, follow)).map(|st| st.st_mode & libc::S_IFMT);
-    matches!(kind, Ok(k) if k != libc::S_IFREG && k != libc::S_IFDIR)
+    sp.at_lead(&v).and_then(|at| real::fstatat(at.fd, &at.path, follow)).ok()
+}
+
+fn could_block(flags: c_int) -> bool {
+    flags & libc::O_NONBLOCK == 0 && flags & (libc::O_CREAT | libc::O_EXCL) != libc::O_CREAT | libc::O_EXCL
+}
+
+/// Whether an open may wait for another process (a FIFO waits for its other end; a device
+/// may): never made holding a name, which another process may need first (a reader of the
+/// FIFO opening it O_RDWR). Such files are the primary's alone anyway.
+fn may_wait(found: Option<&libc::stat64>, flags: c_int) -> bool {
+    could_block(flags) && found.is_some_and(|st| !matches!(st.st_mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR))
 }
 
 /// Makes an open (`open`, given the flags), saying with O_EXCL in the flags returned whether

@@ -447,16 +447,34 @@ pub unsafe extern "C" fn posix_spawn_file_actions_destroy(fa: *mut libc::posix_s
     raw::posix_spawn_file_actions_destroy(fa)
 }
 
-fn prepare_spawn_opens(fa: *const libc::posix_spawn_file_actions_t) {
-    let opens = SPAWN_OPENS.lock().unwrap_or_else(|e| e.into_inner());
-    for o in opens.iter().filter(|o| o.actions == fa as usize) {
-        if o.flags & (libc::O_CREAT | libc::O_TRUNC) != 0 && o.flags & libc::O_ACCMODE != libc::O_RDONLY {
-            let flags = (o.flags & (libc::O_CREAT | libc::O_TRUNC)) | libc::O_WRONLY | libc::O_CLOEXEC;
-            if let Some(Ok(fd)) = super::on_follower(&o.sp, |a| unsafe { raw::openat64(a.fd, a.path.as_ptr(), flags, o.mode) }) {
-                let _ = crate::real::close(fd);
-            }
+/// The follower's part of a spawn's opens that create or truncate, made before the child
+/// makes the lead's: their names, and the files they empty, are held until the spawn has
+/// returned (the child's opens are then made), so that no other process's change to them
+/// falls between the two (see names.rs, ocb::hold_files).
+fn prepare_spawn_opens(fa: *const libc::posix_spawn_file_actions_t) -> Vec<crate::stripes::Held> {
+    let changing: Vec<(Spath, c_int, mode_t)> = SPAWN_OPENS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter(|o| o.actions == fa as usize && o.flags & (libc::O_CREAT | libc::O_TRUNC) != 0 && o.flags & libc::O_ACCMODE != libc::O_RDONLY)
+        .map(|o| (o.sp.clone(), o.flags, o.mode))
+        .collect();
+    let mut held = crate::names::hold_each(changing.iter().map(|(sp, ..)| sp.rel()));
+    let v = crate::members::view();
+    let emptied: Vec<libc::stat64> = changing
+        .iter()
+        .filter(|(_, flags, _)| flags & libc::O_TRUNC != 0)
+        .filter_map(|(sp, ..)| sp.at_lead(&v).and_then(|a| crate::real::fstatat(a.fd, &a.path, 0)).ok())
+        .filter(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG)
+        .collect();
+    held.extend(crate::ocb::hold_files(&emptied));
+    for (sp, flags, mode) in &changing {
+        let flags = (flags & (libc::O_CREAT | libc::O_TRUNC)) | libc::O_WRONLY | libc::O_CLOEXEC;
+        if let Some(Ok(fd)) = super::on_follower(sp, |a| unsafe { raw::openat64(a.fd, a.path.as_ptr(), flags, *mode) }) {
+            let _ = crate::real::close(fd);
         }
     }
+    held
 }
 
 macro_rules! spawn_hooks {
@@ -471,9 +489,7 @@ macro_rules! spawn_hooks {
             let result = std::cell::Cell::new(0);
             mark_inherited_shared(!fa.is_null());
             let r = exec_with(path, argv as _, envp as _, $how, false, |p, a, e| {
-                if !fa.is_null() {
-                    prepare_spawn_opens(fa);
-                }
+                let _held = if fa.is_null() { Vec::new() } else { prepare_spawn_opens(fa) };
                 result.set(call(p, a, e));
                 0
             });

@@ -1,0 +1,167 @@
+//! Locks every process of a set shares: words in the registry, each held by one thread of
+//! any process at a time (names.rs orders changes to names with them, ocb.rs changes to
+//! files' bytes).
+//!
+//! A word holds its holder's thread id (and WAITING once another waits): a thread that
+//! dies holding it (kill -9) is found gone by its waiters, which then take the word. A
+//! waiter does not count as an operation in flight (see members::retry_racing): the
+//! holder may be waiting for operations in flight to end; it arrives again as a hook does
+//! (members::waiting), so a change shadowctl made meanwhile is applied first. A thread
+//! must not wait for a word holding a lock that the application of such a change takes
+//! (a file's order mutex): ocb.rs takes its word first.
+
+use crate::real;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+const WAITING: u32 = 1 << 31;
+/// How long a waiter sleeps before it looks whether the holder is still alive.
+const LOOK_AGAIN: libc::timespec = libc::timespec { tv_sec: 0, tv_nsec: 10_000_000 };
+
+thread_local! {
+    /// This thread's id, once asked (a syscall); forgotten in a fork child.
+    static TID: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+fn this_thread() -> u32 {
+    TID.with(|t| {
+        if t.get() == 0 {
+            t.set(real::gettid());
+        }
+        t.get()
+    })
+}
+
+/// In a fork child: the thread has an id of its own (a holder is known by it).
+pub fn after_fork_child() {
+    TID.with(|t| t.set(0));
+}
+
+/// Held words (at most two), let go when dropped.
+pub struct Held {
+    words: [Option<&'static AtomicU32>; 2],
+    me: u32,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        for w in self.words.iter().rev().flatten() {
+            // Still this thread's: a waiter that took it as a dead thread's (see `lock`)
+            // keeps it.
+            let mut now = w.load(Ordering::Relaxed);
+            while now & !WAITING == self.me {
+                match w.compare_exchange(now, 0, Ordering::Release, Ordering::Relaxed) {
+                    Ok(_) => {
+                        if now & WAITING != 0 {
+                            real::futex_wake_one_shared(w);
+                        }
+                        break;
+                    }
+                    Err(seen) => now = seen,
+                }
+            }
+        }
+    }
+}
+
+/// Holds `words` (each once, in one order every process keeps: two processes taking the
+/// same two never wait on each other) until the value is dropped.
+pub fn hold(words: &[&'static AtomicU32]) -> Held {
+    let me = this_thread();
+    let mut held = Held { words: [None, None], me };
+    for (slot, &word) in held.words.iter_mut().zip(words) {
+        lock(word, me);
+        *slot = Some(word);
+    }
+    held
+}
+
+/// Holds any number of words (index and word), each once, lowest index first (see `hold`).
+pub fn hold_each(mut stripes: Vec<(usize, &'static AtomicU32)>) -> Vec<Held> {
+    stripes.sort_unstable_by_key(|s| s.0);
+    stripes.dedup_by_key(|s| s.0);
+    stripes.into_iter().map(|(_, word)| hold(&[word])).collect()
+}
+
+fn lock(word: &AtomicU32, me: u32) {
+    if word.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+        return;
+    }
+    crate::members::waiting(|| {
+        // Once this thread has waited, it takes the word marked WAITING: others may still
+        // wait, and its release must wake one.
+        loop {
+            let now = word.load(Ordering::Relaxed);
+            // This thread holds no other word of this kind while it asks for one: a word
+            // with its id was left by a thread that had it before (an exec from another
+            // thread gives the new image's thread the id of the main thread it killed).
+            if now == 0 || now & !WAITING == me {
+                if word.compare_exchange(now, me | WAITING, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+                    return;
+                }
+                continue;
+            }
+            if now & WAITING == 0 && word.compare_exchange(now, now | WAITING, Ordering::Relaxed, Ordering::Relaxed).is_err() {
+                continue;
+            }
+            real::futex_wait_shared(word, now | WAITING, &LOOK_AGAIN);
+            let holder = now & !WAITING;
+            if word.load(Ordering::Relaxed) & !WAITING == holder && !thread_alive(holder) {
+                // Gone holding it: its change is left to recover (its intent is open).
+                let _ = word.compare_exchange(now | WAITING, 0, Ordering::Relaxed, Ordering::Relaxed);
+            }
+        }
+    })
+}
+
+/// Whether a thread (of any process) with this id runs: it exists and is not a zombie (a
+/// process killed holding a word stays one until its parent waits for it, and the parent
+/// may be waiting for the word first). Not told apart: a new thread that got a dead one's
+/// id, and holders in another pid namespace (README).
+fn thread_alive(tid: u32) -> bool {
+    match std::fs::read(format!("/proc/{tid}/stat")) {
+        Ok(stat) => runs(&stat),
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    }
+}
+
+/// The state in a /proc/<tid>/stat line (after the command's closing parenthesis) is not
+/// zombie or dead.
+fn runs(stat: &[u8]) -> bool {
+    let after = stat.iter().rposition(|&b| b == b')').map_or(stat, |i| &stat[i + 1..]);
+    !matches!(after.iter().find(|b| !b.is_ascii_whitespace()), Some(b'Z' | b'X' | b'x'))
+}
+
+/// FNV-1a: where a name or a file falls among `n` stripes.
+pub fn stripe_of(bytes: &[u8], n: usize) -> usize {
+    let mut h: u32 = 0x811c_9dc5;
+    for &b in bytes {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    h as usize % n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dead_thread_is_seen_gone_and_this_one_alive() {
+        assert!(thread_alive(real::gettid()));
+        assert!(!thread_alive(u32::MAX >> 2));
+    }
+
+    #[test]
+    fn a_zombie_is_not_running() {
+        assert!(!runs(b"1234 (a (weird) name) Z 1 1234"));
+        assert!(runs(b"1234 (a (weird) name) S 1 1234"));
+        assert!(runs(b"1234 (sh) R 1"));
+        assert!(!runs(b"1234 (sh) X 1"));
+    }
+
+    #[test]
+    fn stripes_spread_and_stay_in_range() {
+        let seen: std::collections::HashSet<usize> = (0..1000u32).map(|i| stripe_of(&i.to_le_bytes(), 4096)).collect();
+        assert!(seen.len() > 800, "{}", seen.len());
+        assert!(seen.iter().all(|&s| s < 4096));
+    }
+}
