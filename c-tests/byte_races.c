@@ -5,10 +5,9 @@
 // byte ends as one of them left it; both members must end the same way (before, a write
 // that reached the lead first could reach the follower last, and the members kept
 // different winners with nobody told).
-// Members compared by run.sh. Write-behind does not order writes of separate processes
-// (README), so the test runs without it.
+// Under write-behind, a process's queued follower writes come before another's change
+// to the same file. Members compared by run.sh.
 // timeout: 180
-// config: write_behind = false
 #include "check.h"
 #include <spawn.h>
 

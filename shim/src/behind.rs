@@ -7,6 +7,11 @@
 //! the lead's write and ended at the last close, after the drain: a process killed with a
 //! full queue leaves `recover` due for exactly the directories of those files.
 //!
+//! Other processes' writes to the same files are ordered with the queued ones: a process
+//! with writes of a file queued says so in the registry (`file_queued`, by the file's
+//! stripe), and another that changes the file's bytes waits, holding the file's stripe,
+//! until the queue has written them (`others_written`).
+//!
 //! The queue is a pthread mutex, rather than std's, and a futex word for its waits (see
 //! CHANGED): `fork` must hold the mutex across the fork and the child must start from
 //! fresh ones (see `before_fork`). The bytes wait in one ring mapped at start-up, not in
@@ -33,6 +38,8 @@ struct Item {
     what: &'static str,
     /// Monotonic milliseconds when it was queued.
     queued_at: u64,
+    /// The file's stripe (see ocb::FileOrder).
+    stripe: u16,
 }
 
 struct Queue {
@@ -50,8 +57,13 @@ struct Queue {
     /// A thread is writing the front of the queue out (the queue's own, or one that waits
     /// for the queue: it writes rather than hand over to the queue's thread and wait).
     busy: UnsafeCell<bool>,
+    /// Items queued per stripe of files: while one is, the stripe's `file_queued` word
+    /// holds this process's id.
+    per_stripe: UnsafeCell<[u32; FILE_STRIPES]>,
 }
 unsafe impl Sync for Queue {}
+
+const FILE_STRIPES: usize = shadow_core::state::registry::FILE_STRIPES;
 
 static QUEUE: Queue = Queue {
     lock: UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER),
@@ -61,6 +73,7 @@ static QUEUE: Queue = Queue {
     waiters: UnsafeCell::new(0),
     idle: UnsafeCell::new(false),
     busy: UnsafeCell::new(false),
+    per_stripe: UnsafeCell::new([0; FILE_STRIPES]),
 };
 
 /// The longest a queued write waits for others to be written with it: the follower lags
@@ -85,6 +98,9 @@ static RING: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
 static PUSHED: AtomicU64 = AtomicU64::new(0);
 static DONE: AtomicU64 = AtomicU64::new(0);
 static WORKER: AtomicBool = AtomicBool::new(false);
+/// This process's id (what its `file_queued` words hold), learnt at start-up and in a fork
+/// child.
+static PID: AtomicU32 = AtomicU32::new(0);
 
 thread_local! {
     static IS_WORKER: Cell<bool> = const { Cell::new(false) };
@@ -166,6 +182,24 @@ impl Locked {
     fn busy(&self) -> &mut bool {
         unsafe { &mut *QUEUE.busy.get() }
     }
+    /// One more (`queued`) or one less item of stripe `s` in the queue; the registry told
+    /// when the first comes and the last goes.
+    fn count_stripe(&self, s: usize, queued: bool) {
+        let n = unsafe { &mut (*QUEUE.per_stripe.get())[s] };
+        let word = crate::members::shared().registry.file_queued(s);
+        let me = PID.load(Ordering::Relaxed);
+        if queued {
+            if *n == 0 {
+                word.store(me, Ordering::SeqCst);
+            }
+            *n += 1;
+        } else {
+            *n = n.saturating_sub(1);
+            if *n == 0 && word.compare_exchange(me, 0, Ordering::SeqCst, Ordering::Relaxed).is_ok() {
+                crate::real::futex_wake_shared(word, libc::c_int::MAX);
+            }
+        }
+    }
     fn wake(&self) {
         CHANGED.fetch_add(1, Ordering::SeqCst);
         crate::real::futex_wake_all(&CHANGED);
@@ -205,6 +239,7 @@ pub fn configure(bytes: u64) {
     }
     let ring = unsafe { crate::real::raw::mmap(std::ptr::null_mut(), bytes as usize, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE, -1, 0) };
     if ring != libc::MAP_FAILED {
+        PID.store(std::process::id(), Ordering::Relaxed);
         RING.store(ring.cast(), Ordering::Release);
         CAPACITY.store(bytes as usize, Ordering::Release);
     }
@@ -250,7 +285,8 @@ pub fn push(ocb: &Arc<Ocb>, sfd: c_int, at: i64, bytes: &Payload, what: &'static
         Some(last) if pushed % STAMP_EVERY != 0 => last.queued_at,
         _ => now_ms(),
     };
-    q.items().push_back(Item { ocb: ocb.clone(), sfd, at, start, len, what, queued_at });
+    q.items().push_back(Item { ocb: ocb.clone(), sfd, at, start, len, what, queued_at, stripe: ocb.stripe() as u16 });
+    q.count_stripe(ocb.stripe(), true);
     PUSHED.fetch_add(1, Ordering::SeqCst);
     crate::members::publish_queued(*q.bytes() as u64);
     // One wake-up per burst of writes, and one when enough has gathered.
@@ -272,6 +308,33 @@ pub fn drain() {
     let gen = FORK_GEN.load(Ordering::SeqCst);
     drop(Locked::take().wait_for(|_| DONE.load(Ordering::SeqCst) >= target || FORK_GEN.load(Ordering::SeqCst) != gen));
 }
+
+/// Waits, holding file stripe `s` (so that no process queues more of it meanwhile), until
+/// no other process has follower writes of the stripe's files queued: a change to a file's
+/// bytes is made on the follower after every write that reached the lead before it.
+pub fn others_written(s: usize) {
+    let word = crate::members::shared().registry.file_queued(s);
+    let me = PID.load(Ordering::Relaxed);
+    let queued = |now: u32| now != 0 && now != me;
+    if !queued(word.load(Ordering::SeqCst)) {
+        return;
+    }
+    crate::members::waiting(|| loop {
+        let now = word.load(Ordering::SeqCst);
+        if !queued(now) {
+            return;
+        }
+        crate::real::futex_wait_shared(word, now, &LOOK_AGAIN);
+        if word.load(Ordering::SeqCst) == now && !crate::stripes::thread_alive(now) {
+            // Gone with writes queued: they are recover's (their intents are open).
+            let _ = word.compare_exchange(now, 0, Ordering::SeqCst, Ordering::Relaxed);
+        }
+    })
+}
+
+/// How long a waiter for another process's queue sleeps before it looks whether that
+/// process is still alive.
+const LOOK_AGAIN: libc::timespec = libc::timespec { tv_sec: 0, tv_nsec: 10_000_000 };
 
 /// Waits for the queue to empty, from `_exit` (maybe in a signal handler that interrupted
 /// a thread holding the queue's lock): no lock, no allocation; gives up once the follower
@@ -319,7 +382,10 @@ pub fn after_fork_child() {
         *QUEUE.waiters.get() = 0;
         *QUEUE.idle.get() = false;
         *QUEUE.busy.get() = false;
+        // The parent's words stay the parent's, until its own queue has written them.
+        *QUEUE.per_stripe.get() = [0; FILE_STRIPES];
     }
+    PID.store(std::process::id(), Ordering::Relaxed);
     FORK_GEN.fetch_add(1, Ordering::SeqCst);
     CHANGED.fetch_add(1, Ordering::SeqCst);
     PUSHED.store(0, Ordering::SeqCst);
@@ -412,6 +478,9 @@ fn write_front(q: Locked) -> Locked {
         }
         for slot in &mut done[..n] {
             *slot = q.items().pop_front();
+            if let Some(item) = slot {
+                q.count_stripe(item.stripe.into(), false);
+            }
         }
         *q.bytes() -= iovs[..n].iter().map(|v| v.iov_len).sum::<usize>();
         if q.items().is_empty() {

@@ -64,7 +64,10 @@ fn file_stripe(st: &libc::stat64) -> usize {
 /// lead's files.
 pub fn hold_files(sts: &[libc::stat64]) -> Vec<crate::stripes::Held> {
     let registry = &crate::members::shared().registry;
-    crate::stripes::hold_each(sts.iter().map(file_stripe).map(|i| (i, registry.file_lock(i))).collect())
+    let stripes: Vec<usize> = sts.iter().map(file_stripe).collect();
+    let held = crate::stripes::hold_each(stripes.iter().map(|&i| (i, registry.file_lock(i))).collect());
+    stripes.into_iter().for_each(crate::behind::others_written);
+    held
 }
 
 pub struct Ocb {
@@ -243,6 +246,11 @@ impl Ocb {
             position: AtomicI64::new(-1),
             position_epoch: AtomicU32::new(0),
         }
+    }
+
+    /// The file's stripe among the registry's file words.
+    pub fn stripe(&self) -> usize {
+        self.order.stripe.into()
     }
 
     fn has(&self, m: Mark) -> bool {
@@ -449,7 +457,11 @@ impl Ocb {
     /// while the device works). The shared word first: waiting for it, this thread may
     /// apply a member change, which takes the process's lock of every open file.
     fn lock_order(&self, bytes: bool) -> OrderGuard<'_> {
-        let file = bytes.then(|| crate::stripes::hold(&[crate::members::shared().registry.file_lock(self.order.stripe.into())]));
+        let file = bytes.then(|| {
+            let held = crate::stripes::hold(&[crate::members::shared().registry.file_lock(self.stripe())]);
+            crate::behind::others_written(self.stripe());
+            held
+        });
         OrderGuard { _local: self.order.local.lock().unwrap_or_else(|e| e.into_inner()), _file: file }
     }
 

@@ -389,9 +389,9 @@ pub fn futex_wait_shared(word: &std::sync::atomic::AtomicU32, val: u32, timeout:
     unsafe { raw::syscall(libc::SYS_futex, word.as_ptr() as c_long, libc::FUTEX_WAIT as c_long, val as c_long, timeout as *const libc::timespec as c_long, 0, 0) };
 }
 
-/// Wakes one sleeper on a word in memory shared with other processes.
-pub fn futex_wake_one_shared(word: &std::sync::atomic::AtomicU32) {
-    unsafe { raw::syscall(libc::SYS_futex, word.as_ptr() as c_long, libc::FUTEX_WAKE as c_long, 1, 0, 0, 0) };
+/// Wakes `n` sleepers on a word in memory shared with other processes.
+pub fn futex_wake_shared(word: &std::sync::atomic::AtomicU32, n: c_int) {
+    unsafe { raw::syscall(libc::SYS_futex, word.as_ptr() as c_long, libc::FUTEX_WAKE as c_long, n as c_long, 0, 0, 0) };
 }
 
 /// Wakes every sleeper on `word`. An address, not a reference: the word may be gone by

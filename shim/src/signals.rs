@@ -60,6 +60,16 @@ fn bit(sig: c_int) -> u64 {
     1 << (sig - 1)
 }
 
+/// The signals of `bits` (see `bit`) as a signal set.
+fn set_of(bits: u64) -> libc::sigset_t {
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    unsafe { libc::sigemptyset(&mut set) };
+    for sig in (1..=SIGNALS as c_int).filter(|&sig| bits & bit(sig) != 0) {
+        unsafe { libc::sigaddset(&mut set, sig) };
+    }
+    set
+}
+
 fn action(sig: c_int) -> Option<&'static Action> {
     let i = usize::try_from(sig).ok().filter(|&i| (1..=SIGNALS).contains(&i))?;
     (sig != libc::SIGKILL && sig != libc::SIGSTOP).then(|| &ACTIONS[i])
@@ -196,11 +206,11 @@ pub fn siginterrupt(sig: c_int, interrupt: bool) -> Res<()> {
 /// SIG_HOLD if the signal was blocked, else the previous disposition.
 pub fn sigset(sig: c_int, disposition: usize) -> Res<usize> {
     const SIG_HOLD: usize = 2;
-    let mut one: libc::sigset_t = unsafe { std::mem::zeroed() };
-    let mut was: libc::sigset_t = unsafe { std::mem::zeroed() };
-    if unsafe { libc::sigemptyset(&mut one) } < 0 || unsafe { libc::sigaddset(&mut one, sig) } < 0 {
+    if !(1..=SIGNALS as c_int).contains(&sig) {
         return Err(Errno(libc::EINVAL));
     }
+    let one = set_of(bit(sig));
+    let mut was: libc::sigset_t = unsafe { std::mem::zeroed() };
     let previous = if disposition == SIG_HOLD {
         let previous = current(sig)?.sa_sigaction;
         mask(libc::SIG_BLOCK, &one, Some(&mut was))?;
@@ -258,11 +268,7 @@ extern "C" fn trampoline(sig: c_int, info: *mut siginfo_t, context: *mut c_void)
 /// not be queued (it then runs at once).
 fn defer(sig: c_int, info: *mut siginfo_t, context: *mut c_void) -> bool {
     let saved = Errno::last();
-    let mut one: libc::sigset_t = unsafe { std::mem::zeroed() };
-    unsafe {
-        libc::sigemptyset(&mut one);
-        libc::sigaddset(&mut one, sig);
-    }
+    let one = set_of(bit(sig));
     // Blocked now as well, for an SA_NODEFER action (the kernel left it open).
     let _ = mask(libc::SIG_BLOCK, &one, None);
     let queued = unsafe {
@@ -320,15 +326,8 @@ pub fn release_deferred() {
 }
 
 fn unblock(bits: u64) {
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    unsafe { libc::sigemptyset(&mut set) };
-    for sig in 1..=SIGNALS as c_int {
-        if bits & bit(sig) != 0 {
-            unsafe { libc::sigaddset(&mut set, sig) };
-        }
-    }
     let saved = Errno::last();
-    let _ = mask(libc::SIG_UNBLOCK, &set, None);
+    let _ = mask(libc::SIG_UNBLOCK, &set_of(bits), None);
     saved.set();
 }
 

@@ -52,7 +52,7 @@ impl Drop for Held {
                 match w.compare_exchange(now, 0, Ordering::Release, Ordering::Relaxed) {
                     Ok(_) => {
                         if now & WAITING != 0 {
-                            real::futex_wake_one_shared(w);
+                            real::futex_wake_shared(w, 1);
                         }
                         break;
                     }
@@ -113,11 +113,11 @@ fn lock(word: &AtomicU32, me: u32) {
     })
 }
 
-/// Whether a thread (of any process) with this id runs: it exists and is not a zombie (a
+/// Whether a thread (of any process; a process by its id) with this id runs: it exists and is not a zombie (a
 /// process killed holding a word stays one until its parent waits for it, and the parent
 /// may be waiting for the word first). Not told apart: a new thread that got a dead one's
 /// id, and holders in another pid namespace (README).
-fn thread_alive(tid: u32) -> bool {
+pub fn thread_alive(tid: u32) -> bool {
     match std::fs::read(format!("/proc/{tid}/stat")) {
         Ok(stat) => runs(&stat),
         Err(e) => e.kind() != std::io::ErrorKind::NotFound,

@@ -324,8 +324,13 @@ impl Registry {
         self.lock_word(registry::FILE_LOCKS, i % registry::FILE_STRIPES)
     }
 
+    /// The queued-writes word of stripe `i` of files (registry::FILE_QUEUED).
+    pub fn file_queued(&self, i: usize) -> &AtomicU32 {
+        self.lock_word(registry::FILE_QUEUED, i % registry::FILE_STRIPES)
+    }
+
     fn lock_word(&self, table: usize, i: usize) -> &AtomicU32 {
-        // SAFETY: inside the mapping (SIZE covers both tables), aligned (the tables start at
+        // SAFETY: inside the mapping (SIZE covers every table), aligned (the tables start at
         // multiples of 4), and only ever used atomically.
         unsafe { &*(self.map.add(table + i * 4) as *const AtomicU32) }
     }

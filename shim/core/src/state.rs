@@ -238,7 +238,10 @@ pub mod registry {
     pub const NAME_STRIPES: usize = 4096;
     pub const FILE_LOCKS: usize = NAME_LOCKS + NAME_STRIPES * 4;
     pub const FILE_STRIPES: usize = 4096;
-    pub const SIZE: usize = FILE_LOCKS + FILE_STRIPES * 4;
+    /// Per stripe of files: the pid of a process whose write-behind queue holds follower
+    /// writes to files of the stripe (0: none), which others wait for (the shim's behind.rs).
+    pub const FILE_QUEUED: usize = FILE_LOCKS + FILE_STRIPES * 4;
+    pub const SIZE: usize = FILE_QUEUED + FILE_STRIPES * 4;
     /// "SHDWREG2": this layout (an older registry is started afresh).
     pub const MAGIC: u64 = 0x3247_4552_5744_4853;
     /// How many slots have ever been taken (u32): every scan stops there, so that a set

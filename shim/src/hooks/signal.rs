@@ -19,6 +19,14 @@ fn answer<T: FfiReturn>(r: Res<T>) -> T {
     })
 }
 
+/// As `answer`, for the calls that return a disposition (SIG_ERR on failure).
+fn disposition(r: Res<sighandler_t>) -> sighandler_t {
+    r.unwrap_or_else(|e| {
+        e.set();
+        libc::SIG_ERR
+    })
+}
+
 macro_rules! sigaction_hooks {
     ($($name:ident),*) => {$(
         /// sigaction(2)
@@ -43,10 +51,7 @@ macro_rules! signal_hooks {
             if !set::is_active() {
                 return raw::$name(sig, handler);
             }
-            signals::signal(sig, handler, $how).unwrap_or_else(|e| {
-                e.set();
-                libc::SIG_ERR
-            })
+            disposition(signals::signal(sig, handler, $how))
         }
     )*};
 }
@@ -54,14 +59,11 @@ signal_hooks!(signal: Semantics::Bsd, bsd_signal: Semantics::Bsd, ssignal: Seman
 
 /// sigset(3)
 #[no_mangle]
-pub unsafe extern "C" fn sigset(sig: c_int, disposition: sighandler_t) -> sighandler_t {
+pub unsafe extern "C" fn sigset(sig: c_int, handler: sighandler_t) -> sighandler_t {
     if !set::is_active() {
-        return raw::sigset(sig, disposition);
+        return raw::sigset(sig, handler);
     }
-    signals::sigset(sig, disposition).unwrap_or_else(|e| {
-        e.set();
-        libc::SIG_ERR
-    })
+    disposition(signals::sigset(sig, handler))
 }
 
 /// siginterrupt(3)
