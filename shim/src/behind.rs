@@ -189,7 +189,9 @@ impl Locked {
         let word = crate::members::shared().registry.file_queued(s);
         let me = PID.load(Ordering::Relaxed);
         if queued {
-            if *n == 0 {
+            // Also when a waiter took the word for a dead process's while this one's queue
+            // held writes (see `others_written`).
+            if *n == 0 || word.load(Ordering::Relaxed) != me {
                 word.store(me, Ordering::SeqCst);
             }
             *n += 1;
@@ -325,7 +327,7 @@ pub fn others_written(s: usize) {
             return;
         }
         crate::real::futex_wait_shared(word, now, &LOOK_AGAIN);
-        if word.load(Ordering::SeqCst) == now && !crate::stripes::thread_alive(now) {
+        if word.load(Ordering::SeqCst) == now && !crate::stripes::process_alive(now) {
             // Gone with writes queued: they are recover's (their intents are open).
             let _ = word.compare_exchange(now, 0, Ordering::SeqCst, Ordering::Relaxed);
         }
@@ -413,6 +415,9 @@ fn start_worker() -> bool {
     }
     extern "C" fn start(_: *mut libc::c_void) -> *mut libc::c_void {
         if std::panic::catch_unwind(worker).is_err() {
+            // Another is started at the next push; what is queued is written by whoever
+            // drains the queue next.
+            WORKER.store(false, Ordering::SeqCst);
             crate::report::shim_bug();
         }
         std::ptr::null_mut()

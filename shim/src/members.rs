@@ -199,6 +199,7 @@ pub fn init() -> Result<(), String> {
     BOOT.store(shadow_core::shared::boot_hash(), Ordering::Relaxed);
     shadow_core::shared::set_boot_hash(BOOT.load(Ordering::Relaxed));
     claim_slot();
+    crate::stripes::forget_earlier_image(std::process::id());
     // Reported once the view exists (a report names the member paths).
     if let Unreachable::Marked(Some((survivor, dir, what))) = unreachable {
         survivor_moves_on(&dir, survivor);

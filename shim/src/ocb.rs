@@ -67,6 +67,9 @@ pub fn hold_files(sts: &[libc::stat64]) -> Vec<crate::stripes::Held> {
     let stripes: Vec<usize> = sts.iter().map(file_stripe).collect();
     let held = crate::stripes::hold_each(stripes.iter().map(|&i| (i, registry.file_lock(i))).collect());
     stripes.into_iter().for_each(crate::behind::others_written);
+    // And this process's own queued writes to them (another thread's, queued since this
+    // hook began) come first too.
+    crate::behind::drain();
     held
 }
 
@@ -741,11 +744,14 @@ impl Ocb {
 
     /// Applies `copy` to the follower's file under the file's order, as a mutation.
     fn to_follower(&self, what: &str, copy: impl FnOnce(c_int) -> Res<()>) {
+        let order = self.lock_order(true);
+        // Read under the order: waiting for it may have applied a member change, which
+        // replaces the follower's fd.
         let Some(sfd) = self.secondary_fd() else {
+            drop(order);
             crate::members::record_change(&self.rel(), Some(self));
             return;
         };
-        let _order = self.lock_order(true);
         crate::behind::drain();
         self.begin_intent(Some(sfd));
         self.set(Mark::Written);
@@ -832,42 +838,10 @@ impl Ocb {
     /// write intent is over, unless the members may differ (recover will see to it).
     pub fn settle(&self, fd: c_int) {
         crate::behind::drain();
-        let follower = self.secondary_fd().filter(|_| self.is_written());
-        let mut lead = follower.and_then(|_| real::fstat(fd).ok());
-        self.check_position(fd, lead.map(|l| l.st_size));
-        if let Some(sfd) = follower {
-            // Bytes the lead got past the follower's end behind the shim's back (the loader
-            // of a child writing an inherited stderr before its shim started) are copied.
-            if let (Some(l), Ok(follower)) = (lead, real::fstat(sfd)) {
-                if l.st_size > follower.st_size {
-                    self.copy_range_from_primary(fd, follower.st_size, l.st_size - follower.st_size);
-                    // Reading the lead may have moved its atime.
-                    lead = real::fstat(fd).ok();
-                }
-            }
-            // A lead that cannot say its times is the lead's trouble (its next operation
-            // finds out), never the follower's.
-            // Another process writing the same file settles it too: whichever sets the times
-            // last must set the lead's latest, so the lead is read again until it holds still.
-            for _ in 0..16 {
-                let Some(st) = lead else { break };
-                match real::futimens(sfd, &times_of(&st)) {
-                    Ok(_) => {}
-                    // A writer that does not own the file may not set exact times (the kernel
-                    // stamped "now" on each member at its write).
-                    Err(Errno(libc::EPERM | libc::EACCES)) => break,
-                    Err(e) => {
-                        let _ = crate::members::follower_failed(&self.rel(), "futimens", e, Some(self));
-                        break;
-                    }
-                }
-                let again = real::fstat(fd).ok();
-                let mtime = |s: &libc::stat64| (s.st_mtime, s.st_mtime_nsec, s.st_atime, s.st_atime_nsec);
-                if again.as_ref().map(mtime) == Some(mtime(&st)) {
-                    break;
-                }
-                lead = again;
-            }
+        if self.secondary_fd().is_some() && self.is_written() {
+            self.settle_follower(fd);
+        } else {
+            self.check_position(fd, None);
         }
         // Without a follower fd (the member left: the change list has the path) there is
         // nothing in doubt either; an insecure file keeps its intent for recover.
@@ -879,6 +853,40 @@ impl Ocb {
 }
 
 impl Ocb {
+    /// `settle`'s part on the follower's file, under the file's order: no process's write
+    /// lands between the lead's times read here and the follower's set, and every writer
+    /// settles under it at its last close, so the follower keeps the lead's latest times.
+    fn settle_follower(&self, fd: c_int) {
+        let _order = self.lock_order(true);
+        // Read under the order (see `to_follower`).
+        let Some(sfd) = self.secondary_fd() else { return };
+        // A lead that cannot say its times is the lead's trouble (its next operation finds
+        // out), never the follower's.
+        let Ok(mut lead) = real::fstat(fd) else { return };
+        self.check_position(fd, Some(lead.st_size));
+        // Bytes the lead got past the follower's end behind the shim's back (the loader of
+        // a child writing an inherited stderr before its shim started) are copied.
+        if let Ok(follower) = real::fstat(sfd) {
+            if lead.st_size > follower.st_size {
+                self.begin_intent(Some(sfd));
+                if let Err(e) = self.copy_range(fd, sfd, follower.st_size, lead.st_size - follower.st_size) {
+                    let _ = crate::members::follower_failed(&self.rel(), "copy", e, Some(self));
+                }
+                // Reading the lead may have moved its atime.
+                let Ok(now) = real::fstat(fd) else { return };
+                lead = now;
+            }
+        }
+        match real::futimens(sfd, &times_of(&lead)) {
+            // A writer that does not own the file may not set exact times (the kernel
+            // stamped "now" on each member at its write).
+            Ok(_) | Err(Errno(libc::EPERM | libc::EACCES)) => {}
+            Err(e) => {
+                let _ = crate::members::follower_failed(&self.rel(), "futimens", e, Some(self));
+            }
+        }
+    }
+
     /// From `_exit` (which settles nothing else): the follower's file gets the lead's times,
     /// as at a last close. Async-signal-safe: two syscalls, no lock, no allocation.
     pub fn settle_times_now(&self, fd: c_int) {

@@ -11,6 +11,8 @@
 //! (a file's order mutex): ocb.rs takes its word first.
 
 use crate::real;
+use shadow_core::shared::Registry;
+use shadow_core::state::registry::{FILE_STRIPES, NAME_STRIPES};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 const WAITING: u32 = 1 << 31;
@@ -75,6 +77,25 @@ pub fn hold(words: &[&'static AtomicU32]) -> Held {
     held
 }
 
+/// At start-up: words this process's id holds were left by an earlier image of it (an exec
+/// from another thread killed its main thread holding one, or a write-behind queue kept
+/// writes past the exec's drain): nobody would ever let them go, and as the id is this
+/// live process's, waiters would not take them either. The main thread's id is the
+/// process's. Three tables of 4,096 words read once.
+pub fn forget_earlier_image(pid: u32) {
+    let registry = &crate::members::shared().registry;
+    type Table = fn(&Registry, usize) -> &AtomicU32;
+    let tables: [(Table, usize); 3] = [(Registry::name_lock, NAME_STRIPES), (Registry::file_lock, FILE_STRIPES), (Registry::file_queued, FILE_STRIPES)];
+    for (table, n) in tables {
+        for word in (0..n).map(|i| table(registry, i)) {
+            let now = word.load(Ordering::Relaxed);
+            if now != 0 && now & !WAITING == pid && word.compare_exchange(now, 0, Ordering::SeqCst, Ordering::Relaxed).is_ok() {
+                real::futex_wake_shared(word, libc::c_int::MAX);
+            }
+        }
+    }
+}
+
 /// Holds any number of words (index and word), each once, lowest index first (see `hold`).
 pub fn hold_each(mut stripes: Vec<(usize, &'static AtomicU32)>) -> Vec<Held> {
     stripes.sort_unstable_by_key(|s| s.0);
@@ -113,15 +134,34 @@ fn lock(word: &AtomicU32, me: u32) {
     })
 }
 
-/// Whether a thread (of any process; a process by its id) with this id runs: it exists and is not a zombie (a
+/// Whether a thread (of any process) with this id runs: it exists and is not a zombie (a
 /// process killed holding a word stays one until its parent waits for it, and the parent
 /// may be waiting for the word first). Not told apart: a new thread that got a dead one's
 /// id, and holders in another pid namespace (README).
-pub fn thread_alive(tid: u32) -> bool {
+fn thread_alive(tid: u32) -> bool {
     match std::fs::read(format!("/proc/{tid}/stat")) {
         Ok(stat) => runs(&stat),
         Err(e) => e.kind() != std::io::ErrorKind::NotFound,
     }
+}
+
+/// Whether a process runs: as `thread_alive` for its main thread, or, that one gone (a
+/// main thread that called pthread_exit shows as a zombie), while other threads of it run.
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read(format!("/proc/{pid}/status")) {
+        Ok(status) => status_runs(&status),
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    }
+}
+
+/// A /proc/<pid>/status text: not a zombie or dead, or more than one thread.
+fn status_runs(status: &[u8]) -> bool {
+    let field = |name: &[u8]| {
+        status.split(|&b| b == b'\n').find_map(|l| l.strip_prefix(name)).map(|v| v.trim_ascii())
+    };
+    let dead = field(b"State:").is_some_and(|s| matches!(s.first(), Some(b'Z' | b'X' | b'x')));
+    let threads = field(b"Threads:").and_then(|t| std::str::from_utf8(t).ok()?.parse::<u32>().ok()).unwrap_or(1);
+    !dead || threads > 1
 }
 
 /// The state in a /proc/<tid>/stat line (after the command's closing parenthesis) is not
@@ -156,6 +196,15 @@ mod tests {
         assert!(runs(b"1234 (a (weird) name) S 1 1234"));
         assert!(runs(b"1234 (sh) R 1"));
         assert!(!runs(b"1234 (sh) X 1"));
+    }
+
+    #[test]
+    fn a_process_runs_while_any_thread_of_it_does() {
+        assert!(process_alive(std::process::id()));
+        assert!(!process_alive(u32::MAX >> 2));
+        assert!(!status_runs(b"Name:\tx\nState:\tZ (zombie)\nThreads:\t1\n"));
+        assert!(status_runs(b"Name:\tx\nState:\tZ (zombie)\nThreads:\t3\n"));
+        assert!(status_runs(b"Name:\tx\nState:\tS (sleeping)\nThreads:\t1\n"));
     }
 
     #[test]

@@ -24,14 +24,12 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, lead: impl Fn(&At, c_
     // the name: the two must find the same file (see names.rs). A read-only open of a
     // directory without O_DIRECTORY does not.
     let twinned = changes || flags & (libc::O_ACCMODE | libc::O_DIRECTORY) != libc::O_RDONLY;
-    let found = lead_entry(&sp, flags, twinned);
-    let _name = (twinned && !may_wait(found.as_ref(), flags)).then(|| crate::names::hold(&[sp.rel()]));
-    // Emptying a file is a change to its bytes: ordered with other processes' writes to it.
-    let _bytes = found.filter(|st| flags & libc::O_TRUNC != 0 && st.st_mode & libc::S_IFMT == libc::S_IFREG).map(|st| crate::ocb::hold_files(&[st]));
+    // What the open holds, let go once the follower's twin is open too.
+    let held = std::cell::RefCell::new(Vec::new());
     let made = std::cell::Cell::new(flags);
     let open = || {
         super::on_lead_res(&sp, "open", |at| {
-            let (fd, how) = open_noting_creation(flags, |f| lead(at, f).into_res())?;
+            let (fd, how) = open_holding(&sp, flags, twinned, &mut held.borrow_mut(), |f| lead(at, f).into_res())?;
             made.set(how);
             Ok(fd)
         })
@@ -39,10 +37,60 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, lead: impl Fn(&At, c_
     open_in_flight(sp.rel(), changes, open, |fd, intent| adopt_new_fd(fd, sp.rel().clone(), made.get(), mode, Twin::Path(&sp), Some(intent)))
 }
 
+/// Makes the lead's open (`open`, given the flags; see `open_noting_creation`), holding in
+/// `held` what it must: the name for a `twinned` open (unless it may wait: see
+/// `may_wait`), and the file's bytes for an O_TRUNC open of an existing file (emptying it
+/// is a change to them, ordered with other processes' writes: ocb::hold_files).
+fn open_holding(sp: &Spath, flags: c_int, twinned: bool, held: &mut Vec<crate::stripes::Held>, open: impl Fn(c_int) -> Res<c_int>) -> Res<(c_int, c_int)> {
+    if twinned && exclusive_first(flags) && held.is_empty() {
+        // The exclusive try never waits (an existing FIFO answers EEXIST).
+        held.push(crate::names::hold(&[sp.rel()]));
+    }
+    open_noting_creation(flags, open, || {
+        // Looked at holding the name, so that what is found is what the open opens.
+        if twinned && held.is_empty() {
+            held.push(crate::names::hold(&[sp.rel()]));
+        }
+        let found = lead_entry(sp, flags, twinned);
+        if twinned && may_wait(found.as_ref(), flags) {
+            held.clear();
+        }
+        if let Some(st) = found.filter(|st| flags & libc::O_TRUNC != 0 && st.st_mode & libc::S_IFMT == libc::S_IFREG) {
+            held.extend(crate::ocb::hold_files(&[st]));
+        }
+    })
+}
+
+/// An O_CREAT open without O_EXCL, tried with it first (see `open_noting_creation`).
+fn exclusive_first(flags: c_int) -> bool {
+    flags & (libc::O_CREAT | libc::O_EXCL) == libc::O_CREAT && flags & libc::O_TMPFILE != libc::O_TMPFILE
+}
+
+/// Makes an open (`open`, given the flags), saying with O_EXCL in the flags returned whether
+/// it created the file: then the follower's open must create it too (another process may
+/// have removed the name on the lead, its removal not yet on the follower: see
+/// ocb::open_secondary). An O_CREAT open without O_EXCL is first made with it, then, if the
+/// file exists, as asked: one failed open more for an existing file. `as_asked` runs just
+/// before the open as asked (a file the exclusive try created needs no look first).
+fn open_noting_creation(flags: c_int, open: impl Fn(c_int) -> Res<c_int>, as_asked: impl FnOnce()) -> Res<(c_int, c_int)> {
+    if exclusive_first(flags) {
+        match open(flags | libc::O_EXCL) {
+            Ok(fd) => return Ok((fd, flags | libc::O_EXCL)),
+            // A symlink (O_EXCL never follows one) or an existing file: the open as asked.
+            Err(Errno(libc::EEXIST)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    as_asked();
+    open(flags).map(|fd| (fd, flags))
+}
+
 /// The lead's entry an open finds, where the open must know it (one fstatat): whether a
-/// twinned open may wait (see `may_wait`), which file an O_TRUNC open empties.
+/// twinned open may wait (see `may_wait`), which file an O_TRUNC open empties. Not for an
+/// O_CREAT|O_EXCL open, which finds nothing or fails.
 fn lead_entry(sp: &Spath, flags: c_int, twinned: bool) -> Option<libc::stat64> {
-    if !(twinned && could_block(flags)) && flags & libc::O_TRUNC == 0 {
+    let exclusive = flags & (libc::O_CREAT | libc::O_EXCL) == libc::O_CREAT | libc::O_EXCL;
+    if exclusive || !(twinned && could_block(flags)) && flags & libc::O_TRUNC == 0 {
         return None;
     }
     let follow = if flags & libc::O_NOFOLLOW != 0 { libc::AT_SYMLINK_NOFOLLOW } else { 0 };
@@ -51,7 +99,7 @@ fn lead_entry(sp: &Spath, flags: c_int, twinned: bool) -> Option<libc::stat64> {
 }
 
 fn could_block(flags: c_int) -> bool {
-    flags & libc::O_NONBLOCK == 0 && flags & (libc::O_CREAT | libc::O_EXCL) != libc::O_CREAT | libc::O_EXCL
+    flags & libc::O_NONBLOCK == 0
 }
 
 /// Whether an open may wait for another process (a FIFO waits for its other end; a device
@@ -59,24 +107,6 @@ fn could_block(flags: c_int) -> bool {
 /// FIFO opening it O_RDWR). Such files are the primary's alone anyway.
 fn may_wait(found: Option<&libc::stat64>, flags: c_int) -> bool {
     could_block(flags) && found.is_some_and(|st| !matches!(st.st_mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR))
-}
-
-/// Makes an open (`open`, given the flags), saying with O_EXCL in the flags returned whether
-/// it created the file: then the follower's open must create it too (another process may
-/// have removed the name on the lead, its removal not yet on the follower: see
-/// ocb::open_secondary). An O_CREAT open without O_EXCL is first made with it, then, if the
-/// file exists, as asked: one failed open more for an existing file.
-fn open_noting_creation(flags: c_int, open: impl Fn(c_int) -> Res<c_int>) -> Res<(c_int, c_int)> {
-    let creates = flags & libc::O_CREAT != 0 && flags & libc::O_TMPFILE != libc::O_TMPFILE;
-    if !creates || flags & libc::O_EXCL != 0 {
-        return open(flags).map(|fd| (fd, flags));
-    }
-    match open(flags | libc::O_EXCL) {
-        Ok(fd) => Ok((fd, flags | libc::O_EXCL)),
-        // A symlink (O_EXCL never follows one) or an existing file: the open as asked.
-        Err(Errno(libc::EEXIST)) => open(flags).map(|fd| (fd, flags)),
-        Err(e) => Err(e),
-    }
 }
 
 /// openat2(2), which glibc has no wrapper for: reached through syscall(2).
@@ -120,6 +150,8 @@ pub fn reopen_shadowed(n: c_int, path: *const c_char, flags: c_int, mode: mode_t
         None => Twin::None,
     };
     let rel = src.rel();
+    // Emptying the file: ordered with other processes' writes to it (see open_holding).
+    let _bytes = (flags & libc::O_TRUNC != 0).then(|| real::fstat(n).ok()).flatten().map(|st| ocb::hold_files(&[st]));
     open_in_flight(&rel.clone(), flags & libc::O_TRUNC != 0, || unsafe { raw::open64(path, flags, mode) }.into_res(), |fd, intent| adopt_new_fd(fd, rel, flags & !libc::O_EXCL, mode, twin, Some(intent)))
 }
 
@@ -421,12 +453,17 @@ mod tests {
     use std::cell::RefCell;
 
     /// The flags each open was made with, answering from `answers` in turn.
+    /// (-1 in the list: where `as_asked` ran.)
     fn opens(flags: c_int, answers: &[Res<c_int>]) -> (Res<(c_int, c_int)>, Vec<c_int>) {
         let made = RefCell::new(Vec::new());
-        let r = open_noting_creation(flags, |f| {
-            made.borrow_mut().push(f);
-            answers[made.borrow().len() - 1]
-        });
+        let r = open_noting_creation(
+            flags,
+            |f| {
+                made.borrow_mut().push(f);
+                answers[made.borrow().iter().filter(|&&m| m != -1).count() - 1]
+            },
+            || made.borrow_mut().push(-1),
+        );
         (r, made.into_inner())
     }
 
@@ -439,7 +476,7 @@ mod tests {
     #[test]
     fn an_existing_file_is_then_opened_as_asked() {
         let f = libc::O_WRONLY | libc::O_CREAT;
-        assert_eq!(opens(f, &[Err(Errno(libc::EEXIST)), Ok(6)]), (Ok((6, f)), vec![f | libc::O_EXCL, f]));
+        assert_eq!(opens(f, &[Err(Errno(libc::EEXIST)), Ok(6)]), (Ok((6, f)), vec![f | libc::O_EXCL, -1, f]));
     }
 
     #[test]
@@ -451,7 +488,7 @@ mod tests {
     #[test]
     fn exclusive_plain_and_tmpfile_opens_are_made_once_as_asked() {
         for f in [libc::O_RDONLY, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, libc::O_WRONLY | libc::O_TMPFILE] {
-            assert_eq!(opens(f, &[Ok(3)]), (Ok((3, f)), vec![f]), "{f:#x}");
+            assert_eq!(opens(f, &[Ok(3)]), (Ok((3, f)), vec![-1, f]), "{f:#x}");
         }
     }
 }

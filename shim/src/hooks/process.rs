@@ -488,8 +488,10 @@ macro_rules! spawn_hooks {
             }
             let result = std::cell::Cell::new(0);
             mark_inherited_shared(!fa.is_null());
+            // Held until the spawn returns; taken at the boundary, in flight, before the
+            // spawn's own work (which is not in flight and runs handlers at once).
+            let _held = if fa.is_null() { None } else { boundary::prepare(|| Some(prepare_spawn_opens(fa))) };
             let r = exec_with(path, argv as _, envp as _, $how, false, |p, a, e| {
-                let _held = if fa.is_null() { Vec::new() } else { prepare_spawn_opens(fa) };
                 result.set(call(p, a, e));
                 0
             });
