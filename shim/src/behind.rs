@@ -131,8 +131,8 @@ impl Locked {
     }
     /// Until `done`: writes the front of the queue out while no other thread does, and
     /// waits (as a waiter the queue's thread hurries for) while one does.
-    fn wait_for(mut self, done: impl Fn(&Locked) -> bool) -> Locked {
-        while !done(&self) {
+    fn wait_for(mut self, done: impl Fn(&mut Locked) -> bool) -> Locked {
+        while !done(&mut self) {
             if *self.busy() {
                 self.wait_as_waiter();
             } else {
@@ -142,24 +142,24 @@ impl Locked {
         }
         self
     }
-    fn wait_as_waiter(&self) {
+    fn wait_as_waiter(&mut self) {
         *self.waiters() += 1;
         self.wait();
         // Saturating: a fork child made from a signal handler during the wait counts from 0.
         *self.waiters() = self.waiters().saturating_sub(1);
     }
-    fn items(&self) -> &mut VecDeque<Item> {
+    fn items(&mut self) -> &mut VecDeque<Item> {
         unsafe { &mut *QUEUE.items.get() }
     }
-    fn bytes(&self) -> &mut usize {
+    fn bytes(&mut self) -> &mut usize {
         unsafe { &mut *QUEUE.bytes.get() }
     }
-    fn tail(&self) -> &mut usize {
+    fn tail(&mut self) -> &mut usize {
         unsafe { &mut *QUEUE.tail.get() }
     }
     /// Where `len` more bytes fit in the ring in one piece: after the newest item, or at
     /// the ring's start when the oldest item begins far enough from it.
-    fn room(&self, len: usize, cap: usize) -> Option<usize> {
+    fn room(&mut self, len: usize, cap: usize) -> Option<usize> {
         let Some(oldest) = self.items().front() else { return (len <= cap).then_some(0) };
         let (head, tail) = (oldest.start, *self.tail());
         if tail > head {
@@ -173,18 +173,18 @@ impl Locked {
             (head - tail >= len).then_some(tail)
         }
     }
-    fn waiters(&self) -> &mut usize {
+    fn waiters(&mut self) -> &mut usize {
         unsafe { &mut *QUEUE.waiters.get() }
     }
-    fn idle(&self) -> &mut bool {
+    fn idle(&mut self) -> &mut bool {
         unsafe { &mut *QUEUE.idle.get() }
     }
-    fn busy(&self) -> &mut bool {
+    fn busy(&mut self) -> &mut bool {
         unsafe { &mut *QUEUE.busy.get() }
     }
     /// One more (`queued`) or one less item of stripe `s` in the queue; the registry told
     /// when the first comes and the last goes.
-    fn count_stripe(&self, s: usize, queued: bool) {
+    fn count_stripe(&mut self, s: usize, queued: bool) {
         let n = unsafe { &mut (*QUEUE.per_stripe.get())[s] };
         let word = crate::members::shared().registry.file_queued(s);
         let me = PID.load(Ordering::Relaxed);
@@ -268,7 +268,7 @@ pub fn push(ocb: &Arc<Ocb>, sfd: c_int, at: i64, bytes: &Payload, what: &'static
         return false;
     }
     let ring = RING.load(Ordering::Acquire);
-    let q = Locked::take().wait_for(|q| q.room(len, cap).is_some());
+    let mut q = Locked::take().wait_for(|q| q.room(len, cap).is_some());
     // Under the lock under which an idle thread ends: one that ended is started again.
     if !start_worker() {
         return false;
@@ -400,7 +400,7 @@ pub fn relocate(old: c_int, new: c_int) {
     if PUSHED.load(Ordering::SeqCst) == DONE.load(Ordering::SeqCst) {
         return;
     }
-    let q = Locked::take();
+    let mut q = Locked::take();
     for item in q.items().iter_mut().filter(|i| i.sfd == old) {
         item.sfd = new;
     }
@@ -442,8 +442,8 @@ fn worker() {
     // Everything this thread calls reaches libc directly.
     std::mem::forget(crate::boundary::Inside::force());
     loop {
-        let q = Locked::take();
-        if !gather(&q) {
+        let mut q = Locked::take();
+        if !gather(&mut q) {
             return;
         }
         *q.busy() = true;
@@ -454,7 +454,7 @@ fn worker() {
 /// Writes the front of the queue out with the lock let go, as the busy thread (claimed by
 /// the caller), and gives up `busy`. A failure is reported for each file it hit once the
 /// items are off the queue, before they count as done.
-fn write_front(q: Locked) -> Locked {
+fn write_front(mut q: Locked) -> Locked {
     // The items stay in the queue (and count against it) until the follower has their
     // bytes: only the busy thread takes items off the front, so these stay put.
     let ring = RING.load(Ordering::Acquire);
@@ -474,7 +474,7 @@ fn write_front(q: Locked) -> Locked {
     let failed = write_batch(&iovs[..n], &whom[..n]);
     let mut done: [Option<Item>; BATCH] = [const { None }; BATCH];
     {
-        let q = Locked::take();
+        let mut q = Locked::take();
         if FORK_GEN.load(Ordering::SeqCst) != gen {
             // A fork child made from a signal handler during the write: these items were
             // the parent's, and the child's queue starts empty.
@@ -507,7 +507,7 @@ fn write_front(q: Locked) -> Locked {
     // file's last reference its own and settles it.
     drop(done);
     std::mem::forget(unwinding);
-    let q = Locked::take();
+    let mut q = Locked::take();
     if FORK_GEN.load(Ordering::SeqCst) != gen {
         // As above, a fork child made since: the child's counts never held these items.
         return q;
@@ -536,7 +536,7 @@ struct BusyOnUnwind {
 
 impl Drop for BusyOnUnwind {
     fn drop(&mut self) {
-        let q = Locked::take();
+        let mut q = Locked::take();
         count_done(self.popped);
         *q.busy() = false;
         q.wake();
@@ -548,7 +548,7 @@ impl Drop for BusyOnUnwind {
 /// IDLE_MS: the thread ends (`WORKER` cleared under the lock, so the next `push` starts
 /// another), which gives a program that has stopped writing its syscalls' speed back (see
 /// beside.rs on what a thread costs).
-fn gather(q: &Locked) -> bool {
+fn gather(q: &mut Locked) -> bool {
     loop {
         if *q.busy() {
             q.wait_as_waiter();

@@ -99,7 +99,7 @@ impl Locked {
         unsafe { libc::pthread_mutex_lock(JOBS.lock.get()) };
         Locked
     }
-    fn head(&self) -> &mut *mut Job {
+    fn head(&mut self) -> &mut *mut Job {
         unsafe { &mut *JOBS.head.get() }
     }
     /// Waits for work, at most until the realtime clock reads `until` (the condition
@@ -135,7 +135,7 @@ pub fn beside<T>(follower: &dyn Fn() -> Res<()>, lead: impl FnOnce() -> T) -> (T
     // One pointer for the slot and the wait: the thread writes to the job through it.
     let job: *mut Job = &mut job;
     {
-        let q = Locked::take();
+        let mut q = Locked::take();
         // Looked at again under the lock, under which an idle thread decides to end.
         if !q.head().is_null() || THREAD.load(Ordering::Acquire) != RUNNING {
             drop(q);
@@ -222,7 +222,7 @@ extern "C" fn worker(_: *mut libc::c_void) -> *mut libc::c_void {
     loop {
         // The job stays in the slot while it runs: the slot is busy until it is done.
         let job = {
-            let q = Locked::take();
+            let mut q = Locked::take();
             let mut until = realtime_in_ms(IDLE_MS);
             while q.head().is_null() {
                 if !q.wait_for_work_until(&until) && q.head().is_null() {
