@@ -284,7 +284,7 @@ pub fn push(ocb: &Arc<Ocb>, sfd: c_int, at: i64, bytes: &Payload, what: &'static
     *q.bytes() += len;
     let pushed = PUSHED.load(Ordering::Relaxed);
     let queued_at = match q.items().back() {
-        Some(last) if pushed % STAMP_EVERY != 0 => last.queued_at,
+        Some(last) if !pushed.is_multiple_of(STAMP_EVERY) => last.queued_at,
         _ => now_ms(),
     };
     q.items().push_back(Item { ocb: ocb.clone(), sfd, at, start, len, what, queued_at, stripe: ocb.stripe() as u16 });

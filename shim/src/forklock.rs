@@ -131,7 +131,7 @@ mod tests {
 
     #[test]
     fn the_generation_wraps_without_touching_the_other_bits() {
-        let last = u32::MAX & !(READERS | WRITER | WRITER_WAITING);
+        let last = !(READERS | WRITER | WRITER_WAITING);
         assert_eq!(next_generation(last | WRITER | 7), 0);
     }
 

@@ -81,10 +81,8 @@ pub fn path<'a>(p: *const c_char) -> Option<&'a CStr> {
     let mut i = 0;
     while i < limit {
         let addr = start + i;
-        if i == 0 || addr % PAGE == 0 {
-            if !page_readable(addr / PAGE) {
-                return None;
-            }
+        if (i == 0 || addr.is_multiple_of(PAGE)) && !page_readable(addr / PAGE) {
+            return None;
         }
         if unsafe { *(addr as *const u8) } == 0 {
             return Some(unsafe { CStr::from_ptr(p) });

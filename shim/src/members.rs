@@ -750,7 +750,7 @@ fn settle(i: usize) {
             arrive(i);
             continue;
         }
-        if epoch != APPLIED.load(Ordering::SeqCst) && epoch % 2 == 0 {
+        if epoch != APPLIED.load(Ordering::SeqCst) && epoch.is_multiple_of(2) {
             refresh();
             continue;
         }

@@ -547,7 +547,7 @@ impl Ocb {
     fn wrote_at_position(&self, fd: c_int, end: i64, epoch: u32) {
         if POSITION_EPOCH.load(Ordering::Acquire) == epoch {
             self.learn_position(end, epoch);
-        } else if real::lseek(fd, 0, libc::SEEK_CUR).map_or(true, |now| now != end) {
+        } else if real::lseek(fd, 0, libc::SEEK_CUR) != Ok(end) {
             self.mark_insecure("a call from a signal handler moved the file position during a write", Errno(libc::EIO));
         }
     }

@@ -380,8 +380,6 @@ mod tests {
         assert_eq!(plain_prefix(b"primary = \"/p\""), None);
     }
 
-    use super::*;
-
     const GOOD: &str = "prefix = \"/shadow/\"\nprimary = \"/a/p\"\nsecondary = \"/b/s\"\nstate_dir = \"/var/x\"\n";
 
     fn parse_str(text: &str) -> Result<Config, String> {

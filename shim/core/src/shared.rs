@@ -195,7 +195,7 @@ impl SharedState {
         let mut spins = 0u32;
         loop {
             let before = self.epoch();
-            if before % 2 == 0 {
+            if before.is_multiple_of(2) {
                 let mut copy = vec![0u8; state::SIZE];
                 unsafe { std::ptr::copy_nonoverlapping(self.map, copy.as_mut_ptr(), state::SIZE) };
                 if self.epoch() == before {
@@ -221,7 +221,7 @@ impl SharedState {
         let epoch = self.word64(state::EPOCH_OFFSET);
         let odd = loop {
             let e = epoch.load(Ordering::SeqCst);
-            if e % 2 == 0 && epoch.compare_exchange(e, e + 1, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+            if e.is_multiple_of(2) && epoch.compare_exchange(e, e + 1, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
                 break e + 1;
             }
             std::hint::spin_loop();

@@ -306,7 +306,7 @@ scandirat_hooks!(scandirat, scandirat64);
 #[no_mangle]
 pub unsafe extern "C" fn inotify_add_watch(fd: c_int, path: *const c_char, mask: u32) -> c_int {
     let call = |p: *const c_char| raw::inotify_add_watch(fd, p, mask);
-    path_hook(libc::AT_FDCWD, path, |sp| super::on_lead(&sp, "inotify_add_watch", |a| via_abs(a, |p| call(p))), call)
+    path_hook(libc::AT_FDCWD, path, |sp| super::on_lead(&sp, "inotify_add_watch", |a| via_abs(a, call)), call)
 }
 
 /// name_to_handle_at(2): the lead's file.
@@ -330,5 +330,5 @@ pub unsafe extern "C" fn fanotify_mark(fd: c_int, flags: libc::c_uint, mask: u64
 #[no_mangle]
 pub unsafe extern "C" fn chroot(path: *const c_char) -> c_int {
     let call = |p: *const c_char| raw::chroot(p);
-    path_hook(libc::AT_FDCWD, path, |sp| super::on_lead(&sp, "chroot", |a| via_abs(a, |p| call(p))), call)
+    path_hook(libc::AT_FDCWD, path, |sp| super::on_lead(&sp, "chroot", |a| via_abs(a, call)), call)
 }

@@ -270,7 +270,10 @@ pub unsafe extern "C" fn renameat2(da: c_int, a: *const c_char, db: c_int, b: *c
     if r == 0 && flags & libc::RENAME_WHITEOUT != 0 {
         // The source name is now a whiteout each member's kernel made with its own times.
         boundary::prepare(|| match resolve::resolve(da, crate::mem::path(a)?) {
-            Target::Shadowed(sp) => Some(copy_entry_times(&sp)),
+            Target::Shadowed(sp) => {
+                copy_entry_times(&sp);
+                Some(())
+            }
             _ => None,
         });
     }

@@ -429,7 +429,10 @@ pub unsafe extern "C" fn posix_spawn_file_actions_addchdir_np(fa: *mut libc::pos
 /// initialised again at the same address).
 fn forget_spawn_opens(fa: *const libc::posix_spawn_file_actions_t) {
     if set::is_active() {
-        boundary::prepare(|| Some(SPAWN_OPENS.lock().unwrap_or_else(|e| e.into_inner()).retain(|o| o.actions != fa as usize)));
+        boundary::prepare(|| {
+            SPAWN_OPENS.lock().unwrap_or_else(|e| e.into_inner()).retain(|o| o.actions != fa as usize);
+            Some(())
+        });
     }
 }
 

@@ -102,7 +102,10 @@ unsafe extern "C" fn nftw_trampoline(fpath: *const c_char, sb: *const libc::stat
     let Some((shown, user, shift, follows_cwd)) = translate(fpath) else { return 0 };
     if follows_cwd {
         // FTW_CHDIR: nftw changed directory with an internal call.
-        boundary::prepare(|| Some(resolve::set_cwd_real()));
+        boundary::prepare(|| {
+            resolve::set_cwd_real();
+            Some(())
+        });
     }
     let mut f = *ftw;
     f.base += shift;
@@ -123,7 +126,10 @@ unsafe fn walk(dir: *const c_char, user: *mut c_void, follows_cwd: bool, run: im
     let r = run(real.as_ptr());
     WALKS.with(|w| w.borrow_mut().pop());
     if follows_cwd {
-        boundary::prepare(|| Some(resolve::set_cwd_real()));
+        boundary::prepare(|| {
+            resolve::set_cwd_real();
+            Some(())
+        });
     }
     Some(r)
 }
