@@ -401,7 +401,9 @@ impl LiveSet {
         // process died in this boot (a kill -9 loses nothing written), else its whole
         // directory (a power failure may have lost the unflushed entry list).
         let boot = shared::boot_hash();
-        let suspects_of = |records: &[journal::Record], live: &std::collections::HashSet<u32>| -> Vec<(u64, journal::Intent, Vec<(String, bool)>)> {
+        // Each: the intent's id, the intent, and its entries (path, whether its directory).
+        type Suspects = Vec<(u64, journal::Intent, Vec<(String, bool)>)>;
+        let suspects_of = |records: &[journal::Record], live: &std::collections::HashSet<u32>| -> Suspects {
             journal::open_intents(records)
                 .into_iter()
                 .filter(|(id, _)| !live.contains(&journal::pid_of(*id)))

@@ -100,7 +100,8 @@ const BLOCK: usize = 256;
 /// fd -> OCB, in blocks of BLOCK slots made as fds are used: fds are dense (the kernel
 /// hands out the lowest free number), so a slot costs 8 bytes per open fd where a hash
 /// map's entry costs 20-40.
-struct Links(Vec<Option<Box<[Option<Arc<Ocb>>; BLOCK]>>>);
+struct Links(Vec<Option<Box<Block>>>);
+type Block = [Option<Arc<Ocb>>; BLOCK];
 
 impl Links {
     fn get(&self, fd: c_int) -> Option<&Arc<Ocb>> {

@@ -31,7 +31,9 @@ struct FileOrder {
     local: Mutex<()>,
     stripe: u16,
 }
-static FILE_ORDERS: Lazy<Mutex<HashMap<(u64, u64), Weak<FileOrder>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+/// By (device, inode) of the lead's file.
+type FileOrders = HashMap<(u64, u64), Weak<FileOrder>>;
+static FILE_ORDERS: Lazy<Mutex<FileOrders>> = Lazy::new(|| Mutex::new(HashMap::new()));
 
 fn file_order(st: &libc::stat64) -> Arc<FileOrder> {
     let mut map = FILE_ORDERS.lock().unwrap_or_else(|e| e.into_inner());

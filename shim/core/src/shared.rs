@@ -293,7 +293,8 @@ impl Registry {
 
     pub fn open_path(path: &std::path::Path) -> Result<Registry, String> {
         let shown = path.display().to_string();
-        let file = OpenOptions::new().read(true).write(true).create(true).mode(0o644).open(path).map_err(|e| format!("{shown}: {e}"))?;
+        // Never truncated: other processes have it mapped.
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o644).open(path).map_err(|e| format!("{shown}: {e}"))?;
         if file.metadata().map_err(|e| format!("{shown}: {e}"))?.len() < registry::SIZE as u64 {
             file.set_len(registry::SIZE as u64).map_err(|e| format!("{shown}: {e}"))?;
         }
