@@ -796,6 +796,7 @@ fn apply(old: &View, new: &View) {
         let lead_moved = new.lead != old.lead || renewed(new.lead);
         if lead_moved {
             switch_lead(ocb, fds, old, new);
+            ocb.restripe(fds[0]);
         }
         match new.follower.filter(|_| ocb.follower_flags().is_some()) {
             None => ocb.replace_secondary(None),

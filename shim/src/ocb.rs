@@ -26,10 +26,11 @@ pub enum OcbKind {
 /// threads writing the same bytes through different opens must reach both members in one
 /// order), and across the processes of the set (`stripe`: its word in the registry, see
 /// stripes.rs; natively the last writer of a byte wins, and the members must agree on
-/// which one that was).
+/// which one that was). The stripe is the lead's inode's, moved when another member
+/// becomes the lead (`restripe`), so that opens made before and after agree on it.
 struct FileOrder {
     local: Mutex<()>,
-    stripe: u16,
+    stripe: std::sync::atomic::AtomicU16,
 }
 /// By (device, inode) of the lead's file.
 type FileOrders = HashMap<(u64, u64), Weak<FileOrder>>;
@@ -48,7 +49,7 @@ fn file_order(st: &libc::stat64) -> Arc<FileOrder> {
         map.retain(|_, w| w.strong_count() > 0);
         PRUNE_AT.store((map.len() * 2).max(64), Ordering::Relaxed);
     }
-    let fresh = Arc::new(FileOrder { local: Mutex::new(()), stripe: file_stripe(st) as u16 });
+    let fresh = Arc::new(FileOrder { local: Mutex::new(()), stripe: (file_stripe(st) as u16).into() });
     map.insert(key, Arc::downgrade(&fresh));
     fresh
 }
@@ -255,7 +256,15 @@ impl Ocb {
 
     /// The file's stripe among the registry's file words.
     pub fn stripe(&self) -> usize {
-        self.order.stripe.into()
+        self.order.stripe.load(Ordering::Acquire).into()
+    }
+
+    /// Another member became the lead: the file's stripe is its file's there (`fd`, the
+    /// program's, now on it).
+    pub fn restripe(&self, fd: c_int) {
+        if let Ok(st) = real::fstat(fd) {
+            self.order.stripe.store(file_stripe(&st) as u16, Ordering::Release);
+        }
     }
 
     fn has(&self, m: Mark) -> bool {
@@ -462,12 +471,21 @@ impl Ocb {
     /// while the device works). The shared word first: waiting for it, this thread may
     /// apply a member change, which takes the process's lock of every open file.
     fn lock_order(&self, bytes: bool) -> OrderGuard<'_> {
-        let file = bytes.then(|| {
-            let held = crate::stripes::hold(&[crate::members::shared().registry.file_lock(self.stripe())]);
-            crate::behind::others_written(self.stripe());
-            held
-        });
+        let file = bytes.then(|| self.hold_stripe());
         OrderGuard { _local: self.order.local.lock().unwrap_or_else(|e| e.into_inner()), _file: file }
+    }
+
+    /// Holds the file's stripe (see `FileOrder`), once no other process has writes of it
+    /// queued. Again if a lead switch applied while waiting moved the file to another.
+    fn hold_stripe(&self) -> crate::stripes::Held {
+        loop {
+            let s = self.stripe();
+            let held = crate::stripes::hold(&[crate::members::shared().registry.file_lock(s)]);
+            crate::behind::others_written(s);
+            if self.stripe() == s {
+                return held;
+            }
+        }
     }
 
     /// Applies a mutation: `primary` runs on the program's fd and its result is what the
