@@ -41,6 +41,18 @@ pub(crate) fn path_hook<T: FfiReturn>(
     shadowed: impl FnOnce(Spath) -> Res<T>,
     real: impl Fn(*const c_char) -> T,
 ) -> T {
+    path_hook_or_lead(dirfd, path, |sp| shadowed(sp).map(Ok), real)
+}
+
+/// `path_hook` whose `shadowed` may hand the call back as the lead's full path
+/// (`Err(path)`), for `real` to make outside the shim (see open::open_shadowed_or_lead).
+#[inline]
+pub(crate) fn path_hook_or_lead<T: FfiReturn>(
+    dirfd: c_int,
+    path: *const c_char,
+    shadowed: impl FnOnce(Spath) -> Res<Result<T, CString>>,
+    real: impl Fn(*const c_char) -> T,
+) -> T {
     if !set::is_active_for(path) {
         return real(path);
     }
@@ -53,7 +65,7 @@ pub(crate) fn path_hook<T: FfiReturn>(
         || match resolve::resolve(dirfd, p) {
             Target::Outside => Ok(Err(None)),
             Target::Rewritten(abs) => Ok(Err(Some(abs))),
-            Target::Shadowed(sp) => shadowed(sp).map(Ok),
+            Target::Shadowed(sp) => shadowed(sp).map(|r| r.map_err(Some)),
         },
         |abs: Option<CString>| real(abs.as_ref().map_or(path, |a| a.as_ptr())),
         || real(path),

@@ -8,17 +8,28 @@ use crate::ocb::{self, Ocb, OcbKind};
 use crate::real::{self, raw, Errno, Res};
 use crate::resolve::{At, Rel, Spath};
 use libc::{c_char, c_int, c_long, c_uint, mode_t};
+use std::ffi::CString;
 use std::sync::Arc;
 
 /// Opens a shadowed path: the primary's answer is the program's; the secondary is opened
 /// alongside when the open can change the file.
 pub fn open_shadowed(sp: Spath, flags: c_int, mode: mode_t) -> Res<c_int> {
-    open_shadowed_by(sp, flags, mode, |at, flags| unsafe { raw::openat64(at.fd, at.path.as_ptr(), flags, mode) })
+    open_shadowed_by(sp, flags, mode, false, |at, flags| unsafe { raw::openat64(at.fd, at.path.as_ptr(), flags, mode) }).map(|r| r.unwrap_or(-1))
+}
+
+/// `open_shadowed` for the open family's hooks: an open that may wait (a FIFO, a device:
+/// see `may_wait`) is handed back as the lead's path, to be made outside the shim, where
+/// the program's signal handlers run (an `alarm` set to end a FIFO open that finds no
+/// reader; SIGINT in a Python program) and a fork does not wait for it. Such files carry
+/// nothing to mirror.
+fn open_shadowed_or_lead(sp: Spath, flags: c_int, mode: mode_t) -> Res<Result<c_int, CString>> {
+    open_shadowed_by(sp, flags, mode, true, |at, flags| unsafe { raw::openat64(at.fd, at.path.as_ptr(), flags, mode) })
 }
 
 /// `open_shadowed` with the lead's open made by `lead`, given the flags (openat2 keeps its
-/// resolve flags).
-fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, lead: impl Fn(&At, c_int) -> c_int) -> Res<c_int> {
+/// resolve flags); `handing`: an open that may wait is handed back (`Err(lead's path)`,
+/// see `open_shadowed_or_lead`), else made here.
+fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, handing: bool, lead: impl Fn(&At, c_int) -> c_int) -> Res<Result<c_int, CString>> {
     let changes = flags & (libc::O_CREAT | libc::O_TRUNC) != 0;
     // An open that opens the follower's file too (writable, creating, a directory) holds
     // the name: the two must find the same file (see names.rs). A read-only open of a
@@ -27,21 +38,32 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, lead: impl Fn(&At, c_
     // What the open holds, let go once the follower's twin is open too.
     let held = std::cell::RefCell::new(Vec::new());
     let made = std::cell::Cell::new(flags);
+    let handed = std::cell::Cell::new(false);
     let open = || {
         super::on_lead_res(&sp, "open", |at| {
-            let (fd, how) = open_holding(&sp, flags, twinned, &mut held.borrow_mut(), |f| lead(at, f).into_res())?;
+            let waits = |st: Option<&libc::stat64>| {
+                let waits = handing && may_wait(st, flags);
+                handed.set(waits);
+                waits
+            };
+            let (fd, how) = open_holding(&sp, flags, twinned, &mut held.borrow_mut(), waits, |f| lead(at, f).into_res())?;
             made.set(how);
             Ok(fd)
         })
     };
-    open_in_flight(sp.rel(), changes, open, |fd, intent| adopt_new_fd(fd, sp.rel().clone(), made.get(), mode, Twin::Path(&sp), Some(intent)))
+    match open_in_flight(sp.rel(), changes, open, |fd, intent| adopt_new_fd(fd, sp.rel().clone(), made.get(), mode, Twin::Path(&sp), Some(intent))) {
+        Err(_) if handed.get() => Ok(Err(super::lead_file(sp.rel()))),
+        r => r.map(Ok),
+    }
 }
 
 /// Makes the lead's open (`open`, given the flags; see `open_noting_creation`), holding in
 /// `held` what it must: the name for a `twinned` open (unless it may wait: see
 /// `may_wait`), and the file's bytes for an O_TRUNC open of an existing file (emptying it
-/// is a change to them, ordered with other processes' writes: ocb::hold_files).
-fn open_holding(sp: &Spath, flags: c_int, twinned: bool, held: &mut Vec<crate::stripes::Held>, open: impl Fn(c_int) -> Res<c_int>) -> Res<(c_int, c_int)> {
+/// is a change to them, ordered with other processes' writes: ocb::hold_files). `handed`
+/// is told what the open finds (where it looked); if it says so, the open is not made here
+/// (an error, which the caller knows for what it is).
+fn open_holding(sp: &Spath, flags: c_int, twinned: bool, held: &mut Vec<crate::stripes::Held>, handed: impl FnOnce(Option<&libc::stat64>) -> bool, open: impl Fn(c_int) -> Res<c_int>) -> Res<(c_int, c_int)> {
     if twinned && exclusive_first(flags) && held.is_empty() {
         // The exclusive try never waits (an existing FIFO answers EEXIST).
         held.push(crate::names::hold(&[sp.rel()]));
@@ -52,12 +74,16 @@ fn open_holding(sp: &Spath, flags: c_int, twinned: bool, held: &mut Vec<crate::s
             held.push(crate::names::hold(&[sp.rel()]));
         }
         let found = lead_entry(sp, flags, twinned);
+        if handed(found.as_ref()) {
+            return Err(Errno(libc::EAGAIN));
+        }
         if twinned && may_wait(found.as_ref(), flags) {
             held.clear();
         }
         if let Some(st) = found.filter(|st| flags & libc::O_TRUNC != 0 && st.st_mode & libc::S_IFMT == libc::S_IFREG) {
             held.extend(crate::ocb::hold_files(&[st]));
         }
+        Ok(())
     })
 }
 
@@ -71,8 +97,9 @@ fn exclusive_first(flags: c_int) -> bool {
 /// have removed the name on the lead, its removal not yet on the follower: see
 /// ocb::open_secondary). An O_CREAT open without O_EXCL is first made with it, then, if the
 /// file exists, as asked: one failed open more for an existing file. `as_asked` runs just
-/// before the open as asked (a file the exclusive try created needs no look first).
-fn open_noting_creation(flags: c_int, open: impl Fn(c_int) -> Res<c_int>, as_asked: impl FnOnce()) -> Res<(c_int, c_int)> {
+/// before the open as asked (a file the exclusive try created needs no look first); its
+/// error is the open's, made no further.
+fn open_noting_creation(flags: c_int, open: impl Fn(c_int) -> Res<c_int>, as_asked: impl FnOnce() -> Res<()>) -> Res<(c_int, c_int)> {
     if exclusive_first(flags) {
         match open(flags | libc::O_EXCL) {
             Ok(fd) => return Ok((fd, flags | libc::O_EXCL)),
@@ -81,7 +108,7 @@ fn open_noting_creation(flags: c_int, open: impl Fn(c_int) -> Res<c_int>, as_ask
             Err(e) => return Err(e),
         }
     }
-    as_asked();
+    as_asked()?;
     open(flags).map(|fd| (fd, flags))
 }
 
@@ -126,7 +153,8 @@ pub unsafe fn openat2(dirfd: c_int, path: *const c_char, how: *const u64, size: 
         copy[0] = (*how & !0xffff_ffff) | f as u32 as u64;
         via(at.fd, at.path.as_ptr(), copy.as_ptr())
     };
-    path_hook(dirfd, path, |sp| open_shadowed_by(sp, flags, mode, lead), |p| via(dirfd, p, how))
+    // Never handed back: its resolve flags may refuse the lead's absolute path.
+    path_hook(dirfd, path, |sp| open_shadowed_by(sp, flags, mode, false, lead).map(|r| r.unwrap_or(-1)), |p| via(dirfd, p, how))
 }
 
 /// An open under a write intent when it changes the file (creation, truncation): the intent
@@ -290,7 +318,7 @@ macro_rules! open_hooks {
             if let Some(n) = super::proc_fd($path) {
                 return boundary::hook(|| reopen_shadowed(n, $path, $flags, $mode), || call($path));
             }
-            path_hook($dirfd, $path, |sp| open_shadowed(sp, $flags, $mode), call)
+            super::path_hook_or_lead($dirfd, $path, |sp| open_shadowed_or_lead(sp, $flags, $mode), call)
         }
     )*};
 }
@@ -462,7 +490,10 @@ mod tests {
                 made.borrow_mut().push(f);
                 answers[made.borrow().iter().filter(|&&m| m != -1).count() - 1]
             },
-            || made.borrow_mut().push(-1),
+            || {
+                made.borrow_mut().push(-1);
+                Ok(())
+            },
         );
         (r, made.into_inner())
     }
