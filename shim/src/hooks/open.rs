@@ -511,6 +511,21 @@ mod tests {
     }
 
     #[test]
+    fn an_open_its_look_refuses_is_not_made() {
+        let f = libc::O_WRONLY | libc::O_CREAT;
+        let made = RefCell::new(Vec::new());
+        let r = open_noting_creation(
+            f,
+            |g| {
+                made.borrow_mut().push(g);
+                Err(Errno(libc::EEXIST))
+            },
+            || Err(Errno(libc::EAGAIN)),
+        );
+        assert_eq!((r, made.into_inner()), (Err(Errno(libc::EAGAIN)), vec![f | libc::O_EXCL]));
+    }
+
+    #[test]
     fn other_failures_are_the_opens_own() {
         let f = libc::O_WRONLY | libc::O_CREAT;
         assert_eq!(opens(f, &[Err(Errno(libc::EACCES))]), (Err(Errno(libc::EACCES)), vec![f | libc::O_EXCL]));
