@@ -218,8 +218,10 @@ fn compare_at(first: &Path, second: &Path, rel: &Path, depth: u32, out: &mut Vec
         Kind::Device if ma.rdev() != mb.rdev() => push(Difference::Device(ma.rdev(), mb.rdev())),
         Kind::Device => {}
     }
+    // A FIFO's or a socket's mtime stamps the traffic through it, which only the lead's
+    // carries: nothing is kept there to differ.
     let (ta, tb) = ((ma.mtime(), ma.mtime_nsec()), (mb.mtime(), mb.mtime_nsec()));
-    if ka != Kind::Dir && !same_time(ta, tb) {
+    if !matches!(ka, Kind::Dir | Kind::Fifo | Kind::Socket) && !same_time(ta, tb) {
         out.push(Diff { path: rel.to_path_buf(), what: Difference::Mtime(ta, tb) });
     }
     Ok(())
@@ -349,6 +351,20 @@ mod tests {
             }
             set_mtime(&path, secs);
         }
+    }
+
+    #[test]
+    fn fifos_differ_by_mode_but_not_by_mtime() {
+        let p = Pair::new("fifo");
+        p.both(|r| {
+            let c = std::ffi::CString::new(r.join("f").as_os_str().as_encoded_bytes()).unwrap();
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        });
+        set_mtime(&p.0.join("a/f"), 1_000_000_000);
+        set_mtime(&p.0.join("b/f"), 1_000_000_500);
+        assert_eq!(p.diffs(), Vec::<String>::new());
+        fs::set_permissions(p.0.join("b/f"), fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(p.diffs(), vec!["f: mode 644 != 600"]);
     }
 
     #[test]
