@@ -76,7 +76,7 @@ WORKLOADS = [
     Workload("memory", "RSS with 10,000 shadowed files open", 1, 0.1, max_reps=3, spread=True),
     Workload("metadata", "create/write/rename/stat/unlink 10,000 files", 1, 0.05, spread=True),
     Workload("scale", "64 Ki x 512 B writes: 1 vs 64 threads, 1 vs 10,000 open files, "
-             "1 vs 100 processes", 1, 1 / 8, spread=True),
+             "1 vs 100 processes", 1, 1 / 16, spread=True),
 ]
 BY_NAME = {w.name: w for w in WORKLOADS}
 

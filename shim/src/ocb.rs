@@ -11,7 +11,7 @@ use libc::{c_int, mode_t};
 use once_cell::sync::Lazy;
 use shadow_core::history::Code;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI32, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,15 +22,11 @@ pub enum OcbKind {
     Handle,
 }
 
-/// Orders mutations of one file (inode): across every OCB of this process (`local`: two
-/// threads writing the same bytes through different opens must reach both members in one
-/// order), and across the processes of the set (`stripe`: its word in the registry, see
-/// stripes.rs; natively the last writer of a byte wins, and the members must agree on
-/// which one that was). The stripe is the lead's inode's, moved when another member
-/// becomes the lead (`restripe`), so that opens made before and after agree on it.
+/// Orders mutations of one file (inode) across every OCB of this process: two threads
+/// writing the same bytes through different opens must reach both members in one order.
+/// Across the processes of the set, the file's stripe does (`Ocb::stripe`).
 struct FileOrder {
     local: Mutex<()>,
-    stripe: std::sync::atomic::AtomicU16,
 }
 /// By (device, inode) of the lead's file.
 type FileOrders = HashMap<(u64, u64), Weak<FileOrder>>;
@@ -49,7 +45,7 @@ fn file_order(st: &libc::stat64) -> Arc<FileOrder> {
         map.retain(|_, w| w.strong_count() > 0);
         PRUNE_AT.store((map.len() * 2).max(64), Ordering::Relaxed);
     }
-    let fresh = Arc::new(FileOrder { local: Mutex::new(()), stripe: (file_stripe(st) as u16).into() });
+    let fresh = Arc::new(FileOrder { local: Mutex::new(()) });
     map.insert(key, Arc::downgrade(&fresh));
     fresh
 }
@@ -89,6 +85,12 @@ pub struct Ocb {
     /// program holds on it. -1 until then.
     reader: AtomicI32,
     order: Arc<FileOrder>,
+    /// The file's word in the registry, which orders changes to its bytes across the
+    /// processes of the set (stripes.rs; natively the last writer of a byte wins, and the
+    /// members must agree on which one that was): the lead's inode's, moved when another
+    /// member becomes the lead (`restripe`), so that opens made before and after agree.
+    /// In the OCB, not the shared `FileOrder`: it fits the OCB's malloc chunk as it is.
+    stripe: AtomicU16,
     /// What has become true of this open (`Mark`): one byte, not one per flag, for an
     /// OCB small enough to cost under 256 bytes per open file.
     marks: AtomicU8,
@@ -245,6 +247,7 @@ impl Ocb {
             secondary: AtomicI32::new(-1),
             reader: AtomicI32::new(-1),
             order: file_order(st),
+            stripe: AtomicU16::new(file_stripe(st) as u16),
             marks: AtomicU8::new(if flags & libc::O_APPEND != 0 { Mark::Append as u8 } else { 0 }),
             intent: AtomicU64::new(0),
             insecure: AtomicPtr::new(std::ptr::null_mut()),
@@ -256,14 +259,14 @@ impl Ocb {
 
     /// The file's stripe among the registry's file words.
     pub fn stripe(&self) -> usize {
-        self.order.stripe.load(Ordering::Acquire).into()
+        self.stripe.load(Ordering::Acquire).into()
     }
 
     /// Another member became the lead: the file's stripe is its file's there (`fd`, the
     /// program's, now on it).
     pub fn restripe(&self, fd: c_int) {
         if let Ok(st) = real::fstat(fd) {
-            self.order.stripe.store(file_stripe(&st) as u16, Ordering::Release);
+            self.stripe.store(file_stripe(&st) as u16, Ordering::Release);
         }
     }
 
