@@ -54,6 +54,11 @@ struct Queue {
     waiters: UnsafeCell<usize>,
     /// The queue's thread waits for work (no timeout).
     idle: UnsafeCell<bool>,
+    /// The queue's thread waits for more to gather (until its oldest write is due).
+    gathering: UnsafeCell<bool>,
+    /// The queue's thread writes batch after batch without gathering: GATHER_BYTES had
+    /// gathered, and LOW_WATER have not yet been written out.
+    flowing: UnsafeCell<bool>,
     /// A thread is writing the front of the queue out (the queue's own, or one that waits
     /// for the queue: it writes rather than hand over to the queue's thread and wait).
     busy: UnsafeCell<bool>,
@@ -66,12 +71,14 @@ unsafe impl Sync for Queue {}
 const FILE_STRIPES: usize = shadow_core::state::registry::FILE_STRIPES;
 
 static QUEUE: Queue = Queue {
-    lock: UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER),
+    lock: UnsafeCell::new(libc::PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP),
     items: UnsafeCell::new(VecDeque::new()),
     bytes: UnsafeCell::new(0),
     tail: UnsafeCell::new(0),
     waiters: UnsafeCell::new(0),
     idle: UnsafeCell::new(false),
+    gathering: UnsafeCell::new(false),
+    flowing: UnsafeCell::new(false),
     busy: UnsafeCell::new(false),
     per_stripe: UnsafeCell::new([0; FILE_STRIPES]),
 };
@@ -79,8 +86,12 @@ static QUEUE: Queue = Queue {
 /// The longest a queued write waits for others to be written with it: the follower lags
 /// the lead by at most this (plus its own write time) while nothing asks for the queue.
 const GATHER_MS: u64 = 10;
-/// Queued bytes from which the queue's thread writes without waiting to gather more.
+/// Queued bytes from which the queue's thread writes without waiting to gather more...
 const GATHER_BYTES: usize = 256 << 10;
+/// ... and down to which it then writes on, batch after batch: a writer that keeps the
+/// queue full wakes it once per GATHER_BYTES - LOW_WATER of writes, not at every batch (a
+/// wake-up cost the writer 4 % of its time at one per batch).
+const LOW_WATER: usize = GATHER_BYTES / 2;
 /// The queue's thread ends after this long without work: a thread costs every syscall of
 /// the process while it runs (see beside.rs); a steady writer keeps it, a program that has
 /// stopped writing gets its speed back soon.
@@ -178,6 +189,12 @@ impl Locked {
     }
     fn idle(&mut self) -> &mut bool {
         unsafe { &mut *QUEUE.idle.get() }
+    }
+    fn gathering(&mut self) -> &mut bool {
+        unsafe { &mut *QUEUE.gathering.get() }
+    }
+    fn flowing(&mut self) -> &mut bool {
+        unsafe { &mut *QUEUE.flowing.get() }
     }
     fn busy(&mut self) -> &mut bool {
         unsafe { &mut *QUEUE.busy.get() }
@@ -280,7 +297,6 @@ pub fn push(ocb: &Arc<Ocb>, sfd: c_int, at: i64, bytes: &Payload, what: &'static
         // The queue is work in flight until it is empty: `shadowctl` waits for it.
         crate::members::queue_in_flight(true);
     }
-    let before = *q.bytes();
     *q.bytes() += len;
     let pushed = PUSHED.load(Ordering::Relaxed);
     let queued_at = match q.items().back() {
@@ -291,8 +307,11 @@ pub fn push(ocb: &Arc<Ocb>, sfd: c_int, at: i64, bytes: &Payload, what: &'static
     q.count_stripe(ocb.stripe(), true);
     PUSHED.fetch_add(1, Ordering::SeqCst);
     crate::members::publish_queued(*q.bytes() as u64);
-    // One wake-up per burst of writes, and one when enough has gathered.
-    if *q.idle() || (before < GATHER_BYTES && *q.bytes() >= GATHER_BYTES) {
+    // One wake-up per burst of writes, and one when enough has gathered; none while the
+    // queue's thread is awake.
+    if *q.idle() || (*q.gathering() && *q.bytes() >= GATHER_BYTES) {
+        *q.idle() = false;
+        *q.gathering() = false;
         q.wake();
     }
     true
@@ -375,7 +394,7 @@ pub fn after_fork_parent() {
 /// keeps its buffer: growing a new one would be the child's first large malloc (see BATCH).
 pub fn after_fork_child() {
     unsafe {
-        std::ptr::write(QUEUE.lock.get(), libc::PTHREAD_MUTEX_INITIALIZER);
+        std::ptr::write(QUEUE.lock.get(), libc::PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP);
         if !(*QUEUE.items.get()).is_empty() {
             std::mem::forget(std::mem::take(&mut *QUEUE.items.get()));
         }
@@ -383,6 +402,8 @@ pub fn after_fork_child() {
         *QUEUE.tail.get() = 0;
         *QUEUE.waiters.get() = 0;
         *QUEUE.idle.get() = false;
+        *QUEUE.gathering.get() = false;
+        *QUEUE.flowing.get() = false;
         *QUEUE.busy.get() = false;
         // The parent's words stay the parent's, until its own queue has written them.
         *QUEUE.per_stripe.get() = [0; FILE_STRIPES];
@@ -568,10 +589,15 @@ fn gather(q: &mut Locked) -> bool {
             continue;
         }
         let due = q.items().front().map_or(0, |i| i.queued_at + GATHER_MS);
-        if *q.waiters() > 0 || *q.bytes() >= GATHER_BYTES || now_ms() >= due {
+        let bytes = *q.bytes();
+        let flowing = bytes >= GATHER_BYTES || (*q.flowing() && bytes >= LOW_WATER);
+        *q.flowing() = flowing;
+        if *q.waiters() > 0 || flowing || now_ms() >= due {
             return true;
         }
+        *q.gathering() = true;
         q.wait_until(due);
+        *q.gathering() = false;
     }
 }
 
