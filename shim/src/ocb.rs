@@ -387,15 +387,24 @@ impl Ocb {
     /// end needs no lseek, since a write there the shim did not see would have moved the
     /// end past it. (Missed either way: unseen writes that leave the position where the shim
     /// expects it; missed now, not before: an unseen seek and overwrite inside the file
-    /// when the followed position is at its end.)
-    fn check_position(&self, fd: c_int, size: Option<i64>) {
+    /// when the followed position is at its end.) True when the lead ends at the followed
+    /// position: bytes the shim did not see past the follower's end would have moved the
+    /// lead's end past it, so the follower's end needs no look either.
+    fn check_position(&self, fd: c_int, size: Option<i64>) -> bool {
         if !self.position_followed() || self.position_epoch.load(Ordering::Relaxed) != POSITION_EPOCH.load(Ordering::Acquire) {
-            return;
+            return false;
         }
         let known = self.position.load(Ordering::Relaxed);
-        if known >= 0 && size != Some(known) && real::lseek(fd, 0, libc::SEEK_CUR).is_ok_and(|at| at != known) {
+        if known < 0 {
+            return false;
+        }
+        if size == Some(known) {
+            return true;
+        }
+        if real::lseek(fd, 0, libc::SEEK_CUR).is_ok_and(|at| at != known) {
             self.mark_insecure("writes the shim did not see moved the file position", Errno(libc::EIO));
         }
+        false
     }
 
     /// ... and now: not appending (the end moves with every other writer), and no other
@@ -886,10 +895,10 @@ impl Ocb {
         // A lead that cannot say its times is the lead's trouble (its next operation finds
         // out), never the follower's.
         let Ok(mut lead) = real::fstat(fd) else { return };
-        self.check_position(fd, Some(lead.st_size));
+        let at_known_end = self.check_position(fd, Some(lead.st_size));
         // Bytes the lead got past the follower's end behind the shim's back (the loader of
         // a child writing an inherited stderr before its shim started) are copied.
-        if let Ok(follower) = real::fstat(sfd) {
+        if let Some(follower) = (!at_known_end).then(|| real::fstat(sfd).ok()).flatten() {
             if lead.st_size > follower.st_size {
                 self.begin_intent(Some(sfd));
                 if let Err(e) = self.copy_range(fd, sfd, follower.st_size, lead.st_size - follower.st_size) {
