@@ -1,7 +1,10 @@
-// dir_twin_races: a directory open (O_DIRECTORY) makes a follower twin; process B renames
-// d away and makes a new d while A opens d and creates f through its fd (openat). A's lead
-// fd and its twin must name the same directory (the open holds d's name: names.rs), so f
-// lands in the same place on both members (before, in e on one and d on the other).
+// dir_twin_races: a directory open makes a follower twin; process B renames d away and
+// makes a new d while A opens d and creates f through its fd (openat). A's lead fd and its
+// twin must name the same directory (the open holds d's name: names.rs), so f lands in the
+// same place on both members (before, in e on one and d on the other). Every other round
+// opens d read-only without O_DIRECTORY (as `open(".", O_RDONLY)` for fchdir, Python's
+// `os.open(d, os.O_RDONLY)` for a directory fsync): such an open does not know it opens a
+// directory until it has (before, its twin was opened by a name no longer its own).
 // timeout: 120
 #include "check.h"
 #include <sys/mman.h>
@@ -38,7 +41,7 @@ int main(void)
 	for (int i = 0; i < ROUNDS; i++) {
 		char *d = xasprintf(SHADOW "/d%d", i);
 		meet(i, 0);
-		int dfd = open(d, O_RDONLY | O_DIRECTORY);
+		int dfd = open(d, O_RDONLY | (i % 2 ? 0 : O_DIRECTORY));
 		if (dfd < 0)
 			continue;
 		int f = openat(dfd, "f", O_WRONLY | O_CREAT | O_EXCL, 0644);

@@ -4,7 +4,7 @@
 //! secondary file is all the hand-over there is.
 
 use crate::fdtable;
-use crate::hooks::open::{adopt_new_fd, Twin};
+use crate::hooks::open::{adopt_with_stat, Twin};
 use crate::real;
 use crate::resolve::{Rel, Spath};
 use libc::c_int;
@@ -51,7 +51,7 @@ fn adopt_fd(view: &crate::members::View, fd: c_int) {
     let _name = crate::names::hold(&[twin.rel()]);
     let named = twin.at_lead(view).and_then(|a| real::fstatat(a.fd, &a.path, libc::AT_SYMLINK_NOFOLLOW));
     if !named.is_ok_and(|n| n.st_dev == st.st_dev && n.st_ino == st.st_ino) {
-        if let Some(ocb) = adopt_new_fd(fd, twin.rel().clone(), flags & !(libc::O_ACCMODE) | libc::O_RDONLY, 0, Twin::None, None) {
+        if let Some(ocb) = adopt_with_stat(fd, &st, twin.rel().clone(), flags & !(libc::O_ACCMODE) | libc::O_RDONLY, 0, Twin::None, None) {
             if st.st_nlink > 0 {
                 ocb.mark_insecure("inherited, its name now another file's", real::Errno(libc::ESTALE));
             } else {
@@ -63,7 +63,7 @@ fn adopt_fd(view: &crate::members::View, fd: c_int) {
     }
     // Create the secondary if the spawner's open never reached it; never truncate.
     let open_flags = (flags & !(libc::O_TRUNC | libc::O_EXCL)) | if flags & libc::O_ACCMODE != libc::O_RDONLY { libc::O_CREAT } else { 0 };
-    if let Some(ocb) = adopt_new_fd(fd, twin.rel().clone(), open_flags, st.st_mode & 0o7777, Twin::Path(&twin), None) {
+    if let Some(ocb) = adopt_with_stat(fd, &st, twin.rel().clone(), open_flags, st.st_mode & 0o7777, Twin::Path(&twin), None) {
         ocb.mark_shared();
         level_tail(fd, &ocb);
     }

@@ -51,10 +51,52 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, handing: bool, lead: 
             Ok(fd)
         })
     };
-    match open_in_flight(sp.rel(), changes, open, |fd, intent| adopt_new_fd(fd, sp.rel().clone(), made.get(), mode, Twin::Path(&sp), Some(intent))) {
+    let adopt = |fd, intent| {
+        let st = real::fstat(fd).ok()?;
+        if twinned || st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+            return adopt_with_stat(fd, &st, sp.rel().clone(), made.get(), mode, Twin::Path(&sp), Some(intent));
+        }
+        match dir_name_held(fd, &sp, &st) {
+            Some((_name, None)) => adopt_with_stat(fd, &st, sp.rel().clone(), made.get(), mode, Twin::Path(&sp), Some(intent)),
+            Some((_name, Some(now))) => adopt_with_stat(fd, &st, now.rel().clone(), made.get(), mode, Twin::Path(&now), Some(intent)),
+            None => {
+                let ocb = adopt_with_stat(fd, &st, sp.rel().clone(), made.get(), mode, Twin::None, Some(intent))?;
+                if st.st_nlink > 0 {
+                    ocb.mark_insecure("a directory renamed again and again as it was opened: calls through its fd reach the follower by the name it was opened by", Errno(libc::ESTALE));
+                }
+                Some(ocb)
+            }
+        }
+    };
+    match open_in_flight(sp.rel(), changes, open, adopt) {
         Err(_) if handed.get() => Ok(Err(super::lead_file(sp.rel()))),
         r => r.map(Ok),
     }
+}
+
+/// The name, held, by which the follower's twin of a directory a read-only open found is
+/// opened: that open held no name (it could not know it opens a directory), and another
+/// process may have renamed the directory since, leaving the follower's directory by that
+/// name another one, or none. The name it was opened by (`None` beside it) while that is
+/// still this directory on the lead, else the name /proc now shows for it; `None` when
+/// neither is (removed, or renamed again and again).
+fn dir_name_held(fd: c_int, sp: &Spath, st: &libc::stat64) -> Option<(crate::stripes::Held, Option<Spath>)> {
+    let v = crate::members::view();
+    let names_it = |sp: &Spath| sp.at_lead(&v).and_then(|at| real::fstatat(at.fd, &at.path, 0)).is_ok_and(|n| n.st_dev == st.st_dev && n.st_ino == st.st_ino);
+    let held = crate::names::hold(&[sp.rel()]);
+    if names_it(sp) {
+        return Some((held, None));
+    }
+    drop(held);
+    let link = CString::new(format!("/proc/self/fd/{fd}")).ok()?;
+    for _ in 0..3 {
+        let now = Spath::from_rel(Rel(v.rel_in_lead(&real::readlink(&link).ok()?)?));
+        let held = crate::names::hold(&[now.rel()]);
+        if names_it(&now) {
+            return Some((held, Some(now)));
+        }
+    }
+    None
 }
 
 /// Makes the lead's open (`open`, given the flags; see `open_noting_creation`), holding in
@@ -198,7 +240,11 @@ pub enum Twin<'a> {
 /// and the open's write intent, if any, passes to the OCB); `None` for an fd adopted as it
 /// is (inherited over exec).
 pub fn adopt_new_fd(fd: c_int, rel: Rel, flags: c_int, mode: mode_t, twin: Twin, opened: Option<u64>) -> Option<Arc<Ocb>> {
-    let st = real::fstat(fd).ok()?;
+    adopt_with_stat(fd, &real::fstat(fd).ok()?, rel, flags, mode, twin, opened)
+}
+
+/// `adopt_new_fd` of an fd whose fstat is `st`.
+pub fn adopt_with_stat(fd: c_int, st: &libc::stat64, rel: Rel, flags: c_int, mode: mode_t, twin: Twin, opened: Option<u64>) -> Option<Arc<Ocb>> {
     let kind = match st.st_mode & libc::S_IFMT {
         libc::S_IFREG if flags & libc::O_PATH == 0 => OcbKind::File,
         libc::S_IFDIR => OcbKind::Dir,
@@ -209,7 +255,7 @@ pub fn adopt_new_fd(fd: c_int, rel: Rel, flags: c_int, mode: mode_t, twin: Twin,
             return None;
         }
     };
-    let ocb = Ocb::new(rel, kind, flags, &st);
+    let ocb = Ocb::new(rel, kind, flags, st);
     if let Some(follower_flags) = ocb.follower_flags() {
         let fresh = flags & libc::O_EXCL != 0 && flags & libc::O_CREAT != 0;
         let tmpfile = flags & libc::O_TMPFILE == libc::O_TMPFILE;
