@@ -10,8 +10,8 @@
 //! One thread per process takes one job at a time (a job that finds it busy is made by its
 //! caller, after the lead's, as before: several threads' jobs are never queued behind one
 //! another); a job lives on its caller's stack, which sleeps on the job's
-//! `done` word (a futex). A pthread mutex and condition variable hand jobs over to the
-//! thread: the child of a fork starts from fresh ones. A job's caller holds the fork lock for reading
+//! `done` word (a futex). A pthread mutex and a futex word (`WORK`) hand jobs over to the
+//! thread: the child of a fork starts from a fresh mutex. A job's caller holds the fork lock for reading
 //! until its job is done, so a fork finds a job in flight only when it comes from a signal
 //! handler that interrupted the caller: the child runs that job itself.
 //!
@@ -67,17 +67,20 @@ struct Job {
 
 struct Jobs {
     lock: UnsafeCell<libc::pthread_mutex_t>,
-    work: UnsafeCell<libc::pthread_cond_t>,
     /// The job in hand (queued or running), or null.
     head: UnsafeCell<*mut Job>,
 }
 unsafe impl Sync for Jobs {}
 
 static JOBS: Jobs = Jobs {
-    lock: UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER),
-    work: UnsafeCell::new(libc::PTHREAD_COND_INITIALIZER),
+    lock: UnsafeCell::new(libc::PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP),
     head: UnsafeCell::new(std::ptr::null_mut()),
 };
+
+/// Changed, and its sleeper woken, when a job is put in the slot: the thread's wait for
+/// work. Not a condition variable, whose signal costs the woken thread one more futex call
+/// per job (glibc's waiter groups), nor one the child of a fork would have to make afresh.
+static WORK: AtomicU32 = AtomicU32::new(0);
 
 /// Two such operations this close together make a process one that makes them often.
 const OFTEN_MS: u64 = 100;
@@ -102,10 +105,14 @@ impl Locked {
     fn head(&mut self) -> &mut *mut Job {
         unsafe { &mut *JOBS.head.get() }
     }
-    /// Waits for work, at most until the realtime clock reads `until` (the condition
-    /// variable's clock); false once that time has passed.
-    fn wait_for_work_until(&self, until: &libc::timespec) -> bool {
-        unsafe { libc::pthread_cond_timedwait(JOBS.work.get(), JOBS.lock.get(), until) != libc::ETIMEDOUT }
+    /// Waits for work (a change of `WORK`, read under the lock, so that a job put in the
+    /// slot after that read is never missed) for at most `ms`.
+    fn wait_for_work(&self, ms: u64) {
+        let seen = WORK.load(Ordering::SeqCst);
+        unsafe { libc::pthread_mutex_unlock(JOBS.lock.get()) };
+        let ts = libc::timespec { tv_sec: (ms / 1000) as libc::time_t, tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long };
+        crate::real::futex_wait(&WORK, seen, Some(&ts));
+        unsafe { libc::pthread_mutex_lock(JOBS.lock.get()) };
     }
 }
 
@@ -144,8 +151,12 @@ pub fn beside<T>(follower: &dyn Fn() -> Res<()>, lead: impl FnOnce() -> T) -> (T
         // Known as this thread's before it is in the slot: see after_fork_child.
         MINE.with(|m| m.set(job));
         *q.head() = job;
-        unsafe { libc::pthread_cond_signal(JOBS.work.get()) };
     }
+    // With the lock let go: woken under it, the thread woke only to sleep again on the lock
+    // until this thread let go (two more futex calls and a context switch per job). It
+    // cannot end meanwhile: the slot holds a job.
+    WORK.fetch_add(1, Ordering::SeqCst);
+    crate::real::futex_wake_all(&WORK);
     // Waits for the job even if `lead` unwinds.
     let pending = Pending(job);
     let value = lead();
@@ -163,6 +174,9 @@ thread_local! {
 const DONE: u32 = 1;
 /// `Job::done`, in a fork child: the parent's thread had the job; the caller makes it.
 const NOT_RUN: u32 = 2;
+/// `Job::done`: not yet, and the caller sleeps on it (the thread wakes it only then: a
+/// follower that answers before the lead costs no wake-up).
+const WAITED_FOR: u32 = 3;
 
 impl Pending {
     fn wait(self) -> Option<Res<()>> {
@@ -175,8 +189,12 @@ impl Pending {
         // `errno` before it sets `done`, and neither after.
         let done = unsafe { &(*self.0).done };
         let mut state = done.load(Ordering::Acquire);
-        while state == 0 {
-            crate::real::futex_wait(done, 0, None);
+        while state == 0 || state == WAITED_FOR {
+            if state == 0 && done.compare_exchange(0, WAITED_FOR, Ordering::AcqRel, Ordering::Acquire).is_err() {
+                state = done.load(Ordering::Acquire);
+                continue;
+            }
+            crate::real::futex_wait(done, WAITED_FOR, None);
             state = done.load(Ordering::Acquire);
         }
         MINE.with(|m| m.set(std::ptr::null_mut()));
@@ -223,15 +241,18 @@ extern "C" fn worker(_: *mut libc::c_void) -> *mut libc::c_void {
         // The job stays in the slot while it runs: the slot is busy until it is done.
         let job = {
             let mut q = Locked::take();
-            let mut until = realtime_in_ms(IDLE_MS);
+            let mut until = crate::members::coarse_ms() + IDLE_MS;
             while q.head().is_null() {
-                if !q.wait_for_work_until(&until) && q.head().is_null() {
-                    // Idle: ends, unless it is still being started (then it waits on).
-                    if THREAD.compare_exchange(RUNNING, NOT_STARTED, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-                        return std::ptr::null_mut();
-                    }
-                    until = realtime_in_ms(IDLE_MS);
+                let now = crate::members::coarse_ms();
+                if now < until {
+                    q.wait_for_work(until - now);
+                    continue;
                 }
+                // Idle: ends, unless it is still being started (then it waits on).
+                if THREAD.compare_exchange(RUNNING, NOT_STARTED, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                    return std::ptr::null_mut();
+                }
+                until = now + IDLE_MS;
             }
             *q.head()
         };
@@ -242,26 +263,20 @@ extern "C" fn worker(_: *mut libc::c_void) -> *mut libc::c_void {
         unsafe {
             (*job).errno = errno;
             let done = std::ptr::addr_of!((*job).done);
-            (*done).store(DONE, Ordering::Release);
-            // From here the job may be gone (its caller saw `done` and returned).
-            crate::real::futex_wake_all(done);
+            // From here the job may be gone (its caller saw `done` and returned); a wake-up
+            // that finds none is harmless.
+            if (*done).swap(DONE, Ordering::AcqRel) == WAITED_FOR {
+                crate::real::futex_wake_all(done);
+            }
         }
     }
-}
-
-fn realtime_in_ms(ms: u64) -> libc::timespec {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
-    let nsec = ts.tv_nsec as u64 + (ms % 1000) * 1_000_000;
-    libc::timespec { tv_sec: ts.tv_sec + (ms / 1000 + nsec / 1_000_000_000) as libc::time_t, tv_nsec: (nsec % 1_000_000_000) as libc::c_long }
 }
 
 /// In a fork child: the parent's thread is not there; fresh primitives, no jobs.
 /// Allocation-free and async-signal-safe.
 pub fn after_fork_child() {
     unsafe {
-        std::ptr::write(JOBS.lock.get(), libc::PTHREAD_MUTEX_INITIALIZER);
-        std::ptr::write(JOBS.work.get(), libc::PTHREAD_COND_INITIALIZER);
+        std::ptr::write(JOBS.lock.get(), libc::PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP);
         *JOBS.head.get() = std::ptr::null_mut();
         // A fork from a signal handler that interrupted this thread's job: the job (on
         // this thread's stack, whether still in the slot or already taken from it) has
@@ -271,7 +286,7 @@ pub fn after_fork_child() {
         // as before the thread). Another thread's job is no concern of the child's (that
         // thread is not in it).
         let job = MINE.with(|m| m.get());
-        if !job.is_null() && (*job).done.load(Ordering::Acquire) == 0 {
+        if !job.is_null() && matches!((*job).done.load(Ordering::Acquire), 0 | WAITED_FOR) {
             (*job).done.store(NOT_RUN, Ordering::Release);
         }
     }
