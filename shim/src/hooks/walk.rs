@@ -1,7 +1,10 @@
-//! Tree walkers that glibc runs with internal calls: glob, nftw, ftw. The walk is done in
-//! the primary; every path handed back to the program is rewritten to the virtual path the
-//! program asked about. The walk itself runs outside the boundary so the program's
-//! callbacks see the hooks as usual.
+//! Tree walkers that glibc runs with internal calls: glob, nftw, ftw, fts. The walk is done
+//! in the primary; every path handed back to the program is rewritten to the virtual path
+//! the program asked about. The walk itself runs outside the boundary so the program's
+//! callbacks see the hooks as usual. A walker that changes directory (nftw's FTW_CHDIR,
+//! fts) does so with internal calls, behind the shim's back, which walks the program's
+//! relative paths from the cwd it knows: nftw's callbacks learn the cwd anew, and fts
+//! walks without changing directory while the cwd is inside the prefix.
 
 use crate::boundary;
 use crate::real::raw;
@@ -120,7 +123,13 @@ unsafe extern "C" fn ftw_trampoline(fpath: *const c_char, sb: *const libc::stat,
 }
 
 unsafe fn walk(dir: *const c_char, user: *mut c_void, follows_cwd: bool, run: impl FnOnce(*const c_char) -> c_int) -> Option<c_int> {
-    let real = real_root(dir)?;
+    let real = match real_root(dir) {
+        Some(real) => real,
+        // Walked as asked (outside the prefix, or relative), but still through the
+        // callback that learns each directory the walk moves to.
+        None if follows_cwd && !dir.is_null() => CStr::from_ptr(dir).to_owned(),
+        None => return None,
+    };
     let shown_root = CStr::from_ptr(dir).to_bytes().to_vec();
     WALKS.with(|w| w.borrow_mut().push(Walk { user, real_len: real.as_bytes().len(), shown_root, follows_cwd }));
     let r = run(real.as_ptr());
@@ -158,3 +167,24 @@ macro_rules! ftw_hooks {
     )*};
 }
 ftw_hooks!(ftw, ftw64);
+
+/// <fts.h>: fts does not change directory.
+const FTS_NOCHDIR: c_int = 0x0004;
+
+macro_rules! fts_open_hooks {
+    ($($name:ident),*) => {$(
+        /// fts_open(3): while the cwd is inside the prefix, the walk does not change
+        /// directory (FTS_NOCHDIR), or the program's calls on each `fts_accpath` (a name
+        /// in the directory the walk moved to) would be walked from the cwd it left, in
+        /// another directory on both members. Every `fts_accpath` is then the entry's
+        /// path from the cwd the walk began in, as fts documents for FTS_NOCHDIR. A
+        /// virtual root (absolute, under the prefix) is not walked: fts's internal calls
+        /// find nothing there (README).
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(paths: *const *mut c_char, options: c_int, compar: *mut c_void) -> *mut c_void {
+            let inside = boundary::prepare(|| Some(resolve::virtual_cwd().is_some())).unwrap_or(false);
+            raw::$name(paths, if inside { options | FTS_NOCHDIR } else { options }, compar)
+        }
+    )*};
+}
+fts_open_hooks!(fts_open, fts64_open);
