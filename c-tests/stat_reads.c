@@ -1,8 +1,9 @@
-// stat_reads: stat/lstat/fstatat/statx/access/realpath/readdir see the primary's view.
+// stat_reads: stat/lstat/fstatat/statx/access/realpath/readdir/ftok see the primary's view.
 #include "check.h"
 
 #include <dirent.h>
 #include <limits.h>
+#include <sys/ipc.h>
 
 int main(void)
 {
@@ -87,6 +88,11 @@ int main(void)
 	free(names);
 
 	/* A change made directly on the primary shows through (reads are primary-only). */
+	/* ftok (glibc stats with an internal call): the key of the primary's file. */
+	key_t key = ftok(SHADOW "/sub/a", 7);
+	CHECK(key != -1);
+	CHECK_EQ(key, ftok(member_path("primary", SHADOW "/sub/a"), 7));
+	CHECK_ERR(ftok(SHADOW "/sub/none", 7), ENOENT);
 	write_file(xasprintf("%s/primary/sub/b", test_tmp()), "changed on primary\n");
 	EXPECT_FILE(SHADOW "/sub/b", "changed on primary\n");
 	write_file(xasprintf("%s/secondary/sub/b", test_tmp()), "changed on primary\n");

@@ -298,6 +298,7 @@ real_functions! {
     fn nftw64(dir: *const c_char, f: *mut c_void, nopenfd: c_int, flags: c_int) -> c_int;
     fn ftw(dir: *const c_char, f: *mut c_void, nopenfd: c_int) -> c_int;
     fn ftw64(dir: *const c_char, f: *mut c_void, nopenfd: c_int) -> c_int;
+    fn ftok(path: *const c_char, id: c_int) -> libc::key_t;
     fn fts_open(paths: *const *mut c_char, options: c_int, compar: *mut c_void) -> *mut c_void;
     fn fts64_open(paths: *const *mut c_char, options: c_int, compar: *mut c_void) -> *mut c_void;
     fn mkstemp(t: *mut c_char) -> c_int;

@@ -271,6 +271,7 @@ lead_hooks! {
     fn lgetxattr(path: *const c_char, name: *const c_char, v: *mut c_void, n: size_t) -> ssize_t = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::lgetxattr(p, name, v, n));
     fn listxattr(path: *const c_char, list: *mut c_char, n: size_t) -> ssize_t = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::listxattr(p, list, n));
     fn llistxattr(path: *const c_char, list: *mut c_char, n: size_t) -> ssize_t = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::llistxattr(p, list, n));
+    fn ftok(path: *const c_char, id: c_int) -> libc::key_t = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::ftok(p, id));
 }
 
 /// pathconf(3): -1 with errno untouched means "no limit", not a failure.
