@@ -431,10 +431,25 @@ fn classify(abs: Vec<u8>, kernel_would_misresolve: bool) -> Target {
 /// unless it climbs out of the prefix on the way.
 fn beneath(base: Base, base_rel: &[u8], p: &[u8]) -> Target {
     if vpath::escapes(p, vpath::depth(base_rel)) {
-        let prefix = &set::get().prefix;
-        return classify(vpath::absolute(&vpath::join(prefix, base_rel), p), true);
+        return climbing(&vpath::join(&set::get().prefix, base_rel), p);
     }
     Target::Shadowed(Spath::new(base, base_rel, p))
+}
+
+/// A path that, as its letters say, climbs above the prefix root from the absolute virtual
+/// directory `base`: named where the kernel would take it, were the prefix a directory
+/// (`vpath::walk`; each name walked under the prefix is read on the lead, one readlink:
+/// such paths are rare), then as an absolute path. The walk starts at the root, through
+/// `base`'s own names: the directory a cwd or a dirfd was opened by may be a symlink too.
+/// Lexically folded, `sub/../../x` with `sub` a symlink to `d1/d2` left the prefix and
+/// reached the host's `/x`.
+fn climbing(base: &[u8], p: &[u8]) -> Target {
+    let prefix = &set::get().prefix;
+    let v = crate::members::view();
+    let link = |abs: &[u8]| real::readlink(&v.path(v.lead, vpath::under_prefix(abs, prefix)?)).ok();
+    let whole = [base, b"/", p].concat();
+    // Past 40 symlinks (where the kernel gives up): by the letters, as before.
+    classify(vpath::walk(b"/", &whole, prefix, link).unwrap_or_else(|| vpath::absolute(base, p)), true)
 }
 
 /// Resolves `path` as an `*at` call with `dirfd` would (AT_FDCWD for plain calls).
@@ -452,6 +467,7 @@ pub fn resolve(dirfd: c_int, path: &CStr) -> Target {
             if !vpath::escapes(walk, 0) {
                 return Target::Shadowed(Spath::new(Base::Root, b"", walk));
             }
+            return climbing(prefix, walk);
         } else if !vpath::has_dot_components(p) {
             return Target::Outside;
         }

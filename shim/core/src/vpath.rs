@@ -125,9 +125,75 @@ pub fn join(root: &[u8], rel: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Where the kernel takes `path` from the absolute, folded directory `base`, were `prefix`
+/// a real directory: as `absolute`, but a name under the prefix that `link` (given its
+/// absolute path) says is a symlink is replaced by the symlink's target before the walk goes
+/// on, so a `..` after it climbs from where the symlink leads, as the kernel's does
+/// (`sub/../../x` with `sub` a symlink to `d1/d2` stays under the prefix). The last name is
+/// the caller's call's to follow or not, and is not looked at. None after 40 symlinks (the
+/// kernel's ELOOP).
+pub fn walk(base: &[u8], path: &[u8], prefix: &[u8], link: impl Fn(&[u8]) -> Option<Vec<u8>>) -> Option<Vec<u8>> {
+    let names = |p: &[u8]| p.split(|&b| b == b'/').filter(|c| !c.is_empty() && *c != b".").map(<[u8]>::to_vec).collect::<Vec<_>>();
+    let mut todo: std::collections::VecDeque<Vec<u8>> = names(path).into();
+    let last = todo.pop_back_if(|c| c.as_slice() != b"..");
+    let mut at = Vec::new();
+    fold_into(&mut at, if path.first() == Some(&b'/') { b"/" } else { base });
+    let mut links = 0;
+    while let Some(name) = todo.pop_front() {
+        fold_into(&mut at, &name);
+        if name == b".." || under_prefix(&at, prefix).is_none_or(<[u8]>::is_empty) {
+            continue;
+        }
+        if let Some(target) = link(&at) {
+            links += 1;
+            if links > 40 {
+                return None;
+            }
+            fold_into(&mut at, b"..");
+            if target.first() == Some(&b'/') {
+                at = b"/".to_vec();
+            }
+            for t in names(&target).into_iter().rev() {
+                todo.push_front(t);
+            }
+        }
+    }
+    if let Some(name) = last {
+        fold_into(&mut at, &name);
+    }
+    Some(at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn links(abs: &[u8]) -> Option<Vec<u8>> {
+        match abs {
+            b"/shadow/sub" => Some(b"d1/d2".to_vec()),
+            b"/shadow/up" => Some(b"../..".to_vec()),
+            b"/shadow/loop" => Some(b"loop/x".to_vec()),
+            b"/shadow/abs" => Some(b"/shadow/d1".to_vec()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn walks_dotdot_from_where_a_symlink_leads() {
+        let w = |base: &[u8], p: &[u8]| walk(base, p, b"/shadow", links);
+        // Lexically these leave the prefix; the kernel keeps them in it.
+        assert_eq!(w(b"/shadow", b"sub/../../x").unwrap(), b"/shadow/x");
+        assert_eq!(w(b"/", b"/shadow/sub/../../x").unwrap(), b"/shadow/x");
+        assert_eq!(w(b"/shadow", b"sub/../..").unwrap(), b"/shadow");
+        assert_eq!(w(b"/shadow/d1", b"../abs/../../y").unwrap(), b"/y");
+        // Without symlinks, as the letters say.
+        assert_eq!(w(b"/shadow/a", b"../../etc/passwd").unwrap(), b"/etc/passwd");
+        assert_eq!(w(b"/shadow", b"../shadow/sub/../x").unwrap(), b"/shadow/d1/x");
+        // A symlink's own `..` are walked too; the last name is never followed.
+        assert_eq!(w(b"/shadow/d1", b"../up/z").unwrap(), b"/z");
+        assert_eq!(w(b"/shadow", b"a/../../shadow/sub").unwrap(), b"/shadow/sub");
+        assert_eq!(w(b"/shadow", b"loop/../../x"), None);
+    }
 
     #[test]
     fn parents() {
