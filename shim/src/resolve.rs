@@ -452,6 +452,42 @@ fn climbing(base: &[u8], p: &[u8]) -> Target {
     classify(vpath::walk(b"/", &whole, prefix, link).unwrap_or_else(|| vpath::absolute(base, p)), true)
 }
 
+/// The starts of the paths `through_proc` looks at.
+const THROUGH_PROC: [&[u8]; 5] = [b"/dev/fd/", b"/proc/self/fd/", b"/proc/thread-self/fd/", b"/proc/self/cwd", b"/proc/thread-self/cwd"];
+
+/// Whether `p` may name something through a directory of the process's (see
+/// `through_proc`): a few byte compares.
+pub fn may_pass_through_proc(p: &[u8]) -> bool {
+    (p.starts_with(b"/dev/fd/") || p.starts_with(b"/proc/")) && THROUGH_PROC.iter().any(|s| p.starts_with(s))
+}
+
+/// A path through a directory the process holds: `/proc/self/fd/N/rest` (or `/dev/fd/N/…`,
+/// `/proc/thread-self/fd/N/…`) with N a shadowed directory fd, `/proc/self/cwd/rest` with
+/// the cwd inside the prefix. The kernel walks these from the lead's directory alone; they
+/// are `rest` from that directory (fd, and where `rest` starts in `p`). GNU tar sets xattrs
+/// and ACLs by `/proc/self/fd/N/name`: they reached the primary alone. The link itself
+/// (no `rest`: readlink of `/proc/self/cwd`, a reopen of `/proc/self/fd/N`) is left as it
+/// is.
+fn through_proc(p: &[u8]) -> Option<(c_int, usize)> {
+    let start = THROUGH_PROC.iter().find(|s| p.starts_with(s))?.len();
+    let t = &p[start..];
+    let (dirfd, name_len) = if p[..start].ends_with(b"/fd/") {
+        let n = &t[..t.iter().position(|&b| b == b'/').unwrap_or(t.len())];
+        let fd: c_int = std::str::from_utf8(n).ok()?.parse().ok()?;
+        fdtable::get(fd).filter(|o| o.is_dir())?;
+        (fd, n.len())
+    } else {
+        virtual_cwd()?;
+        (libc::AT_FDCWD, 0)
+    };
+    let rest = &t[name_len..];
+    if !rest.is_empty() && rest[0] != b'/' {
+        return None;
+    }
+    let skip = rest.iter().position(|&b| b != b'/')?;
+    Some((dirfd, start + name_len + skip))
+}
+
 /// Resolves `path` as an `*at` call with `dirfd` would (AT_FDCWD for plain calls).
 pub fn resolve(dirfd: c_int, path: &CStr) -> Target {
     let p = path.to_bytes();
@@ -460,6 +496,13 @@ pub fn resolve(dirfd: c_int, path: &CStr) -> Target {
     if p.is_empty() {
         // AT_EMPTY_PATH or an error either way: the call acts on dirfd itself.
         return Target::Outside;
+    }
+    if may_pass_through_proc(p) {
+        if let Some((dirfd, at)) = through_proc(p) {
+            if let Ok(rest) = CStr::from_bytes_with_nul(&path.to_bytes_with_nul()[at..]) {
+                return resolve(dirfd, rest);
+            }
+        }
     }
     if p.first() == Some(&b'/') {
         if let Some(below) = p.strip_prefix(prefix.as_slice()).filter(|r| r.is_empty() || r[0] == b'/') {

@@ -215,14 +215,36 @@ fn open_in_flight(rel: &Rel, changes: bool, open: impl FnOnce() -> Res<c_int>, a
 /// through the shim's own fd.
 pub fn reopen_shadowed(n: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> Res<c_int> {
     let Some(src) = fdtable::get(n) else { return unsafe { raw::open64(path, flags, mode) }.into_res() };
+    let rel = src.rel();
+    let by_name = Spath::from_rel(rel.clone());
+    // A read-only fd has no follower fd to reopen: a writable reopen of it (`exec 4<f;
+    // echo x >/dev/fd/4`) opens the follower's file by the name the fd was opened by,
+    // held, while that name is still the fd's file on the lead (else it is reported).
+    let mut _name = None;
+    let mut renamed = false;
     let twin = match src.secondary_fd() {
         Some(sfd) => Twin::Proc(std::ffi::CString::new(format!("/proc/self/fd/{sfd}")).unwrap_or_default()),
+        None if flags & (libc::O_ACCMODE | libc::O_TRUNC) != libc::O_RDONLY && !src.is_dir() => {
+            _name = Some(crate::names::hold(&[&rel]));
+            let v = crate::members::view();
+            let named = by_name.at_lead(&v).and_then(|a| real::fstatat(a.fd, &a.path, libc::AT_SYMLINK_NOFOLLOW));
+            let st = real::fstat(n);
+            let is_it = st.is_ok_and(|st| named.is_ok_and(|nm| nm.st_dev == st.st_dev && nm.st_ino == st.st_ino));
+            // An unlinked file's follower copy was unlinked too: nothing to keep alike.
+            renamed = !is_it && st.is_ok_and(|st| st.st_nlink > 0);
+            if is_it { Twin::Path(&by_name) } else { Twin::None }
+        }
         None => Twin::None,
     };
-    let rel = src.rel();
     // Emptying the file: ordered with other processes' writes to it (see open_holding).
     let _bytes = (flags & libc::O_TRUNC != 0).then(|| real::fstat(n).ok()).flatten().map(|st| ocb::hold_files(&[st]));
-    open_in_flight(&rel.clone(), flags & libc::O_TRUNC != 0, || unsafe { raw::open64(path, flags, mode) }.into_res(), |fd, intent| adopt_new_fd(fd, rel, flags & !libc::O_EXCL, mode, twin, Some(intent)))
+    open_in_flight(&rel.clone(), flags & libc::O_TRUNC != 0, || unsafe { raw::open64(path, flags, mode) }.into_res(), |fd, intent| {
+        let ocb = adopt_new_fd(fd, rel, flags & !libc::O_EXCL, mode, twin, Some(intent))?;
+        if renamed {
+            ocb.mark_insecure("reopened for writing through /proc after its name became another file's", Errno(libc::ESTALE));
+        }
+        Some(ocb)
+    })
 }
 
 /// Where the follower's counterpart of a file the lead just opened is.
