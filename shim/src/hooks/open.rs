@@ -339,7 +339,7 @@ fn link_dup(fd: c_int, newfd: c_int) {
 
 /// dup2/dup3 onto `newfd`: if that number is one of the shim's own fds, the shim's fd moves
 /// elsewhere first, so the program gets exactly the number it asked for.
-fn dup_onto(fd: c_int, newfd: c_int, dup: impl Fn() -> c_int) -> Res<c_int> {
+pub(crate) fn dup_onto(fd: c_int, newfd: c_int, dup: impl Fn() -> c_int) -> Res<c_int> {
     if fdtable::is_internal(newfd) {
         relocate_internal(newfd)?;
     }

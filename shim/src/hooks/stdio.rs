@@ -13,6 +13,7 @@ use crate::set;
 use libc::{c_char, c_int, c_void, size_t, ssize_t};
 use once_cell::sync::Lazy;
 use std::collections::HashSet;
+use std::ffi::CString;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Mutex;
 
@@ -198,10 +199,54 @@ unsafe fn freopen_shadowed(sp: Spath, mode: *const c_char, old: FileP) -> Res<Fi
     if let Some(global) = was {
         *global = f;
     } else {
-        // The old FILE's fd is now the mirrored one; release only the FILE itself.
+        // The old FILE's fd is now the mirrored one: the FILE is released without it (a
+        // FILE without an fd is freed, not closed). Its fd closed, the new stream wrote
+        // into a closed fd and the file stayed empty.
+        *((old as *mut u8).add(FILENO_OFFSET) as *mut c_int) = -1;
         raw::fclose(old);
     }
     Ok(f)
+}
+
+/// freopen of one of the shim's own streams (glibc cannot reopen a `fopencookie` stream:
+/// it crashed, for `freopen(NULL, "wb", stdout)` in a program run as `prog >/shadow/f`):
+/// the new file is opened as `open` would (the stream's own file again for a NULL path,
+/// as glibc reopens /proc/self/fd/N), moved onto the stream's fd as `dup2` would, and the
+/// same stream goes on writing to it (its cookie is that fd number), as freopen returns
+/// the stream it was given. A read-only mode gets a plain stream on that fd instead (the
+/// shim's stream was made for writing, and is kept, not closed, with its fd taken).
+unsafe fn reopen_own_stream(path: *const c_char, mode: *const c_char, f: FileP) -> Res<FileP> {
+    let flags = mode_flags(super::cstr(mode));
+    let fd = raw::fileno(f);
+    raw::fflush(f);
+    let new = if path.is_null() {
+        let own = CString::new(format!("/proc/self/fd/{fd}")).map_err(|_| real::Errno(libc::EINVAL))?;
+        if fdtable::is_shadowed(fd) { super::open::reopen_shadowed(fd, own.as_ptr(), flags, 0o666)? } else { real::open(&own, flags, 0o666)? }
+    } else {
+        let p = crate::mem::path(path).ok_or(real::Errno(libc::EFAULT))?;
+        match crate::resolve::resolve(libc::AT_FDCWD, p) {
+            crate::resolve::Target::Shadowed(sp) => super::open::open_shadowed(sp, flags, 0o666)?,
+            crate::resolve::Target::Rewritten(abs) => real::open(&abs, flags, 0o666)?,
+            crate::resolve::Target::Outside => real::open(p, flags, 0o666)?,
+        }
+    };
+    if new != fd {
+        super::open::dup_onto(new, fd, || raw::dup2(new, fd))?;
+        super::open::close_fd(new)?;
+    }
+    let global = [1, 2].into_iter().map(|n| global_of(n)).find(|g| **g == f);
+    if flags & libc::O_ACCMODE == libc::O_RDONLY {
+        take_cookie(f);
+        forget_std_swap(f);
+        let plain = raw::fdopen(fd, mode).into_res()?;
+        if let Some(g) = global {
+            *g = plain;
+        }
+        return Ok(plain);
+    }
+    // The swap of stdout/stderr may have changed the global (a file outside the prefix is
+    // written by glibc's own stream again).
+    Ok(global.map_or(f, |g| *g))
 }
 
 macro_rules! freopen_hooks {
@@ -209,6 +254,9 @@ macro_rules! freopen_hooks {
         /// freopen(3)
         #[no_mangle]
         pub unsafe extern "C" fn $name(path: *const c_char, mode: *const c_char, f: FileP) -> FileP {
+            if !f.is_null() && set::is_active() && is_own_stream(f) {
+                return boundary::hook(|| reopen_own_stream(path, mode, f), || raw::$name(path, mode, f));
+            }
             path_hook(libc::AT_FDCWD, path, |sp| freopen_shadowed(sp, mode, f), |p| raw::$name(p, mode, f))
         }
     )*};
@@ -217,6 +265,10 @@ freopen_hooks!(freopen, freopen64);
 
 /// Streams created by `mirrored_stream`: their close function unlinks the fd itself.
 static COOKIE_STREAMS: Lazy<Mutex<HashSet<usize>>> = Lazy::new(|| Mutex::new(HashSet::new()));
+
+fn is_own_stream(f: FileP) -> bool {
+    COOKIE_STREAMS.lock().unwrap_or_else(|e| e.into_inner()).contains(&(f as usize))
+}
 
 fn take_cookie(f: FileP) -> bool {
     COOKIE_STREAMS.lock().unwrap_or_else(|e| e.into_inner()).remove(&(f as usize))

@@ -1,0 +1,60 @@
+// freopen: onto another shadowed file, onto a file outside the prefix, with a NULL path (a
+// new mode for the same file), of stdout redirected into the prefix, and of a read-only
+// stream: the bytes land where natively (before: the new file stayed empty, and the
+// NULL-path and outside cases crashed inside glibc, which cannot reopen the shim's
+// fopencookie streams), and the stream freopen returns is the one it was given.
+#include "check.h"
+
+#include <sys/wait.h>
+
+int main(void)
+{
+	FILE *f = CHECK_PTR(fopen(SHADOW "/re", "w"));
+	fputs("first\n", f);
+	FILE *g = CHECK_PTR(freopen(SHADOW "/re2", "w", f));
+	CHECK(g == f);
+	fputs("second\n", g);
+	CHECK_SYS(fclose(g));
+	EXPECT_FILE(SHADOW "/re", "first\n");
+	EXPECT_FILE(SHADOW "/re2", "second\n");
+
+	f = CHECK_PTR(fopen(SHADOW "/mode", "w"));
+	fputs("1", f);
+	f = CHECK_PTR(freopen(NULL, "a", f));
+	fputs("2", f);
+	CHECK_SYS(fclose(f));
+	EXPECT_FILE(SHADOW "/mode", "12");
+
+	char *out = xasprintf("%s/outside", test_tmp());
+	f = CHECK_PTR(fopen(SHADOW "/before-out", "w"));
+	fputs("in\n", f);
+	f = CHECK_PTR(freopen(out, "w", f));
+	fputs("out\n", f);
+	CHECK_SYS(fclose(f));
+	EXPECT_FILE(SHADOW "/before-out", "in\n");
+	EXPECT_FILE(out, "out\n");
+
+	write_file(SHADOW "/ro", "read me\n");
+	f = CHECK_PTR(fopen(SHADOW "/ro", "r"));
+	f = CHECK_PTR(freopen(SHADOW "/from-ro", "w", f));
+	fputs("written\n", f);
+	CHECK_SYS(fclose(f));
+	EXPECT_FILE(SHADOW "/from-ro", "written\n");
+
+	/* stdout redirected into the prefix, then given binary mode (a common idiom): glibc
+	 * reopens the file with "wb", which truncates it. */
+	pid_t pid = CHECK_SYS(fork());
+	if (pid == 0) {
+		int fd = CHECK_SYS(open(SHADOW "/stdout", O_WRONLY | O_CREAT | O_TRUNC, 0644));
+		CHECK_SYS(dup2(fd, 1));
+		CHECK_SYS(close(fd));
+		printf("before\n");
+		fflush(stdout);
+		CHECK_PTR(freopen(NULL, "wb", stdout));
+		printf("after\n");
+		exit(0);
+	}
+	wait_ok_at(HERE, pid);
+	EXPECT_FILE(SHADOW "/stdout", "after\n");
+	return 0;
+}
