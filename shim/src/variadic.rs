@@ -116,7 +116,7 @@ pub unsafe extern "C" fn shadow_syscall(n: c_long, a: c_long, b: c_long, c: c_lo
         libc::SYS_symlinkat => int(namespace::symlinkat(p(a), b as _, p(c))),
         libc::SYS_mknodat => int(namespace::mknodat(fd, p(b), c as _, d as _)),
         libc::SYS_fchmodat => int(meta::fchmodat(fd, p(b), c as _, 0)),
-        SYS_FCHMODAT2 => int(meta::fchmodat(fd, p(b), c as _, d as _)),
+        SYS_FCHMODAT2 => int(meta::fchmodat2(fd, p(b), c as _, d as _)),
         libc::SYS_fchownat => int(meta::fchownat(fd, p(b), c as _, d as _, e as _)),
         libc::SYS_utimensat => int(meta::utimensat(fd, p(b), c as _, d as _)),
         libc::SYS_newfstatat => int(meta::fstatat64(fd, p(b), c as _, d as _)),
@@ -199,7 +199,7 @@ unsafe fn clone3_is_fork(args: *const u64, size: usize) -> bool {
     size >= 48 && crate::mem::readable(args.cast(), 48) && *args as c_long & CLONE_SHARES_VM == 0 && *args.add(5) == 0
 }
 
-const SYS_FCHMODAT2: c_long = 452;
+pub(crate) const SYS_FCHMODAT2: c_long = 452;
 const SYS_OPEN_TREE: c_long = 428;
 const SYS_MOVE_MOUNT: c_long = 429;
 const SYS_MOUNT_SETATTR: c_long = 442;

@@ -225,9 +225,24 @@ pub unsafe extern "C" fn fchownat(dirfd: c_int, path: *const c_char, uid: uid_t,
         if !fdtable::is_shadowed(dirfd) {
             return call(path);
         }
-        return boundary::hook(|| on_fd(dirfd, "fchownat", |f| raw::fchown(f, uid, gid), |p| raw::chown(p, uid, gid)), || call(path));
+        // fchownat itself, not fchown: an O_PATH fd takes it.
+        return boundary::hook(|| on_fd(dirfd, "fchownat", |f| raw::fchownat(f, c"".as_ptr(), uid, gid, flags), |p| raw::chown(p, uid, gid)), || call(path));
     }
     path_hook(dirfd, path, |sp| on_members("fchownat", &sp, |a| raw::fchownat(a.fd, a.path.as_ptr(), uid, gid, flags)), call)
+}
+
+/// fchmodat2(2), reached by syscall(2) (glibc 2.36's fchmodat refuses its flags): an empty
+/// path with AT_EMPTY_PATH is the fd itself (an O_PATH one too), mirrored as fchmod is;
+/// other paths as fchmodat's, with its flags kept.
+pub unsafe fn fchmodat2(dirfd: c_int, path: *const c_char, mode: mode_t, flags: c_int) -> c_int {
+    let call = |fd: c_int, p: *const c_char| raw::syscall(crate::variadic::SYS_FCHMODAT2, fd as libc::c_long, p as libc::c_long, mode as libc::c_long, flags as libc::c_long, 0, 0) as c_int;
+    if flags & libc::AT_EMPTY_PATH != 0 && crate::mem::path(path).is_some_and(|p| p.is_empty()) {
+        if !fdtable::is_shadowed(dirfd) {
+            return call(dirfd, path);
+        }
+        return boundary::hook(|| on_fd(dirfd, "fchmodat2", |f| call(f, c"".as_ptr()), |p| raw::chmod(p, mode)), || call(dirfd, path));
+    }
+    path_hook(dirfd, path, |sp| on_members("fchmodat2", &sp, |a| call(a.fd, a.path.as_ptr())), |p| call(dirfd, p))
 }
 
 /// Declares read-side hooks: a shadowed path is answered by the lead member, where `$on`
