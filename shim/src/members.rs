@@ -139,6 +139,11 @@ pub fn relocate(old: c_int, new: c_int) {
 static VIEW: RwLock<Option<Arc<View>>> = RwLock::new(None);
 static APPLIED: AtomicU64 = AtomicU64::new(u64::MAX);
 static SLOT: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// This process's slot in the registry, once it has one.
+pub fn own_slot() -> Option<usize> {
+    Some(SLOT.load(Ordering::Relaxed)).filter(|&i| i != usize::MAX)
+}
 static APPLY: Mutex<()> = Mutex::new(());
 
 /// Whether changes must be recorded for a member that is not being written:

@@ -10,8 +10,94 @@
 //! that share a word are ordered too, which costs nothing but the wait).
 //!
 //! The lock itself is stripes.rs's.
+//!
+//! A name's lock does not order it against a rename of a directory its path passes through
+//! (`mv a t; mv b a` while another process creates `a/x`: the lead's `x` in one directory,
+//! the follower's in the other), nor of a symlink it passes through (`ln -sfn` renames a
+//! new symlink over the old). So every name operation counts itself in its process's
+//! registry slot (`registry::NAME_OPS`) while it holds its names, and such a rename holds
+//! one word for the whole set (`registry::DIR_MOVES`) and waits until no process counts a
+//! name operation: the operations under way end first, and new ones wait for the rename to
+//! be made on both members. A process gone with a count left is found dead and its count
+//! cleared. Uncounted: a rename whose source turns into a directory between the shim's
+//! look and the rename.
 
 use crate::resolve::Rel;
+use std::sync::atomic::Ordering;
+
+thread_local! {
+    /// Name operations this thread has under way (one hook may hold several names): a
+    /// thread that already counts never waits for a directory's rename, which waits for it.
+    static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// A name operation begins: counted, once no directory is being renamed (unless this thread
+/// renames it, or already counts).
+fn enter() {
+    let (Some(slot), registry) = (crate::members::own_slot(), &crate::members::shared().registry) else { return };
+    let count = registry.name_ops(slot);
+    let moves = registry.dir_moves();
+    let me = crate::stripes::this_thread();
+    let nested = DEPTH.with(|d| d.get()) > 0;
+    loop {
+        count.fetch_add(1, Ordering::SeqCst);
+        let mover = moves.load(Ordering::SeqCst) & !crate::stripes::WAITING;
+        if nested || mover == 0 || mover == me {
+            break;
+        }
+        leave_count(count);
+        crate::members::waiting(|| {
+            let now = moves.load(Ordering::SeqCst);
+            // Marked, so that the mover's release wakes its waiters (`moved`).
+            if now & !crate::stripes::WAITING == mover && moves.compare_exchange(now, now | crate::stripes::WAITING, Ordering::SeqCst, Ordering::Relaxed).is_ok() {
+                let now = now | crate::stripes::WAITING;
+                crate::real::futex_wait_shared(moves, now, &crate::stripes::LOOK_AGAIN);
+                if moves.load(Ordering::SeqCst) == now && !crate::stripes::thread_alive(mover) {
+                    let _ = moves.compare_exchange(now, 0, Ordering::SeqCst, Ordering::Relaxed);
+                }
+            }
+        });
+    }
+    DEPTH.with(|d| d.set(d.get() + 1));
+}
+
+/// The name operation is over (its names let go).
+fn leave() {
+    DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    if let Some(slot) = crate::members::own_slot() {
+        leave_count(crate::members::shared().registry.name_ops(slot));
+    }
+}
+
+/// One less, never below none (a fork child counts from none).
+fn leave_count(count: &std::sync::atomic::AtomicU32) {
+    let _ = count.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+}
+
+/// The rename is on both members: every name operation that waited for it goes on.
+fn moved() {
+    crate::real::futex_wake_shared(crate::members::shared().registry.dir_moves(), libc::c_int::MAX);
+}
+
+/// Held while a directory or a symlink is renamed, from before the lead's rename to after
+/// the follower's: every name operation under way has ended (see the module's comment).
+/// Taken before any name.
+pub fn hold_dir_move() -> crate::stripes::Held {
+    let registry = &crate::members::shared().registry;
+    let mut held = crate::stripes::hold(&[registry.dir_moves()]);
+    held.after = Some(moved);
+    let pause = libc::timespec { tv_sec: 0, tv_nsec: 200_000 };
+    crate::members::waiting(|| {
+        while let Some((slot, pid)) = registry.name_ops_busy() {
+            if pid == 0 || !crate::stripes::process_alive(pid) {
+                registry.name_ops(slot).store(0, Ordering::SeqCst);
+            } else {
+                unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
+            }
+        }
+    });
+    held
+}
 
 /// The stripe of a name: FNV-1a of its path relative to the members' roots.
 fn stripe(rel: &[u8]) -> usize {
@@ -39,13 +125,23 @@ pub fn hold(rels: &[&Rel]) -> crate::stripes::Held {
     let registry = &crate::members::shared().registry;
     let (s, n) = stripes(rels);
     let words = [registry.name_lock(s[0]), registry.name_lock(s[1])];
-    crate::stripes::hold(&words[..n])
+    enter();
+    let mut held = crate::stripes::hold(&words[..n]);
+    held.after = Some(leave);
+    held
 }
 
 /// Holds any number of names (a spawn's file actions) until the values are dropped.
 pub fn hold_each<'a>(rels: impl IntoIterator<Item = &'a Rel>) -> Vec<crate::stripes::Held> {
     let registry = &crate::members::shared().registry;
-    crate::stripes::hold_each(rels.into_iter().map(|r| stripe(&r.0)).map(|i| (i, registry.name_lock(i))).collect())
+    let stripes: Vec<_> = rels.into_iter().map(|r| stripe(&r.0)).map(|i| (i, registry.name_lock(i))).collect();
+    enter();
+    let mut held = crate::stripes::hold_each(stripes);
+    match held.last_mut() {
+        Some(last) => last.after = Some(leave),
+        None => leave(),
+    }
+    held
 }
 
 #[cfg(test)]

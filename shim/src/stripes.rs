@@ -15,16 +15,16 @@ use shadow_core::shared::Registry;
 use shadow_core::state::registry::{FILE_STRIPES, NAME_STRIPES};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-const WAITING: u32 = 1 << 31;
+pub(crate) const WAITING: u32 = 1 << 31;
 /// How long a waiter sleeps before it looks whether the holder is still alive.
-const LOOK_AGAIN: libc::timespec = libc::timespec { tv_sec: 0, tv_nsec: 10_000_000 };
+pub(crate) const LOOK_AGAIN: libc::timespec = libc::timespec { tv_sec: 0, tv_nsec: 10_000_000 };
 
 thread_local! {
     /// This thread's id, once asked (a syscall); forgotten in a fork child.
     static TID: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
-fn this_thread() -> u32 {
+pub(crate) fn this_thread() -> u32 {
     TID.with(|t| {
         if t.get() == 0 {
             t.set(real::gettid());
@@ -42,6 +42,8 @@ pub fn after_fork_child() {
 pub struct Held {
     words: [Option<&'static AtomicU32>; 2],
     me: u32,
+    /// Run once they are let go (names.rs: the name operation is over).
+    pub(crate) after: Option<fn()>,
 }
 
 impl Drop for Held {
@@ -62,6 +64,9 @@ impl Drop for Held {
                 }
             }
         }
+        if let Some(after) = self.after {
+            after();
+        }
     }
 }
 
@@ -69,7 +74,7 @@ impl Drop for Held {
 /// same two never wait on each other) until the value is dropped.
 pub fn hold(words: &[&'static AtomicU32]) -> Held {
     let me = this_thread();
-    let mut held = Held { words: [None, None], me };
+    let mut held = Held { words: [None, None], me, after: None };
     for (slot, &word) in held.words.iter_mut().zip(words) {
         lock(word, me);
         *slot = Some(word);
@@ -138,7 +143,7 @@ fn lock(word: &AtomicU32, me: u32) {
 /// process killed holding a word stays one until its parent waits for it, and the parent
 /// may be waiting for the word first). Not told apart: a new thread that got a dead one's
 /// id, and holders in another pid namespace (README).
-fn thread_alive(tid: u32) -> bool {
+pub(crate) fn thread_alive(tid: u32) -> bool {
     match std::fs::read(format!("/proc/{tid}/stat")) {
         Ok(stat) => runs(&stat),
         Err(e) => e.kind() != std::io::ErrorKind::NotFound,

@@ -330,6 +330,21 @@ impl Registry {
         self.lock_word(registry::FILE_QUEUED, i % registry::FILE_STRIPES)
     }
 
+    /// The word a rename of a directory or a symlink holds (registry::DIR_MOVES).
+    pub fn dir_moves(&self) -> &AtomicU32 {
+        self.lock_word(registry::DIR_MOVES, 0)
+    }
+
+    /// The name operations under way in slot `i`'s process (registry::NAME_OPS).
+    pub fn name_ops(&self, i: usize) -> &AtomicU32 {
+        self.lock_word(registry::NAME_OPS, i % registry::SLOTS)
+    }
+
+    /// A slot (and its pid) whose process has name operations under way, if any.
+    pub fn name_ops_busy(&self) -> Option<(usize, u32)> {
+        (0..self.high()).find(|&i| self.name_ops(i).load(Ordering::SeqCst) != 0).map(|i| (i, self.slot(i).pid.load(Ordering::SeqCst)))
+    }
+
     fn lock_word(&self, table: usize, i: usize) -> &AtomicU32 {
         // SAFETY: inside the mapping (SIZE covers every table), aligned (the tables start at
         // multiples of 4), and only ever used atomically.
@@ -377,6 +392,7 @@ impl Registry {
                 s.in_flight.store(0, Ordering::SeqCst);
                 s.open_intents.store(0, Ordering::SeqCst);
                 s.queued.store(0, Ordering::SeqCst);
+                self.name_ops(i).store(0, Ordering::SeqCst);
                 return Some(i);
             }
         }
@@ -391,6 +407,7 @@ impl Registry {
             s.in_flight.store(0, Ordering::SeqCst);
             s.open_intents.store(0, Ordering::SeqCst);
             s.queued.store(0, Ordering::SeqCst);
+            self.name_ops(i).store(0, Ordering::SeqCst);
             s.told.store(0, Ordering::SeqCst);
             s.boot.store(boot, Ordering::SeqCst);
             true

@@ -241,7 +241,12 @@ pub mod registry {
     /// Per stripe of files: the pid of a process whose write-behind queue holds follower
     /// writes to files of the stripe (0: none), which others wait for (the shim's behind.rs).
     pub const FILE_QUEUED: usize = FILE_LOCKS + FILE_STRIPES * 4;
-    pub const SIZE: usize = FILE_QUEUED + FILE_STRIPES * 4;
+    /// Per slot: the name operations its process has under way (u32; the shim's names.rs),
+    /// which a directory's rename waits for.
+    pub const NAME_OPS: usize = FILE_QUEUED + FILE_STRIPES * 4;
+    pub const SIZE: usize = NAME_OPS + SLOTS * 4;
+    /// In the header: the lock word a rename of a directory or a symlink holds (names.rs).
+    pub const DIR_MOVES: usize = 16;
     /// "SHDWREG2": this layout (an older registry is started afresh).
     pub const MAGIC: u64 = 0x3247_4552_5744_4853;
     /// How many slots have ever been taken (u32): every scan stops there, so that a set

@@ -71,8 +71,17 @@ pub fn via_abs<T: FfiReturn>(at: &At, call: impl FnOnce(*const c_char) -> T) -> 
     }
 }
 
-/// Two paths on both members; `op` is told whether it runs on the follower.
-fn on_members2<T: FfiReturn>(what: &str, a: &Spath, b: &Spath, op: impl Fn(&At, &At, bool) -> T) -> Res<T> {
+/// Two paths on both members; `op` is told whether it runs on the follower. `moves`: the
+/// call renames `a` (and `b` too: RENAME_EXCHANGE); the rename of a directory or a symlink
+/// is ordered against every name operation (see names.rs), at the cost of one look at it.
+fn on_members2<T: FfiReturn>(what: &str, a: &Spath, b: &Spath, moves: &[&Spath], op: impl Fn(&At, &At, bool) -> T) -> Res<T> {
+    let v = crate::members::view();
+    let walked_through = |sp: &&Spath| {
+        let st = sp.at_lead(&v).and_then(|at| crate::real::fstatat(at.fd, &at.path, libc::AT_SYMLINK_NOFOLLOW));
+        st.is_ok_and(|st| matches!(st.st_mode & libc::S_IFMT, libc::S_IFDIR | libc::S_IFLNK))
+    };
+    let _moving = moves.iter().any(walked_through).then(crate::names::hold_dir_move);
+    drop(v);
     let _names = crate::names::hold(&[a.rel(), b.rel()]);
     let (ia, ib) = (crate::members::intent_begin(a.rel()), crate::members::intent_begin(b.rel()));
     let end = || {
@@ -173,11 +182,20 @@ pub unsafe extern "C" fn remove(path: *const c_char) -> c_int {
     )
 }
 
+/// What a two-path call moves (see on_members2).
+#[derive(Clone, Copy)]
+enum Moves {
+    Nothing,
+    Source,
+    Both,
+}
+
 /// Hooks with two paths: both ours → both members; one ours → EXDEV, as between two file
 /// systems (mv then copies, through the hooks); neither → libc. `call` is the `*at` form;
 /// `plain` the libc function the program called, for paths that are not ours.
 unsafe fn two_paths(
     what: &str,
+    moves: Moves,
     da: c_int,
     a: *const c_char,
     db: c_int,
@@ -194,7 +212,14 @@ unsafe fn two_paths(
             // looked at the other path as it would natively.
             (None, Some(Arg::Shadowed(sb))) => super::on_lead(&sb, what, |y| call(da, a, y.fd, y.path.as_ptr(), false)),
             (Some(Arg::Shadowed(sa)), None) => super::on_lead(&sa, what, |x| call(x.fd, x.path.as_ptr(), db, b, false)),
-            (Some(Arg::Shadowed(ra)), Some(Arg::Shadowed(rb))) => on_members2(what, &ra, &rb, |x, y, on_follower| call(x.fd, x.path.as_ptr(), y.fd, y.path.as_ptr(), on_follower)),
+            (Some(Arg::Shadowed(ra)), Some(Arg::Shadowed(rb))) => {
+                let moved: &[&Spath] = match moves {
+                    Moves::Nothing => &[],
+                    Moves::Source => &[&ra],
+                    Moves::Both => &[&ra, &rb],
+                };
+                on_members2(what, &ra, &rb, moved, |x, y, on_follower| call(x.fd, x.path.as_ptr(), y.fd, y.path.as_ptr(), on_follower))
+            }
             (Some(Arg::Shadowed(_)), _) | (_, Some(Arg::Shadowed(_))) => Err(Errno(libc::EXDEV)),
             (x, y) => plain(x.map_or(a, |x| x.ptr(a)), y.map_or(b, |y| y.ptr(b))).into_res(),
         },
@@ -239,14 +264,14 @@ impl NotingRename {
 #[no_mangle]
 pub unsafe extern "C" fn rename(a: *const c_char, b: *const c_char) -> c_int {
     let noting = NotingRename::new();
-    two_paths("rename", libc::AT_FDCWD, a, libc::AT_FDCWD, b, |da, a, db, b, f| noting.rename(da, a, db, b, f), |a, b| raw::rename(a, b))
+    two_paths("rename", Moves::Source, libc::AT_FDCWD, a, libc::AT_FDCWD, b, |da, a, db, b, f| noting.rename(da, a, db, b, f), |a, b| raw::rename(a, b))
 }
 
 /// renameat(2)
 #[no_mangle]
 pub unsafe extern "C" fn renameat(da: c_int, a: *const c_char, db: c_int, b: *const c_char) -> c_int {
     let noting = NotingRename::new();
-    two_paths("renameat", da, a, db, b, |da, a, db, b, f| noting.rename(da, a, db, b, f), |a, b| raw::renameat(da, a, db, b))
+    two_paths("renameat", Moves::Source, da, a, db, b, |da, a, db, b, f| noting.rename(da, a, db, b, f), |a, b| raw::renameat(da, a, db, b))
 }
 
 /// renameat2(2), RENAME_NOREPLACE / RENAME_EXCHANGE / RENAME_WHITEOUT passed to both members.
@@ -266,7 +291,8 @@ pub unsafe extern "C" fn renameat2(da: c_int, a: *const c_char, db: c_int, b: *c
         }
         r
     };
-    let r = two_paths("renameat2", da, a, db, b, at_form, |a, b| raw::renameat2(da, a, db, b, flags));
+    let moves = if flags & libc::RENAME_EXCHANGE != 0 { Moves::Both } else { Moves::Source };
+    let r = two_paths("renameat2", moves, da, a, db, b, at_form, |a, b| raw::renameat2(da, a, db, b, flags));
     if r == 0 && flags & libc::RENAME_WHITEOUT != 0 {
         // The source name is now a whiteout each member's kernel made with its own times.
         boundary::prepare(|| match resolve::resolve(da, crate::mem::path(a)?) {
@@ -283,7 +309,7 @@ pub unsafe extern "C" fn renameat2(da: c_int, a: *const c_char, db: c_int, b: *c
 /// link(2)
 #[no_mangle]
 pub unsafe extern "C" fn link(a: *const c_char, b: *const c_char) -> c_int {
-    two_paths("link", libc::AT_FDCWD, a, libc::AT_FDCWD, b, |da, a, db, b, _| raw::linkat(da, a, db, b, 0), |a, b| raw::link(a, b))
+    two_paths("link", Moves::Nothing, libc::AT_FDCWD, a, libc::AT_FDCWD, b, |da, a, db, b, _| raw::linkat(da, a, db, b, 0), |a, b| raw::link(a, b))
 }
 
 /// linkat(2), including giving an O_TMPFILE file its name.
@@ -296,7 +322,7 @@ pub unsafe extern "C" fn linkat(da: c_int, a: *const c_char, db: c_int, b: *cons
         super::proc_fd(a)
     };
     let Some(sfd_of) = source_fd else {
-        return two_paths("linkat", da, a, db, b, |da, a, db, b, _| raw::linkat(da, a, db, b, flags), plain);
+        return two_paths("linkat", Moves::Nothing, da, a, db, b, |da, a, db, b, _| raw::linkat(da, a, db, b, flags), plain);
     };
     let by_fd = flags & libc::AT_EMPTY_PATH != 0;
     boundary::hook(
