@@ -1,4 +1,5 @@
-// chdir_relative: chdir into /shadow, relative paths and getcwd.
+// chdir_relative: chdir into /shadow, relative paths and getcwd (which names the cwd where
+// it is now, after a directory above it was renamed; before, the name it had at the chdir).
 #include "check.h"
 
 int main(void)
@@ -47,6 +48,13 @@ int main(void)
 	/* A child process inherits the virtual cwd. */
 	system_ok("echo child > from-shell");
 	EXPECT_FILE(SHADOW "/sub/from-shell", "child\n");
+
+	/* A directory above the cwd renamed (here, or by any other process). */
+	CHECK_SYS(rename(SHADOW "/sub", SHADOW "/moved"));
+	CHECK_PTR(getcwd(cwd, sizeof cwd));
+	CHECK_STREQ(cwd, SHADOW "/moved");
+	write_file(xasprintf("%s/after-move", cwd), "moved\n");
+	EXPECT_FILE(SHADOW "/moved/after-move", "moved\n");
 
 	/* Leaving the shadow: relative paths are real again. */
 	CHECK_SYS(chdir(test_tmp()));

@@ -126,6 +126,7 @@ extern "C" fn after_fork_child() {
     crate::beside::after_fork_child();
     crate::mem::set_pid();
     crate::stripes::after_fork_child();
+    crate::names::after_fork_child();
     crate::fdtable::mark_all_shared();
     crate::members::claim_slot();
     crate::members::forget_inherited_intents();

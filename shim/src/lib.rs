@@ -50,5 +50,12 @@ fn shim_fini() {
             ocb.report_if_insecure();
         }
     }
+    // Files the program mapped and closed: held by their mappings alone.
+    hooks::data::for_each_mapped_ocb_now(|handle, ocb| {
+        if seen.insert(ocb as *const ocb::Ocb as usize) {
+            ocb.settle(handle);
+            ocb.report_if_insecure();
+        }
+    });
     members::retire_unused_intents();
 }

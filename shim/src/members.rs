@@ -616,13 +616,15 @@ pub fn end_intents_on_exit() {
         return;
     }
     let Ok(mut hot) = HOT.try_lock() else { return };
-    fdtable::for_each_ocb_now(|ocb| {
+    let mut end = |ocb: &crate::ocb::Ocb| {
         if let Some(id) = ocb.take_clean_intent() {
             if let Some(h) = hot.iter_mut().find(|h| h.id == id && h.users > 0) {
                 h.users -= 1;
             }
         }
-    });
+    };
+    fdtable::for_each_ocb_now(&mut end);
+    crate::hooks::data::for_each_mapped_ocb_now(|_, ocb| end(ocb));
     let fd = shared().journal.get();
     for h in hot.iter_mut().filter(|h| h.users == 0 && h.idle_since != u64::MAX) {
         let _ = real::write(fd, &shadow_core::journal::end_record(h.id));

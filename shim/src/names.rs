@@ -61,6 +61,12 @@ fn enter() {
     DEPTH.with(|d| d.set(d.get() + 1));
 }
 
+/// In a fork child: the operations the parent's thread had under way are not the child's
+/// (its slot counts from none).
+pub fn after_fork_child() {
+    DEPTH.with(|d| d.set(0));
+}
+
 /// The name operation is over (its names let go).
 fn leave() {
     DEPTH.with(|d| d.set(d.get().saturating_sub(1)));

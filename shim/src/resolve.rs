@@ -409,6 +409,16 @@ pub fn virtual_cwd() -> Option<Rel> {
     }
 }
 
+/// The virtual cwd as the kernel names the lead's directory now, if the cwd is inside the
+/// prefix: another process may have renamed a directory above it since the chdir (getcwd
+/// gave a path that no longer existed). The name recorded at the chdir when the kernel
+/// cannot say (a cwd deeper than PATH_MAX, or removed).
+pub fn virtual_cwd_now() -> Option<Rel> {
+    let recorded = virtual_cwd()?;
+    let v = crate::members::view();
+    Some(real::getcwd().ok().and_then(|real| v.rel_in_lead(&real)).map_or(recorded, Rel))
+}
+
 /// The absolute virtual path of a `Rel`.
 pub fn virtual_path(rel: &Rel) -> Vec<u8> {
     vpath::join(&set::get().prefix, &rel.0)

@@ -419,6 +419,43 @@ pub fn relocate_deferred(old: c_int, new: c_int) {
     }
 }
 
+/// From `_exit` (async-signal-safe: no waiting, no allocation): the mappings still in
+/// place are copied to the follower straight from their pages, as at exit (a Python
+/// multiprocessing worker leaves by `os._exit` with its mapping in place: the secondary's
+/// copy of the file stayed as it was). False when another thread held the table: their
+/// files are then left to `recover` (their intents stay open).
+pub fn sync_mappings_on_exit() -> bool {
+    if !ANY_MAPPING.load(Ordering::Relaxed) {
+        return true;
+    }
+    let Ok(maps) = MAPPINGS.try_lock() else { return false };
+    for m in maps.iter() {
+        let (Some(sfd), Ok(st)) = (m.ocb.secondary_fd(), real::fstat(m.handle)) else { continue };
+        let len = (m.len as i64).min(st.st_size - m.offset).max(0) as usize;
+        // SAFETY: the mapping is in place (the table holds only live ones); a page the
+        // process may not read makes the kernel's copy fail with EFAULT, never a fault here.
+        let pages = unsafe { std::slice::from_raw_parts(m.addr as *const u8, len) };
+        if ocb::pwrite_all(sfd, pages, m.offset).is_ok() {
+            let _ = real::futimens(sfd, &ocb::times_of(&st));
+        }
+    }
+    true
+}
+
+/// Each mapping's OCB (and its handle on the lead's file), without waiting for the table
+/// (from `_exit` and exit: a file the program mapped and closed is held by its mapping
+/// alone, and its intent must end too).
+pub fn for_each_mapped_ocb_now(mut f: impl FnMut(c_int, &Ocb)) {
+    if !ANY_MAPPING.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Ok(maps) = MAPPINGS.try_lock() {
+        for m in maps.iter() {
+            f(m.handle, &m.ocb);
+        }
+    }
+}
+
 /// At exit: mappings still in place, and AIO writes whose results were never collected.
 pub fn sync_all_deferred() {
     if ANY_MAPPING.load(Ordering::Relaxed) {

@@ -28,8 +28,10 @@ pub unsafe extern "C" fn _exit(status: c_int) -> ! {
         let _ = std::panic::catch_unwind(|| {
             // The kernel stamped each member at its own write (the follower's may have come
             // from the write-behind queue much later): the follower takes the lead's times.
-            crate::fdtable::for_each_link_now(|fd, ocb| ocb.settle_times_now(fd));
-            crate::members::end_intents_on_exit();
+            if crate::hooks::data::sync_mappings_on_exit() {
+                crate::fdtable::for_each_link_now(|fd, ocb| ocb.settle_times_now(fd));
+                crate::members::end_intents_on_exit();
+            }
         });
     }
     crate::real::exit_group(status)
@@ -237,6 +239,11 @@ unsafe fn exec_with(
     let call = |file, argv, envp| crate::signals::launching(|| call(file, argv, envp));
     boundary::hook(
         || {
+            if replaces {
+                // The image's shared mappings go with it, as at exit: copied now (a mapping
+                // still in place at exec reached the primary alone).
+                crate::hooks::data::sync_all_deferred();
+            }
             let (carried, begun) = if replaces { crate::members::prepare_exec() } else { Default::default() };
             // If the exec fails this image goes on: what it began for the new one is over.
             let _undo = ExecFailed(begun);
