@@ -255,6 +255,7 @@ real_functions! {
     fn execveat(dirfd: c_int, path: *const c_char, argv: *const *const c_char, envp: *const *const c_char, flags: c_int) -> c_int;
     fn inotify_add_watch(fd: c_int, path: *const c_char, mask: u32) -> c_int;
     fn name_to_handle_at(dirfd: c_int, path: *const c_char, handle: *mut c_void, mount_id: *mut c_int, flags: c_int) -> c_int;
+    fn open_by_handle_at(mount_fd: c_int, handle: *mut c_void, flags: c_int) -> c_int;
     fn fanotify_mark(fd: c_int, flags: c_uint, mask: u64, dirfd: c_int, path: *const c_char) -> c_int;
     fn chroot(path: *const c_char) -> c_int;
     fn scandirat(dirfd: c_int, path: *const c_char, list: *mut c_void, filter: *mut c_void, cmp: *mut c_void) -> c_int;

@@ -127,6 +127,7 @@ pub unsafe extern "C" fn shadow_syscall(n: c_long, a: c_long, b: c_long, c: c_lo
         libc::SYS_execveat => int(process::execveat(fd, p(b), c as _, d as _, e as _)),
         libc::SYS_inotify_add_watch => int(dir::inotify_add_watch(fd, p(b), c as _)),
         libc::SYS_name_to_handle_at => int(dir::name_to_handle_at(fd, p(b), c as _, d as _, e as _)),
+        libc::SYS_open_by_handle_at => int(dir::open_by_handle_at(fd, b as _, c as _)),
         libc::SYS_fanotify_mark => int(dir::fanotify_mark(fd, b as _, c as _, d as _, p(e))),
         // Paths.
         libc::SYS_truncate => int(meta::truncate(p(a), b)),

@@ -316,6 +316,28 @@ pub unsafe extern "C" fn name_to_handle_at(dirfd: c_int, path: *const c_char, ha
     path_hook(dirfd, path, |sp| super::on_lead(&sp, "name_to_handle_at", |a| raw::name_to_handle_at(a.fd, a.path.as_ptr(), handle, mount_id, flags)), call)
 }
 
+/// open_by_handle_at(2): the kernel opens the lead's file by its handle, unseen by the path
+/// hooks; the fd is adopted as a received one (its follower's file opened by the name
+/// /proc shows, held, while that name is still the file), so writes through it are
+/// mirrored (before, they reached the primary alone). Emptying it (O_TRUNC) reached the
+/// lead alone: reported.
+#[no_mangle]
+pub unsafe extern "C" fn open_by_handle_at(mount_fd: c_int, handle: *mut c_void, flags: c_int) -> c_int {
+    let fd = raw::open_by_handle_at(mount_fd, handle, flags);
+    if fd >= 0 && crate::set::is_active() {
+        let saved = Errno::last();
+        boundary::prepare(|| {
+            crate::adopt::adopt_received_fds(&[fd]);
+            if let Some(ocb) = fdtable::get(fd).filter(|_| flags & libc::O_TRUNC != 0) {
+                ocb.mark_insecure("emptied by open_by_handle_at(O_TRUNC), on the lead alone", Errno(libc::EIO));
+            }
+            Some(())
+        });
+        saved.set();
+    }
+    fd
+}
+
 /// fanotify_mark(2): marks the lead's file (a NULL path means the directory fd itself).
 #[no_mangle]
 pub unsafe extern "C" fn fanotify_mark(fd: c_int, flags: libc::c_uint, mask: u64, dirfd: c_int, path: *const c_char) -> c_int {
