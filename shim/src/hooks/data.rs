@@ -292,7 +292,25 @@ unsafe fn ioctl_core(ocb: &Ocb, fd: c_int, req: libc::c_ulong, arg: *mut c_void)
                 };
             ocb.mirrored("space ioctl", call, |sfd, _| raw::fallocate(sfd, mode, start, sr.l_len).into_res().map(drop))
         }
-        FS_IOC_SETFLAGS | FS_IOC_FSSETXATTR => ocb.mirrored("attribute ioctl", call, |sfd, _| raw::ioctl(sfd, req, arg).into_res().map(drop)),
+        // As fchmod: through the follower's fd, or for a read-only fd (chattr opens files so)
+        // the follower's file by name, held, while it is still the fd's (before, the lead's
+        // flags alone changed).
+        FS_IOC_SETFLAGS | FS_IOC_FSSETXATTR => super::meta::on_fd(
+            fd,
+            "attribute ioctl",
+            |f| raw::ioctl(f, req, arg),
+            |p| match real::open(std::ffi::CStr::from_ptr(p), libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY, 0) {
+                Ok(f) => {
+                    let r = raw::ioctl(f, req, arg);
+                    let _ = real::close(f);
+                    r
+                }
+                Err(e) => {
+                    e.set();
+                    -1
+                }
+            },
+        ),
         // Same bytes, shared extents: nothing the follower's contents need.
         FIDEDUPERANGE => call(),
         _ if ocb.secondary_fd().is_some() => {

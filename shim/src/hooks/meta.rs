@@ -39,7 +39,7 @@ mirror_hooks! {
 /// fd, or the secondary's path for OCBs without one (read-only opens). Journalled like any
 /// change (the intent stays open when the follower failed), and recorded for a member that
 /// is away.
-fn on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T, by_path: impl Fn(*const c_char) -> T) -> Res<T> {
+pub(crate) fn on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T, by_path: impl Fn(*const c_char) -> T) -> Res<T> {
     let Some(ocb) = fdtable::get(fd) else { return op(fd).into_res() };
     let rel = ocb.rel();
     let intent = crate::members::intent_begin(&rel);
