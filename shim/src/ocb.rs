@@ -1108,8 +1108,22 @@ fn copy_file_range_or_read(reader: c_int, sfd: c_int, off: i64, len: i64) -> Res
 /// found the file on the lead finds it on the follower too (another's creation may be on its
 /// way), or creates it when it is missing there.
 pub fn open_secondary(at: &crate::resolve::At, flags: c_int, mode: mode_t, created: bool) -> Res<c_int> {
+    open_secondary_resolved(at, flags, mode, created, 0)
+}
+
+/// `open_secondary` walking the path with openat2's `resolve` flags (0: none), as the
+/// program's own open did on the lead (RESOLVE_IN_ROOT must keep the follower's walk in
+/// its directory too).
+pub fn open_secondary_resolved(at: &crate::resolve::At, flags: c_int, mode: mode_t, created: bool, resolve: u64) -> Res<c_int> {
     let sflags = (flags & !(libc::O_APPEND | libc::O_EXCL | libc::O_NOCTTY)) | libc::O_CLOEXEC;
-    let open = |f| real::openat(at.fd, &at.path, f, mode).map(make_internal);
+    let open = |f: c_int| {
+        if resolve == 0 {
+            return real::openat(at.fd, &at.path, f, mode).map(make_internal);
+        }
+        let how = [f as u32 as u64, mode as u64, resolve];
+        let r = unsafe { real::raw::syscall(libc::SYS_openat2, at.fd as libc::c_long, at.path.as_ptr() as libc::c_long, how.as_ptr() as libc::c_long, std::mem::size_of_val(&how) as libc::c_long, 0, 0) };
+        if r < 0 { Err(Errno::last()) } else { Ok(make_internal(r as c_int)) }
+    };
     let stale = crate::members::follower_entry_is_stale;
     if created {
         match open(sflags | libc::O_CREAT | libc::O_EXCL) {

@@ -462,6 +462,27 @@ fn climbing(base: &[u8], p: &[u8]) -> Target {
     classify(vpath::walk(b"/", &whole, prefix, link).unwrap_or_else(|| vpath::absolute(base, p)), true)
 }
 
+/// openat2 with RESOLVE_IN_ROOT or RESOLVE_BENEATH from `dirfd`, a directory under the
+/// prefix (or the cwd there): the kernel keeps the walk inside that directory on each
+/// member, so the path goes to it as it is, absolute or climbing; it is named as
+/// RESOLVE_IN_ROOT takes it (`/` is the directory, and `..` stops there). None for a
+/// directory that is not ours.
+pub fn confined(dirfd: c_int, path: &CStr) -> Option<Spath> {
+    let (base, base_rel) = if dirfd == libc::AT_FDCWD {
+        match CWD.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            Some(Cwd::Virtual(dirs)) => (Base::Cwd(dirs.clone()), dirs.rel.clone()),
+            _ => return None,
+        }
+    } else {
+        let ocb = fdtable::get(dirfd).filter(|o| o.is_dir())?;
+        let rel = ocb.rel().0;
+        (Base::Dir(dirfd, ocb), rel)
+    };
+    let inside = vpath::absolute(b"/", path.to_bytes());
+    let lexical = Rel(vpath::join(&base_rel, &inside[1..]));
+    Some(Spath { rel: std::sync::OnceLock::new(), lexical, climbs: false, base, walk: path.to_owned() })
+}
+
 /// The starts of the paths `through_proc` looks at.
 const THROUGH_PROC: [&[u8]; 5] = [b"/dev/fd/", b"/proc/self/fd/", b"/proc/thread-self/fd/", b"/proc/self/cwd", b"/proc/thread-self/cwd"];
 

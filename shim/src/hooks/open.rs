@@ -14,7 +14,7 @@ use std::sync::Arc;
 /// Opens a shadowed path: the primary's answer is the program's; the secondary is opened
 /// alongside when the open can change the file.
 pub fn open_shadowed(sp: Spath, flags: c_int, mode: mode_t) -> Res<c_int> {
-    open_shadowed_by(sp, flags, mode, false, |at, flags| unsafe { raw::openat64(at.fd, at.path.as_ptr(), flags, mode) }).map(|r| r.unwrap_or(-1))
+    open_shadowed_by(sp, flags, mode, false, 0, |at, flags| unsafe { raw::openat64(at.fd, at.path.as_ptr(), flags, mode) }).map(|r| r.unwrap_or(-1))
 }
 
 /// `open_shadowed` for the open family's hooks: an open that may wait (a FIFO, a device:
@@ -23,13 +23,15 @@ pub fn open_shadowed(sp: Spath, flags: c_int, mode: mode_t) -> Res<c_int> {
 /// reader; SIGINT in a Python program) and a fork does not wait for it. Such files carry
 /// nothing to mirror.
 fn open_shadowed_or_lead(sp: Spath, flags: c_int, mode: mode_t) -> Res<Result<c_int, CString>> {
-    open_shadowed_by(sp, flags, mode, true, |at, flags| unsafe { raw::openat64(at.fd, at.path.as_ptr(), flags, mode) })
+    open_shadowed_by(sp, flags, mode, true, 0, |at, flags| unsafe { raw::openat64(at.fd, at.path.as_ptr(), flags, mode) })
 }
 
 /// `open_shadowed` with the lead's open made by `lead`, given the flags (openat2 keeps its
-/// resolve flags); `handing`: an open that may wait is handed back (`Err(lead's path)`,
-/// see `open_shadowed_or_lead`), else made here.
-fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, handing: bool, lead: impl Fn(&At, c_int) -> c_int) -> Res<Result<c_int, CString>> {
+/// resolve flags, and `resolve` says them for the follower's open); `handing`: an open that
+/// may wait is handed back (`Err(lead's path)`, see `open_shadowed_or_lead`), else made
+/// here.
+fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, handing: bool, resolve: u64, lead: impl Fn(&At, c_int) -> c_int) -> Res<Result<c_int, CString>> {
+    let twin = |sp| if resolve == 0 { Twin::Path(sp) } else { Twin::Resolved(sp, resolve) };
     let changes = flags & (libc::O_CREAT | libc::O_TRUNC) != 0;
     // An open that opens the follower's file too (writable, creating, a directory) holds
     // the name: the two must find the same file (see names.rs). A read-only open of a
@@ -54,10 +56,10 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, handing: bool, lead: 
     let adopt = |fd, intent| {
         let st = real::fstat(fd).ok()?;
         if twinned || st.st_mode & libc::S_IFMT != libc::S_IFDIR {
-            return adopt_with_stat(fd, &st, sp.rel().clone(), made.get(), mode, Twin::Path(&sp), Some(intent));
+            return adopt_with_stat(fd, &st, sp.rel().clone(), made.get(), mode, twin(&sp), Some(intent));
         }
         match dir_name_held(fd, &sp, &st) {
-            Some((_name, None)) => adopt_with_stat(fd, &st, sp.rel().clone(), made.get(), mode, Twin::Path(&sp), Some(intent)),
+            Some((_name, None)) => adopt_with_stat(fd, &st, sp.rel().clone(), made.get(), mode, twin(&sp), Some(intent)),
             Some((_name, Some(now))) => adopt_with_stat(fd, &st, now.rel().clone(), made.get(), mode, Twin::Path(&now), Some(intent)),
             None => {
                 let ocb = adopt_with_stat(fd, &st, sp.rel().clone(), made.get(), mode, Twin::None, Some(intent))?;
@@ -195,9 +197,25 @@ pub unsafe fn openat2(dirfd: c_int, path: *const c_char, how: *const u64, size: 
         copy[0] = (*how & !0xffff_ffff) | f as u32 as u64;
         via(at.fd, at.path.as_ptr(), copy.as_ptr())
     };
+    let resolve = *how.add(2);
+    // Confined to a directory under the prefix (RESOLVE_IN_ROOT, RESOLVE_BENEATH): the path
+    // goes to each member's kernel as it is, absolute or climbing, from that directory and
+    // its twin, both walked with the program's resolve flags. Before, an absolute path was
+    // taken as the host's, and the follower's open, made without them, followed an
+    // absolute symlink out to the host.
+    if resolve & (RESOLVE_IN_ROOT | RESOLVE_BENEATH) != 0 && crate::set::is_active() {
+        let confined = boundary::prepare(|| Some(crate::resolve::confined(dirfd, crate::mem::path(path)?))).flatten();
+        if let Some(sp) = confined {
+            return boundary::hook(|| open_shadowed_by(sp, flags, mode, false, resolve, lead).map(|r| r.unwrap_or(-1)), || via(dirfd, path, how));
+        }
+    }
     // Never handed back: its resolve flags may refuse the lead's absolute path.
-    path_hook(dirfd, path, |sp| open_shadowed_by(sp, flags, mode, false, lead).map(|r| r.unwrap_or(-1)), |p| via(dirfd, p, how))
+    path_hook(dirfd, path, |sp| open_shadowed_by(sp, flags, mode, false, resolve, lead).map(|r| r.unwrap_or(-1)), |p| via(dirfd, p, how))
 }
+
+/// <linux/openat2.h>
+const RESOLVE_BENEATH: u64 = 0x08;
+const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// An open under a write intent when it changes the file (creation, truncation): the intent
 /// passes to the new OCB, or ends when the open failed or made none.
@@ -251,6 +269,8 @@ pub fn reopen_shadowed(n: c_int, path: *const c_char, flags: c_int, mode: mode_t
 pub enum Twin<'a> {
     /// The same path, walked on the follower.
     Path(&'a Spath),
+    /// The same path, walked with openat2's resolve flags.
+    Resolved(&'a Spath, u64),
     /// Through a `/proc/self/fd` link of the shim's (a reopen of an open file).
     Proc(std::ffi::CString),
     None,
@@ -288,6 +308,7 @@ pub fn adopt_with_stat(fd: c_int, st: &libc::stat64, rel: Rel, flags: c_int, mod
         let open = |at: &At| ocb::open_secondary(at, follower_flags, mode, fresh && !tmpfile);
         let opened = match &twin {
             Twin::Path(sp) => super::on_follower_res(sp, open),
+            Twin::Resolved(sp, resolve) => super::on_follower_res(sp, |at| ocb::open_secondary_resolved(at, follower_flags, mode, fresh && !tmpfile, *resolve)),
             Twin::Proc(p) => crate::members::view().follower.map(|_| open(&At { fd: libc::AT_FDCWD, path: std::borrow::Cow::Borrowed(p.as_c_str()) })),
             Twin::None => None,
         };
