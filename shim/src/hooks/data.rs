@@ -491,6 +491,14 @@ macro_rules! mmap_hooks {
         #[no_mangle]
         pub unsafe extern "C" fn $name(addr: *mut c_void, len: size_t, prot: c_int, flags: c_int, fd: c_int, off: off64_t) -> *mut c_void {
             let call = || raw::$name(addr, len, prot, flags, fd, off);
+            if flags & libc::MAP_FIXED != 0 && ANY_MAPPING.load(Ordering::Relaxed) {
+                // A mapping put over one of ours unmaps it: its pages are copied first, as
+                // at munmap (before, they were lost to the follower).
+                boundary::prepare(|| {
+                    sync_mappings(addr as usize, len, true);
+                    Some(())
+                });
+            }
             if !fdtable::is_shadowed(fd) || flags & libc::MAP_SHARED == 0 || prot & libc::PROT_WRITE == 0 {
                 return call();
             }
@@ -557,7 +565,21 @@ pub unsafe extern "C" fn mprotect(addr: *mut c_void, len: size_t, prot: c_int) -
 #[no_mangle]
 pub unsafe extern "C" fn mremap(old: *mut c_void, old_len: size_t, new_len: size_t, flags: c_int, new: *mut c_void) -> *mut c_void {
     crate::mem::forget_pages();
-    raw::mremap(old, old_len, new_len, flags, new)
+    let p = raw::mremap(old, old_len, new_len, flags, new);
+    if p != libc::MAP_FAILED && ANY_MAPPING.load(Ordering::Relaxed) {
+        let saved = Errno::last();
+        // One of ours grown, shrunk or moved: it is copied where it now is, as long as it now
+        // is (before, a grown part was never copied).
+        boundary::prepare(|| {
+            for m in MAPPINGS.lock().unwrap_or_else(|e| e.into_inner()).iter_mut().filter(|m| m.addr == old as usize) {
+                m.addr = p as usize;
+                m.len = new_len;
+            }
+            Some(())
+        });
+        saved.set();
+    }
+    p
 }
 
 /// msync(2)
