@@ -237,6 +237,24 @@ impl Spath {
         self.at(v, v.lead)
     }
 
+    /// Whether the directory holding this path is one and the same on the lead and on
+    /// member `m`: reached through a symlink that leads out of the prefix (`logs ->
+    /// /var/log/app`), the two walks meet outside both members, and the change the lead
+    /// made there is all there is (the follower's repeat of it fails, and is no
+    /// divergence). Looked at only when the follower failed.
+    pub fn meets_outside(&self, v: &View, m: Member) -> bool {
+        let dir_of = |at: At| -> Option<libc::stat64> {
+            let p = at.path.to_bytes();
+            let p = p.strip_suffix(b"/").unwrap_or(p);
+            let cut = p.iter().rposition(|&b| b == b'/')?;
+            real::fstatat(at.fd, &CString::new(&p[..cut.max(1)]).ok()?, 0).ok()
+        };
+        match (self.at_lead(v).ok().and_then(dir_of), self.at(v, m).ok().and_then(dir_of)) {
+            (Some(a), Some(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
+            _ => false,
+        }
+    }
+
 }
 
 /// The process's cwd inside the prefix: its virtual path and the same directory held open

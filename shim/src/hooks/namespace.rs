@@ -23,11 +23,20 @@ fn on_members_held<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&At) -> T) 
     let r = super::on_lead(sp, what, &op).inspect_err(|_| crate::members::intent_end(intent))?;
     crate::members::record_change(rel, None);
     if let Some(Err(e)) = on_follower(sp, &op) {
-        crate::members::follower_failed(rel, what, e, None)?;
-        return Ok(r);
+        if !meet_outside(&[sp]) {
+            crate::members::follower_failed(rel, what, e, None)?;
+            return Ok(r);
+        }
     }
     crate::members::intent_end(intent);
     Ok(r)
+}
+
+/// Whether each of these paths leads, on both members, into one directory outside them
+/// (see Spath::meets_outside): then the lead's change was the only one to make.
+fn meet_outside(sps: &[&Spath]) -> bool {
+    let v = crate::members::view();
+    v.follower.is_some_and(|f| sps.iter().all(|sp| sp.meets_outside(&v, f)))
 }
 
 /// A change that stamps the entry's times (creating it: mkdir, mknod, mkfifo, symlink;
@@ -103,8 +112,10 @@ fn on_members2<T: FfiReturn>(what: &str, a: &Spath, b: &Spath, moves: &[&Spath],
     };
     let follower = crate::members::retry_racing(on_follower(), on_follower);
     if let Some(Err(e)) = follower {
-        crate::members::follower_failed(b.rel(), what, e, None)?;
-        return Ok(r);
+        if !meet_outside(&[a, b]) {
+            crate::members::follower_failed(b.rel(), what, e, None)?;
+            return Ok(r);
+        }
     }
     end();
     Ok(r)
