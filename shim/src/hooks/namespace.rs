@@ -202,11 +202,11 @@ enum Moves {
 }
 
 /// Hooks with two paths: both ours → both members; one ours → EXDEV, as between two file
-/// systems (mv then copies, through the hooks); neither → libc. `call` is the `*at` form;
-/// `plain` the libc function the program called, for paths that are not ours.
+/// systems (mv then copies, through the hooks); neither → libc. The call's name goes with
+/// what it moves (see on_members2); `call` is the `*at` form; `plain` the libc function the
+/// program called, for paths that are not ours.
 unsafe fn two_paths(
-    what: &str,
-    moves: Moves,
+    (what, moves): (&str, Moves),
     da: c_int,
     a: *const c_char,
     db: c_int,
@@ -275,14 +275,14 @@ impl NotingRename {
 #[no_mangle]
 pub unsafe extern "C" fn rename(a: *const c_char, b: *const c_char) -> c_int {
     let noting = NotingRename::new();
-    two_paths("rename", Moves::Source, libc::AT_FDCWD, a, libc::AT_FDCWD, b, |da, a, db, b, f| noting.rename(da, a, db, b, f), |a, b| raw::rename(a, b))
+    two_paths(("rename", Moves::Source), libc::AT_FDCWD, a, libc::AT_FDCWD, b, |da, a, db, b, f| noting.rename(da, a, db, b, f), |a, b| raw::rename(a, b))
 }
 
 /// renameat(2)
 #[no_mangle]
 pub unsafe extern "C" fn renameat(da: c_int, a: *const c_char, db: c_int, b: *const c_char) -> c_int {
     let noting = NotingRename::new();
-    two_paths("renameat", Moves::Source, da, a, db, b, |da, a, db, b, f| noting.rename(da, a, db, b, f), |a, b| raw::renameat(da, a, db, b))
+    two_paths(("renameat", Moves::Source), da, a, db, b, |da, a, db, b, f| noting.rename(da, a, db, b, f), |a, b| raw::renameat(da, a, db, b))
 }
 
 /// renameat2(2), RENAME_NOREPLACE / RENAME_EXCHANGE / RENAME_WHITEOUT passed to both members.
@@ -303,7 +303,7 @@ pub unsafe extern "C" fn renameat2(da: c_int, a: *const c_char, db: c_int, b: *c
         r
     };
     let moves = if flags & libc::RENAME_EXCHANGE != 0 { Moves::Both } else { Moves::Source };
-    let r = two_paths("renameat2", moves, da, a, db, b, at_form, |a, b| raw::renameat2(da, a, db, b, flags));
+    let r = two_paths(("renameat2", moves), da, a, db, b, at_form, |a, b| raw::renameat2(da, a, db, b, flags));
     if r == 0 && flags & libc::RENAME_WHITEOUT != 0 {
         // The source name is now a whiteout each member's kernel made with its own times.
         boundary::prepare(|| match resolve::resolve(da, crate::mem::path(a)?) {
@@ -320,7 +320,7 @@ pub unsafe extern "C" fn renameat2(da: c_int, a: *const c_char, db: c_int, b: *c
 /// link(2)
 #[no_mangle]
 pub unsafe extern "C" fn link(a: *const c_char, b: *const c_char) -> c_int {
-    two_paths("link", Moves::Nothing, libc::AT_FDCWD, a, libc::AT_FDCWD, b, |da, a, db, b, _| raw::linkat(da, a, db, b, 0), |a, b| raw::link(a, b))
+    two_paths(("link", Moves::Nothing), libc::AT_FDCWD, a, libc::AT_FDCWD, b, |da, a, db, b, _| raw::linkat(da, a, db, b, 0), |a, b| raw::link(a, b))
 }
 
 /// linkat(2), including giving an O_TMPFILE file its name.
@@ -333,7 +333,7 @@ pub unsafe extern "C" fn linkat(da: c_int, a: *const c_char, db: c_int, b: *cons
         super::proc_fd(a)
     };
     let Some(sfd_of) = source_fd else {
-        return two_paths("linkat", Moves::Nothing, da, a, db, b, |da, a, db, b, _| raw::linkat(da, a, db, b, flags), plain);
+        return two_paths(("linkat", Moves::Nothing), da, a, db, b, |da, a, db, b, _| raw::linkat(da, a, db, b, flags), plain);
     };
     let by_fd = flags & libc::AT_EMPTY_PATH != 0;
     boundary::hook(
