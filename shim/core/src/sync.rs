@@ -207,9 +207,16 @@ fn copy_sparse(from: &fs::File, to: &fs::File, len: u64) -> io::Result<u64> {
         let (mut off_in, mut off_out) = (data, data);
         while off_in < hole {
             let n = unsafe { libc::copy_file_range(src, &mut off_in, dst, &mut off_out, (hole - off_in) as usize, 0) };
-            if n < 0 {
-                return Err(last());
-            }
+            let n = match n {
+                // Between two file systems (EXDEV), or one that cannot: read and written.
+                -1 if matches!(last().raw_os_error(), Some(libc::EXDEV | libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)) => {
+                    let n = copy_by_hand(from, to, off_in, hole - off_in)?;
+                    off_in += n as i64;
+                    n as isize
+                }
+                -1 => return Err(last()),
+                n => n,
+            };
             if n == 0 {
                 // The file shrank under the copy: what is there is copied.
                 break;
@@ -220,6 +227,16 @@ fn copy_sparse(from: &fs::File, to: &fs::File, len: u64) -> io::Result<u64> {
     }
     to.set_len(len)?;
     Ok(copied)
+}
+
+/// Up to `len` bytes at `at` from `from` to the same place in `to`, through a buffer; the
+/// bytes copied (0 at the end of `from`).
+fn copy_by_hand(from: &fs::File, to: &fs::File, at: i64, len: i64) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; (len as usize).min(1 << 20)];
+    let n = from.read_at(&mut buf, at as u64)?;
+    to.write_all_at(&buf[..n], at as u64)?;
+    Ok(n)
 }
 
 /// Copies one non-directory entry, replacing whatever is at `dst`.
