@@ -7,30 +7,30 @@
 
 #include <sys/wait.h>
 
+/* Writes `first` to `path` (mode "w"), freopens the stream onto `again` (NULL: the same
+ * file) with `mode`, checks it is the same stream, and writes `second` through it. */
+static void write_reopen_write(const char *path, const char *first, const char *again, const char *mode, const char *second)
+{
+	FILE *f = CHECK_PTR(fopen(path, "w"));
+	fputs(first, f);
+	FILE *g = CHECK_PTR(freopen(again, mode, f));
+	CHECK(g == f);
+	fputs(second, g);
+	CHECK_SYS(fclose(g));
+}
+
 int main(void)
 {
-	FILE *f = CHECK_PTR(fopen(SHADOW "/re", "w"));
-	fputs("first\n", f);
-	FILE *g = CHECK_PTR(freopen(SHADOW "/re2", "w", f));
-	CHECK(g == f);
-	fputs("second\n", g);
-	CHECK_SYS(fclose(g));
+	FILE *f;
+	write_reopen_write(SHADOW "/re", "first\n", SHADOW "/re2", "w", "second\n");
 	EXPECT_FILE(SHADOW "/re", "first\n");
 	EXPECT_FILE(SHADOW "/re2", "second\n");
 
-	f = CHECK_PTR(fopen(SHADOW "/mode", "w"));
-	fputs("1", f);
-	f = CHECK_PTR(freopen(NULL, "a", f));
-	fputs("2", f);
-	CHECK_SYS(fclose(f));
+	write_reopen_write(SHADOW "/mode", "1", NULL, "a", "2");
 	EXPECT_FILE(SHADOW "/mode", "12");
 
 	char *out = xasprintf("%s/outside", test_tmp());
-	f = CHECK_PTR(fopen(SHADOW "/before-out", "w"));
-	fputs("in\n", f);
-	f = CHECK_PTR(freopen(out, "w", f));
-	fputs("out\n", f);
-	CHECK_SYS(fclose(f));
+	write_reopen_write(SHADOW "/before-out", "in\n", out, "w", "out\n");
 	EXPECT_FILE(SHADOW "/before-out", "in\n");
 	EXPECT_FILE(out, "out\n");
 

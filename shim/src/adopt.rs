@@ -48,9 +48,7 @@ fn adopt_fd(view: &crate::members::View, fd: c_int) {
     // The follower's file is found by the name /proc shows, held, while that name still is
     // this file on the lead: another process may have renamed or replaced it since, and
     // the follower's file by that name would be another file.
-    let _name = crate::names::hold(&[twin.rel()]);
-    let named = twin.at_lead(view).and_then(|a| real::fstatat(a.fd, &a.path, libc::AT_SYMLINK_NOFOLLOW));
-    if !named.is_ok_and(|n| n.st_dev == st.st_dev && n.st_ino == st.st_ino) {
+    let Some(_name) = crate::names::hold_naming(&twin, &st, libc::AT_SYMLINK_NOFOLLOW) else {
         if let Some(ocb) = adopt_with_stat(fd, &st, twin.rel().clone(), flags & !(libc::O_ACCMODE) | libc::O_RDONLY, 0, Twin::None, None) {
             if st.st_nlink > 0 {
                 ocb.mark_insecure("inherited, its name now another file's", real::Errno(libc::ESTALE));
@@ -60,7 +58,7 @@ fn adopt_fd(view: &crate::members::View, fd: c_int) {
             }
         }
         return;
-    }
+    };
     // Create the secondary if the spawner's open never reached it; never truncate.
     let open_flags = (flags & !(libc::O_TRUNC | libc::O_EXCL)) | if flags & libc::O_ACCMODE != libc::O_RDONLY { libc::O_CREAT } else { 0 };
     if let Some(ocb) = adopt_with_stat(fd, &st, twin.rel().clone(), open_flags, st.st_mode & 0o7777, Twin::Path(&twin), None) {

@@ -137,6 +137,17 @@ pub fn hold(rels: &[&Rel]) -> crate::stripes::Held {
     held
 }
 
+/// Holds `sp`'s name while it still names the file `st` on the lead (looked at with `look`:
+/// 0 or AT_SYMLINK_NOFOLLOW); None when it does not. A name a file was opened by may since
+/// be another file's (renamed or replaced by another process), and the follower's file by
+/// that name then another file than the one to change.
+pub fn hold_naming(sp: &crate::resolve::Spath, st: &libc::stat64, look: libc::c_int) -> Option<crate::stripes::Held> {
+    let held = hold(&[sp.rel()]);
+    let v = crate::members::view();
+    let named = sp.at_lead(&v).and_then(|a| crate::real::fstatat(a.fd, &a.path, look));
+    named.is_ok_and(|n| (n.st_dev, n.st_ino) == (st.st_dev, st.st_ino)).then_some(held)
+}
+
 /// Holds any number of names (a spawn's file actions) until the values are dropped.
 pub fn hold_each<'a>(rels: impl IntoIterator<Item = &'a Rel>) -> Vec<crate::stripes::Held> {
     let registry = &crate::members::shared().registry;

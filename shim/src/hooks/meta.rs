@@ -64,11 +64,8 @@ pub(crate) fn on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T
 /// no name left (unlinked) needs nothing.
 fn by_name<T>(fd: c_int, ocb: &crate::ocb::Ocb, follower: impl FnOnce(&Spath) -> Option<Res<T>>) -> Option<Res<T>> {
     let sp = Spath::from_rel(ocb.rel());
-    let _name = crate::names::hold(&[sp.rel()]);
-    let v = crate::members::view();
     let here = real::fstat(fd).ok()?;
-    let named = sp.at_lead(&v).and_then(|a| real::fstatat(a.fd, &a.path, 0));
-    if named.is_ok_and(|st| st.st_dev == here.st_dev && st.st_ino == here.st_ino) {
+    if let Some(_name) = crate::names::hold_naming(&sp, &here, 0) {
         return follower(&sp);
     }
     if here.st_nlink > 0 {

@@ -83,18 +83,14 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, handing: bool, resolv
 /// still this directory on the lead, else the name /proc now shows for it; `None` when
 /// neither is (removed, or renamed again and again).
 fn dir_name_held(fd: c_int, sp: &Spath, st: &libc::stat64) -> Option<(crate::stripes::Held, Option<Spath>)> {
-    let v = crate::members::view();
-    let names_it = |sp: &Spath| sp.at_lead(&v).and_then(|at| real::fstatat(at.fd, &at.path, 0)).is_ok_and(|n| n.st_dev == st.st_dev && n.st_ino == st.st_ino);
-    let held = crate::names::hold(&[sp.rel()]);
-    if names_it(sp) {
+    if let Some(held) = crate::names::hold_naming(sp, st, 0) {
         return Some((held, None));
     }
-    drop(held);
+    let v = crate::members::view();
     let link = CString::new(format!("/proc/self/fd/{fd}")).ok()?;
     for _ in 0..3 {
         let now = Spath::from_rel(Rel(v.rel_in_lead(&real::readlink(&link).ok()?)?));
-        let held = crate::names::hold(&[now.rel()]);
-        if names_it(&now) {
+        if let Some(held) = crate::names::hold_naming(&now, st, 0) {
             return Some((held, Some(now)));
         }
     }
@@ -243,14 +239,11 @@ pub fn reopen_shadowed(n: c_int, path: *const c_char, flags: c_int, mode: mode_t
     let twin = match src.secondary_fd() {
         Some(sfd) => Twin::Proc(std::ffi::CString::new(format!("/proc/self/fd/{sfd}")).unwrap_or_default()),
         None if flags & (libc::O_ACCMODE | libc::O_TRUNC) != libc::O_RDONLY && !src.is_dir() => {
-            _name = Some(crate::names::hold(&[&rel]));
-            let v = crate::members::view();
-            let named = by_name.at_lead(&v).and_then(|a| real::fstatat(a.fd, &a.path, libc::AT_SYMLINK_NOFOLLOW));
             let st = real::fstat(n);
-            let is_it = st.is_ok_and(|st| named.is_ok_and(|nm| nm.st_dev == st.st_dev && nm.st_ino == st.st_ino));
+            _name = st.as_ref().ok().and_then(|st| crate::names::hold_naming(&by_name, st, libc::AT_SYMLINK_NOFOLLOW));
             // An unlinked file's follower copy was unlinked too: nothing to keep alike.
-            renamed = !is_it && st.is_ok_and(|st| st.st_nlink > 0);
-            if is_it { Twin::Path(&by_name) } else { Twin::None }
+            renamed = _name.is_none() && st.is_ok_and(|st| st.st_nlink > 0);
+            if _name.is_some() { Twin::Path(&by_name) } else { Twin::None }
         }
         None => Twin::None,
     };
