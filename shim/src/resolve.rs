@@ -73,6 +73,14 @@ pub struct At<'a> {
 }
 
 impl At<'_> {
+    /// An absolute path (one the kernel walks alone, such as a `/proc/self/fd` link).
+    ///
+    /// # Safety
+    /// `p` is a NUL-terminated string that outlives the `At`.
+    pub unsafe fn absolute<'p>(p: *const libc::c_char) -> At<'p> {
+        At { fd: libc::AT_FDCWD, path: Cow::Borrowed(CStr::from_ptr(p)) }
+    }
+
     /// An absolute path to the same place, for calls that have no `*at` form: the path itself
     /// when relative to the kernel's cwd, else through the directory's `/proc/self/fd` link.
     /// Kept within PATH_MAX by opening the path's directory first when it would not fit (the

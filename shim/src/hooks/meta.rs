@@ -9,28 +9,29 @@ use crate::ocb::times_of;
 use crate::real::{self, raw, Errno, Res};
 use crate::resolve::{At, Spath};
 use libc::{c_char, c_int, c_uint, c_void, gid_t, mode_t, off64_t, size_t, ssize_t, uid_t};
+use std::ffi::CString;
 
 mirror_hooks! {
     /// chmod(2)
-    fn chmod(path: *const c_char, mode: mode_t) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| raw::fchmodat(a.fd, a.path.as_ptr(), mode, 0);
+    fn chmod(path: *const c_char, mode: mode_t) -> c_int = on_members at(libc::AT_FDCWD, path) or through_fd_link if true => |a| raw::fchmodat(a.fd, a.path.as_ptr(), mode, 0);
     /// fchmodat(2)
-    fn fchmodat(dirfd: c_int, path: *const c_char, mode: mode_t, flags: c_int) -> c_int = on_members at(dirfd, path) => |a| raw::fchmodat(a.fd, a.path.as_ptr(), mode, flags);
+    fn fchmodat(dirfd: c_int, path: *const c_char, mode: mode_t, flags: c_int) -> c_int = on_members at(dirfd, path) or through_fd_link if flags & NOFOLLOW == 0 => |a| raw::fchmodat(a.fd, a.path.as_ptr(), mode, flags);
     /// lchmod(3): glibc changes the link itself through an O_PATH fd with internal calls.
     fn lchmod(path: *const c_char, mode: mode_t) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| raw::fchmodat(a.fd, a.path.as_ptr(), mode, libc::AT_SYMLINK_NOFOLLOW);
     /// chown(2)
-    fn chown(path: *const c_char, uid: uid_t, gid: gid_t) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| raw::fchownat(a.fd, a.path.as_ptr(), uid, gid, 0);
+    fn chown(path: *const c_char, uid: uid_t, gid: gid_t) -> c_int = on_members at(libc::AT_FDCWD, path) or through_fd_link if true => |a| raw::fchownat(a.fd, a.path.as_ptr(), uid, gid, 0);
     /// lchown(2)
     fn lchown(path: *const c_char, uid: uid_t, gid: gid_t) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| raw::fchownat(a.fd, a.path.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW);
     /// truncate(2)
-    fn truncate(path: *const c_char, len: off64_t) -> c_int = on_members_truncating at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::truncate(p, len));
+    fn truncate(path: *const c_char, len: off64_t) -> c_int = on_members_truncating at(libc::AT_FDCWD, path) or truncate_through_fd_link if true => |a| via_abs(a, |p| raw::truncate(p, len));
     /// truncate64(2)
-    fn truncate64(path: *const c_char, len: off64_t) -> c_int = on_members_truncating at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::truncate64(p, len));
+    fn truncate64(path: *const c_char, len: off64_t) -> c_int = on_members_truncating at(libc::AT_FDCWD, path) or truncate_through_fd_link if true => |a| via_abs(a, |p| raw::truncate64(p, len));
     /// setxattr(2): extended attributes are mirrored.
-    fn setxattr(path: *const c_char, name: *const c_char, v: *const c_void, n: size_t, flags: c_int) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::setxattr(p, name, v, n, flags));
+    fn setxattr(path: *const c_char, name: *const c_char, v: *const c_void, n: size_t, flags: c_int) -> c_int = on_members at(libc::AT_FDCWD, path) or through_fd_link if true => |a| via_abs(a, |p| raw::setxattr(p, name, v, n, flags));
     /// lsetxattr(2)
     fn lsetxattr(path: *const c_char, name: *const c_char, v: *const c_void, n: size_t, flags: c_int) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::lsetxattr(p, name, v, n, flags));
     /// removexattr(2)
-    fn removexattr(path: *const c_char, name: *const c_char) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::removexattr(p, name));
+    fn removexattr(path: *const c_char, name: *const c_char) -> c_int = on_members at(libc::AT_FDCWD, path) or through_fd_link if true => |a| via_abs(a, |p| raw::removexattr(p, name));
     /// lremovexattr(2)
     fn lremovexattr(path: *const c_char, name: *const c_char) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::lremovexattr(p, name));
 }
@@ -133,28 +134,93 @@ fn times_by_path(sp: Spath, set: impl Fn(&At) -> c_int) -> Res<c_int> {
     Ok(r)
 }
 
-fn times_by_fd(fd: c_int, set: impl Fn(c_int) -> c_int) -> Res<c_int> {
+/// Exact times on a file by one of the shim's fds (`times_by_fd`'s `exact`).
+type SetTimes = fn(c_int, &[libc::timespec; 2]) -> Res<c_int>;
+
+/// A time change through `fd` (`set` makes it through an fd), then the lead's exact times
+/// onto the follower's file (`exact` sets them through the follower's fd).
+fn times_by_fd(fd: c_int, set: impl Fn(c_int) -> c_int, exact: SetTimes) -> Res<c_int> {
     let Some(ocb) = fdtable::get(fd) else { return set(fd).into_res() };
     let r = set(fd).into_res()?;
-    let copied = match ocb.secondary_fd() {
-        Some(sfd) => Some(real::fstat(fd).and_then(|st| match real::futimens(sfd, &times_of(&st)) {
-            Err(Errno(libc::EPERM | libc::EACCES)) => set(sfd).into_res(),
-            r => r,
-        })),
-        None => by_name(fd, &ocb, |sp| copy_times(sp, |a| via_abs(a, |p| unsafe { raw::utimensat(libc::AT_FDCWD, p, std::ptr::null(), 0) }))),
-    };
-    if let Some(Err(e)) = copied {
+    if let Some(Err(e)) = lead_times_to_follower(fd, &ocb, exact, set) {
         crate::members::follower_failed(&ocb.rel(), "utimes", e, Some(&ocb))?;
     }
     Ok(r)
 }
 
+/// The lead's times of `fd`'s file onto the follower's, through its fd or by name (see
+/// `copy_times`); where the kernel refuses exact times, the caller's request is replayed.
+fn lead_times_to_follower(fd: c_int, ocb: &crate::ocb::Ocb, exact: SetTimes, replay: impl Fn(c_int) -> c_int) -> Option<Res<c_int>> {
+    match ocb.secondary_fd() {
+        Some(sfd) => Some(real::fstat(fd).and_then(|st| match exact(sfd, &times_of(&st)) {
+            Err(Errno(libc::EPERM | libc::EACCES)) => replay(sfd).into_res(),
+            r => r,
+        })),
+        None => by_name(fd, ocb, |sp| copy_times(sp, |a| via_abs(a, |p| unsafe { raw::utimensat(libc::AT_FDCWD, p, std::ptr::null(), 0) }))),
+    }
+}
+
+fn futimens_exact(fd: c_int, t: &[libc::timespec; 2]) -> Res<c_int> {
+    real::futimens(fd, t)
+}
+
+/// Through the link, not the fd: an O_PATH directory's follower fd takes no futimens.
+fn link_exact(fd: c_int, t: &[libc::timespec; 2]) -> Res<c_int> {
+    real::utimensat_at(libc::AT_FDCWD, &fd_link(fd), t, 0)
+}
+
+/// The `/proc/self/fd` link of one of this process's fds.
+fn fd_link(fd: c_int) -> CString {
+    CString::new(format!("/proc/self/fd/{fd}")).unwrap_or_default()
+}
+
+/// A call that follows `path`'s final symlink, when `path` is `/proc/self/fd/N` (or
+/// `/dev/fd/N`, `/proc/PID/fd/N`, `/dev/stdout`…) with N a shadowed fd: the kernel would
+/// follow it to the lead's file alone. Each member's call goes through its own fd's link
+/// instead (`on_fd`: by name for an fd without a follower fd, such as an O_PATH one).
+/// gnulib and glibc change a file held by an O_PATH fd this way (fchmodat's
+/// AT_SYMLINK_NOFOLLOW emulation); such changes reached the primary alone. Calls that do not
+/// follow the link (lchown, lsetxattr) act on the link itself: the kernel's answer. None
+/// for other paths.
+pub(crate) fn through_fd_link<T: FfiReturn>(path: *const c_char, what: &str, call: impl Fn(*const c_char) -> T) -> Option<T> {
+    let fd = super::proc_fd(path)?;
+    Some(boundary::hook(|| on_fd(fd, what, |f| call(fd_link(f).as_ptr()), &call), || call(path)))
+}
+
+/// truncate(2) through a `/proc/self/fd/N` link (see `through_fd_link`): ordered with the
+/// file's other writers, as by name, and the follower's file given the lead's new times.
+pub(crate) fn truncate_through_fd_link(path: *const c_char, what: &str, call: impl Fn(*const c_char) -> c_int) -> Option<c_int> {
+    let fd = super::proc_fd(path)?;
+    let truncate = || {
+        let _bytes = real::fstat(fd).ok().map(|st| crate::ocb::hold_files(&[st]));
+        let r = on_fd(fd, what, |f| call(fd_link(f).as_ptr()), &call)?;
+        if let Some(ocb) = fdtable::get(fd) {
+            // As by name (copy_entry_times): the times are the lead's where they can be.
+            let _ = lead_times_to_follower(fd, &ocb, link_exact, |_| 0);
+        }
+        Ok(r)
+    };
+    Some(boundary::hook(truncate, || call(path)))
+}
+
+/// A time change that follows a `/proc/self/fd/N` link (see `through_fd_link`): `set`
+/// makes it by a path.
+fn times_through_fd_link(path: *const c_char, set: impl Fn(*const c_char) -> c_int) -> Option<c_int> {
+    let fd = super::proc_fd(path)?;
+    Some(boundary::hook(|| times_by_fd(fd, |f| set(fd_link(f).as_ptr()), link_exact), || set(path)))
+}
+
 macro_rules! path_times_hooks {
-    ($( $(#[$doc:meta])* fn $name:ident(path: *const c_char, $targ:ident: $tty:ty); )*) => {$(
+    ($( $(#[$doc:meta])* fn $name:ident(path: *const c_char, $targ:ident: $tty:ty) follows $follows:expr; )*) => {$(
         $(#[$doc])*
         #[no_mangle]
         pub unsafe extern "C" fn $name(path: *const c_char, $targ: $tty) -> c_int {
             let call = |path: *const c_char| raw::$name(path, $targ);
+            if $follows {
+                if let Some(r) = times_through_fd_link(path, call) {
+                    return r;
+                }
+            }
             path_hook(libc::AT_FDCWD, path, |sp| times_by_path(sp, |a| via_abs(a, |p| call(p))), call)
         }
     )*};
@@ -162,11 +228,11 @@ macro_rules! path_times_hooks {
 
 path_times_hooks! {
     /// utime(2)
-    fn utime(path: *const c_char, times: *const libc::utimbuf);
+    fn utime(path: *const c_char, times: *const libc::utimbuf) follows true;
     /// utimes(2)
-    fn utimes(path: *const c_char, times: *const libc::timeval);
+    fn utimes(path: *const c_char, times: *const libc::timeval) follows true;
     /// lutimes(3)
-    fn lutimes(path: *const c_char, times: *const libc::timeval);
+    fn lutimes(path: *const c_char, times: *const libc::timeval) follows false;
 }
 
 /// utimensat(2); a NULL path means the fd itself (how futimens is built).
@@ -178,7 +244,12 @@ pub unsafe extern "C" fn utimensat(dirfd: c_int, path: *const c_char, times: *co
         if !fdtable::is_shadowed(dirfd) {
             return call(path);
         }
-        return boundary::hook(|| times_by_fd(dirfd, |fd| raw::utimensat(fd, path, times, flags)), || call(path));
+        return boundary::hook(|| times_by_fd(dirfd, |fd| raw::utimensat(fd, path, times, flags), futimens_exact), || call(path));
+    }
+    if flags & NOFOLLOW == 0 {
+        if let Some(r) = times_through_fd_link(path, call) {
+            return r;
+        }
     }
     path_hook(dirfd, path, |sp| times_by_path(sp, |a| raw::utimensat(a.fd, a.path.as_ptr(), times, flags)), call)
 }
@@ -191,7 +262,10 @@ pub unsafe extern "C" fn futimesat(dirfd: c_int, path: *const c_char, times: *co
         if !fdtable::is_shadowed(dirfd) {
             return call(path);
         }
-        return boundary::hook(|| times_by_fd(dirfd, |fd| raw::futimesat(fd, path, times)), || call(path));
+        return boundary::hook(|| times_by_fd(dirfd, |fd| raw::futimesat(fd, path, times), futimens_exact), || call(path));
+    }
+    if let Some(r) = times_through_fd_link(path, call) {
+        return r;
     }
     path_hook(dirfd, path, |sp| times_by_path(sp, |a| raw::futimesat(a.fd, a.path.as_ptr(), times)), call)
 }
@@ -202,7 +276,7 @@ pub unsafe extern "C" fn futimens(fd: c_int, times: *const libc::timespec) -> c_
     if !fdtable::is_shadowed(fd) {
         return raw::futimens(fd, times);
     }
-    boundary::hook(|| times_by_fd(fd, |f| raw::futimens(f, times)), || raw::futimens(fd, times))
+    boundary::hook(|| times_by_fd(fd, |f| raw::futimens(f, times), futimens_exact), || raw::futimens(fd, times))
 }
 
 /// futimes(3)
@@ -211,7 +285,7 @@ pub unsafe extern "C" fn futimes(fd: c_int, times: *const libc::timeval) -> c_in
     if !fdtable::is_shadowed(fd) {
         return raw::futimes(fd, times);
     }
-    boundary::hook(|| times_by_fd(fd, |f| raw::futimes(f, times)), || raw::futimes(fd, times))
+    boundary::hook(|| times_by_fd(fd, |f| raw::futimes(f, times), futimens_exact), || raw::futimes(fd, times))
 }
 
 /// fchownat(2); AT_EMPTY_PATH with an empty path means the fd itself.
@@ -224,6 +298,11 @@ pub unsafe extern "C" fn fchownat(dirfd: c_int, path: *const c_char, uid: uid_t,
         }
         // fchownat itself, not fchown: an O_PATH fd takes it.
         return boundary::hook(|| on_fd(dirfd, "fchownat", |f| raw::fchownat(f, c"".as_ptr(), uid, gid, flags), |p| raw::chown(p, uid, gid)), || call(path));
+    }
+    if flags & NOFOLLOW == 0 {
+        if let Some(r) = through_fd_link(path, "fchownat", call) {
+            return r;
+        }
     }
     path_hook(dirfd, path, |sp| on_members("fchownat", &sp, |a| raw::fchownat(a.fd, a.path.as_ptr(), uid, gid, flags)), call)
 }
@@ -238,6 +317,11 @@ pub unsafe fn fchmodat2(dirfd: c_int, path: *const c_char, mode: mode_t, flags: 
             return call(dirfd, path);
         }
         return boundary::hook(|| on_fd(dirfd, "fchmodat2", |f| call(f, c"".as_ptr()), |p| raw::chmod(p, mode)), || call(dirfd, path));
+    }
+    if flags & NOFOLLOW == 0 {
+        if let Some(r) = through_fd_link(path, "fchmodat2", |p| call(dirfd, p)) {
+            return r;
+        }
     }
     path_hook(dirfd, path, |sp| on_members("fchmodat2", &sp, |a| call(a.fd, a.path.as_ptr())), |p| call(dirfd, p))
 }

@@ -123,13 +123,24 @@ fn on_members2<T: FfiReturn>(what: &str, a: &Spath, b: &Spath, moves: &[&Spath],
 
 /// Declares hooks that change one path on both members: `$on` makes the change at one
 /// member's place `$a` (an `At`); `$apply` is `on_members`, or `on_members_with_times` for a
-/// call that makes a new entry.
+/// call that makes a new entry. `or $link if $follows`: a call that follows a final
+/// symlink (when `$follows`) is given to `meta::$link` first, for the `/proc/self/fd/N`
+/// links of shadowed fds (see `meta::through_fd_link`).
 macro_rules! mirror_hooks {
-    ($( $(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $apply:ident at($dirfd:expr, $path:ident) => |$a:ident| $on:expr; )*) => {$(
+    ($( $(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $apply:ident at($dirfd:expr, $path:ident) $(or $link:ident if $follows:expr)? => |$a:ident| $on:expr; )*) => {$(
         $(#[$doc])*
         #[no_mangle]
         pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
             let call = |$path: *const c_char| raw::$name($($arg),*);
+            $(if $follows {
+                let on_link = |p: *const c_char| {
+                    let $a = &$crate::resolve::At::absolute(p);
+                    $on
+                };
+                if let Some(r) = $crate::hooks::meta::$link($path, stringify!($name), on_link) {
+                    return r;
+                }
+            })?
             path_hook($dirfd, $path, |sp| $crate::hooks::namespace::$apply(stringify!($name), &sp, |$a: &$crate::resolve::At| $on), call)
         }
     )*};
