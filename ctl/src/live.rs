@@ -175,7 +175,10 @@ impl LiveSet {
         }
         let _lock = self.command_lock()?;
         self.with_writers_held(|| {
-            let suspects: Vec<PathBuf> = first.iter().map(|d| d.path.clone()).collect();
+            // Once each: a path with two differences is compared (and reported) once.
+            let mut suspects: Vec<PathBuf> = first.iter().map(|d| d.path.clone()).collect();
+            suspects.sort();
+            suspects.dedup();
             // A file open for writing has each member's own mtime until its last close.
             let writing = self.open_for_writing(&s);
             let mut real = compare(&suspects, &mut tree::Unobserved)?;
@@ -187,7 +190,7 @@ impl LiveSet {
                 paths.dedup();
                 for path in paths {
                     let mut quiet = |_: &Stats, _: bool| {};
-                    sync::sync_path(&from, &to, &path.to_string_lossy(), &mut quiet).map_err(|e| format!("repair {}: {e}", path.display()))?;
+                    sync::sync_path(&from, &to, path, &mut quiet).map_err(|e| format!("repair {}: {e}", tree::printable(path.as_os_str())))?;
                     repaired += 1;
                 }
             }
@@ -288,7 +291,7 @@ impl LiveSet {
             let (p, q) = (self.dir(&s, Member::Primary), self.dir(&s, Member::Secondary));
             let mut done: Vec<(String, Member)> = Vec::new();
             for d in &found {
-                let rel = d.path.to_string_lossy().to_string();
+                let rel = tree::printable(d.path.as_os_str()).into_owned();
                 if done.iter().any(|(r, _)| *r == rel) {
                     continue;
                 }
@@ -296,7 +299,7 @@ impl LiveSet {
                 if now.is_empty() {
                     continue;
                 }
-                let winner = prefer.winner(sync::version(&p, &rel), sync::version(&q, &rel));
+                let winner = prefer.winner(sync::version(&p, &d.path), sync::version(&q, &d.path));
                 let (from, to) = if winner == Member::Primary { (&p, &q) } else { (&q, &p) };
                 repair_each(from, to, &now)?;
                 done.push((rel, winner));
@@ -522,41 +525,43 @@ impl LiveSet {
         Ok(report)
     }
 
-    fn sync_paths(&self, src: &Path, dst: &Path, paths: &[String], total: &mut Stats) -> Result<(), String> {
+    fn sync_paths(&self, src: &Path, dst: &Path, paths: &[PathBuf], total: &mut Stats) -> Result<(), String> {
         // Directories this pass made whole on the target (copied with everything below, or
         // removed): what the list names below them is done already.
-        let mut whole: Vec<&str> = Vec::new();
+        let mut whole: Vec<&Path> = Vec::new();
+        let mut quiet = |_: &Stats, _: bool| {};
+        let mut each = sync::PathSync::new(src, dst, &mut quiet);
         for rel in paths {
-            if whole.iter().any(|d| rel.strip_prefix(d).is_some_and(|r| r.starts_with('/'))) {
+            if whole.iter().any(|d| rel.starts_with(d) && rel != d) {
                 continue;
             }
             if !dst.join(rel).exists() || !src.join(rel).exists() {
                 whole.push(rel);
             }
-            let mut quiet = |_: &Stats, _: bool| {};
-            let st = sync::sync_path(src, dst, rel, &mut quiet).map_err(|e| format!("{rel}: {e}"))?;
-            add(total, &st);
+            each.sync(rel).map_err(|e| format!("{}: {e}", tree::printable(rel.as_os_str())))?;
         }
+        add(total, &each.stats());
         Ok(())
     }
 }
 
 /// Makes each differing path of `to` what it is in `from` (metadata only where only
-/// metadata differs); returns the paths, each once.
+/// metadata differs); returns the paths, each once, as printed.
 fn repair_each(from: &Path, to: &Path, diffs: &[tree::Diff]) -> Result<Vec<String>, String> {
-    let mut done: Vec<String> = Vec::new();
+    let mut done: Vec<&Path> = Vec::new();
+    let mut quiet = |_: &Stats, _: bool| {};
+    let mut each = sync::PathSync::new(from, to, &mut quiet);
     for d in diffs {
-        let rel = d.path.to_string_lossy().to_string();
+        let rel = d.path.as_path();
         if done.contains(&rel) {
             continue;
         }
-        let metadata_only = diffs.iter().filter(|x| x.path == d.path).all(|x| matches!(x.what, tree::Difference::Mode(..) | tree::Difference::Owner(..)));
-        let mut quiet = |_: &Stats, _: bool| {};
-        let r = if metadata_only { sync::sync_metadata(from, to, &rel) } else { sync::sync_path(from, to, &rel, &mut quiet).map(|_| ()) };
-        r.map_err(|e| format!("repair {rel}: {e}"))?;
+        let metadata_only = diffs.iter().filter(|x| x.path == d.path).all(|x| matches!(x.what, tree::Difference::Mode(..) | tree::Difference::Owner(..) | tree::Difference::Xattr { .. }));
+        let r = if metadata_only { sync::sync_metadata(from, to, rel) } else { each.sync(rel) };
+        r.map_err(|e| format!("repair {}: {e}", tree::printable(rel.as_os_str())))?;
         done.push(rel);
     }
-    Ok(done)
+    Ok(done.into_iter().map(|p| tree::printable(p.as_os_str()).into_owned()).collect())
 }
 
 fn st_all_enabled(s: &State) -> bool {

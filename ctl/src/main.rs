@@ -311,6 +311,18 @@ impl shadow_core::tree::Observer for VerifyProgress {
             d.update(first);
         }
     }
+    fn holes(&mut self, _: &std::path::Path, len: u64) {
+        if let Some(d) = &mut self.digest {
+            // The digest is of the bytes a reader gets: zeros.
+            let zeros = [0u8; 1 << 16];
+            let mut left = len;
+            while left > 0 {
+                let n = left.min(zeros.len() as u64);
+                d.update(&zeros[..n as usize]);
+                left -= n;
+            }
+        }
+    }
     fn identical_file(&mut self, rel: &std::path::Path) {
         self.files += 1;
         if let Some(d) = &mut self.digest {
@@ -558,11 +570,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 diffs = set.verify(&rels, false, &mut shadow_core::tree::Unobserved)?.0;
             }
             seen.finish();
-            let virtual_path = |rel: &std::path::Path| format!("{}/{}", set.config.prefix, rel.display()).trim_end_matches('/').to_string();
+            let virtual_path = |rel: &std::path::Path| format!("{}/{}", set.config.prefix, shadow_core::tree::printable(rel.as_os_str())).trim_end_matches('/').to_string();
             if json {
                 let items: Vec<String> = diffs
                     .iter()
-                    .map(|d| format!("{{\"path\":{},\"difference\":{}}}", report::json_string(&d.path.to_string_lossy()), report::json_string(&d.to_string())))
+                    .map(|d| format!("{{\"path\":{},\"difference\":{}}}", report::json_string(&shadow_core::tree::printable(d.path.as_os_str())), report::json_string(&d.to_string())))
                     .collect();
                 let sums: Vec<String> = seen.manifest.iter().map(|(rel, sum)| format!("{{\"path\":{},\"sha256\":\"{sum}\"}}", report::json_string(&virtual_path(rel)))).collect();
                 println!(

@@ -3,10 +3,12 @@
 
 What `shadowctl verify` checks, again, independently (a second implementation, so a bug in
 the project's own comparison cannot hide a divergence): the same entries, and for each the
-type, mode, owner, size, symlink target, device number, contents, and the modification
+type, mode, owner, link count (not of directories), extended attributes (but each member's
+own stamp), size, symlink target, device number, contents, and the modification
 time of everything but directories (README says why directories are left out: see
 "Times"). Exit 0 when identical, 1 with one line per difference.
 """
+import errno
 import os
 import stat
 import sys
@@ -31,6 +33,19 @@ def same_contents(a, b):
                 return True
 
 
+STAMP = "user.libshadow.stamp"
+
+
+def xattrs(path):
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+    except OSError as e:
+        if e.errno in (errno.ENOTSUP, errno.ENOSYS):
+            return {}
+        raise
+    return {n: os.getxattr(path, n, follow_symlinks=False) for n in names if n != STAMP}
+
+
 def describe(st):
     return stat.filemode(st.st_mode)
 
@@ -53,6 +68,12 @@ def compare(p, s):
             problems.append(f"{name}: mode {oct(sa.st_mode)} vs {oct(sb.st_mode)}")
         if (sa.st_uid, sa.st_gid) != (sb.st_uid, sb.st_gid):
             problems.append(f"{name}: owner {sa.st_uid}:{sa.st_gid} vs {sb.st_uid}:{sb.st_gid}")
+        if not stat.S_ISDIR(sa.st_mode) and sa.st_nlink != sb.st_nlink:
+            problems.append(f"{name}: link count {sa.st_nlink} vs {sb.st_nlink}")
+        xa, xb = xattrs(a), xattrs(b)
+        for key in sorted(set(xa) | set(xb)):
+            if xa.get(key) != xb.get(key):
+                problems.append(f"{name}: xattr {key} {xa.get(key)!r} vs {xb.get(key)!r}")
         if stat.S_ISLNK(sa.st_mode):
             if os.readlink(a) != os.readlink(b):
                 problems.append(f"{name}: symlink {os.readlink(a)!r} vs {os.readlink(b)!r}")

@@ -311,3 +311,58 @@ fn metadata_changed_through_an_fd_while_degraded_is_rebuilt_by_dirty() {
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(fs::metadata(s.secondary().join("x")).unwrap().permissions().mode() & 0o777, 0o600);
 }
+
+#[test]
+fn a_member_brought_back_gets_xattrs_acls_hard_links_and_names_that_are_not_utf8() {
+    use std::os::unix::fs::MetadataExt;
+    let s = ShadowSet::new();
+    s.sh("echo a > /shadow/f; echo b > /shadow/g; mkdir /shadow/d; python3 -c \"import os; os.setxattr('/shadow/g', 'user.old', b'1')\"");
+    for (round, mode) in ["dirty", "newer", "all", "replace"].iter().enumerate() {
+        s.ctl_ok(&["disable", "secondary"]);
+        // While the secondary is away: an ACL, an xattr set and one removed, a hard link (in
+        // another directory), a name that is not UTF-8.
+        s.sh(&format!(
+            "setfacl -m u:nobody:r /shadow/f && setfacl -d -m u:nobody:rx /shadow/d && ln -f /shadow/f /shadow/d/link{round} && \
+             python3 -c \"import os; os.setxattr('/shadow/f', 'user.round', b'{round}'); os.removexattr('/shadow/g', 'user.old') if {round} == 0 else None; \
+             open(b'/shadow/caf\\xe9{round}', 'w').write('bytes')\""
+        ));
+        s.ctl_ok(&["enable", "secondary", "--update", mode]);
+        s.assert_identical();
+        let ino = |p: &std::path::Path| fs::symlink_metadata(p).unwrap().ino();
+        let sec = s.secondary();
+        assert_eq!(ino(&sec.join("f")), ino(&sec.join(format!("d/link{round}"))), "update {mode}: the hard link is one file");
+        assert_eq!(xattr_of(&sec.join("f"), "user.round"), Some(round.to_string().into_bytes()), "update {mode}");
+        assert!(xattr_of(&sec.join("f"), "system.posix_acl_access").is_some(), "update {mode}: the ACL");
+        assert!(xattr_of(&sec.join("d"), "system.posix_acl_default").is_some(), "update {mode}: the default ACL");
+        assert_eq!(xattr_of(&sec.join("g"), "user.old"), None, "update {mode}: the removed xattr");
+    }
+    // What verify says of the same differences made behind the shim's back, and repairs.
+    use std::os::unix::ffi::OsStrExt;
+    let latin1 = std::ffi::OsStr::from_bytes(b"caf\xe90");
+    let set = |p: std::path::PathBuf, v: &[u8]| {
+        let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+        assert_eq!(unsafe { libc::setxattr(c.as_ptr(), c"user.behind".as_ptr(), v.as_ptr().cast(), v.len(), 0) }, 0);
+    };
+    set(s.secondary().join("g"), b"x");
+    fs::remove_file(s.secondary().join("d/link0")).unwrap();
+    fs::copy(s.secondary().join("f"), s.secondary().join("d/link0")).unwrap();
+    fs::write(s.secondary().join(latin1), b"BYTES").unwrap();
+    let (code, out, err) = s.ctl(&["verify"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("g: xattr user.behind only in second member"), "{out}");
+    assert!(out.contains("d/link0: link count 5 != 1"), "{out}");
+    assert!(out.contains("caf\\xe90: contents differ from byte 0"), "{out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("g: ")).count(), 1, "each difference once: {out}");
+    let (code, _, err) = s.ctl(&["verify", "--repair"]);
+    assert_eq!(code, 0, "{err}");
+    s.assert_identical();
+}
+
+fn xattr_of(p: &std::path::Path, name: &str) -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+    let n = std::ffi::CString::new(name).unwrap();
+    let mut buf = vec![0u8; 4096];
+    let r = unsafe { libc::lgetxattr(c.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    (r >= 0).then(|| buf[..r as usize].to_vec())
+}

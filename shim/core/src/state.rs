@@ -276,18 +276,19 @@ pub mod registry {
 /// The change list (`state_dir/changes`): paths (relative to the prefix) changed while a
 /// member was not being written, each ended by a NUL. Appended by every process with one
 /// write per record; a torn last record (crash mid-append) is ignored.
-pub fn parse_changes(data: &[u8]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+/// Names are bytes, as the kernel's: one that is not UTF-8 is a path like any other (it
+/// was dropped, and a file so named, changed while a member was away, never reached it).
+pub fn parse_changes(data: &[u8]) -> Vec<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let complete = match data.iter().rposition(|&b| b == 0) {
         Some(i) => &data[..=i],
         None => return out,
     };
     for rec in complete.split(|&b| b == 0).filter(|r| !r.is_empty()) {
-        if let Ok(s) = std::str::from_utf8(rec) {
-            if seen.insert(s.to_string()) {
-                out.push(s.to_string());
-            }
+        if seen.insert(rec) {
+            out.push(std::ffi::OsStr::from_bytes(rec).into());
         }
     }
     out
@@ -297,9 +298,12 @@ pub fn parse_changes(data: &[u8]) -> Vec<String> {
 mod tests {
     #[test]
     fn change_list_dedupes_and_drops_a_torn_tail() {
-        assert_eq!(parse_changes(b"a/b\0c\0a/b\0d/e"), vec!["a/b", "c"]);
-        assert_eq!(parse_changes(b""), Vec::<String>::new());
-        assert_eq!(parse_changes(b"x"), Vec::<String>::new());
+        use std::os::unix::ffi::OsStrExt;
+        let p = |b: &[u8]| std::path::PathBuf::from(std::ffi::OsStr::from_bytes(b));
+        assert_eq!(parse_changes(b"a/b\0c\0a/b\0d/e"), vec![p(b"a/b"), p(b"c")]);
+        assert_eq!(parse_changes(b""), Vec::<std::path::PathBuf>::new());
+        assert_eq!(parse_changes(b"x"), Vec::<std::path::PathBuf>::new());
+        assert_eq!(parse_changes(b"caf\xe9\0"), vec![p(b"caf\xe9")], "a name that is not UTF-8 is kept");
     }
 
     use super::*;

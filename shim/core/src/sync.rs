@@ -4,7 +4,8 @@
 use std::fs::{self, Metadata};
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// DiskShadow's update modes 0/1/2.
@@ -81,14 +82,15 @@ impl Prefer {
 }
 
 /// (mtime, mtime_nsec, size) of the entry at `root/rel`, not following symlinks.
-pub fn version(root: &Path, rel: &str) -> Option<(i64, i64, u64)> {
+pub fn version(root: &Path, rel: &Path) -> Option<(i64, i64, u64)> {
     fs::symlink_metadata(root.join(rel)).ok().map(|m| stamp(&m))
 }
 
-/// Gives `dst_root/rel` the owner, mode and times of `src_root/rel`, leaving its contents
-/// (and a directory's entries) alone.
-pub fn sync_metadata(src_root: &Path, dst_root: &Path, rel: &str) -> io::Result<()> {
-    copy_metadata(&dst_root.join(rel), &fs::symlink_metadata(src_root.join(rel))?)
+/// Gives `dst_root/rel` the owner, mode, extended attributes and times of `src_root/rel`,
+/// leaving its contents (and a directory's entries) alone.
+pub fn sync_metadata(src_root: &Path, dst_root: &Path, rel: &Path) -> io::Result<()> {
+    let src = src_root.join(rel);
+    copy_metadata(&src, &dst_root.join(rel), &fs::symlink_metadata(&src)?)
 }
 
 /// What a file's metadata says about copying it (pure; unit-tested).
@@ -121,6 +123,77 @@ struct Copier<'a> {
     stats: Stats,
     progress: Progress<'a>,
     last: Instant,
+    links: Links,
+}
+
+/// Hard links: a source file with several names gets one file on the target too, each of
+/// its names a link to it. Copied as separate files, a later write through one name would
+/// reach every name on the source and one on the target.
+struct Links {
+    src_root: PathBuf,
+    dst_root: PathBuf,
+    /// The target's name for each such file (by its source dev and inode) this run made.
+    placed: HashMap<(u64, u64), PathBuf>,
+    /// Every name (relative) of each such file in the source tree, read once when a run
+    /// that copies part of the tree meets one (None: not read yet; a whole-tree copy meets
+    /// every name itself and never reads it).
+    names: Option<HashMap<(u64, u64), Vec<PathBuf>>>,
+    whole_tree: bool,
+}
+
+impl Links {
+    fn new(src_root: &Path, dst_root: &Path, whole_tree: bool) -> Links {
+        Links { src_root: src_root.to_path_buf(), dst_root: dst_root.to_path_buf(), placed: HashMap::new(), names: None, whole_tree }
+    }
+
+    /// A target name already holding the file `src` (with `m`) is another name of, other
+    /// than `dst`; whether this run copied it (so its contents are up to date).
+    fn other_name(&mut self, src: &Path, dst: &Path, m: &Metadata) -> Option<(PathBuf, bool)> {
+        let key = (m.dev(), m.ino());
+        if let Some(p) = self.placed.get(&key).filter(|p| p.as_path() != dst && is_file(p)) {
+            return Some((p.clone(), true));
+        }
+        if self.whole_tree {
+            return None;
+        }
+        let (src_root, dst_root) = (&self.src_root, &self.dst_root);
+        let names = self.names.get_or_insert_with(|| linked_names(src_root));
+        let found = names.get(&key)?.iter().find(|rel| src_root.join(rel) != src && is_file(&dst_root.join(rel)))?;
+        Some((dst_root.join(found), false))
+    }
+}
+
+fn is_file(p: &Path) -> bool {
+    fs::symlink_metadata(p).is_ok_and(|m| m.is_file())
+}
+
+/// The names of every file with several links below `root`, by dev and inode.
+fn linked_names(root: &Path) -> HashMap<(u64, u64), Vec<PathBuf>> {
+    fn walk(root: &Path, rel: &Path, out: &mut HashMap<(u64, u64), Vec<PathBuf>>) {
+        let Ok(rd) = fs::read_dir(root.join(rel)) else { return };
+        for e in rd.flatten() {
+            let r = rel.join(e.file_name());
+            match e.metadata() {
+                Ok(m) if m.is_dir() => walk(root, &r, out),
+                Ok(m) if m.nlink() > 1 => out.entry((m.dev(), m.ino())).or_default().push(r),
+                _ => {}
+            }
+        }
+    }
+    let mut out = HashMap::new();
+    walk(root, Path::new(""), &mut out);
+    out
+}
+
+/// Makes `dst` a name of `existing` (unless it is one already).
+fn link_to(existing: &Path, dst: &Path, c: &mut Stats) -> io::Result<()> {
+    let same = |a: &Metadata, b: &Metadata| (a.dev(), a.ino()) == (b.dev(), b.ino());
+    match (fs::symlink_metadata(existing), fs::symlink_metadata(dst)) {
+        (Ok(a), Ok(b)) if same(&a, &b) => return Ok(()),
+        (_, Ok(_)) => c.removed += remove_any(dst)?,
+        _ => {}
+    }
+    fs::hard_link(existing, dst)
 }
 
 impl Copier<'_> {
@@ -144,13 +217,30 @@ fn set_times(path: &Path, m: &Metadata) -> io::Result<()> {
     Ok(())
 }
 
-/// Gives `dst` the owner, mode and times of `src` (not following symlinks).
-fn copy_metadata(dst: &Path, m: &Metadata) -> io::Result<()> {
+/// Gives `dst` the owner, mode, extended attributes and times of `src` (not following
+/// symlinks; `m` is `src`'s). In this order: a chown drops a file capability
+/// (security.capability) and the set-id bits, and an ACL sets the group bits from its mask.
+fn copy_metadata(src: &Path, dst: &Path, m: &Metadata) -> io::Result<()> {
     let _ = std::os::unix::fs::lchown(dst, Some(m.uid()), Some(m.gid()));
     if !m.file_type().is_symlink() {
         fs::set_permissions(dst, fs::Permissions::from_mode(m.mode() & 0o7777))?;
     }
+    copy_xattrs(src, dst)?;
     set_times(dst, m)
+}
+
+/// Makes `dst`'s extended attributes (ACLs among them) `src`'s. A target that keeps none
+/// while the source has some is an error: the copy would lose them.
+fn copy_xattrs(src: &Path, dst: &Path) -> io::Result<()> {
+    let want = crate::tree::xattrs(src)?;
+    let have = crate::tree::xattrs(dst)?;
+    for (name, _) in have.iter().filter(|(n, _)| !want.iter().any(|(w, _)| w == n)) {
+        xattr::remove(dst, name).map_err(|e| io::Error::new(e.kind(), format!("removing xattr {}: {e}", name.to_string_lossy())))?;
+    }
+    for (name, value) in want.iter().filter(|w| !have.contains(w)) {
+        xattr::set(dst, name, value).map_err(|e| io::Error::new(e.kind(), format!("setting xattr {}: {e}", name.to_string_lossy())))?;
+    }
+    Ok(())
 }
 
 fn remove_any(p: &Path) -> io::Result<u64> {
@@ -239,11 +329,14 @@ fn copy_by_hand(from: &fs::File, to: &fs::File, at: i64, len: i64) -> io::Result
     Ok(n)
 }
 
-/// Copies one non-directory entry, replacing whatever is at `dst`.
-fn copy_entry(src: &Path, dst: &Path, m: &Metadata, c: &mut Copier) -> io::Result<()> {
+/// Copies one non-directory entry, replacing whatever is at `dst`. A file is written in
+/// place (a program may hold it open), unless the file there has other names it must not
+/// share (`linked`: it was just made a name of the right file).
+fn copy_entry(src: &Path, dst: &Path, m: &Metadata, linked: bool, c: &mut Copier) -> io::Result<()> {
     let ft = m.file_type();
     if let Ok(existing) = fs::symlink_metadata(dst) {
-        if existing.is_dir() || ft.is_symlink() || existing.file_type().is_symlink() || !ft.is_file() {
+        let shared = existing.is_file() && existing.nlink() > 1 && !linked;
+        if existing.is_dir() || ft.is_symlink() || existing.file_type().is_symlink() || !ft.is_file() || shared {
             c.stats.removed += remove_any(dst)?;
         }
     }
@@ -272,8 +365,33 @@ fn copy_entry(src: &Path, dst: &Path, m: &Metadata, c: &mut Copier) -> io::Resul
             return Err(io::Error::last_os_error());
         }
     }
-    copy_metadata(dst, m)?;
+    copy_metadata(src, dst, m)?;
     c.stats.files += 1;
+    Ok(())
+}
+
+/// Copies one non-directory entry when `copy` says its stamp calls for it, keeping the
+/// source's hard links (see `Links`).
+fn copy_linked(src: &Path, dst: &Path, m: &Metadata, copy: impl FnOnce(Option<&Metadata>) -> bool, c: &mut Copier) -> io::Result<()> {
+    let mut linked = false;
+    if m.is_file() && m.nlink() > 1 {
+        let other = c.links.other_name(src, dst, m);
+        if let Some((other, _)) = &other {
+            link_to(other, dst, &mut c.stats)?;
+            linked = true;
+        }
+        c.links.placed.entry((m.dev(), m.ino())).or_insert_with(|| dst.to_path_buf());
+        if other.is_some_and(|(_, fresh)| fresh) {
+            // Copied under another name this run.
+            return Ok(());
+        }
+    }
+    let dm = fs::symlink_metadata(dst).ok();
+    let same_kind = dm.as_ref().is_some_and(|dm| dm.file_type() == m.file_type());
+    let wrongly_shared = !linked && dm.as_ref().is_some_and(|dm| dm.is_file() && dm.nlink() > 1);
+    if !same_kind || wrongly_shared || copy(dm.as_ref()) {
+        copy_entry(src, dst, m, linked, c)?;
+    }
     Ok(())
 }
 
@@ -305,18 +423,14 @@ fn copy_dir(src: &Path, dst: &Path, mode: UpdateMode, c: &mut Copier) -> io::Res
         if sm.is_dir() {
             copy_dir(&s, &d, mode, c)?;
         } else {
-            let dm = fs::symlink_metadata(&d).ok();
-            let same_kind = dm.as_ref().is_some_and(|dm| dm.file_type() == sm.file_type());
-            if !same_kind || needs_copy(mode, stamp(&sm), dm.as_ref().map(stamp)) {
-                match copy_entry(&s, &d, &sm, c) {
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {} // removed meanwhile, as above
-                    r => r?,
-                }
+            match copy_linked(&s, &d, &sm, |dm| needs_copy(mode, stamp(&sm), dm.map(stamp)), c) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {} // removed meanwhile, as above
+                r => r?,
             }
         }
         c.tick();
     }
-    copy_metadata(dst, &m)
+    copy_metadata(src, dst, &m)
 }
 
 /// Entries below `dir` (a cheap walk: directory entries only, no stat).
@@ -328,7 +442,7 @@ fn count_entries(dir: &Path) -> u64 {
 /// Brings the tree `dst` up to date from `src` by `mode`.
 pub fn copy_tree(src: &Path, dst: &Path, mode: UpdateMode, progress: Progress) -> io::Result<Stats> {
     let total = count_entries(src);
-    let mut c = Copier { stats: Stats { total, ..Stats::default() }, progress, last: Instant::now() };
+    let mut c = Copier { stats: Stats { total, ..Stats::default() }, progress, last: Instant::now(), links: Links::new(src, dst, true) };
     if mode == UpdateMode::Replace {
         for e in fs::read_dir(dst)? {
             c.stats.removed += remove_any(&e?.path())?;
@@ -341,8 +455,37 @@ pub fn copy_tree(src: &Path, dst: &Path, mode: UpdateMode, progress: Progress) -
 
 /// Makes `dst_root/rel` exactly what `src_root/rel` is now: copied (a directory with its
 /// whole subtree), or removed when the source has nothing there.
-pub fn sync_path(src_root: &Path, dst_root: &Path, rel: &str, progress: Progress) -> io::Result<Stats> {
-    let mut c = Copier { stats: Stats::default(), progress, last: Instant::now() };
+pub fn sync_path(src_root: &Path, dst_root: &Path, rel: &Path, progress: Progress) -> io::Result<Stats> {
+    let mut paths = PathSync::new(src_root, dst_root, progress);
+    paths.sync(rel)?;
+    Ok(paths.stats())
+}
+
+/// `sync_path` of one path after another, the source's hard links read once for all.
+pub struct PathSync<'a> {
+    src_root: PathBuf,
+    dst_root: PathBuf,
+    c: Copier<'a>,
+}
+
+impl<'a> PathSync<'a> {
+    pub fn new(src_root: &Path, dst_root: &Path, progress: Progress<'a>) -> PathSync<'a> {
+        let c = Copier { stats: Stats::default(), progress, last: Instant::now(), links: Links::new(src_root, dst_root, false) };
+        PathSync { src_root: src_root.to_path_buf(), dst_root: dst_root.to_path_buf(), c }
+    }
+
+    /// What was copied and removed so far.
+    pub fn stats(&self) -> Stats {
+        self.c.stats
+    }
+
+    /// See `sync_path`.
+    pub fn sync(&mut self, rel: &Path) -> io::Result<()> {
+        sync_one(&self.src_root, &self.dst_root, rel, &mut self.c)
+    }
+}
+
+fn sync_one(src_root: &Path, dst_root: &Path, rel: &Path, c: &mut Copier) -> io::Result<()> {
     let (s, d) = (src_root.join(rel), dst_root.join(rel));
     match fs::symlink_metadata(&s) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => c.stats.removed += remove_any(&d)?,
@@ -352,7 +495,7 @@ pub fn sync_path(src_root: &Path, dst_root: &Path, rel: &str, progress: Progress
                 fs::create_dir_all(parent)?;
             }
             if m.is_dir() {
-                copy_dir(&s, &d, UpdateMode::Newer, &mut c)?;
+                copy_dir(&s, &d, UpdateMode::Newer, c)?;
                 // Entries removed from the source directory go from the target too.
                 for e in fs::read_dir(&d)? {
                     let e = e?;
@@ -361,7 +504,7 @@ pub fn sync_path(src_root: &Path, dst_root: &Path, rel: &str, progress: Progress
                     }
                 }
             } else {
-                match copy_entry(&s, &d, &m, &mut c) {
+                match copy_linked(&s, &d, &m, |_| true, c) {
                     // Removed while being copied (a program goes on writing during a
                     // catch-up): as if found removed.
                     Err(e) if e.kind() == io::ErrorKind::NotFound && fs::symlink_metadata(&s).is_err() => c.stats.removed += remove_any(&d)?,
@@ -370,7 +513,7 @@ pub fn sync_path(src_root: &Path, dst_root: &Path, rel: &str, progress: Progress
             }
         }
     }
-    Ok(c.stats)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -441,6 +584,44 @@ mod tests {
     }
 
     #[test]
+    fn hard_links_and_xattrs_are_kept() {
+        use std::os::unix::ffi::OsStrExt;
+        let p = tmp("links");
+        let (src, dst) = (p.join("src"), p.join("dst"));
+        let latin1 = Path::new(std::ffi::OsStr::from_bytes(b"caf\xe9"));
+        fs::hard_link(src.join("top"), src.join("d/top2")).unwrap();
+        fs::write(src.join(latin1), b"bytes").unwrap();
+        xattr::set(src.join("top"), "user.k", b"v").unwrap();
+        xattr::set(src.join("d"), "user.dir", b"").unwrap();
+        // Stale on the target: an attribute the source lacks, two files linked that are not.
+        fs::create_dir_all(dst.join("d/e")).unwrap();
+        fs::write(dst.join("d/e/f"), b"stale").unwrap();
+        fs::hard_link(dst.join("d/e/f"), dst.join(latin1)).unwrap();
+        xattr::set(dst.join("d/e/f"), "user.gone", b"x").unwrap();
+        let mut quiet = |_: &Stats, _: bool| {};
+        copy_tree(&src, &dst, UpdateMode::All, &mut quiet).unwrap();
+        assert_eq!(crate::tree::compare(&src, &dst).unwrap(), vec![]);
+        let ino = |p: &Path| fs::symlink_metadata(p).unwrap().ino();
+        assert_eq!(ino(&dst.join("top")), ino(&dst.join("d/top2")));
+        assert_eq!(fs::read(dst.join("d/e/f")).unwrap(), b"contents");
+
+        // A path at a time (the change list, repair): the other name is found in the source.
+        fs::hard_link(src.join("d/e/f"), src.join("f3")).unwrap();
+        fs::write(dst.join("f3"), b"contents").unwrap();
+        sync_path(&src, &dst, Path::new("f3"), &mut quiet).unwrap();
+        assert_eq!(ino(&dst.join("f3")), ino(&dst.join("d/e/f")));
+        fs::remove_file(src.join("d/top2")).unwrap();
+        fs::write(src.join("d/top2"), b"now apart").unwrap();
+        sync_path(&src, &dst, Path::new("d/top2"), &mut quiet).unwrap();
+        assert_eq!(fs::read(dst.join("top")).unwrap(), b"top", "the other name keeps its contents");
+        xattr::remove(src.join("top"), "user.k").unwrap();
+        sync_metadata(&src, &dst, Path::new("top")).unwrap();
+        sync_path(&src, &dst, latin1, &mut quiet).unwrap();
+        assert_eq!(crate::tree::compare(&src, &dst).unwrap(), vec![]);
+        fs::remove_dir_all(&p).unwrap();
+    }
+
+    #[test]
     fn copies_trees_then_repairs_paths() {
         let p = tmp("tree");
         let mut quiet = |_: &Stats, _: bool| {};
@@ -451,8 +632,8 @@ mod tests {
         assert_eq!(again.files, 0, "nothing newer the second time");
         fs::remove_file(p.join("src/top")).unwrap();
         fs::write(p.join("src/d/new"), b"n").unwrap();
-        sync_path(&p.join("src"), &p.join("dst"), "top", &mut quiet).unwrap();
-        sync_path(&p.join("src"), &p.join("dst"), "d", &mut quiet).unwrap();
+        sync_path(&p.join("src"), &p.join("dst"), Path::new("top"), &mut quiet).unwrap();
+        sync_path(&p.join("src"), &p.join("dst"), Path::new("d"), &mut quiet).unwrap();
         assert!(crate::tree::compare(&p.join("src"), &p.join("dst")).unwrap().is_empty());
         fs::write(p.join("dst/extra"), b"x").unwrap();
         copy_tree(&p.join("src"), &p.join("dst"), UpdateMode::Replace, &mut quiet).unwrap();

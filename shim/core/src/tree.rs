@@ -1,12 +1,14 @@
-//! Member tree comparison: directory entries, type, size, mode, owner, symlink targets,
-//! device numbers, contents (with the first differing byte) and the modification time of
+//! Member tree comparison: directory entries, type, size, mode, owner, link count, extended
+//! attributes (ACLs and file capabilities among them), symlink targets, device numbers,
+//! contents (with the first differing byte; holes both files have are skipped, not read) and
+//! the modification time of
 //! everything but directories (a directory's moves with each change of its entries, on each
 //! member at its own moment; the shim gives the follower the lead's once they settle). Used by `shadowctl verify` and by every test,
 //! so a test failure prints exactly what an operator would see.
 
 use std::fmt;
 use std::fs::{self, File, Metadata};
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -55,6 +57,11 @@ pub enum Difference {
     Mtime((i64, i64), (i64, i64)),
     /// Device nodes for different devices.
     Device(u64, u64),
+    /// Hard link counts (not of directories, whose count is the file system's own).
+    Links(u64, u64),
+    /// An extended attribute present in one member only (`in_first` says which), or in both
+    /// with other values (`None`).
+    Xattr { name: std::ffi::OsString, in_first: Option<bool> },
     /// A member could not be read at this path.
     Unreadable(String),
 }
@@ -68,7 +75,7 @@ pub struct Diff {
 impl fmt::Display for Diff {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = if self.path.as_os_str().is_empty() { Path::new(".") } else { &self.path };
-        let p = p.display();
+        let p = printable(p.as_os_str());
         match &self.what {
             Difference::Missing { in_first, kind } => {
                 let (has, lacks) = if *in_first { ("first", "second") } else { ("second", "first") };
@@ -84,7 +91,37 @@ impl fmt::Display for Diff {
             Difference::Content(off) => write!(f, "{p}: contents differ from byte {off}"),
             Difference::Mtime(a, b) => write!(f, "{p}: mtime {}.{:09} != {}.{:09}", a.0, a.1, b.0, b.1),
             Difference::Device(a, b) => write!(f, "{p}: device {a:#x} != {b:#x}"),
+            Difference::Links(a, b) => write!(f, "{p}: link count {a} != {b}"),
+            Difference::Xattr { name, in_first: Some(true) } => write!(f, "{p}: xattr {} only in first member", printable(name)),
+            Difference::Xattr { name, in_first: Some(false) } => write!(f, "{p}: xattr {} only in second member", printable(name)),
+            Difference::Xattr { name, in_first: None } => write!(f, "{p}: xattr {} values differ", printable(name)),
             Difference::Unreadable(e) => write!(f, "{p}: unreadable: {e}"),
+        }
+    }
+}
+
+/// A name as text that says every byte: valid UTF-8 as it is, any other byte (and control
+/// characters) as `\xNN`, a backslash as `\\` (as `ls -b` shows names). A member may hold
+/// names that are not UTF-8; a lossy form would name another file, or two as one.
+pub fn printable(name: &std::ffi::OsStr) -> std::borrow::Cow<'_, str> {
+    use std::os::unix::ffi::OsStrExt;
+    let b = name.as_bytes();
+    let plain = |c: char| c != '\\' && !c.is_control();
+    match std::str::from_utf8(b) {
+        Ok(s) if s.chars().all(plain) => std::borrow::Cow::Borrowed(s),
+        _ => {
+            let mut out = String::with_capacity(b.len() + 8);
+            for chunk in b.utf8_chunks() {
+                for c in chunk.valid().chars() {
+                    match c {
+                        '\\' => out.push_str("\\\\"),
+                        c if c.is_control() && (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+                        c => out.push(c),
+                    }
+                }
+                chunk.invalid().iter().for_each(|x| out.push_str(&format!("\\x{x:02x}")));
+            }
+            std::borrow::Cow::Owned(out)
         }
     }
 }
@@ -95,6 +132,8 @@ pub trait Observer {
     fn entry(&mut self, _rel: &Path) {}
     /// The next chunk of a regular file's contents, as read from each member.
     fn contents(&mut self, _rel: &Path, _first: &[u8], _second: &[u8]) {}
+    /// The next `len` bytes of a regular file are a hole in both members (zeros, not read).
+    fn holes(&mut self, _rel: &Path, _len: u64) {}
     /// A regular file's contents were read to the end and are identical.
     fn identical_file(&mut self, _rel: &Path) {}
 }
@@ -169,6 +208,14 @@ fn compare_at(first: &Path, second: &Path, rel: &Path, depth: u32, out: &mut Vec
     if (ma.uid(), ma.gid()) != (mb.uid(), mb.gid()) {
         push(Difference::Owner((ma.uid(), ma.gid()), (mb.uid(), mb.gid())));
     }
+    if ka != Kind::Dir && ma.nlink() != mb.nlink() {
+        push(Difference::Links(ma.nlink(), mb.nlink()));
+    }
+    match (xattrs(&a), xattrs(&b)) {
+        (Ok(xa), Ok(xb)) => xattr_differences(&xa, &xb).into_iter().for_each(&mut push),
+        (Err(e), _) | (_, Err(e)) if e.kind() == io::ErrorKind::NotFound => {}
+        (Err(e), _) | (_, Err(e)) => push(Difference::Unreadable(format!("extended attributes: {e}"))),
+    }
 
     match ka {
         Kind::Symlink => {
@@ -178,7 +225,7 @@ fn compare_at(first: &Path, second: &Path, rel: &Path, depth: u32, out: &mut Vec
             }
         }
         Kind::File if ma.len() != mb.len() => push(Difference::Size(ma.len(), mb.len())),
-        Kind::File => match first_difference_observed(&a, &b, &mut |x: &[u8], y: &[u8]| obs.contents(rel, x, y)) {
+        Kind::File => match first_difference_observed(&a, &b, &mut Seen { rel, obs }) {
             Ok(Some(off)) => push(Difference::Content(off)),
             Ok(None) => obs.identical_file(rel),
             Err(e) => push(Difference::Unreadable(e.to_string())),
@@ -245,20 +292,80 @@ fn entries(dir: &Path) -> io::Result<Vec<std::ffi::OsString>> {
     Ok(names)
 }
 
-/// Offset of the first differing byte of two equally long files, if any.
-pub fn first_difference(a: &Path, b: &Path) -> io::Result<Option<u64>> {
-    first_difference_observed(a, b, &mut |_: &[u8], _: &[u8]| {})
+/// An entry's extended attributes, sorted by name (its own, not a symlink's target's). A
+/// file system without them has none. The member's own stamp (on its root) is not among
+/// them: each member keeps its own, and copying one over the other would hide a split brain.
+pub fn xattrs(path: &Path) -> io::Result<Vec<(std::ffi::OsString, Vec<u8>)>> {
+    let names = match xattr::list(path) {
+        Ok(names) => names,
+        Err(e) if unsupported(&e) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut all = Vec::new();
+    for name in names.filter(|n| n.as_os_str() != crate::stamp::XATTR) {
+        // Removed between the list and the read: not there.
+        if let Some(value) = xattr::get(path, &name)? {
+            all.push((name, value));
+        }
+    }
+    all.sort();
+    Ok(all)
 }
 
-/// `first_difference`, handing each pair of chunks read to `seen`.
-fn first_difference_observed(a: &Path, b: &Path, seen: &mut dyn FnMut(&[u8], &[u8])) -> io::Result<Option<u64>> {
-    let (mut fa, mut fb) = (File::open(a)?, File::open(b)?);
+/// ENOTSUP and the like: the file system keeps no extended attributes (of this kind).
+pub fn unsupported(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOTSUP | libc::ENOSYS))
+}
+
+fn xattr_differences(a: &[(std::ffi::OsString, Vec<u8>)], b: &[(std::ffi::OsString, Vec<u8>)]) -> Vec<Difference> {
+    let (ma, mb): (std::collections::BTreeMap<_, _>, std::collections::BTreeMap<_, _>) = (a.iter().map(|(n, v)| (n, v)).collect(), b.iter().map(|(n, v)| (n, v)).collect());
+    let names: std::collections::BTreeSet<_> = ma.keys().chain(mb.keys()).collect();
+    names
+        .into_iter()
+        .filter_map(|&name| {
+            let in_first = match (ma.get(name), mb.get(name)) {
+                (Some(x), Some(y)) if x == y => return None,
+                (Some(_), Some(_)) => None,
+                (x, _) => Some(x.is_some()),
+            };
+            Some(Difference::Xattr { name: name.clone(), in_first })
+        })
+        .collect()
+}
+
+/// Offset of the first differing byte of two equally long files, if any.
+pub fn first_difference(a: &Path, b: &Path) -> io::Result<Option<u64>> {
+    first_difference_observed(a, b, &mut Seen { rel: Path::new(""), obs: &mut Unobserved })
+}
+
+/// An observer told about one file's chunks.
+struct Seen<'a> {
+    rel: &'a Path,
+    obs: &'a mut dyn Observer,
+}
+
+/// `first_difference`, telling `seen` each pair of chunks read and each hole skipped. Where
+/// both files have a hole (SEEK_DATA), nothing is read: a 1 TiB file holding a few blocks is
+/// compared at the cost of its blocks.
+fn first_difference_observed(a: &Path, b: &Path, seen: &mut Seen) -> io::Result<Option<u64>> {
+    use std::os::unix::fs::FileExt;
+    let (fa, fb) = (File::open(a)?, File::open(b)?);
+    let len = fa.metadata()?.len().max(fb.metadata()?.len());
     let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
-    let mut offset = 0u64;
+    let (mut offset, mut data_until) = (0u64, 0u64);
     loop {
-        let na = read_full(&mut fa, &mut ba)?;
-        let nb = read_full(&mut fb, &mut bb)?;
-        seen(&ba[..na], &bb[..nb]);
+        if offset >= data_until {
+            let (start, until) = common_data(&fa, &fb, offset, len);
+            if start > offset {
+                seen.obs.holes(seen.rel, start - offset);
+                offset = start;
+            }
+            data_until = until;
+        }
+        let want = ba.len().min((data_until.max(offset + 1) - offset) as usize);
+        let na = read_full_at(|buf, at| fa.read_at(buf, at), &mut ba[..want], offset)?;
+        let nb = read_full_at(|buf, at| fb.read_at(buf, at), &mut bb[..want], offset)?;
+        seen.obs.contents(seen.rel, &ba[..na], &bb[..nb]);
         if let Some(i) = ba[..na.min(nb)].iter().zip(&bb[..na.min(nb)]).position(|(x, y)| x != y) {
             return Ok(Some(offset + i as u64));
         }
@@ -272,10 +379,33 @@ fn first_difference_observed(a: &Path, b: &Path, seen: &mut dyn FnMut(&[u8], &[u
     }
 }
 
-fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+/// From `offset`: where the next data of either file starts, and where (at the earliest)
+/// either file's data or hole ends after that. A file system that cannot tell (EINVAL,
+/// ENXIO past the end aside) is data throughout.
+fn common_data(fa: &File, fb: &File, offset: u64, len: u64) -> (u64, u64) {
+    use std::os::unix::io::AsRawFd;
+    let seek = |f: &File, whence| -> Option<u64> {
+        match unsafe { libc::lseek(f.as_raw_fd(), offset as libc::off_t, whence) } {
+            -1 if io::Error::last_os_error().raw_os_error() == Some(libc::ENXIO) => Some(len),
+            -1 => None,
+            at => Some(at as u64),
+        }
+    };
+    let (Some(da), Some(db)) = (seek(fa, libc::SEEK_DATA), seek(fb, libc::SEEK_DATA)) else { return (offset, len) };
+    let start = da.min(db);
+    if start > offset || start >= len {
+        // Holes in both up to `start`: the caller skips there and asks again.
+        return (start.min(len), start.min(len));
+    }
+    // At least one has data here; what changes first: a's data ends (or starts), b's.
+    let change = |f: &File, d: u64| if d == offset { seek(f, libc::SEEK_HOLE).unwrap_or(len) } else { d };
+    (offset, change(fa, da).min(change(fb, db)).max(offset + 1))
+}
+
+fn read_full_at(read: impl Fn(&mut [u8], u64) -> io::Result<usize>, buf: &mut [u8], at: u64) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
-        match f.read(&mut buf[n..])? {
+        match read(&mut buf[n..], at + n as u64)? {
             0 => break,
             k => n += k,
         }
@@ -408,5 +538,86 @@ mod tests {
         fs::set_permissions(p.0.join("b/d"), fs::Permissions::from_mode(0o700)).unwrap();
         assert!(shallow("").iter().any(|d| d.starts_with("d: mode")));
         assert_eq!(shallow("d"), vec!["d: mode 755 != 700", "d/c: contents differ from byte 2"]);
+    }
+
+    #[test]
+    fn xattrs_and_hard_links_are_compared() {
+        let p = Pair::new("xattr");
+        p.both(|r| {
+            fs::write(r.join("f"), b"x").unwrap();
+            fs::write(r.join("g"), b"y").unwrap();
+            fs::create_dir(r.join("d")).unwrap();
+        });
+        fs::hard_link(p.0.join("a/f"), p.0.join("a/d/f2")).unwrap();
+        fs::write(p.0.join("b/d/f2"), b"x").unwrap();
+        let set = |side: &str, name: &str, key: &str, v: &[u8]| xattr::set(p.0.join(side).join(name), key, v).unwrap();
+        set("a", "f", "user.same", b"1");
+        set("b", "f", "user.same", b"1");
+        set("a", "f", "user.other", b"1");
+        set("b", "f", "user.other", b"2");
+        set("a", "g", "user.first", b"");
+        set("b", "d", "user.second", b"v");
+        for side in ["a", "b"] {
+            same_times(&p.0.join(side), 1_000_000_000);
+        }
+        assert_eq!(
+            p.diffs(),
+            vec![
+                "d: xattr user.second only in second member",
+                "d/f2: link count 2 != 1",
+                // The same file as f in the first member.
+                "d/f2: xattr user.other only in first member",
+                "d/f2: xattr user.same only in first member",
+                "f: link count 2 != 1",
+                "f: xattr user.other values differ",
+                "g: xattr user.first only in first member",
+            ]
+        );
+    }
+
+    #[test]
+    fn holes_in_both_files_are_skipped_and_data_in_either_is_read() {
+        struct Count(u64, u64);
+        impl Observer for Count {
+            fn contents(&mut self, _: &Path, a: &[u8], _: &[u8]) {
+                self.0 += a.len() as u64;
+            }
+            fn holes(&mut self, _: &Path, len: u64) {
+                self.1 += len;
+            }
+        }
+        let p = Pair::new("holes");
+        let gib = 1u64 << 30;
+        p.both(|r| {
+            let f = File::create(r.join("sparse")).unwrap();
+            f.set_len(gib).unwrap();
+            std::os::unix::fs::FileExt::write_all_at(&f, b"data", gib / 2).unwrap();
+        });
+        // A block written in one and a hole in the other, both zeros: identical bytes.
+        std::os::unix::fs::FileExt::write_all_at(&fs::OpenOptions::new().write(true).open(p.0.join("a/sparse")).unwrap(), &[0u8; 4096], 1 << 20).unwrap();
+        for side in ["a", "b"] {
+            same_times(&p.0.join(side), 1_000_000_000);
+        }
+        let mut seen = Count(0, 0);
+        let d = compare_observed(&p.0.join("a"), &p.0.join("b"), Path::new(""), &mut seen).unwrap();
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(seen.0 + seen.1, gib, "every byte is read or skipped once");
+        assert!(seen.0 < 1 << 20, "read {} bytes of a 1 GiB file holding two blocks", seen.0);
+        std::os::unix::fs::FileExt::write_all_at(&fs::OpenOptions::new().write(true).open(p.0.join("b/sparse")).unwrap(), b"!", gib - 3).unwrap();
+        set_mtime(&p.0.join("b/sparse"), 1_000_000_000);
+        assert_eq!(p.diffs(), vec![format!("sparse: contents differ from byte {}", gib - 3)]);
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_are_printed_byte_for_byte() {
+        use std::os::unix::ffi::OsStrExt;
+        let name = |b: &[u8]| printable(std::ffi::OsStr::from_bytes(b)).into_owned();
+        assert_eq!(name(b"plain/\xc3\xa9t\xc3\xa9"), "plain/\u{e9}t\u{e9}");
+        assert_eq!(name(b"caf\xe9"), "caf\\xe9");
+        assert_eq!(name(b"caf\\xe9"), "caf\\\\xe9", "a backslash is escaped, so the two are told apart");
+        assert_eq!(name(b"line\nbreak"), "line\\x0abreak");
+        let p = Pair::new("bytes");
+        fs::write(p.0.join("a").join(std::ffi::OsStr::from_bytes(b"caf\xe9")), b"").unwrap();
+        assert_eq!(p.diffs(), vec!["caf\\xe9: File only in first member (missing in second)"]);
     }
 }
