@@ -311,6 +311,58 @@ static inline void wait_ok_at(const char *file, int line, pid_t pid)
 /* Waits for pid and requires exit status 0. */
 #define wait_ok(pid) wait_ok_at(HERE, (pid))
 
+/* A child holding a file open: it opens `path` (O_CREAT with `flags`, mode 0644), runs
+ * `before` on the fd, hands the fd's number over and waits until released, then runs
+ * `after` on it and exits. For tests that reach another process's fd (pidfd_getfd,
+ * /proc/PID/fd/N). Either function may be NULL. */
+struct held_open {
+	pid_t pid;
+	int fd; /* the child's number for it */
+	int release;
+};
+
+static inline struct held_open held_open_at(const char *file, int line, const char *path, int flags,
+					    void (*before)(int), void (*after)(int))
+{
+	int ready[2], done[2];
+	if (pipe(ready) != 0 || pipe(done) != 0)
+		check_fail(file, line, errno, "pipe");
+	pid_t pid = fork();
+	if (pid < 0)
+		check_fail(file, line, errno, "fork");
+	if (pid == 0) {
+		int fd = open(path, flags | O_CREAT, 0644);
+		if (fd < 0)
+			check_fail(file, line, errno, "open(\"%s\") in the child", path);
+		if (before)
+			before(fd);
+		char c;
+		if (write(ready[1], &fd, sizeof fd) != (ssize_t)sizeof fd || read(done[0], &c, 1) != 1)
+			check_fail(file, line, errno, "the child's pipes");
+		if (after)
+			after(fd);
+		_exit(0);
+	}
+	struct held_open h = {pid, -1, done[1]};
+	if (read(ready[0], &h.fd, sizeof h.fd) != (ssize_t)sizeof h.fd)
+		check_fail(file, line, errno, "reading the child's fd number");
+	close(ready[0]);
+	close(ready[1]);
+	close(done[0]);
+	return h;
+}
+#define held_open(path, flags, before, after) held_open_at(HERE, (path), (flags), (before), (after))
+
+/* Lets the child of held_open go on, and waits for it to exit 0. */
+static inline void release_held_at(const char *file, int line, struct held_open *h)
+{
+	if (write(h->release, "x", 1) != 1)
+		check_fail(file, line, errno, "releasing the child");
+	close(h->release);
+	wait_ok_at(file, line, h->pid);
+}
+#define release_held(h) release_held_at(HERE, (h))
+
 /* system() that must run the command and get exit status 0. */
 #define system_ok(cmd) do { \
 	const char *check_c_ = (cmd); \

@@ -20,23 +20,16 @@ static int take(pid_t pid, int fd, int raw)
 	return got;
 }
 
+static void eight_a(int fd)
+{
+	write_all(fd, "aaaaaaaa", 8);
+}
+
 int main(void)
 {
-	int ready[2], done[2];
-	CHECK_SYS(pipe(ready));
-	CHECK_SYS(pipe(done));
-	pid_t child = CHECK_SYS(fork());
-	if (child == 0) {
-		int fd = CHECK_SYS(open(SHADOW "/f", O_WRONLY | O_CREAT | O_TRUNC, 0644));
-		write_all(fd, "aaaaaaaa", 8);
-		CHECK_EQ(write(ready[1], &fd, sizeof fd), (ssize_t)sizeof fd);
-		char c;
-		CHECK_EQ(read(done[0], &c, 1), 1);
-		CHECK_SYS(close(fd));
-		_exit(0);
-	}
-	int fd;
-	CHECK_EQ(read(ready[0], &fd, sizeof fd), (ssize_t)sizeof fd);
+	struct held_open h = held_open(SHADOW "/f", O_WRONLY | O_TRUNC, eight_a, NULL);
+	pid_t child = h.pid;
+	int fd = h.fd;
 	int a = take(child, fd, 0);
 	CHECK_EQ(pwrite(a, "P", 1, 2), 1);
 	int b = take(child, fd, 1);
@@ -44,8 +37,7 @@ int main(void)
 	CHECK_EQ(pwrite(b, "tail", 4, 8), 4);
 	CHECK_SYS(close(a));
 	CHECK_SYS(close(b));
-	CHECK_EQ(write(done[1], "x", 1), 1);
-	wait_ok(child);
+	release_held(&h);
 	EXPECT_FILE(SHADOW "/f", "aaPaRaaatail");
 	return 0;
 }

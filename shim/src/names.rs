@@ -143,9 +143,14 @@ pub fn hold(rels: &[&Rel]) -> crate::stripes::Held {
 /// that name then another file than the one to change.
 pub fn hold_naming(sp: &crate::resolve::Spath, st: &libc::stat64, look: libc::c_int) -> Option<crate::stripes::Held> {
     let held = hold(&[sp.rel()]);
+    names_file(sp, st, look).then_some(held)
+}
+
+/// Whether `sp` names the file `st` on the lead now (see `hold_naming`; the caller holds it).
+pub fn names_file(sp: &crate::resolve::Spath, st: &libc::stat64, look: libc::c_int) -> bool {
     let v = crate::members::view();
     let named = sp.at_lead(&v).and_then(|a| crate::real::fstatat(a.fd, &a.path, look));
-    named.is_ok_and(|n| (n.st_dev, n.st_ino) == (st.st_dev, st.st_ino)).then_some(held)
+    named.is_ok_and(|n| (n.st_dev, n.st_ino) == (st.st_dev, st.st_ino))
 }
 
 /// Holds any number of names (a spawn's file actions) until the values are dropped.

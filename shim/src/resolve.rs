@@ -545,6 +545,33 @@ fn through_proc(p: &[u8]) -> Option<(c_int, usize)> {
     Some((dirfd, start + name_len + skip))
 }
 
+/// Whether `p` may be a `/proc/PID/fd/N` link (see `other_process_link`): two byte compares.
+pub fn may_be_fd_link(p: &[u8]) -> bool {
+    p.starts_with(b"/proc/") && p.get(6).is_some_and(u8::is_ascii_digit)
+}
+
+/// A `/proc/PID/fd/N` link of another process (the log-truncation idiom
+/// `: > /proc/PID/fd/1`) to a file in the lead member: that file, by the name the kernel
+/// gives it now (it keeps the link's target name through renames). The kernel would follow
+/// the link on the lead alone. Only for calls that follow it: the link itself (readlink,
+/// lstat) is the kernel's. A file removed since, or a name that no longer names it, is
+/// left to the kernel.
+pub fn other_process_link(path: &CStr) -> Option<Spath> {
+    let p = path.to_bytes();
+    let rest = p.strip_prefix(b"/proc/")?;
+    let (pid, n) = rest.split_at(rest.iter().position(|&b| b == b'/')?);
+    let n = n.strip_prefix(b"/fd/")?;
+    let pid: u32 = std::str::from_utf8(pid).ok()?.parse().ok()?;
+    if pid == std::process::id() || n.is_empty() || !n.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let v = crate::members::view();
+    let sp = Spath::from_rel(Rel(v.rel_in_lead(&real::readlink(path).ok()?)?));
+    let file = real::fstatat(libc::AT_FDCWD, path, 0).ok()?;
+    let named = sp.at_lead(&v).and_then(|a| real::fstatat(a.fd, &a.path, libc::AT_SYMLINK_NOFOLLOW)).ok()?;
+    ((file.st_dev, file.st_ino) == (named.st_dev, named.st_ino)).then_some(sp)
+}
+
 /// Resolves `path` as an `*at` call with `dirfd` would (AT_FDCWD for plain calls).
 pub fn resolve(dirfd: c_int, path: &CStr) -> Target {
     let p = path.to_bytes();

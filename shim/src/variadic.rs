@@ -116,7 +116,12 @@ pub unsafe extern "C" fn shadow_syscall(n: c_long, a: c_long, b: c_long, c: c_lo
         libc::SYS_symlinkat => int(namespace::symlinkat(p(a), b as _, p(c))),
         libc::SYS_mknodat => int(namespace::mknodat(fd, p(b), c as _, d as _)),
         libc::SYS_fchmodat => int(meta::fchmodat(fd, p(b), c as _, 0)),
-        SYS_FCHMODAT2 => int(meta::fchmodat2(fd, p(b), c as _, d as _)),
+        SYS_FCHMODAT2 => int(meta::at_change("fchmodat2", fd, p(b), d as _, |fd, path, flags| raw_int(n, [fd as _, path as _, c, flags as _, 0, 0]))),
+        // The xattr calls by dirfd, path and AT_ flags (Linux 6.13), and file_setattr (6.17).
+        SYS_SETXATTRAT => int(meta::at_change("setxattrat", fd, p(b), c as _, |fd, path, flags| raw_int(n, [fd as _, path as _, flags as _, d, e, f]))),
+        SYS_REMOVEXATTRAT => int(meta::at_change("removexattrat", fd, p(b), c as _, |fd, path, flags| raw_int(n, [fd as _, path as _, flags as _, d, 0, 0]))),
+        SYS_FILE_SETATTR => int(meta::at_change("file_setattr", fd, p(b), e as _, |fd, path, flags| raw_int(n, [fd as _, path as _, c, d, flags as _, 0]))),
+        SYS_GETXATTRAT | SYS_LISTXATTRAT | SYS_FILE_GETATTR => meta::at_read("xattr read", fd, p(b), |fd, path| crate::real::raw::syscall(n, fd as _, path as _, c, d, e, f) as isize) as c_long,
         libc::SYS_fchownat => int(meta::fchownat(fd, p(b), c as _, d as _, e as _)),
         libc::SYS_utimensat => int(meta::utimensat(fd, p(b), c as _, d as _)),
         libc::SYS_newfstatat => int(meta::fstatat64(fd, p(b), c as _, d as _)),
@@ -161,12 +166,12 @@ pub unsafe extern "C" fn shadow_syscall(n: c_long, a: c_long, b: c_long, c: c_lo
         libc::SYS_sendmmsg => int(socket::sendmmsg(fd, b as _, c as _, d as _)),
         libc::SYS_recvmmsg => int(socket::recvmmsg(fd, b as _, c as _, d as _, e as _)),
         // Paths the shim has no mirrored form for: refused under the prefix.
-        libc::SYS_mount | libc::SYS_umount2 | libc::SYS_swapon | libc::SYS_swapoff | libc::SYS_acct | libc::SYS_quotactl | libc::SYS_pivot_root | SYS_OPEN_TREE | SYS_MOVE_MOUNT | SYS_MOUNT_SETATTR => {
+        libc::SYS_mount | libc::SYS_umount2 | libc::SYS_swapon | libc::SYS_swapoff | libc::SYS_acct | libc::SYS_quotactl | libc::SYS_pivot_root | SYS_OPEN_TREE | SYS_OPEN_TREE_ATTR | SYS_MOVE_MOUNT | SYS_MOUNT_SETATTR => {
             let paths: &[c_long] = match n {
                 libc::SYS_mount => &[a, b],
                 libc::SYS_pivot_root => &[a, b],
                 libc::SYS_quotactl => &[b],
-                SYS_OPEN_TREE | SYS_MOUNT_SETATTR => &[b],
+                SYS_OPEN_TREE | SYS_OPEN_TREE_ATTR | SYS_MOUNT_SETATTR => &[b],
                 SYS_MOVE_MOUNT => &[b, d],
                 _ => &[a],
             };
@@ -200,7 +205,20 @@ unsafe fn clone3_is_fork(args: *const u64, size: usize) -> bool {
     size >= 48 && crate::mem::readable(args.cast(), 48) && *args as c_long & CLONE_SHARES_VM == 0 && *args.add(5) == 0
 }
 
-pub(crate) const SYS_FCHMODAT2: c_long = 452;
+/// A system call made as it is, its `c_int` result.
+fn raw_int(n: c_long, args: [c_long; 6]) -> c_int {
+    let [a, b, c, d, e, f] = args;
+    unsafe { crate::real::raw::syscall(n, a, b, c, d, e, f) as c_int }
+}
+
+const SYS_FCHMODAT2: c_long = 452;
+const SYS_SETXATTRAT: c_long = 463;
+const SYS_GETXATTRAT: c_long = 464;
+const SYS_LISTXATTRAT: c_long = 465;
+const SYS_REMOVEXATTRAT: c_long = 466;
+const SYS_OPEN_TREE_ATTR: c_long = 467;
+const SYS_FILE_GETATTR: c_long = 468;
+const SYS_FILE_SETATTR: c_long = 469;
 const SYS_OPEN_TREE: c_long = 428;
 const SYS_MOVE_MOUNT: c_long = 429;
 const SYS_MOUNT_SETATTR: c_long = 442;

@@ -179,18 +179,35 @@ fn fd_link(fd: c_int) -> CString {
 /// follow it to the lead's file alone. Each member's call goes through its own fd's link
 /// instead (`on_fd`: by name for an fd without a follower fd, such as an O_PATH one).
 /// gnulib and glibc change a file held by an O_PATH fd this way (fchmodat's
-/// AT_SYMLINK_NOFOLLOW emulation); such changes reached the primary alone. Calls that do not
-/// follow the link (lchown, lsetxattr) act on the link itself: the kernel's answer. None
-/// for other paths.
+/// AT_SYMLINK_NOFOLLOW emulation); such changes reached the primary alone. Another
+/// process's `/proc/PID/fd/N` is its file by name (`resolve::other_process_link`). Calls
+/// that do not follow the link (lchown, lsetxattr) act on the link itself: the kernel's
+/// answer. None for other paths.
 pub(crate) fn through_fd_link<T: FfiReturn>(path: *const c_char, what: &str, call: impl Fn(*const c_char) -> T) -> Option<T> {
-    let fd = super::proc_fd(path)?;
+    let Some(fd) = super::proc_fd(path) else {
+        // Another process's fd: its file by name.
+        let sp = other_process_link(path)?;
+        return Some(boundary::hook(|| on_members(what, &sp, |a| via_abs(a, &call)), || call(path)));
+    };
     Some(boundary::hook(|| on_fd(fd, what, |f| call(fd_link(f).as_ptr()), &call), || call(path)))
+}
+
+/// `resolve::other_process_link` of a hook's path argument.
+fn other_process_link(path: *const c_char) -> Option<Spath> {
+    if !crate::set::is_active_for(path) {
+        return None;
+    }
+    let p = crate::mem::path(path).filter(|p| crate::resolve::may_be_fd_link(p.to_bytes()))?;
+    boundary::prepare(|| crate::resolve::other_process_link(p))
 }
 
 /// truncate(2) through a `/proc/self/fd/N` link (see `through_fd_link`): ordered with the
 /// file's other writers, as by name, and the follower's file given the lead's new times.
 pub(crate) fn truncate_through_fd_link(path: *const c_char, what: &str, call: impl Fn(*const c_char) -> c_int) -> Option<c_int> {
-    let fd = super::proc_fd(path)?;
+    let Some(fd) = super::proc_fd(path) else {
+        let sp = other_process_link(path)?;
+        return Some(boundary::hook(|| super::namespace::on_members_truncating(what, &sp, |a| via_abs(a, &call)), || call(path)));
+    };
     let truncate = || {
         let _bytes = real::fstat(fd).ok().map(|st| crate::ocb::hold_files(&[st]));
         let r = on_fd(fd, what, |f| call(fd_link(f).as_ptr()), &call)?;
@@ -206,7 +223,10 @@ pub(crate) fn truncate_through_fd_link(path: *const c_char, what: &str, call: im
 /// A time change that follows a `/proc/self/fd/N` link (see `through_fd_link`): `set`
 /// makes it by a path.
 fn times_through_fd_link(path: *const c_char, set: impl Fn(*const c_char) -> c_int) -> Option<c_int> {
-    let fd = super::proc_fd(path)?;
+    let Some(fd) = super::proc_fd(path) else {
+        let sp = other_process_link(path)?;
+        return Some(boundary::hook(|| times_by_path(sp, |a| via_abs(a, &set)), || set(path)));
+    };
     Some(boundary::hook(|| times_by_fd(fd, |f| set(fd_link(f).as_ptr()), link_exact), || set(path)))
 }
 
@@ -307,23 +327,30 @@ pub unsafe extern "C" fn fchownat(dirfd: c_int, path: *const c_char, uid: uid_t,
     path_hook(dirfd, path, |sp| on_members("fchownat", &sp, |a| raw::fchownat(a.fd, a.path.as_ptr(), uid, gid, flags)), call)
 }
 
-/// fchmodat2(2), reached by syscall(2) (glibc 2.36's fchmodat refuses its flags): an empty
-/// path with AT_EMPTY_PATH is the fd itself (an O_PATH one too), mirrored as fchmod is;
-/// other paths as fchmodat's, with its flags kept.
-pub unsafe fn fchmodat2(dirfd: c_int, path: *const c_char, mode: mode_t, flags: c_int) -> c_int {
-    let call = |fd: c_int, p: *const c_char| raw::syscall(crate::variadic::SYS_FCHMODAT2, fd as libc::c_long, p as libc::c_long, mode as libc::c_long, flags as libc::c_long, 0, 0) as c_int;
+/// A change by a system call of the `*at` kind with AT_ flags, reached by syscall(2)
+/// (fchmodat2, whose flags glibc 2.36's fchmodat refuses; setxattrat, removexattrat,
+/// file_setattr, which glibc does not wrap). `call(fd, path, flags)` makes it. An empty path
+/// with AT_EMPTY_PATH is the fd itself (an O_PATH one too), mirrored as fchmod is; a path
+/// that follows a `/proc/self/fd/N` link, as `through_fd_link`; other paths as any path's.
+pub unsafe fn at_change(what: &'static str, dirfd: c_int, path: *const c_char, flags: c_int, call: impl Fn(c_int, *const c_char, c_int) -> c_int) -> c_int {
     if flags & libc::AT_EMPTY_PATH != 0 && crate::mem::path(path).is_some_and(|p| p.is_empty()) {
         if !fdtable::is_shadowed(dirfd) {
-            return call(dirfd, path);
+            return call(dirfd, path, flags);
         }
-        return boundary::hook(|| on_fd(dirfd, "fchmodat2", |f| call(f, c"".as_ptr()), |p| raw::chmod(p, mode)), || call(dirfd, path));
+        let by_path = |p| call(libc::AT_FDCWD, p, flags & !libc::AT_EMPTY_PATH);
+        return boundary::hook(|| on_fd(dirfd, what, |f| call(f, c"".as_ptr(), flags), by_path), || call(dirfd, path, flags));
     }
     if flags & NOFOLLOW == 0 {
-        if let Some(r) = through_fd_link(path, "fchmodat2", |p| call(dirfd, p)) {
+        if let Some(r) = through_fd_link(path, what, |p| call(dirfd, p, flags)) {
             return r;
         }
     }
-    path_hook(dirfd, path, |sp| on_members("fchmodat2", &sp, |a| call(a.fd, a.path.as_ptr())), |p| call(dirfd, p))
+    path_hook(dirfd, path, |sp| on_members(what, &sp, |a| call(a.fd, a.path.as_ptr(), flags)), |p| call(dirfd, p, flags))
+}
+
+/// A read of the same kind (getxattrat, listxattrat, file_getattr): answered by the lead.
+pub unsafe fn at_read(what: &'static str, dirfd: c_int, path: *const c_char, call: impl Fn(c_int, *const c_char) -> isize) -> isize {
+    path_hook(dirfd, path, |sp| super::on_lead(&sp, what, |a| call(a.fd, a.path.as_ptr())), |p| call(dirfd, p))
 }
 
 /// Declares read-side hooks: a shadowed path is answered by the lead member, where `$on`

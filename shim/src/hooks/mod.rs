@@ -41,15 +41,18 @@ pub(crate) fn path_hook<T: FfiReturn>(
     shadowed: impl FnOnce(Spath) -> Res<T>,
     real: impl Fn(*const c_char) -> T,
 ) -> T {
-    path_hook_or_lead(dirfd, path, |sp| shadowed(sp).map(Ok), real)
+    path_hook_or_lead(dirfd, path, false, |sp| shadowed(sp).map(Ok), real)
 }
 
 /// `path_hook` whose `shadowed` may hand the call back as the lead's full path
 /// (`Err(path)`), for `real` to make outside the shim (see open::open_shadowed_or_lead).
+/// `follows`: the call follows a final symlink, so another process's `/proc/PID/fd/N` is
+/// its file (`resolve::other_process_link`).
 #[inline]
 pub(crate) fn path_hook_or_lead<T: FfiReturn>(
     dirfd: c_int,
     path: *const c_char,
+    follows: bool,
     shadowed: impl FnOnce(Spath) -> Res<Result<T, CString>>,
     real: impl Fn(*const c_char) -> T,
 ) -> T {
@@ -57,12 +60,17 @@ pub(crate) fn path_hook_or_lead<T: FfiReturn>(
         return real(path);
     }
     let Some(p) = crate::mem::path(path) else { return real(path) };
-    if plainly_outside(p) {
+    let linked = follows && resolve::may_be_fd_link(p.to_bytes());
+    if plainly_outside(p) && !linked {
         return real(path);
     }
+    let target = || match linked.then(|| resolve::other_process_link(p)).flatten() {
+        Some(sp) => Target::Shadowed(sp),
+        None => resolve::resolve(dirfd, p),
+    };
     // Paths that are not ours are left to libc outside the shim: the call may block.
     boundary::hook_or_outside(
-        || match resolve::resolve(dirfd, p) {
+        || match target() {
             Target::Outside => Ok(Err(None)),
             Target::Rewritten(abs) => Ok(Err(Some(abs))),
             Target::Shadowed(sp) => shadowed(sp).map(|r| r.map_err(Some)),

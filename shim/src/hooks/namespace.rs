@@ -352,21 +352,30 @@ pub unsafe extern "C" fn linkat(da: c_int, a: *const c_char, db: c_int, b: *cons
             let Some(dest) = crate::mem::path(b) else { return plain(a, b).into_res() };
             let Target::Shadowed(sb) = resolve::resolve(db, dest) else { return Err(Errno(libc::EXDEV)) };
             let ocb = fdtable::get(sfd_of).ok_or(Errno(libc::EBADF))?;
-            let _name = crate::names::hold(&[sb.rel()]);
+            // Without a follower fd (read-only, O_PATH), the follower's file is linked by the
+            // name it was opened by, held with the new one, while it still is the fd's file.
+            let sfd = ocb.secondary_fd();
+            let by_name = sfd.is_none().then(|| Spath::from_rel(ocb.rel()));
+            let _names = crate::names::hold(&[sb.rel(), by_name.as_ref().map_or(sb.rel(), |sp| sp.rel())]);
             let intent = crate::members::intent_begin(sb.rel());
             let r = super::on_lead(&sb, "linkat", |at| raw::linkat(da, a, at.fd, at.path.as_ptr(), flags)).inspect_err(|_| crate::members::intent_end(intent))?;
             crate::members::record_change(sb.rel(), None);
-            let secondary = on_follower(&sb, |at| match ocb.secondary_fd() {
-                Some(sfd) if by_fd => raw::linkat(sfd, c"".as_ptr(), at.fd, at.path.as_ptr(), flags),
-                Some(sfd) => {
+            let secondary = match (sfd, by_name) {
+                (Some(sfd), _) => on_follower(&sb, |at| {
+                    if by_fd {
+                        return raw::linkat(sfd, c"".as_ptr(), at.fd, at.path.as_ptr(), flags);
+                    }
                     let proc = CString::new(format!("/proc/self/fd/{sfd}")).unwrap_or_default();
                     raw::linkat(libc::AT_FDCWD, proc.as_ptr(), at.fd, at.path.as_ptr(), flags)
-                }
-                None => {
-                    Errno(libc::EBADF).set();
-                    -1
-                }
-            });
+                }),
+                (None, Some(src)) if crate::real::fstat(sfd_of).is_ok_and(|st| crate::names::names_file(&src, &st, libc::AT_SYMLINK_NOFOLLOW)) => super::on_follower_res(&sb, |at| {
+                    let v = crate::members::view();
+                    let from = src.at(&v, v.follower.ok_or(Errno(libc::ENOENT))?)?;
+                    raw::linkat(from.fd, from.path.as_ptr(), at.fd, at.path.as_ptr(), 0).into_res()
+                }),
+                // Renamed or replaced since it was opened: no known counterpart to link.
+                (None, _) => crate::members::view().follower.map(|_| Err(Errno(libc::ESTALE))),
+            };
             if let Some(Err(e)) = secondary {
                 crate::members::follower_failed(sb.rel(), "linkat", e, None)?;
                 return Ok(r);

@@ -400,7 +400,7 @@ macro_rules! open_hooks {
             if let Some(n) = super::proc_fd($path) {
                 return boundary::hook(|| reopen_shadowed(n, $path, $flags, $mode), || call($path));
             }
-            super::path_hook_or_lead($dirfd, $path, |sp| open_shadowed_or_lead(sp, $flags, $mode), call)
+            super::path_hook_or_lead($dirfd, $path, $flags & libc::O_NOFOLLOW == 0, |sp| open_shadowed_or_lead(sp, $flags, $mode), call)
         }
     )*};
 }
