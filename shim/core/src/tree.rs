@@ -609,6 +609,47 @@ mod tests {
     }
 
     #[test]
+    fn the_first_difference_is_found_whatever_the_holes() {
+        use std::os::unix::fs::FileExt;
+        // Random layouts of data and holes on each side (blocks written with zeros or
+        // bytes, or left as holes), against a plain byte-by-byte comparison.
+        let p = Pair::new("layouts");
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let block = 4096u64;
+        for round in 0..200 {
+            let blocks = 1 + next(40);
+            let len = blocks * block - next(block);
+            let (fa, fb) = (p.0.join("a/f"), p.0.join("b/f"));
+            for f in [&fa, &fb] {
+                let file = File::create(f).unwrap();
+                file.set_len(len).unwrap();
+                for b in 0..blocks {
+                    match next(4) {
+                        0 => file.write_all_at(&vec![0u8; block as usize], b * block).unwrap(),
+                        1 => file.write_all_at(&[1u8; 64], b * block + next(block - 64)).unwrap(),
+                        _ => {}
+                    }
+                }
+                file.set_len(len).unwrap();
+            }
+            if next(2) == 0 {
+                fs::copy(&fa, &fb).unwrap();
+                let f = fs::OpenOptions::new().write(true).open(&fb).unwrap();
+                f.write_all_at(b"!", next(len)).unwrap();
+            }
+            let (x, y) = (fs::read(&fa).unwrap(), fs::read(&fb).unwrap());
+            let want = x.iter().zip(&y).position(|(a, b)| a != b).map(|i| i as u64);
+            assert_eq!(first_difference(&fa, &fb).unwrap(), want, "round {round}, length {len}");
+        }
+    }
+
+    #[test]
     fn names_that_are_not_utf8_are_printed_byte_for_byte() {
         use std::os::unix::ffi::OsStrExt;
         let name = |b: &[u8]| printable(std::ffi::OsStr::from_bytes(b)).into_owned();
