@@ -405,7 +405,7 @@ impl LiveSet {
         // directory (a power failure may have lost the unflushed entry list).
         let boot = shared::boot_hash();
         // Each: the intent's id, the intent, and its entries (path, whether its directory).
-        type Suspects = Vec<(u64, journal::Intent, Vec<(String, bool)>)>;
+        type Suspects = Vec<(u64, journal::Intent, Vec<(Vec<u8>, bool)>)>;
         let suspects_of = |records: &[journal::Record], live: &std::collections::HashSet<u32>| -> Suspects {
             journal::open_intents(records)
                 .into_iter()
@@ -415,7 +415,7 @@ impl LiveSet {
                     // (it may have stood for its target), or a file open at the time that
                     // neither member holds at that name any more (renamed or replaced while
                     // open: its writes went on under another name).
-                    let member_meta = |m: &PathBuf, e: &str| std::fs::symlink_metadata(m.join(e)).ok();
+                    let member_meta = |m: &PathBuf, e: &[u8]| std::fs::symlink_metadata(m.join(as_path(e))).ok();
                     let links = intent.entries.iter().any(|(e, _)| [&from, &to].iter().any(|m| member_meta(m, e).is_some_and(|x| x.file_type().is_symlink())));
                     let moved = intent.entries.iter().any(|(e, ino)| *ino != 0 && ![&from, &to].iter().any(|m| member_meta(m, e).is_some_and(|x| std::os::unix::fs::MetadataExt::ino(&x) == *ino)));
                     let exact = !intent.whole && !links && !moved && !intent.entries.is_empty() && boot != 0 && self.registry.boot_of(journal::pid_of(id)) == Some(boot);
@@ -425,7 +425,7 @@ impl LiveSet {
                 .collect()
         };
         // (path, whole directory?) → compare
-        let compare = |path: &str, whole: bool| if whole { tree::compare_shallow(&from, &to, Path::new(path)) } else { tree::compare_entry(&from, &to, Path::new(path)) };
+        let compare = |path: &[u8], whole: bool| if whole { tree::compare_shallow(&from, &to, as_path(path)) } else { tree::compare_entry(&from, &to, as_path(path)) };
         let (data, records, mut damage, live) = snapshot();
         let crashed = self.registry.crashed();
         if damage.is_none() && self.state.take_journal_lost() {
@@ -444,7 +444,7 @@ impl LiveSet {
             return Ok(report);
         }
         // First look with writers running: only what differs now needs a second look.
-        let mut first: std::collections::BTreeMap<(String, bool), Vec<tree::Diff>> = std::collections::BTreeMap::new();
+        let mut first: std::collections::BTreeMap<(Vec<u8>, bool), Vec<tree::Diff>> = std::collections::BTreeMap::new();
         if both {
             for (path, whole) in suspects.iter().flat_map(|(_, _, items)| items.iter().cloned()) {
                 match compare(&path, whole) {
@@ -452,7 +452,7 @@ impl LiveSet {
                         first.insert((path, whole), d);
                     }
                     Err(e) => {
-                        eprintln!("shadowctl: recover {path}: {e}: left in the journal for the next recover");
+                        eprintln!("shadowctl: recover {}: {e}: left in the journal for the next recover", printable(&path));
                         report.left_for_later.push(path);
                     }
                 }
@@ -466,8 +466,8 @@ impl LiveSet {
             let suspects = suspects_of(&records, &live);
             // An item of an intent the first look did not see (its process died since) is
             // compared afresh: the first look's verdict predates that process's last change.
-            let fresh: std::collections::HashSet<(String, bool)> = suspects.iter().filter(|(id, _, _)| !seen_first.contains(id)).flat_map(|(_, _, items)| items.iter().cloned()).collect();
-            let mut items: Vec<(String, bool)> = suspects.iter().flat_map(|(_, _, items)| items.iter().cloned()).collect();
+            let fresh: std::collections::HashSet<(Vec<u8>, bool)> = suspects.iter().filter(|(id, _, _)| !seen_first.contains(id)).flat_map(|(_, _, items)| items.iter().cloned()).collect();
+            let mut items: Vec<(Vec<u8>, bool)> = suspects.iter().flat_map(|(_, _, items)| items.iter().cloned()).collect();
             items.sort();
             items.dedup();
             for (path, whole) in items {
@@ -478,8 +478,8 @@ impl LiveSet {
                 if !both {
                     // A member is away: its enable will copy what the change list names.
                     let mut f = std::fs::OpenOptions::new().append(true).create(true).open(shared::changes_path(&self.config)).map_err(|e| e.to_string())?;
-                    f.write_all(format!("{path}\0").as_bytes()).map_err(|e| e.to_string())?;
-                    report.repaired.push(path.clone());
+                    f.write_all(&[path.as_slice(), b"\0"].concat()).map_err(|e| e.to_string())?;
+                    report.repaired.push(printable(&path));
                     continue;
                 }
                 let cached = if fresh.contains(&(path.clone(), whole)) { None } else { first.get(&(path.clone(), whole)) };
@@ -492,7 +492,7 @@ impl LiveSet {
                 match diffs {
                     Ok(d) => report.repaired.extend(repair_each(&from, &to, &d)?),
                     Err(e) => {
-                        eprintln!("shadowctl: recover {path}: {e}: left in the journal for the next recover");
+                        eprintln!("shadowctl: recover {}: {e}: left in the journal for the next recover", printable(&path));
                         report.left_for_later.push(path);
                     }
                 }
@@ -564,6 +564,17 @@ fn repair_each(from: &Path, to: &Path, diffs: &[tree::Diff]) -> Result<Vec<Strin
     Ok(done.into_iter().map(|p| tree::printable(p.as_os_str()).into_owned()).collect())
 }
 
+/// A journal's or change list's name (bytes, as the kernel's) as a path.
+fn as_path(rel: &[u8]) -> &Path {
+    use std::os::unix::ffi::OsStrExt;
+    Path::new(std::ffi::OsStr::from_bytes(rel))
+}
+
+/// A name as printed (see tree::printable).
+pub fn printable(rel: &[u8]) -> String {
+    tree::printable(as_path(rel).as_os_str()).into_owned()
+}
+
 fn st_all_enabled(s: &State) -> bool {
     s.members.iter().all(|m| m.state == MemberState::Enabled)
 }
@@ -577,7 +588,7 @@ fn add(t: &mut Stats, s: &Stats) {
 
 pub struct RecoverReport {
     /// Directories that could not be compared (a member down): still in the journal.
-    pub left_for_later: Vec<String>,
+    pub left_for_later: Vec<Vec<u8>>,
     /// The stamps say split brain: nothing was touched.
     pub split_brain: bool,
     /// Directories (or files) the journal had in flight.

@@ -489,7 +489,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             };
             let relation = stamps(&s)?;
             for rel in &r.left_for_later {
-                eprintln!("recover: {}/{rel} could not be compared (a member down?): kept in the journal", set.config.prefix);
+                eprintln!("recover: {}/{} could not be compared (a member down?): kept in the journal", set.config.prefix, live::printable(rel));
             }
             let settle = match (prefer, relation) {
                 (Some(policy), _) => Some(policy),

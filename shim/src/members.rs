@@ -473,7 +473,7 @@ fn begin(rel: &Rel, flush: bool) -> u64 {
         return id;
     }
     let id = shadow_core::journal::intent_id(PID.load(Ordering::Relaxed), INTENTS.fetch_add(1, Ordering::Relaxed));
-    let rec = shadow_core::journal::Record::Begin { id, path: String::from_utf8_lossy(&dir).into_owned() }.encode();
+    let rec = shadow_core::journal::Record::Begin { id, path: dir.clone() }.encode();
     // Before the change: after a crash this directory is known to be in doubt. With
     // journal_sync (the default) the record is on stable storage first, so this holds after
     // a power failure too.
@@ -503,12 +503,8 @@ fn touch(h: &mut Hot, rel: &[u8]) {
     if h.whole || h.touched.iter().any(|t| t.0 == rel) {
         return;
     }
-    // Past MAX_TOUCHED, or a name the journal cannot hold as it is (not UTF-8): the whole
-    // directory.
-    let path = match std::str::from_utf8(rel) {
-        Ok(p) if h.touched.len() < MAX_TOUCHED => p.to_string(),
-        _ => String::new(),
-    };
+    // Past MAX_TOUCHED: the whole directory.
+    let path = if h.touched.len() < MAX_TOUCHED { rel.to_vec() } else { Vec::new() };
     if path.is_empty() {
         h.whole = true;
     } else {
@@ -517,7 +513,7 @@ fn touch(h: &mut Hot, rel: &[u8]) {
     write_touch(h, path, 0);
 }
 
-fn write_touch(h: &mut Hot, path: String, ino: u64) {
+fn write_touch(h: &mut Hot, path: Vec<u8>, ino: u64) {
     if real::write(shared().journal.get(), &shadow_core::journal::Record::Touch { id: h.id, path, ino }.encode()).is_err() {
         // The list is incomplete now; the flag makes recover look at everything.
         h.whole = true;
@@ -537,8 +533,7 @@ pub fn note_inode(id: u64, rel: &Rel, ino: impl FnOnce() -> Option<u64>) {
     let Some(entry) = h.touched.iter_mut().find(|t| t.0 == rel.0 && t.1 == 0) else { return };
     let Some(ino) = ino() else { return };
     entry.1 = ino;
-    let path = String::from_utf8_lossy(&rel.0).into_owned();
-    write_touch(h, path, ino);
+    write_touch(h, rel.0.clone(), ino);
 }
 
 /// One user of intent `id` is done, both members holding the same result.

@@ -90,14 +90,14 @@ pub fn decode_file(data: &[u8], expected_set: u64) -> Result<(Vec<Record>, Optio
 pub enum Record {
     /// Entries of the directory `path` (relative to the prefix) are about to change; `id` is
     /// unique per process. Flushed before the change (journal_sync).
-    Begin { id: u64, path: String },
+    Begin { id: u64, path: Vec<u8> },
     /// Under intent `id`, the entry `path` changes (not flushed: exact after kill -9, while a
     /// power failure may lose it, and then the whole directory is compared). An empty path:
     /// too many entries to list, compare the whole directory. `ino`: the file's inode on a
     /// member (the lead's at an open, else the follower's) when it was open (0: not known);
     /// if neither member has that inode at `path` any more, the file was renamed or replaced
     /// while open and the directory is compared.
-    Touch { id: u64, path: String, ino: u64 },
+    Touch { id: u64, path: Vec<u8>, ino: u64 },
     /// The change with this id is on both members.
     End { id: u64 },
 }
@@ -105,9 +105,9 @@ pub enum Record {
 /// An intent not ended: the directory, and the entries recorded as changing in it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Intent {
-    pub dir: String,
+    pub dir: Vec<u8>,
     /// (path, inode on a member when known, else 0).
-    pub entries: Vec<(String, u64)>,
+    pub entries: Vec<(Vec<u8>, u64)>,
     /// The entry list is incomplete (too many to list): the whole directory is in doubt.
     pub whole: bool,
 }
@@ -135,9 +135,9 @@ pub fn end_record(id: u64) -> [u8; HEADER + 4] {
 impl Record {
     pub fn encode(&self) -> Vec<u8> {
         let (kind, id, path) = match self {
-            Record::Begin { id, path } => (1u8, *id, path.as_bytes()),
+            Record::Begin { id, path } => (1u8, *id, path.as_slice()),
             Record::End { id } => (2u8, *id, &b""[..]),
-            Record::Touch { id, path, .. } => (3u8, *id, path.as_bytes()),
+            Record::Touch { id, path, .. } => (3u8, *id, path.as_slice()),
         };
         let ino = match self {
             Record::Touch { ino, .. } => Some(ino.to_le_bytes()),
@@ -198,15 +198,10 @@ pub fn decode(data: &[u8]) -> (Vec<Record>, Option<Damage>) {
             return (out, (!last).then_some(Damage { offset: i, reason: "checksum mismatch" }));
         }
         let rec = match kind {
-            1 => match std::str::from_utf8(&rest[HEADER..HEADER + len]) {
-                Ok(p) => Record::Begin { id, path: p.to_string() },
-                Err(_) => return (out, Some(Damage { offset: i, reason: "path is not UTF-8" })),
-            },
+            // Names are bytes, as the kernel's (one that is not UTF-8 is a name like any other).
+            1 => Record::Begin { id, path: rest[HEADER..HEADER + len].to_vec() },
             2 if len == 0 => Record::End { id },
-            3 if len >= 8 => match std::str::from_utf8(&rest[HEADER + 8..HEADER + len]) {
-                Ok(p) => Record::Touch { id, path: p.to_string(), ino: u64::from_le_bytes(rest[HEADER..HEADER + 8].try_into().expect("8 bytes")) },
-                Err(_) => return (out, Some(Damage { offset: i, reason: "path is not UTF-8" })),
-            },
+            3 if len >= 8 => Record::Touch { id, path: rest[HEADER + 8..HEADER + len].to_vec(), ino: u64::from_le_bytes(rest[HEADER..HEADER + 8].try_into().expect("8 bytes")) },
             _ => return (out, Some(Damage { offset: i, reason: "unknown record kind" })),
         };
         out.push(rec);
@@ -252,7 +247,7 @@ impl Intent {
             b.extend(Record::Touch { id, path: path.clone(), ino: *ino }.encode());
         }
         if self.whole {
-            b.extend(Record::Touch { id, path: String::new(), ino: 0 }.encode());
+            b.extend(Record::Touch { id, path: Vec::new(), ino: 0 }.encode());
         }
         b
     }
@@ -274,6 +269,7 @@ mod tests {
             Record::Begin { id: intent_id(7, 2), path: "c".into() },
             Record::End { id: intent_id(7, 1) },
             Record::Begin { id: intent_id(9, 1), path: "d/ü".into() },
+            Record::Begin { id: intent_id(9, 2), path: b"caf\xe9".to_vec() },
         ] {
             b.extend(r.encode());
         }
@@ -284,9 +280,9 @@ mod tests {
     fn round_trips_and_finds_open_intents() {
         let (recs, damage) = decode(&sample());
         assert_eq!(damage, None);
-        assert_eq!(recs.len(), 4);
-        let open: Vec<String> = open_intents(&recs).into_values().map(|i| i.dir).collect();
-        assert_eq!(open, vec!["c", "d/ü"]);
+        assert_eq!(recs.len(), 5);
+        let open: Vec<Vec<u8>> = open_intents(&recs).into_values().map(|i| i.dir).collect();
+        assert_eq!(open, vec![b"c".to_vec(), "d/ü".as_bytes().to_vec(), b"caf\xe9".to_vec()]);
         assert_eq!(pid_of(intent_id(9, 1)), 9);
     }
 
@@ -294,17 +290,17 @@ mod tests {
     fn touched_entries_belong_to_their_intent_and_survive_compaction() {
         let id = intent_id(5, 1);
         let mut b = Record::Begin { id, path: "d".into() }.encode();
-        for (p, ino) in [("d/a", 0), ("d/b", 0), ("d/a", 77)] {
+        for (p, ino) in [(&b"d/a"[..], 0), (b"d/b", 0), (b"d/a", 77)] {
             b.extend(Record::Touch { id, path: p.into(), ino }.encode());
         }
         b.extend(Record::Touch { id: intent_id(5, 2), path: "x/orphan".into(), ino: 0 }.encode());
         let open = open_intents(&decode(&b).0);
         let i = &open[&id];
-        assert_eq!((i.dir.as_str(), i.entries.clone(), i.whole), ("d", vec![("d/a".to_string(), 77), ("d/b".to_string(), 0)], false), "the inode learnt later sticks");
+        assert_eq!((i.dir.as_slice(), i.entries.clone(), i.whole), (&b"d"[..], vec![(b"d/a".to_vec(), 77), (b"d/b".to_vec(), 0)], false), "the inode learnt later sticks");
         assert_eq!(open.len(), 1, "a touch without its begin is ignored");
         let again = open_intents(&decode(&i.encode(id)).0);
         assert_eq!(&again[&id], i);
-        b.extend(Record::Touch { id, path: String::new(), ino: 0 }.encode());
+        b.extend(Record::Touch { id, path: Vec::new(), ino: 0 }.encode());
         assert!(open_intents(&decode(&b).0)[&id].whole);
     }
 
@@ -314,7 +310,7 @@ mod tests {
         for cut in 0..full.len() {
             let (recs, damage) = decode(&full[..cut]);
             assert_eq!(damage, None, "cut at {cut}");
-            assert!(recs.len() <= 4);
+            assert!(recs.len() <= 5);
         }
     }
 
@@ -337,8 +333,8 @@ mod tests {
         f.extend(file_header(42));
         f.extend(Record::End { id: intent_id(9, 1) }.encode());
         let (recs, damage) = decode_file(&f, 42).unwrap();
-        assert_eq!((recs.len(), damage), (5, None));
-        assert_eq!(open_intents(&recs).len(), 1);
+        assert_eq!((recs.len(), damage), (6, None));
+        assert_eq!(open_intents(&recs).len(), 2);
         assert_eq!(decode_file(&f, 7), Err(JournalError::ForeignSet { stored: 42, expected: 7 }));
         let mut v2 = f.clone();
         v2[8] = 2;
