@@ -199,8 +199,9 @@ enum Cmd {
         #[arg(long)]
         follow: bool,
     },
-    /// Compare the members: entries, type, size, mode, owner, symlink targets, contents
-    /// (first differing byte). Differences are re-checked with writers held back for a moment,
+    /// Compare the members: entries, type, size, mode, owner, link count, extended attributes
+    /// (ACLs among them), symlink targets, contents (first differing byte; holes both files
+    /// have are skipped), file mtimes. Differences are re-checked with writers held back for a moment,
     /// so writes in flight are not reported. Exit 0 when identical, 1 when they differ (after
     /// --repair: when some could not be repaired), 2 on error.
     Verify {
