@@ -385,9 +385,9 @@ pub unsafe extern "C" fn splice(fin: c_int, offin: *mut off64_t, fout: c_int, of
     boundary::hook(|| copy_into(fout, offout, call), call)
 }
 
-/// A writable shared mapping of a shadowed file: the kernel writes the primary's pages
-/// directly, so the mapped bytes are copied to the secondary at msync, munmap and exit,
-/// from the mapping itself.
+/// A shared mapping of a shadowed file open for writing: the kernel writes the primary's
+/// pages directly, so the mapped bytes are copied to the secondary at msync, munmap and
+/// exit, from the mapping itself, once it is writable (mapped so, or made so by mprotect).
 struct Mapping {
     addr: usize,
     len: usize,
@@ -396,31 +396,67 @@ struct Mapping {
     /// An O_PATH fd on the primary file that outlives the program's fd, for the file's size
     /// (closing it never touches the program's POSIX locks, as closing a readable one would).
     handle: c_int,
+    /// Mapped writable, or made so since: its pages are copied.
+    writable: bool,
 }
 
 static MAPPINGS: Lazy<Mutex<Vec<Mapping>>> = Lazy::new(|| Mutex::new(Vec::new()));
 static ANY_MAPPING: AtomicBool = AtomicBool::new(false);
 
 fn overlap(m: &Mapping, addr: usize, len: usize) -> Option<(i64, i64)> {
-    let (lo, hi) = (addr.max(m.addr), (addr + len).min(m.addr + m.len));
+    let (lo, hi) = (addr.max(m.addr), addr.saturating_add(len).min(m.addr + m.len));
     (lo < hi).then(|| (m.offset + (lo - m.addr) as i64, (hi - lo) as i64))
 }
 
-/// Copies every mapped range overlapping `[addr, addr+len)`; `forget` drops mappings that
-/// the range covers entirely (munmap).
-fn sync_mappings(addr: usize, len: usize, forget: bool) {
+/// What becomes of the mapped ranges overlapping `[addr, addr+len)`.
+#[derive(Clone, Copy, PartialEq)]
+enum Range {
+    /// Copied (msync, exit, a shrink's tail before it goes).
+    Copied,
+    /// Copied, then no longer the file's (munmap, a mapping put over it).
+    CopiedAndGone,
+    /// No longer the file's here, its pages moved elsewhere (mremap).
+    Moved,
+}
+
+/// Copies every writable mapped range overlapping `[addr, addr+len)`, and forgets the part of
+/// each mapping that range took away: a mapping covered entirely is dropped, one covered in
+/// part keeps what is left on each side (two mappings, the second on a handle of its own).
+/// Left whole, a mapping's former range went on being copied at exit, from whatever the
+/// process mapped there next (another file's pages, its heap) into the file's secondary.
+fn sync_mappings(addr: usize, len: usize, what: Range) {
     let mut maps = MAPPINGS.lock().unwrap_or_else(|e| e.into_inner());
-    maps.retain(|m| {
-        let Some((off, n)) = overlap(m, addr, len) else { return true };
-        let from = m.addr + (off - m.offset) as usize;
-        m.ocb.copy_memory_to_follower(from, off, n, Some(m.handle));
-        let covered = forget && addr <= m.addr && addr + len >= m.addr + m.len;
-        if covered {
+    let end = addr.saturating_add(len);
+    let mut kept = Vec::with_capacity(maps.len() + 1);
+    for m in maps.drain(..) {
+        let Some((off, n)) = overlap(&m, addr, len) else {
+            kept.push(m);
+            continue;
+        };
+        if m.writable && what != Range::Moved {
+            let from = m.addr + (off - m.offset) as usize;
+            m.ocb.copy_memory_to_follower(from, off, n, Some(m.handle));
+        }
+        if what == Range::Copied {
+            kept.push(m);
+            continue;
+        }
+        let (left, right) = (addr.saturating_sub(m.addr), (m.addr + m.len).saturating_sub(end));
+        if right > 0 {
+            let tail = if left > 0 { ocb::dup_internal(m.handle) } else { Ok(m.handle) };
+            match tail {
+                Ok(handle) => kept.push(Mapping { addr: end, len: right, offset: m.offset + (end - m.addr) as i64, ocb: m.ocb.clone(), handle, writable: m.writable }),
+                Err(e) => m.ocb.mark_insecure("munmap", e),
+            }
+        }
+        if left > 0 {
+            kept.push(Mapping { len: left, ..m });
+        } else if right == 0 {
             ocb::close_internal(m.handle);
         }
-        !covered
-    });
-    ANY_MAPPING.store(!maps.is_empty(), Ordering::Relaxed);
+    }
+    ANY_MAPPING.store(!kept.is_empty(), Ordering::Relaxed);
+    *maps = kept;
 }
 
 /// One of the shim's fds moved from `old` to `new`: the mappings' handles and the files of
@@ -447,7 +483,7 @@ pub fn sync_mappings_on_exit() -> bool {
         return true;
     }
     let Ok(maps) = MAPPINGS.try_lock() else { return false };
-    for m in maps.iter() {
+    for m in maps.iter().filter(|m| m.writable) {
         let (Some(sfd), Ok(st)) = (m.ocb.secondary_fd(), real::fstat(m.handle)) else { continue };
         let len = (m.len as i64).min(st.st_size - m.offset).max(0) as usize;
         // SAFETY: the mapping is in place (the table holds only live ones); a page the
@@ -477,7 +513,7 @@ pub fn for_each_mapped_ocb_now(mut f: impl FnMut(c_int, &Ocb)) {
 /// At exit: mappings still in place, and AIO writes whose results were never collected.
 pub fn sync_all_deferred() {
     if ANY_MAPPING.load(Ordering::Relaxed) {
-        sync_mappings(0, usize::MAX, false);
+        sync_mappings(0, usize::MAX, Range::Copied);
     }
     let pending = std::mem::take(&mut *PENDING_AIO.lock().unwrap_or_else(|e| e.into_inner()));
     for p in pending {
@@ -487,19 +523,15 @@ pub fn sync_all_deferred() {
 
 macro_rules! mmap_hooks {
     ($($name:ident),*) => {$(
-        /// mmap(2): writable shared mappings of shadowed files are remembered.
+        /// mmap(2): shared mappings of shadowed files open for writing are remembered (one
+        /// mapped read-only may be made writable by mprotect).
         #[no_mangle]
         pub unsafe extern "C" fn $name(addr: *mut c_void, len: size_t, prot: c_int, flags: c_int, fd: c_int, off: off64_t) -> *mut c_void {
             let call = || raw::$name(addr, len, prot, flags, fd, off);
-            if flags & libc::MAP_FIXED != 0 && ANY_MAPPING.load(Ordering::Relaxed) {
-                // A mapping put over one of ours unmaps it: its pages are copied first, as
-                // at munmap (before, they were lost to the follower).
-                boundary::prepare(|| {
-                    sync_mappings(addr as usize, len, true);
-                    Some(())
-                });
+            if flags & libc::MAP_FIXED != 0 {
+                unmapping(addr as usize, len);
             }
-            if !fdtable::is_shadowed(fd) || flags & libc::MAP_SHARED == 0 || prot & libc::PROT_WRITE == 0 {
+            if !fdtable::is_shadowed(fd) || flags & libc::MAP_SHARED == 0 {
                 return call();
             }
             boundary::hook(
@@ -512,10 +544,13 @@ macro_rules! mmap_hooks {
                         let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).unwrap_or_default();
                         match real::open(&path, libc::O_PATH | libc::O_CLOEXEC, 0) {
                             Ok(h) => {
-                                // The kernel writes the primary's pages from now on: in doubt until synced.
-                                ocb.begin_intent(ocb.secondary_fd());
+                                let writable = prot & libc::PROT_WRITE != 0;
+                                if writable {
+                                    // The kernel writes the primary's pages from now on: in doubt until synced.
+                                    ocb.begin_intent(ocb.secondary_fd());
+                                }
                                 let handle = ocb::make_internal(h);
-                                MAPPINGS.lock().unwrap_or_else(|e| e.into_inner()).push(Mapping { addr: p as usize, len, offset: off, ocb, handle });
+                                MAPPINGS.lock().unwrap_or_else(|e| e.into_inner()).push(Mapping { addr: p as usize, len, offset: off, ocb, handle, writable });
                                 ANY_MAPPING.store(true, Ordering::Relaxed);
                             }
                             Err(e) => ocb.mark_insecure("mmap", e),
@@ -547,38 +582,81 @@ pub unsafe extern "C" fn munmap(addr: *mut c_void, len: size_t) -> c_int {
     }
     boundary::hook(
         || {
-            sync_mappings(addr as usize, len, true);
+            sync_mappings(addr as usize, len, Range::CopiedAndGone);
             raw::munmap(addr, len).into_res()
         },
         || raw::munmap(addr, len),
     )
 }
 
-/// mprotect(2) and mremap(2) change which pages can be read: the shim's record of pages it
-/// has seen readable (for the program's path pointers) starts afresh.
+/// A mapping about to be put over `[addr, addr+len)` (MAP_FIXED, mremap's MREMAP_FIXED)
+/// unmaps what is there: our pages there are copied first, as at munmap.
+fn unmapping(addr: usize, len: usize) {
+    if ANY_MAPPING.load(Ordering::Relaxed) {
+        boundary::prepare(|| {
+            sync_mappings(addr, len, Range::CopiedAndGone);
+            Some(())
+        });
+    }
+}
+
+/// mprotect(2) changes which pages can be read: the shim's record of pages it has seen
+/// readable (for the program's path pointers) starts afresh. A shared mapping of ours made
+/// writable is copied from then on (before, its writes reached the primary alone).
 #[no_mangle]
 pub unsafe extern "C" fn mprotect(addr: *mut c_void, len: size_t, prot: c_int) -> c_int {
     crate::mem::forget_pages();
-    raw::mprotect(addr, len, prot)
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn mremap(old: *mut c_void, old_len: size_t, new_len: size_t, flags: c_int, new: *mut c_void) -> *mut c_void {
-    crate::mem::forget_pages();
-    let p = raw::mremap(old, old_len, new_len, flags, new);
-    if p != libc::MAP_FAILED && ANY_MAPPING.load(Ordering::Relaxed) {
-        let saved = Errno::last();
-        // One of ours grown, shrunk or moved: it is copied where it now is, as long as it now
-        // is (before, a grown part was never copied).
+    let r = raw::mprotect(addr, len, prot);
+    if r == 0 && prot & libc::PROT_WRITE != 0 && ANY_MAPPING.load(Ordering::Relaxed) {
         boundary::prepare(|| {
-            for m in MAPPINGS.lock().unwrap_or_else(|e| e.into_inner()).iter_mut().filter(|m| m.addr == old as usize) {
-                m.addr = p as usize;
-                m.len = new_len;
+            for m in MAPPINGS.lock().unwrap_or_else(|e| e.into_inner()).iter_mut().filter(|m| !m.writable && overlap(m, addr as usize, len).is_some()) {
+                m.ocb.begin_intent(m.ocb.secondary_fd());
+                m.writable = true;
             }
             Some(())
         });
-        saved.set();
     }
+    r
+}
+
+/// mremap(2): a mapping of ours grown, shrunk or moved is copied where it now is, as long
+/// as it now is. The pages a shrink drops are copied before they go, and a range moved away
+/// is no longer the file's at its old place.
+#[no_mangle]
+pub unsafe extern "C" fn mremap(old: *mut c_void, old_len: size_t, new_len: size_t, flags: c_int, new: *mut c_void) -> *mut c_void {
+    crate::mem::forget_pages();
+    if !ANY_MAPPING.load(Ordering::Relaxed) {
+        return raw::mremap(old, old_len, new_len, flags, new);
+    }
+    let (old, new_at) = (old as usize, new as usize);
+    if flags & libc::MREMAP_FIXED != 0 {
+        unmapping(new_at, new_len);
+    }
+    let moved = boundary::prepare(|| {
+        if new_len < old_len {
+            sync_mappings(old + new_len, old_len - new_len, Range::Copied);
+        }
+        let maps = MAPPINGS.lock().unwrap_or_else(|e| e.into_inner());
+        let m = maps.iter().find(|m| m.addr <= old && old < m.addr + m.len)?;
+        Some((m.offset + (old - m.addr) as i64, m.ocb.clone(), ocb::dup_internal(m.handle).ok()?, m.writable))
+    });
+    let p = raw::mremap(old as *mut c_void, old_len, new_len, flags, new);
+    let Some((offset, ocb, handle, writable)) = moved else { return p };
+    if p == libc::MAP_FAILED {
+        ocb::close_internal(handle);
+        return p;
+    }
+    let saved = Errno::last();
+    boundary::prepare(|| {
+        // old_len 0 makes a second mapping of the same pages: the first stays.
+        if old_len > 0 {
+            sync_mappings(old, old_len, Range::Moved);
+        }
+        MAPPINGS.lock().unwrap_or_else(|e| e.into_inner()).push(Mapping { addr: p as usize, len: new_len, offset, ocb, handle, writable });
+        ANY_MAPPING.store(true, Ordering::Relaxed);
+        Some(())
+    });
+    saved.set();
     p
 }
 
@@ -591,7 +669,7 @@ pub unsafe extern "C" fn msync(addr: *mut c_void, len: size_t, flags: c_int) -> 
     boundary::hook(
         || {
             let r = raw::msync(addr, len, flags).into_res()?;
-            sync_mappings(addr as usize, len, false);
+            sync_mappings(addr as usize, len, Range::Copied);
             Ok(r)
         },
         || raw::msync(addr, len, flags),
