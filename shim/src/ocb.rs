@@ -520,8 +520,12 @@ impl Ocb {
     /// took where the lead put them. Under write-behind (when the file may be written
     /// behind) they are queued instead of written. A write that waits on the device (a
     /// synchronous or direct file, RWF_SYNC/RWF_DSYNC in `rwf`) or a large one is made on
-    /// both members at once where its place is known beforehand.
-    pub fn mirrored_write(self: &Arc<Self>, what: &'static str, fd: c_int, landing: Landing, bytes: Payload<'_>, rwf: c_int, primary: impl Fn() -> Res<isize>) -> Res<isize> {
+    /// both members at once where its place is known beforehand. `primary` writes the given
+    /// bytes (a copy of the program's, see `Snapshot`), or the program's own (None).
+    pub fn mirrored_write(self: &Arc<Self>, what: &'static str, fd: c_int, landing: Landing, bytes: Payload<'_>, rwf: c_int, primary: impl Fn(Option<&[u8]>) -> Res<isize>) -> Res<isize> {
+        let snapshot = Snapshot::of(&bytes);
+        let bytes = snapshot.as_ref().map_or(bytes, |s| Payload::Bytes(s.bytes()));
+        let primary = || primary(snapshot.as_ref().map(Snapshot::bytes));
         // A write the program asked to be on the device is, on the follower too, and never
         // waits in the queue.
         let durable = rwf & (libc::RWF_SYNC | libc::RWF_DSYNC);
@@ -1016,6 +1020,38 @@ impl Payload<'_> {
         }
     }
 
+    /// Whether every byte may be read by the shim (mem::readable).
+    fn readable(&self) -> bool {
+        let buffers: &[libc::iovec] = match self {
+            Payload::Bytes(b) => return crate::mem::readable(b.as_ptr(), b.len()),
+            // SAFETY: an iovec array counted by its size is readable (iov_payload).
+            Payload::Iov(iov, cnt, _) => unsafe { std::slice::from_raw_parts(*iov, *cnt as usize) },
+        };
+        buffers.iter().all(|v| v.iov_len == 0 || crate::mem::readable(v.iov_base as *const u8, v.iov_len))
+    }
+
+    /// Copies them to `dst` (room for `len()` bytes) by the kernel: whether all could be read.
+    fn copy_by_kernel(&self, dst: *mut u8) -> bool {
+        let one;
+        let buffers: &[libc::iovec] = match self {
+            Payload::Bytes(b) => {
+                one = [libc::iovec { iov_base: b.as_ptr() as *mut libc::c_void, iov_len: b.len() }];
+                &one
+            }
+            // SAFETY: as in `readable`.
+            Payload::Iov(iov, cnt, _) => unsafe { std::slice::from_raw_parts(*iov, *cnt as usize) },
+        };
+        let mut done = 0;
+        for chunk in buffers.chunks(libc::UIO_MAXIOV as usize) {
+            let want: usize = chunk.iter().map(|v| v.iov_len).sum();
+            if !crate::mem::read_own(chunk, unsafe { dst.add(done) }, want) {
+                return false;
+            }
+            done += want;
+        }
+        done == self.len()
+    }
+
     /// Copies them to `dst`, which has room for `len()` bytes.
     pub unsafe fn copy_to(&self, dst: *mut u8) {
         match *self {
@@ -1035,6 +1071,65 @@ impl Payload<'_> {
                 }
             }
         }
+    }
+}
+
+/// The bytes of a write, read once from the program's memory, for both members: the
+/// program's buffer may change while the write is made (another thread, or another process
+/// through shared memory: PostgreSQL inserts WAL records into the page its WAL writer is
+/// writing), and read twice, once for each member, the members got different bytes, while
+/// the write counted as made on both (seen after a crash: a WAL page that differed, and no
+/// intent left to say so). Natively the file gets the bytes as the kernel read them once.
+pub struct Snapshot {
+    ptr: *mut u8,
+    layout: std::alloc::Layout,
+}
+
+impl Snapshot {
+    /// Past this, the copy is made by the kernel in one call (process_vm_readv), which
+    /// finds unreadable memory as it goes; below, each page is checked (mem::readable,
+    /// remembered) and copied here.
+    const BY_KERNEL: usize = 64 << 10;
+
+    /// None when there is nothing to copy, the shim may not read it (the lead's write then
+    /// answers EFAULT as natively), or no memory can be had for it (the program's own
+    /// buffers are used, as before).
+    pub fn of(bytes: &Payload) -> Option<Snapshot> {
+        let n = bytes.len();
+        if n == 0 || !bytes.sized() {
+            return None;
+        }
+        // An O_DIRECT write (a multiple of 512 bytes) needs its buffer aligned.
+        let align = if n % 512 == 0 { 4096 } else { 16 };
+        let layout = std::alloc::Layout::from_size_align(n, align).ok()?;
+        // SAFETY: n > 0.
+        let ptr = unsafe { std::alloc::alloc(layout) };
+        if ptr.is_null() {
+            return None;
+        }
+        let snapshot = Snapshot { ptr, layout };
+        let copied = if n <= Self::BY_KERNEL {
+            // SAFETY: every byte is readable, and `ptr` has room for `n`.
+            bytes.readable() && {
+                unsafe { bytes.copy_to(ptr) };
+                true
+            }
+        } else {
+            bytes.copy_by_kernel(ptr)
+        };
+        copied.then_some(snapshot)
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` holds `layout.size()` bytes, all written by `of`.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.layout.size()) }
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `of` with this layout.
+        unsafe { std::alloc::dealloc(self.ptr, self.layout) };
     }
 }
 

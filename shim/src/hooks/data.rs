@@ -90,7 +90,7 @@ pub fn write_all(fd: c_int, mut buf: &[u8]) -> Res<usize> {
 /// write(2) on any fd: mirrored when shadowed.
 pub fn write_core(fd: c_int, buf: &[u8]) -> Res<usize> {
     let Some(ocb) = fdtable::get(fd) else { return real::write(fd, buf) };
-    ocb.mirrored_write("write", fd, Landing::Position, Payload::Bytes(buf), 0, || real::write(fd, buf).map(|n| n as isize)).map(|n| n as usize)
+    ocb.mirrored_write("write", fd, Landing::Position, Payload::Bytes(buf), 0, |b| real::write(fd, b.unwrap_or(buf)).map(|n| n as isize)).map(|n| n as usize)
 }
 
 /// The bytes an iovec array describes, when the shim may read the array (the kernel
@@ -127,21 +127,21 @@ macro_rules! fd_hooks {
 fd_hooks! {
     via hook_write;
     /// write(2)
-    fn write(fd: c_int, buf: *const c_void, n: size_t) -> ssize_t => |ocb| ocb.mirrored_write("write", fd, Landing::Position, Payload::Bytes(bytes(buf, n)), 0, || raw::write(fd, buf, n).into_res());
+    fn write(fd: c_int, buf: *const c_void, n: size_t) -> ssize_t => |ocb| ocb.mirrored_write("write", fd, Landing::Position, Payload::Bytes(bytes(buf, n)), 0, |b| b.map_or_else(|| raw::write(fd, buf, n), |b| raw::write(fd, b.as_ptr().cast(), b.len())).into_res());
     /// pwrite(2)
     fn pwrite(fd: c_int, buf: *const c_void, n: size_t, off: off64_t) -> ssize_t => |ocb| pwrite_core(&ocb, fd, bytes(buf, n), off);
     /// pwrite64(2)
     fn pwrite64(fd: c_int, buf: *const c_void, n: size_t, off: off64_t) -> ssize_t => |ocb| pwrite_core(&ocb, fd, bytes(buf, n), off);
     /// writev(2)
-    fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t => |ocb| ocb.mirrored_write("writev", fd, Landing::Position, iov_payload(iov, cnt), 0, || raw::writev(fd, iov, cnt).into_res());
+    fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t => |ocb| ocb.mirrored_write("writev", fd, Landing::Position, iov_payload(iov, cnt), 0, |b| with_iov(b, iov, cnt, |v, c| raw::writev(fd, v, c)).into_res());
     /// pwritev(2)
-    fn pwritev(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, None, |_| raw::pwritev(fd, iov, cnt, off));
+    fn pwritev(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, None, |v, c| raw::pwritev(fd, v, c, off));
     /// pwritev64(2)
-    fn pwritev64(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, None, |_| raw::pwritev64(fd, iov, cnt, off));
+    fn pwritev64(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, None, |v, c| raw::pwritev64(fd, v, c, off));
     /// pwritev2(2), RWF_APPEND and offset -1 included
-    fn pwritev2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, Some(flags), |_| raw::pwritev2(fd, iov, cnt, off, flags));
+    fn pwritev2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, Some(flags), |v, c| raw::pwritev2(fd, v, c, off, flags));
     /// pwritev64v2(2)
-    fn pwritev64v2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, Some(flags), |_| raw::pwritev64v2(fd, iov, cnt, off, flags));
+    fn pwritev64v2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, Some(flags), |v, c| raw::pwritev64v2(fd, v, c, off, flags));
 }
 
 /// lseek on any fd: only the position of write-only shadowed files is followed (see
@@ -209,11 +209,14 @@ fn errno_result(r: c_int) -> Res<()> {
 }
 
 fn pwrite_core(ocb: &Arc<Ocb>, fd: c_int, data: &[u8], off: off64_t) -> Res<ssize_t> {
-    ocb.mirrored_write("pwrite", fd, Landing::Offset(off), Payload::Bytes(data), 0, || unsafe { raw::pwrite64(fd, data.as_ptr().cast(), data.len(), off) }.into_res())
+    ocb.mirrored_write("pwrite", fd, Landing::Offset(off), Payload::Bytes(data), 0, |b| {
+        let b = b.unwrap_or(data);
+        unsafe { raw::pwrite64(fd, b.as_ptr().cast(), b.len(), off) }.into_res()
+    })
 }
 
 /// `flags`: pwritev2's, None for pwritev (which takes no offset -1).
-unsafe fn pwritev_core(ocb: &Arc<Ocb>, fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: Option<c_int>, call: impl Fn(()) -> ssize_t) -> Res<ssize_t> {
+unsafe fn pwritev_core(ocb: &Arc<Ocb>, fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: Option<c_int>, call: impl Fn(*const iovec, c_int) -> ssize_t) -> Res<ssize_t> {
     // At the position (pwritev2 at offset -1), at the end (RWF_APPEND, which at -1 moves
     // the position there), or where asked (even on an appending fd with RWF_NOAPPEND).
     let v2 = flags.is_some();
@@ -224,7 +227,16 @@ unsafe fn pwritev_core(ocb: &Arc<Ocb>, fd: c_int, iov: *const iovec, cnt: c_int,
         (_, false) if flags & libc::RWF_NOAPPEND != 0 => Landing::Exactly(off),
         (_, false) => Landing::Offset(off),
     };
-    ocb.mirrored_write("pwritev", fd, landing, iov_payload(iov, cnt), flags, || call(()).into_res())
+    ocb.mirrored_write("pwritev", fd, landing, iov_payload(iov, cnt), flags, |b| with_iov(b, iov, cnt, &call).into_res())
+}
+
+/// An iovec call made with `bytes` as its one buffer when given (a snapshot of the
+/// program's, see ocb::Snapshot), else with the program's array.
+fn with_iov(bytes: Option<&[u8]>, iov: *const iovec, cnt: c_int, call: impl Fn(*const iovec, c_int) -> ssize_t) -> ssize_t {
+    match bytes {
+        Some(b) => call(&iovec { iov_base: b.as_ptr() as *mut c_void, iov_len: b.len() }, 1),
+        None => call(iov, cnt),
+    }
 }
 
 const FICLONE: libc::c_ulong = 0x4004_9409;
