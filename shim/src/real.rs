@@ -229,6 +229,8 @@ real_functions! {
     fn lgetxattr(path: *const c_char, name: *const c_char, v: *mut c_void, n: size_t) -> ssize_t;
     fn listxattr(path: *const c_char, list: *mut c_char, n: size_t) -> ssize_t;
     fn llistxattr(path: *const c_char, list: *mut c_char, n: size_t) -> ssize_t;
+    fn flistxattr(fd: c_int, list: *mut c_char, n: size_t) -> ssize_t;
+    fn fgetxattr(fd: c_int, name: *const c_char, v: *mut c_void, n: size_t) -> ssize_t;
     fn opendir(path: *const c_char) -> *mut libc::DIR;
     fn closedir(dir: *mut libc::DIR) -> c_int;
     fn fdopendir(fd: c_int) -> *mut libc::DIR;

@@ -26,14 +26,114 @@ mirror_hooks! {
     fn truncate(path: *const c_char, len: off64_t) -> c_int = on_members_truncating at(libc::AT_FDCWD, path) or truncate_through_fd_link if true => |a| via_abs(a, |p| raw::truncate(p, len));
     /// truncate64(2)
     fn truncate64(path: *const c_char, len: off64_t) -> c_int = on_members_truncating at(libc::AT_FDCWD, path) or truncate_through_fd_link if true => |a| via_abs(a, |p| raw::truncate64(p, len));
+}
+
+/// Whether `name` is the member stamp on the prefix root (`sp`): each member's own record
+/// of its history (stamp.rs), not the program's. It is neither shown nor changed: `rsync -aX
+/// src/ /shadow/` removed it from both members (xattrs the source lacks go), switching
+/// split-brain detection off for good, unreported.
+fn is_stamp(sp: &Spath, name: *const c_char) -> bool {
+    sp.rel().0.is_empty() && crate::mem::path(name).is_some_and(|n| n.to_bytes() == shadow_core::stamp::XATTR.as_bytes())
+}
+
+/// Declares the xattr changes by path: mirrored, the member stamp refused with `$refused`
+/// (see `is_stamp`); `follows`: the call follows a final symlink (`through_fd_link`).
+macro_rules! xattr_change_hooks {
+    ($( $(#[$doc:meta])* fn $name:ident(path, name $(, $arg:ident: $ty:ty)*) follows $follows:expr, refused $refused:expr; )*) => {$(
+        $(#[$doc])*
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(path: *const c_char, name: *const c_char $(, $arg: $ty)*) -> c_int {
+            let call = |p: *const c_char| raw::$name(p, name $(, $arg)*);
+            if $follows {
+                if let Some(r) = through_fd_link(path, stringify!($name), call) {
+                    return r;
+                }
+            }
+            let shadowed = |sp: Spath| {
+                if is_stamp(&sp, name) {
+                    return Err(Errno($refused));
+                }
+                on_members(stringify!($name), &sp, |a| via_abs(a, call))
+            };
+            path_hook(libc::AT_FDCWD, path, shadowed, call)
+        }
+    )*};
+}
+
+xattr_change_hooks! {
     /// setxattr(2): extended attributes are mirrored.
-    fn setxattr(path: *const c_char, name: *const c_char, v: *const c_void, n: size_t, flags: c_int) -> c_int = on_members at(libc::AT_FDCWD, path) or through_fd_link if true => |a| via_abs(a, |p| raw::setxattr(p, name, v, n, flags));
+    fn setxattr(path, name, v: *const c_void, n: size_t, flags: c_int) follows true, refused libc::EPERM;
     /// lsetxattr(2)
-    fn lsetxattr(path: *const c_char, name: *const c_char, v: *const c_void, n: size_t, flags: c_int) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::lsetxattr(p, name, v, n, flags));
+    fn lsetxattr(path, name, v: *const c_void, n: size_t, flags: c_int) follows false, refused libc::EPERM;
     /// removexattr(2)
-    fn removexattr(path: *const c_char, name: *const c_char) -> c_int = on_members at(libc::AT_FDCWD, path) or through_fd_link if true => |a| via_abs(a, |p| raw::removexattr(p, name));
+    fn removexattr(path, name) follows true, refused libc::ENODATA;
     /// lremovexattr(2)
-    fn lremovexattr(path: *const c_char, name: *const c_char) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::lremovexattr(p, name));
+    fn lremovexattr(path, name) follows false, refused libc::ENODATA;
+}
+
+/// getxattr(2) and lgetxattr(2): the lead's answer; the member stamp is not there.
+macro_rules! xattr_get_hooks {
+    ($($name:ident),*) => {$(
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(path: *const c_char, name: *const c_char, v: *mut c_void, n: size_t) -> ssize_t {
+            let call = |p: *const c_char| raw::$name(p, name, v, n);
+            let shadowed = |sp: Spath| {
+                if is_stamp(&sp, name) {
+                    return Err(Errno(libc::ENODATA));
+                }
+                super::on_lead(&sp, stringify!($name), |a| via_abs(a, call))
+            };
+            path_hook(libc::AT_FDCWD, path, shadowed, call)
+        }
+    )*};
+}
+xattr_get_hooks!(getxattr, lgetxattr);
+
+/// listxattr(2) and llistxattr(2): the lead's list, without the member stamp on the root.
+macro_rules! xattr_list_hooks {
+    ($($name:ident),*) => {$(
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(path: *const c_char, list: *mut c_char, n: size_t) -> ssize_t {
+            let call = |p: *const c_char| raw::$name(p, list, n);
+            let shadowed = |sp: Spath| {
+                if !sp.rel().0.is_empty() {
+                    return super::on_lead(&sp, stringify!($name), |a| via_abs(a, call));
+                }
+                let names = super::on_lead_res(&sp, stringify!($name), |a| a.abs().and_then(|p| list_of(|buf, size| raw::$name(p.as_ptr(), buf, size))))?;
+                hand_over_list(&names, list, n)
+            };
+            path_hook(libc::AT_FDCWD, path, shadowed, call)
+        }
+    )*};
+}
+xattr_list_hooks!(listxattr, llistxattr);
+
+/// A whole xattr name list (NUL-separated) by `call(buf, size)`, without the member stamp.
+fn list_of(call: impl Fn(*mut c_char, size_t) -> ssize_t) -> Res<Vec<u8>> {
+    loop {
+        let size = call(std::ptr::null_mut(), 0).into_res()? as usize;
+        let mut buf = vec![0u8; size];
+        match call(buf.as_mut_ptr().cast(), size).into_res() {
+            // Grown between the two calls: again.
+            Err(Errno(libc::ERANGE)) => continue,
+            r => buf.truncate(r? as usize),
+        }
+        let stamp = shadow_core::stamp::XATTR.as_bytes();
+        return Ok(buf.split_inclusive(|&b| b == 0).filter(|n| n.strip_suffix(&[0]) != Some(stamp)).flatten().copied().collect());
+    }
+}
+
+/// listxattr's answer from `names`: their size for a size of 0, ERANGE when they do not fit.
+fn hand_over_list(names: &[u8], list: *mut c_char, n: size_t) -> Res<ssize_t> {
+    if n == 0 {
+        return Ok(names.len() as ssize_t);
+    }
+    if names.len() > n {
+        return Err(Errno(libc::ERANGE));
+    }
+    // SAFETY: the program gave `n` bytes at `list`, as the kernel would write them.
+    unsafe { std::ptr::copy_nonoverlapping(names.as_ptr(), list.cast(), names.len()) };
+    Ok(names.len() as ssize_t)
 }
 
 /// A metadata change through an fd: the program's fd (the primary's), then the secondary's
@@ -96,10 +196,54 @@ fd_meta_hooks! {
     fn fchmod(fd: c_int, mode: mode_t) by_path chmod;
     /// fchown(2)
     fn fchown(fd: c_int, uid: uid_t, gid: gid_t) by_path chown;
-    /// fsetxattr(2)
-    fn fsetxattr(fd: c_int, name: *const c_char, v: *const c_void, n: size_t, flags: c_int) by_path setxattr;
-    /// fremovexattr(2)
-    fn fremovexattr(fd: c_int, name: *const c_char) by_path removexattr;
+}
+
+/// Whether `fd` is the prefix root and `name` the member stamp (see `is_stamp`).
+fn is_stamp_by_fd(fd: c_int, name: *const c_char) -> bool {
+    fdtable::get(fd).is_some_and(|o| o.rel().0.is_empty()) && crate::mem::path(name).is_some_and(|n| n.to_bytes() == shadow_core::stamp::XATTR.as_bytes())
+}
+
+/// Declares the xattr calls by fd: changes mirrored (`$change`) or reads the fd's own
+/// (`$read`), the member stamp on the prefix root refused with `$refused` (rsync -X lists
+/// and removes the root's xattrs through an fd).
+macro_rules! fd_xattr_hooks {
+    ($( fn $name:ident($fd:ident, $xname:ident $(, $arg:ident: $ty:ty)*) -> $ret:ty, refused $refused:expr => $body:expr; )*) => {$(
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($fd: c_int, $xname: *const c_char $(, $arg: $ty)*) -> $ret {
+            if !fdtable::is_shadowed($fd) {
+                return raw::$name($fd, $xname $(, $arg)*);
+            }
+            let guarded = || {
+                if is_stamp_by_fd($fd, $xname) {
+                    return Err(Errno($refused));
+                }
+                $body
+            };
+            boundary::hook(guarded, || raw::$name($fd, $xname $(, $arg)*))
+        }
+    )*};
+}
+
+fd_xattr_hooks! {
+    fn fsetxattr(fd, name, v: *const c_void, n: size_t, flags: c_int) -> c_int, refused libc::EPERM
+        => on_fd(fd, "fsetxattr", |f| raw::fsetxattr(f, name, v, n, flags), |p| raw::setxattr(p, name, v, n, flags));
+    fn fremovexattr(fd, name) -> c_int, refused libc::ENODATA
+        => on_fd(fd, "fremovexattr", |f| raw::fremovexattr(f, name), |p| raw::removexattr(p, name));
+    fn fgetxattr(fd, name, v: *mut c_void, n: size_t) -> ssize_t, refused libc::ENODATA
+        => raw::fgetxattr(fd, name, v, n).into_res();
+}
+
+/// flistxattr(2): the fd's own list, without the member stamp on the prefix root.
+#[no_mangle]
+pub unsafe extern "C" fn flistxattr(fd: c_int, list: *mut c_char, n: size_t) -> ssize_t {
+    if !fdtable::is_shadowed(fd) {
+        return raw::flistxattr(fd, list, n);
+    }
+    let listed = || match fdtable::get(fd).is_some_and(|o| o.rel().0.is_empty()) {
+        true => hand_over_list(&list_of(|buf, size| raw::flistxattr(fd, buf, size))?, list, n),
+        false => raw::flistxattr(fd, list, n).into_res(),
+    };
+    boundary::hook(listed, || raw::flistxattr(fd, list, n))
 }
 
 /// After a time change reached the lead, the follower is given the lead's exact times:
@@ -390,10 +534,6 @@ lead_hooks! {
     fn faccessat(dirfd: c_int, path: *const c_char, mode: c_int, flags: c_int) -> c_int = at(dirfd, path) => |a| raw::faccessat(a.fd, a.path.as_ptr(), mode, flags);
     fn euidaccess(path: *const c_char, mode: c_int) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::faccessat(a.fd, a.path.as_ptr(), mode, libc::AT_EACCESS);
     fn eaccess(path: *const c_char, mode: c_int) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::faccessat(a.fd, a.path.as_ptr(), mode, libc::AT_EACCESS);
-    fn getxattr(path: *const c_char, name: *const c_char, v: *mut c_void, n: size_t) -> ssize_t = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::getxattr(p, name, v, n));
-    fn lgetxattr(path: *const c_char, name: *const c_char, v: *mut c_void, n: size_t) -> ssize_t = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::lgetxattr(p, name, v, n));
-    fn listxattr(path: *const c_char, list: *mut c_char, n: size_t) -> ssize_t = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::listxattr(p, list, n));
-    fn llistxattr(path: *const c_char, list: *mut c_char, n: size_t) -> ssize_t = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::llistxattr(p, list, n));
     fn ftok(path: *const c_char, id: c_int) -> libc::key_t = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::ftok(p, id));
 }
 

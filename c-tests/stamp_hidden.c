@@ -1,0 +1,51 @@
+// stamp_hidden: each member's stamp (user.libshadow.stamp on its root: split-brain
+// detection) is the shim's, not the program's: listxattr and getxattr of the prefix root
+// (by path or fd) do not show it, removexattr says ENODATA and setxattr EPERM, and `rsync -aX src/
+// /shadow/` (which removes the root's xattrs its source lacks) leaves it on both members.
+// Before, the program saw it, and that rsync removed it from both members: split-brain
+// detection off for good, unreported.
+#include "check.h"
+
+#include <sys/xattr.h>
+
+#define STAMP "user.libshadow.stamp"
+
+static void stamps_in_place(void)
+{
+	char v[256];
+	CHECK(getxattr(member_path("primary", SHADOW), STAMP, v, sizeof v) > 0);
+	CHECK(getxattr(member_path("secondary", SHADOW), STAMP, v, sizeof v) > 0);
+}
+
+int main(void)
+{
+	write_file(SHADOW "/f", "x");
+	stamps_in_place();
+	CHECK_SYS(setxattr(SHADOW, "user.mine", "1", 1, 0));
+	char v[256], list[1024];
+	CHECK_ERR(getxattr(SHADOW, STAMP, v, sizeof v), ENODATA);
+	CHECK_ERR(lgetxattr(SHADOW "/", STAMP, v, sizeof v), ENODATA);
+	ssize_t n = CHECK_SYS(listxattr(SHADOW, list, sizeof list));
+	CHECK_EQ(n, (ssize_t)sizeof "user.mine");
+	CHECK_STREQ(list, "user.mine");
+	CHECK_EQ(llistxattr(SHADOW, NULL, 0), (ssize_t)sizeof "user.mine");
+	CHECK_ERR(listxattr(SHADOW, list, 3), ERANGE);
+	CHECK_ERR(removexattr(SHADOW, STAMP), ENODATA);
+	CHECK_ERR(setxattr(SHADOW, STAMP, "x", 1, 0), EPERM);
+	int root = CHECK_SYS(open(SHADOW, O_RDONLY | O_DIRECTORY));
+	CHECK_EQ(flistxattr(root, list, sizeof list), (ssize_t)sizeof "user.mine");
+	CHECK_ERR(fgetxattr(root, STAMP, v, sizeof v), ENODATA);
+	CHECK_ERR(fremovexattr(root, STAMP), ENODATA);
+	CHECK_ERR(fsetxattr(root, STAMP, "x", 1, 0), EPERM);
+	CHECK_SYS(close(root));
+	stamps_in_place();
+
+	const char *src = xasprintf("%s/src", test_tmp());
+	CHECK_SYS(mkdir(src, 0755));
+	write_file(xasprintf("%s/g", src), "from rsync\n");
+	system_ok(xasprintf("rsync -aX %s/ " SHADOW "/", src));
+	EXPECT_FILE(SHADOW "/g", "from rsync\n");
+	CHECK_ERR(getxattr(SHADOW, "user.mine", v, sizeof v), ENODATA);
+	stamps_in_place();
+	return 0;
+}
