@@ -1082,7 +1082,37 @@ impl Payload<'_> {
 /// intent left to say so). Natively the file gets the bytes as the kernel read them once.
 pub struct Snapshot {
     ptr: *mut u8,
-    layout: std::alloc::Layout,
+    len: usize,
+    /// The buffer's capacity (4 KiB-aligned, as O_DIRECT needs).
+    cap: usize,
+}
+
+/// Each thread's buffer for the copies of its writes, kept between writes (neither a 512 B
+/// nor a 1 MiB write is worth an allocation: a fresh 1 MiB costs its page faults), up to
+/// `KEPT` bytes; freed when the thread ends.
+struct Spare(std::cell::Cell<(*mut u8, usize)>);
+
+impl Spare {
+    const KEPT: usize = 8 << 20;
+    const SMALLEST: usize = 64 << 10;
+
+    fn layout(cap: usize) -> std::alloc::Layout {
+        std::alloc::Layout::from_size_align(cap, 4096).unwrap_or(std::alloc::Layout::new::<u8>())
+    }
+}
+
+impl Drop for Spare {
+    fn drop(&mut self) {
+        let (p, cap) = self.0.get();
+        if !p.is_null() {
+            // SAFETY: allocated with this capacity in Snapshot::of.
+            unsafe { std::alloc::dealloc(p, Self::layout(cap)) };
+        }
+    }
+}
+
+thread_local! {
+    static SPARE: Spare = const { Spare(std::cell::Cell::new((std::ptr::null_mut(), 0))) };
 }
 
 impl Snapshot {
@@ -1096,18 +1126,28 @@ impl Snapshot {
     /// buffers are used, as before).
     pub fn of(bytes: &Payload) -> Option<Snapshot> {
         let n = bytes.len();
-        if n == 0 || !bytes.sized() {
+        if n == 0 || !bytes.sized() || n > isize::MAX as usize - 4096 {
             return None;
         }
-        // An O_DIRECT write (a multiple of 512 bytes) needs its buffer aligned.
-        let align = if n % 512 == 0 { 4096 } else { 16 };
-        let layout = std::alloc::Layout::from_size_align(n, align).ok()?;
-        // SAFETY: n > 0.
-        let ptr = unsafe { std::alloc::alloc(layout) };
+        // The thread's spare buffer when it is big enough (a thread being torn down, or a
+        // write inside a write, has none): else a new one.
+        let spare = SPARE.try_with(|s| s.0.replace((std::ptr::null_mut(), 0))).unwrap_or((std::ptr::null_mut(), 0));
+        let (ptr, cap) = match spare {
+            (p, cap) if !p.is_null() && cap >= n => (p, cap),
+            (p, cap) => {
+                if !p.is_null() {
+                    // SAFETY: allocated with this capacity below.
+                    unsafe { std::alloc::dealloc(p, Spare::layout(cap)) };
+                }
+                let cap = n.next_multiple_of(4096).max(Spare::SMALLEST);
+                // SAFETY: the size is not 0.
+                (unsafe { std::alloc::alloc(Spare::layout(cap)) }, cap)
+            }
+        };
         if ptr.is_null() {
             return None;
         }
-        let snapshot = Snapshot { ptr, layout };
+        let snapshot = Snapshot { ptr, len: n, cap };
         let copied = if n <= Self::BY_KERNEL {
             // SAFETY: every byte is readable, and `ptr` has room for `n`.
             bytes.readable() && {
@@ -1121,15 +1161,26 @@ impl Snapshot {
     }
 
     pub fn bytes(&self) -> &[u8] {
-        // SAFETY: `ptr` holds `layout.size()` bytes, all written by `of`.
-        unsafe { std::slice::from_raw_parts(self.ptr, self.layout.size()) }
+        // SAFETY: `ptr` holds at least `len` bytes, all written by `of`.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 }
 
 impl Drop for Snapshot {
     fn drop(&mut self) {
-        // SAFETY: allocated in `of` with this layout.
-        unsafe { std::alloc::dealloc(self.ptr, self.layout) };
+        let (ptr, cap) = (self.ptr, self.cap);
+        if cap <= Spare::KEPT {
+            // Kept for the thread's next write, unless it has one (a write inside a write).
+            let kept = SPARE.try_with(|s| s.0.get().0.is_null() && {
+                s.0.set((ptr, cap));
+                true
+            });
+            if kept == Ok(true) {
+                return;
+            }
+        }
+        // SAFETY: allocated in `of` with this capacity.
+        unsafe { std::alloc::dealloc(ptr, Spare::layout(cap)) };
     }
 }
 
