@@ -112,29 +112,14 @@ pub fn copy_out(addr: usize, len: usize, mut f: impl FnMut(&[u8], usize) -> crat
     Ok(())
 }
 
-/// Reads `len` bytes of this process's memory described by `from` into `to` (room for
-/// `len`), by the kernel: false where any of it faults (EFAULT), instead of a signal.
-pub fn read_own(from: &[libc::iovec], to: *mut u8, len: usize) -> bool {
-    let mut done = 0;
-    while done < len {
-        let local = libc::iovec { iov_base: unsafe { to.add(done) }.cast(), iov_len: len - done };
-        // Resumed past what was read: skip the iovecs (and the part of one) already done.
-        let (mut skip, mut remote) = (done, Vec::with_capacity(from.len()));
-        for v in from {
-            if skip >= v.iov_len {
-                skip -= v.iov_len;
-                continue;
-            }
-            remote.push(libc::iovec { iov_base: (v.iov_base as usize + skip) as *mut libc::c_void, iov_len: v.iov_len - skip });
-            skip = 0;
-        }
-        let n = unsafe { libc::process_vm_readv(pid(), &local, 1, remote.as_ptr(), remote.len() as libc::c_ulong, 0) };
-        if n <= 0 {
-            return false;
-        }
-        done += n as usize;
-    }
-    true
+/// Reads this process's memory described by `from` into `to` (segment for segment, of
+/// the same lengths), by the kernel: false where any of it faults (EFAULT), instead of a
+/// signal.
+pub fn read_own(from: &[libc::iovec], to: &[libc::iovec]) -> bool {
+    let want: usize = from.iter().map(|v| v.iov_len).sum();
+    let n = unsafe { libc::process_vm_readv(pid(), to.as_ptr(), to.len() as libc::c_ulong, from.as_ptr(), from.len() as libc::c_ulong, 0) };
+    // A partial read stops at the first fault (or, rarely, short of it: read as a fault).
+    n >= 0 && n as usize == want
 }
 
 #[cfg(test)]

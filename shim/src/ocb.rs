@@ -520,12 +520,12 @@ impl Ocb {
     /// took where the lead put them. Under write-behind (when the file may be written
     /// behind) they are queued instead of written. A write that waits on the device (a
     /// synchronous or direct file, RWF_SYNC/RWF_DSYNC in `rwf`) or a large one is made on
-    /// both members at once where its place is known beforehand. `primary` writes the given
-    /// bytes (a copy of the program's, see `Snapshot`), or the program's own (None).
-    pub fn mirrored_write(self: &Arc<Self>, what: &'static str, fd: c_int, landing: Landing, bytes: Payload<'_>, rwf: c_int, primary: impl Fn(Option<&[u8]>) -> Res<isize>) -> Res<isize> {
+    /// both members at once where its place is known beforehand. `primary` writes the copy
+    /// of the program's bytes it is given (see `Snapshot`), or the program's own (None).
+    pub fn mirrored_write(self: &Arc<Self>, what: &'static str, fd: c_int, landing: Landing, bytes: Payload<'_>, rwf: c_int, primary: impl Fn(Option<&Snapshot>) -> Res<isize>) -> Res<isize> {
         let snapshot = Snapshot::of(&bytes);
-        let bytes = snapshot.as_ref().map_or(bytes, |s| Payload::Bytes(s.bytes()));
-        let primary = || primary(snapshot.as_ref().map(Snapshot::bytes));
+        let bytes = snapshot.as_ref().map_or(bytes, Snapshot::payload);
+        let primary = || primary(snapshot.as_ref());
         // A write the program asked to be on the device is, on the follower too, and never
         // waits in the queue.
         let durable = rwf & (libc::RWF_SYNC | libc::RWF_DSYNC);
@@ -1022,34 +1022,16 @@ impl Payload<'_> {
 
     /// Whether every byte may be read by the shim (mem::readable).
     fn readable(&self) -> bool {
-        let buffers: &[libc::iovec] = match self {
-            Payload::Bytes(b) => return crate::mem::readable(b.as_ptr(), b.len()),
-            // SAFETY: an iovec array counted by its size is readable (iov_payload).
-            Payload::Iov(iov, cnt, _) => unsafe { std::slice::from_raw_parts(*iov, *cnt as usize) },
-        };
-        buffers.iter().all(|v| v.iov_len == 0 || crate::mem::readable(v.iov_base as *const u8, v.iov_len))
+        self.with_segments(|v| v.iter().all(|v| v.iov_len == 0 || crate::mem::readable(v.iov_base as *const u8, v.iov_len)))
     }
 
-    /// Copies them to `dst` (room for `len()` bytes) by the kernel: whether all could be read.
-    fn copy_by_kernel(&self, dst: *mut u8) -> bool {
-        let one;
-        let buffers: &[libc::iovec] = match self {
-            Payload::Bytes(b) => {
-                one = [libc::iovec { iov_base: b.as_ptr() as *mut libc::c_void, iov_len: b.len() }];
-                &one
-            }
-            // SAFETY: as in `readable`.
-            Payload::Iov(iov, cnt, _) => unsafe { std::slice::from_raw_parts(*iov, *cnt as usize) },
-        };
-        let mut done = 0;
-        for chunk in buffers.chunks(libc::UIO_MAXIOV as usize) {
-            let want: usize = chunk.iter().map(|v| v.iov_len).sum();
-            if !crate::mem::read_own(chunk, unsafe { dst.add(done) }, want) {
-                return false;
-            }
-            done += want;
+    /// `f` of their buffers, as an iovec array.
+    fn with_segments<R>(&self, f: impl FnOnce(&[libc::iovec]) -> R) -> R {
+        match self {
+            Payload::Bytes(b) => f(&[libc::iovec { iov_base: b.as_ptr() as *mut libc::c_void, iov_len: b.len() }]),
+            // SAFETY: an iovec array counted by its size is readable (iov_payload).
+            Payload::Iov(iov, cnt, _) => f(unsafe { std::slice::from_raw_parts(*iov, (*cnt).max(0) as usize) }),
         }
-        done == self.len()
     }
 
     /// Copies them to `dst`, which has room for `len()` bytes.
@@ -1082,9 +1064,28 @@ impl Payload<'_> {
 /// intent left to say so). Natively the file gets the bytes as the kernel read them once.
 pub struct Snapshot {
     ptr: *mut u8,
-    len: usize,
-    /// The buffer's capacity (4 KiB-aligned, as O_DIRECT needs).
+    /// The buffer's capacity (4 KiB-aligned).
     cap: usize,
+    len: usize,
+    /// The copy's segments, one per segment of the program's (an iovec array), each at the
+    /// same offset within its page as the program's: an O_DIRECT write is accepted or
+    /// refused (EINVAL) for its alignment exactly as natively.
+    segments: Segments,
+}
+
+/// One segment (a write from one buffer) without an allocation, or many.
+enum Segments {
+    One([libc::iovec; 1]),
+    Many(Vec<libc::iovec>),
+}
+
+impl Segments {
+    fn as_slice(&self) -> &[libc::iovec] {
+        match self {
+            Segments::One(v) => v,
+            Segments::Many(v) => v,
+        }
+    }
 }
 
 /// Each thread's buffer for the copies of its writes, kept between writes (neither a 512 B
@@ -1126,20 +1127,28 @@ impl Snapshot {
     /// buffers are used, as before).
     pub fn of(bytes: &Payload) -> Option<Snapshot> {
         let n = bytes.len();
-        if n == 0 || !bytes.sized() || n > isize::MAX as usize - 4096 {
+        if n == 0 || !bytes.sized() {
             return None;
         }
+        bytes.with_segments(|from| Self::copy(bytes, from))
+    }
+
+    fn copy(bytes: &Payload, from: &[libc::iovec]) -> Option<Snapshot> {
+        let n = bytes.len();
+        // Where each segment goes: after the previous one, at its own offset in a page.
+        let place = |at: usize, v: &libc::iovec| at + (v.iov_base as usize).wrapping_sub(at) % 4096;
+        let need = from.iter().try_fold(0usize, |at, v| place(at, v).checked_add(v.iov_len))?.max(1);
         // The thread's spare buffer when it is big enough (a thread being torn down, or a
         // write inside a write, has none): else a new one.
         let spare = SPARE.try_with(|s| s.0.replace((std::ptr::null_mut(), 0))).unwrap_or((std::ptr::null_mut(), 0));
         let (ptr, cap) = match spare {
-            (p, cap) if !p.is_null() && cap >= n => (p, cap),
+            (p, cap) if !p.is_null() && cap >= need => (p, cap),
             (p, cap) => {
                 if !p.is_null() {
                     // SAFETY: allocated with this capacity below.
                     unsafe { std::alloc::dealloc(p, Spare::layout(cap)) };
                 }
-                let cap = n.next_multiple_of(4096).max(Spare::SMALLEST);
+                let cap = need.checked_next_multiple_of(4096)?.max(Spare::SMALLEST);
                 // SAFETY: the size is not 0.
                 (unsafe { std::alloc::alloc(Spare::layout(cap)) }, cap)
             }
@@ -1147,22 +1156,53 @@ impl Snapshot {
         if ptr.is_null() {
             return None;
         }
-        let snapshot = Snapshot { ptr, len: n, cap };
+        let mut at = 0;
+        let mut to = from.iter().map(|v| {
+            at = place(at, v);
+            // SAFETY: within the `need` bytes at `ptr`.
+            let seg = libc::iovec { iov_base: unsafe { ptr.add(at) }.cast(), iov_len: v.iov_len };
+            at += v.iov_len;
+            seg
+        });
+        let segments = match from.len() {
+            1 => Segments::One([to.next()?]),
+            _ => Segments::Many(to.collect()),
+        };
+        let snapshot = Snapshot { ptr, cap, len: n, segments };
         let copied = if n <= Self::BY_KERNEL {
-            // SAFETY: every byte is readable, and `ptr` has room for `n`.
             bytes.readable() && {
-                unsafe { bytes.copy_to(ptr) };
+                for (v, to) in from.iter().zip(snapshot.segments.as_slice()).filter(|(v, _)| v.iov_len > 0) {
+                    // SAFETY: every byte is readable, and each place has room for its segment.
+                    unsafe { std::ptr::copy_nonoverlapping(v.iov_base as *const u8, to.iov_base as *mut u8, v.iov_len) };
+                }
                 true
             }
         } else {
-            bytes.copy_by_kernel(ptr)
+            from.chunks(libc::UIO_MAXIOV as usize).zip(snapshot.segments.as_slice().chunks(libc::UIO_MAXIOV as usize)).all(|(f, t)| crate::mem::read_own(f, t))
         };
         copied.then_some(snapshot)
     }
 
+    /// The copy as the lead's write takes it: an iovec array, one segment per segment of
+    /// the program's.
+    pub fn iov(&self) -> (*const libc::iovec, c_int) {
+        let v = self.segments.as_slice();
+        (v.as_ptr(), v.len() as c_int)
+    }
+
+    /// The copy of a write from one buffer.
     pub fn bytes(&self) -> &[u8] {
-        // SAFETY: `ptr` holds at least `len` bytes, all written by `of`.
-        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+        let one = self.segments.as_slice().first().map_or((self.ptr, 0), |v| (v.iov_base as *mut u8, v.iov_len));
+        // SAFETY: the segment lies in the buffer, all written by `of`.
+        unsafe { std::slice::from_raw_parts(one.0, one.1) }
+    }
+
+    /// The copy as the follower (or the write-behind queue) takes it.
+    pub fn payload(&self) -> Payload<'_> {
+        match &self.segments {
+            Segments::One(_) => Payload::Bytes(self.bytes()),
+            Segments::Many(v) => Payload::Iov(v.as_ptr(), v.len() as c_int, self.len),
+        }
     }
 }
 

@@ -90,7 +90,7 @@ pub fn write_all(fd: c_int, mut buf: &[u8]) -> Res<usize> {
 /// write(2) on any fd: mirrored when shadowed.
 pub fn write_core(fd: c_int, buf: &[u8]) -> Res<usize> {
     let Some(ocb) = fdtable::get(fd) else { return real::write(fd, buf) };
-    ocb.mirrored_write("write", fd, Landing::Position, Payload::Bytes(buf), 0, |b| real::write(fd, b.unwrap_or(buf)).map(|n| n as isize)).map(|n| n as usize)
+    ocb.mirrored_write("write", fd, Landing::Position, Payload::Bytes(buf), 0, |b| real::write(fd, b.map_or(buf, |s| s.bytes())).map(|n| n as isize)).map(|n| n as usize)
 }
 
 /// The bytes an iovec array describes, when the shim may read the array (the kernel
@@ -127,7 +127,7 @@ macro_rules! fd_hooks {
 fd_hooks! {
     via hook_write;
     /// write(2)
-    fn write(fd: c_int, buf: *const c_void, n: size_t) -> ssize_t => |ocb| ocb.mirrored_write("write", fd, Landing::Position, Payload::Bytes(bytes(buf, n)), 0, |b| b.map_or_else(|| raw::write(fd, buf, n), |b| raw::write(fd, b.as_ptr().cast(), b.len())).into_res());
+    fn write(fd: c_int, buf: *const c_void, n: size_t) -> ssize_t => |ocb| ocb.mirrored_write("write", fd, Landing::Position, Payload::Bytes(bytes(buf, n)), 0, |b| b.map_or_else(|| raw::write(fd, buf, n), |s| raw::write(fd, s.bytes().as_ptr().cast(), s.bytes().len())).into_res());
     /// pwrite(2)
     fn pwrite(fd: c_int, buf: *const c_void, n: size_t, off: off64_t) -> ssize_t => |ocb| pwrite_core(&ocb, fd, bytes(buf, n), off);
     /// pwrite64(2)
@@ -210,7 +210,7 @@ fn errno_result(r: c_int) -> Res<()> {
 
 fn pwrite_core(ocb: &Arc<Ocb>, fd: c_int, data: &[u8], off: off64_t) -> Res<ssize_t> {
     ocb.mirrored_write("pwrite", fd, Landing::Offset(off), Payload::Bytes(data), 0, |b| {
-        let b = b.unwrap_or(data);
+        let b = b.map_or(data, |s| s.bytes());
         unsafe { raw::pwrite64(fd, b.as_ptr().cast(), b.len(), off) }.into_res()
     })
 }
@@ -230,11 +230,11 @@ unsafe fn pwritev_core(ocb: &Arc<Ocb>, fd: c_int, iov: *const iovec, cnt: c_int,
     ocb.mirrored_write("pwritev", fd, landing, iov_payload(iov, cnt), flags, |b| with_iov(b, iov, cnt, &call).into_res())
 }
 
-/// An iovec call made with `bytes` as its one buffer when given (a snapshot of the
-/// program's, see ocb::Snapshot), else with the program's array.
-fn with_iov(bytes: Option<&[u8]>, iov: *const iovec, cnt: c_int, call: impl Fn(*const iovec, c_int) -> ssize_t) -> ssize_t {
-    match bytes {
-        Some(b) => call(&iovec { iov_base: b.as_ptr() as *mut c_void, iov_len: b.len() }, 1),
+/// An iovec call made with the copy's array when given (see ocb::Snapshot), else with the
+/// program's.
+fn with_iov(copy: Option<&ocb::Snapshot>, iov: *const iovec, cnt: c_int, call: impl Fn(*const iovec, c_int) -> ssize_t) -> ssize_t {
+    match copy.map(ocb::Snapshot::iov) {
+        Some((v, c)) => call(v, c),
         None => call(iov, cnt),
     }
 }
