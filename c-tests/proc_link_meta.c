@@ -52,6 +52,10 @@ int main(void)
 	CHECK_EQ(xstat(member_path("secondary", f)).st_gid, 4321);
 	CHECK_SYS(fchownat(AT_FDCWD, pl, 0, 0, 0));
 	CHECK_EQ(xstat(member_path("secondary", f)).st_uid, 0);
+	// Only the kernel's spelling of the number: /proc/self/fd/03 and /dev/fd/+3 name nothing.
+	CHECK_ERR(chmod(xasprintf("/proc/self/fd/0%d", p), 0600), ENOENT);
+	CHECK_ERR(chmod(xasprintf("/dev/fd/+%d", p), 0600), ENOENT);
+	expect_mode(f, 0604);
 	CHECK_SYS(setxattr(pl, "user.k", "v1", 2, 0));
 	expect_xattr(f, "user.k", "v1");
 	CHECK_SYS(removexattr(pl, "user.k"));

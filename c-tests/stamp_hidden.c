@@ -37,6 +37,12 @@ int main(void)
 	CHECK_ERR(fgetxattr(root, STAMP, v, sizeof v), ENODATA);
 	CHECK_ERR(fremovexattr(root, STAMP), ENODATA);
 	CHECK_ERR(fsetxattr(root, STAMP, "x", 1, 0), EPERM);
+	/* And through the fd's link, which calls that follow it reach the root by. */
+	const char *link = xasprintf("/dev/fd/%d", root);
+	CHECK_EQ(listxattr(link, list, sizeof list), (ssize_t)sizeof "user.mine");
+	CHECK_ERR(getxattr(link, STAMP, v, sizeof v), ENODATA);
+	CHECK_ERR(removexattr(link, STAMP), ENODATA);
+	CHECK_ERR(setxattr(xasprintf("/proc/self/fd/%d", root), STAMP, "x", 1, 0), EPERM);
 	CHECK_SYS(close(root));
 	stamps_in_place();
 

@@ -529,7 +529,9 @@ impl Ocb {
         // A write the program asked to be on the device is, on the follower too, and never
         // waits in the queue.
         let durable = rwf & (libc::RWF_SYNC | libc::RWF_DSYNC);
-        let behind = self.written_behind() && durable == 0;
+        // Nor in a signal handler: queueing allocates, and the handler may have interrupted
+        // the allocator.
+        let behind = self.written_behind() && durable == 0 && !crate::signals::in_handler();
         let after = |sfd, &r: &isize| {
             let n = r as usize;
             let at = self.landed(fd, landing, n)?;
@@ -1020,11 +1022,6 @@ impl Payload<'_> {
         }
     }
 
-    /// Whether every byte may be read by the shim (mem::readable).
-    fn readable(&self) -> bool {
-        self.with_segments(|v| v.iter().all(|v| v.iov_len == 0 || crate::mem::readable(v.iov_base as *const u8, v.iov_len)))
-    }
-
     /// `f` of their buffers, as an iovec array.
     fn with_segments<R>(&self, f: impl FnOnce(&[libc::iovec]) -> R) -> R {
         match self {
@@ -1117,11 +1114,6 @@ thread_local! {
 }
 
 impl Snapshot {
-    /// Past this, the copy is made by the kernel in one call (process_vm_readv), which
-    /// finds unreadable memory as it goes; below, each page is checked (mem::readable,
-    /// remembered) and copied here.
-    const BY_KERNEL: usize = 64 << 10;
-
     /// None when there is nothing to copy, the shim may not read it (the lead's write then
     /// answers EFAULT as natively), or no memory can be had for it (the program's own
     /// buffers are used, as before).
@@ -1138,11 +1130,21 @@ impl Snapshot {
         // Where each segment goes: after the previous one, at its own offset in a page.
         let place = |at: usize, v: &libc::iovec| at + (v.iov_base as usize).wrapping_sub(at) % 4096;
         let need = from.iter().try_fold(0usize, |at, v| place(at, v).checked_add(v.iov_len))?.max(1);
+        // In a signal handler nothing is allocated (the handler may have interrupted the
+        // allocator): the spare buffer when it will do, else the program's own buffers.
+        let handling = crate::signals::in_handler();
+        if handling && from.len() > 1 {
+            return None;
+        }
         // The thread's spare buffer when it is big enough (a thread being torn down, or a
         // write inside a write, has none): else a new one.
         let spare = SPARE.try_with(|s| s.0.replace((std::ptr::null_mut(), 0))).unwrap_or((std::ptr::null_mut(), 0));
         let (ptr, cap) = match spare {
             (p, cap) if !p.is_null() && cap >= need => (p, cap),
+            (p, cap) if handling => {
+                let _ = SPARE.try_with(|s| s.0.set((p, cap)));
+                return None;
+            }
             (p, cap) => {
                 if !p.is_null() {
                     // SAFETY: allocated with this capacity below.
@@ -1169,17 +1171,9 @@ impl Snapshot {
             _ => Segments::Many(to.collect()),
         };
         let snapshot = Snapshot { ptr, cap, len: n, segments };
-        let copied = if n <= Self::BY_KERNEL {
-            bytes.readable() && {
-                for (v, to) in from.iter().zip(snapshot.segments.as_slice()).filter(|(v, _)| v.iov_len > 0) {
-                    // SAFETY: every byte is readable, and each place has room for its segment.
-                    unsafe { std::ptr::copy_nonoverlapping(v.iov_base as *const u8, to.iov_base as *mut u8, v.iov_len) };
-                }
-                true
-            }
-        } else {
-            from.chunks(libc::UIO_MAXIOV as usize).zip(snapshot.segments.as_slice().chunks(libc::UIO_MAXIOV as usize)).all(|(f, t)| crate::mem::read_own(f, t))
-        };
+        // By the kernel, which finds memory that faults as it goes: a page seen readable may
+        // since have been unmapped, or be a mapping of a file truncated under it (SIGBUS).
+        let copied = from.chunks(libc::UIO_MAXIOV as usize).zip(snapshot.segments.as_slice().chunks(libc::UIO_MAXIOV as usize)).all(|(f, t)| crate::mem::read_own(f, t));
         copied.then_some(snapshot)
     }
 

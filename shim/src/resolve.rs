@@ -530,7 +530,7 @@ fn through_proc(p: &[u8]) -> Option<(c_int, usize)> {
     let t = &p[start..];
     let (dirfd, name_len) = if p[..start].ends_with(b"/fd/") {
         let n = &t[..t.iter().position(|&b| b == b'/').unwrap_or(t.len())];
-        let fd: c_int = std::str::from_utf8(n).ok()?.parse().ok()?;
+        let fd = crate::hooks::fd_number(n)?;
         fdtable::get(fd).filter(|o| o.is_dir())?;
         (fd, n.len())
     } else {
@@ -562,7 +562,7 @@ pub fn other_process_link(path: &CStr) -> Option<Spath> {
     let (pid, n) = rest.split_at(rest.iter().position(|&b| b == b'/')?);
     let n = n.strip_prefix(b"/fd/")?;
     let pid: u32 = std::str::from_utf8(pid).ok()?.parse().ok()?;
-    if pid == std::process::id() || n.is_empty() || !n.iter().all(u8::is_ascii_digit) {
+    if pid == std::process::id() || crate::hooks::fd_number(n).is_none() {
         return None;
     }
     let v = crate::members::view();

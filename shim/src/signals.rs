@@ -54,6 +54,15 @@ thread_local! {
     /// Handlers run at once even inside the shim (during an exec, which would carry a
     /// deferred signal, blocked, into the new image).
     static AT_ONCE: Cell<bool> = const { Cell::new(false) };
+    /// The program's handlers running on this thread now (one that leaves by siglongjmp
+    /// stays counted: the thread is then taken to be in a handler from there on).
+    static HANDLING: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Whether the program's signal handler runs on this thread: the hooks it calls must not
+/// allocate (it may have interrupted the allocator).
+pub fn in_handler() -> bool {
+    HANDLING.try_with(Cell::get).unwrap_or(1) > 0
 }
 
 fn bit(sig: c_int) -> u64 {
@@ -307,7 +316,9 @@ fn run_handler(sig: c_int, info: *mut siginfo_t, context: *mut c_void) {
     // and installed without SA_SIGINFO reads them natively (x86-64 and aarch64 pass them in
     // registers either way), and one declared with one ignores them.
     let f: extern "C" fn(c_int, *mut siginfo_t, *mut c_void) = unsafe { std::mem::transmute(handler) };
+    let _ = HANDLING.try_with(|h| h.set(h.get() + 1));
     f(sig, info, context);
+    let _ = HANDLING.try_with(|h| h.set(h.get().saturating_sub(1)));
 }
 
 fn installed_now(sig: c_int) -> libc::sigaction {

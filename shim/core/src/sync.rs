@@ -158,7 +158,9 @@ impl Links {
         }
         let (src_root, dst_root) = (&self.src_root, &self.dst_root);
         let names = self.names.get_or_insert_with(|| linked_names(src_root));
-        let found = names.get(&key)?.iter().find(|rel| src_root.join(rel) != src && is_file(&dst_root.join(rel)))?;
+        // Only a target file that looks like this one (size and mtime): a target whose names
+        // were moved about may hold another file under one of them, which would be written over.
+        let found = names.get(&key)?.iter().find(|rel| src_root.join(rel) != src && fs::symlink_metadata(dst_root.join(rel)).is_ok_and(|d| d.is_file() && stamp(&d) == stamp(m)))?;
         Some((dst_root.join(found), false))
     }
 }
@@ -617,6 +619,37 @@ mod tests {
         xattr::remove(src.join("top"), "user.k").unwrap();
         sync_metadata(&src, &dst, Path::new("top")).unwrap();
         sync_path(&src, &dst, latin1, &mut quiet).unwrap();
+        assert_eq!(crate::tree::compare(&src, &dst).unwrap(), vec![]);
+        fs::remove_dir_all(&p).unwrap();
+    }
+
+    #[test]
+    fn a_repair_never_links_a_name_to_another_file_of_the_target() {
+        // The source: f with names d1/f, d2/f, d3/f; h with d1/h, d2/h, d3/h. The target
+        // was broken behind the shim's back: its d2/h and d3/h are names of f.
+        let p = tmp("mixup");
+        let (src, dst) = (p.join("src"), p.join("dst"));
+        let mut quiet = |_: &Stats, _: bool| {};
+        for d in ["d1", "d2", "d3"] {
+            fs::create_dir_all(src.join(d)).unwrap();
+        }
+        fs::write(src.join("d1/f"), b"one\n").unwrap();
+        fs::write(src.join("d1/h"), b"three\n").unwrap();
+        for (a, b) in [("d1/f", "d2/f"), ("d1/f", "d3/f"), ("d1/h", "d2/h"), ("d1/h", "d3/h")] {
+            fs::hard_link(src.join(a), src.join(b)).unwrap();
+        }
+        copy_tree(&src, &dst, UpdateMode::All, &mut quiet).unwrap();
+        for h in ["d2/h", "d3/h"] {
+            fs::remove_file(dst.join(h)).unwrap();
+            fs::hard_link(dst.join("d1/f"), dst.join(h)).unwrap();
+        }
+        // Each name repaired in turn, d1/h first: its source's other names are d2/h and
+        // d3/h, which on the target are f.
+        let mut each = PathSync::new(&src, &dst, &mut quiet);
+        for rel in ["d1/h", "d2/h", "d3/h", "d1/f"] {
+            each.sync(Path::new(rel)).unwrap();
+        }
+        assert_eq!(fs::read(dst.join("d2/f")).unwrap(), b"one\n", "f's other names keep f's bytes");
         assert_eq!(crate::tree::compare(&src, &dst).unwrap(), vec![]);
         fs::remove_dir_all(&p).unwrap();
     }

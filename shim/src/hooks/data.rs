@@ -660,8 +660,9 @@ pub unsafe extern "C" fn mremap(old: *mut c_void, old_len: size_t, new_len: size
     }
     let saved = Errno::last();
     boundary::prepare(|| {
-        // old_len 0 makes a second mapping of the same pages: the first stays.
-        if old_len > 0 {
+        // old_len 0 makes a second mapping of the same pages, and MREMAP_DONTUNMAP leaves the
+        // old range mapped (to the file, for a shared mapping): the first stays.
+        if old_len > 0 && flags & libc::MREMAP_DONTUNMAP == 0 {
             sync_mappings(old, old_len, Range::Moved);
         }
         MAPPINGS.lock().unwrap_or_else(|e| e.into_inner()).push(Mapping { addr: p as usize, len: new_len, offset, ocb, handle, writable });

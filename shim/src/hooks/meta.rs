@@ -33,7 +33,29 @@ mirror_hooks! {
 /// src/ /shadow/` removed it from both members (xattrs the source lacks go), switching
 /// split-brain detection off for good, unreported.
 fn is_stamp(sp: &Spath, name: *const c_char) -> bool {
-    sp.rel().0.is_empty() && crate::mem::path(name).is_some_and(|n| n.to_bytes() == shadow_core::stamp::XATTR.as_bytes())
+    sp.rel().0.is_empty() && is_stamp_name(name)
+}
+
+fn is_stamp_name(name: *const c_char) -> bool {
+    crate::mem::path(name).is_some_and(|n| n.to_bytes() == shadow_core::stamp::XATTR.as_bytes())
+}
+
+/// Whether `path` is a link to the prefix root that a call following it reaches it by:
+/// `/proc/self/fd/N` (`/dev/fd/N`…) of the program's fd on it, or another process's.
+fn root_by_link(path: *const c_char) -> bool {
+    match super::proc_fd(path) {
+        Some(fd) => fdtable::get(fd).is_some_and(|o| o.rel().0.is_empty()),
+        None => other_process_link(path).is_some_and(|sp| sp.rel().0.is_empty()),
+    }
+}
+
+/// The stamp by a link to the root (see `root_by_link`), which the path hooks would pass
+/// to the fd's file as it is: refused with `errno`.
+fn stamp_by_link(path: *const c_char, name: *const c_char, errno: c_int) -> Option<c_int> {
+    (is_stamp_name(name) && root_by_link(path)).then(|| {
+        Errno(errno).set();
+        -1
+    })
 }
 
 /// Declares the xattr changes by path: mirrored, the member stamp refused with `$refused`
@@ -45,6 +67,9 @@ macro_rules! xattr_change_hooks {
         pub unsafe extern "C" fn $name(path: *const c_char, name: *const c_char $(, $arg: $ty)*) -> c_int {
             let call = |p: *const c_char| raw::$name(p, name $(, $arg)*);
             if $follows {
+                if let Some(r) = stamp_by_link(path, name, $refused) {
+                    return r;
+                }
                 if let Some(r) = through_fd_link(path, stringify!($name), call) {
                     return r;
                 }
@@ -73,10 +98,15 @@ xattr_change_hooks! {
 
 /// getxattr(2) and lgetxattr(2): the lead's answer; the member stamp is not there.
 macro_rules! xattr_get_hooks {
-    ($($name:ident),*) => {$(
+    ($($name:ident follows $follows:expr),*) => {$(
         #[no_mangle]
         pub unsafe extern "C" fn $name(path: *const c_char, name: *const c_char, v: *mut c_void, n: size_t) -> ssize_t {
             let call = |p: *const c_char| raw::$name(p, name, v, n);
+            if $follows {
+                if let Some(r) = stamp_by_link(path, name, libc::ENODATA) {
+                    return r as ssize_t;
+                }
+            }
             let shadowed = |sp: Spath| {
                 if is_stamp(&sp, name) {
                     return Err(Errno(libc::ENODATA));
@@ -87,14 +117,17 @@ macro_rules! xattr_get_hooks {
         }
     )*};
 }
-xattr_get_hooks!(getxattr, lgetxattr);
+xattr_get_hooks!(getxattr follows true, lgetxattr follows false);
 
 /// listxattr(2) and llistxattr(2): the lead's list, without the member stamp on the root.
 macro_rules! xattr_list_hooks {
-    ($($name:ident),*) => {$(
+    ($($name:ident follows $follows:expr),*) => {$(
         #[no_mangle]
         pub unsafe extern "C" fn $name(path: *const c_char, list: *mut c_char, n: size_t) -> ssize_t {
             let call = |p: *const c_char| raw::$name(p, list, n);
+            if $follows && root_by_link(path) {
+                return boundary::hook(|| hand_over_list(&list_of(|buf, size| raw::$name(path, buf, size))?, list, n), || call(path));
+            }
             let shadowed = |sp: Spath| {
                 if !sp.rel().0.is_empty() {
                     return super::on_lead(&sp, stringify!($name), |a| via_abs(a, call));
@@ -106,7 +139,7 @@ macro_rules! xattr_list_hooks {
         }
     )*};
 }
-xattr_list_hooks!(listxattr, llistxattr);
+xattr_list_hooks!(listxattr follows true, llistxattr follows false);
 
 /// A whole xattr name list (NUL-separated) by `call(buf, size)`, without the member stamp.
 fn list_of(call: impl Fn(*mut c_char, size_t) -> ssize_t) -> Res<Vec<u8>> {

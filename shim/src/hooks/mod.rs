@@ -178,10 +178,17 @@ pub(crate) fn proc_fd(path: *const c_char) -> Option<c_int> {
                 .strip_prefix(b"/proc/self/fd/")
                 .or_else(|| p.strip_prefix(b"/dev/fd/"))
                 .or_else(|| p.strip_prefix(own.as_bytes()))?;
-            std::str::from_utf8(n).ok()?.parse().ok()?
+            fd_number(n)?
         }
     };
     crate::fdtable::is_shadowed(fd).then_some(fd)
+}
+
+/// An fd number as /proc names it: decimal digits, no sign, no leading zero (the kernel has
+/// no `/proc/self/fd/03`).
+pub(crate) fn fd_number(n: &[u8]) -> Option<c_int> {
+    let canonical = !n.is_empty() && n.iter().all(u8::is_ascii_digit) && (n[0] != b'0' || n.len() == 1);
+    canonical.then(|| std::str::from_utf8(n).ok()?.parse().ok()).flatten()
 }
 
 /// A real path in the primary, back in virtual terms (other paths unchanged).
