@@ -1114,6 +1114,12 @@ thread_local! {
 }
 
 impl Snapshot {
+    /// Up to this, the copy is a memcpy after each page's readability is checked (once, then
+    /// remembered until the address space changes: mem::readable); past it, one
+    /// process_vm_readv, which finds memory that faults as it goes (it costs about a
+    /// microsecond: as much as a small write).
+    const BY_KERNEL: usize = 64 << 10;
+
     /// None when there is nothing to copy, the shim may not read it (the lead's write then
     /// answers EFAULT as natively), or no memory can be had for it (the program's own
     /// buffers are used, as before).
@@ -1171,9 +1177,17 @@ impl Snapshot {
             _ => Segments::Many(to.collect()),
         };
         let snapshot = Snapshot { ptr, cap, len: n, segments };
-        // By the kernel, which finds memory that faults as it goes: a page seen readable may
-        // since have been unmapped, or be a mapping of a file truncated under it (SIGBUS).
-        let copied = from.chunks(libc::UIO_MAXIOV as usize).zip(snapshot.segments.as_slice().chunks(libc::UIO_MAXIOV as usize)).all(|(f, t)| crate::mem::read_own(f, t));
+        let copied = if n <= Self::BY_KERNEL {
+            bytes.with_segments(|v| v.iter().all(|v| v.iov_len == 0 || crate::mem::readable(v.iov_base as *const u8, v.iov_len))) && {
+                for (v, to) in from.iter().zip(snapshot.segments.as_slice()).filter(|(v, _)| v.iov_len > 0) {
+                    // SAFETY: every byte is readable, and each place has room for its segment.
+                    unsafe { std::ptr::copy_nonoverlapping(v.iov_base as *const u8, to.iov_base as *mut u8, v.iov_len) };
+                }
+                true
+            }
+        } else {
+            from.chunks(libc::UIO_MAXIOV as usize).zip(snapshot.segments.as_slice().chunks(libc::UIO_MAXIOV as usize)).all(|(f, t)| crate::mem::read_own(f, t))
+        };
         copied.then_some(snapshot)
     }
 

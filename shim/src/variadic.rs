@@ -77,6 +77,10 @@ pub unsafe extern "C" fn shadow_syscall(n: c_long, a: c_long, b: c_long, c: c_lo
     let fd = a as c_int;
     let p = |x: c_long| x as *const c_char;
     let int = |r: c_int| r as c_long;
+    if matches!(n, libc::SYS_munmap | libc::SYS_mremap | libc::SYS_mprotect | libc::SYS_mmap | libc::SYS_madvise | libc::SYS_pkey_mprotect) {
+        // The address space changes behind the hooks: pages seen readable are forgotten.
+        crate::mem::forget_pages();
+    }
     let r: c_long = match n {
         libc::SYS_io_uring_setup | libc::SYS_io_setup if crate::set::is_active() => return failed(Errno(libc::ENOSYS)),
         // Data and descriptors.

@@ -170,9 +170,9 @@ lseek_hooks!(lseek, lseek64, __lseek, llseek);
 fd_hooks! {
     via hook;
     /// ftruncate(2)
-    fn ftruncate(fd: c_int, len: off64_t) -> c_int => |ocb| ocb.mirrored("ftruncate", || raw::ftruncate(fd, len).into_res(), |sfd, _| real::ftruncate(sfd, len).map(drop));
+    fn ftruncate(fd: c_int, len: off64_t) -> c_int => |ocb| truncated(ocb.mirrored("ftruncate", || raw::ftruncate(fd, len).into_res(), |sfd, _| real::ftruncate(sfd, len).map(drop)));
     /// ftruncate64(2)
-    fn ftruncate64(fd: c_int, len: off64_t) -> c_int => |ocb| ocb.mirrored("ftruncate", || raw::ftruncate64(fd, len).into_res(), |sfd, _| real::ftruncate(sfd, len).map(drop));
+    fn ftruncate64(fd: c_int, len: off64_t) -> c_int => |ocb| truncated(ocb.mirrored("ftruncate", || raw::ftruncate64(fd, len).into_res(), |sfd, _| real::ftruncate(sfd, len).map(drop)));
     /// fallocate(2)
     fn fallocate(fd: c_int, mode: c_int, off: off64_t, len: off64_t) -> c_int => |ocb| fallocate_core(&ocb, fd, mode, off, len);
     /// fallocate64(2)
@@ -201,6 +201,13 @@ fn fallocate_core(ocb: &Ocb, fd: c_int, mode: c_int, off: off64_t, len: off64_t)
             let _ = real::futimens(sfd, &ocb::times_of(&st));
         }
     }
+    r
+}
+
+/// A file cut short: pages of a mapping of it past its new end fault now (SIGBUS), so the
+/// pages seen readable are forgotten (mem.rs), and a write from them is the kernel's EFAULT.
+pub(crate) fn truncated<T>(r: Res<T>) -> Res<T> {
+    crate::mem::forget_pages();
     r
 }
 
@@ -541,6 +548,8 @@ macro_rules! mmap_hooks {
         pub unsafe extern "C" fn $name(addr: *mut c_void, len: size_t, prot: c_int, flags: c_int, fd: c_int, off: off64_t) -> *mut c_void {
             let call = || raw::$name(addr, len, prot, flags, fd, off);
             if flags & libc::MAP_FIXED != 0 {
+                // Pages there may be readable no more (mem.rs remembers which are).
+                crate::mem::forget_pages();
                 unmapping(addr as usize, len);
             }
             if !fdtable::is_shadowed(fd) || flags & libc::MAP_SHARED == 0 {

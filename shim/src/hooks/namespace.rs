@@ -55,7 +55,7 @@ pub fn on_members_truncating<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&
     let _name = crate::names::hold(&[sp.rel()]);
     let v = crate::members::view();
     let _bytes = sp.at_lead(&v).and_then(|a| crate::real::fstatat(a.fd, &a.path, 0)).ok().map(|st| crate::ocb::hold_files(&[st]));
-    let r = on_members_held(what, sp, op)?;
+    let r = super::data::truncated(on_members_held(what, sp, op))?;
     copy_entry_times(sp);
     Ok(r)
 }
