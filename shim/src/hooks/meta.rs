@@ -361,12 +361,20 @@ fn fd_link(fd: c_int) -> CString {
 /// that do not follow the link (lchown, lsetxattr) act on the link itself: the kernel's
 /// answer. None for other paths.
 pub(crate) fn through_fd_link<T: FfiReturn>(path: *const c_char, what: &str, call: impl Fn(*const c_char) -> T) -> Option<T> {
-    let Some(fd) = super::proc_fd(path) else {
-        // Another process's fd: its file by name.
-        let sp = other_process_link(path)?;
-        return Some(boundary::hook(|| on_members(what, &sp, |a| via_abs(a, &call)), || call(path)));
-    };
-    Some(boundary::hook(|| on_fd(fd, what, |f| call(fd_link(f).as_ptr()), &call), || call(path)))
+    by_link(path, |fd| on_fd(fd, what, |f| call(fd_link(f).as_ptr()), &call), |sp| on_members(what, &sp, |a| via_abs(a, &call)), || call(path))
+}
+
+/// A call that follows a link to an fd's file (see `through_fd_link`): `own` for the
+/// program's own shadowed fd, `other` for another process's file by name, inside the shim;
+/// `passthrough` makes the call as it is. None for other paths.
+fn by_link<T: FfiReturn>(path: *const c_char, own: impl FnOnce(c_int) -> Res<T>, other: impl FnOnce(Spath) -> Res<T>, passthrough: impl FnOnce() -> T) -> Option<T> {
+    match super::proc_fd(path) {
+        Some(fd) => Some(boundary::hook(|| own(fd), passthrough)),
+        None => {
+            let sp = other_process_link(path)?;
+            Some(boundary::hook(|| other(sp), passthrough))
+        }
+    }
 }
 
 /// `resolve::other_process_link` of a hook's path argument.
@@ -381,11 +389,7 @@ fn other_process_link(path: *const c_char) -> Option<Spath> {
 /// truncate(2) through a `/proc/self/fd/N` link (see `through_fd_link`): ordered with the
 /// file's other writers, as by name, and the follower's file given the lead's new times.
 pub(crate) fn truncate_through_fd_link(path: *const c_char, what: &str, call: impl Fn(*const c_char) -> c_int) -> Option<c_int> {
-    let Some(fd) = super::proc_fd(path) else {
-        let sp = other_process_link(path)?;
-        return Some(boundary::hook(|| super::namespace::on_members_truncating(what, &sp, |a| via_abs(a, &call)), || call(path)));
-    };
-    let truncate = || {
+    let truncate = |fd| {
         let _bytes = real::fstat(fd).ok().map(|st| crate::ocb::hold_files(&[st]));
         let r = on_fd(fd, what, |f| call(fd_link(f).as_ptr()), &call)?;
         if let Some(ocb) = fdtable::get(fd) {
@@ -394,17 +398,13 @@ pub(crate) fn truncate_through_fd_link(path: *const c_char, what: &str, call: im
         }
         Ok(r)
     };
-    Some(boundary::hook(truncate, || call(path)))
+    by_link(path, truncate, |sp| super::namespace::on_members_truncating(what, &sp, |a| via_abs(a, &call)), || call(path))
 }
 
 /// A time change that follows a `/proc/self/fd/N` link (see `through_fd_link`): `set`
 /// makes it by a path.
 fn times_through_fd_link(path: *const c_char, set: impl Fn(*const c_char) -> c_int) -> Option<c_int> {
-    let Some(fd) = super::proc_fd(path) else {
-        let sp = other_process_link(path)?;
-        return Some(boundary::hook(|| times_by_path(sp, |a| via_abs(a, &set)), || set(path)));
-    };
-    Some(boundary::hook(|| times_by_fd(fd, |f| set(fd_link(f).as_ptr()), link_exact), || set(path)))
+    by_link(path, |fd| times_by_fd(fd, |f| set(fd_link(f).as_ptr()), link_exact), |sp| times_by_path(sp, |a| via_abs(a, &set)), || set(path))
 }
 
 macro_rules! path_times_hooks {
