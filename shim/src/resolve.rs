@@ -545,6 +545,57 @@ fn through_proc(p: &[u8]) -> Option<(c_int, usize)> {
     Some((dirfd, start + name_len + skip))
 }
 
+/// Whether `p` may be a path through a directory of a process named by its number (see
+/// `through_other_proc`): `/proc/`, digits, then `/cwd/` or `/fd/`, without an allocation.
+pub fn may_pass_through_other_proc(p: &[u8]) -> bool {
+    may_be_fd_link(p) && {
+        let t = &p[b"/proc/".len()..];
+        let t = &t[t.iter().position(|b| !b.is_ascii_digit()).unwrap_or(t.len())..];
+        t.starts_with(b"/cwd/") || t.starts_with(b"/fd/")
+    }
+}
+
+/// A path through a directory of a process named by its number: `/proc/PID/cwd/rest` or
+/// `/proc/PID/fd/N/rest`. The process's own (`/proc/$$/…` from a shell) is `/proc/self/…`.
+/// Another process's directory in the lead member is taken by the name the kernel gives it
+/// now, checked to be that directory, and `rest` walked from it as the kernel would from
+/// the prefix: the kernel would walk it on the lead alone (a supervisor creating a file in
+/// its child's cwd reached the primary alone). The links themselves (no `rest`) are
+/// `other_process_link`'s.
+fn through_other_proc(p: &[u8]) -> Option<Target> {
+    let after = &p[b"/proc/".len()..];
+    let digits = after.iter().position(|b| !b.is_ascii_digit())?;
+    let pid: libc::pid_t = std::str::from_utf8(&after[..digits]).ok()?.parse().ok()?;
+    let tail = &after[digits..];
+    let (link_len, rest) = match tail.strip_prefix(b"/cwd") {
+        Some(rest) => (b"/cwd".len(), rest),
+        None => {
+            let r = tail.strip_prefix(b"/fd/")?;
+            let n = r.iter().position(|&b| b == b'/')?;
+            crate::hooks::fd_number(&r[..n])?;
+            (b"/fd/".len() + n, &r[n..])
+        }
+    };
+    if rest.first() != Some(&b'/') || rest.iter().all(|&b| b == b'/') {
+        return None;
+    }
+    if pid as u32 == std::process::id() || pid == unsafe { libc::gettid() } {
+        let own = CString::new([&b"/proc/self"[..], tail].concat()).ok()?;
+        return Some(resolve(libc::AT_FDCWD, &own));
+    }
+    let link = CString::new(&p[..b"/proc/".len() + digits + link_len]).ok()?;
+    let v = crate::members::view();
+    let rel = Rel(v.rel_in_lead(&real::readlink(&link).ok()?)?);
+    let dir = real::fstatat(libc::AT_FDCWD, &link, 0).ok()?;
+    let sp = Spath::from_rel(rel.clone());
+    let named = sp.at_lead(&v).and_then(|a| real::fstatat(a.fd, &a.path, libc::AT_SYMLINK_NOFOLLOW)).ok()?;
+    if (dir.st_dev, dir.st_ino) != (named.st_dev, named.st_ino) || dir.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        return None;
+    }
+    let path = CString::new([virtual_path(&rel).as_slice(), rest].concat()).ok()?;
+    Some(resolve(libc::AT_FDCWD, &path))
+}
+
 /// Whether `p` may be a `/proc/PID/fd/N` link (see `other_process_link`): two byte compares.
 pub fn may_be_fd_link(p: &[u8]) -> bool {
     p.starts_with(b"/proc/") && p.get(6).is_some_and(u8::is_ascii_digit)
@@ -586,6 +637,11 @@ pub fn resolve(dirfd: c_int, path: &CStr) -> Target {
             if let Ok(rest) = CStr::from_bytes_with_nul(&path.to_bytes_with_nul()[at..]) {
                 return resolve(dirfd, rest);
             }
+        }
+    }
+    if may_pass_through_other_proc(p) {
+        if let Some(target) = through_other_proc(p) {
+            return target;
         }
     }
     if p.first() == Some(&b'/') {
