@@ -82,7 +82,17 @@ fn leave_count(count: &std::sync::atomic::AtomicU32) {
 
 /// The rename is on both members: every name operation that waited for it goes on.
 fn moved() {
-    crate::real::futex_wake_shared(crate::members::shared().registry.dir_moves(), libc::c_int::MAX);
+    let registry = &crate::members::shared().registry;
+    registry.dirs_moved().fetch_add(1, Ordering::SeqCst);
+    crate::real::futex_wake_shared(registry.dir_moves(), libc::c_int::MAX);
+}
+
+/// The count of directory (and symlink) renames begun or ended in the set: a name of a
+/// directory learnt while it stays the same is still the directory's name (the kernel's
+/// name for a cwd or a directory fd is asked again when it moved: resolve.rs). Counted at
+/// both ends of a rename, so that a name learnt during one is learnt again after it.
+pub fn dirs_moved() -> u32 {
+    crate::members::shared().registry.dirs_moved().load(Ordering::SeqCst)
 }
 
 /// Held while a directory or a symlink is renamed, from before the lead's rename to after
@@ -91,6 +101,7 @@ fn moved() {
 pub fn hold_dir_move() -> crate::stripes::Held {
     let registry = &crate::members::shared().registry;
     let mut held = crate::stripes::hold(&[registry.dir_moves()]);
+    registry.dirs_moved().fetch_add(1, Ordering::SeqCst);
     held.after = Some(moved);
     let pause = libc::timespec { tv_sec: 0, tv_nsec: 200_000 };
     crate::members::waiting(|| {

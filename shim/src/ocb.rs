@@ -107,7 +107,10 @@ pub struct Ocb {
     /// (`position_followed`): a write at the position then needs no lseek to learn where it
     /// landed. -1: unknown. Read and written under the file's order lock.
     position: AtomicI64,
-    /// `POSITION_EPOCH` when `position` was learnt.
+    /// `POSITION_EPOCH` when `position` was learnt. For a directory, which has no position:
+    /// the set's count of directory moves (`names::dirs_moved`) when `rel` was last known
+    /// to be its name (resolve::dir_rel). One word for both keeps an `Arc<Ocb>` within a
+    /// 96-byte malloc chunk.
     position_epoch: AtomicU32,
 }
 
@@ -253,7 +256,7 @@ impl Ocb {
             insecure: AtomicPtr::new(std::ptr::null_mut()),
             deferred_error: AtomicI32::new(0),
             position: AtomicI64::new(-1),
-            position_epoch: AtomicU32::new(0),
+            position_epoch: AtomicU32::new(if kind == OcbKind::Dir { crate::names::dirs_moved() } else { 0 }),
         }
     }
 
@@ -287,6 +290,14 @@ impl Ocb {
 
     pub fn rel(&self) -> Rel {
         Rel(self.rel.to_vec())
+    }
+    /// For a directory: see `position_epoch`.
+    pub fn named_at(&self) -> u32 {
+        self.position_epoch.load(Ordering::Acquire)
+    }
+    pub fn set_named_at(&self, moves: u32) {
+        debug_assert!(self.is_dir());
+        self.position_epoch.store(moves, Ordering::Release);
     }
     pub fn is_dir(&self) -> bool {
         self.kind == OcbKind::Dir

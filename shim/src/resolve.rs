@@ -21,7 +21,7 @@ use shadow_core::vpath;
 use shadow_core::Member;
 use std::borrow::Cow;
 use std::ffi::{CStr, CString};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// A path below the prefix, relative to it and folded ("" is the prefix itself): what the
@@ -268,7 +268,10 @@ impl Spath {
 /// The process's cwd inside the prefix: its virtual path and the same directory held open
 /// on each member (-1 where it could not be opened; paths there are walked from the root).
 pub struct CwdDirs {
-    pub rel: Vec<u8>,
+    /// The cwd's name under the prefix, as last known (see `rel`).
+    rel: Mutex<Vec<u8>>,
+    /// The set's count of directory moves when `rel` was last known to be the name.
+    named_at: AtomicU32,
     /// The member whose directory is the kernel's cwd.
     lead: Member,
     fds: [AtomicI32; 2],
@@ -299,7 +302,25 @@ impl CwdDirs {
     }
 
     fn new(rel: Vec<u8>, lead: Member, fds: [c_int; 2]) -> CwdDirs {
-        CwdDirs { rel, lead, fds: fds.map(AtomicI32::new) }
+        CwdDirs { rel: Mutex::new(rel), named_at: AtomicU32::new(crate::names::dirs_moved()), lead, fds: fds.map(AtomicI32::new) }
+    }
+
+    /// The cwd's name under the prefix now. Asked of the kernel again when a directory of
+    /// the set moved since it was last known: another process may have renamed one above
+    /// it, and the name recorded at the chdir then sent `..` elsewhere (by the old depth,
+    /// `../../x` from a cwd moved one level deeper left the prefix: the host's `/x`), put
+    /// the wrong names in the journal and the name locks, and looked up `./script` for an
+    /// exec by the old name.
+    pub fn rel(&self) -> Vec<u8> {
+        let now = crate::names::dirs_moved();
+        let mut rel = self.rel.lock().unwrap_or_else(|e| e.into_inner());
+        if self.named_at.load(Ordering::Acquire) != now {
+            if let Some(name) = kernel_name(self.fd(self.lead).unwrap_or(libc::AT_FDCWD)) {
+                *rel = name;
+            }
+            self.named_at.store(now, Ordering::Release);
+        }
+        rel.clone()
     }
 
     pub fn fd(&self, m: Member) -> Option<c_int> {
@@ -382,7 +403,7 @@ pub fn fchdir_virtual(fd: c_int, dir: &Ocb) {
     if let (Some(f), Some(sfd)) = (v.follower, dir.secondary_fd()) {
         fds[f.index()] = dup(sfd);
     }
-    set_cwd(Cwd::Virtual(Arc::new(CwdDirs::new(dir.rel().0, v.lead, fds))));
+    set_cwd(Cwd::Virtual(Arc::new(CwdDirs::new(dir_rel(fd, dir).0, v.lead, fds))));
 }
 
 /// One of the shim's fds moved from `old` to `new` (see hooks::open::relocate_internal).
@@ -410,16 +431,17 @@ pub fn cwd_follows(old: &View, new: &View) {
             Some(Cwd::Virtual(d)) => d.clone(),
             _ => return,
         };
+        let rel = dirs.rel();
         let mut fds = [-1; 2];
         for m in new.written() {
             let kept = old.written().any(|o| o == m) && !new.renewed(old, m);
             let held = dirs.fd(m).filter(|_| kept).and_then(|fd| ocb::dup_internal(fd).ok());
-            fds[m.index()] = held.or_else(|| CwdDirs::open_on(new, m, &dirs.rel)).unwrap_or(-1);
+            fds[m.index()] = held.or_else(|| CwdDirs::open_on(new, m, &rel)).unwrap_or(-1);
         }
         if fds[new.lead.index()] >= 0 {
             let _ = real::fchdir(fds[new.lead.index()]);
         }
-        set_cwd(Cwd::Virtual(Arc::new(CwdDirs::new(dirs.rel.clone(), new.lead, fds))));
+        set_cwd(Cwd::Virtual(Arc::new(CwdDirs::new(rel, new.lead, fds))));
     })
 }
 
@@ -430,19 +452,52 @@ fn open_at(at: &At, flags: c_int) -> Res<Internal> {
 /// The virtual cwd (under the prefix), if the cwd is inside it.
 pub fn virtual_cwd() -> Option<Rel> {
     match CWD.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
-        Some(Cwd::Virtual(d)) => Some(Rel(d.rel.clone())),
+        Some(Cwd::Virtual(d)) => Some(Rel(d.rel())),
         _ => None,
     }
 }
 
 /// The virtual cwd as the kernel names the lead's directory now, if the cwd is inside the
 /// prefix: another process may have renamed a directory above it since the chdir (getcwd
-/// gave a path that no longer existed). The name recorded at the chdir when the kernel
-/// cannot say (a cwd deeper than PATH_MAX, or removed).
-pub fn virtual_cwd_now() -> Option<Rel> {
-    let recorded = virtual_cwd()?;
-    let v = crate::members::view();
-    Some(real::getcwd().ok().and_then(|real| v.rel_in_lead(&real)).map_or(recorded, Rel))
+/// gave a path that no longer existed). ENOENT for a cwd removed, as natively; the name
+/// last known when the kernel cannot say otherwise (a cwd deeper than PATH_MAX).
+pub fn virtual_cwd_now() -> Res<Option<Rel>> {
+    let Some(known) = virtual_cwd() else { return Ok(None) };
+    match real::getcwd() {
+        Ok(real) => Ok(Some(crate::members::view().rel_in_lead(&real).map_or(known, Rel))),
+        Err(e) if e.0 == libc::ENOENT => Err(e),
+        Err(_) => Ok(Some(known)),
+    }
+}
+
+/// The name under the prefix the kernel gives the directory `fd` (AT_FDCWD: the cwd) on
+/// its member, checked to name it there; None for one removed (`… (deleted)`) or too deep
+/// to name.
+fn kernel_name(fd: c_int) -> Option<Vec<u8>> {
+    let link = if fd == libc::AT_FDCWD { c"/proc/self/cwd".to_owned() } else { CString::new(format!("/proc/self/fd/{fd}")).ok()? };
+    let real_path = real::readlink(&link).ok()?;
+    let rel = crate::members::view().rel_in_any(&real_path)?;
+    let dir = real::fstatat(libc::AT_FDCWD, &link, 0).ok()?;
+    let named = real::fstatat(libc::AT_FDCWD, &CString::new(real_path).ok()?, libc::AT_SYMLINK_NOFOLLOW).ok()?;
+    ((dir.st_dev, dir.st_ino) == (named.st_dev, named.st_ino)).then_some(rel)
+}
+
+/// The name under the prefix of the directory fd `fd` now (see `CwdDirs::rel`). The OCB
+/// keeps the name it was opened by; a directory that moved since is named by the kernel
+/// at each use (one readlink and two stats: moved directory fds are rare).
+pub fn dir_rel(fd: c_int, dir: &Ocb) -> Rel {
+    let now = crate::names::dirs_moved();
+    let opened_by = dir.rel();
+    if dir.named_at() == now {
+        return opened_by;
+    }
+    match kernel_name(fd) {
+        Some(name) if name != opened_by.0 => Rel(name),
+        _ => {
+            dir.set_named_at(now);
+            opened_by
+        }
+    }
 }
 
 /// The absolute virtual path of a `Rel`.
@@ -496,12 +551,12 @@ fn climbing(base: &[u8], p: &[u8]) -> Target {
 pub fn confined(dirfd: c_int, path: &CStr) -> Option<Spath> {
     let (base, base_rel) = if dirfd == libc::AT_FDCWD {
         match CWD.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            Some(Cwd::Virtual(dirs)) => (Base::Cwd(dirs.clone()), dirs.rel.clone()),
+            Some(Cwd::Virtual(dirs)) => (Base::Cwd(dirs.clone()), dirs.rel()),
             _ => return None,
         }
     } else {
         let ocb = fdtable::get(dirfd).filter(|o| o.is_dir())?;
-        let rel = ocb.rel().0;
+        let rel = dir_rel(dirfd, &ocb).0;
         (Base::Dir(dirfd, ocb), rel)
     };
     let inside = vpath::absolute(b"/", path.to_bytes());
@@ -660,7 +715,7 @@ pub fn resolve(dirfd: c_int, path: &CStr) -> Target {
     }
     if dirfd != libc::AT_FDCWD {
         if let Some(ocb) = fdtable::get(dirfd).filter(|o| o.is_dir()) {
-            let rel = ocb.rel();
+            let rel = dir_rel(dirfd, &ocb);
             return beneath(Base::Dir(dirfd, ocb), &rel.0, p);
         }
         // A directory above the prefix (`openat(open("/"), "shadow/x")`): only a path that
@@ -679,7 +734,7 @@ pub fn resolve(dirfd: c_int, path: &CStr) -> Target {
         Some(Cwd::Virtual(dirs)) => {
             let dirs = dirs.clone();
             drop(guard);
-            let rel = dirs.rel.clone();
+            let rel = dirs.rel();
             beneath(Base::Cwd(dirs), &rel, p)
         }
         Some(Cwd::Real(dir)) => {

@@ -335,6 +335,11 @@ impl Registry {
         self.lock_word(registry::DIR_MOVES, 0)
     }
 
+    /// The count of directory and symlink renames begun or ended (registry::DIRS_MOVED).
+    pub fn dirs_moved(&self) -> &AtomicU32 {
+        self.lock_word(registry::DIRS_MOVED, 0)
+    }
+
     /// The name operations under way in slot `i`'s process (registry::NAME_OPS).
     pub fn name_ops(&self, i: usize) -> &AtomicU32 {
         self.lock_word(registry::NAME_OPS, i % registry::SLOTS)

@@ -247,6 +247,10 @@ pub mod registry {
     pub const SIZE: usize = NAME_OPS + SLOTS * 4;
     /// In the header: the lock word a rename of a directory or a symlink holds (names.rs).
     pub const DIR_MOVES: usize = 16;
+    /// In the header: how many such renames began or ended (u32, wrapping): a process whose
+    /// cwd or directory fd was named when it read another count asks the kernel for the
+    /// name again (the shim's resolve.rs).
+    pub const DIRS_MOVED: usize = 20;
     /// "SHDWREG2": this layout (an older registry is started afresh).
     pub const MAGIC: u64 = 0x3247_4552_5744_4853;
     /// How many slots have ever been taken (u32): every scan stops there, so that a set

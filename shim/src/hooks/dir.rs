@@ -165,7 +165,7 @@ unsafe fn return_path(s: &[u8], buf: *mut c_char, size: Option<size_t>) -> Res<*
 #[no_mangle]
 pub unsafe extern "C" fn getcwd(buf: *mut c_char, size: size_t) -> *mut c_char {
     boundary::hook(
-        || match resolve::virtual_cwd_now() {
+        || match resolve::virtual_cwd_now()? {
             Some(rel) => return_path(&resolve::virtual_path(&rel), buf, Some(size)),
             None => raw::getcwd(buf, size).into_res(),
         },
