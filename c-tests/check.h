@@ -271,6 +271,18 @@ static inline void expect_file_at(const char *file, int line, const char *path,
 #define EXPECT_FILE(path, s) expect_file_at(HERE, (path), (s), strlen(s))
 #define EXPECT_FILE_BYTES(path, buf, len) expect_file_at(HERE, (path), (buf), (len))
 
+/* The virtual path's file holds the same bytes on both members (checked now, not only by
+ * run.sh at the end: a test may go on to change it). */
+static inline void expect_same_on_members_at(const char *file, int line, const char *vpath)
+{
+	size_t len;
+	char *p = read_whole_file_at(file, line, member_path("primary", vpath), &len);
+
+	expect_file_at(file, line, member_path("secondary", vpath), p, len);
+	free(p);
+}
+#define EXPECT_SAME_ON_MEMBERS(vpath) expect_same_on_members_at(HERE, (vpath))
+
 /* ---- metadata ------------------------------------------------------------ */
 
 static inline struct stat stat_at(const char *file, int line, const char *path)

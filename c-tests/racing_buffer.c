@@ -32,13 +32,7 @@ static void race(const char *path, size_t len, int rounds, int how)
 	*stop = 1;
 	wait_ok(filler);
 	CHECK_SYS(close(fd));
-	size_t a, b;
-	char *p = read_whole_file(member_path("primary", path), &a);
-	char *s = read_whole_file(member_path("secondary", path), &b);
-	CHECK_EQ(a, b);
-	CHECK(memcmp(p, s, a) == 0);
-	free(p);
-	free(s);
+	EXPECT_SAME_ON_MEMBERS(path);
 }
 
 int main(void)

@@ -452,8 +452,16 @@ impl Ocb {
 
     /// An lseek on the program's fd, under the file's order lock where the position is
     /// followed: the position learnt is the one the next write starts from.
+    /// Elsewhere, an lseek of a description another process writes through (or another
+    /// thread) is ordered with the writes too: a write learns where it landed by the
+    /// position after it, which a seek between the two moved (two processes seeking and
+    /// writing one shared fd left the members different).
     pub fn seek(&self, call: impl FnOnce() -> Res<i64>) -> Res<i64> {
         if !self.position_followed() {
+            if self.kind != OcbKind::File || self.flags & libc::O_ACCMODE == libc::O_RDONLY {
+                return call();
+            }
+            let _order = self.lock_order(self.has(Mark::Shared));
             return call();
         }
         let _order = self.order.local.lock().unwrap_or_else(|e| e.into_inner());
@@ -536,7 +544,21 @@ impl Ocb {
     pub fn mirrored_write(self: &Arc<Self>, what: &'static str, fd: c_int, landing: Landing, bytes: Payload<'_>, rwf: c_int, primary: impl Fn(Option<&Snapshot>) -> Res<isize>) -> Res<isize> {
         let snapshot = Snapshot::of(&bytes);
         let bytes = snapshot.as_ref().map_or(bytes, Snapshot::payload);
-        let primary = || primary(snapshot.as_ref());
+        // Where the position was before the lead's write, when a read may move it meanwhile;
+        // an appending write lands at the end whatever a read does, and the end moves only
+        // with writes, which wait for this one.
+        let watched = matches!(landing, Landing::Position) && self.reads_may_move();
+        let (landing, watched) = match watched && self.has(Mark::Append) {
+            true => (Landing::End { moves_position: false }, false),
+            false => (landing, watched),
+        };
+        let before = std::cell::Cell::new(None);
+        let primary = || {
+            if watched {
+                before.set(real::lseek(fd, 0, libc::SEEK_CUR).ok());
+            }
+            primary(snapshot.as_ref())
+        };
         // A write the program asked to be on the device is, on the follower too, and never
         // waits in the queue.
         let durable = rwf & (libc::RWF_SYNC | libc::RWF_DSYNC);
@@ -545,20 +567,71 @@ impl Ocb {
         let behind = self.written_behind() && durable == 0 && !crate::signals::in_handler();
         let after = |sfd, &r: &isize| {
             let n = r as usize;
-            let at = self.landed(fd, landing, n)?;
             let bytes = bytes.first(n);
-            if behind && crate::behind::push(self, sfd, at, &bytes, what) {
-                return Ok(());
+            let follow = |at: i64| {
+                if behind && crate::behind::push(self, sfd, at, &bytes, what) {
+                    return Ok(());
+                }
+                // The follower's earlier writes of this file, still queued, come first.
+                crate::behind::drain();
+                bytes.write_at(sfd, at, durable)
+            };
+            match before.get() {
+                Some(start) => self.landed_among(fd, start, &bytes, follow),
+                None => follow(self.landed(fd, landing, n)?),
             }
-            // The follower's earlier writes of this file, still queued, come first.
-            crate::behind::drain();
-            bytes.write_at(sfd, at, durable)
         };
         let known = matches!(landing, Landing::Position | Landing::Offset(_) | Landing::Exactly(_)) && bytes.sized();
-        if known && !behind && self.written_beside(bytes.len(), rwf) {
+        if known && !behind && !watched && self.written_beside(bytes.len(), rwf) {
             return self.mirrored_as(what, &primary, Follower::Alongside { fd, landing, bytes, durable, count: &|&r| r as usize, after: &after });
         }
         self.mirrored_as(what, &primary, Follower::After(&after))
+    }
+
+    /// Whether a read may move this description's position between the lead's write at the
+    /// position and the shim's look at where it landed: reads are not hooked (they cost
+    /// nothing), and a readable description can be read by another thread, or by another
+    /// process that shares it. Natively the kernel orders a read and a write on one
+    /// description; here the follower got the bytes at the position the read left (a
+    /// reader child beside a writing parent: members differed, unreported).
+    fn reads_may_move(&self) -> bool {
+        self.flags & libc::O_ACCMODE == libc::O_RDWR && (self.has(Mark::Shared) || real::may_have_threads())
+    }
+
+    /// Where a write at the position landed on a description whose position a read may have
+    /// moved (`reads_may_move`): `start` is the position before the lead's write. Moved by
+    /// the write alone: at `start`. Otherwise somewhere from `start` to just before the
+    /// position now (reads move it forward only; seeks and other writes wait for this one):
+    /// every place there where the lead holds the write's bytes. The follower gets them at
+    /// each: where the write did not land, the lead held those bytes already (or got them
+    /// from this write, where two places overlap), so the follower is made equal to the
+    /// lead there too. None found, or too far to look (more than `LOOK_BACK`): the file is
+    /// insecure. `follow` writes the follower at a place.
+    fn landed_among(&self, fd: c_int, start: i64, bytes: &Payload, follow: impl Fn(i64) -> Res<()>) -> Res<()> {
+        const LOOK_BACK: i64 = 1 << 20;
+        let n = bytes.len();
+        let end = real::lseek(fd, 0, libc::SEEK_CUR)?;
+        if end - n as i64 == start {
+            return follow(start);
+        }
+        let span = end - start;
+        let found = (|| {
+            if start < 0 || span < n as i64 || span > LOOK_BACK || crate::signals::in_handler() {
+                return Vec::new();
+            }
+            let mut want = vec![0u8; n];
+            // SAFETY: room for n bytes; the lead's write just read them.
+            unsafe { bytes.copy_to(want.as_mut_ptr()) };
+            let mut lead = vec![0u8; span as usize];
+            if real::pread(fd, &mut lead, start) != Ok(lead.len()) {
+                return Vec::new();
+            }
+            lead.windows(n).enumerate().filter(|(_, w)| *w == want.as_slice()).map(|(k, _)| start + k as i64).collect()
+        })();
+        if found.is_empty() {
+            self.mark_insecure("a read through the same file description moved its position during a write", Errno(libc::EIO));
+        }
+        found.into_iter().try_for_each(follow)
     }
 
     /// Where the `n` bytes a write just put on the lead landed; called after the lead's

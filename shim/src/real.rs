@@ -354,6 +354,12 @@ pub fn program_threaded() -> bool {
     !single_threaded() && !SHIM_MADE_THREADED.load(Ordering::Relaxed)
 }
 
+/// Whether the process may have a second thread now (or had one: glibc's flag does not
+/// go back), the program's or the shim's.
+pub fn may_have_threads() -> bool {
+    !single_threaded()
+}
+
 /// The shim's own thread made the process multi-threaded.
 static SHIM_MADE_THREADED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
