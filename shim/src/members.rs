@@ -890,6 +890,14 @@ pub fn follower_failed(rel: &Rel, what: &str, e: Errno, ocb: Option<&Ocb>) -> Re
     if member_gone { Err(e) } else { Ok(()) }
 }
 
+/// A change made on the lead alone through another process's fd of a file whose name
+/// was removed while it keeps another (resolve::other_process_link_unnamed): reported, and
+/// the next `recover` verifies everything, which finds that other name.
+pub fn changed_unnamed(removed: &Rel, what: &str) {
+    shared().state.mark_journal_lost();
+    crate::report::record(Code::NamespaceMismatch, removed, &format!("{what} through another process's fd of a file since removed under this name: made on the lead only (the name it has now is unknown); the next `shadowctl recover` verifies everything"));
+}
+
 /// Whether error `e` from member `m` means the member is gone, not that the object answered
 /// so (opening a FIFO without a reader, a device without a driver: ENXIO, ENODEV; one bad
 /// file: EIO). An error of `failure_errors` about the file system as a whole (full, quota,

@@ -663,19 +663,34 @@ pub fn may_be_fd_link(p: &[u8]) -> bool {
 /// lstat) is the kernel's. A file removed since, or a name that no longer names it, is
 /// left to the kernel.
 pub fn other_process_link(path: &CStr) -> Option<Spath> {
-    let p = path.to_bytes();
-    let rest = p.strip_prefix(b"/proc/")?;
-    let (pid, n) = rest.split_at(rest.iter().position(|&b| b == b'/')?);
-    let n = n.strip_prefix(b"/fd/")?;
-    let pid: u32 = std::str::from_utf8(pid).ok()?.parse().ok()?;
-    if pid == std::process::id() || crate::hooks::fd_number(n).is_none() {
-        return None;
-    }
+    other_fd_link(path.to_bytes())?;
     let v = crate::members::view();
     let sp = Spath::from_rel(Rel(v.rel_in_lead(&real::readlink(path).ok()?)?));
     let file = real::fstatat(libc::AT_FDCWD, path, 0).ok()?;
     let named = sp.at_lead(&v).and_then(|a| real::fstatat(a.fd, &a.path, libc::AT_SYMLINK_NOFOLLOW)).ok()?;
     ((file.st_dev, file.st_ino) == (named.st_dev, named.st_ino)).then_some(sp)
+}
+
+/// `/proc/PID/fd/N` with PID another process's.
+fn other_fd_link(p: &[u8]) -> Option<()> {
+    let rest = p.strip_prefix(b"/proc/")?;
+    let (pid, n) = rest.split_at(rest.iter().position(|&b| b == b'/')?);
+    let n = n.strip_prefix(b"/fd/")?;
+    let pid: u32 = std::str::from_utf8(pid).ok()?.parse().ok()?;
+    (pid != std::process::id() && crate::hooks::fd_number(n).is_some()).then_some(())
+}
+
+/// Another process's `/proc/PID/fd/N` (followed) to a file of the lead member whose name
+/// was removed while it keeps another (`ln f g; rm f`: the link reads `…/f (deleted)`):
+/// the shim cannot tell which name the follower's file has, and the kernel changes the
+/// lead's alone. The removed name, for the report (see members::changed_unnamed).
+pub fn other_process_link_unnamed(path: &CStr) -> Option<Rel> {
+    other_fd_link(path.to_bytes())?;
+    let target = real::readlink(path).ok()?;
+    let removed = target.strip_suffix(b" (deleted)")?;
+    let rel = crate::members::view().rel_in_lead(removed)?;
+    let file = real::fstatat(libc::AT_FDCWD, path, 0).ok()?;
+    (file.st_nlink > 0 && file.st_mode & libc::S_IFMT == libc::S_IFREG).then_some(Rel(rel))
 }
 
 /// Resolves `path` as an `*at` call with `dirfd` would (AT_FDCWD for plain calls).

@@ -367,13 +367,13 @@ pub(crate) fn through_fd_link<T: FfiReturn>(path: *const c_char, what: &str, cal
 /// A call that follows a link to an fd's file (see `through_fd_link`): `own` for the
 /// program's own shadowed fd, `other` for another process's file by name, inside the shim;
 /// `passthrough` makes the call as it is. None for other paths.
-fn by_link<T: FfiReturn>(path: *const c_char, own: impl FnOnce(c_int) -> Res<T>, other: impl FnOnce(Spath) -> Res<T>, passthrough: impl FnOnce() -> T) -> Option<T> {
+fn by_link<T: FfiReturn>(path: *const c_char, own: impl FnOnce(c_int) -> Res<T>, other: impl FnOnce(Spath) -> Res<T>, passthrough: impl Fn() -> T) -> Option<T> {
     match super::proc_fd(path) {
         Some(fd) => Some(boundary::hook(|| own(fd), passthrough)),
-        None => {
-            let sp = other_process_link(path)?;
-            Some(boundary::hook(|| other(sp), passthrough))
-        }
+        None => match other_process_link(path) {
+            Some(sp) => Some(boundary::hook(|| other(sp), passthrough)),
+            None => super::lead_only_unnamed(path, passthrough),
+        },
     }
 }
 

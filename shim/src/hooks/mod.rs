@@ -158,6 +158,26 @@ pub(crate) unsafe fn cstr<'a>(p: *const c_char) -> &'a [u8] {
     if p.is_null() { b"" } else { CStr::from_ptr(p).to_bytes() }
 }
 
+/// Another process's `/proc/PID/fd/N` to a file whose name was removed while it keeps
+/// another (resolve::other_process_link_unnamed): `call` is made (the kernel changes the
+/// lead's file alone) and, when it succeeds, reported (members::changed_unnamed). None for
+/// any other path.
+pub(crate) fn lead_only_unnamed<T: FfiReturn>(path: *const c_char, call: impl Fn() -> T) -> Option<T> {
+    if !set::is_active_for(path) {
+        return None;
+    }
+    let p = crate::mem::path(path).filter(|p| resolve::may_be_fd_link(p.to_bytes()))?;
+    let removed = boundary::prepare(|| resolve::other_process_link_unnamed(p))?;
+    Some(boundary::hook(
+        || {
+            let r = call().into_res()?;
+            crate::members::changed_unnamed(&removed, "a change");
+            Ok(r)
+        },
+        || call(),
+    ))
+}
+
 /// The shadowed fd a `/proc/self/fd/N`, `/proc/<pid>/fd/N`, `/dev/fd/N` or `/dev/std*`
 /// path names, if any. Cheap for every other path: one byte compare.
 pub(crate) fn proc_fd(path: *const c_char) -> Option<c_int> {

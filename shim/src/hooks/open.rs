@@ -400,6 +400,11 @@ macro_rules! open_hooks {
             if let Some(n) = super::proc_fd($path) {
                 return boundary::hook(|| reopen_shadowed(n, $path, $flags, $mode), || call($path));
             }
+            if $flags & (libc::O_WRONLY | libc::O_RDWR | libc::O_TRUNC) != 0 && $flags & libc::O_NOFOLLOW == 0 {
+                if let Some(fd) = super::lead_only_unnamed($path, || call($path)) {
+                    return fd;
+                }
+            }
             super::path_hook_or_lead($dirfd, $path, $flags & libc::O_NOFOLLOW == 0, |sp| open_shadowed_or_lead(sp, $flags, $mode), call)
         }
     )*};
