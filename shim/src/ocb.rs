@@ -452,15 +452,13 @@ impl Ocb {
 
     /// An lseek on the program's fd, under the file's order lock where the position is
     /// followed: the position learnt is the one the next write starts from.
-    /// Elsewhere, an lseek of a description another process writes through (or another
-    /// thread) is ordered with the writes too: a write learns where it landed by the
-    /// position after it, which a seek between the two moved (two processes seeking and
-    /// writing one shared fd left the members different).
+    /// A write-only description whose position is not followed (shared with another
+    /// process, or appending) is ordered with the writes too: such a write learns where it
+    /// landed by the position after it, which a seek between the two moved (two processes
+    /// seeking and writing one shared fd left the members different). Seeks of readable
+    /// descriptions are not hooked: their writes look before and after (`landed_among`).
     pub fn seek(&self, call: impl FnOnce() -> Res<i64>) -> Res<i64> {
         if !self.position_followed() {
-            if self.kind != OcbKind::File || self.flags & libc::O_ACCMODE == libc::O_RDONLY {
-                return call();
-            }
             let _order = self.lock_order(self.has(Mark::Shared));
             return call();
         }
