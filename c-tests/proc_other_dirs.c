@@ -3,7 +3,8 @@
 // by the name the kernel gives it now (renames included) and the rest walked from it.
 // Before, the kernel walked them on the primary alone, unreported (a supervisor creating a
 // file in its child's cwd). The process's own, /proc/<its pid>/cwd/name (a shell's $$),
-// is /proc/self/cwd/name.
+// is /proc/self/cwd/name. The cwd links themselves, followed (an open, chmod), are their
+// directories on both members.
 #include "check.h"
 
 #include <sys/xattr.h>
@@ -57,8 +58,25 @@ int main(void)
 	write_file(xasprintf("/proc/%d/fd/%d/own", (int)getpid(), mine), "own fd\n");
 	CHECK_SYS(close(mine));
 
+	// The cwd links themselves, followed: an fd opened by one is the shim's (files made
+	// relative to it reached the primary alone), and chmod through one reaches both.
+	int here = CHECK_SYS(open("/proc/self/cwd", O_RDONLY | O_DIRECTORY));
+	CHECK_SYS(close(CHECK_SYS(openat(here, "via-self", O_WRONLY | O_CREAT, 0644))));
+	CHECK_SYS(close(here));
+	CHECK_SYS(chmod("/proc/self/cwd", 0750));
+	int there = CHECK_SYS(open(cwd, O_RDONLY | O_DIRECTORY));
+	CHECK_SYS(mkdirat(there, "via-child", 0755));
+	CHECK_SYS(close(there));
+	CHECK_SYS(chmod(cwd, 0751));
+	char seen[4096];
+	CHECK(readlink("/proc/self/cwd", seen, sizeof seen) > 0);
+
 	CHECK(write(done[1], "x", 1) == 1);
 	wait_ok(pid);
+	EXPECT_FILE(member_path("secondary", SHADOW "/e2/via-self"), "");
+	CHECK_EQ(xstat(member_path("secondary", SHADOW "/e2")).st_mode & 07777, 0750);
+	CHECK_EQ(xstat(member_path("secondary", SHADOW "/d/via-child")).st_mode & 07777, 0755);
+	CHECK_EQ(xstat(member_path("secondary", SHADOW "/d")).st_mode & 07777, 0751);
 
 	EXPECT_FILE(member_path("secondary", SHADOW "/d/renamed"), "through the child's cwd\n");
 	EXPECT_FILE(member_path("secondary", SHADOW "/d/linked"), "through the child's cwd\n");

@@ -634,21 +634,55 @@ fn through_other_proc(p: &[u8]) -> Option<Target> {
     if rest.first() != Some(&b'/') || rest.iter().all(|&b| b == b'/') {
         return None;
     }
-    if pid as u32 == std::process::id() || pid == unsafe { libc::gettid() } {
+    if own_pid(pid) {
         let own = CString::new([&b"/proc/self"[..], tail].concat()).ok()?;
         return Some(resolve(libc::AT_FDCWD, &own));
     }
-    let link = CString::new(&p[..b"/proc/".len() + digits + link_len]).ok()?;
-    let v = crate::members::view();
-    let rel = Rel(v.rel_in_lead(&real::readlink(&link).ok()?)?);
-    let dir = real::fstatat(libc::AT_FDCWD, &link, 0).ok()?;
-    let sp = Spath::from_rel(rel.clone());
-    let named = sp.at_lead(&v).and_then(|a| real::fstatat(a.fd, &a.path, libc::AT_SYMLINK_NOFOLLOW)).ok()?;
-    if (dir.st_dev, dir.st_ino) != (named.st_dev, named.st_ino) || dir.st_mode & libc::S_IFMT != libc::S_IFDIR {
-        return None;
-    }
+    let rel = other_dir(&CString::new(&p[..b"/proc/".len() + digits + link_len]).ok()?)?;
     let path = CString::new([virtual_path(&rel).as_slice(), rest].concat()).ok()?;
     Some(resolve(libc::AT_FDCWD, &path))
+}
+
+/// This process's number, or its thread's.
+fn own_pid(pid: libc::pid_t) -> bool {
+    pid as u32 == std::process::id() || pid == unsafe { libc::gettid() }
+}
+
+/// The directory another process's `link` (its `/proc/PID/cwd`, a directory fd's
+/// `/proc/PID/fd/N`) names in the lead member: by the name the kernel gives it now,
+/// checked to be that directory.
+fn other_dir(link: &CStr) -> Option<Rel> {
+    let v = crate::members::view();
+    let rel = Rel(v.rel_in_lead(&real::readlink(link).ok()?)?);
+    let dir = real::fstatat(libc::AT_FDCWD, link, 0).ok()?;
+    let named = Spath::from_rel(rel.clone()).at_lead(&v).and_then(|a| real::fstatat(a.fd, &a.path, libc::AT_SYMLINK_NOFOLLOW)).ok()?;
+    ((dir.st_dev, dir.st_ino) == (named.st_dev, named.st_ino) && dir.st_mode & libc::S_IFMT == libc::S_IFDIR).then_some(rel)
+}
+
+/// Whether `p` may be a link that a following call takes to a file or directory of the
+/// lead (see `followed_link`): a few byte compares.
+pub fn may_be_followed_link(p: &[u8]) -> bool {
+    may_be_fd_link(p) || (p.starts_with(b"/proc/") && p.ends_with(b"/cwd"))
+}
+
+/// A link a following call (an open without O_NOFOLLOW, chmod, truncate…) takes to the
+/// lead's file or directory, which the kernel would change or open there alone: another
+/// process's `/proc/PID/fd/N` (`other_process_link`), or a cwd link, `/proc/self/cwd`,
+/// `/proc/thread-self/cwd` or `/proc/PID/cwd`, inside the prefix (a directory fd opened
+/// by it was not the shim's: a file created relative to it reached the primary alone). The
+/// link itself (readlink, lstat) stays the kernel's.
+pub fn followed_link(path: &CStr) -> Option<Spath> {
+    let p = path.to_bytes();
+    let Some(who) = p.strip_prefix(b"/proc/").and_then(|t| t.strip_suffix(b"/cwd")) else { return other_process_link(path) };
+    let pid = std::str::from_utf8(who).ok().and_then(|w| w.parse::<libc::pid_t>().ok());
+    if who == b"self" || who == b"thread-self" || pid.is_some_and(own_pid) {
+        return match resolve(libc::AT_FDCWD, c".") {
+            Target::Shadowed(sp) => Some(sp),
+            _ => None,
+        };
+    }
+    pid?;
+    other_dir(path).map(Spath::from_rel)
 }
 
 /// Whether `p` may be a `/proc/PID/fd/N` link (see `other_process_link`): two byte compares.

@@ -41,11 +41,12 @@ fn is_stamp_name(name: *const c_char) -> bool {
 }
 
 /// Whether `path` is a link to the prefix root that a call following it reaches it by:
-/// `/proc/self/fd/N` (`/dev/fd/N`…) of the program's fd on it, or another process's.
+/// `/proc/self/fd/N` (`/dev/fd/N`…) of the program's fd on it, another process's, or a cwd
+/// link.
 fn root_by_link(path: *const c_char) -> bool {
     match super::proc_fd(path) {
         Some(fd) => fdtable::get(fd).is_some_and(|o| o.rel().0.is_empty()),
-        None => other_process_link(path).is_some_and(|sp| sp.rel().0.is_empty()),
+        None => followed_link(path).is_some_and(|sp| sp.rel().0.is_empty()),
     }
 }
 
@@ -357,7 +358,8 @@ fn fd_link(fd: c_int) -> CString {
 /// instead (`on_fd`: by name for an fd without a follower fd, such as an O_PATH one).
 /// gnulib and glibc change a file held by an O_PATH fd this way (fchmodat's
 /// AT_SYMLINK_NOFOLLOW emulation); such changes reached the primary alone. Another
-/// process's `/proc/PID/fd/N` is its file by name (`resolve::other_process_link`). Calls
+/// process's `/proc/PID/fd/N` is its file by name, a cwd link the directory
+/// (`resolve::followed_link`). Calls
 /// that do not follow the link (lchown, lsetxattr) act on the link itself: the kernel's
 /// answer. None for other paths.
 pub(crate) fn through_fd_link<T: FfiReturn>(path: *const c_char, what: &str, call: impl Fn(*const c_char) -> T) -> Option<T> {
@@ -365,25 +367,26 @@ pub(crate) fn through_fd_link<T: FfiReturn>(path: *const c_char, what: &str, cal
 }
 
 /// A call that follows a link to an fd's file (see `through_fd_link`): `own` for the
-/// program's own shadowed fd, `other` for another process's file by name, inside the shim;
+/// program's own shadowed fd, `other` for another process's file by name or a cwd link's
+/// directory, inside the shim;
 /// `passthrough` makes the call as it is. None for other paths.
 fn by_link<T: FfiReturn>(path: *const c_char, own: impl FnOnce(c_int) -> Res<T>, other: impl FnOnce(Spath) -> Res<T>, passthrough: impl Fn() -> T) -> Option<T> {
     match super::proc_fd(path) {
         Some(fd) => Some(boundary::hook(|| own(fd), passthrough)),
-        None => match other_process_link(path) {
+        None => match followed_link(path) {
             Some(sp) => Some(boundary::hook(|| other(sp), passthrough)),
             None => super::lead_only_unnamed(path, passthrough),
         },
     }
 }
 
-/// `resolve::other_process_link` of a hook's path argument.
-fn other_process_link(path: *const c_char) -> Option<Spath> {
+/// `resolve::followed_link` of a hook's path argument.
+fn followed_link(path: *const c_char) -> Option<Spath> {
     if !crate::set::is_active_for(path) {
         return None;
     }
-    let p = crate::mem::path(path).filter(|p| crate::resolve::may_be_fd_link(p.to_bytes()))?;
-    boundary::prepare(|| crate::resolve::other_process_link(p))
+    let p = crate::mem::path(path).filter(|p| crate::resolve::may_be_followed_link(p.to_bytes()))?;
+    boundary::prepare(|| crate::resolve::followed_link(p))
 }
 
 /// truncate(2) through a `/proc/self/fd/N` link (see `through_fd_link`): ordered with the

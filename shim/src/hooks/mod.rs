@@ -47,7 +47,7 @@ pub(crate) fn path_hook<T: FfiReturn>(
 /// `path_hook` whose `shadowed` may hand the call back as the lead's full path
 /// (`Err(path)`), for `real` to make outside the shim (see open::open_shadowed_or_lead).
 /// `follows`: the call follows a final symlink, so another process's `/proc/PID/fd/N` is
-/// its file (`resolve::other_process_link`).
+/// its file, a cwd link the directory (`resolve::followed_link`).
 #[inline]
 pub(crate) fn path_hook_or_lead<T: FfiReturn>(
     dirfd: c_int,
@@ -60,11 +60,11 @@ pub(crate) fn path_hook_or_lead<T: FfiReturn>(
         return real(path);
     }
     let Some(p) = crate::mem::path(path) else { return real(path) };
-    let linked = follows && resolve::may_be_fd_link(p.to_bytes());
+    let linked = follows && resolve::may_be_followed_link(p.to_bytes());
     if plainly_outside(p) && !linked {
         return real(path);
     }
-    let target = || match linked.then(|| resolve::other_process_link(p)).flatten() {
+    let target = || match linked.then(|| resolve::followed_link(p)).flatten() {
         Some(sp) => Target::Shadowed(sp),
         None => resolve::resolve(dirfd, p),
     };
