@@ -428,11 +428,15 @@ impl LiveSet {
         let compare = |path: &[u8], whole: bool| if whole { tree::compare_shallow(&from, &to, as_path(path)) } else { tree::compare_entry(&from, &to, as_path(path)) };
         let (data, records, mut damage, live) = snapshot();
         let crashed = self.registry.crashed();
-        if damage.is_none() && self.state.take_journal_lost() {
+        let lost = damage.is_none() && self.state.take_journal_lost();
+        if lost {
             damage = Some(journal::Damage { offset: data.len(), reason: "a write intent could not be written (see the history)" });
         }
         if let Some(d) = &damage {
-            report.damage = Some(format!("{}: {d}", jpath.display()));
+            report.damage = Some(match lost {
+                true => format!("{}: not complete: a change went unrecorded or reached one member only (see the history)", jpath.display()),
+                false => format!("{}: {d}", jpath.display()),
+            });
             let (_, repaired) = self.verify(&[], true, &mut tree::Unobserved)?;
             let (left, _) = self.verify(&[], false, &mut tree::Unobserved)?;
             report.full_verify = Some((repaired, left.len()));

@@ -538,6 +538,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 for c in &conflicts {
                     println!("conflict {c}");
                 }
+                if let Some((repaired, left)) = r.full_verify {
+                    eprintln!("recover: full verify: {repaired} difference(s) repaired, {left} left");
+                }
                 if !quiet || !r.repaired.is_empty() || !settled.is_empty() {
                     eprintln!("recover: {} path(s) repaired, {} settled", r.repaired.len(), settled.len());
                 }
