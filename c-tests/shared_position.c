@@ -3,7 +3,9 @@
 // are not hooked, and an lseek of a description that is not followed took no lock, so a
 // read or a seek between the lead's write and that look sent the follower's bytes
 // elsewhere: the members differed, unreported. Now the write notes the position before it
-// too and, when something moved it, finds its bytes on the lead; seeks wait for writes.
+// too and, when something moved it, finds its bytes on the lead; seeks of writable files
+// wait for writes. The O_APPEND flag of a shared description is asked of the kernel: another
+// process may have changed it.
 // timeout: 120
 #include "check.h"
 
@@ -63,17 +65,48 @@ int main(void)
 	CHECK_SYS(close(fd));
 	EXPECT_SAME_ON_MEMBERS(SHADOW "/by-thread");
 
-	// Two processes seek and write one write-only description.
-	fd = filled(SHADOW "/seekers", O_WRONLY);
-	pid = CHECK_SYS(fork());
-	for (int i = 0; i < WRITES; i++) {
-		CHECK_SYS(lseek(fd, (i * 7919 + (pid == 0) * 13) % 290000, SEEK_SET));
-		CHECK_EQ(write(fd, pid == 0 ? "child" : "PAREN", 5), 5);
+	// Two processes seek and write one description, write-only or readable.
+	for (int rw = 0; rw < 2; rw++) {
+		const char *path = rw ? SHADOW "/seekers-rw" : SHADOW "/seekers";
+		fd = filled(path, rw ? O_RDWR : O_WRONLY);
+		pid = CHECK_SYS(fork());
+		for (int i = 0; i < WRITES; i++) {
+			CHECK_SYS(lseek(fd, (i * 7919 + (pid == 0) * 13) % 290000, SEEK_SET));
+			CHECK_EQ(write(fd, pid == 0 ? "child" : "PAREN", 5), 5);
+		}
+		if (pid == 0)
+			_exit(0);
+		wait_ok(pid);
+		CHECK_SYS(close(fd));
+		EXPECT_SAME_ON_MEMBERS(path);
 	}
-	if (pid == 0)
-		_exit(0);
-	wait_ok(pid);
+
+	// Empty writes while a thread reads: 0, as natively.
+	fd = filled(SHADOW "/empty", O_RDWR);
+	CHECK(pthread_create(&t, NULL, read_along, &fd) == 0);
+	for (int i = 0; i < WRITES; i++)
+		CHECK_EQ(write(fd, "", 0), 0);
+	CHECK(pthread_join(t, NULL) == 0);
 	CHECK_SYS(close(fd));
-	EXPECT_SAME_ON_MEMBERS(SHADOW "/seekers");
+
+	// Another process sharing the description sets O_APPEND, then clears it: this one's
+	// pwrite and write land where the kernel puts them on both members.
+	for (int append = 1; append >= 0; append--) {
+		const char *path = append ? SHADOW "/set-append" : SHADOW "/cleared-append";
+		fd = CHECK_SYS(open(path, O_RDWR | O_CREAT | O_TRUNC | (append ? 0 : O_APPEND), 0644));
+		write_str(fd, "0123456789");
+		pid = CHECK_SYS(fork());
+		if (pid == 0) {
+			int fl = fcntl(fd, F_GETFL);
+			_exit(fcntl(fd, F_SETFL, append ? fl | O_APPEND : fl & ~O_APPEND) == 0 ? 0 : 1);
+		}
+		wait_ok(pid);
+		CHECK_EQ(pwrite(fd, "XY", 2, 0), 2);
+		CHECK_SYS(lseek(fd, 4, SEEK_SET));
+		CHECK_EQ(write(fd, "AB", 2), 2);
+		CHECK_SYS(close(fd));
+		EXPECT_FILE(path, append ? "0123456789XYAB" : "XY23AB6789");
+		EXPECT_SAME_ON_MEMBERS(path);
+	}
 	return 0;
 }

@@ -90,8 +90,8 @@ impl FdBitmap {
 
 static SHADOWED: FdBitmap = FdBitmap::new();
 static INTERNAL: FdBitmap = FdBitmap::new();
-/// Fds whose OCB follows the file position (`Ocb::follows_position`): their lseek is hooked.
-static POSITION_FOLLOWED: FdBitmap = FdBitmap::new();
+/// Fds whose lseek is hooked (`Ocb::seeks_hooked`: writable files).
+static SEEK_HOOKED: FdBitmap = FdBitmap::new();
 static TABLE: RwLock<Links> = RwLock::new(Links(Vec::new()));
 
 /// Fds linked per block of the table.
@@ -137,8 +137,8 @@ pub fn is_shadowed(fd: c_int) -> bool {
 }
 
 #[inline]
-pub fn position_followed(fd: c_int) -> bool {
-    POSITION_FOLLOWED.test(fd)
+pub fn seek_hooked(fd: c_int) -> bool {
+    SEEK_HOOKED.test(fd)
 }
 
 #[inline]
@@ -172,7 +172,7 @@ pub fn link(fd: c_int, ocb: Arc<Ocb>) -> Option<Arc<Ocb>> {
     if (0..=2).contains(&fd) {
         ocb.mark_std_stream();
     }
-    POSITION_FOLLOWED.set(fd, ocb.follows_position());
+    SEEK_HOOKED.set(fd, ocb.seeks_hooked());
     t.insert(fd, ocb)
 }
 
@@ -184,7 +184,7 @@ pub fn unlink(fd: c_int) -> Option<Arc<Ocb>> {
     }
     let mut t = TABLE.write().unwrap_or_else(|e| e.into_inner());
     SHADOWED.set(fd, false);
-    POSITION_FOLLOWED.set(fd, false);
+    SEEK_HOOKED.set(fd, false);
     t.remove(fd)
 }
 

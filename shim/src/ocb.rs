@@ -377,6 +377,24 @@ impl Ocb {
         self.set(Mark::Shared);
     }
 
+    /// Whether the description appends now. Another process sharing it may have changed
+    /// O_APPEND by its own fcntl, which this process's mark does not see: for a shared
+    /// description the kernel is asked (a pwrite after another process set O_APPEND landed
+    /// at the end on the lead and at the offset on the follower).
+    fn appends(&self, fd: c_int) -> bool {
+        if !self.has(Mark::Shared) {
+            return self.has(Mark::Append);
+        }
+        real::fcntl(fd, libc::F_GETFL, 0).map_or(self.has(Mark::Append), |f| f & libc::O_APPEND != 0)
+    }
+
+    /// Whether this fd's lseeks go through the shim (ordered with its writes): every
+    /// writable file's. Readable ones' reads still move the position unseen
+    /// (`landed_among`).
+    pub fn seeks_hooked(&self) -> bool {
+        self.kind == OcbKind::File && self.flags & libc::O_ACCMODE != libc::O_RDONLY
+    }
+
     /// Whether the program's file position can be followed without asking the kernel, as
     /// far as the open's kind fixes it: a write-only file (a read, never hooked, moves the
     /// position of a readable one). The fds of such opens have their lseek hooked.
@@ -452,11 +470,11 @@ impl Ocb {
 
     /// An lseek on the program's fd, under the file's order lock where the position is
     /// followed: the position learnt is the one the next write starts from.
-    /// A write-only description whose position is not followed (shared with another
+    /// A writable description whose position is not followed (readable, shared with another
     /// process, or appending) is ordered with the writes too: such a write learns where it
-    /// landed by the position after it, which a seek between the two moved (two processes
-    /// seeking and writing one shared fd left the members different). Seeks of readable
-    /// descriptions are not hooked: their writes look before and after (`landed_among`).
+    /// landed by the position after it (and before it, `landed_among`), which a seek between
+    /// the two moved (two processes seeking and writing one shared fd left the members
+    /// different).
     pub fn seek(&self, call: impl FnOnce() -> Res<i64>) -> Res<i64> {
         if !self.position_followed() {
             let _order = self.lock_order(self.has(Mark::Shared));
@@ -546,7 +564,7 @@ impl Ocb {
         // an appending write lands at the end whatever a read does, and the end moves only
         // with writes, which wait for this one.
         let watched = matches!(landing, Landing::Position) && self.reads_may_move();
-        let (landing, watched) = match watched && self.has(Mark::Append) {
+        let (landing, watched) = match watched && self.appends(fd) {
             true => (Landing::End { moves_position: false }, false),
             false => (landing, watched),
         };
@@ -599,7 +617,8 @@ impl Ocb {
     /// Where a write at the position landed on a description whose position a read may have
     /// moved (`reads_may_move`): `start` is the position before the lead's write. Moved by
     /// the write alone: at `start`. Otherwise somewhere from `start` to just before the
-    /// position now (reads move it forward only; seeks and other writes wait for this one):
+    /// position now (reads move it forward only; seeks, hooked for every writable file, and
+    /// other writes wait for this one):
     /// every place there where the lead holds the write's bytes. The follower gets them at
     /// each: where the write did not land, the lead held those bytes already (or got them
     /// from this write, where two places overlap), so the follower is made equal to the
@@ -608,6 +627,9 @@ impl Ocb {
     fn landed_among(&self, fd: c_int, start: i64, bytes: &Payload, follow: impl Fn(i64) -> Res<()>) -> Res<()> {
         const LOOK_BACK: i64 = 1 << 20;
         let n = bytes.len();
+        if n == 0 {
+            return Ok(());
+        }
         let end = real::lseek(fd, 0, libc::SEEK_CUR)?;
         if end - n as i64 == start {
             return follow(start);
@@ -825,7 +847,7 @@ impl Ocb {
     /// Offset at which a positional write of `n` bytes through an O_APPEND fd landed
     /// (Linux appends pwrite on such fds whatever the offset).
     pub fn landed_at(&self, fd: c_int, requested: i64, n: usize) -> Res<i64> {
-        if self.has(Mark::Append) {
+        if self.appends(fd) {
             Ok(real::fstat(fd)?.st_size - n as i64)
         } else {
             Ok(requested)

@@ -144,8 +144,8 @@ fd_hooks! {
     fn pwritev64v2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, Some(flags), |v, c| raw::pwritev64v2(fd, v, c, off, flags));
 }
 
-/// lseek on any fd: only the position of write-only shadowed files is followed (see
-/// `Ocb::landed_at_position`); every other fd pays one bitmap test.
+/// lseek on any fd: only writable shadowed files' go through the shim (their writes learn
+/// where they landed from the position: `Ocb::seek`); every other fd pays one bitmap test.
 pub fn seek(fd: c_int, off: off64_t, whence: c_int) -> Res<off64_t> {
     match fdtable::get(fd) {
         Some(ocb) => ocb.seek(|| real::lseek(fd, off, whence)),
@@ -158,7 +158,7 @@ macro_rules! lseek_hooks {
         /// lseek(2) (glibc's four names for it).
         #[no_mangle]
         pub unsafe extern "C" fn $name(fd: c_int, off: off64_t, whence: c_int) -> off64_t {
-            if !fdtable::position_followed(fd) {
+            if !fdtable::seek_hooked(fd) {
                 return raw::lseek64(fd, off, whence);
             }
             boundary::hook_write(|| seek(fd, off, whence), || raw::lseek64(fd, off, whence))
