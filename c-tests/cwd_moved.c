@@ -5,7 +5,8 @@
 // found, or another file's `#!`); the journal and name locks named the old place (a change
 // through a read-only fd opened there was reported and never repaired); getcwd of a removed
 // cwd gave a name where natively it fails with ENOENT. Now the kernel is asked for the name
-// again whenever a directory of the set has moved.
+// again whenever a directory of the set has moved; where it cannot name it (removed), `..`
+// is counted by walking it.
 #include "check.h"
 
 #include <sys/wait.h>
@@ -68,6 +69,23 @@ int main(void)
 	CHECK_SYS(close(d));
 	EXPECT_FILE(member_path("secondary", xasprintf("%s%s", SHADOW, host)), "up two\nthrough the fd\n");
 	CHECK_EQ(xstat(member_path("secondary", SHADOW "/e/sub")).st_mode & 07777, 0700);
+	EXPECT_MISSING(host);
+
+	// Moved deeper, then removed: the kernel cannot name it, but `..` still climbs through
+	// its parents; by the recorded depth the climb left the prefix for the host's /.
+	CHECK_SYS(mkdir(SHADOW "/m", 0755));
+	CHECK_SYS(mkdir(SHADOW "/m/n", 0755));
+	int n = CHECK_SYS(open(SHADOW "/m/n", O_RDONLY | O_DIRECTORY));
+	CHECK_SYS(chdir(SHADOW "/m/n"));
+	moved_by_another_process(SHADOW "/m", SHADOW "/e/m");
+	CHECK_SYS(rmdir(SHADOW "/e/m/n"));
+	write_file(xasprintf("../../..%s", host), "from a removed cwd\n");
+	EXPECT_FILE(member_path("secondary", xasprintf("%s%s", SHADOW, host)), "from a removed cwd\n");
+	f = CHECK_SYS(openat(n, xasprintf("../../..%s", host), O_WRONLY | O_APPEND));
+	write_str(f, "from a removed dir fd\n");
+	CHECK_SYS(close(f));
+	CHECK_SYS(close(n));
+	EXPECT_FILE(member_path("secondary", xasprintf("%s%s", SHADOW, host)), "from a removed cwd\nfrom a removed dir fd\n");
 	EXPECT_MISSING(host);
 
 	// A removed cwd has no name, as natively.

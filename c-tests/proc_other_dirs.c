@@ -4,7 +4,8 @@
 // Before, the kernel walked them on the primary alone, unreported (a supervisor creating a
 // file in its child's cwd). The process's own, /proc/<its pid>/cwd/name (a shell's $$),
 // is /proc/self/cwd/name. The cwd links themselves, followed (an open, chmod), are their
-// directories on both members.
+// directories on both members, however the path to them is spelled (`/proc//PID`,
+// `task/TID/`).
 #include "check.h"
 
 #include <sys/xattr.h>
@@ -71,12 +72,21 @@ int main(void)
 	char seen[4096];
 	CHECK(readlink("/proc/self/cwd", seen, sizeof seen) > 0);
 
+	// The other spellings the kernel takes: repeated slashes, a thread's task/TID/.
+	write_file(xasprintf("/proc//%d/cwd/dslash0", (int)pid), "");
+	write_file(xasprintf("/proc/%d//cwd//dslash1", (int)pid), "");
+	write_file(xasprintf("/proc/%d/task/%d/cwd/task", (int)pid, (int)pid), "");
+	write_file(xasprintf("/proc/self/task/%d/cwd/selftask", (int)gettid()), "");
+	write_file(xasprintf("/proc/%d/./task/%d/fd/%d/fdtask", (int)pid, (int)pid, fd), "");
+
 	CHECK(write(done[1], "x", 1) == 1);
 	wait_ok(pid);
 	EXPECT_FILE(member_path("secondary", SHADOW "/e2/via-self"), "");
 	CHECK_EQ(xstat(member_path("secondary", SHADOW "/e2")).st_mode & 07777, 0750);
 	CHECK_EQ(xstat(member_path("secondary", SHADOW "/d/via-child")).st_mode & 07777, 0755);
 	CHECK_EQ(xstat(member_path("secondary", SHADOW "/d")).st_mode & 07777, 0751);
+	for (const char **n = (const char *[]){"d/dslash0", "d/dslash1", "d/task", "e2/selftask", "e2/fdtask", NULL}; *n; n++)
+		EXPECT_FILE(member_path("secondary", xasprintf(SHADOW "/%s", *n)), "");
 
 	EXPECT_FILE(member_path("secondary", SHADOW "/d/renamed"), "through the child's cwd\n");
 	EXPECT_FILE(member_path("secondary", SHADOW "/d/linked"), "through the child's cwd\n");

@@ -42,6 +42,20 @@ pub enum Base {
     Dir(c_int, Arc<Ocb>),
 }
 
+impl Base {
+    /// The directory on the lead (AT_FDCWD: the kernel's cwd).
+    fn lead_fd(&self) -> c_int {
+        match self {
+            Base::Root => {
+                let v = crate::members::view();
+                v.root(v.lead).unwrap_or(libc::AT_FDCWD)
+            }
+            Base::Cwd(dirs) => dirs.lead_fd(),
+            Base::Dir(fd, _) => *fd,
+        }
+    }
+}
+
 /// A path under the prefix, ready to be handed to each member's kernel.
 #[derive(Clone)]
 pub struct Spath {
@@ -312,15 +326,32 @@ impl CwdDirs {
     /// the wrong names in the journal and the name locks, and looked up `./script` for an
     /// exec by the old name.
     pub fn rel(&self) -> Vec<u8> {
+        self.rel_named().0
+    }
+
+    /// `rel`, and whether it is the name now: false when a directory moved and the kernel
+    /// cannot name this one (removed, or deeper than PATH_MAX): the name of the chdir (or
+    /// the last one known) is kept, asked again at each use, and its depth not trusted
+    /// (`beneath`).
+    fn rel_named(&self) -> (Vec<u8>, bool) {
         let now = crate::names::dirs_moved();
         let mut rel = self.rel.lock().unwrap_or_else(|e| e.into_inner());
-        if self.named_at.load(Ordering::Acquire) != now {
-            if let Some(name) = kernel_name(self.fd(self.lead).unwrap_or(libc::AT_FDCWD)) {
-                *rel = name;
-            }
-            self.named_at.store(now, Ordering::Release);
+        if self.named_at.load(Ordering::Acquire) == now {
+            return (rel.clone(), true);
         }
-        rel.clone()
+        match kernel_name(self.lead_fd()) {
+            Some(name) => {
+                *rel = name;
+                self.named_at.store(now, Ordering::Release);
+                (rel.clone(), true)
+            }
+            None => (rel.clone(), false),
+        }
+    }
+
+    /// The directory on the lead (the kernel's cwd when the shim holds none).
+    fn lead_fd(&self) -> c_int {
+        self.fd(self.lead).unwrap_or(libc::AT_FDCWD)
     }
 
     pub fn fd(&self, m: Member) -> Option<c_int> {
@@ -486,18 +517,48 @@ fn kernel_name(fd: c_int) -> Option<Vec<u8>> {
 /// keeps the name it was opened by; a directory that moved since is named by the kernel
 /// at each use (one readlink and two stats: moved directory fds are rare).
 pub fn dir_rel(fd: c_int, dir: &Ocb) -> Rel {
+    dir_rel_named(fd, dir).0
+}
+
+/// `dir_rel`, and whether it is the name now (see `CwdDirs::rel_named`).
+fn dir_rel_named(fd: c_int, dir: &Ocb) -> (Rel, bool) {
     let now = crate::names::dirs_moved();
     let opened_by = dir.rel();
     if dir.named_at() == now {
-        return opened_by;
+        return (opened_by, true);
     }
     match kernel_name(fd) {
-        Some(name) if name != opened_by.0 => Rel(name),
-        _ => {
+        Some(name) if name != opened_by.0 => (Rel(name), true),
+        Some(_) => {
             dir.set_named_at(now);
-            opened_by
+            (opened_by, true)
         }
+        None => (opened_by, false),
     }
+}
+
+/// How deep below the lead's root the directory `fd` (AT_FDCWD: the cwd) lies, counted by
+/// walking `..` from it: for a directory the kernel cannot name, whose recorded name may
+/// say another depth (moved since, then removed). None when the walk does not reach the
+/// root (moved out of the member).
+fn physical_depth(fd: c_int) -> Option<usize> {
+    let v = crate::members::view();
+    let id = |st: libc::stat64| (st.st_dev, st.st_ino);
+    let root = id(real::fstat(v.root(v.lead).ok()?).ok()?);
+    let mut here = id(real::fstatat(fd, c".", 0).ok()?);
+    let mut at: Option<Internal> = None;
+    for depth in 0..=libc::PATH_MAX as usize {
+        if here == root {
+            return Some(depth);
+        }
+        let up = Internal(ocb::make_internal(real::openat(at.as_ref().map_or(fd, |d| d.0), c"..", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).ok()?));
+        let parent = id(real::fstat(up.0).ok()?);
+        if parent == here {
+            return None;
+        }
+        (here, at) = (parent, Some(up));
+    }
+    None
 }
 
 /// The absolute virtual path of a `Rel`.
@@ -520,9 +581,24 @@ fn classify(abs: Vec<u8>, kernel_would_misresolve: bool) -> Target {
 
 /// A path relative to a directory `base_rel` under the prefix: walked from that directory
 /// unless it climbs out of the prefix on the way.
-fn beneath(base: Base, base_rel: &[u8], p: &[u8]) -> Target {
-    if vpath::escapes(p, vpath::depth(base_rel)) {
-        return climbing(&vpath::join(&set::get().prefix, base_rel), p);
+fn beneath(base: Base, base_rel: &[u8], named: bool, p: &[u8]) -> Target {
+    let recorded = vpath::depth(base_rel);
+    // A base the kernel cannot name: `..` counts the levels it really has (by its recorded
+    // name, `..` from a directory moved deeper, then removed, left the prefix).
+    let depth = match named || !vpath::climbs(p) {
+        true => recorded,
+        false => match physical_depth(base.lead_fd()) {
+            Some(d) => d,
+            None => return Target::Outside,
+        },
+    };
+    if vpath::escapes(p, depth) {
+        let from = match depth == recorded {
+            true => vpath::join(&set::get().prefix, base_rel),
+            // Names of the right depth that name nothing: the climb leaves them all.
+            false => (0..depth).fold(set::get().prefix.clone(), |d, _| vpath::join(&d, b".libshadow-unnamed")),
+        };
+        return climbing(&from, p);
     }
     Target::Shadowed(Spath::new(base, base_rel, p))
 }
@@ -662,7 +738,7 @@ fn other_dir(link: &CStr) -> Option<Rel> {
 /// Whether `p` may be a link that a following call takes to a file or directory of the
 /// lead (see `followed_link`): a few byte compares.
 pub fn may_be_followed_link(p: &[u8]) -> bool {
-    may_be_fd_link(p) || (p.starts_with(b"/proc/") && p.ends_with(b"/cwd"))
+    may_be_fd_link(p) || (p.starts_with(b"/proc/") && (p.ends_with(b"/cwd") || proc_respelled(p).is_some()))
 }
 
 /// A link a following call (an open without O_NOFOLLOW, chmod, truncate…) takes to the
@@ -672,6 +748,9 @@ pub fn may_be_followed_link(p: &[u8]) -> bool {
 /// by it was not the shim's: a file created relative to it reached the primary alone). The
 /// link itself (readlink, lstat) stays the kernel's.
 pub fn followed_link(path: &CStr) -> Option<Spath> {
+    if let Some(plain) = proc_respelled(path.to_bytes()) {
+        return followed_link(&CString::new(plain).ok()?);
+    }
     let p = path.to_bytes();
     let Some(who) = p.strip_prefix(b"/proc/").and_then(|t| t.strip_suffix(b"/cwd")) else { return other_process_link(path) };
     let pid = std::str::from_utf8(who).ok().and_then(|w| w.parse::<libc::pid_t>().ok());
@@ -683,6 +762,47 @@ pub fn followed_link(path: &CStr) -> Option<Spath> {
     }
     pid?;
     other_dir(path).map(Spath::from_rel)
+}
+
+/// A `/proc` path to a process's cwd or fd link spelled otherwise than `/proc/WHO/cwd…` or
+/// `/proc/WHO/fd/N…` (WHO: `self`, `thread-self` or a number), in that form: repeated
+/// slashes and `.` dropped from the head, and a thread's `task/TID/` taken as its
+/// process's (threads share the cwd and the fds). The kernel takes all these spellings;
+/// the shim's `/proc` checks take the plain one, and the others reached the primary alone.
+/// None for other paths, and for the plain spelling (without an allocation).
+pub fn proc_respelled(p: &[u8]) -> Option<Vec<u8>> {
+    if !p.starts_with(b"/proc/") {
+        return None;
+    }
+    // The first six components that are not empty nor `.`, each with where it ends.
+    let mut parts: [(&[u8], usize); 6] = [(b"", 0); 6];
+    let (mut n, mut i) = (0, 0);
+    while n < parts.len() && i < p.len() {
+        while i < p.len() && p[i] == b'/' {
+            i += 1;
+        }
+        let start = i;
+        while i < p.len() && p[i] != b'/' {
+            i += 1;
+        }
+        if i > start && &p[start..i] != b"." {
+            parts[n] = (&p[start..i], i);
+            n += 1;
+        }
+    }
+    let number = |c: &[u8]| !c.is_empty() && c.iter().all(u8::is_ascii_digit);
+    let (who, _) = parts[1];
+    if n < 3 || parts[0].0 != b"proc" || !(who == b"self" || who == b"thread-self" || number(who)) {
+        return None;
+    }
+    let link = if parts[2].0 == b"task" && who != b"thread-self" && n >= 5 && number(parts[3].0) { 4 } else { 2 };
+    let (head, end) = match parts[link].0 {
+        b"cwd" => (b"/cwd".to_vec(), parts[link].1),
+        b"fd" if link + 1 < n => ([&b"/fd/"[..], parts[link + 1].0].concat(), parts[link + 1].1),
+        _ => return None,
+    };
+    let plain = [&b"/proc/"[..], who, &head, &p[end..]].concat();
+    (plain != p).then_some(plain)
 }
 
 /// Whether `p` may be a `/proc/PID/fd/N` link (see `other_process_link`): two byte compares.
@@ -719,6 +839,9 @@ fn other_fd_link(p: &[u8]) -> Option<()> {
 /// the shim cannot tell which name the follower's file has, and the kernel changes the
 /// lead's alone. The removed name, for the report (see members::changed_unnamed).
 pub fn other_process_link_unnamed(path: &CStr) -> Option<Rel> {
+    if let Some(plain) = proc_respelled(path.to_bytes()) {
+        return other_process_link_unnamed(&CString::new(plain).ok()?);
+    }
     other_fd_link(path.to_bytes())?;
     let target = real::readlink(path).ok()?;
     let removed = target.strip_suffix(b" (deleted)")?;
@@ -735,6 +858,9 @@ pub fn resolve(dirfd: c_int, path: &CStr) -> Target {
     if p.is_empty() {
         // AT_EMPTY_PATH or an error either way: the call acts on dirfd itself.
         return Target::Outside;
+    }
+    if let Some(plain) = proc_respelled(p) {
+        return CString::new(plain).map_or(Target::Outside, |plain| resolve(dirfd, &plain));
     }
     if may_pass_through_proc(p) {
         if let Some((dirfd, at)) = through_proc(p) {
@@ -764,8 +890,8 @@ pub fn resolve(dirfd: c_int, path: &CStr) -> Target {
     }
     if dirfd != libc::AT_FDCWD {
         if let Some(ocb) = fdtable::get(dirfd).filter(|o| o.is_dir()) {
-            let rel = dir_rel(dirfd, &ocb);
-            return beneath(Base::Dir(dirfd, ocb), &rel.0, p);
+            let (rel, named) = dir_rel_named(dirfd, &ocb);
+            return beneath(Base::Dir(dirfd, ocb), &rel.0, named, p);
         }
         // A directory above the prefix (`openat(open("/"), "shadow/x")`): only a path that
         // starts with a name leading towards the prefix, or climbs, can reach it.
@@ -783,8 +909,8 @@ pub fn resolve(dirfd: c_int, path: &CStr) -> Target {
         Some(Cwd::Virtual(dirs)) => {
             let dirs = dirs.clone();
             drop(guard);
-            let rel = dirs.rel();
-            beneath(Base::Cwd(dirs), &rel, p)
+            let (rel, named) = dirs.rel_named();
+            beneath(Base::Cwd(dirs), &rel, named, p)
         }
         Some(Cwd::Real(dir)) => {
             // Only a cwd that is an ancestor of the prefix, or a path that climbs, can reach it.
@@ -796,5 +922,25 @@ pub fn resolve(dirfd: c_int, path: &CStr) -> Target {
             }
         }
         None => Target::Outside,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::proc_respelled;
+
+    #[test]
+    fn proc_links_spelled_otherwise_are_given_their_plain_spelling() {
+        let plain = |p: &[u8]| proc_respelled(p).map(|v| String::from_utf8(v).unwrap());
+        assert_eq!(plain(b"/proc//12/cwd/x"), Some("/proc/12/cwd/x".into()));
+        assert_eq!(plain(b"/proc/12//cwd//x"), Some("/proc/12/cwd//x".into()));
+        assert_eq!(plain(b"/proc/12/task/13/cwd/x"), Some("/proc/12/cwd/x".into()));
+        assert_eq!(plain(b"/proc/self/task/13/fd/4/y"), Some("/proc/self/fd/4/y".into()));
+        assert_eq!(plain(b"/proc/self/./fd//4"), Some("/proc/self/fd/4".into()));
+        assert_eq!(plain(b"/proc/12/task/13/cwd"), Some("/proc/12/cwd".into()));
+        // The plain spellings, and paths that are no cwd or fd link, are left alone.
+        for p in [&b"/proc/12/cwd/x"[..], b"/proc/self/fd/4/y", b"/proc/12/stat", b"/proc/self/task/13/stat", b"/proc/thread-self/task/1/cwd", b"/proc/self/fd", b"/shadow/x", b"/proc/self/cwd"] {
+            assert_eq!(plain(p), None, "{}", String::from_utf8_lossy(p));
+        }
     }
 }

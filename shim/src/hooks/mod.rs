@@ -27,7 +27,7 @@ use std::ffi::{CStr, CString};
 #[inline]
 fn plainly_outside(p: &CStr) -> bool {
     let b = p.to_bytes();
-    b.first() == Some(&b'/') && !b.starts_with(&set::get().prefix) && !vpath::has_dot_components(b) && !resolve::may_pass_through_proc(b) && !resolve::may_pass_through_other_proc(b)
+    b.first() == Some(&b'/') && !b.starts_with(&set::get().prefix) && !vpath::has_dot_components(b) && !resolve::may_pass_through_proc(b) && !resolve::may_pass_through_other_proc(b) && resolve::proc_respelled(b).is_none()
 }
 
 /// Runs a hook taking one path (relative to `dirfd`). `shadowed` gets the path under the
@@ -166,7 +166,7 @@ pub(crate) fn lead_only_unnamed<T: FfiReturn>(path: *const c_char, call: impl Fn
     if !set::is_active_for(path) {
         return None;
     }
-    let p = crate::mem::path(path).filter(|p| resolve::may_be_fd_link(p.to_bytes()))?;
+    let p = crate::mem::path(path).filter(|p| resolve::may_be_followed_link(p.to_bytes()))?;
     let removed = boundary::prepare(|| resolve::other_process_link_unnamed(p))?;
     Some(boundary::hook(
         || {
@@ -188,6 +188,8 @@ pub(crate) fn proc_fd(path: *const c_char) -> Option<c_int> {
     if !p.starts_with(b"/proc/") && !p.starts_with(b"/dev/") {
         return None;
     }
+    let plain = resolve::proc_respelled(p);
+    let p = plain.as_deref().unwrap_or(p);
     let fd = match p {
         b"/dev/stdin" => 0,
         b"/dev/stdout" => 1,
