@@ -468,9 +468,6 @@ pub fn ftruncate(fd: c_int, len: i64) -> Res<c_int> {
 pub fn fcntl(fd: c_int, cmd: c_int, arg: c_long) -> Res<c_int> {
     cvt(unsafe { raw::fcntl(fd, cmd, arg) })
 }
-pub fn dup2(fd: c_int, newfd: c_int) -> Res<c_int> {
-    cvt(unsafe { raw::dup2(fd, newfd) })
-}
 pub fn futimens(fd: c_int, times: &[libc::timespec; 2]) -> Res<c_int> {
     cvt(unsafe { raw::futimens(fd, times.as_ptr()) })
 }

@@ -328,6 +328,16 @@ pub fn close_fd(fd: c_int) -> Res<c_int> {
         // Not the program's: to the program that number is not open.
         return Err(Errno(libc::EBADF));
     }
+    let ocb = let_go(fd);
+    let r = real::close(fd);
+    drop(ocb);
+    r
+}
+
+/// The program lets go of `fd` (its close, or the one glibc makes inside fclose): unlinked,
+/// and the file settled (follower's writes drained, times made equal) when this was its
+/// last link. The OCB is for the caller to drop once the fd is closed.
+pub fn let_go(fd: c_int) -> Option<Arc<Ocb>> {
     let ocb = fdtable::unlink(fd);
     if let Some(o) = &ocb {
         // Queued writes hold the file too (and must reach the follower before it settles).
@@ -336,9 +346,7 @@ pub fn close_fd(fd: c_int) -> Res<c_int> {
             o.settle(fd);
         }
     }
-    let r = real::close(fd);
-    drop(ocb);
-    r
+    ocb
 }
 
 /// Links `newfd` to the OCB of `fd` after a successful dup.

@@ -166,10 +166,11 @@ pub unsafe extern "C" fn fclose(f: FileP) -> c_int {
     }
     boundary::hook(
         || {
-            if !take_cookie(f) {
-                drop(fdtable::unlink(fd));
-            }
-            raw::fclose(f).into_res()
+            // A plain stream on a shadowed fd: glibc's close inside fclose is not seen.
+            let ocb = if take_cookie(f) { None } else { super::open::let_go(fd) };
+            let r = raw::fclose(f).into_res();
+            drop(ocb);
+            r
         },
         || raw::fclose(f),
     )
@@ -186,12 +187,9 @@ unsafe fn freopen_shadowed(sp: Spath, mode: *const c_char, old: FileP) -> Res<Fi
     raw::fflush(old);
     let fd = super::open::open_shadowed(sp, mode_flags(super::cstr(mode)), 0o666)?;
     if old_fd >= 0 && old_fd != fd {
-        // Keep the stream's fd number: children inherit stdout as fd 1.
-        drop(fdtable::unlink(old_fd));
-        real::dup2(fd, old_fd)?;
-        if let Some(o) = fdtable::get(fd) {
-            drop(fdtable::link(old_fd, o));
-        }
+        // Keep the stream's fd number: children inherit stdout as fd 1. The file it leaves
+        // is settled as at a close (its times were left unequal under write-behind).
+        super::open::dup_onto(fd, old_fd, || raw::dup2(fd, old_fd))?;
         super::open::close_fd(fd)?;
     }
     let target = if old_fd >= 0 { old_fd } else { fd };
