@@ -368,6 +368,8 @@ pub(crate) fn dup_onto(fd: c_int, newfd: c_int, dup: impl Fn() -> c_int) -> Res<
     crate::hooks::stdio::before_std_fd_change(newfd);
     let previous = fdtable::get(newfd);
     if let Some(o) = &previous {
+        // Queued writes hold the file too (see let_go).
+        crate::behind::drain();
         if fd != newfd && Arc::strong_count(o) == 2 {
             o.settle(newfd);
         }
