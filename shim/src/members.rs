@@ -154,6 +154,11 @@ pub fn view() -> Arc<View> {
     VIEW.read().unwrap_or_else(|e| e.into_inner()).clone().expect("member view used before init")
 }
 
+/// `view`, if it can be had without waiting (from `_exit`, maybe in a signal handler).
+pub fn view_now() -> Option<Arc<View>> {
+    VIEW.try_read().ok()?.clone()
+}
+
 pub fn shared() -> &'static Shared {
     &set::get().shared
 }

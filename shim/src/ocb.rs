@@ -1044,6 +1044,17 @@ impl Ocb {
         !self.insecure.load(Ordering::Acquire).is_null()
     }
 
+    /// `report_if_insecure` from `_exit`: allocation-free, so the reason is left unfreed (the
+    /// process is ending). Before, an insecure file of a process that left by `_exit` was
+    /// never reported (its intent kept `recover` due, which only `status` showed).
+    pub fn report_insecure_now(&self) {
+        let why = self.insecure.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        if !why.is_null() {
+            // SAFETY: made by `Box::into_raw` in mark_insecure and never freed.
+            report::record_now(Code::InsecureFile, &self.rel, unsafe { &*why });
+        }
+    }
+
     /// Reports the file once if its members may differ.
     pub fn report_if_insecure(&self) {
         let why = self.insecure.swap(std::ptr::null_mut(), Ordering::AcqRel);

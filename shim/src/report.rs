@@ -36,6 +36,63 @@ fn append_history(line: &str) {
     let _ = real::write(set::get().shared.history.get(), format!("{line}\n").as_bytes());
 }
 
+/// `record`, from `_exit` (async-signal-safe): no allocation, no lock. The line is built in
+/// a buffer on the stack (cut at its end) and written once to the history log and to
+/// stderr (unless stderr is a shadowed file); names are written as their bytes.
+pub fn record_now(code: Code, rel: &[u8], error: &str) {
+    let mut line = StackLine { buf: [0; 4096], len: 0 };
+    let s = set::get();
+    let n = code.number();
+    line.push(&[b'0' + (n / 10000 % 10) as u8, b'0' + (n / 1000 % 10) as u8, b'0' + (n / 100 % 10) as u8, b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8, b' ']);
+    // The members' directories now (a member may have been replaced since the start), or
+    // the configured ones when the view is being changed.
+    let view = crate::members::view_now();
+    for m in [Member::Primary, Member::Secondary] {
+        line.push(b"[");
+        line.push_clean(view.as_ref().map_or(s.config.members[m.index()].dir.as_bytes(), |v| &v.dirs[m.index()]));
+        line.push(b"/");
+        line.push_clean(rel);
+        line.push(b"]");
+    }
+    line.push(b"[");
+    line.push_clean(error.as_bytes());
+    line.push(b"]\n");
+    let _ = real::write(s.shared.history.get(), line.bytes());
+    if !crate::fdtable::is_shadowed(2) {
+        let _ = real::write(2, b"libshadow: ");
+        let _ = real::write(2, line.bytes());
+    }
+}
+
+/// A history line on the stack (see `record_now`).
+struct StackLine {
+    buf: [u8; 4096],
+    len: usize,
+}
+
+impl StackLine {
+    fn push(&mut self, b: &[u8]) {
+        // Room kept for the closing "]\n".
+        let room = (self.buf.len() - 2).saturating_sub(self.len);
+        let b = &b[..b.len().min(room)];
+        self.buf[self.len..self.len + b.len()].copy_from_slice(b);
+        self.len += b.len();
+    }
+    /// As `Record`'s Display: brackets would make the line ambiguous, newlines split it.
+    fn push_clean(&mut self, b: &[u8]) {
+        for &c in b {
+            self.push(&[match c {
+                b'[' | b']' => b'?',
+                b'\n' => b' ',
+                c => c,
+            }]);
+        }
+    }
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
 /// A call the shim has no mirrored form for named a path under the prefix: refused.
 pub fn refused(what: &str, path: *const libc::c_char) {
     let shown = crate::mem::path(path).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();

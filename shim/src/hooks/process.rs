@@ -29,7 +29,10 @@ pub unsafe extern "C" fn _exit(status: c_int) -> ! {
             // The kernel stamped each member at its own write (the follower's may have come
             // from the write-behind queue much later): the follower takes the lead's times.
             if crate::hooks::data::sync_mappings_on_exit() {
-                crate::fdtable::for_each_link_now(|fd, ocb| ocb.settle_times_now(fd));
+                crate::fdtable::for_each_link_now(|fd, ocb| {
+                    ocb.settle_times_now(fd);
+                    ocb.report_insecure_now();
+                });
                 crate::members::end_intents_on_exit();
             }
         });
