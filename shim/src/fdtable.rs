@@ -89,6 +89,11 @@ impl FdBitmap {
 }
 
 static SHADOWED: FdBitmap = FdBitmap::new();
+/// Fds of FIFOs, sockets and device nodes the program opened under the prefix. They are not
+/// the shim's (their I/O stays the kernel's: a FIFO write may block for ever), but a
+/// metadata change through one is made on both members by name (meta::on_node). A bit left
+/// by a close the shim did not see is harmless: the name is checked to be the fd's node.
+static NODES: FdBitmap = FdBitmap::new();
 static INTERNAL: FdBitmap = FdBitmap::new();
 /// Fds whose lseek is hooked (`Ocb::seeks_hooked`: writable files).
 static SEEK_HOOKED: FdBitmap = FdBitmap::new();
@@ -139,6 +144,17 @@ pub fn is_shadowed(fd: c_int) -> bool {
 #[inline]
 pub fn seek_hooked(fd: c_int) -> bool {
     SEEK_HOOKED.test(fd)
+}
+
+#[inline]
+pub fn is_node(fd: c_int) -> bool {
+    NODES.test(fd)
+}
+
+/// See `NODES`.
+pub fn set_node(fd: c_int, on: bool) {
+    let _t = TABLE.write().unwrap_or_else(|e| e.into_inner());
+    NODES.set(fd, on);
 }
 
 #[inline]

@@ -513,6 +513,13 @@ fn kernel_name(fd: c_int) -> Option<Vec<u8>> {
     ((dir.st_dev, dir.st_ino) == (named.st_dev, named.st_ino)).then_some(rel)
 }
 
+/// The node (FIFO, socket, device) the program's fd `fd` is open on, by the name the kernel
+/// gives it now in the lead member (see meta::on_node, which checks it names the node).
+pub fn node_name(fd: c_int) -> Option<Spath> {
+    let real_path = real::readlink(&CString::new(format!("/proc/self/fd/{fd}")).ok()?).ok()?;
+    Some(Spath::from_rel(Rel(crate::members::view().rel_in_lead(&real_path)?)))
+}
+
 /// The name under the prefix of the directory fd `fd` now (see `CwdDirs::rel`). The OCB
 /// keeps the name it was opened by; a directory that moved since is named by the kernel
 /// at each use (one readlink and two stats: moved directory fds are rare).

@@ -175,7 +175,7 @@ fn hand_over_list(names: &[u8], list: *mut c_char, n: size_t) -> Res<ssize_t> {
 /// change (the intent stays open when the follower failed), and recorded for a member that
 /// is away.
 pub(crate) fn on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T, by_path: impl Fn(*const c_char) -> T) -> Res<T> {
-    let Some(ocb) = fdtable::get(fd) else { return op(fd).into_res() };
+    let Some(ocb) = fdtable::get(fd) else { return on_node(fd, what, op, by_path) };
     let rel = ocb.rel();
     let intent = crate::members::intent_begin(&rel);
     let r = op(fd).into_res().inspect_err(|_| crate::members::intent_end(intent))?;
@@ -186,6 +186,26 @@ pub(crate) fn on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T
     };
     if let Some(Err(e)) = s {
         crate::members::follower_failed(&rel, what, e, Some(&ocb))?;
+        return Ok(r);
+    }
+    crate::members::intent_end(intent);
+    Ok(r)
+}
+
+/// A metadata change through the fd of a FIFO, socket or device node under the prefix
+/// (`fdtable::is_node`; no OCB): the lead's through the fd, the follower's by the name the
+/// kernel gives the node now, held while it still names it. Before, such changes reached
+/// the primary alone. Anything else: the fd's own call.
+fn on_node<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T, by_path: impl Fn(*const c_char) -> T) -> Res<T> {
+    let named = fdtable::is_node(fd).then(|| crate::resolve::node_name(fd)).flatten();
+    let (Some(sp), Ok(here)) = (named, real::fstat(fd)) else { return op(fd).into_res() };
+    let Some(_name) = crate::names::hold_naming(&sp, &here, libc::AT_SYMLINK_NOFOLLOW) else { return op(fd).into_res() };
+    let rel = sp.rel().clone();
+    let intent = crate::members::intent_begin(&rel);
+    let r = op(fd).into_res().inspect_err(|_| crate::members::intent_end(intent))?;
+    crate::members::record_change(&rel, None);
+    if let Some(Err(e)) = super::on_follower(&sp, |a| via_abs(a, &by_path)) {
+        crate::members::follower_failed(&rel, what, e, None)?;
         return Ok(r);
     }
     crate::members::intent_end(intent);
@@ -214,7 +234,7 @@ macro_rules! fd_meta_hooks {
         $(#[$doc])*
         #[no_mangle]
         pub unsafe extern "C" fn $name(fd: c_int $(, $arg: $ty)*) -> c_int {
-            if !fdtable::is_shadowed(fd) {
+            if !fdtable::is_shadowed(fd) && !fdtable::is_node(fd) {
                 return raw::$name(fd $(, $arg)*);
             }
             boundary::hook(
@@ -244,7 +264,7 @@ macro_rules! fd_xattr_hooks {
     ($( fn $name:ident($fd:ident, $xname:ident $(, $arg:ident: $ty:ty)*) -> $ret:ty, refused $refused:expr => $body:expr; )*) => {$(
         #[no_mangle]
         pub unsafe extern "C" fn $name($fd: c_int, $xname: *const c_char $(, $arg: $ty)*) -> $ret {
-            if !fdtable::is_shadowed($fd) {
+            if !fdtable::is_shadowed($fd) && !fdtable::is_node($fd) {
                 return raw::$name($fd, $xname $(, $arg)*);
             }
             let guarded = || {
@@ -493,7 +513,7 @@ pub unsafe extern "C" fn futimes(fd: c_int, times: *const libc::timeval) -> c_in
 pub unsafe extern "C" fn fchownat(dirfd: c_int, path: *const c_char, uid: uid_t, gid: gid_t, flags: c_int) -> c_int {
     let call = |path: *const c_char| raw::fchownat(dirfd, path, uid, gid, flags);
     if flags & libc::AT_EMPTY_PATH != 0 && crate::mem::path(path).is_some_and(|p| p.is_empty()) {
-        if !fdtable::is_shadowed(dirfd) {
+        if !fdtable::is_shadowed(dirfd) && !fdtable::is_node(dirfd) {
             return call(path);
         }
         // fchownat itself, not fchown: an O_PATH fd takes it.
@@ -514,7 +534,7 @@ pub unsafe extern "C" fn fchownat(dirfd: c_int, path: *const c_char, uid: uid_t,
 /// that follows a `/proc/self/fd/N` link, as `through_fd_link`; other paths as any path's.
 pub unsafe fn at_change(what: &'static str, dirfd: c_int, path: *const c_char, flags: c_int, call: impl Fn(c_int, *const c_char, c_int) -> c_int) -> c_int {
     if flags & libc::AT_EMPTY_PATH != 0 && crate::mem::path(path).is_some_and(|p| p.is_empty()) {
-        if !fdtable::is_shadowed(dirfd) {
+        if !fdtable::is_shadowed(dirfd) && !fdtable::is_node(dirfd) {
             return call(dirfd, path, flags);
         }
         let by_path = |p| call(libc::AT_FDCWD, p, flags & !libc::AT_EMPTY_PATH);

@@ -284,9 +284,11 @@ pub fn adopt_with_stat(fd: c_int, st: &libc::stat64, rel: Rel, flags: c_int, mod
         libc::S_IFREG if flags & libc::O_PATH == 0 => OcbKind::File,
         libc::S_IFDIR => OcbKind::Dir,
         libc::S_IFREG => OcbKind::Handle,
-        // FIFOs, sockets and devices carry no file data to mirror: primary only.
-        _ => {
+        // FIFOs, sockets and devices carry no file data to mirror: primary only (their
+        // metadata changed through the fd is mirrored by name: fdtable::NODES).
+        t => {
             drop(fdtable::unlink(fd));
+            fdtable::set_node(fd, matches!(t, libc::S_IFIFO | libc::S_IFSOCK | libc::S_IFCHR | libc::S_IFBLK));
             return None;
         }
     };
@@ -349,6 +351,13 @@ pub fn let_go(fd: c_int) -> Option<Arc<Ocb>> {
     ocb
 }
 
+/// Marks `fd` a node's (see fdtable::NODES) if it is a FIFO's, socket's or device's.
+fn mark_node(fd: c_int) {
+    if let Ok(st) = real::fstat(fd) {
+        fdtable::set_node(fd, matches!(st.st_mode & libc::S_IFMT, libc::S_IFIFO | libc::S_IFSOCK | libc::S_IFCHR | libc::S_IFBLK));
+    }
+}
+
 /// Links `newfd` to the OCB of `fd` after a successful dup.
 fn link_dup(fd: c_int, newfd: c_int) {
     let old = match fdtable::get(fd) {
@@ -399,11 +408,17 @@ macro_rules! open_hooks {
     ($( fn $name:ident($($arg:ident: $ty:ty),*) => at($dirfd:expr, $path:ident, $flags:expr, $mode:expr); )*) => {$(
         #[no_mangle]
         pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
+            let asked = $path;
             let call = |$path: *const c_char| {
                 let fd = raw::$name($($arg),*);
                 // The number was closed behind the shim's back (glibc-internal close): not ours now.
                 if fdtable::is_shadowed(fd) {
                     drop(fdtable::unlink(fd));
+                }
+                // An open handed back as the lead's path (a FIFO, a device: see
+                // open_shadowed_or_lead) made the fd of a node under the prefix.
+                if fd >= 0 && $path != asked {
+                    mark_node(fd);
                 }
                 fd
             };
@@ -437,6 +452,9 @@ open_hooks! {
 #[no_mangle]
 pub unsafe extern "C" fn close(fd: c_int) -> c_int {
     if !fdtable::is_shadowed(fd) && !fdtable::is_internal(fd) {
+        if fdtable::is_node(fd) {
+            fdtable::set_node(fd, false);
+        }
         return raw::close(fd);
     }
     boundary::hook(|| close_fd(fd), || raw::close(fd))
