@@ -36,7 +36,9 @@ pub unsafe extern "C" fn opendir(path: *const c_char) -> *mut libc::DIR {
     )
 }
 
-/// closedir(3): glibc closes the fd internally, so the link goes first.
+/// closedir(3): glibc closes the fd internally, so the link goes first, settled as at a
+/// close (an fsync of the directory's fd, as dpkg makes, began an intent that only the
+/// settle ends: every such run left `recover` due).
 #[no_mangle]
 pub unsafe extern "C" fn closedir(dir: *mut libc::DIR) -> c_int {
     if dir.is_null() || !fdtable::is_shadowed(libc::dirfd(dir)) {
@@ -44,8 +46,10 @@ pub unsafe extern "C" fn closedir(dir: *mut libc::DIR) -> c_int {
     }
     boundary::hook(
         || {
-            drop(fdtable::unlink(libc::dirfd(dir)));
-            raw::closedir(dir).into_res()
+            let ocb = super::open::let_go(libc::dirfd(dir));
+            let r = raw::closedir(dir).into_res();
+            drop(ocb);
+            r
         },
         || raw::closedir(dir),
     )
@@ -348,9 +352,21 @@ pub unsafe extern "C" fn fanotify_mark(fd: c_int, flags: libc::c_uint, mask: u64
     path_hook(dirfd, path, |sp| super::on_lead(&sp, "fanotify_mark", |a| raw::fanotify_mark(fd, flags, mask, a.fd, a.path.as_ptr())), call)
 }
 
-/// chroot(2) into a directory under the prefix: the lead's.
+/// chroot(2) into a directory under the prefix: refused (ENOSYS, reported as a call with no
+/// mirrored form). Made in the lead's directory, it left every later absolute path (and a
+/// cwd of `/`) outside the prefix as the shim sees it: all the program wrote reached the
+/// primary alone, unreported (rsync's daemon, `use chroot = yes`, with a module under the
+/// prefix).
 #[no_mangle]
 pub unsafe extern "C" fn chroot(path: *const c_char) -> c_int {
     let call = |p: *const c_char| raw::chroot(p);
-    path_hook(libc::AT_FDCWD, path, |sp| super::on_lead(&sp, "chroot", |a| via_abs(a, call)), call)
+    path_hook(
+        libc::AT_FDCWD,
+        path,
+        |_| {
+            crate::report::refused("chroot", path);
+            Err(Errno(libc::ENOSYS))
+        },
+        call,
+    )
 }

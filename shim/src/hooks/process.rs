@@ -45,6 +45,40 @@ pub unsafe extern "C" fn _Exit(status: c_int) -> ! {
     _exit(status)
 }
 
+/// daemon(3), made as glibc makes it but through the shim's hooks: glibc's own makes its
+/// `_exit`, `chdir`, `open` and `dup2` with internal calls no hook sees, so the parent left
+/// with its write intents open (a false crash report), the shim's cwd stayed where the
+/// program was, and fds 1 and 2 stayed linked to a log under the prefix while the kernel
+/// had pointed them at /dev/null: writes to /dev/null were repeated on the log's follower,
+/// and at exit the follower took /dev/null's times (tmux's server; sshd, qemu-nbd).
+#[no_mangle]
+pub unsafe extern "C" fn daemon(nochdir: c_int, noclose: c_int) -> c_int {
+    match raw::fork() {
+        -1 => return -1,
+        0 => {}
+        _ => _exit(0),
+    }
+    if libc::setsid() < 0 {
+        return -1;
+    }
+    if nochdir == 0 {
+        let _ = super::dir::chdir(c"/".as_ptr());
+    }
+    if noclose == 0 {
+        let fd = super::open::open(c"/dev/null".as_ptr(), libc::O_RDWR, 0);
+        if fd < 0 {
+            return -1;
+        }
+        for std in 0..3 {
+            super::open::dup2(fd, std);
+        }
+        if fd > 2 {
+            super::open::close(fd);
+        }
+    }
+    0
+}
+
 /// _Fork(3): a fork that runs no atfork handler; the shim's own still run (a child the
 /// shim did not see would share its parent's registry slot and write through unordered fds).
 #[no_mangle]
