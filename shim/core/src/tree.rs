@@ -354,7 +354,10 @@ fn first_difference_observed(a: &Path, b: &Path, seen: &mut Seen) -> io::Result<
     let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
     let (mut offset, mut data_until) = (0u64, 0u64);
     loop {
-        if offset >= data_until {
+        if offset >= len {
+            // Grown since the look at the sizes (a writer going on): the rest is data.
+            data_until = u64::MAX;
+        } else if offset >= data_until {
             let (start, until) = common_data(&fa, &fb, offset, len);
             if start > offset {
                 seen.obs.holes(seen.rel, start - offset);
