@@ -151,6 +151,11 @@ pub fn is_node(fd: c_int) -> bool {
     NODES.test(fd)
 }
 
+/// Whether a file of mode `mode` is a node in the sense of `NODES`.
+pub fn is_node_mode(mode: libc::mode_t) -> bool {
+    matches!(mode & libc::S_IFMT, libc::S_IFIFO | libc::S_IFSOCK | libc::S_IFCHR | libc::S_IFBLK)
+}
+
 /// See `NODES`.
 pub fn set_node(fd: c_int, on: bool) {
     let _t = TABLE.write().unwrap_or_else(|e| e.into_inner());

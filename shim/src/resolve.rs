@@ -650,6 +650,13 @@ pub fn confined(dirfd: c_int, path: &CStr) -> Option<Spath> {
 /// The starts of the paths `through_proc` looks at.
 const THROUGH_PROC: [&[u8]; 5] = [b"/dev/fd/", b"/proc/self/fd/", b"/proc/thread-self/fd/", b"/proc/self/cwd", b"/proc/thread-self/cwd"];
 
+/// Whether `p` may name something through a process's directory, this one's or another's,
+/// however /proc spells it (see `resolve`): for a path that starts otherwise than
+/// `/proc/` or `/dev/fd/`, two byte compares.
+pub fn may_name_through_proc(p: &[u8]) -> bool {
+    (p.starts_with(b"/proc/") || p.starts_with(b"/dev/fd/")) && (may_pass_through_proc(p) || may_pass_through_other_proc(p) || proc_respelled(p).is_some())
+}
+
 /// Whether `p` may name something through a directory of the process's (see
 /// `through_proc`): a few byte compares.
 pub fn may_pass_through_proc(p: &[u8]) -> bool {

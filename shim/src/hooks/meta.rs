@@ -176,16 +176,21 @@ fn hand_over_list(names: &[u8], list: *mut c_char, n: size_t) -> Res<ssize_t> {
 /// is away.
 pub(crate) fn on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T, by_path: impl Fn(*const c_char) -> T) -> Res<T> {
     let Some(ocb) = fdtable::get(fd) else { return on_node(fd, what, op, by_path) };
-    let rel = ocb.rel();
-    let intent = crate::members::intent_begin(&rel);
-    let r = op(fd).into_res().inspect_err(|_| crate::members::intent_end(intent))?;
-    crate::members::record_change(&rel, None);
-    let s = match ocb.secondary_fd() {
+    journalled(&ocb.rel(), what, Some(&ocb), || op(fd).into_res(), || match ocb.secondary_fd() {
         Some(sfd) => Some(op(sfd).into_res()),
         None => by_name(fd, &ocb, |sp| super::on_follower(sp, |a| via_abs(a, &by_path))),
-    };
-    if let Some(Err(e)) = s {
-        crate::members::follower_failed(&rel, what, e, Some(&ocb))?;
+    })
+}
+
+/// A change of `rel`, the lead's part (`lead`) then the follower's (`follower`; None: it
+/// has none to make): journalled (the intent stays open when the follower failed) and
+/// recorded for a member that is away; a follower failure as `follower_failed` says.
+fn journalled<T>(rel: &crate::resolve::Rel, what: &str, ocb: Option<&crate::ocb::Ocb>, lead: impl FnOnce() -> Res<T>, follower: impl FnOnce() -> Option<Res<T>>) -> Res<T> {
+    let intent = crate::members::intent_begin(rel);
+    let r = lead().inspect_err(|_| crate::members::intent_end(intent))?;
+    crate::members::record_change(rel, None);
+    if let Some(Err(e)) = follower() {
+        crate::members::follower_failed(rel, what, e, ocb)?;
         return Ok(r);
     }
     crate::members::intent_end(intent);
@@ -200,16 +205,7 @@ fn on_node<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T, by_path
     let named = fdtable::is_node(fd).then(|| crate::resolve::node_name(fd)).flatten();
     let (Some(sp), Ok(here)) = (named, real::fstat(fd)) else { return op(fd).into_res() };
     let Some(_name) = crate::names::hold_naming(&sp, &here, libc::AT_SYMLINK_NOFOLLOW) else { return op(fd).into_res() };
-    let rel = sp.rel().clone();
-    let intent = crate::members::intent_begin(&rel);
-    let r = op(fd).into_res().inspect_err(|_| crate::members::intent_end(intent))?;
-    crate::members::record_change(&rel, None);
-    if let Some(Err(e)) = super::on_follower(&sp, |a| via_abs(a, &by_path)) {
-        crate::members::follower_failed(&rel, what, e, None)?;
-        return Ok(r);
-    }
-    crate::members::intent_end(intent);
-    Ok(r)
+    journalled(sp.rel(), what, None, || op(fd).into_res(), || super::on_follower(&sp, |a| via_abs(a, &by_path)))
 }
 
 /// The follower's part of a change made through `fd` whose OCB has no follower fd (a

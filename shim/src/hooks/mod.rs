@@ -27,7 +27,7 @@ use std::ffi::{CStr, CString};
 #[inline]
 fn plainly_outside(p: &CStr) -> bool {
     let b = p.to_bytes();
-    b.first() == Some(&b'/') && !b.starts_with(&set::get().prefix) && !vpath::has_dot_components(b) && !resolve::may_pass_through_proc(b) && !resolve::may_pass_through_other_proc(b) && resolve::proc_respelled(b).is_none()
+    b.first() == Some(&b'/') && !b.starts_with(&set::get().prefix) && !vpath::has_dot_components(b) && !resolve::may_name_through_proc(b)
 }
 
 /// Runs a hook taking one path (relative to `dirfd`). `shadowed` gets the path under the

@@ -286,9 +286,9 @@ pub fn adopt_with_stat(fd: c_int, st: &libc::stat64, rel: Rel, flags: c_int, mod
         libc::S_IFREG => OcbKind::Handle,
         // FIFOs, sockets and devices carry no file data to mirror: primary only (their
         // metadata changed through the fd is mirrored by name: fdtable::NODES).
-        t => {
+        _ => {
             drop(fdtable::unlink(fd));
-            fdtable::set_node(fd, matches!(t, libc::S_IFIFO | libc::S_IFSOCK | libc::S_IFCHR | libc::S_IFBLK));
+            fdtable::set_node(fd, fdtable::is_node_mode(st.st_mode));
             return None;
         }
     };
@@ -354,7 +354,7 @@ pub fn let_go(fd: c_int) -> Option<Arc<Ocb>> {
 /// Marks `fd` a node's (see fdtable::NODES) if it is a FIFO's, socket's or device's.
 fn mark_node(fd: c_int) {
     if let Ok(st) = real::fstat(fd) {
-        fdtable::set_node(fd, matches!(st.st_mode & libc::S_IFMT, libc::S_IFIFO | libc::S_IFSOCK | libc::S_IFCHR | libc::S_IFBLK));
+        fdtable::set_node(fd, fdtable::is_node_mode(st.st_mode));
     }
 }
 
