@@ -89,10 +89,12 @@ impl FdBitmap {
 }
 
 static SHADOWED: FdBitmap = FdBitmap::new();
-/// Fds of FIFOs, sockets and device nodes the program opened under the prefix. They are not
-/// the shim's (their I/O stays the kernel's: a FIFO write may block for ever), but a
-/// metadata change through one is made on both members by name (meta::on_node). A bit left
-/// by a close the shim did not see is harmless: the name is checked to be the fd's node.
+/// Fds of FIFOs, sockets and device nodes the program opened under the prefix, and of
+/// symlinks opened O_PATH | O_NOFOLLOW. They are not the shim's (their I/O stays the
+/// kernel's: a FIFO write may block for ever), but a metadata change through one is made on
+/// both members by name (meta::on_node), and so is a link of one (linkat AT_EMPTY_PATH). A
+/// bit left by a close the shim did not see is harmless: the name is checked to be the
+/// fd's node.
 static NODES: FdBitmap = FdBitmap::new();
 static INTERNAL: FdBitmap = FdBitmap::new();
 /// Fds whose lseek is hooked (`Ocb::seeks_hooked`: writable files).
@@ -153,7 +155,7 @@ pub fn is_node(fd: c_int) -> bool {
 
 /// Whether a file of mode `mode` is a node in the sense of `NODES`.
 pub fn is_node_mode(mode: libc::mode_t) -> bool {
-    matches!(mode & libc::S_IFMT, libc::S_IFIFO | libc::S_IFSOCK | libc::S_IFCHR | libc::S_IFBLK)
+    matches!(mode & libc::S_IFMT, libc::S_IFIFO | libc::S_IFSOCK | libc::S_IFCHR | libc::S_IFBLK | libc::S_IFLNK)
 }
 
 /// See `NODES`.

@@ -202,10 +202,16 @@ fn journalled<T>(rel: &crate::resolve::Rel, what: &str, ocb: Option<&crate::ocb:
 /// kernel gives the node now, held while it still names it. Before, such changes reached
 /// the primary alone. Anything else: the fd's own call.
 fn on_node<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T, by_path: impl Fn(*const c_char) -> T) -> Res<T> {
+    node_change(fd, what, || op(fd).into_res(), |sp| super::on_follower(sp, |a| via_abs(a, &by_path)))
+}
+
+/// `on_node`'s shape: `lead` through the fd, `follower` on the node's name in the
+/// follower, or `lead` alone where the fd names no node under the prefix.
+fn node_change<T>(fd: c_int, what: &str, lead: impl FnOnce() -> Res<T>, follower: impl FnOnce(&Spath) -> Option<Res<T>>) -> Res<T> {
     let named = fdtable::is_node(fd).then(|| crate::resolve::node_name(fd)).flatten();
-    let (Some(sp), Ok(here)) = (named, real::fstat(fd)) else { return op(fd).into_res() };
-    let Some(_name) = crate::names::hold_naming(&sp, &here, libc::AT_SYMLINK_NOFOLLOW) else { return op(fd).into_res() };
-    journalled(sp.rel(), what, None, || op(fd).into_res(), || super::on_follower(&sp, |a| via_abs(a, &by_path)))
+    let (Some(sp), Ok(here)) = (named, real::fstat(fd)) else { return lead() };
+    let Some(_name) = crate::names::hold_naming(&sp, &here, libc::AT_SYMLINK_NOFOLLOW) else { return lead() };
+    journalled(sp.rel(), what, None, lead, || follower(&sp))
 }
 
 /// The follower's part of a change made through `fd` whose OCB has no follower fd (a
@@ -332,9 +338,11 @@ fn times_by_path(sp: Spath, set: impl Fn(&At) -> c_int) -> Res<c_int> {
 type SetTimes = fn(c_int, &[libc::timespec; 2]) -> Res<c_int>;
 
 /// A time change through `fd` (`set` makes it through an fd), then the lead's exact times
-/// onto the follower's file (`exact` sets them through the follower's fd).
-fn times_by_fd(fd: c_int, set: impl Fn(c_int) -> c_int, exact: SetTimes) -> Res<c_int> {
-    let Some(ocb) = fdtable::get(fd) else { return set(fd).into_res() };
+/// onto the follower's file (`exact` sets them through the follower's fd). A node's fd
+/// (see `on_node`) has no follower fd: its follower is given them by name, or the
+/// caller's request (`replay`) where exact times are refused.
+fn times_by_fd(fd: c_int, set: impl Fn(c_int) -> c_int, exact: SetTimes, replay: impl Fn(&At) -> c_int) -> Res<c_int> {
+    let Some(ocb) = fdtable::get(fd) else { return node_change(fd, "utimes", || set(fd).into_res(), |sp| copy_times(sp, replay)) };
     let r = set(fd).into_res()?;
     if let Some(Err(e)) = lead_times_to_follower(fd, &ocb, exact, set) {
         crate::members::follower_failed(&ocb.rel(), "utimes", e, Some(&ocb))?;
@@ -423,7 +431,7 @@ pub(crate) fn truncate_through_fd_link(path: *const c_char, what: &str, call: im
 /// A time change that follows a `/proc/self/fd/N` link (see `through_fd_link`): `set`
 /// makes it by a path.
 fn times_through_fd_link(path: *const c_char, set: impl Fn(*const c_char) -> c_int) -> Option<c_int> {
-    by_link(path, |fd| times_by_fd(fd, |f| set(fd_link(f).as_ptr()), link_exact), |sp| times_by_path(sp, |a| via_abs(a, &set)), || set(path))
+    by_link(path, |fd| times_by_fd(fd, |f| set(fd_link(f).as_ptr()), link_exact, |a| via_abs(a, &set)), |sp| times_by_path(sp, |a| via_abs(a, &set)), || set(path))
 }
 
 macro_rules! path_times_hooks {
@@ -457,10 +465,11 @@ pub unsafe extern "C" fn utimensat(dirfd: c_int, path: *const c_char, times: *co
     let call = |path: *const c_char| raw::utimensat(dirfd, path, times, flags);
     let on_fd_itself = path.is_null() || (flags & libc::AT_EMPTY_PATH != 0 && crate::mem::path(path).is_some_and(|p| p.is_empty()));
     if on_fd_itself {
-        if !fdtable::is_shadowed(dirfd) {
+        if !fdtable::is_shadowed(dirfd) && !fdtable::is_node(dirfd) {
             return call(path);
         }
-        return boundary::hook(|| times_by_fd(dirfd, |fd| raw::utimensat(fd, path, times, flags), futimens_exact), || call(path));
+        let replay = |a: &At| raw::utimensat(a.fd, a.path.as_ptr(), times, NOFOLLOW);
+        return boundary::hook(|| times_by_fd(dirfd, |fd| raw::utimensat(fd, path, times, flags), futimens_exact, replay), || call(path));
     }
     if flags & NOFOLLOW == 0 {
         if let Some(r) = times_through_fd_link(path, call) {
@@ -475,10 +484,11 @@ pub unsafe extern "C" fn utimensat(dirfd: c_int, path: *const c_char, times: *co
 pub unsafe extern "C" fn futimesat(dirfd: c_int, path: *const c_char, times: *const libc::timeval) -> c_int {
     let call = |path: *const c_char| raw::futimesat(dirfd, path, times);
     if path.is_null() {
-        if !fdtable::is_shadowed(dirfd) {
+        if !fdtable::is_shadowed(dirfd) && !fdtable::is_node(dirfd) {
             return call(path);
         }
-        return boundary::hook(|| times_by_fd(dirfd, |fd| raw::futimesat(fd, path, times), futimens_exact), || call(path));
+        let replay = |a: &At| raw::futimesat(a.fd, a.path.as_ptr(), times);
+        return boundary::hook(|| times_by_fd(dirfd, |fd| raw::futimesat(fd, path, times), futimens_exact, replay), || call(path));
     }
     if let Some(r) = times_through_fd_link(path, call) {
         return r;
@@ -489,19 +499,21 @@ pub unsafe extern "C" fn futimesat(dirfd: c_int, path: *const c_char, times: *co
 /// futimens(3)
 #[no_mangle]
 pub unsafe extern "C" fn futimens(fd: c_int, times: *const libc::timespec) -> c_int {
-    if !fdtable::is_shadowed(fd) {
+    if !fdtable::is_shadowed(fd) && !fdtable::is_node(fd) {
         return raw::futimens(fd, times);
     }
-    boundary::hook(|| times_by_fd(fd, |f| raw::futimens(f, times), futimens_exact), || raw::futimens(fd, times))
+    let replay = |a: &At| raw::utimensat(a.fd, a.path.as_ptr(), times, NOFOLLOW);
+    boundary::hook(|| times_by_fd(fd, |f| raw::futimens(f, times), futimens_exact, replay), || raw::futimens(fd, times))
 }
 
 /// futimes(3)
 #[no_mangle]
 pub unsafe extern "C" fn futimes(fd: c_int, times: *const libc::timeval) -> c_int {
-    if !fdtable::is_shadowed(fd) {
+    if !fdtable::is_shadowed(fd) && !fdtable::is_node(fd) {
         return raw::futimes(fd, times);
     }
-    boundary::hook(|| times_by_fd(fd, |f| raw::futimes(f, times), futimens_exact), || raw::futimes(fd, times))
+    let replay = |a: &At| raw::futimesat(a.fd, a.path.as_ptr(), times);
+    boundary::hook(|| times_by_fd(fd, |f| raw::futimes(f, times), futimens_exact, replay), || raw::futimes(fd, times))
 }
 
 /// fchownat(2); AT_EMPTY_PATH with an empty path means the fd itself.
@@ -512,8 +524,8 @@ pub unsafe extern "C" fn fchownat(dirfd: c_int, path: *const c_char, uid: uid_t,
         if !fdtable::is_shadowed(dirfd) && !fdtable::is_node(dirfd) {
             return call(path);
         }
-        // fchownat itself, not fchown: an O_PATH fd takes it.
-        return boundary::hook(|| on_fd(dirfd, "fchownat", |f| raw::fchownat(f, c"".as_ptr(), uid, gid, flags), |p| raw::chown(p, uid, gid)), || call(path));
+        // fchownat itself, not fchown: an O_PATH fd takes it, a symlink's too (lchown).
+        return boundary::hook(|| on_fd(dirfd, "fchownat", |f| raw::fchownat(f, c"".as_ptr(), uid, gid, flags), |p| raw::lchown(p, uid, gid)), || call(path));
     }
     if flags & NOFOLLOW == 0 {
         if let Some(r) = through_fd_link(path, "fchownat", call) {
@@ -533,7 +545,8 @@ pub unsafe fn at_change(what: &'static str, dirfd: c_int, path: *const c_char, f
         if !fdtable::is_shadowed(dirfd) && !fdtable::is_node(dirfd) {
             return call(dirfd, path, flags);
         }
-        let by_path = |p| call(libc::AT_FDCWD, p, flags & !libc::AT_EMPTY_PATH);
+        // The fd's own file: a symlink held by an O_PATH fd is not followed.
+        let by_path = |p| call(libc::AT_FDCWD, p, flags & !libc::AT_EMPTY_PATH | NOFOLLOW);
         return boundary::hook(|| on_fd(dirfd, what, |f| call(f, c"".as_ptr(), flags), by_path), || call(dirfd, path, flags));
     }
     if flags & NOFOLLOW == 0 {

@@ -339,7 +339,7 @@ pub unsafe extern "C" fn link(a: *const c_char, b: *const c_char) -> c_int {
 pub unsafe extern "C" fn linkat(da: c_int, a: *const c_char, db: c_int, b: *const c_char, flags: c_int) -> c_int {
     let plain = |a: *const c_char, b: *const c_char| raw::linkat(da, a, db, b, flags);
     let source_fd = if !a.is_null() && crate::mem::path(a).is_some_and(|s| s.is_empty()) && flags & libc::AT_EMPTY_PATH != 0 {
-        Some(da).filter(|&fd| fdtable::is_shadowed(fd))
+        Some(da).filter(|&fd| fdtable::is_shadowed(fd) || fdtable::is_node(fd))
     } else {
         super::proc_fd(a)
     };
@@ -351,11 +351,13 @@ pub unsafe extern "C" fn linkat(da: c_int, a: *const c_char, db: c_int, b: *cons
         || {
             let Some(dest) = crate::mem::path(b) else { return plain(a, b).into_res() };
             let Target::Shadowed(sb) = resolve::resolve(db, dest) else { return Err(Errno(libc::EXDEV)) };
-            let ocb = fdtable::get(sfd_of).ok_or(Errno(libc::EBADF))?;
             // Without a follower fd (read-only, O_PATH), the follower's file is linked by the
-            // name it was opened by, held with the new one, while it still is the fd's file.
-            let sfd = ocb.secondary_fd();
-            let by_name = sfd.is_none().then(|| Spath::from_rel(ocb.rel()));
+            // name it was opened by, held with the new one, while it still is the fd's file;
+            // a node's (a FIFO's, an O_PATH symlink's: fdtable::NODES) by its name now.
+            let (sfd, by_name) = match fdtable::get(sfd_of) {
+                Some(ocb) => (ocb.secondary_fd(), ocb.secondary_fd().is_none().then(|| Spath::from_rel(ocb.rel()))),
+                None => (None, Some(resolve::node_name(sfd_of).ok_or(Errno(libc::EXDEV))?)),
+            };
             let _names = crate::names::hold(&[sb.rel(), by_name.as_ref().map_or(sb.rel(), |sp| sp.rel())]);
             let intent = crate::members::intent_begin(sb.rel());
             let r = super::on_lead(&sb, "linkat", |at| raw::linkat(da, a, at.fd, at.path.as_ptr(), flags)).inspect_err(|_| crate::members::intent_end(intent))?;

@@ -365,7 +365,17 @@ fn link_dup(fd: c_int, newfd: c_int) {
         None => fdtable::unlink(newfd),
     };
     drop(old);
+    node_dup(fd, newfd);
     crate::hooks::stdio::std_fd_changed(newfd);
+}
+
+/// After a dup (`newfd` its result): the copy of a node's fd is a node's too, and a number
+/// that was one is no longer (see fdtable::NODES). Before, a change through the copy of a
+/// FIFO's fd reached the primary alone.
+fn node_dup(fd: c_int, newfd: c_int) {
+    if newfd >= 0 && newfd != fd && (fdtable::is_node(fd) || fdtable::is_node(newfd)) {
+        fdtable::set_node(newfd, fdtable::is_node(fd));
+    }
 }
 
 /// dup2/dup3 onto `newfd`: if that number is one of the shim's own fds, the shim's fd moves
@@ -515,7 +525,9 @@ pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
         if fdtable::is_internal(fd) {
             return not_the_programs();
         }
-        return raw::dup(fd);
+        let newfd = raw::dup(fd);
+        node_dup(fd, newfd);
+        return newfd;
     }
     boundary::hook(
         || {
@@ -534,7 +546,9 @@ pub unsafe extern "C" fn dup2(fd: c_int, newfd: c_int) -> c_int {
         return not_the_programs();
     }
     if !fdtable::is_shadowed(fd) && !fdtable::is_shadowed(newfd) && !fdtable::is_internal(newfd) && !crate::hooks::stdio::is_std_swapped(newfd) {
-        return raw::dup2(fd, newfd);
+        let r = raw::dup2(fd, newfd);
+        node_dup(fd, r);
+        return r;
     }
     boundary::hook(|| dup_onto(fd, newfd, || raw::dup2(fd, newfd)), || raw::dup2(fd, newfd))
 }
@@ -546,7 +560,9 @@ pub unsafe extern "C" fn dup3(fd: c_int, newfd: c_int, flags: c_int) -> c_int {
         return not_the_programs();
     }
     if !fdtable::is_shadowed(fd) && !fdtable::is_shadowed(newfd) && !fdtable::is_internal(newfd) && !crate::hooks::stdio::is_std_swapped(newfd) {
-        return raw::dup3(fd, newfd, flags);
+        let r = raw::dup3(fd, newfd, flags);
+        node_dup(fd, r);
+        return r;
     }
     boundary::hook(|| dup_onto(fd, newfd, || raw::dup3(fd, newfd, flags)), || raw::dup3(fd, newfd, flags))
 }
@@ -571,10 +587,15 @@ macro_rules! fcntl_hooks {
         #[no_mangle]
         pub unsafe extern "C" fn $name(fd: c_int, cmd: c_int, arg: c_long) -> c_int {
             if !fdtable::is_shadowed(fd) {
-                if fdtable::is_internal(fd) && matches!(cmd, libc::F_DUPFD | libc::F_DUPFD_CLOEXEC) {
+                if !matches!(cmd, libc::F_DUPFD | libc::F_DUPFD_CLOEXEC) {
+                    return raw::$name(fd, cmd, arg);
+                }
+                if fdtable::is_internal(fd) {
                     return not_the_programs();
                 }
-                return raw::$name(fd, cmd, arg);
+                let newfd = raw::$name(fd, cmd, arg);
+                node_dup(fd, newfd);
+                return newfd;
             }
             if matches!(cmd, libc::F_SETLKW | libc::F_OFD_SETLKW) {
                 // A lock wait may last for ever: made outside the shim, so that it holds
