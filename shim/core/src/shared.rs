@@ -446,7 +446,10 @@ impl Registry {
         None
     }
 
-    /// Processes gone while holding write intents (kill -9, a crash): `recover` is due.
+    /// Processes gone while holding write intents (kill -9, a crash): `recover` is due. A
+    /// zombie is gone (it will never finish an operation; `live` leaves it out too, so
+    /// `recover` repairs its intents and must then forget its slot: before, a killed writer
+    /// not yet reaped was not listed, and once reaped was listed again after `recover`).
     /// Allocation-free when there are none, for the shim's start-up.
     pub fn crashed(&self) -> Vec<(usize, u32)> {
         let mut out = Vec::new();
@@ -456,7 +459,7 @@ impl Registry {
             if pid == 0 || s.open_intents.load(Ordering::SeqCst) == 0 {
                 continue;
             }
-            if s.boot.load(Ordering::SeqCst) != boot_hash_cached() || !process_alive(pid) {
+            if s.boot.load(Ordering::SeqCst) != boot_hash_cached() || !process_alive(pid) || is_zombie(pid) {
                 out.push((i, pid));
             }
         }
@@ -563,11 +566,23 @@ impl Registry {
     }
 }
 
+/// Whether `pid` has ended but is not yet reaped. Allocation-free (`crashed` runs at the
+/// shim's start-up): the name and the line fit buffers on the stack.
 fn is_zombie(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])))
-        .unwrap_or(false)
+    use std::io::{Read, Write};
+    use std::os::unix::ffi::OsStrExt;
+    let mut name = [0u8; 32];
+    let mut w = &mut name[..];
+    if write!(w, "/proc/{pid}/stat").is_err() {
+        return false;
+    }
+    let len = 32 - w.len();
+    let Ok(mut f) = std::fs::File::open(std::ffi::OsStr::from_bytes(&name[..len])) else { return false };
+    // "pid (comm) S ...": comm is at most 16 bytes, the state follows its last ')'.
+    let mut line = [0u8; 128];
+    let n = f.read(&mut line).unwrap_or(0);
+    let line = &line[..n];
+    line.iter().rposition(|&b| b == b')').and_then(|end| line[end + 1..].iter().find(|b| !b.is_ascii_whitespace())).is_some_and(|s| matches!(s, b'Z' | b'X'))
 }
 
 /// Allocation-free (also used in fork children).
