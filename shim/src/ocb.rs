@@ -1007,8 +1007,11 @@ impl Ocb {
         let Ok(mut lead) = real::fstat(fd) else { return };
         let at_known_end = self.check_position(fd, Some(lead.st_size));
         // Bytes the lead got past the follower's end behind the shim's back (the loader of
-        // a child writing an inherited stderr before its shim started) are copied.
-        if let Some(follower) = (!at_known_end).then(|| real::fstat(sfd).ok()).flatten() {
+        // a child writing an inherited stderr before its shim started) are copied. A
+        // directory (settled after an fsync) has none: its size is the file system's own
+        // (4096 on ext4, 40 + entries on tmpfs), and a copy of it was reported as a failure.
+        let is_file = lead.st_mode & libc::S_IFMT == libc::S_IFREG;
+        if let Some(follower) = (!at_known_end && is_file).then(|| real::fstat(sfd).ok()).flatten() {
             if lead.st_size > follower.st_size {
                 self.begin_intent(Some(sfd));
                 if let Err(e) = self.copy_range(fd, sfd, follower.st_size, lead.st_size - follower.st_size) {

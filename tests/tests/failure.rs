@@ -61,6 +61,13 @@ fn a_large_write_the_full_primary_takes_short_is_taken_back_on_the_secondary() {
 }
 
 #[test]
+fn directories_fsynced_on_members_of_different_file_systems_are_no_difference() {
+    if can_mount() {
+        run_script("mixed_file_systems.sh");
+    }
+}
+
+#[test]
 fn watch_rebuilds_a_member_that_comes_back_and_notifies() {
     if can_mount() {
         run_script("watch_rebuild.sh");
