@@ -89,6 +89,11 @@ impl LiveSet {
         if s.member(source).state != MemberState::Enabled {
             return Err(format!("{} is {}: there is no up-to-date member to copy from", source.name(), s.member(source).state.name()));
         }
+        // Enabling the primary makes it the lead again.
+        let lead_moves = target == Member::Primary;
+        if lead_moves {
+            self.lead_may_move(target)?;
+        }
         let (src, dst) = (self.dir(&s, source), self.dir(&s, target));
         if !dst.is_dir() {
             return Err(format!("{}: not a directory (is the {} member reachable?)", dst.display(), target.name()));
@@ -120,6 +125,10 @@ impl LiveSet {
                 let data = self.changes();
                 let rest = shadow_core::state::parse_changes(&data[consumed.min(data.len())..]);
                 self.sync_paths(&src, &dst, &rest, &mut total)?;
+                if lead_moves {
+                    // A mapping made while the copy ran is of the source's file.
+                    self.lead_may_move(target)?;
+                }
                 stamp::both_in_step(&s.member(source).dir, &s.member(target).dir, self.state.set_id)?;
                 let stamped = |m: Member| matches!(stamp::identity(&s.member(m).dir), Some(Some(_)));
                 let (source_stamped, target_stamped) = (stamped(source), stamped(target));
@@ -151,6 +160,25 @@ impl LiveSet {
                 Err(e)
             }
         }
+    }
+
+    /// Refused while processes hold shared mappings of the set's files open for writing:
+    /// their pages stay the old lead's files for as long as they live, while the others
+    /// would read and write the new lead's. SQLite's WAL index (`-shm`) is such a mapping:
+    /// moving the lead under its writers lost committed transactions and corrupted the
+    /// database on both members (and `enable primary` copied the secondary's stale `-shm`
+    /// over the one they had mapped).
+    pub fn lead_may_move(&self, to: Member) -> Result<(), String> {
+        let pids = self.registry.mapping_holders();
+        if pids.is_empty() {
+            return Ok(());
+        }
+        let pids: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
+        Err(format!(
+            "refusing to make the {} the lead: process(es) {} hold shared mappings of files of the set (SQLite's -shm, for one), which stay the current lead's files while they live; stop them (or wait until they unmap) and try again",
+            to.name(),
+            pids.join(", ")
+        ))
     }
 
     /// Compares the members (whole, or the given paths). Differences are checked again with

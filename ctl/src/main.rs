@@ -119,6 +119,11 @@ enum Cmd {
     Disable {
         #[arg(value_parser = parse_member)]
         member: Member,
+        /// Disable the lead even while processes hold shared mappings of the set's files:
+        /// their pages stay on it, so what they write through them reaches the disabled
+        /// member alone (and SQLite's WAL index is no longer shared with new connections)
+        #[arg(long)]
+        force: bool,
     },
     /// Bring a disabled member up to date from the other one while programs keep writing,
     /// then enable it. Files programs hold open are reopened in them.
@@ -354,7 +359,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Disable { member } => {
+        Cmd::Disable { member, force } => {
             g.only("disable", false, false)?;
             let set = LiveSet::open(g.load()?)?;
             let _lock = set.command_lock()?;
@@ -365,6 +370,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             if s.member(other).state != MemberState::Enabled {
                 return Err(format!("refusing to disable {}: it is the last enabled member ({} is {})", member.name(), other.name(), s.member(other).state.name()));
+            }
+            if s.lead() == Some(member) && !force {
+                set.lead_may_move(other).map_err(|e| format!("{e} (or use --force)"))?;
             }
             set.change(|st| {
                 st.member_mut(member).state = MemberState::Disabled;

@@ -667,8 +667,20 @@ fn publish_usage() {
             let slot = set.shared.registry.slot(i);
             slot.table_bytes.store(TABLE_BYTES.load(Ordering::Relaxed), Ordering::Relaxed);
             slot.insecure_open.store(INSECURE_OPEN.load(Ordering::Relaxed), Ordering::Relaxed);
+            slot.shared_maps.store(SHARED_MAPS.load(Ordering::Relaxed), Ordering::SeqCst);
         }
     }
+}
+
+/// Shared mappings of the set's files open for writing this process holds (a fork child
+/// inherits them with the count).
+static SHARED_MAPS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// The process now holds `n` such mappings: published for `shadowctl`, which must not
+/// change the lead under them (their pages stay one member's file).
+pub fn publish_mappings(n: usize) {
+    SHARED_MAPS.store(n.min(u32::MAX as usize) as u32, Ordering::Relaxed);
+    publish_usage();
 }
 
 /// The write-behind queue holds work (`on`) or has emptied: while it holds some, it counts

@@ -366,3 +366,55 @@ fn xattr_of(p: &std::path::Path, name: &str) -> Option<Vec<u8>> {
     let r = unsafe { libc::lgetxattr(c.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     (r >= 0).then(|| buf[..r as usize].to_vec())
 }
+
+/// Maps /shadow/shm shared and writable, writes through it, says "mapped", and holds the
+/// mapping until its stdin closes; then writes again and unmaps.
+fn start_mapper(s: &ShadowSet) -> (Child, u32) {
+    use std::io::BufRead;
+    let script = "import mmap, os, sys\n\
+                  fd = os.open('/shadow/shm', os.O_RDWR | os.O_CREAT, 0o644); os.ftruncate(fd, 4096)\n\
+                  m = mmap.mmap(fd, 4096); m[0:5] = b'hello'; print('mapped', flush=True)\n\
+                  sys.stdin.read(); m[0:5] = b'bye!!'; m.flush(); m.close()\n";
+    let mut child = s.command("python3").arg("-c").arg(script).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line, "mapped\n");
+    let pid = child.id();
+    (child, pid)
+}
+
+fn stop_mapper(mut child: Child) {
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+}
+
+/// A shared mapping's pages are one member's file for as long as it lives (SQLite's WAL
+/// index, `-shm`): the lead cannot move under it. Before, `disable primary` and `enable
+/// primary` under SQLite WAL writers lost committed transactions and corrupted the database
+/// on both members, with both members "in step".
+#[test]
+fn the_lead_does_not_move_under_shared_mappings() {
+    let s = ShadowSet::new();
+    let (mapper, pid) = start_mapper(&s);
+    let (code, _, err) = s.ctl(&["disable", "primary"]);
+    assert!(code != 0 && err.contains(&pid.to_string()) && err.contains("shared mappings"), "{code} {err}");
+    // The secondary's disable and enable leave the lead where it is.
+    s.ctl_ok(&["disable", "secondary"]);
+    s.ctl_ok(&["enable", "secondary"]);
+    stop_mapper(mapper);
+    s.ctl_ok(&["disable", "primary"]);
+
+    // A mapping of the secondary's file, the lead now, pins it there.
+    let (mapper, pid) = start_mapper(&s);
+    let (code, _, err) = s.ctl(&["enable", "primary"]);
+    assert!(code != 0 && err.contains(&pid.to_string()) && err.contains("shared mappings"), "{code} {err}");
+    stop_mapper(mapper);
+    s.ctl_ok(&["enable", "primary"]);
+    assert_eq!(&s.read("shm")[..5], b"bye!!");
+    s.assert_identical();
+
+    // --force disables the lead anyway.
+    let (mapper, _) = start_mapper(&s);
+    s.ctl_ok(&["disable", "primary", "--force"]);
+    stop_mapper(mapper);
+}

@@ -282,6 +282,7 @@ pub struct Slot<'a> {
     pub open_intents: &'a AtomicU32,
     pub told: &'a AtomicU32,
     pub boot: &'a AtomicU32,
+    pub shared_maps: &'a AtomicU32,
     pub ops: &'a AtomicU64,
     pub queued: &'a AtomicU64,
 }
@@ -377,6 +378,7 @@ impl Registry {
                 open_intents: &*(self.map.add(base + registry::OPEN_INTENTS) as *const AtomicU32),
                 told: &*(self.map.add(base + registry::TOLD) as *const AtomicU32),
                 boot: &*(self.map.add(base + registry::BOOT) as *const AtomicU32),
+                shared_maps: &*(self.map.add(base + registry::SHARED_MAPS) as *const AtomicU32),
                 ops: &*(self.map.add(base + registry::OPS) as *const AtomicU64),
                 queued: &*(self.map.add(base + registry::QUEUED) as *const AtomicU64),
             }
@@ -397,6 +399,7 @@ impl Registry {
                 s.in_flight.store(0, Ordering::SeqCst);
                 s.open_intents.store(0, Ordering::SeqCst);
                 s.queued.store(0, Ordering::SeqCst);
+                s.shared_maps.store(0, Ordering::SeqCst);
                 self.name_ops(i).store(0, Ordering::SeqCst);
                 return Some(i);
             }
@@ -412,6 +415,7 @@ impl Registry {
             s.in_flight.store(0, Ordering::SeqCst);
             s.open_intents.store(0, Ordering::SeqCst);
             s.queued.store(0, Ordering::SeqCst);
+            s.shared_maps.store(0, Ordering::SeqCst);
             self.name_ops(i).store(0, Ordering::SeqCst);
             s.told.store(0, Ordering::SeqCst);
             s.boot.store(boot, Ordering::SeqCst);
@@ -496,6 +500,12 @@ impl Registry {
                 (pid != 0 && this_boot && process_alive(pid) && !is_zombie(pid)).then_some((i, pid))
             })
             .collect()
+    }
+
+    /// Live processes holding shared mappings of the set's files open for writing (see
+    /// `registry::SHARED_MAPS`).
+    pub fn mapping_holders(&self) -> Vec<u32> {
+        self.live().into_iter().filter(|&(i, _)| self.slot(i).shared_maps.load(Ordering::SeqCst) != 0).map(|(_, pid)| pid).collect()
     }
 
     /// Frees the slots of processes that are gone (but not of crashed ones: see `crashed`).

@@ -270,6 +270,10 @@ pub mod registry {
     /// The boot the process ran in (hash of the kernel's boot id): a process of an earlier
     /// boot went down with the machine, and what it had not flushed may be lost.
     pub const BOOT: usize = 40;
+    /// Shared mappings of the set's files open for writing that the process holds (u32):
+    /// their pages are one member's file for as long as they live, so the lead must not
+    /// change under them (shadowctl refuses to).
+    pub const SHARED_MAPS: usize = 44;
     /// Operations the process has finished (moves at every hook's end): another process
     /// that must wait for the operations in flight now waits until this moves.
     pub const OPS: usize = 48;

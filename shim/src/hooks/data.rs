@@ -422,6 +422,13 @@ struct Mapping {
 static MAPPINGS: Lazy<Mutex<Vec<Mapping>>> = Lazy::new(|| Mutex::new(Vec::new()));
 static ANY_MAPPING: AtomicBool = AtomicBool::new(false);
 
+/// The table now holds `maps` (called with it locked): the hooks' fast test, and the count
+/// `shadowctl` reads before it changes the lead.
+fn mapped(maps: &[Mapping]) {
+    ANY_MAPPING.store(!maps.is_empty(), Ordering::Relaxed);
+    crate::members::publish_mappings(maps.len());
+}
+
 fn overlap(m: &Mapping, addr: usize, len: usize) -> Option<(i64, i64)> {
     let (lo, hi) = (addr.max(m.addr), addr.saturating_add(len).min(m.addr + m.len));
     (lo < hi).then(|| (m.offset + (lo - m.addr) as i64, (hi - lo) as i64))
@@ -474,7 +481,7 @@ fn sync_mappings(addr: usize, len: usize, what: Range) {
             ocb::close_internal(m.handle);
         }
     }
-    ANY_MAPPING.store(!kept.is_empty(), Ordering::Relaxed);
+    mapped(&kept);
     *maps = kept;
 }
 
@@ -571,8 +578,9 @@ macro_rules! mmap_hooks {
                                     ocb.begin_intent(ocb.secondary_fd());
                                 }
                                 let handle = ocb::make_internal(h);
-                                MAPPINGS.lock().unwrap_or_else(|e| e.into_inner()).push(Mapping { addr: p as usize, len, offset: off, ocb, handle, writable });
-                                ANY_MAPPING.store(true, Ordering::Relaxed);
+                                let mut maps = MAPPINGS.lock().unwrap_or_else(|e| e.into_inner());
+                                maps.push(Mapping { addr: p as usize, len, offset: off, ocb, handle, writable });
+                                mapped(&maps);
                             }
                             Err(e) => ocb.mark_insecure("mmap", e),
                         }
@@ -674,8 +682,9 @@ pub unsafe extern "C" fn mremap(old: *mut c_void, old_len: size_t, new_len: size
         if old_len > 0 && flags & libc::MREMAP_DONTUNMAP == 0 {
             sync_mappings(old, old_len, Range::Moved);
         }
-        MAPPINGS.lock().unwrap_or_else(|e| e.into_inner()).push(Mapping { addr: p as usize, len: new_len, offset, ocb, handle, writable });
-        ANY_MAPPING.store(true, Ordering::Relaxed);
+        let mut maps = MAPPINGS.lock().unwrap_or_else(|e| e.into_inner());
+        maps.push(Mapping { addr: p as usize, len: new_len, offset, ocb, handle, writable });
+        mapped(&maps);
         Some(())
     });
     saved.set();
