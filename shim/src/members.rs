@@ -233,8 +233,9 @@ fn refuse_diverged(st: &State) -> Result<(), String> {
 }
 
 /// At start-up: an enabled member whose root answers with one of `failure_errors` (a
-/// network mount whose server is gone) is marked failed while the other is written, as the
-/// first operation on it would have done. Returns what is left to do once the view exists
+/// network mount whose server is gone), or is gone (a disk not mounted under its mount
+/// point, the directory moved away: the config is checked before, so the set is in use), is
+/// marked failed while the other is written, as the first operation on it would have done. Returns what is left to do once the view exists
 /// when this process was the one to mark it: the survivor, its directory, the report.
 fn fail_unreachable(st: &State) -> Unreachable {
     let set = set::get();
@@ -244,7 +245,7 @@ fn fail_unreachable(st: &State) -> Unreachable {
     for m in Member::ALL {
         let other = Member::ALL.into_iter().find(|x| *x != m).expect("two members");
         let Err(e) = std::fs::metadata(&st.member(m).dir) else { continue };
-        if e.raw_os_error().is_some_and(|n| set.config.failure_errors.contains(&n)) {
+        if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error().is_some_and(|n| set.config.failure_errors.contains(&n)) {
             let report = shared().state.mark_failed(m.index()).then(|| (other, st.member(other).dir.clone(), format!("{} failed, no longer written: unreachable at start-up: {e}", m.name())));
             return Unreachable::Marked(report);
         }

@@ -418,3 +418,35 @@ fn the_lead_does_not_move_under_shared_mappings() {
     s.ctl_ok(&["disable", "primary", "--force"]);
     stop_mapper(mapper);
 }
+
+/// A member directory of a set in use that is gone (a disk not mounted under its mount
+/// point, the directory moved away) is a failed member, not a broken config: programs start
+/// and run on the other member (00080), and `status` and `replace` work. Before, every
+/// program started after it (a running script's `sleep` too) exited 125 naming the config
+/// key, and so did every shadowctl command: the operator could not take the member out.
+/// A set never used still refuses a missing member: a typo must not run un-mirrored.
+#[test]
+fn a_member_directory_gone_fails_the_member_and_replace_takes_a_new_one() {
+    let s = ShadowSet::new();
+    assert!(s.sh("echo one > /shadow/a").status.success());
+    let gone = s.dir.path().join("secondary.gone");
+    fs::rename(s.secondary(), &gone).unwrap();
+    let out = s.sh("echo two > /shadow/b; cat /shadow/a");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "one\n");
+    assert_eq!(fs::read_to_string(s.primary().join("b")).unwrap(), "two\n");
+    assert!(s.history().lines().any(|l| l.starts_with("00080 ") && l.contains("secondary failed") && l.contains("No such file")), "{}", s.history());
+    let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
+    assert_eq!(st["members"][1]["state"], "failed", "{st}");
+    let fresh = s.dir.path().join("secondary2");
+    fs::create_dir(&fresh).unwrap();
+    s.ctl_ok(&["replace", "secondary", fresh.to_str().unwrap()]);
+    assert_eq!(fs::read_to_string(fresh.join("b")).unwrap(), "two\n");
+    assert_eq!(s.ctl(&["verify"]).0, 0);
+
+    let unused = ShadowSet::new();
+    fs::remove_dir(unused.secondary()).unwrap();
+    let out = unused.command("/bin/sh").arg("-c").arg("echo x > /shadow/x").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(125) && err.contains("key `secondary`"), "{err}");
+}

@@ -330,6 +330,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
 pub fn load(file: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(file).map_err(|e| err(file, None, format!("cannot read: {e}")))?;
     let mut config = parse(&text, file)?;
+    let in_use = crate::shared::state_path(&config).exists();
     for m in &mut config.members {
         let key = if m.member == Member::Primary { "primary" } else { "secondary" };
         let meta = match std::fs::metadata(&m.dir) {
@@ -337,6 +338,11 @@ pub fn load(file: &Path) -> Result<Config, ConfigError> {
             // A member that is down (a network mount whose server went away, a dead disk)
             // is the state's business, not a config error: programs run on the other one.
             Err(e) if e.raw_os_error().is_some_and(|n| config.failure_errors.contains(&n)) => continue,
+            // So is the directory of a set in use gone (a disk not mounted under its mount
+            // point, the directory moved away): before, every program started after it
+            // was refused, and so was every shadowctl command, `disable` and `replace`
+            // included. A set never used refuses it: a typo must not run un-mirrored.
+            Err(e) if in_use && e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(err(file, Some(key), format!("{}: {e}", m.dir))),
         };
         if !meta.is_dir() {
