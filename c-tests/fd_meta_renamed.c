@@ -4,6 +4,7 @@
 // the members stay identical where they share names, and the old file, renamed away with
 // a name of its own, is reported. On an unlinked old file nothing is left to mirror.
 // expect-history: no longer at the name it was opened by
+// expect-recover: needed
 #include "check.h"
 
 static mode_t mode_in(const char *member, const char *vpath)

@@ -5,6 +5,7 @@
 // timeout: 60
 // config: write_behind = true
 // expect-history: pidfd_getfd
+// expect-recover: needed
 #include "check.h"
 #include <sys/pidfd.h>
 #include <sys/syscall.h>

@@ -107,7 +107,7 @@ check_history() {
 run_one() {
 	local name=$1
 	local src=$here/$name.c bin=$here/build/$name
-	local t P S cfg rc vrc tmo verify_expect problems=()
+	local t P S cfg rc vrc tmo verify_expect recover_expect problems=()
 	local -a hist_re
 
 	if [ ! -f "$src" ] || [ ! -x "$bin" ]; then
@@ -134,6 +134,8 @@ EOF
 	mapfile -t hist_re < <(sed -n 's|^// expect-history: ||p' "$src")
 	verify_expect=identical
 	grep -q '^// expect-verify: differ$' "$src" && verify_expect=differ
+	recover_expect=none
+	grep -q '^// expect-recover: needed$' "$src" && recover_expect=needed
 	tmo=$(sed -n 's|^// timeout: \([0-9][0-9]*\)$|\1|p' "$src" | head -n 1)
 	tmo=${tmo:-60}
 
@@ -160,6 +162,16 @@ EOF
 		identical:1) problems+=("shadowctl verify: members differ") ;;
 		differ:0) problems+=("shadowctl verify: members identical, expected them to differ") ;;
 		*) problems+=("shadowctl verify: error (exit $vrc)") ;;
+		esac
+
+		# A process that ended normally leaves no write intent behind: `status` must not
+		# say recover is due (a test that crashes on purpose says so in its header).
+		local due
+		due=$("$ctl" status --json -c "$cfg" 2>&1 | tr -d ' \n' | sed -n 's/.*"recover_needed":\[\([0-9,]*\)\].*/\1/p')
+		case $recover_expect:$due in
+		none: | needed:?*) ;;
+		none:*) problems+=("shadowctl status: recover needed for process(es) $due (intents left open)") ;;
+		needed:) problems+=("shadowctl status: recover not needed, expected it to be") ;;
 		esac
 
 		while IFS= read -r line; do

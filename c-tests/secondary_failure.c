@@ -3,6 +3,7 @@
 // shim reports the insecure file in history.log; the members differ.
 // expect-verify: differ
 // expect-history: ^[0-9]{5} \[[^]]*/primary/sub(/f)?\]\[[^]]*/secondary/sub(/f)?\]\[[^]]+\]$
+// expect-recover: needed
 #include "check.h"
 
 int main(void)

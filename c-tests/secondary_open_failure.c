@@ -3,6 +3,7 @@
 // success with the primary's result; the file is reported insecure in history.log.
 // expect-verify: differ
 // expect-history: ^[0-9]{5} \[[^]]*/primary/f\]\[[^]]*/secondary/f\]\[[^]]+\]$
+// expect-recover: needed
 #include "check.h"
 
 int main(void)

@@ -5,6 +5,7 @@
 // different.
 // expect-verify: differ
 // expect-history: writes the shim did not see moved the file position
+// expect-recover: needed
 #include "check.h"
 
 static long raw_write(int fd, const void *buf, size_t n)

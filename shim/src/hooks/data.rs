@@ -478,6 +478,13 @@ fn sync_mappings(addr: usize, len: usize, what: Range) {
         if left > 0 {
             kept.push(Mapping { len: left, ..m });
         } else if right == 0 {
+            // The last hold on a file the program closed before it unmapped it (Python's
+            // mmap left to the collector): settled as its last close would have been. Before,
+            // its write intent stayed open and `status` said recover was due.
+            crate::behind::drain();
+            if Arc::strong_count(&m.ocb) == 1 {
+                m.ocb.settle(m.handle);
+            }
             ocb::close_internal(m.handle);
         }
     }
