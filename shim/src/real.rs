@@ -84,6 +84,14 @@ macro_rules! real_functions {
 }
 
 pub type FileP = *mut libc::FILE;
+/// C's wint_t (the libc crate lacks it): 32 bits unsigned on Linux.
+pub type WintT = u32;
+
+// Conversions the shim's wide streams make (hooks/wide.rs); never hooked.
+extern "C" {
+    pub fn wcrtomb(s: *mut c_char, wc: libc::wchar_t, state: *mut libc::mbstate_t) -> size_t;
+    pub fn mbrtowc(wc: *mut libc::wchar_t, s: *const c_char, n: size_t, state: *mut libc::mbstate_t) -> size_t;
+}
 
 /// glibc's `cookie_io_functions_t` (not in the libc crate).
 #[repr(C)]
@@ -252,6 +260,24 @@ real_functions! {
     fn fileno(f: FileP) -> c_int;
     fn fopencookie(cookie: *mut c_void, mode: *const c_char, funcs: CookieFunctions) -> FileP;
     fn setvbuf(f: FileP, buf: *mut c_char, mode: c_int, size: size_t) -> c_int;
+    fn fwrite(buf: *const c_void, size: size_t, n: size_t, f: FileP) -> size_t;
+    fn fgetc(f: FileP) -> c_int;
+    fn fwide(f: FileP, mode: c_int) -> c_int;
+    fn fputwc(wc: libc::wchar_t, f: FileP) -> WintT;
+    fn putwc(wc: libc::wchar_t, f: FileP) -> WintT;
+    fn fputwc_unlocked(wc: libc::wchar_t, f: FileP) -> WintT;
+    fn putwc_unlocked(wc: libc::wchar_t, f: FileP) -> WintT;
+    fn fputws(ws: *const libc::wchar_t, f: FileP) -> c_int;
+    fn fputws_unlocked(ws: *const libc::wchar_t, f: FileP) -> c_int;
+    fn fgetwc(f: FileP) -> WintT;
+    fn getwc(f: FileP) -> WintT;
+    fn fgetwc_unlocked(f: FileP) -> WintT;
+    fn getwc_unlocked(f: FileP) -> WintT;
+    fn fgetws(ws: *mut libc::wchar_t, n: c_int, f: FileP) -> *mut libc::wchar_t;
+    fn fgetws_unlocked(ws: *mut libc::wchar_t, n: c_int, f: FileP) -> *mut libc::wchar_t;
+    fn __fgetws_chk(ws: *mut libc::wchar_t, size: size_t, n: c_int, f: FileP) -> *mut libc::wchar_t;
+    fn __fgetws_unlocked_chk(ws: *mut libc::wchar_t, size: size_t, n: c_int, f: FileP) -> *mut libc::wchar_t;
+    fn ungetwc(wc: WintT, f: FileP) -> WintT;
     fn read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t;
     fn syscall(n: c_long, a: c_long, b: c_long, c: c_long, d: c_long, e: c_long, f: c_long) -> c_long;
     fn execveat(dirfd: c_int, path: *const c_char, argv: *const *const c_char, envp: *const *const c_char, flags: c_int) -> c_int;

@@ -99,3 +99,98 @@ int shadow_c_execle(const char *path, const char *arg, ...) {
     COLLECT_ARGV(arg, ap, argv, envp)
     return shadow_exec(path, argv, envp, 0);
 }
+
+/* The wide printf family (see hooks/wide.rs): on the shim's own streams, formatted here and
+ * written there through the byte calls; every other stream goes to glibc. */
+#include <wchar.h>
+int shadow_is_own_stream(FILE *f);
+int shadow_wide_put(FILE *f, const wchar_t *ws, size_t n);
+
+static int wide_format_put(FILE *f, const wchar_t *fmt, va_list ap) {
+    for (size_t cap = 256;; cap *= 4) {
+        wchar_t *buf = malloc(cap * sizeof(wchar_t));
+        if (!buf)
+            return -1;
+        errno = 0;
+        va_list copy;
+        va_copy(copy, ap);
+        int n = vswprintf(buf, cap, fmt, copy);
+        va_end(copy);
+        int failed = errno;
+        if (n >= 0) {
+            int ok = shadow_wide_put(f, buf, (size_t)n);
+            int saved = errno;
+            free(buf);
+            errno = saved;
+            return ok == 1 ? n : -1;
+        }
+        free(buf);
+        /* -1 with errno set is a real failure (EILSEQ, EINVAL); without, the buffer was short. */
+        if (failed != 0 || cap >= ((size_t)1 << 26)) {
+            errno = failed ? failed : EOVERFLOW;
+            return -1;
+        }
+    }
+}
+
+typedef int (*vfwprintf_fn)(FILE *, const wchar_t *, va_list);
+typedef int (*vfwprintf_chk_fn)(FILE *, int, const wchar_t *, va_list);
+
+#define REAL(name, type) \
+    static type real; \
+    if (!real) \
+        real = (type)dlsym(RTLD_NEXT, name);
+
+int shadow_c_vfwprintf(FILE *f, const wchar_t *fmt, va_list ap) {
+    if (shadow_is_own_stream(f))
+        return wide_format_put(f, fmt, ap);
+    REAL("vfwprintf", vfwprintf_fn);
+    return real(f, fmt, ap);
+}
+
+int shadow_c_vfwprintf_chk(FILE *f, int flag, const wchar_t *fmt, va_list ap) {
+    if (shadow_is_own_stream(f))
+        return wide_format_put(f, fmt, ap);
+    REAL("__vfwprintf_chk", vfwprintf_chk_fn);
+    return real(f, flag, fmt, ap);
+}
+
+int shadow_c_vwprintf(const wchar_t *fmt, va_list ap) {
+    return shadow_c_vfwprintf(stdout, fmt, ap);
+}
+
+int shadow_c_vwprintf_chk(int flag, const wchar_t *fmt, va_list ap) {
+    return shadow_c_vfwprintf_chk(stdout, flag, fmt, ap);
+}
+
+int shadow_c_fwprintf(FILE *f, const wchar_t *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int r = shadow_c_vfwprintf(f, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+int shadow_c_fwprintf_chk(FILE *f, int flag, const wchar_t *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int r = shadow_c_vfwprintf_chk(f, flag, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+int shadow_c_wprintf(const wchar_t *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int r = shadow_c_vfwprintf(stdout, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+int shadow_c_wprintf_chk(int flag, const wchar_t *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int r = shadow_c_vfwprintf_chk(stdout, flag, fmt, ap);
+    va_end(ap);
+    return r;
+}

@@ -1,4 +1,5 @@
-//! Variadic hooks (dprintf, vdprintf, syscall, execl, execlp, execle). Their bodies are C
+//! Variadic hooks (dprintf, vdprintf, syscall, execl, execlp, execle, the wide printf
+//! family: those taking a va_list too, which stable Rust cannot name). Their bodies are C
 //! (variadic.c); the exported symbols are naked jumps into it, so the C function receives
 //! the caller's registers untouched. The C side calls back into the `shadow_*` functions.
 
@@ -14,6 +15,14 @@ extern "C" {
     fn shadow_c_execl();
     fn shadow_c_execlp();
     fn shadow_c_execle();
+    fn shadow_c_fwprintf();
+    fn shadow_c_vfwprintf();
+    fn shadow_c_wprintf();
+    fn shadow_c_vwprintf();
+    fn shadow_c_fwprintf_chk();
+    fn shadow_c_vfwprintf_chk();
+    fn shadow_c_wprintf_chk();
+    fn shadow_c_vwprintf_chk();
 }
 
 macro_rules! jump_to_c {
@@ -36,7 +45,15 @@ jump_to_c! {
     syscall => shadow_c_syscall,
     execl => shadow_c_execl,
     execlp => shadow_c_execlp,
-    execle => shadow_c_execle
+    execle => shadow_c_execle,
+    fwprintf => shadow_c_fwprintf,
+    vfwprintf => shadow_c_vfwprintf,
+    wprintf => shadow_c_wprintf,
+    vwprintf => shadow_c_vwprintf,
+    __fwprintf_chk => shadow_c_fwprintf_chk,
+    __vfwprintf_chk => shadow_c_vfwprintf_chk,
+    __wprintf_chk => shadow_c_wprintf_chk,
+    __vwprintf_chk => shadow_c_vwprintf_chk
 }
 
 #[no_mangle]

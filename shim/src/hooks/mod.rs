@@ -13,6 +13,7 @@ pub mod process;
 pub mod signal;
 pub mod stdio;
 pub mod walk;
+pub mod wide;
 
 use crate::boundary::{self, FfiReturn};
 use crate::real::Res;

@@ -567,6 +567,11 @@ pub unsafe extern "C" fn dup3(fd: c_int, newfd: c_int, flags: c_int) -> c_int {
     boundary::hook(|| dup_onto(fd, newfd, || raw::dup3(fd, newfd, flags)), || raw::dup3(fd, newfd, flags))
 }
 
+/// fcntl(F_SETFL) of the shim's own making (fdopen's "a"), as the program's would be.
+pub(crate) fn set_status_flags(fd: c_int, flags: c_long) -> Res<c_int> {
+    fcntl_core(fd, libc::F_SETFL, flags, raw::fcntl)
+}
+
 fn fcntl_core(fd: c_int, cmd: c_int, arg: c_long, real_fcntl: unsafe fn(c_int, c_int, c_long) -> c_int) -> Res<c_int> {
     let call = || unsafe { real_fcntl(fd, cmd, arg) }.into_res();
     if cmd == libc::F_SETFL {

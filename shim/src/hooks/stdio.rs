@@ -11,15 +11,23 @@ use crate::real::{self, raw, FileP, Res};
 use crate::resolve::Spath;
 use crate::set;
 use libc::{c_char, c_int, c_void, size_t, ssize_t};
-use once_cell::sync::Lazy;
-use std::collections::HashSet;
 use std::ffi::CString;
 use std::sync::atomic::{AtomicPtr, Ordering};
-use std::sync::Mutex;
 
 extern "C" {
+    static mut stdin: FileP;
     static mut stdout: FileP;
     static mut stderr: FileP;
+}
+
+/// The program's `stdout` now (the shim's stream while fd 1 is shadowed).
+pub fn stdout_stream() -> FileP {
+    unsafe { stdout }
+}
+
+/// The program's `stdin` now.
+pub fn stdin_stream() -> FileP {
+    unsafe { stdin }
 }
 
 /// Offset of `_fileno` in glibc's `struct _IO_FILE` on LP64 targets (checked by the C
@@ -78,7 +86,7 @@ unsafe fn mirrored_stream(fd: c_int, mode: *const c_char) -> Res<FileP> {
     };
     let f = raw::fopencookie(fd as usize as *mut c_void, mode, funcs).into_res()?;
     *((f as *mut u8).add(FILENO_OFFSET) as *mut c_int) = fd;
-    COOKIE_STREAMS.lock().unwrap_or_else(|e| e.into_inner()).insert(f as usize);
+    super::wide::register(f, super::cstr(mode));
     Ok(f)
 }
 
@@ -105,8 +113,18 @@ unsafe fn fopen_shadowed(sp: Spath, mode: *const c_char) -> Res<FileP> {
     stream_for(super::open::open_shadowed(sp, flags, 0o666)?, mode, flags)
 }
 
+/// Whether a stream opened with `mode` starts at the end of its file: glibc's fopen and
+/// freopen seek there for "a" (not "a+"), so that ftell answers the size at once (the
+/// shim's streams answered 0).
+fn starts_at_end(mode: &[u8]) -> bool {
+    mode.first() == Some(&b'a') && !mode.iter().take_while(|&&c| c != b',').any(|&c| c == b'+')
+}
+
 /// The stream fopen returns for a freshly opened shadowed fd.
 unsafe fn stream_for(fd: c_int, mode: *const c_char, flags: c_int) -> Res<FileP> {
+    if starts_at_end(super::cstr(mode)) {
+        super::data::seek(fd, 0, libc::SEEK_END)?;
+    }
     if flags & libc::O_ACCMODE == libc::O_RDONLY {
         // Nothing to mirror: a plain stream reads at native speed; fclose unlinks it.
         return raw::fdopen(fd, mode).into_res().inspect_err(|_| {
@@ -147,7 +165,31 @@ pub unsafe extern "C" fn fdopen(fd: c_int, mode: *const c_char) -> FileP {
     boundary::hook(
         || {
             let writable = fdtable::get(fd).is_some_and(|o| o.wants_secondary());
-            if writable { mirrored_stream(fd, mode) } else { raw::fdopen(fd, mode).into_res() }
+            if !writable {
+                return raw::fdopen(fd, mode).into_res();
+            }
+            // What glibc's fdopen checks and does before it makes a stream: the mode must
+            // be one the fd's access allows, and "a" sets O_APPEND on it (through the hook,
+            // so the shim knows the fd appends), the stream then at the end.
+            let m = super::cstr(mode);
+            let wants = match m.first() {
+                Some(b'r') => libc::O_RDONLY,
+                Some(b'w' | b'a') => libc::O_WRONLY,
+                _ => return Err(real::Errno(libc::EINVAL)),
+            };
+            let wants = if m.iter().skip(1).take_while(|&&c| c != b',').any(|&c| c == b'+') { libc::O_RDWR } else { wants };
+            let fl = real::fcntl(fd, libc::F_GETFL, 0)?;
+            let has = fl & libc::O_ACCMODE;
+            if has != libc::O_RDWR && has != wants {
+                return Err(real::Errno(libc::EINVAL));
+            }
+            if m.first() == Some(&b'a') && fl & libc::O_APPEND == 0 {
+                super::open::set_status_flags(fd, (fl | libc::O_APPEND) as libc::c_long)?;
+                if starts_at_end(m) {
+                    super::data::seek(fd, 0, libc::SEEK_END)?;
+                }
+            }
+            mirrored_stream(fd, mode)
         },
         || raw::fdopen(fd, mode),
     )
@@ -193,6 +235,9 @@ unsafe fn freopen_shadowed(sp: Spath, mode: *const c_char, old: FileP) -> Res<Fi
         super::open::close_fd(fd)?;
     }
     let target = if old_fd >= 0 { old_fd } else { fd };
+    if starts_at_end(super::cstr(mode)) {
+        super::data::seek(target, 0, libc::SEEK_END)?;
+    }
     let f = mirrored_stream(target, mode)?;
     if let Some(global) = was {
         *global = f;
@@ -232,6 +277,9 @@ unsafe fn reopen_own_stream(path: *const c_char, mode: *const c_char, f: FileP) 
         super::open::dup_onto(new, fd, || raw::dup2(new, fd))?;
         super::open::close_fd(new)?;
     }
+    if starts_at_end(super::cstr(mode)) {
+        super::data::seek(fd, 0, libc::SEEK_END)?;
+    }
     let global = [1, 2].into_iter().map(|n| global_of(n)).find(|g| **g == f);
     if flags & libc::O_ACCMODE == libc::O_RDONLY {
         take_cookie(f);
@@ -261,15 +309,14 @@ macro_rules! freopen_hooks {
 }
 freopen_hooks!(freopen, freopen64);
 
-/// Streams created by `mirrored_stream`: their close function unlinks the fd itself.
-static COOKIE_STREAMS: Lazy<Mutex<HashSet<usize>>> = Lazy::new(|| Mutex::new(HashSet::new()));
-
+/// Streams created by `mirrored_stream` (their close function unlinks the fd itself) are
+/// registered with their wide side (wide.rs).
 fn is_own_stream(f: FileP) -> bool {
-    COOKIE_STREAMS.lock().unwrap_or_else(|e| e.into_inner()).contains(&(f as usize))
+    super::wide::is_own(f)
 }
 
 fn take_cookie(f: FileP) -> bool {
-    COOKIE_STREAMS.lock().unwrap_or_else(|e| e.into_inner()).remove(&(f as usize))
+    super::wide::forget(f)
 }
 
 /// stdout/stderr while their fd is shadowed.
