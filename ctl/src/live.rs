@@ -329,7 +329,9 @@ impl LiveSet {
                 }
                 let winner = prefer.winner(sync::version(&p, &d.path), sync::version(&q, &d.path));
                 let (from, to) = if winner == Member::Primary { (&p, &q) } else { (&q, &p) };
-                repair_each(from, to, &now)?;
+                if let (_, Some(e)) = repair_each(from, to, &now) {
+                    return Err(e);
+                }
                 done.push((rel, winner));
             }
             if all {
@@ -405,7 +407,7 @@ impl LiveSet {
                 Relation::Unknown
             }
         };
-        let mut report = RecoverReport { repaired: Vec::new(), examined: 0, damage: None, full_verify: None, left_for_later: Vec::new(), split_brain: relation == Relation::SplitBrain };
+        let mut report = RecoverReport { repaired: Vec::new(), examined: 0, damage: None, full_verify: None, left_for_later: Vec::new(), unrepaired: Vec::new(), split_brain: relation == Relation::SplitBrain };
         if report.split_brain {
             return Ok(report);
         }
@@ -522,7 +524,17 @@ impl LiveSet {
                     None => compare(&path, whole),
                 };
                 match diffs {
-                    Ok(d) => report.repaired.extend(repair_each(&from, &to, &d)?),
+                    Ok(d) => {
+                        // One path the follower refuses (an immutable file) must not stop
+                        // the repair of the others: it stays in the journal, reported.
+                        let (done, failed) = repair_each(&from, &to, &d);
+                        report.repaired.extend(done);
+                        if let Some(e) = failed {
+                            eprintln!("shadowctl: recover: {e}: left in the journal for the next recover");
+                            report.unrepaired.push(path.clone());
+                            report.left_for_later.push(path);
+                        }
+                    }
                     Err(e) => {
                         eprintln!("shadowctl: recover {}: {e}: left in the journal for the next recover", printable(&path));
                         report.left_for_later.push(path);
@@ -579,8 +591,11 @@ impl LiveSet {
 
 /// Makes each differing path of `to` what it is in `from` (metadata only where only
 /// metadata differs); returns the paths, each once, as printed.
-fn repair_each(from: &Path, to: &Path, diffs: &[tree::Diff]) -> Result<Vec<String>, String> {
+/// Copies each differing path from `from` to `to`: the paths repaired, and the first
+/// failure (the paths after it are still tried).
+fn repair_each(from: &Path, to: &Path, diffs: &[tree::Diff]) -> (Vec<String>, Option<String>) {
     let mut done: Vec<&Path> = Vec::new();
+    let mut failed = None;
     let mut quiet = |_: &Stats, _: bool| {};
     let mut each = sync::PathSync::new(from, to, &mut quiet);
     for d in diffs {
@@ -590,10 +605,14 @@ fn repair_each(from: &Path, to: &Path, diffs: &[tree::Diff]) -> Result<Vec<Strin
         }
         let metadata_only = diffs.iter().filter(|x| x.path == d.path).all(|x| matches!(x.what, tree::Difference::Mode(..) | tree::Difference::Owner(..) | tree::Difference::Xattr { .. }));
         let r = if metadata_only { sync::sync_metadata(from, to, rel) } else { each.sync(rel) };
-        r.map_err(|e| format!("repair {}: {e}", tree::printable(rel.as_os_str())))?;
-        done.push(rel);
+        match r {
+            Ok(_) => done.push(rel),
+            Err(e) => {
+                failed.get_or_insert_with(|| format!("repair {}: {e}", tree::printable(rel.as_os_str())));
+            }
+        }
     }
-    Ok(done.into_iter().map(|p| tree::printable(p.as_os_str()).into_owned()).collect())
+    (done.into_iter().map(|p| tree::printable(p.as_os_str()).into_owned()).collect(), failed)
 }
 
 /// A journal's or change list's name (bytes, as the kernel's) as a path.
@@ -621,6 +640,8 @@ fn add(t: &mut Stats, s: &Stats) {
 pub struct RecoverReport {
     /// Directories that could not be compared (a member down): still in the journal.
     pub left_for_later: Vec<Vec<u8>>,
+    /// Of those, the ones compared but not repaired (a member refused the copy).
+    pub unrepaired: Vec<Vec<u8>>,
     /// The stamps say split brain: nothing was touched.
     pub split_brain: bool,
     /// Directories (or files) the journal had in flight.

@@ -497,7 +497,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 r => Ok(r.unwrap_or(Relation::Unknown)),
             };
             let relation = stamps(&s)?;
-            for rel in &r.left_for_later {
+            for rel in r.left_for_later.iter().filter(|rel| !r.unrepaired.contains(rel)) {
                 eprintln!("recover: {}/{} could not be compared (a member down?): kept in the journal", set.config.prefix, live::printable(rel));
             }
             let settle = match (prefer, relation) {
@@ -522,7 +522,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             } else {
                 Vec::new()
             };
-            let left = r.full_verify.map_or(0, |(_, left)| left);
+            let left = r.full_verify.map_or(0, |(_, left)| left) + r.unrepaired.len();
             if json {
                 let paths: Vec<String> = r.repaired.iter().map(|p| report::json_string(p)).collect();
                 let settled_json: Vec<String> = settled.iter().map(|(p, m)| format!("{{\"path\":{},\"kept\":\"{}\"}}", report::json_string(p), m.name())).collect();
