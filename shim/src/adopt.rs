@@ -17,7 +17,7 @@ pub fn parse_fdinfo_flags(fdinfo: &str) -> Option<c_int> {
 }
 
 pub fn adopt_inherited_fds() {
-    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else { return };
+    let Ok(entries) = std::fs::read_dir("/proc/thread-self/fd") else { return };
     let fds: Vec<c_int> = entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
     let view = crate::members::view();
     for fd in fds {
@@ -39,10 +39,10 @@ pub fn adopt_received_fds(fds: &[c_int]) {
 
 /// Adopts `fd` if it points into the lead member.
 fn adopt_fd(view: &crate::members::View, fd: c_int) {
-    let Ok(link) = CString::new(format!("/proc/self/fd/{fd}")) else { return };
+    let Ok(link) = CString::new(format!("/proc/thread-self/fd/{fd}")) else { return };
     let Ok(target) = real::readlink(&link) else { return };
     let Some(rel) = view.rel_in_lead(&target) else { return };
-    let Some(flags) = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok().and_then(|t| parse_fdinfo_flags(&t)) else { return };
+    let Some(flags) = std::fs::read_to_string(format!("/proc/thread-self/fdinfo/{fd}")).ok().and_then(|t| parse_fdinfo_flags(&t)) else { return };
     let Ok(st) = real::fstat(fd) else { return };
     let twin = Spath::from_rel(Rel(rel.to_vec()));
     // The follower's file is found by the name /proc shows, held, while that name still is

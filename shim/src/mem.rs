@@ -36,6 +36,20 @@ fn pid() -> libc::pid_t {
     }
 }
 
+/// process_vm_readv of this process's memory: by its pid, or, where that names a zombie
+/// because the main thread has ended (`pthread_exit` from `main`: ESRCH), by the calling
+/// thread's id, which names the same address space. Before, every path a thread passed in
+/// such a process was taken for unreadable and handed to the kernel as it was (ENOENT
+/// under the prefix), and every large write's copy failed.
+fn readv_own(local: &[libc::iovec], remote: &[libc::iovec]) -> isize {
+    let call = |pid| unsafe { libc::process_vm_readv(pid, local.as_ptr(), local.len() as libc::c_ulong, remote.as_ptr(), remote.len() as libc::c_ulong, 0) };
+    let n = call(pid());
+    if n < 0 && crate::real::Errno::last().0 == libc::ESRCH {
+        return call(unsafe { libc::gettid() });
+    }
+    n
+}
+
 /// The address space changed: forget every page seen.
 pub fn forget_pages() {
     GENERATION.fetch_add(1, Ordering::AcqRel);
@@ -50,7 +64,7 @@ fn page_readable(page: usize) -> bool {
     let mut byte = 0u8;
     let local = libc::iovec { iov_base: (&mut byte as *mut u8).cast(), iov_len: 1 };
     let remote = libc::iovec { iov_base: (page * PAGE) as *mut libc::c_void, iov_len: 1 };
-    let r = unsafe { libc::process_vm_readv(pid(), &local, 1, &remote, 1, 0) };
+    let r = readv_own(&[local], &[remote]);
     let ok = match r {
         1 => true,
         // Not permitted here (seccomp, an old kernel): nothing can be checked, read as before.
@@ -102,7 +116,7 @@ pub fn copy_out(addr: usize, len: usize, mut f: impl FnMut(&[u8], usize) -> crat
         let want = (len - done).min(buf.len());
         let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: want };
         let remote = libc::iovec { iov_base: (addr + done) as *mut libc::c_void, iov_len: want };
-        let n = unsafe { libc::process_vm_readv(pid(), &local, 1, &remote, 1, 0) };
+        let n = readv_own(&[local], &[remote]);
         if n <= 0 {
             return Err(crate::real::Errno(libc::EFAULT));
         }
@@ -117,7 +131,7 @@ pub fn copy_out(addr: usize, len: usize, mut f: impl FnMut(&[u8], usize) -> crat
 /// signal.
 pub fn read_own(from: &[libc::iovec], to: &[libc::iovec]) -> bool {
     let want: usize = from.iter().map(|v| v.iov_len).sum();
-    let n = unsafe { libc::process_vm_readv(pid(), to.as_ptr(), to.len() as libc::c_ulong, from.as_ptr(), from.len() as libc::c_ulong, 0) };
+    let n = readv_own(to, from);
     // A partial read stops at the first fault (or, rarely, short of it: read as a fault).
     n >= 0 && n as usize == want
 }

@@ -914,7 +914,7 @@ impl Ocb {
         if have >= 0 {
             return Ok(have);
         }
-        let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).unwrap_or_default();
+        let path = std::ffi::CString::new(format!("/proc/thread-self/fd/{fd}")).unwrap_or_default();
         let opened = make_internal(real::open(&path, libc::O_RDONLY | libc::O_CLOEXEC, 0)?);
         match self.reader.compare_exchange(-1, opened, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => Ok(opened),

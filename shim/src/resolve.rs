@@ -109,7 +109,7 @@ impl At<'_> {
         if self.fd == libc::AT_FDCWD && p.len() < limit {
             return Ok(AbsPath { path: self.path.clone().into_owned(), _dir: None });
         }
-        let through = |fd: c_int, rest: &[u8]| CString::new([format!("/proc/self/fd/{fd}/").as_bytes(), if rest.is_empty() { b"." } else { rest }].concat()).map_err(|_| Errno(libc::EINVAL));
+        let through = |fd: c_int, rest: &[u8]| CString::new([format!("/proc/thread-self/fd/{fd}/").as_bytes(), if rest.is_empty() { b"." } else { rest }].concat()).map_err(|_| Errno(libc::EINVAL));
         let direct = through(self.fd, p)?;
         if direct.as_bytes().len() < limit {
             return Ok(AbsPath { path: direct, _dir: None });
@@ -210,7 +210,7 @@ impl Spath {
         let v = crate::members::view();
         let at = self.at_lead(&v).ok()?;
         let opened = open_beneath(at.fd, dir, libc::O_PATH | libc::O_DIRECTORY).ok()?;
-        let real_dir = real::readlink(&CString::new(format!("/proc/self/fd/{}", opened.0)).ok()?).ok()?;
+        let real_dir = real::readlink(&CString::new(format!("/proc/thread-self/fd/{}", opened.0)).ok()?).ok()?;
         let dir_rel = v.rel_in_lead(&real_dir)?;
         Some(Rel(if dir_rel.is_empty() { name.to_vec() } else { vpath::join(&dir_rel, name) }))
     }
@@ -505,7 +505,7 @@ pub fn virtual_cwd_now() -> Res<Option<Rel>> {
 /// its member, checked to name it there; None for one removed (`… (deleted)`) or too deep
 /// to name.
 fn kernel_name(fd: c_int) -> Option<Vec<u8>> {
-    let link = if fd == libc::AT_FDCWD { c"/proc/self/cwd".to_owned() } else { CString::new(format!("/proc/self/fd/{fd}")).ok()? };
+    let link = if fd == libc::AT_FDCWD { c"/proc/thread-self/cwd".to_owned() } else { CString::new(format!("/proc/thread-self/fd/{fd}")).ok()? };
     let real_path = real::readlink(&link).ok()?;
     let rel = crate::members::view().rel_in_any(&real_path)?;
     let dir = real::fstatat(libc::AT_FDCWD, &link, 0).ok()?;
@@ -516,7 +516,7 @@ fn kernel_name(fd: c_int) -> Option<Vec<u8>> {
 /// The node (FIFO, socket, device) the program's fd `fd` is open on, by the name the kernel
 /// gives it now in the lead member (see meta::on_node, which checks it names the node).
 pub fn node_name(fd: c_int) -> Option<Spath> {
-    let real_path = real::readlink(&CString::new(format!("/proc/self/fd/{fd}")).ok()?).ok()?;
+    let real_path = real::readlink(&CString::new(format!("/proc/thread-self/fd/{fd}")).ok()?).ok()?;
     Some(Spath::from_rel(Rel(crate::members::view().rel_in_lead(&real_path)?)))
 }
 
@@ -912,7 +912,7 @@ pub fn resolve(dirfd: c_int, path: &CStr) -> Target {
         if !vpath::climbs(p) && !s.towards.iter().any(|n| n.as_slice() == vpath::first_name(p)) {
             return Target::Outside;
         }
-        let link = CString::new(format!("/proc/self/fd/{dirfd}")).unwrap_or_default();
+        let link = CString::new(format!("/proc/thread-self/fd/{dirfd}")).unwrap_or_default();
         return match real::readlink(&link) {
             Ok(dir) if dir.first() == Some(&b'/') => classify(vpath::absolute(&dir, p), false),
             _ => Target::Outside,

@@ -225,3 +225,58 @@ fn an_insecure_file_leaves_recover_due_and_recover_levels_it() {
     assert!(out.contains("repaired /shadow/f"), "{out}");
     s.assert_members_and_history(|l| l.starts_with("00020 ") || l.starts_with("00100 ") || l.starts_with("00101 "));
 }
+
+/// A process whose main thread ended (`pthread_exit` from `main`) while another thread
+/// writes is alive, although the kernel shows its pid a zombie: listed among the processes,
+/// not as one needing recover, and waited for like any. Before, shadowctl took it for gone
+/// (a state change did not wait for its operations; recover took its changes in flight for
+/// a crash's).
+#[test]
+fn a_process_whose_main_thread_ended_is_alive() {
+    let s = ShadowSet::new();
+    let dir = s.scratch();
+    fs::write(
+        dir.join("leader.c"),
+        "#include <fcntl.h>\n#include <pthread.h>\n#include <stdio.h>\n#include <string.h>\n#include <sys/mman.h>\n#include <unistd.h>\n\
+         static void *work(void *a) {\n\
+             int fd = open(\"/shadow/f\", O_WRONLY | O_CREAT | O_TRUNC, 0644);\n\
+             if (write(fd, \"x\\n\", 2) != 2) return a;\n\
+             close(open(\"/shadow/ready\", O_WRONLY | O_CREAT, 0644));\n\
+             sleep(2);\n\
+             if (write(fd, \"y\\n\", 2) != 2) return a;\n\
+             close(fd);\n\
+             int d = open(\"/shadow\", O_RDONLY | O_DIRECTORY);\n\
+             int g = openat(d, \"g\", O_WRONLY | O_CREAT, 0644);\n\
+             if (g < 0 || write(g, \"g\\n\", 2) != 2 || renameat(d, \"g\", d, \"h\") != 0) _exit(3);\n\
+             close(g);\n\
+             int m = open(\"/shadow/m\", O_RDWR | O_CREAT, 0644);\n\
+             char *p = m < 0 || ftruncate(m, 4096) ? MAP_FAILED : mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);\n\
+             if (p == MAP_FAILED) _exit(4);\n\
+             memcpy(p, \"mapped\", 6);\n\
+             munmap(p, 4096);\n\
+             close(m);\n\
+             return a;\n\
+         }\n\
+         int main(void) { pthread_t t; pthread_create(&t, 0, work, 0); pthread_exit(0); }\n",
+    )
+    .unwrap();
+    let exe = dir.join("leader");
+    assert!(Command::new("gcc").arg("-pthread").arg("-o").arg(&exe).arg(dir.join("leader.c")).status().unwrap().success());
+    let mut child = s.command(exe.to_str().unwrap()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !s.primary().join("ready").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid = child.id();
+    let state = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    assert!(state.rsplit_once(')').unwrap().1.trim_start().starts_with('Z'), "the main thread has ended: {state}");
+    let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
+    assert_eq!(st["recover_needed"], serde_json::json!([]), "{st}");
+    assert!(st["processes"].as_array().unwrap().iter().any(|p| p["pid"] == pid), "listed among the live processes: {st}");
+    assert!(child.wait().unwrap().success());
+    assert_eq!(s.read("f"), b"x\ny\n");
+    assert_eq!(s.read("h"), b"g\n");
+    assert_eq!(&s.read("m")[..6], b"mapped");
+    assert!(s.history().is_empty(), "{}", s.history());
+    s.assert_identical();
+}

@@ -576,23 +576,44 @@ impl Registry {
     }
 }
 
-/// Whether `pid` has ended but is not yet reaped. Allocation-free (`crashed` runs at the
-/// shim's start-up): the name and the line fit buffers on the stack.
+/// Whether `pid` has ended but is not yet reaped. Its main thread alone may have ended
+/// (`pthread_exit` from `main`): the kernel shows it a zombie while the process's other
+/// threads run on, and such a process is alive (taken for dead, shadowctl did not wait for
+/// its operations, and recover took its changes in flight for a crash's). Allocation-free
+/// (`crashed` runs at the shim's start-up): names and contents fit buffers on the stack.
 fn is_zombie(pid: u32) -> bool {
-    use std::io::{Read, Write};
-    use std::os::unix::ffi::OsStrExt;
-    let mut name = [0u8; 32];
-    let mut w = &mut name[..];
-    if write!(w, "/proc/{pid}/stat").is_err() {
+    let mut line = [0u8; 128];
+    let line = read_proc(pid, "stat", &mut line);
+    // "pid (comm) S ...": comm is at most 16 bytes, the state follows its last ')'.
+    let state = line.iter().rposition(|&b| b == b')').and_then(|end| line[end + 1..].iter().find(|b| !b.is_ascii_whitespace()));
+    if !state.is_some_and(|s| matches!(s, b'Z' | b'X')) {
         return false;
     }
-    let len = 32 - w.len();
-    let Ok(mut f) = std::fs::File::open(std::ffi::OsStr::from_bytes(&name[..len])) else { return false };
-    // "pid (comm) S ...": comm is at most 16 bytes, the state follows its last ')'.
-    let mut line = [0u8; 128];
-    let n = f.read(&mut line).unwrap_or(0);
-    let line = &line[..n];
-    line.iter().rposition(|&b| b == b')').and_then(|end| line[end + 1..].iter().find(|b| !b.is_ascii_whitespace())).is_some_and(|s| matches!(s, b'Z' | b'X'))
+    let mut status = [0u8; 4096];
+    let status = read_proc(pid, "status", &mut status);
+    let threads = status.split(|&b| b == b'\n').find_map(|l| l.strip_prefix(b"Threads:")).and_then(|n| std::str::from_utf8(n).ok()?.trim().parse::<u32>().ok());
+    threads.is_none_or(|n| n <= 1)
+}
+
+/// The start of `/proc/PID/WHAT`, in `buf` (empty if it cannot be read).
+fn read_proc<'a>(pid: u32, what: &str, buf: &'a mut [u8]) -> &'a [u8] {
+    use std::io::{Read, Write};
+    use std::os::unix::ffi::OsStrExt;
+    let mut name = [0u8; 40];
+    let mut w = &mut name[..];
+    if write!(w, "/proc/{pid}/{what}").is_err() {
+        return &[];
+    }
+    let len = 40 - w.len();
+    let Ok(mut f) = std::fs::File::open(std::ffi::OsStr::from_bytes(&name[..len])) else { return &[] };
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    &buf[..n]
 }
 
 /// Allocation-free (also used in fork children).

@@ -576,7 +576,7 @@ macro_rules! mmap_hooks {
                         return Err(Errno::last());
                     }
                     if let Some(ocb) = fdtable::get(fd).filter(|o| o.wants_secondary()) {
-                        let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).unwrap_or_default();
+                        let path = std::ffi::CString::new(format!("/proc/thread-self/fd/{fd}")).unwrap_or_default();
                         match real::open(&path, libc::O_PATH | libc::O_CLOEXEC, 0) {
                             Ok(h) => {
                                 let writable = prot & libc::PROT_WRITE != 0;

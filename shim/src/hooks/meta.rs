@@ -373,7 +373,7 @@ fn link_exact(fd: c_int, t: &[libc::timespec; 2]) -> Res<c_int> {
 
 /// The `/proc/self/fd` link of one of this process's fds.
 fn fd_link(fd: c_int) -> CString {
-    CString::new(format!("/proc/self/fd/{fd}")).unwrap_or_default()
+    CString::new(format!("/proc/thread-self/fd/{fd}")).unwrap_or_default()
 }
 
 /// A call that follows `path`'s final symlink, when `path` is `/proc/self/fd/N` (or

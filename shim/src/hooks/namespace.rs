@@ -367,7 +367,7 @@ pub unsafe extern "C" fn linkat(da: c_int, a: *const c_char, db: c_int, b: *cons
                     if by_fd {
                         return raw::linkat(sfd, c"".as_ptr(), at.fd, at.path.as_ptr(), flags);
                     }
-                    let proc = CString::new(format!("/proc/self/fd/{sfd}")).unwrap_or_default();
+                    let proc = CString::new(format!("/proc/thread-self/fd/{sfd}")).unwrap_or_default();
                     raw::linkat(libc::AT_FDCWD, proc.as_ptr(), at.fd, at.path.as_ptr(), flags)
                 }),
                 (None, Some(src)) if crate::real::fstat(sfd_of).is_ok_and(|st| crate::names::names_file(&src, &st, libc::AT_SYMLINK_NOFOLLOW)) => super::on_follower_res(&sb, |at| {

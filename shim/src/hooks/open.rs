@@ -87,7 +87,7 @@ fn dir_name_held(fd: c_int, sp: &Spath, st: &libc::stat64) -> Option<(crate::str
         return Some((held, None));
     }
     let v = crate::members::view();
-    let link = CString::new(format!("/proc/self/fd/{fd}")).ok()?;
+    let link = CString::new(format!("/proc/thread-self/fd/{fd}")).ok()?;
     for _ in 0..3 {
         let now = Spath::from_rel(Rel(v.rel_in_lead(&real::readlink(&link).ok()?)?));
         if let Some(held) = crate::names::hold_naming(&now, st, 0) {
@@ -237,7 +237,7 @@ pub fn reopen_shadowed(n: c_int, path: *const c_char, flags: c_int, mode: mode_t
     let mut _name = None;
     let mut renamed = false;
     let twin = match src.secondary_fd() {
-        Some(sfd) => Twin::Proc(std::ffi::CString::new(format!("/proc/self/fd/{sfd}")).unwrap_or_default()),
+        Some(sfd) => Twin::Proc(std::ffi::CString::new(format!("/proc/thread-self/fd/{sfd}")).unwrap_or_default()),
         None if flags & (libc::O_ACCMODE | libc::O_TRUNC) != libc::O_RDONLY && !src.is_dir() => {
             let st = real::fstat(n);
             _name = st.as_ref().ok().and_then(|st| crate::names::hold_naming(&by_name, st, libc::AT_SYMLINK_NOFOLLOW));
@@ -506,7 +506,7 @@ pub unsafe extern "C" fn closefrom(low: c_int) {
         return;
     }
     // A kernel without close_range: each open fd, as glibc's own fallback does.
-    let fds: Vec<c_int> = std::fs::read_dir("/proc/self/fd").into_iter().flatten().filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).filter(|&fd| fd >= low).collect();
+    let fds: Vec<c_int> = std::fs::read_dir("/proc/thread-self/fd").into_iter().flatten().filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).filter(|&fd| fd >= low).collect();
     for fd in fds {
         close(fd);
     }

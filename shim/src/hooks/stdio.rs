@@ -263,7 +263,7 @@ unsafe fn reopen_own_stream(path: *const c_char, mode: *const c_char, f: FileP) 
     let fd = raw::fileno(f);
     raw::fflush(f);
     let new = if path.is_null() {
-        let own = CString::new(format!("/proc/self/fd/{fd}")).map_err(|_| real::Errno(libc::EINVAL))?;
+        let own = CString::new(format!("/proc/thread-self/fd/{fd}")).map_err(|_| real::Errno(libc::EINVAL))?;
         if fdtable::is_shadowed(fd) { super::open::reopen_shadowed(fd, own.as_ptr(), flags, 0o666)? } else { real::open(&own, flags, 0o666)? }
     } else {
         let p = crate::mem::path(path).ok_or(real::Errno(libc::EFAULT))?;
