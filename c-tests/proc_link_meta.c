@@ -5,6 +5,8 @@
 // fd this way (fchmodat's AT_SYMLINK_NOFOLLOW, lchmod, utimensat on O_PATH). Before, these
 // reached the primary alone, unreported. Calls that do not follow the link (lchown,
 // lsetxattr, utimensat with AT_SYMLINK_NOFOLLOW) act on the link itself, as natively.
+// Times set on an O_PATH directory fd itself (utimensat with AT_EMPTY_PATH) reach the
+// follower's directory too (its O_PATH follower fd refused futimens: EBADF, reported).
 #include "check.h"
 
 #include <sys/time.h>
@@ -109,5 +111,13 @@ int main(void)
 	CHECK(native_err != 0);
 	expect_xattr(f, "user.l", NULL);
 	CHECK_SYS(close(q));
+	// Times on an O_PATH directory fd itself.
+	CHECK_SYS(mkdir(SHADOW "/tdir", 0755));
+	int dfd = CHECK_SYS(open(SHADOW "/tdir", O_PATH | O_DIRECTORY));
+	struct timespec dt[2] = { { 9000000, 0 }, { 9100000, 0 } };
+	CHECK_SYS(utimensat(dfd, "", dt, AT_EMPTY_PATH));
+	CHECK_EQ(xstat(member_path("primary", SHADOW "/tdir")).st_mtim.tv_sec, 9100000);
+	CHECK_EQ(xstat(member_path("secondary", SHADOW "/tdir")).st_mtim.tv_sec, 9100000);
+	CHECK_SYS(close(dfd));
 	return 0;
 }

@@ -356,6 +356,8 @@ fn lead_times_to_follower(fd: c_int, ocb: &crate::ocb::Ocb, exact: SetTimes, rep
     match ocb.secondary_fd() {
         Some(sfd) => Some(real::fstat(fd).and_then(|st| match exact(sfd, &times_of(&st)) {
             Err(Errno(libc::EPERM | libc::EACCES)) => replay(sfd).into_res(),
+            // An O_PATH follower fd (a directory opened so) takes no futimens: its link does.
+            Err(Errno(libc::EBADF)) => link_exact(sfd, &times_of(&st)),
             r => r,
         })),
         None => by_name(fd, ocb, |sp| copy_times(sp, |a| via_abs(a, |p| unsafe { raw::utimensat(libc::AT_FDCWD, p, std::ptr::null(), 0) }))),
