@@ -190,7 +190,7 @@ pub fn open(config: &shadow_core::config::Config) -> Result<Shared, String> {
 pub fn init() -> Result<(), String> {
     let s = shared();
     let mut st = s.state.read().map_err(|e| format!("{}: {e}", s.state.path.display()))?;
-    let unreachable = fail_unreachable(&st);
+    let unreachable = fail_unreachable(&st)?;
     if let Unreachable::Marked(_) = unreachable {
         st = s.state.read().map_err(|e| format!("{}: {e}", s.state.path.display()))?;
     }
@@ -232,25 +232,35 @@ fn refuse_diverged(st: &State) -> Result<(), String> {
     }
 }
 
-/// At start-up: an enabled member whose root answers with one of `failure_errors` (a
-/// network mount whose server is gone), or is gone (a disk not mounted under its mount
-/// point, the directory moved away: the config is checked before, so the set is in use), is
-/// marked failed while the other is written, as the first operation on it would have done. Returns what is left to do once the view exists
-/// when this process was the one to mark it: the survivor, its directory, the report.
-fn fail_unreachable(st: &State) -> Unreachable {
+/// At start-up: an enabled member that is down or gone (`config::member_unreachable`: a
+/// network mount whose server is gone, a disk not mounted under its mount point, the
+/// directory moved away; the set is in use, or the config check would have refused it) is
+/// marked failed while the other is written, as the first operation on it would have done.
+/// Returns what is left to do once the view exists when this process was the one to mark
+/// it: the survivor, its directory, the report. Refused (the program does not start) when
+/// no member that is written can be reached, or one cannot under `on_member_error = "fail"`.
+fn fail_unreachable(st: &State) -> Result<Unreachable, String> {
     let set = set::get();
-    if set.config.on_member_error != OnMemberError::Degrade || st.members.iter().any(|m| m.state != MemberState::Enabled) {
-        return Unreachable::None;
+    let enabled: Vec<Member> = Member::ALL.into_iter().filter(|m| st.member(*m).state == MemberState::Enabled).collect();
+    let gone: Vec<(Member, String)> = enabled
+        .iter()
+        .filter_map(|&m| {
+            let looked = std::fs::metadata(&st.member(m).dir);
+            shadow_core::config::member_unreachable(&looked, &set.config.failure_errors, true)
+                .then(|| (m, looked.map_or_else(|e| e.to_string(), |_| "not a directory".to_string())))
+        })
+        .collect();
+    let Some((m, why)) = gone.first() else { return Ok(Unreachable::None) };
+    let named = || gone.iter().map(|(m, why)| format!("{} ({}): {why}", m.name(), st.member(*m).dir)).collect::<Vec<_>>().join("; ");
+    if gone.len() == enabled.len() {
+        return Err(format!("no member that is written can be reached: {}", named()));
     }
-    for m in Member::ALL {
-        let other = Member::ALL.into_iter().find(|x| *x != m).expect("two members");
-        let Err(e) = std::fs::metadata(&st.member(m).dir) else { continue };
-        if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error().is_some_and(|n| set.config.failure_errors.contains(&n)) {
-            let report = shared().state.mark_failed(m.index()).then(|| (other, st.member(other).dir.clone(), format!("{} failed, no longer written: unreachable at start-up: {e}", m.name())));
-            return Unreachable::Marked(report);
-        }
+    if set.config.on_member_error != OnMemberError::Degrade {
+        return Err(format!("a member cannot be reached and on_member_error is \"fail\": {}", named()));
     }
-    Unreachable::None
+    let other = Member::ALL.into_iter().find(|x| x != m).expect("two members");
+    let report = shared().state.mark_failed(m.index()).then(|| (other, st.member(other).dir.clone(), format!("{} failed, no longer written: unreachable at start-up: {why}", m.name())));
+    Ok(Unreachable::Marked(report))
 }
 
 enum Unreachable {

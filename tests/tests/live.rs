@@ -450,3 +450,36 @@ fn a_member_directory_gone_fails_the_member_and_replace_takes_a_new_one() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.code() == Some(125) && err.contains("key `secondary`"), "{err}");
 }
+
+/// The other ways a member of a set in use can be gone — its directory replaced by a file,
+/// behind a symlink loop — fail it as a missing one does; with no member reachable the
+/// program does not start (before, a file or a loop in its place locked every program and
+/// command out on the config, and with both gone the program started against nothing).
+#[test]
+fn a_member_replaced_by_a_file_or_a_loop_fails_and_none_reachable_refuses() {
+    for how in ["file", "loop"] {
+        let s = ShadowSet::new();
+        assert!(s.sh("echo one > /shadow/a").status.success());
+        fs::rename(s.secondary(), s.dir.path().join("secondary.gone")).unwrap();
+        match how {
+            "file" => fs::write(s.secondary(), "not a directory\n").unwrap(),
+            _ => std::os::unix::fs::symlink(s.secondary(), s.secondary()).unwrap(),
+        }
+        let out = s.sh("echo two > /shadow/b");
+        assert!(out.status.success(), "{how}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(fs::read_to_string(s.primary().join("b")).unwrap(), "two\n");
+        assert!(s.history().lines().any(|l| l.starts_with("00080 ") && l.contains("secondary failed")), "{how}: {}", s.history());
+        let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
+        assert_eq!(st["members"][1]["state"], "failed", "{how}: {st}");
+    }
+
+    let s = ShadowSet::new();
+    assert!(s.sh("echo one > /shadow/a").status.success());
+    fs::rename(s.primary(), s.dir.path().join("primary.gone")).unwrap();
+    fs::rename(s.secondary(), s.dir.path().join("secondary.gone")).unwrap();
+    let out = s.command("/bin/sh").arg("-c").arg("echo x > /shadow/x").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(125) && err.contains("no member that is written can be reached"), "{err}");
+    let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
+    assert!(st["members"].as_array().unwrap().iter().all(|m| m["state"] == "enabled"), "nothing marked: {st}");
+}

@@ -326,6 +326,22 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
     })
 }
 
+/// Whether looking at a member's directory (`looked`) says the member is down or gone
+/// rather than misconfigured: an error `failure_errors` names (a network mount whose
+/// server went away, a dead disk), and, for a set in use (`in_use`: its state file
+/// exists), a directory missing, replaced by a file, or behind a symlink loop (a disk not
+/// mounted under its mount point, the directory moved away). Before, such a member of a
+/// set in use made every program started after it exit 125 on the config, and every
+/// shadowctl command fail, `disable` and `replace` included. A set never used refuses
+/// them: a typo must not run un-mirrored. Permission denied is the caller's, never the
+/// member's (one user's program must not fail a member for all).
+pub fn member_unreachable(looked: &std::io::Result<std::fs::Metadata>, failure_errors: &[i32], in_use: bool) -> bool {
+    match looked {
+        Ok(meta) => in_use && !meta.is_dir(),
+        Err(e) => e.raw_os_error().is_some_and(|n| failure_errors.contains(&n) || in_use && matches!(n, libc::ENOENT | libc::ENOTDIR | libc::ELOOP)),
+    }
+}
+
 /// Reads, parses and checks the config against the file system; creates `state_dir`.
 pub fn load(file: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(file).map_err(|e| err(file, None, format!("cannot read: {e}")))?;
@@ -333,20 +349,16 @@ pub fn load(file: &Path) -> Result<Config, ConfigError> {
     let in_use = crate::shared::state_path(&config).exists();
     for m in &mut config.members {
         let key = if m.member == Member::Primary { "primary" } else { "secondary" };
-        let meta = match std::fs::metadata(&m.dir) {
-            Ok(meta) => meta,
-            // A member that is down (a network mount whose server went away, a dead disk)
-            // is the state's business, not a config error: programs run on the other one.
-            Err(e) if e.raw_os_error().is_some_and(|n| config.failure_errors.contains(&n)) => continue,
-            // So is the directory of a set in use gone (a disk not mounted under its mount
-            // point, the directory moved away): before, every program started after it
-            // was refused, and so was every shadowctl command, `disable` and `replace`
-            // included. A set never used refuses it: a typo must not run un-mirrored.
-            Err(e) if in_use && e.kind() == std::io::ErrorKind::NotFound => continue,
+        let looked = std::fs::metadata(&m.dir);
+        // A member that is down or gone is the state's business, not a config error:
+        // programs run on the other one (see `member_unreachable`).
+        if member_unreachable(&looked, &config.failure_errors, in_use) {
+            continue;
+        }
+        match looked {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => return Err(err(file, Some(key), format!("{} is not a directory", m.dir))),
             Err(e) => return Err(err(file, Some(key), format!("{}: {e}", m.dir))),
-        };
-        if !meta.is_dir() {
-            return Err(err(file, Some(key), format!("{} is not a directory", m.dir)));
         }
         let canonical = std::fs::canonicalize(&m.dir).map_err(|e| err(file, Some(key), format!("{}: {e}", m.dir)))?;
         m.canonical = canonical
@@ -414,6 +426,21 @@ mod tests {
         let e = parse_str("prefix = ").unwrap_err();
         assert!(e.starts_with("/etc/app.toml: invalid TOML (line 1)"), "{e}");
         assert!(!e.contains('\n'));
+    }
+
+    #[test]
+    fn a_member_is_unreachable_by_its_error_and_whether_the_set_is_in_use() {
+        let e = |n| Err(std::io::Error::from_raw_os_error(n));
+        let down = [libc::ENOTCONN];
+        for n in [libc::ENOENT, libc::ENOTDIR, libc::ELOOP] {
+            assert!(member_unreachable(&e(n), &down, true), "{n} in use");
+            assert!(!member_unreachable(&e(n), &down, false), "{n} fresh: a config error");
+        }
+        assert!(member_unreachable(&e(libc::ENOTCONN), &down, false));
+        assert!(!member_unreachable(&e(libc::EACCES), &down, true), "the caller's, not the member's");
+        let file = std::fs::metadata("/proc/self/stat");
+        assert!(member_unreachable(&file, &down, true) && !member_unreachable(&file, &down, false));
+        assert!(!member_unreachable(&std::fs::metadata("/"), &down, true));
     }
 
     #[test]
