@@ -53,7 +53,18 @@ int main(void)
 	CHECK_PTR(fgetws(line, 32, f));
 	CHECK(wcscmp(line, L"\u20ac caf\u00e9 42 \u00fc x\n") == 0);
 	CHECK_EQ(fgetwc(f), WEOF);
+	// A seek drops what was pushed back; room for the terminator alone reads "".
+	rewind(f);
+	CHECK_EQ(ungetwc(L'Z', f), (wint_t)L'Z');
+	rewind(f);
+	CHECK_EQ(fgetwc(f), (wint_t)L'\u00e9');
+	line[0] = L'q';
+	CHECK(fgetws(line, 1, f) == line && line[0] == 0);
 	CHECK_SYS(fclose(f));
+
+	// A charset the shim does not convert is refused, never written as another.
+	errno = 0;
+	CHECK(fopen(SHADOW "/latin", "w,ccs=ISO-8859-1") == NULL && errno == EINVAL);
 
 	// fopen "a": the stream starts at the end.
 	f = CHECK_PTR(fopen(SHADOW "/w", "a"));

@@ -54,6 +54,9 @@ unsafe extern "C" fn cookie_write(cookie: *mut c_void, buf: *const c_char, n: si
 }
 
 unsafe extern "C" fn cookie_seek(cookie: *mut c_void, off: *mut i64, whence: c_int) -> c_int {
+    if !(whence == libc::SEEK_CUR && *off == 0) {
+        super::wide::seeked(cookie_fd(cookie));
+    }
     match boundary::inside(|| super::data::seek(cookie_fd(cookie), *off, whence)) {
         Ok(pos) => {
             *off = pos;
@@ -84,9 +87,10 @@ unsafe fn mirrored_stream(fd: c_int, mode: *const c_char) -> Res<FileP> {
         seek: Some(cookie_seek),
         close: Some(cookie_close),
     };
+    let wide = super::wide::of_mode(fd, super::cstr(mode))?;
     let f = raw::fopencookie(fd as usize as *mut c_void, mode, funcs).into_res()?;
     *((f as *mut u8).add(FILENO_OFFSET) as *mut c_int) = fd;
-    super::wide::register(f, super::cstr(mode));
+    super::wide::register(f, wide);
     Ok(f)
 }
 

@@ -18,7 +18,9 @@ const WEOF: wint_t = 0xffff_ffff;
 
 /// A stream's wide side: its orientation (glibc's `fwide` values), its encoding, the
 /// conversion states, and characters pushed back by `ungetwc`.
-struct Wide {
+pub struct Wide {
+    /// The stream's fd: a seek through it drops what `ungetwc` pushed back.
+    fd: c_int,
     orientation: c_int,
     utf8: bool,
     out: libc::mbstate_t,
@@ -38,13 +40,31 @@ fn streams() -> std::sync::MutexGuard<'static, HashMap<usize, Wide>> {
     STREAMS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A new stream of the shim's, opened with `mode`: `ccs=` makes it wide at once, as
-/// glibc's fopen does (any other charset than UTF-8 is taken as the locale's).
-pub fn register(f: FileP, mode: &[u8]) {
-    let ccs = mode.split(|&c| c == b',').skip(1).find_map(|p| p.trim_ascii().strip_prefix(b"ccs="));
+/// The wide side of a new stream of the shim's on `fd`, opened with `mode`: ",ccs=" makes
+/// it wide at once, as glibc's fopen does. Only UTF-8 is converted here: another charset
+/// is refused (EINVAL, as glibc refuses one it does not know) rather than written in the
+/// wrong encoding.
+pub fn of_mode(fd: c_int, mode: &[u8]) -> crate::real::Res<Wide> {
+    let ccs = mode.windows(5).position(|w| w == b",ccs=").map(|i| mode[i + 5..].split(|&c| c == b',').next().unwrap_or_default());
     let utf8 = ccs.is_some_and(|c| c.eq_ignore_ascii_case(b"UTF-8") || c.eq_ignore_ascii_case(b"UTF8"));
-    let wide = Wide { orientation: c_int::from(ccs.is_some()), utf8, out: initial_state(), input: initial_state(), pushed: Vec::new() };
+    if ccs.is_some() && !utf8 {
+        return Err(crate::real::Errno(libc::EINVAL));
+    }
+    Ok(Wide { fd, orientation: c_int::from(utf8), utf8, out: initial_state(), input: initial_state(), pushed: Vec::new() })
+}
+
+/// A new stream of the shim's, with its wide side.
+pub fn register(f: FileP, wide: Wide) {
     streams().insert(f as usize, wide);
+}
+
+/// The file position of `fd` moved (fseek, rewind, fsetpos reach the stream's seek): what
+/// `ungetwc` pushed back and a partly read character are gone, as natively.
+pub fn seeked(fd: c_int) {
+    for w in streams().values_mut().filter(|w| w.fd == fd) {
+        w.pushed.clear();
+        w.input = initial_state();
+    }
 }
 
 pub fn is_own(f: FileP) -> bool {
@@ -246,6 +266,15 @@ getwchar_hooks!(getwchar => getwc, getwchar_unlocked => getwc_unlocked);
 
 /// fgetws on the shim's stream: characters up to a newline, at most `n - 1`.
 unsafe fn get_line(ws: *mut wchar_t, n: c_int, f: FileP) -> *mut wchar_t {
+    if n <= 0 {
+        crate::real::Errno(libc::EINVAL).set();
+        return std::ptr::null_mut();
+    }
+    if n == 1 {
+        // Room for the terminator alone: an empty string, as glibc answers.
+        *ws = 0;
+        return ws;
+    }
     let mut i = 0;
     while i + 1 < n.max(0) as usize {
         let c = get(f).unwrap_or(WEOF);
