@@ -213,6 +213,11 @@ impl LiveSet {
             real.retain(|d| !(matches!(d.what, tree::Difference::Mtime(..)) && writing.contains(&d.path)));
             let mut repaired = 0;
             if repair && !real.is_empty() {
+                // A member that is not written is neither copied from nor into: its enable
+                // brings it level (before, a repair wrote into a failed primary).
+                if !st_all_enabled(&s) {
+                    return Err(format!("{} difference(s) found; not repaired: a member is not enabled (`shadowctl enable` brings it level)", real.len()));
+                }
                 let (from, to) = self.newer_first(&s);
                 let mut paths: Vec<&PathBuf> = real.iter().map(|d| &d.path).collect();
                 paths.dedup();
@@ -467,9 +472,15 @@ impl LiveSet {
                 true => format!("{}: not complete: a change went unrecorded or reached one member only (see the history)", jpath.display()),
                 false => format!("{}: {d}", jpath.display()),
             });
-            let (_, repaired) = self.verify(&[], true, &mut tree::Unobserved)?;
-            let (left, _) = self.verify(&[], false, &mut tree::Unobserved)?;
-            report.full_verify = Some((repaired, left.len()));
+            if both {
+                let (_, repaired) = self.verify(&[], true, &mut tree::Unobserved)?;
+                let (left, _) = self.verify(&[], false, &mut tree::Unobserved)?;
+                report.full_verify = Some((repaired, left.len()));
+            } else {
+                // A member away is not written (nor copied from): its enable must look at
+                // everything, the change list not knowing what the damage hid.
+                self.state.mark_changes_lost();
+            }
         }
         let suspects = suspects_of(&records, &live);
         let seen_first: std::collections::HashSet<u64> = suspects.iter().map(|(id, _, _)| *id).collect();

@@ -650,7 +650,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
 
 fn resync(set: &LiveSet, member: Member, update: UpdateMode, json: bool, verb: &str) -> Result<ExitCode, String> {
     let mut progress = progress_printer(json);
-    let r = set.resync(member, update, &mut progress)?;
+    let r = match set.resync(member, update, &mut progress) {
+        Ok(r) => r,
+        Err(e) => {
+            // Said and recorded: which member, that it is still not written, and why.
+            let s = set.read()?;
+            let what = format!("{verb} {} failed, it stays {}: {e}", member.name(), s.member(member).state.name());
+            set.history(Code::MemberStateChanged, &s.member(Member::Primary).dir, &s.member(Member::Secondary).dir, &what);
+            return Err(format!("{what} ({})", s.member(member).dir));
+        }
+    };
     let s = set.read()?;
     let what = format!("{verb} {} (update {}: {} files, {} bytes copied, {} removed; writers held {} ms while the last {} changed paths were copied)", member.name(), update.name(), r.stats.files, r.stats.bytes, r.stats.removed, r.freeze.as_millis(), r.last_paths);
     set.history(Code::MemberStateChanged, &s.member(Member::Primary).dir, &s.member(Member::Secondary).dir, &what);

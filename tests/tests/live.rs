@@ -483,3 +483,29 @@ fn a_member_replaced_by_a_file_or_a_loop_fails_and_none_reachable_refuses() {
     let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
     assert!(st["members"].as_array().unwrap().iter().all(|m| m["state"] == "enabled"), "nothing marked: {st}");
 }
+
+/// A member that is not written is never repaired into (or from) by `verify --repair` or
+/// recover: its enable brings it level. A failed enable says which member, that it stays
+/// out, and why, in the history too. Before, a repair wrote into a failed primary, and a
+/// failed enable printed the bare error of one file.
+#[test]
+fn repairs_leave_a_member_that_is_not_written_and_a_failed_enable_says_so() {
+    let s = ShadowSet::new();
+    assert!(s.sh("echo one > /shadow/a").status.success());
+    s.ctl_ok(&["disable", "secondary"]);
+    assert!(s.sh("echo two > /shadow/a").status.success());
+    let (code, _, err) = s.ctl(&["verify", "--repair"]);
+    assert!(code == 2 && err.contains("not repaired: a member is not enabled"), "{code} {err}");
+    assert_eq!(fs::read_to_string(s.secondary().join("a")).unwrap(), "one\n", "the disabled member is left as it was");
+
+    let kept = s.dir.path().join("secondary.kept");
+    fs::rename(s.secondary(), &kept).unwrap();
+    fs::write(s.secondary(), "a file\n").unwrap();
+    let (code, _, err) = s.ctl(&["enable", "secondary"]);
+    assert!(code == 2 && err.contains("enabled secondary failed, it stays disabled"), "{code} {err}");
+    assert!(s.history().contains("enabled secondary failed, it stays disabled"), "{}", s.history());
+    fs::remove_file(s.secondary()).unwrap();
+    fs::rename(&kept, s.secondary()).unwrap();
+    s.ctl_ok(&["enable", "secondary"]);
+    assert_eq!(s.ctl(&["verify"]).0, 0);
+}
