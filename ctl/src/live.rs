@@ -572,7 +572,7 @@ impl LiveSet {
         let s = self.read()?;
         let (p, q) = (&s.member(Member::Primary).dir, &s.member(Member::Secondary).dir);
         for rel in &report.repaired {
-            self.history(Code::Recovered, &format!("{p}/{rel}"), &format!("{q}/{rel}"), "recovered after a crash: in flight in the journal");
+            self.history(Code::Recovered, &format!("{p}/{rel}"), &format!("{q}/{rel}"), "recovered: in flight in the journal when its process ended (a crash, or a file a member refused)");
         }
         if report.left_for_later.is_empty() {
             self.registry.forget(&crashed);

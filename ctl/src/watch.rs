@@ -223,7 +223,7 @@ fn compact_journal(set: &LiveSet) {
         Ok(r) => {
             let after = std::fs::metadata(&path).map_or(0, |m| m.len());
             let pids: Vec<String> = crashed.iter().map(|(_, p)| p.to_string()).collect();
-            let why = if crashed.is_empty() { String::new() } else { format!(" after process(es) {} crashed", pids.join(", ")) };
+            let why = if crashed.is_empty() { String::new() } else { format!(" after process(es) {} ended with changes in flight (a crash, or a file a member refused)", pids.join(", ")) };
             eprintln!("shadowctl watch: recovered{why}: journal compacted from {size} to {after} bytes; {} path(s) repaired", r.repaired.len());
         }
         Err(e) => {
@@ -273,6 +273,7 @@ fn rebuild(set: &LiveSet, m: Member, mode: UpdateMode) {
         }
         Err(e) => {
             eprintln!("shadowctl watch: rebuilding {}: {e}", m.name());
+            set.history(Code::MemberStateChanged, &p, &q, &format!("rebuilding {} failed, it stays failed (retried at the next probe): {e}", m.name()));
             // Still unusable: mark it failed again so the next probe retries.
             let _ = set.change(|st| st.member_mut(m).state = MemberState::Failed);
         }

@@ -267,6 +267,15 @@ pub fn inside<T>(body: impl FnOnce() -> Res<T>) -> Res<T> {
     r
 }
 
+/// Runs `body` (a look at a table of the shim's own, made outside any hook: the wide
+/// stdio calls) holding the fork lock for reading as a hook does, taken on a fresh entry
+/// only (the lock is not recursive): a fork never copies that table's mutex held.
+pub fn under_fork_lock<T>(body: impl FnOnce() -> T) -> T {
+    let inside = Inside::force();
+    let _fork = inside.0.then(ForkReadGuard::take);
+    body()
+}
+
 /// Runs a short piece of shim logic at the boundary and returns its result, so that the
 /// caller can then call libc *outside* it: for calls that run user callbacks (nftw, glob),
 /// which must see the hooks and may fork.

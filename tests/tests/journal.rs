@@ -153,7 +153,7 @@ fn a_crash_is_told_to_the_next_program_and_repaired_by_watch() {
     let out = watch.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(s.ctl(&["verify"]).0, 0, "watch repaired the crash: {err}");
-    assert!(err.contains(&format!("after process(es) {} crashed", victim)), "{err}");
+    assert!(err.contains(&format!("after process(es) {} ended with changes in flight", victim)), "{err}");
     assert!(s.history().lines().any(|l| l.starts_with("00100 ") && l.contains("d/held")), "{}", s.history());
     assert_eq!(fs::read_to_string(s.secondary().join("d/held")).unwrap(), "first\nsecond\n");
     let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();

@@ -150,7 +150,7 @@ impl Links {
     /// than `dst`; whether this run copied it (so its contents are up to date).
     fn other_name(&mut self, src: &Path, dst: &Path, m: &Metadata) -> Option<(PathBuf, bool)> {
         let key = (m.dev(), m.ino());
-        if let Some(p) = self.placed.get(&key).filter(|p| p.as_path() != dst && is_file(p)) {
+        if let Some(p) = self.placed.get(&key).filter(|p| p.as_path() != dst && is_kind(p, m)) {
             return Some((p.clone(), true));
         }
         if self.whole_tree {
@@ -160,13 +160,20 @@ impl Links {
         let names = self.names.get_or_insert_with(|| linked_names(src_root));
         // Only a target file that looks like this one (size and mtime): a target whose names
         // were moved about may hold another file under one of them, which would be written over.
-        let found = names.get(&key)?.iter().find(|rel| src_root.join(rel) != src && fs::symlink_metadata(dst_root.join(rel)).is_ok_and(|d| d.is_file() && stamp(&d) == stamp(m)))?;
+        let found = names.get(&key)?.iter().find(|rel| src_root.join(rel) != src && fs::symlink_metadata(dst_root.join(rel)).is_ok_and(|d| d.file_type() == m.file_type() && stamp(&d) == stamp(m)))?;
         Some((dst_root.join(found), false))
     }
 }
 
-fn is_file(p: &Path) -> bool {
-    fs::symlink_metadata(p).is_ok_and(|m| m.is_file())
+/// Whether `p` is an entry of the same type as `m`'s.
+fn is_kind(p: &Path, m: &Metadata) -> bool {
+    fs::symlink_metadata(p).is_ok_and(|d| d.file_type() == m.file_type())
+}
+
+/// The entry being copied went away (or became another kind) under the copy: a program
+/// changed it, and the change list names it for the catch-up that follows.
+fn vanished(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR)
 }
 
 /// The names of every file with several links below `root`, by dev and inode.
@@ -247,7 +254,7 @@ fn copy_xattrs(src: &Path, dst: &Path) -> io::Result<()> {
 
 fn remove_any(p: &Path) -> io::Result<u64> {
     match fs::symlink_metadata(p) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+        Err(e) if vanished(&e) => Ok(0),
         Err(e) => Err(e),
         Ok(m) if m.is_dir() => {
             let mut n = 0;
@@ -293,6 +300,11 @@ fn copy_sparse(from: &fs::File, to: &fs::File, len: u64) -> io::Result<u64> {
         punch(at, data - at)?;
         let hole = unsafe { libc::lseek(src, data, libc::SEEK_HOLE) };
         if hole < 0 {
+            // ENXIO: the file shrank below `data` since SEEK_DATA (a writer truncates
+            // during the copy; the change list names it): nothing more to copy.
+            if last().raw_os_error() == Some(libc::ENXIO) {
+                break;
+            }
             return Err(last());
         }
         let hole = hole.min(end);
@@ -337,7 +349,7 @@ fn copy_by_hand(from: &fs::File, to: &fs::File, at: i64, len: i64) -> io::Result
 fn copy_entry(src: &Path, dst: &Path, m: &Metadata, linked: bool, c: &mut Copier) -> io::Result<()> {
     let ft = m.file_type();
     if let Ok(existing) = fs::symlink_metadata(dst) {
-        let shared = existing.is_file() && existing.nlink() > 1 && !linked;
+        let shared = !existing.is_dir() && existing.nlink() > 1 && !linked;
         if existing.is_dir() || ft.is_symlink() || existing.file_type().is_symlink() || !ft.is_file() || shared {
             c.stats.removed += remove_any(dst)?;
         }
@@ -373,10 +385,12 @@ fn copy_entry(src: &Path, dst: &Path, m: &Metadata, linked: bool, c: &mut Copier
 }
 
 /// Copies one non-directory entry when `copy` says its stamp calls for it, keeping the
-/// source's hard links (see `Links`).
+/// source's hard links (see `Links`): of files, and of symlinks, devices and FIFOs, which a
+/// copy used to split (each name its own node on the target; verify then found the link
+/// counts differ, and a repair, made the same way, could not mend them).
 fn copy_linked(src: &Path, dst: &Path, m: &Metadata, copy: impl FnOnce(Option<&Metadata>) -> bool, c: &mut Copier) -> io::Result<()> {
     let mut linked = false;
-    if m.is_file() && m.nlink() > 1 {
+    if !m.is_dir() && m.nlink() > 1 {
         let other = c.links.other_name(src, dst, m);
         if let Some((other, _)) = &other {
             link_to(other, dst, &mut c.stats)?;
@@ -387,18 +401,29 @@ fn copy_linked(src: &Path, dst: &Path, m: &Metadata, copy: impl FnOnce(Option<&M
             // Copied under another name this run.
             return Ok(());
         }
+        if linked && !m.is_file() {
+            // A node is made anew to be copied, which would split the link just made: the
+            // name found holds it already (same kind and stamp); its metadata is the source's.
+            return copy_metadata(src, dst, m);
+        }
     }
     let dm = fs::symlink_metadata(dst).ok();
     let same_kind = dm.as_ref().is_some_and(|dm| dm.file_type() == m.file_type());
-    let wrongly_shared = !linked && dm.as_ref().is_some_and(|dm| dm.is_file() && dm.nlink() > 1);
+    let wrongly_shared = !linked && dm.as_ref().is_some_and(|dm| !dm.is_dir() && dm.nlink() > 1);
     if !same_kind || wrongly_shared || copy(dm.as_ref()) {
         copy_entry(src, dst, m, linked, c)?;
     }
     Ok(())
 }
 
+/// Copies the directory `src` onto `dst`. A directory programs remove or rename while it is
+/// copied (`vanished`) is left to the catch-up: before, it aborted the whole resync, so a
+/// member could not be enabled under a workload that removes directories.
 fn copy_dir(src: &Path, dst: &Path, mode: UpdateMode, c: &mut Copier) -> io::Result<()> {
-    let m = fs::symlink_metadata(src)?;
+    let m = match fs::symlink_metadata(src) {
+        Err(e) if vanished(&e) => return Ok(()),
+        r => r?,
+    };
     match fs::symlink_metadata(dst) {
         Ok(d) if d.is_dir() => {}
         Ok(_) => {
@@ -409,7 +434,7 @@ fn copy_dir(src: &Path, dst: &Path, mode: UpdateMode, c: &mut Copier) -> io::Res
     }
     // Removed while being copied: the change list names it, the catch-up settles it.
     let listing = match fs::read_dir(src) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if vanished(&e) => return Ok(()),
         r => r?,
     };
     let mut names: Vec<_> = listing.map(|e| e.map(|e| e.file_name())).collect::<io::Result<_>>()?;
@@ -418,7 +443,7 @@ fn copy_dir(src: &Path, dst: &Path, mode: UpdateMode, c: &mut Copier) -> io::Res
         let (s, d) = (src.join(&name), dst.join(&name));
         let sm = match fs::symlink_metadata(&s) {
             Ok(sm) => sm,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue, // removed meanwhile: the change list has it
+            Err(e) if vanished(&e) => continue, // removed meanwhile: the change list has it
             Err(e) => return Err(e),
         };
         c.stats.scanned += 1;
@@ -426,13 +451,16 @@ fn copy_dir(src: &Path, dst: &Path, mode: UpdateMode, c: &mut Copier) -> io::Res
             copy_dir(&s, &d, mode, c)?;
         } else {
             match copy_linked(&s, &d, &sm, |dm| needs_copy(mode, stamp(&sm), dm.map(stamp)), c) {
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {} // removed meanwhile, as above
+                Err(e) if vanished(&e) => {} // removed meanwhile, as above
                 r => r?,
             }
         }
         c.tick();
     }
-    copy_metadata(src, dst, &m)
+    match copy_metadata(src, dst, &m) {
+        Err(e) if vanished(&e) => Ok(()),
+        r => r,
+    }
 }
 
 /// Entries below `dir` (a cheap walk: directory entries only, no stat).
@@ -490,7 +518,7 @@ impl<'a> PathSync<'a> {
 fn sync_one(src_root: &Path, dst_root: &Path, rel: &Path, c: &mut Copier) -> io::Result<()> {
     let (s, d) = (src_root.join(rel), dst_root.join(rel));
     match fs::symlink_metadata(&s) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => c.stats.removed += remove_any(&d)?,
+        Err(e) if vanished(&e) => c.stats.removed += remove_any(&d)?,
         Err(e) => return Err(e),
         Ok(m) => {
             if let Some(parent) = d.parent() {
@@ -499,7 +527,11 @@ fn sync_one(src_root: &Path, dst_root: &Path, rel: &Path, c: &mut Copier) -> io:
             if m.is_dir() {
                 copy_dir(&s, &d, UpdateMode::Newer, c)?;
                 // Entries removed from the source directory go from the target too.
-                for e in fs::read_dir(&d)? {
+                let entries = match fs::read_dir(&d) {
+                    Err(e) if vanished(&e) => return Ok(()),
+                    r => r?,
+                };
+                for e in entries {
                     let e = e?;
                     if fs::symlink_metadata(s.join(e.file_name())).is_err() {
                         c.stats.removed += remove_any(&e.path())?;
@@ -509,7 +541,7 @@ fn sync_one(src_root: &Path, dst_root: &Path, rel: &Path, c: &mut Copier) -> io:
                 match copy_linked(&s, &d, &m, |_| true, c) {
                     // Removed while being copied (a program goes on writing during a
                     // catch-up): as if found removed.
-                    Err(e) if e.kind() == io::ErrorKind::NotFound && fs::symlink_metadata(&s).is_err() => c.stats.removed += remove_any(&d)?,
+                    Err(e) if vanished(&e) && fs::symlink_metadata(&s).is_err() => c.stats.removed += remove_any(&d)?,
                     r => r?,
                 }
             }
@@ -620,6 +652,46 @@ mod tests {
         sync_metadata(&src, &dst, Path::new("top")).unwrap();
         sync_path(&src, &dst, latin1, &mut quiet).unwrap();
         assert_eq!(crate::tree::compare(&src, &dst).unwrap(), vec![]);
+        fs::remove_dir_all(&p).unwrap();
+    }
+
+    #[test]
+    fn hard_links_of_symlinks_and_fifos_are_kept() {
+        let p = tmp("nodelinks");
+        let (src, dst) = (p.join("src"), p.join("dst"));
+        fs::hard_link(src.join("link"), src.join("d/link2")).unwrap();
+        let fifo = std::ffi::CString::new(src.join("fifo").as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o640) }, 0);
+        fs::hard_link(src.join("fifo"), src.join("d/e/fifo2")).unwrap();
+        let ino = |p: &Path| fs::symlink_metadata(p).unwrap().ino();
+        let mut quiet = |_: &Stats, _: bool| {};
+        for mode in [UpdateMode::All, UpdateMode::Newer, UpdateMode::Replace] {
+            copy_tree(&src, &dst, mode, &mut quiet).unwrap();
+            assert_eq!(crate::tree::compare(&src, &dst).unwrap(), vec![], "{}", mode.name());
+            assert_eq!(ino(&dst.join("link")), ino(&dst.join("d/link2")), "{}", mode.name());
+            assert_eq!(ino(&dst.join("fifo")), ino(&dst.join("d/e/fifo2")), "{}", mode.name());
+        }
+        // A path at a time (the change list, repair) finds the other name too.
+        fs::remove_dir_all(&dst).unwrap();
+        fs::create_dir(&dst).unwrap();
+        for rel in ["link", "d", "fifo", "top"] {
+            sync_path(&src, &dst, Path::new(rel), &mut quiet).unwrap();
+        }
+        assert_eq!(crate::tree::compare(&src, &dst).unwrap(), vec![]);
+        assert_eq!(ino(&dst.join("fifo")), ino(&dst.join("d/e/fifo2")));
+        fs::remove_dir_all(&p).unwrap();
+    }
+
+    #[test]
+    fn a_directory_removed_or_a_file_cut_during_the_copy_is_left_to_the_catch_up() {
+        let p = tmp("vanish");
+        let (src, dst) = (p.join("src"), p.join("dst"));
+        let mut quiet = |_: &Stats, _: bool| {};
+        // Gone before its copy begins, or turned into a file: not an error.
+        let mut c = Copier { stats: Stats::default(), progress: &mut quiet, last: Instant::now(), links: Links::new(&src, &dst, true) };
+        copy_dir(&src.join("gone"), &dst.join("gone"), UpdateMode::All, &mut c).unwrap();
+        copy_dir(&src.join("top/x"), &dst.join("x"), UpdateMode::All, &mut c).unwrap();
+        sync_path(&src, &dst, Path::new("d/e/f/under-a-file"), &mut quiet).unwrap();
         fs::remove_dir_all(&p).unwrap();
     }
 

@@ -12,6 +12,7 @@ use crate::real::{raw, FileP, WintT as wint_t};
 use libc::{c_char, c_int, size_t, wchar_t};
 use once_cell::sync::Lazy;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 const WEOF: wint_t = 0xffff_ffff;
@@ -36,8 +37,18 @@ fn initial_state() -> libc::mbstate_t {
 /// The shim's streams (by address): `stdio::mirrored_stream` registers each.
 static STREAMS: Lazy<Mutex<HashMap<usize, Wide>>> = Lazy::new(|| Mutex::new(HashMap::new()));
 
-fn streams() -> std::sync::MutexGuard<'static, HashMap<usize, Wide>> {
-    STREAMS.lock().unwrap_or_else(|e| e.into_inner())
+/// How many streams are registered: none (most programs), and no wide call looks further.
+static REGISTERED: AtomicUsize = AtomicUsize::new(0);
+
+/// `f` on the streams' table, under the fork lock as a hook's tables are (the wide calls
+/// are made outside any hook: a fork must not copy the table's mutex held).
+fn with_streams<T>(f: impl FnOnce(&mut HashMap<usize, Wide>) -> T) -> T {
+    crate::boundary::under_fork_lock(|| {
+        let mut table = STREAMS.lock().unwrap_or_else(|e| e.into_inner());
+        let r = f(&mut table);
+        REGISTERED.store(table.len(), Ordering::Relaxed);
+        r
+    })
 }
 
 /// The wide side of a new stream of the shim's on `fd`, opened with `mode`: ",ccs=" makes
@@ -55,34 +66,39 @@ pub fn of_mode(fd: c_int, mode: &[u8]) -> crate::real::Res<Wide> {
 
 /// A new stream of the shim's, with its wide side.
 pub fn register(f: FileP, wide: Wide) {
-    streams().insert(f as usize, wide);
+    with_streams(|t| t.insert(f as usize, wide));
 }
 
 /// The file position of `fd` moved (fseek, rewind, fsetpos reach the stream's seek): what
 /// `ungetwc` pushed back and a partly read character are gone, as natively.
 pub fn seeked(fd: c_int) {
-    for w in streams().values_mut().filter(|w| w.fd == fd) {
-        w.pushed.clear();
-        w.input = initial_state();
+    if REGISTERED.load(Ordering::Relaxed) == 0 {
+        return;
     }
+    with_streams(|t| {
+        for w in t.values_mut().filter(|w| w.fd == fd) {
+            w.pushed.clear();
+            w.input = initial_state();
+        }
+    })
 }
 
 pub fn is_own(f: FileP) -> bool {
-    !f.is_null() && streams().contains_key(&(f as usize))
+    !f.is_null() && REGISTERED.load(Ordering::Relaxed) != 0 && with_streams(|t| t.contains_key(&(f as usize)))
 }
 
 /// The stream is closed (or no longer the shim's): whether it was.
 pub fn forget(f: FileP) -> bool {
-    streams().remove(&(f as usize)).is_some()
+    REGISTERED.load(Ordering::Relaxed) != 0 && with_streams(|t| t.remove(&(f as usize)).is_some())
 }
 
 /// Runs `body` on the wide side of `f` when it is one of the shim's streams (None when it
 /// is not); a panic stays inside and gives `failed`.
 fn on_own<T>(f: FileP, failed: T, body: impl FnOnce(&mut Wide) -> T) -> Option<T> {
-    if f.is_null() {
+    if f.is_null() || REGISTERED.load(Ordering::Relaxed) == 0 {
         return None;
     }
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| streams().get_mut(&(f as usize)).map(body))).unwrap_or(Some(failed))
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| with_streams(|t| t.get_mut(&(f as usize)).map(body)))).unwrap_or(Some(failed))
 }
 
 fn eilseq<T>() -> Option<T> {
