@@ -649,6 +649,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
 }
 
 fn resync(set: &LiveSet, member: Member, update: UpdateMode, json: bool, verb: &str) -> Result<ExitCode, String> {
+    watch::stop_on_signals();
     let mut progress = progress_printer(json);
     let r = match set.resync(member, update, &mut progress) {
         Ok(r) => r,

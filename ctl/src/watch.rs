@@ -11,13 +11,24 @@ use shadow_core::sync::{Stats, UpdateMode};
 use shadow_core::Member;
 use std::io::{BufRead, Seek};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-static STOP: AtomicBool = AtomicBool::new(false);
+use shadow_core::sync::STOP;
 
 extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
+}
+
+/// SIGTERM and SIGINT ask the command to stop (`STOP`) instead of killing it: a copy then
+/// ends at its next entry and the member it was bringing level goes back out of service.
+/// Before, an `enable` interrupted (Ctrl-C, a supervisor's stop) left the member
+/// "resyncing" in the state for good.
+pub fn stop_on_signals() {
+    unsafe {
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+    }
 }
 
 /// Reads history records appended after a position.
@@ -105,10 +116,7 @@ fn sleep_until(deadline: Instant) {
 }
 
 pub fn watch(set: &LiveSet, interval: u64, retry: u64, mode: UpdateMode) -> Result<(), String> {
-    unsafe {
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-    }
+    stop_on_signals();
     let c = &set.config;
     let mut tail = HistoryTail::at_end(&c.history_path());
     let mut next_status = Instant::now();

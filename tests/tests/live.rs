@@ -511,3 +511,46 @@ fn repairs_leave_a_member_that_is_not_written_and_a_failed_enable_says_so() {
     s.ctl_ok(&["enable", "secondary"]);
     assert_eq!(s.ctl(&["verify"]).0, 0);
 }
+
+/// An `enable` asked to stop (Ctrl-C, a supervisor's SIGTERM) puts the member back out of
+/// service: before, the signal killed the copy and left the member "resyncing" in the
+/// state for good. The next `enable` brings it level.
+#[test]
+fn an_enable_interrupted_leaves_the_member_disabled() {
+    let s = ShadowSet::new();
+    for d in 0..24 {
+        let dir = s.primary().join(format!("t/d{d:02}"));
+        fs::create_dir_all(&dir).unwrap();
+        for i in 0..300 {
+            fs::write(dir.join(format!("f{i:03}")), b"x").unwrap();
+        }
+    }
+    assert!(s.sh("echo start > /shadow/a").status.success());
+    s.ctl_ok(&["disable", "secondary"]);
+    let mut enable = std::process::Command::new(shadow_tests::bin_dir().join("shadowctl"))
+        .args(["enable", "secondary", "--update", "all", "-c"])
+        .arg(s.config())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let copying = s.secondary().join("t/d01");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !copying.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    unsafe { libc::kill(enable.id() as i32, libc::SIGINT) };
+    let out = enable.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
+    let state = st["members"][1]["state"].as_str().unwrap().to_string();
+    // Interrupted mid-copy (the usual case) or finished first: either way the state says so.
+    match out.status.code() {
+        Some(0) => assert_eq!(state, "enabled", "{err}"),
+        _ => {
+            assert_eq!(state, "disabled", "an interrupted enable: {:?} {err}", out.status);
+            assert!(err.contains("interrupted") && err.contains("stays disabled"), "{err}");
+            s.ctl_ok(&["enable", "secondary", "--update", "all"]);
+        }
+    }
+    assert_eq!(s.ctl(&["verify"]).0, 0);
+}

@@ -119,6 +119,18 @@ pub struct Stats {
 /// Called with running totals, at most every 200 ms, and once at the end.
 pub type Progress<'a> = &'a mut dyn FnMut(&Stats, bool);
 
+/// Set when the copying command is asked to stop (SIGINT, SIGTERM: see shadowctl): the copy
+/// ends with `Interrupted` at the next entry or data range, so that the command can put the
+/// member back out of service rather than die leaving it "resyncing".
+pub static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn stop_requested() -> io::Result<()> {
+    match STOP.load(std::sync::atomic::Ordering::SeqCst) {
+        true => Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted (a signal asked the command to stop)")),
+        false => Ok(()),
+    }
+}
+
 struct Copier<'a> {
     stats: Stats,
     progress: Progress<'a>,
@@ -287,6 +299,7 @@ fn copy_sparse(from: &fs::File, to: &fs::File, len: u64) -> io::Result<u64> {
     let end = len as i64;
     let (mut at, mut copied) = (0i64, 0u64);
     while at < end {
+        stop_requested()?;
         let data = unsafe { libc::lseek(src, at, libc::SEEK_DATA) };
         if data < 0 {
             // ENXIO: no data past `at`, the rest is a hole.
@@ -440,6 +453,7 @@ fn copy_dir(src: &Path, dst: &Path, mode: UpdateMode, c: &mut Copier) -> io::Res
     let mut names: Vec<_> = listing.map(|e| e.map(|e| e.file_name())).collect::<io::Result<_>>()?;
     names.sort();
     for name in names {
+        stop_requested()?;
         let (s, d) = (src.join(&name), dst.join(&name));
         let sm = match fs::symlink_metadata(&s) {
             Ok(sm) => sm,
@@ -516,6 +530,7 @@ impl<'a> PathSync<'a> {
 }
 
 fn sync_one(src_root: &Path, dst_root: &Path, rel: &Path, c: &mut Copier) -> io::Result<()> {
+    stop_requested()?;
     let (s, d) = (src_root.join(rel), dst_root.join(rel));
     match fs::symlink_metadata(&s) {
         Err(e) if vanished(&e) => c.stats.removed += remove_any(&d)?,
