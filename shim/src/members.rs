@@ -449,10 +449,12 @@ fn tell_about_crashes() {
     let reg = &shared().registry;
     for (i, pid) in reg.crashed() {
         if reg.slot(i).told.swap(1, Ordering::SeqCst) == 0 {
+            // Its name, while the kernel still has it (a zombie not yet reaped).
+            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).map(|n| format!(" ({})", n.trim_end())).unwrap_or_default();
             crate::report::record(
                 Code::RecoverNeeded,
                 &Rel(Vec::new()),
-                &format!("process {pid} ended with changes in flight: the members may differ until `shadowctl -c {} recover` runs", set::get().config_path.to_string_lossy()),
+                &format!("process {pid}{name} ended with changes in flight: the members may differ until `shadowctl -c {} recover` runs", set::get().config_path.to_string_lossy()),
             );
         }
     }
