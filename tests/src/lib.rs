@@ -186,15 +186,21 @@ impl ShadowSet {
     /// the script ends in `; true`, so bash does not exec its last command), waits until it
     /// created /shadow/ready, and kill -9s the group. Returns the writer's pid.
     pub fn kill_9_when_ready(&self, script: &str) -> u32 {
+        let mut victim = self.kill_9_unreaped(script);
+        victim.wait().unwrap();
+        victim.id()
+    }
+
+    /// `kill_9_when_ready`, the victim left a zombie (not waited for) until the caller waits.
+    pub fn kill_9_unreaped(&self, script: &str) -> std::process::Child {
         use std::os::unix::process::CommandExt;
-        let mut victim = self.command("/bin/bash").arg("-c").arg(script).process_group(0).spawn().unwrap();
+        let victim = self.command("/bin/bash").arg("-c").arg(script).process_group(0).spawn().unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while !self.secondary().join("ready").exists() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         unsafe { libc::kill(-(victim.id() as i32), libc::SIGKILL) };
-        victim.wait().unwrap();
-        victim.id()
+        victim
     }
 
     /// A script (in tests/scripts), run by bash under `runner` (a command prefix such as

@@ -99,6 +99,31 @@ fn watch_keeps_the_journal_bounded_while_programs_run() {
     assert_eq!(s.ctl(&["verify"]).0, 0);
 }
 
+/// A writer killed and not yet reaped (a zombie) never finishes its changes: `status` lists
+/// it, `recover` repairs and forgets it, and its reaping brings nothing back. Before, it was
+/// not listed until reaped, and then listed again although `recover` had run.
+#[test]
+fn a_killed_writer_not_yet_reaped_is_recovered_once() {
+    let s = ShadowSet::new();
+    let mut victim = s.kill_9_unreaped("mkdir /shadow/d; exec 3>/shadow/d/held; echo first >&3; echo ready > /shadow/ready; sleep 60; true");
+    let pid = victim.id();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !fs::read_to_string(format!("/proc/{pid}/stat")).unwrap().rsplit_once(')').unwrap().1.trim_start().starts_with('Z') && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    fs::write(s.primary().join("d/held"), "first\nsecond\n").unwrap();
+    let listed = |s: &ShadowSet| -> Vec<serde_json::Value> {
+        let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
+        st["recover_needed"].as_array().cloned().unwrap_or_default()
+    };
+    assert!(listed(&s).contains(&serde_json::json!(pid)), "the zombie {pid} is listed");
+    s.ctl_ok(&["recover"]);
+    assert_eq!(s.ctl(&["verify"]).0, 0);
+    assert!(listed(&s).is_empty(), "recover forgot the zombie");
+    victim.wait().unwrap();
+    assert!(listed(&s).is_empty(), "reaping it brings nothing back");
+}
+
 #[test]
 fn a_crash_is_told_to_the_next_program_and_repaired_by_watch() {
     let s = ShadowSet::new();

@@ -451,9 +451,13 @@ impl Registry {
     }
 
     /// Processes gone while holding write intents (kill -9, a crash): `recover` is due. A
-    /// zombie not yet reaped is not listed yet (taking it for gone exposed reports of
-    /// processes of a configure run that had not crashed: see the tenth session's note).
-    /// Allocation-free when there are none, for the shim's start-up.
+    /// zombie is gone (it will never finish an operation; `live` leaves it out too, so
+    /// `recover` repairs its intents and must then forget its slot: before, a killed writer
+    /// not yet reaped was not listed, and once reaped was listed again after `recover`).
+    /// The count is read again once the process is known gone: one that ended its intents
+    /// and exited between the first read and the look at it did not crash (taking the first
+    /// read reported a configure pipeline's `sort`). Allocation-free when there are none,
+    /// for the shim's start-up.
     pub fn crashed(&self) -> Vec<(usize, u32)> {
         let mut out = Vec::new();
         for i in 0..self.high() {
@@ -462,7 +466,8 @@ impl Registry {
             if pid == 0 || s.open_intents.load(Ordering::SeqCst) == 0 {
                 continue;
             }
-            if s.boot.load(Ordering::SeqCst) != boot_hash_cached() || !process_alive(pid) {
+            let gone = s.boot.load(Ordering::SeqCst) != boot_hash_cached() || !process_alive(pid) || is_zombie(pid);
+            if gone && s.open_intents.load(Ordering::SeqCst) != 0 && s.pid.load(Ordering::SeqCst) == pid {
                 out.push((i, pid));
             }
         }
@@ -578,8 +583,8 @@ impl Registry {
 /// Whether `pid` has ended but is not yet reaped. Its main thread alone may have ended
 /// (`pthread_exit` from `main`): the kernel shows it a zombie while the process's other
 /// threads run on, and such a process is alive (taken for dead, shadowctl did not wait for
-/// its operations, and recover took its changes in flight for a crash's). Names and
-/// contents fit buffers on the stack.
+/// its operations, and recover took its changes in flight for a crash's). Allocation-free
+/// (`crashed` runs at the shim's start-up): names and contents fit buffers on the stack.
 fn is_zombie(pid: u32) -> bool {
     let mut line = [0u8; 128];
     let line = read_proc(pid, "stat", &mut line);
