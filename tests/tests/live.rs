@@ -143,8 +143,9 @@ fn status_lists_processes_and_open_files() {
             p["files"].as_array().unwrap().iter().find(|f| f["path"] == "/shadow/held").map(|f| (p["pid"].as_u64().unwrap(), f["pos"].as_u64().unwrap(), p["table_bytes"].as_u64().unwrap()))
         });
         // The fd is the kernel's as soon as the open returns; the shim publishes its table
-        // size a moment later (a loaded machine showed the one without the other).
-        if found.is_some_and(|(_, _, table_bytes)| table_bytes > 0) {
+        // size a moment later, and the shell writes after both (a loaded machine showed
+        // each step without the next): looked at once all three are there.
+        if found.is_some_and(|(_, pos, table_bytes)| table_bytes > 0 && pos == 6) {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
