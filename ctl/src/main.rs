@@ -5,6 +5,7 @@
 
 mod docs;
 mod execcheck;
+mod hang;
 mod live;
 mod report;
 mod watch;

@@ -117,12 +117,17 @@ fn sleep_until(deadline: Instant) {
 
 pub fn watch(set: &LiveSet, interval: u64, retry: u64, mode: UpdateMode) -> Result<(), String> {
     stop_on_signals();
+    crate::hang::start(set)?;
     let c = &set.config;
     let mut tail = HistoryTail::at_end(&c.history_path());
     let mut next_status = Instant::now();
     let mut next_probe = Instant::now();
     let mut degraded_said: [bool; 2] = [false; 2];
-    eprintln!("shadowctl watch: {} (status every {interval}s, probe every {retry}s, rebuild with {})", c.prefix, mode.name());
+    let hang = match c.member_timeout {
+        0 => "never declared hung".to_string(),
+        t => format!("declared failed after {t}s without an answer"),
+    };
+    eprintln!("shadowctl watch: {} (status every {interval}s, probe every {retry}s, rebuild with {}; members {hang})", c.prefix, mode.name());
     while !STOP.load(Ordering::SeqCst) {
         let now = Instant::now();
         if now >= next_status {

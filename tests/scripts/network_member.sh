@@ -27,6 +27,8 @@
 # GAP=primary_dies_before_close: instead of the cases, the primary dies while a program
 #   holds a file it wrote, and the program's next operation is the close.
 # GAP=stall: instead of the cases, write-behind while the secondary's sshfs is stopped.
+# GAP=hang: instead of the cases, the secondary's sshfs stopped under a synchronous writer
+#   while watch runs with member_timeout = 2. GAP=hang_primary: the same for the primary.
 #
 # The sshfs setup, and why:
 # - Everything runs as root: sshd allows root login by key only (a key generated in $T,
@@ -356,6 +358,56 @@ stall)
     t "$CTL" verify -c "$CFG" || fail "members differ after the queue emptied"
     grep -E '^000(20|30|60|80) ' "$H" && fail "stall: records above in the history"
     echo "secondary stalled under write-behind passed"
+    exit 0 ;;
+hang | hang_primary)
+    # A member's sshfs stops answering (SIGSTOP) under a writer in the default, synchronous
+    # mode: its next write waits in the kernel for an answer that never comes. watch's probe
+    # goes unanswered for member_timeout (2 s); watch declares the member failed and aborts
+    # its FUSE connection, so the waiting write returns and the program finishes without an
+    # error, the other member holding every line (hang: the secondary fails; hang_primary:
+    # the primary, on sshfs with the secondary local, and the secondary takes over the write).
+    # New programs run; once sshfs is mounted again watch rebuilds the member and the members
+    # are identical.
+    echo 'member_timeout = 2' >> "$CFG" || fail "config"
+    if [ "$GAP" = hang ]; then
+        who=secondary hung=$S survivor=$P export=$T/export-s
+    else
+        who=primary hung=$P survivor=$S export=$T/export-p
+        primary_on_sshfs_with_gated_writer "echo two >&3 || exit 2; echo three >&3 || exit 3; exec 3>&- || exit 4"
+    fi
+    "$CTL" watch -c "$CFG" 2> "$T/watch.err" &
+    WATCH=$!
+    if [ "$GAP" = hang ]; then
+        tshim sh -c "exec 3>>/shadow/d/f; echo one >&3; : > '$T/ready'
+            while [ ! -e '$T/go' ]; do sleep 0.05; done
+            echo two >&3 || exit 2; echo three >&3 || exit 3; exec 3>&- || exit 4" &
+        WRITER=$!
+        for _ in $(seq 1 100); do [ -e "$T/ready" ] && break; sleep 0.1; done
+        [ -e "$T/ready" ] || fail "the writer did not get going"
+    fi
+    kill -STOP "${SSHFS[$hung]}"
+    : > "$T/go"
+    started=$(date +%s)
+    wait "$WRITER"; rc=$?
+    [ $rc = 0 ] || { kill -CONT "${SSHFS[$hung]}"; fail "the writer saw an error (exit $rc; 137: killed by its 60 s timeout) when the $who hung"; }
+    WRITER=""
+    echo "the writer finished $(( $(date +%s) - started )) s after the $who stopped answering"
+    [ "$(cat "$survivor/d/f")" = "$(printf 'one\ntwo\nthree')" ] || fail "the survivor does not hold every line: $(cat "$survivor/d/f")"
+    grep -q "^00080 .*$who failed, no longer written: it has not answered for 2 s .*FUSE connection [0-9]* was aborted" "$H" ||
+        fail "no record of the hung $who: $(cat "$H") / watch: $(cat "$T/watch.err")"
+    tshim sh -c 'echo four >> /shadow/d/f' || fail "a new program while the $who is out"
+    kill -CONT "${SSHFS[$hung]}"
+    timeout -k 5 60 "$CTL" wait -c "$CFG" --event MemberRecovered --timeout 50 > "$T/wait.out" &
+    WAITER=$!
+    remount_sshfs "$export" "$hung"
+    wait "$WAITER" || fail "watch did not rebuild the $who: $(cat "$T/watch.err")"
+    WAITER=""
+    t "$CTL" verify -c "$CFG" || fail "members differ after watch rebuilt the hung $who"
+    [ "$(cat "$hung/d/f")" = "$(printf 'one\ntwo\nthree\nfour')" ] || fail "the rebuilt $who: $(cat "$hung/d/f")"
+    kill -TERM "$WATCH"
+    wait "$WATCH" || fail "watch did not exit cleanly on SIGTERM"
+    WATCH=""
+    echo "hung $who passed"
     exit 0 ;;
 *) fail "unknown GAP=$GAP" ;;
 esac

@@ -129,6 +129,18 @@ fn network_secondary_stalls_under_write_behind() {
     network_member(&[("GAP", "stall")]);
 }
 
+/// A member that hangs instead of failing: watch declares it failed after member_timeout
+/// and aborts its FUSE connection, so the writer waiting on it carries on.
+#[test]
+fn network_secondary_hangs_under_a_synchronous_writer() {
+    network_member(&[("GAP", "hang")]);
+}
+
+#[test]
+fn network_primary_hangs_under_a_synchronous_writer() {
+    network_member(&[("GAP", "hang_primary")]);
+}
+
 #[test]
 fn mv_onto_an_sshfs_member() {
     network_member(&[("GAP", "mv")]);

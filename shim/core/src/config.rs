@@ -21,6 +21,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("failure_errors", "List of error names that mean \"this member is gone or broken\" (confirmed by a probe of the member before it is declared failed). Default: EIO, EROFS, ENOSPC, EDQUOT, ESTALE, ENOTCONN, EHOSTUNREACH, ETIMEDOUT, ENODEV, ENXIO, ECONNABORTED."),
     ("notify", "Optional absolute path of a program shadowctl watch runs for every event, with arguments EVENT SET MEMBER PATH."),
     ("retry", "Seconds between shadowctl watch's probes of a failed member (default 10)."),
+    ("member_timeout", "Seconds a member being written may leave shadowctl watch's probe (a statfs of its root, every second) unanswered before watch declares it failed (default 60; 0: never). A member that hangs rather than failing (a stopped or deadlocked FUSE daemon such as sshfs, a network mount whose server stopped answering) would otherwise hang every program that touches it. The member is marked failed and its rebuild scans everything; a FUSE member also has its kernel connection aborted, so the operations already waiting on it return an error and the programs carry on with the other member. The only member still written is never declared failed."),
     ("status_interval", "Seconds between shadowctl watch's rewrites of STATE_DIR/status and STATE_DIR/metrics.prom (default 30)."),
     ("rebuild_update", "Update mode of shadowctl watch's automatic rebuilds (default dirty)."),
     ("journal_sync", "\"always\" (default): each write-intent record is flushed before the change it announces (exact after a power failure); \"none\": exact after kill -9 and crashes only."),
@@ -157,6 +158,9 @@ pub struct Config {
     pub retry: u64,
     /// Seconds between rewrites of the status file (`shadowctl watch`).
     pub status_interval: u64,
+    /// Seconds a member being written may leave `shadowctl watch`'s probe unanswered
+    /// before it is declared failed; 0: never.
+    pub member_timeout: u64,
     /// Update mode of automatic rebuilds.
     pub rebuild_update: String,
     /// Whether each write-intent record reaches stable storage before the change it
@@ -279,6 +283,11 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
     };
     let retry = seconds("retry", 10)?;
     let status_interval = seconds("status_interval", 30)?;
+    let member_timeout = match table.get("member_timeout") {
+        None => 60,
+        Some(toml::Value::Integer(n)) if *n >= 0 => *n as u64,
+        Some(other) => return Err(err(file, Some("member_timeout"), format!("must be a whole number of seconds (0: never), got {other}"))),
+    };
     let notify = match table.get("notify") {
         None => None,
         Some(toml::Value::String(s)) if s.starts_with('/') => Some(s.clone()),
@@ -319,6 +328,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
         notify,
         retry,
         status_interval,
+        member_timeout,
         rebuild_update,
         journal_sync,
         journal_max,
@@ -473,6 +483,12 @@ mod tests {
         assert!(e.contains("key `notify`: must be an absolute path"), "{e}");
         let c = parse_str(&format!("{GOOD}notify = \"/bin/true\"\nretry = 2\n")).unwrap();
         assert_eq!((c.notify.as_deref(), c.retry, c.status_interval, c.rebuild_update.as_str()), (Some("/bin/true"), 2, 30, "dirty"));
+        assert_eq!(c.member_timeout, 60, "a hung member is declared failed after a minute by default");
+        assert_eq!(parse_str(&format!("{GOOD}member_timeout = 0\n")).unwrap().member_timeout, 0);
+        let e = parse_str(&format!("{GOOD}member_timeout = -1\n")).unwrap_err();
+        assert!(e.contains("key `member_timeout`: must be a whole number of seconds"), "{e}");
+        let e = parse_str(&format!("{GOOD}member_timeout = \"1m\"\n")).unwrap_err();
+        assert!(e.contains("key `member_timeout`"), "{e}");
         let c = parse_str(GOOD).unwrap();
         assert_eq!((c.journal_sync, c.journal_max), (true, 1 << 20), "power-loss safe by default");
         let c = parse_str(&format!("{GOOD}journal_sync = \"none\"\njournal_max = 65536\n")).unwrap();

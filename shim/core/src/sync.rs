@@ -463,6 +463,16 @@ fn copy_dir(src: &Path, dst: &Path, mode: UpdateMode, c: &mut Copier) -> io::Res
         c.stats.scanned += 1;
         if sm.is_dir() {
             copy_dir(&s, &d, mode, c)?;
+        } else if sm.file_type().is_symlink() && sm.nlink() == 1 && same_link(&s, &d) {
+            // Only its metadata can differ: made again, it would take the copy's time
+            // where a file system cannot set a symlink's own (sshfs: SFTP's setstat
+            // follows links), and differ from the source's for good.
+            if needs_copy(mode, stamp(&sm), fs::symlink_metadata(&d).ok().as_ref().map(stamp)) {
+                match copy_metadata(&s, &d, &sm) {
+                    Err(e) if vanished(&e) => {}
+                    r => r?,
+                }
+            }
         } else {
             match copy_linked(&s, &d, &sm, |dm| needs_copy(mode, stamp(&sm), dm.map(stamp)), c) {
                 Err(e) if vanished(&e) => {} // removed meanwhile, as above
@@ -475,6 +485,11 @@ fn copy_dir(src: &Path, dst: &Path, mode: UpdateMode, c: &mut Copier) -> io::Res
         Err(e) if vanished(&e) => Ok(()),
         r => r,
     }
+}
+
+/// Both are symlinks with the same target.
+fn same_link(a: &Path, b: &Path) -> bool {
+    matches!((fs::read_link(a), fs::read_link(b)), (Ok(x), Ok(y)) if x == y)
 }
 
 /// Entries below `dir` (a cheap walk: directory entries only, no stat).
@@ -630,6 +645,37 @@ mod tests {
         fs::write(p.join("src/top"), b"top").unwrap();
         std::os::unix::fs::symlink("d/e/f", p.join("src/link")).unwrap();
         p
+    }
+
+    #[test]
+    fn a_newer_symlink_with_the_same_target_gets_its_times_not_a_new_link() {
+        use std::os::unix::fs::MetadataExt;
+        let p = tmp("samelink");
+        let (src, dst) = (p.join("src"), p.join("dst"));
+        std::os::unix::fs::symlink("elsewhere", src.join("moved")).unwrap();
+        copy_tree(&src, &dst, UpdateMode::All, &mut |_, _| {}).unwrap();
+        // The source's links become newer: one still points where it did, one elsewhere.
+        for (name, target) in [("link", "d/e/f"), ("moved", "d/top")] {
+            fs::remove_file(src.join(name)).unwrap();
+            std::os::unix::fs::symlink(target, src.join(name)).unwrap();
+            let t = [libc::timespec { tv_sec: 2_000_000_000, tv_nsec: 5 }; 2];
+            let c = std::ffi::CString::new(src.join(name).into_os_string().into_encoded_bytes()).unwrap();
+            assert_eq!(unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), t.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) }, 0);
+        }
+        // A second name outside the tree keeps each old inode alive (its number unused).
+        for n in ["link", "moved"] {
+            fs::hard_link(dst.join(n), p.join(format!("kept-{n}"))).unwrap();
+        }
+        let same = |n: &str| fs::symlink_metadata(dst.join(n)).unwrap().ino() == fs::symlink_metadata(p.join(format!("kept-{n}"))).unwrap().ino();
+        copy_tree(&src, &dst, UpdateMode::Newer, &mut |_, _| {}).unwrap();
+        assert!(same("link"), "the same target: not made again");
+        assert!(!same("moved"), "another target: made again");
+        assert_eq!(fs::read_link(dst.join("moved")).unwrap(), Path::new("d/top"));
+        for n in ["link", "moved"] {
+            let m = fs::symlink_metadata(dst.join(n)).unwrap();
+            assert_eq!((m.mtime(), m.mtime_nsec()), (2_000_000_000, 5), "{n}: the source's time");
+        }
+        fs::remove_dir_all(&p).unwrap();
     }
 
     #[test]
