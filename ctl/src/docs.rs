@@ -70,6 +70,7 @@ fn config_page() -> Roff {
         ("lock", "serialises shadowctl commands; writers wait on it during a freeze"),
         ("journal", "write intents: what a crash may have left different between the members"),
         ("changes", "paths changed while a member was not written (enable --update dirty)"),
+        ("copying", "the entry a resync is copying, so that one cut short (kill -9) is copied again"),
         ("history.log", "the history, one line per event"),
         ("status", "DiskShadow's status-file form, rewritten by shadowctl status --write and watch"),
         ("metrics.prom", "the Prometheus text form of status, rewritten by watch (node_exporter's textfile collector)"),

@@ -51,7 +51,52 @@ impl LiveSet {
 
     pub fn command_lock(&self) -> Result<CommandLock<'_>, String> {
         self.lock.lock(0, libc::F_WRLCK).map_err(|e| format!("{}: lock: {e}", shared::lock_path(&self.config).display()))?;
-        Ok(CommandLock(&self.lock))
+        let held = CommandLock(&self.lock);
+        self.settle_abandoned_resync();
+        Ok(held)
+    }
+
+    /// The entry a copy into `target` was making when it was cut short may be half made
+    /// with a later time than its source's: the change list names it, so the next resync
+    /// copies it whatever the times say.
+    fn list_half_copied(&self, target: &Path) {
+        let Some(rel) = sync::take_in_flight().and_then(|p| p.strip_prefix(target).ok().map(Path::to_path_buf)) else { return };
+        let mut rec = rel.into_os_string().into_encoded_bytes();
+        rec.push(0);
+        let listed = std::fs::OpenOptions::new().append(true).create(true).open(shared::changes_path(&self.config)).and_then(|mut f| f.write_all(&rec));
+        if listed.is_err() {
+            self.state.mark_changes_lost();
+        }
+    }
+
+    /// For `status` and `watch`, which do not wait for other commands: a member shown
+    /// "resyncing" while no command holds the lock is settled at once.
+    pub fn settle_abandoned_resync_now(&self) {
+        if self.read().is_ok_and(|s| s.members.iter().any(|m| m.state == MemberState::Resyncing)) && self.lock.try_lock(0, libc::F_WRLCK).unwrap_or(false) {
+            let _held = CommandLock(&self.lock);
+            self.settle_abandoned_resync();
+        }
+    }
+
+    /// Resyncs run under the command lock, so a member still "resyncing" once it is ours
+    /// was left so by a shadowctl that died mid-copy (kill -9, a crash, the machine went
+    /// down): nobody would ever finish it, and programs would go on writing the source
+    /// alone. It goes back to disabled, and as its copy may have been a full one (`replace`,
+    /// `--update all`) cut short, the next `enable` scans everything rather than trusting
+    /// the change list alone.
+    fn settle_abandoned_resync(&self) {
+        let Ok(s) = self.read() else { return };
+        for m in Member::ALL.into_iter().filter(|m| s.member(*m).state == MemberState::Resyncing) {
+            self.state.mark_changes_lost();
+            if sync::record_in_flight(&shared::copying_path(&self.config)).is_ok() {
+                self.list_half_copied(&self.dir(&s, m));
+            }
+            if self.change(|st| st.member_mut(m).state = MemberState::Disabled).is_ok() {
+                let what = format!("{} was left resyncing by a shadowctl that ended without finishing (killed?): back to disabled; `shadowctl enable {}` brings it level (a full scan)", m.name(), m.name());
+                eprintln!("shadowctl: {what}");
+                self.history(Code::MemberStateChanged, &s.member(Member::Primary).dir, &s.member(Member::Secondary).dir, &what);
+            }
+        }
     }
 
     pub fn read(&self) -> Result<State, String> {
@@ -98,6 +143,7 @@ impl LiveSet {
         if !dst.is_dir() {
             return Err(format!("{}: not a directory (is the {} member reachable?)", dst.display(), target.name()));
         }
+        sync::record_in_flight(&shared::copying_path(&self.config)).map_err(|e| format!("{}: {e}", shared::copying_path(&self.config).display()))?;
         self.change(|st| st.member_mut(target).state = MemberState::Resyncing)?;
         let started = Instant::now();
         let mut total = Stats::default();
@@ -154,8 +200,17 @@ impl LiveSet {
             Ok((frozen_at.elapsed(), rest.len()))
         })();
         match result {
-            Ok((freeze, last)) => Ok(ResyncReport { stats: total, elapsed: started.elapsed(), freeze, last_paths: last }),
+            Ok((freeze, last)) => {
+                sync::take_in_flight();
+                Ok(ResyncReport { stats: total, elapsed: started.elapsed(), freeze, last_paths: last })
+            }
             Err(e) => {
+                // A full copy cut short leaves the target partly filled, with nothing in
+                // the change list about what it lacks.
+                if mode != UpdateMode::Dirty {
+                    self.state.mark_changes_lost();
+                }
+                self.list_half_copied(&dst);
                 let _ = self.change(|st| st.member_mut(target).state = MemberState::Disabled);
                 Err(e)
             }

@@ -347,6 +347,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Cmd::Status { write, prometheus } => {
             g.only("status", true, false)?;
             let set = LiveSet::open(g.load()?)?;
+            set.settle_abandoned_resync_now();
             let status = report::Status::gather(&set, !prometheus)?;
             if write {
                 status.write_diskshadow_form(&set.config)?;

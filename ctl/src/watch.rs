@@ -140,6 +140,7 @@ pub fn watch(set: &LiveSet, interval: u64, retry: u64, mode: UpdateMode) -> Resu
             next_status = now + Duration::from_secs(interval);
         }
         check_identity(set);
+        set.settle_abandoned_resync_now();
         let state = set.read()?;
         for m in Member::ALL {
             let r = state.member(m);

@@ -26,6 +26,11 @@ pub fn changes_path(c: &Config) -> PathBuf {
     c.state_dir.join("changes")
 }
 
+/// The entry shadowctl's copy is making (see sync::record_in_flight).
+pub fn copying_path(c: &Config) -> PathBuf {
+    c.state_dir.join("copying")
+}
+
 /// The id a config's state file must carry.
 pub fn expected_set_id(c: &Config) -> u64 {
     let dirs: Vec<&str> = c.members.iter().map(|m| m.dir.as_str()).collect();
@@ -692,16 +697,28 @@ impl LockFile {
     pub fn lock(&self, byte: i64, kind: libc::c_int) -> std::io::Result<()> {
         ofd_lock(self.fd(), byte, kind)
     }
+
+    /// As `lock`, without waiting: false when another open file holds the byte.
+    pub fn try_lock(&self, byte: i64, kind: libc::c_int) -> std::io::Result<bool> {
+        match ofd_lock_as(self.fd(), byte, kind, libc::F_OFD_SETLK) {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EACCES)) => Ok(false),
+            r => r.map(|_| true),
+        }
+    }
 }
 
 pub fn ofd_lock(fd: libc::c_int, byte: i64, kind: libc::c_int) -> std::io::Result<()> {
+    ofd_lock_as(fd, byte, kind, libc::F_OFD_SETLKW)
+}
+
+fn ofd_lock_as(fd: libc::c_int, byte: i64, kind: libc::c_int, cmd: libc::c_int) -> std::io::Result<()> {
     let mut fl: libc::flock = unsafe { std::mem::zeroed() };
     fl.l_type = kind as i16;
     fl.l_whence = libc::SEEK_SET as i16;
     fl.l_start = byte;
     fl.l_len = 1;
     loop {
-        if unsafe { libc::fcntl(fd, libc::F_OFD_SETLKW, &fl) } == 0 {
+        if unsafe { libc::fcntl(fd, cmd, &fl) } == 0 {
             return Ok(());
         }
         let e = std::io::Error::last_os_error();

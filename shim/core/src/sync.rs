@@ -131,6 +131,42 @@ fn stop_requested() -> io::Result<()> {
     }
 }
 
+/// Where the entry being copied is named while it is (`record_in_flight`), so that a copy
+/// cut short — kill -9, a crash, the machine going down, a stop signal mid-file — says which
+/// one it left half made: its time is that of its writing, later than its source's, so no
+/// `newer` pass would ever copy it again. Holds the target path and a NUL.
+static IN_FLIGHT: std::sync::OnceLock<fs::File> = std::sync::OnceLock::new();
+
+/// Copies in this process name each entry they make in `file` (created if missing).
+pub fn record_in_flight(file: &Path) -> io::Result<()> {
+    let f = fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(file)?;
+    let _ = IN_FLIGHT.set(f);
+    Ok(())
+}
+
+/// The entry a copy was making when it was cut short, if any, and forgets it.
+pub fn take_in_flight() -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    use std::os::unix::fs::FileExt;
+    let f = IN_FLIGHT.get()?;
+    let mut buf = vec![0; f.metadata().ok()?.len() as usize];
+    f.read_exact_at(&mut buf, 0).ok()?;
+    let _ = f.set_len(0);
+    let end = buf.iter().position(|&b| b == 0)?;
+    buf.truncate(end);
+    (!buf.is_empty()).then(|| PathBuf::from(std::ffi::OsString::from_vec(buf)))
+}
+
+fn note_in_flight(dst: &Path) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    if let Some(f) = IN_FLIGHT.get() {
+        let mut rec = dst.as_os_str().as_encoded_bytes().to_vec();
+        rec.push(0);
+        f.write_all_at(&rec, 0)?;
+    }
+    Ok(())
+}
+
 struct Copier<'a> {
     stats: Stats,
     progress: Progress<'a>,
@@ -360,6 +396,7 @@ fn copy_by_hand(from: &fs::File, to: &fs::File, at: i64, len: i64) -> io::Result
 /// place (a program may hold it open), unless the file there has other names it must not
 /// share (`linked`: it was just made a name of the right file).
 fn copy_entry(src: &Path, dst: &Path, m: &Metadata, linked: bool, c: &mut Copier) -> io::Result<()> {
+    note_in_flight(dst)?;
     let ft = m.file_type();
     if let Ok(existing) = fs::symlink_metadata(dst) {
         let shared = !existing.is_dir() && existing.nlink() > 1 && !linked;
