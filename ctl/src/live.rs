@@ -81,9 +81,11 @@ impl LiveSet {
     /// Resyncs run under the command lock, so a member still "resyncing" once it is ours
     /// was left so by a shadowctl that died mid-copy (kill -9, a crash, the machine went
     /// down): nobody would ever finish it, and programs would go on writing the source
-    /// alone. It goes back to disabled, and as its copy may have been a full one (`replace`,
-    /// `--update all`) cut short, the next `enable` scans everything rather than trusting
-    /// the change list alone.
+    /// alone. Whoever started it wanted the member back (an `enable`, a `replace`, `watch`'s
+    /// rebuild, which a supervisor restarts), so it is marked failed, which `watch`
+    /// rebuilds; an operator who stops a copy with a signal gets it disabled instead. As
+    /// the copy may have been a full one (`replace`, `--update all`) cut short, the next
+    /// one scans everything rather than trusting the change list alone.
     fn settle_abandoned_resync(&self) {
         let Ok(s) = self.read() else { return };
         for m in Member::ALL.into_iter().filter(|m| s.member(*m).state == MemberState::Resyncing) {
@@ -91,8 +93,8 @@ impl LiveSet {
             if sync::record_in_flight(&shared::copying_path(&self.config)).is_ok() {
                 self.list_half_copied(&self.dir(&s, m));
             }
-            if self.change(|st| st.member_mut(m).state = MemberState::Disabled).is_ok() {
-                let what = format!("{} was left resyncing by a shadowctl that ended without finishing (killed?): back to disabled; `shadowctl enable {}` brings it level (a full scan)", m.name(), m.name());
+            if self.change(|st| st.member_mut(m).state = MemberState::Failed).is_ok() {
+                let what = format!("{} was left resyncing by a shadowctl that ended without finishing (killed?): marked failed; `shadowctl watch` or `shadowctl enable {}` brings it level (a full scan)", m.name(), m.name());
                 eprintln!("shadowctl: {what}");
                 self.history(Code::MemberStateChanged, &s.member(Member::Primary).dir, &s.member(Member::Secondary).dir, &what);
             }

@@ -517,10 +517,11 @@ fn repairs_leave_a_member_that_is_not_written_and_a_failed_enable_says_so() {
 /// service: before, the signal killed the copy and left the member "resyncing" in the
 /// state for good. The next `enable` brings it level.
 /// A full copy (`--update all`) onto a member missing a tree of 7,200 files is stopped by
-/// `signal` once it is under way: the member is then disabled, and a plain `enable` (the
-/// change list's `dirty`) must still bring it level. Returns the stopped command's stderr
-/// (None when it finished first) and the history.
-fn full_copy_cut_short_then_plain_enable(signal: i32) -> (Option<String>, String) {
+/// `signal` once it is under way: the member is then `left` (disabled after a stop
+/// signal, failed after kill -9), and a plain `enable` (the change list's `dirty`) must
+/// still bring it level. Returns the stopped command's stderr (None when it finished
+/// first) and the history.
+fn full_copy_cut_short_then_plain_enable(signal: i32, left: &str) -> (Option<String>, String) {
     let s = ShadowSet::new();
     assert!(s.sh("echo start > /shadow/a").status.success());
     s.ctl_ok(&["disable", "secondary"]);
@@ -554,7 +555,7 @@ fn full_copy_cut_short_then_plain_enable(signal: i32) -> (Option<String>, String
         eprintln!("*** the copy finished before the signal: nothing cut short to check this run ***");
     } else {
         let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
-        assert_eq!(st["members"][1]["state"].as_str(), Some("disabled"), "{st}");
+        assert_eq!(st["members"][1]["state"].as_str(), Some(left), "{st}");
         s.ctl_ok(&["enable", "secondary"]);
     }
     let (code, out, err) = s.ctl(&["verify"]);
@@ -563,8 +564,8 @@ fn full_copy_cut_short_then_plain_enable(signal: i32) -> (Option<String>, String
 }
 
 #[test]
-fn an_enable_killed_mid_copy_is_settled_and_the_next_enable_copies_everything() {
-    let (stopped, history) = full_copy_cut_short_then_plain_enable(libc::SIGKILL);
+fn an_enable_killed_mid_copy_is_marked_failed_and_the_next_enable_copies_everything() {
+    let (stopped, history) = full_copy_cut_short_then_plain_enable(libc::SIGKILL, "failed");
     if stopped.is_some() {
         assert!(history.contains("secondary was left resyncing by a shadowctl that ended without finishing"), "{history}");
     }
@@ -574,7 +575,7 @@ fn an_enable_killed_mid_copy_is_settled_and_the_next_enable_copies_everything() 
 /// once (before, the signal killed shadowctl and left it "resyncing" for good).
 #[test]
 fn an_enable_interrupted_mid_copy_leaves_the_member_disabled_and_the_next_enable_a_full_scan() {
-    if let (Some(err), _) = full_copy_cut_short_then_plain_enable(libc::SIGINT) {
+    if let (Some(err), _) = full_copy_cut_short_then_plain_enable(libc::SIGINT, "disabled") {
         assert!(err.contains("interrupted") && err.contains("stays disabled"), "{err}");
     }
 }
