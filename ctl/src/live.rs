@@ -671,7 +671,7 @@ fn repair_each(from: &Path, to: &Path, diffs: &[tree::Diff]) -> (Vec<String>, Op
         if done.contains(&rel) {
             continue;
         }
-        let metadata_only = diffs.iter().filter(|x| x.path == d.path).all(|x| matches!(x.what, tree::Difference::Mode(..) | tree::Difference::Owner(..) | tree::Difference::Xattr { .. }));
+        let metadata_only = diffs.iter().filter(|x| x.path == d.path).all(|x| matches!(x.what, tree::Difference::Mode(..) | tree::Difference::Owner(..) | tree::Difference::Xattr { .. } | tree::Difference::Flags(..)));
         let r = if metadata_only { sync::sync_metadata(from, to, rel) } else { each.sync(rel) };
         match r {
             Ok(_) => done.push(rel),

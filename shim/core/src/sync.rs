@@ -250,7 +250,18 @@ fn link_to(existing: &Path, dst: &Path, c: &mut Stats) -> io::Result<()> {
         (_, Ok(_)) => c.removed += remove_any(dst)?,
         _ => {}
     }
-    fs::hard_link(existing, dst)
+    // An immutable or append-only file takes no new name: its flags come off for the link
+    // and go back on.
+    let kind = crate::tree::Kind::of(&fs::symlink_metadata(existing)?);
+    match crate::tree::inode_flags(existing, kind)? {
+        Some(f) if f & crate::tree::LOCKING_FLAGS != 0 => {
+            crate::tree::set_inode_flags(existing, kind, f & !crate::tree::LOCKING_FLAGS)?;
+            let linked = fs::hard_link(existing, dst);
+            crate::tree::set_inode_flags(existing, kind, f)?;
+            linked
+        }
+        _ => fs::hard_link(existing, dst),
+    }
 }
 
 impl Copier<'_> {
@@ -278,12 +289,29 @@ fn set_times(path: &Path, m: &Metadata) -> io::Result<()> {
 /// symlinks; `m` is `src`'s). In this order: a chown drops a file capability
 /// (security.capability) and the set-id bits, and an ACL sets the group bits from its mask.
 fn copy_metadata(src: &Path, dst: &Path, m: &Metadata) -> io::Result<()> {
+    let kind = crate::tree::Kind::of(m);
+    // Immutable or append-only, the target refuses the rest.
+    unlock(dst, kind)?;
     let _ = std::os::unix::fs::lchown(dst, Some(m.uid()), Some(m.gid()));
     if !m.file_type().is_symlink() {
         fs::set_permissions(dst, fs::Permissions::from_mode(m.mode() & 0o7777))?;
     }
     copy_xattrs(src, dst)?;
-    set_times(dst, m)
+    set_times(dst, m)?;
+    // Last: once immutable, nothing else could be set.
+    let want = crate::tree::inode_flags(src, kind)?.unwrap_or(0);
+    crate::tree::set_inode_flags(dst, kind, want)
+}
+
+/// Takes the immutable and append-only flags off an existing target entry, which would
+/// refuse the copy's writes, truncation, removal or (a directory) new entries; the
+/// source's flags are given back by `copy_metadata`.
+fn unlock(dst: &Path, kind: crate::tree::Kind) -> io::Result<()> {
+    match crate::tree::inode_flags(dst, kind) {
+        Ok(Some(f)) if f & crate::tree::LOCKING_FLAGS != 0 => crate::tree::set_inode_flags(dst, kind, f & !crate::tree::LOCKING_FLAGS),
+        Err(e) if !vanished(&e) => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// Makes `dst`'s extended attributes (ACLs among them) `src`'s. A target that keeps none
@@ -301,10 +329,13 @@ fn copy_xattrs(src: &Path, dst: &Path) -> io::Result<()> {
 }
 
 fn remove_any(p: &Path) -> io::Result<u64> {
-    match fs::symlink_metadata(p) {
-        Err(e) if vanished(&e) => Ok(0),
-        Err(e) => Err(e),
-        Ok(m) if m.is_dir() => {
+    let m = match fs::symlink_metadata(p) {
+        Err(e) if vanished(&e) => return Ok(0),
+        r => r?,
+    };
+    unlock(p, crate::tree::Kind::of(&m))?;
+    match m {
+        m if m.is_dir() => {
             let mut n = 0;
             for e in fs::read_dir(p)? {
                 n += remove_any(&e?.path())?;
@@ -312,7 +343,7 @@ fn remove_any(p: &Path) -> io::Result<u64> {
             fs::remove_dir(p)?;
             Ok(n + 1)
         }
-        Ok(_) => fs::remove_file(p).map(|_| 1),
+        _ => fs::remove_file(p).map(|_| 1),
     }
 }
 
@@ -399,6 +430,7 @@ fn copy_entry(src: &Path, dst: &Path, m: &Metadata, linked: bool, c: &mut Copier
     note_in_flight(dst)?;
     let ft = m.file_type();
     if let Ok(existing) = fs::symlink_metadata(dst) {
+        unlock(dst, crate::tree::Kind::of(&existing))?;
         let shared = !existing.is_dir() && existing.nlink() > 1 && !linked;
         if existing.is_dir() || ft.is_symlink() || existing.file_type().is_symlink() || !ft.is_file() || shared {
             c.stats.removed += remove_any(dst)?;
@@ -475,7 +507,7 @@ fn copy_dir(src: &Path, dst: &Path, mode: UpdateMode, c: &mut Copier) -> io::Res
         r => r?,
     };
     match fs::symlink_metadata(dst) {
-        Ok(d) if d.is_dir() => {}
+        Ok(d) if d.is_dir() => unlock(dst, crate::tree::Kind::Dir)?,
         Ok(_) => {
             c.stats.removed += remove_any(dst)?;
             fs::create_dir(dst)?;
@@ -711,6 +743,39 @@ mod tests {
         for n in ["link", "moved"] {
             let m = fs::symlink_metadata(dst.join(n)).unwrap();
             assert_eq!((m.mtime(), m.mtime_nsec()), (2_000_000_000, 5), "{n}: the source's time");
+        }
+        fs::remove_dir_all(&p).unwrap();
+    }
+
+    #[test]
+    fn inode_flags_are_copied_and_compared_and_never_stop_a_copy() {
+        use crate::tree::{inode_flags, set_inode_flags, Difference, Kind};
+        let p = tmp("flags");
+        let (src, dst) = (p.join("src"), p.join("dst"));
+        let (a, i, d, noatime) = (0x20, 0x10, 0x40, 0x80);
+        fs::hard_link(src.join("top"), src.join("d/top2")).unwrap();
+        if let Err(e) = set_inode_flags(&src.join("top"), Kind::File, a | d) {
+            panic!("*** this test needs root and a file system with inode flags (ext4, xfs, btrfs, tmpfs >= 6.0) for {}: {e} ***", p.display());
+        }
+        set_inode_flags(&src.join("d"), Kind::Dir, noatime).unwrap();
+        let flags = |root: &Path, rel: &str, k| inode_flags(&root.join(rel), k).unwrap();
+        copy_tree(&src, &dst, UpdateMode::All, &mut |_, _| {}).unwrap();
+        assert_eq!(flags(&dst, "top", Kind::File), Some(a | d), "an append-only file stays so, linked under both names");
+        assert_eq!(flags(&dst, "d", Kind::Dir), Some(noatime));
+        assert_eq!(crate::tree::compare(&src, &dst).unwrap(), vec![]);
+        // A target immutable where its source changed since: the copy still lands.
+        set_inode_flags(&dst.join("d/e/f"), Kind::File, i).unwrap();
+        fs::write(src.join("d/e/f"), b"changed").unwrap();
+        copy_tree(&src, &dst, UpdateMode::All, &mut |_, _| {}).unwrap();
+        assert_eq!(fs::read(dst.join("d/e/f")).unwrap(), b"changed");
+        assert_eq!(flags(&dst, "d/e/f", Kind::File), Some(0));
+        // verify sees flags that differ.
+        set_inode_flags(&dst.join("top"), Kind::File, d).unwrap();
+        let diffs = crate::tree::compare(&src, &dst).unwrap();
+        assert!(diffs.iter().any(|x| x.path == Path::new("top") && x.what == Difference::Flags(a | d, d)), "{diffs:?}");
+        assert!(diffs.iter().any(|x| x.to_string() == "top: inode flags ad != d"), "{diffs:?}");
+        for root in [&src, &dst] {
+            let _ = set_inode_flags(&root.join("top"), Kind::File, 0);
         }
         fs::remove_dir_all(&p).unwrap();
     }

@@ -23,7 +23,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn of(meta: &Metadata) -> Kind {
+    pub fn of(meta: &Metadata) -> Kind {
         let t = meta.file_type();
         if t.is_symlink() {
             Kind::Symlink
@@ -62,6 +62,8 @@ pub enum Difference {
     /// An extended attribute present in one member only (`in_first` says which), or in both
     /// with other values (`None`).
     Xattr { name: std::ffi::OsString, in_first: Option<bool> },
+    /// Inode flags (`InodeFlags::COMPARED`, as chattr sets them) differ.
+    Flags(u32, u32),
     /// A member could not be read at this path.
     Unreadable(String),
 }
@@ -95,6 +97,7 @@ impl fmt::Display for Diff {
             Difference::Xattr { name, in_first: Some(true) } => write!(f, "{p}: xattr {} only in first member", printable(name)),
             Difference::Xattr { name, in_first: Some(false) } => write!(f, "{p}: xattr {} only in second member", printable(name)),
             Difference::Xattr { name, in_first: None } => write!(f, "{p}: xattr {} values differ", printable(name)),
+            Difference::Flags(a, b) => write!(f, "{p}: inode flags {} != {}", flag_letters(*a), flag_letters(*b)),
             Difference::Unreadable(e) => write!(f, "{p}: unreadable: {e}"),
         }
     }
@@ -217,6 +220,12 @@ fn compare_at(first: &Path, second: &Path, rel: &Path, depth: u32, out: &mut Vec
         (Err(e), _) | (_, Err(e)) => push(Difference::Unreadable(format!("extended attributes: {e}"))),
     }
 
+    match (inode_flags(&a, ka), inode_flags(&b, kb)) {
+        (Ok(Some(fa)), Ok(Some(fb))) if fa != fb => push(Difference::Flags(fa, fb)),
+        (Err(e), _) | (_, Err(e)) if e.kind() != io::ErrorKind::NotFound => push(Difference::Unreadable(format!("inode flags: {e}"))),
+        _ => {}
+    }
+
     match ka {
         Kind::Symlink => {
             let (ta, tb) = (fs::read_link(&a)?, fs::read_link(&b)?);
@@ -310,6 +319,86 @@ pub fn xattrs(path: &Path) -> io::Result<Vec<(std::ffi::OsString, Vec<u8>)>> {
     }
     all.sort();
     Ok(all)
+}
+
+/// The inode flags chattr sets, as FS_IOC_GETFLAGS reports them, with their lsattr letters.
+/// The shim repeats FS_IOC_SETFLAGS on the follower, so members hold the same; a member
+/// brought up to date gets the source's (an append-only log rebuilt without `a` would have
+/// lost its protection the day it took over). Flags a file system sets for itself (ext4's
+/// `e`, extents) are not among them.
+pub const INODE_FLAGS: &[(u32, char)] = &[
+    (0x1, 's'),
+    (0x2, 'u'),
+    (0x4, 'c'),
+    (0x8, 'S'),
+    (0x10, 'i'),
+    (0x20, 'a'),
+    (0x40, 'd'),
+    (0x80, 'A'),
+    (0x8000, 't'),
+    (0x1_0000, 'D'),
+    (0x2_0000, 'T'),
+    (0x80_0000, 'C'),
+    (0x2000_0000, 'P'),
+];
+
+/// The flags that stop a copy writing or removing an entry: immutable and append-only.
+pub const LOCKING_FLAGS: u32 = 0x10 | 0x20;
+
+const FS_IOC_GETFLAGS: libc::c_ulong = 0x8008_6601;
+const FS_IOC_SETFLAGS: libc::c_ulong = 0x4008_6602;
+
+fn flag_letters(flags: u32) -> String {
+    let s: String = INODE_FLAGS.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, c)| *c).collect();
+    if s.is_empty() { "(none)".into() } else { s }
+}
+
+fn compared(flags: u32) -> u32 {
+    flags & INODE_FLAGS.iter().fold(0, |all, (bit, _)| all | bit)
+}
+
+/// An open of a file or directory for its inode flags (others have none to ask).
+fn open_for_flags(path: &Path, kind: Kind) -> io::Result<Option<fs::File>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if !matches!(kind, Kind::File | Kind::Dir) {
+        return Ok(None);
+    }
+    fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY).open(path).map(Some)
+}
+
+/// An entry's inode flags among `INODE_FLAGS`; None where there are none to ask (not a file
+/// or directory, or a file system that keeps none: tmpfs before 6.0, FUSE, NFS).
+pub fn inode_flags(path: &Path, kind: Kind) -> io::Result<Option<u32>> {
+    use std::os::unix::io::AsRawFd;
+    let Some(f) = open_for_flags(path, kind)? else { return Ok(None) };
+    let mut flags: libc::c_int = 0;
+    if unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_GETFLAGS, &mut flags) } != 0 {
+        let e = io::Error::last_os_error();
+        return if matches!(e.raw_os_error(), Some(libc::ENOTTY | libc::ENOTSUP | libc::EINVAL | libc::ENOSYS)) { Ok(None) } else { Err(e) };
+    }
+    Ok(Some(compared(flags as u32)))
+}
+
+/// Gives `path` the compared flags `want` (keeping the others it has); nothing where the
+/// file system keeps none and none are wanted.
+pub fn set_inode_flags(path: &Path, kind: Kind, want: u32) -> io::Result<()> {
+    use std::os::unix::io::AsRawFd;
+    let Some(f) = open_for_flags(path, kind)? else { return Ok(()) };
+    let mut flags: libc::c_int = 0;
+    if unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_GETFLAGS, &mut flags) } != 0 {
+        let e = io::Error::last_os_error();
+        let none_kept = matches!(e.raw_os_error(), Some(libc::ENOTTY | libc::ENOTSUP | libc::EINVAL | libc::ENOSYS));
+        return if none_kept && want == 0 { Ok(()) } else { Err(io::Error::new(e.kind(), format!("inode flags {}: {e}", flag_letters(want)))) };
+    }
+    if compared(flags as u32) == want {
+        return Ok(());
+    }
+    let mut next = ((flags as u32) & !compared(u32::MAX) | want) as libc::c_int;
+    if unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_SETFLAGS, &mut next) } != 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(e.kind(), format!("setting inode flags {}: {e}", flag_letters(want))));
+    }
+    Ok(())
 }
 
 /// ENOTSUP and the like: the file system keeps no extended attributes (of this kind).
