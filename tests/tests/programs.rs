@@ -147,3 +147,33 @@ fn broken_config_stops_the_program_before_it_runs() {
         assert_eq!(err.lines().count(), 1, "one line: {err}");
     }
 }
+
+/// A program built under the prefix with its library directory there as RUNPATH (what CMake
+/// gives every build-tree executable) or RPATH: the loader cannot see the prefix, so before,
+/// such a program failed to start ("cannot open shared object file") under the shim while
+/// it ran natively. And the program sees its own LD_LIBRARY_PATH: none, or the one it had.
+#[test]
+fn a_program_finds_its_libraries_by_a_runpath_under_the_prefix() {
+    let s = ShadowSet::new();
+    let out = s.sh(
+        "set -e; unset LD_LIBRARY_PATH; mkdir -p /shadow/lib /shadow/bin; cd /shadow
+        echo 'int x(void){return 42;}' > x.c
+        cat > m.c <<'EOC'
+#include <stdio.h>
+#include <stdlib.h>
+int x(void);
+int main(void) { const char *p = getenv(\"LD_LIBRARY_PATH\"); printf(\"%d %s\\n\", x(), p ? p : \"(unset)\"); return 0; }
+EOC
+        cc -shared -fPIC -o lib/libx.so x.c
+        cc -o bin/runpath m.c -Llib -lx -Wl,-rpath,/shadow/lib -Wl,--enable-new-dtags
+        cc -o bin/rpath m.c -Llib -lx -Wl,-rpath,/shadow/lib -Wl,--disable-new-dtags
+        cd /
+        /shadow/bin/runpath; /shadow/bin/rpath
+        LD_LIBRARY_PATH=/opt/own /shadow/bin/runpath
+        (cd /shadow/bin && ./rpath)",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout, "42 (unset)\n42 (unset)\n42 /opt/own\n42 (unset)\n");
+    s.assert_mirrored();
+}

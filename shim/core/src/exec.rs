@@ -43,9 +43,112 @@ pub fn interpreter_args(interp: &[u8], arg: Option<&[u8]>, script: &[u8], rest: 
     out
 }
 
+/// The library search paths a dynamically linked program names for the loader: its
+/// DT_RPATH (searched before LD_LIBRARY_PATH) and DT_RUNPATH (after it; a program that has
+/// one has its DT_RPATH ignored), read through `read(offset, len)`. The loader cannot see
+/// the prefix, so a program built under it (CMake gives every build-tree executable its
+/// build directory as RUNPATH) could not find its libraries there: the shim adds these
+/// paths, in the members, to LD_LIBRARY_PATH. 64-bit little-endian images only (others:
+/// none).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SearchPaths {
+    pub rpath: Option<Vec<u8>>,
+    pub runpath: Option<Vec<u8>>,
+}
+
+pub fn search_paths(read: impl Fn(u64, usize) -> Option<Vec<u8>>) -> SearchPaths {
+    search_paths_of(&read).unwrap_or_default()
+}
+
+fn search_paths_of(read: &dyn Fn(u64, usize) -> Option<Vec<u8>>) -> Option<SearchPaths> {
+    let u16_at = |b: &[u8], o: usize| Some(u16::from_le_bytes(b.get(o..o + 2)?.try_into().ok()?));
+    let u32_at = |b: &[u8], o: usize| Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?));
+    let u64_at = |b: &[u8], o: usize| Some(u64::from_le_bytes(b.get(o..o + 8)?.try_into().ok()?));
+    let head = read(0, 64)?;
+    if head.get(..4)? != b"\x7fELF" || head[4] != 2 || head[5] != 1 {
+        return None;
+    }
+    let (phoff, phentsize, phnum) = (u64_at(&head, 0x20)?, u16_at(&head, 0x36)? as usize, u16_at(&head, 0x38)? as usize);
+    if phentsize < 56 || phnum > 4096 {
+        return None;
+    }
+    let phdrs = read(phoff, phentsize * phnum)?;
+    let headers: Vec<&[u8]> = phdrs.chunks_exact(phentsize).collect();
+    // (type, offset, vaddr, filesz)
+    let field = |h: &[u8]| Some((u32_at(h, 0)?, u64_at(h, 8)?, u64_at(h, 16)?, u64_at(h, 32)?));
+    let segments: Vec<(u32, u64, u64, u64)> = headers.iter().filter_map(|h| field(h)).collect();
+    let &(_, dyn_off, _, dyn_size) = segments.iter().find(|s| s.0 == 2)?;
+    let dynamic = read(dyn_off, dyn_size.min(1 << 20) as usize)?;
+    let (mut strtab, mut rpath, mut runpath) = (None, None, None);
+    for entry in dynamic.chunks_exact(16) {
+        let (tag, val) = (u64_at(entry, 0)?, u64_at(entry, 8)?);
+        match tag {
+            0 => break,
+            5 => strtab = Some(val),
+            15 => rpath = Some(val),
+            29 => runpath = Some(val),
+            _ => {}
+        }
+    }
+    // DT_STRTAB is an address: the file offset is that of the loaded segment holding it.
+    let strtab = strtab?;
+    let &(_, seg_off, seg_addr, _) = segments.iter().find(|s| s.0 == 1 && s.2 <= strtab && strtab < s.2 + s.3)?;
+    let string = |at: u64| -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut pos = strtab - seg_addr + seg_off + at;
+        loop {
+            let chunk = read(pos, 512)?;
+            match chunk.iter().position(|&b| b == 0) {
+                Some(end) => {
+                    out.extend_from_slice(&chunk[..end]);
+                    return Some(out);
+                }
+                None if chunk.is_empty() || out.len() > 1 << 16 => return None,
+                None => {
+                    out.extend_from_slice(&chunk);
+                    pos += chunk.len() as u64;
+                }
+            }
+        }
+    };
+    let runpath = runpath.and_then(string);
+    Some(SearchPaths { rpath: if runpath.is_some() { None } else { rpath.and_then(string) }, runpath })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn paths_of(file: &std::path::Path) -> SearchPaths {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::File::open(file).unwrap();
+        search_paths(|off, len| {
+            let mut buf = vec![0; len];
+            let n = f.read_at(&mut buf, off).ok()?;
+            buf.truncate(n);
+            Some(buf)
+        })
+    }
+
+    #[test]
+    fn the_loader_search_paths_of_a_program_are_read() {
+        let dir = std::env::temp_dir().join(format!("shadow-elf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("m.c"), "int main(void){return 0;}").unwrap();
+        let build = |name: &str, flags: &[&str]| {
+            let out = std::process::Command::new("cc").arg("-o").arg(dir.join(name)).arg(dir.join("m.c")).args(flags).output();
+            let out = out.unwrap_or_else(|e| panic!("*** this test builds programs with cc: {e} ***"));
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            paths_of(&dir.join(name))
+        };
+        let runpath = build("runpath", &["-Wl,-rpath,/shadow/lib:$ORIGIN/../lib", "-Wl,--enable-new-dtags"]);
+        assert_eq!(runpath, SearchPaths { rpath: None, runpath: Some(b"/shadow/lib:$ORIGIN/../lib".to_vec()) });
+        let rpath = build("rpath", &["-Wl,-rpath,/shadow/old", "-Wl,--disable-new-dtags"]);
+        assert_eq!(rpath, SearchPaths { rpath: Some(b"/shadow/old".to_vec()), runpath: None });
+        assert_eq!(build("plain", &[]), SearchPaths::default());
+        assert_eq!(paths_of(&dir.join("m.c")), SearchPaths::default(), "not an ELF file");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn reads_the_line_as_linux_does() {

@@ -106,14 +106,54 @@ pub const SAVED_LIBRARY_PATH: &str = "SHADOW_LD_LIBRARY_PATH";
 /// Where a new image finds the write intents its old image carried across exec.
 pub const CARRIED_INTENTS: &str = "SHADOW_CARRIED_INTENTS";
 
+/// Set in a new image's environment when the shim gave it an LD_LIBRARY_PATH it did not
+/// have (see `LoaderPaths`): the child's shim removes it again.
+pub const ADDED_LIBRARY_PATH: &str = "SHADOW_LD_LIBRARY_PATH_ADDED";
+
+/// The new program's own DT_RPATH and DT_RUNPATH when they name directories under the
+/// prefix, as the lead member's: the loader, which cannot see the prefix, finds them in
+/// LD_LIBRARY_PATH, the RPATH before the program's LD_LIBRARY_PATH and the RUNPATH after
+/// it, where it would have searched them. Before, a program built under the prefix with a
+/// RUNPATH there (CMake's build-tree executables) failed to start: "cannot open shared
+/// object file". A library's own RUNPATH under the prefix is not seen.
+#[derive(Default)]
+struct LoaderPaths {
+    before: Option<Vec<u8>>,
+    after: Option<Vec<u8>>,
+}
+
+impl LoaderPaths {
+    fn of(file: &CStr) -> LoaderPaths {
+        let Ok(fd) = crate::real::open(file, libc::O_RDONLY | libc::O_CLOEXEC, 0) else { return LoaderPaths::default() };
+        let found = shadow_core::exec::search_paths(|off, len| {
+            let mut buf = vec![0; len];
+            let n = crate::real::pread(fd, &mut buf, off as i64).ok()?;
+            buf.truncate(n);
+            Some(buf)
+        });
+        let _ = crate::real::close(fd);
+        LoaderPaths { before: found.rpath.as_deref().and_then(library_path_in_members), after: found.runpath.as_deref().and_then(library_path_in_members) }
+    }
+
+    /// `middle` (the LD_LIBRARY_PATH the program passes on) with these around it; None
+    /// when there are none.
+    fn around(&self, middle: &[u8]) -> Option<Vec<u8>> {
+        if self.before.is_none() && self.after.is_none() {
+            return None;
+        }
+        let parts = [self.before.as_deref(), Some(middle), self.after.as_deref()];
+        Some(parts.into_iter().flatten().filter(|p| !p.is_empty()).collect::<Vec<_>>().join(&b':'))
+    }
+}
+
 /// `extra`: variables to add (replacing any of the same name).
-unsafe fn env_with_shim(envp: *const *const c_char, extra: Vec<CString>) -> Option<Env> {
+unsafe fn env_with_shim(envp: *const *const c_char, extra: Vec<CString>, loader: &LoaderPaths) -> Option<Env> {
     let s = set::get();
     let lib = s.lib_path.as_ref()?;
     let config = [b"SHADOW_CONFIG=".as_slice(), s.config_path.to_bytes()].concat();
     let mut ptrs = Vec::new();
     let mut owned = Vec::new();
-    let (mut has_config, mut has_lib) = (false, false);
+    let (mut has_config, mut has_lib, mut has_library_path) = (false, false, false);
     let mut i = 0;
     while !envp.is_null() && !(*envp.add(i)).is_null() {
         let e = *envp.add(i);
@@ -132,16 +172,22 @@ unsafe fn env_with_shim(envp: *const *const c_char, extra: Vec<CString>) -> Opti
             if !has_config {
                 continue;
             }
-        } else if [SAVED_LIBRARY_PATH, CARRIED_INTENTS].iter().any(|v| bytes.starts_with(v.as_bytes()) && bytes.get(v.len()) == Some(&b'=')) {
+        } else if [SAVED_LIBRARY_PATH, ADDED_LIBRARY_PATH, CARRIED_INTENTS].iter().any(|v| bytes.starts_with(v.as_bytes()) && bytes.get(v.len()) == Some(&b'=')) {
             continue;
         } else if let Some(v) = bytes.strip_prefix(b"LD_LIBRARY_PATH=") {
-            if let Some(real) = library_path_in_members(v) {
-                owned.push(CString::new([b"LD_LIBRARY_PATH=", real.as_slice()].concat()).ok()?);
+            has_library_path = true;
+            let real = library_path_in_members(v);
+            if let Some(path) = loader.around(real.as_deref().unwrap_or(v)).or(real) {
+                owned.push(CString::new([b"LD_LIBRARY_PATH=", path.as_slice()].concat()).ok()?);
                 owned.push(CString::new([SAVED_LIBRARY_PATH.as_bytes(), b"=", v].concat()).ok()?);
                 continue;
             }
         }
         ptrs.push(e);
+    }
+    if let Some(path) = loader.around(b"").filter(|_| !has_library_path) {
+        owned.push(CString::new([b"LD_LIBRARY_PATH=", path.as_slice()].concat()).ok()?);
+        owned.push(CString::new([ADDED_LIBRARY_PATH.as_bytes(), b"=1"].concat()).ok()?);
     }
     owned.extend(extra);
     if has_config && has_lib && owned.is_empty() {
@@ -184,6 +230,10 @@ pub fn restore_library_path() {
     if let Some(v) = std::env::var_os(SAVED_LIBRARY_PATH) {
         std::env::set_var("LD_LIBRARY_PATH", v);
         std::env::remove_var(SAVED_LIBRARY_PATH);
+    }
+    if std::env::var_os(ADDED_LIBRARY_PATH).is_some() {
+        std::env::remove_var("LD_LIBRARY_PATH");
+        std::env::remove_var(ADDED_LIBRARY_PATH);
     }
 }
 
@@ -285,8 +335,6 @@ unsafe fn exec_with(
             // If the exec fails this image goes on: what it began for the new one is over.
             let _undo = ExecFailed(begun);
             let carried = (!carried.is_empty()).then(|| CString::new(format!("{CARRIED_INTENTS}={}", carried.iter().map(u64::to_string).collect::<Vec<_>>().join(","))).unwrap_or_default());
-            let env = env_with_shim(envp, carried.into_iter().collect());
-            let envp = env.as_ref().map_or(envp, |e| e.ptrs.as_ptr());
             let name = crate::mem::path(path);
             let found = match (name, how) {
                 (None, _) => None,
@@ -303,6 +351,9 @@ unsafe fn exec_with(
                 },
             };
             let launch = found.as_ref().and_then(|(shown, file, shadowed)| plan_launch(shown, file.clone(), *shadowed, argv));
+            let program = launch.as_ref().map(|l| &l.file).or(found.as_ref().map(|f| &f.1));
+            let env = env_with_shim(envp, carried.into_iter().collect(), &program.map(|p| LoaderPaths::of(p)).unwrap_or_default());
+            let envp = env.as_ref().map_or(envp, |e| e.ptrs.as_ptr());
             crate::members::retire_unused_intents();
             match (&launch, &found) {
                 (Some(l), _) => {
