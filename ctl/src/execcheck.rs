@@ -57,6 +57,53 @@ pub fn elf_has_interp(image: &[u8]) -> Result<bool, &'static str> {
     Ok(false)
 }
 
+/// The mark every Go program carries (the start of its `.go.buildinfo`, Go 1.13 on).
+const GO_BUILDINFO: &[u8] = b"\xff Go buildinf:";
+
+/// Whether a dynamically linked program makes its file system calls itself, with no libc
+/// call a hook could see: a Go program does, cgo or not (only its DNS and user lookups go
+/// through libc), so its changes would reach the primary alone by a relative path and fail
+/// by a virtual one. Rust programs on rustix's raw backend do the same for a few calls and
+/// leave no such mark (README, "Decisions and documented limits").
+fn makes_its_own_syscalls(path: &Path) -> bool {
+    use std::os::unix::fs::FileExt;
+    let Ok(f) = File::open(path) else { return false };
+    is_go(&|off, len| {
+        let mut buf = vec![0; len];
+        f.read_exact_at(&mut buf, off).ok().map(|_| buf)
+    })
+}
+
+/// By its `.go.buildinfo` section, found through the section headers (a few reads, not the
+/// whole image), whose first bytes are GO_BUILDINFO. 64-bit little-endian images only.
+fn is_go(read: &dyn Fn(u64, usize) -> Option<Vec<u8>>) -> bool {
+    let go = || -> Option<bool> {
+        let head = read(0, 64)?;
+        let u16_at = |b: &[u8], o: usize| Some(u16::from_le_bytes(b.get(o..o + 2)?.try_into().ok()?) as usize);
+        let u32_at = |b: &[u8], o: usize| Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?) as usize);
+        let u64_at = |b: &[u8], o: usize| Some(u64::from_le_bytes(b.get(o..o + 8)?.try_into().ok()?));
+        if head.get(..4)? != b"\x7fELF" || head[4] != 2 || head[5] != 1 {
+            return Some(false);
+        }
+        let (shoff, shentsize, shnum, shstrndx) = (u64_at(&head, 0x28)?, u16_at(&head, 0x3a)?, u16_at(&head, 0x3c)?, u16_at(&head, 0x3e)?);
+        if shentsize < 64 || shnum == 0 || shstrndx >= shnum {
+            return Some(false);
+        }
+        let headers = read(shoff, shentsize * shnum)?;
+        let section = |i: usize| headers.get(i * shentsize..(i + 1) * shentsize);
+        let names = section(shstrndx)?;
+        let names = read(u64_at(names, 24)?, u64_at(names, 32)?.min(1 << 20) as usize)?;
+        let name_of = |h: &[u8]| -> Option<Vec<u8>> {
+            let start = u32_at(h, 0)?;
+            let rest = names.get(start..)?;
+            Some(rest[..rest.iter().position(|&b| b == 0)?].to_vec())
+        };
+        let info = (0..shnum).filter_map(section).find(|h| name_of(h).as_deref() == Some(b".go.buildinfo"))?;
+        Some(read(u64_at(info, 24)?, GO_BUILDINFO.len())? == GO_BUILDINFO)
+    };
+    go().unwrap_or(false)
+}
+
 pub fn check(program: &str) -> Result<(), String> {
     check_depth(program, 0)
 }
@@ -92,6 +139,7 @@ fn check_depth(program: &str, depth: usize) -> Result<(), String> {
         return check_depth(interp, depth + 1);
     }
     match elf_has_interp(&head) {
+        Ok(true) if makes_its_own_syscalls(&path) => Err(format!("{shown}: a Go program; it makes its system calls without the C library, where LD_PRELOAD cannot see them, and would run un-mirrored (refused)")),
         Ok(true) => Ok(()),
         Ok(false) => Err(format!("{shown}: statically linked; LD_PRELOAD cannot reach it and it would run un-mirrored (refused)")),
         Err(e) => Err(format!("{shown}: {e}; cannot tell whether it would be mirrored (refused)")),
@@ -111,6 +159,26 @@ mod tests {
         assert!(check("sh").is_ok());
         let e = check("definitely-not-a-program-xyz").unwrap_err();
         assert!(e.contains("not found in PATH"), "{e}");
+    }
+
+    /// A Go program is told by its `.go.buildinfo` section: one is made by giving a C
+    /// program's a section of that name holding Go's mark (objcopy), as Go's linker does.
+    #[test]
+    fn go_programs_are_refused() {
+        let dir = std::env::temp_dir().join(format!("shadow-execcheck-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("m.c"), "int main(void){return 0;}").unwrap();
+        std::fs::write(dir.join("mark"), b"\xff Go buildinf:\x08\x02").unwrap();
+        let run = |cmd: &mut std::process::Command| {
+            let out = cmd.output().unwrap_or_else(|e| panic!("*** this test builds a program with cc and objcopy: {e} ***"));
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        };
+        run(std::process::Command::new("cc").arg("-o").arg(dir.join("c")).arg(dir.join("m.c")));
+        run(std::process::Command::new("objcopy").arg("--add-section").arg(format!(".go.buildinfo={}", dir.join("mark").display())).arg(dir.join("c")).arg(dir.join("go")));
+        assert!(check(dir.join("c").to_str().unwrap()).is_ok());
+        let e = check(dir.join("go").to_str().unwrap()).unwrap_err();
+        assert!(e.contains("a Go program") && e.contains("(refused)"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
