@@ -68,22 +68,35 @@ fn refuses_static_and_setuid_programs_and_bad_configs() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("key `prefix`"));
 }
 
-/// One file the secondary refuses (immutable) is reported and left to recover, never a
-/// reason to stop the program: shadow-run's recover leaves it (exit 1, naming it) and the
-/// program starts with a warning; recover repairs it once the file takes writes again.
-/// Before, every shadow-run start after the report exited 125 ("the members are not
-/// consistent"), and recover stopped at that file without repairing the others.
+/// One path the secondary refuses is reported and left to recover, never a reason to stop
+/// the program: shadow-run's recover leaves it (exit 1, naming it) and the program starts
+/// with a warning; recover repairs it once the path takes the copy again. Before, every
+/// shadow-run start after the report exited 125 ("the members are not consistent"), and
+/// recover stopped at that path without repairing the others. The refusing path is a
+/// directory on the secondary that is a mount point: writes get EISDIR, and the copy
+/// cannot remove it (EBUSY). (An immutable file served here until copies learned to take
+/// inode flags off their target.)
 #[test]
 fn a_file_the_secondary_refuses_does_not_stop_the_next_start() {
     let s = ShadowSet::new();
     assert!(s.sh("echo start > /shadow/log; echo a > /shadow/other").status.success());
     let log = s.secondary().join("log");
-    let chattr = |flag: &str| Command::new("chattr").arg(flag).arg(&log).status().is_ok_and(|st| st.success());
-    if !chattr("+i") {
-        assert!(std::env::var_os("CI").is_none(), "CI must run this test as root on a file system with inode flags");
-        eprintln!("\n*** NOT RUN: needs root and chattr +i on {} (CI runs it) ***\n", log.display());
+    fs::remove_file(&log).unwrap();
+    fs::create_dir(&log).unwrap();
+    let empty = s.scratch().join("empty");
+    fs::create_dir_all(&empty).unwrap();
+    struct Mounted(std::path::PathBuf);
+    impl Drop for Mounted {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    if !Command::new("mount").arg("--bind").arg(&empty).arg(&log).status().is_ok_and(|st| st.success()) {
+        assert!(std::env::var_os("CI").is_none(), "CI must run this test as root, where it can mount");
+        eprintln!("\n*** NOT RUN: needs root to bind-mount a directory on {} (CI runs it) ***\n", log.display());
         return;
     }
+    let mounted = Mounted(log.clone());
     // A writer killed while the file is in flight: recover is due, and cannot copy log.
     s.kill_9_when_ready("exec 3>>/shadow/log; echo more >&3; echo b > /shadow/other; echo ready > /shadow/ready; sleep 60");
     fs::write(s.secondary().join("other"), "stale\n").unwrap();
@@ -95,7 +108,7 @@ fn a_file_the_secondary_refuses_does_not_stop_the_next_start() {
     assert_eq!(fs::read_to_string(s.secondary().join("other")).unwrap(), "b\n", "the other paths were repaired");
     let (code, _, err) = s.ctl(&["recover"]);
     assert_eq!(code, 1, "{err}");
-    assert!(chattr("-i"));
+    drop(mounted);
     let (code, _, err) = s.ctl(&["recover"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(s.ctl(&["verify"]).0, 0);
