@@ -71,6 +71,7 @@ fn config_page() -> Roff {
         ("journal", "write intents: what a crash may have left different between the members"),
         ("changes", "paths changed while a member was not written (enable --update dirty)"),
         ("copying", "the entry a resync is copying, so that one cut short (kill -9) is copied again"),
+        ("full-copy-due", "names a member whose full copy (all, replace) was cut short: its resyncs copy everything until one completes"),
         ("history.log", "the history, one line per event"),
         ("status", "DiskShadow's status-file form, rewritten by shadowctl status --write and watch"),
         ("metrics.prom", "the Prometheus text form of status, rewritten by watch (node_exporter's textfile collector)"),

@@ -14,6 +14,7 @@
 //! its own means for the same end (NFS: `soft,timeo=…`; `umount -f`), which README names.
 
 use crate::live::LiveSet;
+use shadow_core::config::Config;
 use shadow_core::history::Code;
 use shadow_core::state::MemberState;
 use shadow_core::sync::STOP;
@@ -29,6 +30,9 @@ pub struct Watchdog {
     base: Instant,
     /// Per member: milliseconds since `base` + 1 when the probe in flight started; 0: none.
     probes: [AtomicU64; 2],
+    /// The members' directories with symlinks resolved, once the config has been checked
+    /// against the file system (`learn`): the mount table knows them by those names.
+    resolved: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 /// Whether a probe started at `since` (0: none in flight) has waited too long at `now`.
@@ -36,21 +40,38 @@ pub fn overdue(since: u64, now: u64, timeout_ms: u64) -> bool {
     timeout_ms > 0 && since != 0 && now.saturating_sub(since - 1) >= timeout_ms
 }
 
-/// Starts the probe threads and the judge (none when `member_timeout` is 0). Each opens
-/// the set on its own: a thread stuck in a member keeps its handles.
-pub fn start(set: &LiveSet) -> Result<(), String> {
-    let timeout_ms = set.config.member_timeout * 1000;
+/// Starts the probe threads and the judge (none when `member_timeout` is 0), from the
+/// config as parsed: checking it against the file system looks at the members, and a
+/// member already hung when watch starts (a supervisor restarting it) would hang watch
+/// there before it could be declared. Each thread opens the set on its own (waiting for
+/// its state to exist): a thread stuck in a member keeps its handles.
+pub fn start(config: &Config) -> Result<Arc<Watchdog>, String> {
+    let dog = Arc::new(Watchdog { base: Instant::now(), probes: Default::default(), resolved: Default::default() });
+    let timeout_ms = config.member_timeout * 1000;
     if timeout_ms == 0 {
-        return Ok(());
+        return Ok(dog);
     }
-    let dog = Arc::new(Watchdog { base: Instant::now(), probes: Default::default() });
+    let open = |config: Config| move || loop {
+        match LiveSet::open(config.clone()) {
+            Ok(set) => return Some(set),
+            Err(_) if STOP.load(Ordering::SeqCst) => return None,
+            Err(_) => std::thread::sleep(PROBE_EVERY),
+        }
+    };
     for m in Member::ALL {
-        let (dog, own) = (dog.clone(), LiveSet::open(set.config.clone())?);
-        std::thread::Builder::new().name(format!("probe-{}", m.name())).spawn(move || probe(&own, &dog, m)).map_err(|e| format!("watch: starting a probe thread: {e}"))?;
+        let (dog, own) = (dog.clone(), open(config.clone()));
+        std::thread::Builder::new().name(format!("probe-{}", m.name())).spawn(move || own().map(|set| probe(&set, &dog, m))).map_err(|e| format!("watch: starting a probe thread: {e}"))?;
     }
-    let own = LiveSet::open(set.config.clone())?;
-    std::thread::Builder::new().name("hang-judge".into()).spawn(move || judge(&own, &dog, timeout_ms)).map_err(|e| format!("watch: starting the hang judge: {e}"))?;
-    Ok(())
+    let (judged, own) = (dog.clone(), open(config.clone()));
+    std::thread::Builder::new().name("hang-judge".into()).spawn(move || own().map(|set| judge(&set, &judged, timeout_ms))).map_err(|e| format!("watch: starting the hang judge: {e}"))?;
+    Ok(dog)
+}
+
+impl Watchdog {
+    /// The config checked against the file system: its members' resolved directories.
+    pub fn learn(&self, config: &Config) {
+        *self.resolved.lock().unwrap_or_else(|e| e.into_inner()) = config.members.iter().map(|m| (m.dir.clone(), m.canonical.clone())).collect();
+    }
 }
 
 fn now_ms(dog: &Watchdog) -> u64 {
@@ -92,17 +113,17 @@ fn judge(set: &LiveSet, dog: &Watchdog, timeout_ms: u64) {
                 continue;
             }
             declared[m.index()] = true;
-            declare(set, &s, m);
+            declare(set, dog, &s, m);
         }
     }
 }
 
-fn declare(set: &LiveSet, s: &shadow_core::state::State, m: Member) {
+fn declare(set: &LiveSet, dog: &Watchdog, s: &shadow_core::state::State, m: Member) {
     let other = Member::ALL.into_iter().find(|x| *x != m).expect("two members");
     let (pd, sd) = (s.member(Member::Primary).dir.clone(), s.member(Member::Secondary).dir.clone());
     let secs = set.config.member_timeout;
     if s.member(other).state != MemberState::Enabled {
-        set.history(Code::MemberFailed, &pd, &sd, &format!("{} has not answered for {secs} s (member_timeout), but it is the only member up to date: it stays in service and programs wait for it", m.name()));
+        set.history(Code::MemberStateChanged, &pd, &sd, &format!("{} has not answered for {secs} s (member_timeout), but it is the only member up to date: it stays in service and programs wait for it", m.name()));
         return;
     }
     // What was in flight on it when it stopped answering may or may not have landed, and
@@ -113,10 +134,9 @@ fn declare(set: &LiveSet, s: &shadow_core::state::State, m: Member) {
     }
     let _ = shadow_core::stamp::survivor_moves_on(&s.member(other).dir, set.state.set_id);
     // Found by name in the mount table: asking the member would wait with it.
-    let dir = match set.config.members.iter().find(|c| c.dir == s.member(m).dir) {
-        Some(c) => c.canonical.clone(),
-        None => s.member(m).dir.clone(),
-    };
+    let dir = s.member(m).dir.clone();
+    let resolved = dog.resolved.lock().unwrap_or_else(|e| e.into_inner()).iter().find(|(d, _)| *d == dir).map(|(_, r)| r.clone());
+    let dir = resolved.unwrap_or(dir);
     let connection = std::fs::read_to_string("/proc/self/mountinfo").ok().and_then(|t| fuse_connection(&t, &dir));
     let fate = match connection {
         None => "operations already waiting on it wait until it answers (a network file system: mount it so that its client gives up, e.g. NFS soft,timeo=…, or umount -f it)".to_string(),
@@ -128,9 +148,11 @@ fn declare(set: &LiveSet, s: &shadow_core::state::State, m: Member) {
     set.history(Code::MemberFailed, &pd, &sd, &format!("{} failed, no longer written: it has not answered for {secs} s (member_timeout); {fate}; its rebuild will compare everything", m.name()));
 }
 
-/// The FUSE connection (its device's minor number) of the mount holding `dir`, from the
-/// text of a `/proc/PID/mountinfo`; None when that mount is not FUSE. The last of the
-/// longest mount points that hold `dir` is the mount on top.
+/// The FUSE connection of the mount holding `dir`, from the text of a `/proc/PID/mountinfo`;
+/// None when that mount is not FUSE. fusectl names a connection by its device number as
+/// the kernel keeps it (major << 20 | minor: the minor alone for FUSE's anonymous devices,
+/// not for fuseblk's). The last of the longest mount points that hold `dir` is the mount
+/// on top.
 pub fn fuse_connection(mountinfo: &str, dir: &str) -> Option<u32> {
     let holds = |point: &str| point == "/" || dir == point || dir.strip_prefix(point).is_some_and(|r| r.starts_with('/'));
     let mut best: Option<(usize, &str, &str)> = None;
@@ -143,7 +165,9 @@ pub fn fuse_connection(mountinfo: &str, dir: &str) -> Option<u32> {
         }
     }
     let (_, dev, fstype) = best?;
-    (fstype == "fuse" || fstype.starts_with("fuse.") || fstype == "fuseblk").then(|| dev.split(':').nth(1)?.parse().ok()).flatten()
+    let (major, minor) = dev.split_once(':')?;
+    let id = (major.parse::<u32>().ok()? << 20) | minor.parse::<u32>().ok()?;
+    (fstype == "fuse" || fstype.starts_with("fuse.") || fstype == "fuseblk").then_some(id)
 }
 
 /// A mount point as mountinfo writes it: space, tab, newline and backslash as octal escapes.
@@ -189,6 +213,7 @@ mod tests {
 40 22 0:41 / /mnt/remote rw,nosuid,nodev,relatime shared:20 - fuse.sshfs root@host:/export rw,user_id=0,group_id=0
 41 40 0:42 / /mnt/remote/inner rw,relatime shared:21 - tmpfs tmpfs rw
 42 22 0:43 / /mnt/two\\040words rw,relatime shared:22 - fuse.sshfs x:/y rw
+45 22 7:3 / /mnt/ntfs rw,relatime shared:25 - fuseblk /dev/loop3 rw
 43 22 0:44 / /mnt/over rw,relatime shared:23 - fuse.sshfs x:/z rw
 44 22 254:0 / /mnt/over rw,relatime shared:24 - ext4 /dev/vda rw
 ";
@@ -202,6 +227,7 @@ mod tests {
         assert_eq!(fuse_connection(MOUNTINFO, "/srv/m"), None, "the root's ext4");
         assert_eq!(fuse_connection(MOUNTINFO, "/mnt/two words/m"), Some(43), "escaped mount points");
         assert_eq!(fuse_connection(MOUNTINFO, "/mnt/over/m"), None, "the mount on top counts");
+        assert_eq!(fuse_connection(MOUNTINFO, "/mnt/ntfs/m"), Some(7 << 20 | 3), "fuseblk: the whole device number");
     }
 
     #[test]

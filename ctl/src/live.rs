@@ -145,6 +145,21 @@ impl LiveSet {
         if !dst.is_dir() {
             return Err(format!("{}: not a directory (is the {} member reachable?)", dst.display(), target.name()));
         }
+        // A full copy (all, replace) cut short leaves what the target held before, newer
+        // than the source's some of it (a directory `replace` took over), which neither the
+        // change list nor a `newer` scan would touch: until one completes, this member's
+        // resyncs copy everything.
+        let due = self.config.state_dir.join("full-copy-due");
+        let mode = match mode {
+            UpdateMode::Dirty | UpdateMode::Newer if std::fs::read_to_string(&due).is_ok_and(|m| m == target.name()) => {
+                eprintln!("shadowctl: a full copy onto {} was cut short: copying everything (update all)", target.name());
+                UpdateMode::All
+            }
+            mode => mode,
+        };
+        if matches!(mode, UpdateMode::All | UpdateMode::Replace) {
+            std::fs::write(&due, target.name()).map_err(|e| format!("{}: {e}", due.display()))?;
+        }
         sync::record_in_flight(&shared::copying_path(&self.config)).map_err(|e| format!("{}: {e}", shared::copying_path(&self.config).display()))?;
         self.change(|st| st.member_mut(target).state = MemberState::Resyncing)?;
         let started = Instant::now();
@@ -204,7 +219,8 @@ impl LiveSet {
         match result {
             Ok((freeze, last)) => {
                 sync::take_in_flight();
-                Ok(ResyncReport { stats: total, elapsed: started.elapsed(), freeze, last_paths: last })
+                let _ = std::fs::remove_file(&due);
+                Ok(ResyncReport { mode, stats: total, elapsed: started.elapsed(), freeze, last_paths: last })
             }
             Err(e) => {
                 // A full copy cut short leaves the target partly filled, with nothing in
@@ -213,7 +229,14 @@ impl LiveSet {
                     self.state.mark_changes_lost();
                 }
                 self.list_half_copied(&dst);
-                let _ = self.change(|st| st.member_mut(target).state = MemberState::Disabled);
+                // Unless it failed meanwhile (an error, or watch found it hung): a failed
+                // member is one watch rebuilds.
+                let _ = self.change(|st| {
+                    let t = st.member_mut(target);
+                    if t.state != MemberState::Failed {
+                        t.state = MemberState::Disabled;
+                    }
+                });
                 Err(e)
             }
         }
@@ -723,6 +746,8 @@ pub struct RecoverReport {
 }
 
 pub struct ResyncReport {
+    /// The update mode the copy ran with (see `full_copy_due`).
+    pub mode: UpdateMode,
     pub stats: Stats,
     pub elapsed: Duration,
     /// How long writers were held back at the end.

@@ -63,14 +63,22 @@ impl Global {
         }
     }
 
+    fn path(&self) -> Result<PathBuf, String> {
+        match &self.config {
+            Some(p) => Ok(p.clone()),
+            None => std::env::var_os(config::ENV_CONFIG).map(PathBuf::from).ok_or_else(|| format!("no config: pass -c CONFIG or set {}", config::ENV_CONFIG)),
+        }
+    }
+
     fn load(&self) -> Result<Config, String> {
-        let path = match &self.config {
-            Some(p) => p.clone(),
-            None => std::env::var_os(config::ENV_CONFIG)
-                .map(PathBuf::from)
-                .ok_or_else(|| format!("no config: pass -c CONFIG or set {}", config::ENV_CONFIG))?,
-        };
-        config::load(&path).map_err(|e| e.to_string())
+        config::load(&self.path()?).map_err(|e| e.to_string())
+    }
+
+    /// The config as written, not yet checked against the file system.
+    fn parse(&self) -> Result<Config, String> {
+        let path = self.path()?;
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        config::parse(&text, &path).map_err(|e| e.to_string())
     }
 }
 
@@ -464,7 +472,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Cmd::Watch { interval, retry, update } => {
             g.only("watch", false, false)?;
+            watch::stop_on_signals();
+            let watchdog = hang::start(&g.parse()?)?;
             let c = g.load()?;
+            watchdog.learn(&c);
             let interval = interval.unwrap_or(c.status_interval);
             let retry = retry.unwrap_or(c.retry);
             let mode = update.unwrap_or_else(|| UpdateMode::parse(&c.rebuild_update).unwrap_or(UpdateMode::Dirty));
@@ -664,13 +675,13 @@ fn resync(set: &LiveSet, member: Member, update: UpdateMode, json: bool, verb: &
         }
     };
     let s = set.read()?;
-    let what = format!("{verb} {} (update {}: {} files, {} bytes copied, {} removed; writers held {} ms while the last {} changed paths were copied)", member.name(), update.name(), r.stats.files, r.stats.bytes, r.stats.removed, r.freeze.as_millis(), r.last_paths);
+    let what = format!("{verb} {} (update {}: {} files, {} bytes copied, {} removed; writers held {} ms while the last {} changed paths were copied)", member.name(), r.mode.name(), r.stats.files, r.stats.bytes, r.stats.removed, r.freeze.as_millis(), r.last_paths);
     set.history(Code::MemberStateChanged, &s.member(Member::Primary).dir, &s.member(Member::Secondary).dir, &what);
     if json {
         println!(
             "{{\"member\":\"{}\",\"update\":\"{}\",\"files\":{},\"bytes\":{},\"removed\":{},\"seconds\":{:.3},\"freeze_ms\":{:.3},\"generation\":{}}}",
             member.name(),
-            update.name(),
+            r.mode.name(),
             r.stats.files,
             r.stats.bytes,
             r.stats.removed,

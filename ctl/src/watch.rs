@@ -117,7 +117,6 @@ fn sleep_until(deadline: Instant) {
 
 pub fn watch(set: &LiveSet, interval: u64, retry: u64, mode: UpdateMode) -> Result<(), String> {
     stop_on_signals();
-    crate::hang::start(set)?;
     let c = &set.config;
     let mut tail = HistoryTail::at_end(&c.history_path());
     let mut next_status = Instant::now();

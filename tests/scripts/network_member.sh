@@ -29,6 +29,7 @@
 # GAP=stall: instead of the cases, write-behind while the secondary's sshfs is stopped.
 # GAP=hang: instead of the cases, the secondary's sshfs stopped under a synchronous writer
 #   while watch runs with member_timeout = 2. GAP=hang_primary: the same for the primary.
+#   GAP=hang_late: as hang, with watch started once the secondary hangs.
 #
 # The sshfs setup, and why:
 # - Everything runs as root: sshd allows root login by key only (a key generated in $T,
@@ -359,7 +360,7 @@ stall)
     grep -E '^000(20|30|60|80) ' "$H" && fail "stall: records above in the history"
     echo "secondary stalled under write-behind passed"
     exit 0 ;;
-hang | hang_primary)
+hang | hang_primary | hang_late)
     # A member's sshfs stops answering (SIGSTOP) under a writer in the default, synchronous
     # mode: its next write waits in the kernel for an answer that never comes. watch's probe
     # goes unanswered for member_timeout (2 s); watch declares the member failed and aborts
@@ -367,17 +368,22 @@ hang | hang_primary)
     # error, the other member holding every line (hang: the secondary fails; hang_primary:
     # the primary, on sshfs with the secondary local, and the secondary takes over the write).
     # New programs run; once sshfs is mounted again watch rebuilds the member and the members
-    # are identical.
+    # are identical. hang_late: as hang, but watch starts once the secondary hangs (a
+    # supervisor restarting it then): checking the config looks at the members, and watch
+    # hung there before it could declare anything.
     echo 'member_timeout = 2' >> "$CFG" || fail "config"
-    if [ "$GAP" = hang ]; then
+    if [ "$GAP" != hang_primary ]; then
         who=secondary hung=$S survivor=$P export=$T/export-s
     else
         who=primary hung=$P survivor=$S export=$T/export-p
         primary_on_sshfs_with_gated_writer "echo two >&3 || exit 2; echo three >&3 || exit 3; exec 3>&- || exit 4"
     fi
-    "$CTL" watch -c "$CFG" 2> "$T/watch.err" &
-    WATCH=$!
-    if [ "$GAP" = hang ]; then
+    start_watch() {
+        "$CTL" watch -c "$CFG" 2> "$T/watch.err" &
+        WATCH=$!
+    }
+    [ "$GAP" = hang_late ] || start_watch
+    if [ "$GAP" != hang_primary ]; then
         tshim sh -c "exec 3>>/shadow/d/f; echo one >&3; : > '$T/ready'
             while [ ! -e '$T/go' ]; do sleep 0.05; done
             echo two >&3 || exit 2; echo three >&3 || exit 3; exec 3>&- || exit 4" &
@@ -388,6 +394,10 @@ hang | hang_primary)
     kill -STOP "${SSHFS[$hung]}"
     : > "$T/go"
     started=$(date +%s)
+    if [ "$GAP" = hang_late ]; then
+        sleep 1 # the writer now waits for the stopped sshfs
+        start_watch
+    fi
     wait "$WRITER"; rc=$?
     [ $rc = 0 ] || { kill -CONT "${SSHFS[$hung]}"; fail "the writer saw an error (exit $rc; 137: killed by its 60 s timeout) when the $who hung"; }
     WRITER=""

@@ -141,6 +141,12 @@ fn network_primary_hangs_under_a_synchronous_writer() {
     network_member(&[("GAP", "hang_primary")]);
 }
 
+/// watch started (by a supervisor, say) while a member already hangs.
+#[test]
+fn network_secondary_hangs_before_watch_starts() {
+    network_member(&[("GAP", "hang_late")]);
+}
+
 #[test]
 fn mv_onto_an_sshfs_member() {
     network_member(&[("GAP", "mv")]);

@@ -537,6 +537,16 @@ fn full_copy_cut_short_then_plain_enable(signal: i32, left: &str) -> (Option<Str
             fs::write(dir.join(format!("f{i:03}")), &body).unwrap();
         }
     }
+    // What the secondary holds that the copy must undo (as a directory `replace` takes over
+    // would): a file with other bytes and a later time than its source, which neither the
+    // change list nor a `newer` pass touches, and a tree the source does not have.
+    let stale = s.secondary().join("t/d23/f299");
+    fs::create_dir_all(stale.parent().unwrap()).unwrap();
+    fs::write(&stale, b"stale, and newer").unwrap();
+    let later = std::time::SystemTime::now() + Duration::from_secs(86400);
+    fs::File::options().write(true).open(&stale).unwrap().set_modified(later).unwrap();
+    fs::create_dir_all(s.secondary().join("old/tree")).unwrap();
+    fs::write(s.secondary().join("old/tree/f"), b"old").unwrap();
     let enable = std::process::Command::new(shadow_tests::bin_dir().join("shadowctl"))
         .args(["enable", "secondary", "--update", "all", "-c"])
         .arg(s.config())

@@ -334,6 +334,27 @@ fn remove_any(p: &Path) -> io::Result<u64> {
         r => r?,
     };
     unlock(p, crate::tree::Kind::of(&m))?;
+    parent_unlocked(p, || remove_unlocked(p, m))
+}
+
+/// Runs `f`, which adds or removes the entry `p`, with the immutable and append-only flags
+/// off `p`'s directory on the target (where its source's flags changed since, or a copy
+/// already put them back) and back on after.
+fn parent_unlocked<T>(p: &Path, f: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+    let Some(dir) = p.parent() else { return f() };
+    let kind = crate::tree::Kind::Dir;
+    match crate::tree::inode_flags(dir, kind) {
+        Ok(Some(flags)) if flags & crate::tree::LOCKING_FLAGS != 0 => {
+            crate::tree::set_inode_flags(dir, kind, flags & !crate::tree::LOCKING_FLAGS)?;
+            let done = f();
+            crate::tree::set_inode_flags(dir, kind, flags)?;
+            done
+        }
+        _ => f(),
+    }
+}
+
+fn remove_unlocked(p: &Path, m: Metadata) -> io::Result<u64> {
     match m {
         m if m.is_dir() => {
             let mut n = 0;
@@ -521,9 +542,19 @@ fn copy_dir(src: &Path, dst: &Path, mode: UpdateMode, c: &mut Copier) -> io::Res
     };
     let mut names: Vec<_> = listing.map(|e| e.map(|e| e.file_name())).collect::<io::Result<_>>()?;
     names.sort();
-    for name in names {
+    // Entries the source does not have go from the target, in every mode and before the
+    // directory's own flags (append-only, immutable) are put back. Before, `newer` and `all`
+    // kept them: a deletion made while the member was out survived a full scan (the fallback
+    // when the change list is incomplete), and `replace` onto a directory that was not empty
+    // kept the old tree beside the copy.
+    let extra: Vec<_> = fs::read_dir(dst)?.map(|e| e.map(|e| e.file_name())).collect::<io::Result<_>>()?;
+    for name in extra.iter().filter(|n| names.binary_search(n).is_err()) {
         stop_requested()?;
-        let (s, d) = (src.join(&name), dst.join(&name));
+        c.stats.removed += remove_any(&dst.join(name))?;
+    }
+    for name in &names {
+        stop_requested()?;
+        let (s, d) = (src.join(name), dst.join(name));
         let sm = match fs::symlink_metadata(&s) {
             Ok(sm) => sm,
             Err(e) if vanished(&e) => continue, // removed meanwhile: the change list has it
@@ -615,6 +646,11 @@ impl<'a> PathSync<'a> {
 
 fn sync_one(src_root: &Path, dst_root: &Path, rel: &Path, c: &mut Copier) -> io::Result<()> {
     stop_requested()?;
+    let d = dst_root.join(rel);
+    parent_unlocked(&d, || sync_one_unlocked(src_root, dst_root, rel, c))
+}
+
+fn sync_one_unlocked(src_root: &Path, dst_root: &Path, rel: &Path, c: &mut Copier) -> io::Result<()> {
     let (s, d) = (src_root.join(rel), dst_root.join(rel));
     match fs::symlink_metadata(&s) {
         Err(e) if vanished(&e) => c.stats.removed += remove_any(&d)?,
@@ -625,17 +661,6 @@ fn sync_one(src_root: &Path, dst_root: &Path, rel: &Path, c: &mut Copier) -> io:
             }
             if m.is_dir() {
                 copy_dir(&s, &d, UpdateMode::Newer, c)?;
-                // Entries removed from the source directory go from the target too.
-                let entries = match fs::read_dir(&d) {
-                    Err(e) if vanished(&e) => return Ok(()),
-                    r => r?,
-                };
-                for e in entries {
-                    let e = e?;
-                    if fs::symlink_metadata(s.join(e.file_name())).is_err() {
-                        c.stats.removed += remove_any(&e.path())?;
-                    }
-                }
             } else {
                 match copy_linked(&s, &d, &m, |_| true, c) {
                     // Removed while being copied (a program goes on writing during a
@@ -778,6 +803,61 @@ mod tests {
             let _ = set_inode_flags(&root.join("top"), Kind::File, 0);
         }
         fs::remove_dir_all(&p).unwrap();
+    }
+
+    #[test]
+    fn entries_the_source_lacks_go_in_every_mode() {
+        for mode in [UpdateMode::Newer, UpdateMode::All] {
+            let p = tmp(&format!("extra-{}", mode.name()));
+            let (src, dst) = (p.join("src"), p.join("dst"));
+            copy_tree(&src, &dst, UpdateMode::All, &mut |_, _| {}).unwrap();
+            // Removed from the source while the target was out, or left by what the target
+            // directory held before (`replace` onto a directory that was not empty).
+            fs::remove_file(src.join("top")).unwrap();
+            fs::create_dir_all(dst.join("old/tree")).unwrap();
+            fs::write(dst.join("old/tree/f"), b"old").unwrap();
+            fs::write(dst.join("d/e/stale"), b"old").unwrap();
+            let st = copy_tree(&src, &dst, mode, &mut |_, _| {}).unwrap();
+            assert_eq!(crate::tree::compare(&src, &dst).unwrap(), vec![], "{}", mode.name());
+            assert_eq!(st.removed, 5, "top, old, old/tree, old/tree/f, d/e/stale: {st:?}");
+            fs::remove_dir_all(&p).unwrap();
+        }
+    }
+
+    /// A directory append-only or immutable on both members whose source changed while the
+    /// target was out (`chattr -a d; rm d/x; chattr +a d`; for `+i`, d/x made a symlink):
+    /// the catch-up's path-by-path copy must get through the flags the target directory
+    /// has, or that a copy of the directory put back, in every step.
+    #[test]
+    fn path_by_path_copies_get_through_a_locked_directory() {
+        use crate::tree::{set_inode_flags, Kind};
+        for lock in [0x20u32, 0x10] {
+            let p = tmp(&format!("lockeddir-{lock}"));
+            let (src, dst) = (p.join("src"), p.join("dst"));
+            fs::write(src.join("d/x"), b"x").unwrap();
+            copy_tree(&src, &dst, UpdateMode::All, &mut |_, _| {}).unwrap();
+            for root in [&src, &dst] {
+                if let Err(e) = set_inode_flags(&root.join("d"), Kind::Dir, lock) {
+                    panic!("*** this test needs root and a file system with inode flags for {}: {e} ***", p.display());
+                }
+            }
+            set_inode_flags(&src.join("d"), Kind::Dir, 0).unwrap();
+            fs::remove_file(src.join("d/x")).unwrap();
+            if lock == 0x10 {
+                std::os::unix::fs::symlink("e", src.join("d/x")).unwrap();
+            }
+            set_inode_flags(&src.join("d"), Kind::Dir, lock).unwrap();
+            let mut quiet = |_: &Stats, _: bool| {};
+            let mut paths = PathSync::new(&src, &dst, &mut quiet);
+            for rel in ["d", "d/x", "d"] {
+                paths.sync(Path::new(rel)).unwrap_or_else(|e| panic!("{rel} (flags {lock:#x}): {e}"));
+            }
+            assert_eq!(crate::tree::compare(&src, &dst).unwrap(), vec![], "flags {lock:#x}");
+            for root in [&src, &dst] {
+                set_inode_flags(&root.join("d"), Kind::Dir, 0).unwrap();
+            }
+            fs::remove_dir_all(&p).unwrap();
+        }
     }
 
     #[test]
