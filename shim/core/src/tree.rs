@@ -353,7 +353,8 @@ fn flag_letters(flags: u32) -> String {
     if s.is_empty() { "(none)".into() } else { s }
 }
 
-fn compared(flags: u32) -> u32 {
+/// The chattr flags (`INODE_FLAGS`) among `flags`.
+pub fn compared(flags: u32) -> u32 {
     flags & INODE_FLAGS.iter().fold(0, |all, (bit, _)| all | bit)
 }
 

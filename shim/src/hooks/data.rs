@@ -285,6 +285,26 @@ struct SpaceResv {
 /// on the follower too (clones copied, space calls as the fallocate they are, attribute
 /// calls repeated); any other call that turns out to have changed the file (its size or
 /// times moved) marks it insecure: never a change on one member without a report.
+/// The follower's part of an attribute ioctl. FS_IOC_SETFLAGS takes the whole flag word as
+/// the program read it from the lead, flags its file system sets for itself among them
+/// (ext4's `e`, extents), which another file system refuses (tmpfs: EOPNOTSUPP, and the
+/// file was reported insecure for every `chattr` on a mixed set): the follower gets the
+/// chattr flags it asks for (tree::INODE_FLAGS) over its own others.
+unsafe fn follower_attr_ioctl(f: c_int, req: libc::c_ulong, arg: *mut c_void) -> c_int {
+    const FS_IOC_GETFLAGS: libc::c_ulong = 0x8008_6601;
+    if req != FS_IOC_SETFLAGS || !crate::mem::readable(arg.cast(), std::mem::size_of::<c_int>()) {
+        return raw::ioctl(f, req, arg);
+    }
+    let mut own: c_int = 0;
+    if raw::ioctl(f, FS_IOC_GETFLAGS, (&mut own as *mut c_int).cast()) != 0 {
+        return raw::ioctl(f, req, arg);
+    }
+    let asked = *(arg as *const c_int) as u32;
+    let compared = shadow_core::tree::compared;
+    let mut next = ((own as u32 & !compared(u32::MAX)) | compared(asked)) as c_int;
+    raw::ioctl(f, req, (&mut next as *mut c_int).cast())
+}
+
 unsafe fn ioctl_core(ocb: &Ocb, fd: c_int, req: libc::c_ulong, arg: *mut c_void) -> Res<c_int> {
     let call = || raw::ioctl(fd, req, arg).into_res();
     match req {
@@ -317,10 +337,10 @@ unsafe fn ioctl_core(ocb: &Ocb, fd: c_int, req: libc::c_ulong, arg: *mut c_void)
         FS_IOC_SETFLAGS | FS_IOC_FSSETXATTR => super::meta::on_fd(
             fd,
             "attribute ioctl",
-            |f| raw::ioctl(f, req, arg),
+            |f| if f == fd { raw::ioctl(f, req, arg) } else { follower_attr_ioctl(f, req, arg) },
             |p| match real::open(std::ffi::CStr::from_ptr(p), libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY, 0) {
                 Ok(f) => {
-                    let r = raw::ioctl(f, req, arg);
+                    let r = follower_attr_ioctl(f, req, arg);
                     let _ = real::close(f);
                     r
                 }
