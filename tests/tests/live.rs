@@ -198,6 +198,22 @@ fn shadow_run_syncs_at_start_when_configured_and_json_progress_parses() {
     assert!(lines.iter().any(|l| l["progress"] == "copy" && l["done"] == true && l["total"].as_u64().unwrap() >= 2), "{out}");
 }
 
+/// Each difference once: a directory that differs (its mode) and a file in it (its bytes)
+/// are two lines. Before, re-checking the directory compared its whole subtree again, so
+/// the file's difference was printed twice.
+#[test]
+fn verify_reports_each_difference_once() {
+    let s = ShadowSet::new();
+    assert!(s.sh("mkdir /shadow/d && echo same > /shadow/d/f").status.success());
+    fs::set_permissions(s.secondary().join("d"), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    fs::write(s.secondary().join("d/f"), b"other").unwrap();
+    let (code, out, err) = s.ctl(&["verify"]);
+    assert_eq!(code, 1, "{out} {err}");
+    let count = |start: &str| out.lines().filter(|l| l.starts_with(start)).count();
+    assert_eq!((count("d: mode 755 != 700"), count("d/f: contents differ"), count("d/f: mtime")), (1, 1, 1), "{out}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+}
+
 #[test]
 fn verify_ignores_writes_in_flight_and_repairs_real_differences() {
     let s = ShadowSet::new();
