@@ -111,6 +111,9 @@ pub fn open_files(pid: u32, prefix: &str, state: &State) -> Vec<OpenFile> {
     out
 }
 
+/// How long status waits for the members' stamps.
+const STAMPS_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Status {
     /// `conflicts`: after a split brain, compare the members to list them (the whole tree:
     /// for `shadowctl status`, not for `watch`'s periodic status file).
@@ -136,13 +139,21 @@ impl Status {
             })
             .collect();
         let insecure = std::fs::read_to_string(set.config.history_path()).unwrap_or_default().lines().filter(|l| l.starts_with("00020 ")).count();
-        let relation = set.relation(&state);
-        let conflicts = if conflicts && relation == Ok(Relation::SplitBrain) {
+        // Read beside, for a while: a member that hangs (declared failed by watch, its
+        // server gone) would hang status with it. The reader is left behind if it must.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (p, q) = (state.member(Member::Primary).dir.clone(), state.member(Member::Secondary).dir.clone());
+        std::thread::spawn(move || tx.send(shadow_core::stamp::relation_of(&p, &q)));
+        let relation = rx.recv_timeout(STAMPS_WITHIN).ok();
+        let conflicts = if conflicts && matches!(relation, Some(Ok(Relation::SplitBrain))) {
             set.conflicts(&[])?.iter().map(|d| d.to_string()).collect()
         } else {
             Vec::new()
         };
-        let stamps = relation.map_or_else(|e| format!("unreadable: {e}"), |r| stamps_word(&r));
+        let stamps = match relation {
+            None => format!("not read: a member did not answer within {} s (hung?)", STAMPS_WITHIN.as_secs()),
+            Some(r) => r.map_or_else(|e| format!("unreadable: {e}"), |r| stamps_word(&r)),
+        };
         let crashed = set.registry.crashed().into_iter().map(|(_, pid)| pid).collect();
         Ok(Status { prefix: set.config.prefix.clone(), config: set.config.file.display().to_string(), state, processes, insecure, stamps, conflicts, crashed })
     }

@@ -59,8 +59,18 @@ impl View {
         let lead = s.lead()?;
         let follower = Member::ALL.into_iter().find(|m| *m != lead && s.member(*m).state == MemberState::Enabled);
         let dirs: Vec<Vec<u8>> = s.members.iter().map(|m| vpath::absolute(b"/", m.dir.as_bytes())).collect();
-        let canonical = s.members.iter().zip(&dirs).map(|(m, d)| std::fs::canonicalize(&m.dir).map(|p| p.into_os_string().into_encoded_bytes()).unwrap_or_else(|_| d.clone())).collect();
         let written = |m: Member| m == lead || Some(m) == follower;
+        // A member not written is not asked: it may be one that hangs, declared failed by
+        // watch (a network mount whose server stopped answering), and every process takes
+        // this view then.
+        let canonical = Member::ALL
+            .into_iter()
+            .map(|m| {
+                let d = &dirs[m.index()];
+                let resolved = written(m).then(|| std::fs::canonicalize(&s.member(m).dir).ok()).flatten();
+                resolved.map_or_else(|| d.clone(), |p| p.into_os_string().into_encoded_bytes())
+            })
+            .collect();
         let roots = Member::ALL
             .into_iter()
             .map(|m| {

@@ -30,6 +30,7 @@
 # GAP=hang: instead of the cases, the secondary's sshfs stopped under a synchronous writer
 #   while watch runs with member_timeout = 2. GAP=hang_primary: the same for the primary.
 #   GAP=hang_late: as hang, with watch started once the secondary hangs.
+#   GAP=hang_disabled: the secondary disabled, then its sshfs stopped: programs and status.
 #
 # The sshfs setup, and why:
 # - Everything runs as root: sshd allows root login by key only (a key generated in $T,
@@ -418,6 +419,24 @@ hang | hang_primary | hang_late)
     wait "$WATCH" || fail "watch did not exit cleanly on SIGTERM"
     WATCH=""
     echo "hung $who passed"
+    exit 0 ;;
+hang_disabled)
+    # A member out of service that hangs (disabled here; one watch declared failed for
+    # hanging is alike, on a file system whose waiting calls cannot be aborted) must hang
+    # nothing: new programs start and write, status answers. Before, every program's config
+    # check looked at it and its view resolved its path, and status read its stamp, so each
+    # of them waited with it.
+    t "$CTL" disable -c "$CFG" secondary || fail "disable"
+    kill -STOP "${SSHFS[$S]}"
+    sleep 2 # the kernel's cached attributes of the stopped mount expire
+    timeout -k 2 20 env SHADOW_CONFIG="$CFG" LD_PRELOAD="$LIB" sh -c 'echo while-hung > /shadow/d/hung-out' ||
+        { kill -CONT "${SSHFS[$S]}"; fail "a program waited for the hung, disabled secondary"; }
+    timeout -k 2 20 "$CTL" status -c "$CFG" > "$T/status.out" 2>&1 ||
+        { kill -CONT "${SSHFS[$S]}"; fail "status waited for the hung, disabled secondary: $(cat "$T/status.out")"; }
+    kill -CONT "${SSHFS[$S]}"
+    out=$(t "$CTL" enable -c "$CFG" secondary 2>&1) || fail "enable: $out"
+    t "$CTL" verify -c "$CFG" || fail "members differ after the hung secondary came back"
+    echo "hung disabled secondary passed"
     exit 0 ;;
 *) fail "unknown GAP=$GAP" ;;
 esac

@@ -147,6 +147,12 @@ fn network_secondary_hangs_before_watch_starts() {
     network_member(&[("GAP", "hang_late")]);
 }
 
+/// A member out of service that hangs hangs nothing else.
+#[test]
+fn a_hung_member_out_of_service_hangs_no_program() {
+    network_member(&[("GAP", "hang_disabled")]);
+}
+
 #[test]
 fn mv_onto_an_sshfs_member() {
     network_member(&[("GAP", "mv")]);

@@ -357,8 +357,15 @@ pub fn load(file: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(file).map_err(|e| err(file, None, format!("cannot read: {e}")))?;
     let mut config = parse(&text, file)?;
     let in_use = crate::shared::state_path(&config).exists();
+    // A member the set does not write (failed, disabled) is not looked at: one that hangs
+    // (a network mount whose server stopped answering, declared failed by watch) would hang
+    // every program and every command here.
+    let written = crate::shared::written_members(&config);
     for m in &mut config.members {
         let key = if m.member == Member::Primary { "primary" } else { "secondary" };
+        if written.as_ref().is_some_and(|w| !w[m.member.index()]) {
+            continue;
+        }
         let looked = std::fs::metadata(&m.dir);
         // A member that is down or gone is the state's business, not a config error:
         // programs run on the other one (see `member_unreachable`).

@@ -255,6 +255,17 @@ impl SharedState {
 
 /// Members flagged failed by programs read as failed; when the flags become records, the
 /// survivors' generations move on, as a disable would have done.
+/// The members the set's state file says are written (enabled or resyncing, programs'
+/// failure marks counted), read from the file without mapping it; None when it cannot be
+/// read (a set not in use yet).
+pub fn written_members(c: &Config) -> Option<Vec<bool>> {
+    let bytes = std::fs::read(state_path(c)).ok()?;
+    let mut s = State::decode(&bytes, None).ok()?;
+    let mask = u32::from_ne_bytes(bytes.get(state::FAILED_MASK_OFFSET..state::FAILED_MASK_OFFSET + 4)?.try_into().ok()?);
+    fold_failed(&mut s, mask, false);
+    Some(s.members.iter().map(|m| matches!(m.state, state::MemberState::Enabled | state::MemberState::Resyncing)).collect())
+}
+
 fn fold_failed(s: &mut State, mask: u32, for_good: bool) {
     let mut newly = false;
     for (i, m) in s.members.iter_mut().enumerate() {
