@@ -70,8 +70,16 @@ fn makes_its_own_syscalls(path: &Path) -> bool {
     let Ok(f) = File::open(path) else { return false };
     is_go(&|off, len| {
         let mut buf = vec![0; len];
-        f.read_exact_at(&mut buf, off).ok().map(|_| buf)
+        let n = f.read_at(&mut buf, off).ok()?;
+        buf.truncate(n);
+        Some(buf)
     })
+}
+
+/// Up to 1 MiB + the mark's length from `at` (chunks overlap by that much, so a mark across
+/// two is seen); None at the end.
+fn read_up_to(read: &dyn Fn(u64, usize) -> Option<Vec<u8>>, at: u64) -> Option<Vec<u8>> {
+    read(at, (1 << 20) + GO_BUILDINFO.len()).filter(|c| !c.is_empty())
 }
 
 /// By its `.go.buildinfo` section, found through the section headers (a few reads, not the
@@ -86,7 +94,11 @@ fn is_go(read: &dyn Fn(u64, usize) -> Option<Vec<u8>>) -> bool {
             return Some(false);
         }
         let (shoff, shentsize, shnum, shstrndx) = (u64_at(&head, 0x28)?, u16_at(&head, 0x3a)?, u16_at(&head, 0x3c)?, u16_at(&head, 0x3e)?);
-        if shentsize < 64 || shnum == 0 || shstrndx >= shnum {
+        if shnum == 0 {
+            // Section headers stripped (sstrip): the mark is looked for in the whole image.
+            return Some(std::iter::successors(Some(0u64), |at| Some(at + (1 << 20))).map_while(|at| read_up_to(read, at)).any(|chunk| chunk.windows(GO_BUILDINFO.len()).any(|w| w == GO_BUILDINFO)));
+        }
+        if shentsize < 64 || shstrndx >= shnum {
             return Some(false);
         }
         let headers = read(shoff, shentsize * shnum)?;
@@ -178,6 +190,14 @@ mod tests {
         assert!(check(dir.join("c").to_str().unwrap()).is_ok());
         let e = check(dir.join("go").to_str().unwrap()).unwrap_err();
         assert!(e.contains("a Go program") && e.contains("(refused)"), "{e}");
+        // Its section headers gone, as sstrip leaves a program: the mark is still found.
+        let mut image = std::fs::read(dir.join("go")).unwrap();
+        image[0x28..0x30].fill(0);
+        image[0x3c..0x40].fill(0);
+        std::fs::write(dir.join("sstripped"), &image).unwrap();
+        std::fs::set_permissions(dir.join("sstripped"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let e = check(dir.join("sstripped").to_str().unwrap()).unwrap_err();
+        assert!(e.contains("a Go program"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
