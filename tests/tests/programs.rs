@@ -177,3 +177,28 @@ EOC
     assert_eq!(stdout, "42 (unset)\n42 (unset)\n42 /opt/own\n42 (unset)\n");
     s.assert_mirrored();
 }
+
+/// A library built under the prefix and preloaded by name there (a project's test suite
+/// preloading the library it just built): the loader cannot see the prefix and ignored it
+/// ("cannot be preloaded"), so the program ran without it.
+#[test]
+fn a_library_under_the_prefix_in_ld_preload_is_preloaded() {
+    let s = ShadowSet::new();
+    let out = s.sh(
+        "set -e; mkdir -p /shadow/lib; cd /shadow
+        cat > mark.c <<'EOC'
+#include <stdio.h>
+__attribute__((constructor)) static void mark(void) { fputs(\"preloaded\\n\", stderr); }
+EOC
+        cc -shared -fPIC -o lib/libmark.so mark.c
+        cd /
+        LD_PRELOAD=/shadow/lib/libmark.so /bin/true
+        LD_PRELOAD='/shadow/lib/libmark.so /nonexistent/libnone.so' /bin/true 2>&1 | grep -cx preloaded",
+    );
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout} {stderr}");
+    assert_eq!(stderr.matches("preloaded\n").count(), 1, "{stderr}");
+    assert!(!stderr.contains("libmark.so") , "the loader ignored it: {stderr}");
+    assert_eq!(stdout.trim(), "1", "a space-separated list: {stdout}");
+    s.assert_mirrored();
+}

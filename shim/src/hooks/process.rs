@@ -160,13 +160,21 @@ unsafe fn env_with_shim(envp: *const *const c_char, extra: Vec<CString>, loader:
         let bytes = CStr::from_ptr(e).to_bytes();
         i += 1;
         if let Some(v) = bytes.strip_prefix(b"LD_PRELOAD=") {
-            if v.split(|&b| b == b':' || b == b' ').any(|x| x == lib.to_bytes()) {
-                has_lib = true;
+            has_lib = true;
+            // Libraries under the prefix are the lead's files to the loader, which cannot
+            // see the prefix (before, it ignored them: "cannot be preloaded").
+            let real = paths_in_members(v, &[b':', b' '], b"");
+            let preload = real.as_deref().unwrap_or(v);
+            if preload.split(|&b| b == b':' || b == b' ').any(|x| x == lib.to_bytes()) {
+                if real.is_none() {
+                    ptrs.push(e);
+                    continue;
+                }
+                owned.push(CString::new([b"LD_PRELOAD=", preload].concat()).ok()?);
             } else {
-                owned.push(CString::new([b"LD_PRELOAD=", lib.to_bytes(), b":", v].concat()).ok()?);
-                has_lib = true;
-                continue;
+                owned.push(CString::new([b"LD_PRELOAD=", lib.to_bytes(), b":", preload].concat()).ok()?);
             }
+            continue;
         } else if bytes.starts_with(b"SHADOW_CONFIG=") {
             has_config = bytes == config.as_slice();
             if !has_config {
@@ -207,11 +215,18 @@ unsafe fn env_with_shim(envp: *const *const c_char, extra: Vec<CString>, loader:
 /// A library search path with its directories under the prefix replaced by the lead
 /// member's, or `None` when it names none.
 fn library_path_in_members(v: &[u8]) -> Option<Vec<u8>> {
+    paths_in_members(v, &[b':', b';'], b".")
+}
+
+/// A list of paths (split at any of `separators`, joined again with ':') with those under
+/// the prefix replaced by the lead member's files, or `None` when it names none. An empty
+/// entry stands for `empty`.
+fn paths_in_members(v: &[u8], separators: &[u8], empty: &[u8]) -> Option<Vec<u8>> {
     let mut any = false;
-    let dirs: Vec<Vec<u8>> = v
-        .split(|&b| b == b':' || b == b';')
+    let entries: Vec<Vec<u8>> = v
+        .split(|b| separators.contains(b))
         .map(|d| {
-            let c = CString::new(if d.is_empty() { b".".as_slice() } else { d }).ok();
+            let c = CString::new(if d.is_empty() { empty } else { d }).ok().filter(|c| !c.is_empty());
             match c.and_then(|c| resolve_arg(libc::AT_FDCWD, c.as_ptr())) {
                 Some(Arg::Shadowed(sp)) => {
                     any = true;
@@ -221,7 +236,7 @@ fn library_path_in_members(v: &[u8]) -> Option<Vec<u8>> {
             }
         })
         .collect();
-    any.then(|| dirs.join(&b':'))
+    any.then(|| entries.join(&b':'))
 }
 
 /// In a new image: the program's own LD_LIBRARY_PATH again, once the loader has used the
