@@ -86,13 +86,11 @@ fn read_up_to(read: &dyn Fn(u64, usize) -> Option<Vec<u8>>, at: u64) -> Option<V
 /// whole image), whose first bytes are GO_BUILDINFO. 64-bit little-endian images only.
 fn is_go(read: &dyn Fn(u64, usize) -> Option<Vec<u8>>) -> bool {
     let go = || -> Option<bool> {
-        let head = read(0, 64)?;
-        let u16_at = |b: &[u8], o: usize| Some(u16::from_le_bytes(b.get(o..o + 2)?.try_into().ok()?) as usize);
-        let u32_at = |b: &[u8], o: usize| Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?) as usize);
-        let u64_at = |b: &[u8], o: usize| Some(u64::from_le_bytes(b.get(o..o + 8)?.try_into().ok()?));
-        if head.get(..4)? != b"\x7fELF" || head[4] != 2 || head[5] != 1 {
-            return Some(false);
-        }
+        use shadow_core::exec::le;
+        let head = shadow_core::exec::elf64_header(read)?;
+        let u16_at = |b: &[u8], o: usize| le(b, o, 2).map(|v| v as usize);
+        let u32_at = |b: &[u8], o: usize| le(b, o, 4).map(|v| v as usize);
+        let u64_at = |b: &[u8], o: usize| le(b, o, 8);
         let (shoff, shentsize, shnum, shstrndx) = (u64_at(&head, 0x28)?, u16_at(&head, 0x3a)?, u16_at(&head, 0x3c)?, u16_at(&head, 0x3e)?);
         if shnum == 0 {
             // Section headers stripped (sstrip): the mark is looked for in the whole image.

@@ -60,14 +60,23 @@ pub fn search_paths(read: impl Fn(u64, usize) -> Option<Vec<u8>>) -> SearchPaths
     search_paths_of(&read).unwrap_or_default()
 }
 
-fn search_paths_of(read: &dyn Fn(u64, usize) -> Option<Vec<u8>>) -> Option<SearchPaths> {
-    let u16_at = |b: &[u8], o: usize| Some(u16::from_le_bytes(b.get(o..o + 2)?.try_into().ok()?));
-    let u32_at = |b: &[u8], o: usize| Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?));
-    let u64_at = |b: &[u8], o: usize| Some(u64::from_le_bytes(b.get(o..o + 8)?.try_into().ok()?));
+/// A little-endian field of `len` bytes (2, 4 or 8) at `at` of an ELF structure.
+pub fn le(b: &[u8], at: usize, len: usize) -> Option<u64> {
+    Some(b.get(at..at + len)?.iter().rev().fold(0, |v, &x| v << 8 | x as u64))
+}
+
+/// The ELF header (64 bytes) of a 64-bit little-endian image read through `read`; None for
+/// any other file.
+pub fn elf64_header(read: &dyn Fn(u64, usize) -> Option<Vec<u8>>) -> Option<Vec<u8>> {
     let head = read(0, 64)?;
-    if head.get(..4)? != b"\x7fELF" || head[4] != 2 || head[5] != 1 {
-        return None;
-    }
+    (head.get(..4)? == b"\x7fELF" && head[4] == 2 && head[5] == 1).then_some(head)
+}
+
+fn search_paths_of(read: &dyn Fn(u64, usize) -> Option<Vec<u8>>) -> Option<SearchPaths> {
+    let u16_at = |b: &[u8], o: usize| le(b, o, 2);
+    let u32_at = |b: &[u8], o: usize| le(b, o, 4).map(|v| v as u32);
+    let u64_at = |b: &[u8], o: usize| le(b, o, 8);
+    let head = elf64_header(read)?;
     let (phoff, phentsize, phnum) = (u64_at(&head, 0x20)?, u16_at(&head, 0x36)? as usize, u16_at(&head, 0x38)? as usize);
     if phentsize < 56 || phnum > 4096 {
         return None;
