@@ -735,7 +735,12 @@ impl Drop for InFlight {
 fn leave(i: usize) {
     if i != usize::MAX {
         let slot = shared().registry.slot(i);
-        slot.seen_epoch.store(APPLIED.load(Ordering::SeqCst), Ordering::SeqCst);
+        // Stored only when it moves: a locked instruction on every hook otherwise, and the
+        // same value stored again tells shadowctl nothing new.
+        let applied = APPLIED.load(Ordering::SeqCst);
+        if slot.seen_epoch.load(Ordering::Relaxed) != applied {
+            slot.seen_epoch.store(applied, Ordering::SeqCst);
+        }
         slot.ops.fetch_add(1, Ordering::Release);
         slot.in_flight.fetch_sub(1, Ordering::SeqCst);
     }

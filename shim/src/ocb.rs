@@ -107,7 +107,7 @@ pub struct Ocb {
     /// (`position_followed`): a write at the position then needs no lseek to learn where it
     /// landed. -1: unknown. Read and written under the file's order lock.
     position: AtomicI64,
-    /// `POSITION_EPOCH` when `position` was learnt. For a directory, which has no position:
+    /// `epoch_now()` when `position` was learnt. For a directory, which has no position:
     /// the set's count of directory moves (`names::dirs_moved`) when `rel` was last known
     /// to be its name (resolve::dir_rel). One word for both keeps an `Arc<Ocb>` within a
     /// 96-byte malloc chunk.
@@ -130,6 +130,9 @@ enum Mark {
     Diverged = 16,
     /// Linked to fd 0, 1 or 2 (see `mark_std_stream`).
     StdStream = 32,
+    /// A readable description's write was placed at the followed position, not asked of
+    /// the kernel since (see `confirm_position`).
+    Relied = 64,
 }
 
 /// Bumped whenever a hook on a shadowed fd had to pass a call straight to libc (a signal
@@ -139,6 +142,27 @@ static POSITION_EPOCH: AtomicU32 = AtomicU32::new(0);
 
 pub fn positions_unknown() {
     POSITION_EPOCH.fetch_add(1, Ordering::AcqRel);
+}
+
+/// Why a followed position the kernel disagrees with makes a file insecure.
+const UNSEEN_MOVE: &str = "reads or writes the shim did not see moved the file position";
+
+/// Bumped before every read at the file position of a writable shadowed file
+/// (`reading`), while the process has one thread: every readable description's position
+/// learnt before may have moved. A readable description's epoch is this added to
+/// `POSITION_EPOCH`; both only grow, so a bump of either changes the sum.
+static READS: AtomicU32 = AtomicU32::new(0);
+
+/// Called by the read hooks before a read that moves `fd`'s file position. Costs an fd
+/// that cannot be written (every fd the program only reads, every untouched one) one
+/// bitmap test; a writable shadowed file read by a process with one thread, one atomic
+/// add (uncontended: there is no other thread). With threads, a readable description's
+/// position is not followed (`follows_position`), so nothing is counted. Signal-safe.
+#[inline]
+pub fn reading(fd: c_int) {
+    if crate::fdtable::seek_hooked(fd) && !real::may_have_threads() {
+        READS.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 /// The follower's part of a mutation: `After` the lead's, given its result, or beside it
@@ -276,9 +300,10 @@ impl Ocb {
     fn has(&self, m: Mark) -> bool {
         self.marks.load(Ordering::Relaxed) & m as u8 != 0
     }
-    /// Sets `m`; whether it was set before.
+    /// Sets `m`; whether it was set before. Looked at first: most marks are set on every
+    /// write, and a plain load is cheaper than a locked instruction.
     fn set(&self, m: Mark) -> bool {
-        self.marks.fetch_or(m as u8, Ordering::Relaxed) & m as u8 != 0
+        self.has(m) || self.marks.fetch_or(m as u8, Ordering::Relaxed) & m as u8 != 0
     }
     fn put(&self, m: Mark, on: bool) {
         if on {
@@ -388,18 +413,35 @@ impl Ocb {
         real::fcntl(fd, libc::F_GETFL, 0).map_or(self.has(Mark::Append), |f| f & libc::O_APPEND != 0)
     }
 
-    /// Whether this fd's lseeks go through the shim (ordered with its writes): every
-    /// writable file's. Readable ones' reads still move the position unseen
-    /// (`landed_among`).
+    /// Whether this fd's lseeks go through the shim (ordered with its writes), and its
+    /// reads are counted (`reading`): every writable file's.
     pub fn seeks_hooked(&self) -> bool {
         self.kind == OcbKind::File && self.flags & libc::O_ACCMODE != libc::O_RDONLY
     }
 
     /// Whether the program's file position can be followed without asking the kernel, as
-    /// far as the open's kind fixes it: a write-only file (a read, never hooked, moves the
-    /// position of a readable one). The fds of such opens have their lseek hooked.
-    pub fn follows_position(&self) -> bool {
-        self.kind == OcbKind::File && self.flags & libc::O_ACCMODE == libc::O_WRONLY && !self.has(Mark::StdStream)
+    /// far as the open's kind fixes it: a write-only file; a readable and writable one while
+    /// the process has one thread, its reads counted by `reading` (another thread's read
+    /// may run between a write and the shim's look at where it landed: `reads_may_move`).
+    /// The fds of such opens have their lseek hooked.
+    fn follows_position(&self) -> bool {
+        self.kind == OcbKind::File
+            && !self.has(Mark::StdStream)
+            && match self.flags & libc::O_ACCMODE {
+                libc::O_WRONLY => true,
+                libc::O_RDWR => !real::may_have_threads(),
+                _ => false,
+            }
+    }
+
+    /// The epoch a position learnt now is valid in: a readable description's moves with
+    /// its reads too (`READS`).
+    fn epoch_now(&self) -> u32 {
+        let epoch = POSITION_EPOCH.load(Ordering::Acquire);
+        match self.flags & libc::O_ACCMODE {
+            libc::O_WRONLY => epoch,
+            _ => epoch.wrapping_add(READS.load(Ordering::Acquire)),
+        }
     }
 
     /// Linked to fd 0, 1 or 2, which glibc writes with internal calls no hook sees (a
@@ -410,7 +452,7 @@ impl Ocb {
         self.forget_position();
     }
 
-    /// At the last close: a followed position the kernel disagrees with means writes the
+    /// At the last close: a followed position the kernel disagrees with means reads or writes the
     /// shim did not see (the follower then lacks them, or has them elsewhere): reported,
     /// and the file left to `recover`. `size`: the lead's, when known; a position at the
     /// end needs no lseek, since a write there the shim did not see would have moved the
@@ -420,7 +462,7 @@ impl Ocb {
     /// position: bytes the shim did not see past the follower's end would have moved the
     /// lead's end past it, so the follower's end needs no look either.
     fn check_position(&self, fd: c_int, size: Option<i64>) -> bool {
-        if !self.position_followed() || self.position_epoch.load(Ordering::Relaxed) != POSITION_EPOCH.load(Ordering::Acquire) {
+        if !self.position_followed() || self.position_epoch.load(Ordering::Relaxed) != self.epoch_now() {
             return false;
         }
         let known = self.position.load(Ordering::Relaxed);
@@ -431,7 +473,7 @@ impl Ocb {
             return true;
         }
         if real::lseek(fd, 0, libc::SEEK_CUR).is_ok_and(|at| at != known) {
-            self.mark_insecure("writes the shim did not see moved the file position", Errno(libc::EIO));
+            self.mark_insecure(UNSEEN_MOVE, Errno(libc::EIO));
         }
         false
     }
@@ -453,18 +495,51 @@ impl Ocb {
         }
     }
 
+    /// `learn_position` from the kernel's answer: nothing is relied on any more.
+    fn asked_position(&self, at: i64, epoch: u32) {
+        self.learn_position(at, epoch);
+        if self.has(Mark::Relied) {
+            self.put(Mark::Relied, false);
+        }
+    }
+
+    /// The followed position, valid in `epoch`, that a write is placed at on the follower.
+    fn rely_on_position(&self, epoch: u32) -> Option<i64> {
+        let known = self.known_position(epoch)?;
+        if self.flags & libc::O_ACCMODE == libc::O_RDWR {
+            self.set(Mark::Relied);
+        }
+        Some(known)
+    }
+
+    /// Before the program's lseek moves a readable description's followed position that
+    /// writes were placed at: the kernel's must agree, or a read no hook saw (a raw
+    /// `syscall` instruction, io_uring) put the lead's writes elsewhere than the
+    /// follower's: reported. The seek itself is the program's; this look costs what the
+    /// lseek after each write cost before the position was followed, once per seek.
+    fn confirm_position(&self, fd: c_int, epoch: u32) {
+        if !self.has(Mark::Relied) {
+            return;
+        }
+        if let Some(known) = self.known_position(epoch) {
+            if real::lseek(fd, 0, libc::SEEK_CUR).is_ok_and(|at| at != known) {
+                self.mark_insecure(UNSEEN_MOVE, Errno(libc::EIO));
+            }
+        }
+    }
+
     /// Where the `n` bytes a write at the file position just put landed; called after the
     /// lead's write, under the file's order lock. `advanced`: the write moved the position
     /// by exactly `n` (not so for RWF_APPEND). Asks the kernel (lseek) only when the
     /// position is not followed or not known yet.
     pub fn landed_at_position(&self, fd: c_int, n: usize, advanced: bool) -> Res<i64> {
-        let epoch = POSITION_EPOCH.load(Ordering::Acquire);
-        if let Some(known) = self.known_position(epoch).filter(|_| advanced) {
+        let epoch = self.epoch_now();
+        if let Some(known) = advanced.then(|| self.rely_on_position(epoch)).flatten() {
             self.position.store(known + n as i64, Ordering::Relaxed);
             return Ok(known);
         }
         let now = real::lseek(fd, 0, libc::SEEK_CUR)?;
-        self.learn_position(now, epoch);
+        self.asked_position(now, epoch);
         Ok(now - n as i64)
     }
 
@@ -475,15 +550,16 @@ impl Ocb {
     /// landed by the position after it (and before it, `landed_among`), which a seek between
     /// the two moved (two processes seeking and writing one shared fd left the members
     /// different).
-    pub fn seek(&self, call: impl FnOnce() -> Res<i64>) -> Res<i64> {
+    pub fn seek(&self, fd: c_int, call: impl FnOnce() -> Res<i64>) -> Res<i64> {
         if !self.position_followed() {
             let _order = self.lock_order(self.has(Mark::Shared));
             return call();
         }
         let _order = self.order.local.lock().unwrap_or_else(|e| e.into_inner());
-        let epoch = POSITION_EPOCH.load(Ordering::Acquire);
+        let epoch = self.epoch_now();
+        self.confirm_position(fd, epoch);
         let at = call()?;
-        self.learn_position(at, epoch);
+        self.asked_position(at, epoch);
         Ok(at)
     }
     pub fn is_written(&self) -> bool {
@@ -605,9 +681,9 @@ impl Ocb {
     }
 
     /// Whether a read may move this description's position between the lead's write at the
-    /// position and the shim's look at where it landed: reads are not hooked (they cost
-    /// nothing), and a readable description can be read by another thread, or by another
-    /// process that shares it. Natively the kernel orders a read and a write on one
+    /// position and the shim's look at where it landed: a readable description can be read
+    /// by another thread, or by another process that shares it (reads only count, they
+    /// never wait for the file's order lock: they cost next to nothing). Natively the kernel orders a read and a write on one
     /// description; here the follower got the bytes at the position the read left (a
     /// reader child beside a writing parent: members differed, unreported).
     fn reads_may_move(&self) -> bool {
@@ -687,7 +763,7 @@ impl Ocb {
     /// (from a signal handler): then the kernel is asked, and a position elsewhere means
     /// the lead may have written elsewhere than the follower: reported.
     fn wrote_at_position(&self, fd: c_int, end: i64, epoch: u32) {
-        if POSITION_EPOCH.load(Ordering::Acquire) == epoch {
+        if self.epoch_now() == epoch {
             self.learn_position(end, epoch);
         } else if real::lseek(fd, 0, libc::SEEK_CUR) != Ok(end) {
             self.mark_insecure("a call from a signal handler moved the file position during a write", Errno(libc::EIO));
@@ -697,7 +773,7 @@ impl Ocb {
     /// Where a write at the file position will land, asked before the lead's write (see
     /// `landed_at_position`, its counterpart after).
     fn position_now(&self, fd: c_int) -> Res<i64> {
-        match self.known_position(POSITION_EPOCH.load(Ordering::Acquire)) {
+        match self.rely_on_position(self.epoch_now()) {
             Some(known) => Ok(known),
             None => real::lseek(fd, 0, libc::SEEK_CUR),
         }
@@ -798,7 +874,7 @@ impl Ocb {
             }
             Follower::Alongside { fd, landing, bytes, durable, count, after } => {
                 crate::behind::drain();
-                let epoch = POSITION_EPOCH.load(Ordering::Acquire);
+                let epoch = self.epoch_now();
                 let start = match landing {
                     Landing::Offset(off) | Landing::Exactly(off) => off,
                     _ => self.position_now(fd)?,
@@ -963,7 +1039,7 @@ impl Ocb {
     /// open itself began (creation, truncation; 0: none). `ino`: the lead's inode, noted
     /// with the intent (recover looks for it on both members).
     pub fn opened(&self, intent: u64, ino: u64) {
-        self.learn_position(0, POSITION_EPOCH.load(Ordering::Acquire));
+        self.learn_position(0, self.epoch_now());
         if intent != 0 {
             self.intent.store(intent, Ordering::Relaxed);
             crate::members::note_inode(intent, &self.rel(), || Some(ino));
