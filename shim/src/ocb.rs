@@ -452,9 +452,9 @@ impl Ocb {
         self.forget_position();
     }
 
-    /// At the last close: a followed position the kernel disagrees with means reads or writes the
-    /// shim did not see (the follower then lacks them, or has them elsewhere): reported,
-    /// and the file left to `recover`. `size`: the lead's, when known; a position at the
+    /// At the last close: a followed position the kernel disagrees with means reads or
+    /// writes the shim did not see (the follower then lacks them, or has them elsewhere):
+    /// reported, and the file left to `recover`. `size`: the lead's, when known; a position at the
     /// end needs no lseek, since a write there the shim did not see would have moved the
     /// end past it. (Missed either way: unseen writes that leave the position where the shim
     /// expects it; missed now, not before: an unseen seek and overwrite inside the file

@@ -1,6 +1,7 @@
 //! Data I/O on shadowed fds: the write family, truncation, allocation, syncing, in-kernel
-//! copies, clone ioctls, shared writable mappings and POSIX AIO. Reads are not hooked at
-//! all: the program's fd is the primary's, so they cost nothing.
+//! copies, clone ioctls, shared writable mappings and POSIX AIO. Reads go to the program's
+//! fd, the primary's, as they are; the ones at the file position are only counted
+//! (`read_hooks`), so that writes need not ask the kernel where the position is.
 
 use crate::beside::Flush;
 use crate::boundary::{self, FfiReturn};
