@@ -131,8 +131,11 @@ enum Mark {
     /// Linked to fd 0, 1 or 2 (see `mark_std_stream`).
     StdStream = 32,
     /// A readable description's write was placed at the followed position, not asked of
-    /// the kernel since (see `confirm_position`).
+    /// the kernel since (see `relied_position_moved`).
     Relied = 64,
+    /// The kernel's position was found elsewhere than a relied-on one where no report could
+    /// be made (before a fork, in `_exit`): reported at the next chance, the intent kept.
+    Moved = 128,
 }
 
 /// Bumped whenever a hook on a shadowed fd had to pass a call straight to libc (a signal
@@ -146,6 +149,8 @@ pub fn positions_unknown() {
 
 /// Why a followed position the kernel disagrees with makes a file insecure.
 const UNSEEN_MOVE: &str = "reads or writes the shim did not see moved the file position";
+/// `UNSEEN_MOVE` with its errno's words, as `mark_insecure` puts them, for `_exit`.
+const UNSEEN_MOVE_NOW: &str = "reads or writes the shim did not see moved the file position: Input/output error";
 
 /// Bumped before every read at the file position of a writable shadowed file
 /// (`reading`), while the process has one thread: every readable description's position
@@ -155,12 +160,13 @@ static READS: AtomicU32 = AtomicU32::new(0);
 
 /// Called by the read hooks before a read that moves `fd`'s file position. Costs an fd
 /// that cannot be written (every fd the program only reads, every untouched one) one
-/// bitmap test; a writable shadowed file read by a process with one thread, one atomic
-/// add (uncontended: there is no other thread). With threads, a readable description's
-/// position is not followed (`follows_position`), so nothing is counted. Signal-safe.
+/// bitmap test; a writable shadowed file's read one atomic add. Counted with threads too,
+/// where the position is not followed: a position writes relied on before the second
+/// thread came is still checked (`relied_position_moved`), and must not be taken for
+/// moved by a read the shim saw. Signal-safe.
 #[inline]
 pub fn reading(fd: c_int) {
-    if crate::fdtable::seek_hooked(fd) && !real::may_have_threads() {
+    if crate::fdtable::seek_hooked(fd) {
         READS.fetch_add(1, Ordering::AcqRel);
     }
 }
@@ -462,7 +468,12 @@ impl Ocb {
     /// position: bytes the shim did not see past the follower's end would have moved the
     /// lead's end past it, so the follower's end needs no look either.
     fn check_position(&self, fd: c_int, size: Option<i64>) -> bool {
-        if !self.position_followed() || self.position_epoch.load(Ordering::Relaxed) != self.epoch_now() {
+        if !self.position_followed() || self.has(Mark::Moved) {
+            // Shared or threaded since: only a position writes relied on is compared.
+            self.report_moved(fd);
+            return false;
+        }
+        if self.position_epoch.load(Ordering::Relaxed) != self.epoch_now() {
             return false;
         }
         let known = self.position.load(Ordering::Relaxed);
@@ -512,19 +523,56 @@ impl Ocb {
         Some(known)
     }
 
-    /// Before the program's lseek moves a readable description's followed position that
-    /// writes were placed at: the kernel's must agree, or a read no hook saw (a raw
-    /// `syscall` instruction, io_uring) put the lead's writes elsewhere than the
-    /// follower's: reported. The seek itself is the program's; this look costs what the
-    /// lseek after each write cost before the position was followed, once per seek.
-    fn confirm_position(&self, fd: c_int, epoch: u32) {
+    /// Whether the kernel's position is elsewhere than a followed one that writes of a
+    /// readable description were placed at (`Mark::Relied`), a read no hook saw having moved
+    /// it (a raw `syscall` instruction, io_uring): the lead's writes since then landed past
+    /// it, the follower's at it. Asked once (the kernel's answer is relied on no more), at
+    /// every point after which the followed position could no longer be compared: the
+    /// program's lseek, the last close, and before the description is shared with another
+    /// process (fork, spawn, exec, a descriptor passed), whose reads this process does not
+    /// count. That look costs what the lseek after each write cost before the position was
+    /// followed, once per seek. Allocation-free, lock-free.
+    pub fn relied_position_moved(&self, fd: c_int) -> bool {
         if !self.has(Mark::Relied) {
-            return;
+            return false;
         }
-        if let Some(known) = self.known_position(epoch) {
-            if real::lseek(fd, 0, libc::SEEK_CUR).is_ok_and(|at| at != known) {
-                self.mark_insecure(UNSEEN_MOVE, Errno(libc::EIO));
-            }
+        self.put(Mark::Relied, false);
+        let known = self.position.load(Ordering::Relaxed);
+        let valid = known >= 0 && self.position_epoch.load(Ordering::Relaxed) == self.epoch_now();
+        valid && real::lseek(fd, 0, libc::SEEK_CUR).is_ok_and(|at| at != known)
+    }
+
+    /// `relied_position_moved`, remembered where no report can be made now.
+    pub fn check_relied(&self, fd: c_int) {
+        if self.relied_position_moved(fd) {
+            self.set(Mark::Moved);
+        }
+    }
+
+    /// Reports a position found moved (`Mark::Moved`) or moved now, once (an insecure
+    /// file is `Diverged` for good).
+    fn report_moved(&self, fd: c_int) {
+        self.check_relied(fd);
+        if self.has(Mark::Moved) && !self.has(Mark::Diverged) {
+            self.mark_insecure(UNSEEN_MOVE, Errno(libc::EIO));
+        }
+    }
+
+    /// Before an exec that keeps the description open: a position found moved is reported
+    /// now (the new image cannot), and true.
+    pub fn report_moved_before_exec(&self, fd: c_int) -> bool {
+        self.report_moved(fd);
+        let moved = self.has(Mark::Moved);
+        self.report_if_insecure();
+        moved
+    }
+
+    /// `report_moved` from `_exit`: allocation-free (see `report_insecure_now`).
+    pub fn report_moved_now(&self, fd: c_int) {
+        self.check_relied(fd);
+        if self.has(Mark::Moved) && !self.has(Mark::Diverged) {
+            self.set(Mark::Diverged);
+            report::record_now(Code::InsecureFile, &self.rel, UNSEEN_MOVE_NOW);
         }
     }
 
@@ -553,11 +601,12 @@ impl Ocb {
     pub fn seek(&self, fd: c_int, call: impl FnOnce() -> Res<i64>) -> Res<i64> {
         if !self.position_followed() {
             let _order = self.lock_order(self.has(Mark::Shared));
+            self.report_moved(fd);
             return call();
         }
         let _order = self.order.local.lock().unwrap_or_else(|e| e.into_inner());
         let epoch = self.epoch_now();
-        self.confirm_position(fd, epoch);
+        self.report_moved(fd);
         let at = call()?;
         self.asked_position(at, epoch);
         Ok(at)
@@ -634,6 +683,11 @@ impl Ocb {
     /// both members at once where its place is known beforehand. `primary` writes the copy
     /// of the program's bytes it is given (see `Snapshot`), or the program's own (None).
     pub fn mirrored_write(self: &Arc<Self>, what: &'static str, fd: c_int, landing: Landing, bytes: Payload<'_>, rwf: c_int, primary: impl Fn(Option<&Snapshot>) -> Res<isize>) -> Res<isize> {
+        if self.has(Mark::Relied) && !self.position_followed() {
+            // No longer followed (a second thread, a process sharing it): the position
+            // writes relied on is compared before this write moves it.
+            self.report_moved(fd);
+        }
         let snapshot = Snapshot::of(&bytes);
         let bytes = snapshot.as_ref().map_or(bytes, Snapshot::payload);
         // Where the position was before the lead's write, when a read may move it meanwhile;
@@ -1030,7 +1084,8 @@ impl Ocb {
     /// The intent to end at the process's end, unless the file is insecure: taken, so that
     /// it is ended once. Lock-free (it runs at exit).
     pub fn take_clean_intent(&self) -> Option<u64> {
-        let clean = !self.is_insecure();
+        // Diverged: reported already (`report_insecure_now` took the reason), still in doubt.
+        let clean = !self.is_insecure() && !self.has(Mark::Moved) && !self.has(Mark::Diverged);
         let id = if clean { self.intent.swap(0, Ordering::Relaxed) } else { 0 };
         (id != 0).then_some(id)
     }
@@ -1049,6 +1104,9 @@ impl Ocb {
     /// In a fork child (allocation-free, no lock): the parent's intent is the parent's.
     pub fn forget_intent(&self) {
         self.intent.store(0, Ordering::Relaxed);
+        // And a position found moved: the parent reports it.
+        self.put(Mark::Moved, false);
+        self.put(Mark::Relied, false);
     }
 
     /// Before the last link closes: give the secondary the primary's times, so that

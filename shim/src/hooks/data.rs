@@ -174,6 +174,12 @@ read_hooks! {
     fn preadv64v2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t, if off == -1;
 }
 
+super::aliases! {
+    __write => write(fd: c_int, buf: *const c_void, n: size_t) -> ssize_t;
+    __pwrite64 => pwrite64(fd: c_int, buf: *const c_void, n: size_t, off: off64_t) -> ssize_t;
+    __read => read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t;
+}
+
 /// lseek on any fd: only writable shadowed files' go through the shim (their writes learn
 /// where they landed from the position: `Ocb::seek`); every other fd pays one bitmap test.
 pub fn seek(fd: c_int, off: off64_t, whence: c_int) -> Res<off64_t> {

@@ -2,6 +2,20 @@
 //! ours" as cheaply as it can, and otherwise hands a typed call to the core (`ocb`,
 //! `namespace` helpers) through `boundary::hook`.
 
+/// glibc's older public names of hooked functions (`__write` for `write`, `_IO_fdopen`
+/// for `fdopen`…): a program that calls one directly is mirrored as through the hook
+/// (before, `__write` to a shadowed file reached the primary alone, unreported).
+macro_rules! aliases {
+    ($( $alias:ident => $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty; )*) => {$(
+        #[doc = concat!("`", stringify!($name), "` under glibc's name `", stringify!($alias), "`.")]
+        #[no_mangle]
+        pub unsafe extern "C" fn $alias($($arg: $ty),*) -> $ret {
+            $name($($arg),*)
+        }
+    )*};
+}
+pub(crate) use aliases;
+
 pub mod data;
 pub mod dir;
 pub mod loader;

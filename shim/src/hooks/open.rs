@@ -616,6 +616,14 @@ macro_rules! fcntl_hooks {
 }
 fcntl_hooks!(fcntl, fcntl64);
 
+super::aliases! {
+    __open => open(path: *const c_char, flags: c_int, mode: mode_t) -> c_int;
+    __open64 => open64(path: *const c_char, flags: c_int, mode: mode_t) -> c_int;
+    __close => close(fd: c_int) -> c_int;
+    __dup2 => dup2(fd: c_int, newfd: c_int) -> c_int;
+    __fcntl => fcntl(fd: c_int, cmd: c_int, arg: c_long) -> c_int;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

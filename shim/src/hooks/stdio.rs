@@ -161,6 +161,11 @@ macro_rules! fopen_hooks {
 }
 fopen_hooks!(fopen, fopen64);
 
+super::aliases! {
+    _IO_fopen => fopen(path: *const c_char, mode: *const c_char) -> FileP;
+    _IO_fdopen => fdopen(fd: c_int, mode: *const c_char) -> FileP;
+}
+
 /// fdopen(3) on a shadowed fd.
 #[no_mangle]
 pub unsafe extern "C" fn fdopen(fd: c_int, mode: *const c_char) -> FileP {
