@@ -1,11 +1,11 @@
-// followed_rdwr_position: the shim follows a readable and writable fd's position itself
-// while the process has one thread (no lseek per write), counting the reads that move it:
-// read, __read_chk (_FORTIFY_SOURCE), readv, preadv2 at -1, the input side of sendfile,
-// splice and copy_file_range, and stdio's reads on an r+ stream. A read it missed would put
-// the secondary's next bytes at the wrong offset, so both members are read after each
-// write that follows a read; reads at an offset (pread, preadv2 at an offset) leave the
-// position alone. Then a second thread: its reads are not counted, and the writes after
-// them must still land where the kernel put the lead's.
+// followed_rdwr_position: writes on a readable and writable fd interleaved with every way
+// a read moves its position: read, __read_chk (_FORTIFY_SOURCE), readv, preadv2 at -1,
+// the input side of sendfile, splice and copy_file_range, stdio's reads on an r+ stream,
+// a dup's reads; reads at an offset (pread, preadv2 at an offset) leave it alone; then a
+// second thread's read. Both members are read after each write that follows a read: the
+// secondary must get the bytes where the kernel put the primary's. (The shim asks the
+// kernel where each write on a readable fd landed; a build that followed the position
+// itself, counting these reads, was reverted: reads no hook sees made it unsafe.)
 #include "check.h"
 #include <sys/sendfile.h>
 #include <sys/uio.h>

@@ -1,9 +1,8 @@
 // glibc_aliases: glibc still exports older public names of the calls the shim hooks
-// (__write, __pwrite64, __read, __open, __open64, __close, __dup2, __fcntl, _IO_fopen,
-// _IO_fdopen); a program that calls them, and one that reads through syscall(), must be
-// mirrored as through the usual names. Before, __write reached the primary alone,
-// unreported, and a read by syscall(SYS_read) or __read on a readable file whose position
-// the shim follows put the next write at the wrong offset on the secondary.
+// (__write, __pwrite64, __open, __open64, __close, __dup2, __fcntl, _IO_fopen,
+// _IO_fdopen); a program that calls them must be mirrored as through the usual names, and
+// reads by __read or syscall(SYS_read) must not misplace the next write. Before, __write
+// reached the primary alone, unreported, and __open of a path under the prefix failed.
 #include "check.h"
 #include <sys/syscall.h>
 

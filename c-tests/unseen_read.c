@@ -1,25 +1,14 @@
-// unseen_read: a read the shim cannot see (a raw `syscall` instruction) on a readable and
-// writable fd, whose position the shim follows while the process has one thread (so
-// synchronous mirroring here: write-behind's thread makes the process threaded, and then
-// the kernel is asked after every write). The next write lands past the read on the
-// primary and at the followed position on the secondary: reported at the last close, or
-// at the next lseek when one comes first (after which the close would find the position
-// agreeing again), and however the process lets go of the file: `_exit`, an exec (the fd
-// kept or closed), or after a fork, a `system()` or a second thread, after which the
-// position is no longer followed (the child's or the thread's reads are not this
-// process's to count). See unseen_write.c for writes.
+// unseen_read: a read the shim cannot see (a raw `syscall` instruction, as io_uring or a
+// child of clone() without CLONE_VM can make too) on a readable and writable fd, then a
+// write: the follower must get the write where the kernel put the primary's, past the
+// read, however the process then lets go of the file (close, lseek, `_exit`, exec with the
+// fd kept or closed, after a fork, a thread or `system()`). The shim asks the kernel where
+// each write on a readable fd landed (an lseek), so the members stay level and nothing is
+// reported. A build that followed such an fd's position itself (counting the reads it
+// sees) put the secondary's bytes at the followed position: the members differed, and
+// after a read it did see, or a fork, silently; it was reverted (README, "What is
+// mirrored").
 // config: write_behind = false
-// expect-verify: differ
-// expect-history: unseen_read\]\[reads or writes the shim did not see moved the file position
-// expect-history: unseen_seek\]\[reads or writes the shim did not see moved the file position
-// expect-history: unseen_exit\]\[reads or writes the shim did not see moved the file position
-// expect-history: unseen_exec\]\[reads or writes the shim did not see moved the file position
-// expect-history: unseen_exec_cloexec\]\[reads or writes the shim did not see moved the file position
-// expect-history: unseen_fork\]\[reads or writes the shim did not see moved the file position
-// expect-history: unseen_thread\]\[reads or writes the shim did not see moved the file position
-// expect-history: unseen_system\]\[reads or writes the shim did not see moved the file position
-// expect-history: ended with changes in flight
-// expect-recover: needed
 #include "check.h"
 #include <sys/syscall.h>
 
@@ -30,7 +19,7 @@ static long raw_read(int fd, void *buf, size_t n)
 	return r;
 }
 
-/* A write placed after a read the shim did not see: "aaaccc" on the primary. */
+/* A write after a read the shim did not see: "aaaccc" on both members. */
 static int diverge(const char *path, int flags)
 {
 	char buf[3];
@@ -91,6 +80,13 @@ static void after_thread(int fd)
 	CHECK_SYS(close(fd));
 }
 
+static void after_read(int fd)
+{
+	char c;
+	CHECK_EQ(read(fd, &c, 1), 0);
+	CHECK_SYS(close(fd));
+}
+
 static void after_system(int fd)
 {
 	CHECK(system("true") == 0);
@@ -105,6 +101,20 @@ int main(void)
 	in_child("unseen_fork", 0, after_fork);
 	in_child("unseen_thread", 0, after_thread);
 	in_child("unseen_system", 0, after_system);
+	in_child("unseen_then_read", 0, after_read);
+
+	/* glibc's own reads, no hook sees them: a stream whose fd was replaced by dup2. */
+	const char *gpath = SHADOW "/unseen_stdio";
+	int g = CHECK_SYS(open(gpath, O_RDWR | O_CREAT | O_TRUNC, 0644));
+	write_str(g, "aaabbb");
+	CHECK_EQ(lseek(g, 0, SEEK_SET), 0);
+	FILE *f = CHECK_PTR(fopen(xasprintf("%s/plain", test_tmp()), "w+"));
+	CHECK_SYS(dup2(g, fileno(f)));
+	CHECK_EQ(fgetc(f), 'a');			/* glibc read all 6 bytes */
+	write_str(g, "ccc");				/* 6..9 */
+	CHECK_SYS(fclose(f));
+	CHECK_SYS(close(g));
+	EXPECT_FILE(gpath, "aaabbbccc");
 
 	const char *path = SHADOW "/unseen_read";
 	char buf[3];

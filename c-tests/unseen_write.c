@@ -2,9 +2,9 @@
 // and static binaries make) on a write-only fd whose position the shim follows: the
 // follower cannot have it, and at the last close the followed position disagrees with the
 // kernel's, so the file is reported insecure and left to `recover`, never silently
-// different. Reads: unseen_read.c.
+// different.
 // expect-verify: differ
-// expect-history: reads or writes the shim did not see moved the file position
+// expect-history: writes the shim did not see moved the file position
 // expect-recover: needed
 #include "check.h"
 

@@ -103,9 +103,6 @@ extern "C" fn before_fork() {
     // Draining may write the queue out and report from this thread.
     let saved = Errno::last();
     crate::behind::before_fork();
-    // The child's reads of a shared description are not counted here: a followed
-    // position writes relied on is compared while no other process can have moved it.
-    crate::fdtable::for_each_link_now(|fd, ocb| ocb.check_relied(fd));
     saved.set();
     FORKING.with(|f| f.set(true));
     drop(inside);

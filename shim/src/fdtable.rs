@@ -232,7 +232,6 @@ pub fn mark_inherited_shared(with_cloexec: bool) {
     for (fd, ocb) in all() {
         let inherited = with_cloexec || crate::real::fcntl(fd, libc::F_GETFD, 0).map_or(true, |f| f & libc::FD_CLOEXEC == 0);
         if inherited {
-            ocb.check_relied(fd);
             ocb.mark_shared();
         }
     }

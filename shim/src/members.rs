@@ -600,13 +600,8 @@ pub fn prepare_exec() -> (Vec<u64>, Vec<u64>) {
     let (mut carried, mut begun) = (Vec::new(), Vec::new());
     for (ocb, fds) in by_ocb {
         let closes = fds.iter().all(|&fd| real::fcntl(fd, libc::F_GETFD, 0).is_ok_and(|f| f & libc::FD_CLOEXEC != 0));
-        // The new image shares what it inherits, and cannot report for this one.
-        ocb.check_relied(fds[0]);
         if closes {
             ocb.settle(fds[0]);
-            ocb.report_if_insecure();
-        } else if ocb.report_moved_before_exec(fds[0]) {
-            // Its intent stays open: the new image must not end it as brought level.
         } else if ocb.secondary_fd().is_some() {
             match ocb.intent_id() {
                 Some(id) => carried.push(id),

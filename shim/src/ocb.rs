@@ -107,7 +107,7 @@ pub struct Ocb {
     /// (`position_followed`): a write at the position then needs no lseek to learn where it
     /// landed. -1: unknown. Read and written under the file's order lock.
     position: AtomicI64,
-    /// `epoch_now()` when `position` was learnt. For a directory, which has no position:
+    /// `POSITION_EPOCH` when `position` was learnt. For a directory, which has no position:
     /// the set's count of directory moves (`names::dirs_moved`) when `rel` was last known
     /// to be its name (resolve::dir_rel). One word for both keeps an `Arc<Ocb>` within a
     /// 96-byte malloc chunk.
@@ -130,12 +130,6 @@ enum Mark {
     Diverged = 16,
     /// Linked to fd 0, 1 or 2 (see `mark_std_stream`).
     StdStream = 32,
-    /// A readable description's write was placed at the followed position, not asked of
-    /// the kernel since (see `relied_position_moved`).
-    Relied = 64,
-    /// The kernel's position was found elsewhere than a relied-on one where no report could
-    /// be made (before a fork, in `_exit`): reported at the next chance, the intent kept.
-    Moved = 128,
 }
 
 /// Bumped whenever a hook on a shadowed fd had to pass a call straight to libc (a signal
@@ -145,30 +139,6 @@ static POSITION_EPOCH: AtomicU32 = AtomicU32::new(0);
 
 pub fn positions_unknown() {
     POSITION_EPOCH.fetch_add(1, Ordering::AcqRel);
-}
-
-/// Why a followed position the kernel disagrees with makes a file insecure.
-const UNSEEN_MOVE: &str = "reads or writes the shim did not see moved the file position";
-/// `UNSEEN_MOVE` with its errno's words, as `mark_insecure` puts them, for `_exit`.
-const UNSEEN_MOVE_NOW: &str = "reads or writes the shim did not see moved the file position: Input/output error";
-
-/// Bumped before every read at the file position of a writable shadowed file
-/// (`reading`), while the process has one thread: every readable description's position
-/// learnt before may have moved. A readable description's epoch is this added to
-/// `POSITION_EPOCH`; both only grow, so a bump of either changes the sum.
-static READS: AtomicU32 = AtomicU32::new(0);
-
-/// Called by the read hooks before a read that moves `fd`'s file position. Costs an fd
-/// that cannot be written (every fd the program only reads, every untouched one) one
-/// bitmap test; a writable shadowed file's read one atomic add. Counted with threads too,
-/// where the position is not followed: a position writes relied on before the second
-/// thread came is still checked (`relied_position_moved`), and must not be taken for
-/// moved by a read the shim saw. Signal-safe.
-#[inline]
-pub fn reading(fd: c_int) {
-    if crate::fdtable::seek_hooked(fd) {
-        READS.fetch_add(1, Ordering::AcqRel);
-    }
 }
 
 /// The follower's part of a mutation: `After` the lead's, given its result, or beside it
@@ -419,35 +389,18 @@ impl Ocb {
         real::fcntl(fd, libc::F_GETFL, 0).map_or(self.has(Mark::Append), |f| f & libc::O_APPEND != 0)
     }
 
-    /// Whether this fd's lseeks go through the shim (ordered with its writes), and its
-    /// reads are counted (`reading`): every writable file's.
+    /// Whether this fd's lseeks go through the shim (ordered with its writes): every
+    /// writable file's. Readable ones' reads still move the position unseen
+    /// (`landed_among`).
     pub fn seeks_hooked(&self) -> bool {
         self.kind == OcbKind::File && self.flags & libc::O_ACCMODE != libc::O_RDONLY
     }
 
     /// Whether the program's file position can be followed without asking the kernel, as
-    /// far as the open's kind fixes it: a write-only file; a readable and writable one while
-    /// the process has one thread, its reads counted by `reading` (another thread's read
-    /// may run between a write and the shim's look at where it landed: `reads_may_move`).
-    /// The fds of such opens have their lseek hooked.
-    fn follows_position(&self) -> bool {
-        self.kind == OcbKind::File
-            && !self.has(Mark::StdStream)
-            && match self.flags & libc::O_ACCMODE {
-                libc::O_WRONLY => true,
-                libc::O_RDWR => !real::may_have_threads(),
-                _ => false,
-            }
-    }
-
-    /// The epoch a position learnt now is valid in: a readable description's moves with
-    /// its reads too (`READS`).
-    fn epoch_now(&self) -> u32 {
-        let epoch = POSITION_EPOCH.load(Ordering::Acquire);
-        match self.flags & libc::O_ACCMODE {
-            libc::O_WRONLY => epoch,
-            _ => epoch.wrapping_add(READS.load(Ordering::Acquire)),
-        }
+    /// far as the open's kind fixes it: a write-only file (a read, never hooked, moves the
+    /// position of a readable one). The fds of such opens have their lseek hooked.
+    pub fn follows_position(&self) -> bool {
+        self.kind == OcbKind::File && self.flags & libc::O_ACCMODE == libc::O_WRONLY && !self.has(Mark::StdStream)
     }
 
     /// Linked to fd 0, 1 or 2, which glibc writes with internal calls no hook sees (a
@@ -458,9 +411,9 @@ impl Ocb {
         self.forget_position();
     }
 
-    /// At the last close: a followed position the kernel disagrees with means reads or
-    /// writes the shim did not see (the follower then lacks them, or has them elsewhere):
-    /// reported, and the file left to `recover`. `size`: the lead's, when known; a position at the
+    /// At the last close: a followed position the kernel disagrees with means writes the
+    /// shim did not see (the follower then lacks them, or has them elsewhere): reported,
+    /// and the file left to `recover`. `size`: the lead's, when known; a position at the
     /// end needs no lseek, since a write there the shim did not see would have moved the
     /// end past it. (Missed either way: unseen writes that leave the position where the shim
     /// expects it; missed now, not before: an unseen seek and overwrite inside the file
@@ -468,12 +421,7 @@ impl Ocb {
     /// position: bytes the shim did not see past the follower's end would have moved the
     /// lead's end past it, so the follower's end needs no look either.
     fn check_position(&self, fd: c_int, size: Option<i64>) -> bool {
-        if !self.position_followed() || self.has(Mark::Moved) {
-            // Shared or threaded since: only a position writes relied on is compared.
-            self.report_moved(fd);
-            return false;
-        }
-        if self.position_epoch.load(Ordering::Relaxed) != self.epoch_now() {
+        if !self.position_followed() || self.position_epoch.load(Ordering::Relaxed) != POSITION_EPOCH.load(Ordering::Acquire) {
             return false;
         }
         let known = self.position.load(Ordering::Relaxed);
@@ -484,7 +432,7 @@ impl Ocb {
             return true;
         }
         if real::lseek(fd, 0, libc::SEEK_CUR).is_ok_and(|at| at != known) {
-            self.mark_insecure(UNSEEN_MOVE, Errno(libc::EIO));
+            self.mark_insecure("writes the shim did not see moved the file position", Errno(libc::EIO));
         }
         false
     }
@@ -506,88 +454,18 @@ impl Ocb {
         }
     }
 
-    /// `learn_position` from the kernel's answer: nothing is relied on any more.
-    fn asked_position(&self, at: i64, epoch: u32) {
-        self.learn_position(at, epoch);
-        if self.has(Mark::Relied) {
-            self.put(Mark::Relied, false);
-        }
-    }
-
-    /// The followed position, valid in `epoch`, that a write is placed at on the follower.
-    fn rely_on_position(&self, epoch: u32) -> Option<i64> {
-        let known = self.known_position(epoch)?;
-        if self.flags & libc::O_ACCMODE == libc::O_RDWR {
-            self.set(Mark::Relied);
-        }
-        Some(known)
-    }
-
-    /// Whether the kernel's position is elsewhere than a followed one that writes of a
-    /// readable description were placed at (`Mark::Relied`), a read no hook saw having moved
-    /// it (a raw `syscall` instruction, io_uring): the lead's writes since then landed past
-    /// it, the follower's at it. Asked once (the kernel's answer is relied on no more), at
-    /// every point after which the followed position could no longer be compared: the
-    /// program's lseek, the last close, and before the description is shared with another
-    /// process (fork, spawn, exec, a descriptor passed), whose reads this process does not
-    /// count. That look costs what the lseek after each write cost before the position was
-    /// followed, once per seek. Allocation-free, lock-free.
-    pub fn relied_position_moved(&self, fd: c_int) -> bool {
-        if !self.has(Mark::Relied) {
-            return false;
-        }
-        self.put(Mark::Relied, false);
-        let known = self.position.load(Ordering::Relaxed);
-        let valid = known >= 0 && self.position_epoch.load(Ordering::Relaxed) == self.epoch_now();
-        valid && real::lseek(fd, 0, libc::SEEK_CUR).is_ok_and(|at| at != known)
-    }
-
-    /// `relied_position_moved`, remembered where no report can be made now.
-    pub fn check_relied(&self, fd: c_int) {
-        if self.relied_position_moved(fd) {
-            self.set(Mark::Moved);
-        }
-    }
-
-    /// Reports a position found moved (`Mark::Moved`) or moved now, once (an insecure
-    /// file is `Diverged` for good).
-    fn report_moved(&self, fd: c_int) {
-        self.check_relied(fd);
-        if self.has(Mark::Moved) && !self.has(Mark::Diverged) {
-            self.mark_insecure(UNSEEN_MOVE, Errno(libc::EIO));
-        }
-    }
-
-    /// Before an exec that keeps the description open: a position found moved is reported
-    /// now (the new image cannot), and true.
-    pub fn report_moved_before_exec(&self, fd: c_int) -> bool {
-        self.report_moved(fd);
-        let moved = self.has(Mark::Moved);
-        self.report_if_insecure();
-        moved
-    }
-
-    /// `report_moved` from `_exit`: allocation-free (see `report_insecure_now`).
-    pub fn report_moved_now(&self, fd: c_int) {
-        self.check_relied(fd);
-        if self.has(Mark::Moved) && !self.has(Mark::Diverged) {
-            self.set(Mark::Diverged);
-            report::record_now(Code::InsecureFile, &self.rel, UNSEEN_MOVE_NOW);
-        }
-    }
-
     /// Where the `n` bytes a write at the file position just put landed; called after the
     /// lead's write, under the file's order lock. `advanced`: the write moved the position
     /// by exactly `n` (not so for RWF_APPEND). Asks the kernel (lseek) only when the
     /// position is not followed or not known yet.
     pub fn landed_at_position(&self, fd: c_int, n: usize, advanced: bool) -> Res<i64> {
-        let epoch = self.epoch_now();
-        if let Some(known) = advanced.then(|| self.rely_on_position(epoch)).flatten() {
+        let epoch = POSITION_EPOCH.load(Ordering::Acquire);
+        if let Some(known) = self.known_position(epoch).filter(|_| advanced) {
             self.position.store(known + n as i64, Ordering::Relaxed);
             return Ok(known);
         }
         let now = real::lseek(fd, 0, libc::SEEK_CUR)?;
-        self.asked_position(now, epoch);
+        self.learn_position(now, epoch);
         Ok(now - n as i64)
     }
 
@@ -598,17 +476,15 @@ impl Ocb {
     /// landed by the position after it (and before it, `landed_among`), which a seek between
     /// the two moved (two processes seeking and writing one shared fd left the members
     /// different).
-    pub fn seek(&self, fd: c_int, call: impl FnOnce() -> Res<i64>) -> Res<i64> {
+    pub fn seek(&self, call: impl FnOnce() -> Res<i64>) -> Res<i64> {
         if !self.position_followed() {
             let _order = self.lock_order(self.has(Mark::Shared));
-            self.report_moved(fd);
             return call();
         }
         let _order = self.order.local.lock().unwrap_or_else(|e| e.into_inner());
-        let epoch = self.epoch_now();
-        self.report_moved(fd);
+        let epoch = POSITION_EPOCH.load(Ordering::Acquire);
         let at = call()?;
-        self.asked_position(at, epoch);
+        self.learn_position(at, epoch);
         Ok(at)
     }
     pub fn is_written(&self) -> bool {
@@ -683,11 +559,6 @@ impl Ocb {
     /// both members at once where its place is known beforehand. `primary` writes the copy
     /// of the program's bytes it is given (see `Snapshot`), or the program's own (None).
     pub fn mirrored_write(self: &Arc<Self>, what: &'static str, fd: c_int, landing: Landing, bytes: Payload<'_>, rwf: c_int, primary: impl Fn(Option<&Snapshot>) -> Res<isize>) -> Res<isize> {
-        if self.has(Mark::Relied) && !self.position_followed() {
-            // No longer followed (a second thread, a process sharing it): the position
-            // writes relied on is compared before this write moves it.
-            self.report_moved(fd);
-        }
         let snapshot = Snapshot::of(&bytes);
         let bytes = snapshot.as_ref().map_or(bytes, Snapshot::payload);
         // Where the position was before the lead's write, when a read may move it meanwhile;
@@ -735,9 +606,9 @@ impl Ocb {
     }
 
     /// Whether a read may move this description's position between the lead's write at the
-    /// position and the shim's look at where it landed: a readable description can be read
-    /// by another thread, or by another process that shares it (reads only count, they
-    /// never wait for the file's order lock: they cost next to nothing). Natively the kernel orders a read and a write on one
+    /// position and the shim's look at where it landed: reads are not hooked (they cost
+    /// nothing), and a readable description can be read by another thread, or by another
+    /// process that shares it. Natively the kernel orders a read and a write on one
     /// description; here the follower got the bytes at the position the read left (a
     /// reader child beside a writing parent: members differed, unreported).
     fn reads_may_move(&self) -> bool {
@@ -817,7 +688,7 @@ impl Ocb {
     /// (from a signal handler): then the kernel is asked, and a position elsewhere means
     /// the lead may have written elsewhere than the follower: reported.
     fn wrote_at_position(&self, fd: c_int, end: i64, epoch: u32) {
-        if self.epoch_now() == epoch {
+        if POSITION_EPOCH.load(Ordering::Acquire) == epoch {
             self.learn_position(end, epoch);
         } else if real::lseek(fd, 0, libc::SEEK_CUR) != Ok(end) {
             self.mark_insecure("a call from a signal handler moved the file position during a write", Errno(libc::EIO));
@@ -827,7 +698,7 @@ impl Ocb {
     /// Where a write at the file position will land, asked before the lead's write (see
     /// `landed_at_position`, its counterpart after).
     fn position_now(&self, fd: c_int) -> Res<i64> {
-        match self.rely_on_position(self.epoch_now()) {
+        match self.known_position(POSITION_EPOCH.load(Ordering::Acquire)) {
             Some(known) => Ok(known),
             None => real::lseek(fd, 0, libc::SEEK_CUR),
         }
@@ -928,7 +799,7 @@ impl Ocb {
             }
             Follower::Alongside { fd, landing, bytes, durable, count, after } => {
                 crate::behind::drain();
-                let epoch = self.epoch_now();
+                let epoch = POSITION_EPOCH.load(Ordering::Acquire);
                 let start = match landing {
                     Landing::Offset(off) | Landing::Exactly(off) => off,
                     _ => self.position_now(fd)?,
@@ -1085,7 +956,7 @@ impl Ocb {
     /// it is ended once. Lock-free (it runs at exit).
     pub fn take_clean_intent(&self) -> Option<u64> {
         // Diverged: reported already (`report_insecure_now` took the reason), still in doubt.
-        let clean = !self.is_insecure() && !self.has(Mark::Moved) && !self.has(Mark::Diverged);
+        let clean = !self.is_insecure() && !self.has(Mark::Diverged);
         let id = if clean { self.intent.swap(0, Ordering::Relaxed) } else { 0 };
         (id != 0).then_some(id)
     }
@@ -1094,7 +965,7 @@ impl Ocb {
     /// open itself began (creation, truncation; 0: none). `ino`: the lead's inode, noted
     /// with the intent (recover looks for it on both members).
     pub fn opened(&self, intent: u64, ino: u64) {
-        self.learn_position(0, self.epoch_now());
+        self.learn_position(0, POSITION_EPOCH.load(Ordering::Acquire));
         if intent != 0 {
             self.intent.store(intent, Ordering::Relaxed);
             crate::members::note_inode(intent, &self.rel(), || Some(ino));
@@ -1104,9 +975,6 @@ impl Ocb {
     /// In a fork child (allocation-free, no lock): the parent's intent is the parent's.
     pub fn forget_intent(&self) {
         self.intent.store(0, Ordering::Relaxed);
-        // And a position found moved: the parent reports it.
-        self.put(Mark::Moved, false);
-        self.put(Mark::Relied, false);
     }
 
     /// Before the last link closes: give the secondary the primary's times, so that

@@ -279,10 +279,6 @@ real_functions! {
     fn __fgetws_unlocked_chk(ws: *mut libc::wchar_t, size: size_t, n: c_int, f: FileP) -> *mut libc::wchar_t;
     fn ungetwc(wc: WintT, f: FileP) -> WintT;
     fn read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t;
-    fn __read_chk(fd: c_int, buf: *mut c_void, n: size_t, room: size_t) -> ssize_t;
-    fn readv(fd: c_int, iov: *const libc::iovec, cnt: c_int) -> ssize_t;
-    fn preadv2(fd: c_int, iov: *const libc::iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t;
-    fn preadv64v2(fd: c_int, iov: *const libc::iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t;
     fn syscall(n: c_long, a: c_long, b: c_long, c: c_long, d: c_long, e: c_long, f: c_long) -> c_long;
     fn execveat(dirfd: c_int, path: *const c_char, argv: *const *const c_char, envp: *const *const c_char, flags: c_int) -> c_int;
     fn inotify_add_watch(fd: c_int, path: *const c_char, mask: u32) -> c_int;

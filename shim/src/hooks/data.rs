@@ -1,7 +1,6 @@
 //! Data I/O on shadowed fds: the write family, truncation, allocation, syncing, in-kernel
-//! copies, clone ioctls, shared writable mappings and POSIX AIO. Reads go to the program's
-//! fd, the primary's, as they are; the ones at the file position are only counted
-//! (`read_hooks`), so that writes need not ask the kernel where the position is.
+//! copies, clone ioctls, shared writable mappings and POSIX AIO. Reads are not hooked at
+//! all: the program's fd is the primary's, so they cost nothing.
 
 use crate::beside::Flush;
 use crate::boundary::{self, FfiReturn};
@@ -145,46 +144,16 @@ fd_hooks! {
     fn pwritev64v2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t => |ocb| pwritev_core(&ocb, fd, iov, cnt, off, Some(flags), |v, c| raw::pwritev64v2(fd, v, c, off, flags));
 }
 
-/// Declares the hooks on the calls that read at the file position (`$moves`: when they
-/// do): they only count the read (`ocb::reading`), so that a writable shadowed file's
-/// writes need not ask the kernel where the position is; no lock, no lookup, errno untouched.
-macro_rules! read_hooks {
-    ($( $(#[$doc:meta])* fn $name:ident($fd:ident: c_int $(, $arg:ident: $ty:ty)*) -> $ret:ty $(, if $moves:expr)?; )*) => {$(
-        $(#[$doc])*
-        #[no_mangle]
-        pub unsafe extern "C" fn $name($fd: c_int $(, $arg: $ty)*) -> $ret {
-            if true $(&& $moves)? {
-                ocb::reading($fd);
-            }
-            raw::$name($fd $(, $arg)*)
-        }
-    )*};
-}
-
-read_hooks! {
-    /// read(2)
-    fn read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t;
-    /// read(2) under _FORTIFY_SOURCE
-    fn __read_chk(fd: c_int, buf: *mut c_void, n: size_t, room: size_t) -> ssize_t;
-    /// readv(2)
-    fn readv(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t;
-    /// preadv2(2) at offset -1: at the position
-    fn preadv2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t, if off == -1;
-    /// preadv64v2(2)
-    fn preadv64v2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t, if off == -1;
-}
-
 super::aliases! {
     __write => write(fd: c_int, buf: *const c_void, n: size_t) -> ssize_t;
     __pwrite64 => pwrite64(fd: c_int, buf: *const c_void, n: size_t, off: off64_t) -> ssize_t;
-    __read => read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t;
 }
 
 /// lseek on any fd: only writable shadowed files' go through the shim (their writes learn
 /// where they landed from the position: `Ocb::seek`); every other fd pays one bitmap test.
 pub fn seek(fd: c_int, off: off64_t, whence: c_int) -> Res<off64_t> {
     match fdtable::get(fd) {
-        Some(ocb) => ocb.seek(fd, || real::lseek(fd, off, whence)),
+        Some(ocb) => ocb.seek(|| real::lseek(fd, off, whence)),
         None => real::lseek(fd, off, whence),
     }
 }
@@ -429,9 +398,6 @@ fn copy_into(out: c_int, explicit: *mut off64_t, copy: impl Fn() -> ssize_t) -> 
 #[no_mangle]
 pub unsafe extern "C" fn copy_file_range(fin: c_int, offin: *mut off64_t, fout: c_int, offout: *mut off64_t, n: size_t, flags: c_uint) -> ssize_t {
     let call = || raw::copy_file_range(fin, offin, fout, offout, n, flags);
-    if offin.is_null() {
-        ocb::reading(fin);
-    }
     if !fdtable::is_shadowed(fout) {
         return call();
     }
@@ -444,9 +410,6 @@ macro_rules! sendfile_hooks {
         #[no_mangle]
         pub unsafe extern "C" fn $name(out: c_int, fin: c_int, off: *mut off64_t, n: size_t) -> ssize_t {
             let call = || raw::$name(out, fin, off, n);
-            if off.is_null() {
-                ocb::reading(fin);
-            }
             if !fdtable::is_shadowed(out) {
                 return call();
             }
@@ -460,9 +423,6 @@ sendfile_hooks!(sendfile, sendfile64);
 #[no_mangle]
 pub unsafe extern "C" fn splice(fin: c_int, offin: *mut off64_t, fout: c_int, offout: *mut off64_t, n: size_t, flags: c_uint) -> ssize_t {
     let call = || raw::splice(fin, offin, fout, offout, n, flags);
-    if offin.is_null() {
-        ocb::reading(fin);
-    }
     if !fdtable::is_shadowed(fout) {
         return call();
     }

@@ -30,7 +30,6 @@ pub unsafe extern "C" fn _exit(status: c_int) -> ! {
             // from the write-behind queue much later): the follower takes the lead's times.
             if crate::hooks::data::sync_mappings_on_exit() {
                 crate::fdtable::for_each_link_now(|fd, ocb| {
-                    ocb.report_moved_now(fd);
                     ocb.settle_times_now(fd);
                     ocb.report_insecure_now();
                 });

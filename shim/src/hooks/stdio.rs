@@ -39,7 +39,6 @@ fn cookie_fd(cookie: *mut c_void) -> c_int {
 }
 
 unsafe extern "C" fn cookie_read(cookie: *mut c_void, buf: *mut c_char, n: size_t) -> ssize_t {
-    crate::ocb::reading(cookie_fd(cookie));
     raw::read(cookie_fd(cookie), buf.cast(), n)
 }
 
