@@ -90,8 +90,36 @@ unsafe fn mirrored_stream(fd: c_int, mode: *const c_char) -> Res<FileP> {
     let wide = super::wide::of_mode(fd, super::cstr(mode))?;
     let f = raw::fopencookie(fd as usize as *mut c_void, mode, funcs).into_res()?;
     *((f as *mut u8).add(FILENO_OFFSET) as *mut c_int) = fd;
+    native_buffer(f, fd);
     super::wide::register(f, wide);
     Ok(f)
+}
+
+/// glibc's `_IO_USER_BUF` bit of a stream's `_flags` (its first field): the buffer is the
+/// caller's, never freed by glibc.
+const IO_USER_BUF: c_int = 1;
+
+/// Gives a new cookie stream the buffer size glibc gives a file stream: the file's
+/// st_blksize where that is under BUFSIZ (`_IO_file_doallocate`; 4096 on ext4), where a
+/// cookie stream gets BUFSIZ (8192) whatever the file. A program that mixed its stream
+/// with reads of the fd saw other positions (an `fgetc` left the fd at 8192, not 4096),
+/// and writes reached the file in other chunks. The buffer is then glibc's to free, as
+/// one it allocated itself (from the same `malloc`).
+unsafe fn native_buffer(f: FileP, fd: c_int) {
+    let Ok(st) = real::fstat(fd) else { return };
+    let size = st.st_blksize as usize;
+    if size == 0 || size >= libc::BUFSIZ as usize || st.st_mode & libc::S_IFMT == libc::S_IFCHR {
+        return;
+    }
+    let buf = libc::malloc(size);
+    if buf.is_null() {
+        return;
+    }
+    if raw::setvbuf(f, buf.cast(), libc::_IOFBF, size) != 0 {
+        libc::free(buf);
+        return;
+    }
+    *(f as *mut c_int) &= !IO_USER_BUF;
 }
 
 /// open(2) flags for an fopen mode string.
