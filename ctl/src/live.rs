@@ -149,7 +149,7 @@ impl LiveSet {
         // than the source's some of it (a directory `replace` took over), which neither the
         // change list nor a `newer` scan would touch: until one completes, this member's
         // resyncs copy everything.
-        let due = self.config.state_dir.join("full-copy-due");
+        let due = shared::full_copy_due_path(&self.config);
         let mode = match mode {
             UpdateMode::Dirty | UpdateMode::Newer if std::fs::read_to_string(&due).is_ok_and(|m| m == target.name()) => {
                 eprintln!("shadowctl: a full copy onto {} was cut short: copying everything (update all)", target.name());
@@ -751,7 +751,8 @@ pub struct RecoverReport {
 }
 
 pub struct ResyncReport {
-    /// The update mode the copy ran with (see `full_copy_due`).
+    /// The update mode the copy ran with: `all` where a full copy was due
+    /// (`shared::full_copy_due_path`), whatever was asked.
     pub mode: UpdateMode,
     pub stats: Stats,
     pub elapsed: Duration,

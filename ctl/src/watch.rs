@@ -115,8 +115,9 @@ fn sleep_until(deadline: Instant) {
     }
 }
 
+/// Runs until SIGINT or SIGTERM, which the caller has made stop it (`stop_on_signals`,
+/// before the hang watchdog starts).
 pub fn watch(set: &LiveSet, interval: u64, retry: u64, mode: UpdateMode) -> Result<(), String> {
-    stop_on_signals();
     let c = &set.config;
     let mut tail = HistoryTail::at_end(&c.history_path());
     let mut next_status = Instant::now();

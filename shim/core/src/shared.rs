@@ -31,6 +31,12 @@ pub fn copying_path(c: &Config) -> PathBuf {
     c.state_dir.join("copying")
 }
 
+/// Names a member whose full copy (all, replace) was cut short: its resyncs copy
+/// everything until one completes.
+pub fn full_copy_due_path(c: &Config) -> PathBuf {
+    c.state_dir.join("full-copy-due")
+}
+
 /// The id a config's state file must carry.
 pub fn expected_set_id(c: &Config) -> u64 {
     let dirs: Vec<&str> = c.members.iter().map(|m| m.dir.as_str()).collect();
@@ -253,8 +259,6 @@ impl SharedState {
     }
 }
 
-/// Members flagged failed by programs read as failed; when the flags become records, the
-/// survivors' generations move on, as a disable would have done.
 /// The members the set's state file says are written (enabled or resyncing, programs'
 /// failure marks counted), read from the file without mapping it; None when it cannot be
 /// read (a set not in use yet).
@@ -266,6 +270,8 @@ pub fn written_members(c: &Config) -> Option<Vec<bool>> {
     Some(s.members.iter().map(|m| matches!(m.state, state::MemberState::Enabled | state::MemberState::Resyncing)).collect())
 }
 
+/// Members flagged failed by programs read as failed; when the flags become records, the
+/// survivors' generations move on, as a disable would have done.
 fn fold_failed(s: &mut State, mask: u32, for_good: bool) {
     let mut newly = false;
     for (i, m) in s.members.iter_mut().enumerate() {

@@ -262,6 +262,7 @@ const FS_IOC_RESVSP64: libc::c_ulong = 0x4030_582a;
 const FS_IOC_UNRESVSP64: libc::c_ulong = 0x4030_582b;
 const FS_IOC_ZERO_RANGE: libc::c_ulong = 0x4030_5839;
 /// Inode flags and extended attributes (chattr): the same call on the follower.
+const FS_IOC_GETFLAGS: libc::c_ulong = 0x8008_6601;
 const FS_IOC_SETFLAGS: libc::c_ulong = 0x4008_6602;
 const FS_IOC_FSSETXATTR: libc::c_ulong = 0x401c_5820;
 
@@ -286,17 +287,12 @@ struct SpaceResv {
     l_pad: [i32; 4],
 }
 
-/// ioctl(2) on a shadowed fd. Calls that change a file's data, size or attributes are made
-/// on the follower too (clones copied, space calls as the fallocate they are, attribute
-/// calls repeated); any other call that turns out to have changed the file (its size or
-/// times moved) marks it insecure: never a change on one member without a report.
 /// The follower's part of an attribute ioctl. FS_IOC_SETFLAGS takes the whole flag word as
 /// the program read it from the lead, flags its file system sets for itself among them
 /// (ext4's `e`, extents), which another file system refuses (tmpfs: EOPNOTSUPP, and the
 /// file was reported insecure for every `chattr` on a mixed set): the follower gets the
 /// chattr flags it asks for (tree::INODE_FLAGS) over its own others.
 unsafe fn follower_attr_ioctl(f: c_int, req: libc::c_ulong, arg: *mut c_void) -> c_int {
-    const FS_IOC_GETFLAGS: libc::c_ulong = 0x8008_6601;
     if req != FS_IOC_SETFLAGS || !crate::mem::readable(arg.cast(), std::mem::size_of::<c_int>()) {
         return raw::ioctl(f, req, arg);
     }
@@ -310,6 +306,10 @@ unsafe fn follower_attr_ioctl(f: c_int, req: libc::c_ulong, arg: *mut c_void) ->
     raw::ioctl(f, req, (&mut next as *mut c_int).cast())
 }
 
+/// ioctl(2) on a shadowed fd. Calls that change a file's data, size or attributes are made
+/// on the follower too (clones copied, space calls as the fallocate they are, attribute
+/// calls repeated); any other call that turns out to have changed the file (its size or
+/// times moved) marks it insecure: never a change on one member without a report.
 unsafe fn ioctl_core(ocb: &Ocb, fd: c_int, req: libc::c_ulong, arg: *mut c_void) -> Res<c_int> {
     let call = || raw::ioctl(fd, req, arg).into_res();
     match req {
