@@ -32,16 +32,19 @@ test-deps:
 	  echo "installing postgresql, jemalloc, tcmalloc, mimalloc (many processes on one set; other mallocs)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-contrib \
 	    libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 >/dev/null; }
+	@{ command -v mariadbd && command -v redis-server; } >/dev/null 2>&1 || { \
+	  echo "installing mariadb-server, redis-server (databases.rs runs them under the prefix)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server redis-server >/dev/null; }
 
 test: build test-deps
 	$(CARGO) test --release --workspace --exclude shadow-tests
 	$(MAKE) -C c-tests
 	c-tests/run.sh --lib $(CURDIR)/$(REL)/libshadow.so --ctl $(CURDIR)/$(REL)/shadowctl
 	LIBSHADOW=$(CURDIR)/$(REL)/libshadow.so $(CARGO) test --release -p shadow-tests -- --test-threads=2
-	# Again with write-behind on (config write_behind): every C test, the crash test and the
-	# member-failure tests.
+	# Again with write-behind on (config write_behind): every C test, the crash test, the
+	# member-failure tests and the databases.
 	c-tests/run.sh --write-behind --lib $(CURDIR)/$(REL)/libshadow.so --ctl $(CURDIR)/$(REL)/shadowctl
-	SHADOW_TEST_WRITE_BEHIND=1 LIBSHADOW=$(CURDIR)/$(REL)/libshadow.so $(CARGO) test --release -p shadow-tests --test crash --test failure -- --test-threads=2
+	SHADOW_TEST_WRITE_BEHIND=1 LIBSHADOW=$(CURDIR)/$(REL)/libshadow.so $(CARGO) test --release -p shadow-tests --test crash --test failure --test databases -- --test-threads=2
 	$(MAKE) bench-quick
 
 # The file-system world's own suites (pjdfstest, fsx, fsstress) under the prefix, each run

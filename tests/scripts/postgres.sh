@@ -9,6 +9,7 @@
 #      data; pg_amcheck finds the secondary's copy clean.
 # Env: P S CFG LIB CTL T (T: a scratch directory); PG_SECONDS (default 60).
 set -u
+source "$(dirname "$0")/common.sh"
 secs=${PG_SECONDS:-60}
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -x "$bin/initdb" ] || { echo "FAILED: no PostgreSQL server under /usr/lib/postgresql (make test-deps installs it)" >&2; exit 1; }
@@ -21,13 +22,6 @@ chmod 755 "$set_dir" "$T"
 chown -R postgres: "$P" "$S" "$sock" "$T"
 mkdir -p "$set_dir/state" && chown postgres: "$set_dir/state"
 
-fail() {
-	echo "FAILED: $*" >&2
-	for f in "$T"/*.log; do echo "--- $f" >&2; tail -n 30 "$f" >&2; done
-	"$CTL" status -c "$CFG" >&2
-	cat "$set_dir/state/history.log" >&2 2>/dev/null
-	exit 1
-}
 shim_pg() { runuser -u postgres -- env SHADOW_CONFIG="$CFG" LD_PRELOAD="$LIB" "$@"; }
 native_pg() { runuser -u postgres -- "$@"; }
 client() { runuser -u postgres -- "$bin/$1" -h "$sock" -p "$port" "${@:2}"; }
@@ -65,18 +59,8 @@ pm=$(head -n 1 "$P/pgdata/postmaster.pid")
 kill -9 $(pgrep -P "$pm") "$pm"
 wait $load
 sleep 1
-# The set's own processes, as its registry knows them (children retitle themselves, so a
-# name match found the postmaster alone, and any other PostgreSQL on the machine).
-# A process killed in the middle of disk I/O goes once the I/O ends: up to 10 s.
-for _ in $(seq 50); do
-	left=$("$CTL" status -c "$CFG" --json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["processes"]))')
-	[ "$left" = 0 ] && break
-	sleep 0.2
-done
-[ "$left" = 0 ] || fail "$left server processes of the set outlived SIGKILL"
-"$CTL" recover -c "$CFG" >"$T/recover.log" 2>&1 || fail "shadowctl recover"
-"$CTL" verify -c "$CFG" >"$T/verify2.log" 2>&1 || fail "members differ after kill -9 and recover"
-echo "postgres: killed under load, recovered ($(grep -c '^repaired' "$T/recover.log") paths repaired), members identical"
+repaired=$(recovered_after_kill) || exit 1
+echo "postgres: killed under load, recovered ($repaired paths repaired), members identical"
 
 # 3.
 query="SELECT count(*), sum(abalance), (SELECT count(*) FROM pgbench_history) FROM pgbench_accounts"
