@@ -1,10 +1,13 @@
 """The pgbench row of the libshadow benchmarks (run.py's workload `pgbench`).
 
 PostgreSQL from the distribution (/usr/lib/postgresql/*/bin, `make test-deps` installs it),
-its data directory natively in a plain directory, under the shim (synchronous mirroring)
-and under the shim with write-behind: `pgbench -i -s SCALE`, then `pgbench -c 8 -j 2 -T
-SECONDS` on a quiet machine and again beside a CPU hog (one busy process per CPU), each
-cluster in turn, so that the three modes see the same machine. The server runs as user
+its data directory natively in a plain directory, under the shim (synchronous mirroring),
+under the shim with write-behind, and under the shim with the secondary on a tmpfs
+("tmpfs": synchronous, but the follower's flushes cost nothing, so what remains is the
+shim's own cost; on this one-disk machine the other shadowed modes also queue two flushes
+per commit on one device, which members on two disks would not): `pgbench -i -s SCALE`,
+then `pgbench -c 8 -j 2 -T SECONDS` on a quiet machine and again beside a CPU hog (one busy
+process per CPU), each cluster in turn, so that the modes see the same machine. The server runs as user
 postgres (so this needs root), its clients outside the shim. After its runs each shadowed
 cluster is stopped cleanly and its members compared byte for byte.
 
@@ -27,9 +30,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from members import member_differences  # noqa: E402  (bench/members.py)
 
-MODES = ("native", "shadowed", "behind")
+MODES = ("native", "shadowed", "behind", "tmpfs")
 LOADS = ("quiet", "busy")
-TARGETS = {("shadowed", "quiet"): 0.95, ("shadowed", "busy"): 0.90, ("behind", "quiet"): 0.98}
+TARGETS = {("shadowed", "quiet"): 0.95, ("shadowed", "busy"): 0.90, ("behind", "quiet"): 0.98,
+           # No target of its own: the shim's cost without the second device flush, to read
+           # the shadowed rows by.
+           ("tmpfs", "quiet"): None, ("tmpfs", "busy"): None}
 
 
 class Failed(Exception):
@@ -69,12 +75,16 @@ class Cluster:
             d.mkdir(parents=True, exist_ok=True)
         os.chmod(root, 0o755)
         self.env = dict(env)
+        self.mounted = False
         if mode == "native":
             self.data = root / "pgdata"
         else:
             self.primary, self.secondary, state = root / "primary", root / "secondary", root / "state"
             for d in (self.primary, self.secondary, state):
                 d.mkdir()
+            self.mounted = mode == "tmpfs"
+            if self.mounted:
+                subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", str(self.secondary)], check=True, timeout=60)
             self.config = root / "shadow.toml"
             q = json.dumps
             self.config.write_text(
@@ -134,6 +144,11 @@ class Cluster:
             raise Failed(f"{self.mode}: no tps in pgbench's output: {out[-300:]}")
         return float(m.group(1))
 
+    def unmount(self) -> None:
+        if self.mounted:
+            subprocess.run(["umount", "-l", str(self.secondary)], timeout=60)
+            self.mounted = False
+
     def check_members(self) -> list[str]:
         if self.mode == "native":
             return []
@@ -174,8 +189,8 @@ def run(a, base: Path, clean_env, progress_line) -> dict:
         for i, mode in enumerate(MODES):
             progress_line(f"  pgbench          {mode}: initdb, pgbench -i -s {scale}")
             c = Cluster(mode, root / mode, a.lib_abs, port + i, clean_env(), a.timeout)
-            c.init(scale)
             clusters[mode] = c
+            c.init(scale)
         for load in LOADS:
             for mode in MODES:
                 c = clusters[mode]
@@ -196,12 +211,15 @@ def run(a, base: Path, clean_env, progress_line) -> dict:
         doc["failures"].append({"workload": "pgbench", "mode": "", "rep": 0, "error": str(e), "stderr": ""})
         for c in clusters.values():
             c.server("pg_ctl", "-D", str(c.data), "-m", "immediate", "-w", "stop", check=False)
+    finally:
+        for c in clusters.values():
+            c.unmount()
     native = doc["tps"].get("native", {})
     for (mode, load), limit in TARGETS.items():
         got, ref = doc["tps"].get(mode, {}).get(load), native.get(load)
         if got and ref:
             r = got / ref
-            doc["ratios"][f"{mode}/native {load}"] = {"ratio": r, "target": limit, "pass": r >= limit}
+            doc["ratios"][f"{mode}/native {load}"] = {"ratio": r, "target": limit, "pass": None if limit is None else r >= limit}
     doc["elapsed_seconds"] = round(time.monotonic() - t0, 1)
     return doc
 
@@ -221,8 +239,9 @@ def print_section(doc: dict | None) -> None:
         cells = "  ".join(f"{load} {t[load]:.0f}" for load in LOADS if load in t)
         print(f"  {mode:<9} {cells}")
     for name, r in doc["ratios"].items():
-        print(f"  {name:<22} {r['ratio']:.3f}  target >= {r['target']:.2f}  "
-              f"{'pass' if r['pass'] else 'MISS'}")
+        verdict = ("(no target: the shim without a second flush on the same disk)" if r["target"] is None
+                   else f"target >= {r['target']:.2f}  {'pass' if r['pass'] else 'MISS'}")
+        print(f"  {name:<22} {r['ratio']:.3f}  {verdict}")
 
 
 def csv_rows(doc: dict | None, width: int) -> list[list]:
