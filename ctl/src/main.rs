@@ -4,7 +4,6 @@
 //! 2 error (bad arguments, unreadable config or state, refused operation, I/O error).
 
 mod docs;
-mod execcheck;
 mod hang;
 mod live;
 mod report;
@@ -634,7 +633,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Cmd::CheckExec { program } => {
             g.only("check-exec", false, false)?;
-            execcheck::check(&program)?;
+            shadow_core::execcheck::check(&program)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Generate { dir } => {

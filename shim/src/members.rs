@@ -616,6 +616,24 @@ pub fn prepare_exec() -> (Vec<u64>, Vec<u64>) {
     (carried, begun)
 }
 
+/// Before an exec of a program that runs without the shim (`why`: which, and why): the
+/// files it inherits open for writing are written on the lead alone from now on. Each is
+/// reported insecure at once (this image never reaches its last close) and its intent
+/// stays open (no shim in the new image ends it), so `recover` is due. Before, nothing
+/// named the cause: the new image's end was taken for a crash.
+pub fn exec_without_shim(why: &str) {
+    let mut reported: Vec<Arc<Ocb>> = Vec::new();
+    for (fd, ocb) in fdtable::all() {
+        let inherited = real::fcntl(fd, libc::F_GETFD, 0).is_ok_and(|f| f & libc::FD_CLOEXEC == 0);
+        let writable = ocb.flags() & libc::O_ACCMODE != libc::O_RDONLY;
+        if inherited && writable && ocb.secondary_fd().is_some() && !reported.iter().any(|o| Arc::ptr_eq(o, &ocb)) {
+            ocb.mark_insecure_because(format!("inherited open for writing by {why}"));
+            ocb.report_insecure_now();
+            reported.push(ocb);
+        }
+    }
+}
+
 /// In a new image, once the inherited files are level: the intents the old image carried
 /// across exec are over.
 pub fn end_carried_intents(ids: &[u64]) {

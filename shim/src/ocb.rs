@@ -500,10 +500,17 @@ impl Ocb {
     /// The file's members may differ from now on: its write intent is begun (and kept past
     /// the last close), so that `recover` compares it even after a clean exit.
     pub fn mark_insecure(&self, what: &str, e: Errno) {
+        if !self.is_insecure() {
+            self.mark_insecure_because(format!("{what}: {}", e.describe()));
+        }
+    }
+
+    /// `mark_insecure` for a reason that is no error of a call's.
+    pub fn mark_insecure_because(&self, why: String) {
         if self.is_insecure() {
             return;
         }
-        let why = Box::into_raw(Box::new(format!("{what}: {}", e.describe())));
+        let why = Box::into_raw(Box::new(why));
         if self.insecure.compare_exchange(std::ptr::null_mut(), why, Ordering::AcqRel, Ordering::Acquire).is_err() {
             // SAFETY: never shared: the slot held an earlier reason.
             drop(unsafe { Box::from_raw(why) });

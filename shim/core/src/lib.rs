@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod exec;
+pub mod execcheck;
 pub mod history;
 pub mod journal;
 pub mod shared;

@@ -367,6 +367,12 @@ unsafe fn exec_with(
             };
             let launch = found.as_ref().and_then(|(shown, file, shadowed)| plan_launch(shown, file.clone(), *shadowed, argv));
             let program = launch.as_ref().map(|l| &l.file).or(found.as_ref().map(|f| &f.1));
+            if carried.is_some() {
+                // Looked at only when files are inherited open for writing (a few reads).
+                if let Some(without) = program.and_then(|p| p.to_str().ok()).and_then(shadow_core::execcheck::runs_without_shim) {
+                    crate::members::exec_without_shim(&without.to_string());
+                }
+            }
             let env = env_with_shim(envp, carried.into_iter().collect(), &program.map(|p| LoaderPaths::of(p)).unwrap_or_default());
             let envp = env.as_ref().map_or(envp, |e| e.ptrs.as_ptr());
             crate::members::retire_unused_intents();

@@ -1,6 +1,9 @@
 //! Can this program run under the shim? The dynamic loader ignores LD_PRELOAD for static
 //! binaries and in secure-execution mode (setuid/setgid to someone else, file
-//! capabilities); such a program would run un-mirrored, so it is refused.
+//! capabilities), and a Go program makes its own system calls; such a program would run
+//! un-mirrored. `shadowctl check-exec` (so `shadow-run`) refuses it; the shim, when a
+//! mirrored program execs one, reports the files it inherits open for writing (they are
+//! written on the primary alone from then on).
 
 use std::fs::File;
 use std::io::Read;
@@ -86,8 +89,8 @@ fn read_up_to(read: &dyn Fn(u64, usize) -> Option<Vec<u8>>, at: u64) -> Option<V
 /// whole image), whose first bytes are GO_BUILDINFO. 64-bit little-endian images only.
 fn is_go(read: &dyn Fn(u64, usize) -> Option<Vec<u8>>) -> bool {
     let go = || -> Option<bool> {
-        use shadow_core::exec::le;
-        let head = shadow_core::exec::elf64_header(read)?;
+        use crate::exec::le;
+        let head = crate::exec::elf64_header(read)?;
         let u16_at = |b: &[u8], o: usize| le(b, o, 2).map(|v| v as usize);
         let u32_at = |b: &[u8], o: usize| le(b, o, 4).map(|v| v as usize);
         let u64_at = |b: &[u8], o: usize| le(b, o, 8);
@@ -114,45 +117,71 @@ fn is_go(read: &dyn Fn(u64, usize) -> Option<Vec<u8>>) -> bool {
     go().unwrap_or(false)
 }
 
-pub fn check(program: &str) -> Result<(), String> {
-    check_depth(program, 0)
+/// Why a program cannot be run mirrored: `shown`, the file looked at (the program, or the
+/// interpreter of a script), and the reason; `certain` when it is known to run without the
+/// shim, not merely impossible to tell (unreadable, not found, not an ELF file).
+#[derive(Debug)]
+pub struct Unmirrored {
+    pub shown: String,
+    pub reason: String,
+    pub certain: bool,
 }
 
-fn check_depth(program: &str, depth: usize) -> Result<(), String> {
-    if depth > 4 {
-        return Err(format!("{program}: too many levels of script interpreters"));
+impl std::fmt::Display for Unmirrored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.shown, self.reason)
     }
-    let path = find_in_path(program)?;
+}
+
+/// For `shadowctl check-exec`: Ok when the program runs under the shim, else the one-line
+/// refusal.
+pub fn check(program: &str) -> Result<(), String> {
+    check_depth(program, 0).map_err(|u| format!("{u} (refused)"))
+}
+
+/// For the shim's exec hook: why the program an exec runs would run without the shim, when
+/// that is certain (a file it cannot read or tell is left to the exec, which answers).
+pub fn runs_without_shim(program: &str) -> Option<Unmirrored> {
+    check_depth(program, 0).err().filter(|u| u.certain)
+}
+
+fn check_depth(program: &str, depth: usize) -> Result<(), Unmirrored> {
+    let unsure = |shown: &dyn std::fmt::Display, reason: String| Unmirrored { shown: shown.to_string(), reason, certain: false };
+    if depth > 4 {
+        return Err(unsure(&program, "too many levels of script interpreters".into()));
+    }
+    let path = find_in_path(program).map_err(|e| unsure(&program, e))?;
     let shown = path.display();
-    let meta = std::fs::metadata(&path).map_err(|e| format!("{shown}: {e}"))?;
+    let without = |reason: &str| Unmirrored { shown: shown.to_string(), reason: reason.into(), certain: true };
+    let meta = std::fs::metadata(&path).map_err(|e| unsure(&shown, e.to_string()))?;
     let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
     if meta.mode() & 0o4000 != 0 && meta.uid() != euid {
-        return Err(format!("{shown}: setuid program; the loader would ignore LD_PRELOAD and it would run un-mirrored (refused)"));
+        return Err(without("setuid program; the loader would ignore LD_PRELOAD and it would run un-mirrored"));
     }
     if meta.mode() & 0o2000 != 0 && meta.gid() != egid {
-        return Err(format!("{shown}: setgid program; the loader would ignore LD_PRELOAD and it would run un-mirrored (refused)"));
+        return Err(without("setgid program; the loader would ignore LD_PRELOAD and it would run un-mirrored"));
     }
-    let cpath = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| format!("{shown}: bad path"))?;
+    let cpath = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| unsure(&shown, "bad path".into()))?;
     let caps = unsafe { libc::getxattr(cpath.as_ptr(), c"security.capability".as_ptr(), std::ptr::null_mut(), 0) };
     if caps > 0 {
-        return Err(format!("{shown}: has file capabilities; the loader would ignore LD_PRELOAD (refused)"));
+        return Err(without("has file capabilities; the loader would ignore LD_PRELOAD"));
     }
     let mut head = vec![0u8; 64 * 1024];
-    let n = File::open(&path).and_then(|mut f| f.read(&mut head)).map_err(|e| format!("{shown}: {e}"))?;
+    let n = File::open(&path).and_then(|mut f| f.read(&mut head)).map_err(|e| unsure(&shown, e.to_string()))?;
     head.truncate(n);
     if let Some(rest) = head.strip_prefix(b"#!") {
         let line = rest.split(|&b| b == b'\n').next().unwrap_or(b"");
         let line = String::from_utf8_lossy(line);
         let mut words = line.split_whitespace();
-        let interp = words.next().ok_or_else(|| format!("{shown}: empty #! line"))?;
+        let interp = words.next().ok_or_else(|| unsure(&shown, "empty #! line".into()))?;
         let interp = if interp.ends_with("/env") { words.find(|w| !w.starts_with('-')).unwrap_or(interp) } else { interp };
         return check_depth(interp, depth + 1);
     }
     match elf_has_interp(&head) {
-        Ok(true) if makes_its_own_syscalls(&path) => Err(format!("{shown}: a Go program; it makes its system calls without the C library, where LD_PRELOAD cannot see them, and would run un-mirrored (refused)")),
+        Ok(true) if makes_its_own_syscalls(&path) => Err(without("a Go program; it makes its system calls without the C library, where LD_PRELOAD cannot see them, and would run un-mirrored")),
         Ok(true) => Ok(()),
-        Ok(false) => Err(format!("{shown}: statically linked; LD_PRELOAD cannot reach it and it would run un-mirrored (refused)")),
-        Err(e) => Err(format!("{shown}: {e}; cannot tell whether it would be mirrored (refused)")),
+        Ok(false) => Err(without("statically linked; LD_PRELOAD cannot reach it and it would run un-mirrored")),
+        Err(e) => Err(unsure(&shown, format!("{e}; cannot tell whether it would be mirrored"))),
     }
 }
 
