@@ -93,7 +93,7 @@ pub fn install_fork_handlers() {
 /// handler's hook meanwhile runs mirrored as usual but without the fork lock (no other
 /// thread is in a hook) and without queueing behind; one that forks leaves the lock alone
 /// instead of waiting on itself. Inside the fork's own handlers it passes straight through.
-extern "C" fn before_fork() {
+pub(crate) extern "C" fn before_fork() {
     if INSIDE.with(|f| f.get()) || FORKING.with(|f| f.get()) {
         FORK_UNLOCKED.with(|f| f.set(true));
         return;
@@ -107,7 +107,7 @@ extern "C" fn before_fork() {
     FORKING.with(|f| f.set(true));
     drop(inside);
 }
-extern "C" fn after_fork_parent() {
+pub(crate) extern "C" fn after_fork_parent() {
     if FORK_UNLOCKED.with(|f| f.replace(false)) {
         crate::fdtable::mark_all_shared();
         return;
@@ -118,7 +118,7 @@ extern "C" fn after_fork_parent() {
     crate::fdtable::mark_all_shared();
     crate::forklock::unwrite();
 }
-extern "C" fn after_fork_child() {
+pub(crate) extern "C" fn after_fork_child() {
     let unlocked = FORK_UNLOCKED.with(|f| f.replace(false));
     let inside = (!unlocked).then(Inside::force);
     FORKING.with(|f| f.set(false));

@@ -14,6 +14,10 @@ int shadow_fd_is_shadowed(int fd);
 long shadow_write_all(int fd, const char *buf, size_t n);
 long shadow_syscall(long n, long a, long b, long c, long d, long e, long f, int *handled);
 int shadow_exec(const char *path, char *const argv[], char *const envp[], int search);
+int shadow_clone_is_fork(int flags);
+void shadow_fork_prepare(void);
+void shadow_fork_parent(void);
+void shadow_fork_child(void);
 
 static int real_vdprintf(int fd, const char *fmt, va_list ap) {
     static int (*real)(int, const char *, va_list);
@@ -193,4 +197,44 @@ int shadow_c_wprintf_chk(int flag, const wchar_t *fmt, ...) {
     int r = shadow_c_vfwprintf_chk(stdout, flag, fmt, ap);
     va_end(ap);
     return r;
+}
+
+/* clone(3) with a child that gets its own copy of the memory (no CLONE_VM): a fork, but
+ * glibc runs no fork handlers for it, so the shim's run here (the child shared descriptions
+ * its parent's shim did not know were shared, and wrote with the parent's registry slot and
+ * intents: members differed). The child's function then leaves by _exit, which the shim
+ * sees, rather than by glibc's bare exit system call, which it would not (its intents would
+ * stay open, taken for a crash). Threads and vfork-like children go through as they are. */
+struct clone_start {
+    int (*fn)(void *);
+    void *arg;
+};
+
+static int clone_child(void *p) {
+    /* The parent's frame, in the child's own copy of the memory. */
+    struct clone_start *s = p;
+    shadow_fork_child();
+    _exit(s->fn(s->arg));
+}
+
+int shadow_c_clone(int (*fn)(void *), void *stack, int flags, void *arg, ...) {
+    static int (*real)(int (*)(void *), void *, int, void *, ...);
+    /* As glibc's own clone does, the optional arguments are read whether given or not. */
+    va_list ap;
+    va_start(ap, arg);
+    pid_t *parent_tid = va_arg(ap, pid_t *);
+    void *tls = va_arg(ap, void *);
+    pid_t *child_tid = va_arg(ap, pid_t *);
+    va_end(ap);
+    if (!real)
+        real = (int (*)(int (*)(void *), void *, int, void *, ...))dlsym(RTLD_NEXT, "clone");
+    if (fn == NULL || !shadow_clone_is_fork(flags))
+        return real(fn, stack, flags, arg, parent_tid, tls, child_tid);
+    struct clone_start s = {fn, arg};
+    shadow_fork_prepare();
+    int pid = real(clone_child, stack, flags, &s, parent_tid, tls, child_tid);
+    int saved = errno;
+    shadow_fork_parent();
+    errno = saved;
+    return pid;
 }

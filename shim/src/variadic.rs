@@ -1,5 +1,5 @@
-//! Variadic hooks (dprintf, vdprintf, syscall, execl, execlp, execle, the wide printf
-//! family: those taking a va_list too, which stable Rust cannot name). Their bodies are C
+//! Variadic hooks (dprintf, vdprintf, syscall, execl, execlp, execle, clone, the wide
+//! printf family: those taking a va_list too, which stable Rust cannot name). Their bodies are C
 //! (variadic.c); the exported symbols are naked jumps into it, so the C function receives
 //! the caller's registers untouched. The C side calls back into the `shadow_*` functions.
 
@@ -15,6 +15,7 @@ extern "C" {
     fn shadow_c_execl();
     fn shadow_c_execlp();
     fn shadow_c_execle();
+    fn shadow_c_clone();
     fn shadow_c_fwprintf();
     fn shadow_c_vfwprintf();
     fn shadow_c_wprintf();
@@ -46,6 +47,7 @@ jump_to_c! {
     execl => shadow_c_execl,
     execlp => shadow_c_execlp,
     execle => shadow_c_execle,
+    clone => shadow_c_clone,
     fwprintf => shadow_c_fwprintf,
     vfwprintf => shadow_c_vfwprintf,
     wprintf => shadow_c_wprintf,
@@ -74,6 +76,29 @@ pub unsafe extern "C" fn shadow_exec(path: *const c_char, argv: *const *const c_
     } else {
         crate::hooks::process::execve(path, argv, envp)
     }
+}
+
+/// For clone(3) (variadic.c): whether its child gets its own copy of the memory, as a
+/// fork's does, while the shim is active.
+#[no_mangle]
+pub extern "C" fn shadow_clone_is_fork(flags: c_int) -> c_int {
+    (crate::set::is_active() && flags as c_long & CLONE_SHARES_VM == 0) as c_int
+}
+
+/// The fork handlers, for clone(3) (variadic.c), for which glibc runs none.
+#[no_mangle]
+pub extern "C" fn shadow_fork_prepare() {
+    boundary::before_fork();
+}
+
+#[no_mangle]
+pub extern "C" fn shadow_fork_parent() {
+    boundary::after_fork_parent();
+}
+
+#[no_mangle]
+pub extern "C" fn shadow_fork_child() {
+    boundary::after_fork_child();
 }
 
 fn failed(e: Errno) -> c_long {
