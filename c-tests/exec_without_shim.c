@@ -1,12 +1,15 @@
 // exec_without_shim: a mirrored program execs one the shim cannot enter (statically
-// linked: the loader ignores LD_PRELOAD) with a file under the prefix open for writing. The
-// new program's writes reach the primary alone; the exec is the last the shim sees of the
-// file. Each such file is reported (00020, naming the program and why) at the exec and its
-// intent stays open, so recover is due. Before, nothing named the cause: the new image's end
-// was taken for a crash (`00101 ... ended with changes in flight`).
+// linked: the loader ignores LD_PRELOAD), first with a file under the prefix open for
+// writing, then from a working directory under the prefix. The new program's writes reach
+// the primary alone. Each inherited file is reported (00020, naming the program and why) at
+// the exec and its intent stays open, so recover is due; the working directory is reported
+// too (00130). Before, nothing named the cause: the new image's end was taken for a crash
+// (`00101 ... ended with changes in flight`), and the file it made by a relative path went
+// unreported.
 // expect-verify: differ
 // expect-recover: needed
 // expect-history: ^00020 \[[^]]*/primary/f\]\[[^]]*/secondary/f\]\[inherited open for writing by [^]]*/static_writer: statically linked; LD_PRELOAD cannot reach it and it would run un-mirrored\]$
+// expect-history: ^00130 \[[^]]*/primary/dir\]\[[^]]*/secondary/dir\]\[working directory of [^]]*/static_writer: statically linked; LD_PRELOAD cannot reach it and it would run un-mirrored: its changes by a relative path reach the primary alone\]$
 #include "check.h"
 
 #include <libgen.h>
@@ -32,5 +35,15 @@ int main(void)
 	write_str(fd, "after\n");
 	CHECK_SYS(close(fd));
 	EXPECT_FILE(member_path("primary", SHADOW "/f"), "before\nunmirrored\nafter\n");
+
+	CHECK_SYS(mkdir(SHADOW "/dir", 0755));
+	CHECK_SYS(chdir(SHADOW "/dir"));
+	pid = CHECK_SYS(fork());
+	if (pid == 0) {
+		execl(helper, "static_writer", "relative\n", "made_here", (char *)NULL);
+		_exit(127);
+	}
+	wait_ok(pid);
+	EXPECT_FILE(member_path("primary", SHADOW "/dir/made_here"), "relative\n");
 	return 0;
 }

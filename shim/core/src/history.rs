@@ -34,6 +34,10 @@ pub enum Code {
     /// A call the shim cannot mirror named a path under the prefix (a raw system call with
     /// no mirrored form, such as mount): it was refused with ENOSYS, never run on one member.
     Refused = 120,
+    /// A program that runs without the shim (static, setuid to another user, file
+    /// capabilities, Go) was started with its working directory under the prefix: what it
+    /// changes by a relative path reaches the primary alone.
+    Unmirrored = 130,
 }
 
 impl Code {
@@ -56,7 +60,7 @@ impl Code {
         })
     }
 
-    pub const ALL: [Code; 14] = [
+    pub const ALL: [Code; 15] = [
         Code::InsecureFile,
         Code::NamespaceMismatch,
         Code::ChangeListFailed,
@@ -71,6 +75,7 @@ impl Code {
         Code::RecoverNeeded,
         Code::SplitBrain,
         Code::Refused,
+        Code::Unmirrored,
     ];
 
     /// What a record with this code says, for shadow.toml(5) and README's table.
@@ -90,6 +95,7 @@ impl Code {
             Code::RecoverNeeded => "a process ended with changes in flight: recover is due",
             Code::SplitBrain => "split brain: both members were written while apart",
             Code::Refused => "a call with no mirrored form named a path under the prefix: refused with ENOSYS",
+            Code::Unmirrored => "a program that runs without the shim was started with its working directory under the prefix: its changes by a relative path reach the primary alone",
         }
     }
 

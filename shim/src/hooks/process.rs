@@ -8,6 +8,7 @@ use crate::boundary::{self, FfiReturn};
 use crate::real::{raw, Errno};
 use crate::resolve::Spath;
 use crate::set;
+use shadow_core::history::Code;
 use libc::{c_char, c_int, mode_t, pid_t};
 use once_cell::sync::Lazy;
 use std::ffi::{CStr, CString};
@@ -367,10 +368,16 @@ unsafe fn exec_with(
             };
             let launch = found.as_ref().and_then(|(shown, file, shadowed)| plan_launch(shown, file.clone(), *shadowed, argv));
             let program = launch.as_ref().map(|l| &l.file).or(found.as_ref().map(|f| &f.1));
-            if carried.is_some() {
-                // Looked at only when files are inherited open for writing (a few reads).
+            // Looked at only when the new program could change something under the prefix
+            // without the shim: files inherited open for writing, or a working directory
+            // there (a stat and a few reads of the program).
+            let cwd = crate::resolve::virtual_cwd();
+            if carried.is_some() || cwd.is_some() {
                 if let Some(without) = program.and_then(|p| p.to_str().ok()).and_then(shadow_core::execcheck::runs_without_shim) {
                     crate::members::exec_without_shim(&without.to_string());
+                    if let Some(cwd) = cwd {
+                        crate::report::record(Code::Unmirrored, &cwd, &format!("working directory of {without}: its changes by a relative path reach the primary alone"));
+                    }
                 }
             }
             let env = env_with_shim(envp, carried.into_iter().collect(), &program.map(|p| LoaderPaths::of(p)).unwrap_or_default());
