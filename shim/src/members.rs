@@ -582,14 +582,23 @@ pub fn intent_end(id: u64) {
     retire(&mut hot, now, false);
 }
 
+/// What an exec hands the new image: the write intents of the files it inherits open for
+/// writing (`ids`; the new image ends them once it has brought the files level:
+/// `end_carried_intents`), those begun here for it (`begun`: ended if the exec fails, as
+/// this image goes on), and those files.
+#[derive(Default)]
+pub struct Carried {
+    pub ids: Vec<u64>,
+    pub begun: Vec<u64>,
+    pub files: Vec<Arc<Ocb>>,
+}
+
 /// Before an exec. Files only this image holds (all their fds close on exec) are settled
 /// as at a last close. Files the new image inherits open for writing may be written by the
 /// loader before the new image's shim starts (ld.so's messages to a shadowed stderr), on
 /// the lead only: their directories stay marked in flight and published, so that a new
-/// image that dies before its start leaves `recover` due. Returns those intents' ids, which
-/// the new image ends once it has brought the files level (`end_carried_intents`), and the
-/// ones begun here for it (to end if the exec fails: this image goes on).
-pub fn prepare_exec() -> (Vec<u64>, Vec<u64>) {
+/// image that dies before its start leaves `recover` due.
+pub fn prepare_exec() -> Carried {
     let mut by_ocb: Vec<(Arc<Ocb>, Vec<c_int>)> = Vec::new();
     for (fd, o) in fdtable::all() {
         match by_ocb.iter_mut().find(|(x, _)| Arc::ptr_eq(x, &o)) {
@@ -597,40 +606,36 @@ pub fn prepare_exec() -> (Vec<u64>, Vec<u64>) {
             None => by_ocb.push((o, vec![fd])),
         }
     }
-    let (mut carried, mut begun) = (Vec::new(), Vec::new());
+    let mut carried = Carried::default();
     for (ocb, fds) in by_ocb {
         let closes = fds.iter().all(|&fd| real::fcntl(fd, libc::F_GETFD, 0).is_ok_and(|f| f & libc::FD_CLOEXEC != 0));
         if closes {
             ocb.settle(fds[0]);
         } else if ocb.secondary_fd().is_some() {
             match ocb.intent_id() {
-                Some(id) => carried.push(id),
-                None => begun.push(intent_begin_unflushed(&ocb.rel())),
+                Some(id) => carried.ids.push(id),
+                None => carried.begun.push(intent_begin_unflushed(&ocb.rel())),
             }
+            carried.files.push(ocb);
         }
     }
-    begun.retain(|&id| id != 0);
-    carried.extend(&begun);
-    carried.sort_unstable();
-    carried.dedup();
-    (carried, begun)
+    carried.begun.retain(|&id| id != 0);
+    carried.ids.extend(&carried.begun);
+    carried.ids.sort_unstable();
+    carried.ids.dedup();
+    carried
 }
 
 /// Before an exec of a program that runs without the shim (`why`: which, and why): the
-/// files it inherits open for writing are written on the lead alone from now on. Each is
-/// reported insecure at once (this image never reaches its last close) and its intent
-/// stays open (no shim in the new image ends it), so `recover` is due. Before, nothing
-/// named the cause: the new image's end was taken for a crash.
-pub fn exec_without_shim(why: &str) {
-    let mut reported: Vec<Arc<Ocb>> = Vec::new();
-    for (fd, ocb) in fdtable::all() {
-        let inherited = real::fcntl(fd, libc::F_GETFD, 0).is_ok_and(|f| f & libc::FD_CLOEXEC == 0);
-        let writable = ocb.flags() & libc::O_ACCMODE != libc::O_RDONLY;
-        if inherited && writable && ocb.secondary_fd().is_some() && !reported.iter().any(|o| Arc::ptr_eq(o, &ocb)) {
-            ocb.mark_insecure_because(format!("inherited open for writing by {why}"));
-            ocb.report_insecure_now();
-            reported.push(ocb);
-        }
+/// files it inherits open for writing (`files`, from `prepare_exec`) are written on the
+/// lead alone from now on. Each is reported insecure at once (this image never reaches
+/// its last close) and its intent stays open (no shim in the new image ends it), so
+/// `recover` is due. Before, nothing named the cause: the new image's end was taken for a
+/// crash.
+pub fn exec_without_shim(files: &[Arc<Ocb>], why: &str) {
+    for ocb in files.iter().filter(|o| o.flags() & libc::O_ACCMODE != libc::O_RDONLY) {
+        ocb.mark_insecure_because(format!("inherited open for writing by {why}"));
+        ocb.report_insecure_now();
     }
 }
 

@@ -1,7 +1,8 @@
 //! Variadic hooks (dprintf, vdprintf, syscall, execl, execlp, execle, clone, the wide
-//! printf family: those taking a va_list too, which stable Rust cannot name). Their bodies are C
-//! (variadic.c); the exported symbols are naked jumps into it, so the C function receives
-//! the caller's registers untouched. The C side calls back into the `shadow_*` functions.
+//! printf family: those taking a va_list too, which stable Rust cannot name). Their bodies
+//! are C (variadic.c); the exported symbols are naked jumps into it, so the C function
+//! receives the caller's registers untouched. The C side calls back into the `shadow_*`
+//! functions.
 
 use crate::boundary;
 use crate::fdtable;

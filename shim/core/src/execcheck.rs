@@ -68,9 +68,8 @@ const GO_BUILDINFO: &[u8] = b"\xff Go buildinf:";
 /// through libc), so its changes would reach the primary alone by a relative path and fail
 /// by a virtual one. Rust programs on rustix's raw backend do the same for a few calls and
 /// leave no such mark (README, "Decisions and documented limits").
-fn makes_its_own_syscalls(path: &Path) -> bool {
+fn makes_its_own_syscalls(f: &File) -> bool {
     use std::os::unix::fs::FileExt;
-    let Ok(f) = File::open(path) else { return false };
     is_go(&|off, len| {
         let mut buf = vec![0; len];
         let n = f.read_at(&mut buf, off).ok()?;
@@ -166,8 +165,9 @@ fn check_depth(program: &str, depth: usize) -> Result<(), Unmirrored> {
     if caps > 0 {
         return Err(without("has file capabilities; the loader would ignore LD_PRELOAD"));
     }
+    let mut file = File::open(&path).map_err(|e| unsure(&shown, e.to_string()))?;
     let mut head = vec![0u8; 64 * 1024];
-    let n = File::open(&path).and_then(|mut f| f.read(&mut head)).map_err(|e| unsure(&shown, e.to_string()))?;
+    let n = file.read(&mut head).map_err(|e| unsure(&shown, e.to_string()))?;
     head.truncate(n);
     if let Some(rest) = head.strip_prefix(b"#!") {
         let line = rest.split(|&b| b == b'\n').next().unwrap_or(b"");
@@ -178,7 +178,7 @@ fn check_depth(program: &str, depth: usize) -> Result<(), Unmirrored> {
         return check_depth(interp, depth + 1);
     }
     match elf_has_interp(&head) {
-        Ok(true) if makes_its_own_syscalls(&path) => Err(without("a Go program; it makes its system calls without the C library, where LD_PRELOAD cannot see them, and would run un-mirrored")),
+        Ok(true) if makes_its_own_syscalls(&file) => Err(without("a Go program; it makes its system calls without the C library, where LD_PRELOAD cannot see them, and would run un-mirrored")),
         Ok(true) => Ok(()),
         Ok(false) => Err(without("statically linked; LD_PRELOAD cannot reach it and it would run un-mirrored")),
         Err(e) => Err(unsure(&shown, format!("{e}; cannot tell whether it would be mirrored"))),

@@ -347,10 +347,10 @@ unsafe fn exec_with(
                 // still in place at exec reached the primary alone).
                 crate::hooks::data::sync_all_deferred();
             }
-            let (carried, begun) = if replaces { crate::members::prepare_exec() } else { Default::default() };
+            let carried = if replaces { crate::members::prepare_exec() } else { Default::default() };
             // If the exec fails this image goes on: what it began for the new one is over.
-            let _undo = ExecFailed(begun);
-            let carried = (!carried.is_empty()).then(|| CString::new(format!("{CARRIED_INTENTS}={}", carried.iter().map(u64::to_string).collect::<Vec<_>>().join(","))).unwrap_or_default());
+            let _undo = ExecFailed(carried.begun);
+            let carried_env = (!carried.ids.is_empty()).then(|| CString::new(format!("{CARRIED_INTENTS}={}", carried.ids.iter().map(u64::to_string).collect::<Vec<_>>().join(","))).unwrap_or_default());
             let name = crate::mem::path(path);
             let found = match (name, how) {
                 (None, _) => None,
@@ -372,15 +372,15 @@ unsafe fn exec_with(
             // without the shim: files inherited open for writing, or a working directory
             // there (a stat and a few reads of the program).
             let cwd = crate::resolve::virtual_cwd();
-            if carried.is_some() || cwd.is_some() {
+            if !carried.files.is_empty() || cwd.is_some() {
                 if let Some(without) = program.and_then(|p| p.to_str().ok()).and_then(shadow_core::execcheck::runs_without_shim) {
-                    crate::members::exec_without_shim(&without.to_string());
+                    crate::members::exec_without_shim(&carried.files, &without.to_string());
                     if let Some(cwd) = cwd {
                         crate::report::record(Code::Unmirrored, &cwd, &format!("working directory of {without}: its changes by a relative path reach the primary alone"));
                     }
                 }
             }
-            let env = env_with_shim(envp, carried.into_iter().collect(), &program.map(|p| LoaderPaths::of(p)).unwrap_or_default());
+            let env = env_with_shim(envp, carried_env.into_iter().collect(), &program.map(|p| LoaderPaths::of(p)).unwrap_or_default());
             let envp = env.as_ref().map_or(envp, |e| e.ptrs.as_ptr());
             crate::members::retire_unused_intents();
             match (&launch, &found) {
