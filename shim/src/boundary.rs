@@ -6,6 +6,7 @@
 use crate::real::{Errno, Res};
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 thread_local! {
     // Const-initialised and without a destructor: safe to touch before main and while a
@@ -54,6 +55,54 @@ pub fn is_inside() -> bool {
     INSIDE.with(Cell::get)
 }
 
+/// Set by the program's first `pthread_cancel`.
+static CANCELS: AtomicBool = AtomicBool::new(false);
+
+/// The program cancels a thread (`pthread_cancel`), maybe its only one.
+pub fn note_cancel() {
+    CANCELS.store(true, Ordering::SeqCst);
+}
+
+/// Cancellation held off for the calling thread while the shim works for it, restored as it
+/// was when dropped. A request acted upon inside the shim would unwind the thread through
+/// its `catch_unwind` (glibc then aborts the process: "exception not rethrown"), or between
+/// the lead's change and the follower's, with the shim's locks held. A request that comes
+/// meanwhile stays pending: the thread acts on it at its next cancellation point, as if it
+/// had come just after the call. Held (two atomic updates of the thread's state in glibc,
+/// about 10 ns) once the process has a second thread, or has cancelled a thread: before
+/// that, no other thread can make a request, and this one is in the shim, not cancelling.
+pub struct NoCancel(Option<libc::c_int>);
+
+impl NoCancel {
+    pub fn hold() -> NoCancel {
+        NoCancel((CANCELS.load(Ordering::Relaxed) || crate::real::may_have_threads()).then(|| {
+            let mut was = crate::real::PTHREAD_CANCEL_ENABLE;
+            unsafe { crate::real::pthread_setcancelstate(crate::real::PTHREAD_CANCEL_DISABLE, &mut was) };
+            was
+        }))
+    }
+}
+
+impl Drop for NoCancel {
+    fn drop(&mut self) {
+        if let Some(was) = self.0 {
+            unsafe { crate::real::pthread_setcancelstate(was, std::ptr::null_mut()) };
+        }
+    }
+}
+
+/// At the start of a hook whose libc call is a cancellation point, before the shim does
+/// anything: a pending request is acted upon there, as glibc's call would before making
+/// the system call. Called from the exported function itself, outside every frame of the
+/// shim that has something to undo. Inside the shim already (a stream's buffer written
+/// out by a hooked `fclose`), the outer hook holds cancellation off: nothing to do.
+#[inline]
+pub fn cancellation_point() {
+    if CANCELS.load(Ordering::Relaxed) && !is_inside() {
+        unsafe { crate::real::raw::pthread_testcancel() };
+    }
+}
+
 /// What an exported function returns for "failed, see errno".
 pub trait FfiReturn: Copy + PartialEq {
     const FAILED: Self;
@@ -100,6 +149,7 @@ pub(crate) extern "C" fn before_fork() {
     }
     let inside = Inside::force();
     crate::forklock::write();
+    let _no_cancel = NoCancel::hold();
     // Draining may write the queue out and report from this thread.
     let saved = Errno::last();
     crate::behind::before_fork();
@@ -225,6 +275,7 @@ fn run<T: FfiReturn>(drain: bool, body: impl FnOnce() -> Res<T>, passthrough: im
     let Some(_inside) = Inside::enter() else { return unseen(passthrough) };
     let saved = Errno::last();
     let _fork = ForkReadGuard::take();
+    let _no_cancel = NoCancel::hold();
     let _in_flight = crate::members::enter();
     if drain {
         crate::behind::drain();
@@ -256,6 +307,7 @@ pub fn inside<T>(body: impl FnOnce() -> Res<T>) -> Res<T> {
     let inside = Inside::force();
     // Only a fresh entry takes the fork lock: the rwlock is not recursive.
     let _fork = inside.0.then(ForkReadGuard::take);
+    let _no_cancel = inside.0.then(NoCancel::hold);
     let _in_flight = inside.0.then(crate::members::enter);
     let r = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
         crate::report::shim_bug();
@@ -286,6 +338,7 @@ pub fn prepare<T>(body: impl FnOnce() -> Option<T>) -> Option<T> {
     let _inside = Inside::enter()?;
     let saved = Errno::last();
     let _fork = ForkReadGuard::take();
+    let _no_cancel = NoCancel::hold();
     let _in_flight = crate::members::enter();
     crate::behind::drain();
     let r = catch_unwind(AssertUnwindSafe(body)).unwrap_or(None);

@@ -40,6 +40,7 @@ fn shim_fini() {
         return;
     }
     let Some(_inside) = boundary::Inside::enter() else { return };
+    let _no_cancel = boundary::NoCancel::hold();
     unsafe { real::raw::fflush(std::ptr::null_mut()) };
     behind::drain();
     hooks::data::sync_all_deferred();

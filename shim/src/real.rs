@@ -93,6 +93,14 @@ extern "C" {
     pub fn mbrtowc(wc: *mut libc::wchar_t, s: *const c_char, n: size_t, state: *mut libc::mbstate_t) -> size_t;
 }
 
+// Thread cancellation as the shim holds it off (boundary::NoCancel); never hooked, and
+// not in the libc crate. glibc's values.
+pub const PTHREAD_CANCEL_ENABLE: c_int = 0;
+pub const PTHREAD_CANCEL_DISABLE: c_int = 1;
+extern "C" {
+    pub fn pthread_setcancelstate(state: c_int, old: *mut c_int) -> c_int;
+}
+
 /// glibc's `cookie_io_functions_t` (not in the libc crate).
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -306,6 +314,12 @@ real_functions! {
     fn fork() -> libc::pid_t;
     #[version = "GLIBC_2.34"]
     fn _Fork() -> libc::pid_t;
+    fn pthread_cancel(thread: libc::pthread_t) -> c_int;
+    // Called through the table like every other real call, not directly: in a function
+    // with landing pads, LLVM leaves a direct call to a function it knows cannot unwind out
+    // of the call-site table, and the forced unwind of an acted-upon request, finding no
+    // entry there, stops the process.
+    fn pthread_testcancel() -> ();
     fn system(command: *const c_char) -> c_int;
     fn popen(command: *const c_char, mode: *const c_char) -> FileP;
     fn execve(path: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int;

@@ -66,6 +66,7 @@ pub extern "C" fn shadow_fd_is_shadowed(fd: c_int) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn shadow_write_all(fd: c_int, buf: *const c_char, n: size_t) -> c_long {
+    boundary::cancellation_point();
     let data = std::slice::from_raw_parts(buf as *const u8, n);
     boundary::hook(|| crate::hooks::data::write_all(fd, data).map(|n| n as isize), || crate::real::raw::write(fd, buf.cast(), n)) as c_long
 }

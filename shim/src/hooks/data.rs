@@ -105,14 +105,23 @@ unsafe fn iov_payload<'a>(iov: *const iovec, cnt: c_int) -> Payload<'a> {
 /// Declares hooks on fd-first functions: untouched fds go straight to libc after one bitmap
 /// test; shadowed ones run `$core` with their OCB, through `$boundary` (`hook`, or
 /// `hook_write` for the data writes, which need not wait for the write-behind queue).
+/// "cancellation points": glibc's functions are, so the hooks act on a pending request first
+/// (`boundary::cancellation_point`).
 macro_rules! fd_hooks {
-    (via $boundary:ident; $( $(#[$doc:meta])* fn $name:ident($fd:ident: c_int $(, $arg:ident: $ty:ty)*) -> $ret:ty => |$ocb:ident| $core:expr; )*) => {$(
+    (via $boundary:ident; $($hooks:tt)*) => {
+        fd_hooks!(@ $boundary, {}; $($hooks)*);
+    };
+    (via $boundary:ident, cancellation points; $($hooks:tt)*) => {
+        fd_hooks!(@ $boundary, { boundary::cancellation_point() }; $($hooks)*);
+    };
+    (@ $boundary:ident, $first:block; $( $(#[$doc:meta])* fn $name:ident($fd:ident: c_int $(, $arg:ident: $ty:ty)*) -> $ret:ty => |$ocb:ident| $core:expr; )*) => {$(
         $(#[$doc])*
         #[no_mangle]
         pub unsafe extern "C" fn $name($fd: c_int $(, $arg: $ty)*) -> $ret {
             if !fdtable::is_shadowed($fd) {
                 return raw::$name($fd $(, $arg)*);
             }
+            $first
             boundary::$boundary(
                 || match fdtable::get($fd) {
                     None => raw::$name($fd $(, $arg)*).into_res(),
@@ -125,7 +134,7 @@ macro_rules! fd_hooks {
 }
 
 fd_hooks! {
-    via hook_write;
+    via hook_write, cancellation points;
     /// write(2)
     fn write(fd: c_int, buf: *const c_void, n: size_t) -> ssize_t => |ocb| ocb.mirrored_write("write", fd, Landing::Position, Payload::Bytes(bytes(buf, n)), 0, |b| b.map_or_else(|| raw::write(fd, buf, n), |s| raw::write(fd, s.bytes().as_ptr().cast(), s.bytes().len())).into_res());
     /// pwrite(2)
@@ -173,25 +182,29 @@ macro_rules! lseek_hooks {
 lseek_hooks!(lseek, lseek64, __lseek, llseek);
 
 fd_hooks! {
-    via hook;
-    /// ftruncate(2)
-    fn ftruncate(fd: c_int, len: off64_t) -> c_int => |ocb| truncated(ocb.mirrored("ftruncate", || raw::ftruncate(fd, len).into_res(), |sfd, _| real::ftruncate(sfd, len).map(drop)));
-    /// ftruncate64(2)
-    fn ftruncate64(fd: c_int, len: off64_t) -> c_int => |ocb| truncated(ocb.mirrored("ftruncate", || raw::ftruncate64(fd, len).into_res(), |sfd, _| real::ftruncate(sfd, len).map(drop)));
+    via hook, cancellation points;
     /// fallocate(2)
     fn fallocate(fd: c_int, mode: c_int, off: off64_t, len: off64_t) -> c_int => |ocb| fallocate_core(&ocb, fd, mode, off, len);
     /// fallocate64(2)
     fn fallocate64(fd: c_int, mode: c_int, off: off64_t, len: off64_t) -> c_int => |ocb| fallocate_core(&ocb, fd, mode, off, len);
-    /// posix_fallocate(3): returns an error number instead of setting errno.
-    fn posix_fallocate(fd: c_int, off: off64_t, len: off64_t) -> c_int => |ocb| ocb.mirrored("posix_fallocate", || Ok(raw::posix_fallocate(fd, off, len)), |sfd, &r| errno_result(if r == 0 { raw::posix_fallocate(sfd, off, len) } else { 0 }));
-    /// posix_fallocate64(3)
-    fn posix_fallocate64(fd: c_int, off: off64_t, len: off64_t) -> c_int => |ocb| ocb.mirrored("posix_fallocate", || Ok(raw::posix_fallocate64(fd, off, len)), |sfd, &r| errno_result(if r == 0 { raw::posix_fallocate64(sfd, off, len) } else { 0 }));
     /// fsync(2)
     fn fsync(fd: c_int) -> c_int => |ocb| ocb.flushed("fsync", Flush::All, || raw::fsync(fd).into_res());
     /// fdatasync(2)
     fn fdatasync(fd: c_int) -> c_int => |ocb| ocb.flushed("fdatasync", Flush::Data, || raw::fdatasync(fd).into_res());
     /// sync_file_range(2)
     fn sync_file_range(fd: c_int, off: off64_t, n: off64_t, flags: c_uint) -> c_int => |ocb| ocb.flushed("sync_file_range", Flush::Range(off, n, flags), || raw::sync_file_range(fd, off, n, flags).into_res());
+}
+
+fd_hooks! {
+    via hook;
+    /// ftruncate(2)
+    fn ftruncate(fd: c_int, len: off64_t) -> c_int => |ocb| truncated(ocb.mirrored("ftruncate", || raw::ftruncate(fd, len).into_res(), |sfd, _| real::ftruncate(sfd, len).map(drop)));
+    /// ftruncate64(2)
+    fn ftruncate64(fd: c_int, len: off64_t) -> c_int => |ocb| truncated(ocb.mirrored("ftruncate", || raw::ftruncate64(fd, len).into_res(), |sfd, _| real::ftruncate(sfd, len).map(drop)));
+    /// posix_fallocate(3): returns an error number instead of setting errno.
+    fn posix_fallocate(fd: c_int, off: off64_t, len: off64_t) -> c_int => |ocb| ocb.mirrored("posix_fallocate", || Ok(raw::posix_fallocate(fd, off, len)), |sfd, &r| errno_result(if r == 0 { raw::posix_fallocate(sfd, off, len) } else { 0 }));
+    /// posix_fallocate64(3)
+    fn posix_fallocate64(fd: c_int, off: off64_t, len: off64_t) -> c_int => |ocb| ocb.mirrored("posix_fallocate", || Ok(raw::posix_fallocate64(fd, off, len)), |sfd, &r| errno_result(if r == 0 { raw::posix_fallocate64(sfd, off, len) } else { 0 }));
     /// ioctl(2): FICLONE and FICLONERANGE change the destination's contents in the kernel;
     /// the secondary gets the same bytes copied from the primary.
     fn ioctl(fd: c_int, req: libc::c_ulong, arg: *mut c_void) -> c_int => |ocb| ioctl_core(&ocb, fd, req, arg);
@@ -401,6 +414,7 @@ pub unsafe extern "C" fn copy_file_range(fin: c_int, offin: *mut off64_t, fout: 
     if !fdtable::is_shadowed(fout) {
         return call();
     }
+    boundary::cancellation_point();
     boundary::hook(|| copy_into(fout, offout, call), call)
 }
 
@@ -426,6 +440,7 @@ pub unsafe extern "C" fn splice(fin: c_int, offin: *mut off64_t, fout: c_int, of
     if !fdtable::is_shadowed(fout) {
         return call();
     }
+    boundary::cancellation_point();
     boundary::hook(|| copy_into(fout, offout, call), call)
 }
 
@@ -729,6 +744,7 @@ pub unsafe extern "C" fn msync(addr: *mut c_void, len: size_t, flags: c_int) -> 
     if !ANY_MAPPING.load(Ordering::Relaxed) {
         return raw::msync(addr, len, flags);
     }
+    boundary::cancellation_point();
     boundary::hook(
         || {
             let r = raw::msync(addr, len, flags).into_res()?;

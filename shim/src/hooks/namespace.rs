@@ -426,6 +426,7 @@ macro_rules! mkstemp_hooks {
         /// mkstemp(3) family
         #[no_mangle]
         pub unsafe extern "C" fn $name(template: *mut c_char $(, $arg: $ty)*) -> c_int {
+            boundary::cancellation_point();
             let call = |_: *const c_char| raw::$name(template $(, $arg)*);
             path_hook(libc::AT_FDCWD, template, |_| make_temp(template, $suffix, |sp| {
                 let flags = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | ($flags & !libc::O_ACCMODE);

@@ -418,6 +418,7 @@ macro_rules! open_hooks {
     ($( fn $name:ident($($arg:ident: $ty:ty),*) => at($dirfd:expr, $path:ident, $flags:expr, $mode:expr); )*) => {$(
         #[no_mangle]
         pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
+            boundary::cancellation_point();
             let asked = $path;
             let call = |$path: *const c_char| {
                 let fd = raw::$name($($arg),*);
@@ -467,6 +468,7 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
         }
         return raw::close(fd);
     }
+    boundary::cancellation_point();
     boundary::hook(|| close_fd(fd), || raw::close(fd))
 }
 

@@ -25,6 +25,7 @@ extern "C" {
 pub unsafe extern "C" fn _exit(status: c_int) -> ! {
     // Intents of files whose queued writes did not reach the follower stay open: recover
     // brings them level.
+    let _no_cancel = boundary::NoCancel::hold();
     if set::is_initialised() && crate::behind::drain_on_exit() {
         let _ = std::panic::catch_unwind(|| {
             // The kernel stamped each member at its own write (the follower's may have come
@@ -44,6 +45,15 @@ pub unsafe extern "C" fn _exit(status: c_int) -> ! {
 #[no_mangle]
 pub unsafe extern "C" fn _Exit(status: c_int) -> ! {
     _exit(status)
+}
+
+/// pthread_cancel(3): from the program's first, hooks act on pending requests at their
+/// start and hold cancellation off inside, in a single-threaded process too (a thread
+/// cancelling itself): see `boundary::NoCancel`.
+#[no_mangle]
+pub unsafe extern "C" fn pthread_cancel(thread: libc::pthread_t) -> c_int {
+    boundary::note_cancel();
+    raw::pthread_cancel(thread)
 }
 
 /// daemon(3), made as glibc makes it but through the shim's hooks: glibc's own makes its

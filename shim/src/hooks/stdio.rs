@@ -18,6 +18,8 @@ extern "C" {
     static mut stdin: FileP;
     static mut stdout: FileP;
     static mut stderr: FileP;
+    /// Bytes waiting in a stream's output buffer (stdio_ext.h; never hooked).
+    fn __fpending(f: FileP) -> size_t;
 }
 
 /// The program's `stdout` now (the shim's stream while fd 1 is shadowed).
@@ -43,6 +45,8 @@ unsafe extern "C" fn cookie_read(cookie: *mut c_void, buf: *mut c_char, n: size_
 }
 
 unsafe extern "C" fn cookie_write(cookie: *mut c_void, buf: *const c_char, n: size_t) -> ssize_t {
+    // glibc's own stream writes its buffer out with a cancellable write.
+    boundary::cancellation_point();
     let data = std::slice::from_raw_parts(buf as *const u8, n);
     match boundary::inside(|| super::data::write_all(cookie_fd(cookie), data)) {
         Ok(n) => n as ssize_t,
@@ -173,6 +177,7 @@ macro_rules! fopen_hooks {
         /// fopen(3) on a shadowed path.
         #[no_mangle]
         pub unsafe extern "C" fn $name(path: *const c_char, mode: *const c_char) -> FileP {
+            boundary::cancellation_point();
             if let Some(n) = super::proc_fd(path) {
                 return boundary::hook(
                     || {
@@ -242,6 +247,10 @@ pub unsafe extern "C" fn fclose(f: FileP) -> c_int {
     forget_std_swap(f);
     if !fdtable::is_shadowed(fd) || !set::is_active() {
         return raw::fclose(f);
+    }
+    // glibc's fclose is a cancellation point when it has a buffer to write out.
+    if __fpending(f) > 0 {
+        boundary::cancellation_point();
     }
     boundary::hook(
         || {
@@ -337,6 +346,7 @@ macro_rules! freopen_hooks {
         /// freopen(3)
         #[no_mangle]
         pub unsafe extern "C" fn $name(path: *const c_char, mode: *const c_char, f: FileP) -> FileP {
+            boundary::cancellation_point();
             if !f.is_null() && set::is_active() && is_own_stream(f) {
                 return boundary::hook(|| reopen_own_stream(path, mode, f), || raw::$name(path, mode, f));
             }
