@@ -34,6 +34,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1209,6 +1210,58 @@ static void wl_scale(void)
 	emit("procs_100", scale_procs(100, total), total, total * SCALE_BS);
 }
 
+/*
+ * exec: process start, the price a build or a configure script pays per
+ * command. posix_spawn (glibc's vfork-like clone, as make and Python's
+ * subprocess start commands) and fork + exec (as a shell does) of /bin/true,
+ * from a working directory in DIR; each waited for. The ideal mirror starts
+ * processes as natively: nothing to mirror.
+ */
+extern char **environ;
+
+static void exec_wait(pid_t pid)
+{
+	int st;
+	if (waitpid(pid, &st, 0) != pid)
+		die("waitpid");
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		check_failed("/bin/true ended with status %#x", st);
+}
+
+static void wl_exec(void)
+{
+	uint64_t n = scaled(2000, 50);
+	char *argv[] = { "true", NULL };
+	double t;
+
+	m_mkdir("exec");
+	if (chdir(g_dir[0]) != 0 || chdir("exec") != 0)
+		die("chdir %s/exec", g_dir[0]);
+	t = now();
+	for (uint64_t i = 0; i < n; i++) {
+		pid_t pid;
+		int e = posix_spawn(&pid, "/bin/true", NULL, NULL, argv, environ);
+		if (e != 0) {
+			errno = e;
+			die("posix_spawn");
+		}
+		exec_wait(pid);
+	}
+	emit("posix_spawn", now() - t, n, 0);
+	t = now();
+	for (uint64_t i = 0; i < n; i++) {
+		pid_t pid = fork();
+		if (pid < 0)
+			die("fork");
+		if (pid == 0) {
+			execv("/bin/true", argv);
+			_exit(127);
+		}
+		exec_wait(pid);
+	}
+	emit("fork_exec", now() - t, n, 0);
+}
+
 /* ------------------------------------------------------ resync helpers */
 
 /*
@@ -1431,6 +1484,7 @@ static const struct {
 	{ "concurrency", wl_concurrency },
 	{ "memory", wl_memory },
 	{ "scale", wl_scale },
+	{ "exec", wl_exec },
 	{ "tree", wl_tree },
 	{ "stallwriter", wl_stallwriter },
 };

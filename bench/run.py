@@ -77,6 +77,8 @@ WORKLOADS = [
     Workload("metadata", "create/write/rename/stat/unlink 10,000 files", 1, 0.05, spread=True),
     Workload("scale", "64 Ki x 512 B writes: 1 vs 64 threads, 1 vs 10,000 open files, "
              "1 vs 100 processes", 1, 1 / 16, spread=True),
+    Workload("exec", "process start: 2,000 posix_spawn and 2,000 fork + exec of /bin/true",
+             1, 0.1),
 ]
 BY_NAME = {w.name: w for w in WORKLOADS}
 

@@ -219,7 +219,9 @@ pub fn init() -> Result<(), String> {
     BOOT.store(shadow_core::shared::boot_hash(), Ordering::Relaxed);
     shadow_core::shared::set_boot_hash(BOOT.load(Ordering::Relaxed));
     claim_slot();
-    crate::stripes::forget_earlier_image(std::process::id());
+    if s.registry.earlier_image_worked(SLOT.load(Ordering::Relaxed)) {
+        crate::stripes::forget_earlier_image(std::process::id());
+    }
     // Reported once the view exists (a report names the member paths).
     if let Unreachable::Marked(Some((survivor, dir, what))) = unreachable {
         survivor_moves_on(&dir, survivor);

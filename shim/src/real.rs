@@ -514,21 +514,25 @@ pub fn futimens(fd: c_int, times: &[libc::timespec; 2]) -> Res<c_int> {
 pub fn utimensat_at(dirfd: c_int, path: &CStr, times: &[libc::timespec; 2], flags: c_int) -> Res<c_int> {
     cvt(unsafe { raw::utimensat(dirfd, path.as_ptr(), times.as_ptr(), flags) })
 }
+/// A PATH_MAX buffer on the stack, not initialised: the answers below are copied out at
+/// their length. A zeroed vector of that size cost more than the system call (a process
+/// start reads a link per inherited fd).
+type PathSpace = std::mem::MaybeUninit<[u8; libc::PATH_MAX as usize]>;
+
 pub fn readlink(path: &CStr) -> Res<Vec<u8>> {
-    let mut buf = vec![0u8; libc::PATH_MAX as usize];
-    let n = cvt(unsafe { raw::readlink(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) })?;
-    buf.truncate(n as usize);
-    Ok(buf)
+    let mut buf = PathSpace::uninit();
+    let n = cvt(unsafe { raw::readlink(path.as_ptr(), buf.as_mut_ptr().cast(), libc::PATH_MAX as usize) })?;
+    // SAFETY: the kernel wrote the first n bytes.
+    Ok(unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n as usize) }.to_vec())
 }
 pub fn getcwd() -> Res<Vec<u8>> {
-    let mut buf = vec![0u8; libc::PATH_MAX as usize];
-    let p = unsafe { raw::getcwd(buf.as_mut_ptr().cast(), buf.len()) };
+    let mut buf = PathSpace::uninit();
+    let p = unsafe { raw::getcwd(buf.as_mut_ptr().cast(), libc::PATH_MAX as usize) };
     if p.is_null() {
         return Err(Errno::last());
     }
-    let n = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    buf.truncate(n);
-    Ok(buf)
+    // SAFETY: getcwd wrote a NUL-terminated path there.
+    Ok(unsafe { CStr::from_ptr(p) }.to_bytes().to_vec())
 }
 pub fn copy_file_range(fin: c_int, offin: &mut i64, fout: c_int, offout: &mut i64, n: usize) -> Res<usize> {
     cvt(unsafe { raw::copy_file_range(fin, offin, fout, offout, n, 0) }).map(|n| n as usize)

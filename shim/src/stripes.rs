@@ -86,7 +86,8 @@ pub fn hold(words: &[&'static AtomicU32]) -> Held {
 /// from another thread killed its main thread holding one, or a write-behind queue kept
 /// writes past the exec's drain): nobody would ever let them go, and as the id is this
 /// live process's, waiters would not take them either. The main thread's id is the
-/// process's. Three tables of 4,096 words read once.
+/// process's. Three tables of 4,096 words read once, when an earlier image of this pid
+/// began an operation (a command a shell forks and execs has not, most of the time).
 pub fn forget_earlier_image(pid: u32) {
     let registry = &crate::members::shared().registry;
     type Table = fn(&Registry, usize) -> &AtomicU32;

@@ -287,6 +287,11 @@ fn fold_failed(s: &mut State, mask: u32, for_good: bool) {
     }
 }
 
+/// Slots of processes gone that a new process looks at (one `kill(pid, 0)` each) before it
+/// takes a slot never used: enough to find one in a registry of gone processes, few enough
+/// that thousands of processes starting together do not each ask about the others.
+const REUSE_PROBES: usize = 8;
+
 /// The mapped process registry.
 pub struct Registry {
     map: *mut u8,
@@ -414,11 +419,15 @@ impl Registry {
     pub fn claim(&self, pid: u32, boot: u32) -> Option<usize> {
         // The same pid after exec: its old slot is ours (and nothing is in flight any more;
         // the new image counts the intents it uses itself). Only in the same boot: a slot of
-        // an earlier boot with this pid was another process, gone with the machine.
+        // an earlier boot with this pid was another process, gone with the machine. The
+        // operations the exec cut short count as finished, so that `ops` says whether an
+        // earlier image of this pid began any (see `earlier_image_worked`).
         for i in 0..self.high() {
             let s = self.slot(i);
             if s.pid.load(Ordering::SeqCst) == pid && s.boot.load(Ordering::SeqCst) == boot {
-                s.in_flight.store(0, Ordering::SeqCst);
+                if s.in_flight.swap(0, Ordering::SeqCst) != 0 {
+                    s.ops.fetch_add(1, Ordering::SeqCst);
+                }
                 s.open_intents.store(0, Ordering::SeqCst);
                 s.queued.store(0, Ordering::SeqCst);
                 s.shared_maps.store(0, Ordering::SeqCst);
@@ -435,6 +444,7 @@ impl Registry {
                 return false;
             }
             s.in_flight.store(0, Ordering::SeqCst);
+            s.ops.store(0, Ordering::SeqCst);
             s.open_intents.store(0, Ordering::SeqCst);
             s.queued.store(0, Ordering::SeqCst);
             s.shared_maps.store(0, Ordering::SeqCst);
@@ -444,6 +454,22 @@ impl Registry {
             true
         };
         if let Some(i) = order().find(|&i| self.slot(i).pid.load(Ordering::SeqCst) == 0 && take(i, 0)) {
+            return Some(i);
+        }
+        // A slot a process left as it ended cleanly (no intents), at the first
+        // few places the pid picks, before a slot never used. A process does not free its
+        // slot as it ends (its other threads may work until the exit, and only `reap`, at a
+        // `shadowctl` change, frees them), so before, every process a set ever ran took a
+        // slot of its own until the registry was full: then each start scanned 16,384 slots
+        // (1 MiB), several times.
+        let gone_clean = |i: usize| {
+            let s = self.slot(i);
+            let cur = s.pid.load(Ordering::SeqCst);
+            // Another boot's process went with the machine, whatever runs under its pid now.
+            let gone = s.boot.load(Ordering::SeqCst) != boot || !process_alive(cur);
+            cur != 0 && cur != pid && s.open_intents.load(Ordering::SeqCst) == 0 && gone && take(i, cur)
+        };
+        if let Some(i) = order().take(REUSE_PROBES).find(|&i| gone_clean(i)) {
             return Some(i);
         }
         // A slot never used yet, past the mark.
@@ -470,6 +496,13 @@ impl Registry {
             }
         }
         None
+    }
+
+    /// Whether slot `i`'s process, in this image or one before it (exec keeps the pid and
+    /// the slot), has begun an operation since it claimed the slot: only then can it hold a
+    /// lock word of the set (shim's stripes.rs).
+    pub fn earlier_image_worked(&self, i: usize) -> bool {
+        self.slot(i).ops.load(Ordering::SeqCst) != 0
     }
 
     /// Processes gone while holding write intents (kill -9, a crash): `recover` is due. A
@@ -769,6 +802,54 @@ mod tests {
         assert_eq!(r.claim(me, 7), None);
         r.slot(123).pid.store(0, Ordering::SeqCst);
         assert_eq!(r.claim(me, 7), Some(123));
+    }
+
+    /// A pid no process has now: a child's, reaped.
+    fn gone_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        child.wait().unwrap();
+        child.id()
+    }
+
+    #[test]
+    fn a_slot_left_clean_is_taken_again_before_a_new_one() {
+        let r = scratch("reuse");
+        let me = std::process::id();
+        // Slot 0: gone cleanly; 1: gone with intents open (crashed); 2: a live process (pid 1).
+        let (left, crashed, live) = (0, 1, 2);
+        for (i, pid, intents) in [(left, gone_pid(), 0), (crashed, gone_pid(), 1), (live, 1, 0)] {
+            r.slot(i).pid.store(pid, Ordering::SeqCst);
+            r.slot(i).open_intents.store(intents, Ordering::SeqCst);
+            r.slot(i).boot.store(7, Ordering::SeqCst);
+        }
+        r.high_mark().store(3, Ordering::SeqCst);
+        assert_eq!(r.claim(me, 7), Some(left), "the clean slot of a gone process is reused");
+        assert_eq!(r.high(), 3, "and no slot never used is taken");
+        assert_eq!(r.claim(me + 1, 7), Some(3), "a crashed process's slot stays for recover, a live one's is its own");
+        // A slot of another boot: its process went with the machine, though pid 1 runs now.
+        r.slot(live).boot.store(6, Ordering::SeqCst);
+        assert_eq!(r.claim(me + 2, 7), Some(live));
+        assert_eq!(r.slot(live).boot.load(Ordering::SeqCst), 7);
+    }
+
+    #[test]
+    fn an_exec_finds_whether_an_earlier_image_began_an_operation() {
+        let r = scratch("image");
+        let me = std::process::id();
+        let i = r.claim(me, 7).unwrap();
+        r.slot(i).ops.store(9, Ordering::SeqCst);
+        // Gone; taken by another process, which has done nothing yet.
+        r.slot(i).pid.store(gone_pid(), Ordering::SeqCst);
+        assert_eq!(r.claim(me + 1, 7), Some(i));
+        assert!(!r.earlier_image_worked(i), "a fresh claim starts from no operation");
+        // An exec (same pid) of an image that did nothing.
+        assert_eq!(r.claim(me + 1, 7), Some(i));
+        assert!(!r.earlier_image_worked(i));
+        // One cut short by the exec, in its first operation.
+        r.slot(i).in_flight.store(1, Ordering::SeqCst);
+        assert_eq!(r.claim(me + 1, 7), Some(i));
+        assert_eq!(r.slot(i).in_flight.load(Ordering::SeqCst), 0);
+        assert!(r.earlier_image_worked(i));
     }
 
     #[test]
