@@ -166,6 +166,7 @@ fn init_from_env() {
     crate::hooks::process::restore_library_path();
     crate::real::find_thread_flag();
     crate::boundary::install_fork_handlers();
+    crate::hooks::process::end_at_quick_exit();
     crate::signals::take_over_installed();
     crate::behind::configure(get().config.write_behind);
     crate::resolve::init_cwd();

@@ -23,6 +23,14 @@ extern "C" {
 /// be: async-signal-safe, no allocation, no waiting, no panic escaping.
 #[no_mangle]
 pub unsafe extern "C" fn _exit(status: c_int) -> ! {
+    end_without_handlers();
+    crate::real::exit_group(status)
+}
+
+/// What `_exit` does before the process ends; also after `quick_exit`'s handlers, which
+/// glibc ends with an internal `_exit` no hook sees (before, a program that left by
+/// `quick_exit` left its intents open: a false crash report, recover due).
+extern "C" fn end_without_handlers() {
     // Intents of files whose queued writes did not reach the follower stay open: recover
     // brings them level.
     let _no_cancel = boundary::NoCancel::hold();
@@ -39,7 +47,16 @@ pub unsafe extern "C" fn _exit(status: c_int) -> ! {
             }
         });
     }
-    crate::real::exit_group(status)
+}
+
+extern "C" {
+    fn at_quick_exit(f: extern "C" fn()) -> c_int;
+}
+
+/// Registered at the start, before the program's own: handlers run in the reverse order,
+/// so the shim's ends the intents after the program's have written what they write.
+pub fn end_at_quick_exit() {
+    unsafe { at_quick_exit(end_without_handlers) };
 }
 
 #[no_mangle]
