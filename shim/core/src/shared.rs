@@ -826,6 +826,8 @@ mod tests {
         assert_eq!(r.claim(me, 7), Some(left), "the clean slot of a gone process is reused");
         assert_eq!(r.high(), 3, "and no slot never used is taken");
         assert_eq!(r.claim(me + 1, 7), Some(3), "a crashed process's slot stays for recover, a live one's is its own");
+        // (No process has pid me + 1: slot 3 goes to a live one, so that it is not taken next.)
+        r.slot(3).pid.store(1, Ordering::SeqCst);
         // A slot of another boot: its process went with the machine, though pid 1 runs now.
         r.slot(live).boot.store(6, Ordering::SeqCst);
         assert_eq!(r.claim(me + 2, 7), Some(live));
