@@ -37,16 +37,25 @@ pub enum Flush {
     Data,
     /// sync_file_range(offset, bytes, flags)
     Range(i64, i64, libc::c_uint),
+    /// syncfs: the file system holding the file
+    FileSystem,
 }
 
 impl Flush {
+    /// The flush on `fd`, as libc answers it.
+    pub fn call(self, fd: c_int) -> c_int {
+        unsafe {
+            match self {
+                Flush::All => raw::fsync(fd),
+                Flush::Data => raw::fdatasync(fd),
+                Flush::Range(off, n, flags) => raw::sync_file_range(fd, off, n, flags),
+                Flush::FileSystem => raw::syncfs(fd),
+            }
+        }
+    }
+
     fn run(self, fd: c_int) -> Res<()> {
-        let r = match self {
-            Flush::All => unsafe { raw::fsync(fd) },
-            Flush::Data => unsafe { raw::fdatasync(fd) },
-            Flush::Range(off, n, flags) => unsafe { raw::sync_file_range(fd, off, n, flags) },
-        };
-        r.into_res().map(drop)
+        self.call(fd).into_res().map(drop)
     }
 }
 

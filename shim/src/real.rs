@@ -315,6 +315,8 @@ real_functions! {
     #[version = "GLIBC_2.34"]
     fn _Fork() -> libc::pid_t;
     fn pthread_cancel(thread: libc::pthread_t) -> c_int;
+    fn syncfs(fd: c_int) -> c_int;
+    fn sync() -> ();
     // Called through the table like every other real call, not directly: in a function
     // with landing pads, LLVM leaves a direct call to a function it knows cannot unwind out
     // of the call-site table, and the forced unwind of an acted-upon request, finding no

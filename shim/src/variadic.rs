@@ -138,6 +138,11 @@ pub unsafe extern "C" fn shadow_syscall(n: c_long, a: c_long, b: c_long, c: c_lo
         libc::SYS_fallocate => int(data::fallocate(fd, b as _, c, d)),
         libc::SYS_fsync => int(data::fsync(fd)),
         libc::SYS_fdatasync => int(data::fdatasync(fd)),
+        libc::SYS_syncfs => int(data::syncfs(fd)),
+        libc::SYS_sync => {
+            data::sync();
+            0
+        }
         libc::SYS_sync_file_range => int(data::sync_file_range(fd, b, c, d as _)),
         libc::SYS_copy_file_range => data::copy_file_range(fd, b as _, c as _, d as _, e as _, f as _) as c_long,
         libc::SYS_sendfile => data::sendfile(fd, b as _, c as _, d as _) as c_long,

@@ -188,15 +188,37 @@ fd_hooks! {
     /// fallocate64(2)
     fn fallocate64(fd: c_int, mode: c_int, off: off64_t, len: off64_t) -> c_int => |ocb| fallocate_core(&ocb, fd, mode, off, len);
     /// fsync(2)
-    fn fsync(fd: c_int) -> c_int => |ocb| ocb.flushed("fsync", Flush::All, || raw::fsync(fd).into_res());
+    fn fsync(fd: c_int) -> c_int => |ocb| flush_core(&ocb, fd, "fsync", Flush::All);
     /// fdatasync(2)
-    fn fdatasync(fd: c_int) -> c_int => |ocb| ocb.flushed("fdatasync", Flush::Data, || raw::fdatasync(fd).into_res());
+    fn fdatasync(fd: c_int) -> c_int => |ocb| flush_core(&ocb, fd, "fdatasync", Flush::Data);
     /// sync_file_range(2)
-    fn sync_file_range(fd: c_int, off: off64_t, n: off64_t, flags: c_uint) -> c_int => |ocb| ocb.flushed("sync_file_range", Flush::Range(off, n, flags), || raw::sync_file_range(fd, off, n, flags).into_res());
+    fn sync_file_range(fd: c_int, off: off64_t, n: off64_t, flags: c_uint) -> c_int => |ocb| flush_core(&ocb, fd, "sync_file_range", Flush::Range(off, n, flags));
+}
+
+/// A flush through a shadowed fd, of both members' files, each through its own fd at once
+/// (`Ocb::flushed`). A read-only fd's OCB has no follower fd: the follower's file is
+/// flushed by name (`sync FILE` opens it read-only; before, its flush reached the primary
+/// alone, and a power failure could take from the secondary what the program had made
+/// durable).
+fn flush_core(ocb: &Arc<Ocb>, fd: c_int, what: &str, flush: Flush) -> Res<c_int> {
+    if ocb.secondary_fd().is_some() {
+        return ocb.flushed(what, flush, || flush.call(fd).into_res());
+    }
+    super::meta::on_fd(fd, what, |f| flush.call(f), |path| {
+        let Ok(f) = real::open(unsafe { std::ffi::CStr::from_ptr(path) }, libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK, 0) else { return -1 };
+        let r = flush.call(f);
+        let kept = Errno::last();
+        let _ = real::close(f);
+        kept.set();
+        r
+    })
 }
 
 fd_hooks! {
     via hook;
+    /// syncfs(2): the file systems of both members' files, the follower's queued writes
+    /// first (write-behind); before, the primary's alone.
+    fn syncfs(fd: c_int) -> c_int => |ocb| flush_core(&ocb, fd, "syncfs", Flush::FileSystem);
     /// ftruncate(2)
     fn ftruncate(fd: c_int, len: off64_t) -> c_int => |ocb| truncated(ocb.mirrored("ftruncate", || raw::ftruncate(fd, len).into_res(), |sfd, _| real::ftruncate(sfd, len).map(drop)));
     /// ftruncate64(2)
@@ -405,6 +427,15 @@ fn copy_into(out: c_int, explicit: *mut off64_t, copy: impl Fn() -> ssize_t) -> 
         },
     )
     .map(|(n, _)| n)
+}
+
+/// sync(2): this process's queued follower writes first (write-behind), then every file
+/// system, both members' among them. Before, the queue was left as it was: a `sync` let
+/// the program believe durable what the secondary did not have yet.
+#[no_mangle]
+pub unsafe extern "C" fn sync() {
+    boundary::prepare(|| None::<()>);
+    raw::sync()
 }
 
 /// copy_file_range(2)
