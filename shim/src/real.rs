@@ -316,6 +316,7 @@ real_functions! {
     fn _Fork() -> libc::pid_t;
     fn pthread_cancel(thread: libc::pthread_t) -> c_int;
     fn syncfs(fd: c_int) -> c_int;
+    fn unshare(flags: c_int) -> c_int;
     fn sync() -> ();
     // Called through the table like every other real call, not directly: in a function
     // with landing pads, LLVM leaves a direct call to a function it knows cannot unwind out

@@ -206,6 +206,7 @@ pub unsafe extern "C" fn shadow_syscall(n: c_long, a: c_long, b: c_long, c: c_lo
         libc::SYS_llistxattr => meta::llistxattr(p(a), c as _, d as _) as c_long,
         libc::SYS_execve => int(process::execve(p(a), b as _, c as _)),
         libc::SYS_exit_group => process::_exit(a as _),
+        libc::SYS_unshare => int(dir::unshare(a as _)),
         // New processes: the shim's fork handling around them (a vfork child would share the
         // parent's memory, and is made a fork child, as by vfork()). Threads and other
         // children that share the address space go through as they are.
