@@ -219,6 +219,23 @@ impl Drop for ForkReadGuard {
     }
 }
 
+/// What a fresh entry into the shim holds until it leaves: the fork lock for reading,
+/// cancellation off, and its slot's count of operations in flight. Fields drop in their
+/// order: the operation ends first, the fork lock is let go last.
+struct Entered {
+    _in_flight: crate::members::InFlight,
+    _no_cancel: NoCancel,
+    _fork: ForkReadGuard,
+}
+
+impl Entered {
+    fn now() -> Entered {
+        let fork = ForkReadGuard::take();
+        let no_cancel = NoCancel::hold();
+        Entered { _in_flight: crate::members::enter(), _no_cancel: no_cancel, _fork: fork }
+    }
+}
+
 /// Runs a hook body at the FFI boundary. `passthrough` is the plain libc call, used when the
 /// thread is already inside the shim or no shadow set is active. The follower's queued
 /// writes (write-behind) are written out first: whatever the hook does then, the follower
@@ -274,9 +291,7 @@ fn run<T: FfiReturn>(drain: bool, body: impl FnOnce() -> Res<T>, passthrough: im
     }
     let Some(_inside) = Inside::enter() else { return unseen(passthrough) };
     let saved = Errno::last();
-    let _fork = ForkReadGuard::take();
-    let _no_cancel = NoCancel::hold();
-    let _in_flight = crate::members::enter();
+    let _entered = Entered::now();
     if drain {
         crate::behind::drain();
     }
@@ -306,9 +321,7 @@ pub fn inside<T>(body: impl FnOnce() -> Res<T>) -> Res<T> {
     let saved = Errno::last();
     let inside = Inside::force();
     // Only a fresh entry takes the fork lock: the rwlock is not recursive.
-    let _fork = inside.0.then(ForkReadGuard::take);
-    let _no_cancel = inside.0.then(NoCancel::hold);
-    let _in_flight = inside.0.then(crate::members::enter);
+    let _entered = inside.0.then(Entered::now);
     let r = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
         crate::report::shim_bug();
         Err(Errno(libc::EIO))
@@ -337,9 +350,7 @@ pub fn prepare<T>(body: impl FnOnce() -> Option<T>) -> Option<T> {
     }
     let _inside = Inside::enter()?;
     let saved = Errno::last();
-    let _fork = ForkReadGuard::take();
-    let _no_cancel = NoCancel::hold();
-    let _in_flight = crate::members::enter();
+    let _entered = Entered::now();
     crate::behind::drain();
     let r = catch_unwind(AssertUnwindSafe(body)).unwrap_or(None);
     saved.set();
