@@ -174,6 +174,8 @@ real_functions! {
     fn aio_write64(cb: *mut libc::aiocb) -> c_int;
     fn aio_return(cb: *mut libc::aiocb) -> ssize_t;
     fn aio_return64(cb: *mut libc::aiocb) -> ssize_t;
+    fn aio_fsync(op: c_int, cb: *mut libc::aiocb) -> c_int;
+    fn aio_fsync64(op: c_int, cb: *mut libc::aiocb) -> c_int;
     fn mkdir(path: *const c_char, mode: mode_t) -> c_int;
     fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int;
     fn rmdir(path: *const c_char) -> c_int;

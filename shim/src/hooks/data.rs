@@ -809,8 +809,32 @@ impl PendingAio {
 }
 static PENDING_AIO: Lazy<Mutex<Vec<PendingAio>>> = Lazy::new(|| Mutex::new(Vec::new()));
 
+/// The AIO writes to `fd` queued before now, each waited for (they are made in the order
+/// queued) and its bytes copied to the follower as `aio_return` would (which then finds
+/// nothing left to copy).
+unsafe fn copy_queued_aio_writes(fd: c_int) {
+    let queued: Vec<PendingAio> = {
+        let mut p = PENDING_AIO.lock().unwrap_or_else(|e| e.into_inner());
+        let (mine, others) = std::mem::take(&mut *p).into_iter().partition(|x| x.fd == fd);
+        *p = others;
+        mine
+    };
+    for w in queued {
+        let cb = w.cb as *mut libc::aiocb;
+        let list = [cb as *const libc::aiocb];
+        while libc::aio_error(cb) == libc::EINPROGRESS {
+            libc::aio_suspend(list.as_ptr(), 1, std::ptr::null());
+        }
+        // A failed write wrote nothing; a short one leaves the rest of the range as it was
+        // on both members.
+        if libc::aio_error(cb) == 0 {
+            w.copy_written(w.len);
+        }
+    }
+}
+
 macro_rules! aio_hooks {
-    ($($write:ident / $ret:ident),*) => {$(
+    ($($write:ident / $ret:ident / $fsync:ident),*) => {$(
         /// aio_write(3)
         #[no_mangle]
         pub unsafe extern "C" fn $write(cb: *mut libc::aiocb) -> c_int {
@@ -855,9 +879,33 @@ macro_rules! aio_hooks {
                 || raw::$ret(cb),
             )
         }
+
+        /// aio_fsync(3): glibc's thread flushes the primary's file alone, and the follower
+        /// has an AIO write's bytes only once its result is taken. So the writes queued
+        /// before are waited for and copied now, and both members' files flushed, before
+        /// the request is made (it then finds the primary flushed). Before, a program that
+        /// waited for its aio_fsync had on the secondary neither the flush nor, until it
+        /// took each write's result, the bytes.
+        #[no_mangle]
+        pub unsafe extern "C" fn $fsync(op: c_int, cb: *mut libc::aiocb) -> c_int {
+            if cb.is_null() || !fdtable::is_shadowed((*cb).aio_fildes) {
+                return raw::$fsync(op, cb);
+            }
+            boundary::hook(
+                || {
+                    let fd = (*cb).aio_fildes;
+                    copy_queued_aio_writes(fd);
+                    if let Some(ocb) = fdtable::get(fd) {
+                        flush_core(&ocb, fd, "aio_fsync", if op == libc::O_DSYNC { Flush::Data } else { Flush::All })?;
+                    }
+                    raw::$fsync(op, cb).into_res()
+                },
+                || raw::$fsync(op, cb),
+            )
+        }
     )*};
 }
-aio_hooks!(aio_write / aio_return, aio_write64 / aio_return64);
+aio_hooks!(aio_write / aio_return / aio_fsync, aio_write64 / aio_return64 / aio_fsync64);
 
 macro_rules! lio_hooks {
     ($($name:ident),*) => {$(
