@@ -1,28 +1,7 @@
 // aio_write: POSIX AIO writes to a shadowed fd, aio_suspend, aio_error, aio_return.
 #include "check.h"
 
-#include <aio.h>
-
-static void submit(struct aiocb *cb, int fd, const char *data, off_t off)
-{
-	memset(cb, 0, sizeof *cb);
-	cb->aio_fildes = fd;
-	cb->aio_buf = (void *)data;
-	cb->aio_nbytes = strlen(data);
-	cb->aio_offset = off;
-	CHECK_SYS(aio_write(cb));
-}
-
-/* Waits for cb's request to finish without error and returns aio_return(). */
-static ssize_t complete(struct aiocb *cb)
-{
-	const struct aiocb *list[1] = { cb };
-
-	while (aio_error(cb) == EINPROGRESS)
-		CHECK(aio_suspend(list, 1, NULL) == 0 || errno == EINTR);
-	CHECK_EQ(aio_error(cb), 0);
-	return aio_return(cb);
-}
+#include "lib/aio_calls.h"
 
 int main(void)
 {
@@ -30,14 +9,14 @@ int main(void)
 	int fd = CHECK_SYS(open(path, O_RDWR | O_CREAT | O_TRUNC, 0644));
 	struct aiocb a, b, c;
 
-	submit(&a, fd, "first-", 0);
-	submit(&b, fd, "second-", 6);
-	submit(&c, fd, "third\n", 13);
-	CHECK_EQ(complete(&a), 6);
-	CHECK_EQ(complete(&b), 7);
-	CHECK_EQ(complete(&c), 6);
+	aio_submit_write(&a, fd, "first-", 0);
+	aio_submit_write(&b, fd, "second-", 6);
+	aio_submit_write(&c, fd, "third\n", 13);
+	CHECK_EQ(aio_complete(&a), 6);
+	CHECK_EQ(aio_complete(&b), 7);
+	CHECK_EQ(aio_complete(&c), 6);
 	CHECK_SYS(aio_fsync(O_SYNC, &c));
-	CHECK_EQ(complete(&c), 0);
+	CHECK_EQ(aio_complete(&c), 0);
 
 	/* lio_listio with LIO_WAIT. */
 	struct aiocb d, e;
