@@ -181,7 +181,15 @@ EOF
 
 	if [ ${#problems[@]} -eq 0 ]; then
 		echo "PASS $name"
-		[ $keep = 1 ] && echo "     kept in $t" || rm -rf "$t"
+		if [ $keep = 1 ]; then
+			echo "     kept in $t"
+		else
+			# A member the setup put elsewhere (a symlink to it) goes with the test.
+			for m in "$P" "$S"; do
+				[ -L "$m" ] && rm -rf "$(readlink "$m")"
+			done
+			rm -rf "$t"
+		fi
 		return 0
 	fi
 	echo "FAIL $name:"

@@ -872,7 +872,9 @@ impl Ocb {
     /// Copies `len` bytes of the program's memory at `addr` (a writable shared mapping of
     /// the file, an AIO buffer) to the secondary at `off`; `size_of`, an fd of any kind on
     /// the lead's file, clips the copy to the file's size (a mapping reaches past its end).
-    pub fn copy_memory_to_follower(&self, addr: usize, off: i64, len: i64, size_of: Option<c_int>) {
+    /// `durable`: the follower's file is flushed too (an `msync` with MS_SYNC, which made
+    /// the lead's pages durable).
+    pub fn copy_memory_to_follower(&self, addr: usize, off: i64, len: i64, size_of: Option<c_int>, durable: bool) {
         self.to_follower("copy", |sfd| {
             let len = match size_of {
                 Some(fd) => len.min(real::fstat(fd)?.st_size - off).max(0),
@@ -887,6 +889,9 @@ impl Ocb {
             // now: the follower gets the lead's times (the program may have closed its fds).
             if let Some(fd) = size_of {
                 let _ = real::futimens(sfd, &times_of(&real::fstat(fd)?));
+            }
+            if durable {
+                real::fdatasync(sfd)?;
             }
             Ok(())
         });

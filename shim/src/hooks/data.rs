@@ -510,6 +510,9 @@ fn overlap(m: &Mapping, addr: usize, len: usize) -> Option<(i64, i64)> {
 enum Range {
     /// Copied (msync, exit, a shrink's tail before it goes).
     Copied,
+    /// Copied, and the follower's file flushed (msync with MS_SYNC: before, the follower's
+    /// copy stayed in its page cache while the lead's pages were made durable).
+    Synced,
     /// Copied, then no longer the file's (munmap, a mapping put over it).
     CopiedAndGone,
     /// No longer the file's here, its pages moved elsewhere (mremap).
@@ -532,9 +535,9 @@ fn sync_mappings(addr: usize, len: usize, what: Range) {
         };
         if m.writable && what != Range::Moved {
             let from = m.addr + (off - m.offset) as usize;
-            m.ocb.copy_memory_to_follower(from, off, n, Some(m.handle));
+            m.ocb.copy_memory_to_follower(from, off, n, Some(m.handle), what == Range::Synced);
         }
-        if what == Range::Copied {
+        if matches!(what, Range::Copied | Range::Synced) {
             kept.push(m);
             continue;
         }
@@ -779,7 +782,7 @@ pub unsafe extern "C" fn msync(addr: *mut c_void, len: size_t, flags: c_int) -> 
     boundary::hook(
         || {
             let r = raw::msync(addr, len, flags).into_res()?;
-            sync_mappings(addr as usize, len, Range::Copied);
+            sync_mappings(addr as usize, len, if flags & libc::MS_SYNC != 0 { Range::Synced } else { Range::Copied });
             Ok(r)
         },
         || raw::msync(addr, len, flags),
