@@ -662,17 +662,53 @@ fn mark_inherited_shared(with_cloexec: bool) {
 }
 
 /// system(3): glibc spawns the shell with an internal posix_spawn no hook sees; the
-/// shell inherits the program's fds (see `fdtable::mark_inherited_shared`).
+/// shell inherits the program's fds (see `fdtable::mark_inherited_shared`), and is given
+/// the shim's variables if the program's environment lost them (`with_shim_variables`).
 #[no_mangle]
 pub unsafe extern "C" fn system(command: *const c_char) -> c_int {
     mark_inherited_shared(false);
-    raw::system(command)
+    match with_shim_variables(command) {
+        Some(line) => raw::system(line.as_ptr()),
+        None => raw::system(command),
+    }
 }
 
 /// popen(3): as system(3).
 #[no_mangle]
 pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> crate::real::FileP {
     mark_inherited_shared(false);
-    raw::popen(command, mode)
+    match with_shim_variables(command) {
+        Some(line) => raw::popen(line.as_ptr(), mode),
+        None => raw::popen(command, mode),
+    }
+}
+
+/// glibc runs `system` and `popen` commands in the program's environment as it is: a
+/// program that removed LD_PRELOAD or SHADOW_CONFIG from it (`unsetenv`, `clearenv`, as
+/// daemons that clean their environment do) ran the shell without the shim, and the
+/// shell's writes to the fds it inherited reached the primary alone, unreported. Then the
+/// command goes to a shell that only puts the shim's variables back (as an exec by the
+/// program would have them: `env_with_shim`) and execs the real one, which runs it:
+/// `LD_PRELOAD='…' SHADOW_CONFIG='…' exec /bin/sh -c -- 'COMMAND'`. That first shell
+/// writes nothing; the command sees `$0` as `/bin/sh` where glibc's gives `sh`. None when
+/// the environment has what the shim needs (or there is no command).
+unsafe fn with_shim_variables(command: *const c_char) -> Option<CString> {
+    if command.is_null() {
+        return None;
+    }
+    boundary::prepare(|| {
+        let env = env_with_shim(environ, Vec::new(), &LoaderPaths::default())?;
+        let quoted = |b: &[u8]| [b"'".as_slice(), &b.split(|&c| c == b'\'').collect::<Vec<_>>().join(b"'\\''".as_slice()), b"'"].concat();
+        let mut line = Vec::new();
+        for var in &env._owned {
+            let (name, value) = var.to_bytes().split_at(var.to_bytes().iter().position(|&c| c == b'=')? + 1);
+            line.extend_from_slice(name);
+            line.extend(quoted(value));
+            line.push(b' ');
+        }
+        line.extend_from_slice(b"exec /bin/sh -c -- ");
+        line.extend(quoted(CStr::from_ptr(command).to_bytes()));
+        CString::new(line).ok()
+    })
 }
 
