@@ -3,12 +3,15 @@
 // chdir moved it, and the main thread's relative open made its file in the thread's
 // directory on both members, where the kernel would not have put it. Now that unshare is
 // refused (ENOSYS, 00120) in a process with threads, and the working directory stays
-// shared, as the shim follows it. A single-threaded process's unshare is the kernel's.
+// shared, as the shim follows it. So is a thread's own fd table (unshare(CLONE_FILES),
+// close_range with CLOSE_RANGE_UNSHARE): the shim follows one. A single-threaded
+// process's unshare is the kernel's.
 // expect-history: 00120 .*unshare
 #define _GNU_SOURCE
 #include "check.h"
 
 #include <pthread.h>
+#include <linux/close_range.h>
 #include <sched.h>
 
 static pthread_barrier_t moved;
@@ -17,6 +20,8 @@ static void *own_cwd(void *arg)
 {
 	(void)arg;
 	CHECK_ERR(unshare(CLONE_FS), ENOSYS);
+	CHECK_ERR(unshare(CLONE_FILES), ENOSYS);
+	CHECK_ERR(close_range(100, 200, CLOSE_RANGE_UNSHARE), ENOSYS);
 	CHECK_SYS(chdir(SHADOW "/sub"));
 	pthread_barrier_wait(&moved);
 	return NULL;
@@ -25,7 +30,7 @@ static void *own_cwd(void *arg)
 int main(void)
 {
 	/* Alone in the process: the kernel's. */
-	CHECK_SYS(unshare(CLONE_FS));
+	CHECK_SYS(unshare(CLONE_FS | CLONE_FILES));
 
 	CHECK_SYS(mkdir(SHADOW "/sub", 0755));
 	CHECK_SYS(chdir(SHADOW));

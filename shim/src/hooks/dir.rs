@@ -372,25 +372,22 @@ pub unsafe extern "C" fn chroot(path: *const c_char) -> c_int {
 }
 
 /// unshare(2) of the working directory (CLONE_FS, and CLONE_NEWNS and CLONE_NEWUSER, which
-/// imply it) in a process that has had a second thread: refused (ENOSYS, reported as a call
-/// with no mirrored form). The shim follows one working directory per process; a thread
-/// with its own that then changed it moved the shim's, and the other threads' relative
-/// paths went where the kernel does not put them: a file the main thread made in its
-/// working directory under the prefix was made in the other thread's, on both members (and
-/// with the other thread's outside the prefix, the main thread's writes would have reached
-/// the primary alone). Samba's per-thread working directories fall back to one when the
-/// call fails. A single-threaded process's unshare is the kernel's: no other thread shares
-/// the shim with it.
+/// imply it) or of the fd table (CLONE_FILES) in a process that has had a second thread:
+/// refused (`super::refused_in_threads`). The shim follows one working directory and one
+/// fd table per process; a thread with its own working directory that then changed it
+/// moved the shim's, and the other threads' relative paths went where the kernel does not
+/// put them: a file the main thread made in its working directory under the prefix was
+/// made in the other thread's, on both members (and with the other thread's outside the
+/// prefix, the main thread's writes would have reached the primary alone). A thread with
+/// its own fd table would close, and number, fds the others still have otherwise. Samba's
+/// per-thread working directories fall back to one when the call fails. A single-threaded
+/// process's unshare is the kernel's: no other thread shares the shim with it.
 #[no_mangle]
 pub unsafe extern "C" fn unshare(flags: c_int) -> c_int {
-    let own_cwd = flags & (libc::CLONE_FS | libc::CLONE_NEWNS | libc::CLONE_NEWUSER) != 0;
-    if own_cwd && set::is_active() && crate::real::may_have_threads() {
-        let _ = boundary::prepare(|| {
-            crate::report::record(shadow_core::history::Code::Refused, &crate::resolve::Rel(Vec::new()), "unshare of the working directory in a process with threads (the shim follows one per process): not mirrored, refused with ENOSYS");
-            Some(())
-        });
-        Errno(libc::ENOSYS).set();
-        return -1;
+    if flags & (libc::CLONE_FS | libc::CLONE_NEWNS | libc::CLONE_NEWUSER | libc::CLONE_FILES) != 0 {
+        if let Some(refused) = super::refused_in_threads("unshare of the working directory or the fd table") {
+            return refused;
+        }
     }
     raw::unshare(flags)
 }

@@ -37,6 +37,22 @@ use libc::{c_char, c_int};
 use shadow_core::vpath;
 use std::ffi::{CStr, CString};
 
+/// A call that gives the calling thread a working directory or an fd table of its own, in
+/// a process that has had a second thread: refused (-1, ENOSYS), reported as a call with
+/// no mirrored form (00120). The shim follows one of each per process. None: the call may
+/// go ahead (no set is active, or no other thread shares the shim with this one).
+pub(crate) fn refused_in_threads(what: &str) -> Option<c_int> {
+    if !set::is_active() || !crate::real::may_have_threads() {
+        return None;
+    }
+    let _ = boundary::prepare(|| {
+        crate::report::record(shadow_core::history::Code::Refused, &resolve::Rel(Vec::new()), &format!("{what} in a process with threads (the shim follows one per process): not mirrored, refused with ENOSYS"));
+        Some(())
+    });
+    crate::real::Errno(libc::ENOSYS).set();
+    Some(-1)
+}
+
 /// An absolute path that neither starts with the prefix nor folds: certainly not ours,
 /// decided without a lock or an allocation.
 #[inline]

@@ -475,6 +475,12 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
 /// close_range(2): the shim's own fds inside the range stay open.
 #[no_mangle]
 pub unsafe extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
+    // A table of the thread's own, whose closes the other threads do not see (see unshare).
+    if flags & libc::CLOSE_RANGE_UNSHARE as c_int != 0 {
+        if let Some(refused) = super::refused_in_threads("close_range with CLOSE_RANGE_UNSHARE") {
+            return refused;
+        }
+    }
     boundary::hook(
         || {
             let lo = first.min(i32::MAX as c_uint) as c_int;
