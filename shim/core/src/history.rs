@@ -94,7 +94,7 @@ impl Code {
             Code::Recovered => "recover repaired a path in flight at a crash, or settled a conflict by policy",
             Code::RecoverNeeded => "a process ended with changes in flight: recover is due",
             Code::SplitBrain => "split brain: both members were written while apart",
-            Code::Refused => "a call with no mirrored form named a path under the prefix: refused with ENOSYS",
+            Code::Refused => "a call with no mirrored form named a path under the prefix, or would have given a thread its own working directory or fd table: refused with ENOSYS",
             Code::Unmirrored => "a program that runs without the shim was started with its working directory under the prefix: its changes by a relative path reach the primary alone",
         }
     }
