@@ -341,6 +341,13 @@ pub fn under_fork_lock<T>(body: impl FnOnce() -> T) -> T {
     body()
 }
 
+/// Writes out this process's queued follower writes (write-behind) before a call made
+/// outside the shim that other processes, or the disk, must see after them: a lock wait,
+/// `sync`.
+pub fn drain_queue() {
+    let _ = prepare(|| None::<()>);
+}
+
 /// Runs a short piece of shim logic at the boundary and returns its result, so that the
 /// caller can then call libc *outside* it: for calls that run user callbacks (nftw, glob),
 /// which must see the hooks and may fork.

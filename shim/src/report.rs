@@ -100,6 +100,12 @@ pub fn refused(what: &str, path: *const libc::c_char) {
     record(Code::Refused, &rel, &format!("{what} on {shown}: not mirrored, refused with ENOSYS"));
 }
 
+/// A call that would give a thread of a threaded process its own working directory or fd
+/// table (the shim follows one of each per process): refused.
+pub fn refused_in_threads(what: &str) {
+    record(Code::Refused, &Rel(Vec::new()), &format!("{what} in a process with threads (the shim follows one per process): not mirrored, refused with ENOSYS"));
+}
+
 /// The change list could not be appended: bringing the member back must scan everything.
 pub fn change_list_failed(rel: &Rel, e: crate::real::Errno) {
     record(Code::ChangeListFailed, rel, &format!("change list: {}", e.describe()));

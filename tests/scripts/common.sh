@@ -35,3 +35,11 @@ recovered_after_kill() {
     "$CTL" verify -c "$CFG" >"$T/verify-recovered.log" 2>&1 || fail "members differ after kill -9 and recover"
     grep -c '^repaired' "$T/recover.log" || true
 }
+
+# copy_member MEMBER DIR: copies DIR of MEMBER (primary or secondary) to $T/copy-MEMBER, for
+# a server started natively on each member's data after a crash and recover.
+copy_member() {
+	local src=$P
+	[ "$1" = secondary ] && src=$S
+	cp -a "$src/$2" "$T/copy-$1"
+}

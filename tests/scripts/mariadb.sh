@@ -78,9 +78,7 @@ echo "mariadb: killed under load, recovered ($repaired paths repaired), members 
 # 3.
 query="select count(*), sum(n), sum(length(v)), sum(w) from t.a"
 for m in primary secondary; do
-	src=$P
-	[ $m = secondary ] && src=$S
-	cp -a "$src/db" "$T/copy-$m"
+	copy_member $m db
 	runuser -u mysql -- mariadbd "${server_args[@]}" --datadir="$T/copy-$m" --socket="$run/sock-$m" >"$T/copy-$m.log" 2>&1 &
 	copy=$!
 	up "$run/sock-$m"

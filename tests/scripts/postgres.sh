@@ -65,9 +65,7 @@ echo "postgres: killed under load, recovered ($repaired paths repaired), members
 # 3.
 query="SELECT count(*), sum(abalance), (SELECT count(*) FROM pgbench_history) FROM pgbench_accounts"
 for m in primary secondary; do
-	src=$P
-	[ $m = secondary ] && src=$S
-	cp -a "$src/pgdata" "$T/copy-$m"
+	copy_member $m pgdata
 	sed -i "s|^unix_socket_directories = .*|unix_socket_directories = '$sock'|; s|^port = .*|port = $port|" "$T/copy-$m/postgresql.conf"
 	native_pg "$bin/pg_ctl" -D "$T/copy-$m" -l "$T/copy-$m.log" -w -t 120 start >>"$T/pg_ctl.log" 2>&1 || fail "a PostgreSQL on a copy of the $m"
 	client psql -XAtc "$query" postgres >"$T/data-$m" 2>&1 || fail "query on the copy of the $m"

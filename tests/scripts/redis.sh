@@ -67,9 +67,7 @@ echo "redis: killed under load, recovered ($repaired paths repaired), members id
 # 3. The append-only file may end in a half-written command: each copy is loaded the way
 # Redis loads one after a crash (aof-load-truncated, the default).
 for m in primary secondary; do
-	src=$P
-	[ $m = secondary ] && src=$S
-	cp -a "$src/redis" "$T/copy-$m"
+	copy_member $m redis
 	redis-server "${server_args[@]}" --dir "$T/copy-$m" --unixsocket "$T/sock-$m" >"$T/copy-$m.log" 2>&1 &
 	copy=$!
 	up "$T/sock-$m"

@@ -434,7 +434,7 @@ fn copy_into(out: c_int, explicit: *mut off64_t, copy: impl Fn() -> ssize_t) -> 
 /// the program believe durable what the secondary did not have yet.
 #[no_mangle]
 pub unsafe extern "C" fn sync() {
-    boundary::prepare(|| None::<()>);
+    boundary::drain_queue();
     raw::sync()
 }
 

@@ -46,7 +46,7 @@ pub(crate) fn refused_in_threads(what: &str) -> Option<c_int> {
         return None;
     }
     let _ = boundary::prepare(|| {
-        crate::report::record(shadow_core::history::Code::Refused, &resolve::Rel(Vec::new()), &format!("{what} in a process with threads (the shim follows one per process): not mirrored, refused with ENOSYS"));
+        crate::report::refused_in_threads(what);
         Some(())
     });
     crate::real::Errno(libc::ENOSYS).set();

@@ -615,7 +615,7 @@ macro_rules! fcntl_hooks {
                 // none of the shim's locks (a fork would wait for it) and the program's
                 // handlers run at once. The follower's queued writes go first (another
                 // process may write the range once the lock is let go).
-                boundary::prepare(|| None::<()>);
+                boundary::drain_queue();
                 return raw::$name(fd, cmd, arg);
             }
             boundary::hook(|| fcntl_core(fd, cmd, arg, raw::$name), || raw::$name(fd, cmd, arg))
