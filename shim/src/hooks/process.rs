@@ -15,7 +15,7 @@ use std::ffi::{CStr, CString};
 use std::sync::Mutex;
 
 extern "C" {
-    static environ: *const *const c_char;
+    static mut environ: *const *const c_char;
 }
 
 /// _exit(2) and _Exit(3) run no atexit handlers, so not the shim's either: the write intents
@@ -681,6 +681,45 @@ pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> c
         Some(line) => raw::popen(line.as_ptr(), mode),
         None => raw::popen(command, mode),
     }
+}
+
+/// wordexp(3): a command substitution's shell is started as `system`'s, in the program's
+/// environment as it is and inheriting its fds (before, its writes through a shadowed fd
+/// moved the offset under the program's next write, and after the program removed the
+/// shim's variables they reached the primary alone). Without the variables, the call is
+/// made with `environ` pointing to the environment an exec would be given, then put back:
+/// only the shell sees the difference, and the words' own `$LD_PRELOAD`. wordexp may not
+/// run beside `setenv` (glibc: MT-Unsafe const:env), but another thread's `getenv` may
+/// still be reading that environment after the call: it is freed at the next call.
+#[no_mangle]
+pub unsafe extern "C" fn wordexp(words: *const c_char, result: *mut libc::c_void, flags: c_int) -> c_int {
+    const WRDE_NOCMD: c_int = 1 << 2;
+    if flags & WRDE_NOCMD != 0 || words.is_null() || !runs_a_command(CStr::from_ptr(words).to_bytes()) {
+        return raw::wordexp(words, result, flags);
+    }
+    mark_inherited_shared(false);
+    let Some(env) = boundary::prepare(|| env_with_shim(environ, Vec::new(), &LoaderPaths::default())) else {
+        return raw::wordexp(words, result, flags);
+    };
+    let program_environ = environ;
+    environ = env.ptrs.as_ptr();
+    let r = raw::wordexp(words, result, flags);
+    environ = program_environ;
+    *LAST_WORDEXP_ENV.lock().unwrap_or_else(|e| e.into_inner()) = KeptEnv { _env: Some(env) };
+    r
+}
+
+struct KeptEnv {
+    _env: Option<Env>,
+}
+// Only kept, never read: its pointers point into its own strings.
+unsafe impl Send for KeptEnv {}
+static LAST_WORDEXP_ENV: Mutex<KeptEnv> = Mutex::new(KeptEnv { _env: None });
+
+/// Whether wordexp would start a shell for `words`: a command substitution, `$(` or a
+/// backquote, quoted or not (an arithmetic `$((` counts too; it costs only the marking).
+fn runs_a_command(words: &[u8]) -> bool {
+    words.contains(&b'`') || words.windows(2).any(|w| w == b"$(")
 }
 
 /// glibc runs `system` and `popen` commands in the program's environment as it is: a
