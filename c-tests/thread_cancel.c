@@ -13,6 +13,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/syscall.h>
 
 static const char line[100] = "a line of a hundred bytes, written again and again by a thread about to be cancelled.......\n";
 
@@ -91,6 +92,20 @@ static void *pending(void *arg)
 	return NULL;
 }
 
+/* glibc's syscall(3) is no cancellation point: a raw write with a request pending writes
+ * (before, the shim's write hook it was routed to acted upon the request). */
+static void *pending_raw(void *arg)
+{
+	int fd = *(int *)arg, old;
+	CHECK(pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old) == 0);
+	CHECK(pthread_cancel(pthread_self()) == 0);
+	CHECK(pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old) == 0);
+	CHECK_EQ(syscall(SYS_write, fd, "raw write\n", 10), 10);
+	pthread_testcancel();
+	check_fail(HERE, 0, "a pending cancellation request was not acted upon at pthread_testcancel");
+	return NULL;
+}
+
 static void cancel_while_busy(void *(*body)(void *), const char *what)
 {
 	pthread_t t;
@@ -137,6 +152,9 @@ int main(void)
 	CHECK(pthread_join(t, &result) == 0);
 	CHECK(result == PTHREAD_CANCELED);
 	CHECK_EQ(file_size(SHADOW "/pending"), 0);
+	CHECK(pthread_create(&t, NULL, pending_raw, &fd) == 0);
+	CHECK(pthread_join(t, &result) == 0);
+	CHECK(result == PTHREAD_CANCELED);
 
 	// The shim's locks are free: a fork and more writes go through.
 	pid_t pid = CHECK_SYS(fork());
@@ -147,7 +165,7 @@ int main(void)
 	wait_ok(pid);
 	write_str(fd, "from the parent\n");
 	CHECK_SYS(close(fd));
-	EXPECT_FILE(SHADOW "/pending", "from the child\nfrom the parent\n");
+	EXPECT_FILE(SHADOW "/pending", "raw write\nfrom the child\nfrom the parent\n");
 	EXPECT_SAME_ON_MEMBERS(SHADOW "/written");
 	EXPECT_SAME_ON_MEMBERS(SHADOW "/flushed");
 	EXPECT_SAME_ON_MEMBERS(SHADOW "/reopened");

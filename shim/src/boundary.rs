@@ -91,6 +91,13 @@ impl Drop for NoCancel {
     }
 }
 
+/// Around a hook run for `syscall(2)`: glibc's `syscall` is no cancellation point, so the
+/// hook's own (a routed `SYS_write`) must not act on a pending request. Held only once the
+/// program has called `pthread_cancel`: before, no request can be pending.
+pub fn not_a_cancellation_point() -> Option<NoCancel> {
+    CANCELS.load(Ordering::Relaxed).then(NoCancel::hold)
+}
+
 /// At the start of a hook whose libc call is a cancellation point, before the shim does
 /// anything: a pending request is acted upon there, as glibc's call would before making
 /// the system call. Called from the exported function itself, outside every frame of the

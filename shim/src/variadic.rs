@@ -118,6 +118,7 @@ fn failed(e: Errno) -> c_long {
 pub unsafe extern "C" fn shadow_syscall(n: c_long, a: c_long, b: c_long, c: c_long, d: c_long, e: c_long, f: c_long, handled: *mut c_int) -> c_long {
     use crate::hooks::{data, dir, meta, namespace, open, process, socket};
     *handled = 1;
+    let _not_cancellable = crate::boundary::not_a_cancellation_point();
     let fd = a as c_int;
     let p = |x: c_long| x as *const c_char;
     let int = |r: c_int| r as c_long;
