@@ -17,12 +17,23 @@ pub fn parse_fdinfo_flags(fdinfo: &str) -> Option<c_int> {
 }
 
 pub fn adopt_inherited_fds() {
+    adopt_open_fds(|_| true);
+}
+
+/// In a fork child whose parent had a thread opening a file without the fork lock (see
+/// `boundary::waiting_without_fork_lock`): an fd that open made just before the fork is
+/// the child's too, unlinked; it is adopted as an inherited one.
+pub fn adopt_untracked_fds() {
+    adopt_open_fds(|fd| fdtable::get(fd).is_none() && !fdtable::is_node(fd));
+}
+
+fn adopt_open_fds(wanted: impl Fn(c_int) -> bool) {
     let Ok(entries) = std::fs::read_dir("/proc/thread-self/fd") else { return };
     let fds: Vec<c_int> = entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
     let view = crate::members::view();
     for fd in fds {
         // The shim's own member roots and cwd handles point into the lead too.
-        if !fdtable::is_internal(fd) {
+        if !fdtable::is_internal(fd) && wanted(fd) {
             adopt_fd(&view, fd);
         }
     }

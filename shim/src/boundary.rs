@@ -16,6 +16,9 @@ thread_local! {
     static FORK_UNLOCKED: Cell<bool> = const { Cell::new(false) };
     /// This thread holds the fork lock for writing, between the fork's handlers.
     static FORKING: Cell<bool> = const { Cell::new(false) };
+    /// This thread's hold on the fork lock for reading, while a hook has it (see
+    /// `ForkReadGuard`, `waiting_without_fork_lock`).
+    static FORK_HOLD: Cell<Option<crate::forklock::ReadHold>> = const { Cell::new(None) };
 }
 
 /// Whether this thread is forking (holding the fork lock for writing): a hook that runs
@@ -156,6 +159,9 @@ pub(crate) extern "C" fn before_fork() {
     }
     let inside = Inside::force();
     crate::forklock::write();
+    // Counted before such a thread gave its hold back, and uncounted only after it took a
+    // new one, which the fork's hold excludes until the fork is done.
+    FORKED_WHILE_WAITING.store(WAITING_WITHOUT_FORK_LOCK.load(Ordering::SeqCst) > 0, Ordering::SeqCst);
     let _no_cancel = NoCancel::hold();
     // Draining may write the queue out and report from this thread.
     let saved = Errno::last();
@@ -188,6 +194,9 @@ pub(crate) extern "C" fn after_fork_child() {
     crate::members::claim_slot();
     crate::members::forget_inherited_intents();
     crate::fdtable::forget_inherited_intents();
+    if !unlocked && FORKED_WHILE_WAITING.swap(false, Ordering::SeqCst) {
+        crate::adopt::adopt_untracked_fds();
+    }
     crate::forklock::child();
     drop(inside);
 }
@@ -209,21 +218,49 @@ pub fn fork_without_atfork(fork: impl FnOnce() -> libc::pid_t) -> libc::pid_t {
 }
 
 /// A hook's hold on the fork lock (taken inside: see `before_fork`); none on the thread
-/// that is forking, which holds it for writing.
-struct ForkReadGuard(Option<crate::forklock::ReadHold>);
+/// that is forking, which holds it for writing. The hold itself is the thread's
+/// (`FORK_HOLD`): `waiting_without_fork_lock` gives it back and takes a new one.
+struct ForkReadGuard(bool);
 impl ForkReadGuard {
     fn take() -> ForkReadGuard {
-        ForkReadGuard((!forking()).then(crate::forklock::read))
+        let taken = !forking();
+        if taken {
+            FORK_HOLD.with(|h| h.set(Some(crate::forklock::read())));
+        }
+        ForkReadGuard(taken)
     }
 }
 impl Drop for ForkReadGuard {
     fn drop(&mut self) {
         // In a fork child made from a signal handler inside this hook, a hold on the
         // parent's lock gives nothing back to the child's.
-        if let Some(hold) = self.0 {
+        if let Some(hold) = self.0.then(|| FORK_HOLD.with(Cell::take)).flatten() {
             crate::forklock::unread(hold);
         }
     }
+}
+
+/// Threads in `waiting_without_fork_lock`: a fork made meanwhile may copy an fd such a
+/// wait has just made and not yet linked (see `before_fork`).
+static WAITING_WITHOUT_FORK_LOCK: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+/// The fork in progress was made while a thread waited without the fork lock.
+static FORKED_WHILE_WAITING: AtomicBool = AtomicBool::new(false);
+
+/// Runs `wait`, a system call that may wait for another process as long as that likes (a
+/// read-only open of what may be a FIFO), with this thread's hold on the fork lock given
+/// back, and takes a new one after: a fork in another thread goes on meanwhile. Before, it
+/// waited for the open, and for ever when the FIFO's writer was to be that fork's child.
+/// Only for a hook that holds nothing else a fork child must not inherit held. An fd the
+/// wait makes just as another thread forks is copied into the child before this thread
+/// links it: that child adopts it (`after_fork_child`).
+pub fn waiting_without_fork_lock<T>(wait: impl FnOnce() -> T) -> T {
+    let Some(hold) = FORK_HOLD.with(Cell::take) else { return wait() };
+    WAITING_WITHOUT_FORK_LOCK.fetch_add(1, Ordering::SeqCst);
+    crate::forklock::unread(hold);
+    let r = wait();
+    FORK_HOLD.with(|h| h.set(Some(crate::forklock::read())));
+    WAITING_WITHOUT_FORK_LOCK.fetch_sub(1, Ordering::SeqCst);
+    r
 }
 
 /// What a fresh entry into the shim holds until it leaves: the fork lock for reading,

@@ -48,7 +48,12 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, handing: bool, resolv
                 handed.set(waits);
                 waits
             };
-            let (fd, how) = open_holding(&sp, flags, twinned, &mut held.borrow_mut(), waits, |f| lead(at, f).into_res())?;
+            // A read-only open holds nothing (no name, no intent) and may wait (a FIFO, a
+            // device): made without the fork lock.
+            let waits_alone = !twinned && could_block(flags) && flags & libc::O_PATH == 0;
+            let (fd, how) = open_holding(&sp, flags, twinned, &mut held.borrow_mut(), waits, |f| {
+                if waits_alone { boundary::waiting_without_fork_lock(|| lead(at, f)) } else { lead(at, f) }.into_res()
+            })?;
             made.set(how);
             Ok(fd)
         })
