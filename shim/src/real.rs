@@ -540,6 +540,18 @@ pub fn getcwd() -> Res<Vec<u8>> {
     // SAFETY: getcwd wrote a NUL-terminated path there.
     Ok(unsafe { CStr::from_ptr(p) }.to_bytes().to_vec())
 }
+/// tee(2), which the shim does not hook.
+pub fn tee(fin: c_int, fout: c_int, n: usize, flags: c_uint) -> Res<usize> {
+    cvt(unsafe { libc::tee(fin, fout, n, flags) }).map(|n| n as usize)
+}
+/// pipe2(2) with O_CLOEXEC, which the shim does not hook.
+pub fn pipe() -> Res<[c_int; 2]> {
+    let mut ends = [-1; 2];
+    cvt(unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) }).map(|_| ends)
+}
+pub fn read(fd: c_int, buf: &mut [u8]) -> Res<usize> {
+    cvt(unsafe { raw::read(fd, buf.as_mut_ptr().cast(), buf.len()) }).map(|n| n as usize)
+}
 pub fn copy_file_range(fin: c_int, offin: &mut i64, fout: c_int, offout: &mut i64, n: usize) -> Res<usize> {
     cvt(unsafe { raw::copy_file_range(fin, offin, fout, offout, n, 0) }).map(|n| n as usize)
 }

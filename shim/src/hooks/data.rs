@@ -464,15 +464,62 @@ macro_rules! sendfile_hooks {
 }
 sendfile_hooks!(sendfile, sendfile64);
 
-/// splice(2) into a shadowed fd.
+/// splice(2) into a shadowed fd. Its input is a pipe, which may stay empty for as long as
+/// its writers like: the splice waits for it outside the shim (`wait_for_pipe`), and the
+/// one made inside does not wait. Before, it waited inside, holding the fork lock and the
+/// file's order: another thread's fork and another process's write to the file waited
+/// with it, for ever when the pipe's writer was to be that fork's child.
 #[no_mangle]
 pub unsafe extern "C" fn splice(fin: c_int, offin: *mut off64_t, fout: c_int, offout: *mut off64_t, n: size_t, flags: c_uint) -> ssize_t {
-    let call = || raw::splice(fin, offin, fout, offout, n, flags);
+    let call = |flags| raw::splice(fin, offin, fout, offout, n, flags);
     if !fdtable::is_shadowed(fout) {
-        return call();
+        return call(flags);
     }
     boundary::cancellation_point();
-    boundary::hook(|| copy_into(fout, offout, call), call)
+    loop {
+        let inside = match wait_for_pipe(fin, flags) {
+            Ok(true) => flags | libc::SPLICE_F_NONBLOCK,
+            Ok(false) => flags,
+            Err(e) => {
+                e.set();
+                return -1;
+            }
+        };
+        let r = boundary::hook(|| copy_into(fout, offout, || call(inside)), || call(flags));
+        // Another reader took the bytes meanwhile: wait again.
+        if r == -1 && inside != flags && Errno::last() == Errno(libc::EAGAIN) {
+            continue;
+        }
+        return r;
+    }
+}
+
+/// Waits until the pipe `fin` has bytes for a splice with `flags`; `Ok(true)` when it has
+/// (the splice need not wait), `Ok(false)` when the splice is to be made as asked (no
+/// writers left, a pipe that does not wait, no pipe at all: it answers for itself), and
+/// the splice's own error when the wait ends with one (EINTR for a handler without
+/// SA_RESTART). A `tee` of one byte into a pipe of the shim's waits exactly as the
+/// splice would wait, and takes nothing from `fin`.
+fn wait_for_pipe(fin: c_int, flags: c_uint) -> Res<bool> {
+    let Some([scratch_in, scratch_out]) = scratch_pipe() else { return Ok(false) };
+    match real::tee(fin, scratch_out, 1, flags & libc::SPLICE_F_NONBLOCK) {
+        Ok(0) => Ok(false),
+        Ok(_) => {
+            // Not acted upon here (read is a cancellation point): the byte would stay.
+            let _no_cancel = boundary::NoCancel::hold();
+            let _ = real::read(scratch_in, &mut [0]);
+            Ok(true)
+        }
+        Err(Errno(libc::EINTR)) => Err(Errno(libc::EINTR)),
+        Err(_) => Ok(false),
+    }
+}
+
+/// The shim's pipe for `wait_for_pipe` (read end, write end), made at the first wait; a
+/// fork child shares it, harmlessly: every `tee` into it is followed by a read of one byte.
+fn scratch_pipe() -> Option<[c_int; 2]> {
+    static SCRATCH: once_cell::sync::OnceCell<[c_int; 2]> = once_cell::sync::OnceCell::new();
+    SCRATCH.get_or_try_init(|| boundary::prepare(|| real::pipe().ok().map(|ends| ends.map(crate::ocb::make_internal))).ok_or(())).ok().copied()
 }
 
 /// A shared mapping of a shadowed file open for writing: the kernel writes the primary's
