@@ -15,9 +15,10 @@
 //! SIGABRT and any signal the thread sends itself (`raise`, `abort`: program code the shim
 //! calls, such as a stdio cookie, or a failed check in the allocator, expects its handler
 //! to have run when the call returns); a signal that cannot be queued again (the queue of
-//! real-time signals full); and one that comes while the thread waits in a call that may
-//! wait for ever (`at_once`: connecting to a socket), whose handler may be what ends the
-//! wait.
+//! real-time signals full); and one that comes while the shim makes an exec or a spawn
+//! (`at_once`, `launching`: deferred, it would be carried, blocked, into the new image).
+//! Calls that may wait for ever (a writable FIFO open, a socket's full backlog, a lock, a
+//! pipe a splice reads) wait outside the shim, where handlers run as natively.
 //!
 //! The program sees its own actions: `sigaction`'s old action, `signal`'s return value,
 //! SA_RESETHAND (done here, since the kernel's reset would also drop a deferred signal's
@@ -352,9 +353,9 @@ pub fn launching<T>(launch: impl FnOnce() -> T) -> T {
     })
 }
 
-/// Runs `call` (a call inside the shim that may wait for ever: connecting to a socket) with the program's handlers run at once meanwhile: one may be what ends
-/// the wait (an alarm). Their hooks then pass straight through, as before the shim deferred
-/// them.
+/// Runs `call` (an exec or a spawn the shim makes) with the program's handlers run at once
+/// meanwhile: deferred, a signal would be carried, blocked, into the new image. Their hooks
+/// then pass straight through, as before the shim deferred them.
 pub fn at_once<T>(call: impl FnOnce() -> T) -> T {
     let was = AT_ONCE.with(|a| a.replace(true));
     let r = call();

@@ -46,21 +46,27 @@ fn address(path: &[u8]) -> Res<(sockaddr_un, socklen_t)> {
     Ok((un, (PATH_AT + path.len() + 1) as socklen_t))
 }
 
-/// Runs `op` with the address of `sp` on the lead, whose place is `at`: the program's own
-/// name when it is relative to the cwd (the kernel's cwd is the lead's directory, and
-/// getsockname gives back what was bound, as natively); the member file's full path when it
-/// fits (getsockname, /proc/net/unix and peers see a real name, which the receiving hooks
-/// below turn back into the virtual one); else a path through the directory the shim holds.
-fn at_address<T: FfiReturn>(sp: &Spath, at: &At, op: impl FnOnce(*const sockaddr, socklen_t) -> T) -> Res<T> {
+/// The name by which the kernel finds the socket `sp` on the lead, whose place is `at`:
+/// the program's own name when it is relative to the cwd (the kernel's cwd is the lead's
+/// directory, and getsockname gives back what was bound, as natively); the member file's
+/// full path when it fits (getsockname, /proc/net/unix and peers see a real name, which
+/// the receiving hooks below turn back into the virtual one); else a path through the
+/// directory the shim holds.
+fn lead_name(sp: &Spath, at: &At) -> Res<std::ffi::CString> {
     let v = crate::members::view();
     let name = match sp.relative_to_kernel_cwd(&v) {
         Some(own) => own.to_owned(),
         None => super::lead_file(sp.rel()),
     };
-    let (un, len) = match address(name.as_bytes()) {
-        Ok(a) => a,
-        Err(_) => address(at.abs_within(NAME_MAX)?.path.as_bytes())?,
-    };
+    if name.as_bytes().len() < NAME_MAX {
+        return Ok(name);
+    }
+    Ok(at.abs_within(NAME_MAX)?.path)
+}
+
+/// Runs `op` with the address of `sp` on the lead, whose place is `at` (see `lead_name`).
+fn at_address<T: FfiReturn>(sp: &Spath, at: &At, op: impl FnOnce(*const sockaddr, socklen_t) -> T) -> Res<T> {
+    let (un, len) = address(lead_name(sp, at)?.as_bytes())?;
     op(&un as *const sockaddr_un as *const sockaddr, len).into_res()
 }
 
@@ -112,18 +118,34 @@ unsafe fn returning_name<T: FfiReturn>(addr: *mut sockaddr, len: *mut socklen_t,
 unsafe fn named<T: FfiReturn>(addr: *const sockaddr, len: socklen_t, shadowed: impl FnOnce(Spath) -> Res<T>, plain: impl Fn(*const sockaddr, socklen_t) -> T) -> T {
     let Some(name) = unix_name(addr, len) else { return plain(addr, len) };
     let name_ptr = name.as_ptr() as *const c_char;
-    path_hook(libc::AT_FDCWD, name_ptr, shadowed, |p| {
-        if p == name_ptr {
-            return plain(addr, len);
+    path_hook(libc::AT_FDCWD, name_ptr, shadowed, |p| by_name(p, name_ptr, addr, len, &plain))
+}
+
+/// A call to a socket named by its address that may wait for as long as the socket's
+/// owner likes (connect to a full backlog, a datagram to a full queue): a name under the
+/// prefix is turned into the lead's inside the shim, and the call is made with it outside,
+/// where the program's signal handlers run, a cancellation request acts, and another
+/// thread's fork does not wait for it. Before, it waited inside: a fork in another thread
+/// waited for ever, and so did the `pthread_join` of a thread cancelled while it waited.
+unsafe fn named_outside<T: FfiReturn>(addr: *const sockaddr, len: socklen_t, call: impl Fn(*const sockaddr, socklen_t) -> T) -> T {
+    let Some(name) = unix_name(addr, len) else { return call(addr, len) };
+    let name_ptr = name.as_ptr() as *const c_char;
+    super::path_hook_or_lead(libc::AT_FDCWD, name_ptr, false, |sp| super::on_lead_res(&sp, "connect", |at| lead_name(&sp, at)).map(Err), |p| by_name(p, name_ptr, addr, len, &call))
+}
+
+/// `call` with the program's address when `p` is its own name, else with an address naming
+/// `p`.
+unsafe fn by_name<T: FfiReturn>(p: *const c_char, name: *const c_char, addr: *const sockaddr, len: socklen_t, call: &impl Fn(*const sockaddr, socklen_t) -> T) -> T {
+    if p == name {
+        return call(addr, len);
+    }
+    match address(std::ffi::CStr::from_ptr(p).to_bytes()) {
+        Ok((un, l)) => call(&un as *const sockaddr_un as *const sockaddr, l),
+        Err(e) => {
+            e.set();
+            T::FAILED
         }
-        match address(std::ffi::CStr::from_ptr(p).to_bytes()) {
-            Ok((un, l)) => plain(&un as *const sockaddr_un as *const sockaddr, l),
-            Err(e) => {
-                e.set();
-                T::FAILED
-            }
-        }
-    })
+    }
 }
 
 /// bind(2)
@@ -162,7 +184,7 @@ pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) 
 /// connect(2): to the socket on the lead member.
 #[no_mangle]
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
-    named(addr, len, |sp| super::on_lead_res(&sp, "connect", |at| at_address(&sp, at, |a, l| crate::signals::at_once(|| raw::connect(fd, a, l)))), |a, l| raw::connect(fd, a, l))
+    named_outside(addr, len, |a, l| raw::connect(fd, a, l))
 }
 
 /// sendto(2) on an unconnected AF_UNIX datagram socket, to a name under the prefix.
@@ -171,7 +193,7 @@ pub unsafe extern "C" fn sendto(fd: c_int, buf: *const c_void, n: size_t, flags:
     if addr.is_null() {
         return raw::sendto(fd, buf, n, flags, addr, len);
     }
-    named(addr, len, |sp| super::on_lead_res(&sp, "sendto", |at| at_address(&sp, at, |a, l| crate::signals::at_once(|| raw::sendto(fd, buf, n, flags, a, l)))), |a, l| raw::sendto(fd, buf, n, flags, a, l))
+    named_outside(addr, len, |a, l| raw::sendto(fd, buf, n, flags, a, l))
 }
 
 /// sendmsg(2), likewise for `msg_name`; shadowed fds passed with SCM_RIGHTS are shared with
@@ -191,7 +213,7 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_i
         m.msg_namelen = l;
         raw::sendmsg(fd, &m, flags)
     };
-    named((*msg).msg_name as *const sockaddr, (*msg).msg_namelen, |sp| super::on_lead_res(&sp, "sendmsg", |at| at_address(&sp, at, |a, l| crate::signals::at_once(|| with_name(a, l)))), with_name)
+    named_outside((*msg).msg_name as *const sockaddr, (*msg).msg_namelen, with_name)
 }
 
 /// Shadowed fds a message passes (SCM_RIGHTS) are shared with the receiver from now on.
