@@ -6,6 +6,7 @@
 //! written on the primary alone from then on).
 
 use std::fs::File;
+use std::os::unix::fs::OpenOptionsExt;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -165,7 +166,11 @@ fn check_depth(program: &str, depth: usize) -> Result<(), Unmirrored> {
     if caps > 0 {
         return Err(without("has file capabilities; the loader would ignore LD_PRELOAD"));
     }
-    let mut file = File::open(&path).map_err(|e| unsure(&shown, e.to_string()))?;
+    if !meta.is_file() {
+        // A FIFO, a device: the exec refuses it (EACCES), and opening it might wait for ever.
+        return Err(unsure(&shown, "not a regular file".into()));
+    }
+    let mut file = File::options().read(true).custom_flags(libc::O_NONBLOCK).open(&path).map_err(|e| unsure(&shown, e.to_string()))?;
     let mut head = vec![0u8; 64 * 1024];
     let n = file.read(&mut head).map_err(|e| unsure(&shown, e.to_string()))?;
     head.truncate(n);

@@ -152,7 +152,9 @@ struct LoaderPaths {
 
 impl LoaderPaths {
     fn of(file: &CStr) -> LoaderPaths {
-        let Ok(fd) = crate::real::open(file, libc::O_RDONLY | libc::O_CLOEXEC, 0) else { return LoaderPaths::default() };
+        // O_NONBLOCK: the program may be a FIFO, which the exec refuses and an open would
+        // wait on for ever (before, such an exec hung).
+        let Ok(fd) = crate::real::open(file, libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK, 0) else { return LoaderPaths::default() };
         let found = shadow_core::exec::search_paths(|off, len| {
             let mut buf = vec![0; len];
             let n = crate::real::pread(fd, &mut buf, off as i64).ok()?;
