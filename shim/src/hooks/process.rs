@@ -624,7 +624,9 @@ fn prepare_spawn_opens(fa: *const libc::posix_spawn_file_actions_t) -> Vec<crate
         .collect();
     held.extend(crate::ocb::hold_files(&emptied));
     for (sp, flags, mode) in &changing {
-        let flags = (flags & (libc::O_CREAT | libc::O_TRUNC)) | libc::O_WRONLY | libc::O_CLOEXEC;
+        // O_NONBLOCK: a FIFO there would wait for a reader of the follower's, which never
+        // comes (before, such a spawn hung); it carries nothing to create or empty anyway.
+        let flags = (flags & (libc::O_CREAT | libc::O_TRUNC)) | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NONBLOCK;
         if let Some(Ok(fd)) = super::on_follower(sp, |a| unsafe { raw::openat64(a.fd, a.path.as_ptr(), flags, *mode) }) {
             let _ = crate::real::close(fd);
         }
