@@ -6,6 +6,9 @@
 // waiting thread has linked it: the child adopts it, so a change through it reaches both
 // members (part 2: the fork waits for a third thread's long write, and the reader's open
 // returns meanwhile; with the adoption left out, the FIFOs' modes differ).
+// Part 3: fopen of a FIFO for writing, and a write through that stream to a full FIFO,
+// while another thread forks the reader: before, the open waited inside the shim (for
+// ever), and the shim's stream for it wrote inside the shim too.
 // timeout: 60
 #define _GNU_SOURCE
 #include "check.h"
@@ -68,6 +71,35 @@ static int fifo_read_fd(void)
 	return found;
 }
 
+static FILE *stream;
+static void *stream_writer(void *arg)
+{
+	static char chunk[256 << 10];
+	(void)arg;
+	memset(chunk, 's', sizeof chunk);
+	stream = fopen(fifo, "w");
+	CHECK(stream != NULL);
+	CHECK_EQ(fwrite(chunk, 1, sizeof chunk, stream), sizeof chunk);
+	CHECK_EQ(fclose(stream), 0);
+	return NULL;
+}
+
+/* Forks a child that reads the FIFO to its end after a pause, and counts what it read. */
+static pid_t slow_reader(void)
+{
+	pid_t pid = CHECK_SYS(fork());
+	if (pid == 0) {
+		int fd = CHECK_SYS(open(fifo, O_RDONLY));
+		char buf[4096];
+		long total = 0, n;
+		usleep(200 * 1000);
+		while ((n = read(fd, buf, sizeof buf)) > 0)
+			total += n;
+		_exit(total == 256 << 10 ? 0 : 1);
+	}
+	return pid;
+}
+
 int main(void)
 {
 	pthread_t t;
@@ -123,6 +155,24 @@ int main(void)
 		if (p.st_mode != s.st_mode)
 			check_fail(HERE, 0, "%s: mode %o on the primary, %o on the secondary", fifo, p.st_mode, s.st_mode);
 	}
+	/* Part 3: the writer opens before a reader exists; the reader is a fork's child. */
+	fifo = SHADOW "/streamed";
+	CHECK_SYS(mkfifo(fifo, 0644));
+	CHECK(pthread_create(&t, NULL, stream_writer, NULL) == 0);
+	usleep(50 * 1000);
+	wait_ok(slow_reader());
+	CHECK(pthread_join(t, NULL) == 0);
+	/* The writer fills the FIFO while the reader pauses; meanwhile another fork. */
+	pid = slow_reader();
+	CHECK(pthread_create(&t, NULL, stream_writer, NULL) == 0);
+	usleep(100 * 1000);
+	pid_t other = CHECK_SYS(fork());
+	if (other == 0)
+		_exit(0);
+	wait_ok(other);
+	wait_ok(pid);
+	CHECK(pthread_join(t, NULL) == 0);
+
 	printf("children that had the reader's fd: %d of %d\n", adopted, ROUNDS);
 	/* Else the race this part is about never happened: the test proved nothing. */
 	CHECK(adopted > 0);

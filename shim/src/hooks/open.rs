@@ -22,7 +22,7 @@ pub fn open_shadowed(sp: Spath, flags: c_int, mode: mode_t) -> Res<c_int> {
 /// the program's signal handlers run (an `alarm` set to end a FIFO open that finds no
 /// reader; SIGINT in a Python program) and a fork does not wait for it. Such files carry
 /// nothing to mirror.
-fn open_shadowed_or_lead(sp: Spath, flags: c_int, mode: mode_t) -> Res<Result<c_int, CString>> {
+pub fn open_shadowed_or_lead(sp: Spath, flags: c_int, mode: mode_t) -> Res<Result<c_int, CString>> {
     open_shadowed_by(sp, flags, mode, true, 0, |at, flags| unsafe { raw::openat64(at.fd, at.path.as_ptr(), flags, mode) })
 }
 
@@ -357,7 +357,7 @@ pub fn let_go(fd: c_int) -> Option<Arc<Ocb>> {
 }
 
 /// Marks `fd` a node's (see fdtable::NODES) if it is a FIFO's, socket's or device's.
-fn mark_node(fd: c_int) {
+pub(crate) fn mark_node(fd: c_int) {
     if let Ok(st) = real::fstat(fd) {
         fdtable::set_node(fd, fdtable::is_node_mode(st.st_mode));
     }

@@ -144,9 +144,17 @@ fn mode_flags(mode: &[u8]) -> c_int {
     flags
 }
 
-unsafe fn fopen_shadowed(sp: Spath, mode: *const c_char) -> Res<FileP> {
+/// fopen of a shadowed path; an open that may wait (a FIFO, a device) is handed back as the
+/// lead's path, for glibc's fopen outside the shim (see open::open_shadowed_or_lead): its
+/// stream is a plain one, as such files carry nothing to mirror. Before, the open waited
+/// inside, holding the fork lock (a fork in another thread hung until a reader came), and
+/// the stream's writes, through a stream of the shim's, waited there for a full FIFO.
+unsafe fn fopen_shadowed(sp: Spath, mode: *const c_char) -> Res<Result<FileP, CString>> {
     let flags = mode_flags(super::cstr(mode));
-    stream_for(super::open::open_shadowed(sp, flags, 0o666)?, mode, flags)
+    match super::open::open_shadowed_or_lead(sp, flags, 0o666)? {
+        Ok(fd) => stream_for(fd, mode, flags).map(Ok),
+        Err(lead) => Ok(Err(lead)),
+    }
 }
 
 /// Whether a stream opened with `mode` starts at the end of its file: glibc's fopen and
@@ -187,7 +195,14 @@ macro_rules! fopen_hooks {
                     || raw::$name(path, mode),
                 );
             }
-            path_hook(libc::AT_FDCWD, path, |sp| fopen_shadowed(sp, mode), |p| raw::$name(p, mode))
+            super::path_hook_or_lead(libc::AT_FDCWD, path, true, |sp| fopen_shadowed(sp, mode), |p| {
+                let f = raw::$name(p, mode);
+                // A stream handed back on the lead's path is a node's (see open::mark_node).
+                if !f.is_null() && p != path {
+                    super::open::mark_node(raw::fileno(f));
+                }
+                f
+            })
         }
     )*};
 }
