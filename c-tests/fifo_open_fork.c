@@ -8,7 +8,8 @@
 // returns meanwhile; with the adoption left out, the FIFOs' modes differ).
 // Part 3: fopen of a FIFO for writing, and a write through that stream to a full FIFO,
 // while another thread forks the reader: before, the open waited inside the shim (for
-// ever), and the shim's stream for it wrote inside the shim too.
+// ever), and the shim's stream for it wrote inside the shim too. Likewise freopen onto the
+// FIFO of a stream of the shim's (one on a shadowed file), which must stay that stream.
 // timeout: 60
 #define _GNU_SOURCE
 #include "check.h"
@@ -72,12 +73,19 @@ static int fifo_read_fd(void)
 }
 
 static FILE *stream;
-static void *stream_writer(void *arg)
+static void *stream_writer(void *reopen)
 {
 	static char chunk[256 << 10];
-	(void)arg;
 	memset(chunk, 's', sizeof chunk);
-	stream = fopen(fifo, "w");
+	if (reopen) {
+		FILE *plain = fopen(SHADOW "/plain", "w");
+		CHECK(plain != NULL);
+		CHECK(fputs("before the reopen\n", plain) >= 0);
+		stream = freopen(fifo, "w", plain);
+		CHECK(stream == plain);
+	} else {
+		stream = fopen(fifo, "w");
+	}
 	CHECK(stream != NULL);
 	CHECK_EQ(fwrite(chunk, 1, sizeof chunk, stream), sizeof chunk);
 	CHECK_EQ(fclose(stream), 0);
@@ -158,20 +166,24 @@ int main(void)
 	/* Part 3: the writer opens before a reader exists; the reader is a fork's child. */
 	fifo = SHADOW "/streamed";
 	CHECK_SYS(mkfifo(fifo, 0644));
-	CHECK(pthread_create(&t, NULL, stream_writer, NULL) == 0);
-	usleep(50 * 1000);
-	wait_ok(slow_reader());
-	CHECK(pthread_join(t, NULL) == 0);
-	/* The writer fills the FIFO while the reader pauses; meanwhile another fork. */
-	pid = slow_reader();
-	CHECK(pthread_create(&t, NULL, stream_writer, NULL) == 0);
-	usleep(100 * 1000);
-	pid_t other = CHECK_SYS(fork());
-	if (other == 0)
-		_exit(0);
-	wait_ok(other);
-	wait_ok(pid);
-	CHECK(pthread_join(t, NULL) == 0);
+	for (long reopen = 0; reopen <= 1; reopen++) {
+		CHECK(pthread_create(&t, NULL, stream_writer, (void *)reopen) == 0);
+		usleep(50 * 1000);
+		wait_ok(slow_reader());
+		CHECK(pthread_join(t, NULL) == 0);
+		/* The writer fills the FIFO while the reader pauses; meanwhile another fork. */
+		pid = slow_reader();
+		CHECK(pthread_create(&t, NULL, stream_writer, (void *)reopen) == 0);
+		usleep(100 * 1000);
+		pid_t other = CHECK_SYS(fork());
+		if (other == 0)
+			_exit(0);
+		wait_ok(other);
+		wait_ok(pid);
+		CHECK(pthread_join(t, NULL) == 0);
+	}
+	EXPECT_FILE(SHADOW "/plain", "before the reopen\n");
+	EXPECT_SAME_ON_MEMBERS(SHADOW "/plain");
 
 	printf("children that had the reader's fd: %d of %d\n", adopted, ROUNDS);
 	/* Else the race this part is about never happened: the test proved nothing. */

@@ -4,7 +4,6 @@
 //! stdout/stderr are swapped for such a stream while fd 1/2 is shadowed (shell redirection
 //! adopted at exec, dup2 onto 1, freopen), and swapped back when it no longer is.
 
-use super::path_hook;
 use crate::boundary::{self, FfiReturn};
 use crate::fdtable;
 use crate::real::{self, raw, FileP, Res};
@@ -47,8 +46,23 @@ unsafe extern "C" fn cookie_read(cookie: *mut c_void, buf: *mut c_char, n: size_
 unsafe extern "C" fn cookie_write(cookie: *mut c_void, buf: *const c_char, n: size_t) -> ssize_t {
     // glibc's own stream writes its buffer out with a cancellable write.
     boundary::cancellation_point();
+    let fd = cookie_fd(cookie);
+    if !fdtable::is_shadowed(fd) {
+        // Reopened onto a file outside the prefix or a FIFO (`reopen_own_stream`): written
+        // as glibc's own stream would, outside the shim, where a full FIFO may keep it;
+        // wholly, as glibc takes a short count from a cookie for an error.
+        let mut done = 0;
+        while done < n {
+            let r = raw::write(fd, buf.add(done).cast(), n - done);
+            if r < 0 {
+                return if done > 0 { done as ssize_t } else { -1 };
+            }
+            done += r as usize;
+        }
+        return n as ssize_t;
+    }
     let data = std::slice::from_raw_parts(buf as *const u8, n);
-    match boundary::inside(|| super::data::write_all(cookie_fd(cookie), data)) {
+    match boundary::inside(|| super::data::write_all(fd, data)) {
         Ok(n) => n as ssize_t,
         Err(e) => {
             e.set();
@@ -157,6 +171,15 @@ unsafe fn fopen_shadowed(sp: Spath, mode: *const c_char) -> Res<Result<FileP, CS
     }
 }
 
+/// A stream glibc opened outside the shim, on `p`: when that is not the program's `path`
+/// but the lead's, handed back, the stream is a node's (see open::mark_node).
+unsafe fn opened_outside(f: FileP, p: *const c_char, path: *const c_char) -> FileP {
+    if !f.is_null() && p != path {
+        super::open::mark_node(raw::fileno(f));
+    }
+    f
+}
+
 /// Whether a stream opened with `mode` starts at the end of its file: glibc's fopen and
 /// freopen seek there for "a" (not "a+"), so that ftell answers the size at once (the
 /// shim's streams answered 0).
@@ -195,14 +218,7 @@ macro_rules! fopen_hooks {
                     || raw::$name(path, mode),
                 );
             }
-            super::path_hook_or_lead(libc::AT_FDCWD, path, true, |sp| fopen_shadowed(sp, mode), |p| {
-                let f = raw::$name(p, mode);
-                // A stream handed back on the lead's path is a node's (see open::mark_node).
-                if !f.is_null() && p != path {
-                    super::open::mark_node(raw::fileno(f));
-                }
-                f
-            })
+            super::path_hook_or_lead(libc::AT_FDCWD, path, true, |sp| fopen_shadowed(sp, mode), |p| opened_outside(raw::$name(p, mode), p, path))
         }
     )*};
 }
@@ -280,15 +296,24 @@ pub unsafe extern "C" fn fclose(f: FileP) -> c_int {
 }
 
 /// freopen(3) onto a shadowed path: the old stream is closed and a mirrored one returned,
-/// on the same fd number glibc would have used; stdout/stderr are redirected to it.
-unsafe fn freopen_shadowed(sp: Spath, mode: *const c_char, old: FileP) -> Res<FileP> {
+/// on the same fd number glibc would have used; stdout/stderr are redirected to it. An
+/// open that may wait (a FIFO, a device) is handed back, for glibc's freopen outside the
+/// shim (as fopen's: see `fopen_shadowed`); the old stream's fd, which glibc closes there
+/// unseen, is let go first.
+unsafe fn freopen_shadowed(sp: Spath, mode: *const c_char, old: FileP) -> Res<Result<FileP, CString>> {
     let old_fd = raw::fileno(old);
     let was = [(std::ptr::addr_of_mut!(stdout), 1), (std::ptr::addr_of_mut!(stderr), 2)]
         .into_iter()
         .find(|(g, _)| **g == old)
         .map(|(g, _)| g);
     raw::fflush(old);
-    let fd = super::open::open_shadowed(sp, mode_flags(super::cstr(mode)), 0o666)?;
+    let fd = match super::open::open_shadowed_or_lead(sp, mode_flags(super::cstr(mode)), 0o666)? {
+        Ok(fd) => fd,
+        Err(lead) => {
+            drop(super::open::let_go(old_fd));
+            return Ok(Err(lead));
+        }
+    };
     if old_fd >= 0 && old_fd != fd {
         // Keep the stream's fd number: children inherit stdout as fd 1. The file it leaves
         // is settled as at a close (its times were left unequal under write-behind).
@@ -309,7 +334,7 @@ unsafe fn freopen_shadowed(sp: Spath, mode: *const c_char, old: FileP) -> Res<Fi
         *((old as *mut u8).add(FILENO_OFFSET) as *mut c_int) = -1;
         raw::fclose(old);
     }
-    Ok(f)
+    Ok(Ok(f))
 }
 
 /// freopen of one of the shim's own streams (glibc cannot reopen a `fopencookie` stream:
@@ -319,7 +344,7 @@ unsafe fn freopen_shadowed(sp: Spath, mode: *const c_char, old: FileP) -> Res<Fi
 /// same stream goes on writing to it (its cookie is that fd number), as freopen returns
 /// the stream it was given. A read-only mode gets a plain stream on that fd instead (the
 /// shim's stream was made for writing, and is kept, not closed, with its fd taken).
-unsafe fn reopen_own_stream(path: *const c_char, mode: *const c_char, f: FileP) -> Res<FileP> {
+unsafe fn reopen_own_stream(path: *const c_char, mode: *const c_char, f: FileP) -> Res<Result<FileP, CString>> {
     let flags = mode_flags(super::cstr(mode));
     let fd = raw::fileno(f);
     raw::fflush(f);
@@ -328,12 +353,40 @@ unsafe fn reopen_own_stream(path: *const c_char, mode: *const c_char, f: FileP) 
         if fdtable::is_shadowed(fd) { super::open::reopen_shadowed(fd, own.as_ptr(), flags, 0o666)? } else { real::open(&own, flags, 0o666)? }
     } else {
         let p = crate::mem::path(path).ok_or(real::Errno(libc::EFAULT))?;
+        // A file outside the prefix, or one that may make the open wait (a FIFO, a
+        // device), is opened outside the shim (`reopen_own_stream_outside`).
         match crate::resolve::resolve(libc::AT_FDCWD, p) {
-            crate::resolve::Target::Shadowed(sp) => super::open::open_shadowed(sp, flags, 0o666)?,
-            crate::resolve::Target::Rewritten(abs) => real::open(&abs, flags, 0o666)?,
-            crate::resolve::Target::Outside => real::open(p, flags, 0o666)?,
+            crate::resolve::Target::Shadowed(sp) => match super::open::open_shadowed_or_lead(sp, flags, 0o666)? {
+                Ok(new) => new,
+                Err(lead) => return Ok(Err(lead)),
+            },
+            crate::resolve::Target::Rewritten(abs) => return Ok(Err(abs)),
+            crate::resolve::Target::Outside => return Ok(Err(p.to_owned())),
         }
     };
+    finish_own_reopen(f, mode, new).map(Ok)
+}
+
+/// `reopen_own_stream` of a file opened outside the shim: `target` is opened there, then
+/// put on the stream's fd inside.
+unsafe fn reopen_own_stream_outside(target: CString, mode: *const c_char, f: FileP) -> FileP {
+    let new = raw::open64(target.as_ptr(), mode_flags(super::cstr(mode)), 0o666 as libc::mode_t);
+    if new < 0 {
+        return std::ptr::null_mut();
+    }
+    super::open::mark_node(new);
+    boundary::hook(|| finish_own_reopen(f, mode, new), || {
+        let _ = real::close(new);
+        real::Errno(libc::EIO).set();
+        std::ptr::null_mut()
+    })
+}
+
+/// The end of a reopen of one of the shim's streams: the file opened as `new` is moved onto
+/// the stream's fd, as dup2 would.
+unsafe fn finish_own_reopen(f: FileP, mode: *const c_char, new: c_int) -> Res<FileP> {
+    let flags = mode_flags(super::cstr(mode));
+    let fd = raw::fileno(f);
     if new != fd {
         super::open::dup_onto(new, fd, || raw::dup2(new, fd))?;
         super::open::close_fd(new)?;
@@ -363,9 +416,9 @@ macro_rules! freopen_hooks {
         pub unsafe extern "C" fn $name(path: *const c_char, mode: *const c_char, f: FileP) -> FileP {
             boundary::cancellation_point();
             if !f.is_null() && set::is_active() && is_own_stream(f) {
-                return boundary::hook(|| reopen_own_stream(path, mode, f), || raw::$name(path, mode, f));
+                return boundary::hook_or_outside(|| reopen_own_stream(path, mode, f), |target| reopen_own_stream_outside(target, mode, f), || raw::$name(path, mode, f));
             }
-            path_hook(libc::AT_FDCWD, path, |sp| freopen_shadowed(sp, mode, f), |p| raw::$name(p, mode, f))
+            super::path_hook_or_lead(libc::AT_FDCWD, path, true, |sp| freopen_shadowed(sp, mode, f), |p| opened_outside(raw::$name(p, mode, f), p, path))
         }
     )*};
 }
