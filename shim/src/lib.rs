@@ -9,6 +9,7 @@ mod adopt;
 mod behind;
 mod beside;
 mod boundary;
+mod cores;
 mod fdtable;
 mod forklock;
 mod hooks;
@@ -58,5 +59,7 @@ fn shim_fini() {
             ocb.report_if_insecure();
         }
     });
+    cores::release_now();
     members::retire_unused_intents();
+    members::republish_intents();
 }
