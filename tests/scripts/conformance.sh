@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # conformance.sh: the file-system world's own suites, run with their files under the prefix.
 #
-#   tests/scripts/conformance.sh [--suite DIR] [--out DIR] [--keep] [--jobs N] [pjdfstest|fsx|fsstress]... [-- PATTERN...]
+#   tests/scripts/conformance.sh [--suite DIR] [--out DIR] [--keep] [--jobs N] [--write-behind] [pjdfstest|fsx|fsstress]... [-- PATTERN...]
 #
 #   pjdfstest  every tests/*/*.t file twice: natively (in a scratch directory on the same file
 #              system) and under the shim (working directory /shadow/w, a fresh set per file).
@@ -11,6 +11,7 @@
 #   fsstress   4 processes x 3,000 operations in one tree, 3 seeds.
 # After every run: `shadowctl verify` and compare_members.py (an independent comparison with
 # mtimes). PATTERN limits pjdfstest to files whose path (e.g. chmod/00.t) matches.
+# --write-behind: every set is configured with `write_behind = true`.
 # Exit 0 when everything passed, 1 when something failed, 2 when the suites cannot be built.
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -18,6 +19,7 @@ root=$(cd "$here/../.." && pwd)
 suite=$root/../shared/third-party
 out=$root/target/third-party
 keep=${CONFORMANCE_KEEP:-0}
+behind=${CONFORMANCE_WRITE_BEHIND:-0}
 jobs=4
 one=
 suites=()
@@ -27,9 +29,10 @@ while [ $# -gt 0 ]; do
 	--suite) suite=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
+	--write-behind) behind=1; shift ;;
 	--jobs) jobs=$2; shift 2 ;;
 	--pjd-one) one=$2; shift 2 ;;
-	-h | --help) sed -n '2,16s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	--) shift; patterns=("$@"); break ;;
 	pjdfstest | fsx | fsstress) suites+=("$1"); shift ;;
 	*) echo "conformance.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -51,7 +54,7 @@ if [ -z "$one" ]; then
 	work=$(mktemp -d /var/tmp/conformance.XXXXXX)
 	# Members are usually reachable by everyone up to their roots; pjdfstest switches to uid 65534.
 	chmod 755 "$work"
-	export CONFORMANCE_WORK=$work CONFORMANCE_KEEP=$keep
+	export CONFORMANCE_WORK=$work CONFORMANCE_KEEP=$keep CONFORMANCE_WRITE_BEHIND=$behind
 else
 	work=$CONFORMANCE_WORK
 fi
@@ -63,6 +66,8 @@ new_set() {
 	mkdir -p "$1/primary" "$1/secondary" "$1/state"
 	printf 'prefix = "/shadow"\nprimary = "%s"\nsecondary = "%s"\nstate_dir = "%s"\n' \
 		"$1/primary" "$1/secondary" "$1/state" >"$1/app.toml"
+	[ "$behind" = 1 ] && echo 'write_behind = true' >>"$1/app.toml"
+	return 0
 }
 shim() { local cfg=$1; shift; SHADOW_CONFIG=$cfg LD_PRELOAD=$lib "$@"; }
 
