@@ -197,7 +197,6 @@ pub(crate) extern "C" fn after_fork_child() {
     if !unlocked && FORKED_WHILE_WAITING.swap(false, Ordering::SeqCst) {
         crate::adopt::adopt_untracked_fds();
     }
-    crate::cores::after_fork_child(unlocked);
     crate::forklock::child();
     drop(inside);
 }

@@ -9,7 +9,6 @@ mod adopt;
 mod behind;
 mod beside;
 mod boundary;
-mod cores;
 mod fdtable;
 mod forklock;
 mod hooks;
@@ -59,7 +58,5 @@ fn shim_fini() {
             ocb.report_if_insecure();
         }
     });
-    cores::release_now();
     members::retire_unused_intents();
-    members::republish_intents();
 }

@@ -449,7 +449,7 @@ fn retire(hot: &mut Vec<Hot>, now: u64, all: bool) {
 fn publish_intents(hot: &[Hot]) {
     let i = SLOT.load(Ordering::Relaxed);
     if i != usize::MAX {
-        let n = hot.iter().filter(|h| h.users > 0).count() as u32 + crate::cores::held() as u32;
+        let n = hot.iter().filter(|h| h.users > 0).count() as u32;
         shared().registry.slot(i).open_intents.store(n, Ordering::Relaxed);
     }
 }
@@ -527,31 +527,6 @@ fn begin(rel: &Rel, flush: bool) -> u64 {
     id
 }
 
-/// An intent of its own for the directory `dir` (not a file's: see cores.rs), unflushed;
-/// 0 when no follower is written.
-pub fn begin_dir_intent(dir: &[u8]) -> u64 {
-    if view().follower.is_none() {
-        return 0;
-    }
-    let id = shadow_core::journal::intent_id(PID.load(Ordering::Relaxed), INTENTS.fetch_add(1, Ordering::Relaxed));
-    if real::write(shared().journal.get(), &shadow_core::journal::Record::Begin { id, path: dir.to_vec() }.encode()).is_err() {
-        shared().state.mark_journal_lost();
-    }
-    id
-}
-
-/// Ends an intent of `begin_dir_intent` (allocation-free).
-pub fn end_dir_intent(id: u64) {
-    if id != 0 {
-        let _ = real::write(shared().journal.get(), &shadow_core::journal::end_record(id));
-    }
-}
-
-/// The registry slot's count again, after a change outside the table (cores.rs).
-pub fn republish_intents() {
-    publish_intents(&hot());
-}
-
 /// Records which entry of the directory changes, so that recover after a kill -9 compares
 /// that entry alone. Not flushed: after a power failure the directory is compared whole.
 fn touch(h: &mut Hot, rel: &[u8]) {
@@ -626,7 +601,6 @@ pub struct Carried {
 /// the lead only: their directories stay marked in flight and published, so that a new
 /// image that dies before its start leaves `recover` due.
 pub fn prepare_exec() -> Carried {
-    crate::cores::release_now();
     let mut by_ocb: Vec<(Arc<Ocb>, Vec<c_int>)> = Vec::new();
     for (fd, o) in fdtable::all() {
         match by_ocb.iter_mut().find(|(x, _)| Arc::ptr_eq(x, &o)) {
@@ -699,7 +673,6 @@ pub fn end_intents_on_exit() {
     };
     fdtable::for_each_ocb_now(&mut end);
     crate::hooks::data::for_each_mapped_ocb_now(|_, ocb| end(ocb));
-    crate::cores::release_now();
     let fd = shared().journal.get();
     for h in hot.iter_mut().filter(|h| h.users == 0 && h.idle_since != u64::MAX) {
         let _ = real::write(fd, &shadow_core::journal::end_record(h.id));

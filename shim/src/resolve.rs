@@ -381,13 +381,8 @@ pub fn changing_cwd<T>(f: impl FnOnce() -> T) -> T {
 }
 
 fn set_cwd(c: Cwd) {
-    let virt = match &c {
-        Cwd::Virtual(d) => Some(d.rel()),
-        Cwd::Real(_) => None,
-    };
     let old = CWD.write().unwrap_or_else(|e| e.into_inner()).replace(c);
     drop(old);
-    crate::cores::follow_cwd(virt.as_deref());
 }
 
 /// Learns the inherited cwd: an exec'd child of a program that had chdir'ed into the prefix

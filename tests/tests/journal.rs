@@ -296,33 +296,3 @@ fn names_that_are_not_utf8_are_journalled_and_recovered_as_they_are() {
     assert_eq!(fs::read_to_string(s.secondary().join(dir).join(file)).unwrap(), "first\nsecond\n");
     assert_eq!(s.ctl(&["verify"]).0, 0);
 }
-
-/// A crash that dumps core has the kernel write the core file into the process's working
-/// directory, on the primary alone (the kernel's working directory is the primary's):
-/// before, `recover` after such a crash repaired nothing and the members differed. The
-/// directory is now held in flight while a process that may dump core there works in it
-/// (cores.rs), so recover compares it and copies the core file; a process that ends
-/// cleanly leaves nothing due.
-#[test]
-fn a_core_file_dumped_into_a_working_directory_under_the_prefix_is_recovered() {
-    let pattern = fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
-    if pattern.starts_with('|') || pattern.starts_with('/') || pattern.trim().is_empty() {
-        eprintln!("NOT RUN: core_pattern {pattern:?} writes no core file into the working directory on this machine");
-        return;
-    }
-    let s = ShadowSet::new();
-    s.sh("mkdir /shadow/w && ulimit -c unlimited && cd /shadow/w && echo clean > file");
-    let due = || serde_json::from_str::<serde_json::Value>(&s.ctl_ok(&["status", "--json"])).unwrap()["recover_needed"].clone();
-    assert_eq!(due(), serde_json::json!([]), "a clean end leaves nothing due");
-    let out = s.command("/bin/sh").arg("-c").arg("ulimit -c unlimited && cd /shadow/w && echo dumped > file && kill -SEGV $$").output().unwrap();
-    use std::os::unix::process::ExitStatusExt;
-    assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "{out:?}");
-    let core = fs::read_dir(s.primary().join("w")).unwrap().filter_map(|e| e.ok()?.file_name().into_string().ok()).find(|n| n.starts_with("core"));
-    let Some(core) = core else { panic!("no core file in the primary's w/: {}", shadow_tests::listing(&s.primary())) };
-    assert!(!s.secondary().join("w").join(&core).exists(), "the kernel wrote the core on the primary alone");
-    assert_ne!(due(), serde_json::json!([]), "the crash leaves recover due");
-    let (code, out, err) = s.ctl(&["recover", "--json"]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains(&format!("w/{core}")), "recover copies the core file: {out}");
-    assert_eq!(s.ctl(&["verify"]).0, 0, "{}", s.ctl(&["verify"]).1);
-}

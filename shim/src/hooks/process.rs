@@ -430,15 +430,13 @@ unsafe fn exec_with(
     )
 }
 
-/// Ends, when dropped (the exec returned: it failed), the intents begun for a new image,
-/// and holds the working directory again for a core file (see cores.rs).
+/// Ends, when dropped (the exec returned: it failed), the intents begun for a new image.
 struct ExecFailed(Vec<u64>);
 impl Drop for ExecFailed {
     fn drop(&mut self) {
         for &id in &self.0 {
             crate::members::intent_end(id);
         }
-        crate::cores::hold_again();
     }
 }
 
