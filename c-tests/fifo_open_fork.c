@@ -6,6 +6,8 @@
 // waiting thread has linked it: the child adopts it, so a change through it reaches both
 // members (part 2: the fork waits for a third thread's long write, and the reader's open
 // returns meanwhile; with the adoption left out, the FIFOs' modes differ).
+// Part 1 also checks that such a child's own forks adopt nothing: the waiting thread is
+// not the child's (before, its count was inherited, and every later fork adopted).
 // Part 3: fopen of a FIFO for writing, and a write through that stream to a full FIFO,
 // while another thread forks the reader: before, the open waited inside the shim (for
 // ever), and the shim's stream for it wrote inside the shim too. Likewise freopen onto the
@@ -119,6 +121,16 @@ int main(void)
 	waiting_reader(&t);
 	pid_t pid = CHECK_SYS(fork());
 	if (pid == 0) {
+		/* The waiting thread is not this child's: its own forks adopt nothing. A file
+		 * it opens in the primary by its real path, outside the prefix, is not the set's
+		 * (before, every fork of this child adopted it as the set's). */
+		int own = CHECK_SYS(open(member_path("primary", SHADOW "/direct"), O_WRONLY | O_CREAT | O_TRUNC, 0644));
+		pid_t grandchild = CHECK_SYS(fork());
+		if (grandchild == 0) {
+			write_str(own, "written into the primary directly\n");
+			_exit(0);
+		}
+		wait_ok(grandchild);
 		int fd = CHECK_SYS(open(fifo, O_WRONLY));
 		write_str(fd, "from the child");
 		_exit(0);
@@ -127,6 +139,11 @@ int main(void)
 	CHECK(pthread_join(t, &got) == 0);
 	CHECK_STREQ((char *)got, "from the child");
 	free(got);
+	struct stat direct;
+	if (stat(member_path("secondary", SHADOW "/direct"), &direct) == 0 && direct.st_size > 0)
+		check_fail(HERE, 0, "a write through an fd opened outside the prefix reached the secondary");
+	CHECK_SYS(unlink(member_path("primary", SHADOW "/direct")));
+	unlink(member_path("secondary", SHADOW "/direct"));
 
 	/* Part 2. */
 	CHECK(pthread_atfork(open_writer, NULL, NULL) == 0);

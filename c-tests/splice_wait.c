@@ -5,6 +5,8 @@
 // wait is made outside the shim, exactly as the splice would make it: a signal handler
 // without SA_RESTART ends it with EINTR, one with SA_RESTART does not; a cancellation
 // request ends the thread; SPLICE_F_NONBLOCK answers EAGAIN; a pipe without writers, 0.
+// And what the kernel answers without waiting (nothing to move, an input offset, an output
+// it cannot splice into) is answered at once, as natively.
 // timeout: 60
 #define _GNU_SOURCE
 #include "check.h"
@@ -39,6 +41,17 @@ int main(void)
 
 	CHECK_SYS(pipe(pipefd));
 	out = CHECK_SYS(open(SHADOW "/spliced", O_WRONLY | O_CREAT | O_TRUNC, 0644));
+
+	/* What the kernel answers at once, with the pipe empty, is answered at once. */
+	CHECK_EQ(splice(pipefd[0], NULL, out, NULL, 0, 0), 0);
+	off64_t at = 0;
+	CHECK_ERR(splice(pipefd[0], &at, out, NULL, 16, 0), ESPIPE);
+	int appending = CHECK_SYS(open(SHADOW "/appended", O_WRONLY | O_CREAT | O_APPEND, 0644));
+	CHECK_ERR(splice(pipefd[0], NULL, appending, NULL, 16, 0), EINVAL);
+	int reading = CHECK_SYS(open(SHADOW "/appended", O_RDONLY));
+	CHECK_ERR(splice(pipefd[0], NULL, reading, NULL, 16, 0), EBADF);
+	CHECK_SYS(close(appending));
+	CHECK_SYS(close(reading));
 
 	/* A fork while a thread waits: its child is the writer. */
 	CHECK(pthread_create(&t, NULL, splicer, NULL) == 0);

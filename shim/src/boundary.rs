@@ -19,6 +19,8 @@ thread_local! {
     /// This thread's hold on the fork lock for reading, while a hook has it (see
     /// `ForkReadGuard`, `waiting_without_fork_lock`).
     static FORK_HOLD: Cell<Option<crate::forklock::ReadHold>> = const { Cell::new(None) };
+    /// This thread is in `waiting_without_fork_lock`.
+    static WAITING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Whether this thread is forking (holding the fork lock for writing): a hook that runs
@@ -197,6 +199,9 @@ pub(crate) extern "C" fn after_fork_child() {
     if !unlocked && FORKED_WHILE_WAITING.swap(false, Ordering::SeqCst) {
         crate::adopt::adopt_untracked_fds();
     }
+    // The other threads that waited are not the child's; this one, forking from a signal
+    // handler that interrupted its wait, goes on waiting in the child.
+    WAITING_WITHOUT_FORK_LOCK.store(WAITING.with(Cell::get) as u32, Ordering::SeqCst);
     crate::forklock::child();
     drop(inside);
 }
@@ -255,11 +260,13 @@ static FORKED_WHILE_WAITING: AtomicBool = AtomicBool::new(false);
 /// links it: that child adopts it (`after_fork_child`).
 pub fn waiting_without_fork_lock<T>(wait: impl FnOnce() -> T) -> T {
     let Some(hold) = FORK_HOLD.with(Cell::take) else { return wait() };
+    WAITING.with(|w| w.set(true));
     WAITING_WITHOUT_FORK_LOCK.fetch_add(1, Ordering::SeqCst);
     crate::forklock::unread(hold);
     let r = wait();
     FORK_HOLD.with(|h| h.set(Some(crate::forklock::read())));
     WAITING_WITHOUT_FORK_LOCK.fetch_sub(1, Ordering::SeqCst);
+    WAITING.with(|w| w.set(false));
     r
 }
 

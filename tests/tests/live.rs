@@ -606,3 +606,32 @@ fn an_enable_interrupted_mid_copy_leaves_the_member_disabled_and_the_next_enable
     }
 }
 
+
+/// A read-only open of a FIFO under the prefix waits for a writer as long as that likes:
+/// a member change does not wait for it (before, the open counted as an operation in
+/// flight, and `disable` waited for the FIFO's writer).
+#[test]
+fn a_member_change_does_not_wait_for_a_fifo_open_that_waits() {
+    let s = ShadowSet::new();
+    s.sh("mkfifo /shadow/fifo");
+    let mut reader = s.command("/bin/sh").arg("-c").arg("exec cat /shadow/fifo").stdout(Stdio::piped()).spawn().unwrap();
+    pause();
+    let config = s.config();
+    let disabled = std::process::Command::new("timeout")
+        .arg("20")
+        .arg(shadow_tests::bin_dir().join("shadowctl"))
+        .arg("-c")
+        .arg(&config)
+        .args(["disable", "secondary"])
+        .output()
+        .unwrap();
+    if !disabled.status.success() {
+        let _ = reader.kill();
+        panic!("disable while a FIFO open waits: {disabled:?}");
+    }
+    fs::write(s.primary().join("fifo"), "through the FIFO\n").unwrap();
+    let out = reader.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "through the FIFO\n");
+    s.ctl_ok(&["enable", "secondary"]);
+    s.assert_identical();
+}

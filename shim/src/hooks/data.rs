@@ -476,8 +476,13 @@ pub unsafe extern "C" fn splice(fin: c_int, offin: *mut off64_t, fout: c_int, of
         return call(flags);
     }
     boundary::cancellation_point();
+    // What the kernel answers at once is not waited for: nothing to move, an input offset
+    // (a pipe has none: ESPIPE), an output the splice cannot write (read-only, appending).
+    let writable = |f: c_int| f & libc::O_ACCMODE != libc::O_RDONLY && f & libc::O_APPEND == 0;
+    let answers_at_once = n == 0 || !offin.is_null() || !fdtable::get(fout).is_some_and(|o| writable(o.flags()));
     loop {
-        let inside = match wait_for_pipe(fin, flags) {
+        let waited = if answers_at_once { Ok(false) } else { wait_for_pipe(fin, flags) };
+        let inside = match waited {
             Ok(true) => flags | libc::SPLICE_F_NONBLOCK,
             Ok(false) => flags,
             Err(e) => {
@@ -505,9 +510,11 @@ fn wait_for_pipe(fin: c_int, flags: c_uint) -> Res<bool> {
     match real::tee(fin, scratch_out, 1, flags & libc::SPLICE_F_NONBLOCK) {
         Ok(0) => Ok(false),
         Ok(_) => {
-            // Not acted upon here (read is a cancellation point): the byte would stay.
+            // Not acted upon here (read is a cancellation point). The read end does not wait,
+            // and takes whatever is there: a byte another process sharing the pipe (a fork
+            // child) left when it died between its tee and its read is gone with it.
             let _no_cancel = boundary::NoCancel::hold();
-            let _ = real::read(scratch_in, &mut [0]);
+            let _ = real::read(scratch_in, &mut [0; 64]);
             Ok(true)
         }
         Err(Errno(libc::EINTR)) => Err(Errno(libc::EINTR)),
@@ -516,10 +523,21 @@ fn wait_for_pipe(fin: c_int, flags: c_uint) -> Res<bool> {
 }
 
 /// The shim's pipe for `wait_for_pipe` (read end, write end), made at the first wait; a
-/// fork child shares it, harmlessly: every `tee` into it is followed by a read of one byte.
+/// fork child shares it, harmlessly: every `tee` into it is followed by a read that empties
+/// it. Only the read end is non-blocking (a tee whose output end is waits no more).
 fn scratch_pipe() -> Option<[c_int; 2]> {
     static SCRATCH: once_cell::sync::OnceCell<[c_int; 2]> = once_cell::sync::OnceCell::new();
-    SCRATCH.get_or_try_init(|| boundary::prepare(|| real::pipe().ok().map(|ends| ends.map(crate::ocb::make_internal))).ok_or(())).ok().copied()
+    SCRATCH
+        .get_or_try_init(|| {
+            boundary::prepare(|| {
+                let ends = real::pipe().ok()?.map(crate::ocb::make_internal);
+                real::fcntl(ends[0], libc::F_SETFL, libc::O_NONBLOCK as libc::c_long).ok()?;
+                Some(ends)
+            })
+            .ok_or(())
+        })
+        .ok()
+        .copied()
 }
 
 /// A shared mapping of a shadowed file open for writing: the kernel writes the primary's

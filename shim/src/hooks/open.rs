@@ -49,10 +49,11 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, handing: bool, resolv
                 waits
             };
             // A read-only open holds nothing (no name, no intent) and may wait (a FIFO, a
-            // device): made without the fork lock.
+            // device): made without the fork lock, and not in flight (a shadowctl change
+            // does not wait for it).
             let waits_alone = !twinned && could_block(flags) && flags & libc::O_PATH == 0;
             let (fd, how) = open_holding(&sp, flags, twinned, &mut held.borrow_mut(), waits, |f| {
-                if waits_alone { boundary::waiting_without_fork_lock(|| lead(at, f)) } else { lead(at, f) }.into_res()
+                if waits_alone { boundary::waiting_without_fork_lock(|| crate::members::waiting(|| lead(at, f))) } else { lead(at, f) }.into_res()
             })?;
             made.set(how);
             Ok(fd)

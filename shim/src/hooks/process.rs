@@ -691,10 +691,12 @@ pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> c
 /// environment as it is and inheriting its fds (before, its writes through a shadowed fd
 /// moved the offset under the program's next write, and after the program removed the
 /// shim's variables they reached the primary alone). Without the variables, the call is
-/// made with `environ` pointing to the environment an exec would be given, then put back:
-/// only the shell sees the difference, and the words' own `$LD_PRELOAD`. wordexp may not
-/// run beside `setenv` (glibc: MT-Unsafe const:env), but another thread's `getenv` may
-/// still be reading that environment after the call: it is freed at the next call.
+/// made with `environ` pointing to the environment an exec would be given, then put back
+/// (also when a cancellation ends the call), unless the program changed it meanwhile: only
+/// the shell sees the difference, and the words' own `$LD_PRELOAD`. Such calls are made
+/// one at a time. wordexp may not run beside `setenv` (glibc: MT-Unsafe const:env), but
+/// another thread's `getenv` may still be reading that environment after the call: it is
+/// freed at the next such call.
 #[no_mangle]
 pub unsafe extern "C" fn wordexp(words: *const c_char, result: *mut libc::c_void, flags: c_int) -> c_int {
     const WRDE_NOCMD: c_int = 1 << 2;
@@ -705,12 +707,27 @@ pub unsafe extern "C" fn wordexp(words: *const c_char, result: *mut libc::c_void
     let Some(env) = boundary::prepare(|| env_with_shim(environ, Vec::new(), &LoaderPaths::default())) else {
         return raw::wordexp(words, result, flags);
     };
-    let program_environ = environ;
-    environ = env.ptrs.as_ptr();
-    let r = raw::wordexp(words, result, flags);
-    environ = program_environ;
-    *LAST_WORDEXP_ENV.lock().unwrap_or_else(|e| e.into_inner()) = KeptEnv { _env: Some(env) };
-    r
+    let mut kept = LAST_WORDEXP_ENV.lock().unwrap_or_else(|e| e.into_inner());
+    let ours = env.ptrs.as_ptr();
+    *kept = KeptEnv { _env: Some(env) };
+    let _put_back = ProgramEnviron { program: environ, ours };
+    environ = ours;
+    raw::wordexp(words, result, flags)
+}
+
+/// Puts the program's `environ` back when dropped, if it still is the shim's copy.
+struct ProgramEnviron {
+    program: *const *const c_char,
+    ours: *const *const c_char,
+}
+impl Drop for ProgramEnviron {
+    fn drop(&mut self) {
+        unsafe {
+            if environ == self.ours {
+                environ = self.program;
+            }
+        }
+    }
 }
 
 struct KeptEnv {

@@ -50,23 +50,33 @@ fn address(path: &[u8]) -> Res<(sockaddr_un, socklen_t)> {
 /// the program's own name when it is relative to the cwd (the kernel's cwd is the lead's
 /// directory, and getsockname gives back what was bound, as natively); the member file's
 /// full path when it fits (getsockname, /proc/net/unix and peers see a real name, which
-/// the receiving hooks below turn back into the virtual one); else a path through the
-/// directory the shim holds.
-fn lead_name(sp: &Spath, at: &At) -> Res<std::ffi::CString> {
+/// the receiving hooks below turn back into the virtual one); else a path through a
+/// directory the shim holds (`LeadName::Through`), valid only while `at`'s directory and
+/// the path's guard are.
+enum LeadName {
+    Plain(std::ffi::CString),
+    Through(crate::resolve::AbsPath),
+}
+
+fn lead_name(sp: &Spath, at: &At) -> Res<LeadName> {
     let v = crate::members::view();
     let name = match sp.relative_to_kernel_cwd(&v) {
         Some(own) => own.to_owned(),
         None => super::lead_file(sp.rel()),
     };
     if name.as_bytes().len() < NAME_MAX {
-        return Ok(name);
+        return Ok(LeadName::Plain(name));
     }
-    Ok(at.abs_within(NAME_MAX)?.path)
+    Ok(LeadName::Through(at.abs_within(NAME_MAX)?))
 }
 
 /// Runs `op` with the address of `sp` on the lead, whose place is `at` (see `lead_name`).
 fn at_address<T: FfiReturn>(sp: &Spath, at: &At, op: impl FnOnce(*const sockaddr, socklen_t) -> T) -> Res<T> {
-    let (un, len) = address(lead_name(sp, at)?.as_bytes())?;
+    let name = lead_name(sp, at)?;
+    let (un, len) = address(match &name {
+        LeadName::Plain(n) => n.as_bytes(),
+        LeadName::Through(abs) => abs.path.as_bytes(),
+    })?;
     op(&un as *const sockaddr_un as *const sockaddr, len).into_res()
 }
 
@@ -126,11 +136,27 @@ unsafe fn named<T: FfiReturn>(addr: *const sockaddr, len: socklen_t, shadowed: i
 /// prefix is turned into the lead's inside the shim, and the call is made with it outside,
 /// where the program's signal handlers run, a cancellation request acts, and another
 /// thread's fork does not wait for it. Before, it waited inside: a fork in another thread
-/// waited for ever, and so did the `pthread_join` of a thread cancelled while it waited.
-unsafe fn named_outside<T: FfiReturn>(addr: *const sockaddr, len: socklen_t, call: impl Fn(*const sockaddr, socklen_t) -> T) -> T {
+/// waited for ever, and so did the `pthread_join` of a thread cancelled while it waited. A
+/// name too long for the socket address but through a directory the shim holds is used
+/// inside, while that directory is sure to stay open.
+unsafe fn named_outside<T: FfiReturn>(what: &str, addr: *const sockaddr, len: socklen_t, call: impl Fn(*const sockaddr, socklen_t) -> T) -> T {
     let Some(name) = unix_name(addr, len) else { return call(addr, len) };
     let name_ptr = name.as_ptr() as *const c_char;
-    super::path_hook_or_lead(libc::AT_FDCWD, name_ptr, false, |sp| super::on_lead_res(&sp, "connect", |at| lead_name(&sp, at)).map(Err), |p| by_name(p, name_ptr, addr, len, &call))
+    super::path_hook_or_lead(
+        libc::AT_FDCWD,
+        name_ptr,
+        false,
+        |sp| {
+            super::on_lead_res(&sp, what, |at| match lead_name(&sp, at)? {
+                LeadName::Plain(n) => Ok(Err(n)),
+                LeadName::Through(abs) => {
+                    let (un, l) = address(abs.path.as_bytes())?;
+                    call(&un as *const sockaddr_un as *const sockaddr, l).into_res().map(Ok)
+                }
+            })
+        },
+        |p| by_name(p, name_ptr, addr, len, &call),
+    )
 }
 
 /// `call` with the program's address when `p` is its own name, else with an address naming
@@ -184,7 +210,7 @@ pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) 
 /// connect(2): to the socket on the lead member.
 #[no_mangle]
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
-    named_outside(addr, len, |a, l| raw::connect(fd, a, l))
+    named_outside("connect", addr, len, |a, l| raw::connect(fd, a, l))
 }
 
 /// sendto(2) on an unconnected AF_UNIX datagram socket, to a name under the prefix.
@@ -193,7 +219,7 @@ pub unsafe extern "C" fn sendto(fd: c_int, buf: *const c_void, n: size_t, flags:
     if addr.is_null() {
         return raw::sendto(fd, buf, n, flags, addr, len);
     }
-    named_outside(addr, len, |a, l| raw::sendto(fd, buf, n, flags, a, l))
+    named_outside("sendto", addr, len, |a, l| raw::sendto(fd, buf, n, flags, a, l))
 }
 
 /// sendmsg(2), likewise for `msg_name`; shadowed fds passed with SCM_RIGHTS are shared with
@@ -213,7 +239,7 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_i
         m.msg_namelen = l;
         raw::sendmsg(fd, &m, flags)
     };
-    named_outside((*msg).msg_name as *const sockaddr, (*msg).msg_namelen, with_name)
+    named_outside("sendmsg", (*msg).msg_name as *const sockaddr, (*msg).msg_namelen, with_name)
 }
 
 /// Shadowed fds a message passes (SCM_RIGHTS) are shared with the receiver from now on.

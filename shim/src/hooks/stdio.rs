@@ -306,7 +306,6 @@ unsafe fn freopen_shadowed(sp: Spath, mode: *const c_char, old: FileP) -> Res<Re
         .into_iter()
         .find(|(g, _)| **g == old)
         .map(|(g, _)| g);
-    raw::fflush(old);
     let fd = match super::open::open_shadowed_or_lead(sp, mode_flags(super::cstr(mode)), 0o666)? {
         Ok(fd) => fd,
         Err(lead) => {
@@ -347,10 +346,13 @@ unsafe fn freopen_shadowed(sp: Spath, mode: *const c_char, old: FileP) -> Res<Re
 unsafe fn reopen_own_stream(path: *const c_char, mode: *const c_char, f: FileP) -> Res<Result<FileP, CString>> {
     let flags = mode_flags(super::cstr(mode));
     let fd = raw::fileno(f);
-    raw::fflush(f);
     let new = if path.is_null() {
         let own = CString::new(format!("/proc/thread-self/fd/{fd}")).map_err(|_| real::Errno(libc::EINVAL))?;
-        if fdtable::is_shadowed(fd) { super::open::reopen_shadowed(fd, own.as_ptr(), flags, 0o666)? } else { real::open(&own, flags, 0o666)? }
+        if !fdtable::is_shadowed(fd) {
+            // Not a shadowed file (a FIFO, one outside the prefix): reopened outside.
+            return Ok(Err(own));
+        }
+        super::open::reopen_shadowed(fd, own.as_ptr(), flags, 0o666)?
     } else {
         let p = crate::mem::path(path).ok_or(real::Errno(libc::EFAULT))?;
         // A file outside the prefix, or one that may make the open wait (a FIFO, a
@@ -415,6 +417,11 @@ macro_rules! freopen_hooks {
         #[no_mangle]
         pub unsafe extern "C" fn $name(path: *const c_char, mode: *const c_char, f: FileP) -> FileP {
             boundary::cancellation_point();
+            // The old stream's buffer is written out first, outside the shim: its file may be
+            // a FIFO whose reader is slow.
+            if !f.is_null() && set::is_active() {
+                raw::fflush(f);
+            }
             if !f.is_null() && set::is_active() && is_own_stream(f) {
                 return boundary::hook_or_outside(|| reopen_own_stream(path, mode, f), |target| reopen_own_stream_outside(target, mode, f), || raw::$name(path, mode, f));
             }
