@@ -12,9 +12,14 @@
 // while another thread forks the reader: before, the open waited inside the shim (for
 // ever), and the shim's stream for it wrote inside the shim too. Likewise freopen onto the
 // FIFO of a stream of the shim's (one on a shadowed file), which must stay that stream.
+// Part 4: openat2 (never handed back to the caller's path: its resolve flags may refuse
+// the lead's) of the FIFO for writing waits without the fork lock too.
 // timeout: 60
 #define _GNU_SOURCE
 #include "check.h"
+
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 
 static const char *fifo;
 enum { ROUNDS = 5 };
@@ -72,6 +77,16 @@ static int fifo_read_fd(void)
 	}
 	closedir(d);
 	return found;
+}
+
+static void *openat2_writer(void *arg)
+{
+	struct open_how how = { .flags = O_WRONLY, .resolve = RESOLVE_NO_MAGICLINKS };
+	int fd = CHECK_SYS(syscall(SYS_openat2, AT_FDCWD, fifo, &how, sizeof how));
+	(void)arg;
+	write_str(fd, "through openat2\n");
+	CHECK_SYS(close(fd));
+	return NULL;
 }
 
 static FILE *stream;
@@ -199,6 +214,21 @@ int main(void)
 		wait_ok(pid);
 		CHECK(pthread_join(t, NULL) == 0);
 	}
+	/* Part 4. */
+	fifo = SHADOW "/openat2";
+	CHECK_SYS(mkfifo(fifo, 0644));
+	CHECK(pthread_create(&t, NULL, openat2_writer, NULL) == 0);
+	usleep(50 * 1000);
+	pid = CHECK_SYS(fork());
+	if (pid == 0) {
+		char buf[32] = "";
+		int fd = CHECK_SYS(open(fifo, O_RDONLY));
+		CHECK(read(fd, buf, sizeof buf - 1) > 0);
+		_exit(strcmp(buf, "through openat2\n") == 0 ? 0 : 1);
+	}
+	wait_ok(pid);
+	CHECK(pthread_join(t, NULL) == 0);
+
 	EXPECT_FILE(SHADOW "/plain", "before the reopen\n");
 	EXPECT_SAME_ON_MEMBERS(SHADOW "/plain");
 

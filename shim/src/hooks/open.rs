@@ -48,12 +48,13 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, handing: bool, resolv
                 handed.set(waits);
                 waits
             };
-            // A read-only open holds nothing (no name, no intent) and may wait (a FIFO, a
-            // device): made without the fork lock, and not in flight (a shadowctl change
-            // does not wait for it).
-            let waits_alone = !twinned && could_block(flags) && flags & libc::O_PATH == 0;
-            let (fd, how) = open_holding(&sp, flags, twinned, &mut held.borrow_mut(), waits, |f| {
-                if waits_alone { boundary::waiting_without_fork_lock(|| crate::members::waiting(|| lead(at, f))) } else { lead(at, f) }.into_res()
+            // An open that holds nothing and may wait (a FIFO, a device) is made without the
+            // fork lock, and not in flight (a shadowctl change does not wait for it): a
+            // read-only one (it holds no name), and one `open_holding` found a node for and
+            // let its name go (openat2's, which is never handed back).
+            let alone = std::cell::Cell::new(!twinned && could_block(flags) && flags & libc::O_PATH == 0);
+            let (fd, how) = open_holding(&sp, flags, twinned, &mut held.borrow_mut(), &alone, waits, |f| {
+                if alone.get() { boundary::waiting_without_fork_lock(|| crate::members::waiting(|| lead(at, f))) } else { lead(at, f) }.into_res()
             })?;
             made.set(how);
             Ok(fd)
@@ -109,7 +110,7 @@ fn dir_name_held(fd: c_int, sp: &Spath, st: &libc::stat64) -> Option<(crate::str
 /// is a change to them, ordered with other processes' writes: ocb::hold_files). `handed`
 /// is told what the open finds (where it looked); if it says so, the open is not made here
 /// (an error, which the caller knows for what it is).
-fn open_holding(sp: &Spath, flags: c_int, twinned: bool, held: &mut Vec<crate::stripes::Held>, handed: impl FnOnce(Option<&libc::stat64>) -> bool, open: impl Fn(c_int) -> Res<c_int>) -> Res<(c_int, c_int)> {
+fn open_holding(sp: &Spath, flags: c_int, twinned: bool, held: &mut Vec<crate::stripes::Held>, alone: &std::cell::Cell<bool>, handed: impl FnOnce(Option<&libc::stat64>) -> bool, open: impl Fn(c_int) -> Res<c_int>) -> Res<(c_int, c_int)> {
     if twinned && exclusive_first(flags) && held.is_empty() {
         // The exclusive try never waits (an existing FIFO answers EEXIST).
         held.push(crate::names::hold(&[sp.rel()]));
@@ -125,6 +126,7 @@ fn open_holding(sp: &Spath, flags: c_int, twinned: bool, held: &mut Vec<crate::s
         }
         if twinned && may_wait(found.as_ref(), flags) {
             held.clear();
+            alone.set(true);
         }
         if let Some(st) = found.filter(|st| flags & libc::O_TRUNC != 0 && st.st_mode & libc::S_IFMT == libc::S_IFREG) {
             held.extend(crate::ocb::hold_files(&[st]));
