@@ -626,8 +626,15 @@ fn prepare_spawn_opens(fa: *const libc::posix_spawn_file_actions_t) -> Vec<crate
     for (sp, flags, mode) in &changing {
         // O_NONBLOCK: a FIFO there would wait for a reader of the follower's, which never
         // comes (before, such a spawn hung); it carries nothing to create or empty anyway.
-        let flags = (flags & (libc::O_CREAT | libc::O_TRUNC)) | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NONBLOCK;
-        if let Some(Ok(fd)) = super::on_follower(sp, |a| unsafe { raw::openat64(a.fd, a.path.as_ptr(), flags, *mode) }) {
+        // A file another process holds a lease on answers EWOULDBLOCK instead: opened again
+        // as asked, which waits for the lease to be broken, as the child's open will.
+        let flags = (flags & (libc::O_CREAT | libc::O_TRUNC)) | libc::O_WRONLY | libc::O_CLOEXEC;
+        let open = |a: &crate::resolve::At, flags: c_int| unsafe { raw::openat64(a.fd, a.path.as_ptr(), flags, *mode) };
+        let opened = super::on_follower(sp, |a| match open(a, flags | libc::O_NONBLOCK) {
+            -1 if crate::real::Errno::last() == crate::real::Errno(libc::EWOULDBLOCK) => open(a, flags),
+            fd => fd,
+        });
+        if let Some(Ok(fd)) = opened {
             let _ = crate::real::close(fd);
         }
     }
