@@ -1,11 +1,14 @@
 // bad_pointers: a path pointer the kernel refuses (NULL, unmapped) gets EFAULT from every
 // hook, as natively, never a crash inside the shim; a string with no NUL within PATH_MAX
-// gets ENAMETOOLONG. Two-path calls with one bad pointer get EFAULT, not EXDEV.
+// gets ENAMETOOLONG. Two-path calls with one bad pointer get EFAULT, not EXDEV. The data
+// writes on a shadowed fd from a NULL or unmapped buffer get EFAULT too (pwrite from NULL
+// wrote 0 bytes and succeeded before 2026-12-04: a loop retrying short writes spun).
 #include "check.h"
 
 #include <limits.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/xattr.h>
 
 #define BAD ((const char *)0xDEADC0DEul)
@@ -73,6 +76,19 @@ int main(void)
 	longp[PATH_MAX + 8] = '\0';
 	CHECK_ERR(open(longp, O_WRONLY | O_CREAT, 0644), ENAMETOOLONG);
 	CHECK_ERR(mkdir(longp, 0755), ENAMETOOLONG);
+	/* Writes from a buffer the kernel refuses. */
+	static const void *volatile null_buf = NULL;
+	int fd = CHECK_SYS(open(SHADOW "/f", O_RDWR));
+	CHECK_ERR(write(fd, null_buf, 8), EFAULT);
+	CHECK_ERR(write(fd, BAD, 8), EFAULT);
+	CHECK_ERR(pwrite(fd, null_buf, 8, 0), EFAULT);
+	CHECK_ERR(pwrite(fd, BAD, 8, 0), EFAULT);
+	CHECK_ERR(pwrite64(fd, null_buf, 8, 0), EFAULT);
+	struct iovec bad_iov[2] = { { (void *)"y", 1 }, { (void *)null_buf, 8 } };
+	CHECK_ERR(pwritev(fd, bad_iov + 1, 1, 0), EFAULT);
+	CHECK_ERR(writev(fd, bad_iov + 1, 1), EFAULT);
+	CHECK_SYS(close(fd));
 	EXPECT_FILE(SHADOW "/f", "x");
+	EXPECT_SAME_ON_MEMBERS(SHADOW "/f");
 	return 0;
 }

@@ -792,7 +792,13 @@ impl Ocb {
         self.begin_intent(Some(sfd));
         let (value, followed) = match follower {
             Follower::After(secondary) => {
-                let value = primary()?;
+                // Marked written even when the lead's change failed: the kernel may have
+                // stamped the lead's file before the failure (a write from a buffer that
+                // faults), and the follower's times are made the lead's at the last close
+                // (before, an EFAULT write left the members' mtimes different).
+                let value = primary().inspect_err(|_| {
+                    self.set(Mark::Written);
+                })?;
                 self.set(Mark::Written);
                 let followed = secondary(sfd, &value);
                 (value, followed)
@@ -823,8 +829,8 @@ impl Ocb {
                 match beside {
                     // Not made: made now, as `After` the lead's.
                     None => {
-                        let value = value?;
                         self.set(Mark::Written);
+                        let value = value?;
                         let followed = after(sfd, &value);
                         (value, followed)
                     }

@@ -138,9 +138,9 @@ fd_hooks! {
     /// write(2)
     fn write(fd: c_int, buf: *const c_void, n: size_t) -> ssize_t => |ocb| ocb.mirrored_write("write", fd, Landing::Position, Payload::Bytes(bytes(buf, n)), 0, |b| b.map_or_else(|| raw::write(fd, buf, n), |s| raw::write(fd, s.bytes().as_ptr().cast(), s.bytes().len())).into_res());
     /// pwrite(2)
-    fn pwrite(fd: c_int, buf: *const c_void, n: size_t, off: off64_t) -> ssize_t => |ocb| pwrite_core(&ocb, fd, bytes(buf, n), off);
+    fn pwrite(fd: c_int, buf: *const c_void, n: size_t, off: off64_t) -> ssize_t => |ocb| pwrite_core(&ocb, fd, buf, n, off);
     /// pwrite64(2)
-    fn pwrite64(fd: c_int, buf: *const c_void, n: size_t, off: off64_t) -> ssize_t => |ocb| pwrite_core(&ocb, fd, bytes(buf, n), off);
+    fn pwrite64(fd: c_int, buf: *const c_void, n: size_t, off: off64_t) -> ssize_t => |ocb| pwrite_core(&ocb, fd, buf, n, off);
     /// writev(2)
     fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t => |ocb| ocb.mirrored_write("writev", fd, Landing::Position, iov_payload(iov, cnt), 0, |b| with_iov(b, iov, cnt, |v, c| raw::writev(fd, v, c)).into_res());
     /// pwritev(2)
@@ -255,10 +255,12 @@ fn errno_result(r: c_int) -> Res<()> {
     if r == 0 { Ok(()) } else { Err(Errno(r)) }
 }
 
-fn pwrite_core(ocb: &Arc<Ocb>, fd: c_int, data: &[u8], off: off64_t) -> Res<ssize_t> {
-    ocb.mirrored_write("pwrite", fd, Landing::Offset(off), Payload::Bytes(data), 0, |b| {
-        let b = b.map_or(data, |s| s.bytes());
-        unsafe { raw::pwrite64(fd, b.as_ptr().cast(), b.len(), off) }.into_res()
+/// Without a copy of the bytes (the shim could not read them), the lead's write is made with
+/// the program's own buffer and count, as `write`'s is, so that the kernel answers EFAULT
+/// (before, a NULL buffer became an empty one: 0 bytes written where natively EFAULT).
+unsafe fn pwrite_core(ocb: &Arc<Ocb>, fd: c_int, buf: *const c_void, n: size_t, off: off64_t) -> Res<ssize_t> {
+    ocb.mirrored_write("pwrite", fd, Landing::Offset(off), Payload::Bytes(bytes(buf, n)), 0, |b| {
+        b.map_or_else(|| raw::pwrite64(fd, buf, n, off), |s| raw::pwrite64(fd, s.bytes().as_ptr().cast(), s.bytes().len(), off)).into_res()
     })
 }
 
