@@ -21,7 +21,7 @@ pub fn adopt_inherited_fds() {
 }
 
 /// In a fork child whose parent had a thread opening a file without the fork lock (see
-/// `boundary::waiting_without_fork_lock`): an fd that open made just before the fork is
+/// `boundary::waiting`): an fd that open made just before the fork is
 /// the child's too, unlinked; it is adopted as an inherited one.
 pub fn adopt_untracked_fds() {
     adopt_open_fds(|fd| fdtable::get(fd).is_none() && !fdtable::is_node(fd));

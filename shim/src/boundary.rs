@@ -17,9 +17,9 @@ thread_local! {
     /// This thread holds the fork lock for writing, between the fork's handlers.
     static FORKING: Cell<bool> = const { Cell::new(false) };
     /// This thread's hold on the fork lock for reading, while a hook has it (see
-    /// `ForkReadGuard`, `waiting_without_fork_lock`).
+    /// `ForkReadGuard`, `waiting`).
     static FORK_HOLD: Cell<Option<crate::forklock::ReadHold>> = const { Cell::new(None) };
-    /// This thread is in `waiting_without_fork_lock`.
+    /// This thread is in `waiting`.
     static WAITING: Cell<bool> = const { Cell::new(false) };
 }
 
@@ -224,7 +224,7 @@ pub fn fork_without_atfork(fork: impl FnOnce() -> libc::pid_t) -> libc::pid_t {
 
 /// A hook's hold on the fork lock (taken inside: see `before_fork`); none on the thread
 /// that is forking, which holds it for writing. The hold itself is the thread's
-/// (`FORK_HOLD`): `waiting_without_fork_lock` gives it back and takes a new one.
+/// (`FORK_HOLD`): `waiting` gives it back and takes a new one.
 struct ForkReadGuard(bool);
 impl ForkReadGuard {
     fn take() -> ForkReadGuard {
@@ -245,25 +245,26 @@ impl Drop for ForkReadGuard {
     }
 }
 
-/// Threads in `waiting_without_fork_lock`: a fork made meanwhile may copy an fd such a
+/// Threads in `waiting`: a fork made meanwhile may copy an fd such a
 /// wait has just made and not yet linked (see `before_fork`).
 static WAITING_WITHOUT_FORK_LOCK: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 /// The fork in progress was made while a thread waited without the fork lock.
 static FORKED_WHILE_WAITING: AtomicBool = AtomicBool::new(false);
 
 /// Runs `wait`, a system call that may wait for another process as long as that likes (a
-/// read-only open of what may be a FIFO), with this thread's hold on the fork lock given
-/// back, and takes a new one after: a fork in another thread goes on meanwhile. Before, it
-/// waited for the open, and for ever when the FIFO's writer was to be that fork's child.
-/// Only for a hook that holds nothing else a fork child must not inherit held. An fd the
-/// wait makes just as another thread forks is copied into the child before this thread
-/// links it: that child adopts it (`after_fork_child`).
-pub fn waiting_without_fork_lock<T>(wait: impl FnOnce() -> T) -> T {
+/// read-only open of what may be a FIFO), as a wait outside the hook's operation: with this
+/// thread's hold on the fork lock given back (a new one taken after), and not in flight
+/// (`members::waiting`), so that a fork in another thread and a shadowctl member change go
+/// on meanwhile. Before, both waited for the open, the fork for ever when the FIFO's writer
+/// was to be its child. Only for a hook that holds nothing else a fork child must not
+/// inherit held. An fd the wait makes just as another thread forks is copied into the child
+/// before this thread links it: that child adopts it (`after_fork_child`).
+pub fn waiting<T>(wait: impl FnOnce() -> T) -> T {
     let Some(hold) = FORK_HOLD.with(Cell::take) else { return wait() };
     WAITING.with(|w| w.set(true));
     WAITING_WITHOUT_FORK_LOCK.fetch_add(1, Ordering::SeqCst);
     crate::forklock::unread(hold);
-    let r = wait();
+    let r = crate::members::waiting(wait);
     FORK_HOLD.with(|h| h.set(Some(crate::forklock::read())));
     WAITING_WITHOUT_FORK_LOCK.fetch_sub(1, Ordering::SeqCst);
     WAITING.with(|w| w.set(false));

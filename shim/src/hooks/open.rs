@@ -54,7 +54,7 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, handing: bool, resolv
             // let its name go (openat2's, which is never handed back).
             let alone = std::cell::Cell::new(!twinned && could_block(flags) && flags & libc::O_PATH == 0);
             let (fd, how) = open_holding(&sp, flags, twinned, &mut held.borrow_mut(), &alone, waits, |f| {
-                if alone.get() { boundary::waiting_without_fork_lock(|| crate::members::waiting(|| lead(at, f))) } else { lead(at, f) }.into_res()
+                if alone.get() { boundary::waiting(|| lead(at, f)) } else { lead(at, f) }.into_res()
             })?;
             made.set(how);
             Ok(fd)

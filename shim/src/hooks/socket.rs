@@ -58,6 +58,15 @@ enum LeadName {
     Through(crate::resolve::AbsPath),
 }
 
+impl LeadName {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            LeadName::Plain(n) => n.as_bytes(),
+            LeadName::Through(abs) => abs.path.as_bytes(),
+        }
+    }
+}
+
 fn lead_name(sp: &Spath, at: &At) -> Res<LeadName> {
     let v = crate::members::view();
     let name = match sp.relative_to_kernel_cwd(&v) {
@@ -72,11 +81,7 @@ fn lead_name(sp: &Spath, at: &At) -> Res<LeadName> {
 
 /// Runs `op` with the address of `sp` on the lead, whose place is `at` (see `lead_name`).
 fn at_address<T: FfiReturn>(sp: &Spath, at: &At, op: impl FnOnce(*const sockaddr, socklen_t) -> T) -> Res<T> {
-    let name = lead_name(sp, at)?;
-    let (un, len) = address(match &name {
-        LeadName::Plain(n) => n.as_bytes(),
-        LeadName::Through(abs) => abs.path.as_bytes(),
-    })?;
+    let (un, len) = address(lead_name(sp, at)?.bytes())?;
     op(&un as *const sockaddr_un as *const sockaddr, len).into_res()
 }
 
@@ -149,8 +154,8 @@ unsafe fn named_outside<T: FfiReturn>(what: &str, addr: *const sockaddr, len: so
         |sp| {
             super::on_lead_res(&sp, what, |at| match lead_name(&sp, at)? {
                 LeadName::Plain(n) => Ok(Err(n)),
-                LeadName::Through(abs) => {
-                    let (un, l) = address(abs.path.as_bytes())?;
+                through => {
+                    let (un, l) = address(through.bytes())?;
                     call(&un as *const sockaddr_un as *const sockaddr, l).into_res().map(Ok)
                 }
             })

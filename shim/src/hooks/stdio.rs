@@ -47,22 +47,11 @@ unsafe extern "C" fn cookie_write(cookie: *mut c_void, buf: *const c_char, n: si
     // glibc's own stream writes its buffer out with a cancellable write.
     boundary::cancellation_point();
     let fd = cookie_fd(cookie);
-    if !fdtable::is_shadowed(fd) {
-        // Reopened onto a file outside the prefix or a FIFO (`reopen_own_stream`): written
-        // as glibc's own stream would, outside the shim, where a full FIFO may keep it;
-        // wholly, as glibc takes a short count from a cookie for an error.
-        let mut done = 0;
-        while done < n {
-            let r = raw::write(fd, buf.add(done).cast(), n - done);
-            if r < 0 {
-                return if done > 0 { done as ssize_t } else { -1 };
-            }
-            done += r as usize;
-        }
-        return n as ssize_t;
-    }
     let data = std::slice::from_raw_parts(buf as *const u8, n);
-    match boundary::inside(|| super::data::write_all(fd, data)) {
+    // A stream reopened onto a file outside the prefix or a FIFO (`reopen_own_stream`) writes
+    // outside the shim, as glibc's own stream would, where a full FIFO may keep it.
+    let written = if fdtable::is_shadowed(fd) { boundary::inside(|| super::data::write_all(fd, data)) } else { super::data::write_all(fd, data) };
+    match written {
         Ok(n) => n as ssize_t,
         Err(e) => {
             e.set();
