@@ -32,7 +32,9 @@ while time.time() < end:
     except sqlite3.OperationalError as e:
         if "locked" not in str(e) and "busy" not in str(e):
             raise
-print(role, n)
+# One write(2) per line: under PYTHONUNBUFFERED print() writes its pieces one by one, and
+# six processes share the pipe.
+os.write(1, f"{role} {n}\n".encode())
 "#;
 
 #[test]
