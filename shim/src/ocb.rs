@@ -875,6 +875,27 @@ impl Ocb {
         self.to_follower("copy", |sfd| self.copy_range(fd, sfd, off, len));
     }
 
+    /// After a lead call that failed, which may still have changed the file partway: ext4's
+    /// fallocate stopped by ENOSPC or a signal keeps the blocks it allocated and the size
+    /// they reach, and a zeroing or collapsing one what it did. The follower gets the
+    /// lead's size when it differs, the bytes of `changed` (`[off, off+len)`, len < 0: to the
+    /// end) when given, and the lead's times (ext4 stamps them even before refusing a range).
+    pub fn follow_failed_lead(&self, fd: c_int, changed: Option<(i64, i64)>) {
+        let (Some(sfd), Ok(lead)) = (self.secondary_fd(), real::fstat(fd)) else { return };
+        if changed.is_none() && real::fstat(sfd).is_ok_and(|st| st.st_size == lead.st_size) {
+            let _ = real::futimens(sfd, &times_of(&lead));
+            return;
+        }
+        self.to_follower("copy", |sfd| {
+            if let Some((off, len)) = changed {
+                self.copy_range(fd, sfd, off, len)?;
+            }
+            let lead = real::fstat(fd)?;
+            real::ftruncate(sfd, lead.st_size)?;
+            real::futimens(sfd, &times_of(&lead)).map(drop)
+        });
+    }
+
     /// Copies `len` bytes of the program's memory at `addr` (a writable shared mapping of
     /// the file, an AIO buffer) to the secondary at `off`; `size_of`, an fd of any kind on
     /// the lead's file, clips the copy to the file's size (a mapping reaches past its end).

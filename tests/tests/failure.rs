@@ -61,6 +61,13 @@ fn a_large_write_the_full_primary_takes_short_is_taken_back_on_the_secondary() {
 }
 
 #[test]
+fn an_fallocate_the_full_primary_fails_partway_leaves_the_members_alike() {
+    if can_mount() {
+        run_script("failed_lead_fallocate.sh");
+    }
+}
+
+#[test]
 fn directories_fsynced_on_members_of_different_file_systems_are_no_difference() {
     if can_mount() {
         run_script("mixed_file_systems.sh");

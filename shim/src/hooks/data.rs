@@ -224,24 +224,50 @@ fd_hooks! {
     /// ftruncate64(2)
     fn ftruncate64(fd: c_int, len: off64_t) -> c_int => |ocb| truncated(ocb.mirrored("ftruncate", || raw::ftruncate64(fd, len).into_res(), |sfd, _| real::ftruncate(sfd, len).map(drop)));
     /// posix_fallocate(3): returns an error number instead of setting errno.
-    fn posix_fallocate(fd: c_int, off: off64_t, len: off64_t) -> c_int => |ocb| ocb.mirrored("posix_fallocate", || Ok(raw::posix_fallocate(fd, off, len)), |sfd, &r| errno_result(if r == 0 { raw::posix_fallocate(sfd, off, len) } else { 0 }));
+    fn posix_fallocate(fd: c_int, off: off64_t, len: off64_t) -> c_int => |ocb| posix_fallocate_core(&ocb, fd, off, len, raw::posix_fallocate);
     /// posix_fallocate64(3)
-    fn posix_fallocate64(fd: c_int, off: off64_t, len: off64_t) -> c_int => |ocb| ocb.mirrored("posix_fallocate", || Ok(raw::posix_fallocate64(fd, off, len)), |sfd, &r| errno_result(if r == 0 { raw::posix_fallocate64(sfd, off, len) } else { 0 }));
+    fn posix_fallocate64(fd: c_int, off: off64_t, len: off64_t) -> c_int => |ocb| posix_fallocate_core(&ocb, fd, off, len, raw::posix_fallocate64);
     /// ioctl(2): FICLONE and FICLONERANGE change the destination's contents in the kernel;
     /// the secondary gets the same bytes copied from the primary.
     fn ioctl(fd: c_int, req: libc::c_ulong, arg: *mut c_void) -> c_int => |ocb| ioctl_core(&ocb, fd, req, arg);
 }
 
-/// fallocate on both members. A call the lead refuses may still have moved its times
-/// (ext4 stamps mtime before finding a collapse range invalid): the follower is given them.
+/// fallocate on both members. One the lead fails may have done part of its work first
+/// (`Ocb::follow_failed_lead`).
 fn fallocate_core(ocb: &Ocb, fd: c_int, mode: c_int, off: off64_t, len: off64_t) -> Res<c_int> {
     let r = ocb.mirrored("fallocate", || unsafe { raw::fallocate(fd, mode, off, len) }.into_res(), |sfd, _| unsafe { raw::fallocate(sfd, mode, off, len) }.into_res().map(drop));
-    if r.is_err() {
-        if let (Some(sfd), Ok(st)) = (ocb.secondary_fd(), real::fstat(fd)) {
-            let _ = real::futimens(sfd, &ocb::times_of(&st));
-        }
-    }
+    allocated(ocb, fd, r.as_ref().err().copied(), mode, off, len);
     r
+}
+
+/// posix_fallocate's error number, as fallocate_core.
+fn posix_fallocate_core(ocb: &Ocb, fd: c_int, off: off64_t, len: off64_t, call: unsafe fn(c_int, off64_t, off64_t) -> c_int) -> Res<c_int> {
+    let r = ocb.mirrored("posix_fallocate", || Ok(unsafe { call(fd, off, len) }), |sfd, &r| errno_result(if r == 0 { unsafe { call(sfd, off, len) } } else { 0 }));
+    allocated(ocb, fd, r.as_ref().ok().filter(|&&e| e != 0).map(|&e| Errno(e)), 0, off, len);
+    r
+}
+
+/// After an fallocate of `mode` the lead `failed`: the bytes it may have changed before it
+/// stopped (for the errors met partway through the work: no room, a signal, the device;
+/// for the modes that change contents) go to the follower, and the size, which allocating
+/// ones change, always does.
+fn allocated(ocb: &Ocb, fd: c_int, failed: Option<Errno>, mode: c_int, off: off64_t, len: off64_t) {
+    if let Some(e) = failed {
+        ocb.follow_failed_lead(fd, changed_partway(e, mode, off, len));
+    }
+}
+
+fn changed_partway(e: Errno, mode: c_int, off: off64_t, len: off64_t) -> Option<(i64, i64)> {
+    if !matches!(e.0, libc::ENOSPC | libc::EDQUOT | libc::EINTR | libc::EIO | libc::ENOMEM) {
+        return None;
+    }
+    if mode & (libc::FALLOC_FL_COLLAPSE_RANGE | libc::FALLOC_FL_INSERT_RANGE) != 0 {
+        Some((off, -1))
+    } else if mode & (libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_ZERO_RANGE) != 0 {
+        Some((off, len))
+    } else {
+        None
+    }
 }
 
 /// A file cut short: pages of a mapping of it past its new end fault now (SIGBUS), so the
@@ -371,7 +397,9 @@ unsafe fn ioctl_core(ocb: &Ocb, fd: c_int, req: libc::c_ulong, arg: *mut c_void)
                     FS_IOC_ZERO_RANGE => libc::FALLOC_FL_ZERO_RANGE,
                     _ => 0,
                 };
-            ocb.mirrored("space ioctl", call, |sfd, _| raw::fallocate(sfd, mode, start, sr.l_len).into_res().map(drop))
+            let r = ocb.mirrored("space ioctl", call, |sfd, _| raw::fallocate(sfd, mode, start, sr.l_len).into_res().map(drop));
+            allocated(ocb, fd, r.as_ref().err().copied(), mode, start, sr.l_len);
+            r
         }
         // As fchmod: through the follower's fd, or for a read-only fd (chattr opens files so)
         // the follower's file by name, held, while it is still the fd's (before, the lead's
