@@ -681,6 +681,64 @@ pub fn end_intents_on_exit() {
     publish_intents(&hot);
 }
 
+/// From the shim's handler of a signal that dumps core, the process dying of it under the
+/// default action (signals.rs): where the kernel is to write the core file into the working
+/// directory, which under the prefix is the lead's directory alone, that directory is
+/// marked in flight, whole, so that `recover` (which the crash's report asks for) brings
+/// the core to the follower. Allocation-free and never blocking; what cannot be told at
+/// once marks the journal lost (`recover` then verifies everything).
+pub fn dying_with_core() {
+    use shadow_core::coredump::{place, CorePlace, MIN_LIMIT};
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let dumps = unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut limit) == 0 && libc::prctl(libc::PR_GET_DUMPABLE) > 0 };
+    let Ok(view) = VIEW.try_read() else {
+        shared().state.mark_journal_lost();
+        return;
+    };
+    // Without a follower being written there is nothing to bring level.
+    if !dumps || limit.rlim_cur < MIN_LIMIT || view.as_ref().is_none_or(|v| v.follower.is_none()) {
+        return;
+    }
+    let mut pattern = [0u8; 256];
+    let read = real::open(c"/proc/sys/kernel/core_pattern", libc::O_RDONLY | libc::O_CLOEXEC, 0).and_then(|fd| {
+        let n = real::read(fd, &mut pattern);
+        let _ = real::close(fd);
+        n
+    });
+    let mut dir = [0u8; 1024];
+    let here = match read.map(|n| place(&pattern[..n])) {
+        Ok(CorePlace::Elsewhere) => return,
+        Ok(CorePlace::WorkingDirectory) => crate::resolve::cwd_rel_now(&mut dir),
+        Ok(CorePlace::BelowWorkingDirectory) | Err(_) => None,
+    };
+    let mut rec = [0u8; 1100];
+    let written = match here {
+        // The working directory is outside the prefix.
+        Some(None) => return,
+        Some(Some(n)) => {
+            let id = shadow_core::journal::intent_id(PID.load(Ordering::Relaxed), INTENTS.fetch_add(1, Ordering::Relaxed));
+            let fd = shared().journal.get();
+            shadow_core::journal::whole_dir_intent(id, &dir[..n], &mut rec).is_some_and(|len| {
+                let ok = real::write(fd, &rec[..len]).is_ok();
+                if ok && set::get().config.journal_sync {
+                    let _ = real::fdatasync(fd);
+                }
+                ok
+            })
+        }
+        None => false,
+    };
+    if !written {
+        shared().state.mark_journal_lost();
+    }
+    // Counted among the process's open intents, so that its end is taken for the crash it
+    // is (reported, and `recover` due).
+    let i = SLOT.load(Ordering::Relaxed);
+    if i != usize::MAX {
+        shared().registry.slot(i).open_intents.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// In a fork child: the parent's intents are the parent's to end; the child starts afresh
 /// (without freeing what it inherited: nothing may allocate or free here).
 pub fn forget_inherited_intents() {

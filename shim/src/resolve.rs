@@ -385,6 +385,17 @@ fn set_cwd(c: Cwd) {
     drop(old);
 }
 
+/// The cwd's name under the prefix as last known, copied into `out`, from a signal handler
+/// (allocation-free, never blocking): Some(None) when the cwd is outside the prefix, None
+/// when it cannot be had at once or does not fit.
+pub fn cwd_rel_now(out: &mut [u8]) -> Option<Option<usize>> {
+    let cwd = CWD.try_read().ok()?;
+    let Some(Cwd::Virtual(dirs)) = cwd.as_ref() else { return Some(None) };
+    let rel = dirs.rel.try_lock().ok()?;
+    out.get_mut(..rel.len())?.copy_from_slice(&rel);
+    Some(Some(rel.len()))
+}
+
 /// Learns the inherited cwd: an exec'd child of a program that had chdir'ed into the prefix
 /// starts in a lead member directory and must go on seeing the virtual path.
 pub fn init_cwd() {

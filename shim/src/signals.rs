@@ -20,6 +20,11 @@
 //! Calls that may wait for ever (a writable FIFO open, a socket's full backlog, a lock, a
 //! pipe a splice reads) wait outside the shim, where handlers run as natively.
 //!
+//! A signal that dumps core while the program's action for it is the default one comes to
+//! the trampoline as well (`die_of`): the kernel is about to write a core file into the
+//! working directory, under the prefix the lead's alone, so the shim marks that directory
+//! in flight first, then lets the kernel's default action take the process.
+//!
 //! The program sees its own actions: `sigaction`'s old action, `signal`'s return value,
 //! SA_RESETHAND (done here, since the kernel's reset would also drop a deferred signal's
 //! second delivery). Everything here is async-signal-safe: atomics, thread-locals without
@@ -36,14 +41,22 @@ const MASK_WORDS: usize = std::mem::size_of::<libc::sigset_t>() / 8;
 
 /// The program's action for one signal, while the kernel holds the trampoline for it.
 struct Action {
-    /// The program's handler; 0 (SIG_DFL) when the kernel holds the program's own action.
+    /// The program's handler; 0 (SIG_DFL) when the kernel holds the program's own action,
+    /// or, for a signal that dumps core, the trampoline in place of the default action
+    /// (whose flags, mask and restorer are then kept here as the kernel answered for it).
     handler: AtomicUsize,
     flags: AtomicI32,
     mask: [AtomicU64; MASK_WORDS],
+    restorer: AtomicUsize,
 }
 
-static ACTIONS: [Action; SIGNALS + 1] =
-    [const { Action { handler: AtomicUsize::new(0), flags: AtomicI32::new(0), mask: [const { AtomicU64::new(0) }; MASK_WORDS] } }; SIGNALS + 1];
+static ACTIONS: [Action; SIGNALS + 1] = [const {
+    Action { handler: AtomicUsize::new(0), flags: AtomicI32::new(0), mask: [const { AtomicU64::new(0) }; MASK_WORDS], restorer: AtomicUsize::new(0) }
+}; SIGNALS + 1];
+
+/// The signals whose default action dumps core (signal(7)).
+const DUMPS_CORE: [c_int; 10] =
+    [libc::SIGQUIT, libc::SIGILL, libc::SIGTRAP, libc::SIGABRT, libc::SIGBUS, libc::SIGFPE, libc::SIGSEGV, libc::SIGXCPU, libc::SIGXFSZ, libc::SIGSYS];
 
 /// Signals for which `siginterrupt` asked that `signal` not restart calls (glibc keeps this
 /// set privately, and its `signal` reads it).
@@ -128,6 +141,15 @@ impl Action {
         }
         (self.handler.load(Ordering::Acquire), self.flags.load(Ordering::Relaxed), mask)
     }
+    /// The program's default action, as the kernel answered for it (see `hold_default`).
+    fn default_action(&self) -> libc::sigaction {
+        let (_, flags, mask) = self.load();
+        let mut a: libc::sigaction = unsafe { std::mem::zeroed() };
+        a.sa_flags = flags;
+        a.sa_mask = mask;
+        a.sa_restorer = unsafe { std::mem::transmute::<usize, Option<extern "C" fn()>>(self.restorer.load(Ordering::Relaxed)) };
+        a
+    }
     fn store(&self, handler: usize, flags: c_int, mask: &libc::sigset_t) {
         let words = unsafe { &*(mask as *const libc::sigset_t as *const [u64; MASK_WORDS]) };
         for (a, w) in self.mask.iter().zip(words) {
@@ -142,6 +164,7 @@ impl Action {
 pub fn sigaction(sig: c_int, act: Option<&libc::sigaction>, old: Option<&mut libc::sigaction>) -> Res<()> {
     let Some(slot) = action(sig) else { return real::sigaction(sig, act, old).map(drop) };
     let before = slot.load();
+    let before_default = slot.default_action();
     let catching = act.filter(|a| catches(a.sa_sigaction));
     // The program's action is in place before the kernel can call the trampoline for it.
     if let Some(a) = catching {
@@ -157,11 +180,57 @@ pub fn sigaction(sig: c_int, act: Option<&libc::sigaction>, old: Option<&mut lib
     }
     if act.is_some() && catching.is_none() {
         slot.handler.store(0, Ordering::Release);
+        if act.is_some_and(|a| a.sa_sigaction == libc::SIG_DFL) {
+            hold_default(sig, &installed_now(sig));
+        }
     }
     if let Some(old) = old {
-        *old = if kernel.sa_sigaction == trampoline_address() { as_program(&kernel, before.0, before.1) } else { kernel };
+        *old = match kernel.sa_sigaction == trampoline_address() {
+            true if before.0 == libc::SIG_DFL => before_default,
+            true => as_program(&kernel, before.0, before.1),
+            false => kernel,
+        };
     }
     Ok(())
+}
+
+/// The program's action for `sig` is now the default one, `native` as the kernel answers
+/// for it: for a signal that dumps core the kernel gets the trampoline instead (see
+/// `die_of`), and the program goes on seeing `native`.
+fn hold_default(sig: c_int, native: &libc::sigaction) {
+    let Some(slot) = action(sig).filter(|_| DUMPS_CORE.contains(&sig)) else { return };
+    slot.store(libc::SIG_DFL, native.sa_flags, &native.sa_mask);
+    slot.restorer.store(native.sa_restorer.map_or(0, |f| f as usize), Ordering::Relaxed);
+    let mut k = *native;
+    k.sa_sigaction = trampoline_address();
+    // Not on the thread's alternate stack, which the program may have made too small for
+    // this handler (a fault there would kill the process by SIGSEGV instead): a stack
+    // overflow, which the kernel cannot deliver on the stack, dies by the default action
+    // unmarked.
+    k.sa_flags = libc::SA_SIGINFO;
+    let _ = real::sigaction(sig, Some(&k), None);
+}
+
+/// The process dies of `sig` under the default action, which dumps core: the directory
+/// the core file is to land in is marked in flight (`members::dying_with_core`), the
+/// kernel gets the default action back, and the signal is queued again with its own
+/// siginfo. It is blocked in this handler, so the kernel delivers it, under the default
+/// action, as the handler returns: at the very place it came from (a fault's instruction
+/// too), which the core shows.
+fn die_of(sig: c_int, info: *mut siginfo_t, slot: &Action) {
+    let saved = Errno::last();
+    crate::members::dying_with_core();
+    let _ = real::sigaction(sig, Some(&slot.default_action()), None);
+    if !queue_again(sig, info) {
+        unsafe { real::raw::syscall(libc::SYS_tgkill, libc::getpid() as libc::c_long, real::gettid() as libc::c_long, sig as libc::c_long, 0, 0, 0) };
+    }
+    saved.set();
+}
+
+/// Queues `sig` to this thread again, with its siginfo.
+fn queue_again(sig: c_int, info: *mut siginfo_t) -> bool {
+    let tid = real::gettid() as libc::c_long;
+    unsafe { real::raw::syscall(libc::SYS_rt_tgsigqueueinfo, libc::getpid() as libc::c_long, tid, sig as libc::c_long, info as libc::c_long, 0, 0) == 0 }
 }
 
 /// The program's current action for `sig`.
@@ -255,6 +324,8 @@ pub fn take_over_installed() {
         // glibc refuses its own internal signals: they stay as they are.
         if real::sigaction(sig, None, Some(&mut act)).is_ok() && catches(act.sa_sigaction) && act.sa_sigaction != trampoline_address() {
             let _ = sigaction(sig, Some(&act), None);
+        } else if act.sa_sigaction == libc::SIG_DFL {
+            hold_default(sig, &act);
         }
     }
     // Resolved now, not first in a handler (dlsym is not async-signal-safe).
@@ -281,10 +352,7 @@ fn defer(sig: c_int, info: *mut siginfo_t, context: *mut c_void) -> bool {
     let one = set_of(bit(sig));
     // Blocked now as well, for an SA_NODEFER action (the kernel left it open).
     let _ = mask(libc::SIG_BLOCK, &one, None);
-    let queued = unsafe {
-        let tid = real::gettid() as libc::c_long;
-        real::raw::syscall(libc::SYS_rt_tgsigqueueinfo, libc::getpid() as libc::c_long, tid, sig as libc::c_long, info as libc::c_long, 0, 0)
-    } == 0;
+    let queued = queue_again(sig, info);
     if queued {
         // Blocked still once this handler returns: the kernel restores the mask from here.
         if let Some(uc) = unsafe { (context as *mut libc::ucontext_t).as_mut() } {
@@ -301,8 +369,11 @@ fn defer(sig: c_int, info: *mut siginfo_t, context: *mut c_void) -> bool {
 fn run_handler(sig: c_int, info: *mut siginfo_t, context: *mut c_void) {
     let Some(slot) = action(sig) else { return };
     let (handler, flags, _) = slot.load();
+    if handler == libc::SIG_DFL && DUMPS_CORE.contains(&sig) {
+        return die_of(sig, info, slot);
+    }
     if !catches(handler) {
-        // The program has just set SIG_DFL or SIG_IGN, and the kernel still called here.
+        // The program has just set SIG_IGN, and the kernel still called here.
         return;
     }
     if flags & libc::SA_RESETHAND != 0 {
@@ -312,6 +383,7 @@ fn run_handler(sig: c_int, info: *mut siginfo_t, context: *mut c_void) {
         dfl.sa_sigaction = libc::SIG_DFL;
         dfl.sa_flags = (dfl.sa_flags & !libc::SA_SIGINFO) | (flags & (libc::SA_SIGINFO | libc::SA_RESETHAND));
         let _ = real::sigaction(sig, Some(&dfl), None);
+        hold_default(sig, &dfl);
     }
     // With the kernel's three arguments whatever the flags: a handler declared with three
     // and installed without SA_SIGINFO reads them natively (x86-64 and aarch64 pass them in

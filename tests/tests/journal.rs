@@ -296,3 +296,41 @@ fn names_that_are_not_utf8_are_journalled_and_recovered_as_they_are() {
     assert_eq!(fs::read_to_string(s.secondary().join(dir).join(file)).unwrap(), "first\nsecond\n");
     assert_eq!(s.ctl(&["verify"]).0, 0);
 }
+
+/// Programs that die of a signal dumping core in a directory under the prefix, where
+/// core_pattern names a file in the working directory (Debian's default `core`): the kernel
+/// writes the core into the lead's directory alone. The crash leaves that directory in
+/// flight and `recover` brings the core to the follower. One of each: a fault in C code,
+/// the same under Python's faulthandler (its handler puts the default action back and
+/// raises again), abort, and SIGQUIT from another process. The shell still sees each die
+/// "(core dumped)".
+#[test]
+fn a_core_dumped_under_the_prefix_is_brought_to_both_members() {
+    let pattern = fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+    let pattern = pattern.trim_end();
+    if pattern.is_empty() || pattern.starts_with('|') || pattern.contains('/') {
+        assert!(std::env::var_os("CI").is_none(), "CI needs core_pattern to name a file in the working directory, not {pattern:?}");
+        eprintln!("\n*** NOT RUN: core_pattern is {pattern:?}: cores do not land in the working directory ***\n");
+        return;
+    }
+    let s = ShadowSet::new();
+    let crashes = [
+        "python3 -c 'import ctypes; ctypes.string_at(0)'",
+        "python3 -X faulthandler -c 'import ctypes; ctypes.string_at(0)'",
+        "python3 -c 'import os; os.abort()'",
+        "(sleep 0.5; pkill -QUIT -xf 'sleep 31.25') & sleep 31.25",
+    ];
+    for (i, crash) in crashes.iter().enumerate() {
+        let dir = format!("d{i}");
+        let out = s.command("/bin/bash").arg("-c").arg(format!("mkdir /shadow/{dir} && cd /shadow/{dir} && ulimit -c unlimited || exit 1; {crash}; true")).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("(core dumped)"), "{crash}: {err}");
+        let cores = |m: std::path::PathBuf| fs::read_dir(m.join(&dir)).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(pattern.split('%').next().unwrap())).count();
+        assert_eq!(cores(s.primary()), 1, "{crash}: the kernel wrote a core on the lead");
+        let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
+        assert_ne!(st["recover_needed"], serde_json::json!([]), "{crash}: the crash left its directory in flight: {st}");
+        s.ctl_ok(&["recover"]);
+        assert_eq!(cores(s.secondary()), 1, "{crash}: recover brought the core to the follower");
+    }
+    s.assert_members_and_history(|l| l.starts_with("00100 ") || l.starts_with("00101 "));
+}

@@ -124,12 +124,32 @@ pub fn pid_of(id: u64) -> u32 {
 /// An `End` record without allocating (for a process on its way out through `_exit`).
 pub fn end_record(id: u64) -> [u8; HEADER + 4] {
     let mut b = [0u8; HEADER + 4];
-    b[..2].copy_from_slice(&MAGIC);
-    b[2] = 2;
-    b[3..11].copy_from_slice(&id.to_le_bytes());
-    let check = fnv1a(&b[..HEADER]) as u32;
-    b[HEADER..].copy_from_slice(&check.to_le_bytes());
+    encode_into(2, id, &[], &[], &mut b);
     b
+}
+
+/// The records of an intent on the whole of directory `dir` (a Begin and an empty Touch),
+/// written into `out` without allocating: from a process dying of a signal (the shim's
+/// handler). None if they do not fit.
+pub fn whole_dir_intent(id: u64, dir: &[u8], out: &mut [u8]) -> Option<usize> {
+    let begin = encode_into(1, id, &[], dir, out)?;
+    Some(begin + encode_into(3, id, &0u64.to_le_bytes(), &[], out.get_mut(begin..)?)?)
+}
+
+/// One record: `prefix` and `path` are its payload (cut to what the length field holds).
+fn encode_into(kind: u8, id: u64, prefix: &[u8], path: &[u8], out: &mut [u8]) -> Option<usize> {
+    let len = (prefix.len() + path.len()).min(u16::MAX as usize);
+    let total = HEADER + len + 4;
+    let b = out.get_mut(..total)?;
+    b[..2].copy_from_slice(&MAGIC);
+    b[2] = kind;
+    b[3..11].copy_from_slice(&id.to_le_bytes());
+    b[11..HEADER].copy_from_slice(&(len as u16).to_le_bytes());
+    b[HEADER..HEADER + prefix.len()].copy_from_slice(prefix);
+    b[HEADER + prefix.len()..HEADER + len].copy_from_slice(&path[..len - prefix.len()]);
+    let check = fnv1a(&b[..HEADER + len]) as u32;
+    b[HEADER + len..].copy_from_slice(&check.to_le_bytes());
+    Some(total)
 }
 
 impl Record {
@@ -144,16 +164,9 @@ impl Record {
             _ => None,
         };
         let prefix = ino.as_ref().map_or(&[][..], |b| &b[..]);
-        let len = (prefix.len() + path.len()).min(u16::MAX as usize);
-        let mut b = Vec::with_capacity(HEADER + len + 4);
-        b.extend_from_slice(&MAGIC);
-        b.push(kind);
-        b.extend_from_slice(&id.to_le_bytes());
-        b.extend_from_slice(&(len as u16).to_le_bytes());
-        b.extend_from_slice(prefix);
-        b.extend_from_slice(&path[..len - prefix.len()]);
-        let check = fnv1a(&b) as u32;
-        b.extend_from_slice(&check.to_le_bytes());
+        let mut b = vec![0; HEADER + (prefix.len() + path.len()).min(u16::MAX as usize) + 4];
+        let n = encode_into(kind, id, prefix, path, &mut b).expect("sized for the record");
+        b.truncate(n);
         b
     }
 }
@@ -302,6 +315,18 @@ mod tests {
         assert_eq!(&again[&id], i);
         b.extend(Record::Touch { id, path: Vec::new(), ino: 0 }.encode());
         assert!(open_intents(&decode(&b).0)[&id].whole);
+    }
+
+    #[test]
+    fn a_whole_directory_intent_is_written_without_allocating_as_encode_writes_it() {
+        let id = intent_id(4, 9);
+        let mut out = [0u8; 64];
+        let n = whole_dir_intent(id, b"d/e", &mut out).unwrap();
+        let mut want = Record::Begin { id, path: "d/e".into() }.encode();
+        want.extend(Record::Touch { id, path: Vec::new(), ino: 0 }.encode());
+        assert_eq!(&out[..n], &want[..]);
+        assert!(open_intents(&decode(&out[..n]).0)[&id].whole);
+        assert_eq!(whole_dir_intent(id, b"d/e", &mut out[..n - 1]), None, "too small a buffer");
     }
 
     #[test]

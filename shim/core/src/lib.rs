@@ -2,6 +2,7 @@
 //! resolution, history codes and the member-tree comparison. Nothing here touches a hook.
 
 pub mod config;
+pub mod coredump;
 pub mod exec;
 pub mod execcheck;
 pub mod history;
