@@ -24,6 +24,8 @@ test-deps:
 	@{ command -v rsync && command -v autoreconf && command -v libtoolize; } >/dev/null 2>&1 || { \
 	  echo "installing rsync autoconf automake libtool (real programs the path tests run under the prefix)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync autoconf automake libtool >/dev/null; }
+	@command -v tclsh >/dev/null 2>&1 || { echo "installing tcl (its file copy/delete walk trees with glibc's fts)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcl >/dev/null; }
 	@command -v setfacl >/dev/null 2>&1 || { echo "installing acl (setfacl: ACLs a member brought back must get)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq acl >/dev/null; }
 	@python3 -c 'import prometheus_client' 2>/dev/null || { echo "installing prometheus_client (the metrics test parses with it)"; \

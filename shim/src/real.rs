@@ -350,6 +350,14 @@ real_functions! {
     fn ftok(path: *const c_char, id: c_int) -> libc::key_t;
     fn fts_open(paths: *const *mut c_char, options: c_int, compar: *mut c_void) -> *mut c_void;
     fn fts64_open(paths: *const *mut c_char, options: c_int, compar: *mut c_void) -> *mut c_void;
+    fn fts_read(fts: *mut c_void) -> *mut c_void;
+    fn fts64_read(fts: *mut c_void) -> *mut c_void;
+    fn fts_children(fts: *mut c_void, options: c_int) -> *mut c_void;
+    fn fts64_children(fts: *mut c_void, options: c_int) -> *mut c_void;
+    fn fts_set(fts: *mut c_void, entry: *mut c_void, instr: c_int) -> c_int;
+    fn fts64_set(fts: *mut c_void, entry: *mut c_void, instr: c_int) -> c_int;
+    fn fts_close(fts: *mut c_void) -> c_int;
+    fn fts64_close(fts: *mut c_void) -> c_int;
     fn mkstemp(t: *mut c_char) -> c_int;
     fn mkstemp64(t: *mut c_char) -> c_int;
     fn mkostemp(t: *mut c_char, flags: c_int) -> c_int;

@@ -91,6 +91,32 @@ fn tar_extract() {
     s.assert_mirrored();
 }
 
+/// Tcl copies and deletes directories with glibc's fts (`file copy`, `file delete
+/// -force`), which found nothing under the prefix (its calls are internal): "error copying
+/// ... no such file or directory".
+#[test]
+fn tcl_copies_renames_and_deletes_trees() {
+    let s = ShadowSet::new();
+    let script = s.scratch().join("t.tcl");
+    fs::write(
+        &script,
+        "file mkdir /shadow/t/a/b\n\
+         set f [open /shadow/t/a/b/x w]; puts $f hello; close $f\n\
+         file link -symbolic /shadow/t/a/l b/x\n\
+         file copy /shadow/t /shadow/t2\n\
+         file rename /shadow/t2 /shadow/t3\n\
+         file delete -force /shadow/t\n\
+         puts [lsort [glob -directory /shadow/t3/a *]]\n\
+         puts [file exists /shadow/t]\n",
+    )
+    .unwrap();
+    let out = s.command("tclsh").arg(&script).output().expect("tclsh is needed (make test-deps installs tcl)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "/shadow/t3/a/b /shadow/t3/a/l\n0\n");
+    assert_eq!(s.read("t3/a/b/x"), b"hello\n");
+    s.assert_mirrored();
+}
+
 #[test]
 fn python_open_and_os_replace() {
     let s = ShadowSet::new();

@@ -171,20 +171,91 @@ ftw_hooks!(ftw, ftw64);
 /// <fts.h>: fts does not change directory.
 const FTS_NOCHDIR: c_int = 0x0004;
 
-macro_rules! fts_open_hooks {
-    ($($name:ident),*) => {$(
-        /// fts_open(3): while the cwd is inside the prefix, the walk does not change
-        /// directory (FTS_NOCHDIR), or the program's calls on each `fts_accpath` (a name
-        /// in the directory the walk moved to) would be walked from the cwd it left, in
-        /// another directory on both members. Every `fts_accpath` is then the entry's
-        /// path from the cwd the walk began in, as fts documents for FTS_NOCHDIR. A
-        /// virtual root (absolute, under the prefix) is not walked: fts's internal calls
-        /// find nothing there (README).
-        #[no_mangle]
-        pub unsafe extern "C" fn $name(paths: *const *mut c_char, options: c_int, compar: *mut c_void) -> *mut c_void {
-            let inside = boundary::prepare(|| Some(resolve::virtual_cwd().is_some())).unwrap_or(false);
-            raw::$name(paths, if inside { options | FTS_NOCHDIR } else { options }, compar)
-        }
-    )*};
+// NetBSD's fts, built in (src/fts): it walks with calls the shim sees.
+extern "C" {
+    fn shadow_fts_open(paths: *const *mut c_char, options: c_int, compar: *mut c_void) -> *mut c_void;
+    fn shadow_fts_read(fts: *mut c_void) -> *mut c_void;
+    fn shadow_fts_children(fts: *mut c_void, options: c_int) -> *mut c_void;
+    fn shadow_fts_set(fts: *mut c_void, entry: *mut c_void, instr: c_int) -> c_int;
+    fn shadow_fts_close(fts: *mut c_void) -> c_int;
 }
-fts_open_hooks!(fts_open, fts64_open);
+
+/// The walks the built-in fts makes (their FTS handles), and how many: the other fts
+/// calls go to glibc's without a look at the list while it is empty.
+static OURS: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+static OURS_OPEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn is_ours(fts: *mut c_void) -> bool {
+    OURS_OPEN.load(std::sync::atomic::Ordering::Acquire) != 0 && OURS.lock().unwrap_or_else(|e| e.into_inner()).contains(&(fts as usize))
+}
+
+/// Whether a root of `paths` (a NULL-ended array) is an absolute path under the prefix.
+unsafe fn virtual_root_in(paths: *const *mut c_char) -> bool {
+    let mut at = paths;
+    while !at.is_null() && !(*at).is_null() {
+        if real_root(*at).is_some() {
+            return true;
+        }
+        at = at.add(1);
+    }
+    false
+}
+
+macro_rules! fts_hooks {
+    ($open:ident, $read:ident, $children:ident, $set:ident, $close:ident) => {
+        /// fts_open(3). A walk with a virtual root (absolute, under the prefix) is the
+        /// built-in fts's: glibc's would find nothing there, its internal calls passing
+        /// the shim by. Otherwise glibc's, and while the cwd is inside the prefix it does
+        /// not change directory (FTS_NOCHDIR), or the program's calls on each
+        /// `fts_accpath` (a name in the directory the walk moved to) would be walked from
+        /// the cwd it left, in another directory on both members. Every `fts_accpath` is
+        /// then the entry's path from the cwd the walk began in, as fts documents for
+        /// FTS_NOCHDIR.
+        #[no_mangle]
+        pub unsafe extern "C" fn $open(paths: *const *mut c_char, options: c_int, compar: *mut c_void) -> *mut c_void {
+            if virtual_root_in(paths) {
+                let fts = shadow_fts_open(paths, options, compar);
+                if !fts.is_null() {
+                    OURS.lock().unwrap_or_else(|e| e.into_inner()).push(fts as usize);
+                    OURS_OPEN.fetch_add(1, std::sync::atomic::Ordering::Release);
+                }
+                return fts;
+            }
+            let inside = boundary::prepare(|| Some(resolve::virtual_cwd().is_some())).unwrap_or(false);
+            raw::$open(paths, if inside { options | FTS_NOCHDIR } else { options }, compar)
+        }
+
+        /// fts_read(3): the built-in fts's for its walks.
+        #[no_mangle]
+        pub unsafe extern "C" fn $read(fts: *mut c_void) -> *mut c_void {
+            if is_ours(fts) { shadow_fts_read(fts) } else { raw::$read(fts) }
+        }
+
+        /// fts_children(3)
+        #[no_mangle]
+        pub unsafe extern "C" fn $children(fts: *mut c_void, options: c_int) -> *mut c_void {
+            if is_ours(fts) { shadow_fts_children(fts, options) } else { raw::$children(fts, options) }
+        }
+
+        /// fts_set(3)
+        #[no_mangle]
+        pub unsafe extern "C" fn $set(fts: *mut c_void, entry: *mut c_void, instr: c_int) -> c_int {
+            if is_ours(fts) { shadow_fts_set(fts, entry, instr) } else { raw::$set(fts, entry, instr) }
+        }
+
+        /// fts_close(3)
+        #[no_mangle]
+        pub unsafe extern "C" fn $close(fts: *mut c_void) -> c_int {
+            if !is_ours(fts) {
+                return raw::$close(fts);
+            }
+            let mut ours = OURS.lock().unwrap_or_else(|e| e.into_inner());
+            ours.retain(|&f| f != fts as usize);
+            OURS_OPEN.store(ours.len(), std::sync::atomic::Ordering::Release);
+            drop(ours);
+            shadow_fts_close(fts)
+        }
+    };
+}
+fts_hooks!(fts_open, fts_read, fts_children, fts_set, fts_close);
+fts_hooks!(fts64_open, fts64_read, fts64_children, fts64_set, fts64_close);
