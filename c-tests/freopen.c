@@ -2,7 +2,11 @@
 // new mode for the same file), of stdout redirected into the prefix, and of a read-only
 // stream: the bytes land where natively (before: the new file stayed empty, and the
 // NULL-path and outside cases crashed inside glibc, which cannot reopen the shim's
-// fopencookie streams), and the stream freopen returns is the one it was given.
+// fopencookie streams), and the stream freopen returns is the one it was given. A stream
+// reopened to read (stdin as `uniq FILE` does, or one of the program's) goes on being the
+// program's stream, reading the file, with its fd the shadowed file's (before, the
+// program's stream was freed and a new one returned: reads through stdin failed EBADF);
+// stdin reopened to write is mirrored, as stdout is.
 #include "check.h"
 
 #include <sys/wait.h>
@@ -40,6 +44,26 @@ int main(void)
 	fputs("written\n", f);
 	CHECK_SYS(fclose(f));
 	EXPECT_FILE(SHADOW "/from-ro", "written\n");
+
+	/* Reopened to read, whatever freopen returns, the program reads its own stream. */
+	write_file(SHADOW "/input", "line one\nline two\n");
+	char line[64];
+	CHECK(freopen(SHADOW "/input", "r", stdin) == stdin);
+	CHECK_EQ(fileno(stdin), 0);
+	CHECK_PTR(fgets(line, sizeof line, stdin));
+	CHECK_STREQ(line, "line one\n");
+	CHECK_SYS(fchmod(fileno(stdin), 0600));	/* through the fd: on both members */
+	char *plain = xasprintf("%s/plain", test_tmp());
+	write_file(plain, "outside\n");
+	FILE *p = CHECK_PTR(fopen(plain, "r"));
+	CHECK(freopen(SHADOW "/input", "r", p) == p);
+	CHECK_PTR(fgets(line, sizeof line, p));
+	CHECK_STREQ(line, "line one\n");
+	CHECK_SYS(fclose(p));
+	CHECK(freopen(SHADOW "/stdin-written", "w", stdin) == stdin);
+	CHECK(fputs("into stdin\n", stdin) >= 0);
+	CHECK_SYS(fflush(stdin));
+	EXPECT_FILE(SHADOW "/stdin-written", "into stdin\n");
 
 	/* stdout redirected into the prefix, then given binary mode (a common idiom): glibc
 	 * reopens the file with "wb", which truncates it. */

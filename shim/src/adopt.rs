@@ -39,9 +39,10 @@ fn adopt_open_fds(wanted: impl Fn(c_int) -> bool) {
     }
 }
 
-/// Fds another process passed over a socket (SCM_RIGHTS) are adopted as inherited ones: the
-/// file description is shared with the sender.
-pub fn adopt_received_fds(fds: &[c_int]) {
+/// Fds into the lead the shim did not open are adopted as inherited ones: passed by another
+/// process over a socket (SCM_RIGHTS: the description is shared with the sender) or taken
+/// by pidfd_getfd, opened by handle, or opened by glibc outside the shim (stdio.rs).
+pub fn adopt_fds(fds: &[c_int]) {
     let view = crate::members::view();
     for &fd in fds {
         adopt_fd(&view, fd);
@@ -63,8 +64,10 @@ fn adopt_fd(view: &crate::members::View, fd: c_int) {
         if let Some(ocb) = adopt_with_stat(fd, &st, twin.rel().clone(), flags & !(libc::O_ACCMODE) | libc::O_RDONLY, 0, Twin::None, None) {
             if st.st_nlink > 0 {
                 ocb.mark_insecure("inherited, its name now another file's", real::Errno(libc::ESTALE));
-            } else {
-                // The follower's twin was unlinked too and cannot be reopened by name.
+            } else if flags & libc::O_ACCMODE != libc::O_RDONLY {
+                // The follower's twin was unlinked too and cannot be reopened by name. A
+                // file only read (bash's here-document, unlinked before its child reads
+                // it) has nothing a follower could miss: no member names it any more.
                 ocb.mark_insecure("inherited after unlink", real::Errno(libc::ENOENT));
             }
         }

@@ -331,7 +331,7 @@ pub unsafe extern "C" fn open_by_handle_at(mount_fd: c_int, handle: *mut c_void,
     if fd >= 0 && crate::set::is_active() {
         let saved = Errno::last();
         boundary::prepare(|| {
-            crate::adopt::adopt_received_fds(&[fd]);
+            crate::adopt::adopt_fds(&[fd]);
             if let Some(ocb) = fdtable::get(fd).filter(|_| flags & libc::O_TRUNC != 0) {
                 ocb.mark_insecure("emptied by open_by_handle_at(O_TRUNC), on the lead alone", Errno(libc::EIO));
             }

@@ -262,7 +262,7 @@ unsafe fn share_passed(msg: *const libc::msghdr) {
 unsafe fn adopt_passed(msg: *const libc::msghdr) {
     if !(*msg).msg_control.is_null() && (*msg).msg_controllen > 0 {
         boundary::prepare(|| {
-            crate::adopt::adopt_received_fds(&passed_fds(msg));
+            crate::adopt::adopt_fds(&passed_fds(msg));
             Some(())
         });
     }
@@ -275,7 +275,7 @@ pub unsafe extern "C" fn pidfd_getfd(pidfd: c_int, target: c_int, flags: c_uint)
     if fd >= 0 && crate::set::is_active() {
         let saved = Errno::last();
         boundary::prepare(|| {
-            crate::adopt::adopt_received_fds(&[fd]);
+            crate::adopt::adopt_fds(&[fd]);
             // The process it was taken from does not know its file is shared now: under
             // write-behind, writes it queued, or queues from now on, may reach the follower
             // after this one's.

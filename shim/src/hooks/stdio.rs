@@ -161,10 +161,17 @@ unsafe fn fopen_shadowed(sp: Spath, mode: *const c_char) -> Res<Result<FileP, CS
 }
 
 /// A stream glibc opened outside the shim, on `p`: when that is not the program's `path`
-/// but the lead's, handed back, the stream is a node's (see open::mark_node).
+/// but the lead's, handed back, the stream is a node's (see open::mark_node), or a regular
+/// file's read-only stream (see `freopen_shadowed`), whose fd is adopted as a shadowed one.
 unsafe fn opened_outside(f: FileP, p: *const c_char, path: *const c_char) -> FileP {
     if !f.is_null() && p != path {
-        super::open::mark_node(raw::fileno(f));
+        let fd = raw::fileno(f);
+        match real::fstat(fd) {
+            Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFREG => {
+                boundary::prepare(|| Some(crate::adopt::adopt_fds(&[fd])));
+            }
+            _ => super::open::mark_node(fd),
+        }
     }
     f
 }
@@ -291,7 +298,16 @@ pub unsafe extern "C" fn fclose(f: FileP) -> c_int {
 /// unseen, is let go first.
 unsafe fn freopen_shadowed(sp: Spath, mode: *const c_char, old: FileP) -> Res<Result<FileP, CString>> {
     let old_fd = raw::fileno(old);
-    let was = [(std::ptr::addr_of_mut!(stdout), 1), (std::ptr::addr_of_mut!(stderr), 2)]
+    if mode_flags(super::cstr(mode)) & libc::O_ACCMODE == libc::O_RDONLY {
+        // A stream that only reads has nothing to mirror: glibc's own freopen of the lead's
+        // file reopens the program's stream in place (the same FILE, on the same fd), which
+        // the program goes on using whatever freopen returned (`uniq FILE` reads stdin
+        // after `freopen(FILE, "r", stdin)`), and its fd is adopted (`opened_outside`).
+        // Before, the program got a stream of the shim's back and its own was freed.
+        drop(super::open::let_go(old_fd));
+        return Ok(Err(super::lead_file(sp.rel())));
+    }
+    let was = [(std::ptr::addr_of_mut!(stdin), 0), (std::ptr::addr_of_mut!(stdout), 1), (std::ptr::addr_of_mut!(stderr), 2)]
         .into_iter()
         .find(|(g, _)| **g == old)
         .map(|(g, _)| g);
