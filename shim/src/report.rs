@@ -14,11 +14,20 @@ fn stderr_line(line: &str) {
     // stderr may itself be a shadowed file, possibly the very file whose lock the caller
     // holds (`prog >> /shadow/log 2>&1`): writing it from here could wait on ourselves.
     // The record is in the history log either way.
-    if crate::fdtable::get(2).is_some() {
+    if crate::fdtable::get(2).is_some() || unadopted_lead_file(2) {
         return;
     }
     let msg = format!("libshadow: {line}\n");
     let _ = crate::real::write(2, msg.as_bytes());
+}
+
+/// Whether `fd` is a file in the lead the shim has not linked yet: an inherited stderr
+/// under the prefix while the shim starts (a crash reported to the next program, before
+/// its inherited fds are adopted). Written there, the line became part of the program's
+/// output file, on both members once adopted.
+fn unadopted_lead_file(fd: libc::c_int) -> bool {
+    let Ok(link) = std::ffi::CString::new(format!("/proc/thread-self/fd/{fd}")) else { return false };
+    real::readlink(&link).is_ok_and(|target| crate::members::view_now().is_some_and(|v| v.rel_in_lead(&target).is_some()))
 }
 
 /// Appends a record to the history log and prints it on stderr.

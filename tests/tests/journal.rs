@@ -334,3 +334,20 @@ fn a_core_dumped_under_the_prefix_is_brought_to_both_members() {
     }
     s.assert_members_and_history(|l| l.starts_with("00100 ") || l.starts_with("00101 "));
 }
+
+/// The next program is told of a crash on its stderr, except when that stderr is a file
+/// under the prefix: the line would become part of the program's output (before, it was
+/// written there before the shim adopted the inherited fd, and so reached both members).
+#[test]
+fn a_crash_is_not_told_into_a_stderr_file_under_the_prefix() {
+    let s = ShadowSet::new();
+    s.sh("touch /shadow/err");
+    s.kill_9_when_ready("mkdir /shadow/d; exec 3>/shadow/d/held; echo first >&3; echo ready > /shadow/ready; sleep 60; true");
+    // As a shell under the shim hands `2>/shadow/err` to the program it runs: an fd on the
+    // lead's file.
+    let err = fs::OpenOptions::new().append(true).open(s.primary().join("err")).unwrap();
+    let st = s.command("ls").arg("/shadow/d").stdout(Stdio::null()).stderr(err).status().unwrap();
+    assert!(st.success());
+    assert_eq!(s.read("err"), b"", "the program's stderr file holds only what it wrote");
+    assert!(s.history().lines().any(|l| l.starts_with("00101 ")), "{}", s.history());
+}
