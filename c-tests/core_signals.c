@@ -6,7 +6,9 @@
 //   the same calls: handler, flags, mask and restorer;
 // - signal() and sigaction() return SIG_DFL as the previous action;
 // - a child that dies of each (raised, sent by another process, a fault, abort, a handler
-//   with SA_RESETHAND that raises again) is seen by its parent to die of that signal, with
+//   with SA_RESETHAND that raises again, one sent while it waits in sigsuspend with the
+//   signal blocked, an abort on a small alternate stack) is seen by its parent to die of
+//   that signal, with
 //   a core where RLIMIT_CORE allows one and none where it does not; the cwd is outside
 //   the prefix, so nothing is marked in flight.
 // timeout: 60
@@ -55,7 +57,15 @@ static void reraise(int sig)
 	raise(sig);
 }
 
-enum how { RAISED, SENT, FAULT, ABORTED, RESET_AND_RAISED };
+/* A handler of the program's on a small alternate stack, as Rust's for a stack overflow:
+ * it aborts there. */
+static void abort_on_alternate_stack(int sig)
+{
+	(void)sig;
+	abort();
+}
+
+enum how { RAISED, SENT, SENT_IN_SIGSUSPEND, FAULT, ABORTED, RESET_AND_RAISED, FAULT_THEN_ABORT_ON_ALTSTACK };
 
 /* A child dies of `sig` as `how` says, with RLIMIT_CORE at `limit`; its status. */
 static int child_dies(int sig, enum how how, rlim_t limit)
@@ -71,6 +81,29 @@ static int child_dies(int sig, enum how how, rlim_t limit)
 		case SENT:
 			pause();
 			break;
+		case SENT_IN_SIGSUSPEND: {
+			/* Blocked but while sigsuspend waits: the mask the shim's handler returns
+			 * to blocks it again. */
+			sigset_t block, none;
+			sigemptyset(&block);
+			sigaddset(&block, sig);
+			sigemptyset(&none);
+			CHECK_SYS(sigprocmask(SIG_BLOCK, &block, NULL));
+			sigsuspend(&none);
+			_exit(7);
+		}
+		case FAULT_THEN_ABORT_ON_ALTSTACK: {
+			static char stack[8192];
+			stack_t ss = { .ss_sp = stack, .ss_size = sizeof stack };
+			CHECK_SYS(sigaltstack(&ss, NULL));
+			struct sigaction a;
+			memset(&a, 0, sizeof a);
+			a.sa_handler = abort_on_alternate_stack;
+			a.sa_flags = SA_ONSTACK;
+			CHECK_SYS(sigaction(SIGSEGV, &a, NULL));
+			*(volatile int *)(uintptr_t)8 = 1;
+			break;
+		}
 		case FAULT:
 			*(volatile int *)(uintptr_t)8 = 1;
 			break;
@@ -88,7 +121,7 @@ static int child_dies(int sig, enum how how, rlim_t limit)
 		}
 		_exit(99);
 	}
-	if (how == SENT) {
+	if (how == SENT || how == SENT_IN_SIGSUSPEND) {
 		usleep(100 * 1000);
 		CHECK_SYS(kill(pid, sig));
 	}
@@ -146,6 +179,8 @@ int main(void)
 	dies_of(SIGABRT, ABORTED, RLIM_INFINITY);
 	dies_of(SIGQUIT, SENT, RLIM_INFINITY);
 	dies_of(SIGTRAP, RESET_AND_RAISED, RLIM_INFINITY);
+	dies_of(SIGQUIT, SENT_IN_SIGSUSPEND, 0);
+	dies_of(SIGABRT, FAULT_THEN_ABORT_ON_ALTSTACK, 0);
 	printf("core signals: as natively\n");
 	return 0;
 }

@@ -691,13 +691,20 @@ pub fn dying_with_core() {
     use shadow_core::coredump::{place, CorePlace, MIN_LIMIT};
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     let dumps = unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut limit) == 0 && libc::prctl(libc::PR_GET_DUMPABLE) > 0 };
-    let Ok(view) = VIEW.try_read() else {
-        shared().state.mark_journal_lost();
+    if !dumps || limit.rlim_cur < MIN_LIMIT {
         return;
-    };
-    // Without a follower being written there is nothing to bring level.
-    if !dumps || limit.rlim_cur < MIN_LIMIT || view.as_ref().is_none_or(|v| v.follower.is_none()) {
+    }
+    let mut dir = [0u8; 1024];
+    let here = crate::resolve::cwd_rel_now(&mut dir);
+    // The working directory is outside the prefix: nothing of the set's is written.
+    if here == Some(None) {
         return;
+    }
+    match VIEW.try_read() {
+        // Without a follower being written there is nothing to bring level.
+        Ok(view) if view.as_ref().is_none_or(|v| v.follower.is_none()) => return,
+        Ok(_) => {}
+        Err(_) => return in_doubt_everywhere(),
     }
     let mut pattern = [0u8; 256];
     let read = real::open(c"/proc/sys/kernel/core_pattern", libc::O_RDONLY | libc::O_CLOEXEC, 0).and_then(|fd| {
@@ -705,34 +712,34 @@ pub fn dying_with_core() {
         let _ = real::close(fd);
         n
     });
-    let mut dir = [0u8; 1024];
-    let here = match read.map(|n| place(&pattern[..n])) {
-        Ok(CorePlace::Elsewhere) => return,
-        Ok(CorePlace::WorkingDirectory) => crate::resolve::cwd_rel_now(&mut dir),
-        Ok(CorePlace::BelowWorkingDirectory) | Err(_) => None,
+    let n = match (read.map(|n| place(&pattern[..n])), here) {
+        (Ok(CorePlace::Elsewhere), _) => return,
+        (Ok(CorePlace::WorkingDirectory), Some(Some(n))) => n,
+        _ => return in_doubt_everywhere(),
     };
     let mut rec = [0u8; 1100];
-    let written = match here {
-        // The working directory is outside the prefix.
-        Some(None) => return,
-        Some(Some(n)) => {
-            let id = shadow_core::journal::intent_id(PID.load(Ordering::Relaxed), INTENTS.fetch_add(1, Ordering::Relaxed));
-            let fd = shared().journal.get();
-            shadow_core::journal::whole_dir_intent(id, &dir[..n], &mut rec).is_some_and(|len| {
-                let ok = real::write(fd, &rec[..len]).is_ok();
-                if ok && set::get().config.journal_sync {
-                    let _ = real::fdatasync(fd);
-                }
-                ok
-            })
-        }
-        None => false,
-    };
+    let id = shadow_core::journal::intent_id(PID.load(Ordering::Relaxed), INTENTS.fetch_add(1, Ordering::Relaxed));
+    let fd = shared().journal.get();
+    let written = shadow_core::journal::whole_dir_intent(id, &dir[..n], &mut rec).is_some_and(|len| real::write(fd, &rec[..len]).is_ok());
     if !written {
-        shared().state.mark_journal_lost();
+        return in_doubt_everywhere();
     }
-    // Counted among the process's open intents, so that its end is taken for the crash it
-    // is (reported, and `recover` due).
+    if set::get().config.journal_sync {
+        let _ = real::fdatasync(fd);
+    }
+    count_crash_intent();
+}
+
+/// `dying_with_core` cannot name the directory a core lands in: the journal is marked lost
+/// (`recover` then verifies everything).
+fn in_doubt_everywhere() {
+    shared().state.mark_journal_lost();
+    count_crash_intent();
+}
+
+/// An intent of a process about to die, counted among its open ones, so that its end is
+/// taken for the crash it is (reported, and `recover` due).
+fn count_crash_intent() {
     let i = SLOT.load(Ordering::Relaxed);
     if i != usize::MAX {
         shared().registry.slot(i).open_intents.fetch_add(1, Ordering::Relaxed);

@@ -875,25 +875,30 @@ impl Ocb {
         self.to_follower("copy", |sfd| self.copy_range(fd, sfd, off, len));
     }
 
-    /// After a lead call that failed, which may still have changed the file partway: ext4's
-    /// fallocate stopped by ENOSPC or a signal keeps the blocks it allocated and the size
-    /// they reach, and a zeroing or collapsing one what it did. The follower gets the
-    /// lead's size when it differs, the bytes of `changed` (`[off, off+len)`, len < 0: to the
-    /// end) when given, and the lead's times (ext4 stamps them even before refusing a range).
+    /// After a lead call that failed partway through its work, which may have changed the
+    /// file: ext4's fallocate stopped by ENOSPC or a signal keeps the blocks it allocated and
+    /// the size they reach, and a zeroing or collapsing one what it did. Under the file's
+    /// order, the follower gets the lead's size, the bytes of `changed` (`[off, off+len)`,
+    /// len < 0: to the end) when given, and the lead's times.
     pub fn follow_failed_lead(&self, fd: c_int, changed: Option<(i64, i64)>) {
-        let (Some(sfd), Ok(lead)) = (self.secondary_fd(), real::fstat(fd)) else { return };
-        if changed.is_none() && real::fstat(sfd).is_ok_and(|st| st.st_size == lead.st_size) {
-            let _ = real::futimens(sfd, &times_of(&lead));
-            return;
-        }
         self.to_follower("copy", |sfd| {
             if let Some((off, len)) = changed {
                 self.copy_range(fd, sfd, off, len)?;
             }
             let lead = real::fstat(fd)?;
-            real::ftruncate(sfd, lead.st_size)?;
+            if real::fstat(sfd)?.st_size != lead.st_size {
+                real::ftruncate(sfd, lead.st_size)?;
+            }
             real::futimens(sfd, &times_of(&lead)).map(drop)
         });
+    }
+
+    /// After a lead call that refused its work, which may still have moved the lead's times
+    /// (ext4 stamps mtime before finding a collapse range invalid): the follower gets them.
+    pub fn follow_lead_times(&self, fd: c_int) {
+        if let (Some(sfd), Ok(st)) = (self.secondary_fd(), real::fstat(fd)) {
+            let _ = real::futimens(sfd, &times_of(&st));
+        }
     }
 
     /// Copies `len` bytes of the program's memory at `addr` (a writable shared mapping of

@@ -129,6 +129,7 @@ real_functions! {
     fn dup3(fd: c_int, newfd: c_int, flags: c_int) -> c_int;
     fn fcntl(fd: c_int, cmd: c_int, arg: c_long) -> c_int;
     fn sigaction(sig: c_int, act: *const libc::sigaction, old: *mut libc::sigaction) -> c_int;
+    fn abort() -> !;
     fn __sigaction(sig: c_int, act: *const libc::sigaction, old: *mut libc::sigaction) -> c_int;
     fn signal(sig: c_int, handler: libc::sighandler_t) -> libc::sighandler_t;
     fn bsd_signal(sig: c_int, handler: libc::sighandler_t) -> libc::sighandler_t;

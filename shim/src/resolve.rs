@@ -385,12 +385,16 @@ fn set_cwd(c: Cwd) {
     drop(old);
 }
 
-/// The cwd's name under the prefix as last known, copied into `out`, from a signal handler
+/// The cwd's name under the prefix, copied into `out`, from a signal handler
 /// (allocation-free, never blocking): Some(None) when the cwd is outside the prefix, None
-/// when it cannot be had at once or does not fit.
+/// when it cannot be had at once, does not fit, or may be stale (a directory was renamed
+/// since the name was learnt).
 pub fn cwd_rel_now(out: &mut [u8]) -> Option<Option<usize>> {
     let cwd = CWD.try_read().ok()?;
     let Some(Cwd::Virtual(dirs)) = cwd.as_ref() else { return Some(None) };
+    if dirs.named_at.load(Ordering::Acquire) != crate::names::dirs_moved() {
+        return None;
+    }
     let rel = dirs.rel.try_lock().ok()?;
     out.get_mut(..rel.len())?.copy_from_slice(&rel);
     Some(Some(rel.len()))

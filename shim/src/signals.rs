@@ -54,9 +54,11 @@ static ACTIONS: [Action; SIGNALS + 1] = [const {
     Action { handler: AtomicUsize::new(0), flags: AtomicI32::new(0), mask: [const { AtomicU64::new(0) }; MASK_WORDS], restorer: AtomicUsize::new(0) }
 }; SIGNALS + 1];
 
-/// The signals whose default action dumps core (signal(7)).
-const DUMPS_CORE: [c_int; 10] =
-    [libc::SIGQUIT, libc::SIGILL, libc::SIGTRAP, libc::SIGABRT, libc::SIGBUS, libc::SIGFPE, libc::SIGSEGV, libc::SIGXCPU, libc::SIGXFSZ, libc::SIGSYS];
+/// The signals whose default action dumps core (signal(7)), but SIGABRT: a handler for it
+/// needs a signal frame on the stack `abort` runs on, which natively it does not, and a
+/// handler of the program's that aborts on a small alternate stack (Rust's, after a stack
+/// overflow) then died of SIGSEGV. `abort` is hooked instead (`aborting`).
+const DUMPS_CORE: [c_int; 9] = [libc::SIGQUIT, libc::SIGILL, libc::SIGTRAP, libc::SIGBUS, libc::SIGFPE, libc::SIGSEGV, libc::SIGXCPU, libc::SIGXFSZ, libc::SIGSYS];
 
 /// Signals for which `siginterrupt` asked that `signal` not restart calls (glibc keeps this
 /// set privately, and its `signal` reads it).
@@ -206,25 +208,58 @@ fn hold_default(sig: c_int, native: &libc::sigaction) {
     // Not on the thread's alternate stack, which the program may have made too small for
     // this handler (a fault there would kill the process by SIGSEGV instead): a stack
     // overflow, which the kernel cannot deliver on the stack, dies by the default action
-    // unmarked.
-    k.sa_flags = libc::SA_SIGINFO;
+    // unmarked. Restarting: a call of the shim's the signal interrupts is not seen to fail
+    // before the process dies.
+    k.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
     let _ = real::sigaction(sig, Some(&k), None);
 }
 
 /// The process dies of `sig` under the default action, which dumps core: the directory
 /// the core file is to land in is marked in flight (`members::dying_with_core`), the
 /// kernel gets the default action back, and the signal is queued again with its own
-/// siginfo. It is blocked in this handler, so the kernel delivers it, under the default
-/// action, as the handler returns: at the very place it came from (a fault's instruction
-/// too), which the core shows.
-fn die_of(sig: c_int, info: *mut siginfo_t, slot: &Action) {
+/// siginfo. It is blocked in this handler, and unblocked in the mask the handler's return
+/// restores (which blocks it where the signal came during `sigsuspend`, `ppoll`...), so
+/// the kernel delivers it, under the default action, as the handler returns: at the very
+/// place it came from (a fault's instruction too), which the core shows. On an alternate
+/// signal stack (a handler of the program's that aborts) the handler marks nothing: the
+/// stack may be too small for it, and overflowing it would change the signal the process
+/// dies of.
+fn die_of(sig: c_int, info: *mut siginfo_t, context: *mut c_void, slot: &Action) {
     let saved = Errno::last();
-    crate::members::dying_with_core();
+    if !on_alternate_stack() {
+        crate::members::dying_with_core();
+    }
+    if let Some(uc) = unsafe { (context as *mut libc::ucontext_t).as_mut() } {
+        unsafe { libc::sigdelset(&mut uc.uc_sigmask, sig) };
+    }
     let _ = real::sigaction(sig, Some(&slot.default_action()), None);
     if !queue_again(sig, info) {
         unsafe { real::raw::syscall(libc::SYS_tgkill, libc::getpid() as libc::c_long, real::gettid() as libc::c_long, sig as libc::c_long, 0, 0, 0) };
     }
     saved.set();
+}
+
+/// Whether this thread runs on its alternate signal stack with less room left than
+/// `members::dying_with_core` needs (its buffers, about 2.5 KiB, and the calls it makes):
+/// a program's handler may have made that stack small (Rust's are 8 KiB, less the kernel's
+/// signal frame), and overflowing it would kill the process by SIGSEGV instead. Python's
+/// faulthandler, which raises the signal again from its own, larger one, leaves room.
+fn on_alternate_stack() -> bool {
+    const NEEDED: usize = 8 << 10;
+    let mut stack: libc::stack_t = unsafe { std::mem::zeroed() };
+    let here = &stack as *const libc::stack_t as usize;
+    let on = unsafe { libc::sigaltstack(std::ptr::null(), &mut stack) == 0 && stack.ss_flags & libc::SS_ONSTACK != 0 };
+    on && here.saturating_sub(stack.ss_sp as usize) < NEEDED
+}
+
+/// `abort` is about to raise SIGABRT: where no handler of the program's is to run first,
+/// the process dies of it, as `die_of` describes (the core's directory marked in flight),
+/// unless this thread runs on its alternate signal stack. Not covered: glibc's own aborts
+/// (a failed `assert`, a corrupted heap), made with internal calls.
+pub fn aborting() {
+    if crate::set::is_active() && !on_alternate_stack() && installed_now(libc::SIGABRT).sa_sigaction != trampoline_address() {
+        crate::members::dying_with_core();
+    }
 }
 
 /// Queues `sig` to this thread again, with its siginfo.
@@ -328,17 +363,32 @@ pub fn take_over_installed() {
             hold_default(sig, &act);
         }
     }
-    // Resolved now, not first in a handler (dlsym is not async-signal-safe).
+    // Resolved now, not first in a handler (dlsym is not async-signal-safe, and waits for
+    // the loader's lock): those of the handlers, `die_of`'s included.
     let _ = real::gettid();
+    let _ = real::open(c"", libc::O_RDONLY, 0);
+    let _ = real::read(-1, &mut []);
+    let _ = real::write(-1, &[]);
+    let _ = real::fdatasync(-1);
+    let _ = real::close(-1);
 }
 
 fn trampoline_address() -> usize {
     trampoline as *const () as usize
 }
 
+/// Whether `sig` under the program's `handler` kills the process with a core dump: the
+/// trampoline holds the default action (see `hold_default`).
+fn dies_of(sig: c_int, handler: usize) -> bool {
+    handler == libc::SIG_DFL && DUMPS_CORE.contains(&sig)
+}
+
 extern "C" fn trampoline(sig: c_int, info: *mut siginfo_t, context: *mut c_void) {
     let (code, sender) = unsafe { info.as_ref() }.map_or((0, 0), |i| (i.si_code, unsafe { i.si_pid() }));
-    let deferrable = || !AT_ONCE.with(Cell::get) && !at_once_always(sig, code, sender == unsafe { libc::getpid() });
+    // A death is never deferred: natively the process dies at once, in the middle of any
+    // call (a hung member's would otherwise keep it alive); the journal covers that call.
+    let dying = || action(sig).is_some_and(|slot| dies_of(sig, slot.handler.load(Ordering::Acquire)));
+    let deferrable = || !AT_ONCE.with(Cell::get) && !at_once_always(sig, code, sender == unsafe { libc::getpid() }) && !dying();
     if crate::boundary::is_inside() && deferrable() && defer(sig, info, context) {
         return;
     }
@@ -369,8 +419,8 @@ fn defer(sig: c_int, info: *mut siginfo_t, context: *mut c_void) -> bool {
 fn run_handler(sig: c_int, info: *mut siginfo_t, context: *mut c_void) {
     let Some(slot) = action(sig) else { return };
     let (handler, flags, _) = slot.load();
-    if handler == libc::SIG_DFL && DUMPS_CORE.contains(&sig) {
-        return die_of(sig, info, slot);
+    if dies_of(sig, handler) {
+        return die_of(sig, info, context, slot);
     }
     if !catches(handler) {
         // The program has just set SIG_IGN, and the kernel still called here.

@@ -302,7 +302,8 @@ fn names_that_are_not_utf8_are_journalled_and_recovered_as_they_are() {
 /// writes the core into the lead's directory alone. The crash leaves that directory in
 /// flight and `recover` brings the core to the follower. One of each: a fault in C code,
 /// the same under Python's faulthandler (its handler puts the default action back and
-/// raises again), abort, and SIGQUIT from another process. The shell still sees each die
+/// raises again), abort, and SIGQUIT from another process; then a crash in a directory
+/// renamed under the program. The shell still sees each die
 /// "(core dumped)".
 #[test]
 fn a_core_dumped_under_the_prefix_is_brought_to_both_members() {
@@ -332,6 +333,14 @@ fn a_core_dumped_under_the_prefix_is_brought_to_both_members() {
         s.ctl_ok(&["recover"]);
         assert_eq!(cores(s.secondary()), 1, "{crash}: recover brought the core to the follower");
     }
+    // Its working directory renamed by another process while it ran: the name the shim knew
+    // is stale, so the journal is marked lost and recover verifies everything.
+    let script = "mkdir /shadow/r && cd /shadow/r && ulimit -c unlimited || exit 1
+        python3 -c 'import os, time; time.sleep(1); os.abort()' & sleep 0.4; mv /shadow/r /shadow/r2; wait; true";
+    s.command("/bin/bash").arg("-c").arg(script).output().unwrap();
+    assert!(s.primary().join("r2/core").exists(), "the kernel wrote the core into the renamed directory");
+    s.ctl_ok(&["recover"]);
+    assert!(s.secondary().join("r2/core").exists(), "recover brought the core to the follower");
     s.assert_members_and_history(|l| l.starts_with("00100 ") || l.starts_with("00101 "));
 }
 

@@ -247,20 +247,20 @@ fn posix_fallocate_core(ocb: &Ocb, fd: c_int, off: off64_t, len: off64_t, call: 
     r
 }
 
-/// After an fallocate of `mode` the lead `failed`: the bytes it may have changed before it
-/// stopped (for the errors met partway through the work: no room, a signal, the device;
-/// for the modes that change contents) go to the follower, and the size, which allocating
-/// ones change, always does.
+/// After an fallocate of `mode` the lead `failed`: one stopped partway through its work
+/// (no room, a signal, the device) has the follower made like the lead (its size, and the
+/// bytes of the range for the modes that change contents); one refused gives it the lead's
+/// times only.
 fn allocated(ocb: &Ocb, fd: c_int, failed: Option<Errno>, mode: c_int, off: off64_t, len: off64_t) {
-    if let Some(e) = failed {
-        ocb.follow_failed_lead(fd, changed_partway(e, mode, off, len));
+    match failed {
+        Some(Errno(libc::ENOSPC | libc::EDQUOT | libc::EINTR | libc::EIO | libc::ENOMEM)) => ocb.follow_failed_lead(fd, changed_range(mode, off, len)),
+        Some(_) => ocb.follow_lead_times(fd),
+        None => {}
     }
 }
 
-fn changed_partway(e: Errno, mode: c_int, off: off64_t, len: off64_t) -> Option<(i64, i64)> {
-    if !matches!(e.0, libc::ENOSPC | libc::EDQUOT | libc::EINTR | libc::EIO | libc::ENOMEM) {
-        return None;
-    }
+/// The bytes an fallocate of `mode` changes, where it changes contents.
+fn changed_range(mode: c_int, off: off64_t, len: off64_t) -> Option<(i64, i64)> {
     if mode & (libc::FALLOC_FL_COLLAPSE_RANGE | libc::FALLOC_FL_INSERT_RANGE) != 0 {
         Some((off, -1))
     } else if mode & (libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_ZERO_RANGE) != 0 {

@@ -74,3 +74,10 @@ pub unsafe extern "C" fn siginterrupt(sig: c_int, interrupt: c_int) -> c_int {
     }
     answer(signals::siginterrupt(sig, interrupt != 0).map(|()| 0))
 }
+
+/// abort(3): the process is about to die of SIGABRT (see `signals::aborting`).
+#[no_mangle]
+pub unsafe extern "C" fn abort() -> ! {
+    signals::aborting();
+    raw::abort()
+}
