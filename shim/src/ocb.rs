@@ -589,10 +589,19 @@ impl Ocb {
         // Nor in a signal handler: queueing allocates, and the handler may have interrupted
         // the allocator.
         let behind = self.written_behind() && durable == 0 && !crate::signals::in_handler();
+        // A write at the position or the end of an open whose position is not followed
+        // may find bytes the shim did not see before it (`fill_unseen`).
+        let unseen_before = matches!(landing, Landing::Position | Landing::End { .. }) && !self.position_followed();
         let after = |sfd, &r: &isize| {
             let n = r as usize;
             let bytes = bytes.first(n);
             let follow = |at: i64| {
+                if unseen_before {
+                    if let Err(e) = self.fill_unseen(fd, sfd, at) {
+                        self.mark_insecure("bytes the shim did not see before a write could not be copied", e);
+                    }
+                    self.position.store(at + n as i64, Ordering::Relaxed);
+                }
                 if behind && crate::behind::push(self, sfd, at, &bytes, what) {
                     return Ok(());
                 }
@@ -620,6 +629,45 @@ impl Ocb {
     /// reader child beside a writing parent: members differed, unreported).
     fn reads_may_move(&self) -> bool {
         self.flags & libc::O_ACCMODE == libc::O_RDWR && (self.has(Mark::Shared) || real::may_have_threads())
+    }
+
+    /// Bytes the lead got past the follower's end by writes the shim did not see, found as a
+    /// write at the position or the end is to land past that end (at `at`): glibc's own
+    /// writes to a shadowed standard stream (a C++ stream bound to stdout before the shim
+    /// swapped it, syslog's LOG_PERROR, backtrace_symbols_fd), or a program's without the
+    /// shim through a shared file. They are copied from the lead first, data only (a hole a
+    /// seek past the end made stays one): the follower got a hole there, NULs where the
+    /// lead had text, unreported. Looked at only where the write does not start where this
+    /// open's last one ended (kept in `position`, which such an open does not follow), and
+    /// then for one fstat unless the follower does end short. Unseen writes that overwrite
+    /// bytes inside the file are not found so.
+    fn fill_unseen(&self, fd: c_int, sfd: c_int, at: i64) -> Res<()> {
+        if self.position.load(Ordering::Relaxed) == at {
+            return Ok(());
+        }
+        crate::behind::drain();
+        let end = real::fstat(sfd)?.st_size;
+        if end >= at {
+            return Ok(());
+        }
+        // A description of its own, to look for data: the program's position stays put.
+        let path = std::ffi::CString::new(format!("/proc/thread-self/fd/{fd}")).unwrap_or_default();
+        let lead = make_internal(real::open(&path, libc::O_RDONLY | libc::O_CLOEXEC, 0)?);
+        let copied = (|| {
+            let mut from = end;
+            while from < at {
+                let data = match real::lseek(lead, from, libc::SEEK_DATA) {
+                    Ok(data) if data < at => data,
+                    _ => break,
+                };
+                let hole = real::lseek(lead, data, libc::SEEK_HOLE).unwrap_or(at).min(at);
+                without_direct(sfd, || copy_file_range_or_read(lead, sfd, data, hole - data))?;
+                from = hole;
+            }
+            Ok(())
+        })();
+        close_internal(lead);
+        copied
     }
 
     /// Where a write at the position landed on a description whose position a read may have
@@ -1084,6 +1132,26 @@ impl Ocb {
         if let Some(sfd) = self.secondary_fd().filter(|_| self.is_written()) {
             if let Ok(st) = real::fstat(fd) {
                 let _ = real::futimens(sfd, &times_of(&st));
+            }
+        }
+    }
+
+    /// From `_exit`, which copies nothing: bytes the lead got past the follower's end that
+    /// the shim did not see (see `fill_unseen`; a last close would have copied them) are
+    /// reported, and the file's intent kept for `recover`. Only while no process is
+    /// writing the file (its stripe free before and after the look: another process's write
+    /// between the lead's and the follower's part is no unseen one). Async-signal-safe:
+    /// two fstats and two loads.
+    pub fn check_tail_now(&self, fd: c_int) {
+        let Some(sfd) = self.secondary_fd().filter(|_| self.is_written() && !self.position_followed()) else { return };
+        let stripe = crate::members::shared().registry.file_lock(self.stripe());
+        let quiet = || stripe.load(Ordering::SeqCst) == 0;
+        if !quiet() {
+            return;
+        }
+        if let (Ok(lead), Ok(follower)) = (real::fstat(fd), real::fstat(sfd)) {
+            if lead.st_mode & libc::S_IFMT == libc::S_IFREG && lead.st_size > follower.st_size && quiet() && !self.set(Mark::Diverged) {
+                report::record_now(Code::InsecureFile, &self.rel, "bytes the shim did not see past the follower's end, at _exit");
             }
         }
     }

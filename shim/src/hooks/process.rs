@@ -40,6 +40,7 @@ extern "C" fn end_without_handlers() {
             // from the write-behind queue much later): the follower takes the lead's times.
             if crate::hooks::data::sync_mappings_on_exit() {
                 crate::fdtable::for_each_link_now(|fd, ocb| {
+                    ocb.check_tail_now(fd);
                     ocb.settle_times_now(fd);
                     ocb.report_insecure_now();
                 });
