@@ -105,6 +105,9 @@ unsafe fn mirrored_stream(fd: c_int, mode: *const c_char) -> Res<FileP> {
 /// glibc's `_IO_USER_BUF` bit of a stream's `_flags` (its first field): the buffer is the
 /// caller's, never freed by glibc.
 const IO_USER_BUF: c_int = 1;
+/// glibc's `_IO_UNBUFFERED` and `_IO_LINE_BUF` bits of `_flags`: the stream's buffering.
+const IO_UNBUFFERED: c_int = 2;
+const IO_LINE_BUF: c_int = 0x200;
 
 /// Gives a new cookie stream the buffer size glibc gives a file stream: the file's
 /// st_blksize where that is under BUFSIZ (`_IO_file_doallocate`; 4096 on ext4), where a
@@ -496,8 +499,13 @@ pub fn std_fd_changed(fd: c_int) {
             let spare = swap.spare.swap(std::ptr::null_mut(), Ordering::Relaxed);
             let cookie = if spare.is_null() { mirrored_stream(fd, c"w".as_ptr()) } else { Ok(spare) };
             if let Ok(cookie) = cookie {
-                if fd == 2 {
+                // stderr is unbuffered; a stream made line-buffered or unbuffered before the
+                // swap (by stdbuf's library, before the shim started) stays so.
+                let flags = *(*global as *const c_int);
+                if fd == 2 || flags & IO_UNBUFFERED != 0 {
                     raw::setvbuf(cookie, std::ptr::null_mut(), libc::_IONBF, 0);
+                } else if flags & IO_LINE_BUF != 0 {
+                    raw::setvbuf(cookie, std::ptr::null_mut(), libc::_IOLBF, 0);
                 }
                 swap.original.store(*global, Ordering::Relaxed);
                 swap.cookie.store(cookie, Ordering::Relaxed);
