@@ -6,7 +6,9 @@
 // reopened to read (stdin as `uniq FILE` does, or one of the program's) goes on being the
 // program's stream, reading the file, with its fd the shadowed file's (before, the
 // program's stream was freed and a new one returned: reads through stdin failed EBADF);
-// stdin reopened to write is mirrored, as stdout is.
+// stdin reopened to write is mirrored, as stdout is; one of the program's own streams
+// reopened to write stays the program's, and what it writes reaches both members by its
+// close (before, it was freed and a stream of the shim's returned).
 #include "check.h"
 
 #include <sys/wait.h>
@@ -60,6 +62,19 @@ int main(void)
 	CHECK_PTR(fgets(line, sizeof line, p));
 	CHECK_STREQ(line, "line one\n");
 	CHECK_SYS(fclose(p));
+	/* One of the program's own streams reopened to write, onto a longer file: the program
+	 * goes on with its pointer, and the file is emptied and written on both members. */
+	write_file(SHADOW "/heap-written", "a longer file than what is written next\n");
+	FILE *mine = CHECK_PTR(fopen(plain, "w"));
+	CHECK(freopen(SHADOW "/heap-written", "w", mine) == mine);
+	CHECK(fputs("through my own pointer\n", mine) >= 0);
+	CHECK_SYS(fclose(mine));
+	EXPECT_FILE(SHADOW "/heap-written", "through my own pointer\n");
+	mine = CHECK_PTR(fopen(plain, "r"));
+	CHECK(freopen(SHADOW "/heap-written", "a", mine) == mine);
+	CHECK(fputs("appended\n", mine) >= 0);
+	CHECK_SYS(fclose(mine));
+	EXPECT_FILE(SHADOW "/heap-written", "through my own pointer\nappended\n");
 	CHECK(freopen(SHADOW "/stdin-written", "w", stdin) == stdin);
 	CHECK(fputs("into stdin\n", stdin) >= 0);
 	CHECK_SYS(fflush(stdin));

@@ -193,7 +193,7 @@ pub fn link(fd: c_int, ocb: Arc<Ocb>) -> Option<Arc<Ocb>> {
     let mut t = TABLE.write().unwrap_or_else(|e| e.into_inner());
     SHADOWED.set(fd, true);
     if (0..=2).contains(&fd) {
-        ocb.mark_std_stream();
+        ocb.mark_glibc_writes();
     }
     SEEK_HOOKED.set(fd, ocb.seeks_hooked());
     t.insert(fd, ocb)

@@ -128,8 +128,8 @@ enum Mark {
     Recorded = 8,
     /// Set with `insecure`, and kept after the report (cheap to test on every write).
     Diverged = 16,
-    /// Linked to fd 0, 1 or 2 (see `mark_std_stream`).
-    StdStream = 32,
+    /// Written by glibc with internal calls (see `mark_glibc_writes`).
+    GlibcWrites = 32,
 }
 
 /// Bumped whenever a hook on a shadowed fd had to pass a call straight to libc (a signal
@@ -400,14 +400,16 @@ impl Ocb {
     /// far as the open's kind fixes it: a write-only file (a read, never hooked, moves the
     /// position of a readable one). The fds of such opens have their lseek hooked.
     pub fn follows_position(&self) -> bool {
-        self.kind == OcbKind::File && self.flags & libc::O_ACCMODE == libc::O_WRONLY && !self.has(Mark::StdStream)
+        self.kind == OcbKind::File && self.flags & libc::O_ACCMODE == libc::O_WRONLY && !self.has(Mark::GlibcWrites)
     }
 
-    /// Linked to fd 0, 1 or 2, which glibc writes with internal calls no hook sees (a
-    /// plain stdout after close(1) and open, perror, syslog's LOG_PERROR): its position is
-    /// never followed.
-    pub fn mark_std_stream(&self) {
-        self.set(Mark::StdStream);
+    /// Written by glibc with internal calls no hook sees: linked to fd 0, 1 or 2 (a plain
+    /// stdout after close(1) and open, perror, syslog's LOG_PERROR), or the fd of one of
+    /// glibc's own streams reopened onto the file to write (stdio.rs). Its position is never
+    /// followed: the bytes such writes leave past the follower's end are copied before the
+    /// next write the shim sees (`fill_unseen`) and at the last close.
+    pub fn mark_glibc_writes(&self) {
+        self.set(Mark::GlibcWrites);
         self.forget_position();
     }
 

@@ -163,18 +163,37 @@ unsafe fn fopen_shadowed(sp: Spath, mode: *const c_char) -> Res<Result<FileP, CS
     }
 }
 
-/// A stream glibc opened outside the shim, on `p`: when that is not the program's `path`
-/// but the lead's, handed back, the stream is a node's (see open::mark_node), or a regular
-/// file's read-only stream (see `freopen_shadowed`), whose fd is adopted as a shadowed one.
-unsafe fn opened_outside(f: FileP, p: *const c_char, path: *const c_char) -> FileP {
-    if !f.is_null() && p != path {
-        let fd = raw::fileno(f);
-        match real::fstat(fd) {
-            Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFREG => {
-                boundary::prepare(|| Some(crate::adopt::adopt_fds(&[fd])));
-            }
-            _ => super::open::mark_node(fd),
+/// A stream glibc opened outside the shim, with `mode`, on `p`: when that is not the
+/// program's `path` but the lead's, handed back, the stream is a node's (see
+/// open::mark_node), or a regular file's reopened by glibc (see `freopen_shadowed`), whose
+/// fd is adopted as a shadowed one. Such a stream that writes is glibc's: the follower's
+/// file is emptied as the lead's was, and the file is in flight until its last close
+/// levels it.
+unsafe fn opened_outside(f: FileP, mode: *const c_char, p: *const c_char, path: *const c_char) -> FileP {
+    if f.is_null() || p == path {
+        return f;
+    }
+    let fd = raw::fileno(f);
+    match real::fstat(fd) {
+        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFREG => {
+            let flags = mode_flags(super::cstr(mode));
+            boundary::prepare(|| {
+                crate::adopt::adopt_fds(&[fd]);
+                let ocb = fdtable::get(fd).filter(|_| flags & libc::O_ACCMODE != libc::O_RDONLY)?;
+                ocb.mark_glibc_writes();
+                ocb.mark_written();
+                ocb.begin_intent(ocb.secondary_fd());
+                if flags & libc::O_TRUNC != 0 {
+                    if let Some(sfd) = ocb.secondary_fd() {
+                        if let Err(e) = real::ftruncate(sfd, 0) {
+                            ocb.mark_insecure("emptied by freopen", e);
+                        }
+                    }
+                }
+                Some(())
+            });
         }
+        _ => super::open::mark_node(fd),
     }
     f
 }
@@ -217,7 +236,7 @@ macro_rules! fopen_hooks {
                     || raw::$name(path, mode),
                 );
             }
-            super::path_hook_or_lead(libc::AT_FDCWD, path, true, |sp| fopen_shadowed(sp, mode), |p| opened_outside(raw::$name(p, mode), p, path))
+            super::path_hook_or_lead(libc::AT_FDCWD, path, true, |sp| fopen_shadowed(sp, mode), |p| opened_outside(raw::$name(p, mode), mode, p, path))
         }
     )*};
 }
@@ -284,8 +303,14 @@ pub unsafe extern "C" fn fclose(f: FileP) -> c_int {
     }
     boundary::hook(
         || {
-            // A plain stream on a shadowed fd: glibc's close inside fclose is not seen.
-            let ocb = if take_cookie(f) { None } else { super::open::let_go(fd) };
+            // A plain stream on a shadowed fd: glibc's close inside fclose is not seen, nor
+            // are its writes, written out first, for the last close to level the file.
+            let ocb = if take_cookie(f) {
+                None
+            } else {
+                raw::fflush(f);
+                super::open::let_go(fd)
+            };
             let r = raw::fclose(f).into_res();
             drop(ocb);
             r
@@ -301,19 +326,23 @@ pub unsafe extern "C" fn fclose(f: FileP) -> c_int {
 /// unseen, is let go first.
 unsafe fn freopen_shadowed(sp: Spath, mode: *const c_char, old: FileP) -> Res<Result<FileP, CString>> {
     let old_fd = raw::fileno(old);
-    if mode_flags(super::cstr(mode)) & libc::O_ACCMODE == libc::O_RDONLY {
-        // A stream that only reads has nothing to mirror: glibc's own freopen of the lead's
-        // file reopens the program's stream in place (the same FILE, on the same fd), which
-        // the program goes on using whatever freopen returned (`uniq FILE` reads stdin
-        // after `freopen(FILE, "r", stdin)`), and its fd is adopted (`opened_outside`).
-        // Before, the program got a stream of the shim's back and its own was freed.
-        drop(super::open::let_go(old_fd));
-        return Ok(Err(super::lead_file(sp.rel())));
-    }
     let was = [(std::ptr::addr_of_mut!(stdin), 0), (std::ptr::addr_of_mut!(stdout), 1), (std::ptr::addr_of_mut!(stderr), 2)]
         .into_iter()
         .find(|(g, _)| **g == old)
         .map(|(g, _)| g);
+    if was.is_none() || mode_flags(super::cstr(mode)) & libc::O_ACCMODE == libc::O_RDONLY {
+        // glibc's own freopen of the lead's file reopens the program's stream in place (the
+        // same FILE, on the same fd), which the program goes on using whatever freopen
+        // returned (`uniq FILE` reads stdin after `freopen(FILE, "r", stdin)`); its fd is
+        // adopted (`opened_outside`). A stream that only reads has nothing to mirror; one
+        // that writes, other than the standard three (which become the shim's streams),
+        // writes with glibc's internal calls, which reach the follower as bytes the shim did
+        // not see do. Before, the program got a stream of the shim's back and its own was
+        // freed: reads through stdin failed EBADF, and a program that went on with its own
+        // pointer used freed memory.
+        drop(super::open::let_go(old_fd));
+        return Ok(Err(super::lead_file(sp.rel())));
+    }
     let fd = match super::open::open_shadowed_or_lead(sp, mode_flags(super::cstr(mode)), 0o666)? {
         Ok(fd) => fd,
         Err(lead) => {
@@ -334,12 +363,6 @@ unsafe fn freopen_shadowed(sp: Spath, mode: *const c_char, old: FileP) -> Res<Re
     let f = mirrored_stream(target, mode)?;
     if let Some(global) = was {
         *global = f;
-    } else {
-        // The old FILE's fd is now the mirrored one: the FILE is released without it (a
-        // FILE without an fd is freed, not closed). Its fd closed, the new stream wrote
-        // into a closed fd and the file stayed empty.
-        *((old as *mut u8).add(FILENO_OFFSET) as *mut c_int) = -1;
-        raw::fclose(old);
     }
     Ok(Ok(f))
 }
@@ -433,7 +456,7 @@ macro_rules! freopen_hooks {
             if !f.is_null() && set::is_active() && is_own_stream(f) {
                 return boundary::hook_or_outside(|| reopen_own_stream(path, mode, f), |target| reopen_own_stream_outside(target, mode, f), || raw::$name(path, mode, f));
             }
-            super::path_hook_or_lead(libc::AT_FDCWD, path, true, |sp| freopen_shadowed(sp, mode, f), |p| opened_outside(raw::$name(p, mode, f), p, path))
+            super::path_hook_or_lead(libc::AT_FDCWD, path, true, |sp| freopen_shadowed(sp, mode, f), |p| opened_outside(raw::$name(p, mode, f), mode, p, path))
         }
     )*};
 }
