@@ -75,6 +75,14 @@ int main(void)
 	CHECK(fputs("appended\n", mine) >= 0);
 	CHECK_SYS(fclose(mine));
 	EXPECT_FILE(SHADOW "/heap-written", "through my own pointer\nappended\n");
+	mine = CHECK_PTR(fopen(plain, "r"));
+	CHECK(freopen(SHADOW "/heap-written", "w", mine) == mine);
+	CHECK(fputs("0123456789", mine) >= 0);
+	CHECK_SYS(fflush(mine));
+	CHECK_SYS(fseek(mine, 0, SEEK_SET));
+	CHECK(fputs("AB", mine) >= 0);	/* over bytes both members hold already */
+	CHECK_SYS(fclose(mine));
+	EXPECT_FILE(SHADOW "/heap-written", "AB23456789");
 	CHECK(freopen(SHADOW "/stdin-written", "w", stdin) == stdin);
 	CHECK(fputs("into stdin\n", stdin) >= 0);
 	CHECK_SYS(fflush(stdin));

@@ -5,7 +5,7 @@
 // the members were level).
 // expect-verify: differ
 // expect-recover: needed
-// expect-history: ^00020 \[[^]]*/primary/log\]\[[^]]*/secondary/log\]\[bytes the shim did not see past the follower's end, at _exit\]$
+// expect-history: ^00020 \[[^]]*/primary/log\]\[[^]]*/secondary/log\]\[bytes the shim did not see, at _exit\]$
 #include "check.h"
 #include <execinfo.h>
 

@@ -130,6 +130,9 @@ enum Mark {
     Diverged = 16,
     /// Written by glibc with internal calls (see `mark_glibc_writes`).
     GlibcWrites = 32,
+    /// The fd of one of glibc's own streams, which may seek and write anywhere unseen: the
+    /// whole file is levelled at the last close (see `mark_glibc_stream`).
+    GlibcStream = 64,
 }
 
 /// Bumped whenever a hook on a shadowed fd had to pass a call straight to libc (a signal
@@ -408,6 +411,14 @@ impl Ocb {
     /// glibc's own streams reopened onto the file to write (stdio.rs). Its position is never
     /// followed: the bytes such writes leave past the follower's end are copied before the
     /// next write the shim sees (`fill_unseen`) and at the last close.
+    /// The fd of one of glibc's own streams reopened onto the file to write (stdio.rs): as
+    /// `mark_glibc_writes`, and since such a stream may also seek and overwrite unseen, the
+    /// last close copies the whole file, not only what lies past the follower's end.
+    pub fn mark_glibc_stream(&self) {
+        self.set(Mark::GlibcStream);
+        self.mark_glibc_writes();
+    }
+
     pub fn mark_glibc_writes(&self) {
         self.set(Mark::GlibcWrites);
         self.forget_position();
@@ -1108,7 +1119,14 @@ impl Ocb {
         // (4096 on ext4, 40 + entries on tmpfs), and a copy of it was reported as a failure.
         let is_file = lead.st_mode & libc::S_IFMT == libc::S_IFREG;
         if let Some(follower) = (!at_known_end && is_file).then(|| real::fstat(sfd).ok()).flatten() {
-            if lead.st_size > follower.st_size {
+            if self.has(Mark::GlibcStream) {
+                self.begin_intent(Some(sfd));
+                if let Err(e) = self.copy_range(fd, sfd, 0, -1) {
+                    let _ = crate::members::follower_failed(&self.rel(), "copy", e, Some(self));
+                }
+                let Ok(now) = real::fstat(fd) else { return };
+                lead = now;
+            } else if lead.st_size > follower.st_size {
                 self.begin_intent(Some(sfd));
                 if let Err(e) = self.copy_range(fd, sfd, follower.st_size, lead.st_size - follower.st_size) {
                     let _ = crate::members::follower_failed(&self.rel(), "copy", e, Some(self));
@@ -1152,8 +1170,9 @@ impl Ocb {
             return;
         }
         if let (Ok(lead), Ok(follower)) = (real::fstat(fd), real::fstat(sfd)) {
-            if lead.st_mode & libc::S_IFMT == libc::S_IFREG && lead.st_size > follower.st_size && quiet() && !self.set(Mark::Diverged) {
-                report::record_now(Code::InsecureFile, &self.rel, "bytes the shim did not see past the follower's end, at _exit");
+            let unseen = self.has(Mark::GlibcStream) || lead.st_size > follower.st_size;
+            if lead.st_mode & libc::S_IFMT == libc::S_IFREG && unseen && quiet() && !self.set(Mark::Diverged) {
+                report::record_now(Code::InsecureFile, &self.rel, "bytes the shim did not see, at _exit");
             }
         }
     }

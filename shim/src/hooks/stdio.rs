@@ -180,7 +180,7 @@ unsafe fn opened_outside(f: FileP, mode: *const c_char, p: *const c_char, path: 
             boundary::prepare(|| {
                 crate::adopt::adopt_fds(&[fd]);
                 let ocb = fdtable::get(fd).filter(|_| flags & libc::O_ACCMODE != libc::O_RDONLY)?;
-                ocb.mark_glibc_writes();
+                ocb.mark_glibc_stream();
                 ocb.mark_written();
                 ocb.begin_intent(ocb.secondary_fd());
                 if flags & libc::O_TRUNC != 0 {
