@@ -11,6 +11,8 @@
 // close (before, it was freed and a stream of the shim's returned).
 #include "check.h"
 
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 /* Writes `first` to `path` (mode "w"), freopens the stream onto `again` (NULL: the same
@@ -83,6 +85,43 @@ int main(void)
 	CHECK(fputs("AB", mine) >= 0);	/* over bytes both members hold already */
 	CHECK_SYS(fclose(mine));
 	EXPECT_FILE(SHADOW "/heap-written", "AB23456789");
+	/* Reopened to read, then with a NULL path to write: glibc reopens /proc/self/fd. */
+	mine = CHECK_PTR(fopen(plain, "r"));
+	CHECK(freopen(SHADOW "/heap-written", "r", mine) == mine);
+	CHECK_PTR(fgets(line, sizeof line, mine));
+	CHECK(freopen(NULL, "w", mine) == mine);
+	CHECK(fputs("rewritten\n", mine) >= 0);
+	CHECK_SYS(fclose(mine));
+	EXPECT_FILE(SHADOW "/heap-written", "rewritten\n");
+
+	/* A fork child that leaves by _exit while its parent holds such a stream reports
+	 * nothing: the parent levels the file at its close. */
+	mine = CHECK_PTR(fopen(plain, "r"));
+	CHECK(freopen(SHADOW "/heap-written", "w", mine) == mine);
+	CHECK(fputs("parent\n", mine) >= 0);
+	CHECK_SYS(fflush(mine));
+	pid_t child = CHECK_SYS(fork());
+	if (child == 0)
+		_exit(0);
+	wait_ok_at(HERE, child);
+	CHECK(fputs("parent again\n", mine) >= 0);
+	CHECK_SYS(fclose(mine));
+	EXPECT_FILE(SHADOW "/heap-written", "parent\nparent again\n");
+
+	/* A write the kernel refuses while fclose writes the buffer out: fclose says so. */
+	child = CHECK_SYS(fork());
+	if (child == 0) {
+		signal(SIGXFSZ, SIG_IGN);
+		mine = CHECK_PTR(fopen(plain, "r"));
+		CHECK(freopen(SHADOW "/too-large", "w", mine) == mine);
+		struct rlimit small = { 10, RLIM_INFINITY };
+		CHECK_SYS(setrlimit(RLIMIT_FSIZE, &small));
+		CHECK(fputs("more than ten bytes\n", mine) >= 0);
+		errno = 0;
+		CHECK(fclose(mine) == EOF && errno == EFBIG);
+		exit(0);
+	}
+	wait_ok_at(HERE, child);
 	CHECK(freopen(SHADOW "/stdin-written", "w", stdin) == stdin);
 	CHECK(fputs("into stdin\n", stdin) >= 0);
 	CHECK_SYS(fflush(stdin));

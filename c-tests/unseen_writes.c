@@ -28,6 +28,16 @@ int main(void)
 	unseen_between(fd);
 	CHECK_SYS(close(fd));
 
+	/* Written far, cut short, then written unseen and seen below where it reached. */
+	fd = CHECK_SYS(open(SHADOW "/cut-short", O_RDWR | O_CREAT, 0644));
+	char far[4096];
+	memset(far, 'f', sizeof far);
+	CHECK_SYS(write(fd, far, sizeof far));
+	CHECK_SYS(ftruncate(fd, 0));
+	CHECK_SYS(lseek(fd, 0, SEEK_SET));
+	unseen_between(fd);
+	CHECK_SYS(close(fd));
+
 	/* stdout moved onto a file under the prefix. */
 	int saved = CHECK_SYS(dup(1));
 	fd = CHECK_SYS(open(SHADOW "/stdout", O_WRONLY | O_CREAT | O_TRUNC, 0644));

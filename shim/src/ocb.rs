@@ -133,6 +133,9 @@ enum Mark {
     /// The fd of one of glibc's own streams, which may seek and write anywhere unseen: the
     /// whole file is levelled at the last close (see `mark_glibc_stream`).
     GlibcStream = 64,
+    /// In a fork child, an open whose write intent was the parent's: the parent, which
+    /// still holds the file, levels it at its last close (see `check_tail_now`).
+    ParentsIntent = 128,
 }
 
 /// Bumped whenever a hook on a shadowed fd had to pass a call straight to libc (a signal
@@ -456,6 +459,14 @@ impl Ocb {
         self.follows_position() && !self.has(Mark::Append) && !self.has(Mark::Shared)
     }
 
+    /// The file was cut short through this open: where its position is not followed, the
+    /// furthest end of its writes (`fill_unseen`) may lie past the file's end now.
+    pub fn cut_short(&self) {
+        if !self.position_followed() {
+            self.forget_position();
+        }
+    }
+
     pub fn forget_position(&self) {
         self.position.store(-1, Ordering::Relaxed);
     }
@@ -608,12 +619,14 @@ impl Ocb {
         let after = |sfd, &r: &isize| {
             let n = r as usize;
             let bytes = bytes.first(n);
+            // Before `landed` learns the position after this write.
+            let seen = self.position.load(Ordering::Relaxed);
             let follow = |at: i64| {
                 if unseen_before {
-                    if let Err(e) = self.fill_unseen(fd, sfd, at) {
+                    if let Err(e) = self.fill_unseen(fd, sfd, seen, at) {
                         self.mark_insecure("bytes the shim did not see before a write could not be copied", e);
                     }
-                    self.position.store(at + n as i64, Ordering::Relaxed);
+                    self.position.fetch_max(at + n as i64, Ordering::Relaxed);
                 }
                 if behind && crate::behind::push(self, sfd, at, &bytes, what) {
                     return Ok(());
@@ -645,19 +658,27 @@ impl Ocb {
     }
 
     /// Bytes the lead got past the follower's end by writes the shim did not see, found as a
-    /// write at the position or the end is to land past that end (at `at`): glibc's own
+    /// write at the position or the end is to land past that end (at `at`; `seen`: the
+    /// furthest end of this open's writes, -1 unknown): glibc's own
     /// writes to a shadowed standard stream (a C++ stream bound to stdout before the shim
     /// swapped it, syslog's LOG_PERROR, backtrace_symbols_fd), or a program's without the
     /// shim through a shared file. They are copied from the lead first, data only (a hole a
     /// seek past the end made stays one): the follower got a hole there, NULs where the
-    /// lead had text, unreported. Looked at only where the write does not start where this
-    /// open's last one ended (kept in `position`, which such an open does not follow), and
-    /// then for one fstat unless the follower does end short. Unseen writes that overwrite
+    /// lead had text, unreported. Looked at only where the write starts past the furthest
+    /// end of this open's writes, which the follower has (kept in `position`, which such an
+    /// open does not follow; forgotten when the file is cut short), and then for one fstat
+    /// unless the follower does end short: rewrites cost nothing. Unseen writes that overwrite
     /// bytes inside the file are not found so.
-    fn fill_unseen(&self, fd: c_int, sfd: c_int, at: i64) -> Res<()> {
-        if self.position.load(Ordering::Relaxed) == at {
+    fn fill_unseen(&self, fd: c_int, sfd: c_int, seen: i64, at: i64) -> Res<()> {
+        // Not past the furthest end of this open's writes (`seen`), which the follower has
+        // (or has queued): nothing unseen can lie before it.
+        if seen >= 0 && at <= seen {
             return Ok(());
         }
+        if real::fstat(sfd)?.st_size >= at {
+            return Ok(());
+        }
+        // Short, perhaps only by writes still queued (write-behind): asked again after them.
         crate::behind::drain();
         let end = real::fstat(sfd)?.st_size;
         if end >= at {
@@ -1079,7 +1100,9 @@ impl Ocb {
 
     /// In a fork child (allocation-free, no lock): the parent's intent is the parent's.
     pub fn forget_intent(&self) {
-        self.intent.store(0, Ordering::Relaxed);
+        if self.intent.swap(0, Ordering::Relaxed) != 0 {
+            self.set(Mark::ParentsIntent);
+        }
     }
 
     /// Before the last link closes: give the secondary the primary's times, so that
@@ -1164,13 +1187,19 @@ impl Ocb {
     /// two fstats and two loads.
     pub fn check_tail_now(&self, fd: c_int) {
         let Some(sfd) = self.secondary_fd().filter(|_| self.is_written() && !self.position_followed()) else { return };
-        let stripe = crate::members::shared().registry.file_lock(self.stripe());
-        let quiet = || stripe.load(Ordering::SeqCst) == 0;
+        // A file whose intent the parent began (a fork child's inherited stream) is the
+        // parent's to level at its last close.
+        if self.has(Mark::ParentsIntent) {
+            return;
+        }
+        let registry = &crate::members::shared().registry;
+        let (stripe, queued) = (registry.file_lock(self.stripe()), registry.file_queued(self.stripe()));
+        let quiet = || stripe.load(Ordering::SeqCst) == 0 && queued.load(Ordering::SeqCst) == 0;
         if !quiet() {
             return;
         }
         if let (Ok(lead), Ok(follower)) = (real::fstat(fd), real::fstat(sfd)) {
-            let unseen = self.has(Mark::GlibcStream) || lead.st_size > follower.st_size;
+            let unseen = lead.st_size > follower.st_size || (self.has(Mark::GlibcStream) && lead.st_size == follower.st_size && !same_bytes(fd, sfd, lead.st_size));
             if lead.st_mode & libc::S_IFMT == libc::S_IFREG && unseen && quiet() && !self.set(Mark::Diverged) {
                 report::record_now(Code::InsecureFile, &self.rel, "bytes the shim did not see, at _exit");
             }
@@ -1511,6 +1540,49 @@ impl Drop for Snapshot {
         // SAFETY: mapped in `copy` with this capacity.
         unsafe { Spare::unmap(ptr, cap) };
     }
+}
+
+/// Whether the first `len` bytes of the files behind `a` and `b` (fds of any access mode)
+/// are the same, read through descriptions of their own with stack buffers (from `_exit`:
+/// allocation-free). An error counts as a difference.
+fn same_bytes(a: c_int, b: c_int, len: i64) -> bool {
+    let (Some(ra), Some(rb)) = (readable_now(a), readable_now(b)) else { return false };
+    let (mut x, mut y) = ([0u8; 4096], [0u8; 4096]);
+    let mut at = 0;
+    let same = loop {
+        if at >= len {
+            break true;
+        }
+        let want = ((len - at) as usize).min(x.len());
+        match (real::pread(ra, &mut x[..want], at), real::pread(rb, &mut y[..want], at)) {
+            (Ok(n), Ok(m)) if n == m && n > 0 && x[..n] == y[..n] => at += n as i64,
+            _ => break false,
+        }
+    };
+    let _ = (real::close(ra), real::close(rb));
+    same
+}
+
+/// A read-only description of `fd`'s file, opened through /proc/thread-self/fd with the
+/// path built on the stack (allocation-free).
+fn readable_now(fd: c_int) -> Option<c_int> {
+    let mut path = [0u8; 48];
+    let prefix = b"/proc/thread-self/fd/";
+    path[..prefix.len()].copy_from_slice(prefix);
+    let mut digits = [0u8; 12];
+    let (mut n, mut i) = (fd.max(0) as u32, digits.len());
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let d = &digits[i..];
+    path[prefix.len()..prefix.len() + d.len()].copy_from_slice(d);
+    let path = std::ffi::CStr::from_bytes_until_nul(&path).ok()?;
+    real::open(path, libc::O_RDONLY | libc::O_CLOEXEC, 0).ok()
 }
 
 pub fn pwrite_all(fd: c_int, buf: &[u8], off: i64) -> Res<()> {

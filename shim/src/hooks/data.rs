@@ -220,9 +220,9 @@ fd_hooks! {
     /// first (write-behind); before, the primary's alone.
     fn syncfs(fd: c_int) -> c_int => |ocb| flush_core(&ocb, fd, "syncfs", Flush::FileSystem);
     /// ftruncate(2)
-    fn ftruncate(fd: c_int, len: off64_t) -> c_int => |ocb| truncated(ocb.mirrored("ftruncate", || raw::ftruncate(fd, len).into_res(), |sfd, _| real::ftruncate(sfd, len).map(drop)));
+    fn ftruncate(fd: c_int, len: off64_t) -> c_int => |ocb| ftruncate_core(&ocb, fd, len, raw::ftruncate);
     /// ftruncate64(2)
-    fn ftruncate64(fd: c_int, len: off64_t) -> c_int => |ocb| truncated(ocb.mirrored("ftruncate", || raw::ftruncate64(fd, len).into_res(), |sfd, _| real::ftruncate(sfd, len).map(drop)));
+    fn ftruncate64(fd: c_int, len: off64_t) -> c_int => |ocb| ftruncate_core(&ocb, fd, len, raw::ftruncate64);
     /// posix_fallocate(3): returns an error number instead of setting errno.
     fn posix_fallocate(fd: c_int, off: off64_t, len: off64_t) -> c_int => |ocb| posix_fallocate_core(&ocb, fd, off, len, raw::posix_fallocate);
     /// posix_fallocate64(3)
@@ -268,6 +268,14 @@ fn changed_range(mode: c_int, off: off64_t, len: off64_t) -> Option<(i64, i64)> 
     } else {
         None
     }
+}
+
+/// ftruncate on both members; the furthest end of this open's writes is forgotten (see
+/// `Ocb::cut_short`).
+fn ftruncate_core(ocb: &Ocb, fd: c_int, len: off64_t, call: unsafe fn(c_int, off64_t) -> c_int) -> Res<c_int> {
+    let r = truncated(ocb.mirrored("ftruncate", || unsafe { call(fd, len) }.into_res(), |sfd, _| real::ftruncate(sfd, len).map(drop)));
+    ocb.cut_short();
+    r
 }
 
 /// A file cut short: pages of a mapping of it past its new end fault now (SIGBUS), so the

@@ -173,14 +173,28 @@ unsafe fn opened_outside(f: FileP, mode: *const c_char, p: *const c_char, path: 
     if f.is_null() || p == path {
         return f;
     }
+    adopt_reopened(f, mode);
+    f
+}
+
+/// The fd of a stream glibc has just (re)opened on the lead's file, adopted (see
+/// `opened_outside`); a node's fd is marked so, and a regular file's unmarked.
+unsafe fn adopt_reopened(f: FileP, mode: *const c_char) {
     let fd = raw::fileno(f);
+    super::open::mark_node(fd);
     match real::fstat(fd) {
         Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFREG => {
             let flags = mode_flags(super::cstr(mode));
             boundary::prepare(|| {
                 crate::adopt::adopt_fds(&[fd]);
                 let ocb = fdtable::get(fd).filter(|_| flags & libc::O_ACCMODE != libc::O_RDONLY)?;
-                ocb.mark_glibc_stream();
+                // An appending stream cannot overwrite: what it leaves past the follower's
+                // end is all there is to copy.
+                if flags & libc::O_APPEND != 0 {
+                    ocb.mark_glibc_writes();
+                } else {
+                    ocb.mark_glibc_stream();
+                }
                 ocb.mark_written();
                 ocb.begin_intent(ocb.secondary_fd());
                 if flags & libc::O_TRUNC != 0 {
@@ -193,9 +207,8 @@ unsafe fn opened_outside(f: FileP, mode: *const c_char, p: *const c_char, path: 
                 Some(())
             });
         }
-        _ => super::open::mark_node(fd),
+        _ => {}
     }
-    f
 }
 
 /// Whether a stream opened with `mode` starts at the end of its file: glibc's fopen and
@@ -305,15 +318,18 @@ pub unsafe extern "C" fn fclose(f: FileP) -> c_int {
         || {
             // A plain stream on a shadowed fd: glibc's close inside fclose is not seen, nor
             // are its writes, written out first, for the last close to level the file.
+            let mut flushed = Ok(0);
             let ocb = if take_cookie(f) {
                 None
             } else {
-                raw::fflush(f);
+                // glibc empties the buffer even when the write fails, so its fclose then
+                // has nothing left to fail on: the error is kept for the program.
+                flushed = raw::fflush(f).into_res();
                 super::open::let_go(fd)
             };
             let r = raw::fclose(f).into_res();
             drop(ocb);
-            r
+            flushed.and(r)
         },
         || raw::fclose(f),
     )
@@ -455,6 +471,21 @@ macro_rules! freopen_hooks {
             }
             if !f.is_null() && set::is_active() && is_own_stream(f) {
                 return boundary::hook_or_outside(|| reopen_own_stream(path, mode, f), |target| reopen_own_stream_outside(target, mode, f), || raw::$name(path, mode, f));
+            }
+            if path.is_null() && !f.is_null() && set::is_active() && fdtable::is_shadowed(raw::fileno(f)) {
+                // One of glibc's streams on a shadowed file (reopened by `freopen_shadowed`),
+                // reopened by glibc itself through /proc/self/fd: its fd is let go and the
+                // new one adopted, as for a path.
+                let old_fd = raw::fileno(f);
+                boundary::prepare(|| {
+                    drop(super::open::let_go(old_fd));
+                    Some(())
+                });
+                let g = raw::$name(path, mode, f);
+                if !g.is_null() {
+                    adopt_reopened(g, mode);
+                }
+                return g;
             }
             super::path_hook_or_lead(libc::AT_FDCWD, path, true, |sp| freopen_shadowed(sp, mode, f), |p| opened_outside(raw::$name(p, mode, f), mode, p, path))
         }

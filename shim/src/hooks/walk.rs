@@ -12,6 +12,7 @@ use crate::resolve::{self, Target};
 use libc::{c_char, c_int, c_void};
 use std::cell::RefCell;
 use std::ffi::{CStr, CString};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The real path to walk instead of an absolute path under the prefix.
 fn real_root(path: *const c_char) -> Option<CString> {
@@ -180,13 +181,30 @@ extern "C" {
     fn shadow_fts_close(fts: *mut c_void) -> c_int;
 }
 
-/// The walks the built-in fts makes (their FTS handles), and how many: the other fts
-/// calls go to glibc's without a look at the list while it is empty.
-static OURS: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
-static OURS_OPEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// The walks the built-in fts makes (their FTS handles, 0 for a free slot), and how many:
+/// the other fts calls go to glibc's without a look at the slots while none is open. No
+/// lock: a fork in another thread must not leave the child one it can never take.
+static OURS: [AtomicUsize; 64] = [const { AtomicUsize::new(0) }; 64];
+static OURS_OPEN: AtomicUsize = AtomicUsize::new(0);
 
 fn is_ours(fts: *mut c_void) -> bool {
-    OURS_OPEN.load(std::sync::atomic::Ordering::Acquire) != 0 && OURS.lock().unwrap_or_else(|e| e.into_inner()).contains(&(fts as usize))
+    OURS_OPEN.load(Ordering::Acquire) != 0 && OURS.iter().any(|slot| slot.load(Ordering::Acquire) == fts as usize)
+}
+
+/// Registers a walk of the built-in fts; false when every slot is taken.
+fn register(fts: *mut c_void) -> bool {
+    let taken = OURS.iter().any(|slot| slot.compare_exchange(0, fts as usize, Ordering::AcqRel, Ordering::Relaxed).is_ok());
+    if taken {
+        OURS_OPEN.fetch_add(1, Ordering::Release);
+    }
+    taken
+}
+
+fn unregister(fts: *mut c_void) {
+    if let Some(slot) = OURS.iter().find(|slot| slot.load(Ordering::Acquire) == fts as usize) {
+        slot.store(0, Ordering::Release);
+        OURS_OPEN.fetch_sub(1, Ordering::Release);
+    }
 }
 
 /// Whether a root of `paths` (a NULL-ended array) is an absolute path under the prefix.
@@ -215,11 +233,11 @@ macro_rules! fts_hooks {
         pub unsafe extern "C" fn $open(paths: *const *mut c_char, options: c_int, compar: *mut c_void) -> *mut c_void {
             if virtual_root_in(paths) {
                 let fts = shadow_fts_open(paths, options, compar);
-                if !fts.is_null() {
-                    OURS.lock().unwrap_or_else(|e| e.into_inner()).push(fts as usize);
-                    OURS_OPEN.fetch_add(1, std::sync::atomic::Ordering::Release);
+                if fts.is_null() || register(fts) {
+                    return fts;
                 }
-                return fts;
+                // 64 walks of virtual roots open at once: this one is glibc's (ENOENT).
+                shadow_fts_close(fts);
             }
             let inside = boundary::prepare(|| Some(resolve::virtual_cwd().is_some())).unwrap_or(false);
             raw::$open(paths, if inside { options | FTS_NOCHDIR } else { options }, compar)
@@ -249,10 +267,7 @@ macro_rules! fts_hooks {
             if !is_ours(fts) {
                 return raw::$close(fts);
             }
-            let mut ours = OURS.lock().unwrap_or_else(|e| e.into_inner());
-            ours.retain(|&f| f != fts as usize);
-            OURS_OPEN.store(ours.len(), std::sync::atomic::Ordering::Release);
-            drop(ours);
+            unregister(fts);
             shadow_fts_close(fts)
         }
     };
