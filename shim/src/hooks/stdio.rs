@@ -86,6 +86,16 @@ unsafe extern "C" fn cookie_close(cookie: *mut c_void) -> c_int {
     }
 }
 
+/// The fd of a stream, or -1 (a memory stream has none): glibc's `fileno` then sets errno
+/// (EBADF), which a hook that goes on to succeed must not leave behind (fclose of an
+/// `open_memstream` stream left EBADF, and a later `perror` said "Bad file descriptor").
+unsafe fn fileno_of(f: FileP) -> c_int {
+    let saved = real::Errno::last();
+    let fd = raw::fileno(f);
+    saved.set();
+    fd
+}
+
 /// A stream over a shadowed fd whose writes are mirrored.
 unsafe fn mirrored_stream(fd: c_int, mode: *const c_char) -> Res<FileP> {
     let funcs = real::CookieFunctions {
@@ -180,7 +190,7 @@ unsafe fn opened_outside(f: FileP, mode: *const c_char, p: *const c_char, path: 
 /// The fd of a stream glibc has just (re)opened on the lead's file, adopted (see
 /// `opened_outside`); a node's fd is marked so, and a regular file's unmarked.
 unsafe fn adopt_reopened(f: FileP, mode: *const c_char) {
-    let fd = raw::fileno(f);
+    let fd = fileno_of(f);
     super::open::mark_node(fd);
     match real::fstat(fd) {
         Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFREG => {
@@ -305,7 +315,7 @@ pub unsafe extern "C" fn fclose(f: FileP) -> c_int {
     if f.is_null() {
         return raw::fclose(f);
     }
-    let fd = raw::fileno(f);
+    let fd = fileno_of(f);
     forget_std_swap(f);
     if !fdtable::is_shadowed(fd) || !set::is_active() {
         return raw::fclose(f);
@@ -341,7 +351,7 @@ pub unsafe extern "C" fn fclose(f: FileP) -> c_int {
 /// shim (as fopen's: see `fopen_shadowed`); the old stream's fd, which glibc closes there
 /// unseen, is let go first.
 unsafe fn freopen_shadowed(sp: Spath, mode: *const c_char, old: FileP) -> Res<Result<FileP, CString>> {
-    let old_fd = raw::fileno(old);
+    let old_fd = fileno_of(old);
     let was = [(std::ptr::addr_of_mut!(stdin), 0), (std::ptr::addr_of_mut!(stdout), 1), (std::ptr::addr_of_mut!(stderr), 2)]
         .into_iter()
         .find(|(g, _)| **g == old)
@@ -392,7 +402,7 @@ unsafe fn freopen_shadowed(sp: Spath, mode: *const c_char, old: FileP) -> Res<Re
 /// shim's stream was made for writing, and is kept, not closed, with its fd taken).
 unsafe fn reopen_own_stream(path: *const c_char, mode: *const c_char, f: FileP) -> Res<Result<FileP, CString>> {
     let flags = mode_flags(super::cstr(mode));
-    let fd = raw::fileno(f);
+    let fd = fileno_of(f);
     let new = if path.is_null() {
         let own = CString::new(format!("/proc/thread-self/fd/{fd}")).map_err(|_| real::Errno(libc::EINVAL))?;
         if !fdtable::is_shadowed(fd) {
@@ -435,7 +445,7 @@ unsafe fn reopen_own_stream_outside(target: CString, mode: *const c_char, f: Fil
 /// the stream's fd, as dup2 would.
 unsafe fn finish_own_reopen(f: FileP, mode: *const c_char, new: c_int) -> Res<FileP> {
     let flags = mode_flags(super::cstr(mode));
-    let fd = raw::fileno(f);
+    let fd = fileno_of(f);
     if new != fd {
         super::open::dup_onto(new, fd, || raw::dup2(new, fd))?;
         super::open::close_fd(new)?;
@@ -472,11 +482,11 @@ macro_rules! freopen_hooks {
             if !f.is_null() && set::is_active() && is_own_stream(f) {
                 return boundary::hook_or_outside(|| reopen_own_stream(path, mode, f), |target| reopen_own_stream_outside(target, mode, f), || raw::$name(path, mode, f));
             }
-            if path.is_null() && !f.is_null() && set::is_active() && fdtable::is_shadowed(raw::fileno(f)) {
+            if path.is_null() && !f.is_null() && set::is_active() && fdtable::is_shadowed(fileno_of(f)) {
                 // One of glibc's streams on a shadowed file (reopened by `freopen_shadowed`),
                 // reopened by glibc itself through /proc/self/fd: its fd is let go and the
                 // new one adopted, as for a path.
-                let old_fd = raw::fileno(f);
+                let old_fd = fileno_of(f);
                 boundary::prepare(|| {
                     drop(super::open::let_go(old_fd));
                     Some(())
