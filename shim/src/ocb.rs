@@ -685,8 +685,7 @@ impl Ocb {
             return Ok(());
         }
         // A description of its own, to look for data: the program's position stays put.
-        let path = std::ffi::CString::new(format!("/proc/thread-self/fd/{fd}")).unwrap_or_default();
-        let lead = make_internal(real::open(&path, libc::O_RDONLY | libc::O_CLOEXEC, 0)?);
+        let lead = readable_now(fd).ok_or(Errno(libc::EBADF))?;
         let copied = (|| {
             let mut from = end;
             while from < at {
@@ -700,7 +699,7 @@ impl Ocb {
             }
             Ok(())
         })();
-        close_internal(lead);
+        let _ = real::close(lead);
         copied
     }
 
@@ -1142,16 +1141,14 @@ impl Ocb {
         // (4096 on ext4, 40 + entries on tmpfs), and a copy of it was reported as a failure.
         let is_file = lead.st_mode & libc::S_IFMT == libc::S_IFREG;
         if let Some(follower) = (!at_known_end && is_file).then(|| real::fstat(sfd).ok()).flatten() {
-            if self.has(Mark::GlibcStream) {
+            // A stream of glibc's may have overwritten anything: the whole file.
+            let copy = match self.has(Mark::GlibcStream) {
+                true => Some((0, -1)),
+                false => (lead.st_size > follower.st_size).then(|| (follower.st_size, lead.st_size - follower.st_size)),
+            };
+            if let Some((off, len)) = copy {
                 self.begin_intent(Some(sfd));
-                if let Err(e) = self.copy_range(fd, sfd, 0, -1) {
-                    let _ = crate::members::follower_failed(&self.rel(), "copy", e, Some(self));
-                }
-                let Ok(now) = real::fstat(fd) else { return };
-                lead = now;
-            } else if lead.st_size > follower.st_size {
-                self.begin_intent(Some(sfd));
-                if let Err(e) = self.copy_range(fd, sfd, follower.st_size, lead.st_size - follower.st_size) {
+                if let Err(e) = self.copy_range(fd, sfd, off, len) {
                     let _ = crate::members::follower_failed(&self.rel(), "copy", e, Some(self));
                 }
                 // Reading the lead may have moved its atime.
