@@ -544,11 +544,36 @@ fn forget_std_swap(f: FileP) {
     }
 }
 
-/// Before fd 1 or 2 changes: pending output belongs to what the fd was until now.
+/// Before fd 1 or 2 changes. Output pending in the stream is written, natively, to
+/// whatever the fd is when the stream is flushed: a swap below moves it to the stream
+/// swapped in. A wide-oriented stream's buffer is glibc's internal wide one, not moved:
+/// it is written out to what the fd was until now, as before.
 pub fn before_std_fd_change(fd: c_int) {
     if fd == 1 || fd == 2 {
-        unsafe { raw::fflush(*global_of(fd)) };
+        unsafe {
+            let f = *global_of(fd);
+            if raw::fwide(f, 0) > 0 {
+                raw::fflush(f);
+            }
+        }
     }
+}
+
+/// glibc's `_IO_write_base` and `_IO_write_ptr` in `struct _IO_FILE` (LP64): the bytes
+/// a byte-oriented stream has buffered and not written.
+const WRITE_BASE_OFFSET: usize = 32;
+const WRITE_PTR_OFFSET: usize = 40;
+
+/// Moves the output pending in `from` (byte-oriented) into `to`'s buffer, as if it had
+/// been written there, and empties `from`'s buffer without writing it.
+unsafe fn move_pending(from: FileP, to: FileP) {
+    let pending = __fpending(from);
+    if pending == 0 || raw::fwide(from, 0) > 0 {
+        return;
+    }
+    let base = *((from as *const u8).add(WRITE_BASE_OFFSET) as *const *mut u8);
+    raw::fwrite(base.cast(), 1, pending, to);
+    *((from as *mut u8).add(WRITE_PTR_OFFSET) as *mut *mut u8) = base;
 }
 
 /// After fd 1 or 2 changed: swap the stream in or out.
@@ -571,13 +596,14 @@ pub fn std_fd_changed(fd: c_int) {
                 } else if flags & IO_LINE_BUF != 0 {
                     raw::setvbuf(cookie, std::ptr::null_mut(), libc::_IOLBF, 0);
                 }
+                move_pending(*global, cookie);
                 swap.original.store(*global, Ordering::Relaxed);
                 swap.cookie.store(cookie, Ordering::Relaxed);
                 *global = cookie;
             }
         } else if !shadowed && !current.is_null() && *global == current {
-            raw::fflush(current);
             *global = swap.original.load(Ordering::Relaxed);
+            move_pending(current, *global);
             swap.cookie.store(std::ptr::null_mut(), Ordering::Relaxed);
             // Not closed (that would close fd 1/2): kept for the next swap.
             swap.spare.store(current, Ordering::Relaxed);
