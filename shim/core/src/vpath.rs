@@ -98,6 +98,12 @@ pub fn first_name(path: &[u8]) -> &[u8] {
     path.split(|&b| b == b'/').find(|c| !c.is_empty() && *c != b".").unwrap_or(b"")
 }
 
+/// The last component of a path, trailing slashes aside (`.` and `..` included: the
+/// kernel answers a removal or rename of those itself); empty for `/` or an empty path.
+pub fn last_component(path: &[u8]) -> &[u8] {
+    path.split(|&b| b == b'/').filter(|c| !c.is_empty()).next_back().unwrap_or(b"")
+}
+
 /// For each proper ancestor directory of `prefix`, the name of the component that leads from
 /// it towards the prefix: `/data/shadow` gives `data` (from `/`) and `shadow` (from `/data`).
 /// A relative path from a directory that is not inside the prefix can only reach the prefix
@@ -263,6 +269,10 @@ mod tests {
         assert_eq!(depth(b"a/b/c"), 3);
         assert_eq!(first_name(b"./shadow/x"), b"shadow");
         assert_eq!(first_name(b".//"), b"");
+        assert_eq!(last_component(b"/shadow//"), b"shadow");
+        assert_eq!(last_component(b"/shadow/."), b".");
+        assert_eq!(last_component(b"d/.."), b"..");
+        assert_eq!(last_component(b"//"), b"");
         assert_eq!(names_towards(b"/data/shadow"), vec![b"data".to_vec(), b"shadow".to_vec()]);
     }
 

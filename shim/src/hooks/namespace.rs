@@ -8,6 +8,7 @@ use crate::real::{raw, Errno, Res};
 use crate::resolve::{self, At, Spath, Target};
 use crate::set;
 use libc::{c_char, c_int, c_uint, mode_t};
+use shadow_core::vpath;
 use std::ffi::{CStr, CString};
 
 /// Applies a change to both members, holding the name (see names.rs). The program sees the
@@ -152,12 +153,8 @@ mirror_hooks! {
     fn mkdir(path: *const c_char, mode: mode_t) -> c_int = on_members_with_times at(libc::AT_FDCWD, path) => |a| raw::mkdirat(a.fd, a.path.as_ptr(), mode);
     /// mkdirat(2)
     fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int = on_members_with_times at(dirfd, path) => |a| raw::mkdirat(a.fd, a.path.as_ptr(), mode);
-    /// rmdir(2)
-    fn rmdir(path: *const c_char) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| raw::unlinkat(a.fd, a.path.as_ptr(), libc::AT_REMOVEDIR);
     /// unlink(2)
     fn unlink(path: *const c_char) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| raw::unlinkat(a.fd, a.path.as_ptr(), 0);
-    /// unlinkat(2)
-    fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int = on_members at(dirfd, path) => |a| raw::unlinkat(a.fd, a.path.as_ptr(), flags);
     /// mknod(2): FIFOs and device nodes exist in both members; their I/O is the primary's.
     fn mknod(path: *const c_char, mode: mode_t, dev: libc::dev_t) -> c_int = on_members_with_times at(libc::AT_FDCWD, path) => |a| raw::mknodat(a.fd, a.path.as_ptr(), mode, dev);
     /// mknodat(2)
@@ -170,6 +167,40 @@ mirror_hooks! {
     fn symlink(target: *const c_char, path: *const c_char) -> c_int = on_members_with_times at(libc::AT_FDCWD, path) => |a| raw::symlinkat(target, a.fd, a.path.as_ptr());
     /// symlinkat(2)
     fn symlinkat(target: *const c_char, dirfd: c_int, path: *const c_char) -> c_int = on_members_with_times at(dirfd, path) => |a| raw::symlinkat(target, a.fd, a.path.as_ptr());
+}
+
+/// Whether the program's `path`, resolved to `sp`, names the set's root itself (`/shadow`,
+/// `shadow` from `/`), not through a final `.` or `..` (each member's kernel answers those
+/// as natively). The root cannot go or move, as a mount point cannot: its removal and its
+/// renames are refused with the kernel's answer for one, EBUSY, so `rm -rf /shadow` and
+/// `mv /shadow X` say so. Before, rmdir answered EINVAL (and `rm -rf` exited 0 with the
+/// root left), a rename EXDEV, and `mv` moved the whole set out before failing.
+unsafe fn names_set_root(sp: &Spath, path: *const c_char) -> bool {
+    sp.rel().0.is_empty() && crate::mem::path(path).is_some_and(|p| !matches!(vpath::last_component(p.to_bytes()), b"." | b".."))
+}
+
+/// rmdir(2)
+#[no_mangle]
+pub unsafe extern "C" fn rmdir(path: *const c_char) -> c_int {
+    removal("rmdir", libc::AT_FDCWD, path, libc::AT_REMOVEDIR, |p| raw::rmdir(p))
+}
+
+/// unlinkat(2)
+#[no_mangle]
+pub unsafe extern "C" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
+    removal("unlinkat", dirfd, path, flags, |p| raw::unlinkat(dirfd, p, flags))
+}
+
+unsafe fn removal(what: &str, dirfd: c_int, path: *const c_char, flags: c_int, call: impl Fn(*const c_char) -> c_int) -> c_int {
+    path_hook(
+        dirfd,
+        path,
+        |sp| match flags & libc::AT_REMOVEDIR != 0 && names_set_root(&sp, path) {
+            true => Err(Errno(libc::EBUSY)),
+            false => on_members(what, &sp, |a| raw::unlinkat(a.fd, a.path.as_ptr(), flags)),
+        },
+        call,
+    )
 }
 
 /// __xmknod and __xmknodat: what programs built against glibc before 2.33 call for mknod.
@@ -198,6 +229,9 @@ pub unsafe extern "C" fn remove(path: *const c_char) -> c_int {
             let _name = crate::names::hold(&[sp.rel()]);
             let st = super::on_lead_res(&sp, "remove", |a| crate::real::fstatat(a.fd, &a.path, libc::AT_SYMLINK_NOFOLLOW))?;
             let flags = if st.st_mode & libc::S_IFMT == libc::S_IFDIR { libc::AT_REMOVEDIR } else { 0 };
+            if flags != 0 && names_set_root(&sp, path) {
+                return Err(Errno(libc::EBUSY));
+            }
             on_members_held("remove", &sp, |a| raw::unlinkat(a.fd, a.path.as_ptr(), flags))
         },
         |p| raw::remove(p),
@@ -230,6 +264,9 @@ unsafe fn two_paths(
     }
     boundary::hook(
         || match (resolve_arg(da, a), resolve_arg(db, b)) {
+            (ra, rb) if !matches!(moves, Moves::Nothing) && [(&ra, a), (&rb, b)].iter().any(|(r, p)| matches!(r, Some(Arg::Shadowed(sp)) if names_set_root(sp, *p))) => {
+                Err(Errno(libc::EBUSY))
+            }
             // A pointer the kernel refuses: its EFAULT (or ENAMETOOLONG), once the kernel has
             // looked at the other path as it would natively.
             (None, Some(Arg::Shadowed(sb))) => super::on_lead(&sb, what, |y| call(da, a, y.fd, y.path.as_ptr(), false)),
