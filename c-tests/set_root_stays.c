@@ -1,9 +1,10 @@
 // set_root_stays: the set's root cannot be removed or moved, as a mount point cannot, and
 // the program is told so as the kernel tells it for one (EBUSY), by every call that names
 // it: rmdir, unlinkat(AT_REMOVEDIR), remove, rename, renameat, renameat2, from a path, from
-// "/" as a dirfd and from "/" as the cwd. Through a final "." or ".." each member's kernel
-// answers as natively. Before, rmdir answered EINVAL (rm -rf /shadow then exited 0 with
-// the root left), a rename EXDEV (mv copied the whole set out, then failed to remove it).
+// "/" as a dirfd and from "/" as the cwd; a link to its name finds it taken (EEXIST).
+// Through a final "." or ".." each member's kernel answers as natively. Before, rmdir
+// answered EINVAL (rm -rf /shadow then exited 0 with the root left), a rename EXDEV (mv
+// copied the whole set out, then failed to remove it), a link from outside EXDEV.
 #include "check.h"
 #include <stdio.h>
 
@@ -37,6 +38,9 @@ int main(void)
 	CHECK_ERRNO(rmdir(SHADOW "/."), EINVAL);
 	CHECK_ERRNO(rmdir(SHADOW "/d/.."), ENOTEMPTY);
 	CHECK_ERRNO(unlink(SHADOW), EISDIR);
+	write_file(xasprintf("%s/file", outside), "x");
+	CHECK_ERRNO(link(xasprintf("%s/file", outside), SHADOW), EEXIST);
+	CHECK_ERRNO(link(SHADOW "/d/f", SHADOW), EEXIST);
 
 	CHECK_SYS(chdir("/"));
 	CHECK_ERRNO(rmdir(SHADOW + 1), EBUSY);
