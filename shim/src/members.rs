@@ -614,6 +614,7 @@ pub fn prepare_exec() -> Carried {
         if closes {
             ocb.settle(fds[0]);
         } else if ocb.secondary_fd().is_some() {
+            ocb.settle_carried(fds[0]);
             match ocb.intent_id() {
                 Some(id) => carried.ids.push(id),
                 None => carried.begun.push(intent_begin_unflushed(&ocb.rel())),

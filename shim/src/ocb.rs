@@ -1166,6 +1166,16 @@ impl Ocb {
         }
     }
 
+    /// Before an exec that carries the file into the new image: the follower gets what a
+    /// last close would give it, the lead's times (each member's kernel stamped its own at
+    /// the creation and at each write) and bytes the shim did not see. The new image ends
+    /// the carried intent once it has adopted the file, and may never close it (killed).
+    pub fn settle_carried(&self, fd: c_int) {
+        if self.is_written() {
+            self.settle_follower(fd);
+        }
+    }
+
     /// From `_exit` (which settles nothing else): the follower's file gets the lead's times,
     /// as at a last close. Async-signal-safe: two syscalls, no lock, no allocation.
     pub fn settle_times_now(&self, fd: c_int) {
