@@ -944,7 +944,13 @@ fn apply(old: &View, new: &View) {
                 let sp = crate::resolve::Spath::from_rel(ocb.rel());
                 let flags = ocb.follower_flags().unwrap_or(0) & !(libc::O_CREAT | libc::O_TRUNC | libc::O_EXCL);
                 match sp.at(new, m).and_then(|at| ocb::open_secondary(&at, flags, 0, false)) {
-                    Ok(sfd) => ocb.replace_secondary(Some(sfd)),
+                    Ok(sfd) => {
+                        // As the program's fd is now (an F_SETFL may have changed O_DIRECT).
+                        if let Ok(status) = real::fcntl(fds[0], libc::F_GETFL, 0) {
+                            ocb::follow_direct(sfd, status);
+                        }
+                        ocb.replace_secondary(Some(sfd))
+                    }
                     Err(e) => {
                         ocb.replace_secondary(None);
                         ocb.mark_insecure("reopen", e);

@@ -370,14 +370,21 @@ impl Ocb {
     pub fn recorded_once(&self) -> bool {
         self.set(Mark::Recorded)
     }
-    /// F_SETFL on the program's fd: `call` makes it. Under the file's order lock, so that no
-    /// write lands between the kernel's change and ours (a write made beside the lead's
-    /// reckons where it lands before it is made).
-    pub fn set_status_flags(&self, append: bool, call: impl FnOnce() -> Res<c_int>) -> Res<c_int> {
+    /// F_SETFL on the program's fd (`flags`, as given): `call` makes it. Under the file's
+    /// order lock, so that no write lands between the kernel's change and ours (a write
+    /// made beside the lead's reckons where it lands before it is made). The follower's fd
+    /// never appends (it is written at the lead's offsets), but its O_DIRECT follows the
+    /// lead's when cleared: it then takes the unaligned last block the lead now takes (`dd
+    /// oflag=direct` clears it for that block; the follower's write failed EINVAL, the
+    /// file was reported insecure and `recover` made due).
+    pub fn set_status_flags(&self, flags: c_int, call: impl FnOnce() -> Res<c_int>) -> Res<c_int> {
         let _order = self.order.local.lock().unwrap_or_else(|e| e.into_inner());
         let r = call()?;
-        self.put(Mark::Append, append);
+        self.put(Mark::Append, flags & libc::O_APPEND != 0);
         self.forget_position();
+        if let Some(sfd) = self.secondary_fd() {
+            follow_direct(sfd, flags);
+        }
         Ok(r)
     }
     pub fn mark_shared(&self) {
@@ -1608,6 +1615,20 @@ fn pwrite_counted(fd: c_int, buf: &[u8], off: i64) -> (usize, Res<()>) {
         }
     }
     (done, Ok(()))
+}
+
+/// Clears O_DIRECT on the follower's fd `sfd` where the lead's status `flags` has none.
+/// Never set: a follower without it takes any alignment, and the shim's queued and copied
+/// writes come from its own buffers, not aligned as the program's.
+pub fn follow_direct(sfd: c_int, flags: c_int) {
+    if flags & libc::O_DIRECT != 0 {
+        return;
+    }
+    if let Ok(status) = real::fcntl(sfd, libc::F_GETFL, 0).map(|s| s & !libc::O_LARGEFILE) {
+        if status & libc::O_DIRECT != 0 {
+            let _ = real::fcntl(sfd, libc::F_SETFL, (status & !libc::O_DIRECT) as libc::c_long);
+        }
+    }
 }
 
 /// Runs `f` with O_DIRECT lifted from the follower's fd (the shim's own, used under the

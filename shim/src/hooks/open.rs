@@ -592,7 +592,7 @@ fn fcntl_core(fd: c_int, cmd: c_int, arg: c_long, real_fcntl: unsafe fn(c_int, c
     let call = || unsafe { real_fcntl(fd, cmd, arg) }.into_res();
     if cmd == libc::F_SETFL {
         if let Some(o) = fdtable::get(fd) {
-            return o.set_status_flags(arg as c_int & libc::O_APPEND != 0, call);
+            return o.set_status_flags(arg as c_int, call);
         }
     }
     let r = call()?;
