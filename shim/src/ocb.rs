@@ -1713,10 +1713,18 @@ pub fn open_secondary_resolved(at: &crate::resolve::At, flags: c_int, mode: mode
     } else if sflags & libc::O_CREAT != 0 {
         match open(sflags & !libc::O_CREAT) {
             Err(Errno(libc::ENOENT)) if stale() => {}
+            Err(Errno(libc::EPERM)) if flags & libc::O_APPEND != 0 => return open(sflags & !libc::O_CREAT | libc::O_APPEND),
             r => return r,
         }
     }
-    open(sflags)
+    match open(sflags) {
+        // An append-only file (`chattr +a`) opens for writing only to append. The follower's
+        // fd then appends too: where the program's appends land on the lead, the follower's
+        // end, which the shim's writes at that offset reach. Before, its open failed EPERM
+        // and the file was reported insecure, the follower a write behind.
+        Err(Errno(libc::EPERM)) if flags & libc::O_APPEND != 0 => open(sflags | libc::O_APPEND),
+        r => r,
+    }
 }
 
 #[cfg(test)]
