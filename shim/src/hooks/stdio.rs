@@ -131,15 +131,58 @@ unsafe fn native_buffer(f: FileP, fd: c_int) {
     if size == 0 || size >= libc::BUFSIZ as usize || st.st_mode & libc::S_IFMT == libc::S_IFCHR {
         return;
     }
+    give_buffer(f, libc::_IOFBF, size);
+}
+
+/// Gives stream `f` a buffer of `size` bytes in `mode`, glibc's to free as one it allocated
+/// itself (from the same `malloc`).
+unsafe fn give_buffer(f: FileP, mode: c_int, size: usize) {
     let buf = libc::malloc(size);
     if buf.is_null() {
         return;
     }
-    if raw::setvbuf(f, buf.cast(), libc::_IOFBF, size) != 0 {
+    if raw::setvbuf(f, buf.cast(), mode, size) != 0 {
         libc::free(buf);
         return;
     }
     *(f as *mut c_int) &= !IO_USER_BUF;
+}
+
+/// glibc's `_IO_buf_base` and `_IO_buf_end` in `struct _IO_FILE` (LP64): the stream's
+/// buffer, once it has one.
+const BUF_BASE_OFFSET: usize = 56;
+const BUF_END_OFFSET: usize = 64;
+
+/// The size of `f`'s buffer (0 before it has one).
+unsafe fn buffer_size(f: FileP) -> usize {
+    let at = |offset: usize| *((f as *const u8).add(offset) as *const usize);
+    at(BUF_END_OFFSET).saturating_sub(at(BUF_BASE_OFFSET))
+}
+
+/// Gives `cookie`, swapped in for the program's standard stream `program`, that stream's
+/// buffering: its mode (stderr is unbuffered until the program, or stdbuf's library before
+/// it starts, says otherwise) and, where it has a buffer already (set by `setvbuf`, as
+/// `stdbuf -o16` does, or allocated at its first output), its size. Natively the one
+/// stream keeps both when fd 1 or 2 moves. Before, stderr was always unbuffered and the
+/// size the file's (`stdbuf -eL prog 2>/shadow/log` and `stdbuf -o16 prog >/shadow/log`
+/// wrote their output in other chunks, out of order with the program's plain writes).
+unsafe fn like_program_stream(cookie: FileP, program: FileP) {
+    let flags = *(program as *const c_int);
+    let mode = match flags {
+        _ if flags & IO_UNBUFFERED != 0 => libc::_IONBF,
+        _ if flags & IO_LINE_BUF != 0 => libc::_IOLBF,
+        _ => libc::_IOFBF,
+    };
+    match buffer_size(program) {
+        _ if mode == libc::_IONBF => {
+            raw::setvbuf(cookie, std::ptr::null_mut(), libc::_IONBF, 0);
+        }
+        0 if mode == libc::_IOLBF => {
+            raw::setvbuf(cookie, std::ptr::null_mut(), libc::_IOLBF, 0);
+        }
+        0 => {}
+        size => give_buffer(cookie, mode, size),
+    }
 }
 
 /// open(2) flags for an fopen mode string.
@@ -588,14 +631,7 @@ pub fn std_fd_changed(fd: c_int) {
             let spare = swap.spare.swap(std::ptr::null_mut(), Ordering::Relaxed);
             let cookie = if spare.is_null() { mirrored_stream(fd, c"w".as_ptr()) } else { Ok(spare) };
             if let Ok(cookie) = cookie {
-                // stderr is unbuffered; a stream made line-buffered or unbuffered before the
-                // swap (by stdbuf's library, before the shim started) stays so.
-                let flags = *(*global as *const c_int);
-                if fd == 2 || flags & IO_UNBUFFERED != 0 {
-                    raw::setvbuf(cookie, std::ptr::null_mut(), libc::_IONBF, 0);
-                } else if flags & IO_LINE_BUF != 0 {
-                    raw::setvbuf(cookie, std::ptr::null_mut(), libc::_IOLBF, 0);
-                }
+                like_program_stream(cookie, *global);
                 move_pending(*global, cookie);
                 swap.original.store(*global, Ordering::Relaxed);
                 swap.cookie.store(cookie, Ordering::Relaxed);
