@@ -2,9 +2,10 @@
 // while it keeps another (`ln c c2; rm c`: the link reads `.../c (deleted)`). The shim
 // cannot tell which name the follower's file has now, and the kernel changes the lead's
 // alone: each such change is reported (00030, naming the removed name), and the next
-// recover verifies everything. Before, chmod and O_TRUNC opens through it reached the
-// primary alone, unreported.
+// recover verifies everything (`status` says recover is due). Before, chmod and O_TRUNC
+// opens through it reached the primary alone, unreported.
 // expect-verify: differ
+// expect-recover: needed
 // expect-history: ^00030 .*/c\].*removed under this name.*recover. verifies everything
 #include "check.h"
 

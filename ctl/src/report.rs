@@ -71,6 +71,9 @@ pub struct Status {
     pub conflicts: Vec<String>,
     /// Processes that died with changes in flight: `recover` is due.
     pub crashed: Vec<u32>,
+    /// A write intent went unrecorded (the journal could not be written): `recover` is due,
+    /// and verifies everything.
+    pub journal_incomplete: bool,
 }
 
 fn stamps_word(r: &Relation) -> String {
@@ -155,7 +158,8 @@ impl Status {
             Some(r) => r.map_or_else(|e| format!("unreadable: {e}"), |r| stamps_word(&r)),
         };
         let crashed = set.registry.crashed().into_iter().map(|(_, pid)| pid).collect();
-        Ok(Status { prefix: set.config.prefix.clone(), config: set.config.file.display().to_string(), state, processes, insecure, stamps, conflicts, crashed })
+        let journal_incomplete = set.state.journal_lost();
+        Ok(Status { prefix: set.config.prefix.clone(), config: set.config.file.display().to_string(), state, processes, insecure, stamps, conflicts, crashed, journal_incomplete })
     }
 
     pub fn text(&self) -> String {
@@ -173,6 +177,9 @@ impl Status {
         }
         if !self.crashed.is_empty() {
             s += &format!("recover needed: process(es) {:?} ended with changes in flight; run `shadowctl recover` (watch does it by itself)\n", self.crashed);
+        }
+        if self.journal_incomplete {
+            s += "recover needed: a write intent could not be written to the journal (see the history); run `shadowctl recover`, which then verifies everything (watch does it by itself)\n";
         }
         s += &format!("processes: {}\n", self.processes.len());
         for p in &self.processes {
@@ -212,7 +219,7 @@ impl Status {
             })
             .collect();
         format!(
-            "{{\"prefix\":{},\"config\":{},\"epoch\":{},\"members\":[{}],\"stamps\":{},\"conflicts\":[{}],\"recover_needed\":[{}],\"processes\":[{}],\"insecure_reports\":{}}}",
+            "{{\"prefix\":{},\"config\":{},\"epoch\":{},\"members\":[{}],\"stamps\":{},\"conflicts\":[{}],\"recover_needed\":[{}],\"journal_incomplete\":{},\"processes\":[{}],\"insecure_reports\":{}}}",
             json_string(&self.prefix),
             json_string(&self.config),
             self.state.epoch,
@@ -220,6 +227,7 @@ impl Status {
             json_string(&self.stamps),
             self.conflicts.iter().map(|c| json_string(c)).collect::<Vec<_>>().join(","),
             self.crashed.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","),
+            self.journal_incomplete,
             procs.join(","),
             self.insecure
         )

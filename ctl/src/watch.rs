@@ -215,8 +215,8 @@ fn check_identity(set: &LiveSet) {
 
 /// Keeps the write-intent journal bounded while programs run: past `journal_max` bytes it
 /// is compacted (the `recover` pass: intents of dead processes repaired, live ones kept).
-/// Also runs that pass at once when a process died holding write intents, so a crash is
-/// repaired within a moment, not at the next start.
+/// Also runs that pass at once when a process died holding write intents, or an intent
+/// could not be written, so a crash is repaired within a moment, not at the next start.
 fn compact_journal(set: &LiveSet) {
     // After a pass that could not finish (a member down, a split brain), wait `retry` seconds.
     static NOT_BEFORE: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
@@ -227,7 +227,7 @@ fn compact_journal(set: &LiveSet) {
     let path = shadow_core::shared::journal_path(&set.config);
     let size = std::fs::metadata(&path).map_or(0, |m| m.len());
     let crashed = set.registry.crashed();
-    if size < set.config.journal_max && crashed.is_empty() {
+    if size < set.config.journal_max && crashed.is_empty() && !set.state.journal_lost() {
         return;
     }
     match set.recover() {

@@ -191,7 +191,7 @@ pub fn open(config: &shadow_core::config::Config) -> Result<Shared, String> {
     let history = append_only(config.history_path())?;
     if real::fstat(journal).map(|st| st.st_size).unwrap_or(1) == 0 {
         let header = shadow_core::journal::file_header(state.set_id);
-        real::write(journal, &header).map_err(|e| format!("{}: {}", shadow_core::shared::journal_path(config).display(), e.describe()))?;
+        real::state_write(journal, &header).map_err(|e| format!("{}: {}", shadow_core::shared::journal_path(config).display(), e.describe()))?;
     }
     Ok(Shared { state, registry, lock, changes: HeldFd::new(changes), journal: HeldFd::new(journal), history: HeldFd::new(history) })
 }
@@ -434,7 +434,7 @@ fn retire(hot: &mut Vec<Hot>, now: u64, all: bool) {
             // The directory's changes have settled: its times on the follower become the
             // lead's (each kernel moved its own at every change).
             crate::hooks::namespace::copy_entry_times(&crate::resolve::Spath::from_rel(Rel(h.dir.clone())));
-            let _ = real::write(shared().journal.get(), &shadow_core::journal::Record::End { id: h.id }.encode());
+            let _ = real::state_write(shared().journal.get(), &shadow_core::journal::Record::End { id: h.id }.encode());
         } else if h.users == 0 {
             next = next.min(h.idle_since + LINGER_MS);
         }
@@ -508,7 +508,7 @@ fn begin(rel: &Rel, flush: bool) -> u64 {
     // journal_sync (the default) the record is on stable storage first, so this holds after
     // a power failure too.
     let fd = shared().journal.get();
-    match real::write(fd, &rec) {
+    match real::state_write(fd, &rec) {
         Ok(_) if flush => {
             let _ = real::fdatasync(fd);
         }
@@ -544,7 +544,7 @@ fn touch(h: &mut Hot, rel: &[u8]) {
 }
 
 fn write_touch(h: &mut Hot, path: Vec<u8>, ino: u64) {
-    if real::write(shared().journal.get(), &shadow_core::journal::Record::Touch { id: h.id, path, ino }.encode()).is_err() {
+    if real::state_write(shared().journal.get(), &shadow_core::journal::Record::Touch { id: h.id, path, ino }.encode()).is_err() {
         // The list is incomplete now; the flag makes recover look at everything.
         h.whole = true;
         shared().state.mark_journal_lost();
@@ -646,7 +646,7 @@ pub fn exec_without_shim(files: &[Arc<Ocb>], why: &str) {
 /// across exec are over.
 pub fn end_carried_intents(ids: &[u64]) {
     for &id in ids {
-        let _ = real::write(shared().journal.get(), &shadow_core::journal::Record::End { id }.encode());
+        let _ = real::state_write(shared().journal.get(), &shadow_core::journal::Record::End { id }.encode());
     }
 }
 
@@ -676,7 +676,7 @@ pub fn end_intents_on_exit() {
     crate::hooks::data::for_each_mapped_ocb_now(|_, ocb| end(ocb));
     let fd = shared().journal.get();
     for h in hot.iter_mut().filter(|h| h.users == 0 && h.idle_since != u64::MAX) {
-        let _ = real::write(fd, &shadow_core::journal::end_record(h.id));
+        let _ = real::state_write(fd, &shadow_core::journal::end_record(h.id));
         h.idle_since = u64::MAX;
     }
     publish_intents(&hot);
@@ -721,7 +721,7 @@ pub fn dying_with_core() {
     let mut rec = [0u8; 1100];
     let id = shadow_core::journal::intent_id(PID.load(Ordering::Relaxed), INTENTS.fetch_add(1, Ordering::Relaxed));
     let fd = shared().journal.get();
-    let written = shadow_core::journal::whole_dir_intent(id, &dir[..n], &mut rec).is_some_and(|len| real::write(fd, &rec[..len]).is_ok());
+    let written = shadow_core::journal::whole_dir_intent(id, &dir[..n], &mut rec).is_some_and(|len| real::state_write(fd, &rec[..len]).is_ok());
     if !written {
         return in_doubt_everywhere();
     }
@@ -1113,7 +1113,7 @@ pub fn lead_failed(rel: &Rel, what: &str, e: Errno) -> bool {
 fn append_change(rel: &Rel) {
     let mut rec = rel.0.clone();
     rec.push(0);
-    if let Err(e) = real::write(shared().changes.get(), &rec) {
+    if let Err(e) = real::state_write(shared().changes.get(), &rec) {
         shared().state.mark_changes_lost();
         crate::report::change_list_failed(rel, e);
     }

@@ -297,6 +297,16 @@ real_functions! {
     fn open_by_handle_at(mount_fd: c_int, handle: *mut c_void, flags: c_int) -> c_int;
     fn fanotify_mark(fd: c_int, flags: c_uint, mask: u64, dirfd: c_int, path: *const c_char) -> c_int;
     fn chroot(path: *const c_char) -> c_int;
+    fn mount(source: *const c_char, target: *const c_char, fstype: *const c_char, flags: libc::c_ulong, data: *const c_void) -> c_int;
+    fn umount(target: *const c_char) -> c_int;
+    fn umount2(target: *const c_char, flags: c_int) -> c_int;
+    fn swapon(path: *const c_char, flags: c_int) -> c_int;
+    fn swapoff(path: *const c_char) -> c_int;
+    fn acct(path: *const c_char) -> c_int;
+    fn setrlimit(resource: c_int, limit: *const libc::rlimit) -> c_int;
+    fn setrlimit64(resource: c_int, limit: *const libc::rlimit64) -> c_int;
+    fn prlimit(pid: libc::pid_t, resource: c_int, new: *const libc::rlimit, old: *mut libc::rlimit) -> c_int;
+    fn prlimit64(pid: libc::pid_t, resource: c_int, new: *const libc::rlimit64, old: *mut libc::rlimit64) -> c_int;
     fn scandirat(dirfd: c_int, path: *const c_char, list: *mut c_void, filter: *mut c_void, cmp: *mut c_void) -> c_int;
     fn scandirat64(dirfd: c_int, path: *const c_char, list: *mut c_void, filter: *mut c_void, cmp: *mut c_void) -> c_int;
     fn __xmknod(ver: c_int, path: *const c_char, mode: mode_t, dev: *mut libc::dev_t) -> c_int;
@@ -490,6 +500,33 @@ pub fn sigaction(sig: c_int, act: Option<&libc::sigaction>, old: Option<&mut lib
 pub fn write(fd: c_int, buf: &[u8]) -> Res<usize> {
     cvt(unsafe { raw::write(fd, buf.as_ptr().cast(), buf.len()) }).map(|n| n as usize)
 }
+/// The process's RLIMIT_FSIZE (its soft limit; `u64::MAX`: none), learnt at start-up and
+/// at each change the program makes (hooks::process).
+static FILE_SIZE_LIMIT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(u64::MAX);
+
+pub fn learn_file_size_limit() {
+    let mut limit = libc::rlimit64 { rlim_cur: libc::RLIM64_INFINITY, rlim_max: libc::RLIM64_INFINITY };
+    if unsafe { libc::getrlimit64(libc::RLIMIT_FSIZE, &mut limit) } == 0 {
+        let cur = if limit.rlim_cur == libc::RLIM64_INFINITY { u64::MAX } else { limit.rlim_cur };
+        FILE_SIZE_LIMIT.store(cur, Ordering::Relaxed);
+    }
+}
+
+/// A write to one of the shim's own state files (the journal, the change list, the
+/// history), which grow past any size a program may limit its files to: never past the
+/// program's RLIMIT_FSIZE, where the kernel would send SIGXFSZ, whose default action kills
+/// the process (`ulimit -f 8; echo x > /shadow/f` died of it once the journal was larger).
+/// Refused with EFBIG instead, as a failed write of that file (the journal is marked lost,
+/// so `recover` verifies everything; a history line is dropped). Another process's append
+/// between the look and the write can still take the file past the limit. Async-signal-safe.
+pub fn state_write(fd: c_int, buf: &[u8]) -> Res<usize> {
+    let limit = FILE_SIZE_LIMIT.load(Ordering::Relaxed);
+    if limit != u64::MAX && fstat(fd)?.st_size as u64 + buf.len() as u64 > limit {
+        return Err(Errno(libc::EFBIG));
+    }
+    write(fd, buf)
+}
+
 /// What glibc's `_exit` does (the shim's `_exit` hook cannot call itself through libc).
 pub fn exit_group(status: c_int) -> ! {
     loop {

@@ -42,7 +42,7 @@ pub fn record(code: Code, rel: &Rel, error: &str) {
 
 fn append_history(line: &str) {
     // One write call per record: concurrent appenders never interleave within a line.
-    let _ = real::write(set::get().shared.history.get(), format!("{line}\n").as_bytes());
+    let _ = real::state_write(set::get().shared.history.get(), format!("{line}\n").as_bytes());
 }
 
 /// `record`, from `_exit` (async-signal-safe): no allocation, no lock. The line is built in
@@ -66,7 +66,7 @@ pub fn record_now(code: Code, rel: &[u8], error: &str) {
     line.push(b"[");
     line.push_clean(error.as_bytes());
     line.push(b"]\n");
-    let _ = real::write(s.shared.history.get(), line.bytes());
+    let _ = real::state_write(s.shared.history.get(), line.bytes());
     if !crate::fdtable::is_shadowed(2) {
         let _ = real::write(2, b"libshadow: ");
         let _ = real::write(2, line.bytes());

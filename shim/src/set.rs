@@ -144,6 +144,7 @@ fn init_from_env() {
         return;
     };
     crate::mem::set_pid();
+    crate::real::learn_file_size_limit();
     let path = std::path::PathBuf::from(path);
     let config = match config::load(&path) {
         Ok(c) => c,

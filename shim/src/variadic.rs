@@ -223,16 +223,14 @@ pub unsafe extern "C" fn shadow_syscall(n: c_long, a: c_long, b: c_long, c: c_lo
         libc::SYS_recvmmsg => int(socket::recvmmsg(fd, b as _, c as _, d as _, e as _)),
         // Paths the shim has no mirrored form for: refused under the prefix.
         libc::SYS_mount | libc::SYS_umount2 | libc::SYS_swapon | libc::SYS_swapoff | libc::SYS_acct | libc::SYS_quotactl | libc::SYS_pivot_root | SYS_OPEN_TREE | SYS_OPEN_TREE_ATTR | SYS_MOVE_MOUNT | SYS_MOUNT_SETATTR => {
-            let paths: &[c_long] = match n {
-                libc::SYS_mount => &[a, b],
-                libc::SYS_pivot_root => &[a, b],
-                libc::SYS_quotactl => &[b],
-                SYS_OPEN_TREE | SYS_OPEN_TREE_ATTR | SYS_MOUNT_SETATTR => &[b],
-                SYS_MOVE_MOUNT => &[b, d],
-                _ => &[a],
+            let paths: [*const c_char; 2] = match n {
+                libc::SYS_mount => crate::hooks::dir::mount_paths(p(a), p(b), d as libc::c_ulong),
+                libc::SYS_pivot_root => [p(a), p(b)],
+                libc::SYS_quotactl | SYS_OPEN_TREE | SYS_OPEN_TREE_ATTR | SYS_MOUNT_SETATTR => [p(b), std::ptr::null()],
+                SYS_MOVE_MOUNT => [p(b), p(d)],
+                _ => [p(a), std::ptr::null()],
             };
-            if let Some(path) = paths.iter().copied().find(|&x| crate::hooks::is_shadowed_path(libc::AT_FDCWD, p(x))) {
-                crate::report::refused(&format!("system call {n}"), p(path));
+            if crate::hooks::dir::refuses(&format!("system call {n}"), &paths) {
                 return failed(Errno(libc::ENOSYS));
             }
             *handled = 0;

@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::state::{self, registry, State, StateError};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -174,6 +174,11 @@ impl SharedState {
         self.word32(state::JOURNAL_LOST_OFFSET).swap(1, Ordering::SeqCst) != 0
     }
 
+    /// Whether an intent went unrecorded since the last `recover` took the flag.
+    pub fn journal_lost(&self) -> bool {
+        self.word32(state::JOURNAL_LOST_OFFSET).load(Ordering::SeqCst) != 0
+    }
+
     /// Takes the flag: true when an intent went unrecorded since the last look.
     pub fn take_journal_lost(&self) -> bool {
         self.word32(state::JOURNAL_LOST_OFFSET).swap(0, Ordering::SeqCst) != 0
@@ -323,14 +328,22 @@ impl Registry {
         let shown = path.display().to_string();
         // Never truncated: other processes have it mapped.
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o644).open(path).map_err(|e| format!("{shown}: {e}"))?;
-        if file.metadata().map_err(|e| format!("{shown}: {e}"))?.len() < registry::SIZE as u64 {
-            file.set_len(registry::SIZE as u64).map_err(|e| format!("{shown}: {e}"))?;
-        }
-        // Every block allocated now: a store into a hole of the mapping on a full file
-        // system would be SIGBUS in the middle of the program.
-        let r = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, registry::SIZE as libc::off_t) };
-        if r != 0 && r != libc::EOPNOTSUPP {
-            return Err(format!("{shown}: cannot allocate: {}", std::io::Error::from_raw_os_error(r)));
+        let meta = file.metadata().map_err(|e| format!("{shown}: {e}"))?;
+        // Made its size, and every block allocated (a store into a hole of the mapping on a
+        // full file system would be SIGBUS in the middle of the program), once: past a
+        // file size limit of the process (`ulimit -f`) either would be SIGXFSZ.
+        if meta.len() < registry::SIZE as u64 || meta.blocks() * 512 < registry::SIZE as u64 {
+            let mut limit = libc::rlimit64 { rlim_cur: libc::RLIM64_INFINITY, rlim_max: libc::RLIM64_INFINITY };
+            if unsafe { libc::getrlimit64(libc::RLIMIT_FSIZE, &mut limit) } == 0 && limit.rlim_cur < registry::SIZE as u64 {
+                return Err(format!("{shown}: cannot be made {} bytes under this process's file size limit (RLIMIT_FSIZE, ulimit -f) of {} bytes: run shadowctl status once without the limit", registry::SIZE, limit.rlim_cur));
+            }
+            if meta.len() < registry::SIZE as u64 {
+                file.set_len(registry::SIZE as u64).map_err(|e| format!("{shown}: {e}"))?;
+            }
+            let r = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, registry::SIZE as libc::off_t) };
+            if r != 0 && r != libc::EOPNOTSUPP {
+                return Err(format!("{shown}: cannot allocate: {}", std::io::Error::from_raw_os_error(r)));
+            }
         }
         let map = map(&file, registry::SIZE).map_err(|e| format!("{shown}: {e}"))?;
         let r = Registry { map };

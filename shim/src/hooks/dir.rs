@@ -352,23 +352,63 @@ pub unsafe extern "C" fn fanotify_mark(fd: c_int, flags: libc::c_uint, mask: u64
     path_hook(dirfd, path, |sp| super::on_lead(&sp, "fanotify_mark", |a| raw::fanotify_mark(fd, flags, mask, a.fd, a.path.as_ptr())), call)
 }
 
-/// chroot(2) into a directory under the prefix: refused (ENOSYS, reported as a call with no
-/// mirrored form). Made in the lead's directory, it left every later absolute path (and a
-/// cwd of `/`) outside the prefix as the shim sees it: all the program wrote reached the
-/// primary alone, unreported (rsync's daemon, `use chroot = yes`, with a module under the
-/// prefix).
-#[no_mangle]
-pub unsafe extern "C" fn chroot(path: *const c_char) -> c_int {
-    let call = |p: *const c_char| raw::chroot(p);
-    path_hook(
-        libc::AT_FDCWD,
-        path,
-        |_| {
-            crate::report::refused("chroot", path);
-            Err(Errno(libc::ENOSYS))
-        },
-        call,
-    )
+/// Whether one of `paths` (absolute, or relative to the cwd; NULL ones are no path) is under
+/// the prefix: then `what`, a call with no mirrored form, is refused (reported; ENOSYS for
+/// the program). Made on the lead's directory it would change the primary alone: a mount
+/// there showed on one member, a chroot left every later absolute path outside the prefix
+/// as the shim sees it.
+pub(crate) fn refuses(what: &str, paths: &[*const c_char]) -> bool {
+    match paths.iter().copied().find(|&p| !p.is_null() && super::is_shadowed_path(libc::AT_FDCWD, p)) {
+        Some(path) => {
+            crate::report::refused(what, path);
+            true
+        }
+        None => false,
+    }
+}
+
+/// The paths a mount(2) acts on: its target, and its source when that is a directory it
+/// binds or moves (otherwise a device, or a name such as "none").
+pub(crate) fn mount_paths(source: *const c_char, target: *const c_char, flags: libc::c_ulong) -> [*const c_char; 2] {
+    let binds = flags & (libc::MS_BIND | libc::MS_MOVE) != 0;
+    [target, if binds { source } else { std::ptr::null() }]
+}
+
+/// Declares hooks of calls with no mirrored form, refused on a path under the prefix (see
+/// `refuses`); the same calls made through syscall(2) are refused alike (variadic.rs).
+macro_rules! refused_under_prefix {
+    ($( $(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) on $paths:expr; )*) => {$(
+        $(#[$doc])*
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
+            if refuses(stringify!($name), &$paths) {
+                Errno(libc::ENOSYS).set();
+                return -1;
+            }
+            raw::$name($($arg),*)
+        }
+    )*};
+}
+
+refused_under_prefix! {
+    /// chroot(2): refused into a directory under the prefix. Made in the lead's directory,
+    /// everything the program then wrote reached the primary alone, unreported (rsync's
+    /// daemon, `use chroot = yes`, with a module under the prefix).
+    fn chroot(path: *const c_char) on [path];
+    /// mount(2): glibc's wrapper, which programs call (mount(8), a Python ctypes call):
+    /// before, only syscall(SYS_mount) was refused, and this one, with the cwd under the
+    /// prefix, mounted on the primary's directory alone.
+    fn mount(source: *const c_char, target: *const c_char, fstype: *const c_char, flags: libc::c_ulong, data: *const c_void) on mount_paths(source, target, flags);
+    /// umount(2)
+    fn umount(target: *const c_char) on [target];
+    /// umount2(2)
+    fn umount2(target: *const c_char, flags: c_int) on [target];
+    /// swapon(2)
+    fn swapon(path: *const c_char, flags: c_int) on [path];
+    /// swapoff(2)
+    fn swapoff(path: *const c_char) on [path];
+    /// acct(2): the kernel would append to the lead's file alone.
+    fn acct(path: *const c_char) on [path];
 }
 
 /// unshare(2) of the working directory (CLONE_FS, and CLONE_NEWNS and CLONE_NEWUSER, which

@@ -121,6 +121,40 @@ pub unsafe extern "C" fn vfork() -> pid_t {
     raw::fork()
 }
 
+/// After a change of a resource limit (`r`: its result): a new RLIMIT_FSIZE is learnt, the
+/// size the shim's own state files are written below (`real::state_write`).
+fn limit_set(r: c_int, resource: c_int) -> c_int {
+    if r == 0 && resource == libc::RLIMIT_FSIZE as c_int {
+        crate::real::learn_file_size_limit();
+    }
+    r
+}
+
+/// setrlimit(2)
+#[no_mangle]
+pub unsafe extern "C" fn setrlimit(resource: c_int, limit: *const libc::rlimit) -> c_int {
+    limit_set(raw::setrlimit(resource, limit), resource)
+}
+
+/// setrlimit64(2)
+#[no_mangle]
+pub unsafe extern "C" fn setrlimit64(resource: c_int, limit: *const libc::rlimit64) -> c_int {
+    limit_set(raw::setrlimit64(resource, limit), resource)
+}
+
+/// prlimit(2), of this process or another (then nothing changed here, and nothing is lost
+/// by looking again).
+#[no_mangle]
+pub unsafe extern "C" fn prlimit(pid: pid_t, resource: c_int, new: *const libc::rlimit, old: *mut libc::rlimit) -> c_int {
+    limit_set(raw::prlimit(pid, resource, new, old), resource)
+}
+
+/// prlimit64(2)
+#[no_mangle]
+pub unsafe extern "C" fn prlimit64(pid: pid_t, resource: c_int, new: *const libc::rlimit64, old: *mut libc::rlimit64) -> c_int {
+    limit_set(raw::prlimit64(pid, resource, new, old), resource)
+}
+
 /// An environment with LD_PRELOAD and SHADOW_CONFIG as this process has them, and with
 /// LD_LIBRARY_PATH entries under the prefix turned into the lead member's directories (the
 /// loader cannot see the prefix); the child's shim puts the program's own value back.
