@@ -303,6 +303,8 @@ real_functions! {
     fn swapon(path: *const c_char, flags: c_int) -> c_int;
     fn swapoff(path: *const c_char) -> c_int;
     fn acct(path: *const c_char) -> c_int;
+    fn bindtextdomain(domain: *const c_char, dir: *const c_char) -> *mut c_char;
+    fn catopen(name: *const c_char, flag: c_int) -> *mut c_void;
     fn setrlimit(resource: c_int, limit: *const libc::rlimit) -> c_int;
     fn setrlimit64(resource: c_int, limit: *const libc::rlimit64) -> c_int;
     fn prlimit(pid: libc::pid_t, resource: c_int, new: *const libc::rlimit, old: *mut libc::rlimit) -> c_int;

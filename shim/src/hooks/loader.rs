@@ -2,7 +2,8 @@
 //! `dlopen` of a path under the prefix (a Python extension in a venv there, a plugin just
 //! built there) is handed the lead member's file instead. glibc's dlopen finds the caller's
 //! RUNPATH and namespace from its return address, so the hooks are naked: they translate the
-//! path and jump to glibc's function, which sees the program's call as it was.
+//! path and jump to glibc's function, which sees the program's call as it was. gettext's
+//! and catgets' catalogs are read so too, and are handed the lead's directory or file.
 
 use crate::resolve::Target;
 use libc::c_char;
@@ -113,4 +114,31 @@ pub unsafe extern "C" fn dlmopen() {
         translate = sym loader_path,
         real = sym REAL_DLMOPEN,
     );
+}
+
+/// The lead member's path for `path` when it names something under the prefix.
+fn lead_path(path: *const c_char) -> Option<std::ffi::CString> {
+    crate::boundary::prepare(|| {
+        let Target::Shadowed(sp) = crate::resolve::resolve(libc::AT_FDCWD, crate::mem::path(path)?) else { return None };
+        Some(super::lead_file(sp.rel()))
+    })
+}
+
+/// bindtextdomain(3): gettext reads its catalogs with glibc's own calls, which cannot see
+/// the prefix: a directory under it is bound as the lead member's (catalogs are only read:
+/// nothing to mirror; after a failover the binding names the old lead's). Before, a program
+/// installed under the prefix (its catalogs in /shadow/usr/share/locale, or bash's
+/// TEXTDOMAINDIR there) printed its messages untranslated.
+#[no_mangle]
+pub unsafe extern "C" fn bindtextdomain(domain: *const c_char, dir: *const c_char) -> *mut c_char {
+    let lead = if dir.is_null() { None } else { lead_path(dir) };
+    crate::real::raw::bindtextdomain(domain, lead.as_ref().map_or(dir, |p| p.as_ptr()))
+}
+
+/// catopen(3) of a catalog named by a path (one without a slash is looked for in NLSPATH,
+/// by glibc).
+#[no_mangle]
+pub unsafe extern "C" fn catopen(name: *const c_char, flag: libc::c_int) -> *mut libc::c_void {
+    let lead = if super::cstr(name).contains(&b'/') { lead_path(name) } else { None };
+    crate::real::raw::catopen(lead.as_ref().map_or(name, |p| p.as_ptr()), flag)
 }
