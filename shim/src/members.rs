@@ -916,6 +916,18 @@ fn refresh() {
     let new = Arc::new(new);
     apply(&old, &new);
     set_tracking(&st);
+    if tracking() {
+        // A member is out of service, perhaps again (this process may have slept through
+        // the enable between): each open file's next change is recorded anew. Before, a
+        // file recorded in one outage, still open, was never recorded in the next, and the
+        // dirty enable that brought the member back copied nothing of it: the members
+        // differed with `status` in step, and the primary brought back as the lead gave
+        // its stale bytes to readers and to `verify --repair`.
+        for (_, ocb) in fdtable::all() {
+            ocb.forget_recorded();
+        }
+        crate::hooks::data::for_each_mapped_ocb_now(|_, ocb| ocb.forget_recorded());
+    }
     *VIEW.write().unwrap_or_else(|e| e.into_inner()) = Some(new);
     APPLIED.store(st.epoch, Ordering::SeqCst);
 }

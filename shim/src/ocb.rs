@@ -370,6 +370,11 @@ impl Ocb {
     pub fn recorded_once(&self) -> bool {
         self.set(Mark::Recorded)
     }
+
+    /// The next change is recorded again (a member went out of service again).
+    pub fn forget_recorded(&self) {
+        self.put(Mark::Recorded, false);
+    }
     /// F_SETFL on the program's fd (`flags`, as given): `call` makes it. Under the file's
     /// order lock, so that no write lands between the kernel's change and ours (a write
     /// made beside the lead's reckons where it lands before it is made). The follower's fd

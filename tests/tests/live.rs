@@ -635,3 +635,45 @@ fn a_member_change_does_not_wait_for_a_fifo_open_that_waits() {
     s.ctl_ok(&["enable", "secondary"]);
     s.assert_identical();
 }
+
+/// A writer holding one file open through two outages of the same member, brought back
+/// each time by the default (dirty) enable: the second outage's writes reach the member
+/// too. Before, the file's change was recorded once per open, in the first outage only:
+/// the second enable copied nothing, the members differed with `status` in step, and with
+/// the primary the one brought back, the lead served the stale bytes (found by a helper's
+/// fsx run with members cycled).
+#[test]
+fn a_file_held_open_through_two_outages_reaches_the_member_each_time() {
+    use std::io::{BufRead, BufReader, Write};
+    for member in ["secondary", "primary"] {
+        let s = ShadowSet::new();
+        let mut w = s
+            .command("/bin/bash")
+            .arg("-c")
+            .arg("exec 3<>/shadow/held; while read -r l; do echo \"$l\" >&3; echo ok; done")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (mut input, mut acks) = (w.stdin.take().unwrap(), BufReader::new(w.stdout.take().unwrap()));
+        let mut write = |line: &str| {
+            writeln!(input, "{line}").unwrap();
+            let mut ack = String::new();
+            acks.read_line(&mut ack).unwrap();
+            assert_eq!(ack, "ok\n", "{member}: the writer answered");
+        };
+        write("one");
+        s.ctl_ok(&["disable", member]);
+        write("two");
+        s.ctl_ok(&["enable", member]);
+        write("three");
+        s.ctl_ok(&["disable", member]);
+        write("four");
+        drop(write);
+        drop(input);
+        assert!(w.wait().unwrap().success());
+        s.ctl_ok(&["enable", member]);
+        assert_eq!(String::from_utf8_lossy(&s.read("held")), "one\ntwo\nthree\nfour\n", "{member}");
+        s.assert_identical();
+    }
+}
