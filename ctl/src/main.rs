@@ -127,9 +127,10 @@ enum Cmd {
     Disable {
         #[arg(value_parser = parse_member)]
         member: Member,
-        /// Disable the lead even while processes hold shared mappings of the set's files:
-        /// their pages stay on it, so what they write through them reaches the disabled
-        /// member alone (and SQLite's WAL index is no longer shared with new connections)
+        /// Disable the lead even while processes hold shared mappings of the set's files
+        /// (their pages stay on it, so what they write through them reaches the disabled
+        /// member alone, and SQLite's WAL index is no longer shared with new connections),
+        /// or while recover is due (what crashed processes wrote may be on it alone)
         #[arg(long)]
         force: bool,
     },
@@ -382,6 +383,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             if s.lead() == Some(member) && !force {
                 set.lead_may_move(other).map_err(|e| format!("{e} (or use --force)"))?;
+                // What a process that died with changes in flight wrote may be on the lead
+                // alone (write-behind's queue, a write cut between the members): once the
+                // other is the lead, a later enable copies its older bytes over them.
+                let crashed: Vec<String> = set.registry.crashed().into_iter().map(|(_, pid)| pid.to_string()).collect();
+                if !crashed.is_empty() || set.state.journal_lost() {
+                    let why = if crashed.is_empty() { "a write intent could not be recorded".to_string() } else { format!("process(es) {} ended with changes in flight", crashed.join(", ")) };
+                    return Err(format!("refusing to disable {}, the lead, while recover is due ({why}): what they wrote may be on {} alone. Run `shadowctl recover` first, or use --force", member.name(), member.name()));
+                }
             }
             set.change(|st| {
                 st.member_mut(member).state = MemberState::Disabled;
