@@ -10,6 +10,15 @@ mod report;
 mod watch;
 
 use clap::{CommandFactory, Parser, Subcommand};
+
+/// Looked up by the shim at start-up (exported by build.rs): shadowctl works on the members
+/// and the state directory itself and must never run under the shim, which stays out of
+/// the process. Run under it (a script under `shadow-run` calling `shadowctl enable`, whose
+/// environment the shim keeps), its own hooks waited on the freeze it held: `enable` hung
+/// for ever, and every writer of the set with it.
+#[no_mangle]
+#[used]
+pub static LIBSHADOW_STAYS_OUT: u8 = 1;
 use live::LiveSet;
 use shadow_core::config::{self, Config};
 use shadow_core::history::Code;

@@ -883,8 +883,16 @@ fn settle(i: usize) {
         if s.state.frozen() {
             // shadowctl is finishing a resync: wait on the lock it holds, then look again.
             leave(i);
-            let _ = ofd_lock(s.lock.get(), 1, libc::F_RDLCK);
-            let _ = ofd_lock(s.lock.get(), 1, libc::F_UNLCK);
+            if ofd_lock(s.lock.get(), 1, libc::F_RDLCK).is_ok() {
+                // Holding the byte, no freezer holds it, and none can set the flag before it
+                // has it: a flag still set is a freezer's that was killed (its lock went with
+                // it). Before, every writer then spun here until another command froze and
+                // thawed the set.
+                if s.state.frozen() {
+                    s.state.set_frozen(false);
+                }
+                let _ = ofd_lock(s.lock.get(), 1, libc::F_UNLCK);
+            }
             arrive(i);
             continue;
         }
