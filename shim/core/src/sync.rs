@@ -213,6 +213,19 @@ impl Links {
     }
 }
 
+impl Links {
+    /// The target's places for the source's other names of the file `src` (with `m`), in a
+    /// run that copies part of the tree.
+    fn other_places(&mut self, src: &Path, m: &Metadata) -> Vec<PathBuf> {
+        if self.whole_tree {
+            return Vec::new();
+        }
+        let (src_root, dst_root) = (self.src_root.clone(), &self.dst_root);
+        let names = self.names.get_or_insert_with(|| linked_names(&src_root));
+        names.get(&(m.dev(), m.ino())).map_or_else(Vec::new, |rels| rels.iter().filter(|rel| src_root.join(rel) != src).map(|rel| dst_root.join(rel)).collect())
+    }
+}
+
 /// Whether `p` is an entry of the same type as `m`'s.
 fn is_kind(p: &Path, m: &Metadata) -> bool {
     fs::symlink_metadata(p).is_ok_and(|d| d.file_type() == m.file_type())
@@ -513,8 +526,29 @@ fn copy_linked(src: &Path, dst: &Path, m: &Metadata, copy: impl FnOnce(Option<&M
     let dm = fs::symlink_metadata(dst).ok();
     let same_kind = dm.as_ref().is_some_and(|dm| dm.file_type() == m.file_type());
     let wrongly_shared = !linked && dm.as_ref().is_some_and(|dm| !dm.is_dir() && dm.nlink() > 1);
-    if !same_kind || wrongly_shared || copy(dm.as_ref()) {
+    let copies = !same_kind || wrongly_shared || copy(dm.as_ref());
+    if linked && !copies {
+        // Made a name of the target's file, whose bytes are the source's (same stamp): its
+        // owner, mode and attributes are the source's too, which a change of them alone
+        // (chmod, chown) leaves the stamp as it was. Before, they stayed the target's.
+        return copy_metadata(src, dst, m);
+    }
+    if copies {
         copy_entry(src, dst, m, linked, c)?;
+        if m.nlink() > 1 && !linked {
+            // No name on the target held this file as it is: its other names there are
+            // made names of the copy, as on the source. Before, a file renamed with its
+            // directory (`mv a c`) and changed while the member was away was copied anew
+            // under the new name alone: its other name (`b/g`, a hard link) kept the old
+            // bytes, and the link was split, unreported (found by a helper's fsstress run).
+            for other in c.links.other_places(src, m) {
+                match link_to(dst, &other, &mut c.stats) {
+                    // Its directory is not on the target yet: linked when that is copied.
+                    Err(e) if vanished(&e) => {}
+                    r => r?,
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -935,6 +969,40 @@ mod tests {
         copy_dir(&src.join("gone"), &dst.join("gone"), UpdateMode::All, &mut c).unwrap();
         copy_dir(&src.join("top/x"), &dst.join("x"), UpdateMode::All, &mut c).unwrap();
         sync_path(&src, &dst, Path::new("d/e/f/under-a-file"), &mut quiet).unwrap();
+        fs::remove_dir_all(&p).unwrap();
+    }
+
+    #[test]
+    fn a_file_copied_anew_takes_its_other_names_on_the_target() {
+        // The target as the member left it: a/f and b/g one file. Meanwhile the source had
+        // `mv a c` and an append to c/f: the change list names a and c, not b/g.
+        let p = tmp("relinked");
+        let (src, dst) = (p.join("src"), p.join("dst"));
+        let mut quiet = |_: &Stats, _: bool| {};
+        for d in ["a", "b"] {
+            fs::create_dir_all(src.join(d)).unwrap();
+        }
+        fs::write(src.join("a/f"), b"x\n").unwrap();
+        fs::hard_link(src.join("a/f"), src.join("b/g")).unwrap();
+        copy_tree(&src, &dst, UpdateMode::All, &mut quiet).unwrap();
+        fs::rename(src.join("a"), src.join("c")).unwrap();
+        std::io::Write::write_all(&mut fs::OpenOptions::new().append(true).open(src.join("c/f")).unwrap(), b"y\n").unwrap();
+        let mut each = PathSync::new(&src, &dst, &mut quiet);
+        for rel in ["a", "c"] {
+            each.sync(Path::new(rel)).unwrap();
+        }
+        assert_eq!(fs::read(dst.join("b/g")).unwrap(), b"x\ny\n");
+        assert_eq!(fs::metadata(dst.join("b/g")).unwrap().ino(), fs::metadata(dst.join("c/f")).unwrap().ino());
+        assert_eq!(crate::tree::compare(&src, &dst).unwrap(), vec![]);
+        // A change of mode alone, with the directory moved again: the name made on the target
+        // takes the source's mode (the bytes' stamp is the same).
+        fs::rename(src.join("c"), src.join("e")).unwrap();
+        fs::set_permissions(src.join("e/f"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        let mut each = PathSync::new(&src, &dst, &mut quiet);
+        for rel in ["c", "e"] {
+            each.sync(Path::new(rel)).unwrap();
+        }
+        assert_eq!(crate::tree::compare(&src, &dst).unwrap(), vec![]);
         fs::remove_dir_all(&p).unwrap();
     }
 
