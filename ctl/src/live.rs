@@ -537,9 +537,17 @@ impl LiveSet {
                     // open: its writes went on under another name).
                     let member_meta = |m: &PathBuf, e: &[u8]| std::fs::symlink_metadata(m.join(as_path(e))).ok();
                     let links = intent.entries.iter().any(|(e, _)| [&from, &to].iter().any(|m| member_meta(m, e).is_some_and(|x| x.file_type().is_symlink())));
-                    let moved = intent.entries.iter().any(|(e, ino)| *ino != 0 && ![&from, &to].iter().any(|m| member_meta(m, e).is_some_and(|x| std::os::unix::fs::MetadataExt::ino(&x) == *ino)));
-                    let exact = !intent.whole && !links && !moved && !intent.entries.is_empty() && boot != 0 && self.registry.boot_of(journal::pid_of(id)) == Some(boot);
-                    let items = if exact { intent.entries.iter().map(|(e, _)| (e.clone(), false)).collect() } else { vec![(intent.dir.clone(), true)] };
+                    let moved: std::collections::HashSet<u64> = intent.entries.iter().filter(|(e, ino)| *ino != 0 && ![&from, &to].iter().any(|m| member_meta(m, e).is_some_and(|x| std::os::unix::fs::MetadataExt::ino(&x) == *ino))).map(|(_, ino)| *ino).collect();
+                    let exact = !intent.whole && !links && moved.is_empty() && !intent.entries.is_empty() && boot != 0 && self.registry.boot_of(journal::pid_of(id)) == Some(boot);
+                    let mut items = if exact { intent.entries.iter().map(|(e, _)| (e.clone(), false)).collect() } else { vec![(intent.dir.clone(), true)] };
+                    // A listed file moved out of its directory (renamed to another once
+                    // closed, or while open) is compared where it is now, found by its
+                    // inode on either member. Before, only its old directory was, and a
+                    // file the follower had refused a change of, renamed since, was left
+                    // different with `recover` exiting 0 (found by a helper's fsstress run).
+                    for m in [&from, &to] {
+                        items.extend(tree::find_inodes(m, &moved).into_values().map(|rel| (rel.into_os_string().into_encoded_bytes(), false)));
+                    }
                     (id, intent, items)
                 })
                 .collect()

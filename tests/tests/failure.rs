@@ -40,6 +40,13 @@ fn run_script_with(name: &str, env: &[(&str, &str)], limit: Option<u32>) {
 }
 
 #[test]
+fn an_insecure_file_moved_to_another_directory_is_found_by_recover() {
+    if can_mount() {
+        run_script("insecure_moved.sh");
+    }
+}
+
+#[test]
 fn secondary_full_then_read_only_degrades_and_rebuilds() {
     if can_mount() {
         run_script("member_failure.sh");

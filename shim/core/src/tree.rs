@@ -167,6 +167,33 @@ pub fn compare_shallow(first: &Path, second: &Path, rel: &Path) -> io::Result<Ve
 }
 
 /// One path alone: its type, metadata and (a file's) contents, not a directory's entries.
+/// Where below `root` the entries with these inode numbers are now (relative names; one
+/// each, symlinks not followed), by one walk that stops once all are found: for entries a
+/// journal listed in one directory, moved since to another.
+pub fn find_inodes(root: &Path, inodes: &std::collections::HashSet<u64>) -> std::collections::HashMap<u64, PathBuf> {
+    fn walk(root: &Path, rel: &Path, inodes: &std::collections::HashSet<u64>, out: &mut std::collections::HashMap<u64, PathBuf>) {
+        let Ok(entries) = fs::read_dir(root.join(rel)) else { return };
+        for e in entries.flatten() {
+            if out.len() == inodes.len() {
+                return;
+            }
+            let r = rel.join(e.file_name());
+            let Ok(m) = e.metadata() else { continue };
+            if inodes.contains(&m.ino()) {
+                out.entry(m.ino()).or_insert_with(|| r.clone());
+            }
+            if m.is_dir() {
+                walk(root, &r, inodes, out);
+            }
+        }
+    }
+    let mut out = std::collections::HashMap::new();
+    if !inodes.is_empty() {
+        walk(root, Path::new(""), inodes, &mut out);
+    }
+    out
+}
+
 pub fn compare_entry(first: &Path, second: &Path, rel: &Path) -> io::Result<Vec<Diff>> {
     compare_to_depth(first, second, rel, 0, &mut Unobserved)
 }
