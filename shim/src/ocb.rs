@@ -1629,7 +1629,7 @@ pub fn follow_direct(sfd: c_int, flags: c_int) {
     if flags & libc::O_DIRECT != 0 {
         return;
     }
-    if let Ok(status) = real::fcntl(sfd, libc::F_GETFL, 0).map(|s| s & !libc::O_LARGEFILE) {
+    if let Ok(status) = real::fcntl(sfd, libc::F_GETFL, 0) {
         if status & libc::O_DIRECT != 0 {
             let _ = real::fcntl(sfd, libc::F_SETFL, (status & !libc::O_DIRECT) as libc::c_long);
         }
@@ -1696,13 +1696,21 @@ pub fn open_secondary(at: &crate::resolve::At, flags: c_int, mode: mode_t, creat
 /// its directory too).
 pub fn open_secondary_resolved(at: &crate::resolve::At, flags: c_int, mode: mode_t, created: bool, resolve: u64) -> Res<c_int> {
     let sflags = (flags & !(libc::O_APPEND | libc::O_EXCL | libc::O_NOCTTY)) | libc::O_CLOEXEC;
-    let open = |f: c_int| {
+    let open_as = |f: c_int| {
         if resolve == 0 {
             return real::openat(at.fd, &at.path, f, mode).map(make_internal);
         }
         let how = [f as u32 as u64, mode as u64, resolve];
         let r = unsafe { real::raw::syscall(libc::SYS_openat2, at.fd as libc::c_long, at.path.as_ptr() as libc::c_long, how.as_ptr() as libc::c_long, std::mem::size_of_val(&how) as libc::c_long, 0, 0) };
         if r < 0 { Err(Errno::last()) } else { Ok(make_internal(r as c_int)) }
+    };
+    let open = |f: c_int| match open_as(f) {
+        // An append-only file (`chattr +a`) opens for writing only to append. The follower's
+        // fd then appends too: where the program's appends land on the lead, the follower's
+        // end, which the shim's writes at that offset reach. Before, its open failed EPERM
+        // and the file was reported insecure, the follower a write behind.
+        Err(Errno(libc::EPERM)) if flags & libc::O_APPEND != 0 => open_as(f | libc::O_APPEND),
+        r => r,
     };
     let stale = crate::members::follower_entry_is_stale;
     if created {
@@ -1718,18 +1726,10 @@ pub fn open_secondary_resolved(at: &crate::resolve::At, flags: c_int, mode: mode
     } else if sflags & libc::O_CREAT != 0 {
         match open(sflags & !libc::O_CREAT) {
             Err(Errno(libc::ENOENT)) if stale() => {}
-            Err(Errno(libc::EPERM)) if flags & libc::O_APPEND != 0 => return open(sflags & !libc::O_CREAT | libc::O_APPEND),
             r => return r,
         }
     }
-    match open(sflags) {
-        // An append-only file (`chattr +a`) opens for writing only to append. The follower's
-        // fd then appends too: where the program's appends land on the lead, the follower's
-        // end, which the shim's writes at that offset reach. Before, its open failed EPERM
-        // and the file was reported insecure, the follower a write behind.
-        Err(Errno(libc::EPERM)) if flags & libc::O_APPEND != 0 => open(sflags | libc::O_APPEND),
-        r => r,
-    }
+    open(sflags)
 }
 
 #[cfg(test)]

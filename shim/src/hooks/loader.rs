@@ -28,13 +28,8 @@ extern "C" fn loader_path(path: *const c_char) -> *const c_char {
             real.store(crate::real::next_address(name), Ordering::Release);
         }
     }
-    let translated = crate::boundary::prepare(|| {
-        let p = crate::mem::path(path)?;
-        if !p.to_bytes().contains(&b'/') {
-            return None;
-        }
-        let Target::Shadowed(sp) = crate::resolve::resolve(libc::AT_FDCWD, p) else { return None };
-        let file = super::lead_file(sp.rel());
+    let file = if unsafe { super::cstr(path) }.contains(&b'/') { lead_path(path) } else { None };
+    let translated = file.and_then(|file| {
         let bytes = file.as_bytes_with_nul();
         PATH.with(|buf| {
             let buf = unsafe { &mut *buf.get() };

@@ -264,11 +264,10 @@ unsafe fn two_paths(
     }
     boundary::hook(
         || match (resolve_arg(da, a), resolve_arg(db, b)) {
-            (ra, rb) if [(&ra, a), (&rb, b)].iter().any(|(r, p)| matches!(r, Some(Arg::Shadowed(sp)) if names_set_root(sp, *p))) => match moves {
-                // A link's new name: taken, whatever the source's file system.
-                Moves::Nothing => Err(Errno(libc::EEXIST)),
-                Moves::Source | Moves::Both => Err(Errno(libc::EBUSY)),
-            },
+            // A link to the root's name finds it taken, whatever the source's file system;
+            // the root cannot be moved, nor replaced by a rename.
+            (_, Some(Arg::Shadowed(rb))) if matches!(moves, Moves::Nothing) && names_set_root(&rb, b) => Err(Errno(libc::EEXIST)),
+            (ra, rb) if !matches!(moves, Moves::Nothing) && [(&ra, a), (&rb, b)].iter().any(|(r, p)| matches!(r, Some(Arg::Shadowed(sp)) if names_set_root(sp, *p))) => Err(Errno(libc::EBUSY)),
             // A pointer the kernel refuses: its EFAULT (or ENAMETOOLONG), once the kernel has
             // looked at the other path as it would natively.
             (None, Some(Arg::Shadowed(sb))) => super::on_lead(&sb, what, |y| call(da, a, y.fd, y.path.as_ptr(), false)),
