@@ -989,8 +989,8 @@ impl Ocb {
     /// After a lead call that refused its work, which may still have moved the lead's times
     /// (ext4 stamps mtime before finding a collapse range invalid): the follower gets them.
     pub fn follow_lead_times(&self, fd: c_int) {
-        if let (Some(sfd), Ok(st)) = (self.secondary_fd(), real::fstat(fd)) {
-            let _ = real::futimens(sfd, &times_of(&st));
+        if let Some(sfd) = self.secondary_fd() {
+            let _ = lead_times_to(fd, sfd);
         }
     }
 
@@ -1192,9 +1192,7 @@ impl Ocb {
     /// as at a last close. Async-signal-safe: two syscalls, no lock, no allocation.
     pub fn settle_times_now(&self, fd: c_int) {
         if let Some(sfd) = self.secondary_fd().filter(|_| self.is_written()) {
-            if let Ok(st) = real::fstat(fd) {
-                let _ = real::futimens(sfd, &times_of(&st));
-            }
+            let _ = lead_times_to(fd, sfd);
         }
     }
 
@@ -1265,6 +1263,26 @@ impl Drop for Ocb {
         }
         self.report_if_insecure();
     }
+}
+
+/// The follower's file (`sfd`) gets the lead's times (`fd`), without the file's order lock
+/// (from `_exit`, which may not wait for it, and after a refused call): read again after
+/// they are set, and set again while the lead moved meanwhile. Before, another process's
+/// write and last close could land between the read and the set, and the older times set
+/// last stayed on the follower. A lead that holds still after the set gives the follower
+/// times it still has; any later change is a writer's that settles the file itself.
+/// Async-signal-safe: system calls only.
+pub fn lead_times_to(fd: c_int, sfd: c_int) -> Res<()> {
+    let mut lead = real::fstat(fd)?;
+    for _ in 0..8 {
+        real::futimens(sfd, &times_of(&lead))?;
+        let now = real::fstat(fd)?;
+        if times_of(&now).iter().zip(times_of(&lead).iter()).all(|(a, b)| (a.tv_sec, a.tv_nsec) == (b.tv_sec, b.tv_nsec)) {
+            return Ok(());
+        }
+        lead = now;
+    }
+    Ok(())
 }
 
 pub fn times_of(st: &libc::stat64) -> [libc::timespec; 2] {

@@ -700,7 +700,7 @@ pub fn sync_mappings_on_exit() -> bool {
         // process may not read makes the kernel's copy fail with EFAULT, never a fault here.
         let pages = unsafe { std::slice::from_raw_parts(m.addr as *const u8, len) };
         if ocb::pwrite_all(sfd, pages, m.offset).is_ok() {
-            let _ = real::futimens(sfd, &ocb::times_of(&st));
+            let _ = ocb::lead_times_to(m.handle, sfd);
         }
     }
     true
