@@ -64,10 +64,14 @@ fn adopt_fd(view: &crate::members::View, fd: c_int) {
         if let Some(ocb) = adopt_with_stat(fd, &st, twin.rel().clone(), flags & !(libc::O_ACCMODE) | libc::O_RDONLY, 0, Twin::None, None) {
             if st.st_nlink > 0 {
                 ocb.mark_insecure("inherited, its name now another file's", real::Errno(libc::ESTALE));
-            } else if flags & libc::O_ACCMODE != libc::O_RDONLY {
-                // The follower's twin was unlinked too and cannot be reopened by name. A
-                // file only read (bash's here-document, unlinked before its child reads
-                // it) has nothing a follower could miss: no member names it any more.
+            } else if flags & libc::O_ACCMODE != libc::O_RDONLY && flags & (libc::O_TMPFILE & !libc::O_DIRECTORY) != 0 {
+                // The follower's twin was unlinked too and cannot be reopened by name, and
+                // an O_TMPFILE file may still be linked into the tree with what only the
+                // lead got. A file whose last name was removed never can be (the kernel
+                // links back only an O_TMPFILE one never linked): nothing written to it can
+                // show on either member (a shell's `exec 7>>log` after logrotate deleted
+                // the log; before, every command it ran reported it, with recover due). Nor
+                // can anything through a reader (bash's here-document).
                 ocb.mark_insecure("inherited after unlink", real::Errno(libc::ENOENT));
             }
         }
