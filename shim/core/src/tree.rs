@@ -205,10 +205,16 @@ fn compare_to_depth(first: &Path, second: &Path, rel: &Path, depth: u32, obs: &m
         (Ok(_), Ok(_)) => compare_at(first, second, rel, depth, &mut diffs, obs)?,
         (Ok(m), Err(_)) => diffs.push(Diff { path: rel.to_path_buf(), what: Difference::Missing { in_first: true, kind: Kind::of(&m) } }),
         (Err(_), Ok(m)) => diffs.push(Diff { path: rel.to_path_buf(), what: Difference::Missing { in_first: false, kind: Kind::of(&m) } }),
-        (Err(e), Err(_)) if e.kind() == io::ErrorKind::NotFound => {}
+        (Err(e), Err(_)) if vanished(&e) => {}
         (Err(e), Err(_)) => return Err(e),
     }
     Ok(diffs)
+}
+
+/// An error that says the entry is not there (now): its name is gone, or a directory on its
+/// path became something else. A tree being written does that between two looks.
+fn vanished(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR)
 }
 
 fn compare_at(first: &Path, second: &Path, rel: &Path, depth: u32, out: &mut Vec<Diff>, obs: &mut dyn Observer) -> io::Result<()> {
@@ -217,12 +223,12 @@ fn compare_at(first: &Path, second: &Path, rel: &Path, depth: u32, out: &mut Vec
     // difference of the moment (verify re-checks differences with writers held back).
     let (ma, mb) = match (fs::symlink_metadata(&a), fs::symlink_metadata(&b)) {
         (Ok(x), Ok(y)) => (x, y),
-        (Ok(x), Err(e)) | (Err(e), Ok(x)) if e.kind() == io::ErrorKind::NotFound => {
+        (Ok(x), Err(e)) | (Err(e), Ok(x)) if vanished(&e) => {
             let in_first = fs::symlink_metadata(&a).is_ok();
             out.push(Diff { path: rel.to_path_buf(), what: Difference::Missing { in_first, kind: Kind::of(&x) } });
             return Ok(());
         }
-        (Err(e), Err(_)) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        (Err(e), Err(_)) if vanished(&e) => return Ok(()),
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
     obs.entry(rel);
@@ -254,12 +260,12 @@ fn compare_at(first: &Path, second: &Path, rel: &Path, depth: u32, out: &mut Vec
     }
 
     match ka {
-        Kind::Symlink => {
-            let (ta, tb) = (fs::read_link(&a)?, fs::read_link(&b)?);
-            if ta != tb {
-                push(Difference::SymlinkTarget(ta, tb));
-            }
-        }
+        // Removed or replaced since its stat: a difference of the moment, looked at again.
+        Kind::Symlink => match (fs::read_link(&a), fs::read_link(&b)) {
+            (Ok(ta), Ok(tb)) if ta != tb => push(Difference::SymlinkTarget(ta, tb)),
+            (Ok(_), Ok(_)) => {}
+            (Err(e), _) | (_, Err(e)) => push(Difference::Unreadable(format!("symlink target: {e}"))),
+        },
         Kind::File if ma.len() != mb.len() => push(Difference::Size(ma.len(), mb.len())),
         Kind::File => match first_difference_observed(&a, &b, &mut Seen { rel, obs }) {
             Ok(Some(off)) => push(Difference::Content(off)),
@@ -269,7 +275,7 @@ fn compare_at(first: &Path, second: &Path, rel: &Path, depth: u32, out: &mut Vec
         Kind::Dir if depth == 0 => {}
         Kind::Dir => {
             let gone = |r: io::Result<Vec<std::ffi::OsString>>| match r {
-                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+                Err(e) if vanished(&e) => Ok(Vec::new()),
                 r => r,
             };
             let (ea, eb) = (gone(entries(&a))?, gone(entries(&b))?);
@@ -568,6 +574,24 @@ mod tests {
         assert!(same_time((5, 900_000_000), (6, 0)), "rounded up");
         assert!(!same_time((5, 123), (5, 124)));
         assert!(!same_time((5, 0), (7, 0)));
+    }
+
+    #[test]
+    fn an_entry_whose_directory_became_a_file_is_gone_not_an_error() {
+        // verify compares each difference again with writers held back: by then a
+        // directory on the path may have been replaced by a file (fsstress renames files
+        // over emptied directories). Before, the ENOTDIR stopped verify (exit 2).
+        let p = Pair::new("enotdir");
+        p.both(|r| fs::write(r.join("d"), b"now a file").unwrap());
+        let (a, b) = (p.0.join("a"), p.0.join("b"));
+        assert!(compare_entry(&a, &b, Path::new("d/x")).unwrap().is_empty());
+        // On one member only: the entry is missing on the other.
+        fs::remove_file(b.join("d")).unwrap();
+        fs::create_dir(b.join("d")).unwrap();
+        fs::write(b.join("d/x"), b"x").unwrap();
+        let diffs: Vec<String> = compare_entry(&a, &b, Path::new("d/x")).unwrap().iter().map(|d| d.to_string()).collect();
+        assert_eq!(diffs.len(), 1, "{diffs:?}");
+        assert!(diffs[0].starts_with("d/x: "), "{diffs:?}");
     }
 
     #[test]
