@@ -7,6 +7,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use crate::tree::vanished;
 
 /// DiskShadow's update modes 0/1/2.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -229,12 +230,6 @@ impl Links {
 /// Whether `p` is an entry of the same type as `m`'s.
 fn is_kind(p: &Path, m: &Metadata) -> bool {
     fs::symlink_metadata(p).is_ok_and(|d| d.file_type() == m.file_type())
-}
-
-/// The entry being copied went away (or became another kind) under the copy: a program
-/// changed it, and the change list names it for the catch-up that follows.
-fn vanished(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR)
 }
 
 /// The names of every file with several links below `root`, by dev and inode.

@@ -212,8 +212,9 @@ fn compare_to_depth(first: &Path, second: &Path, rel: &Path, depth: u32, obs: &m
 }
 
 /// An error that says the entry is not there (now): its name is gone, or a directory on its
-/// path became something else. A tree being written does that between two looks.
-fn vanished(e: &io::Error) -> bool {
+/// path became something else. A tree being written does that between two looks (a copy
+/// then leaves it to the change list, which names it for the catch-up that follows).
+pub(crate) fn vanished(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR)
 }
 
