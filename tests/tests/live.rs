@@ -331,6 +331,23 @@ fn metadata_changed_through_an_fd_while_degraded_is_rebuilt_by_dirty() {
     assert_eq!(fs::metadata(s.secondary().join("x")).unwrap().permissions().mode() & 0o777, 0o600);
 }
 
+/// A file with two names changed through one name that is then removed or replaced while
+/// a member is away: the change list names the removed one only, and the dirty enable left
+/// the other name's old bytes on the member brought back, with status in step (found by a
+/// helper's chaos run).
+#[test]
+fn a_hard_link_changed_through_a_name_removed_while_away_is_brought_level() {
+    for change in ["echo two >> /shadow/A; rm /shadow/A", "echo two >> /shadow/A; echo c > /shadow/C; mv /shadow/C /shadow/A", "ln /shadow/B /shadow/d/x; echo two >> /shadow/d/x; rm -r /shadow/d /shadow/A"] {
+        let s = ShadowSet::new();
+        s.sh("echo one > /shadow/A; ln /shadow/A /shadow/B; mkdir /shadow/d");
+        s.ctl_ok(&["disable", "secondary"]);
+        s.sh(change);
+        s.ctl_ok(&["enable", "secondary", "--update", "dirty"]);
+        assert_eq!(fs::read_to_string(s.secondary().join("B")).unwrap(), "one\ntwo\n", "{change}");
+        s.assert_identical();
+    }
+}
+
 #[test]
 fn a_member_brought_back_gets_xattrs_acls_hard_links_and_names_that_are_not_utf8() {
     use std::os::unix::fs::MetadataExt;

@@ -188,11 +188,16 @@ struct Links {
     /// every name itself and never reads it).
     names: Option<HashMap<(u64, u64), Vec<PathBuf>>>,
     whole_tree: bool,
+    /// Every name of each target file with several links, read once, just before a run that
+    /// copies part of the tree first removes such a name (see `unlinking`).
+    target_names: Option<HashMap<(u64, u64), Vec<PathBuf>>>,
+    /// Target files (dev and inode) with several links this run removed a name of.
+    unlinked: Vec<(u64, u64)>,
 }
 
 impl Links {
     fn new(src_root: &Path, dst_root: &Path, whole_tree: bool) -> Links {
-        Links { src_root: src_root.to_path_buf(), dst_root: dst_root.to_path_buf(), placed: HashMap::new(), names: None, whole_tree }
+        Links { src_root: src_root.to_path_buf(), dst_root: dst_root.to_path_buf(), placed: HashMap::new(), names: None, whole_tree, target_names: None, unlinked: Vec::new() }
     }
 
     /// A target name already holding the file `src` (with `m`) is another name of, other
@@ -227,6 +232,33 @@ impl Links {
     }
 }
 
+impl Links {
+    /// A name of the target file `m` is about to be removed (or replaced). In a run that
+    /// copies part of the tree, a file with other names may have been changed on the source
+    /// through the name removed there (an append to A, then `rm A`, or `mv E A`): the change
+    /// list names A, not B, whose target name kept the old bytes, unreported (found by a
+    /// helper's chaos run). Its other target names are synced after the path (`left_names`).
+    fn unlinking(&mut self, m: &Metadata) {
+        if self.whole_tree || m.is_dir() || m.nlink() < 2 {
+            return;
+        }
+        let dst_root = &self.dst_root;
+        self.target_names.get_or_insert_with(|| linked_names(dst_root));
+        self.unlinked.push((m.dev(), m.ino()));
+    }
+
+    /// The target's names (relative) that still hold a file `unlinking` saw lose a name.
+    fn left_names(&mut self) -> Vec<PathBuf> {
+        let keys = std::mem::take(&mut self.unlinked);
+        let (Some(names), dst_root) = (&self.target_names, &self.dst_root) else { return Vec::new() };
+        let holds = |rel: &&PathBuf, key: &(u64, u64)| fs::symlink_metadata(dst_root.join(rel)).is_ok_and(|m| (m.dev(), m.ino()) == *key);
+        let mut left: Vec<PathBuf> = keys.iter().flat_map(|key| names.get(key).into_iter().flatten().filter(move |rel| holds(rel, key)).cloned()).collect();
+        left.sort();
+        left.dedup();
+        left
+    }
+}
+
 /// Whether `p` is an entry of the same type as `m`'s.
 fn is_kind(p: &Path, m: &Metadata) -> bool {
     fs::symlink_metadata(p).is_ok_and(|d| d.file_type() == m.file_type())
@@ -251,11 +283,11 @@ fn linked_names(root: &Path) -> HashMap<(u64, u64), Vec<PathBuf>> {
 }
 
 /// Makes `dst` a name of `existing` (unless it is one already).
-fn link_to(existing: &Path, dst: &Path, c: &mut Stats) -> io::Result<()> {
+fn link_to(existing: &Path, dst: &Path, c: &mut Copier) -> io::Result<()> {
     let same = |a: &Metadata, b: &Metadata| (a.dev(), a.ino()) == (b.dev(), b.ino());
     match (fs::symlink_metadata(existing), fs::symlink_metadata(dst)) {
         (Ok(a), Ok(b)) if same(&a, &b) => return Ok(()),
-        (_, Ok(_)) => c.removed += remove_any(dst)?,
+        (_, Ok(_)) => c.remove(dst)?,
         _ => {}
     }
     // An immutable or append-only file takes no new name: its flags come off for the link
@@ -336,13 +368,21 @@ fn copy_xattrs(src: &Path, dst: &Path) -> io::Result<()> {
     Ok(())
 }
 
-fn remove_any(p: &Path) -> io::Result<u64> {
+fn remove_any(p: &Path, links: &mut Links) -> io::Result<u64> {
     let m = match fs::symlink_metadata(p) {
         Err(e) if vanished(&e) => return Ok(0),
         r => r?,
     };
     unlock(p, crate::tree::Kind::of(&m))?;
-    parent_unlocked(p, || remove_unlocked(p, m))
+    parent_unlocked(p, || remove_unlocked(p, m, links))
+}
+
+impl Copier<'_> {
+    /// Removes the target entry `p` (a directory with everything in it), counted.
+    fn remove(&mut self, p: &Path) -> io::Result<()> {
+        self.stats.removed += remove_any(p, &mut self.links)?;
+        Ok(())
+    }
 }
 
 /// Runs `f`, which adds or removes the entry `p`, with the immutable and append-only flags
@@ -362,17 +402,20 @@ fn parent_unlocked<T>(p: &Path, f: impl FnOnce() -> io::Result<T>) -> io::Result
     }
 }
 
-fn remove_unlocked(p: &Path, m: Metadata) -> io::Result<u64> {
+fn remove_unlocked(p: &Path, m: Metadata, links: &mut Links) -> io::Result<u64> {
     match m {
         m if m.is_dir() => {
             let mut n = 0;
             for e in fs::read_dir(p)? {
-                n += remove_any(&e?.path())?;
+                n += remove_any(&e?.path(), links)?;
             }
             fs::remove_dir(p)?;
             Ok(n + 1)
         }
-        _ => fs::remove_file(p).map(|_| 1),
+        m => {
+            links.unlinking(&m);
+            fs::remove_file(p).map(|_| 1)
+        }
     }
 }
 
@@ -462,7 +505,7 @@ fn copy_entry(src: &Path, dst: &Path, m: &Metadata, linked: bool, c: &mut Copier
         unlock(dst, crate::tree::Kind::of(&existing))?;
         let shared = !existing.is_dir() && existing.nlink() > 1 && !linked;
         if existing.is_dir() || ft.is_symlink() || existing.file_type().is_symlink() || !ft.is_file() || shared {
-            c.stats.removed += remove_any(dst)?;
+            c.remove(dst)?;
         }
     }
     if ft.is_symlink() {
@@ -504,7 +547,7 @@ fn copy_linked(src: &Path, dst: &Path, m: &Metadata, copy: impl FnOnce(Option<&M
     if !m.is_dir() && m.nlink() > 1 {
         let other = c.links.other_name(src, dst, m);
         if let Some((other, _)) = &other {
-            link_to(other, dst, &mut c.stats)?;
+            link_to(other, dst, c)?;
             linked = true;
         }
         c.links.placed.entry((m.dev(), m.ino())).or_insert_with(|| dst.to_path_buf());
@@ -537,7 +580,7 @@ fn copy_linked(src: &Path, dst: &Path, m: &Metadata, copy: impl FnOnce(Option<&M
             // under the new name alone: its other name (`b/g`, a hard link) kept the old
             // bytes, and the link was split, unreported (found by a helper's fsstress run).
             for other in c.links.other_places(src, m) {
-                match link_to(dst, &other, &mut c.stats) {
+                match link_to(dst, &other, c) {
                     // Its directory is not on the target yet: linked when that is copied.
                     Err(e) if vanished(&e) => {}
                     r => r?,
@@ -559,7 +602,7 @@ fn copy_dir(src: &Path, dst: &Path, mode: UpdateMode, c: &mut Copier) -> io::Res
     match fs::symlink_metadata(dst) {
         Ok(d) if d.is_dir() => unlock(dst, crate::tree::Kind::Dir)?,
         Ok(_) => {
-            c.stats.removed += remove_any(dst)?;
+            c.remove(dst)?;
             fs::create_dir(dst)?;
         }
         Err(_) => fs::create_dir(dst)?,
@@ -579,7 +622,7 @@ fn copy_dir(src: &Path, dst: &Path, mode: UpdateMode, c: &mut Copier) -> io::Res
     let extra: Vec<_> = fs::read_dir(dst)?.map(|e| e.map(|e| e.file_name())).collect::<io::Result<_>>()?;
     for name in extra.iter().filter(|n| names.binary_search(n).is_err()) {
         stop_requested()?;
-        c.stats.removed += remove_any(&dst.join(name))?;
+        c.remove(&dst.join(name))?;
     }
     for name in &names {
         stop_requested()?;
@@ -633,7 +676,7 @@ pub fn copy_tree(src: &Path, dst: &Path, mode: UpdateMode, progress: Progress) -
     let mut c = Copier { stats: Stats { total, ..Stats::default() }, progress, last: Instant::now(), links: Links::new(src, dst, true) };
     if mode == UpdateMode::Replace {
         for e in fs::read_dir(dst)? {
-            c.stats.removed += remove_any(&e?.path())?;
+            c.remove(&e?.path())?;
         }
     }
     copy_dir(src, dst, mode, &mut c)?;
@@ -667,9 +710,19 @@ impl<'a> PathSync<'a> {
         self.c.stats
     }
 
-    /// See `sync_path`.
+    /// See `sync_path`. Then the target's other names of files whose name it removed or
+    /// replaced (`Links::unlinking`), until no such name is left.
     pub fn sync(&mut self, rel: &Path) -> io::Result<()> {
-        sync_one(&self.src_root, &self.dst_root, rel, &mut self.c)
+        sync_one(&self.src_root, &self.dst_root, rel, &mut self.c)?;
+        loop {
+            let left = self.c.links.left_names();
+            if left.is_empty() {
+                return Ok(());
+            }
+            for other in left {
+                sync_one(&self.src_root, &self.dst_root, &other, &mut self.c)?;
+            }
+        }
     }
 }
 
@@ -682,7 +735,7 @@ fn sync_one(src_root: &Path, dst_root: &Path, rel: &Path, c: &mut Copier) -> io:
 fn sync_one_unlocked(src_root: &Path, dst_root: &Path, rel: &Path, c: &mut Copier) -> io::Result<()> {
     let (s, d) = (src_root.join(rel), dst_root.join(rel));
     match fs::symlink_metadata(&s) {
-        Err(e) if vanished(&e) => c.stats.removed += remove_any(&d)?,
+        Err(e) if vanished(&e) => c.remove(&d)?,
         Err(e) => return Err(e),
         Ok(m) => {
             if let Some(parent) = d.parent() {
@@ -694,7 +747,7 @@ fn sync_one_unlocked(src_root: &Path, dst_root: &Path, rel: &Path, c: &mut Copie
                 match copy_linked(&s, &d, &m, |_| true, c) {
                     // Removed while being copied (a program goes on writing during a
                     // catch-up): as if found removed.
-                    Err(e) if vanished(&e) && fs::symlink_metadata(&s).is_err() => c.stats.removed += remove_any(&d)?,
+                    Err(e) if vanished(&e) && fs::symlink_metadata(&s).is_err() => c.remove(&d)?,
                     r => r?,
                 }
             }
@@ -996,6 +1049,40 @@ mod tests {
         let mut each = PathSync::new(&src, &dst, &mut quiet);
         for rel in ["c", "e"] {
             each.sync(Path::new(rel)).unwrap();
+        }
+        assert_eq!(crate::tree::compare(&src, &dst).unwrap(), vec![]);
+        fs::remove_dir_all(&p).unwrap();
+    }
+
+    #[test]
+    fn a_name_removed_or_replaced_gives_its_file_s_other_names_the_source_s_bytes() {
+        // The target as the member left it: A and B one file, and d/f and C one file. Meanwhile
+        // the source had an append through A and `rm A`, and an append through d/f and
+        // `rm -r d`, and an append through C then `mv E C`: the change list names A, d and C,
+        // not B or D, whose file changed through the names removed (found by a helper's
+        // chaos run: B kept the old bytes after a dirty enable, status in step).
+        let p = tmp("unlinked");
+        let (src, dst) = (p.join("src"), p.join("dst"));
+        let mut quiet = |_: &Stats, _: bool| {};
+        fs::create_dir_all(src.join("d")).unwrap();
+        for (name, other) in [("A", "B"), ("d/f", "D"), ("C", "G")] {
+            fs::write(src.join(name), b"one\n").unwrap();
+            fs::hard_link(src.join(name), src.join(other)).unwrap();
+        }
+        fs::write(src.join("E"), b"new\n").unwrap();
+        copy_tree(&src, &dst, UpdateMode::All, &mut quiet).unwrap();
+        for name in ["A", "d/f", "C"] {
+            std::io::Write::write_all(&mut fs::OpenOptions::new().append(true).open(src.join(name)).unwrap(), b"two\n").unwrap();
+        }
+        fs::remove_file(src.join("A")).unwrap();
+        fs::remove_dir_all(src.join("d")).unwrap();
+        fs::rename(src.join("E"), src.join("C")).unwrap();
+        let mut each = PathSync::new(&src, &dst, &mut quiet);
+        for rel in ["A", "d", "C", "E"] {
+            each.sync(Path::new(rel)).unwrap();
+        }
+        for name in ["B", "D", "G"] {
+            assert_eq!(fs::read(dst.join(name)).unwrap(), b"one\ntwo\n", "{name}");
         }
         assert_eq!(crate::tree::compare(&src, &dst).unwrap(), vec![]);
         fs::remove_dir_all(&p).unwrap();
