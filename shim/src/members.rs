@@ -1033,7 +1033,7 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View) {
 /// `fail` the error is returned to the program.
 pub fn follower_failed(rel: &Rel, what: &str, e: Errno, ocb: Option<&Ocb>) -> Result<(), Errno> {
     let set = set::get();
-    let member_gone = view().follower.is_some_and(|f| confirmed_gone(f, e)) || (e.0 == libc::ENOENT && follower_swapped());
+    let member_gone = view().follower.is_some_and(|f| confirmed_gone(f, what, e)) || (e.0 == libc::ENOENT && follower_swapped());
     if member_gone && set.config.on_member_error == OnMemberError::Degrade {
         if let Some(m) = view().follower {
             if shared().state.mark_failed(m.index()) {
@@ -1066,10 +1066,13 @@ pub fn changed_unnamed(removed: &Rel, what: &str) {
 /// read-only) is taken at its word; any other is confirmed by a probe of the member: a file
 /// created and removed in its root, by its path (a network file system answers that only
 /// if its server does; cached attributes would answer a stat). A member whose file system
-/// answers, even with a refusal (EACCES), is there.
-fn confirmed_gone(m: Member, e: Errno) -> bool {
+/// answers, even with a refusal (EACCES), is there. `what` made the call: an extended
+/// attribute's ENOSPC is the file's answer (its attributes do not fit in the inode and the
+/// one block ext4 gives them), not a full file system's: before, one such setxattr by path
+/// failed the primary over to the secondary.
+fn confirmed_gone(m: Member, what: &str, e: Errno) -> bool {
     let set = set::get();
-    if !set.config.failure_errors.contains(&e.0) {
+    if !set.config.failure_errors.contains(&e.0) || (e.0 == libc::ENOSPC && what.contains("setxattr")) {
         return false;
     }
     if matches!(e.0, libc::ENOSPC | libc::EDQUOT | libc::EROFS) {
@@ -1113,7 +1116,7 @@ pub fn lead_failed(rel: &Rel, what: &str, e: Errno) -> bool {
         return false;
     }
     let v = view();
-    if v.follower.is_none() || !confirmed_gone(v.lead, e) {
+    if v.follower.is_none() || !confirmed_gone(v.lead, what, e) {
         return false;
     }
     if shared().state.mark_failed(v.lead.index()) {
