@@ -339,6 +339,14 @@ fn entries(dir: &Path) -> io::Result<Vec<std::ffi::OsString>> {
 /// file system without them has none. The member's own stamp (on its root) is not among
 /// them: each member keeps its own, and copying one over the other would hide a split brain.
 pub fn xattrs(path: &Path) -> io::Result<Vec<(std::ffi::OsString, Vec<u8>)>> {
+    let mut all = xattrs_as_listed(path)?;
+    all.sort();
+    Ok(all)
+}
+
+/// `xattrs` in the order the file system lists them (ext4: those kept in the inode first,
+/// then those in its block).
+pub fn xattrs_as_listed(path: &Path) -> io::Result<Vec<(std::ffi::OsString, Vec<u8>)>> {
     let names = match xattr::list(path) {
         Ok(names) => names,
         Err(e) if unsupported(&e) => return Ok(Vec::new()),
@@ -351,7 +359,6 @@ pub fn xattrs(path: &Path) -> io::Result<Vec<(std::ffi::OsString, Vec<u8>)>> {
             all.push((name, value));
         }
     }
-    all.sort();
     Ok(all)
 }
 
