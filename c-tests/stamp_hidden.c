@@ -1,7 +1,8 @@
 // stamp_hidden: each member's stamp (user.libshadow.stamp on its root: split-brain
 // detection) is the shim's, not the program's: listxattr and getxattr of the prefix root
 // (by path or fd) do not show it, removexattr says ENODATA and setxattr EPERM, and `rsync -aX src/
-// /shadow/` (which removes the root's xattrs its source lacks) leaves it on both members.
+// /shadow/` (which removes the root's xattrs its source lacks) leaves it on both members;
+// so does every call that reaches the root through a symlink in the set (d/up -> ..).
 // Before, the program saw it, and that rsync removed it from both members: split-brain
 // detection off for good, unreported.
 #include "check.h"
@@ -44,6 +45,29 @@ int main(void)
 	CHECK_ERR(removexattr(link, STAMP), ENODATA);
 	CHECK_ERR(setxattr(xasprintf("/proc/self/fd/%d", root), STAMP, "x", 1, 0), EPERM);
 	CHECK_SYS(close(root));
+	stamps_in_place();
+	/* And through a symlink in the set that leads to the root (before, each of these
+	 * reached the stamp: removed from both members, or set to the program's value). */
+	CHECK_SYS(mkdir(SHADOW "/d", 0755));
+	CHECK_SYS(symlink("..", SHADOW "/d/up"));
+	CHECK_ERR(getxattr(SHADOW "/d/up", STAMP, v, sizeof v), ENODATA);
+	CHECK_ERR(lgetxattr(SHADOW "/d/up/.", STAMP, v, sizeof v), ENODATA);
+	CHECK_ERR(setxattr(SHADOW "/d/up", STAMP, "x", 1, 0), EPERM);
+	CHECK_ERR(lsetxattr(SHADOW "/d/up/", STAMP, "x", 1, 0), EPERM);
+	CHECK_ERR(removexattr(SHADOW "/d/up", STAMP), ENODATA);
+	CHECK_ERR(lremovexattr(SHADOW "/d/up/.", STAMP), ENODATA);
+	n = CHECK_SYS(listxattr(SHADOW "/d/up", list, sizeof list));
+	CHECK_EQ(n, (ssize_t)sizeof "user.mine");
+	CHECK_STREQ(list, "user.mine");
+	/* lgetxattr of the link itself is the link's (it has no stamp). */
+	CHECK_ERR(lgetxattr(SHADOW "/d/up", STAMP, v, sizeof v), ENODATA);
+	/* A file of the program's may carry an attribute of that name: it is the program's. */
+	CHECK_SYS(setxattr(SHADOW "/f", STAMP, "mine", 4, 0));
+	CHECK_EQ(getxattr(SHADOW "/f", STAMP, v, sizeof v), 4);
+	CHECK_EQ(listxattr(SHADOW "/f", list, sizeof list), (ssize_t)sizeof STAMP);
+	CHECK_SYS(removexattr(SHADOW "/f", STAMP));
+	CHECK_SYS(unlink(SHADOW "/d/up"));
+	CHECK_SYS(rmdir(SHADOW "/d"));
 	stamps_in_place();
 
 	const char *src = xasprintf("%s/src", test_tmp());

@@ -77,6 +77,30 @@ int main(void)
 	CHECK_ERR(syscall(466, AT_FDCWD, SHADOW "/d/missing", 0, "user.x"), ENOENT);
 	CHECK_SYS(close(ro));
 	CHECK_SYS(close(p));
+
+	/* The member stamp on the set's root is the shim's (stamp_hidden.c): refused by
+	 * name, relative to the root's fd, on the root's fd itself and through a symlink to
+	 * the root; left out of the root's list. Before, these calls reached it on both
+	 * members. */
+	const char *stamp = "user.libshadow.stamp";
+	CHECK_SYS(symlink("..", SHADOW "/d/up"));
+	int root = CHECK_SYS(open(SHADOW, O_RDONLY | O_DIRECTORY));
+	struct { int dfd; const char *path; unsigned flags; } ways[] = {
+		{AT_FDCWD, SHADOW, 0}, {root, ".", 0}, {root, "", AT_EMPTY_PATH}, {d, "up", 0}, {d, "up/.", AT_SYMLINK_NOFOLLOW},
+	};
+	for (unsigned i = 0; i < sizeof ways / sizeof ways[0]; i++) {
+		CHECK_ERR(set_at(ways[i].dfd, ways[i].path, ways[i].flags, stamp, "x"), EPERM);
+		CHECK_ERR(syscall(464, ways[i].dfd, ways[i].path, ways[i].flags, stamp, &g, sizeof g), ENODATA);
+		CHECK_ERR(syscall(466, ways[i].dfd, ways[i].path, ways[i].flags, stamp), ENODATA);
+		long n = CHECK_SYS(syscall(465, ways[i].dfd, ways[i].path, ways[i].flags, list, sizeof list));
+		for (long at = 0; at < n; at += strlen(list + at) + 1)
+			if (strcmp(list + at, stamp) == 0)
+				check_fail(HERE, 0, "listxattrat way %u shows the member stamp", i);
+	}
+	char sv[256];
+	CHECK(getxattr(member_path("primary", SHADOW), stamp, sv, sizeof sv) > 0);
+	CHECK(getxattr(member_path("secondary", SHADOW), stamp, sv, sizeof sv) > 0);
+	CHECK_SYS(close(root));
 	CHECK_SYS(close(d));
 	return 0;
 }

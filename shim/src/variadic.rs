@@ -172,10 +172,17 @@ pub unsafe extern "C" fn shadow_syscall(n: c_long, a: c_long, b: c_long, c: c_lo
         libc::SYS_fchmodat => int(meta::fchmodat(fd, p(b), c as _, 0)),
         SYS_FCHMODAT2 => int(meta::at_change("fchmodat2", fd, p(b), d as _, |fd, path, flags| raw_int(n, [fd as _, path as _, c, flags as _, 0, 0]))),
         // The xattr calls by dirfd, path and AT_ flags (Linux 6.13), and file_setattr (6.17).
-        SYS_SETXATTRAT => int(meta::at_change("setxattrat", fd, p(b), c as _, |fd, path, flags| raw_int(n, [fd as _, path as _, flags as _, d, e, f]))),
-        SYS_REMOVEXATTRAT => int(meta::at_change("removexattrat", fd, p(b), c as _, |fd, path, flags| raw_int(n, [fd as _, path as _, flags as _, d, 0, 0]))),
+        SYS_SETXATTRAT => int(meta::stamp_at(fd, p(b), c as _, p(d), libc::EPERM).unwrap_or_else(|| meta::at_change("setxattrat", fd, p(b), c as _, |fd, path, flags| raw_int(n, [fd as _, path as _, flags as _, d, e, f])))),
+        SYS_REMOVEXATTRAT => int(meta::stamp_at(fd, p(b), c as _, p(d), libc::ENODATA).unwrap_or_else(|| meta::at_change("removexattrat", fd, p(b), c as _, |fd, path, flags| raw_int(n, [fd as _, path as _, flags as _, d, 0, 0])))),
         SYS_FILE_SETATTR => int(meta::at_change("file_setattr", fd, p(b), e as _, |fd, path, flags| raw_int(n, [fd as _, path as _, c, d, flags as _, 0]))),
-        SYS_GETXATTRAT | SYS_LISTXATTRAT | SYS_FILE_GETATTR => meta::at_read("xattr read", fd, p(b), |fd, path| crate::real::raw::syscall(n, fd as _, path as _, c, d, e, f) as isize) as c_long,
+        SYS_GETXATTRAT if meta::stamp_at(fd, p(b), c as _, p(d), libc::ENODATA).is_some() => -1,
+        SYS_GETXATTRAT | SYS_LISTXATTRAT | SYS_FILE_GETATTR => {
+            let r = meta::at_read("xattr read", fd, p(b), |fd, path| crate::real::raw::syscall(n, fd as _, path as _, c, d, e, f) as isize);
+            match n {
+                SYS_LISTXATTRAT => meta::listed_at(fd, p(b), c as _, d as _, r) as c_long,
+                _ => r as c_long,
+            }
+        }
         libc::SYS_fchownat => int(meta::fchownat(fd, p(b), c as _, d as _, e as _)),
         libc::SYS_utimensat => int(meta::utimensat(fd, p(b), c as _, d as _)),
         libc::SYS_newfstatat => int(meta::fstatat64(fd, p(b), c as _, d as _)),

@@ -32,8 +32,21 @@ mirror_hooks! {
 /// of its history (stamp.rs), not the program's. It is neither shown nor changed: `rsync -aX
 /// src/ /shadow/` removed it from both members (xattrs the source lacks go), switching
 /// split-brain detection off for good, unreported.
-fn is_stamp(sp: &Spath, name: *const c_char) -> bool {
-    sp.rel().0.is_empty() && is_stamp_name(name)
+/// `follows`: the call follows a final symlink. The root is also reached by a name
+/// through a symlink to it (`d/up -> ..`), which only the lead's answer tells apart: asked
+/// only for the stamp's name.
+fn is_stamp(sp: &Spath, name: *const c_char, follows: bool) -> bool {
+    is_stamp_name(name) && (sp.rel().0.is_empty() || reaches_root(sp, follows))
+}
+
+/// Whether `sp` names the set's root on the lead, as a call that follows a final symlink
+/// (`follows`) or not resolves it.
+fn reaches_root(sp: &Spath, follows: bool) -> bool {
+    let v = crate::members::view();
+    let flags = if follows { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
+    let here = sp.at_lead(&v).and_then(|at| real::fstatat(at.fd, &at.path, flags));
+    let root = real::fstatat(libc::AT_FDCWD, &v.path(v.lead, b""), 0);
+    matches!((here, root), (Ok(a), Ok(b)) if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino))
 }
 
 fn is_stamp_name(name: *const c_char) -> bool {
@@ -76,7 +89,7 @@ macro_rules! xattr_change_hooks {
                 }
             }
             let shadowed = |sp: Spath| {
-                if is_stamp(&sp, name) {
+                if is_stamp(&sp, name, $follows) {
                     return Err(Errno($refused));
                 }
                 on_members(stringify!($name), &sp, |a| via_abs(a, call))
@@ -109,7 +122,7 @@ macro_rules! xattr_get_hooks {
                 }
             }
             let shadowed = |sp: Spath| {
-                if is_stamp(&sp, name) {
+                if is_stamp(&sp, name, $follows) {
                     return Err(Errno(libc::ENODATA));
                 }
                 super::on_lead(&sp, stringify!($name), |a| via_abs(a, call))
@@ -131,7 +144,18 @@ macro_rules! xattr_list_hooks {
             }
             let shadowed = |sp: Spath| {
                 if !sp.rel().0.is_empty() {
-                    return super::on_lead(&sp, stringify!($name), |a| via_abs(a, call));
+                    let r = super::on_lead(&sp, stringify!($name), |a| via_abs(a, call))?;
+                    // The root reached through a symlink (`d/up -> ..`): looked at only when
+                    // the list has the stamp's name (a file of the program's may have an
+                    // attribute of that name). A size asked for (n = 0) may count it.
+                    let got = if r > 0 && n > 0 { std::slice::from_raw_parts(list as *const u8, r as usize) } else { &[] };
+                    let stamp = shadow_core::stamp::XATTR.as_bytes();
+                    if got.split(|&b| b == 0).any(|name| name == stamp) && reaches_root(&sp, $follows) {
+                        let names = without_stamp(got);
+                        std::ptr::copy_nonoverlapping(names.as_ptr(), list as *mut u8, names.len());
+                        return Ok(names.len() as ssize_t);
+                    }
+                    return Ok(r);
                 }
                 let names = super::on_lead_res(&sp, stringify!($name), |a| a.abs().and_then(|p| list_of(|buf, size| raw::$name(p.as_ptr(), buf, size))))?;
                 hand_over_list(&names, list, n)
@@ -152,9 +176,14 @@ fn list_of(call: impl Fn(*mut c_char, size_t) -> ssize_t) -> Res<Vec<u8>> {
             Err(Errno(libc::ERANGE)) => continue,
             r => buf.truncate(r? as usize),
         }
-        let stamp = shadow_core::stamp::XATTR.as_bytes();
-        return Ok(buf.split_inclusive(|&b| b == 0).filter(|n| n.strip_suffix(&[0]) != Some(stamp)).flatten().copied().collect());
+        return Ok(without_stamp(&buf));
     }
+}
+
+/// A NUL-separated xattr name list without the member stamp's name.
+fn without_stamp(names: &[u8]) -> Vec<u8> {
+    let stamp = shadow_core::stamp::XATTR.as_bytes();
+    names.split_inclusive(|&b| b == 0).filter(|n| n.strip_suffix(&[0]) != Some(stamp)).flatten().copied().collect()
 }
 
 /// listxattr's answer from `names`: their size for a size of 0, ERANGE when they do not fit.
@@ -557,6 +586,46 @@ pub unsafe fn at_change(what: &'static str, dirfd: c_int, path: *const c_char, f
         }
     }
     path_hook(dirfd, path, |sp| on_members(what, &sp, |a| call(a.fd, a.path.as_ptr(), flags)), |p| call(dirfd, p, flags))
+}
+
+/// setxattrat, removexattrat or getxattrat of the member stamp on the set's root (by name,
+/// through a symlink or a link of an fd, or the root's fd with AT_EMPTY_PATH): refused with
+/// `errno`, as their path forms are (`is_stamp`). Before, these system calls reached the
+/// stamp on both members.
+pub unsafe fn stamp_at(dirfd: c_int, path: *const c_char, flags: c_int, name: *const c_char, errno: c_int) -> Option<c_int> {
+    (is_stamp_name(name) && root_at(dirfd, path, flags)).then(|| {
+        Errno(errno).set();
+        -1
+    })
+}
+
+/// listxattrat's list `list` (`r` bytes) without the member stamp where the call named
+/// the set's root; its length.
+pub unsafe fn listed_at(dirfd: c_int, path: *const c_char, flags: c_int, list: *mut c_char, r: isize) -> isize {
+    if r <= 0 || list.is_null() {
+        return r;
+    }
+    let got = std::slice::from_raw_parts(list as *const u8, r as usize);
+    let stamp = shadow_core::stamp::XATTR.as_bytes();
+    if !got.split(|&b| b == 0).any(|name| name == stamp) || !root_at(dirfd, path, flags) {
+        return r;
+    }
+    let names = without_stamp(got);
+    std::ptr::copy_nonoverlapping(names.as_ptr(), list as *mut u8, names.len());
+    names.len() as isize
+}
+
+/// Whether a call by `dirfd`, `path` and AT_ `flags` reaches the set's root. errno is kept.
+unsafe fn root_at(dirfd: c_int, path: *const c_char, flags: c_int) -> bool {
+    let saved = Errno::last();
+    let follows = flags & NOFOLLOW == 0;
+    let root = if flags & libc::AT_EMPTY_PATH != 0 && crate::mem::path(path).is_some_and(|p| p.is_empty()) {
+        fdtable::get(dirfd).is_some_and(|o| o.rel().0.is_empty())
+    } else {
+        (follows && root_by_link(path)) || path_hook(dirfd, path, |sp| Ok(c_int::from(sp.rel().0.is_empty() || reaches_root(&sp, follows))), |_| 0) == 1
+    };
+    saved.set();
+    root
 }
 
 /// A read of the same kind (getxattrat, listxattrat, file_getattr): answered by the lead.
