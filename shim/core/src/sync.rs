@@ -366,7 +366,7 @@ fn copy_xattrs(src: &Path, dst: &Path) -> io::Result<()> {
     let have = crate::tree::xattrs(dst)?;
     let remove = |have: &[(std::ffi::OsString, Vec<u8>)], keep: &dyn Fn(&std::ffi::OsString) -> bool| -> io::Result<()> {
         for (name, _) in have.iter().filter(|(n, _)| !keep(n)) {
-            xattr::remove(dst, name).map_err(|e| io::Error::new(e.kind(), format!("removing xattr {}: {e}", name.to_string_lossy())))?;
+            xattr::remove(dst, name).map_err(|e| io::Error::new(e.kind(), format!("{}: removing xattr {}: {e}", dst.display(), name.to_string_lossy())))?;
         }
         Ok(())
     };
@@ -381,7 +381,7 @@ fn copy_xattrs(src: &Path, dst: &Path) -> io::Result<()> {
         }
         r => r,
     };
-    done.map_err(|(name, e)| io::Error::new(e.kind(), format!("setting xattr {}: {e}", name.to_string_lossy())))
+    done.map_err(|(name, e)| io::Error::new(e.kind(), format!("{}: setting xattr {}: {e}", dst.display(), name.to_string_lossy())))
 }
 
 fn remove_any(p: &Path, links: &mut Links) -> io::Result<u64> {
