@@ -52,7 +52,17 @@ pub fn on_members_with_times<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&
 
 /// truncate(2) by name: as `on_members_with_times`, ordered with other processes' writes
 /// to the file (see ocb::hold_file).
+/// A truncate breaks a lease another process holds on the file, and waits for it, as an
+/// open for writing does: that is done first, holding nothing (see open::open_holding), by
+/// an open for writing made O_NONBLOCK, closed at once (a regular file alone: two more
+/// system calls, and an open and a close an inotify watch sees).
 pub fn on_members_truncating<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&At) -> T) -> Res<T> {
+    let v = crate::members::view();
+    if let Ok(at) = sp.at_lead(&v) {
+        if crate::real::fstatat(at.fd, &at.path, 0).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG) {
+            super::open::wait_for_lease(&at);
+        }
+    }
     let _name = crate::names::hold(&[sp.rel()]);
     let v = crate::members::view();
     let _bytes = sp.at_lead(&v).and_then(|a| crate::real::fstatat(a.fd, &a.path, 0)).ok().map(|st| crate::ocb::hold_files(&[st]));

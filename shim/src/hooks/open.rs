@@ -110,29 +110,85 @@ fn dir_name_held(fd: c_int, sp: &Spath, st: &libc::stat64) -> Option<(crate::str
 /// is a change to them, ordered with other processes' writes: ocb::hold_files). `handed`
 /// is told what the open finds (where it looked); if it says so, the open is not made here
 /// (an error, which the caller knows for what it is).
-fn open_holding(sp: &Spath, flags: c_int, twinned: bool, held: &mut Vec<crate::stripes::Held>, alone: &std::cell::Cell<bool>, handed: impl FnOnce(Option<&libc::stat64>) -> bool, open: impl Fn(c_int) -> Res<c_int>) -> Res<(c_int, c_int)> {
-    if twinned && exclusive_first(flags) && held.is_empty() {
-        // The exclusive try never waits (an existing FIFO answers EEXIST).
-        held.push(crate::names::hold(&[sp.rel()]));
-    }
-    open_noting_creation(flags, open, || {
-        // Looked at holding the name, so that what is found is what the open opens.
-        if twinned && held.is_empty() {
+///
+/// An open of a regular file holding something is made O_NONBLOCK: one that another
+/// process's lease (F_SETLEASE) holds up fails at once, and is waited for outside, holding
+/// nothing, then made again. Before, the open waited for the lease to be broken holding the
+/// name (and for O_TRUNC the file's bytes), which the lease holder's own write, rename or
+/// release then waited for: both sat out the whole lease-break time (45 s), and the
+/// holder's last write landed after the truncation it was told to make way for (found by a
+/// helper's hunt; Samba's oplocks are leases).
+fn open_holding(sp: &Spath, flags: c_int, twinned: bool, held: &mut Vec<crate::stripes::Held>, alone: &std::cell::Cell<bool>, handed: impl Fn(Option<&libc::stat64>) -> bool, open: impl Fn(c_int) -> Res<c_int>) -> Res<(c_int, c_int)> {
+    let leasable = std::cell::Cell::new(false);
+    let leased = std::cell::Cell::new(false);
+    let open_or_lease = |f: c_int| {
+        if !leasable.get() {
+            return open(f);
+        }
+        match open(f | libc::O_NONBLOCK) {
+            Ok(fd) => {
+                // The status flags an open sets, without the O_NONBLOCK the program did not ask for.
+                let _ = real::fcntl(fd, libc::F_SETFL, (f & (libc::O_APPEND | libc::O_DIRECT | libc::O_NOATIME)) as libc::c_long);
+                Ok(fd)
+            }
+            Err(Errno(libc::EWOULDBLOCK)) => {
+                leased.set(true);
+                Err(Errno(libc::EWOULDBLOCK))
+            }
+            Err(e) => Err(e),
+        }
+    };
+    loop {
+        if twinned && exclusive_first(flags) && held.is_empty() {
+            // The exclusive try never waits (an existing FIFO answers EEXIST).
             held.push(crate::names::hold(&[sp.rel()]));
         }
-        let found = lead_entry(sp, flags, twinned);
-        if handed(found.as_ref()) {
-            return Err(Errno(libc::EAGAIN));
+        let made = open_noting_creation(flags, &open_or_lease, || {
+            // Looked at holding the name, so that what is found is what the open opens.
+            if twinned && held.is_empty() {
+                held.push(crate::names::hold(&[sp.rel()]));
+            }
+            let found = lead_entry(sp, flags, twinned);
+            if handed(found.as_ref()) {
+                return Err(Errno(libc::EAGAIN));
+            }
+            if twinned && may_wait(found.as_ref(), flags) {
+                held.clear();
+                alone.set(true);
+            }
+            if let Some(st) = found.filter(|st| flags & libc::O_TRUNC != 0 && st.st_mode & libc::S_IFMT == libc::S_IFREG) {
+                held.extend(crate::ocb::hold_files(&[st]));
+            }
+            leasable.set(!held.is_empty() && could_block(flags) && found.is_some_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG));
+            Ok(())
+        });
+        if !leased.replace(false) {
+            return made;
         }
-        if twinned && may_wait(found.as_ref(), flags) {
-            held.clear();
-            alone.set(true);
+        // Waited for as the program's open would, holding nothing (the fork lock neither),
+        // without creating or emptying anything.
+        held.clear();
+        leasable.set(false);
+        alone.set(true);
+        if let Ok(fd) = open(flags & (libc::O_ACCMODE | libc::O_NOFOLLOW) | libc::O_CLOEXEC) {
+            let _ = real::close(fd);
         }
-        if let Some(st) = found.filter(|st| flags & libc::O_TRUNC != 0 && st.st_mode & libc::S_IFMT == libc::S_IFREG) {
-            held.extend(crate::ocb::hold_files(&[st]));
+        alone.set(false);
+    }
+}
+
+/// Breaks a lease another process holds on the lead's regular file `at` and waits for it
+/// outside the shim, as the open for writing or the truncate about to be made would.
+pub fn wait_for_lease(at: &At) {
+    match real::openat(at.fd, &at.path, libc::O_WRONLY | libc::O_NONBLOCK | libc::O_CLOEXEC, 0) {
+        Ok(fd) => drop(real::close(fd)),
+        Err(Errno(libc::EWOULDBLOCK)) => {
+            if let Ok(fd) = boundary::waiting(|| real::openat(at.fd, &at.path, libc::O_WRONLY | libc::O_CLOEXEC, 0)) {
+                let _ = real::close(fd);
+            }
         }
-        Ok(())
-    })
+        Err(_) => {}
+    }
 }
 
 /// An O_CREAT open without O_EXCL, tried with it first (see `open_noting_creation`).
