@@ -52,6 +52,23 @@ fn map(file: &File, len: usize) -> Result<*mut u8, String> {
 }
 
 /// A mapped state file.
+/// A new file in `dir` to write a fresh state into, by a name no other thread or process
+/// has: the pid alone was shared by the threads of one process (`shadowctl watch` opens
+/// the state from three at its start), and the second of them failed with "File exists",
+/// leaving the file behind. A name left by a process killed while it wrote one is passed by.
+fn new_state_file(dir: &std::path::Path) -> Result<(PathBuf, File), String> {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let mut tries = 0;
+    loop {
+        let tmp = dir.join(format!("state.new.{}.{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
+        match OpenOptions::new().write(true).create_new(true).mode(0o644).open(&tmp) {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < 1000 => tries += 1,
+            Err(e) => return Err(format!("{}: {e}", tmp.display())),
+        }
+    }
+}
+
 pub struct SharedState {
     map: *mut u8,
     pub path: PathBuf,
@@ -70,8 +87,7 @@ impl SharedState {
         let shown = path.display().to_string();
         if !path.exists() {
             let dirs: Vec<&str> = c.members.iter().map(|m| m.dir.as_str()).collect();
-            let tmp = c.state_dir.join(format!("state.new.{}", std::process::id()));
-            let mut f = OpenOptions::new().write(true).create_new(true).mode(0o644).open(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+            let (tmp, mut f) = new_state_file(&c.state_dir)?;
             // A new set: members that carry no stamp yet start in step. Stamped members
             // keep theirs (they were used before, by this or another state directory).
             if dirs.iter().all(|d| matches!(crate::stamp::read(d), Ok(None))) {
@@ -82,12 +98,13 @@ impl SharedState {
                 m.mount_root = is_mount_root(&m.dir);
                 m.stamped = matches!(crate::stamp::identity(&m.dir), Some(Some(_)));
             }
-            f.write_all(&fresh.encode()).map_err(|e| format!("{}: {e}", tmp.display()))?;
-            f.sync_all().map_err(|e| format!("{}: {e}", tmp.display()))?;
+            let written = f.write_all(&fresh.encode()).and_then(|_| f.sync_all());
             // link(2) never replaces: if another process created the file first, use theirs.
-            let linked = std::fs::hard_link(&tmp, &path);
+            let linked = written.is_ok().then(|| std::fs::hard_link(&tmp, &path));
+            // Never left behind, written or not.
             let _ = std::fs::remove_file(&tmp);
-            if let Err(e) = linked {
+            written.map_err(|e| format!("{}: {e}", tmp.display()))?;
+            if let Some(Err(e)) = linked {
                 if e.kind() != std::io::ErrorKind::AlreadyExists {
                     return Err(format!("{shown}: {e}"));
                 }
@@ -800,6 +817,32 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Registry::open_path(&dir.join("registry")).unwrap()
+    }
+
+    #[test]
+    fn threads_of_one_process_open_a_new_state_at_once() {
+        // shadowctl watch opens the state from three threads at its start: on a state
+        // directory no program had used yet, all but the first failed ("File exists").
+        let dir = std::env::temp_dir().join(format!("shadow-state-threads-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for d in ["p", "s", "st"] {
+            std::fs::create_dir_all(dir.join(d)).unwrap();
+        }
+        let text = format!("prefix = \"/shadow\"\nprimary = \"{0}/p\"\nsecondary = \"{0}/s\"\nstate_dir = \"{0}/st\"\n", dir.display());
+        let config = crate::config::parse(&text, &dir.join("cfg.toml")).unwrap();
+        let barrier = std::sync::Barrier::new(8);
+        std::thread::scope(|s| {
+            let opened: Vec<_> = (0..8).map(|_| s.spawn(|| {
+                barrier.wait();
+                SharedState::open(&config).map(drop)
+            })).collect();
+            for o in opened {
+                assert_eq!(o.join().unwrap(), Ok(()));
+            }
+        });
+        let left: Vec<_> = std::fs::read_dir(dir.join("st")).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().starts_with("state.new")).collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
