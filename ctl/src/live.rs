@@ -108,6 +108,23 @@ impl LiveSet {
     /// Applies a change and waits until it is in force in every process.
     pub fn change(&self, f: impl FnOnce(&mut State)) -> Result<(), String> {
         let epoch = self.state.update(f)?;
+        self.taken(epoch)
+    }
+
+    /// `change` made with writers held back from `check` on: no process starts an
+    /// operation between the two (a shared mapping made after `lead_may_move` looked was of
+    /// the old lead's file, and what the program wrote through it was lost from both
+    /// members once the lead had moved).
+    pub fn change_checked(&self, check: impl FnOnce() -> Result<(), String>, f: impl FnOnce(&mut State)) -> Result<(), String> {
+        let epoch = self.with_writers_held(|| {
+            check()?;
+            self.state.update(f)
+        })?;
+        self.taken(epoch)
+    }
+
+    /// Waits until every process has taken the change to `epoch`.
+    fn taken(&self, epoch: u64) -> Result<(), String> {
         self.registry.reap();
         self.registry.wait_for(epoch, WAIT).map_err(|pids| format!("processes {pids:?} did not take the change within {}s", WAIT.as_secs()))
     }

@@ -390,7 +390,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             if s.member(other).state != MemberState::Enabled {
                 return Err(format!("refusing to disable {}: it is the last enabled member ({} is {})", member.name(), other.name(), s.member(other).state.name()));
             }
-            if s.lead() == Some(member) && !force {
+            let lead_check = || {
                 set.lead_may_move(other).map_err(|e| format!("{e} (or use --force)"))?;
                 // What a process that died with changes in flight wrote may be on the lead
                 // alone (write-behind's queue, a write cut between the members): once the
@@ -400,11 +400,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     let why = if crashed.is_empty() { "a write intent could not be recorded".to_string() } else { format!("process(es) {} ended with changes in flight", crashed.join(", ")) };
                     return Err(format!("refusing to disable {}, the lead, while recover is due ({why}): what they wrote may be on {} alone. Run `shadowctl recover` first, or use --force", member.name(), member.name()));
                 }
-            }
-            set.change(|st| {
+                Ok(())
+            };
+            let disabled = |st: &mut shadow_core::state::State| {
                 st.member_mut(member).state = MemberState::Disabled;
                 st.member_mut(other).generation += 1;
-            })?;
+            };
+            // The lead's checks and the switch with writers held: a mapping made between
+            // them stayed the old lead's file (found by a helper's fsx run).
+            match s.lead() == Some(member) && !force {
+                true => set.change_checked(lead_check, disabled)?,
+                false => set.change(disabled)?,
+            }
             let s = set.read()?;
             if let Err(e) = shadow_core::stamp::survivor_moves_on(&s.member(other).dir, set.state.set_id) {
                 eprintln!("shadowctl: warning: {e} (split brain involving this member cannot be detected)");
