@@ -409,7 +409,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             // The lead's checks and the switch with writers held: a mapping made between
             // them stayed the old lead's file (found by a helper's fsx run).
             match s.lead() == Some(member) && !force {
-                true => set.change_checked(lead_check, disabled)?,
+                // Processes stuck in a call on a hung lead keep writers from being held:
+                // --force moves the lead without waiting for them.
+                true => set.change_checked(lead_check, disabled).map_err(|e| if e.contains("stayed busy") { format!("{e}; if {} hangs, `shadowctl disable {} --force` moves the lead without waiting", member.name(), member.name()) } else { e })?,
                 false => set.change(disabled)?,
             }
             let s = set.read()?;
