@@ -5,7 +5,11 @@
 // file ends with the other process's bytes over the holder's. Before, that open or
 // truncate waited for the lease holding the shim's name and file locks, which the holder's
 // write or rename needed first: both sat out the whole lease-break time (45 s by default)
-// and the holder's last write landed after the truncation it had made way for.
+// and the holder's last write landed after the truncation it had made way for. A write
+// reopen through /proc/self/fd/N of a file held read-only, which breaks a read lease,
+// likewise (that one changes no bytes the holder could write: only the 45 s showed it,
+// hence the timeout below).
+// timeout: 30
 #include "check.h"
 
 #include <signal.h>
@@ -44,6 +48,30 @@ static void holder_then(const char *how, const char *want)
 	EXPECT_SAME_ON_MEMBERS(f);
 }
 
+/* A read lease on the file; another process reopens its read-only fd for writing. */
+static void read_holder_then_reopen(void)
+{
+	const char *f = SHADOW "/leased";
+	told = 0;
+	int fd = CHECK_SYS(open(f, O_RDONLY));
+	CHECK_SYS(fcntl(fd, F_SETLEASE, F_RDLCK));
+	pid_t pid = CHECK_SYS(fork());
+	if (pid == 0) {
+		int r = CHECK_SYS(open(f, O_RDONLY));
+		int w = CHECK_SYS(open(xasprintf("/proc/self/fd/%d", r), O_WRONLY));
+		CHECK_SYS(write(w, "R\n", 2));
+		_exit(0);
+	}
+	while (!told)
+		pause();
+	CHECK_SYS(rename(SHADOW "/dir2", SHADOW "/dir"));
+	CHECK_SYS(fcntl(fd, F_SETLEASE, F_UNLCK));
+	wait_ok(pid);
+	CHECK_SYS(close(fd));
+	EXPECT_FILE(f, "R\nUSHEDl\n");
+	EXPECT_SAME_ON_MEMBERS(f);
+}
+
 int main(void)
 {
 	struct sigaction sa = {0};
@@ -53,6 +81,7 @@ int main(void)
 	holder_then("trunc", "B\n");
 	holder_then("truncate", "FL");
 	holder_then("rename", "B\nUSHEDl\n");
+	read_holder_then_reopen();
 	printf("a lease holder makes way before the other process's open or truncate goes on\n");
 	return 0;
 }

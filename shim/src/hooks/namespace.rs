@@ -54,7 +54,7 @@ pub fn on_members_with_times<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&
 /// to the file (see ocb::hold_file).
 /// A truncate breaks a lease another process holds on the file, and waits for it, as an
 /// open for writing does: that is done first, holding nothing (see open::open_holding), by
-/// an open for writing made O_NONBLOCK, closed at once (a regular file alone: two more
+/// an open for writing made O_NONBLOCK, closed at once (a regular file alone: three more
 /// system calls, and an open and a close an inotify watch sees).
 pub fn on_members_truncating<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&At) -> T) -> Res<T> {
     let v = crate::members::view();

@@ -121,22 +121,12 @@ fn dir_name_held(fd: c_int, sp: &Spath, st: &libc::stat64) -> Option<(crate::str
 fn open_holding(sp: &Spath, flags: c_int, twinned: bool, held: &mut Vec<crate::stripes::Held>, alone: &std::cell::Cell<bool>, handed: impl Fn(Option<&libc::stat64>) -> bool, open: impl Fn(c_int) -> Res<c_int>) -> Res<(c_int, c_int)> {
     let leasable = std::cell::Cell::new(false);
     let leased = std::cell::Cell::new(false);
-    let open_or_lease = |f: c_int| {
-        if !leasable.get() {
-            return open(f);
-        }
-        match open(f | libc::O_NONBLOCK) {
-            Ok(fd) => {
-                // The status flags an open sets, without the O_NONBLOCK the program did not ask for.
-                let _ = real::fcntl(fd, libc::F_SETFL, (f & (libc::O_APPEND | libc::O_DIRECT | libc::O_NOATIME)) as libc::c_long);
-                Ok(fd)
-            }
-            Err(Errno(libc::EWOULDBLOCK)) => {
-                leased.set(true);
-                Err(Errno(libc::EWOULDBLOCK))
-            }
-            Err(e) => Err(e),
-        }
+    let open_or_lease = |f: c_int| match leasable.get() {
+        false => open(f),
+        true => open_unless_leased(&open, f).unwrap_or_else(|| {
+            leased.set(true);
+            Err(Errno(libc::EWOULDBLOCK))
+        }),
     };
     loop {
         if twinned && exclusive_first(flags) && held.is_empty() {
@@ -165,29 +155,46 @@ fn open_holding(sp: &Spath, flags: c_int, twinned: bool, held: &mut Vec<crate::s
         if !leased.replace(false) {
             return made;
         }
-        // Waited for as the program's open would, holding nothing (the fork lock neither),
-        // without creating or emptying anything.
+        // Holding nothing, the fork lock neither (`alone`).
         held.clear();
         leasable.set(false);
         alone.set(true);
-        if let Ok(fd) = open(flags & (libc::O_ACCMODE | libc::O_NOFOLLOW) | libc::O_CLOEXEC) {
-            let _ = real::close(fd);
-        }
+        lease_let_go(&open, flags);
         alone.set(false);
+    }
+}
+
+/// `open(f)` made O_NONBLOCK, so that a lease another process holds on the file (see
+/// `open_holding`) answers at once: None then. The flag is taken off again (one fcntl),
+/// leaving the status flags an open sets.
+fn open_unless_leased(open: impl Fn(c_int) -> Res<c_int>, f: c_int) -> Option<Res<c_int>> {
+    match open(f | libc::O_NONBLOCK) {
+        Ok(fd) => {
+            let _ = real::fcntl(fd, libc::F_SETFL, (f & (libc::O_APPEND | libc::O_DIRECT | libc::O_NOATIME)) as libc::c_long);
+            Some(Ok(fd))
+        }
+        Err(Errno(libc::EWOULDBLOCK)) => None,
+        r => Some(r),
+    }
+}
+
+/// Waits, as an open with `flags` would, for a lease that held such an open up to be let
+/// go, by that open without creating or emptying anything, closed at once. The caller
+/// holds nothing meanwhile, and makes this wait outside the shim.
+fn lease_let_go(open: impl Fn(c_int) -> Res<c_int>, flags: c_int) {
+    if let Ok(fd) = open(flags & (libc::O_ACCMODE | libc::O_NOFOLLOW) | libc::O_CLOEXEC) {
+        let _ = real::close(fd);
     }
 }
 
 /// Breaks a lease another process holds on the lead's regular file `at` and waits for it
 /// outside the shim, as the open for writing or the truncate about to be made would.
 pub fn wait_for_lease(at: &At) {
-    match real::openat(at.fd, &at.path, libc::O_WRONLY | libc::O_NONBLOCK | libc::O_CLOEXEC, 0) {
-        Ok(fd) => drop(real::close(fd)),
-        Err(Errno(libc::EWOULDBLOCK)) => {
-            if let Ok(fd) = boundary::waiting(|| real::openat(at.fd, &at.path, libc::O_WRONLY | libc::O_CLOEXEC, 0)) {
-                let _ = real::close(fd);
-            }
-        }
-        Err(_) => {}
+    let open = |f: c_int| real::openat(at.fd, &at.path, f, 0);
+    match open_unless_leased(open, libc::O_WRONLY | libc::O_CLOEXEC) {
+        Some(Ok(fd)) => drop(real::close(fd)),
+        None => boundary::waiting(|| lease_let_go(open, libc::O_WRONLY)),
+        Some(Err(_)) => {}
     }
 }
 
@@ -293,6 +300,19 @@ fn open_in_flight(rel: &Rel, changes: bool, open: impl FnOnce() -> Res<c_int>, a
 /// through the shim's own fd.
 pub fn reopen_shadowed(n: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> Res<c_int> {
     let Some(src) = fdtable::get(n) else { return unsafe { raw::open64(path, flags, mode) }.into_res() };
+    let open = |f: c_int| unsafe { raw::open64(path, f, mode) }.into_res();
+    loop {
+        // Held up by another process's lease (see open_holding): waited for holding nothing.
+        if let Some(r) = reopen_holding(n, &src, flags, mode, &open) {
+            return r;
+        }
+        boundary::waiting(|| lease_let_go(&open, flags));
+    }
+}
+
+/// `reopen_shadowed` of the file `src` holds; None when an open of a regular file made
+/// holding its name or bytes met a lease.
+fn reopen_holding(n: c_int, src: &Arc<Ocb>, flags: c_int, mode: mode_t, open: &impl Fn(c_int) -> Res<c_int>) -> Option<Res<c_int>> {
     let rel = src.rel();
     let by_name = Spath::from_rel(rel.clone());
     // A read-only fd has no follower fd to reopen: a writable reopen of it (`exec 4<f;
@@ -313,13 +333,22 @@ pub fn reopen_shadowed(n: c_int, path: *const c_char, flags: c_int, mode: mode_t
     };
     // Emptying the file: ordered with other processes' writes to it (see open_holding).
     let _bytes = (flags & libc::O_TRUNC != 0).then(|| real::fstat(n).ok()).flatten().map(|st| ocb::hold_files(&[st]));
-    open_in_flight(&rel.clone(), flags & libc::O_TRUNC != 0, || unsafe { raw::open64(path, flags, mode) }.into_res(), |fd, intent| {
+    let leasable = (_name.is_some() || _bytes.is_some()) && could_block(flags) && !src.is_dir();
+    let leased = std::cell::Cell::new(false);
+    let made = open_in_flight(&rel.clone(), flags & libc::O_TRUNC != 0, || match leasable {
+        false => open(flags),
+        true => open_unless_leased(open, flags).unwrap_or_else(|| {
+            leased.set(true);
+            Err(Errno(libc::EWOULDBLOCK))
+        }),
+    }, |fd, intent| {
         let ocb = adopt_new_fd(fd, rel, flags & !libc::O_EXCL, mode, twin, Some(intent))?;
         if renamed {
             ocb.mark_insecure("reopened for writing through /proc after its name became another file's", Errno(libc::ESTALE));
         }
         Some(ocb)
-    })
+    });
+    (!leased.get()).then_some(made)
 }
 
 /// Where the follower's counterpart of a file the lead just opened is.
