@@ -97,6 +97,13 @@ int main(void)
 			if (strcmp(list + at, stamp) == 0)
 				check_fail(HERE, 0, "listxattrat way %u shows the member stamp", i);
 	}
+	/* A size asked for (size 0) leaves the program's buffer alone, as the kernel does. */
+	CHECK_SYS(set_at(AT_FDCWD, SHADOW, 0, "user.mine", "1"));
+	memset(list, 'x', sizeof list);
+	memcpy(list, stamp, strlen(stamp) + 1);
+	long want = CHECK_SYS(syscall(465, AT_FDCWD, SHADOW, 0, list, 0));
+	CHECK_STREQ(list, stamp);
+	CHECK(want >= CHECK_SYS(syscall(465, AT_FDCWD, SHADOW, 0, list, sizeof list)));
 	char sv[256];
 	CHECK(getxattr(member_path("primary", SHADOW), stamp, sv, sizeof sv) > 0);
 	CHECK(getxattr(member_path("secondary", SHADOW), stamp, sv, sizeof sv) > 0);

@@ -179,7 +179,7 @@ pub unsafe extern "C" fn shadow_syscall(n: c_long, a: c_long, b: c_long, c: c_lo
         SYS_GETXATTRAT | SYS_LISTXATTRAT | SYS_FILE_GETATTR => {
             let r = meta::at_read("xattr read", fd, p(b), |fd, path| crate::real::raw::syscall(n, fd as _, path as _, c, d, e, f) as isize);
             match n {
-                SYS_LISTXATTRAT => meta::listed_at(fd, p(b), c as _, d as _, r) as c_long,
+                SYS_LISTXATTRAT => meta::listed_at(fd, p(b), c as _, d as _, e as _, r) as c_long,
                 _ => r as c_long,
             }
         }

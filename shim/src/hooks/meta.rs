@@ -144,18 +144,9 @@ macro_rules! xattr_list_hooks {
             }
             let shadowed = |sp: Spath| {
                 if !sp.rel().0.is_empty() {
+                    // The root reached through a symlink (`d/up -> ..`).
                     let r = super::on_lead(&sp, stringify!($name), |a| via_abs(a, call))?;
-                    // The root reached through a symlink (`d/up -> ..`): looked at only when
-                    // the list has the stamp's name (a file of the program's may have an
-                    // attribute of that name). A size asked for (n = 0) may count it.
-                    let got = if r > 0 && n > 0 { std::slice::from_raw_parts(list as *const u8, r as usize) } else { &[] };
-                    let stamp = shadow_core::stamp::XATTR.as_bytes();
-                    if got.split(|&b| b == 0).any(|name| name == stamp) && reaches_root(&sp, $follows) {
-                        let names = without_stamp(got);
-                        std::ptr::copy_nonoverlapping(names.as_ptr(), list as *mut u8, names.len());
-                        return Ok(names.len() as ssize_t);
-                    }
-                    return Ok(r);
+                    return Ok(listed_without_stamp(list, n, r, || reaches_root(&sp, $follows)));
                 }
                 let names = super::on_lead_res(&sp, stringify!($name), |a| a.abs().and_then(|p| list_of(|buf, size| raw::$name(p.as_ptr(), buf, size))))?;
                 hand_over_list(&names, list, n)
@@ -599,15 +590,23 @@ pub unsafe fn stamp_at(dirfd: c_int, path: *const c_char, flags: c_int, name: *c
     })
 }
 
-/// listxattrat's list `list` (`r` bytes) without the member stamp where the call named
-/// the set's root; its length.
-pub unsafe fn listed_at(dirfd: c_int, path: *const c_char, flags: c_int, list: *mut c_char, r: isize) -> isize {
-    if r <= 0 || list.is_null() {
+/// listxattrat's answer `r` (its list in `list`, of `size` bytes) without the member stamp
+/// where the call named the set's root.
+pub unsafe fn listed_at(dirfd: c_int, path: *const c_char, flags: c_int, list: *mut c_char, size: size_t, r: isize) -> isize {
+    listed_without_stamp(list, size, r, || root_at(dirfd, path, flags))
+}
+
+/// A list call's answer `r`, the names the kernel wrote into the program's `list` (of
+/// `size` bytes), without the member stamp's name where `at_root` says the call reached the
+/// set's root: asked only when the list has that name (a file of the program's may have an
+/// attribute of it). A size asked for (`size` 0) may count it.
+unsafe fn listed_without_stamp(list: *mut c_char, size: size_t, r: isize, at_root: impl FnOnce() -> bool) -> isize {
+    if r <= 0 || size == 0 || list.is_null() {
         return r;
     }
     let got = std::slice::from_raw_parts(list as *const u8, r as usize);
     let stamp = shadow_core::stamp::XATTR.as_bytes();
-    if !got.split(|&b| b == 0).any(|name| name == stamp) || !root_at(dirfd, path, flags) {
+    if !got.split(|&b| b == 0).any(|name| name == stamp) || !at_root() {
         return r;
     }
     let names = without_stamp(got);

@@ -121,13 +121,7 @@ fn dir_name_held(fd: c_int, sp: &Spath, st: &libc::stat64) -> Option<(crate::str
 fn open_holding(sp: &Spath, flags: c_int, twinned: bool, held: &mut Vec<crate::stripes::Held>, alone: &std::cell::Cell<bool>, handed: impl Fn(Option<&libc::stat64>) -> bool, open: impl Fn(c_int) -> Res<c_int>) -> Res<(c_int, c_int)> {
     let leasable = std::cell::Cell::new(false);
     let leased = std::cell::Cell::new(false);
-    let open_or_lease = |f: c_int| match leasable.get() {
-        false => open(f),
-        true => open_unless_leased(&open, f).unwrap_or_else(|| {
-            leased.set(true);
-            Err(Errno(libc::EWOULDBLOCK))
-        }),
-    };
+    let open_or_lease = |f: c_int| if leasable.get() { open_unless_leased(&open, f, &leased) } else { open(f) };
     loop {
         if twinned && exclusive_first(flags) && held.is_empty() {
             // The exclusive try never waits (an existing FIFO answers EEXIST).
@@ -165,17 +159,16 @@ fn open_holding(sp: &Spath, flags: c_int, twinned: bool, held: &mut Vec<crate::s
 }
 
 /// `open(f)` made O_NONBLOCK, so that a lease another process holds on the file (see
-/// `open_holding`) answers at once: None then. The flag is taken off again (one fcntl),
-/// leaving the status flags an open sets.
-fn open_unless_leased(open: impl Fn(c_int) -> Res<c_int>, f: c_int) -> Option<Res<c_int>> {
-    match open(f | libc::O_NONBLOCK) {
-        Ok(fd) => {
-            let _ = real::fcntl(fd, libc::F_SETFL, (f & (libc::O_APPEND | libc::O_DIRECT | libc::O_NOATIME)) as libc::c_long);
-            Some(Ok(fd))
-        }
-        Err(Errno(libc::EWOULDBLOCK)) => None,
-        r => Some(r),
+/// `open_holding`) answers at once: EWOULDBLOCK, with `leased` set. The flag is taken off
+/// again (one fcntl), leaving the status flags an open sets.
+fn open_unless_leased(open: impl Fn(c_int) -> Res<c_int>, f: c_int, leased: &std::cell::Cell<bool>) -> Res<c_int> {
+    let r = open(f | libc::O_NONBLOCK);
+    match r {
+        Ok(fd) => drop(real::fcntl(fd, libc::F_SETFL, (f & (libc::O_APPEND | libc::O_DIRECT | libc::O_NOATIME)) as libc::c_long)),
+        Err(Errno(libc::EWOULDBLOCK)) => leased.set(true),
+        Err(_) => {}
     }
+    r
 }
 
 /// Waits, as an open with `flags` would, for a lease that held such an open up to be let
@@ -191,10 +184,11 @@ fn lease_let_go(open: impl Fn(c_int) -> Res<c_int>, flags: c_int) {
 /// outside the shim, as the open for writing or the truncate about to be made would.
 pub fn wait_for_lease(at: &At) {
     let open = |f: c_int| real::openat(at.fd, &at.path, f, 0);
-    match open_unless_leased(open, libc::O_WRONLY | libc::O_CLOEXEC) {
-        Some(Ok(fd)) => drop(real::close(fd)),
-        None => boundary::waiting(|| lease_let_go(open, libc::O_WRONLY)),
-        Some(Err(_)) => {}
+    let leased = std::cell::Cell::new(false);
+    match open_unless_leased(open, libc::O_WRONLY | libc::O_CLOEXEC, &leased) {
+        Ok(fd) => drop(real::close(fd)),
+        Err(_) if leased.get() => boundary::waiting(|| lease_let_go(open, libc::O_WRONLY)),
+        Err(_) => {}
     }
 }
 
@@ -335,13 +329,7 @@ fn reopen_holding(n: c_int, src: &Arc<Ocb>, flags: c_int, mode: mode_t, open: &i
     let _bytes = (flags & libc::O_TRUNC != 0).then(|| real::fstat(n).ok()).flatten().map(|st| ocb::hold_files(&[st]));
     let leasable = (_name.is_some() || _bytes.is_some()) && could_block(flags) && !src.is_dir();
     let leased = std::cell::Cell::new(false);
-    let made = open_in_flight(&rel.clone(), flags & libc::O_TRUNC != 0, || match leasable {
-        false => open(flags),
-        true => open_unless_leased(open, flags).unwrap_or_else(|| {
-            leased.set(true);
-            Err(Errno(libc::EWOULDBLOCK))
-        }),
-    }, |fd, intent| {
+    let made = open_in_flight(&rel.clone(), flags & libc::O_TRUNC != 0, || if leasable { open_unless_leased(open, flags, &leased) } else { open(flags) }, |fd, intent| {
         let ocb = adopt_new_fd(fd, rel, flags & !libc::O_EXCL, mode, twin, Some(intent))?;
         if renamed {
             ocb.mark_insecure("reopened for writing through /proc after its name became another file's", Errno(libc::ESTALE));
