@@ -353,6 +353,24 @@ pub fn others_written(s: usize) {
     })
 }
 
+/// `others_written` for `_exit` (perhaps in a signal handler): no allocation, and false
+/// once `patience` has passed with another process's writes of the stripe still queued.
+pub fn others_written_now(s: usize, patience: std::time::Duration) -> bool {
+    let word = crate::members::shared().registry.file_queued(s);
+    let me = PID.load(Ordering::Relaxed);
+    let until = std::time::Instant::now() + patience;
+    loop {
+        let now = word.load(Ordering::SeqCst);
+        if now == 0 || now == me {
+            return true;
+        }
+        if std::time::Instant::now() >= until {
+            return false;
+        }
+        unsafe { libc::nanosleep(&crate::stripes::POLL, std::ptr::null_mut()) };
+    }
+}
+
 /// How long a waiter for another process's queue sleeps before it looks whether that
 /// process is still alive.
 const LOOK_AGAIN: libc::timespec = libc::timespec { tv_sec: 0, tv_nsec: 10_000_000 };

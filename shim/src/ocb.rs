@@ -579,6 +579,15 @@ impl Ocb {
         }
     }
 
+    /// `hold_stripe` for `_exit`: None when the stripe is this thread's already, or it or
+    /// another process's queued writes of it take longer than `patience` (the file is then
+    /// left to recover).
+    pub fn hold_stripe_now(&self, patience: std::time::Duration) -> Option<crate::stripes::Held> {
+        let s = self.stripe();
+        let held = crate::stripes::hold_now(crate::members::shared().registry.file_lock(s), patience)?;
+        crate::behind::others_written_now(s, patience).then_some(held)
+    }
+
     /// Applies a mutation: `primary` runs on the program's fd and its result is what the
     /// program sees; `secondary` then repeats it on the secondary fd, given that result.
     /// A secondary failure marks the file insecure but never changes the program's result.

@@ -82,6 +82,32 @@ pub fn hold(words: &[&'static AtomicU32]) -> Held {
     held
 }
 
+/// `hold` for `_exit` (perhaps in a signal handler): no allocation and no end-less wait.
+/// None when this thread holds the word already (the hook the handler interrupted) or the
+/// word is not free within `patience` (a holder gone is found so too: its change is left to
+/// recover all the same).
+pub fn hold_now(word: &'static AtomicU32, patience: std::time::Duration) -> Option<Held> {
+    let me = this_thread();
+    let until = std::time::Instant::now() + patience;
+    loop {
+        let now = word.load(Ordering::Relaxed);
+        if now & !WAITING == me {
+            return None;
+        }
+        if now == 0 && word.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+            return Some(Held { words: [Some(word), None], me, after: None });
+        }
+        if std::time::Instant::now() >= until {
+            return None;
+        }
+        // Its holder wakes a waiter only once one marked the word: polled instead.
+        unsafe { libc::nanosleep(&POLL, std::ptr::null_mut()) };
+    }
+}
+
+/// How often `hold_now` and behind::others_written_now look again.
+pub(crate) const POLL: libc::timespec = libc::timespec { tv_sec: 0, tv_nsec: 1_000_000 };
+
 /// At start-up: words this process's id holds were left by an earlier image of it (an exec
 /// from another thread killed its main thread holding one, or a write-behind queue kept
 /// writes past the exec's drain): nobody would ever let them go, and as the id is this

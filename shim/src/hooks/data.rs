@@ -683,17 +683,23 @@ pub fn relocate_deferred(old: c_int, new: c_int) {
     }
 }
 
-/// From `_exit` (async-signal-safe: no waiting, no allocation): the mappings still in
-/// place are copied to the follower straight from their pages, as at exit (a Python
-/// multiprocessing worker leaves by `os._exit` with its mapping in place: the secondary's
-/// copy of the file stayed as it was). False when another thread held the table: their
-/// files are then left to `recover` (their intents stay open).
+/// From `_exit` (async-signal-safe: no allocation, no wait without end): the mappings
+/// still in place are copied to the follower straight from their pages, as at exit (a
+/// Python multiprocessing worker leaves by `os._exit` with its mapping in place: the
+/// secondary's copy of the file stayed as it was), each under its file's order among
+/// processes: another process's write of the file that reached the lead before the
+/// program's stores reaches the follower before the copy (before, one still queued by
+/// write-behind, or between its lead's and follower's parts, landed after it: fio's mmap
+/// jobs, `c-tests/mmap_exit_ordered.c`). False when another thread held the table, or a
+/// file's order was not to be had within EXIT_PATIENCE: the files are then left to
+/// `recover` (their intents stay open).
 pub fn sync_mappings_on_exit() -> bool {
     if !ANY_MAPPING.load(Ordering::Relaxed) {
         return true;
     }
     let Ok(maps) = MAPPINGS.try_lock() else { return false };
     for m in maps.iter().filter(|m| m.writable) {
+        let Some(_order) = m.ocb.hold_stripe_now(EXIT_PATIENCE) else { return false };
         let (Some(sfd), Ok(st)) = (m.ocb.secondary_fd(), real::fstat(m.handle)) else { continue };
         let len = (m.len as i64).min(st.st_size - m.offset).max(0) as usize;
         // SAFETY: the mapping is in place (the table holds only live ones); a page the
@@ -705,6 +711,10 @@ pub fn sync_mappings_on_exit() -> bool {
     }
     true
 }
+
+/// How long `_exit` waits for a mapped file's order (as behind::drain_on_exit for the
+/// process's own queue).
+const EXIT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Each mapping's OCB (and its handle on the lead's file), without waiting for the table
 /// (from `_exit` and exit: a file the program mapped and closed is held by its mapping
