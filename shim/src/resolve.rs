@@ -420,12 +420,15 @@ fn set_cwd_from_real(dir: &[u8]) {
 /// chdir into the prefix: the directory is opened on every member being written (the
 /// kernel's walk decides what it is), and the kernel's cwd becomes the lead's.
 pub fn chdir_virtual(sp: &Spath) -> Res<()> {
+    // The follower's cwd must be the same directory (see names.rs). Held first: taking a
+    // name applies a member change waiting to be applied, which moves the cwd (under
+    // CWD_CHANGE; before, a chdir that was the first call to see a change took that lock
+    // twice and hung for ever).
+    let _name = crate::names::hold(&[sp.rel()]);
     changing_cwd(|| chdir_virtual_alone(sp))
 }
 
 fn chdir_virtual_alone(sp: &Spath) -> Res<()> {
-    // The follower's cwd must be the same directory (see names.rs).
-    let _name = crate::names::hold(&[sp.rel()]);
     let v = crate::members::view();
     let lead = open_at(&sp.at_lead(&v)?, libc::O_PATH | libc::O_DIRECTORY)?;
     real::fchdir(lead.0)?;

@@ -508,6 +508,46 @@ print(f"iterations {it} lost {lost}")
     s.assert_identical();
 }
 
+/// A chdir into the prefix that waits for another process's rename of a directory, while a
+/// `disable` or `enable` of the lead lands: taking the name applies the change, which
+/// moves the process's cwd to the new lead under the lock the chdir already held. Before,
+/// it took that lock twice and the program hung for ever (found by a helper's chaos run:
+/// within 20 cycles).
+#[test]
+fn a_chdir_that_waits_for_a_rename_while_the_lead_moves_does_not_hang() {
+    let s = ShadowSet::new();
+    for d in ["a", "b", "r1"] {
+        fs::create_dir(s.primary().join(d)).unwrap();
+        fs::create_dir(s.secondary().join(d)).unwrap();
+    }
+    let seconds = "6";
+    let renamer = "import os, sys, time\nend = time.time() + float(sys.argv[1])\nwhile time.time() < end:\n    os.rename('/shadow/r1', '/shadow/r2'); os.rename('/shadow/r2', '/shadow/r1')\n";
+    let chdirs = "import os, sys, time\nend, n = time.time() + float(sys.argv[1]), 0\nwhile time.time() < end:\n    os.chdir('/shadow/a'); os.chdir('/tmp'); os.chdir('/shadow/b'); os.chdir('/'); n += 1\nprint('loops', n)\n";
+    let mut renames = s.command("python3").args(["-c", renamer, seconds]).spawn().unwrap();
+    let mut walker = s.command("python3").args(["-c", chdirs, seconds]).stdout(Stdio::piped()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    let mut cycles = 0;
+    while walker.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+        if s.ctl(&["disable", "primary"]).0 == 0 {
+            cycles += 1;
+            while s.ctl(&["enable", "primary"]).0 != 0 && std::time::Instant::now() < deadline {}
+        }
+    }
+    let hung = walker.try_wait().unwrap().is_none();
+    if hung {
+        let _ = walker.kill();
+    }
+    let out = walker.wait_with_output().unwrap();
+    assert!(renames.wait().unwrap().success());
+    assert!(!hung, "the chdir loop hung after {cycles} disables of the lead");
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("loops "), "{out:?}");
+    assert!(cycles >= 5, "only {cycles} disables went through");
+    if s.ctl(&["status"]).1.contains("disabled") {
+        s.ctl_ok(&["enable", "primary"]);
+    }
+    s.assert_identical();
+}
+
 #[test]
 fn a_member_directory_gone_fails_the_member_and_replace_takes_a_new_one() {
     let s = ShadowSet::new();
