@@ -655,6 +655,25 @@ pub fn retire_unused_intents() {
     retire(&mut hot(), coarse_ms(), true);
 }
 
+/// From `_exit`: whether this process applied the set's state as it is now. A change
+/// `shadowctl` made since the process's last hook is applied at its next one, which
+/// `_exit` cannot be (applying allocates): its follower fds may be a member no longer
+/// written, which no process may write once the change is made.
+pub fn state_applied_now() -> bool {
+    shared().state.epoch() == APPLIED.load(Ordering::SeqCst)
+}
+
+/// From `_exit`, the state not applied (`state_applied_now`): nothing reaches the
+/// follower. Files this process has in flight stay `recover`'s (their intents open), and
+/// the change list, which may lack them, is marked incomplete, so the next dirty enable
+/// scans the tree (before, a shared mapping's stores were copied into a secondary disabled
+/// after the process's last hook, and were on no list for its enable).
+pub fn leave_in_flight_now() {
+    if own_slot().is_some_and(|i| shared().registry.slot(i).open_intents.load(Ordering::Relaxed) != 0) {
+        shared().state.mark_changes_lost();
+    }
+}
+
 /// From `_exit` (possibly in a signal handler that interrupted anything, malloc included):
 /// allocation-free and never blocking. The intents of files still open and not insecure
 /// are done (their writes reached both members), as a last close would have found; every

@@ -548,6 +548,44 @@ fn a_chdir_that_waits_for_a_rename_while_the_lead_moves_does_not_hang() {
     s.assert_identical();
 }
 
+/// A process that leaves by `_exit` with a shared mapping in place, after a `disable` it
+/// made no call since to take up: `_exit` cannot apply the change (that allocates), so it
+/// copies nothing to the member it still holds, which is no longer written. Before, the
+/// mapping's stores went into the disabled secondary, and no list had them for its
+/// enable. Its file stays `recover`'s, and the enable scans the tree.
+#[test]
+fn an_exit_after_a_disable_it_did_not_take_up_writes_nothing_to_the_disabled_member() {
+    use std::io::{BufRead, BufReader, Write};
+    let s = ShadowSet::new();
+    let mapper = r#"
+import mmap, os, sys
+fd = os.open("/shadow/m", os.O_RDWR | os.O_CREAT, 0o644)
+os.ftruncate(fd, 8192)
+m = mmap.mmap(fd, 8192, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+m[0:5] = b"first"
+m.flush()
+print("mapped", flush=True)
+sys.stdin.readline()
+m[100:106] = b"second"
+os._exit(0)
+"#;
+    let mut child = s.command("python3").args(["-c", mapper]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "mapped");
+    s.ctl_ok(&["disable", "secondary"]);
+    writeln!(child.stdin.take().unwrap()).unwrap();
+    assert!(child.wait().unwrap().success());
+    let on_secondary = fs::read(s.secondary().join("m")).unwrap();
+    assert_eq!(&on_secondary[100..106], &[0; 6], "the disabled secondary was written");
+    assert_eq!(&fs::read(s.primary().join("m")).unwrap()[100..106], b"second");
+    assert!(s.ctl_ok(&["status"]).contains("recover needed"), "{}", s.ctl_ok(&["status"]));
+    let (code, out, err) = s.ctl(&["enable", "secondary"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("falling back to a full `newer` scan"), "{err}");
+    s.ctl_ok(&["recover"]);
+    s.assert_identical();
+}
+
 #[test]
 fn a_member_directory_gone_fails_the_member_and_replace_takes_a_new_one() {
     let s = ShadowSet::new();

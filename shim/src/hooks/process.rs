@@ -36,6 +36,10 @@ extern "C" fn end_without_handlers() {
     let _no_cancel = boundary::NoCancel::hold();
     if set::is_initialised() && crate::behind::drain_on_exit() {
         let _ = std::panic::catch_unwind(|| {
+            if !crate::members::state_applied_now() {
+                crate::members::leave_in_flight_now();
+                return;
+            }
             // The kernel stamped each member at its own write (the follower's may have come
             // from the write-behind queue much later): the follower takes the lead's times.
             if crate::hooks::data::sync_mappings_on_exit() {
