@@ -1038,7 +1038,11 @@ impl Ocb {
         // replaces the follower's fd.
         let Some(sfd) = self.secondary_fd() else {
             drop(order);
-            crate::members::record_change(&self.rel(), Some(self));
+            // Recorded every time, not once per open (the OCB's mark): a mapping's copy is
+            // made holding the process's mapping table, which a member change applied
+            // while waiting for the order cannot take to forget the marks of files only
+            // mappings hold, so one recorded in an earlier outage was not in this one's.
+            crate::members::record_change(&self.rel(), None);
             return;
         };
         crate::behind::drain();
