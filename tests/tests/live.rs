@@ -508,6 +508,36 @@ print(f"iterations {it} lost {lost}")
     s.assert_identical();
 }
 
+/// A time change through an fd opened while both members were written, made while one is
+/// away: recorded, so the member's enable gives it the lead's times. Before, `futimens`
+/// was neither journalled nor on the change list, and the enable left the old times
+/// (found by a helper's chaos run: `touch` in a loop as the primary was disabled and
+/// enabled, a few files a run).
+#[test]
+fn times_set_through_an_fd_while_a_member_is_away_reach_it_when_it_comes_back() {
+    use std::io::{BufRead, BufReader, Write};
+    let s = ShadowSet::new();
+    let toucher = r#"
+import os, sys
+fd = os.open("/shadow/f", os.O_WRONLY | os.O_CREAT, 0o644)
+print("open", flush=True)
+sys.stdin.readline()
+os.utime(fd, ns=(1_000_000_000, 2_000_000_000))
+os.close(fd)
+"#;
+    let mut child = s.command("python3").args(["-c", toucher]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "open");
+    s.ctl_ok(&["disable", "secondary"]);
+    writeln!(child.stdin.take().unwrap()).unwrap();
+    assert!(child.wait().unwrap().success());
+    s.ctl_ok(&["enable", "secondary"]);
+    let mtime = |dir: &std::path::Path| std::os::unix::fs::MetadataExt::mtime(&fs::metadata(dir.join("f")).unwrap());
+    assert_eq!(mtime(&s.primary()), 2);
+    assert_eq!(mtime(&s.secondary()), 2, "the secondary's times after its enable");
+    s.assert_identical();
+}
+
 /// A chdir into the prefix that waits for another process's rename of a directory, while a
 /// `disable` or `enable` of the lead lands: taking the name applies the change, which
 /// moves the process's cwd to the new lead under the lock the chdir already held. Before,

@@ -430,15 +430,21 @@ unsafe fn ioctl_core(ocb: &Ocb, fd: c_int, req: libc::c_ulong, arg: *mut c_void)
         ),
         // Same bytes, shared extents: nothing the follower's contents need.
         FIDEDUPERANGE => call(),
-        _ if ocb.secondary_fd().is_some() => {
+        _ if ocb.secondary_fd().is_some() || crate::members::tracking() => {
             let before = real::fstat(fd).ok();
             let r = call()?;
             let after = real::fstat(fd).ok();
             let moved = |a: &libc::stat64, b: &libc::stat64| (a.st_size, a.st_mtime, a.st_mtime_nsec, a.st_ctime, a.st_ctime_nsec) != (b.st_size, b.st_mtime, b.st_mtime_nsec, b.st_ctime, b.st_ctime_nsec);
             if let (Some(b), Some(a)) = (before, after) {
                 if moved(&b, &a) {
-                    ocb.begin_intent(ocb.secondary_fd());
-                    ocb.mark_insecure(&format!("ioctl {req:#x} changed the file on the lead only"), Errno(libc::EOPNOTSUPP));
+                    match ocb.secondary_fd() {
+                        Some(sfd) => {
+                            ocb.begin_intent(Some(sfd));
+                            ocb.mark_insecure(&format!("ioctl {req:#x} changed the file on the lead only"), Errno(libc::EOPNOTSUPP));
+                        }
+                        // The member away gets the lead's file when it comes back.
+                        None => crate::members::record_change(&ocb.rel(), None),
+                    }
                 }
             }
             Ok(r)

@@ -361,13 +361,13 @@ type SetTimes = fn(c_int, &[libc::timespec; 2]) -> Res<c_int>;
 /// onto the follower's file (`exact` sets them through the follower's fd). A node's fd
 /// (see `on_node`) has no follower fd: its follower is given them by name, or the
 /// caller's request (`replay`) where exact times are refused.
+/// Journalled and recorded as every change through an fd is (`on_fd`): before, a time
+/// change through an fd opened before its member went away was on no change list, and the
+/// enable that brought the member back left it the old times (`touch` as the primary was
+/// disabled and enabled).
 fn times_by_fd(fd: c_int, set: impl Fn(c_int) -> c_int, exact: SetTimes, replay: impl Fn(&At) -> c_int) -> Res<c_int> {
     let Some(ocb) = fdtable::get(fd) else { return node_change(fd, "utimes", || set(fd).into_res(), |sp| copy_times(sp, replay)) };
-    let r = set(fd).into_res()?;
-    if let Some(Err(e)) = lead_times_to_follower(fd, &ocb, exact, set) {
-        crate::members::follower_failed(&ocb.rel(), "utimes", e, Some(&ocb))?;
-    }
-    Ok(r)
+    journalled(&ocb.rel(), "utimes", Some(&ocb), || set(fd).into_res(), || lead_times_to_follower(fd, &ocb, exact, &set))
 }
 
 /// The lead's times of `fd`'s file onto the follower's, through its fd or by name (see
