@@ -53,8 +53,27 @@ pub fn adopt_fds(fds: &[c_int]) {
 fn adopt_fd(view: &crate::members::View, fd: c_int) {
     let Ok(link) = CString::new(format!("/proc/thread-self/fd/{fd}")) else { return };
     let Ok(target) = real::readlink(&link) else { return };
-    let Some(rel) = view.rel_in_lead(&target) else { return };
+    let (rel, on_lead) = match view.rel_in_lead(&target) {
+        Some(rel) => (rel, true),
+        None => match view.rel_in_any(&target) {
+            Some(rel) => (rel, false),
+            None => return,
+        },
+    };
     let Some(flags) = std::fs::read_to_string(format!("/proc/thread-self/fdinfo/{fd}")).ok().and_then(|t| parse_fdinfo_flags(&t)) else { return };
+    if !on_lead {
+        let unlinked = real::fstat(fd).is_ok_and(|st| st.st_nlink == 0);
+        match crate::members::move_inherited_to_lead(view, fd, &rel, flags) {
+            Ok(()) => {}
+            // Nobody's to diverge (see below), unless an O_TMPFILE file that may be linked.
+            Err(_) if unlinked && flags & (libc::O_TMPFILE & !libc::O_DIRECTORY) == 0 => return,
+            Err(e) => {
+                let why = format!("inherited open on a member that is no longer the lead, whose file by that name could not be opened there: {}", e.describe());
+                crate::report::record(shadow_core::history::Code::InsecureFile, &Rel(rel.to_vec()), &why);
+                return;
+            }
+        }
+    }
     let Ok(st) = real::fstat(fd) else { return };
     let twin = Spath::from_rel(Rel(rel.to_vec()));
     // The follower's file is found by the name /proc shows, held, while that name still is

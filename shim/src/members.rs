@@ -1033,16 +1033,38 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View) {
             return;
         }
     };
-    let _ = real::lseek(desc, pos, libc::SEEK_SET);
-    let _ = real::fcntl(desc, libc::F_SETFL, (status & (libc::O_APPEND | libc::O_NONBLOCK)) as libc::c_long);
-    for &fd in fds {
-        let cloexec = real::fcntl(fd, libc::F_GETFD, 0).map(|f| f & libc::FD_CLOEXEC != 0).unwrap_or(false);
-        let flags = if cloexec { libc::O_CLOEXEC } else { 0 };
-        if let Err(e) = unsafe { crate::boundary::FfiReturn::into_res(real::raw::dup3(desc, fd, flags)) } {
-            ocb.mark_insecure("switch to the new lead member", e);
-        }
+    if let Err(e) = put_in_place(desc, fds, pos, status) {
+        ocb.mark_insecure("switch to the new lead member", e);
     }
     ocb::close_internal(desc);
+}
+
+/// The program's `fds` become `desc`'s file, at position `pos`, with the status flags of
+/// `status` that can be set, each keeping its close-on-exec flag.
+fn put_in_place(desc: c_int, fds: &[c_int], pos: i64, status: c_int) -> Res<()> {
+    let _ = real::lseek(desc, pos, libc::SEEK_SET);
+    let _ = real::fcntl(desc, libc::F_SETFL, (status & (libc::O_APPEND | libc::O_NONBLOCK)) as libc::c_long);
+    fds.iter().try_for_each(|&fd| {
+        let cloexec = real::fcntl(fd, libc::F_GETFD, 0).map(|f| f & libc::FD_CLOEXEC != 0).unwrap_or(false);
+        let flags = if cloexec { libc::O_CLOEXEC } else { 0 };
+        unsafe { crate::boundary::FfiReturn::into_res(real::raw::dup3(desc, fd, flags)) }.map(drop)
+    })
+}
+
+/// An fd a new image inherited on member `on`'s file `rel` while `on` is not the lead: the
+/// process that exec'd it had not taken up a change that moved the lead (it was on its way
+/// into exec). It becomes the lead's file of that name, as `switch_lead` would have made
+/// it in that process: left, its writes reached that member alone, one no longer written
+/// or the follower (lines a shell's `echo >> log` children appended as the primary was
+/// disabled and enabled were lost from both members).
+pub fn move_inherited_to_lead(v: &View, fd: c_int, rel: &[u8], status: c_int) -> Res<()> {
+    let pos = real::lseek(fd, 0, libc::SEEK_CUR).unwrap_or(0);
+    let flags = (status & !(libc::O_CREAT | libc::O_TRUNC | libc::O_EXCL)) | libc::O_CLOEXEC;
+    let sp = crate::resolve::Spath::from_rel(Rel(rel.to_vec()));
+    let desc = sp.at(v, v.lead).and_then(|at| real::openat(at.fd, &at.path, flags, 0))?;
+    let r = put_in_place(desc, &[fd], pos, status);
+    let _ = real::close(desc);
+    r
 }
 
 /// A change reached the lead but not the follower. If the error says the follower member

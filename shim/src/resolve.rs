@@ -404,7 +404,24 @@ pub fn cwd_rel_now(out: &mut [u8]) -> Option<Option<usize>> {
 /// starts in a lead member directory and must go on seeing the virtual path.
 pub fn init_cwd() {
     match real::getcwd() {
-        Ok(real_cwd) => set_cwd_from_real(&real_cwd),
+        Ok(real_cwd) => {
+            let v = crate::members::view();
+            match v.rel_in_lead(&real_cwd).is_none().then(|| v.rel_in_any(&real_cwd)).flatten() {
+                // In another member: the process that exec'd this one had not taken up a
+                // change that moved the lead (it was on its way into exec). The cwd is that
+                // directory's on the lead, as `cwd_follows` would have made it there. Taken
+                // for a real directory, the program's relative writes reached that member
+                // alone, one no longer written or the follower.
+                Some(rel) => {
+                    let dirs = CwdDirs::open(&v, &rel);
+                    if let Some(fd) = dirs.fd(v.lead) {
+                        let _ = real::fchdir(fd);
+                    }
+                    set_cwd(Cwd::Virtual(Arc::new(dirs)));
+                }
+                None => set_cwd_from_real(&real_cwd),
+            }
+        }
         Err(_) => set_cwd(Cwd::Real(b"/".to_vec())),
     }
 }
