@@ -970,7 +970,7 @@ fn apply(old: &View, new: &View) {
     }
     let renewed = |m: Member| new.renewed(old, m);
     for (ocb, fds) in &by_ocb {
-        let lead_moved = new.lead != old.lead || renewed(new.lead);
+        let lead_moved = lead_moved(old, new);
         if lead_moved {
             switch_lead(ocb, fds, old, new);
             ocb.restripe(fds[0]);
@@ -1051,13 +1051,20 @@ fn put_in_place(desc: c_int, fds: &[c_int], pos: i64, status: c_int) -> Res<()> 
     })
 }
 
-/// An fd a new image inherited on member `on`'s file `rel` while `on` is not the lead: the
-/// process that exec'd it had not taken up a change that moved the lead (it was on its way
-/// into exec). It becomes the lead's file of that name, as `switch_lead` would have made
-/// it in that process: left, its writes reached that member alone, one no longer written
-/// or the follower (lines a shell's `echo >> log` children appended as the primary was
-/// disabled and enabled were lost from both members).
-pub fn move_inherited_to_lead(v: &View, fd: c_int, rel: &[u8], status: c_int) -> Res<()> {
+/// Whether the lead of `new` is another file system tree than `old`'s: another member, or
+/// the same one brought back or rewritten.
+pub fn lead_moved(old: &View, new: &View) -> bool {
+    new.lead != old.lead || new.renewed(old, new.lead)
+}
+
+/// The program's `fd`, on a file `rel` of a member that is not `v`'s lead, becomes the
+/// lead's file of that name, with the position and the status flags of `status`, as
+/// `switch_lead` makes the fds it knows. For an fd no table held when the lead moved: one a
+/// new image inherited (the process that exec'd it had not taken up the change: it was on
+/// its way into exec; left, its writes reached that member alone, one no longer written or
+/// the follower, and lines a shell's `echo >> log` children appended as the primary was
+/// disabled and enabled were lost from both members), or an open's not yet adopted.
+pub fn move_to_lead(v: &View, fd: c_int, rel: &[u8], status: c_int) -> Res<()> {
     let pos = real::lseek(fd, 0, libc::SEEK_CUR).unwrap_or(0);
     let flags = (status & !(libc::O_CREAT | libc::O_TRUNC | libc::O_EXCL)) | libc::O_CLOEXEC;
     let sp = crate::resolve::Spath::from_rel(Rel(rel.to_vec()));

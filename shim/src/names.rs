@@ -157,6 +157,17 @@ pub fn hold_naming(sp: &crate::resolve::Spath, st: &libc::stat64, look: libc::c_
     names_file(sp, st, look).then_some(held)
 }
 
+/// `hold_naming` for the file the program's `fd` is open on, looked at once the name is
+/// held: taking it may apply a member change that moves the lead, which gives `fd` the new
+/// lead's file (members::switch_lead). Looked at before, the old lead's file was never the
+/// name's on the new lead: a false "no longer at the name it was opened by" (00020) for a
+/// change through a read-only fd as the lead moved. Also the file's stat.
+pub fn hold_naming_fd(sp: &crate::resolve::Spath, fd: libc::c_int, look: libc::c_int) -> (Option<crate::stripes::Held>, Option<libc::stat64>) {
+    let held = hold(&[sp.rel()]);
+    let Ok(st) = crate::real::fstat(fd) else { return (None, None) };
+    (names_file(sp, &st, look).then_some(held), Some(st))
+}
+
 /// Whether `sp` names the file `st` on the lead now (see `hold_naming`; the caller holds it).
 pub fn names_file(sp: &crate::resolve::Spath, st: &libc::stat64, look: libc::c_int) -> bool {
     let v = crate::members::view();

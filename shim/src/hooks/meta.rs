@@ -241,11 +241,11 @@ fn node_change<T>(fd: c_int, what: &str, lead: impl FnOnce() -> Res<T>, follower
 /// no name left (unlinked) needs nothing.
 fn by_name<T>(fd: c_int, ocb: &crate::ocb::Ocb, follower: impl FnOnce(&Spath) -> Option<Res<T>>) -> Option<Res<T>> {
     let sp = Spath::from_rel(ocb.rel());
-    let here = real::fstat(fd).ok()?;
-    if let Some(_name) = crate::names::hold_naming(&sp, &here, 0) {
+    let (name, here) = crate::names::hold_naming_fd(&sp, fd, 0);
+    if let Some(_name) = name {
         return follower(&sp);
     }
-    if here.st_nlink > 0 {
+    if here?.st_nlink > 0 {
         ocb.mark_insecure("a change through an fd whose file is no longer at the name it was opened by", Errno(libc::ESTALE));
     }
     None

@@ -61,11 +61,11 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, handing: bool, resolv
         })
     };
     let adopt = |fd, intent| {
-        let st = real::fstat(fd).ok()?;
+        let mut st = real::fstat(fd).ok()?;
         if twinned || st.st_mode & libc::S_IFMT != libc::S_IFDIR {
             return adopt_with_stat(fd, &st, sp.rel().clone(), made.get(), mode, twin(&sp), Some(intent));
         }
-        match dir_name_held(fd, &sp, &st) {
+        match dir_name_held(fd, &sp, &mut st) {
             Some((_name, None)) => adopt_with_stat(fd, &st, sp.rel().clone(), made.get(), mode, twin(&sp), Some(intent)),
             Some((_name, Some(now))) => adopt_with_stat(fd, &st, now.rel().clone(), made.get(), mode, Twin::Path(&now), Some(intent)),
             None => {
@@ -88,13 +88,21 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, handing: bool, resolv
 /// process may have renamed the directory since, leaving the follower's directory by that
 /// name another one, or none. The name it was opened by (`None` beside it) while that is
 /// still this directory on the lead, else the name /proc now shows for it; `None` when
-/// neither is (removed, or renamed again and again).
-fn dir_name_held(fd: c_int, sp: &Spath, st: &libc::stat64) -> Option<(crate::stripes::Held, Option<Spath>)> {
+/// neither is (removed, or renamed again and again). Taking the name may apply a member
+/// change that moved the lead, which leaves `fd` (in no table yet) the old lead's: it is
+/// moved to the new lead's directory of that name first, `st` with it (before, each such
+/// open was reported as renamed again and again, 00020, as the primary was disabled and
+/// enabled, and its fd stayed on the old lead).
+fn dir_name_held(fd: c_int, sp: &Spath, st: &mut libc::stat64) -> Option<(crate::stripes::Held, Option<Spath>)> {
     if let Some(held) = crate::names::hold_naming(sp, st, 0) {
         return Some((held, None));
     }
     let v = crate::members::view();
     let link = CString::new(format!("/proc/thread-self/fd/{fd}")).ok()?;
+    if let Some(rel) = real::readlink(&link).ok().filter(|t| v.rel_in_lead(t).is_none()).and_then(|t| v.rel_in_any(&t)) {
+        crate::members::move_to_lead(&v, fd, &rel, real::fcntl(fd, libc::F_GETFL, 0).ok()?).ok()?;
+        *st = real::fstat(fd).ok()?;
+    }
     for _ in 0..3 {
         let now = Spath::from_rel(Rel(v.rel_in_lead(&real::readlink(&link).ok()?)?));
         if let Some(held) = crate::names::hold_naming(&now, st, 0) {
