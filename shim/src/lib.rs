@@ -41,6 +41,11 @@ fn shim_fini() {
     }
     let Some(_inside) = boundary::Inside::enter() else { return };
     let _no_cancel = boundary::NoCancel::hold();
+    // An operation as a hook's: a member change made since the program's last call is
+    // applied before anything reaches the follower (the mappings' copies below wrote into
+    // a secondary disabled since), and its waits for other processes' words leave it and
+    // arrive again.
+    let _operation = members::enter();
     unsafe { real::raw::fflush(std::ptr::null_mut()) };
     behind::drain();
     hooks::data::sync_all_deferred();

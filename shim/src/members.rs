@@ -304,7 +304,15 @@ pub fn claim_slot() {
     PID.store(std::process::id(), Ordering::SeqCst);
     let s = shared();
     match s.registry.claim(std::process::id(), BOOT.load(Ordering::Relaxed)) {
-        Some(slot) => SLOT.store(slot, Ordering::SeqCst),
+        Some(slot) => {
+            SLOT.store(slot, Ordering::SeqCst);
+            // A fork child made inside an operation (the raw fork system call's hook) leaves
+            // it in its own slot.
+            let n = IN_OPERATION.with(std::cell::Cell::get);
+            if n > 0 {
+                s.registry.slot(slot).in_flight.store(n, Ordering::SeqCst);
+            }
+        }
         // A process no `shadowctl disable` could wait for must not write the members.
         None => refuse_without_slot(),
     }
@@ -841,8 +849,23 @@ impl Drop for InFlight {
     }
 }
 
+thread_local! {
+    /// How many operations this thread has arrived for and not left (`arrive`, `leave`):
+    /// `waiting` and `settle` leave and arrive again only for a thread in one. Before, the
+    /// exit's copy of a mapping (no hook's operation) that waited for a file's word left
+    /// one it had never arrived for: the slot's count wrapped to 2^32 - 1, and every
+    /// shadowctl command that holds writers back waited 30 s for it and failed ("stayed
+    /// busy"; recover at each `shadow-run` start).
+    static IN_OPERATION: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+fn in_operation() -> bool {
+    IN_OPERATION.with(|n| n.get() > 0)
+}
+
 /// The operation of slot `i` is over: it acted on the epoch last applied.
 fn leave(i: usize) {
+    IN_OPERATION.with(|n| n.set(n.get().saturating_sub(1)));
     if i != usize::MAX {
         let slot = shared().registry.slot(i);
         // Stored only when it moves: a locked instruction on every hook otherwise, and the
@@ -858,6 +881,7 @@ fn leave(i: usize) {
 
 /// An operation of slot `i` begins.
 fn arrive(i: usize) {
+    IN_OPERATION.with(|n| n.set(n.get() + 1));
     if i != usize::MAX {
         shared().registry.slot(i).in_flight.fetch_add(1, Ordering::SeqCst);
     }
@@ -878,9 +902,14 @@ pub fn not_in_flight<T>(f: impl FnOnce() -> T) -> T {
 /// (a member disabled, a resync finishing) is waited for and applied before going on.
 pub fn waiting<T>(f: impl FnOnce() -> T) -> T {
     let i = SLOT.load(Ordering::Relaxed);
-    leave(i);
+    let arrived = in_operation();
+    if arrived {
+        leave(i);
+    }
     let r = f();
-    arrive(i);
+    if arrived {
+        arrive(i);
+    }
     settle(i);
     r
 }
@@ -901,7 +930,10 @@ fn settle(i: usize) {
         let epoch = s.state.epoch();
         if s.state.frozen() {
             // shadowctl is finishing a resync: wait on the lock it holds, then look again.
-            leave(i);
+            let arrived = in_operation();
+            if arrived {
+                leave(i);
+            }
             if ofd_lock(s.lock.get(), 1, libc::F_RDLCK).is_ok() {
                 // Holding the byte, no freezer holds it, and none can set the flag before it
                 // has it: a flag still set is a freezer's that was killed (its lock went with
@@ -912,7 +944,9 @@ fn settle(i: usize) {
                 }
                 let _ = ofd_lock(s.lock.get(), 1, libc::F_UNLCK);
             }
-            arrive(i);
+            if arrived {
+                arrive(i);
+            }
             continue;
         }
         if epoch != APPLIED.load(Ordering::SeqCst) && epoch.is_multiple_of(2) {
