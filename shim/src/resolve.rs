@@ -548,9 +548,10 @@ fn kernel_name(fd: c_int) -> Option<Vec<u8>> {
     ((dir.st_dev, dir.st_ino) == (named.st_dev, named.st_ino)).then_some(rel)
 }
 
-/// The node (FIFO, socket, device) the program's fd `fd` is open on, by the name the kernel
-/// gives it now in the lead member (see meta::on_node, which checks it names the node).
-pub fn node_name(fd: c_int) -> Option<Spath> {
+/// The file the program's fd `fd` is open on (a node: a FIFO, socket or device; a file
+/// renamed since it was opened), by the name the kernel gives it now in the lead member
+/// (the callers hold the name and check that it still names the file).
+pub fn name_now(fd: c_int) -> Option<Spath> {
     let real_path = real::readlink(&CString::new(format!("/proc/thread-self/fd/{fd}")).ok()?).ok()?;
     Some(Spath::from_rel(Rel(crate::members::view().rel_in_lead(&real_path)?)))
 }

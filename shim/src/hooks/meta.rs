@@ -228,7 +228,7 @@ fn on_node<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T, by_path
 /// `on_node`'s shape: `lead` through the fd, `follower` on the node's name in the
 /// follower, or `lead` alone where the fd names no node under the prefix.
 fn node_change<T>(fd: c_int, what: &str, lead: impl FnOnce() -> Res<T>, follower: impl FnOnce(&Spath) -> Option<Res<T>>) -> Res<T> {
-    let named = fdtable::is_node(fd).then(|| crate::resolve::node_name(fd)).flatten();
+    let named = fdtable::is_node(fd).then(|| crate::resolve::name_now(fd)).flatten();
     let (Some(sp), Ok(here)) = (named, real::fstat(fd)) else { return lead() };
     let Some(_name) = crate::names::hold_naming(&sp, &here, libc::AT_SYMLINK_NOFOLLOW) else { return lead() };
     journalled(sp.rel(), what, None, lead, || follower(&sp))
@@ -244,6 +244,15 @@ fn by_name<T>(fd: c_int, ocb: &crate::ocb::Ocb, follower: impl FnOnce(&Spath) ->
     let (name, here) = crate::names::hold_naming_fd(&sp, fd, 0);
     if let Some(_name) = name {
         return follower(&sp);
+    }
+    // Renamed since it was opened, through the shim (its twin was renamed alike): by the
+    // name the kernel gives it now, while that still names it. Before, a change through
+    // `/proc/self/fd/N` of a file the process had itself renamed reached the lead alone,
+    // reported (Samba's setxattr of user.DOSATTRIB after every SMB rename).
+    if let Some(now) = crate::resolve::name_now(fd).filter(|now| now.rel() != sp.rel()) {
+        if let (Some(_name), _) = crate::names::hold_naming_fd(&now, fd, 0) {
+            return follower(&now);
+        }
     }
     if here?.st_nlink > 0 {
         ocb.mark_insecure("a change through an fd whose file is no longer at the name it was opened by", Errno(libc::ESTALE));

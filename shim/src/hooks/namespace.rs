@@ -404,7 +404,7 @@ pub unsafe extern "C" fn linkat(da: c_int, a: *const c_char, db: c_int, b: *cons
             // a node's (a FIFO's, an O_PATH symlink's: fdtable::NODES) by its name now.
             let (sfd, by_name) = match fdtable::get(sfd_of) {
                 Some(ocb) => (ocb.secondary_fd(), ocb.secondary_fd().is_none().then(|| Spath::from_rel(ocb.rel()))),
-                None => (None, Some(resolve::node_name(sfd_of).ok_or(Errno(libc::EXDEV))?)),
+                None => (None, Some(resolve::name_now(sfd_of).ok_or(Errno(libc::EXDEV))?)),
             };
             let _names = crate::names::hold(&[sb.rel(), by_name.as_ref().map_or(sb.rel(), |sp| sp.rel())]);
             let intent = crate::members::intent_begin(sb.rel());
