@@ -63,7 +63,7 @@ impl LiveSet {
         let Some(rel) = sync::take_in_flight().and_then(|p| p.strip_prefix(target).ok().map(Path::to_path_buf)) else { return };
         let mut rec = rel.into_os_string().into_encoded_bytes();
         rec.push(0);
-        let listed = std::fs::OpenOptions::new().append(true).create(true).open(shared::changes_path(&self.config)).and_then(|mut f| f.write_all(&rec));
+        let listed = shared::open_or_make(&shared::changes_path(&self.config), std::fs::OpenOptions::new().append(true)).and_then(|mut f| f.write_all(&rec));
         if listed.is_err() {
             self.state.mark_changes_lost();
         }
@@ -135,7 +135,7 @@ impl LiveSet {
 
     pub fn history(&self, code: Code, primary: &str, secondary: &str, what: &str) {
         let line = Record { code, primary, secondary, error: what }.to_string();
-        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(self.config.history_path()) {
+        if let Ok(mut f) = shared::open_or_make(&self.config.history_path(), std::fs::OpenOptions::new().append(true)) {
             let _ = f.write_all(format!("{line}\n").as_bytes());
         }
     }
@@ -449,7 +449,7 @@ impl LiveSet {
                     // A change made during the search went unrecorded: nothing says which.
                     return Err("a change could not be recorded in the change list while the conflicts were being settled: run `shadowctl recover --prefer …` again".to_string());
                 }
-                let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(&changes).map_err(|e| format!("{}: {e}", changes.display()))?;
+                let mut f = shared::open_or_make(&changes, std::fs::OpenOptions::new().write(true)).map_err(|e| format!("{}: {e}", changes.display()))?;
                 f.set_len(0).and_then(|_| f.write_all(&since)).map_err(|e| format!("{}: {e}", changes.display()))?;
                 self.state.reset_changes_lost();
             }
@@ -632,7 +632,7 @@ impl LiveSet {
                 report.examined += 1;
                 if !both {
                     // A member is away: its enable will copy what the change list names.
-                    let mut f = std::fs::OpenOptions::new().append(true).create(true).open(shared::changes_path(&self.config)).map_err(|e| e.to_string())?;
+                    let mut f = shared::open_or_make(&shared::changes_path(&self.config), std::fs::OpenOptions::new().append(true)).map_err(|e| e.to_string())?;
                     f.write_all(&[path.as_slice(), b"\0"].concat()).map_err(|e| e.to_string())?;
                     report.repaired.push(printable(&path));
                     continue;

@@ -181,10 +181,8 @@ pub fn open(config: &shadow_core::config::Config) -> Result<Shared, String> {
     // Into the shim's own fd range, where the program cannot close or dup2 over it.
     let lock = HeldFd::new(ocb::make_internal(opened.into_fd()));
     let append_only = |path: std::path::PathBuf| -> Result<c_int, String> {
-        let cpath = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| format!("{}: bad path", path.display()))?;
-        real::open(&cpath, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC, 0o644)
-            .map(ocb::make_internal)
-            .map_err(|e| format!("{}: {}", path.display(), e.describe()))
+        let made = shadow_core::shared::open_or_make(&path, std::os::unix::fs::OpenOptionsExt::custom_flags(std::fs::OpenOptions::new().append(true), libc::O_CLOEXEC));
+        made.map(|f| ocb::make_internal(std::os::unix::io::IntoRawFd::into_raw_fd(f))).map_err(|e| shadow_core::shared::state_file_error(&path, &e))
     };
     let changes = append_only(shadow_core::shared::changes_path(config))?;
     let journal = append_only(shadow_core::shared::journal_path(config))?;

@@ -294,3 +294,33 @@ fn a_process_whose_main_thread_ended_is_alive() {
     assert!(s.history().is_empty(), "{}", s.history());
     s.assert_identical();
 }
+
+/// A program that drops privileges and then execs a helper (varnishd's VCL compiler,
+/// squid's log daemon, Postfix's pipe delivery as nobody): the helper writes the set's
+/// state files too. They take the state directory's read and write bits, so a directory
+/// every user may write lets it run, mirrored; one it may not write stops it before it
+/// runs, with a message that says why. Before, the files were always 0644 and the helper
+/// always stopped (found by a helper's hunt: a Postfix pipe delivery bounced).
+#[test]
+fn a_helper_run_as_another_user_writes_the_set_where_the_state_directory_lets_it() {
+    assert_eq!(unsafe { libc::geteuid() }, 0, "this test runs a helper as user nobody: run it as root (CI does)");
+    let helper = "import os, sys\nos.setgid(65534)\nos.setuid(65534)\nos.execvp('sh', ['sh', '-c', 'echo hello > /shadow/d/' + sys.argv[1]])\n";
+    for (mode, runs) in [(0o1777, true), (0o755, false)] {
+        let s = ShadowSet::new();
+        fs::create_dir_all(s.state()).unwrap();
+        fs::set_permissions(s.state(), std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+        s.sh("mkdir /shadow/d && chmod 777 /shadow/d");
+        let out = s.command("python3").args(["-c", helper, "x"]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        if runs {
+            assert!(out.status.success(), "state directory {mode:o}: {err}");
+            for member in [s.primary(), s.secondary()] {
+                assert_eq!(fs::read_to_string(member.join("d/x")).unwrap(), "hello\n");
+            }
+            s.assert_identical();
+        } else {
+            assert_eq!(out.status.code(), Some(125), "state directory {mode:o}: {err}");
+            assert!(err.contains("uid 65534") && err.contains("State directory"), "{err}");
+        }
+    }
+}

@@ -51,6 +51,43 @@ fn map(file: &File, len: usize) -> Result<*mut u8, String> {
     Ok(p as *mut u8)
 }
 
+/// The mode the set's state files are made with: the state directory's read and write
+/// bits, whatever the umask. Programs of several users on one set (a daemon that drops
+/// privileges, then runs helpers; a cron job of another user) each open them for writing:
+/// a state directory they can all write (`chmod 1777`, or a group's `2775`) gives files
+/// they can all write. Before, they were always 0644, and such a helper stopped at its
+/// start (exit 125: "Permission denied") where natively it ran.
+pub fn state_file_mode(dir: &std::path::Path) -> u32 {
+    std::fs::metadata(dir).map_or(0o644, |m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o666)
+}
+
+/// Opens the set's state file `path` as `options` say (without `create`), making it first
+/// if it is missing, with `state_file_mode`.
+pub fn open_or_make(path: &std::path::Path, options: &OpenOptions) -> std::io::Result<File> {
+    let mode = state_file_mode(path.parent().unwrap_or(std::path::Path::new(".")));
+    match options.clone().create_new(true).mode(mode).open(path) {
+        Ok(f) => {
+            // The umask took bits the directory gives.
+            let _ = f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode));
+            Ok(f)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => options.open(path),
+        Err(e) => Err(e),
+    }
+}
+
+/// An error opening a state file, with what to do when the program may not write it.
+pub fn state_file_error(path: &std::path::Path, e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => format!(
+            "{}: {e} (this program runs as uid {}; the set's programs all write its state files, which take the read and write bits of the state directory: see README, \"State directory\")",
+            path.display(),
+            unsafe { libc::geteuid() }
+        ),
+        _ => format!("{}: {e}", path.display()),
+    }
+}
+
 /// A mapped state file.
 /// A new file in `dir` to write a fresh state into, by a name no other thread or process
 /// has: the pid alone was shared by the threads of one process (`shadowctl watch` opens
@@ -61,8 +98,11 @@ fn new_state_file(dir: &std::path::Path) -> Result<(PathBuf, File), String> {
     let mut tries = 0;
     loop {
         let tmp = dir.join(format!("state.new.{}.{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
-        match OpenOptions::new().write(true).create_new(true).mode(0o644).open(&tmp) {
-            Ok(f) => return Ok((tmp, f)),
+        match OpenOptions::new().write(true).create_new(true).mode(state_file_mode(dir)).open(&tmp) {
+            Ok(f) => {
+                let _ = f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(state_file_mode(dir)));
+                return Ok((tmp, f));
+            }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < 1000 => tries += 1,
             Err(e) => return Err(format!("{}: {e}", tmp.display())),
         }
@@ -110,7 +150,7 @@ impl SharedState {
                 }
             }
         }
-        let file = OpenOptions::new().read(true).write(true).open(&path).map_err(|e| format!("{shown}: {e}"))?;
+        let file = OpenOptions::new().read(true).write(true).open(&path).map_err(|e| state_file_error(&path, &e))?;
         let len = file.metadata().map_err(|e| format!("{shown}: {e}"))?.len() as usize;
         if len < state::SIZE {
             return Err(format!("{shown}: {}", StateError::Truncated(len)));
@@ -344,7 +384,7 @@ impl Registry {
     pub fn open_path(path: &std::path::Path) -> Result<Registry, String> {
         let shown = path.display().to_string();
         // Never truncated: other processes have it mapped.
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o644).open(path).map_err(|e| format!("{shown}: {e}"))?;
+        let file = open_or_make(path, OpenOptions::new().read(true).write(true)).map_err(|e| state_file_error(path, &e))?;
         let meta = file.metadata().map_err(|e| format!("{shown}: {e}"))?;
         // Made its size, and every block allocated (a store into a hole of the mapping on a
         // full file system would be SIGBUS in the middle of the program), once: past a
@@ -758,15 +798,7 @@ pub struct LockFile(File);
 impl LockFile {
     pub fn open(c: &Config) -> Result<LockFile, String> {
         let path = lock_path(c);
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .mode(0o644)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(&path)
-            .map(LockFile)
-            .map_err(|e| format!("{}: {e}", path.display()))
+        open_or_make(&path, OpenOptions::new().read(true).write(true).custom_flags(libc::O_CLOEXEC)).map(LockFile).map_err(|e| state_file_error(&path, &e))
     }
 
     pub fn fd(&self) -> libc::c_int {
