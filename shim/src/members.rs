@@ -669,6 +669,12 @@ pub fn state_applied_now() -> bool {
     shared().state.epoch() == APPLIED.load(Ordering::SeqCst)
 }
 
+/// From `_exit` or a death: whether an operation of this process is in flight, on any
+/// thread (one waiting for another process counts as none: it has changed nothing yet).
+pub fn operation_in_flight_now() -> bool {
+    own_slot().is_some_and(|i| shared().registry.slot(i).in_flight.load(Ordering::SeqCst) != 0)
+}
+
 /// From `_exit`, the state not applied (`state_applied_now`): nothing reaches the
 /// follower. Files this process has in flight stay `recover`'s (their intents open), and
 /// the change list, which may lack them, is marked incomplete, so the next dirty enable

@@ -60,6 +60,20 @@ static ACTIONS: [Action; SIGNALS + 1] = [const {
 /// overflow) then died of SIGSEGV. `abort` is hooked instead (`aborting`).
 const DUMPS_CORE: [c_int; 9] = [libc::SIGQUIT, libc::SIGILL, libc::SIGTRAP, libc::SIGBUS, libc::SIGFPE, libc::SIGSEGV, libc::SIGXCPU, libc::SIGXFSZ, libc::SIGSYS];
 
+/// The signals a program commonly dies of under their default action without a core:
+/// servers stop so (`kill` from an init script or systemd, smbd and Postfix send
+/// themselves SIGTERM), as do pipelines (SIGPIPE) and a terminal's ^C. The process's end
+/// is settled first, as at `_exit` (see `die_of`). Before, the shim's exit work never ran:
+/// every such stop left `recover` due, the members apart until it ran (a mapping's
+/// pages, the follower's times). Not the rarer ones (the real-time signals, SIGPROF...),
+/// which would cost a system call each at every start.
+const TERMINATES: [c_int; 7] = [libc::SIGHUP, libc::SIGINT, libc::SIGPIPE, libc::SIGALRM, libc::SIGTERM, libc::SIGUSR1, libc::SIGUSR2];
+
+/// The signals the trampoline holds the default action for (see `hold_default`).
+fn dies_by_default(sig: c_int) -> bool {
+    DUMPS_CORE.contains(&sig) || TERMINATES.contains(&sig)
+}
+
 /// Signals for which `siginterrupt` asked that `signal` not restart calls (glibc keeps this
 /// set privately, and its `signal` reads it).
 static INTERRUPTING: AtomicU64 = AtomicU64::new(0);
@@ -200,7 +214,7 @@ pub fn sigaction(sig: c_int, act: Option<&libc::sigaction>, old: Option<&mut lib
 /// for it: for a signal that dumps core the kernel gets the trampoline instead (see
 /// `die_of`), and the program goes on seeing `native`.
 fn hold_default(sig: c_int, native: &libc::sigaction) {
-    let Some(slot) = action(sig).filter(|_| DUMPS_CORE.contains(&sig)) else { return };
+    let Some(slot) = action(sig).filter(|_| dies_by_default(sig)) else { return };
     slot.store(libc::SIG_DFL, native.sa_flags, &native.sa_mask);
     slot.restorer.store(native.sa_restorer.map_or(0, |f| f as usize), Ordering::Relaxed);
     let mut k = *native;
@@ -227,7 +241,13 @@ fn hold_default(sig: c_int, native: &libc::sigaction) {
 fn die_of(sig: c_int, info: *mut siginfo_t, context: *mut c_void, slot: &Action) {
     let saved = Errno::last();
     if !on_alternate_stack() {
-        crate::members::dying_with_core();
+        if DUMPS_CORE.contains(&sig) {
+            crate::members::dying_with_core();
+        } else {
+            // A death without a core: the process's end settled as `_exit` settles it
+            // (which leaves everything to recover when an operation is cut short).
+            crate::hooks::process::end_without_handlers();
+        }
     }
     if let Some(uc) = unsafe { (context as *mut libc::ucontext_t).as_mut() } {
         unsafe { libc::sigdelset(&mut uc.uc_sigmask, sig) };
@@ -381,7 +401,7 @@ fn trampoline_address() -> usize {
 /// Whether `sig` under the program's `handler` kills the process with a core dump: the
 /// trampoline holds the default action (see `hold_default`).
 fn dies_of(sig: c_int, handler: usize) -> bool {
-    handler == libc::SIG_DFL && DUMPS_CORE.contains(&sig)
+    handler == libc::SIG_DFL && dies_by_default(sig)
 }
 
 extern "C" fn trampoline(sig: c_int, info: *mut siginfo_t, context: *mut c_void) {

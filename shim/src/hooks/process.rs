@@ -30,7 +30,7 @@ pub unsafe extern "C" fn _exit(status: c_int) -> ! {
 /// What `_exit` does before the process ends; also after `quick_exit`'s handlers, which
 /// glibc ends with an internal `_exit` no hook sees (before, a program that left by
 /// `quick_exit` left its intents open: a false crash report, recover due).
-extern "C" fn end_without_handlers() {
+pub(crate) extern "C" fn end_without_handlers() {
     // Intents of files whose queued writes did not reach the follower stay open: recover
     // brings them level.
     let _no_cancel = boundary::NoCancel::hold();
@@ -38,6 +38,12 @@ extern "C" fn end_without_handlers() {
         let _ = std::panic::catch_unwind(|| {
             if !crate::members::state_applied_now() {
                 crate::members::leave_in_flight_now();
+                return;
+            }
+            // An operation cut short (another thread's, or this one's under a signal that
+            // kills the process) may have changed the lead alone: its intent, and every
+            // other, stays open for recover. Before, `_exit` ended it as done.
+            if crate::members::operation_in_flight_now() {
                 return;
             }
             // The kernel stamped each member at its own write (the follower's may have come
