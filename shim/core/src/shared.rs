@@ -64,6 +64,10 @@ pub fn state_file_mode(dir: &std::path::Path) -> u32 {
 /// Opens the set's state file `path` as `options` say (without `create`), making it first
 /// if it is missing, with `state_file_mode`.
 pub fn open_or_make(path: &std::path::Path, options: &OpenOptions) -> std::io::Result<File> {
+    match options.open(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        opened => return opened,
+    }
     let mode = state_file_mode(path.parent().unwrap_or(std::path::Path::new(".")));
     match options.clone().create_new(true).mode(mode).open(path) {
         Ok(f) => {
@@ -71,6 +75,7 @@ pub fn open_or_make(path: &std::path::Path, options: &OpenOptions) -> std::io::R
             let _ = f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode));
             Ok(f)
         }
+        // Another process made it meanwhile.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => options.open(path),
         Err(e) => Err(e),
     }
