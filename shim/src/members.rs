@@ -1007,8 +1007,16 @@ fn apply(old: &View, new: &View) {
         }
     }
     let renewed = |m: Member| new.renewed(old, m);
+    let same_lead_tree = new.lead == old.lead && new.dirs[new.lead.index()] == old.dirs[old.lead.index()];
     for (ocb, fds) in &by_ocb {
-        let lead_moved = lead_moved(old, new);
+        // Another lead file only where the lead is another member or tree, or the same one
+        // rewritten under the file (a resync after it was out replaced it: the program's
+        // file has no name left). The lead's generation also moves when the other member
+        // goes away, which leaves its files as they are: before, each was reopened by the
+        // name it was opened by, and one renamed since (by logrotate, by another process
+        // that then made a new file there) became the program's fd on the file now at that
+        // name, which got its writes.
+        let lead_moved = lead_moved(old, new) && !(same_lead_tree && real::fstat(fds[0]).is_ok_and(|st| st.st_nlink > 0));
         if lead_moved {
             switch_lead(ocb, fds, old, new);
             ocb.restripe(fds[0]);
@@ -1017,8 +1025,9 @@ fn apply(old: &View, new: &View) {
             None => ocb.replace_secondary(None),
             Some(m) if lead_moved || old.follower != new.follower || renewed(m) || ocb.secondary_fd().is_none() => {
                 // The member has just been brought up to date: reopen its file (never create
-                // or truncate it: the resync made it what the lead's is).
-                let sp = crate::resolve::Spath::from_rel(ocb.rel());
+                // or truncate it: the resync made it what the lead's is), by the name the
+                // lead's file has now.
+                let sp = crate::resolve::Spath::from_rel(name_now(fds[0], new).unwrap_or_else(|| ocb.rel()));
                 let flags = ocb.follower_flags().unwrap_or(0) & !(libc::O_CREAT | libc::O_TRUNC | libc::O_EXCL);
                 match sp.at(new, m).and_then(|at| ocb::open_secondary(&at, flags, 0, false)) {
                     Ok(sfd) => {
@@ -1059,7 +1068,7 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View) {
             if let Some(stale) = taken.filter(|_| !follower_fits) {
                 let _ = real::close(stale);
             }
-            let sp = crate::resolve::Spath::from_rel(ocb.rel());
+            let sp = crate::resolve::Spath::from_rel(name_now(first, old).unwrap_or_else(|| ocb.rel()));
             let flags = (ocb.flags() & !(libc::O_CREAT | libc::O_TRUNC | libc::O_EXCL)) | libc::O_CLOEXEC;
             sp.at(new, new.lead).and_then(|at| real::openat(at.fd, &at.path, flags, 0))
         }
@@ -1075,6 +1084,17 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View) {
         ocb.mark_insecure("switch to the new lead member", e);
     }
     ocb::close_internal(desc);
+}
+
+/// The name under the prefix of the file the program's `fd` is open on, as the kernel gives
+/// it now in `v`'s lead: the name it was opened by may since be another file's (renamed by
+/// this or another process). None for a file with no name left, or out of the lead.
+fn name_now(fd: c_int, v: &View) -> Option<Rel> {
+    if real::fstat(fd).ok()?.st_nlink == 0 {
+        return None;
+    }
+    let target = real::readlink(&std::ffi::CString::new(format!("/proc/thread-self/fd/{fd}")).ok()?).ok()?;
+    v.rel_in_lead(&target).map(Rel)
 }
 
 /// The program's `fds` become `desc`'s file, at position `pos`, with the status flags of
@@ -1237,7 +1257,19 @@ pub fn record_change(rel: &Rel, ocb: Option<&Ocb>) {
         1 if ocb.is_some_and(|o| o.recorded_once()) => return,
         _ => {}
     }
-    append_change(rel);
+    // An open file by the name it has now: renamed since it was opened (logrotate, or the
+    // program's own rename), its old name is another file's or none, and the enable that
+    // brought the member back copied that one and left the renamed file's changes out.
+    match ocb.and_then(renamed_to) {
+        Some(now) => append_change(&now),
+        None => append_change(rel),
+    }
+}
+
+/// The name an open file has now on the lead, where it is not the name it was opened by.
+fn renamed_to(ocb: &Ocb) -> Option<Rel> {
+    let (fd, _) = fdtable::all().into_iter().find(|(_, o)| std::ptr::eq(Arc::as_ptr(o), ocb))?;
+    name_now(fd, &view()).filter(|now| *now != ocb.rel())
 }
 
 pub fn tracking() -> bool {

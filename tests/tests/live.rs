@@ -582,6 +582,44 @@ int main(int argc, char **argv) {
     s.assert_identical();
 }
 
+/// A file held open while another process renames it and makes a new one at its name (as
+/// logrotate does under a daemon), then the secondary goes away and comes back: the
+/// program's writes go on reaching the file it holds, on both members. Before, the
+/// secondary's disable moved the primary's generation, every open file was reopened by the
+/// name it was opened by, and the program's fd became the new file there, which got its
+/// writes (the log it held lost them); the change list named the old name, and the
+/// enable did not copy the renamed file.
+#[test]
+fn a_file_renamed_under_its_writer_keeps_its_writes_when_the_secondary_goes_and_comes_back() {
+    use std::io::{BufRead, BufReader, Write};
+    for cycle in [false, true] {
+        let s = ShadowSet::new();
+        let writer = "import os, sys\nfd = os.open('/shadow/a', os.O_WRONLY | os.O_CREAT, 0o644)\nfor line in ['first', 'second', 'third']:\n    os.write(fd, (line + '\\n').encode())\n    print('wrote', flush=True)\n    if line != 'third':\n        sys.stdin.readline()\n";
+        let mut child = s.command("python3").args(["-c", writer]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        let mut input = child.stdin.take().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        assert_eq!(lines.next().unwrap().unwrap(), "wrote");
+        s.sh("mv /shadow/a /shadow/b && echo other > /shadow/a");
+        s.ctl_ok(&["disable", "secondary"]);
+        writeln!(input).unwrap();
+        assert_eq!(lines.next().unwrap().unwrap(), "wrote");
+        if cycle {
+            s.ctl_ok(&["enable", "secondary"]);
+        }
+        writeln!(input).unwrap();
+        assert_eq!(lines.next().unwrap().unwrap(), "wrote");
+        assert!(child.wait().unwrap().success());
+        if !cycle {
+            s.ctl_ok(&["enable", "secondary"]);
+        }
+        for member in [s.primary(), s.secondary()] {
+            assert_eq!(fs::read_to_string(member.join("b")).unwrap(), "first\nsecond\nthird\n", "{} (enable {})", member.display(), if cycle { "while open" } else { "after" });
+            assert_eq!(fs::read_to_string(member.join("a")).unwrap(), "other\n");
+        }
+        s.assert_identical();
+    }
+}
+
 /// A time change through an fd opened while both members were written, made while one is
 /// away: recorded, so the member's enable gives it the lead's times. Before, `futimens`
 /// was neither journalled nor on the change list, and the enable left the old times
