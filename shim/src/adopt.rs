@@ -62,7 +62,8 @@ fn adopt_fd(view: &crate::members::View, fd: c_int) {
     };
     let Some(flags) = std::fs::read_to_string(format!("/proc/thread-self/fdinfo/{fd}")).ok().and_then(|t| parse_fdinfo_flags(&t)) else { return };
     if !on_lead {
-        let unlinked = real::fstat(fd).is_ok_and(|st| st.st_nlink == 0);
+        // Asked of /proc, not of that member, which may hang (a dead server: why the lead left).
+        let unlinked = target.ends_with(b" (deleted)");
         match crate::members::move_to_lead(view, fd, &rel, flags) {
             Ok(()) => {}
             // Nobody's to diverge (see below), unless an O_TMPFILE file that may be linked.

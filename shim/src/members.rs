@@ -1088,12 +1088,14 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View) {
 
 /// The name under the prefix of the file the program's `fd` is open on, as the kernel gives
 /// it now in `v`'s lead: the name it was opened by may since be another file's (renamed by
-/// this or another process). None for a file with no name left, or out of the lead.
+/// this or another process). None for a file with no name left, or out of the lead. Asked
+/// of /proc alone, never of the file system: the lead it is asked about may be a member
+/// that hangs (a dead network server), being left for that reason.
 fn name_now(fd: c_int, v: &View) -> Option<Rel> {
-    if real::fstat(fd).ok()?.st_nlink == 0 {
+    let target = real::readlink(&std::ffi::CString::new(format!("/proc/thread-self/fd/{fd}")).ok()?).ok()?;
+    if target.ends_with(b" (deleted)") {
         return None;
     }
-    let target = real::readlink(&std::ffi::CString::new(format!("/proc/thread-self/fd/{fd}")).ok()?).ok()?;
     v.rel_in_lead(&target).map(Rel)
 }
 
