@@ -832,8 +832,10 @@ pub fn publish_mappings(n: usize) {
 /// as an operation in flight, so that a `shadowctl` change waits until the follower has
 /// every byte written under the old state.
 pub fn queue_in_flight(on: bool) {
+    // The slot's count alone: the queue is nobody's operation on a thread (its thread
+    // ends it, another began it).
     let i = SLOT.load(Ordering::Relaxed);
-    if on { arrive(i) } else { leave(i) }
+    if on { slot_arrive(i) } else { slot_leave(i) }
 }
 
 /// The write-behind queue's size, for `shadowctl status`.
@@ -870,6 +872,11 @@ fn in_operation() -> bool {
 /// The operation of slot `i` is over: it acted on the epoch last applied.
 fn leave(i: usize) {
     IN_OPERATION.with(|n| n.set(n.get().saturating_sub(1)));
+    slot_leave(i);
+}
+
+/// `leave` for the slot's count alone.
+fn slot_leave(i: usize) {
     if i != usize::MAX {
         let slot = shared().registry.slot(i);
         // Stored only when it moves: a locked instruction on every hook otherwise, and the
@@ -886,6 +893,11 @@ fn leave(i: usize) {
 /// An operation of slot `i` begins.
 fn arrive(i: usize) {
     IN_OPERATION.with(|n| n.set(n.get() + 1));
+    slot_arrive(i);
+}
+
+/// `arrive` for the slot's count alone.
+fn slot_arrive(i: usize) {
     if i != usize::MAX {
         shared().registry.slot(i).in_flight.fetch_add(1, Ordering::SeqCst);
     }
