@@ -1190,7 +1190,11 @@ impl Ocb {
             // no recover due (found by a helper's hunt: Postfix's daemons write lock files
             // root made, 2 to 52 of 200 such files a run).
             Err(Errno(libc::EPERM | libc::EACCES)) => {
-                if real::fstat(sfd).is_ok_and(|f| (f.st_mtime, f.st_mtime_nsec) != (lead.st_mtime, lead.st_mtime_nsec)) {
+                // Refused for another reason (an append-only or immutable file refuses every
+                // caller, root too, and recover as well): left as the kernel has it.
+                let euid = unsafe { libc::geteuid() };
+                let not_owner = euid != 0 && euid != lead.st_uid;
+                if not_owner && real::fstat(sfd).is_ok_and(|f| (f.st_mtime, f.st_mtime_nsec) != (lead.st_mtime, lead.st_mtime_nsec)) {
                     self.mark_insecure_because("its times could not be made the lead's: the writer does not own the file".to_string());
                 }
             }
