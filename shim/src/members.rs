@@ -661,6 +661,12 @@ pub fn retire_unused_intents() {
     retire(&mut hot(), coarse_ms(), true);
 }
 
+/// The epoch of the set's state this process applied last (a change applied since moves
+/// it).
+pub fn applied_epoch() -> u64 {
+    APPLIED.load(Ordering::SeqCst)
+}
+
 /// From `_exit`: whether this process applied the set's state as it is now. A change
 /// `shadowctl` made since the process's last hook is applied at its next one, which
 /// `_exit` cannot be (applying allocates): its follower fds may be a member no longer

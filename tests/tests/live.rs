@@ -620,6 +620,31 @@ fn a_file_renamed_under_its_writer_keeps_its_writes_when_the_secondary_goes_and_
     }
 }
 
+/// Read-only opens made as the lead moves: each fd is the new lead's file. Before, an open
+/// whose wait outside the shim applied the move on its way back kept an fd on the old
+/// lead's file, which no table held to move: reads through it gave the disabled member's
+/// frozen bytes, and a change through it reached that member alone, reported as renamed
+/// (the "false" 00020 of primary cycling; found by a helper's validation run, 28 in 20 s).
+#[test]
+fn read_only_opens_as_the_lead_moves_are_of_the_new_lead() {
+    let s = ShadowSet::new();
+    s.sh("mkdir /shadow/d && echo x > /shadow/d/f");
+    let opener = "import os, sys, time\nend, n, off = time.time() + float(sys.argv[1]), 0, 0\nwhile time.time() < end:\n    n += 1\n    fd = os.open('/shadow/d/f', os.O_RDONLY)\n    l1 = os.stat('/shadow/d/f').st_ino; f = os.fstat(fd).st_ino; l2 = os.stat('/shadow/d/f').st_ino\n    off += l1 == l2 and f != l1\n    os.close(fd)\nprint('opens', n, 'off', off)\n";
+    let mut child = s.command("python3").args(["-c", opener, "6"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut cycles = 0;
+    while child.try_wait().unwrap().is_none() {
+        if s.ctl(&["disable", "primary"]).0 == 0 {
+            cycles += 1;
+            s.ctl_ok(&["enable", "primary"]);
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.trim_end().ends_with(" off 0"), "after {cycles} disables: {text}");
+    assert!(cycles >= 10, "only {cycles} disables went through: {text}");
+    s.assert_identical();
+}
+
 /// A time change through an fd opened while both members were written, made while one is
 /// away: recorded, so the member's enable gives it the lead's times. Before, `futimens`
 /// was neither journalled nor on the change list, and the enable left the old times

@@ -41,7 +41,9 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, handing: bool, resolv
     let held = std::cell::RefCell::new(Vec::new());
     let made = std::cell::Cell::new(flags);
     let handed = std::cell::Cell::new(false);
+    let applied_at_open = std::cell::Cell::new(crate::members::applied_epoch());
     let open = || {
+        applied_at_open.set(crate::members::applied_epoch());
         super::on_lead_res(&sp, "open", |at| {
             let waits = |st: Option<&libc::stat64>| {
                 let waits = handing && may_wait(st, flags);
@@ -61,6 +63,13 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, handing: bool, resolv
         })
     };
     let adopt = |fd, intent| {
+        // A member change applied since the lead's open (a read-only one waits outside, and
+        // arrives again on its way out) left `fd` on the old lead's file, which no table
+        // held to move: before, reads through it gave a disabled member's frozen bytes, and
+        // changes through it reached that member alone, reported as renamed (00020).
+        if crate::members::applied_epoch() != applied_at_open.get() {
+            let _ = onto_lead_if_left(fd);
+        }
         let mut st = real::fstat(fd).ok()?;
         if twinned || st.st_mode & libc::S_IFMT != libc::S_IFDIR {
             return adopt_with_stat(fd, &st, sp.rel().clone(), made.get(), mode, twin(&sp), Some(intent));
@@ -83,6 +92,20 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, handing: bool, resolv
     }
 }
 
+/// An open's `fd` (in no table yet) found on a member that is not the lead, after taking a
+/// name or waiting applied a member change that moved the lead, is moved to the lead's file
+/// of that name; whether it was. None when it could not be.
+fn onto_lead_if_left(fd: c_int) -> Option<bool> {
+    let v = crate::members::view();
+    let target = real::readlink(&CString::new(format!("/proc/thread-self/fd/{fd}")).ok()?).ok()?;
+    if v.rel_in_lead(&target).is_some() {
+        return Some(false);
+    }
+    let Some(rel) = v.rel_in_any(&target) else { return Some(false) };
+    crate::members::move_to_lead(&v, fd, &rel, real::fcntl(fd, libc::F_GETFL, 0).ok()?).ok()?;
+    Some(true)
+}
+
 /// The name, held, by which the follower's twin of a directory a read-only open found is
 /// opened: that open held no name (it could not know it opens a directory), and another
 /// process may have renamed the directory since, leaving the follower's directory by that
@@ -99,8 +122,7 @@ fn dir_name_held(fd: c_int, sp: &Spath, st: &mut libc::stat64) -> Option<(crate:
     }
     let v = crate::members::view();
     let link = CString::new(format!("/proc/thread-self/fd/{fd}")).ok()?;
-    if let Some(rel) = real::readlink(&link).ok().filter(|t| v.rel_in_lead(t).is_none()).and_then(|t| v.rel_in_any(&t)) {
-        crate::members::move_to_lead(&v, fd, &rel, real::fcntl(fd, libc::F_GETFL, 0).ok()?).ok()?;
+    if onto_lead_if_left(fd)? {
         *st = real::fstat(fd).ok()?;
     }
     for _ in 0..3 {
