@@ -41,11 +41,11 @@ test-deps:
 test: build test-deps
 	$(CARGO) test --release --workspace --exclude shadow-tests
 	$(MAKE) -C c-tests
-	c-tests/run.sh --lib $(CURDIR)/$(REL)/libshadow.so --ctl $(CURDIR)/$(REL)/shadowctl
+	c-tests/run.sh -j 2 --lib $(CURDIR)/$(REL)/libshadow.so --ctl $(CURDIR)/$(REL)/shadowctl
 	LIBSHADOW=$(CURDIR)/$(REL)/libshadow.so $(CARGO) test --release -p shadow-tests -- --test-threads=2
 	# Again with write-behind on (config write_behind): every C test, the crash test, the
 	# member-failure tests and the databases.
-	c-tests/run.sh --write-behind --lib $(CURDIR)/$(REL)/libshadow.so --ctl $(CURDIR)/$(REL)/shadowctl
+	c-tests/run.sh -j 2 --write-behind --lib $(CURDIR)/$(REL)/libshadow.so --ctl $(CURDIR)/$(REL)/shadowctl
 	SHADOW_TEST_WRITE_BEHIND=1 LIBSHADOW=$(CURDIR)/$(REL)/libshadow.so $(CARGO) test --release -p shadow-tests --test crash --test failure --test databases -- --test-threads=2
 	$(MAKE) bench-quick
 

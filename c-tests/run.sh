@@ -9,14 +9,17 @@ lib=$root/target/release/libshadow.so
 ctl=$root/target/release/shadowctl
 keep=0
 extra=
+jobs=1
 
 usage() {
 	cat <<EOF
-usage: c-tests/run.sh [--lib PATH] [--ctl PATH] [--keep] [--write-behind] [TEST...]
+usage: c-tests/run.sh [--lib PATH] [--ctl PATH] [--keep] [--write-behind] [-j N] [TEST...]
   --lib PATH   shim to preload (default: target/release/libshadow.so)
   --ctl PATH   shadowctl used to compare members (default: target/release/shadowctl)
   --keep       keep every test's temp dir, not only failing ones
   --write-behind  run every test with write_behind = true in its config
+  -j N         run N tests at once (default 1); each still has a set of its own, and
+               its report is printed whole when it ends
   TEST         test names (c-tests/NAME.c); default: all of them
 EOF
 }
@@ -27,6 +30,7 @@ while [ $# -gt 0 ]; do
 	--ctl) [ $# -ge 2 ] || { usage >&2; exit 2; }; ctl=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
 	--write-behind) extra='write_behind = true'; shift ;;
+	-j) [ $# -ge 2 ] && [[ $2 =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: -j needs a number of tests to run at once" >&2; exit 2; }; jobs=$2; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	--) shift; break ;;
 	-*) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -204,14 +208,43 @@ EOF
 passed=0
 failed=0
 failed_names=()
-for name in "${tests[@]}"; do
-	if run_one "$name"; then
+# Tally of one finished test: its report (printed whole, so that reports of tests run
+# at once never interleave) and its status.
+tally() {
+	local name=$1 rc=$2 report=$3
+	cat "$report"
+	rm -f "$report"
+	if [ "$rc" -eq 0 ]; then
 		passed=$((passed + 1))
 	else
 		failed=$((failed + 1))
 		failed_names+=("$name")
 	fi
+}
+reports=$(mktemp -d "${TMPDIR:-/tmp}/libshadow-ctest-reports.XXXXXX")
+declare -A running=()
+# Waits for one of the tests running at once to end and tallies it.
+reap() {
+	local pid rc
+	wait -n -p pid "${!running[@]}"
+	rc=$?
+	tally "${running[$pid]}" "$rc" "$reports/${running[$pid]}"
+	unset "running[$pid]"
+}
+for name in "${tests[@]}"; do
+	if [ "$jobs" -eq 1 ]; then
+		run_one "$name" >"$reports/$name" 2>&1
+		tally "$name" $? "$reports/$name"
+		continue
+	fi
+	[ ${#running[@]} -lt "$jobs" ] || reap
+	run_one "$name" >"$reports/$name" 2>&1 &
+	running[$!]=$name
 done
+while [ ${#running[@]} -gt 0 ]; do
+	reap
+done
+rmdir "$reports"
 
 [ $failed -gt 0 ] && echo "failed: ${failed_names[*]}"
 echo "$passed passed, $failed failed"
