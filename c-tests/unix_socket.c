@@ -2,7 +2,8 @@
 // with a socket node on the follower (so chmod, rename and unlink of it reach both);
 // connect and sendto reach it; a name that does not fit is ENAMETOOLONG. The names the
 // kernel gives back (getsockname, getpeername, accept, recvfrom, recvmsg) are the program's
-// own, never a member's path.
+// own, never a member's path. sendmmsg to names under the prefix reaches them too (it was
+// given to the kernel as it was: ENOENT).
 #include "check.h"
 
 #include <stddef.h>
@@ -90,6 +91,47 @@ int main(void)
 	CHECK_EQ(recvmsg(dg, &msg, 0), 2);
 	CHECK_STREQ(got.sun_path, SHADOW "/run/snd.sock");
 	CHECK_EQ(msg.msg_namelen, offsetof(struct sockaddr_un, sun_path) + strlen(SHADOW "/run/snd.sock") + 1);
+
+	/* sendmmsg to names under the prefix, absolute and relative, and to none (connected). */
+	struct sockaddr_un to[2];
+	socklen_t tolen[2] = { addr(&to[0], SHADOW "/run/dg.sock"), addr(&to[1], "dg.sock") };
+	struct iovec parts[3] = { { "m1", 2 }, { "m2", 2 }, { "m3", 2 } };
+	struct mmsghdr mm[3];
+	memset(mm, 0, sizeof mm);
+	for (int i = 0; i < 3; i++) {
+		mm[i].msg_hdr.msg_iov = &parts[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	for (int i = 0; i < 2; i++) {
+		mm[i].msg_hdr.msg_name = &to[i];
+		mm[i].msg_hdr.msg_namelen = tolen[i];
+	}
+	mm[2].msg_hdr.msg_name = &to[0];
+	mm[2].msg_hdr.msg_namelen = tolen[0];
+	errno = 0;
+	CHECK_EQ(sendmmsg(snd, mm, 3, 0), 3);
+	CHECK_EQ(errno, 0);
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ(mm[i].msg_len, 2);
+		memset(buf, 0, sizeof buf);
+		CHECK_EQ(recv(dg, buf, sizeof buf, 0), 2);
+		char want[3] = { 'm', '1' + i, 0 };
+		CHECK_STREQ(buf, want);
+	}
+	/* The first message refused: its error, as natively. */
+	struct sockaddr_un none;
+	mm[0].msg_hdr.msg_name = &none;
+	mm[0].msg_hdr.msg_namelen = addr(&none, SHADOW "/run/nobody.sock");
+	CHECK_ERR(sendmmsg(snd, mm, 3, 0), ENOENT);
+	/* A later one refused: the count sent before it, errno untouched. */
+	mm[0].msg_hdr.msg_name = &to[0];
+	mm[0].msg_hdr.msg_namelen = tolen[0];
+	mm[1].msg_hdr.msg_name = &none;
+	mm[1].msg_hdr.msg_namelen = addr(&none, SHADOW "/run/nobody.sock");
+	errno = 0;
+	CHECK_EQ(sendmmsg(snd, mm, 3, 0), 1);
+	CHECK_EQ(errno, 0);
+	CHECK_EQ(recv(dg, buf, sizeof buf, 0), 2);
 
 	/* The namespace stays identical. */
 	CHECK_SYS(chmod("dg.sock", 0600));

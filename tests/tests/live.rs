@@ -1068,3 +1068,58 @@ fn shadowctl_run_under_the_shim_does_not_hang_the_set() {
     assert_eq!(String::from_utf8_lossy(&s.read("a")), "a\nb\nc\n");
     s.assert_identical();
 }
+
+/// A server listening on sockets it bound under the prefix (a stream one, a datagram one)
+/// keeps its clients through member changes: a client's connect, or a datagram sent by
+/// name, finds the lead's node, on which nothing listens once the lead has moved (the
+/// server bound the other member's). Before, every client was refused (ECONNREFUSED) from
+/// `disable primary` until the enable.
+#[test]
+fn clients_reach_a_server_on_a_socket_under_the_prefix_while_the_lead_moves() {
+    use std::io::{BufRead, BufReader};
+    let s = ShadowSet::new();
+    let server = "import socket, os\n\
+        st = socket.socket(socket.AF_UNIX); st.bind('/shadow/sock'); st.listen(8)\n\
+        dg = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); dg.bind('/shadow/dgram')\n\
+        print('ready', flush=True)\n\
+        while True:\n\
+        \x20   c, _ = st.accept(); c.sendall(b'hello'); c.close()\n\
+        \x20   d = dg.recv(64)\n\
+        \x20   with open('/shadow/got', 'ab') as f: f.write(d + b'\\n')\n";
+    struct Server(Child);
+    impl Drop for Server {
+        // A failed assert must not leave it holding the test's output open.
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut srv = Server(s.command("python3").arg("-c").arg(server).stdout(Stdio::piped()).spawn().unwrap());
+    let mut ready = String::new();
+    BufReader::new(srv.0.stdout.take().unwrap()).read_line(&mut ready).unwrap();
+    assert_eq!(ready, "ready\n");
+    let client = |round: &str| {
+        let py = format!(
+            "import socket\n\
+             c = socket.socket(socket.AF_UNIX); c.connect('/shadow/sock'); print(c.recv(16).decode())\n\
+             socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b'{round}', '/shadow/dgram')\n"
+        );
+        let out = s.command("python3").arg("-c").arg(py).output().unwrap();
+        assert!(out.status.success() && out.stdout == b"hello\n", "client at {round}: {out:?}");
+    };
+    client("both");
+    let mut rounds = vec!["both"];
+    for (verb, member) in [("disable", "primary"), ("enable", "primary"), ("disable", "secondary"), ("enable", "secondary"), ("disable", "primary"), ("enable", "primary")] {
+        s.ctl_ok(&[verb, member]);
+        let round = format!("{verb}-{member}");
+        client(&round);
+        rounds.push(Box::leak(round.into_boxed_str()));
+    }
+    drop(srv);
+    let got: Vec<String> = String::from_utf8(s.read("got")).unwrap().lines().map(str::to_owned).collect();
+    assert_eq!(got, rounds, "every datagram reached the server, in order");
+    // Nothing listens now: the lead's refusal, as natively.
+    let out = s.command("python3").arg("-c").arg("import socket\ntry: socket.socket(socket.AF_UNIX).connect('/shadow/sock')\nexcept OSError as e: print(e.errno)").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), libc::ECONNREFUSED.to_string(), "{out:?}");
+    s.assert_identical();
+}

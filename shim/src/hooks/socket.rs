@@ -144,14 +144,21 @@ unsafe fn named<T: FfiReturn>(addr: *const sockaddr, len: socklen_t, shadowed: i
 /// waited for ever, and so did the `pthread_join` of a thread cancelled while it waited. A
 /// name too long for the socket address but through a directory the shim holds is used
 /// inside, while that directory is sure to stay open.
+///
+/// Refused by the lead's node (no listener), the call is made again with the
+/// name in the other member (`listener_elsewhere`).
 unsafe fn named_outside<T: FfiReturn>(what: &str, addr: *const sockaddr, len: socklen_t, call: impl Fn(*const sockaddr, socklen_t) -> T) -> T {
     let Some(name) = unix_name(addr, len) else { return call(addr, len) };
     let name_ptr = name.as_ptr() as *const c_char;
+    // A flag, nothing to drop: the frame the outside call is made from must have no
+    // cleanup for a cancellation's forced unwind to meet (it aborted the process).
+    let shadowed = std::cell::Cell::new(false);
     super::path_hook_or_lead(
         libc::AT_FDCWD,
         name_ptr,
         false,
         |sp| {
+            shadowed.set(true);
             super::on_lead_res(&sp, what, |at| match lead_name(&sp, at)? {
                 LeadName::Plain(n) => Ok(Err(n)),
                 through => {
@@ -160,8 +167,44 @@ unsafe fn named_outside<T: FfiReturn>(what: &str, addr: *const sockaddr, len: so
                 }
             })
         },
-        |p| by_name(p, name_ptr, addr, len, &call),
+        |p| {
+            let r = by_name(p, name_ptr, addr, len, &call);
+            if r == T::FAILED && shadowed.get() { listener_elsewhere(name_ptr, &call).unwrap_or(r) } else { r }
+        },
     )
+}
+
+/// A socket the program bound under the prefix is the lead's node only while that member
+/// leads: its listener holds the socket, the node names it. Once the lead moves (its member
+/// disabled or failed, or back again after an enable), a client's connect finds the other
+/// member's node, on which nothing listens: ECONNREFUSED, where natively the server that
+/// still runs answered (found 2026-12-05: `shadowctl disable primary` cut a running
+/// server's clients off until the enable). Refused so (ECONNREFUSED: the lead has the node),
+/// the call is made again with the socket's name (`name`, the program's) in the other
+/// member, whatever its state: naming a node writes nothing. Its answer only if it
+/// succeeds; the lead's error otherwise, errno as the lead's call left it. A name the lead
+/// lacks (ENOENT) is not looked for elsewhere: the program may have removed it while the
+/// other member was out of service, which still has it.
+///
+/// Made from the hook's own frame, with nothing there to drop: a cancellation's forced
+/// unwind that meets a cleanup in an exported function's frame aborts the process (the
+/// other member's backlog may be full, and the call wait).
+unsafe fn listener_elsewhere<T: FfiReturn>(name: *const c_char, call: &impl Fn(*const sockaddr, socklen_t) -> T) -> Option<T> {
+    let refused = Errno::last();
+    if refused.0 != libc::ECONNREFUSED {
+        return None;
+    }
+    let other = boundary::prepare(|| {
+        let crate::resolve::Target::Shadowed(sp) = crate::resolve::resolve(libc::AT_FDCWD, crate::mem::path(name)?) else { return None };
+        let v = crate::members::view();
+        let other = shadow_core::Member::ALL.into_iter().find(|&m| m != v.lead)?;
+        address(v.path(other, &sp.rel().0).as_bytes()).ok()
+    });
+    let answered = other.map(|(un, l)| call(&un as *const sockaddr_un as *const sockaddr, l)).filter(|&r| r != T::FAILED);
+    if answered.is_none() {
+        refused.set();
+    }
+    answered
 }
 
 /// `call` with the program's address when `p` is its own name, else with an address naming
@@ -297,13 +340,37 @@ unsafe fn messages<'a>(msgs: *mut libc::mmsghdr, n: usize) -> &'a [libc::mmsghdr
     std::slice::from_raw_parts(msgs, n)
 }
 
-/// sendmmsg(2): as sendmsg for the fds each message passes.
+/// sendmmsg(2): as sendmsg for the fds each message passes. A vector with a message to a
+/// socket named by a path is sent one message at a time through `sendmsg`, so that each
+/// name under the prefix is the lead's (before, the kernel was given `/shadow/...` itself:
+/// ENOENT); as natively, the count sent, or the first message's error.
 #[no_mangle]
 pub unsafe extern "C" fn sendmmsg(fd: c_int, msgs: *mut libc::mmsghdr, n: libc::c_uint, flags: c_int) -> c_int {
-    if set::is_active() {
-        messages(msgs, n as usize).iter().for_each(|m| share_passed(&m.msg_hdr));
+    if !set::is_active() {
+        return raw::sendmmsg(fd, msgs, n, flags);
     }
-    raw::sendmmsg(fd, msgs, n, flags)
+    let saved = Errno::last();
+    let all = messages(msgs, n as usize);
+    if !all.iter().any(|m| unix_name(m.msg_hdr.msg_name as *const sockaddr, m.msg_hdr.msg_namelen).is_some()) {
+        all.iter().for_each(|m| share_passed(&m.msg_hdr));
+        return raw::sendmmsg(fd, msgs, n, flags);
+    }
+    let mut sent = 0;
+    // The kernel sends at most UIO_MAXIOV of them.
+    for i in 0..all.len().min(libc::UIO_MAXIOV as usize) {
+        let m = msgs.add(i);
+        let r = sendmsg(fd, &(*m).msg_hdr, flags);
+        if r < 0 {
+            if sent == 0 {
+                return -1;
+            }
+            saved.set();
+            return sent;
+        }
+        (*m).msg_len = r as libc::c_uint;
+        sent += 1;
+    }
+    sent
 }
 
 /// recvmmsg(2): as recvmsg for the fds each message received passes.
