@@ -552,8 +552,21 @@ fn kernel_name(fd: c_int) -> Option<Vec<u8>> {
 /// renamed since it was opened), by the name the kernel gives it now in the lead member
 /// (the callers hold the name and check that it still names the file).
 pub fn name_now(fd: c_int) -> Option<Spath> {
+    match name_now_in_any(fd)? {
+        (sp, true) => Some(sp),
+        _ => None,
+    }
+}
+
+/// `name_now` in whichever member the fd's file lies (a node opened before the lead
+/// moved lies in the member that led then), and whether that is the lead.
+pub fn name_now_in_any(fd: c_int) -> Option<(Spath, bool)> {
     let real_path = real::readlink(&CString::new(format!("/proc/thread-self/fd/{fd}")).ok()?).ok()?;
-    Some(Spath::from_rel(Rel(crate::members::view().rel_in_lead(&real_path)?)))
+    let v = crate::members::view();
+    match v.rel_in_lead(&real_path) {
+        Some(rel) => Some((Spath::from_rel(Rel(rel)), true)),
+        None => Some((Spath::from_rel(Rel(v.rel_in_any(&real_path)?)), false)),
+    }
 }
 
 /// The name under the prefix of the directory fd `fd` now (see `CwdDirs::rel`). The OCB

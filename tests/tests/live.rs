@@ -1123,3 +1123,43 @@ fn clients_reach_a_server_on_a_socket_under_the_prefix_while_the_lead_moves() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), libc::ECONNREFUSED.to_string(), "{out:?}");
     s.assert_identical();
 }
+
+/// A change made through the fd of a FIFO opened before the lead moved (the FIFO of the
+/// member that led then) is the FIFO's by its name: the new lead's, the one every later
+/// opener meets, and the one the enable copies back. Before, it reached the old lead's
+/// node alone, unreported, and the enable put the old mode, owner, attribute and times
+/// back.
+#[test]
+fn changes_through_a_fifo_opened_before_the_lead_moved_reach_the_fifo_by_its_name() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::fs::MetadataExt;
+    let s = ShadowSet::new();
+    s.sh("mkfifo -m 644 /shadow/fifo");
+    let py = "import os, sys\n\
+        fd = os.open('/shadow/fifo', os.O_RDWR)\n\
+        print('open', flush=True)\n\
+        sys.stdin.readline()\n\
+        os.fchmod(fd, 0o600)\n\
+        os.setxattr(fd, 'trusted.k', b'v')\n\
+        os.utime(fd, ns=(1_000_000_000, 2_000_000_000))\n\
+        st = os.stat('/shadow/fifo')\n\
+        print(oct(st.st_mode & 0o7777), os.getxattr('/shadow/fifo', 'trusted.k').decode(), st.st_mtime_ns, flush=True)\n";
+    let mut p = s.command("python3").arg("-c").arg(py).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut out = BufReader::new(p.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "open\n");
+    s.ctl_ok(&["disable", "primary"]);
+    p.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert!(p.wait().unwrap().success());
+    assert_eq!(line, "0o600 v 2000000000\n", "the program sees its changes by the FIFO's name");
+    s.ctl_ok(&["enable", "primary"]);
+    for m in [s.primary(), s.secondary()] {
+        let md = fs::symlink_metadata(m.join("fifo")).unwrap();
+        assert_eq!((md.mode() & 0o7777, md.mtime()), (0o600, 2), "{m:?}");
+    }
+    s.assert_identical();
+    assert!(!s.history().contains("00030"), "{}", s.history());
+}

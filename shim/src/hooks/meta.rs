@@ -222,14 +222,30 @@ fn journalled<T>(rel: &crate::resolve::Rel, what: &str, ocb: Option<&crate::ocb:
 /// kernel gives the node now, held while it still names it. Before, such changes reached
 /// the primary alone. Anything else: the fd's own call.
 fn on_node<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T, by_path: impl Fn(*const c_char) -> T) -> Res<T> {
-    node_change(fd, what, || op(fd).into_res(), |sp| super::on_follower(sp, |a| via_abs(a, &by_path)))
+    let by_path = |a: &At| via_abs(a, &by_path);
+    node_change(fd, what, || op(fd).into_res(), |sp| super::on_follower(sp, by_path), |sp| super::namespace::on_members(what, &sp, by_path))
 }
 
 /// `on_node`'s shape: `lead` through the fd, `follower` on the node's name in the
-/// follower, or `lead` alone where the fd names no node under the prefix.
-fn node_change<T>(fd: c_int, what: &str, lead: impl FnOnce() -> Res<T>, follower: impl FnOnce(&Spath) -> Option<Res<T>>) -> Res<T> {
-    let named = fdtable::is_node(fd).then(|| crate::resolve::name_now(fd)).flatten();
-    let (Some(sp), Ok(here)) = (named, real::fstat(fd)) else { return lead() };
+/// follower, or `lead` alone where the fd names no node under the prefix. A node opened
+/// before the lead moved lies in the member that led then: the change is the node's by its
+/// name (`by_name`, on the members written now), where the lead has a node of that type;
+/// before, it reached the fd's node alone, in a member out of service or no longer the
+/// lead, and was undone by the next resync, unreported. Where the lead has none, it is
+/// made through the fd and reported.
+fn node_change<T>(fd: c_int, what: &str, lead: impl FnOnce() -> Res<T>, follower: impl FnOnce(&Spath) -> Option<Res<T>>, by_name: impl FnOnce(Spath) -> Res<T>) -> Res<T> {
+    let named = fdtable::is_node(fd).then(|| crate::resolve::name_now_in_any(fd)).flatten();
+    let (Some((sp, on_lead)), Ok(here)) = (named, real::fstat(fd)) else { return lead() };
+    if !on_lead {
+        let v = crate::members::view();
+        let kind = |st: libc::stat64| st.st_mode & libc::S_IFMT;
+        if sp.at_lead(&v).and_then(|a| real::fstatat(a.fd, &a.path, libc::AT_SYMLINK_NOFOLLOW)).is_ok_and(|st| kind(st) == kind(here)) {
+            return by_name(sp);
+        }
+        let r = lead()?;
+        crate::report::record(shadow_core::history::Code::NamespaceMismatch, sp.rel(), &format!("{what} through an fd of a node opened before the lead moved, whose name the lead no longer gives a node of its type: made on that member's node only"));
+        return Ok(r);
+    }
     let Some(_name) = crate::names::hold_naming(&sp, &here, libc::AT_SYMLINK_NOFOLLOW) else { return lead() };
     journalled(sp.rel(), what, None, lead, || follower(&sp))
 }
@@ -375,7 +391,7 @@ type SetTimes = fn(c_int, &[libc::timespec; 2]) -> Res<c_int>;
 /// enable that brought the member back left it the old times (`touch` as the primary was
 /// disabled and enabled).
 fn times_by_fd(fd: c_int, set: impl Fn(c_int) -> c_int, exact: SetTimes, replay: impl Fn(&At) -> c_int) -> Res<c_int> {
-    let Some(ocb) = fdtable::get(fd) else { return node_change(fd, "utimes", || set(fd).into_res(), |sp| copy_times(sp, replay)) };
+    let Some(ocb) = fdtable::get(fd) else { return node_change(fd, "utimes", || set(fd).into_res(), |sp| copy_times(sp, &replay), |sp| times_by_path(sp, &replay)) };
     journalled(&ocb.rel(), "utimes", Some(&ocb), || set(fd).into_res(), || lead_times_to_follower(fd, &ocb, exact, &set))
 }
 
