@@ -1026,7 +1026,13 @@ fn apply(old: &View, new: &View) {
     }
     let renewed = |m: Member| new.renewed(old, m);
     let same_lead_tree = new.lead == old.lead && new.dirs[new.lead.index()] == old.dirs[old.lead.index()];
-    for (ocb, fds) in &by_ocb {
+    let moving: Vec<bool> = by_ocb.iter().map(|(_, fds)| lead_moved(old, new) && !(same_lead_tree && real::fstat(fds[0]).is_ok_and(|st| st.st_nlink > 0))).collect();
+    // The program's locks, read for every file before any moves (a close of one fd of a
+    // file, the shim's own too, drops every POSIX lock the process holds on it), to be
+    // taken on the files it holds after: a new lead's, a follower's reopened.
+    let changed = lead_moved(old, new) || old.follower != new.follower || new.follower.is_some_and(renewed);
+    let held: Vec<Vec<crate::hooks::lock::Held>> = by_ocb.iter().map(|(_, fds)| if changed { crate::hooks::lock::held_before_move(fds[0]) } else { Vec::new() }).collect();
+    for ((ocb, fds), &lead_moved) in by_ocb.iter().zip(&moving) {
         // Another lead file only where the lead is another member or tree, or the same one
         // rewritten under the file (a resync after it was out replaced it: the program's
         // file has no name left). The lead's generation also moves when the other member
@@ -1034,7 +1040,6 @@ fn apply(old: &View, new: &View) {
         // name it was opened by, and one renamed since (by logrotate, by another process
         // that then made a new file there) became the program's fd on the file now at that
         // name, which got its writes.
-        let lead_moved = lead_moved(old, new) && !(same_lead_tree && real::fstat(fds[0]).is_ok_and(|st| st.st_nlink > 0));
         if lead_moved {
             switch_lead(ocb, fds, old, new);
             ocb.restripe(fds[0]);
@@ -1063,6 +1068,9 @@ fn apply(old: &View, new: &View) {
             }
             Some(_) => {}
         }
+    }
+    for ((ocb, fds), held) in by_ocb.iter().zip(&held).filter(|(_, h)| !h.is_empty()) {
+        crate::hooks::lock::take_again(&ocb.rel(), fds[0], ocb.secondary_fd(), held);
     }
     if new.lead != old.lead || renewed(new.lead) || old.follower != new.follower {
         crate::resolve::cwd_follows(old, new);

@@ -139,6 +139,9 @@ real_functions! {
     fn sigset(sig: c_int, disposition: libc::sighandler_t) -> libc::sighandler_t;
     fn siginterrupt(sig: c_int, interrupt: c_int) -> c_int;
     fn fcntl64(fd: c_int, cmd: c_int, arg: c_long) -> c_int;
+    fn flock(fd: c_int, op: c_int) -> c_int;
+    fn lockf(fd: c_int, cmd: c_int, len: off64_t) -> c_int;
+    fn lockf64(fd: c_int, cmd: c_int, len: off64_t) -> c_int;
     fn write(fd: c_int, buf: *const c_void, n: size_t) -> ssize_t;
     fn pwrite(fd: c_int, buf: *const c_void, n: size_t, off: off64_t) -> ssize_t;
     fn pwrite64(fd: c_int, buf: *const c_void, n: size_t, off: off64_t) -> ssize_t;

@@ -1163,3 +1163,69 @@ fn changes_through_a_fifo_opened_before_the_lead_moved_reach_the_fifo_by_its_nam
     s.assert_identical();
     assert!(!s.history().contains("00030"), "{}", s.history());
 }
+
+/// Locks a process holds on files under the prefix (POSIX, open file description, flock)
+/// keep other processes out through every member change: taken on the follower's file too,
+/// the member that becomes the lead holds them already; taken again on the files the
+/// holder has after the change. Before, from `disable primary` on, another process got
+/// every one of them.
+#[test]
+fn locks_keep_other_processes_out_while_the_lead_moves() {
+    use std::io::{BufRead, BufReader, Write};
+    let s = ShadowSet::new();
+    let holder = "import os, fcntl, sys, struct\n\
+        fd = os.open('/shadow/db', os.O_RDWR | os.O_CREAT, 0o644)\n\
+        os.write(fd, b'x' * 100)\n\
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, 0)\n\
+        fl = open('/shadow/flk', 'w'); fcntl.flock(fl, fcntl.LOCK_EX | fcntl.LOCK_NB)\n\
+        ofd = os.open('/shadow/ofd', os.O_RDWR | os.O_CREAT, 0o644)\n\
+        fcntl.fcntl(ofd, fcntl.F_OFD_SETLK, struct.pack('hhqqi', fcntl.F_WRLCK, 0, 0, 10, 0))\n\
+        print('locked', flush=True)\n\
+        for line in sys.stdin:\n\
+        \x20   os.write(fd, b'y'); print('wrote', flush=True)\n";
+    let other = "import os, fcntl, struct\n\
+        r = []\n\
+        fd = os.open('/shadow/db', os.O_RDWR)\n\
+        try: fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, 0); r.append('posix')\n\
+        except BlockingIOError: pass\n\
+        fl = open('/shadow/flk', 'a')\n\
+        try: fcntl.flock(fl, fcntl.LOCK_EX | fcntl.LOCK_NB); r.append('flock')\n\
+        except BlockingIOError: pass\n\
+        ofd = os.open('/shadow/ofd', os.O_RDWR)\n\
+        try: fcntl.fcntl(ofd, fcntl.F_OFD_SETLK, struct.pack('hhqqi', fcntl.F_WRLCK, 0, 0, 10, 0)); r.append('ofd')\n\
+        except BlockingIOError: pass\n\
+        print('taken:', *r)\n";
+    struct Holder(Child);
+    impl Drop for Holder {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut h = Holder(s.command("python3").arg("-c").arg(holder).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap());
+    let mut out = BufReader::new(h.0.stdout.take().unwrap());
+    let mut input = h.0.stdin.take().unwrap();
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "locked\n");
+    let try_locks = |when: &str| {
+        let o = s.command("python3").arg("-c").arg(other).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "taken:\n", "another process's locks {when}: {o:?}");
+    };
+    try_locks("at the start");
+    // The holder makes no call between these two: its locks on the secondary keep others out.
+    s.ctl_ok(&["disable", "primary"]);
+    try_locks("after disable primary, before the holder's next call");
+    for step in [["enable", "primary"], ["disable", "secondary"], ["enable", "secondary"], ["disable", "primary"], ["enable", "primary"]] {
+        s.ctl_ok(&step);
+        input.write_all(b"go\n").unwrap();
+        line.clear();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line, "wrote\n");
+        try_locks(&format!("after {step:?}"));
+    }
+    drop(input);
+    assert!(h.0.wait().unwrap().success());
+    s.assert_identical();
+    assert!(!s.history().contains("00030"), "{}", s.history());
+}

@@ -19,6 +19,7 @@ pub(crate) use aliases;
 pub mod data;
 pub mod dir;
 pub mod loader;
+pub mod lock;
 pub mod meta;
 pub mod namespace;
 pub mod open;

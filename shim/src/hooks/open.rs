@@ -457,6 +457,11 @@ pub fn let_go(fd: c_int) -> Option<Arc<Ocb>> {
         crate::behind::drain();
         if Arc::strong_count(o) == 1 {
             o.settle(fd);
+        } else if let Some(sfd) = o.secondary_fd() {
+            // The close drops every POSIX lock the process holds on the lead's file; the
+            // follower's fd stays open for the other fds of this open, so its locks are let
+            // go by hand (see lock.rs).
+            super::lock::let_go_posix(sfd);
         }
     }
     ocb
@@ -707,7 +712,7 @@ fn fcntl_core(fd: c_int, cmd: c_int, arg: c_long, real_fcntl: unsafe fn(c_int, c
 
 macro_rules! fcntl_hooks {
     ($($name:ident),*) => {$(
-        /// fcntl(2): F_DUPFD* add a link; F_SETFL tracks O_APPEND; lock waits run outside.
+        /// fcntl(2): F_DUPFD* add a link; F_SETFL tracks O_APPEND; locks are lock.rs's.
         #[no_mangle]
         pub unsafe extern "C" fn $name(fd: c_int, cmd: c_int, arg: c_long) -> c_int {
             if !fdtable::is_shadowed(fd) {
@@ -721,13 +726,8 @@ macro_rules! fcntl_hooks {
                 node_dup(fd, newfd);
                 return newfd;
             }
-            if matches!(cmd, libc::F_SETLKW | libc::F_OFD_SETLKW) {
-                // A lock wait may last for ever: made outside the shim, so that it holds
-                // none of the shim's locks (a fork would wait for it) and the program's
-                // handlers run at once. The follower's queued writes go first (another
-                // process may write the range once the lock is let go).
-                boundary::drain_queue();
-                return raw::$name(fd, cmd, arg);
+            if super::lock::is_lock(cmd) {
+                return super::lock::fcntl(fd, cmd, arg, || raw::$name(fd, cmd, arg));
             }
             boundary::hook(|| fcntl_core(fd, cmd, arg, raw::$name), || raw::$name(fd, cmd, arg))
         }

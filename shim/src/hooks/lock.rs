@@ -1,0 +1,302 @@
+//! Locks on shadowed files: fcntl's POSIX (`F_SETLK`, `F_SETLKW`) and open-file-description
+//! (`F_OFD_SETLK`, `F_OFD_SETLKW`) locks, `flock` and `lockf`. A lock is the kernel's, on one
+//! member's file; the program's is the lead's, made as it asked (a wait outside the shim).
+//! Each one taken or let go is then made on the follower's file too, without waiting, so
+//! that when the lead goes (a failure, `disable`), the member that becomes the lead already
+//! holds the program's locks, and another process's lock there is refused as natively.
+//! Before 2026-12-05 locks stayed on the old lead's file: from the move on, another process
+//! got every lock the holder still believed it held. When the lead moves, the locks this
+//! process held are taken again on the files it then holds (`held_before_move`,
+//! `take_again`): the shim's own closes drop POSIX locks, and a new description has none.
+
+use crate::boundary;
+use crate::fdtable;
+use crate::real::{raw, Errno};
+use crate::resolve::Rel;
+use libc::{c_int, c_long, off64_t};
+
+/// A lock as /proc reports it for a description (`/proc/PID/fdinfo/FD`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Held {
+    kind: Kind,
+    write: bool,
+    start: i64,
+    /// Inclusive; None: to the end of the file, whatever it grows to.
+    end: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Posix,
+    Ofd,
+    Flock,
+}
+
+/// The locks a `/proc/PID/fdinfo/FD` text lists (`lock:` lines; requests still waiting,
+/// `->`, are not held).
+fn parse_fdinfo(text: &str) -> Vec<Held> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("lock:"))
+        .filter(|l| !l.contains("->"))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // id: KIND ADVISORY|MANDATORY READ|WRITE PID DEV:INO START END
+            let kind = match *f.get(1)? {
+                "POSIX" => Kind::Posix,
+                "OFDLCK" => Kind::Ofd,
+                "FLOCK" => Kind::Flock,
+                _ => return None,
+            };
+            let write = match *f.get(3)? {
+                "WRITE" => true,
+                "READ" => false,
+                _ => return None,
+            };
+            let start = f.get(6)?.parse().ok()?;
+            let end = match *f.get(7)? {
+                "EOF" => None,
+                n => Some(n.parse().ok()?),
+            };
+            Some(Held { kind, write, start, end })
+        })
+        .collect()
+}
+
+/// The locks taken through the description `fd` is open on.
+fn held_by(fd: c_int) -> Vec<Held> {
+    std::fs::read_to_string(format!("/proc/thread-self/fdinfo/{fd}")).map(|t| parse_fdinfo(&t)).unwrap_or_default()
+}
+
+/// Takes `lock` through `fd` without waiting.
+fn take(fd: c_int, lock: &Held) -> Result<(), Errno> {
+    let r = match lock.kind {
+        Kind::Flock => unsafe { raw::flock(fd, if lock.write { libc::LOCK_EX } else { libc::LOCK_SH } | libc::LOCK_NB) },
+        Kind::Posix | Kind::Ofd => {
+            let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+            fl.l_type = if lock.write { libc::F_WRLCK } else { libc::F_RDLCK } as libc::c_short;
+            fl.l_whence = libc::SEEK_SET as libc::c_short;
+            fl.l_start = lock.start;
+            fl.l_len = lock.end.map_or(0, |e| e - lock.start + 1);
+            let cmd = if lock.kind == Kind::Ofd { libc::F_OFD_SETLK } else { libc::F_SETLK };
+            unsafe { raw::fcntl(fd, cmd, &mut fl as *mut libc::flock as c_long) }
+        }
+    };
+    if r == 0 { Ok(()) } else { Err(Errno::last()) }
+}
+
+/// A lock the program holds on the lead's file that the follower's refused (another
+/// process holds one there: a member change between the two): reported, the program's
+/// answer stands.
+fn not_followed(fd: c_int, e: Errno) {
+    boundary::prepare(|| {
+        let rel = fdtable::get(fd)?.rel();
+        crate::report::record(shadow_core::history::Code::NamespaceMismatch, &rel, &format!("lock: taken on the lead's file, refused on the follower's ({}): another process holds it there; if the lead goes, the lock is not held on the member that takes over", e.describe()));
+        Some(())
+    });
+}
+
+/// The follower's part of a lock call: an fcntl lock command with its range (made
+/// absolute), or a flock operation.
+#[derive(Clone, Copy)]
+enum Part {
+    Fcntl(c_int, libc::flock),
+    Flock(c_int),
+}
+
+impl Part {
+    /// Made on `sfd`, waiting if `wait`.
+    fn make(self, sfd: c_int, wait: bool) -> c_int {
+        match self {
+            Part::Fcntl(cmd, mut fl) => {
+                let cmd = match (cmd, wait) {
+                    (libc::F_SETLK | libc::F_SETLKW, w) => if w { libc::F_SETLKW } else { libc::F_SETLK },
+                    (_, w) => if w { libc::F_OFD_SETLKW } else { libc::F_OFD_SETLK },
+                };
+                unsafe { raw::fcntl(sfd, cmd, &mut fl as *mut libc::flock as c_long) }
+            }
+            Part::Flock(op) => unsafe { raw::flock(sfd, if wait { op & !libc::LOCK_NB } else { op | libc::LOCK_NB }) },
+        }
+    }
+
+    /// Whether the program's call waits for the lock.
+    fn waits(self) -> bool {
+        match self {
+            Part::Fcntl(cmd, fl) => matches!(cmd, libc::F_SETLKW | libc::F_OFD_SETLKW) && fl.l_type != libc::F_UNLCK as libc::c_short,
+            Part::Flock(op) => op & (libc::LOCK_NB | libc::LOCK_UN) == 0,
+        }
+    }
+}
+
+/// After the lead granted the program's lock call on `fd`: the follower's part (`part`
+/// given the follower's fd; None: the file has none), made at once. Where another process
+/// still holds the lock on the follower's file, as when it has just let go of the lead's
+/// (a process that ends closes its fds in order, the follower's, numbered high, last: the
+/// lock waits of `c-tests/lock_wait_fork.c` met its lock there), it is made again outside
+/// the shim: waited for if the program's call waits, else tried for up to 100 ms. Made from
+/// the hook's own frame with nothing there to drop: a cancellation's forced unwind that
+/// meets a cleanup in an exported function's frame aborts the process.
+unsafe fn follow(fd: c_int, part: impl FnOnce(c_int) -> Option<Part>) {
+    let refused = boundary::prepare(|| {
+        let sfd = fdtable::get(fd)?.secondary_fd()?;
+        let part = part(sfd)?;
+        match part.make(sfd, false) {
+            0 => None,
+            _ => Some((sfd, part, Errno::last())),
+        }
+    });
+    let Some((sfd, part, mut e)) = refused else { return };
+    if matches!(e.0, libc::EAGAIN | libc::EACCES) {
+        let saved = Errno::last();
+        let mut tries = 0;
+        e = loop {
+            if part.make(sfd, part.waits()) == 0 {
+                saved.set();
+                return;
+            }
+            let now = Errno::last();
+            tries += 1;
+            if (now.0 != libc::EINTR && part.waits()) || (!part.waits() && tries >= 100) {
+                break now;
+            }
+            if !part.waits() {
+                libc::usleep(1000);
+            }
+        };
+        saved.set();
+    }
+    not_followed(fd, e);
+}
+
+/// The follower's form of `fcntl(fd, cmd, arg)`'s lock: its range from the position made
+/// absolute (the follower's fd has a position of its own).
+fn fcntl_part(fd: c_int, cmd: c_int, arg: c_long) -> Option<Part> {
+    let p = arg as *const libc::flock;
+    if !crate::mem::readable(p.cast(), std::mem::size_of::<libc::flock>()) {
+        return None;
+    }
+    let mut fl = unsafe { p.read() };
+    if fl.l_whence == libc::SEEK_CUR as libc::c_short {
+        fl.l_start += crate::real::lseek(fd, 0, libc::SEEK_CUR).ok()?;
+        fl.l_whence = libc::SEEK_SET as libc::c_short;
+    }
+    Some(Part::Fcntl(cmd, fl))
+}
+
+/// Whether `cmd` takes or lets go of a lock.
+pub fn is_lock(cmd: c_int) -> bool {
+    matches!(cmd, libc::F_SETLK | libc::F_SETLKW | libc::F_OFD_SETLK | libc::F_OFD_SETLKW)
+}
+
+/// fcntl(2) lock commands on a shadowed fd (`raw` the lead's call): made outside the shim
+/// (a wait may last for ever: it must hold none of the shim's locks, which a fork would
+/// wait for, and the program's handlers run at once), the follower's queued writes first
+/// (another process may write the range once the lock is let go); then the follower's.
+pub unsafe fn fcntl(fd: c_int, cmd: c_int, arg: c_long, raw: impl Fn() -> c_int) -> c_int {
+    boundary::drain_queue();
+    let r = raw();
+    if r == 0 {
+        follow(fd, |_| fcntl_part(fd, cmd, arg));
+    }
+    r
+}
+
+/// A close of one of several fds of an open: as the kernel lets go of every POSIX lock the
+/// process holds on the lead's file, so on the follower's (`sfd`).
+pub fn let_go_posix(sfd: c_int) {
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = libc::F_UNLCK as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    unsafe { raw::fcntl(sfd, libc::F_SETLK, &mut fl as *mut libc::flock as c_long) };
+}
+
+/// flock(2): as fcntl's locks.
+#[no_mangle]
+pub unsafe extern "C" fn flock(fd: c_int, op: c_int) -> c_int {
+    if !fdtable::is_shadowed(fd) {
+        return raw::flock(fd, op);
+    }
+    boundary::drain_queue();
+    let r = raw::flock(fd, op);
+    if r == 0 {
+        follow(fd, |_| Some(Part::Flock(op)));
+    }
+    r
+}
+
+/// lockf(3), whose fcntl glibc makes with an internal call: as fcntl's POSIX lock of `len`
+/// bytes from the position.
+unsafe fn lockf_with(fd: c_int, cmd: c_int, len: off64_t, real: unsafe fn(c_int, c_int, off64_t) -> c_int) -> c_int {
+    if !fdtable::is_shadowed(fd) || cmd == libc::F_TEST {
+        return real(fd, cmd, len);
+    }
+    boundary::drain_queue();
+    let r = real(fd, cmd, len);
+    if r == 0 {
+        let mut fl: libc::flock = std::mem::zeroed();
+        fl.l_type = if cmd == libc::F_ULOCK { libc::F_UNLCK } else { libc::F_WRLCK } as libc::c_short;
+        fl.l_whence = libc::SEEK_CUR as libc::c_short;
+        fl.l_len = len;
+        let as_fcntl = if cmd == libc::F_LOCK { libc::F_SETLKW } else { libc::F_SETLK };
+        follow(fd, |_| fcntl_part(fd, as_fcntl, &mut fl as *mut libc::flock as c_long));
+    }
+    r
+}
+
+/// lockf(3)
+#[no_mangle]
+pub unsafe extern "C" fn lockf(fd: c_int, cmd: c_int, len: libc::off_t) -> c_int {
+    lockf_with(fd, cmd, len, |f, c, l| raw::lockf(f, c, l))
+}
+
+/// lockf64(3)
+#[no_mangle]
+pub unsafe extern "C" fn lockf64(fd: c_int, cmd: c_int, len: off64_t) -> c_int {
+    lockf_with(fd, cmd, len, |f, c, l| raw::lockf64(f, c, l))
+}
+
+/// The locks taken through the program's `fd` (on the lead's file), as /proc lists them:
+/// read before a member change, to be taken again after it (`take_again`).
+pub fn held_before_move(from: c_int) -> Vec<Held> {
+    held_by(from)
+}
+
+/// After a member change: `held` taken again through the program's `fd` (the new lead's
+/// file if the lead moved) and the follower's `sfd` (reopened if its member came back); a
+/// lock a description holds already is no change. One refused (another process took it
+/// between the change and this process's next call) is reported.
+pub fn take_again(rel: &Rel, fd: c_int, sfd: Option<c_int>, held: &[Held]) {
+    for lock in held {
+        for f in std::iter::once(fd).chain(sfd) {
+            if let Err(e) = take(f, lock) {
+                crate::report::record(shadow_core::history::Code::NamespaceMismatch, rel, &format!("lock: held when the lead moved, refused on the file now held ({}): another process took it meanwhile", e.describe()));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fdinfo_locks_are_read_with_their_kind_mode_and_range() {
+        let text = "pos:\t0\nflags:\t0100002\nmnt_id:\t29\nino:\t1234\n\
+            lock:\t1: POSIX  ADVISORY  WRITE 4321 00:1e:1234 0 9\n\
+            lock:\t2: FLOCK  ADVISORY  READ 4321 00:1e:1234 0 EOF\n\
+            lock:\t3: OFDLCK ADVISORY  READ -1 00:1e:1234 100 EOF\n\
+            lock:\t3: -> POSIX  ADVISORY  WRITE 99 00:1e:1234 0 9\n";
+        assert_eq!(
+            parse_fdinfo(text),
+            vec![
+                Held { kind: Kind::Posix, write: true, start: 0, end: Some(9) },
+                Held { kind: Kind::Flock, write: false, start: 0, end: None },
+                Held { kind: Kind::Ofd, write: false, start: 100, end: None },
+            ]
+        );
+    }
+
+    #[test]
+    fn lines_that_are_not_locks_are_left() {
+        assert_eq!(parse_fdinfo("lock:\t1: LEASE  ACTIVE    READ 1 00:1e:1 0 EOF\nlock: garbage\n"), vec![]);
+    }
+}
