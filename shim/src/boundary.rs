@@ -265,9 +265,11 @@ pub fn waiting<T>(wait: impl FnOnce() -> T) -> T {
     WAITING_WITHOUT_FORK_LOCK.fetch_add(1, Ordering::SeqCst);
     crate::forklock::unread(hold);
     let r = crate::members::waiting(wait);
+    let e = Errno::last();
     FORK_HOLD.with(|h| h.set(Some(crate::forklock::read())));
     WAITING_WITHOUT_FORK_LOCK.fetch_sub(1, Ordering::SeqCst);
     WAITING.with(|w| w.set(false));
+    e.set();
     r
 }
 

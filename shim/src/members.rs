@@ -929,10 +929,15 @@ pub fn waiting<T>(f: impl FnOnce() -> T) -> T {
         leave(i);
     }
     let r = f();
+    // The wait's errno is its caller's answer: settling may apply a member change, whose
+    // calls set errno (a read-only open of a missing file answered EINVAL, not ENOENT, as
+    // a disable or enable landed during it: Mercurial aborted its commits).
+    let e = Errno::last();
     if arrived {
         arrive(i);
     }
     settle(i);
+    e.set();
     r
 }
 

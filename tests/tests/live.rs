@@ -1229,3 +1229,30 @@ fn locks_keep_other_processes_out_while_the_lead_moves() {
     s.assert_identical();
     assert!(!s.history().contains("00030"), "{}", s.history());
 }
+
+/// A read-only open of a missing file answers ENOENT while members are disabled and enabled
+/// around it. Before, one that a member change landed in (applied as the open came back
+/// from its wait outside the shim) answered EINVAL, the errno of the change's own calls:
+/// Mercurial aborted its commits ("Invalid argument: .hg/bookmarks").
+#[test]
+fn an_open_of_a_missing_file_answers_enoent_while_members_change() {
+    let s = ShadowSet::new();
+    s.sh("mkdir /shadow/d");
+    let py = "import os, errno, collections, time\n\
+        c = collections.Counter(); end = time.time() + 3\n\
+        while time.time() < end:\n\
+        \x20   try: os.close(os.open('/shadow/d/missing', os.O_RDONLY)); c['opened'] += 1\n\
+        \x20   except OSError as e: c[errno.errorcode[e.errno]] += 1\n\
+        print(sorted(c))\n";
+    let opener = s.command("python3").arg("-c").arg(py).stdout(Stdio::piped()).spawn().unwrap();
+    let start = std::time::Instant::now();
+    let mut changes = 0;
+    while start.elapsed() < Duration::from_millis(2800) {
+        s.ctl_ok(&["disable", if changes % 4 < 2 { "secondary" } else { "primary" }]);
+        s.ctl_ok(&["enable", if changes % 4 < 2 { "secondary" } else { "primary" }]);
+        changes += 1;
+    }
+    let out = opener.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "['ENOENT']\n", "{changes} member changes");
+    s.assert_identical();
+}
