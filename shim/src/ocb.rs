@@ -878,13 +878,16 @@ impl Ocb {
                 // The follower is written, but not this file (its open there failed).
                 self.begin_intent(None);
             }
-            let value = primary()?;
+            let value = primary();
             // Not followed while the follower is not written: learnt again when it is.
             self.forget_position();
+            // A failed change too: the kernel may have stamped the file before refusing it
+            // (ext4's unaligned collapse, EINVAL), and the enable must give the member the
+            // lead's times (before, they stayed apart, unreported).
             if crate::members::tracking() {
                 crate::members::record_change(&self.rel(), Some(self));
             }
-            return Ok(value);
+            return value;
         };
         if let Follower::Alongside { after, .. } = follower {
             if !self.beside_now() {

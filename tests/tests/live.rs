@@ -1256,3 +1256,23 @@ fn an_open_of_a_missing_file_answers_enoent_while_members_change() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "['ENOENT']\n", "{changes} member changes");
     s.assert_identical();
 }
+
+/// A change the lead refuses may still have stamped the file (ext4 moves the mtime before
+/// refusing an unaligned collapse, natively too): made while the secondary is away, the
+/// file is on the change list all the same, and the enable gives the secondary the
+/// primary's times. Before, the members' mtimes stayed apart, unreported.
+#[test]
+fn a_refused_change_while_a_member_is_away_still_reaches_it_at_the_enable() {
+    let s = ShadowSet::new();
+    s.sh("head -c 300000 /dev/urandom > /shadow/f");
+    let before = fs::metadata(s.primary().join("f")).unwrap().modified().unwrap();
+    s.ctl_ok(&["disable", "secondary"]);
+    std::thread::sleep(Duration::from_millis(20));
+    let out = s.command("fallocate").args(["-c", "-o", "100", "-l", "100", "/shadow/f"]).output().unwrap();
+    assert!(!out.status.success(), "an unaligned collapse is refused: {out:?}");
+    let after = fs::metadata(s.primary().join("f")).unwrap().modified().unwrap();
+    assert_ne!(before, after, "this file system stamps a refused collapse (the case under test)");
+    s.ctl_ok(&["enable", "secondary"]);
+    s.assert_identical();
+    assert_eq!(fs::metadata(s.secondary().join("f")).unwrap().modified().unwrap(), after);
+}
