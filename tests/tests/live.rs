@@ -1276,3 +1276,21 @@ fn a_refused_change_while_a_member_is_away_still_reaches_it_at_the_enable() {
     s.assert_identical();
     assert_eq!(fs::metadata(s.secondary().join("f")).unwrap().modified().unwrap(), after);
 }
+
+/// Files written and closed one after another while a member is disabled and enabled in a
+/// loop end with the same times on both members. Before, a member change landing between a
+/// file's write and its close (where the follower gets the lead's times) left that file's
+/// mtimes apart, off the change list: a few files in every few hundred, unreported.
+#[test]
+fn files_written_through_member_changes_end_with_the_same_times() {
+    let s = ShadowSet::new();
+    let mut w = s.command("/bin/bash").arg("-c").arg("cd /shadow && for i in $(seq 1 600); do seq 1 500 > x$i; done").spawn().unwrap();
+    while w.try_wait().unwrap().is_none() {
+        for step in [["disable", "secondary"], ["enable", "secondary"], ["disable", "primary"], ["enable", "primary"]] {
+            s.ctl_ok(&step);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    assert!(w.wait().unwrap().success());
+    s.assert_identical();
+}
