@@ -1294,3 +1294,31 @@ fn files_written_through_member_changes_end_with_the_same_times() {
     assert!(w.wait().unwrap().success());
     s.assert_identical();
 }
+
+/// A program that starts as a member is disabled runs: its look at the members' stamps
+/// (made while the state said both were written) may find the survivor's moved on by the
+/// disable, which it then takes for what it is. Before, it was refused as if a member had
+/// been written by another host (exit 125). The stamps' reading is held up here (strace
+/// delays the first getxattr) so that the disable lands in it.
+#[test]
+fn a_program_starting_during_a_disable_runs() {
+    let s = ShadowSet::new();
+    s.sh("echo data > /shadow/f");
+    let prog = std::process::Command::new("strace")
+        .args(["-o", "/dev/null", "-e", "trace=getxattr", "-e", "inject=getxattr:delay_enter=500000:when=1"])
+        .arg("-E")
+        .arg(format!("LD_PRELOAD={}", shadow_tests::lib_path().display()))
+        .arg("-E")
+        .arg(format!("SHADOW_CONFIG={}", s.config().display()))
+        .args(["cat", "/shadow/f"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("strace is needed (make test installs it)");
+    std::thread::sleep(Duration::from_millis(250));
+    s.ctl_ok(&["disable", "secondary"]);
+    let out = prog.wait_with_output().unwrap();
+    assert!(out.status.success() && out.stdout == b"data\n", "{out:?}");
+    s.ctl_ok(&["enable", "secondary"]);
+    s.assert_identical();
+}
