@@ -5,7 +5,7 @@
 // writes go at the lead's offsets), the open failed EPERM, the file was reported insecure
 // and the follower kept the old size. Needs CAP_LINUX_IMMUTABLE (root, as CI runs) and a
 // file system with inode flags for the members (ext4 here); the flag is cleared at the end,
-// so that the harness can remove the files.
+// so that the harness can remove the files, and the follower then gets the lead's times.
 #include "check.h"
 
 #include <linux/fs.h>
@@ -41,6 +41,18 @@ int main(void)
 
 	CHECK_STREQ(read_whole_file(SHADOW "/log", NULL), "first\nsecond\nthird\nfourth\nfifth\n");
 	CHECK_STREQ(read_whole_file(member_path("secondary", SHADOW "/log"), NULL), "first\nsecond\nthird\nfourth\nfifth\n");
+	/* Its last closes could not give the follower the lead's times (a file that only
+	 * appends takes none, root's included): it gets them when the flag goes. The
+	 * follower's own are made old here, behind the shim's back, so that they differ
+	 * whatever the file system's clock granularity. */
+	const char *own = member_path("secondary", SHADOW "/log");
+	set_append_only(own, 0);
+	struct timespec old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	CHECK_SYS(utimensat(AT_FDCWD, own, old, 0));
+	set_append_only(own, 1);
 	set_append_only(SHADOW "/log", 0);
+	struct stat p = xstat(member_path("primary", SHADOW "/log")), q = xstat(own);
+	CHECK_EQ(q.st_mtim.tv_sec, p.st_mtim.tv_sec);
+	CHECK_EQ(q.st_mtim.tv_nsec, p.st_mtim.tv_nsec);
 	return 0;
 }

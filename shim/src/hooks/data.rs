@@ -363,7 +363,11 @@ struct SpaceResv {
 /// (ext4's `e`, extents), which another file system refuses (tmpfs: EOPNOTSUPP, and the
 /// file was reported insecure for every `chattr` on a mixed set): the follower gets the
 /// chattr flags it asks for (tree::INODE_FLAGS) over its own others.
-unsafe fn follower_attr_ioctl(f: c_int, req: libc::c_ulong, arg: *mut c_void) -> c_int {
+///
+/// An append-only or immutable file takes no times, root's included, so its last close
+/// could not give the follower the lead's (`lead`'s file) times: they are given when the
+/// flag goes (before, the members' mtimes stayed apart: `c-tests/append_only.c` in CI).
+unsafe fn follower_attr_ioctl(f: c_int, req: libc::c_ulong, arg: *mut c_void, lead: c_int) -> c_int {
     if req != FS_IOC_SETFLAGS || !crate::mem::readable(arg.cast(), std::mem::size_of::<c_int>()) {
         return raw::ioctl(f, req, arg);
     }
@@ -374,7 +378,14 @@ unsafe fn follower_attr_ioctl(f: c_int, req: libc::c_ulong, arg: *mut c_void) ->
     let asked = *(arg as *const c_int) as u32;
     let compared = shadow_core::tree::compared;
     let mut next = ((own as u32 & !compared(u32::MAX)) | compared(asked)) as c_int;
-    raw::ioctl(f, req, (&mut next as *mut c_int).cast())
+    let r = raw::ioctl(f, req, (&mut next as *mut c_int).cast());
+    const NO_TIMES: c_int = 0x10 | 0x20; // FS_IMMUTABLE_FL, FS_APPEND_FL
+    if r == 0 && own & NO_TIMES != 0 && next & NO_TIMES == 0 {
+        let saved = Errno::last();
+        let _ = real::fstat(lead).and_then(|st| real::futimens(f, &crate::ocb::times_of(&st)));
+        saved.set();
+    }
+    r
 }
 
 /// ioctl(2) on a shadowed fd. Calls that change a file's data, size or attributes are made
@@ -415,10 +426,10 @@ unsafe fn ioctl_core(ocb: &Ocb, fd: c_int, req: libc::c_ulong, arg: *mut c_void)
         FS_IOC_SETFLAGS | FS_IOC_FSSETXATTR => super::meta::on_fd(
             fd,
             "attribute ioctl",
-            |f| if f == fd { raw::ioctl(f, req, arg) } else { follower_attr_ioctl(f, req, arg) },
+            |f| if f == fd { raw::ioctl(f, req, arg) } else { follower_attr_ioctl(f, req, arg, fd) },
             |p| match real::open(std::ffi::CStr::from_ptr(p), libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY, 0) {
                 Ok(f) => {
-                    let r = follower_attr_ioctl(f, req, arg);
+                    let r = follower_attr_ioctl(f, req, arg, fd);
                     let _ = real::close(f);
                     r
                 }
