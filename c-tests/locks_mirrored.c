@@ -4,7 +4,8 @@
 // too, and a close of one of two fds of an open drops the POSIX ones on both, as the
 // kernel does on the lead's. Seen from a child that opens each member's file by its real
 // path (outside the prefix) and tries the same lock without waiting. Before, locks were
-// the lead's alone: the child got every one on the secondary.
+// the lead's alone: the child got every one on the secondary. Locks a new image inherits
+// are taken on the follower's file it is given.
 #include "check.h"
 
 #include <sys/file.h>
@@ -42,9 +43,16 @@ static void expect(const char *vpath, enum kind kind, int held, int line)
 }
 #define EXPECT(path, kind, held) expect((path), (kind), (held), __LINE__)
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const char *f = SHADOW "/f";
+	if (argc > 1) {
+		/* The image exec'd below: its inherited fd's locks are on the follower's file
+		 * the shim opened for it at start-up. */
+		EXPECT(f, POSIX, 1);
+		EXPECT(f, FLOCK, 1);
+		return 0;
+	}
 	int fd = CHECK_SYS(open(f, O_RDWR | O_CREAT, 0644));
 	CHECK_EQ(write(fd, "0123456789abcdef", 16), 16);
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
@@ -110,5 +118,14 @@ int main(void)
 	CHECK_SYS(fcntl(fd, F_OFD_SETLK, &fl));
 	CHECK_EQ(errno, 0);
 	CHECK_SYS(close(fd));
-	return 0;
+
+	/* Locks a new image inherits (a POSIX one survives exec; a flock one is the
+	 * description's) are held on the follower's file it gets too. */
+	fd = CHECK_SYS(open(f, O_RDWR));
+	CHECK_SYS(flock(fd, LOCK_EX));
+	fl.l_type = F_WRLCK;
+	CHECK_SYS(fcntl(fd, F_SETLK, &fl));
+	execl("/proc/self/exe", argv[0], "inherited", (char *)NULL);
+	check_fail(HERE, errno, "exec");
+	return 1;
 }

@@ -60,7 +60,8 @@ fn adopt_fd(view: &crate::members::View, fd: c_int) {
             None => return,
         },
     };
-    let Some(flags) = std::fs::read_to_string(format!("/proc/thread-self/fdinfo/{fd}")).ok().and_then(|t| parse_fdinfo_flags(&t)) else { return };
+    let Ok(fdinfo) = std::fs::read_to_string(format!("/proc/thread-self/fdinfo/{fd}")) else { return };
+    let Some(flags) = parse_fdinfo_flags(&fdinfo) else { return };
     if !on_lead {
         // Asked of /proc, not of that member, which may hang (a dead server: why the lead left).
         let unlinked = target.ends_with(b" (deleted)");
@@ -102,6 +103,12 @@ fn adopt_fd(view: &crate::members::View, fd: c_int) {
     if let Some(ocb) = adopt_with_stat(fd, &st, twin.rel().clone(), open_flags, st.st_mode & 0o7777, Twin::Path(&twin), None) {
         ocb.mark_shared();
         level_tail(fd, &ocb);
+        // Locks it came with (a POSIX one the image before exec took, a flock or OFD one on
+        // the description) are taken on the follower's file opened for it (see lock.rs).
+        let held = crate::hooks::lock::parse_fdinfo(&fdinfo);
+        if !held.is_empty() {
+            crate::hooks::lock::take_again(twin.rel(), fd, ocb.secondary_fd(), &held);
+        }
     }
 }
 

@@ -32,9 +32,18 @@ enum Kind {
     Flock,
 }
 
+/// Whether this process has taken a lock on a shadowed file (or inherited one): until then
+/// a member change reads no fd's locks.
+static SEEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether a member change must look for locks to take again (`held_before_move`).
+pub fn seen() -> bool {
+    SEEN.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The locks a `/proc/PID/fdinfo/FD` text lists (`lock:` lines; requests still waiting,
 /// `->`, are not held).
-fn parse_fdinfo(text: &str) -> Vec<Held> {
+pub fn parse_fdinfo(text: &str) -> Vec<Held> {
     text.lines()
         .filter_map(|l| l.strip_prefix("lock:"))
         .filter(|l| !l.contains("->"))
@@ -136,6 +145,7 @@ impl Part {
 /// the hook's own frame with nothing there to drop: a cancellation's forced unwind that
 /// meets a cleanup in an exported function's frame aborts the process.
 unsafe fn follow(fd: c_int, part: impl FnOnce(c_int) -> Option<Part>) {
+    SEEN.store(true, std::sync::atomic::Ordering::Relaxed);
     let refused = boundary::prepare(|| {
         let sfd = fdtable::get(fd)?.secondary_fd()?;
         let part = part(sfd)?;
@@ -265,6 +275,7 @@ pub fn held_before_move(from: c_int) -> Vec<Held> {
 /// lock a description holds already is no change. One refused (another process took it
 /// between the change and this process's next call) is reported.
 pub fn take_again(rel: &Rel, fd: c_int, sfd: Option<c_int>, held: &[Held]) {
+    SEEN.store(true, std::sync::atomic::Ordering::Relaxed);
     for lock in held {
         for f in std::iter::once(fd).chain(sfd) {
             if let Err(e) = take(f, lock) {
