@@ -5,7 +5,8 @@
 // kernel does on the lead's. Seen from a child that opens each member's file by its real
 // path (outside the prefix) and tries the same lock without waiting. Before, locks were
 // the lead's alone: the child got every one on the secondary. Locks a new image inherits
-// are taken on the follower's file it is given.
+// are taken on the follower's file it is given. One the follower's file refuses (another
+// process holds it there alone) is undone on the lead and fails.
 #include "check.h"
 
 #include <sys/file.h>
@@ -117,6 +118,49 @@ int main(int argc, char **argv)
 	fl.l_type = F_RDLCK;
 	CHECK_SYS(fcntl(fd, F_OFD_SETLK, &fl));
 	CHECK_EQ(errno, 0);
+	CHECK_SYS(close(fd));
+
+	/* A lock the lead grants and the follower's file refuses (another process holds it
+	 * there alone: here a child that locked the member file itself, as a holder that
+	 * moved with the lead and has not taken its locks again does) fails as it would on
+	 * the follower, the lead's locks put back as they were: a read lock asked to become a
+	 * write lock stays a read lock. */
+	fd = CHECK_SYS(open(f, O_RDWR));
+	struct flock rd = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
+	CHECK_SYS(fcntl(fd, F_SETLK, &rd));
+	int go[2], ready[2];
+	CHECK_SYS(pipe(go));
+	CHECK_SYS(pipe(ready));
+	pid_t other = CHECK_SYS(fork());
+	if (other == 0) {
+		int own = open(member_path("secondary", f), O_RDWR);
+		struct flock theirs = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
+		char c;
+		if (own < 0 || fcntl(own, F_SETLK, &theirs) != 0 || flock(own, LOCK_SH) != 0 || write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(1);
+		_exit(0);
+	}
+	char c;
+	CHECK_EQ(read(ready[0], &c, 1), 1);
+	struct flock wr = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
+	errno = 0;
+	CHECK_EQ(fcntl(fd, F_SETLK, &wr), -1);
+	CHECK(errno == EAGAIN || errno == EACCES);
+	CHECK_ERR(flock(fd, LOCK_EX | LOCK_NB), EWOULDBLOCK);
+	CHECK_EQ(write(go[1], "g", 1), 1);
+	wait_ok(other);
+	/* Still a read lock on the lead's file: another's write lock is refused there, a read
+	 * lock is not. */
+	EXPECT(f, POSIX, 1);
+	pid_t reader = CHECK_SYS(fork());
+	if (reader == 0) {
+		int own = open(member_path("primary", f), O_RDONLY);
+		struct flock theirs = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
+		_exit(own >= 0 && fcntl(own, F_SETLK, &theirs) == 0 ? 0 : 1);
+	}
+	wait_ok(reader);
+	/* And no flock left on the lead's file by the refused one. */
+	EXPECT(f, FLOCK, 0);
 	CHECK_SYS(close(fd));
 
 	/* Locks a new image inherits (a POSIX one survives exec; a flock one is the

@@ -1224,6 +1224,22 @@ fn locks_keep_other_processes_out_while_the_lead_moves() {
         assert_eq!(line, "wrote\n");
         try_locks(&format!("after {step:?}"));
     }
+    // The holder moved to the secondary at the disable and makes no call through the
+    // enable: the primary brought back as the lead has none of its locks until its next
+    // call, but another process's lock granted there is refused on the follower, which
+    // has them, and undone.
+    s.ctl_ok(&["disable", "primary"]);
+    input.write_all(b"go
+").unwrap();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    s.ctl_ok(&["enable", "primary"]);
+    try_locks("after enable primary, before the holder's next call");
+    input.write_all(b"go
+").unwrap();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    try_locks("after the holder's next call");
     drop(input);
     assert!(h.0.wait().unwrap().success());
     s.assert_identical();

@@ -141,10 +141,13 @@ impl Part {
 /// still holds the lock on the follower's file, as when it has just let go of the lead's
 /// (a process that ends closes its fds in order, the follower's, numbered high, last: the
 /// lock waits of `c-tests/lock_wait_fork.c` met its lock there), it is made again outside
-/// the shim: waited for if the program's call waits, else tried for up to 100 ms. Made from
-/// the hook's own frame with nothing there to drop: a cancellation's forced unwind that
-/// meets a cleanup in an exported function's frame aborts the process.
-unsafe fn follow(fd: c_int, part: impl FnOnce(c_int) -> Option<Part>) {
+/// the shim: waited for if the program's call waits, else tried for up to 100 ms. Refused
+/// still, a call that does not wait is undone on the lead and fails as the follower's did
+/// (`Some(errno)`: the other process holds the lock, where it would be the lead's had the
+/// holder made a call since the lead moved); any other refusal is reported. Made from the
+/// hook's own frame with nothing there to drop: a cancellation's forced unwind that meets
+/// a cleanup in an exported function's frame aborts the process.
+unsafe fn follow(fd: c_int, part: impl FnOnce(c_int) -> Option<Part>) -> Option<Errno> {
     SEEN.store(true, std::sync::atomic::Ordering::Relaxed);
     let refused = boundary::prepare(|| {
         let sfd = fdtable::get(fd)?.secondary_fd()?;
@@ -154,14 +157,14 @@ unsafe fn follow(fd: c_int, part: impl FnOnce(c_int) -> Option<Part>) {
             _ => Some((sfd, part, Errno::last())),
         }
     });
-    let Some((sfd, part, mut e)) = refused else { return };
+    let (sfd, part, mut e) = refused?;
+    let saved = Errno::last();
     if matches!(e.0, libc::EAGAIN | libc::EACCES) {
-        let saved = Errno::last();
         let mut tries = 0;
         e = loop {
             if part.make(sfd, part.waits()) == 0 {
                 saved.set();
-                return;
+                return None;
             }
             let now = Errno::last();
             tries += 1;
@@ -172,9 +175,76 @@ unsafe fn follow(fd: c_int, part: impl FnOnce(c_int) -> Option<Part>) {
                 libc::usleep(1000);
             }
         };
-        saved.set();
+        if !part.waits() && part.takes() && boundary::prepare(|| part.undo(fd, sfd).then_some(())).is_some() {
+            return Some(e);
+        }
     }
+    saved.set();
     not_followed(fd, e);
+    None
+}
+
+impl Part {
+    /// Whether it takes a lock (rather than letting one go).
+    fn takes(self) -> bool {
+        match self {
+            Part::Fcntl(_, fl) => fl.l_type != libc::F_UNLCK as libc::c_short,
+            Part::Flock(op) => op & libc::LOCK_UN == 0,
+        }
+    }
+
+    /// Puts the lead's locks through `fd` back as they were before this part's lock was
+    /// granted there: as the follower's (`sfd`) still are, the follower having refused it.
+    fn undo(self, fd: c_int, sfd: c_int) -> bool {
+        let before = held_by(sfd);
+        match self {
+            Part::Flock(_) => {
+                let op = match before.iter().find(|h| h.kind == Kind::Flock) {
+                    Some(h) => (if h.write { libc::LOCK_EX } else { libc::LOCK_SH }) | libc::LOCK_NB,
+                    None => libc::LOCK_UN,
+                };
+                unsafe { raw::flock(fd, op) == 0 }
+            }
+            Part::Fcntl(cmd, fl) => {
+                let kind = if matches!(cmd, libc::F_SETLK | libc::F_SETLKW) { Kind::Posix } else { Kind::Ofd };
+                let Some((start, end)) = range(fd, &fl) else { return false };
+                let mut off = fl;
+                off.l_type = libc::F_UNLCK as libc::c_short;
+                let unlock = if kind == Kind::Posix { libc::F_SETLK } else { libc::F_OFD_SETLK };
+                if unsafe { raw::fcntl(fd, unlock, &mut off as *mut libc::flock as c_long) } != 0 {
+                    return false;
+                }
+                before.iter().filter(|h| h.kind == kind).filter_map(|h| clipped(h, start, end)).all(|h| take(fd, &h).is_ok())
+            }
+        }
+    }
+}
+
+/// The bytes a lock request covers, first and last (None: to the end of the file, however
+/// far it grows).
+fn range(fd: c_int, fl: &libc::flock) -> Option<(i64, Option<i64>)> {
+    let base = match fl.l_whence as c_int {
+        libc::SEEK_SET => 0,
+        libc::SEEK_END => crate::real::fstat(fd).ok()?.st_size,
+        _ => return None,
+    };
+    let at = base + fl.l_start;
+    Some(match fl.l_len {
+        0 => (at, None),
+        n if n > 0 => (at, Some(at + n - 1)),
+        n => (at + n, Some(at - 1)),
+    })
+}
+
+/// `h` within the bytes `start..=end`, if it reaches them.
+fn clipped(h: &Held, start: i64, end: Option<i64>) -> Option<Held> {
+    let s = h.start.max(start);
+    let e = match (h.end, end) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    };
+    e.is_none_or(|e| e >= s).then_some(Held { start: s, end: e, ..*h })
 }
 
 /// The follower's form of `fcntl(fd, cmd, arg)`'s lock: its range from the position made
@@ -205,7 +275,10 @@ pub unsafe fn fcntl(fd: c_int, cmd: c_int, arg: c_long, raw: impl Fn() -> c_int)
     boundary::drain_queue();
     let r = raw();
     if r == 0 {
-        follow(fd, |_| fcntl_part(fd, cmd, arg));
+        if let Some(e) = follow(fd, |_| fcntl_part(fd, cmd, arg)) {
+            e.set();
+            return -1;
+        }
     }
     r
 }
@@ -228,7 +301,10 @@ pub unsafe extern "C" fn flock(fd: c_int, op: c_int) -> c_int {
     boundary::drain_queue();
     let r = raw::flock(fd, op);
     if r == 0 {
-        follow(fd, |_| Some(Part::Flock(op)));
+        if let Some(e) = follow(fd, |_| Some(Part::Flock(op))) {
+            e.set();
+            return -1;
+        }
     }
     r
 }
@@ -247,7 +323,10 @@ unsafe fn lockf_with(fd: c_int, cmd: c_int, len: off64_t, real: unsafe fn(c_int,
         fl.l_whence = libc::SEEK_CUR as libc::c_short;
         fl.l_len = len;
         let as_fcntl = if cmd == libc::F_LOCK { libc::F_SETLKW } else { libc::F_SETLK };
-        follow(fd, |_| fcntl_part(fd, as_fcntl, &mut fl as *mut libc::flock as c_long));
+        if let Some(e) = follow(fd, |_| fcntl_part(fd, as_fcntl, &mut fl as *mut libc::flock as c_long)) {
+            e.set();
+            return -1;
+        }
     }
     r
 }
@@ -304,6 +383,30 @@ mod tests {
                 Held { kind: Kind::Ofd, write: false, start: 100, end: None },
             ]
         );
+    }
+
+    #[test]
+    fn a_lock_is_clipped_to_the_bytes_of_a_request() {
+        let h = |start, end| Held { kind: Kind::Posix, write: false, start, end };
+        assert_eq!(clipped(&h(0, Some(9)), 5, Some(20)), Some(h(5, Some(9))));
+        assert_eq!(clipped(&h(0, None), 5, Some(20)), Some(h(5, Some(20))));
+        assert_eq!(clipped(&h(30, None), 5, None), Some(h(30, None)));
+        assert_eq!(clipped(&h(0, Some(4)), 5, None), None);
+        assert_eq!(clipped(&h(21, Some(30)), 5, Some(20)), None);
+    }
+
+    #[test]
+    fn a_request_covers_its_bytes_either_way_of_its_start() {
+        let fl = |start, len| {
+            let mut f: libc::flock = unsafe { std::mem::zeroed() };
+            f.l_whence = libc::SEEK_SET as libc::c_short;
+            f.l_start = start;
+            f.l_len = len;
+            f
+        };
+        assert_eq!(range(-1, &fl(10, 5)), Some((10, Some(14))));
+        assert_eq!(range(-1, &fl(10, 0)), Some((10, None)));
+        assert_eq!(range(-1, &fl(10, -4)), Some((6, Some(9))));
     }
 
     #[test]
