@@ -1338,3 +1338,71 @@ fn a_program_starting_during_a_disable_runs() {
     s.ctl_ok(&["enable", "secondary"]);
     s.assert_identical();
 }
+
+/// A process waiting for a lock another holds keeps waiting when the lead moves under both:
+/// the holder's lock is on the member that becomes the lead, and the waiter, granted the
+/// old lead's as the holder's fd leaves it, asks the new lead again. Before, the waiter got
+/// the lock at the holder's first call after `disable primary`, both then holding it.
+#[test]
+fn a_lock_waiter_keeps_waiting_when_the_lead_moves() {
+    for kind in ["lockf", "flock"] {
+        let s = ShadowSet::new();
+        s.sh(": > /shadow/lock");
+        let take = |blocking: bool| match (kind, blocking) {
+            ("lockf", true) => "fcntl.lockf(f, fcntl.LOCK_EX)",
+            ("lockf", false) => "fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)",
+            (_, true) => "fcntl.flock(f, fcntl.LOCK_EX)",
+            _ => "fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)",
+        };
+        let holder = format!(
+            "import fcntl, os, time\nf = os.open('/shadow/lock', os.O_RDWR)\n{}\nprint('held', flush=True)\ntime.sleep(0.8)\nos.write(f, b'h')\ntime.sleep(1.0)\nprint(time.time(), flush=True)\nos._exit(0)\n",
+            take(false)
+        );
+        let waiter = format!("import fcntl, os, time\nf = os.open('/shadow/lock', os.O_RDWR)\n{}\nprint(time.time(), flush=True)\n", take(true));
+        let mut h = s.command("python3").arg("-c").arg(holder).stdout(Stdio::piped()).spawn().unwrap();
+        let mut out = std::io::BufReader::new(h.stdout.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        assert_eq!(line, "held\n");
+        let w = s.command("python3").arg("-c").arg(waiter).stdout(Stdio::piped()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        s.ctl_ok(&["disable", "primary"]);
+        line.clear();
+        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        let released: f64 = line.trim().parse().unwrap();
+        assert!(h.wait().unwrap().success());
+        let got = w.wait_with_output().unwrap();
+        let granted: f64 = String::from_utf8_lossy(&got.stdout).trim().parse().unwrap();
+        assert!(granted >= released, "{kind}: the waiter was granted the lock at {granted}, before the holder let go at {released}");
+        s.ctl_ok(&["enable", "primary"]);
+        s.assert_identical();
+    }
+}
+
+/// `( flock -x 9; … ) 9>>lock`, the shell's way, ends when a member change lands in its
+/// wait: the lock it is granted is on the description it shares with the shell, so the
+/// follower's file it is given at the change holds it already for another description,
+/// its own. Before, flock(1) waited for that for ever.
+#[test]
+fn flock_on_a_shared_descriptor_ends_when_a_member_change_lands_in_its_wait() {
+    let s = ShadowSet::new();
+    s.sh(": > /shadow/lock");
+    s.ctl_ok(&["disable", "primary"]);
+    let mut h = s
+        .command("python3")
+        .arg("-c")
+        .arg("import fcntl, time\nf = open('/shadow/lock', 'a')\nfcntl.flock(f, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(1.5)\n")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(h.stdout.take().unwrap()), &mut line).unwrap();
+    let w = s.command("/bin/bash").arg("-c").arg("exec 9>>/shadow/lock; timeout 20 flock -x 9; echo $?").stdout(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    s.ctl_ok(&["enable", "primary"]);
+    assert!(h.wait().unwrap().success());
+    let out = w.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n", "flock(1) ended by itself, not by timeout: {out:?}");
+    // The follower's lock it could not take is reported (see hooks/lock.rs).
+    s.assert_members_and_history(|l| l.starts_with("00070 ") || l.starts_with("00030 "));
+}

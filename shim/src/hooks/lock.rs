@@ -32,6 +32,11 @@ enum Kind {
     Flock,
 }
 
+thread_local! {
+    /// The fd whose lock call this thread is following, or -1.
+    static LOCKING: std::cell::Cell<c_int> = const { std::cell::Cell::new(-1) };
+}
+
 /// Whether this process has taken a lock on a shadowed file (or inherited one): until then
 /// a member change reads no fd's locks.
 static SEEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -93,6 +98,20 @@ fn take(fd: c_int, lock: &Held) -> Result<(), Errno> {
     if r == 0 { Ok(()) } else { Err(Errno::last()) }
 }
 
+/// `take`, tried for up to 100 ms while another process holds the lock (one letting it go
+/// as this one takes it again: an exiting process lets go of the follower's last).
+fn take_soon(fd: c_int, lock: &Held) -> Result<(), Errno> {
+    let mut r = take(fd, lock);
+    for _ in 0..100 {
+        if !matches!(r, Err(Errno(libc::EAGAIN | libc::EACCES))) {
+            break;
+        }
+        unsafe { libc::usleep(1000) };
+        r = take(fd, lock);
+    }
+    r
+}
+
 /// A lock the program holds on the lead's file that the follower's refused (another
 /// process holds one there: a member change between the two): reported, the program's
 /// answer stands.
@@ -136,45 +155,72 @@ impl Part {
     }
 }
 
-/// After the lead granted the program's lock call on `fd`: the follower's part (`part`
-/// given the follower's fd; None: the file has none), made at once. Where another process
-/// still holds the lock on the follower's file, as when it has just let go of the lead's
-/// (a process that ends closes its fds in order, the follower's, numbered high, last: the
-/// lock waits of `c-tests/lock_wait_fork.c` met its lock there), it is made again outside
-/// the shim: waited for if the program's call waits, else tried for up to 100 ms. Refused
-/// still, a call that does not wait is undone on the lead and fails as the follower's did
-/// (`Some(errno)`: the other process holds the lock, where it would be the lead's had the
-/// holder made a call since the lead moved); any other refusal is reported. Made from the
-/// hook's own frame with nothing there to drop: a cancellation's forced unwind that meets
-/// a cleanup in an exported function's frame aborts the process.
-unsafe fn follow(fd: c_int, part: impl FnOnce(c_int) -> Option<Part>) -> Option<Errno> {
+/// After the lead granted the program's lock call on `fd` (`applied`: the member change
+/// this process had applied before the lead's call): the follower's part, made at once.
+///
+/// A member change applied since (the call waited outside the shim, and the shim took it
+/// up on the way back) may have moved the fd to another lead's file, where another
+/// process holds the lock (the holder kept it on the member that now leads; found by a
+/// helper: a waiter on the primary got the lock when the holder's fd left it at `disable
+/// primary`, both then holding it): the lock is asked of the new lead again, waited for
+/// outside if the program's call waits, else the call fails as that lead refuses it.
+///
+/// Where another process still holds the lock on the follower's file, as when it has just
+/// let go of the lead's (a process that ends closes its fds in order, the follower's,
+/// numbered high, last: `c-tests/lock_wait_fork.c`), it is tried again outside the shim:
+/// for up to 100 ms for a call that does not wait, which is then undone on the lead and
+/// fails as the follower's did (`Some(errno)`; another process holds the lock there alone,
+/// as a holder that moved with the lead and made no call since does); for up to 5 s for
+/// one that waits, then reported (`00030`): a follower's wait could be a wait for itself,
+/// where a file description shared with another process holds the lock there (`flock -x
+/// 9` in a subshell of the shell that opened fd 9 waited for ever once a member change
+/// gave it a description of its own). Made from the hook's own frame with nothing there to
+/// drop: a cancellation's forced unwind that meets a cleanup in an exported function's
+/// frame aborts the process.
+unsafe fn follow(fd: c_int, part: Part, mut applied: u64) -> Option<Errno> {
     SEEN.store(true, std::sync::atomic::Ordering::Relaxed);
-    let refused = boundary::prepare(|| {
-        let sfd = fdtable::get(fd)?.secondary_fd()?;
-        let part = part(sfd)?;
-        match part.make(sfd, false) {
-            0 => None,
-            _ => Some((sfd, part, Errno::last())),
-        }
-    });
-    let (sfd, part, mut e) = refused?;
     let saved = Errno::last();
-    if matches!(e.0, libc::EAGAIN | libc::EACCES) {
-        let mut tries = 0;
-        e = loop {
-            if part.make(sfd, part.waits()) == 0 {
+    let (sfd, mut e) = loop {
+        // A member change applied on the way in takes this fd's locks again, and one
+        // refused is this call's to answer, not a report (`take_again`).
+        LOCKING.with(|l| l.set(fd));
+        let step = boundary::prepare(|| {
+            LOCKING.with(|l| l.set(-1));
+            if crate::members::applied_epoch() != applied && part.takes() && part.make(fd, false) != 0 {
+                return Some(Err(Errno::last()));
+            }
+            let sfd = fdtable::get(fd)?.secondary_fd()?;
+            match part.make(sfd, false) {
+                0 => None,
+                _ => Some(Ok((sfd, Errno::last()))),
+            }
+        });
+        LOCKING.with(|l| l.set(-1));
+        match step {
+            None => {
                 saved.set();
                 return None;
             }
-            let now = Errno::last();
-            tries += 1;
-            if (now.0 != libc::EINTR && part.waits()) || (!part.waits() && tries >= 100) {
-                break now;
+            Some(Ok(refused)) => break refused,
+            Some(Err(e)) if matches!(e.0, libc::EAGAIN | libc::EACCES) && part.waits() => {
+                applied = crate::members::applied_epoch();
+                if part.make(fd, true) != 0 {
+                    return Some(Errno::last());
+                }
             }
-            if !part.waits() {
-                libc::usleep(1000);
+            Some(Err(e)) => return Some(e),
+        }
+    };
+    if matches!(e.0, libc::EAGAIN | libc::EACCES) {
+        let (tries, pause) = if part.waits() { (2500, 2000) } else { (100, 1000) };
+        for _ in 0..tries {
+            libc::usleep(pause);
+            if part.make(sfd, false) == 0 {
+                saved.set();
+                return None;
             }
-        };
+            e = Errno::last();
+        }
         if !part.waits() && part.takes() && boundary::prepare(|| part.undo(fd, sfd).then_some(())).is_some() {
             return Some(e);
         }
@@ -273,9 +319,11 @@ pub fn is_lock(cmd: c_int) -> bool {
 /// (another process may write the range once the lock is let go); then the follower's.
 pub unsafe fn fcntl(fd: c_int, cmd: c_int, arg: c_long, raw: impl Fn() -> c_int) -> c_int {
     boundary::drain_queue();
+    let applied = crate::members::applied_epoch();
+    let part = fcntl_part(fd, cmd, arg);
     let r = raw();
-    if r == 0 {
-        if let Some(e) = follow(fd, |_| fcntl_part(fd, cmd, arg)) {
+    if let (0, Some(part)) = (r, part) {
+        if let Some(e) = follow(fd, part, applied) {
             e.set();
             return -1;
         }
@@ -299,9 +347,10 @@ pub unsafe extern "C" fn flock(fd: c_int, op: c_int) -> c_int {
         return raw::flock(fd, op);
     }
     boundary::drain_queue();
+    let applied = crate::members::applied_epoch();
     let r = raw::flock(fd, op);
     if r == 0 {
-        if let Some(e) = follow(fd, |_| Some(Part::Flock(op))) {
+        if let Some(e) = follow(fd, Part::Flock(op), applied) {
             e.set();
             return -1;
         }
@@ -316,14 +365,17 @@ unsafe fn lockf_with(fd: c_int, cmd: c_int, len: off64_t, real: unsafe fn(c_int,
         return real(fd, cmd, len);
     }
     boundary::drain_queue();
+    let applied = crate::members::applied_epoch();
+    let mut fl: libc::flock = std::mem::zeroed();
+    fl.l_type = if cmd == libc::F_ULOCK { libc::F_UNLCK } else { libc::F_WRLCK } as libc::c_short;
+    fl.l_whence = libc::SEEK_CUR as libc::c_short;
+    fl.l_len = len;
+    let as_fcntl = if cmd == libc::F_LOCK { libc::F_SETLKW } else { libc::F_SETLK };
+    // Its range from the position before the call (which a lock does not move).
+    let part = fcntl_part(fd, as_fcntl, &mut fl as *mut libc::flock as c_long);
     let r = real(fd, cmd, len);
-    if r == 0 {
-        let mut fl: libc::flock = std::mem::zeroed();
-        fl.l_type = if cmd == libc::F_ULOCK { libc::F_UNLCK } else { libc::F_WRLCK } as libc::c_short;
-        fl.l_whence = libc::SEEK_CUR as libc::c_short;
-        fl.l_len = len;
-        let as_fcntl = if cmd == libc::F_LOCK { libc::F_SETLKW } else { libc::F_SETLK };
-        if let Some(e) = follow(fd, |_| fcntl_part(fd, as_fcntl, &mut fl as *mut libc::flock as c_long)) {
+    if let (0, Some(part)) = (r, part) {
+        if let Some(e) = follow(fd, part, applied) {
             e.set();
             return -1;
         }
@@ -355,9 +407,13 @@ pub fn held_before_move(from: c_int) -> Vec<Held> {
 /// between the change and this process's next call) is reported.
 pub fn take_again(rel: &Rel, fd: c_int, sfd: Option<c_int>, held: &[Held]) {
     SEEN.store(true, std::sync::atomic::Ordering::Relaxed);
+    let following = LOCKING.with(|l| l.get()) == fd;
     for lock in held {
         for f in std::iter::once(fd).chain(sfd) {
-            if let Err(e) = take(f, lock) {
+            if let Err(e) = take_soon(f, lock) {
+                if following && f == fd {
+                    continue;
+                }
                 crate::report::record(shadow_core::history::Code::NamespaceMismatch, rel, &format!("lock: held when the lead moved, refused on the file now held ({}): another process took it meanwhile", e.describe()));
             }
         }
