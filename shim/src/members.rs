@@ -1060,7 +1060,7 @@ fn apply(old: &View, new: &View) {
     // taken on the files it holds after: a new lead's, a follower's reopened.
     let changed = crate::hooks::lock::seen() && (lead_moved(old, new) || old.follower != new.follower || new.follower.is_some_and(renewed));
     let held: Vec<Vec<crate::hooks::lock::Held>> = by_ocb.iter().map(|(_, fds)| if changed { crate::hooks::lock::held_before_move(fds[0]) } else { Vec::new() }).collect();
-    for ((ocb, fds), &lead_moved) in by_ocb.iter().zip(&moving) {
+    for (((ocb, fds), &lead_moved), held) in by_ocb.iter().zip(&moving).zip(&held) {
         // Another lead file only where the lead is another member or tree, or the same one
         // rewritten under the file (a resync after it was out replaced it: the program's
         // file has no name left). The lead's generation also moves when the other member
@@ -1069,7 +1069,7 @@ fn apply(old: &View, new: &View) {
         // that then made a new file there) became the program's fd on the file now at that
         // name, which got its writes.
         if lead_moved {
-            switch_lead(ocb, fds, old, new);
+            switch_lead(ocb, fds, old, new, held);
             ocb.restripe(fds[0]);
         }
         match new.follower.filter(|_| ocb.follower_flags().is_some()) {
@@ -1107,7 +1107,7 @@ fn apply(old: &View, new: &View) {
 
 /// The lead member changed: the program's fds must now be the new lead's files, at the
 /// same position, with the same status flags.
-fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View) {
+fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, held: &[crate::hooks::lock::Held]) {
     let Some(&first) = fds.first() else { return };
     let pos = real::lseek(first, 0, libc::SEEK_CUR).unwrap_or(0);
     let status = real::fcntl(first, libc::F_GETFL, 0).unwrap_or(0);
@@ -1134,6 +1134,9 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View) {
             return;
         }
     };
+    // The locks a description holds (flock, OFD) are taken on the new one before the old
+    // goes with the move: in between, another process's waiting call was granted them.
+    crate::hooks::lock::take_described(&ocb.rel(), desc, held);
     if let Err(e) = put_in_place(desc, fds, pos, status) {
         ocb.mark_insecure("switch to the new lead member", e);
     }

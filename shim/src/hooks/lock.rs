@@ -98,6 +98,18 @@ fn take(fd: c_int, lock: &Held) -> Result<(), Errno> {
     if r == 0 { Ok(()) } else { Err(Errno::last()) }
 }
 
+/// At a lead move, the description locks (flock, OFD) of `held` taken on `desc`, the new
+/// lead's file about to replace the program's, before the old description goes (POSIX
+/// ones are the process's: the shim's own close of `desc`'s number after the move would
+/// drop them, so they are taken after it, by `take_again`).
+pub fn take_described(rel: &Rel, desc: c_int, held: &[Held]) {
+    for lock in held.iter().filter(|h| h.kind != Kind::Posix) {
+        if take_soon(desc, lock).is_err() && LOCKING.with(|l| l.get()) < 0 {
+            crate::report::record(shadow_core::history::Code::NamespaceMismatch, rel, "lock: held when the lead moved, refused on the new lead's file: another process took it meanwhile");
+        }
+    }
+}
+
 /// `take`, tried for up to 100 ms while another process holds the lock (one letting it go
 /// as this one takes it again: an exiting process lets go of the follower's last).
 fn take_soon(fd: c_int, lock: &Held) -> Result<(), Errno> {
@@ -170,7 +182,7 @@ impl Part {
 /// numbered high, last: `c-tests/lock_wait_fork.c`), it is tried again outside the shim:
 /// for up to 100 ms for a call that does not wait, which is then undone on the lead and
 /// fails as the follower's did (`Some(errno)`; another process holds the lock there alone,
-/// as a holder that moved with the lead and made no call since does); for up to 5 s for
+/// as a holder that moved with the lead and made no call since does); for up to 1 s for
 /// one that waits, then reported (`00030`): a follower's wait could be a wait for itself,
 /// where a file description shared with another process holds the lock there (`flock -x
 /// 9` in a subshell of the shell that opened fd 9 waited for ever once a member change
@@ -212,7 +224,7 @@ unsafe fn follow(fd: c_int, part: Part, mut applied: u64) -> Option<Errno> {
         }
     };
     if matches!(e.0, libc::EAGAIN | libc::EACCES) {
-        let (tries, pause) = if part.waits() { (2500, 2000) } else { (100, 1000) };
+        let (tries, pause) = if part.waits() { (500, 2000) } else { (100, 1000) };
         for _ in 0..tries {
             libc::usleep(pause);
             if part.make(sfd, false) == 0 {
