@@ -1059,7 +1059,7 @@ fn apply(old: &View, new: &View) {
     // file, the shim's own too, drops every POSIX lock the process holds on it), to be
     // taken on the files it holds after: a new lead's, a follower's reopened.
     let changed = crate::hooks::lock::seen() && (lead_moved(old, new) || old.follower != new.follower || new.follower.is_some_and(renewed));
-    let held: Vec<Vec<crate::hooks::lock::Held>> = by_ocb.iter().map(|(_, fds)| if changed { crate::hooks::lock::held_before_move(fds[0]) } else { Vec::new() }).collect();
+    let held: Vec<Vec<crate::hooks::lock::Held>> = by_ocb.iter().map(|(_, fds)| if changed { crate::hooks::lock::held_by(fds[0]) } else { Vec::new() }).collect();
     for (((ocb, fds), &lead_moved), held) in by_ocb.iter().zip(&moving).zip(&held) {
         // Another lead file only where the lead is another member or tree, or the same one
         // rewritten under the file (a resync after it was out replaced it: the program's

@@ -26,6 +26,17 @@ fn finish(mut child: Child, s: &ShadowSet, lines: usize) {
     s.assert_identical();
 }
 
+/// A program the test talks to, killed if the test fails before it ends: it must not be
+/// left holding the test's output open.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn pause() {
     std::thread::sleep(Duration::from_millis(250));
 }
@@ -1086,15 +1097,7 @@ fn clients_reach_a_server_on_a_socket_under_the_prefix_while_the_lead_moves() {
         \x20   c, _ = st.accept(); c.sendall(b'hello'); c.close()\n\
         \x20   d = dg.recv(64)\n\
         \x20   with open('/shadow/got', 'ab') as f: f.write(d + b'\\n')\n";
-    struct Server(Child);
-    impl Drop for Server {
-        // A failed assert must not leave it holding the test's output open.
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut srv = Server(s.command("python3").arg("-c").arg(server).stdout(Stdio::piped()).spawn().unwrap());
+    let mut srv = KillOnDrop(s.command("python3").arg("-c").arg(server).stdout(Stdio::piped()).spawn().unwrap());
     let mut ready = String::new();
     BufReader::new(srv.0.stdout.take().unwrap()).read_line(&mut ready).unwrap();
     assert_eq!(ready, "ready\n");
@@ -1195,14 +1198,7 @@ fn locks_keep_other_processes_out_while_the_lead_moves() {
         try: fcntl.fcntl(ofd, fcntl.F_OFD_SETLK, struct.pack('hhqqi', fcntl.F_WRLCK, 0, 0, 10, 0)); r.append('ofd')\n\
         except BlockingIOError: pass\n\
         print('taken:', *r)\n";
-    struct Holder(Child);
-    impl Drop for Holder {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut h = Holder(s.command("python3").arg("-c").arg(holder).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap());
+    let mut h = KillOnDrop(s.command("python3").arg("-c").arg(holder).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap());
     let mut out = BufReader::new(h.0.stdout.take().unwrap());
     let mut input = h.0.stdin.take().unwrap();
     let mut line = String::new();

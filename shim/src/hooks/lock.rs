@@ -6,7 +6,7 @@
 //! holds the program's locks, and another process's lock there is refused as natively.
 //! Before 2026-12-05 locks stayed on the old lead's file: from the move on, another process
 //! got every lock the holder still believed it held. When the lead moves, the locks this
-//! process held are taken again on the files it then holds (`held_before_move`,
+//! process held are taken again on the files it then holds (`held_by`,
 //! `take_again`): the shim's own closes drop POSIX locks, and a new description has none.
 
 use crate::boundary;
@@ -41,7 +41,7 @@ thread_local! {
 /// a member change reads no fd's locks.
 static SEEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Whether a member change must look for locks to take again (`held_before_move`).
+/// Whether a member change must look for locks to take again (`held_by`).
 pub fn seen() -> bool {
     SEEN.load(std::sync::atomic::Ordering::Relaxed)
 }
@@ -76,8 +76,10 @@ pub fn parse_fdinfo(text: &str) -> Vec<Held> {
         .collect()
 }
 
-/// The locks taken through the description `fd` is open on.
-fn held_by(fd: c_int) -> Vec<Held> {
+/// The locks taken through the description `fd` is open on, as /proc lists them: the
+/// program's, read before a member change to be taken again after it (`take_again`); the
+/// follower's, to put the lead's back as they were (`Part::undo`).
+pub fn held_by(fd: c_int) -> Vec<Held> {
     std::fs::read_to_string(format!("/proc/thread-self/fdinfo/{fd}")).map(|t| parse_fdinfo(&t)).unwrap_or_default()
 }
 
@@ -405,12 +407,6 @@ pub unsafe extern "C" fn lockf(fd: c_int, cmd: c_int, len: libc::off_t) -> c_int
 #[no_mangle]
 pub unsafe extern "C" fn lockf64(fd: c_int, cmd: c_int, len: off64_t) -> c_int {
     lockf_with(fd, cmd, len, |f, c, l| raw::lockf64(f, c, l))
-}
-
-/// The locks taken through the program's `fd` (on the lead's file), as /proc lists them:
-/// read before a member change, to be taken again after it (`take_again`).
-pub fn held_before_move(from: c_int) -> Vec<Held> {
-    held_by(from)
 }
 
 /// After a member change: `held` taken again through the program's `fd` (the new lead's

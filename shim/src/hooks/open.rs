@@ -457,7 +457,7 @@ pub fn let_go(fd: c_int) -> Option<Arc<Ocb>> {
         crate::behind::drain();
         if Arc::strong_count(o) == 1 {
             o.settle(fd);
-        } else if let Some(sfd) = o.secondary_fd() {
+        } else if let Some(sfd) = o.secondary_fd().filter(|_| super::lock::seen()) {
             // The close drops every POSIX lock the process holds on the lead's file; the
             // follower's fd stays open for the other fds of this open, so its locks are let
             // go by hand (see lock.rs).
