@@ -12,6 +12,7 @@ mod boundary;
 mod fdtable;
 mod forklock;
 mod hooks;
+mod identity;
 mod mem;
 mod members;
 mod names;

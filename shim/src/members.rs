@@ -1137,8 +1137,14 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, held: &[crate::
     // The locks a description holds (flock, OFD) are taken on the new one before the old
     // goes with the move: in between, another process's waiting call was granted them.
     crate::hooks::lock::take_described(&ocb.rel(), desc, held);
-    if let Err(e) = put_in_place(desc, fds, pos, status) {
-        ocb.mark_insecure("switch to the new lead member", e);
+    let before = real::fstat(first);
+    match put_in_place(desc, fds, pos, status) {
+        Ok(()) => {
+            if let (Ok(b), Ok(a)) = (before, real::fstat(desc)) {
+                crate::identity::moved(&ocb.file_holder(), (b.st_dev, b.st_ino), (a.st_dev, a.st_ino));
+            }
+        }
+        Err(e) => ocb.mark_insecure("switch to the new lead member", e),
     }
     ocb::close_internal(desc);
 }

@@ -24,8 +24,9 @@ pub enum OcbKind {
 
 /// Orders mutations of one file (inode) across every OCB of this process: two threads
 /// writing the same bytes through different opens must reach both members in one order.
-/// Across the processes of the set, the file's stripe does (`Ocb::stripe`).
-struct FileOrder {
+/// Across the processes of the set, the file's stripe does (`Ocb::stripe`). Alive while
+/// some open of the file is: `identity` holds it weakly for that.
+pub(crate) struct FileOrder {
     local: Mutex<()>,
 }
 /// By (device, inode) of the lead's file.
@@ -47,6 +48,7 @@ fn file_order(st: &libc::stat64) -> Arc<FileOrder> {
     }
     let fresh = Arc::new(FileOrder { local: Mutex::new(()) });
     map.insert(key, Arc::downgrade(&fresh));
+    crate::identity::opened(&Arc::downgrade(&fresh), key);
     fresh
 }
 
@@ -269,6 +271,11 @@ impl Ocb {
     /// The file's stripe among the registry's file words.
     pub fn stripe(&self) -> usize {
         self.stripe.load(Ordering::Acquire).into()
+    }
+
+    /// Lives as long as some open of this file in this process (see `identity`).
+    pub fn file_holder(&self) -> Weak<FileOrder> {
+        Arc::downgrade(&self.order)
     }
 
     /// Another member became the lead: the file's stripe is its file's there (`fd`, the

@@ -222,7 +222,10 @@ real_functions! {
     fn stat64(path: *const c_char, buf: *mut libc::stat64) -> c_int;
     fn lstat(path: *const c_char, buf: *mut libc::stat) -> c_int;
     fn lstat64(path: *const c_char, buf: *mut libc::stat64) -> c_int;
+    fn fstat(fd: c_int, buf: *mut libc::stat) -> c_int;
     fn fstat64(fd: c_int, buf: *mut libc::stat64) -> c_int;
+    fn __fxstat(ver: c_int, fd: c_int, buf: *mut libc::stat) -> c_int;
+    fn __fxstat64(ver: c_int, fd: c_int, buf: *mut libc::stat64) -> c_int;
     fn fstatat(dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) -> c_int;
     fn fstatat64(dirfd: c_int, path: *const c_char, buf: *mut libc::stat64, flags: c_int) -> c_int;
     fn __xstat(ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int;

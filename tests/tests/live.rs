@@ -1402,3 +1402,56 @@ fn flock_on_a_shared_descriptor_ends_when_a_member_change_lands_in_its_wait() {
     // The follower's lock it could not take is reported (see hooks/lock.rs).
     s.assert_members_and_history(|l| l.starts_with("00070 ") || l.starts_with("00030 "));
 }
+
+/// A file keeps the identity (device, inode) the process knew it by while the process
+/// holds it open across lead moves: SQLite compares a database's inode by name with the one
+/// it saw at open before each write transaction. Before, every write of a connection opened
+/// before `disable primary` failed ("attempt to write a readonly database",
+/// SQLITE_READONLY_DBMOVED) until the program reopened the database.
+#[test]
+fn a_database_open_across_lead_moves_goes_on_writing() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::fs::MetadataExt;
+    let s = ShadowSet::new();
+    let py = "import ctypes, os, sqlite3, sys\n\
+        def step(): print('ready', flush=True); sys.stdin.readline()\n\
+        libc = ctypes.CDLL(None)\n\
+        def word(b, at, n): return int.from_bytes(b.raw[at:at + n], 'little')\n\
+        def statx(dirfd, path, flags):\n\
+        \x20   b = ctypes.create_string_buffer(256); assert libc.statx(dirfd, path, flags, 0xfff, b) == 0\n\
+        \x20   return os.stat_result((0, word(b, 32, 8), os.makedev(word(b, 136, 4), word(b, 140, 4))) + (0,) * 7)\n\
+        def fxstat(fd):\n\
+        \x20   b = ctypes.create_string_buffer(144); assert libc.__fxstat64(1, fd, b) == 0\n\
+        \x20   return os.stat_result((0, word(b, 8, 8), word(b, 0, 8)) + (0,) * 7)\n\
+        c = sqlite3.connect('/shadow/db'); c.execute('create table t(x)'); c.execute('insert into t values(1)'); c.commit()\n\
+        held = os.open('/shadow/held', os.O_RDWR | os.O_CREAT); first = os.fstat(held)\n\
+        def same(what, st): assert (st.st_dev, st.st_ino) == (first.st_dev, first.st_ino), (what, st, first)\n\
+        for n in (2, 3):\n\
+        \x20   step()\n\
+        \x20   c.execute('insert into t values(?)', (n,)); c.commit()\n\
+        \x20   second = sqlite3.connect('/shadow/db'); second.execute('insert into t values(?)', (n * 10,)); second.commit(); second.close()\n\
+        \x20   same('by name', os.stat('/shadow/held')); same('by fd', os.fstat(held)); same('lstat', os.lstat('/shadow/held'))\n\
+        \x20   same('statx', statx(-100, b'/shadow/held', 0)); same('statx of the fd', statx(held, b'', 0x1000)); same('__fxstat64', fxstat(held))\n\
+        \x20   again = os.open('/shadow/held', os.O_RDONLY); same('another open', os.fstat(again)); os.close(again)\n\
+        \x20   os.write(held, b'x')\n\
+        print(sorted(r[0] for r in c.execute('select x from t')), flush=True)\n";
+    let mut child = s.command("python3").arg("-c").arg(py).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = || lines.next().map(Result::unwrap).unwrap_or_default();
+    assert_eq!(next(), "ready");
+    s.ctl_ok(&["disable", "primary"]);
+    writeln!(stdin, "go").unwrap();
+    assert_eq!(next(), "ready");
+    s.ctl_ok(&["enable", "primary"]);
+    writeln!(stdin, "go").unwrap();
+    assert_eq!(next(), "[1, 2, 3, 20, 30]");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    // A file the process did not hold at a move shows its own identity.
+    s.sh("echo new > /shadow/later");
+    let shown = s.sh("stat -c '%d %i' /shadow/later").stdout;
+    let own = fs::metadata(s.primary().join("later")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&shown).trim(), format!("{} {}", own.dev(), own.ino()));
+    s.assert_identical();
+}

@@ -658,34 +658,56 @@ pub unsafe fn at_read(what: &'static str, dirfd: c_int, path: *const c_char, cal
 }
 
 /// Declares read-side hooks: a shadowed path is answered by the lead member, where `$on`
-/// makes the call at the lead's place `$a`.
+/// makes the call at the lead's place `$a`. A stat (`shows` its buffer) shows the file's
+/// identity as `identity` does.
 macro_rules! lead_hooks {
-    ($( fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = at($dirfd:expr, $path:ident) => |$a:ident| $on:expr; )*) => {$(
+    ($( fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = at($dirfd:expr, $path:ident) => |$a:ident| $on:expr $(, shows $buf:ident)?; )*) => {$(
         /// Read-side call answered by the lead member.
         #[no_mangle]
         pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
             let call = |$path: *const c_char| raw::$name($($arg),*);
-            path_hook($dirfd, $path, |sp| super::on_lead(&sp, stringify!($name), |$a: &At| $on), call)
+            let r = path_hook($dirfd, $path, |sp| super::on_lead(&sp, stringify!($name), |$a: &At| $on), call);
+            $( let r = crate::identity::show(r, $buf); )?
+            r
         }
     )*};
+}
+
+/// Declares the stats of an fd, which libc answers: the file's identity as `identity`
+/// shows it.
+macro_rules! fd_stat_hooks {
+    ($( fn $name:ident($($arg:ident: $ty:ty),*) -> c_int, shows $buf:ident; )*) => {$(
+        /// The fd's file as `identity` shows it.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
+            crate::identity::show(raw::$name($($arg),*), $buf)
+        }
+    )*};
+}
+
+fd_stat_hooks! {
+    fn fstat(fd: c_int, buf: *mut libc::stat) -> c_int, shows buf;
+    fn fstat64(fd: c_int, buf: *mut libc::stat64) -> c_int, shows buf;
+    fn __fxstat(ver: c_int, fd: c_int, buf: *mut libc::stat) -> c_int, shows buf;
+    fn __fxstat64(ver: c_int, fd: c_int, buf: *mut libc::stat64) -> c_int, shows buf;
 }
 
 const NOFOLLOW: c_int = libc::AT_SYMLINK_NOFOLLOW;
 
 lead_hooks! {
-    fn stat(path: *const c_char, buf: *mut libc::stat) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::fstatat(a.fd, a.path.as_ptr(), buf, 0);
-    fn stat64(path: *const c_char, buf: *mut libc::stat64) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::fstatat64(a.fd, a.path.as_ptr(), buf, 0);
-    fn lstat(path: *const c_char, buf: *mut libc::stat) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::fstatat(a.fd, a.path.as_ptr(), buf, NOFOLLOW);
-    fn lstat64(path: *const c_char, buf: *mut libc::stat64) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::fstatat64(a.fd, a.path.as_ptr(), buf, NOFOLLOW);
-    fn fstatat(dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) -> c_int = at(dirfd, path) => |a| raw::fstatat(a.fd, a.path.as_ptr(), buf, flags);
-    fn fstatat64(dirfd: c_int, path: *const c_char, buf: *mut libc::stat64, flags: c_int) -> c_int = at(dirfd, path) => |a| raw::fstatat64(a.fd, a.path.as_ptr(), buf, flags);
-    fn __xstat(ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::__fxstatat(ver, a.fd, a.path.as_ptr(), buf, 0);
-    fn __xstat64(ver: c_int, path: *const c_char, buf: *mut libc::stat64) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::__fxstatat64(ver, a.fd, a.path.as_ptr(), buf, 0);
-    fn __lxstat(ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::__fxstatat(ver, a.fd, a.path.as_ptr(), buf, NOFOLLOW);
-    fn __lxstat64(ver: c_int, path: *const c_char, buf: *mut libc::stat64) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::__fxstatat64(ver, a.fd, a.path.as_ptr(), buf, NOFOLLOW);
-    fn __fxstatat(ver: c_int, dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) -> c_int = at(dirfd, path) => |a| raw::__fxstatat(ver, a.fd, a.path.as_ptr(), buf, flags);
-    fn __fxstatat64(ver: c_int, dirfd: c_int, path: *const c_char, buf: *mut libc::stat64, flags: c_int) -> c_int = at(dirfd, path) => |a| raw::__fxstatat64(ver, a.fd, a.path.as_ptr(), buf, flags);
-    fn statx(dirfd: c_int, path: *const c_char, flags: c_int, mask: c_uint, buf: *mut libc::statx) -> c_int = at(dirfd, path) => |a| raw::statx(a.fd, a.path.as_ptr(), flags, mask, buf);
+    fn stat(path: *const c_char, buf: *mut libc::stat) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::fstatat(a.fd, a.path.as_ptr(), buf, 0), shows buf;
+    fn stat64(path: *const c_char, buf: *mut libc::stat64) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::fstatat64(a.fd, a.path.as_ptr(), buf, 0), shows buf;
+    fn lstat(path: *const c_char, buf: *mut libc::stat) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::fstatat(a.fd, a.path.as_ptr(), buf, NOFOLLOW), shows buf;
+    fn lstat64(path: *const c_char, buf: *mut libc::stat64) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::fstatat64(a.fd, a.path.as_ptr(), buf, NOFOLLOW), shows buf;
+    fn fstatat(dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) -> c_int = at(dirfd, path) => |a| raw::fstatat(a.fd, a.path.as_ptr(), buf, flags), shows buf;
+    fn fstatat64(dirfd: c_int, path: *const c_char, buf: *mut libc::stat64, flags: c_int) -> c_int = at(dirfd, path) => |a| raw::fstatat64(a.fd, a.path.as_ptr(), buf, flags), shows buf;
+    fn __xstat(ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::__fxstatat(ver, a.fd, a.path.as_ptr(), buf, 0), shows buf;
+    fn __xstat64(ver: c_int, path: *const c_char, buf: *mut libc::stat64) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::__fxstatat64(ver, a.fd, a.path.as_ptr(), buf, 0), shows buf;
+    fn __lxstat(ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::__fxstatat(ver, a.fd, a.path.as_ptr(), buf, NOFOLLOW), shows buf;
+    fn __lxstat64(ver: c_int, path: *const c_char, buf: *mut libc::stat64) -> c_int = at(libc::AT_FDCWD, path) => |a| raw::__fxstatat64(ver, a.fd, a.path.as_ptr(), buf, NOFOLLOW), shows buf;
+    fn __fxstatat(ver: c_int, dirfd: c_int, path: *const c_char, buf: *mut libc::stat, flags: c_int) -> c_int = at(dirfd, path) => |a| raw::__fxstatat(ver, a.fd, a.path.as_ptr(), buf, flags), shows buf;
+    fn __fxstatat64(ver: c_int, dirfd: c_int, path: *const c_char, buf: *mut libc::stat64, flags: c_int) -> c_int = at(dirfd, path) => |a| raw::__fxstatat64(ver, a.fd, a.path.as_ptr(), buf, flags), shows buf;
+    fn statx(dirfd: c_int, path: *const c_char, flags: c_int, mask: c_uint, buf: *mut libc::statx) -> c_int = at(dirfd, path) => |a| raw::statx(a.fd, a.path.as_ptr(), flags, mask, buf), shows buf;
     fn statfs(path: *const c_char, buf: *mut libc::statfs) -> c_int = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::statfs(p, buf));
     fn statfs64(path: *const c_char, buf: *mut libc::statfs64) -> c_int = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::statfs64(p, buf));
     fn statvfs(path: *const c_char, buf: *mut libc::statvfs) -> c_int = at(libc::AT_FDCWD, path) => |a| via_abs(a, |p| raw::statvfs(p, buf));
