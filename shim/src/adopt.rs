@@ -51,37 +51,61 @@ pub fn adopt_fds(fds: &[c_int]) {
 
 /// Adopts `fd` if it points into the lead member.
 fn adopt_fd(view: &crate::members::View, fd: c_int) {
-    let Ok(link) = CString::new(format!("/proc/thread-self/fd/{fd}")) else { return };
-    let Ok(target) = real::readlink(&link) else { return };
+    // A member change applied as the name was taken (a program starting as the lead
+    // moves): the fd is looked at again in the view now. Before, the file was looked for
+    // by its name in the new lead, was not found there, and was reported "inherited, its
+    // name now another file's" (00020).
+    let mut tries = 3;
+    if adopt_in(view, fd, tries) == Adopted::ViewMoved {
+        while adopt_in(&crate::members::view(), fd, tries) == Adopted::ViewMoved {
+            tries -= 1;
+        }
+    }
+}
+
+#[derive(PartialEq)]
+enum Adopted {
+    Done,
+    /// Not adopted: a member change was applied meanwhile (`retries` left).
+    ViewMoved,
+}
+
+fn adopt_in(view: &crate::members::View, fd: c_int, retries: u32) -> Adopted {
+    let Ok(link) = CString::new(format!("/proc/thread-self/fd/{fd}")) else { return Adopted::Done };
+    let Ok(target) = real::readlink(&link) else { return Adopted::Done };
     let (rel, on_lead) = match view.rel_in_lead(&target) {
         Some(rel) => (rel, true),
         None => match view.rel_in_any(&target) {
             Some(rel) => (rel, false),
-            None => return,
+            None => return Adopted::Done,
         },
     };
-    let Ok(fdinfo) = std::fs::read_to_string(format!("/proc/thread-self/fdinfo/{fd}")) else { return };
-    let Some(flags) = parse_fdinfo_flags(&fdinfo) else { return };
+    let Ok(fdinfo) = std::fs::read_to_string(format!("/proc/thread-self/fdinfo/{fd}")) else { return Adopted::Done };
+    let applied = crate::members::applied_epoch();
+    let Some(flags) = parse_fdinfo_flags(&fdinfo) else { return Adopted::Done };
     if !on_lead {
         // Asked of /proc, not of that member, which may hang (a dead server: why the lead left).
         let unlinked = target.ends_with(b" (deleted)");
         match crate::members::move_to_lead(view, fd, &rel, flags) {
             Ok(()) => {}
             // Nobody's to diverge (see below), unless an O_TMPFILE file that may be linked.
-            Err(_) if unlinked && flags & (libc::O_TMPFILE & !libc::O_DIRECTORY) == 0 => return,
+            Err(_) if unlinked && flags & (libc::O_TMPFILE & !libc::O_DIRECTORY) == 0 => return Adopted::Done,
             Err(e) => {
                 let why = format!("inherited open on a member that is no longer the lead, whose file by that name could not be opened there: {}", e.describe());
                 crate::report::record(shadow_core::history::Code::InsecureFile, &Rel(rel.to_vec()), &why);
-                return;
+                return Adopted::Done;
             }
         }
     }
-    let Ok(st) = real::fstat(fd) else { return };
+    let Ok(st) = real::fstat(fd) else { return Adopted::Done };
     let twin = Spath::from_rel(Rel(rel.to_vec()));
     // The follower's file is found by the name /proc shows, held, while that name still is
     // this file on the lead: another process may have renamed or replaced it since, and
     // the follower's file by that name would be another file.
     let Some(_name) = crate::names::hold_naming(&twin, &st, libc::AT_SYMLINK_NOFOLLOW) else {
+        if crate::members::applied_epoch() != applied && retries > 0 {
+            return Adopted::ViewMoved;
+        }
         if let Some(ocb) = adopt_with_stat(fd, &st, twin.rel().clone(), flags & !(libc::O_ACCMODE) | libc::O_RDONLY, 0, Twin::None, None) {
             if st.st_nlink > 0 {
                 ocb.mark_insecure("inherited, its name now another file's", real::Errno(libc::ESTALE));
@@ -96,7 +120,7 @@ fn adopt_fd(view: &crate::members::View, fd: c_int) {
                 ocb.mark_insecure("inherited after unlink", real::Errno(libc::ENOENT));
             }
         }
-        return;
+        return Adopted::Done;
     };
     // Create the secondary if the spawner's open never reached it; never truncate.
     let open_flags = (flags & !(libc::O_TRUNC | libc::O_EXCL)) | if flags & libc::O_ACCMODE != libc::O_RDONLY { libc::O_CREAT } else { 0 };
@@ -110,6 +134,7 @@ fn adopt_fd(view: &crate::members::View, fd: c_int) {
             crate::hooks::lock::take_again(twin.rel(), fd, ocb.secondary_fd(), &held);
         }
     }
+    Adopted::Done
 }
 
 /// Bytes the lead got past the follower's end before this image's shim started — the

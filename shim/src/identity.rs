@@ -65,9 +65,9 @@ impl<H: Holder> Pins<H> {
     }
 
     /// `holder`'s open was of the file `before` and is now of `after` (the lead moved): it
-    /// goes on showing what `before` showed.
-    pub fn moved(&mut self, holder: &H, before: Id, after: Id) {
-        let shown = self.shown(before);
+    /// goes on showing `shown`, what `before` showed before any open of it moved (another
+    /// open of the file that moved first may have let its pin go).
+    pub fn moved(&mut self, holder: &H, before: Id, shown: Id, after: Id) {
         self.let_go(holder, before);
         if after == shown {
             // Back on the file it was opened on (a lead move undone).
@@ -157,10 +157,18 @@ fn with_pins<T>(f: impl FnOnce(&mut Pins<FileHolder>) -> T) -> T {
 }
 
 /// See `Pins::moved`. Called inside the shim.
-pub fn moved(holder: &FileHolder, before: Id, after: Id) {
+pub fn moved(holder: &FileHolder, before: Id, shown: Id, after: Id) {
     if before != after {
-        with_pins(|p| p.moved(holder, before, after));
+        with_pins(|p| p.moved(holder, before, shown, after));
     }
+}
+
+/// What the file whose own identity is `real` shows now. Called inside the shim.
+pub fn shown(real: Id) -> Id {
+    if !ANY.load(Ordering::Relaxed) {
+        return real;
+    }
+    with_pins(|p| p.shown(real))
 }
 
 /// See `Pins::opened`. Called inside the shim.
@@ -203,7 +211,7 @@ mod tests {
     fn a_file_open_across_a_lead_move_keeps_showing_its_first_identity() {
         let open = Arc::new(());
         let mut pins = Pins::new();
-        pins.moved(&Arc::downgrade(&open), P, S);
+        pins.moved(&Arc::downgrade(&open), P, P, S);
         assert_eq!(pins.shown(S), P);
         assert_eq!(pins.shown(P2), P2, "other files show their own");
         drop(open);
@@ -216,8 +224,8 @@ mod tests {
         let open = Arc::new(());
         let h = Arc::downgrade(&open);
         let mut pins = Pins::new();
-        pins.moved(&h, P, S);
-        pins.moved(&h, S, P);
+        pins.moved(&h, P, P, S);
+        pins.moved(&h, S, P, P);
         assert!(pins.is_empty());
         assert_eq!(pins.shown(S), S);
         assert_eq!(pins.shown(P), P);
@@ -228,8 +236,8 @@ mod tests {
         let open = Arc::new(());
         let h = Arc::downgrade(&open);
         let mut pins = Pins::new();
-        pins.moved(&h, P, S);
-        pins.moved(&h, S, P2);
+        pins.moved(&h, P, P, S);
+        pins.moved(&h, S, P, P2);
         assert_eq!(pins.shown(P2), P);
         assert_eq!(pins.shown(S), S, "the file it left shows its own");
     }
@@ -239,12 +247,31 @@ mod tests {
         let first = Arc::new(());
         let second = Arc::new(());
         let mut pins = Pins::new();
-        pins.moved(&Arc::downgrade(&first), P, S);
+        pins.moved(&Arc::downgrade(&first), P, P, S);
         pins.opened(&Arc::downgrade(&second), S);
         drop(first);
         assert_eq!(pins.shown(S), P);
         drop(second);
         assert_eq!(pins.shown(S), S);
+    }
+
+    /// Two opens sharing one holder (two opens of the file made after a move share its
+    /// `FileOrder`), moved back one after the other: the second still shows the first
+    /// identity. Before, the first's move let the pin go and the second pinned the file to
+    /// the member it left (a helper's connection pool: SQLITE_READONLY_DBMOVED again).
+    #[test]
+    fn opens_sharing_a_holder_moved_back_one_after_the_other_keep_the_first_identity() {
+        let (a, bc) = (Arc::new(()), Arc::new(()));
+        let (ha, hbc) = (Arc::downgrade(&a), Arc::downgrade(&bc));
+        let mut pins = Pins::new();
+        pins.moved(&ha, P, P, S);
+        pins.opened(&hbc, S);
+        let shown = pins.shown(S);
+        pins.moved(&ha, S, shown, P);
+        pins.moved(&hbc, S, shown, P);
+        pins.moved(&hbc, S, shown, P);
+        assert!(pins.is_empty(), "every open is back on the file it showed");
+        assert_eq!(pins.shown(P), P);
     }
 
     #[test]
@@ -260,8 +287,8 @@ mod tests {
         let a = Arc::new(());
         let b = Arc::new(());
         let mut pins = Pins::new();
-        pins.moved(&Arc::downgrade(&a), P, S);
-        pins.moved(&Arc::downgrade(&b), P, S);
+        pins.moved(&Arc::downgrade(&a), P, P, S);
+        pins.moved(&Arc::downgrade(&b), P, P, S);
         drop(a);
         assert_eq!(pins.shown(S), P);
         drop(b);

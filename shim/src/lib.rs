@@ -11,6 +11,7 @@ mod beside;
 mod boundary;
 mod fdtable;
 mod forklock;
+mod handoff;
 mod hooks;
 mod identity;
 mod mem;
@@ -65,4 +66,5 @@ fn shim_fini() {
         }
     });
     members::retire_unused_intents();
+    handoff::end_all();
 }

@@ -144,6 +144,7 @@ pub fn relocate(old: c_int, new: c_int) {
         held.relocate(old, new);
     }
     view().relocate(old, new);
+    crate::handoff::relocate(old, new);
 }
 
 static VIEW: RwLock<Option<Arc<View>>> = RwLock::new(None);
@@ -621,6 +622,7 @@ pub struct Carried {
 /// the lead only: their directories stay marked in flight and published, so that a new
 /// image that dies before its start leaves `recover` due.
 pub fn prepare_exec() -> Carried {
+    crate::handoff::end_all();
     let mut by_ocb: Vec<(Arc<Ocb>, Vec<c_int>)> = Vec::new();
     for (fd, o) in fdtable::all() {
         match by_ocb.iter_mut().find(|(x, _)| Arc::ptr_eq(x, &o)) {
@@ -960,6 +962,9 @@ pub fn enter() -> InFlight {
     let i = SLOT.load(Ordering::Relaxed);
     arrive(i);
     settle(i);
+    if crate::handoff::pending() {
+        crate::handoff::retire_due();
+    }
     InFlight(i)
 }
 
@@ -1016,7 +1021,7 @@ fn refresh() {
         return;
     };
     let new = Arc::new(new);
-    apply(&old, &new);
+    apply(&old, &new, st.epoch);
     set_tracking(&st);
     if tracking() {
         // A member is out of service, perhaps again (this process may have slept through
@@ -1044,7 +1049,7 @@ fn refresh() {
 }
 
 /// Brings every open file of this process in line with a new view.
-fn apply(old: &View, new: &View) {
+fn apply(old: &View, new: &View, epoch: u64) {
     let mut by_ocb: Vec<(Arc<Ocb>, Vec<c_int>)> = Vec::new();
     for (fd, o) in fdtable::all() {
         match by_ocb.iter_mut().find(|(x, _)| Arc::ptr_eq(x, &o)) {
@@ -1054,13 +1059,18 @@ fn apply(old: &View, new: &View) {
     }
     let renewed = |m: Member| new.renewed(old, m);
     let same_lead_tree = new.lead == old.lead && new.dirs[new.lead.index()] == old.dirs[old.lead.index()];
-    let moving: Vec<bool> = by_ocb.iter().map(|(_, fds)| lead_moved(old, new) && !(same_lead_tree && real::fstat(fds[0]).is_ok_and(|st| st.st_nlink > 0))).collect();
+    // An O_TMPFILE file is never rewritten under its fd (it is in no tree): one reopened
+    // by "name" was a new, empty one (a `disable secondary` lost what it held).
+    let moving: Vec<bool> = by_ocb.iter().map(|(o, fds)| lead_moved(old, new) && !(same_lead_tree && (o.is_tmpfile() || real::fstat(fds[0]).is_ok_and(|st| st.st_nlink > 0)))).collect();
+    // What each file shows as its identity before any moves (see identity.rs): opens of one
+    // file move one after another.
+    let shown: Vec<Option<crate::identity::Id>> = by_ocb.iter().map(|(_, fds)| real::fstat(fds[0]).ok().map(|st| crate::identity::shown((st.st_dev, st.st_ino)))).collect();
     // The program's locks, read for every file before any moves (a close of one fd of a
     // file, the shim's own too, drops every POSIX lock the process holds on it), to be
     // taken on the files it holds after: a new lead's, a follower's reopened.
     let changed = crate::hooks::lock::seen() && (lead_moved(old, new) || old.follower != new.follower || new.follower.is_some_and(renewed));
     let held: Vec<Vec<crate::hooks::lock::Held>> = by_ocb.iter().map(|(_, fds)| if changed { crate::hooks::lock::held_by(fds[0]) } else { Vec::new() }).collect();
-    for (((ocb, fds), &lead_moved), held) in by_ocb.iter().zip(&moving).zip(&held) {
+    for ((((ocb, fds), &lead_moved), held), &shown) in by_ocb.iter().zip(&moving).zip(&held).zip(&shown) {
         // Another lead file only where the lead is another member or tree, or the same one
         // rewritten under the file (a resync after it was out replaced it: the program's
         // file has no name left). The lead's generation also moves when the other member
@@ -1069,7 +1079,7 @@ fn apply(old: &View, new: &View) {
         // that then made a new file there) became the program's fd on the file now at that
         // name, which got its writes.
         if lead_moved {
-            switch_lead(ocb, fds, old, new, held);
+            switch_lead(ocb, fds, old, new, epoch, held, shown);
             ocb.restripe(fds[0]);
         }
         match new.follower.filter(|_| ocb.follower_flags().is_some()) {
@@ -1080,7 +1090,13 @@ fn apply(old: &View, new: &View) {
                 // lead's file has now.
                 let sp = crate::resolve::Spath::from_rel(name_now(fds[0], new).unwrap_or_else(|| ocb.rel()));
                 let flags = ocb.follower_flags().unwrap_or(0) & !(libc::O_CREAT | libc::O_TRUNC | libc::O_EXCL);
-                match sp.at(new, m).and_then(|at| ocb::open_secondary(&at, flags, 0, false)) {
+                let mode = real::fstat(fds[0]).map_or(0, |st| st.st_mode & 0o7777);
+                // An O_TMPFILE file is a new one there, given what the lead's holds.
+                let opened = sp.at(new, m).and_then(|at| ocb::open_secondary(&at, flags, mode, false)).and_then(|sfd| match ocb.is_tmpfile() {
+                    true => ocb.copy_range(fds[0], sfd, 0, -1).map(|()| sfd).inspect_err(|_| ocb::close_internal(sfd)),
+                    false => Ok(sfd),
+                });
+                match opened {
                     Ok(sfd) => {
                         // As the program's fd is now (an F_SETFL may have changed O_DIRECT).
                         if let Ok(status) = real::fcntl(fds[0], libc::F_GETFL, 0) {
@@ -1090,7 +1106,9 @@ fn apply(old: &View, new: &View) {
                     }
                     Err(e) => {
                         ocb.replace_secondary(None);
-                        ocb.mark_insecure("reopen", e);
+                        if !nameless_for_good(ocb, fds[0], e) {
+                            ocb.mark_insecure("reopen", e);
+                        }
                     }
                 }
             }
@@ -1107,7 +1125,7 @@ fn apply(old: &View, new: &View) {
 
 /// The lead member changed: the program's fds must now be the new lead's files, at the
 /// same position, with the same status flags.
-fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, held: &[crate::hooks::lock::Held]) {
+fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, held: &[crate::hooks::lock::Held], shown: Option<crate::identity::Id>) {
     let Some(&first) = fds.first() else { return };
     let pos = real::lseek(first, 0, libc::SEEK_CUR).unwrap_or(0);
     let status = real::fcntl(first, libc::F_GETFL, 0).unwrap_or(0);
@@ -1115,38 +1133,73 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, held: &[crate::
     // was not rewritten meanwhile (and, for a directory, the follower's is only a handle);
     // otherwise open the new lead's file by name.
     let follower_fits = !ocb.is_dir() && old.follower == Some(new.lead) && old.dirs[new.lead.index()] == new.dirs[new.lead.index()] && old.generations[new.lead.index()] == new.generations[new.lead.index()];
+    let sp = || crate::resolve::Spath::from_rel(name_now(first, old).unwrap_or_else(|| ocb.rel()));
+    // A description other processes share: the one a process that moved it made, if one has.
+    let claim = ocb.is_shared().then(|| crate::handoff::claim(first)).flatten();
+    let handed = ocb.is_shared().then(|| crate::handoff::take_over(first, claim.as_ref(), |d| is_lead_file(d, &sp(), new))).flatten();
     let taken = ocb.take_secondary();
-    let replacement = match taken.filter(|_| follower_fits) {
-        Some(sfd) => Ok(sfd),
-        None => {
-            if let Some(stale) = taken.filter(|_| !follower_fits) {
+    let replacement = match (handed, taken.filter(|_| follower_fits)) {
+        (Some(d), _) => {
+            taken.map(real::close);
+            Ok(d)
+        }
+        (None, Some(sfd)) => Ok(sfd),
+        (None, None) => {
+            if let Some(stale) = taken {
                 let _ = real::close(stale);
             }
-            let sp = crate::resolve::Spath::from_rel(name_now(first, old).unwrap_or_else(|| ocb.rel()));
             let flags = (ocb.flags() & !(libc::O_CREAT | libc::O_TRUNC | libc::O_EXCL)) | libc::O_CLOEXEC;
-            sp.at(new, new.lead).and_then(|at| real::openat(at.fd, &at.path, flags, 0))
+            let mode = real::fstat(first).map_or(0, |st| st.st_mode & 0o7777);
+            sp().at(new, new.lead).and_then(|at| real::openat(at.fd, &at.path, flags, mode)).and_then(|d| {
+                // A new O_TMPFILE file: what the old one holds, copied.
+                if ocb.is_tmpfile() {
+                    if let Err(e) = ocb.copy_range(first, d, 0, -1) {
+                        let _ = real::close(d);
+                        return Err(e);
+                    }
+                }
+                Ok(d)
+            })
         }
     };
     let desc = match replacement {
         Ok(d) => d,
         Err(e) => {
-            ocb.mark_insecure("switch to the new lead member", e);
+            claim.map(crate::handoff::abandon);
+            // Its fd stays where it is.
+            if !nameless_for_good(ocb, first, e) {
+                ocb.mark_insecure("switch to the new lead member", e);
+            }
             return;
         }
     };
-    // The locks a description holds (flock, OFD) are taken on the new one before the old
-    // goes with the move: in between, another process's waiting call was granted them.
-    crate::hooks::lock::take_described(&ocb.rel(), desc, held);
+    if handed.is_none() {
+        // The locks a description holds (flock, OFD) are taken on the new one before the
+        // old goes with the move: in between, another process's waiting call was granted
+        // them. A description handed over has them already.
+        crate::hooks::lock::take_described(&ocb.rel(), desc, held);
+    }
+    if let Some(claim) = claim {
+        crate::handoff::publish(claim, desc, epoch);
+    }
     let before = real::fstat(first);
-    match put_in_place(desc, fds, pos, status) {
+    match put_in_place(desc, fds, handed.is_none().then_some((pos, status))) {
         Ok(()) => {
             if let (Ok(b), Ok(a)) = (before, real::fstat(desc)) {
-                crate::identity::moved(&ocb.file_holder(), (b.st_dev, b.st_ino), (a.st_dev, a.st_ino));
+                crate::identity::moved(&ocb.file_holder(), (b.st_dev, b.st_ino), shown.unwrap_or((b.st_dev, b.st_ino)), (a.st_dev, a.st_ino));
             }
         }
         Err(e) => ocb.mark_insecure("switch to the new lead member", e),
     }
     ocb::close_internal(desc);
+}
+
+/// Whether `e`, from opening the file of the program's `fd` on another member by name,
+/// comes of a file whose last name was removed (not an O_TMPFILE one, which may be linked):
+/// it can never show on a member again, so nothing can diverge. Before, it was reported
+/// (00020), with recover due at the process's end (git's maintenance.lock).
+fn nameless_for_good(ocb: &Ocb, fd: c_int, e: Errno) -> bool {
+    e.0 == libc::ENOENT && !ocb.is_tmpfile() && real::fstat(fd).is_ok_and(|st| st.st_nlink == 0)
 }
 
 /// The name under the prefix of the file the program's `fd` is open on, as the kernel gives
@@ -1162,11 +1215,22 @@ fn name_now(fd: c_int, v: &View) -> Option<Rel> {
     v.rel_in_lead(&target).map(Rel)
 }
 
-/// The program's `fds` become `desc`'s file, at position `pos`, with the status flags of
-/// `status` that can be set, each keeping its close-on-exec flag.
-fn put_in_place(desc: c_int, fds: &[c_int], pos: i64, status: c_int) -> Res<()> {
-    let _ = real::lseek(desc, pos, libc::SEEK_SET);
-    let _ = real::fcntl(desc, libc::F_SETFL, (status & (libc::O_APPEND | libc::O_NONBLOCK)) as libc::c_long);
+/// Whether `desc` is the file `sp` names in `v`'s lead (a description another process
+/// handed over must be the one this process would open).
+fn is_lead_file(desc: c_int, sp: &crate::resolve::Spath, v: &View) -> bool {
+    let named = sp.at(v, v.lead).and_then(|at| real::fstatat(at.fd, &at.path, libc::AT_SYMLINK_NOFOLLOW));
+    matches!((named, real::fstat(desc)), (Ok(a), Ok(b)) if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino))
+}
+
+/// The program's `fds` become `desc`'s file, each keeping its close-on-exec flag. A
+/// description of this process's own is first given the position and the status flags
+/// that can be set of the old one (`own`: position, status); one handed over by another
+/// process sharing it has its own.
+fn put_in_place(desc: c_int, fds: &[c_int], own: Option<(i64, c_int)>) -> Res<()> {
+    if let Some((pos, status)) = own {
+        let _ = real::lseek(desc, pos, libc::SEEK_SET);
+        let _ = real::fcntl(desc, libc::F_SETFL, (status & (libc::O_APPEND | libc::O_NONBLOCK)) as libc::c_long);
+    }
     fds.iter().try_for_each(|&fd| {
         let cloexec = real::fcntl(fd, libc::F_GETFD, 0).map(|f| f & libc::FD_CLOEXEC != 0).unwrap_or(false);
         let flags = if cloexec { libc::O_CLOEXEC } else { 0 };
@@ -1191,8 +1255,20 @@ pub fn move_to_lead(v: &View, fd: c_int, rel: &[u8], status: c_int) -> Res<()> {
     let pos = real::lseek(fd, 0, libc::SEEK_CUR).unwrap_or(0);
     let flags = (status & !(libc::O_CREAT | libc::O_TRUNC | libc::O_EXCL)) | libc::O_CLOEXEC;
     let sp = crate::resolve::Spath::from_rel(Rel(rel.to_vec()));
-    let desc = sp.at(v, v.lead).and_then(|at| real::openat(at.fd, &at.path, flags, 0))?;
-    let r = put_in_place(desc, &[fd], pos, status);
+    // Inherited: shared with the process it came from, which may have moved it already.
+    let claim = crate::handoff::claim(fd);
+    let handed = crate::handoff::take_over(fd, claim.as_ref(), |d| is_lead_file(d, &sp, v));
+    let desc = match handed.map_or_else(|| sp.at(v, v.lead).and_then(|at| real::openat(at.fd, &at.path, flags, 0)), Ok) {
+        Ok(d) => d,
+        Err(e) => {
+            claim.map(crate::handoff::abandon);
+            return Err(e);
+        }
+    };
+    if let Some(claim) = claim {
+        crate::handoff::publish(claim, desc, APPLIED.load(Ordering::SeqCst));
+    }
+    let r = put_in_place(desc, &[fd], handed.is_none().then_some((pos, status)));
     let _ = real::close(desc);
     r
 }

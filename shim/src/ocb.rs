@@ -402,6 +402,14 @@ impl Ocb {
     pub fn mark_shared(&self) {
         self.set(Mark::Shared);
     }
+    /// Whether other processes may share the description (fork, exec, fd passing).
+    pub fn is_shared(&self) -> bool {
+        self.has(Mark::Shared)
+    }
+    /// Whether the file was made by O_TMPFILE: no name to open it again by.
+    pub fn is_tmpfile(&self) -> bool {
+        self.flags & (libc::O_TMPFILE & !libc::O_DIRECTORY) != 0
+    }
 
     /// Whether the description appends now. Another process sharing it may have changed
     /// O_APPEND by its own fcntl, which this process's mark does not see: for a shared

@@ -535,6 +535,22 @@ pub fn state_write(fd: c_int, buf: &[u8]) -> Res<usize> {
     write(fd, buf)
 }
 
+/// Whether fd `a` of process `pid_a` and fd `b` of `pid_b` are one open file description
+/// (kcmp KCMP_FILE; false where the kernel cannot tell or will not say).
+pub fn same_description(pid_a: u32, a: c_int, pid_b: u32, b: c_int) -> bool {
+    const KCMP_FILE: c_long = 0;
+    unsafe { raw::syscall(libc::SYS_kcmp, pid_a as c_long, pid_b as c_long, KCMP_FILE, a as c_long, b as c_long, 0) == 0 }
+}
+
+/// A copy in this process, close-on-exec, of process `pid`'s fd `fd`: the same open file
+/// description (pidfd_getfd; the caller must be allowed to ptrace `pid`).
+pub fn fd_of_process(pid: u32, fd: c_int) -> Res<c_int> {
+    let pidfd = cvt(unsafe { raw::syscall(libc::SYS_pidfd_open, pid as c_long, 0, 0, 0, 0, 0) })? as c_int;
+    let got = cvt(unsafe { raw::syscall(libc::SYS_pidfd_getfd, pidfd as c_long, fd as c_long, 0, 0, 0, 0) });
+    let _ = close(pidfd);
+    got.map(|f| f as c_int)
+}
+
 /// What glibc's `_exit` does (the shim's `_exit` hook cannot call itself through libc).
 pub fn exit_group(status: c_int) -> ! {
     loop {

@@ -453,6 +453,21 @@ impl Registry {
         (0..self.high()).find(|&i| self.name_ops(i).load(Ordering::SeqCst) != 0).map(|i| (i, self.slot(i).pid.load(Ordering::SeqCst)))
     }
 
+    /// Entry `i` of the handoff table (registry::HANDOFFS): its pid, old fd, new fd.
+    pub fn handoff(&self, i: usize) -> [&AtomicU32; 3] {
+        let base = registry::HANDOFFS + (i % registry::HANDOFF_ENTRIES) * registry::HANDOFF_SIZE;
+        [0, 1, 2].map(|k| self.lock_word(base, k))
+    }
+
+    /// Whether every live process of the set has taken up `epoch` (or a later one).
+    pub fn all_seen(&self, epoch: u64) -> bool {
+        (0..self.high()).all(|i| {
+            let s = self.slot(i);
+            let pid = s.pid.load(Ordering::SeqCst);
+            pid == 0 || s.seen_epoch.load(Ordering::SeqCst) >= epoch || !process_alive(pid)
+        })
+    }
+
     fn lock_word(&self, table: usize, i: usize) -> &AtomicU32 {
         // SAFETY: inside the mapping (SIZE covers every table), aligned (the tables start at
         // multiples of 4), and only ever used atomically.

@@ -244,7 +244,17 @@ pub mod registry {
     /// Per slot: the name operations its process has under way (u32; the shim's names.rs),
     /// which a directory's rename waits for.
     pub const NAME_OPS: usize = FILE_QUEUED + FILE_STRIPES * 4;
-    pub const SIZE: usize = NAME_OPS + SLOTS * 4;
+    /// File descriptions that processes share, moved to a new lead by one of them (the
+    /// shim's handoff.rs): per entry the pid of a process that moved one (u32, 0: free;
+    /// with `HANDOFF_BUSY` while it fills the entry, `HANDOFF_CLAIMED` while it makes the
+    /// move), its fd on the description before the move and its fd on the one after (u32
+    /// each).
+    pub const HANDOFFS: usize = NAME_OPS + SLOTS * 4;
+    pub const HANDOFF_ENTRIES: usize = 1024;
+    pub const HANDOFF_SIZE: usize = 16;
+    pub const HANDOFF_BUSY: u32 = 1 << 31;
+    pub const HANDOFF_CLAIMED: u32 = 1 << 30;
+    pub const SIZE: usize = HANDOFFS + HANDOFF_ENTRIES * HANDOFF_SIZE;
     /// In the header: the lock word a rename of a directory or a symlink holds (names.rs).
     pub const DIR_MOVES: usize = 16;
     /// In the header: how many such renames began or ended (u32, wrapping): a process whose

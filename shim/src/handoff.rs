@@ -1,0 +1,283 @@
+//! A file description that processes share (an fd inherited over fork or exec, or passed)
+//! stays one description across a lead move. Each process moves its fds to the new lead's
+//! file when it takes up the move, one process after another; each opening a description
+//! of its own left them one each, at the position each had, and a parent's and a child's
+//! writes through what natively is one fd overwrote each other's from the move on (a
+//! shell's `exec 4>log` with commands writing to fd 4; `make > log` and its compilers).
+//!
+//! So a process that moves a shared description publishes the move in the registry's
+//! handoff table: its pid, an fd of its own on the description before the move and one on
+//! the description after. Another process moving the same description (kcmp: the same open
+//! file as the first process's fd before) takes that description after (pidfd_getfd), as
+//! it is, at the position the others have moved it to, and publishes it too: a process
+//! moving it later finds one that still lives. The fds are kept until every process of the
+//! set has taken up the move, for 10 s at most. Where the kernel will not hand the
+//! description over (no kcmp, no pidfd_getfd, no right to ptrace the other process), or no
+//! process that published it still does, the process opens a description of its own as
+//! before: a process that ends a publication (at exit, exec, or when it is done) first sets
+//! its description before at its description after's position, so that one opening its own
+//! later goes on from where the writes got to (one killed by SIGKILL cannot).
+
+use crate::real::{self, Errno};
+use libc::c_int;
+use shadow_core::state::registry::{HANDOFF_BUSY, HANDOFF_CLAIMED, HANDOFF_ENTRIES};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+
+/// Moves this process has published, at most this many at once (a fixed table: the exit
+/// work that ends them runs in `_exit`, where nothing may allocate). A move past them is
+/// made but not published.
+const KEPT_MAX: usize = 64;
+
+/// `Kept::entry` of a place being filled or claimed (`claim`).
+const FILLING: usize = usize::MAX - 1;
+
+struct Kept {
+    /// The registry entry; `usize::MAX`: this place is free; `FILLING`.
+    entry: AtomicUsize,
+    before: AtomicI32,
+    after: AtomicI32,
+    /// The epoch of the move: kept until every process of the set has taken it up, or
+    /// `KEPT_MS` after `since` (members::coarse_ms).
+    epoch: AtomicU64,
+    since: AtomicU64,
+}
+
+/// How long a move stays published at most: a process of the set that sleeps longer (an
+/// idle daemon) must not keep every other's fds, on files of a member taken out of
+/// service, open for ever. One that shares the description and wakes later opens its own,
+/// from where the writes got to.
+const KEPT_MS: u64 = 10_000;
+
+#[allow(clippy::declare_interior_mutable_const)]
+const FREE: Kept = Kept { entry: AtomicUsize::new(usize::MAX), before: AtomicI32::new(-1), after: AtomicI32::new(-1), epoch: AtomicU64::new(0), since: AtomicU64::new(0) };
+static KEPT: [Kept; KEPT_MAX] = [FREE; KEPT_MAX];
+/// Whether some of `KEPT` is in use: every hook looks at this alone.
+static PENDING: AtomicBool = AtomicBool::new(false);
+/// When `retire_due` may look at the registry next (members::coarse_ms).
+static NEXT_LOOK: AtomicU64 = AtomicU64::new(0);
+
+fn own_pid() -> u32 {
+    std::process::id()
+}
+
+/// This process is moving the shared description behind `before` (the program's fd, still
+/// on it): while it does, another process moving the same one waits for it, rather than
+/// open one of its own at the same time (processes that write often take up a move at
+/// nearly the same moment: before, two of five did so in one of ten runs). Of two that
+/// claim one move at once, the one whose registry entry comes first goes first. None: no
+/// room to claim (the move goes on unordered).
+pub fn claim(before: c_int) -> Option<Claim> {
+    forget_inherited();
+    let place = KEPT.iter().position(|k| k.entry.compare_exchange(usize::MAX, FILLING, Ordering::SeqCst, Ordering::SeqCst).is_ok())?;
+    let give_back = || KEPT[place].entry.store(usize::MAX, Ordering::SeqCst);
+    let Ok(b) = crate::ocb::dup_internal(before) else {
+        give_back();
+        return None;
+    };
+    let registry = &crate::members::shared().registry;
+    let me = own_pid();
+    let entry = (0..HANDOFF_ENTRIES).find(|&i| {
+        let pid = registry.handoff(i)[0];
+        let cur = pid.load(Ordering::SeqCst);
+        let owner = cur & !(HANDOFF_BUSY | HANDOFF_CLAIMED);
+        let free = cur == 0 || (cur & HANDOFF_BUSY == 0 && owner != me && !shadow_core::shared::process_alive(owner));
+        free && pid.compare_exchange(cur, me | HANDOFF_BUSY, Ordering::SeqCst, Ordering::SeqCst).is_ok()
+    });
+    let Some(entry) = entry else {
+        crate::ocb::close_internal(b);
+        give_back();
+        return None;
+    };
+    let [pid, eb, _] = registry.handoff(entry);
+    eb.store(b as u32, Ordering::SeqCst);
+    pid.store(me | HANDOFF_CLAIMED, Ordering::SeqCst);
+    KEPT[place].before.store(b, Ordering::SeqCst);
+    Some(Claim { place, entry })
+}
+
+/// A move of a shared description this process has claimed (`claim`), to be published
+/// (`publish`) or given up (`abandon`).
+pub struct Claim {
+    place: usize,
+    entry: usize,
+}
+
+/// The description after the move of the shared description behind this process's `fd`,
+/// as another process that moved it has published it, if one has and `fits` it (it is the
+/// new lead's file this process would open: one published for an earlier move is followed
+/// on to the description that move's own move made). A process that claimed the move
+/// before `mine` is waited for, 2 s at most.
+pub fn take_over(fd: c_int, mine: Option<&Claim>, fits: impl Fn(c_int) -> bool) -> Option<c_int> {
+    let registry = &crate::members::shared().registry;
+    let me = own_pid();
+    let mine = mine.map_or(HANDOFF_ENTRIES, |c| c.entry);
+    let mut cur = fd;
+    let mut taken: Option<c_int> = None;
+    let mut waited = 0;
+    // A chain longer than a few moves is a process that slept through them: it opens its own.
+    let mut hops = 0;
+    while hops < 4 {
+        let mut ahead = false;
+        let next = (0..HANDOFF_ENTRIES).filter(|&i| i != mine).find_map(|i| {
+            let [pid, before, after] = registry.handoff(i);
+            let p = pid.load(Ordering::SeqCst);
+            let owner = p & !HANDOFF_CLAIMED;
+            if p == 0 || p & HANDOFF_BUSY != 0 || owner == me || !real::same_description(me, cur, owner, before.load(Ordering::SeqCst) as c_int) {
+                return None;
+            }
+            if p & HANDOFF_CLAIMED != 0 {
+                ahead |= i < mine && shadow_core::shared::process_alive(owner);
+                return None;
+            }
+            let a = after.load(Ordering::SeqCst) as c_int;
+            let got = real::fd_of_process(p, a).ok()?;
+            // The publisher ends an entry by freeing it before closing its fds: still its
+            // own now, the fd it gave was the one published.
+            if pid.load(Ordering::SeqCst) != p || after.load(Ordering::SeqCst) as c_int != a {
+                let _ = real::close(got);
+                return None;
+            }
+            Some(got)
+        });
+        let Some(got) = next else {
+            if ahead && waited < 2000 {
+                unsafe { libc::nanosleep(&libc::timespec { tv_sec: 0, tv_nsec: 1_000_000 }, std::ptr::null_mut()) };
+                waited += 1;
+                continue;
+            }
+            break;
+        };
+        if let Some(old) = taken.take() {
+            let _ = real::close(old);
+        }
+        if fits(got) {
+            return Some(got);
+        }
+        cur = got;
+        taken = Some(got);
+        hops += 1;
+    }
+    if let Some(old) = taken {
+        let _ = real::close(old);
+    }
+    None
+}
+
+/// The claimed move is made: the description after is `after`, taken up in `epoch`;
+/// published for the other processes that share the description.
+pub fn publish(claim: Claim, after: c_int, epoch: u64) {
+    let place = &KEPT[claim.place];
+    let Ok(a) = crate::ocb::dup_internal(after) else { return abandon(claim) };
+    let me = own_pid();
+    let [pid, _, ea] = crate::members::shared().registry.handoff(claim.entry);
+    ea.store(a as u32, Ordering::SeqCst);
+    pid.store(me, Ordering::SeqCst);
+    place.after.store(a, Ordering::SeqCst);
+    place.epoch.store(epoch, Ordering::SeqCst);
+    place.since.store(crate::members::coarse_ms(), Ordering::SeqCst);
+    place.entry.store(claim.entry, Ordering::SeqCst);
+    PENDING.store(true, Ordering::SeqCst);
+    OWNER.store(me, Ordering::SeqCst);
+}
+
+/// The claimed move was not made (no new description): the claim goes.
+pub fn abandon(claim: Claim) {
+    let place = &KEPT[claim.place];
+    let _ = crate::members::shared().registry.handoff(claim.entry)[0].compare_exchange(own_pid() | HANDOFF_CLAIMED, 0, Ordering::SeqCst, Ordering::SeqCst);
+    crate::ocb::close_internal(place.before.load(Ordering::SeqCst));
+    place.entry.store(usize::MAX, Ordering::SeqCst);
+}
+
+/// The pid `KEPT` was filled by: in a fork child they are the parent's.
+static OWNER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// In a fork child, the parent's published moves are the parent's: the child's copies of
+/// their fds are closed (allocation-free).
+pub fn forget_inherited() {
+    if !PENDING.load(Ordering::SeqCst) || OWNER.load(Ordering::SeqCst) == own_pid() {
+        return;
+    }
+    for k in KEPT.iter() {
+        if k.entry.swap(usize::MAX, Ordering::SeqCst) < HANDOFF_ENTRIES {
+            crate::ocb::close_internal(k.before.load(Ordering::SeqCst));
+            crate::ocb::close_internal(k.after.load(Ordering::SeqCst));
+        }
+    }
+    PENDING.store(false, Ordering::SeqCst);
+}
+
+/// Whether published moves wait to be ended (`retire_due`).
+#[inline]
+pub fn pending() -> bool {
+    PENDING.load(Ordering::Relaxed)
+}
+
+/// Ends the published moves every process of the set has taken up, or published long
+/// enough. Looks at the registry at most every 100 ms.
+pub fn retire_due() {
+    forget_inherited();
+    let now = crate::members::coarse_ms();
+    if now < NEXT_LOOK.load(Ordering::Relaxed) {
+        return;
+    }
+    NEXT_LOOK.store(now + 100, Ordering::Relaxed);
+    let registry = &crate::members::shared().registry;
+    let mut left = false;
+    for k in KEPT.iter().filter(|k| k.entry.load(Ordering::SeqCst) != usize::MAX) {
+        let old = now.saturating_sub(k.since.load(Ordering::SeqCst)) > KEPT_MS;
+        if k.entry.load(Ordering::SeqCst) < HANDOFF_ENTRIES && (old || registry.all_seen(k.epoch.load(Ordering::SeqCst))) {
+            end(k, true);
+        } else {
+            left = true;
+        }
+    }
+    PENDING.store(left, Ordering::SeqCst);
+}
+
+/// Ends a published move: the entry first (a process taking it over checks it is still
+/// there after it took the fd), then the fds (`close`; not at exit and exec, which close
+/// them, and where the fd table's lock must not be waited for). The description before is
+/// set at the position of the description after, for a process that opens its own later.
+fn end(k: &Kept, close: bool) {
+    let i = k.entry.load(Ordering::SeqCst);
+    if i >= HANDOFF_ENTRIES || k.entry.compare_exchange(i, usize::MAX, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+        return;
+    }
+    let (b, a) = (k.before.load(Ordering::SeqCst), k.after.load(Ordering::SeqCst));
+    if let Ok(pos) = real::lseek(a, 0, libc::SEEK_CUR) {
+        let _ = real::lseek(b, pos, libc::SEEK_SET);
+    }
+    let pid = crate::members::shared().registry.handoff(i)[0];
+    let _ = pid.compare_exchange(own_pid(), 0, Ordering::SeqCst, Ordering::SeqCst);
+    if close {
+        crate::ocb::close_internal(b);
+        crate::ocb::close_internal(a);
+    }
+}
+
+/// At exit (`_exit` too: allocation-free) and before an exec: every published move ends.
+pub fn end_all() {
+    if !PENDING.load(Ordering::SeqCst) || OWNER.load(Ordering::SeqCst) != own_pid() {
+        return;
+    }
+    let saved = Errno::last();
+    KEPT.iter().for_each(|k| end(k, false));
+    PENDING.store(false, Ordering::SeqCst);
+    saved.set();
+}
+
+/// The program dup2'd onto one of the kept fds: it moved to `new` (hooks::open::relocate_internal).
+pub fn relocate(old: c_int, new: c_int) {
+    if !PENDING.load(Ordering::SeqCst) {
+        return;
+    }
+    let registry = &crate::members::shared().registry;
+    for k in KEPT.iter().filter(|k| k.entry.load(Ordering::SeqCst) < HANDOFF_ENTRIES) {
+        let [_, eb, ea] = registry.handoff(k.entry.load(Ordering::SeqCst));
+        for (held, published) in [(&k.before, eb), (&k.after, ea)] {
+            if held.compare_exchange(old, new, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                published.store(new as u32, Ordering::SeqCst);
+            }
+        }
+    }
+}
