@@ -235,9 +235,10 @@ pub fn retire_due() {
 }
 
 /// Ends a published move: the entry first (a process taking it over checks it is still
-/// there after it took the fd), then the fds (`close`; not at exit and exec, which close
-/// them, and where the fd table's lock must not be waited for). The description before is
-/// set at the position of the description after, for a process that opens its own later.
+/// there after it took the fd), then the fds (`close`; not at exit, which closes them,
+/// and where the fd table's lock must not be waited for), keeping the process's POSIX
+/// locks on their files. The description before is set at the position of the
+/// description after, for a process that opens its own later.
 fn end(k: &Kept, close: bool) {
     let i = k.entry.load(Ordering::SeqCst);
     if i >= HANDOFF_ENTRIES || k.entry.compare_exchange(i, usize::MAX, Ordering::SeqCst, Ordering::SeqCst).is_err() {
@@ -250,18 +251,20 @@ fn end(k: &Kept, close: bool) {
     let pid = crate::members::shared().registry.handoff(i)[0];
     let _ = pid.compare_exchange(own_pid(), 0, Ordering::SeqCst, Ordering::SeqCst);
     if close {
-        crate::ocb::close_internal(b);
-        crate::ocb::close_internal(a);
+        crate::hooks::lock::close_keeping_locks(b);
+        crate::hooks::lock::close_keeping_locks(a);
     }
 }
 
-/// At exit (`_exit` too: allocation-free) and before an exec: every published move ends.
-pub fn end_all() {
+/// At exit (`_exit` too: allocation-free), or before an exec (`close`: the exec would
+/// close the fds, and with them the process's POSIX locks on their files): every
+/// published move ends.
+pub fn end_all(close: bool) {
     if !PENDING.load(Ordering::SeqCst) || OWNER.load(Ordering::SeqCst) != own_pid() {
         return;
     }
     let saved = Errno::last();
-    KEPT.iter().for_each(|k| end(k, false));
+    KEPT.iter().for_each(|k| end(k, close));
     PENDING.store(false, Ordering::SeqCst);
     saved.set();
 }

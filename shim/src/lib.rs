@@ -66,5 +66,5 @@ fn shim_fini() {
         }
     });
     members::retire_unused_intents();
-    handoff::end_all();
+    handoff::end_all(false);
 }

@@ -622,7 +622,8 @@ pub struct Carried {
 /// the lead only: their directories stay marked in flight and published, so that a new
 /// image that dies before its start leaves `recover` due.
 pub fn prepare_exec() -> Carried {
-    crate::handoff::end_all();
+    crate::handoff::end_all(true);
+    crate::hooks::lock::before_exec(|ocb| fdtable::all().into_iter().find(|(_, o)| Arc::as_ptr(o) as usize == ocb).map(|(fd, _)| fd));
     let mut by_ocb: Vec<(Arc<Ocb>, Vec<c_int>)> = Vec::new();
     for (fd, o) in fdtable::all() {
         match by_ocb.iter_mut().find(|(x, _)| Arc::ptr_eq(x, &o)) {
@@ -1078,13 +1079,13 @@ fn apply(old: &View, new: &View, epoch: u64) {
         // name it was opened by, and one renamed since (by logrotate, by another process
         // that then made a new file there) became the program's fd on the file now at that
         // name, which got its writes.
+        let old_lead_follows = lead_moved && switch_lead(ocb, fds, old, new, epoch, held, shown);
         if lead_moved {
-            switch_lead(ocb, fds, old, new, epoch, held, shown);
             ocb.restripe(fds[0]);
         }
         match new.follower.filter(|_| ocb.follower_flags().is_some()) {
             None => ocb.replace_secondary(None),
-            Some(m) if lead_moved || old.follower != new.follower || renewed(m) || ocb.secondary_fd().is_none() => {
+            Some(m) if !old_lead_follows && (lead_moved || old.follower != new.follower || renewed(m) || ocb.secondary_fd().is_none()) => {
                 // The member has just been brought up to date: reopen its file (never create
                 // or truncate it: the resync made it what the lead's is), by the name the
                 // lead's file has now.
@@ -1124,9 +1125,10 @@ fn apply(old: &View, new: &View, epoch: u64) {
 }
 
 /// The lead member changed: the program's fds must now be the new lead's files, at the
-/// same position, with the same status flags.
-fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, held: &[crate::hooks::lock::Held], shown: Option<crate::identity::Id>) {
-    let Some(&first) = fds.first() else { return };
+/// same position, with the same status flags. Whether the old lead's file became the
+/// follower's fd.
+fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, held: &[crate::hooks::lock::Held], shown: Option<crate::identity::Id>) -> bool {
+    let Some(&first) = fds.first() else { return false };
     let pos = real::lseek(first, 0, libc::SEEK_CUR).unwrap_or(0);
     let status = real::fcntl(first, libc::F_GETFL, 0).unwrap_or(0);
     // The follower's fd is the new lead's file only if the follower is the new lead and
@@ -1170,14 +1172,30 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
             if !nameless_for_good(ocb, first, e) {
                 ocb.mark_insecure("switch to the new lead member", e);
             }
-            return;
+            return false;
         }
     };
+    // Where the old lead becomes the follower as it is (the other member enabled), its
+    // description stays this open's, as the follower's fd, with the flock and OFD locks it
+    // holds: a new one had none until `take_again`, and another process got them there
+    // meanwhile. (The process's POSIX locks on that file go with the program's fds all the
+    // same, and are taken again.) Not for a description other processes share, which
+    // would lose O_APPEND.
+    let old_lead_follows = !ocb.is_shared() && !ocb.is_dir() && ocb.follower_flags().is_some() && new.follower == Some(old.lead) && old.dirs[old.lead.index()] == new.dirs[old.lead.index()] && !new.renewed(old, old.lead);
+    let kept = old_lead_follows.then(|| ocb::dup_internal(first).ok()).flatten();
+    // POSIX locks, taken on the new lead's file before the program's fds leave the old
+    // one, need `desc` kept open (see lock::take_posix_before_move): first moved out of the
+    // program's fd numbers, a move made before any is taken (a close drops them).
+    let posix = crate::hooks::lock::has_posix(held);
+    let desc = if posix && !fdtable::is_internal(desc) { ocb::make_internal(desc) } else { desc };
     if handed.is_none() {
         // The locks a description holds (flock, OFD) are taken on the new one before the
         // old goes with the move: in between, another process's waiting call was granted
         // them. A description handed over has them already.
         crate::hooks::lock::take_described(&ocb.rel(), desc, held);
+    }
+    if posix {
+        crate::hooks::lock::take_posix_before_move(&ocb.rel(), desc, held);
     }
     if let Some(claim) = claim {
         crate::handoff::publish(claim, desc, epoch);
@@ -1189,9 +1207,23 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
                 crate::identity::moved(&ocb.file_holder(), (b.st_dev, b.st_ino), shown.unwrap_or((b.st_dev, b.st_ino)), (a.st_dev, a.st_ino));
             }
         }
-        Err(e) => ocb.mark_insecure("switch to the new lead member", e),
+        Err(e) => {
+            kept.map(ocb::close_internal);
+            ocb.mark_insecure("switch to the new lead member", e);
+            ocb::close_internal(desc);
+            return false;
+        }
     }
-    ocb::close_internal(desc);
+    if posix {
+        crate::hooks::lock::anchor(ocb as *const Ocb as usize, desc);
+    } else {
+        ocb::close_internal(desc);
+    }
+    let Some(kept) = kept else { return false };
+    // Written at the lead's offsets, never appended to.
+    let _ = real::fcntl(kept, libc::F_SETFL, (status & !libc::O_APPEND) as libc::c_long);
+    ocb.replace_secondary(Some(kept));
+    true
 }
 
 /// Whether `e`, from opening the file of the program's `fd` on another member by name,

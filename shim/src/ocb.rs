@@ -1298,6 +1298,7 @@ impl Ocb {
 impl Drop for Ocb {
     fn drop(&mut self) {
         crate::members::account(-1, 0);
+        crate::hooks::lock::let_go_anchor(self as *const Ocb as usize);
         if let Some(sfd) = self.secondary_fd() {
             close_internal(sfd);
         }

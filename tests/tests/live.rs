@@ -1527,3 +1527,36 @@ fn files_without_a_name_keep_their_bytes_through_member_changes() {
     assert_eq!(s.read("final"), b"line 0\nline 1\nline 2\nline 3\n");
     s.assert_identical();
 }
+
+/// A POSIX lock a process holds through a description it shares with a child stays held
+/// through lead moves and an exec, as natively. The shim keeps fds of its own on the lead's
+/// file for a move (a shared description's handoff, the new lead's file whose locks were
+/// taken before the program's fds moved), and closing any fd of a file drops every POSIX
+/// lock the process holds on it: before, the exec (which closes them) let the lock go, and
+/// another process got it.
+#[test]
+fn a_posix_lock_stays_held_through_lead_moves_and_an_exec() {
+    let s = ShadowSet::new();
+    let probe = "import fcntl, os\\nfd = os.open('/shadow/pid', os.O_RDWR)\\ntry: fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); print('taken')\\nexcept OSError: print('refused')";
+    let py = format!(
+        "import fcntl, os, subprocess, sys, time\n\
+         probe = lambda: subprocess.run([sys.executable, '-c', \"{probe}\"], capture_output=True, text=True).stdout.strip()\n\
+         if len(sys.argv) > 1: print('after exec', probe()); sys.exit(0)\n\
+         fd = os.open('/shadow/pid', os.O_RDWR | os.O_CREAT, 0o644); os.set_inheritable(fd, True); fcntl.lockf(fd, fcntl.LOCK_EX)\n\
+         kid = os.fork()\n\
+         if kid == 0: time.sleep(30); os._exit(0)\n\
+         for step in ('disable', 'enable'):\n\
+         \x20   subprocess.run(['{ctl}', '-c', '{cfg}', step, 'primary'], env={{k: v for k, v in os.environ.items() if k != 'LD_PRELOAD'}}, check=True, capture_output=True)\n\
+         \x20   os.write(fd, b'x'); print(step, probe(), flush=True)\n\
+         os.kill(kid, 9); os.waitpid(kid, 0)\n\
+         os.execv(sys.executable, [sys.executable, sys.argv[0], 'again'])\n",
+        ctl = shadow_tests::bin_dir().join("shadowctl").display(),
+        cfg = s.config().display()
+    );
+    let script = s.scratch().join("lock_holder.py");
+    fs::write(&script, py).unwrap();
+    let out = s.command("python3").arg(&script).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "disable refused\nenable refused\nafter exec refused\n");
+    s.assert_identical();
+}

@@ -112,11 +112,110 @@ pub fn take_described(rel: &Rel, desc: c_int, held: &[Held]) {
     }
 }
 
+/// Whether `held` has POSIX locks (the process's, not a description's).
+pub fn has_posix(held: &[Held]) -> bool {
+    held.iter().any(|h| h.kind == Kind::Posix)
+}
+
+/// At a lead move, the POSIX locks of `held` taken through `desc`, the shim's fd on the new
+/// lead's file, before the program's fds leave the old lead's file (closing a process's fd
+/// on a file drops every POSIX lock it holds on it). `desc` is then kept open while the open
+/// (`ocb`, its address) lives (`anchor`): its close would drop them again. Before, from the
+/// program's fds' move to `take_again`, the process held its POSIX locks on neither member,
+/// and another process that had taken up the move got them there (four SQLite writers lost
+/// committed rows at `enable primary`, unreported; found by helper-40).
+///
+/// Tried for up to 2 s: a process that took up the move first may hold the lock on the new
+/// lead's file for a moment, while the follower's part of its call (this process's lock on
+/// the old lead's) is refused, which it gives up after 100 ms (1 s for a call that waits),
+/// letting the lead's go. Before, this process gave up first, after 100 ms, let go of the
+/// old lead's with the move, and the other then got both.
+pub fn take_posix_before_move(rel: &Rel, desc: c_int, held: &[Held]) {
+    for lock in held.iter().filter(|h| h.kind == Kind::Posix) {
+        if take_within(desc, lock, 2000).is_err() && LOCKING.with(|l| l.get()) < 0 {
+            crate::report::record(shadow_core::history::Code::NamespaceMismatch, rel, "lock: held when the lead moved, refused on the new lead's file: another process took it meanwhile");
+        }
+    }
+}
+
+/// Closes the shim's own `fd` without the process losing its POSIX locks: closing any fd
+/// of a file drops every one the process holds on it, through whatever fd it was taken.
+/// They are taken again at once through another fd of the process on the same file (the
+/// program's, or a follower's), if it has one. Before, the end of a shared description's
+/// handoff (handoff.rs) closed its fds there, and a daemon's `lockf` on a pidfile its
+/// children shared was gone 10 s after a lead move, unreported.
+pub fn close_keeping_locks(fd: c_int) {
+    let same_file = |a: &libc::stat64, k: c_int| k != fd && crate::real::fstat(k).is_ok_and(|b| (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino));
+    let keep = seen()
+        .then(|| crate::real::fstat(fd).ok())
+        .flatten()
+        .and_then(|st| fdtable::all().into_iter().flat_map(|(k, o)| [Some(k), o.secondary_fd()]).flatten().find(|&k| same_file(&st, k)));
+    let Some(keep) = keep else { return crate::ocb::close_internal(fd) };
+    let held: Vec<Held> = held_by(keep).into_iter().chain(held_by(fd)).filter(|h| h.kind == Kind::Posix).collect();
+    crate::ocb::close_internal(fd);
+    for h in &held {
+        let _ = take(keep, h);
+    }
+}
+
+/// The shim's fds that hold POSIX locks on a lead's file (`take_posix_before_move`), by
+/// the address of the open they serve.
+static ANCHORS: std::sync::Mutex<Vec<(usize, c_int)>> = std::sync::Mutex::new(Vec::new());
+static ANCHORED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Keeps `desc` open for the open at `ocb` until it ends (`let_go_anchor`); one it kept
+/// before (on the file of an earlier lead) is closed.
+pub fn anchor(ocb: usize, desc: c_int) {
+    let mut anchors = ANCHORS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(slot) = anchors.iter_mut().find(|(o, _)| *o == ocb) {
+        close_keeping_locks(std::mem::replace(&mut slot.1, desc));
+    } else {
+        anchors.push((ocb, desc));
+    }
+    ANCHORED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The open at `ocb` ended (its last fd closed: the program's close dropped its POSIX
+/// locks on the file already).
+pub fn let_go_anchor(ocb: usize) {
+    if !ANCHORED.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    let mut anchors = ANCHORS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(i) = anchors.iter().position(|(o, _)| *o == ocb) {
+        crate::ocb::close_internal(anchors.swap_remove(i).1);
+    }
+}
+
+/// Before an exec, which closes the shim's fds (close-on-exec), and with them, natively
+/// not, the POSIX locks they hold: each kept fd is closed now and its locks taken again
+/// through the program's fd of its open (`fd_of`), which the new image keeps.
+pub fn before_exec(fd_of: impl Fn(usize) -> Option<c_int>) {
+    if !ANCHORED.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    let anchors = std::mem::take(&mut *ANCHORS.lock().unwrap_or_else(|e| e.into_inner()));
+    for (ocb, desc) in anchors {
+        let held = held_by(desc);
+        crate::ocb::close_internal(desc);
+        if let Some(fd) = fd_of(ocb) {
+            for h in held.iter().filter(|h| h.kind == Kind::Posix) {
+                let _ = take(fd, h);
+            }
+        }
+    }
+}
+
 /// `take`, tried for up to 100 ms while another process holds the lock (one letting it go
 /// as this one takes it again: an exiting process lets go of the follower's last).
 fn take_soon(fd: c_int, lock: &Held) -> Result<(), Errno> {
+    take_within(fd, lock, 100)
+}
+
+/// `take`, tried for up to `ms` milliseconds while another process holds the lock.
+fn take_within(fd: c_int, lock: &Held, ms: u32) -> Result<(), Errno> {
     let mut r = take(fd, lock);
-    for _ in 0..100 {
+    for _ in 0..ms {
         if !matches!(r, Err(Errno(libc::EAGAIN | libc::EACCES))) {
             break;
         }

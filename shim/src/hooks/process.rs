@@ -36,7 +36,7 @@ pub(crate) extern "C" fn end_without_handlers() {
     let _no_cancel = boundary::NoCancel::hold();
     if set::is_initialised() && crate::behind::drain_on_exit() {
         let _ = std::panic::catch_unwind(|| {
-            crate::handoff::end_all();
+            crate::handoff::end_all(false);
             if !crate::members::state_applied_now() {
                 crate::members::leave_in_flight_now();
                 return;
