@@ -70,29 +70,32 @@ pub fn claim(before: c_int) -> Option<Claim> {
     forget_inherited();
     let place = KEPT.iter().position(|k| k.entry.compare_exchange(usize::MAX, FILLING, Ordering::SeqCst, Ordering::SeqCst).is_ok())?;
     let give_back = || KEPT[place].entry.store(usize::MAX, Ordering::SeqCst);
-    let Ok(b) = crate::ocb::dup_internal(before) else {
-        give_back();
-        return None;
-    };
     let registry = &crate::members::shared().registry;
     let me = own_pid();
+    // A free entry, or one of a process gone (killed as it filled it, too).
     let entry = (0..HANDOFF_ENTRIES).find(|&i| {
         let pid = registry.handoff(i)[0];
         let cur = pid.load(Ordering::SeqCst);
         let owner = cur & !(HANDOFF_BUSY | HANDOFF_CLAIMED);
-        let free = cur == 0 || (cur & HANDOFF_BUSY == 0 && owner != me && !shadow_core::shared::process_alive(owner));
+        let free = cur == 0 || (owner != me && !shadow_core::shared::process_alive(owner));
         free && pid.compare_exchange(cur, me | HANDOFF_BUSY, Ordering::SeqCst, Ordering::SeqCst).is_ok()
     });
     let Some(entry) = entry else {
-        crate::ocb::close_internal(b);
         give_back();
         return None;
     };
-    let [pid, eb, _] = registry.handoff(entry);
+    let [pid, eb, _, ticket] = registry.handoff(entry);
+    let Ok(b) = crate::ocb::dup_internal(before) else {
+        pid.store(0, Ordering::SeqCst);
+        give_back();
+        return None;
+    };
+    let mine = registry.handoff_ticket();
     eb.store(b as u32, Ordering::SeqCst);
+    ticket.store(mine, Ordering::SeqCst);
     pid.store(me | HANDOFF_CLAIMED, Ordering::SeqCst);
     KEPT[place].before.store(b, Ordering::SeqCst);
-    Some(Claim { place, entry })
+    Some(Claim { place, entry, ticket: mine })
 }
 
 /// A move of a shared description this process has claimed (`claim`), to be published
@@ -100,16 +103,24 @@ pub fn claim(before: c_int) -> Option<Claim> {
 pub struct Claim {
     place: usize,
     entry: usize,
+    ticket: u32,
+}
+
+/// Whether ticket `a` was taken before `b` (tickets wrap).
+fn earlier(a: u32, b: u32) -> bool {
+    (b.wrapping_sub(a) as i32) > 0
 }
 
 /// The description after the move of the shared description behind this process's `fd`,
 /// as another process that moved it has published it, if one has and `fits` it (it is the
 /// new lead's file this process would open: one published for an earlier move is followed
 /// on to the description that move's own move made). A process that claimed the move
-/// before `mine` is waited for, 2 s at most.
+/// before `mine` (a lower ticket) is waited for, 5 s at most: longer than it may take to
+/// take its POSIX locks on the new lead's file (lock::take_posix_before_move).
 pub fn take_over(fd: c_int, mine: Option<&Claim>, fits: impl Fn(c_int) -> bool) -> Option<c_int> {
     let registry = &crate::members::shared().registry;
     let me = own_pid();
+    let my_ticket = mine.map(|c| c.ticket);
     let mine = mine.map_or(HANDOFF_ENTRIES, |c| c.entry);
     let mut cur = fd;
     let mut taken: Option<c_int> = None;
@@ -119,14 +130,14 @@ pub fn take_over(fd: c_int, mine: Option<&Claim>, fits: impl Fn(c_int) -> bool) 
     while hops < 4 {
         let mut ahead = false;
         let next = (0..HANDOFF_ENTRIES).filter(|&i| i != mine).find_map(|i| {
-            let [pid, before, after] = registry.handoff(i);
+            let [pid, before, after, ticket] = registry.handoff(i);
             let p = pid.load(Ordering::SeqCst);
             let owner = p & !HANDOFF_CLAIMED;
             if p == 0 || p & HANDOFF_BUSY != 0 || owner == me || !real::same_description(me, cur, owner, before.load(Ordering::SeqCst) as c_int) {
                 return None;
             }
             if p & HANDOFF_CLAIMED != 0 {
-                ahead |= i < mine && shadow_core::shared::process_alive(owner);
+                ahead |= my_ticket.is_none_or(|t| earlier(ticket.load(Ordering::SeqCst), t)) && shadow_core::shared::process_alive(owner);
                 return None;
             }
             let a = after.load(Ordering::SeqCst) as c_int;
@@ -140,7 +151,7 @@ pub fn take_over(fd: c_int, mine: Option<&Claim>, fits: impl Fn(c_int) -> bool) 
             Some(got)
         });
         let Some(got) = next else {
-            if ahead && waited < 2000 {
+            if ahead && waited < 5000 {
                 unsafe { libc::nanosleep(&libc::timespec { tv_sec: 0, tv_nsec: 1_000_000 }, std::ptr::null_mut()) };
                 waited += 1;
                 continue;
@@ -169,7 +180,7 @@ pub fn publish(claim: Claim, after: c_int, epoch: u64) {
     let place = &KEPT[claim.place];
     let Ok(a) = crate::ocb::dup_internal(after) else { return abandon(claim) };
     let me = own_pid();
-    let [pid, _, ea] = crate::members::shared().registry.handoff(claim.entry);
+    let [pid, _, ea, _] = crate::members::shared().registry.handoff(claim.entry);
     ea.store(a as u32, Ordering::SeqCst);
     pid.store(me, Ordering::SeqCst);
     place.after.store(a, Ordering::SeqCst);
@@ -184,7 +195,8 @@ pub fn publish(claim: Claim, after: c_int, epoch: u64) {
 pub fn abandon(claim: Claim) {
     let place = &KEPT[claim.place];
     let _ = crate::members::shared().registry.handoff(claim.entry)[0].compare_exchange(own_pid() | HANDOFF_CLAIMED, 0, Ordering::SeqCst, Ordering::SeqCst);
-    crate::ocb::close_internal(place.before.load(Ordering::SeqCst));
+    // A copy of the program's fd on its file, which it keeps: its POSIX locks stay.
+    crate::hooks::lock::close_keeping_locks(place.before.load(Ordering::SeqCst), None);
     place.entry.store(usize::MAX, Ordering::SeqCst);
 }
 
@@ -251,8 +263,8 @@ fn end(k: &Kept, close: bool) {
     let pid = crate::members::shared().registry.handoff(i)[0];
     let _ = pid.compare_exchange(own_pid(), 0, Ordering::SeqCst, Ordering::SeqCst);
     if close {
-        crate::hooks::lock::close_keeping_locks(b);
-        crate::hooks::lock::close_keeping_locks(a);
+        crate::hooks::lock::close_keeping_locks(b, None);
+        crate::hooks::lock::close_keeping_locks(a, None);
     }
 }
 
@@ -276,7 +288,7 @@ pub fn relocate(old: c_int, new: c_int) {
     }
     let registry = &crate::members::shared().registry;
     for k in KEPT.iter().filter(|k| k.entry.load(Ordering::SeqCst) < HANDOFF_ENTRIES) {
-        let [_, eb, ea] = registry.handoff(k.entry.load(Ordering::SeqCst));
+        let [_, eb, ea, _] = registry.handoff(k.entry.load(Ordering::SeqCst));
         for (held, published) in [(&k.before, eb), (&k.after, ea)] {
             if held.compare_exchange(old, new, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
                 published.store(new as u32, Ordering::SeqCst);

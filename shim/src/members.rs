@@ -145,6 +145,7 @@ pub fn relocate(old: c_int, new: c_int) {
     }
     view().relocate(old, new);
     crate::handoff::relocate(old, new);
+    crate::hooks::lock::relocate_anchor(old, new);
 }
 
 static VIEW: RwLock<Option<Arc<View>>> = RwLock::new(None);
@@ -1142,13 +1143,13 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
     let taken = ocb.take_secondary();
     let replacement = match (handed, taken.filter(|_| follower_fits)) {
         (Some(d), _) => {
-            taken.map(real::close);
+            taken.map(|t| crate::hooks::lock::close_keeping_locks(t, None));
             Ok(d)
         }
         (None, Some(sfd)) => Ok(sfd),
         (None, None) => {
             if let Some(stale) = taken {
-                let _ = real::close(stale);
+                crate::hooks::lock::close_keeping_locks(stale, None);
             }
             let flags = (ocb.flags() & !(libc::O_CREAT | libc::O_TRUNC | libc::O_EXCL)) | libc::O_CLOEXEC;
             let mode = real::fstat(first).map_or(0, |st| st.st_mode & 0o7777);
@@ -1184,10 +1185,13 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
     let old_lead_follows = !ocb.is_shared() && !ocb.is_dir() && ocb.follower_flags().is_some() && new.follower == Some(old.lead) && old.dirs[old.lead.index()] == new.dirs[old.lead.index()] && !new.renewed(old, old.lead);
     let kept = old_lead_follows.then(|| ocb::dup_internal(first).ok()).flatten();
     // POSIX locks, taken on the new lead's file before the program's fds leave the old
-    // one, need `desc` kept open (see lock::take_posix_before_move): first moved out of the
-    // program's fd numbers, a move made before any is taken (a close drops them).
+    // one, need `desc` kept open (see lock::take_posix_before_move), and so do those of
+    // the process's other opens of the file (any close of an fd of it drops them all), in
+    // a process that has taken locks: first moved out of the program's fd numbers, a move
+    // made before any is taken.
     let posix = crate::hooks::lock::has_posix(held);
-    let desc = if posix && !fdtable::is_internal(desc) { ocb::make_internal(desc) } else { desc };
+    let anchored = crate::hooks::lock::seen();
+    let desc = if anchored && !fdtable::is_internal(desc) { ocb::make_internal(desc) } else { desc };
     if handed.is_none() {
         // The locks a description holds (flock, OFD) are taken on the new one before the
         // old goes with the move: in between, another process's waiting call was granted
@@ -1197,24 +1201,28 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
     if posix {
         crate::hooks::lock::take_posix_before_move(&ocb.rel(), desc, held);
     }
+    if handed.is_none() {
+        give_position(desc, pos, status);
+    }
+    // Published once it has its position: another process may take it at once.
     if let Some(claim) = claim {
         crate::handoff::publish(claim, desc, epoch);
     }
     let before = real::fstat(first);
-    match put_in_place(desc, fds, handed.is_none().then_some((pos, status))) {
+    match put_in_place(desc, fds) {
         Ok(()) => {
             if let (Ok(b), Ok(a)) = (before, real::fstat(desc)) {
                 crate::identity::moved(&ocb.file_holder(), (b.st_dev, b.st_ino), shown.unwrap_or((b.st_dev, b.st_ino)), (a.st_dev, a.st_ino));
             }
         }
         Err(e) => {
-            kept.map(ocb::close_internal);
+            kept.map(|k| crate::hooks::lock::close_keeping_locks(k, Some(first)));
             ocb.mark_insecure("switch to the new lead member", e);
             ocb::close_internal(desc);
             return false;
         }
     }
-    if posix {
+    if anchored {
         crate::hooks::lock::anchor(ocb as *const Ocb as usize, desc);
     } else {
         ocb::close_internal(desc);
@@ -1254,15 +1262,16 @@ fn is_lead_file(desc: c_int, sp: &crate::resolve::Spath, v: &View) -> bool {
     matches!((named, real::fstat(desc)), (Ok(a), Ok(b)) if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino))
 }
 
-/// The program's `fds` become `desc`'s file, each keeping its close-on-exec flag. A
-/// description of this process's own is first given the position and the status flags
-/// that can be set of the old one (`own`: position, status); one handed over by another
-/// process sharing it has its own.
-fn put_in_place(desc: c_int, fds: &[c_int], own: Option<(i64, c_int)>) -> Res<()> {
-    if let Some((pos, status)) = own {
-        let _ = real::lseek(desc, pos, libc::SEEK_SET);
-        let _ = real::fcntl(desc, libc::F_SETFL, (status & (libc::O_APPEND | libc::O_NONBLOCK)) as libc::c_long);
-    }
+/// A description of this process's own for the program's fds (not one another process
+/// sharing them handed over, which has its own) gets the old one's position `pos` and the
+/// status flags of `status` that can be set.
+fn give_position(desc: c_int, pos: i64, status: c_int) {
+    let _ = real::lseek(desc, pos, libc::SEEK_SET);
+    let _ = real::fcntl(desc, libc::F_SETFL, (status & (libc::O_APPEND | libc::O_NONBLOCK)) as libc::c_long);
+}
+
+/// The program's `fds` become `desc`'s file, each keeping its close-on-exec flag.
+fn put_in_place(desc: c_int, fds: &[c_int]) -> Res<()> {
     fds.iter().try_for_each(|&fd| {
         let cloexec = real::fcntl(fd, libc::F_GETFD, 0).map(|f| f & libc::FD_CLOEXEC != 0).unwrap_or(false);
         let flags = if cloexec { libc::O_CLOEXEC } else { 0 };
@@ -1297,10 +1306,13 @@ pub fn move_to_lead(v: &View, fd: c_int, rel: &[u8], status: c_int) -> Res<()> {
             return Err(e);
         }
     };
+    if handed.is_none() {
+        give_position(desc, pos, status);
+    }
     if let Some(claim) = claim {
         crate::handoff::publish(claim, desc, APPLIED.load(Ordering::SeqCst));
     }
-    let r = put_in_place(desc, &[fd], handed.is_none().then_some((pos, status)));
+    let r = put_in_place(desc, &[fd]);
     let _ = real::close(desc);
     r
 }

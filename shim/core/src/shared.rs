@@ -453,10 +453,20 @@ impl Registry {
         (0..self.high()).find(|&i| self.name_ops(i).load(Ordering::SeqCst) != 0).map(|i| (i, self.slot(i).pid.load(Ordering::SeqCst)))
     }
 
-    /// Entry `i` of the handoff table (registry::HANDOFFS): its pid, old fd, new fd.
-    pub fn handoff(&self, i: usize) -> [&AtomicU32; 3] {
+    /// Entry `i` of the handoff table (registry::HANDOFFS): its pid, old fd, new fd, ticket.
+    pub fn handoff(&self, i: usize) -> [&AtomicU32; 4] {
         let base = registry::HANDOFFS + (i % registry::HANDOFF_ENTRIES) * registry::HANDOFF_SIZE;
-        [0, 1, 2].map(|k| self.lock_word(base, k))
+        [0, 1, 2, 3].map(|k| self.lock_word(base, k))
+    }
+
+    /// The next handoff claim's ticket (registry::HANDOFF_TICKETS), never 0.
+    pub fn handoff_ticket(&self) -> u32 {
+        loop {
+            let t = self.lock_word(registry::HANDOFF_TICKETS, 0).fetch_add(1, Ordering::SeqCst).wrapping_add(1);
+            if t != 0 {
+                return t;
+            }
+        }
     }
 
     /// Whether every live process of the set has taken up `epoch` (or a later one).

@@ -247,8 +247,8 @@ pub mod registry {
     /// File descriptions that processes share, moved to a new lead by one of them (the
     /// shim's handoff.rs): per entry the pid of a process that moved one (u32, 0: free;
     /// with `HANDOFF_BUSY` while it fills the entry, `HANDOFF_CLAIMED` while it makes the
-    /// move), its fd on the description before the move and its fd on the one after (u32
-    /// each).
+    /// move), its fd on the description before the move, its fd on the one after, and its
+    /// claim's ticket (`HANDOFF_TICKETS`; u32 each).
     pub const HANDOFFS: usize = NAME_OPS + SLOTS * 4;
     pub const HANDOFF_ENTRIES: usize = 1024;
     pub const HANDOFF_SIZE: usize = 16;
@@ -257,6 +257,9 @@ pub mod registry {
     pub const SIZE: usize = HANDOFFS + HANDOFF_ENTRIES * HANDOFF_SIZE;
     /// In the header: the lock word a rename of a directory or a symlink holds (names.rs).
     pub const DIR_MOVES: usize = 16;
+    /// In the header: the count of handoff claims made (u32, wrapping), whose value a
+    /// claim takes as its ticket: of two claims of one move, the lower ticket goes first.
+    pub const HANDOFF_TICKETS: usize = 24;
     /// In the header: how many such renames began or ended (u32, wrapping): a process whose
     /// cwd or directory fd was named when it read another count asks the kernel for the
     /// name again (the shim's resolve.rs).

@@ -138,23 +138,53 @@ pub fn take_posix_before_move(rel: &Rel, desc: c_int, held: &[Held]) {
     }
 }
 
+/// The POSIX locks this process holds on the file `st` (/proc/locks: the process's locks
+/// through every fd of the file, where an fd's fdinfo lists those taken through it alone).
+fn posix_locks_on(st: &libc::stat64) -> Vec<Held> {
+    let Ok(text) = std::fs::read_to_string("/proc/locks") else { return Vec::new() };
+    let me = std::process::id().to_string();
+    let file = format!("{:02x}:{:02x}:{}", libc::major(st.st_dev), libc::minor(st.st_dev), st.st_ino);
+    let mine: String = text
+        .lines()
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.get(1) == Some(&"POSIX") && f.get(4) == Some(&me.as_str()) && f.get(5) == Some(&file.as_str())
+        })
+        .map(|l| format!("lock:\t{l}\n"))
+        .collect();
+    parse_fdinfo(&mine)
+}
+
 /// Closes the shim's own `fd` without the process losing its POSIX locks: closing any fd
 /// of a file drops every one the process holds on it, through whatever fd it was taken.
-/// They are taken again at once through another fd of the process on the same file (the
-/// program's, or a follower's), if it has one. Before, the end of a shared description's
-/// handoff (handoff.rs) closed its fds there, and a daemon's `lockf` on a pidfile its
-/// children shared was gone 10 s after a lead move, unreported.
-pub fn close_keeping_locks(fd: c_int) {
-    let same_file = |a: &libc::stat64, k: c_int| k != fd && crate::real::fstat(k).is_ok_and(|b| (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino));
-    let keep = seen()
-        .then(|| crate::real::fstat(fd).ok())
-        .flatten()
-        .and_then(|st| fdtable::all().into_iter().flat_map(|(k, o)| [Some(k), o.secondary_fd()]).flatten().find(|&k| same_file(&st, k)));
-    let Some(keep) = keep else { return crate::ocb::close_internal(fd) };
-    let held: Vec<Held> = held_by(keep).into_iter().chain(held_by(fd)).filter(|h| h.kind == Kind::Posix).collect();
+/// They are taken again at once (waited for up to 2 s, a refusal reported) through `keep`
+/// or another fd of the process on the same file (the program's, or a follower's), if it
+/// has one; with none, the program holds no fd of the file, and natively no lock either.
+/// Before, the end of a shared description's handoff (handoff.rs) closed its fds there,
+/// and a daemon's `lockf` on a pidfile its children shared was gone 10 s after a lead move,
+/// unreported.
+pub fn close_keeping_locks(fd: c_int, keep: Option<c_int>) {
+    let Some(st) = seen().then(|| crate::real::fstat(fd).ok()).flatten() else { return crate::ocb::close_internal(fd) };
+    let same_file = |k: c_int| k != fd && crate::real::fstat(k).is_ok_and(|b| (st.st_dev, st.st_ino) == (b.st_dev, b.st_ino));
+    let keep = keep.or_else(|| fdtable::all().into_iter().flat_map(|(k, o)| [Some(k), o.secondary_fd()]).flatten().find(|&k| same_file(k)));
+    let held = posix_locks_on(&st);
     crate::ocb::close_internal(fd);
-    for h in &held {
-        let _ = take(keep, h);
+    if let Some(keep) = keep {
+        take_all_again(keep, &held);
+    }
+}
+
+/// Takes `held` (POSIX locks the process had a moment ago) through `fd`, each waited for up
+/// to 2 s; a refusal is reported.
+fn take_all_again(fd: c_int, held: &[Held]) {
+    for h in held {
+        if let Err(e) = take_within(fd, h, 2000) {
+            boundary::prepare(|| {
+                let rel = fdtable::get(fd)?.rel();
+                crate::report::record(shadow_core::history::Code::NamespaceMismatch, &rel, &format!("lock: held, let go by the shim's close of a second fd of the file, refused when taken again ({}): another process took it meanwhile", e.describe()));
+                Some(())
+            });
+        }
     }
 }
 
@@ -168,7 +198,7 @@ static ANCHORED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::
 pub fn anchor(ocb: usize, desc: c_int) {
     let mut anchors = ANCHORS.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(slot) = anchors.iter_mut().find(|(o, _)| *o == ocb) {
-        close_keeping_locks(std::mem::replace(&mut slot.1, desc));
+        close_keeping_locks(std::mem::replace(&mut slot.1, desc), None);
     } else {
         anchors.push((ocb, desc));
     }
@@ -196,13 +226,14 @@ pub fn before_exec(fd_of: impl Fn(usize) -> Option<c_int>) {
     }
     let anchors = std::mem::take(&mut *ANCHORS.lock().unwrap_or_else(|e| e.into_inner()));
     for (ocb, desc) in anchors {
-        let held = held_by(desc);
-        crate::ocb::close_internal(desc);
-        if let Some(fd) = fd_of(ocb) {
-            for h in held.iter().filter(|h| h.kind == Kind::Posix) {
-                let _ = take(fd, h);
-            }
-        }
+        close_keeping_locks(desc, fd_of(ocb));
+    }
+}
+
+/// The program dup2'd onto a kept fd's number: it moved to `new` (hooks::open::relocate_internal).
+pub fn relocate_anchor(old: c_int, new: c_int) {
+    if ANCHORED.load(std::sync::atomic::Ordering::Relaxed) {
+        ANCHORS.lock().unwrap_or_else(|e| e.into_inner()).iter_mut().filter(|(_, d)| *d == old).for_each(|(_, d)| *d = new);
     }
 }
 

@@ -526,7 +526,7 @@ fn relocate_internal(fd: c_int) -> Res<()> {
     crate::behind::relocate(fd, moved);
     crate::members::relocate(fd, moved);
     crate::resolve::relocate_cwd(fd, moved);
-    ocb::close_internal(fd);
+    super::lock::close_keeping_locks(fd, Some(moved));
     Ok(())
 }
 
