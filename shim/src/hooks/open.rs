@@ -42,10 +42,21 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, handing: bool, resolv
     let made = std::cell::Cell::new(flags);
     let handed = std::cell::Cell::new(false);
     let applied_at_open = std::cell::Cell::new(crate::members::applied_epoch());
-    let open = || {
+    // A member change applied as the name was taken (its wait settles): `at` is the old
+    // view's, and the open is made again in the view now, holding the name. Before, a
+    // creating open made the file on a member no longer the lead, alone: SQLite's
+    // `-journal` created as `enable primary` landed was missing on the primary, the
+    // writer's switch to it failed (00020), and its commit's delete failed ENOENT.
+    let view_moved = std::cell::Cell::new(false);
+    let open = || loop {
         applied_at_open.set(crate::members::applied_epoch());
-        super::on_lead_res(&sp, "open", |at| {
+        view_moved.set(false);
+        let r = super::on_lead_res(&sp, "open", |at| {
             let waits = |st: Option<&libc::stat64>| {
+                if crate::members::applied_epoch() != applied_at_open.get() {
+                    view_moved.set(true);
+                    return true;
+                }
                 let waits = handing && may_wait(st, flags);
                 handed.set(waits);
                 waits
@@ -60,7 +71,10 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, handing: bool, resolv
             })?;
             made.set(how);
             Ok(fd)
-        })
+        });
+        if !view_moved.get() {
+            return r;
+        }
     };
     let adopt = |fd, intent| {
         // A member change applied since the lead's open (a read-only one waits outside, and
