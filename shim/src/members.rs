@@ -1141,6 +1141,7 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
     let claim = ocb.is_shared().then(|| crate::handoff::claim(first)).flatten();
     let handed = ocb.is_shared().then(|| crate::handoff::take_over(first, claim.as_ref(), |d| is_lead_file(d, &sp(), new))).flatten();
     let taken = ocb.take_secondary();
+    let follower_became_lead = handed.is_none() && follower_fits && taken.is_some();
     let replacement = match (handed, taken.filter(|_| follower_fits)) {
         (Some(d), _) => {
             taken.map(|t| crate::hooks::lock::close_keeping_locks(t, None));
@@ -1191,7 +1192,23 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
     // made before any is taken.
     let posix = crate::hooks::lock::has_posix(held);
     let anchored = crate::hooks::lock::seen();
-    let desc = if anchored && !fdtable::is_internal(desc) { ocb::make_internal(desc) } else { desc };
+    let desc = match (anchored && !fdtable::is_internal(desc), follower_became_lead) {
+        (false, _) => desc,
+        // The follower's fd, taken out of the OCB, is in the shim's range already: moving
+        // it closed it, and with it the locks it held (the holder's, which a waiter on the
+        // old lead, granted it as the holder's fds left it, then got on the new lead too).
+        (true, true) => {
+            fdtable::set_internal(desc, true);
+            desc
+        }
+        (true, false) => match ocb::dup_internal(desc) {
+            Ok(moved) => {
+                crate::hooks::lock::close_keeping_locks(desc, Some(moved));
+                moved
+            }
+            Err(_) => desc,
+        },
+    };
     if handed.is_none() {
         // The locks a description holds (flock, OFD) are taken on the new one before the
         // old goes with the move: in between, another process's waiting call was granted
