@@ -89,7 +89,7 @@ fn adopt_in(view: &crate::members::View, fd: c_int, retries: u32) -> Adopted {
         match crate::members::move_to_lead(view, fd, &rel, flags) {
             Ok(()) => {}
             // Nobody's to diverge (see below), unless an O_TMPFILE file that may be linked.
-            Err(_) if unlinked && flags & (libc::O_TMPFILE & !libc::O_DIRECTORY) == 0 => return Adopted::Done,
+            Err(_) if unlinked && !crate::ocb::made_by_tmpfile(flags) => return Adopted::Done,
             Err(e) => {
                 let why = format!("inherited open on a member that is no longer the lead, whose file by that name could not be opened there: {}", e.describe());
                 crate::report::record(shadow_core::history::Code::InsecureFile, &Rel(rel.to_vec()), &why);
@@ -109,7 +109,7 @@ fn adopt_in(view: &crate::members::View, fd: c_int, retries: u32) -> Adopted {
         if let Some(ocb) = adopt_with_stat(fd, &st, twin.rel().clone(), flags & !(libc::O_ACCMODE) | libc::O_RDONLY, 0, Twin::None, None) {
             if st.st_nlink > 0 {
                 ocb.mark_insecure("inherited, its name now another file's", real::Errno(libc::ESTALE));
-            } else if flags & libc::O_ACCMODE != libc::O_RDONLY && flags & (libc::O_TMPFILE & !libc::O_DIRECTORY) != 0 {
+            } else if flags & libc::O_ACCMODE != libc::O_RDONLY && crate::ocb::made_by_tmpfile(flags) {
                 // The follower's twin was unlinked too and cannot be reopened by name, and
                 // an O_TMPFILE file may still be linked into the tree with what only the
                 // lead got. A file whose last name was removed never can be (the kernel

@@ -38,6 +38,14 @@ struct Pin<H> {
     holders: Vec<H>,
 }
 
+impl<H: Holder> Pin<H> {
+    fn hold(&mut self, holder: &H) {
+        if !self.holders.iter().any(|h| h.same(holder)) {
+            self.holders.push(holder.clone());
+        }
+    }
+}
+
 /// The files shown with another identity than their own, by their own.
 pub struct Pins<H> {
     by_real: HashMap<Id, Pin<H>>,
@@ -74,10 +82,7 @@ impl<H: Holder> Pins<H> {
             self.let_go(holder, after);
             return;
         }
-        let pin = self.by_real.entry(after).or_insert_with(|| Pin { shown, holders: Vec::new() });
-        if !pin.holders.iter().any(|h| h.same(holder)) {
-            pin.holders.push(holder.clone());
-        }
+        self.by_real.entry(after).or_insert_with(|| Pin { shown, holders: Vec::new() }).hold(holder);
     }
 
     /// A new open of the file `real`: while it is held, the file goes on showing what it
@@ -86,9 +91,7 @@ impl<H: Holder> Pins<H> {
     pub fn opened(&mut self, holder: &H, real: Id) {
         if let Some(pin) = self.by_real.get_mut(&real) {
             pin.holders.retain(Holder::alive);
-            if !pin.holders.iter().any(|h| h.same(holder)) {
-                pin.holders.push(holder.clone());
-            }
+            pin.hold(holder);
         }
     }
 
@@ -161,6 +164,11 @@ pub fn moved(holder: &FileHolder, before: Id, shown: Id, after: Id) {
     if before != after {
         with_pins(|p| p.moved(holder, before, shown, after));
     }
+}
+
+/// Whether some file may be pinned (one load).
+pub fn any() -> bool {
+    ANY.load(Ordering::Relaxed)
 }
 
 /// What the file whose own identity is `real` shows now. Called inside the shim.

@@ -1066,7 +1066,8 @@ fn apply(old: &View, new: &View, epoch: u64) {
     let moving: Vec<bool> = by_ocb.iter().map(|(o, fds)| lead_moved(old, new) && !(same_lead_tree && (o.is_tmpfile() || real::fstat(fds[0]).is_ok_and(|st| st.st_nlink > 0)))).collect();
     // What each file shows as its identity before any moves (see identity.rs): opens of one
     // file move one after another.
-    let shown: Vec<Option<crate::identity::Id>> = by_ocb.iter().map(|(_, fds)| real::fstat(fds[0]).ok().map(|st| crate::identity::shown((st.st_dev, st.st_ino)))).collect();
+    // (None: its own, which switch_lead reads anyway; no fstat per open while none is pinned.)
+    let shown: Vec<Option<crate::identity::Id>> = by_ocb.iter().map(|(_, fds)| crate::identity::any().then(|| real::fstat(fds[0]).ok()).flatten().map(|st| crate::identity::shown((st.st_dev, st.st_ino)))).collect();
     // The program's locks, read for every file before any moves (a close of one fd of a
     // file, the shim's own too, drops every POSIX lock the process holds on it), to be
     // taken on the files it holds after: a new lead's, a follower's reopened.

@@ -227,6 +227,11 @@ pub fn dup_internal(fd: c_int) -> Res<c_int> {
     Ok(copy)
 }
 
+/// Whether open `flags` make an O_TMPFILE file (O_TMPFILE carries O_DIRECTORY's bit).
+pub fn made_by_tmpfile(flags: c_int) -> bool {
+    flags & (libc::O_TMPFILE & !libc::O_DIRECTORY) != 0
+}
+
 /// One of the shim's long-held fds, which moves when the program dup2s onto its number
 /// (see hooks::open::relocate_internal).
 pub struct HeldFd(AtomicI32);
@@ -408,7 +413,7 @@ impl Ocb {
     }
     /// Whether the file was made by O_TMPFILE: no name to open it again by.
     pub fn is_tmpfile(&self) -> bool {
-        self.flags & (libc::O_TMPFILE & !libc::O_DIRECTORY) != 0
+        made_by_tmpfile(self.flags)
     }
 
     /// Whether the description appends now. Another process sharing it may have changed
