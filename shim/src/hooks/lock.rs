@@ -324,7 +324,7 @@ impl Part {
 unsafe fn follow(fd: c_int, part: Part, mut applied: u64) -> Option<Errno> {
     SEEN.store(true, std::sync::atomic::Ordering::Relaxed);
     let saved = Errno::last();
-    let (sfd, mut e) = loop {
+    let (mut sfd, mut e) = loop {
         // A member change applied on the way in takes this fd's locks again, and one
         // refused is this call's to answer, not a report (`take_again`).
         LOCKING.with(|l| l.set(fd));
@@ -357,8 +357,40 @@ unsafe fn follow(fd: c_int, part: Part, mut applied: u64) -> Option<Errno> {
     };
     if matches!(e.0, libc::EAGAIN | libc::EACCES) {
         let (tries, pause) = if part.waits() { (500, 2000) } else { (100, 1000) };
+        let mut holding = true;
         for _ in 0..tries {
+            // The lead's lock is let go while the follower's is waited for, and asked for
+            // again after: held through the wait, it kept out a process that had held the
+            // lock since before a lead move and was taking it again on the new lead
+            // (`take_posix_before_move`), while that process's lock on this follower's
+            // file kept this one's out: each waited on the other, four SQLite writers
+            // polling their busy locks held the new lead's for most of 2 s, and the
+            // holder's take there was refused (`00030`, exclusion then resting on one
+            // member). Not a waiting call's flock or OFD lock: the description's, it may be
+            // another process's too, which the lead's undone would take from it.
+            if part.lets_go_between_tries() && boundary::prepare(|| part.undo(fd, sfd).then_some(())).is_some() {
+                holding = false;
+            }
             libc::usleep(pause);
+            if !holding {
+                if part.make(fd, false) != 0 {
+                    let refused = Errno::last();
+                    // Held on the lead now: that is the call's answer, as natively.
+                    if !(matches!(refused.0, libc::EAGAIN | libc::EACCES) && part.waits()) {
+                        return Some(refused);
+                    }
+                    if part.make(fd, true) != 0 {
+                        return Some(Errno::last());
+                    }
+                    // The wait may have taken up a member change: the follower's fd then.
+                    let Some(now) = boundary::prepare(|| fdtable::get(fd)?.secondary_fd()) else {
+                        saved.set();
+                        return None;
+                    };
+                    sfd = now;
+                }
+                holding = true;
+            }
             if part.make(sfd, false) == 0 {
                 saved.set();
                 return None;
@@ -375,6 +407,13 @@ unsafe fn follow(fd: c_int, part: Part, mut applied: u64) -> Option<Errno> {
 }
 
 impl Part {
+    /// Whether the lead's lock may be let go while the follower's is tried again: it is a
+    /// lock taken and its undo takes nothing from another process (a POSIX lock is this
+    /// process's; a call that does not wait is undone at the end anyway).
+    fn lets_go_between_tries(self) -> bool {
+        self.takes() && (!self.waits() || matches!(self, Part::Fcntl(libc::F_SETLK | libc::F_SETLKW, _)))
+    }
+
     /// Whether it takes a lock (rather than letting one go).
     fn takes(self) -> bool {
         match self {
