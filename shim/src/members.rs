@@ -1136,8 +1136,15 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
     // The follower's fd is the new lead's file only if the follower is the new lead and
     // was not rewritten meanwhile (and, for a directory, the follower's is only a handle);
     // otherwise open the new lead's file by name.
-    let follower_fits = !ocb.is_dir() && old.follower == Some(new.lead) && old.dirs[new.lead.index()] == new.dirs[new.lead.index()] && old.generations[new.lead.index()] == new.generations[new.lead.index()];
     let sp = || crate::resolve::Spath::from_rel(name_now(first, old).unwrap_or_else(|| ocb.rel()));
+    // A generation moved on is not a file rewritten: the survivor's moves on at every
+    // `disable` of the other, and its files stay as they are; whether a resync replaced
+    // this one, its name says. Before, every `disable primary` reopened each file by name
+    // and closed the follower's fd, dropping the POSIX locks the process held there: for
+    // a moment another process that had taken up the change got them (SQLite writers:
+    // one rolled back another's `-journal` as hot and deleted it, and a commit was lost).
+    let unchanged = |m: Member, fd: c_int| old.dirs[m.index()] == new.dirs[m.index()] && (old.generations[m.index()] == new.generations[m.index()] || is_member_file(fd, &sp(), new, m));
+    let follower_fits = !ocb.is_dir() && old.follower == Some(new.lead) && ocb.secondary_fd().is_some_and(|sfd| unchanged(new.lead, sfd));
     // A description other processes share: the one a process that moved it made, if one has.
     let claim = ocb.is_shared().then(|| crate::handoff::claim(first)).flatten();
     let handed = ocb.is_shared().then(|| crate::handoff::take_over(first, claim.as_ref(), |d| is_lead_file(d, &sp(), new))).flatten();
@@ -1184,7 +1191,7 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
     // meanwhile. (The process's POSIX locks on that file go with the program's fds all the
     // same, and are taken again.) Not for a description other processes share, which
     // would lose O_APPEND.
-    let old_lead_follows = !ocb.is_shared() && !ocb.is_dir() && ocb.follower_flags().is_some() && new.follower == Some(old.lead) && old.dirs[old.lead.index()] == new.dirs[old.lead.index()] && !new.renewed(old, old.lead);
+    let old_lead_follows = !ocb.is_shared() && !ocb.is_dir() && ocb.follower_flags().is_some() && new.follower == Some(old.lead) && unchanged(old.lead, first);
     let kept = old_lead_follows.then(|| ocb::dup_internal(first).ok()).flatten();
     // POSIX locks, taken on the new lead's file before the program's fds leave the old
     // one, need `desc` kept open (see lock::take_posix_before_move), and so do those of
@@ -1276,7 +1283,12 @@ fn name_now(fd: c_int, v: &View) -> Option<Rel> {
 /// Whether `desc` is the file `sp` names in `v`'s lead (a description another process
 /// handed over must be the one this process would open).
 fn is_lead_file(desc: c_int, sp: &crate::resolve::Spath, v: &View) -> bool {
-    let named = sp.at(v, v.lead).and_then(|at| real::fstatat(at.fd, &at.path, libc::AT_SYMLINK_NOFOLLOW));
+    is_member_file(desc, sp, v, v.lead)
+}
+
+/// Whether `desc` is on the file `sp` names on member `m` of `v`.
+fn is_member_file(desc: c_int, sp: &crate::resolve::Spath, v: &View, m: Member) -> bool {
+    let named = sp.at(v, m).and_then(|at| real::fstatat(at.fd, &at.path, libc::AT_SYMLINK_NOFOLLOW));
     matches!((named, real::fstat(desc)), (Ok(a), Ok(b)) if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino))
 }
 

@@ -1560,3 +1560,183 @@ fn a_posix_lock_stays_held_through_lead_moves_and_an_exec() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "disable refused\nenable refused\nafter exec refused\n");
     s.assert_identical();
 }
+
+/// A process holding locks through lead moves keeps them, without a gap, on the member that
+/// stays: a process that took up the change first, on that member alone, gets any lock
+/// the holder lets go of there even for a moment. A watcher outside the shim asks the
+/// secondary's files for the holder's locks (F_GETLK, F_OFD_GETLK) without pause while the
+/// primary is disabled and enabled and the holder takes up each change. Before, every
+/// change reopened the holder's files on the secondary (its generation moves at each) and
+/// closed the fds it had there, dropping the locks until they were taken again: four SQLite
+/// writers lost commits to it (one took another's `-journal` for a hot one and deleted it).
+#[test]
+fn locks_stay_held_on_the_member_that_stays_while_the_lead_moves() {
+    use std::io::{BufRead, BufReader, Write};
+    let s = ShadowSet::new();
+    let holder = "import os, fcntl, sys, struct\n\
+        fd = os.open('/shadow/db', os.O_RDWR | os.O_CREAT, 0o644)\n\
+        os.write(fd, b'x' * 100)\n\
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, 0)\n\
+        ofd = os.open('/shadow/ofd', os.O_RDWR | os.O_CREAT, 0o644)\n\
+        fcntl.fcntl(ofd, fcntl.F_OFD_SETLK, struct.pack('hhqqi', fcntl.F_WRLCK, 0, 0, 10, 0))\n\
+        print('locked', flush=True)\n\
+        for line in sys.stdin:\n\
+        \x20   os.write(fd, b'y'); os.write(ofd, b'y'); print('wrote', flush=True)\n";
+    let watcher = "import os, fcntl, sys, struct\n\
+        fds = [(os.open(sys.argv[1] + '/db', os.O_RDWR), fcntl.F_GETLK), (os.open(sys.argv[1] + '/ofd', os.O_RDWR), fcntl.F_OFD_GETLK)]\n\
+        ask = struct.pack('hhqqi', fcntl.F_WRLCK, 0, 0, 10, 0)\n\
+        print('watching', flush=True)\n\
+        looks = 0; gaps = {}\n\
+        while not os.path.exists(sys.argv[2]):\n\
+        \x20   for kind, (fd, cmd) in zip(('POSIX', 'OFD'), fds):\n\
+        \x20       looks += 1\n\
+        \x20       if struct.unpack('hhqqi', fcntl.fcntl(fd, cmd, ask))[0] == fcntl.F_UNLCK:\n\
+        \x20           at = kind + ' ' + open(sys.argv[3]).read(); gaps[at] = gaps.get(at, 0) + 1\n\
+        print(looks, gaps)\n";
+    let mut h = KillOnDrop(s.command("python3").args(["-c", holder]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap());
+    let mut hout = BufReader::new(h.0.stdout.take().unwrap());
+    let mut line = String::new();
+    hout.read_line(&mut line).unwrap();
+    assert_eq!(line, "locked\n");
+    let stop = s.scratch().join("stop-watching");
+    let phase = s.scratch().join("phase");
+    fs::write(&phase, "start").unwrap();
+    let mut w = KillOnDrop(
+        std::process::Command::new("python3").args(["-c", watcher]).arg(s.secondary()).arg(&stop).arg(&phase).env_remove("LD_PRELOAD").stdout(Stdio::piped()).spawn().unwrap(),
+    );
+    let mut wout = BufReader::new(w.0.stdout.take().unwrap());
+    line.clear();
+    wout.read_line(&mut line).unwrap();
+    assert_eq!(line, "watching\n");
+    let mut hin = h.0.stdin.take().unwrap();
+    for _ in 0..4 {
+        for step in ["disable", "enable"] {
+            fs::write(&phase, format!("{step} ctl")).unwrap();
+            s.ctl_ok(&[step, "primary"]);
+            fs::write(&phase, format!("{step} holder")).unwrap();
+            writeln!(hin, "go").unwrap();
+            line.clear();
+            hout.read_line(&mut line).unwrap();
+            assert_eq!(line, "wrote\n", "after {step} primary");
+        }
+    }
+    fs::write(&stop, "").unwrap();
+    line.clear();
+    wout.read_line(&mut line).unwrap();
+    let (looks, gaps) = line.trim().split_once(' ').unwrap();
+    assert!(looks.parse::<u64>().unwrap() > 1000, "the watcher looked only {looks} times");
+    // Taking up `enable primary`, the program's fd leaves the secondary's file, and the
+    // kernel drops every POSIX lock the process holds there with it, taken again just
+    // after. The primary, now the lead, holds them already, and every process that has
+    // taken up the change asks it first; one still in a lock call made before, granted the
+    // secondary's in that moment, is refused on the primary.
+    assert!(!gaps.contains("disable") && !gaps.contains("OFD"), "the holder's locks were missing from the secondary's files ({looks} looks, by kind and phase): {gaps}");
+    drop(hin);
+    assert!(h.0.wait().unwrap().success());
+    s.assert_identical();
+}
+
+/// Four processes commit into one SQLite database in rollback-journal mode while the lead
+/// moves back and forth (`disable primary`, `enable primary`, every 0.3 s): every commit
+/// that returned is in the database, no writer sees an error, nothing is reported, and the
+/// members end identical. Before, one to three commits in ten runs of this were lost
+/// beside a CPU hog, unreported but for a `-journal` the writer could not find on the new
+/// lead (00020) and another's SQLITE_IOERR_DELETE_NOENT: each `disable primary` let go of
+/// the holder's locks on the secondary for a moment (see
+/// `locks_stay_held_on_the_member_that_stays_while_the_lead_moves`), another writer took
+/// the holder's `-journal` for a hot one, rolled it back and deleted it (3 runs of 4
+/// failed so beside two CPU hogs; the same 10 s without the hogs mostly passed).
+#[test]
+fn sqlite_writers_in_several_processes_lose_no_commit_while_the_lead_moves() {
+    let s = ShadowSet::new();
+    let writer = s.scratch().join("writer.py");
+    fs::write(
+        &writer,
+        "import os, sqlite3, sys, time\n\
+         c = sqlite3.connect('/shadow/db', timeout=60)\n\
+         done = 0; end = time.time() + float(sys.argv[1])\n\
+         while time.time() < end:\n\
+         \x20   try: c.execute('insert into t values(?, ?)', (os.getpid(), done)); c.commit(); done += 1\n\
+         \x20   except sqlite3.Error as e: print('error:', e, flush=True); c.rollback()\n\
+         \x20   time.sleep(0.005)\n\
+         have = {r[0] for r in c.execute('select n from t where pid = ?', (os.getpid(),))}\n\
+         print('lost:', sorted(set(range(done)) - have), 'of', done, flush=True)\n",
+    )
+    .unwrap();
+    s.bash("python3 -c \"import sqlite3; c = sqlite3.connect('/shadow/db'); c.execute('create table t(pid int, n int)'); c.commit()\"");
+    // Each ends on its own after 6 s.
+    let writers: Vec<Child> = (0..4).map(|_| s.command("python3").arg(&writer).arg("10").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()).collect();
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < end {
+        for step in ["disable", "enable"] {
+            s.ctl_ok(&[step, "primary"]);
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+    for w in writers {
+        let out = w.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && text.starts_with("lost: [] of "), "a writer: {text}");
+        let commits: u32 = text.split_whitespace().nth(3).unwrap().parse().unwrap();
+        assert!(commits > 50, "a writer committed only {commits} times: {text}");
+    }
+    s.assert_identical();
+}
+
+/// A process that holds a lock takes it on the returning primary as it takes up `enable
+/// primary`, while another process, which took up the change first, asks for it without
+/// pause: that one's lock is granted on the primary (the lead) and refused on the
+/// secondary (the holder's), and it lets the primary's go while it tries the secondary's
+/// again, so the holder gets in. Before, it held the primary's through 100 ms of tries
+/// and asked again at once, the holder's take there was refused for 2 s (`00030 lock:
+/// held when the lead moved, refused on the new lead's file`), and from then on the lock
+/// was the holder's on the secondary alone.
+#[test]
+fn a_holder_takes_its_lock_on_the_returning_lead_while_another_process_keeps_asking() {
+    use std::io::{BufRead, BufReader, Write};
+    let s = ShadowSet::new();
+    let holder = "import os, fcntl, sys\n\
+        fd = os.open('/shadow/db', os.O_RDWR | os.O_CREAT, 0o644)\n\
+        os.write(fd, b'x' * 100)\n\
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, 0)\n\
+        print('locked', flush=True)\n\
+        for line in sys.stdin:\n\
+        \x20   os.write(fd, b'y'); print('wrote', flush=True)\n";
+    let asker = "import os, fcntl, sys\n\
+        fd = os.open('/shadow/db', os.O_RDWR)\n\
+        got = tries = 0\n\
+        while not os.path.exists(sys.argv[1]):\n\
+        \x20   tries += 1\n\
+        \x20   try: fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, 0); got += 1; fcntl.lockf(fd, fcntl.LOCK_UN, 10, 0)\n\
+        \x20   except OSError: pass\n\
+        print(tries, got, flush=True)\n";
+    let mut h = KillOnDrop(s.command("python3").args(["-c", holder]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap());
+    let mut hout = BufReader::new(h.0.stdout.take().unwrap());
+    let mut line = String::new();
+    hout.read_line(&mut line).unwrap();
+    assert_eq!(line, "locked\n");
+    let stop = s.scratch().join("stop-asking");
+    let mut a = KillOnDrop(s.command("python3").args(["-c", asker]).arg(&stop).stdout(Stdio::piped()).spawn().unwrap());
+    let mut hin = h.0.stdin.take().unwrap();
+    for _ in 0..3 {
+        for step in ["disable", "enable"] {
+            s.ctl_ok(&[step, "primary"]);
+            // The asker takes up the change at its next call, before the holder.
+            std::thread::sleep(Duration::from_millis(200));
+            writeln!(hin, "go").unwrap();
+            line.clear();
+            hout.read_line(&mut line).unwrap();
+            assert_eq!(line, "wrote\n", "after {step} primary");
+        }
+    }
+    fs::write(&stop, "").unwrap();
+    line.clear();
+    BufReader::new(a.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let counts: Vec<u64> = line.split_whitespace().map(|n| n.parse().unwrap()).collect();
+    assert!(counts[0] > 50, "the other process asked only {} times", counts[0]);
+    assert_eq!(counts[1], 0, "the other process got the lock the holder held, {} times in {} tries", counts[1], counts[0]);
+    assert!(a.0.wait().unwrap().success());
+    drop(hin);
+    assert!(h.0.wait().unwrap().success());
+    s.assert_identical();
+}
