@@ -1645,7 +1645,7 @@ fn locks_stay_held_on_the_member_that_stays_while_the_lead_moves() {
 /// the holder's locks on the secondary for a moment (see
 /// `locks_stay_held_on_the_member_that_stays_while_the_lead_moves`), another writer took
 /// the holder's `-journal` for a hot one, rolled it back and deleted it (3 runs of 4
-/// failed so beside two CPU hogs; the same 10 s without the hogs mostly passed).
+/// failed so beside three to four busy loops; without them it mostly passed).
 #[test]
 fn sqlite_writers_in_several_processes_lose_no_commit_while_the_lead_moves() {
     let s = ShadowSet::new();
