@@ -634,8 +634,15 @@ pub fn prepare_exec() -> Carried {
     }
     let mut carried = Carried::default();
     for (ocb, fds) in by_ocb {
-        let closes = fds.iter().all(|&fd| real::fcntl(fd, libc::F_GETFD, 0).is_ok_and(|f| f & libc::FD_CLOEXEC != 0));
-        if closes {
+        let kept = fds.iter().copied().find(|&fd| real::fcntl(fd, libc::F_GETFD, 0).is_ok_and(|f| f & libc::FD_CLOEXEC == 0));
+        // The shim's readable fd on the lead's file closes on exec, and with it, natively
+        // not, the process's POSIX locks on the file: closed now, the locks taken again
+        // through the fd the new image keeps (a pidfile opened write-only, locked, then
+        // written by copy_file_range: the lock was gone in the re-exec'd daemon).
+        if let (Some(keep), Some(reader)) = (kept, ocb.take_reader()) {
+            crate::hooks::lock::close_keeping_locks(reader, Some(keep));
+        }
+        if kept.is_none() {
             ocb.settle(fds[0]);
         } else if ocb.secondary_fd().is_some() {
             ocb.settle_carried(fds[0]);

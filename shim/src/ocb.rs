@@ -213,7 +213,16 @@ fn internal_fd_base() -> c_int {
 pub fn make_internal(fd: c_int) -> c_int {
     let moved = real::fcntl(fd, libc::F_DUPFD_CLOEXEC, internal_fd_base() as libc::c_long).unwrap_or(fd);
     if moved != fd {
-        let _ = real::close(fd);
+        // The open's first fd, closed, drops every POSIX lock the process holds on its
+        // file: a reader opened for a copy into a locked write-only file (a pidfile
+        // written with copy_file_range), or the follower's file opened for another open
+        // of a locked one, let the lock go unreported. They are taken again at once.
+        match crate::hooks::lock::holds_posix_on(fd) {
+            true => crate::hooks::lock::close_keeping_locks(fd, Some(moved)),
+            false => {
+                let _ = real::close(fd);
+            }
+        }
     }
     fdtable::set_internal(moved, true);
     moved
@@ -376,6 +385,13 @@ impl Ocb {
             fdtable::set_internal(old, false);
             old
         })
+    }
+
+    /// The readable fd on the lead's file opened for copies (`readable`), for the caller
+    /// to close (an exec is about to close it).
+    pub fn take_reader(&self) -> Option<c_int> {
+        let _order = self.order.local.lock().unwrap_or_else(|e| e.into_inner());
+        Some(self.reader.swap(-1, Ordering::AcqRel)).filter(|&fd| fd >= 0)
     }
 
     /// True once: the first call after open records the file in the change list.

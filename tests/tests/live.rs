@@ -1740,3 +1740,44 @@ fn a_holder_takes_its_lock_on_the_returning_lead_while_another_process_keeps_ask
     assert!(h.0.wait().unwrap().success());
     s.assert_identical();
 }
+
+/// The shim's own opens of a file the program holds a POSIX lock on leave the lock held:
+/// closing any fd of a file drops every POSIX lock the process holds on it, and each open
+/// of the shim's is made at the lowest free number and moved into its range. A pidfile
+/// opened write-only, locked and written with copy_file_range (the shim opens a readable
+/// fd on it to copy the bytes to the follower), then opened a second time (the follower's
+/// file opened again), keeps its lock through an exec (which closes the shim's readable
+/// fd) and `disable primary`, as natively. Before, the second open let the lock go at once,
+/// and the exec did too.
+#[test]
+fn a_lock_stays_held_through_the_shims_own_opens_of_the_file() {
+    let s = ShadowSet::new();
+    let probe = s.scratch().join("probe.py");
+    fs::write(&probe, "import fcntl, os\nfd = os.open('/shadow/pid', os.O_RDWR)\ntry: fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); print('taken')\nexcept OSError: print('refused')\n").unwrap();
+    let py = format!(
+        "import fcntl, os, subprocess, sys\n\
+         probe = lambda: subprocess.run([sys.executable, '{probe}'], capture_output=True, text=True).stdout.strip()\n\
+         src = os.open('/etc/hostname', os.O_RDONLY)\n\
+         if len(sys.argv) > 1:\n\
+         \x20   fd = int(sys.argv[1]); print('after exec', probe(), flush=True)\n\
+         \x20   os.copy_file_range(src, fd, 4)\n\
+         \x20   subprocess.run(['{ctl}', '-c', '{cfg}', 'disable', 'primary'], env={{k: v for k, v in os.environ.items() if k != 'LD_PRELOAD'}}, check=True, capture_output=True)\n\
+         \x20   os.write(fd, b'x'); print('disabled', probe(), flush=True); sys.exit(0)\n\
+         fd = os.open('/shadow/pid', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644); os.set_inheritable(fd, True); fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n\
+         os.copy_file_range(src, fd, 4)\n\
+         print('copied', probe(), flush=True)\n\
+         again = os.open('/shadow/pid', os.O_RDWR); os.set_inheritable(again, True)\n\
+         print('opened again', probe(), flush=True)\n\
+         os.execv(sys.executable, [sys.executable, sys.argv[0], str(fd)])\n",
+        probe = probe.display(),
+        ctl = shadow_tests::bin_dir().join("shadowctl").display(),
+        cfg = s.config().display(),
+    );
+    let script = s.scratch().join("pid_holder.py");
+    fs::write(&script, py).unwrap();
+    let out = s.command("python3").arg(&script).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "copied refused\nopened again refused\nafter exec refused\ndisabled refused\n");
+    s.ctl_ok(&["enable", "primary"]);
+    s.assert_identical();
+}

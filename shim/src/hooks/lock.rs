@@ -41,6 +41,28 @@ thread_local! {
 /// a member change reads no fd's locks.
 static SEEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// The files (device, inode) this process has taken POSIX locks on, through the program's
+/// fds or the shim's: closing any fd of one drops every lock the process holds on it, so
+/// the shim's own temporary fds on them are closed keeping the locks (`holds_posix_on`).
+static LOCKED_FILES: std::sync::Mutex<Vec<(u64, u64)>> = std::sync::Mutex::new(Vec::new());
+static ANY_LOCKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn note_locked(fd: c_int) {
+    let Ok(st) = crate::real::fstat(fd) else { return };
+    let mut files = LOCKED_FILES.lock().unwrap_or_else(|e| e.into_inner());
+    if !files.contains(&(st.st_dev, st.st_ino)) {
+        files.push((st.st_dev, st.st_ino));
+    }
+    ANY_LOCKED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether `fd` is on a file this process may hold POSIX locks on: one atomic load while it
+/// has taken none.
+pub fn holds_posix_on(fd: c_int) -> bool {
+    ANY_LOCKED.load(std::sync::atomic::Ordering::Relaxed)
+        && crate::real::fstat(fd).is_ok_and(|st| LOCKED_FILES.lock().unwrap_or_else(|e| e.into_inner()).contains(&(st.st_dev, st.st_ino)))
+}
+
 /// Whether a member change must look for locks to take again (`held_by`).
 pub fn seen() -> bool {
     SEEN.load(std::sync::atomic::Ordering::Relaxed)
@@ -97,7 +119,13 @@ fn take(fd: c_int, lock: &Held) -> Result<(), Errno> {
             unsafe { raw::fcntl(fd, cmd, &mut fl as *mut libc::flock as c_long) }
         }
     };
-    if r == 0 { Ok(()) } else { Err(Errno::last()) }
+    if r != 0 {
+        return Err(Errno::last());
+    }
+    if lock.kind == Kind::Posix {
+        note_locked(fd);
+    }
+    Ok(())
 }
 
 /// At a lead move, the description locks (flock, OFD) of `held` taken on `desc`, the new
@@ -158,29 +186,36 @@ fn posix_locks_on(st: &libc::stat64) -> Vec<Held> {
 /// Closes the shim's own `fd` without the process losing its POSIX locks: closing any fd
 /// of a file drops every one the process holds on it, through whatever fd it was taken.
 /// They are taken again at once (waited for up to 2 s, a refusal reported) through `keep`
-/// or another fd of the process on the same file (the program's, or a follower's), if it
-/// has one; with none, the program holds no fd of the file, and natively no lock either.
-/// Before, the end of a shared description's handoff (handoff.rs) closed its fds there,
-/// and a daemon's `lockf` on a pidfile its children shared was gone 10 s after a lead move,
-/// unreported.
+/// or another fd of the process on the same file (the program's, or a follower's) that
+/// the lock's kind allows (a write lock needs an fd open for writing, a read lock one open
+/// for reading); with none, the program holds no fd of the file, and natively no lock
+/// either. Before, the end of a shared description's handoff (handoff.rs) closed its fds
+/// there, and a daemon's `lockf` on a pidfile its children shared was gone 10 s after a
+/// lead move, unreported.
 pub fn close_keeping_locks(fd: c_int, keep: Option<c_int>) {
     let Some(st) = seen().then(|| crate::real::fstat(fd).ok()).flatten() else { return crate::ocb::close_internal(fd) };
     let same_file = |k: c_int| k != fd && crate::real::fstat(k).is_ok_and(|b| (st.st_dev, st.st_ino) == (b.st_dev, b.st_ino));
-    let keep = keep.or_else(|| fdtable::all().into_iter().flat_map(|(k, o)| [Some(k), o.secondary_fd()]).flatten().find(|&k| same_file(k)));
+    let others = fdtable::all().into_iter().flat_map(|(k, o)| [Some(k), o.secondary_fd()]).flatten();
+    let through: Vec<c_int> = keep.into_iter().chain(others).filter(|&k| same_file(k)).collect();
     let held = posix_locks_on(&st);
     crate::ocb::close_internal(fd);
-    if let Some(keep) = keep {
-        take_all_again(keep, &held);
-    }
+    take_all_again(&through, &held);
 }
 
-/// Takes `held` (POSIX locks the process had a moment ago) through `fd`, each waited for up
-/// to 2 s; a refusal is reported.
-fn take_all_again(fd: c_int, held: &[Held]) {
+/// Takes `held` (POSIX locks the process had a moment ago) through the first of `through`
+/// whose mode allows it, each waited for up to 2 s; a refusal is reported.
+fn take_all_again(through: &[c_int], held: &[Held]) {
     for h in held {
-        if let Err(e) = take_within(fd, h, 2000) {
+        let mut r = Err(Errno(libc::EBADF));
+        for &fd in through {
+            r = take_within(fd, h, 2000);
+            if !matches!(r, Err(Errno(libc::EBADF))) {
+                break;
+            }
+        }
+        if let Err(e) = r {
             boundary::prepare(|| {
-                let rel = fdtable::get(fd)?.rel();
+                let rel = through.iter().find_map(|&fd| fdtable::get(fd))?.rel();
                 crate::report::record(shadow_core::history::Code::NamespaceMismatch, &rel, &format!("lock: held, let go by the shim's close of a second fd of the file, refused when taken again ({}): another process took it meanwhile", e.describe()));
                 Some(())
             });
@@ -323,6 +358,12 @@ impl Part {
 /// frame aborts the process.
 unsafe fn follow(fd: c_int, part: Part, mut applied: u64) -> Option<Errno> {
     SEEN.store(true, std::sync::atomic::Ordering::Relaxed);
+    if part.takes() && matches!(part, Part::Fcntl(libc::F_SETLK | libc::F_SETLKW, _)) {
+        note_locked(fd);
+        if let Some(sfd) = boundary::prepare(|| fdtable::get(fd)?.secondary_fd()) {
+            note_locked(sfd);
+        }
+    }
     let saved = Errno::last();
     let (mut sfd, mut e) = loop {
         // A member change applied on the way in takes this fd's locks again, and one
