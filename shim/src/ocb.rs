@@ -217,12 +217,7 @@ pub fn make_internal(fd: c_int) -> c_int {
         // file: a reader opened for a copy into a locked write-only file (a pidfile
         // written with copy_file_range), or the follower's file opened for another open
         // of a locked one, let the lock go unreported. They are taken again at once.
-        match crate::hooks::lock::holds_posix_on(fd) {
-            true => crate::hooks::lock::close_keeping_locks(fd, Some(moved)),
-            false => {
-                let _ = real::close(fd);
-            }
-        }
+        crate::hooks::lock::close_temporary(fd, Some(moved));
     }
     fdtable::set_internal(moved, true);
     moved
@@ -756,7 +751,7 @@ impl Ocb {
             }
             Ok(())
         })();
-        let _ = real::close(lead);
+        crate::hooks::lock::close_temporary(lead, None);
         copied
     }
 

@@ -208,7 +208,7 @@ fn flush_core(ocb: &Arc<Ocb>, fd: c_int, what: &str, flush: Flush) -> Res<c_int>
         let Ok(f) = real::open(unsafe { std::ffi::CStr::from_ptr(path) }, libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK, 0) else { return -1 };
         let r = flush.call(f);
         let kept = Errno::last();
-        let _ = real::close(f);
+        crate::hooks::lock::close_temporary(f, None);
         kept.set();
         r
     })
@@ -430,7 +430,7 @@ unsafe fn ioctl_core(ocb: &Ocb, fd: c_int, req: libc::c_ulong, arg: *mut c_void)
             |p| match real::open(std::ffi::CStr::from_ptr(p), libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY, 0) {
                 Ok(f) => {
                     let r = follower_attr_ioctl(f, req, arg, fd);
-                    let _ = real::close(f);
+                    crate::hooks::lock::close_temporary(f, None);
                     r
                 }
                 Err(e) => {

@@ -63,6 +63,20 @@ pub fn holds_posix_on(fd: c_int) -> bool {
         && crate::real::fstat(fd).is_ok_and(|st| LOCKED_FILES.lock().unwrap_or_else(|e| e.into_inner()).contains(&(st.st_dev, st.st_ino)))
 }
 
+/// Closes `fd`, a temporary fd of the shim's (an open's first number, before it moved into
+/// the shim's range; an open made to wait for a lease, to flush or to read a file): as
+/// `close_keeping_locks` (through `keep` first) on a file the process holds POSIX locks on,
+/// a plain close otherwise. Natively the program's calls that the shim makes these for
+/// drop no lock.
+pub fn close_temporary(fd: c_int, keep: Option<c_int>) {
+    match holds_posix_on(fd) {
+        true => close_keeping_locks(fd, keep),
+        false => {
+            let _ = crate::real::close(fd);
+        }
+    }
+}
+
 /// Whether a member change must look for locks to take again (`held_by`).
 pub fn seen() -> bool {
     SEEN.load(std::sync::atomic::Ordering::Relaxed)

@@ -220,7 +220,7 @@ fn open_unless_leased(open: impl Fn(c_int) -> Res<c_int>, f: c_int, leased: &std
 /// holds nothing meanwhile, and makes this wait outside the shim.
 fn lease_let_go(open: impl Fn(c_int) -> Res<c_int>, flags: c_int) {
     if let Ok(fd) = open(flags & (libc::O_ACCMODE | libc::O_NOFOLLOW) | libc::O_CLOEXEC) {
-        let _ = real::close(fd);
+        crate::hooks::lock::close_temporary(fd, None);
     }
 }
 
@@ -230,7 +230,7 @@ pub fn wait_for_lease(at: &At) {
     let open = |f: c_int| real::openat(at.fd, &at.path, f, 0);
     let leased = std::cell::Cell::new(false);
     match open_unless_leased(open, libc::O_WRONLY | libc::O_CLOEXEC, &leased) {
-        Ok(fd) => drop(real::close(fd)),
+        Ok(fd) => crate::hooks::lock::close_temporary(fd, None),
         Err(_) if leased.get() => boundary::waiting(|| lease_let_go(open, libc::O_WRONLY)),
         Err(_) => {}
     }
