@@ -41,26 +41,45 @@ thread_local! {
 /// a member change reads no fd's locks.
 static SEEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// The files (device, inode) this process has taken POSIX locks on, through the program's
-/// fds or the shim's: closing any fd of one drops every lock the process holds on it, so
-/// the shim's own temporary fds on them are closed keeping the locks (`holds_posix_on`).
-static LOCKED_FILES: std::sync::Mutex<Vec<(u64, u64)>> = std::sync::Mutex::new(Vec::new());
+/// The files this process has taken POSIX locks on, through the program's fds or the
+/// shim's, by a key of their device and inode (0: a free slot): closing any fd of one drops
+/// every lock the process holds on it, so the shim's own temporary fds on them are closed
+/// keeping the locks (`holds_posix_on`). Atomics, not a locked list: looked at from code a
+/// fork may copy mid-change. A key shared by two files, or a list full (`LOCKED_MANY`),
+/// costs only a needless read of /proc/locks.
+static LOCKED_FILES: [std::sync::atomic::AtomicU64; 64] = [const { std::sync::atomic::AtomicU64::new(0) }; 64];
+static LOCKED_MANY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 static ANY_LOCKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+fn file_key(st: &libc::stat64) -> u64 {
+    (st.st_dev.rotate_left(40) ^ st.st_ino) | 1
+}
+
 fn note_locked(fd: c_int) {
+    use std::sync::atomic::Ordering::SeqCst;
     let Ok(st) = crate::real::fstat(fd) else { return };
-    let mut files = LOCKED_FILES.lock().unwrap_or_else(|e| e.into_inner());
-    if !files.contains(&(st.st_dev, st.st_ino)) {
-        files.push((st.st_dev, st.st_ino));
+    let key = file_key(&st);
+    ANY_LOCKED.store(true, SeqCst);
+    for slot in &LOCKED_FILES {
+        match slot.compare_exchange(0, key, SeqCst, SeqCst) {
+            Ok(_) => return,
+            Err(k) if k == key => return,
+            Err(_) => {}
+        }
     }
-    ANY_LOCKED.store(true, std::sync::atomic::Ordering::Relaxed);
+    LOCKED_MANY.store(true, SeqCst);
 }
 
 /// Whether `fd` is on a file this process may hold POSIX locks on: one atomic load while it
 /// has taken none.
 pub fn holds_posix_on(fd: c_int) -> bool {
-    ANY_LOCKED.load(std::sync::atomic::Ordering::Relaxed)
-        && crate::real::fstat(fd).is_ok_and(|st| LOCKED_FILES.lock().unwrap_or_else(|e| e.into_inner()).contains(&(st.st_dev, st.st_ino)))
+    use std::sync::atomic::Ordering::SeqCst;
+    if !ANY_LOCKED.load(std::sync::atomic::Ordering::Relaxed) {
+        return false;
+    }
+    let Ok(st) = crate::real::fstat(fd) else { return false };
+    let key = file_key(&st);
+    LOCKED_MANY.load(SeqCst) || LOCKED_FILES.iter().map(|s| s.load(SeqCst)).take_while(|&k| k != 0).any(|k| k == key)
 }
 
 /// Closes `fd`, a temporary fd of the shim's (an open's first number, before it moved into
