@@ -1243,6 +1243,13 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
     let before = real::fstat(first);
     match put_in_place(desc, fds) {
         Ok(()) => {
+            // The readable fd for copies was the old lead's file: a copy through it gave
+            // the follower the old file's bytes (after `replace primary`, a copy_file_range
+            // into a write-only file left the secondary 4 bytes short, unreported). Opened
+            // again on the new lead when next needed.
+            if let Some(reader) = ocb.take_reader() {
+                crate::hooks::lock::close_temporary(reader, None);
+            }
             if let (Ok(b), Ok(a)) = (before, real::fstat(desc)) {
                 crate::identity::moved(&ocb.file_holder(), (b.st_dev, b.st_ino), shown.unwrap_or((b.st_dev, b.st_ino)), (a.st_dev, a.st_ino));
             }

@@ -383,7 +383,7 @@ impl Ocb {
     }
 
     /// The readable fd on the lead's file opened for copies (`readable`), for the caller
-    /// to close (an exec is about to close it).
+    /// to close: the lead moved, or an exec is about to close it.
     pub fn take_reader(&self) -> Option<c_int> {
         let _order = self.order.local.lock().unwrap_or_else(|e| e.into_inner());
         Some(self.reader.swap(-1, Ordering::AcqRel)).filter(|&fd| fd >= 0)

@@ -1813,3 +1813,38 @@ fn a_lock_stays_held_through_a_truncate_by_name() {
     s.ctl_ok(&["enable", "secondary"]);
     s.assert_identical();
 }
+
+/// A write-only file written with copy_file_range, whose bytes the shim copies to the
+/// follower from the lead through a readable fd of its own, keeps both members equal after
+/// `replace primary` moved the lead to a new directory. Before, that fd stayed on the old
+/// directory's file, and the next copy gave the secondary that file's bytes (none: 4 bytes
+/// short), unreported.
+#[test]
+fn copies_into_a_write_only_file_read_the_new_lead_after_a_replace() {
+    let s = ShadowSet::new();
+    let fresh = s.dir.path().join("primary2");
+    fs::create_dir(&fresh).unwrap();
+    let py = format!(
+        "import os, subprocess\n\
+         ctl = lambda *a: subprocess.run(['{ctl}', '-c', '{cfg}', *a], env={{k: v for k, v in os.environ.items() if k != 'LD_PRELOAD'}}, check=True, capture_output=True)\n\
+         fd = os.open('/shadow/w', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644); os.write(fd, b'AAAAAAAA')\n\
+         src = os.open('/shadow/src', os.O_RDWR | os.O_CREAT, 0o644); os.write(src, b'0123456789abcdef'); os.lseek(src, 0, 0)\n\
+         os.copy_file_range(src, fd, 4)\n\
+         ctl('disable', 'primary')\n\
+         os.pwrite(fd, b'BBBB', 0)\n\
+         ctl('replace', 'primary', '{fresh}')\n\
+         os.copy_file_range(src, fd, 4)\n",
+        ctl = shadow_tests::bin_dir().join("shadowctl").display(),
+        cfg = s.config().display(),
+        fresh = fresh.display(),
+    );
+    let script = s.scratch().join("copier.py");
+    fs::write(&script, py).unwrap();
+    let out = s.command("python3").arg(&script).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(fs::read(fresh.join("w")).unwrap(), b"BBBBAAAA01234567");
+    assert_eq!(fs::read(s.secondary().join("w")).unwrap(), b"BBBBAAAA01234567", "the secondary got the old primary's bytes");
+    let diffs = shadow_core::tree::compare(&fresh, &s.secondary()).unwrap();
+    assert!(diffs.is_empty(), "{diffs:?}");
+    assert!(!s.history().lines().any(|l| !l.contains(" 00070 ") && !l.starts_with("00070 ")), "{}", s.history());
+}
