@@ -1561,6 +1561,19 @@ fn a_posix_lock_stays_held_through_lead_moves_and_an_exec() {
     s.assert_identical();
 }
 
+/// `holder` (a python3 program under the shim) started, once it has printed "locked": it,
+/// its output and its input.
+fn start_lock_holder(s: &ShadowSet, holder: &str) -> (KillOnDrop, std::io::BufReader<std::process::ChildStdout>, std::process::ChildStdin) {
+    use std::io::BufRead;
+    let mut h = KillOnDrop(s.command("python3").args(["-c", holder]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap());
+    let mut out = std::io::BufReader::new(h.0.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "locked\n");
+    let input = h.0.stdin.take().unwrap();
+    (h, out, input)
+}
+
 /// A process holding locks through lead moves keeps them, without a gap, on the member that
 /// stays: a process that took up the change first, on that member alone, gets any lock
 /// the holder lets go of there even for a moment. A watcher outside the shim asks the
@@ -1593,11 +1606,8 @@ fn locks_stay_held_on_the_member_that_stays_while_the_lead_moves() {
         \x20       if struct.unpack('hhqqi', fcntl.fcntl(fd, cmd, ask))[0] == fcntl.F_UNLCK:\n\
         \x20           at = kind + ' ' + open(sys.argv[3]).read(); gaps[at] = gaps.get(at, 0) + 1\n\
         print(looks, gaps)\n";
-    let mut h = KillOnDrop(s.command("python3").args(["-c", holder]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap());
-    let mut hout = BufReader::new(h.0.stdout.take().unwrap());
+    let (mut h, mut hout, mut hin) = start_lock_holder(&s, holder);
     let mut line = String::new();
-    hout.read_line(&mut line).unwrap();
-    assert_eq!(line, "locked\n");
     let stop = s.scratch().join("stop-watching");
     let phase = s.scratch().join("phase");
     fs::write(&phase, "start").unwrap();
@@ -1608,7 +1618,6 @@ fn locks_stay_held_on_the_member_that_stays_while_the_lead_moves() {
     line.clear();
     wout.read_line(&mut line).unwrap();
     assert_eq!(line, "watching\n");
-    let mut hin = h.0.stdin.take().unwrap();
     for _ in 0..4 {
         for step in ["disable", "enable"] {
             fs::write(&phase, format!("{step} ctl")).unwrap();
@@ -1710,14 +1719,10 @@ fn a_holder_takes_its_lock_on_the_returning_lead_while_another_process_keeps_ask
         \x20   try: fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, 0); got += 1; fcntl.lockf(fd, fcntl.LOCK_UN, 10, 0)\n\
         \x20   except OSError: pass\n\
         print(tries, got, flush=True)\n";
-    let mut h = KillOnDrop(s.command("python3").args(["-c", holder]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap());
-    let mut hout = BufReader::new(h.0.stdout.take().unwrap());
+    let (mut h, mut hout, mut hin) = start_lock_holder(&s, holder);
     let mut line = String::new();
-    hout.read_line(&mut line).unwrap();
-    assert_eq!(line, "locked\n");
     let stop = s.scratch().join("stop-asking");
     let mut a = KillOnDrop(s.command("python3").args(["-c", asker]).arg(&stop).stdout(Stdio::piped()).spawn().unwrap());
-    let mut hin = h.0.stdin.take().unwrap();
     for _ in 0..3 {
         for step in ["disable", "enable"] {
             s.ctl_ok(&[step, "primary"]);
