@@ -84,6 +84,19 @@ fail() {
 	failed_names+=("$1")
 }
 
+# Whether every shim report of the run in $1 is the one pjdfstest's uid-65534 writers of
+# root's files may cause by design: such a writer may not give the follower the lead's exact
+# times, so where a clock tick fell between the members' writes the file is reported and its
+# intent left to `recover` (then its process "ended with changes in flight"). Accepted only
+# when that report is there, nothing else is, and `recover` (as root) then succeeds.
+NON_OWNER_TIMES="its times could not be made the lead's: the writer does not own the file"
+expected_times_report() {
+	grep 'libshadow:' "$1/shim.tap" >"$1/reports.log"
+	grep -qF "$NON_OWNER_TIMES" "$1/reports.log" || return 1
+	! grep -vF -e "$NON_OWNER_TIMES" -e "ended with changes in flight" "$1/reports.log" >/dev/null || return 1
+	"$ctl" recover -c "$1/app.toml" >"$1/recover.log" 2>&1
+}
+
 # The "not ok" assertion numbers of a TAP stream, TODO ones left out.
 not_ok() { grep -E '^not ok' "$1" | grep -v '# TODO' | awk '{print $3}' | sort; }
 
@@ -106,9 +119,13 @@ pjd_one() {
 		for n in $worse; do grep -E "^not ok $n( |$)" "$d/shim.tap" | head -1 | cut -c1-300 | sed 's/^/    /'; done
 	fi
 	if grep -q 'libshadow:' "$d/shim.tap"; then
-		bad=1
-		echo "  $name: the shim reported:"
-		grep 'libshadow:' "$d/shim.tap" | head -5 | sed 's/^/    /'
+		if expected_times_report "$d"; then
+			echo "  $name: accepted: a non-owner's write left the members' mtimes a clock tick apart (README, Times); recover levelled them"
+		else
+			bad=1
+			echo "  $name: the shim reported:"
+			grep 'libshadow:' "$d/shim.tap" | head -5 | sed 's/^/    /'
+		fi
 	fi
 	if ! members_identical "$d" >"$d/members.log"; then
 		bad=1
