@@ -420,6 +420,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             set.history(Code::MemberStateChanged, &s.member(Member::Primary).dir, &s.member(Member::Secondary).dir, &format!("disabled {}", member.name()));
             eprintln!("{} disabled; {} carries on at generation {}", member.name(), other.name(), s.member(other).generation);
+            // Processes idle since the change took it up in their view, not yet on their fds.
+            let dir = &s.member(member).dir;
+            let holders: Vec<String> = set
+                .registry
+                .live()
+                .into_iter()
+                .filter_map(|(_, pid)| Some(pid).zip(std::num::NonZeroUsize::new(report::files_in(pid, &set.config.prefix, dir).len())))
+                .map(|(pid, n)| format!("{pid} ({n} file(s))"))
+                .collect();
+            if !holders.is_empty() {
+                eprintln!("shadowctl: process(es) {} still hold files open in {dir}: each lets go at its next call into the shim; until then that file system stays busy (`shadowctl status` lists them)", holders.join(", "));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Enable { member, update, force } => {

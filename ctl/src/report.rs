@@ -44,6 +44,8 @@ pub struct Process {
     pub pid: u32,
     pub program: String,
     pub files: Vec<OpenFile>,
+    /// Files still open on a member that is out (`left_on`).
+    pub left: Vec<(Member, OpenFile)>,
     pub rss_kib: u64,
     pub table_bytes: u64,
     pub insecure_open: u64,
@@ -85,20 +87,22 @@ fn stamps_word(r: &Relation) -> String {
     }
 }
 
-/// Open files of `pid` that lie in a member, shown as virtual paths.
+/// Open files of `pid` that lie in the lead member, shown as virtual paths: the program's
+/// (the shim's own are the follower's files).
 pub fn open_files(pid: u32, prefix: &str, state: &State) -> Vec<OpenFile> {
+    state.lead().map_or_else(Vec::new, |m| files_in(pid, prefix, &state.member(m).dir))
+}
+
+/// Open files of `pid` in the member directory `dir`, shown as virtual paths.
+pub fn files_in(pid: u32, prefix: &str, dir: &str) -> Vec<OpenFile> {
     let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return out };
-    for e in dir.flatten() {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return out };
+    let canon = std::fs::canonicalize(dir).map(|p| p.to_string_lossy().to_string()).unwrap_or_else(|_| dir.to_string());
+    for e in fds.flatten() {
         let Some(fd) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
         let Ok(target) = std::fs::read_link(e.path()) else { continue };
         let t = target.to_string_lossy().to_string();
-        // The program's fds are the lead member's files; the shim's own are the follower's.
-        let lead = state.lead().map(|m| state.member(m));
-        let inside = lead.into_iter().find_map(|m| {
-            let canon = std::fs::canonicalize(&m.dir).map(|p| p.to_string_lossy().to_string()).unwrap_or_else(|_| m.dir.clone());
-            [canon, m.dir.clone()].into_iter().find_map(|root| shadow_core::vpath::under_prefix(t.as_bytes(), root.as_bytes()).map(|r| String::from_utf8_lossy(r).to_string()))
-        });
+        let inside = [canon.as_str(), dir].into_iter().find_map(|root| shadow_core::vpath::under_prefix(t.as_bytes(), root.as_bytes()).map(|r| String::from_utf8_lossy(r).to_string()));
         let Some(rel) = inside else { continue };
         let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).unwrap_or_default();
         // The process may have closed that fd and opened another file under the same number
@@ -112,6 +116,21 @@ pub fn open_files(pid: u32, prefix: &str, state: &State) -> Vec<OpenFile> {
     }
     out.sort_by_key(|f| f.fd);
     out
+}
+
+/// Files `pid` still holds open in the directories of members that are neither enabled nor
+/// being brought back (disabled, failed): a process lets go of them at its next call into
+/// the shim, and until then the member's file system stays busy (an `umount` of a disk
+/// being replaced fails). Before 2026-12-05 nothing said so: `status` listed the shim's
+/// fds on the lead as the program's, and an idle process's fds on the disabled member went
+/// unseen.
+pub fn left_on(pid: u32, prefix: &str, state: &State) -> Vec<(Member, OpenFile)> {
+    use shadow_core::state::MemberState;
+    Member::ALL
+        .into_iter()
+        .filter(|&m| matches!(state.member(m).state, MemberState::Disabled | MemberState::Failed))
+        .flat_map(|m| files_in(pid, prefix, &state.member(m).dir).into_iter().map(move |f| (m, f)))
+        .collect()
 }
 
 /// How long status waits for the members' stamps.
@@ -138,7 +157,8 @@ impl Status {
                     .lines()
                     .find_map(|l| l.strip_prefix("VmRSS:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()))
                     .unwrap_or(0);
-                Process { pid, program, files: open_files(pid, &set.config.prefix, &state), rss_kib, table_bytes, insecure_open, queued }
+                let (files, left) = (open_files(pid, &set.config.prefix, &state), left_on(pid, &set.config.prefix, &state));
+                Process { pid, program, files, left, rss_kib, table_bytes, insecure_open, queued }
             })
             .collect();
         let insecure = std::fs::read_to_string(set.config.history_path()).unwrap_or_default().lines().filter(|l| l.starts_with("00020 ")).count();
@@ -187,6 +207,9 @@ impl Status {
             for f in &p.files {
                 s += &format!("      fd {:<4} {} at {}\n", f.fd, f.path, f.pos);
             }
+            for (m, f) in &p.left {
+                s += &format!("      fd {:<4} {} still on the {} {} (let go at the process's next call into the shim)\n", f.fd, f.path, self.state.member(*m).state.name(), m.name());
+            }
         }
         let pending: u64 = self.processes.iter().map(|p| p.insecure_open).sum();
         s += &format!("insecure files: {pending} open (reported at their last close), {} reported in history\n", self.insecure);
@@ -206,15 +229,17 @@ impl Status {
             .iter()
             .map(|p| {
                 let files: Vec<String> = p.files.iter().map(|f| format!("{{\"fd\":{},\"path\":{},\"pos\":{},\"flags\":{}}}", f.fd, json_string(&f.path), f.pos, f.flags)).collect();
+                let left: Vec<String> = p.left.iter().map(|(m, f)| format!("{{\"fd\":{},\"path\":{},\"member\":\"{}\"}}", f.fd, json_string(&f.path), m.name())).collect();
                 format!(
-                    "{{\"pid\":{},\"program\":{},\"rss_kib\":{},\"table_bytes\":{},\"insecure_open\":{},\"queued_bytes\":{},\"files\":[{}]}}",
+                    "{{\"pid\":{},\"program\":{},\"rss_kib\":{},\"table_bytes\":{},\"insecure_open\":{},\"queued_bytes\":{},\"files\":[{}],\"left_on_members_out\":[{}]}}",
                     p.pid,
                     json_string(&p.program),
                     p.rss_kib,
                     p.table_bytes,
                     p.insecure_open,
                     p.queued,
-                    files.join(",")
+                    files.join(","),
+                    left.join(",")
                 )
             })
             .collect();

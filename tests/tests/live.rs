@@ -998,6 +998,59 @@ fn a_file_held_open_through_two_outages_reaches_the_member_each_time() {
     }
 }
 
+/// A process idle while a member is disabled keeps its fds on that member's files until
+/// its next call into the shim (it takes the change up there), so an `umount` of the disk
+/// fails meanwhile: `disable` names the process, and `status` (text and JSON) lists each
+/// such fd, until the call, after which it holds nothing there. Before, nothing said so,
+/// and `status` showed the shim's own fds on the new lead as the program's.
+#[test]
+fn disable_names_the_idle_processes_that_still_hold_files_on_the_member() {
+    use std::io::{BufRead, BufReader, Write};
+    let s = ShadowSet::new();
+    let mut w = KillOnDrop(
+        s.command("/bin/bash")
+            .arg("-c")
+            .arg("exec 3>>/shadow/held; while read -r l; do echo \"$l\" >&3; echo ok; done")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = w.0.id();
+    let (mut input, mut acks) = (w.0.stdin.take().unwrap(), BufReader::new(w.0.stdout.take().unwrap()));
+    let mut write = |line: &str| {
+        writeln!(input, "{line}").unwrap();
+        let mut ack = String::new();
+        acks.read_line(&mut ack).unwrap();
+        assert_eq!(ack, "ok\n", "the writer answered");
+    };
+    let primary = fs::canonicalize(s.primary()).unwrap();
+    let on_primary = || -> Vec<String> {
+        fs::read_dir(format!("/proc/{pid}/fd")).unwrap().flatten().filter_map(|e| fs::read_link(e.path()).ok()).filter(|t| t.starts_with(&primary)).map(|t| t.display().to_string()).collect()
+    };
+    write("before");
+    let (code, _, err) = s.ctl(&["disable", "primary"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(on_primary().iter().any(|t| t.ends_with("/held")), "the idle writer still holds the primary's file: {:?}", on_primary());
+    assert!(err.contains(&format!("process(es) {pid} (")) && err.contains("still hold files open in"), "disable names the idle process:\n{err}");
+    let text = s.ctl_ok(&["status"]);
+    assert!(text.contains("/shadow/held still on the disabled primary"), "{text}");
+    let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
+    let me = st["processes"].as_array().unwrap().iter().find(|p| p["pid"] == pid).expect("the writer is listed").clone();
+    let left = me["left_on_members_out"].as_array().unwrap();
+    assert!(left.iter().any(|f| f["fd"] == 3 && f["path"] == "/shadow/held" && f["member"] == "primary"), "{me}");
+    write("after");
+    assert_eq!(on_primary(), Vec::<String>::new(), "the call let go of the disabled member's files");
+    let text = s.ctl_ok(&["status"]);
+    assert!(!text.contains("still on the disabled"), "{text}");
+    drop(write);
+    drop(input);
+    assert!(w.0.wait().unwrap().success());
+    s.ctl_ok(&["enable", "primary"]);
+    assert_eq!(String::from_utf8_lossy(&s.read("held")), "before\nafter\n");
+    s.assert_identical();
+}
+
 /// The lead is not disabled while recover is due: what a process that died with changes in
 /// flight wrote may be on the lead alone (under write-behind, its queue was lost with it),
 /// and once the other member led, the next enable copied its older bytes over the lead's
