@@ -319,7 +319,9 @@ fn a_core_dumped_under_the_prefix_is_brought_to_both_members() {
         "python3 -c 'import ctypes; ctypes.string_at(0)'",
         "python3 -X faulthandler -c 'import ctypes; ctypes.string_at(0)'",
         "python3 -c 'import os; os.abort()'",
-        "(sleep 0.5; pkill -QUIT -xf 'sleep 31.25') & sleep 31.25",
+        // Sent until it lands: under load, a single pkill after a fixed pause came before the
+        // sleep had started.
+        "(until pkill -QUIT -xf 'sleep 31.25'; do sleep 0.1; done) & sleep 31.25",
     ];
     for (i, crash) in crashes.iter().enumerate() {
         let dir = format!("d{i}");
