@@ -1831,6 +1831,49 @@ fn a_lock_stays_held_through_the_shims_own_opens_of_the_file() {
     s.assert_identical();
 }
 
+/// A lock call that does not wait, still trying the follower's file (another process
+/// holds the lock there alone: taken while the primary was out, and idle since) when a
+/// member change is applied in its tries, answers as the members it then has do, never with
+/// an error the call cannot give. Before, the tries went on through the follower's fd
+/// number read before the change, closed by `disable secondary`: the call failed EBADF.
+#[test]
+fn a_lock_call_trying_the_follower_when_a_member_leaves_answers_as_the_members_left() {
+    let s = ShadowSet::new();
+    s.sh("echo x > /shadow/lk");
+    s.ctl_ok(&["disable", "primary"]);
+    let holder = "import fcntl, os, sys\n\
+        fd = os.open('/shadow/lk', os.O_RDWR)\n\
+        fcntl.lockf(fd, fcntl.LOCK_EX)\n\
+        print('locked', flush=True)\n\
+        sys.stdin.read()\n";
+    let (_holder, _out, _input) = start_lock_holder(&s, holder);
+    s.ctl_ok(&["enable", "primary"]);
+    let asker = "import errno, fcntl, os, time\n\
+        fd = os.open('/shadow/lk', os.O_RDWR)\n\
+        seen, end = set(), time.time() + 5\n\
+        while time.time() < end:\n\
+        \x20   try:\n\
+        \x20       fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n\
+        \x20       seen.add('taken'); break\n\
+        \x20   except OSError as e:\n\
+        \x20       if not seen: print('refused', flush=True)\n\
+        \x20       seen.add(errno.errorcode[e.errno])\n\
+        print(' '.join(sorted(seen)))\n";
+    let mut asker = KillOnDrop(s.command("python3").args(["-c", asker]).stdout(Stdio::piped()).spawn().unwrap());
+    let mut out = std::io::BufReader::new(asker.0.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line, "refused\n", "the holder's lock on the secondary refused the asker before the change");
+    // Refused once, the asker spends nearly all its time in its calls' tries on the
+    // follower's file.
+    s.ctl_ok(&["disable", "secondary"]);
+    line.clear();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert!(asker.0.wait().unwrap().success());
+    let seen = line.trim();
+    assert!(seen.split(' ').all(|e| ["EAGAIN", "EACCES", "taken"].contains(&e)), "the asker's calls answered {seen}");
+}
+
 /// Runs `body` in python3 under the shim after a prelude that gives it `probe()` (another
 /// process's try at a write lock on /shadow/FILE: "taken" or "refused") and `ctl(ARGS…)`
 /// (shadowctl on the set); its output.

@@ -398,86 +398,125 @@ unsafe fn follow(fd: c_int, part: Part, mut applied: u64) -> Option<Errno> {
         }
     }
     let saved = Errno::last();
-    let (mut sfd, mut e) = loop {
-        // A member change applied on the way in takes this fd's locks again, and one
-        // refused is this call's to answer, not a report (`take_again`).
-        LOCKING.with(|l| l.set(fd));
-        let step = boundary::prepare(|| {
-            LOCKING.with(|l| l.set(-1));
-            if crate::members::applied_epoch() != applied && part.takes() && part.make(fd, false) != 0 {
-                return Some(Err(Errno::last()));
-            }
-            let sfd = fdtable::get(fd)?.secondary_fd()?;
-            match part.make(sfd, false) {
-                0 => None,
-                _ => Some(Ok((sfd, Errno::last()))),
-            }
-        });
-        LOCKING.with(|l| l.set(-1));
-        match step {
-            None => {
-                saved.set();
-                return None;
-            }
-            Some(Ok(refused)) => break refused,
-            Some(Err(e)) if matches!(e.0, libc::EAGAIN | libc::EACCES) && part.waits() => {
-                applied = crate::members::applied_epoch();
-                if part.make(fd, true) != 0 {
-                    return Some(Errno::last());
-                }
-            }
-            Some(Err(e)) => return Some(e),
-        }
-    };
-    if matches!(e.0, libc::EAGAIN | libc::EACCES) {
-        let (tries, pause) = if part.waits() { (500, 2000) } else { (100, 1000) };
-        let mut holding = true;
-        for _ in 0..tries {
-            // The lead's lock is let go while the follower's is waited for, and asked for
-            // again after: held through the wait, it kept out a process that had held the
-            // lock since before a lead move and was taking it again on the new lead
-            // (`take_posix_before_move`), while that process's lock on this follower's
-            // file kept this one's out: each waited on the other, four SQLite writers
-            // polling their busy locks held the new lead's for most of 2 s, and the
-            // holder's take there was refused (`00030`, exclusion then resting on one
-            // member). Not a waiting call's flock or OFD lock: the description's, it may be
-            // another process's too, which the lead's undone would take from it.
-            if part.lets_go_between_tries() && boundary::prepare(|| part.undo(fd, sfd).then_some(())).is_some() {
-                holding = false;
-            }
-            libc::usleep(pause);
-            if !holding {
-                if part.make(fd, false) != 0 {
+    // Each pass asks the members of the view it reads; one where a member change was
+    // applied meanwhile (every `boundary::prepare` may apply one) ends, and the next asks
+    // the new lead again through the fds the change left. Before, the tries went on with
+    // the follower's fd number read before the change: closed by then, or another file's.
+    'call: loop {
+        let (mut sfd, mut e, seen) = loop {
+            // A member change applied on the way in takes this fd's locks again, and one
+            // refused is this call's to answer, not a report (`take_again`).
+            LOCKING.with(|l| l.set(fd));
+            let step = boundary::prepare(|| {
+                LOCKING.with(|l| l.set(-1));
+                if crate::members::applied_epoch() != applied && part.takes() && part.make(fd, false) != 0 {
                     let refused = Errno::last();
-                    // Held on the lead now: that is the call's answer, as natively.
-                    if !(matches!(refused.0, libc::EAGAIN | libc::EACCES) && part.waits()) {
-                        return Some(refused);
+                    // What the call got on the lead before the change is on the follower's
+                    // file now: let go while the new lead is waited for, or as the call
+                    // fails (before, a call told EAGAIN kept it there).
+                    if part.lets_go_between_tries() {
+                        if let Some(sfd) = fdtable::get(fd).and_then(|o| o.secondary_fd()) {
+                            part.undo(sfd, fd);
+                        }
                     }
+                    return Some(Err(refused));
+                }
+                let sfd = fdtable::get(fd)?.secondary_fd()?;
+                match part.make(sfd, false) {
+                    0 => None,
+                    _ => Some(Ok((sfd, Errno::last(), crate::members::applied_epoch()))),
+                }
+            });
+            LOCKING.with(|l| l.set(-1));
+            match step {
+                None => {
+                    saved.set();
+                    return None;
+                }
+                Some(Ok(refused)) => break refused,
+                Some(Err(e)) if matches!(e.0, libc::EAGAIN | libc::EACCES) && part.waits() => {
+                    applied = crate::members::applied_epoch();
                     if part.make(fd, true) != 0 {
                         return Some(Errno::last());
                     }
-                    // The wait may have taken up a member change: the follower's fd then.
-                    let Some(now) = boundary::prepare(|| fdtable::get(fd)?.secondary_fd()) else {
-                        saved.set();
-                        return None;
-                    };
-                    sfd = now;
                 }
-                holding = true;
+                Some(Err(e)) => return Some(e),
             }
-            if part.make(sfd, false) == 0 {
-                saved.set();
-                return None;
+        };
+        // Runs `body` at the boundary in the view this pass reads; None once a change was
+        // applied there (the pass is over).
+        let in_view = |seen: u64, body: &dyn Fn() -> bool| boundary::prepare(|| Some((crate::members::applied_epoch() == seen).then(body)));
+        if matches!(e.0, libc::EAGAIN | libc::EACCES) {
+            let (tries, pause) = if part.waits() { (500, 2000) } else { (100, 1000) };
+            let mut holding = true;
+            for _ in 0..tries {
+                // The lead's lock is let go while the follower's is waited for, and asked for
+                // again after: held through the wait, it kept out a process that had held the
+                // lock since before a lead move and was taking it again on the new lead
+                // (`take_posix_before_move`), while that process's lock on this follower's
+                // file kept this one's out: each waited on the other, four SQLite writers
+                // polling their busy locks held the new lead's for most of 2 s, and the
+                // holder's take there was refused (`00030`, exclusion then resting on one
+                // member). Not a waiting call's flock or OFD lock: the description's, it may be
+                // another process's too, which the lead's undone would take from it.
+                if part.lets_go_between_tries() {
+                    match in_view(seen, &|| part.undo(fd, sfd)) {
+                        Some(None) => {
+                            applied = seen;
+                            continue 'call;
+                        }
+                        Some(Some(true)) => holding = false,
+                        _ => {}
+                    }
+                }
+                libc::usleep(pause);
+                if !holding {
+                    if part.make(fd, false) != 0 {
+                        let refused = Errno::last();
+                        // Held on the lead now: that is the call's answer, as natively.
+                        if !(matches!(refused.0, libc::EAGAIN | libc::EACCES) && part.waits()) {
+                            return Some(refused);
+                        }
+                        if part.make(fd, true) != 0 {
+                            return Some(Errno::last());
+                        }
+                        // The wait may have taken up a member change: then the lock it got is
+                        // on the file the fd was before, and the call starts again.
+                        match boundary::prepare(|| Some((crate::members::applied_epoch(), fdtable::get(fd).and_then(|o| o.secondary_fd())))) {
+                            Some((epoch, _)) if epoch != seen => {
+                                applied = seen;
+                                continue 'call;
+                            }
+                            Some((_, Some(now))) => sfd = now,
+                            _ => {
+                                saved.set();
+                                return None;
+                            }
+                        }
+                    }
+                    holding = true;
+                }
+                if part.make(sfd, false) == 0 {
+                    saved.set();
+                    return None;
+                }
+                e = Errno::last();
             }
-            e = Errno::last();
+            if !part.waits() && part.takes() {
+                match in_view(seen, &|| part.undo(fd, sfd)) {
+                    Some(None) => {
+                        applied = seen;
+                        continue 'call;
+                    }
+                    Some(Some(true)) => return Some(e),
+                    _ => {}
+                }
+            }
         }
-        if !part.waits() && part.takes() && boundary::prepare(|| part.undo(fd, sfd).then_some(())).is_some() {
-            return Some(e);
-        }
+        saved.set();
+        not_followed(fd, e);
+        return None;
     }
-    saved.set();
-    not_followed(fd, e);
-    None
 }
 
 impl Part {
