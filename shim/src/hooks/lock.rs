@@ -414,10 +414,8 @@ unsafe fn follow(fd: c_int, part: Part, mut applied: u64) -> Option<Errno> {
                     // What the call got on the lead before the change is on the follower's
                     // file now: let go while the new lead is waited for, or as the call
                     // fails (before, a call told EAGAIN kept it there).
-                    if part.lets_go_between_tries() {
-                        if let Some(sfd) = fdtable::get(fd).and_then(|o| o.secondary_fd()) {
-                            part.undo(sfd, fd);
-                        }
+                    if let Some(sfd) = fdtable::get(fd).and_then(|o| o.secondary_fd()).filter(|&sfd| part.lets_go_between_tries(sfd)) {
+                        part.undo(sfd, fd);
                     }
                     return Some(Err(refused));
                 }
@@ -457,10 +455,12 @@ unsafe fn follow(fd: c_int, part: Part, mut applied: u64) -> Option<Errno> {
                 // file kept this one's out: each waited on the other, four SQLite writers
                 // polling their busy locks held the new lead's for most of 2 s, and the
                 // holder's take there was refused (`00030`, exclusion then resting on one
-                // member). Not a waiting call's flock or OFD lock: the description's, it may be
-                // another process's too, which the lead's undone would take from it.
-                if part.lets_go_between_tries() {
-                    match in_view(seen, &|| part.undo(fd, sfd)) {
+                // member). Not a waiting call's flock or OFD lock another process may have
+                // taken through a description it shares, which the lead's undone would take
+                // from it. Looked at in the shim (it reads /proc: outside, the shim's own open
+                // hook took a member change up behind this loop's back).
+                if part.takes() {
+                    match in_view(seen, &|| part.lets_go_between_tries(fd) && part.undo(fd, sfd)) {
                         Some(None) => {
                             applied = seen;
                             continue 'call;
@@ -501,6 +501,11 @@ unsafe fn follow(fd: c_int, part: Part, mut applied: u64) -> Option<Errno> {
                     return None;
                 }
                 e = Errno::last();
+                // Another thread's call may have taken a change up: `sfd` may be closed.
+                if crate::members::applied_epoch() != seen {
+                    applied = seen;
+                    continue 'call;
+                }
             }
             if !part.waits() && part.takes() {
                 match in_view(seen, &|| part.undo(fd, sfd)) {
@@ -520,11 +525,15 @@ unsafe fn follow(fd: c_int, part: Part, mut applied: u64) -> Option<Errno> {
 }
 
 impl Part {
-    /// Whether the lead's lock may be let go while the follower's is tried again: it is a
-    /// lock taken and its undo takes nothing from another process (a POSIX lock is this
-    /// process's; a call that does not wait is undone at the end anyway).
-    fn lets_go_between_tries(self) -> bool {
-        self.takes() && (!self.waits() || matches!(self, Part::Fcntl(libc::F_SETLK | libc::F_SETLKW, _)))
+    /// Whether the lock this call got through `fd` may be let go while the other member's
+    /// is tried again: it is a lock taken and its undo takes nothing from another process (a
+    /// POSIX lock is this process's; a call that does not wait is undone at the end anyway; a
+    /// flock lock this process took, `/proc` says, is no description's shared with another
+    /// that held it before: a flock waiter woken on the old lead as the lead moved held it
+    /// there through its wait for the new lead's, where a process that had taken up the move
+    /// held the lock and tried the old lead's for 1 s, then went on, reported).
+    fn lets_go_between_tries(self, fd: c_int) -> bool {
+        self.takes() && (!self.waits() || matches!(self, Part::Fcntl(libc::F_SETLK | libc::F_SETLKW, _)) || matches!(self, Part::Flock(_)) && flock_is_own(fd))
     }
 
     /// Whether it takes a lock (rather than letting one go).
@@ -560,6 +569,18 @@ impl Part {
             }
         }
     }
+}
+
+/// Whether the flock lock held through `fd`'s description was taken by this process: its
+/// pid in `/proc` is the taker's, which a description shared with another process keeps.
+fn flock_is_own(fd: c_int) -> bool {
+    let me = std::process::id().to_string();
+    std::fs::read_to_string(format!("/proc/thread-self/fdinfo/{fd}")).is_ok_and(|t| {
+        t.lines().filter_map(|l| l.strip_prefix("lock:")).filter(|l| !l.contains("->")).any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.get(1) == Some(&"FLOCK") && f.get(4) == Some(&me.as_str())
+        })
+    })
 }
 
 /// The bytes a lock request covers, first and last (None: to the end of the file, however
