@@ -1143,14 +1143,22 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
     // The follower's fd is the new lead's file only if the follower is the new lead and
     // was not rewritten meanwhile (and, for a directory, the follower's is only a handle);
     // otherwise open the new lead's file by name.
-    let sp = || crate::resolve::Spath::from_rel(name_now(first, old).unwrap_or_else(|| ocb.rel()));
+    let name = name_of_open(ocb, first, old, new).or_else(|| name_now(first, old)).unwrap_or_else(|| ocb.rel());
+    let sp = || crate::resolve::Spath::from_rel(name.clone());
     // A generation moved on is not a file rewritten: the survivor's moves on at every
     // `disable` of the other, and its files stay as they are; whether a resync replaced
     // this one, its name says. Before, every `disable primary` reopened each file by name
     // and closed the follower's fd, dropping the POSIX locks the process held there: for
     // a moment another process that had taken up the change got them (SQLite writers:
     // one rolled back another's `-journal` as hot and deleted it, and a commit was lost).
-    let unchanged = |m: Member, fd: c_int| old.dirs[m.index()] == new.dirs[m.index()] && (old.generations[m.index()] == new.generations[m.index()] || is_member_file(fd, &sp(), new, m));
+    // A survivor of the old lead's leaving that moved on by one was bumped by that alone,
+    // not rewritten (a resync moves its target on by two at least: the disable that took it
+    // out moved the other on first): its file is the program's even where a program removed
+    // or replaced it since, as natively the fd stays on it. Before, a file another process
+    // removed after `disable primary` was looked for by name: not found, the program's fd
+    // stayed on the disabled primary and its writes went there (found by helper-43).
+    let only_survived = |m: Member| !new.written().any(|w| w == old.lead) && new.generations[m.index()] == old.generations[m.index()] + 1;
+    let unchanged = |m: Member, fd: c_int| old.dirs[m.index()] == new.dirs[m.index()] && (old.generations[m.index()] == new.generations[m.index()] || only_survived(m) || is_member_file(fd, &sp(), new, m));
     let follower_fits = !ocb.is_dir() && old.follower == Some(new.lead) && ocb.secondary_fd().is_some_and(|sfd| unchanged(new.lead, sfd));
     // A description other processes share: the one a process that moved it made, if one has.
     let claim = ocb.is_shared().then(|| crate::handoff::claim(first)).flatten();
@@ -1292,6 +1300,23 @@ fn name_now(fd: c_int, v: &View) -> Option<Rel> {
         return None;
     }
     v.rel_in_lead(&target).map(Rel)
+}
+
+/// The name the file of an open (`first`: the program's fd, on `old`'s lead) has now, asked
+/// of the kernel through its fd on a member `new` writes that still has a name there: the
+/// new lead's first. A member out of the view (disabled) no longer sees renames, and a
+/// resync replaces a file renamed while its member was out by a new one at the new name:
+/// before, the old lead's fd named the file, and a file renamed on the secondary after
+/// `disable primary` was not found by that name (its writes went on into the disabled
+/// primary, reported), nor one renamed while the primary was out once it was back (its
+/// writes went into the primary's deleted file, unreported: a log `logrotate` moved lost
+/// every later line; found by helper-43).
+fn name_of_open(ocb: &Ocb, first: c_int, old: &View, new: &View) -> Option<Rel> {
+    let fd_on = |m: Member| if m == old.lead { Some(first) } else if old.follower == Some(m) { ocb.secondary_fd() } else { None };
+    std::iter::once(new.lead).chain(new.written()).filter_map(fd_on).find_map(|fd| {
+        let target = real::readlink(&std::ffi::CString::new(format!("/proc/thread-self/fd/{fd}")).ok()?).ok()?;
+        (!target.ends_with(b" (deleted)")).then(|| old.rel_in_any(&target).map(Rel)).flatten()
+    })
 }
 
 /// Whether `desc` is the file `sp` names in `v`'s lead (a description another process

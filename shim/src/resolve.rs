@@ -497,11 +497,23 @@ pub fn cwd_follows(old: &View, new: &View) {
             Some(Cwd::Virtual(d)) => d.clone(),
             _ => return,
         };
-        let rel = dirs.rel();
+        // A directory held on a member written before and since stays the cwd there while
+        // it still has a name in the member: a generation moved on is not a tree rewritten
+        // (the survivor's does at every disable of the other), and a directory a resync
+        // replaced has none. The cwd's name is the kernel's for one kept, the new lead's
+        // first: a member out of the view no longer sees renames. Before, the secondary's
+        // was let go at `disable primary` and the cwd opened again by the name the primary
+        // gave it: renamed on the secondary meanwhile, it was not found there, the kernel's
+        // cwd stayed in the disabled primary, and files made in it were lost at the next
+        // enable, unreported (found by helper-43).
+        let kept = |m: Member| {
+            let same_tree = old.written().any(|o| o == m) && old.dirs[m.index()] == new.dirs[m.index()];
+            dirs.fd(m).filter(|&fd| same_tree && (old.generations[m.index()] == new.generations[m.index()] || kernel_name(fd).is_some()))
+        };
+        let rel = std::iter::once(new.lead).chain(new.written()).filter_map(kept).find_map(kernel_name).unwrap_or_else(|| dirs.rel());
         let mut fds = [-1; 2];
         for m in new.written() {
-            let kept = old.written().any(|o| o == m) && !new.renewed(old, m);
-            let held = dirs.fd(m).filter(|_| kept).and_then(|fd| ocb::dup_internal(fd).ok());
+            let held = kept(m).and_then(|fd| ocb::dup_internal(fd).ok());
             fds[m.index()] = held.or_else(|| CwdDirs::open_on(new, m, &rel)).unwrap_or(-1);
         }
         if fds[new.lead.index()] >= 0 {

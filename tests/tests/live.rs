@@ -1051,6 +1051,93 @@ fn disable_names_the_idle_processes_that_still_hold_files_on_the_member() {
     s.assert_identical();
 }
 
+/// A program idle between two calls (its fd open for appending) while members change and
+/// other processes rename, remove or replace its file: at its next call it takes the change
+/// up, and its write lands where natively it would (in the renamed file; in the removed
+/// or replaced file, on no name), on the members being written, unreported. Before
+/// (found by helper-43), the file was named by the fd on the member that had left, which
+/// no longer sees renames: renamed while the primary was out, the write went into the
+/// primary's old file the enable had deleted, lost from both members unreported (a log
+/// logrotate moved lost every later line); renamed or removed after `disable primary`, it
+/// went into the disabled primary (`00020`); replaced, into the new file.
+#[test]
+fn an_idle_writer_follows_its_file_through_renames_removals_and_replacements_as_the_lead_moves() {
+    use std::io::{BufRead, Write};
+    let cases: [(&str, &[&str], &str, Option<&str>); 4] = [
+        ("renamed while the primary was out", &["disable", "mv /shadow/f /shadow/g", "enable"], "g", Some("before\nafter\n")),
+        ("renamed after disable primary", &["disable", "mv /shadow/f /shadow/g"], "g", Some("before\nafter\n")),
+        ("removed after disable primary", &["disable", "rm /shadow/f"], "f", None),
+        ("replaced after disable primary", &["disable", "echo new > /shadow/t && mv /shadow/t /shadow/f"], "f", Some("new\n")),
+    ];
+    for (case, steps, name, want) in cases {
+        let s = ShadowSet::new();
+        let writer = "import os, sys\n\
+            fd = os.open('/shadow/f', os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)\n\
+            os.write(fd, b'before\\n'); print('ready', flush=True)\n\
+            sys.stdin.readline()\n\
+            os.write(fd, b'after\\n'); print('done', flush=True)\n";
+        let (mut w, mut out, mut input) = start_python(&s, writer, "ready");
+        let mut line = String::new();
+        for step in steps {
+            match *step {
+                "disable" | "enable" => drop(s.ctl_ok(&[step, "primary"])),
+                script => drop(s.sh(script)),
+            }
+        }
+        writeln!(input, "go").unwrap();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line, "done\n", "{case}");
+        assert!(w.0.wait().unwrap().success(), "{case}");
+        if !steps.contains(&"enable") {
+            assert!(!fs::read(s.primary().join("f")).unwrap_or_default().ends_with(b"after\n"), "{case}: the write went into the disabled primary");
+            s.ctl_ok(&["enable", "primary"]);
+        }
+        match want {
+            Some(want) => assert_eq!(String::from_utf8_lossy(&s.read(name)), want, "{case}"),
+            None => assert!(!s.primary().join(name).exists(), "{case}: the removed file came back"),
+        }
+        s.assert_members_and_history(|l| l.starts_with("00070 "));
+    }
+}
+
+/// The same for a program's working directory, renamed on the member that stays after
+/// `disable primary`, or while the primary was out: at its next call the program is in it
+/// by its new name, and what it makes there reaches both members. Before, the directory
+/// was opened again by the name the primary gave it: renamed, it was not found on the
+/// secondary, the kernel's cwd stayed in the disabled primary, and the files made there
+/// were removed by the next enable, lost unreported (or, slept through both changes, the
+/// program's open and getcwd failed ENOENT); found by helper-43.
+#[test]
+fn an_idle_process_follows_its_cwd_through_a_rename_as_the_lead_moves() {
+    use std::io::{BufRead, Write};
+    for (case, steps) in [("renamed after disable primary", &["disable", "mv"][..]), ("renamed while the primary was out", &["disable", "mv", "enable"][..])] {
+        let s = ShadowSet::new();
+        s.sh("mkdir /shadow/d");
+        let program = "import os, sys\n\
+            os.chdir('/shadow/d'); print('ready', flush=True)\n\
+            sys.stdin.readline()\n\
+            fd = os.open('x', os.O_WRONLY | os.O_CREAT, 0o644); os.write(fd, b'made\\n'); os.close(fd)\n\
+            print(os.getcwd(), sorted(os.listdir('.')), flush=True)\n";
+        let (mut p, mut out, mut input) = start_python(&s, program, "ready");
+        let mut line = String::new();
+        for step in steps {
+            match *step {
+                "mv" => drop(s.sh("mv /shadow/d /shadow/e")),
+                step => drop(s.ctl_ok(&[step, "primary"])),
+            }
+        }
+        writeln!(input, "go").unwrap();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line, "/shadow/e ['x']\n", "{case}");
+        assert!(p.0.wait().unwrap().success(), "{case}");
+        if !steps.contains(&"enable") {
+            s.ctl_ok(&["enable", "primary"]);
+        }
+        assert_eq!(s.read("e/x"), b"made\n", "{case}");
+        s.assert_members_and_history(|l| l.starts_with("00070 "));
+    }
+}
+
 /// The lead is not disabled while recover is due: what a process that died with changes in
 /// flight wrote may be on the lead alone (under write-behind, its queue was lost with it),
 /// and once the other member led, the next enable copied its older bytes over the lead's
@@ -1617,12 +1704,17 @@ fn a_posix_lock_stays_held_through_lead_moves_and_an_exec() {
 /// `holder` (a python3 program under the shim) started, once it has printed "locked": it,
 /// its output and its input.
 fn start_lock_holder(s: &ShadowSet, holder: &str) -> (KillOnDrop, std::io::BufReader<std::process::ChildStdout>, std::process::ChildStdin) {
+    start_python(s, holder, "locked")
+}
+
+/// A Python program under the shim that the test talks to, once it has said `first`.
+fn start_python(s: &ShadowSet, script: &str, first: &str) -> (KillOnDrop, std::io::BufReader<std::process::ChildStdout>, std::process::ChildStdin) {
     use std::io::BufRead;
-    let mut h = KillOnDrop(s.command("python3").args(["-c", holder]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap());
+    let mut h = KillOnDrop(s.command("python3").args(["-c", script]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap());
     let mut out = std::io::BufReader::new(h.0.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
-    assert_eq!(line, "locked\n");
+    assert_eq!(line, format!("{first}\n"));
     let input = h.0.stdin.take().unwrap();
     (h, out, input)
 }
