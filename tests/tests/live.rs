@@ -1138,6 +1138,26 @@ fn an_idle_process_follows_its_cwd_through_a_rename_as_the_lead_moves() {
     }
 }
 
+/// A directory another one replaced at its name while a member was out (`mv current old;
+/// mv new current`, as deploy tools swap a release in), or renamed away and back with a
+/// chmod of an entry between, is made the source's on the member brought back by the
+/// default (dirty) enable, entry by entry. Before, the catch-up copied such a directory by
+/// `newer`: an entry of the same name newer on the target, or differing in mode alone,
+/// stayed, and with the primary the one brought back programs read the old release's file
+/// (found by helper-42; a later `sync` then copied it over the good one).
+#[test]
+fn a_directory_replaced_at_its_name_while_a_member_was_out_is_the_sources_after_the_enable() {
+    for member in ["secondary", "primary"] {
+        let s = ShadowSet::new();
+        s.sh("mkdir /shadow/current /shadow/new /shadow/x && echo release-2 > /shadow/new/f && sleep 0.05 && echo release-1 > /shadow/current/f && echo data > /shadow/x/g");
+        s.ctl_ok(&["disable", member]);
+        s.sh("mv /shadow/current /shadow/old && mv /shadow/new /shadow/current && mv /shadow/x /shadow/t && chmod 600 /shadow/t/g && mv /shadow/t /shadow/x");
+        s.ctl_ok(&["enable", member]);
+        assert_eq!(s.read("current/f"), b"release-2\n", "{member}");
+        s.assert_members_and_history(|l| l.starts_with("00070 "));
+    }
+}
+
 /// The lead is not disabled while recover is due: what a process that died with changes in
 /// flight wrote may be on the lead alone (under write-behind, its queue was lost with it),
 /// and once the other member led, the next enable copied its older bytes over the lead's

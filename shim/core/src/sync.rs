@@ -98,8 +98,11 @@ pub fn sync_metadata(src_root: &Path, dst_root: &Path, rel: &Path) -> io::Result
 pub fn needs_copy(mode: UpdateMode, src: (i64, i64, u64), dst: Option<(i64, i64, u64)>) -> bool {
     match (mode, dst) {
         (_, None) => true,
-        (UpdateMode::All | UpdateMode::Replace | UpdateMode::Dirty, _) => true,
+        (UpdateMode::All | UpdateMode::Replace, _) => true,
         (UpdateMode::Newer, Some(d)) => (src.0, src.1) > (d.0, d.1) || ((src.0, src.1) == (d.0, d.1) && src.2 != d.2),
+        // Within a directory the change list names (see `sync_one_unlocked`): any other
+        // time or size, either way.
+        (UpdateMode::Dirty, Some(d)) => src != d,
     }
 }
 
@@ -666,6 +669,13 @@ fn copy_dir(src: &Path, dst: &Path, mode: UpdateMode, c: &mut Copier) -> io::Res
                 Err(e) if vanished(&e) => {} // removed meanwhile, as above
                 r => r?,
             }
+            // A chmod or chown leaves time and size as they were.
+            if mode == UpdateMode::Dirty && fs::symlink_metadata(&d).is_ok_and(|dm| (dm.mode(), dm.uid(), dm.gid()) != (sm.mode(), sm.uid(), sm.gid())) {
+                match copy_metadata(&s, &d, &sm) {
+                    Err(e) if vanished(&e) => {}
+                    r => r?,
+                }
+            }
         }
         c.tick();
     }
@@ -757,8 +767,14 @@ fn sync_one_unlocked(src_root: &Path, dst_root: &Path, rel: &Path, c: &mut Copie
             if let Some(parent) = d.parent() {
                 fs::create_dir_all(parent)?;
             }
+            // Every entry made as the source's, whichever is newer: the directory may be
+            // another one now (renamed over, exchanged, renamed away and back), whose
+            // entries' own records name paths it did not have then. Before, `newer` kept a
+            // target entry of the same name that was newer, or differed in mode or owner
+            // alone: a directory swapped in while the member was out (`mv new current`)
+            // stayed the old one's there after the enable, unreported (found by helper-42).
             if m.is_dir() {
-                copy_dir(&s, &d, UpdateMode::Newer, c)?;
+                copy_dir(&s, &d, UpdateMode::Dirty, c)?;
             } else {
                 match copy_linked(&s, &d, &m, |_| true, c) {
                     // Removed while being copied (a program goes on writing during a
@@ -808,6 +824,9 @@ mod tests {
         assert!(needs_copy(UpdateMode::Newer, (100, 0, 11), Some(old)), "same time, other size");
         assert!(needs_copy(UpdateMode::Newer, (100, 5, 10), Some(old)), "nanoseconds count");
         assert!(needs_copy(UpdateMode::All, old, Some(new)));
+        assert!(needs_copy(UpdateMode::Dirty, old, Some(new)), "a directory the change list names: older over newer too");
+        assert!(needs_copy(UpdateMode::Dirty, (100, 0, 11), Some(old)));
+        assert!(!needs_copy(UpdateMode::Dirty, old, Some(old)));
         assert_eq!(UpdateMode::parse("2"), Some(UpdateMode::Replace));
         assert_eq!(UpdateMode::parse("sometimes"), None);
     }
