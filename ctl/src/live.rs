@@ -693,21 +693,85 @@ impl LiveSet {
     fn sync_paths(&self, src: &Path, dst: &Path, paths: &[PathBuf], total: &mut Stats) -> Result<(), String> {
         // Directories this pass made whole on the target (copied with everything below, or
         // removed): what the list names below them is done already.
-        let mut whole: Vec<&Path> = Vec::new();
+        let mut whole: Vec<PathBuf> = Vec::new();
         let mut quiet = |_: &Stats, _: bool| {};
         let mut each = sync::PathSync::new(src, dst, &mut quiet);
+        // A program names paths through symlinks, and the list has its names: each is
+        // synced where it lies on the source (links on the way followed, beneath the
+        // member), and where a last link leads too (what was written through it). Before,
+        // the names were joined as they were: a file made below a link made in the same
+        // outage was never copied, nor what a program wrote, truncated or chmodded through
+        // an older link (`current.log` -> `logs/app.log`: the log's new lines, unreported;
+        // found by helper-42).
         for rel in paths {
-            if whole.iter().any(|d| rel.starts_with(d) && rel != d) {
+            let named = |e: std::io::Error| format!("{}: {e}", tree::printable(rel.as_os_str()));
+            let Some(entry) = beneath(src, rel, false) else { continue };
+            if whole.iter().any(|d| entry.starts_with(d) && entry != *d) {
                 continue;
             }
-            if !dst.join(rel).exists() || !src.join(rel).exists() {
-                whole.push(rel);
+            if std::fs::symlink_metadata(dst.join(&entry)).is_err() || std::fs::symlink_metadata(src.join(&entry)).is_err() {
+                whole.push(entry.clone());
             }
-            each.sync(rel).map_err(|e| format!("{}: {e}", tree::printable(rel.as_os_str())))?;
+            each.sync(&entry).map_err(named)?;
+            // A last link's target, where it differs (the link's own record may be all
+            // there is: made, not written through): a directory in its own metadata alone,
+            // as what was made in it through the link has records of its own.
+            match beneath(src, rel, true).filter(|t| *t != entry && differs(&src.join(t), &dst.join(t))) {
+                Some(t) if src.join(&t).is_dir() && dst.join(&t).is_dir() => drop(sync::sync_metadata(src, dst, &t).map_err(named)?),
+                Some(t) => each.sync(&t).map_err(named)?,
+                None => {}
+            }
         }
         add(total, &each.stats());
         Ok(())
     }
+}
+
+/// Whether the entry `b` is not what `a` is: kind, size and mtime (of a file), mode, owner.
+/// None at `a`: nothing to copy.
+fn differs(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::symlink_metadata(a), std::fs::symlink_metadata(b)) {
+        (Err(_), _) => false,
+        (Ok(_), Err(_)) => true,
+        (Ok(x), Ok(y)) => {
+            let file = x.is_file() && (x.len(), x.mtime(), x.mtime_nsec()) != (y.len(), y.mtime(), y.mtime_nsec());
+            file || (x.mode(), x.uid(), x.gid()) != (y.mode(), y.uid(), y.gid())
+        }
+    }
+}
+
+/// Where `rel` lies in the member tree `root`, as the kernel walks it from there for a
+/// program under the prefix: symlinks on the way followed (the last one too if
+/// `follow_last`), `..` never above the root. None where a link leads out of the member:
+/// an absolute one does, into the prefix too (README, symlinks), or a loop.
+fn beneath(root: &Path, rel: &Path, follow_last: bool) -> Option<PathBuf> {
+    use std::path::Component;
+    let mut left: std::collections::VecDeque<std::ffi::OsString> = rel.components().map(|c| c.as_os_str().to_owned()).collect();
+    let mut at = PathBuf::new();
+    let mut hops = 0;
+    while let Some(name) = left.pop_front() {
+        match Path::new(&name).components().next() {
+            Some(Component::ParentDir) => {
+                at.pop();
+                continue;
+            }
+            Some(Component::Normal(_)) => {}
+            _ => continue,
+        }
+        let next = at.join(&name);
+        let link = std::fs::symlink_metadata(root.join(&next)).is_ok_and(|m| m.file_type().is_symlink());
+        if !link || (left.is_empty() && !follow_last) {
+            at = next;
+            continue;
+        }
+        hops += 1;
+        let to = std::fs::read_link(root.join(&next)).ok().filter(|to| hops <= 40 && to.is_relative())?;
+        for c in to.components().rev() {
+            left.push_front(c.as_os_str().to_owned());
+        }
+    }
+    Some(at)
 }
 
 /// Makes each differing path of `to` what it is in `from` (metadata only where only

@@ -1158,6 +1158,29 @@ fn a_directory_replaced_at_its_name_while_a_member_was_out_is_the_sources_after_
     }
 }
 
+/// What programs do through symlinks while a member is out reaches it at the default
+/// (dirty) enable: files made below a link made in the same outage, lines appended, a
+/// truncate and a chmod through older links. The change list has the names the programs used, and each is now synced where
+/// it lies on the source. Before, the names were joined as they were: `L/f` was never
+/// copied (with the primary the one brought back, programs got ENOENT for it), nor the
+/// log's new line written through `current.log` (found by helper-42).
+#[test]
+fn what_programs_do_through_symlinks_while_a_member_is_out_reaches_it_at_the_enable() {
+    for member in ["secondary", "primary"] {
+        let s = ShadowSet::new();
+        s.sh("mkdir /shadow/D /shadow/logs && echo 'line 1' > /shadow/logs/app.log && ln -s logs/app.log /shadow/current.log \
+              && echo 12345678 > /shadow/F && ln -s F /shadow/FL");
+        s.ctl_ok(&["disable", member]);
+        s.sh("ln -s D /shadow/L && echo hello > /shadow/L/f && mkdir /shadow/L/sub && echo g > /shadow/L/sub/g \
+              && echo 'line 2' >> /shadow/current.log && truncate -s 4 /shadow/FL && chmod 700 /shadow/L");
+        s.ctl_ok(&["enable", member]);
+        assert_eq!(s.read("D/f"), b"hello\n", "{member}");
+        assert_eq!(s.read("logs/app.log"), b"line 1\nline 2\n", "{member}");
+        assert_eq!(s.read("F"), b"1234", "{member}");
+        s.assert_members_and_history(|l| l.starts_with("00070 "));
+    }
+}
+
 /// The lead is not disabled while recover is due: what a process that died with changes in
 /// flight wrote may be on the lead alone (under write-behind, its queue was lost with it),
 /// and once the other member led, the next enable copied its older bytes over the lead's
