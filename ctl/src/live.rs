@@ -754,24 +754,10 @@ impl LiveSet {
 /// it through the link has records of its own.
 fn sync_entry(each: &mut sync::PathSync, src: &Path, dst: &Path, rel: &Path, entry: &Path) -> std::io::Result<()> {
     each.sync(entry)?;
-    match beneath(src, rel, true).filter(|t| t != entry && differs(&src.join(t), &dst.join(t))) {
+    match beneath(src, rel, true).filter(|t| t != entry && sync::differs(&src.join(t), &dst.join(t))) {
         Some(t) if src.join(&t).is_dir() && dst.join(&t).is_dir() => sync::sync_metadata(src, dst, &t),
         Some(t) => each.sync(&t),
         None => Ok(()),
-    }
-}
-
-/// Whether the entry `b` is not what `a` is: kind, size and mtime (of a file), mode, owner.
-/// None at `a`: nothing to copy.
-fn differs(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (std::fs::symlink_metadata(a), std::fs::symlink_metadata(b)) {
-        (Err(_), _) => false,
-        (Ok(_), Err(_)) => true,
-        (Ok(x), Ok(y)) => {
-            let file = x.is_file() && (x.len(), x.mtime(), x.mtime_nsec()) != (y.len(), y.mtime(), y.mtime_nsec());
-            file || (x.mode(), x.uid(), x.gid()) != (y.mode(), y.uid(), y.gid())
-        }
     }
 }
 

@@ -1147,38 +1147,47 @@ fn an_idle_process_follows_its_cwd_through_a_rename_as_the_lead_moves() {
 /// (found by helper-42; a later `sync` then copied it over the good one).
 #[test]
 fn a_directory_replaced_at_its_name_while_a_member_was_out_is_the_sources_after_the_enable() {
+    through_each_outage(
+        "mkdir /shadow/current /shadow/new /shadow/x && echo release-2 > /shadow/new/f && sleep 0.05 && echo release-1 > /shadow/current/f && echo data > /shadow/x/g",
+        "mv /shadow/current /shadow/old && mv /shadow/new /shadow/current && mv /shadow/x /shadow/t && chmod 600 /shadow/t/g && mv /shadow/t /shadow/x",
+        |s, member| assert_eq!(s.read("current/f"), b"release-2\n", "{member}"),
+    );
+}
+
+/// For each member in turn, on a fresh set: `before` run, the member disabled, `during`
+/// run, the member brought back by the default (dirty) enable, then `check`; the members
+/// identical and the history only the member changes.
+fn through_each_outage(before: &str, during: &str, check: impl Fn(&ShadowSet, &str)) {
     for member in ["secondary", "primary"] {
         let s = ShadowSet::new();
-        s.sh("mkdir /shadow/current /shadow/new /shadow/x && echo release-2 > /shadow/new/f && sleep 0.05 && echo release-1 > /shadow/current/f && echo data > /shadow/x/g");
+        s.sh(before);
         s.ctl_ok(&["disable", member]);
-        s.sh("mv /shadow/current /shadow/old && mv /shadow/new /shadow/current && mv /shadow/x /shadow/t && chmod 600 /shadow/t/g && mv /shadow/t /shadow/x");
+        s.sh(during);
         s.ctl_ok(&["enable", member]);
-        assert_eq!(s.read("current/f"), b"release-2\n", "{member}");
+        check(&s, member);
         s.assert_members_and_history(|l| l.starts_with("00070 "));
     }
 }
 
 /// What programs do through symlinks while a member is out reaches it at the default
 /// (dirty) enable: files made below a link made in the same outage, lines appended, a
-/// truncate and a chmod through older links. The change list has the names the programs used, and each is now synced where
-/// it lies on the source. Before, the names were joined as they were: `L/f` was never
+/// truncate and a chmod through older links. The change list has the names the programs
+/// used, and each is now synced where it lies on the source. Before, the names were joined as they were: `L/f` was never
 /// copied (with the primary the one brought back, programs got ENOENT for it), nor the
 /// log's new line written through `current.log` (found by helper-42).
 #[test]
 fn what_programs_do_through_symlinks_while_a_member_is_out_reaches_it_at_the_enable() {
-    for member in ["secondary", "primary"] {
-        let s = ShadowSet::new();
-        s.sh("mkdir /shadow/D /shadow/logs && echo 'line 1' > /shadow/logs/app.log && ln -s logs/app.log /shadow/current.log \
-              && echo 12345678 > /shadow/F && ln -s F /shadow/FL");
-        s.ctl_ok(&["disable", member]);
-        s.sh("ln -s D /shadow/L && echo hello > /shadow/L/f && mkdir /shadow/L/sub && echo g > /shadow/L/sub/g \
-              && echo 'line 2' >> /shadow/current.log && truncate -s 4 /shadow/FL && chmod 700 /shadow/L");
-        s.ctl_ok(&["enable", member]);
-        assert_eq!(s.read("D/f"), b"hello\n", "{member}");
-        assert_eq!(s.read("logs/app.log"), b"line 1\nline 2\n", "{member}");
-        assert_eq!(s.read("F"), b"1234", "{member}");
-        s.assert_members_and_history(|l| l.starts_with("00070 "));
-    }
+    through_each_outage(
+        "mkdir /shadow/D /shadow/logs && echo 'line 1' > /shadow/logs/app.log && ln -s logs/app.log /shadow/current.log \
+         && echo 12345678 > /shadow/F && ln -s F /shadow/FL",
+        "ln -s D /shadow/L && echo hello > /shadow/L/f && mkdir /shadow/L/sub && echo g > /shadow/L/sub/g \
+         && echo 'line 2' >> /shadow/current.log && truncate -s 4 /shadow/FL && chmod 700 /shadow/L",
+        |s, member| {
+            assert_eq!(s.read("D/f"), b"hello\n", "{member}");
+            assert_eq!(s.read("logs/app.log"), b"line 1\nline 2\n", "{member}");
+            assert_eq!(s.read("F"), b"1234", "{member}");
+        },
+    );
 }
 
 /// A program changing a small tree at random (files made, written, linked, exchanged,

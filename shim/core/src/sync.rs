@@ -110,6 +110,21 @@ fn stamp(m: &Metadata) -> (i64, i64, u64) {
     (m.mtime(), m.mtime_nsec(), m.len())
 }
 
+fn same_mode_and_owner(a: &Metadata, b: &Metadata) -> bool {
+    (a.mode(), a.uid(), a.gid()) == (b.mode(), b.uid(), b.gid())
+}
+
+/// Whether the entry `dst` is not what `src` is, as the catch-up of a directory the change
+/// list names tells (`UpdateMode::Dirty`): kind, mode and owner, and a file's time or size.
+/// Nothing at `src`: nothing to copy.
+pub fn differs(src: &Path, dst: &Path) -> bool {
+    match (fs::symlink_metadata(src), fs::symlink_metadata(dst)) {
+        (Err(_), _) => false,
+        (Ok(_), Err(_)) => true,
+        (Ok(a), Ok(b)) => !same_mode_and_owner(&a, &b) || (a.is_file() && needs_copy(UpdateMode::Dirty, stamp(&a), Some(stamp(&b)))),
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     pub files: u64,
@@ -670,7 +685,7 @@ fn copy_dir(src: &Path, dst: &Path, mode: UpdateMode, c: &mut Copier) -> io::Res
                 r => r?,
             }
             // A chmod or chown leaves time and size as they were.
-            if mode == UpdateMode::Dirty && fs::symlink_metadata(&d).is_ok_and(|dm| (dm.mode(), dm.uid(), dm.gid()) != (sm.mode(), sm.uid(), sm.gid())) {
+            if mode == UpdateMode::Dirty && fs::symlink_metadata(&d).is_ok_and(|dm| !same_mode_and_owner(&dm, &sm)) {
                 match copy_metadata(&s, &d, &sm) {
                     Err(e) if vanished(&e) => {}
                     r => r?,
