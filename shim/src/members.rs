@@ -10,7 +10,7 @@
 use crate::fdtable;
 use crate::ocb::{self, HeldFd, Ocb};
 use crate::real::{self, Errno, Res};
-use crate::resolve::Rel;
+use crate::resolve::{Rel, Spath};
 use crate::set;
 use libc::c_int;
 use shadow_core::config::OnMemberError;
@@ -455,7 +455,7 @@ fn retire(hot: &mut Vec<Hot>, now: u64, all: bool) {
         if done {
             // The directory's changes have settled: its times on the follower become the
             // lead's (each kernel moved its own at every change).
-            crate::hooks::namespace::copy_entry_times(&crate::resolve::Spath::from_rel(Rel(h.dir.clone())));
+            crate::hooks::namespace::copy_entry_times(&Spath::from_rel(Rel(h.dir.clone())));
             let _ = real::state_write(shared().journal.get(), &shadow_core::journal::Record::End { id: h.id }.encode());
         } else if h.users == 0 {
             next = next.min(h.idle_since + LINGER_MS);
@@ -1048,8 +1048,8 @@ fn refresh() {
         // (before, a member switch landing between a write and its close left the members'
         // mtimes apart, unreported: 3 to 9 of 800 `seq > file` under a disable loop).
         if old.follower.is_some() && new.follower.is_none() {
-            for (_, ocb) in fdtable::all().iter().filter(|(_, o)| o.is_written()) {
-                record_change(&ocb.rel(), Some(ocb));
+            for (fd, ocb) in fdtable::all().iter().filter(|(_, o)| o.is_written()) {
+                record_change(Changed::Open { ocb, fd: Some(*fd), once: true });
             }
         }
     }
@@ -1098,7 +1098,7 @@ fn apply(old: &View, new: &View, epoch: u64) {
                 // The member has just been brought up to date: reopen its file (never create
                 // or truncate it: the resync made it what the lead's is), by the name the
                 // lead's file has now.
-                let sp = crate::resolve::Spath::from_rel(name_now(fds[0], new).unwrap_or_else(|| ocb.rel()));
+                let sp = Spath::from_rel(name_now(fds[0], new).unwrap_or_else(|| ocb.rel()));
                 let flags = ocb.follower_flags().unwrap_or(0) & !(libc::O_CREAT | libc::O_TRUNC | libc::O_EXCL);
                 let mode = real::fstat(fds[0]).map_or(0, |st| st.st_mode & 0o7777);
                 // An O_TMPFILE file is a new one there, given what the lead's holds.
@@ -1144,7 +1144,7 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
     // was not rewritten meanwhile (and, for a directory, the follower's is only a handle);
     // otherwise open the new lead's file by name.
     let name = name_of_open(ocb, first, old, new).or_else(|| name_now(first, old)).unwrap_or_else(|| ocb.rel());
-    let sp = || crate::resolve::Spath::from_rel(name.clone());
+    let sp = || Spath::from_rel(name.clone());
     // A generation moved on is not a file rewritten: the survivor's moves on at every
     // `disable` of the other, and its files stay as they are; whether a resync replaced
     // this one, its name says. Before, every `disable primary` reopened each file by name
@@ -1321,12 +1321,12 @@ fn name_of_open(ocb: &Ocb, first: c_int, old: &View, new: &View) -> Option<Rel> 
 
 /// Whether `desc` is the file `sp` names in `v`'s lead (a description another process
 /// handed over must be the one this process would open).
-fn is_lead_file(desc: c_int, sp: &crate::resolve::Spath, v: &View) -> bool {
+fn is_lead_file(desc: c_int, sp: &Spath, v: &View) -> bool {
     is_member_file(desc, sp, v, v.lead)
 }
 
 /// Whether `desc` is on the file `sp` names on member `m` of `v`.
-fn is_member_file(desc: c_int, sp: &crate::resolve::Spath, v: &View, m: Member) -> bool {
+fn is_member_file(desc: c_int, sp: &Spath, v: &View, m: Member) -> bool {
     let named = sp.at(v, m).and_then(|at| real::fstatat(at.fd, &at.path, libc::AT_SYMLINK_NOFOLLOW));
     matches!((named, real::fstat(desc)), (Ok(a), Ok(b)) if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino))
 }
@@ -1364,7 +1364,7 @@ pub fn lead_moved(old: &View, new: &View) -> bool {
 pub fn move_to_lead(v: &View, fd: c_int, rel: &[u8], status: c_int) -> Res<()> {
     let pos = real::lseek(fd, 0, libc::SEEK_CUR).unwrap_or(0);
     let flags = (status & !(libc::O_CREAT | libc::O_TRUNC | libc::O_EXCL)) | libc::O_CLOEXEC;
-    let sp = crate::resolve::Spath::from_rel(Rel(rel.to_vec()));
+    let sp = Spath::from_rel(Rel(rel.to_vec()));
     // Inherited: shared with the process it came from, which may have moved it already.
     let claim = crate::handoff::claim(fd);
     let handed = crate::handoff::take_over(fd, claim.as_ref(), |d| is_lead_file(d, &sp, v));
@@ -1502,28 +1502,61 @@ fn append_change(rel: &Rel) {
     }
 }
 
-/// Records that `rel` changed while a member was not being written, so that bringing it
-/// back copies it. `ocb` limits the record to the first change of an open file, unless a
-/// resync is catching up (then every change counts).
-pub fn record_change(rel: &Rel, ocb: Option<&Ocb>) {
-    match TRACKING.load(Ordering::Relaxed) {
-        0 => return,
-        1 if ocb.is_some_and(|o| o.recorded_once()) => return,
-        _ => {}
+/// What changed, for the change list (`record_change`).
+#[derive(Clone, Copy)]
+pub enum Changed<'a> {
+    /// Through a path: named by what it reached on the lead (`Spath::reached`), else by
+    /// the path's own name.
+    Path(&'a Spath),
+    /// An open file (`fd`: the program's fd on it, where the caller knows it), named by the
+    /// name the kernel gives it now. `once`: the open's first change only, unless a resync
+    /// is catching up (then every change counts).
+    Open { ocb: &'a Ocb, fd: Option<c_int>, once: bool },
+}
+
+impl<'a> Changed<'a> {
+    pub fn rel(&self) -> Rel {
+        match self {
+            Changed::Path(sp) => sp.rel().clone(),
+            Changed::Open { ocb, .. } => ocb.rel(),
+        }
     }
-    // An open file by the name it has now: renamed since it was opened (logrotate, or the
-    // program's own rename), its old name is another file's or none, and the enable that
-    // brought the member back copied that one and left the renamed file's changes out.
-    match ocb.and_then(renamed_to) {
-        Some(now) => append_change(&now),
-        None => append_change(rel),
+
+    pub fn ocb(&self) -> Option<&'a Ocb> {
+        match self {
+            Changed::Path(_) => None,
+            Changed::Open { ocb, .. } => Some(ocb),
+        }
     }
 }
 
-/// The name an open file has now on the lead, where it is not the name it was opened by.
-fn renamed_to(ocb: &Ocb) -> Option<Rel> {
-    let (fd, _) = fdtable::all().into_iter().find(|(_, o)| std::ptr::eq(Arc::as_ptr(o), ocb))?;
-    name_now(fd, &view()).filter(|now| *now != ocb.rel())
+/// Records a change made while a member was not being written, so that bringing it back
+/// copies it.
+pub fn record_change(changed: Changed) {
+    let tracking = TRACKING.load(Ordering::Relaxed);
+    if tracking == 0 {
+        return;
+    }
+    match changed {
+        Changed::Path(sp) => match sp.reached() {
+            Some(rel) => append_change(&rel),
+            None => append_change(sp.rel()),
+        },
+        Changed::Open { ocb, fd, once } => {
+            if once && tracking == 1 && ocb.recorded_once() {
+                return;
+            }
+            // By the name it has now: renamed since it was opened (logrotate, or the
+            // program's own rename), its old name is another file's or none; opened
+            // through a symlink, the link may lead elsewhere by the enable. Either way the
+            // enable copied another file and left this one's changes out.
+            let fd = fd.or_else(|| fdtable::all().into_iter().find(|(_, o)| std::ptr::eq(Arc::as_ptr(o), ocb)).map(|(fd, _)| fd));
+            match fd.and_then(|fd| name_now(fd, &view())) {
+                Some(now) => append_change(&now),
+                None => append_change(&ocb.rel()),
+            }
+        }
+    }
 }
 
 pub fn tracking() -> bool {

@@ -916,7 +916,7 @@ impl Ocb {
             // (ext4's unaligned collapse, EINVAL), and the enable must give the member the
             // lead's times (before, they stayed apart, unreported).
             if crate::members::tracking() {
-                crate::members::record_change(&self.rel(), Some(self));
+                crate::members::record_change(crate::members::Changed::Open { ocb: self, fd: None, once: true });
             }
             return value;
         };
@@ -1076,7 +1076,7 @@ impl Ocb {
             // made holding the process's mapping table, which a member change applied
             // while waiting for the order cannot take to forget the marks of files only
             // mappings hold, so one recorded in an earlier outage was not in this one's.
-            crate::members::record_change(&self.rel(), None);
+            crate::members::record_change(crate::members::Changed::Open { ocb: self, fd: None, once: false });
             return;
         };
         crate::behind::drain();

@@ -68,6 +68,9 @@ pub struct Spath {
     /// What the kernel walks from the base: the program's own path (its part below the
     /// prefix for an absolute one), never folded.
     walk: CString,
+    /// The call made through it follows a final symlink (chmod, not lchmod): what it
+    /// changed is the link's target (see `reached`).
+    follows_last: bool,
 }
 
 pub enum Target {
@@ -154,6 +157,26 @@ impl Drop for Internal {
     }
 }
 
+/// The directory holding `at`'s entry as the kernel walks it from `at.fd` (symlinks
+/// followed), held open, with its name under the prefix in `v`'s lead and the entry's
+/// last name in it.
+fn lead_dir<'a>(v: &View, at: &'a At) -> Option<(Internal, Vec<u8>, &'a [u8])> {
+    let w = at.path.to_bytes();
+    let w = w.strip_suffix(b"/").unwrap_or(w);
+    let (dir, name) = match w.iter().rposition(|&b| b == b'/') {
+        Some(cut) => (&w[..cut.max(1)], &w[cut + 1..]),
+        None => (b".".as_slice(), w),
+    };
+    let opened = open_beneath(at.fd, dir, libc::O_PATH | libc::O_DIRECTORY).ok()?;
+    let dir_rel = rel_of_fd(v, opened.0)?;
+    Some((opened, dir_rel, name))
+}
+
+/// The name under the prefix in `v`'s lead of what the shim's own `fd` is open on.
+fn rel_of_fd(v: &View, fd: c_int) -> Option<Vec<u8>> {
+    v.rel_in_lead(&real::readlink(&CString::new(format!("/proc/thread-self/fd/{fd}")).ok()?).ok()?)
+}
+
 /// Opens `path` relative to `dirfd` in steps short enough for the kernel, however long the
 /// path is (a cwd or a directory can lie deeper than PATH_MAX).
 pub fn open_beneath(dirfd: c_int, path: &[u8], flags: c_int) -> Res<Internal> {
@@ -185,7 +208,7 @@ impl Spath {
         let abs = vpath::absolute(&vpath::join(b"/", base_rel), walk);
         let climbs = vpath::climbs(walk);
         let walk = CString::new(if walk.is_empty() { b"." } else { walk }).unwrap_or_default();
-        Spath { rel: std::sync::OnceLock::new(), lexical: Rel(abs[1..].to_vec()), climbs, base, walk }
+        Spath { rel: std::sync::OnceLock::new(), lexical: Rel(abs[1..].to_vec()), climbs, base, walk, follows_last: false }
     }
 
     /// The name of the entry under the prefix: what the journal, the change list and the
@@ -200,25 +223,44 @@ impl Spath {
     /// walked (symlinks followed), then named back from the real path. One open, for paths
     /// with `..` only.
     fn kernel_rel(&self) -> Option<Rel> {
-        let w = self.walk.to_bytes();
-        let w = w.strip_suffix(b"/").unwrap_or(w);
-        let cut = w.iter().rposition(|&b| b == b'/')?;
-        let (dir, name) = (&w[..cut.max(1)], &w[cut + 1..]);
-        if name.is_empty() || name == b"." || name == b".." {
-            return None;
-        }
         let v = crate::members::view();
         let at = self.at_lead(&v).ok()?;
-        let opened = open_beneath(at.fd, dir, libc::O_PATH | libc::O_DIRECTORY).ok()?;
-        let real_dir = real::readlink(&CString::new(format!("/proc/thread-self/fd/{}", opened.0)).ok()?).ok()?;
-        let dir_rel = v.rel_in_lead(&real_dir)?;
-        Some(Rel(if dir_rel.is_empty() { name.to_vec() } else { vpath::join(&dir_rel, name) }))
+        let (_, dir_rel, name) = lead_dir(&v, &at)?;
+        (!matches!(name, b"" | b"." | b"..")).then(|| Rel(vpath::join_rel(&dir_rel, name)))
+    }
+
+    /// The same path, for a call that follows a final symlink (`yes`) or not.
+    pub fn following(self, yes: bool) -> Spath {
+        Spath { follows_last: yes, ..self }
+    }
+
+    /// What a change made through this path reached on the lead, named under the prefix:
+    /// the entry, its directory walked as the kernel walks it (symlinks followed), or for
+    /// a call that follows a final symlink (`following`), the file the link leads to. The
+    /// change list records this rather than the program's name: a link on the way
+    /// retargeted or removed later in the same outage led the enable elsewhere, and the
+    /// change never reached the member brought back. None where the lead cannot name it
+    /// (its directory gone, or out of the prefix).
+    pub fn reached(&self) -> Option<Rel> {
+        let v = crate::members::view();
+        let at = self.at_lead(&v).ok()?;
+        let (dir, dir_rel, name) = lead_dir(&v, &at)?;
+        if matches!(name, b"" | b"." | b"..") {
+            let whole = open_beneath(dir.0, name, libc::O_PATH | libc::O_DIRECTORY).ok()?;
+            return rel_of_fd(&v, whole.0).map(Rel);
+        }
+        let linked = || real::fstatat(dir.0, &CString::new(name).ok()?, libc::AT_SYMLINK_NOFOLLOW).ok().filter(|st| st.st_mode & libc::S_IFMT == libc::S_IFLNK);
+        let target = || open_beneath(dir.0, name, libc::O_PATH).ok().and_then(|t| rel_of_fd(&v, t.0));
+        match self.follows_last && linked().is_some() {
+            true => target().map(Rel),
+            false => Some(Rel(vpath::join_rel(&dir_rel, name))),
+        }
     }
 
     /// A path named by its folded form, walked from the member root.
     pub fn from_rel(rel: Rel) -> Spath {
         let walk = CString::new(if rel.0.is_empty() { b".".as_slice() } else { &rel.0 }).unwrap_or_default();
-        Spath { rel: std::sync::OnceLock::new(), lexical: rel, climbs: false, base: Base::Root, walk }
+        Spath { rel: std::sync::OnceLock::new(), lexical: rel, climbs: false, base: Base::Root, walk, follows_last: false }
     }
 
     /// The same path on member `m` of view `v`.
@@ -705,7 +747,7 @@ pub fn confined(dirfd: c_int, path: &CStr) -> Option<Spath> {
     };
     let inside = vpath::absolute(b"/", path.to_bytes());
     let lexical = Rel(vpath::join(&base_rel, &inside[1..]));
-    Some(Spath { rel: std::sync::OnceLock::new(), lexical, climbs: false, base, walk: path.to_owned() })
+    Some(Spath { rel: std::sync::OnceLock::new(), lexical, climbs: false, base, walk: path.to_owned(), follows_last: false })
 }
 
 /// The starts of the paths `through_proc` looks at.

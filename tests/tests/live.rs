@@ -1190,6 +1190,34 @@ fn what_programs_do_through_symlinks_while_a_member_is_out_reaches_it_at_the_ena
     );
 }
 
+/// What programs do through a symlink that is retargeted or removed later in the same
+/// outage reaches the member at the enable: the change list named the link as the program
+/// used it, and the enable followed the link as it was then, to another file or to none.
+/// Before, lines a logger appended through `current.log` before logrotate pointed it at a
+/// new file, a truncate, chmod and utimes through a link, and files made and removed in a
+/// directory through a link were lost from the member brought back, unreported. Now each
+/// record names what the lead's kernel reached when the program made the change.
+#[test]
+fn what_programs_do_through_a_symlink_retargeted_or_removed_later_reaches_the_member() {
+    through_each_outage(
+        "mkdir /shadow/logs /shadow/D /shadow/E && echo 'line 1' > /shadow/logs/app.log && ln -s logs/app.log /shadow/current.log \
+         && echo 12345678 > /shadow/F && echo abcdefgh > /shadow/G && ln -s F /shadow/FL && ln -s F /shadow/FT \
+         && echo old > /shadow/D/old && ln -s D /shadow/L && ln -s D /shadow/M",
+        "echo 'line 2' >> /shadow/current.log && ln -sfn logs/app2.log /shadow/current.log && echo new >> /shadow/current.log \
+         && truncate -s 4 /shadow/FL && chmod 600 /shadow/FL && ln -sfn G /shadow/FL \
+         && touch -d '2001-02-03 04:05:06' /shadow/FT && rm /shadow/FT \
+         && echo hello > /shadow/L/f && mkdir /shadow/L/sub && rm /shadow/L/old && ln -sfn E /shadow/L \
+         && echo x > /shadow/M/g && rm /shadow/M",
+        |s, member| {
+            assert_eq!(s.read("logs/app.log"), b"line 1\nline 2\n", "{member}");
+            assert_eq!(s.read("logs/app2.log"), b"new\n", "{member}");
+            assert_eq!(s.read("F"), b"1234", "{member}");
+            assert_eq!(s.read("D/f"), b"hello\n", "{member}");
+            assert_eq!(s.read("D/g"), b"x\n", "{member}");
+        },
+    );
+}
+
 /// A program changing a small tree at random (files made, written, linked, exchanged,
 /// removed, turned into directories) while `enable` catches up: every enable succeeds and
 /// both members end enabled. A path programs change under the copy (a file become a

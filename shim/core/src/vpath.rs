@@ -131,6 +131,16 @@ pub fn join(root: &[u8], rel: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A name below the prefix joined from the name of its directory (`b""`: the prefix itself)
+/// and a last name.
+pub fn join_rel(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    if dir.is_empty() {
+        name.to_vec()
+    } else {
+        join(dir, name)
+    }
+}
+
 /// Where the kernel takes `path` from the absolute, folded directory `base`, were `prefix`
 /// a real directory: as `absolute`, but a name under the prefix that `link` (given its
 /// absolute path) says is a symlink is replaced by the symlink's target before the walk goes
@@ -182,6 +192,12 @@ mod tests {
             b"/shadow/abs" => Some(b"/shadow/d1".to_vec()),
             _ => None,
         }
+    }
+
+    #[test]
+    fn a_name_at_the_prefix_root_has_no_leading_slash() {
+        assert_eq!(join_rel(b"", b"f"), b"f");
+        assert_eq!(join_rel(b"d/e", b"f"), b"d/e/f");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::boundary::{self, FfiReturn};
 use crate::fdtable;
 use crate::ocb::times_of;
 use crate::real::{self, raw, Errno, Res};
+use crate::members::Changed;
 use crate::resolve::{At, Spath};
 use libc::{c_char, c_int, c_uint, c_void, gid_t, mode_t, off64_t, size_t, ssize_t, uid_t};
 use std::ffi::CString;
@@ -92,7 +93,7 @@ macro_rules! xattr_change_hooks {
                 if is_stamp(&sp, name, $follows) {
                     return Err(Errno($refused));
                 }
-                on_members(stringify!($name), &sp, |a| via_abs(a, call))
+                on_members(stringify!($name), &sp.following($follows), |a| via_abs(a, call))
             };
             path_hook(libc::AT_FDCWD, path, shadowed, call)
         }
@@ -196,7 +197,7 @@ fn hand_over_list(names: &[u8], list: *mut c_char, n: size_t) -> Res<ssize_t> {
 /// is away.
 pub(crate) fn on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T, by_path: impl Fn(*const c_char) -> T) -> Res<T> {
     let Some(ocb) = fdtable::get(fd) else { return on_node(fd, what, op, by_path) };
-    journalled(&ocb.rel(), what, Some(&ocb), || op(fd).into_res(), || match ocb.secondary_fd() {
+    journalled(Changed::Open { ocb: &ocb, fd: Some(fd), once: false }, what, || op(fd).into_res(), || match ocb.secondary_fd() {
         Some(sfd) => Some(op(sfd).into_res()),
         None => by_name(fd, &ocb, |sp| super::on_follower(sp, |a| via_abs(a, &by_path))),
     })
@@ -205,12 +206,14 @@ pub(crate) fn on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T
 /// A change of `rel`, the lead's part (`lead`) then the follower's (`follower`; None: it
 /// has none to make): journalled (the intent stays open when the follower failed) and
 /// recorded for a member that is away; a follower failure as `follower_failed` says.
-fn journalled<T>(rel: &crate::resolve::Rel, what: &str, ocb: Option<&crate::ocb::Ocb>, lead: impl FnOnce() -> Res<T>, follower: impl FnOnce() -> Option<Res<T>>) -> Res<T> {
-    let intent = crate::members::intent_begin(rel);
+fn journalled<T>(changed: Changed, what: &str, lead: impl FnOnce() -> Res<T>, follower: impl FnOnce() -> Option<Res<T>>) -> Res<T> {
+    let rel = changed.rel();
+    let intent = crate::members::intent_begin(&rel);
     let r = lead().inspect_err(|_| crate::members::intent_end(intent))?;
-    crate::members::record_change(rel, None);
+    let ocb = changed.ocb();
+    crate::members::record_change(changed);
     if let Some(Err(e)) = follower() {
-        crate::members::follower_failed(rel, what, e, ocb)?;
+        crate::members::follower_failed(&rel, what, e, ocb)?;
         return Ok(r);
     }
     crate::members::intent_end(intent);
@@ -247,7 +250,7 @@ fn node_change<T>(fd: c_int, what: &str, lead: impl FnOnce() -> Res<T>, follower
         return Ok(r);
     }
     let Some(_name) = crate::names::hold_naming(&sp, &here, libc::AT_SYMLINK_NOFOLLOW) else { return lead() };
-    journalled(sp.rel(), what, None, lead, || follower(&sp))
+    journalled(Changed::Path(&sp), what, lead, || follower(&sp))
 }
 
 /// The follower's part of a change made through `fd` whose OCB has no follower fd (a
@@ -370,7 +373,7 @@ fn times_by_path(sp: Spath, set: impl Fn(&At) -> c_int) -> Res<c_int> {
     let _name = crate::names::hold(&[sp.rel()]);
     let intent = crate::members::intent_begin(sp.rel());
     let r = super::on_lead(&sp, "utimes", &set).inspect_err(|_| crate::members::intent_end(intent))?;
-    crate::members::record_change(sp.rel(), None);
+    crate::members::record_change(crate::members::Changed::Path(&sp));
     if let Some(Err(e)) = copy_times(&sp, &set) {
         crate::members::follower_failed(sp.rel(), "utimes", e, None)?;
         return Ok(r);
@@ -392,7 +395,7 @@ type SetTimes = fn(c_int, &[libc::timespec; 2]) -> Res<c_int>;
 /// disabled and enabled).
 fn times_by_fd(fd: c_int, set: impl Fn(c_int) -> c_int, exact: SetTimes, replay: impl Fn(&At) -> c_int) -> Res<c_int> {
     let Some(ocb) = fdtable::get(fd) else { return node_change(fd, "utimes", || set(fd).into_res(), |sp| copy_times(sp, &replay), |sp| times_by_path(sp, &replay)) };
-    journalled(&ocb.rel(), "utimes", Some(&ocb), || set(fd).into_res(), || lead_times_to_follower(fd, &ocb, exact, &set))
+    journalled(Changed::Open { ocb: &ocb, fd: Some(fd), once: false }, "utimes", || set(fd).into_res(), || lead_times_to_follower(fd, &ocb, exact, &set))
 }
 
 /// The lead's times of `fd`'s file onto the follower's, through its fd or by name (see
@@ -492,7 +495,7 @@ macro_rules! path_times_hooks {
                     return r;
                 }
             }
-            path_hook(libc::AT_FDCWD, path, |sp| times_by_path(sp, |a| via_abs(a, |p| call(p))), call)
+            path_hook(libc::AT_FDCWD, path, |sp| times_by_path(sp.following($follows), |a| via_abs(a, |p| call(p))), call)
         }
     )*};
 }
@@ -523,7 +526,7 @@ pub unsafe extern "C" fn utimensat(dirfd: c_int, path: *const c_char, times: *co
             return r;
         }
     }
-    path_hook(dirfd, path, |sp| times_by_path(sp, |a| raw::utimensat(a.fd, a.path.as_ptr(), times, flags)), call)
+    path_hook(dirfd, path, |sp| times_by_path(sp.following(flags & NOFOLLOW == 0), |a| raw::utimensat(a.fd, a.path.as_ptr(), times, flags)), call)
 }
 
 /// futimesat(2), obsolete but exported.
@@ -540,7 +543,7 @@ pub unsafe extern "C" fn futimesat(dirfd: c_int, path: *const c_char, times: *co
     if let Some(r) = times_through_fd_link(path, call) {
         return r;
     }
-    path_hook(dirfd, path, |sp| times_by_path(sp, |a| raw::futimesat(a.fd, a.path.as_ptr(), times)), call)
+    path_hook(dirfd, path, |sp| times_by_path(sp.following(true), |a| raw::futimesat(a.fd, a.path.as_ptr(), times)), call)
 }
 
 /// futimens(3)
@@ -579,7 +582,7 @@ pub unsafe extern "C" fn fchownat(dirfd: c_int, path: *const c_char, uid: uid_t,
             return r;
         }
     }
-    path_hook(dirfd, path, |sp| on_members("fchownat", &sp, |a| raw::fchownat(a.fd, a.path.as_ptr(), uid, gid, flags)), call)
+    path_hook(dirfd, path, |sp| on_members("fchownat", &sp.following(flags & NOFOLLOW == 0), |a| raw::fchownat(a.fd, a.path.as_ptr(), uid, gid, flags)), call)
 }
 
 /// A change by a system call of the `*at` kind with AT_ flags, reached by syscall(2)
@@ -601,7 +604,7 @@ pub unsafe fn at_change(what: &'static str, dirfd: c_int, path: *const c_char, f
             return r;
         }
     }
-    path_hook(dirfd, path, |sp| on_members(what, &sp, |a| call(a.fd, a.path.as_ptr(), flags)), |p| call(dirfd, p, flags))
+    path_hook(dirfd, path, |sp| on_members(what, &sp.following(flags & NOFOLLOW == 0), |a| call(a.fd, a.path.as_ptr(), flags)), |p| call(dirfd, p, flags))
 }
 
 /// setxattrat, removexattrat or getxattrat of the member stamp on the set's root (by name,

@@ -22,7 +22,7 @@ fn on_members_held<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&At) -> T) 
     let rel = sp.rel();
     let intent = crate::members::intent_begin(rel);
     let r = super::on_lead(sp, what, &op).inspect_err(|_| crate::members::intent_end(intent))?;
-    crate::members::record_change(rel, None);
+    crate::members::record_change(crate::members::Changed::Path(sp));
     if let Some(Err(e)) = on_follower(sp, &op) {
         if !meet_outside(&[sp]) {
             crate::members::follower_failed(rel, what, e, None)?;
@@ -114,8 +114,8 @@ fn on_members2<T: FfiReturn>(what: &str, a: &Spath, b: &Spath, moves: &[&Spath],
         op(&at, bt, false).into_res()
     })
     .inspect_err(|_| end())?;
-    crate::members::record_change(a.rel(), None);
-    crate::members::record_change(b.rel(), None);
+    crate::members::record_change(crate::members::Changed::Path(a));
+    crate::members::record_change(crate::members::Changed::Path(b));
     let on_follower = || {
         let v = crate::members::view();
         let f = v.follower?;
@@ -152,7 +152,7 @@ macro_rules! mirror_hooks {
                     return r;
                 }
             })?
-            path_hook($dirfd, $path, |sp| $crate::hooks::namespace::$apply(stringify!($name), &sp, |$a: &$crate::resolve::At| $on), call)
+            path_hook($dirfd, $path, |sp| $crate::hooks::namespace::$apply(stringify!($name), &sp.following(false $(|| $follows)?), |$a: &$crate::resolve::At| $on), call)
         }
     )*};
 }
@@ -409,7 +409,7 @@ pub unsafe extern "C" fn linkat(da: c_int, a: *const c_char, db: c_int, b: *cons
             let _names = crate::names::hold(&[sb.rel(), by_name.as_ref().map_or(sb.rel(), |sp| sp.rel())]);
             let intent = crate::members::intent_begin(sb.rel());
             let r = super::on_lead(&sb, "linkat", |at| raw::linkat(da, a, at.fd, at.path.as_ptr(), flags)).inspect_err(|_| crate::members::intent_end(intent))?;
-            crate::members::record_change(sb.rel(), None);
+            crate::members::record_change(crate::members::Changed::Path(&sb));
             let secondary = match (sfd, by_name) {
                 (Some(sfd), _) => on_follower(&sb, |at| {
                     if by_fd {

@@ -422,7 +422,7 @@ pub fn adopt_with_stat(fd: c_int, st: &libc::stat64, rel: Rel, flags: c_int, mod
         let fresh = flags & libc::O_EXCL != 0 && flags & libc::O_CREAT != 0;
         let tmpfile = flags & libc::O_TMPFILE == libc::O_TMPFILE;
         if kind == OcbKind::File && flags & (libc::O_CREAT | libc::O_TRUNC) != 0 {
-            crate::members::record_change(&ocb.rel(), Some(&ocb));
+            crate::members::record_change(crate::members::Changed::Open { ocb: &ocb, fd: Some(fd), once: true });
             ocb.mark_written();
         }
         let open = |at: &At| ocb::open_secondary(at, follower_flags, mode, fresh && !tmpfile);

@@ -232,7 +232,7 @@ pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) 
             let _name = crate::names::hold(&[sp.rel()]);
             let intent = crate::members::intent_begin(sp.rel());
             let r = super::on_lead_res(&sp, "bind", |at| at_address(&sp, at, |a, l| raw::bind(fd, a, l))).inspect_err(|_| crate::members::intent_end(intent))?;
-            crate::members::record_change(sp.rel(), None);
+            crate::members::record_change(crate::members::Changed::Path(&sp));
             let node = super::on_lead_res(&sp, "bind", |at| real::fstatat(at.fd, &at.path, libc::AT_SYMLINK_NOFOLLOW));
             let follower = super::on_follower(&sp, |at| match &node {
                 Ok(st) => {
