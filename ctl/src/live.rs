@@ -190,6 +190,7 @@ impl LiveSet {
             // Catch up with what changed meanwhile, until little is left.
             let mut consumed = 0;
             let mut again = Vec::new();
+            let mut deferred = Vec::new();
             for _ in 0..8 {
                 let data = self.changes();
                 let fresh = shadow_core::state::parse_changes(&data[consumed.min(data.len())..]);
@@ -197,7 +198,7 @@ impl LiveSet {
                 consumed = data.iter().rposition(|&b| b == 0).map_or(consumed, |i| i + 1);
                 let settle = again.len() + fresh.len() < 16;
                 let pass: Vec<PathBuf> = fresh.into_iter().chain(again).collect();
-                again = self.sync_paths(&src, &dst, &pass, &mut total, false)?;
+                again = self.sync_paths(&src, &dst, &pass, &mut total, false, &mut deferred)?;
                 if settle {
                     break;
                 }
@@ -206,8 +207,8 @@ impl LiveSet {
             let frozen_at = Instant::now();
             let (epoch, rest) = self.with_writers_held(|| {
                 let data = self.changes();
-                let rest: Vec<PathBuf> = shadow_core::state::parse_changes(&data[consumed.min(data.len())..]).into_iter().chain(again).collect();
-                self.sync_paths(&src, &dst, &rest, &mut total, true)?;
+                let rest: Vec<PathBuf> = shadow_core::state::parse_changes(&data[consumed.min(data.len())..]).into_iter().chain(again).chain(deferred).collect();
+                self.sync_paths(&src, &dst, &rest, &mut total, true, &mut Vec::new())?;
                 if lead_moves {
                     // A mapping made while the copy ran is of the source's file.
                     self.lead_may_move(target)?;
@@ -702,7 +703,9 @@ impl LiveSet {
     /// With writers held back (`settled`), a failure is the enable's. Before, any failure
     /// failed the enable ("A/C/B: File exists", "B: Is a directory"; the member stayed out:
     /// 5 of 5 of helper-42's failing seeds).
-    fn sync_paths(&self, src: &Path, dst: &Path, paths: &[PathBuf], total: &mut Stats, settled: bool) -> Result<Vec<PathBuf>, String> {
+    /// While programs write, files with several names are left for the pass with writers
+    /// held back, added to `deferred` (see `PathSync::deferring_links`).
+    fn sync_paths(&self, src: &Path, dst: &Path, paths: &[PathBuf], total: &mut Stats, settled: bool, deferred: &mut Vec<PathBuf>) -> Result<Vec<PathBuf>, String> {
         // Directories this pass made whole on the target (copied with everything below, or
         // removed): what the list names below them is done already.
         // Sets, not lists: a pass of 80,000 records took 15 s, each looked up in a list as
@@ -711,7 +714,10 @@ impl LiveSet {
         let mut whole: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
         let mut synced: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
         let mut quiet = |_: &Stats, _: bool| {};
-        let mut each = sync::PathSync::new(src, dst, &mut quiet);
+        let mut each = match settled {
+            true => sync::PathSync::new(src, dst, &mut quiet),
+            false => sync::PathSync::new(src, dst, &mut quiet).deferring_links(),
+        };
         // A program names paths through symlinks, and the list has its names: each is
         // synced where it lies on the source (links on the way followed, beneath the
         // member), and where a last link leads too (what was written through it). Before,
@@ -744,6 +750,7 @@ impl LiveSet {
             }
         }
         add(total, &each.stats());
+        deferred.extend(each.deferred());
         Ok(again)
     }
 }

@@ -1225,10 +1225,7 @@ fn what_programs_do_through_a_symlink_retargeted_or_removed_later_reaches_the_me
 /// failure with writers held back fails the enable. Before, the enable failed ("B: Is a
 /// directory", "A/C: File exists") and the member stayed out: 5 of 5 of helper-42's
 /// failing seeds (tests/scripts/churn_during_enable.py, its rand2.py), none after. The
-/// members are not compared here: with such changes during the catch-up a file with
-/// several names, changed through one that is then removed, can keep stale bytes under
-/// its other names on the member brought back (helper-42's finding 4, open: the change
-/// list names paths, not files; README, update modes).
+/// members are compared after such enables in the next test.
 #[test]
 fn an_enable_survives_programs_changing_the_paths_it_copies() {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/churn_during_enable.py");
@@ -1240,6 +1237,29 @@ fn an_enable_survives_programs_changing_the_paths_it_copies() {
         assert!(out.status.success() && text.trim() == format!("seed {seed}: ok"), "{text}{}", String::from_utf8_lossy(&out.stderr));
         let st: serde_json::Value = serde_json::from_str(&s.ctl_ok(&["status", "--json"])).unwrap();
         assert!(st["members"].as_array().unwrap().iter().all(|m| m["state"] == "enabled"), "{st}");
+    }
+}
+
+/// Files with several names while `enable` catches up with programs that link, rename and
+/// remove them (hard links of files and of symlinks, symlinks made, files renamed over one
+/// another): after each enable the members are identical. Before, 3 to 8 of 30 seeds of
+/// helper-42's script left a name of such a file on the member brought back with old
+/// bytes, an old symlink text, or outside its file's other names, unreported: a pass made
+/// while programs wrote used names read at its start for files since removed or relinked,
+/// and a target name was taken to hold a file for its size and mtime alone (the kernel's
+/// clock ticks every few milliseconds: symlinks made in one tick to targets of one length
+/// look alike). Such files now wait for the pass with writers held back, and a target
+/// name holds a file only with its bytes or its text.
+#[test]
+fn an_enable_leaves_files_with_several_names_as_the_source_has_them_while_programs_relink_them() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/churn_during_enable.py");
+    for seed in 301..313 {
+        let s = ShadowSet::new();
+        let ctl = shadow_tests::bin_dir().join("shadowctl");
+        let out = s.command("python3").arg(&script).arg(&ctl).arg(s.config()).args([&seed.to_string(), "30", "25", "links"]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && text.trim() == format!("seed {seed}: ok"), "{text}{}", String::from_utf8_lossy(&out.stderr));
+        s.assert_members_and_history(|l| l.starts_with("00070 "));
     }
 }
 

@@ -191,6 +191,9 @@ struct Copier<'a> {
     progress: Progress<'a>,
     last: Instant,
     links: Links,
+    /// Where a catch-up pass made while programs write leaves files with several names
+    /// (`PathSync::deferring_links`): None in other runs.
+    deferred: Option<Vec<PathBuf>>,
 }
 
 /// Hard links: a source file with several names gets one file on the target too, each of
@@ -199,8 +202,8 @@ struct Copier<'a> {
 struct Links {
     src_root: PathBuf,
     dst_root: PathBuf,
-    /// The target's name for each such file (by its source dev and inode) this run made.
-    placed: HashMap<(u64, u64), PathBuf>,
+    /// The target's name for each such file (by its source identity, `ident`) this run made.
+    placed: HashMap<Ident, PathBuf>,
     /// Every name (relative) of each such file in the source tree, read once when a run
     /// that copies part of the tree meets one (None: not read yet; a whole-tree copy meets
     /// every name itself and never reads it).
@@ -221,8 +224,7 @@ impl Links {
     /// A target name already holding the file `src` (with `m`) is another name of, other
     /// than `dst`; whether this run copied it (so its contents are up to date).
     fn other_name(&mut self, src: &Path, dst: &Path, m: &Metadata) -> Option<(PathBuf, bool)> {
-        let key = (m.dev(), m.ino());
-        if let Some(p) = self.placed.get(&key).filter(|p| p.as_path() != dst && is_kind(p, m)) {
+        if let Some(p) = self.placed.get(&ident(m)).filter(|p| p.as_path() != dst && is_kind(p, m)) {
             return Some((p.clone(), true));
         }
         if self.whole_tree {
@@ -230,9 +232,15 @@ impl Links {
         }
         let (src_root, dst_root) = (&self.src_root, &self.dst_root);
         let names = self.names.get_or_insert_with(|| linked_names(src_root));
-        // Only a target file that looks like this one (size and mtime): a target whose names
-        // were moved about may hold another file under one of them, which would be written over.
-        let found = names.get(&key)?.iter().find(|rel| src_root.join(rel) != src && fs::symlink_metadata(dst_root.join(rel)).is_ok_and(|d| d.file_type() == m.file_type() && stamp(&d) == stamp(m)))?;
+        // Only a target file that is this one (size, mtime, and bytes or a symlink's text):
+        // a target whose names were moved about may hold another file under one of them,
+        // which would be written over. Size and mtime alone do not tell: the kernel stamps
+        // from a clock that ticks every few milliseconds, and symlinks made in one tick to
+        // targets of one length looked alike (a hard-linked symlink kept its old text).
+        let found = names.get(&(m.dev(), m.ino()))?.iter().find(|rel| {
+            let d = dst_root.join(rel);
+            src_root.join(rel) != src && still_names(&src_root.join(rel), m) && fs::symlink_metadata(&d).is_ok_and(|dm| dm.file_type() == m.file_type() && stamp(&dm) == stamp(m)) && same_data(src, &d, m)
+        })?;
         Some((dst_root.join(found), false))
     }
 }
@@ -246,7 +254,7 @@ impl Links {
         }
         let (src_root, dst_root) = (self.src_root.clone(), &self.dst_root);
         let names = self.names.get_or_insert_with(|| linked_names(&src_root));
-        names.get(&(m.dev(), m.ino())).map_or_else(Vec::new, |rels| rels.iter().filter(|rel| src_root.join(rel) != src).map(|rel| dst_root.join(rel)).collect())
+        names.get(&(m.dev(), m.ino())).map_or_else(Vec::new, |rels| rels.iter().filter(|rel| src_root.join(rel) != src && still_names(&src_root.join(rel), m)).map(|rel| dst_root.join(rel)).collect())
     }
 }
 
@@ -274,6 +282,33 @@ impl Links {
         left.sort();
         left.dedup();
         left
+    }
+}
+
+/// A source file's identity within a run: its inode, and its ctime, which tells a file
+/// made since in an inode freed meanwhile (ext4 hands a freed inode out again at once). By
+/// inode alone, a run while programs wrote took a name placed for a removed file, or a
+/// name read for it before, for a new file's: a name linked to the wrong file on the
+/// target, a hard-linked symlink's old text kept (helper-42's finding 4).
+type Ident = (u64, u64, i64, i64);
+
+fn ident(m: &Metadata) -> Ident {
+    (m.dev(), m.ino(), m.ctime(), m.ctime_nsec())
+}
+
+/// Whether the source name `p` (read earlier as a name of `m`'s inode) still names the file
+/// `m` is.
+fn still_names(p: &Path, m: &Metadata) -> bool {
+    fs::symlink_metadata(p).is_ok_and(|n| ident(&n) == ident(m))
+}
+
+/// Whether the target entry `dst` holds what the source's `src` (with `m`) holds: a file's
+/// bytes, a symlink's text (a node holds none).
+fn same_data(src: &Path, dst: &Path, m: &Metadata) -> bool {
+    match m.file_type() {
+        t if t.is_file() => crate::tree::first_difference(src, dst).is_ok_and(|d| d.is_none()),
+        t if t.is_symlink() => matches!((fs::read_link(src), fs::read_link(dst)), (Ok(a), Ok(b)) if a == b),
+        _ => true,
     }
 }
 
@@ -577,6 +612,13 @@ fn copy_entry(src: &Path, dst: &Path, m: &Metadata, linked: bool, c: &mut Copier
 /// copy used to split (each name its own node on the target; verify then found the link
 /// counts differ, and a repair, made the same way, could not mend them).
 fn copy_linked(src: &Path, dst: &Path, m: &Metadata, copy: impl FnOnce(Option<&Metadata>) -> bool, c: &mut Copier) -> io::Result<()> {
+    if let Some(deferred) = c.deferred.as_mut() {
+        let several = |m: &Metadata| !m.is_dir() && m.nlink() > 1;
+        if let (true, Ok(rel)) = (several(m) || fs::symlink_metadata(dst).is_ok_and(|d| several(&d)), src.strip_prefix(&c.links.src_root)) {
+            deferred.push(rel.to_path_buf());
+            return Ok(());
+        }
+    }
     let mut linked = false;
     if !m.is_dir() && m.nlink() > 1 {
         let other = c.links.other_name(src, dst, m);
@@ -584,7 +626,7 @@ fn copy_linked(src: &Path, dst: &Path, m: &Metadata, copy: impl FnOnce(Option<&M
             link_to(other, dst, c)?;
             linked = true;
         }
-        c.links.placed.entry((m.dev(), m.ino())).or_insert_with(|| dst.to_path_buf());
+        c.links.placed.entry(ident(m)).or_insert_with(|| dst.to_path_buf());
         if other.is_some_and(|(_, fresh)| fresh) {
             // Copied under another name this run.
             return Ok(());
@@ -714,7 +756,7 @@ fn count_entries(dir: &Path) -> u64 {
 /// Brings the tree `dst` up to date from `src` by `mode`.
 pub fn copy_tree(src: &Path, dst: &Path, mode: UpdateMode, progress: Progress) -> io::Result<Stats> {
     let total = count_entries(src);
-    let mut c = Copier { stats: Stats { total, ..Stats::default() }, progress, last: Instant::now(), links: Links::new(src, dst, true) };
+    let mut c = Copier { stats: Stats { total, ..Stats::default() }, progress, last: Instant::now(), links: Links::new(src, dst, true), deferred: None };
     if mode == UpdateMode::Replace {
         for e in fs::read_dir(dst)? {
             c.remove(&e?.path())?;
@@ -742,13 +784,30 @@ pub struct PathSync<'a> {
 
 impl<'a> PathSync<'a> {
     pub fn new(src_root: &Path, dst_root: &Path, progress: Progress<'a>) -> PathSync<'a> {
-        let c = Copier { stats: Stats::default(), progress, last: Instant::now(), links: Links::new(src_root, dst_root, false) };
+        let c = Copier { stats: Stats::default(), progress, last: Instant::now(), links: Links::new(src_root, dst_root, false), deferred: None };
         PathSync { src_root: src_root.to_path_buf(), dst_root: dst_root.to_path_buf(), c }
     }
 
     /// What was copied and removed so far.
     pub fn stats(&self) -> Stats {
         self.c.stats
+    }
+
+    /// Files with several names, on the source or on the target, are left alone and named
+    /// in `deferred`, for a pass with writers held back. Their names are read once a pass
+    /// (`Links`), and while programs link, rename and remove, a name read for one file may
+    /// be another's by the time it is used: linked to the wrong file, or kept with the old
+    /// bytes or a hard-linked symlink's old text, under names no later record named
+    /// (helper-42's finding 4: 3 to 6 of 30 seeds of its script). With the source held
+    /// still the names read are the names.
+    pub fn deferring_links(mut self) -> Self {
+        self.c.deferred = Some(Vec::new());
+        self
+    }
+
+    /// The paths left for a pass with writers held back (`deferring_links`).
+    pub fn deferred(&mut self) -> Vec<PathBuf> {
+        self.c.deferred.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// See `sync_path`. Then the target's other names of files whose name it removed or
@@ -1063,7 +1122,7 @@ mod tests {
         let (src, dst) = (p.join("src"), p.join("dst"));
         let mut quiet = |_: &Stats, _: bool| {};
         // Gone before its copy begins, or turned into a file: not an error.
-        let mut c = Copier { stats: Stats::default(), progress: &mut quiet, last: Instant::now(), links: Links::new(&src, &dst, true) };
+        let mut c = Copier { stats: Stats::default(), progress: &mut quiet, last: Instant::now(), links: Links::new(&src, &dst, true), deferred: None };
         copy_dir(&src.join("gone"), &dst.join("gone"), UpdateMode::All, &mut c).unwrap();
         copy_dir(&src.join("top/x"), &dst.join("x"), UpdateMode::All, &mut c).unwrap();
         sync_path(&src, &dst, Path::new("d/e/f/under-a-file"), &mut quiet).unwrap();
@@ -1135,6 +1194,38 @@ mod tests {
             assert_eq!(fs::read(dst.join(name)).unwrap(), b"one\ntwo\n", "{name}");
         }
         assert_eq!(crate::tree::compare(&src, &dst).unwrap(), vec![]);
+        fs::remove_dir_all(&p).unwrap();
+    }
+
+    #[test]
+    fn a_target_name_holds_a_linked_file_only_with_its_bytes_or_its_text() {
+        // The source's file and symlink have each a second name, new since the target was
+        // written. The target's first names hold another file and another symlink, of the
+        // same size and mtime (the kernel's clock ticks every few milliseconds): the new
+        // names are copies of the source's, not links to those (before, the symlink's
+        // second name kept the old text, found by helper-42's runs).
+        let p = tmp("linked-alike");
+        let (src, dst) = (p.join("src"), p.join("dst"));
+        let mut quiet = |_: &Stats, _: bool| {};
+        let same_times = |path: &Path| {
+            let t = [libc::timespec { tv_sec: 2_000_000_000, tv_nsec: 5 }; 2];
+            let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+            assert_eq!(unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), t.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) }, 0);
+        };
+        for (root, bytes, text) in [(&src, b"aaaa", "/nonexistent/f"), (&dst, b"bbbb", "/nonexistent/g")] {
+            fs::write(root.join("F1"), bytes).unwrap();
+            std::os::unix::fs::symlink(text, root.join("L1")).unwrap();
+            same_times(&root.join("F1"));
+            same_times(&root.join("L1"));
+        }
+        fs::hard_link(src.join("F1"), src.join("F2")).unwrap();
+        fs::hard_link(src.join("L1"), src.join("L2")).unwrap();
+        let mut each = PathSync::new(&src, &dst, &mut quiet);
+        for rel in ["F2", "L2"] {
+            each.sync(Path::new(rel)).unwrap();
+        }
+        assert_eq!(fs::read(dst.join("F2")).unwrap(), b"aaaa");
+        assert_eq!(fs::read_link(dst.join("L2")).unwrap(), Path::new("/nonexistent/f"));
         fs::remove_dir_all(&p).unwrap();
     }
 
