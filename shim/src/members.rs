@@ -1295,11 +1295,14 @@ fn nameless_for_good(ocb: &Ocb, fd: c_int, e: Errno) -> bool {
 /// of /proc alone, never of the file system: the lead it is asked about may be a member
 /// that hangs (a dead network server), being left for that reason.
 fn name_now(fd: c_int, v: &View) -> Option<Rel> {
+    v.rel_in_lead(&fd_target(fd)?).map(Rel)
+}
+
+/// The real path the kernel gives the file of the program's `fd`; None for one with no
+/// name left.
+fn fd_target(fd: c_int) -> Option<Vec<u8>> {
     let target = real::readlink(&std::ffi::CString::new(format!("/proc/thread-self/fd/{fd}")).ok()?).ok()?;
-    if target.ends_with(b" (deleted)") {
-        return None;
-    }
-    v.rel_in_lead(&target).map(Rel)
+    (!target.ends_with(b" (deleted)")).then_some(target)
 }
 
 /// The name the file of an open (`first`: the program's fd, on `old`'s lead) has now, asked
@@ -1470,7 +1473,7 @@ fn follower_swapped() -> bool {
 /// The lead failed an operation. When the error says the lead member is gone, the policy is
 /// `degrade` and the follower is being written, the lead is marked failed for every process
 /// and this process switches to the follower at once; the caller then retries (true).
-pub fn lead_failed(rel: &Rel, what: &str, e: Errno) -> bool {
+pub fn lead_failed(changed: Changed, what: &str, e: Errno) -> bool {
     let set = set::get();
     if set.config.on_member_error != OnMemberError::Degrade {
         return false;
@@ -1482,14 +1485,15 @@ pub fn lead_failed(rel: &Rel, what: &str, e: Errno) -> bool {
     if shared().state.mark_failed(v.lead.index()) {
         let f = v.follower.expect("checked above");
         survivor_moves_on(&String::from_utf8_lossy(&v.dirs[f.index()]), f);
-        crate::report::record(Code::MemberFailed, rel, &format!("{} failed, the other member takes over: {what}: {}", v.lead.name(), e.describe()));
+        crate::report::record(Code::MemberFailed, &changed.rel(), &format!("{} failed, the other member takes over: {what}: {}", v.lead.name(), e.describe()));
     }
     refresh();
     let now = view();
     if now.lead == v.lead {
         return false;
     }
-    append_change(rel);
+    // Named on the new lead.
+    append_change(&changed.name());
     true
 }
 
@@ -1528,6 +1532,23 @@ impl<'a> Changed<'a> {
             Changed::Open { ocb, .. } => Some(ocb),
         }
     }
+
+    /// The name the change list records.
+    fn name(&self) -> Rel {
+        match *self {
+            Changed::Path(sp) => sp.reached().unwrap_or_else(|| sp.rel().clone()),
+            // By the name it has now: renamed since it was opened (logrotate, or the
+            // program's own rename), its old name is another file's or none; opened
+            // through a symlink, the link may lead elsewhere by the enable. Either way the
+            // enable copied another file and left this one's changes out. On the member
+            // that led when it was opened, too: the lead that failed under it (`lead_failed`).
+            Changed::Open { ocb, fd, .. } => {
+                let fd = fd.or_else(|| fdtable::all().into_iter().find(|(_, o)| std::ptr::eq(Arc::as_ptr(o), ocb)).map(|(fd, _)| fd));
+                let v = view();
+                fd.and_then(fd_target).and_then(|t| v.rel_in_lead(&t).or_else(|| v.rel_in_any(&t))).map_or_else(|| ocb.rel(), Rel)
+            }
+        }
+    }
 }
 
 /// Records a change made while a member was not being written, so that bringing it back
@@ -1537,26 +1558,12 @@ pub fn record_change(changed: Changed) {
     if tracking == 0 {
         return;
     }
-    match changed {
-        Changed::Path(sp) => match sp.reached() {
-            Some(rel) => append_change(&rel),
-            None => append_change(sp.rel()),
-        },
-        Changed::Open { ocb, fd, once } => {
-            if once && tracking == 1 && ocb.recorded_once() {
-                return;
-            }
-            // By the name it has now: renamed since it was opened (logrotate, or the
-            // program's own rename), its old name is another file's or none; opened
-            // through a symlink, the link may lead elsewhere by the enable. Either way the
-            // enable copied another file and left this one's changes out.
-            let fd = fd.or_else(|| fdtable::all().into_iter().find(|(_, o)| std::ptr::eq(Arc::as_ptr(o), ocb)).map(|(fd, _)| fd));
-            match fd.and_then(|fd| name_now(fd, &view())) {
-                Some(now) => append_change(&now),
-                None => append_change(&ocb.rel()),
-            }
+    if let Changed::Open { ocb, once: true, .. } = changed {
+        if tracking == 1 && ocb.recorded_once() {
+            return;
         }
     }
+    append_change(&changed.name());
 }
 
 pub fn tracking() -> bool {

@@ -892,7 +892,7 @@ impl Ocb {
 
     fn mirrored_as<T>(&self, what: &str, primary: &impl Fn() -> Res<T>, follower: Follower<'_, T>) -> Res<T> {
         match self.mirror_once(what, primary, follower) {
-            Err(e) if crate::members::lead_failed(&self.rel(), what, e) => self.mirror_once(what, primary, follower),
+            Err(e) if crate::members::lead_failed(crate::members::Changed::Open { ocb: self, fd: None, once: false }, what, e) => self.mirror_once(what, primary, follower),
             r => r,
         }
     }

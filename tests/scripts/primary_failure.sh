@@ -25,4 +25,18 @@ out=$("$CTL" enable -c "$CFG" primary 2>&1) || fail "enable primary: $out"
 shim sh -c 'echo again >> /shadow/log' || fail "write after the primary came back"
 [ "$(tail -n 1 "$P/log")" = again ] || fail "the primary is not written again"
 "$CTL" verify -c "$CFG" || fail "members differ after writing again"
+
+# The primary fills again, under a write through a directory link that is then pointed
+# elsewhere: the change the survivor took over is recorded by the file's name (before, by
+# the link's: the enable made e/new from nothing and left d/new empty on the primary,
+# unreported).
+shim sh -c 'mkdir /shadow/e && ln -s d /shadow/dl' || fail "mkdir e, ln -s d dl"
+head -c 16777216 /dev/zero > "$P/filler" 2>/dev/null
+shim sh -c 'echo data > /shadow/dl/new' || fail "the writer through dl saw an error when the primary filled up"
+"$CTL" status -c "$CFG" --json | grep -q '"member":"primary","state":"failed"' || fail "the primary did not fail under the write through dl"
+rm "$P/filler"
+shim ln -sfn e /shadow/dl || fail "retarget dl"
+out=$("$CTL" enable -c "$CFG" primary 2>&1) || fail "enable primary again: $out"
+[ "$(cat "$P/d/new")" = data ] || fail "d/new on the primary: '$(cat "$P/d/new")'"
+"$CTL" verify -c "$CFG" || fail "members differ after the primary came back again"
 echo "primary failure scenario passed"

@@ -173,7 +173,7 @@ pub(crate) fn on_lead_res<T>(sp: &Spath, what: &str, op: impl Fn(&At) -> Res<T>)
         sp.at_lead(&v).and_then(|at| op(&at))
     };
     match once() {
-        Err(e) if crate::members::lead_failed(sp.rel(), what, e) => once(),
+        Err(e) if crate::members::lead_failed(crate::members::Changed::Path(sp), what, e) => once(),
         r => r,
     }
 }
