@@ -1248,8 +1248,9 @@ fn an_enable_survives_programs_changing_the_paths_it_copies() {
 /// while programs wrote used names read at its start for files since removed or relinked,
 /// and a target name was taken to hold a file for its size and mtime alone (the kernel's
 /// clock ticks every few milliseconds: symlinks made in one tick to targets of one length
-/// look alike). Such files now wait for the pass with writers held back, and a target
-/// name holds a file only with its bytes or its text.
+/// look alike), or one whose other names the source gives another file alike. Such files
+/// now wait for the pass with writers held back, and a target name holds a file only with
+/// its bytes or its text and no name of another file's.
 #[test]
 fn an_enable_leaves_files_with_several_names_as_the_source_has_them_while_programs_relink_them() {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/churn_during_enable.py");
