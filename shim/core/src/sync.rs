@@ -945,6 +945,13 @@ mod tests {
         p
     }
 
+    /// Gives the entry `path` (a symlink's own) one fixed time, the same for every entry.
+    fn one_time(path: &Path) {
+        let t = [libc::timespec { tv_sec: 2_000_000_000, tv_nsec: 5 }; 2];
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), t.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) }, 0);
+    }
+
     #[test]
     fn a_newer_symlink_with_the_same_target_gets_its_times_not_a_new_link() {
         use std::os::unix::fs::MetadataExt;
@@ -956,9 +963,7 @@ mod tests {
         for (name, target) in [("link", "d/e/f"), ("moved", "d/top")] {
             fs::remove_file(src.join(name)).unwrap();
             std::os::unix::fs::symlink(target, src.join(name)).unwrap();
-            let t = [libc::timespec { tv_sec: 2_000_000_000, tv_nsec: 5 }; 2];
-            let c = std::ffi::CString::new(src.join(name).into_os_string().into_encoded_bytes()).unwrap();
-            assert_eq!(unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), t.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) }, 0);
+            one_time(&src.join(name));
         }
         // A second name outside the tree keeps each old inode alive (its number unused).
         for n in ["link", "moved"] {
@@ -1220,16 +1225,11 @@ mod tests {
         let p = tmp("linked-alike");
         let (src, dst) = (p.join("src"), p.join("dst"));
         let mut quiet = |_: &Stats, _: bool| {};
-        let same_times = |path: &Path| {
-            let t = [libc::timespec { tv_sec: 2_000_000_000, tv_nsec: 5 }; 2];
-            let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-            assert_eq!(unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), t.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) }, 0);
-        };
         for (root, bytes, text) in [(&src, b"aaaa", "/nonexistent/f"), (&dst, b"bbbb", "/nonexistent/g")] {
             fs::write(root.join("F1"), bytes).unwrap();
             std::os::unix::fs::symlink(text, root.join("L1")).unwrap();
-            same_times(&root.join("F1"));
-            same_times(&root.join("L1"));
+            one_time(&root.join("F1"));
+            one_time(&root.join("L1"));
         }
         fs::hard_link(src.join("F1"), src.join("F2")).unwrap();
         fs::hard_link(src.join("L1"), src.join("L2")).unwrap();
@@ -1251,18 +1251,13 @@ mod tests {
         let p = tmp("alike-groups");
         let (src, dst) = (p.join("src"), p.join("dst"));
         let mut quiet = |_: &Stats, _: bool| {};
-        let same_times = |path: &Path| {
-            let t = [libc::timespec { tv_sec: 2_000_000_000, tv_nsec: 5 }; 2];
-            let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-            assert_eq!(unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), t.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) }, 0);
-        };
         for (root, first, second, other) in [(&src, "A", "B", "X"), (&dst, "A", "X", "")] {
             std::os::unix::fs::symlink("/nonexistent/h", root.join(first)).unwrap();
-            same_times(&root.join(first));
+            one_time(&root.join(first));
             fs::hard_link(root.join(first), root.join(second)).unwrap();
             if !other.is_empty() {
                 std::os::unix::fs::symlink("/nonexistent/h", root.join(other)).unwrap();
-                same_times(&root.join(other));
+                one_time(&root.join(other));
             }
         }
         let mut each = PathSync::new(&src, &dst, &mut quiet);
