@@ -375,7 +375,18 @@ pub fn retry_racing<T>(first: Option<Res<T>>, again: impl Fn() -> Option<Res<T>>
     r
 }
 
+/// Runs `exec` (an exec hook's whole call) with this thread marked as about to replace its
+/// image: a member change applied meanwhile takes no lock again on a file the exec closes.
+pub fn executing<T>(exec: impl FnOnce() -> T) -> T {
+    EXECUTING.with(|e| e.set(true));
+    let r = exec();
+    EXECUTING.with(|e| e.set(false));
+    r
+}
+
 thread_local! {
+    /// The thread is in an exec hook (`executing`).
+    static EXECUTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// `retry_racing` is making its last try.
     static LAST_TRY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
@@ -1125,7 +1136,11 @@ fn apply(old: &View, new: &View, epoch: u64) {
             Some(_) => {}
         }
     }
-    for ((ocb, fds), held) in by_ocb.iter().zip(&held).filter(|(_, h)| !h.is_empty()) {
+    // Not for files an exec is about to close: a forked child's exec took its parent's
+    // lock on its own description of the new lead's file, and the parent's later take-up
+    // was refused and reported, for a lock the two shared (helper-43's finding C).
+    let closing = |fds: &[c_int]| EXECUTING.with(std::cell::Cell::get) && fds.iter().all(|&fd| real::fcntl(fd, libc::F_GETFD, 0).is_ok_and(|f| f & libc::FD_CLOEXEC != 0));
+    for ((ocb, fds), held) in by_ocb.iter().zip(&held).filter(|((_, fds), h)| !h.is_empty() && !closing(fds)) {
         crate::hooks::lock::take_again(&ocb.rel(), fds[0], ocb.secondary_fd(), held);
     }
     if new.lead != old.lead || renewed(new.lead) || old.follower != new.follower {

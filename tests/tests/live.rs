@@ -2063,6 +2063,47 @@ fn a_flock_holder_takes_its_lock_on_the_returning_lead_while_another_process_wai
     s.assert_identical();
 }
 
+/// A flock holder that slept through `disable primary` and `enable primary` forks a child
+/// that execs (its lock's fd close-on-exec, as Python's are): the exec closes the child's
+/// copy, and the holder keeps its lock on the lead, unreported, while another process is
+/// refused it. Before, the child's exec took the lead move up first and took the lock on
+/// a description of its own, closed a moment later by the exec; the holder's take-up was
+/// refused and reported (`00030`, "another process took it meanwhile"; helper-43's finding
+/// C) for a lock the two shared.
+#[test]
+fn a_flock_holder_whose_child_execs_after_a_lead_move_keeps_its_lock_unreported() {
+    use std::io::{BufRead, Write};
+    let s = ShadowSet::new();
+    let holder = "import os, fcntl, sys\n\
+        fd = os.open('/shadow/req', os.O_RDWR | os.O_CREAT, 0o644)\n\
+        fcntl.flock(fd, fcntl.LOCK_EX); os.write(fd, b'x')\n\
+        print('locked', flush=True)\n\
+        sys.stdin.readline()\n\
+        pid = os.fork()\n\
+        if pid == 0: os.execv('/bin/true', ['true'])\n\
+        os.waitpid(pid, 0); os.write(fd, b'y')\n\
+        print('wrote', flush=True)\n\
+        sys.stdin.readline()\n";
+    let (mut h, mut hout, mut hin) = start_python(&s, holder, "locked");
+    s.ctl_ok(&["disable", "primary"]);
+    s.ctl_ok(&["enable", "primary"]);
+    writeln!(hin, "go").unwrap();
+    let mut line = String::new();
+    hout.read_line(&mut line).unwrap();
+    assert_eq!(line, "wrote\n");
+    let asker = "import os, fcntl\n\
+        fd = os.open('/shadow/req', os.O_RDWR)\n\
+        try:\n\
+        \x20   fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); print('granted')\n\
+        except BlockingIOError: print('refused')\n";
+    let out = s.command("python3").args(["-c", asker]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "refused\n", "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!s.history().contains("lock:"), "{}", s.history());
+    writeln!(hin, "end").unwrap();
+    assert!(h.0.wait().unwrap().success());
+    s.assert_identical();
+}
+
 /// The shim's own opens of a file the program holds a POSIX lock on leave the lock held:
 /// closing any fd of a file drops every POSIX lock the process holds on it, and each open
 /// of the shim's is made at the lowest free number and moved into its range. A pidfile

@@ -415,7 +415,11 @@ unsafe fn exec_with(
     }
     // A signal deferred and still blocked would be carried, blocked, into the new image.
     let call = |file, argv, envp| crate::signals::launching(|| call(file, argv, envp));
-    boundary::hook(
+    let hook = |body, passthrough| match replaces {
+        true => crate::members::executing(|| boundary::hook(body, passthrough)),
+        false => boundary::hook(body, passthrough),
+    };
+    hook(
         || {
             if replaces {
                 // The image's shared mappings go with it, as at exit: copied now (a mapping
