@@ -224,6 +224,7 @@ impl LiveSet {
                     let t = st.member_mut(target);
                     t.state = MemberState::Enabled;
                     t.generation = g;
+                    t.rewritten = g;
                     t.mount_root = shared::is_mount_root(&t.dir);
                     t.stamped = target_stamped;
                     st.member_mut(source).stamped = source_stamped;

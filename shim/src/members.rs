@@ -37,6 +37,8 @@ pub struct View {
     /// rewritten, so a process that slept through a disable/enable (or replace) cycle still
     /// notices that its files on that member must be reopened.
     pub generations: Vec<u64>,
+    /// The generation each member was last rewritten at by a resync (0: never; state file).
+    pub rewritten: Vec<u64>,
     /// Each member's root was seen carrying the member stamp (state file).
     pub stamped: Vec<bool>,
     /// The root of each member being written, held open (O_PATH): every shadowed path is
@@ -81,7 +83,7 @@ impl View {
                 real::open(&dir, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map(|fd| std::sync::atomic::AtomicI32::new(ocb::make_internal(fd)))
             })
             .collect();
-        Some(View { dirs, canonical, lead, follower, generations: s.members.iter().map(|m| m.generation).collect(), stamped: s.members.iter().map(|m| m.stamped).collect(), roots })
+        Some(View { dirs, canonical, lead, follower, generations: s.members.iter().map(|m| m.generation).collect(), rewritten: s.members.iter().map(|m| m.rewritten).collect(), stamped: s.members.iter().map(|m| m.stamped).collect(), roots })
     }
 
     /// The held root of a member being written (its error if it could not be opened).
@@ -96,11 +98,16 @@ impl View {
         }
     }
 
-    /// Member `m`'s files are not the ones a process held under `old` if it moved, was
-    /// rewritten or was brought back since (possibly while the process slept through every
-    /// step).
+    /// Member `m`'s files are not the ones a process held under `old` if it moved, or a
+    /// resync rewrote it since (possibly while the process slept through every step). Its
+    /// generation moving on alone is not that: it does when the other member leaves or
+    /// fails and when it is a resync's source, and its files stay as they were. Before, a
+    /// process asleep through `disable secondary` and `enable secondary` took its files on
+    /// the primary for rewritten and opened again by name the ones programs had replaced
+    /// meanwhile: an editor's save (`mv tmp f`) had the old file's writer write into the
+    /// new one, on both members (found by helper-44).
     pub fn renewed(&self, old: &View, m: Member) -> bool {
-        old.dirs[m.index()] != self.dirs[m.index()] || old.generations[m.index()] != self.generations[m.index()]
+        old.dirs[m.index()] != self.dirs[m.index()] || self.rewritten[m.index()] > old.generations[m.index()]
     }
 
     /// The members being written: the lead, then the follower if any.
@@ -1081,7 +1088,14 @@ fn apply(old: &View, new: &View, epoch: u64) {
     let same_lead_tree = new.lead == old.lead && new.dirs[new.lead.index()] == old.dirs[old.lead.index()];
     // An O_TMPFILE file is never rewritten under its fd (it is in no tree): one reopened
     // by "name" was a new, empty one (a `disable secondary` lost what it held).
-    let moving: Vec<bool> = by_ocb.iter().map(|(o, fds)| lead_moved(old, new) && !(same_lead_tree && (o.is_tmpfile() || real::fstat(fds[0]).is_ok_and(|st| st.st_nlink > 0)))).collect();
+    // The same lead tree rewritten (a resync brought it back while the process slept): a
+    // file the resync wrote in place under the program's fd is still the program's where
+    // the member that was written meanwhile (the follower's fd, on the file the open
+    // followed there) names it too. Before, any such file with a name stayed the program's:
+    // one renamed while its member was out and another made at its name (logrotate's
+    // `create`, an editor's save) had the sleeper's next write land in the new file
+    // (found by helper-44).
+    let moving: Vec<bool> = by_ocb.iter().map(|(o, fds)| lead_moved(old, new) && !(same_lead_tree && (o.is_tmpfile() || real::fstat(fds[0]).is_ok_and(|st| st.st_nlink > 0) && followed_there(o, fds[0], old, new)))).collect();
     // What each file shows as its identity before any moves (see identity.rs): opens of one
     // file move one after another.
     // (None: its own, which switch_lead reads anyway; no fstat per open while none is pinned.)
@@ -1103,9 +1117,15 @@ fn apply(old: &View, new: &View, epoch: u64) {
         if lead_moved {
             ocb.restripe(fds[0]);
         }
+        let reopens = |m: Member| !old_lead_follows && (lead_moved || old.follower != new.follower || renewed(m) || ocb.secondary_fd().is_none());
         match new.follower.filter(|_| ocb.follower_flags().is_some()) {
             None => ocb.replace_secondary(None),
-            Some(m) if !old_lead_follows && (lead_moved || old.follower != new.follower || renewed(m) || ocb.secondary_fd().is_none()) => {
+            // A file with no name left has nothing to follow on a member brought back: the
+            // resync made it what the lead's names hold, and natively the fd stays on the
+            // file replaced. Before, it was opened by the name it had: the new file, which
+            // the program's writes then reached on the follower (an editor's save).
+            Some(m) if reopens(m) && !ocb.is_tmpfile() && real::fstat(fds[0]).is_ok_and(|st| st.st_nlink == 0) => ocb.replace_secondary(None),
+            Some(m) if reopens(m) => {
                 // The member has just been brought up to date: reopen its file (never create
                 // or truncate it: the resync made it what the lead's is), by the name the
                 // lead's file has now.
@@ -1143,7 +1163,7 @@ fn apply(old: &View, new: &View, epoch: u64) {
     for ((ocb, fds), held) in by_ocb.iter().zip(&held).filter(|((_, fds), h)| !h.is_empty() && !closing(fds)) {
         crate::hooks::lock::take_again(&ocb.rel(), fds[0], ocb.secondary_fd(), held);
     }
-    if new.lead != old.lead || renewed(new.lead) || old.follower != new.follower {
+    if new.lead != old.lead || renewed(new.lead) || old.follower != new.follower || new.follower.is_some_and(renewed) {
         crate::resolve::cwd_follows(old, new);
     }
 }
@@ -1160,27 +1180,29 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
     // otherwise open the new lead's file by name.
     let name = name_of_open(ocb, first, old, new).or_else(|| name_now(first, old)).unwrap_or_else(|| ocb.rel());
     let sp = || Spath::from_rel(name.clone());
-    // A generation moved on is not a file rewritten: the survivor's moves on at every
-    // `disable` of the other, and its files stay as they are; whether a resync replaced
-    // this one, its name says. Before, every `disable primary` reopened each file by name
-    // and closed the follower's fd, dropping the POSIX locks the process held there: for
-    // a moment another process that had taken up the change got them (SQLite writers:
-    // one rolled back another's `-journal` as hot and deleted it, and a commit was lost).
-    // A survivor of the old lead's leaving that moved on by one was bumped by that alone,
-    // not rewritten (a resync moves its target on by two at least: the disable that took it
-    // out moved the other on first): its file is the program's even where a program removed
-    // or replaced it since, as natively the fd stays on it. Before, a file another process
-    // removed after `disable primary` was looked for by name: not found, the program's fd
-    // stayed on the disabled primary and its writes went there (found by helper-43).
-    let only_survived = |m: Member| !new.written().any(|w| w == old.lead) && new.generations[m.index()] == old.generations[m.index()] + 1;
-    let unchanged = |m: Member, fd: c_int| old.dirs[m.index()] == new.dirs[m.index()] && (old.generations[m.index()] == new.generations[m.index()] || only_survived(m) || is_member_file(fd, &sp(), new, m));
+    // A member no resync rewrote since keeps its files (`View::renewed`): the follower's is
+    // the program's even where a program removed or replaced it since, as natively the fd
+    // stays on it. Before, every `disable primary` reopened each file by name and closed
+    // the follower's fd, dropping the POSIX locks the process held there: for a moment
+    // another process that had taken up the change got them (SQLite writers: one rolled
+    // back another's `-journal` as hot and deleted it, and a commit was lost); and a file
+    // another process removed after `disable primary` was looked for by name: not found,
+    // the program's fd stayed on the disabled primary and its writes went there (found by
+    // helper-43).
+    let unchanged = |m: Member, fd: c_int| !new.renewed(old, m) || is_member_file(fd, &sp(), new, m);
     let follower_fits = !ocb.is_dir() && old.follower == Some(new.lead) && ocb.secondary_fd().is_some_and(|sfd| unchanged(new.lead, sfd));
+    // The file the open followed on a member written meanwhile (not rewritten) has no name
+    // left (replaced by an editor's save, removed): the program's fd goes on in that file,
+    // as natively it stays on the file replaced, whichever member it lies in. Before, the
+    // name it had was opened on the lead: the new file, which the sleeper's next write
+    // went into (found by helper-44).
+    let orphaned = !ocb.is_dir() && !ocb.is_tmpfile() && old.follower.is_some_and(|f| !new.renewed(old, f)) && ocb.secondary_fd().is_some_and(|sfd| real::fstat(sfd).is_ok_and(|st| st.st_nlink == 0));
     // A description other processes share: the one a process that moved it made, if one has.
     let claim = ocb.is_shared().then(|| crate::handoff::claim(first)).flatten();
     let handed = ocb.is_shared().then(|| crate::handoff::take_over(first, claim.as_ref(), |d| is_lead_file(d, &sp(), new))).flatten();
     let taken = ocb.take_secondary();
-    let follower_became_lead = handed.is_none() && follower_fits && taken.is_some();
-    let replacement = match (handed, taken.filter(|_| follower_fits)) {
+    let follower_became_lead = handed.is_none() && (follower_fits || orphaned) && taken.is_some();
+    let replacement = match (handed, taken.filter(|_| follower_fits || orphaned)) {
         (Some(d), _) => {
             taken.map(|t| crate::hooks::lock::close_keeping_locks(t, None));
             Ok(d)
@@ -1330,11 +1352,23 @@ fn fd_target(fd: c_int) -> Option<Vec<u8>> {
 /// writes went into the primary's deleted file, unreported: a log `logrotate` moved lost
 /// every later line; found by helper-43).
 fn name_of_open(ocb: &Ocb, first: c_int, old: &View, new: &View) -> Option<Rel> {
-    let fd_on = |m: Member| if m == old.lead { Some(first) } else if old.follower == Some(m) { ocb.secondary_fd() } else { None };
+    // Not a member rewritten since: its fd is on the file a name had before the resync.
+    let fd_on = |m: Member| if new.renewed(old, m) { None } else if m == old.lead { Some(first) } else if old.follower == Some(m) { ocb.secondary_fd() } else { None };
     std::iter::once(new.lead).chain(new.written()).filter_map(fd_on).find_map(|fd| {
         let target = real::readlink(&std::ffi::CString::new(format!("/proc/thread-self/fd/{fd}")).ok()?).ok()?;
         (!target.ends_with(b" (deleted)")).then(|| old.rel_in_any(&target).map(Rel)).flatten()
     })
+}
+
+/// Whether the program's `fd` (on the lead of `new`, which a resync rewrote) is the file its
+/// open followed on the old follower, written meanwhile and not rewritten: the file its
+/// fd there is on now has a name, and that name is the program's file on the lead. Where
+/// there is no such fd, nothing says otherwise.
+fn followed_there(ocb: &Ocb, fd: c_int, old: &View, new: &View) -> bool {
+    match (old.follower.filter(|&f| !new.renewed(old, f)), ocb.secondary_fd()) {
+        (Some(_), Some(sfd)) => fd_target(sfd).and_then(|t| old.rel_in_any(&t)).is_some_and(|name| is_lead_file(fd, &Spath::from_rel(Rel(name)), new)),
+        _ => true,
+    }
 }
 
 /// Whether `desc` is the file `sp` names in `v`'s lead (a description another process

@@ -539,18 +539,20 @@ pub fn cwd_follows(old: &View, new: &View) {
             Some(Cwd::Virtual(d)) => d.clone(),
             _ => return,
         };
-        // A directory held on a member written before and since stays the cwd there while
-        // it still has a name in the member: a generation moved on is not a tree rewritten
-        // (the survivor's does at every disable of the other), and a directory a resync
-        // replaced has none. The cwd's name is the kernel's for one kept, the new lead's
-        // first: a member out of the view no longer sees renames. Before, the secondary's
-        // was let go at `disable primary` and the cwd opened again by the name the primary
-        // gave it: renamed on the secondary meanwhile, it was not found there, the kernel's
-        // cwd stayed in the disabled primary, and files made in it were lost at the next
-        // enable, unreported (found by helper-43).
+        // A directory held on a member written before and since, and no resync rewrote
+        // (`View::renewed`), stays the cwd there. The cwd's name is the kernel's for one
+        // kept, the new lead's first: a member out of the view no longer sees renames, and
+        // a resync makes the directory at each name what the source's is, without the
+        // renames. Before, the secondary's was let go at `disable primary` and the cwd
+        // opened again by the name the primary gave it: renamed on the secondary meanwhile,
+        // it was not found there, the kernel's cwd stayed in the disabled primary, and
+        // files made in it were lost at the next enable, unreported (found by helper-43);
+        // and one held on a member a resync rewrote stayed the cwd there while it had a
+        // name: a cwd exchanged with another directory while its member was out made the
+        // sleeper's files there in the other directory (found by helper-44).
         let kept = |m: Member| {
-            let same_tree = old.written().any(|o| o == m) && old.dirs[m.index()] == new.dirs[m.index()];
-            dirs.fd(m).filter(|&fd| same_tree && (old.generations[m.index()] == new.generations[m.index()] || kernel_name(fd).is_some()))
+            let written = old.written().any(|o| o == m);
+            dirs.fd(m).filter(|_| written && !new.renewed(old, m))
         };
         let rel = std::iter::once(new.lead).chain(new.written()).filter_map(kept).find_map(kernel_name).unwrap_or_else(|| dirs.rel());
         let mut fds = [-1; 2];

@@ -2104,6 +2104,53 @@ fn a_flock_holder_whose_child_execs_after_a_lead_move_keeps_its_lock_unreported(
     s.assert_identical();
 }
 
+/// A process asleep through a whole outage (`disable`, then `enable` of the same member)
+/// holds on to what natively it holds, whatever programs renamed or replaced meanwhile:
+/// the file an editor's save replaced (its write goes to the old file, no name left), a
+/// file renamed with a new one made at its name (logrotate's `create`: the write goes to
+/// the renamed one), a cwd exchanged with another directory, a directory fd on one renamed
+/// with a new one made at its name. The enable makes each name what the source has,
+/// without repeating the renames, and a member's generation also moves on where its files
+/// stay as they were. Before, the sleeper's writes and files went to the new file or
+/// directory at the old name (both outages), and to two different directories on the two
+/// members (the cwd, the members differing), unreported (found by helper-44).
+#[test]
+fn an_idle_process_keeps_what_it_holds_through_an_outage_that_renamed_or_replaced_it() {
+    use std::io::{BufRead, Write};
+    for member in ["secondary", "primary"] {
+        let s = ShadowSet::new();
+        s.sh("mkdir /shadow/A /shadow/B /shadow/D && echo one > /shadow/A/saved && echo one > /shadow/A/log");
+        let holder = "import os, sys\n\
+            saved = os.open('/shadow/A/saved', os.O_WRONLY | os.O_APPEND)\n\
+            log = os.open('/shadow/A/log', os.O_WRONLY | os.O_APPEND)\n\
+            d = os.open('/shadow/D', os.O_RDONLY | os.O_DIRECTORY)\n\
+            os.chdir('/shadow/A')\n\
+            print('holding', flush=True)\n\
+            sys.stdin.readline()\n\
+            os.write(saved, b'stale\\n'); os.write(log, b'two\\n')\n\
+            open('made', 'w').write('m'); print(os.getcwd(), flush=True)\n\
+            os.close(os.open('made', os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=d))\n";
+        let (mut h, mut hout, mut hin) = start_python(&s, holder, "holding");
+        s.ctl_ok(&["disable", member]);
+        s.sh("echo new > /shadow/A/saved.tmp && mv /shadow/A/saved.tmp /shadow/A/saved \
+              && mv /shadow/A/log /shadow/A/log.1 && echo fresh > /shadow/A/log \
+              && mv /shadow/A /shadow/C && mv /shadow/B /shadow/A && mv /shadow/C /shadow/B \
+              && mv /shadow/D /shadow/E && mkdir /shadow/D");
+        s.ctl_ok(&["enable", member]);
+        writeln!(hin, "go").unwrap();
+        let mut cwd = String::new();
+        hout.read_line(&mut cwd).unwrap();
+        assert!(h.0.wait().unwrap().success(), "{member}");
+        assert_eq!(cwd, "/shadow/B\n", "{member}: the cwd moved with its directory");
+        assert_eq!(s.read("B/saved"), b"new\n", "{member}: the editor's save keeps its bytes");
+        assert_eq!(s.read("B/log.1"), b"one\ntwo\n", "{member}: the line goes to the renamed log");
+        assert_eq!(s.read("B/log"), b"fresh\n", "{member}");
+        assert_eq!(s.read("B/made"), b"m", "{member}");
+        assert!(s.primary().join("E/made").exists() && !s.primary().join("D/made").exists(), "{member}: made through the directory fd");
+        s.assert_members_and_history(|l| l.starts_with("00070 "));
+    }
+}
+
 /// The shim's own opens of a file the program holds a POSIX lock on leave the lock held:
 /// closing any fd of a file drops every POSIX lock the process holds on it, and each open
 /// of the shim's is made at the lowest free number and moved into its range. A pidfile

@@ -31,7 +31,11 @@ const CHECKSUM_OFFSET: usize = 32;
 const COUNT_OFFSET: usize = 36;
 const MEMBERS_OFFSET: usize = 64;
 const MEMBER_SIZE: usize = 1024;
-const PATH_MAX_BYTES: usize = MEMBER_SIZE - 20;
+/// A member's record: state, flags, generation, path length, path, and last the generation
+/// it was last rewritten at (`MemberRecord::rewritten`), where a record of a build before
+/// it had only path bytes, zero in any path that fits.
+const PATH_MAX_BYTES: usize = MEMBER_SIZE - 28;
+const REWRITTEN_OFFSET: usize = MEMBER_SIZE - 8;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemberState {
@@ -68,6 +72,11 @@ pub struct MemberRecord {
     /// Its root was seen carrying the member stamp: from then on a root without one is not
     /// the member (see shadow_core::stamp::impostor).
     pub stamped: bool,
+    /// The generation a resync gave it when it last rewrote its files (0: never). Its
+    /// generation also moves on when the other member leaves or fails and when it is the
+    /// source of a resync, which leave its files as they are: a process's files there are
+    /// reopened only when it was rewritten since the process last looked.
+    pub rewritten: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,7 +152,7 @@ impl State {
         State {
             set_id,
             epoch: 0,
-            members: dirs.iter().map(|d| MemberRecord { dir: d.to_string(), state: MemberState::Enabled, generation: 1, mount_root: false, stamped: false }).collect(),
+            members: dirs.iter().map(|d| MemberRecord { dir: d.to_string(), state: MemberState::Enabled, generation: 1, mount_root: false, stamped: false, rewritten: 0 }).collect(),
         }
     }
 
@@ -170,6 +179,7 @@ impl State {
             b[o + 8..o + 16].copy_from_slice(&m.generation.to_le_bytes());
             b[o + 16..o + 20].copy_from_slice(&(n as u32).to_le_bytes());
             b[o + 20..o + 20 + n].copy_from_slice(&path[..n]);
+            b[o + REWRITTEN_OFFSET..o + MEMBER_SIZE].copy_from_slice(&m.rewritten.to_le_bytes());
         }
         let c = checksum(&b);
         b[CHECKSUM_OFFSET..CHECKSUM_OFFSET + 4].copy_from_slice(&c.to_le_bytes());
@@ -210,7 +220,7 @@ impl State {
                 return Err(StateError::Path { member: i });
             }
             let dir = String::from_utf8(b[o + 20..o + 20 + n].to_vec()).map_err(|_| StateError::Path { member: i })?;
-            members.push(MemberRecord { dir, state, generation: u64_at(b, o + 8), mount_root: u32_at(b, o + 4) & 1 != 0, stamped: u32_at(b, o + 4) & 2 != 0 });
+            members.push(MemberRecord { dir, state, generation: u64_at(b, o + 8), mount_root: u32_at(b, o + 4) & 1 != 0, stamped: u32_at(b, o + 4) & 2 != 0, rewritten: u64_at(b, o + REWRITTEN_OFFSET) });
         }
         Ok(State { set_id, epoch: u64_at(b, EPOCH_OFFSET), members })
     }
@@ -333,6 +343,7 @@ mod tests {
         let mut s = State::new(set_id("/shadow", &["/p", "/s"]), &["/p", "/s"]);
         s.members[1].state = MemberState::Disabled;
         s.members[0].generation = 7;
+        s.members[0].rewritten = 5;
         s.epoch = 4;
         s
     }
