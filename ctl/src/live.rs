@@ -198,17 +198,19 @@ impl LiveSet {
                 consumed = data.iter().rposition(|&b| b == 0).map_or(consumed, |i| i + 1);
                 let settle = again.len() + fresh.len() < 16;
                 let pass: Vec<PathBuf> = fresh.into_iter().chain(again).collect();
-                again = self.sync_paths(&src, &dst, &pass, &mut total, false, &mut deferred)?;
+                again = self.sync_paths(&src, &dst, &pass, &mut total, Pass::Writing, &mut deferred)?;
                 if settle {
                     break;
                 }
             }
+            // Files with several names wait for the freeze; the trees' names are read first.
+            let names = (!deferred.is_empty()).then(|| (sync::linked_names(&src), sync::linked_names(&dst)));
             // Copy the rest and switch with writers held back.
             let frozen_at = Instant::now();
             let (epoch, rest) = self.with_writers_held(|| {
                 let data = self.changes();
                 let rest: Vec<PathBuf> = shadow_core::state::parse_changes(&data[consumed.min(data.len())..]).into_iter().chain(again).chain(deferred).collect();
-                self.sync_paths(&src, &dst, &rest, &mut total, true, &mut Vec::new())?;
+                self.sync_paths(&src, &dst, &rest, &mut total, Pass::Settled(names), &mut Vec::new())?;
                 if lead_moves {
                     // A mapping made while the copy ran is of the source's file.
                     self.lead_may_move(target)?;
@@ -698,15 +700,16 @@ impl LiveSet {
     /// Syncs `paths` (change-list records) from `src` to `dst`. A path that fails is tried
     /// once more after the others: its directory may be named later in the list (made a
     /// directory again after this path's record; until that record is synced the target has
-    /// a file there). While programs write (`settled` false), one that fails again is
+    /// a file there). While programs write (`Pass::Writing`), one that fails again is
     /// returned, to be synced in the next pass: programs changed it under the copy (a file
     /// become a directory between a look and a use), and their records of it come then.
-    /// With writers held back (`settled`), a failure is the enable's. Before, any failure
+    /// With writers held back (`Pass::Settled`), a failure is the enable's. Before, any failure
     /// failed the enable ("A/C/B: File exists", "B: Is a directory"; the member stayed out:
     /// 5 of 5 of helper-42's failing seeds).
     /// While programs write, files with several names are left for the pass with writers
     /// held back, added to `deferred` (see `PathSync::deferring_links`).
-    fn sync_paths(&self, src: &Path, dst: &Path, paths: &[PathBuf], total: &mut Stats, settled: bool, deferred: &mut Vec<PathBuf>) -> Result<Vec<PathBuf>, String> {
+    fn sync_paths(&self, src: &Path, dst: &Path, paths: &[PathBuf], total: &mut Stats, pass: Pass, deferred: &mut Vec<PathBuf>) -> Result<Vec<PathBuf>, String> {
+        let settled = matches!(pass, Pass::Settled(_));
         // Directories this pass made whole on the target (copied with everything below, or
         // removed): what the list names below them is done already.
         // Sets, not lists: a pass of 80,000 records took 15 s, each looked up in a list as
@@ -715,9 +718,10 @@ impl LiveSet {
         let mut whole: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
         let mut synced: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
         let mut quiet = |_: &Stats, _: bool| {};
-        let mut each = match settled {
-            true => sync::PathSync::new(src, dst, &mut quiet),
-            false => sync::PathSync::new(src, dst, &mut quiet).deferring_links(),
+        let mut each = match pass {
+            Pass::Settled(Some((source, target))) => sync::PathSync::new(src, dst, &mut quiet).knowing_names(source, target),
+            Pass::Settled(None) => sync::PathSync::new(src, dst, &mut quiet),
+            Pass::Writing => sync::PathSync::new(src, dst, &mut quiet).deferring_links(),
         };
         // A program names paths through symlinks, and the list has its names: each is
         // synced where it lies on the source (links on the way followed, beneath the
@@ -754,6 +758,14 @@ impl LiveSet {
         deferred.extend(each.deferred());
         Ok(again)
     }
+}
+
+/// A catch-up pass: made while programs write (files with several names are left for the
+/// last pass), or that last one, with writers held back, and the trees' names of such
+/// files when they were read before it.
+enum Pass {
+    Writing,
+    Settled(Option<(sync::LinkedNames, sync::LinkedNames)>),
 }
 
 /// Syncs the change-list record `rel`, found at `entry` on the source (`beneath`), and a
