@@ -1233,6 +1233,15 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
             // Its fd stays where it is.
             if !nameless_for_good(ocb, first, e) {
                 ocb.mark_insecure("switch to the new lead member", e);
+            } else if old.written().all(|m| new.renewed(old, m)) {
+                // Every member the process wrote was rewritten since it last looked (it
+                // made no call through outages of both): no fd of the open is on a member
+                // that followed its file, and nothing is at its name. Renamed meanwhile
+                // (`mv A/f A/g` in the first of two outages), natively the program's writes
+                // would reach the new name; here they reach a file gone from both members.
+                // Said, not silent (found by helper-45; a log of renames would let it be
+                // followed).
+                crate::report::record(Code::NamespaceMismatch, &ocb.rel(), "held through outages of both members while the process made no call, and nothing is at its name now: if it was renamed meanwhile, what the program writes to it reaches neither member");
             }
             return false;
         }

@@ -2151,6 +2151,35 @@ fn an_idle_process_keeps_what_it_holds_through_an_outage_that_renamed_or_replace
     }
 }
 
+/// A process asleep through outages of both members (disable and enable primary, then
+/// secondary): no member followed its files all along, and a rename made meanwhile cannot
+/// be followed (`mv A/f A/g` in the first outage: its next write goes to the old file, gone
+/// from both members, where natively it lands in A/g). Said, not silent: `00030`, "held
+/// through outages of both members … and nothing is at its name now" (found by helper-45;
+/// before, nothing was reported). With a new file made at the old name it is taken for the
+/// program's, unreported (open; README).
+#[test]
+fn a_process_asleep_through_outages_of_both_members_is_told_about_its_files() {
+    use std::io::{BufRead, Write};
+    let s = ShadowSet::new();
+    s.sh("mkdir /shadow/A");
+    let holder = "import os, sys\n\
+        fd = os.open('/shadow/A/f', os.O_WRONLY | os.O_CREAT, 0o644); os.write(fd, b'start\\n')\n\
+        print('holding', flush=True)\n\
+        sys.stdin.readline()\n\
+        os.write(fd, b'after\\n')\n";
+    let (mut h, _hout, mut hin) = start_python(&s, holder, "holding");
+    s.ctl_ok(&["disable", "primary"]);
+    s.sh("mv /shadow/A/f /shadow/A/g");
+    s.ctl_ok(&["enable", "primary"]);
+    s.ctl_ok(&["disable", "secondary"]);
+    s.ctl_ok(&["enable", "secondary"]);
+    writeln!(hin, "go").unwrap();
+    assert!(h.0.wait().unwrap().success());
+    assert!(s.history().lines().any(|l| l.starts_with("00030 ") && l.contains("A/f") && l.contains("held through outages of both members") && l.contains("nothing is at its name")), "{}", s.history());
+    s.assert_members_and_history(|l| l.starts_with("00070 ") || l.starts_with("00030 "));
+}
+
 /// The shim's own opens of a file the program holds a POSIX lock on leave the lock held:
 /// closing any fd of a file drops every POSIX lock the process holds on it, and each open
 /// of the shim's is made at the lowest free number and moved into its range. A pidfile
