@@ -1124,7 +1124,7 @@ fn apply(old: &View, new: &View, epoch: u64) {
             // resync made it what the lead's names hold, and natively the fd stays on the
             // file replaced. Before, it was opened by the name it had: the new file, which
             // the program's writes then reached on the follower (an editor's save).
-            Some(m) if reopens(m) && !ocb.is_tmpfile() && real::fstat(fds[0]).is_ok_and(|st| st.st_nlink == 0) => ocb.replace_secondary(None),
+            Some(m) if reopens(m) && nameless(ocb, fds[0]) => ocb.replace_secondary(None),
             Some(m) if reopens(m) => {
                 // The member has just been brought up to date: reopen its file (never create
                 // or truncate it: the resync made it what the lead's is), by the name the
@@ -1196,7 +1196,7 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
     // as natively it stays on the file replaced, whichever member it lies in. Before, the
     // name it had was opened on the lead: the new file, which the sleeper's next write
     // went into (found by helper-44).
-    let orphaned = !ocb.is_dir() && !ocb.is_tmpfile() && old.follower.is_some_and(|f| !new.renewed(old, f)) && ocb.secondary_fd().is_some_and(|sfd| real::fstat(sfd).is_ok_and(|st| st.st_nlink == 0));
+    let orphaned = !ocb.is_dir() && old.follower.is_some_and(|f| !new.renewed(old, f)) && ocb.secondary_fd().is_some_and(|sfd| nameless(ocb, sfd));
     // A description other processes share: the one a process that moved it made, if one has.
     let claim = ocb.is_shared().then(|| crate::handoff::claim(first)).flatten();
     let handed = ocb.is_shared().then(|| crate::handoff::take_over(first, claim.as_ref(), |d| is_lead_file(d, &sp(), new))).flatten();
@@ -1332,7 +1332,13 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
 /// it can never show on a member again, so nothing can diverge. Before, it was reported
 /// (00020), with recover due at the process's end (git's maintenance.lock).
 fn nameless_for_good(ocb: &Ocb, fd: c_int, e: Errno) -> bool {
-    e.0 == libc::ENOENT && !ocb.is_tmpfile() && real::fstat(fd).is_ok_and(|st| st.st_nlink == 0)
+    e.0 == libc::ENOENT && nameless(ocb, fd)
+}
+
+/// Whether `fd` (one of `ocb`'s, on some member) is on a file whose last name was removed,
+/// not an O_TMPFILE one (which may be linked yet).
+fn nameless(ocb: &Ocb, fd: c_int) -> bool {
+    !ocb.is_tmpfile() && real::fstat(fd).is_ok_and(|st| st.st_nlink == 0)
 }
 
 /// The name under the prefix of the file the program's `fd` is open on, as the kernel gives
@@ -1363,10 +1369,7 @@ fn fd_target(fd: c_int) -> Option<Vec<u8>> {
 fn name_of_open(ocb: &Ocb, first: c_int, old: &View, new: &View) -> Option<Rel> {
     // Not a member rewritten since: its fd is on the file a name had before the resync.
     let fd_on = |m: Member| if new.renewed(old, m) { None } else if m == old.lead { Some(first) } else if old.follower == Some(m) { ocb.secondary_fd() } else { None };
-    std::iter::once(new.lead).chain(new.written()).filter_map(fd_on).find_map(|fd| {
-        let target = real::readlink(&std::ffi::CString::new(format!("/proc/thread-self/fd/{fd}")).ok()?).ok()?;
-        (!target.ends_with(b" (deleted)")).then(|| old.rel_in_any(&target).map(Rel)).flatten()
-    })
+    std::iter::once(new.lead).chain(new.written()).filter_map(fd_on).find_map(|fd| old.rel_in_any(&fd_target(fd)?).map(Rel))
 }
 
 /// Whether the program's `fd` (on the lead of `new`, which a resync rewrote) is the file its
@@ -1577,10 +1580,11 @@ pub enum Changed<'a> {
 }
 
 impl<'a> Changed<'a> {
-    pub fn rel(&self) -> Rel {
-        match self {
-            Changed::Path(sp) => sp.rel().clone(),
-            Changed::Open { ocb, .. } => ocb.rel(),
+    /// The name the change is journalled and reported by (the path's, not cloned).
+    pub fn rel(&self) -> std::borrow::Cow<'a, Rel> {
+        match *self {
+            Changed::Path(sp) => std::borrow::Cow::Borrowed(sp.rel()),
+            Changed::Open { ocb, .. } => std::borrow::Cow::Owned(ocb.rel()),
         }
     }
 

@@ -203,7 +203,7 @@ pub(crate) fn on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T
     })
 }
 
-/// A change of `rel`, the lead's part (`lead`) then the follower's (`follower`; None: it
+/// A change (`changed`), the lead's part (`lead`) then the follower's (`follower`; None: it
 /// has none to make): journalled (the intent stays open when the follower failed) and
 /// recorded for a member that is away; a follower failure as `follower_failed` says.
 fn journalled<T>(changed: Changed, what: &str, lead: impl FnOnce() -> Res<T>, follower: impl FnOnce() -> Option<Res<T>>) -> Res<T> {
