@@ -4,7 +4,7 @@
 use shadow_core::config::Config;
 use shadow_core::history::{Code, Record};
 use shadow_core::shared::{self, LockFile, Registry, SharedState};
-use shadow_core::state::{MemberState, State};
+use shadow_core::state::{MemberState, NameOp, State};
 use shadow_core::sync::{self, Stats, UpdateMode};
 use shadow_core::journal;
 use shadow_core::stamp::{self, Relation};
@@ -181,6 +181,10 @@ impl LiveSet {
         self.change(|st| st.member_mut(target).state = MemberState::Resyncing)?;
         let started = Instant::now();
         let mut total = Stats::default();
+        // Name changes are made again on the member only where it is as it was when it left
+        // (`dirty`): a full copy has made its names the source's already, in files of its own.
+        let mut replayed = (mode == UpdateMode::Dirty).then_some(sync::Replayed { made: 0, faithful: true, moved: Vec::new() });
+        let was_disabled = s.member(target).state == MemberState::Disabled;
         let result = (|| -> Result<(Duration, usize), String> {
             if mode != UpdateMode::Dirty {
                 let mut on = |st: &Stats, done: bool| progress("copy", st, done);
@@ -193,12 +197,12 @@ impl LiveSet {
             let mut deferred = Vec::new();
             for _ in 0..8 {
                 let data = self.changes();
-                let fresh = shadow_core::state::parse_changes(&data[consumed.min(data.len())..]);
+                let (fresh, ops) = shadow_core::state::parse_log(&data[consumed.min(data.len())..]);
                 // Up to the last complete record: a record being appended is read next time.
                 consumed = data.iter().rposition(|&b| b == 0).map_or(consumed, |i| i + 1);
                 let settle = again.len() + fresh.len() < 16;
                 let pass: Vec<PathBuf> = fresh.into_iter().chain(again).collect();
-                again = self.sync_paths(&src, &dst, &pass, &mut total, Pass::Writing, &mut deferred)?;
+                again = self.sync_paths(&src, &dst, (&ops, &mut replayed), &pass, &mut total, Pass::Writing, &mut deferred)?;
                 if settle {
                     break;
                 }
@@ -209,8 +213,9 @@ impl LiveSet {
             let frozen_at = Instant::now();
             let (epoch, rest) = self.with_writers_held(|| {
                 let data = self.changes();
-                let rest: Vec<PathBuf> = shadow_core::state::parse_changes(&data[consumed.min(data.len())..]).into_iter().chain(again).chain(deferred).collect();
-                self.sync_paths(&src, &dst, &rest, &mut total, Pass::Settled(names), &mut Vec::new())?;
+                let (listed, ops) = shadow_core::state::parse_log(&data[consumed.min(data.len())..]);
+                let rest: Vec<PathBuf> = listed.into_iter().chain(again).chain(deferred).collect();
+                self.sync_paths(&src, &dst, (&ops, &mut replayed), &rest, &mut total, Pass::Settled(names), &mut Vec::new())?;
                 if lead_moves {
                     // A mapping made while the copy ran is of the source's file.
                     self.lead_may_move(target)?;
@@ -226,7 +231,13 @@ impl LiveSet {
                     let t = st.member_mut(target);
                     t.state = MemberState::Enabled;
                     t.generation = g;
-                    t.rewritten = g;
+                    // Its files are those it had, under the names the source gives them,
+                    // where every change of names was made again as it was made: what
+                    // processes hold there is still theirs (see `View::renewed`). Not for
+                    // a member that failed: the call it failed in may have reached it.
+                    if !(was_disabled && replayed.as_ref().is_some_and(|n| n.faithful)) {
+                        t.rewritten = g;
+                    }
                     t.mount_root = shared::is_mount_root(&t.dir);
                     t.stamped = target_stamped;
                     st.member_mut(source).stamped = source_stamped;
@@ -249,7 +260,9 @@ impl LiveSet {
             Err(e) => {
                 // A full copy cut short leaves the target partly filled, with nothing in
                 // the change list about what it lacks.
-                if mode != UpdateMode::Dirty {
+                // So does one whose name changes were made again in part: made again by
+                // the next, they would find the member changed.
+                if mode != UpdateMode::Dirty || replayed.as_ref().is_some_and(|n| n.made > 0) {
                     self.state.mark_changes_lost();
                 }
                 self.list_half_copied(&dst);
@@ -708,7 +721,9 @@ impl LiveSet {
     /// 5 of 5 of helper-42's failing seeds).
     /// While programs write, files with several names are left for the pass with writers
     /// held back, added to `deferred` (see `PathSync::deferring_links`).
-    fn sync_paths(&self, src: &Path, dst: &Path, paths: &[PathBuf], total: &mut Stats, pass: Pass, deferred: &mut Vec<PathBuf>) -> Result<Vec<PathBuf>, String> {
+    /// `names`: the list's name changes in these records, made again on the target first
+    /// where the second is `Some`, which gathers what they did (see PathSync::replay).
+    fn sync_paths(&self, src: &Path, dst: &Path, names: (&[NameOp], &mut Option<sync::Replayed>), paths: &[PathBuf], total: &mut Stats, pass: Pass, deferred: &mut Vec<PathBuf>) -> Result<Vec<PathBuf>, String> {
         let settled = matches!(pass, Pass::Settled(_));
         // Directories this pass made whole on the target (copied with everything below, or
         // removed): what the list names below them is done already.
@@ -723,6 +738,14 @@ impl LiveSet {
             Pass::Settled(None) => sync::PathSync::new(src, dst, &mut quiet),
             Pass::Writing => sync::PathSync::new(src, dst, &mut quiet).deferring_links(),
         };
+        // Directories the name changes moved are copied whole, first (see Replayed).
+        let mut moved = Vec::new();
+        if let (ops, Some(all)) = names {
+            let r = each.replay(ops, |rel| beneath(dst, rel, false));
+            all.made += r.made;
+            all.faithful &= r.faithful;
+            moved = r.moved;
+        }
         // A program names paths through symlinks, and the list has its names: each is
         // synced where it lies on the source (links on the way followed, beneath the
         // member), and where a last link leads too (what was written through it). Before,
@@ -732,23 +755,23 @@ impl LiveSet {
         // found by helper-42).
         let named = |rel: &Path, e: std::io::Error| format!("{}: {e}", tree::printable(rel.as_os_str()));
         let mut failed = Vec::new();
-        for rel in paths {
+        for (rel, all) in moved.iter().map(|r| (r, true)).chain(paths.iter().map(|r| (r, false))) {
             let Some(entry) = beneath(src, rel, false) else { continue };
             if entry.ancestors().skip(1).any(|d| whole.contains(d)) || !synced.insert(entry.clone()) {
                 continue;
             }
-            if std::fs::symlink_metadata(dst.join(&entry)).is_err() || std::fs::symlink_metadata(src.join(&entry)).is_err() {
+            if all || std::fs::symlink_metadata(dst.join(&entry)).is_err() || std::fs::symlink_metadata(src.join(&entry)).is_err() {
                 whole.insert(entry.clone());
             }
-            match sync_entry(&mut each, src, dst, rel, &entry) {
+            match sync_entry(&mut each, src, dst, rel, &entry, all) {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return Err(named(rel, e)),
-                Err(_) => failed.push((rel, entry)),
+                Err(_) => failed.push((rel, entry, all)),
                 Ok(()) => {}
             }
         }
         let mut again = Vec::new();
-        for (rel, entry) in failed {
-            match sync_entry(&mut each, src, dst, rel, &entry) {
+        for (rel, entry, all) in failed {
+            match sync_entry(&mut each, src, dst, rel, &entry, all) {
                 Err(e) if settled || e.kind() == std::io::ErrorKind::Interrupted => return Err(named(rel, e)),
                 Err(_) => again.push(rel.clone()),
                 Ok(()) => {}
@@ -772,8 +795,12 @@ enum Pass {
 /// last link's target where it differs (the link's own record may be all there is: made,
 /// not written through): a directory target in its own metadata alone, as what was made in
 /// it through the link has records of its own.
-fn sync_entry(each: &mut sync::PathSync, src: &Path, dst: &Path, rel: &Path, entry: &Path) -> std::io::Result<()> {
-    each.sync(entry)?;
+/// `whole`: a directory's files copied whatever their times say (`PathSync::sync_whole`).
+fn sync_entry(each: &mut sync::PathSync, src: &Path, dst: &Path, rel: &Path, entry: &Path, whole: bool) -> std::io::Result<()> {
+    match whole {
+        true => each.sync_whole(entry)?,
+        false => each.sync(entry)?,
+    }
     match beneath(src, rel, true).filter(|t| t != entry && sync::differs(&src.join(t), &dst.join(t))) {
         Some(t) if src.join(&t).is_dir() && dst.join(&t).is_dir() => sync::sync_metadata(src, dst, &t),
         Some(t) => each.sync(&t),

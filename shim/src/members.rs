@@ -16,7 +16,7 @@ use libc::c_int;
 use shadow_core::config::OnMemberError;
 use shadow_core::history::Code;
 use shadow_core::shared::{ofd_lock, LockFile, Registry, SharedState};
-use shadow_core::state::{MemberState, State};
+use shadow_core::state::{MemberState, NameKind, State};
 use shadow_core::vpath;
 use shadow_core::Member;
 use std::ffi::CString;
@@ -1369,7 +1369,8 @@ fn fd_target(fd: c_int) -> Option<Vec<u8>> {
 fn name_of_open(ocb: &Ocb, first: c_int, old: &View, new: &View) -> Option<Rel> {
     // Not a member rewritten since: its fd is on the file a name had before the resync.
     let fd_on = |m: Member| if new.renewed(old, m) { None } else if m == old.lead { Some(first) } else if old.follower == Some(m) { ocb.secondary_fd() } else { None };
-    std::iter::once(new.lead).chain(new.written()).filter_map(fd_on).find_map(|fd| old.rel_in_any(&fd_target(fd)?).map(Rel))
+    // (Members written now, which answer: a file's other name is looked for there.)
+    std::iter::once(new.lead).chain(new.written()).filter_map(fd_on).find_map(|fd| old.rel_in_any(&crate::resolve::fd_real_name(fd)?).map(Rel))
 }
 
 /// Whether the program's `fd` (on the lead of `new`, which a resync rewrote) is the file its
@@ -1456,6 +1457,12 @@ pub fn move_to_lead(v: &View, fd: c_int, rel: &[u8], status: c_int) -> Res<()> {
 /// Any other error means this one file (or name) differs: insecure, reported. With policy
 /// `fail` the error is returned to the program.
 pub fn follower_failed(rel: &Rel, what: &str, e: Errno, ocb: Option<&Ocb>) -> Result<(), Errno> {
+    follower_failed_recording(rel, what, e, ocb, || append_change(rel))
+}
+
+/// `follower_failed`, where what the member failing lacks is recorded by `record` (a change
+/// of names: see `record_names`).
+pub fn follower_failed_recording(rel: &Rel, what: &str, e: Errno, ocb: Option<&Ocb>, record: impl FnOnce()) -> Result<(), Errno> {
     let set = set::get();
     let member_gone = view().follower.is_some_and(|f| confirmed_gone(f, what, e)) || (e.0 == libc::ENOENT && follower_swapped());
     if member_gone && set.config.on_member_error == OnMemberError::Degrade {
@@ -1465,7 +1472,7 @@ pub fn follower_failed(rel: &Rel, what: &str, e: Errno, ocb: Option<&Ocb>) -> Re
                 survivor_moves_on(&String::from_utf8_lossy(&v.dirs[v.lead.index()]), v.lead);
                 crate::report::record(Code::MemberFailed, rel, &format!("{} failed, no longer written: {what}: {}", m.name(), e.describe()));
             }
-            append_change(rel);
+            record();
         }
         return Ok(());
     }
@@ -1561,9 +1568,14 @@ pub fn lead_failed(changed: Changed, what: &str, e: Errno) -> bool {
 fn append_change(rel: &Rel) {
     let mut rec = rel.0.clone();
     rec.push(0);
-    if let Err(e) = real::state_write(shared().changes.get(), &rec) {
+    append_record(&rec, rel);
+}
+
+/// One record, with one write (see shadow_core::state::parse_log).
+fn append_record(rec: &[u8], named: &Rel) {
+    if let Err(e) = real::state_write(shared().changes.get(), rec) {
         shared().state.mark_changes_lost();
-        crate::report::change_list_failed(rel, e);
+        crate::report::change_list_failed(named, e);
     }
 }
 
@@ -1626,6 +1638,23 @@ pub fn record_change(changed: Changed) {
         }
     }
     append_change(&changed.name());
+}
+
+/// Records a change of names made while a member was not being written (see
+/// shadow_core::state::NameOp): its paths, named as `Changed::Path` names them, and the
+/// change itself, for the enable to make again on that member first.
+pub fn record_names(kind: NameKind, a: &Spath, b: Option<&Spath>) {
+    if tracking() {
+        append_names(kind, a, b);
+    }
+}
+
+/// `record_names` whether or not a member is out yet (one failing under the change).
+pub fn append_names(kind: NameKind, a: &Spath, b: Option<&Spath>) {
+    let (a, b) = (Changed::Path(a).name(), b.map(|b| Changed::Path(b).name()));
+    let mut rec = Vec::new();
+    shadow_core::state::encode_name_op(kind, &a.0, b.as_ref().map(|b| &b.0[..]), &mut rec);
+    append_record(&rec, &a);
 }
 
 pub fn tracking() -> bool {

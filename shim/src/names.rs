@@ -168,6 +168,26 @@ pub fn hold_naming_fd(sp: &crate::resolve::Spath, fd: libc::c_int, look: libc::c
     (names_file(sp, &st, look).then_some(held), Some(st))
 }
 
+/// The name of the file of the program's `fd`, opened by `opened`, held while it names the
+/// file on the lead: the one it was opened by, else the one the kernel gives it now
+/// (renamed since, or the name it was opened by removed while it keeps another:
+/// resolve::fd_real_name). None where neither does (replaced, renamed again, or no name
+/// left). Also the file's stat.
+pub fn hold_file_named(opened: &crate::resolve::Spath, fd: libc::c_int, look: libc::c_int) -> (Option<(crate::stripes::Held, crate::resolve::Spath)>, Option<libc::stat64>) {
+    let (held, st) = hold_naming_fd(opened, fd, look);
+    if let Some(held) = held {
+        return (Some((held, opened.clone())), st);
+    }
+    // Renamed since it was opened, through the shim (its twin was renamed alike). Before, a
+    // change through `/proc/self/fd/N` of a file the process had itself renamed reached
+    // the lead alone, reported (Samba's setxattr of user.DOSATTRIB after every SMB rename).
+    let now = crate::resolve::name_now(fd).filter(|now| now.rel() != opened.rel());
+    match now.map(|now| (hold_naming_fd(&now, fd, look), now)) {
+        Some(((Some(held), st), now)) => (Some((held, now)), st),
+        _ => (None, st),
+    }
+}
+
 /// Whether `sp` names the file `st` on the lead now (see `hold_naming`; the caller holds it).
 pub fn names_file(sp: &crate::resolve::Spath, st: &libc::stat64, look: libc::c_int) -> bool {
     let v = crate::members::view();

@@ -601,6 +601,29 @@ pub fn readlink(path: &CStr) -> Res<Vec<u8>> {
     // SAFETY: the kernel wrote the first n bytes.
     Ok(unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n as usize) }.to_vec())
 }
+/// The name of an entry of the directory open at `dir` whose inode is `ino` (getdents64,
+/// which the shim does not hook; `.` and `..` never answer).
+pub fn entry_of_inode(dir: c_int, ino: u64) -> Option<Vec<u8>> {
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = unsafe { raw::syscall(libc::SYS_getdents64, dir as c_long, buf.as_mut_ptr() as c_long, buf.len() as c_long, 0, 0, 0) };
+        if n <= 0 {
+            return None;
+        }
+        let mut at = 0;
+        while at + 19 < n as usize {
+            // struct linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name.
+            let rec = &buf[at..n as usize];
+            let len = u16::from_ne_bytes([rec[16], rec[17]]) as usize;
+            let name = &rec[19..len.min(rec.len())];
+            let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+            if u64::from_ne_bytes(rec[..8].try_into().ok()?) == ino && name != b"." && name != b".." {
+                return Some(name.to_vec());
+            }
+            at += len.max(1);
+        }
+    }
+}
 pub fn getcwd() -> Res<Vec<u8>> {
     let mut buf = PathSpace::uninit();
     let p = unsafe { raw::getcwd(buf.as_mut_ptr().cast(), libc::PATH_MAX as usize) };

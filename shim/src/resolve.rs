@@ -614,10 +614,31 @@ pub fn name_now(fd: c_int) -> Option<Spath> {
     }
 }
 
+/// The real path of the file of the program's `fd`, as the kernel gives it; None for one
+/// with no name left. A file whose name it was opened by was removed while it keeps another
+/// (`ln f keep` before an editor's save over `f`) the kernel names by the removed one
+/// (`…/f (deleted)`): its other name is looked for beside it, where such links are made
+/// (a look elsewhere would be a walk of the tree). Before, such a file was taken for
+/// nameless, or for the file at its old name (helper-45).
+pub fn fd_real_name(fd: c_int) -> Option<Vec<u8>> {
+    let target = real::readlink(&CString::new(format!("/proc/thread-self/fd/{fd}")).ok()?).ok()?;
+    let Some(removed) = target.strip_suffix(b" (deleted)") else { return Some(target) };
+    let st = real::fstat(fd).ok().filter(|st| st.st_nlink > 0 && st.st_mode & libc::S_IFMT != libc::S_IFDIR)?;
+    let dir = &removed[..removed.iter().rposition(|&b| b == b'/')?];
+    let dirfd = real::open(&CString::new(dir).ok()?, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).ok()?;
+    let entry = real::entry_of_inode(dirfd, st.st_ino);
+    let found = entry.and_then(|name| {
+        let there = real::fstatat(dirfd, &CString::new(name.clone()).ok()?, libc::AT_SYMLINK_NOFOLLOW).ok()?;
+        ((there.st_dev, there.st_ino) == (st.st_dev, st.st_ino)).then(|| [dir, b"/", &name].concat())
+    });
+    let _ = real::close(dirfd);
+    found
+}
+
 /// `name_now` in whichever member the fd's file lies (a node opened before the lead
 /// moved lies in the member that led then), and whether that is the lead.
 pub fn name_now_in_any(fd: c_int) -> Option<(Spath, bool)> {
-    let real_path = real::readlink(&CString::new(format!("/proc/thread-self/fd/{fd}")).ok()?).ok()?;
+    let real_path = fd_real_name(fd)?;
     let v = crate::members::view();
     match v.rel_in_lead(&real_path) {
         Some(rel) => Some((Spath::from_rel(Rel(rel)), true)),

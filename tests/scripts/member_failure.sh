@@ -40,4 +40,15 @@ shim sh -c 'i=0; while [ $i -lt 300 ]; do echo "ro line $i" >> /shadow/log2; if 
 mount -o remount,rw "$S" || fail "remount rw"
 "$CTL" enable -c "$CFG" secondary > /dev/null 2>&1 || fail "enable after EROFS"
 "$CTL" verify -c "$CFG" || fail "members differ after the rebuild from EROFS"
+# 3. A change of names is the first call to find the secondary read-only: the rename's
+# source name, the removal, must reach the change list too (before, a rename recorded its
+# new name alone, and the rebuilt secondary kept the old one).
+shim sh -c 'echo x > /shadow/x && echo z > /shadow/z && ln /shadow/z /shadow/z2' || fail "files for the renames"
+mount -o remount,ro "$S" || fail "remount ro for the renames"
+shim sh -c 'mv /shadow/x /shadow/y' || fail "the rename saw an error when the secondary was read-only"
+shim sh -c 'rm /shadow/z' || fail "the removal saw an error"
+"$CTL" status -c "$CFG" --json | grep -q '"member":"secondary","state":"failed"' || fail "secondary not failed by the rename"
+mount -o remount,rw "$S" || fail "remount rw after the renames"
+"$CTL" enable -c "$CFG" secondary > /dev/null 2>&1 || fail "enable after the renames"
+"$CTL" verify -c "$CFG" || fail "members differ after the rebuild from a failed rename"
 echo "member failure scenarios passed"

@@ -305,24 +305,116 @@ pub mod registry {
 }
 
 /// The change list (`state_dir/changes`): paths (relative to the prefix) changed while a
-/// member was not being written, each ended by a NUL. Appended by every process with one
-/// write per record; a torn last record (crash mid-append) is ignored.
+/// member was not being written, each ended by a NUL, and the changes of names among them
+/// (`NameOp`). Appended by every process with one write per record; a torn last record
+/// (crash mid-append) is ignored.
 /// Names are bytes, as the kernel's: one that is not UTF-8 is a path like any other (it
 /// was dropped, and a file so named, changed while a member was away, never reached it).
 pub fn parse_changes(data: &[u8]) -> Vec<std::path::PathBuf> {
+    parse_log(data).0
+}
+
+/// A change of names made while a member was away, made again on it before its paths are
+/// copied, so that its files stay the files the programs' fds hold there: a file renamed
+/// is the same file under its new name (a process asleep through the outage writes on into
+/// it), a file an editor's save replaced is another one (a reader keeps the old), a removed
+/// directory made again is a new one. Copying by name alone wrote the new bytes into the
+/// old file in place, where the sleepers' fds took them for theirs (helper-45).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameOp {
+    Renamed(std::path::PathBuf, std::path::PathBuf),
+    Exchanged(std::path::PathBuf, std::path::PathBuf),
+    Linked(std::path::PathBuf, std::path::PathBuf),
+    Removed(std::path::PathBuf),
+}
+
+/// The kind of a `NameOp`, as the shim records one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    Renamed,
+    Exchanged,
+    Linked,
+    Removed,
+}
+
+impl NameKind {
+    fn tag(self) -> u8 {
+        match self {
+            NameKind::Renamed => b'r',
+            NameKind::Exchanged => b'x',
+            NameKind::Linked => b'l',
+            NameKind::Removed => b'u',
+        }
+    }
+}
+
+/// One record of a `NameOp`, a single NUL-ended token (appended with one write, read whole
+/// or not at all): `/`, the kind, then for two names the first's length, `:`, and both.
+/// A path in the list is relative, so never starts with `/`; older readers' lists have none.
+pub fn encode_name_op(kind: NameKind, a: &[u8], b: Option<&[u8]>, out: &mut Vec<u8>) {
+    out.push(b'/');
+    out.push(kind.tag());
+    if let Some(b) = b {
+        out.extend_from_slice(a.len().to_string().as_bytes());
+        out.push(b':');
+        out.extend_from_slice(a);
+        out.extend_from_slice(b);
+    } else {
+        out.extend_from_slice(a);
+    }
+    out.push(0);
+}
+
+fn decode_name_op(rec: &[u8]) -> Option<NameOp> {
     use std::os::unix::ffi::OsStrExt;
-    let mut out = Vec::new();
+    let path = |b: &[u8]| std::path::PathBuf::from(std::ffi::OsStr::from_bytes(b));
+    let (&tag, rest) = rec.strip_prefix(b"/")?.split_first()?;
+    let two = || {
+        let colon = rest.iter().position(|&c| c == b':')?;
+        let len: usize = std::str::from_utf8(&rest[..colon]).ok()?.parse().ok()?;
+        let names = &rest[colon + 1..];
+        (len > 0 && len < names.len()).then(|| (path(&names[..len]), path(&names[len..])))
+    };
+    match tag {
+        b'r' => two().map(|(a, b)| NameOp::Renamed(a, b)),
+        b'x' => two().map(|(a, b)| NameOp::Exchanged(a, b)),
+        b'l' => two().map(|(a, b)| NameOp::Linked(a, b)),
+        b'u' if !rest.is_empty() => Some(NameOp::Removed(path(rest))),
+        _ => None,
+    }
+}
+
+/// The change list's paths, each once (those of its name changes too), and its name
+/// changes in the order they were made. A record it cannot read is skipped.
+pub fn parse_log(data: &[u8]) -> (Vec<std::path::PathBuf>, Vec<NameOp>) {
+    use std::os::unix::ffi::OsStrExt;
+    let (mut paths, mut ops) = (Vec::new(), Vec::new());
     let mut seen = std::collections::HashSet::new();
     let complete = match data.iter().rposition(|&b| b == 0) {
         Some(i) => &data[..=i],
-        None => return out,
+        None => return (paths, ops),
+    };
+    let mut note = |p: &std::path::Path, paths: &mut Vec<std::path::PathBuf>| {
+        if seen.insert(p.to_path_buf()) {
+            paths.push(p.to_path_buf());
+        }
     };
     for rec in complete.split(|&b| b == 0).filter(|r| !r.is_empty()) {
-        if seen.insert(rec) {
-            out.push(std::ffi::OsStr::from_bytes(rec).into());
+        if rec[0] != b'/' {
+            note(std::path::Path::new(std::ffi::OsStr::from_bytes(rec)), &mut paths);
+            continue;
         }
+        let Some(op) = decode_name_op(rec) else { continue };
+        match &op {
+            NameOp::Renamed(a, b) | NameOp::Exchanged(a, b) | NameOp::Linked(a, b) => {
+                note(a, &mut paths);
+                note(b, &mut paths);
+            }
+            NameOp::Removed(a) => note(a, &mut paths),
+        }
+        ops.push(op);
     }
-    out
+    (paths, ops)
 }
 
 #[cfg(test)]
@@ -335,6 +427,37 @@ mod tests {
         assert_eq!(parse_changes(b""), Vec::<std::path::PathBuf>::new());
         assert_eq!(parse_changes(b"x"), Vec::<std::path::PathBuf>::new());
         assert_eq!(parse_changes(b"caf\xe9\0"), vec![p(b"caf\xe9")], "a name that is not UTF-8 is kept");
+    }
+
+    #[test]
+    fn name_changes_are_read_in_order_with_their_paths() {
+        use std::os::unix::ffi::OsStrExt;
+        let p = |b: &[u8]| std::path::PathBuf::from(std::ffi::OsStr::from_bytes(b));
+        let mut log = b"A/t\0".to_vec();
+        encode_name_op(NameKind::Renamed, b"A/t", Some(b"A/f"), &mut log);
+        encode_name_op(NameKind::Linked, b"A/f", Some(b"A/12:x"), &mut log);
+        encode_name_op(NameKind::Removed, b"D/x\n", None, &mut log);
+        encode_name_op(NameKind::Exchanged, b"a", Some(b"b"), &mut log);
+        let (paths, ops) = parse_log(&log);
+        assert_eq!(paths, vec![p(b"A/t"), p(b"A/f"), p(b"A/12:x"), p(b"D/x\n"), p(b"a"), p(b"b")]);
+        assert_eq!(
+            ops,
+            vec![
+                NameOp::Renamed(p(b"A/t"), p(b"A/f")),
+                NameOp::Linked(p(b"A/f"), p(b"A/12:x")),
+                NameOp::Removed(p(b"D/x\n")),
+                NameOp::Exchanged(p(b"a"), p(b"b")),
+            ]
+        );
+        // Cut anywhere, a record is read whole or not at all.
+        for cut in 0..log.len() {
+            let (paths, ops) = parse_log(&log[..cut]);
+            assert!(ops.iter().all(|op| parse_log(&log).1.contains(op)));
+            assert!(paths.iter().all(|x| !x.as_os_str().as_bytes().starts_with(b"/")), "cut at {cut}: {paths:?}");
+        }
+        // Damaged records are skipped, the rest read.
+        let (paths, ops) = parse_log(b"/r9:ab\0/q\0/u\0/r:ab\0c\0");
+        assert_eq!((paths, ops), (vec![p(b"c")], vec![]));
     }
 
     use super::*;

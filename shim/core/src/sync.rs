@@ -786,6 +786,96 @@ fn count_entries(dir: &Path) -> u64 {
     rd.flatten().map(|e| 1 + if e.file_type().is_ok_and(|t| t.is_dir()) { count_entries(&e.path()) } else { 0 }).sum()
 }
 
+/// Makes the change list's name changes (`NameOp`) again on `dst`, the member brought
+/// back, in the order programs made them, before their paths are copied, so that each of
+/// its files is, under the names the source gives it, the file it was (see `NameOp`).
+/// `place`: where a path of the list lies in `dst` (links on the way followed, beneath it).
+/// Where the member lacks what a change found on the source (a file made while it was
+/// away: an editor's temporary file renamed over the old one), the names the change gave
+/// are let go instead, as natively they stopped being the old file's, and the copy that
+/// follows makes them. Where the member holds something the change could not have found
+/// (a rename or a link refused), its files may no longer be what the programs' fds hold:
+/// the answer says so (`faithful`). `losing` is told of each entry of `dst` about to lose
+/// a name (a file with other names: those are the copy's to bring level too).
+/// A directory renamed is listed (`moved`): what changed in it, the list names by its old
+/// name, and its new name alone would be caught up by comparing times and sizes, which a
+/// write in the clock tick of the member's last copy, of the same size, passes.
+fn replay_names(dst: &Path, ops: &[crate::state::NameOp], place: impl Fn(&Path) -> Option<PathBuf>, losing: &mut dyn FnMut(&Metadata)) -> Replayed {
+    use crate::state::NameOp;
+    let at = |rel: &Path| place(rel).map(|e| dst.join(e)).filter(|p| fs::symlink_metadata(p).is_ok());
+    let named = |rel: &Path| place(rel).map(|e| dst.join(e));
+    // What `p` names on the member stops being there: Ok(false) when it named nothing.
+    let let_go = |p: Option<PathBuf>, losing: &mut dyn FnMut(&Metadata)| match p {
+        None => Ok(false),
+        Some(p) => match fs::symlink_metadata(&p)? {
+            m if m.is_dir() => fs::remove_dir(&p).map(|()| true),
+            m => {
+                losing(&m);
+                fs::remove_file(&p).map(|()| true)
+            }
+        },
+    };
+    let mut out = Replayed { made: 0, faithful: true, moved: Vec::new() };
+    for op in ops {
+        let is_dir = |p: &Option<PathBuf>| p.as_ref().is_some_and(|p| fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()));
+        match op {
+            NameOp::Renamed(a, b) if is_dir(&at(a)) => out.moved.push(b.clone()),
+            NameOp::Exchanged(a, b) if is_dir(&at(a)) || is_dir(&at(b)) => out.moved.extend([a.clone(), b.clone()]),
+            _ => {}
+        }
+        let done: io::Result<bool> = match op {
+            NameOp::Renamed(a, b) => match (at(a), named(b)) {
+                (Some(x), Some(y)) => {
+                    if let Some(m) = fs::symlink_metadata(&y).ok().filter(|m| !m.is_dir()) {
+                        losing(&m);
+                    }
+                    y.parent().map_or(Ok(()), fs::create_dir_all).and_then(|()| fs::rename(&x, &y)).map(|()| true)
+                }
+                (None, _) => let_go(at(b), losing),
+                (Some(_), None) => Err(io::ErrorKind::NotFound.into()),
+            },
+            // One side made while the member was away: the other's file takes its name.
+            NameOp::Exchanged(a, b) => match (at(a), at(b), named(a), named(b)) {
+                (Some(x), Some(y), ..) => exchange(&x, &y).map(|()| true),
+                (Some(x), None, _, Some(y)) | (None, Some(x), Some(y), _) => fs::rename(&x, &y).map(|()| true),
+                (None, None, ..) => Ok(false),
+                _ => Err(io::ErrorKind::NotFound.into()),
+            },
+            NameOp::Linked(a, b) => match (at(a), named(b)) {
+                (Some(x), Some(y)) if at(b).is_none() => y.parent().map_or(Ok(()), fs::create_dir_all).and_then(|()| fs::hard_link(&x, &y)).map(|()| true),
+                (Some(_), _) => Err(io::ErrorKind::AlreadyExists.into()),
+                (None, _) => let_go(at(b), losing),
+            },
+            NameOp::Removed(a) => let_go(at(a), losing),
+        };
+        match done {
+            Ok(made) => out.made += made as usize,
+            Err(_) => out.faithful = false,
+        }
+    }
+    out
+}
+
+/// What `PathSync::replay` did: how many changes it made, whether each found on the member
+/// what it found on the source, and the directories it renamed (by their new names), to
+/// be copied whole (`PathSync::sync_whole`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Replayed {
+    pub made: usize,
+    pub faithful: bool,
+    pub moved: Vec<PathBuf>,
+}
+
+fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput));
+    let (a, b) = (c(a)?, c(b)?);
+    match unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE) } {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
 /// Brings the tree `dst` up to date from `src` by `mode`.
 pub fn copy_tree(src: &Path, dst: &Path, mode: UpdateMode, progress: Progress) -> io::Result<Stats> {
     let total = count_entries(src);
@@ -856,29 +946,47 @@ impl<'a> PathSync<'a> {
         self.c.deferred.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
+    /// The change list's name changes, made again on the target before its paths are
+    /// synced (see `replay_names`): files with other names that lose one there have those
+    /// synced with the next path.
+    pub fn replay(&mut self, ops: &[crate::state::NameOp], place: impl Fn(&Path) -> Option<PathBuf>) -> Replayed {
+        let links = &mut self.c.links;
+        replay_names(&self.dst_root, ops, place, &mut |m| links.unlinking(m))
+    }
+
     /// See `sync_path`. Then the target's other names of files whose name it removed or
     /// replaced (`Links::unlinking`), until no such name is left.
     pub fn sync(&mut self, rel: &Path) -> io::Result<()> {
-        sync_one(&self.src_root, &self.dst_root, rel, &mut self.c)?;
+        self.sync_by(rel, UpdateMode::Dirty)
+    }
+
+    /// `sync`, every file below a directory copied whatever its times and size say (in
+    /// place: a file there stays the one it is).
+    pub fn sync_whole(&mut self, rel: &Path) -> io::Result<()> {
+        self.sync_by(rel, UpdateMode::All)
+    }
+
+    fn sync_by(&mut self, rel: &Path, mode: UpdateMode) -> io::Result<()> {
+        sync_one(&self.src_root, &self.dst_root, rel, mode, &mut self.c)?;
         loop {
             let left = self.c.links.left_names();
             if left.is_empty() {
                 return Ok(());
             }
             for other in left {
-                sync_one(&self.src_root, &self.dst_root, &other, &mut self.c)?;
+                sync_one(&self.src_root, &self.dst_root, &other, UpdateMode::Dirty, &mut self.c)?;
             }
         }
     }
 }
 
-fn sync_one(src_root: &Path, dst_root: &Path, rel: &Path, c: &mut Copier) -> io::Result<()> {
+fn sync_one(src_root: &Path, dst_root: &Path, rel: &Path, mode: UpdateMode, c: &mut Copier) -> io::Result<()> {
     stop_requested()?;
     let d = dst_root.join(rel);
-    parent_unlocked(&d, || sync_one_unlocked(src_root, dst_root, rel, c))
+    parent_unlocked(&d, || sync_one_unlocked(src_root, dst_root, rel, mode, c))
 }
 
-fn sync_one_unlocked(src_root: &Path, dst_root: &Path, rel: &Path, c: &mut Copier) -> io::Result<()> {
+fn sync_one_unlocked(src_root: &Path, dst_root: &Path, rel: &Path, mode: UpdateMode, c: &mut Copier) -> io::Result<()> {
     let (s, d) = (src_root.join(rel), dst_root.join(rel));
     match fs::symlink_metadata(&s) {
         Err(e) if vanished(&e) => c.remove(&d)?,
@@ -894,7 +1002,7 @@ fn sync_one_unlocked(src_root: &Path, dst_root: &Path, rel: &Path, c: &mut Copie
             // alone: a directory swapped in while the member was out (`mv new current`)
             // stayed the old one's there after the enable, unreported (found by helper-42).
             if m.is_dir() {
-                copy_dir(&s, &d, UpdateMode::Dirty, c)?;
+                copy_dir(&s, &d, mode, c)?;
             } else {
                 match copy_linked(&s, &d, &m, |_| true, c) {
                     // Removed while being copied (a program goes on writing during a
@@ -1395,6 +1503,46 @@ mod tests {
         fs::write(p.join("dst/extra"), b"x").unwrap();
         copy_tree(&p.join("src"), &p.join("dst"), UpdateMode::Replace, &mut quiet).unwrap();
         assert!(crate::tree::compare(&p.join("src"), &p.join("dst")).unwrap().is_empty());
+        fs::remove_dir_all(&p).unwrap();
+    }
+
+    #[test]
+    fn name_changes_made_again_keep_each_file_the_one_it_was() {
+        use crate::state::NameOp::{Exchanged, Linked, Removed, Renamed};
+        use std::os::unix::fs::MetadataExt;
+        let p = tmp("replay");
+        let (src, dst) = (p.join("src"), p.join("dst"));
+        let mut quiet = |_: &Stats, _: bool| {};
+        fs::write(src.join("saved"), b"old").unwrap();
+        fs::write(src.join("x"), b"x").unwrap();
+        fs::write(src.join("y"), b"y").unwrap();
+        copy_tree(&src, &dst, UpdateMode::All, &mut quiet).unwrap();
+        let ino = |n: &str| fs::symlink_metadata(dst.join(n)).map(|m| m.ino()).ok();
+        let (top, saved, f, x, y) = (ino("top"), ino("saved"), ino("d/e/f"), ino("x"), ino("y"));
+        let p_ = |s: &str| PathBuf::from(s);
+        let ops = [
+            Renamed(p_("top"), p_("moved")),
+            // An editor's save: its temporary file was made while the member was away.
+            Renamed(p_("saved.tmp"), p_("saved")),
+            Linked(p_("moved"), p_("d/second")),
+            Renamed(p_("d"), p_("renamed")),
+            Exchanged(p_("x"), p_("y")),
+            Removed(p_("renamed/e/f")),
+            Removed(p_("renamed/e")),
+        ];
+        let mut each = PathSync::new(&src, &dst, &mut quiet);
+        let r = each.replay(&ops, |rel| Some(rel.to_path_buf()));
+        assert_eq!(r, Replayed { made: 7, faithful: true, moved: vec![p_("renamed")] });
+        assert_eq!((ino("moved"), ino("renamed/second"), ino("top")), (top, top, None));
+        assert_eq!(ino("saved"), None, "the name an editor's save gave another file is let go");
+        assert_ne!(saved, None);
+        assert_eq!((ino("x"), ino("y"), ino("renamed/e"), ino("d")), (y, x, None, None));
+        assert_ne!(f, None);
+        // A rename the member cannot make: its files may not be the ones processes hold.
+        let mut each = PathSync::new(&src, &dst, &mut quiet);
+        fs::create_dir(dst.join("full")).unwrap();
+        fs::write(dst.join("full/entry"), b"").unwrap();
+        assert!(!each.replay(&[Renamed(p_("renamed"), p_("full"))], |rel| Some(rel.to_path_buf())).faithful);
         fs::remove_dir_all(&p).unwrap();
     }
 }

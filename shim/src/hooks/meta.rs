@@ -259,19 +259,9 @@ fn node_change<T>(fd: c_int, what: &str, lead: impl FnOnce() -> Res<T>, follower
 /// counterpart on the follower: it is reported (the wrong file is never changed). One with
 /// no name left (unlinked) needs nothing.
 fn by_name<T>(fd: c_int, ocb: &crate::ocb::Ocb, follower: impl FnOnce(&Spath) -> Option<Res<T>>) -> Option<Res<T>> {
-    let sp = Spath::from_rel(ocb.rel());
-    let (name, here) = crate::names::hold_naming_fd(&sp, fd, 0);
-    if let Some(_name) = name {
+    let (named, here) = crate::names::hold_file_named(&Spath::from_rel(ocb.rel()), fd, 0);
+    if let Some((_name, sp)) = named {
         return follower(&sp);
-    }
-    // Renamed since it was opened, through the shim (its twin was renamed alike): by the
-    // name the kernel gives it now, while that still names it. Before, a change through
-    // `/proc/self/fd/N` of a file the process had itself renamed reached the lead alone,
-    // reported (Samba's setxattr of user.DOSATTRIB after every SMB rename).
-    if let Some(now) = crate::resolve::name_now(fd).filter(|now| now.rel() != sp.rel()) {
-        if let (Some(_name), _) = crate::names::hold_naming_fd(&now, fd, 0) {
-            return follower(&now);
-        }
     }
     if here?.st_nlink > 0 {
         ocb.mark_insecure("a change through an fd whose file is no longer at the name it was opened by", Errno(libc::ESTALE));

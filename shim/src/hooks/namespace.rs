@@ -8,6 +8,7 @@ use crate::real::{raw, Errno, Res};
 use crate::resolve::{self, At, Spath, Target};
 use crate::set;
 use libc::{c_char, c_int, c_uint, mode_t};
+use shadow_core::state::NameKind;
 use shadow_core::vpath;
 use std::ffi::{CStr, CString};
 
@@ -19,13 +20,24 @@ pub fn on_members<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&At) -> T) -
 }
 
 fn on_members_held<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&At) -> T) -> Res<T> {
+    on_members_recorded(what, sp, None, op)
+}
+
+/// As `on_members_held`; `names`: the change is one of names (a removal), recorded as one.
+fn on_members_recorded<T: FfiReturn>(what: &str, sp: &Spath, names: Option<NameKind>, op: impl Fn(&At) -> T) -> Res<T> {
     let rel = sp.rel();
     let intent = crate::members::intent_begin(rel);
     let r = super::on_lead(sp, what, &op).inspect_err(|_| crate::members::intent_end(intent))?;
-    crate::members::record_change(crate::members::Changed::Path(sp));
+    match names {
+        Some(kind) => crate::members::record_names(kind, sp, None),
+        None => crate::members::record_change(crate::members::Changed::Path(sp)),
+    }
     if let Some(Err(e)) = on_follower(sp, &op) {
         if !meet_outside(&[sp]) {
-            crate::members::follower_failed(rel, what, e, None)?;
+            match names {
+                Some(kind) => crate::members::follower_failed_recording(rel, what, e, None, || crate::members::append_names(kind, sp, None))?,
+                None => crate::members::follower_failed(rel, what, e, None)?,
+            }
             return Ok(r);
         }
     }
@@ -114,8 +126,12 @@ fn on_members2<T: FfiReturn>(what: &str, a: &Spath, b: &Spath, moves: &[&Spath],
         op(&at, bt, false).into_res()
     })
     .inspect_err(|_| end())?;
-    crate::members::record_change(crate::members::Changed::Path(a));
-    crate::members::record_change(crate::members::Changed::Path(b));
+    let kind = match moves.len() {
+        0 => NameKind::Linked,
+        1 => NameKind::Renamed,
+        _ => NameKind::Exchanged,
+    };
+    crate::members::record_names(kind, a, Some(b));
     let on_follower = || {
         let v = crate::members::view();
         let f = v.follower?;
@@ -124,7 +140,8 @@ fn on_members2<T: FfiReturn>(what: &str, a: &Spath, b: &Spath, moves: &[&Spath],
     let follower = crate::members::retry_racing(on_follower(), on_follower);
     if let Some(Err(e)) = follower {
         if !meet_outside(&[a, b]) {
-            crate::members::follower_failed(b.rel(), what, e, None)?;
+            // Both names: before, the new one alone, and the member rebuilt kept the old.
+            crate::members::follower_failed_recording(b.rel(), what, e, None, || crate::members::append_names(kind, a, Some(b)))?;
             return Ok(r);
         }
     }
@@ -163,8 +180,6 @@ mirror_hooks! {
     fn mkdir(path: *const c_char, mode: mode_t) -> c_int = on_members_with_times at(libc::AT_FDCWD, path) => |a| raw::mkdirat(a.fd, a.path.as_ptr(), mode);
     /// mkdirat(2)
     fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int = on_members_with_times at(dirfd, path) => |a| raw::mkdirat(a.fd, a.path.as_ptr(), mode);
-    /// unlink(2)
-    fn unlink(path: *const c_char) -> c_int = on_members at(libc::AT_FDCWD, path) => |a| raw::unlinkat(a.fd, a.path.as_ptr(), 0);
     /// mknod(2): FIFOs and device nodes exist in both members; their I/O is the primary's.
     fn mknod(path: *const c_char, mode: mode_t, dev: libc::dev_t) -> c_int = on_members_with_times at(libc::AT_FDCWD, path) => |a| raw::mknodat(a.fd, a.path.as_ptr(), mode, dev);
     /// mknodat(2)
@@ -189,6 +204,12 @@ unsafe fn names_set_root(sp: &Spath, path: *const c_char) -> bool {
     sp.rel().0.is_empty() && crate::mem::path(path).is_some_and(|p| !matches!(vpath::last_component(p.to_bytes()), b"." | b".."))
 }
 
+/// unlink(2)
+#[no_mangle]
+pub unsafe extern "C" fn unlink(path: *const c_char) -> c_int {
+    removal("unlink", libc::AT_FDCWD, path, 0, |p| raw::unlink(p))
+}
+
 /// rmdir(2)
 #[no_mangle]
 pub unsafe extern "C" fn rmdir(path: *const c_char) -> c_int {
@@ -207,7 +228,10 @@ unsafe fn removal(what: &str, dirfd: c_int, path: *const c_char, flags: c_int, c
         path,
         |sp| match flags & libc::AT_REMOVEDIR != 0 && names_set_root(&sp, path) {
             true => Err(Errno(libc::EBUSY)),
-            false => on_members(what, &sp, |a| raw::unlinkat(a.fd, a.path.as_ptr(), flags)),
+            false => {
+                let _name = crate::names::hold(&[sp.rel()]);
+                on_members_recorded(what, &sp, Some(NameKind::Removed), |a| raw::unlinkat(a.fd, a.path.as_ptr(), flags))
+            }
         },
         call,
     )
@@ -242,7 +266,7 @@ pub unsafe extern "C" fn remove(path: *const c_char) -> c_int {
             if flags != 0 && names_set_root(&sp, path) {
                 return Err(Errno(libc::EBUSY));
             }
-            on_members_held("remove", &sp, |a| raw::unlinkat(a.fd, a.path.as_ptr(), flags))
+            on_members_recorded("remove", &sp, Some(NameKind::Removed), |a| raw::unlinkat(a.fd, a.path.as_ptr(), flags))
         },
         |p| raw::remove(p),
     )

@@ -352,26 +352,26 @@ pub fn reopen_shadowed(n: c_int, path: *const c_char, flags: c_int, mode: mode_t
 /// holding its name or bytes met a lease.
 fn reopen_holding(n: c_int, src: &Arc<Ocb>, flags: c_int, mode: mode_t, open: &impl Fn(c_int) -> Res<c_int>) -> Option<Res<c_int>> {
     let rel = src.rel();
-    let by_name = Spath::from_rel(rel.clone());
     // A read-only fd has no follower fd to reopen: a writable reopen of it (`exec 4<f;
-    // echo x >/dev/fd/4`) opens the follower's file by the name the fd was opened by,
-    // held, while that name is still the fd's file on the lead (else it is reported).
-    let mut _name = None;
+    // echo x >/dev/fd/4`) opens the follower's file by the name the fd's file has on the
+    // lead, held (else it is reported).
+    let mut named = None;
     let mut renamed = false;
     let twin = match src.secondary_fd() {
         Some(sfd) => Twin::Proc(std::ffi::CString::new(format!("/proc/thread-self/fd/{sfd}")).unwrap_or_default()),
         None if flags & (libc::O_ACCMODE | libc::O_TRUNC) != libc::O_RDONLY && !src.is_dir() => {
-            let st = real::fstat(n);
-            _name = st.as_ref().ok().and_then(|st| crate::names::hold_naming(&by_name, st, libc::AT_SYMLINK_NOFOLLOW));
+            let (held, st) = crate::names::hold_file_named(&Spath::from_rel(rel.clone()), n, libc::AT_SYMLINK_NOFOLLOW);
             // An unlinked file's follower copy was unlinked too: nothing to keep alike.
-            renamed = _name.is_none() && st.is_ok_and(|st| st.st_nlink > 0);
-            if _name.is_some() { Twin::Path(&by_name) } else { Twin::None }
+            renamed = held.is_none() && st.is_some_and(|st| st.st_nlink > 0);
+            named = held;
+            named.as_ref().map_or(Twin::None, |(_, sp)| Twin::Path(sp))
         }
         None => Twin::None,
     };
+    let rel = named.as_ref().map_or(rel, |(_, sp)| sp.rel().clone());
     // Emptying the file: ordered with other processes' writes to it (see open_holding).
     let _bytes = (flags & libc::O_TRUNC != 0).then(|| real::fstat(n).ok()).flatten().map(|st| ocb::hold_files(&[st]));
-    let leasable = (_name.is_some() || _bytes.is_some()) && could_block(flags) && !src.is_dir();
+    let leasable = (named.is_some() || _bytes.is_some()) && could_block(flags) && !src.is_dir();
     let leased = std::cell::Cell::new(false);
     let made = open_in_flight(&rel.clone(), flags & libc::O_TRUNC != 0, || if leasable { open_unless_leased(open, flags, &leased) } else { open(flags) }, |fd, intent| {
         let ocb = adopt_new_fd(fd, rel, flags & !libc::O_EXCL, mode, twin, Some(intent))?;
