@@ -183,7 +183,7 @@ impl LiveSet {
         let mut total = Stats::default();
         // Name changes are made again on the member only where it is as it was when it left
         // (`dirty`): a full copy has made its names the source's already, in files of its own.
-        let mut replayed = (mode == UpdateMode::Dirty).then_some(sync::Replayed { made: 0, faithful: true, moved: Vec::new() });
+        let mut replayed = (mode == UpdateMode::Dirty).then_some(sync::Replayed { made: 0, faithful: true, ..Default::default() });
         let was_disabled = s.member(target).state == MemberState::Disabled;
         let result = (|| -> Result<(Duration, usize), String> {
             if mode != UpdateMode::Dirty {

@@ -804,18 +804,22 @@ fn replay_names(dst: &Path, ops: &[crate::state::NameOp], place: impl Fn(&Path) 
     use crate::state::NameOp;
     let at = |rel: &Path| place(rel).map(|e| dst.join(e)).filter(|p| fs::symlink_metadata(p).is_ok());
     let named = |rel: &Path| place(rel).map(|e| dst.join(e));
+    let mut out = Replayed { made: 0, faithful: true, moved: Vec::new(), removed: 0 };
     // What `p` names on the member stops being there: Ok(false) when it named nothing.
-    let let_go = |p: Option<PathBuf>, losing: &mut dyn FnMut(&Metadata)| match p {
+    let let_go = |p: Option<PathBuf>, losing: &mut dyn FnMut(&Metadata), removed: &mut u64| match p {
         None => Ok(false),
-        Some(p) => match fs::symlink_metadata(&p)? {
-            m if m.is_dir() => fs::remove_dir(&p).map(|()| true),
-            m => {
-                losing(&m);
-                fs::remove_file(&p).map(|()| true)
+        Some(p) => {
+            match fs::symlink_metadata(&p)? {
+                m if m.is_dir() => fs::remove_dir(&p)?,
+                m => {
+                    losing(&m);
+                    fs::remove_file(&p)?
+                }
             }
-        },
+            *removed += 1;
+            Ok(true)
+        }
     };
-    let mut out = Replayed { made: 0, faithful: true, moved: Vec::new() };
     for op in ops {
         let is_dir = |p: &Option<PathBuf>| p.as_ref().is_some_and(|p| fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()));
         match op {
@@ -831,7 +835,7 @@ fn replay_names(dst: &Path, ops: &[crate::state::NameOp], place: impl Fn(&Path) 
                     }
                     y.parent().map_or(Ok(()), fs::create_dir_all).and_then(|()| fs::rename(&x, &y)).map(|()| true)
                 }
-                (None, _) => let_go(at(b), losing),
+                (None, _) => let_go(at(b), losing, &mut out.removed),
                 (Some(_), None) => Err(io::ErrorKind::NotFound.into()),
             },
             // One side made while the member was away: the other's file takes its name.
@@ -844,9 +848,9 @@ fn replay_names(dst: &Path, ops: &[crate::state::NameOp], place: impl Fn(&Path) 
             NameOp::Linked(a, b) => match (at(a), named(b)) {
                 (Some(x), Some(y)) if at(b).is_none() => y.parent().map_or(Ok(()), fs::create_dir_all).and_then(|()| fs::hard_link(&x, &y)).map(|()| true),
                 (Some(_), _) => Err(io::ErrorKind::AlreadyExists.into()),
-                (None, _) => let_go(at(b), losing),
+                (None, _) => let_go(at(b), losing, &mut out.removed),
             },
-            NameOp::Removed(a) => let_go(at(a), losing),
+            NameOp::Removed(a) => let_go(at(a), losing, &mut out.removed),
         };
         match done {
             Ok(made) => out.made += made as usize,
@@ -864,6 +868,8 @@ pub struct Replayed {
     pub made: usize,
     pub faithful: bool,
     pub moved: Vec<PathBuf>,
+    /// Entries removed (counted in the run's `Stats::removed` too).
+    pub removed: u64,
 }
 
 fn exchange(a: &Path, b: &Path) -> io::Result<()> {
@@ -951,7 +957,9 @@ impl<'a> PathSync<'a> {
     /// synced with the next path.
     pub fn replay(&mut self, ops: &[crate::state::NameOp], place: impl Fn(&Path) -> Option<PathBuf>) -> Replayed {
         let links = &mut self.c.links;
-        replay_names(&self.dst_root, ops, place, &mut |m| links.unlinking(m))
+        let r = replay_names(&self.dst_root, ops, place, &mut |m| links.unlinking(m));
+        self.c.stats.removed += r.removed;
+        r
     }
 
     /// See `sync_path`. Then the target's other names of files whose name it removed or
@@ -1532,7 +1540,7 @@ mod tests {
         ];
         let mut each = PathSync::new(&src, &dst, &mut quiet);
         let r = each.replay(&ops, |rel| Some(rel.to_path_buf()));
-        assert_eq!(r, Replayed { made: 7, faithful: true, moved: vec![p_("renamed")] });
+        assert_eq!(r, Replayed { made: 7, faithful: true, moved: vec![p_("renamed")], removed: 3 });
         assert_eq!((ino("moved"), ino("renamed/second"), ino("top")), (top, top, None));
         assert_eq!(ino("saved"), None, "the name an editor's save gave another file is let go");
         assert_ne!(saved, None);
