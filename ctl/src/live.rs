@@ -739,12 +739,12 @@ impl LiveSet {
             Pass::Writing => sync::PathSync::new(src, dst, &mut quiet).deferring_links(),
         };
         // Directories the name changes moved are copied whole, first (see Replayed).
-        let mut moved = Vec::new();
-        if let (ops, Some(all)) = names {
+        let (mut moved, mut removed_by_names) = (Vec::new(), 0);
+        if let Some((ops, all)) = names.1.as_mut().map(|all| (names.0, all)) {
             let r = each.replay(ops, |rel| beneath(dst, rel, false));
             all.made += r.made;
             all.faithful &= r.faithful;
-            moved = r.moved;
+            (moved, removed_by_names) = (r.moved, r.removed);
         }
         // A program names paths through symlinks, and the list has its names: each is
         // synced where it lies on the source (links on the way followed, beneath the
@@ -776,6 +776,12 @@ impl LiveSet {
                 Err(_) => again.push(rel.clone()),
                 Ok(()) => {}
             }
+        }
+        // With the changes of names made again, the copy finds nothing to remove: what it
+        // removes, a program changed between this pass's read of the list and its copy
+        // (a rename the next pass finds made), and a file there may have been another's.
+        if let Some(all) = names.1 {
+            all.faithful &= each.stats().removed == removed_by_names;
         }
         add(total, &each.stats());
         deferred.extend(each.deferred());

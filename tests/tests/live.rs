@@ -2187,6 +2187,31 @@ fn a_process_asleep_through_outages_of_both_members_writes_where_its_file_went()
     }
 }
 
+/// The member brought back counts as rewritten (processes asleep through the outage reopen
+/// what they held there by the other member's names) unless its files are surely the ones
+/// they hold: a `dirty` enable of a member that was disabled, where every change of names
+/// was made again as on the source and the copy found nothing else to remove. A removal
+/// the change list has no record of (made behind the shim's back here; a program's rename
+/// between a pass's read of the list and its copy, in life) means a file there may have
+/// been another's; `newer` makes the files anew.
+#[test]
+fn an_enable_keeps_the_members_files_theirs_only_where_every_change_of_names_was_made_again() {
+    for (case, update, behind_the_shims_back) in [("made again", "dirty", false), ("removed unrecorded", "dirty", true), ("full scan", "newer", false)] {
+        let s = ShadowSet::new();
+        s.sh("mkdir /shadow/A && echo one > /shadow/A/x && echo one > /shadow/A/y");
+        s.ctl_ok(&["disable", "secondary"]);
+        s.sh("echo two >> /shadow/A/x && mv /shadow/A/y /shadow/A/z");
+        if behind_the_shims_back {
+            fs::remove_file(s.primary().join("A/x")).unwrap();
+        }
+        s.ctl_ok(&["enable", "secondary", "--update", update]);
+        let st = shadow_core::state::State::decode(&fs::read(s.state().join("state")).unwrap(), None).unwrap();
+        let rewritten = st.members[1].rewritten == st.members[1].generation;
+        assert_eq!(rewritten, case != "made again", "{case}: {st:?}");
+        s.assert_identical();
+    }
+}
+
 /// What processes asleep through an outage hold stays theirs where programs changed names
 /// meanwhile, as natively: the enable makes the renames, links and removals again on the
 /// member brought back before it copies (the change list records them). A reader of a
