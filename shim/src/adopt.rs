@@ -72,7 +72,13 @@ enum Adopted {
 
 fn adopt_in(view: &crate::members::View, fd: c_int, retries: u32) -> Adopted {
     let Ok(link) = CString::new(format!("/proc/thread-self/fd/{fd}")) else { return Adopted::Done };
-    let Ok(target) = real::readlink(&link) else { return Adopted::Done };
+    let Ok(mut target) = real::readlink(&link) else { return Adopted::Done };
+    // Its name removed while it keeps another (`ln f keep; rm f`): by that other name, where
+    // it lies beside (see resolve::fd_real_name; on the lead alone, which answers). Before,
+    // it was taken to be renamed or replaced: reported, and written on the lead alone.
+    if target.ends_with(b" (deleted)") && view.rel_in_lead(&target).is_some() {
+        target = crate::resolve::fd_real_name(fd).unwrap_or(target);
+    }
     let (rel, on_lead) = match view.rel_in_lead(&target) {
         Some(rel) => (rel, true),
         None => match view.rel_in_any(&target) {

@@ -2187,6 +2187,28 @@ fn a_process_asleep_through_outages_of_both_members_writes_where_its_file_went()
     }
 }
 
+/// An fd a program inherits from a process outside the shim, on the lead member's file,
+/// whose name was removed while the file keeps another (`ln f keep; rm f`: the kernel names
+/// it `…/f (deleted)`) is adopted by that other name, and what the program writes through
+/// it reaches both members. Before, it was taken to be renamed or replaced: reported
+/// (00020, "inherited, its name now another file's") and written on the lead alone.
+#[test]
+fn an_inherited_fd_of_a_file_that_lost_its_name_but_keeps_another_writes_both_members() {
+    let s = ShadowSet::new();
+    s.sh("mkdir /shadow/A && echo start > /shadow/A/f");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(r#"exec 3>>"$P/A/f" && LD_PRELOAD="$LIB" sh -c 'ln /shadow/A/f /shadow/A/keep && rm /shadow/A/f' && LD_PRELOAD="$LIB" sh -c 'echo after >&3'"#)
+        .env("P", s.primary())
+        .env("LIB", shadow_tests::lib_path())
+        .env("SHADOW_CONFIG", s.config())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(s.read("A/keep"), b"start\nafter\n");
+    s.assert_members_and_history(|l| l.starts_with("00070 "));
+}
+
 /// The member brought back counts as rewritten (processes asleep through the outage reopen
 /// what they held there by the other member's names) unless its files are surely the ones
 /// they hold: a `dirty` enable of a member that was disabled, where every change of names
