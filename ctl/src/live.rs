@@ -183,7 +183,7 @@ impl LiveSet {
         let mut total = Stats::default();
         // Name changes are made again on the member only where it is as it was when it left
         // (`dirty`): a full copy has made its names the source's already, in files of its own.
-        let mut replayed = (mode == UpdateMode::Dirty).then_some(sync::Replayed { made: 0, faithful: true, ..Default::default() });
+        let mut replayed = (mode == UpdateMode::Dirty).then_some(sync::Replayed { faithful: true, ..Default::default() });
         let was_disabled = s.member(target).state == MemberState::Disabled;
         let result = (|| -> Result<(Duration, usize), String> {
             if mode != UpdateMode::Dirty {
@@ -740,8 +740,8 @@ impl LiveSet {
         };
         // Directories the name changes moved are copied whole, first (see Replayed).
         let (mut moved, mut removed_by_names) = (Vec::new(), 0);
-        if let Some((ops, all)) = names.1.as_mut().map(|all| (names.0, all)) {
-            let r = each.replay(ops, |rel| beneath(dst, rel, false));
+        if let Some(all) = names.1.as_mut() {
+            let r = each.replay(names.0, |rel| beneath(dst, rel, false));
             all.made += r.made;
             all.faithful &= r.faithful;
             (moved, removed_by_names) = (r.moved, r.removed);

@@ -23,6 +23,12 @@ fn on_members_held<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&At) -> T) 
     on_members_recorded(what, sp, None, op)
 }
 
+/// A removal on both members, holding the name, recorded as a change of names.
+fn on_members_removing<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&At) -> T) -> Res<T> {
+    let _name = crate::names::hold(&[sp.rel()]);
+    on_members_recorded(what, sp, Some(NameKind::Removed), op)
+}
+
 /// As `on_members_held`; `names`: the change is one of names (a removal), recorded as one.
 fn on_members_recorded<T: FfiReturn>(what: &str, sp: &Spath, names: Option<NameKind>, op: impl Fn(&At) -> T) -> Res<T> {
     let rel = sp.rel();
@@ -228,10 +234,7 @@ unsafe fn removal(what: &str, dirfd: c_int, path: *const c_char, flags: c_int, c
         path,
         |sp| match flags & libc::AT_REMOVEDIR != 0 && names_set_root(&sp, path) {
             true => Err(Errno(libc::EBUSY)),
-            false => {
-                let _name = crate::names::hold(&[sp.rel()]);
-                on_members_recorded(what, &sp, Some(NameKind::Removed), |a| raw::unlinkat(a.fd, a.path.as_ptr(), flags))
-            }
+            false => on_members_removing(what, &sp, |a| raw::unlinkat(a.fd, a.path.as_ptr(), flags)),
         },
         call,
     )
