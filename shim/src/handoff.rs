@@ -174,6 +174,11 @@ pub fn take_over(fd: c_int, mine: Option<&Claim>, fits: impl Fn(c_int) -> bool) 
     None
 }
 
+/// Whether another process has moved the shared description behind `fd` (published).
+pub fn moved_by_another(fd: c_int) -> bool {
+    take_over(fd, None, |_| true).map(real::close).is_some()
+}
+
 /// The claimed move is made: the description after is `after`, taken up in `epoch`;
 /// published for the other processes that share the description.
 pub fn publish(claim: Claim, after: c_int, epoch: u64) {
