@@ -113,8 +113,11 @@ fn earlier(a: u32, b: u32) -> bool {
 
 /// The description after the move of the shared description behind this process's `fd`,
 /// as another process that moved it has published it, if one has and `fits` it (it is the
-/// new lead's file this process would open: one published for an earlier move is followed
-/// on to the description that move's own move made). A process that claimed the move
+/// new lead's file this process would open). One published for an earlier move is followed
+/// on to the description that move's own move made, to the last that fits: a process that
+/// slept through the lead leaving and coming back twice would otherwise stop at the first
+/// description on the same file, one the others left behind, at an old position, and write
+/// over their lines. A process that claimed the move
 /// before `mine` (a lower ticket) is waited for, 5 s at most: longer than it may take to
 /// take its POSIX locks on the new lead's file (lock::take_posix_before_move).
 pub fn take_over(fd: c_int, mine: Option<&Claim>, fits: impl Fn(c_int) -> bool) -> Option<c_int> {
@@ -123,11 +126,14 @@ pub fn take_over(fd: c_int, mine: Option<&Claim>, fits: impl Fn(c_int) -> bool) 
     let my_ticket = mine.map(|c| c.ticket);
     let mine = mine.map_or(HANDOFF_ENTRIES, |c| c.entry);
     let mut cur = fd;
-    let mut taken: Option<c_int> = None;
+    // The last description of the chain that fits, and the last taken if it does not.
+    let mut best: Option<c_int> = None;
+    let mut passed: Option<c_int> = None;
     let mut waited = 0;
-    // A chain longer than a few moves is a process that slept through them: it opens its own.
+    // Bounded: publications end after KEPT_MS, and a chain cannot grow faster than members
+    // change; a longer one is a process that slept through all of them, which opens its own.
     let mut hops = 0;
-    while hops < 4 {
+    while hops < 16 {
         let mut ahead = false;
         let next = (0..HANDOFF_ENTRIES).filter(|&i| i != mine).find_map(|i| {
             let [pid, before, after, ticket] = registry.handoff(i);
@@ -158,20 +164,21 @@ pub fn take_over(fd: c_int, mine: Option<&Claim>, fits: impl Fn(c_int) -> bool) 
             }
             break;
         };
-        if let Some(old) = taken.take() {
+        if let Some(old) = passed.take() {
             let _ = real::close(old);
         }
-        if fits(got) {
-            return Some(got);
+        if !fits(got) {
+            passed = Some(got);
+        } else if let Some(old) = best.replace(got) {
+            let _ = real::close(old);
         }
         cur = got;
-        taken = Some(got);
         hops += 1;
     }
-    if let Some(old) = taken {
+    if let Some(old) = passed {
         let _ = real::close(old);
     }
-    None
+    best
 }
 
 /// Whether another process has moved the shared description behind `fd` (published).

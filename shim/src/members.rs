@@ -1096,13 +1096,13 @@ fn apply(old: &View, new: &View, epoch: u64) {
     // `create`, an editor's save) had the sleeper's next write land in the new file
     // (found by helper-44).
     // A description shared with processes that moved it while this one slept (its lead left
-    // and came back, its files kept: see `View::renewed`) goes where they took it: left on
-    // the original, it wrote at a position of its own over their lines.
+    // and came back, its files kept: see `View::renewed`, or rewritten in place) goes where
+    // they took it: left on the original, it wrote at a position of its own over their lines.
     let moving: Vec<bool> = by_ocb
         .iter()
-        .map(|(o, fds)| match lead_moved(old, new) {
-            true => !(same_lead_tree && (o.is_tmpfile() || real::fstat(fds[0]).is_ok_and(|st| st.st_nlink > 0) && followed_there(o, fds[0], old, new))),
-            false => o.is_shared() && new.generations[new.lead.index()] != old.generations[new.lead.index()] && crate::handoff::moved_by_another(fds[0]),
+        .map(|(o, fds)| {
+            let stays = !lead_moved(old, new) || same_lead_tree && (o.is_tmpfile() || real::fstat(fds[0]).is_ok_and(|st| st.st_nlink > 0) && followed_there(o, fds[0], old, new));
+            !stays || o.is_shared() && new.generations[new.lead.index()] != old.generations[new.lead.index()] && crate::handoff::moved_by_another(fds[0])
         })
         .collect();
     // What each file shows as its identity before any moves (see identity.rs): opens of one

@@ -1761,6 +1761,61 @@ fn writers_sharing_one_fd_keep_every_line_as_the_lead_moves() {
     s.assert_identical();
 }
 
+/// A process sharing a file description that sleeps through its lead leaving and coming
+/// back writes where the others took the description, as natively: after the line they
+/// wrote last, over none of theirs. Before fb14ac1 a sleeper through `disable primary` and a
+/// `dirty` enable stayed on the original description, at the position it had when the lead
+/// left, and its line overwrote one the others wrote while the member was out; through a
+/// `newer` enable (the member rewritten in place, the sleeper's file still at its name), or
+/// through two such cycles (it took the first description the others left on the file,
+/// not the last), it did until the next commit.
+#[test]
+fn a_sharer_asleep_through_a_disable_and_enable_of_the_lead_writes_after_the_others() {
+    let cycle = |update| [vec!["disable", "primary"], vec!["enable", "primary", "--update", update]];
+    for update in ["dirty", "newer", "all"] {
+        sharer_asleep_through(&cycle(update));
+    }
+    let secondary = [vec!["disable", "secondary"], vec!["enable", "secondary"]];
+    sharer_asleep_through(&[cycle("dirty").as_slice(), &secondary, &cycle("newer")].concat());
+    sharer_asleep_through(&[cycle("dirty").as_slice(), &[vec!["disable", "primary"]]].concat());
+}
+
+/// A python process and its forked child share one description: the parent writes a line
+/// after each of `steps`, the child sleeps through them all, then writes one.
+fn sharer_asleep_through(steps: &[Vec<&str>]) {
+    use std::io::{BufRead, BufReader, Write};
+    let s = ShadowSet::new();
+    let py = "import os, sys\n\
+        steps = int(sys.argv[1])\n\
+        fd = os.open('/shadow/log', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)\n\
+        r, w = os.pipe()\n\
+        child = os.fork()\n\
+        if child == 0:\n\
+        \x20   os.read(r, 1); os.write(fd, b'child line\\n'); os._exit(0)\n\
+        for n in range(steps + 1):\n\
+        \x20   os.write(fd, b'parent line %d\\n' % n)\n\
+        \x20   if n < steps: print('ready', flush=True); sys.stdin.readline()\n\
+        os.write(w, b'x'); os.waitpid(child, 0)\n\
+        os.write(fd, b'parent line last\\n')\n\
+        print('done', flush=True)\n";
+    let mut child = s.command("python3").args(["-c", py, &steps.len().to_string()]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for step in steps {
+        assert_eq!(lines.next().map(Result::unwrap).as_deref(), Some("ready"));
+        s.ctl_ok(step);
+        writeln!(stdin, "go").unwrap();
+    }
+    assert_eq!(lines.next().map(Result::unwrap).as_deref(), Some("done"));
+    assert!(child.wait().unwrap().success());
+    if let ["disable", member] = steps.last().unwrap().as_slice() {
+        s.ctl_ok(&["enable", member]);
+    }
+    let want: String = (0..=steps.len()).map(|n| format!("parent line {n}\n")).chain(["child line\n".into(), "parent line last\n".into()]).collect();
+    assert_eq!(String::from_utf8(s.read("log")).unwrap(), want, "through {steps:?}");
+    s.assert_identical();
+}
+
 /// Files with no name keep their bytes through member changes: an O_TMPFILE file (which a
 /// program may still link into the tree) and a file whose last name was removed. Before,
 /// any member change, `disable secondary` too, made the O_TMPFILE fd a new, empty file (its
