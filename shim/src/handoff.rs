@@ -37,19 +37,26 @@ struct Kept {
     before: AtomicI32,
     after: AtomicI32,
     /// The epoch of the move: kept until every process of the set has taken it up, or
-    /// `KEPT_MS` after `since` (members::coarse_ms).
+    /// `KEPT_MS` after `since` (members::coarse_ms) once the description before is on a
+    /// member no longer written.
     epoch: AtomicU64,
     since: AtomicU64,
+    /// Where the description before is (`members::tree_of`; 0: not known).
+    tree: AtomicU64,
 }
 
-/// How long a move stays published at most: a process of the set that sleeps longer (an
-/// idle daemon) must not keep every other's fds, on files of a member taken out of
-/// service, open for ever. One that shares the description and wakes later opens its own,
-/// from where the writes got to.
+/// How long a move stays published at most where the description before is on a member
+/// taken out of service: a process of the set that sleeps longer (an idle daemon) must not
+/// keep every other's fds there open for ever. One that shares the description and wakes
+/// later opens its own, from where the writes had got to. On a member still written the
+/// move stays published until every process has taken it up: a shell asleep in `wait`
+/// through a disable and enable of the primary (`{ echo start; make; echo end; } > log`)
+/// took up the move after 10 s from a description left where the writes were then, and
+/// its line overwrote what `make` wrote after.
 const KEPT_MS: u64 = 10_000;
 
 #[allow(clippy::declare_interior_mutable_const)]
-const FREE: Kept = Kept { entry: AtomicUsize::new(usize::MAX), before: AtomicI32::new(-1), after: AtomicI32::new(-1), epoch: AtomicU64::new(0), since: AtomicU64::new(0) };
+const FREE: Kept = Kept { entry: AtomicUsize::new(usize::MAX), before: AtomicI32::new(-1), after: AtomicI32::new(-1), epoch: AtomicU64::new(0), since: AtomicU64::new(0), tree: AtomicU64::new(0) };
 static KEPT: [Kept; KEPT_MAX] = [FREE; KEPT_MAX];
 /// Whether some of `KEPT` is in use: every hook looks at this alone.
 static PENDING: AtomicBool = AtomicBool::new(false);
@@ -186,9 +193,10 @@ pub fn moved_by_another(fd: c_int) -> bool {
     take_over(fd, None, |_| true).map(real::close).is_some()
 }
 
-/// The claimed move is made: the description after is `after`, taken up in `epoch`;
-/// published for the other processes that share the description.
-pub fn publish(claim: Claim, after: c_int, epoch: u64) {
+/// The claimed move is made: the description after is `after`, taken up in `epoch`, the
+/// one before on `tree` (`members::tree_of`, 0: not known); published for the other
+/// processes that share the description.
+pub fn publish(claim: Claim, after: c_int, epoch: u64, tree: u64) {
     let place = &KEPT[claim.place];
     let Ok(a) = crate::ocb::dup_internal(after) else { return abandon(claim) };
     let me = own_pid();
@@ -198,6 +206,7 @@ pub fn publish(claim: Claim, after: c_int, epoch: u64) {
     place.after.store(a, Ordering::SeqCst);
     place.epoch.store(epoch, Ordering::SeqCst);
     place.since.store(crate::members::coarse_ms(), Ordering::SeqCst);
+    place.tree.store(tree, Ordering::SeqCst);
     place.entry.store(claim.entry, Ordering::SeqCst);
     PENDING.store(true, Ordering::SeqCst);
     OWNER.store(me, Ordering::SeqCst);
@@ -248,7 +257,7 @@ pub fn retire_due() {
     let registry = &crate::members::shared().registry;
     let mut left = false;
     for k in KEPT.iter().filter(|k| k.entry.load(Ordering::SeqCst) != usize::MAX) {
-        let old = now.saturating_sub(k.since.load(Ordering::SeqCst)) > KEPT_MS;
+        let old = now.saturating_sub(k.since.load(Ordering::SeqCst)) > KEPT_MS && !crate::members::tree_written(k.tree.load(Ordering::SeqCst));
         if k.entry.load(Ordering::SeqCst) < HANDOFF_ENTRIES && (old || registry.all_seen(k.epoch.load(Ordering::SeqCst))) {
             end(k, true);
         } else {
@@ -261,15 +270,17 @@ pub fn retire_due() {
 /// Ends a published move: the entry first (a process taking it over checks it is still
 /// there after it took the fd), then the fds (`close`; not at exit, which closes them,
 /// and where the fd table's lock must not be waited for), keeping the process's POSIX
-/// locks on their files. The description before is set at the position of the
-/// description after, for a process that opens its own later.
+/// locks on their files. The description before is set at the position of the last
+/// description this process moved it on to (the one after, or where a later move of that
+/// one took it: the one after had been left at an old position), for a process that
+/// opens its own later.
 fn end(k: &Kept, close: bool) {
     let i = k.entry.load(Ordering::SeqCst);
     if i >= HANDOFF_ENTRIES || k.entry.compare_exchange(i, usize::MAX, Ordering::SeqCst, Ordering::SeqCst).is_err() {
         return;
     }
     let (b, a) = (k.before.load(Ordering::SeqCst), k.after.load(Ordering::SeqCst));
-    if let Ok(pos) = real::lseek(a, 0, libc::SEEK_CUR) {
+    if let Ok(pos) = real::lseek(latest(a), 0, libc::SEEK_CUR) {
         let _ = real::lseek(b, pos, libc::SEEK_SET);
     }
     let pid = crate::members::shared().registry.handoff(i)[0];
@@ -278,6 +289,20 @@ fn end(k: &Kept, close: bool) {
         crate::hooks::lock::close_keeping_locks(b, None);
         crate::hooks::lock::close_keeping_locks(a, None);
     }
+}
+
+/// The last description this process's published moves took `desc` on to (allocation-free).
+fn latest(desc: c_int) -> c_int {
+    let me = own_pid();
+    let mut cur = desc;
+    for _ in 0..KEPT_MAX {
+        let next = KEPT.iter().filter(|k| k.entry.load(Ordering::SeqCst) < HANDOFF_ENTRIES).find(|k| real::same_description(me, cur, me, k.before.load(Ordering::SeqCst)));
+        match next {
+            Some(k) => cur = k.after.load(Ordering::SeqCst),
+            None => break,
+        }
+    }
+    cur
 }
 
 /// At exit (`_exit` too: allocation-free), or before an exec (`close`: the exec would

@@ -178,6 +178,21 @@ pub fn view_now() -> Option<Arc<View>> {
     VIEW.try_read().ok()?.clone()
 }
 
+/// Where member `m`'s files of `v` lie (the member and its directory) as one number, never
+/// 0: a description of the shim's own there is kept while the tree is still written.
+pub fn tree_of(v: &View, m: Member) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (m.index(), &v.dirs[m.index()]).hash(&mut h);
+    h.finish().max(1)
+}
+
+/// Whether `tree` (`tree_of`) is one of the trees being written now.
+pub fn tree_written(tree: u64) -> bool {
+    let v = view();
+    tree != 0 && v.written().any(|m| tree_of(&v, m) == tree)
+}
+
 pub fn shared() -> &'static Shared {
     &set::get().shared
 }
@@ -1301,7 +1316,7 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
     }
     // Published once it has its position: another process may take it at once.
     if let Some(claim) = claim {
-        crate::handoff::publish(claim, desc, epoch);
+        crate::handoff::publish(claim, desc, epoch, tree_of(old, old.lead));
     }
     let before = real::fstat(first);
     match put_in_place(desc, fds) {
@@ -1453,7 +1468,7 @@ pub fn move_to_lead(v: &View, fd: c_int, rel: &[u8], status: c_int) -> Res<()> {
         give_position(desc, pos, status);
     }
     if let Some(claim) = claim {
-        crate::handoff::publish(claim, desc, APPLIED.load(Ordering::SeqCst));
+        crate::handoff::publish(claim, desc, APPLIED.load(Ordering::SeqCst), 0);
     }
     let r = put_in_place(desc, &[fd]);
     let _ = real::close(desc);

@@ -1773,20 +1773,30 @@ fn writers_sharing_one_fd_keep_every_line_as_the_lead_moves() {
 fn a_sharer_asleep_through_a_disable_and_enable_of_the_lead_writes_after_the_others() {
     let cycle = |update| [vec!["disable", "primary"], vec!["enable", "primary", "--update", update]];
     for update in ["dirty", "newer", "all"] {
-        sharer_asleep_through(&cycle(update));
+        sharer_asleep_through(&cycle(update), 0);
     }
     let secondary = [vec!["disable", "secondary"], vec!["enable", "secondary"]];
-    sharer_asleep_through(&[cycle("dirty").as_slice(), &secondary, &cycle("newer")].concat());
-    sharer_asleep_through(&[cycle("dirty").as_slice(), &[vec!["disable", "primary"]]].concat());
+    sharer_asleep_through(&[cycle("dirty").as_slice(), &secondary, &cycle("newer")].concat(), 0);
+    sharer_asleep_through(&[cycle("dirty").as_slice(), &[vec!["disable", "primary"]]].concat(), 0);
+}
+
+/// The same for a sharer asleep longer than a move's publication lasted (a shell in `wait`
+/// while `make` writes the log): before, the move was withdrawn after 10 s, and the sleeper
+/// opened a description of its own at the position the others' had then, over the lines
+/// they wrote after.
+#[test]
+fn a_sharer_asleep_long_through_a_disable_and_enable_of_the_lead_writes_after_the_others() {
+    sharer_asleep_through(&[vec!["disable", "primary"], vec!["enable", "primary"]], 11);
 }
 
 /// A python process and its forked child share one description: the parent writes a line
-/// after each of `steps`, the child sleeps through them all, then writes one.
-fn sharer_asleep_through(steps: &[Vec<&str>]) {
+/// after each of `steps` (and one more after `nap` seconds), the child sleeps through them
+/// all, then writes one.
+fn sharer_asleep_through(steps: &[Vec<&str>], nap: u32) {
     use std::io::{BufRead, BufReader, Write};
     let s = ShadowSet::new();
     let py = "import os, sys\n\
-        steps = int(sys.argv[1])\n\
+        steps, nap = int(sys.argv[1]), int(sys.argv[2])\n\
         fd = os.open('/shadow/log', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)\n\
         r, w = os.pipe()\n\
         child = os.fork()\n\
@@ -1795,10 +1805,11 @@ fn sharer_asleep_through(steps: &[Vec<&str>]) {
         for n in range(steps + 1):\n\
         \x20   os.write(fd, b'parent line %d\\n' % n)\n\
         \x20   if n < steps: print('ready', flush=True); sys.stdin.readline()\n\
+        if nap: import time; time.sleep(nap); os.write(fd, b'parent line after the nap\\n')\n\
         os.write(w, b'x'); os.waitpid(child, 0)\n\
         os.write(fd, b'parent line last\\n')\n\
         print('done', flush=True)\n";
-    let mut child = s.command("python3").args(["-c", py, &steps.len().to_string()]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = s.command("python3").args(["-c", py, &steps.len().to_string(), &nap.to_string()]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     for step in steps {
@@ -1811,7 +1822,8 @@ fn sharer_asleep_through(steps: &[Vec<&str>]) {
     if let ["disable", member] = steps.last().unwrap().as_slice() {
         s.ctl_ok(&["enable", member]);
     }
-    let want: String = (0..=steps.len()).map(|n| format!("parent line {n}\n")).chain(["child line\n".into(), "parent line last\n".into()]).collect();
+    let napped = (nap > 0).then(|| "parent line after the nap\n".to_string());
+    let want: String = (0..=steps.len()).map(|n| format!("parent line {n}\n")).chain(napped).chain(["child line\n".into(), "parent line last\n".into()]).collect();
     assert_eq!(String::from_utf8(s.read("log")).unwrap(), want, "through {steps:?}");
     s.assert_identical();
 }
