@@ -1228,7 +1228,9 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
     let follower_became_lead = handed.is_none() && (follower_fits || orphaned) && taken.is_some();
     let replacement = match (handed, taken.filter(|_| follower_fits || orphaned)) {
         (Some(d), _) => {
-            taken.map(|t| crate::hooks::lock::close_keeping_locks(t, None));
+            if let Some(t) = taken {
+                crate::hooks::lock::close_keeping_locks(t, None);
+            }
             Ok(d)
         }
         (None, Some(sfd)) => Ok(sfd),
@@ -1253,7 +1255,9 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
     let desc = match replacement {
         Ok(d) => d,
         Err(e) => {
-            claim.map(crate::handoff::abandon);
+            if let Some(c) = claim {
+                crate::handoff::abandon(c);
+            }
             // Its fd stays where it is.
             if !nameless_for_good(ocb, first, e) {
                 ocb.mark_insecure("switch to the new lead member", e);
@@ -1333,7 +1337,9 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
             }
         }
         Err(e) => {
-            kept.map(|k| crate::hooks::lock::close_keeping_locks(k, Some(first)));
+            if let Some(k) = kept {
+                crate::hooks::lock::close_keeping_locks(k, Some(first));
+            }
             ocb.mark_insecure("switch to the new lead member", e);
             ocb::close_internal(desc);
             return false;
@@ -1460,7 +1466,9 @@ pub fn move_to_lead(v: &View, fd: c_int, rel: &[u8], status: c_int) -> Res<()> {
     let desc = match handed.map_or_else(|| sp.at(v, v.lead).and_then(|at| real::openat(at.fd, &at.path, flags, 0)), Ok) {
         Ok(d) => d,
         Err(e) => {
-            claim.map(crate::handoff::abandon);
+            if let Some(c) = claim {
+                crate::handoff::abandon(c);
+            }
             return Err(e);
         }
     };

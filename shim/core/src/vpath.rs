@@ -101,7 +101,7 @@ pub fn first_name(path: &[u8]) -> &[u8] {
 /// The last component of a path, trailing slashes aside (`.` and `..` included: the
 /// kernel answers a removal or rename of those itself); empty for `/` or an empty path.
 pub fn last_component(path: &[u8]) -> &[u8] {
-    path.split(|&b| b == b'/').filter(|c| !c.is_empty()).next_back().unwrap_or(b"")
+    path.split(|&b| b == b'/').rfind(|c| !c.is_empty()).unwrap_or(b"")
 }
 
 /// For each proper ancestor directory of `prefix`, the name of the component that leads from

@@ -454,7 +454,7 @@ unsafe fn ioctl_core(ocb: &Ocb, fd: c_int, req: libc::c_ulong, arg: *mut c_void)
                             ocb.mark_insecure(&format!("ioctl {req:#x} changed the file on the lead only"), Errno(libc::EOPNOTSUPP));
                         }
                         // The member away gets the lead's file when it comes back.
-                        None => crate::members::record_change(crate::members::Changed::Open { ocb: &ocb, fd: Some(fd), once: false }),
+                        None => crate::members::record_change(crate::members::Changed::Open { ocb, fd: Some(fd), once: false }),
                     }
                 }
             }

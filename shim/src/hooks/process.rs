@@ -239,7 +239,7 @@ unsafe fn env_with_shim(envp: *const *const c_char, extra: Vec<CString>, loader:
             has_lib = true;
             // Libraries under the prefix are the lead's files to the loader, which cannot
             // see the prefix (before, it ignored them: "cannot be preloaded").
-            let real = paths_in_members(v, &[b':', b' '], b"");
+            let real = paths_in_members(v, b": ", b"");
             let preload = real.as_deref().unwrap_or(v);
             if preload.split(|&b| b == b':' || b == b' ').any(|x| x == lib.to_bytes()) {
                 if real.is_none() {
@@ -291,7 +291,7 @@ unsafe fn env_with_shim(envp: *const *const c_char, extra: Vec<CString>, loader:
 /// A library search path with its directories under the prefix replaced by the lead
 /// member's, or `None` when it names none.
 fn library_path_in_members(v: &[u8]) -> Option<Vec<u8>> {
-    paths_in_members(v, &[b':', b';'], b".")
+    paths_in_members(v, b":;", b".")
 }
 
 /// A list of paths (split at any of `separators`, joined again with ':') with those under
