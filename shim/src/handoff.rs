@@ -45,14 +45,13 @@ struct Kept {
     tree: AtomicU64,
 }
 
-/// How long a move stays published at most where the description before is on a member
-/// taken out of service: a process of the set that sleeps longer (an idle daemon) must not
-/// keep every other's fds there open for ever. One that shares the description and wakes
-/// later opens its own, from where the writes had got to. On a member still written the
-/// move stays published until every process has taken it up: a shell asleep in `wait`
-/// through a disable and enable of the primary (`{ echo start; make; echo end; } > log`)
-/// took up the move after 10 s from a description left where the writes were then, and
-/// its line overwrote what `make` wrote after.
+/// A move stays published until every process of the set has taken it up: a shell asleep
+/// in `wait` while the lead left (`{ echo start; make; echo end; } > log`) that took it up
+/// after the publication had ended opened a description of its own where the writes were
+/// then, and its line overwrote what `make` wrote after. Where the description before is
+/// on a member taken out of service, after this long it ends unless a process that has
+/// not taken it up holds that description (then the member is held anyway): an idle
+/// process of the set (a daemon) must not keep every other's fds there open for ever.
 const KEPT_MS: u64 = 10_000;
 
 #[allow(clippy::declare_interior_mutable_const)]
@@ -257,14 +256,27 @@ pub fn retire_due() {
     let registry = &crate::members::shared().registry;
     let mut left = false;
     for k in KEPT.iter().filter(|k| k.entry.load(Ordering::SeqCst) != usize::MAX) {
-        let old = now.saturating_sub(k.since.load(Ordering::SeqCst)) > KEPT_MS && !crate::members::tree_written(k.tree.load(Ordering::SeqCst));
-        if k.entry.load(Ordering::SeqCst) < HANDOFF_ENTRIES && (old || registry.all_seen(k.epoch.load(Ordering::SeqCst))) {
+        let epoch = k.epoch.load(Ordering::SeqCst);
+        let old = now.saturating_sub(k.since.load(Ordering::SeqCst)) > KEPT_MS && !crate::members::tree_written(k.tree.load(Ordering::SeqCst)) && !held_by_a_sleeper(k, epoch, now);
+        if k.entry.load(Ordering::SeqCst) < HANDOFF_ENTRIES && (old || registry.all_seen(epoch)) {
             end(k, true);
         } else {
             left = true;
         }
     }
     PENDING.store(left, Ordering::SeqCst);
+}
+
+/// Whether a process that has not taken up `epoch` holds the description before of `k`
+/// (looked for in its fds, once a second at most: `since` moves on).
+fn held_by_a_sleeper(k: &Kept, epoch: u64, now: u64) -> bool {
+    let me = own_pid();
+    let b = k.before.load(Ordering::SeqCst);
+    let held = crate::members::shared().registry.unseen(epoch).filter(|&p| p != me).any(|p| real::fds_of_process(p, |fd| real::same_description(me, b, p, fd)));
+    if held {
+        k.since.store(now - KEPT_MS + 1000, Ordering::SeqCst);
+    }
+    held
 }
 
 /// Ends a published move: the entry first (a process taking it over checks it is still

@@ -604,11 +604,24 @@ pub fn readlink(path: &CStr) -> Res<Vec<u8>> {
 /// The name of an entry of the directory open at `dir` whose inode is `ino` (getdents64,
 /// which the shim does not hook; `.` and `..` never answer).
 pub fn entry_of_inode(dir: c_int, ino: u64) -> Option<Vec<u8>> {
+    let mut named = None;
+    find_entry(dir, |i, name| {
+        let hit = i == ino && name != b"." && name != b"..";
+        if hit {
+            named = Some(name.to_vec());
+        }
+        hit
+    });
+    named
+}
+/// Gives `each` the entries of the directory open at `dir` (inode, name), from its
+/// position, until it answers true: whether one did (getdents64, allocation-free).
+fn find_entry(dir: c_int, mut each: impl FnMut(u64, &[u8]) -> bool) -> bool {
     let mut buf = [0u8; 8192];
     loop {
         let n = unsafe { raw::syscall(libc::SYS_getdents64, dir as c_long, buf.as_mut_ptr() as c_long, buf.len() as c_long, 0, 0, 0) };
         if n <= 0 {
-            return None;
+            return false;
         }
         let mut at = 0;
         while at + 19 < n as usize {
@@ -617,12 +630,27 @@ pub fn entry_of_inode(dir: c_int, ino: u64) -> Option<Vec<u8>> {
             let len = u16::from_ne_bytes([rec[16], rec[17]]) as usize;
             let name = &rec[19..len.min(rec.len())];
             let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
-            if u64::from_ne_bytes(rec[..8].try_into().ok()?) == ino && name != b"." && name != b".." {
-                return Some(name.to_vec());
+            if each(u64::from_ne_bytes([rec[0], rec[1], rec[2], rec[3], rec[4], rec[5], rec[6], rec[7]]), name) {
+                return true;
             }
             at += len.max(1);
         }
     }
+}
+/// Whether one of process `pid`'s fds is `found` (read from /proc/PID/fd, allocation-free).
+pub fn fds_of_process(pid: u32, found: impl Fn(c_int) -> bool) -> bool {
+    let mut path = [0u8; 32];
+    let mut w = std::io::Cursor::new(&mut path[..]);
+    if std::io::Write::write_fmt(&mut w, format_args!("/proc/{pid}/fd\0")).is_err() {
+        return false;
+    }
+    let dir = unsafe { raw::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0) };
+    if dir < 0 {
+        return false;
+    }
+    let hit = find_entry(dir, |_, name| std::str::from_utf8(name).ok().and_then(|s| s.parse().ok()).is_some_and(&found));
+    unsafe { raw::close(dir) };
+    hit
 }
 pub fn getcwd() -> Res<Vec<u8>> {
     let mut buf = PathSpace::uninit();

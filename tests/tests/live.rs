@@ -1781,12 +1781,53 @@ fn a_sharer_asleep_through_a_disable_and_enable_of_the_lead_writes_after_the_oth
 }
 
 /// The same for a sharer asleep longer than a move's publication lasted (a shell in `wait`
-/// while `make` writes the log): before, the move was withdrawn after 10 s, and the sleeper
-/// opened a description of its own at the position the others' had then, over the lines
-/// they wrote after.
+/// while `make` writes the log), through a disable and enable of the lead or a disable
+/// alone: before, the move was withdrawn after 10 s, and the sleeper opened a description of
+/// its own at the position the others' had then, over the lines they wrote after.
 #[test]
 fn a_sharer_asleep_long_through_a_disable_and_enable_of_the_lead_writes_after_the_others() {
     sharer_asleep_through(&[vec!["disable", "primary"], vec!["enable", "primary"]], 11);
+    sharer_asleep_through(&[vec!["disable", "primary"]], 11);
+}
+
+/// A move published for processes sharing a description does not keep fds on a disabled
+/// member for ever because some process of the set that does not share it sleeps (an idle
+/// daemon): after 10 s the publisher lets the disabled member's file go.
+#[test]
+fn a_published_move_lets_a_disabled_member_go_while_only_processes_that_do_not_share_it_sleep() {
+    use std::io::{BufRead, BufReader, Write};
+    let s = ShadowSet::new();
+    let mut idle = s.command("sleep").arg("60").spawn().unwrap();
+    let py = "import os, sys, time\n\
+        fd = os.open('/shadow/log', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)\n\
+        r, w = os.pipe()\n\
+        child = os.fork()\n\
+        if child == 0:\n\
+        \x20   os.read(r, 1); os.write(fd, b'child line\\n'); os._exit(0)\n\
+        print('ready', flush=True); sys.stdin.readline()\n\
+        os.write(fd, b'parent line\\n'); os.write(w, b'x'); os.waitpid(child, 0)\n\
+        time.sleep(11); os.write(fd, b'parent line after the nap\\n')\n\
+        print('napped', flush=True); sys.stdin.readline()\n";
+    let mut child = s.command("python3").args(["-c", py]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().map(Result::unwrap).as_deref(), Some("ready"));
+    s.ctl_ok(&["disable", "primary"]);
+    writeln!(stdin, "go").unwrap();
+    assert_eq!(lines.next().map(Result::unwrap).as_deref(), Some("napped"));
+    // Its fds as the kernel has them (the shim shows a program its own paths, not the shim's fds).
+    let fds = fs::read_dir(format!("/proc/{}/fd", child.id())).unwrap();
+    let held: Vec<String> = fds.filter_map(|e| fs::read_link(e.ok()?.path()).ok()).map(|t| t.to_string_lossy().into_owned()).collect();
+    writeln!(stdin, "go").unwrap();
+    assert!(child.wait().unwrap().success());
+    let primary = s.primary().to_string_lossy().into_owned();
+    assert!(!held.iter().any(|t| t.starts_with(&primary)), "the publisher still holds the disabled primary's files: {held:?}");
+    assert!(held.iter().any(|t| t.ends_with("secondary/log")), "the program's fd is not on the secondary's file: {held:?}");
+    let _ = idle.kill();
+    let _ = idle.wait();
+    s.ctl_ok(&["enable", "primary"]);
+    assert_eq!(s.read("log"), b"parent line\nchild line\nparent line after the nap\n");
+    s.assert_identical();
 }
 
 /// A python process and its forked child share one description: the parent writes a line

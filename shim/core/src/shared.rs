@@ -471,10 +471,15 @@ impl Registry {
 
     /// Whether every live process of the set has taken up `epoch` (or a later one).
     pub fn all_seen(&self, epoch: u64) -> bool {
-        (0..self.high()).all(|i| {
+        self.unseen(epoch).next().is_none()
+    }
+
+    /// The live processes of the set that have not taken up `epoch` yet.
+    pub fn unseen(&self, epoch: u64) -> impl Iterator<Item = u32> + '_ {
+        (0..self.high()).filter_map(move |i| {
             let s = self.slot(i);
             let pid = s.pid.load(Ordering::SeqCst);
-            pid == 0 || s.seen_epoch.load(Ordering::SeqCst) >= epoch || !process_alive(pid)
+            (pid != 0 && s.seen_epoch.load(Ordering::SeqCst) < epoch && process_alive(pid)).then_some(pid)
         })
     }
 
