@@ -1127,8 +1127,12 @@ fn apply(old: &View, new: &View, epoch: u64) {
     // The program's locks, read for every file before any moves (a close of one fd of a
     // file, the shim's own too, drops every POSIX lock the process holds on it), to be
     // taken on the files it holds after: a new lead's, a follower's reopened.
-    let changed = crate::hooks::lock::seen() && (lead_moved(old, new) || old.follower != new.follower || new.follower.is_some_and(renewed));
-    let held: Vec<Vec<crate::hooks::lock::Held>> = by_ocb.iter().map(|(_, fds)| if changed { crate::hooks::lock::held_by(fds[0]) } else { Vec::new() }).collect();
+    // A description other processes share may hold a lock one of them took (`( flock -x 9;
+    // … ) 9>>lock`: flock(1) took it and is gone), which this process never asked for: before,
+    // its `disable primary` moved the program's fd onto the follower's file without it, and
+    // another process was granted the lock there.
+    let changed = lead_moved(old, new) || old.follower != new.follower || new.follower.is_some_and(renewed);
+    let held: Vec<Vec<crate::hooks::lock::Held>> = by_ocb.iter().map(|(o, fds)| if changed && (crate::hooks::lock::seen() || o.is_shared()) { crate::hooks::lock::held_by(fds[0]) } else { Vec::new() }).collect();
     for ((((ocb, fds), &lead_moved), held), &shown) in by_ocb.iter().zip(&moving).zip(&held).zip(&shown) {
         // Another lead file only where the lead is another member or tree, or the same one
         // rewritten under the file (a resync after it was out replaced it: the program's

@@ -2212,6 +2212,54 @@ fn a_flock_holder_whose_child_execs_after_a_lead_move_keeps_its_lock_unreported(
     s.assert_identical();
 }
 
+/// A shell holding a flock that flock(1) took through its description (`exec 9>>req; flock
+/// -x 9`), with a subshell asleep through the lead moving that writes first, keeps the lock
+/// on the new lead, unreported. Before, the shell had never locked anything itself, so its
+/// move read no locks to take again: after `disable primary` its fd was on the secondary's
+/// file without the lock (flock(1)'s copy there went with it), and another process was
+/// granted it.
+#[test]
+fn a_shell_keeps_the_flock_flock1_took_for_it_through_lead_moves() {
+    for steps in [&[&["disable", "primary"][..], &["enable", "primary"]][..], &[&["disable", "primary"]], &[&["disable", "primary"], &["enable", "primary", "--update", "all"]]] {
+        shell_flock_holder_through(steps);
+    }
+}
+
+fn shell_flock_holder_through(steps: &[&[&str]]) {
+    use std::io::{BufRead, Write};
+    let s = ShadowSet::new();
+    let fifo = s.dir.path().join("fifo");
+    let sh = format!("exec 9>>/shadow/req; flock -x 9; printf x >&9; mkfifo {f}; ( read l < {f}; printf c >&9 ) & echo locked; read l; echo go > {f}; wait; printf y >&9; echo wrote; read l", f = fifo.display());
+    let mut h = KillOnDrop(s.command("bash").args(["-c", &sh]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap());
+    let mut hout = std::io::BufReader::new(h.0.stdout.take().unwrap());
+    let mut hin = h.0.stdin.take().unwrap();
+    let mut line = String::new();
+    hout.read_line(&mut line).unwrap();
+    assert_eq!(line, "locked\n");
+    for step in steps {
+        s.ctl_ok(step);
+    }
+    writeln!(hin, "go").unwrap();
+    line.clear();
+    hout.read_line(&mut line).unwrap();
+    assert_eq!(line, "wrote\n");
+    let asker = "import os, fcntl\n\
+        fd = os.open('/shadow/req', os.O_RDWR)\n\
+        try:\n\
+        \x20   fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); print('granted')\n\
+        except BlockingIOError: print('refused')\n";
+    let out = s.command("python3").args(["-c", asker]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "refused\n", "through {steps:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(!s.history().contains("lock:"), "through {steps:?}: {}", s.history());
+    writeln!(hin, "end").unwrap();
+    assert!(h.0.wait().unwrap().success());
+    if steps.len() == 1 {
+        s.ctl_ok(&["enable", "primary"]);
+    }
+    assert_eq!(s.read("req"), b"xcy", "through {steps:?}");
+    s.assert_identical();
+}
+
 /// A process asleep through a whole outage (`disable`, then `enable` of the same member)
 /// holds on to what natively it holds, whatever programs renamed or replaced meanwhile:
 /// the file an editor's save replaced (its write goes to the old file, no name left), a
