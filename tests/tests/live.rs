@@ -2199,17 +2199,22 @@ fn a_flock_holder_whose_child_execs_after_a_lead_move_keeps_its_lock_unreported(
     let mut line = String::new();
     hout.read_line(&mut line).unwrap();
     assert_eq!(line, "wrote\n");
+    assert_refused_unreported(&s, "");
+    writeln!(hin, "end").unwrap();
+    assert!(h.0.wait().unwrap().success());
+    s.assert_identical();
+}
+
+/// Another process asking for `/shadow/req`'s flock is refused, and no lock was reported.
+fn assert_refused_unreported(s: &ShadowSet, case: &str) {
     let asker = "import os, fcntl\n\
         fd = os.open('/shadow/req', os.O_RDWR)\n\
         try:\n\
         \x20   fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); print('granted')\n\
         except BlockingIOError: print('refused')\n";
     let out = s.command("python3").args(["-c", asker]).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "refused\n", "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!s.history().contains("lock:"), "{}", s.history());
-    writeln!(hin, "end").unwrap();
-    assert!(h.0.wait().unwrap().success());
-    s.assert_identical();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "refused\n", "{case}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(!s.history().contains("lock:"), "{case}: {}", s.history());
 }
 
 /// A shell holding a flock that flock(1) took through its description (`exec 9>>req; flock
@@ -2243,14 +2248,7 @@ fn shell_flock_holder_through(steps: &[&[&str]]) {
     line.clear();
     hout.read_line(&mut line).unwrap();
     assert_eq!(line, "wrote\n");
-    let asker = "import os, fcntl\n\
-        fd = os.open('/shadow/req', os.O_RDWR)\n\
-        try:\n\
-        \x20   fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); print('granted')\n\
-        except BlockingIOError: print('refused')\n";
-    let out = s.command("python3").args(["-c", asker]).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "refused\n", "through {steps:?}: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(!s.history().contains("lock:"), "through {steps:?}: {}", s.history());
+    assert_refused_unreported(&s, &format!("through {steps:?}"));
     writeln!(hin, "end").unwrap();
     assert!(h.0.wait().unwrap().success());
     if steps.len() == 1 {
