@@ -1,7 +1,10 @@
 //! Adoption of fds that point into the primary and that the shim did not open: inherited by
 //! a new program image (after exec, system, popen, posix_spawn) or received from another
-//! process. Since the secondary is always written at the primary's offset, reopening the
-//! secondary file is all the hand-over there is.
+//! process. Since the secondary is always written at the primary's offset, the follower's
+//! file opened by name is all the hand-over there is, but for a new image whose old one
+//! kept its follower's fds across exec: those are taken as they are, one description with
+//! the old image's and any other sharer's, as the lead's (its flock and OFD locks stay
+//! the description's).
 
 use crate::fdtable;
 use crate::hooks::open::{adopt_with_stat, Twin};
@@ -16,27 +19,48 @@ pub fn parse_fdinfo_flags(fdinfo: &str) -> Option<c_int> {
     c_int::from_str_radix(line.trim(), 8).ok()
 }
 
-pub fn adopt_inherited_fds() {
-    adopt_open_fds(|_| true);
+/// At start-up: every fd into a member, the follower's fds the old image kept across exec
+/// (`carried`: program fd, follower fd) taken as the follower's where they still fit.
+pub fn adopt_inherited_fds(carried: &[(c_int, c_int)]) {
+    let used = adopt_open_fds(|_| true, carried);
+    for &(_, sfd) in carried {
+        if !used.contains(&sfd) {
+            crate::hooks::lock::close_keeping_locks(sfd, None);
+        }
+    }
 }
 
 /// In a fork child whose parent had a thread opening a file without the fork lock (see
 /// `boundary::waiting`): an fd that open made just before the fork is
 /// the child's too, unlinked; it is adopted as an inherited one.
 pub fn adopt_untracked_fds() {
-    adopt_open_fds(|fd| fdtable::get(fd).is_none() && !fdtable::is_node(fd));
+    adopt_open_fds(|fd| fdtable::get(fd).is_none() && !fdtable::is_node(fd), &[]);
 }
 
-fn adopt_open_fds(wanted: impl Fn(c_int) -> bool) {
-    let Ok(entries) = std::fs::read_dir("/proc/thread-self/fd") else { return };
+/// The carried follower's fds taken (see `adopt_inherited_fds`).
+fn adopt_open_fds(wanted: impl Fn(c_int) -> bool, carried: &[(c_int, c_int)]) -> Vec<c_int> {
+    let Ok(entries) = std::fs::read_dir("/proc/thread-self/fd") else { return Vec::new() };
     let fds: Vec<c_int> = entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
     let view = crate::members::view();
+    let mut used = Vec::new();
     for fd in fds {
         // The shim's own member roots and cwd handles point into the lead too.
         if !fdtable::is_internal(fd) && wanted(fd) {
-            adopt_fd(&view, fd);
+            let follower = carried.iter().find(|&&(p, _)| p == fd).map(|&(_, s)| Carried { fd: s, first: !used.contains(&s) });
+            if adopt_fd(&view, fd, follower) {
+                used.extend(follower.map(|c| c.fd));
+            }
         }
     }
+    used
+}
+
+/// A follower's fd the old image kept across exec for an inherited fd; `first`: none of
+/// the new image's opens has it yet (a later one gets a copy).
+#[derive(Clone, Copy)]
+pub struct Carried {
+    fd: c_int,
+    first: bool,
 }
 
 /// Fds into the lead the shim did not open are adopted as inherited ones: passed by another
@@ -45,32 +69,35 @@ fn adopt_open_fds(wanted: impl Fn(c_int) -> bool) {
 pub fn adopt_fds(fds: &[c_int]) {
     let view = crate::members::view();
     for &fd in fds {
-        adopt_fd(&view, fd);
+        adopt_fd(&view, fd, None);
     }
 }
 
-/// Adopts `fd` if it points into the lead member.
-fn adopt_fd(view: &crate::members::View, fd: c_int) {
+/// Adopts `fd` if it points into the lead member; whether `carried` became its follower's fd.
+fn adopt_fd(view: &crate::members::View, fd: c_int, carried: Option<Carried>) -> bool {
     // A member change applied as the name was taken (a program starting as the lead
     // moves): the fd is looked at again in the view now. Before, the file was looked for
     // by its name in the new lead, was not found there, and was reported "inherited, its
     // name now another file's" (00020).
     let mut tries = 3;
-    if adopt_in(view, fd, tries) == Adopted::ViewMoved {
-        while adopt_in(&crate::members::view(), fd, tries) == Adopted::ViewMoved {
-            tries -= 1;
-        }
+    let mut adopted = adopt_in(view, fd, tries, carried);
+    while adopted == Adopted::ViewMoved {
+        adopted = adopt_in(&crate::members::view(), fd, tries, carried);
+        tries = tries.saturating_sub(1);
     }
+    adopted == Adopted::WithCarried
 }
 
 #[derive(PartialEq)]
 enum Adopted {
     Done,
+    /// Its follower's fd is the one carried across exec.
+    WithCarried,
     /// Not adopted: a member change was applied meanwhile (`retries` left).
     ViewMoved,
 }
 
-fn adopt_in(view: &crate::members::View, fd: c_int, retries: u32) -> Adopted {
+fn adopt_in(view: &crate::members::View, fd: c_int, retries: u32, carried: Option<Carried>) -> Adopted {
     let Ok(link) = CString::new(format!("/proc/thread-self/fd/{fd}")) else { return Adopted::Done };
     let Ok(mut target) = real::readlink(&link) else { return Adopted::Done };
     // Its name removed while it keeps another (`ln f keep; rm f`): by that other name, where
@@ -130,7 +157,15 @@ fn adopt_in(view: &crate::members::View, fd: c_int, retries: u32) -> Adopted {
     };
     // Create the secondary if the spawner's open never reached it; never truncate.
     let open_flags = (flags & !(libc::O_TRUNC | libc::O_EXCL)) | if flags & libc::O_ACCMODE != libc::O_RDONLY { libc::O_CREAT } else { 0 };
-    if let Some(ocb) = adopt_with_stat(fd, &st, twin.rel().clone(), open_flags, st.st_mode & 0o7777, Twin::Path(&twin), None) {
+    let follower = match carried {
+        Some(c) => Twin::Carried(&twin, c.fd, c.first),
+        None => Twin::Path(&twin),
+    };
+    let mut adopted = Adopted::Done;
+    if let Some(ocb) = adopt_with_stat(fd, &st, twin.rel().clone(), open_flags, st.st_mode & 0o7777, follower, None) {
+        if carried.is_some_and(|c| ocb.secondary_fd().is_some_and(|s| c.first && s == c.fd || crate::real::same_description(std::process::id(), s, std::process::id(), c.fd))) {
+            adopted = Adopted::WithCarried;
+        }
         ocb.mark_shared();
         level_tail(fd, &ocb);
         // Locks it came with (a POSIX one the image before exec took, a flock or OFD one on
@@ -140,7 +175,7 @@ fn adopt_in(view: &crate::members::View, fd: c_int, retries: u32) -> Adopted {
             crate::hooks::lock::take_again(twin.rel(), fd, ocb.secondary_fd(), &held);
         }
     }
-    Adopted::Done
+    adopted
 }
 
 /// Bytes the lead got past the follower's end before this image's shim started — the

@@ -648,6 +648,9 @@ pub struct Carried {
     pub ids: Vec<u64>,
     pub begun: Vec<u64>,
     pub files: Vec<Arc<Ocb>>,
+    /// For each file the new image inherits: an fd of it the new image keeps, and the
+    /// follower's fd, which can go with it (see `hooks::process::FollowersAcross`).
+    pub followers: Vec<(c_int, c_int)>,
 }
 
 /// Before an exec. Files only this image holds (all their fds close on exec) are settled
@@ -677,8 +680,11 @@ pub fn prepare_exec() -> Carried {
         }
         if kept.is_none() {
             ocb.settle(fds[0]);
-        } else if ocb.secondary_fd().is_some() {
+        } else if let Some(sfd) = ocb.secondary_fd() {
             ocb.settle_carried(fds[0]);
+            if !ocb.is_dir() {
+                carried.followers.extend(fds.iter().filter(|&&fd| real::fcntl(fd, libc::F_GETFD, 0).is_ok_and(|f| f & libc::FD_CLOEXEC == 0)).map(|&fd| (fd, sfd)));
+            }
             match ocb.intent_id() {
                 Some(id) => carried.ids.push(id),
                 None => carried.begun.push(intent_begin_unflushed(&ocb.rel())),

@@ -2258,6 +2258,40 @@ fn shell_flock_holder_through(steps: &[&[&str]]) {
     s.assert_identical();
 }
 
+/// A flock an exec'd command takes for a shell through the shell's description (`exec
+/// 9>>req; flock -x 9`, the shell then asleep) stays held on both members after the command
+/// ends, as natively it stays the description's: another process is refused on the
+/// secondary's file (asked outside the shim) and, after `disable primary` while the shell
+/// still sleeps, on the new lead. Before, the command's shim opened a follower's file of its
+/// own, which took the lock there and let it go at its exit: both were granted.
+#[test]
+fn a_flock_an_execd_command_took_for_a_sleeping_shell_stays_held_on_both_members() {
+    use std::io::{BufRead, Write};
+    let s = ShadowSet::new();
+    let sh = "exec 9>>/shadow/req; flock -x 9; printf x >&9; echo locked; read l; printf y >&9; echo wrote; read l";
+    let mut h = KillOnDrop(s.command("bash").args(["-c", sh]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap());
+    let mut hout = std::io::BufReader::new(h.0.stdout.take().unwrap());
+    let mut hin = h.0.stdin.take().unwrap();
+    let mut line = String::new();
+    hout.read_line(&mut line).unwrap();
+    assert_eq!(line, "locked\n");
+    let outside = format!("import fcntl\nf = open({:?}, 'a')\ntry:\n    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB); print('granted')\nexcept BlockingIOError: print('refused')\n", s.secondary().join("req").display().to_string());
+    let out = std::process::Command::new("python3").args(["-c", &outside]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "refused\n", "the secondary's file, asked outside the shim: {}", String::from_utf8_lossy(&out.stderr));
+    s.ctl_ok(&["disable", "primary"]);
+    assert_refused_unreported(&s, "after disable primary, the shell asleep");
+    writeln!(hin, "go").unwrap();
+    line.clear();
+    hout.read_line(&mut line).unwrap();
+    assert_eq!(line, "wrote\n");
+    assert_refused_unreported(&s, "after disable primary, the shell awake");
+    writeln!(hin, "end").unwrap();
+    assert!(h.0.wait().unwrap().success());
+    s.ctl_ok(&["enable", "primary"]);
+    assert_eq!(s.read("req"), b"xy");
+    s.assert_identical();
+}
+
 /// A process asleep through a whole outage (`disable`, then `enable` of the same member)
 /// holds on to what natively it holds, whatever programs renamed or replaced meanwhile:
 /// the file an editor's save replaced (its write goes to the old file, no name left), a

@@ -139,10 +139,11 @@ pub fn check(program: &str) -> Result<(), String> {
     check_depth(program, 0).map_err(|u| format!("{u} (refused)"))
 }
 
-/// For the shim's exec hook: why the program an exec runs would run without the shim, when
-/// that is certain (a file it cannot read or tell is left to the exec, which answers).
-pub fn runs_without_shim(program: &str) -> Option<Unmirrored> {
-    check_depth(program, 0).err().filter(|u| u.certain)
+/// For the shim's exec hook: Ok when the program certainly runs under the shim; else why it
+/// would run without it (`certain`), or why that cannot be told (a file it cannot read is
+/// left to the exec, which answers).
+pub fn runs_with_shim(program: &str) -> Result<(), Unmirrored> {
+    check_depth(program, 0)
 }
 
 fn check_depth(program: &str, depth: usize) -> Result<(), Unmirrored> {

@@ -391,6 +391,9 @@ pub enum Twin<'a> {
     Resolved(&'a Spath, u64),
     /// Through a `/proc/self/fd` link of the shim's (a reopen of an open file).
     Proc(std::ffi::CString),
+    /// The follower's fd an old image kept across exec (adopt.rs), where it is on the file
+    /// at that path on the follower (`true`: taken as it is; `false`: a copy); else `Path`.
+    Carried(&'a Spath, c_int, bool),
     None,
 }
 
@@ -430,6 +433,14 @@ pub fn adopt_with_stat(fd: c_int, st: &libc::stat64, rel: Rel, flags: c_int, mod
             Twin::Path(sp) => super::on_follower_res(sp, open),
             Twin::Resolved(sp, resolve) => super::on_follower_res(sp, |at| ocb::open_secondary_resolved(at, follower_flags, mode, fresh && !tmpfile, *resolve)),
             Twin::Proc(p) => crate::members::view().follower.map(|_| open(&At { fd: libc::AT_FDCWD, path: std::borrow::Cow::Borrowed(p.as_c_str()) })),
+            Twin::Carried(sp, carried, first) => super::on_follower_res(sp, |at| {
+                let fits = real::fstatat(at.fd, &at.path, libc::AT_SYMLINK_NOFOLLOW).ok().zip(real::fstat(*carried).ok()).is_some_and(|(a, b)| (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino));
+                match (fits, first) {
+                    (true, true) => Ok(*carried),
+                    (true, false) => ocb::dup_internal(*carried),
+                    (false, _) => open(at),
+                }
+            }),
             Twin::None => None,
         };
         match opened {

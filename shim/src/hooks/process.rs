@@ -180,6 +180,10 @@ pub const SAVED_LIBRARY_PATH: &str = "SHADOW_LD_LIBRARY_PATH";
 /// Where a new image finds the write intents its old image carried across exec.
 pub const CARRIED_INTENTS: &str = "SHADOW_CARRIED_INTENTS";
 
+/// Where a new image finds the follower's fds its old image kept open across exec for the
+/// files it inherits: `program fd:follower fd`, comma-separated.
+pub const CARRIED_FOLLOWERS: &str = "SHADOW_CARRIED_FOLLOWERS";
+
 /// Set in a new image's environment when the shim gave it an LD_LIBRARY_PATH it did not
 /// have (see `LoaderPaths`): the child's shim removes it again.
 pub const ADDED_LIBRARY_PATH: &str = "SHADOW_LD_LIBRARY_PATH_ADDED";
@@ -256,7 +260,7 @@ unsafe fn env_with_shim(envp: *const *const c_char, extra: Vec<CString>, loader:
             if !has_config {
                 continue;
             }
-        } else if [SAVED_LIBRARY_PATH, ADDED_LIBRARY_PATH, CARRIED_INTENTS].iter().any(|v| bytes.starts_with(v.as_bytes()) && bytes.get(v.len()) == Some(&b'=')) {
+        } else if [SAVED_LIBRARY_PATH, ADDED_LIBRARY_PATH, CARRIED_INTENTS, CARRIED_FOLLOWERS].iter().any(|v| bytes.starts_with(v.as_bytes()) && bytes.get(v.len()) == Some(&b'=')) {
             continue;
         } else if let Some(v) = bytes.strip_prefix(b"LD_LIBRARY_PATH=") {
             has_library_path = true;
@@ -334,6 +338,56 @@ pub fn take_carried_intents() -> Vec<u64> {
     let ids = std::env::var(CARRIED_INTENTS).unwrap_or_default().split(',').filter_map(|s| s.parse().ok()).collect();
     std::env::remove_var(CARRIED_INTENTS);
     ids
+}
+
+/// In a new image: the follower's fds its old image kept open for the files it inherits
+/// (program fd, follower fd), taken out of the environment, each the shim's own again
+/// (close-on-exec, kept out of the program's sight). The pairs name fds this image holds
+/// as it starts: a program cannot set the variable to reach others, since the shim's own
+/// exec replaces it.
+pub fn take_carried_followers() -> Vec<(c_int, c_int)> {
+    let pairs: Vec<(c_int, c_int)> = std::env::var(CARRIED_FOLLOWERS).unwrap_or_default().split(',').filter_map(|p| p.split_once(':')).filter_map(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?))).collect();
+    std::env::remove_var(CARRIED_FOLLOWERS);
+    let mut kept: Vec<(c_int, c_int)> = Vec::new();
+    for (fd, sfd) in pairs {
+        if kept.iter().any(|&(_, s)| s == sfd) || crate::real::fcntl(sfd, libc::F_SETFD, libc::FD_CLOEXEC as libc::c_long).is_ok() {
+            crate::fdtable::set_internal(sfd, true);
+            kept.push((fd, sfd));
+        }
+    }
+    kept
+}
+
+/// The follower's fds of the files a new image inherits, kept open across the exec (their
+/// close-on-exec flag cleared) and named to it (`CARRIED_FOLLOWERS`), so that the new
+/// image's follower's file is the same description as this one's, as its lead's is: a
+/// flock or OFD lock it takes there stays the description's when it ends. Before, the new
+/// image opened one of its own: the follower's copy of the lock flock(1) took for a shell
+/// (`exec 9>>lock; flock -x 9`) went with flock(1), and while the shell slept through a
+/// `disable primary`, another process was granted the lock on the new lead. Put back
+/// when dropped: the exec failed.
+struct FollowersAcross(Vec<c_int>);
+
+impl FollowersAcross {
+    fn keep(pairs: &[(c_int, c_int)]) -> (FollowersAcross, Option<CString>) {
+        if pairs.is_empty() {
+            return (FollowersAcross(Vec::new()), None);
+        }
+        let mut fds: Vec<c_int> = pairs.iter().map(|&(_, s)| s).collect();
+        fds.sort_unstable();
+        fds.dedup();
+        fds.retain(|&s| crate::real::fcntl(s, libc::F_SETFD, 0).is_ok());
+        let named = pairs.iter().filter(|(_, s)| fds.contains(s)).map(|(fd, s)| format!("{fd}:{s}")).collect::<Vec<_>>().join(",");
+        (FollowersAcross(fds), CString::new(format!("{CARRIED_FOLLOWERS}={named}")).ok())
+    }
+}
+
+impl Drop for FollowersAcross {
+    fn drop(&mut self) {
+        for &s in &self.0 {
+            let _ = crate::real::fcntl(s, libc::F_SETFD, libc::FD_CLOEXEC as libc::c_long);
+        }
+    }
 }
 
 /// The program list of an exec that the shim starts itself: a `#!` script under the prefix,
@@ -451,15 +505,19 @@ unsafe fn exec_with(
             // without the shim: files inherited open for writing, or a working directory
             // there (a stat and a few reads of the program).
             let cwd = crate::resolve::virtual_cwd();
-            if !carried.files.is_empty() || cwd.is_some() {
-                if let Some(without) = program.and_then(|p| p.to_str().ok()).and_then(shadow_core::execcheck::runs_without_shim) {
+            let verdict = (!carried.files.is_empty() || cwd.is_some()).then(|| program.and_then(|p| p.to_str().ok()).map(shadow_core::execcheck::runs_with_shim)).flatten();
+            if let Some(Err(without)) = &verdict {
+                if without.certain {
                     crate::members::exec_without_shim(&carried.files, &without.to_string());
                     if let Some(cwd) = cwd {
                         crate::report::record(Code::Unmirrored, &cwd, &format!("working directory of {without}: its changes by a relative path reach the primary alone"));
                     }
                 }
             }
-            let env = env_with_shim(envp, carried_env.into_iter().collect(), &program.map(|p| LoaderPaths::of(p)).unwrap_or_default());
+            // Only to a program certain to run under the shim, which takes them back: to any
+            // other they would be fds it never opened.
+            let (_followers, followers_env) = FollowersAcross::keep(if matches!(verdict, Some(Ok(()))) { &carried.followers } else { &[] });
+            let env = env_with_shim(envp, carried_env.into_iter().chain(followers_env).collect(), &program.map(|p| LoaderPaths::of(p)).unwrap_or_default());
             let envp = env.as_ref().map_or(envp, |e| e.ptrs.as_ptr());
             crate::members::retire_unused_intents();
             match (&launch, &found) {
