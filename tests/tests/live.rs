@@ -2275,9 +2275,7 @@ fn a_flock_an_execd_command_took_for_a_sleeping_shell_stays_held_on_both_members
     let mut line = String::new();
     hout.read_line(&mut line).unwrap();
     assert_eq!(line, "locked\n");
-    let outside = format!("import fcntl\nf = open({:?}, 'a')\ntry:\n    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB); print('granted')\nexcept BlockingIOError: print('refused')\n", s.secondary().join("req").display().to_string());
-    let out = std::process::Command::new("python3").args(["-c", &outside]).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "refused\n", "the secondary's file, asked outside the shim: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(flock_outside_the_shim(&s.secondary().join("req")), "refused\n", "the secondary's file, asked outside the shim");
     s.ctl_ok(&["disable", "primary"]);
     assert_refused_unreported(&s, "after disable primary, the shell asleep");
     writeln!(hin, "go").unwrap();
@@ -2290,6 +2288,48 @@ fn a_flock_an_execd_command_took_for_a_sleeping_shell_stays_held_on_both_members
     s.ctl_ok(&["enable", "primary"]);
     assert_eq!(s.read("req"), b"xy");
     s.assert_identical();
+}
+
+/// The same for a command a program starts with `subprocess` (fork or vfork, then exec)
+/// and with `posix_spawn` (glibc's `system` and `popen` too), passing it the fd: the
+/// follower's file is the program's description in the command as well.
+#[test]
+fn a_flock_a_spawned_command_took_through_an_inherited_fd_stays_held_on_both_members() {
+    use std::io::{BufRead, Write};
+    for how in ["subprocess", "posix_spawn"] {
+        let s = ShadowSet::new();
+        let py = "import os, subprocess, sys\n\
+            fd = os.open('/shadow/req', os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)\n\
+            os.write(fd, b'x')\n\
+            if sys.argv[1] == 'subprocess': subprocess.run(['flock', '-x', str(fd)], pass_fds=[fd], check=True)\n\
+            else:\n\
+            \x20   os.set_inheritable(fd, True)\n\
+            \x20   pid = os.posix_spawn('/usr/bin/flock', ['flock', '-x', str(fd)], os.environ)\n\
+            \x20   assert os.waitpid(pid, 0)[1] == 0\n\
+            print('locked', flush=True); sys.stdin.readline()\n\
+            os.write(fd, b'y')\n";
+        let mut h = KillOnDrop(s.command("python3").args(["-c", py, how]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap());
+        let mut hout = std::io::BufReader::new(h.0.stdout.take().unwrap());
+        let mut hin = h.0.stdin.take().unwrap();
+        let mut line = String::new();
+        hout.read_line(&mut line).unwrap();
+        assert_eq!(line, "locked\n", "{how}");
+        assert_eq!(flock_outside_the_shim(&s.secondary().join("req")), "refused\n", "{how}: the secondary's file, asked outside the shim");
+        s.ctl_ok(&["disable", "primary"]);
+        assert_refused_unreported(&s, &format!("{how}: after disable primary, the holder asleep"));
+        writeln!(hin, "go").unwrap();
+        assert!(h.0.wait().unwrap().success(), "{how}");
+        s.ctl_ok(&["enable", "primary"]);
+        assert_eq!(s.read("req"), b"xy", "{how}");
+        s.assert_identical();
+    }
+}
+
+/// What a process outside the shim is answered asking for `file`'s flock (without waiting).
+fn flock_outside_the_shim(file: &std::path::Path) -> String {
+    let py = format!("import fcntl\nf = open({:?}, 'a')\ntry:\n    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB); print('granted')\nexcept BlockingIOError: print('refused')\n", file.display().to_string());
+    let out = std::process::Command::new("python3").args(["-c", &py]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
 /// A process asleep through a whole outage (`disable`, then `enable` of the same member)
