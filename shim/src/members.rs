@@ -680,11 +680,8 @@ pub fn prepare_exec() -> Carried {
         }
         if kept.is_none() {
             ocb.settle(fds[0]);
-        } else if let Some(sfd) = ocb.secondary_fd() {
+        } else if ocb.secondary_fd().is_some() {
             ocb.settle_carried(fds[0]);
-            if !ocb.is_dir() {
-                carried.followers.extend(fds.iter().filter(|&&fd| real::fcntl(fd, libc::F_GETFD, 0).is_ok_and(|f| f & libc::FD_CLOEXEC == 0)).map(|&fd| (fd, sfd)));
-            }
             match ocb.intent_id() {
                 Some(id) => carried.ids.push(id),
                 None => carried.begun.push(intent_begin_unflushed(&ocb.rel())),
@@ -692,11 +689,19 @@ pub fn prepare_exec() -> Carried {
             carried.files.push(ocb);
         }
     }
+    carried.followers = inherited_followers();
     carried.begun.retain(|&id| id != 0);
     carried.ids.extend(&carried.begun);
     carried.ids.sort_unstable();
     carried.ids.dedup();
     carried
+}
+
+/// The program's fds a new image or a spawned child inherits (not close-on-exec) on files
+/// with a follower's fd, each with that fd (see `hooks::process::FollowersAcross`).
+pub fn inherited_followers() -> Vec<(c_int, c_int)> {
+    let inherited = |fd: c_int| real::fcntl(fd, libc::F_GETFD, 0).is_ok_and(|f| f & libc::FD_CLOEXEC == 0);
+    fdtable::all().into_iter().filter(|(fd, o)| !o.is_dir() && inherited(*fd)).filter_map(|(fd, o)| Some((fd, o.secondary_fd()?))).collect()
 }
 
 /// Before an exec of a program that runs without the shim (`why`: which, and why): the

@@ -358,15 +358,19 @@ pub fn take_carried_followers() -> Vec<(c_int, c_int)> {
     kept
 }
 
-/// The follower's fds of the files a new image inherits, kept open across the exec (their
-/// close-on-exec flag cleared) and named to it (`CARRIED_FOLLOWERS`), so that the new
-/// image's follower's file is the same description as this one's, as its lead's is: a
+/// The follower's fds of the files a new image or a spawned child inherits, kept open
+/// across the exec (their close-on-exec flag cleared) and named to it (`CARRIED_FOLLOWERS`),
+/// so that its follower's file is the same description as this one's, as its lead's is: a
 /// flock or OFD lock it takes there stays the description's when it ends. Before, the new
 /// image opened one of its own: the follower's copy of the lock flock(1) took for a shell
 /// (`exec 9>>lock; flock -x 9`) went with flock(1), and while the shell slept through a
 /// `disable primary`, another process was granted the lock on the new lead. Put back
-/// when dropped: the exec failed.
+/// when dropped: the spawn returned, or the exec failed.
 struct FollowersAcross(Vec<c_int>);
+
+/// Held for writing while a spawn or exec has follower's fds open across it, for reading by
+/// any other: a child spawned by another thread then would inherit them unnamed.
+static SPAWNING: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 impl FollowersAcross {
     fn keep(pairs: &[(c_int, c_int)]) -> (FollowersAcross, Option<CString>) {
@@ -480,7 +484,7 @@ unsafe fn exec_with(
                 // still in place at exec reached the primary alone).
                 crate::hooks::data::sync_all_deferred();
             }
-            let carried = if replaces { crate::members::prepare_exec() } else { Default::default() };
+            let mut carried = if replaces { crate::members::prepare_exec() } else { Default::default() };
             // If the exec fails this image goes on: what it began for the new one is over.
             let _undo = ExecFailed(carried.begun);
             let carried_env = (!carried.ids.is_empty()).then(|| CString::new(format!("{CARRIED_INTENTS}={}", carried.ids.iter().map(u64::to_string).collect::<Vec<_>>().join(","))).unwrap_or_default());
@@ -505,7 +509,8 @@ unsafe fn exec_with(
             // without the shim: files inherited open for writing, or a working directory
             // there (a stat and a few reads of the program).
             let cwd = crate::resolve::virtual_cwd();
-            let verdict = (!carried.files.is_empty() || cwd.is_some()).then(|| program.and_then(|p| p.to_str().ok()).map(shadow_core::execcheck::runs_with_shim)).flatten();
+            let followers = if replaces { std::mem::take(&mut carried.followers) } else { crate::members::inherited_followers() };
+            let verdict = (!carried.files.is_empty() || cwd.is_some() || !followers.is_empty()).then(|| program.and_then(|p| p.to_str().ok()).map(shadow_core::execcheck::runs_with_shim)).flatten();
             if let Some(Err(without)) = &verdict {
                 if without.certain {
                     crate::members::exec_without_shim(&carried.files, &without.to_string());
@@ -515,8 +520,12 @@ unsafe fn exec_with(
                 }
             }
             // Only to a program certain to run under the shim, which takes them back: to any
-            // other they would be fds it never opened.
-            let (_followers, followers_env) = FollowersAcross::keep(if matches!(verdict, Some(Ok(()))) { &carried.followers } else { &[] });
+            // other they would be fds it never opened. Nor to a child another thread spawns
+            // meanwhile (a fork waits for this hook already).
+            let carry = !followers.is_empty() && matches!(verdict, Some(Ok(())));
+            let _carrying = carry.then(|| SPAWNING.write().unwrap_or_else(|e| e.into_inner()));
+            let _spawning = (!carry).then(|| SPAWNING.read().unwrap_or_else(|e| e.into_inner()));
+            let (_followers, followers_env) = FollowersAcross::keep(if carry { &followers } else { &[] });
             let env = env_with_shim(envp, carried_env.into_iter().chain(followers_env).collect(), &program.map(|p| LoaderPaths::of(p)).unwrap_or_default());
             let envp = env.as_ref().map_or(envp, |e| e.ptrs.as_ptr());
             crate::members::retire_unused_intents();
