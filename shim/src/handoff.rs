@@ -274,7 +274,7 @@ fn held_by_a_sleeper(k: &Kept, epoch: u64, now: u64) -> bool {
     let b = k.before.load(Ordering::SeqCst);
     let held = crate::members::shared().registry.unseen(epoch).filter(|&p| p != me).any(|p| real::fds_of_process(p, |fd| real::same_description(me, b, p, fd)));
     if held {
-        k.since.store(now - KEPT_MS + 1000, Ordering::SeqCst);
+        k.since.store((now + 1000).saturating_sub(KEPT_MS), Ordering::SeqCst);
     }
     held
 }
