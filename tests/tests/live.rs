@@ -2325,6 +2325,25 @@ fn a_flock_a_spawned_command_took_through_an_inherited_fd_stays_held_on_both_mem
     }
 }
 
+/// A flock a program holds on a description and a command it starts lets go of through
+/// the inherited fd (`flock -u`) is let go of on both members, as natively the
+/// description's: another process is granted it. Before, the follower's copy stayed with the
+/// program's own follower's file, and the other process's call was refused there.
+#[test]
+fn a_flock_a_spawned_command_lets_go_of_is_free_on_both_members() {
+    let s = ShadowSet::new();
+    let py = "import os, subprocess, fcntl\n\
+        fd = os.open('/shadow/req', os.O_WRONLY | os.O_CREAT, 0o644)\n\
+        fcntl.flock(fd, fcntl.LOCK_EX)\n\
+        subprocess.run(['flock', '-u', str(fd)], pass_fds=[fd], check=True)\n\
+        ask = \"import fcntl; f = open('/shadow/req', 'a'); fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\"\n\
+        print(subprocess.run(['python3', '-c', ask]).returncode, flush=True)\n";
+    let out = s.command("python3").args(["-c", py]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n", "another process's flock while the holder lives: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(!s.history().contains("lock:"), "{}", s.history());
+    s.assert_identical();
+}
+
 /// What a process outside the shim is answered asking for `file`'s flock (without waiting).
 fn flock_outside_the_shim(file: &std::path::Path) -> String {
     let py = format!("import fcntl\nf = open({:?}, 'a')\ntry:\n    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB); print('granted')\nexcept BlockingIOError: print('refused')\n", file.display().to_string());
