@@ -373,16 +373,20 @@ struct FollowersAcross(Vec<c_int>);
 static SPAWNING: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 impl FollowersAcross {
-    fn keep(pairs: &[(c_int, c_int)]) -> (FollowersAcross, Option<CString>) {
-        if pairs.is_empty() {
-            return (FollowersAcross(Vec::new()), None);
-        }
+    /// The variable naming `pairs` to the new image.
+    fn named(pairs: &[(c_int, c_int)]) -> Option<CString> {
+        let named = pairs.iter().map(|(fd, s)| format!("{fd}:{s}")).collect::<Vec<_>>().join(",");
+        CString::new(format!("{CARRIED_FOLLOWERS}={named}")).ok()
+    }
+
+    /// Keeps the follower's fds of `pairs` open across the exec (a new image that finds one
+    /// closed takes none for it: `take_carried_followers`).
+    fn keep(pairs: &[(c_int, c_int)]) -> FollowersAcross {
         let mut fds: Vec<c_int> = pairs.iter().map(|&(_, s)| s).collect();
         fds.sort_unstable();
         fds.dedup();
         fds.retain(|&s| crate::real::fcntl(s, libc::F_SETFD, 0).is_ok());
-        let named = pairs.iter().filter(|(_, s)| fds.contains(s)).map(|(fd, s)| format!("{fd}:{s}")).collect::<Vec<_>>().join(",");
-        (FollowersAcross(fds), CString::new(format!("{CARRIED_FOLLOWERS}={named}")).ok())
+        FollowersAcross(fds)
     }
 }
 
@@ -525,8 +529,10 @@ unsafe fn exec_with(
             let carry = !followers.is_empty() && matches!(verdict, Some(Ok(())));
             let _carrying = carry.then(|| SPAWNING.write().unwrap_or_else(|e| e.into_inner()));
             let _spawning = (!carry).then(|| SPAWNING.read().unwrap_or_else(|e| e.into_inner()));
-            let (_followers, followers_env) = FollowersAcross::keep(if carry { &followers } else { &[] });
+            let followers_env = carry.then(|| FollowersAcross::named(&followers)).flatten();
+            let named = followers_env.is_some();
             let env = env_with_shim(envp, carried_env.into_iter().chain(followers_env).collect(), &program.map(|p| LoaderPaths::of(p)).unwrap_or_default());
+            let _followers = FollowersAcross::keep(if named && env.is_some() { &followers } else { &[] });
             let envp = env.as_ref().map_or(envp, |e| e.ptrs.as_ptr());
             crate::members::retire_unused_intents();
             match (&launch, &found) {
