@@ -20,8 +20,31 @@
 
 use crate::real::{self, Errno};
 use libc::c_int;
-use shadow_core::state::registry::{HANDOFF_BUSY, HANDOFF_CLAIMED, HANDOFF_ENTRIES};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use shadow_core::state::registry::{HANDOFF_BUSY, HANDOFF_CLAIMED, HANDOFF_ENTRIES, HANDOFF_FOLLOWER};
+
+/// What a publication hands over: the description a lead move made, or the follower's file
+/// opened again for a description (`enable secondary`: each process sharing it opened one
+/// of its own, and a flock they held through it was refused on the second, reported).
+#[derive(Clone, Copy, PartialEq)]
+pub enum Kind {
+    Lead,
+    Follower,
+}
+
+impl Kind {
+    fn bit(self) -> u32 {
+        match self {
+            Kind::Lead => 0,
+            Kind::Follower => HANDOFF_FOLLOWER,
+        }
+    }
+}
+
+/// The pid in an entry's pid word.
+fn owner_of(word: u32) -> u32 {
+    word & !(HANDOFF_BUSY | HANDOFF_CLAIMED | HANDOFF_FOLLOWER)
+}
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// Moves this process has published, at most this many at once (a fixed table: the exit
 /// work that ends them runs in `_exit`, where nothing may allocate). A move past them is
@@ -43,6 +66,8 @@ struct Kept {
     since: AtomicU64,
     /// Where the description before is (`members::tree_of`; 0: not known).
     tree: AtomicU64,
+    /// `Kind::bit` of the publication.
+    kind: AtomicU32,
 }
 
 /// A move stays published until every process of the set has taken it up: a shell asleep
@@ -55,7 +80,7 @@ struct Kept {
 const KEPT_MS: u64 = 10_000;
 
 #[allow(clippy::declare_interior_mutable_const)]
-const FREE: Kept = Kept { entry: AtomicUsize::new(usize::MAX), before: AtomicI32::new(-1), after: AtomicI32::new(-1), epoch: AtomicU64::new(0), since: AtomicU64::new(0), tree: AtomicU64::new(0) };
+const FREE: Kept = Kept { entry: AtomicUsize::new(usize::MAX), before: AtomicI32::new(-1), after: AtomicI32::new(-1), epoch: AtomicU64::new(0), since: AtomicU64::new(0), tree: AtomicU64::new(0), kind: AtomicU32::new(0) };
 static KEPT: [Kept; KEPT_MAX] = [FREE; KEPT_MAX];
 /// Whether some of `KEPT` is in use: every hook looks at this alone.
 static PENDING: AtomicBool = AtomicBool::new(false);
@@ -72,7 +97,7 @@ fn own_pid() -> u32 {
 /// nearly the same moment: before, two of five did so in one of ten runs). Of two that
 /// claim one move at once, the one whose registry entry comes first goes first. None: no
 /// room to claim (the move goes on unordered).
-pub fn claim(before: c_int) -> Option<Claim> {
+pub fn claim(before: c_int, kind: Kind) -> Option<Claim> {
     forget_inherited();
     let place = KEPT.iter().position(|k| k.entry.compare_exchange(usize::MAX, FILLING, Ordering::SeqCst, Ordering::SeqCst).is_ok())?;
     let give_back = || KEPT[place].entry.store(usize::MAX, Ordering::SeqCst);
@@ -82,7 +107,7 @@ pub fn claim(before: c_int) -> Option<Claim> {
     let entry = (0..HANDOFF_ENTRIES).find(|&i| {
         let pid = registry.handoff(i)[0];
         let cur = pid.load(Ordering::SeqCst);
-        let owner = cur & !(HANDOFF_BUSY | HANDOFF_CLAIMED);
+        let owner = owner_of(cur);
         let free = cur == 0 || (owner != me && !shadow_core::shared::process_alive(owner));
         free && pid.compare_exchange(cur, me | HANDOFF_BUSY, Ordering::SeqCst, Ordering::SeqCst).is_ok()
     });
@@ -99,9 +124,10 @@ pub fn claim(before: c_int) -> Option<Claim> {
     let mine = registry.handoff_ticket();
     eb.store(b as u32, Ordering::SeqCst);
     ticket.store(mine, Ordering::SeqCst);
-    pid.store(me | HANDOFF_CLAIMED, Ordering::SeqCst);
+    pid.store(me | HANDOFF_CLAIMED | kind.bit(), Ordering::SeqCst);
     KEPT[place].before.store(b, Ordering::SeqCst);
-    Some(Claim { place, entry, ticket: mine })
+    KEPT[place].kind.store(kind.bit(), Ordering::SeqCst);
+    Some(Claim { place, entry, ticket: mine, kind })
 }
 
 /// A move of a shared description this process has claimed (`claim`), to be published
@@ -110,6 +136,7 @@ pub struct Claim {
     place: usize,
     entry: usize,
     ticket: u32,
+    kind: Kind,
 }
 
 /// Whether ticket `a` was taken before `b` (tickets wrap).
@@ -126,7 +153,7 @@ fn earlier(a: u32, b: u32) -> bool {
 /// over their lines. A process that claimed the move
 /// before `mine` (a lower ticket) is waited for, 5 s at most: longer than it may take to
 /// take its POSIX locks on the new lead's file (lock::take_posix_before_move).
-pub fn take_over(fd: c_int, mine: Option<&Claim>, fits: impl Fn(c_int) -> bool) -> Option<c_int> {
+pub fn take_over(fd: c_int, mine: Option<&Claim>, kind: Kind, fits: impl Fn(c_int) -> bool) -> Option<c_int> {
     let registry = &crate::members::shared().registry;
     let me = own_pid();
     let my_ticket = mine.map(|c| c.ticket);
@@ -144,8 +171,8 @@ pub fn take_over(fd: c_int, mine: Option<&Claim>, fits: impl Fn(c_int) -> bool) 
         let next = (0..HANDOFF_ENTRIES).filter(|&i| i != mine).find_map(|i| {
             let [pid, before, after, ticket] = registry.handoff(i);
             let p = pid.load(Ordering::SeqCst);
-            let owner = p & !HANDOFF_CLAIMED;
-            if p == 0 || p & HANDOFF_BUSY != 0 || owner == me || !real::same_description(me, cur, owner, before.load(Ordering::SeqCst) as c_int) {
+            let owner = owner_of(p);
+            if p == 0 || p & HANDOFF_BUSY != 0 || p & HANDOFF_FOLLOWER != kind.bit() || owner == me || !real::same_description(me, cur, owner, before.load(Ordering::SeqCst) as c_int) {
                 return None;
             }
             if p & HANDOFF_CLAIMED != 0 {
@@ -153,7 +180,7 @@ pub fn take_over(fd: c_int, mine: Option<&Claim>, fits: impl Fn(c_int) -> bool) 
                 return None;
             }
             let a = after.load(Ordering::SeqCst) as c_int;
-            let got = real::fd_of_process(p, a).ok()?;
+            let got = real::fd_of_process(owner, a).ok()?;
             // The publisher ends an entry by freeing it before closing its fds: still its
             // own now, the fd it gave was the one published.
             if pid.load(Ordering::SeqCst) != p || after.load(Ordering::SeqCst) as c_int != a {
@@ -189,7 +216,7 @@ pub fn take_over(fd: c_int, mine: Option<&Claim>, fits: impl Fn(c_int) -> bool) 
 
 /// Whether another process has moved the shared description behind `fd` (published).
 pub fn moved_by_another(fd: c_int) -> bool {
-    take_over(fd, None, |_| true).map(real::close).is_some()
+    take_over(fd, None, Kind::Lead, |_| true).map(real::close).is_some()
 }
 
 /// The claimed move is made: the description after is `after`, taken up in `epoch`, the
@@ -201,7 +228,7 @@ pub fn publish(claim: Claim, after: c_int, epoch: u64, tree: u64) {
     let me = own_pid();
     let [pid, _, ea, _] = crate::members::shared().registry.handoff(claim.entry);
     ea.store(a as u32, Ordering::SeqCst);
-    pid.store(me, Ordering::SeqCst);
+    pid.store(me | claim.kind.bit(), Ordering::SeqCst);
     place.after.store(a, Ordering::SeqCst);
     place.epoch.store(epoch, Ordering::SeqCst);
     place.since.store(crate::members::coarse_ms(), Ordering::SeqCst);
@@ -214,7 +241,7 @@ pub fn publish(claim: Claim, after: c_int, epoch: u64, tree: u64) {
 /// The claimed move was not made (no new description): the claim goes.
 pub fn abandon(claim: Claim) {
     let place = &KEPT[claim.place];
-    let _ = crate::members::shared().registry.handoff(claim.entry)[0].compare_exchange(own_pid() | HANDOFF_CLAIMED, 0, Ordering::SeqCst, Ordering::SeqCst);
+    let _ = crate::members::shared().registry.handoff(claim.entry)[0].compare_exchange(own_pid() | HANDOFF_CLAIMED | claim.kind.bit(), 0, Ordering::SeqCst, Ordering::SeqCst);
     // A copy of the program's fd on its file, which it keeps: its POSIX locks stay.
     crate::hooks::lock::close_keeping_locks(place.before.load(Ordering::SeqCst), None);
     place.entry.store(usize::MAX, Ordering::SeqCst);
@@ -242,6 +269,18 @@ pub fn forget_inherited() {
 #[inline]
 pub fn pending() -> bool {
     PENDING.load(Ordering::Relaxed)
+}
+
+/// `retire_due` at once, before this process takes up a member change: a move every
+/// process had taken up, still published because this one made no call since, kept the
+/// description before open, and a flock it holds on that member's file (a parent's and its
+/// child's, shared) refused the lead's coming back (`disable primary`, `enable primary`:
+/// reported `00030`).
+pub fn retire_before_change() {
+    if pending() {
+        NEXT_LOOK.store(0, Ordering::Relaxed);
+        retire_due();
+    }
 }
 
 /// Ends the published moves every process of the set has taken up, or published long
@@ -292,11 +331,13 @@ fn end(k: &Kept, close: bool) {
         return;
     }
     let (b, a) = (k.before.load(Ordering::SeqCst), k.after.load(Ordering::SeqCst));
-    if let Ok(pos) = real::lseek(latest(a), 0, libc::SEEK_CUR) {
+    // (A follower's publication: the description before is the program's, which goes on.)
+    let lead = k.kind.load(Ordering::SeqCst) == Kind::Lead.bit();
+    if let Some(pos) = lead.then(|| real::lseek(latest(a), 0, libc::SEEK_CUR).ok()).flatten() {
         let _ = real::lseek(b, pos, libc::SEEK_SET);
     }
     let pid = crate::members::shared().registry.handoff(i)[0];
-    let _ = pid.compare_exchange(own_pid(), 0, Ordering::SeqCst, Ordering::SeqCst);
+    let _ = pid.compare_exchange(own_pid() | k.kind.load(Ordering::SeqCst), 0, Ordering::SeqCst, Ordering::SeqCst);
     if close {
         crate::hooks::lock::close_keeping_locks(b, None);
         crate::hooks::lock::close_keeping_locks(a, None);
@@ -308,7 +349,7 @@ fn latest(desc: c_int) -> c_int {
     let me = own_pid();
     let mut cur = desc;
     for _ in 0..KEPT_MAX {
-        let next = KEPT.iter().filter(|k| k.entry.load(Ordering::SeqCst) < HANDOFF_ENTRIES).find(|k| real::same_description(me, cur, me, k.before.load(Ordering::SeqCst)));
+        let next = KEPT.iter().filter(|k| k.entry.load(Ordering::SeqCst) < HANDOFF_ENTRIES && k.kind.load(Ordering::SeqCst) == Kind::Lead.bit()).find(|k| real::same_description(me, cur, me, k.before.load(Ordering::SeqCst)));
         match next {
             Some(k) => cur = k.after.load(Ordering::SeqCst),
             None => break,

@@ -7,6 +7,7 @@
 //! (member disabled) or reopened (member enabled again), or, when the lead member changes,
 //! the program's own fds are switched to the new lead's files at the same position.
 
+use crate::handoff::Kind;
 use crate::fdtable;
 use crate::ocb::{self, HeldFd, Ocb};
 use crate::real::{self, Errno, Res};
@@ -1074,6 +1075,7 @@ fn refresh() {
         return;
     };
     let new = Arc::new(new);
+    crate::handoff::retire_before_change();
     apply(&old, &new, st.epoch);
     set_tracking(&st);
     if tracking() {
@@ -1171,11 +1173,22 @@ fn apply(old: &View, new: &View, epoch: u64) {
                 let sp = Spath::from_rel(name_now(fds[0], new).unwrap_or_else(|| ocb.rel()));
                 let flags = ocb.follower_flags().unwrap_or(0) & !(libc::O_CREAT | libc::O_TRUNC | libc::O_EXCL);
                 let mode = real::fstat(fds[0]).map_or(0, |st| st.st_mode & 0o7777);
+                // A description other processes share gets one follower's file with them, as
+                // its lead's is one: the one a process that opened it first published, if
+                // one has (each opening its own, a flock they held was refused on the second).
+                let shared = ocb.is_shared() && !ocb.is_tmpfile();
+                let claim = shared.then(|| crate::handoff::claim(fds[0], Kind::Follower)).flatten();
+                let handed = shared.then(|| crate::handoff::take_over(fds[0], claim.as_ref(), Kind::Follower, |d| is_member_file(d, &sp, new, m))).flatten().map(ocb::make_internal);
                 // An O_TMPFILE file is a new one there, given what the lead's holds.
-                let opened = sp.at(new, m).and_then(|at| ocb::open_secondary(&at, flags, mode, false)).and_then(|sfd| match ocb.is_tmpfile() {
+                let opened = handed.map_or_else(|| sp.at(new, m).and_then(|at| ocb::open_secondary(&at, flags, mode, false)), Ok).and_then(|sfd| match ocb.is_tmpfile() {
                     true => ocb.copy_range(fds[0], sfd, 0, -1).map(|()| sfd).inspect_err(|_| ocb::close_internal(sfd)),
                     false => Ok(sfd),
                 });
+                match (claim, &opened) {
+                    (Some(c), Ok(sfd)) => crate::handoff::publish(c, *sfd, epoch, tree_of(new, new.lead)),
+                    (Some(c), Err(_)) => crate::handoff::abandon(c),
+                    (None, _) => {}
+                }
                 match opened {
                     Ok(sfd) => {
                         // As the program's fd is now (an F_SETFL may have changed O_DIRECT).
@@ -1237,8 +1250,8 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
     // went into (found by helper-44).
     let orphaned = !ocb.is_dir() && old.follower.is_some_and(|f| !new.renewed(old, f)) && ocb.secondary_fd().is_some_and(|sfd| nameless(ocb, sfd));
     // A description other processes share: the one a process that moved it made, if one has.
-    let claim = ocb.is_shared().then(|| crate::handoff::claim(first)).flatten();
-    let handed = ocb.is_shared().then(|| crate::handoff::take_over(first, claim.as_ref(), |d| is_lead_file(d, &sp(), new))).flatten();
+    let claim = ocb.is_shared().then(|| crate::handoff::claim(first, Kind::Lead)).flatten();
+    let handed = ocb.is_shared().then(|| crate::handoff::take_over(first, claim.as_ref(), Kind::Lead, |d| is_lead_file(d, &sp(), new))).flatten();
     let taken = ocb.take_secondary();
     let follower_became_lead = handed.is_none() && (follower_fits || orphaned) && taken.is_some();
     let replacement = match (handed, taken.filter(|_| follower_fits || orphaned)) {
@@ -1476,8 +1489,8 @@ pub fn move_to_lead(v: &View, fd: c_int, rel: &[u8], status: c_int) -> Res<()> {
     let flags = (status & !(libc::O_CREAT | libc::O_TRUNC | libc::O_EXCL)) | libc::O_CLOEXEC;
     let sp = Spath::from_rel(Rel(rel.to_vec()));
     // Inherited: shared with the process it came from, which may have moved it already.
-    let claim = crate::handoff::claim(fd);
-    let handed = crate::handoff::take_over(fd, claim.as_ref(), |d| is_lead_file(d, &sp, v));
+    let claim = crate::handoff::claim(fd, Kind::Lead);
+    let handed = crate::handoff::take_over(fd, claim.as_ref(), Kind::Lead, |d| is_lead_file(d, &sp, v));
     let desc = match handed.map_or_else(|| sp.at(v, v.lead).and_then(|at| real::openat(at.fd, &at.path, flags, 0)), Ok) {
         Ok(d) => d,
         Err(e) => {

@@ -1943,8 +1943,13 @@ fn start_lock_holder(s: &ShadowSet, holder: &str) -> (KillOnDrop, std::io::BufRe
 
 /// A Python program under the shim that the test talks to, once it has said `first`.
 fn start_python(s: &ShadowSet, script: &str, first: &str) -> (KillOnDrop, std::io::BufReader<std::process::ChildStdout>, std::process::ChildStdin) {
+    start_holder(s.command("python3").args(["-c", script]), first)
+}
+
+/// `start_python` for any command.
+fn start_holder(command: &mut std::process::Command, first: &str) -> (KillOnDrop, std::io::BufReader<std::process::ChildStdout>, std::process::ChildStdin) {
     use std::io::BufRead;
-    let mut h = KillOnDrop(s.command("python3").args(["-c", script]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap());
+    let mut h = KillOnDrop(command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap());
     let mut out = std::io::BufReader::new(h.0.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
@@ -2235,17 +2240,12 @@ fn shell_flock_holder_through(steps: &[&[&str]]) {
     let s = ShadowSet::new();
     let fifo = s.dir.path().join("fifo");
     let sh = format!("exec 9>>/shadow/req; flock -x 9; printf x >&9; mkfifo {f}; ( read l < {f}; printf c >&9 ) & echo locked; read l; echo go > {f}; wait; printf y >&9; echo wrote; read l", f = fifo.display());
-    let mut h = KillOnDrop(s.command("bash").args(["-c", &sh]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap());
-    let mut hout = std::io::BufReader::new(h.0.stdout.take().unwrap());
-    let mut hin = h.0.stdin.take().unwrap();
-    let mut line = String::new();
-    hout.read_line(&mut line).unwrap();
-    assert_eq!(line, "locked\n");
+    let (mut h, mut hout, mut hin) = start_holder(s.command("bash").args(["-c", &sh]), "locked");
     for step in steps {
         s.ctl_ok(step);
     }
     writeln!(hin, "go").unwrap();
-    line.clear();
+    let mut line = String::new();
     hout.read_line(&mut line).unwrap();
     assert_eq!(line, "wrote\n");
     assert_refused_unreported(&s, &format!("through {steps:?}"));
@@ -2269,12 +2269,8 @@ fn a_flock_an_execd_command_took_for_a_sleeping_shell_stays_held_on_both_members
     use std::io::{BufRead, Write};
     let s = ShadowSet::new();
     let sh = "exec 9>>/shadow/req; flock -x 9; printf x >&9; echo locked; read l; printf y >&9; echo wrote; read l";
-    let mut h = KillOnDrop(s.command("bash").args(["-c", sh]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap());
-    let mut hout = std::io::BufReader::new(h.0.stdout.take().unwrap());
-    let mut hin = h.0.stdin.take().unwrap();
+    let (mut h, mut hout, mut hin) = start_holder(s.command("bash").args(["-c", sh]), "locked");
     let mut line = String::new();
-    hout.read_line(&mut line).unwrap();
-    assert_eq!(line, "locked\n");
     assert_eq!(flock_outside_the_shim(&s.secondary().join("req")), "refused\n", "the secondary's file, asked outside the shim");
     s.ctl_ok(&["disable", "primary"]);
     assert_refused_unreported(&s, "after disable primary, the shell asleep");
@@ -2295,7 +2291,7 @@ fn a_flock_an_execd_command_took_for_a_sleeping_shell_stays_held_on_both_members
 /// follower's file is the program's description in the command as well.
 #[test]
 fn a_flock_a_spawned_command_took_through_an_inherited_fd_stays_held_on_both_members() {
-    use std::io::{BufRead, Write};
+    use std::io::Write;
     for how in ["subprocess", "posix_spawn"] {
         let s = ShadowSet::new();
         let py = "import os, subprocess, sys\n\
@@ -2308,12 +2304,7 @@ fn a_flock_a_spawned_command_took_through_an_inherited_fd_stays_held_on_both_mem
             \x20   assert os.waitpid(pid, 0)[1] == 0\n\
             print('locked', flush=True); sys.stdin.readline()\n\
             os.write(fd, b'y')\n";
-        let mut h = KillOnDrop(s.command("python3").args(["-c", py, how]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap());
-        let mut hout = std::io::BufReader::new(h.0.stdout.take().unwrap());
-        let mut hin = h.0.stdin.take().unwrap();
-        let mut line = String::new();
-        hout.read_line(&mut line).unwrap();
-        assert_eq!(line, "locked\n", "{how}");
+        let (mut h, _, mut hin) = start_holder(s.command("python3").args(["-c", py, how]), "locked");
         assert_eq!(flock_outside_the_shim(&s.secondary().join("req")), "refused\n", "{how}: the secondary's file, asked outside the shim");
         s.ctl_ok(&["disable", "primary"]);
         assert_refused_unreported(&s, &format!("{how}: after disable primary, the holder asleep"));
@@ -2341,6 +2332,50 @@ fn a_flock_a_spawned_command_lets_go_of_is_free_on_both_members() {
     let out = s.command("python3").args(["-c", py]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n", "another process's flock while the holder lives: {}", String::from_utf8_lossy(&out.stderr));
     assert!(!s.history().contains("lock:"), "{}", s.history());
+    s.assert_identical();
+}
+
+/// A flock a parent and its forked child hold through one description stays held, and
+/// unreported, as both take up a member change one after the other while both live: the
+/// follower's file opened again after `enable secondary` is one description for the two
+/// (handoff::Kind::Follower; before, each opened its own, and the second's take was
+/// refused, reported `00030`), and the new lead's after `disable primary`. Not yet: the lead
+/// coming back while both live (`enable primary`), where the old lead's description, still
+/// the other's, holds the lock on the follower's file each opens (README).
+#[test]
+fn a_flock_two_live_processes_share_stays_held_unreported_through_member_changes() {
+    use std::io::{BufRead, Write};
+    let steps: [&[&str]; 3] = [&["disable", "secondary"], &["enable", "secondary"], &["disable", "primary"]];
+    let s = ShadowSet::new();
+    let py = "import os, fcntl, sys\n\
+        fd = os.open('/shadow/req', os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)\n\
+        fcntl.flock(fd, fcntl.LOCK_EX)\n\
+        r, w = os.pipe()\n\
+        child = os.fork()\n\
+        if child == 0:\n\
+        \x20   os.close(w)\n\
+        \x20   while os.read(r, 1) == b'x': os.write(fd, b'c')\n\
+        \x20   os._exit(0)\n\
+        print('locked', flush=True)\n\
+        while sys.stdin.readline().strip() == 'go':\n\
+        \x20   os.write(w, b'x'); os.write(fd, b'p'); print('wrote', flush=True)\n\
+        os.write(w, b'q'); os.waitpid(child, 0)\n";
+    let (mut h, mut hout, mut hin) = start_python(&s, py, "locked");
+    let mut line = String::new();
+    for step in steps {
+        s.ctl_ok(step);
+        writeln!(hin, "go").unwrap();
+        line.clear();
+        hout.read_line(&mut line).unwrap();
+        assert_eq!(line, "wrote\n");
+        assert_refused_unreported(&s, &format!("after {step:?}"));
+    }
+    writeln!(hin, "end").unwrap();
+    assert!(h.0.wait().unwrap().success());
+    s.ctl_ok(&["enable", "primary"]);
+    let mut written = s.read("req");
+    written.sort_unstable();
+    assert_eq!(written, b"cccppp");
     s.assert_identical();
 }
 

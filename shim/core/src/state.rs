@@ -264,6 +264,9 @@ pub mod registry {
     pub const HANDOFF_SIZE: usize = 16;
     pub const HANDOFF_BUSY: u32 = 1 << 31;
     pub const HANDOFF_CLAIMED: u32 = 1 << 30;
+    /// In the pid word: the entry is a follower's file opened again for the description
+    /// (its fd before: the program's, on the lead's file), not a move to a new lead.
+    pub const HANDOFF_FOLLOWER: u32 = 1 << 29;
     pub const SIZE: usize = HANDOFFS + HANDOFF_ENTRIES * HANDOFF_SIZE;
     /// In the header: the lock word a rename of a directory or a symlink holds (names.rs).
     pub const DIR_MOVES: usize = 16;
