@@ -11,7 +11,9 @@
 //! file as the first process's fd before) takes that description after (pidfd_getfd), as
 //! it is, at the position the others have moved it to, and publishes it too: a process
 //! moving it later finds one that still lives. The fds are kept until every process of the
-//! set has taken up the move, for 10 s at most. Where the kernel will not hand the
+//! set has taken up the move (see `KEPT_MS` for a member out of service). The follower's
+//! file opened again for a shared description is published the same way (`Kind`), so the
+//! processes sharing it share that too. Where the kernel will not hand the
 //! description over (no kcmp, no pidfd_getfd, no right to ptrace the other process), or no
 //! process that published it still does, the process opens a description of its own as
 //! before: a process that ends a publication (at exit, exec, or when it is done) first sets
