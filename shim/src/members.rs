@@ -1306,9 +1306,14 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
     // description stays this open's, as the follower's fd, with the flock and OFD locks it
     // holds: a new one had none until `take_again`, and another process got them there
     // meanwhile. (The process's POSIX locks on that file go with the program's fds all the
-    // same, and are taken again.) Not for a description other processes share, which
-    // would lose O_APPEND.
-    let old_lead_follows = !ocb.is_shared() && !ocb.is_dir() && ocb.follower_flags().is_some() && new.follower == Some(old.lead) && unchanged(old.lead, first);
+    // same, and are taken again.) A description other processes share too: each keeps it
+    // as its follower's fd, so they go on sharing it, and the flock it holds there stays
+    // the one lock it is natively. Before, each sharer opened a follower's file again, and
+    // the flock was refused there while the old lead's description held it (reported
+    // 00030). Its O_APPEND goes (below) while another process may still hold it as its
+    // program's fd, but a process of the set takes up the change before any call on it
+    // (one outside the shim writes to a member alone anyway).
+    let old_lead_follows = !ocb.is_dir() && ocb.follower_flags().is_some() && new.follower == Some(old.lead) && unchanged(old.lead, first);
     let kept = old_lead_follows.then(|| ocb::dup_internal(first).ok()).flatten();
     // POSIX locks, taken on the new lead's file before the program's fds leave the old
     // one, need `desc` kept open (see lock::take_posix_before_move), and so do those of

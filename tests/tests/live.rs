@@ -2339,13 +2339,15 @@ fn a_flock_a_spawned_command_lets_go_of_is_free_on_both_members() {
 /// unreported, as both take up a member change one after the other while both live: the
 /// follower's file opened again after `enable secondary` is one description for the two
 /// (handoff::Kind::Follower; before, each opened its own, and the second's take was
-/// refused, reported `00030`), and the new lead's after `disable primary`. Not yet: the lead
-/// coming back while both live (`enable primary`), where the old lead's description, still
-/// the other's, holds the lock on the follower's file each opens (README).
+/// refused, reported `00030`), the new lead's after `disable primary`, and the old lead's
+/// kept as the follower's when the lead comes back (`enable primary`: before, each opened
+/// a follower's file, refused the lock the old lead's description held there, 00030).
+/// Both write after each step: the follower's writes, no longer appending, land where the
+/// lead's did. (Also fails at `enable primary` without handoff::retire_before_change.)
 #[test]
 fn a_flock_two_live_processes_share_stays_held_unreported_through_member_changes() {
     use std::io::{BufRead, Write};
-    let steps: [&[&str]; 3] = [&["disable", "secondary"], &["enable", "secondary"], &["disable", "primary"]];
+    let steps: [&[&str]; 4] = [&["disable", "secondary"], &["enable", "secondary"], &["disable", "primary"], &["enable", "primary"]];
     let s = ShadowSet::new();
     let py = "import os, fcntl, sys\n\
         fd = os.open('/shadow/req', os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)\n\
@@ -2369,13 +2371,16 @@ fn a_flock_two_live_processes_share_stays_held_unreported_through_member_changes
         hout.read_line(&mut line).unwrap();
         assert_eq!(line, "wrote\n");
         assert_refused_unreported(&s, &format!("after {step:?}"));
+        // Each member in service holds it, on its own file.
+        for (member, dir) in [("primary", s.primary()), ("secondary", s.secondary())].into_iter().filter(|(m, _)| step != ["disable", *m]) {
+            assert_eq!(flock_outside_the_shim(&dir.join("req")), "refused\n", "after {step:?}: the {member}'s file, asked outside the shim");
+        }
     }
     writeln!(hin, "end").unwrap();
     assert!(h.0.wait().unwrap().success());
-    s.ctl_ok(&["enable", "primary"]);
     let mut written = s.read("req");
     written.sort_unstable();
-    assert_eq!(written, b"cccppp");
+    assert_eq!(written, b"ccccpppp");
     s.assert_identical();
 }
 
