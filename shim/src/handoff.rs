@@ -11,7 +11,7 @@
 //! file as the first process's fd before) takes that description after (pidfd_getfd), as
 //! it is, at the position the others have moved it to, and publishes it too: a process
 //! moving it later finds one that still lives. The fds are kept until every process of the
-//! set has taken up the move (see `KEPT_MS` for a member out of service). The follower's
+//! set has taken up the move (see `kept_ms` for a member out of service). The follower's
 //! file opened again for a shared description is published the same way (`Kind`), so the
 //! processes sharing it share that too. Where the kernel will not hand the
 //! description over (no kcmp, no pidfd_getfd, no right to ptrace the other process), or no
@@ -62,7 +62,7 @@ struct Kept {
     before: AtomicI32,
     after: AtomicI32,
     /// The epoch of the move: kept until every process of the set has taken it up, or
-    /// `KEPT_MS` after `since` (members::coarse_ms) once the description before is on a
+    /// `kept_ms` after `since` (members::coarse_ms) once the description before is on a
     /// member no longer written.
     epoch: AtomicU64,
     since: AtomicU64,
@@ -76,10 +76,13 @@ struct Kept {
 /// in `wait` while the lead left (`{ echo start; make; echo end; } > log`) that took it up
 /// after the publication had ended opened a description of its own where the writes were
 /// then, and its line overwrote what `make` wrote after. Where the description before is
-/// on a member taken out of service, after this long it ends unless a process that has
-/// not taken it up holds that description (then the member is held anyway): an idle
-/// process of the set (a daemon) must not keep every other's fds there open for ever.
-const KEPT_MS: u64 = 10_000;
+/// on a member taken out of service, after the config's `handoff_hold` it ends unless a
+/// process that has not taken it up holds that description (then the member is held
+/// anyway): an idle process of the set (a daemon) must not keep every other's fds there
+/// open for ever.
+fn kept_ms() -> u64 {
+    crate::set::get().config.handoff_hold * 1000
+}
 
 #[allow(clippy::declare_interior_mutable_const)]
 const FREE: Kept = Kept { entry: AtomicUsize::new(usize::MAX), before: AtomicI32::new(-1), after: AtomicI32::new(-1), epoch: AtomicU64::new(0), since: AtomicU64::new(0), tree: AtomicU64::new(0), kind: AtomicU32::new(0) };
@@ -165,7 +168,7 @@ pub fn take_over(fd: c_int, mine: Option<&Claim>, kind: Kind, fits: impl Fn(c_in
     let mut best: Option<c_int> = None;
     let mut passed: Option<c_int> = None;
     let mut waited = 0;
-    // Bounded: publications end after KEPT_MS, and a chain cannot grow faster than members
+    // Bounded: publications end after kept_ms, and a chain cannot grow faster than members
     // change; a longer one is a process that slept through all of them, which opens its own.
     let mut hops = 0;
     while hops < 16 {
@@ -298,7 +301,7 @@ pub fn retire_due() {
     let mut left = false;
     for k in KEPT.iter().filter(|k| k.entry.load(Ordering::SeqCst) != usize::MAX) {
         let epoch = k.epoch.load(Ordering::SeqCst);
-        let old = now.saturating_sub(k.since.load(Ordering::SeqCst)) > KEPT_MS && !crate::members::tree_written(k.tree.load(Ordering::SeqCst)) && !held_by_a_sleeper(k, epoch, now);
+        let old = now.saturating_sub(k.since.load(Ordering::SeqCst)) > kept_ms() && !crate::members::tree_written(k.tree.load(Ordering::SeqCst)) && !held_by_a_sleeper(k, epoch, now);
         if k.entry.load(Ordering::SeqCst) < HANDOFF_ENTRIES && (old || registry.all_seen(epoch)) {
             end(k, true);
         } else {
@@ -315,7 +318,7 @@ fn held_by_a_sleeper(k: &Kept, epoch: u64, now: u64) -> bool {
     let b = k.before.load(Ordering::SeqCst);
     let held = crate::members::shared().registry.unseen(epoch).filter(|&p| p != me).any(|p| real::fds_of_process(p, |fd| real::same_description(me, b, p, fd)));
     if held {
-        k.since.store((now + 1000).saturating_sub(KEPT_MS), Ordering::SeqCst);
+        k.since.store((now + 1000).saturating_sub(kept_ms()), Ordering::SeqCst);
     }
     held
 }

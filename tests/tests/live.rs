@@ -1780,23 +1780,32 @@ fn a_sharer_asleep_through_a_disable_and_enable_of_the_lead_writes_after_the_oth
     sharer_asleep_through(&[cycle("dirty").as_slice(), &[vec!["disable", "primary"]]].concat(), 0);
 }
 
-/// The same for a sharer asleep longer than a move's publication lasted (a shell in `wait`
-/// while `make` writes the log), through a disable and enable of the lead or a disable
-/// alone: before, the move was withdrawn after 10 s, and the sleeper opened a description of
-/// its own at the position the others' had then, over the lines they wrote after.
+/// The same for a sharer asleep longer than a move's publication lasts on a member out of
+/// service (`handoff_hold`, 1 s here; a shell in `wait` while `make` writes the log), through
+/// a disable and enable of the lead or a disable alone: before, the move was withdrawn after
+/// it, and the sleeper opened a description of its own at the position the others' had
+/// then, over the lines they wrote after.
 #[test]
 fn a_sharer_asleep_long_through_a_disable_and_enable_of_the_lead_writes_after_the_others() {
-    sharer_asleep_through(&[vec!["disable", "primary"], vec!["enable", "primary"]], 11);
-    sharer_asleep_through(&[vec!["disable", "primary"]], 11);
+    sharer_asleep_through(&[vec!["disable", "primary"], vec!["enable", "primary"]], 2);
+    sharer_asleep_through(&[vec!["disable", "primary"]], 2);
+}
+
+/// A set whose config holds a move's publication on a member out of service for 1 s
+/// (`handoff_hold`), where the tests' naps outlast it.
+fn set_holding_moves_1_s() -> ShadowSet {
+    let s = ShadowSet::new();
+    fs::write(s.config(), format!("{}handoff_hold = 1\n", s.config_text())).unwrap();
+    s
 }
 
 /// A move published for processes sharing a description does not keep fds on a disabled
 /// member for ever because some process of the set that does not share it sleeps (an idle
-/// daemon): after 10 s the publisher lets the disabled member's file go.
+/// daemon): after `handoff_hold` (1 s here) the publisher lets the disabled member's file go.
 #[test]
 fn a_published_move_lets_a_disabled_member_go_while_only_processes_that_do_not_share_it_sleep() {
     use std::io::{BufRead, BufReader, Write};
-    let s = ShadowSet::new();
+    let s = set_holding_moves_1_s();
     let mut idle = s.command("sleep").arg("60").spawn().unwrap();
     let py = "import os, sys, time\n\
         fd = os.open('/shadow/log', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)\n\
@@ -1806,7 +1815,7 @@ fn a_published_move_lets_a_disabled_member_go_while_only_processes_that_do_not_s
         \x20   os.read(r, 1); os.write(fd, b'child line\\n'); os._exit(0)\n\
         print('ready', flush=True); sys.stdin.readline()\n\
         os.write(fd, b'parent line\\n'); os.write(w, b'x'); os.waitpid(child, 0)\n\
-        time.sleep(11); os.write(fd, b'parent line after the nap\\n')\n\
+        time.sleep(2); os.write(fd, b'parent line after the nap\\n')\n\
         print('napped', flush=True); sys.stdin.readline()\n";
     let mut child = s.command("python3").args(["-c", py]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
@@ -1832,10 +1841,11 @@ fn a_published_move_lets_a_disabled_member_go_while_only_processes_that_do_not_s
 
 /// A python process and its forked child share one description: the parent writes a line
 /// after each of `steps` (and one more after `nap` seconds), the child sleeps through them
-/// all, then writes one.
+/// all, then writes one. With a nap, the set holds a move on a member out of service for
+/// 1 s (`set_holding_moves_1_s`).
 fn sharer_asleep_through(steps: &[Vec<&str>], nap: u32) {
     use std::io::{BufRead, BufReader, Write};
-    let s = ShadowSet::new();
+    let s = if nap > 0 { set_holding_moves_1_s() } else { ShadowSet::new() };
     let py = "import os, sys\n\
         steps, nap = int(sys.argv[1]), int(sys.argv[2])\n\
         fd = os.open('/shadow/log', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)\n\

@@ -22,6 +22,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("notify", "Optional absolute path of a program shadowctl watch runs for every event, with arguments EVENT SET MEMBER PATH."),
     ("retry", "Seconds between shadowctl watch's probes of a failed member (default 10)."),
     ("member_timeout", "Seconds a member being written may leave shadowctl watch's probe (a statfs of its root, every second) unanswered before watch declares it failed (default 60; 0: never). A member that hangs rather than failing (a stopped or deadlocked FUSE daemon such as sshfs, a network mount whose server stopped answering) would otherwise hang every program that touches it. The member is marked failed and its rebuild scans everything; a FUSE member also has its kernel connection aborted, so the operations already waiting on it return an error and the programs carry on with the other member. The only member still written is never declared failed."),
+    ("handoff_hold", "Seconds (default 10, at least 1) a process keeps its fds on a member taken out of service (disabled, failed, replaced) for processes that share a file description with it and have not taken up the move of the lead yet; past it, only while such a process holds that description. Until then the member's file system cannot be unmounted."),
     ("status_interval", "Seconds between shadowctl watch's rewrites of STATE_DIR/status and STATE_DIR/metrics.prom (default 30)."),
     ("rebuild_update", "Update mode of shadowctl watch's automatic rebuilds (default dirty)."),
     ("journal_sync", "\"always\" (default): each write-intent record is flushed before the change it announces (exact after a power failure); \"none\": exact after kill -9 and crashes only."),
@@ -161,6 +162,8 @@ pub struct Config {
     /// Seconds a member being written may leave `shadowctl watch`'s probe unanswered
     /// before it is declared failed; 0: never.
     pub member_timeout: u64,
+    /// Seconds a lead move's publication keeps a member out of service open (handoff.rs).
+    pub handoff_hold: u64,
     /// Update mode of automatic rebuilds.
     pub rebuild_update: String,
     /// Whether each write-intent record reaches stable storage before the change it
@@ -283,6 +286,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
     };
     let retry = seconds("retry", 10)?;
     let status_interval = seconds("status_interval", 30)?;
+    let handoff_hold = seconds("handoff_hold", 10)?;
     let member_timeout = match table.get("member_timeout") {
         None => 60,
         Some(toml::Value::Integer(n)) if *n >= 0 => *n as u64,
@@ -329,6 +333,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
         retry,
         status_interval,
         member_timeout,
+        handoff_hold,
         rebuild_update,
         journal_sync,
         journal_max,
@@ -484,6 +489,10 @@ mod tests {
         let c = parse_str(&format!("{GOOD}on_member_error = \"fail\"\nfailure_errors = [\"ENOSPC\"]\n")).unwrap();
         assert_eq!((c.on_member_error, c.failure_errors), (OnMemberError::Fail, vec![libc::ENOSPC]));
         assert_eq!(parse_str(GOOD).unwrap().failure_errors.len(), DEFAULT_FAILURE_ERRORS.len());
+        assert_eq!(c.handoff_hold, 10);
+        assert_eq!(parse_str(&format!("{GOOD}handoff_hold = 1\n")).unwrap().handoff_hold, 1);
+        let e = parse_str(&format!("{GOOD}handoff_hold = 0\n")).unwrap_err();
+        assert!(e.contains("key `handoff_hold`: must be a whole number of seconds >= 1"), "{e}");
         let e = parse_str(&format!("{GOOD}retry = 0\n")).unwrap_err();
         assert!(e.contains("key `retry`: must be a whole number of seconds"), "{e}");
         let e = parse_str(&format!("{GOOD}notify = \"relative\"\n")).unwrap_err();
