@@ -2276,24 +2276,9 @@ fn shell_flock_holder_through(steps: &[&[&str]]) {
 /// own, which took the lock there and let it go at its exit: both were granted.
 #[test]
 fn a_flock_an_execd_command_took_for_a_sleeping_shell_stays_held_on_both_members() {
-    use std::io::{BufRead, Write};
     let s = ShadowSet::new();
     let sh = "exec 9>>/shadow/req; flock -x 9; printf x >&9; echo locked; read l; printf y >&9; echo wrote; read l";
-    let (mut h, mut hout, mut hin) = start_holder(s.command("bash").args(["-c", sh]), "locked");
-    let mut line = String::new();
-    assert_eq!(flock_outside_the_shim(&s.secondary().join("req")), "refused\n", "the secondary's file, asked outside the shim");
-    s.ctl_ok(&["disable", "primary"]);
-    assert_refused_unreported(&s, "after disable primary, the shell asleep");
-    writeln!(hin, "go").unwrap();
-    line.clear();
-    hout.read_line(&mut line).unwrap();
-    assert_eq!(line, "wrote\n");
-    assert_refused_unreported(&s, "after disable primary, the shell awake");
-    writeln!(hin, "end").unwrap();
-    assert!(h.0.wait().unwrap().success());
-    s.ctl_ok(&["enable", "primary"]);
-    assert_eq!(s.read("req"), b"xy");
-    s.assert_identical();
+    flock_stays_held_through_disable_primary(&s, s.command("bash").args(["-c", sh]), "exec");
 }
 
 /// The same for a command a program starts with `subprocess` (fork or vfork, then exec)
@@ -2301,7 +2286,6 @@ fn a_flock_an_execd_command_took_for_a_sleeping_shell_stays_held_on_both_members
 /// follower's file is the program's description in the command as well.
 #[test]
 fn a_flock_a_spawned_command_took_through_an_inherited_fd_stays_held_on_both_members() {
-    use std::io::Write;
     for how in ["subprocess", "posix_spawn"] {
         let s = ShadowSet::new();
         let py = "import os, subprocess, sys\n\
@@ -2313,17 +2297,31 @@ fn a_flock_a_spawned_command_took_through_an_inherited_fd_stays_held_on_both_mem
             \x20   pid = os.posix_spawn('/usr/bin/flock', ['flock', '-x', str(fd)], os.environ)\n\
             \x20   assert os.waitpid(pid, 0)[1] == 0\n\
             print('locked', flush=True); sys.stdin.readline()\n\
-            os.write(fd, b'y')\n";
-        let (mut h, _, mut hin) = start_holder(s.command("python3").args(["-c", py, how]), "locked");
-        assert_eq!(flock_outside_the_shim(&s.secondary().join("req")), "refused\n", "{how}: the secondary's file, asked outside the shim");
-        s.ctl_ok(&["disable", "primary"]);
-        assert_refused_unreported(&s, &format!("{how}: after disable primary, the holder asleep"));
-        writeln!(hin, "go").unwrap();
-        assert!(h.0.wait().unwrap().success(), "{how}");
-        s.ctl_ok(&["enable", "primary"]);
-        assert_eq!(s.read("req"), b"xy", "{how}");
-        s.assert_identical();
+            os.write(fd, b'y'); print('wrote', flush=True); sys.stdin.readline()\n";
+        flock_stays_held_through_disable_primary(&s, s.command("python3").args(["-c", py, how]), how);
     }
+}
+
+/// Runs `holder`, which writes `x`, has a command take `/shadow/req`'s flock for it, says
+/// `locked` and sleeps; then writes `y`, says `wrote` and sleeps again. Another process is
+/// refused the lock on the secondary's file (asked outside the shim), then after `disable
+/// primary` on the new lead while the holder sleeps and once it has taken up the move.
+fn flock_stays_held_through_disable_primary(s: &ShadowSet, holder: &mut std::process::Command, case: &str) {
+    use std::io::{BufRead, Write};
+    let (mut h, mut hout, mut hin) = start_holder(holder, "locked");
+    assert_eq!(flock_outside_the_shim(&s.secondary().join("req")), "refused\n", "{case}: the secondary's file, asked outside the shim");
+    s.ctl_ok(&["disable", "primary"]);
+    assert_refused_unreported(s, &format!("{case}: after disable primary, the holder asleep"));
+    writeln!(hin, "go").unwrap();
+    let mut line = String::new();
+    hout.read_line(&mut line).unwrap();
+    assert_eq!(line, "wrote\n", "{case}");
+    assert_refused_unreported(s, &format!("{case}: after disable primary, the holder awake"));
+    writeln!(hin, "end").unwrap();
+    assert!(h.0.wait().unwrap().success(), "{case}");
+    s.ctl_ok(&["enable", "primary"]);
+    assert_eq!(s.read("req"), b"xy", "{case}");
+    s.assert_identical();
 }
 
 /// A flock a program holds on a description and a command it starts lets go of through
