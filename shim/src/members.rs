@@ -1226,7 +1226,15 @@ fn apply(old: &View, new: &View, epoch: u64) {
 fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, held: &[crate::hooks::lock::Held], shown: Option<crate::identity::Id>) -> bool {
     let Some(&first) = fds.first() else { return false };
     let pos = real::lseek(first, 0, libc::SEEK_CUR).unwrap_or(0);
+    // The old lead becomes the follower (the other member enabled): another process sharing
+    // the description that took this up first may have kept it as its follower's, which
+    // then no longer appends (below). The program's O_APPEND is then this process's
+    // mark: before, a sharer that took the return up after the first had gone (no
+    // publication left to take) opened the new lead's file without it, and its lines went
+    // to the position, over another process's appended meanwhile.
+    let old_lead_returns_as_follower = !ocb.is_dir() && ocb.follower_flags().is_some() && new.follower == Some(old.lead);
     let status = real::fcntl(first, libc::F_GETFL, 0).unwrap_or(0);
+    let status = if ocb.is_shared() && old_lead_returns_as_follower && ocb.appends_as_opened() { status | libc::O_APPEND } else { status };
     // The follower's fd is the new lead's file only if the follower is the new lead and
     // was not rewritten meanwhile (and, for a directory, the follower's is only a handle);
     // otherwise open the new lead's file by name.
@@ -1311,9 +1319,10 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
     // the one lock it is natively. Before, each sharer opened a follower's file again, and
     // the flock was refused there while the old lead's description held it (reported
     // 00030). Its O_APPEND goes (below) while another process may still hold it as its
-    // program's fd, but a process of the set takes up the change before any call on it
-    // (one outside the shim writes to a member alone anyway).
-    let old_lead_follows = !ocb.is_dir() && ocb.follower_flags().is_some() && new.follower == Some(old.lead) && unchanged(old.lead, first);
+    // program's fd: a process of the set takes up the change before any call on it, with
+    // the O_APPEND it knows (`status` above); one outside the shim writes to a member
+    // alone anyway.
+    let old_lead_follows = old_lead_returns_as_follower && unchanged(old.lead, first);
     let kept = old_lead_follows.then(|| ocb::dup_internal(first).ok()).flatten();
     // POSIX locks, taken on the new lead's file before the program's fds leave the old
     // one, need `desc` kept open (see lock::take_posix_before_move), and so do those of

@@ -427,6 +427,12 @@ impl Ocb {
         made_by_tmpfile(self.flags)
     }
 
+    /// Whether the program's description appends as this process last made it (its open,
+    /// its own F_SETFL), whatever the kernel says of it now.
+    pub fn appends_as_opened(&self) -> bool {
+        self.has(Mark::Append)
+    }
+
     /// Whether the description appends now. Another process sharing it may have changed
     /// O_APPEND by its own fcntl, which this process's mark does not see: for a shared
     /// description the kernel is asked (a pwrite after another process set O_APPEND landed

@@ -1791,6 +1791,50 @@ fn a_sharer_asleep_long_through_a_disable_and_enable_of_the_lead_writes_after_th
     sharer_asleep_through(&[vec!["disable", "primary"]], 2);
 }
 
+/// A description two processes share keeps appending for the one that takes up the lead's
+/// return last, after the other, which took it up first, has gone: the first keeps the
+/// old lead's description as its follower's (which then no longer appends), and the last,
+/// finding no publication left, opens its own on the new lead with the flags the program
+/// gave it, not those the shim set on the follower's. Before, the last one's lines went
+/// to the position, over what a third process had appended meanwhile.
+#[test]
+fn a_sharer_that_takes_up_the_leads_return_after_the_other_has_gone_still_appends() {
+    use std::io::{BufRead, Write};
+    let s = ShadowSet::new();
+    let py = "import os, sys\n\
+        fd = os.open('/shadow/log', os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)\n\
+        r, w = os.pipe(); r2, w2 = os.pipe()\n\
+        child = os.fork()\n\
+        if child == 0:\n\
+        \x20   while os.read(r, 1) == b'x': os.write(fd, b'child line\\n'); os.write(w2, b'k')\n\
+        \x20   os._exit(0)\n\
+        def child_writes(): os.write(w, b'x'); os.read(r2, 1)\n\
+        print('ready', flush=True); sys.stdin.readline()\n\
+        os.write(fd, b'parent line 1\\n'); child_writes()\n\
+        print('ready', flush=True); sys.stdin.readline()\n\
+        child_writes(); os.write(w, b'q'); os.waitpid(child, 0)\n\
+        print('child gone', flush=True); sys.stdin.readline()\n\
+        os.write(fd, b'parent line 2\\n')\n\
+        print('done', flush=True)\n";
+    let (mut h, mut hout, mut hin) = start_python(&s, py, "ready");
+    let mut line = String::new();
+    for (step, then) in [("disable", "ready"), ("enable", "child gone")] {
+        s.ctl_ok(&[step, "primary"]);
+        writeln!(hin, "go").unwrap();
+        line.clear();
+        hout.read_line(&mut line).unwrap();
+        assert_eq!(line.trim_end(), then);
+    }
+    assert!(s.sh("echo other line >> /shadow/log").status.success());
+    writeln!(hin, "go").unwrap();
+    line.clear();
+    hout.read_line(&mut line).unwrap();
+    assert_eq!(line, "done\n");
+    assert!(h.0.wait().unwrap().success());
+    assert_eq!(String::from_utf8(s.read("log")).unwrap(), "parent line 1\nchild line\nchild line\nother line\nparent line 2\n");
+    s.assert_identical();
+}
+
 /// A set whose config holds a move's publication on a member out of service for 1 s
 /// (`handoff_hold`), where the tests' naps outlast it.
 fn set_holding_moves_1_s() -> ShadowSet {
