@@ -150,23 +150,24 @@ fn earlier(a: u32, b: u32) -> bool {
 }
 
 /// The description after the move of the shared description behind this process's `fd`,
-/// as another process that moved it has published it, if one has and `fits` it (it is the
-/// new lead's file this process would open). One published for an earlier move is followed
-/// on to the description that move's own move made, to the last that fits: a process that
-/// slept through the lead leaving and coming back twice would otherwise stop at the first
-/// description on the same file, one the others left behind, at an old position, and write
-/// over their lines. A process that claimed the move
+/// as another process that moved it has published it, if one has, and whether it `fits`
+/// (it is the new lead's file this process would open). One published for an earlier move
+/// is followed on to the description that move's own move made, to the last: a process
+/// that slept through the lead leaving and coming back twice would otherwise stop at the
+/// first description on the same file, one the others left behind, at an old position, and
+/// write over their lines; and one that slept through a move the others made and a return
+/// they have not taken up yet stopped at the last that fitted, one they had left since
+/// (helper-46). A process that claimed the move
 /// before `mine` (a lower ticket) is waited for, 5 s at most: longer than it may take to
 /// take its POSIX locks on the new lead's file (lock::take_posix_before_move).
-pub fn take_over(fd: c_int, mine: Option<&Claim>, kind: Kind, fits: impl Fn(c_int) -> bool) -> Option<c_int> {
+pub fn take_over(fd: c_int, mine: Option<&Claim>, kind: Kind, fits: impl Fn(c_int) -> bool) -> Taken {
     let registry = &crate::members::shared().registry;
     let me = own_pid();
     let my_ticket = mine.map(|c| c.ticket);
     let mine = mine.map_or(HANDOFF_ENTRIES, |c| c.entry);
     let mut cur = fd;
-    // The last description of the chain that fits, and the last taken if it does not.
-    let mut best: Option<c_int> = None;
-    let mut passed: Option<c_int> = None;
+    // The last description of the chain.
+    let mut last: Option<c_int> = None;
     let mut waited = 0;
     // Bounded: publications end after kept_ms, and a chain cannot grow faster than members
     // change; a longer one is a process that slept through all of them, which opens its own.
@@ -182,6 +183,9 @@ pub fn take_over(fd: c_int, mine: Option<&Claim>, kind: Kind, fits: impl Fn(c_in
             }
             if p & HANDOFF_CLAIMED != 0 {
                 ahead |= my_ticket.is_none_or(|t| earlier(ticket.load(Ordering::SeqCst), t)) && shadow_core::shared::process_alive(owner);
+                return None;
+            }
+            if moved_back_since(cur, i, p & HANDOFF_FOLLOWER, ticket.load(Ordering::SeqCst)) {
                 return None;
             }
             let a = after.load(Ordering::SeqCst) as c_int;
@@ -202,26 +206,114 @@ pub fn take_over(fd: c_int, mine: Option<&Claim>, kind: Kind, fits: impl Fn(c_in
             }
             break;
         };
-        if let Some(old) = passed.take() {
-            let _ = real::close(old);
-        }
-        if !fits(got) {
-            passed = Some(got);
-        } else if let Some(old) = best.replace(got) {
+        if let Some(old) = last.replace(got) {
             let _ = real::close(old);
         }
         cur = got;
         hops += 1;
     }
-    if let Some(old) = passed {
-        let _ = real::close(old);
+    match last {
+        Some(d) if fits(d) => Taken::Fits(d),
+        Some(d) => Taken::Behind(d),
+        None => Taken::Nothing,
     }
-    best
+}
+
+/// What `take_over` found: a description on the file this process would open (`Fits`); the
+/// last the others' moves made, on another member's file (`Behind`: they have not taken up
+/// this change yet); nothing published. Each fd is the caller's to close.
+pub enum Taken {
+    Fits(c_int),
+    Behind(c_int),
+    Nothing,
+}
+
+impl Taken {
+    /// The description that fits, if one does (another is closed).
+    pub fn fitting(self) -> Option<c_int> {
+        match self {
+            Taken::Fits(d) => Some(d),
+            Taken::Behind(d) => {
+                let _ = real::close(d);
+                None
+            }
+            Taken::Nothing => None,
+        }
+    }
+}
+
+/// A move of the shared description behind a program's fd, as `follow_moves` found it.
+pub struct Moves {
+    /// The claim to publish this process's move under (`publish`), or to `abandon`.
+    pub claim: Option<Claim>,
+    /// The description after the move that another process made, taken over.
+    pub handed: Option<c_int>,
+    /// Where a description this process opens itself goes on from (position, status
+    /// flags): the program's fd, or `behind`'s.
+    pub from: c_int,
+    pub behind: Option<Behind>,
+}
+
+/// The shim's fd on the last description the others' moves made (`Taken::Behind`), closed
+/// when dropped.
+pub struct Behind(c_int);
+
+impl Drop for Behind {
+    fn drop(&mut self) {
+        crate::hooks::lock::close_keeping_locks(self.0, None);
+    }
+}
+
+/// `claim` and `take_over` of the lead's move of the shared description behind `fd`. Where
+/// the moves the others made end on a description not on the new lead's file (a process
+/// that slept through `disable primary`, which another took up and wrote after, taking up
+/// the `enable` first), the move goes on from that one, as the processes holding it will:
+/// claimed (a process moving it now is waited for) and published as its move, so that they
+/// take this one; and at its position. Before, it went on from the program's own, left at
+/// the position of the first move: its writes went over the lines written since, and the
+/// others then opened descriptions of their own (helper-46: bash's subshells writing to
+/// `{ …; } > log` while the primary was disabled and enabled).
+pub fn follow_moves(fd: c_int, fits: impl Fn(c_int) -> bool) -> Moves {
+    let first = claim(fd, Kind::Lead);
+    match take_over(fd, first.as_ref(), Kind::Lead, &fits) {
+        Taken::Fits(d) => Moves { claim: first, handed: Some(d), from: fd, behind: None },
+        Taken::Nothing => Moves { claim: first, handed: None, from: fd, behind: None },
+        Taken::Behind(last) => {
+            if let Some(c) = first {
+                abandon(c);
+            }
+            let last = crate::ocb::make_internal(last);
+            let claim = claim(last, Kind::Lead);
+            let handed = take_over(last, claim.as_ref(), Kind::Lead, &fits).fitting();
+            Moves { claim, handed, from: last, behind: Some(Behind(last)) }
+        }
+    }
+}
+
+/// Whether a move published after move `i` (its `ticket`) took the description behind
+/// `cur` back into use: the follower's file became the program's again (`disable primary`
+/// after the lead came back), so move `i` out of it, to a description left behind since at
+/// an old position, is not where the processes sharing it went. Before, while an idle
+/// process of the set kept every publication alive, a process that took up the lead's next
+/// return first followed it there and wrote over the lines written since (helper-46: bash's
+/// subshells writing to `{ …; } > log`).
+fn moved_back_since(cur: c_int, i: usize, kind_bit: u32, ticket: u32) -> bool {
+    let registry = &crate::members::shared().registry;
+    let me = own_pid();
+    (0..HANDOFF_ENTRIES).filter(|&j| j != i).any(|j| {
+        let [pid, _, after, later] = registry.handoff(j);
+        let p = pid.load(Ordering::SeqCst);
+        p != 0
+            && p & (HANDOFF_BUSY | HANDOFF_CLAIMED) == 0
+            && p & HANDOFF_FOLLOWER == kind_bit
+            && earlier(ticket, later.load(Ordering::SeqCst))
+            && real::same_description(me, cur, owner_of(p), after.load(Ordering::SeqCst) as c_int)
+    })
 }
 
 /// Whether another process has moved the shared description behind `fd` (published).
 pub fn moved_by_another(fd: c_int) -> bool {
-    take_over(fd, None, Kind::Lead, |_| true).map(real::close).is_some()
+    take_over(fd, None, Kind::Lead, |_| true).fitting().map(real::close).is_some()
 }
 
 /// The claimed move is made: the description after is `after`, taken up in `epoch`, the

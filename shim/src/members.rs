@@ -1178,7 +1178,7 @@ fn apply(old: &View, new: &View, epoch: u64) {
                 // one has (each opening its own, a flock they held was refused on the second).
                 let shared = ocb.is_shared() && !ocb.is_tmpfile();
                 let claim = shared.then(|| crate::handoff::claim(fds[0], Kind::Follower)).flatten();
-                let handed = shared.then(|| crate::handoff::take_over(fds[0], claim.as_ref(), Kind::Follower, |d| is_member_file(d, &sp, new, m))).flatten().map(ocb::make_internal);
+                let handed = shared.then(|| crate::handoff::take_over(fds[0], claim.as_ref(), Kind::Follower, |d| is_member_file(d, &sp, new, m)).fitting()).flatten().map(ocb::make_internal);
                 // An O_TMPFILE file is a new one there, given what the lead's holds.
                 let opened = handed.map_or_else(|| sp.at(new, m).and_then(|at| ocb::open_secondary(&at, flags, mode, false)), Ok).and_then(|sfd| match ocb.is_tmpfile() {
                     true => ocb.copy_range(fds[0], sfd, 0, -1).map(|()| sfd).inspect_err(|_| ocb::close_internal(sfd)),
@@ -1225,7 +1225,6 @@ fn apply(old: &View, new: &View, epoch: u64) {
 /// follower's fd.
 fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, held: &[crate::hooks::lock::Held], shown: Option<crate::identity::Id>) -> bool {
     let Some(&first) = fds.first() else { return false };
-    let pos = real::lseek(first, 0, libc::SEEK_CUR).unwrap_or(0);
     // The old lead becomes the follower (the other member enabled): another process sharing
     // the description that took this up first may have kept it as its follower's, which
     // then no longer appends (below). The program's O_APPEND is then this process's
@@ -1233,8 +1232,6 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
     // publication left to take) opened the new lead's file without it, and its lines went
     // to the position, over another process's appended meanwhile.
     let old_lead_returns_as_follower = !ocb.is_dir() && ocb.follower_flags().is_some() && new.follower == Some(old.lead);
-    let status = real::fcntl(first, libc::F_GETFL, 0).unwrap_or(0);
-    let status = if ocb.is_shared() && old_lead_returns_as_follower && ocb.appends_as_opened() { status | libc::O_APPEND } else { status };
     // The follower's fd is the new lead's file only if the follower is the new lead and
     // was not rewritten meanwhile (and, for a directory, the follower's is only a handle);
     // otherwise open the new lead's file by name.
@@ -1258,8 +1255,13 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
     // went into (found by helper-44).
     let orphaned = !ocb.is_dir() && old.follower.is_some_and(|f| !new.renewed(old, f)) && ocb.secondary_fd().is_some_and(|sfd| nameless(ocb, sfd));
     // A description other processes share: the one a process that moved it made, if one has.
-    let claim = ocb.is_shared().then(|| crate::handoff::claim(first, Kind::Lead)).flatten();
-    let handed = ocb.is_shared().then(|| crate::handoff::take_over(first, claim.as_ref(), Kind::Lead, |d| is_lead_file(d, &sp(), new))).flatten();
+    let crate::handoff::Moves { claim, handed, from, behind: _behind } = match ocb.is_shared() {
+        true => crate::handoff::follow_moves(first, |d| is_lead_file(d, &sp(), new)),
+        false => crate::handoff::Moves { claim: None, handed: None, from: first, behind: None },
+    };
+    let pos = real::lseek(from, 0, libc::SEEK_CUR).unwrap_or(0);
+    let status = real::fcntl(from, libc::F_GETFL, 0).unwrap_or(0);
+    let status = if ocb.is_shared() && old_lead_returns_as_follower && ocb.appends_as_opened() { status | libc::O_APPEND } else { status };
     let taken = ocb.take_secondary();
     let follower_became_lead = handed.is_none() && (follower_fits || orphaned) && taken.is_some();
     let replacement = match (handed, taken.filter(|_| follower_fits || orphaned)) {
@@ -1499,12 +1501,11 @@ pub fn lead_moved(old: &View, new: &View) -> bool {
 /// the follower, and lines a shell's `echo >> log` children appended as the primary was
 /// disabled and enabled were lost from both members), or an open's not yet adopted.
 pub fn move_to_lead(v: &View, fd: c_int, rel: &[u8], status: c_int) -> Res<()> {
-    let pos = real::lseek(fd, 0, libc::SEEK_CUR).unwrap_or(0);
     let flags = (status & !(libc::O_CREAT | libc::O_TRUNC | libc::O_EXCL)) | libc::O_CLOEXEC;
     let sp = Spath::from_rel(Rel(rel.to_vec()));
     // Inherited: shared with the process it came from, which may have moved it already.
-    let claim = crate::handoff::claim(fd, Kind::Lead);
-    let handed = crate::handoff::take_over(fd, claim.as_ref(), Kind::Lead, |d| is_lead_file(d, &sp, v));
+    let crate::handoff::Moves { claim, handed, from, behind: _behind } = crate::handoff::follow_moves(fd, |d| is_lead_file(d, &sp, v));
+    let pos = real::lseek(from, 0, libc::SEEK_CUR).unwrap_or(0);
     let desc = match handed.map_or_else(|| sp.at(v, v.lead).and_then(|at| real::openat(at.fd, &at.path, flags, 0)), Ok) {
         Ok(d) => d,
         Err(e) => {

@@ -1835,6 +1835,74 @@ fn a_sharer_that_takes_up_the_leads_return_after_the_other_has_gone_still_append
     s.assert_identical();
 }
 
+/// A description processes share (`{ …; } > log` in a shell and the subshells it forks, not
+/// appending) keeps its place whichever of them takes up each lead move first, while an
+/// idle process of the set keeps every move published. The parent writes a line after each
+/// of six changes (`disable primary`, `enable primary`, …); a child it forked before change
+/// `k` sleeps through it and `j` more (the parent taking them up), then writes first after
+/// the last, then the parent again. Before (found by helper-46 with bash, make and
+/// background writers; all unreported, the members alike):
+/// - a child asleep through a move the parent took up and a return it had not yet went on
+///   from its own description, at the position of the first move (over the parent's lines
+///   since), or from the last description of the parent's moves on the new lead's file, one
+///   the parent had left since;
+/// - after `disable primary`, `enable primary` and `disable primary` again, the follower's
+///   description (kept as it since 2026-12-06) was the program's once more, and a child
+///   taking up the next `enable` first followed the move published out of it at the first
+///   `enable`, to a description left at the position of the second `disable`.
+#[test]
+fn sharers_keep_one_place_whichever_takes_up_each_lead_move_first() {
+    for k in 0..4 {
+        for j in 0..3 {
+            sharer_forked_before_change(k, j);
+        }
+    }
+}
+
+fn sharer_forked_before_change(k: usize, j: usize) {
+    use std::io::{BufRead, Write};
+    let s = ShadowSet::new();
+    let _idle = KillOnDrop(s.command("sleep").arg("60").spawn().unwrap());
+    // A child forked and gone at the start makes the description shared from the first move.
+    let py = "import os, sys\n\
+        fd = os.open('/shadow/log', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)\n\
+        if os.fork() == 0: os._exit(0)\n\
+        os.wait(); n = 0\n\
+        print('ready', flush=True)\n\
+        for cmd in sys.stdin:\n\
+        \x20   n += 1\n\
+        \x20   if cmd.strip() == 'fork':\n\
+        \x20       r, w = os.pipe(); pid = os.fork()\n\
+        \x20       if pid == 0: os.read(r, 1); os.write(fd, b'child line\\n'); os._exit(0)\n\
+        \x20   elif cmd.strip() == 'child': os.write(w, b'x'); os.waitpid(pid, 0)\n\
+        \x20   else: os.write(fd, b'parent line %d\\n' % n)\n\
+        \x20   print('ready', flush=True)\n";
+    let (mut h, mut hout, mut hin) = start_python(&s, py, "ready");
+    let mut steps: Vec<(&str, &str)> = Vec::new();
+    for i in 0..6 {
+        if i == k {
+            steps.push(("", "fork"));
+        }
+        steps.push((if i % 2 == 0 { "disable" } else { "enable" }, if i == k + j { "child" } else { "parent" }));
+    }
+    steps.push(("", "parent"));
+    let mut line = String::new();
+    for &(step, command) in &steps {
+        if !step.is_empty() {
+            s.ctl_ok(&[step, "primary"]);
+        }
+        writeln!(hin, "{command}").unwrap();
+        line.clear();
+        hout.read_line(&mut line).unwrap();
+        assert_eq!(line, "ready\n");
+    }
+    drop(hin);
+    assert!(h.0.wait().unwrap().success());
+    let want: String = steps.iter().enumerate().filter(|(_, (_, c))| *c != "fork").map(|(i, (_, c))| if *c == "child" { "child line\n".to_string() } else { format!("parent line {}\n", i + 1) }).collect();
+    assert_eq!(String::from_utf8(s.read("log")).unwrap(), want, "child forked before change {k}, asleep through {j} more");
+    s.assert_identical();
+}
+
 /// A set whose config holds a move's publication on a member out of service for 1 s
 /// (`handoff_hold`), where the tests' naps outlast it.
 fn set_holding_moves_1_s() -> ShadowSet {
