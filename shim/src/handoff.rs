@@ -455,6 +455,85 @@ fn latest(desc: c_int) -> c_int {
     cur
 }
 
+/// Before an exec into an image that runs under the shim: this process's published moves
+/// go on in the new image, their fds kept open across the exec and named to it (the text
+/// returned: each move's entry, fds, epoch, start, tree and kind; `take_carried`), their
+/// registry entries, whose pid stays, left as they are. Before, the exec ended them: a
+/// shell's command that took up a move first (`exec > log`, then `/bin/echo` each line)
+/// wrote through its description, which the exec's end of the publication had left no
+/// other process to take, and the shell, taking up the move after, opened one of its own at
+/// the position of the exec: the next command's line went over the first one's (helper-47).
+/// The flags are put back when the guard is dropped (the exec failed).
+pub fn carry_across_exec() -> Option<(String, CarriedAcross)> {
+    if !PENDING.load(Ordering::SeqCst) || OWNER.load(Ordering::SeqCst) != own_pid() {
+        return None;
+    }
+    let mut named = Vec::new();
+    let mut fds = Vec::new();
+    for k in KEPT.iter().filter(|k| k.entry.load(Ordering::SeqCst) < HANDOFF_ENTRIES) {
+        let (b, a) = (k.before.load(Ordering::SeqCst), k.after.load(Ordering::SeqCst));
+        if real::fcntl(b, libc::F_SETFD, 0).is_ok() && real::fcntl(a, libc::F_SETFD, 0).is_ok() {
+            named.push(format!("{}:{b}:{a}:{}:{}:{}:{}", k.entry.load(Ordering::SeqCst), k.epoch.load(Ordering::SeqCst), k.since.load(Ordering::SeqCst), k.tree.load(Ordering::SeqCst), k.kind.load(Ordering::SeqCst)));
+            fds.extend([b, a]);
+        }
+    }
+    (!named.is_empty()).then(|| (named.join(","), CarriedAcross(fds)))
+}
+
+/// The fds of published moves kept open across an exec (`carry_across_exec`).
+pub struct CarriedAcross(Vec<c_int>);
+
+impl Drop for CarriedAcross {
+    fn drop(&mut self) {
+        for &fd in &self.0 {
+            let _ = real::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC as libc::c_long);
+        }
+    }
+}
+
+/// In a new image, at start-up before its inherited fds are adopted: the published moves
+/// the old image carried across the exec (`carry_across_exec`'s `text`) are this one's,
+/// their fds the shim's own again. One whose registry entry is not this process's any more,
+/// or whose fds are gone, is dropped.
+pub fn take_carried(text: &str) {
+    let me = own_pid();
+    let registry = &crate::members::shared().registry;
+    for move_ in text.split(',') {
+        let Some([entry, before, after, epoch, since, tree, kind]) = move_.split(':').map(|n| n.parse::<u64>().ok()).collect::<Option<Vec<_>>>().and_then(|v| <[u64; 7]>::try_from(v).ok()) else { continue };
+        let (entry, before, after, kind) = (entry as usize, before as c_int, after as c_int, kind as u32);
+        let ours = entry < HANDOFF_ENTRIES && registry.handoff(entry)[0].load(Ordering::SeqCst) == me | kind;
+        let open = [before, after].map(|fd| real::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC as libc::c_long).is_ok());
+        let kept = open == [true, true];
+        let place = KEPT.iter().find(|k| k.entry.compare_exchange(usize::MAX, FILLING, Ordering::SeqCst, Ordering::SeqCst).is_ok());
+        match (ours && kept, place) {
+            (true, Some(k)) => {
+                crate::fdtable::set_internal(before, true);
+                crate::fdtable::set_internal(after, true);
+                k.before.store(before, Ordering::SeqCst);
+                k.after.store(after, Ordering::SeqCst);
+                k.epoch.store(epoch, Ordering::SeqCst);
+                k.since.store(since, Ordering::SeqCst);
+                k.tree.store(tree, Ordering::SeqCst);
+                k.kind.store(kind, Ordering::SeqCst);
+                k.entry.store(entry, Ordering::SeqCst);
+                OWNER.store(me, Ordering::SeqCst);
+                PENDING.store(true, Ordering::SeqCst);
+            }
+            (_, place) => {
+                if let Some(k) = place {
+                    k.entry.store(usize::MAX, Ordering::SeqCst);
+                }
+                if ours {
+                    let _ = registry.handoff(entry)[0].compare_exchange(me | kind, 0, Ordering::SeqCst, Ordering::SeqCst);
+                }
+                for (fd, _) in [before, after].into_iter().zip(open).filter(|&(_, open)| open) {
+                    crate::hooks::lock::close_keeping_locks(fd, None);
+                }
+            }
+        }
+    }
+}
+
 /// At exit (`_exit` too: allocation-free), or before an exec (`close`: the exec would
 /// close the fds, and with them the process's POSIX locks on their files): every
 /// published move ends.

@@ -660,7 +660,6 @@ pub struct Carried {
 /// the lead only: their directories stay marked in flight and published, so that a new
 /// image that dies before its start leaves `recover` due.
 pub fn prepare_exec() -> Carried {
-    crate::handoff::end_all(true);
     crate::hooks::lock::before_exec(|ocb| fdtable::all().into_iter().find(|(_, o)| Arc::as_ptr(o) as usize == ocb).map(|(fd, _)| fd));
     let mut by_ocb: Vec<(Arc<Ocb>, Vec<c_int>)> = Vec::new();
     for (fd, o) in fdtable::all() {

@@ -176,6 +176,7 @@ fn init_from_env() {
     crate::signals::take_over_installed();
     crate::behind::configure(get().config.write_behind);
     crate::resolve::init_cwd();
+    crate::hooks::process::take_carried_handoffs();
     crate::adopt::adopt_inherited_fds(&crate::hooks::process::take_carried_followers());
     crate::members::end_carried_intents(&crate::hooks::process::take_carried_intents());
     ACTIVE.store(true, Ordering::Release);

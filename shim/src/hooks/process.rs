@@ -183,6 +183,9 @@ pub const CARRIED_INTENTS: &str = "SHADOW_CARRIED_INTENTS";
 /// Where a new image finds the follower's fds its old image kept open across exec for the
 /// files it inherits: `program fd:follower fd`, comma-separated.
 pub const CARRIED_FOLLOWERS: &str = "SHADOW_CARRIED_FOLLOWERS";
+/// The moves of shared descriptions this process published, carried into the new image
+/// (`handoff::carry_across_exec`).
+pub const CARRIED_HANDOFFS: &str = "SHADOW_CARRIED_HANDOFFS";
 
 /// Set in a new image's environment when the shim gave it an LD_LIBRARY_PATH it did not
 /// have (see `LoaderPaths`): the child's shim removes it again.
@@ -260,7 +263,7 @@ unsafe fn env_with_shim(envp: *const *const c_char, extra: Vec<CString>, loader:
             if !has_config {
                 continue;
             }
-        } else if [SAVED_LIBRARY_PATH, ADDED_LIBRARY_PATH, CARRIED_INTENTS, CARRIED_FOLLOWERS].iter().any(|v| bytes.starts_with(v.as_bytes()) && bytes.get(v.len()) == Some(&b'=')) {
+        } else if [SAVED_LIBRARY_PATH, ADDED_LIBRARY_PATH, CARRIED_INTENTS, CARRIED_FOLLOWERS, CARRIED_HANDOFFS].iter().any(|v| bytes.starts_with(v.as_bytes()) && bytes.get(v.len()) == Some(&b'=')) {
             continue;
         } else if let Some(v) = bytes.strip_prefix(b"LD_LIBRARY_PATH=") {
             has_library_path = true;
@@ -334,6 +337,15 @@ pub fn restore_library_path() {
 
 /// In a new image: the ids of the write intents the old image carried across exec (see
 /// `members::prepare_exec`), taken out of the environment.
+/// In a new image: the moves the old image published, taken out of the environment and
+/// made this image's (`handoff::take_carried`).
+pub fn take_carried_handoffs() {
+    if let Ok(text) = std::env::var(CARRIED_HANDOFFS) {
+        std::env::remove_var(CARRIED_HANDOFFS);
+        crate::handoff::take_carried(&text);
+    }
+}
+
 pub fn take_carried_intents() -> Vec<u64> {
     let ids = std::env::var(CARRIED_INTENTS).unwrap_or_default().split(',').filter_map(|s| s.parse().ok()).collect();
     std::env::remove_var(CARRIED_INTENTS);
@@ -514,7 +526,7 @@ unsafe fn exec_with(
             // there (a stat and a few reads of the program).
             let cwd = crate::resolve::virtual_cwd();
             let followers = if replaces { std::mem::take(&mut carried.followers) } else { crate::members::inherited_followers() };
-            let verdict = (!carried.files.is_empty() || cwd.is_some() || !followers.is_empty()).then(|| program.and_then(|p| p.to_str().ok()).map(shadow_core::execcheck::runs_with_shim)).flatten();
+            let verdict = (!carried.files.is_empty() || cwd.is_some() || !followers.is_empty() || replaces && crate::handoff::pending()).then(|| program.and_then(|p| p.to_str().ok()).map(shadow_core::execcheck::runs_with_shim)).flatten();
             if let Some(Err(without)) = &verdict {
                 if without.certain {
                     crate::members::exec_without_shim(&carried.files, &without.to_string());
@@ -531,7 +543,29 @@ unsafe fn exec_with(
             let _spawning = (!carry).then(|| SPAWNING.read().unwrap_or_else(|e| e.into_inner()));
             let followers_env = carry.then(|| FollowersAcross::named(&followers)).flatten();
             let named = followers_env.is_some();
-            let env = env_with_shim(envp, carried_env.into_iter().chain(followers_env).collect(), &program.map(|p| LoaderPaths::of(p)).unwrap_or_default());
+            // The moves this image published go on in a new image under the shim; to any
+            // other they end here (their fds close with the exec).
+            let handoffs = match replaces && matches!(verdict, Some(Ok(()))) {
+                true => crate::handoff::carry_across_exec(),
+                false => {
+                    if replaces {
+                        crate::handoff::end_all(true);
+                    }
+                    None
+                }
+            };
+            let (handoffs_env, handoffs_kept) = handoffs.and_then(|(text, kept)| Some((CString::new(format!("{CARRIED_HANDOFFS}={text}")).ok()?, kept))).unzip();
+            let env = env_with_shim(envp, carried_env.into_iter().chain(followers_env).chain(handoffs_env).collect(), &program.map(|p| LoaderPaths::of(p)).unwrap_or_default());
+            let _handoffs_kept = match env.is_some() {
+                true => handoffs_kept,
+                false => {
+                    drop(handoffs_kept);
+                    if replaces {
+                        crate::handoff::end_all(true);
+                    }
+                    None
+                }
+            };
             let _followers = FollowersAcross::keep(if named && env.is_some() { &followers } else { &[] });
             let envp = env.as_ref().map_or(envp, |e| e.ptrs.as_ptr());
             crate::members::retire_unused_intents();
