@@ -1361,6 +1361,9 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
     if handed.is_none() {
         give_position(desc, pos, status);
     }
+    if ocb.is_shared() && !old_lead_follows && !new.written().any(|m| m == old.lead) {
+        crate::hooks::lock::let_go_described(first, held);
+    }
     // Published once it has its position: another process may take it at once.
     if let Some(claim) = claim {
         crate::handoff::publish(claim, desc, epoch, tree_of(old, old.lead));

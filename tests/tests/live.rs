@@ -2531,6 +2531,33 @@ fn a_flock_two_live_processes_share_stays_held_unreported_through_member_changes
     s.assert_identical();
 }
 
+/// A flock a shell lets go of through a shared description while the primary is out
+/// (`exec 9>>req; flock -x 9`, `disable primary`, `flock -u 9`) is free once the primary is
+/// back, for another process and for the shell's next `flock -x 9`, unreported. Before, the
+/// description the shell's fd had left at the disable, kept open by a subshell sharing it
+/// and by the move's publication, held it on the primary's file: another process was
+/// refused, the shell's own take waited for ever, and 00030 said another process took it
+/// (helper-47).
+#[test]
+fn a_flock_let_go_of_while_the_primary_was_out_is_free_when_it_is_back() {
+    let s = ShadowSet::new();
+    let fifo = s.dir.path().join("fifo");
+    // The subshell sharing fd 9 never outlives the test (it would hold its output open).
+    let sh = format!("exec 9>>/shadow/req; mkfifo {f}; ( exec 3<>{f}; read -t 20 l <&3 ) >/dev/null 2>&1 & flock -x 9; echo locked; read l; flock -u 9; echo unlocked; read l; flock -x -w 5 9 && echo relocked; echo go > {f}; wait", f = fifo.display());
+    let (mut h, mut hout, mut hin) = start_holder(s.command("bash").args(["-c", &sh]), "locked");
+    change_primary_then_ask(&s, "disable", (&mut hin, &mut hout), "go", "unlocked");
+    s.ctl_ok(&["enable", "primary"]);
+    let asker = s.command("flock").args(["-n", "/shadow/req", "true"]).status().unwrap();
+    assert!(asker.success(), "another process refused the flock the shell let go of: {}", s.history());
+    change_primary_then_ask(&s, "", (&mut hin, &mut hout), "go", "relocked");
+    assert!(h.0.wait().unwrap().success());
+    assert!(!s.history().contains("lock:"), "{}", s.history());
+    for dir in [s.primary(), s.secondary()] {
+        assert_eq!(flock_outside_the_shim(&dir.join("req")), "granted\n", "{}: the shell ended", dir.display());
+    }
+    s.assert_identical();
+}
+
 /// What a process outside the shim is answered asking for `file`'s flock (without waiting).
 fn flock_outside_the_shim(file: &std::path::Path) -> String {
     let py = format!("import fcntl\nf = open({:?}, 'a')\ntry:\n    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB); print('granted')\nexcept BlockingIOError: print('refused')\n", file.display().to_string());

@@ -140,25 +140,43 @@ pub fn held_by(fd: c_int) -> Vec<Held> {
 
 /// Takes `lock` through `fd` without waiting.
 fn take(fd: c_int, lock: &Held) -> Result<(), Errno> {
-    let r = match lock.kind {
-        Kind::Flock => unsafe { raw::flock(fd, if lock.write { libc::LOCK_EX } else { libc::LOCK_SH } | libc::LOCK_NB) },
-        Kind::Posix | Kind::Ofd => {
-            let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-            fl.l_type = if lock.write { libc::F_WRLCK } else { libc::F_RDLCK } as libc::c_short;
-            fl.l_whence = libc::SEEK_SET as libc::c_short;
-            fl.l_start = lock.start;
-            fl.l_len = lock.end.map_or(0, |e| e - lock.start + 1);
-            let cmd = if lock.kind == Kind::Ofd { libc::F_OFD_SETLK } else { libc::F_SETLK };
-            unsafe { raw::fcntl(fd, cmd, &mut fl as *mut libc::flock as c_long) }
-        }
-    };
-    if r != 0 {
+    if set(fd, lock, false) != 0 {
         return Err(Errno::last());
     }
     if lock.kind == Kind::Posix {
         note_locked(fd);
     }
     Ok(())
+}
+
+/// `lock` set on `fd` without waiting, or let go of (`unlock`).
+fn set(fd: c_int, lock: &Held, unlock: bool) -> c_int {
+    match lock.kind {
+        Kind::Flock => unsafe { raw::flock(fd, if unlock { libc::LOCK_UN } else if lock.write { libc::LOCK_EX } else { libc::LOCK_SH } | libc::LOCK_NB) },
+        Kind::Posix | Kind::Ofd => {
+            let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+            fl.l_type = if unlock { libc::F_UNLCK } else if lock.write { libc::F_WRLCK } else { libc::F_RDLCK } as libc::c_short;
+            fl.l_whence = libc::SEEK_SET as libc::c_short;
+            fl.l_start = lock.start;
+            fl.l_len = lock.end.map_or(0, |e| e - lock.start + 1);
+            let cmd = if lock.kind == Kind::Ofd { libc::F_OFD_SETLK } else { libc::F_SETLK };
+            unsafe { raw::fcntl(fd, cmd, &mut fl as *mut libc::flock as c_long) }
+        }
+    }
+}
+
+/// At a lead move off a member taken out of service, the description locks (flock, OFD)
+/// of `held` let go of on `old`, the description the program's fds leave, which other
+/// processes sharing it, and this one's publication of the move, keep open: the new lead's
+/// description holds them now, and the program may let go of them there. Before, the old
+/// one held them on that member's file for as long as it stayed open: a shell's `flock -u 9`
+/// after `disable primary` let go of the secondary's, and once the primary came back every
+/// `flock` of the file was refused or waited for ever (`00030` reported for the shell's own
+/// take, "another process took it"; helper-47).
+pub fn let_go_described(old: c_int, held: &[Held]) {
+    for lock in held.iter().filter(|h| h.kind != Kind::Posix) {
+        set(old, lock, true);
+    }
 }
 
 /// At a lead move, the description locks (flock, OFD) of `held` taken on `desc`, the new
