@@ -1897,7 +1897,12 @@ fn sharer_forked_before_change(k: usize, j: usize) {
 
 /// `shadowctl STEP primary` (none if empty), then `command` to a holder, which answers `ack`.
 fn change_primary_then_ask(s: &ShadowSet, step: &str, (hin, hout): (&mut std::process::ChildStdin, &mut std::io::BufReader<std::process::ChildStdout>), command: &str, ack: &str) {
-    use std::io::{BufRead, Write};
+    change_primary_then_ask_on(s, step, hin, hout, command, ack);
+}
+
+/// `change_primary_then_ask` with the holder answering on any stream.
+fn change_primary_then_ask_on(s: &ShadowSet, step: &str, hin: &mut std::process::ChildStdin, hout: &mut impl std::io::BufRead, command: &str, ack: &str) {
+    use std::io::Write;
     if !step.is_empty() {
         s.ctl_ok(&[step, "primary"]);
     }
@@ -1927,6 +1932,41 @@ fn commands_a_shell_runs_keep_every_line_through_lead_moves() {
     assert!(h.0.wait().unwrap().success());
     let want: String = (1..=steps.len()).map(|n| format!("line {n}\n")).collect();
     assert_eq!(String::from_utf8(s.read("log")).unwrap(), want);
+    s.assert_identical();
+}
+
+/// fstat of a shared fd answers for the file the description is on once the other
+/// processes sharing it moved it: a command a program runs (`/bin/echo`, its fd 1 the
+/// program's) takes up `disable primary` first and writes, then the program sizes the file
+/// by fstat and truncates it there (a no-op natively). Before, fstat answered for the
+/// disabled primary's file, without the command's line, and the truncate cut the line from
+/// the file (NULs where it was once the program wrote on; helper-47's fuzzer).
+#[test]
+fn fstat_of_a_shared_fd_answers_after_the_moves_of_the_processes_sharing_it() {
+    let s = ShadowSet::new();
+    let py = "import os, sys, subprocess\n\
+        fd = os.open('/shadow/log', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644); os.dup2(fd, 1); os.close(fd)\n\
+        if os.fork() == 0: os._exit(0)\n\
+        os.wait()\n\
+        def ready(): sys.stderr.write('ready\\n'); sys.stderr.flush()\n\
+        os.write(1, b'line 1\\n'); ready()\n\
+        for cmd in sys.stdin:\n\
+        \x20   if cmd.strip() == 'echo': subprocess.run(['/bin/echo', 'line 2'])\n\
+        \x20   elif cmd.strip() == 'trunc': os.ftruncate(1, os.fstat(1).st_size)\n\
+        \x20   else: os.write(1, b'line 3\\n')\n\
+        \x20   ready()\n";
+    let mut h = KillOnDrop(s.command("python3").args(["-c", py]).stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap());
+    let mut hout = std::io::BufReader::new(h.0.stderr.take().unwrap());
+    let mut hin = h.0.stdin.take().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut hout, &mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    for (step, command) in [("disable", "echo"), ("", "trunc"), ("enable", "write")] {
+        change_primary_then_ask_on(&s, step, &mut hin, &mut hout, command, "ready");
+    }
+    drop(hin);
+    assert!(h.0.wait().unwrap().success());
+    assert_eq!(String::from_utf8_lossy(&s.read("log")), "line 1\nline 2\nline 3\n");
     s.assert_identical();
 }
 

@@ -667,22 +667,25 @@ macro_rules! lead_hooks {
 }
 
 /// Declares the stats of an fd, which libc answers: the file's identity as `identity`
-/// shows it.
+/// shows it, once a member change is taken up for a shadowed fd (`members::take_up_change`).
 macro_rules! fd_stat_hooks {
-    ($( fn $name:ident($($arg:ident: $ty:ty),*) -> c_int, shows $buf:ident; )*) => {$(
+    ($( fn $name:ident($($arg:ident: $ty:ty),*) -> c_int, of $fd:ident, shows $buf:ident; )*) => {$(
         /// The fd's file as `identity` shows it.
         #[no_mangle]
         pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
+            if fdtable::is_shadowed($fd) {
+                crate::members::take_up_change();
+            }
             crate::identity::show(raw::$name($($arg),*), $buf)
         }
     )*};
 }
 
 fd_stat_hooks! {
-    fn fstat(fd: c_int, buf: *mut libc::stat) -> c_int, shows buf;
-    fn fstat64(fd: c_int, buf: *mut libc::stat64) -> c_int, shows buf;
-    fn __fxstat(ver: c_int, fd: c_int, buf: *mut libc::stat) -> c_int, shows buf;
-    fn __fxstat64(ver: c_int, fd: c_int, buf: *mut libc::stat64) -> c_int, shows buf;
+    fn fstat(fd: c_int, buf: *mut libc::stat) -> c_int, of fd, shows buf;
+    fn fstat64(fd: c_int, buf: *mut libc::stat64) -> c_int, of fd, shows buf;
+    fn __fxstat(ver: c_int, fd: c_int, buf: *mut libc::stat) -> c_int, of fd, shows buf;
+    fn __fxstat64(ver: c_int, fd: c_int, buf: *mut libc::stat64) -> c_int, of fd, shows buf;
 }
 
 const NOFOLLOW: c_int = libc::AT_SYMLINK_NOFOLLOW;
