@@ -2425,7 +2425,7 @@ fn a_shell_keeps_the_flock_flock1_took_for_it_through_lead_moves() {
 }
 
 fn shell_flock_holder_through(steps: &[&[&str]]) {
-    use std::io::{BufRead, Write};
+    use std::io::Write;
     let s = ShadowSet::new();
     let fifo = s.dir.path().join("fifo");
     let sh = format!("exec 9>>/shadow/req; flock -x 9; printf x >&9; mkfifo {f}; ( read l < {f}; printf c >&9 ) & echo locked; read l; echo go > {f}; wait; printf y >&9; echo wrote; read l", f = fifo.display());
@@ -2433,10 +2433,7 @@ fn shell_flock_holder_through(steps: &[&[&str]]) {
     for step in steps {
         s.ctl_ok(step);
     }
-    writeln!(hin, "go").unwrap();
-    let mut line = String::new();
-    hout.read_line(&mut line).unwrap();
-    assert_eq!(line, "wrote\n");
+    change_primary_then_ask(&s, "", (&mut hin, &mut hout), "go", "wrote");
     assert_refused_unreported(&s, &format!("through {steps:?}"));
     writeln!(hin, "end").unwrap();
     assert!(h.0.wait().unwrap().success());
@@ -2486,15 +2483,12 @@ fn a_flock_a_spawned_command_took_through_an_inherited_fd_stays_held_on_both_mem
 /// refused the lock on the secondary's file (asked outside the shim), then after `disable
 /// primary` on the new lead while the holder sleeps and once it has taken up the move.
 fn flock_stays_held_through_disable_primary(s: &ShadowSet, holder: &mut std::process::Command, case: &str) {
-    use std::io::{BufRead, Write};
+    use std::io::Write;
     let (mut h, mut hout, mut hin) = start_holder(holder, "locked");
     assert_eq!(flock_outside_the_shim(&s.secondary().join("req")), "refused\n", "{case}: the secondary's file, asked outside the shim");
     s.ctl_ok(&["disable", "primary"]);
     assert_refused_unreported(s, &format!("{case}: after disable primary, the holder asleep"));
-    writeln!(hin, "go").unwrap();
-    let mut line = String::new();
-    hout.read_line(&mut line).unwrap();
-    assert_eq!(line, "wrote\n", "{case}");
+    change_primary_then_ask(s, "", (&mut hin, &mut hout), "go", "wrote");
     assert_refused_unreported(s, &format!("{case}: after disable primary, the holder awake"));
     writeln!(hin, "end").unwrap();
     assert!(h.0.wait().unwrap().success(), "{case}");
