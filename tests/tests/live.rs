@@ -1384,8 +1384,17 @@ fn clients_reach_a_server_on_a_socket_under_the_prefix_while_the_lead_moves() {
         client(&round);
         rounds.push(Box::leak(round.into_boxed_str()));
     }
+    // The server notes the last datagram after the client has gone (taking up the last
+    // change first): waited for, up to 10 s, before it is stopped.
+    let got = || -> Vec<String> { String::from_utf8(s.read("got")).unwrap().lines().map(str::to_owned).collect() };
+    for _ in 0..100 {
+        if got().len() >= rounds.len() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     drop(srv);
-    let got: Vec<String> = String::from_utf8(s.read("got")).unwrap().lines().map(str::to_owned).collect();
+    let got = got();
     assert_eq!(got, rounds, "every datagram reached the server, in order");
     // Nothing listens now: the lead's refusal, as natively.
     let out = s.command("python3").arg("-c").arg("import socket\ntry: socket.socket(socket.AF_UNIX).connect('/shadow/sock')\nexcept OSError as e: print(e.errno)").output().unwrap();
