@@ -983,6 +983,15 @@ fn slot_arrive(i: usize) {
 pub fn not_in_flight<T>(f: impl FnOnce() -> T) -> T {
     let i = SLOT.load(Ordering::Relaxed);
     leave(i);
+    // The one thread there is, in no other operation and no signal handler, holds no word of
+    // the set's: the new image has none of this pid's to look for (`earlier_image_worked`).
+    // Before, every program a shim process forked and exec'd read the registry's 12,288 lock
+    // words at its start (160,000 instructions, a third of the shim's start-up, and a dozen
+    // page faults of the shared mapping). A signal handler's hook that runs after this
+    // counts its operation again.
+    if i != usize::MAX && !real::may_have_threads() && !in_operation() && !crate::signals::in_handler() {
+        shared().registry.slot(i).ops.store(0, Ordering::SeqCst);
+    }
     let r = f();
     arrive(i);
     r

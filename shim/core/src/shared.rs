@@ -609,8 +609,9 @@ impl Registry {
     }
 
     /// Whether slot `i`'s process, in this image or one before it (exec keeps the pid and
-    /// the slot), has begun an operation since it claimed the slot: only then can it hold a
-    /// lock word of the set (shim's stripes.rs).
+    /// the slot), has begun an operation since it claimed the slot, or since an exec from
+    /// its only thread, which holds none, cleared the count: only then can it hold a lock
+    /// word of the set (shim's stripes.rs).
     pub fn earlier_image_worked(&self, i: usize) -> bool {
         self.slot(i).ops.load(Ordering::SeqCst) != 0
     }

@@ -543,29 +543,15 @@ unsafe fn exec_with(
             let _spawning = (!carry).then(|| SPAWNING.read().unwrap_or_else(|e| e.into_inner()));
             let followers_env = carry.then(|| FollowersAcross::named(&followers)).flatten();
             let named = followers_env.is_some();
-            // The moves this image published go on in a new image under the shim; to any
-            // other they end here (their fds close with the exec).
-            let handoffs = match replaces && matches!(verdict, Some(Ok(()))) {
-                true => crate::handoff::carry_across_exec(),
-                false => {
-                    if replaces {
-                        crate::handoff::end_all(true);
-                    }
-                    None
-                }
-            };
+            // The moves this image published go on in a new image under the shim that gets
+            // them named; in any other they end here (their fds close with the exec).
+            let handoffs = (replaces && matches!(verdict, Some(Ok(())))).then(crate::handoff::carry_across_exec).flatten();
             let (handoffs_env, handoffs_kept) = handoffs.and_then(|(text, kept)| Some((CString::new(format!("{CARRIED_HANDOFFS}={text}")).ok()?, kept))).unzip();
             let env = env_with_shim(envp, carried_env.into_iter().chain(followers_env).chain(handoffs_env).collect(), &program.map(|p| LoaderPaths::of(p)).unwrap_or_default());
-            let _handoffs_kept = match env.is_some() {
-                true => handoffs_kept,
-                false => {
-                    drop(handoffs_kept);
-                    if replaces {
-                        crate::handoff::end_all(true);
-                    }
-                    None
-                }
-            };
+            let handoffs_kept = handoffs_kept.filter(|_| env.is_some());
+            if replaces && handoffs_kept.is_none() {
+                crate::handoff::end_all(true);
+            }
             let _followers = FollowersAcross::keep(if named && env.is_some() { &followers } else { &[] });
             let envp = env.as_ref().map_or(envp, |e| e.ptrs.as_ptr());
             crate::members::retire_unused_intents();
