@@ -35,8 +35,41 @@ pub fn stdin_stream() -> FileP {
 /// tests through fileno()).
 const FILENO_OFFSET: usize = 112;
 
+/// glibc's `_offset` in `struct _IO_FILE` (LP64): the file position at the end of what the
+/// stream has read or written, -1 when it does not know it.
+const OFFSET_OFFSET: usize = 144;
+
+/// A shim stream's cookie: its fd, and the stream itself (set once `fopencookie` made it),
+/// whose `_offset` its writes move on.
+struct Cookie {
+    fd: c_int,
+    stream: AtomicPtr<libc::FILE>,
+}
+
 fn cookie_fd(cookie: *mut c_void) -> c_int {
-    cookie as usize as c_int
+    // SAFETY: every cookie is a `Cookie` of `mirrored_stream`'s, freed only by `cookie_close`.
+    unsafe { (*(cookie as *const Cookie)).fd }
+}
+
+/// After a write of the stream of `cookie` (`wrote`: how many bytes, None when it failed
+/// partway): its `_offset` moves on as a file stream's does (`_IO_new_file_write`).
+/// glibc's cookie streams leave it where it was (`_IO_cookie_write`), so a stream that had
+/// read ahead and then wrote answered `ftell` and based `fseek(SEEK_CUR)` on the place
+/// before the write: `"r+"` then `fseek(100)`, `fputs("REC")`, `fseek(0, SEEK_CUR)` left
+/// the stream at 100, the next `getc` read the `R`, and later writes landed early
+/// (helper-48; glibc does the same without the shim for any cookie stream).
+unsafe fn wrote_through(cookie: *mut c_void, wrote: Option<usize>) {
+    let f = (*(cookie as *const Cookie)).stream.load(Ordering::Relaxed);
+    if f.is_null() {
+        return;
+    }
+    let offset = (f as *mut u8).add(OFFSET_OFFSET) as *mut i64;
+    match wrote {
+        Some(n) if *offset >= 0 => *offset += n as i64,
+        Some(_) => {}
+        // Where the fd is now is the kernel's to say.
+        None => *offset = -1,
+    }
 }
 
 unsafe extern "C" fn cookie_read(cookie: *mut c_void, buf: *mut c_char, n: size_t) -> ssize_t {
@@ -52,8 +85,12 @@ unsafe extern "C" fn cookie_write(cookie: *mut c_void, buf: *const c_char, n: si
     // outside the shim, as glibc's own stream would, where a full FIFO may keep it.
     let written = if fdtable::is_shadowed(fd) { boundary::inside(|| super::data::write_all(fd, data)) } else { super::data::write_all(fd, data) };
     match written {
-        Ok(n) => n as ssize_t,
+        Ok(n) => {
+            wrote_through(cookie, Some(n));
+            n as ssize_t
+        }
         Err(e) => {
+            wrote_through(cookie, None);
             e.set();
             -1
         }
@@ -77,7 +114,10 @@ unsafe extern "C" fn cookie_seek(cookie: *mut c_void, off: *mut i64, whence: c_i
 }
 
 unsafe extern "C" fn cookie_close(cookie: *mut c_void) -> c_int {
-    match boundary::inside(|| super::open::close_fd(cookie_fd(cookie))) {
+    let closed = boundary::inside(|| super::open::close_fd(cookie_fd(cookie)));
+    // SAFETY: made by `mirrored_stream`; glibc calls this once, as it frees the stream.
+    drop(Box::from_raw(cookie as *mut Cookie));
+    match closed {
         Ok(r) => r,
         Err(e) => {
             e.set();
@@ -105,7 +145,15 @@ unsafe fn mirrored_stream(fd: c_int, mode: *const c_char) -> Res<FileP> {
         close: Some(cookie_close),
     };
     let wide = super::wide::of_mode(fd, super::cstr(mode))?;
-    let f = raw::fopencookie(fd as usize as *mut c_void, mode, funcs).into_res()?;
+    let cookie = Box::into_raw(Box::new(Cookie { fd, stream: AtomicPtr::new(std::ptr::null_mut()) }));
+    let f = match raw::fopencookie(cookie.cast(), cookie_mode(super::cstr(mode)).as_ptr(), funcs).into_res() {
+        Ok(f) => f,
+        Err(e) => {
+            drop(Box::from_raw(cookie));
+            return Err(e);
+        }
+    };
+    (*cookie).stream.store(f, Ordering::Relaxed);
     *((f as *mut u8).add(FILENO_OFFSET) as *mut c_int) = fd;
     native_buffer(f, fd);
     super::wide::register(f, wide);
@@ -183,6 +231,21 @@ unsafe fn like_program_stream(cookie: FileP, program: FileP) {
         0 => {}
         size => give_buffer(cookie, mode, size),
     }
+}
+
+/// Whether an fopen mode both reads and writes: a `+` among the letters after the first,
+/// before any `,ccs=`.
+fn reads_and_writes(mode: &[u8]) -> bool {
+    mode.iter().skip(1).take_while(|&&c| c != b',').any(|&c| c == b'+')
+}
+
+/// The mode `fopencookie` is given for an fopen mode: its first letter, and `+` where the
+/// mode has one anywhere among its letters. glibc's fopencookie looks for the `+` only
+/// right after the first letter or after a `b` there: `"rbe+"` made a stream that could not
+/// write, `"wbe+"` one that could not read (helper-48).
+fn cookie_mode(mode: &[u8]) -> [c_char; 3] {
+    let plus = if reads_and_writes(mode) { b'+' } else { 0 };
+    [mode.first().copied().unwrap_or(0) as c_char, plus as c_char, 0]
 }
 
 /// open(2) flags for an fopen mode string.
@@ -268,7 +331,7 @@ unsafe fn adopt_reopened(f: FileP, mode: *const c_char) {
 /// freopen seek there for "a" (not "a+"), so that ftell answers the size at once (the
 /// shim's streams answered 0).
 fn starts_at_end(mode: &[u8]) -> bool {
-    mode.first() == Some(&b'a') && !mode.iter().take_while(|&&c| c != b',').any(|&c| c == b'+')
+    mode.first() == Some(&b'a') && !reads_and_writes(mode)
 }
 
 /// The stream fopen returns for a freshly opened shadowed fd.
@@ -334,7 +397,7 @@ pub unsafe extern "C" fn fdopen(fd: c_int, mode: *const c_char) -> FileP {
                 Some(b'w' | b'a') => libc::O_WRONLY,
                 _ => return Err(real::Errno(libc::EINVAL)),
             };
-            let wants = if m.iter().skip(1).take_while(|&&c| c != b',').any(|&c| c == b'+') { libc::O_RDWR } else { wants };
+            let wants = if reads_and_writes(m) { libc::O_RDWR } else { wants };
             let fl = real::fcntl(fd, libc::F_GETFL, 0)?;
             let has = fl & libc::O_ACCMODE;
             if has != libc::O_RDWR && has != wants {
@@ -506,9 +569,35 @@ unsafe fn finish_own_reopen(f: FileP, mode: *const c_char, new: c_int) -> Res<Fi
         }
         return Ok(plain);
     }
+    reset_own_stream(f, super::cstr(mode));
     // The swap of stdout/stderr may have changed the global (a file outside the prefix is
     // written by glibc's own stream again).
     Ok(global.map_or(f, |g| *g))
+}
+
+/// glibc's `_flags` bits (libio.h) that a stream's mode and state set: `_IO_NO_READS`,
+/// `_IO_NO_WRITES`, end of file and error seen, `_IO_IS_APPENDING`.
+const IO_NO_READS: c_int = 4;
+const IO_NO_WRITES: c_int = 8;
+const IO_EOF_SEEN: c_int = 0x10;
+const IO_ERR_SEEN: c_int = 0x20;
+const IO_IS_APPENDING: c_int = 0x1000;
+
+/// One of the shim's streams, reopened in place with `mode` (`finish_own_reopen`), reads,
+/// writes and appends as `fopencookie` makes a new stream of that mode do, and forgets its
+/// place (its fd is another open now) and its end-of-file and error marks, as freopen
+/// does. Before, a stream made `"w"` and reopened `"r+"` failed every read, and a later
+/// write went over the start of the file (helper-48).
+unsafe fn reset_own_stream(f: FileP, mode: &[u8]) {
+    let wants = match mode.first() {
+        Some(b'r') => IO_NO_WRITES,
+        Some(b'w') => IO_NO_READS,
+        _ => IO_NO_READS | IO_IS_APPENDING,
+    };
+    let wants = if reads_and_writes(mode) { wants & IO_IS_APPENDING } else { wants };
+    let flags = f as *mut c_int;
+    *flags = (*flags & !(IO_NO_READS | IO_NO_WRITES | IO_IS_APPENDING | IO_EOF_SEEN | IO_ERR_SEEN)) | wants;
+    *((f as *mut u8).add(OFFSET_OFFSET) as *mut i64) = -1;
 }
 
 macro_rules! freopen_hooks {
