@@ -9,7 +9,11 @@
 // - freopen of one of the shim's write-only streams into a mode that reads ("r+", also
 //   with a NULL path): every read failed, and the next write went over the file's start;
 // - modes whose "+" comes after two letters ("rbe+", "wbe+", "abe+"): the stream could
-//   not write, or not read.
+//   not write, or not read;
+// - an fseek inside the buffer read the block again and left the fd at the block's start
+//   (glibc's cookie streams forget their place at every seek and tell): a raw write on
+//   fileno() landed elsewhere, and ftell after an ungetc of another byte answered
+//   otherwise.
 #include "check.h"
 
 /* Appends one observation to `log`. */
@@ -50,6 +54,7 @@ static void sequences(const char *dir, char *log, size_t size)
 {
 	char p[512];
 	FILE *f;
+	int c;
 
 	/* A header patched field by field after its body is written. */
 	const char *patch_modes[] = { "w+", "w", "r+" };
@@ -81,7 +86,7 @@ static void sequences(const char *dir, char *log, size_t size)
 	fputs("REC", f);
 	fseek(f, 0, SEEK_CUR);
 	note(log, size, "\nrec: ftell %ld", ftell(f));
-	int c = getc(f);
+	c = getc(f);
 	note(log, size, " getc %c", c);
 	fseek(f, 0, SEEK_CUR);
 	fputs("X", f);
@@ -96,6 +101,44 @@ static void sequences(const char *dir, char *log, size_t size)
 	note(log, size, " after rewind getc %c ftell %ld", c, ftell(f));
 	CHECK_SYS(fclose(f));
 	note_file(log, size, p, '.');
+
+	/* A seek inside the buffer moves the stream's pointers alone: the fd stays where the
+	 * block's read left it, and a raw write on it lands there. Then ungetc of another
+	 * byte (a backup area), ftell, fgetpos and fsetpos, fseeko and ftello. */
+	snprintf(p, sizeof p, "%s/inbuf", dir);
+	make_dots(p);
+	f = CHECK_PTR(fopen(p, "r+"));
+	fseek(f, 10, SEEK_SET);
+	getc(f);
+	fseek(f, 50, SEEK_SET);
+	note(log, size, "\ninbuf: fd at %ld", (long)lseek(fileno(f), 0, SEEK_CUR));
+	CHECK_EQ(write(fileno(f), "RAW", 3), 3);
+	note(log, size, " ftell %ld", ftell(f));
+	c = getc(f);
+	ungetc('U', f);
+	note(log, size, " getc %c, after ungetc ftell %ld", c, ftell(f));
+	fpos_t pos;
+	CHECK_SYS(fgetpos(f, &pos));
+	fseek(f, 0, SEEK_END);
+	CHECK_SYS(fsetpos(f, &pos));
+	c = getc(f);
+	note(log, size, " fsetpos then getc %c ftell %ld", c, ftell(f));
+	fseeko(f, -5, SEEK_CUR);
+	note(log, size, " ftello %ld fd at %ld", (long)ftello(f), (long)lseek(fileno(f), 0, SEEK_CUR));
+	CHECK_SYS(fclose(f));
+	note_file(log, size, p, '.');
+
+	/* Unbuffered: a long fread, getc, ungetc of another byte, ftell. */
+	snprintf(p, sizeof p, "%s/unbuffered", dir);
+	make_dots(p);
+	f = CHECK_PTR(fopen(p, "r+"));
+	setvbuf(f, NULL, _IONBF, 0);
+	char chunk[5000];
+	size_t got = fread(chunk, 1, sizeof chunk, f);
+	c = getc(f);
+	ungetc('U', f);
+	note(log, size, "\nunbuffered: fread %zu getc %c ftell %ld", got, c, ftell(f));
+	CHECK_SYS(fclose(f));
 
 	/* A write-only stream reopened to read and write, by name and with a NULL path. */
 	for (int by_name = 0; by_name < 2; by_name++) {
@@ -145,7 +188,7 @@ int main(void)
 	sequences(test_tmp(), native, sizeof native);
 	sequences(SHADOW, shadowed, sizeof shadowed);
 	CHECK_STREQ(shadowed, native);
-	const char *names[] = { "hdr0", "hdr1", "hdr2", "rec", "reopened0", "reopened1", "narrowed", "spelled0", "spelled1", "spelled2", "spelled3", "spelled4" };
+	const char *names[] = { "hdr0", "hdr1", "hdr2", "rec", "inbuf", "reopened0", "reopened1", "narrowed", "spelled0", "spelled1", "spelled2", "spelled3", "spelled4" };
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
 		char *p = xasprintf(SHADOW "/%s", names[i]);
 		EXPECT_SAME_ON_MEMBERS(p);

@@ -273,6 +273,17 @@ real_functions! {
     fn freopen(path: *const c_char, mode: *const c_char, f: FileP) -> FileP;
     fn freopen64(path: *const c_char, mode: *const c_char, f: FileP) -> FileP;
     fn fclose(f: FileP) -> c_int;
+    fn fseek(f: FileP, off: c_long, whence: c_int) -> c_int;
+    fn fseeko(f: FileP, off: off64_t, whence: c_int) -> c_int;
+    fn fseeko64(f: FileP, off: off64_t, whence: c_int) -> c_int;
+    fn ftell(f: FileP) -> c_long;
+    fn ftello(f: FileP) -> off64_t;
+    fn ftello64(f: FileP) -> off64_t;
+    fn fgetpos(f: FileP, pos: *mut libc::fpos_t) -> c_int;
+    fn fgetpos64(f: FileP, pos: *mut libc::fpos_t) -> c_int;
+    fn fsetpos(f: FileP, pos: *const libc::fpos_t) -> c_int;
+    fn fsetpos64(f: FileP, pos: *const libc::fpos_t) -> c_int;
+    fn rewind(f: FileP) -> ();
     fn fflush(f: FileP) -> c_int;
     fn fileno(f: FileP) -> c_int;
     fn fopencookie(cookie: *mut c_void, mode: *const c_char, funcs: CookieFunctions) -> FileP;

@@ -635,6 +635,170 @@ macro_rules! freopen_hooks {
 }
 freopen_hooks!(freopen, freopen64);
 
+extern "C" {
+    /// glibc's seek of its file streams (fileops.c, exported), which the shim's streams seek
+    /// with (`own_seekoff`).
+    fn _IO_file_seekoff(f: FileP, offset: i64, dir: c_int, mode: c_int) -> i64;
+    /// Frees a stream's backup area (bytes `ungetc` pushed back that the buffer lacked).
+    fn _IO_free_backup_area(f: FileP);
+    fn flockfile(f: FileP);
+    fn funlockfile(f: FileP);
+}
+
+/// glibc's `_IO_IN_BACKUP` bit of `_flags`, and `_IO_read_ptr`, `_IO_read_end`,
+/// `_IO_save_base` and `_IO_save_end` in `struct _IO_FILE` (LP64).
+const IO_IN_BACKUP: c_int = 0x100;
+const READ_PTR_OFFSET: usize = 8;
+const READ_END_OFFSET: usize = 16;
+const SAVE_BASE_OFFSET: usize = 72;
+const SAVE_END_OFFSET: usize = 88;
+
+unsafe fn field(f: FileP, offset: usize) -> usize {
+    *((f as *const u8).add(offset) as *const usize)
+}
+
+/// Reading from the backup area, whose unread bytes lie before the stream's place.
+unsafe fn in_backup(f: FileP) -> bool {
+    *(f as *const c_int) & IO_IN_BACKUP != 0
+}
+
+/// A seek (`mode` 3: `_IOS_INPUT | _IOS_OUTPUT`) or tell (`mode` 0) of one of the shim's
+/// streams, as glibc's `_IO_seekoff_unlocked` makes it for a file stream. glibc's cookie
+/// streams seek through `_IO_cookie_seekoff`, which forgets the stream's place before every
+/// seek and tell, so an fseek inside the buffer read its block again from the fd and left
+/// the fd at the block's start (4096) where a file stream moves its pointers alone (the fd
+/// stays after the block, 4106), and later reads and writes went to other places in their
+/// blocks: a program mixing the stream with raw calls on `fileno()` read and wrote
+/// elsewhere (helper-48's stdio fuzzer, seeds 34, 256, 298). The shim's streams know
+/// their place (`wrote_through`): they seek with glibc's file-stream seek.
+unsafe fn own_seekoff(f: FileP, offset: i64, dir: c_int, mode: c_int) -> i64 {
+    if !matches!(dir, libc::SEEK_SET | libc::SEEK_CUR | libc::SEEK_END) {
+        real::Errno(libc::EINVAL).set();
+        return -1;
+    }
+    let mut offset = offset;
+    if mode != 0 && field(f, SAVE_BASE_OFFSET) != 0 {
+        if dir == libc::SEEK_CUR && in_backup(f) {
+            offset -= (field(f, READ_END_OFFSET) - field(f, READ_PTR_OFFSET)) as i64;
+        }
+        _IO_free_backup_area(f);
+    }
+    let at = _IO_file_seekoff(f, offset, dir, mode);
+    if at != -1 && mode != 0 {
+        // A seek inside the buffer reaches no cookie_seek.
+        super::wide::seeked(fileno_of(f));
+    }
+    at
+}
+
+/// glibc's `_IOS_INPUT | _IOS_OUTPUT`: a seek, not a tell.
+const SEEK_MODE: c_int = 3;
+
+/// `f`'s position, as glibc's ftell and fgetpos answer it (-1 with errno; EIO where the
+/// seek set none).
+unsafe fn own_tell(f: FileP) -> i64 {
+    let saved = real::Errno::last();
+    real::Errno(0).set();
+    let at = own_seekoff(f, 0, libc::SEEK_CUR, 0);
+    if at == -1 {
+        if real::Errno::last().0 == 0 {
+            real::Errno(libc::EIO).set();
+        }
+        return -1;
+    }
+    saved.set();
+    if in_backup(f) {
+        return at - (field(f, SAVE_END_OFFSET) - field(f, SAVE_BASE_OFFSET)) as i64;
+    }
+    at
+}
+
+/// Runs `f` holding the stream's lock, as glibc's stdio calls do.
+unsafe fn locked<T>(stream: FileP, f: impl FnOnce() -> T) -> T {
+    flockfile(stream);
+    let r = f();
+    funlockfile(stream);
+    r
+}
+
+macro_rules! seek_hooks {
+    ($($name:ident($off:ty)),*) => {$(
+        /// fseek(3) and its wider forms: the shim's streams seek as file streams (`own_seekoff`).
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(f: FileP, offset: $off, whence: c_int) -> c_int {
+            if !is_own_stream(f) {
+                return raw::$name(f, offset, whence);
+            }
+            locked(f, || if own_seekoff(f, offset as i64, whence, SEEK_MODE) == -1 { -1 } else { 0 })
+        }
+    )*};
+}
+seek_hooks!(fseek(libc::c_long), fseeko(libc::off64_t), fseeko64(libc::off64_t));
+
+macro_rules! tell_hooks {
+    ($($name:ident -> $off:ty),*) => {$(
+        /// ftell(3) and its wider forms.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(f: FileP) -> $off {
+            if !is_own_stream(f) {
+                return raw::$name(f);
+            }
+            locked(f, || own_tell(f)) as $off
+        }
+    )*};
+}
+tell_hooks!(ftell -> libc::c_long, ftello -> libc::off64_t, ftello64 -> libc::off64_t);
+
+macro_rules! position_hooks {
+    ($($get:ident, $set:ident);*) => {$(
+        /// fgetpos(3): a byte stream's position is the offset, the first field of `fpos_t`.
+        #[no_mangle]
+        pub unsafe extern "C" fn $get(f: FileP, pos: *mut libc::fpos_t) -> c_int {
+            if !is_own_stream(f) {
+                return raw::$get(f, pos);
+            }
+            match locked(f, || own_tell(f)) {
+                -1 => -1,
+                at => {
+                    *(pos as *mut i64) = at;
+                    0
+                }
+            }
+        }
+
+        /// fsetpos(3)
+        #[no_mangle]
+        pub unsafe extern "C" fn $set(f: FileP, pos: *const libc::fpos_t) -> c_int {
+            if !is_own_stream(f) {
+                return raw::$set(f, pos);
+            }
+            let saved = real::Errno::last();
+            real::Errno(0).set();
+            if locked(f, || own_seekoff(f, *(pos as *const i64), libc::SEEK_SET, SEEK_MODE)) == -1 {
+                if real::Errno::last().0 == 0 {
+                    real::Errno(libc::EIO).set();
+                }
+                return -1;
+            }
+            saved.set();
+            0
+        }
+    )*};
+}
+position_hooks!(fgetpos, fsetpos; fgetpos64, fsetpos64);
+
+/// rewind(3): to the start, the error and end-of-file marks cleared.
+#[no_mangle]
+pub unsafe extern "C" fn rewind(f: FileP) {
+    if !is_own_stream(f) {
+        return raw::rewind(f);
+    }
+    locked(f, || {
+        own_seekoff(f, 0, libc::SEEK_SET, SEEK_MODE);
+        *(f as *mut c_int) &= !(IO_ERR_SEEN | IO_EOF_SEEN);
+    });
+}
+
 /// Streams created by `mirrored_stream` (their close function unlinks the fd itself) are
 /// registered with their wide side (wide.rs).
 fn is_own_stream(f: FileP) -> bool {
