@@ -154,6 +154,7 @@ unsafe fn mirrored_stream(fd: c_int, mode: *const c_char) -> Res<FileP> {
         }
     };
     (*cookie).stream.store(f, Ordering::Relaxed);
+    COOKIE_VTABLE.store(field(f, VTABLE_OFFSET), Ordering::Relaxed);
     *((f as *mut u8).add(FILENO_OFFSET) as *mut c_int) = fd;
     native_buffer(f, fd);
     super::wide::register(f, wide);
@@ -653,6 +654,19 @@ const READ_END_OFFSET: usize = 16;
 const SAVE_BASE_OFFSET: usize = 72;
 const SAVE_END_OFFSET: usize = 88;
 
+/// glibc's vtable pointer in `struct _IO_FILE_plus` (LP64): the same for every
+/// `fopencookie` stream, learnt from the shim's first.
+const VTABLE_OFFSET: usize = 216;
+static COOKIE_VTABLE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether `f` is one of the shim's streams, for the seek hooks: a stream of another kind
+/// (a file stream, most of them) is told apart by its vtable alone, without the streams'
+/// table and its locks.
+unsafe fn seeks_own(f: FileP) -> bool {
+    let cookies = COOKIE_VTABLE.load(Ordering::Relaxed);
+    cookies != 0 && !f.is_null() && field(f, VTABLE_OFFSET) == cookies && is_own_stream(f)
+}
+
 unsafe fn field(f: FileP, offset: usize) -> usize {
     *((f as *const u8).add(offset) as *const usize)
 }
@@ -726,7 +740,7 @@ macro_rules! seek_hooks {
         /// fseek(3) and its wider forms: the shim's streams seek as file streams (`own_seekoff`).
         #[no_mangle]
         pub unsafe extern "C" fn $name(f: FileP, offset: $off, whence: c_int) -> c_int {
-            if !is_own_stream(f) {
+            if !seeks_own(f) {
                 return raw::$name(f, offset, whence);
             }
             locked(f, || if own_seekoff(f, offset as i64, whence, SEEK_MODE) == -1 { -1 } else { 0 })
@@ -740,7 +754,7 @@ macro_rules! tell_hooks {
         /// ftell(3) and its wider forms.
         #[no_mangle]
         pub unsafe extern "C" fn $name(f: FileP) -> $off {
-            if !is_own_stream(f) {
+            if !seeks_own(f) {
                 return raw::$name(f);
             }
             locked(f, || own_tell(f)) as $off
@@ -754,7 +768,7 @@ macro_rules! position_hooks {
         /// fgetpos(3): a byte stream's position is the offset, the first field of `fpos_t`.
         #[no_mangle]
         pub unsafe extern "C" fn $get(f: FileP, pos: *mut libc::fpos_t) -> c_int {
-            if !is_own_stream(f) {
+            if !seeks_own(f) {
                 return raw::$get(f, pos);
             }
             match locked(f, || own_tell(f)) {
@@ -769,7 +783,7 @@ macro_rules! position_hooks {
         /// fsetpos(3)
         #[no_mangle]
         pub unsafe extern "C" fn $set(f: FileP, pos: *const libc::fpos_t) -> c_int {
-            if !is_own_stream(f) {
+            if !seeks_own(f) {
                 return raw::$set(f, pos);
             }
             let saved = real::Errno::last();
@@ -790,7 +804,7 @@ position_hooks!(fgetpos, fsetpos; fgetpos64, fsetpos64);
 /// rewind(3): to the start, the error and end-of-file marks cleared.
 #[no_mangle]
 pub unsafe extern "C" fn rewind(f: FileP) {
-    if !is_own_stream(f) {
+    if !seeks_own(f) {
         return raw::rewind(f);
     }
     locked(f, || {
