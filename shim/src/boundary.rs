@@ -206,6 +206,24 @@ pub(crate) extern "C" fn after_fork_child() {
     drop(inside);
 }
 
+/// At the process's end (`exit`'s destructors, `_exit`): the hooks other threads are in
+/// are let finish, and none starts after them (they wait at their entry until the kernel
+/// ends the process), so no thread is ended between the lead's and the follower's part of
+/// a change. Before, `exit` while other threads wrote, renamed or created files left the
+/// members different and `recover` due, as after a crash (helper-49: 3 runs of 3). A hook
+/// that does not finish within `patience` (one waiting on a member that does not answer)
+/// is left to `recover` as before. This thread's own hooks from here on take no hold, as a
+/// forking thread's. Not from a signal handler that interrupted a hook of this thread (it
+/// holds the lock), nor from a child of `clone` with CLONE_VM (the lock is its parent's).
+/// Async-signal-safe.
+pub fn quiesce_for_exit(patience: std::time::Duration) {
+    if INSIDE.with(Cell::get) || FORKING.with(Cell::get) || !crate::mem::own_memory() {
+        return;
+    }
+    crate::forklock::write_within(patience);
+    FORKING.with(|f| f.set(true));
+}
+
 /// `_Fork` (glibc 2.34) runs no atfork handler, so the shim runs its own around it (which
 /// leave the fork lock alone when this thread holds it: see `before_fork`).
 pub fn fork_without_atfork(fork: impl FnOnce() -> libc::pid_t) -> libc::pid_t {

@@ -90,6 +90,25 @@ pub fn write() {
     }
 }
 
+/// At the process's end (boundary::quiesce_for_exit): as `write`, giving up after
+/// `patience` (false then). New readers wait from the first try on, for good: the process
+/// is ending.
+pub fn write_within(patience: std::time::Duration) -> bool {
+    let until = std::time::Instant::now() + patience;
+    loop {
+        let s = STATE.fetch_or(WRITER_WAITING, Ordering::Acquire) | WRITER_WAITING;
+        if s & (WRITER | READERS) == 0 {
+            if STATE.compare_exchange(s, s | WRITER, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+                return true;
+            }
+            continue;
+        }
+        let Some(left) = until.checked_duration_since(std::time::Instant::now()).filter(|d| !d.is_zero()) else { return false };
+        let timeout = libc::timespec { tv_sec: left.as_secs() as libc::time_t, tv_nsec: left.subsec_nanos() as libc::c_long };
+        crate::real::futex_wait(&STATE, s, Some(&timeout));
+    }
+}
+
 /// After a fork, in the parent: free again; hooks and other forks waiting go on.
 pub fn unwrite() {
     STATE.fetch_and(!(WRITER | WRITER_WAITING), Ordering::Release);

@@ -41,6 +41,10 @@ fn shim_fini() {
     if !set::is_active() {
         return;
     }
+    // The streams first, while the other threads still run: one of them may hold a stream's
+    // lock and let it go only once its write (a hook) is done, which the quiescing stops.
+    unsafe { real::raw::fflush(std::ptr::null_mut()) };
+    boundary::quiesce_for_exit(hooks::process::EXIT_PATIENCE);
     let Some(_inside) = boundary::Inside::enter() else { return };
     let _no_cancel = boundary::NoCancel::hold();
     // An operation as a hook's: a member change made since the program's last call is

@@ -27,6 +27,13 @@ pub fn set_pid() {
     PID.store(unsafe { libc::getpid() } as usize, Ordering::Relaxed);
 }
 
+/// Whether this is the process whose memory this is: not a child made by `clone` with
+/// CLONE_VM, which runs on its parent's memory (and the shim's state in it) until it execs
+/// or exits.
+pub fn own_memory() -> bool {
+    (unsafe { libc::getpid() }) == pid()
+}
+
 /// This process's pid (asked afresh until the shim has started: no fork handler keeps a
 /// remembered one right before that).
 fn pid() -> libc::pid_t {

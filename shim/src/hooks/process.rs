@@ -34,6 +34,9 @@ pub(crate) extern "C" fn end_without_handlers() {
     // Intents of files whose queued writes did not reach the follower stay open: recover
     // brings them level.
     let _no_cancel = boundary::NoCancel::hold();
+    if set::is_initialised() {
+        boundary::quiesce_for_exit(EXIT_PATIENCE);
+    }
     if set::is_initialised() && crate::behind::drain_on_exit() {
         let _ = std::panic::catch_unwind(|| {
             crate::handoff::end_all(false);
@@ -60,6 +63,10 @@ pub(crate) extern "C" fn end_without_handlers() {
         });
     }
 }
+
+/// How long the process's end waits for other threads' hooks to finish
+/// (`boundary::quiesce_for_exit`).
+pub const EXIT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
 
 extern "C" {
     fn at_quick_exit(f: extern "C" fn()) -> c_int;
