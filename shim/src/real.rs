@@ -273,6 +273,10 @@ real_functions! {
     fn freopen(path: *const c_char, mode: *const c_char, f: FileP) -> FileP;
     fn freopen64(path: *const c_char, mode: *const c_char, f: FileP) -> FileP;
     fn fclose(f: FileP) -> c_int;
+    fn raise(sig: c_int) -> c_int;
+    fn gsignal(sig: c_int) -> c_int;
+    fn pthread_kill(thread: libc::pthread_t, sig: c_int) -> c_int;
+    fn tgkill(tgid: libc::pid_t, tid: libc::pid_t, sig: c_int) -> c_int;
     fn fseek(f: FileP, off: c_long, whence: c_int) -> c_int;
     fn fseeko(f: FileP, off: off64_t, whence: c_int) -> c_int;
     fn fseeko64(f: FileP, off: off64_t, whence: c_int) -> c_int;

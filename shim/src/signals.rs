@@ -140,9 +140,31 @@ fn as_program(kernel: &libc::sigaction, handler: usize, flags: c_int) -> libc::s
     p
 }
 
+thread_local! {
+    /// The signal this thread is sending itself now (`sending_self`).
+    static SENDING_SELF: Cell<c_int> = const { Cell::new(0) };
+}
+
+/// Runs `send`, a call by which this thread sends itself `sig` (`raise`, `pthread_kill` of
+/// itself, `tgkill` of its own id): its handler runs at once, inside the shim too, as the
+/// caller expects it to have run when the call returns. The kernel does not say which
+/// thread sent a signal (`si_pid` is the process's): before, every `pthread_kill` from
+/// another thread of the process was taken for one the thread sent itself, and its handler
+/// ran inside the hook it interrupted, where its own hooks passed straight through (opens
+/// under the prefix failed ENOENT, writes reached the lead alone), and a handler that
+/// left by `siglongjmp` or `pthread_exit` left the thread inside the shim holding the fork
+/// lock (every later fork hung) or aborted the process (helper-49).
+pub fn sending_self<T>(sig: c_int, send: impl FnOnce() -> T) -> T {
+    let was = SENDING_SELF.with(|s| s.replace(sig));
+    let r = send();
+    SENDING_SELF.with(|s| s.set(was));
+    r
+}
+
 /// Whether `sig` must run at once (see the module's comment): a fault the running
 /// instruction raised (deferring it would only raise it again, blocked, which the kernel
-/// answers by killing the process), SIGABRT, or a signal from this thread (`by_self`).
+/// answers by killing the process), SIGABRT, or a signal this thread sends itself
+/// (`by_self`: see `sending_self`).
 fn at_once_always(sig: c_int, code: c_int, by_self: bool) -> bool {
     let fault = matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP | libc::SIGSYS) && code > 0;
     fault || sig == libc::SIGABRT || (code == libc::SI_TKILL && by_self)
@@ -409,7 +431,7 @@ extern "C" fn trampoline(sig: c_int, info: *mut siginfo_t, context: *mut c_void)
     // A death is never deferred: natively the process dies at once, in the middle of any
     // call (a hung member's would otherwise keep it alive); the journal covers that call.
     let dying = || action(sig).is_some_and(|slot| dies_of(sig, slot.handler.load(Ordering::Acquire)));
-    let deferrable = || !AT_ONCE.with(Cell::get) && !at_once_always(sig, code, sender == unsafe { libc::getpid() }) && !dying();
+    let deferrable = || !AT_ONCE.with(Cell::get) && !at_once_always(sig, code, sender == unsafe { libc::getpid() } && SENDING_SELF.with(Cell::get) == sig) && !dying();
     if crate::boundary::is_inside() && deferrable() && defer(sig, info, context) {
         return;
     }

@@ -81,3 +81,33 @@ pub unsafe extern "C" fn abort() -> ! {
     signals::aborting();
     raw::abort()
 }
+
+macro_rules! raise_hooks {
+    ($($name:ident),*) => {$(
+        /// raise(3) and gsignal(3): a signal this thread sends itself (see
+        /// `signals::sending_self`).
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(sig: c_int) -> c_int {
+            signals::sending_self(sig, || raw::$name(sig))
+        }
+    )*};
+}
+raise_hooks!(raise, gsignal);
+
+/// pthread_kill(3): to this thread, a signal it sends itself (see `signals::sending_self`).
+#[no_mangle]
+pub unsafe extern "C" fn pthread_kill(thread: libc::pthread_t, sig: c_int) -> c_int {
+    if thread != libc::pthread_self() {
+        return raw::pthread_kill(thread, sig);
+    }
+    signals::sending_self(sig, || raw::pthread_kill(thread, sig))
+}
+
+/// tgkill(2): to this thread, a signal it sends itself (see `signals::sending_self`).
+#[no_mangle]
+pub unsafe extern "C" fn tgkill(tgid: libc::pid_t, tid: libc::pid_t, sig: c_int) -> c_int {
+    if tgid != libc::getpid() || tid as u32 != crate::real::gettid() {
+        return raw::tgkill(tgid, tid, sig);
+    }
+    signals::sending_self(sig, || raw::tgkill(tgid, tid, sig))
+}
