@@ -480,20 +480,28 @@ unsafe fn plan_launch(shown: &[u8], mut file: CString, mut shadowed: bool, argv:
     Some(Launch { file, argv })
 }
 
+/// What an exec-like call starts: a new image of this process (exec), which ends this one,
+/// or a child (posix_spawn, with its file actions).
+#[derive(Clone, Copy)]
+enum Starting {
+    Image,
+    Child(*const libc::posix_spawn_file_actions_t),
+}
+
 /// Runs an exec-like call with the program resolved and the environment completed. `call`
-/// gets the file, the argument list and the environment. `replaces` says whether this
-/// image ends with it (exec) or goes on (posix_spawn).
+/// gets the file, the argument list and the environment.
 unsafe fn exec_with(
     path: *const c_char,
     argv: *const *const c_char,
     envp: *const *const c_char,
     how: Find,
-    replaces: bool,
+    starting: Starting,
     call: impl Fn(*const c_char, *const *const c_char, *const *const c_char) -> c_int,
 ) -> c_int {
     if !set::is_active() {
         return call(path, argv, envp);
     }
+    let replaces = matches!(starting, Starting::Image);
     // A signal deferred and still blocked would be carried, blocked, into the new image.
     let call = |file, argv, envp| crate::signals::launching(|| call(file, argv, envp));
     let hook = |body, passthrough| match replaces {
@@ -502,6 +510,15 @@ unsafe fn exec_with(
     };
     hook(
         || {
+            // The names a spawn's creating opens change, held until it returns. Taken here,
+            // under the hook's hold on the fork lock, as every hook takes names: before,
+            // they were taken first and the hold after, and a spawn waiting for its hold
+            // behind a fork in another thread, which waited for a third thread's hook,
+            // which waited for one of those names, hung all three (helper-49).
+            let _names = match starting {
+                Starting::Child(fa) if !fa.is_null() => prepare_spawn_opens(fa),
+                _ => Vec::new(),
+            };
             if replaces {
                 // The image's shared mappings go with it, as at exit: copied now (a mapping
                 // still in place at exec reached the primary alone).
@@ -632,31 +649,31 @@ fn search_shadowed_path(file: &CStr) -> Option<(Vec<u8>, CString, bool)> {
 /// execve(2)
 #[no_mangle]
 pub unsafe extern "C" fn execve(path: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
-    exec_with(path, argv, envp, Find::Path, true, |p, a, e| raw::execve(p, a, e))
+    exec_with(path, argv, envp, Find::Path, Starting::Image, |p, a, e| raw::execve(p, a, e))
 }
 
 /// execv(3)
 #[no_mangle]
 pub unsafe extern "C" fn execv(path: *const c_char, argv: *const *const c_char) -> c_int {
-    exec_with(path, argv, environ, Find::Path, true, |p, a, e| raw::execve(p, a, e))
+    exec_with(path, argv, environ, Find::Path, Starting::Image, |p, a, e| raw::execve(p, a, e))
 }
 
 /// execvpe(3)
 #[no_mangle]
 pub unsafe extern "C" fn execvpe(file: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
-    exec_with(file, argv, envp, Find::Search, true, |p, a, e| raw::execvpe(p, a, e))
+    exec_with(file, argv, envp, Find::Search, Starting::Image, |p, a, e| raw::execvpe(p, a, e))
 }
 
 /// execvp(3)
 #[no_mangle]
 pub unsafe extern "C" fn execvp(file: *const c_char, argv: *const *const c_char) -> c_int {
-    exec_with(file, argv, environ, Find::Search, true, |p, a, e| raw::execvpe(p, a, e))
+    exec_with(file, argv, environ, Find::Search, Starting::Image, |p, a, e| raw::execvpe(p, a, e))
 }
 
 /// fexecve(3)
 #[no_mangle]
 pub unsafe extern "C" fn fexecve(fd: c_int, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
-    exec_with(std::ptr::null(), argv, envp, Find::Path, true, |_, a, e| raw::fexecve(fd, a, e))
+    exec_with(std::ptr::null(), argv, envp, Find::Path, Starting::Image, |_, a, e| raw::fexecve(fd, a, e))
 }
 
 /// execveat(2): an empty path with AT_EMPTY_PATH is fexecve.
@@ -664,9 +681,9 @@ pub unsafe extern "C" fn fexecve(fd: c_int, argv: *const *const c_char, envp: *c
 pub unsafe extern "C" fn execveat(dirfd: c_int, path: *const c_char, argv: *const *const c_char, envp: *const *const c_char, flags: c_int) -> c_int {
     let on_fd = flags & libc::AT_EMPTY_PATH != 0 && crate::mem::path(path).is_some_and(|p| p.is_empty());
     if on_fd {
-        return exec_with(std::ptr::null(), argv, envp, Find::Path, true, |_, a, e| raw::execveat(dirfd, path, a, e, flags));
+        return exec_with(std::ptr::null(), argv, envp, Find::Path, Starting::Image, |_, a, e| raw::execveat(dirfd, path, a, e, flags));
     }
-    exec_with(path, argv, envp, Find::At(dirfd), true, |p, a, e| {
+    exec_with(path, argv, envp, Find::At(dirfd), Starting::Image, |p, a, e| {
         if p == path {
             raw::execveat(dirfd, p, a, e, flags)
         } else {
@@ -802,10 +819,7 @@ macro_rules! spawn_hooks {
             }
             let result = std::cell::Cell::new(0);
             mark_inherited_shared(!fa.is_null());
-            // Held until the spawn returns; taken at the boundary, in flight, before the
-            // spawn's own work (which is not in flight and runs handlers at once).
-            let _held = if fa.is_null() { None } else { boundary::prepare(|| Some(prepare_spawn_opens(fa))) };
-            let r = exec_with(path, argv as _, envp as _, $how, false, |p, a, e| {
+            let r = exec_with(path, argv as _, envp as _, $how, Starting::Child(fa), |p, a, e| {
                 result.set(call(p, a, e));
                 0
             });
