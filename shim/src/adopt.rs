@@ -76,12 +76,12 @@ pub fn adopt_fds(fds: &[c_int]) {
 /// Adopts `fd` if it points into the lead member; whether `carried` became its follower's fd.
 fn adopt_fd(view: &crate::members::View, fd: c_int, carried: Option<Carried>) -> bool {
     // A member change applied as the name was taken (a program starting as the lead
-    // moves): the fd is looked at again in the view now. Before, the file was looked for
-    // by its name in the new lead, was not found there, and was reported "inherited, its
-    // name now another file's" (00020).
+    // moves), or the file renamed meanwhile: the fd is looked at again, in the view now.
+    // Before, the file was looked for by its old name, was not found there, and was
+    // reported "inherited, its name now another file's" (00020).
     let mut tries = 3;
     let mut adopted = adopt_in(view, fd, tries, carried);
-    while adopted == Adopted::ViewMoved {
+    while adopted == Adopted::Again {
         adopted = adopt_in(&crate::members::view(), fd, tries, carried);
         tries = tries.saturating_sub(1);
     }
@@ -93,8 +93,9 @@ enum Adopted {
     Done,
     /// Its follower's fd is the one carried across exec.
     WithCarried,
-    /// Not adopted: a member change was applied meanwhile (`retries` left).
-    ViewMoved,
+    /// Not adopted: a member change was applied meanwhile, or the file has another name
+    /// now (`retries` left).
+    Again,
 }
 
 fn adopt_in(view: &crate::members::View, fd: c_int, retries: u32, carried: Option<Carried>) -> Adopted {
@@ -136,8 +137,13 @@ fn adopt_in(view: &crate::members::View, fd: c_int, retries: u32, carried: Optio
     // this file on the lead: another process may have renamed or replaced it since, and
     // the follower's file by that name would be another file.
     let Some(_name) = crate::names::hold_naming(&twin, &st, libc::AT_SYMLINK_NOFOLLOW) else {
-        if crate::members::applied_epoch() != applied && retries > 0 {
-            return Adopted::ViewMoved;
+        // A thread of the process that passed the fd on (system(), a fork beside its
+        // writer) renamed the file as this one started: the name /proc shows now is the
+        // one to hold. Before, that was reported, with `recover` due, though nothing
+        // differed (helper-49: 6 runs in 10 of a worker renaming beside system()).
+        let renamed = || real::readlink(&link).is_ok_and(|now| now != target);
+        if retries > 0 && (crate::members::applied_epoch() != applied || renamed()) {
+            return Adopted::Again;
         }
         if let Some(ocb) = adopt_with_stat(fd, &st, twin.rel().clone(), flags & !(libc::O_ACCMODE) | libc::O_RDONLY, 0, Twin::None, None) {
             if st.st_nlink > 0 {
