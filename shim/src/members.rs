@@ -701,7 +701,7 @@ pub fn prepare_exec() -> Carried {
 /// with a follower's fd, each with that fd (see `hooks::process::FollowersAcross`).
 pub fn inherited_followers() -> Vec<(c_int, c_int)> {
     let inherited = |fd: c_int| real::fcntl(fd, libc::F_GETFD, 0).is_ok_and(|f| f & libc::FD_CLOEXEC == 0);
-    fdtable::all().into_iter().filter(|(fd, o)| !o.is_dir() && inherited(*fd)).filter_map(|(fd, o)| Some((fd, o.secondary_fd()?))).collect()
+    fdtable::pick(|fd, o| (!o.is_dir() && inherited(fd)).then(|| Some((fd, o.secondary_fd()?))).flatten())
 }
 
 /// Before an exec of a program that runs without the shim (`why`: which, and why): the

@@ -246,7 +246,7 @@ fn posix_locks_on(st: &libc::stat64) -> Vec<Held> {
 pub fn close_keeping_locks(fd: c_int, keep: Option<c_int>) {
     let Some(st) = seen().then(|| crate::real::fstat(fd).ok()).flatten() else { return crate::ocb::close_internal(fd) };
     let same_file = |k: c_int| k != fd && crate::real::fstat(k).is_ok_and(|b| (st.st_dev, st.st_ino) == (b.st_dev, b.st_ino));
-    let others = fdtable::all().into_iter().flat_map(|(k, o)| [Some(k), o.secondary_fd()]).flatten();
+    let others = fdtable::pick(|k, o| Some([Some(k), o.secondary_fd()])).into_iter().flatten().flatten();
     let through: Vec<c_int> = keep.into_iter().chain(others).filter(|&k| same_file(k)).collect();
     let held = posix_locks_on(&st);
     crate::ocb::close_internal(fd);

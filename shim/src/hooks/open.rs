@@ -544,9 +544,10 @@ pub(crate) fn dup_onto(fd: c_int, newfd: c_int, dup: impl Fn() -> c_int) -> Res<
 
 fn relocate_internal(fd: c_int) -> Res<()> {
     let moved = ocb::make_internal(real::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0)?);
-    for (_, o) in fdtable::all() {
+    fdtable::pick(|_, o| {
         o.relocate(fd, moved);
-    }
+        None::<()>
+    });
     super::data::relocate_deferred(fd, moved);
     crate::behind::relocate(fd, moved);
     crate::members::relocate(fd, moved);
