@@ -52,7 +52,9 @@ fn shim_fini() {
     // a secondary disabled since), and its waits for other processes' words leave it and
     // arrive again.
     let _operation = members::enter();
-    unsafe { real::raw::fflush(std::ptr::null_mut()) };
+    // No second flush of every stream here: a thread stopped at a hook's entry may hold a
+    // stream's lock for good. glibc's own last flush, which takes no lock, comes after
+    // this, and what it writes is settled as it goes (`hooks::stdio::settle_late_writes`).
     behind::drain();
     hooks::data::sync_all_deferred();
     let mut seen = std::collections::HashSet::new();
@@ -71,4 +73,5 @@ fn shim_fini() {
     });
     members::retire_unused_intents();
     handoff::end_all(false);
+    hooks::stdio::settle_late_writes();
 }

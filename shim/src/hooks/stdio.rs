@@ -35,6 +35,31 @@ pub fn stdin_stream() -> FileP {
 /// tests through fileno()).
 const FILENO_OFFSET: usize = 112;
 
+/// The process's exit has settled its files: a stream written out after that (glibc's last
+/// flush, after every destructor; buffers other threads filled meanwhile) settles its file
+/// at once.
+static LATE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// From the end of the exit's settling (lib.rs `shim_fini`).
+pub fn settle_late_writes() {
+    LATE.store(true, Ordering::Relaxed);
+}
+
+/// A stream's file written after the exit settled it: settled again (the follower takes
+/// the lead's times, the write's intent ends). Before, the other threads' buffered lines
+/// glibc wrote out at its last flush left the follower's times apart and the intent open:
+/// verify found the mtimes different and status said recover was due (CI, 2026-12-06, in
+/// `c-tests/exit_while_threads_write.c`).
+fn settle_late(fd: c_int) {
+    let _ = boundary::inside(|| {
+        if let Some(ocb) = fdtable::get(fd) {
+            ocb.settle(fd);
+            crate::members::retire_unused_intents();
+        }
+        Ok(())
+    });
+}
+
 /// glibc's `_offset` in `struct _IO_FILE` (LP64): the file position at the end of what the
 /// stream has read or written, -1 when it does not know it.
 const OFFSET_OFFSET: usize = 144;
@@ -87,6 +112,9 @@ unsafe extern "C" fn cookie_write(cookie: *mut c_void, buf: *const c_char, n: si
     match written {
         Ok(n) => {
             wrote_through(cookie, Some(n));
+            if LATE.load(Ordering::Relaxed) {
+                settle_late(fd);
+            }
             n as ssize_t
         }
         Err(e) => {
