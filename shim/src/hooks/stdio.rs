@@ -232,8 +232,7 @@ const BUF_END_OFFSET: usize = 64;
 
 /// The size of `f`'s buffer (0 before it has one).
 unsafe fn buffer_size(f: FileP) -> usize {
-    let at = |offset: usize| *((f as *const u8).add(offset) as *const usize);
-    at(BUF_END_OFFSET).saturating_sub(at(BUF_BASE_OFFSET))
+    field(f, BUF_END_OFFSET).saturating_sub(field(f, BUF_BASE_OFFSET))
 }
 
 /// Gives `cookie`, swapped in for the program's standard stream `program`, that stream's
@@ -739,18 +738,26 @@ const SEEK_MODE: c_int = 3;
 /// `f`'s position, as glibc's ftell and fgetpos answer it (-1 with errno; EIO where the
 /// seek set none).
 unsafe fn own_tell(f: FileP) -> i64 {
-    let saved = real::Errno::last();
-    real::Errno(0).set();
-    let at = own_seekoff(f, 0, libc::SEEK_CUR, 0);
+    let at = with_eio(|| own_seekoff(f, 0, libc::SEEK_CUR, 0));
     if at == -1 {
-        if real::Errno::last().0 == 0 {
-            real::Errno(libc::EIO).set();
-        }
         return -1;
     }
-    saved.set();
     if in_backup(f) {
         return at - (field(f, SAVE_END_OFFSET) - field(f, SAVE_BASE_OFFSET)) as i64;
+    }
+    at
+}
+
+/// `seek`'s position; on failure -1 with EIO where the seek set no errno (ISO C asks
+/// ftell, fgetpos and fsetpos for a positive one), on success errno as it was.
+fn with_eio(seek: impl FnOnce() -> i64) -> i64 {
+    let saved = real::Errno::last();
+    real::Errno(0).set();
+    let at = seek();
+    match at {
+        -1 if real::Errno::last().0 == 0 => real::Errno(libc::EIO).set(),
+        -1 => {}
+        _ => saved.set(),
     }
     at
 }
@@ -814,16 +821,10 @@ macro_rules! position_hooks {
             if !seeks_own(f) {
                 return raw::$set(f, pos);
             }
-            let saved = real::Errno::last();
-            real::Errno(0).set();
-            if locked(f, || own_seekoff(f, *(pos as *const i64), libc::SEEK_SET, SEEK_MODE)) == -1 {
-                if real::Errno::last().0 == 0 {
-                    real::Errno(libc::EIO).set();
-                }
-                return -1;
+            match locked(f, || with_eio(|| own_seekoff(f, *(pos as *const i64), libc::SEEK_SET, SEEK_MODE))) {
+                -1 => -1,
+                _ => 0,
             }
-            saved.set();
-            0
         }
     )*};
 }
