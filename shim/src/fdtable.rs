@@ -218,7 +218,10 @@ pub fn shadowed_in(first: c_int, last: c_int) -> Vec<c_int> {
 }
 
 /// What `f` picks from each fd and its OCB, looked through under the table's lock with no
-/// copy of any OCB (see `mark_inherited_shared`).
+/// copy of any OCB: a copy held as another thread closed that file's last fd made its close
+/// skip settling (it settles an OCB only the fd holds), and the open's intent was never
+/// ended: a program using `system()` beside a writing thread ended with `recover` due
+/// (helper-49).
 pub fn pick<T>(mut f: impl FnMut(c_int, &Ocb) -> Option<T>) -> Vec<T> {
     let t = TABLE.read().unwrap_or_else(|e| e.into_inner());
     t.iter().filter_map(|(fd, o)| f(fd, o)).collect()
@@ -235,19 +238,14 @@ pub fn all() -> Vec<(c_int, Arc<Ocb>)> {
 /// shared from now on in this process too, as after fork. `with_cloexec`: also those that
 /// only close-on-exec fds refer to (a spawn's file actions may dup2 one onto a number the
 /// child keeps).
-///
-/// Looked through under the table's lock, with no copy of any OCB: a copy held as another
-/// thread closed that file's last fd made its close skip settling (it settles an OCB only
-/// the fd holds), and the open's intent was never ended: the program, which used
-/// `system()` beside a writing thread, ended with `recover` due (helper-49).
 pub fn mark_inherited_shared(with_cloexec: bool) {
-    let t = TABLE.read().unwrap_or_else(|e| e.into_inner());
-    for (fd, ocb) in t.iter() {
+    pick(|fd, ocb| {
         let inherited = with_cloexec || crate::real::fcntl(fd, libc::F_GETFD, 0).map_or(true, |f| f & libc::FD_CLOEXEC == 0);
         if inherited {
             ocb.mark_shared();
         }
-    }
+        None::<()>
+    });
 }
 
 /// After fork, parent and child share every open file description: writes must also be

@@ -78,23 +78,18 @@ pub fn unread(hold: ReadHold) {
 
 /// Before a fork: waits until no hook holds the lock, and holds it.
 pub fn write() {
-    loop {
-        let s = STATE.fetch_or(WRITER_WAITING, Ordering::Acquire) | WRITER_WAITING;
-        if s & (WRITER | READERS) == 0 {
-            if STATE.compare_exchange(s, s | WRITER, Ordering::Acquire, Ordering::Relaxed).is_ok() {
-                return;
-            }
-            continue;
-        }
-        crate::real::futex_wait(&STATE, s, None);
-    }
+    write_until(None);
 }
 
 /// At the process's end (boundary::quiesce_for_exit): as `write`, giving up after
 /// `patience` (false then). New readers wait from the first try on, for good: the process
 /// is ending.
 pub fn write_within(patience: std::time::Duration) -> bool {
-    let until = std::time::Instant::now() + patience;
+    write_until(Some(std::time::Instant::now() + patience))
+}
+
+/// `write`, waiting until `until` at most (None: for as long as it takes).
+fn write_until(until: Option<std::time::Instant>) -> bool {
     loop {
         let s = STATE.fetch_or(WRITER_WAITING, Ordering::Acquire) | WRITER_WAITING;
         if s & (WRITER | READERS) == 0 {
@@ -103,9 +98,14 @@ pub fn write_within(patience: std::time::Duration) -> bool {
             }
             continue;
         }
-        let Some(left) = until.checked_duration_since(std::time::Instant::now()).filter(|d| !d.is_zero()) else { return false };
-        let timeout = libc::timespec { tv_sec: left.as_secs() as libc::time_t, tv_nsec: left.subsec_nanos() as libc::c_long };
-        crate::real::futex_wait(&STATE, s, Some(&timeout));
+        let timeout = match until {
+            None => None,
+            Some(until) => {
+                let Some(left) = until.checked_duration_since(std::time::Instant::now()).filter(|d| !d.is_zero()) else { return false };
+                Some(libc::timespec { tv_sec: left.as_secs() as libc::time_t, tv_nsec: left.subsec_nanos() as libc::c_long })
+            }
+        };
+        crate::real::futex_wait(&STATE, s, timeout.as_ref());
     }
 }
 
