@@ -186,29 +186,100 @@ pub fn get(fd: c_int) -> Option<Arc<Ocb>> {
     TABLE.read().unwrap_or_else(|e| e.into_inner()).get(fd).cloned()
 }
 
-/// Links `fd` to `ocb`, returning what the fd was linked to before (to be dropped by the
-/// caller outside the lock: dropping the last link closes the secondary and may report).
+/// What a mutation answers when `fd` no longer holds the open it was found with (see
+/// `with_link`): never an errno the program sees.
+pub const RELINKED: crate::real::Errno = crate::real::Errno(-1);
+
+/// Whether `fd` is linked to `ocb` (asked under the file's order, which a close or dup2
+/// onto the number takes first: the answer then holds until the order is let go).
+pub fn links(fd: c_int, ocb: &Ocb) -> bool {
+    is_shadowed(fd) && TABLE.read().unwrap_or_else(|e| e.into_inner()).get(fd).is_some_and(|o| std::ptr::eq(Arc::as_ptr(o), ocb))
+}
+
+/// `shadowed` with the OCB `fd` is linked to, or `plain` when it is linked to none; again
+/// with what the number holds now when another thread's close or dup2 onto it came between
+/// the look and the mutation (RELINKED): the call is made, as natively, on the file the
+/// number holds when it is made. Before, a write then reached the new file on the lead
+/// and the old one's follower (a log's fd 2 redirected by dup2 while threads wrote it).
+pub fn with_link<T>(fd: c_int, shadowed: impl Fn(Arc<Ocb>) -> crate::real::Res<T>, plain: impl Fn() -> crate::real::Res<T>) -> crate::real::Res<T> {
+    loop {
+        match get(fd) {
+            None => return plain(),
+            Some(ocb) => match shadowed(ocb) {
+                Err(RELINKED) => continue,
+                r => return r,
+            },
+        }
+    }
+}
+
+/// Links `fd`, a number the program just got (open, dup), to `ocb`, returning what the
+/// number was linked to before (closed behind the shim's back), for the caller to drop
+/// outside the lock: dropping the last link closes the secondary and may report.
 #[must_use]
 pub fn link(fd: c_int, ocb: Arc<Ocb>) -> Option<Arc<Ocb>> {
     let mut t = TABLE.write().unwrap_or_else(|e| e.into_inner());
-    SHADOWED.set(fd, true);
-    if (0..=2).contains(&fd) {
-        ocb.mark_glibc_writes();
-    }
-    SEEK_HOOKED.set(fd, ocb.seeks_hooked());
-    t.insert(fd, ocb)
+    let before = put(&mut t, fd, Some(ocb));
+    before.inspect(|o| o.release())
 }
 
-/// Removes the link of `fd`; returns the OCB so the caller drops it outside the lock.
+/// Removes the link of `fd` (a number closed behind the shim's back, or not a file's);
+/// returns the OCB so the caller drops it outside the lock.
 #[must_use]
 pub fn unlink(fd: c_int) -> Option<Arc<Ocb>> {
     if !is_shadowed(fd) {
         return None;
     }
     let mut t = TABLE.write().unwrap_or_else(|e| e.into_inner());
-    SHADOWED.set(fd, false);
-    SEEK_HOOKED.set(fd, false);
-    t.remove(fd)
+    put(&mut t, fd, None).inspect(|o| o.release())
+}
+
+/// Links `fd` to `ocb` (None: to nothing), under the table's lock; what it was linked to.
+fn put(t: &mut Links, fd: c_int, ocb: Option<Arc<Ocb>>) -> Option<Arc<Ocb>> {
+    SHADOWED.set(fd, ocb.is_some());
+    SEEK_HOOKED.set(fd, ocb.as_ref().is_some_and(|o| o.seeks_hooked()));
+    match ocb {
+        Some(o) => {
+            if (0..=2).contains(&fd) {
+                o.mark_glibc_writes();
+            }
+            o.hold();
+            t.insert(fd, o)
+        }
+        None => t.remove(fd),
+    }
+}
+
+/// What a call made of a number (`change`).
+pub enum Became {
+    /// Still the same open file (the call failed).
+    Unchanged,
+    Closed,
+    /// A copy of this fd (dup2 onto the number).
+    CopyOf(c_int),
+}
+
+/// Makes `call`, which closes `fd` or puts another open file at its number (close, fclose,
+/// closedir, dup2 onto it), under the table's lock, and links the number as `after` says
+/// from the call's result. So no other thread's hook sees the number's new file under the
+/// old link (its writes reached the new file on the lead and the old one's follower), nor
+/// the file still open and unlinked (its writes reached the lead alone). `expected`: the
+/// OCB `fd` is linked to, whose order the caller holds (`Ocb::order_for_close`); when
+/// another thread changed the number meanwhile, nothing is done (None). The old link's
+/// OCB, let go of, is the caller's to drop outside the lock.
+pub fn change<R>(fd: c_int, expected: Option<&Arc<Ocb>>, call: impl Fn() -> R, after: impl Fn(&R) -> Became) -> Option<(R, Option<Arc<Ocb>>)> {
+    let mut t = TABLE.write().unwrap_or_else(|e| e.into_inner());
+    if t.get(fd).map(Arc::as_ptr) != expected.map(Arc::as_ptr) {
+        return None;
+    }
+    let r = call();
+    let now = match after(&r) {
+        Became::Unchanged => return Some((r, None)),
+        Became::Closed => None,
+        Became::CopyOf(src) => t.get(src).cloned(),
+    };
+    let before = put(&mut t, fd, now);
+    Some((r, before.inspect(|o| o.release())))
 }
 
 /// Shadowed fds in `[first, last]`.

@@ -28,6 +28,11 @@ pub enum OcbKind {
 /// some open of the file is: `identity` holds it weakly for that.
 pub(crate) struct FileOrder {
     local: Mutex<()>,
+    /// Under write-behind with `on_member_error = "fail"`: the error the follower gave a
+    /// queued write of the file, returned by its next mutation in this process (as the
+    /// kernel returns a failed writeback at the next fsync). 0: none. Here, not in the OCB:
+    /// an `Arc<Ocb>` fits a 96-byte malloc chunk with `Ocb::holds` in its place.
+    deferred_error: AtomicI32,
 }
 /// By (device, inode) of the lead's file.
 type FileOrders = HashMap<(u64, u64), Weak<FileOrder>>;
@@ -46,7 +51,7 @@ fn file_order(st: &libc::stat64) -> Arc<FileOrder> {
         map.retain(|_, w| w.strong_count() > 0);
         PRUNE_AT.store((map.len() * 2).max(64), Ordering::Relaxed);
     }
-    let fresh = Arc::new(FileOrder { local: Mutex::new(()) });
+    let fresh = Arc::new(FileOrder { local: Mutex::new(()), deferred_error: AtomicI32::new(0) });
     map.insert(key, Arc::downgrade(&fresh));
     crate::identity::opened(&Arc::downgrade(&fresh), key);
     fresh
@@ -101,10 +106,12 @@ pub struct Ocb {
     /// Why the members may differ, until reported: a `Box<String>` let go of, or null.
     /// A pointer, not a `Mutex<Option<String>>`: 24 bytes less for every open file.
     insecure: AtomicPtr<String>,
-    /// Under write-behind with `on_member_error = "fail"`: the error the follower gave a
-    /// queued write, returned by this file's next mutation (as the kernel returns a failed
-    /// writeback at the next fsync). 0: none.
-    deferred_error: AtomicI32,
+    /// The program's fds and mappings that refer to this open (fdtable and data.rs's
+    /// mappings keep the count): the file is settled when the last one lets go. Not
+    /// `Arc::strong_count`: a copy another thread held for the moment (a write in flight,
+    /// a member change, an exec's look at the table) made the last close skip settling,
+    /// and the file's intent stayed open (recover due) with its mtimes apart.
+    holds: AtomicU32,
     /// The program's file position, for an open whose position only the shim's hooks move
     /// (`position_followed`): a write at the position then needs no lseek to learn where it
     /// landed. -1: unknown. Read and written under the file's order lock.
@@ -271,7 +278,7 @@ impl Ocb {
             marks: AtomicU8::new(if flags & libc::O_APPEND != 0 { Mark::Append as u8 } else { 0 }),
             intent: AtomicU64::new(0),
             insecure: AtomicPtr::new(std::ptr::null_mut()),
-            deferred_error: AtomicI32::new(0),
+            holds: AtomicU32::new(0),
             position: AtomicI64::new(-1),
             position_epoch: AtomicU32::new(if kind == OcbKind::Dir { crate::names::dirs_moved() } else { 0 }),
         }
@@ -309,6 +316,21 @@ impl Ocb {
         } else {
             self.marks.fetch_and(!(m as u8), Ordering::Relaxed);
         }
+    }
+
+    /// One more of the program's fds or mappings refers to this open (see `holds`).
+    pub fn hold(&self) {
+        self.holds.fetch_add(1, Ordering::Relaxed);
+    }
+    /// One of them let go (with the file's order held: `order_for_close`, so that the
+    /// count seen under it is the count at the let-go, but for new holds).
+    pub fn release(&self) {
+        self.holds.fetch_sub(1, Ordering::AcqRel);
+    }
+    /// Whether exactly one fd or mapping refers to this open: the one about to let go is
+    /// the last, and the file is settled first.
+    pub fn held_once(&self) -> bool {
+        self.holds.load(Ordering::Acquire) == 1
     }
 
     pub fn rel(&self) -> Rel {
@@ -405,8 +427,8 @@ impl Ocb {
     /// lead's when cleared: it then takes the unaligned last block the lead now takes (`dd
     /// oflag=direct` clears it for that block; the follower's write failed EINVAL, the
     /// file was reported insecure and `recover` made due).
-    pub fn set_status_flags(&self, flags: c_int, call: impl FnOnce() -> Res<c_int>) -> Res<c_int> {
-        let _order = self.order.local.lock().unwrap_or_else(|e| e.into_inner());
+    pub fn set_status_flags(&self, fd: c_int, flags: c_int, call: impl FnOnce() -> Res<c_int>) -> Res<c_int> {
+        let _order = self.linked_order(fd, false)?;
         let r = call()?;
         self.put(Mark::Append, flags & libc::O_APPEND != 0);
         self.forget_position();
@@ -549,12 +571,12 @@ impl Ocb {
     /// landed by the position after it (and before it, `landed_among`), which a seek between
     /// the two moved (two processes seeking and writing one shared fd left the members
     /// different).
-    pub fn seek(&self, call: impl FnOnce() -> Res<i64>) -> Res<i64> {
+    pub fn seek(&self, fd: c_int, call: impl FnOnce() -> Res<i64>) -> Res<i64> {
         if !self.position_followed() {
-            let _order = self.lock_order(self.has(Mark::Shared));
+            let _order = self.linked_order(fd, self.has(Mark::Shared))?;
             return call();
         }
-        let _order = self.order.local.lock().unwrap_or_else(|e| e.into_inner());
+        let _order = self.linked_order(fd, false)?;
         let epoch = POSITION_EPOCH.load(Ordering::Acquire);
         let at = call()?;
         self.learn_position(at, epoch);
@@ -603,6 +625,21 @@ impl Ocb {
         OrderGuard { _local: self.order.local.lock().unwrap_or_else(|e| e.into_inner()), _file: file }
     }
 
+    /// `lock_order` for a call through the program's `fd`, which must still hold this open:
+    /// RELINKED when another thread closed the number or put another file there (dup2)
+    /// since the hook found this open (`fdtable::with_link` makes the call again for what
+    /// the number holds). A close or dup2 onto the number takes the order first
+    /// (`open::let_number_go`), so the number stays this open's while the guard is held.
+    /// Before, the call reached the number's new file on the lead and the old one's
+    /// follower (a log's fd 2 redirected while threads wrote to it).
+    pub fn linked_order(&self, fd: c_int, bytes: bool) -> Res<OrderGuard<'_>> {
+        let order = self.lock_order(bytes);
+        if !fdtable::links(fd, self) {
+            return Err(fdtable::RELINKED);
+        }
+        Ok(order)
+    }
+
     /// Holds the file's stripe (see `FileOrder`), once no other process has writes of it
     /// queued. Again if a lead switch applied while waiting moved the file to another.
     fn hold_stripe(&self) -> crate::stripes::Held {
@@ -632,8 +669,8 @@ impl Ocb {
     /// If the lead itself fails with an error that means it is gone (and the policy is
     /// `degrade`), it is marked failed, the program's fds move to the follower's files, and the
     /// mutation is made there: the program sees the survivor's result.
-    pub fn mirrored<T>(&self, what: &str, primary: impl Fn() -> Res<T>, secondary: impl Fn(c_int, &T) -> Res<()>) -> Res<T> {
-        self.mirrored_as(what, &primary, Follower::After(&|sfd, v| {
+    pub fn mirrored<T>(&self, what: &str, fd: c_int, primary: impl Fn() -> Res<T>, secondary: impl Fn(c_int, &T) -> Res<()>) -> Res<T> {
+        self.mirrored_as(what, fd, &primary, Follower::After(&|sfd, v| {
             // The follower's earlier writes of this file, still queued, come first.
             crate::behind::drain();
             secondary(sfd, v)
@@ -700,9 +737,9 @@ impl Ocb {
         };
         let known = matches!(landing, Landing::Position | Landing::Offset(_) | Landing::Exactly(_)) && bytes.sized();
         if known && !behind && !watched && self.written_beside(bytes.len(), rwf) {
-            return self.mirrored_as(what, &primary, Follower::Alongside { fd, landing, bytes, durable, count: &|&r| r as usize, after: &after });
+            return self.mirrored_as(what, fd, &primary, Follower::Alongside { fd, landing, bytes, durable, count: &|&r| r as usize, after: &after });
         }
-        self.mirrored_as(what, &primary, Follower::After(&after))
+        self.mirrored_as(what, fd, &primary, Follower::After(&after))
     }
 
     /// Whether a read may move this description's position between the lead's write at the
@@ -886,27 +923,28 @@ impl Ocb {
     /// would have, except that an error for the program waits for the file's next mutation.
     pub fn follower_failed_behind(&self, what: &str, e: Errno) {
         if let Err(e) = crate::members::follower_failed(&self.rel(), what, e, Some(self)) {
-            let _ = self.deferred_error.compare_exchange(0, e.0, Ordering::AcqRel, Ordering::Acquire);
+            let _ = self.order.deferred_error.compare_exchange(0, e.0, Ordering::AcqRel, Ordering::Acquire);
         }
     }
 
     /// A flush (fsync, fdatasync, sync_file_range): as `mirrored`, but the follower's flush runs beside the
     /// lead's (see beside.rs), after the follower's queued writes.
-    pub fn flushed(&self, what: &str, flush: crate::beside::Flush, primary: impl Fn() -> Res<c_int>) -> Res<c_int> {
-        self.mirrored_as(what, &primary, Follower::Beside(flush))
+    pub fn flushed(&self, what: &str, fd: c_int, flush: crate::beside::Flush, primary: impl Fn() -> Res<c_int>) -> Res<c_int> {
+        self.mirrored_as(what, fd, &primary, Follower::Beside(flush))
     }
 
-    fn mirrored_as<T>(&self, what: &str, primary: &impl Fn() -> Res<T>, follower: Follower<'_, T>) -> Res<T> {
-        match self.mirror_once(what, primary, follower) {
-            Err(e) if crate::members::lead_failed(crate::members::Changed::Open { ocb: self, fd: None, once: false }, what, e) => self.mirror_once(what, primary, follower),
+    fn mirrored_as<T>(&self, what: &str, fd: c_int, primary: &impl Fn() -> Res<T>, follower: Follower<'_, T>) -> Res<T> {
+        match self.mirror_once(what, fd, primary, follower) {
+            Err(e) if e != fdtable::RELINKED && crate::members::lead_failed(crate::members::Changed::Open { ocb: self, fd: None, once: false }, what, e) => self.mirror_once(what, fd, primary, follower),
             r => r,
         }
     }
 
-    fn mirror_once<T>(&self, what: &str, primary: &impl Fn() -> Res<T>, mut follower: Follower<'_, T>) -> Res<T> {
-        let order = self.lock_order(!matches!(follower, Follower::Beside(_)));
-        if self.deferred_error.load(Ordering::Relaxed) != 0 {
-            return Err(Errno(self.deferred_error.swap(0, Ordering::AcqRel)));
+    /// `fd`: the program's, which `primary` changes.
+    fn mirror_once<T>(&self, what: &str, fd: c_int, primary: &impl Fn() -> Res<T>, mut follower: Follower<'_, T>) -> Res<T> {
+        let order = self.linked_order(fd, !matches!(follower, Follower::Beside(_)))?;
+        if self.order.deferred_error.load(Ordering::Relaxed) != 0 {
+            return Err(Errno(self.order.deferred_error.swap(0, Ordering::AcqRel)));
         }
         // Read under the lock: a member change swaps it only between two mutations.
         let Some(sfd) = self.secondary_fd() else {
@@ -1173,6 +1211,22 @@ impl Ocb {
     /// members stay identical even in what the kernel stamped at each write; then the
     /// write intent is over, unless the members may differ (recover will see to it).
     pub fn settle(&self, fd: c_int) {
+        let order = self.lock_order(true);
+        self.settle_in_order(fd, &order);
+    }
+
+    /// The file's order, held while one of the program's fds or mappings lets go of this
+    /// open (`settle_in_order`, `fdtable::change`): this process's mutations of the file
+    /// under way end first, and any of them begun before comes after, as natively after
+    /// the close (EBADF).
+    pub fn order_for_close(&self) -> OrderGuard<'_> {
+        self.lock_order(true)
+    }
+
+    /// `settle`, with the file's order held.
+    pub fn settle_in_order(&self, fd: c_int, _order: &OrderGuard<'_>) {
+        // After every queued write of the file, those of writes under way as the order was
+        // taken included (drained before it, they reached the follower after its times).
         crate::behind::drain();
         if self.secondary_fd().is_some() && self.is_written() {
             self.settle_follower(fd);
@@ -1189,11 +1243,11 @@ impl Ocb {
 }
 
 impl Ocb {
-    /// `settle`'s part on the follower's file, under the file's order: no process's write
-    /// lands between the lead's times read here and the follower's set, and every writer
-    /// settles under it at its last close, so the follower keeps the lead's latest times.
+    /// `settle`'s part on the follower's file, under the file's order (held by the caller):
+    /// no process's write lands between the lead's times read here and the follower's set,
+    /// and every writer settles under it at its last close, so the follower keeps the lead's
+    /// latest times.
     fn settle_follower(&self, fd: c_int) {
-        let _order = self.lock_order(true);
         // Read under the order (see `to_follower`).
         let Some(sfd) = self.secondary_fd() else { return };
         // A lead that cannot say its times is the lead's trouble (its next operation finds
@@ -1250,6 +1304,7 @@ impl Ocb {
     /// the carried intent once it has adopted the file, and may never close it (killed).
     pub fn settle_carried(&self, fd: c_int) {
         if self.is_written() {
+            let _order = self.lock_order(true);
             self.settle_follower(fd);
         }
     }

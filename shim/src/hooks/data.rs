@@ -89,8 +89,7 @@ pub fn write_all(fd: c_int, mut buf: &[u8]) -> Res<usize> {
 
 /// write(2) on any fd: mirrored when shadowed.
 pub fn write_core(fd: c_int, buf: &[u8]) -> Res<usize> {
-    let Some(ocb) = fdtable::get(fd) else { return real::write(fd, buf) };
-    ocb.mirrored_write("write", fd, Landing::Position, Payload::Bytes(buf), 0, |b| real::write(fd, b.map_or(buf, |s| s.bytes())).map(|n| n as isize)).map(|n| n as usize)
+    fdtable::with_link(fd, |ocb| ocb.mirrored_write("write", fd, Landing::Position, Payload::Bytes(buf), 0, |b| real::write(fd, b.map_or(buf, |s| s.bytes())).map(|n| n as isize)).map(|n| n as usize), || real::write(fd, buf))
 }
 
 /// The bytes an iovec array describes, when the shim may read the array (the kernel
@@ -123,10 +122,7 @@ macro_rules! fd_hooks {
             }
             $first
             boundary::$boundary(
-                || match fdtable::get($fd) {
-                    None => raw::$name($fd $(, $arg)*).into_res(),
-                    Some($ocb) => $core,
-                },
+                || fdtable::with_link($fd, |$ocb| $core, || raw::$name($fd $(, $arg)*).into_res()),
                 || raw::$name($fd $(, $arg)*),
             )
         }
@@ -161,10 +157,7 @@ super::aliases! {
 /// lseek on any fd: only writable shadowed files' go through the shim (their writes learn
 /// where they landed from the position: `Ocb::seek`); every other fd pays one bitmap test.
 pub fn seek(fd: c_int, off: off64_t, whence: c_int) -> Res<off64_t> {
-    match fdtable::get(fd) {
-        Some(ocb) => ocb.seek(|| real::lseek(fd, off, whence)),
-        None => real::lseek(fd, off, whence),
-    }
+    fdtable::with_link(fd, |ocb| ocb.seek(fd, || real::lseek(fd, off, whence)), || real::lseek(fd, off, whence))
 }
 
 macro_rules! lseek_hooks {
@@ -202,7 +195,7 @@ fd_hooks! {
 /// durable).
 fn flush_core(ocb: &Arc<Ocb>, fd: c_int, what: &str, flush: Flush) -> Res<c_int> {
     if ocb.secondary_fd().is_some() {
-        return ocb.flushed(what, flush, || flush.call(fd).into_res());
+        return ocb.flushed(what, fd, flush, || flush.call(fd).into_res());
     }
     super::meta::on_fd(fd, what, |f| flush.call(f), |path| {
         let Ok(f) = real::open(unsafe { std::ffi::CStr::from_ptr(path) }, libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK, 0) else { return -1 };
@@ -235,14 +228,14 @@ fd_hooks! {
 /// fallocate on both members. One the lead fails may have done part of its work first
 /// (`Ocb::follow_failed_lead`).
 fn fallocate_core(ocb: &Ocb, fd: c_int, mode: c_int, off: off64_t, len: off64_t) -> Res<c_int> {
-    let r = ocb.mirrored("fallocate", || unsafe { raw::fallocate(fd, mode, off, len) }.into_res(), |sfd, _| unsafe { raw::fallocate(sfd, mode, off, len) }.into_res().map(drop));
+    let r = ocb.mirrored("fallocate", fd, || unsafe { raw::fallocate(fd, mode, off, len) }.into_res(), |sfd, _| unsafe { raw::fallocate(sfd, mode, off, len) }.into_res().map(drop));
     allocated(ocb, fd, r.as_ref().err().copied(), mode, off, len);
     r
 }
 
 /// posix_fallocate's error number, as fallocate_core.
 fn posix_fallocate_core(ocb: &Ocb, fd: c_int, off: off64_t, len: off64_t, call: unsafe fn(c_int, off64_t, off64_t) -> c_int) -> Res<c_int> {
-    let r = ocb.mirrored("posix_fallocate", || Ok(unsafe { call(fd, off, len) }), |sfd, &r| errno_result(if r == 0 { unsafe { call(sfd, off, len) } } else { 0 }));
+    let r = ocb.mirrored("posix_fallocate", fd, || Ok(unsafe { call(fd, off, len) }), |sfd, &r| errno_result(if r == 0 { unsafe { call(sfd, off, len) } } else { 0 }));
     allocated(ocb, fd, r.as_ref().ok().filter(|&&e| e != 0).map(|&e| Errno(e)), 0, off, len);
     r
 }
@@ -253,6 +246,8 @@ fn posix_fallocate_core(ocb: &Ocb, fd: c_int, off: off64_t, len: off64_t, call: 
 /// times only.
 fn allocated(ocb: &Ocb, fd: c_int, failed: Option<Errno>, mode: c_int, off: off64_t, len: off64_t) {
     match failed {
+        // Not made on this open (fdtable::with_link makes it again).
+        Some(fdtable::RELINKED) => {}
         Some(Errno(libc::ENOSPC | libc::EDQUOT | libc::EINTR | libc::EIO | libc::ENOMEM)) => ocb.follow_failed_lead(fd, changed_range(mode, off, len)),
         Some(_) => ocb.follow_lead_times(fd),
         None => {}
@@ -273,7 +268,7 @@ fn changed_range(mode: c_int, off: off64_t, len: off64_t) -> Option<(i64, i64)> 
 /// ftruncate on both members; the furthest end of this open's writes is forgotten (see
 /// `Ocb::cut_short`).
 fn ftruncate_core(ocb: &Ocb, fd: c_int, len: off64_t, call: unsafe fn(c_int, off64_t) -> c_int) -> Res<c_int> {
-    let r = truncated(ocb.mirrored("ftruncate", || unsafe { call(fd, len) }.into_res(), |sfd, _| real::ftruncate(sfd, len).map(drop)));
+    let r = truncated(ocb.mirrored("ftruncate", fd, || unsafe { call(fd, len) }.into_res(), |sfd, _| real::ftruncate(sfd, len).map(drop)));
     ocb.cut_short();
     r
 }
@@ -395,12 +390,12 @@ unsafe fn follower_attr_ioctl(f: c_int, req: libc::c_ulong, arg: *mut c_void, le
 unsafe fn ioctl_core(ocb: &Ocb, fd: c_int, req: libc::c_ulong, arg: *mut c_void) -> Res<c_int> {
     let call = || raw::ioctl(fd, req, arg).into_res();
     match req {
-        FICLONE => ocb.mirrored("clone", call, |sfd, _| ocb.copy_range(fd, sfd, 0, -1)),
+        FICLONE => ocb.mirrored("clone", fd, call, |sfd, _| ocb.copy_range(fd, sfd, 0, -1)),
         FICLONERANGE if crate::mem::readable(arg.cast(), std::mem::size_of::<FileCloneRange>()) => {
             let r = &*(arg as *const FileCloneRange);
             let len = if r.src_length == 0 { -1 } else { r.src_length as i64 };
             let at = r.dest_offset as i64;
-            ocb.mirrored("clone", call, |sfd, _| ocb.copy_range(fd, sfd, at, if len < 0 { i64::MAX - at } else { len }))
+            ocb.mirrored("clone", fd, call, |sfd, _| ocb.copy_range(fd, sfd, at, if len < 0 { i64::MAX - at } else { len }))
         }
         FS_IOC_RESVSP | FS_IOC_UNRESVSP | FS_IOC_RESVSP64 | FS_IOC_UNRESVSP64 | FS_IOC_ZERO_RANGE if crate::mem::readable(arg.cast(), std::mem::size_of::<SpaceResv>()) => {
             let sr = *(arg as *const SpaceResv);
@@ -416,7 +411,7 @@ unsafe fn ioctl_core(ocb: &Ocb, fd: c_int, req: libc::c_ulong, arg: *mut c_void)
                     FS_IOC_ZERO_RANGE => libc::FALLOC_FL_ZERO_RANGE,
                     _ => 0,
                 };
-            let r = ocb.mirrored("space ioctl", call, |sfd, _| raw::fallocate(sfd, mode, start, sr.l_len).into_res().map(drop));
+            let r = ocb.mirrored("space ioctl", fd, call, |sfd, _| raw::fallocate(sfd, mode, start, sr.l_len).into_res().map(drop));
             allocated(ocb, fd, r.as_ref().err().copied(), mode, start, sr.l_len);
             r
         }
@@ -467,9 +462,13 @@ unsafe fn ioctl_core(ocb: &Ocb, fd: c_int, req: libc::c_ulong, arg: *mut c_void)
 /// Runs an in-kernel copy into a shadowed `out` fd, then gives the secondary the bytes that
 /// landed in the primary. `explicit` is the caller's output offset pointer, if any.
 fn copy_into(out: c_int, explicit: *mut off64_t, copy: impl Fn() -> ssize_t) -> Res<ssize_t> {
-    let Some(ocb) = fdtable::get(out) else { return copy().into_res() };
+    fdtable::with_link(out, |ocb| copy_into_shadowed(&ocb, out, explicit, &copy), || copy().into_res())
+}
+
+fn copy_into_shadowed(ocb: &Ocb, out: c_int, explicit: *mut off64_t, copy: &impl Fn() -> ssize_t) -> Res<ssize_t> {
     ocb.mirrored(
         "copy",
+        out,
         || {
             let start = if explicit.is_null() { real::lseek(out, 0, libc::SEEK_CUR).unwrap_or(0) } else { unsafe { *explicit } };
             let n = copy().into_res()?;
@@ -662,28 +661,39 @@ fn sync_mappings(addr: usize, len: usize, what: Range) {
             continue;
         }
         let (left, right) = (addr.saturating_sub(m.addr), (m.addr + m.len).saturating_sub(end));
-        if right > 0 {
-            let tail = if left > 0 { ocb::dup_internal(m.handle) } else { Ok(m.handle) };
-            match tail {
-                Ok(handle) => kept.push(Mapping { addr: end, len: right, offset: m.offset + (end - m.addr) as i64, ocb: m.ocb.clone(), handle, writable: m.writable }),
-                Err(e) => m.ocb.mark_insecure("munmap", e),
+        // The tail left past the range, on a handle of its own when the head stays too.
+        let tail = (right > 0).then(|| if left > 0 { ocb::dup_internal(m.handle) } else { Ok(m.handle) });
+        match tail {
+            Some(Ok(handle)) => {
+                if left > 0 {
+                    m.ocb.hold();
+                }
+                kept.push(Mapping { addr: end, len: right, offset: m.offset + (end - m.addr) as i64, ocb: m.ocb.clone(), handle, writable: m.writable });
             }
+            Some(Err(e)) => m.ocb.mark_insecure("munmap", e),
+            None => {}
         }
         if left > 0 {
             kept.push(Mapping { len: left, ..m });
-        } else if right == 0 {
-            // The last hold on a file the program closed before it unmapped it (Python's
-            // mmap left to the collector): settled as its last close would have been. Before,
-            // its write intent stayed open and `status` said recover was due.
-            crate::behind::drain();
-            if Arc::strong_count(&m.ocb) == 1 {
-                m.ocb.settle(m.handle);
-            }
-            ocb::close_internal(m.handle);
+        } else if !matches!(tail, Some(Ok(_))) {
+            let_go_mapping(m);
         }
     }
     mapped(&kept);
     *maps = kept;
+}
+
+/// A mapping the program no longer has: the last hold on a file the program closed before
+/// it unmapped it (Python's mmap left to the collector) settles it, as its last close would
+/// have. Before, its write intent stayed open and `status` said recover was due.
+fn let_go_mapping(m: Mapping) {
+    let order = m.ocb.order_for_close();
+    if m.ocb.held_once() {
+        m.ocb.settle_in_order(m.handle, &order);
+    }
+    m.ocb.release();
+    drop(order);
+    ocb::close_internal(m.handle);
 }
 
 /// One of the shim's fds moved from `old` to `new`: the mappings' handles and the files of
@@ -789,6 +799,7 @@ macro_rules! mmap_hooks {
                                     ocb.begin_intent(ocb.secondary_fd());
                                 }
                                 let handle = ocb::make_internal(h);
+                                ocb.hold();
                                 let mut maps = MAPPINGS.lock().unwrap_or_else(|e| e.into_inner());
                                 maps.push(Mapping { addr: p as usize, len, offset: off, ocb, handle, writable });
                                 mapped(&maps);
@@ -878,14 +889,20 @@ pub unsafe extern "C" fn mremap(old: *mut c_void, old_len: size_t, new_len: size
         }
         let maps = MAPPINGS.lock().unwrap_or_else(|e| e.into_inner());
         let m = maps.iter().find(|m| m.addr <= old && old < m.addr + m.len)?;
-        Some((m.offset + (old - m.addr) as i64, m.ocb.clone(), ocb::dup_internal(m.handle).ok()?, m.writable))
+        let handle = ocb::dup_internal(m.handle).ok()?;
+        // Held before the old range may go (below), so that the file is not settled between.
+        m.ocb.hold();
+        Some(Mapping { addr: 0, len: new_len, offset: m.offset + (old - m.addr) as i64, ocb: m.ocb.clone(), handle, writable: m.writable })
     });
     let p = raw::mremap(old as *mut c_void, old_len, new_len, flags, new);
-    let Some((offset, ocb, handle, writable)) = moved else { return p };
+    let Some(mut moved) = moved else { return p };
     if p == libc::MAP_FAILED {
-        ocb::close_internal(handle);
+        let saved = Errno::last();
+        let_go_mapping(moved);
+        saved.set();
         return p;
     }
+    moved.addr = p as usize;
     let saved = Errno::last();
     boundary::prepare(|| {
         // old_len 0 makes a second mapping of the same pages, and MREMAP_DONTUNMAP leaves the
@@ -894,7 +911,7 @@ pub unsafe extern "C" fn mremap(old: *mut c_void, old_len: size_t, new_len: size
             sync_mappings(old, old_len, Range::Moved);
         }
         let mut maps = MAPPINGS.lock().unwrap_or_else(|e| e.into_inner());
-        maps.push(Mapping { addr: p as usize, len: new_len, offset, ocb, handle, writable });
+        maps.push(moved);
         mapped(&maps);
         Some(())
     });
@@ -1028,9 +1045,7 @@ macro_rules! aio_hooks {
                 || {
                     let fd = (*cb).aio_fildes;
                     copy_queued_aio_writes(fd);
-                    if let Some(ocb) = fdtable::get(fd) {
-                        flush_core(&ocb, fd, "aio_fsync", if op == libc::O_DSYNC { Flush::Data } else { Flush::All })?;
-                    }
+                    fdtable::with_link(fd, |ocb| flush_core(&ocb, fd, "aio_fsync", if op == libc::O_DSYNC { Flush::Data } else { Flush::All }), || Ok(0))?;
                     raw::$fsync(op, cb).into_res()
                 },
                 || raw::$fsync(op, cb),

@@ -46,10 +46,7 @@ pub unsafe extern "C" fn closedir(dir: *mut libc::DIR) -> c_int {
     }
     boundary::hook(
         || {
-            let ocb = super::open::let_go(libc::dirfd(dir));
-            let r = raw::closedir(dir).into_res();
-            drop(ocb);
-            r
+            super::open::close_through(libc::dirfd(dir), || raw::closedir(dir)).into_res()
         },
         || raw::closedir(dir),
     )

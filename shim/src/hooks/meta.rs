@@ -196,11 +196,24 @@ fn hand_over_list(names: &[u8], list: *mut c_char, n: size_t) -> Res<ssize_t> {
 /// change (the intent stays open when the follower failed), and recorded for a member that
 /// is away.
 pub(crate) fn on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T, by_path: impl Fn(*const c_char) -> T) -> Res<T> {
-    let Some(ocb) = fdtable::get(fd) else { return on_node(fd, what, op, by_path) };
-    journalled(Changed::Open { ocb: &ocb, fd: Some(fd), once: false }, what, || op(fd).into_res(), || match ocb.secondary_fd() {
-        Some(sfd) => Some(op(sfd).into_res()),
-        None => by_name(fd, &ocb, |sp| super::on_follower(sp, |a| via_abs(a, &by_path))),
-    })
+    fdtable::with_link(
+        fd,
+        |ocb| {
+            // The number stays this open's until both members' parts are made; but not
+            // across a change by name, whose name is held (elsewhere names are held before
+            // a file's order).
+            let order = ocb.linked_order(fd, false)?;
+            let changed = Changed::Open { ocb: &ocb, fd: Some(fd), once: false };
+            match ocb.secondary_fd() {
+                Some(sfd) => journalled(changed, what, || op(fd).into_res(), || Some(op(sfd).into_res())),
+                None => {
+                    drop(order);
+                    journalled(changed, what, || op(fd).into_res(), || by_name(fd, &ocb, |sp| super::on_follower(sp, |a| via_abs(a, &by_path))))
+                }
+            }
+        },
+        || on_node(fd, what, &op, &by_path),
+    )
 }
 
 /// A change (`changed`), the lead's part (`lead`) then the follower's (`follower`; None: it

@@ -3,7 +3,7 @@
 
 use super::path_hook;
 use crate::boundary::{self, FfiReturn};
-use crate::fdtable;
+use crate::fdtable::{self, Became};
 use crate::ocb::{self, Ocb, OcbKind};
 use crate::real::{self, raw, Errno, Res};
 use crate::resolve::{At, Rel, Spath};
@@ -466,30 +466,54 @@ pub fn close_fd(fd: c_int) -> Res<c_int> {
         // Not the program's: to the program that number is not open.
         return Err(Errno(libc::EBADF));
     }
-    let ocb = let_go(fd);
-    let r = real::close(fd);
-    drop(ocb);
-    r
+    close_through(fd, || real::close(fd))
 }
 
-/// The program lets go of `fd` (its close, or the one glibc makes inside fclose): unlinked,
-/// and the file settled (follower's writes drained, times made equal) when this was its
-/// last link. The OCB is for the caller to drop once the fd is closed.
-pub fn let_go(fd: c_int) -> Option<Arc<Ocb>> {
-    let ocb = fdtable::unlink(fd);
-    if let Some(o) = &ocb {
-        // Queued writes hold the file too (and must reach the follower before it settles).
+/// Closes `fd` by `close` (close(2), or glibc's own inside fclose or closedir): the
+/// program's let-go of the number (see `let_number_go`).
+pub fn close_through<R>(fd: c_int, close: impl Fn() -> R) -> R {
+    let_number_go(fd, close, |_| Became::Closed)
+}
+
+/// The program lets go of `fd` now; glibc closes it later, unseen (freopen).
+pub fn let_go(fd: c_int) {
+    let_number_go(fd, || (), |_| Became::Closed);
+}
+
+/// `call` lets go of the number `fd` (closes it, or puts another open file there: `after`
+/// says which from its result). When the number held the program's last fd or mapping of
+/// its open, the file is settled first (follower's writes drained, times made equal). All
+/// under the file's order, which this process's mutations of the file under way end first
+/// and those begun before wait for (they then find the open let go: EBADF, as natively
+/// after the close). Before, a close let the file be while another thread held the open
+/// for a moment (a write in flight on it, a member change): its intent was never ended.
+fn let_number_go<R>(fd: c_int, call: impl Fn() -> R, after: impl Fn(&R) -> Became) -> R {
+    loop {
+        let Some(ocb) = fdtable::get(fd) else {
+            match fdtable::change(fd, None, &call, &after) {
+                Some((r, _)) => return r,
+                None => continue,
+            }
+        };
+        let order = ocb.order_for_close();
+        // A close returns once the follower holds what was written (write-behind).
         crate::behind::drain();
-        if Arc::strong_count(o) == 1 {
-            o.settle(fd);
-        } else if let Some(sfd) = o.secondary_fd().filter(|_| super::lock::seen()) {
+        if ocb.held_once() {
+            ocb.settle_in_order(fd, &order);
+        } else if let Some(sfd) = ocb.secondary_fd().filter(|_| super::lock::seen()) {
             // The close drops every POSIX lock the process holds on the lead's file; the
             // follower's fd stays open for the other fds of this open, so its locks are let
             // go by hand (see lock.rs).
             super::lock::let_go_posix(sfd);
         }
+        let Some((r, before)) = fdtable::change(fd, Some(&ocb), &call, &after) else {
+            // Closed or replaced by another thread meanwhile: let go of what is there now.
+            continue;
+        };
+        drop(order);
+        drop(before);
+        return r;
     }
-    ocb
 }
 
 /// Marks `fd` a node's (see fdtable::NODES) if it is a FIFO's, socket's or device's.
@@ -520,25 +544,20 @@ fn node_dup(fd: c_int, newfd: c_int) {
 }
 
 /// dup2/dup3 onto `newfd`: if that number is one of the shim's own fds, the shim's fd moves
-/// elsewhere first, so the program gets exactly the number it asked for.
+/// elsewhere first, so the program gets exactly the number it asked for. The open it held
+/// is let go of as at a close, and the copy linked in the same breath (see
+/// `fdtable::change`).
 pub(crate) fn dup_onto(fd: c_int, newfd: c_int, dup: impl Fn() -> c_int) -> Res<c_int> {
     if fdtable::is_internal(newfd) {
         relocate_internal(newfd)?;
     }
     crate::hooks::stdio::before_std_fd_change(newfd);
-    let previous = fdtable::get(newfd);
-    if let Some(o) = &previous {
-        // Queued writes hold the file too (see let_go).
-        crate::behind::drain();
-        if fd != newfd && Arc::strong_count(o) == 2 {
-            o.settle(newfd);
-        }
+    if fd == newfd {
+        return dup().into_res();
     }
-    drop(previous);
-    let r = dup().into_res()?;
-    if fd != newfd {
-        link_dup(fd, newfd);
-    }
+    let r = let_number_go(newfd, dup, |&r| if r >= 0 { Became::CopyOf(fd) } else { Became::Unchanged }).into_res()?;
+    node_dup(fd, newfd);
+    crate::hooks::stdio::std_fd_changed(newfd);
     Ok(r)
 }
 
@@ -725,9 +744,7 @@ pub(crate) fn set_status_flags(fd: c_int, flags: c_long) -> Res<c_int> {
 fn fcntl_core(fd: c_int, cmd: c_int, arg: c_long, real_fcntl: unsafe fn(c_int, c_int, c_long) -> c_int) -> Res<c_int> {
     let call = || unsafe { real_fcntl(fd, cmd, arg) }.into_res();
     if cmd == libc::F_SETFL {
-        if let Some(o) = fdtable::get(fd) {
-            return o.set_status_flags(arg as c_int, call);
-        }
+        return fdtable::with_link(fd, |o| o.set_status_flags(fd, arg as c_int, call), call);
     }
     let r = call()?;
     if matches!(cmd, libc::F_DUPFD | libc::F_DUPFD_CLOEXEC) {

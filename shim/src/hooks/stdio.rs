@@ -462,17 +462,13 @@ pub unsafe extern "C" fn fclose(f: FileP) -> c_int {
         || {
             // A plain stream on a shadowed fd: glibc's close inside fclose is not seen, nor
             // are its writes, written out first, for the last close to level the file.
-            let mut flushed = Ok(0);
-            let ocb = if take_cookie(f) {
-                None
-            } else {
-                // glibc empties the buffer even when the write fails, so its fclose then
-                // has nothing left to fail on: the error is kept for the program.
-                flushed = raw::fflush(f).into_res();
-                super::open::let_go(fd)
-            };
-            let r = raw::fclose(f).into_res();
-            drop(ocb);
+            if take_cookie(f) {
+                return raw::fclose(f).into_res();
+            }
+            // glibc empties the buffer even when the write fails, so its fclose then has
+            // nothing left to fail on: the error is kept for the program.
+            let flushed = raw::fflush(f).into_res();
+            let r = super::open::close_through(fd, || raw::fclose(f)).into_res();
             flushed.and(r)
         },
         || raw::fclose(f),
@@ -500,13 +496,13 @@ unsafe fn freopen_shadowed(sp: Spath, mode: *const c_char, old: FileP) -> Res<Re
         // not see do. Before, the program got a stream of the shim's back and its own was
         // freed: reads through stdin failed EBADF, and a program that went on with its own
         // pointer used freed memory.
-        drop(super::open::let_go(old_fd));
+        super::open::let_go(old_fd);
         return Ok(Err(super::lead_file(sp.rel())));
     }
     let fd = match super::open::open_shadowed_or_lead(sp, mode_flags(super::cstr(mode)), 0o666)? {
         Ok(fd) => fd,
         Err(lead) => {
-            drop(super::open::let_go(old_fd));
+            super::open::let_go(old_fd);
             return Ok(Err(lead));
         }
     };
@@ -648,7 +644,7 @@ macro_rules! freopen_hooks {
                 // new one adopted, as for a path.
                 let old_fd = fileno_of(f);
                 boundary::prepare(|| {
-                    drop(super::open::let_go(old_fd));
+                    super::open::let_go(old_fd);
                     Some(())
                 });
                 let g = raw::$name(path, mode, f);

@@ -1,0 +1,52 @@
+// dup2_while_another_thread_writes: one thread writes to a number in a loop while the main
+// thread keeps putting the two files under the prefix there in turn with dup2 (a log's fd
+// redirected while threads write to it). Each write lands, as natively, in the file the
+// number held when it was made, on both members: the number's change and its link to the
+// shim's record of the open are one step for the other threads, and a write found the old
+// file's open is made again for the new one. Before, a write between the two reached the
+// new file on the lead and the old one's follower, and the members differed. (A number
+// that held no shadowed file before the dup2 is README's known limit: see "Threads".)
+// timeout: 120
+#include "check.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+enum { NUMBER = 50, ROUNDS = 3000 };
+
+static atomic_int stop, written;
+
+static void *writer(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		ssize_t n = write(NUMBER, "0123456789abcdef", 16);
+		CHECK_EQ(n, 16);
+		atomic_fetch_add(&written, 1);
+	}
+	return NULL;
+}
+
+int main(void)
+{
+	int a = CHECK_SYS(open(SHADOW "/a", O_CREAT | O_WRONLY | O_APPEND, 0644));
+	int b = CHECK_SYS(open(SHADOW "/b", O_CREAT | O_WRONLY, 0644));
+	CHECK_SYS(dup2(a, NUMBER));
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, writer, NULL) == 0);
+	for (int i = 0; i < ROUNDS; i++) {
+		/* The writer writes between any two dup2s, and mostly while one is made. */
+		for (int w = atomic_load(&written); atomic_load(&written) == w;)
+			sched_yield();
+		CHECK_SYS(dup2(i % 2 ? b : a, NUMBER));
+	}
+	atomic_store(&stop, 1);
+	CHECK(pthread_join(t, NULL) == 0);
+	CHECK_SYS(close(NUMBER));
+	CHECK_SYS(close(a));
+	CHECK_SYS(close(b));
+	struct stat st;
+	CHECK_SYS(stat(SHADOW "/a", &st));
+	CHECK(st.st_size >= ROUNDS / 2 * 16 && st.st_size % 16 == 0);
+	return 0;
+}
