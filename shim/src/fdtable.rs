@@ -7,7 +7,7 @@
 
 use crate::ocb::Ocb;
 use libc::c_int;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 const CHUNK_BITS: usize = 1 << 16;
@@ -250,6 +250,40 @@ fn put(t: &mut Links, fd: c_int, ocb: Option<Arc<Ocb>>) -> Option<Arc<Ocb>> {
     }
 }
 
+/// Counts the numbers `change` made a shadowed file's (dup2 onto them), each counted before
+/// its system call and after its bit is set (see `passed_through`).
+static RELINKS: AtomicU32 = AtomicU32::new(0);
+
+/// Taken before the hot path's bit test of a call that changes a file (see `passed_through`).
+#[inline]
+pub fn relinks() -> u32 {
+    RELINKS.load(Ordering::SeqCst)
+}
+
+/// After a call that changes a file passed straight through on `fd` (its bit was clear when
+/// `before = relinks()` had been taken): when another thread's dup2 made the number a
+/// shadowed file's meanwhile, the call may have reached that file's lead unseen. Its open
+/// then has its whole file levelled at the last close and positions are learnt again.
+/// Before, a write through a number dup2 redirected just then reached the lead alone.
+/// Costs untouched fds one load (the bit is set before the count moves, so a call that
+/// found it clear and landed on the new file finds the count moved).
+#[inline]
+pub fn passed_through(fd: c_int, before: u32) {
+    if RELINKS.load(Ordering::SeqCst) != before {
+        relinked_under(fd);
+    }
+}
+
+#[cold]
+fn relinked_under(fd: c_int) {
+    let saved = crate::real::Errno::last();
+    if let Some(o) = get(fd) {
+        o.mark_glibc_stream();
+        crate::ocb::positions_unknown();
+    }
+    saved.set();
+}
+
 /// What a call made of a number (`change`).
 pub enum Became {
     /// Still the same open file (the call failed).
@@ -267,14 +301,26 @@ pub enum Became {
 /// OCB `fd` is linked to, whose order the caller holds (`Ocb::order_for_close`); when
 /// another thread changed the number meanwhile, nothing is done (None). The old link's
 /// OCB, let go of, is the caller's to drop outside the lock.
-pub fn change<R>(fd: c_int, expected: Option<&Arc<Ocb>>, call: impl Fn() -> R, after: impl Fn(&R) -> Became) -> Option<(R, Option<Arc<Ocb>>)> {
+/// `copies`: the call is a dup2 (it may make the number a shadowed file's).
+pub fn change<R>(fd: c_int, expected: Option<&Arc<Ocb>>, copies: bool, call: impl Fn() -> R, after: impl Fn(&R) -> Became) -> Option<(R, Option<Arc<Ocb>>)> {
     let mut t = TABLE.write().unwrap_or_else(|e| e.into_inner());
     if t.get(fd).map(Arc::as_ptr) != expected.map(Arc::as_ptr) {
         return None;
     }
+    // A copy onto a number that held no shadowed file: see `passed_through`.
+    let unshadowed = copies && !is_shadowed(fd);
+    if unshadowed {
+        SHADOWED.set(fd, true);
+        RELINKS.fetch_add(1, Ordering::SeqCst);
+    }
     let r = call();
     let now = match after(&r) {
-        Became::Unchanged => return Some((r, None)),
+        Became::Unchanged => {
+            if unshadowed {
+                SHADOWED.set(fd, false);
+            }
+            return Some((r, None));
+        }
         Became::Closed => None,
         Became::CopyOf(src) => t.get(src).cloned(),
     };

@@ -89,7 +89,8 @@ pub struct Ocb {
     /// A readable, buffered fd on the lead's file when the program's own is not one
     /// (write-only, O_DIRECT), opened at the first copy that needs it and kept until the
     /// program's last close: closing a second fd on a file drops every POSIX lock the
-    /// program holds on it. -1 until then.
+    /// program holds on it. For a directory: the lead's directory held apart from the
+    /// program's fd (`hold_lead_dir`). -1 until then.
     reader: AtomicI32,
     order: Arc<FileOrder>,
     /// The file's word in the registry, which orders changes to its bytes across the
@@ -404,6 +405,35 @@ impl Ocb {
         })
     }
 
+    /// A directory's lead side for `*at` calls relative to the program's `fd` on it
+    /// (resolve.rs), held apart from that number once the program may have threads: another
+    /// thread's dup2 or close and open of the number between the lead's part of a call and
+    /// the follower's (through this open's follower fd) sent them to different directories
+    /// (helper-50: entries on one member only, some left by `recover`). False when the number
+    /// holds another open already (the caller looks again). Kept until the lead moves.
+    pub fn hold_lead_dir(&self, fd: c_int) -> bool {
+        if self.kind != OcbKind::Dir || self.reader.load(Ordering::Acquire) >= 0 || !real::may_have_threads() {
+            return true;
+        }
+        // Without a copy, the program's number serves as before.
+        let Ok(copy) = dup_internal(fd) else { return true };
+        // Made before this look: a copy of this open's directory (a dup2 onto the number
+        // relinks it in the same step, `fdtable::change`).
+        if !fdtable::links(fd, self) {
+            close_internal(copy);
+            return false;
+        }
+        if self.reader.compare_exchange(-1, copy, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            close_internal(copy);
+        }
+        true
+    }
+
+    /// The directory's lead side held by `hold_lead_dir`, if any.
+    pub fn lead_dir(&self) -> Option<c_int> {
+        Some(self.reader.load(Ordering::Acquire)).filter(|&fd| fd >= 0 && self.kind == OcbKind::Dir)
+    }
+
     /// The readable fd on the lead's file opened for copies (`readable`), for the caller
     /// to close: the lead moved, or an exec is about to close it.
     pub fn take_reader(&self) -> Option<c_int> {
@@ -480,19 +510,21 @@ impl Ocb {
         self.kind == OcbKind::File && self.flags & libc::O_ACCMODE == libc::O_WRONLY && !self.has(Mark::GlibcWrites)
     }
 
-    /// Written by glibc with internal calls no hook sees: linked to fd 0, 1 or 2 (a plain
-    /// stdout after close(1) and open, perror, syslog's LOG_PERROR), or the fd of one of
-    /// glibc's own streams reopened onto the file to write (stdio.rs). Its position is never
-    /// followed: the bytes such writes leave past the follower's end are copied before the
-    /// next write the shim sees (`fill_unseen`) and at the last close.
-    /// The fd of one of glibc's own streams reopened onto the file to write (stdio.rs): as
-    /// `mark_glibc_writes`, and since such a stream may also seek and overwrite unseen, the
-    /// last close copies the whole file, not only what lies past the follower's end.
+    /// The fd of one of glibc's own streams reopened onto the file to write (stdio.rs), or
+    /// a number another thread's write may have reached unseen as dup2 made it this open's
+    /// (`fdtable::passed_through`): as `mark_glibc_writes`, and since such writes may also
+    /// land inside the file, the last close copies the whole file, not only what lies past
+    /// the follower's end.
     pub fn mark_glibc_stream(&self) {
         self.set(Mark::GlibcStream);
         self.mark_glibc_writes();
     }
 
+    /// Written by glibc with internal calls no hook sees: linked to fd 0, 1 or 2 (a plain
+    /// stdout after close(1) and open, perror, syslog's LOG_PERROR), or the fd of one of
+    /// glibc's own streams reopened onto the file to write (stdio.rs). Its position is never
+    /// followed: the bytes such writes leave past the follower's end are copied before the
+    /// next write the shim sees (`fill_unseen`) and at the last close.
     pub fn mark_glibc_writes(&self) {
         self.set(Mark::GlibcWrites);
         self.forget_position();

@@ -51,7 +51,18 @@ impl Base {
                 v.root(v.lead).unwrap_or(libc::AT_FDCWD)
             }
             Base::Cwd(dirs) => dirs.lead_fd(),
-            Base::Dir(fd, _) => *fd,
+            Base::Dir(fd, ocb) => ocb.lead_dir().unwrap_or(*fd),
+        }
+    }
+}
+
+/// The OCB of the program's `dirfd` when it is a directory of ours, its lead side held
+/// apart from the number where threads may move it (`Ocb::hold_lead_dir`).
+fn dir_of(dirfd: c_int) -> Option<Arc<Ocb>> {
+    loop {
+        let ocb = fdtable::get(dirfd).filter(|o| o.is_dir())?;
+        if ocb.hold_lead_dir(dirfd) {
+            return Some(ocb);
         }
     }
 }
@@ -279,7 +290,7 @@ impl Spath {
                 None if dirs.lead == m => Ok(here(libc::AT_FDCWD)),
                 None => from_root(&self.rel().0),
             },
-            Base::Dir(fd, _) if m == v.lead => Ok(here(*fd)),
+            Base::Dir(fd, ocb) if m == v.lead => Ok(here(ocb.lead_dir().unwrap_or(*fd))),
             Base::Dir(_, ocb) => match ocb.secondary_fd() {
                 Some(fd) => Ok(here(fd)),
                 None => from_root(&self.rel().0),
@@ -660,7 +671,9 @@ fn dir_rel_named(fd: c_int, dir: &Ocb) -> (Rel, bool) {
     if dir.named_at() == now {
         return (opened_by, true);
     }
-    match kernel_name(fd) {
+    // The held lead side where there is one: the program's number may hold another
+    // directory by now (`Ocb::hold_lead_dir`).
+    match kernel_name(dir.lead_dir().unwrap_or(fd)) {
         Some(name) if name != opened_by.0 => (Rel(name), true),
         Some(_) => {
             dir.set_named_at(now);
@@ -764,7 +777,7 @@ pub fn confined(dirfd: c_int, path: &CStr) -> Option<Spath> {
             _ => return None,
         }
     } else {
-        let ocb = fdtable::get(dirfd).filter(|o| o.is_dir())?;
+        let ocb = dir_of(dirfd)?;
         let rel = dir_rel(dirfd, &ocb).0;
         (Base::Dir(dirfd, ocb), rel)
     };
@@ -1029,7 +1042,7 @@ pub fn resolve(dirfd: c_int, path: &CStr) -> Target {
         return classify(vpath::absolute(b"/", p), p.starts_with(prefix));
     }
     if dirfd != libc::AT_FDCWD {
-        if let Some(ocb) = fdtable::get(dirfd).filter(|o| o.is_dir()) {
+        if let Some(ocb) = dir_of(dirfd) {
             let (rel, named) = dir_rel_named(dirfd, &ocb);
             return beneath(Base::Dir(dirfd, ocb), &rel.0, named, p);
         }

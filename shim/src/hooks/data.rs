@@ -117,8 +117,11 @@ macro_rules! fd_hooks {
         $(#[$doc])*
         #[no_mangle]
         pub unsafe extern "C" fn $name($fd: c_int $(, $arg: $ty)*) -> $ret {
+            let relinks = fdtable::relinks();
             if !fdtable::is_shadowed($fd) {
-                return raw::$name($fd $(, $arg)*);
+                let r = raw::$name($fd $(, $arg)*);
+                fdtable::passed_through($fd, relinks);
+                return r;
             }
             $first
             boundary::$boundary(
@@ -496,8 +499,11 @@ pub unsafe extern "C" fn sync() {
 #[no_mangle]
 pub unsafe extern "C" fn copy_file_range(fin: c_int, offin: *mut off64_t, fout: c_int, offout: *mut off64_t, n: size_t, flags: c_uint) -> ssize_t {
     let call = || raw::copy_file_range(fin, offin, fout, offout, n, flags);
+    let relinks = fdtable::relinks();
     if !fdtable::is_shadowed(fout) {
-        return call();
+        let r = call();
+        fdtable::passed_through(fout, relinks);
+        return r;
     }
     boundary::cancellation_point();
     boundary::hook(|| copy_into(fout, offout, call), call)
@@ -509,8 +515,11 @@ macro_rules! sendfile_hooks {
         #[no_mangle]
         pub unsafe extern "C" fn $name(out: c_int, fin: c_int, off: *mut off64_t, n: size_t) -> ssize_t {
             let call = || raw::$name(out, fin, off, n);
+            let relinks = fdtable::relinks();
             if !fdtable::is_shadowed(out) {
-                return call();
+                let r = call();
+                fdtable::passed_through(out, relinks);
+                return r;
             }
             boundary::hook(|| copy_into(out, std::ptr::null_mut(), call), call)
         }

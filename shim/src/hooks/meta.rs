@@ -196,23 +196,33 @@ fn hand_over_list(names: &[u8], list: *mut c_char, n: size_t) -> Res<ssize_t> {
 /// change (the intent stays open when the follower failed), and recorded for a member that
 /// is away.
 pub(crate) fn on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T, by_path: impl Fn(*const c_char) -> T) -> Res<T> {
+    through_fd(fd, what, || op(fd).into_res(), |sfd| op(sfd).into_res(), |ocb| by_name(fd, ocb, |sp| super::on_follower(sp, |a| via_abs(a, &by_path))), || on_node(fd, what, &op, &by_path))
+}
+
+/// `on_fd`'s shape: `lead` through `fd`, then the follower's part through the open's
+/// follower fd (`by_sfd`) or, for an open without one, by name (`by_name`); `unlinked` for
+/// a number that holds no open of the shim's. The number stays the open's until the
+/// follower's part is made (`Ocb::linked_order`; made again for what it holds when another
+/// thread's close or dup2 came first: `fdtable::with_link`), but not across a change by
+/// name, whose name is held (elsewhere names are held before a file's order). Before, a
+/// change through a number `dup2` redirected meanwhile reached the new file on the lead
+/// and the old one's follower, and a close meanwhile made the follower's part fail EBADF
+/// (helper-50: `futimens`, mtimes apart, unreported).
+fn through_fd<T>(fd: c_int, what: &str, lead: impl Fn() -> Res<T>, by_sfd: impl Fn(c_int) -> Res<T>, by_name: impl Fn(&crate::ocb::Ocb) -> Option<Res<T>>, unlinked: impl Fn() -> Res<T>) -> Res<T> {
     fdtable::with_link(
         fd,
         |ocb| {
-            // The number stays this open's until both members' parts are made; but not
-            // across a change by name, whose name is held (elsewhere names are held before
-            // a file's order).
             let order = ocb.linked_order(fd, false)?;
             let changed = Changed::Open { ocb: &ocb, fd: Some(fd), once: false };
             match ocb.secondary_fd() {
-                Some(sfd) => journalled(changed, what, || op(fd).into_res(), || Some(op(sfd).into_res())),
+                Some(sfd) => journalled(changed, what, &lead, || Some(by_sfd(sfd))),
                 None => {
                     drop(order);
-                    journalled(changed, what, || op(fd).into_res(), || by_name(fd, &ocb, |sp| super::on_follower(sp, |a| via_abs(a, &by_path))))
+                    journalled(changed, what, &lead, || by_name(&ocb))
                 }
             }
         },
-        || on_node(fd, what, &op, &by_path),
+        unlinked,
     )
 }
 
@@ -397,22 +407,34 @@ type SetTimes = fn(c_int, &[libc::timespec; 2]) -> Res<c_int>;
 /// enable that brought the member back left it the old times (`touch` as the primary was
 /// disabled and enabled).
 fn times_by_fd(fd: c_int, set: impl Fn(c_int) -> c_int, exact: SetTimes, replay: impl Fn(&At) -> c_int) -> Res<c_int> {
-    let Some(ocb) = fdtable::get(fd) else { return node_change(fd, "utimes", || set(fd).into_res(), |sp| copy_times(sp, &replay), |sp| times_by_path(sp, &replay)) };
-    journalled(Changed::Open { ocb: &ocb, fd: Some(fd), once: false }, "utimes", || set(fd).into_res(), || lead_times_to_follower(fd, &ocb, exact, &set))
+    through_fd(fd, "utimes", || set(fd).into_res(), |sfd| lead_times_onto(fd, sfd, exact, &set), |ocb| follower_times_by_name(fd, ocb), || {
+        node_change(fd, "utimes", || set(fd).into_res(), |sp| copy_times(sp, &replay), |sp| times_by_path(sp, &replay))
+    })
 }
 
 /// The lead's times of `fd`'s file onto the follower's, through its fd or by name (see
 /// `copy_times`); where the kernel refuses exact times, the caller's request is replayed.
 fn lead_times_to_follower(fd: c_int, ocb: &crate::ocb::Ocb, exact: SetTimes, replay: impl Fn(c_int) -> c_int) -> Option<Res<c_int>> {
     match ocb.secondary_fd() {
-        Some(sfd) => Some(real::fstat(fd).and_then(|st| match exact(sfd, &times_of(&st)) {
-            Err(Errno(libc::EPERM | libc::EACCES)) => replay(sfd).into_res(),
-            // An O_PATH follower fd (a directory opened so) takes no futimens: its link does.
-            Err(Errno(libc::EBADF)) => link_exact(sfd, &times_of(&st)),
-            r => r,
-        })),
-        None => by_name(fd, ocb, |sp| copy_times(sp, |a| via_abs(a, |p| unsafe { raw::utimensat(libc::AT_FDCWD, p, std::ptr::null(), 0) }))),
+        Some(sfd) => Some(lead_times_onto(fd, sfd, exact, replay)),
+        None => follower_times_by_name(fd, ocb),
     }
+}
+
+/// The lead's times of `fd`'s file onto the follower's fd `sfd` (see `lead_times_to_follower`).
+fn lead_times_onto(fd: c_int, sfd: c_int, exact: SetTimes, replay: impl Fn(c_int) -> c_int) -> Res<c_int> {
+    real::fstat(fd).and_then(|st| match exact(sfd, &times_of(&st)) {
+        Err(Errno(libc::EPERM | libc::EACCES)) => replay(sfd).into_res(),
+        // An O_PATH follower fd (a directory opened so) takes no futimens: its link does.
+        Err(Errno(libc::EBADF)) => link_exact(sfd, &times_of(&st)),
+        r => r,
+    })
+}
+
+/// The lead's times of `fd`'s file onto the follower's by name, for an open without a
+/// follower fd (see `copy_times`).
+fn follower_times_by_name(fd: c_int, ocb: &crate::ocb::Ocb) -> Option<Res<c_int>> {
+    by_name(fd, ocb, |sp| copy_times(sp, |a| via_abs(a, |p| unsafe { raw::utimensat(libc::AT_FDCWD, p, std::ptr::null(), 0) })))
 }
 
 fn futimens_exact(fd: c_int, t: &[libc::timespec; 2]) -> Res<c_int> {

@@ -469,15 +469,16 @@ pub fn close_fd(fd: c_int) -> Res<c_int> {
     close_through(fd, || real::close(fd))
 }
 
-/// Closes `fd` by `close` (close(2), or glibc's own inside fclose or closedir): the
-/// program's let-go of the number (see `let_number_go`).
+/// Closes `fd` by `close` (close(2), or glibc's own inside closedir): the program's let-go
+/// of the number (see `let_number_go`). `close` runs under the fd table's lock: it must
+/// wait for nothing a hook may hold (fclose waits for glibc's list of streams: `let_go`).
 pub fn close_through<R>(fd: c_int, close: impl Fn() -> R) -> R {
-    let_number_go(fd, close, |_| Became::Closed)
+    let_number_go(fd, false, close, |_| Became::Closed)
 }
 
-/// The program lets go of `fd` now; glibc closes it later, unseen (freopen).
+/// The program lets go of `fd` now; glibc closes it next, unseen (fclose, freopen).
 pub fn let_go(fd: c_int) {
-    let_number_go(fd, || (), |_| Became::Closed);
+    let_number_go(fd, false, || (), |_| Became::Closed);
 }
 
 /// `call` lets go of the number `fd` (closes it, or puts another open file there: `after`
@@ -487,10 +488,11 @@ pub fn let_go(fd: c_int) {
 /// and those begun before wait for (they then find the open let go: EBADF, as natively
 /// after the close). Before, a close let the file be while another thread held the open
 /// for a moment (a write in flight on it, a member change): its intent was never ended.
-fn let_number_go<R>(fd: c_int, call: impl Fn() -> R, after: impl Fn(&R) -> Became) -> R {
+/// `copies`: `call` is a dup2 onto the number.
+fn let_number_go<R>(fd: c_int, copies: bool, call: impl Fn() -> R, after: impl Fn(&R) -> Became) -> R {
     loop {
         let Some(ocb) = fdtable::get(fd) else {
-            match fdtable::change(fd, None, &call, &after) {
+            match fdtable::change(fd, None, copies, &call, &after) {
                 Some((r, _)) => return r,
                 None => continue,
             }
@@ -506,7 +508,7 @@ fn let_number_go<R>(fd: c_int, call: impl Fn() -> R, after: impl Fn(&R) -> Becam
             // go by hand (see lock.rs).
             super::lock::let_go_posix(sfd);
         }
-        let Some((r, before)) = fdtable::change(fd, Some(&ocb), &call, &after) else {
+        let Some((r, before)) = fdtable::change(fd, Some(&ocb), copies, &call, &after) else {
             // Closed or replaced by another thread meanwhile: let go of what is there now.
             continue;
         };
@@ -555,7 +557,7 @@ pub(crate) fn dup_onto(fd: c_int, newfd: c_int, dup: impl Fn() -> c_int) -> Res<
     if fd == newfd {
         return dup().into_res();
     }
-    let r = let_number_go(newfd, dup, |&r| if r >= 0 { Became::CopyOf(fd) } else { Became::Unchanged }).into_res()?;
+    let r = let_number_go(newfd, true, dup, |&r| if r >= 0 { Became::CopyOf(fd) } else { Became::Unchanged }).into_res()?;
     node_dup(fd, newfd);
     crate::hooks::stdio::std_fd_changed(newfd);
     Ok(r)

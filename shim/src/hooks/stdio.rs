@@ -466,10 +466,13 @@ pub unsafe extern "C" fn fclose(f: FileP) -> c_int {
                 return raw::fclose(f).into_res();
             }
             // glibc empties the buffer even when the write fails, so its fclose then has
-            // nothing left to fail on: the error is kept for the program.
+            // nothing left to fail on: the error is kept for the program. Let go of before
+            // glibc's fclose, not under the fd table's lock (`close_through`): that fclose
+            // waits for glibc's list of streams, which a thread flushing every stream holds
+            // while the shim's own streams' writes look at the table.
             let flushed = raw::fflush(f).into_res();
-            let r = super::open::close_through(fd, || raw::fclose(f)).into_res();
-            flushed.and(r)
+            super::open::let_go(fd);
+            flushed.and(raw::fclose(f).into_res())
         },
         || raw::fclose(f),
     )
