@@ -1219,7 +1219,11 @@ fn apply(old: &View, new: &View, epoch: u64) {
                     }
                     Err(e) => {
                         ocb.replace_secondary(None);
-                        if !nameless_for_good(ocb, fds[0], e) {
+                        // As for the lead's (`switch_lead`): a name gone meanwhile is a
+                        // difference once the program changes the file through the open.
+                        if e.0 == libc::ENOENT && !nameless(ocb, fds[0]) {
+                            ocb.defer_insecure("reopen", e);
+                        } else if !nameless_for_good(ocb, fds[0], e) {
                             ocb.mark_insecure("reopen", e);
                         }
                     }
@@ -1316,8 +1320,12 @@ fn switch_lead(ocb: &Ocb, fds: &[c_int], old: &View, new: &View, epoch: u64, hel
             if let Some(c) = claim {
                 crate::handoff::abandon(c);
             }
-            // Its fd stays where it is.
-            if !nameless_for_good(ocb, first, e) {
+            // Its fd stays where it is: a difference once the program changes the file
+            // through it (a renamed file's name gone from the new lead: an fd a fork child
+            // inherited from a thread writing it, never used).
+            if e.0 == libc::ENOENT && !nameless(ocb, first) {
+                ocb.defer_insecure("switch to the new lead member", e);
+            } else if !nameless_for_good(ocb, first, e) {
                 ocb.mark_insecure("switch to the new lead member", e);
             } else if old.written().all(|m| new.renewed(old, m)) {
                 // Every member the process wrote was rewritten since it last looked (it

@@ -148,6 +148,18 @@ enum Mark {
     ParentsIntent = 128,
 }
 
+/// The low bit of `Ocb::insecure`'s pointer (a `String`'s box, 8-aligned): the reason is
+/// deferred (`Ocb::defer_insecure`).
+const DEFERRED: usize = 1;
+
+fn is_deferred(why: *mut String) -> bool {
+    why as usize & DEFERRED != 0
+}
+
+fn untagged(why: *mut String) -> *mut String {
+    (why as usize & !DEFERRED) as *mut String
+}
+
 /// Bumped whenever a hook on a shadowed fd had to pass a call straight to libc (a signal
 /// handler interrupting the shim): the position that call moved is unknown to its OCB, so
 /// every position learnt before is forgotten. Signal-safe.
@@ -638,13 +650,53 @@ impl Ocb {
             return;
         }
         let why = Box::into_raw(Box::new(why));
-        if self.insecure.compare_exchange(std::ptr::null_mut(), why, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        let mut held = self.insecure.load(Ordering::Acquire);
+        loop {
+            if !held.is_null() && !is_deferred(held) {
+                // SAFETY: never shared: the slot held an earlier reason.
+                drop(unsafe { Box::from_raw(why) });
+                return;
+            }
+            match self.insecure.compare_exchange(held, why, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => break,
+                Err(now) => held = now,
+            }
+        }
+        if !held.is_null() {
+            // SAFETY: the deferred reason this one replaced, taken from the slot by the CAS.
+            drop(unsafe { Box::from_raw(untagged(held)) });
+        }
+        self.diverged();
+    }
+
+    /// A difference recorded: counted, and the file's intent kept open for `recover`.
+    fn diverged(&self) {
+        crate::members::account(0, 1);
+        self.set(Mark::Diverged);
+        self.begin_intent(self.secondary_fd());
+    }
+
+    /// A difference that is one only if the program changes the file through this open:
+    /// its fd stayed on a member that is no longer the lead (`members::switch_lead` found
+    /// no file by its name on the new one). Before, every such fd was reported, and `recover`
+    /// made due, though a fork child that inherited it from a thread writing the file (which
+    /// renamed it since) never uses it (helper-49: false 00020 reports under lead moves,
+    /// members identical). Made a difference by the open's next change (`changing`).
+    pub fn defer_insecure(&self, what: &str, e: Errno) {
+        let why = Box::into_raw(Box::new(format!("{what}: {}", e.describe())));
+        let tagged = (why as usize | DEFERRED) as *mut String;
+        if self.insecure.compare_exchange(std::ptr::null_mut(), tagged, Ordering::AcqRel, Ordering::Acquire).is_err() {
             // SAFETY: never shared: the slot held an earlier reason.
             drop(unsafe { Box::from_raw(why) });
-        } else {
-            crate::members::account(0, 1);
-            self.set(Mark::Diverged);
-            self.begin_intent(self.secondary_fd());
+        }
+    }
+
+    /// A change through this open is being made (under its order): a difference deferred
+    /// until then (`defer_insecure`) is one now.
+    pub fn changing(&self) {
+        let held = self.insecure.load(Ordering::Acquire);
+        if is_deferred(held) && self.insecure.compare_exchange(held, untagged(held), Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            self.diverged();
         }
     }
 
@@ -975,6 +1027,7 @@ impl Ocb {
     /// `fd`: the program's, which `primary` changes.
     fn mirror_once<T>(&self, what: &str, fd: c_int, primary: &impl Fn() -> Res<T>, mut follower: Follower<'_, T>) -> Res<T> {
         let order = self.linked_order(fd, !matches!(follower, Follower::Beside(_)))?;
+        self.changing();
         if self.order.deferred_error.load(Ordering::Relaxed) != 0 {
             return Err(Errno(self.order.deferred_error.swap(0, Ordering::AcqRel)));
         }
@@ -1378,7 +1431,8 @@ impl Ocb {
 
     /// Its members may differ, not yet reported.
     fn is_insecure(&self) -> bool {
-        !self.insecure.load(Ordering::Acquire).is_null()
+        let held = self.insecure.load(Ordering::Acquire);
+        !held.is_null() && !is_deferred(held)
     }
 
     /// `report_if_insecure` from `_exit`: allocation-free, so the reason is left unfreed (the
@@ -1386,20 +1440,25 @@ impl Ocb {
     /// never reported (its intent kept `recover` due, which only `status` showed).
     pub fn report_insecure_now(&self) {
         let why = self.insecure.swap(std::ptr::null_mut(), Ordering::AcqRel);
-        if !why.is_null() {
+        if !why.is_null() && !is_deferred(why) {
             // SAFETY: made by `Box::into_raw` in mark_insecure and never freed.
             report::record_now(Code::InsecureFile, &self.rel, unsafe { &*why });
         }
     }
 
-    /// Reports the file once if its members may differ.
+    /// Reports the file once if its members may differ (a deferred difference that no
+    /// change made one is none).
     pub fn report_if_insecure(&self) {
         let why = self.insecure.swap(std::ptr::null_mut(), Ordering::AcqRel);
-        if !why.is_null() {
-            // SAFETY: made by `Box::into_raw` in mark_insecure; the swap made it this call's alone.
-            let why = unsafe { Box::from_raw(why) };
+        if why.is_null() {
+            return;
+        }
+        // SAFETY: made by `Box::into_raw` in mark_insecure or defer_insecure; the swap made
+        // it this call's alone.
+        let reason = unsafe { Box::from_raw(untagged(why)) };
+        if !is_deferred(why) {
             crate::members::account(0, -1);
-            report::record(Code::InsecureFile, &self.rel(), &why);
+            report::record(Code::InsecureFile, &self.rel(), &reason);
         }
     }
 }

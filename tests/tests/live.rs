@@ -2948,3 +2948,42 @@ fn copies_into_a_write_only_file_read_the_new_lead_after_a_replace() {
     assert!(diffs.is_empty(), "{diffs:?}");
     assert!(!s.history().lines().any(|l| !l.contains(" 00070 ") && !l.starts_with("00070 ")), "{}", s.history());
 }
+
+/// A process holding a file (read-only) whose name another process removed from the new
+/// lead before the holder took up the move (its fd stays on the old lead's file, where the
+/// name is left): a difference only if the holder changes the file through that fd
+/// (`fchmod`), and reported then. Before, it was reported as the holder took the move up, and `recover` made due,
+/// whatever the holder did next: fork children that inherited a writing thread's fd and
+/// never used it reported false 00020s under lead moves (helper-49, members identical).
+#[test]
+fn an_fd_left_on_the_old_lead_is_a_difference_only_once_the_program_changes_the_file_through_it() {
+    use std::io::{BufRead, Write};
+    for writes in [false, true] {
+        let s = ShadowSet::new();
+        s.sh("echo start > /shadow/f");
+        // Read-only: no follower's fd that could become the program's on the new lead.
+        let holder = "import os, sys\n\
+            fd = os.open('/shadow/f', os.O_RDONLY)\n\
+            print('holding', flush=True)\n\
+            what = sys.stdin.readline().strip()\n\
+            os.stat('/shadow')\n\
+            print('looked', flush=True)\n\
+            sys.stdin.readline()\n\
+            if what == 'write':\n    os.fchmod(fd, 0o600)\n\
+            os.close(fd)\n";
+        let (mut h, mut hout, mut hin) = start_python(&s, holder, "holding");
+        s.ctl_ok(&["disable", "primary"]);
+        s.sh("rm /shadow/f");
+        writeln!(hin, "{}", if writes { "write" } else { "keep" }).unwrap();
+        let mut line = String::new();
+        hout.read_line(&mut line).unwrap();
+        assert_eq!(line, "looked\n");
+        assert!(!s.history().contains("switch to the new lead member"), "taken up, the fd not used yet: {}", s.history());
+        writeln!(hin, "go").unwrap();
+        assert!(h.0.wait().unwrap().success());
+        let reported = s.history().lines().any(|l| l.starts_with("00020 ") && l.contains("/f]") && l.contains("switch to the new lead member"));
+        assert_eq!(reported, writes, "{}", s.history());
+        s.ctl_ok(&["enable", "primary"]);
+        s.assert_members_and_history(|l| l.starts_with("00070 ") || (writes && l.starts_with("00020 ")));
+    }
+}

@@ -213,6 +213,7 @@ fn through_fd<T>(fd: c_int, what: &str, lead: impl Fn() -> Res<T>, by_sfd: impl 
         fd,
         |ocb| {
             let order = ocb.linked_order(fd, false)?;
+            ocb.changing();
             let changed = Changed::Open { ocb: &ocb, fd: Some(fd), once: false };
             match ocb.secondary_fd() {
                 Some(sfd) => journalled(changed, what, &lead, || Some(by_sfd(sfd))),
