@@ -5,7 +5,8 @@
 // shim's record of the open are one step for the other threads, and a write found the old
 // file's open is made again for the new one. Before, a write between the two reached the
 // new file on the lead and the old one's follower, and the members differed (a futimens:
-// the new file's times on the old one's follower, helper-50). Then the
+// the new file's times on the old one's follower, helper-50; a dup: linked to the old
+// file's open, helper-51). Then the
 // number goes between a file outside the prefix and one under it: a write that passed
 // through untouched (the number was not a shadowed file's when the hook looked) but landed
 // on the new file is noticed, and the file levelled at its last close; before, it reached
@@ -29,6 +30,12 @@ static void *writer(void *arg)
 		int w = atomic_fetch_add(&written, 1);
 		struct timespec t[2] = { { 1000000 + w, 0 }, { 2000000 + w, 0 } };
 		CHECK_SYS(futimens(NUMBER, t));
+		if (w % 8 == 0) {
+			/* A copy made as the number is redirected is of one file, linked to its open. */
+			int copy = CHECK_SYS(dup(NUMBER));
+			CHECK_EQ(write(copy, "FEDCBA9876543210", 16), 16);
+			CHECK_SYS(close(copy));
+		}
 	}
 	return NULL;
 }

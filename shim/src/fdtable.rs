@@ -277,11 +277,39 @@ pub fn passed_through(fd: c_int, before: u32) {
 #[cold]
 fn relinked_under(fd: c_int) {
     let saved = crate::real::Errno::last();
-    if let Some(o) = get(fd) {
+    // At the boundary (the fork lock held, not inside another hook): the table's lock
+    // copied held into a fork child would stop its next close for good.
+    crate::boundary::prepare(|| {
+        let o = get(fd)?;
         o.mark_glibc_stream();
         crate::ocb::positions_unknown();
-    }
+        Some(())
+    });
     saved.set();
+}
+
+/// Makes `call`, which copies `fd` to a new number (dup, F_DUPFD), and links the copy to
+/// `fd`'s open, in one step under the table's lock: before, another thread's dup2 onto `fd`
+/// or close of it between the two left the copy linked to another open than its file's
+/// (its writes reached two files) or to none (the lead alone). What the new number was
+/// linked to before (closed behind the shim's back) is the caller's to drop.
+pub fn copy(fd: c_int, call: impl FnOnce() -> c_int) -> (c_int, Option<Arc<Ocb>>) {
+    let mut t = TABLE.write().unwrap_or_else(|e| e.into_inner());
+    let newfd = call();
+    if newfd < 0 {
+        return (newfd, None);
+    }
+    let now = t.get(fd).cloned();
+    let before = put(&mut t, newfd, now);
+    (newfd, before.inspect(|o| o.release()))
+}
+
+/// Makes `call` on `fd` and looks up `fd`'s open in one step (under the table's lock): a
+/// close or dup2 onto the number in another thread comes before both or after both.
+pub fn with_open<R>(fd: c_int, call: impl FnOnce() -> R) -> (R, Option<Arc<Ocb>>) {
+    let t = TABLE.read().unwrap_or_else(|e| e.into_inner());
+    let r = call();
+    (r, if is_shadowed(fd) { t.get(fd).cloned() } else { None })
 }
 
 /// What a call made of a number (`change`).

@@ -1219,11 +1219,7 @@ fn apply(old: &View, new: &View, epoch: u64) {
                     }
                     Err(e) => {
                         ocb.replace_secondary(None);
-                        // As for the lead's (`switch_lead`): a name gone meanwhile is a
-                        // difference once the program changes the file through the open.
-                        if e.0 == libc::ENOENT && !nameless(ocb, fds[0]) {
-                            ocb.defer_insecure("reopen", e);
-                        } else if !nameless_for_good(ocb, fds[0], e) {
+                        if !nameless_for_good(ocb, fds[0], e) {
                             ocb.mark_insecure("reopen", e);
                         }
                     }

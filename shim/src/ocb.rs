@@ -1026,19 +1026,24 @@ impl Ocb {
 
     /// `fd`: the program's, which `primary` changes.
     fn mirror_once<T>(&self, what: &str, fd: c_int, primary: &impl Fn() -> Res<T>, mut follower: Follower<'_, T>) -> Res<T> {
-        let order = self.linked_order(fd, !matches!(follower, Follower::Beside(_)))?;
-        self.changing();
+        let flush = matches!(follower, Follower::Beside(_));
+        let order = self.linked_order(fd, !flush)?;
+        // A flush changes nothing a member could differ in.
+        if !flush {
+            self.changing();
+        }
         if self.order.deferred_error.load(Ordering::Relaxed) != 0 {
             return Err(Errno(self.order.deferred_error.swap(0, Ordering::AcqRel)));
         }
         // Read under the lock: a member change swaps it only between two mutations.
         let Some(sfd) = self.secondary_fd() else {
-            drop(order);
             if self.has(Mark::Diverged) {
                 // The follower is written, but not this file (its open there failed).
                 self.begin_intent(None);
             }
+            // Under the order, which keeps the number this open's (`linked_order`).
             let value = primary();
+            drop(order);
             // Not followed while the follower is not written: learnt again when it is.
             self.forget_position();
             // A failed change too: the kernel may have stamped the file before refusing it
@@ -1197,6 +1202,8 @@ impl Ocb {
     /// Applies `copy` to the follower's file under the file's order, as a mutation.
     fn to_follower(&self, what: &str, copy: impl FnOnce(c_int) -> Res<()>) {
         let order = self.lock_order(true);
+        // Bytes the program changed (mapped pages, an AIO write, glibc's own writes).
+        self.changing();
         // Read under the order: waiting for it may have applied a member change, which
         // replaces the follower's fd.
         let Some(sfd) = self.secondary_fd() else {

@@ -200,7 +200,7 @@ fn flush_core(ocb: &Arc<Ocb>, fd: c_int, what: &str, flush: Flush) -> Res<c_int>
     if ocb.secondary_fd().is_some() {
         return ocb.flushed(what, fd, flush, || flush.call(fd).into_res());
     }
-    super::meta::on_fd(fd, what, |f| flush.call(f), |path| {
+    super::meta::flush_on_fd(fd, what, |f| flush.call(f), |path| {
         let Ok(f) = real::open(unsafe { std::ffi::CStr::from_ptr(path) }, libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK, 0) else { return -1 };
         let r = flush.call(f);
         let kept = Errno::last();
@@ -907,7 +907,14 @@ pub unsafe extern "C" fn mremap(old: *mut c_void, old_len: size_t, new_len: size
     let Some(mut moved) = moved else { return p };
     if p == libc::MAP_FAILED {
         let saved = Errno::last();
-        let_go_mapping(moved);
+        // At the boundary, as every piece of shim logic (it takes the file's order).
+        let mut moved = Some(moved);
+        boundary::prepare(|| moved.take().map(let_go_mapping));
+        if let Some(m) = moved {
+            // Not let go of there (inside another hook): released without settling.
+            m.ocb.release();
+            ocb::close_internal(m.handle);
+        }
         saved.set();
         return p;
     }

@@ -46,7 +46,7 @@ pub unsafe extern "C" fn closedir(dir: *mut libc::DIR) -> c_int {
     }
     boundary::hook(
         || {
-            super::open::close_through(libc::dirfd(dir), || raw::closedir(dir)).into_res()
+            super::open::close_through(libc::dirfd(dir), || raw::closedir(dir).into_res())
         },
         || raw::closedir(dir),
     )
@@ -128,8 +128,11 @@ pub unsafe extern "C" fn fchdir(fd: c_int) -> c_int {
     boundary::hook(
         || {
             resolve::changing_cwd(|| {
-                raw::fchdir(fd).into_res()?;
-                match fdtable::get(fd).filter(|o| o.is_dir()) {
+                // The kernel's cwd and the open the shim follows it by are one directory's,
+                // whatever another thread's dup2 onto the number does.
+                let (r, open) = fdtable::with_open(fd, || raw::fchdir(fd).into_res());
+                r?;
+                match open.filter(|o| o.is_dir()) {
                     Some(dir) => resolve::fchdir_virtual(fd, &dir),
                     None => resolve::set_cwd_real(),
                 }

@@ -91,6 +91,11 @@ pub fn close_temporary(fd: c_int, keep: Option<c_int>) {
     match holds_posix_on(fd) {
         true => close_keeping_locks(fd, keep),
         false => {
+            // One of the shim's (a reader let go at a lead move): its mark goes with it, or
+            // a program later handed that number found it refused (EBADF).
+            if crate::fdtable::is_internal(fd) {
+                crate::fdtable::set_internal(fd, false);
+            }
             let _ = crate::real::close(fd);
         }
     }

@@ -196,7 +196,17 @@ fn hand_over_list(names: &[u8], list: *mut c_char, n: size_t) -> Res<ssize_t> {
 /// change (the intent stays open when the follower failed), and recorded for a member that
 /// is away.
 pub(crate) fn on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T, by_path: impl Fn(*const c_char) -> T) -> Res<T> {
-    through_fd(fd, what, || op(fd).into_res(), |sfd| op(sfd).into_res(), |ocb| by_name(fd, ocb, |sp| super::on_follower(sp, |a| via_abs(a, &by_path))), || on_node(fd, what, &op, &by_path))
+    on_fd_as(fd, what, true, op, by_path)
+}
+
+/// `on_fd` for a flush, which changes nothing the members could differ in (see
+/// `Ocb::changing`).
+pub(crate) fn flush_on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T, by_path: impl Fn(*const c_char) -> T) -> Res<T> {
+    on_fd_as(fd, what, false, op, by_path)
+}
+
+fn on_fd_as<T: FfiReturn>(fd: c_int, what: &str, changes: bool, op: impl Fn(c_int) -> T, by_path: impl Fn(*const c_char) -> T) -> Res<T> {
+    through_fd(fd, what, changes, || op(fd).into_res(), |sfd| op(sfd).into_res(), |ocb| by_name(fd, ocb, |sp| super::on_follower(sp, |a| via_abs(a, &by_path))), || on_node(fd, what, &op, &by_path))
 }
 
 /// `on_fd`'s shape: `lead` through `fd`, then the follower's part through the open's
@@ -208,12 +218,15 @@ pub(crate) fn on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T
 /// change through a number `dup2` redirected meanwhile reached the new file on the lead
 /// and the old one's follower, and a close meanwhile made the follower's part fail EBADF
 /// (helper-50: `futimens`, mtimes apart, unreported).
-fn through_fd<T>(fd: c_int, what: &str, lead: impl Fn() -> Res<T>, by_sfd: impl Fn(c_int) -> Res<T>, by_name: impl Fn(&crate::ocb::Ocb) -> Option<Res<T>>, unlinked: impl Fn() -> Res<T>) -> Res<T> {
+/// `changes`: the call changes the file (not a flush).
+fn through_fd<T>(fd: c_int, what: &str, changes: bool, lead: impl Fn() -> Res<T>, by_sfd: impl Fn(c_int) -> Res<T>, by_name: impl Fn(&crate::ocb::Ocb) -> Option<Res<T>>, unlinked: impl Fn() -> Res<T>) -> Res<T> {
     fdtable::with_link(
         fd,
         |ocb| {
             let order = ocb.linked_order(fd, false)?;
-            ocb.changing();
+            if changes {
+                ocb.changing();
+            }
             let changed = Changed::Open { ocb: &ocb, fd: Some(fd), once: false };
             match ocb.secondary_fd() {
                 Some(sfd) => journalled(changed, what, &lead, || Some(by_sfd(sfd))),
@@ -408,7 +421,7 @@ type SetTimes = fn(c_int, &[libc::timespec; 2]) -> Res<c_int>;
 /// enable that brought the member back left it the old times (`touch` as the primary was
 /// disabled and enabled).
 fn times_by_fd(fd: c_int, set: impl Fn(c_int) -> c_int, exact: SetTimes, replay: impl Fn(&At) -> c_int) -> Res<c_int> {
-    through_fd(fd, "utimes", || set(fd).into_res(), |sfd| lead_times_onto(fd, sfd, exact, &set), |ocb| follower_times_by_name(fd, ocb), || {
+    through_fd(fd, "utimes", true, || set(fd).into_res(), |sfd| lead_times_onto(fd, sfd, exact, &set), |ocb| follower_times_by_name(fd, ocb), || {
         node_change(fd, "utimes", || set(fd).into_res(), |sp| copy_times(sp, &replay), |sp| times_by_path(sp, &replay))
     })
 }

@@ -498,6 +498,10 @@ fn let_number_go<R>(fd: c_int, copies: bool, call: impl Fn() -> R, after: impl F
             }
         };
         let order = ocb.order_for_close();
+        if !fdtable::links(fd, &ocb) {
+            // Closed or replaced by another thread meanwhile: let go of what is there now.
+            continue;
+        }
         // A close returns once the follower holds what was written (write-behind).
         crate::behind::drain();
         if ocb.held_once() {
@@ -525,15 +529,15 @@ pub(crate) fn mark_node(fd: c_int) {
     }
 }
 
-/// Links `newfd` to the OCB of `fd` after a successful dup.
-fn link_dup(fd: c_int, newfd: c_int) {
-    let old = match fdtable::get(fd) {
-        Some(ocb) => fdtable::link(newfd, ocb),
-        None => fdtable::unlink(newfd),
-    };
-    drop(old);
+/// A dup of `fd` made by `call` (dup, F_DUPFD*), linked to `fd`'s open as it is made
+/// (`fdtable::copy`). Errno as the call left it.
+fn dup_linked(fd: c_int, call: impl FnOnce() -> c_int) -> Res<c_int> {
+    let (newfd, before) = fdtable::copy(fd, || call());
+    let newfd = newfd.into_res()?;
+    drop(before);
     node_dup(fd, newfd);
     crate::hooks::stdio::std_fd_changed(newfd);
+    Ok(newfd)
 }
 
 /// After a dup (`newfd` its result): the copy of a node's fd is a node's too, and a number
@@ -557,7 +561,7 @@ pub(crate) fn dup_onto(fd: c_int, newfd: c_int, dup: impl Fn() -> c_int) -> Res<
     if fd == newfd {
         return dup().into_res();
     }
-    let r = let_number_go(newfd, true, dup, |&r| if r >= 0 { Became::CopyOf(fd) } else { Became::Unchanged }).into_res()?;
+    let r = let_number_go(newfd, true, || dup().into_res(), |r| if r.is_ok() { Became::CopyOf(fd) } else { Became::Unchanged })?;
     node_dup(fd, newfd);
     crate::hooks::stdio::std_fd_changed(newfd);
     Ok(r)
@@ -701,11 +705,7 @@ pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
         return newfd;
     }
     boundary::hook(
-        || {
-            let newfd = raw::dup(fd).into_res()?;
-            link_dup(fd, newfd);
-            Ok(newfd)
-        },
+        || dup_linked(fd, || raw::dup(fd)),
         || raw::dup(fd),
     )
 }
@@ -748,11 +748,10 @@ fn fcntl_core(fd: c_int, cmd: c_int, arg: c_long, real_fcntl: unsafe fn(c_int, c
     if cmd == libc::F_SETFL {
         return fdtable::with_link(fd, |o| o.set_status_flags(fd, arg as c_int, call), call);
     }
-    let r = call()?;
     if matches!(cmd, libc::F_DUPFD | libc::F_DUPFD_CLOEXEC) {
-        link_dup(fd, r);
+        return dup_linked(fd, || unsafe { real_fcntl(fd, cmd, arg) });
     }
-    Ok(r)
+    call()
 }
 
 macro_rules! fcntl_hooks {
