@@ -794,13 +794,28 @@ macro_rules! mmap_hooks {
             }
             boundary::hook(
                 || {
-                    let p = call();
+                    let path = std::ffi::CString::new(format!("/proc/thread-self/fd/{fd}")).unwrap_or_default();
+                    // The pages, the handle on their file and the open it is looked up by are
+                    // one file's, whatever another thread's dup2 onto the number does (before,
+                    // the pages could be copied to the other file's follower).
+                    let ((p, handle), open) = fdtable::with_open(fd, || {
+                        let p = call();
+                        let saved = Errno::last();
+                        let handle = (p != libc::MAP_FAILED).then(|| real::open(&path, libc::O_PATH | libc::O_CLOEXEC, 0));
+                        saved.set();
+                        (p, handle)
+                    });
                     if p == libc::MAP_FAILED {
                         return Err(Errno::last());
                     }
-                    if let Some(ocb) = fdtable::get(fd).filter(|o| o.wants_secondary()) {
-                        let path = std::ffi::CString::new(format!("/proc/thread-self/fd/{fd}")).unwrap_or_default();
-                        match real::open(&path, libc::O_PATH | libc::O_CLOEXEC, 0) {
+                    let Some(handle) = handle else { return Ok(MappedPtr(p)) };
+                    match open.filter(|o| o.wants_secondary()) {
+                        None => {
+                            if let Ok(h) = handle {
+                                let _ = real::close(h);
+                            }
+                        }
+                        Some(ocb) => match handle {
                             Ok(h) => {
                                 let writable = prot & libc::PROT_WRITE != 0;
                                 if writable {
@@ -814,7 +829,7 @@ macro_rules! mmap_hooks {
                                 mapped(&maps);
                             }
                             Err(e) => ocb.mark_insecure("mmap", e),
-                        }
+                        },
                     }
                     Ok(MappedPtr(p))
                 },
