@@ -219,8 +219,7 @@ pub fn with_link<T>(fd: c_int, shadowed: impl Fn(Arc<Ocb>) -> crate::real::Res<T
 #[must_use]
 pub fn link(fd: c_int, ocb: Arc<Ocb>) -> Option<Arc<Ocb>> {
     let mut t = TABLE.write().unwrap_or_else(|e| e.into_inner());
-    let before = put(&mut t, fd, Some(ocb));
-    before.inspect(|o| o.release())
+    put(&mut t, fd, Some(ocb))
 }
 
 /// Removes the link of `fd` (a number closed behind the shim's back, or not a file's);
@@ -231,10 +230,11 @@ pub fn unlink(fd: c_int) -> Option<Arc<Ocb>> {
         return None;
     }
     let mut t = TABLE.write().unwrap_or_else(|e| e.into_inner());
-    put(&mut t, fd, None).inspect(|o| o.release())
+    put(&mut t, fd, None)
 }
 
-/// Links `fd` to `ocb` (None: to nothing), under the table's lock; what it was linked to.
+/// Links `fd` to `ocb` (None: to nothing), under the table's lock; what it was linked to,
+/// its hold let go.
 fn put(t: &mut Links, fd: c_int, ocb: Option<Arc<Ocb>>) -> Option<Arc<Ocb>> {
     SHADOWED.set(fd, ocb.is_some());
     SEEK_HOOKED.set(fd, ocb.as_ref().is_some_and(|o| o.seeks_hooked()));
@@ -248,6 +248,7 @@ fn put(t: &mut Links, fd: c_int, ocb: Option<Arc<Ocb>>) -> Option<Arc<Ocb>> {
         }
         None => t.remove(fd),
     }
+    .inspect(|o| o.release())
 }
 
 /// Counts the numbers `change` made a shadowed file's (dup2 onto them), each counted before
@@ -300,8 +301,7 @@ pub fn copy(fd: c_int, call: impl FnOnce() -> c_int) -> (c_int, Option<Arc<Ocb>>
         return (newfd, None);
     }
     let now = t.get(fd).cloned();
-    let before = put(&mut t, newfd, now);
-    (newfd, before.inspect(|o| o.release()))
+    (newfd, put(&mut t, newfd, now))
 }
 
 /// Makes `call` on `fd` and looks up `fd`'s open in one step (under the table's lock): a
@@ -352,8 +352,7 @@ pub fn change<R>(fd: c_int, expected: Option<&Arc<Ocb>>, copies: bool, call: imp
         Became::Closed => None,
         Became::CopyOf(src) => t.get(src).cloned(),
     };
-    let before = put(&mut t, fd, now);
-    Some((r, before.inspect(|o| o.release())))
+    Some((r, put(&mut t, fd, now)))
 }
 
 /// Shadowed fds in `[first, last]`.

@@ -532,7 +532,7 @@ pub(crate) fn mark_node(fd: c_int) {
 /// A dup of `fd` made by `call` (dup, F_DUPFD*), linked to `fd`'s open as it is made
 /// (`fdtable::copy`). Errno as the call left it.
 fn dup_linked(fd: c_int, call: impl FnOnce() -> c_int) -> Res<c_int> {
-    let (newfd, before) = fdtable::copy(fd, || call());
+    let (newfd, before) = fdtable::copy(fd, call);
     let newfd = newfd.into_res()?;
     drop(before);
     node_dup(fd, newfd);
