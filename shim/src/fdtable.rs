@@ -7,7 +7,7 @@
 
 use crate::ocb::Ocb;
 use libc::c_int;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 const CHUNK_BITS: usize = 1 << 16;
@@ -64,7 +64,7 @@ impl FdBitmap {
         out
     }
 
-    /// Callers serialise set/clear with the table's write lock.
+    /// Callers of a bitmap that mirrors the table serialise set/clear with its write lock.
     pub fn set(&self, fd: c_int, on: bool) {
         let Ok(fd) = usize::try_from(fd) else { return };
         let Some(slot) = self.chunks.get(fd / CHUNK_BITS) else { return };
@@ -74,9 +74,16 @@ impl FdBitmap {
                 return;
             }
             // Chunks are never freed: a table that outlives every thread needs no reclamation.
-            let fresh: Box<[AtomicU64; CHUNK_WORDS]> = Box::new([const { AtomicU64::new(0) }; CHUNK_WORDS]);
-            chunk = Box::into_raw(fresh);
-            slot.store(chunk, Ordering::Release);
+            // Made by whoever comes first (`NOTED` is set without the table's lock).
+            let fresh = Box::into_raw(Box::new([const { AtomicU64::new(0) }; CHUNK_WORDS]));
+            chunk = match slot.compare_exchange(std::ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => fresh,
+                Err(first) => {
+                    // SAFETY: made just above and never shared.
+                    drop(unsafe { Box::from_raw(fresh) });
+                    first
+                }
+            };
         }
         let bit = fd % CHUNK_BITS;
         let word = unsafe { &(*chunk)[bit / 64] };
@@ -99,6 +106,10 @@ static NODES: FdBitmap = FdBitmap::new();
 static INTERNAL: FdBitmap = FdBitmap::new();
 /// Fds whose lseek is hooked (`Ocb::seeks_hooked`: writable files).
 static SEEK_HOOKED: FdBitmap = FdBitmap::new();
+/// Numbers a call that changes a file passed straight through on while an open was in
+/// flight (see `passed_through`): the open that links one of them next may have had the
+/// call reach its lead unseen. Cleared when the number is closed or replaced.
+static NOTED: FdBitmap = FdBitmap::new();
 static TABLE: RwLock<Links> = RwLock::new(Links(Vec::new()));
 
 /// Fds linked per block of the table.
@@ -203,8 +214,15 @@ pub fn links(fd: c_int, ocb: &Ocb) -> bool {
 /// and the old one's follower (a log's fd 2 redirected by dup2 while threads wrote it).
 pub fn with_link<T>(fd: c_int, shadowed: impl Fn(Arc<Ocb>) -> crate::real::Res<T>, plain: impl Fn() -> crate::real::Res<T>) -> crate::real::Res<T> {
     loop {
+        let before = relinks();
         match get(fd) {
-            None => return plain(),
+            None => {
+                // Closed meanwhile, and perhaps opened again by another thread: see
+                // `passed_through`.
+                let r = plain();
+                passed_through(fd, before);
+                return r;
+            }
             Some(ocb) => match shadowed(ocb) {
                 Err(RELINKED) => continue,
                 r => return r,
@@ -218,8 +236,15 @@ pub fn with_link<T>(fd: c_int, shadowed: impl Fn(Arc<Ocb>) -> crate::real::Res<T
 /// outside the lock: dropping the last link closes the secondary and may report.
 #[must_use]
 pub fn link(fd: c_int, ocb: Arc<Ocb>) -> Option<Arc<Ocb>> {
-    let mut t = TABLE.write().unwrap_or_else(|e| e.into_inner());
-    put(&mut t, fd, Some(ocb))
+    let before = put(&mut TABLE.write().unwrap_or_else(|e| e.into_inner()), fd, Some(ocb.clone()));
+    // Pairs with `relinked_under`'s fence: either it sees the bit set above, or this sees
+    // its note.
+    std::sync::atomic::fence(Ordering::SeqCst);
+    if NOTED.test(fd) {
+        NOTED.set(fd, false);
+        ocb.reached_unseen();
+    }
+    before
 }
 
 /// Removes the link of `fd` (a number closed behind the shim's back, or not a file's);
@@ -251,42 +276,99 @@ fn put(t: &mut Links, fd: c_int, ocb: Option<Arc<Ocb>>) -> Option<Arc<Ocb>> {
     .inspect(|o| o.release())
 }
 
-/// Counts the numbers `change` made a shadowed file's (dup2 onto them), each counted before
-/// its system call and after its bit is set (see `passed_through`).
-static RELINKS: AtomicU32 = AtomicU32::new(0);
+/// What a call that passes a number straight through looks at before and after itself
+/// (see `passed_through`): the low 32 bits count the opens in flight, whose number is not
+/// yet known, the high 32 the numbers made a shadowed file's (an open or a copy begun, a
+/// dup2 onto a number that held none, counted before its system call and, for a dup2,
+/// after its bit is set). A call that finds the bit clear after an open or a dup began
+/// finds it in flight.
+static RELINKS: AtomicU64 = AtomicU64::new(0);
+const RELINKED_ONCE: u64 = 1 << 32;
 
 /// Taken before the hot path's bit test of a call that changes a file (see `passed_through`).
 #[inline]
-pub fn relinks() -> u32 {
+pub fn relinks() -> u64 {
     RELINKS.load(Ordering::SeqCst)
 }
 
 /// After a call that changes a file passed straight through on `fd` (its bit was clear when
-/// `before = relinks()` had been taken): when another thread's dup2 made the number a
-/// shadowed file's meanwhile, the call may have reached that file's lead unseen. Its open
-/// then has its whole file levelled at the last close and positions are learnt again.
-/// Before, a write through a number dup2 redirected just then reached the lead alone.
-/// Costs untouched fds one load (the bit is set before the count moves, so a call that
-/// found it clear and landed on the new file finds the count moved).
+/// `before = relinks()` had been taken): when another thread's dup2, dup or open made the
+/// number a shadowed file's meanwhile, the call may have reached that file's lead unseen.
+/// Its open then has its whole file levelled at the last close (`Ocb::reached_unseen`).
+/// Before, a write through a number dup2 redirected just then reached the lead alone, and
+/// so did one through a number another thread closed and opened again under the prefix
+/// (every file of helper-50's run, unreported). Costs untouched fds one load (a dup2 sets
+/// the bit before the count moves, a copy holds the table as it links, so a call that
+/// found the bit clear and landed on the new file finds the count moved or a copy in
+/// flight; an open's number is linked after its system call: see `relinked_under`).
 #[inline]
-pub fn passed_through(fd: c_int, before: u32) {
-    if RELINKS.load(Ordering::SeqCst) != before {
+pub fn passed_through(fd: c_int, before: u64) {
+    if before as u32 != 0 || RELINKS.load(Ordering::SeqCst) != before {
         relinked_under(fd);
     }
+}
+
+/// `call` made straight when `fd` holds no file of the shim's (nor a node's, with `nodes`),
+/// checked as `passed_through` says; None when the hook has to make it.
+#[inline]
+pub fn straight<R>(fd: c_int, nodes: bool, call: impl FnOnce() -> R) -> Option<R> {
+    let before = relinks();
+    if is_shadowed(fd) || nodes && is_node(fd) {
+        return None;
+    }
+    let r = call();
+    passed_through(fd, before);
+    Some(r)
 }
 
 #[cold]
 fn relinked_under(fd: c_int) {
     let saved = crate::real::Errno::last();
+    let mark = || {
+        let o = get(fd).or_else(|| {
+            // Not linked yet, perhaps: an open in flight links it after its system call,
+            // and looks for this note then (`link`).
+            NOTED.set(fd, true);
+            std::sync::atomic::fence(Ordering::SeqCst);
+            get(fd)
+        })?;
+        o.reached_unseen();
+        Some(())
+    };
     // At the boundary (the fork lock held, not inside another hook): the table's lock
     // copied held into a fork child would stop its next close for good.
-    crate::boundary::prepare(|| {
-        let o = get(fd)?;
-        o.mark_glibc_stream();
-        crate::ocb::positions_unknown();
-        Some(())
-    });
+    if crate::boundary::is_inside() {
+        mark();
+    } else {
+        crate::boundary::prepare(mark);
+    }
     saved.set();
+}
+
+/// A call in flight that makes a number a shadowed file's, the number not known before its
+/// system call (an open under the prefix, a dup: see `RELINKS`), from before that call to
+/// the number linked.
+pub struct NumberInFlight(());
+
+impl NumberInFlight {
+    pub fn begin() -> NumberInFlight {
+        RELINKS.fetch_add(RELINKED_ONCE + 1, Ordering::SeqCst);
+        NumberInFlight(())
+    }
+}
+
+impl Drop for NumberInFlight {
+    fn drop(&mut self) {
+        RELINKS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A number that held no file of the shim's is closed: a note on it is stale.
+#[inline]
+pub fn closed_unshadowed(fd: c_int) {
+    if NOTED.test(fd) {
+        NOTED.set(fd, false);
+    }
 }
 
 /// Makes `call`, which copies `fd` to a new number (dup, F_DUPFD), and links the copy to
@@ -296,6 +378,8 @@ fn relinked_under(fd: c_int) {
 /// linked to before (closed behind the shim's back) is the caller's to drop.
 pub fn copy(fd: c_int, call: impl FnOnce() -> c_int) -> (c_int, Option<Arc<Ocb>>) {
     let mut t = TABLE.write().unwrap_or_else(|e| e.into_inner());
+    // A call passing the new number through meanwhile waits for this lock to find it.
+    let _counted = NumberInFlight::begin();
     let newfd = call();
     if newfd < 0 {
         return (newfd, None);
@@ -335,11 +419,13 @@ pub fn change<R>(fd: c_int, expected: Option<&Arc<Ocb>>, copies: bool, call: imp
     if t.get(fd).map(Arc::as_ptr) != expected.map(Arc::as_ptr) {
         return None;
     }
+    // Whatever a note said of the number's file, it is let go of now.
+    closed_unshadowed(fd);
     // A copy onto a number that held no shadowed file: see `passed_through`.
     let unshadowed = copies && !is_shadowed(fd);
     if unshadowed {
         SHADOWED.set(fd, true);
-        RELINKS.fetch_add(1, Ordering::SeqCst);
+        RELINKS.fetch_add(RELINKED_ONCE, Ordering::SeqCst);
     }
     let r = call();
     let now = match after(&r) {

@@ -532,6 +532,21 @@ impl Ocb {
         self.mark_glibc_writes();
     }
 
+    /// Another thread's change passed straight through the number as it became this open's
+    /// (`fdtable::passed_through`): it reached the lead alone. The whole file, its mode and
+    /// owner are levelled at the last close, under an intent begun now (a crash first leaves
+    /// the file to `recover`); one without a follower fd is reported.
+    pub fn reached_unseen(&self) {
+        let _order = self.lock_order(false);
+        self.mark_glibc_stream();
+        self.mark_written();
+        positions_unknown();
+        match self.secondary_fd() {
+            Some(sfd) => self.begin_intent(Some(sfd)),
+            None => self.mark_insecure("another thread's change through the number as this open took it reached the lead alone", Errno(libc::EBADF)),
+        }
+    }
+
     /// Written by glibc with internal calls no hook sees: linked to fd 0, 1 or 2 (a plain
     /// stdout after close(1) and open, perror, syslog's LOG_PERROR), or the fd of one of
     /// glibc's own streams reopened onto the file to write (stdio.rs). Its position is never
@@ -1367,6 +1382,9 @@ impl Ocb {
                 lead = now;
             }
         }
+        if self.has(Mark::GlibcStream) {
+            level_owner_and_mode(sfd, &lead);
+        }
         match real::futimens(sfd, &times_of(&lead)) {
             Ok(_) => {}
             // A writer that does not own the file may not set exact times: each member keeps
@@ -1503,6 +1521,20 @@ pub fn lead_times_to(fd: c_int, sfd: c_int) -> Res<()> {
         lead = now;
     }
     Ok(())
+}
+
+/// The follower's file (`sfd`) given the lead's owner and mode, where changes no hook saw
+/// may have made them differ (`Ocb::reached_unseen`): the owner first, whose change clears
+/// set-id bits. What cannot be made so (not the owner, not root) is the difference a
+/// `recover` run as root levels; left as the kernel has it.
+fn level_owner_and_mode(sfd: c_int, lead: &libc::stat64) {
+    let Ok(follower) = real::fstat(sfd) else { return };
+    if (follower.st_uid, follower.st_gid) != (lead.st_uid, lead.st_gid) {
+        let _ = real::fchown(sfd, lead.st_uid, lead.st_gid);
+    }
+    if follower.st_mode != lead.st_mode || (follower.st_uid, follower.st_gid) != (lead.st_uid, lead.st_gid) {
+        let _ = real::fchmod(sfd, lead.st_mode & 0o7777);
+    }
 }
 
 pub fn times_of(st: &libc::stat64) -> [libc::timespec; 2] {

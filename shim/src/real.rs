@@ -599,6 +599,12 @@ pub fn ftruncate(fd: c_int, len: i64) -> Res<c_int> {
 pub fn fcntl(fd: c_int, cmd: c_int, arg: c_long) -> Res<c_int> {
     cvt(unsafe { raw::fcntl(fd, cmd, arg) })
 }
+pub fn fchmod(fd: c_int, mode: mode_t) -> Res<c_int> {
+    cvt(unsafe { raw::fchmod(fd, mode) })
+}
+pub fn fchown(fd: c_int, uid: libc::uid_t, gid: libc::gid_t) -> Res<c_int> {
+    cvt(unsafe { raw::fchown(fd, uid, gid) })
+}
 pub fn futimens(fd: c_int, times: &[libc::timespec; 2]) -> Res<c_int> {
     cvt(unsafe { raw::futimens(fd, times.as_ptr()) })
 }

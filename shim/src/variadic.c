@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 int shadow_fd_is_shadowed(int fd);
+unsigned long long shadow_relinks(void);
+void shadow_passed_through(int fd, unsigned long long before);
 long shadow_write_all(int fd, const char *buf, size_t n);
 long shadow_syscall(long n, long a, long b, long c, long d, long e, long f, int *handled);
 int shadow_exec(const char *path, char *const argv[], char *const envp[], int search);
@@ -27,8 +29,12 @@ static int real_vdprintf(int fd, const char *fmt, va_list ap) {
 }
 
 int shadow_c_vdprintf(int fd, const char *fmt, va_list ap) {
-    if (!shadow_fd_is_shadowed(fd))
-        return real_vdprintf(fd, fmt, ap);
+    unsigned long long before = shadow_relinks();
+    if (!shadow_fd_is_shadowed(fd)) {
+        int n = real_vdprintf(fd, fmt, ap);
+        shadow_passed_through(fd, before);
+        return n;
+    }
     char *buf;
     int n = vasprintf(&buf, fmt, ap);
     if (n < 0)

@@ -64,6 +64,17 @@ pub extern "C" fn shadow_fd_is_shadowed(fd: c_int) -> c_int {
     (fdtable::is_shadowed(fd) && crate::set::is_active()) as c_int
 }
 
+/// `fdtable::relinks`, for a write the C side makes straight (see `fdtable::passed_through`).
+#[no_mangle]
+pub extern "C" fn shadow_relinks() -> u64 {
+    fdtable::relinks()
+}
+
+#[no_mangle]
+pub extern "C" fn shadow_passed_through(fd: c_int, before: u64) {
+    fdtable::passed_through(fd, before)
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn shadow_write_all(fd: c_int, buf: *const c_char, n: size_t) -> c_long {
     boundary::cancellation_point();

@@ -117,10 +117,7 @@ macro_rules! fd_hooks {
         $(#[$doc])*
         #[no_mangle]
         pub unsafe extern "C" fn $name($fd: c_int $(, $arg: $ty)*) -> $ret {
-            let relinks = fdtable::relinks();
-            if !fdtable::is_shadowed($fd) {
-                let r = raw::$name($fd $(, $arg)*);
-                fdtable::passed_through($fd, relinks);
+            if let Some(r) = fdtable::straight($fd, false, || raw::$name($fd $(, $arg)*)) {
                 return r;
             }
             $first
@@ -499,10 +496,7 @@ pub unsafe extern "C" fn sync() {
 #[no_mangle]
 pub unsafe extern "C" fn copy_file_range(fin: c_int, offin: *mut off64_t, fout: c_int, offout: *mut off64_t, n: size_t, flags: c_uint) -> ssize_t {
     let call = || raw::copy_file_range(fin, offin, fout, offout, n, flags);
-    let relinks = fdtable::relinks();
-    if !fdtable::is_shadowed(fout) {
-        let r = call();
-        fdtable::passed_through(fout, relinks);
+    if let Some(r) = fdtable::straight(fout, false, call) {
         return r;
     }
     boundary::cancellation_point();
@@ -515,10 +509,7 @@ macro_rules! sendfile_hooks {
         #[no_mangle]
         pub unsafe extern "C" fn $name(out: c_int, fin: c_int, off: *mut off64_t, n: size_t) -> ssize_t {
             let call = || raw::$name(out, fin, off, n);
-            let relinks = fdtable::relinks();
-            if !fdtable::is_shadowed(out) {
-                let r = call();
-                fdtable::passed_through(out, relinks);
+            if let Some(r) = fdtable::straight(out, false, call) {
                 return r;
             }
             boundary::hook(|| copy_into(out, std::ptr::null_mut(), call), call)
@@ -535,8 +526,8 @@ sendfile_hooks!(sendfile, sendfile64);
 #[no_mangle]
 pub unsafe extern "C" fn splice(fin: c_int, offin: *mut off64_t, fout: c_int, offout: *mut off64_t, n: size_t, flags: c_uint) -> ssize_t {
     let call = |flags| raw::splice(fin, offin, fout, offout, n, flags);
-    if !fdtable::is_shadowed(fout) {
-        return call(flags);
+    if let Some(r) = fdtable::straight(fout, false, || call(flags)) {
+        return r;
     }
     boundary::cancellation_point();
     // What the kernel answers at once is not waited for: nothing to move, an input offset

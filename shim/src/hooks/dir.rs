@@ -22,6 +22,7 @@ pub unsafe extern "C" fn opendir(path: *const c_char) -> *mut libc::DIR {
             let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_DIRECTORY | libc::O_CLOEXEC;
             // The follower's twin must be the same directory (see names.rs).
             let _name = crate::names::hold(&[sp.rel()]);
+            let _counted = crate::fdtable::NumberInFlight::begin();
             let fd = super::on_lead(&sp, "opendir", |a| raw::openat64(a.fd, a.path.as_ptr(), flags, 0))?;
             let dir = raw::fdopendir(fd);
             if dir.is_null() {

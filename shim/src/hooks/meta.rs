@@ -311,8 +311,8 @@ macro_rules! fd_meta_hooks {
         $(#[$doc])*
         #[no_mangle]
         pub unsafe extern "C" fn $name(fd: c_int $(, $arg: $ty)*) -> c_int {
-            if !fdtable::is_shadowed(fd) && !fdtable::is_node(fd) {
-                return raw::$name(fd $(, $arg)*);
+            if let Some(r) = fdtable::straight(fd, true, || raw::$name(fd $(, $arg)*)) {
+                return r;
             }
             boundary::hook(
                 || on_fd(fd, stringify!($name), |f| raw::$name(f $(, $arg)*), |p| raw::$path_fn(p $($(, $parg)*)? $(, $arg)*)),
@@ -334,15 +334,18 @@ fn is_stamp_by_fd(fd: c_int, name: *const c_char) -> bool {
     fdtable::get(fd).is_some_and(|o| o.rel().0.is_empty()) && crate::mem::path(name).is_some_and(|n| n.to_bytes() == shadow_core::stamp::XATTR.as_bytes())
 }
 
-/// Declares the xattr calls by fd: changes mirrored (`$change`) or reads the fd's own
-/// (`$read`), the member stamp on the prefix root refused with `$refused` (rsync -X lists
-/// and removes the root's xattrs through an fd).
+/// Declares the xattr calls by fd: changes mirrored or reads of the fd's own (`$body`), the
+/// member stamp on the prefix root refused with `$refused` (rsync -X lists and removes the
+/// root's xattrs through an fd). A change made straight is checked (`fdtable::straight`), a
+/// read is not.
 macro_rules! fd_xattr_hooks {
-    ($( fn $name:ident($fd:ident, $xname:ident $(, $arg:ident: $ty:ty)*) -> $ret:ty, refused $refused:expr => $body:expr; )*) => {$(
+    (@straight changes, $fd:ident, $call:expr) => { fdtable::straight($fd, true, $call) };
+    (@straight reads, $fd:ident, $call:expr) => { (!fdtable::is_shadowed($fd) && !fdtable::is_node($fd)).then($call) };
+    ($( fn $name:ident($fd:ident, $xname:ident $(, $arg:ident: $ty:ty)*) -> $ret:ty, refused $refused:expr, $kind:ident => $body:expr; )*) => {$(
         #[no_mangle]
         pub unsafe extern "C" fn $name($fd: c_int, $xname: *const c_char $(, $arg: $ty)*) -> $ret {
-            if !fdtable::is_shadowed($fd) && !fdtable::is_node($fd) {
-                return raw::$name($fd, $xname $(, $arg)*);
+            if let Some(r) = fd_xattr_hooks!(@straight $kind, $fd, || raw::$name($fd, $xname $(, $arg)*)) {
+                return r;
             }
             let guarded = || {
                 if is_stamp_by_fd($fd, $xname) {
@@ -356,11 +359,11 @@ macro_rules! fd_xattr_hooks {
 }
 
 fd_xattr_hooks! {
-    fn fsetxattr(fd, name, v: *const c_void, n: size_t, flags: c_int) -> c_int, refused libc::EPERM
+    fn fsetxattr(fd, name, v: *const c_void, n: size_t, flags: c_int) -> c_int, refused libc::EPERM, changes
         => on_fd(fd, "fsetxattr", |f| raw::fsetxattr(f, name, v, n, flags), |p| raw::setxattr(p, name, v, n, flags));
-    fn fremovexattr(fd, name) -> c_int, refused libc::ENODATA
+    fn fremovexattr(fd, name) -> c_int, refused libc::ENODATA, changes
         => on_fd(fd, "fremovexattr", |f| raw::fremovexattr(f, name), |p| raw::removexattr(p, name));
-    fn fgetxattr(fd, name, v: *mut c_void, n: size_t) -> ssize_t, refused libc::ENODATA
+    fn fgetxattr(fd, name, v: *mut c_void, n: size_t) -> ssize_t, refused libc::ENODATA, reads
         => raw::fgetxattr(fd, name, v, n).into_res();
 }
 
@@ -554,8 +557,8 @@ pub unsafe extern "C" fn utimensat(dirfd: c_int, path: *const c_char, times: *co
     let call = |path: *const c_char| raw::utimensat(dirfd, path, times, flags);
     let on_fd_itself = path.is_null() || (flags & libc::AT_EMPTY_PATH != 0 && crate::mem::path(path).is_some_and(|p| p.is_empty()));
     if on_fd_itself {
-        if !fdtable::is_shadowed(dirfd) && !fdtable::is_node(dirfd) {
-            return call(path);
+        if let Some(r) = fdtable::straight(dirfd, true, || call(path)) {
+            return r;
         }
         let replay = |a: &At| raw::utimensat(a.fd, a.path.as_ptr(), times, NOFOLLOW);
         return boundary::hook(|| times_by_fd(dirfd, |fd| raw::utimensat(fd, path, times, flags), futimens_exact, replay), || call(path));
@@ -573,8 +576,8 @@ pub unsafe extern "C" fn utimensat(dirfd: c_int, path: *const c_char, times: *co
 pub unsafe extern "C" fn futimesat(dirfd: c_int, path: *const c_char, times: *const libc::timeval) -> c_int {
     let call = |path: *const c_char| raw::futimesat(dirfd, path, times);
     if path.is_null() {
-        if !fdtable::is_shadowed(dirfd) && !fdtable::is_node(dirfd) {
-            return call(path);
+        if let Some(r) = fdtable::straight(dirfd, true, || call(path)) {
+            return r;
         }
         let replay = |a: &At| raw::futimesat(a.fd, a.path.as_ptr(), times);
         return boundary::hook(|| times_by_fd(dirfd, |fd| raw::futimesat(fd, path, times), futimens_exact, replay), || call(path));
@@ -588,8 +591,8 @@ pub unsafe extern "C" fn futimesat(dirfd: c_int, path: *const c_char, times: *co
 /// futimens(3)
 #[no_mangle]
 pub unsafe extern "C" fn futimens(fd: c_int, times: *const libc::timespec) -> c_int {
-    if !fdtable::is_shadowed(fd) && !fdtable::is_node(fd) {
-        return raw::futimens(fd, times);
+    if let Some(r) = fdtable::straight(fd, true, || raw::futimens(fd, times)) {
+        return r;
     }
     let replay = |a: &At| raw::utimensat(a.fd, a.path.as_ptr(), times, NOFOLLOW);
     boundary::hook(|| times_by_fd(fd, |f| raw::futimens(f, times), futimens_exact, replay), || raw::futimens(fd, times))
@@ -598,8 +601,8 @@ pub unsafe extern "C" fn futimens(fd: c_int, times: *const libc::timespec) -> c_
 /// futimes(3)
 #[no_mangle]
 pub unsafe extern "C" fn futimes(fd: c_int, times: *const libc::timeval) -> c_int {
-    if !fdtable::is_shadowed(fd) && !fdtable::is_node(fd) {
-        return raw::futimes(fd, times);
+    if let Some(r) = fdtable::straight(fd, true, || raw::futimes(fd, times)) {
+        return r;
     }
     let replay = |a: &At| raw::futimesat(a.fd, a.path.as_ptr(), times);
     boundary::hook(|| times_by_fd(fd, |f| raw::futimes(f, times), futimens_exact, replay), || raw::futimes(fd, times))
@@ -610,8 +613,8 @@ pub unsafe extern "C" fn futimes(fd: c_int, times: *const libc::timeval) -> c_in
 pub unsafe extern "C" fn fchownat(dirfd: c_int, path: *const c_char, uid: uid_t, gid: gid_t, flags: c_int) -> c_int {
     let call = |path: *const c_char| raw::fchownat(dirfd, path, uid, gid, flags);
     if flags & libc::AT_EMPTY_PATH != 0 && crate::mem::path(path).is_some_and(|p| p.is_empty()) {
-        if !fdtable::is_shadowed(dirfd) && !fdtable::is_node(dirfd) {
-            return call(path);
+        if let Some(r) = fdtable::straight(dirfd, true, || call(path)) {
+            return r;
         }
         // fchownat itself, not fchown: an O_PATH fd takes it, a symlink's too (lchown).
         return boundary::hook(|| on_fd(dirfd, "fchownat", |f| raw::fchownat(f, c"".as_ptr(), uid, gid, flags), |p| raw::lchown(p, uid, gid)), || call(path));
@@ -631,8 +634,8 @@ pub unsafe extern "C" fn fchownat(dirfd: c_int, path: *const c_char, uid: uid_t,
 /// that follows a `/proc/self/fd/N` link, as `through_fd_link`; other paths as any path's.
 pub unsafe fn at_change(what: &'static str, dirfd: c_int, path: *const c_char, flags: c_int, call: impl Fn(c_int, *const c_char, c_int) -> c_int) -> c_int {
     if flags & libc::AT_EMPTY_PATH != 0 && crate::mem::path(path).is_some_and(|p| p.is_empty()) {
-        if !fdtable::is_shadowed(dirfd) && !fdtable::is_node(dirfd) {
-            return call(dirfd, path, flags);
+        if let Some(r) = fdtable::straight(dirfd, true, || call(dirfd, path, flags)) {
+            return r;
         }
         // The fd's own file: a symlink held by an O_PATH fd is not followed.
         let by_path = |p| call(libc::AT_FDCWD, p, flags & !libc::AT_EMPTY_PATH | NOFOLLOW);

@@ -324,7 +324,9 @@ const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// An open under a write intent when it changes the file (creation, truncation): the intent
 /// passes to the new OCB, or ends when the open failed or made none.
+/// Counted in flight until its number is linked (`fdtable::NumberInFlight`).
 fn open_in_flight(rel: &Rel, changes: bool, open: impl FnOnce() -> Res<c_int>, adopt: impl FnOnce(c_int, u64) -> Option<Arc<Ocb>>) -> Res<c_int> {
+    let _counted = fdtable::NumberInFlight::begin();
     let intent = if changes { crate::members::intent_begin(rel) } else { 0 };
     let fd = open().inspect_err(|_| crate::members::intent_end(intent))?;
     if adopt(fd, intent).is_none() {
@@ -633,6 +635,7 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
         if fdtable::is_node(fd) {
             fdtable::set_node(fd, false);
         }
+        fdtable::closed_unshadowed(fd);
         return raw::close(fd);
     }
     boundary::cancellation_point();
@@ -759,7 +762,11 @@ macro_rules! fcntl_hooks {
         /// fcntl(2): F_DUPFD* add a link; F_SETFL tracks O_APPEND; locks are lock.rs's.
         #[no_mangle]
         pub unsafe extern "C" fn $name(fd: c_int, cmd: c_int, arg: c_long) -> c_int {
-            if !fdtable::is_shadowed(fd) {
+            if cmd == libc::F_SETFL {
+                if let Some(r) = fdtable::straight(fd, false, || raw::$name(fd, cmd, arg)) {
+                    return r;
+                }
+            } else if !fdtable::is_shadowed(fd) {
                 if !matches!(cmd, libc::F_DUPFD | libc::F_DUPFD_CLOEXEC) {
                     return raw::$name(fd, cmd, arg);
                 }
