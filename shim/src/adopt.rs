@@ -190,7 +190,7 @@ fn level_tail(fd: c_int, ocb: &crate::ocb::Ocb) {
     let Some(sfd) = ocb.secondary_fd() else { return };
     if let (Ok(lead), Ok(follower)) = (real::fstat(fd), real::fstat(sfd)) {
         if lead.st_size > follower.st_size {
-            ocb.copy_range_from_primary(fd, follower.st_size, lead.st_size - follower.st_size);
+            let _ = ocb.copy_range_from_primary(fd, follower.st_size, lead.st_size - follower.st_size);
         }
     }
 }

@@ -1156,8 +1156,19 @@ impl Ocb {
     /// Copies `[off, off+len)` of the primary file to the secondary: for writes that reached
     /// the primary by a way the shim cannot repeat (copy_file_range, splice, aio). `fd` is
     /// the program's fd on the primary file.
-    pub fn copy_range_from_primary(&self, fd: c_int, off: i64, len: i64) {
-        self.to_follower("copy", |sfd| self.copy_range(fd, sfd, off, len));
+    /// False, with nothing done, when `fd` no longer holds this open (another thread closed
+    /// the number or put another file there): what it would copy is another file's.
+    pub fn copy_range_from_primary(&self, fd: c_int, off: i64, len: i64) -> bool {
+        let mut linked = true;
+        self.to_follower_if(
+            || {
+                linked = fdtable::links(fd, self);
+                linked
+            },
+            "copy",
+            |sfd| self.copy_range(fd, sfd, off, len),
+        );
+        linked
     }
 
     /// After a lead call that failed partway through its work, which may have changed the
@@ -1216,7 +1227,15 @@ impl Ocb {
 
     /// Applies `copy` to the follower's file under the file's order, as a mutation.
     fn to_follower(&self, what: &str, copy: impl FnOnce(c_int) -> Res<()>) {
+        self.to_follower_if(|| true, what, copy);
+    }
+
+    /// `to_follower`, when `still` says so under the order.
+    fn to_follower_if(&self, still: impl FnOnce() -> bool, what: &str, copy: impl FnOnce(c_int) -> Res<()>) {
         let order = self.lock_order(true);
+        if !still() {
+            return;
+        }
         // Bytes the program changed (mapped pages, an AIO write, glibc's own writes).
         self.changing();
         // Read under the order: waiting for it may have applied a member change, which

@@ -973,9 +973,11 @@ impl PendingAio {
     /// have reused its buffer), through the program's fd while it is still this open file;
     /// once the program closed or reused the number, the file is in doubt instead.
     fn copy_written(&self, len: i64) {
-        match fdtable::get(self.fd) {
-            Some(now) if Arc::ptr_eq(&now, &self.ocb) => self.ocb.copy_range_from_primary(self.fd, self.offset, len),
-            _ => self.ocb.mark_insecure("aio write after close", Errno(libc::EBADF)),
+        // The number is checked under the file's order, which a close or dup2 onto it takes
+        // first: before, it was looked at before, and a dup2 between the look and the copy
+        // copied another file's bytes (helper-51).
+        if !self.ocb.copy_range_from_primary(self.fd, self.offset, len) {
+            self.ocb.mark_insecure("aio write after close", Errno(libc::EBADF));
         }
     }
 }

@@ -511,10 +511,18 @@ pub(crate) fn truncate_through_fd_link(path: *const c_char, what: &str, call: im
     let truncate = |fd| {
         let _bytes = real::fstat(fd).ok().map(|st| crate::ocb::hold_files(&[st]));
         let r = on_fd(fd, what, |f| call(fd_link(f).as_ptr()), &call)?;
-        if let Some(ocb) = fdtable::get(fd) {
-            // As by name (copy_entry_times): the times are the lead's where they can be.
-            let _ = lead_times_to_follower(fd, &ocb, link_exact, |_| 0);
-        }
+        // As by name (copy_entry_times): the times are the lead's where they can be. Under
+        // the order, which keeps the number this open's (helper-51: a dup2 meanwhile put
+        // another file's times on this one's follower); by name without it (names.rs).
+        let _ = fdtable::with_link(
+            fd,
+            |ocb| {
+                let order = ocb.linked_order(fd, false)?;
+                let _held = ocb.secondary_fd().is_some().then_some(order);
+                lead_times_to_follower(fd, &ocb, link_exact, |_| 0).unwrap_or(Ok(0))
+            },
+            || Ok(0),
+        );
         Ok(r)
     };
     by_link(path, truncate, |sp| super::namespace::on_members_truncating(what, &sp, |a| via_abs(a, &call)), || call(path))
