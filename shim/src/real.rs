@@ -75,7 +75,7 @@ macro_rules! real_functions {
                     p = resolve(concat!(stringify!($name), "\0").as_bytes(), version);
                     PTR.store(p, Ordering::Relaxed);
                 }
-                let f: unsafe extern "C" fn($($ty),*) -> $ret = std::mem::transmute(p);
+                let f: unsafe extern "C-unwind" fn($($ty),*) -> $ret = std::mem::transmute(p);
                 f($($arg),*)
             }
             )*
@@ -105,10 +105,10 @@ extern "C" {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct CookieFunctions {
-    pub read: Option<unsafe extern "C" fn(*mut c_void, *mut c_char, size_t) -> ssize_t>,
-    pub write: Option<unsafe extern "C" fn(*mut c_void, *const c_char, size_t) -> ssize_t>,
-    pub seek: Option<unsafe extern "C" fn(*mut c_void, *mut off64_t, c_int) -> c_int>,
-    pub close: Option<unsafe extern "C" fn(*mut c_void) -> c_int>,
+    pub read: Option<unsafe extern "C-unwind" fn(*mut c_void, *mut c_char, size_t) -> ssize_t>,
+    pub write: Option<unsafe extern "C-unwind" fn(*mut c_void, *const c_char, size_t) -> ssize_t>,
+    pub seek: Option<unsafe extern "C-unwind" fn(*mut c_void, *mut off64_t, c_int) -> c_int>,
+    pub close: Option<unsafe extern "C-unwind" fn(*mut c_void) -> c_int>,
 }
 
 real_functions! {

@@ -426,7 +426,7 @@ fn dies_of(sig: c_int, handler: usize) -> bool {
     handler == libc::SIG_DFL && dies_by_default(sig)
 }
 
-extern "C" fn trampoline(sig: c_int, info: *mut siginfo_t, context: *mut c_void) {
+extern "C-unwind" fn trampoline(sig: c_int, info: *mut siginfo_t, context: *mut c_void) {
     let (code, sender) = unsafe { info.as_ref() }.map_or((0, 0), |i| (i.si_code, unsafe { i.si_pid() }));
     // A death is never deferred: natively the process dies at once, in the middle of any
     // call (a hung member's would otherwise keep it alive); the journal covers that call.
@@ -481,7 +481,7 @@ fn run_handler(sig: c_int, info: *mut siginfo_t, context: *mut c_void) {
     // With the kernel's three arguments whatever the flags: a handler declared with three
     // and installed without SA_SIGINFO reads them natively (x86-64 and aarch64 pass them in
     // registers either way), and one declared with one ignores them.
-    let f: extern "C" fn(c_int, *mut siginfo_t, *mut c_void) = unsafe { std::mem::transmute(handler) };
+    let f: extern "C-unwind" fn(c_int, *mut siginfo_t, *mut c_void) = unsafe { std::mem::transmute(handler) };
     let _ = HANDLING.try_with(|h| h.set(h.get() + 1));
     f(sig, info, context);
     let _ = HANDLING.try_with(|h| h.set(h.get().saturating_sub(1)));

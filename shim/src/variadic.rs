@@ -32,7 +32,7 @@ macro_rules! jump_to_c {
         /// Variadic hook: continues in variadic.c with every register intact.
         #[no_mangle]
         #[unsafe(naked)]
-        pub unsafe extern "C" fn $name() {
+        pub unsafe extern "C-unwind" fn $name() {
             #[cfg(target_arch = "x86_64")]
             core::arch::naked_asm!("jmp {0}", sym $target);
             #[cfg(target_arch = "aarch64")]
@@ -60,30 +60,30 @@ jump_to_c! {
 }
 
 #[no_mangle]
-pub extern "C" fn shadow_fd_is_shadowed(fd: c_int) -> c_int {
+pub extern "C-unwind" fn shadow_fd_is_shadowed(fd: c_int) -> c_int {
     (fdtable::is_shadowed(fd) && crate::set::is_active()) as c_int
 }
 
 /// `fdtable::relinks`, for a write the C side makes straight (see `fdtable::passed_through`).
 #[no_mangle]
-pub extern "C" fn shadow_relinks() -> u64 {
+pub extern "C-unwind" fn shadow_relinks() -> u64 {
     fdtable::relinks()
 }
 
 #[no_mangle]
-pub extern "C" fn shadow_passed_through(fd: c_int, before: u64) {
+pub extern "C-unwind" fn shadow_passed_through(fd: c_int, before: u64) {
     fdtable::passed_through(fd, before)
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn shadow_write_all(fd: c_int, buf: *const c_char, n: size_t) -> c_long {
+pub unsafe extern "C-unwind" fn shadow_write_all(fd: c_int, buf: *const c_char, n: size_t) -> c_long {
     boundary::cancellation_point();
     let data = std::slice::from_raw_parts(buf as *const u8, n);
     boundary::hook(|| crate::hooks::data::write_all(fd, data).map(|n| n as isize), || crate::real::raw::write(fd, buf.cast(), n)) as c_long
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn shadow_exec(path: *const c_char, argv: *const *const c_char, envp: *const *const c_char, search: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn shadow_exec(path: *const c_char, argv: *const *const c_char, envp: *const *const c_char, search: c_int) -> c_int {
     if search != 0 {
         crate::hooks::process::execvpe(path, argv, envp)
     } else {
@@ -94,23 +94,23 @@ pub unsafe extern "C" fn shadow_exec(path: *const c_char, argv: *const *const c_
 /// For clone(3) (variadic.c): whether its child gets its own copy of the memory, as a
 /// fork's does, while the shim is active.
 #[no_mangle]
-pub extern "C" fn shadow_clone_is_fork(flags: c_int) -> c_int {
+pub extern "C-unwind" fn shadow_clone_is_fork(flags: c_int) -> c_int {
     (crate::set::is_active() && flags as c_long & CLONE_SHARES_VM == 0) as c_int
 }
 
 /// The fork handlers, for clone(3) (variadic.c), for which glibc runs none.
 #[no_mangle]
-pub extern "C" fn shadow_fork_prepare() {
+pub extern "C-unwind" fn shadow_fork_prepare() {
     boundary::before_fork();
 }
 
 #[no_mangle]
-pub extern "C" fn shadow_fork_parent() {
+pub extern "C-unwind" fn shadow_fork_parent() {
     boundary::after_fork_parent();
 }
 
 #[no_mangle]
-pub extern "C" fn shadow_fork_child() {
+pub extern "C-unwind" fn shadow_fork_child() {
     boundary::after_fork_child();
 }
 
@@ -126,7 +126,7 @@ fn failed(e: Errno) -> c_long {
 /// active, so programs take their ordinary fallback instead of submitting writes the shim
 /// cannot see.
 #[no_mangle]
-pub unsafe extern "C" fn shadow_syscall(n: c_long, a: c_long, b: c_long, c: c_long, d: c_long, e: c_long, f: c_long, handled: *mut c_int) -> c_long {
+pub unsafe extern "C-unwind" fn shadow_syscall(n: c_long, a: c_long, b: c_long, c: c_long, d: c_long, e: c_long, f: c_long, handled: *mut c_int) -> c_long {
     use crate::hooks::{data, dir, meta, namespace, open, process, socket};
     *handled = 1;
     let _not_cancellable = crate::boundary::not_a_cancellation_point();

@@ -116,7 +116,7 @@ macro_rules! fd_hooks {
     (@ $boundary:ident, $first:block; $( $(#[$doc:meta])* fn $name:ident($fd:ident: c_int $(, $arg:ident: $ty:ty)*) -> $ret:ty => |$ocb:ident| $core:expr; )*) => {$(
         $(#[$doc])*
         #[no_mangle]
-        pub unsafe extern "C" fn $name($fd: c_int $(, $arg: $ty)*) -> $ret {
+        pub unsafe extern "C-unwind" fn $name($fd: c_int $(, $arg: $ty)*) -> $ret {
             if let Some(r) = fdtable::straight($fd, false, || raw::$name($fd $(, $arg)*)) {
                 return r;
             }
@@ -164,7 +164,7 @@ macro_rules! lseek_hooks {
     ($($name:ident),*) => {$(
         /// lseek(2) (glibc's four names for it).
         #[no_mangle]
-        pub unsafe extern "C" fn $name(fd: c_int, off: off64_t, whence: c_int) -> off64_t {
+        pub unsafe extern "C-unwind" fn $name(fd: c_int, off: off64_t, whence: c_int) -> off64_t {
             if !fdtable::seek_hooked(fd) {
                 return raw::lseek64(fd, off, whence);
             }
@@ -487,14 +487,14 @@ fn copy_into_shadowed(ocb: &Ocb, out: c_int, explicit: *mut off64_t, copy: &impl
 /// system, both members' among them. Before, the queue was left as it was: a `sync` let
 /// the program believe durable what the secondary did not have yet.
 #[no_mangle]
-pub unsafe extern "C" fn sync() {
+pub unsafe extern "C-unwind" fn sync() {
     boundary::drain_queue();
     raw::sync()
 }
 
 /// copy_file_range(2)
 #[no_mangle]
-pub unsafe extern "C" fn copy_file_range(fin: c_int, offin: *mut off64_t, fout: c_int, offout: *mut off64_t, n: size_t, flags: c_uint) -> ssize_t {
+pub unsafe extern "C-unwind" fn copy_file_range(fin: c_int, offin: *mut off64_t, fout: c_int, offout: *mut off64_t, n: size_t, flags: c_uint) -> ssize_t {
     let call = || raw::copy_file_range(fin, offin, fout, offout, n, flags);
     if let Some(r) = fdtable::straight(fout, false, call) {
         return r;
@@ -507,7 +507,7 @@ macro_rules! sendfile_hooks {
     ($($name:ident),*) => {$(
         /// sendfile(2) into a shadowed fd.
         #[no_mangle]
-        pub unsafe extern "C" fn $name(out: c_int, fin: c_int, off: *mut off64_t, n: size_t) -> ssize_t {
+        pub unsafe extern "C-unwind" fn $name(out: c_int, fin: c_int, off: *mut off64_t, n: size_t) -> ssize_t {
             let call = || raw::$name(out, fin, off, n);
             if let Some(r) = fdtable::straight(out, false, call) {
                 return r;
@@ -524,7 +524,7 @@ sendfile_hooks!(sendfile, sendfile64);
 /// file's order: another thread's fork and another process's write to the file waited
 /// with it, for ever when the pipe's writer was to be that fork's child.
 #[no_mangle]
-pub unsafe extern "C" fn splice(fin: c_int, offin: *mut off64_t, fout: c_int, offout: *mut off64_t, n: size_t, flags: c_uint) -> ssize_t {
+pub unsafe extern "C-unwind" fn splice(fin: c_int, offin: *mut off64_t, fout: c_int, offout: *mut off64_t, n: size_t, flags: c_uint) -> ssize_t {
     let call = |flags| raw::splice(fin, offin, fout, offout, n, flags);
     if let Some(r) = fdtable::straight(fout, false, || call(flags)) {
         return r;
@@ -773,7 +773,7 @@ macro_rules! mmap_hooks {
         /// mmap(2): shared mappings of shadowed files open for writing are remembered (one
         /// mapped read-only may be made writable by mprotect).
         #[no_mangle]
-        pub unsafe extern "C" fn $name(addr: *mut c_void, len: size_t, prot: c_int, flags: c_int, fd: c_int, off: off64_t) -> *mut c_void {
+        pub unsafe extern "C-unwind" fn $name(addr: *mut c_void, len: size_t, prot: c_int, flags: c_int, fd: c_int, off: off64_t) -> *mut c_void {
             let call = || raw::$name(addr, len, prot, flags, fd, off);
             if flags & libc::MAP_FIXED != 0 {
                 // Pages there may be readable no more (mem.rs remembers which are).
@@ -841,7 +841,7 @@ impl FfiReturn for MappedPtr {
 
 /// munmap(2)
 #[no_mangle]
-pub unsafe extern "C" fn munmap(addr: *mut c_void, len: size_t) -> c_int {
+pub unsafe extern "C-unwind" fn munmap(addr: *mut c_void, len: size_t) -> c_int {
     crate::mem::forget_pages();
     if !ANY_MAPPING.load(Ordering::Relaxed) {
         return raw::munmap(addr, len);
@@ -870,7 +870,7 @@ fn unmapping(addr: usize, len: usize) {
 /// readable (for the program's path pointers) starts afresh. A shared mapping of ours made
 /// writable is copied from then on (before, its writes reached the primary alone).
 #[no_mangle]
-pub unsafe extern "C" fn mprotect(addr: *mut c_void, len: size_t, prot: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn mprotect(addr: *mut c_void, len: size_t, prot: c_int) -> c_int {
     crate::mem::forget_pages();
     let r = raw::mprotect(addr, len, prot);
     if r == 0 && prot & libc::PROT_WRITE != 0 && ANY_MAPPING.load(Ordering::Relaxed) {
@@ -889,7 +889,7 @@ pub unsafe extern "C" fn mprotect(addr: *mut c_void, len: size_t, prot: c_int) -
 /// as it now is. The pages a shrink drops are copied before they go, and a range moved away
 /// is no longer the file's at its old place.
 #[no_mangle]
-pub unsafe extern "C" fn mremap(old: *mut c_void, old_len: size_t, new_len: size_t, flags: c_int, new: *mut c_void) -> *mut c_void {
+pub unsafe extern "C-unwind" fn mremap(old: *mut c_void, old_len: size_t, new_len: size_t, flags: c_int, new: *mut c_void) -> *mut c_void {
     crate::mem::forget_pages();
     if !ANY_MAPPING.load(Ordering::Relaxed) {
         return raw::mremap(old, old_len, new_len, flags, new);
@@ -943,7 +943,7 @@ pub unsafe extern "C" fn mremap(old: *mut c_void, old_len: size_t, new_len: size
 
 /// msync(2)
 #[no_mangle]
-pub unsafe extern "C" fn msync(addr: *mut c_void, len: size_t, flags: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn msync(addr: *mut c_void, len: size_t, flags: c_int) -> c_int {
     if !ANY_MAPPING.load(Ordering::Relaxed) {
         return raw::msync(addr, len, flags);
     }
@@ -1011,7 +1011,7 @@ macro_rules! aio_hooks {
     ($($write:ident / $ret:ident / $fsync:ident),*) => {$(
         /// aio_write(3)
         #[no_mangle]
-        pub unsafe extern "C" fn $write(cb: *mut libc::aiocb) -> c_int {
+        pub unsafe extern "C-unwind" fn $write(cb: *mut libc::aiocb) -> c_int {
             if cb.is_null() || !fdtable::is_shadowed((*cb).aio_fildes) {
                 return raw::$write(cb);
             }
@@ -1035,7 +1035,7 @@ macro_rules! aio_hooks {
 
         /// aio_return(3): the write's result is final; mirror what it wrote.
         #[no_mangle]
-        pub unsafe extern "C" fn $ret(cb: *mut libc::aiocb) -> ssize_t {
+        pub unsafe extern "C-unwind" fn $ret(cb: *mut libc::aiocb) -> ssize_t {
             boundary::hook(
                 || {
                     let r = raw::$ret(cb).into_res()?;
@@ -1061,7 +1061,7 @@ macro_rules! aio_hooks {
         /// waited for its aio_fsync had on the secondary neither the flush nor, until it
         /// took each write's result, the bytes.
         #[no_mangle]
-        pub unsafe extern "C" fn $fsync(op: c_int, cb: *mut libc::aiocb) -> c_int {
+        pub unsafe extern "C-unwind" fn $fsync(op: c_int, cb: *mut libc::aiocb) -> c_int {
             if cb.is_null() || !fdtable::is_shadowed((*cb).aio_fildes) {
                 return raw::$fsync(op, cb);
             }
@@ -1084,7 +1084,7 @@ macro_rules! lio_hooks {
         /// lio_listio(3): LIO_WRITE entries on shadowed fds are tracked like aio_write; with
         /// LIO_WAIT they are complete on return and copied at once.
         #[no_mangle]
-        pub unsafe extern "C" fn $name(mode: c_int, list: *const *mut libc::aiocb, n: c_int, sig: *mut libc::sigevent) -> c_int {
+        pub unsafe extern "C-unwind" fn $name(mode: c_int, list: *const *mut libc::aiocb, n: c_int, sig: *mut libc::sigevent) -> c_int {
             let call = || raw::$name(mode, list, n, sig);
             if list.is_null() || !crate::set::is_active() {
                 return call();
@@ -1125,11 +1125,11 @@ macro_rules! refuse_io_uring {
     ($($name:ident($($arg:ident: $ty:ty),*)),*) => {$(
         /// liburing set-up, refused while a shadow set is active.
         #[no_mangle]
-        pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
+        pub unsafe extern "C-unwind" fn $name($($arg: $ty),*) -> c_int {
             if crate::set::is_active() {
                 return -libc::ENOSYS;
             }
-            type Real = unsafe extern "C" fn($($ty),*) -> c_int;
+            type Real = unsafe extern "C-unwind" fn($($ty),*) -> c_int;
             let p = libc::dlsym(libc::RTLD_NEXT, concat!(stringify!($name), "\0").as_ptr().cast());
             if p.is_null() {
                 return -libc::ENOSYS;

@@ -14,7 +14,7 @@ use libc::{c_char, c_int, c_void, size_t, ssize_t};
 /// opendir(3): the lead's directory; its fd is linked (with a handle on the follower's
 /// twin) so `*at` calls on dirfd(dir) resolve inside the prefix.
 #[no_mangle]
-pub unsafe extern "C" fn opendir(path: *const c_char) -> *mut libc::DIR {
+pub unsafe extern "C-unwind" fn opendir(path: *const c_char) -> *mut libc::DIR {
     path_hook(
         libc::AT_FDCWD,
         path,
@@ -41,7 +41,7 @@ pub unsafe extern "C" fn opendir(path: *const c_char) -> *mut libc::DIR {
 /// close (an fsync of the directory's fd, as dpkg makes, began an intent that only the
 /// settle ends: every such run left `recover` due).
 #[no_mangle]
-pub unsafe extern "C" fn closedir(dir: *mut libc::DIR) -> c_int {
+pub unsafe extern "C-unwind" fn closedir(dir: *mut libc::DIR) -> c_int {
     if dir.is_null() || !fdtable::is_shadowed(libc::dirfd(dir)) {
         return raw::closedir(dir);
     }
@@ -89,7 +89,7 @@ macro_rules! scandir_hooks {
         /// scandir(3): the lead's directory. The walk runs outside the shim's boundary, so
         /// the program's filter and compare functions see the hooks as usual.
         #[no_mangle]
-        pub unsafe extern "C" fn $name(path: *const c_char, list: *mut c_void, filter: *mut c_void, cmp: *mut c_void) -> c_int {
+        pub unsafe extern "C-unwind" fn $name(path: *const c_char, list: *mut c_void, filter: *mut c_void, cmp: *mut c_void) -> c_int {
             outside(libc::AT_FDCWD, path, |p, _| raw::$name(p, list, filter, cmp))
         }
     )*};
@@ -99,7 +99,7 @@ scandir_hooks!(scandir, scandir64);
 /// chdir(2): into the prefix, the kernel's cwd is the lead's directory and the shim
 /// remembers the virtual one, with the follower's twin.
 #[no_mangle]
-pub unsafe extern "C" fn chdir(path: *const c_char) -> c_int {
+pub unsafe extern "C-unwind" fn chdir(path: *const c_char) -> c_int {
     let call = |p: *const c_char| {
         if !set::is_active() {
             return raw::chdir(p);
@@ -125,7 +125,7 @@ pub unsafe extern "C" fn chdir(path: *const c_char) -> c_int {
 
 /// fchdir(2)
 #[no_mangle]
-pub unsafe extern "C" fn fchdir(fd: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn fchdir(fd: c_int) -> c_int {
     boundary::hook(
         || {
             resolve::changing_cwd(|| {
@@ -168,7 +168,7 @@ unsafe fn return_path(s: &[u8], buf: *mut c_char, size: Option<size_t>) -> Res<*
 
 /// getcwd(3): the virtual path while the cwd is inside the prefix.
 #[no_mangle]
-pub unsafe extern "C" fn getcwd(buf: *mut c_char, size: size_t) -> *mut c_char {
+pub unsafe extern "C-unwind" fn getcwd(buf: *mut c_char, size: size_t) -> *mut c_char {
     boundary::hook(
         || match resolve::virtual_cwd_now()? {
             Some(rel) => return_path(&resolve::virtual_path(&rel), buf, Some(size)),
@@ -180,7 +180,7 @@ pub unsafe extern "C" fn getcwd(buf: *mut c_char, size: size_t) -> *mut c_char {
 
 /// get_current_dir_name(3)
 #[no_mangle]
-pub unsafe extern "C" fn get_current_dir_name() -> *mut c_char {
+pub unsafe extern "C-unwind" fn get_current_dir_name() -> *mut c_char {
     getcwd(std::ptr::null_mut(), 0)
 }
 
@@ -195,7 +195,7 @@ unsafe fn realpath_core(sp: Spath, out: *mut c_char) -> Res<*mut c_char> {
 /// for a /proc link to a file in a member (`/proc/self/exe` of a program started from the
 /// prefix, `/proc/self/cwd`, `/proc/self/fd/N`).
 #[no_mangle]
-pub unsafe extern "C" fn realpath(path: *const c_char, out: *mut c_char) -> *mut c_char {
+pub unsafe extern "C-unwind" fn realpath(path: *const c_char, out: *mut c_char) -> *mut c_char {
     if names_proc(path) {
         return boundary::hook(
             || {
@@ -237,20 +237,20 @@ unsafe fn readlink_core(dirfd: c_int, path: *const c_char, buf: *mut c_char, n: 
 
 /// readlink(2)
 #[no_mangle]
-pub unsafe extern "C" fn readlink(path: *const c_char, buf: *mut c_char, n: size_t) -> ssize_t {
+pub unsafe extern "C-unwind" fn readlink(path: *const c_char, buf: *mut c_char, n: size_t) -> ssize_t {
     readlink_core(libc::AT_FDCWD, path, buf, n)
 }
 
 /// readlinkat(2)
 #[no_mangle]
-pub unsafe extern "C" fn readlinkat(dirfd: c_int, path: *const c_char, buf: *mut c_char, n: size_t) -> ssize_t {
+pub unsafe extern "C-unwind" fn readlinkat(dirfd: c_int, path: *const c_char, buf: *mut c_char, n: size_t) -> ssize_t {
     readlink_core(dirfd, path, buf, n)
 }
 
 /// The fortified forms (`-D_FORTIFY_SOURCE`) call libc's readlink, realpath and getcwd
 /// internally, out of the hooks' sight: they check the buffer, then take the hooked path.
 #[no_mangle]
-pub unsafe extern "C" fn __readlink_chk(path: *const c_char, buf: *mut c_char, n: size_t, buflen: size_t) -> ssize_t {
+pub unsafe extern "C-unwind" fn __readlink_chk(path: *const c_char, buf: *mut c_char, n: size_t, buflen: size_t) -> ssize_t {
     if n > buflen {
         return raw::__readlink_chk(path, buf, n, buflen);
     }
@@ -258,7 +258,7 @@ pub unsafe extern "C" fn __readlink_chk(path: *const c_char, buf: *mut c_char, n
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn __readlinkat_chk(dirfd: c_int, path: *const c_char, buf: *mut c_char, n: size_t, buflen: size_t) -> ssize_t {
+pub unsafe extern "C-unwind" fn __readlinkat_chk(dirfd: c_int, path: *const c_char, buf: *mut c_char, n: size_t, buflen: size_t) -> ssize_t {
     if n > buflen {
         return raw::__readlinkat_chk(dirfd, path, buf, n, buflen);
     }
@@ -266,7 +266,7 @@ pub unsafe extern "C" fn __readlinkat_chk(dirfd: c_int, path: *const c_char, buf
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn __realpath_chk(path: *const c_char, out: *mut c_char, outlen: size_t) -> *mut c_char {
+pub unsafe extern "C-unwind" fn __realpath_chk(path: *const c_char, out: *mut c_char, outlen: size_t) -> *mut c_char {
     if outlen < libc::PATH_MAX as size_t {
         return raw::__realpath_chk(path, out, outlen);
     }
@@ -274,7 +274,7 @@ pub unsafe extern "C" fn __realpath_chk(path: *const c_char, out: *mut c_char, o
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn __getcwd_chk(buf: *mut c_char, size: size_t, buflen: size_t) -> *mut c_char {
+pub unsafe extern "C-unwind" fn __getcwd_chk(buf: *mut c_char, size: size_t, buflen: size_t) -> *mut c_char {
     if size > buflen {
         return raw::__getcwd_chk(buf, size, buflen);
     }
@@ -283,13 +283,13 @@ pub unsafe extern "C" fn __getcwd_chk(buf: *mut c_char, size: size_t, buflen: si
 
 /// getwd(3), obsolete: a PATH_MAX buffer.
 #[no_mangle]
-pub unsafe extern "C" fn getwd(buf: *mut c_char) -> *mut c_char {
+pub unsafe extern "C-unwind" fn getwd(buf: *mut c_char) -> *mut c_char {
     getcwd(buf, libc::PATH_MAX as size_t)
 }
 
 /// canonicalize_file_name(3)
 #[no_mangle]
-pub unsafe extern "C" fn canonicalize_file_name(path: *const c_char) -> *mut c_char {
+pub unsafe extern "C-unwind" fn canonicalize_file_name(path: *const c_char) -> *mut c_char {
     if path.is_null() {
         return raw::canonicalize_file_name(path);
     }
@@ -300,7 +300,7 @@ pub unsafe extern "C" fn canonicalize_file_name(path: *const c_char) -> *mut c_c
 macro_rules! scandirat_hooks {
     ($($name:ident),*) => {$(
         #[no_mangle]
-        pub unsafe extern "C" fn $name(dirfd: c_int, path: *const c_char, list: *mut c_void, filter: *mut c_void, cmp: *mut c_void) -> c_int {
+        pub unsafe extern "C-unwind" fn $name(dirfd: c_int, path: *const c_char, list: *mut c_void, filter: *mut c_void, cmp: *mut c_void) -> c_int {
             outside(dirfd, path, |p, translated| raw::$name(if translated { libc::AT_FDCWD } else { dirfd }, p, list, filter, cmp))
         }
     )*};
@@ -309,14 +309,14 @@ scandirat_hooks!(scandirat, scandirat64);
 
 /// inotify_add_watch(2): watches the lead's file.
 #[no_mangle]
-pub unsafe extern "C" fn inotify_add_watch(fd: c_int, path: *const c_char, mask: u32) -> c_int {
+pub unsafe extern "C-unwind" fn inotify_add_watch(fd: c_int, path: *const c_char, mask: u32) -> c_int {
     let call = |p: *const c_char| raw::inotify_add_watch(fd, p, mask);
     path_hook(libc::AT_FDCWD, path, |sp| super::on_lead(&sp, "inotify_add_watch", |a| via_abs(a, call)), call)
 }
 
 /// name_to_handle_at(2): the lead's file.
 #[no_mangle]
-pub unsafe extern "C" fn name_to_handle_at(dirfd: c_int, path: *const c_char, handle: *mut c_void, mount_id: *mut c_int, flags: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn name_to_handle_at(dirfd: c_int, path: *const c_char, handle: *mut c_void, mount_id: *mut c_int, flags: c_int) -> c_int {
     let call = |p: *const c_char| raw::name_to_handle_at(dirfd, p, handle, mount_id, flags);
     path_hook(dirfd, path, |sp| super::on_lead(&sp, "name_to_handle_at", |a| raw::name_to_handle_at(a.fd, a.path.as_ptr(), handle, mount_id, flags)), call)
 }
@@ -327,7 +327,7 @@ pub unsafe extern "C" fn name_to_handle_at(dirfd: c_int, path: *const c_char, ha
 /// mirrored (before, they reached the primary alone). Emptying it (O_TRUNC) reached the
 /// lead alone: reported.
 #[no_mangle]
-pub unsafe extern "C" fn open_by_handle_at(mount_fd: c_int, handle: *mut c_void, flags: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn open_by_handle_at(mount_fd: c_int, handle: *mut c_void, flags: c_int) -> c_int {
     let fd = raw::open_by_handle_at(mount_fd, handle, flags);
     if fd >= 0 && crate::set::is_active() {
         let saved = Errno::last();
@@ -345,7 +345,7 @@ pub unsafe extern "C" fn open_by_handle_at(mount_fd: c_int, handle: *mut c_void,
 
 /// fanotify_mark(2): marks the lead's file (a NULL path means the directory fd itself).
 #[no_mangle]
-pub unsafe extern "C" fn fanotify_mark(fd: c_int, flags: libc::c_uint, mask: u64, dirfd: c_int, path: *const c_char) -> c_int {
+pub unsafe extern "C-unwind" fn fanotify_mark(fd: c_int, flags: libc::c_uint, mask: u64, dirfd: c_int, path: *const c_char) -> c_int {
     let call = |p: *const c_char| raw::fanotify_mark(fd, flags, mask, dirfd, p);
     if path.is_null() {
         return call(path);
@@ -381,7 +381,7 @@ macro_rules! refused_under_prefix {
     ($( $(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) on $paths:expr; )*) => {$(
         $(#[$doc])*
         #[no_mangle]
-        pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
+        pub unsafe extern "C-unwind" fn $name($($arg: $ty),*) -> c_int {
             if refuses(stringify!($name), &$paths) {
                 Errno(libc::ENOSYS).set();
                 return -1;
@@ -424,7 +424,7 @@ refused_under_prefix! {
 /// per-thread working directories fall back to one when the call fails. A single-threaded
 /// process's unshare is the kernel's: no other thread shares the shim with it.
 #[no_mangle]
-pub unsafe extern "C" fn unshare(flags: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn unshare(flags: c_int) -> c_int {
     if flags & (libc::CLONE_FS | libc::CLONE_NEWNS | libc::CLONE_NEWUSER | libc::CLONE_FILES) != 0 {
         if let Some(refused) = super::refused_in_threads("unshare of the working directory or the fd table") {
             return refused;

@@ -21,7 +21,7 @@ thread_local! {
 
 /// The path to hand the loader: the lead member's file for a path under the prefix (with a
 /// slash: a bare name is searched for by the loader, never under the prefix), else `path`.
-extern "C" fn loader_path(path: *const c_char) -> *const c_char {
+extern "C-unwind" fn loader_path(path: *const c_char) -> *const c_char {
     // Each checked on its own: another thread may be between the two stores.
     for (real, name) in [(&REAL_DLOPEN, b"dlopen\0".as_slice()), (&REAL_DLMOPEN, b"dlmopen\0")] {
         if real.load(Ordering::Acquire) == 0 {
@@ -45,7 +45,7 @@ extern "C" fn loader_path(path: *const c_char) -> *const c_char {
 /// dlopen(3)
 #[no_mangle]
 #[unsafe(naked)]
-pub unsafe extern "C" fn dlopen() {
+pub unsafe extern "C-unwind" fn dlopen() {
     #[cfg(target_arch = "x86_64")]
     core::arch::naked_asm!(
         "push rsi",
@@ -78,7 +78,7 @@ pub unsafe extern "C" fn dlopen() {
 /// dlmopen(3)
 #[no_mangle]
 #[unsafe(naked)]
-pub unsafe extern "C" fn dlmopen() {
+pub unsafe extern "C-unwind" fn dlmopen() {
     #[cfg(target_arch = "x86_64")]
     core::arch::naked_asm!(
         "push rdi",
@@ -125,7 +125,7 @@ fn lead_path(path: *const c_char) -> Option<std::ffi::CString> {
 /// installed under the prefix (its catalogs in /shadow/usr/share/locale, or bash's
 /// TEXTDOMAINDIR there) printed its messages untranslated.
 #[no_mangle]
-pub unsafe extern "C" fn bindtextdomain(domain: *const c_char, dir: *const c_char) -> *mut c_char {
+pub unsafe extern "C-unwind" fn bindtextdomain(domain: *const c_char, dir: *const c_char) -> *mut c_char {
     let lead = if dir.is_null() { None } else { lead_path(dir) };
     crate::real::raw::bindtextdomain(domain, lead.as_ref().map_or(dir, |p| p.as_ptr()))
 }
@@ -133,7 +133,7 @@ pub unsafe extern "C" fn bindtextdomain(domain: *const c_char, dir: *const c_cha
 /// catopen(3) of a catalog named by a path (one without a slash is looked for in NLSPATH,
 /// by glibc).
 #[no_mangle]
-pub unsafe extern "C" fn catopen(name: *const c_char, flag: libc::c_int) -> *mut libc::c_void {
+pub unsafe extern "C-unwind" fn catopen(name: *const c_char, flag: libc::c_int) -> *mut libc::c_void {
     let lead = if super::cstr(name).contains(&b'/') { lead_path(name) } else { None };
     crate::real::raw::catopen(lead.as_ref().map_or(name, |p| p.as_ptr()), flag)
 }

@@ -682,7 +682,7 @@ pub fn let_go_posix(sfd: c_int) {
 
 /// flock(2): as fcntl's locks.
 #[no_mangle]
-pub unsafe extern "C" fn flock(fd: c_int, op: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn flock(fd: c_int, op: c_int) -> c_int {
     if !fdtable::is_shadowed(fd) {
         return raw::flock(fd, op);
     }
@@ -725,13 +725,13 @@ unsafe fn lockf_with(fd: c_int, cmd: c_int, len: off64_t, real: unsafe fn(c_int,
 
 /// lockf(3)
 #[no_mangle]
-pub unsafe extern "C" fn lockf(fd: c_int, cmd: c_int, len: libc::off_t) -> c_int {
+pub unsafe extern "C-unwind" fn lockf(fd: c_int, cmd: c_int, len: libc::off_t) -> c_int {
     lockf_with(fd, cmd, len, |f, c, l| raw::lockf(f, c, l))
 }
 
 /// lockf64(3)
 #[no_mangle]
-pub unsafe extern "C" fn lockf64(fd: c_int, cmd: c_int, len: off64_t) -> c_int {
+pub unsafe extern "C-unwind" fn lockf64(fd: c_int, cmd: c_int, len: off64_t) -> c_int {
     lockf_with(fd, cmd, len, |f, c, l| raw::lockf64(f, c, l))
 }
 

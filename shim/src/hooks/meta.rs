@@ -79,7 +79,7 @@ macro_rules! xattr_change_hooks {
     ($( $(#[$doc:meta])* fn $name:ident(path, name $(, $arg:ident: $ty:ty)*) follows $follows:expr, refused $refused:expr; )*) => {$(
         $(#[$doc])*
         #[no_mangle]
-        pub unsafe extern "C" fn $name(path: *const c_char, name: *const c_char $(, $arg: $ty)*) -> c_int {
+        pub unsafe extern "C-unwind" fn $name(path: *const c_char, name: *const c_char $(, $arg: $ty)*) -> c_int {
             let call = |p: *const c_char| raw::$name(p, name $(, $arg)*);
             if $follows {
                 if let Some(r) = stamp_by_link(path, name, $refused) {
@@ -115,7 +115,7 @@ xattr_change_hooks! {
 macro_rules! xattr_get_hooks {
     ($($name:ident follows $follows:expr),*) => {$(
         #[no_mangle]
-        pub unsafe extern "C" fn $name(path: *const c_char, name: *const c_char, v: *mut c_void, n: size_t) -> ssize_t {
+        pub unsafe extern "C-unwind" fn $name(path: *const c_char, name: *const c_char, v: *mut c_void, n: size_t) -> ssize_t {
             let call = |p: *const c_char| raw::$name(p, name, v, n);
             if $follows {
                 if let Some(r) = stamp_by_link(path, name, libc::ENODATA) {
@@ -138,7 +138,7 @@ xattr_get_hooks!(getxattr follows true, lgetxattr follows false);
 macro_rules! xattr_list_hooks {
     ($($name:ident follows $follows:expr),*) => {$(
         #[no_mangle]
-        pub unsafe extern "C" fn $name(path: *const c_char, list: *mut c_char, n: size_t) -> ssize_t {
+        pub unsafe extern "C-unwind" fn $name(path: *const c_char, list: *mut c_char, n: size_t) -> ssize_t {
             let call = |p: *const c_char| raw::$name(p, list, n);
             if $follows && root_by_link(path) {
                 return boundary::hook(|| hand_over_list(&list_of(|buf, size| raw::$name(path, buf, size))?, list, n), || call(path));
@@ -310,7 +310,7 @@ macro_rules! fd_meta_hooks {
     ($( $(#[$doc:meta])* fn $name:ident(fd: c_int $(, $arg:ident: $ty:ty)*) by_path $path_fn:ident $(($($parg:expr),*))?; )*) => {$(
         $(#[$doc])*
         #[no_mangle]
-        pub unsafe extern "C" fn $name(fd: c_int $(, $arg: $ty)*) -> c_int {
+        pub unsafe extern "C-unwind" fn $name(fd: c_int $(, $arg: $ty)*) -> c_int {
             if let Some(r) = fdtable::straight(fd, true, || raw::$name(fd $(, $arg)*)) {
                 return r;
             }
@@ -343,7 +343,7 @@ macro_rules! fd_xattr_hooks {
     (@straight reads, $fd:ident, $call:expr) => { (!fdtable::is_shadowed($fd) && !fdtable::is_node($fd)).then($call) };
     ($( fn $name:ident($fd:ident, $xname:ident $(, $arg:ident: $ty:ty)*) -> $ret:ty, refused $refused:expr, $kind:ident => $body:expr; )*) => {$(
         #[no_mangle]
-        pub unsafe extern "C" fn $name($fd: c_int, $xname: *const c_char $(, $arg: $ty)*) -> $ret {
+        pub unsafe extern "C-unwind" fn $name($fd: c_int, $xname: *const c_char $(, $arg: $ty)*) -> $ret {
             if let Some(r) = fd_xattr_hooks!(@straight $kind, $fd, || raw::$name($fd, $xname $(, $arg)*)) {
                 return r;
             }
@@ -369,7 +369,7 @@ fd_xattr_hooks! {
 
 /// flistxattr(2): the fd's own list, without the member stamp on the prefix root.
 #[no_mangle]
-pub unsafe extern "C" fn flistxattr(fd: c_int, list: *mut c_char, n: size_t) -> ssize_t {
+pub unsafe extern "C-unwind" fn flistxattr(fd: c_int, list: *mut c_char, n: size_t) -> ssize_t {
     if !fdtable::is_shadowed(fd) {
         return raw::flistxattr(fd, list, n);
     }
@@ -538,7 +538,7 @@ macro_rules! path_times_hooks {
     ($( $(#[$doc:meta])* fn $name:ident(path: *const c_char, $targ:ident: $tty:ty) follows $follows:expr; )*) => {$(
         $(#[$doc])*
         #[no_mangle]
-        pub unsafe extern "C" fn $name(path: *const c_char, $targ: $tty) -> c_int {
+        pub unsafe extern "C-unwind" fn $name(path: *const c_char, $targ: $tty) -> c_int {
             let call = |path: *const c_char| raw::$name(path, $targ);
             if $follows {
                 if let Some(r) = times_through_fd_link(path, call) {
@@ -561,7 +561,7 @@ path_times_hooks! {
 
 /// utimensat(2); a NULL path means the fd itself (how futimens is built).
 #[no_mangle]
-pub unsafe extern "C" fn utimensat(dirfd: c_int, path: *const c_char, times: *const libc::timespec, flags: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn utimensat(dirfd: c_int, path: *const c_char, times: *const libc::timespec, flags: c_int) -> c_int {
     let call = |path: *const c_char| raw::utimensat(dirfd, path, times, flags);
     let on_fd_itself = path.is_null() || (flags & libc::AT_EMPTY_PATH != 0 && crate::mem::path(path).is_some_and(|p| p.is_empty()));
     if on_fd_itself {
@@ -581,7 +581,7 @@ pub unsafe extern "C" fn utimensat(dirfd: c_int, path: *const c_char, times: *co
 
 /// futimesat(2), obsolete but exported.
 #[no_mangle]
-pub unsafe extern "C" fn futimesat(dirfd: c_int, path: *const c_char, times: *const libc::timeval) -> c_int {
+pub unsafe extern "C-unwind" fn futimesat(dirfd: c_int, path: *const c_char, times: *const libc::timeval) -> c_int {
     let call = |path: *const c_char| raw::futimesat(dirfd, path, times);
     if path.is_null() {
         if let Some(r) = fdtable::straight(dirfd, true, || call(path)) {
@@ -598,7 +598,7 @@ pub unsafe extern "C" fn futimesat(dirfd: c_int, path: *const c_char, times: *co
 
 /// futimens(3)
 #[no_mangle]
-pub unsafe extern "C" fn futimens(fd: c_int, times: *const libc::timespec) -> c_int {
+pub unsafe extern "C-unwind" fn futimens(fd: c_int, times: *const libc::timespec) -> c_int {
     if let Some(r) = fdtable::straight(fd, true, || raw::futimens(fd, times)) {
         return r;
     }
@@ -608,7 +608,7 @@ pub unsafe extern "C" fn futimens(fd: c_int, times: *const libc::timespec) -> c_
 
 /// futimes(3)
 #[no_mangle]
-pub unsafe extern "C" fn futimes(fd: c_int, times: *const libc::timeval) -> c_int {
+pub unsafe extern "C-unwind" fn futimes(fd: c_int, times: *const libc::timeval) -> c_int {
     if let Some(r) = fdtable::straight(fd, true, || raw::futimes(fd, times)) {
         return r;
     }
@@ -618,7 +618,7 @@ pub unsafe extern "C" fn futimes(fd: c_int, times: *const libc::timeval) -> c_in
 
 /// fchownat(2); AT_EMPTY_PATH with an empty path means the fd itself.
 #[no_mangle]
-pub unsafe extern "C" fn fchownat(dirfd: c_int, path: *const c_char, uid: uid_t, gid: gid_t, flags: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn fchownat(dirfd: c_int, path: *const c_char, uid: uid_t, gid: gid_t, flags: c_int) -> c_int {
     let call = |path: *const c_char| raw::fchownat(dirfd, path, uid, gid, flags);
     if flags & libc::AT_EMPTY_PATH != 0 && crate::mem::path(path).is_some_and(|p| p.is_empty()) {
         if let Some(r) = fdtable::straight(dirfd, true, || call(path)) {
@@ -717,7 +717,7 @@ macro_rules! lead_hooks {
     ($( fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = at($dirfd:expr, $path:ident) => |$a:ident| $on:expr $(, shows $buf:ident)?; )*) => {$(
         /// Read-side call answered by the lead member.
         #[no_mangle]
-        pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
+        pub unsafe extern "C-unwind" fn $name($($arg: $ty),*) -> $ret {
             let call = |$path: *const c_char| raw::$name($($arg),*);
             let r = path_hook($dirfd, $path, |sp| super::on_lead(&sp, stringify!($name), |$a: &At| $on), call);
             $( let r = crate::identity::show(r, $buf); )?
@@ -732,7 +732,7 @@ macro_rules! fd_stat_hooks {
     ($( fn $name:ident($($arg:ident: $ty:ty),*) -> c_int, of $fd:ident, shows $buf:ident; )*) => {$(
         /// The fd's file as `identity` shows it.
         #[no_mangle]
-        pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
+        pub unsafe extern "C-unwind" fn $name($($arg: $ty),*) -> c_int {
             if fdtable::is_shadowed($fd) {
                 crate::members::take_up_change();
             }
@@ -777,7 +777,7 @@ lead_hooks! {
 
 /// pathconf(3): -1 with errno untouched means "no limit", not a failure.
 #[no_mangle]
-pub unsafe extern "C" fn pathconf(path: *const c_char, name: c_int) -> libc::c_long {
+pub unsafe extern "C-unwind" fn pathconf(path: *const c_char, name: c_int) -> libc::c_long {
     let call = |p: *const c_char| raw::pathconf(p, name);
     path_hook(
         libc::AT_FDCWD,

@@ -9,7 +9,7 @@ macro_rules! aliases {
     ($( $alias:ident => $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty; )*) => {$(
         #[doc = concat!("`", stringify!($name), "` under glibc's name `", stringify!($alias), "`.")]
         #[no_mangle]
-        pub unsafe extern "C" fn $alias($($arg: $ty),*) -> $ret {
+        pub unsafe extern "C-unwind" fn $alias($($arg: $ty),*) -> $ret {
             $name($($arg),*)
         }
     )*};

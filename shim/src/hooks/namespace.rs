@@ -164,7 +164,7 @@ macro_rules! mirror_hooks {
     ($( $(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $apply:ident at($dirfd:expr, $path:ident) $(or $link:ident if $follows:expr)? => |$a:ident| $on:expr; )*) => {$(
         $(#[$doc])*
         #[no_mangle]
-        pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
+        pub unsafe extern "C-unwind" fn $name($($arg: $ty),*) -> $ret {
             let call = |$path: *const c_char| raw::$name($($arg),*);
             $(if $follows {
                 let on_link = |p: *const c_char| {
@@ -212,19 +212,19 @@ unsafe fn names_set_root(sp: &Spath, path: *const c_char) -> bool {
 
 /// unlink(2)
 #[no_mangle]
-pub unsafe extern "C" fn unlink(path: *const c_char) -> c_int {
+pub unsafe extern "C-unwind" fn unlink(path: *const c_char) -> c_int {
     removal("unlink", libc::AT_FDCWD, path, 0, |p| raw::unlink(p))
 }
 
 /// rmdir(2)
 #[no_mangle]
-pub unsafe extern "C" fn rmdir(path: *const c_char) -> c_int {
+pub unsafe extern "C-unwind" fn rmdir(path: *const c_char) -> c_int {
     removal("rmdir", libc::AT_FDCWD, path, libc::AT_REMOVEDIR, |p| raw::rmdir(p))
 }
 
 /// unlinkat(2)
 #[no_mangle]
-pub unsafe extern "C" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
     removal("unlinkat", dirfd, path, flags, |p| raw::unlinkat(dirfd, p, flags))
 }
 
@@ -242,12 +242,12 @@ unsafe fn removal(what: &str, dirfd: c_int, path: *const c_char, flags: c_int, c
 
 /// __xmknod and __xmknodat: what programs built against glibc before 2.33 call for mknod.
 #[no_mangle]
-pub unsafe extern "C" fn __xmknod(ver: c_int, path: *const c_char, mode: mode_t, dev: *mut libc::dev_t) -> c_int {
+pub unsafe extern "C-unwind" fn __xmknod(ver: c_int, path: *const c_char, mode: mode_t, dev: *mut libc::dev_t) -> c_int {
     __xmknodat(ver, libc::AT_FDCWD, path, mode, dev)
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn __xmknodat(ver: c_int, dirfd: c_int, path: *const c_char, mode: mode_t, dev: *mut libc::dev_t) -> c_int {
+pub unsafe extern "C-unwind" fn __xmknodat(ver: c_int, dirfd: c_int, path: *const c_char, mode: mode_t, dev: *mut libc::dev_t) -> c_int {
     let call = |p: *const c_char| raw::__xmknodat(ver, dirfd, p, mode, dev);
     if !crate::mem::readable(dev.cast(), std::mem::size_of::<libc::dev_t>()) {
         return call(path);
@@ -257,7 +257,7 @@ pub unsafe extern "C" fn __xmknodat(ver: c_int, dirfd: c_int, path: *const c_cha
 
 /// remove(3): glibc's calls unlink and rmdir internally, out of the hooks' sight.
 #[no_mangle]
-pub unsafe extern "C" fn remove(path: *const c_char) -> c_int {
+pub unsafe extern "C-unwind" fn remove(path: *const c_char) -> c_int {
     path_hook(
         libc::AT_FDCWD,
         path,
@@ -359,14 +359,14 @@ impl NotingRename {
 
 /// rename(2)
 #[no_mangle]
-pub unsafe extern "C" fn rename(a: *const c_char, b: *const c_char) -> c_int {
+pub unsafe extern "C-unwind" fn rename(a: *const c_char, b: *const c_char) -> c_int {
     let noting = NotingRename::new();
     two_paths(("rename", Moves::Source), libc::AT_FDCWD, a, libc::AT_FDCWD, b, |da, a, db, b, f| noting.rename(da, a, db, b, f), |a, b| raw::rename(a, b))
 }
 
 /// renameat(2)
 #[no_mangle]
-pub unsafe extern "C" fn renameat(da: c_int, a: *const c_char, db: c_int, b: *const c_char) -> c_int {
+pub unsafe extern "C-unwind" fn renameat(da: c_int, a: *const c_char, db: c_int, b: *const c_char) -> c_int {
     let noting = NotingRename::new();
     two_paths(("renameat", Moves::Source), da, a, db, b, |da, a, db, b, f| noting.rename(da, a, db, b, f), |a, b| raw::renameat(da, a, db, b))
 }
@@ -376,7 +376,7 @@ pub unsafe extern "C" fn renameat(da: c_int, a: *const c_char, db: c_int, b: *co
 /// with EINVAL; the lead has just done it without replacing, and the follower holds what the
 /// lead holds, so a plain rename there does the same.
 #[no_mangle]
-pub unsafe extern "C" fn renameat2(da: c_int, a: *const c_char, db: c_int, b: *const c_char, flags: c_uint) -> c_int {
+pub unsafe extern "C-unwind" fn renameat2(da: c_int, a: *const c_char, db: c_int, b: *const c_char, flags: c_uint) -> c_int {
     let noting = NotingRename::new();
     let at_form = |da, a, db, b, on_follower: bool| {
         if flags == 0 {
@@ -405,13 +405,13 @@ pub unsafe extern "C" fn renameat2(da: c_int, a: *const c_char, db: c_int, b: *c
 
 /// link(2)
 #[no_mangle]
-pub unsafe extern "C" fn link(a: *const c_char, b: *const c_char) -> c_int {
+pub unsafe extern "C-unwind" fn link(a: *const c_char, b: *const c_char) -> c_int {
     two_paths(("link", Moves::Nothing), libc::AT_FDCWD, a, libc::AT_FDCWD, b, |da, a, db, b, _| raw::linkat(da, a, db, b, 0), |a, b| raw::link(a, b))
 }
 
 /// linkat(2), including giving an O_TMPFILE file its name.
 #[no_mangle]
-pub unsafe extern "C" fn linkat(da: c_int, a: *const c_char, db: c_int, b: *const c_char, flags: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn linkat(da: c_int, a: *const c_char, db: c_int, b: *const c_char, flags: c_int) -> c_int {
     let plain = |a: *const c_char, b: *const c_char| raw::linkat(da, a, db, b, flags);
     let source_fd = if !a.is_null() && crate::mem::path(a).is_some_and(|s| s.is_empty()) && flags & libc::AT_EMPTY_PATH != 0 {
         Some(da).filter(|&fd| fdtable::is_shadowed(fd) || fdtable::is_node(fd))
@@ -500,7 +500,7 @@ macro_rules! mkstemp_hooks {
     ($( fn $name:ident($($arg:ident: $ty:ty),*) => ($suffix:expr, $flags:expr); )*) => {$(
         /// mkstemp(3) family
         #[no_mangle]
-        pub unsafe extern "C" fn $name(template: *mut c_char $(, $arg: $ty)*) -> c_int {
+        pub unsafe extern "C-unwind" fn $name(template: *mut c_char $(, $arg: $ty)*) -> c_int {
             boundary::cancellation_point();
             let call = |_: *const c_char| raw::$name(template $(, $arg)*);
             path_hook(libc::AT_FDCWD, template, |_| make_temp(template, $suffix, |sp| {
@@ -524,7 +524,7 @@ mkstemp_hooks! {
 
 /// mkdtemp(3)
 #[no_mangle]
-pub unsafe extern "C" fn mkdtemp(template: *mut c_char) -> *mut c_char {
+pub unsafe extern "C-unwind" fn mkdtemp(template: *mut c_char) -> *mut c_char {
     let call = |_: *const c_char| raw::mkdtemp(template);
     path_hook(
         libc::AT_FDCWD,

@@ -586,7 +586,7 @@ fn relocate_internal(fd: c_int) -> Res<()> {
 macro_rules! open_hooks {
     ($( fn $name:ident($($arg:ident: $ty:ty),*) => at($dirfd:expr, $path:ident, $flags:expr, $mode:expr); )*) => {$(
         #[no_mangle]
-        pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
+        pub unsafe extern "C-unwind" fn $name($($arg: $ty),*) -> c_int {
             boundary::cancellation_point();
             let asked = $path;
             let call = |$path: *const c_char| {
@@ -630,7 +630,7 @@ open_hooks! {
 
 /// close(2)
 #[no_mangle]
-pub unsafe extern "C" fn close(fd: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn close(fd: c_int) -> c_int {
     if !fdtable::is_shadowed(fd) && !fdtable::is_internal(fd) {
         if fdtable::is_node(fd) {
             fdtable::set_node(fd, false);
@@ -644,7 +644,7 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
 
 /// close_range(2): the shim's own fds inside the range stay open.
 #[no_mangle]
-pub unsafe extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
     // A table of the thread's own, whose closes the other threads do not see (see unshare).
     if flags & libc::CLOSE_RANGE_UNSHARE as c_int != 0 {
         if let Some(refused) = super::refused_in_threads("close_range with CLOSE_RANGE_UNSHARE") {
@@ -679,7 +679,7 @@ pub unsafe extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) 
 
 /// closefrom(3): glibc's closes with internal calls; this one closes through the hook above.
 #[no_mangle]
-pub unsafe extern "C" fn closefrom(low: c_int) {
+pub unsafe extern "C-unwind" fn closefrom(low: c_int) {
     if close_range(low.max(0) as c_uint, c_uint::MAX, 0) == 0 {
         return;
     }
@@ -698,7 +698,7 @@ fn not_the_programs() -> c_int {
 
 /// dup(2)
 #[no_mangle]
-pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn dup(fd: c_int) -> c_int {
     if !fdtable::is_shadowed(fd) {
         if fdtable::is_internal(fd) {
             return not_the_programs();
@@ -715,7 +715,7 @@ pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
 
 /// dup2(2)
 #[no_mangle]
-pub unsafe extern "C" fn dup2(fd: c_int, newfd: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn dup2(fd: c_int, newfd: c_int) -> c_int {
     if fdtable::is_internal(fd) {
         return not_the_programs();
     }
@@ -729,7 +729,7 @@ pub unsafe extern "C" fn dup2(fd: c_int, newfd: c_int) -> c_int {
 
 /// dup3(2)
 #[no_mangle]
-pub unsafe extern "C" fn dup3(fd: c_int, newfd: c_int, flags: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn dup3(fd: c_int, newfd: c_int, flags: c_int) -> c_int {
     if fdtable::is_internal(fd) {
         return not_the_programs();
     }
@@ -761,7 +761,7 @@ macro_rules! fcntl_hooks {
     ($($name:ident),*) => {$(
         /// fcntl(2): F_DUPFD* add a link; F_SETFL tracks O_APPEND; locks are lock.rs's.
         #[no_mangle]
-        pub unsafe extern "C" fn $name(fd: c_int, cmd: c_int, arg: c_long) -> c_int {
+        pub unsafe extern "C-unwind" fn $name(fd: c_int, cmd: c_int, arg: c_long) -> c_int {
             if cmd == libc::F_SETFL {
                 if let Some(r) = fdtable::straight(fd, false, || raw::$name(fd, cmd, arg)) {
                     return r;

@@ -22,7 +22,7 @@ extern "C" {
 /// it holds are ended here (dash, for one, always leaves by `_exit`), as `_exit` itself must
 /// be: async-signal-safe, no allocation, no waiting, no panic escaping.
 #[no_mangle]
-pub unsafe extern "C" fn _exit(status: c_int) -> ! {
+pub unsafe extern "C-unwind" fn _exit(status: c_int) -> ! {
     end_without_handlers();
     crate::real::exit_group(status)
 }
@@ -30,7 +30,7 @@ pub unsafe extern "C" fn _exit(status: c_int) -> ! {
 /// What `_exit` does before the process ends; also after `quick_exit`'s handlers, which
 /// glibc ends with an internal `_exit` no hook sees (before, a program that left by
 /// `quick_exit` left its intents open: a false crash report, recover due).
-pub(crate) extern "C" fn end_without_handlers() {
+pub(crate) extern "C-unwind" fn end_without_handlers() {
     // Intents of files whose queued writes did not reach the follower stay open: recover
     // brings them level.
     let _no_cancel = boundary::NoCancel::hold();
@@ -69,7 +69,7 @@ pub(crate) extern "C" fn end_without_handlers() {
 pub const EXIT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
 
 extern "C" {
-    fn at_quick_exit(f: extern "C" fn()) -> c_int;
+    fn at_quick_exit(f: extern "C-unwind" fn()) -> c_int;
 }
 
 /// Registered at the start, before the program's own: handlers run in the reverse order,
@@ -79,7 +79,7 @@ pub fn end_at_quick_exit() {
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn _Exit(status: c_int) -> ! {
+pub unsafe extern "C-unwind" fn _Exit(status: c_int) -> ! {
     _exit(status)
 }
 
@@ -87,7 +87,7 @@ pub unsafe extern "C" fn _Exit(status: c_int) -> ! {
 /// start and hold cancellation off inside, in a single-threaded process too (a thread
 /// cancelling itself): see `boundary::NoCancel`.
 #[no_mangle]
-pub unsafe extern "C" fn pthread_cancel(thread: libc::pthread_t) -> c_int {
+pub unsafe extern "C-unwind" fn pthread_cancel(thread: libc::pthread_t) -> c_int {
     boundary::note_cancel();
     raw::pthread_cancel(thread)
 }
@@ -99,7 +99,7 @@ pub unsafe extern "C" fn pthread_cancel(thread: libc::pthread_t) -> c_int {
 /// had pointed them at /dev/null: writes to /dev/null were repeated on the log's follower,
 /// and at exit the follower took /dev/null's times (tmux's server; sshd, qemu-nbd).
 #[no_mangle]
-pub unsafe extern "C" fn daemon(nochdir: c_int, noclose: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn daemon(nochdir: c_int, noclose: c_int) -> c_int {
     match raw::fork() {
         -1 => return -1,
         0 => {}
@@ -129,13 +129,13 @@ pub unsafe extern "C" fn daemon(nochdir: c_int, noclose: c_int) -> c_int {
 /// _Fork(3): a fork that runs no atfork handler; the shim's own still run (a child the
 /// shim did not see would share its parent's registry slot and write through unordered fds).
 #[no_mangle]
-pub unsafe extern "C" fn _Fork() -> pid_t {
+pub unsafe extern "C-unwind" fn _Fork() -> pid_t {
     boundary::fork_without_atfork(|| raw::_Fork())
 }
 
 /// vfork(2) as fork(2).
 #[no_mangle]
-pub unsafe extern "C" fn vfork() -> pid_t {
+pub unsafe extern "C-unwind" fn vfork() -> pid_t {
     raw::fork()
 }
 
@@ -150,26 +150,26 @@ fn limit_set(r: c_int, resource: c_int) -> c_int {
 
 /// setrlimit(2)
 #[no_mangle]
-pub unsafe extern "C" fn setrlimit(resource: c_int, limit: *const libc::rlimit) -> c_int {
+pub unsafe extern "C-unwind" fn setrlimit(resource: c_int, limit: *const libc::rlimit) -> c_int {
     limit_set(raw::setrlimit(resource, limit), resource)
 }
 
 /// setrlimit64(2)
 #[no_mangle]
-pub unsafe extern "C" fn setrlimit64(resource: c_int, limit: *const libc::rlimit64) -> c_int {
+pub unsafe extern "C-unwind" fn setrlimit64(resource: c_int, limit: *const libc::rlimit64) -> c_int {
     limit_set(raw::setrlimit64(resource, limit), resource)
 }
 
 /// prlimit(2), of this process or another (then nothing changed here, and nothing is lost
 /// by looking again).
 #[no_mangle]
-pub unsafe extern "C" fn prlimit(pid: pid_t, resource: c_int, new: *const libc::rlimit, old: *mut libc::rlimit) -> c_int {
+pub unsafe extern "C-unwind" fn prlimit(pid: pid_t, resource: c_int, new: *const libc::rlimit, old: *mut libc::rlimit) -> c_int {
     limit_set(raw::prlimit(pid, resource, new, old), resource)
 }
 
 /// prlimit64(2)
 #[no_mangle]
-pub unsafe extern "C" fn prlimit64(pid: pid_t, resource: c_int, new: *const libc::rlimit64, old: *mut libc::rlimit64) -> c_int {
+pub unsafe extern "C-unwind" fn prlimit64(pid: pid_t, resource: c_int, new: *const libc::rlimit64, old: *mut libc::rlimit64) -> c_int {
     limit_set(raw::prlimit64(pid, resource, new, old), resource)
 }
 
@@ -648,37 +648,37 @@ fn search_shadowed_path(file: &CStr) -> Option<(Vec<u8>, CString, bool)> {
 
 /// execve(2)
 #[no_mangle]
-pub unsafe extern "C" fn execve(path: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
+pub unsafe extern "C-unwind" fn execve(path: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
     exec_with(path, argv, envp, Find::Path, Starting::Image, |p, a, e| raw::execve(p, a, e))
 }
 
 /// execv(3)
 #[no_mangle]
-pub unsafe extern "C" fn execv(path: *const c_char, argv: *const *const c_char) -> c_int {
+pub unsafe extern "C-unwind" fn execv(path: *const c_char, argv: *const *const c_char) -> c_int {
     exec_with(path, argv, environ, Find::Path, Starting::Image, |p, a, e| raw::execve(p, a, e))
 }
 
 /// execvpe(3)
 #[no_mangle]
-pub unsafe extern "C" fn execvpe(file: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
+pub unsafe extern "C-unwind" fn execvpe(file: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
     exec_with(file, argv, envp, Find::Search, Starting::Image, |p, a, e| raw::execvpe(p, a, e))
 }
 
 /// execvp(3)
 #[no_mangle]
-pub unsafe extern "C" fn execvp(file: *const c_char, argv: *const *const c_char) -> c_int {
+pub unsafe extern "C-unwind" fn execvp(file: *const c_char, argv: *const *const c_char) -> c_int {
     exec_with(file, argv, environ, Find::Search, Starting::Image, |p, a, e| raw::execvpe(p, a, e))
 }
 
 /// fexecve(3)
 #[no_mangle]
-pub unsafe extern "C" fn fexecve(fd: c_int, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
+pub unsafe extern "C-unwind" fn fexecve(fd: c_int, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
     exec_with(std::ptr::null(), argv, envp, Find::Path, Starting::Image, |_, a, e| raw::fexecve(fd, a, e))
 }
 
 /// execveat(2): an empty path with AT_EMPTY_PATH is fexecve.
 #[no_mangle]
-pub unsafe extern "C" fn execveat(dirfd: c_int, path: *const c_char, argv: *const *const c_char, envp: *const *const c_char, flags: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn execveat(dirfd: c_int, path: *const c_char, argv: *const *const c_char, envp: *const *const c_char, flags: c_int) -> c_int {
     let on_fd = flags & libc::AT_EMPTY_PATH != 0 && crate::mem::path(path).is_some_and(|p| p.is_empty());
     if on_fd {
         return exec_with(std::ptr::null(), argv, envp, Find::Path, Starting::Image, |_, a, e| raw::execveat(dirfd, path, a, e, flags));
@@ -705,7 +705,7 @@ static SPAWN_OPENS: Lazy<Mutex<Vec<SpawnOpen>>> = Lazy::new(|| Mutex::new(Vec::n
 
 /// posix_spawn_file_actions_addopen(3)
 #[no_mangle]
-pub unsafe extern "C" fn posix_spawn_file_actions_addopen(fa: *mut libc::posix_spawn_file_actions_t, fd: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
+pub unsafe extern "C-unwind" fn posix_spawn_file_actions_addopen(fa: *mut libc::posix_spawn_file_actions_t, fd: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
     let call = |p: *const c_char| raw::posix_spawn_file_actions_addopen(fa, fd, p, flags, mode);
     if !set::is_active() {
         return call(path);
@@ -729,7 +729,7 @@ pub unsafe extern "C" fn posix_spawn_file_actions_addopen(fa: *mut libc::posix_s
 
 /// posix_spawn_file_actions_addchdir_np(3): the child's chdir happens with internal calls.
 #[no_mangle]
-pub unsafe extern "C" fn posix_spawn_file_actions_addchdir_np(fa: *mut libc::posix_spawn_file_actions_t, path: *const c_char) -> c_int {
+pub unsafe extern "C-unwind" fn posix_spawn_file_actions_addchdir_np(fa: *mut libc::posix_spawn_file_actions_t, path: *const c_char) -> c_int {
     let call = |p: *const c_char| raw::posix_spawn_file_actions_addchdir_np(fa, p);
     if !set::is_active() {
         return call(path);
@@ -757,14 +757,14 @@ fn forget_spawn_opens(fa: *const libc::posix_spawn_file_actions_t) {
 
 /// posix_spawn_file_actions_init(3)
 #[no_mangle]
-pub unsafe extern "C" fn posix_spawn_file_actions_init(fa: *mut libc::posix_spawn_file_actions_t) -> c_int {
+pub unsafe extern "C-unwind" fn posix_spawn_file_actions_init(fa: *mut libc::posix_spawn_file_actions_t) -> c_int {
     forget_spawn_opens(fa);
     raw::posix_spawn_file_actions_init(fa)
 }
 
 /// posix_spawn_file_actions_destroy(3)
 #[no_mangle]
-pub unsafe extern "C" fn posix_spawn_file_actions_destroy(fa: *mut libc::posix_spawn_file_actions_t) -> c_int {
+pub unsafe extern "C-unwind" fn posix_spawn_file_actions_destroy(fa: *mut libc::posix_spawn_file_actions_t) -> c_int {
     forget_spawn_opens(fa);
     raw::posix_spawn_file_actions_destroy(fa)
 }
@@ -812,7 +812,7 @@ macro_rules! spawn_hooks {
     ($($name:ident finds $how:expr),*) => {$(
         /// posix_spawn(3) / posix_spawnp(3); returns an error number.
         #[no_mangle]
-        pub unsafe extern "C" fn $name(pid: *mut pid_t, path: *const c_char, fa: *const libc::posix_spawn_file_actions_t, attr: *const libc::posix_spawnattr_t, argv: *const *mut c_char, envp: *const *mut c_char) -> c_int {
+        pub unsafe extern "C-unwind" fn $name(pid: *mut pid_t, path: *const c_char, fa: *const libc::posix_spawn_file_actions_t, attr: *const libc::posix_spawnattr_t, argv: *const *mut c_char, envp: *const *mut c_char) -> c_int {
             let call = |p: *const c_char, a: *const *const c_char, e: *const *const c_char| raw::$name(pid, p, fa, attr, a as *const *mut c_char, e as *const *mut c_char);
             if !set::is_active() {
                 return call(path, argv as _, envp as _);
@@ -840,7 +840,7 @@ fn mark_inherited_shared(with_cloexec: bool) {
 /// shell inherits the program's fds (see `fdtable::mark_inherited_shared`), and is given
 /// the shim's variables if the program's environment lost them (`with_shim_variables`).
 #[no_mangle]
-pub unsafe extern "C" fn system(command: *const c_char) -> c_int {
+pub unsafe extern "C-unwind" fn system(command: *const c_char) -> c_int {
     mark_inherited_shared(false);
     match with_shim_variables(command) {
         Some(line) => raw::system(line.as_ptr()),
@@ -850,7 +850,7 @@ pub unsafe extern "C" fn system(command: *const c_char) -> c_int {
 
 /// popen(3): as system(3).
 #[no_mangle]
-pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> crate::real::FileP {
+pub unsafe extern "C-unwind" fn popen(command: *const c_char, mode: *const c_char) -> crate::real::FileP {
     mark_inherited_shared(false);
     match with_shim_variables(command) {
         Some(line) => raw::popen(line.as_ptr(), mode),
@@ -869,7 +869,7 @@ pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> c
 /// another thread's `getenv` may still be reading that environment after the call: it is
 /// freed at the next such call.
 #[no_mangle]
-pub unsafe extern "C" fn wordexp(words: *const c_char, result: *mut libc::c_void, flags: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn wordexp(words: *const c_char, result: *mut libc::c_void, flags: c_int) -> c_int {
     const WRDE_NOCMD: c_int = 1 << 2;
     if flags & WRDE_NOCMD != 0 || words.is_null() || !runs_a_command(CStr::from_ptr(words).to_bytes()) {
         return raw::wordexp(words, result, flags);

@@ -31,7 +31,7 @@ macro_rules! sigaction_hooks {
     ($($name:ident),*) => {$(
         /// sigaction(2)
         #[no_mangle]
-        pub unsafe extern "C" fn $name(sig: c_int, act: *const libc::sigaction, old: *mut libc::sigaction) -> c_int {
+        pub unsafe extern "C-unwind" fn $name(sig: c_int, act: *const libc::sigaction, old: *mut libc::sigaction) -> c_int {
             if !set::is_active() {
                 return raw::sigaction(sig, act, old);
             }
@@ -47,7 +47,7 @@ macro_rules! signal_hooks {
     ($($name:ident: $how:expr),*) => {$(
         /// signal(2) and its aliases.
         #[no_mangle]
-        pub unsafe extern "C" fn $name(sig: c_int, handler: sighandler_t) -> sighandler_t {
+        pub unsafe extern "C-unwind" fn $name(sig: c_int, handler: sighandler_t) -> sighandler_t {
             if !set::is_active() {
                 return raw::$name(sig, handler);
             }
@@ -59,7 +59,7 @@ signal_hooks!(signal: Semantics::Bsd, bsd_signal: Semantics::Bsd, ssignal: Seman
 
 /// sigset(3)
 #[no_mangle]
-pub unsafe extern "C" fn sigset(sig: c_int, handler: sighandler_t) -> sighandler_t {
+pub unsafe extern "C-unwind" fn sigset(sig: c_int, handler: sighandler_t) -> sighandler_t {
     if !set::is_active() {
         return raw::sigset(sig, handler);
     }
@@ -68,7 +68,7 @@ pub unsafe extern "C" fn sigset(sig: c_int, handler: sighandler_t) -> sighandler
 
 /// siginterrupt(3)
 #[no_mangle]
-pub unsafe extern "C" fn siginterrupt(sig: c_int, interrupt: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn siginterrupt(sig: c_int, interrupt: c_int) -> c_int {
     if !set::is_active() {
         return raw::siginterrupt(sig, interrupt);
     }
@@ -77,7 +77,7 @@ pub unsafe extern "C" fn siginterrupt(sig: c_int, interrupt: c_int) -> c_int {
 
 /// abort(3): the process is about to die of SIGABRT (see `signals::aborting`).
 #[no_mangle]
-pub unsafe extern "C" fn abort() -> ! {
+pub unsafe extern "C-unwind" fn abort() -> ! {
     signals::aborting();
     raw::abort()
 }
@@ -87,7 +87,7 @@ macro_rules! raise_hooks {
         /// raise(3) and gsignal(3): a signal this thread sends itself (see
         /// `signals::sending_self`).
         #[no_mangle]
-        pub unsafe extern "C" fn $name(sig: c_int) -> c_int {
+        pub unsafe extern "C-unwind" fn $name(sig: c_int) -> c_int {
             signals::sending_self(sig, || raw::$name(sig))
         }
     )*};
@@ -96,7 +96,7 @@ raise_hooks!(raise, gsignal);
 
 /// pthread_kill(3): to this thread, a signal it sends itself (see `signals::sending_self`).
 #[no_mangle]
-pub unsafe extern "C" fn pthread_kill(thread: libc::pthread_t, sig: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn pthread_kill(thread: libc::pthread_t, sig: c_int) -> c_int {
     if thread != libc::pthread_self() {
         return raw::pthread_kill(thread, sig);
     }
@@ -105,7 +105,7 @@ pub unsafe extern "C" fn pthread_kill(thread: libc::pthread_t, sig: c_int) -> c_
 
 /// tgkill(2): to this thread, a signal it sends itself (see `signals::sending_self`).
 #[no_mangle]
-pub unsafe extern "C" fn tgkill(tgid: libc::pid_t, tid: libc::pid_t, sig: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn tgkill(tgid: libc::pid_t, tid: libc::pid_t, sig: c_int) -> c_int {
     if tgid != libc::getpid() || tid as u32 != crate::real::gettid() {
         return raw::tgkill(tgid, tid, sig);
     }

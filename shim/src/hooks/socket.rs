@@ -224,7 +224,7 @@ unsafe fn by_name<T: FfiReturn>(p: *const c_char, name: *const c_char, addr: *co
 
 /// bind(2)
 #[no_mangle]
-pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+pub unsafe extern "C-unwind" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
     named(
         addr,
         len,
@@ -257,13 +257,13 @@ pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) 
 
 /// connect(2): to the socket on the lead member.
 #[no_mangle]
-pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+pub unsafe extern "C-unwind" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
     named_outside("connect", addr, len, |a, l| raw::connect(fd, a, l))
 }
 
 /// sendto(2) on an unconnected AF_UNIX datagram socket, to a name under the prefix.
 #[no_mangle]
-pub unsafe extern "C" fn sendto(fd: c_int, buf: *const c_void, n: size_t, flags: c_int, addr: *const sockaddr, len: socklen_t) -> ssize_t {
+pub unsafe extern "C-unwind" fn sendto(fd: c_int, buf: *const c_void, n: size_t, flags: c_int, addr: *const sockaddr, len: socklen_t) -> ssize_t {
     if addr.is_null() {
         return raw::sendto(fd, buf, n, flags, addr, len);
     }
@@ -273,7 +273,7 @@ pub unsafe extern "C" fn sendto(fd: c_int, buf: *const c_void, n: size_t, flags:
 /// sendmsg(2), likewise for `msg_name`; shadowed fds passed with SCM_RIGHTS are shared with
 /// the receiver from then on (their writes ordered across processes, as after fork).
 #[no_mangle]
-pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_int) -> ssize_t {
+pub unsafe extern "C-unwind" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_int) -> ssize_t {
     if msg.is_null() || !set::is_active() || !crate::mem::readable(msg.cast(), std::mem::size_of::<libc::msghdr>()) {
         return raw::sendmsg(fd, msg, flags);
     }
@@ -313,7 +313,7 @@ unsafe fn adopt_passed(msg: *const libc::msghdr) {
 
 /// pidfd_getfd(2): a copy of another process's fd, adopted as one passed over a socket.
 #[no_mangle]
-pub unsafe extern "C" fn pidfd_getfd(pidfd: c_int, target: c_int, flags: c_uint) -> c_int {
+pub unsafe extern "C-unwind" fn pidfd_getfd(pidfd: c_int, target: c_int, flags: c_uint) -> c_int {
     let fd = raw::syscall(libc::SYS_pidfd_getfd, pidfd as libc::c_long, target as libc::c_long, flags as libc::c_long, 0, 0, 0) as c_int;
     if fd >= 0 && crate::set::is_active() {
         let saved = Errno::last();
@@ -345,7 +345,7 @@ unsafe fn messages<'a>(msgs: *mut libc::mmsghdr, n: usize) -> &'a [libc::mmsghdr
 /// name under the prefix is the lead's (before, the kernel was given `/shadow/...` itself:
 /// ENOENT); as natively, the count sent, or the first message's error.
 #[no_mangle]
-pub unsafe extern "C" fn sendmmsg(fd: c_int, msgs: *mut libc::mmsghdr, n: libc::c_uint, flags: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn sendmmsg(fd: c_int, msgs: *mut libc::mmsghdr, n: libc::c_uint, flags: c_int) -> c_int {
     if !set::is_active() {
         return raw::sendmmsg(fd, msgs, n, flags);
     }
@@ -375,7 +375,7 @@ pub unsafe extern "C" fn sendmmsg(fd: c_int, msgs: *mut libc::mmsghdr, n: libc::
 
 /// recvmmsg(2): as recvmsg for the fds each message received passes.
 #[no_mangle]
-pub unsafe extern "C" fn recvmmsg(fd: c_int, msgs: *mut libc::mmsghdr, n: libc::c_uint, flags: c_int, timeout: *mut libc::timespec) -> c_int {
+pub unsafe extern "C-unwind" fn recvmmsg(fd: c_int, msgs: *mut libc::mmsghdr, n: libc::c_uint, flags: c_int, timeout: *mut libc::timespec) -> c_int {
     let r = raw::recvmmsg(fd, msgs, n, flags, timeout);
     if r > 0 && set::is_active() {
         messages(msgs, r as usize).iter().for_each(|m| adopt_passed(&m.msg_hdr));
@@ -404,38 +404,38 @@ unsafe fn passed_fds(msg: *const libc::msghdr) -> Vec<c_int> {
 
 /// getsockname(2)
 #[no_mangle]
-pub unsafe extern "C" fn getsockname(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+pub unsafe extern "C-unwind" fn getsockname(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
     returning_name(addr, len, || raw::getsockname(fd, addr, len))
 }
 
 /// getpeername(2)
 #[no_mangle]
-pub unsafe extern "C" fn getpeername(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+pub unsafe extern "C-unwind" fn getpeername(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
     returning_name(addr, len, || raw::getpeername(fd, addr, len))
 }
 
 /// accept(2): the peer's name (the blocking call runs outside the shim, as it may wait long).
 #[no_mangle]
-pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+pub unsafe extern "C-unwind" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
     returning_name(addr, len, || raw::accept(fd, addr, len))
 }
 
 /// accept4(2)
 #[no_mangle]
-pub unsafe extern "C" fn accept4(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn accept4(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: c_int) -> c_int {
     returning_name(addr, len, || raw::accept4(fd, addr, len, flags))
 }
 
 /// recvfrom(2): the sender's name.
 #[no_mangle]
-pub unsafe extern "C" fn recvfrom(fd: c_int, buf: *mut c_void, n: size_t, flags: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> ssize_t {
+pub unsafe extern "C-unwind" fn recvfrom(fd: c_int, buf: *mut c_void, n: size_t, flags: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> ssize_t {
     returning_name(addr, len, || raw::recvfrom(fd, buf, n, flags, addr, len))
 }
 
 /// recvmsg(2): `msg_name`; shadowed files another process passed (SCM_RIGHTS) are adopted,
 /// so that writes through them reach both members.
 #[no_mangle]
-pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int) -> ssize_t {
+pub unsafe extern "C-unwind" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int) -> ssize_t {
     if msg.is_null() || !set::is_active() || !crate::mem::readable(msg as *const u8, std::mem::size_of::<libc::msghdr>()) {
         return raw::recvmsg(fd, msg, flags);
     }

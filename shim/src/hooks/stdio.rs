@@ -97,11 +97,11 @@ unsafe fn wrote_through(cookie: *mut c_void, wrote: Option<usize>) {
     }
 }
 
-unsafe extern "C" fn cookie_read(cookie: *mut c_void, buf: *mut c_char, n: size_t) -> ssize_t {
+unsafe extern "C-unwind" fn cookie_read(cookie: *mut c_void, buf: *mut c_char, n: size_t) -> ssize_t {
     raw::read(cookie_fd(cookie), buf.cast(), n)
 }
 
-unsafe extern "C" fn cookie_write(cookie: *mut c_void, buf: *const c_char, n: size_t) -> ssize_t {
+unsafe extern "C-unwind" fn cookie_write(cookie: *mut c_void, buf: *const c_char, n: size_t) -> ssize_t {
     // glibc's own stream writes its buffer out with a cancellable write.
     boundary::cancellation_point();
     let fd = cookie_fd(cookie);
@@ -125,7 +125,7 @@ unsafe extern "C" fn cookie_write(cookie: *mut c_void, buf: *const c_char, n: si
     }
 }
 
-unsafe extern "C" fn cookie_seek(cookie: *mut c_void, off: *mut i64, whence: c_int) -> c_int {
+unsafe extern "C-unwind" fn cookie_seek(cookie: *mut c_void, off: *mut i64, whence: c_int) -> c_int {
     if !(whence == libc::SEEK_CUR && *off == 0) {
         super::wide::seeked(cookie_fd(cookie));
     }
@@ -141,7 +141,7 @@ unsafe extern "C" fn cookie_seek(cookie: *mut c_void, off: *mut i64, whence: c_i
     }
 }
 
-unsafe extern "C" fn cookie_close(cookie: *mut c_void) -> c_int {
+unsafe extern "C-unwind" fn cookie_close(cookie: *mut c_void) -> c_int {
     let closed = boundary::inside(|| super::open::close_fd(cookie_fd(cookie)));
     // SAFETY: made by `mirrored_stream`; glibc calls this once, as it frees the stream.
     drop(Box::from_raw(cookie as *mut Cookie));
@@ -382,7 +382,7 @@ macro_rules! fopen_hooks {
     ($($name:ident),*) => {$(
         /// fopen(3) on a shadowed path.
         #[no_mangle]
-        pub unsafe extern "C" fn $name(path: *const c_char, mode: *const c_char) -> FileP {
+        pub unsafe extern "C-unwind" fn $name(path: *const c_char, mode: *const c_char) -> FileP {
             boundary::cancellation_point();
             if let Some(n) = super::proc_fd(path) {
                 return boundary::hook(
@@ -406,7 +406,7 @@ super::aliases! {
 
 /// fdopen(3) on a shadowed fd.
 #[no_mangle]
-pub unsafe extern "C" fn fdopen(fd: c_int, mode: *const c_char) -> FileP {
+pub unsafe extern "C-unwind" fn fdopen(fd: c_int, mode: *const c_char) -> FileP {
     if !fdtable::is_shadowed(fd) {
         return raw::fdopen(fd, mode);
     }
@@ -445,7 +445,7 @@ pub unsafe extern "C" fn fdopen(fd: c_int, mode: *const c_char) -> FileP {
 
 /// fclose(3): a plain stream on a shadowed fd closes its fd internally; unlink it first.
 #[no_mangle]
-pub unsafe extern "C" fn fclose(f: FileP) -> c_int {
+pub unsafe extern "C-unwind" fn fclose(f: FileP) -> c_int {
     if f.is_null() {
         return raw::fclose(f);
     }
@@ -631,7 +631,7 @@ macro_rules! freopen_hooks {
     ($($name:ident),*) => {$(
         /// freopen(3)
         #[no_mangle]
-        pub unsafe extern "C" fn $name(path: *const c_char, mode: *const c_char, f: FileP) -> FileP {
+        pub unsafe extern "C-unwind" fn $name(path: *const c_char, mode: *const c_char, f: FileP) -> FileP {
             boundary::cancellation_point();
             // The old stream's buffer is written out first, outside the shim: its file may be
             // a FIFO whose reader is slow.
@@ -773,7 +773,7 @@ macro_rules! seek_hooks {
     ($($name:ident($off:ty)),*) => {$(
         /// fseek(3) and its wider forms: the shim's streams seek as file streams (`own_seekoff`).
         #[no_mangle]
-        pub unsafe extern "C" fn $name(f: FileP, offset: $off, whence: c_int) -> c_int {
+        pub unsafe extern "C-unwind" fn $name(f: FileP, offset: $off, whence: c_int) -> c_int {
             if !seeks_own(f) {
                 return raw::$name(f, offset, whence);
             }
@@ -787,7 +787,7 @@ macro_rules! tell_hooks {
     ($($name:ident -> $off:ty),*) => {$(
         /// ftell(3) and its wider forms.
         #[no_mangle]
-        pub unsafe extern "C" fn $name(f: FileP) -> $off {
+        pub unsafe extern "C-unwind" fn $name(f: FileP) -> $off {
             if !seeks_own(f) {
                 return raw::$name(f);
             }
@@ -801,7 +801,7 @@ macro_rules! position_hooks {
     ($($get:ident, $set:ident);*) => {$(
         /// fgetpos(3): a byte stream's position is the offset, the first field of `fpos_t`.
         #[no_mangle]
-        pub unsafe extern "C" fn $get(f: FileP, pos: *mut libc::fpos_t) -> c_int {
+        pub unsafe extern "C-unwind" fn $get(f: FileP, pos: *mut libc::fpos_t) -> c_int {
             if !seeks_own(f) {
                 return raw::$get(f, pos);
             }
@@ -816,7 +816,7 @@ macro_rules! position_hooks {
 
         /// fsetpos(3)
         #[no_mangle]
-        pub unsafe extern "C" fn $set(f: FileP, pos: *const libc::fpos_t) -> c_int {
+        pub unsafe extern "C-unwind" fn $set(f: FileP, pos: *const libc::fpos_t) -> c_int {
             if !seeks_own(f) {
                 return raw::$set(f, pos);
             }
@@ -831,7 +831,7 @@ position_hooks!(fgetpos, fsetpos; fgetpos64, fsetpos64);
 
 /// rewind(3): to the start, the error and end-of-file marks cleared.
 #[no_mangle]
-pub unsafe extern "C" fn rewind(f: FileP) {
+pub unsafe extern "C-unwind" fn rewind(f: FileP) {
     if !seeks_own(f) {
         return raw::rewind(f);
     }

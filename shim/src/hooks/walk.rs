@@ -30,7 +30,7 @@ macro_rules! glob_hooks {
     ($($name:ident),*) => {$(
         /// glob(3) on an absolute pattern under the prefix.
         #[no_mangle]
-        pub unsafe extern "C" fn $name(pattern: *const c_char, flags: c_int, errfunc: *mut c_void, g: *mut libc::glob_t) -> c_int {
+        pub unsafe extern "C-unwind" fn $name(pattern: *const c_char, flags: c_int, errfunc: *mut c_void, g: *mut libc::glob_t) -> c_int {
             let Some(real) = real_root(pattern) else { return raw::$name(pattern, flags, errfunc, g) };
             let r = raw::$name(real.as_ptr(), flags, errfunc, g);
             if !g.is_null() {
@@ -73,8 +73,8 @@ struct Ftw {
     level: c_int,
 }
 
-type NftwFn = unsafe extern "C" fn(*const c_char, *const libc::stat, c_int, *mut Ftw) -> c_int;
-type FtwFn = unsafe extern "C" fn(*const c_char, *const libc::stat, c_int) -> c_int;
+type NftwFn = unsafe extern "C-unwind" fn(*const c_char, *const libc::stat, c_int, *mut Ftw) -> c_int;
+type FtwFn = unsafe extern "C-unwind" fn(*const c_char, *const libc::stat, c_int) -> c_int;
 
 /// One walk in progress on this thread (walks may nest from callbacks).
 struct Walk {
@@ -102,7 +102,7 @@ fn translate(fpath: *const c_char) -> Option<(CString, *mut c_void, c_int, bool)
     })
 }
 
-unsafe extern "C" fn nftw_trampoline(fpath: *const c_char, sb: *const libc::stat, kind: c_int, ftw: *mut Ftw) -> c_int {
+unsafe extern "C-unwind" fn nftw_trampoline(fpath: *const c_char, sb: *const libc::stat, kind: c_int, ftw: *mut Ftw) -> c_int {
     let Some((shown, user, shift, follows_cwd)) = translate(fpath) else { return 0 };
     if follows_cwd {
         // FTW_CHDIR: nftw changed directory with an internal call.
@@ -117,7 +117,7 @@ unsafe extern "C" fn nftw_trampoline(fpath: *const c_char, sb: *const libc::stat
     user(shown.as_ptr(), sb, kind, &mut f)
 }
 
-unsafe extern "C" fn ftw_trampoline(fpath: *const c_char, sb: *const libc::stat, kind: c_int) -> c_int {
+unsafe extern "C-unwind" fn ftw_trampoline(fpath: *const c_char, sb: *const libc::stat, kind: c_int) -> c_int {
     let Some((shown, user, _, _)) = translate(fpath) else { return 0 };
     let user: FtwFn = std::mem::transmute(user);
     user(shown.as_ptr(), sb, kind)
@@ -148,7 +148,7 @@ macro_rules! nftw_hooks {
     ($($name:ident),*) => {$(
         /// nftw(3) under the prefix.
         #[no_mangle]
-        pub unsafe extern "C" fn $name(dir: *const c_char, f: *mut c_void, nopenfd: c_int, flags: c_int) -> c_int {
+        pub unsafe extern "C-unwind" fn $name(dir: *const c_char, f: *mut c_void, nopenfd: c_int, flags: c_int) -> c_int {
             let tramp = nftw_trampoline as NftwFn as *mut c_void;
             walk(dir, f, flags & FTW_CHDIR != 0, |real| raw::$name(real, tramp, nopenfd, flags))
                 .unwrap_or_else(|| raw::$name(dir, f, nopenfd, flags))
@@ -161,7 +161,7 @@ macro_rules! ftw_hooks {
     ($($name:ident),*) => {$(
         /// ftw(3) under the prefix.
         #[no_mangle]
-        pub unsafe extern "C" fn $name(dir: *const c_char, f: *mut c_void, nopenfd: c_int) -> c_int {
+        pub unsafe extern "C-unwind" fn $name(dir: *const c_char, f: *mut c_void, nopenfd: c_int) -> c_int {
             let tramp = ftw_trampoline as FtwFn as *mut c_void;
             walk(dir, f, false, |real| raw::$name(real, tramp, nopenfd)).unwrap_or_else(|| raw::$name(dir, f, nopenfd))
         }
@@ -230,7 +230,7 @@ macro_rules! fts_hooks {
         /// then the entry's path from the cwd the walk began in, as fts documents for
         /// FTS_NOCHDIR.
         #[no_mangle]
-        pub unsafe extern "C" fn $open(paths: *const *mut c_char, options: c_int, compar: *mut c_void) -> *mut c_void {
+        pub unsafe extern "C-unwind" fn $open(paths: *const *mut c_char, options: c_int, compar: *mut c_void) -> *mut c_void {
             if virtual_root_in(paths) {
                 let fts = shadow_fts_open(paths, options, compar);
                 if fts.is_null() || register(fts) {
@@ -245,25 +245,25 @@ macro_rules! fts_hooks {
 
         /// fts_read(3): the built-in fts's for its walks.
         #[no_mangle]
-        pub unsafe extern "C" fn $read(fts: *mut c_void) -> *mut c_void {
+        pub unsafe extern "C-unwind" fn $read(fts: *mut c_void) -> *mut c_void {
             if is_ours(fts) { shadow_fts_read(fts) } else { raw::$read(fts) }
         }
 
         /// fts_children(3)
         #[no_mangle]
-        pub unsafe extern "C" fn $children(fts: *mut c_void, options: c_int) -> *mut c_void {
+        pub unsafe extern "C-unwind" fn $children(fts: *mut c_void, options: c_int) -> *mut c_void {
             if is_ours(fts) { shadow_fts_children(fts, options) } else { raw::$children(fts, options) }
         }
 
         /// fts_set(3)
         #[no_mangle]
-        pub unsafe extern "C" fn $set(fts: *mut c_void, entry: *mut c_void, instr: c_int) -> c_int {
+        pub unsafe extern "C-unwind" fn $set(fts: *mut c_void, entry: *mut c_void, instr: c_int) -> c_int {
             if is_ours(fts) { shadow_fts_set(fts, entry, instr) } else { raw::$set(fts, entry, instr) }
         }
 
         /// fts_close(3)
         #[no_mangle]
-        pub unsafe extern "C" fn $close(fts: *mut c_void) -> c_int {
+        pub unsafe extern "C-unwind" fn $close(fts: *mut c_void) -> c_int {
             if !is_ours(fts) {
                 return raw::$close(fts);
             }

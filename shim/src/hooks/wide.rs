@@ -219,7 +219,7 @@ macro_rules! putwc_hooks {
     ($($name:ident),*) => {$(
         /// Wide output of one character: see the module.
         #[no_mangle]
-        pub unsafe extern "C" fn $name(wc: wchar_t, f: FileP) -> wint_t {
+        pub unsafe extern "C-unwind" fn $name(wc: wchar_t, f: FileP) -> wint_t {
             match put(f, &[wc]) {
                 Some(true) => wc as wint_t,
                 Some(false) => WEOF,
@@ -234,7 +234,7 @@ macro_rules! putwchar_hooks {
     ($($name:ident => $on:ident),*) => {$(
         /// Wide output to stdout: see the module.
         #[no_mangle]
-        pub unsafe extern "C" fn $name(wc: wchar_t) -> wint_t {
+        pub unsafe extern "C-unwind" fn $name(wc: wchar_t) -> wint_t {
             $on(wc, super::stdio::stdout_stream())
         }
     )*};
@@ -245,7 +245,7 @@ macro_rules! fputws_hooks {
     ($($name:ident),*) => {$(
         /// Wide string output: see the module (glibc answers 1 on success).
         #[no_mangle]
-        pub unsafe extern "C" fn $name(ws: *const wchar_t, f: FileP) -> c_int {
+        pub unsafe extern "C-unwind" fn $name(ws: *const wchar_t, f: FileP) -> c_int {
             if !is_own(f) {
                 return raw::$name(ws, f);
             }
@@ -262,7 +262,7 @@ macro_rules! getwc_hooks {
     ($($name:ident),*) => {$(
         /// Wide input of one character: see the module.
         #[no_mangle]
-        pub unsafe extern "C" fn $name(f: FileP) -> wint_t {
+        pub unsafe extern "C-unwind" fn $name(f: FileP) -> wint_t {
             get(f).unwrap_or_else(|| raw::$name(f))
         }
     )*};
@@ -273,7 +273,7 @@ macro_rules! getwchar_hooks {
     ($($name:ident => $on:ident),*) => {$(
         /// Wide input from stdin: see the module.
         #[no_mangle]
-        pub unsafe extern "C" fn $name() -> wint_t {
+        pub unsafe extern "C-unwind" fn $name() -> wint_t {
             $on(super::stdio::stdin_stream())
         }
     )*};
@@ -314,7 +314,7 @@ macro_rules! fgetws_hooks {
     ($($name:ident),*) => {$(
         /// Wide line input: see the module.
         #[no_mangle]
-        pub unsafe extern "C" fn $name(ws: *mut wchar_t, n: c_int, f: FileP) -> *mut wchar_t {
+        pub unsafe extern "C-unwind" fn $name(ws: *mut wchar_t, n: c_int, f: FileP) -> *mut wchar_t {
             if !is_own(f) {
                 return raw::$name(ws, n, f);
             }
@@ -328,7 +328,7 @@ macro_rules! fgetws_chk_hooks {
     ($($name:ident),*) => {$(
         /// The fortified fgetws: `size` is the buffer's length in characters.
         #[no_mangle]
-        pub unsafe extern "C" fn $name(ws: *mut wchar_t, size: size_t, n: c_int, f: FileP) -> *mut wchar_t {
+        pub unsafe extern "C-unwind" fn $name(ws: *mut wchar_t, size: size_t, n: c_int, f: FileP) -> *mut wchar_t {
             if !is_own(f) || n.max(0) as size_t > size {
                 return raw::$name(ws, size, n, f);
             }
@@ -340,13 +340,13 @@ fgetws_chk_hooks!(__fgetws_chk, __fgetws_unlocked_chk);
 
 /// ungetwc(3)
 #[no_mangle]
-pub unsafe extern "C" fn ungetwc(wc: wint_t, f: FileP) -> wint_t {
+pub unsafe extern "C-unwind" fn ungetwc(wc: wint_t, f: FileP) -> wint_t {
     unget(f, wc).unwrap_or_else(|| raw::ungetwc(wc, f))
 }
 
 /// fwide(3): the shim's streams keep their orientation here.
 #[no_mangle]
-pub unsafe extern "C" fn fwide(f: FileP, mode: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn fwide(f: FileP, mode: c_int) -> c_int {
     on_own(f, -1, |w| {
         if w.orientation == 0 && mode != 0 {
             w.orientation = mode.signum();
@@ -359,7 +359,7 @@ pub unsafe extern "C" fn fwide(f: FileP, mode: c_int) -> c_int {
 /// From variadic.c (the wide printf family, formatted there): `n` characters at `ws` onto
 /// `f`. 1: written; 0: failed (errno set); -1: not one of the shim's streams.
 #[no_mangle]
-pub unsafe extern "C" fn shadow_wide_put(f: FileP, ws: *const wchar_t, n: size_t) -> c_int {
+pub unsafe extern "C-unwind" fn shadow_wide_put(f: FileP, ws: *const wchar_t, n: size_t) -> c_int {
     match put(f, std::slice::from_raw_parts(ws, n)) {
         Some(true) => 1,
         Some(false) => 0,
@@ -369,6 +369,6 @@ pub unsafe extern "C" fn shadow_wide_put(f: FileP, ws: *const wchar_t, n: size_t
 
 /// From variadic.c: whether `f` is one of the shim's streams.
 #[no_mangle]
-pub extern "C" fn shadow_is_own_stream(f: FileP) -> c_int {
+pub extern "C-unwind" fn shadow_is_own_stream(f: FileP) -> c_int {
     c_int::from(is_own(f))
 }
