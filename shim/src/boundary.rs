@@ -224,6 +224,26 @@ pub fn quiesce_for_exit(patience: std::time::Duration) {
     FORKING.with(|f| f.set(true));
 }
 
+/// Runs `change` (a call that changes what the kernel gives the entries this process
+/// creates: its umask, its ids) while no hook of this process is in flight, holding the
+/// fork lock for writing as a fork does: a create made on the lead and then on the
+/// follower finds the same umask and ids for both. Not from inside the shim (a signal
+/// handler that interrupted a hook of this thread, which holds the lock), nor from a
+/// thread that is forking or has quiesced for exit.
+pub fn with_no_hook_in_flight<T>(change: impl FnOnce() -> T) -> T {
+    if !crate::set::is_active() || INSIDE.with(Cell::get) || FORKING.with(Cell::get) || !crate::mem::own_memory() {
+        return change();
+    }
+    let inside = Inside::force();
+    crate::forklock::write();
+    let r = change();
+    let e = Errno::last();
+    crate::forklock::unwrite();
+    drop(inside);
+    e.set();
+    r
+}
+
 /// `_Fork` (glibc 2.34) runs no atfork handler, so the shim runs its own around it (which
 /// leave the fork lock alone when this thread holds it: see `before_fork`).
 pub fn fork_without_atfork(fork: impl FnOnce() -> libc::pid_t) -> libc::pid_t {

@@ -401,6 +401,18 @@ real_functions! {
     fn mkostemps(t: *mut c_char, suffix: c_int, flags: c_int) -> c_int;
     fn mkostemps64(t: *mut c_char, suffix: c_int, flags: c_int) -> c_int;
     fn mkdtemp(t: *mut c_char) -> *mut c_char;
+    fn umask(mask: mode_t) -> mode_t;
+    fn setuid(uid: libc::uid_t) -> c_int;
+    fn setgid(gid: libc::gid_t) -> c_int;
+    fn seteuid(uid: libc::uid_t) -> c_int;
+    fn setegid(gid: libc::gid_t) -> c_int;
+    fn setreuid(ruid: libc::uid_t, euid: libc::uid_t) -> c_int;
+    fn setregid(rgid: libc::gid_t, egid: libc::gid_t) -> c_int;
+    fn setresuid(ruid: libc::uid_t, euid: libc::uid_t, suid: libc::uid_t) -> c_int;
+    fn setresgid(rgid: libc::gid_t, egid: libc::gid_t, sgid: libc::gid_t) -> c_int;
+    fn setfsuid(uid: libc::uid_t) -> c_int;
+    fn setfsgid(gid: libc::gid_t) -> c_int;
+    fn setgroups(n: size_t, groups: *const libc::gid_t) -> c_int;
 }
 
 // Typed wrappers for the calls the core makes itself.

@@ -943,3 +943,33 @@ unsafe fn with_shim_variables(command: *const c_char) -> Option<CString> {
     })
 }
 
+/// Declares the calls that change the mode, owner or group the kernel gives a new entry
+/// (the umask; the effective, file-system and supplementary ids, which also decide what
+/// the follower's create may do), each made while no hook of the process is in flight
+/// (`boundary::with_no_hook_in_flight`). Before, another thread's call between the lead's
+/// create and the follower's gave the follower's entry another mode or group, unreported
+/// (helper-52: Node's `process.umask()`, which reads the mask by setting it twice, while
+/// its thread pool made directories: 55 to 234 entries apart a run; `setegid` likewise).
+macro_rules! credential_hooks {
+    ($( fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty; )*) => {$(
+        #[no_mangle]
+        pub unsafe extern "C-unwind" fn $name($($arg: $ty),*) -> $ret {
+            boundary::with_no_hook_in_flight(|| raw::$name($($arg),*))
+        }
+    )*};
+}
+
+credential_hooks! {
+    fn umask(mask: mode_t) -> mode_t;
+    fn setuid(uid: libc::uid_t) -> c_int;
+    fn setgid(gid: libc::gid_t) -> c_int;
+    fn seteuid(uid: libc::uid_t) -> c_int;
+    fn setegid(gid: libc::gid_t) -> c_int;
+    fn setreuid(ruid: libc::uid_t, euid: libc::uid_t) -> c_int;
+    fn setregid(rgid: libc::gid_t, egid: libc::gid_t) -> c_int;
+    fn setresuid(ruid: libc::uid_t, euid: libc::uid_t, suid: libc::uid_t) -> c_int;
+    fn setresgid(rgid: libc::gid_t, egid: libc::gid_t, sgid: libc::gid_t) -> c_int;
+    fn setfsuid(uid: libc::uid_t) -> c_int;
+    fn setfsgid(gid: libc::gid_t) -> c_int;
+    fn setgroups(n: libc::size_t, groups: *const libc::gid_t) -> c_int;
+}
