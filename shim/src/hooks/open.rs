@@ -134,18 +134,31 @@ fn dir_name_held(fd: c_int, sp: &Spath, st: &mut libc::stat64) -> Option<(crate:
     if let Some(held) = crate::names::hold_naming(sp, st, 0) {
         return Some((held, None));
     }
-    let v = crate::members::view();
-    let link = CString::new(format!("/proc/thread-self/fd/{fd}")).ok()?;
-    if onto_lead_if_left(fd)? {
-        *st = real::fstat(fd).ok()?;
-    }
-    for _ in 0..3 {
-        let now = Spath::from_rel(Rel(v.rel_in_lead(&real::readlink(&link).ok()?)?));
-        if let Some(held) = crate::names::hold_naming(&now, st, 0) {
-            return Some((held, Some(now)));
+    let now_named = |st: &mut libc::stat64| {
+        let v = crate::members::view();
+        let link = CString::new(format!("/proc/thread-self/fd/{fd}")).ok()?;
+        if onto_lead_if_left(fd)? {
+            *st = real::fstat(fd).ok()?;
+        }
+        for _ in 0..3 {
+            let now = Spath::from_rel(Rel(v.rel_in_lead(&real::readlink(&link).ok()?)?));
+            if let Some(held) = crate::names::hold_naming(&now, st, 0) {
+                return Some((held, Some(now)));
+            }
+        }
+        None
+    };
+    let named = now_named(st);
+    if named.is_none() {
+        // Removed since the open, perhaps (`st` then says so: no link left): nothing to
+        // keep alike. Before, the stat taken before the removal made it a directory renamed
+        // again and again (00020, recover due, members identical): helper-53, a Java
+        // program listing directories another thread deletes.
+        if let Ok(now) = real::fstat(fd) {
+            *st = now;
         }
     }
-    None
+    named
 }
 
 /// Makes the lead's open (`open`, given the flags; see `open_noting_creation`), holding in
