@@ -19,8 +19,8 @@
 //! one word for the whole set (`registry::DIR_MOVES`) and waits until no process counts a
 //! name operation: the operations under way end first, and new ones wait for the rename to
 //! be made on both members. A process gone with a count left is found dead and its count
-//! cleared. Uncounted: a rename whose source turns into a directory between the shim's
-//! look and the rename.
+//! cleared. The rename looks at its source with its names held, which keep the source as
+//! it is (a directory made there meanwhile was renamed unordered: helper-52).
 
 use crate::resolve::Rel;
 use std::sync::atomic::Ordering;

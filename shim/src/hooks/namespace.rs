@@ -113,14 +113,26 @@ pub fn via_abs<T: FfiReturn>(at: &At, call: impl FnOnce(*const c_char) -> T) -> 
 /// call renames `a` (and `b` too: RENAME_EXCHANGE); the rename of a directory or a symlink
 /// is ordered against every name operation (see names.rs), at the cost of one look at it.
 fn on_members2<T: FfiReturn>(what: &str, a: &Spath, b: &Spath, moves: &[&Spath], op: impl Fn(&At, &At, bool) -> T) -> Res<T> {
-    let v = crate::members::view();
-    let walked_through = |sp: &&Spath| {
-        let st = sp.at_lead(&v).and_then(|at| crate::real::fstatat(at.fd, &at.path, libc::AT_SYMLINK_NOFOLLOW));
-        st.is_ok_and(|st| matches!(st.st_mode & libc::S_IFMT, libc::S_IFDIR | libc::S_IFLNK))
+    let walked_through = || {
+        let v = crate::members::view();
+        moves.iter().any(|sp| {
+            let st = sp.at_lead(&v).and_then(|at| crate::real::fstatat(at.fd, &at.path, libc::AT_SYMLINK_NOFOLLOW));
+            st.is_ok_and(|st| matches!(st.st_mode & libc::S_IFMT, libc::S_IFDIR | libc::S_IFLNK))
+        })
     };
-    let _moving = moves.iter().any(walked_through).then(crate::names::hold_dir_move);
-    drop(v);
-    let _names = crate::names::hold(&[a.rel(), b.rel()]);
+    // Looked at with the names held, which keep what they name as it is: before, the look
+    // came first, and a directory made at the source's name between the look and the names
+    // was renamed unordered against the creates beneath it (helper-52: a file in `E/f` on
+    // the primary and `T/f` on the secondary, unreported). A directory's or a symlink's
+    // rename takes the set's word first (names.rs), so the names are let go and taken again.
+    let mut names = Some(crate::names::hold(&[a.rel(), b.rel()]));
+    let _moving = walked_through().then(|| {
+        drop(names.take());
+        let moving = crate::names::hold_dir_move();
+        names = Some(crate::names::hold(&[a.rel(), b.rel()]));
+        moving
+    });
+    let _names = names;
     let (ia, ib) = (crate::members::intent_begin(a.rel()), crate::members::intent_begin(b.rel()));
     let end = || {
         crate::members::intent_end(ia);
