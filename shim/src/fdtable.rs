@@ -363,10 +363,19 @@ impl Drop for NumberInFlight {
     }
 }
 
-/// A number that held no file of the shim's is closed: a note on it is stale.
+/// A number that held no file of the shim's is closed (close, fclose, closedir): a note on
+/// it is stale. Left, it made the next file opened at that number be copied whole at its
+/// last close.
 #[inline]
 pub fn closed_unshadowed(fd: c_int) {
     if NOTED.test(fd) {
+        NOTED.set(fd, false);
+    }
+}
+
+/// `closed_unshadowed` for every number in `[lo, hi]` (close_range).
+pub fn closed_unshadowed_in(lo: c_int, hi: c_int) {
+    for fd in NOTED.set_in(lo, hi) {
         NOTED.set(fd, false);
     }
 }

@@ -43,6 +43,9 @@ pub unsafe extern "C-unwind" fn opendir(path: *const c_char) -> *mut libc::DIR {
 #[no_mangle]
 pub unsafe extern "C-unwind" fn closedir(dir: *mut libc::DIR) -> c_int {
     if dir.is_null() || !fdtable::is_shadowed(libc::dirfd(dir)) {
+        if !dir.is_null() {
+            fdtable::closed_unshadowed(libc::dirfd(dir));
+        }
         return raw::closedir(dir);
     }
     boundary::hook(

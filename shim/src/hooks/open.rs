@@ -673,6 +673,9 @@ pub unsafe extern "C-unwind" fn close_range(first: c_uint, last: c_uint, flags: 
                     let _ = close_fd(fd);
                 }
             }
+            if flags & libc::CLOSE_RANGE_CLOEXEC as c_int == 0 {
+                fdtable::closed_unshadowed_in(lo, hi);
+            }
             let mut start = lo;
             let internal = fdtable::internal_in(lo, hi);
             for fd in internal {

@@ -452,6 +452,7 @@ pub unsafe extern "C-unwind" fn fclose(f: FileP) -> c_int {
     let fd = fileno_of(f);
     forget_std_swap(f);
     if !fdtable::is_shadowed(fd) || !set::is_active() {
+        fdtable::closed_unshadowed(fd);
         return raw::fclose(f);
     }
     // glibc's fclose is a cancellation point when it has a buffer to write out.
