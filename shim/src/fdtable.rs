@@ -220,7 +220,9 @@ pub fn with_link<T>(fd: c_int, shadowed: impl Fn(Arc<Ocb>) -> crate::real::Res<T
                 // Closed meanwhile, and perhaps opened again by another thread: see
                 // `passed_through`.
                 let r = plain();
-                passed_through(fd, before);
+                if !matches!(r, Err(crate::real::Errno(libc::EBADF))) {
+                    passed_through(fd, before);
+                }
                 return r;
             }
             Some(ocb) => match shadowed(ocb) {
@@ -311,14 +313,23 @@ pub fn passed_through(fd: c_int, before: u64) {
 /// `call` made straight when `fd` holds no file of the shim's (nor a node's, with `nodes`),
 /// checked as `passed_through` says; None when the hook has to make it.
 #[inline]
-pub fn straight<R>(fd: c_int, nodes: bool, call: impl FnOnce() -> R) -> Option<R> {
+pub fn straight<R: crate::boundary::FfiReturn>(fd: c_int, nodes: bool, call: impl FnOnce() -> R) -> Option<R> {
     let before = relinks();
     if is_shadowed(fd) || nodes && is_node(fd) {
         return None;
     }
     let r = call();
-    passed_through(fd, before);
+    if !refused_the_number(r == R::FAILED) {
+        passed_through(fd, before);
+    }
     Some(r)
+}
+
+/// A call the kernel refused for its number (EBADF: closed, or open without the access the
+/// call needs, as a file another thread is opening read-only) changed nothing to notice.
+#[inline]
+fn refused_the_number(failed: bool) -> bool {
+    failed && crate::real::Errno::last() == crate::real::Errno(libc::EBADF)
 }
 
 #[cold]
