@@ -242,8 +242,7 @@ pub fn link(fd: c_int, ocb: Arc<Ocb>) -> Option<Arc<Ocb>> {
     // Pairs with `relinked_under`'s fence: either it sees the bit set above, or this sees
     // its note.
     std::sync::atomic::fence(Ordering::SeqCst);
-    if NOTED.test(fd) {
-        NOTED.set(fd, false);
+    if take_note(fd) {
         ocb.reached_unseen();
     }
     before
@@ -379,9 +378,17 @@ impl Drop for NumberInFlight {
 /// last close.
 #[inline]
 pub fn closed_unshadowed(fd: c_int) {
-    if NOTED.test(fd) {
+    take_note(fd);
+}
+
+/// Whether `fd` had a note (see `NOTED`), which is cleared.
+#[inline]
+fn take_note(fd: c_int) -> bool {
+    let noted = NOTED.test(fd);
+    if noted {
         NOTED.set(fd, false);
     }
+    noted
 }
 
 /// `closed_unshadowed` for every number in `[lo, hi]` (close_range).
