@@ -542,18 +542,30 @@ fn intent_begin_unflushed(rel: &Rel) -> u64 {
     begin(rel, false)
 }
 
+/// An intent on every entry of directory `dir`: a change reached one of them on the lead
+/// alone, which one unknown (`Ocb::reached_unseen` of a directory's open). `recover`
+/// compares the directory whole.
+pub fn intent_begin_entries(dir: &Rel) -> u64 {
+    begin_in(dir.0.clone(), None, dir, set::get().config.journal_sync)
+}
+
 fn begin(rel: &Rel, flush: bool) -> u64 {
+    begin_in(vpath::parent(&rel.0).to_vec(), Some(&rel.0), rel, flush)
+}
+
+/// An intent on `entry` of directory `dir` (None: on all of them); `rel` names the change
+/// in a report.
+fn begin_in(dir: Vec<u8>, entry: Option<&[u8]>, rel: &Rel, flush: bool) -> u64 {
     if view().follower.is_none() {
         return 0;
     }
-    let dir = vpath::parent(&rel.0).to_vec();
     let now = coarse_ms();
     let mut hot = hot();
     retire(&mut hot, now, false);
     if let Some(h) = hot.iter_mut().find(|h| h.dir == dir) {
         h.users += 1;
         h.idle_since = 0;
-        touch(h, &rel.0);
+        touch(h, entry);
         let id = h.id;
         publish_intents(&hot);
         return id;
@@ -577,24 +589,28 @@ fn begin(rel: &Rel, flush: bool) -> u64 {
         Err(_) => {}
     }
     let mut h = Hot { dir, id, users: 1, idle_since: 0, touched: Vec::new(), whole: false };
-    touch(&mut h, &rel.0);
+    touch(&mut h, entry);
     hot.push(h);
     publish_intents(&hot);
     id
 }
 
 /// Records which entry of the directory changes, so that recover after a kill -9 compares
-/// that entry alone. Not flushed: after a power failure the directory is compared whole.
-fn touch(h: &mut Hot, rel: &[u8]) {
-    if h.whole || h.touched.iter().any(|t| t.0 == rel) {
+/// that entry alone (None: the whole directory). Not flushed: after a power failure the
+/// directory is compared whole.
+fn touch(h: &mut Hot, entry: Option<&[u8]>) {
+    if h.whole || entry.is_some_and(|rel| h.touched.iter().any(|t| t.0 == rel)) {
         return;
     }
     // Past MAX_TOUCHED: the whole directory.
-    let path = if h.touched.len() < MAX_TOUCHED { rel.to_vec() } else { Vec::new() };
+    let path = match entry {
+        Some(rel) if h.touched.len() < MAX_TOUCHED => rel.to_vec(),
+        _ => Vec::new(),
+    };
     if path.is_empty() {
         h.whole = true;
     } else {
-        h.touched.push((rel.to_vec(), 0));
+        h.touched.push((path.clone(), 0));
     }
     write_touch(h, path, 0);
 }

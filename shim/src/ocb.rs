@@ -535,8 +535,13 @@ impl Ocb {
     /// Another thread's change passed straight through the number as it became this open's
     /// (`fdtable::passed_through`): it reached the lead alone. The whole file, its mode and
     /// owner are levelled at the last close, under an intent begun now (a crash first leaves
-    /// the file to `recover`); one without a follower fd is reported.
+    /// the file to `recover`); one without a follower fd is reported. A directory's (a call
+    /// relative to it: `hooks::path_hook_or_lead`) is reported, its entries left to
+    /// `recover`: which one the call changed is not known.
     pub fn reached_unseen(&self) {
+        if self.is_dir() {
+            return self.mark_insecure_because("another thread's change relative to the number as this open took it reached the lead alone".into());
+        }
         let _order = self.lock_order(false);
         self.mark_glibc_stream();
         self.mark_written();
@@ -1289,10 +1294,15 @@ impl Ocb {
     }
 
     /// The first mutation through this open: journal it (once), with the file's inode on
-    /// the follower (`sfd`) when there is one.
+    /// the follower (`sfd`) when there is one. A directory's open is changed through its
+    /// entries: they are in doubt, not the directory's own metadata.
     pub fn begin_intent(&self, sfd: Option<c_int>) {
         if self.intent.load(Ordering::Relaxed) == 0 {
             let rel = self.rel();
+            if self.is_dir() {
+                self.intent.store(crate::members::intent_begin_entries(&rel), Ordering::Relaxed);
+                return;
+            }
             let id = crate::members::intent_begin(&rel);
             self.intent.store(id, Ordering::Relaxed);
             if let Some(sfd) = sfd {

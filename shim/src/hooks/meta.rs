@@ -2,7 +2,7 @@
 //! read side (stat family, access, readlink, statfs, getxattr), answered by the primary.
 
 use super::namespace::{mirror_hooks, on_members, via_abs};
-use super::path_hook;
+use super::{change_hook, path_hook};
 use crate::boundary::{self, FfiReturn};
 use crate::fdtable;
 use crate::ocb::times_of;
@@ -95,7 +95,7 @@ macro_rules! xattr_change_hooks {
                 }
                 on_members(stringify!($name), &sp.following($follows), |a| via_abs(a, call))
             };
-            path_hook(libc::AT_FDCWD, path, shadowed, call)
+            change_hook(libc::AT_FDCWD, path, shadowed, call)
         }
     )*};
 }
@@ -545,7 +545,7 @@ macro_rules! path_times_hooks {
                     return r;
                 }
             }
-            path_hook(libc::AT_FDCWD, path, |sp| times_by_path(sp.following($follows), |a| via_abs(a, |p| call(p))), call)
+            change_hook(libc::AT_FDCWD, path, |sp| times_by_path(sp.following($follows), |a| via_abs(a, |p| call(p))), call)
         }
     )*};
 }
@@ -576,7 +576,7 @@ pub unsafe extern "C-unwind" fn utimensat(dirfd: c_int, path: *const c_char, tim
             return r;
         }
     }
-    path_hook(dirfd, path, |sp| times_by_path(sp.following(flags & NOFOLLOW == 0), |a| raw::utimensat(a.fd, a.path.as_ptr(), times, flags)), call)
+    change_hook(dirfd, path, |sp| times_by_path(sp.following(flags & NOFOLLOW == 0), |a| raw::utimensat(a.fd, a.path.as_ptr(), times, flags)), call)
 }
 
 /// futimesat(2), obsolete but exported.
@@ -593,7 +593,7 @@ pub unsafe extern "C-unwind" fn futimesat(dirfd: c_int, path: *const c_char, tim
     if let Some(r) = times_through_fd_link(path, call) {
         return r;
     }
-    path_hook(dirfd, path, |sp| times_by_path(sp.following(true), |a| raw::futimesat(a.fd, a.path.as_ptr(), times)), call)
+    change_hook(dirfd, path, |sp| times_by_path(sp.following(true), |a| raw::futimesat(a.fd, a.path.as_ptr(), times)), call)
 }
 
 /// futimens(3)
@@ -632,7 +632,7 @@ pub unsafe extern "C-unwind" fn fchownat(dirfd: c_int, path: *const c_char, uid:
             return r;
         }
     }
-    path_hook(dirfd, path, |sp| on_members("fchownat", &sp.following(flags & NOFOLLOW == 0), |a| raw::fchownat(a.fd, a.path.as_ptr(), uid, gid, flags)), call)
+    change_hook(dirfd, path, |sp| on_members("fchownat", &sp.following(flags & NOFOLLOW == 0), |a| raw::fchownat(a.fd, a.path.as_ptr(), uid, gid, flags)), call)
 }
 
 /// A change by a system call of the `*at` kind with AT_ flags, reached by syscall(2)
@@ -654,7 +654,7 @@ pub unsafe fn at_change(what: &'static str, dirfd: c_int, path: *const c_char, f
             return r;
         }
     }
-    path_hook(dirfd, path, |sp| on_members(what, &sp.following(flags & NOFOLLOW == 0), |a| call(a.fd, a.path.as_ptr(), flags)), |p| call(dirfd, p, flags))
+    change_hook(dirfd, path, |sp| on_members(what, &sp.following(flags & NOFOLLOW == 0), |a| call(a.fd, a.path.as_ptr(), flags)), |p| call(dirfd, p, flags))
 }
 
 /// setxattrat, removexattrat or getxattrat of the member stamp on the set's root (by name,

@@ -31,6 +31,7 @@ pub mod walk;
 pub mod wide;
 
 use crate::boundary::{self, FfiReturn};
+use crate::fdtable;
 use crate::real::Res;
 use crate::resolve::{self, At, Spath, Target};
 use crate::set;
@@ -73,24 +74,39 @@ pub(crate) fn path_hook<T: FfiReturn>(
     shadowed: impl FnOnce(Spath) -> Res<T>,
     real: impl Fn(*const c_char) -> T,
 ) -> T {
-    path_hook_or_lead(dirfd, path, false, |sp| shadowed(sp).map(Ok), real)
+    path_hook_or_lead(dirfd, path, false, false, |sp| shadowed(sp).map(Ok), real)
+}
+
+/// `path_hook` for a call that changes what its path names (or its directory's entries).
+#[inline]
+pub(crate) fn change_hook<T: FfiReturn>(
+    dirfd: c_int,
+    path: *const c_char,
+    shadowed: impl FnOnce(Spath) -> Res<T>,
+    real: impl Fn(*const c_char) -> T,
+) -> T {
+    path_hook_or_lead(dirfd, path, false, true, |sp| shadowed(sp).map(Ok), real)
 }
 
 /// `path_hook` whose `shadowed` may hand the call back as the lead's full path
 /// (`Err(path)`), for `real` to make outside the shim (see open::open_shadowed_or_lead).
 /// `follows`: the call follows a final symlink, so another process's `/proc/PID/fd/N` is
-/// its file, a cwd link the directory (`resolve::followed_link`).
+/// its file, a cwd link the directory (`resolve::followed_link`). `changes`: the call may
+/// change a file or a directory's entries, looked at only for a path relative to a
+/// directory number (`relative_passed_through`).
 #[inline]
 pub(crate) fn path_hook_or_lead<T: FfiReturn>(
     dirfd: c_int,
     path: *const c_char,
     follows: bool,
+    changes: bool,
     shadowed: impl FnOnce(Spath) -> Res<Result<T, CString>>,
     real: impl Fn(*const c_char) -> T,
 ) -> T {
     if !set::is_active_for(path) {
         return real(path);
     }
+    let before = (changes && dirfd >= 0).then(fdtable::relinks);
     let Some(p) = crate::mem::path(path) else { return real(path) };
     let linked = follows && resolve::may_be_followed_link(p.to_bytes());
     if plainly_outside(p) && !linked {
@@ -107,9 +123,28 @@ pub(crate) fn path_hook_or_lead<T: FfiReturn>(
             Target::Rewritten(abs) => Ok(Err(Some(abs))),
             Target::Shadowed(sp) => shadowed(sp).map(|r| r.map_err(Some)),
         },
-        |abs: Option<CString>| real(abs.as_ref().map_or(path, |a| a.as_ptr())),
+        |abs: Option<CString>| {
+            let r = real(abs.as_ref().map_or(path, |a| a.as_ptr()));
+            if abs.is_none() {
+                relative_passed_through(dirfd, before, r == T::FAILED);
+            }
+            r
+        },
         || real(path),
     )
+}
+
+/// After a change made outside the shim relative to directory number `dirfd`, held by no
+/// open of the shim's when it looked (`before`: `fdtable::relinks()` taken first): another
+/// thread's close and open (or dup2) may have made the number a directory under the prefix
+/// meanwhile, and the call then changed its lead alone. Its open is reported and its
+/// entries left to `recover` (`Ocb::reached_unseen`). Before, helper-50's F2 repro left 1-13
+/// entries a run on one member, unreported.
+#[inline]
+pub(crate) fn relative_passed_through(dirfd: c_int, before: Option<u64>, failed: bool) {
+    if let Some(before) = before.filter(|_| !failed && dirfd >= 0) {
+        fdtable::passed_through(dirfd, before);
+    }
 }
 
 /// A path argument after resolution, for hooks with two paths (rename, link) and for exec.

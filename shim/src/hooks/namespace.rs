@@ -1,7 +1,7 @@
 //! Namespace changes: mkdir, rmdir, unlink, rename, link, symlink, mknod/mkfifo, remove,
 //! and the mkstemp/mkdtemp family (whose glibc versions open with internal calls).
 
-use super::{on_follower, path_hook, resolve_arg, Arg};
+use super::{change_hook, on_follower, resolve_arg, Arg};
 use crate::boundary::{self, FfiReturn};
 use crate::fdtable;
 use crate::real::{raw, Errno, Res};
@@ -187,7 +187,7 @@ macro_rules! mirror_hooks {
                     return r;
                 }
             })?
-            path_hook($dirfd, $path, |sp| $crate::hooks::namespace::$apply(stringify!($name), &sp.following(false $(|| $follows)?), |$a: &$crate::resolve::At| $on), call)
+            $crate::hooks::change_hook($dirfd, $path, |sp| $crate::hooks::namespace::$apply(stringify!($name), &sp.following(false $(|| $follows)?), |$a: &$crate::resolve::At| $on), call)
         }
     )*};
 }
@@ -241,7 +241,7 @@ pub unsafe extern "C-unwind" fn unlinkat(dirfd: c_int, path: *const c_char, flag
 }
 
 unsafe fn removal(what: &str, dirfd: c_int, path: *const c_char, flags: c_int, call: impl Fn(*const c_char) -> c_int) -> c_int {
-    path_hook(
+    change_hook(
         dirfd,
         path,
         |sp| match flags & libc::AT_REMOVEDIR != 0 && names_set_root(&sp, path) {
@@ -264,13 +264,13 @@ pub unsafe extern "C-unwind" fn __xmknodat(ver: c_int, dirfd: c_int, path: *cons
     if !crate::mem::readable(dev.cast(), std::mem::size_of::<libc::dev_t>()) {
         return call(path);
     }
-    path_hook(dirfd, path, |sp| on_members_with_times("mknod", &sp, |a| raw::mknodat(a.fd, a.path.as_ptr(), mode, *dev)), call)
+    change_hook(dirfd, path, |sp| on_members_with_times("mknod", &sp, |a| raw::mknodat(a.fd, a.path.as_ptr(), mode, *dev)), call)
 }
 
 /// remove(3): glibc's calls unlink and rmdir internally, out of the hooks' sight.
 #[no_mangle]
 pub unsafe extern "C-unwind" fn remove(path: *const c_char) -> c_int {
-    path_hook(
+    change_hook(
         libc::AT_FDCWD,
         path,
         |sp| {
@@ -311,6 +311,7 @@ unsafe fn two_paths(
     if !set::is_active_for(a) && !set::is_active_for(b) {
         return plain(a, b);
     }
+    let before = (da >= 0 || db >= 0).then(crate::fdtable::relinks);
     boundary::hook(
         || match (resolve_arg(da, a), resolve_arg(db, b)) {
             // A link to the root's name finds it taken, whatever the source's file system;
@@ -330,7 +331,15 @@ unsafe fn two_paths(
                 on_members2(what, &ra, &rb, moved, |x, y, on_follower| call(x.fd, x.path.as_ptr(), y.fd, y.path.as_ptr(), on_follower))
             }
             (Some(Arg::Shadowed(_)), _) | (_, Some(Arg::Shadowed(_))) => Err(Errno(libc::EXDEV)),
-            (x, y) => plain(x.map_or(a, |x| x.ptr(a)), y.map_or(b, |y| y.ptr(b))).into_res(),
+            (x, y) => {
+                let r = plain(x.as_ref().map_or(a, |x| x.ptr(a)), y.as_ref().map_or(b, |y| y.ptr(b)));
+                for (dirfd, arg) in [(da, x), (db, y)] {
+                    if matches!(arg, Some(Arg::Keep)) {
+                        super::relative_passed_through(dirfd, before, r == -1);
+                    }
+                }
+                r.into_res()
+            }
         },
         || plain(a, b),
     )
@@ -515,7 +524,7 @@ macro_rules! mkstemp_hooks {
         pub unsafe extern "C-unwind" fn $name(template: *mut c_char $(, $arg: $ty)*) -> c_int {
             boundary::cancellation_point();
             let call = |_: *const c_char| raw::$name(template $(, $arg)*);
-            path_hook(libc::AT_FDCWD, template, |_| make_temp(template, $suffix, |sp| {
+            change_hook(libc::AT_FDCWD, template, |_| make_temp(template, $suffix, |sp| {
                 let flags = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | ($flags & !libc::O_ACCMODE);
                 super::open::open_shadowed(sp, flags, 0o600)
             }), call)
@@ -538,7 +547,7 @@ mkstemp_hooks! {
 #[no_mangle]
 pub unsafe extern "C-unwind" fn mkdtemp(template: *mut c_char) -> *mut c_char {
     let call = |_: *const c_char| raw::mkdtemp(template);
-    path_hook(
+    change_hook(
         libc::AT_FDCWD,
         template,
         |_| {

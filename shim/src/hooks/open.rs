@@ -1,7 +1,6 @@
 //! open/creat (and the fortified `__open_2` family), close, close_range, closefrom, dup,
 //! dup2, dup3, fcntl: creating OCBs and link blocks.
 
-use super::path_hook;
 use crate::boundary::{self, FfiReturn};
 use crate::fdtable::{self, Became};
 use crate::ocb::{self, Ocb, OcbKind};
@@ -24,6 +23,12 @@ pub fn open_shadowed(sp: Spath, flags: c_int, mode: mode_t) -> Res<c_int> {
 /// nothing to mirror.
 pub fn open_shadowed_or_lead(sp: Spath, flags: c_int, mode: mode_t) -> Res<Result<c_int, CString>> {
     open_shadowed_by(sp, flags, mode, true, 0, |at, flags| unsafe { raw::openat64(at.fd, at.path.as_ptr(), flags, mode) })
+}
+
+/// An open that may change a file: writable, creating or truncating (for
+/// `hooks::path_hook_or_lead`).
+fn may_change(flags: c_int) -> bool {
+    flags & libc::O_ACCMODE != libc::O_RDONLY || flags & (libc::O_CREAT | libc::O_TRUNC) != 0
 }
 
 /// `open_shadowed` with the lead's open made by `lead`, given the flags (openat2 keeps its
@@ -328,7 +333,7 @@ pub unsafe fn openat2(dirfd: c_int, path: *const c_char, how: *const u64, size: 
         }
     }
     // Never handed back: its resolve flags may refuse the lead's absolute path.
-    path_hook(dirfd, path, |sp| open_shadowed_by(sp, flags, mode, false, resolve, lead).map(|r| r.unwrap_or(-1)), |p| via(dirfd, p, how))
+    super::path_hook_or_lead(dirfd, path, false, may_change(flags), |sp| open_shadowed_by(sp, flags, mode, false, resolve, lead).map(|r| Ok(r.unwrap_or(-1))), |p| via(dirfd, p, how))
 }
 
 /// <linux/openat2.h>
@@ -623,7 +628,7 @@ macro_rules! open_hooks {
                     return fd;
                 }
             }
-            super::path_hook_or_lead($dirfd, $path, $flags & libc::O_NOFOLLOW == 0, |sp| open_shadowed_or_lead(sp, $flags, $mode), call)
+            super::path_hook_or_lead($dirfd, $path, $flags & libc::O_NOFOLLOW == 0, may_change($flags), |sp| open_shadowed_or_lead(sp, $flags, $mode), call)
         }
     )*};
 }

@@ -157,6 +157,7 @@ unsafe fn named_outside<T: FfiReturn>(what: &str, addr: *const sockaddr, len: so
         libc::AT_FDCWD,
         name_ptr,
         false,
+        false,
         |sp| {
             shadowed.set(true);
             super::on_lead_res(&sp, what, |at| match lead_name(&sp, at)? {

@@ -393,7 +393,7 @@ macro_rules! fopen_hooks {
                     || raw::$name(path, mode),
                 );
             }
-            super::path_hook_or_lead(libc::AT_FDCWD, path, true, |sp| fopen_shadowed(sp, mode), |p| opened_outside(raw::$name(p, mode), mode, p, path))
+            super::path_hook_or_lead(libc::AT_FDCWD, path, true, false, |sp| fopen_shadowed(sp, mode), |p| opened_outside(raw::$name(p, mode), mode, p, path))
         }
     )*};
 }
@@ -657,7 +657,7 @@ macro_rules! freopen_hooks {
                 }
                 return g;
             }
-            super::path_hook_or_lead(libc::AT_FDCWD, path, true, |sp| freopen_shadowed(sp, mode, f), |p| opened_outside(raw::$name(p, mode, f), mode, p, path))
+            super::path_hook_or_lead(libc::AT_FDCWD, path, true, false, |sp| freopen_shadowed(sp, mode, f), |p| opened_outside(raw::$name(p, mode, f), mode, p, path))
         }
     )*};
 }
