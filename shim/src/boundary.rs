@@ -74,13 +74,14 @@ pub fn note_cancel() {
 /// the lead's change and the follower's, with the shim's locks held. A request that comes
 /// meanwhile stays pending: the thread acts on it at its next cancellation point, as if it
 /// had come just after the call. Held (two atomic updates of the thread's state in glibc,
-/// about 10 ns) once the process has a second thread, or has cancelled a thread: before
-/// that, no other thread can make a request, and this one is in the shim, not cancelling.
+/// about 10 ns) once the process has a second thread of the program's, or has cancelled a
+/// thread: before that, no other thread can make a request (the shim's never do), and this
+/// one is in the shim, not cancelling.
 pub struct NoCancel(Option<libc::c_int>);
 
 impl NoCancel {
     pub fn hold() -> NoCancel {
-        NoCancel((CANCELS.load(Ordering::Relaxed) || crate::real::may_have_threads()).then(|| {
+        NoCancel((CANCELS.load(Ordering::Relaxed) || crate::real::program_may_have_threads()).then(|| {
             let mut was = crate::real::PTHREAD_CANCEL_ENABLE;
             unsafe { crate::real::pthread_setcancelstate(crate::real::PTHREAD_CANCEL_DISABLE, &mut was) };
             was
@@ -187,6 +188,7 @@ pub(crate) extern "C" fn after_fork_child() {
     let unlocked = FORK_UNLOCKED.with(|f| f.replace(false));
     let inside = (!unlocked).then(Inside::force);
     FORKING.with(|f| f.set(false));
+    crate::real::forked_child_threads();
     crate::behind::after_fork_child();
     crate::beside::after_fork_child();
     crate::mem::set_pid();

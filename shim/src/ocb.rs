@@ -853,7 +853,7 @@ impl Ocb {
     /// description; here the follower got the bytes at the position the read left (a
     /// reader child beside a writing parent: members differed, unreported).
     fn reads_may_move(&self) -> bool {
-        self.flags & libc::O_ACCMODE == libc::O_RDWR && (self.has(Mark::Shared) || real::may_have_threads())
+        self.flags & libc::O_ACCMODE == libc::O_RDWR && (self.has(Mark::Shared) || real::program_may_have_threads())
     }
 
     /// Bytes the lead got past the follower's end by writes the shim did not see, found as a

@@ -5,7 +5,7 @@
 
 use libc::{c_char, c_int, c_long, c_uint, c_void, mode_t, off64_t, size_t, ssize_t};
 use std::ffi::CStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 /// An errno value. `Res` is how every core function reports failure; the exported hook
 /// turns it back into `-1` + errno exactly once.
@@ -434,7 +434,11 @@ pub fn spawn_quiet_thread(name: &CStr, start: extern "C" fn(*mut c_void) -> *mut
             SHIM_MADE_THREADED.store(true, Ordering::Relaxed);
         }
         let mut tid: libc::pthread_t = 0;
-        let started = libc::pthread_create(&mut tid, &attr, start, std::ptr::null_mut()) == 0;
+        SHIM_THREADS.fetch_add(1, Ordering::SeqCst);
+        let started = libc::pthread_create(&mut tid, &attr, counted, start as *mut c_void) == 0;
+        if !started {
+            SHIM_THREADS.fetch_sub(1, Ordering::SeqCst);
+        }
         libc::pthread_attr_destroy(&mut attr);
         libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
         if started {
@@ -442,6 +446,63 @@ pub fn spawn_quiet_thread(name: &CStr, start: extern "C" fn(*mut c_void) -> *mut
         }
         started
     }
+}
+
+/// A shim thread's start (`spawn_quiet_thread`): runs `start`, then leaves the count of the
+/// shim's threads, before glibc's count of threads (`program_may_have_threads`: the process
+/// seems to have one thread more meanwhile, never one less). The shim's threads block every
+/// signal and are never cancelled: they leave by returning.
+extern "C" fn counted(start: *mut c_void) -> *mut c_void {
+    // SAFETY: `spawn_quiet_thread` passes its `start` here.
+    let start: extern "C" fn(*mut c_void) -> *mut c_void = unsafe { std::mem::transmute(start) };
+    let r = start(std::ptr::null_mut());
+    SHIM_THREADS.fetch_sub(1, Ordering::SeqCst);
+    r
+}
+
+/// The shim's threads started and not yet ended (`counted`).
+static SHIM_THREADS: AtomicU32 = AtomicU32::new(0);
+
+/// glibc's count of the process's threads (`__nptl_nthreads`, which `pthread_create` raises
+/// before the thread runs and a thread lowers as it ends, and which a fork child starts
+/// again at 1); 0 where glibc has none (then every thread is taken for the program's).
+static NTHREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// The program made a thread without `pthread_create` (a `clone` that shares the memory),
+/// which glibc neither counts nor flags (`__libc_single_threaded` stays set): from then on
+/// the process is taken to have threads of the program's.
+static UNCOUNTED_THREADS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A `clone` sharing the memory was made (variadic.rs).
+pub fn uncounted_thread() {
+    UNCOUNTED_THREADS.store(true, Ordering::SeqCst);
+}
+
+/// In a fork child: the parent's threads, the shim's among them, are not there.
+pub fn forked_child_threads() {
+    SHIM_THREADS.store(0, Ordering::SeqCst);
+}
+
+/// Whether a thread other than the calling one and the shim's own may run the program's
+/// code now: glibc's count of threads against the shim's, so that a shim thread (the
+/// write-behind queue's, the follower's flushes) does not make a single-threaded program
+/// pay for threads it does not have (a readable file's writes then looked at the position
+/// before and after each; every hook held cancellation off). Threads glibc starts for the
+/// program (a SIGEV_THREAD timer's) count as the program's.
+pub fn program_may_have_threads() -> bool {
+    if UNCOUNTED_THREADS.load(Ordering::SeqCst) {
+        return true;
+    }
+    if single_threaded() {
+        return false;
+    }
+    let count = NTHREADS.load(Ordering::Relaxed);
+    if count == 0 {
+        return true;
+    }
+    // SAFETY: an `unsigned int` glibc keeps for the process's life.
+    let live = unsafe { std::ptr::read_volatile(count as *const libc::c_uint) };
+    live > 1 + SHIM_THREADS.load(Ordering::SeqCst)
 }
 
 /// Whether the program has started threads of its own: then a shim thread costs it nothing
@@ -457,7 +518,7 @@ pub fn program_threaded() -> bool {
 /// Whether the process may have a second thread now (or had one: glibc's flag does not
 /// go back), the program's or the shim's.
 pub fn may_have_threads() -> bool {
-    !single_threaded()
+    !single_threaded() || UNCOUNTED_THREADS.load(Ordering::Relaxed)
 }
 
 /// The shim's own thread made the process multi-threaded.
@@ -473,6 +534,7 @@ static THREAD_FLAG: AtomicUsize = AtomicUsize::new(0);
 pub fn find_thread_flag() {
     let p = (unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__libc_single_threaded".as_ptr()) } as usize).max(1);
     THREAD_FLAG.store(p, Ordering::Relaxed);
+    NTHREADS.store(unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__nptl_nthreads".as_ptr()) } as usize, Ordering::Relaxed);
 }
 
 /// Whether the process has never had a second thread, as glibc knows it (without the flag,

@@ -95,7 +95,11 @@ pub unsafe extern "C-unwind" fn shadow_exec(path: *const c_char, argv: *const *c
 /// fork's does, while the shim is active.
 #[no_mangle]
 pub extern "C-unwind" fn shadow_clone_is_fork(flags: c_int) -> c_int {
-    (crate::set::is_active() && flags as c_long & CLONE_SHARES_VM == 0) as c_int
+    let shares = flags as c_long & CLONE_SHARES_VM != 0;
+    if shares {
+        crate::real::uncounted_thread();
+    }
+    (crate::set::is_active() && !shares) as c_int
 }
 
 /// The fork handlers, for clone(3) (variadic.c), for which glibc runs none.
@@ -232,6 +236,11 @@ pub unsafe extern "C-unwind" fn shadow_syscall(n: c_long, a: c_long, b: c_long, 
         libc::SYS_fork | libc::SYS_vfork => fork_raw(|| crate::real::raw::syscall(libc::SYS_fork, 0, 0, 0, 0, 0, 0)),
         libc::SYS_clone if a & CLONE_SHARES_VM == 0 && b == 0 => fork_raw(|| crate::real::raw::syscall(n, a, b, c, d, e, f)),
         libc::SYS_clone3 if clone3_is_fork(a as *const u64, b as usize) => fork_raw(|| crate::real::raw::syscall(n, a, b, c, d, e, f)),
+        libc::SYS_clone | libc::SYS_clone3 => {
+            crate::real::uncounted_thread();
+            *handled = 0;
+            0
+        }
         libc::SYS_bind => int(socket::bind(fd, b as _, c as _)),
         libc::SYS_connect => int(socket::connect(fd, b as _, c as _)),
         libc::SYS_sendmsg => socket::sendmsg(fd, b as _, c as _) as c_long,
