@@ -189,6 +189,7 @@ pub(crate) extern "C" fn after_fork_child() {
     let inside = (!unlocked).then(Inside::force);
     FORKING.with(|f| f.set(false));
     crate::real::forked_child_threads();
+    crate::sud::arm();
     crate::behind::after_fork_child();
     crate::beside::after_fork_child();
     crate::mem::set_pid();

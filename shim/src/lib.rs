@@ -24,6 +24,7 @@ mod resolve;
 mod set;
 mod signals;
 mod stripes;
+mod sud;
 mod variadic;
 
 #[ctor::ctor]

@@ -351,6 +351,7 @@ real_functions! {
     #[version = "GLIBC_2.34"]
     fn _Fork() -> libc::pid_t;
     fn pthread_cancel(thread: libc::pthread_t) -> c_int;
+    fn pthread_create(thread: *mut libc::pthread_t, attr: *const libc::pthread_attr_t, start: extern "C-unwind" fn(*mut c_void) -> *mut c_void, arg: *mut c_void) -> c_int;
     fn syncfs(fd: c_int) -> c_int;
     fn unshare(flags: c_int) -> c_int;
     fn sync() -> ();
@@ -435,7 +436,7 @@ pub fn spawn_quiet_thread(name: &CStr, start: extern "C" fn(*mut c_void) -> *mut
         }
         let mut tid: libc::pthread_t = 0;
         SHIM_THREADS.fetch_add(1, Ordering::SeqCst);
-        let started = libc::pthread_create(&mut tid, &attr, counted, start as *mut c_void) == 0;
+        let started = raw::pthread_create(&mut tid, &attr, counted, start as *mut c_void) == 0;
         if !started {
             SHIM_THREADS.fetch_sub(1, Ordering::SeqCst);
         }
@@ -452,7 +453,7 @@ pub fn spawn_quiet_thread(name: &CStr, start: extern "C" fn(*mut c_void) -> *mut
 /// shim's threads, before glibc's count of threads (`program_may_have_threads`: the process
 /// seems to have one thread more meanwhile, never one less). The shim's threads block every
 /// signal and are never cancelled: they leave by returning.
-extern "C" fn counted(start: *mut c_void) -> *mut c_void {
+extern "C-unwind" fn counted(start: *mut c_void) -> *mut c_void {
     // SAFETY: `spawn_quiet_thread` passes its `start` here.
     let start: extern "C" fn(*mut c_void) -> *mut c_void = unsafe { std::mem::transmute(start) };
     let r = start(std::ptr::null_mut());

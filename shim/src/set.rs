@@ -174,6 +174,7 @@ fn init_from_env() {
     crate::boundary::install_fork_handlers();
     crate::hooks::process::end_at_quick_exit();
     crate::signals::take_over_installed();
+    crate::sud::init();
     crate::behind::configure(get().config.write_behind);
     crate::resolve::init_cwd();
     crate::hooks::process::take_carried_handoffs();

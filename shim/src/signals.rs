@@ -203,7 +203,9 @@ pub fn sigaction(sig: c_int, act: Option<&libc::sigaction>, old: Option<&mut lib
     let Some(slot) = action(sig) else { return real::sigaction(sig, act, old).map(drop) };
     let before = slot.load();
     let before_default = slot.default_action();
-    let catching = act.filter(|a| catches(a.sa_sigaction));
+    // An ignored SIGSYS too while system calls trap (sud.rs): the kernel would kill the
+    // process with the dispatch's next one. The trampoline then ignores the program's.
+    let catching = act.filter(|a| catches(a.sa_sigaction) || sig == libc::SIGSYS && a.sa_sigaction == libc::SIG_IGN && crate::sud::on());
     // The program's action is in place before the kernel can call the trampoline for it.
     if let Some(a) = catching {
         slot.store(a.sa_sigaction, a.sa_flags, &a.sa_mask);
@@ -416,6 +418,16 @@ pub fn take_over_installed() {
     let _ = real::pread(-1, &mut [], 0);
 }
 
+/// For the syscall dispatch (sud.rs): the kernel's SIGSYS action is the trampoline, an
+/// ignored one (kept across the exec that started this program) made so.
+pub fn hold_sigsys() -> bool {
+    let now = installed_now(libc::SIGSYS);
+    if now.sa_sigaction != trampoline_address() {
+        let _ = sigaction(libc::SIGSYS, Some(&now), None);
+    }
+    installed_now(libc::SIGSYS).sa_sigaction == trampoline_address()
+}
+
 fn trampoline_address() -> usize {
     trampoline as *const () as usize
 }
@@ -427,6 +439,10 @@ fn dies_of(sig: c_int, handler: usize) -> bool {
 }
 
 extern "C-unwind" fn trampoline(sig: c_int, info: *mut siginfo_t, context: *mut c_void) {
+    // The program's own system call, made now (never deferred: the program waits on it).
+    if sig == libc::SIGSYS && crate::sud::trapped(info, context) {
+        return;
+    }
     let (code, sender) = unsafe { info.as_ref() }.map_or((0, 0), |i| (i.si_code, unsafe { i.si_pid() }));
     // A death is never deferred: natively the process dies at once, in the middle of any
     // call (a hung member's would otherwise keep it alive); the journal covers that call.

@@ -234,7 +234,7 @@ pub unsafe extern "C-unwind" fn shadow_syscall(n: c_long, a: c_long, b: c_long, 
         // parent's memory, and is made a fork child, as by vfork()). Threads and other
         // children that share the address space go through as they are.
         libc::SYS_fork | libc::SYS_vfork => fork_raw(|| crate::real::raw::syscall(libc::SYS_fork, 0, 0, 0, 0, 0, 0)),
-        libc::SYS_clone if a & CLONE_SHARES_VM == 0 && b == 0 => fork_raw(|| crate::real::raw::syscall(n, a, b, c, d, e, f)),
+        libc::SYS_clone if clone_is_fork(a, b) => fork_raw(|| crate::real::raw::syscall(n, a, b, c, d, e, f)),
         libc::SYS_clone3 if clone3_is_fork(a as *const u64, b as usize) => fork_raw(|| crate::real::raw::syscall(n, a, b, c, d, e, f)),
         libc::SYS_clone | libc::SYS_clone3 => {
             crate::real::uncounted_thread();
@@ -280,9 +280,14 @@ fn fork_raw(fork: impl FnOnce() -> c_long) -> c_long {
     crate::boundary::fork_without_atfork(|| fork() as libc::pid_t) as c_long
 }
 
+/// Whether clone's flags and stack make a process of its own, as fork does.
+pub(crate) fn clone_is_fork(flags: c_long, stack: c_long) -> bool {
+    flags & CLONE_SHARES_VM == 0 && stack == 0
+}
+
 /// Whether clone3's arguments (`struct clone_args`: flags first, the stack at byte 40) make
 /// a process of its own, as fork does (unreadable ones go to the kernel, which says EFAULT).
-unsafe fn clone3_is_fork(args: *const u64, size: usize) -> bool {
+pub(crate) unsafe fn clone3_is_fork(args: *const u64, size: usize) -> bool {
     size >= 48 && crate::mem::readable(args.cast(), 48) && *args as c_long & CLONE_SHARES_VM == 0 && *args.add(5) == 0
 }
 

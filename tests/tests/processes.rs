@@ -181,6 +181,28 @@ fn cargo_builds_a_crate_with_its_target_directory_under_the_prefix() {
     s.assert_mirrored();
 }
 
+/// cargo new and cargo add in a workspace under the prefix: cargo rewrites the manifests
+/// through `tempfile`, whose rename into place rustix makes without the C library (a
+/// `syscall` instruction in cargo's own code). The kernel's syscall user dispatch traps it
+/// into the shim (shim/src/sud.rs). Before, both commands failed with ENOENT: the kernel
+/// was handed the virtual path.
+#[test]
+fn cargo_new_and_add_in_a_workspace_under_the_prefix() {
+    let release = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut v = release.trim().split(['.', '-']).map(|x| x.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (v.next().unwrap_or(0), v.next().unwrap_or(0));
+    assert!((major, minor) >= (6, 17), "kernel {release}: no inclusive syscall user dispatch (Linux 6.17+): the test cannot run");
+    let s = ShadowSet::new();
+    s.sh("mkdir /shadow/ws && printf '[workspace]\\nresolver = \"2\"\\nmembers = []\\n' > /shadow/ws/Cargo.toml");
+    s.sh("cd /shadow/ws && timeout 120 cargo new --vcs none --offline member");
+    s.sh("cd /shadow/ws/member && timeout 120 cargo add --offline libc");
+    let workspace = String::from_utf8(s.read("ws/Cargo.toml")).unwrap();
+    assert!(workspace.contains("members = [\"member\"]"), "{workspace}");
+    let member = String::from_utf8(s.read("ws/member/Cargo.toml")).unwrap();
+    assert!(member.contains("libc = "), "{member}");
+    s.assert_mirrored();
+}
+
 #[test]
 fn git_commits_branches_merges_packs_and_clones_under_the_prefix() {
     let s = ShadowSet::new();

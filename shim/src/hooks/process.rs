@@ -92,6 +92,34 @@ pub unsafe extern "C-unwind" fn pthread_cancel(thread: libc::pthread_t) -> c_int
     raw::pthread_cancel(thread)
 }
 
+/// pthread_create(3): the new thread's system calls from the executable's code trap as its
+/// creator's do (sud.rs: the kernel does not carry that over to a new thread).
+#[no_mangle]
+pub unsafe extern "C-unwind" fn pthread_create(thread: *mut libc::pthread_t, attr: *const libc::pthread_attr_t, start: ThreadStart, arg: *mut libc::c_void) -> c_int {
+    if !crate::sud::on() {
+        return raw::pthread_create(thread, attr, start, arg);
+    }
+    let job = Box::into_raw(Box::new((start, arg)));
+    let r = raw::pthread_create(thread, attr, armed, job.cast());
+    if r != 0 {
+        drop(Box::from_raw(job));
+    }
+    r
+}
+
+/// A thread's start routine; "C-unwind": a program's thread may leave by `pthread_exit`
+/// or a cancellation, which unwind through its caller.
+type ThreadStart = extern "C-unwind" fn(*mut libc::c_void) -> *mut libc::c_void;
+
+/// A program's thread, its dispatch set first (see `pthread_create`). Nothing to drop once
+/// the program's function runs: a cancellation or `pthread_exit` unwinds through.
+extern "C-unwind" fn armed(job: *mut libc::c_void) -> *mut libc::c_void {
+    // SAFETY: made by `pthread_create` above, for this thread alone.
+    let (start, arg) = *unsafe { Box::from_raw(job.cast::<(ThreadStart, *mut libc::c_void)>()) };
+    crate::sud::arm();
+    start(arg)
+}
+
 /// daemon(3), made as glibc makes it but through the shim's hooks: glibc's own makes its
 /// `_exit`, `chdir`, `open` and `dup2` with internal calls no hook sees, so the parent left
 /// with its write intents open (a false crash report), the shim's cwd stayed where the

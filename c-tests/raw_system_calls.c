@@ -1,0 +1,92 @@
+// raw_system_calls: system calls made by `syscall` instructions in the program's own code,
+// without the C library, as Rust programs on rustix's linux_raw backend make them (cargo's
+// tempfile among them): an absolute path under the prefix, a path relative to a working
+// directory under it, a rename, in the main thread, in a pthread and in a fork child. The
+// kernel's syscall user dispatch (Linux 6.17+, inclusive over the executable's code) traps
+// each into the shim, which makes it as syscall(2)'s hook does: results and errno as
+// natively, members identical. Before, the absolute path failed (ENOENT: the kernel was
+// handed the virtual path) and the relative ones reached the primary alone, unreported.
+// Also: the thread's errno is left alone; a raw rt_sigprocmask changes the thread's mask
+// (made in the handler, it would be undone by the handler's return); SIGSYS ignored by a
+// raw rt_sigaction does not kill the process at the next trapped call.
+#include "check.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/utsname.h>
+#include <sys/syscall.h>
+
+static long raw(long n, long a, long b, long c, long d)
+{
+	long r;
+	register long r10 __asm__("r10") = d;
+	__asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+	return r;
+}
+
+static void make(const char *path, const char *content)
+{
+	long fd = raw(SYS_openat, AT_FDCWD, (long)path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	if (fd < 0)
+		check_fail(HERE, (int)-fd, "raw openat(\"%s\")", path);
+	CHECK_EQ(raw(SYS_write, fd, (long)content, (long)strlen(content), 0), (long)strlen(content));
+	CHECK_EQ(raw(SYS_close, fd, 0, 0, 0), 0);
+}
+
+static void *in_thread(void *arg)
+{
+	(void)arg;
+	make("made-by-thread", "thread\n");
+	return NULL;
+}
+
+int main(void)
+{
+	struct utsname u;
+	int major = 0, minor = 0;
+	CHECK_SYS(uname(&u));
+	if (sscanf(u.release, "%d.%d", &major, &minor) != 2 || major * 100 + minor < 617)
+		check_fail(HERE, 0, "kernel %s has no inclusive syscall user dispatch (Linux 6.17+): the test cannot run", u.release);
+
+	CHECK_SYS(mkdir(SHADOW "/raw", 0755));
+	make(SHADOW "/raw/absolute", "absolute\n");
+	CHECK_EQ(raw(SYS_openat, AT_FDCWD, (long)SHADOW "/raw/missing", O_RDONLY, 0), -ENOENT);
+
+	CHECK_SYS(chdir(SHADOW "/raw"));
+	make("relative", "relative\n");
+	CHECK_EQ(raw(SYS_mkdirat, AT_FDCWD, (long)"dir", 0755, 0), 0);
+	CHECK_EQ(raw(SYS_renameat, AT_FDCWD, (long)"relative", AT_FDCWD, (long)"dir/moved"), 0);
+	CHECK_EQ(raw(SYS_mkdirat, AT_FDCWD, (long)"dir", 0755, 0), -EEXIST);
+
+	errno = 77;
+	CHECK(raw(SYS_getpid, 0, 0, 0, 0) == getpid());
+	CHECK_EQ(errno, 77);
+
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, in_thread, NULL) == 0);
+	CHECK(pthread_join(t, NULL) == 0);
+
+	pid_t child = CHECK_SYS(fork());
+	if (child == 0) {
+		make("made-by-child", "child\n");
+		_exit(0);
+	}
+	wait_ok(child);
+
+	unsigned long block = 1UL << (SIGUSR1 - 1), was = 0;
+	CHECK_EQ(raw(SYS_rt_sigprocmask, SIG_BLOCK, (long)&block, (long)&was, 8), 0);
+	sigset_t now;
+	CHECK_SYS(sigprocmask(SIG_SETMASK, NULL, &now));
+	CHECK(sigismember(&now, SIGUSR1));
+
+	unsigned long ignore[4] = { (unsigned long)SIG_IGN, 0x04000000, 0, 0 };
+	CHECK_EQ(raw(SYS_rt_sigaction, SIGSYS, (long)ignore, 0, 8), 0);
+	make("after-sigsys-ignored", "still here\n");
+
+	EXPECT_FILE(SHADOW "/raw/absolute", "absolute\n");
+	EXPECT_FILE(SHADOW "/raw/dir/moved", "relative\n");
+	EXPECT_FILE(SHADOW "/raw/made-by-thread", "thread\n");
+	EXPECT_FILE(SHADOW "/raw/made-by-child", "child\n");
+	EXPECT_FILE(SHADOW "/raw/after-sigsys-ignored", "still here\n");
+	return 0;
+}
