@@ -110,6 +110,9 @@ static SEEK_HOOKED: FdBitmap = FdBitmap::new();
 /// flight (see `passed_through`): the open that links one of them next may have had the
 /// call reach its lead unseen. Cleared when the number is closed or replaced.
 static NOTED: FdBitmap = FdBitmap::new();
+/// Notes whose call may have reached another directory than the one linked next (see
+/// `passed_through_relative`); set and cleared with `NOTED`'s bit.
+static UNPLACED: FdBitmap = FdBitmap::new();
 static TABLE: RwLock<Links> = RwLock::new(Links(Vec::new()));
 
 /// Fds linked per block of the table.
@@ -242,8 +245,8 @@ pub fn link(fd: c_int, ocb: Arc<Ocb>) -> Option<Arc<Ocb>> {
     // Pairs with `relinked_under`'s fence: either it sees the bit set above, or this sees
     // its note.
     std::sync::atomic::fence(Ordering::SeqCst);
-    if take_note(fd) {
-        ocb.reached_unseen();
+    if let Some(unplaced) = take_note(fd) {
+        reached_unseen(&ocb, unplaced);
     }
     before
 }
@@ -305,7 +308,22 @@ pub fn relinks() -> u64 {
 #[inline]
 pub fn passed_through(fd: c_int, before: u64) {
     if before as u32 != 0 || RELINKS.load(Ordering::SeqCst) != before {
-        relinked_under(fd);
+        relinked_under(fd, false);
+    }
+}
+
+/// `passed_through` for a change made outside the shim relative to directory number `fd`
+/// (`hooks::relative_passed_through`). Where more than one number was made a shadowed
+/// file's meanwhile, the directory the call reached may have been closed since and another
+/// opened at the number (a thread descheduled between its call and this look): the one
+/// the number holds now is reported, and the next `recover` verifies everything. Before,
+/// only the one it held now was reported, and `recover` left the other's entry on the lead
+/// alone (a CI run of `a_directory_number_reused_under_a_thread_making_entries_is_reported_and_recovered`).
+#[inline]
+pub fn passed_through_relative(fd: c_int, before: u64) {
+    let now = RELINKS.load(Ordering::SeqCst);
+    if before as u32 != 0 || now != before {
+        relinked_under(fd, (now >> 32).wrapping_sub(before >> 32) > 1);
     }
 }
 
@@ -331,18 +349,23 @@ fn refused_the_number(failed: bool) -> bool {
     failed && crate::real::Errno::last() == crate::real::Errno(libc::EBADF)
 }
 
+/// `unplaced`: the call may have reached another file than the number holds now (see
+/// `passed_through_relative`).
 #[cold]
-fn relinked_under(fd: c_int) {
+fn relinked_under(fd: c_int, unplaced: bool) {
     let saved = crate::real::Errno::last();
     let mark = || {
         let o = get(fd).or_else(|| {
             // Not linked yet, perhaps: an open in flight links it after its system call,
             // and looks for this note then (`link`).
+            if unplaced {
+                UNPLACED.set(fd, true);
+            }
             NOTED.set(fd, true);
             std::sync::atomic::fence(Ordering::SeqCst);
             get(fd)
         })?;
-        o.reached_unseen();
+        reached_unseen(&o, unplaced);
         Some(())
     };
     // At the boundary (the fork lock held, not inside another hook): the table's lock
@@ -381,20 +404,34 @@ pub fn closed_unshadowed(fd: c_int) {
     take_note(fd);
 }
 
-/// Whether `fd` had a note (see `NOTED`), which is cleared.
-#[inline]
-fn take_note(fd: c_int) -> bool {
-    let noted = NOTED.test(fd);
-    if noted {
-        NOTED.set(fd, false);
+/// `Ocb::reached_unseen`; `unplaced`: the call may have reached another directory, which
+/// the next `recover` finds by verifying everything.
+fn reached_unseen(o: &Ocb, unplaced: bool) {
+    o.reached_unseen();
+    if unplaced {
+        crate::members::shared().state.mark_journal_lost();
     }
-    noted
+}
+
+/// Whether `fd` had a note (see `NOTED`), which is cleared: Some(whether it was unplaced).
+#[inline]
+fn take_note(fd: c_int) -> Option<bool> {
+    if !NOTED.test(fd) {
+        return None;
+    }
+    NOTED.set(fd, false);
+    let unplaced = UNPLACED.test(fd);
+    if unplaced {
+        UNPLACED.set(fd, false);
+    }
+    Some(unplaced)
 }
 
 /// `closed_unshadowed` for every number in `[lo, hi]` (close_range).
 pub fn closed_unshadowed_in(lo: c_int, hi: c_int) {
     for fd in NOTED.set_in(lo, hi) {
         NOTED.set(fd, false);
+        UNPLACED.set(fd, false);
     }
 }
 

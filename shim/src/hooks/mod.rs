@@ -143,7 +143,7 @@ pub(crate) fn path_hook_or_lead<T: FfiReturn>(
 #[inline]
 pub(crate) fn relative_passed_through(dirfd: c_int, before: Option<u64>, failed: bool) {
     if let Some(before) = before.filter(|_| !failed && dirfd >= 0) {
-        fdtable::passed_through(dirfd, before);
+        fdtable::passed_through_relative(dirfd, before);
     }
 }
 
