@@ -94,7 +94,10 @@ fn executable_text() -> Option<(usize, usize)> {
 /// here (true); any other is the program's signal (false).
 pub fn trapped(info: *mut siginfo_t, context: *mut c_void) -> bool {
     let (Some(info), Some(uc)) = (unsafe { info.as_ref() }, unsafe { (context as *mut libc::ucontext_t).as_mut() }) else { return false };
-    if info.si_code != SYS_USER_DISPATCH {
+    // Another dispatch than the shim's (the program set its own, as Wine does): its signal.
+    let at = unsafe { info.si_addr() } as usize;
+    let start = TEXT[0].load(Ordering::Relaxed);
+    if info.si_code != SYS_USER_DISPATCH || !(start..=start + TEXT[1].load(Ordering::Acquire)).contains(&at) {
         return false;
     }
     let g = &mut uc.uc_mcontext.gregs;
