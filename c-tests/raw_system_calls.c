@@ -6,7 +6,8 @@
 // each into the shim, which makes it as syscall(2)'s hook does: results and errno as
 // natively, members identical. Before, the absolute path failed (ENOENT: the kernel was
 // handed the virtual path) and the relative ones reached the primary alone, unreported.
-// Also: the thread's errno is left alone; a raw rt_sigprocmask changes the thread's mask
+// Also: the thread's errno is left alone; a raw execve's image gets the program's signal
+// mask; a raw rt_sigprocmask changes the thread's mask
 // (made in the handler, it would be undone by the handler's return); SIGSYS ignored by a
 // raw rt_sigaction does not kill the process at the next trapped call.
 #include "check.h"
@@ -70,6 +71,16 @@ int main(void)
 	if (child == 0) {
 		make("made-by-child", "child\n");
 		_exit(0);
+	}
+	wait_ok(child);
+
+	/* A raw execve: the new image starts with the program's mask, not the trap handler's. */
+	child = CHECK_SYS(fork());
+	if (child == 0) {
+		/* grep leaves its mask as exec gave it (a shell would reset it). */
+		char *argv[] = { "grep", "-q", "^SigBlk:[[:space:]]*0*$", "/proc/self/status", NULL };
+		raw(SYS_execve, (long)"/bin/grep", (long)argv, (long)environ, 0);
+		_exit(127);
 	}
 	wait_ok(child);
 

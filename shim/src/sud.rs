@@ -110,6 +110,10 @@ pub fn trapped(info: *mut siginfo_t, context: *mut c_void) -> bool {
         return true;
     }
     let saved = Errno::last();
+    if matches!(n, libc::SYS_execve | libc::SYS_execveat) {
+        // The new image gets the program's mask, not this handler's (SIGSYS blocked).
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &uc.uc_sigmask, std::ptr::null_mut()) };
+    }
     let r = match n {
         libc::SYS_rt_sigprocmask => mask(&mut uc.uc_sigmask, args),
         libc::SYS_rt_sigaction if args[0] == libc::SIGSYS as i64 => sigsys_action(args),
