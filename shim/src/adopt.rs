@@ -145,6 +145,20 @@ fn adopt_in(view: &crate::members::View, fd: c_int, retries: u32, carried: Optio
         if retries > 0 && (crate::members::applied_epoch() != applied || renamed()) {
             return Adopted::Again;
         }
+        // An O_TMPFILE file not linked, whose follower twin the image before kept across
+        // the exec: written on both members, as it was there. Before, every child handed
+        // one (Python's TemporaryFile as a subprocess's stdout) reported it insecure
+        // ("inherited after unlink") and left recover due, though nothing differed
+        // (helper-55, CPython's test_subprocess).
+        if let Some(c) = carried.filter(|_| st.st_nlink == 0 && crate::ocb::made_by_tmpfile(flags)) {
+            let flags = flags & !(libc::O_TRUNC | libc::O_EXCL | libc::O_CREAT);
+            let ocb = adopt_with_stat(fd, &st, twin.rel().clone(), flags, st.st_mode & 0o7777, Twin::Unnamed(c.fd, c.first), None);
+            ocb.as_ref().inspect(|o| o.mark_shared());
+            return match ocb {
+                Some(o) if took_carried(&o, c) => Adopted::WithCarried,
+                _ => Adopted::Done,
+            };
+        }
         if let Some(ocb) = adopt_with_stat(fd, &st, twin.rel().clone(), flags & !(libc::O_ACCMODE) | libc::O_RDONLY, 0, Twin::None, None) {
             if st.st_nlink > 0 {
                 ocb.mark_insecure("inherited, its name now another file's", real::Errno(libc::ESTALE));
@@ -169,7 +183,7 @@ fn adopt_in(view: &crate::members::View, fd: c_int, retries: u32, carried: Optio
     };
     let mut adopted = Adopted::Done;
     if let Some(ocb) = adopt_with_stat(fd, &st, twin.rel().clone(), open_flags, st.st_mode & 0o7777, follower, None) {
-        if carried.is_some_and(|c| ocb.secondary_fd().is_some_and(|s| c.first && s == c.fd || crate::real::same_description(std::process::id(), s, std::process::id(), c.fd))) {
+        if carried.is_some_and(|c| took_carried(&ocb, c)) {
             adopted = Adopted::WithCarried;
         }
         ocb.mark_shared();
@@ -182,6 +196,11 @@ fn adopt_in(view: &crate::members::View, fd: c_int, retries: u32, carried: Optio
         }
     }
     adopted
+}
+
+/// Whether `ocb`'s follower fd is the one carried across exec (or a copy of it).
+fn took_carried(ocb: &crate::ocb::Ocb, c: Carried) -> bool {
+    ocb.secondary_fd().is_some_and(|s| c.first && s == c.fd || crate::real::same_description(std::process::id(), s, std::process::id(), c.fd))
 }
 
 /// Bytes the lead got past the follower's end before this image's shim started — the

@@ -414,6 +414,9 @@ pub enum Twin<'a> {
     /// The follower's fd an old image kept across exec (adopt.rs), where it is on the file
     /// at that path on the follower (`true`: taken as it is; `false`: a copy); else `Path`.
     Carried(&'a Spath, c_int, bool),
+    /// The follower's fd an old image kept across exec, on a file that has no name to check
+    /// it by (an O_TMPFILE file not linked): taken as it is (`true`) or a copy.
+    Unnamed(c_int, bool),
     None,
 }
 
@@ -461,6 +464,7 @@ pub fn adopt_with_stat(fd: c_int, st: &libc::stat64, rel: Rel, flags: c_int, mod
                     (false, _) => open(at),
                 }
             }),
+            Twin::Unnamed(carried, first) => crate::members::view().follower.map(|_| if *first { Ok(*carried) } else { ocb::dup_internal(*carried) }),
             Twin::None => None,
         };
         match opened {

@@ -572,7 +572,8 @@ unsafe fn exec_with(
                 },
             };
             let launch = found.as_ref().and_then(|(shown, file, shadowed)| plan_launch(shown, file.clone(), *shadowed, argv));
-            let program = launch.as_ref().map(|l| &l.file).or(found.as_ref().map(|f| &f.1));
+            let searched = (found.is_none() && matches!(how, Find::Search)).then(|| name.and_then(program_in_path)).flatten();
+            let program = launch.as_ref().map(|l| &l.file).or(found.as_ref().map(|f| &f.1)).or(searched.as_ref());
             // Looked at only when the new program could change something under the prefix
             // without the shim: files inherited open for writing, or a working directory
             // there (a stat and a few reads of the program).
@@ -651,27 +652,38 @@ enum Find {
 /// interpreter is given) and the file to run, or None to let libc search (no shadowed
 /// directory in PATH, or nothing found).
 fn search_shadowed_path(file: &CStr) -> Option<(Vec<u8>, CString, bool)> {
+    let candidates = path_candidates(file)?;
+    if !candidates.iter().any(|c| c.2) {
+        return None;
+    }
+    candidates.into_iter().find(|c| unsafe { raw::access(c.1.as_ptr(), libc::X_OK) } == 0)
+}
+
+/// The program libc's own PATH search (no directory of it inside the prefix) will run: for
+/// the look at whether it runs under the shim alone. Before, there was none, and an execvp
+/// (`execlp("sh", ...)`) never carried the follower's fds of the files it inherits: a
+/// child handed an O_TMPFILE file reported it insecure.
+fn program_in_path(file: &CStr) -> Option<CString> {
+    path_candidates(file)?.into_iter().map(|c| c.1).find(|p| unsafe { raw::access(p.as_ptr(), libc::X_OK) } == 0)
+}
+
+/// Each PATH directory's `dir/file`: as written, the file to run, whether it is under the
+/// prefix.
+fn path_candidates(file: &CStr) -> Option<Vec<(Vec<u8>, CString, bool)>> {
     let path = std::env::var_os("PATH")?;
     use std::os::unix::ffi::OsStrExt;
-    let mut any_shadowed = false;
     let mut candidates = Vec::new();
     for dir in path.as_bytes().split(|&b| b == b':') {
         let dir = if dir.is_empty() { b".".as_slice() } else { dir };
         let full = CString::new([dir, b"/", file.to_bytes()].concat()).ok()?;
         let (real, shadowed) = match resolve_arg(libc::AT_FDCWD, full.as_ptr()) {
-            Some(Arg::Shadowed(sp)) => {
-                any_shadowed = true;
-                (lead_file(sp.rel()), true)
-            }
+            Some(Arg::Shadowed(sp)) => (lead_file(sp.rel()), true),
             Some(Arg::Path(p)) => (p, false),
             _ => (full.clone(), false),
         };
         candidates.push((full.into_bytes(), real, shadowed));
     }
-    if !any_shadowed {
-        return None;
-    }
-    candidates.into_iter().find(|c| unsafe { raw::access(c.1.as_ptr(), libc::X_OK) } == 0)
+    Some(candidates)
 }
 
 /// execve(2)
