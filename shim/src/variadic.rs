@@ -257,8 +257,8 @@ pub unsafe extern "C-unwind" fn shadow_syscall(n: c_long, a: c_long, b: c_long, 
                 SYS_MOVE_MOUNT => [p(b), p(d)],
                 _ => [p(a), std::ptr::null()],
             };
-            if crate::hooks::dir::refuses(&format!("system call {n}"), &paths) {
-                return failed(Errno(libc::ENOSYS));
+            if let Some(e) = crate::hooks::dir::refusal(&format!("system call {n}"), &paths) {
+                return failed(e);
             }
             *handled = 0;
             0

@@ -356,18 +356,29 @@ pub unsafe extern "C-unwind" fn fanotify_mark(fd: c_int, flags: libc::c_uint, ma
     path_hook(dirfd, path, |sp| super::on_lead(&sp, "fanotify_mark", |a| raw::fanotify_mark(fd, flags, mask, a.fd, a.path.as_ptr())), call)
 }
 
-/// Whether one of `paths` (absolute, or relative to the cwd; NULL ones are no path) is under
-/// the prefix: then `what`, a call with no mirrored form, is refused (reported; ENOSYS for
-/// the program). Made on the lead's directory it would change the primary alone: a mount
-/// there showed on one member, a chroot left every later absolute path outside the prefix
-/// as the shim sees it.
-pub(crate) fn refuses(what: &str, paths: &[*const c_char]) -> bool {
-    match paths.iter().copied().find(|&p| !p.is_null() && super::is_shadowed_path(libc::AT_FDCWD, p)) {
-        Some(path) => {
+/// The error for `what`, a call with no mirrored form, when one of `paths` (absolute, or
+/// relative to the cwd; NULL ones are no path) is under the prefix: it is refused
+/// (reported; ENOSYS for the program). Made on the lead's directory it would change the
+/// primary alone: a mount there showed on one member, a chroot left every later absolute
+/// path outside the prefix as the shim sees it. A path that names nothing gets the kernel's
+/// answer for it (ENOENT, ENOTDIR), unreported: before, `os.chroot("/shadow/missing")`
+/// failed ENOSYS with a report (helper-55, CPython's test_os).
+pub(crate) fn refusal(what: &str, paths: &[*const c_char]) -> Option<Errno> {
+    if !set::is_active() {
+        return None;
+    }
+    let (path, found) = boundary::prepare(|| {
+        paths.iter().copied().filter(|p| !p.is_null()).find_map(|p| match super::resolve_arg(libc::AT_FDCWD, p)? {
+            super::Arg::Shadowed(sp) => Some((p, super::on_lead_res(&sp, what, |a| crate::real::fstatat(a.fd, &a.path, 0)))),
+            _ => None,
+        })
+    })?;
+    match found {
+        Err(e) if matches!(e.0, libc::ENOENT | libc::ENOTDIR) => Some(e),
+        _ => {
             crate::report::refused(what, path);
-            true
+            Some(Errno(libc::ENOSYS))
         }
-        None => false,
     }
 }
 
@@ -379,14 +390,14 @@ pub(crate) fn mount_paths(source: *const c_char, target: *const c_char, flags: l
 }
 
 /// Declares hooks of calls with no mirrored form, refused on a path under the prefix (see
-/// `refuses`); the same calls made through syscall(2) are refused alike (variadic.rs).
+/// `refusal`); the same calls made through syscall(2) are refused alike (variadic.rs).
 macro_rules! refused_under_prefix {
     ($( $(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) on $paths:expr; )*) => {$(
         $(#[$doc])*
         #[no_mangle]
         pub unsafe extern "C-unwind" fn $name($($arg: $ty),*) -> c_int {
-            if refuses(stringify!($name), &$paths) {
-                Errno(libc::ENOSYS).set();
+            if let Some(e) = refusal(stringify!($name), &$paths) {
+                e.set();
                 return -1;
             }
             raw::$name($($arg),*)
