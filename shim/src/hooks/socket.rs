@@ -10,6 +10,7 @@ use crate::ocb::times_of;
 use crate::real::{self, raw, Errno, Res};
 use crate::resolve::{At, Spath};
 use crate::set;
+use shadow_core::vpath;
 use libc::{c_char, c_int, c_uint, c_void, size_t, sockaddr, sockaddr_un, socklen_t, ssize_t};
 
 const PATH_AT: usize = std::mem::offset_of!(sockaddr_un, sun_path);
@@ -81,8 +82,54 @@ fn lead_name(sp: &Spath, at: &At) -> Res<LeadName> {
 
 /// Runs `op` with the address of `sp` on the lead, whose place is `at` (see `lead_name`).
 fn at_address<T: FfiReturn>(sp: &Spath, at: &At, op: impl FnOnce(*const sockaddr, socklen_t) -> T) -> Res<T> {
-    let (un, len) = address(lead_name(sp, at)?.bytes())?;
+    // Kept until the call is made: a name through the socket's own directory holds that
+    // directory's fd. Before, it was dropped with the statement that made the address, and
+    // a bind to a name too long for both forms failed ENOENT (helper-55: a 96-byte virtual
+    // name, natively bound).
+    let name = lead_name(sp, at)?;
+    let (un, len) = address(name.bytes())?;
     op(&un as *const sockaddr_un as *const sockaddr, len).into_res()
+}
+
+/// Names the kernel holds for sockets bound under the prefix through a directory fd of the
+/// moment (`lead_name`: a name too long both as the member's path and through its root),
+/// with their virtual names, the latest last: that fd is closed once the bind returns, so
+/// only this process's record can turn such a name back. At most `BOUND_KEPT`.
+static BOUND: std::sync::Mutex<Vec<(Vec<u8>, Vec<u8>)>> = std::sync::Mutex::new(Vec::new());
+const BOUND_KEPT: usize = 64;
+
+/// After a bind of `fd` to `sp`: the name the kernel gave it, where it went through a
+/// directory fd of the moment (see `BOUND`).
+fn remember_bound(fd: c_int, sp: &Spath) {
+    let mut un: sockaddr_un = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<sockaddr_un>() as socklen_t;
+    if unsafe { raw::getsockname(fd, &mut un as *mut sockaddr_un as *mut sockaddr, &mut len) } != 0 || (len as usize) <= PATH_AT + 1 {
+        return;
+    }
+    let kernel: Vec<u8> = un.sun_path[..(len as usize - PATH_AT).min(NAME_MAX)].iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    if !kernel.starts_with(b"/proc/thread-self/fd/") || through_root(&kernel).is_some() {
+        return;
+    }
+    let mut bound = BOUND.lock().unwrap_or_else(|e| e.into_inner());
+    bound.retain(|(k, _)| *k != kernel);
+    if bound.len() == BOUND_KEPT {
+        bound.remove(0);
+    }
+    bound.push((kernel, vpath::join(&set::get().prefix, &sp.rel().0)));
+}
+
+/// A name made through a member's root (`/proc/thread-self/fd/ROOT/rest`, for a member path
+/// too long for an address: `lead_name`) as that member's path, which `to_virtual` knows.
+/// The shim's fds are at the same numbers in every process of the set, so a peer's name
+/// reads the same. Before, getsockname, getpeername, accept and recvfrom handed the program
+/// the /proc form (helper-55, CPython's test_socket with members at a long path).
+fn through_root(name: &[u8]) -> Option<Vec<u8>> {
+    let rest = name.strip_prefix(b"/proc/thread-self/fd/")?;
+    let digits = rest.iter().position(|&b| b == b'/')?;
+    let fd: c_int = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+    let v = crate::members::view();
+    let m = shadow_core::Member::ALL.into_iter().find(|&m| v.root(m) == Ok(fd))?;
+    Some([v.dirs[m.index()].as_slice(), &rest[digits..]].concat())
 }
 
 /// Turns an AF_UNIX address the kernel returned into `cap` bytes at `addr` back into the
@@ -100,7 +147,8 @@ unsafe fn name_back(addr: *mut sockaddr, len: *mut socklen_t, cap: socklen_t) {
         return;
     }
     let name: Vec<u8> = un.sun_path[..(got - PATH_AT).min(NAME_MAX)].iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
-    let Some(virt) = crate::boundary::prepare(|| Some(super::to_virtual(&name))) else { return };
+    let known = || BOUND.lock().unwrap_or_else(|e| e.into_inner()).iter().rev().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+    let Some(virt) = crate::boundary::prepare(|| Some(known().unwrap_or_else(|| super::to_virtual(&through_root(&name).unwrap_or_else(|| name.clone()))))) else { return };
     if virt == name {
         return;
     }
@@ -234,6 +282,7 @@ pub unsafe extern "C-unwind" fn bind(fd: c_int, addr: *const sockaddr, len: sock
             let intent = crate::members::intent_begin(sp.rel());
             let r = super::on_lead_res(&sp, "bind", |at| at_address(&sp, at, |a, l| raw::bind(fd, a, l))).inspect_err(|_| crate::members::intent_end(intent))?;
             crate::members::record_change(crate::members::Changed::Path(&sp));
+            remember_bound(fd, &sp);
             let node = super::on_lead_res(&sp, "bind", |at| real::fstatat(at.fd, &at.path, libc::AT_SYMLINK_NOFOLLOW));
             let follower = super::on_follower(&sp, |at| match &node {
                 Ok(st) => {
