@@ -232,3 +232,42 @@ fn sigsys_action([_, act, old, size, _, _]: [i64; 6]) -> i64 {
         Err(e) => -(e.0 as i64),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn word(set: &libc::sigset_t) -> u64 {
+        unsafe { *(set as *const libc::sigset_t as *const u64) }
+    }
+
+    #[test]
+    fn a_raw_mask_change_is_made_on_the_mask_the_handler_restores() {
+        let mut restored: libc::sigset_t = unsafe { std::mem::zeroed() };
+        let (usr1, kill) = (bit(libc::SIGUSR1), bit(libc::SIGKILL));
+        let given = usr1 | kill | bit(libc::SIGSTOP);
+        let mut old = u64::MAX;
+        let call = |how: c_int, set: &u64, old: &mut u64, size: i64| [how as i64, set as *const u64 as i64, old as *mut u64 as i64, size, 0, 0];
+        assert_eq!(mask(&mut restored, call(libc::SIG_BLOCK, &given, &mut old, 8)), 0);
+        assert_eq!(old, 0, "the mask before");
+        assert_eq!(word(&restored), usr1, "SIGKILL and SIGSTOP are never blocked");
+        assert_eq!(mask(&mut restored, call(libc::SIG_UNBLOCK, &usr1, &mut old, 8)), 0);
+        assert_eq!((old, word(&restored)), (usr1, 0));
+        assert_eq!(mask(&mut restored, call(libc::SIG_SETMASK, &bit(libc::SIGTERM), &mut old, 8)), 0);
+        assert_eq!(word(&restored), bit(libc::SIGTERM));
+        assert_eq!(mask(&mut restored, call(99, &usr1, &mut old, 8)), -(libc::EINVAL as i64));
+        assert_eq!(mask(&mut restored, call(libc::SIG_BLOCK, &usr1, &mut old, 4)), -(libc::EINVAL as i64));
+        assert_eq!(word(&restored), bit(libc::SIGTERM), "unchanged by refused calls");
+        assert_eq!(mask(&mut restored, [libc::SIG_BLOCK as i64, 8, 0, 8, 0, 0]), -(libc::EFAULT as i64));
+    }
+
+    #[test]
+    fn only_calls_that_start_a_thread_on_its_own_stack_or_leave_a_handler_go_back_to_the_kernel() {
+        let args = |a: i64, b: i64| [a, b, 0, 0, 0, 0];
+        assert!(made_here(libc::SYS_openat, &args(0, 0)));
+        assert!(made_here(libc::SYS_clone, &args(libc::SIGCHLD as i64, 0)), "a fork");
+        assert!(!made_here(libc::SYS_clone, &args((libc::CLONE_VM | libc::CLONE_THREAD) as i64, 0x1000)));
+        assert!(!made_here(libc::SYS_clone, &args(libc::SIGCHLD as i64, 0x1000)), "a new stack");
+        assert!(!made_here(libc::SYS_rt_sigreturn, &args(0, 0)));
+    }
+}
