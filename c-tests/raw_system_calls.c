@@ -9,7 +9,9 @@
 // Also: the thread's errno is left alone; a raw execve's image gets the program's signal
 // mask; a raw rt_sigprocmask changes the thread's mask
 // (made in the handler, it would be undone by the handler's return); SIGSYS ignored by a
-// raw rt_sigaction does not kill the process at the next trapped call.
+// raw rt_sigaction does not kill the process at the next trapped call; nor does SIGSYS
+// blocked (the shim keeps it unblocked: helper-56), nor a raw call in a handler that runs
+// while the trap handler makes a raw read.
 #include "check.h"
 
 #include <pthread.h>
@@ -41,8 +43,20 @@ static void *in_thread(void *arg)
 	return NULL;
 }
 
-int main(void)
+static void on_alarm(int sig)
 {
+	(void)sig;
+	make("made-in-a-handler", "handler\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "exec") == 0) {
+		/* Started by exec with every signal blocked: the raw calls still work. */
+		make("made-after-an-exec-with-all-blocked", "exec\n");
+		return 0;
+	}
+
 	struct utsname u;
 	int major = 0, minor = 0;
 	CHECK_SYS(uname(&u));
@@ -94,6 +108,38 @@ int main(void)
 	CHECK_EQ(raw(SYS_rt_sigaction, SIGSYS, (long)ignore, 0, 8), 0);
 	make("after-sigsys-ignored", "still here\n");
 
+	/* SIGSYS is never blocked while the calls trap (the kernel would kill the thread):
+	 * every signal blocked through libc, or by a raw rt_sigprocmask, or inherited so
+	 * across exec; a handler's raw call while the trap handler makes a raw read. */
+	sigset_t all;
+	sigfillset(&all);
+	CHECK(pthread_sigmask(SIG_BLOCK, &all, &now) == 0);
+	make("made-with-all-blocked", "blocked\n");
+	CHECK(pthread_sigmask(SIG_SETMASK, &now, NULL) == 0);
+	unsigned long every = ~0UL, before = 0;
+	CHECK_EQ(raw(SYS_rt_sigprocmask, SIG_BLOCK, (long)&every, (long)&before, 8), 0);
+	make("made-with-all-blocked-raw", "raw blocked\n");
+	CHECK_EQ(raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&before, 0, 8), 0);
+	child = CHECK_SYS(fork());
+	if (child == 0) {
+		CHECK(pthread_sigmask(SIG_BLOCK, &all, NULL) == 0);
+		execl("/proc/self/exe", "raw_system_calls", "exec", (char *)NULL);
+		_exit(127);
+	}
+	wait_ok(child);
+	int pipe_fds[2];
+	CHECK_SYS(pipe(pipe_fds));
+	struct sigaction sa = { .sa_handler = on_alarm };
+	sigfillset(&sa.sa_mask);
+	CHECK_SYS(sigaction(SIGALRM, &sa, NULL));
+	CHECK_SYS(alarm(1));
+	char none;
+	CHECK_EQ(raw(SYS_read, pipe_fds[0], (long)&none, 1, 0), -EINTR);
+
+	EXPECT_FILE(SHADOW "/raw/made-with-all-blocked", "blocked\n");
+	EXPECT_FILE(SHADOW "/raw/made-with-all-blocked-raw", "raw blocked\n");
+	EXPECT_FILE(SHADOW "/raw/made-after-an-exec-with-all-blocked", "exec\n");
+	EXPECT_FILE(SHADOW "/raw/made-in-a-handler", "handler\n");
 	EXPECT_FILE(SHADOW "/raw/absolute", "absolute\n");
 	EXPECT_FILE(SHADOW "/raw/dir/moved", "relative\n");
 	EXPECT_FILE(SHADOW "/raw/made-by-thread", "thread\n");

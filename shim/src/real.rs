@@ -351,6 +351,8 @@ real_functions! {
     #[version = "GLIBC_2.34"]
     fn _Fork() -> libc::pid_t;
     fn pthread_cancel(thread: libc::pthread_t) -> c_int;
+    fn sigprocmask(how: c_int, set: *const libc::sigset_t, old: *mut libc::sigset_t) -> c_int;
+    fn pthread_sigmask(how: c_int, set: *const libc::sigset_t, old: *mut libc::sigset_t) -> c_int;
     fn pthread_create(thread: *mut libc::pthread_t, attr: *const libc::pthread_attr_t, start: extern "C-unwind" fn(*mut c_void) -> *mut c_void, arg: *mut c_void) -> c_int;
     fn syncfs(fd: c_int) -> c_int;
     fn unshare(flags: c_int) -> c_int;

@@ -121,11 +121,23 @@ fn catches(handler: usize) -> bool {
 
 /// The action the kernel gets for the program's `act`: the trampoline, always with siginfo;
 /// the reset to SIG_DFL is done here (see `run_handler`), the rest is the program's.
-fn installed(act: &libc::sigaction) -> libc::sigaction {
+fn installed(sig: c_int, act: &libc::sigaction) -> libc::sigaction {
     let mut k = *act;
     k.sa_sigaction = trampoline_address();
     k.sa_flags = (act.sa_flags | libc::SA_SIGINFO) & !libc::SA_RESETHAND;
+    sigsys_open(sig, &mut k);
     k
+}
+
+/// While the executable's system calls trap (sud.rs), no handler runs with SIGSYS blocked,
+/// the trampoline's own for SIGSYS included (SA_NODEFER): a raw call in a handler of the
+/// program's (a SIGALRM one, while the trampoline made a raw `read` for the main flow)
+/// would have the kernel kill the thread (helper-56).
+fn sigsys_open(sig: c_int, k: &mut libc::sigaction) {
+    crate::sud::unblocking_sigsys(&mut k.sa_mask);
+    if sig == libc::SIGSYS && crate::sud::on() {
+        k.sa_flags |= libc::SA_NODEFER;
+    }
 }
 
 /// The program's view of an action the kernel holds as `kernel` (the trampoline): the
@@ -211,7 +223,7 @@ pub fn sigaction(sig: c_int, act: Option<&libc::sigaction>, old: Option<&mut lib
         slot.store(a.sa_sigaction, a.sa_flags, &a.sa_mask);
     }
     let mut kernel: libc::sigaction = unsafe { std::mem::zeroed() };
-    let given = act.map(|a| if catching.is_some() { installed(a) } else { *a });
+    let given = act.map(|a| if catching.is_some() { installed(sig, a) } else { *a });
     if let Err(e) = real::sigaction(sig, given.as_ref(), Some(&mut kernel)) {
         if catching.is_some() {
             slot.store(before.0, before.1, &before.2);
@@ -249,6 +261,7 @@ fn hold_default(sig: c_int, native: &libc::sigaction) {
     // unmarked. Restarting: a call of the shim's the signal interrupts is not seen to fail
     // before the process dies.
     k.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+    sigsys_open(sig, &mut k);
     let _ = real::sigaction(sig, Some(&k), None);
 }
 
@@ -420,10 +433,14 @@ pub fn take_over_installed() {
 
 /// For the syscall dispatch (sud.rs): the kernel's SIGSYS action is the trampoline, an
 /// ignored one (kept across the exec that started this program) made so.
+/// Every action installed again with the dispatch on: none may block SIGSYS while its
+/// handler runs, the trampoline's own for SIGSYS takes SA_NODEFER (`sigsys_open`).
 pub fn hold_sigsys() -> bool {
-    let now = installed_now(libc::SIGSYS);
-    if now.sa_sigaction != trampoline_address() {
-        let _ = sigaction(libc::SIGSYS, Some(&now), None);
+    for sig in 1..=SIGNALS as c_int {
+        let mut program: libc::sigaction = unsafe { std::mem::zeroed() };
+        if action(sig).is_some() && sigaction(sig, None, Some(&mut program)).is_ok() && (sig == libc::SIGSYS || installed_now(sig).sa_sigaction == trampoline_address()) {
+            let _ = sigaction(sig, Some(&program), None);
+        }
     }
     installed_now(libc::SIGSYS).sa_sigaction == trampoline_address()
 }
@@ -447,7 +464,8 @@ extern "C-unwind" fn trampoline(sig: c_int, info: *mut siginfo_t, context: *mut 
     // A death is never deferred: natively the process dies at once, in the middle of any
     // call (a hung member's would otherwise keep it alive); the journal covers that call.
     let dying = || action(sig).is_some_and(|slot| dies_of(sig, slot.handler.load(Ordering::Acquire)));
-    let deferrable = || !AT_ONCE.with(Cell::get) && !at_once_always(sig, code, sender == unsafe { libc::getpid() } && SENDING_SELF.with(Cell::get) == sig) && !dying();
+    // Nor a SIGSYS while the executable's calls trap: it cannot be blocked (sud.rs).
+    let deferrable = || !AT_ONCE.with(Cell::get) && !at_once_always(sig, code, sender == unsafe { libc::getpid() } && SENDING_SELF.with(Cell::get) == sig) && !dying() && !(sig == libc::SIGSYS && crate::sud::on());
     if crate::boundary::is_inside() && deferrable() && defer(sig, info, context) {
         return;
     }
@@ -561,7 +579,7 @@ mod tests {
 
     #[test]
     fn the_kernel_gets_the_trampoline_with_siginfo_and_without_the_reset() {
-        let k = installed(&act(0x1000, libc::SA_RESETHAND | libc::SA_NODEFER | libc::SA_ONSTACK));
+        let k = installed(libc::SIGUSR1, &act(0x1000, libc::SA_RESETHAND | libc::SA_NODEFER | libc::SA_ONSTACK));
         assert_eq!(k.sa_sigaction, trampoline_address());
         assert_eq!(k.sa_flags, libc::SA_SIGINFO | libc::SA_NODEFER | libc::SA_ONSTACK);
         assert_eq!(unsafe { libc::sigismember(&k.sa_mask, libc::SIGUSR2) }, 1);
@@ -570,7 +588,7 @@ mod tests {
     #[test]
     fn the_program_sees_its_handler_and_reset_with_what_the_kernel_kept() {
         let program = act(0x1000, libc::SA_RESETHAND | libc::SA_RESTART);
-        let mut kernel = installed(&program);
+        let mut kernel = installed(libc::SIGUSR1, &program);
         kernel.sa_flags = (kernel.sa_flags & !libc::SA_RESTART) | SA_RESTORER;
         unsafe { libc::sigdelset(&mut kernel.sa_mask, libc::SIGUSR2) };
         let seen = as_program(&kernel, program.sa_sigaction, program.sa_flags);

@@ -68,7 +68,34 @@ pub fn arm() -> bool {
     }) else {
         return false;
     };
+    // A mask inherited with SIGSYS blocked (from the image before the exec, the creating
+    // thread, the forking one) would make the first trapped call kill the thread.
+    let mut sigsys: libc::sigset_t = unsafe { std::mem::zeroed() };
+    unsafe {
+        libc::sigemptyset(&mut sigsys);
+        libc::sigaddset(&mut sigsys, libc::SIGSYS);
+        real::raw::pthread_sigmask(libc::SIG_UNBLOCK, &sigsys, std::ptr::null_mut());
+    }
     unsafe { libc::prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_INCLUSIVE_ON, start, len, selector) == 0 }
+}
+
+/// `set`, a mask `how` blocks, without SIGSYS while the dispatch is on: a trapped call that
+/// finds SIGSYS blocked makes the kernel kill the thread. None: `set` as it is.
+pub fn without_sigsys(how: c_int, set: *const libc::sigset_t) -> Option<libc::sigset_t> {
+    if !on() || how == libc::SIG_UNBLOCK || set.is_null() || !crate::mem::readable(set.cast(), std::mem::size_of::<libc::sigset_t>()) {
+        return None;
+    }
+    let mut kept = unsafe { *set };
+    unsafe { libc::sigdelset(&mut kept, libc::SIGSYS) };
+    Some(kept)
+}
+
+/// `mask` without SIGSYS while the dispatch is on (an action's mask, blocked while its
+/// handler runs: see `without_sigsys`).
+pub fn unblocking_sigsys(mask: &mut libc::sigset_t) {
+    if on() {
+        unsafe { libc::sigdelset(mask, libc::SIGSYS) };
+    }
 }
 
 /// The main program's executable segment (the first object `dl_iterate_phdr` shows).
@@ -171,7 +198,8 @@ fn mask(current: &mut libc::sigset_t, [how, set, old, size, _, _]: [i64; 6]) -> 
     if !crate::mem::readable(set as *const u8, WORD) {
         return -(libc::EFAULT as i64);
     }
-    let given = unsafe { *(set as *const u64) } & !(bit(libc::SIGKILL) | bit(libc::SIGSTOP));
+    // SIGSYS too: see `without_sigsys`.
+    let given = unsafe { *(set as *const u64) } & !(bit(libc::SIGKILL) | bit(libc::SIGSTOP) | bit(libc::SIGSYS));
     unsafe {
         *now = match how as c_int {
             libc::SIG_BLOCK => *now | given,

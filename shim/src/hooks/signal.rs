@@ -111,3 +111,20 @@ pub unsafe extern "C-unwind" fn tgkill(tgid: libc::pid_t, tid: libc::pid_t, sig:
     }
     signals::sending_self(sig, || raw::tgkill(tgid, tid, sig))
 }
+
+/// sigprocmask(2) and pthread_sigmask(3): SIGSYS stays unblocked while the executable's
+/// system calls trap (sud.rs): the kernel kills a thread whose trapped call finds it blocked
+/// (helper-56: a program that blocks every signal, then makes a raw `openat`, died of
+/// SIGSYS). The mask the program reads back lacks it.
+macro_rules! mask_hooks {
+    ($($name:ident),*) => {$(
+        #[no_mangle]
+        pub unsafe extern "C-unwind" fn $name(how: c_int, set: *const libc::sigset_t, old: *mut libc::sigset_t) -> c_int {
+            match crate::sud::without_sigsys(how, set) {
+                Some(kept) => raw::$name(how, &kept, old),
+                None => raw::$name(how, set, old),
+            }
+        }
+    )*};
+}
+mask_hooks!(sigprocmask, pthread_sigmask);
