@@ -141,11 +141,12 @@ fn sigsys_open(sig: c_int, k: &mut libc::sigaction) {
 }
 
 /// The program's view of an action the kernel holds as `kernel` (the trampoline): the
-/// program's handler, SA_SIGINFO and SA_RESETHAND; the rest as the kernel kept it (it
+/// program's handler, SA_SIGINFO, SA_RESETHAND and SA_NODEFER; the rest as the kernel kept it (it
 /// drops flags it does not know, and SIGKILL and SIGSTOP from the mask; glibc's
 /// `siginterrupt` changes SA_RESTART in place).
 fn as_program(kernel: &libc::sigaction, handler: usize, flags: c_int) -> libc::sigaction {
-    const PROGRAMS: c_int = libc::SA_SIGINFO | libc::SA_RESETHAND;
+    // SA_NODEFER too: the trampoline's for SIGSYS takes it whatever the program asked.
+    const PROGRAMS: c_int = libc::SA_SIGINFO | libc::SA_RESETHAND | libc::SA_NODEFER;
     let mut p = *kernel;
     p.sa_sigaction = handler;
     p.sa_flags = (kernel.sa_flags & !PROGRAMS) | (flags & PROGRAMS);
@@ -433,13 +434,20 @@ pub fn take_over_installed() {
 
 /// For the syscall dispatch (sud.rs): the kernel's SIGSYS action is the trampoline, an
 /// ignored one (kept across the exec that started this program) made so.
-/// Every action installed again with the dispatch on: none may block SIGSYS while its
-/// handler runs, the trampoline's own for SIGSYS takes SA_NODEFER (`sigsys_open`).
+/// With the dispatch on, the kernel's actions that are the trampoline's are made again as
+/// `sigsys_open` says (none blocks SIGSYS while its handler runs; SIGSYS's own takes
+/// SA_NODEFER), in place: what the program is shown stays as it was. An ignored SIGSYS is
+/// made the trampoline's (see `sigaction`).
 pub fn hold_sigsys() -> bool {
+    let ignored = installed_now(libc::SIGSYS);
+    if ignored.sa_sigaction == libc::SIG_IGN {
+        let _ = sigaction(libc::SIGSYS, Some(&ignored), None);
+    }
     for sig in 1..=SIGNALS as c_int {
-        let mut program: libc::sigaction = unsafe { std::mem::zeroed() };
-        if action(sig).is_some() && sigaction(sig, None, Some(&mut program)).is_ok() && (sig == libc::SIGSYS || installed_now(sig).sa_sigaction == trampoline_address()) {
-            let _ = sigaction(sig, Some(&program), None);
+        let mut k = installed_now(sig);
+        if action(sig).is_some() && k.sa_sigaction == trampoline_address() {
+            sigsys_open(sig, &mut k);
+            let _ = real::sigaction(sig, Some(&k), None);
         }
     }
     installed_now(libc::SIGSYS).sa_sigaction == trampoline_address()
