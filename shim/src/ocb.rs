@@ -1999,9 +1999,7 @@ pub fn open_secondary_resolved(at: &crate::resolve::At, flags: c_int, mode: mode
         if resolve == 0 {
             return real::openat(at.fd, &at.path, f, mode).map(make_internal);
         }
-        let how = [f as u32 as u64, mode as u64, resolve];
-        let r = unsafe { real::raw::syscall(libc::SYS_openat2, at.fd as libc::c_long, at.path.as_ptr() as libc::c_long, how.as_ptr() as libc::c_long, std::mem::size_of_val(&how) as libc::c_long, 0, 0) };
-        if r < 0 { Err(Errno::last()) } else { Ok(make_internal(r as c_int)) }
+        real::openat2(at.fd, &at.path, f, mode, resolve).map(make_internal)
     };
     let open = |f: c_int| match open_as(f) {
         // An append-only file (`chattr +a`) opens for writing only to append. The follower's

@@ -244,7 +244,6 @@ real_functions! {
     fn faccessat(dirfd: c_int, path: *const c_char, mode: c_int, flags: c_int) -> c_int;
     fn euidaccess(path: *const c_char, mode: c_int) -> c_int;
     fn eaccess(path: *const c_char, mode: c_int) -> c_int;
-    fn readlink(path: *const c_char, buf: *mut c_char, n: size_t) -> ssize_t;
     fn readlinkat(dirfd: c_int, path: *const c_char, buf: *mut c_char, n: size_t) -> ssize_t;
     fn __readlink_chk(path: *const c_char, buf: *mut c_char, n: size_t, buflen: size_t) -> ssize_t;
     fn __readlinkat_chk(dirfd: c_int, path: *const c_char, buf: *mut c_char, n: size_t, buflen: size_t) -> ssize_t;
@@ -583,6 +582,12 @@ pub fn open(path: &CStr, flags: c_int, mode: mode_t) -> Res<c_int> {
 pub fn openat(dirfd: c_int, path: &CStr, flags: c_int, mode: mode_t) -> Res<c_int> {
     cvt(unsafe { raw::openat64(dirfd, path.as_ptr(), flags, mode) })
 }
+/// openat2(2) with its `open_how` (flags, mode, resolve).
+pub fn openat2(dirfd: c_int, path: &CStr, flags: c_int, mode: mode_t, resolve: u64) -> Res<c_int> {
+    let how = [flags as u32 as u64, mode as u64, resolve];
+    let size = std::mem::size_of_val(&how) as libc::c_long;
+    cvt(unsafe { raw::syscall(libc::SYS_openat2, dirfd as libc::c_long, path.as_ptr() as libc::c_long, how.as_ptr() as libc::c_long, size, 0, 0) } as c_int)
+}
 pub fn fchdir(fd: c_int) -> Res<c_int> {
     cvt(unsafe { raw::fchdir(fd) })
 }
@@ -694,8 +699,12 @@ pub fn utimensat_at(dirfd: c_int, path: &CStr, times: &[libc::timespec; 2], flag
 type PathSpace = std::mem::MaybeUninit<[u8; libc::PATH_MAX as usize]>;
 
 pub fn readlink(path: &CStr) -> Res<Vec<u8>> {
+    readlinkat(libc::AT_FDCWD, path)
+}
+
+pub fn readlinkat(dirfd: c_int, path: &CStr) -> Res<Vec<u8>> {
     let mut buf = PathSpace::uninit();
-    let n = cvt(unsafe { raw::readlink(path.as_ptr(), buf.as_mut_ptr().cast(), libc::PATH_MAX as usize) })?;
+    let n = cvt(unsafe { raw::readlinkat(dirfd, path.as_ptr(), buf.as_mut_ptr().cast(), libc::PATH_MAX as usize) })?;
     // SAFETY: the kernel wrote the first n bytes.
     Ok(unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n as usize) }.to_vec())
 }

@@ -228,3 +228,32 @@ EOC
     assert_eq!(stdout.trim(), "1", "a space-separated list: {stdout}");
     s.assert_mirrored();
 }
+
+/// A tree whose links name the prefix absolutely (`current -> /shadow/data`, as release
+/// directories and Python's test suite make them): coreutils, find and Python work through
+/// them as they do natively, with the same output, and the members stay identical. Each
+/// member's kernel alone looks for a real `/shadow` and fails ENOENT.
+#[test]
+fn programs_work_through_absolute_symlinks_into_the_prefix() {
+    let script = "set -e; cd /; mkdir -p $R/data/sub; echo hi > $R/data/sub/f; ln -s $R/data $R/current; ln -s $R/current/sub/f $R/f-link; \
+                  ln -s $R/data/new $R/dangling; \
+                  cat $R/current/sub/f $R/f-link; cp $R/current/sub/f $R/current/sub/g; mv $R/current/sub/g $R/current/h; \
+                  echo more >> $R/f-link; echo made > $R/dangling; chmod 600 $R/f-link; ls -l $R/f-link | cut -c1-10; \
+                  ls $R/current/ $R/current/sub; (cd $R/current/sub && pwd -P && ls); find $R/current/ | sort; \
+                  R=$R python3 -c \"import os, pathlib, shutil; r = os.environ['R']; p = pathlib.Path(r + '/current/sub'); (p / 'py').write_text('x'); \
+                  os.makedirs(r + '/current/deep/er'); shutil.copytree(r + '/current/sub', r + '/current/copy'); os.rename(r + '/current/copy', r + '/current/deep/er/copy'); \
+                  print(sorted(os.listdir(r + '/current')), os.path.realpath(r + '/f-link'), os.path.exists(r + '/current/nothing'))\"; \
+                  rm -r $R/current/deep; cat $R/data/sub/f $R/data/new";
+    let s = ShadowSet::new();
+    let native_root = s.scratch().join("native");
+    fs::create_dir(&native_root).unwrap();
+    let native = std::process::Command::new("/bin/sh").arg("-c").arg(script).env("R", &native_root).output().unwrap();
+    assert!(native.status.success(), "natively: {}", String::from_utf8_lossy(&native.stderr));
+    let shimmed = s.command("/bin/sh").arg("-c").arg(script).env("R", "/shadow").output().unwrap();
+    assert!(shimmed.status.success(), "under the shim: {}", String::from_utf8_lossy(&shimmed.stderr));
+    let expected = String::from_utf8_lossy(&native.stdout).replace(native_root.to_str().unwrap(), "/shadow");
+    assert_eq!(String::from_utf8_lossy(&shimmed.stdout), expected);
+    assert_eq!(s.read("data/sub/f"), b"hi\nmore\n");
+    assert_eq!(fs::read_link(s.secondary().join("current")).unwrap(), std::path::Path::new("/shadow/data"), "the link as the program wrote it");
+    s.assert_mirrored();
+}

@@ -180,6 +180,17 @@ pub fn walk(base: &[u8], path: &[u8], prefix: &[u8], link: impl Fn(&[u8]) -> Opt
     Some(at)
 }
 
+/// Whether a member's kernel, following the symlink at `link` (its name under the prefix)
+/// inside the member, goes elsewhere than it would were the prefix a real directory: an
+/// absolute target into the prefix (the kernel looks for a real `/shadow`), or a relative
+/// one whose `..` climb above the prefix root (they climb out of the member).
+pub fn link_misleads_member(link: &[u8], target: &[u8], prefix: &[u8]) -> bool {
+    match target.first() {
+        Some(b'/') => under_prefix(target, prefix).is_some(),
+        _ => escapes(target, depth(parent(link))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +226,19 @@ mod tests {
         assert_eq!(w(b"/shadow/d1", b"../up/z").unwrap(), b"/z");
         assert_eq!(w(b"/shadow", b"a/../../shadow/sub").unwrap(), b"/shadow/sub");
         assert_eq!(w(b"/shadow", b"loop/../../x"), None);
+    }
+
+    #[test]
+    fn links_a_member_cannot_follow_itself() {
+        let m = |l: &[u8], t: &[u8]| link_misleads_member(l, t, b"/shadow");
+        assert!(m(b"abs", b"/shadow/d"));
+        assert!(m(b"a/b", b"/shadow"));
+        assert!(m(b"up", b"../shadow/d"));
+        assert!(m(b"a/up", b"../../x"));
+        assert!(!m(b"a/up", b"../x"));
+        assert!(!m(b"out", b"/var/log"));
+        assert!(!m(b"out", b"/shadowed/x"));
+        assert!(!m(b"rel", b"d/f"));
     }
 
     #[test]

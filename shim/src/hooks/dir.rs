@@ -67,6 +67,7 @@ struct LeadPath {
 unsafe fn lead_path(dirfd: c_int, path: *const c_char) -> Option<LeadPath> {
     boundary::prepare(|| {
         let Target::Shadowed(sp) = resolve::resolve(dirfd, crate::mem::path(path)?) else { return None };
+        let Target::Shadowed(sp) = super::followable(sp) else { return None };
         let v = crate::members::view();
         let abs = sp.at_lead(&v).ok()?.abs().ok()?;
         Some(LeadPath { abs, _through: (sp, v) })

@@ -115,7 +115,7 @@ pub unsafe extern "C-unwind" fn dlmopen() {
 fn lead_path(path: *const c_char) -> Option<std::ffi::CString> {
     crate::boundary::prepare(|| {
         let Target::Shadowed(sp) = crate::resolve::resolve(libc::AT_FDCWD, crate::mem::path(path)?) else { return None };
-        Some(super::lead_file(sp.rel()))
+        Some(super::lead_file(&sp))
     })
 }
 

@@ -71,7 +71,7 @@ fn plainly_outside(p: &CStr) -> bool {
 pub(crate) fn path_hook<T: FfiReturn>(
     dirfd: c_int,
     path: *const c_char,
-    shadowed: impl FnOnce(Spath) -> Res<T>,
+    shadowed: impl Fn(Spath) -> Res<T>,
     real: impl Fn(*const c_char) -> T,
 ) -> T {
     path_hook_or_lead(dirfd, path, false, false, |sp| shadowed(sp).map(Ok), real)
@@ -82,7 +82,7 @@ pub(crate) fn path_hook<T: FfiReturn>(
 pub(crate) fn change_hook<T: FfiReturn>(
     dirfd: c_int,
     path: *const c_char,
-    shadowed: impl FnOnce(Spath) -> Res<T>,
+    shadowed: impl Fn(Spath) -> Res<T>,
     real: impl Fn(*const c_char) -> T,
 ) -> T {
     path_hook_or_lead(dirfd, path, false, true, |sp| shadowed(sp).map(Ok), real)
@@ -100,7 +100,7 @@ pub(crate) fn path_hook_or_lead<T: FfiReturn>(
     path: *const c_char,
     follows: bool,
     changes: bool,
-    shadowed: impl FnOnce(Spath) -> Res<Result<T, CString>>,
+    shadowed: impl Fn(Spath) -> Res<Result<T, CString>>,
     real: impl Fn(*const c_char) -> T,
 ) -> T {
     if !set::is_active_for(path) {
@@ -121,7 +121,7 @@ pub(crate) fn path_hook_or_lead<T: FfiReturn>(
         || match target() {
             Target::Outside => Ok(Err(None)),
             Target::Rewritten(abs) => Ok(Err(Some(abs))),
-            Target::Shadowed(sp) => shadowed(sp).map(|r| r.map_err(Some)),
+            Target::Shadowed(sp) => through_links(shadowed(sp), target, |sp| shadowed(sp)).map(|r| r.map_err(Some)),
         },
         |abs: Option<CString>| {
             let r = real(abs.as_ref().map_or(path, |a| a.as_ptr()));
@@ -132,6 +132,34 @@ pub(crate) fn path_hook_or_lead<T: FfiReturn>(
         },
         || real(path),
     )
+}
+
+/// A shadowed call's answer, or where the lead answered ENOENT and a symlink on the path
+/// leads where a member's kernel cannot follow it (`Spath::through_links`: `/shadow/d`
+/// stored verbatim), the answer of the same call made through where the link leads (a
+/// path it takes out of the prefix: handed back for the call outside, `Err`). Before, every
+/// call through an absolute symlink into the prefix failed ENOENT.
+pub(crate) fn through_links<T>(
+    first: Res<Result<T, CString>>,
+    target: impl Fn() -> Target,
+    shadowed: impl Fn(Spath) -> Res<Result<T, CString>>,
+) -> Res<Result<T, CString>> {
+    if !matches!(first, Err(crate::real::Errno(libc::ENOENT))) {
+        return first;
+    }
+    let Target::Shadowed(sp) = target() else { return first };
+    let mut answer = first;
+    for t in sp.through_links().into_iter().flatten() {
+        answer = match t {
+            Target::Shadowed(sp) => shadowed(sp),
+            Target::Rewritten(abs) => Ok(Err(abs)),
+            Target::Outside => return answer,
+        };
+        if !matches!(answer, Err(crate::real::Errno(libc::ENOENT))) {
+            break;
+        }
+    }
+    answer
 }
 
 /// After a change made outside the shim relative to directory number `dirfd`, held by no
@@ -216,9 +244,28 @@ pub(crate) fn on_lead_res<T>(sp: &Spath, what: &str, op: impl Fn(&At) -> Res<T>)
 /// The lead member's file by its full path, for a call that hands the path on to another
 /// program or to a later moment (exec, a spawn's file actions, glibc's tree walkers), when
 /// the shim's fds may be gone or the path is shown back to the program.
-pub(crate) fn lead_file(rel: &crate::resolve::Rel) -> CString {
+pub(crate) fn lead_file(sp: &Spath) -> CString {
     let v = crate::members::view();
-    v.path(v.lead, &rel.0)
+    match followable(sp.clone()) {
+        Target::Rewritten(abs) => abs,
+        Target::Shadowed(sp) => v.path(v.lead, &sp.rel().0),
+        Target::Outside => v.path(v.lead, &sp.rel().0),
+    }
+}
+
+/// `sp` as the lead's kernel can walk it, for a call made with the lead's path outside
+/// `path_hook_or_lead` (which retries itself, see `through_links`): where it names nothing
+/// on the lead and a symlink on its way leads where a member's kernel cannot follow it, the
+/// place the link leads to, final link included. One stat of the path; the links are read
+/// only when it names nothing.
+pub(crate) fn followable(sp: Spath) -> Target {
+    let v = crate::members::view();
+    let missing = sp.at_lead(&v).is_ok_and(|at| crate::real::fstatat(at.fd, &at.path, 0).err() == Some(crate::real::Errno(libc::ENOENT)));
+    if !missing {
+        return Target::Shadowed(sp);
+    }
+    let [beneath, last] = sp.through_links();
+    last.or(beneath).unwrap_or(Target::Shadowed(sp))
 }
 
 pub(crate) unsafe fn cstr<'a>(p: *const c_char) -> &'a [u8] {

@@ -323,12 +323,18 @@ unsafe fn two_paths(
             (None, Some(Arg::Shadowed(sb))) => super::on_lead(&sb, what, |y| call(da, a, y.fd, y.path.as_ptr(), false)),
             (Some(Arg::Shadowed(sa)), None) => super::on_lead(&sa, what, |x| call(x.fd, x.path.as_ptr(), db, b, false)),
             (Some(Arg::Shadowed(ra)), Some(Arg::Shadowed(rb))) => {
-                let moved: &[&Spath] = match moves {
-                    Moves::Nothing => &[],
-                    Moves::Source => &[&ra],
-                    Moves::Both => &[&ra, &rb],
+                let both = |ra: &Spath, rb: &Spath| {
+                    let moved: &[&Spath] = match moves {
+                        Moves::Nothing => &[],
+                        Moves::Source => &[ra],
+                        Moves::Both => &[ra, rb],
+                    };
+                    on_members2(what, ra, rb, moved, |x, y, on_follower| call(x.fd, x.path.as_ptr(), y.fd, y.path.as_ptr(), on_follower))
                 };
-                on_members2(what, &ra, &rb, moved, |x, y, on_follower| call(x.fd, x.path.as_ptr(), y.fd, y.path.as_ptr(), on_follower))
+                match both(&ra, &rb) {
+                    Err(Errno(libc::ENOENT)) => through_links(&ra, &rb, both),
+                    r => r,
+                }
             }
             (Some(Arg::Shadowed(_)), _) | (_, Some(Arg::Shadowed(_))) => Err(Errno(libc::EXDEV)),
             (x, y) => {
@@ -343,6 +349,29 @@ unsafe fn two_paths(
         },
         || plain(a, b),
     )
+}
+
+/// `super::through_links` for a call with two paths under the prefix that the lead
+/// answered ENOENT: again with the links before each last name the members cannot follow
+/// replaced, then with the source's last name too (linkat with AT_SYMLINK_FOLLOW). A path
+/// such a link takes out of the prefix leaves the answer as it was.
+fn through_links(ra: &Spath, rb: &Spath, both: impl Fn(&Spath, &Spath) -> Res<c_int>) -> Res<c_int> {
+    let within = |t: Option<Target>| match t {
+        Some(Target::Shadowed(sp)) => Some(Some(sp)),
+        None => Some(None),
+        _ => None,
+    };
+    let ([a0, a1], [b0, _]) = (ra.through_links(), rb.through_links());
+    let (Some(a0), Some(a1), Some(b0)) = (within(a0), within(a1), within(b0)) else { return Err(Errno(libc::ENOENT)) };
+    let b = b0.as_ref().unwrap_or(rb);
+    let mut answer = Err(Errno(libc::ENOENT));
+    if a0.is_some() || b0.is_some() {
+        answer = both(a0.as_ref().unwrap_or(ra), b);
+    }
+    match (a1, &answer) {
+        (Some(a1), Err(Errno(libc::ENOENT))) => both(&a1, b),
+        _ => answer,
+    }
 }
 
 /// A rename on each member (`at`: renameat's arguments; `on_follower`: which member). On
@@ -509,7 +538,15 @@ unsafe fn make_temp(template: *mut c_char, suffix: c_int, create: impl Fn(Spath)
     for _ in 0..100 {
         fill_template(t, suffix.max(0) as usize)?;
         let Target::Shadowed(sp) = resolve::resolve(libc::AT_FDCWD, CStr::from_ptr(template)) else { return Err(Errno(libc::EINVAL)) };
-        match create(sp) {
+        // The hook's own retry (super::through_links) cannot serve: each try is a new name.
+        let made = match create(sp.clone()) {
+            Err(Errno(libc::ENOENT)) => match sp.through_links() {
+                [Some(Target::Shadowed(beneath)), _] => create(beneath),
+                _ => Err(Errno(libc::ENOENT)),
+            },
+            made => made,
+        };
+        match made {
             Err(Errno(libc::EEXIST)) => t.copy_from_slice(&original),
             other => return other,
         }

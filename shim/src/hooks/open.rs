@@ -106,7 +106,7 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, handing: bool, resolv
         }
     };
     match open_in_flight(sp.rel(), changes, open, adopt) {
-        Err(_) if handed.get() => Ok(Err(super::lead_file(sp.rel()))),
+        Err(_) if handed.get() => Ok(Err(super::lead_file(&sp))),
         r => r.map(Ok),
     }
 }

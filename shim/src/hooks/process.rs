@@ -348,7 +348,7 @@ fn paths_in_members(v: &[u8], separators: &[u8], empty: &[u8]) -> Option<Vec<u8>
             match c.and_then(|c| resolve_arg(libc::AT_FDCWD, c.as_ptr())) {
                 Some(Arg::Shadowed(sp)) => {
                     any = true;
-                    lead_file(sp.rel()).into_bytes()
+                    lead_file(&sp).into_bytes()
                 }
                 _ => d.to_vec(),
             }
@@ -490,7 +490,7 @@ unsafe fn plan_launch(shown: &[u8], mut file: CString, mut shadowed: bool, argv:
         let Some((interp, arg)) = shadow_core::exec::shebang(&head) else { break };
         let interp_c = CString::new(interp).ok()?;
         let (interp_file, interp_shadowed) = match resolve_arg(libc::AT_FDCWD, interp_c.as_ptr()) {
-            Some(Arg::Shadowed(sp)) => (lead_file(sp.rel()), true),
+            Some(Arg::Shadowed(sp)) => (lead_file(&sp), true),
             Some(Arg::Path(p)) => (p, false),
             _ => (interp_c.clone(), false),
         };
@@ -561,12 +561,12 @@ unsafe fn exec_with(
                 (None, _) => None,
                 (Some(n), Find::Search) if !n.to_bytes().contains(&b'/') => search_shadowed_path(n),
                 (Some(n), Find::At(dirfd)) => match resolve_arg(dirfd, n.as_ptr()) {
-                    Some(Arg::Shadowed(sp)) => Some((n.to_bytes().to_vec(), lead_file(sp.rel()), true)),
+                    Some(Arg::Shadowed(sp)) => Some((n.to_bytes().to_vec(), lead_file(&sp), true)),
                     Some(Arg::Path(p)) => Some((n.to_bytes().to_vec(), p, false)),
                     _ => Some((n.to_bytes().to_vec(), n.to_owned(), false)),
                 },
                 (Some(n), _) => match resolve_arg(libc::AT_FDCWD, n.as_ptr()) {
-                    Some(Arg::Shadowed(sp)) => Some((n.to_bytes().to_vec(), lead_file(sp.rel()), true)),
+                    Some(Arg::Shadowed(sp)) => Some((n.to_bytes().to_vec(), lead_file(&sp), true)),
                     Some(Arg::Path(p)) => Some((n.to_bytes().to_vec(), p, false)),
                     _ => Some((n.to_bytes().to_vec(), n.to_owned(), false)),
                 },
@@ -677,7 +677,7 @@ fn path_candidates(file: &CStr) -> Option<Vec<(Vec<u8>, CString, bool)>> {
         let dir = if dir.is_empty() { b".".as_slice() } else { dir };
         let full = CString::new([dir, b"/", file.to_bytes()].concat()).ok()?;
         let (real, shadowed) = match resolve_arg(libc::AT_FDCWD, full.as_ptr()) {
-            Some(Arg::Shadowed(sp)) => (lead_file(sp.rel()), true),
+            Some(Arg::Shadowed(sp)) => (lead_file(&sp), true),
             Some(Arg::Path(p)) => (p, false),
             _ => (full.clone(), false),
         };
@@ -754,7 +754,7 @@ pub unsafe extern "C-unwind" fn posix_spawn_file_actions_addopen(fa: *mut libc::
     boundary::hook(
         || match resolve_arg(libc::AT_FDCWD, path) {
             Some(Arg::Shadowed(sp)) => {
-                let r = call(lead_file(sp.rel()).as_ptr());
+                let r = call(lead_file(&sp).as_ptr());
                 if r == 0 {
                     SPAWN_OPENS.lock().unwrap_or_else(|e| e.into_inner()).push(SpawnOpen { actions: fa as usize, sp, flags, mode });
                 }
@@ -776,7 +776,7 @@ pub unsafe extern "C-unwind" fn posix_spawn_file_actions_addchdir_np(fa: *mut li
     }
     boundary::hook(
         || match resolve_arg(libc::AT_FDCWD, path) {
-            Some(Arg::Shadowed(sp)) => Ok(call(lead_file(sp.rel()).as_ptr())),
+            Some(Arg::Shadowed(sp)) => Ok(call(lead_file(&sp).as_ptr())),
             Some(other) => Ok(call(other.ptr(path))),
             None => Ok(call(path)),
         },

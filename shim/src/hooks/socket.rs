@@ -72,7 +72,7 @@ fn lead_name(sp: &Spath, at: &At) -> Res<LeadName> {
     let v = crate::members::view();
     let name = match sp.relative_to_kernel_cwd(&v) {
         Some(own) => own.to_owned(),
-        None => super::lead_file(sp.rel()),
+        None => super::lead_file(&sp),
     };
     if name.as_bytes().len() < NAME_MAX {
         return Ok(LeadName::Plain(name));
@@ -178,7 +178,7 @@ unsafe fn returning_name<T: FfiReturn>(addr: *mut sockaddr, len: *mut socklen_t,
 
 /// A hook whose address names a socket file: `shadowed` runs for a name under the prefix,
 /// `plain` with the program's address (or one rewritten to the folded path).
-unsafe fn named<T: FfiReturn>(addr: *const sockaddr, len: socklen_t, shadowed: impl FnOnce(Spath) -> Res<T>, plain: impl Fn(*const sockaddr, socklen_t) -> T) -> T {
+unsafe fn named<T: FfiReturn>(addr: *const sockaddr, len: socklen_t, shadowed: impl Fn(Spath) -> Res<T>, plain: impl Fn(*const sockaddr, socklen_t) -> T) -> T {
     let Some(name) = unix_name(addr, len) else { return plain(addr, len) };
     let name_ptr = name.as_ptr() as *const c_char;
     path_hook(libc::AT_FDCWD, name_ptr, shadowed, |p| by_name(p, name_ptr, addr, len, &plain))

@@ -501,7 +501,7 @@ unsafe fn freopen_shadowed(sp: Spath, mode: *const c_char, old: FileP) -> Res<Re
         // freed: reads through stdin failed EBADF, and a program that went on with its own
         // pointer used freed memory.
         super::open::let_go(old_fd);
-        return Ok(Err(super::lead_file(sp.rel())));
+        return Ok(Err(super::lead_file(&sp)));
     }
     let fd = match super::open::open_shadowed_or_lead(sp, mode_flags(super::cstr(mode)), 0o666)? {
         Ok(fd) => fd,
@@ -549,7 +549,10 @@ unsafe fn reopen_own_stream(path: *const c_char, mode: *const c_char, f: FileP) 
         // A file outside the prefix, or one that may make the open wait (a FIFO, a
         // device), is opened outside the shim (`reopen_own_stream_outside`).
         match crate::resolve::resolve(libc::AT_FDCWD, p) {
-            crate::resolve::Target::Shadowed(sp) => match super::open::open_shadowed_or_lead(sp, flags, 0o666)? {
+            crate::resolve::Target::Shadowed(sp) => match {
+                let open = |sp| super::open::open_shadowed_or_lead(sp, flags, 0o666);
+                super::through_links(open(sp), || crate::resolve::resolve(libc::AT_FDCWD, p), open)?
+            } {
                 Ok(new) => new,
                 Err(lead) => return Ok(Err(lead)),
             },

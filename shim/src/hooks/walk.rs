@@ -21,7 +21,7 @@ fn real_root(path: *const c_char) -> Option<CString> {
         return None;
     }
     boundary::prepare(|| match resolve::resolve(libc::AT_FDCWD, crate::mem::path(path)?) {
-        Target::Shadowed(sp) => Some(super::lead_file(sp.rel())),
+        Target::Shadowed(sp) => Some(super::lead_file(&sp)),
         _ => None,
     })
 }
@@ -31,10 +31,10 @@ macro_rules! glob_hooks {
         /// glob(3) on an absolute pattern under the prefix.
         #[no_mangle]
         pub unsafe extern "C-unwind" fn $name(pattern: *const c_char, flags: c_int, errfunc: *mut c_void, g: *mut libc::glob_t) -> c_int {
-            let Some(real) = real_root(pattern) else { return raw::$name(pattern, flags, errfunc, g) };
+            let Some((real, shown)) = glob_root(pattern) else { return raw::$name(pattern, flags, errfunc, g) };
             let r = raw::$name(real.as_ptr(), flags, errfunc, g);
             if !g.is_null() {
-                boundary::prepare(|| Some(virtualize_glob(&mut *g)));
+                boundary::prepare(|| Some(virtualize_glob(&mut *g, &shown)));
             }
             r
         }
@@ -42,14 +42,37 @@ macro_rules! glob_hooks {
 }
 glob_hooks!(glob, glob64);
 
-unsafe fn virtualize_glob(g: &mut libc::glob_t) {
+/// A glob pattern to run in the lead instead of an absolute pattern under the prefix, and
+/// how its matches are shown: the directory the pattern names before its first wildcard is
+/// looked up (through the symlinks members cannot follow, see `super::lead_file`), and a
+/// match in it is shown under the program's own spelling of it, as native glob shows it
+/// (`/shadow/abs/f` with `abs` a symlink to `/shadow/d`, not `/shadow/d/f`). None: not ours.
+fn glob_root(pattern: *const c_char) -> Option<(CString, Option<(Vec<u8>, Vec<u8>)>)> {
+    let whole = real_root(pattern)?;
+    let p = unsafe { CStr::from_ptr(pattern) }.to_bytes();
+    let fixed = &p[..p.iter().position(|b| b"*?[{\\".contains(b)).unwrap_or(p.len())];
+    let cut = fixed.iter().rposition(|&b| b == b'/').filter(|&c| c > 0);
+    let dir = cut.and_then(|c| real_root(CString::new(&p[..c]).ok()?.as_ptr()));
+    match (cut, dir) {
+        (Some(c), Some(dir)) => {
+            let real = CString::new([dir.as_bytes(), &p[c..]].concat()).ok()?;
+            Some((real, Some((dir.into_bytes(), p[..c].to_vec()))))
+        }
+        _ => Some((whole, None)),
+    }
+}
+
+/// Matches as the program would see them: under its own spelling of the pattern's
+/// directory (`shown`: the real directory and that spelling), else by their virtual path.
+unsafe fn virtualize_glob(g: &mut libc::glob_t, shown: &Option<(Vec<u8>, Vec<u8>)>) {
     for i in 0..g.gl_offs + g.gl_pathc {
         let slot = g.gl_pathv.add(i);
         if (*slot).is_null() {
             continue;
         }
         let old = CStr::from_ptr(*slot).to_bytes();
-        let new = super::to_virtual(old);
+        let beneath = shown.as_ref().and_then(|(real, own)| Some([own.as_slice(), old.strip_prefix(real.as_slice()).filter(|r| r.first() == Some(&b'/'))?].concat()));
+        let new = beneath.unwrap_or_else(|| super::to_virtual(old));
         if new != old {
             let p = libc::malloc(new.len() + 1) as *mut u8;
             if p.is_null() {
