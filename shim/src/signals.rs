@@ -231,9 +231,13 @@ pub fn sigaction(sig: c_int, act: Option<&libc::sigaction>, old: Option<&mut lib
         }
         return Err(e);
     }
-    if act.is_some() && catching.is_none() {
-        slot.handler.store(0, Ordering::Release);
-        if act.is_some_and(|a| a.sa_sigaction == libc::SIG_DFL) {
+    if let Some(a) = act.filter(|_| catching.is_none()) {
+        // SIG_IGN is kept as SIG_IGN: the kernel may be delivering a signal to the
+        // trampoline as it is set, which then drops it. Taken for SIG_DFL, it killed the
+        // process (CPython's test_stress_modifying_handlers, 4 runs in 10).
+        let ignored = a.sa_sigaction == libc::SIG_IGN;
+        slot.handler.store(if ignored { libc::SIG_IGN } else { libc::SIG_DFL }, Ordering::Release);
+        if a.sa_sigaction == libc::SIG_DFL {
             hold_default(sig, &installed_now(sig));
         }
     }
