@@ -148,5 +148,10 @@ int main(void)
 	CHECK_ERR(open(SHADOW "/broken/x", O_WRONLY | O_CREAT, 0644), ENOENT);
 	CHECK_SYS(lstat(SHADOW "/broken", &st));
 	CHECK_SYS(unlink(SHADOW "/broken"));
+	CHECK_SYS(symlink(SHADOW "/loop/inside", SHADOW "/loop"));
+	CHECK_ERR(stat(SHADOW "/loop", &st), ELOOP);
+	CHECK_ERR(open(SHADOW "/loop/x", O_RDONLY), ELOOP);
+	CHECK_SYS(rename(SHADOW "/loop", SHADOW "/loop2"));
+	CHECK_SYS(unlink(SHADOW "/loop2"));
 	return 0;
 }

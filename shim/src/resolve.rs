@@ -274,9 +274,10 @@ impl Spath {
     /// member) replaced by where it leads, as the kernel would take it were the prefix a
     /// real directory. First with the names before the last replaced, then with the last
     /// one too: for a call that follows it (one that does not cannot have failed ENOENT for
-    /// an existing last name). None where no such link is on the way: the answer stands.
-    /// Read on the lead, one readlink a name, only after an ENOENT.
-    pub fn through_links(&self) -> [Option<Target>; 2] {
+    /// an existing last name). None where no such link is on the way: the answer stands;
+    /// ELOOP where the links loop (the kernel, which stopped at the first, would have said
+    /// so were the prefix real). Read on the lead, one readlink a name, only after an ENOENT.
+    pub fn through_links(&self) -> [Option<Res<Target>>; 2] {
         let prefix = &set::get().prefix;
         let v = crate::members::view();
         let Ok(root) = v.root(v.lead) else { return [None, None] };
@@ -303,18 +304,19 @@ impl Spath {
                 None => CString::new([abs, slash].concat()).map_or(Target::Outside, Target::Rewritten),
             }
         };
-        let Some(mut at) = vpath::walk(b"/", &[&vpath::join(prefix, &base), b"/".as_slice(), walk].concat(), prefix, read) else { return [None, None] };
-        let beneath = misled.get().then(|| named(&at));
+        let looped = Some(Err(Errno(libc::ELOOP)));
+        let Some(mut at) = vpath::walk(b"/", &[&vpath::join(prefix, &base), b"/".as_slice(), walk].concat(), prefix, read) else { return [looped, None] };
+        let beneath = misled.get().then(|| Ok(named(&at)));
         let mut links = 0;
         while let Some(target) = read(&at) {
             links += 1;
             let dir = &at[..at.iter().rposition(|&b| b == b'/').unwrap_or(0).max(1)];
             match vpath::walk(dir, &target, prefix, read) {
                 Some(next) if links <= 40 => at = next,
-                _ => return [beneath, None],
+                _ => return [beneath, looped],
             }
         }
-        [beneath, (links > 0 && misled.get()).then(|| named(&at))]
+        [beneath, (links > 0 && misled.get()).then(|| Ok(named(&at)))]
     }
 
     /// Whether the lead has no entry at this path and no symlink on the way to it: most

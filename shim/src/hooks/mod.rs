@@ -150,7 +150,7 @@ pub(crate) fn through_links<T>(
     let Target::Shadowed(sp) = target() else { return first };
     let mut answer = first;
     for t in sp.through_links().into_iter().flatten() {
-        answer = match t {
+        answer = match t? {
             Target::Shadowed(sp) => shadowed(sp),
             Target::Rewritten(abs) => Ok(Err(abs)),
             Target::Outside => return answer,
@@ -265,7 +265,7 @@ pub(crate) fn followable(sp: Spath) -> Target {
         return Target::Shadowed(sp);
     }
     let [beneath, last] = sp.through_links();
-    last.or(beneath).unwrap_or(Target::Shadowed(sp))
+    last.or(beneath).and_then(Result::ok).unwrap_or(Target::Shadowed(sp))
 }
 
 pub(crate) unsafe fn cstr<'a>(p: *const c_char) -> &'a [u8] {

@@ -356,21 +356,25 @@ unsafe fn two_paths(
 /// replaced, then with the source's last name too (linkat with AT_SYMLINK_FOLLOW). A path
 /// such a link takes out of the prefix leaves the answer as it was.
 fn through_links(ra: &Spath, rb: &Spath, both: impl Fn(&Spath, &Spath) -> Res<c_int>) -> Res<c_int> {
-    let within = |t: Option<Target>| match t {
-        Some(Target::Shadowed(sp)) => Some(Some(sp)),
-        None => Some(None),
-        _ => None,
+    // A place out of the prefix is another file system's: the answer stands.
+    let within = |t: Option<Res<Target>>| match t.transpose()? {
+        Some(Target::Shadowed(sp)) => Ok(Some(sp)),
+        None => Ok(None),
+        Some(_) => Err(Errno(libc::ENOENT)),
     };
     let ([a0, a1], [b0, _]) = (ra.through_links(), rb.through_links());
-    let (Some(a0), Some(a1), Some(b0)) = (within(a0), within(a1), within(b0)) else { return Err(Errno(libc::ENOENT)) };
+    let (a0, b0) = (within(a0)?, within(b0)?);
     let b = b0.as_ref().unwrap_or(rb);
     let mut answer = Err(Errno(libc::ENOENT));
     if a0.is_some() || b0.is_some() {
         answer = both(a0.as_ref().unwrap_or(ra), b);
     }
-    match (a1, &answer) {
-        (Some(a1), Err(Errno(libc::ENOENT))) => both(&a1, b),
-        _ => answer,
+    if !matches!(answer, Err(Errno(libc::ENOENT))) {
+        return answer;
+    }
+    match within(a1)? {
+        Some(a1) => both(&a1, b),
+        None => answer,
     }
 }
 
@@ -541,7 +545,8 @@ unsafe fn make_temp(template: *mut c_char, suffix: c_int, create: impl Fn(Spath)
         // The hook's own retry (super::through_links) cannot serve: each try is a new name.
         let made = match create(sp.clone()) {
             Err(Errno(libc::ENOENT)) => match sp.through_links() {
-                [Some(Target::Shadowed(beneath)), _] => create(beneath),
+                [Some(Ok(Target::Shadowed(beneath))), _] => create(beneath),
+                [Some(Err(e)), _] => Err(e),
                 _ => Err(Errno(libc::ENOENT)),
             },
             made => made,
