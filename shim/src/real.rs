@@ -257,6 +257,8 @@ real_functions! {
     fn fgetxattr(fd: c_int, name: *const c_char, v: *mut c_void, n: size_t) -> ssize_t;
     fn opendir(path: *const c_char) -> *mut libc::DIR;
     fn closedir(dir: *mut libc::DIR) -> c_int;
+    fn readdir(dir: *mut libc::DIR) -> *mut libc::dirent;
+    fn readdir64(dir: *mut libc::DIR) -> *mut libc::dirent64;
     fn fdopendir(fd: c_int) -> *mut libc::DIR;
     fn scandir(path: *const c_char, list: *mut c_void, filter: *mut c_void, cmp: *mut c_void) -> c_int;
     fn scandir64(path: *const c_char, list: *mut c_void, filter: *mut c_void, cmp: *mut c_void) -> c_int;

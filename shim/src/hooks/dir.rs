@@ -33,8 +33,83 @@ pub unsafe extern "C-unwind" fn opendir(path: *const c_char) -> *mut libc::DIR {
             adopt_new_fd(fd, sp.rel().clone(), libc::O_RDONLY | libc::O_DIRECTORY, 0, Twin::Path(&sp), Some(0));
             Ok(dir)
         },
-        |p| raw::opendir(p),
+        |p| fd_listing::noted(p, raw::opendir(p)),
     )
+}
+
+/// The program's listings of its own fds (`/proc/self/fd`, `/dev/fd`) leave out the
+/// shim's (member roots, the cwd on each member, follower files, the journal: numbers from
+/// 1024 down, or among the program's own under a low `RLIMIT_NOFILE`), as if they were
+/// not there. Before, a program that listed its fds saw eight or more it never opened
+/// (CPython's test_subprocess `test_pass_fds_redirected`), and one that closes what it
+/// finds listed closed nothing of the shim's (the close hook refuses those) but counted
+/// them. Streams opened by `opendir` only: glibc's scandir and a raw getdents64 still see
+/// them.
+mod fd_listing {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// The streams open on such a listing (0: a free slot); past eight, a listing is not
+    /// filtered.
+    static OPEN: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
+    /// How many slots hold one: a readdir of any other stream costs this one load.
+    static ANY: AtomicUsize = AtomicUsize::new(0);
+
+    fn names_own_fds(path: &[u8]) -> bool {
+        let p = &path[..path.iter().rposition(|&b| b != b'/').map_or(0, |i| i + 1)];
+        match p {
+            b"/proc/self/fd" | b"/dev/fd" | b"/proc/thread-self/fd" => true,
+            _ => p.strip_prefix(b"/proc/").and_then(|p| p.strip_suffix(b"/fd")).is_some_and(|pid| pid == std::process::id().to_string().as_bytes()),
+        }
+    }
+
+    /// `dir`, just opened by `path`, noted when it lists the process's own fds.
+    pub(super) fn noted(path: *const libc::c_char, dir: *mut libc::DIR) -> *mut libc::DIR {
+        if dir.is_null() || !crate::set::is_active() || !names_own_fds(unsafe { super::super::cstr(path) }) {
+            return dir;
+        }
+        if OPEN.iter().any(|s| s.compare_exchange(0, dir as usize, Ordering::AcqRel, Ordering::Relaxed).is_ok()) {
+            ANY.fetch_add(1, Ordering::Release);
+        }
+        dir
+    }
+
+    /// `dir` is being closed.
+    pub(super) fn forget(dir: *mut libc::DIR) {
+        if ANY.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        if OPEN.iter().any(|s| s.compare_exchange(dir as usize, 0, Ordering::AcqRel, Ordering::Relaxed).is_ok()) {
+            ANY.fetch_sub(1, Ordering::Release);
+        }
+    }
+
+    /// The next entry of `dir` as `next` reads it, past the shim's own fds where `dir`
+    /// lists the process's fds.
+    pub(super) unsafe fn next<E>(dir: *mut libc::DIR, next: impl Fn() -> *mut E, name: impl Fn(&E) -> &[libc::c_char; 256]) -> *mut E {
+        if ANY.load(Ordering::Acquire) == 0 || !OPEN.iter().any(|s| s.load(Ordering::Acquire) == dir as usize) {
+            return next();
+        }
+        loop {
+            let e = next();
+            let Some(entry) = e.as_ref() else { return e };
+            let shown = std::ffi::CStr::from_ptr(name(entry).as_ptr()).to_bytes();
+            if !super::super::fd_number(shown).is_some_and(crate::fdtable::is_internal) {
+                return e;
+            }
+        }
+    }
+}
+
+/// readdir(3): see `fd_listing`.
+#[no_mangle]
+pub unsafe extern "C-unwind" fn readdir(dir: *mut libc::DIR) -> *mut libc::dirent {
+    fd_listing::next(dir, || raw::readdir(dir), |e| &e.d_name)
+}
+
+/// readdir64(3): see `fd_listing`.
+#[no_mangle]
+pub unsafe extern "C-unwind" fn readdir64(dir: *mut libc::DIR) -> *mut libc::dirent64 {
+    fd_listing::next(dir, || raw::readdir64(dir), |e| &e.d_name)
 }
 
 /// closedir(3): glibc closes the fd internally, so the link goes first, settled as at a
@@ -42,6 +117,7 @@ pub unsafe extern "C-unwind" fn opendir(path: *const c_char) -> *mut libc::DIR {
 /// settle ends: every such run left `recover` due).
 #[no_mangle]
 pub unsafe extern "C-unwind" fn closedir(dir: *mut libc::DIR) -> c_int {
+    fd_listing::forget(dir);
     if dir.is_null() || !fdtable::is_shadowed(libc::dirfd(dir)) {
         if !dir.is_null() {
             fdtable::closed_unshadowed(libc::dirfd(dir));

@@ -716,9 +716,17 @@ pub unsafe extern "C-unwind" fn closefrom(low: c_int) {
 }
 
 /// The shim's own fds are not open as far as the program is concerned.
-fn not_the_programs() -> c_int {
+pub(crate) fn not_the_programs() -> c_int {
     Errno(libc::EBADF).set();
     -1
+}
+
+/// Whether `fd` is one of the shim's, asked about by the program (not by the shim's own
+/// code, whose std calls reach the hooks from inside): to the program that number is not
+/// open, so a program that probes its fds (`fstat` or `fcntl` of every number up to its
+/// limit, as CPython's test_subprocess does) finds what it would natively.
+pub(crate) fn programs_probe_of_ours(fd: c_int) -> bool {
+    fdtable::is_internal(fd) && !boundary::is_inside()
 }
 
 /// dup(2)
@@ -787,6 +795,9 @@ macro_rules! fcntl_hooks {
         /// fcntl(2): F_DUPFD* add a link; F_SETFL tracks O_APPEND; locks are lock.rs's.
         #[no_mangle]
         pub unsafe extern "C-unwind" fn $name(fd: c_int, cmd: c_int, arg: c_long) -> c_int {
+            if programs_probe_of_ours(fd) {
+                return not_the_programs();
+            }
             if cmd == libc::F_SETFL {
                 if let Some(r) = fdtable::straight(fd, false, || raw::$name(fd, cmd, arg)) {
                     return r;
@@ -794,9 +805,6 @@ macro_rules! fcntl_hooks {
             } else if !fdtable::is_shadowed(fd) {
                 if !matches!(cmd, libc::F_DUPFD | libc::F_DUPFD_CLOEXEC) {
                     return raw::$name(fd, cmd, arg);
-                }
-                if fdtable::is_internal(fd) {
-                    return not_the_programs();
                 }
                 let newfd = raw::$name(fd, cmd, arg);
                 node_dup(fd, newfd);

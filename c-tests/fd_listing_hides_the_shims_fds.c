@@ -1,0 +1,54 @@
+// fd_listing_hides_the_shims_fds: a program that lists its own fds (/proc/self/fd,
+// /dev/fd, /proc/PID/fd, with opendir and readdir) sees those it has, as natively, not the
+// shim's: after it changes into the prefix and opens a file for writing there, its
+// listings hold what they held at its start and that file's fd, not the shim's cwd on each
+// member or the follower's file, and fstat and fcntl of the shim's numbers answer EBADF.
+// Before, it saw three numbers more (CPython's test_subprocess saw eight it never opened).
+#include "check.h"
+#include <dirent.h>
+#include <sys/stat.h>
+
+/* The fds `path` lists, the listing's own aside, as a bitmap of the first 2048. */
+static void listed(const char *path, unsigned char *fds)
+{
+	DIR *d = CHECK_PTR(opendir(path));
+	struct dirent *e;
+	memset(fds, 0, 2048);
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+		if (e->d_name[0] != '.' && fd != dirfd(d) && fd < 2048)
+			fds[fd] = 1;
+	}
+	closedir(d);
+}
+
+int main(void)
+{
+	static unsigned char at_start[2048], now[2048];
+	listed("/proc/self/fd", at_start);
+	CHECK_SYS(mkdir(SHADOW "/d", 0755));
+	CHECK_SYS(chdir(SHADOW "/d"));
+	int fd = CHECK_SYS(open("f", O_WRONLY | O_CREAT, 0644));
+	write_all(fd, "x", 1);
+	at_start[fd] = 1;
+	char own[64];
+	snprintf(own, sizeof own, "/proc/%d/fd/", (int)getpid());
+	const char *paths[] = { "/proc/self/fd", "/dev/fd/", own };
+	for (int p = 0; p < 3; p++) {
+		listed(paths[p], now);
+		for (int i = 0; i < 2048; i++)
+			if (now[i] != at_start[i])
+				check_fail(HERE, 0, "%s: fd %d %s", paths[p], i, now[i] ? "listed, which the program never opened" : "not listed");
+	}
+	// Nor do probes of every number (fstat, fcntl: CPython's fd_status.py, closefrom
+	// emulations) find the shim's open.
+	for (int i = 0; i < 2048; i++) {
+		struct stat st;
+		int by_stat = fstat(i, &st) == 0, by_fcntl = fcntl(i, F_GETFD) != -1;
+		if (by_stat != at_start[i] || by_fcntl != at_start[i])
+			check_fail(HERE, 0, "fd %d: fstat %s, fcntl %s", i, by_stat ? "answers" : "fails", by_fcntl ? "answers" : "fails");
+	}
+	close(fd);
+	EXPECT_FILE(SHADOW "/d/f", "x");
+	return 0;
+}
