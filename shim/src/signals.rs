@@ -283,13 +283,7 @@ fn hold_default(sig: c_int, native: &libc::sigaction) {
 fn die_of(sig: c_int, info: *mut siginfo_t, context: *mut c_void, slot: &Action) {
     let saved = Errno::last();
     if !on_alternate_stack() {
-        if DUMPS_CORE.contains(&sig) {
-            crate::members::dying_with_core();
-        } else {
-            // A death without a core: the process's end settled as `_exit` settles it
-            // (which leaves everything to recover when an operation is cut short).
-            crate::hooks::process::end_without_handlers();
-        }
+        settle_before_death(DUMPS_CORE.contains(&sig));
     }
     if let Some(uc) = unsafe { (context as *mut libc::ucontext_t).as_mut() } {
         unsafe { libc::sigdelset(&mut uc.uc_sigmask, sig) };
@@ -320,6 +314,23 @@ fn on_alternate_stack() -> bool {
 /// (a failed `assert`, a corrupted heap), made with internal calls.
 pub fn aborting() {
     if crate::set::is_active() && !on_alternate_stack() && installed_now(libc::SIGABRT).sa_sigaction != trampoline_address() {
+        settle_before_death(true);
+    }
+}
+
+/// The process is about to die of a signal: its end is settled as `_exit` settles it
+/// (which leaves everything to recover when an operation is cut short), and for a signal
+/// that dumps core the directory the core lands in is marked in flight. A death by a fault
+/// inside the shim is not settled (the shim's own state is in doubt there): its files are
+/// left to recover. Before 2026-12-06 no death that dumps core was settled: a program that
+/// crashed with a file it had written still open (CPython's faulthandler tests, which
+/// crash children on purpose with RLIMIT_CORE at 0) left `recover` due and the next
+/// program printing a crash report on its stderr.
+fn settle_before_death(dumps_core: bool) {
+    if !dumps_core || !crate::boundary::is_inside() {
+        crate::hooks::process::end_without_handlers();
+    }
+    if dumps_core {
         crate::members::dying_with_core();
     }
 }
