@@ -327,7 +327,7 @@ impl Spath {
         let flags = libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC;
         match real::openat2(at.fd, &at.path, flags, 0, libc::RESOLVE_NO_SYMLINKS) {
             Ok(fd) => {
-                drop(Internal(ocb::make_internal(fd)));
+                let _ = real::close(fd);
                 false
             }
             Err(e) => e == Errno(libc::ENOENT),
