@@ -1,7 +1,7 @@
 // fd_listing_hides_the_shims_fds: a program that lists its own fds (/proc/self/fd,
 // /dev/fd, /proc/PID/fd, with opendir and readdir) sees those it has, as natively, not the
-// shim's: after it changes into the prefix and opens a file for writing there, its
-// listings hold what they held at its start and that file's fd, not the shim's cwd on each
+// shim's (scandir's lists too): after it changes into the prefix and opens a file for
+// writing there, its listings hold what they held at its start and that file's fd, not the shim's cwd on each
 // member or the follower's file, and fstat and fcntl of the shim's numbers answer EBADF.
 // Before, it saw three numbers more (CPython's test_subprocess saw eight it never opened).
 #include "check.h"
@@ -40,6 +40,22 @@ int main(void)
 			if (now[i] != at_start[i])
 				check_fail(HERE, 0, "%s: fd %d %s", paths[p], i, now[i] ? "listed, which the program never opened" : "not listed");
 	}
+	// scandir lists its own fd too: the lowest number free.
+	int its_own = CHECK_SYS(dup(0));
+	close(its_own);
+	struct dirent **names;
+	int n = CHECK_SYS(scandir("/proc/self/fd", &names, NULL, alphasort));
+	memset(now, 0, sizeof now);
+	while (n--) {
+		int listed_fd = atoi(names[n]->d_name);
+		if (names[n]->d_name[0] != '.' && listed_fd != its_own && listed_fd < 2048)
+			now[listed_fd] = 1;
+		free(names[n]);
+	}
+	free(names);
+	for (int i = 0; i < 2048; i++)
+		if (now[i] && !at_start[i])
+			check_fail(HERE, 0, "scandir: fd %d listed, which the program never opened", i);
 	// Nor do probes of every number (fstat, fcntl: CPython's fd_status.py, closefrom
 	// emulations) find the shim's open.
 	for (int i = 0; i < 2048; i++) {

@@ -43,7 +43,7 @@ pub unsafe extern "C-unwind" fn opendir(path: *const c_char) -> *mut libc::DIR {
 /// not there. Before, a program that listed its fds saw eight or more it never opened
 /// (CPython's test_subprocess `test_pass_fds_redirected`), and one that closes what it
 /// finds listed closed nothing of the shim's (the close hook refuses those) but counted
-/// them. Streams opened by `opendir` only: glibc's scandir and a raw getdents64 still see
+/// them. Streams opened by `opendir`, and `scandir`'s lists: a raw getdents64 still sees
 /// them.
 mod fd_listing {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -81,6 +81,26 @@ mod fd_listing {
         if OPEN.iter().any(|s| s.compare_exchange(dir as usize, 0, Ordering::AcqRel, Ordering::Relaxed).is_ok()) {
             ANY.fetch_sub(1, Ordering::Release);
         }
+    }
+
+    /// scandir's `n` entries in `*list` (malloc'd, each and the array), those of the
+    /// shim's fds left out and freed where `path` lists the process's fds.
+    pub(super) unsafe fn listed(path: *const libc::c_char, list: *mut *mut *mut libc::dirent, n: libc::c_int) -> libc::c_int {
+        if n <= 0 || list.is_null() || !crate::set::is_active() || !names_own_fds(super::super::cstr(path)) {
+            return n;
+        }
+        let entries = std::slice::from_raw_parts_mut(*list, n as usize);
+        let mut kept = 0;
+        for i in 0..entries.len() {
+            let name = std::ffi::CStr::from_ptr((*entries[i]).d_name.as_ptr()).to_bytes();
+            if super::super::fd_number(name).is_some_and(crate::fdtable::is_internal) {
+                libc::free(entries[i].cast());
+            } else {
+                entries[kept] = entries[i];
+                kept += 1;
+            }
+        }
+        kept as libc::c_int
     }
 
     /// The next entry of `dir` as `next` reads it, past the shim's own fds where `dir`
@@ -170,7 +190,8 @@ macro_rules! scandir_hooks {
         /// the program's filter and compare functions see the hooks as usual.
         #[no_mangle]
         pub unsafe extern "C-unwind" fn $name(path: *const c_char, list: *mut c_void, filter: *mut c_void, cmp: *mut c_void) -> c_int {
-            outside(libc::AT_FDCWD, path, |p, _| raw::$name(p, list, filter, cmp))
+            let n = outside(libc::AT_FDCWD, path, |p, _| raw::$name(p, list, filter, cmp));
+            fd_listing::listed(path, list.cast(), n)
         }
     )*};
 }
