@@ -1,9 +1,11 @@
 // fd_listing_hides_the_shims_fds: a program that lists its own fds (/proc/self/fd,
-// /dev/fd, /proc/PID/fd, with opendir and readdir) sees those it has, as natively, not the
-// shim's (scandir's lists too): after it changes into the prefix and opens a file for
-// writing there, its listings hold what they held at its start and that file's fd, not the shim's cwd on each
-// member or the follower's file, and fstat and fcntl of the shim's numbers answer EBADF.
-// Before, it saw three numbers more (CPython's test_subprocess saw eight it never opened).
+// /dev/fd, /proc/PID/fd, with opendir and readdir, or scandir) sees those it has, as
+// natively, not the shim's: after it changes into the prefix and opens a file for writing
+// there, its listings hold what they held at its start and that file's fd, not the shim's
+// cwd on each member or the follower's file; fstat, fcntl and *at calls relative to the
+// shim's numbers answer EBADF. Before, it saw three numbers more (CPython's
+// test_subprocess saw eight it never opened), and an openat relative to one reached a
+// member's directory alone.
 #include "check.h"
 #include <dirent.h>
 #include <sys/stat.h>
@@ -63,6 +65,18 @@ int main(void)
 		int by_stat = fstat(i, &st) == 0, by_fcntl = fcntl(i, F_GETFD) != -1;
 		if (by_stat != at_start[i] || by_fcntl != at_start[i])
 			check_fail(HERE, 0, "fd %d: fstat %s, fcntl %s", i, by_stat ? "answers" : "fails", by_fcntl ? "answers" : "fails");
+	}
+	// Nor calls relative to such a number, which natively answer EBADF (made, they reached
+	// one member's directory alone).
+	for (int i = 3; i < 2048; i++) {
+		struct stat st;
+		if (at_start[i])
+			continue;
+		int made = openat(i, "probe", O_WRONLY | O_CREAT, 0644);
+		if (made != -1 || errno != EBADF)
+			check_fail(HERE, 0, "openat relative to fd %d, which the program does not have: %s", i, made == -1 ? strerror(errno) : "made");
+		if (fstatat(i, "", &st, AT_EMPTY_PATH) != -1 || errno != EBADF)
+			check_fail(HERE, 0, "fstatat of fd %d, which the program does not have, answers", i);
 	}
 	close(fd);
 	EXPECT_FILE(SHADOW "/d/f", "x");

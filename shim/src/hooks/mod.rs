@@ -108,6 +108,12 @@ pub(crate) fn path_hook_or_lead<T: FfiReturn>(
     }
     let before = (changes && dirfd >= 0).then(fdtable::relinks);
     let Some(p) = crate::mem::path(path) else { return real(path) };
+    // Relative to one of the shim's fds (a member root, a follower's directory): to the
+    // program that number is not open. Made, the call reached that member alone.
+    if dirfd >= 0 && p.to_bytes().first() != Some(&b'/') && open::programs_probe_of_ours(dirfd) {
+        crate::real::Errno(libc::EBADF).set();
+        return T::FAILED;
+    }
     let linked = follows && resolve::may_be_followed_link(p.to_bytes());
     if plainly_outside(p) && !linked {
         return real(path);
