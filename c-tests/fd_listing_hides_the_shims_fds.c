@@ -5,7 +5,8 @@
 // cwd on each member or the follower's file; fstat, fcntl and *at calls relative to the
 // shim's numbers answer EBADF. Before, it saw three numbers more (CPython's
 // test_subprocess saw eight it never opened), and an openat relative to one reached a
-// member's directory alone.
+// member's directory alone. A rename between a number the program does not have and the
+// prefix answers EBADF, as natively, not EXDEV.
 #include "check.h"
 #include <dirent.h>
 #include <sys/stat.h>
@@ -77,6 +78,8 @@ int main(void)
 			check_fail(HERE, 0, "openat relative to fd %d, which the program does not have: %s", i, made == -1 ? strerror(errno) : "made");
 		if (fstatat(i, "", &st, AT_EMPTY_PATH) != -1 || errno != EBADF)
 			check_fail(HERE, 0, "fstatat of fd %d, which the program does not have, answers", i);
+		if (renameat(i, "probe", AT_FDCWD, "moved") != -1 || errno != EBADF)
+			check_fail(HERE, errno, "renameat relative to fd %d, which the program does not have", i);
 	}
 	close(fd);
 	EXPECT_FILE(SHADOW "/d/f", "x");

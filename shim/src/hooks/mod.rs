@@ -108,9 +108,7 @@ pub(crate) fn path_hook_or_lead<T: FfiReturn>(
     }
     let before = (changes && dirfd >= 0).then(fdtable::relinks);
     let Some(p) = crate::mem::path(path) else { return real(path) };
-    // Relative to one of the shim's fds (a member root, a follower's directory): to the
-    // program that number is not open. Made, the call reached that member alone.
-    if dirfd >= 0 && p.to_bytes().first() != Some(&b'/') && open::programs_probe_of_ours(dirfd) {
+    if relative_to_ours(dirfd, path) {
         crate::real::Errno(libc::EBADF).set();
         return T::FAILED;
     }
@@ -166,6 +164,13 @@ pub(crate) fn through_links<T>(
         }
     }
     answer
+}
+
+/// Whether `path` is relative to `dirfd` and that is one of the shim's fds (a member root,
+/// a follower's directory): to the program that number is not open (EBADF). Made, the
+/// call reached that member alone.
+pub(crate) fn relative_to_ours(dirfd: c_int, path: *const c_char) -> bool {
+    dirfd >= 0 && open::programs_probe_of_ours(dirfd) && crate::mem::path(path).is_some_and(|p| p.to_bytes().first() != Some(&b'/'))
 }
 
 /// After a change made outside the shim relative to directory number `dirfd`, held by no

@@ -311,6 +311,9 @@ unsafe fn two_paths(
     if !set::is_active_for(a) && !set::is_active_for(b) {
         return plain(a, b);
     }
+    if [(da, a), (db, b)].into_iter().any(|(d, p)| super::relative_to_ours(d, p)) {
+        return super::open::not_the_programs();
+    }
     let before = (da >= 0 || db >= 0).then(crate::fdtable::relinks);
     boundary::hook(
         || match (resolve_arg(da, a), resolve_arg(db, b)) {
@@ -336,7 +339,10 @@ unsafe fn two_paths(
                     r => r,
                 }
             }
-            (Some(Arg::Shadowed(_)), _) | (_, Some(Arg::Shadowed(_))) => Err(Errno(libc::EXDEV)),
+            // As between two file systems, once the kernel has found the other path's
+            // directory (a bad dirfd is EBADF, a missing directory ENOENT, natively too).
+            (Some(Arg::Shadowed(_)), other) => parent_found(db, other.as_ref().map_or(b, |o| o.ptr(b))).and(Err(Errno(libc::EXDEV))),
+            (other, Some(Arg::Shadowed(_))) => parent_found(da, other.as_ref().map_or(a, |o| o.ptr(a))).and(Err(Errno(libc::EXDEV))),
             (x, y) => {
                 let r = plain(x.as_ref().map_or(a, |x| x.ptr(a)), y.as_ref().map_or(b, |y| y.ptr(b)));
                 for (dirfd, arg) in [(da, x), (db, y)] {
@@ -349,6 +355,22 @@ unsafe fn two_paths(
         },
         || plain(a, b),
     )
+}
+
+/// Whether the directory holding `path` (relative to `dirfd`) is found, as the kernel
+/// looks for it before it compares the two paths' file systems.
+unsafe fn parent_found(dirfd: c_int, path: *const c_char) -> Res<()> {
+    let p = crate::mem::path(path).ok_or(Errno(libc::EFAULT))?.to_bytes();
+    let p = &p[..p.iter().rposition(|&b| b != b'/').map_or(p.len().min(1), |i| i + 1)];
+    let dir = match p.iter().rposition(|&b| b == b'/') {
+        Some(cut) => &p[..cut.max(1)],
+        None => b".",
+    };
+    let st = crate::real::fstatat(dirfd, &CString::new(dir).map_err(|_| Errno(libc::EINVAL))?, 0)?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        return Err(Errno(libc::ENOTDIR));
+    }
+    Ok(())
 }
 
 /// `super::through_links` for a call with two paths under the prefix that the lead
