@@ -249,7 +249,8 @@ pub mod registry {
     pub const FILE_LOCKS: usize = NAME_LOCKS + NAME_STRIPES * 4;
     pub const FILE_STRIPES: usize = 4096;
     /// Per stripe of files: the pid of a process whose write-behind queue holds follower
-    /// writes to files of the stripe (0: none), which others wait for (the shim's behind.rs).
+    /// writes to files of the stripe (0: none), which others wait for (the shim's behind.rs),
+    /// with the lock words' waiting bit (the shim's stripes.rs) once one does.
     pub const FILE_QUEUED: usize = FILE_LOCKS + FILE_STRIPES * 4;
     /// Per slot: the name operations its process has under way (u32; the shim's names.rs),
     /// which a directory's rename waits for.
