@@ -26,6 +26,11 @@ fn find_in_path(program: &str) -> Result<PathBuf, String> {
 
 /// Whether an ELF image asks for a program interpreter (is dynamically linked).
 pub fn elf_has_interp(image: &[u8]) -> Result<bool, &'static str> {
+    elf_interp(image).map(|at| at.is_some())
+}
+
+/// Where in an ELF image the path of the program interpreter it asks for lies, if it asks.
+fn elf_interp(image: &[u8]) -> Result<Option<std::ops::Range<usize>>, &'static str> {
     if image.len() < 64 || &image[..4] != b"\x7fELF" {
         return Err("not an ELF file");
     }
@@ -53,12 +58,26 @@ pub fn elf_has_interp(image: &[u8]) -> Result<bool, &'static str> {
         _ => return Err("truncated ELF header"),
     };
     for i in 0..phnum {
-        let t = u32_at(phoff + i * phentsize).ok_or("truncated program headers")?;
+        let ph = phoff + i * phentsize;
+        let t = u32_at(ph).ok_or("truncated program headers")?;
         if t as u32 == PT_INTERP {
-            return Ok(true);
+            let (offset, size) = if is64 { (u64_at(ph + 8), u64_at(ph + 32)) } else { (u32_at(ph + 4), u32_at(ph + 16)) };
+            let (offset, size) = offset.zip(size).ok_or("truncated program headers")?;
+            return Ok(Some(offset as usize..(offset + size) as usize));
         }
     }
-    Ok(false)
+    Ok(None)
+}
+
+/// Whether `meta` is the dynamic loader this process was loaded by (`ld.so PROGRAM`): it
+/// asks for no interpreter, being one, and honours LD_PRELOAD for the program it runs.
+fn is_own_loader(meta: &std::fs::Metadata) -> bool {
+    let mut head = vec![0u8; 4096];
+    let Ok(n) = File::open("/proc/self/exe").and_then(|mut f| f.read(&mut head)) else { return false };
+    let Ok(Some(at)) = elf_interp(&head[..n]) else { return false };
+    let Some(path) = head.get(at).map(|p| p.split(|&b| b == 0).next().unwrap_or(p)) else { return false };
+    let path = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(path);
+    std::fs::metadata(path).is_ok_and(|l| (l.dev(), l.ino()) == (meta.dev(), meta.ino()))
 }
 
 /// The mark every Go program carries (the start of its `.go.buildinfo`, Go 1.13 on).
@@ -186,6 +205,7 @@ fn check_depth(program: &str, depth: usize) -> Result<(), Unmirrored> {
     match elf_has_interp(&head) {
         Ok(true) if makes_its_own_syscalls(&file) => Err(without("a Go program; it makes its system calls without the C library, where LD_PRELOAD cannot see them, and would run un-mirrored")),
         Ok(true) => Ok(()),
+        Ok(false) if is_own_loader(&meta) => Ok(()),
         Ok(false) => Err(without("statically linked; LD_PRELOAD cannot reach it and it would run un-mirrored")),
         Err(e) => Err(unsure(&shown, format!("{e}; cannot tell whether it would be mirrored"))),
     }
@@ -194,6 +214,18 @@ fn check_depth(program: &str, depth: usize) -> Result<(), Unmirrored> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_dynamic_loader_run_as_a_program_passes() {
+        // `ld.so PROGRAM` honours LD_PRELOAD: the loader, which asks for no interpreter
+        // itself, is not taken for a static program (it was, and reported 00130).
+        let mut head = vec![0u8; 4096];
+        let n = File::open("/proc/self/exe").unwrap().read(&mut head).unwrap();
+        let at = elf_interp(&head[..n]).unwrap().expect("this test binary is dynamically linked");
+        let loader = String::from_utf8(head[at].split(|&b| b == 0).next().unwrap().to_vec()).unwrap();
+        assert_eq!(elf_has_interp(&std::fs::read(&loader).unwrap()), Ok(false));
+        assert!(check(&loader).is_ok(), "{:?}", check(&loader));
+    }
 
     #[test]
     fn dynamic_binaries_pass_and_garbage_fails() {
