@@ -458,4 +458,24 @@ static inline void run_workers_at(const char *file, int line, int n, void (*work
 		wait_ok_at(file, line, pids[w]);
 }
 
+/* What the shim found in this executable's code (the state directory's executables/ entry
+ * for it, named as sud.rs names it): "syscall" if its own code holds a `syscall`
+ * instruction (its system calls then trap into the shim), "none" if not (no dispatch: its
+ * system calls cost what they cost natively). */
+static inline char *own_code_verdict(void)
+{
+	struct stat st;
+	static char target[32];
+	if (stat("/proc/self/exe", &st) != 0)
+		check_fail(HERE, errno, "stat /proc/self/exe");
+	char *entry = xasprintf("%s/state/executables/%llx-%llx-%llx-%lld.%ld-%lld.%ld", test_tmp(),
+				(unsigned long long)st.st_dev, (unsigned long long)st.st_ino, (unsigned long long)st.st_size,
+				(long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+	ssize_t n = readlink(entry, target, sizeof target - 1);
+	if (n < 0)
+		check_fail(HERE, errno, "readlink %s", entry);
+	target[n] = 0;
+	return target;
+}
+
 #endif /* LIBSHADOW_CHECK_H */

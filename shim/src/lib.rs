@@ -25,6 +25,7 @@ mod set;
 mod signals;
 mod stripes;
 mod sud;
+mod syscall_sites;
 mod variadic;
 
 #[ctor::ctor]
