@@ -172,12 +172,7 @@ impl Drop for Internal {
 /// followed), held open, with its name under the prefix in `v`'s lead and the entry's
 /// last name in it.
 fn lead_dir<'a>(v: &View, at: &'a At) -> Option<(Internal, Vec<u8>, &'a [u8])> {
-    let w = at.path.to_bytes();
-    let w = w.strip_suffix(b"/").unwrap_or(w);
-    let (dir, name) = match w.iter().rposition(|&b| b == b'/') {
-        Some(cut) => (&w[..cut.max(1)], &w[cut + 1..]),
-        None => (b".".as_slice(), w),
-    };
+    let (dir, name) = vpath::split_last(at.path.to_bytes());
     let opened = open_beneath(at.fd, dir, libc::O_PATH | libc::O_DIRECTORY).ok()?;
     let dir_rel = rel_of_fd(v, opened.0)?;
     Some((opened, dir_rel, name))
@@ -384,12 +379,7 @@ impl Spath {
     /// made there is all there is (the follower's repeat of it fails, and is no
     /// divergence). Looked at only when the follower failed.
     pub fn meets_outside(&self, v: &View, m: Member) -> bool {
-        let dir_of = |at: At| -> Option<libc::stat64> {
-            let p = at.path.to_bytes();
-            let p = p.strip_suffix(b"/").unwrap_or(p);
-            let cut = p.iter().rposition(|&b| b == b'/')?;
-            real::fstatat(at.fd, &CString::new(&p[..cut.max(1)]).ok()?, 0).ok()
-        };
+        let dir_of = |at: At| -> Option<libc::stat64> { real::fstatat(at.fd, &CString::new(vpath::split_last(at.path.to_bytes()).0).ok()?, 0).ok() };
         match (self.at_lead(v).ok().and_then(dir_of), self.at(v, m).ok().and_then(dir_of)) {
             (Some(a), Some(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
             _ => false,

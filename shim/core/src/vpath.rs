@@ -104,6 +104,17 @@ pub fn last_component(path: &[u8]) -> &[u8] {
     path.split(|&b| b == b'/').rfind(|c| !c.is_empty()).unwrap_or(b"")
 }
 
+/// A path cut at its last name, trailing slashes aside: the directory to open (`.` for a
+/// lone name, `/` for one just below the root) and the name. Walked as the kernel walks
+/// it: `a/b//` is `b` in `a`.
+pub fn split_last(path: &[u8]) -> (&[u8], &[u8]) {
+    let path = &path[..path.iter().rposition(|&b| b != b'/').map_or(path.len().min(1), |i| i + 1)];
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(cut) => (&path[..cut.max(1)], &path[cut + 1..]),
+        None => (b".", path),
+    }
+}
+
 /// For each proper ancestor directory of `prefix`, the name of the component that leads from
 /// it towards the prefix: `/data/shadow` gives `data` (from `/`) and `shadow` (from `/data`).
 /// A relative path from a directory that is not inside the prefix can only reach the prefix
@@ -193,6 +204,17 @@ pub fn link_misleads_member(link: &[u8], target: &[u8], prefix: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_path_splits_at_its_last_name_as_the_kernel_walks_it() {
+        use super::split_last;
+        assert_eq!(split_last(b"a/b/c"), (&b"a/b"[..], &b"c"[..]));
+        assert_eq!(split_last(b"a/b//"), (&b"a"[..], &b"b"[..]));
+        assert_eq!(split_last(b"name"), (&b"."[..], &b"name"[..]));
+        assert_eq!(split_last(b"/top"), (&b"/"[..], &b"top"[..]));
+        assert_eq!(split_last(b"/"), (&b"/"[..], &b""[..]));
+        assert_eq!(split_last(b"//x/"), (&b"/"[..], &b"x"[..]));
+    }
+
     use super::*;
 
     fn links(abs: &[u8]) -> Option<Vec<u8>> {

@@ -360,12 +360,7 @@ unsafe fn two_paths(
 /// Whether the directory holding `path` (relative to `dirfd`) is found, as the kernel
 /// looks for it before it compares the two paths' file systems.
 unsafe fn parent_found(dirfd: c_int, path: *const c_char) -> Res<()> {
-    let p = crate::mem::path(path).ok_or(Errno(libc::EFAULT))?.to_bytes();
-    let p = &p[..p.iter().rposition(|&b| b != b'/').map_or(p.len().min(1), |i| i + 1)];
-    let dir = match p.iter().rposition(|&b| b == b'/') {
-        Some(cut) => &p[..cut.max(1)],
-        None => b".",
-    };
+    let (dir, _) = shadow_core::vpath::split_last(crate::mem::path(path).ok_or(Errno(libc::EFAULT))?.to_bytes());
     let st = crate::real::fstatat(dirfd, &CString::new(dir).map_err(|_| Errno(libc::EINVAL))?, 0)?;
     if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
         return Err(Errno(libc::ENOTDIR));
@@ -563,16 +558,11 @@ unsafe fn make_temp(template: *mut c_char, suffix: c_int, create: impl Fn(Spath)
     let original = t.to_vec();
     for _ in 0..100 {
         fill_template(t, suffix.max(0) as usize)?;
-        let Target::Shadowed(sp) = resolve::resolve(libc::AT_FDCWD, CStr::from_ptr(template)) else { return Err(Errno(libc::EINVAL)) };
-        // The hook's own retry (super::through_links) cannot serve: each try is a new name.
-        let made = match create(sp.clone()) {
-            Err(Errno(libc::ENOENT)) => match sp.through_links() {
-                [Some(Ok(Target::Shadowed(beneath))), _] => create(beneath),
-                [Some(Err(e)), _] => Err(e),
-                _ => Err(Errno(libc::ENOENT)),
-            },
-            made => made,
-        };
+        let resolved = || resolve::resolve(libc::AT_FDCWD, CStr::from_ptr(template));
+        let Target::Shadowed(sp) = resolved() else { return Err(Errno(libc::EINVAL)) };
+        // A name through a link a member cannot follow: made where the link leads, as the
+        // hooks' own retry makes it (a template leading outside the prefix: ENOENT).
+        let made = super::through_links(create(sp).map(Ok), resolved, |sp| create(sp).map(Ok)).and_then(|made| made.map_err(|_| Errno(libc::ENOENT)));
         match made {
             Err(Errno(libc::EEXIST)) => t.copy_from_slice(&original),
             other => return other,
