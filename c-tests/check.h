@@ -468,7 +468,7 @@ static inline char *own_code_verdict(void)
 	static char target[32];
 	if (stat("/proc/self/exe", &st) != 0)
 		check_fail(HERE, errno, "stat /proc/self/exe");
-	char *entry = xasprintf("%s/state/executables/%llx-%llx-%llx-%lld.%ld-%lld.%ld", test_tmp(),
+	char *entry = xasprintf("%s/state/executables/v1-%llx-%llx-%llx-%lld.%ld-%lld.%ld", test_tmp(),
 				(unsigned long long)st.st_dev, (unsigned long long)st.st_ino, (unsigned long long)st.st_size,
 				(long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
 	ssize_t n = readlink(entry, target, sizeof target - 1);

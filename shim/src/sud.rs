@@ -136,6 +136,9 @@ pub fn executable_image() -> Option<crate::syscall_sites::Image> {
 /// where the answer costs two system calls. Named by device, inode, size, modification and
 /// change times: a file changed in place (its change time moves, whatever its owner sets)
 /// is scanned again. Nothing remembered where the directory cannot be written.
+/// Changed whenever `syscall_sites` would answer differently for some executable.
+const SCAN: &str = "v1";
+
 /// Not for a program the loader was run with (`ld.so PROGRAM`, no interpreter: AT_BASE 0),
 /// where /proc/self/exe is the loader, not the code looked at.
 fn holds_syscall(image: &crate::syscall_sites::Image) -> bool {
@@ -145,7 +148,8 @@ fn holds_syscall(image: &crate::syscall_sites::Image) -> bool {
     };
     let Some(st) = st else { return crate::syscall_sites::image_holds_syscall(image) };
     let dir = crate::set::get().config.state_dir.join("executables");
-    let entry = dir.join(format!("{:x}-{:x}-{:x}-{}.{}-{}.{}", st.st_dev, st.st_ino, st.st_size, st.st_mtime, st.st_mtime_nsec, st.st_ctime, st.st_ctime_nsec));
+    // `SCAN`: answers of an older way of looking are not taken.
+    let entry = dir.join(format!("{SCAN}-{:x}-{:x}-{:x}-{}.{}-{}.{}", st.st_dev, st.st_ino, st.st_size, st.st_mtime, st.st_mtime_nsec, st.st_ctime, st.st_ctime_nsec));
     match std::fs::read_link(&entry).as_deref().map(|t| t.as_os_str().as_encoded_bytes()) {
         Ok(b"syscall") => return true,
         Ok(b"none") => return false,
