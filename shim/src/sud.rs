@@ -107,7 +107,7 @@ pub fn executable_image() -> Option<crate::syscall_sites::Image> {
     unsafe extern "C" fn first(info: *mut libc::dl_phdr_info, _: usize, out: *mut c_void) -> c_int {
         let info = &*info;
         let found = &mut *(out as *mut Option<Image>);
-        let mut image = Image { code: 0..0, eh_frame_hdr: None, loads: Vec::new() };
+        let mut image = Image { code: 0..0, code_readable: false, eh_frame_hdr: None, loads: Vec::new() };
         for i in 0..info.dlpi_phnum as usize {
             let ph = &*info.dlpi_phdr.add(i);
             let at = info.dlpi_addr + ph.p_vaddr;
@@ -115,6 +115,7 @@ pub fn executable_image() -> Option<crate::syscall_sites::Image> {
             match ph.p_type {
                 libc::PT_LOAD if ph.p_flags & libc::PF_X != 0 && image.code.is_empty() => {
                     image.code = range.clone();
+                    image.code_readable = ph.p_flags & libc::PF_R != 0;
                     image.loads.push(range);
                 }
                 libc::PT_LOAD => image.loads.push(range),

@@ -46,6 +46,8 @@ fn starts_instruction(code: &[u8], ip: u64, address: u64) -> bool {
 /// header, and every loaded segment (the unwind table itself lies in one of them).
 pub struct Image {
     pub code: Range<u64>,
+    /// The code is mapped readable (execute-only code cannot be looked at: taken to hold one).
+    pub code_readable: bool,
     pub eh_frame_hdr: Option<Range<u64>>,
     pub loads: Vec<Range<u64>>,
 }
@@ -54,6 +56,9 @@ pub struct Image {
 pub fn image_holds_syscall(image: &Image) -> bool {
     // SAFETY: every range is a segment the loader mapped readable for the process's life.
     let bytes = |r: &Range<u64>| unsafe { std::slice::from_raw_parts(r.start as *const u8, (r.end - r.start) as usize) };
+    if !image.code_readable {
+        return true;
+    }
     let code = bytes(&image.code);
     let Some(hdr) = image.eh_frame_hdr.as_ref() else { return holds_syscall(code, image.code.start, |_| None) };
     let bases = BaseAddresses::default().set_eh_frame_hdr(hdr.start).set_text(image.code.start);
@@ -120,6 +125,13 @@ mod tests {
         // syscall; decoded from byte 0 (mov eax, imm32), it would be inside an instruction.
         let code = [0xb8, 0x00, 0x0f, 0x05, 0xc3];
         assert!(holds_syscall(&code, BASE, |a| (a >= BASE + 2).then_some(BASE + 2..BASE + 5)));
+    }
+
+    #[test]
+    fn execute_only_code_is_not_read_and_counts_as_holding_one() {
+        // At an address nothing is mapped at: read, it would fault.
+        let image = Image { code: 0x1000..0x2000, code_readable: false, eh_frame_hdr: None, loads: vec![0x1000..0x2000] };
+        assert!(image_holds_syscall(&image));
     }
 
     #[test]
