@@ -2,8 +2,8 @@
 // /dev/fd, /proc/PID/fd, with opendir and readdir, or scandir) sees those it has, as
 // natively, not the shim's: after it changes into the prefix and opens a file for writing
 // there, its listings hold what they held at its start and that file's fd, not the shim's
-// cwd on each member or the follower's file; fstat, fcntl and *at calls relative to the
-// shim's numbers answer EBADF. Before, it saw three numbers more (CPython's
+// cwd on each member or the follower's file; fstat, fcntl, *at calls relative to the
+// shim's numbers and writes, truncations, flushes and metadata changes on them answer EBADF. Before, it saw three numbers more (CPython's
 // test_subprocess saw eight it never opened), and an openat relative to one reached a
 // member's directory alone. A rename between a number the program does not have and the
 // prefix answers EBADF, as natively, not EXDEV.
@@ -80,6 +80,26 @@ int main(void)
 			check_fail(HERE, 0, "fstatat of fd %d, which the program does not have, answers", i);
 		if (renameat(i, "probe", AT_FDCWD, "moved") != -1 || errno != EBADF)
 			check_fail(HERE, errno, "renameat relative to fd %d, which the program does not have", i);
+	}
+	// Nor calls on such a number itself: a stale or guessed fd's write, truncation, flush
+	// or change of times (made, they reached the write-intent journal or the follower's
+	// file: the members differed, or the journal was cut).
+	for (int i = 3; i < 2048; i++) {
+		if (at_start[i])
+			continue;
+		errno = 0;
+		if (write(i, "junk", 4) != -1 || errno != EBADF)
+			check_fail(HERE, errno, "write to fd %d, which the program does not have", i);
+		if (pwrite(i, "junk", 4, 0) != -1 || errno != EBADF)
+			check_fail(HERE, errno, "pwrite to fd %d, which the program does not have", i);
+		if (ftruncate(i, 0) != -1 || errno != EBADF)
+			check_fail(HERE, errno, "ftruncate of fd %d, which the program does not have", i);
+		if (fsync(i) != -1 || errno != EBADF)
+			check_fail(HERE, errno, "fsync of fd %d, which the program does not have", i);
+		if (futimens(i, NULL) != -1 || errno != EBADF)
+			check_fail(HERE, errno, "futimens of fd %d, which the program does not have", i);
+		if (fchmod(i, 0600) != -1 || errno != EBADF)
+			check_fail(HERE, errno, "fchmod of fd %d, which the program does not have", i);
 	}
 	close(fd);
 	EXPECT_FILE(SHADOW "/d/f", "x");

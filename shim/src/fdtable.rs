@@ -342,6 +342,25 @@ pub fn straight<R: crate::boundary::FfiReturn>(fd: c_int, nodes: bool, call: imp
     Some(r)
 }
 
+/// `straight` for a call on `fd` itself (not a directory fd that an absolute path makes
+/// the kernel ignore): one of the shim's own numbers is not open to the program (EBADF, as
+/// natively), and the call is not made. Before, a program's write, truncation or flush of
+/// a stale or guessed number that was the shim's reached the write-intent journal or a
+/// follower's file. An untouched fd pays one bitmap test more.
+#[inline]
+pub fn straight_on<R: crate::boundary::FfiReturn>(fd: c_int, nodes: bool, call: impl FnOnce() -> R) -> Option<R> {
+    if is_internal(fd) && !crate::boundary::is_inside() {
+        return Some(not_the_programs());
+    }
+    straight(fd, nodes, call)
+}
+
+#[cold]
+fn not_the_programs<R: crate::boundary::FfiReturn>() -> R {
+    crate::real::Errno(libc::EBADF).set();
+    R::FAILED
+}
+
 /// A call the kernel refused for its number (EBADF: closed, or open without the access the
 /// call needs, as a file another thread is opening read-only) changed nothing to notice.
 #[inline]

@@ -117,7 +117,7 @@ macro_rules! fd_hooks {
         $(#[$doc])*
         #[no_mangle]
         pub unsafe extern "C-unwind" fn $name($fd: c_int $(, $arg: $ty)*) -> $ret {
-            if let Some(r) = fdtable::straight($fd, false, || raw::$name($fd $(, $arg)*)) {
+            if let Some(r) = fdtable::straight_on($fd, false, || raw::$name($fd $(, $arg)*)) {
                 return r;
             }
             $first
@@ -496,7 +496,7 @@ pub unsafe extern "C-unwind" fn sync() {
 #[no_mangle]
 pub unsafe extern "C-unwind" fn copy_file_range(fin: c_int, offin: *mut off64_t, fout: c_int, offout: *mut off64_t, n: size_t, flags: c_uint) -> ssize_t {
     let call = || raw::copy_file_range(fin, offin, fout, offout, n, flags);
-    if let Some(r) = fdtable::straight(fout, false, call) {
+    if let Some(r) = fdtable::straight_on(fout, false, call) {
         return r;
     }
     boundary::cancellation_point();
@@ -509,7 +509,7 @@ macro_rules! sendfile_hooks {
         #[no_mangle]
         pub unsafe extern "C-unwind" fn $name(out: c_int, fin: c_int, off: *mut off64_t, n: size_t) -> ssize_t {
             let call = || raw::$name(out, fin, off, n);
-            if let Some(r) = fdtable::straight(out, false, call) {
+            if let Some(r) = fdtable::straight_on(out, false, call) {
                 return r;
             }
             boundary::hook(|| copy_into(out, std::ptr::null_mut(), call), call)
@@ -526,7 +526,7 @@ sendfile_hooks!(sendfile, sendfile64);
 #[no_mangle]
 pub unsafe extern "C-unwind" fn splice(fin: c_int, offin: *mut off64_t, fout: c_int, offout: *mut off64_t, n: size_t, flags: c_uint) -> ssize_t {
     let call = |flags| raw::splice(fin, offin, fout, offout, n, flags);
-    if let Some(r) = fdtable::straight(fout, false, || call(flags)) {
+    if let Some(r) = fdtable::straight_on(fout, false, || call(flags)) {
         return r;
     }
     boundary::cancellation_point();

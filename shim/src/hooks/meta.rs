@@ -311,7 +311,7 @@ macro_rules! fd_meta_hooks {
         $(#[$doc])*
         #[no_mangle]
         pub unsafe extern "C-unwind" fn $name(fd: c_int $(, $arg: $ty)*) -> c_int {
-            if let Some(r) = fdtable::straight(fd, true, || raw::$name(fd $(, $arg)*)) {
+            if let Some(r) = fdtable::straight_on(fd, true, || raw::$name(fd $(, $arg)*)) {
                 return r;
             }
             boundary::hook(
@@ -336,10 +336,10 @@ fn is_stamp_by_fd(fd: c_int, name: *const c_char) -> bool {
 
 /// Declares the xattr calls by fd: changes mirrored or reads of the fd's own (`$body`), the
 /// member stamp on the prefix root refused with `$refused` (rsync -X lists and removes the
-/// root's xattrs through an fd). A change made straight is checked (`fdtable::straight`), a
+/// root's xattrs through an fd). A change made straight is checked (`fdtable::straight_on`), a
 /// read is not.
 macro_rules! fd_xattr_hooks {
-    (@straight changes, $fd:ident, $call:expr) => { fdtable::straight($fd, true, $call) };
+    (@straight changes, $fd:ident, $call:expr) => { fdtable::straight_on($fd, true, $call) };
     (@straight reads, $fd:ident, $call:expr) => { (!fdtable::is_shadowed($fd) && !fdtable::is_node($fd)).then($call) };
     ($( fn $name:ident($fd:ident, $xname:ident $(, $arg:ident: $ty:ty)*) -> $ret:ty, refused $refused:expr, $kind:ident => $body:expr; )*) => {$(
         #[no_mangle]
@@ -565,7 +565,7 @@ pub unsafe extern "C-unwind" fn utimensat(dirfd: c_int, path: *const c_char, tim
     let call = |path: *const c_char| raw::utimensat(dirfd, path, times, flags);
     let on_fd_itself = path.is_null() || (flags & libc::AT_EMPTY_PATH != 0 && crate::mem::path(path).is_some_and(|p| p.is_empty()));
     if on_fd_itself {
-        if let Some(r) = fdtable::straight(dirfd, true, || call(path)) {
+        if let Some(r) = fdtable::straight_on(dirfd, true, || call(path)) {
             return r;
         }
         let replay = |a: &At| raw::utimensat(a.fd, a.path.as_ptr(), times, NOFOLLOW);
@@ -584,7 +584,7 @@ pub unsafe extern "C-unwind" fn utimensat(dirfd: c_int, path: *const c_char, tim
 pub unsafe extern "C-unwind" fn futimesat(dirfd: c_int, path: *const c_char, times: *const libc::timeval) -> c_int {
     let call = |path: *const c_char| raw::futimesat(dirfd, path, times);
     if path.is_null() {
-        if let Some(r) = fdtable::straight(dirfd, true, || call(path)) {
+        if let Some(r) = fdtable::straight_on(dirfd, true, || call(path)) {
             return r;
         }
         let replay = |a: &At| raw::futimesat(a.fd, a.path.as_ptr(), times);
@@ -599,7 +599,7 @@ pub unsafe extern "C-unwind" fn futimesat(dirfd: c_int, path: *const c_char, tim
 /// futimens(3)
 #[no_mangle]
 pub unsafe extern "C-unwind" fn futimens(fd: c_int, times: *const libc::timespec) -> c_int {
-    if let Some(r) = fdtable::straight(fd, true, || raw::futimens(fd, times)) {
+    if let Some(r) = fdtable::straight_on(fd, true, || raw::futimens(fd, times)) {
         return r;
     }
     let replay = |a: &At| raw::utimensat(a.fd, a.path.as_ptr(), times, NOFOLLOW);
@@ -609,7 +609,7 @@ pub unsafe extern "C-unwind" fn futimens(fd: c_int, times: *const libc::timespec
 /// futimes(3)
 #[no_mangle]
 pub unsafe extern "C-unwind" fn futimes(fd: c_int, times: *const libc::timeval) -> c_int {
-    if let Some(r) = fdtable::straight(fd, true, || raw::futimes(fd, times)) {
+    if let Some(r) = fdtable::straight_on(fd, true, || raw::futimes(fd, times)) {
         return r;
     }
     let replay = |a: &At| raw::futimesat(a.fd, a.path.as_ptr(), times);
@@ -621,7 +621,7 @@ pub unsafe extern "C-unwind" fn futimes(fd: c_int, times: *const libc::timeval) 
 pub unsafe extern "C-unwind" fn fchownat(dirfd: c_int, path: *const c_char, uid: uid_t, gid: gid_t, flags: c_int) -> c_int {
     let call = |path: *const c_char| raw::fchownat(dirfd, path, uid, gid, flags);
     if flags & libc::AT_EMPTY_PATH != 0 && crate::mem::path(path).is_some_and(|p| p.is_empty()) {
-        if let Some(r) = fdtable::straight(dirfd, true, || call(path)) {
+        if let Some(r) = fdtable::straight_on(dirfd, true, || call(path)) {
             return r;
         }
         // fchownat itself, not fchown: an O_PATH fd takes it, a symlink's too (lchown).
@@ -642,7 +642,7 @@ pub unsafe extern "C-unwind" fn fchownat(dirfd: c_int, path: *const c_char, uid:
 /// that follows a `/proc/self/fd/N` link, as `through_fd_link`; other paths as any path's.
 pub unsafe fn at_change(what: &'static str, dirfd: c_int, path: *const c_char, flags: c_int, call: impl Fn(c_int, *const c_char, c_int) -> c_int) -> c_int {
     if flags & libc::AT_EMPTY_PATH != 0 && crate::mem::path(path).is_some_and(|p| p.is_empty()) {
-        if let Some(r) = fdtable::straight(dirfd, true, || call(dirfd, path, flags)) {
+        if let Some(r) = fdtable::straight_on(dirfd, true, || call(dirfd, path, flags)) {
             return r;
         }
         // The fd's own file: a symlink held by an O_PATH fd is not followed.
