@@ -10,6 +10,7 @@
 #include "check.h"
 #include <dirent.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 /* The fds `path` lists, the listing's own aside, as a bitmap of the first 2048. */
 static void listed(const char *path, unsigned char *fds)
@@ -100,6 +101,10 @@ int main(void)
 			check_fail(HERE, errno, "futimens of fd %d, which the program does not have", i);
 		if (fchmod(i, 0600) != -1 || errno != EBADF)
 			check_fail(HERE, errno, "fchmod of fd %d, which the program does not have", i);
+		if (dprintf(i, "junk") != -1 || errno != EBADF)
+			check_fail(HERE, errno, "dprintf to fd %d, which the program does not have", i);
+		if (syscall(SYS_write, i, "junk", 4) != -1 || errno != EBADF)
+			check_fail(HERE, errno, "syscall(SYS_write) to fd %d, which the program does not have", i);
 	}
 	close(fd);
 	EXPECT_FILE(SHADOW "/d/f", "x");

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 int shadow_fd_is_shadowed(int fd);
+int shadow_fd_is_not_the_programs(int fd);
 unsigned long long shadow_relinks(void);
 void shadow_passed_through(int fd, unsigned long long before);
 long shadow_write_all(int fd, const char *buf, size_t n);
@@ -29,6 +30,10 @@ static int real_vdprintf(int fd, const char *fmt, va_list ap) {
 }
 
 int shadow_c_vdprintf(int fd, const char *fmt, va_list ap) {
+    if (shadow_fd_is_not_the_programs(fd)) {
+        errno = EBADF;
+        return -1;
+    }
     unsigned long long before = shadow_relinks();
     if (!shadow_fd_is_shadowed(fd)) {
         int n = real_vdprintf(fd, fmt, ap);

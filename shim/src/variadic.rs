@@ -64,6 +64,13 @@ pub extern "C-unwind" fn shadow_fd_is_shadowed(fd: c_int) -> c_int {
     (fdtable::is_shadowed(fd) && crate::set::is_active()) as c_int
 }
 
+/// One of the shim's own numbers, asked for by the program (see `fdtable::straight_on`):
+/// its dprintf answers EBADF.
+#[no_mangle]
+pub extern "C-unwind" fn shadow_fd_is_not_the_programs(fd: c_int) -> c_int {
+    crate::hooks::open::programs_probe_of_ours(fd) as c_int
+}
+
 /// `fdtable::relinks`, for a write the C side makes straight (see `fdtable::passed_through`).
 #[no_mangle]
 pub extern "C-unwind" fn shadow_relinks() -> u64 {
