@@ -105,6 +105,9 @@ int main(void)
 			check_fail(HERE, errno, "dprintf to fd %d, which the program does not have", i);
 		if (syscall(SYS_write, i, "junk", 4) != -1 || errno != EBADF)
 			check_fail(HERE, errno, "syscall(SYS_write) to fd %d, which the program does not have", i);
+		void *mapped = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, i, 0);
+		if (mapped != MAP_FAILED || errno != EBADF)
+			check_fail(HERE, errno, "a shared mapping of fd %d, which the program does not have", i);
 	}
 	close(fd);
 	EXPECT_FILE(SHADOW "/d/f", "x");

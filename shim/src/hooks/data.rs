@@ -781,6 +781,12 @@ macro_rules! mmap_hooks {
                 unmapping(addr as usize, len);
             }
             if !fdtable::is_shadowed(fd) || flags & libc::MAP_SHARED == 0 {
+                // One of the shim's numbers is not open to the program (see
+                // fdtable::straight_on): a shared mapping of it would write the journal.
+                if flags & libc::MAP_ANONYMOUS == 0 && super::open::programs_probe_of_ours(fd) {
+                    Errno(libc::EBADF).set();
+                    return libc::MAP_FAILED;
+                }
                 return call();
             }
             boundary::hook(
