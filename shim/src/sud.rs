@@ -131,17 +131,17 @@ pub fn executable_image() -> Option<crate::syscall_sites::Image> {
     found.filter(|image| !image.code.is_empty())
 }
 
+/// Changed whenever `syscall_sites` would answer differently for some executable.
+const SCAN: &str = "v1";
+
 /// `syscall_sites::image_holds_syscall`, remembered per executable file in the set's state
 /// directory (`executables/`, one symlink per file whose target is the answer): the scan
 /// faults in all of the executable's code, 6 ms for gcc's 20 MB cc1 against its 4 ms run,
 /// where the answer costs two system calls. Named by device, inode, size, modification and
 /// change times: a file changed in place (its change time moves, whatever its owner sets)
-/// is scanned again. Nothing remembered where the directory cannot be written.
-/// Changed whenever `syscall_sites` would answer differently for some executable.
-const SCAN: &str = "v1";
-
-/// Not for a program the loader was run with (`ld.so PROGRAM`, no interpreter: AT_BASE 0),
-/// where /proc/self/exe is the loader, not the code looked at.
+/// is scanned again. Nothing remembered where the directory cannot be written, nor for a
+/// program the loader was run with (`ld.so PROGRAM`, no interpreter: AT_BASE 0), where
+/// /proc/self/exe is the loader, not the code looked at.
 fn holds_syscall(image: &crate::syscall_sites::Image) -> bool {
     let st = match unsafe { libc::getauxval(libc::AT_BASE) } {
         0 => None,
