@@ -355,8 +355,9 @@ pub fn straight_on<R: crate::boundary::FfiReturn>(fd: c_int, nodes: bool, call: 
     straight(fd, nodes, call)
 }
 
+/// The shim's own fds are not open as far as the program is concerned.
 #[cold]
-fn not_the_programs<R: crate::boundary::FfiReturn>() -> R {
+pub(crate) fn not_the_programs<R: crate::boundary::FfiReturn>() -> R {
     crate::real::Errno(libc::EBADF).set();
     R::FAILED
 }

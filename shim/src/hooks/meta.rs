@@ -734,7 +734,7 @@ macro_rules! fd_stat_hooks {
         #[no_mangle]
         pub unsafe extern "C-unwind" fn $name($($arg: $ty),*) -> c_int {
             if super::open::programs_probe_of_ours($fd) {
-                return super::open::not_the_programs();
+                return fdtable::not_the_programs();
             }
             if fdtable::is_shadowed($fd) {
                 crate::members::take_up_change();

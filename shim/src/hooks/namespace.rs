@@ -312,7 +312,7 @@ unsafe fn two_paths(
         return plain(a, b);
     }
     if [(da, a), (db, b)].into_iter().any(|(d, p)| super::relative_to_ours(d, p)) {
-        return super::open::not_the_programs();
+        return fdtable::not_the_programs();
     }
     let before = (da >= 0 || db >= 0).then(crate::fdtable::relinks);
     boundary::hook(

@@ -715,11 +715,6 @@ pub unsafe extern "C-unwind" fn closefrom(low: c_int) {
     }
 }
 
-/// The shim's own fds are not open as far as the program is concerned.
-pub(crate) fn not_the_programs() -> c_int {
-    Errno(libc::EBADF).set();
-    -1
-}
 
 /// Whether `fd` is one of the shim's, asked about by the program (not by the shim's own
 /// code, whose std calls reach the hooks from inside): to the program that number is not
@@ -734,7 +729,7 @@ pub(crate) fn programs_probe_of_ours(fd: c_int) -> bool {
 pub unsafe extern "C-unwind" fn dup(fd: c_int) -> c_int {
     if !fdtable::is_shadowed(fd) {
         if fdtable::is_internal(fd) {
-            return not_the_programs();
+            return fdtable::not_the_programs();
         }
         let newfd = raw::dup(fd);
         node_dup(fd, newfd);
@@ -750,7 +745,7 @@ pub unsafe extern "C-unwind" fn dup(fd: c_int) -> c_int {
 #[no_mangle]
 pub unsafe extern "C-unwind" fn dup2(fd: c_int, newfd: c_int) -> c_int {
     if fdtable::is_internal(fd) {
-        return not_the_programs();
+        return fdtable::not_the_programs();
     }
     if !fdtable::is_shadowed(fd) && !fdtable::is_shadowed(newfd) && !fdtable::is_internal(newfd) && !crate::hooks::stdio::is_std_swapped(newfd) {
         let r = raw::dup2(fd, newfd);
@@ -764,7 +759,7 @@ pub unsafe extern "C-unwind" fn dup2(fd: c_int, newfd: c_int) -> c_int {
 #[no_mangle]
 pub unsafe extern "C-unwind" fn dup3(fd: c_int, newfd: c_int, flags: c_int) -> c_int {
     if fdtable::is_internal(fd) {
-        return not_the_programs();
+        return fdtable::not_the_programs();
     }
     if !fdtable::is_shadowed(fd) && !fdtable::is_shadowed(newfd) && !fdtable::is_internal(newfd) && !crate::hooks::stdio::is_std_swapped(newfd) {
         let r = raw::dup3(fd, newfd, flags);
@@ -796,7 +791,7 @@ macro_rules! fcntl_hooks {
         #[no_mangle]
         pub unsafe extern "C-unwind" fn $name(fd: c_int, cmd: c_int, arg: c_long) -> c_int {
             if programs_probe_of_ours(fd) {
-                return not_the_programs();
+                return fdtable::not_the_programs();
             }
             if cmd == libc::F_SETFL {
                 if let Some(r) = fdtable::straight(fd, false, || raw::$name(fd, cmd, arg)) {
