@@ -110,9 +110,6 @@ static SEEK_HOOKED: FdBitmap = FdBitmap::new();
 /// flight (see `passed_through`): the open that links one of them next may have had the
 /// call reach its lead unseen. Cleared when the number is closed or replaced.
 static NOTED: FdBitmap = FdBitmap::new();
-/// Notes whose call may have reached another directory than the one linked next (see
-/// `passed_through_relative`); set and cleared with `NOTED`'s bit.
-static UNPLACED: FdBitmap = FdBitmap::new();
 static TABLE: RwLock<Links> = RwLock::new(Links(Vec::new()));
 
 /// Fds linked per block of the table.
@@ -122,31 +119,65 @@ const BLOCK: usize = 256;
 /// hands out the lowest free number), so a slot costs 8 bytes per open fd where a hash
 /// map's entry costs 20-40.
 struct Links(Vec<Option<Box<Block>>>);
-type Block = [Option<Arc<Ocb>>; BLOCK];
+
+struct Block {
+    links: [Option<Arc<Ocb>>; BLOCK],
+    /// Per number, when it last let a link go (`LetGo`).
+    let_go: [LetGo; BLOCK],
+}
+
+/// When a number last let go of a shadowed file's link (closed, or given another file):
+/// RELINKS' let-go count just after, tagged so that a number that never did is told apart.
+#[derive(Clone, Copy, Default)]
+struct LetGo(u32);
+
+impl LetGo {
+    const TAG: u32 = 1 << 16;
+
+    fn at(relinks: u64) -> LetGo {
+        LetGo(Self::TAG | (relinks >> 16) as u16 as u32)
+    }
+
+    /// Whether this came after `relinks` had been read (within half the count's range).
+    fn after(self, relinks: u64) -> bool {
+        self.0 & Self::TAG != 0 && (0x1..0x8000).contains(&(self.0 as u16).wrapping_sub((relinks >> 16) as u16))
+    }
+}
 
 impl Links {
     fn get(&self, fd: c_int) -> Option<&Arc<Ocb>> {
         let fd = usize::try_from(fd).ok()?;
-        self.0.get(fd / BLOCK)?.as_ref()?[fd % BLOCK].as_ref()
+        self.0.get(fd / BLOCK)?.as_ref()?.links[fd % BLOCK].as_ref()
     }
-    fn slot(&mut self, fd: usize) -> &mut Option<Arc<Ocb>> {
+    fn let_go(&self, fd: c_int) -> LetGo {
+        let Ok(fd) = usize::try_from(fd) else { return LetGo::default() };
+        self.0.get(fd / BLOCK).and_then(|b| b.as_ref()).map_or(LetGo::default(), |b| b.let_go[fd % BLOCK])
+    }
+    fn block(&mut self, fd: usize) -> &mut Block {
         if self.0.len() <= fd / BLOCK {
             self.0.resize_with(fd / BLOCK + 1, || None);
         }
-        &mut self.0[fd / BLOCK].get_or_insert_with(|| Box::new([const { None }; BLOCK]))[fd % BLOCK]
+        self.0[fd / BLOCK].get_or_insert_with(|| Box::new(Block { links: [const { None }; BLOCK], let_go: [LetGo::default(); BLOCK] }))
     }
     fn insert(&mut self, fd: c_int, ocb: Arc<Ocb>) -> Option<Arc<Ocb>> {
         let fd = usize::try_from(fd).ok()?;
-        self.slot(fd).replace(ocb)
+        self.block(fd).links[fd % BLOCK].replace(ocb)
     }
     fn remove(&mut self, fd: c_int) -> Option<Arc<Ocb>> {
         let fd = usize::try_from(fd).ok()?;
-        self.0.get_mut(fd / BLOCK)?.as_mut()?[fd % BLOCK].take()
+        self.0.get_mut(fd / BLOCK)?.as_mut()?.links[fd % BLOCK].take()
+    }
+    /// Notes that `fd` let a link go (see `RELINKS`), before its bit is cleared: a call
+    /// that finds the bit clear finds the count moved.
+    fn letting_go(&mut self, fd: c_int) {
+        let Ok(fd) = usize::try_from(fd) else { return };
+        let after = RELINKS.fetch_add(LET_GO_ONCE, Ordering::SeqCst).wrapping_add(LET_GO_ONCE);
+        self.block(fd).let_go[fd % BLOCK] = LetGo::at(after);
     }
     /// Every link, in fd order; allocation-free.
     fn iter(&self) -> impl Iterator<Item = (c_int, &Arc<Ocb>)> {
         self.0.iter().enumerate().filter_map(|(b, block)| Some((b, block.as_ref()?))).flat_map(|(b, block)| {
-            block.iter().enumerate().filter_map(move |(i, o)| Some(((b * BLOCK + i) as c_int, o.as_ref()?)))
+            block.links.iter().enumerate().filter_map(move |(i, o)| Some(((b * BLOCK + i) as c_int, o.as_ref()?)))
         })
     }
 }
@@ -222,9 +253,10 @@ pub fn with_link<T>(fd: c_int, shadowed: impl Fn(Arc<Ocb>) -> crate::real::Res<T
             None => {
                 // Closed meanwhile, and perhaps opened again by another thread: see
                 // `passed_through`.
+                let passing = Passing::checked(before);
                 let r = plain();
                 if !matches!(r, Err(crate::real::Errno(libc::EBADF))) {
-                    passed_through(fd, before);
+                    passed_through(fd, passing);
                 }
                 return r;
             }
@@ -245,8 +277,8 @@ pub fn link(fd: c_int, ocb: Arc<Ocb>) -> Option<Arc<Ocb>> {
     // Pairs with `relinked_under`'s fence: either it sees the bit set above, or this sees
     // its note.
     std::sync::atomic::fence(Ordering::SeqCst);
-    if let Some(unplaced) = take_note(fd) {
-        reached_unseen(&ocb, unplaced);
+    if take_note(fd) {
+        ocb.reached_unseen();
     }
     before
 }
@@ -265,6 +297,9 @@ pub fn unlink(fd: c_int) -> Option<Arc<Ocb>> {
 /// Links `fd` to `ocb` (None: to nothing), under the table's lock; what it was linked to,
 /// its hold let go.
 fn put(t: &mut Links, fd: c_int, ocb: Option<Arc<Ocb>>) -> Option<Arc<Ocb>> {
+    if t.get(fd).is_some() {
+        t.letting_go(fd);
+    }
     SHADOWED.set(fd, ocb.is_some());
     SEEK_HOOKED.set(fd, ocb.as_ref().is_some_and(|o| o.seeks_hooked()));
     match ocb {
@@ -281,12 +316,15 @@ fn put(t: &mut Links, fd: c_int, ocb: Option<Arc<Ocb>>) -> Option<Arc<Ocb>> {
 }
 
 /// What a call that passes a number straight through looks at before and after itself
-/// (see `passed_through`): the low 32 bits count the opens in flight, whose number is not
-/// yet known, the high 32 the numbers made a shadowed file's (an open or a copy begun, a
-/// dup2 onto a number that held none, counted before its system call and, for a dup2,
-/// after its bit is set). A call that finds the bit clear after an open or a dup began
-/// finds it in flight.
+/// (see `passed_through`): bits 0-15 count the opens in flight, whose number is not yet
+/// known; bits 16-31 the links let go (a shadowed file's number closed or given another
+/// file, counted before its bit is cleared, modulo 2^16); bits 32-63 the numbers made a
+/// shadowed file's (an open or a copy begun, a dup2 onto a number that held none, counted
+/// before its system call and, for a dup2, after its bit is set). A call that finds the bit
+/// clear after an open or a dup began finds it in flight.
 static RELINKS: AtomicU64 = AtomicU64::new(0);
+const IN_FLIGHT: u64 = 0xffff;
+const LET_GO_ONCE: u64 = 1 << 16;
 const RELINKED_ONCE: u64 = 1 << 32;
 
 /// Taken before the hot path's bit test of a call that changes a file (see `passed_through`).
@@ -295,35 +333,47 @@ pub fn relinks() -> u64 {
     RELINKS.load(Ordering::SeqCst)
 }
 
-/// After a call that changes a file passed straight through on `fd` (its bit was clear when
-/// `before = relinks()` had been taken): when another thread's dup2, dup or open made the
-/// number a shadowed file's meanwhile, the call may have reached that file's lead unseen.
-/// Its open then has its whole file levelled at the last close (`Ocb::reached_unseen`).
-/// Before, a write through a number dup2 redirected just then reached the lead alone, and
-/// so did one through a number another thread closed and opened again under the prefix
-/// (every file of helper-50's run, unreported). Costs untouched fds one load (a dup2 sets
-/// the bit before the count moves, a copy holds the table as it links, so a call that
-/// found the bit clear and landed on the new file finds the count moved or a copy in
-/// flight; an open's number is linked after its system call: see `relinked_under`).
-#[inline]
-pub fn passed_through(fd: c_int, before: u64) {
-    if before as u32 != 0 || RELINKS.load(Ordering::SeqCst) != before {
-        relinked_under(fd, false);
+/// What a call that passed a number straight through read of `RELINKS`: before its bit
+/// test (`relinks()`), and after the test found the number held no file of the shim's.
+#[derive(Clone, Copy)]
+pub struct Passing {
+    before: u64,
+    checked: u64,
+}
+
+impl Passing {
+    /// Read after the bit test of a call whose `relinks()` was `before`.
+    #[inline]
+    pub fn checked(before: u64) -> Passing {
+        Passing::read(before, relinks())
+    }
+
+    /// Both read by the caller (the C side's dprintf).
+    pub fn read(before: u64, checked: u64) -> Passing {
+        Passing { before, checked }
     }
 }
 
-/// `passed_through` for a change made outside the shim relative to directory number `fd`
-/// (`hooks::relative_passed_through`). Where more than one number was made a shadowed
-/// file's meanwhile, the directory the call reached may have been closed since and another
-/// opened at the number (a thread descheduled between its call and this look): the one
-/// the number holds now is reported, and the next `recover` verifies everything. Before,
-/// only the one it held now was reported, and `recover` left the other's entry on the lead
-/// alone (a CI run of `a_directory_number_reused_under_a_thread_making_entries_is_reported_and_recovered`).
+/// After a call that changes a file passed straight through on `fd` (as `passing` says;
+/// `fd` is a directory number for a call relative to it): when another thread's dup2, dup
+/// or open made the number a shadowed file's meanwhile, the call may have reached that
+/// file's lead unseen. Its open then has its whole file levelled at the last close
+/// (`Ocb::reached_unseen`; a directory is reported, its entries left to `recover`). When
+/// the number let a link go after the bit test, the file the call reached may be closed
+/// already, its last close past: the next `recover` verifies everything. Before, a write
+/// through a number dup2 redirected just then reached the lead alone, and so did one
+/// through a number another thread closed and opened again under the prefix (every file of
+/// helper-50's run, unreported); then only the file the number held at the look was
+/// marked (a CI run of `a_directory_number_reused_under_a_thread_making_entries_is_reported_and_recovered`:
+/// entries on one member, unreported). Costs untouched fds two loads (a dup2 sets the bit
+/// before the count moves, a copy holds the table as it links, so a call that found the bit
+/// clear and landed on the new file finds the count moved or a copy in flight; an open's
+/// number is linked after its system call: see `relinked_under`).
 #[inline]
-pub fn passed_through_relative(fd: c_int, before: u64) {
-    let now = RELINKS.load(Ordering::SeqCst);
-    if before as u32 != 0 || now != before {
-        relinked_under(fd, (now >> 32).wrapping_sub(before >> 32) > 1);
+pub fn passed_through(fd: c_int, passing: Passing) {
+    let before = passing.before;
+    if before & IN_FLIGHT != 0 || (RELINKS.load(Ordering::SeqCst) ^ before) >> 32 != 0 {
+        relinked_under(fd, passing.checked);
     }
 }
 
@@ -335,9 +385,10 @@ pub fn straight<R: crate::boundary::FfiReturn>(fd: c_int, nodes: bool, call: imp
     if is_shadowed(fd) || nodes && is_node(fd) {
         return None;
     }
+    let passing = Passing::checked(before);
     let r = call();
     if !refused_the_number(r == R::FAILED) {
-        passed_through(fd, before);
+        passed_through(fd, passing);
     }
     Some(r)
 }
@@ -369,31 +420,37 @@ fn refused_the_number(failed: bool) -> bool {
     failed && crate::real::Errno::last() == crate::real::Errno(libc::EBADF)
 }
 
-/// `unplaced`: the call may have reached another file than the number holds now (see
-/// `passed_through_relative`).
+/// See `passed_through`; `checked`: RELINKS after the call's bit test.
 #[cold]
-fn relinked_under(fd: c_int, unplaced: bool) {
+fn relinked_under(fd: c_int, checked: u64) {
     let saved = crate::real::Errno::last();
     let mark = || {
-        let o = get(fd).or_else(|| {
+        // Both under one look at the table: a close between them would hide the file.
+        let look = || {
+            let t = TABLE.read().unwrap_or_else(|e| e.into_inner());
+            (t.let_go(fd).after(checked), if is_shadowed(fd) { t.get(fd).cloned() } else { None })
+        };
+        let (mut gone, mut now) = look();
+        if now.is_none() {
             // Not linked yet, perhaps: an open in flight links it after its system call,
             // and looks for this note then (`link`).
-            if unplaced {
-                UNPLACED.set(fd, true);
-            }
             NOTED.set(fd, true);
             std::sync::atomic::fence(Ordering::SeqCst);
-            get(fd)
-        })?;
-        reached_unseen(&o, unplaced);
-        Some(())
+            (gone, now) = look();
+        }
+        if gone {
+            crate::members::shared().state.mark_journal_lost();
+        }
+        if let Some(o) = now {
+            o.reached_unseen();
+        }
     };
     // At the boundary (the fork lock held, not inside another hook): the table's lock
     // copied held into a fork child would stop its next close for good.
     if crate::boundary::is_inside() {
         mark();
     } else {
-        crate::boundary::prepare(mark);
+        crate::boundary::prepare(|| Some(mark()));
     }
     saved.set();
 }
@@ -424,34 +481,20 @@ pub fn closed_unshadowed(fd: c_int) {
     take_note(fd);
 }
 
-/// `Ocb::reached_unseen`; `unplaced`: the call may have reached another directory, which
-/// the next `recover` finds by verifying everything.
-fn reached_unseen(o: &Ocb, unplaced: bool) {
-    o.reached_unseen();
-    if unplaced {
-        crate::members::shared().state.mark_journal_lost();
-    }
-}
-
-/// Whether `fd` had a note (see `NOTED`), which is cleared: Some(whether it was unplaced).
+/// Whether `fd` had a note (see `NOTED`), which is cleared.
 #[inline]
-fn take_note(fd: c_int) -> Option<bool> {
-    if !NOTED.test(fd) {
-        return None;
+fn take_note(fd: c_int) -> bool {
+    let noted = NOTED.test(fd);
+    if noted {
+        NOTED.set(fd, false);
     }
-    NOTED.set(fd, false);
-    let unplaced = UNPLACED.test(fd);
-    if unplaced {
-        UNPLACED.set(fd, false);
-    }
-    Some(unplaced)
+    noted
 }
 
 /// `closed_unshadowed` for every number in `[lo, hi]` (close_range).
 pub fn closed_unshadowed_in(lo: c_int, hi: c_int) {
     for fd in NOTED.set_in(lo, hi) {
         NOTED.set(fd, false);
-        UNPLACED.set(fd, false);
     }
 }
 
@@ -594,6 +637,35 @@ pub fn mark_all_shared() {
     if let Ok(t) = TABLE.try_read() {
         for (_, ocb) in t.iter() {
             ocb.mark_shared();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RELINKS with `n` links let go, and opens in flight and begun beside them.
+    fn relinks_with(n: u64) -> u64 {
+        (7 << 32) | (n % (1 << 16)) << 16 | 3
+    }
+
+    #[test]
+    fn a_let_go_is_after_a_look_only_when_it_came_later() {
+        let looked = relinks_with(100);
+        assert!(!LetGo::at(relinks_with(100)).after(looked), "the let-go the look saw");
+        assert!(!LetGo::at(relinks_with(99)).after(looked));
+        assert!(LetGo::at(relinks_with(101)).after(looked));
+        assert!(LetGo::at(relinks_with(100 + 0x7fff)).after(looked));
+        // Across the count's wrap.
+        assert!(LetGo::at(relinks_with(3)).after(relinks_with(0xfffe)));
+        assert!(!LetGo::at(relinks_with(0xfffe)).after(relinks_with(3)));
+    }
+
+    #[test]
+    fn a_number_that_never_let_go_is_not_after_any_look() {
+        for n in [0, 1, 0x7fff, 0x8000, 0xffff] {
+            assert!(!LetGo::default().after(relinks_with(n)), "{n}");
         }
     }
 }

@@ -427,8 +427,16 @@ impl Ocb {
         if self.kind != OcbKind::Dir || self.reader.load(Ordering::Acquire) >= 0 || !real::may_have_threads() {
             return true;
         }
-        // Without a copy, the program's number serves as before.
-        let Ok(copy) = dup_internal(fd) else { return true };
+        let copy = match dup_internal(fd) {
+            Ok(copy) => copy,
+            // Closed since the caller found this open at it: the caller looks again. Before,
+            // the number served as the lead's side, and another thread's open of another
+            // directory at it sent the lead's part of the call there and the follower's here
+            // (an entry made in two directories, one on each member).
+            Err(Errno(libc::EBADF)) => return false,
+            // Without a copy (no fd left), the program's number serves as before.
+            Err(_) => return true,
+        };
         // Made before this look: a copy of this open's directory (a dup2 onto the number
         // relinks it in the same step, `fdtable::change`).
         if !fdtable::links(fd, self) {

@@ -77,9 +77,10 @@ pub extern "C-unwind" fn shadow_relinks() -> u64 {
     fdtable::relinks()
 }
 
+/// `checked`: `shadow_relinks()` again after the bit test (see `fdtable::Passing`).
 #[no_mangle]
-pub extern "C-unwind" fn shadow_passed_through(fd: c_int, before: u64) {
-    fdtable::passed_through(fd, before)
+pub extern "C-unwind" fn shadow_passed_through(fd: c_int, before: u64, checked: u64) {
+    fdtable::passed_through(fd, fdtable::Passing::read(before, checked))
 }
 
 #[no_mangle]

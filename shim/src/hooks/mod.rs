@@ -128,10 +128,9 @@ pub(crate) fn path_hook_or_lead<T: FfiReturn>(
             Target::Shadowed(sp) => through_links(shadowed(sp), target, |sp| shadowed(sp)).map(|r| r.map_err(Some)),
         },
         |abs: Option<CString>| {
+            let passing = before.filter(|_| abs.is_none()).map(fdtable::Passing::checked);
             let r = real(abs.as_ref().map_or(path, |a| a.as_ptr()));
-            if abs.is_none() {
-                relative_passed_through(dirfd, before, r == T::FAILED);
-            }
+            relative_passed_through(dirfd, passing, r == T::FAILED);
             r
         },
         || real(path),
@@ -174,15 +173,15 @@ pub(crate) fn relative_to_ours(dirfd: c_int, path: *const c_char) -> bool {
 }
 
 /// After a change made outside the shim relative to directory number `dirfd`, held by no
-/// open of the shim's when it looked (`before`: `fdtable::relinks()` taken first): another
-/// thread's close and open (or dup2) may have made the number a directory under the prefix
-/// meanwhile, and the call then changed its lead alone. Its open is reported and its
-/// entries left to `recover` (`Ocb::reached_unseen`). Before, helper-50's F2 repro left 1-13
-/// entries a run on one member, unreported.
+/// open of the shim's when it looked (`passing`: `fdtable::relinks()` taken first, and
+/// again after the look): another thread's close and open (or dup2) may have made the
+/// number a directory under the prefix meanwhile, and the call then changed its lead
+/// alone (`fdtable::passed_through`). Before, helper-50's F2 repro left 1-13 entries a run
+/// on one member, unreported.
 #[inline]
-pub(crate) fn relative_passed_through(dirfd: c_int, before: Option<u64>, failed: bool) {
-    if let Some(before) = before.filter(|_| !failed && dirfd >= 0) {
-        fdtable::passed_through_relative(dirfd, before);
+pub(crate) fn relative_passed_through(dirfd: c_int, passing: Option<fdtable::Passing>, failed: bool) {
+    if let Some(passing) = passing.filter(|_| !failed && dirfd >= 0) {
+        fdtable::passed_through(dirfd, passing);
     }
 }
 

@@ -344,10 +344,11 @@ unsafe fn two_paths(
             (Some(Arg::Shadowed(_)), other) => parent_found(db, other.as_ref().map_or(b, |o| o.ptr(b))).and(Err(Errno(libc::EXDEV))),
             (other, Some(Arg::Shadowed(_))) => parent_found(da, other.as_ref().map_or(a, |o| o.ptr(a))).and(Err(Errno(libc::EXDEV))),
             (x, y) => {
+                let passing = before.map(crate::fdtable::Passing::checked);
                 let r = plain(x.as_ref().map_or(a, |x| x.ptr(a)), y.as_ref().map_or(b, |y| y.ptr(b)));
                 for (dirfd, arg) in [(da, x), (db, y)] {
                     if matches!(arg, Some(Arg::Keep)) {
-                        super::relative_passed_through(dirfd, before, r == -1);
+                        super::relative_passed_through(dirfd, passing, r == -1);
                     }
                 }
                 r.into_res()
