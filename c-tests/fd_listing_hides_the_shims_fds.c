@@ -3,7 +3,7 @@
 // natively, not the shim's: after it changes into the prefix and opens a file for writing
 // there, its listings hold what they held at its start and that file's fd, not the shim's
 // cwd on each member or the follower's file; fstat, fcntl, *at calls relative to the
-// shim's numbers and writes, truncations, flushes and metadata changes on them answer EBADF. Before, it saw three numbers more (CPython's
+// shim's numbers and writes, truncations, flushes, metadata changes and fchdir on them answer EBADF. Before, it saw three numbers more (CPython's
 // test_subprocess saw eight it never opened), and an openat relative to one reached a
 // member's directory alone. A rename between a number the program does not have and the
 // prefix answers EBADF, as natively, not EXDEV.
@@ -108,6 +108,10 @@ int main(void)
 		void *mapped = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, i, 0);
 		if (mapped != MAP_FAILED || errno != EBADF)
 			check_fail(HERE, errno, "a shared mapping of fd %d, which the program does not have", i);
+		// Made, it moved the kernel's cwd into a member, where the relative calls after it
+		// reached that member alone.
+		if (fchdir(i) != -1 || errno != EBADF)
+			check_fail(HERE, errno, "fchdir to fd %d, which the program does not have", i);
 	}
 	close(fd);
 	EXPECT_FILE(SHADOW "/d/f", "x");

@@ -124,10 +124,14 @@ struct Block {
     links: [Option<Arc<Ocb>>; BLOCK],
     /// Per number, when it last let a link go (`LetGo`).
     let_go: [LetGo; BLOCK],
+    /// Per number, when the program last closed it or put another file at it, linked or
+    /// not (see `freed_since`).
+    freed: [LetGo; BLOCK],
 }
 
-/// When a number last let go of a shadowed file's link (closed, or given another file):
-/// RELINKS' let-go count just after, tagged so that a number that never did is told apart.
+/// When a number last let go of a shadowed file's link (closed, or given another file),
+/// or was freed (`Block::freed`): RELINKS' let-go count just after, tagged so that a
+/// number that never did is told apart.
 #[derive(Clone, Copy, Default)]
 struct LetGo(u32);
 
@@ -150,14 +154,20 @@ impl Links {
         self.0.get(fd / BLOCK)?.as_ref()?.links[fd % BLOCK].as_ref()
     }
     fn let_go(&self, fd: c_int) -> LetGo {
+        self.stamp(fd, |b| &b.let_go)
+    }
+    fn freed(&self, fd: c_int) -> LetGo {
+        self.stamp(fd, |b| &b.freed)
+    }
+    fn stamp(&self, fd: c_int, of: impl Fn(&Block) -> &[LetGo; BLOCK]) -> LetGo {
         let Ok(fd) = usize::try_from(fd) else { return LetGo::default() };
-        self.0.get(fd / BLOCK).and_then(|b| b.as_ref()).map_or(LetGo::default(), |b| b.let_go[fd % BLOCK])
+        self.0.get(fd / BLOCK).and_then(|b| b.as_ref()).map_or(LetGo::default(), |b| of(b)[fd % BLOCK])
     }
     fn block(&mut self, fd: usize) -> &mut Block {
         if self.0.len() <= fd / BLOCK {
             self.0.resize_with(fd / BLOCK + 1, || None);
         }
-        self.0[fd / BLOCK].get_or_insert_with(|| Box::new(Block { links: [const { None }; BLOCK], let_go: [LetGo::default(); BLOCK] }))
+        self.0[fd / BLOCK].get_or_insert_with(|| Box::new(Block { links: [const { None }; BLOCK], let_go: [LetGo::default(); BLOCK], freed: [LetGo::default(); BLOCK] }))
     }
     fn insert(&mut self, fd: c_int, ocb: Arc<Ocb>) -> Option<Arc<Ocb>> {
         let fd = usize::try_from(fd).ok()?;
@@ -171,8 +181,16 @@ impl Links {
     /// that finds the bit clear finds the count moved.
     fn letting_go(&mut self, fd: c_int) {
         let Ok(fd) = usize::try_from(fd) else { return };
-        let after = RELINKS.fetch_add(LET_GO_ONCE, Ordering::SeqCst).wrapping_add(LET_GO_ONCE);
-        self.block(fd).let_go[fd % BLOCK] = LetGo::at(after);
+        let after = LetGo::at(RELINKS.fetch_add(LET_GO_ONCE, Ordering::SeqCst).wrapping_add(LET_GO_ONCE));
+        let block = self.block(fd);
+        block.let_go[fd % BLOCK] = after;
+        block.freed[fd % BLOCK] = after;
+    }
+    /// Notes that the program closes `fd` or puts another file at it, before the call.
+    fn freeing(&mut self, fd: c_int) {
+        let Ok(fd) = usize::try_from(fd) else { return };
+        let after = LetGo::at(RELINKS.fetch_add(LET_GO_ONCE, Ordering::SeqCst).wrapping_add(LET_GO_ONCE));
+        self.block(fd).freed[fd % BLOCK] = after;
     }
     /// Every link, in fd order; allocation-free.
     fn iter(&self) -> impl Iterator<Item = (c_int, &Arc<Ocb>)> {
@@ -273,14 +291,24 @@ pub fn with_link<T>(fd: c_int, shadowed: impl Fn(Arc<Ocb>) -> crate::real::Res<T
 /// outside the lock: dropping the last link closes the secondary and may report.
 #[must_use]
 pub fn link(fd: c_int, ocb: Arc<Ocb>) -> Option<Arc<Ocb>> {
-    let before = put(&mut TABLE.write().unwrap_or_else(|e| e.into_inner()), fd, Some(ocb.clone()));
+    link_unless_freed(fd, ocb, None).unwrap_or(None)
+}
+
+/// `link`, refused (None) when `since` is given and the number was freed after it.
+fn link_unless_freed(fd: c_int, ocb: Arc<Ocb>, since: Option<u64>) -> Option<Option<Arc<Ocb>>> {
+    let mut t = TABLE.write().unwrap_or_else(|e| e.into_inner());
+    if since.is_some_and(|since| t.freed(fd).after(since)) {
+        return None;
+    }
+    let before = put(&mut t, fd, Some(ocb.clone()));
+    drop(t);
     // Pairs with `relinked_under`'s fence: either it sees the bit set above, or this sees
     // its note.
     std::sync::atomic::fence(Ordering::SeqCst);
     if take_note(fd) {
         ocb.reached_unseen();
     }
-    before
+    Some(before)
 }
 
 /// Removes the link of `fd` (a number closed behind the shim's back, or not a file's);
@@ -458,12 +486,16 @@ fn relinked_under(fd: c_int, checked: u64) {
 /// A call in flight that makes a number a shadowed file's, the number not known before its
 /// system call (an open under the prefix, a dup: see `RELINKS`), from before that call to
 /// the number linked.
-pub struct NumberInFlight(());
+pub struct NumberInFlight(u64);
 
 impl NumberInFlight {
     pub fn begin() -> NumberInFlight {
-        RELINKS.fetch_add(RELINKED_ONCE + 1, Ordering::SeqCst);
-        NumberInFlight(())
+        NumberInFlight(RELINKS.fetch_add(RELINKED_ONCE + 1, Ordering::SeqCst))
+    }
+
+    /// RELINKS before the call (see `freed_since`).
+    pub fn begun(&self) -> u64 {
+        self.0
     }
 }
 
@@ -471,6 +503,24 @@ impl Drop for NumberInFlight {
     fn drop(&mut self) {
         RELINKS.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// Whether the program closed `fd` or put another file at it (close, dup2, close_range)
+/// after RELINKS read `since`: the number an open in flight got (`NumberInFlight::begun`)
+/// may no longer hold its file (another thread's close of a stale number, or a dup2 onto
+/// one it takes for its own), or may have been freed just before the kernel gave it out.
+/// Before, the shim took whatever the number held for the file the open made: the lead's
+/// new file was left on the lead alone, its follower's open made as a directory's (EINVAL)
+/// when the number held another thread's directory by then.
+pub fn freed_since(fd: c_int, since: u64) -> bool {
+    TABLE.read().unwrap_or_else(|e| e.into_inner()).freed(fd).after(since)
+}
+
+/// `link` for the number an open in flight got, unless it was freed after `since` (see
+/// `freed_since`: it no longer holds the file); None then, and nothing is linked.
+#[must_use]
+pub fn link_opened(fd: c_int, ocb: Arc<Ocb>, since: u64) -> Option<Option<Arc<Ocb>>> {
+    link_unless_freed(fd, ocb, Some(since))
 }
 
 /// A number that held no file of the shim's is closed (close, fclose, closedir): a note on
@@ -548,6 +598,7 @@ pub fn change<R>(fd: c_int, expected: Option<&Arc<Ocb>>, copies: bool, call: imp
     }
     // Whatever a note said of the number's file, it is let go of now.
     closed_unshadowed(fd);
+    t.freeing(fd);
     // A copy onto a number that held no shadowed file: see `passed_through`.
     let unshadowed = copies && !is_shadowed(fd);
     if unshadowed {

@@ -574,11 +574,22 @@ pub fn fchdir_virtual(fd: c_int, dir: &Ocb) {
     let v = crate::members::view();
     let mut fds = [-1; 2];
     let dup = |fd: c_int| ocb::dup_internal(fd).unwrap_or(-1);
-    fds[v.lead.index()] = dup(fd);
+    // The kernel's new cwd, copied from the program's number while it still holds `dir`:
+    // another thread's close and open at the number since the fchdir would have given the
+    // copy, and the cwd's name, another directory's (the lead's part of every relative call
+    // then went there, the follower's to `dir`). Without it the kernel's cwd serves.
+    let lead = ocb::dup_internal(fd).ok().and_then(|copy| {
+        if fdtable::links(fd, dir) {
+            return Some(copy);
+        }
+        ocb::close_internal(copy);
+        None
+    });
+    fds[v.lead.index()] = lead.unwrap_or(-1);
     if let (Some(f), Some(sfd)) = (v.follower, dir.secondary_fd()) {
         fds[f.index()] = dup(sfd);
     }
-    set_cwd(Cwd::Virtual(Arc::new(CwdDirs::new(dir_rel(fd, dir).0, v.lead, fds))));
+    set_cwd(Cwd::Virtual(Arc::new(CwdDirs::new(dir_rel(lead.unwrap_or(libc::AT_FDCWD), dir).0, v.lead, fds))));
 }
 
 /// One of the shim's fds moved from `old` to `new` (see hooks::open::relocate_internal).

@@ -30,7 +30,7 @@ pub unsafe extern "C-unwind" fn opendir(path: *const c_char) -> *mut libc::DIR {
                 raw::close(fd);
                 return Err(e);
             }
-            adopt_new_fd(fd, sp.rel().clone(), libc::O_RDONLY | libc::O_DIRECTORY, 0, Twin::Path(&sp), Some(0));
+            adopt_new_fd(fd, sp.rel().clone(), libc::O_RDONLY | libc::O_DIRECTORY, 0, Twin::Path(&sp), Some(super::open::Opened { intent: 0, since: None }));
             Ok(dir)
         },
         |p| fd_listing::noted(p, raw::opendir(p)),
@@ -227,6 +227,12 @@ pub unsafe extern "C-unwind" fn chdir(path: *const c_char) -> c_int {
 /// fchdir(2)
 #[no_mangle]
 pub unsafe extern "C-unwind" fn fchdir(fd: c_int) -> c_int {
+    // One of the shim's fds (a member's root, a follower's directory) is not open to the
+    // program: natively EBADF. Before, the kernel's cwd moved into that member, and the
+    // program's relative calls then reached it alone.
+    if super::open::programs_probe_of_ours(fd) {
+        return crate::fdtable::not_the_programs();
+    }
     boundary::hook(
         || {
             resolve::changing_cwd(|| {

@@ -81,7 +81,7 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, handing: bool, resolv
             return r;
         }
     };
-    let adopt = |fd, intent| {
+    let adopt = |fd, intent, begun| {
         // A member change applied since the lead's open (a read-only one waits outside, and
         // arrives again on its way out) left `fd` on the old lead's file, which no table
         // held to move: before, reads through it gave a disabled member's frozen bytes, and
@@ -89,15 +89,21 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, handing: bool, resolv
         if crate::members::applied_epoch() != applied_at_open.get() {
             let _ = onto_lead_if_left(fd);
         }
-        let mut st = real::fstat(fd).ok()?;
+        let Some((mut st, since)) = opened_file(fd, begun, |st| lead_is(&sp, made.get(), st)) else {
+            if changes {
+                made_without_its_fd(&sp, made.get(), mode);
+            }
+            return None;
+        };
+        let opened = Some(Opened { intent, since: Some(since) });
         if twinned || st.st_mode & libc::S_IFMT != libc::S_IFDIR {
-            return adopt_with_stat(fd, &st, sp.rel().clone(), made.get(), mode, twin(&sp), Some(intent));
+            return adopt_with_stat(fd, &st, sp.rel().clone(), made.get(), mode, twin(&sp), opened);
         }
         match dir_name_held(fd, &sp, &mut st) {
-            Some((_name, None)) => adopt_with_stat(fd, &st, sp.rel().clone(), made.get(), mode, twin(&sp), Some(intent)),
-            Some((_name, Some(now))) => adopt_with_stat(fd, &st, now.rel().clone(), made.get(), mode, Twin::Path(&now), Some(intent)),
+            Some((_name, None)) => adopt_with_stat(fd, &st, sp.rel().clone(), made.get(), mode, twin(&sp), opened),
+            Some((_name, Some(now))) => adopt_with_stat(fd, &st, now.rel().clone(), made.get(), mode, Twin::Path(&now), opened),
             None => {
-                let ocb = adopt_with_stat(fd, &st, sp.rel().clone(), made.get(), mode, Twin::None, Some(intent))?;
+                let ocb = adopt_with_stat(fd, &st, sp.rel().clone(), made.get(), mode, Twin::None, opened)?;
                 if st.st_nlink > 0 {
                     ocb.mark_insecure("a directory renamed again and again as it was opened: calls through its fd reach the follower by the name it was opened by", Errno(libc::ESTALE));
                 }
@@ -108,6 +114,57 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, handing: bool, resolv
     match open_in_flight(sp.rel(), changes, open, adopt) {
         Err(_) if handed.get() => Ok(Err(super::lead_file(&sp))),
         r => r.map(Ok),
+    }
+}
+
+/// What a program's open just made (`fd`, the open begun when RELINKS read `begun`), and
+/// the RELINKS reading to link it against (`fdtable::link_opened`); None when the number no
+/// longer holds it: another thread closed the number or put another file at it first (a
+/// close of a stale number, a dup2 onto one it takes for its own; natively the open's
+/// change stands and its fd is gone). Where the number was freed since the open began,
+/// perhaps just before the kernel gave it out, `is_ours` tells by the file.
+fn opened_file(fd: c_int, begun: u64, is_ours: impl FnOnce(&libc::stat64) -> bool) -> Option<(libc::stat64, u64)> {
+    let st = real::fstat(fd).ok()?;
+    if !fdtable::freed_since(fd, begun) {
+        return Some((st, begun));
+    }
+    let since = fdtable::relinks();
+    let st = real::fstat(fd).ok()?;
+    (is_ours(&st) && !fdtable::freed_since(fd, since)).then_some((st, since))
+}
+
+/// Whether `st` is the lead's file at `sp`, walked as an open with `flags` walks it.
+fn lead_is(sp: &Spath, flags: c_int, st: &libc::stat64) -> bool {
+    let follows = if flags & libc::O_NOFOLLOW == 0 { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
+    let v = crate::members::view();
+    sp.at_lead(&v).and_then(|at| real::fstatat(at.fd, &at.path, follows)).is_ok_and(|lead| (lead.st_dev, lead.st_ino) == (st.st_dev, st.st_ino))
+}
+
+/// An open that created or emptied a file on the lead, whose fd another thread closed or
+/// replaced before the shim took it (`opened_file`): the follower's file is opened by name
+/// as the lead's was (`flags`: with O_CREAT and O_EXCL if it created the file), given the
+/// lead's times, and closed. Before, the file was made or emptied on the lead alone,
+/// unreported (`tests/processes.rs`, the thread moving its cwd: 0-byte files on the
+/// primary alone).
+fn made_without_its_fd(sp: &Spath, flags: c_int, mode: mode_t) {
+    let v = crate::members::view();
+    let follows = if flags & libc::O_NOFOLLOW == 0 { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
+    let Some(lead) = sp.at_lead(&v).and_then(|at| real::fstatat(at.fd, &at.path, follows)).ok() else { return };
+    if lead.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return;
+    }
+    crate::members::record_change(crate::members::Changed::Path(sp));
+    let fresh = flags & (libc::O_CREAT | libc::O_EXCL) == libc::O_CREAT | libc::O_EXCL;
+    let follower_flags = flags & (libc::O_CREAT | libc::O_TRUNC | libc::O_NOFOLLOW) | libc::O_WRONLY;
+    match super::on_follower_res(sp, |at| ocb::open_secondary(at, follower_flags, mode, fresh)) {
+        Some(Ok(sfd)) => {
+            let _ = real::futimens(sfd, &ocb::times_of(&lead));
+            ocb::close_internal(sfd);
+        }
+        Some(Err(e)) => {
+            let _ = crate::members::follower_failed(sp.rel(), "open", e, None);
+        }
+        None => {}
     }
 }
 
@@ -341,13 +398,14 @@ const RESOLVE_BENEATH: u64 = 0x08;
 const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// An open under a write intent when it changes the file (creation, truncation): the intent
-/// passes to the new OCB, or ends when the open failed or made none.
-/// Counted in flight until its number is linked (`fdtable::NumberInFlight`).
-fn open_in_flight(rel: &Rel, changes: bool, open: impl FnOnce() -> Res<c_int>, adopt: impl FnOnce(c_int, u64) -> Option<Arc<Ocb>>) -> Res<c_int> {
-    let _counted = fdtable::NumberInFlight::begin();
+/// passes to the new OCB, or ends when the open failed or made none. Counted in flight
+/// until its number is linked (`fdtable::NumberInFlight`); `adopt` is handed the fd, the
+/// intent and RELINKS before the open (see `opened_file`).
+fn open_in_flight(rel: &Rel, changes: bool, open: impl FnOnce() -> Res<c_int>, adopt: impl FnOnce(c_int, u64, u64) -> Option<Arc<Ocb>>) -> Res<c_int> {
+    let counted = fdtable::NumberInFlight::begin();
     let intent = if changes { crate::members::intent_begin(rel) } else { 0 };
     let fd = open().inspect_err(|_| crate::members::intent_end(intent))?;
-    if adopt(fd, intent).is_none() {
+    if adopt(fd, intent, counted.begun()).is_none() {
         crate::members::intent_end(intent);
     }
     Ok(fd)
@@ -393,8 +451,9 @@ fn reopen_holding(n: c_int, src: &Arc<Ocb>, flags: c_int, mode: mode_t, open: &i
     let _bytes = (flags & libc::O_TRUNC != 0).then(|| real::fstat(n).ok()).flatten().map(|st| ocb::hold_files(&[st]));
     let leasable = (named.is_some() || _bytes.is_some()) && could_block(flags) && !src.is_dir();
     let leased = std::cell::Cell::new(false);
-    let made = open_in_flight(&rel.clone(), flags & libc::O_TRUNC != 0, || if leasable { open_unless_leased(open, flags, &leased) } else { open(flags) }, |fd, intent| {
-        let ocb = adopt_new_fd(fd, rel, flags & !libc::O_EXCL, mode, twin, Some(intent))?;
+    let made = open_in_flight(&rel.clone(), flags & libc::O_TRUNC != 0, || if leasable { open_unless_leased(open, flags, &leased) } else { open(flags) }, |fd, intent, begun| {
+        let (st, since) = opened_file(fd, begun, |st| real::fstat(n).is_ok_and(|src| (src.st_dev, src.st_ino) == (st.st_dev, st.st_ino)))?;
+        let ocb = adopt_with_stat(fd, &st, rel, flags & !libc::O_EXCL, mode, twin, Some(Opened { intent, since: Some(since) }))?;
         if renamed {
             ocb.mark_insecure("reopened for writing through /proc after its name became another file's", Errno(libc::ESTALE));
         }
@@ -420,17 +479,24 @@ pub enum Twin<'a> {
     None,
 }
 
+/// A program's open that just made the fd being adopted.
+pub struct Opened {
+    /// The open's write intent (0: none), which passes to the OCB.
+    pub intent: u64,
+    /// The RELINKS reading the fd is linked against (`fdtable::link_opened`), if any.
+    pub since: Option<u64>,
+}
+
 /// Links a primary fd the program now holds to a new OCB, and opens the follower's twin.
 /// `flags`: the open's, with O_CREAT and O_EXCL if it created the file.
-/// `opened`: `Some(intent)` when the program's open just made `fd` (its file position is 0,
-/// and the open's write intent, if any, passes to the OCB); `None` for an fd adopted as it
-/// is (inherited over exec).
-pub fn adopt_new_fd(fd: c_int, rel: Rel, flags: c_int, mode: mode_t, twin: Twin, opened: Option<u64>) -> Option<Arc<Ocb>> {
+/// `opened`: when the program's open just made `fd` (its file position is 0); `None` for
+/// an fd adopted as it is (inherited over exec). None when nothing was linked.
+pub fn adopt_new_fd(fd: c_int, rel: Rel, flags: c_int, mode: mode_t, twin: Twin, opened: Option<Opened>) -> Option<Arc<Ocb>> {
     adopt_with_stat(fd, &real::fstat(fd).ok()?, rel, flags, mode, twin, opened)
 }
 
 /// `adopt_new_fd` of an fd whose fstat is `st`.
-pub fn adopt_with_stat(fd: c_int, st: &libc::stat64, rel: Rel, flags: c_int, mode: mode_t, twin: Twin, opened: Option<u64>) -> Option<Arc<Ocb>> {
+pub fn adopt_with_stat(fd: c_int, st: &libc::stat64, rel: Rel, flags: c_int, mode: mode_t, twin: Twin, opened: Option<Opened>) -> Option<Arc<Ocb>> {
     let kind = match st.st_mode & libc::S_IFMT {
         libc::S_IFREG if flags & libc::O_PATH == 0 => OcbKind::File,
         libc::S_IFDIR => OcbKind::Dir,
@@ -476,11 +542,25 @@ pub fn adopt_with_stat(fd: c_int, st: &libc::stat64, rel: Rel, flags: c_int, mod
             None => {}
         }
     }
-    if let Some(intent) = opened {
-        ocb.opened(intent, st.st_ino);
+    if let Some(o) = &opened {
+        ocb.opened(o.intent, st.st_ino);
     }
     let ocb = Arc::new(ocb);
-    drop(fdtable::link(fd, ocb.clone()));
+    match opened.and_then(|o| o.since) {
+        Some(since) => match fdtable::link_opened(fd, ocb.clone(), since) {
+            Some(before) => drop(before),
+            None => {
+                // Freed meanwhile: the follower's file was made all the same, and gets the
+                // lead's times as at a last close; its intent ends with the open
+                // (`open_in_flight`).
+                if let Some(sfd) = ocb.secondary_fd() {
+                    let _ = real::futimens(sfd, &ocb::times_of(st));
+                }
+                return None;
+            }
+        },
+        None => drop(fdtable::link(fd, ocb.clone())),
+    }
     Some(ocb)
 }
 
