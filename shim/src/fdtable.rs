@@ -7,7 +7,7 @@
 
 use crate::ocb::Ocb;
 use libc::c_int;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 const CHUNK_BITS: usize = 1 << 16;
@@ -124,13 +124,38 @@ struct Block {
     links: [Option<Arc<Ocb>>; BLOCK],
     /// Per number, when it last let a link go (`LetGo`).
     let_go: [LetGo; BLOCK],
-    /// Per number, when the program last closed it or put another file at it, linked or
-    /// not (see `freed_since`).
-    freed: [LetGo; BLOCK],
+}
+
+/// Per number below 65,536, when the program last closed it or put another file at it,
+/// linked or not (see `freed_since`): without the table's lock, since the close of an
+/// untouched fd marks it (`freeing_untouched`). Zero pages until written.
+static FREED: [AtomicU32; 1 << 16] = [const { AtomicU32::new(0) }; 1 << 16];
+
+fn freed(fd: c_int) -> LetGo {
+    usize::try_from(fd).ok().and_then(|fd| FREED.get(fd)).map_or(LetGo::default(), |f| LetGo(f.load(Ordering::SeqCst)))
+}
+
+/// Marks `fd` freed now (see `FREED`), before the call that frees it.
+fn freeing(fd: c_int) -> LetGo {
+    let after = LetGo::at(RELINKS.fetch_add(LET_GO_ONCE, Ordering::SeqCst).wrapping_add(LET_GO_ONCE));
+    if let Some(f) = usize::try_from(fd).ok().and_then(|fd| FREED.get(fd)) {
+        f.store(after.0, Ordering::SeqCst);
+    }
+    after
+}
+
+/// The close or dup2 of a number that holds no file of the shim's, made without the
+/// table's lock: marked freed while an open is in flight, whose number it may be (a close
+/// of a stale number; one the program still holds cannot be an open's in flight).
+#[inline]
+pub fn freeing_untouched(fd: c_int) {
+    if RELINKS.load(Ordering::SeqCst) & IN_FLIGHT != 0 {
+        freeing(fd);
+    }
 }
 
 /// When a number last let go of a shadowed file's link (closed, or given another file),
-/// or was freed (`Block::freed`): RELINKS' let-go count just after, tagged so that a
+/// or was freed (`FREED`): RELINKS' let-go count just after, tagged so that a
 /// number that never did is told apart.
 #[derive(Clone, Copy, Default)]
 struct LetGo(u32);
@@ -156,9 +181,6 @@ impl Links {
     fn let_go(&self, fd: c_int) -> LetGo {
         self.stamp(fd, |b| &b.let_go)
     }
-    fn freed(&self, fd: c_int) -> LetGo {
-        self.stamp(fd, |b| &b.freed)
-    }
     fn stamp(&self, fd: c_int, of: impl Fn(&Block) -> &[LetGo; BLOCK]) -> LetGo {
         let Ok(fd) = usize::try_from(fd) else { return LetGo::default() };
         self.0.get(fd / BLOCK).and_then(|b| b.as_ref()).map_or(LetGo::default(), |b| of(b)[fd % BLOCK])
@@ -167,7 +189,7 @@ impl Links {
         if self.0.len() <= fd / BLOCK {
             self.0.resize_with(fd / BLOCK + 1, || None);
         }
-        self.0[fd / BLOCK].get_or_insert_with(|| Box::new(Block { links: [const { None }; BLOCK], let_go: [LetGo::default(); BLOCK], freed: [LetGo::default(); BLOCK] }))
+        self.0[fd / BLOCK].get_or_insert_with(|| Box::new(Block { links: [const { None }; BLOCK], let_go: [LetGo::default(); BLOCK] }))
     }
     fn insert(&mut self, fd: c_int, ocb: Arc<Ocb>) -> Option<Arc<Ocb>> {
         let fd = usize::try_from(fd).ok()?;
@@ -180,17 +202,9 @@ impl Links {
     /// Notes that `fd` let a link go (see `RELINKS`), before its bit is cleared: a call
     /// that finds the bit clear finds the count moved.
     fn letting_go(&mut self, fd: c_int) {
+        let after = freeing(fd);
         let Ok(fd) = usize::try_from(fd) else { return };
-        let after = LetGo::at(RELINKS.fetch_add(LET_GO_ONCE, Ordering::SeqCst).wrapping_add(LET_GO_ONCE));
-        let block = self.block(fd);
-        block.let_go[fd % BLOCK] = after;
-        block.freed[fd % BLOCK] = after;
-    }
-    /// Notes that the program closes `fd` or puts another file at it, before the call.
-    fn freeing(&mut self, fd: c_int) {
-        let Ok(fd) = usize::try_from(fd) else { return };
-        let after = LetGo::at(RELINKS.fetch_add(LET_GO_ONCE, Ordering::SeqCst).wrapping_add(LET_GO_ONCE));
-        self.block(fd).freed[fd % BLOCK] = after;
+        self.block(fd).let_go[fd % BLOCK] = after;
     }
     /// Every link, in fd order; allocation-free.
     fn iter(&self) -> impl Iterator<Item = (c_int, &Arc<Ocb>)> {
@@ -297,7 +311,7 @@ pub fn link(fd: c_int, ocb: Arc<Ocb>) -> Option<Arc<Ocb>> {
 /// `link`, refused (None) when `since` is given and the number was freed after it.
 fn link_unless_freed(fd: c_int, ocb: Arc<Ocb>, since: Option<u64>) -> Option<Option<Arc<Ocb>>> {
     let mut t = TABLE.write().unwrap_or_else(|e| e.into_inner());
-    if since.is_some_and(|since| t.freed(fd).after(since)) {
+    if since.is_some_and(|since| freed(fd).after(since)) {
         return None;
     }
     let before = put(&mut t, fd, Some(ocb.clone()));
@@ -513,7 +527,7 @@ impl Drop for NumberInFlight {
 /// new file was left on the lead alone, its follower's open made as a directory's (EINVAL)
 /// when the number held another thread's directory by then.
 pub fn freed_since(fd: c_int, since: u64) -> bool {
-    TABLE.read().unwrap_or_else(|e| e.into_inner()).freed(fd).after(since)
+    freed(fd).after(since)
 }
 
 /// `link` for the number an open in flight got, unless it was freed after `since` (see
@@ -598,7 +612,7 @@ pub fn change<R>(fd: c_int, expected: Option<&Arc<Ocb>>, copies: bool, call: imp
     }
     // Whatever a note said of the number's file, it is let go of now.
     closed_unshadowed(fd);
-    t.freeing(fd);
+    freeing(fd);
     // A copy onto a number that held no shadowed file: see `passed_through`.
     let unshadowed = copies && !is_shadowed(fd);
     if unshadowed {

@@ -738,6 +738,7 @@ pub unsafe extern "C-unwind" fn close(fd: c_int) -> c_int {
             fdtable::set_node(fd, false);
         }
         fdtable::closed_unshadowed(fd);
+        fdtable::freeing_untouched(fd);
         return raw::close(fd);
     }
     boundary::cancellation_point();
@@ -828,6 +829,7 @@ pub unsafe extern "C-unwind" fn dup2(fd: c_int, newfd: c_int) -> c_int {
         return fdtable::not_the_programs();
     }
     if !fdtable::is_shadowed(fd) && !fdtable::is_shadowed(newfd) && !fdtable::is_internal(newfd) && !crate::hooks::stdio::is_std_swapped(newfd) {
+        fdtable::freeing_untouched(newfd);
         let r = raw::dup2(fd, newfd);
         node_dup(fd, r);
         return r;
@@ -842,6 +844,7 @@ pub unsafe extern "C-unwind" fn dup3(fd: c_int, newfd: c_int, flags: c_int) -> c
         return fdtable::not_the_programs();
     }
     if !fdtable::is_shadowed(fd) && !fdtable::is_shadowed(newfd) && !fdtable::is_internal(newfd) && !crate::hooks::stdio::is_std_swapped(newfd) {
+        fdtable::freeing_untouched(newfd);
         let r = raw::dup3(fd, newfd, flags);
         node_dup(fd, r);
         return r;
