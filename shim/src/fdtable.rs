@@ -7,7 +7,7 @@
 
 use crate::ocb::Ocb;
 use libc::c_int;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 const CHUNK_BITS: usize = 1 << 16;
@@ -129,7 +129,18 @@ struct Block {
 /// Per number below 65,536, when the program last closed it or put another file at it,
 /// linked or not (see `freed_since`): without the table's lock, since the close of an
 /// untouched fd marks it (`freeing_untouched`). Zero pages until written.
-static FREED: [AtomicU32; 1 << 16] = [const { AtomicU32::new(0) }; 1 << 16];
+static FREED: [AtomicU64; 1 << 16] = [const { AtomicU64::new(0) }; 1 << 16];
+
+/// The clock of `LetGo`: numbers let go or freed so far. 64 bits: a mark never comes round
+/// to look newer than a later reading (a 16-bit clock did within a run of 8,000 files, and
+/// an open then took its own number for freed under it: its file went unmirrored).
+static LET_GOES: AtomicU64 = AtomicU64::new(0);
+
+/// Read before a look that a later `LetGo::after` compares with.
+#[inline]
+pub fn let_goes() -> u64 {
+    LET_GOES.load(Ordering::SeqCst)
+}
 
 fn freed(fd: c_int) -> LetGo {
     usize::try_from(fd).ok().and_then(|fd| FREED.get(fd)).map_or(LetGo::default(), |f| LetGo(f.load(Ordering::SeqCst)))
@@ -137,7 +148,7 @@ fn freed(fd: c_int) -> LetGo {
 
 /// Marks `fd` freed now (see `FREED`), before the call that frees it.
 fn freeing(fd: c_int) -> LetGo {
-    let after = LetGo::at(RELINKS.fetch_add(LET_GO_ONCE, Ordering::SeqCst).wrapping_add(LET_GO_ONCE));
+    let after = LetGo(LET_GOES.fetch_add(1, Ordering::SeqCst) + 1);
     if let Some(f) = usize::try_from(fd).ok().and_then(|fd| FREED.get(fd)) {
         f.store(after.0, Ordering::SeqCst);
     }
@@ -155,21 +166,14 @@ pub fn freeing_untouched(fd: c_int) {
 }
 
 /// When a number last let go of a shadowed file's link (closed, or given another file),
-/// or was freed (`FREED`): RELINKS' let-go count just after, tagged so that a
-/// number that never did is told apart.
+/// or was freed (`FREED`): `LET_GOES` just after; 0 for a number that never did.
 #[derive(Clone, Copy, Default)]
-struct LetGo(u32);
+struct LetGo(u64);
 
 impl LetGo {
-    const TAG: u32 = 1 << 16;
-
-    fn at(relinks: u64) -> LetGo {
-        LetGo(Self::TAG | (relinks >> 16) as u16 as u32)
-    }
-
-    /// Whether this came after `relinks` had been read (within half the count's range).
-    fn after(self, relinks: u64) -> bool {
-        self.0 & Self::TAG != 0 && (0x1..0x8000).contains(&(self.0 as u16).wrapping_sub((relinks >> 16) as u16))
+    /// Whether this came after `let_goes` had been read.
+    fn after(self, let_goes: u64) -> bool {
+        self.0 > let_goes
     }
 }
 
@@ -308,11 +312,17 @@ pub fn link(fd: c_int, ocb: Arc<Ocb>) -> Option<Arc<Ocb>> {
     link_unless_freed(fd, ocb, None).unwrap_or(None)
 }
 
-/// `link`, refused (None) when `since` is given and the number was freed after it.
-fn link_unless_freed(fd: c_int, ocb: Arc<Ocb>, since: Option<u64>) -> Option<Option<Arc<Ocb>>> {
+/// `link`, refused (None) when `opened` is given, `(since, st)`, and the number was freed
+/// after `since` and holds another file than `st`'s now. Looked at under the table's lock,
+/// which the program's closes and dup2s of linked numbers take: a freeing call that failed
+/// (a dup2 from a bad fd) leaves the file where it was, and an unlinked fd would be a
+/// written file's lead alone.
+fn link_unless_freed(fd: c_int, ocb: Arc<Ocb>, opened: Option<(u64, &libc::stat64)>) -> Option<Option<Arc<Ocb>>> {
     let mut t = TABLE.write().unwrap_or_else(|e| e.into_inner());
-    if since.is_some_and(|since| freed(fd).after(since)) {
-        return None;
+    if let Some((_, st)) = opened.filter(|(since, _)| freed(fd).after(*since)) {
+        if !crate::real::fstat(fd).is_ok_and(|now| (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino)) {
+            return None;
+        }
     }
     let before = put(&mut t, fd, Some(ocb.clone()));
     drop(t);
@@ -358,15 +368,13 @@ fn put(t: &mut Links, fd: c_int, ocb: Option<Arc<Ocb>>) -> Option<Arc<Ocb>> {
 }
 
 /// What a call that passes a number straight through looks at before and after itself
-/// (see `passed_through`): bits 0-15 count the opens in flight, whose number is not yet
-/// known; bits 16-31 the links let go (a shadowed file's number closed or given another
-/// file, counted before its bit is cleared, modulo 2^16); bits 32-63 the numbers made a
-/// shadowed file's (an open or a copy begun, a dup2 onto a number that held none, counted
-/// before its system call and, for a dup2, after its bit is set). A call that finds the bit
-/// clear after an open or a dup began finds it in flight.
+/// (see `passed_through`): the low 32 bits count the opens in flight, whose number is not
+/// yet known, the high 32 the numbers made a shadowed file's (an open or a copy begun, a
+/// dup2 onto a number that held none, counted before its system call and, for a dup2,
+/// after its bit is set). A call that finds the bit clear after an open or a dup began
+/// finds it in flight.
 static RELINKS: AtomicU64 = AtomicU64::new(0);
-const IN_FLIGHT: u64 = 0xffff;
-const LET_GO_ONCE: u64 = 1 << 16;
+const IN_FLIGHT: u64 = 0xffff_ffff;
 const RELINKED_ONCE: u64 = 1 << 32;
 
 /// Taken before the hot path's bit test of a call that changes a file (see `passed_through`).
@@ -375,8 +383,9 @@ pub fn relinks() -> u64 {
     RELINKS.load(Ordering::SeqCst)
 }
 
-/// What a call that passed a number straight through read of `RELINKS`: before its bit
-/// test (`relinks()`), and after the test found the number held no file of the shim's.
+/// What a call that passed a number straight through read: `RELINKS` before its bit test
+/// (`relinks()`), and `LET_GOES` after the test found the number held no file of the
+/// shim's.
 #[derive(Clone, Copy)]
 pub struct Passing {
     before: u64,
@@ -387,7 +396,7 @@ impl Passing {
     /// Read after the bit test of a call whose `relinks()` was `before`.
     #[inline]
     pub fn checked(before: u64) -> Passing {
-        Passing::read(before, relinks())
+        Passing::read(before, let_goes())
     }
 
     /// Both read by the caller (the C side's dprintf).
@@ -462,7 +471,7 @@ fn refused_the_number(failed: bool) -> bool {
     failed && crate::real::Errno::last() == crate::real::Errno(libc::EBADF)
 }
 
-/// See `passed_through`; `checked`: RELINKS after the call's bit test.
+/// See `passed_through`; `checked`: LET_GOES after the call's bit test.
 #[cold]
 fn relinked_under(fd: c_int, checked: u64) {
     let saved = crate::real::Errno::last();
@@ -504,10 +513,12 @@ pub struct NumberInFlight(u64);
 
 impl NumberInFlight {
     pub fn begin() -> NumberInFlight {
-        NumberInFlight(RELINKS.fetch_add(RELINKED_ONCE + 1, Ordering::SeqCst))
+        let let_goes = let_goes();
+        RELINKS.fetch_add(RELINKED_ONCE + 1, Ordering::SeqCst);
+        NumberInFlight(let_goes)
     }
 
-    /// RELINKS before the call (see `freed_since`).
+    /// LET_GOES before the call (see `freed_since`).
     pub fn begun(&self) -> u64 {
         self.0
     }
@@ -519,8 +530,8 @@ impl Drop for NumberInFlight {
     }
 }
 
-/// Whether the program closed `fd` or put another file at it (close, dup2, close_range)
-/// after RELINKS read `since`: the number an open in flight got (`NumberInFlight::begun`)
+/// Whether the program closed `fd` or put another file at it (close, dup2, dup3) after
+/// `let_goes()` read `since`: the number an open in flight got (`NumberInFlight::begun`)
 /// may no longer hold its file (another thread's close of a stale number, or a dup2 onto
 /// one it takes for its own), or may have been freed just before the kernel gave it out.
 /// Before, the shim took whatever the number held for the file the open made: the lead's
@@ -533,8 +544,8 @@ pub fn freed_since(fd: c_int, since: u64) -> bool {
 /// `link` for the number an open in flight got, unless it was freed after `since` (see
 /// `freed_since`: it no longer holds the file); None then, and nothing is linked.
 #[must_use]
-pub fn link_opened(fd: c_int, ocb: Arc<Ocb>, since: u64) -> Option<Option<Arc<Ocb>>> {
-    link_unless_freed(fd, ocb, Some(since))
+pub fn link_opened(fd: c_int, ocb: Arc<Ocb>, since: u64, st: &libc::stat64) -> Option<Option<Arc<Ocb>>> {
+    link_unless_freed(fd, ocb, Some((since, st)))
 }
 
 /// A number that held no file of the shim's is closed (close, fclose, closedir): a note on
@@ -710,27 +721,18 @@ pub fn mark_all_shared() {
 mod tests {
     use super::*;
 
-    /// RELINKS with `n` links let go, and opens in flight and begun beside them.
-    fn relinks_with(n: u64) -> u64 {
-        (7 << 32) | (n % (1 << 16)) << 16 | 3
-    }
-
     #[test]
     fn a_let_go_is_after_a_look_only_when_it_came_later() {
-        let looked = relinks_with(100);
-        assert!(!LetGo::at(relinks_with(100)).after(looked), "the let-go the look saw");
-        assert!(!LetGo::at(relinks_with(99)).after(looked));
-        assert!(LetGo::at(relinks_with(101)).after(looked));
-        assert!(LetGo::at(relinks_with(100 + 0x7fff)).after(looked));
-        // Across the count's wrap.
-        assert!(LetGo::at(relinks_with(3)).after(relinks_with(0xfffe)));
-        assert!(!LetGo::at(relinks_with(0xfffe)).after(relinks_with(3)));
+        assert!(!LetGo(100).after(100), "the let-go the look saw");
+        assert!(!LetGo(99).after(100));
+        assert!(LetGo(101).after(100));
+        assert!(LetGo(u64::MAX).after(u64::MAX - 1));
     }
 
     #[test]
     fn a_number_that_never_let_go_is_not_after_any_look() {
-        for n in [0, 1, 0x7fff, 0x8000, 0xffff] {
-            assert!(!LetGo::default().after(relinks_with(n)), "{n}");
+        for n in [0, 1, 0x7fff, 0x8000, 0xffff, u64::MAX] {
+            assert!(!LetGo::default().after(n), "{n}");
         }
     }
 }

@@ -77,7 +77,13 @@ pub extern "C-unwind" fn shadow_relinks() -> u64 {
     fdtable::relinks()
 }
 
-/// `checked`: `shadow_relinks()` again after the bit test (see `fdtable::Passing`).
+/// `fdtable::let_goes`, read after the bit test of such a write (see `fdtable::Passing`).
+#[no_mangle]
+pub extern "C-unwind" fn shadow_let_goes() -> u64 {
+    fdtable::let_goes()
+}
+
+/// `checked`: `shadow_let_goes()` after the bit test (see `fdtable::Passing`).
 #[no_mangle]
 pub extern "C-unwind" fn shadow_passed_through(fd: c_int, before: u64, checked: u64) {
     fdtable::passed_through(fd, fdtable::Passing::read(before, checked))

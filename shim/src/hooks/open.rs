@@ -117,20 +117,20 @@ fn open_shadowed_by(sp: Spath, flags: c_int, mode: mode_t, handing: bool, resolv
     }
 }
 
-/// What a program's open just made (`fd`, the open begun when RELINKS read `begun`), and
-/// the RELINKS reading to link it against (`fdtable::link_opened`); None when the number no
-/// longer holds it: another thread closed the number or put another file at it first (a
-/// close of a stale number, a dup2 onto one it takes for its own; natively the open's
-/// change stands and its fd is gone). Where the number was freed since the open began,
-/// perhaps just before the kernel gave it out, `is_ours` tells by the file.
+/// What a program's open just made (`fd`, the open begun when `fdtable::let_goes()` read
+/// `begun`), and the reading to link it against (`fdtable::link_opened`); None when the
+/// number no longer holds it: another thread closed the number or put another file at it
+/// first (a close of a stale number, a dup2 onto one it takes for its own; natively the
+/// open's change stands and its fd is gone). Where the number was freed since the open
+/// began, perhaps just before the kernel gave it out, `is_ours` tells by the file.
 fn opened_file(fd: c_int, begun: u64, is_ours: impl FnOnce(&libc::stat64) -> bool) -> Option<(libc::stat64, u64)> {
     let st = real::fstat(fd).ok()?;
     if !fdtable::freed_since(fd, begun) {
         return Some((st, begun));
     }
-    let since = fdtable::relinks();
+    let since = fdtable::let_goes();
     let st = real::fstat(fd).ok()?;
-    (is_ours(&st) && !fdtable::freed_since(fd, since)).then_some((st, since))
+    is_ours(&st).then_some((st, since))
 }
 
 /// Whether `st` is the lead's file at `sp`, walked as an open with `flags` walks it.
@@ -547,7 +547,7 @@ pub fn adopt_with_stat(fd: c_int, st: &libc::stat64, rel: Rel, flags: c_int, mod
     }
     let ocb = Arc::new(ocb);
     match opened.and_then(|o| o.since) {
-        Some(since) => match fdtable::link_opened(fd, ocb.clone(), since) {
+        Some(since) => match fdtable::link_opened(fd, ocb.clone(), since, st) {
             Some(before) => drop(before),
             None => {
                 // Freed meanwhile: the follower's file was made all the same, and gets the
