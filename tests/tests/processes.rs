@@ -275,25 +275,6 @@ fn an_insecure_file_leaves_recover_due_and_recover_levels_it() {
 /// when the number closed as its lead's side was held), a CI run in one of about six.
 #[test]
 fn a_directory_number_reused_under_a_thread_making_entries_is_reported_and_recovered() {
-    numbers_reused_under_a_thread_making_entries("number");
-}
-
-/// The same, the thread moving its cwd to the number (fchdir) before each entry it makes
-/// relative to the cwd; another thread's close of the number may also reach a file the
-/// maker is opening before the shim took it. c7b350b's build failed 5 runs of 6: the
-/// shim's copy of the new cwd was taken from the number after the kernel's fchdir, another
-/// thread's next directory by then, and the lead's part of the calls went there, the
-/// follower's to the directory the fchdir reached (an entry in two directories, one on
-/// each member); an open whose number another thread closed was adopted as whatever the
-/// number held next (files on the lead alone, a follower given a directory's times).
-#[test]
-fn a_directory_number_reused_under_a_thread_moving_its_cwd_to_it_is_recovered() {
-    numbers_reused_under_a_thread_making_entries("cwd");
-}
-
-/// The program of the two tests above, run in eight sets of its own beside two spinning
-/// threads, each set recovered and its members compared.
-fn numbers_reused_under_a_thread_making_entries(relative: &str) {
     let program = r#"
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -304,32 +285,24 @@ fn numbers_reused_under_a_thread_making_entries(relative: &str) {
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-static int number, to_cwd;
+static int number;
 static atomic_int stop;
 static void *maker(void *arg) {
     (void)arg;
     char name[32];
     for (unsigned long k = 0; !atomic_load(&stop); k++) {
-        /* Relative to the number, or to the cwd the thread moves to by it. */
-        int dir = number;
-        if (to_cwd) {
-            if (fchdir(number))
-                continue;
-            dir = AT_FDCWD;
-        }
         /* A name of its own each: no later mirrored call meets a difference and reports it. */
         snprintf(name, sizeof name, "n%lu", k);
         /* Each may fail (EBADF while the number is closed): as natively. */
         switch (k % 3) {
-        case 0: { int fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL, 0644); if (fd >= 0) { (void)!write(fd, name, strlen(name)); close(fd); } } break;
-        case 1: mkdirat(dir, name, 0755); break;
-        case 2: symlinkat("target", dir, name); break;
+        case 0: { int fd = openat(number, name, O_WRONLY | O_CREAT | O_EXCL, 0644); if (fd >= 0) { (void)!write(fd, name, strlen(name)); close(fd); } } break;
+        case 1: mkdirat(number, name, 0755); break;
+        case 2: symlinkat("target", number, name); break;
         }
     }
     return NULL;
 }
-int main(int argc, char **argv) {
-    to_cwd = argc > 1 && strcmp(argv[1], "cwd") == 0;
+int main(void) {
     char p[64];
     for (int i = 0; i < 4; i++) { snprintf(p, sizeof p, "/shadow/d%d", i); if (mkdir(p, 0755)) return 2; }
     number = open("/shadow/d0", O_RDONLY | O_DIRECTORY);
@@ -371,7 +344,7 @@ int main(int argc, char **argv) {
     for _ in 0..8 {
         // A set each: a later run's fall-back to a full verify must not level an earlier's.
         let s = ShadowSet::new();
-        let out = s.command(exe.to_str().unwrap()).arg(relative).output().unwrap();
+        let out = s.command(exe.to_str().unwrap()).output().unwrap();
         assert!(out.status.success(), "{out:?}");
         // Whatever reached one member alone was reported: recover finds it and levels it.
         s.ctl_ok(&["recover"]);
