@@ -183,11 +183,8 @@ impl Links {
         self.0.get(fd / BLOCK)?.as_ref()?.links[fd % BLOCK].as_ref()
     }
     fn let_go(&self, fd: c_int) -> LetGo {
-        self.stamp(fd, |b| &b.let_go)
-    }
-    fn stamp(&self, fd: c_int, of: impl Fn(&Block) -> &[LetGo; BLOCK]) -> LetGo {
         let Ok(fd) = usize::try_from(fd) else { return LetGo::default() };
-        self.0.get(fd / BLOCK).and_then(|b| b.as_ref()).map_or(LetGo::default(), |b| of(b)[fd % BLOCK])
+        self.0.get(fd / BLOCK).and_then(|b| b.as_ref()).map_or(LetGo::default(), |b| b.let_go[fd % BLOCK])
     }
     fn block(&mut self, fd: usize) -> &mut Block {
         if self.0.len() <= fd / BLOCK {

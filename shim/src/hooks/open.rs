@@ -135,9 +135,13 @@ fn opened_file(fd: c_int, begun: u64, is_ours: impl FnOnce(&libc::stat64) -> boo
 
 /// Whether `st` is the lead's file at `sp`, walked as an open with `flags` walks it.
 fn lead_is(sp: &Spath, flags: c_int, st: &libc::stat64) -> bool {
+    lead_file(sp, flags).is_ok_and(|lead| (lead.st_dev, lead.st_ino) == (st.st_dev, st.st_ino))
+}
+
+/// The lead's file at `sp`, walked as an open with `flags` walks it.
+fn lead_file(sp: &Spath, flags: c_int) -> Res<libc::stat64> {
     let follows = if flags & libc::O_NOFOLLOW == 0 { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
-    let v = crate::members::view();
-    sp.at_lead(&v).and_then(|at| real::fstatat(at.fd, &at.path, follows)).is_ok_and(|lead| (lead.st_dev, lead.st_ino) == (st.st_dev, st.st_ino))
+    sp.at_lead(&crate::members::view()).and_then(|at| real::fstatat(at.fd, &at.path, follows))
 }
 
 /// An open that created or emptied a file on the lead, whose fd another thread closed or
@@ -147,9 +151,7 @@ fn lead_is(sp: &Spath, flags: c_int, st: &libc::stat64) -> bool {
 /// unreported (`tests/processes.rs`, the thread moving its cwd: 0-byte files on the
 /// primary alone).
 fn made_without_its_fd(sp: &Spath, flags: c_int, mode: mode_t) {
-    let v = crate::members::view();
-    let follows = if flags & libc::O_NOFOLLOW == 0 { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
-    let Some(lead) = sp.at_lead(&v).and_then(|at| real::fstatat(at.fd, &at.path, follows)).ok() else { return };
+    let Ok(lead) = lead_file(sp, flags) else { return };
     if lead.st_mode & libc::S_IFMT != libc::S_IFREG {
         return;
     }
