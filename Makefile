@@ -47,7 +47,9 @@ test: build test-deps
 	# member-failure tests and the databases.
 	c-tests/run.sh -j 2 --write-behind --lib $(CURDIR)/$(REL)/libshadow.so --ctl $(CURDIR)/$(REL)/shadowctl
 	SHADOW_TEST_WRITE_BEHIND=1 LIBSHADOW=$(CURDIR)/$(REL)/libshadow.so $(CARGO) test --release -p shadow-tests --test crash --test failure --test databases -- --test-threads=2
-	$(MAKE) bench-quick
+	# The benchmark as a smoke test (each workload once, contents and members checked):
+	# `make bench-quick` runs three repetitions, `make bench` the full set.
+	$(MAKE) bench-quick RUNFLAGS=--reps=1
 
 # The file-system world's own suites (pjdfstest, fsx, fsstress) under the prefix, each run
 # compared with a native run and followed by a comparison of the members. Needs root.
