@@ -155,14 +155,87 @@ fn freeing(fd: c_int) -> LetGo {
     after
 }
 
-/// The close or dup2 of a number that holds no file of the shim's, made without the
-/// table's lock: marked freed while an open is in flight, whose number it may be (a close
-/// of a stale number; one the program still holds cannot be an open's in flight).
-#[inline]
-pub fn freeing_untouched(fd: c_int) {
-    if RELINKS.load(Ordering::SeqCst) & IN_FLIGHT != 0 {
-        freeing(fd);
+/// Numbers a call the shim lets through is freeing (close, dup2 or dup3 of a number that
+/// holds no file of its, close_range) while an open is in flight, whose number it may be (a
+/// close of a stale number; one the program still holds cannot be an open's in flight).
+/// Marked freed before the call (an open that got a number just freed looks at its file by
+/// name: `opened_file`) and again after it, when this is dropped (`done`).
+pub struct Freeing {
+    lo: usize,
+    hi: usize,
+}
+
+impl Freeing {
+    pub const NONE: Freeing = Freeing { lo: 1, hi: 0 };
+
+    fn slots(&self) -> &'static [AtomicU64] {
+        FREED.get(self.lo..=self.hi).unwrap_or_default()
     }
+
+    /// After the call: a number an open linked after the hook's bit test, and before the
+    /// call freed it, is linked no more (the open's file is gone from it, or another is
+    /// there); the open is reported, its intent left to `recover`. (An open that links it
+    /// later finds it freed: `link_opened`.) Before, the link stood on a closed number, and
+    /// the next file opened there (outside the set) had its writes mirrored into the open's
+    /// follower. errno stays the call's.
+    pub fn done(self) {
+        let (lo, hi) = (self.lo as c_int, self.hi as c_int);
+        let marked = !self.slots().is_empty();
+        drop(self);
+        if !marked {
+            return;
+        }
+        let linked = SHADOWED.set_in(lo, hi);
+        if linked.is_empty() {
+            return;
+        }
+        // Inside the shim: the program's signal handlers wait while the table is held.
+        let _ = crate::boundary::inside(|| {
+            for fd in linked {
+                let mut t = TABLE.write().unwrap_or_else(|e| e.into_inner());
+                let Some(ocb) = t.get(fd).cloned() else { continue };
+                if crate::real::fstat(fd).is_ok_and(|st| ocb.is_file_of(&st)) {
+                    continue;
+                }
+                let gone = put(&mut t, fd, None);
+                drop(t);
+                ocb.mark_insecure_because("another thread closed its number, or put another file there, as the open took it".into());
+                drop(gone);
+            }
+            Ok(())
+        });
+    }
+}
+
+impl Freeing {
+    fn stamp(&self) {
+        let slots = self.slots();
+        if !slots.is_empty() {
+            let now = LET_GOES.fetch_add(1, Ordering::SeqCst) + 1;
+            for f in slots {
+                f.store(now, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+impl Drop for Freeing {
+    fn drop(&mut self) {
+        self.stamp();
+    }
+}
+
+/// The numbers `[lo, hi]` (those below 65,536) about to be freed by a call the shim lets
+/// through, to hold across the call (`Freeing`). Without the table's lock.
+#[inline]
+pub fn freeing_untouched(lo: c_int, hi: c_int) -> Freeing {
+    if RELINKS.load(Ordering::SeqCst) & IN_FLIGHT == 0 {
+        return Freeing::NONE;
+    }
+    let (Ok(lo), Ok(hi)) = (usize::try_from(lo), usize::try_from(hi)) else { return Freeing::NONE };
+    let freeing = Freeing { lo, hi: hi.min(FREED.len() - 1) };
+    freeing.stamp();
+    freeing
 }
 
 /// When a number last let go of a shadowed file's link (closed, or given another file),

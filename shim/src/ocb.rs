@@ -57,6 +57,15 @@ fn file_order(st: &libc::stat64) -> Arc<FileOrder> {
     fresh
 }
 
+/// Whether `order` is the order of the file `st` describes (an open's file, as the
+/// process knows it by now).
+/// (Its identity from before a lead move, `identity::shown`, is what the orders are kept by.)
+fn is_order_of(order: &Arc<FileOrder>, st: &libc::stat64) -> bool {
+    let id = crate::identity::shown((st.st_dev, st.st_ino));
+    let map = FILE_ORDERS.lock().unwrap_or_else(|e| e.into_inner());
+    map.get(&id).is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(order)))
+}
+
 /// The stripe of a file (its inode on the lead) among the registry's file lock words.
 fn file_stripe(st: &libc::stat64) -> usize {
     let mut key = [0u8; 16];
@@ -344,6 +353,11 @@ impl Ocb {
     /// the last, and the file is settled first.
     pub fn held_once(&self) -> bool {
         self.holds.load(Ordering::Acquire) == 1
+    }
+
+    /// Whether `st` is this open's file (`fstat` of an fd that should hold it).
+    pub fn is_file_of(&self, st: &libc::stat64) -> bool {
+        is_order_of(&self.order, st)
     }
 
     pub fn rel(&self) -> Rel {

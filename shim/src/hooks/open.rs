@@ -740,8 +740,10 @@ pub unsafe extern "C-unwind" fn close(fd: c_int) -> c_int {
             fdtable::set_node(fd, false);
         }
         fdtable::closed_unshadowed(fd);
-        fdtable::freeing_untouched(fd);
-        return raw::close(fd);
+        let freeing = fdtable::freeing_untouched(fd, fd);
+        let r = raw::close(fd);
+        freeing.done();
+        return r;
     }
     boundary::cancellation_point();
     boundary::hook(|| close_fd(fd), || raw::close(fd))
@@ -760,29 +762,37 @@ pub unsafe extern "C-unwind" fn close_range(first: c_uint, last: c_uint, flags: 
         || {
             let lo = first.min(i32::MAX as c_uint) as c_int;
             let hi = last.min(i32::MAX as c_uint) as c_int;
-            if flags & libc::CLOSE_RANGE_CLOEXEC as c_int == 0 {
+            let closes = flags & libc::CLOSE_RANGE_CLOEXEC as c_int == 0;
+            // Taken before the look for shadowed numbers: one an open in flight links after
+            // it is looked at again after the call (`fdtable::Freeing::done`).
+            let freeing = if closes { fdtable::freeing_untouched(lo, hi) } else { fdtable::Freeing::NONE };
+            if closes {
                 for fd in fdtable::shadowed_in(lo, hi) {
                     let _ = close_fd(fd);
                 }
-            }
-            if flags & libc::CLOSE_RANGE_CLOEXEC as c_int == 0 {
                 fdtable::closed_unshadowed_in(lo, hi);
             }
-            let mut start = lo;
-            let internal = fdtable::internal_in(lo, hi);
-            for fd in internal {
-                if fd > start {
-                    raw::close_range(start as c_uint, (fd - 1) as c_uint, flags).into_res()?;
-                }
-                start = fd + 1;
-            }
-            if start <= hi {
-                raw::close_range(start as c_uint, hi as c_uint, flags).into_res()?;
-            }
-            Ok(0)
+            let closed = close_range_but_internal(lo, hi, flags);
+            freeing.done();
+            closed
         },
         || raw::close_range(first, last, flags),
     )
+}
+
+/// close_range over `[lo, hi]` but the shim's own fds in it.
+fn close_range_but_internal(lo: c_int, hi: c_int, flags: c_int) -> Res<c_int> {
+    let mut start = lo;
+    for fd in fdtable::internal_in(lo, hi) {
+        if fd > start {
+            unsafe { raw::close_range(start as c_uint, (fd - 1) as c_uint, flags) }.into_res()?;
+        }
+        start = fd + 1;
+    }
+    if start <= hi {
+        unsafe { raw::close_range(start as c_uint, hi as c_uint, flags) }.into_res()?;
+    }
+    Ok(0)
 }
 
 /// closefrom(3): glibc's closes with internal calls; this one closes through the hook above.
@@ -831,8 +841,9 @@ pub unsafe extern "C-unwind" fn dup2(fd: c_int, newfd: c_int) -> c_int {
         return fdtable::not_the_programs();
     }
     if !fdtable::is_shadowed(fd) && !fdtable::is_shadowed(newfd) && !fdtable::is_internal(newfd) && !crate::hooks::stdio::is_std_swapped(newfd) {
-        fdtable::freeing_untouched(newfd);
+        let freeing = fdtable::freeing_untouched(newfd, newfd);
         let r = raw::dup2(fd, newfd);
+        freeing.done();
         node_dup(fd, r);
         return r;
     }
@@ -846,8 +857,9 @@ pub unsafe extern "C-unwind" fn dup3(fd: c_int, newfd: c_int, flags: c_int) -> c
         return fdtable::not_the_programs();
     }
     if !fdtable::is_shadowed(fd) && !fdtable::is_shadowed(newfd) && !fdtable::is_internal(newfd) && !crate::hooks::stdio::is_std_swapped(newfd) {
-        fdtable::freeing_untouched(newfd);
+        let freeing = fdtable::freeing_untouched(newfd, newfd);
         let r = raw::dup3(fd, newfd, flags);
+        freeing.done();
         node_dup(fd, r);
         return r;
     }
