@@ -68,8 +68,10 @@ for m in primary secondary; do
 	copy_member $m pgdata
 	# The killed postmaster's lock file: its pid may still name a zombie this machine's
 	# init has not reaped yet, which PostgreSQL takes for a server running on the copy
-	# (a CI run: "lock file postmaster.pid already exists"). No server uses the copy.
-	rm -f "$T/copy-$m/postmaster.pid"
+	# (a CI run: "lock file postmaster.pid already exists"). No server uses the copy. The
+	# same for its socket's lock file (another CI run: "lock file .s.PGSQL.5544.lock
+	# already exists ... Is another postmaster (PID ...) using socket file").
+	rm -f "$T/copy-$m/postmaster.pid" "$sock/.s.PGSQL.$port" "$sock/.s.PGSQL.$port.lock"
 	sed -i "s|^unix_socket_directories = .*|unix_socket_directories = '$sock'|; s|^port = .*|port = $port|" "$T/copy-$m/postgresql.conf"
 	native_pg "$bin/pg_ctl" -D "$T/copy-$m" -l "$T/copy-$m.log" -w -t 120 start >>"$T/pg_ctl.log" 2>&1 || fail "a PostgreSQL on a copy of the $m"
 	client psql -XAtc "$query" postgres >"$T/data-$m" 2>&1 || fail "query on the copy of the $m"
