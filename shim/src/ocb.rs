@@ -66,6 +66,16 @@ fn is_order_of(order: &Arc<FileOrder>, st: &libc::stat64) -> bool {
     map.get(&id).is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(order)))
 }
 
+/// Set when an open is first marked shared with another process (`Ocb::mark_shared`: a
+/// fork, an exec's adoption), for good.
+static SHARED_EVER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether another process may have shared one of this process's opens.
+#[inline]
+pub fn shared_ever() -> bool {
+    SHARED_EVER.load(Ordering::Relaxed)
+}
+
 /// The stripe of a file (its inode on the lead) among the registry's file lock words.
 fn file_stripe(st: &libc::stat64) -> usize {
     let mut key = [0u8; 16];
@@ -502,6 +512,7 @@ impl Ocb {
         Ok(r)
     }
     pub fn mark_shared(&self) {
+        SHARED_EVER.store(true, Ordering::Relaxed);
         self.set(Mark::Shared);
     }
     /// Whether other processes may share the description (fork, exec, fd passing).
