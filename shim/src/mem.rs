@@ -104,8 +104,11 @@ fn on_own_stack(page: usize) -> bool {
         return false;
     }
     let (low, high) = STACK.with(|s| {
-        if s.get() == (0, 0) {
-            // Marked first: looking it up opens /proc/self/maps for the main thread.
+        // Looking it up allocates (and opens /proc/self/maps for the main thread): not in
+        // a program's signal handler, which may have interrupted the allocator, nor in a
+        // child made by a clone sharing the memory (posix_spawn's), whose allocations
+        // would be its parent's.
+        if s.get() == (0, 0) && !crate::signals::in_handler() && own_memory() {
             s.set((0, 1));
             s.set(stack_bounds().unwrap_or((0, 1)));
         }
