@@ -207,9 +207,7 @@ impl Freeing {
             Ok(())
         });
     }
-}
 
-impl Freeing {
     fn stamp(&self) {
         let slots = self.slots();
         if !slots.is_empty() {

@@ -57,9 +57,8 @@ fn file_order(st: &libc::stat64) -> Arc<FileOrder> {
     fresh
 }
 
-/// Whether `order` is the order of the file `st` describes (an open's file, as the
-/// process knows it by now).
-/// (Its identity from before a lead move, `identity::shown`, is what the orders are kept by.)
+/// Whether `order` is the order of the file `st` describes: orders are kept by the identity
+/// the process knows a file by, from before any lead move (`identity::shown`).
 fn is_order_of(order: &Arc<FileOrder>, st: &libc::stat64) -> bool {
     let id = crate::identity::shown((st.st_dev, st.st_ino));
     let map = FILE_ORDERS.lock().unwrap_or_else(|e| e.into_inner());
