@@ -150,11 +150,16 @@ fn freed(fd: c_int) -> LetGo {
 
 /// Marks `fd` freed now (see `FREED`), before the call that frees it.
 fn freeing(fd: c_int) -> LetGo {
-    let after = LetGo(LET_GOES.fetch_add(1, Ordering::SeqCst) + 1);
-    if let Some(f) = usize::try_from(fd).ok().and_then(|fd| FREED.get(fd)) {
-        f.store(after.0, Ordering::SeqCst);
+    LetGo(stamp_freed(usize::try_from(fd).ok().and_then(|fd| FREED.get(fd..=fd)).unwrap_or_default()))
+}
+
+/// Marks every number of `slots` freed now, with one tick of the clock; the tick.
+fn stamp_freed(slots: &[AtomicU64]) -> u64 {
+    let now = LET_GOES.fetch_add(1, Ordering::SeqCst) + 1;
+    for f in slots {
+        f.store(now, Ordering::SeqCst);
     }
-    after
+    now
 }
 
 /// Numbers a call the shim lets through is freeing (close, dup2 or dup3 of a number that
@@ -211,10 +216,7 @@ impl Freeing {
     fn stamp(&self) {
         let slots = self.slots();
         if !slots.is_empty() {
-            let now = LET_GOES.fetch_add(1, Ordering::SeqCst) + 1;
-            for f in slots {
-                f.store(now, Ordering::SeqCst);
-            }
+            stamp_freed(slots);
         }
     }
 }
