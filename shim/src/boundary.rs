@@ -202,6 +202,9 @@ pub(crate) extern "C" fn after_fork_child() {
     if !unlocked && FORKED_WHILE_WAITING.swap(false, Ordering::SeqCst) {
         crate::adopt::adopt_untracked_fds();
     }
+    if unlocked {
+        crate::fdtable::forget_moves();
+    }
     // The other threads that waited are not the child's; this one, forking from a signal
     // handler that interrupted its wait, goes on waiting in the child.
     WAITING_WITHOUT_FORK_LOCK.store(WAITING.with(Cell::get) as u32, Ordering::SeqCst);

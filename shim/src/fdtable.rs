@@ -64,6 +64,17 @@ impl FdBitmap {
         out
     }
 
+    /// Clears every bit, allocating nothing (in a fork child).
+    pub fn clear_all(&self) {
+        for chunk in &self.chunks {
+            let chunk = chunk.load(Ordering::Acquire);
+            if !chunk.is_null() {
+                // SAFETY: chunks are never freed.
+                unsafe { &*chunk }.iter().for_each(|word| word.store(0, Ordering::Release));
+            }
+        }
+    }
+
     /// Callers of a bitmap that mirrors the table serialise set/clear with its write lock.
     pub fn set(&self, fd: c_int, on: bool) {
         let Ok(fd) = usize::try_from(fd) else { return };
@@ -104,6 +115,9 @@ static SHADOWED: FdBitmap = FdBitmap::new();
 /// fd's node.
 static NODES: FdBitmap = FdBitmap::new();
 static INTERNAL: FdBitmap = FdBitmap::new();
+/// The shim's numbers it is moving up (`ocb::make_internal`), also in `INTERNAL` until the
+/// move is over and the number closed: see `is_ours`.
+static MOVING: FdBitmap = FdBitmap::new();
 /// Fds whose lseek is hooked (`Ocb::seeks_hooked`: writable files).
 static SEEK_HOOKED: FdBitmap = FdBitmap::new();
 /// Of those, the fds whose position the shim follows (`Ocb::follows_position` when linked).
@@ -343,6 +357,46 @@ pub fn set_internal(fd: c_int, on: bool) {
     INTERNAL.set(fd, on);
 }
 
+/// `fd`, a number the shim just opened at the lowest free one, is the shim's and being
+/// moved up (`on`), or the move is over (`!on`: closed and unmarked, or kept where it could
+/// not be moved).
+pub fn set_moving(fd: c_int, on: bool) {
+    // Moving before it is the shim's: a program's call that finds it the shim's then waits.
+    MOVING.set(fd, on);
+    if on {
+        set_internal(fd, true);
+    }
+}
+
+pub fn is_moving(fd: c_int) -> bool {
+    MOVING.test(fd)
+}
+
+/// A fork child made from a signal handler (without the fork lock) may hold another
+/// thread's move half done, which no thread of the child ends: forgotten.
+pub fn forget_moves() {
+    MOVING.clear_all();
+}
+
+/// Whether `fd` is one of the shim's, as the program's call on it is to see it: a number
+/// the shim is moving up is waited for (a dup and a close: microseconds), then it is free,
+/// or whatever another thread of the program opened there since. Before, a program's thread
+/// closing, dup2ing onto or fchdiring to a stale number met the shim's fd there in that
+/// window: a close failed the move and the shim then set the times of, and closed, the
+/// program's next file at the number; a dup2 made the shim's copy of a cwd the program's
+/// directory (found by a stress program under strace). The wait is bounded (2 s): the
+/// close of a file on a member that does not answer may not return; then the number is
+/// still the shim's (`is_moving` says so).
+pub fn is_ours(fd: c_int) -> bool {
+    if MOVING.test(fd) {
+        let since = std::time::Instant::now();
+        while MOVING.test(fd) && since.elapsed() < std::time::Duration::from_secs(2) {
+            std::thread::yield_now();
+        }
+    }
+    is_internal(fd)
+}
+
 pub fn get(fd: c_int) -> Option<Arc<Ocb>> {
     if !is_shadowed(fd) {
         return None;
@@ -535,7 +589,7 @@ pub fn straight<R: crate::boundary::FfiReturn>(fd: c_int, nodes: bool, call: imp
 /// follower's file. An untouched fd pays one bitmap test more.
 #[inline]
 pub fn straight_on<R: crate::boundary::FfiReturn>(fd: c_int, nodes: bool, call: impl FnOnce() -> R) -> Option<R> {
-    if is_internal(fd) && !crate::boundary::is_inside() {
+    if is_internal(fd) && !crate::boundary::is_inside() && is_ours(fd) {
         return Some(not_the_programs());
     }
     straight(fd, nodes, call)

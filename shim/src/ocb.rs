@@ -247,9 +247,13 @@ fn internal_fd_base() -> c_int {
     *BASE
 }
 
-/// Moves a freshly opened fd of the shim's into the internal range, close-on-exec.
+/// Moves a freshly opened fd of the shim's into the internal range, close-on-exec. Its first
+/// number is the program's lowest free one: marked the shim's while it is moved and closed
+/// (`fdtable::is_ours`).
 pub fn make_internal(fd: c_int) -> c_int {
+    fdtable::set_moving(fd, true);
     let moved = real::fcntl(fd, libc::F_DUPFD_CLOEXEC, internal_fd_base() as libc::c_long).unwrap_or(fd);
+    fdtable::set_internal(moved, true);
     if moved != fd {
         // The open's first fd, closed, drops every POSIX lock the process holds on its
         // file: a reader opened for a copy into a locked write-only file (a pidfile
@@ -257,7 +261,7 @@ pub fn make_internal(fd: c_int) -> c_int {
         // of a locked one, let the lock go unreported. They are taken again at once.
         crate::hooks::lock::close_temporary(fd, Some(moved));
     }
-    fdtable::set_internal(moved, true);
+    fdtable::set_moving(fd, false);
     moved
 }
 
@@ -291,6 +295,14 @@ impl HeldFd {
 }
 
 pub fn close_internal(fd: c_int) {
+    // Unmarked first, so that a program's open of the number once it is free is never taken
+    // for the shim's; but a number being moved up stays marked until it is closed, as the
+    // program's calls on it wait for the move (`fdtable::is_ours`).
+    if fdtable::is_moving(fd) {
+        let _ = real::close(fd);
+        fdtable::set_internal(fd, false);
+        return;
+    }
     fdtable::set_internal(fd, false);
     let _ = real::close(fd);
 }

@@ -94,7 +94,7 @@ pub fn close_temporary(fd: c_int, keep: Option<c_int>) {
             // One of the shim's (a reader let go at a lead move): its mark goes with it, or
             // a program later handed that number found it refused (EBADF).
             if crate::fdtable::is_internal(fd) {
-                crate::fdtable::set_internal(fd, false);
+                return crate::ocb::close_internal(fd);
             }
             let _ = crate::real::close(fd);
         }

@@ -568,7 +568,7 @@ pub fn adopt_with_stat(fd: c_int, st: &libc::stat64, rel: Rel, flags: c_int, mod
 
 /// close(2) of a program fd.
 pub fn close_fd(fd: c_int) -> Res<c_int> {
-    if fdtable::is_internal(fd) {
+    if fdtable::is_ours(fd) {
         // Not the program's: to the program that number is not open.
         return Err(Errno(libc::EBADF));
     }
@@ -660,7 +660,12 @@ fn node_dup(fd: c_int, newfd: c_int) {
 /// is let go of as at a close, and the copy linked in the same breath (see
 /// `fdtable::change`).
 pub(crate) fn dup_onto(fd: c_int, newfd: c_int, dup: impl Fn() -> c_int) -> Res<c_int> {
-    if fdtable::is_internal(newfd) {
+    if fdtable::is_ours(newfd) {
+        // Still being moved up after the wait (its close on a member that does not answer):
+        // the kernel's own answer to a dup2 that races an open.
+        if fdtable::is_moving(newfd) {
+            return Err(Errno(libc::EBUSY));
+        }
         relocate_internal(newfd)?;
     }
     crate::hooks::stdio::before_std_fd_change(newfd);
@@ -814,14 +819,14 @@ pub unsafe extern "C-unwind" fn closefrom(low: c_int) {
 /// open, so a program that probes its fds (`fstat` or `fcntl` of every number up to its
 /// limit, as CPython's test_subprocess does) finds what it would natively.
 pub(crate) fn programs_probe_of_ours(fd: c_int) -> bool {
-    fdtable::is_internal(fd) && !boundary::is_inside()
+    fdtable::is_internal(fd) && !boundary::is_inside() && fdtable::is_ours(fd)
 }
 
 /// dup(2)
 #[no_mangle]
 pub unsafe extern "C-unwind" fn dup(fd: c_int) -> c_int {
     if !fdtable::is_shadowed(fd) {
-        if fdtable::is_internal(fd) {
+        if fdtable::is_internal(fd) && fdtable::is_ours(fd) {
             return fdtable::not_the_programs();
         }
         let newfd = raw::dup(fd);
@@ -837,7 +842,7 @@ pub unsafe extern "C-unwind" fn dup(fd: c_int) -> c_int {
 /// dup2(2)
 #[no_mangle]
 pub unsafe extern "C-unwind" fn dup2(fd: c_int, newfd: c_int) -> c_int {
-    if fdtable::is_internal(fd) {
+    if fdtable::is_internal(fd) && fdtable::is_ours(fd) {
         return fdtable::not_the_programs();
     }
     if !fdtable::is_shadowed(fd) && !fdtable::is_shadowed(newfd) && !fdtable::is_internal(newfd) && !crate::hooks::stdio::is_std_swapped(newfd) {
@@ -853,7 +858,7 @@ pub unsafe extern "C-unwind" fn dup2(fd: c_int, newfd: c_int) -> c_int {
 /// dup3(2)
 #[no_mangle]
 pub unsafe extern "C-unwind" fn dup3(fd: c_int, newfd: c_int, flags: c_int) -> c_int {
-    if fdtable::is_internal(fd) {
+    if fdtable::is_internal(fd) && fdtable::is_ours(fd) {
         return fdtable::not_the_programs();
     }
     if !fdtable::is_shadowed(fd) && !fdtable::is_shadowed(newfd) && !fdtable::is_internal(newfd) && !crate::hooks::stdio::is_std_swapped(newfd) {
