@@ -7,8 +7,7 @@
 // move failed and the follower's "fd" was a closed number), and the dup2 made /dev/null the
 // follower's file: the secondary's file stayed empty, unreported.
 #include "check.h"
-#include <dlfcn.h>
-#include <libgen.h>
+#include "lib/slow_move.h"
 
 static int tell[2];
 static int closed, closed_errno, duped, devnull;
@@ -33,8 +32,7 @@ static void *stale_dup2(void *arg)
 /* Opens `name` for writing with `thread` told the number of the shim's fd for its follower. */
 static int open_with(void *(*thread)(void *), const char *name)
 {
-	void (*arm)(int, int) = (void (*)(int, int))dlsym(RTLD_DEFAULT, "slow_move_arm");
-	CHECK(arm != NULL);
+	void (*arm)(int, int) = (void (*)(int, int))slow_move_fn("slow_move_arm");
 	pthread_t t;
 	CHECK(pthread_create(&t, NULL, thread, NULL) == 0);
 	int lowest = CHECK_SYS(dup(0));
@@ -50,19 +48,7 @@ static int open_with(void *(*thread)(void *), const char *name)
 int main(int argc, char **argv)
 {
 	(void)argc;
-	if (!getenv("SLOW_MOVE_LOADED")) {
-		char self[4096], lib[4200], preload[8600];
-		ssize_t n = CHECK_SYS(readlink("/proc/self/exe", self, sizeof self - 1));
-		self[n] = 0;
-		snprintf(lib, sizeof lib, "%s/libslow_move.so", dirname(self));
-		const char *shim = getenv("LD_PRELOAD");
-		CHECK(shim != NULL);
-		snprintf(preload, sizeof preload, "%s %s", shim, lib);
-		CHECK_SYS(setenv("LD_PRELOAD", preload, 1));
-		CHECK_SYS(setenv("SLOW_MOVE_LOADED", "1", 1));
-		execv("/proc/self/exe", argv);
-		CHECK(!"execv");
-	}
+	with_slow_move(argv);
 	CHECK_SYS(pipe(tell));
 	devnull = CHECK_SYS(open("/dev/null", O_WRONLY));
 

@@ -696,6 +696,11 @@ pub fn closed_unshadowed(fd: c_int) {
 
 /// Whether `fd` had a note (see `NOTED`), which is cleared.
 #[inline]
+pub fn noted(fd: c_int) -> bool {
+    take_note(fd)
+}
+
+#[inline]
 fn take_note(fd: c_int) -> bool {
     let noted = NOTED.test(fd);
     if noted {

@@ -81,7 +81,7 @@ impl View {
                     return Err(Errno(libc::ENODEV));
                 }
                 let dir = CString::new(dirs[m.index()].clone()).map_err(|_| Errno(libc::EINVAL))?;
-                real::open(&dir, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map(|fd| std::sync::atomic::AtomicI32::new(ocb::make_internal(fd)))
+                ocb::open_internal(|| real::open(&dir, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)).map(std::sync::atomic::AtomicI32::new)
             })
             .collect();
         Some(View { dirs, canonical, lead, follower, generations: s.members.iter().map(|m| m.generation).collect(), rewritten: s.members.iter().map(|m| m.rewritten).collect(), stamped: s.members.iter().map(|m| m.stamped).collect(), roots })

@@ -252,6 +252,9 @@ fn internal_fd_base() -> c_int {
 /// (`fdtable::is_ours`).
 pub fn make_internal(fd: c_int) -> c_int {
     fdtable::set_moving(fd, true);
+    if fdtable::noted(fd) {
+        reached_while_opened(fd);
+    }
     let moved = real::fcntl(fd, libc::F_DUPFD_CLOEXEC, internal_fd_base() as libc::c_long).unwrap_or(fd);
     fdtable::set_internal(moved, true);
     if moved != fd {
@@ -263,6 +266,36 @@ pub fn make_internal(fd: c_int) -> c_int {
     }
     fdtable::set_moving(fd, false);
     moved
+}
+
+/// A program's call passed a number straight through while one of the shim's opens was in
+/// flight, and the shim's file is at that number now (`fd`): the call may have reached that
+/// file, a member's, alone (a write to a stale number, an entry made relative to a stale
+/// directory number: the follower's twin of a directory another thread opens). A program's
+/// own file there would have had its note taken at its close. It is reported, and an intent
+/// left for `recover` on the file, or on all of a directory's entries. Before, such an entry
+/// stayed on the secondary alone, unreported
+/// (`c-tests/relative_to_a_number_the_shim_just_opened.c`).
+#[cold]
+fn reached_while_opened(fd: c_int) {
+    let Ok(link) = std::ffi::CString::new(format!("/proc/thread-self/fd/{fd}")) else { return };
+    let Ok(at) = real::readlink(&link) else { return };
+    let Some(rel) = crate::members::view().rel_in_any(&at).map(Rel) else { return };
+    if real::fstat(fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR) {
+        crate::members::intent_begin_entries(&rel);
+    } else {
+        crate::members::intent_begin(&rel);
+    }
+    crate::report::record(shadow_core::history::Code::NamespaceMismatch, &rel, "a program's call on a number the shim was opening a member's file at may have reached that member alone");
+}
+
+/// One of the shim's own opens (`open`), its fd moved up: counted as a number in flight
+/// from before the open, as the program's opens are (`fdtable::NumberInFlight`), so a
+/// program's call that passes a number straight through meanwhile leaves a note on it, and
+/// the move finds the note if the shim's file was at that number (see `make_internal`).
+pub fn open_internal(open: impl FnOnce() -> Res<c_int>) -> Res<c_int> {
+    let _in_flight = fdtable::NumberInFlight::begin();
+    open().map(make_internal)
 }
 
 /// A second fd of the shim's own on the file behind `fd`, which stays open: closing a
@@ -1319,7 +1352,7 @@ impl Ocb {
             return Ok(have);
         }
         let path = std::ffi::CString::new(format!("/proc/thread-self/fd/{fd}")).unwrap_or_default();
-        let opened = make_internal(real::open(&path, libc::O_RDONLY | libc::O_CLOEXEC, 0)?);
+        let opened = open_internal(|| real::open(&path, libc::O_RDONLY | libc::O_CLOEXEC, 0))?;
         match self.reader.compare_exchange(-1, opened, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => Ok(opened),
             Err(other) => {
@@ -2041,9 +2074,9 @@ pub fn open_secondary_resolved(at: &crate::resolve::At, flags: c_int, mode: mode
     let sflags = (flags & !(libc::O_APPEND | libc::O_EXCL | libc::O_NOCTTY)) | libc::O_CLOEXEC;
     let open_as = |f: c_int| {
         if resolve == 0 {
-            return real::openat(at.fd, &at.path, f, mode).map(make_internal);
+            return open_internal(|| real::openat(at.fd, &at.path, f, mode));
         }
-        real::openat2(at.fd, &at.path, f, mode, resolve).map(make_internal)
+        open_internal(|| real::openat2(at.fd, &at.path, f, mode, resolve))
     };
     let open = |f: c_int| match open_as(f) {
         // An append-only file (`chattr +a`) opens for writing only to append. The follower's

@@ -200,7 +200,7 @@ pub fn open_beneath(dirfd: c_int, path: &[u8], flags: c_int) -> Res<Internal> {
         };
         let part = CString::new(if part.is_empty() { b"." } else { part }).map_err(|_| Errno(libc::EINVAL))?;
         let this_flags = if more.is_empty() { flags } else { libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC };
-        let opened = Internal(ocb::make_internal(real::openat(at, &part, this_flags, 0)?));
+        let opened = Internal(ocb::open_internal(|| real::openat(at, &part, this_flags, 0))?);
         if more.is_empty() {
             return Ok(opened);
         }
@@ -607,6 +607,31 @@ pub fn set_cwd_real() {
     set_cwd_from_real(&cwd);
 }
 
+/// After a fchdir to a number that holds no directory of the program's in the set: the
+/// kernel's cwd, read back. One in a member that is not the lead is a directory the shim
+/// opened for itself at the number (it opens its fds at the lowest free number, for an
+/// instant before it marks them: see `fdtable::is_ours`), most often the follower's twin
+/// of a directory another thread is opening at that number: it is taken as that directory
+/// of the set, and the kernel's cwd moved to the lead's. Left a real directory, the
+/// program's relative calls then reached that member alone, unreported (the reused-number
+/// stress program with its thread fchdir-ing: a symlink on the secondary alone, one run
+/// in about 230).
+pub fn set_cwd_after_fchdir() {
+    let cwd = real::getcwd().unwrap_or_else(|_| b"/".to_vec());
+    let v = crate::members::view();
+    if v.rel_in_lead(&cwd).is_none() {
+        if let Some(rel) = v.rel_in_any(&cwd) {
+            let dirs = CwdDirs::open(&v, &rel);
+            if let Some(lead) = dirs.fd(v.lead) {
+                if real::fchdir(lead).is_ok() {
+                    return set_cwd(Cwd::Virtual(Arc::new(dirs)));
+                }
+            }
+        }
+    }
+    set_cwd_from_real(&cwd);
+}
+
 /// A new view of the members: the cwd is held on each member being written (the directory
 /// already held where that member is unchanged, so a renamed or removed cwd stays the one
 /// the program is in; opened again by name on a member replaced or rebuilt), and the
@@ -646,7 +671,7 @@ pub fn cwd_follows(old: &View, new: &View) {
 }
 
 fn open_at(at: &At, flags: c_int) -> Res<Internal> {
-    real::openat(at.fd, &at.path, flags | libc::O_CLOEXEC, 0).map(|fd| Internal(ocb::make_internal(fd)))
+    ocb::open_internal(|| real::openat(at.fd, &at.path, flags | libc::O_CLOEXEC, 0)).map(Internal)
 }
 
 /// The virtual cwd (under the prefix), if the cwd is inside it.
@@ -764,7 +789,7 @@ fn physical_depth(fd: c_int) -> Option<usize> {
         if here == root {
             return Some(depth);
         }
-        let up = Internal(ocb::make_internal(real::openat(at.as_ref().map_or(fd, |d| d.0), c"..", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).ok()?));
+        let up = Internal(ocb::open_internal(|| real::openat(at.as_ref().map_or(fd, |d| d.0), c"..", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)).ok()?);
         let parent = id(real::fstat(up.0).ok()?);
         if parent == here {
             return None;

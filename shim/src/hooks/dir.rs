@@ -242,7 +242,7 @@ pub unsafe extern "C-unwind" fn fchdir(fd: c_int) -> c_int {
                 r?;
                 match open.filter(|o| o.is_dir()) {
                     Some(dir) => resolve::fchdir_virtual(fd, &dir),
-                    None => resolve::set_cwd_real(),
+                    None => resolve::set_cwd_after_fchdir(),
                 }
                 Ok(0)
             })
