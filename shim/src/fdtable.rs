@@ -365,6 +365,8 @@ pub fn set_moving(fd: c_int, on: bool) {
     MOVING.set(fd, on);
     if on {
         set_internal(fd, true);
+        let n = (MARKS.fetch_add(1, Ordering::SeqCst) + 1) & 0xffff_ffff;
+        LAST_MARKED[n as usize % LAST_MARKED.len()].store(n << 32 | fd as u32 as u64, Ordering::SeqCst);
     }
 }
 
@@ -376,6 +378,30 @@ pub fn is_moving(fd: c_int) -> bool {
 /// thread's move half done, which no thread of the child ends: forgotten.
 pub fn forget_moves() {
     MOVING.clear_all();
+}
+
+/// The count of numbers the shim marked moving (`set_moving`), and the last few of them,
+/// each as the count when marked (high 32 bits) and the number: see `marked_since`.
+static MARKS: AtomicU64 = AtomicU64::new(0);
+static LAST_MARKED: [AtomicU64; 16] = [const { AtomicU64::new(0) }; 16];
+
+/// `MARKS`, read before a program's call on a number (see `marked_since`).
+pub fn marks() -> u64 {
+    MARKS.load(Ordering::SeqCst)
+}
+
+/// Whether the shim marked `fd` as its own after `MARKS` read `since`: a program's call
+/// that reached the number meanwhile may have reached the shim's file there, opened an
+/// instant before its mark. The opens in flight are let finish first (up to 2 s): one
+/// whose file is at the number marks it when its system call is back. Among the last 16
+/// marks only.
+pub fn marked_since(fd: c_int, since: u64) -> bool {
+    let waited = std::time::Instant::now();
+    while RELINKS.load(Ordering::SeqCst) & IN_FLIGHT != 0 && waited.elapsed() < std::time::Duration::from_secs(2) {
+        std::thread::yield_now();
+    }
+    let since = since & 0xffff_ffff;
+    LAST_MARKED.iter().map(|m| m.load(Ordering::SeqCst)).any(|m| m >> 32 > since && (m & 0xffff_ffff) as c_int == fd)
 }
 
 /// Whether `fd` is one of the shim's, as the program's call on it is to see it: a number

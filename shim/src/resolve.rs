@@ -607,20 +607,22 @@ pub fn set_cwd_real() {
     set_cwd_from_real(&cwd);
 }
 
-/// After a fchdir to a number that holds no directory of the program's in the set: the
-/// kernel's cwd, read back. One in a member that is not the lead is a directory the shim
-/// opened for itself at the number (it opens its fds at the lowest free number, for an
-/// instant before it marks them: see `fdtable::is_ours`), most often the follower's twin
-/// of a directory another thread is opening at that number: it is taken as that directory
-/// of the set, and the kernel's cwd moved to the lead's. Left a real directory, the
-/// program's relative calls then reached that member alone, unreported (the reused-number
-/// stress program with its thread fchdir-ing: a symlink on the secondary alone, one run
-/// in about 230).
-pub fn set_cwd_after_fchdir() {
+/// After a fchdir to `fd`, a number that held no directory of the program's in the set
+/// (`marks`: `fdtable::marks()` before the call): the kernel's cwd, read back. One in a
+/// member that is not the lead, at a number the shim marked its own since
+/// (`fdtable::marked_since`: it opens its fds at the lowest free number, for an instant
+/// before it marks them), is the shim's directory there, most often the
+/// follower's twin of a directory another thread is opening at that number: it is taken as
+/// that directory of the set, and the kernel's cwd moved to the lead's. Left a real
+/// directory, the program's relative calls then reached that member alone, unreported (the
+/// reused-number stress program with its thread fchdir-ing: a symlink on the secondary
+/// alone, one run in about 230). A member's directory the program opened itself, by the
+/// member's own path (outside the prefix), stays the real directory it is.
+pub fn set_cwd_after_fchdir(fd: c_int, marks: u64) {
     let cwd = real::getcwd().unwrap_or_else(|_| b"/".to_vec());
     let v = crate::members::view();
     if v.rel_in_lead(&cwd).is_none() {
-        if let Some(rel) = v.rel_in_any(&cwd) {
+        if let Some(rel) = v.rel_in_any(&cwd).filter(|_| crate::fdtable::marked_since(fd, marks)) {
             let dirs = CwdDirs::open(&v, &rel);
             if let Some(lead) = dirs.fd(v.lead) {
                 if real::fchdir(lead).is_ok() {

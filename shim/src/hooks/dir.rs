@@ -227,6 +227,7 @@ pub unsafe extern "C-unwind" fn chdir(path: *const c_char) -> c_int {
 /// fchdir(2)
 #[no_mangle]
 pub unsafe extern "C-unwind" fn fchdir(fd: c_int) -> c_int {
+    let marks = crate::fdtable::marks();
     // One of the shim's fds (a member's root, a follower's directory) is not open to the
     // program: natively EBADF. Before, the kernel's cwd moved into that member, and the
     // program's relative calls then reached it alone.
@@ -242,7 +243,7 @@ pub unsafe extern "C-unwind" fn fchdir(fd: c_int) -> c_int {
                 r?;
                 match open.filter(|o| o.is_dir()) {
                     Some(dir) => resolve::fchdir_virtual(fd, &dir),
-                    None => resolve::set_cwd_after_fchdir(),
+                    None => resolve::set_cwd_after_fchdir(fd, marks),
                 }
                 Ok(0)
             })
