@@ -396,10 +396,7 @@ pub fn marks() -> u64 {
 /// whose file is at the number marks it when its system call is back. Among the last 16
 /// marks only.
 pub fn marked_since(fd: c_int, since: u64) -> bool {
-    let waited = std::time::Instant::now();
-    while RELINKS.load(Ordering::SeqCst) & IN_FLIGHT != 0 && waited.elapsed() < std::time::Duration::from_secs(2) {
-        std::thread::yield_now();
-    }
+    wait_while(|| RELINKS.load(Ordering::SeqCst) & IN_FLIGHT != 0);
     let since = since & 0xffff_ffff;
     LAST_MARKED.iter().map(|m| m.load(Ordering::SeqCst)).any(|m| m >> 32 > since && (m & 0xffff_ffff) as c_int == fd)
 }
@@ -414,13 +411,19 @@ pub fn marked_since(fd: c_int, since: u64) -> bool {
 /// close of a file on a member that does not answer may not return; then the number is
 /// still the shim's (`is_moving` says so).
 pub fn is_ours(fd: c_int) -> bool {
-    if MOVING.test(fd) {
-        let since = std::time::Instant::now();
-        while MOVING.test(fd) && since.elapsed() < std::time::Duration::from_secs(2) {
-            std::thread::yield_now();
-        }
-    }
+    wait_while(|| MOVING.test(fd));
     is_internal(fd)
+}
+
+/// Yields while `busy` says a move or an open of the shim's is under way, for at most 2 s.
+fn wait_while(busy: impl Fn() -> bool) {
+    if !busy() {
+        return;
+    }
+    let since = std::time::Instant::now();
+    while busy() && since.elapsed() < std::time::Duration::from_secs(2) {
+        std::thread::yield_now();
+    }
 }
 
 pub fn get(fd: c_int) -> Option<Arc<Ocb>> {
@@ -722,12 +725,7 @@ pub fn closed_unshadowed(fd: c_int) {
 
 /// Whether `fd` had a note (see `NOTED`), which is cleared.
 #[inline]
-pub fn noted(fd: c_int) -> bool {
-    take_note(fd)
-}
-
-#[inline]
-fn take_note(fd: c_int) -> bool {
+pub fn take_note(fd: c_int) -> bool {
     let noted = NOTED.test(fd);
     if noted {
         NOTED.set(fd, false);

@@ -252,7 +252,7 @@ fn internal_fd_base() -> c_int {
 /// (`fdtable::is_ours`).
 pub fn make_internal(fd: c_int) -> c_int {
     fdtable::set_moving(fd, true);
-    if fdtable::noted(fd) {
+    if fdtable::take_note(fd) {
         reached_while_opened(fd);
     }
     let moved = real::fcntl(fd, libc::F_DUPFD_CLOEXEC, internal_fd_base() as libc::c_long).unwrap_or(fd);
