@@ -4,7 +4,7 @@
 use shadow_core::config::Config;
 use shadow_core::history::{Code, Record};
 use shadow_core::shared::{self, LockFile, Registry, SharedState};
-use shadow_core::state::{MemberState, NameOp, State};
+use shadow_core::state::{Changes, MemberState, NameOp, State};
 use shadow_core::sync::{self, Stats, UpdateMode};
 use shadow_core::journal;
 use shadow_core::stamp::{self, Relation};
@@ -185,7 +185,7 @@ impl LiveSet {
         // (`dirty`): a full copy has made its names the source's already, in files of its own.
         let mut replayed = (mode == UpdateMode::Dirty).then_some(sync::Replayed { faithful: true, ..Default::default() });
         let was_disabled = s.member(target).state == MemberState::Disabled;
-        let result = (|| -> Result<(Duration, usize), String> {
+        let result = (|| -> Result<(Duration, usize, u64), String> {
             if mode != UpdateMode::Dirty {
                 let mut on = |st: &Stats, done: bool| progress("copy", st, done);
                 let st = sync::copy_tree(&src, &dst, mode, &mut on).map_err(|e| format!("copying {} to {}: {e}", src.display(), dst.display()))?;
@@ -195,14 +195,15 @@ impl LiveSet {
             let mut consumed = 0;
             let mut again = Vec::new();
             let mut deferred = Vec::new();
+            let mut files = Synced::new();
             for _ in 0..8 {
                 let data = self.changes();
-                let (fresh, ops) = shadow_core::state::parse_log(&data[consumed.min(data.len())..]);
+                let Changes { paths: fresh, ops, written } = shadow_core::state::parse_log(&data[consumed.min(data.len())..]);
                 // Up to the last complete record: a record being appended is read next time.
                 consumed = data.iter().rposition(|&b| b == 0).map_or(consumed, |i| i + 1);
                 let settle = again.len() + fresh.len() < 16;
                 let pass: Vec<PathBuf> = fresh.into_iter().chain(again).collect();
-                again = self.sync_paths(&src, &dst, (&ops, &mut replayed), &pass, &mut total, Pass::Writing, &mut deferred)?;
+                again = self.sync_paths(&src, &dst, (&ops, &mut replayed), (&pass, &written, &mut files), &mut total, Pass::Writing, &mut deferred)?;
                 if settle {
                     break;
                 }
@@ -211,11 +212,12 @@ impl LiveSet {
             let names = (!deferred.is_empty()).then(|| (sync::linked_names(&src), sync::linked_names(&dst)));
             // Copy the rest and switch with writers held back.
             let frozen_at = Instant::now();
+            let bytes_before = total.bytes;
             let (epoch, rest) = self.with_writers_held(|| {
                 let data = self.changes();
-                let (listed, ops) = shadow_core::state::parse_log(&data[consumed.min(data.len())..]);
+                let Changes { paths: listed, ops, written } = shadow_core::state::parse_log(&data[consumed.min(data.len())..]);
                 let rest: Vec<PathBuf> = listed.into_iter().chain(again).chain(deferred).collect();
-                self.sync_paths(&src, &dst, (&ops, &mut replayed), &rest, &mut total, Pass::Settled(names), &mut Vec::new())?;
+                self.sync_paths(&src, &dst, (&ops, &mut replayed), (&rest, &written, &mut files), &mut total, Pass::Settled(names), &mut Vec::new())?;
                 if lead_moves {
                     // A mapping made while the copy ran is of the source's file.
                     self.lead_may_move(target)?;
@@ -249,13 +251,13 @@ impl LiveSet {
                 Ok((epoch, rest))
             })?;
             self.registry.wait_for(epoch, WAIT).map_err(|pids| format!("processes {pids:?} did not take the change"))?;
-            Ok((frozen_at.elapsed(), rest.len()))
+            Ok((frozen_at.elapsed(), rest.len(), total.bytes - bytes_before))
         })();
         match result {
-            Ok((freeze, last)) => {
+            Ok((freeze, last_paths, last_bytes)) => {
                 sync::take_in_flight();
                 let _ = std::fs::remove_file(&due);
-                Ok(ResyncReport { mode, stats: total, elapsed: started.elapsed(), freeze, last_paths: last })
+                Ok(ResyncReport { mode, stats: total, elapsed: started.elapsed(), freeze, last_paths, last_bytes })
             }
             Err(e) => {
                 // A full copy cut short leaves the target partly filled, with nothing in
@@ -723,7 +725,10 @@ impl LiveSet {
     /// held back, added to `deferred` (see `PathSync::deferring_links`).
     /// `names`: the list's name changes in these records, made again on the target first
     /// where the second is `Some`, which gathers what they did (see PathSync::replay).
-    fn sync_paths(&self, src: &Path, dst: &Path, names: (&[NameOp], &mut Option<sync::Replayed>), paths: &[PathBuf], total: &mut Stats, pass: Pass, deferred: &mut Vec<PathBuf>) -> Result<Vec<PathBuf>, String> {
+    /// `listed`: the paths, the byte ranges of those only writes named, and the files
+    /// earlier passes left as the source's (`Synced`), which this pass keeps up.
+    fn sync_paths(&self, src: &Path, dst: &Path, names: (&[NameOp], &mut Option<sync::Replayed>), listed: (&[PathBuf], &Written, &mut Synced), total: &mut Stats, pass: Pass, deferred: &mut Vec<PathBuf>) -> Result<Vec<PathBuf>, String> {
+        let (paths, written, files) = listed;
         let settled = matches!(pass, Pass::Settled(_));
         // Directories this pass made whole on the target (copied with everything below, or
         // removed): what the list names below them is done already.
@@ -760,13 +765,26 @@ impl LiveSet {
             if entry.ancestors().skip(1).any(|d| whole.contains(d)) || !synced.insert(entry.clone()) {
                 continue;
             }
+            // A file an earlier pass made the source's, only written since: those bytes.
+            let was = files.remove(&entry);
+            if let (Some(ranges), Some(was), false) = (written.get(rel).filter(|_| entry == *rel), was, all) {
+                match each.sync_written(&entry, was, ranges) {
+                    Ok(true) => {
+                        files.insert(entry, was);
+                        continue;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return Err(named(rel, e)),
+                    // Copied whole, as any other.
+                    Ok(false) | Err(_) => {}
+                }
+            }
             if all || std::fs::symlink_metadata(dst.join(&entry)).is_err() || std::fs::symlink_metadata(src.join(&entry)).is_err() {
                 whole.insert(entry.clone());
             }
             match sync_entry(&mut each, src, dst, rel, &entry, all) {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return Err(named(rel, e)),
                 Err(_) => failed.push((rel, entry, all)),
-                Ok(()) => {}
+                Ok(()) => files.extend(each.synced_file(&entry).map(|f| (entry, f))),
             }
         }
         let mut again = Vec::new();
@@ -774,7 +792,7 @@ impl LiveSet {
             match sync_entry(&mut each, src, dst, rel, &entry, all) {
                 Err(e) if settled || e.kind() == std::io::ErrorKind::Interrupted => return Err(named(rel, e)),
                 Err(_) => again.push(rel.clone()),
-                Ok(()) => {}
+                Ok(()) => files.extend(each.synced_file(&entry).map(|f| (entry, f))),
             }
         }
         // With the changes of names made again, the copy finds nothing to remove: what it
@@ -788,6 +806,13 @@ impl LiveSet {
         Ok(again)
     }
 }
+
+/// The byte ranges of paths only writes named, in a stretch of the change list.
+type Written = std::collections::HashMap<PathBuf, Vec<(u64, u64)>>;
+
+/// Files a catch-up pass left as the source's (by their place on the source), whose
+/// writes since are all the next pass needs to copy of them (`PathSync::sync_written`).
+type Synced = std::collections::HashMap<PathBuf, sync::SyncedFile>;
 
 /// A catch-up pass: made while programs write (files with several names are left for the
 /// last pass), or that last one, with writers held back, and the trees' names of such
@@ -918,7 +943,8 @@ pub struct ResyncReport {
     pub mode: UpdateMode,
     pub stats: Stats,
     pub elapsed: Duration,
-    /// How long writers were held back at the end.
+    /// How long writers were held back at the end, and what was copied meanwhile.
     pub freeze: Duration,
     pub last_paths: usize,
+    pub last_bytes: u64,
 }

@@ -713,11 +713,11 @@ fn resync(set: &LiveSet, member: Member, update: UpdateMode, json: bool, verb: &
         }
     };
     let s = set.read()?;
-    let what = format!("{verb} {} (update {}: {} files, {} bytes copied, {} removed; writers held {} ms while the last {} changed paths were copied)", member.name(), r.mode.name(), r.stats.files, r.stats.bytes, r.stats.removed, r.freeze.as_millis(), r.last_paths);
+    let what = format!("{verb} {} (update {}: {} files, {} bytes copied, {} removed; writers held {} ms while the last {} changed paths were copied, {} bytes)", member.name(), r.mode.name(), r.stats.files, r.stats.bytes, r.stats.removed, r.freeze.as_millis(), r.last_paths, r.last_bytes);
     set.history(Code::MemberStateChanged, &s.member(Member::Primary).dir, &s.member(Member::Secondary).dir, &what);
     if json {
         println!(
-            "{{\"member\":\"{}\",\"update\":\"{}\",\"files\":{},\"bytes\":{},\"removed\":{},\"seconds\":{:.3},\"freeze_ms\":{:.3},\"generation\":{}}}",
+            "{{\"member\":\"{}\",\"update\":\"{}\",\"files\":{},\"bytes\":{},\"removed\":{},\"seconds\":{:.3},\"freeze_ms\":{:.3},\"freeze_paths\":{},\"freeze_bytes\":{},\"generation\":{}}}",
             member.name(),
             r.mode.name(),
             r.stats.files,
@@ -725,6 +725,8 @@ fn resync(set: &LiveSet, member: Member, update: UpdateMode, json: bool, verb: &
             r.stats.removed,
             r.elapsed.as_secs_f64(),
             r.freeze.as_secs_f64() * 1000.0,
+            r.last_paths,
+            r.last_bytes,
             s.member(member).generation
         );
     } else {

@@ -1743,6 +1743,24 @@ impl<'a> Changed<'a> {
     }
 }
 
+/// `record_change` of a data write that changed `range` (offset, length) alone, where it
+/// is known: a resync catching up copies those bytes again, not the whole file.
+pub fn record_change_at(changed: Changed, range: Option<(i64, i64)>) {
+    match range {
+        Some((off, len)) if off >= 0 && len >= 0 && catching_up() => {
+            let mut rec = Vec::new();
+            shadow_core::state::encode_written(&changed.name().0, off as u64, len as u64, &mut rec);
+            append_record(&rec, &changed.rel());
+        }
+        _ => record_change(changed),
+    }
+}
+
+/// Whether a resync is catching up with the changes programs make (every change recorded).
+pub fn catching_up() -> bool {
+    TRACKING.load(Ordering::Relaxed) == 2
+}
+
 /// Records a change made while a member was not being written, so that bringing it back
 /// copies it.
 pub fn record_change(changed: Changed) {

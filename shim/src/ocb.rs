@@ -855,7 +855,7 @@ impl Ocb {
             // The follower's earlier writes of this file, still queued, come first.
             crate::behind::drain();
             secondary(sfd, v)
-        }))
+        }), None)
     }
 
     /// A data write of `bytes` through the program's `fd` (`primary` makes it and says how
@@ -916,11 +916,20 @@ impl Ocb {
                 None => follow(self.landed(fd, landing, n)?),
             }
         };
+        // With no follower while a resync catches up: the bytes the write changed, found as
+        // the follower's place is (a position a read moved meanwhile: not found).
+        let written = |&r: &isize| {
+            let n = r as usize;
+            match before.get() {
+                Some(start) => (real::lseek(fd, 0, libc::SEEK_CUR).ok()? - n as i64 == start).then_some((start, n as i64)),
+                None => self.landed(fd, landing, n).ok().map(|at| (at, n as i64)),
+            }
+        };
         let known = matches!(landing, Landing::Position | Landing::Offset(_) | Landing::Exactly(_)) && bytes.sized();
         if known && !behind && !watched && self.written_beside(bytes.len(), rwf) {
-            return self.mirrored_as(what, fd, &primary, Follower::Alongside { fd, landing, bytes, durable, count: &|&r| r as usize, after: &after });
+            return self.mirrored_as(what, fd, &primary, Follower::Alongside { fd, landing, bytes, durable, count: &|&r| r as usize, after: &after }, Some(&written));
         }
-        self.mirrored_as(what, fd, &primary, Follower::After(&after))
+        self.mirrored_as(what, fd, &primary, Follower::After(&after), Some(&written))
     }
 
     /// Whether a read may move this description's position between the lead's write at the
@@ -1111,18 +1120,20 @@ impl Ocb {
     /// A flush (fsync, fdatasync, sync_file_range): as `mirrored`, but the follower's flush runs beside the
     /// lead's (see beside.rs), after the follower's queued writes.
     pub fn flushed(&self, what: &str, fd: c_int, flush: crate::beside::Flush, primary: impl Fn() -> Res<c_int>) -> Res<c_int> {
-        self.mirrored_as(what, fd, &primary, Follower::Beside(flush))
+        self.mirrored_as(what, fd, &primary, Follower::Beside(flush), None)
     }
 
-    fn mirrored_as<T>(&self, what: &str, fd: c_int, primary: &impl Fn() -> Res<T>, follower: Follower<'_, T>) -> Res<T> {
-        match self.mirror_once(what, fd, primary, follower) {
-            Err(e) if e != fdtable::RELINKED && crate::members::lead_failed(crate::members::Changed::Open { ocb: self, fd: None, once: false }, what, e) => self.mirror_once(what, fd, primary, follower),
+    fn mirrored_as<T>(&self, what: &str, fd: c_int, primary: &impl Fn() -> Res<T>, follower: Follower<'_, T>, written: Option<&dyn Fn(&T) -> Option<(i64, i64)>>) -> Res<T> {
+        match self.mirror_once(what, fd, primary, follower, written) {
+            Err(e) if e != fdtable::RELINKED && crate::members::lead_failed(crate::members::Changed::Open { ocb: self, fd: None, once: false }, what, e) => self.mirror_once(what, fd, primary, follower, written),
             r => r,
         }
     }
 
-    /// `fd`: the program's, which `primary` changes.
-    fn mirror_once<T>(&self, what: &str, fd: c_int, primary: &impl Fn() -> Res<T>, mut follower: Follower<'_, T>) -> Res<T> {
+    /// `fd`: the program's, which `primary` changes. `written`: for a data write, the bytes
+    /// its result says it changed on the lead, asked under the order when no follower is
+    /// written while a resync catches up (the change list then names them).
+    fn mirror_once<T>(&self, what: &str, fd: c_int, primary: &impl Fn() -> Res<T>, mut follower: Follower<'_, T>, written: Option<&dyn Fn(&T) -> Option<(i64, i64)>>) -> Res<T> {
         let flush = matches!(follower, Follower::Beside(_));
         let order = self.linked_order(fd, !flush)?;
         // A flush changes nothing a member could differ in.
@@ -1140,6 +1151,10 @@ impl Ocb {
             }
             // Under the order, which keeps the number this open's (`linked_order`).
             let value = primary();
+            let range = match (&value, written) {
+                (Ok(v), Some(written)) if crate::members::catching_up() => written(v),
+                _ => None,
+            };
             drop(order);
             // Not followed while the follower is not written: learnt again when it is.
             self.forget_position();
@@ -1147,7 +1162,7 @@ impl Ocb {
             // (ext4's unaligned collapse, EINVAL), and the enable must give the member the
             // lead's times (before, they stayed apart, unreported).
             if crate::members::tracking() {
-                crate::members::record_change(crate::members::Changed::Open { ocb: self, fd: None, once: true });
+                crate::members::record_change_at(crate::members::Changed::Open { ocb: self, fd: None, once: true }, range);
             }
             return value;
         };

@@ -308,14 +308,40 @@ pub mod registry {
     pub const QUEUED: usize = 56;
 }
 
-/// The change list (`state_dir/changes`): paths (relative to the prefix) changed while a
-/// member was not being written, each ended by a NUL, and the changes of names among them
-/// (`NameOp`). Appended by every process with one write per record; a torn last record
-/// (crash mid-append) is ignored.
-/// Names are bytes, as the kernel's: one that is not UTF-8 is a path like any other (it
-/// was dropped, and a file so named, changed while a member was away, never reached it).
-pub fn parse_changes(data: &[u8]) -> Vec<std::path::PathBuf> {
-    parse_log(data).0
+/// A write made while a resync catches up, named with the bytes it changed (`written_at`):
+/// a file the catch-up has made the source's already needs those bytes copied again, not
+/// the whole file (md's write-intent bitmap, per file). Any other record of the path
+/// (a plain one: truncated, chmodded, mapped, written where the shim could not tell) asks
+/// for the whole file.
+pub fn encode_written(path: &[u8], off: u64, len: u64, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"/w");
+    out.extend_from_slice(off.to_string().as_bytes());
+    out.push(b'+');
+    out.extend_from_slice(len.to_string().as_bytes());
+    out.push(b':');
+    out.extend_from_slice(path);
+    out.push(0);
+}
+
+fn decode_written(rec: &[u8]) -> Option<(std::path::PathBuf, u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let rest = rec.strip_prefix(b"/w")?;
+    let colon = rest.iter().position(|&c| c == b':')?;
+    let (off, len) = std::str::from_utf8(&rest[..colon]).ok()?.split_once('+')?;
+    let path = &rest[colon + 1..];
+    (!path.is_empty() && !path.starts_with(b"/")).then_some(())?;
+    Some((std::path::PathBuf::from(std::ffi::OsStr::from_bytes(path)), off.parse().ok()?, len.parse().ok()?))
+}
+
+/// What a stretch of the change list says (`parse_log`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Every path named, each once (those of name changes and writes too), in order.
+    pub paths: Vec<std::path::PathBuf>,
+    /// The changes of names, in the order they were made.
+    pub ops: Vec<NameOp>,
+    /// Paths that only writes named, with the byte ranges they wrote (sorted, merged).
+    pub written: std::collections::HashMap<std::path::PathBuf, Vec<(u64, u64)>>,
 }
 
 /// A change of names made while a member was away, made again on it before its paths are
@@ -388,15 +414,22 @@ fn decode_name_op(rec: &[u8]) -> Option<NameOp> {
     }
 }
 
-/// The change list's paths, each once (those of its name changes too), and its name
-/// changes in the order they were made. A record it cannot read is skipped.
-pub fn parse_log(data: &[u8]) -> (Vec<std::path::PathBuf>, Vec<NameOp>) {
+/// The change list (`state_dir/changes`): paths (relative to the prefix) changed while a
+/// member was not being written, each ended by a NUL, the changes of names among them
+/// (`NameOp`) and, while a resync catches up, writes with their ranges (`encode_written`).
+/// Appended by every process with one write per record; a torn last record (crash
+/// mid-append) is ignored, and so is a record that cannot be read.
+/// Names are bytes, as the kernel's: one that is not UTF-8 is a path like any other (it
+/// was dropped, and a file so named, changed while a member was away, never reached it).
+pub fn parse_log(data: &[u8]) -> Changes {
     use std::os::unix::ffi::OsStrExt;
     let (mut paths, mut ops) = (Vec::new(), Vec::new());
     let mut seen = std::collections::HashSet::new();
+    let mut written: std::collections::HashMap<std::path::PathBuf, Vec<(u64, u64)>> = Default::default();
+    let mut whole = std::collections::HashSet::new();
     let complete = match data.iter().rposition(|&b| b == 0) {
         Some(i) => &data[..=i],
-        None => return (paths, ops),
+        None => return Changes::default(),
     };
     let mut note = |p: &std::path::Path, paths: &mut Vec<std::path::PathBuf>| {
         if seen.insert(p.to_path_buf()) {
@@ -405,20 +438,43 @@ pub fn parse_log(data: &[u8]) -> (Vec<std::path::PathBuf>, Vec<NameOp>) {
     };
     for rec in complete.split(|&b| b == 0).filter(|r| !r.is_empty()) {
         if rec[0] != b'/' {
-            note(std::path::Path::new(std::ffi::OsStr::from_bytes(rec)), &mut paths);
+            let p = std::path::Path::new(std::ffi::OsStr::from_bytes(rec));
+            note(p, &mut paths);
+            whole.insert(p.to_path_buf());
+            continue;
+        }
+        if let Some((p, off, len)) = decode_written(rec) {
+            note(&p, &mut paths);
+            written.entry(p).or_default().push((off, off.saturating_add(len)));
             continue;
         }
         let Some(op) = decode_name_op(rec) else { continue };
         match &op {
             NameOp::Renamed(a, b) | NameOp::Exchanged(a, b) | NameOp::Linked(a, b) => {
-                note(a, &mut paths);
-                note(b, &mut paths);
+                for p in [a, b] {
+                    note(p, &mut paths);
+                    whole.insert(p.clone());
+                }
             }
-            NameOp::Removed(a) => note(a, &mut paths),
+            NameOp::Removed(a) => {
+                note(a, &mut paths);
+                whole.insert(a.clone());
+            }
         }
         ops.push(op);
     }
-    (paths, ops)
+    written.retain(|p, ranges| {
+        ranges.sort_unstable();
+        ranges.dedup_by(|next, kept| {
+            let touches = next.0 <= kept.1;
+            if touches {
+                kept.1 = kept.1.max(next.1);
+            }
+            touches
+        });
+        !whole.contains(p)
+    });
+    Changes { paths, ops, written }
 }
 
 #[cfg(test)]
@@ -427,10 +483,10 @@ mod tests {
     fn change_list_dedupes_and_drops_a_torn_tail() {
         use std::os::unix::ffi::OsStrExt;
         let p = |b: &[u8]| std::path::PathBuf::from(std::ffi::OsStr::from_bytes(b));
-        assert_eq!(parse_changes(b"a/b\0c\0a/b\0d/e"), vec![p(b"a/b"), p(b"c")]);
-        assert_eq!(parse_changes(b""), Vec::<std::path::PathBuf>::new());
-        assert_eq!(parse_changes(b"x"), Vec::<std::path::PathBuf>::new());
-        assert_eq!(parse_changes(b"caf\xe9\0"), vec![p(b"caf\xe9")], "a name that is not UTF-8 is kept");
+        assert_eq!(parse_log(b"a/b\0c\0a/b\0d/e").paths, vec![p(b"a/b"), p(b"c")]);
+        assert_eq!(parse_log(b"").paths, Vec::<std::path::PathBuf>::new());
+        assert_eq!(parse_log(b"x").paths, Vec::<std::path::PathBuf>::new());
+        assert_eq!(parse_log(b"caf\xe9\0").paths, vec![p(b"caf\xe9")], "a name that is not UTF-8 is kept");
     }
 
     #[test]
@@ -442,7 +498,8 @@ mod tests {
         encode_name_op(NameKind::Linked, b"A/f", Some(b"A/12:x"), &mut log);
         encode_name_op(NameKind::Removed, b"D/x\n", None, &mut log);
         encode_name_op(NameKind::Exchanged, b"a", Some(b"b"), &mut log);
-        let (paths, ops) = parse_log(&log);
+        let Changes { paths, ops, written } = parse_log(&log);
+        assert!(written.is_empty());
         assert_eq!(paths, vec![p(b"A/t"), p(b"A/f"), p(b"A/12:x"), p(b"D/x\n"), p(b"a"), p(b"b")]);
         assert_eq!(
             ops,
@@ -455,13 +512,40 @@ mod tests {
         );
         // Cut anywhere, a record is read whole or not at all.
         for cut in 0..log.len() {
-            let (paths, ops) = parse_log(&log[..cut]);
-            assert!(ops.iter().all(|op| parse_log(&log).1.contains(op)));
+            let Changes { paths, ops, .. } = parse_log(&log[..cut]);
+            assert!(ops.iter().all(|op| parse_log(&log).ops.contains(op)));
             assert!(paths.iter().all(|x| !x.as_os_str().as_bytes().starts_with(b"/")), "cut at {cut}: {paths:?}");
         }
         // Damaged records are skipped, the rest read.
-        let (paths, ops) = parse_log(b"/r9:ab\0/q\0/u\0/r:ab\0c\0");
+        let Changes { paths, ops, .. } = parse_log(b"/r9:ab\0/q\0/u\0/r:ab\0c\0");
         assert_eq!((paths, ops), (vec![p(b"c")], vec![]));
+    }
+
+    #[test]
+    fn writes_name_their_ranges_unless_another_record_asks_for_the_whole_file() {
+        use std::os::unix::ffi::OsStrExt;
+        let p = |b: &[u8]| std::path::PathBuf::from(std::ffi::OsStr::from_bytes(b));
+        let mut log = Vec::new();
+        for (path, off, len) in [(&b"db"[..], 8192, 4096), (b"db", 0, 100), (b"db", 4096, 4096), (b"a:+1", 7, 3), (b"log", 10, 5), (b"db", 100, 10)] {
+            encode_written(path, off, len, &mut log);
+        }
+        log.extend_from_slice(b"log\0");
+        encode_name_op(NameKind::Renamed, b"x", Some(b"a:+1"), &mut log);
+        encode_written(b"moved", 1, 1, &mut log);
+        encode_name_op(NameKind::Removed, b"moved", None, &mut log);
+        let c = parse_log(&log);
+        assert_eq!(c.paths, vec![p(b"db"), p(b"a:+1"), p(b"log"), p(b"x"), p(b"moved")]);
+        assert_eq!(c.written.len(), 1, "{:?}", c.written);
+        // Overlapping and touching ranges merged; the gap at 110..4096 kept.
+        assert_eq!(c.written[&p(b"db")], vec![(0, 110), (4096, 12288)]);
+        // Cut anywhere, what is read names each path the whole log names, or less.
+        for cut in 0..log.len() {
+            let part = parse_log(&log[..cut]);
+            assert!(part.paths.iter().all(|x| c.paths.contains(x)), "cut at {cut}: {:?}", part.paths);
+        }
+        // A damaged range is skipped (its path with it); a path that starts with `/` is not one.
+        let c = parse_log(b"/w1+:f\0/w+1:f\0/wx+1:f\0/w1+2:\0/w1+2:/etc/passwd\0g\0");
+        assert_eq!((c.paths, c.written.len()), (vec![p(b"g")], 0));
     }
 
     use super::*;

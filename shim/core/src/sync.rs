@@ -3,7 +3,7 @@
 
 use std::fs::{self, Metadata};
 use std::io;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -528,6 +528,14 @@ fn remove_unlocked(p: &Path, m: Metadata, links: &mut Links) -> io::Result<u64> 
 /// bytes copied. EINVAL or EOPNOTSUPP: the file system cannot say or punch (the caller
 /// copies every byte).
 fn copy_sparse(from: &fs::File, to: &fs::File, len: u64) -> io::Result<u64> {
+    let copied = copy_span(from, to, 0, len as i64)?;
+    to.set_len(len)?;
+    reserve_like(from, to, len)?;
+    Ok(copied)
+}
+
+/// `copy_sparse`'s copy of the bytes from `at` to `end`, hole for hole, the size left.
+fn copy_span(from: &fs::File, to: &fs::File, mut at: i64, end: i64) -> io::Result<u64> {
     use std::os::unix::io::AsRawFd;
     let (src, dst) = (from.as_raw_fd(), to.as_raw_fd());
     let last = || io::Error::last_os_error();
@@ -537,8 +545,7 @@ fn copy_sparse(from: &fs::File, to: &fs::File, len: u64) -> io::Result<u64> {
         }
         Ok(())
     };
-    let end = len as i64;
-    let (mut at, mut copied) = (0i64, 0u64);
+    let mut copied = 0u64;
     while at < end {
         stop_requested()?;
         let data = unsafe { libc::lseek(src, at, libc::SEEK_DATA) };
@@ -583,8 +590,6 @@ fn copy_sparse(from: &fs::File, to: &fs::File, len: u64) -> io::Result<u64> {
         }
         at = hole.max(off_in);
     }
-    to.set_len(len)?;
-    reserve_like(from, to, len)?;
     Ok(copied)
 }
 
@@ -992,6 +997,14 @@ pub fn sync_path(src_root: &Path, dst_root: &Path, rel: &Path, progress: Progres
     Ok(paths.stats())
 }
 
+/// A regular file with one name as a sync left it: (device, inode) on the source and on
+/// the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncedFile {
+    src: (u64, u64),
+    dst: (u64, u64),
+}
+
 /// `sync_path` of one path after another, the source's hard links read once for all.
 pub struct PathSync<'a> {
     src_root: PathBuf,
@@ -1060,6 +1073,64 @@ impl<'a> PathSync<'a> {
     /// place: a file there stays the one it is).
     pub fn sync_whole(&mut self, rel: &Path) -> io::Result<()> {
         self.sync_by(rel, UpdateMode::All)
+    }
+
+    /// The regular file at `rel` as it is on each side now, where it is one name of one
+    /// file on each: for `sync_written` to copy only what is written to it from now on.
+    pub fn synced_file(&self, rel: &Path) -> Option<SyncedFile> {
+        let one = |root: &Path| fs::symlink_metadata(root.join(rel)).ok().filter(|m| m.is_file() && m.nlink() == 1).map(|m| (m.dev(), m.ino()));
+        Some(SyncedFile { src: one(&self.src_root)?, dst: one(&self.dst_root)? })
+    }
+
+    /// Copies the byte `ranges` (start, end) of the file at `rel` that programs wrote since
+    /// a sync left it as `was` (`synced_file`), and the source's bytes past the target's
+    /// end, then its metadata. False, with nothing copied, where either side is another
+    /// file now or has other names, or the file system cannot copy so; false too where the
+    /// sizes still differ (cut short meanwhile): the caller syncs it whole then.
+    /// What a program writes meanwhile has a record of its own, for the next pass.
+    pub fn sync_written(&mut self, rel: &Path, was: SyncedFile, ranges: &[(u64, u64)]) -> io::Result<bool> {
+        let (s, d) = (self.src_root.join(rel), self.dst_root.join(rel));
+        if self.synced_file(rel) != Some(was) {
+            return Ok(false);
+        }
+        let from = match fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(&s) {
+            Err(e) if vanished(&e) => return Ok(false),
+            r => r?,
+        };
+        unlock(&d, crate::tree::Kind::File)?;
+        let to = fs::OpenOptions::new().write(true).custom_flags(libc::O_NOFOLLOW).open(&d)?;
+        let ident = |f: &fs::File| f.metadata().map(|m| (m.dev(), m.ino()));
+        if ident(&from)? != was.src || ident(&to)? != was.dst {
+            return Ok(false);
+        }
+        let size = |f: &fs::File| f.metadata().map(|m| m.len() as i64);
+        let copy = |at: i64, end: i64| match copy_span(&from, &to, at, end) {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EOPNOTSUPP)) => Ok(None),
+            r => r.map(Some),
+        };
+        // First what lies past the target's end: an appending write's place is the end as
+        // the shim found it, which another process's append may have moved, and a range
+        // copied past the target's end first would leave a hole before it.
+        let (len, have) = (size(&from)?, size(&to)?);
+        let mut copied = 0;
+        if have < len {
+            let Some(n) = copy(have, len)? else { return Ok(false) };
+            copied += n;
+        }
+        for &(at, end) in ranges {
+            let (at, end) = (at.min(i64::MAX as u64) as i64, (end.min(i64::MAX as u64) as i64).min(len).min(have));
+            if at < end {
+                let Some(n) = copy(at, end)? else { return Ok(false) };
+                copied += n;
+            }
+        }
+        if size(&to)? != size(&from)? {
+            return Ok(false);
+        }
+        copy_metadata(&s, &d, &from.metadata()?)?;
+        self.c.stats.bytes += copied;
+        self.c.stats.files += 1;
+        Ok(true)
     }
 
     fn sync_by(&mut self, rel: &Path, mode: UpdateMode) -> io::Result<()> {
@@ -1169,6 +1240,41 @@ mod tests {
         assert_eq!(Prefer::Bigger.winner(old, old), Primary, "ties go to the primary");
         assert_eq!(Prefer::parse("bigger"), Some(Prefer::Bigger));
         assert_eq!(Prefer::parse("largest"), None);
+    }
+
+    #[test]
+    fn written_ranges_and_whatever_lies_past_the_target_s_end_are_copied_and_nothing_else() {
+        use std::os::unix::fs::FileExt;
+        let p = tmp("written");
+        let (src, dst) = (p.join("src"), p.join("dst"));
+        fs::write(src.join("db"), vec![b'a'; 1 << 20]).unwrap();
+        let mut each = PathSync::new(&src, &dst, Box::leak(Box::new(|_: &Stats, _: bool| {})));
+        each.sync(Path::new("db")).unwrap();
+        let was = each.synced_file(Path::new("db")).expect("one file, one name");
+        let f = fs::OpenOptions::new().write(true).open(src.join("db")).unwrap();
+        f.write_all_at(b"first", 4096).unwrap();
+        f.write_all_at(b"second", 900_000).unwrap();
+        // An append named by a place another append had moved on from: found by the end.
+        f.write_all_at(b"appended", 1 << 20).unwrap();
+        f.write_all_at(b"more", (1 << 20) + 8).unwrap();
+        // Not named: a range the catch-up is not told of stays as it was, so only the
+        // named bytes can have been copied.
+        f.write_all_at(b"UNNAMED", 500_000).unwrap();
+        let before = each.stats().bytes;
+        assert!(each.sync_written(Path::new("db"), was, &[(4096, 4101), (900_000, 900_006), ((1 << 20) + 8, (1 << 20) + 12)]).unwrap());
+        let (a, b) = (fs::read(src.join("db")).unwrap(), fs::read(dst.join("db")).unwrap());
+        assert_eq!(a.len(), b.len());
+        let differ: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+        assert_eq!(differ, (500_000..500_007).collect::<Vec<_>>(), "only the bytes nobody named differ");
+        assert_eq!(each.stats().bytes - before, 5 + 6 + 12);
+        assert_eq!(fs::metadata(src.join("db")).unwrap().modified().unwrap(), fs::metadata(dst.join("db")).unwrap().modified().unwrap());
+        // Another file at the name on either side, or one with a second name: not copied so.
+        fs::hard_link(dst.join("db"), dst.join("db2")).unwrap();
+        assert!(!each.sync_written(Path::new("db"), was, &[(0, 1)]).unwrap());
+        fs::remove_file(dst.join("db2")).unwrap();
+        fs::rename(src.join("top"), src.join("db")).unwrap();
+        assert!(!each.sync_written(Path::new("db"), was, &[(0, 1)]).unwrap());
+        fs::remove_dir_all(&p).unwrap();
     }
 
     fn tmp(tag: &str) -> std::path::PathBuf {
