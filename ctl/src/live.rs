@@ -172,13 +172,18 @@ impl LiveSet {
                 eprintln!("shadowctl: a full copy onto {} was cut short: copying everything (update all)", target.name());
                 UpdateMode::All
             }
+            UpdateMode::Dirty if self.state.changes_lost() => UpdateMode::Newer,
             mode => mode,
         };
         if matches!(mode, UpdateMode::All | UpdateMode::Replace) {
             std::fs::write(&due, target.name()).map_err(|e| format!("{}: {e}", due.display()))?;
         }
         sync::record_in_flight(&shared::copying_path(&self.config)).map_err(|e| format!("{}: {e}", shared::copying_path(&self.config).display()))?;
-        self.change(|st| st.member_mut(target).state = MemberState::Resyncing)?;
+        self.change(|st| {
+            let t = st.member_mut(target);
+            t.state = MemberState::Resyncing;
+            t.reads_ranges = true;
+        })?;
         let started = Instant::now();
         let mut total = Stats::default();
         // Name changes are made again on the member only where it is as it was when it left
@@ -187,6 +192,9 @@ impl LiveSet {
         let was_disabled = s.member(target).state == MemberState::Disabled;
         let result = (|| -> Result<(Duration, usize, u64), String> {
             if mode != UpdateMode::Dirty {
+                // The scan covers whatever went unrecorded before it; what goes unrecorded
+                // from now on is news (checked with writers held back, below).
+                self.state.reset_changes_lost();
                 let mut on = |st: &Stats, done: bool| progress("copy", st, done);
                 let st = sync::copy_tree(&src, &dst, mode, &mut on).map_err(|e| format!("copying {} to {}: {e}", src.display(), dst.display()))?;
                 add(&mut total, &st);
@@ -214,6 +222,11 @@ impl LiveSet {
             let frozen_at = Instant::now();
             let bytes_before = total.bytes;
             let (epoch, rest) = self.with_writers_held(|| {
+                // A change the list lacks would be lost from the member for good: the change
+                // list is truncated once both members are written.
+                if self.state.changes_lost() {
+                    return Err("a change made while the copy ran could not be recorded in the change list (see the history or the programs' reports): the member stays out; enable it again to scan everything (update newer)".to_string());
+                }
                 let data = self.changes();
                 let Changes { paths: listed, ops, written } = shadow_core::state::parse_log(&data[consumed.min(data.len())..]);
                 let rest: Vec<PathBuf> = listed.into_iter().chain(again).chain(deferred).collect();
@@ -762,7 +775,13 @@ impl LiveSet {
         let mut failed = Vec::new();
         for (rel, all) in moved.iter().map(|r| (r, true)).chain(paths.iter().map(|r| (r, false))) {
             let Some(entry) = beneath(src, rel, false) else { continue };
-            if entry.ancestors().skip(1).any(|d| whole.contains(d)) || !synced.insert(entry.clone()) {
+            if entry.ancestors().skip(1).any(|d| whole.contains(d)) {
+                // Copied with its directory, or not at all if that copy fails and is left
+                // to the next pass, which copies by times and sizes alone: whole next time.
+                files.remove(&entry);
+                continue;
+            }
+            if !synced.insert(entry.clone()) {
                 continue;
             }
             // A file an earlier pass made the source's, only written since: those bytes.
@@ -802,7 +821,12 @@ impl LiveSet {
             all.faithful &= each.stats().removed == removed_by_names;
         }
         add(total, &each.stats());
-        deferred.extend(each.deferred());
+        // Left for the freeze uncopied, whatever its names are by now.
+        let left = each.deferred();
+        for p in &left {
+            files.remove(p);
+        }
+        deferred.extend(left);
         Ok(again)
     }
 }

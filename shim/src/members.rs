@@ -167,7 +167,8 @@ pub fn own_slot() -> Option<usize> {
 static APPLY: Mutex<()> = Mutex::new(());
 
 /// Whether changes must be recorded for a member that is not being written:
-/// 0 no, 1 the first change of each open file, 2 every change (a resync is catching up).
+/// 0 no, 1 the first change of each open file, 2 every change (a resync is catching up),
+/// 3 every change, data writes with their byte ranges (the resync reads them).
 static TRACKING: AtomicU8 = AtomicU8::new(0);
 
 pub fn view() -> Arc<View> {
@@ -326,7 +327,9 @@ fn survivor_moves_on(dir: &str, survivor: Member) {
 }
 
 fn set_tracking(st: &State) {
-    let t = if st.members.iter().any(|m| m.state == MemberState::Resyncing) {
+    let t = if st.members.iter().any(|m| m.state == MemberState::Resyncing && m.reads_ranges) {
+        3
+    } else if st.members.iter().any(|m| m.state == MemberState::Resyncing) {
         2
     } else if st.members.iter().any(|m| m.state != MemberState::Enabled) {
         1
@@ -1743,6 +1746,36 @@ impl<'a> Changed<'a> {
     }
 }
 
+/// From `_exit` (no allocation): records the file behind `handle`, a mapping's, by the
+/// name the lead gives it now, as its `msync` would have. Where that cannot be done the
+/// change list is marked incomplete. Before, a process leaving by `_exit` with stores in
+/// a mapping while a member was away recorded nothing, and the member never got them
+/// unless another record named the file.
+pub fn record_on_exit(handle: c_int) {
+    use std::io::Write;
+    let recorded = (|| {
+        let v = view_now()?;
+        let mut link = [0u8; 48];
+        write!(&mut link[..], "/proc/self/fd/{handle}\0").ok()?;
+        let mut target = [0u8; libc::PATH_MAX as usize + 1];
+        // SAFETY: a NUL-ended path; the kernel writes at most PATH_MAX bytes.
+        let n = unsafe { real::raw::readlinkat(libc::AT_FDCWD, link.as_ptr().cast(), target.as_mut_ptr().cast(), libc::PATH_MAX as usize) };
+        let n = usize::try_from(n).ok()?;
+        if target[..n].ends_with(b" (deleted)") {
+            // No name left to copy it by.
+            return Some(());
+        }
+        let i = v.lead.index();
+        let rel_len = [&v.canonical[i], &v.dirs[i]].into_iter().find_map(|root| vpath::under_prefix(&target[..n], root)).filter(|r| !r.is_empty())?.len();
+        // The name ends the link's text: with the NUL after it, the record.
+        target[n] = 0;
+        real::state_write(shared().changes.get(), &target[n - rel_len..=n]).ok().map(drop)
+    })();
+    if recorded.is_none() {
+        shared().state.mark_changes_lost();
+    }
+}
+
 /// `record_change` of a data write that changed `range` (offset, length) alone, where it
 /// is known: a resync catching up copies those bytes again, not the whole file.
 pub fn record_change_at(changed: Changed, range: Option<(i64, i64)>) {
@@ -1756,9 +1789,10 @@ pub fn record_change_at(changed: Changed, range: Option<(i64, i64)>) {
     }
 }
 
-/// Whether a resync is catching up with the changes programs make (every change recorded).
+/// Whether a resync is catching up with the changes programs make and reads the byte
+/// ranges of their writes.
 pub fn catching_up() -> bool {
-    TRACKING.load(Ordering::Relaxed) == 2
+    TRACKING.load(Ordering::Relaxed) == 3
 }
 
 /// Records a change made while a member was not being written, so that bringing it back

@@ -787,6 +787,78 @@ os._exit(0)
     s.assert_identical();
 }
 
+/// A process that leaves by `_exit` with stores in a shared mapping (of a file it closed)
+/// while an `enable` catches up, after the pass that copied the file. Having taken up the
+/// resync (a call into the shim since), `_exit` records the file in the change list
+/// (without allocating) and a later pass copies it; before, nothing named it after that
+/// pass (no fd, no `msync`), its intent was ended as clean, and the member brought back
+/// lacked the stores, unreported. Not having taken it up, `_exit` cannot tell what is
+/// away and leaves the change list marked incomplete (its file stays `recover`'s): the
+/// enable now fails rather than end with the list trusted (before, it cleared the mark),
+/// and the next one scans everything. The catch-up is kept busy with 20,000 files made
+/// while the member was out, listed after the mapped one.
+#[test]
+fn stores_in_a_mapping_an_exit_leaves_during_an_enable_reach_the_member() {
+    stores_in_a_mapping_left_during_an_enable(true);
+    stores_in_a_mapping_left_during_an_enable(false);
+}
+
+fn stores_in_a_mapping_left_during_an_enable(takes_up: bool) {
+    use std::io::{BufRead, BufReader, Write};
+    let s = ShadowSet::new();
+    let mapper = r#"
+import mmap, os, sys
+fd = os.open("/shadow/m", os.O_RDWR | os.O_CREAT, 0o644)
+os.ftruncate(fd, 8192)
+m = mmap.mmap(fd, 8192, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+os.close(fd)
+m[0:5] = b"first"
+m.flush()
+print("mapped", flush=True)
+sys.stdin.readline()
+os.stat("/shadow")
+print("took", flush=True)
+if sys.stdin.readline().strip() == "take up":
+    os.stat("/shadow")
+m[100:106] = b"second"
+os._exit(0)
+"#;
+    let mut child = KillOnDrop(s.command("python3").args(["-c", mapper]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap());
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+    let mut tell = child.0.stdin.take().unwrap();
+    assert_eq!(lines.next().unwrap().unwrap(), "mapped");
+    s.ctl_ok(&["disable", "secondary"]);
+    writeln!(tell).unwrap();
+    assert_eq!(lines.next().unwrap().unwrap(), "took");
+    s.command("python3").args(["-c", "import os\nos.mkdir('/shadow/many')\nfor i in range(20000): open('/shadow/many/%d' % i, 'w').write('x')"]).status().unwrap();
+    let ctl = shadow_tests::bin_dir().join("shadowctl");
+    let mut enable = KillOnDrop(std::process::Command::new(&ctl).args(["-c"]).arg(s.config()).args(["enable", "secondary"]).stderr(Stdio::piped()).spawn().unwrap());
+    // Once the pass is past the mapped file (listed first), the stores and the exit.
+    let copying = s.state().join("copying");
+    let started = std::time::Instant::now();
+    while !fs::read(&copying).is_ok_and(|c| c.windows(5).any(|w| w == b"many/")) {
+        assert!(started.elapsed() < Duration::from_secs(30), "the enable never got to the files made while the member was out");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    writeln!(tell, "{}", if takes_up { "take up" } else { "leave" }).unwrap();
+    assert!(child.0.wait().unwrap().success());
+    assert!(enable.0.try_wait().unwrap().is_none(), "the enable ended before the program's exit: the case was not made");
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut enable.0.stderr.take().unwrap(), &mut said).unwrap();
+    let done = enable.0.wait().unwrap();
+    assert_eq!(&fs::read(s.primary().join("m")).unwrap()[100..106], b"second");
+    if takes_up {
+        assert!(done.success(), "{said}");
+    } else {
+        assert!(!done.success() && said.contains("could not be recorded in the change list"), "{said}");
+        let (code, out, err) = s.ctl(&["enable", "secondary"]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(err.contains("falling back to a full `newer` scan"), "{err}");
+        s.ctl_ok(&["recover"]);
+    }
+    s.assert_identical();
+}
+
 #[test]
 fn a_member_directory_gone_fails_the_member_and_replace_takes_a_new_one() {
     let s = ShadowSet::new();

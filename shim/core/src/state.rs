@@ -77,6 +77,11 @@ pub struct MemberRecord {
     /// source of a resync, which leave its files as they are: a process's files there are
     /// reopened only when it was rewritten since the process last looked.
     pub rewritten: u64,
+    /// Resyncing, by a shadowctl that reads the byte ranges writes name in the change list
+    /// (`encode_written`): until one says so, programs record paths alone. A shadowctl of
+    /// an earlier build skipped such records, and the files they named were not copied;
+    /// it also drops this flag whenever it rewrites the state. Kept only while resyncing.
+    pub reads_ranges: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,7 +157,7 @@ impl State {
         State {
             set_id,
             epoch: 0,
-            members: dirs.iter().map(|d| MemberRecord { dir: d.to_string(), state: MemberState::Enabled, generation: 1, mount_root: false, stamped: false, rewritten: 0 }).collect(),
+            members: dirs.iter().map(|d| MemberRecord { dir: d.to_string(), state: MemberState::Enabled, generation: 1, mount_root: false, stamped: false, rewritten: 0, reads_ranges: false }).collect(),
         }
     }
 
@@ -175,7 +180,8 @@ impl State {
             let path = m.dir.as_bytes();
             let n = path.len().min(PATH_MAX_BYTES);
             b[o..o + 4].copy_from_slice(&(m.state as u32).to_le_bytes());
-            b[o + 4..o + 8].copy_from_slice(&(m.mount_root as u32 | (m.stamped as u32) << 1).to_le_bytes());
+            let reads_ranges = m.reads_ranges && m.state == MemberState::Resyncing;
+            b[o + 4..o + 8].copy_from_slice(&(m.mount_root as u32 | (m.stamped as u32) << 1 | (reads_ranges as u32) << 2).to_le_bytes());
             b[o + 8..o + 16].copy_from_slice(&m.generation.to_le_bytes());
             b[o + 16..o + 20].copy_from_slice(&(n as u32).to_le_bytes());
             b[o + 20..o + 20 + n].copy_from_slice(&path[..n]);
@@ -220,7 +226,7 @@ impl State {
                 return Err(StateError::Path { member: i });
             }
             let dir = String::from_utf8(b[o + 20..o + 20 + n].to_vec()).map_err(|_| StateError::Path { member: i })?;
-            members.push(MemberRecord { dir, state, generation: u64_at(b, o + 8), mount_root: u32_at(b, o + 4) & 1 != 0, stamped: u32_at(b, o + 4) & 2 != 0, rewritten: u64_at(b, o + REWRITTEN_OFFSET) });
+            members.push(MemberRecord { dir, state, generation: u64_at(b, o + 8), mount_root: u32_at(b, o + 4) & 1 != 0, stamped: u32_at(b, o + 4) & 2 != 0, rewritten: u64_at(b, o + REWRITTEN_OFFSET), reads_ranges: state == MemberState::Resyncing && u32_at(b, o + 4) & 4 != 0 });
         }
         Ok(State { set_id, epoch: u64_at(b, EPOCH_OFFSET), members })
     }
@@ -599,6 +605,18 @@ mod tests {
                 assert!((EPOCH_OFFSET..EPOCH_OFFSET + 8).contains(&i) || (12..16).contains(&i) || (40..64).contains(&i), "flip at {i} accepted: {d:?}");
             }
         }
+    }
+
+    #[test]
+    fn reading_ranges_is_kept_while_resyncing_only() {
+        let mut s = sample();
+        s.members[1].state = MemberState::Resyncing;
+        s.members[1].reads_ranges = true;
+        let back = State::decode(&s.encode(), None).unwrap();
+        assert!(back.members[1].reads_ranges);
+        s.members[1].state = MemberState::Enabled;
+        assert!(!State::decode(&s.encode(), None).unwrap().members[1].reads_ranges, "dropped once the resync is over");
+        assert_eq!(State::decode(&sample().encode(), None).unwrap().members[1].reads_ranges, false);
     }
 
     #[test]

@@ -732,7 +732,14 @@ pub fn sync_mappings_on_exit() -> bool {
     let Ok(maps) = MAPPINGS.try_lock() else { return false };
     for m in maps.iter().filter(|m| m.writable) {
         let Some(_order) = m.ocb.hold_stripe_now(EXIT_PATIENCE) else { return false };
-        let (Some(sfd), Ok(st)) = (m.ocb.secondary_fd(), real::fstat(m.handle)) else { continue };
+        let Some(sfd) = m.ocb.secondary_fd() else {
+            // The member away gets the file when it comes back.
+            if crate::members::tracking() {
+                crate::members::record_on_exit(m.handle);
+            }
+            continue;
+        };
+        let Ok(st) = real::fstat(m.handle) else { continue };
         let len = (m.len as i64).min(st.st_size - m.offset).max(0) as usize;
         // SAFETY: the mapping is in place (the table holds only live ones); a page the
         // process may not read makes the kernel's copy fail with EFAULT, never a fault here.
@@ -742,6 +749,18 @@ pub fn sync_mappings_on_exit() -> bool {
         }
     }
     true
+}
+
+/// From `_exit` when the process could not apply the set's last change (allocation-free):
+/// each file it maps writable is named in the change list, for a member that may be away.
+pub fn record_mappings_on_exit() {
+    if !ANY_MAPPING.load(Ordering::Relaxed) {
+        return;
+    }
+    match MAPPINGS.try_lock() {
+        Ok(maps) => maps.iter().filter(|m| m.writable).for_each(|m| crate::members::record_on_exit(m.handle)),
+        Err(_) => crate::members::shared().state.mark_changes_lost(),
+    }
 }
 
 /// How long `_exit` waits for a mapped file's order (as behind::drain_on_exit for the

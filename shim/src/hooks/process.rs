@@ -42,6 +42,9 @@ pub(crate) extern "C-unwind" fn end_without_handlers() {
             crate::handoff::end_all(false);
             if !crate::members::state_applied_now() {
                 crate::members::leave_in_flight_now();
+                // What its mappings hold may be news to a member away (whether one is, the
+                // process cannot tell without applying the change): named for its enable.
+                crate::hooks::data::record_mappings_on_exit();
                 return;
             }
             // An operation cut short (another thread's, or this one's under a signal that
