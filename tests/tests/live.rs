@@ -1339,10 +1339,12 @@ fn an_enable_survives_programs_changing_the_paths_it_copies() {
 /// made the source's gets those bytes copied again, not all of it: a big file written all
 /// the time is no longer copied whole with writers held back (a 512 MiB one under random
 /// 4 KiB writes held them 73 ms in one page cache, as long as copying it takes on a slower
-/// member). Every way a write lands is used — at an offset, at a followed position, at the
-/// end of an appending file, at the position of a file another thread reads through the
-/// same description (where the shim cannot tell, it asks for the whole file) — and the
-/// members end identical after each enable.
+/// member). Every way a write lands is used — at an offset, at a followed position, by
+/// `writev`, at the end of a file two descriptions append to, through stdio, past the end,
+/// at the position of a file another thread reads and seeks through the same description
+/// (where the shim cannot tell where a write landed, it names the whole file) — while each
+/// member in turn is disabled and enabled (the lead moves), and `verify` finds the members
+/// identical after every enable.
 #[test]
 fn an_enable_copies_again_only_the_bytes_written_while_it_caught_up() {
     const BIG: u64 = 32 << 20;
@@ -1357,27 +1359,43 @@ seq = os.open("/shadow/seq", os.O_WRONLY | os.O_CREAT, 0o644)
 log = os.open("/shadow/log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 rw = os.open("/shadow/rw", os.O_RDWR | os.O_CREAT, 0o644)
 os.write(rw, b"r" * 65536)
+out = open("/shadow/stdio", "ab")
 stop = False
 def reader():
     while not stop:
-        os.read(rw, 100)
+        os.read(rw, random.randrange(1, 300))
+        if random.random() < 0.3:
+            os.lseek(rw, random.randrange(1 << 16), os.SEEK_SET)
         time.sleep(0.0005)
-t = threading.Thread(target=reader)
-t.start()
+def appender():
+    other = os.open("/shadow/log", os.O_WRONLY | os.O_APPEND)
+    while not stop:
+        os.write(other, b"other %d\n" % random.randrange(1000))
+        time.sleep(0.001)
+threads = [threading.Thread(target=reader), threading.Thread(target=appender)]
+for t in threads:
+    t.start()
 print("ready", flush=True)
 i = 0
 while not os.path.exists(sys.argv[1]):
     i += 1
     tag = b"%08d" % i
-    os.pwrite(big, tag * 512, random.randrange(BIG // 4096) * 4096 + random.randrange(64))
+    os.pwrite(big, tag * random.randrange(1, 1024), random.randrange(BIG))
+    if random.random() < 0.01:
+        os.pwrite(big, tag, BIG + random.randrange(4096))
     os.lseek(seq, random.randrange(1 << 20), os.SEEK_SET)
-    os.write(seq, tag * random.randrange(1, 64))
+    os.writev(seq, [tag * random.randrange(1, 64), b"x"])
     os.write(log, b"line " + tag + b"\n")
     os.lseek(rw, random.randrange(1 << 16), os.SEEK_SET)
     os.write(rw, tag * 16)
+    out.write(tag * random.randrange(1, 200))
+    if random.random() < 0.1:
+        out.flush()
     time.sleep(0.001)
 stop = True
-t.join()
+for t in threads:
+    t.join()
+out.close()
 print("wrote", i, flush=True)
 "#
     .replace("BIG", &BIG.to_string());
@@ -1388,13 +1406,15 @@ print("wrote", i, flush=True)
     std::io::BufRead::read_line(&mut out, &mut line).unwrap();
     assert_eq!(line.trim(), "ready");
     let mut held = Vec::new();
-    for mode in ["dirty", "newer", "dirty"] {
-        s.ctl_ok(&["disable", "secondary"]);
+    for (member, mode) in [("secondary", "dirty"), ("primary", "dirty"), ("secondary", "newer"), ("primary", "newer"), ("secondary", "dirty"), ("primary", "dirty")] {
+        s.ctl_ok(&["disable", member]);
         pause();
-        let out = s.ctl_ok(&["enable", "secondary", "--update", mode, "--json"]);
+        let out = s.ctl_ok(&["enable", member, "--update", mode, "--json"]);
         // Progress lines first, the report last.
         let report: serde_json::Value = serde_json::from_str(out.lines().last().unwrap_or_default()).unwrap();
         held.push(report["freeze_bytes"].as_u64().unwrap_or_else(|| panic!("no freeze_bytes: {report}")));
+        let (code, said, err) = s.ctl(&["verify"]);
+        assert_eq!(code, 0, "after enable {member} --update {mode}: {said}{err}");
         pause();
     }
     fs::write(&stop, "").unwrap();
