@@ -1160,8 +1160,10 @@ impl Ocb {
             self.forget_position();
             // A failed change too: the kernel may have stamped the file before refusing it
             // (ext4's unaligned collapse, EINVAL), and the enable must give the member the
-            // lead's times (before, they stayed apart, unreported).
-            if crate::members::tracking() {
+            // lead's times (before, they stayed apart, unreported). Not a flush, which
+            // changes nothing a member could differ in: recorded, it had a resync's catch-up
+            // copy the whole file again for every fdatasync of a database's writes.
+            if crate::members::tracking() && !flush {
                 crate::members::record_change_at(crate::members::Changed::Open { ocb: self, fd: None, once: true }, range);
             }
             return value;

@@ -1342,7 +1342,8 @@ fn an_enable_survives_programs_changing_the_paths_it_copies() {
 /// member). Every way a write lands is used — at an offset, at a followed position, by
 /// `writev`, at the end of a file two descriptions append to, through stdio, past the end,
 /// at the position of a file another thread reads and seeks through the same description
-/// (where the shim cannot tell where a write landed, it names the whole file) — while each
+/// (where the shim cannot tell where a write landed, it names the whole file), with
+/// `fdatasync`s between (a flush is no change: before, each named the whole file) — while each
 /// member in turn is disabled and enabled (the lead moves), and `verify` finds the members
 /// identical after every enable.
 #[test]
@@ -1383,6 +1384,8 @@ while not os.path.exists(sys.argv[1]):
     os.pwrite(big, tag * random.randrange(1, 1024), random.randrange(BIG))
     if random.random() < 0.01:
         os.pwrite(big, tag, BIG + random.randrange(4096))
+    if random.random() < 0.2:
+        os.fdatasync(big)
     os.lseek(seq, random.randrange(1 << 20), os.SEEK_SET)
     os.writev(seq, [tag * random.randrange(1, 64), b"x"])
     os.write(log, b"line " + tag + b"\n")

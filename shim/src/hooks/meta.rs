@@ -229,10 +229,10 @@ fn through_fd<T>(fd: c_int, what: &str, changes: bool, lead: impl Fn() -> Res<T>
             }
             let changed = Changed::Open { ocb: &ocb, fd: Some(fd), once: false };
             match ocb.secondary_fd() {
-                Some(sfd) => journalled(changed, what, &lead, || Some(by_sfd(sfd))),
+                Some(sfd) => journalled(changed, changes, what, &lead, || Some(by_sfd(sfd))),
                 None => {
                     drop(order);
-                    journalled(changed, what, &lead, || by_name(&ocb))
+                    journalled(changed, changes, what, &lead, || by_name(&ocb))
                 }
             }
         },
@@ -241,14 +241,18 @@ fn through_fd<T>(fd: c_int, what: &str, changes: bool, lead: impl Fn() -> Res<T>
 }
 
 /// A change (`changed`), the lead's part (`lead`) then the follower's (`follower`; None: it
-/// has none to make): journalled (the intent stays open when the follower failed) and
-/// recorded for a member that is away; a follower failure as `follower_failed` says.
-fn journalled<T>(changed: Changed, what: &str, lead: impl FnOnce() -> Res<T>, follower: impl FnOnce() -> Option<Res<T>>) -> Res<T> {
+/// has none to make): journalled (the intent stays open when the follower failed) and, if
+/// it `changes` the file (not a flush), recorded for a member that is away; a follower
+/// failure as `follower_failed` says. A flush recorded had a resync's catch-up copy the
+/// whole file again for every `fdatasync` a database made.
+fn journalled<T>(changed: Changed, changes: bool, what: &str, lead: impl FnOnce() -> Res<T>, follower: impl FnOnce() -> Option<Res<T>>) -> Res<T> {
     let rel = changed.rel();
     let intent = crate::members::intent_begin(&rel);
     let r = lead().inspect_err(|_| crate::members::intent_end(intent))?;
     let ocb = changed.ocb();
-    crate::members::record_change(changed);
+    if changes {
+        crate::members::record_change(changed);
+    }
     if let Some(Err(e)) = follower() {
         crate::members::follower_failed(&rel, what, e, ocb)?;
         return Ok(r);
@@ -287,7 +291,7 @@ fn node_change<T>(fd: c_int, what: &str, lead: impl FnOnce() -> Res<T>, follower
         return Ok(r);
     }
     let Some(_name) = crate::names::hold_naming(&sp, &here, libc::AT_SYMLINK_NOFOLLOW) else { return lead() };
-    journalled(Changed::Path(&sp), what, lead, || follower(&sp))
+    journalled(Changed::Path(&sp), true, what, lead, || follower(&sp))
 }
 
 /// The follower's part of a change made through `fd` whose OCB has no follower fd (a
