@@ -1343,7 +1343,8 @@ fn an_enable_survives_programs_changing_the_paths_it_copies() {
 /// `writev`, at the end of a file two descriptions append to, through stdio, past the end,
 /// at the position of a file another thread reads and seeks through the same description
 /// (where the shim cannot tell where a write landed, it names the whole file), with
-/// `fdatasync`s between (a flush is no change: before, each named the whole file) — while each
+/// `fdatasync`s and O_CREAT opens of the file between (neither changes it: before, each
+/// named the whole file) — while each
 /// member in turn is disabled and enabled (the lead moves), and `verify` finds the members
 /// identical after every enable.
 #[test]
@@ -1386,6 +1387,8 @@ while not os.path.exists(sys.argv[1]):
         os.pwrite(big, tag, BIG + random.randrange(4096))
     if random.random() < 0.2:
         os.fdatasync(big)
+    if random.random() < 0.1:
+        os.close(os.open("/shadow/big", os.O_RDWR | os.O_CREAT, 0o644))
     os.lseek(seq, random.randrange(1 << 20), os.SEEK_SET)
     os.writev(seq, [tag * random.randrange(1, 64), b"x"])
     os.write(log, b"line " + tag + b"\n")

@@ -516,7 +516,16 @@ pub fn adopt_with_stat(fd: c_int, st: &libc::stat64, rel: Rel, flags: c_int, mod
         let fresh = flags & libc::O_EXCL != 0 && flags & libc::O_CREAT != 0;
         let tmpfile = flags & libc::O_TMPFILE == libc::O_TMPFILE;
         if kind == OcbKind::File && flags & (libc::O_CREAT | libc::O_TRUNC) != 0 {
-            crate::members::record_change(crate::members::Changed::Open { ocb: &ocb, fd: Some(fd), once: true });
+            // Named for a member away only where the open made or emptied the file (`flags`
+            // say so with O_EXCL): an O_CREAT open of a file that was there (SQLite opens
+            // every database so) changes nothing, and named, a resync's catch-up copied the
+            // whole file again. Its times are settled at the last close all the same: a file
+            // removed by another process between the exclusive try and the open as asked
+            // is made by this open unsaid (the removal names it).
+            let made = flags & (libc::O_CREAT | libc::O_EXCL) == libc::O_CREAT | libc::O_EXCL;
+            if made || tmpfile || flags & libc::O_TRUNC != 0 {
+                crate::members::record_change(crate::members::Changed::Open { ocb: &ocb, fd: Some(fd), once: true });
+            }
             ocb.mark_written();
         }
         let open = |at: &At| ocb::open_secondary(at, follower_flags, mode, fresh && !tmpfile);
