@@ -122,8 +122,13 @@ impl View {
 
     /// `rel` of a real path inside the lead member, if it is inside.
     pub fn rel_in_lead(&self, real: &[u8]) -> Option<Vec<u8>> {
+        self.under_lead(real).map(|r| r.to_vec())
+    }
+
+    /// `rel_in_lead`, borrowed from `real` (allocation-free).
+    fn under_lead<'a>(&self, real: &'a [u8]) -> Option<&'a [u8]> {
         let i = self.lead.index();
-        [&self.canonical[i], &self.dirs[i]].into_iter().find_map(|root| vpath::under_prefix(real, root)).map(|r| r.to_vec())
+        [&self.canonical[i], &self.dirs[i]].into_iter().find_map(|root| vpath::under_prefix(real, root))
     }
 
     /// `rel` of a real path inside any member.
@@ -327,10 +332,8 @@ fn survivor_moves_on(dir: &str, survivor: Member) {
 }
 
 fn set_tracking(st: &State) {
-    let t = if st.members.iter().any(|m| m.state == MemberState::Resyncing && m.reads_ranges) {
-        3
-    } else if st.members.iter().any(|m| m.state == MemberState::Resyncing) {
-        2
+    let t = if let Some(m) = st.members.iter().find(|m| m.state == MemberState::Resyncing) {
+        2 + m.reads_ranges as u8
     } else if st.members.iter().any(|m| m.state != MemberState::Enabled) {
         1
     } else {
@@ -1765,8 +1768,7 @@ pub fn record_on_exit(handle: c_int) {
             // No name left to copy it by.
             return Some(());
         }
-        let i = v.lead.index();
-        let rel_len = [&v.canonical[i], &v.dirs[i]].into_iter().find_map(|root| vpath::under_prefix(&target[..n], root)).filter(|r| !r.is_empty())?.len();
+        let rel_len = v.under_lead(&target[..n]).filter(|r| !r.is_empty())?.len();
         // The name ends the link's text: with the NUL after it, the record.
         target[n] = 0;
         real::state_write(shared().changes.get(), &target[n - rel_len..=n]).ok().map(drop)

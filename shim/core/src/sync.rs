@@ -1099,11 +1099,10 @@ impl<'a> PathSync<'a> {
         };
         unlock(&d, crate::tree::Kind::File)?;
         let to = fs::OpenOptions::new().write(true).custom_flags(libc::O_NOFOLLOW).open(&d)?;
-        let ident = |f: &fs::File| f.metadata().map(|m| (m.dev(), m.ino()));
-        if ident(&from)? != was.src || ident(&to)? != was.dst {
+        let (fm, tm) = (from.metadata()?, to.metadata()?);
+        if (fm.dev(), fm.ino()) != was.src || (tm.dev(), tm.ino()) != was.dst {
             return Ok(false);
         }
-        let size = |f: &fs::File| f.metadata().map(|m| m.len() as i64);
         let copy = |at: i64, end: i64| match copy_span(&from, &to, at, end) {
             Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EOPNOTSUPP)) => Ok(None),
             r => r.map(Some),
@@ -1111,7 +1110,7 @@ impl<'a> PathSync<'a> {
         // First what lies past the target's end: an appending write's place is the end as
         // the shim found it, which another process's append may have moved, and a range
         // copied past the target's end first would leave a hole before it.
-        let (len, have) = (size(&from)?, size(&to)?);
+        let (len, have) = (fm.len() as i64, tm.len() as i64);
         let mut copied = 0;
         if have < len {
             let Some(n) = copy(have, len)? else { return Ok(false) };
@@ -1124,10 +1123,11 @@ impl<'a> PathSync<'a> {
                 copied += n;
             }
         }
-        if size(&to)? != size(&from)? {
+        let now = from.metadata()?;
+        if to.metadata()?.len() != now.len() {
             return Ok(false);
         }
-        copy_metadata(&s, &d, &from.metadata()?)?;
+        copy_metadata(&s, &d, &now)?;
         self.c.stats.bytes += copied;
         self.c.stats.files += 1;
         Ok(true)
