@@ -25,6 +25,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(30);
+/// How long an enable waits for processes to end their parts of the outage (`let_parts_end`).
+const PARTS_END_WITHIN: Duration = Duration::from_secs(1);
 
 pub struct LiveSet {
     pub config: Config,
@@ -184,6 +186,9 @@ impl LiveSet {
             t.state = MemberState::Resyncing;
             t.reads_ranges = true;
         })?;
+        if mode == UpdateMode::Dirty {
+            self.let_parts_end();
+        }
         let started = Instant::now();
         let mut total = Stats::default();
         // Name changes are made again on the member only where it is as it was when it left
@@ -206,12 +211,14 @@ impl LiveSet {
             let mut files = Synced::new();
             for _ in 0..8 {
                 let data = self.changes();
-                let Changes { paths: fresh, ops, written } = shadow_core::state::parse_log(&data[consumed.min(data.len())..]);
+                let Changes { paths: fresh, ops, written, since_left, .. } = shadow_core::state::parse_log(&data[consumed.min(data.len())..]);
+                // Only where the list holds every change: a scan ran because it may not.
+                let kept = if mode == UpdateMode::Dirty { since_left } else { Default::default() };
                 // Up to the last complete record: a record being appended is read next time.
                 consumed = data.iter().rposition(|&b| b == 0).map_or(consumed, |i| i + 1);
                 let settle = again.len() + fresh.len() < 16;
                 let pass: Vec<PathBuf> = fresh.into_iter().chain(again).collect();
-                again = self.sync_paths(&src, &dst, (&ops, &mut replayed), (&pass, &written, &mut files), &mut total, Pass::Writing, &mut deferred)?;
+                again = self.sync_paths(&src, &dst, (&ops, &mut replayed), (&pass, (&written, &kept), &mut files), &mut total, Pass::Writing, &mut deferred)?;
                 if settle {
                     break;
                 }
@@ -228,9 +235,9 @@ impl LiveSet {
                     return Err("a change made while the copy ran could not be recorded in the change list (see the history or the programs' reports): the member stays out; enable it again to scan everything (update newer)".to_string());
                 }
                 let data = self.changes();
-                let Changes { paths: listed, ops, written } = shadow_core::state::parse_log(&data[consumed.min(data.len())..]);
+                let Changes { paths: listed, ops, written, .. } = shadow_core::state::parse_log(&data[consumed.min(data.len())..]);
                 let rest: Vec<PathBuf> = listed.into_iter().chain(again).chain(deferred).collect();
-                self.sync_paths(&src, &dst, (&ops, &mut replayed), (&rest, &written, &mut files), &mut total, Pass::Settled(names), &mut Vec::new())?;
+                self.sync_paths(&src, &dst, (&ops, &mut replayed), (&rest, (&written, &Default::default()), &mut files), &mut total, Pass::Settled(names), &mut Vec::new())?;
                 if lead_moves {
                     // A mapping made while the copy ran is of the source's file.
                     self.lead_may_move(target)?;
@@ -291,6 +298,19 @@ impl LiveSet {
                 });
                 Err(e)
             }
+        }
+    }
+
+    /// Waits a little for the processes whose opens wrote while the member was away to take
+    /// up the resync's state: each ends its opens' parts then, with the byte ranges they
+    /// wrote (the shim's outage.rs), and a file whose part has not ended is copied whole. A
+    /// process that makes no call meanwhile (asleep, blocked) is not waited for longer.
+    fn let_parts_end(&self) {
+        let Ok(epoch) = self.read().map(|s| s.epoch) else { return };
+        let pids = shadow_core::state::parse_log(&self.changes()).unended;
+        let deadline = Instant::now() + PARTS_END_WITHIN;
+        while self.registry.unseen(epoch).any(|p| pids.contains(&p)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
         }
     }
 
@@ -738,10 +758,11 @@ impl LiveSet {
     /// held back, added to `deferred` (see `PathSync::deferring_links`).
     /// `names`: the list's name changes in these records, made again on the target first
     /// where the second is `Some`, which gathers what they did (see PathSync::replay).
-    /// `listed`: the paths, the byte ranges of those only writes named, and the files
-    /// earlier passes left as the source's (`Synced`), which this pass keeps up.
-    fn sync_paths(&self, src: &Path, dst: &Path, names: (&[NameOp], &mut Option<sync::Replayed>), listed: (&[PathBuf], &Written, &mut Synced), total: &mut Stats, pass: Pass, deferred: &mut Vec<PathBuf>) -> Result<Vec<PathBuf>, String> {
-        let (paths, written, files) = listed;
+    /// `listed`: the paths, the byte ranges of those only writes named (with those whose
+    /// ranges hold every change since the member left: `Changes::since_left`), and the
+    /// files earlier passes left as the source's (`Synced`), which this pass keeps up.
+    fn sync_paths(&self, src: &Path, dst: &Path, names: (&[NameOp], &mut Option<sync::Replayed>), listed: (&[PathBuf], (&Written, &std::collections::HashSet<PathBuf>), &mut Synced), total: &mut Stats, pass: Pass, deferred: &mut Vec<PathBuf>) -> Result<Vec<PathBuf>, String> {
+        let (paths, (written, since_left), files) = listed;
         let settled = matches!(pass, Pass::Settled(_));
         // Directories this pass made whole on the target (copied with everything below, or
         // removed): what the list names below them is done already.
@@ -784,8 +805,11 @@ impl LiveSet {
             if !synced.insert(entry.clone()) {
                 continue;
             }
-            // A file an earlier pass made the source's, only written since: those bytes.
-            let was = files.remove(&entry);
+            // A file an earlier pass made the source's, only written since: those bytes. So
+            // too the member's own file, kept through the outage, where every open that
+            // changed it then named the bytes it wrote (a database written for a minute of
+            // an outage: what changed, not the whole file).
+            let was = files.remove(&entry).or_else(|| since_left.contains(rel).then(|| each.synced_file(&entry)).flatten());
             if let (Some(ranges), Some(was), false) = (written.get(rel).filter(|_| entry == *rel), was, all) {
                 match each.sync_written(&entry, was, ranges) {
                     Ok(true) => {

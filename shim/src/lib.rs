@@ -18,6 +18,7 @@ mod mem;
 mod members;
 mod names;
 mod ocb;
+mod outage;
 mod real;
 mod report;
 mod resolve;

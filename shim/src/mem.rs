@@ -36,7 +36,7 @@ pub fn own_memory() -> bool {
 
 /// This process's pid (asked afresh until the shim has started: no fork handler keeps a
 /// remembered one right before that).
-fn pid() -> libc::pid_t {
+pub(crate) fn pid() -> libc::pid_t {
     match PID.load(Ordering::Relaxed) {
         0 => unsafe { libc::getpid() },
         p => p as libc::pid_t,

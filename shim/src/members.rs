@@ -682,6 +682,8 @@ pub struct Carried {
 /// the lead only: their directories stay marked in flight and published, so that a new
 /// image that dies before its start leaves `recover` due.
 pub fn prepare_exec() -> Carried {
+    // The new image's opens record parts of their own.
+    crate::outage::end_all();
     crate::hooks::lock::before_exec(|ocb| fdtable::all().into_iter().find(|(_, o)| Arc::as_ptr(o) as usize == ocb).map(|(fd, _)| fd));
     let mut by_ocb: Vec<(Arc<Ocb>, Vec<c_int>)> = Vec::new();
     for (fd, o) in fdtable::all() {
@@ -1119,6 +1121,9 @@ fn refresh() {
     let new = Arc::new(new);
     crate::handoff::retire_before_change();
     apply(&old, &new, st.epoch);
+    // Every open's part in an outage ends with it (the enable reads them), and with any
+    // other change of state: the next outage's parts are its own.
+    crate::outage::end_all();
     set_tracking(&st);
     if tracking() {
         // A member is out of service, perhaps again (this process may have slept through
@@ -1137,7 +1142,12 @@ fn refresh() {
         // mtimes apart, unreported: 3 to 9 of 800 `seq > file` under a disable loop).
         if old.follower.is_some() && new.follower.is_none() {
             for (fd, ocb) in fdtable::all().iter().filter(|(_, o)| o.is_written()) {
-                record_change(Changed::Open { ocb, fd: Some(*fd), once: true });
+                let changed = Changed::Open { ocb, fd: Some(*fd), once: true };
+                match TRACKING.load(Ordering::Relaxed) {
+                    // Its bytes are the member's: the times are all it lacks so far.
+                    1 => crate::outage::changed(ocb, changed, crate::outage::Bytes::Times),
+                    _ => record_change(changed),
+                }
             }
         }
     }
@@ -1689,18 +1699,25 @@ pub fn lead_failed(changed: Changed, what: &str, e: Errno) -> bool {
     true
 }
 
-fn append_change(rel: &Rel) {
+pub(crate) fn append_change(rel: &Rel) {
     let mut rec = rel.0.clone();
     rec.push(0);
     append_record(&rec, rel);
 }
 
-/// One record, with one write (see shadow_core::state::parse_log).
-fn append_record(rec: &[u8], named: &Rel) {
-    if let Err(e) = real::state_write(shared().changes.get(), rec) {
+/// The change list's fd (`append_record`), for `_exit`, which must not allocate.
+pub(crate) fn changes_fd() -> c_int {
+    shared().changes.get()
+}
+
+/// One record, with one write (see shadow_core::state::parse_log): whether it is in.
+pub(crate) fn append_record(rec: &[u8], named: &Rel) -> bool {
+    if let Err(e) = real::state_write(changes_fd(), rec) {
         shared().state.mark_changes_lost();
         crate::report::change_list_failed(named, e);
+        return false;
     }
+    true
 }
 
 /// What changed, for the change list (`record_change`).
@@ -1732,7 +1749,7 @@ impl<'a> Changed<'a> {
     }
 
     /// The name the change list records.
-    fn name(&self) -> Rel {
+    pub(crate) fn name(&self) -> Rel {
         match *self {
             Changed::Path(sp) => sp.reached().unwrap_or_else(|| sp.rel().clone()),
             // By the name it has now: renamed since it was opened (logrotate, or the
@@ -1771,7 +1788,7 @@ pub fn record_on_exit(handle: c_int) {
         let rel_len = v.under_lead(&target[..n]).filter(|r| !r.is_empty())?.len();
         // The name ends the link's text: with the NUL after it, the record.
         target[n] = 0;
-        real::state_write(shared().changes.get(), &target[n - rel_len..=n]).ok().map(drop)
+        real::state_write(changes_fd(), &target[n - rel_len..=n]).ok().map(drop)
     })();
     if recorded.is_none() {
         shared().state.mark_changes_lost();
@@ -1779,22 +1796,25 @@ pub fn record_on_exit(handle: c_int) {
 }
 
 /// `record_change` of a data write that changed `range` (offset, length) alone, where it
-/// is known: a resync catching up copies those bytes again, not the whole file.
+/// is known: a resync catching up copies those bytes again, not the whole file, and the
+/// enable of a member away those the open's writes changed (outage.rs).
 pub fn record_change_at(changed: Changed, range: Option<(i64, i64)>) {
-    match range {
-        Some((off, len)) if off >= 0 && len >= 0 && catching_up() => {
+    let range = range.filter(|&(off, len)| off >= 0 && len >= 0).map(|(off, len)| (off as u64, len as u64));
+    match (TRACKING.load(Ordering::Relaxed), range, changed) {
+        (3, Some((off, len)), _) => {
             let mut rec = Vec::new();
-            shadow_core::state::encode_written(&changed.name().0, off as u64, len as u64, &mut rec);
+            shadow_core::state::encode_written(&changed.name().0, off, len, &mut rec);
             append_record(&rec, &changed.rel());
         }
+        (1, Some((at, len)), Changed::Open { ocb, once: true, .. }) => crate::outage::changed(ocb, changed, crate::outage::Bytes::Written { at, len }),
         _ => record_change(changed),
     }
 }
 
-/// Whether a resync is catching up with the changes programs make and reads the byte
-/// ranges of their writes.
-pub fn catching_up() -> bool {
-    TRACKING.load(Ordering::Relaxed) == 3
+/// Whether the byte ranges of data writes are recorded: a resync catching up reads them,
+/// and while a member is away each open's are kept (outage.rs).
+pub fn ranges_wanted() -> bool {
+    matches!(TRACKING.load(Ordering::Relaxed), 1 | 3)
 }
 
 /// Records a change made while a member was not being written, so that bringing it back
@@ -1805,8 +1825,8 @@ pub fn record_change(changed: Changed) {
         return;
     }
     if let Changed::Open { ocb, once: true, .. } = changed {
-        if tracking == 1 && ocb.recorded_once() {
-            return;
+        if tracking == 1 {
+            return crate::outage::changed(ocb, changed, crate::outage::Bytes::Unknown);
         }
     }
     append_change(&changed.name());

@@ -916,13 +916,15 @@ impl Ocb {
                 None => follow(self.landed(fd, landing, n)?),
             }
         };
-        // With no follower while a resync catches up: the bytes the write changed, found as
-        // the follower's place is (a position a read moved meanwhile: not found).
+        // With no follower (a member away, or a resync catching up): the bytes the write
+        // changed, found as the follower's place is. Where a read may have moved the
+        // position meanwhile, from where it was before to where it is after: reads only
+        // move it on, and a seek waits for the order, so the bytes lie in between.
         let written = |&r: &isize| {
-            let n = r as usize;
+            let n = r as i64;
             match before.get() {
-                Some(start) => (real::lseek(fd, 0, libc::SEEK_CUR).ok()? - n as i64 == start).then_some((start, n as i64)),
-                None => self.landed(fd, landing, n).ok().map(|at| (at, n as i64)),
+                Some(start) => Some((start, real::lseek(fd, 0, libc::SEEK_CUR).ok()? - start)).filter(|&(_, len)| len >= n),
+                None => self.landed(fd, landing, n as usize).ok().map(|at| (at, n)),
             }
         };
         let known = matches!(landing, Landing::Position | Landing::Offset(_) | Landing::Exactly(_)) && bytes.sized();
@@ -1152,7 +1154,7 @@ impl Ocb {
             // Under the order, which keeps the number this open's (`linked_order`).
             let value = primary();
             let range = match (&value, written) {
-                (Ok(v), Some(written)) if crate::members::catching_up() => written(v),
+                (Ok(v), Some(written)) if crate::members::ranges_wanted() => written(v),
                 _ => None,
             };
             drop(order);
@@ -1469,6 +1471,7 @@ impl Ocb {
         if id != 0 && !self.is_insecure() {
             crate::members::intent_end(id);
         }
+        crate::outage::end(self);
     }
 }
 
@@ -1614,6 +1617,7 @@ impl Ocb {
 impl Drop for Ocb {
     fn drop(&mut self) {
         crate::members::account(-1, 0);
+        crate::outage::forget(self);
         crate::hooks::lock::let_go_anchor(self as *const Ocb as usize);
         if let Some(sfd) = self.secondary_fd() {
             close_internal(sfd);

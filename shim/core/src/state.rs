@@ -339,6 +339,95 @@ fn decode_written(rec: &[u8]) -> Option<(std::path::PathBuf, u64, u64)> {
     Some((std::path::PathBuf::from(std::ffi::OsStr::from_bytes(path)), off.parse().ok()?, len.parse().ok()?))
 }
 
+/// The first change an open made while a member was away, where its writes' byte ranges
+/// follow at its end (`encode_closed`): `/i`, the open's `id`, `:` and the pid of the
+/// process (whose end of the part an enable may wait for), then the path as a plain record,
+/// two tokens appended with one write. A reader that knows no `/i` skips it and copies the
+/// path whole, as before.
+pub fn encode_opened(id: u64, pid: u32, path: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(format!("/i{id:x}:{pid}").as_bytes());
+    out.push(0);
+    out.extend_from_slice(path);
+    out.push(0);
+}
+
+/// The end of an open's part in an outage (its last close, the process's state change,
+/// exec, exit): the byte ranges its writes changed since its `encode_opened` record, which
+/// they are all the member away needs of it (md's write-intent bitmap, across the outage).
+/// One token: `/c`, the id, `:`, `start-end` pairs joined by `,`, `:`, the path. Into any
+/// writer: `_exit` encodes it on the stack.
+pub fn encode_closed(id: u64, ranges: &[(u64, u64)], path: &[u8], out: &mut impl std::io::Write) -> std::io::Result<()> {
+    write!(out, "/c{id:x}:")?;
+    for (i, (start, end)) in ranges.iter().enumerate() {
+        write!(out, "{}{start}-{end}", if i == 0 { "" } else { "," })?;
+    }
+    out.write_all(b":")?;
+    out.write_all(path)?;
+    out.write_all(b"\0")
+}
+
+fn decode_id(hex: &[u8]) -> Option<u64> {
+    u64::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
+}
+
+fn decode_opened(rec: &[u8]) -> Option<(u64, u32)> {
+    let (id, pid) = std::str::from_utf8(rec.strip_prefix(b"/i")?).ok()?.split_once(':')?;
+    Some((decode_id(id.as_bytes())?, pid.parse().ok()?))
+}
+
+fn decode_closed(rec: &[u8]) -> Option<(u64, Vec<(u64, u64)>, std::path::PathBuf)> {
+    use std::os::unix::ffi::OsStrExt;
+    let rest = rec.strip_prefix(b"/c")?;
+    let colon = rest.iter().position(|&c| c == b':')?;
+    let id = decode_id(&rest[..colon])?;
+    let rest = &rest[colon + 1..];
+    let colon = rest.iter().position(|&c| c == b':')?;
+    let ranges = std::str::from_utf8(&rest[..colon]).ok()?;
+    let ranges = match ranges {
+        "" => Vec::new(),
+        r => r.split(',').map(|p| p.split_once('-').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))).collect::<Option<Vec<(u64, u64)>>>()?,
+    };
+    let path = &rest[colon + 1..];
+    (!path.is_empty() && !path.starts_with(b"/") && ranges.iter().all(|(a, b)| a <= b)).then_some(())?;
+    Some((id, ranges, std::path::PathBuf::from(std::ffi::OsStr::from_bytes(path))))
+}
+
+/// The byte ranges an open's writes changed, kept in memory until its `encode_closed`
+/// record: sorted, merged where they touch, and at most `MAX` of them (past that the two
+/// nearest become one, with the bytes between: more is copied, never less).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ByteRanges(Vec<(u64, u64)>);
+
+impl ByteRanges {
+    pub const MAX: usize = 256;
+
+    pub fn add(&mut self, start: u64, len: u64) {
+        let end = start.saturating_add(len);
+        if start == end {
+            return;
+        }
+        // The first range that ends at or after `start`: every one before it stays apart.
+        let i = self.0.partition_point(|&(_, e)| e < start);
+        let mut j = i;
+        let (mut s, mut e) = (start, end);
+        while j < self.0.len() && self.0[j].0 <= e {
+            s = s.min(self.0[j].0);
+            e = e.max(self.0[j].1);
+            j += 1;
+        }
+        self.0.splice(i..j, [(s, e)]);
+        if self.0.len() > Self::MAX {
+            let k = (1..self.0.len()).min_by_key(|&k| self.0[k].0 - self.0[k - 1].1).expect("more than one range");
+            self.0[k - 1].1 = self.0[k].1;
+            self.0.remove(k);
+        }
+    }
+
+    pub fn as_slice(&self) -> &[(u64, u64)] {
+        &self.0
+    }
+}
+
 /// What a stretch of the change list says (`parse_log`).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Changes {
@@ -348,6 +437,14 @@ pub struct Changes {
     pub ops: Vec<NameOp>,
     /// Paths that only writes named, with the byte ranges they wrote (sorted, merged).
     pub written: std::collections::HashMap<std::path::PathBuf, Vec<(u64, u64)>>,
+    /// Paths of `written` whose ranges hold every change since the member left: each open
+    /// that changed them while it was away closed its part with its ranges (`encode_closed`),
+    /// so the member's own file needs those bytes alone. The others' ranges count only for
+    /// a file a pass of the resync copied.
+    pub since_left: std::collections::HashSet<std::path::PathBuf>,
+    /// The processes of opens whose parts have not ended in this stretch (their files are
+    /// copied whole): an enable waits a little for them to take up its change first.
+    pub unended: Vec<u32>,
 }
 
 /// A change of names made while a member was away, made again on it before its paths are
@@ -442,11 +539,41 @@ pub fn parse_log(data: &[u8]) -> Changes {
             paths.push(p.to_path_buf());
         }
     };
+    // Opens' first changes (`encode_opened`) by id, until their ends (`encode_closed`).
+    let mut open: std::collections::HashMap<u64, (u32, std::path::PathBuf)> = Default::default();
+    let mut since_left = std::collections::HashSet::new();
+    let mut opened = None;
     for rec in complete.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+        let id = opened.take();
         if rec[0] != b'/' {
             let p = std::path::Path::new(std::ffi::OsStr::from_bytes(rec));
             note(p, &mut paths);
-            whole.insert(p.to_path_buf());
+            match id {
+                Some((id, pid)) => drop(open.insert(id, (pid, p.to_path_buf()))),
+                None => drop(whole.insert(p.to_path_buf())),
+            }
+            continue;
+        }
+        if let Some(id) = decode_opened(rec) {
+            opened = Some(id);
+            continue;
+        }
+        if let Some((id, ranges, p)) = decode_closed(rec) {
+            note(&p, &mut paths);
+            match open.remove(&id) {
+                Some((_, q)) if q == p => {
+                    written.entry(p.clone()).or_default().extend(ranges);
+                    since_left.insert(p);
+                }
+                // An end whose beginning an earlier stretch had (the file copied whole
+                // then): what the open wrote, as a write during the catch-up names it.
+                None => written.entry(p).or_default().extend(ranges),
+                // Another file by now (renamed?): whole.
+                Some((_, q)) => {
+                    whole.insert(q);
+                    whole.insert(p);
+                }
+            }
             continue;
         }
         if let Some((p, off, len)) = decode_written(rec) {
@@ -469,6 +596,10 @@ pub fn parse_log(data: &[u8]) -> Changes {
         }
         ops.push(op);
     }
+    // An open that never closed its part (killed, or still open in a stretch read
+    // before its end) may have changed anything.
+    let unended = open.values().map(|(pid, _)| *pid).collect();
+    whole.extend(open.into_values().map(|(_, p)| p));
     written.retain(|p, ranges| {
         ranges.sort_unstable();
         ranges.dedup_by(|next, kept| {
@@ -480,7 +611,8 @@ pub fn parse_log(data: &[u8]) -> Changes {
         });
         !whole.contains(p)
     });
-    Changes { paths, ops, written }
+    since_left.retain(|p| written.contains_key(p));
+    Changes { paths, ops, written, since_left, unended }
 }
 
 #[cfg(test)]
@@ -504,7 +636,7 @@ mod tests {
         encode_name_op(NameKind::Linked, b"A/f", Some(b"A/12:x"), &mut log);
         encode_name_op(NameKind::Removed, b"D/x\n", None, &mut log);
         encode_name_op(NameKind::Exchanged, b"a", Some(b"b"), &mut log);
-        let Changes { paths, ops, written } = parse_log(&log);
+        let Changes { paths, ops, written, .. } = parse_log(&log);
         assert!(written.is_empty());
         assert_eq!(paths, vec![p(b"A/t"), p(b"A/f"), p(b"A/12:x"), p(b"D/x\n"), p(b"a"), p(b"b")]);
         assert_eq!(
@@ -552,6 +684,76 @@ mod tests {
         // A damaged range is skipped (its path with it); a path that starts with `/` is not one.
         let c = parse_log(b"/w1+:f\0/w+1:f\0/wx+1:f\0/w1+2:\0/w1+2:/etc/passwd\0g\0");
         assert_eq!((c.paths, c.written.len()), (vec![p(b"g")], 0));
+    }
+
+    #[test]
+    fn an_open_closed_with_its_ranges_needs_those_bytes_alone() {
+        use std::os::unix::ffi::OsStrExt;
+        let p = |b: &[u8]| std::path::PathBuf::from(std::ffi::OsStr::from_bytes(b));
+        let mut log = Vec::new();
+        encode_opened(0xa1, 10, b"db", &mut log);
+        encode_opened(0xb2, 11, b"db", &mut log);
+        encode_opened(7, 12, b"killed", &mut log);
+        encode_opened(8, 13, b"moved", &mut log);
+        encode_opened(9, 14, b"a:1-2", &mut log);
+        encode_closed(0xa1, &[(0, 10), (4096, 8192)], b"db", &mut log).unwrap();
+        encode_written(b"db", 5, 10, &mut log);
+        encode_closed(8, &[(0, 1)], b"elsewhere", &mut log).unwrap();
+        encode_closed(9, &[(3, 4)], b"a:1-2", &mut log).unwrap();
+        encode_closed(0xb2, &[(100, 200)], b"db", &mut log).unwrap();
+        encode_closed(0x55, &[(1, 2)], b"stray", &mut log).unwrap();
+        let c = parse_log(&log);
+        assert_eq!(c.paths, vec![p(b"db"), p(b"killed"), p(b"moved"), p(b"a:1-2"), p(b"elsewhere"), p(b"stray")]);
+        // Both opens' ranges and the catch-up's write, merged.
+        assert_eq!(c.written[&p(b"db")], vec![(0, 15), (100, 200), (4096, 8192)]);
+        assert_eq!(c.written[&p(b"a:1-2")], vec![(3, 4)]);
+        assert_eq!(c.since_left, [p(b"db"), p(b"a:1-2")].into_iter().collect());
+        // Never closed, or closed by another name: whole. An end without its beginning:
+        // ranges, but not all since the member left.
+        assert_eq!(c.written.len(), 3, "{:?}", c.written);
+        assert_eq!(c.written[&p(b"stray")], vec![(1, 2)]);
+        assert_eq!(c.unended, vec![12]);
+        // A plain record of the path anywhere (here: a truncation after the opens) wins.
+        let mut more = log.clone();
+        more.extend_from_slice(b"db\0");
+        assert!(!parse_log(&more).written.contains_key(&p(b"db")));
+        // An older reader's view: `/i` and `/c` skipped, the path after `/i` a plain record.
+        let plain: Vec<&[u8]> = log.split(|&b| b == 0).filter(|r| !r.is_empty() && r[0] != b'/').collect();
+        assert_eq!(plain, vec![&b"db"[..], b"db", b"killed", b"moved", b"a:1-2"]);
+        // Cut anywhere: never ranges the whole list would not give, and a path cut from its
+        // `/i` is read whole.
+        for cut in 0..log.len() {
+            let part = parse_log(&log[..cut]);
+            for (path, ranges) in &part.written {
+                let covered = |&(s, e): &(u64, u64)| c.written[path].iter().any(|&(a, b)| a <= s && e <= b);
+                assert!(part.since_left.contains(path) && ranges.iter().all(covered), "cut at {cut}: {path:?} {ranges:?}");
+            }
+        }
+        // Damaged ends are skipped.
+        let c = parse_log(b"/izz:1\0f\0/i1\0g\0/c1:1-:f\0/c1:2-1:f\0/c:1-2:f\0/c1:1-2:\0/c1:1-2:/etc\0");
+        assert_eq!((c.paths, c.written.len(), c.unended), (vec![p(b"f"), p(b"g")], 0, vec![]));
+    }
+
+    #[test]
+    fn byte_ranges_merge_and_stay_few() {
+        let mut r = ByteRanges::default();
+        for (at, len) in [(100, 10), (0, 5), (5, 5), (120, 10), (110, 10), (50, 0), (1000, 1), (0, 1)] {
+            r.add(at, len);
+        }
+        assert_eq!(r.as_slice(), &[(0, 10), (100, 130), (1000, 1001)]);
+        r.add(u64::MAX - 1, 10);
+        assert_eq!(r.as_slice().last(), Some(&(u64::MAX - 1, u64::MAX)));
+        // Past MAX, the nearest two become one: every byte added is still covered.
+        let mut r = ByteRanges::default();
+        let added: Vec<(u64, u64)> = (0..4 * ByteRanges::MAX as u64).map(|i| ((i * 7919) % 100_000 * 10, 1 + i % 7)).collect();
+        for &(at, len) in &added {
+            r.add(at, len);
+        }
+        assert!(r.as_slice().len() <= ByteRanges::MAX);
+        assert!(r.as_slice().windows(2).all(|w| w[0].1 < w[1].0), "sorted, apart: {:?}", r.as_slice());
+        for &(at, len) in &added {
+            assert!(r.as_slice().iter().any(|&(s, e)| s <= at && at + len <= e), "{at}+{len} lost");
+        }
     }
 
     use super::*;
