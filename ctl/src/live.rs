@@ -211,9 +211,13 @@ impl LiveSet {
             let mut files = Synced::new();
             for _ in 0..8 {
                 let data = self.changes();
+                let first = consumed == 0;
                 let Changes { paths: fresh, ops, written, since_left, .. } = shadow_core::state::parse_log(&data[consumed.min(data.len())..]);
-                // Only where the list holds every change: a scan ran because it may not.
-                let kept = if mode == UpdateMode::Dirty { since_left } else { Default::default() };
+                // Only read from the list's start, where it holds every change since the
+                // member left (a later pass's may be of a file an earlier one left to copy
+                // whole), and only where the list holds every change: a scan ran because it
+                // may not.
+                let kept = if mode == UpdateMode::Dirty && first { since_left } else { Default::default() };
                 // Up to the last complete record: a record being appended is read next time.
                 consumed = data.iter().rposition(|&b| b == 0).map_or(consumed, |i| i + 1);
                 let settle = again.len() + fresh.len() < 16;

@@ -1145,7 +1145,7 @@ fn refresh() {
                 let changed = Changed::Open { ocb, fd: Some(*fd), once: true };
                 match TRACKING.load(Ordering::Relaxed) {
                     // Its bytes are the member's: the times are all it lacks so far.
-                    1 => crate::outage::changed(ocb, changed, crate::outage::Bytes::Times),
+                    1 => crate::outage::changed(ocb, changed, crate::outage::Bytes::Metadata),
                     _ => record_change(changed),
                 }
             }
@@ -1830,6 +1830,22 @@ pub fn record_change(changed: Changed) {
         }
     }
     append_change(&changed.name());
+}
+
+/// Records a change of a file's metadata alone (mode, owner, times, xattrs, inode flags)
+/// made while a member was not being written: where nothing else names the file, the
+/// enable copies its metadata, not its bytes (before, a `chmod -R` of a tree during an
+/// outage had every file in it copied whole).
+pub fn record_metadata(changed: Changed) {
+    match (TRACKING.load(Ordering::Relaxed), changed) {
+        (0, _) => {}
+        (1, Changed::Open { ocb, .. }) => crate::outage::changed(ocb, changed, crate::outage::Bytes::Metadata),
+        _ => {
+            let mut rec = Vec::new();
+            shadow_core::state::encode_metadata(&changed.name().0, &mut rec);
+            append_record(&rec, &changed.rel());
+        }
+    }
 }
 
 /// Records a change of names made while a member was not being written (see

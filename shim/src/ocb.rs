@@ -1158,8 +1158,11 @@ impl Ocb {
                 _ => None,
             };
             drop(order);
-            // Not followed while the follower is not written: learnt again when it is.
-            self.forget_position();
+            // Followed while a write's range is asked (`landed` keeps it in step, with no
+            // lseek for a write-only open), else not: learnt again when it is.
+            if range.is_none() {
+                self.forget_position();
+            }
             // A failed change too: the kernel may have stamped the file before refusing it
             // (ext4's unaligned collapse, EINVAL), and the enable must give the member the
             // lead's times (before, they stayed apart, unreported). Not a flush, which

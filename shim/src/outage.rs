@@ -24,8 +24,9 @@ use std::sync::Mutex;
 pub enum Bytes {
     /// Wrote `len` bytes at `at`.
     Written { at: u64, len: u64 },
-    /// Nothing the member lacks but the lead's times (written while both members were).
-    Times,
+    /// Nothing the member lacks but metadata: the times of a file written while both
+    /// members were, a chmod, chown, utimes or xattr through the open.
+    Metadata,
     /// Anything: the file is copied whole.
     Unknown,
 }
@@ -75,7 +76,7 @@ pub fn changed(ocb: &Ocb, changed: Changed, bytes: Bytes) {
             Some(part) if part.pid == me && !part.ended => {
                 match bytes {
                     Bytes::Written { at, len } => part.ranges.add(at, len),
-                    Bytes::Times => {}
+                    Bytes::Metadata => {}
                     // Its id stays open: the file is copied whole.
                     Bytes::Unknown => {
                         parts.remove(&key(ocb));
@@ -100,7 +101,7 @@ pub fn changed(ocb: &Ocb, changed: Changed, bytes: Bytes) {
         let mut ranges = ByteRanges::default();
         match bytes {
             Bytes::Written { at, len } => ranges.add(at, len),
-            Bytes::Times => {}
+            Bytes::Metadata => {}
             Bytes::Unknown => {
                 drop(parts);
                 crate::members::append_change(&changed.name());

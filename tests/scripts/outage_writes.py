@@ -5,7 +5,8 @@
     outage_writes.py outage BIG SEED  one outage's writes: opens closed, appended to, shared
                                       with a fork child killed mid-write, a process killed,
                                       one left by _exit and one by SIGTERM, truncated,
-                                      mapped, carried across exec
+                                      mapped, carried across exec; chmod and utimes by
+                                      name and through an fd
 """
 import mmap
 import os
@@ -31,7 +32,7 @@ def scatter(fd, size, n, tag):
 
 
 def setup(size):
-    for name in ("db", "closed", "forked", "killed", "exec", "exited", "termed"):
+    for name in ("db", "closed", "forked", "killed", "exec", "exited", "termed", "chmodded", "touched"):
         fill(name, size)
     for name in ("log", "trunc", "mapped"):
         fill(name, 1 << 16)
@@ -75,6 +76,16 @@ def outage(size, seed):
     os.writev(fd, [tag, b"-" * 100, tag])
     os.pwrite(fd, tag, size + random.randrange(100))
     os.close(fd)
+    # Write-only: its position followed by the shim, no lseek per write.
+    fd = os.open(D + "closed", os.O_WRONLY)
+    os.lseek(fd, random.randrange(size), os.SEEK_SET)
+    for i in range(10):
+        os.write(fd, tag * (i + 1))
+    os.lseek(fd, -50, os.SEEK_CUR)
+    os.writev(fd, [tag, tag])
+    os.lseek(fd, 0, os.SEEK_END)
+    os.write(fd, tag)
+    os.close(fd)
     # Appended to, by two opens.
     a = os.open(D + "log", os.O_WRONLY | os.O_APPEND)
     b = os.open(D + "log", os.O_WRONLY | os.O_APPEND)
@@ -107,6 +118,13 @@ def outage(size, seed):
             scatter(fd, size, 20, tag)
             leave()
         os.waitpid(pid, 0)
+    # Metadata alone, by name and through an fd: the metadata is all the member lacks.
+    os.chmod(D + "chmodded", 0o600 + seed)
+    os.utime(D + "chmodded", (seed * 1000, seed * 2000))
+    fd = os.open(D + "touched", os.O_RDONLY)
+    os.fchmod(fd, 0o640 + seed)
+    os.utime(fd, ns=(seed * 10**9 + 1, seed * 10**9 + 2))
+    os.close(fd)
     # Cut short, then written: whole.
     fd = os.open(D + "trunc", os.O_RDWR)
     scatter(fd, 1 << 16, 5, tag)

@@ -3181,8 +3181,9 @@ fn an_fd_left_on_the_old_lead_is_a_difference_only_once_the_program_changes_the_
 
 /// Files written while a member was away are brought level by the bytes their opens wrote
 /// (each open's part ends with its ranges: its last close, the state change, exec, `_exit`
-/// and a death by SIGTERM), not copied whole; a part that never ended (a process or fork
-/// child killed by SIGKILL mid-write) or a
+/// and a death by SIGTERM), not copied whole, and files whose metadata alone changed (chmod,
+/// utimes, by name or through an fd) by their metadata; a part that never ended (a process
+/// or fork child killed by SIGKILL mid-write) or a
 /// file changed otherwise (truncated, mapped) is copied whole. Three outages, the lead
 /// moving, a writer keeping its file open through them all; `verify` after each enable.
 /// Before, every file written in an outage was copied whole at the enable.

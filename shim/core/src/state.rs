@@ -366,6 +366,16 @@ pub fn encode_closed(id: u64, ranges: &[(u64, u64)], path: &[u8], out: &mut impl
     out.write_all(b"\0")
 }
 
+/// A change of a file's metadata alone (mode, owner, times, xattrs, inode flags) by its
+/// name: `/m`, then the path as a plain record, one write. Where nothing else named the
+/// file, its metadata is all the member lacks. A reader that knows no `/m` copies the
+/// path whole, as before.
+pub fn encode_metadata(path: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(b"/m\0");
+    out.extend_from_slice(path);
+    out.push(0);
+}
+
 fn decode_id(hex: &[u8]) -> Option<u64> {
     u64::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
 }
@@ -437,10 +447,11 @@ pub struct Changes {
     pub ops: Vec<NameOp>,
     /// Paths that only writes named, with the byte ranges they wrote (sorted, merged).
     pub written: std::collections::HashMap<std::path::PathBuf, Vec<(u64, u64)>>,
-    /// Paths of `written` whose ranges hold every change since the member left: each open
-    /// that changed them while it was away closed its part with its ranges (`encode_closed`),
-    /// so the member's own file needs those bytes alone. The others' ranges count only for
-    /// a file a pass of the resync copied.
+    /// Paths of `written` whose ranges hold every change this stretch names: each open that
+    /// changed them while the member was away closed its part with its ranges
+    /// (`encode_closed`), and any other change was to their metadata (`encode_metadata`).
+    /// Read from the start of the list, the member's own file needs those bytes and the
+    /// metadata alone. The others' ranges count only for a file a pass of the resync copied.
     pub since_left: std::collections::HashSet<std::path::PathBuf>,
     /// The processes of opens whose parts have not ended in this stretch (their files are
     /// copied whole): an enable waits a little for them to take up its change first.
@@ -542,20 +553,33 @@ pub fn parse_log(data: &[u8]) -> Changes {
     // Opens' first changes (`encode_opened`) by id, until their ends (`encode_closed`).
     let mut open: std::collections::HashMap<u64, (u32, std::path::PathBuf)> = Default::default();
     let mut since_left = std::collections::HashSet::new();
-    let mut opened = None;
+    // What the record before said of the plain record after it.
+    enum Marked {
+        Opened(u64, u32),
+        Metadata,
+    }
+    let mut marked = None;
     for rec in complete.split(|&b| b == 0).filter(|r| !r.is_empty()) {
-        let id = opened.take();
+        let mark = marked.take();
         if rec[0] != b'/' {
             let p = std::path::Path::new(std::ffi::OsStr::from_bytes(rec));
             note(p, &mut paths);
-            match id {
-                Some((id, pid)) => drop(open.insert(id, (pid, p.to_path_buf()))),
+            match mark {
+                Some(Marked::Opened(id, pid)) => drop(open.insert(id, (pid, p.to_path_buf()))),
+                Some(Marked::Metadata) => {
+                    written.entry(p.to_path_buf()).or_default();
+                    since_left.insert(p.to_path_buf());
+                }
                 None => drop(whole.insert(p.to_path_buf())),
             }
             continue;
         }
-        if let Some(id) = decode_opened(rec) {
-            opened = Some(id);
+        if let Some((id, pid)) = decode_opened(rec) {
+            marked = Some(Marked::Opened(id, pid));
+            continue;
+        }
+        if rec == b"/m" {
+            marked = Some(Marked::Metadata);
             continue;
         }
         if let Some((id, ranges, p)) = decode_closed(rec) {
@@ -720,6 +744,15 @@ mod tests {
         // An older reader's view: `/i` and `/c` skipped, the path after `/i` a plain record.
         let plain: Vec<&[u8]> = log.split(|&b| b == 0).filter(|r| !r.is_empty() && r[0] != b'/').collect();
         assert_eq!(plain, vec![&b"db"[..], b"db", b"killed", b"moved", b"a:1-2"]);
+        // A change of metadata alone, with a part's ranges or none.
+        let mut meta = log.clone();
+        encode_metadata(b"db", &mut meta);
+        encode_metadata(b"chmodded", &mut meta);
+        let m = parse_log(&meta);
+        assert_eq!((&m.written[&p(b"db")], &m.written[&p(b"chmodded")]), (&c.written[&p(b"db")], &vec![]));
+        assert!(m.since_left.contains(&p(b"db")) && m.since_left.contains(&p(b"chmodded")));
+        meta.extend_from_slice(b"chmodded\0");
+        assert!(!parse_log(&meta).written.contains_key(&p(b"chmodded")), "a plain record of it: whole");
         // Cut anywhere: never ranges the whole list would not give, and a path cut from its
         // `/i` is read whole.
         for cut in 0..log.len() {

@@ -191,21 +191,32 @@ fn hand_over_list(names: &[u8], list: *mut c_char, n: size_t) -> Res<ssize_t> {
     Ok(names.len() as ssize_t)
 }
 
+/// What a change through an fd or a name does to the file, for the change list.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Changes {
+    /// Nothing the members could differ in: a flush.
+    Nothing,
+    /// Its metadata alone: mode, owner, times, xattrs, inode flags.
+    Metadata,
+    /// Its bytes (a truncation).
+    Bytes,
+}
+
 /// A metadata change through an fd: the program's fd (the primary's), then the secondary's
 /// fd, or the secondary's path for OCBs without one (read-only opens). Journalled like any
 /// change (the intent stays open when the follower failed), and recorded for a member that
 /// is away.
 pub(crate) fn on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T, by_path: impl Fn(*const c_char) -> T) -> Res<T> {
-    on_fd_as(fd, what, true, op, by_path)
+    on_fd_as(fd, what, Changes::Metadata, op, by_path)
 }
 
 /// `on_fd` for a flush, which changes nothing the members could differ in (see
 /// `Ocb::changing`).
 pub(crate) fn flush_on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int) -> T, by_path: impl Fn(*const c_char) -> T) -> Res<T> {
-    on_fd_as(fd, what, false, op, by_path)
+    on_fd_as(fd, what, Changes::Nothing, op, by_path)
 }
 
-fn on_fd_as<T: FfiReturn>(fd: c_int, what: &str, changes: bool, op: impl Fn(c_int) -> T, by_path: impl Fn(*const c_char) -> T) -> Res<T> {
+fn on_fd_as<T: FfiReturn>(fd: c_int, what: &str, changes: Changes, op: impl Fn(c_int) -> T, by_path: impl Fn(*const c_char) -> T) -> Res<T> {
     through_fd(fd, what, changes, || op(fd).into_res(), |sfd| op(sfd).into_res(), |ocb| by_name(fd, ocb, |sp| super::on_follower(sp, |a| via_abs(a, &by_path))), || on_node(fd, what, &op, &by_path))
 }
 
@@ -218,13 +229,13 @@ fn on_fd_as<T: FfiReturn>(fd: c_int, what: &str, changes: bool, op: impl Fn(c_in
 /// change through a number `dup2` redirected meanwhile reached the new file on the lead
 /// and the old one's follower, and a close meanwhile made the follower's part fail EBADF
 /// (helper-50: `futimens`, mtimes apart, unreported).
-/// `changes`: the call changes the file (not a flush).
-fn through_fd<T>(fd: c_int, what: &str, changes: bool, lead: impl Fn() -> Res<T>, by_sfd: impl Fn(c_int) -> Res<T>, by_name: impl Fn(&crate::ocb::Ocb) -> Option<Res<T>>, unlinked: impl Fn() -> Res<T>) -> Res<T> {
+/// `changes`: what the call changes of the file.
+fn through_fd<T>(fd: c_int, what: &str, changes: Changes, lead: impl Fn() -> Res<T>, by_sfd: impl Fn(c_int) -> Res<T>, by_name: impl Fn(&crate::ocb::Ocb) -> Option<Res<T>>, unlinked: impl Fn() -> Res<T>) -> Res<T> {
     fdtable::with_link(
         fd,
         |ocb| {
             let order = ocb.linked_order(fd, false)?;
-            if changes {
+            if changes != Changes::Nothing {
                 ocb.changing();
             }
             let changed = Changed::Open { ocb: &ocb, fd: Some(fd), once: false };
@@ -241,17 +252,19 @@ fn through_fd<T>(fd: c_int, what: &str, changes: bool, lead: impl Fn() -> Res<T>
 }
 
 /// A change (`changed`), the lead's part (`lead`) then the follower's (`follower`; None: it
-/// has none to make): journalled (the intent stays open when the follower failed) and, if
-/// it `changes` the file (not a flush), recorded for a member that is away; a follower
-/// failure as `follower_failed` says. A flush recorded had a resync's catch-up copy the
-/// whole file again for every `fdatasync` a database made.
-fn journalled<T>(changed: Changed, changes: bool, what: &str, lead: impl FnOnce() -> Res<T>, follower: impl FnOnce() -> Option<Res<T>>) -> Res<T> {
+/// has none to make): journalled (the intent stays open when the follower failed) and, by
+/// what it `changes` of the file, recorded for a member that is away; a follower failure
+/// as `follower_failed` says. A flush recorded had a resync's catch-up copy the whole file
+/// again for every `fdatasync` a database made.
+fn journalled<T>(changed: Changed, changes: Changes, what: &str, lead: impl FnOnce() -> Res<T>, follower: impl FnOnce() -> Option<Res<T>>) -> Res<T> {
     let rel = changed.rel();
     let intent = crate::members::intent_begin(&rel);
     let r = lead().inspect_err(|_| crate::members::intent_end(intent))?;
     let ocb = changed.ocb();
-    if changes {
-        crate::members::record_change(changed);
+    match changes {
+        Changes::Nothing => {}
+        Changes::Metadata => crate::members::record_metadata(changed),
+        Changes::Bytes => crate::members::record_change(changed),
     }
     if let Some(Err(e)) = follower() {
         crate::members::follower_failed(&rel, what, e, ocb)?;
@@ -291,7 +304,7 @@ fn node_change<T>(fd: c_int, what: &str, lead: impl FnOnce() -> Res<T>, follower
         return Ok(r);
     }
     let Some(_name) = crate::names::hold_naming(&sp, &here, libc::AT_SYMLINK_NOFOLLOW) else { return lead() };
-    journalled(Changed::Path(&sp), true, what, lead, || follower(&sp))
+    journalled(Changed::Path(&sp), Changes::Metadata, what, lead, || follower(&sp))
 }
 
 /// The follower's part of a change made through `fd` whose OCB has no follower fd (a
@@ -407,7 +420,7 @@ fn times_by_path(sp: Spath, set: impl Fn(&At) -> c_int) -> Res<c_int> {
     let _name = crate::names::hold(&[sp.rel()]);
     let intent = crate::members::intent_begin(sp.rel());
     let r = super::on_lead(&sp, "utimes", &set).inspect_err(|_| crate::members::intent_end(intent))?;
-    crate::members::record_change(crate::members::Changed::Path(&sp));
+    crate::members::record_metadata(crate::members::Changed::Path(&sp));
     if let Some(Err(e)) = copy_times(&sp, &set) {
         crate::members::follower_failed(sp.rel(), "utimes", e, None)?;
         return Ok(r);
@@ -428,7 +441,7 @@ type SetTimes = fn(c_int, &[libc::timespec; 2]) -> Res<c_int>;
 /// enable that brought the member back left it the old times (`touch` as the primary was
 /// disabled and enabled).
 fn times_by_fd(fd: c_int, set: impl Fn(c_int) -> c_int, exact: SetTimes, replay: impl Fn(&At) -> c_int) -> Res<c_int> {
-    through_fd(fd, "utimes", true, || set(fd).into_res(), |sfd| lead_times_onto(fd, sfd, exact, &set), |ocb| follower_times_by_name(fd, ocb), || {
+    through_fd(fd, "utimes", Changes::Metadata, || set(fd).into_res(), |sfd| lead_times_onto(fd, sfd, exact, &set), |ocb| follower_times_by_name(fd, ocb), || {
         node_change(fd, "utimes", || set(fd).into_res(), |sp| copy_times(sp, &replay), |sp| times_by_path(sp, &replay))
     })
 }
@@ -514,7 +527,7 @@ fn followed_link(path: *const c_char) -> Option<Spath> {
 pub(crate) fn truncate_through_fd_link(path: *const c_char, what: &str, call: impl Fn(*const c_char) -> c_int) -> Option<c_int> {
     let truncate = |fd| {
         let _bytes = real::fstat(fd).ok().map(|st| crate::ocb::hold_files(&[st]));
-        let r = on_fd(fd, what, |f| call(fd_link(f).as_ptr()), &call)?;
+        let r = on_fd_as(fd, what, Changes::Bytes, |f| call(fd_link(f).as_ptr()), &call)?;
         // As by name (copy_entry_times): the times are the lead's where they can be. Under
         // the order, which keeps the number this open's (helper-51: a dup2 meanwhile put
         // another file's times on this one's follower); by name without it (names.rs).

@@ -12,37 +12,50 @@ use shadow_core::state::NameKind;
 use shadow_core::vpath;
 use std::ffi::{CStr, CString};
 
-/// Applies a change to both members, holding the name (see names.rs). The program sees the
-/// lead's result; a follower that fails where the lead succeeded is reported at once.
+/// Applies a change of metadata (chmod, chown, xattrs) to both members, holding the name
+/// (see names.rs). The program sees the lead's result; a follower that fails where the
+/// lead succeeded is reported at once.
 pub fn on_members<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&At) -> T) -> Res<T> {
     let _name = crate::names::hold(&[sp.rel()]);
-    on_members_held(what, sp, op)
+    on_members_recorded(what, sp, Recorded::Metadata, op)
 }
 
 fn on_members_held<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&At) -> T) -> Res<T> {
-    on_members_recorded(what, sp, None, op)
+    on_members_recorded(what, sp, Recorded::Entry, op)
 }
 
 /// A removal on both members, holding the name, recorded as a change of names.
 fn on_members_removing<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&At) -> T) -> Res<T> {
     let _name = crate::names::hold(&[sp.rel()]);
-    on_members_recorded(what, sp, Some(NameKind::Removed), op)
+    on_members_recorded(what, sp, Recorded::Names(NameKind::Removed), op)
 }
 
-/// As `on_members_held`; `names`: the change is one of names (a removal), recorded as one.
-fn on_members_recorded<T: FfiReturn>(what: &str, sp: &Spath, names: Option<NameKind>, op: impl Fn(&At) -> T) -> Res<T> {
+/// How a change by name is recorded for a member that is away.
+#[derive(Clone, Copy)]
+enum Recorded {
+    /// A change of names (a removal).
+    Names(NameKind),
+    /// The entry whole: made, or its bytes changed.
+    Entry,
+    /// Its metadata alone.
+    Metadata,
+}
+
+/// As `on_members_held`, recorded as `record` says.
+fn on_members_recorded<T: FfiReturn>(what: &str, sp: &Spath, record: Recorded, op: impl Fn(&At) -> T) -> Res<T> {
     let rel = sp.rel();
     let intent = crate::members::intent_begin(rel);
     let r = super::on_lead(sp, what, &op).inspect_err(|_| crate::members::intent_end(intent))?;
-    match names {
-        Some(kind) => crate::members::record_names(kind, sp, None),
-        None => crate::members::record_change(crate::members::Changed::Path(sp)),
+    match record {
+        Recorded::Names(kind) => crate::members::record_names(kind, sp, None),
+        Recorded::Entry => crate::members::record_change(crate::members::Changed::Path(sp)),
+        Recorded::Metadata => crate::members::record_metadata(crate::members::Changed::Path(sp)),
     }
     if let Some(Err(e)) = on_follower(sp, &op) {
         if !meet_outside(&[sp]) {
-            match names {
-                Some(kind) => crate::members::follower_failed_recording(rel, what, e, None, || crate::members::append_names(kind, sp, None))?,
-                None => crate::members::follower_failed(rel, what, e, None)?,
+            match record {
+                Recorded::Names(kind) => crate::members::follower_failed_recording(rel, what, e, None, || crate::members::append_names(kind, sp, None))?,
+                _ => crate::members::follower_failed(rel, what, e, None)?,
             }
             return Ok(r);
         }
@@ -281,7 +294,7 @@ pub unsafe extern "C-unwind" fn remove(path: *const c_char) -> c_int {
             if flags != 0 && names_set_root(&sp, path) {
                 return Err(Errno(libc::EBUSY));
             }
-            on_members_recorded("remove", &sp, Some(NameKind::Removed), |a| raw::unlinkat(a.fd, a.path.as_ptr(), flags))
+            on_members_recorded("remove", &sp, Recorded::Names(NameKind::Removed), |a| raw::unlinkat(a.fd, a.path.as_ptr(), flags))
         },
         |p| raw::remove(p),
     )
