@@ -332,14 +332,18 @@ fn survivor_moves_on(dir: &str, survivor: Member) {
 }
 
 fn set_tracking(st: &State) {
-    let t = if let Some(m) = st.members.iter().find(|m| m.state == MemberState::Resyncing) {
+    TRACKING.store(tracking_of(st), Ordering::SeqCst);
+}
+
+/// `TRACKING` for state `st`.
+fn tracking_of(st: &State) -> u8 {
+    if let Some(m) = st.members.iter().find(|m| m.state == MemberState::Resyncing) {
         2 + m.reads_ranges as u8
     } else if st.members.iter().any(|m| m.state != MemberState::Enabled) {
         1
     } else {
         0
-    };
-    TRACKING.store(t, Ordering::SeqCst);
+    }
 }
 
 /// Also in a fork child (new pid): allocation-free.
@@ -1120,11 +1124,21 @@ fn refresh() {
     };
     let new = Arc::new(new);
     crate::handoff::retire_before_change();
+    // Every open's part in an outage ends with a change of state (the enable reads them):
+    // the next outage's parts are its own. Tracking starts before the member's files are
+    // let go: another thread's write that finds no follower from then on is recorded
+    // (before, one landing between the two was not, and its open's part then said the
+    // file lacked nothing but its times). It stops once they are taken up, under the freeze.
+    let tracks = tracking_of(&st) != 0;
+    if tracks {
+        crate::outage::end_all();
+        set_tracking(&st);
+    }
     apply(&old, &new, st.epoch);
-    // Every open's part in an outage ends with it (the enable reads them), and with any
-    // other change of state: the next outage's parts are its own.
-    crate::outage::end_all();
-    set_tracking(&st);
+    if !tracks {
+        crate::outage::end_all();
+        set_tracking(&st);
+    }
     if tracking() {
         // A member is out of service, perhaps again (this process may have slept through
         // the enable between): each open file's next change is recorded anew. Before, a
@@ -1145,7 +1159,7 @@ fn refresh() {
                 let changed = Changed::Open { ocb, fd: Some(*fd), once: true };
                 match TRACKING.load(Ordering::Relaxed) {
                     // Its bytes are the member's: the times are all it lacks so far.
-                    1 => crate::outage::changed(ocb, changed, crate::outage::Bytes::Metadata),
+                    1 => crate::outage::metadata_changed(ocb, changed),
                     _ => record_change(changed),
                 }
             }
@@ -1710,14 +1724,25 @@ pub(crate) fn changes_fd() -> c_int {
     shared().changes.get()
 }
 
-/// One record, with one write (see shadow_core::state::parse_log): whether it is in.
+/// One record, with one write (see shadow_core::state::parse_log): whether it is in. A
+/// write that took part of it (the list's file system full) fails: the torn record would
+/// change the meaning of the next (a torn `/m` made the next process's plain record a
+/// change of metadata alone).
 pub(crate) fn append_record(rec: &[u8], named: &Rel) -> bool {
-    if let Err(e) = real::state_write(changes_fd(), rec) {
+    let r = real::state_write(changes_fd(), rec).and_then(|n| if n == rec.len() { Ok(()) } else { Err(Errno(libc::ENOSPC)) });
+    if let Err(e) = r {
         shared().state.mark_changes_lost();
         crate::report::change_list_failed(named, e);
         return false;
     }
     true
+}
+
+/// `append_record` from `_exit` (no allocation): a failure marks the list incomplete.
+pub(crate) fn append_record_now(rec: &[u8]) {
+    if real::state_write(changes_fd(), rec).map_or(true, |n| n != rec.len()) {
+        shared().state.mark_changes_lost();
+    }
 }
 
 /// What changed, for the change list (`record_change`).
@@ -1727,8 +1752,10 @@ pub enum Changed<'a> {
     /// the path's own name.
     Path(&'a Spath),
     /// An open file (`fd`: the program's fd on it, where the caller knows it), named by the
-    /// name the kernel gives it now. `once`: the open's first change only, unless a resync
-    /// is catching up (then every change counts).
+    /// name the kernel gives it now. `once`: while a member is away, the open's part in the
+    /// outage covers it (outage.rs), so only a change that asks for the whole file, or the
+    /// open's first, is recorded; while a resync catches up every change counts. Otherwise
+    /// recorded every time.
     Open { ocb: &'a Ocb, fd: Option<c_int>, once: bool },
 }
 
@@ -1806,7 +1833,6 @@ pub fn record_change_at(changed: Changed, range: Option<(i64, i64)>) {
             shadow_core::state::encode_written(&changed.name().0, off, len, &mut rec);
             append_record(&rec, &changed.rel());
         }
-        (1, Some((at, len)), Changed::Open { ocb, once: true, .. }) => crate::outage::changed(ocb, changed, crate::outage::Bytes::Written { at, len }),
         _ => record_change(changed),
     }
 }
@@ -1815,6 +1841,11 @@ pub fn record_change_at(changed: Changed, range: Option<(i64, i64)>) {
 /// and while a member is away each open's are kept (outage.rs).
 pub fn ranges_wanted() -> bool {
     matches!(TRACKING.load(Ordering::Relaxed), 1 | 3)
+}
+
+/// Whether a member is away and no resync catches up: opens keep their parts (outage.rs).
+pub fn member_away() -> bool {
+    TRACKING.load(Ordering::Relaxed) == 1
 }
 
 /// Records a change made while a member was not being written, so that bringing it back
@@ -1826,7 +1857,7 @@ pub fn record_change(changed: Changed) {
     }
     if let Changed::Open { ocb, once: true, .. } = changed {
         if tracking == 1 {
-            return crate::outage::changed(ocb, changed, crate::outage::Bytes::Unknown);
+            return crate::outage::changed_whole(ocb, changed);
         }
     }
     append_change(&changed.name());
@@ -1839,7 +1870,7 @@ pub fn record_change(changed: Changed) {
 pub fn record_metadata(changed: Changed) {
     match (TRACKING.load(Ordering::Relaxed), changed) {
         (0, _) => {}
-        (1, Changed::Open { ocb, .. }) => crate::outage::changed(ocb, changed, crate::outage::Bytes::Metadata),
+        (1, Changed::Open { ocb, .. }) => crate::outage::metadata_changed(ocb, changed),
         _ => {
             let mut rec = Vec::new();
             shadow_core::state::encode_metadata(&changed.name().0, &mut rec);

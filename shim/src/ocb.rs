@@ -529,7 +529,8 @@ impl Ocb {
         Some(self.reader.swap(-1, Ordering::AcqRel)).filter(|&fd| fd >= 0)
     }
 
-    /// True once: the first call after open records the file in the change list.
+    /// Marks the open's change recorded for a member away; whether it was already (its part
+    /// in the outage begun, or its path recorded whole: outage.rs).
     pub fn recorded_once(&self) -> bool {
         self.set(Mark::Recorded)
     }
@@ -1151,12 +1152,20 @@ impl Ocb {
                 // The follower is written, but not this file (its open there failed).
                 self.begin_intent(None);
             }
+            // A member away: the open's part in the outage, begun before the change lands
+            // and given its bytes before the order goes (outage.rs).
+            let part = if flush { None } else { crate::outage::begin(self, fd) };
             // Under the order, which keeps the number this open's (`linked_order`).
             let value = primary();
             let range = match (&value, written) {
                 (Ok(v), Some(written)) if crate::members::ranges_wanted() => written(v),
                 _ => None,
             };
+            let in_part = part.is_some();
+            if let Some(begun) = part {
+                let bytes = range.filter(|&(at, len)| at >= 0 && len >= 0).map(|(at, len)| (at as u64, len as u64));
+                crate::outage::finish(self, begun, bytes);
+            }
             drop(order);
             // Followed while a write's range is asked (`landed` keeps it in step, with no
             // lseek for a write-only open), else not: learnt again when it is.
@@ -1168,7 +1177,9 @@ impl Ocb {
             // lead's times (before, they stayed apart, unreported). Not a flush, which
             // changes nothing a member could differ in: recorded, it had a resync's catch-up
             // copy the whole file again for every fdatasync of a database's writes.
-            if crate::members::tracking() && !flush {
+            // Or as the state is now, where it moved on meanwhile (a resync's catch-up
+            // began: its passes read what the part could not say).
+            if crate::members::tracking() && !flush && !(in_part && crate::members::member_away()) {
                 crate::members::record_change_at(crate::members::Changed::Open { ocb: self, fd: None, once: true }, range);
             }
             return value;
@@ -1581,6 +1592,16 @@ impl Ocb {
                 report::record_now(Code::InsecureFile, &self.rel, "bytes the shim did not see, at _exit");
             }
         }
+    }
+
+    /// Whether bytes may reach the file through this open beyond what its writes name and
+    /// what lies past the member's end (which an enable copies anyway, as the last close
+    /// copies what glibc's own writes to fd 0-2 leave past the follower's end): its members
+    /// may differ (marked insecure, now or before), or one of glibc's own streams writes it,
+    /// which may seek and write anywhere unseen. Such an open's part in an outage names the
+    /// file whole.
+    pub fn writes_unseen(&self) -> bool {
+        self.has(Mark::Diverged) || self.has(Mark::GlibcStream)
     }
 
     /// Its members may differ, not yet reported.

@@ -1,11 +1,13 @@
 //! What an open's writes changed while a member is away, by byte range (md's write-intent
 //! bitmap, across the outage). The open's first change is recorded with an id
-//! (`shadow_core::state::encode_opened`); the ranges of its writes are kept here; when its
-//! part ends (its last close, the process taking a state change, exec) they are appended
-//! (`encode_closed`), and the enable copies those bytes of the file, not all of it. An open
-//! whose part never ends (the process killed) or that changed the file otherwise (a
-//! truncation, a mapping, a write whose place could not be told) leaves its id open, and
-//! the file is copied whole, as before.
+//! (`shadow_core::state::encode_opened`), before it lands for a change made through
+//! `Ocb::mirror_once` (`begin`); the ranges of its writes are kept here, each added under
+//! the file's order (`finish`); when its part ends (its last close, exit, the process
+//! taking a state change, exec) they are appended (`encode_closed`), and the enable copies
+//! those bytes of the file and its metadata, not all of it. An open whose part never ends
+//! (the process killed, a change of another thread under way as it ends) or that changed
+//! the file otherwise (a truncation, a mapping, a write whose place could not be told, bytes
+//! glibc wrote unseen) leaves its id open, and the file is copied whole, as before.
 //!
 //! Kept per process, by the OCB's address: a fork child's writes through an inherited open
 //! are the child's part, recorded with an id of its own, so that a child killed with its
@@ -16,20 +18,8 @@ use crate::ocb::Ocb;
 use once_cell::sync::Lazy;
 use shadow_core::state::ByteRanges;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
-
-/// What a change did to an open file's bytes.
-#[derive(Clone, Copy)]
-pub enum Bytes {
-    /// Wrote `len` bytes at `at`.
-    Written { at: u64, len: u64 },
-    /// Nothing the member lacks but metadata: the times of a file written while both
-    /// members were, a chmod, chown, utimes or xattr through the open.
-    Metadata,
-    /// Anything: the file is copied whole.
-    Unknown,
-}
 
 struct Part {
     id: u64,
@@ -38,13 +28,19 @@ struct Part {
     /// The name its first record gave, once that record is in the list.
     name: Option<Vec<u8>>,
     ranges: ByteRanges,
-    /// Its end is recorded (a state change, exec): the open's next change begins another.
+    /// Changes begun through the open (`begin`) whose ranges are not in yet: its end then
+    /// leaves it open (whole), as one of them may have landed.
+    writing: u32,
+    /// Its end is recorded, or it was left open for good (a state change, exec): the
+    /// open's next change begins another.
     ended: bool,
 }
 
 static PARTS: Lazy<Mutex<HashMap<usize, Part>>> = Lazy::new(|| Mutex::new(HashMap::new()));
 /// How many parts there are: an OCB let go while none are looks no further.
 static COUNT: AtomicUsize = AtomicUsize::new(0);
+/// Ids made by this process, mixed into each (see `fresh_id`).
+static MADE: AtomicU64 = AtomicU64::new(0);
 
 fn parts() -> std::sync::MutexGuard<'static, HashMap<usize, Part>> {
     PARTS.lock().unwrap_or_else(|e| e.into_inner())
@@ -58,72 +54,156 @@ fn counted(parts: &HashMap<usize, Part>) {
     COUNT.store(parts.len(), Ordering::Relaxed);
 }
 
+/// A new part's id: random, with the pid and a count of this process's ids mixed in, so
+/// that ids repeat neither where getrandom fails nor across processes.
 fn fresh_id() -> u64 {
     let mut b = [0u8; 8];
-    // SAFETY: 8 bytes into an 8-byte buffer. A short read leaves zeros there: the id is
-    // then less random, and an id repeated only pairs an end with the wrong beginning if
-    // both name the same file (the name is checked).
-    unsafe { libc::getrandom(b.as_mut_ptr().cast(), 8, libc::GRND_NONBLOCK) };
-    u64::from_ne_bytes(b) ^ (crate::mem::pid() as u64).rotate_left(40)
+    // SAFETY: at most 8 bytes into an 8-byte buffer.
+    let got = unsafe { libc::getrandom(b.as_mut_ptr().cast(), 8, libc::GRND_NONBLOCK) };
+    let random = if got == 8 { u64::from_ne_bytes(b) } else { 0 };
+    random ^ ((crate::mem::pid() as u64) << 32 | MADE.fetch_add(1, Ordering::Relaxed) & 0xffff_ffff)
 }
 
-/// A change through `ocb` (`changed`) while a member is away and no resync catches up.
-pub fn changed(ocb: &Ocb, changed: Changed, bytes: Bytes) {
-    let me = crate::mem::pid();
+/// What `begin` found.
+enum Found {
+    /// The open's live part: its id.
+    Live(u64),
+    /// None, or one ended or another process's: the open begins a part if it records none.
+    Fresh,
+}
+
+/// The open's part as `begin` and `changed` look at it: another process's (a fork child's
+/// copy of its parent's table) or an ended one is let go, and the open's change recorded
+/// anew.
+fn look(parts: &mut HashMap<usize, Part>, ocb: &Ocb) -> Found {
+    match parts.get(&key(ocb)) {
+        Some(part) if part.pid == crate::mem::pid() && !part.ended => Found::Live(part.id),
+        Some(_) => {
+            parts.remove(&key(ocb));
+            counted(parts);
+            ocb.forget_recorded();
+            Found::Fresh
+        }
+        None => Found::Fresh,
+    }
+}
+
+/// A part `begin` began, whose change is being made.
+pub struct Begun(u64);
+
+/// A change about to be made through `ocb` (the program's `fd`) while a member is away and
+/// no resync catches up, under the file's order: the open's part, begun now if it has none,
+/// with its record in the list before the change lands (a process killed between the two
+/// leaves the part open, and the file is copied whole). `finish` says what the change did.
+/// None where the open has no part to keep: not tracking, or the file is copied whole
+/// anyway (recorded so before the change).
+pub fn begin(ocb: &Ocb, fd: libc::c_int) -> Option<Begun> {
+    if !crate::members::member_away() {
+        return None;
+    }
+    let changed = Changed::Open { ocb, fd: Some(fd), once: true };
+    if unseen(ocb) {
+        changed_whole(ocb, changed);
+        return None;
+    }
     let id = {
         let mut parts = parts();
-        match parts.get_mut(&key(ocb)) {
-            Some(part) if part.pid == me && !part.ended => {
-                match bytes {
-                    Bytes::Written { at, len } => part.ranges.add(at, len),
-                    Bytes::Metadata => {}
-                    // Its id stays open: the file is copied whole.
-                    Bytes::Unknown => {
-                        parts.remove(&key(ocb));
-                        counted(&parts);
-                    }
-                }
-                return;
-            }
-            Some(_) => {
-                // Ended, or the parent's from before the fork (this process records its
-                // own part): the open's change is recorded anew.
+        if let Found::Live(id) = look(&mut parts, ocb) {
+            let part = parts.get_mut(&key(ocb)).expect("found live");
+            part.writing += 1;
+            return Some(Begun(id));
+        }
+        // Recorded already without ranges (or its part ended whole): copied whole.
+        if ocb.recorded_once() {
+            return None;
+        }
+        let id = fresh_id();
+        parts.insert(key(ocb), Part { id, pid: crate::mem::pid(), name: None, ranges: ByteRanges::default(), writing: 1, ended: false });
+        counted(&parts);
+        id
+    };
+    named(ocb, changed, id);
+    Some(Begun(id))
+}
+
+/// The change `begin` began is made: the bytes it wrote (offset, length), or None where it
+/// did anything else, or failed, or its place is not known (the file is copied whole).
+pub fn finish(ocb: &Ocb, begun: Begun, written: Option<(u64, u64)>) {
+    let mut parts = parts();
+    let Some(part) = parts.get_mut(&key(ocb)).filter(|p| p.id == begun.0) else { return };
+    part.writing -= 1;
+    match written {
+        Some((at, len)) => part.ranges.add(at, len),
+        // Its id stays open: the file is copied whole.
+        None => {
+            parts.remove(&key(ocb));
+            counted(&parts);
+        }
+    }
+}
+
+/// A change of the metadata alone of `ocb`'s file (a chmod, utimes or xattr through it;
+/// the times a file written while both members were lacks as one leaves), made while a
+/// member is away and no resync catches up: the open's part, begun if it has none.
+pub fn metadata_changed(ocb: &Ocb, changed: Changed) {
+    recorded_after(ocb, changed, false);
+}
+
+/// Any other change through `ocb` recorded once made (an open that created or emptied the
+/// file, a mapping's stores, an AIO write): the file is copied whole.
+pub fn changed_whole(ocb: &Ocb, changed: Changed) {
+    recorded_after(ocb, changed, true);
+}
+
+fn recorded_after(ocb: &Ocb, changed: Changed, whole: bool) {
+    let whole = whole || unseen(ocb);
+    let id = {
+        let mut parts = parts();
+        if let Found::Live(_) = look(&mut parts, ocb) {
+            if whole {
+                // Its id stays open: the file is copied whole.
                 parts.remove(&key(ocb));
                 counted(&parts);
-                ocb.forget_recorded();
             }
-            None => {}
+            return;
         }
         // Recorded already without ranges (or its part ended whole): copied whole.
         if ocb.recorded_once() {
             return;
         }
-        let mut ranges = ByteRanges::default();
-        match bytes {
-            Bytes::Written { at, len } => ranges.add(at, len),
-            Bytes::Metadata => {}
-            Bytes::Unknown => {
-                drop(parts);
-                crate::members::append_change(&changed.name());
-                return;
-            }
+        if whole {
+            drop(parts);
+            crate::members::append_change(&changed.name());
+            return;
         }
         let id = fresh_id();
-        parts.insert(key(ocb), Part { id, pid: me, name: None, ranges, ended: false });
+        parts.insert(key(ocb), Part { id, pid: crate::mem::pid(), name: None, ranges: ByteRanges::default(), writing: 0, ended: false });
         counted(&parts);
         id
     };
-    // Named outside the lock (the name is asked of the kernel); writes meanwhile add their
-    // ranges to the part, which ends whole if its end comes before the name is in the list.
+    named(ocb, changed, id);
+}
+
+/// Whether bytes may reach `ocb`'s file beyond what its writes through it name: written
+/// by glibc unseen, its members known to differ, or mapped shared for writing.
+fn unseen(ocb: &Ocb) -> bool {
+    ocb.writes_unseen() || crate::hooks::data::mapped_for_writing(ocb)
+}
+
+/// The record beginning part `id` of `ocb`, appended with the name the kernel gives the
+/// file now (asked outside the table's lock). A part ended meanwhile keeps no name: no end
+/// is recorded for it, and the file is copied whole.
+fn named(ocb: &Ocb, changed: Changed, id: u64) {
     let name = changed.name();
     let mut rec = Vec::new();
-    shadow_core::state::encode_opened(id, me as u32, &name.0, &mut rec);
+    shadow_core::state::encode_opened(id, crate::mem::pid() as u32, &name.0, &mut rec);
     let listed = crate::members::append_record(&rec, &changed.rel());
     let mut parts = parts();
     if let Some(part) = parts.get_mut(&key(ocb)).filter(|p| p.id == id) {
-        match listed {
-            true => part.name = Some(name.0),
-            false => {
+        match (listed, part.ended) {
+            (true, false) => part.name = Some(name.0),
+            (true, true) => {}
+            (false, _) => {
                 parts.remove(&key(ocb));
                 counted(&parts);
             }
@@ -131,8 +211,8 @@ pub fn changed(ocb: &Ocb, changed: Changed, bytes: Bytes) {
     }
 }
 
-/// Ends `ocb`'s part (its last close): its ranges appended. Its next change, if any (an
-/// exec that failed), records a new part.
+/// Ends `ocb`'s part (its last close, under the file's order): its ranges appended. Its
+/// next change, if any (an exec that failed), begins a new part.
 pub fn end(ocb: &Ocb) {
     if COUNT.load(Ordering::Relaxed) == 0 {
         return;
@@ -141,37 +221,46 @@ pub fn end(ocb: &Ocb) {
         let mut parts = parts();
         let Some(part) = parts.remove(&key(ocb)) else { return };
         counted(&parts);
-        // With the part gone, under the lock: a write meanwhile records anew.
+        // With the part gone, under the lock: a change meanwhile records anew.
         ocb.forget_recorded();
         part
     };
-    close(part);
+    // A position the kernel disagreed with at this close marked it (`check_position`).
+    if !ocb.writes_unseen() {
+        close(part);
+    }
 }
 
 /// Ends every part of this process (a state change taken, exec): the enable reads them.
-/// Each is kept, ended, until its open's next change, which records anew.
+/// Each is kept, ended, until its open's next change, which begins another. One with a
+/// change under way (another thread's) is left open: its change may have landed.
 pub fn end_all() {
     if COUNT.load(Ordering::Relaxed) == 0 {
         return;
     }
-    let ended: Vec<Part> = parts()
-        .values_mut()
-        .filter(|p| !p.ended)
-        .map(|p| {
-            p.ended = true;
-            Part { id: p.id, pid: p.pid, name: p.name.take(), ranges: std::mem::take(&mut p.ranges), ended: true }
-        })
-        .collect();
+    let me = crate::mem::pid();
+    let ended: Vec<Part> = parts().values_mut().filter_map(|p| ending(p, me)).collect();
     for part in ended {
         close(part);
     }
 }
 
-/// `end_all` from `_exit` or a death, with no other thread in an operation (each write's
-/// range is in its part): allocation-free, and not waiting for the table (a part it cannot
-/// end is left open: the file is copied whole).
+/// `part` ended by `end_all`: what its end record needs, where one is due.
+fn ending(p: &mut Part, me: libc::pid_t) -> Option<Part> {
+    if p.ended || p.pid != me {
+        return None;
+    }
+    p.ended = true;
+    let name = p.name.take();
+    (p.writing == 0).then(|| Part { id: p.id, pid: p.pid, name, ranges: std::mem::take(&mut p.ranges), writing: 0, ended: true })
+}
+
+/// `end_all` from `_exit` or a death, with no other thread in an operation: allocation-free,
+/// and not waiting for the table (a part it cannot end is left open: the file is copied
+/// whole). Not in a child of `clone` with CLONE_VM, whose memory (and parts) are its
+/// parent's.
 pub fn end_all_now() {
-    if COUNT.load(Ordering::Relaxed) == 0 {
+    if COUNT.load(Ordering::Relaxed) == 0 || !crate::mem::own_memory() {
         return;
     }
     let mut parts = match PARTS.try_lock() {
@@ -181,7 +270,8 @@ pub fn end_all_now() {
     };
     let me = crate::mem::pid();
     for part in parts.values_mut().filter(|p| p.pid == me && !p.ended) {
-        let Some(name) = &part.name else { continue };
+        part.ended = true;
+        let Some(name) = part.name.as_ref().filter(|_| part.writing == 0) else { continue };
         // The record's longest: a range's two numbers of 20 digits each and their marks.
         let cap = (64 + name.len() + part.ranges.as_slice().len() * 42).next_multiple_of(4096);
         // SAFETY: a new private anonymous mapping, let go below.
@@ -194,9 +284,7 @@ pub fn end_all_now() {
         let mut out = &mut buf[..];
         if shadow_core::state::encode_closed(part.id, part.ranges.as_slice(), name, &mut out).is_ok() {
             let n = cap - out.len();
-            if crate::real::state_write(crate::members::changes_fd(), &buf[..n]).is_ok() {
-                part.ended = true;
-            }
+            crate::members::append_record_now(&buf[..n]);
         }
         // SAFETY: mapped above; `buf` is not used again.
         unsafe { crate::real::raw::munmap(p, cap) };
@@ -214,7 +302,7 @@ pub fn forget(ocb: &Ocb) {
 }
 
 fn close(part: Part) {
-    let Part { id, pid, name: Some(name), ranges, .. } = part else { return };
+    let Part { id, pid, name: Some(name), ranges, writing: 0, .. } = part else { return };
     if pid != crate::mem::pid() {
         return;
     }

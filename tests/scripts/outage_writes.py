@@ -2,6 +2,7 @@
 
     outage_writes.py setup BIG        files of BIG bytes under /shadow
     outage_writes.py long BIG STOP    writes "db" until the file STOP exists (prints ready)
+    outage_writes.py threads BIG STOP threads writing their own files until STOP exists
     outage_writes.py outage BIG SEED  one outage's writes: opens closed, appended to, shared
                                       with a fork child killed mid-write, a process killed,
                                       one left by _exit and one by SIGTERM, truncated,
@@ -152,11 +153,46 @@ def outage(size, seed):
     assert status == 0, status
 
 
+def threads(size, stop):
+    """Threads each writing their own file at random places (and one appending), with no
+    pause, until STOP exists: a member change lands among their writes."""
+    files = ["t%d" % i for i in range(4)]
+    for name in files:
+        fill(name, size)
+    done = []
+
+    def writer(name, i):
+        fd = os.open(D + name, os.O_RDWR if i % 2 else os.O_WRONLY)
+        rnd = random.Random(i)
+        n = 0
+        while not done:
+            n += 1
+            tag = b"%d.%d;" % (i, n)
+            if i == 3:
+                os.write(fd, tag)
+            else:
+                os.pwrite(fd, tag * rnd.randrange(1, 50), rnd.randrange(size))
+        os.close(fd)
+
+    ts = [threading.Thread(target=writer, args=(name, i)) for i, name in enumerate(files)]
+    for t in ts:
+        t.start()
+    print("ready", flush=True)
+    while not os.path.exists(stop):
+        time.sleep(0.01)
+    done.append(True)
+    for t in ts:
+        t.join()
+    print("stopped", flush=True)
+
+
 cmd = sys.argv[1]
 if cmd == "setup":
     setup(int(sys.argv[2]))
 elif cmd == "long":
     long(int(sys.argv[2]), sys.argv[3])
+elif cmd == "threads":
+    threads(int(sys.argv[2]), sys.argv[3])
 elif cmd == "outage":
     outage(int(sys.argv[2]), int(sys.argv[3]))
 else:

@@ -565,7 +565,13 @@ pub fn parse_log(data: &[u8]) -> Changes {
             let p = std::path::Path::new(std::ffi::OsStr::from_bytes(rec));
             note(p, &mut paths);
             match mark {
-                Some(Marked::Opened(id, pid)) => drop(open.insert(id, (pid, p.to_path_buf()))),
+                // An id met twice (two opens that drew the same): neither can be told apart.
+                Some(Marked::Opened(id, pid)) => {
+                    if let Some((_, other)) = open.insert(id, (pid, p.to_path_buf())) {
+                        whole.insert(other);
+                        whole.insert(p.to_path_buf());
+                    }
+                }
                 Some(Marked::Metadata) => {
                     written.entry(p.to_path_buf()).or_default();
                     since_left.insert(p.to_path_buf());
@@ -762,6 +768,13 @@ mod tests {
                 assert!(part.since_left.contains(path) && ranges.iter().all(covered), "cut at {cut}: {path:?} {ranges:?}");
             }
         }
+        // An id met twice (two opens drew the same): neither path by ranges.
+        let mut twice = Vec::new();
+        encode_opened(5, 1, b"a", &mut twice);
+        encode_opened(5, 2, b"b", &mut twice);
+        encode_closed(5, &[(0, 1)], b"b", &mut twice).unwrap();
+        let t = parse_log(&twice);
+        assert!(t.written.is_empty() && t.since_left.is_empty(), "{t:?}");
         // Damaged ends are skipped.
         let c = parse_log(b"/izz:1\0f\0/i1\0g\0/c1:1-:f\0/c1:2-1:f\0/c:1-2:f\0/c1:1-2:\0/c1:1-2:/etc\0");
         assert_eq!((c.paths, c.written.len(), c.unended), (vec![p(b"f"), p(b"g")], 0, vec![]));

@@ -781,6 +781,14 @@ pub fn for_each_mapped_ocb_now(mut f: impl FnMut(c_int, &Ocb)) {
     }
 }
 
+/// Whether a shared mapping of `ocb`'s open may be written through: its stores reach the
+/// file with no call the shim sees, so a part of the open in an outage names it whole
+/// (outage.rs). Without waiting for the table, which a mapping's copy holds while it waits
+/// for the file's order (the caller may hold it): true where it cannot be looked at.
+pub fn mapped_for_writing(ocb: &Ocb) -> bool {
+    ANY_MAPPING.load(Ordering::Relaxed) && MAPPINGS.try_lock().map_or(true, |maps| maps.iter().any(|m| m.writable && std::ptr::eq(Arc::as_ptr(&m.ocb), ocb)))
+}
+
 /// At exit: mappings still in place, and AIO writes whose results were never collected.
 pub fn sync_all_deferred() {
     if ANY_MAPPING.load(Ordering::Relaxed) {
@@ -842,6 +850,8 @@ macro_rules! mmap_hooks {
                                 if writable {
                                     // The kernel writes the primary's pages from now on: in doubt until synced.
                                     ocb.begin_intent(ocb.secondary_fd());
+                                    // A member away gets the whole file (outage.rs).
+                                    crate::members::record_change(crate::members::Changed::Open { ocb: &ocb, fd: Some(fd), once: true });
                                 }
                                 let handle = ocb::make_internal(h);
                                 ocb.hold();
@@ -905,9 +915,15 @@ pub unsafe extern "C-unwind" fn mprotect(addr: *mut c_void, len: size_t, prot: c
     let r = raw::mprotect(addr, len, prot);
     if r == 0 && prot & libc::PROT_WRITE != 0 && ANY_MAPPING.load(Ordering::Relaxed) {
         boundary::prepare(|| {
+            let mut made_writable = Vec::new();
             for m in MAPPINGS.lock().unwrap_or_else(|e| e.into_inner()).iter_mut().filter(|m| !m.writable && overlap(m, addr as usize, len).is_some()) {
                 m.ocb.begin_intent(m.ocb.secondary_fd());
                 m.writable = true;
+                made_writable.push(m.ocb.clone());
+            }
+            // A member away gets the whole file (outage.rs).
+            for ocb in made_writable {
+                crate::members::record_change(crate::members::Changed::Open { ocb: &ocb, fd: None, once: true });
             }
             Some(())
         });

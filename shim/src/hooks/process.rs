@@ -53,11 +53,12 @@ pub(crate) extern "C-unwind" fn end_without_handlers() {
             if crate::members::operation_in_flight_now() {
                 return;
             }
-            // Every write's range is in its open's part: each ends as at a last close.
-            crate::outage::end_all_now();
             // The kernel stamped each member at its own write (the follower's may have come
             // from the write-behind queue much later): the follower takes the lead's times.
             if crate::hooks::data::sync_mappings_on_exit() {
+                // Every change's range is in its open's part, and what mappings hold is
+                // named: each part ends as at a last close.
+                crate::outage::end_all_now();
                 crate::fdtable::for_each_link_now(|fd, ocb| {
                     ocb.check_tail_now(fd);
                     ocb.settle_times_now(fd);
