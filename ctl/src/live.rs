@@ -125,9 +125,20 @@ impl LiveSet {
         self.taken(epoch)
     }
 
+    /// Frees the registry slots of processes that are gone. One that died inside an
+    /// operation while a member was away may have changed the source with nothing recorded
+    /// of it (the change list is written once a change is made): the list is marked
+    /// incomplete, and the next enable scans everything (update newer). The shim does the
+    /// same where it takes such a slot over.
+    pub fn reap(&self) {
+        if self.registry.reap() && self.read().is_ok_and(|s| !st_all_enabled(&s)) {
+            self.state.mark_changes_lost();
+        }
+    }
+
     /// Waits until every process has taken the change to `epoch`.
     fn taken(&self, epoch: u64) -> Result<(), String> {
-        self.registry.reap();
+        self.reap();
         self.registry.wait_for(epoch, WAIT).map_err(|pids| format!("processes {pids:?} did not take the change within {}s", WAIT.as_secs()))
     }
 
@@ -169,6 +180,7 @@ impl LiveSet {
         // change list nor a `newer` scan would touch: until one completes, this member's
         // resyncs copy everything.
         let due = shared::full_copy_due_path(&self.config);
+        self.reap();
         let mode = match mode {
             UpdateMode::Dirty | UpdateMode::Newer if std::fs::read_to_string(&due).is_ok_and(|m| m == target.name()) => {
                 eprintln!("shadowctl: a full copy onto {} was cut short: copying everything (update all)", target.name());

@@ -141,7 +141,7 @@ impl Status {
     /// for `shadowctl status`, not for `watch`'s periodic status file).
     pub fn gather(set: &LiveSet, conflicts: bool) -> Result<Status, String> {
         let state = set.read()?;
-        set.registry.reap();
+        set.reap();
         let processes = set
             .registry
             .live()

@@ -351,8 +351,14 @@ pub fn claim_slot() {
     PID.store(std::process::id(), Ordering::SeqCst);
     let s = shared();
     match s.registry.claim(std::process::id(), BOOT.load(Ordering::Relaxed)) {
-        Some(slot) => {
+        Some((slot, died_busy)) => {
             SLOT.store(slot, Ordering::SeqCst);
+            // Its process died inside an operation, which may have changed the lead before
+            // recording it for a member away (changes are recorded once made): the next
+            // enable scans everything. shadowctl does the same where it frees such a slot.
+            if died_busy && tracking() {
+                s.state.mark_changes_lost();
+            }
             // A fork child made inside an operation (the raw fork system call's hook) leaves
             // it in its own slot.
             let n = IN_OPERATION.with(std::cell::Cell::get);

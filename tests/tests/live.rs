@@ -3258,3 +3258,41 @@ fn outage_writer(s: &ShadowSet, what: &str, size: u64, stop: &std::path::Path) -
     assert_eq!(line.trim(), "ready", "outage_writes.py {what}");
     (child, out)
 }
+
+/// A process killed inside an operation while a member is away may have changed the source
+/// with nothing recorded of it (a change is recorded once made, and a file's other records
+/// may now bring it level by their ranges alone): the next enable scans everything
+/// (`newer`). One that ends between operations leaves the enable `dirty`. The shim leaves
+/// its operation before any call that blocks (so that `disable` never waits on one), so a
+/// death inside one is a matter of microseconds: the dead process's slot is given an
+/// operation in flight here, in the registry file, as such a death leaves it.
+#[test]
+fn a_process_killed_inside_an_operation_while_a_member_is_away_makes_the_enable_scan() {
+    use shadow_core::state::registry;
+    use std::os::unix::fs::FileExt;
+    let s = ShadowSet::new();
+    s.sh("echo data > /shadow/f");
+    for (killed_inside, update) in [(false, "dirty"), (true, "newer")] {
+        s.ctl_ok(&["disable", "secondary"]);
+        s.sh("echo more >> /shadow/f");
+        let mut sleeper = KillOnDrop(s.command("sleep").arg("60").spawn().unwrap());
+        pause();
+        let pid = sleeper.0.id();
+        sleeper.0.kill().unwrap();
+        sleeper.0.wait().unwrap();
+        let reg = fs::OpenOptions::new().read(true).write(true).open(s.state().join("registry")).unwrap();
+        let slot = (0..registry::SLOTS)
+            .find(|i| {
+                let mut b = [0u8; 4];
+                reg.read_exact_at(&mut b, (registry::HEADER + i * registry::SLOT_SIZE + registry::PID) as u64).is_ok() && u32::from_ne_bytes(b) == pid
+            })
+            .unwrap_or_else(|| panic!("no registry slot of pid {pid}"));
+        if killed_inside {
+            reg.write_all_at(&1u32.to_ne_bytes(), (registry::HEADER + slot * registry::SLOT_SIZE + registry::IN_FLIGHT) as u64).unwrap();
+        }
+        let said = s.ctl_ok(&["enable", "secondary", "--json"]);
+        let report: serde_json::Value = serde_json::from_str(said.lines().last().unwrap_or_default()).unwrap();
+        assert_eq!(report["update"], update, "killed inside an operation: {killed_inside}: {said}");
+        s.assert_identical();
+    }
+}

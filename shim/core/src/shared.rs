@@ -517,11 +517,19 @@ impl Registry {
         }
     }
 
-    /// Claims a free slot (or one whose process is gone) for `pid`. Allocation-free, so it
+    /// Claims a free slot (or one whose process is gone) for `pid`, and says whether the
+    /// slot was a process's that died inside an operation (its count of operations in
+    /// flight not back to 0: a change it made may be on the lead with nothing recorded of
+    /// it). Allocation-free, so it
     /// can run in a fork child; it starts looking at a place the pid picks, and looks at
     /// empty slots before asking the kernel whether a slot's process still lives, so that
     /// thousands of processes starting together do not each scan the others.
-    pub fn claim(&self, pid: u32, boot: u32) -> Option<usize> {
+    pub fn claim(&self, pid: u32, boot: u32) -> Option<(usize, bool)> {
+        let busy = std::cell::Cell::new(false);
+        self.claim_slot(pid, boot, &busy).map(|i| (i, busy.get()))
+    }
+
+    fn claim_slot(&self, pid: u32, boot: u32, died_busy: &std::cell::Cell<bool>) -> Option<usize> {
         // The same pid after exec: its old slot is ours (and nothing is in flight any more;
         // the new image counts the intents it uses itself). Only in the same boot: a slot of
         // an earlier boot with this pid was another process, gone with the machine. The
@@ -554,7 +562,7 @@ impl Registry {
             if s.pid.compare_exchange(cur, pid, Ordering::SeqCst, Ordering::SeqCst).is_err() {
                 return false;
             }
-            s.in_flight.store(0, Ordering::SeqCst);
+            died_busy.set(died_busy.get() || s.in_flight.swap(0, Ordering::SeqCst) != 0);
             s.ops.store(0, Ordering::SeqCst);
             s.open_intents.store(0, Ordering::SeqCst);
             s.queued.store(0, Ordering::SeqCst);
@@ -678,15 +686,18 @@ impl Registry {
         self.live().into_iter().filter(|&(i, _)| self.slot(i).shared_maps.load(Ordering::SeqCst) != 0).map(|(_, pid)| pid).collect()
     }
 
-    /// Frees the slots of processes that are gone (but not of crashed ones: see `crashed`).
-    pub fn reap(&self) {
+    /// Frees the slots of processes that are gone (but not of crashed ones: see `crashed`);
+    /// whether one of them died inside an operation (see `claim`).
+    pub fn reap(&self) -> bool {
+        let mut died_busy = false;
         for i in 0..self.high() {
             let s = self.slot(i);
             let pid = s.pid.load(Ordering::SeqCst);
-            if pid != 0 && s.open_intents.load(Ordering::SeqCst) == 0 && !process_alive(pid) {
-                let _ = s.pid.compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst);
+            if pid != 0 && s.open_intents.load(Ordering::SeqCst) == 0 && !process_alive(pid) && s.pid.compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                died_busy |= s.in_flight.swap(0, Ordering::SeqCst) != 0;
             }
         }
+        died_busy
     }
 
     /// Waits until every live process has either seen `epoch` or has no operation in
@@ -928,9 +939,9 @@ mod tests {
             r.slot(i).boot.store(7, Ordering::SeqCst);
         }
         r.high_mark().store(registry::SLOTS as u32, Ordering::SeqCst);
-        assert_eq!(r.claim(me, 7), None);
+        assert_eq!(r.claim(me, 7).map(|(i, _)| i), None);
         r.slot(123).pid.store(0, Ordering::SeqCst);
-        assert_eq!(r.claim(me, 7), Some(123));
+        assert_eq!(r.claim(me, 7).map(|(i, _)| i), Some(123));
     }
 
     /// A pid no process has now: a child's, reaped.
@@ -952,15 +963,41 @@ mod tests {
             r.slot(i).boot.store(7, Ordering::SeqCst);
         }
         r.high_mark().store(3, Ordering::SeqCst);
-        assert_eq!(r.claim(me, 7), Some(left), "the clean slot of a gone process is reused");
+        assert_eq!(r.claim(me, 7).map(|(i, _)| i), Some(left), "the clean slot of a gone process is reused");
         assert_eq!(r.high(), 3, "and no slot never used is taken");
-        assert_eq!(r.claim(me + 1, 7), Some(3), "a crashed process's slot stays for recover, a live one's is its own");
+        assert_eq!(r.claim(me + 1, 7).map(|(i, _)| i), Some(3), "a crashed process's slot stays for recover, a live one's is its own");
         // (No process has pid me + 1: slot 3 goes to a live one, so that it is not taken next.)
         r.slot(3).pid.store(1, Ordering::SeqCst);
         // A slot of another boot: its process went with the machine, though pid 1 runs now.
         r.slot(live).boot.store(6, Ordering::SeqCst);
-        assert_eq!(r.claim(me + 2, 7), Some(live));
+        assert_eq!(r.claim(me + 2, 7).map(|(i, _)| i), Some(live));
         assert_eq!(r.slot(live).boot.load(Ordering::SeqCst), 7);
+    }
+
+    #[test]
+    fn a_process_gone_inside_an_operation_is_told_by_whoever_frees_its_slot() {
+        let r = scratch("busy");
+        let me = std::process::id();
+        // Three slots of live processes (pid 1); each in turn made a gone one's.
+        for i in 0..3 {
+            r.slot(i).pid.store(1, Ordering::SeqCst);
+            r.slot(i).boot.store(7, Ordering::SeqCst);
+        }
+        r.high_mark().store(3, Ordering::SeqCst);
+        let gone = |i: usize, in_flight: u32| {
+            r.slot(i).pid.store(gone_pid(), Ordering::SeqCst);
+            r.slot(i).in_flight.store(in_flight, Ordering::SeqCst);
+        };
+        gone(0, 1);
+        assert_eq!(r.claim(me, 7), Some((0, true)), "taken over from a process that died inside an operation");
+        assert_eq!(r.slot(0).in_flight.load(Ordering::SeqCst), 0);
+        r.slot(0).pid.store(1, Ordering::SeqCst);
+        gone(1, 0);
+        assert_eq!(r.claim(me + 1, 7), Some((1, false)), "one that died between operations");
+        r.slot(1).pid.store(1, Ordering::SeqCst);
+        gone(2, 2);
+        assert!(r.reap(), "slot 2's process died inside an operation");
+        assert!(!r.reap(), "told once");
     }
 
     #[test]
@@ -979,7 +1016,7 @@ mod tests {
                     let (r, barrier) = (&r, &barrier);
                     s.spawn(move || {
                         barrier.wait();
-                        r.claim(pid, 7).unwrap()
+                        r.claim(pid, 7).map(|(i, _)| i).unwrap()
                     })
                 }).collect();
                 claims.into_iter().map(|c| c.join().unwrap()).collect()
@@ -1000,18 +1037,18 @@ mod tests {
     fn an_exec_finds_whether_an_earlier_image_began_an_operation() {
         let r = scratch("image");
         let me = std::process::id();
-        let i = r.claim(me, 7).unwrap();
+        let i = r.claim(me, 7).map(|(i, _)| i).unwrap();
         r.slot(i).ops.store(9, Ordering::SeqCst);
         // Gone; taken by another process, which has done nothing yet.
         r.slot(i).pid.store(gone_pid(), Ordering::SeqCst);
-        assert_eq!(r.claim(me + 1, 7), Some(i));
+        assert_eq!(r.claim(me + 1, 7).map(|(i, _)| i), Some(i));
         assert!(!r.earlier_image_worked(i), "a fresh claim starts from no operation");
         // An exec (same pid) of an image that did nothing.
-        assert_eq!(r.claim(me + 1, 7), Some(i));
+        assert_eq!(r.claim(me + 1, 7).map(|(i, _)| i), Some(i));
         assert!(!r.earlier_image_worked(i));
         // One cut short by the exec, in its first operation.
         r.slot(i).in_flight.store(1, Ordering::SeqCst);
-        assert_eq!(r.claim(me + 1, 7), Some(i));
+        assert_eq!(r.claim(me + 1, 7).map(|(i, _)| i), Some(i));
         assert_eq!(r.slot(i).in_flight.load(Ordering::SeqCst), 0);
         assert!(r.earlier_image_worked(i));
     }
@@ -1019,8 +1056,8 @@ mod tests {
     #[test]
     fn busy_are_other_threads_in_an_operation_waiting_or_not() {
         let r = scratch("busy");
-        let me = r.claim(std::process::id(), 7).unwrap();
-        let other = r.claim(1, 7).unwrap();
+        let me = r.claim(std::process::id(), 7).map(|(i, _)| i).unwrap();
+        let other = r.claim(1, 7).map(|(i, _)| i).unwrap();
         let mine = r.slot(me);
         mine.in_flight.store(1, Ordering::SeqCst);
         assert!(!r.busy_besides(me), "the caller's own operation does not count");
