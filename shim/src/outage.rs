@@ -101,29 +101,7 @@ pub fn begin(ocb: &Ocb, fd: libc::c_int) -> Option<Begun> {
     if !crate::members::member_away() {
         return None;
     }
-    let changed = Changed::Open { ocb, fd: Some(fd), once: true };
-    if unseen(ocb) {
-        changed_whole(ocb, changed);
-        return None;
-    }
-    let id = {
-        let mut parts = parts();
-        if let Found::Live(id) = look(&mut parts, ocb) {
-            let part = parts.get_mut(&key(ocb)).expect("found live");
-            part.writing += 1;
-            return Some(Begun(id));
-        }
-        // Recorded already without ranges (or its part ended whole): copied whole.
-        if ocb.recorded_once() {
-            return None;
-        }
-        let id = fresh_id();
-        parts.insert(key(ocb), Part { id, pid: crate::mem::pid(), name: None, ranges: ByteRanges::default(), writing: 1, ended: false });
-        counted(&parts);
-        id
-    };
-    named(ocb, changed, id);
-    Some(Begun(id))
+    part_for(ocb, Changed::Open { ocb, fd: Some(fd), once: true }, 1, unseen(ocb)).map(Begun)
 }
 
 /// The change `begin` began is made: the bytes it wrote (offset, length), or None where it
@@ -146,46 +124,50 @@ pub fn finish(ocb: &Ocb, begun: Begun, written: Option<(u64, u64)>) {
 /// the times a file written while both members were lacks as one leaves), made while a
 /// member is away and no resync catches up: the open's part, begun if it has none.
 pub fn metadata_changed(ocb: &Ocb, changed: Changed) {
-    recorded_after(ocb, changed, false);
+    part_for(ocb, changed, 0, unseen(ocb));
 }
 
 /// Any other change through `ocb` recorded once made (an open that created or emptied the
 /// file, a mapping's stores, an AIO write): the file is copied whole.
 pub fn changed_whole(ocb: &Ocb, changed: Changed) {
-    recorded_after(ocb, changed, true);
+    part_for(ocb, changed, 0, true);
 }
 
-fn recorded_after(ocb: &Ocb, changed: Changed, whole: bool) {
-    let whole = whole || unseen(ocb);
+/// The open's live part, with `writing` more changes under way, or a new one begun with
+/// its record appended: its id. None where the open keeps none: its file is copied whole
+/// already, or is from now on (`whole`: its part, if any, is left open).
+fn part_for(ocb: &Ocb, changed: Changed, writing: u32, whole: bool) -> Option<u64> {
     let id = {
         let mut parts = parts();
-        if let Found::Live(_) = look(&mut parts, ocb) {
+        if let Found::Live(id) = look(&mut parts, ocb) {
             if whole {
-                // Its id stays open: the file is copied whole.
                 parts.remove(&key(ocb));
                 counted(&parts);
+                return None;
             }
-            return;
+            parts.get_mut(&key(ocb)).expect("found live").writing += writing;
+            return Some(id);
         }
         // Recorded already without ranges (or its part ended whole): copied whole.
         if ocb.recorded_once() {
-            return;
+            return None;
         }
         if whole {
             drop(parts);
             crate::members::append_change(&changed.name());
-            return;
+            return None;
         }
         let id = fresh_id();
-        parts.insert(key(ocb), Part { id, pid: crate::mem::pid(), name: None, ranges: ByteRanges::default(), writing: 0, ended: false });
+        parts.insert(key(ocb), Part { id, pid: crate::mem::pid(), name: None, ranges: ByteRanges::default(), writing, ended: false });
         counted(&parts);
         id
     };
     named(ocb, changed, id);
+    Some(id)
 }
 
-/// Whether bytes may reach `ocb`'s file beyond what its writes through it name: written
-/// by glibc unseen, its members known to differ, or mapped shared for writing.
+/// Whether bytes may reach `ocb`'s file beyond what its writes through it name and what
+/// lies past the member's end (`Ocb::writes_unseen`), or it is mapped shared for writing.
 fn unseen(ocb: &Ocb) -> bool {
     ocb.writes_unseen() || crate::hooks::data::mapped_for_writing(ocb)
 }

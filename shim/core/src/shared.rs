@@ -526,10 +526,10 @@ impl Registry {
     /// thousands of processes starting together do not each scan the others.
     pub fn claim(&self, pid: u32, boot: u32) -> Option<(usize, bool)> {
         let busy = std::cell::Cell::new(false);
-        self.claim_slot(pid, boot, &busy).map(|i| (i, busy.get()))
+        self.claim_noting(pid, boot, &busy).map(|i| (i, busy.get()))
     }
 
-    fn claim_slot(&self, pid: u32, boot: u32, died_busy: &std::cell::Cell<bool>) -> Option<usize> {
+    fn claim_noting(&self, pid: u32, boot: u32, died_busy: &std::cell::Cell<bool>) -> Option<usize> {
         // The same pid after exec: its old slot is ours (and nothing is in flight any more;
         // the new image counts the intents it uses itself). Only in the same boot: a slot of
         // an earlier boot with this pid was another process, gone with the machine. The
