@@ -815,7 +815,8 @@ static void wl_metadata(void)
 #undef FNAME
 }
 
-/* fsync-heavy: a database log, append 200 bytes + fdatasync, 5000 times. */
+/* fsync-heavy: a database log, append 200 bytes + fdatasync, 5000 times; then a
+ * synchronous log (O_DSYNC), 2000 appends of 200 bytes. */
 #define LOG_REC 200
 
 static void log_expect(void *buf, size_t len, uint64_t block, void *ctx)
@@ -843,6 +844,18 @@ static void wl_fsync(void)
 	emit("append_200b_fdatasync", now() - t, n, n * LOG_REC);
 	m_close(&f);
 	verify_file("log.dat", n * LOG_REC, LOG_REC, log_expect, NULL);
+
+	/* A synchronous log: each append is on the device when write returns. */
+	n = scaled(2000, 10);
+	m_open(&f, "synclog.dat", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_DSYNC, 0644);
+	t = now();
+	for (uint64_t i = 0; i < n; i++) {
+		memcpy(rec, &i, sizeof i);
+		m_write(&f, rec, sizeof rec);
+	}
+	emit("append_200b_dsync", now() - t, n, n * LOG_REC);
+	m_close(&f);
+	verify_file("synclog.dat", n * LOG_REC, LOG_REC, log_expect, NULL);
 }
 
 /*

@@ -71,7 +71,7 @@ WORKLOADS = [
     Workload("read", "4 KiB sequential reads on a shadowed fd, 64 MiB x 4", 1, 1 / 8),
     Workload("randwrite", "4 KiB pwrite at random offsets, 64 MiB file", 1, 1 / 8),
     Workload("stream", "1 GiB in 1 MiB writes + fsync", 1, 1 / 16, warm=True),
-    Workload("fsync", "append 200 B + fdatasync, 5,000 times", 1, 0.1),
+    Workload("fsync", "append 200 B + fdatasync, 5,000 times; 2,000 O_DSYNC appends", 1, 0.1),
     Workload("concurrency", "8 threads: own files; one O_APPEND file", 1, 1 / 8),
     Workload("memory", "RSS with 10,000 shadowed files open", 1, 0.1, max_reps=3, spread=True),
     Workload("metadata", "create/write/rename/stat/unlink 10,000 files", 1, 0.05, spread=True),

@@ -2,7 +2,8 @@
 // (large writes, O_DSYNC / O_SYNC / O_DIRECT files, RWF_DSYNC) land where the lead put them
 // on both members: at the file position the program left (moved by reads the shim never
 // sees), at explicit offsets, past the end (holes), through iovecs; alongside ordinary
-// writes, appends and a second thread's large writes. Each file is checked against a
+// writes, appends and a second thread's large writes; appends to a log, synchronous or not,
+// after bytes the shim did not see. Each file is checked against a
 // model of what was written; run.sh compares the members.
 #include "check.h"
 #include <pthread.h>
@@ -210,6 +211,70 @@ static void synchronous_files(void)
 	}
 }
 
+/* A log: appends land at the lead's end, which a synchronous log's are found at before the
+ * lead's write so the follower's is made beside it; after bytes the shim did not see (which
+ * the follower gets from the lead first), seeks (which appends ignore) and pwrite (which
+ * Linux appends on such an fd). The same log not synchronous, its follower written after
+ * the lead. And RWF_APPEND on a synchronous file that does not append. */
+static void log_appends(const char *path, int sync)
+{
+	unsigned char buf[200];
+
+	model_reset();
+	int fd = CHECK_SYS(open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | sync, 0644));
+	for (unsigned i = 0; i < 30; i++) {
+		fill(buf, 200, 100 + i);
+		CHECK_EQ(write(fd, buf, 200), 200);
+		model_write(buf, 200, model_len);
+		if (i % 7 == 3) {
+			fill(buf, 33, 140 + i);
+			CHECK_EQ(unseen_write(fd, buf, 33), 33);
+			model_write(buf, 33, model_len);
+		}
+		if (i % 5 == 2)
+			CHECK_EQ(lseek(fd, 10, SEEK_SET), 10);
+		if (i % 9 == 8) {
+			fill(buf, 55, 170 + i);
+			CHECK_EQ(pwrite(fd, buf, 55, 0), 55);
+			model_write(buf, 55, model_len);
+		}
+	}
+	CHECK_SYS(close(fd));
+	EXPECT_MODEL(path);
+}
+
+static void synchronous_appends(void)
+{
+	unsigned char buf[100];
+
+	log_appends(SHADOW "/dsync_log", O_DSYNC);
+	CHECK(beside_thread_runs());
+	log_appends(SHADOW "/log", 0);
+
+	model_reset();
+	int fd = CHECK_SYS(open(SHADOW "/dsync_rwf_append", O_WRONLY | O_CREAT | O_TRUNC | O_DSYNC, 0644));
+	for (unsigned i = 0; i < 12; i++) {
+		fill(buf, 100, 200 + i);
+		struct iovec v = { buf, 100 };
+		if (i % 3 == 2) {
+			/* At the end, the position moved there too. */
+			CHECK_EQ(pwritev2(fd, &v, 1, -1, RWF_APPEND), 100);
+			model_write(buf, 100, model_len);
+			CHECK_EQ(lseek(fd, 0, SEEK_CUR), (off_t)model_len);
+		} else {
+			/* At the end; the position stays at 0, where the next write lands. */
+			CHECK_EQ(lseek(fd, 0, SEEK_SET), 0);
+			CHECK_EQ(pwritev2(fd, &v, 1, 7, RWF_APPEND), 100);
+			model_write(buf, 100, model_len);
+			fill(buf, 20, 220 + i);
+			CHECK_EQ(write(fd, buf, 20), 20);
+			model_write(buf, 20, 0);
+		}
+	}
+	CHECK_SYS(close(fd));
+	EXPECT_MODEL(SHADOW "/dsync_rwf_append");
+}
+
 static void direct_file(void)
 {
 	unsigned char *buf;
@@ -260,6 +325,7 @@ int main(void)
 	large_writes();
 	CHECK_EQ(pthread_join(t, NULL), 0);
 	synchronous_files();
+	synchronous_appends();
 	direct_file();
 
 	unsigned char *buf = malloc(MIB + 3);

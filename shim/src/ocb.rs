@@ -188,8 +188,8 @@ pub fn positions_unknown() {
 }
 
 /// The follower's part of a mutation: `After` the lead's, given its result, or beside it
-/// on the shim's thread (beside.rs): a flush, or a data write at the position or at an
-/// offset (`landing`), whose place is known before the lead's (`fd`: the program's;
+/// on the shim's thread (beside.rs): a flush, or a data write at the position, at an
+/// offset or at the end (`landing`), whose place is known before the lead's (`fd`: the program's;
 /// `durable`: the RWF_SYNC/RWF_DSYNC the program gave the lead's write;
 /// `count`: how many bytes the lead's result says it took; `after`: the same write made
 /// `After` the lead's, where it cannot be made beside it).
@@ -892,7 +892,14 @@ impl Ocb {
         let behind = self.written_behind() && durable == 0 && !crate::signals::in_handler();
         // A write at the position or the end of an open whose position is not followed
         // may find bytes the shim did not see before it (`fill_unseen`).
-        let unseen_before = matches!(landing, Landing::Position | Landing::End { .. }) && !self.position_followed();
+        // So may a pwrite on an appending fd, which Linux appends (before, its follower got
+        // a hole where the lead had the unseen bytes).
+        let unseen_before = !self.position_followed()
+            && match landing {
+                Landing::Position | Landing::End { .. } => true,
+                Landing::Offset(_) => self.appends(fd),
+                Landing::Exactly(_) => false,
+            };
         let after = |sfd, &r: &isize| {
             let n = r as usize;
             let bytes = bytes.first(n);
@@ -928,8 +935,7 @@ impl Ocb {
                 None => self.landed(fd, landing, n as usize).ok().map(|at| (at, n)),
             }
         };
-        let known = matches!(landing, Landing::Position | Landing::Offset(_) | Landing::Exactly(_)) && bytes.sized();
-        if known && !behind && !watched && self.written_beside(bytes.len(), rwf) {
+        if bytes.sized() && !behind && !watched && self.written_beside(bytes.len(), rwf) {
             return self.mirrored_as(what, fd, &primary, Follower::Alongside { fd, landing, bytes, durable, count: &|&r| r as usize, after: &after }, Some(&written));
         }
         self.mirrored_as(what, fd, &primary, Follower::After(&after), Some(&written))
@@ -1043,20 +1049,20 @@ impl Ocb {
         }
     }
 
-    /// Whether a write of `n` bytes (with pwritev2's `rwf`) waits on the device long enough,
-    /// and its follower part can go to the shim's thread: not with RWF_NOWAIT (the
-    /// follower's write would wait), nor on a file that appends or is shared, as far as
-    /// can be told before the order lock (see `beside_now`).
+    /// Whether a write of `n` bytes (with pwritev2's `rwf`) waits on the device long enough, and its follower part can go to the shim's thread: not with
+    /// RWF_NOWAIT (the follower's write would wait), nor on a file that is shared, as far
+    /// as can be told before the order lock (see `beside_now`).
     fn written_beside(&self, n: usize, rwf: c_int) -> bool {
         let waits = self.flags & (libc::O_SYNC | libc::O_DSYNC | libc::O_DIRECT) != 0 || rwf & (libc::RWF_SYNC | libc::RWF_DSYNC) != 0 || n >= WRITE_BESIDE_BYTES;
         waits && rwf & libc::RWF_NOWAIT == 0 && self.beside_now() && self.secondary_fd().is_some() && crate::beside::ready()
     }
 
     /// Whether a write's place is known before it is made, under the file's order lock: not
-    /// on an appending fd (the end moves with every writer; F_SETFL changes it under the
-    /// lock), nor on a description another process writes through (it may make it append).
+    /// on a description another process writes through (its position moves unseen). An
+    /// appending write's is the lead's end, which moves only with writes, and every
+    /// process's wait for the file's order (`lock_order`).
     fn beside_now(&self) -> bool {
-        !self.has(Mark::Append) && !self.has(Mark::Shared)
+        !self.has(Mark::Shared)
     }
 
     /// After a write at the position made beside the lead's, from `start` (learnt under
@@ -1213,10 +1219,23 @@ impl Ocb {
             Follower::Alongside { fd, landing, bytes, durable, count, after } => {
                 crate::behind::drain();
                 let epoch = POSITION_EPOCH.load(Ordering::Acquire);
+                let appending = match landing {
+                    Landing::End { .. } => true,
+                    Landing::Position | Landing::Offset(_) => self.appends(fd),
+                    Landing::Exactly(_) => false,
+                };
                 let start = match landing {
+                    _ if appending => real::fstat(fd)?.st_size,
                     Landing::Offset(off) | Landing::Exactly(off) => off,
                     _ => self.position_now(fd)?,
                 };
+                // What an append after unseen writes would leave a hole in (see `after`).
+                let unseen = appending && !self.position_followed();
+                if unseen {
+                    if let Err(e) = self.fill_unseen(fd, sfd, self.position.load(Ordering::Relaxed), start) {
+                        self.mark_insecure("bytes the shim did not see before a write could not be copied", e);
+                    }
+                }
                 let wrote = AtomicUsize::new(0);
                 let (value, beside) = crate::beside::beside(
                     &|| {
@@ -1238,10 +1257,23 @@ impl Ocb {
                         self.set(Mark::Written);
                         let took = value.as_ref().map_or(0, count);
                         let wrote = wrote.load(Ordering::Relaxed);
-                        if matches!(landing, Landing::Position) {
-                            self.wrote_at_position(fd, start + took as i64, epoch);
+                        // An append lands past the end as it is when the lead's write is
+                        // made: past a writer's the shim did not see (glibc's own to a
+                        // shadowed stderr from another thread), the follower gets the lead's
+                        // bytes from where it wrote.
+                        let end = match appending {
+                            true => real::fstat(fd).map_or(-1, |st| st.st_size),
+                            false => start + took as i64,
+                        };
+                        if matches!(landing, Landing::Position | Landing::End { moves_position: true }) && end >= 0 {
+                            self.wrote_at_position(fd, end, epoch);
                         }
-                        if wrote > took {
+                        if unseen {
+                            self.position.fetch_max(end, Ordering::Relaxed);
+                        }
+                        if end != start + took as i64 {
+                            self.take_back(fd, sfd, start, end.max(start + wrote as i64) - start);
+                        } else if wrote > took {
                             self.take_back(fd, sfd, start + took as i64, (wrote - took) as i64);
                         }
                         // The follower's part is what the lead took: its failure past that
