@@ -202,8 +202,11 @@ enum Follower<'a, T> {
 /// Where a data write puts its bytes on the lead.
 #[derive(Clone, Copy)]
 pub enum Landing {
-    /// At the file position, which it advances by as much (write, writev, pwritev at -1).
+    /// At the file position, which it advances by as much (write, writev, pwritev at -1);
+    /// at the end if the fd appends.
     Position,
+    /// At the file position even if the fd appends (pwritev2 at -1 with RWF_NOAPPEND).
+    PositionExactly,
     /// At this offset (pwrite; at the end if the fd appends).
     Offset(i64),
     /// At this offset even if the fd appends (pwritev2 with RWF_NOAPPEND).
@@ -872,8 +875,8 @@ impl Ocb {
         // Where the position was before the lead's write, when a read may move it meanwhile;
         // an appending write lands at the end whatever a read does, and the end moves only
         // with writes, which wait for this one.
-        let watched = matches!(landing, Landing::Position) && self.reads_may_move();
-        let (landing, watched) = match watched && self.appends(fd) {
+        let watched = matches!(landing, Landing::Position | Landing::PositionExactly) && self.reads_may_move();
+        let (landing, watched) = match watched && matches!(landing, Landing::Position) && self.appends(fd) {
             true => (Landing::End { moves_position: false }, false),
             false => (landing, watched),
         };
@@ -896,7 +899,7 @@ impl Ocb {
         // a hole where the lead had the unseen bytes).
         let unseen_before = !self.position_followed()
             && match landing {
-                Landing::Position | Landing::End { .. } => true,
+                Landing::Position | Landing::PositionExactly | Landing::End { .. } => true,
                 Landing::Offset(_) => self.appends(fd),
                 Landing::Exactly(_) => false,
             };
@@ -1005,10 +1008,13 @@ impl Ocb {
     /// every place there where the lead holds the write's bytes. The follower gets them at
     /// each: where the write did not land, the lead held those bytes already (or got them
     /// from this write, where two places overlap), so the follower is made equal to the
-    /// lead there too. None found, or too far to look (more than `LOOK_BACK`): the file is
-    /// insecure. `follow` writes the follower at a place.
+    /// lead there too. None found, or too far to look (reads that moved the position by more
+    /// than `LOOK_BACK`, or more than `LOOK_AT` bytes to read): the file is insecure.
+    /// `follow` writes the follower at a place. (Before 2026-12-07 a write of 1 MiB or
+    /// more, a read beside it, was always too far: reported.)
     fn landed_among(&self, fd: c_int, start: i64, bytes: &Payload, follow: impl Fn(i64) -> Res<()>) -> Res<()> {
         const LOOK_BACK: i64 = 1 << 20;
+        const LOOK_AT: i64 = 32 << 20;
         let n = bytes.len();
         if n == 0 {
             return Ok(());
@@ -1019,7 +1025,7 @@ impl Ocb {
         }
         let span = end - start;
         let found = (|| {
-            if start < 0 || span < n as i64 || span > LOOK_BACK || crate::signals::in_handler() {
+            if start < 0 || span < n as i64 || span - n as i64 > LOOK_BACK || span > LOOK_AT || crate::signals::in_handler() {
                 return Vec::new();
             }
             let mut want = vec![0u8; n];
@@ -1041,7 +1047,7 @@ impl Ocb {
     /// write, under the file's order lock.
     fn landed(&self, fd: c_int, landing: Landing, n: usize) -> Res<i64> {
         match landing {
-            Landing::Position => self.landed_at_position(fd, n, true),
+            Landing::Position | Landing::PositionExactly => self.landed_at_position(fd, n, true),
             Landing::Offset(off) => self.landed_at(fd, off, n),
             Landing::Exactly(off) => Ok(off),
             Landing::End { moves_position: true } => self.landed_at_position(fd, n, false),
@@ -1054,7 +1060,9 @@ impl Ocb {
     /// as can be told before the order lock (see `beside_now`).
     fn written_beside(&self, n: usize, rwf: c_int) -> bool {
         let waits = self.flags & (libc::O_SYNC | libc::O_DSYNC | libc::O_DIRECT) != 0 || rwf & (libc::RWF_SYNC | libc::RWF_DSYNC) != 0 || n >= WRITE_BESIDE_BYTES;
-        waits && rwf & libc::RWF_NOWAIT == 0 && self.beside_now() && self.secondary_fd().is_some() && crate::beside::ready()
+        // Nor through an fd open for reading alone, where the lead refuses it (EBADF).
+        let writable = self.flags & libc::O_ACCMODE != libc::O_RDONLY;
+        waits && writable && rwf & libc::RWF_NOWAIT == 0 && self.beside_now() && self.secondary_fd().is_some() && crate::beside::ready()
     }
 
     /// Whether a write's place is known before it is made, under the file's order lock: not
@@ -1067,13 +1075,14 @@ impl Ocb {
 
     /// After a write at the position made beside the lead's, from `start` (learnt under
     /// `epoch`): the position is now `end`, unless a call passed straight through meanwhile
-    /// (from a signal handler): then the kernel is asked, and a position elsewhere means
+    /// (from a signal handler, or another thread's through the number as it became this
+    /// open's: `reached_unseen`): then the kernel is asked, and a position elsewhere means
     /// the lead may have written elsewhere than the follower: reported.
     fn wrote_at_position(&self, fd: c_int, end: i64, epoch: u32) {
         if POSITION_EPOCH.load(Ordering::Acquire) == epoch {
             self.learn_position(end, epoch);
         } else if real::lseek(fd, 0, libc::SEEK_CUR) != Ok(end) {
-            self.mark_insecure("a call from a signal handler moved the file position during a write", Errno(libc::EIO));
+            self.mark_insecure("a call the shim did not see (a signal handler's, or another thread's through the number as it was opened) moved the file position during a write", Errno(libc::EIO));
         }
     }
 
@@ -1222,7 +1231,7 @@ impl Ocb {
                 let appending = match landing {
                     Landing::End { .. } => true,
                     Landing::Position | Landing::Offset(_) => self.appends(fd),
-                    Landing::Exactly(_) => false,
+                    Landing::PositionExactly | Landing::Exactly(_) => false,
                 };
                 let start = match landing {
                     _ if appending => real::fstat(fd)?.st_size,
@@ -1265,8 +1274,16 @@ impl Ocb {
                             true => real::fstat(fd).map_or(-1, |st| st.st_size),
                             false => start + took as i64,
                         };
-                        if matches!(landing, Landing::Position | Landing::End { moves_position: true }) && end >= 0 {
-                            self.wrote_at_position(fd, end, epoch);
+                        match &value {
+                            // A write the lead refused moved no position.
+                            Err(_) => {}
+                            Ok(_) if matches!(landing, Landing::Position | Landing::PositionExactly) && !appending => self.wrote_at_position(fd, end, epoch),
+                            // At the end of the bytes, wherever they landed.
+                            Ok(_) if matches!(landing, Landing::End { moves_position: true }) && self.position_followed() => match end == start + took as i64 {
+                                true => self.wrote_at_position(fd, end, epoch),
+                                false => self.forget_position(),
+                            },
+                            Ok(_) => {}
                         }
                         if unseen {
                             self.position.fetch_max(end, Ordering::Relaxed);
@@ -1538,7 +1555,12 @@ impl Ocb {
         // directory (settled after an fsync) has none: its size is the file system's own
         // (4096 on ext4, 40 + entries on tmpfs), and a copy of it was reported as a failure.
         let is_file = lead.st_mode & libc::S_IFMT == libc::S_IFREG;
-        if let Some(follower) = (!at_known_end && is_file).then(|| real::fstat(sfd).ok()).flatten() {
+        // Nor has an open for reading alone: no write through it changes bytes, and its
+        // follower's fd takes none (a call another thread passed through its number as it
+        // was opened marks it `GlibcStream`, for its metadata: the copy failed EBADF and
+        // reported the file).
+        let writable = self.flags & libc::O_ACCMODE != libc::O_RDONLY;
+        if let Some(follower) = (!at_known_end && is_file && writable).then(|| real::fstat(sfd).ok()).flatten() {
             // A stream of glibc's may have overwritten anything: the whole file.
             let copy = match self.has(Mark::GlibcStream) {
                 true => Some((0, -1)),

@@ -301,11 +301,14 @@ unsafe fn pwrite_core(ocb: &Arc<Ocb>, fd: c_int, buf: *const c_void, n: size_t, 
 /// `flags`: pwritev2's, None for pwritev (which takes no offset -1).
 unsafe fn pwritev_core(ocb: &Arc<Ocb>, fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: Option<c_int>, call: impl Fn(*const iovec, c_int) -> ssize_t) -> Res<ssize_t> {
     // At the position (pwritev2 at offset -1), at the end (RWF_APPEND, which at -1 moves
-    // the position there), or where asked (even on an appending fd with RWF_NOAPPEND).
+    // the position there), or where asked (even on an appending fd with RWF_NOAPPEND, at
+    // -1 too: before, such a write through a readable appending fd of a threaded program
+    // was taken to land at the end, and the follower got it there).
     let v2 = flags.is_some();
     let flags = flags.unwrap_or(0);
     let landing = match (off, flags & libc::RWF_APPEND != 0) {
         (_, true) => Landing::End { moves_position: off == -1 },
+        (-1, false) if v2 && flags & libc::RWF_NOAPPEND != 0 => Landing::PositionExactly,
         (-1, false) if v2 => Landing::Position,
         (_, false) if flags & libc::RWF_NOAPPEND != 0 => Landing::Exactly(off),
         (_, false) => Landing::Offset(off),
