@@ -136,8 +136,8 @@ pub struct Ocb {
     /// landed. -1: unknown. Read and written under the file's order lock.
     position: AtomicI64,
     /// `POSITION_EPOCH` when `position` was learnt. For a directory, which has no position:
-    /// the set's count of directory moves (`names::dirs_moved`) when `rel` was last known
-    /// to be its name (resolve::dir_rel). One word for both keeps an `Arc<Ocb>` within a
+    /// the set's count of directory moves (`names::dirs_moved`) when the kernel last named
+    /// it `rel` (resolve::dir_rel; one less at the open: not asked yet). One word for both keeps an `Arc<Ocb>` within a
     /// 96-byte malloc chunk.
     position_epoch: AtomicU32,
 }
@@ -359,7 +359,12 @@ impl Ocb {
             insecure: AtomicPtr::new(std::ptr::null_mut()),
             holds: AtomicU32::new(0),
             position: AtomicI64::new(-1),
-            position_epoch: AtomicU32::new(if kind == OcbKind::Dir { crate::names::dirs_moved() } else { 0 }),
+            // A directory's name is asked of the kernel at its first use (`resolve::dir_rel`):
+            // the name it was opened by may pass through a symlink, which a later change
+            // may retarget or replace without moving a directory (before, the rename of a
+            // file over the link `c -> b` had every call relative to a directory opened as
+            // `c` walked from the new `c`: ENOENT where the kernel said ENOTDIR or made it).
+            position_epoch: AtomicU32::new(if kind == OcbKind::Dir { crate::names::dirs_moved().wrapping_sub(1) } else { 0 }),
         }
     }
 

@@ -240,6 +240,12 @@ impl Spath {
         Spath { follows_last: yes, ..self }
     }
 
+    /// The flag a *at call looking at what this path names takes: AT_SYMLINK_NOFOLLOW
+    /// unless the call follows a final symlink (`following`).
+    pub fn at_flags(&self) -> c_int {
+        if self.follows_last { 0 } else { libc::AT_SYMLINK_NOFOLLOW }
+    }
+
     /// What a change made through this path reached on the lead, named under the prefix:
     /// the entry, its directory walked as the kernel walks it (symlinks followed), or for
     /// a call that follows a final symlink (`following`), the file the link leads to. The
@@ -280,11 +286,14 @@ impl Spath {
             return [None, None];
         }
         let misled = std::cell::Cell::new(false);
-        let read = |abs: &[u8]| -> Option<Vec<u8>> {
-            let rel = vpath::under_prefix(abs, prefix).filter(|r| !r.is_empty())?;
-            let target = real::readlinkat(root, &CString::new(rel).ok()?).ok()?;
-            misled.set(misled.get() || vpath::link_misleads_member(rel, &target, prefix));
-            Some(target)
+        let look = |abs: &[u8]| -> vpath::Entry {
+            let entry = vpath::under_prefix(abs, prefix).filter(|r| !r.is_empty()).and_then(|rel| Some((rel, CString::new(rel).ok()?)));
+            let Some((rel, name)) = entry else { return vpath::Entry::Dir };
+            let entry = look_at(root, &name);
+            if let vpath::Entry::Link(target) = &entry {
+                misled.set(misled.get() || vpath::link_misleads_member(rel, target, prefix));
+            }
+            entry
         };
         let base = match &self.base {
             Base::Root => Vec::new(),
@@ -299,19 +308,45 @@ impl Spath {
                 None => CString::new([abs, slash].concat()).map_or(Target::Outside, Target::Rewritten),
             }
         };
-        let looped = Some(Err(Errno(libc::ELOOP)));
-        let Some(mut at) = vpath::walk(b"/", &[&vpath::join(prefix, &base), b"/".as_slice(), walk].concat(), prefix, read) else { return [looped, None] };
+        // A loop only the links a member cannot follow make: links the kernel follows
+        // itself loop for it too, and its answer stands (before, a rename or link whose
+        // other path ran into such a loop said ELOOP where the kernel, stopped earlier,
+        // said ENOENT: tests/scripts/namespace_fuzz.py).
+        let looped = || misled.get().then_some(Err(Errno(libc::ELOOP)));
+        let mut at = match vpath::walk(b"/", &[&vpath::join(prefix, &base), b"/".as_slice(), walk].concat(), prefix, look) {
+            vpath::Walked::At(at) => at,
+            // Made again from where it stops, the call fails as the kernel's would.
+            vpath::Walked::Stopped(at) => return [misled.get().then(|| Ok(named(&at))), None],
+            vpath::Walked::Loop => return [looped(), None],
+        };
         let beneath = misled.get().then(|| Ok(named(&at)));
         let mut links = 0;
-        while let Some(target) = read(&at) {
+        while let vpath::Entry::Link(target) = look(&at) {
             links += 1;
             let dir = &at[..at.iter().rposition(|&b| b == b'/').unwrap_or(0).max(1)];
-            match vpath::walk(dir, &target, prefix, read) {
-                Some(next) if links <= 40 => at = next,
-                _ => return [beneath, looped],
+            match vpath::walk(dir, &target, prefix, look) {
+                vpath::Walked::At(next) if links <= 40 => at = next,
+                vpath::Walked::Stopped(next) if links <= 40 => {
+                    at = next;
+                    break;
+                }
+                _ => return [beneath, looped()],
             }
         }
         [beneath, (links > 0 && misled.get()).then(|| Ok(named(&at)))]
+    }
+
+    /// Whether the directory holding this path's last name is found on the lead, walked
+    /// as its kernel walks it.
+    pub fn dir_on_lead(&self) -> bool {
+        let v = crate::members::view();
+        self.at_lead(&v).is_ok_and(|at| open_beneath(at.fd, vpath::split_last(at.path.to_bytes()).0, libc::O_PATH | libc::O_DIRECTORY).is_ok())
+    }
+
+    /// Whether the lead has an entry at this path, its last name followed (`follow`) or not.
+    pub fn on_lead(&self, follow: bool) -> bool {
+        let v = crate::members::view();
+        self.at_lead(&v).is_ok_and(|at| real::fstatat(at.fd, &at.path, if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW }).is_ok())
     }
 
     /// Whether the lead has no entry at this path and no symlink on the way to it: most
@@ -425,7 +460,8 @@ impl CwdDirs {
     }
 
     fn new(rel: Vec<u8>, lead: Member, fds: [c_int; 2]) -> CwdDirs {
-        CwdDirs { rel: Mutex::new(rel), named_at: AtomicU32::new(crate::names::dirs_moved()), lead, fds: fds.map(AtomicI32::new) }
+        // Named by the kernel at the first use, as a directory's open is (`Ocb::new`).
+        CwdDirs { rel: Mutex::new(rel), named_at: AtomicU32::new(crate::names::dirs_moved().wrapping_sub(1)), lead, fds: fds.map(AtomicI32::new) }
     }
 
     /// The cwd's name under the prefix now. Asked of the kernel again when a directory of
@@ -853,10 +889,27 @@ fn beneath(base: Base, base_rel: &[u8], named: bool, p: &[u8]) -> Target {
 fn climbing(base: &[u8], p: &[u8]) -> Target {
     let prefix = &set::get().prefix;
     let v = crate::members::view();
-    let link = |abs: &[u8]| real::readlink(&v.path(v.lead, vpath::under_prefix(abs, prefix)?)).ok();
+    let look = |abs: &[u8]| match vpath::under_prefix(abs, prefix).and_then(|rel| CString::new(rel).ok()) {
+        Some(name) => v.root(v.lead).map_or(vpath::Entry::Missing, |root| look_at(root, &name)),
+        None => vpath::Entry::Dir,
+    };
     let whole = [base, b"/", p].concat();
-    // Past 40 symlinks (where the kernel gives up): by the letters, as before.
-    classify(vpath::walk(b"/", &whole, prefix, link).unwrap_or_else(|| vpath::absolute(base, p)), true)
+    match vpath::walk(b"/", &whole, prefix, look) {
+        vpath::Walked::At(at) | vpath::Walked::Stopped(at) => classify(at, true),
+        // Past 40 symlinks (where the kernel gives up): by the letters, as before.
+        vpath::Walked::Loop => classify(vpath::absolute(base, p), true),
+    }
+}
+
+/// What `name` (under the prefix) is on the lead, whose root is `root`, for `vpath::walk`:
+/// one lstat, and a readlink for a symlink.
+fn look_at(root: c_int, name: &CStr) -> vpath::Entry {
+    match real::fstatat(root, name, libc::AT_SYMLINK_NOFOLLOW).map(|st| st.st_mode & libc::S_IFMT) {
+        Ok(libc::S_IFLNK) => real::readlinkat(root, name).map_or(vpath::Entry::Missing, vpath::Entry::Link),
+        Ok(libc::S_IFDIR) => vpath::Entry::Dir,
+        Ok(_) => vpath::Entry::Other,
+        Err(_) => vpath::Entry::Missing,
+    }
 }
 
 /// openat2 with RESOLVE_IN_ROOT or RESOLVE_BENEATH from `dirfd`, a directory under the

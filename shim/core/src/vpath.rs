@@ -152,17 +152,64 @@ pub fn join_rel(dir: &[u8], name: &[u8]) -> Vec<u8> {
     }
 }
 
+/// What a name under the prefix is, as `walk` needs to know it.
+pub enum Entry {
+    /// A symlink, with its target.
+    Link(Vec<u8>),
+    Dir,
+    /// Something a walk cannot go through (a file, a FIFO).
+    Other,
+    Missing,
+}
+
+/// Where `walk` took a path.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Walked {
+    At(Vec<u8>),
+    /// A name on the way names nothing, or no directory: the path from there as it is (that
+    /// name, then the names after it), which the kernel answers as it would the whole
+    /// (ENOENT, ENOTDIR).
+    Stopped(Vec<u8>),
+    /// More than 40 symlinks (the kernel's ELOOP).
+    Loop,
+}
+
 /// Where the kernel takes `path` from the absolute, folded directory `base`, were `prefix`
-/// a real directory: as `absolute`, but a name under the prefix that `link` (given its
+/// a real directory: as `absolute`, but a name under the prefix that `look` (given its
 /// absolute path) says is a symlink is replaced by the symlink's target before the walk goes
 /// on, so a `..` after it climbs from where the symlink leads, as the kernel's does
-/// (`sub/../../x` with `sub` a symlink to `d1/d2` stays under the prefix). The last name is
-/// the caller's call's to follow or not, and is not looked at. None after 40 symlinks (the
-/// kernel's ELOOP).
-pub fn walk(base: &[u8], path: &[u8], prefix: &[u8], link: impl Fn(&[u8]) -> Option<Vec<u8>>) -> Option<Vec<u8>> {
+/// (`sub/../../x` with `sub` a symlink to `d1/d2` stays under the prefix); and one that names
+/// nothing or no directory stops the walk there, as it stops the kernel's (before, `gone/..`
+/// was folded away: a call through it was made where the kernel would have said ENOENT).
+/// The last name is the caller's call's to follow or not, and is not looked at.
+pub fn walk(base: &[u8], path: &[u8], prefix: &[u8], look: impl Fn(&[u8]) -> Entry) -> Walked {
     let names = |p: &[u8]| p.split(|&b| b == b'/').filter(|c| !c.is_empty() && *c != b".").map(<[u8]>::to_vec).collect::<Vec<_>>();
     let mut todo: std::collections::VecDeque<Vec<u8>> = names(path).into();
-    let last = todo.pop_back_if(|c| c.as_slice() != b"..");
+    // `d/.`, `d/..` and `d/` ask for a directory: `d` is walked through like the names
+    // before it, and the ending is kept for the call (`d/.` is no `d` to rmdir, `d/..` no
+    // directory to rename but EBUSY, `d/` no file to open).
+    let ending: Option<&[u8]> = match path.rsplit(|&b| b == b'/').next() {
+        Some(b"..") => Some(b".."),
+        Some(b".") => Some(b"."),
+        Some(b"") if path.len() > 1 => Some(b""),
+        _ => None,
+    };
+    let last = match ending {
+        None => todo.pop_back_if(|c| c.as_slice() != b".."),
+        Some(b"..") => todo.pop_back().and(None),
+        Some(_) => None,
+    };
+    let end = |at: &mut Vec<u8>| match ending {
+        // From the prefix root, `..` leaves the prefix: folded, as the kernel takes it.
+        Some(b"..") if under_prefix(at, prefix).is_none_or(<[u8]>::is_empty) => fold_into(at, b".."),
+        Some(ending) => {
+            if at.last() != Some(&b'/') {
+                at.push(b'/');
+            }
+            at.extend_from_slice(ending);
+        }
+        None => {}
+    };
     let mut at = Vec::new();
     fold_into(&mut at, if path.first() == Some(&b'/') { b"/" } else { base });
     let mut links = 0;
@@ -171,24 +218,36 @@ pub fn walk(base: &[u8], path: &[u8], prefix: &[u8], link: impl Fn(&[u8]) -> Opt
         if name == b".." || under_prefix(&at, prefix).is_none_or(<[u8]>::is_empty) {
             continue;
         }
-        if let Some(target) = link(&at) {
-            links += 1;
-            if links > 40 {
-                return None;
+        match look(&at) {
+            Entry::Dir => {}
+            Entry::Link(target) => {
+                links += 1;
+                if links > 40 {
+                    return Walked::Loop;
+                }
+                fold_into(&mut at, b"..");
+                if target.first() == Some(&b'/') {
+                    at = b"/".to_vec();
+                }
+                for t in names(&target).into_iter().rev() {
+                    todo.push_front(t);
+                }
             }
-            fold_into(&mut at, b"..");
-            if target.first() == Some(&b'/') {
-                at = b"/".to_vec();
-            }
-            for t in names(&target).into_iter().rev() {
-                todo.push_front(t);
+            Entry::Other | Entry::Missing => {
+                for rest in todo.iter().chain(&last) {
+                    at.push(b'/');
+                    at.extend_from_slice(rest);
+                }
+                end(&mut at);
+                return Walked::Stopped(at);
             }
         }
     }
     if let Some(name) = last {
         fold_into(&mut at, &name);
     }
-    Some(at)
+    end(&mut at);
+    Walked::At(at)
 }
 
 /// Whether a member's kernel, following the symlink at `link` (its name under the prefix)
@@ -217,13 +276,16 @@ mod tests {
 
     use super::*;
 
-    fn links(abs: &[u8]) -> Option<Vec<u8>> {
+    fn links(abs: &[u8]) -> Entry {
         match abs {
-            b"/shadow/sub" => Some(b"d1/d2".to_vec()),
-            b"/shadow/up" => Some(b"../..".to_vec()),
-            b"/shadow/loop" => Some(b"loop/x".to_vec()),
-            b"/shadow/abs" => Some(b"/shadow/d1".to_vec()),
-            _ => None,
+            b"/shadow/sub" => Entry::Link(b"d1/d2".to_vec()),
+            b"/shadow/up" => Entry::Link(b"../..".to_vec()),
+            b"/shadow/loop" => Entry::Link(b"loop/x".to_vec()),
+            b"/shadow/abs" => Entry::Link(b"/shadow/d1".to_vec()),
+            b"/shadow/dangling" => Entry::Link(b"/shadow/gone".to_vec()),
+            b"/shadow/gone" => Entry::Missing,
+            b"/shadow/file" => Entry::Other,
+            _ => Entry::Dir,
         }
     }
 
@@ -235,19 +297,47 @@ mod tests {
 
     #[test]
     fn walks_dotdot_from_where_a_symlink_leads() {
-        let w = |base: &[u8], p: &[u8]| walk(base, p, b"/shadow", links);
+        let w = |base: &[u8], p: &[u8]| match walk(base, p, b"/shadow", links) {
+            Walked::At(at) => at,
+            other => panic!("{p:?}: {other:?}"),
+        };
         // Lexically these leave the prefix; the kernel keeps them in it.
-        assert_eq!(w(b"/shadow", b"sub/../../x").unwrap(), b"/shadow/x");
-        assert_eq!(w(b"/", b"/shadow/sub/../../x").unwrap(), b"/shadow/x");
-        assert_eq!(w(b"/shadow", b"sub/../..").unwrap(), b"/shadow");
-        assert_eq!(w(b"/shadow/d1", b"../abs/../../y").unwrap(), b"/y");
+        assert_eq!(w(b"/shadow", b"sub/../../x"), b"/shadow/x");
+        assert_eq!(w(b"/", b"/shadow/sub/../../x"), b"/shadow/x");
+        assert_eq!(w(b"/shadow", b"sub/../.."), b"/shadow/d1/..");
+        assert_eq!(w(b"/shadow", b"sub/../../.."), b"/");
+        assert_eq!(w(b"/shadow/d1", b"../abs/../../y"), b"/y");
         // Without symlinks, as the letters say.
-        assert_eq!(w(b"/shadow/a", b"../../etc/passwd").unwrap(), b"/etc/passwd");
-        assert_eq!(w(b"/shadow", b"../shadow/sub/../x").unwrap(), b"/shadow/d1/x");
+        assert_eq!(w(b"/shadow/a", b"../../etc/passwd"), b"/etc/passwd");
+        assert_eq!(w(b"/shadow", b"../shadow/sub/../x"), b"/shadow/d1/x");
         // A symlink's own `..` are walked too; the last name is never followed.
-        assert_eq!(w(b"/shadow/d1", b"../up/z").unwrap(), b"/z");
-        assert_eq!(w(b"/shadow", b"a/../../shadow/sub").unwrap(), b"/shadow/sub");
-        assert_eq!(w(b"/shadow", b"loop/../../x"), None);
+        assert_eq!(w(b"/shadow/d1", b"../up/z"), b"/z");
+        assert_eq!(w(b"/shadow", b"a/../../shadow/sub"), b"/shadow/sub");
+        assert_eq!(w(b"/shadow", b"dangling"), b"/shadow/dangling");
+        assert_eq!(walk(b"/shadow", b"loop/../../x", b"/shadow", links), Walked::Loop);
+    }
+
+    #[test]
+    fn a_walk_stops_where_a_name_is_missing_or_no_directory() {
+        let w = |p: &[u8]| walk(b"/shadow", p, b"/shadow", links);
+        // The kernel says ENOENT for these, ENOTDIR for the last: the names after the
+        // first that stops it stay as they are.
+        assert_eq!(w(b"gone/../x"), Walked::Stopped(b"/shadow/gone/../x".to_vec()));
+        assert_eq!(w(b"dangling/../x"), Walked::Stopped(b"/shadow/gone/../x".to_vec()));
+        assert_eq!(w(b"sub/../../dangling/y/z"), Walked::Stopped(b"/shadow/gone/y/z".to_vec()));
+        assert_eq!(w(b"file/../x"), Walked::Stopped(b"/shadow/file/../x".to_vec()));
+        // A last name that must be a directory is walked through, its ending kept.
+        assert_eq!(w(b"file/."), Walked::Stopped(b"/shadow/file/.".to_vec()));
+        assert_eq!(w(b"gone/"), Walked::Stopped(b"/shadow/gone/".to_vec()));
+        assert_eq!(w(b"abs/."), Walked::At(b"/shadow/d1/.".to_vec()));
+        assert_eq!(w(b"sub/"), Walked::At(b"/shadow/d1/d2/".to_vec()));
+        assert_eq!(w(b"abs"), Walked::At(b"/shadow/abs".to_vec()));
+        assert_eq!(walk(b"/", b"/.", b"/shadow", links), Walked::At(b"/.".to_vec()));
+        assert_eq!(walk(b"/", b"/", b"/shadow", links), Walked::At(b"/".to_vec()));
+        // A last `..` is the call's (rename's EBUSY), walked from where the link leads.
+        assert_eq!(w(b"abs/.."), Walked::At(b"/shadow/d1/..".to_vec()));
+        assert_eq!(w(b".."), Walked::At(b"/".to_vec()));
+        assert_eq!(w(b"gone/.."), Walked::Stopped(b"/shadow/gone/..".to_vec()));
     }
 
     #[test]

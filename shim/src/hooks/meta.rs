@@ -404,9 +404,13 @@ pub unsafe extern "C-unwind" fn flistxattr(fd: c_int, list: *mut c_char, n: size
 fn copy_times(sp: &Spath, replay: impl Fn(&At) -> c_int) -> Option<Res<c_int>> {
     let v = crate::members::view();
     let f = v.follower?;
-    let times = sp.at_lead(&v).and_then(|a| real::fstatat(a.fd, &a.path, libc::AT_SYMLINK_NOFOLLOW)).map(|st| times_of(&st));
+    // What the call changed: the file a final symlink leads to, where the call follows it
+    // (before, the link's own times were copied onto the follower's link, and the file it
+    // leads to kept its old ones: tests/scripts/namespace_fuzz.py).
+    let flags = sp.at_flags();
+    let times = sp.at_lead(&v).and_then(|a| real::fstatat(a.fd, &a.path, flags)).map(|st| times_of(&st));
     Some(sp.at(&v, f).and_then(|a| match times {
-        Ok(t) => match real::utimensat_at(a.fd, &a.path, &t, libc::AT_SYMLINK_NOFOLLOW) {
+        Ok(t) => match real::utimensat_at(a.fd, &a.path, &t, flags) {
             Err(Errno(libc::EPERM | libc::EACCES)) => replay(&a).into_res(),
             r => r,
         },

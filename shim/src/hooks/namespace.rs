@@ -313,7 +313,7 @@ enum Moves {
 /// what it moves (see on_members2); `call` is the `*at` form; `plain` the libc function the
 /// program called, for paths that are not ours.
 unsafe fn two_paths(
-    (what, moves): (&str, Moves),
+    (what, moves, follows_source): (&str, Moves, bool),
     da: c_int,
     a: *const c_char,
     db: c_int,
@@ -348,7 +348,7 @@ unsafe fn two_paths(
                     on_members2(what, ra, rb, moved, |x, y, on_follower| call(x.fd, x.path.as_ptr(), y.fd, y.path.as_ptr(), on_follower))
                 };
                 match both(&ra, &rb) {
-                    Err(Errno(libc::ENOENT)) => through_links(&ra, &rb, both),
+                    Err(Errno(libc::ENOENT)) => through_links(&ra, &rb, (matches!(moves, Moves::Nothing), follows_source), both),
                     r => r,
                 }
             }
@@ -383,18 +383,42 @@ unsafe fn parent_found(dirfd: c_int, path: *const c_char) -> Res<()> {
 }
 
 /// `super::through_links` for a call with two paths under the prefix that the lead
-/// answered ENOENT: again with the links before each last name the members cannot follow
-/// replaced, then with the source's last name too (linkat with AT_SYMLINK_FOLLOW). A path
-/// such a link takes out of the prefix leaves the answer as it was.
-fn through_links(ra: &Spath, rb: &Spath, both: impl Fn(&Spath, &Spath) -> Res<c_int>) -> Res<c_int> {
+/// answered ENOENT (`link`: a link, else a rename): again with the links before each last
+/// name the members cannot follow replaced, then, for a call that follows it (`follows_source`: linkat with
+/// AT_SYMLINK_FOLLOW), with the source's last name too. A path such a link takes out of the
+/// prefix leaves the answer as it was. (Before, a rename or link of a symlink that loops
+/// through the prefix said ELOOP where the kernel, which does not follow it, said ENOENT
+/// for the other path: tests/scripts/namespace_fuzz.py.)
+fn through_links(ra: &Spath, rb: &Spath, (link, follows_source): (bool, bool), both: impl Fn(&Spath, &Spath) -> Res<c_int>) -> Res<c_int> {
     // A place out of the prefix is another file system's: the answer stands.
     let within = |t: Option<Res<Target>>| match t.transpose()? {
         Some(Target::Shadowed(sp)) => Ok(Some(sp)),
         None => Ok(None),
         Some(_) => Err(Errno(libc::ENOENT)),
     };
-    let ([a0, a1], [b0, _]) = (ra.through_links(), rb.through_links());
-    let (a0, b0) = (within(a0)?, within(b0)?);
+    let [a0, a1] = ra.through_links();
+    let a0 = within(a0)?;
+    let a1 = if follows_source { within(a1)? } else { None };
+    // The kernel walks the source first, to its directory for a rename, whole for a link:
+    // not found there (no link a member cannot follow on the way), the answer is the
+    // lead's, whatever the destination's path.
+    let source_found = match link {
+        false => ra.dir_on_lead(),
+        true => a1.is_some() || ra.on_lead(follows_source),
+    };
+    if a0.is_none() && !source_found {
+        return Err(Errno(libc::ENOENT));
+    }
+    let [b0, _] = rb.through_links();
+    let b0 = match within(b0) {
+        Ok(b0) => b0,
+        // The destination's walk fails (ELOOP, or out of the prefix): the kernel says so only
+        // once the source's went through, which the call made again finds out.
+        Err(e) => {
+            let first = both(a0.as_ref().unwrap_or(ra), rb);
+            return if matches!(first, Err(Errno(libc::ENOENT))) { Err(e) } else { first };
+        }
+    };
     let b = b0.as_ref().unwrap_or(rb);
     let mut answer = Err(Errno(libc::ENOENT));
     if a0.is_some() || b0.is_some() {
@@ -403,7 +427,7 @@ fn through_links(ra: &Spath, rb: &Spath, both: impl Fn(&Spath, &Spath) -> Res<c_
     if !matches!(answer, Err(Errno(libc::ENOENT))) {
         return answer;
     }
-    match within(a1)? {
+    match a1 {
         Some(a1) => both(&a1, b),
         None => answer,
     }
@@ -446,14 +470,14 @@ impl NotingRename {
 #[no_mangle]
 pub unsafe extern "C-unwind" fn rename(a: *const c_char, b: *const c_char) -> c_int {
     let noting = NotingRename::new();
-    two_paths(("rename", Moves::Source), libc::AT_FDCWD, a, libc::AT_FDCWD, b, |da, a, db, b, f| noting.rename(da, a, db, b, f), |a, b| raw::rename(a, b))
+    two_paths(("rename", Moves::Source, false), libc::AT_FDCWD, a, libc::AT_FDCWD, b, |da, a, db, b, f| noting.rename(da, a, db, b, f), |a, b| raw::rename(a, b))
 }
 
 /// renameat(2)
 #[no_mangle]
 pub unsafe extern "C-unwind" fn renameat(da: c_int, a: *const c_char, db: c_int, b: *const c_char) -> c_int {
     let noting = NotingRename::new();
-    two_paths(("renameat", Moves::Source), da, a, db, b, |da, a, db, b, f| noting.rename(da, a, db, b, f), |a, b| raw::renameat(da, a, db, b))
+    two_paths(("renameat", Moves::Source, false), da, a, db, b, |da, a, db, b, f| noting.rename(da, a, db, b, f), |a, b| raw::renameat(da, a, db, b))
 }
 
 /// renameat2(2), RENAME_NOREPLACE / RENAME_EXCHANGE / RENAME_WHITEOUT passed to both members.
@@ -474,7 +498,7 @@ pub unsafe extern "C-unwind" fn renameat2(da: c_int, a: *const c_char, db: c_int
         r
     };
     let moves = if flags & libc::RENAME_EXCHANGE != 0 { Moves::Both } else { Moves::Source };
-    let r = two_paths(("renameat2", moves), da, a, db, b, at_form, |a, b| raw::renameat2(da, a, db, b, flags));
+    let r = two_paths(("renameat2", moves, false), da, a, db, b, at_form, |a, b| raw::renameat2(da, a, db, b, flags));
     if r == 0 && flags & libc::RENAME_WHITEOUT != 0 {
         // The source name is now a whiteout each member's kernel made with its own times.
         boundary::prepare(|| match resolve::resolve(da, crate::mem::path(a)?) {
@@ -491,7 +515,7 @@ pub unsafe extern "C-unwind" fn renameat2(da: c_int, a: *const c_char, db: c_int
 /// link(2)
 #[no_mangle]
 pub unsafe extern "C-unwind" fn link(a: *const c_char, b: *const c_char) -> c_int {
-    two_paths(("link", Moves::Nothing), libc::AT_FDCWD, a, libc::AT_FDCWD, b, |da, a, db, b, _| raw::linkat(da, a, db, b, 0), |a, b| raw::link(a, b))
+    two_paths(("link", Moves::Nothing, false), libc::AT_FDCWD, a, libc::AT_FDCWD, b, |da, a, db, b, _| raw::linkat(da, a, db, b, 0), |a, b| raw::link(a, b))
 }
 
 /// linkat(2), including giving an O_TMPFILE file its name.
@@ -504,7 +528,7 @@ pub unsafe extern "C-unwind" fn linkat(da: c_int, a: *const c_char, db: c_int, b
         super::proc_fd(a)
     };
     let Some(sfd_of) = source_fd else {
-        return two_paths(("linkat", Moves::Nothing), da, a, db, b, |da, a, db, b, _| raw::linkat(da, a, db, b, flags), plain);
+        return two_paths(("linkat", Moves::Nothing, flags & libc::AT_SYMLINK_FOLLOW != 0), da, a, db, b, |da, a, db, b, _| raw::linkat(da, a, db, b, flags), plain);
     };
     let by_fd = flags & libc::AT_EMPTY_PATH != 0;
     boundary::hook(
