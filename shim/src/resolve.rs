@@ -337,16 +337,19 @@ impl Spath {
     }
 
     /// Whether the directory holding this path's last name is found on the lead, walked
-    /// as its kernel walks it.
-    pub fn dir_on_lead(&self) -> bool {
+    /// as its kernel walks it; else why not (ENOENT, ENOTDIR, ELOOP).
+    pub fn dir_on_lead(&self) -> Res<()> {
         let v = crate::members::view();
-        self.at_lead(&v).is_ok_and(|at| open_beneath(at.fd, vpath::split_last(at.path.to_bytes()).0, libc::O_PATH | libc::O_DIRECTORY).is_ok())
+        let at = self.at_lead(&v)?;
+        open_beneath(at.fd, vpath::split_last(at.path.to_bytes()).0, libc::O_PATH | libc::O_DIRECTORY).map(drop)
     }
 
-    /// Whether the lead has an entry at this path, its last name followed (`follow`) or not.
-    pub fn on_lead(&self, follow: bool) -> bool {
+    /// Whether the lead has an entry at this path, its last name followed (`follow`) or
+    /// not; else why not.
+    pub fn on_lead(&self, follow: bool) -> Res<()> {
         let v = crate::members::view();
-        self.at_lead(&v).is_ok_and(|at| real::fstatat(at.fd, &at.path, if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW }).is_ok())
+        let at = self.at_lead(&v)?;
+        real::fstatat(at.fd, &at.path, if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW }).map(drop)
     }
 
     /// Whether the lead has no entry at this path and no symlink on the way to it: most

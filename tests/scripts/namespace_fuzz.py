@@ -3,8 +3,8 @@ RENAME_NOREPLACE / RENAME_EXCHANGE, link with and without following, symlink, mk
 creating opens with O_EXCL / O_TRUNC / O_NOFOLLOW / O_DIRECTORY, stat with and without
 following, readlink, listings, chmod, utime, truncate, access) through directory fds held
 across the changes (renamed or removed under them) and through the cwd (fchdir), on short
-paths over four names with "." and ".." inside them, so that names collide, symlinks chain
-and loop, and directories are busy. Prints one line per call: what was asked and what came
+paths over four names with "." and ".." inside them (some absolute, into the tree), so
+that names collide, symlinks chain and loop, and directories are busy. Prints one line per call: what was asked and what came
 back (the result, or the errno's name); then the tree. Run natively and under the shim
 with the same seed, the two transcripts must be the same (tests/tests/paths.rs).
 
@@ -53,7 +53,8 @@ def main() -> None:
                 depth += 1
         if parts[-1] in (".", "..") and rng.random() < 0.7:
             parts.append(rng.choice(NAMES))
-        return "/".join(parts)
+        # Absolute ones too, into the tree (the dir fd is then ignored, as by the kernel).
+        return f"{root}/top/" + "/".join(parts) if rng.random() < 0.1 else "/".join(parts)
 
     def target() -> str:
         rel = "/".join(rng.choice(NAMES + ["."]) for _ in range(rng.choice([1, 1, 2])))

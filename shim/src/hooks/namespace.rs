@@ -399,26 +399,17 @@ fn through_links(ra: &Spath, rb: &Spath, (link, follows_source): (bool, bool), b
     let [a0, a1] = ra.through_links();
     let a0 = within(a0)?;
     let a1 = if follows_source { within(a1)? } else { None };
-    // The kernel walks the source first, to its directory for a rename, whole for a link:
-    // not found there (no link a member cannot follow on the way), the answer is the
-    // lead's, whatever the destination's path.
-    let source_found = match link {
-        false => ra.dir_on_lead(),
-        true => a1.is_some() || ra.on_lead(follows_source),
-    };
-    if a0.is_none() && !source_found {
-        return Err(Errno(libc::ENOENT));
+    // The kernel walks the source first, to its directory for a rename, whole for a link,
+    // as it would walk it (through the links a member cannot follow): not found there, its
+    // answer (ENOENT, ENOTDIR) is the call's, whatever the destination's path holds (its
+    // ELOOP comes after).
+    let source = a1.as_ref().or(a0.as_ref()).unwrap_or(ra);
+    match link {
+        false => source.dir_on_lead()?,
+        true => source.on_lead(follows_source)?,
     }
     let [b0, _] = rb.through_links();
-    let b0 = match within(b0) {
-        Ok(b0) => b0,
-        // The destination's walk fails (ELOOP, or out of the prefix): the kernel says so only
-        // once the source's went through, which the call made again finds out.
-        Err(e) => {
-            let first = both(a0.as_ref().unwrap_or(ra), rb);
-            return if matches!(first, Err(Errno(libc::ENOENT))) { Err(e) } else { first };
-        }
-    };
+    let b0 = within(b0)?;
     let b = b0.as_ref().unwrap_or(rb);
     let mut answer = Err(Errno(libc::ENOENT));
     if a0.is_some() || b0.is_some() {
