@@ -3,7 +3,9 @@
 // another file (rename over it), the change must not reach the follower's new file: the
 // old file, renamed away with a name of its own, is changed by that name, which the
 // kernel gives it now (its twin was renamed alike; before 2026-12-05 it was reported and
-// left to recover). On an unlinked old file nothing is left to mirror.
+// left to recover). On an unlinked old file nothing is left to mirror. A flush of a file
+// known by no name (the one it was opened by removed, a hard link kept) flushes the
+// follower's file system.
 #include "check.h"
 
 static mode_t mode_in(const char *member, const char *vpath)
@@ -40,6 +42,18 @@ int main(void)
 	CHECK_EQ(mode_in("secondary", SHADOW "/a"), 0644);
 	CHECK_EQ(mode_in("primary", SHADOW "/kept"), 0604);
 	CHECK_EQ(mode_in("secondary", SHADOW "/kept"), 0604);
+
+	/* The name it was opened by removed, another kept (a hard link) in another
+	 * directory: no name the shim knows finds the follower's file. An fsync flushes the
+	 * follower's file system instead (before, the file was reported insecure, 00020). */
+	write_file(SHADOW "/linked", "l\n");
+	CHECK_SYS(mkdir(SHADOW "/sub", 0755));
+	CHECK_SYS(link(SHADOW "/linked", SHADOW "/sub/other"));
+	fd = CHECK_SYS(open(SHADOW "/linked", O_RDONLY));
+	CHECK_SYS(unlink(SHADOW "/linked"));
+	CHECK_SYS(fsync(fd));
+	CHECK_SYS(fdatasync(fd));
+	CHECK_SYS(close(fd));
 
 	/* Still at its name: mirrored. */
 	fd = CHECK_SYS(open(SHADOW "/a", O_RDONLY));

@@ -3,7 +3,8 @@
 // `..` all stay inside it — and RESOLVE_BENEATH refuses what would leave it (EXDEV), as
 // natively. Before, the follower's open was made without the resolve flags and followed
 // an absolute symlink out to the host's file; an absolute path or `../..` was taken as
-// the host's and reached the primary alone.
+// the host's and reached the primary alone. O_CREAT of a file that is there opens the
+// follower's without O_CREAT, and without a mode (openat2 refuses one: EINVAL, 00020).
 #include "check.h"
 
 #include <linux/openat2.h>
@@ -65,6 +66,14 @@ int main(void)
 	int fd = CHECK_SYS(open2(root, "beneath", RESOLVE_BENEATH));
 	CHECK_SYS(close(fd));
 	EXPECT_FILE(member_path("secondary", SHADOW "/root/beneath"), "");
+
+	/* O_CREAT of a file that is there: the follower's open, made without O_CREAT, must
+	 * not pass openat2 the mode (EINVAL; the file was reported insecure, the write
+	 * reached the primary alone). */
+	fd = CHECK_SYS(open2(root, "up", RESOLVE_IN_ROOT));
+	write_str(fd, "y");
+	CHECK_SYS(close(fd));
+	EXPECT_FILE(member_path("secondary", SHADOW "/root/up"), "y");
 	CHECK_SYS(close(root));
 	return 0;
 }

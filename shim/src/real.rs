@@ -586,9 +586,15 @@ pub fn openat(dirfd: c_int, path: &CStr, flags: c_int, mode: mode_t) -> Res<c_in
 }
 /// openat2(2) with its `open_how` (flags, mode, resolve).
 pub fn openat2(dirfd: c_int, path: &CStr, flags: c_int, mode: mode_t, resolve: u64) -> Res<c_int> {
-    let how = [flags as u32 as u64, mode as u64, resolve];
+    let how = [flags as u32 as u64, openat2_mode(flags, mode as u64), resolve];
     let size = std::mem::size_of_val(&how) as libc::c_long;
     cvt(unsafe { raw::syscall(libc::SYS_openat2, dirfd as libc::c_long, path.as_ptr() as libc::c_long, how.as_ptr() as libc::c_long, size, 0, 0) } as c_int)
+}
+/// The mode an openat2 with `flags` may be given: it refuses any (EINVAL) without O_CREAT
+/// or O_TMPFILE, where open(2) ignores it, so an open the shim makes with fewer flags than
+/// the program's (the follower's open of a file the lead's found there) drops it.
+pub fn openat2_mode(flags: c_int, mode: u64) -> u64 {
+    if flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE { mode } else { 0 }
 }
 pub fn fchdir(fd: c_int) -> Res<c_int> {
     cvt(unsafe { raw::fchdir(fd) })

@@ -221,7 +221,12 @@ fn a_command_that_is_not_found_leaves_nothing_in_flight() {
 /// link into the prefix that skipped a missing or non-directory name (`gone/..`, `file/.`)
 /// and folded a last `..` away (rename's EBUSY), utime through a symlink leaving the
 /// follower's file its old times, and a directory opened through a symlink named by the
-/// link after the link was replaced.
+/// link after the link was replaced. Held files, xattrs, openat2 and a forked child
+/// (added 2026-12-07, evening) found an openat2 O_CREAT of a file that was there reported
+/// insecure (the follower's open given a mode without O_CREAT: EINVAL), linkat of
+/// `/proc/self/fd/N` of a FIFO saying EXDEV, a read-only fd's file renamed since its open
+/// linked on the lead alone (00030), and a destination through an absolute link into the
+/// prefix refused ENOENT.
 #[test]
 fn random_namespace_calls_answer_as_natively_and_leave_identical_members() {
     let set = ShadowSet::new();

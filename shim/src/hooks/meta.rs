@@ -217,7 +217,15 @@ pub(crate) fn flush_on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int
 }
 
 fn on_fd_as<T: FfiReturn>(fd: c_int, what: &str, changes: Changes, op: impl Fn(c_int) -> T, by_path: impl Fn(*const c_char) -> T) -> Res<T> {
-    through_fd(fd, what, changes, || op(fd).into_res(), |sfd| op(sfd).into_res(), |ocb| by_name(fd, ocb, |sp| super::on_follower(sp, |a| via_abs(a, &by_path))), || on_node(fd, what, &op, &by_path))
+    let by_name = |ocb: &crate::ocb::Ocb| match by_name(fd, ocb, |sp| super::on_follower(sp, |a| via_abs(a, &by_path))) {
+        // A flush of a file no name finds (the one it was opened by removed, another kept):
+        // the follower's whole file system, so that what it holds of the file is as safe
+        // as the lead's. Before, the file was reported insecure.
+        Err(Nameless) if changes == Changes::Nothing => follower_file_system_flushed().and_then(Result::err).map(Err),
+        Err(Nameless) => Nameless::reported(ocb),
+        Ok(r) => r,
+    };
+    through_fd(fd, what, changes, || op(fd).into_res(), |sfd| op(sfd).into_res(), by_name, || on_node(fd, what, &op, &by_path))
 }
 
 /// `on_fd`'s shape: `lead` through `fd`, then the follower's part through the open's
@@ -309,18 +317,43 @@ fn node_change<T>(fd: c_int, what: &str, lead: impl FnOnce() -> Res<T>, follower
 
 /// The follower's part of a change made through `fd` whose OCB has no follower fd (a
 /// read-only open): made by the name the file was opened by (`follower`), holding that
-/// name, while it still is the lead's file. A file renamed or replaced since has no known
-/// counterpart on the follower: it is reported (the wrong file is never changed). One with
-/// no name left (unlinked) needs nothing.
-fn by_name<T>(fd: c_int, ocb: &crate::ocb::Ocb, follower: impl FnOnce(&Spath) -> Option<Res<T>>) -> Option<Res<T>> {
+/// name, while it still is the lead's file, or by its name now (names::hold_file_named).
+/// A file replaced since, or whose name is gone while it keeps another, has no known
+/// counterpart on the follower: `Nameless` (the wrong file is never changed). One with no
+/// name left (unlinked) needs nothing.
+fn by_name<T>(fd: c_int, ocb: &crate::ocb::Ocb, follower: impl FnOnce(&Spath) -> Option<Res<T>>) -> Result<Option<Res<T>>, Nameless> {
     let (named, here) = crate::names::hold_file_named(&Spath::from_rel(ocb.rel()), fd, 0);
     if let Some((_name, sp)) = named {
-        return follower(&sp);
+        return Ok(follower(&sp));
     }
-    if here?.st_nlink > 0 {
+    match here {
+        Some(st) if st.st_nlink > 0 => Err(Nameless),
+        _ => Ok(None),
+    }
+}
+
+/// A file with names, none the shim knows (see `by_name`).
+struct Nameless;
+
+impl Nameless {
+    /// A change the follower's file could not be given: reported at the last close.
+    fn reported<T>(ocb: &crate::ocb::Ocb) -> Option<Res<T>> {
         ocb.mark_insecure("a change through an fd whose file is no longer at the name it was opened by", Errno(libc::ESTALE));
+        None
     }
-    None
+}
+
+/// syncfs of the follower's file system (None: no follower).
+fn follower_file_system_flushed() -> Option<Res<()>> {
+    let v = crate::members::view();
+    let root = v.root(v.follower?);
+    Some(root.and_then(|root| {
+        // The held root is an O_PATH fd, which syncfs refuses.
+        let dir = crate::ocb::open_internal(|| real::openat(root, c".", libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0))?;
+        let r = unsafe { raw::syncfs(dir) }.into_res().map(drop);
+        super::lock::close_temporary(dir, None);
+        r
+    }))
 }
 
 macro_rules! fd_meta_hooks {
@@ -472,7 +505,7 @@ fn lead_times_onto(fd: c_int, sfd: c_int, exact: SetTimes, replay: impl Fn(c_int
 /// The lead's times of `fd`'s file onto the follower's by name, for an open without a
 /// follower fd (see `copy_times`).
 fn follower_times_by_name(fd: c_int, ocb: &crate::ocb::Ocb) -> Option<Res<c_int>> {
-    by_name(fd, ocb, |sp| copy_times(sp, |a| via_abs(a, |p| unsafe { raw::utimensat(libc::AT_FDCWD, p, std::ptr::null(), 0) })))
+    by_name(fd, ocb, |sp| copy_times(sp, |a| via_abs(a, |p| unsafe { raw::utimensat(libc::AT_FDCWD, p, std::ptr::null(), 0) }))).unwrap_or_else(|Nameless| Nameless::reported(ocb))
 }
 
 fn futimens_exact(fd: c_int, t: &[libc::timespec; 2]) -> Res<c_int> {

@@ -305,6 +305,11 @@ pub(crate) fn lead_only_unnamed<T: FfiReturn>(path: *const c_char, call: impl Fn
 /// The shadowed fd a `/proc/self/fd/N`, `/proc/<pid>/fd/N`, `/dev/fd/N` or `/dev/std*`
 /// path names, if any. Cheap for every other path: one byte compare.
 pub(crate) fn proc_fd(path: *const c_char) -> Option<c_int> {
+    proc_fd_number(path).filter(|&fd| crate::fdtable::is_shadowed(fd))
+}
+
+/// The fd such a path names, whatever file it holds.
+pub(crate) fn proc_fd_number(path: *const c_char) -> Option<c_int> {
     if !set::is_active_for(path) {
         return None;
     }
@@ -327,7 +332,7 @@ pub(crate) fn proc_fd(path: *const c_char) -> Option<c_int> {
             fd_number(n)?
         }
     };
-    crate::fdtable::is_shadowed(fd).then_some(fd)
+    Some(fd)
 }
 
 /// An fd number as /proc names it: decimal digits, no sign, no leading zero (the kernel has

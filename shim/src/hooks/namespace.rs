@@ -513,52 +513,68 @@ pub unsafe extern "C-unwind" fn link(a: *const c_char, b: *const c_char) -> c_in
 #[no_mangle]
 pub unsafe extern "C-unwind" fn linkat(da: c_int, a: *const c_char, db: c_int, b: *const c_char, flags: c_int) -> c_int {
     let plain = |a: *const c_char, b: *const c_char| raw::linkat(da, a, db, b, flags);
-    let source_fd = if !a.is_null() && crate::mem::path(a).is_some_and(|s| s.is_empty()) && flags & libc::AT_EMPTY_PATH != 0 {
-        Some(da).filter(|&fd| fdtable::is_shadowed(fd) || fdtable::is_node(fd))
-    } else {
-        super::proc_fd(a)
-    };
+    // A node's fd too (a FIFO's, an O_PATH symlink's), by either way of naming it: before,
+    // `/proc/self/fd/N` of one was taken as a path outside the set (EXDEV).
+    let by_empty_path = !a.is_null() && crate::mem::path(a).is_some_and(|s| s.is_empty()) && flags & libc::AT_EMPTY_PATH != 0;
+    let source_fd = if by_empty_path { Some(da) } else { super::proc_fd_number(a) }.filter(|&fd| fdtable::is_shadowed(fd) || fdtable::is_node(fd));
     let Some(sfd_of) = source_fd else {
         return two_paths(("linkat", Moves::Nothing, flags & libc::AT_SYMLINK_FOLLOW != 0), da, a, db, b, |da, a, db, b, _| raw::linkat(da, a, db, b, flags), plain);
     };
     let by_fd = flags & libc::AT_EMPTY_PATH != 0;
+    // The link named `sb`: the lead's made as the program asked, then the follower's.
+    let link_to = |sb: Spath| -> Res<Result<c_int, CString>> {
+        // Without a follower fd (read-only, O_PATH), the follower's file is linked by the
+        // name it was opened by, held with the new one, while it still is the fd's file,
+        // else by its name now (before, a file renamed since its open was linked on the
+        // lead alone: ESTALE, 00030), as a node's (a FIFO's, an O_PATH symlink's:
+        // fdtable::NODES). A node with no name left is the lead's to refuse (ENOENT, after
+        // the destination's own errors): before, EXDEV.
+        let (sfd, by_name) = match fdtable::get(sfd_of) {
+            Some(ocb) if ocb.secondary_fd().is_some() => (ocb.secondary_fd(), None),
+            Some(ocb) => {
+                let opened_by = Spath::from_rel(ocb.rel());
+                let still = crate::real::fstat(sfd_of).is_ok_and(|st| crate::names::names_file(&opened_by, &st, libc::AT_SYMLINK_NOFOLLOW));
+                (None, if still { Some(opened_by) } else { resolve::name_now(sfd_of) })
+            }
+            None => (None, resolve::name_now(sfd_of)),
+        };
+        let _names = crate::names::hold(&[sb.rel(), by_name.as_ref().map_or(sb.rel(), |sp| sp.rel())]);
+        let intent = crate::members::intent_begin(sb.rel());
+        let r = super::on_lead(&sb, "linkat", |at| raw::linkat(da, a, at.fd, at.path.as_ptr(), flags)).inspect_err(|_| crate::members::intent_end(intent))?;
+        crate::members::record_change(crate::members::Changed::Path(&sb));
+        let secondary = match (sfd, by_name) {
+            (Some(sfd), _) => on_follower(&sb, |at| {
+                if by_fd {
+                    return raw::linkat(sfd, c"".as_ptr(), at.fd, at.path.as_ptr(), flags);
+                }
+                let proc = CString::new(format!("/proc/thread-self/fd/{sfd}")).unwrap_or_default();
+                raw::linkat(libc::AT_FDCWD, proc.as_ptr(), at.fd, at.path.as_ptr(), flags)
+            }),
+            (None, Some(src)) if crate::real::fstat(sfd_of).is_ok_and(|st| crate::names::names_file(&src, &st, libc::AT_SYMLINK_NOFOLLOW)) => super::on_follower_res(&sb, |at| {
+                let v = crate::members::view();
+                let from = src.at(&v, v.follower.ok_or(Errno(libc::ENOENT))?)?;
+                raw::linkat(from.fd, from.path.as_ptr(), at.fd, at.path.as_ptr(), 0).into_res()
+            }),
+            // Renamed or replaced since it was opened: no known counterpart to link.
+            (None, _) => crate::members::view().follower.map(|_| Err(Errno(libc::ESTALE))),
+        };
+        if let Some(Err(e)) = secondary {
+            crate::members::follower_failed(sb.rel(), "linkat", e, None)?;
+            return Ok(Ok(r));
+        }
+        crate::members::intent_end(intent);
+        Ok(Ok(r))
+    };
     boundary::hook(
         || {
             let Some(dest) = crate::mem::path(b) else { return plain(a, b).into_res() };
             let Target::Shadowed(sb) = resolve::resolve(db, dest) else { return Err(Errno(libc::EXDEV)) };
-            // Without a follower fd (read-only, O_PATH), the follower's file is linked by the
-            // name it was opened by, held with the new one, while it still is the fd's file;
-            // a node's (a FIFO's, an O_PATH symlink's: fdtable::NODES) by its name now.
-            let (sfd, by_name) = match fdtable::get(sfd_of) {
-                Some(ocb) => (ocb.secondary_fd(), ocb.secondary_fd().is_none().then(|| Spath::from_rel(ocb.rel()))),
-                None => (None, Some(resolve::name_now(sfd_of).ok_or(Errno(libc::EXDEV))?)),
-            };
-            let _names = crate::names::hold(&[sb.rel(), by_name.as_ref().map_or(sb.rel(), |sp| sp.rel())]);
-            let intent = crate::members::intent_begin(sb.rel());
-            let r = super::on_lead(&sb, "linkat", |at| raw::linkat(da, a, at.fd, at.path.as_ptr(), flags)).inspect_err(|_| crate::members::intent_end(intent))?;
-            crate::members::record_change(crate::members::Changed::Path(&sb));
-            let secondary = match (sfd, by_name) {
-                (Some(sfd), _) => on_follower(&sb, |at| {
-                    if by_fd {
-                        return raw::linkat(sfd, c"".as_ptr(), at.fd, at.path.as_ptr(), flags);
-                    }
-                    let proc = CString::new(format!("/proc/thread-self/fd/{sfd}")).unwrap_or_default();
-                    raw::linkat(libc::AT_FDCWD, proc.as_ptr(), at.fd, at.path.as_ptr(), flags)
-                }),
-                (None, Some(src)) if crate::real::fstat(sfd_of).is_ok_and(|st| crate::names::names_file(&src, &st, libc::AT_SYMLINK_NOFOLLOW)) => super::on_follower_res(&sb, |at| {
-                    let v = crate::members::view();
-                    let from = src.at(&v, v.follower.ok_or(Errno(libc::ENOENT))?)?;
-                    raw::linkat(from.fd, from.path.as_ptr(), at.fd, at.path.as_ptr(), 0).into_res()
-                }),
-                // Renamed or replaced since it was opened: no known counterpart to link.
-                (None, _) => crate::members::view().follower.map(|_| Err(Errno(libc::ESTALE))),
-            };
-            if let Some(Err(e)) = secondary {
-                crate::members::follower_failed(sb.rel(), "linkat", e, None)?;
-                return Ok(r);
+            // A destination through a link a member cannot follow (an absolute one into the
+            // prefix): made where it leads. Before, ENOENT.
+            match super::through_links(link_to(sb), || resolve::resolve(db, dest), link_to)? {
+                Ok(r) => Ok(r),
+                Err(outside) => plain(a, outside.as_ptr()).into_res(),
             }
-            crate::members::intent_end(intent);
-            Ok(r)
         },
         || plain(a, b),
     )

@@ -377,6 +377,7 @@ pub unsafe fn openat2(dirfd: c_int, path: *const c_char, how: *const u64, size: 
         let mut copy = vec![0u64; size.div_ceil(8)];
         std::ptr::copy_nonoverlapping(how.cast::<u8>(), copy.as_mut_ptr().cast::<u8>(), size);
         copy[0] = (*how & !0xffff_ffff) | f as u32 as u64;
+        copy[1] = real::openat2_mode(f, copy[1]);
         via(at.fd, at.path.as_ptr(), copy.as_ptr())
     };
     let resolve = *how.add(2);
