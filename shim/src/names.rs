@@ -148,6 +148,27 @@ pub fn hold(rels: &[&Rel]) -> crate::stripes::Held {
     held
 }
 
+/// Holds `sp`'s name and, where the call follows a final symlink there (`follows`), the
+/// name of the file it leads to (`leads_to`; asked again once both are held, until it
+/// holds still). Another process's change to that file's own name (a removal, a rename
+/// onto it) takes that name alone: before, it could come between the lead's change through
+/// the link and the follower's, which then failed (ENOENT, reported), or changed the file
+/// renamed onto the name, which the lead's change never reached.
+pub fn hold_reached(sp: &crate::resolve::Spath, follows: bool) -> crate::stripes::Held {
+    let mut target = if follows { sp.leads_to() } else { None };
+    // Held, the link holds still (a removal of it or a rename onto it takes its name); a
+    // few tries cover a link changed as it was read.
+    for _ in 0..8 {
+        let Some(t) = target.filter(|t| t != sp.rel()) else { break };
+        let held = hold(&[sp.rel(), &t]);
+        target = sp.leads_to();
+        if target.as_ref() == Some(&t) {
+            return held;
+        }
+    }
+    hold(&[sp.rel()])
+}
+
 /// Holds `sp`'s name while it still names the file `st` on the lead (looked at with `look`:
 /// 0 or AT_SYMLINK_NOFOLLOW); None when it does not. A name a file was opened by may since
 /// be another file's (renamed or replaced by another process), and the follower's file by
@@ -181,11 +202,19 @@ pub fn hold_file_named(opened: &crate::resolve::Spath, fd: libc::c_int, look: li
     // Renamed since it was opened, through the shim (its twin was renamed alike). Before, a
     // change through `/proc/self/fd/N` of a file the process had itself renamed reached
     // the lead alone, reported (Samba's setxattr of user.DOSATTRIB after every SMB rename).
-    let now = crate::resolve::name_now(fd).filter(|now| now.rel() != opened.rel());
-    match now.map(|now| (hold_naming_fd(&now, fd, look), now)) {
-        Some(((Some(held), st), now)) => (Some((held, now)), st),
-        _ => (None, st),
+    // Another process may rename it again between the kernel's naming and the hold: asked
+    // again while each answer is a new name (a few times; then it is reported).
+    let mut tried = opened.rel().clone();
+    let mut st = st;
+    for _ in 0..4 {
+        let Some(now) = crate::resolve::name_now(fd).filter(|now| *now.rel() != tried) else { break };
+        match hold_naming_fd(&now, fd, look) {
+            (Some(held), now_st) => return (Some((held, now)), now_st),
+            (None, now_st) => st = now_st.or(st),
+        }
+        tried = now.rel().clone();
     }
+    (None, st)
 }
 
 /// Whether `sp` names the file `st` on the lead now (see `hold_naming`; the caller holds it).

@@ -269,6 +269,26 @@ impl Spath {
         }
     }
 
+    /// Where the lead's entry at this path leads, named under the prefix, where it is a
+    /// symlink to a file that is there (one fstatat where it is not): the name a call
+    /// following it changes (see `names::hold_reached`).
+    pub fn leads_to(&self) -> Option<Rel> {
+        let v = crate::members::view();
+        let at = self.at_lead(&v).ok()?;
+        let st = real::fstatat(at.fd, &at.path, libc::AT_SYMLINK_NOFOLLOW).ok()?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFLNK {
+            return None;
+        }
+        let (dir, _, name) = lead_dir(&v, &at)?;
+        let target = open_beneath(dir.0, name, libc::O_PATH).ok()?;
+        rel_of_fd(&v, target.0).map(Rel)
+    }
+
+    /// Whether a call through this path follows a final symlink (`following`).
+    pub fn follows_last(&self) -> bool {
+        self.follows_last
+    }
+
     /// For a call the lead answered ENOENT: the path with each symlink on its way that a
     /// member's kernel cannot follow itself (`vpath::link_misleads_member`: `/shadow/d`, or
     /// `../` above the prefix root, which the kernel takes to a real `/shadow` or out of the

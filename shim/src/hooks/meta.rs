@@ -202,6 +202,14 @@ pub(crate) enum Changes {
     Bytes,
 }
 
+impl Changes {
+    /// Whether the change takes the file's word (namespace::hold_file_reached) through an
+    /// fd: a metadata change; a flush needs none, and a truncation's caller holds it.
+    fn takes_word(self) -> bool {
+        self == Changes::Metadata
+    }
+}
+
 /// A metadata change through an fd: the program's fd (the primary's), then the secondary's
 /// fd, or the secondary's path for OCBs without one (read-only opens). Journalled like any
 /// change (the intent stays open when the follower failed), and recorded for a member that
@@ -217,7 +225,7 @@ pub(crate) fn flush_on_fd<T: FfiReturn>(fd: c_int, what: &str, op: impl Fn(c_int
 }
 
 fn on_fd_as<T: FfiReturn>(fd: c_int, what: &str, changes: Changes, op: impl Fn(c_int) -> T, by_path: impl Fn(*const c_char) -> T) -> Res<T> {
-    let by_name = |ocb: &crate::ocb::Ocb| match by_name(fd, ocb, |sp| super::on_follower(sp, |a| via_abs(a, &by_path))) {
+    let by_name = |ocb: &crate::ocb::Ocb, named: &Named| match named.follower(|sp| super::on_follower(sp, |a| via_abs(a, &by_path))) {
         // A flush of a file no name finds (the one it was opened by removed, another kept):
         // the follower's whole file system, so that what it holds of the file is as safe
         // as the lead's. Before, the file was reported insecure.
@@ -229,7 +237,8 @@ fn on_fd_as<T: FfiReturn>(fd: c_int, what: &str, changes: Changes, op: impl Fn(c
 }
 
 /// `on_fd`'s shape: `lead` through `fd`, then the follower's part through the open's
-/// follower fd (`by_sfd`) or, for an open without one, by name (`by_name`); `unlinked` for
+/// follower fd (`by_sfd`) or, for an open without one, by name (`by_name`, given the name
+/// held from before the lead's part: `Named`); `unlinked` for
 /// a number that holds no open of the shim's. The number stays the open's until the
 /// follower's part is made (`Ocb::linked_order`; made again for what it holds when another
 /// thread's close or dup2 came first: `fdtable::with_link`), but not across a change by
@@ -238,11 +247,12 @@ fn on_fd_as<T: FfiReturn>(fd: c_int, what: &str, changes: Changes, op: impl Fn(c
 /// and the old one's follower, and a close meanwhile made the follower's part fail EBADF
 /// (helper-50: `futimens`, mtimes apart, unreported).
 /// `changes`: what the call changes of the file.
-fn through_fd<T>(fd: c_int, what: &str, changes: Changes, lead: impl Fn() -> Res<T>, by_sfd: impl Fn(c_int) -> Res<T>, by_name: impl Fn(&crate::ocb::Ocb) -> Option<Res<T>>, unlinked: impl Fn() -> Res<T>) -> Res<T> {
+fn through_fd<T>(fd: c_int, what: &str, changes: Changes, lead: impl Fn() -> Res<T>, by_sfd: impl Fn(c_int) -> Res<T>, by_name: impl Fn(&crate::ocb::Ocb, &Named) -> Option<Res<T>>, unlinked: impl Fn() -> Res<T>) -> Res<T> {
     fdtable::with_link(
         fd,
         |ocb| {
-            let order = ocb.linked_order(fd, false)?;
+            // The file's word, which a change by any of its names holds too.
+            let order = ocb.linked_order(fd, changes.takes_word())?;
             if changes != Changes::Nothing {
                 ocb.changing();
             }
@@ -251,7 +261,8 @@ fn through_fd<T>(fd: c_int, what: &str, changes: Changes, lead: impl Fn() -> Res
                 Some(sfd) => journalled(changed, changes, what, &lead, || Some(by_sfd(sfd))),
                 None => {
                     drop(order);
-                    journalled(changed, changes, what, &lead, || by_name(&ocb))
+                    let named = Named::hold(fd, &ocb, changes.takes_word());
+                    journalled(changed, changes, what, &lead, || by_name(&ocb, &named))
                 }
             }
         },
@@ -315,24 +326,43 @@ fn node_change<T>(fd: c_int, what: &str, lead: impl FnOnce() -> Res<T>, follower
     journalled(Changed::Path(&sp), Changes::Metadata, what, lead, || follower(&sp))
 }
 
-/// The follower's part of a change made through `fd` whose OCB has no follower fd (a
-/// read-only open): made by the name the file was opened by (`follower`), holding that
-/// name, while it still is the lead's file, or by its name now (names::hold_file_named).
-/// A file replaced since, or whose name is gone while it keeps another, has no known
-/// counterpart on the follower: `Nameless` (the wrong file is never changed). One with no
-/// name left (unlinked) needs nothing.
-fn by_name<T>(fd: c_int, ocb: &crate::ocb::Ocb, follower: impl FnOnce(&Spath) -> Option<Res<T>>) -> Result<Option<Res<T>>, Nameless> {
-    let (named, here) = crate::names::hold_file_named(&Spath::from_rel(ocb.rel()), fd, 0);
-    if let Some((_name, sp)) = named {
-        return Ok(follower(&sp));
+/// For a change through `fd` whose OCB has no follower fd (a read-only open), held from
+/// before the lead's part to the end of the follower's: the name the follower's part is
+/// made by, the one the file was opened by while it still is the lead's file, or its name
+/// now (names::hold_file_named), and for a metadata change of a regular file, the file's
+/// word, as by name (namespace::hold_file_reached). Before, the name was taken
+/// after the lead's part, and another process's change of the file by another of its
+/// names could come between the two.
+struct Named {
+    name: Option<(crate::stripes::Held, Spath)>,
+    here: Option<libc::stat64>,
+    _file: Vec<crate::stripes::Held>,
+}
+
+impl Named {
+    /// `word`: the file's word too.
+    fn hold(fd: c_int, ocb: &crate::ocb::Ocb, word: bool) -> Named {
+        let (name, here) = crate::names::hold_file_named(&Spath::from_rel(ocb.rel()), fd, 0);
+        let regular = here.filter(|st| word && st.st_mode & libc::S_IFMT == libc::S_IFREG);
+        Named { name, here, _file: regular.map_or_else(Vec::new, |st| crate::ocb::hold_files(&[st])) }
     }
-    match here {
-        Some(st) if st.st_nlink > 0 => Err(Nameless),
-        _ => Ok(None),
+
+    /// The follower's part (`follower`) by the name held. A file replaced since, or whose
+    /// name is gone while it keeps another, has no known counterpart on the follower:
+    /// `Nameless` (the wrong file is never changed). One with no name left (unlinked)
+    /// needs nothing.
+    fn follower<T>(&self, follower: impl FnOnce(&Spath) -> Option<Res<T>>) -> Result<Option<Res<T>>, Nameless> {
+        if let Some((_, sp)) = &self.name {
+            return Ok(follower(sp));
+        }
+        match self.here {
+            Some(st) if st.st_nlink > 0 => Err(Nameless),
+            _ => Ok(None),
+        }
     }
 }
 
-/// A file with names, none the shim knows (see `by_name`).
+/// A file with names, none the shim knows (see `Named::follower`).
 struct Nameless;
 
 impl Nameless {
@@ -454,7 +484,8 @@ fn copy_times(sp: &Spath, replay: impl Fn(&At) -> c_int) -> Option<Res<c_int>> {
 fn times_by_path(sp: Spath, set: impl Fn(&At) -> c_int) -> Res<c_int> {
     // The lead's times are copied: held, so that they are the times of the file the
     // follower's name holds too.
-    let _name = crate::names::hold(&[sp.rel()]);
+    let _name = crate::names::hold_reached(&sp, sp.follows_last());
+    let _file = super::namespace::hold_file_reached(&sp);
     let intent = crate::members::intent_begin(sp.rel());
     let r = super::on_lead(&sp, "utimes", &set).inspect_err(|_| crate::members::intent_end(intent))?;
     crate::members::record_metadata(crate::members::Changed::Path(&sp));
@@ -478,7 +509,7 @@ type SetTimes = fn(c_int, &[libc::timespec; 2]) -> Res<c_int>;
 /// enable that brought the member back left it the old times (`touch` as the primary was
 /// disabled and enabled).
 fn times_by_fd(fd: c_int, set: impl Fn(c_int) -> c_int, exact: SetTimes, replay: impl Fn(&At) -> c_int) -> Res<c_int> {
-    through_fd(fd, "utimes", Changes::Metadata, || set(fd).into_res(), |sfd| lead_times_onto(fd, sfd, exact, &set), |ocb| follower_times_by_name(fd, ocb), || {
+    through_fd(fd, "utimes", Changes::Metadata, || set(fd).into_res(), |sfd| lead_times_onto(fd, sfd, exact, &set), follower_times_by_name, || {
         node_change(fd, "utimes", || set(fd).into_res(), |sp| copy_times(sp, &replay), |sp| times_by_path(sp, &replay))
     })
 }
@@ -488,7 +519,8 @@ fn times_by_fd(fd: c_int, set: impl Fn(c_int) -> c_int, exact: SetTimes, replay:
 fn lead_times_to_follower(fd: c_int, ocb: &crate::ocb::Ocb, exact: SetTimes, replay: impl Fn(c_int) -> c_int) -> Option<Res<c_int>> {
     match ocb.secondary_fd() {
         Some(sfd) => Some(lead_times_onto(fd, sfd, exact, replay)),
-        None => follower_times_by_name(fd, ocb),
+        // The caller (a truncate) holds the file's word.
+        None => follower_times_by_name(ocb, &Named::hold(fd, ocb, false)),
     }
 }
 
@@ -502,10 +534,10 @@ fn lead_times_onto(fd: c_int, sfd: c_int, exact: SetTimes, replay: impl Fn(c_int
     })
 }
 
-/// The lead's times of `fd`'s file onto the follower's by name, for an open without a
-/// follower fd (see `copy_times`).
-fn follower_times_by_name(fd: c_int, ocb: &crate::ocb::Ocb) -> Option<Res<c_int>> {
-    by_name(fd, ocb, |sp| copy_times(sp, |a| via_abs(a, |p| unsafe { raw::utimensat(libc::AT_FDCWD, p, std::ptr::null(), 0) }))).unwrap_or_else(|Nameless| Nameless::reported(ocb))
+/// The lead's times of a file onto the follower's by name, for an open without a follower
+/// fd (see `copy_times`).
+fn follower_times_by_name(ocb: &crate::ocb::Ocb, named: &Named) -> Option<Res<c_int>> {
+    named.follower(|sp| copy_times(sp, |a| via_abs(a, |p| unsafe { raw::utimensat(libc::AT_FDCWD, p, std::ptr::null(), 0) }))).unwrap_or_else(|Nameless| Nameless::reported(ocb))
 }
 
 fn futimens_exact(fd: c_int, t: &[libc::timespec; 2]) -> Res<c_int> {

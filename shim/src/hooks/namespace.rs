@@ -16,8 +16,21 @@ use std::ffi::{CStr, CString};
 /// (see names.rs). The program sees the lead's result; a follower that fails where the
 /// lead succeeded is reported at once.
 pub fn on_members<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&At) -> T) -> Res<T> {
-    let _name = crate::names::hold(&[sp.rel()]);
+    let _name = crate::names::hold_reached(sp, sp.follows_last());
+    let _file = hold_file_reached(sp);
     on_members_recorded(what, sp, Recorded::Metadata, op)
+}
+
+/// For a change of a regular file's metadata by name, with the name held: the file's own
+/// word too (ocb::hold_files), which every change of it takes, through an fd or by any of
+/// its names. Another name of it (a hard link) or an fd on it is another way to the same
+/// file, which the name's lock does not order: before, two processes' chmods of one file
+/// by its two names could reach the members in different orders, and leave them different
+/// with nobody told (c-tests/one_file_two_routes.c).
+pub fn hold_file_reached(sp: &Spath) -> Vec<crate::stripes::Held> {
+    let v = crate::members::view();
+    let st = sp.at_lead(&v).and_then(|a| crate::real::fstatat(a.fd, &a.path, sp.at_flags()));
+    st.ok().filter(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG).map_or_else(Vec::new, |st| crate::ocb::hold_files(&[st]))
 }
 
 fn on_members_held<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&At) -> T) -> Res<T> {
@@ -94,7 +107,7 @@ pub fn on_members_truncating<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&
             super::open::wait_for_lease(&at);
         }
     }
-    let _name = crate::names::hold(&[sp.rel()]);
+    let _name = crate::names::hold_reached(sp, true);
     let v = crate::members::view();
     let _bytes = sp.at_lead(&v).and_then(|a| crate::real::fstatat(a.fd, &a.path, 0)).ok().map(|st| crate::ocb::hold_files(&[st]));
     let r = super::data::truncated(on_members_held(what, sp, op))?;
@@ -103,12 +116,15 @@ pub fn on_members_truncating<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&
 }
 
 /// The lead's times of an entry onto the follower's (where the kernel lets the caller set
-/// exact times; otherwise the members keep each their own).
+/// exact times; otherwise the members keep each their own): of the file a final symlink
+/// leads to where the call followed it (a truncate; before, the link's times were copied,
+/// and the follower's file kept its own: c-tests/final_link_races.c).
 pub fn copy_entry_times(sp: &Spath) {
     let v = crate::members::view();
     let Some(f) = v.follower else { return };
-    let Ok(st) = sp.at_lead(&v).and_then(|a| crate::real::fstatat(a.fd, &a.path, libc::AT_SYMLINK_NOFOLLOW)) else { return };
-    let _ = sp.at(&v, f).and_then(|a| crate::real::utimensat_at(a.fd, &a.path, &crate::ocb::times_of(&st), libc::AT_SYMLINK_NOFOLLOW));
+    let flags = sp.at_flags();
+    let Ok(st) = sp.at_lead(&v).and_then(|a| crate::real::fstatat(a.fd, &a.path, flags)) else { return };
+    let _ = sp.at(&v, f).and_then(|a| crate::real::utimensat_at(a.fd, &a.path, &crate::ocb::times_of(&st), flags));
 }
 
 /// A call without an `*at` form, made on an absolute path to the same place (see `At::abs`).

@@ -249,9 +249,13 @@ fn open_holding(sp: &Spath, flags: c_int, twinned: bool, held: &mut Vec<crate::s
             held.push(crate::names::hold(&[sp.rel()]));
         }
         let made = open_noting_creation(flags, &open_or_lease, || {
-            // Looked at holding the name, so that what is found is what the open opens.
-            if twinned && held.is_empty() {
-                held.push(crate::names::hold(&[sp.rel()]));
+            // Looked at holding the name, so that what is found is what the open opens; and
+            // through a final symlink, the name of the file it leads to (names::hold_reached).
+            let follows = flags & (libc::O_NOFOLLOW | libc::O_DIRECTORY) == 0 && flags & (libc::O_CREAT | libc::O_EXCL) != libc::O_CREAT | libc::O_EXCL;
+            let target = if twinned && follows { sp.leads_to() } else { None };
+            if twinned && (held.is_empty() || target.is_some()) {
+                held.clear();
+                held.push(crate::names::hold_reached(sp, target.is_some()));
             }
             let found = lead_entry(sp, flags, twinned);
             if handed(found.as_ref()) {
