@@ -610,3 +610,35 @@ for fd in fds:
     }
     s.assert_members_and_history(|l| (l.starts_with("00020 ") && l.contains("times")) || l.starts_with("00100 "));
 }
+
+/// Four processes making random namespace calls on one tree at once
+/// (tests/scripts/namespace_fuzz.py `shared`: renames, links, symlinks, creating opens,
+/// metadata by name and through held fds, openat2, forked children), twenty rounds on
+/// trees of their own: no difference between the members may go unreported. Its first runs
+/// (2026-12-07) found a change through a final symlink racing a rename onto the name it
+/// leads to, and two processes changing one file's metadata by two routes, both silent
+/// (c-tests/final_link_races.c, one_file_two_routes.c); what is still not ordered, and so
+/// may differ but is reported, is in README ("Not ordered").
+#[test]
+fn processes_making_random_namespace_calls_on_one_tree_leave_no_silent_difference() {
+    let set = ShadowSet::new();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/namespace_fuzz.py");
+    for round in 1..=20 {
+        let root = format!("/shadow/round{round}");
+        let children: Vec<_> = (1..=4)
+            .map(|i| set.command("python3").arg(&script).arg(&root).arg((round * 10 + i).to_string()).arg("400").arg("shared").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap())
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "round {round}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    // A round whose tree differs must have a report naming a path in it.
+    let diffs: Vec<String> = shadow_core::tree::compare(&set.primary(), &set.secondary()).unwrap().iter().map(|d| d.to_string()).collect();
+    let history = set.history();
+    let reports: Vec<&str> = history.lines().filter(|l| l.starts_with("00020") || l.starts_with("00030")).collect();
+    let round_of = |text: &str| text.split("round").nth(1).and_then(|t| t.split('/').next()).map(str::to_owned);
+    let silent: Vec<&String> = diffs.iter().filter(|d| round_of(d).is_none_or(|r| !reports.iter().any(|l| round_of(l).as_ref() == Some(&r)))).collect();
+    assert!(silent.is_empty(), "members differ in a round where nothing was reported:\n  {}\nreports:\n{}", silent.iter().map(|d| d.as_str()).collect::<Vec<_>>().join("\n  "), reports.join("\n"));
+    eprintln!("{} difference(s), {} report(s)", diffs.len(), reports.len());
+}

@@ -545,16 +545,14 @@ pub unsafe extern "C-unwind" fn linkat(da: c_int, a: *const c_char, db: c_int, b
         // lead alone: ESTALE, 00030), as a node's (a FIFO's, an O_PATH symlink's:
         // fdtable::NODES). A node with no name left is the lead's to refuse (ENOENT, after
         // the destination's own errors): before, EXDEV.
-        let (sfd, by_name) = match fdtable::get(sfd_of) {
-            Some(ocb) if ocb.secondary_fd().is_some() => (ocb.secondary_fd(), None),
-            Some(ocb) => {
-                let opened_by = Spath::from_rel(ocb.rel());
-                let still = crate::real::fstat(sfd_of).is_ok_and(|st| crate::names::names_file(&opened_by, &st, libc::AT_SYMLINK_NOFOLLOW));
-                (None, if still { Some(opened_by) } else { resolve::name_now(sfd_of) })
-            }
-            None => (None, resolve::name_now(sfd_of)),
+        let (sfd, opened_by) = match fdtable::get(sfd_of) {
+            Some(ocb) => (ocb.secondary_fd(), ocb.secondary_fd().is_none().then(|| Spath::from_rel(ocb.rel()))),
+            None => (None, None),
         };
-        let _names = crate::names::hold(&[sb.rel(), by_name.as_ref().map_or(sb.rel(), |sp| sp.rel())]);
+        let (_names, by_name) = match sfd {
+            Some(_) => (crate::names::hold(&[sb.rel()]), None),
+            None => hold_link_source(&sb, sfd_of, opened_by),
+        };
         let intent = crate::members::intent_begin(sb.rel());
         let r = super::on_lead(&sb, "linkat", |at| raw::linkat(da, a, at.fd, at.path.as_ptr(), flags)).inspect_err(|_| crate::members::intent_end(intent))?;
         crate::members::record_change(crate::members::Changed::Path(&sb));
@@ -566,7 +564,7 @@ pub unsafe extern "C-unwind" fn linkat(da: c_int, a: *const c_char, db: c_int, b
                 let proc = CString::new(format!("/proc/thread-self/fd/{sfd}")).unwrap_or_default();
                 raw::linkat(libc::AT_FDCWD, proc.as_ptr(), at.fd, at.path.as_ptr(), flags)
             }),
-            (None, Some(src)) if crate::real::fstat(sfd_of).is_ok_and(|st| crate::names::names_file(&src, &st, libc::AT_SYMLINK_NOFOLLOW)) => super::on_follower_res(&sb, |at| {
+            (None, Some(src)) => super::on_follower_res(&sb, |at| {
                 let v = crate::members::view();
                 let from = src.at(&v, v.follower.ok_or(Errno(libc::ENOENT))?)?;
                 raw::linkat(from.fd, from.path.as_ptr(), at.fd, at.path.as_ptr(), 0).into_res()
@@ -594,6 +592,28 @@ pub unsafe extern "C-unwind" fn linkat(da: c_int, a: *const c_char, db: c_int, b
         },
         || plain(a, b),
     )
+}
+
+/// For a link by an fd without a follower fd (`sfd_of`: read-only, O_PATH, a node's): the
+/// new name `sb` held with the name the fd's file has on the lead, the one it was opened by
+/// (`opened_by`) while it still names the file, else the one the kernel gives it now, asked
+/// again while another process renames it between the look and the hold (before, ESTALE
+/// and 00030 for a file four processes renamed about). None: no name names it (replaced,
+/// renamed again and again, or kept only by a name in another directory).
+fn hold_link_source(sb: &Spath, sfd_of: c_int, opened_by: Option<Spath>) -> (crate::stripes::Held, Option<Spath>) {
+    let Ok(st) = crate::real::fstat(sfd_of) else { return (crate::names::hold(&[sb.rel()]), None) };
+    let names = |sp: &Spath| crate::names::names_file(sp, &st, libc::AT_SYMLINK_NOFOLLOW);
+    let mut source = opened_by.filter(|sp| names(sp)).or_else(|| resolve::name_now(sfd_of));
+    for _ in 0..4 {
+        let Some(src) = source else { break };
+        let held = crate::names::hold(&[sb.rel(), src.rel()]);
+        if names(&src) {
+            return (held, Some(src));
+        }
+        drop(held);
+        source = resolve::name_now(sfd_of).filter(|now| now.rel() != src.rel());
+    }
+    (crate::names::hold(&[sb.rel()]), None)
 }
 
 /// Fills the `XXXXXX` of a template with fresh letters, as mkstemp does.
