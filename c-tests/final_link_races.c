@@ -1,6 +1,6 @@
 // final_link_races: a change through a final symlink — chmod, utime, truncate, an open for
-// writing — made while another process renames a new file onto the name the link leads
-// to. Natively the change reaches one of the two files, whole; both members must reach the
+// writing, a hard link made with AT_SYMLINK_FOLLOW — made while another process renames a
+// new file onto the name the link leads to. Natively the change reaches one of the two files, whole; both members must reach the
 // same one. Before, the name held was the link's alone: the lead's change could reach the
 // old file and the follower's, made after the rename had reached both members, the new one
 // (or fail ENOENT where the name was removed: tests/scripts/namespace_fuzz.py, four
@@ -33,7 +33,7 @@ static void worker(int id)
 			CHECK_SYS(rename(y, x));
 			continue;
 		}
-		switch (i % 4) {
+		switch (i % 5) {
 		case 0:
 			CHECK_SYS(chmod(l, 0640));
 			break;
@@ -45,6 +45,14 @@ static void worker(int id)
 		case 2:
 			CHECK_SYS(truncate(l, 3));
 			break;
+		case 3: {
+			char n[32];
+			snprintf(n, sizeof n, "n-%d", i);
+			/* The kernel may find the file the rename is unlinking: ENOENT, natively too. */
+			if (linkat(AT_FDCWD, l, AT_FDCWD, n, AT_SYMLINK_FOLLOW) < 0)
+				CHECK(errno == ENOENT);
+			break;
+		}
 		default: {
 			int fd = CHECK_SYS(open(l, O_WRONLY | O_APPEND));
 			write_str(fd, "appended\n");

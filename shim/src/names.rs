@@ -155,18 +155,36 @@ pub fn hold(rels: &[&Rel]) -> crate::stripes::Held {
 /// the link and the follower's, which then failed (ENOENT, reported), or changed the file
 /// renamed onto the name, which the lead's change never reached.
 pub fn hold_reached(sp: &crate::resolve::Spath, follows: bool) -> crate::stripes::Held {
+    holding_reached(sp, follows, |target| match target {
+        Some(t) => hold(&[sp.rel(), t]),
+        None => hold(&[sp.rel()]),
+    })
+}
+
+/// `hold_reached` for a link (`b`, the new name) that follows its source `a`'s final
+/// symlink (`follows`: linkat with AT_SYMLINK_FOLLOW): three names.
+pub fn hold_link_reached(a: &crate::resolve::Spath, b: &Rel, follows: bool) -> Vec<crate::stripes::Held> {
+    holding_reached(a, follows, |target| match target {
+        Some(t) => hold_each([a.rel(), b, t]),
+        None => vec![hold(&[a.rel(), b])],
+    })
+}
+
+/// `hold_with` the name `sp` leads to where the call follows a final symlink there, asked
+/// again once held until it holds still (a few tries cover a link changed as it was read;
+/// held, the link holds still: a removal of it or a rename onto it takes its name); else
+/// `hold_with(None)`.
+fn holding_reached<H>(sp: &crate::resolve::Spath, follows: bool, hold_with: impl Fn(Option<&Rel>) -> H) -> H {
     let mut target = if follows { sp.leads_to() } else { None };
-    // Held, the link holds still (a removal of it or a rename onto it takes its name); a
-    // few tries cover a link changed as it was read.
     for _ in 0..8 {
         let Some(t) = target.filter(|t| t != sp.rel()) else { break };
-        let held = hold(&[sp.rel(), &t]);
+        let held = hold_with(Some(&t));
         target = sp.leads_to();
         if target.as_ref() == Some(&t) {
             return held;
         }
     }
-    hold(&[sp.rel()])
+    hold_with(None)
 }
 
 /// Holds `sp`'s name while it still names the file `st` on the lead (looked at with `look`:

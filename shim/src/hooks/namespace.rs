@@ -141,7 +141,10 @@ pub fn via_abs<T: FfiReturn>(at: &At, call: impl FnOnce(*const c_char) -> T) -> 
 /// Two paths on both members; `op` is told whether it runs on the follower. `moves`: the
 /// call renames `a` (and `b` too: RENAME_EXCHANGE); the rename of a directory or a symlink
 /// is ordered against every name operation (see names.rs), at the cost of one look at it.
-fn on_members2<T: FfiReturn>(what: &str, a: &Spath, b: &Spath, moves: &[&Spath], op: impl Fn(&At, &At, bool) -> T) -> Res<T> {
+/// `follows_source`: a link that follows `a`'s final symlink also holds the name of the
+/// file it leads to (names::hold_link_reached; before, another process's rename onto it
+/// could come between the lead's link and the follower's, which then linked another file).
+fn on_members2<T: FfiReturn>(what: &str, (a, follows_source): (&Spath, bool), b: &Spath, moves: &[&Spath], op: impl Fn(&At, &At, bool) -> T) -> Res<T> {
     let walked_through = || {
         let v = crate::members::view();
         moves.iter().any(|sp| {
@@ -154,11 +157,12 @@ fn on_members2<T: FfiReturn>(what: &str, a: &Spath, b: &Spath, moves: &[&Spath],
     // was renamed unordered against the creates beneath it (helper-52: a file in `E/f` on
     // the primary and `T/f` on the secondary, unreported). A directory's or a symlink's
     // rename takes the set's word first (names.rs), so the names are let go and taken again.
-    let mut names = Some(crate::names::hold(&[a.rel(), b.rel()]));
+    let hold_names = || crate::names::hold_link_reached(a, b.rel(), follows_source);
+    let mut names = Some(hold_names());
     let _moving = walked_through().then(|| {
         drop(names.take());
         let moving = crate::names::hold_dir_move();
-        names = Some(crate::names::hold(&[a.rel(), b.rel()]));
+        names = Some(hold_names());
         moving
     });
     let _names = names;
@@ -361,7 +365,7 @@ unsafe fn two_paths(
                         Moves::Source => &[ra],
                         Moves::Both => &[ra, rb],
                     };
-                    on_members2(what, ra, rb, moved, |x, y, on_follower| call(x.fd, x.path.as_ptr(), y.fd, y.path.as_ptr(), on_follower))
+                    on_members2(what, (ra, follows_source), rb, moved, |x, y, on_follower| call(x.fd, x.path.as_ptr(), y.fd, y.path.as_ptr(), on_follower))
                 };
                 match both(&ra, &rb) {
                     Err(Errno(libc::ENOENT)) => through_links(&ra, &rb, (matches!(moves, Moves::Nothing), follows_source), both),
