@@ -329,8 +329,8 @@ fn node_change<T>(fd: c_int, what: &str, lead: impl FnOnce() -> Res<T>, follower
 /// For a change through `fd` whose OCB has no follower fd (a read-only open), held from
 /// before the lead's part to the end of the follower's: the name the follower's part is
 /// made by, the one the file was opened by while it still is the lead's file, or its name
-/// now (names::hold_file_named), and for a metadata change of a regular file, the file's
-/// word, as by name (namespace::hold_file_reached). Before, the name was taken
+/// now (names::hold_file_named), and for a metadata change, the file's word, as by name
+/// (namespace::hold_file_reached). Before, the name was taken
 /// after the lead's part, and another process's change of the file by another of its
 /// names could come between the two.
 struct Named {
@@ -343,8 +343,8 @@ impl Named {
     /// `word`: the file's word too.
     fn hold(fd: c_int, ocb: &crate::ocb::Ocb, word: bool) -> Named {
         let (name, here) = crate::names::hold_file_named(&Spath::from_rel(ocb.rel()), fd, 0);
-        let regular = here.filter(|st| word && st.st_mode & libc::S_IFMT == libc::S_IFREG);
-        Named { name, here, _file: regular.map_or_else(Vec::new, |st| crate::ocb::hold_files(&[st])) }
+        let held = here.filter(|_| word);
+        Named { name, here, _file: held.map_or_else(Vec::new, |st| crate::ocb::hold_files(&[st])) }
     }
 
     /// The follower's part (`follower`) by the name held. A file replaced since, or whose

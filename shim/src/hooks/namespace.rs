@@ -21,16 +21,18 @@ pub fn on_members<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&At) -> T) -
     on_members_recorded(what, sp, Recorded::Metadata, op)
 }
 
-/// For a change of a regular file's metadata by name, with the name held: the file's own
-/// word too (ocb::hold_files), which every change of it takes, through an fd or by any of
-/// its names. Another name of it (a hard link) or an fd on it is another way to the same
-/// file, which the name's lock does not order: before, two processes' chmods of one file
-/// by its two names could reach the members in different orders, and leave them different
-/// with nobody told (c-tests/one_file_two_routes.c).
+/// For a change of an entry's metadata by name, with the name held: the entry's own word
+/// too (ocb::hold_files), which every change of it takes, through an fd or by any of its
+/// names. Another name of a file (a hard link), another path to a directory (through a
+/// symlinked one) or an fd on either is another way to the same entry, which the name's
+/// lock does not order: before, two processes' chmods of one file by its two names could
+/// reach the members in different orders, and leave them different with nobody told
+/// (c-tests/one_file_two_routes.c), and of a directory, by name and through an fd (the
+/// many-process namespace test in tests/processes.rs).
 pub fn hold_file_reached(sp: &Spath) -> Vec<crate::stripes::Held> {
     let v = crate::members::view();
     let st = sp.at_lead(&v).and_then(|a| crate::real::fstatat(a.fd, &a.path, sp.at_flags()));
-    st.ok().filter(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG).map_or_else(Vec::new, |st| crate::ocb::hold_files(&[st]))
+    st.map_or_else(|_| Vec::new(), |st| crate::ocb::hold_files(&[st]))
 }
 
 fn on_members_held<T: FfiReturn>(what: &str, sp: &Spath, op: impl Fn(&At) -> T) -> Res<T> {
